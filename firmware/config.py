@@ -1,0 +1,169 @@
+"""Device configuration: one TOML file per device, validated, with shipped defaults that run the simulator.
+
+Errors name the file, the key, the value found and what was expected, in one line, so that a technician with a
+serial console can fix a config without reading code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hal.hookswitch import HookTiming
+from hal.keypad import LAYOUTS
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; str() is the one line to show."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceSection(_Section):
+    id: str = Field("sim-handset-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    role: Literal["handset", "kiosk"] = "handset"
+    facility: str = "demo-facility"
+    housing_unit: str = "A"
+    language: Literal["en", "es"] = "en"
+
+
+class GpioSection(_Section):
+    #: "sim" drives hook and keys from the simulator; the rest are gpiozero pin factories.
+    backend: Literal["sim", "lgpio", "rpigpio", "mock"] = "sim"
+
+
+class KeypadSection(_Section):
+    layout: Literal["4x3", "4x4"] = "4x3"
+    rows: tuple[int, ...] = (5, 6, 13, 19)
+    cols: tuple[int, ...] = (12, 16, 20)
+    debounce_ms: float = Field(20.0, ge=1, le=200)
+    scan_ms: float = Field(5.0, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _pins_match_layout(self) -> KeypadSection:
+        shape = LAYOUTS[self.layout]
+        if len(self.rows) != len(shape) or len(self.cols) != len(shape[0]):
+            raise ValueError(
+                f"a {self.layout} keypad needs {len(shape)} rows and {len(shape[0])} cols,"
+                f" got rows={list(self.rows)} cols={list(self.cols)}"
+            )
+        if len(set(self.rows) | set(self.cols)) != len(self.rows) + len(self.cols):
+            raise ValueError(f"keypad pins are used twice: rows={list(self.rows)} cols={list(self.cols)}")
+        return self
+
+
+class HookSection(_Section):
+    pin: int = Field(26, ge=0, le=53)
+    off_hook_level: Literal["low", "high"] = "low"
+    bounce_ms: float = Field(15.0, gt=0)
+    pulse_ms: float = Field(200.0, gt=0)
+    flash_ms: float = Field(1250.0, gt=0)
+    offhook_debounce_ms: float = Field(30.0, gt=0)
+    pulse_train_gap_ms: float = Field(400.0, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_rise(self) -> HookSection:
+        if not self.bounce_ms < self.pulse_ms < self.flash_ms:
+            raise ValueError(
+                f"thresholds must rise: bounce_ms ({self.bounce_ms}) < pulse_ms ({self.pulse_ms})"
+                f" < flash_ms ({self.flash_ms})"
+            )
+        return self
+
+    def timing(self) -> HookTiming:
+        return HookTiming(
+            bounce_ms=self.bounce_ms,
+            pulse_ms=self.pulse_ms,
+            flash_ms=self.flash_ms,
+            offhook_debounce_ms=self.offhook_debounce_ms,
+            pulse_train_gap_ms=self.pulse_train_gap_ms,
+        )
+
+
+class AudioSection(_Section):
+    backend: Literal["sim", "sounddevice"] = "sim"
+    #: A sounddevice device name or index; empty means the system default.
+    device: str = ""
+    #: The sound card's own rate; 0 asks the device for its default.
+    samplerate: int = Field(0, ge=0, le=192000)
+    #: Where the simulator writes what the handset played (both call legs), relative to the data directory.
+    record_wav: str = "handset-audio.wav"
+
+
+class LineSection(_Section):
+    backend: Literal["sim"] = "sim"
+
+
+class LinkSection(_Section):
+    url: str = "loop://"
+    baudrate: int = Field(115200, ge=300, le=4_000_000)
+
+
+class DisplaySection(_Section):
+    backend: Literal["sim"] = "sim"
+    width: int = Field(20, ge=8, le=40)
+    height: int = Field(4, ge=1, le=8)
+
+
+class PathsSection(_Section):
+    #: Local state (SQLite store, recordings); relative paths are under the current directory.
+    data_dir: str = "var"
+    #: Facility rules (dial plan, rates, limits); empty means the shipped demo rules.
+    rules: str = ""
+
+
+class Config(_Section):
+    device: DeviceSection = DeviceSection()
+    gpio: GpioSection = GpioSection()
+    keypad: KeypadSection = KeypadSection()
+    hook: HookSection = HookSection()
+    audio: AudioSection = AudioSection()
+    line: LineSection = LineSection()
+    link: LinkSection = LinkSection()
+    display: DisplaySection = DisplaySection()
+    paths: PathsSection = PathsSection()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    return f"{key} = {error['input']!r}: {message}"
+
+
+def validate(data: dict[str, Any], source: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """The shipped defaults, then the file if one is given, then overrides (section by section)."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict) and isinstance(data.get(section), dict):
+            data[section] = {**data[section], **values}
+        else:
+            data[section] = values
+    return validate(data, source)

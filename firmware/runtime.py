@@ -1,0 +1,111 @@
+"""The runtime: the only place where events from devices meet the state machines.
+
+Backends call `post` from any thread; events are handled one at a time, in order, on the runtime's own thread
+(or, in simulation, inline between virtual-clock steps). Machines answer each event with commands, which the
+runtime executes through handlers registered per command type.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from hal.clock import Clock, TimerHandle, VirtualClock
+from hal.events import Event
+
+Record = dict[str, Any]
+
+
+class Machine(Protocol):
+    def handle(self, event: Event) -> Sequence[Command]: ...
+
+
+class UnhandledCommand(TypeError):
+    pass
+
+
+class Runtime:
+    def __init__(self, clock: Clock, machines: Sequence[Machine] = ()) -> None:
+        self.clock = clock
+        self.machines = list(machines)
+        self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._timers: dict[str, TimerHandle] = {}
+        self._handlers: dict[type[Command], Callable[[Any], None]] = {
+            StartTimer: self._start_timer,
+            CancelTimer: self._cancel_timer,
+        }
+        self._observers: list[Callable[[Record], None]] = []
+
+    def on(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
+        self._handlers[command_type] = handler
+
+    def observe(self, observer: Callable[[Record], None]) -> None:
+        """Observers see every loggable event and command as a JSON-ready record, in order."""
+        self._observers.append(observer)
+
+    def post(self, event: Event) -> None:
+        """Thread-safe: queue an event for the machines."""
+        self._queue.put(event)
+
+    def note(self, record: Record) -> None:
+        """Publish a record that is neither event nor command (a summary, a file written)."""
+        for observer in self._observers:
+            observer(record)
+
+    def _handle(self, event: Event) -> None:
+        if event.loggable:
+            self.note(event.to_record())
+        for machine in self.machines:
+            for command in machine.handle(event):
+                if command.loggable:
+                    self.note(command.to_record(event.at))
+                self.execute(command)
+
+    def execute(self, command: Command) -> None:
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise UnhandledCommand(f"no handler for command {type(command).__name__}")
+        handler(command)
+
+    def drain(self) -> int:
+        handled = 0
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return handled
+            self._handle(event)
+            handled += 1
+
+    def _start_timer(self, command: StartTimer) -> None:
+        self._cancel_timer(CancelTimer(command.name))
+        self._timers[command.name] = self.clock.call_at(
+            command.at, lambda: self.post(TimerExpired(command.at, command.name))
+        )
+
+    def _cancel_timer(self, command: CancelTimer) -> None:
+        timer = self._timers.pop(command.name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def run_virtual(self, clock: VirtualClock, until: float) -> None:
+        """Alternate between handling every queued event and jumping the clock to its next deadline."""
+        while True:
+            self.drain()
+            deadline = clock.next_deadline()
+            if deadline is None or deadline > until:
+                clock.advance_to(until)
+                self.drain()
+                return
+            clock.advance_to(deadline)
+
+    def run_realtime(self, stop: threading.Event, poll_s: float = 0.1) -> None:
+        while not stop.is_set():
+            try:
+                event = self._queue.get(timeout=poll_s)
+            except queue.Empty:
+                continue
+            self._handle(event)

@@ -1,0 +1,66 @@
+"""The outbox: everything that must reach the central server, exactly once, in the order it happened.
+
+Each item has an idempotent id made on the device before it is ever sent, so a resend after a lost
+acknowledgement is recognised by the server, and nothing leaves the device before it is committed here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from firmware.store import Store
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    id: str
+    kind: str
+    created_at: str
+    payload: dict[str, Any]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, db: sqlite3.Connection, kind: str, payload: dict[str, Any], created_at: str | None = None) -> str:
+        """Queue inside the caller's transaction, so the record and its upload commit together."""
+        item_id = uuid.uuid4().hex
+        db.execute(
+            "INSERT INTO outbox (id, kind, created_at, payload) VALUES (?, ?, ?, ?)",
+            (item_id, kind, created_at or utc_now(), json.dumps(payload, sort_keys=True, separators=(",", ":"))),
+        )
+        return item_id
+
+    def append(self, kind: str, payload: dict[str, Any], created_at: str | None = None) -> str:
+        with self.store.transaction() as db:
+            return self.add(db, kind, payload, created_at)
+
+    def pending(self, limit: int = 100, after_seq: int = 0) -> list[OutboxItem]:
+        rows = self.store.db.execute(
+            "SELECT seq, id, kind, created_at, payload FROM outbox"
+            " WHERE acked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def acknowledge(self, ids: Iterable[str]) -> None:
+        now = utc_now()
+        with self.store.transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [(now, i) for i in ids]
+            )
+
+    def count_pending(self) -> int:
+        return int(self.store.db.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0])

@@ -1,0 +1,115 @@
+"""Clocks that time-stamp events and run timers, real or virtual.
+
+The same code runs on the wall clock on a device and on a virtual clock in the simulator and tests, where a
+20-minute call takes milliseconds and every timing rule can be checked to the millisecond.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Monotonic seconds plus one-shot timers; callbacks may run on another thread (real clock)."""
+
+    def now(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+
+@dataclass(order=True)
+class _Timer:
+    when: float
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _TimerHeap:
+    """Ordered pending timers; ties fire in the order they were set, which keeps simulations deterministic."""
+
+    def __init__(self) -> None:
+        self._heap: list[_Timer] = []
+        self._seq = itertools.count()
+
+    def push(self, when: float, callback: Callable[[], None]) -> _Timer:
+        timer = _Timer(when, next(self._seq), callback)
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def next_deadline(self) -> float | None:
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].when if self._heap else None
+
+    def pop_due(self, now: float) -> _Timer | None:
+        deadline = self.next_deadline()
+        if deadline is None or deadline > now:
+            return None
+        return heapq.heappop(self._heap)
+
+
+class VirtualClock:
+    """Time moves only when the simulation advances it; timers fire in deadline order."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._timers = _TimerHeap()
+
+    def now(self) -> float:
+        return self._now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return self._timers.push(max(when, self._now), callback)
+
+    def next_deadline(self) -> float | None:
+        return self._timers.next_deadline()
+
+    def advance_to(self, when: float) -> None:
+        """Run every timer due up to `when`, each at its own instant, then stop the clock at `when`."""
+        while (timer := self._timers.pop_due(when)) is not None:
+            self._now = max(self._now, timer.when)
+            timer.callback()
+        self._now = max(self._now, when)
+
+
+class MonotonicClock:
+    """Wall-clock time from time.monotonic, with timers served by one daemon thread."""
+
+    def __init__(self) -> None:
+        self._timers = _TimerHeap()
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._serve, name="ringfence-timers", daemon=True)
+        self._thread.start()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        with self._wake:
+            timer = self._timers.push(when, callback)
+            self._wake.notify()
+        return timer
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                timer = self._timers.pop_due(self.now())
+                if timer is None:
+                    deadline = self._timers.next_deadline()
+                    self._wake.wait(None if deadline is None else max(0.0, deadline - self.now()))
+                    continue
+            timer.callback()

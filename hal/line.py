@@ -1,0 +1,111 @@
+"""The voice path to the telephone network: dialing, progress, answer, far-end audio and hang-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from hal.audio import check_frame
+from hal.clock import Clock, TimerHandle
+from hal.events import Event
+
+
+@dataclass(frozen=True)
+class LineProgress(Event):
+    """What the network reports while a call is being set up: "ringing", "busy", "unreachable"."""
+
+    state: str
+    kind: ClassVar[str] = "line_progress"
+
+
+@dataclass(frozen=True)
+class LineAnswered(Event):
+    kind: ClassVar[str] = "line_answered"
+
+
+@dataclass(frozen=True)
+class LineHungUp(Event):
+    """The far end (or the network) released the call."""
+
+    kind: ClassVar[str] = "line_hung_up"
+
+
+@dataclass(frozen=True)
+class LineIncoming(Event):
+    """The network offers an inbound call; handsets never answer it."""
+
+    caller: str
+    kind: ClassVar[str] = "line_incoming"
+
+
+class Line(Protocol):
+    def start(self, sink: Callable[[Event], None]) -> None: ...
+
+    def dial(self, number: str) -> None: ...
+
+    def send(self, samples: np.ndarray) -> None: ...
+
+    def hang_up(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SimParty:
+    """How a simulated number behaves when dialed."""
+
+    answer_after_s: float | None = 6.0
+    busy: bool = False
+
+
+class SimLine:
+    """A minimal simulated network: numbers ring, answer or are busy on a schedule from the simulator."""
+
+    def __init__(self, clock: Clock, parties: dict[str, SimParty] | None = None) -> None:
+        self._clock = clock
+        self.parties = parties or {}
+        self._sink: Callable[[Event], None] | None = None
+        self._pending: TimerHandle | None = None
+        self.dialed: list[str] = []
+        self.sent_frames = 0
+
+    def start(self, sink: Callable[[Event], None]) -> None:
+        self._sink = sink
+
+    def _emit(self, event: Event) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    def dial(self, number: str) -> None:
+        self.dialed.append(number)
+        party = self.parties.get(number)
+        now = self._clock.now()
+        if party is None:
+            self._emit(LineProgress(now, "unreachable"))
+        elif party.busy:
+            self._emit(LineProgress(now, "busy"))
+        else:
+            self._emit(LineProgress(now, "ringing"))
+            if party.answer_after_s is not None:
+                self._pending = self._clock.call_at(
+                    now + party.answer_after_s, lambda: self._emit(LineAnswered(self._clock.now()))
+                )
+
+    def send(self, samples: np.ndarray) -> None:
+        check_frame(samples)
+        self.sent_frames += 1
+
+    def far_end_hangs_up(self) -> None:
+        self._emit(LineHungUp(self._clock.now()))
+
+    def hang_up(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    def close(self) -> None:
+        self.hang_up()
+        self._sink = None

@@ -1,0 +1,135 @@
+"""A byte stream to the central server or a technician's laptop, named by one URL.
+
+`tcp://host:port` is a TCP connection; anything else goes to pyserial's serial_for_url: a device path
+(`/dev/ttyAMA0`, a pty such as `/dev/pts/4`), `loop://`, `socket://host:port`, `rfc2217://host:port`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import serial
+
+
+class LinkError(ConnectionError):
+    """The link could not be opened or was lost; the message names the URL."""
+
+
+class Link(Protocol):
+    url: str
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Up to max_bytes; b"" if nothing arrived within timeout. Raises LinkError when the peer is gone."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def split_tcp(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
+        raise LinkError(f"link {url!r}: expected tcp://HOST:PORT")
+    return parts.hostname, parts.port
+
+
+class SocketLink:
+    def __init__(self, sock: socket.socket, url: str) -> None:
+        self.url = url
+        self._sock = sock
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        self._sock.settimeout(timeout)
+        try:
+            data = self._sock.recv(max_bytes)
+        except TimeoutError:
+            return b""
+        except OSError as exc:
+            raise LinkError(f"link {self.url}: {exc}") from exc
+        if not data:
+            raise LinkError(f"link {self.url}: closed by the other side")
+        return data
+
+    def write(self, data: bytes) -> None:
+        self._sock.settimeout(None)
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise LinkError(f"link {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class SerialLink:
+    def __init__(self, port: serial.SerialBase, url: str) -> None:
+        self.url = url
+        self._port = port
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        try:
+            self._port.timeout = timeout
+            first = self._port.read(1)
+            if not first:
+                return b""
+            waiting = min(self._port.in_waiting, max_bytes - 1)
+            return first + (self._port.read(waiting) if waiting > 0 else b"")
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"link {self.url}: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"link {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        self._port.close()
+
+
+def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0) -> Link:
+    """Open the client end of a link."""
+    if url.startswith("tcp://"):
+        host, port = split_tcp(url)
+        try:
+            sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except OSError as exc:
+            raise LinkError(f"link {url}: cannot connect: {exc}") from exc
+        return SocketLink(sock, url)
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise LinkError(f"link {url}: cannot open: {exc}") from exc
+    return SerialLink(port, url)
+
+
+class TcpListener:
+    """The server end of tcp://HOST:PORT: each accepted connection is a Link."""
+
+    def __init__(self, url: str) -> None:
+        host, port = split_tcp(url)
+        try:
+            self._sock = socket.create_server((host, port), reuse_port=False)
+        except OSError as exc:
+            raise LinkError(f"link {url}: cannot listen: {exc}") from exc
+        self.url = url
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    def accept(self, timeout: float | None = None) -> SocketLink | None:
+        self._sock.settimeout(timeout)
+        try:
+            conn, peer = self._sock.accept()
+        except TimeoutError:
+            return None
+        return SocketLink(conn, f"tcp://{peer[0]}:{peer[1]}")
+
+    def close(self) -> None:
+        self._sock.close()

@@ -1,0 +1,1 @@
+"""The simulated world: virtual hardware, scripted people and networks, run on a virtual clock."""
