@@ -35,6 +35,15 @@ class HookTiming:
             raise ValueError("offhook_debounce_ms and pulse_train_gap_ms must be positive")
 
 
+#: Deadlines are compared to the microsecond: 0.1 + 0.05 is 0.15000000000000002 in floats, and an edge exactly
+#: at a threshold must land on the side the documentation promises.
+_EPSILON_S = 1e-6 / 2
+
+
+def _due(at: float, deadline: float) -> bool:
+    return at >= deadline - _EPSILON_S
+
+
 class HookClassifier:
     """Pure: raw contact edges and times in, hook events out.
 
@@ -84,7 +93,7 @@ class HookClassifier:
     def poll(self, at: float) -> list[Event]:
         t = self.timing
         if not self.off_hook:
-            if self._lift_at is not None and at >= self._lift_at + t.offhook_debounce_ms / 1000.0:
+            if self._lift_at is not None and _due(at, self._lift_at + t.offhook_debounce_ms / 1000.0):
                 self.off_hook = True
                 confirmed = self._lift_at + t.offhook_debounce_ms / 1000.0
                 self._lift_at = None
@@ -92,9 +101,9 @@ class HookClassifier:
             return []
         events: list[Event] = []
         if self._down_at is not None:
-            if self._up_at is not None and at >= self._up_at + t.bounce_ms / 1000.0:
+            if self._up_at is not None and _due(at, self._up_at + t.bounce_ms / 1000.0):
                 events += self._end_interval(self._down_at, self._up_at, self._up_at + t.bounce_ms / 1000.0)
-            elif self._up_at is None and at >= self._down_at + t.flash_ms / 1000.0:
+            elif self._up_at is None and _due(at, self._down_at + t.flash_ms / 1000.0):
                 since = self._down_at
                 hung_up = since + t.flash_ms / 1000.0
                 events += self._close_train(hung_up)
@@ -104,7 +113,7 @@ class HookClassifier:
                 return events
         if self._down_at is None and self._last_pulse_end is not None:
             closes = self._last_pulse_end + t.pulse_train_gap_ms / 1000.0
-            if at >= closes:
+            if _due(at, closes):
                 events += self._close_train(closes)
         return events
 
