@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 from hal.clock import VirtualClock
 from hal.events import Event, KeyDown, KeyUp
 from hal.gpio.keypad import GpioMatrixKeypad
-from tests.hal.gpio.matrix import MatrixWiring
+from sim.keypad_matrix import MatrixWiring
 
 ROWS = [5, 6, 13, 19]
 COLS = {"4x3": [12, 16, 20], "4x4": [12, 16, 20, 21]}

@@ -1,4 +1,4 @@
-"""A diode-less keypad matrix wired to gpiozero mock pins, for scanning tests.
+"""Virtual hardware: a diode-less keypad matrix wired to gpiozero mock pins, for tests and benchmarks.
 
 Held keys connect their row and column. A column pin reads low when a path of held keys links it to a row pin
 that is driven low, exactly as on the copper, so three held corners of a rectangle also pull the fourth key's
