@@ -318,6 +318,14 @@ class FacilityRules(_Section):
                 raise ValueError(f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing")
             if call_type not in self.durations:
                 raise ValueError(f"call type {call_type!r} is enabled but durations.{call_type} is missing")
+        shortest = min(min(d.weekday, d.weekend, d.holiday) for d in self.durations.values()) * 60
+        if self.free_first_call.enabled:
+            shortest = min(shortest, self.free_first_call.max_minutes * 60)
+        if self.call_types.min_grant_s > shortest:
+            raise ValueError(
+                f"call_types.min_grant_s = {self.call_types.min_grant_s}: expected at most the shortest duration"
+                f" limit or free call ({shortest} s)"
+            )
         return self
 
     def unit(self, housing_unit: str) -> UnitRules:
@@ -329,11 +337,19 @@ class FacilityRules(_Section):
         return list(self.threeway.first if detection_number <= 1 else self.threeway.repeat)
 
 
+def describe_error(error: Any) -> str:
+    """One problem in one phrase; a whole-section check names its section, not the section's every value."""
+    if error["type"] == "value_error" and isinstance(error["input"], dict):
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
+    return _describe(error)
+
+
 def validate_rules(data: dict[str, Any], source: str) -> FacilityRules:
     try:
         return FacilityRules.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
+        problems = "; ".join(describe_error(e) for e in exc.errors(include_url=False))
         raise RulesError(f"{source}: {problems}") from None
 
 
