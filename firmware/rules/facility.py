@@ -33,6 +33,7 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("demo-facility.toml")
 Digits3 = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
 Minutes = Annotated[int, Field(ge=1, le=99)]
 Rate = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=5)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 class RulesError(ValueError):
@@ -133,7 +134,7 @@ class Rating(_Section):
     #: Per-minute facility add-on charged on top of the rate (FCC 25-75: $0.02).
     facility_addon_per_minute: Rate = Decimal("0")
     #: An optional ceiling on what one call can cost, in dollars.
-    max_charge_per_call: Rate | None = None
+    max_charge_per_call: Money | None = None
     rates: dict[CallType, ClassRates]
 
     @model_validator(mode="after")
@@ -285,9 +286,9 @@ class OfflinePolicy(_Section):
     """Bounds on what the device spends from cached balances before the central server has seen it."""
 
     #: Debit/prepaid/direct-bill amounts (reserved or charged) not yet acknowledged by the server, per account.
-    max_unsynced_spend_per_account: Rate = Decimal("25")
+    max_unsynced_spend_per_account: Money = Decimal("25")
     #: Across all accounts on this device.
-    max_unsynced_spend_device: Rate = Decimal("500")
+    max_unsynced_spend_device: Money = Decimal("500")
 
 
 class FacilityRules(_Section):
