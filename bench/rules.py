@@ -47,13 +47,24 @@ def build(store: Store, rng: random.Random) -> list[str]:
         cache.put(db, "pin_keys", "k1", {"secret": SECRET}, 1)
         for i, pin in enumerate(pins):
             pan = [number(rng.randrange(10**9)) for _ in range(20)]
-            cache.put(db, "inmates", f"I{i:05d}", {"pin_verifier": make_verifier("k1", SECRET, pin),
-                                                   "name": f"Inmate {i}", "pan": {"numbers": pan}}, 2)
+            cache.put(
+                db,
+                "inmates",
+                f"I{i:05d}",
+                {
+                    "pin_verifier": make_verifier("k1", SECRET, pin),
+                    "name": f"Inmate {i}",
+                    "pan": {"numbers": pan},
+                },
+                2,
+            )
             cache.put(db, "accounts", f"debit:I{i:05d}", {"balance_cents": 10_000}, 2)
         for _ in range(100_000):
             cache.put(db, "blocks", number(rng.randrange(10**9)), {"source": "called_party"}, 3)
         for _ in range(99_800):
-            cache.put(db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4)
+            cache.put(
+                db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4
+            )
         for k in range(200):
             cache.put(db, "lists", f"{900 + k % 100:03d}{k:03d}????", {"action": "block"}, 4)
     return pins
@@ -70,7 +81,10 @@ def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"median_us": statistics.median(ordered) * 1e6, "p99_us": ordered[int(len(ordered) * 0.99) - 1] * 1e6}
+    return {
+        "median_us": statistics.median(ordered) * 1e6,
+        "p99_us": ordered[int(len(ordered) * 0.99) - 1] * 1e6,
+    }
 
 
 def linear_pin_scan(data: CentralData, pin: str) -> str | None:
@@ -84,8 +98,13 @@ def linear_pin_scan(data: CentralData, pin: str) -> str | None:
 
 
 def unindexed_lists(store: Store, number_: str) -> list[str]:
-    return [r[0] for r in store.db.execute(
-        "SELECT key FROM central_cache WHERE dataset = 'lists' AND (key = ? OR ? GLOB key)", (number_, number_))]
+    return [
+        r[0]
+        for r in store.db.execute(
+            "SELECT key FROM central_cache WHERE dataset = 'lists' AND (key = ? OR ? GLOB key)",
+            (number_, number_),
+        )
+    ]
 
 
 def main() -> None:
@@ -103,8 +122,10 @@ def main() -> None:
         numbers = [number(rng.randrange(10**9)) for _ in range(300)]
         ours_lists = timed(lambda: data.list_matches(numbers[rng.randrange(300)]), 300)
         peer_lists = timed(lambda: unindexed_lists(store, numbers[rng.randrange(300)]), 50)
-        checks = timed(lambda: rules.check(f"I{rng.randrange(INMATES):05d}", numbers[rng.randrange(300)], "debit",
-                                           NOW), 300)
+        checks = timed(
+            lambda: rules.check(f"I{rng.randrange(INMATES):05d}", numbers[rng.randrange(300)], "debit", NOW),
+            300,
+        )
         grant = None
         while not isinstance(grant, Grant):
             grant = rules.check("I00001", number(rng.randrange(10**9)), "debit", NOW)
@@ -121,32 +142,54 @@ def main() -> None:
         store.close()
     result = {
         "machine": platform.platform(),
-        "facility": {"inmates": INMATES, "pan_numbers": INMATES * 20, "blocks": 100_000, "list_entries": 100_000,
-                     "wildcard_patterns": 200, "store_mb": round(db_mb, 1), "build_s": round(build_s, 1)},
+        "facility": {
+            "inmates": INMATES,
+            "pan_numbers": INMATES * 20,
+            "blocks": 100_000,
+            "list_entries": 100_000,
+            "wildcard_patterns": 200,
+            "store_mb": round(db_mb, 1),
+            "build_s": round(build_s, 1),
+        },
         "pin_lookup": {"ours": summary(ours_pin), "peer_linear_scan": summary(peer_pin)},
         "list_match": {"ours": summary(ours_lists), "peer_unindexed": summary(peer_lists)},
         "check_call": summary(checks),
         "open_connect_close_call": summary(commit),
     }
     result["pin_lookup"]["speedup"] = round(
-        result["pin_lookup"]["peer_linear_scan"]["median_us"] / result["pin_lookup"]["ours"]["median_us"], 1)
+        result["pin_lookup"]["peer_linear_scan"]["median_us"] / result["pin_lookup"]["ours"]["median_us"], 1
+    )
     result["list_match"]["speedup"] = round(
-        result["list_match"]["peer_unindexed"]["median_us"] / result["list_match"]["ours"]["median_us"], 1)
+        result["list_match"]["peer_unindexed"]["median_us"] / result["list_match"]["ours"]["median_us"], 1
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rules.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
-        "# Rules layer benchmark", "", f"`python -m bench.rules` on {result['machine']}", "",
-        f"Facility: {INMATES} inmates, {INMATES * 20} PAN numbers, 100,000 blocks, 100,000 list entries"
-        f" (200 wildcards); store {result['facility']['store_mb']} MB.", "",
-        "| operation | ours median / p99 (us) | peer median / p99 (us) | ratio |", "|---|---|---|---|",
+        "# Rules layer benchmark",
+        "",
+        f"`python -m bench.rules` on {result['machine']}",
+        "",
+        (
+            f"Facility: {INMATES} inmates, {INMATES * 20} PAN numbers, 100,000 blocks, 100,000 list entries"
+            f" (200 wildcards); store {result['facility']['store_mb']} MB."
+        ),
+        "",
+        "| operation | ours median / p99 (us) | peer median / p99 (us) | ratio |",
+        "|---|---|---|---|",
     ]
-    for name, key, peer in (("PIN lookup (identify)", "pin_lookup", "peer_linear_scan"),
-                            ("facility list match", "list_match", "peer_unindexed")):
+    for name, key, peer in (
+        ("PIN lookup (identify)", "pin_lookup", "peer_linear_scan"),
+        ("facility list match", "list_match", "peer_unindexed"),
+    ):
         ours, other = result[key]["ours"], result[key][peer]
-        lines.append(f"| {name} | {ours['median_us']:.0f} / {ours['p99_us']:.0f} | {other['median_us']:.0f} /"
-                     f" {other['p99_us']:.0f} | {result[key]['speedup']}x |")
-    for name, key in (("check (authorise one call)", "check_call"),
-                      ("open + connect + close one call (3 fsync'd transactions)", "open_connect_close_call")):
+        lines.append(
+            f"| {name} | {ours['median_us']:.0f} / {ours['p99_us']:.0f} | {other['median_us']:.0f} /"
+            f" {other['p99_us']:.0f} | {result[key]['speedup']}x |"
+        )
+    for name, key in (
+        ("check (authorise one call)", "check_call"),
+        ("open + connect + close one call (3 fsync'd transactions)", "open_connect_close_call"),
+    ):
         lines.append(f"| {name} | {result[key]['median_us']:.0f} / {result[key]['p99_us']:.0f} | | |")
     (RESULTS / "rules.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -24,7 +24,9 @@ def rules_check(path: Path | None) -> None:
         rules = load_rules(path)
     except RulesError as exc:
         raise UserError(str(exc)) from None
-    click.echo(f"{path or 'demo rules'}: ok ({rules.facility.id}, call types {', '.join(rules.call_types.enabled)})")
+    click.echo(
+        f"{path or 'demo rules'}: ok ({rules.facility.id}, call types {', '.join(rules.call_types.enabled)})"
+    )
 
 
 @rules_group.command("show")

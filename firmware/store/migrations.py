@@ -143,4 +143,10 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE dataset = 'lists' AND (instr(key, '?') > 0 OR instr(key, '*') > 0)
         """,
     ),
+    (
+        "rules_0003_ledger_by_outbox",
+        """
+        CREATE INDEX rules_ledger_outbox ON rules_ledger (outbox_id)
+        """,
+    ),
 ]
