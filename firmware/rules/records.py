@@ -142,7 +142,7 @@ class Records:
             call = db.execute("SELECT * FROM rules_calls WHERE id = ?", (call_id,)).fetchone()
             if call is None:
                 raise KeyError(f"call {call_id!r}: never opened")
-            talked = call["connected_s"] if connected_s is None else connected_s
+            talked = call["connected_s"] if connected_s is None else max(float(connected_s), 0.0)
             if call["connected_at"] is None:
                 talked = 0
             price = Tariff(

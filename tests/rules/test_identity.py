@@ -114,3 +114,8 @@ def test_key_rotation_keeps_both_generations_working(store: Store) -> None:
 def test_a_pin_issued_twice_identifies_nobody(store: Store) -> None:
     seed(store, {"inmates": {"I1": inmate("1234"), "I2": inmate("1234")}})
     assert call_rules(store).identify("1234", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
+
+
+def test_non_ascii_digits_are_a_wrong_pin_not_a_crash(store: Store) -> None:
+    seed(store, {"inmates": {"I1": inmate("1234")}})
+    assert call_rules(store).identify("\u0661\u0662\u0663\u0664", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
