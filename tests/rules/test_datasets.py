@@ -102,3 +102,28 @@ def test_pin_lookup_uses_the_index_for_ten_thousand_inmates(store: Store) -> Non
     data = CentralData(CentralCache(store))
     assert find_by_pin(data, "004321")[0] == "I04321"  # type: ignore[index]
     assert find_by_pin(data, "010000") is None
+
+
+def test_cli_checks_a_dataset_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from firmware.cli import main
+
+    good = tmp_path / "accounts.json"
+    good.write_text(
+        json.dumps({"debit:I1": {"balance_cents": 5}, "prepaid:5735551234": {"balance_cents": 0}})
+    )
+    result = CliRunner().invoke(main, ["rules", "check-data", "accounts", str(good)])
+    assert result.exit_code == 0 and "ok (2 accounts entries)" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"debit:I1": {"balance_cents": "x"}, "debit:I2": {"balance_cents": 1}}))
+    result = CliRunner().invoke(main, ["rules", "check-data", "accounts", str(bad)])
+    assert result.exit_code == 2
+    assert "1 of 2 entries invalid: accounts['debit:I1']: balance_cents = 'x'" in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert (
+        "not a JSON file" in CliRunner().invoke(main, ["rules", "check-data", "accounts", str(broken)]).output
+    )
