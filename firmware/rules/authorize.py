@@ -8,6 +8,7 @@ that follow it) or a Grant (how long, when to warn, whether to record, what it c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -197,7 +198,7 @@ def _usage_refusal(request: CallRequest, facts: Facts, rules: FacilityRules) -> 
     if min_wait_s and usage.last_call_end is not None:
         waited = (request.now - usage.last_call_end).total_seconds()
         if waited < min_wait_s:
-            return Refusal("refuse.min_wait", (), {"wait_s": int(min_wait_s - waited + 0.999)})
+            return Refusal("refuse.min_wait", (), {"wait_s": math.ceil(min_wait_s - waited)})
     return None
 
 
