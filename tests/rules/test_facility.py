@@ -102,3 +102,22 @@ def test_cli_check_reports_ok_and_errors(tmp_path: Path) -> None:
     result = runner.invoke(main, ["rules", "check", str(bad)])
     assert result.exit_code == 2
     assert "rating: required key is missing" in result.output
+
+
+def test_the_device_config_names_the_rules_file(tmp_path: Path) -> None:
+    from firmware import config as config_mod
+    from firmware.rules.service import CallRules
+    from firmware.store import Store
+
+    custom = tmp_path / "rules.toml"
+    text = (Path(__file__).parents[2] / "firmware/rules/demo-facility.toml").read_text(encoding="utf-8")
+    custom.write_text(text.replace('id = "demo-facility"', 'id = "county-jail"'), encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        cfg = config_mod.load(None, {"paths": {"rules": str(custom)}, "device": {"housing_unit": "SEG"}})
+        rules = CallRules.from_config(cfg, store)
+        assert rules.rules.facility.id == "county-jail"
+        assert rules.call_types() == ["collect", "debit"]
+        assert CallRules.from_config(config_mod.load(None), store).rules.facility.id == "demo-facility"
+    finally:
+        store.close()
