@@ -131,7 +131,8 @@ class SoundDeviceAudioPort:
             sd.check_output_settings(self.device, channels=1, dtype="float32", samplerate=samplerate)
             sd.check_input_settings(self.device, channels=1, dtype="float32", samplerate=samplerate)
         except (sd.PortAudioError, ValueError) as exc:
-            raise AudioDeviceError(f"{where} at {samplerate or 'its default'} Hz: {exc}") from None
+            rate = f"{samplerate} Hz" if samplerate else "its default rate"
+            raise AudioDeviceError(f"{where} at {rate}: {exc}") from None
         self._where = where
         self.samplerate = samplerate
         self._block = max(1, round(samplerate * block_ms / 1000))
