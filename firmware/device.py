@@ -66,7 +66,11 @@ def real_devices(config: Config, clock: Clock) -> Devices:
         try:
             from hal.sounddevice_audio import SoundDeviceAudioPort
 
-            devices.audio = SoundDeviceAudioPort(clock, config.audio.device or None, config.audio.samplerate)
+            a = config.audio
+            devices.audio = SoundDeviceAudioPort(
+                clock, a.device or None, a.samplerate, block_ms=a.block_ms, queue_ms=a.queue_ms,
+                prefill_ms=a.prefill_ms, idle_ms=a.idle_ms, stall_ms=a.stall_ms,
+            )
         except Exception as exc:
             devices.close()
             raise DeviceError(f"audio.backend = 'sounddevice': {exc}") from exc

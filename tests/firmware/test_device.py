@@ -59,3 +59,13 @@ def test_ringfence_run_on_unusable_hardware_exits_2_with_one_line(tmp_path: Path
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith(f"ringfence: error: {path}: ") and message in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("prefill", "ok"), [(200.0, True), (200.5, False)])
+def test_audio_prefill_may_fill_the_queue_but_not_exceed_it(prefill: float, ok: bool) -> None:
+    overrides = {"audio": {"queue_ms": 200.0, "prefill_ms": prefill}}
+    if ok:
+        assert config_mod.load(None, overrides).audio.prefill_ms == prefill
+    else:
+        with pytest.raises(config_mod.ConfigError, match=r"prefill_ms \(200.5\) must not exceed queue_ms \(200.0\)"):
+            config_mod.load(None, overrides)
