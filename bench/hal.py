@@ -298,7 +298,7 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[float, float]:
     rss_file = cwd / "rss.txt"
     started = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
@@ -336,9 +336,9 @@ def ratio(a: float, b: float) -> float:
 def markdown(results: dict[str, Any]) -> str:
     lines = ["# Hardware layer benchmark", "", f"Command: `python -m bench.hal` (seed {SEED}).", "",
              "## Hook classification under contact bounce", "",
-             f"{TRIALS_PER_CLASS} intervals per true class per severity; correct = exactly the expected event "
-             "(nothing for bounce). Peers: raw-edge thresholds (no debounce) and a 15 ms edge lockout "
-             "(RPi.GPIO / gpiozero bounce_time semantics).", "",
+             (f"{TRIALS_PER_CLASS} intervals per true class per severity; correct = exactly the expected event "
+              "(nothing for bounce). Peers: raw-edge thresholds (no debounce) and a 15 ms edge lockout "
+              "(RPi.GPIO / gpiozero bounce_time semantics)."), "",
              "| severity | chatter ms | rattles | ours | raw edges | bounce_time lockout | ours/raw | ours/lockout |",
              "|---|---|---|---|---|---|---|---|"]
     for name, row in results["hook"].items():
@@ -346,12 +346,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {row['burst_ms']} | {row['rattles']} | {o:.1%} | {r:.1%} | {lk:.1%} |"
                      f" {ratio(o, r)} | {ratio(o, lk)} |")
     worst = list(results["hook"])[-1]
-    lines += ["", "Reading: chatter made of closures shorter than bounce_ms never ends an on-hook interval in our "
-              "classifier, so rattles inside a hang-up or flash are absorbed. Its measured break runs from the "
-              "first opening to the last opening of the closing chatter; with 25 ms of chatter a 176-180 ms "
-              "dial pulse therefore measures over 200 ms and is reported as a flash (the pulse errors at "
-              "`severe`). The raw-edge peer splits an interval at every rattle; the lockout peer loses the "
-              "contact's real level whenever chatter outlasts its 15 ms window."]
+    lines += ["", ("Reading: chatter made of closures shorter than bounce_ms never ends an on-hook interval in our "
+                   "classifier, so rattles inside a hang-up or flash are absorbed. Its measured break runs from the "
+                   "first opening to the last opening of the closing chatter; with 25 ms of chatter a 176-180 ms "
+                   "dial pulse therefore measures over 200 ms and is reported as a flash (the pulse errors at "
+                   "`severe`). The raw-edge peer splits an interval at every rattle; the lockout peer loses the "
+                   "contact's real level whenever chatter outlasts its 15 ms window.")]
     lines += ["", f"Confusion matrices at severity `{worst}` (rows: true class, columns: reported):", ""]
     for name in CLASSIFIERS:
         lines += [f"**{name}**", "", "| true \\ reported | " + " | ".join(PREDICTIONS) + " |",
@@ -360,8 +360,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {true} | " + " | ".join(str(counts[p]) for p in PREDICTIONS) + " |")
         lines.append("")
     lines += ["## Key-to-event latency on the real clock", "",
-              f"{KEY_PRESSES} presses each; milliseconds from the contact closing to the KeyDown reaching a machine "
-              "on the runtime thread, minus the 20 ms debounce (the gpiozero Button peer has no debounce).", "",
+              (f"{KEY_PRESSES} presses each; milliseconds from the contact closing to the KeyDown reaching a "
+               "machine on the runtime thread, minus the 20 ms debounce (the gpiozero Button peer has none)."), "",
               "| path | p50 | p90 | p99 | max |", "|---|---|---|---|---|"]
     for name, p in results["key_latency"]["percentiles_ms"].items():
         lines.append(f"| {name} | {p['p50']} | {p['p90']} | {p['p99']} | {p['max']} |")
@@ -370,11 +370,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "## Start-up and memory of the simulated device", "",
               f"{ours_s['runs']} runs each, interleaved.", "",
               "| command | wall s (median) | wall s (min) | peak RSS MiB |", "|---|---|---|---|",
-              f"| ringfence sim run hook-and-keys.toml | {ours_s['wall_s_median']} | {ours_s['wall_s_min']} |"
-              f" {ours_s['peak_rss_mib_median']} |",
+              (f"| ringfence sim run hook-and-keys.toml | {ours_s['wall_s_median']} | {ours_s['wall_s_min']} |"
+               f" {ours_s['peak_rss_mib_median']} |"),
               f"| python -c pass | {bare_s['wall_s_median']} | {bare_s['wall_s_min']} | {bare_s['peak_rss_mib_median']} |",
-              "", f"Ratios to a bare interpreter: wall {ratio(ours_s['wall_s_median'], bare_s['wall_s_median'])}x,"
-              f" memory {ratio(ours_s['peak_rss_mib_median'], bare_s['peak_rss_mib_median'])}x.", "",
+              "", (f"Ratios to a bare interpreter: wall {ratio(ours_s['wall_s_median'], bare_s['wall_s_median'])}x,"
+                   f" memory {ratio(ours_s['peak_rss_mib_median'], bare_s['peak_rss_mib_median'])}x."), "",
               "![accuracy and latency](hal.png)", ""]
     return "\n".join(lines)
 

@@ -122,7 +122,7 @@ def chatter(rng: random.Random, start_ms: float, on_hook: bool, burst_ms: float)
             break
         edges.append((t, not edges[-1][1]))
     if edges[-1][1] != on_hook:
-        edges.append((t if t < start_ms + burst_ms else start_ms + burst_ms, on_hook))
+        edges.append((min(t, start_ms + burst_ms), on_hook))
     return edges
 
 

@@ -13,10 +13,11 @@ from hal.gpio.hookswitch import GpioHookSwitch
 from hal.hookswitch import HookTiming
 
 PIN = 26
+DEFAULT = HookTiming()
 
 
 class HookRig:
-    def __init__(self, timing: HookTiming = HookTiming(), off_hook_level: str = "low") -> None:
+    def __init__(self, timing: HookTiming = DEFAULT, off_hook_level: str = "low") -> None:
         self.factory = MockFactory()
         self.pin = self.factory.pin(PIN)
         self.clock = VirtualClock()
