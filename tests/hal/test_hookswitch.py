@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal.clock import VirtualClock
 from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
@@ -157,3 +159,22 @@ def test_classifier_is_pure_and_answers_late_polls_with_deadline_times() -> None
     assert c.next_deadline() == pytest.approx(2.25)
     events = c.poll(9.0)  # polled late: the hang-up still happened at the threshold
     assert len(events) == 1 and isinstance(events[0], OnHook) and events[0].at == pytest.approx(2.25)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.floats(min_value=0.1, max_value=1600.0, allow_nan=False), min_size=1, max_size=40))
+def test_any_edge_sequence_gives_consistent_time_ordered_events(gaps_ms: list[float]) -> None:
+    """Whatever the contact does, events come in time order and lifts and hang-ups alternate."""
+    edges: list[tuple[float, bool]] = []
+    t, on_hook = 100.0, True
+    for gap in gaps_ms:
+        on_hook = not on_hook
+        edges.append((t, on_hook))
+        t += gap
+    events = run(edges, t + 3000, off_hook=False)
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    state = [e.kind for e in events if e.kind in ("off_hook", "on_hook")]
+    assert all(a != b for a, b in zip(state, state[1:], strict=False))
+    assert not state or state[0] == "off_hook"
+    off_hook_now = not edges[-1][1]
+    assert (state[-1:] == ["off_hook"]) == off_hook_now or (not state and not off_hook_now)
