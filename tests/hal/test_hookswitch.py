@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -174,7 +175,7 @@ def test_any_edge_sequence_gives_consistent_time_ordered_events(gaps_ms: list[fl
     events = run(edges, t + 3000, off_hook=False)
     assert [e.at for e in events] == sorted(e.at for e in events)
     state = [e.kind for e in events if e.kind in ("off_hook", "on_hook")]
-    assert all(a != b for a, b in zip(state, state[1:], strict=False))
+    assert all(a != b for a, b in pairwise(state))
     assert not state or state[0] == "off_hook"
     off_hook_now = not edges[-1][1]
     assert (state[-1:] == ["off_hook"]) == off_hook_now or (not state and not off_hook_now)
