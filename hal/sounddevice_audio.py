@@ -28,6 +28,8 @@ from hal.driver import EventSink
 from hal.events import AudioXrun
 
 FULL_SCALE = 32768.0
+#: How far each captured frame's stamp moves toward its measured time (see _smooth).
+_PULL = 0.05
 
 
 class AudioDeviceError(RuntimeError):
@@ -147,6 +149,7 @@ class SoundDeviceAudioPort:
         self._up = soxr.ResampleStream(SAMPLE_RATE, samplerate, 1, dtype="float32", quality="HQ")
         self._down = soxr.ResampleStream(samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         self._captured = np.zeros(0, dtype=np.float32)  # 8 kHz samples not yet a whole frame
+        self._next_frame_at: float | None = None  # where the next captured frame is expected to start
         self._playing = False
         self._waiting_since: float | None = None  # when the first audio of a new playback was queued
         self._dry = 0  # silent samples given to the earpiece since the queue ran out mid-playback
@@ -222,6 +225,7 @@ class SoundDeviceAudioPort:
             if self._playing:
                 self._emit(AudioXrun(now, "playback", lost, "underrun"))
             self._expected_adc = None
+            self._next_frame_at = None
             self.restarts += 1
             try:
                 self._open()
@@ -289,13 +293,28 @@ class SoundDeviceAudioPort:
         if starved:
             self._emit(AudioXrun(now, "playback", self._frames(starved), "underrun"))
 
+    def _smooth(self, measured: float) -> float:
+        """Frame times step by exactly 20 ms, pulled gently toward the measured time.
+
+        A callback's time jitters by a block or more, while the card captures at a steady rate: following the
+        card's count keeps consecutive stamps 20 ms apart, and the small pull keeps them on the clock despite the
+        two clocks' drift. A jump of more than two frames (audio lost) starts afresh from the measured time.
+        """
+        expected = self._next_frame_at
+        if expected is None or abs(measured - expected) > 2 * FRAME_MS / 1000:
+            at = measured
+        else:
+            at = expected + _PULL * (measured - expected)
+        self._next_frame_at = at + FRAME_MS / 1000
+        return at
+
     def _capture(self, block: np.ndarray, block_end: float) -> None:
         resampled = self._down.resample_chunk(np.ascontiguousarray(block))
         pending = np.concatenate([self._captured, resampled])
         whole = len(pending) // FRAME_SAMPLES
         for i in range(whole):
             after = len(pending) - (i + 1) * FRAME_SAMPLES  # 8 kHz samples captured after this frame ends
-            at = block_end - (after + FRAME_SAMPLES) / SAMPLE_RATE
+            at = self._smooth(block_end - (after + FRAME_SAMPLES) / SAMPLE_RATE)
             frame = _to_int16(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
             self._emit(AudioFrame(at, "mic", frame))
         self._captured = pending[whole * FRAME_SAMPLES :].copy()

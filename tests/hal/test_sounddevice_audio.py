@@ -127,10 +127,11 @@ def test_captured_frames_are_stamped_by_the_clock_20_ms_apart(port_factory) -> N
     times = np.array([f.at for f in frames])
     assert before - 0.2 <= times[0] and times[-1] <= after
     assert np.all(np.diff(times) > 0)
-    # Over the second the mean spacing is a frame; single gaps jitter with the callback, and a gap beyond
-    # 3 frames happens only where audio was lost and reported.
-    assert np.median(np.diff(times)) == pytest.approx(0.020, abs=0.003)
-    assert np.max(np.diff(times)) < 0.080 or capture.xruns("capture", "overrun")
+    # Consecutive stamps follow the card: 20 ms apart to within a millisecond, although callbacks jitter by a
+    # block or more; a larger step happens only where audio was lost and reported.
+    steps = np.diff(times)
+    assert np.median(steps) == pytest.approx(0.020, abs=0.0005)
+    assert np.all(np.abs(steps - 0.020) < 0.001) or capture.xruns("capture", "overrun")
 
 
 @pytest.mark.hardware
