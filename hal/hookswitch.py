@@ -3,7 +3,8 @@
 An on-hook interval shorter than `bounce_ms` is contact bounce; up to `pulse_ms` it is a dial pulse (a train of
 them is somebody pulse-dialing around the keypad, which is reported); up to `flash_ms` it is a hookflash;
 anything longer is a hang-up. Defaults follow DAHDI. Off-hook must be stable for `offhook_debounce_ms` before it
-counts, so that a handset rattled in its cradle does not start a call.
+counts, so that a handset rattled in its cradle does not start a call; an on-hook interval ends only when the
+contact has stayed closed for `bounce_ms`, so the same rattle does not split a hang-up into false flashes.
 """
 
 from __future__ import annotations
