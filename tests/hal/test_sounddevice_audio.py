@@ -26,7 +26,7 @@ TONE_HZ = 1000.0
 TONE_DBM0 = -10.0
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def pulse_null_sink() -> None:
     started = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60,
                              check=False)
@@ -53,7 +53,7 @@ class Capture:
 
 
 @pytest.fixture
-def port_factory() -> Iterator:
+def port_factory(pulse_null_sink: None) -> Iterator:
     from hal.sounddevice_audio import SoundDeviceAudioPort
 
     opened: list[SoundDeviceAudioPort] = []
@@ -195,7 +195,8 @@ def test_a_missing_device_is_an_error_naming_it() -> None:
         SoundDeviceAudioPort(MonotonicClock(), "ringfence-no-such-card", 0)
 
 
-def test_playing_something_that_is_not_a_frame_is_refused() -> None:
+@pytest.mark.hardware
+def test_playing_something_that_is_not_a_frame_is_refused(pulse_null_sink: None) -> None:
     from hal.sounddevice_audio import SoundDeviceAudioPort
 
     port = SoundDeviceAudioPort(MonotonicClock(), None, 0)
