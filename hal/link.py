@@ -129,11 +129,13 @@ class TcpListener:
         return int(self._sock.getsockname()[1])
 
     def accept(self, timeout: float | None = None) -> SocketLink | None:
-        self._sock.settimeout(timeout)
         try:
+            self._sock.settimeout(timeout)
             conn, peer = self._sock.accept()
         except TimeoutError:
             return None
+        except OSError as exc:  # closed, or out of file descriptors: say which listener
+            raise LinkError(f"link {self.url}: cannot accept: {exc}") from exc
         return SocketLink(conn, f"tcp://{peer[0]}:{peer[1]}")
 
     def close(self) -> None:

@@ -165,3 +165,12 @@ def test_listening_on_a_taken_port_names_the_url() -> None:
             TcpListener(url)
     finally:
         first.close()
+
+
+@pytest.mark.hardware
+def test_accept_times_out_with_none_and_fails_on_a_closed_listener_naming_it() -> None:
+    listener = TcpListener("tcp://127.0.0.1:0")
+    assert listener.accept(timeout=0.05) is None
+    listener.close()
+    with pytest.raises(LinkError, match=r"link tcp://127\.0\.0\.1:0: cannot accept"):
+        listener.accept(timeout=0.05)
