@@ -110,3 +110,9 @@ def run_device(config_path: Path | None) -> None:
         pass
     finally:
         devices.close()
+
+
+
+from firmware.sync.cli import register_sync_commands  # noqa: E402
+
+register_sync_commands(main)

@@ -1,9 +1,11 @@
-"""Reliable, ordered messages over frames: a sliding window with cumulative acknowledgement (go-back-N).
+"""Reliable, ordered messages over frames: a sliding window with cumulative acknowledgement.
 
 Sans-I/O: the owner feeds received bytes with the time, asks for bytes to write with the time, and reads
 completed messages; nothing here sleeps, reads a clock or touches a port. A window of several frames keeps the
-line busy while acknowledgements travel back; a frame not acknowledged within `rto` seconds is sent again with
-every frame after it; two duplicate acknowledgements trigger the resend at once (fast retransmit).
+line busy while acknowledgements travel back. The receiver keeps frames that arrive early (within the window)
+and acknowledges the next frame it still needs; two duplicate acknowledgements make the sender resend just
+that missing frame (fast retransmit); when nothing is acknowledged for `rto` seconds it resends every
+unacknowledged frame (the line may have been cut).
 
 The initiator opens a connection with SYN carrying a random epoch; the responder answers SYNACK and starts a
 new, empty connection, so a device that restarts mid-session never mixes old frames into a new session.
@@ -62,6 +64,8 @@ class ArqEndpoint:
         self._dup_acks = 0
         self._timeouts = 0
         self._expected = 0
+        self._early: dict[int, Frame] = {}
+        self._resend: deque[Frame] = deque()
         self._fragments: list[bytes] = []
         self._inbox: deque[bytes] = deque()
         self._ack_due = False
@@ -80,7 +84,7 @@ class ArqEndpoint:
             self._next_seq = (self._next_seq + 1) % SEQ_MOD
 
     def wants_to_send(self) -> bool:
-        return self.connected and bool(self._pending) and len(self._unacked) < self.window
+        return self.connected and (bool(self._resend) or (bool(self._pending) and len(self._unacked) < self.window))
 
     def queued_frames(self) -> int:
         return len(self._pending) + len(self._unacked)
@@ -119,10 +123,10 @@ class ArqEndpoint:
             return
         epoch = int.from_bytes(frame.payload, "big")
         if not self.connected or epoch != self.epoch:
+            self.reset_seen = self.connected
             self.epoch = epoch
             self._clear()
             self.connected = True
-            self.reset_seen = True
         self._synack_due = True
 
     def _on_ack(self, next_expected: int, now: float) -> None:
@@ -131,7 +135,8 @@ class ArqEndpoint:
             if self._unacked:
                 self._dup_acks += 1
                 if self._dup_acks == 2:
-                    self._go_back(now)
+                    self.stats.frames_resent += 1
+                    self._resend.append(self._unacked[0])
             return
         if advanced > len(self._unacked):
             return
@@ -146,19 +151,26 @@ class ArqEndpoint:
         self._ack_due = True
         if frame.seq != self._expected:
             self.stats.frames_out_of_order += 1
+            if 0 < _dist(self._expected, frame.seq) < 2 * self.window:
+                self._early[frame.seq] = frame
             return
-        self._expected = (self._expected + 1) % SEQ_MOD
-        self._fragments.append(frame.payload)
-        if frame.flags & FLAG_LAST:
-            self._inbox.append(b"".join(self._fragments))
-            self._fragments = []
+        while True:
+            self._expected = (self._expected + 1) % SEQ_MOD
+            self._fragments.append(frame.payload)
+            if frame.flags & FLAG_LAST:
+                self._inbox.append(b"".join(self._fragments))
+                self._fragments = []
+            following = self._early.pop(self._expected, None)
+            if following is None:
+                return
+            frame = following
 
     def _go_back(self, now: float) -> None:
-        """Put every unacknowledged frame back at the head of the queue, in order."""
+        """Resend every unacknowledged frame, in order (the receiver drops any it already holds)."""
         self.stats.frames_resent += len(self._unacked)
-        self._pending.extendleft(reversed(self._unacked))
-        self._unacked.clear()
-        self._timer_started = None
+        self._resend.clear()
+        self._resend.extend(self._unacked)
+        self._timer_started = now
         self._dup_acks = 0
 
     def next_deadline(self) -> float | None:
@@ -191,12 +203,18 @@ class ArqEndpoint:
                 self.stats.last_error = f"no acknowledgement after {self.max_timeouts} resends"
                 self._pending.clear()
                 self._unacked.clear()
+                self._resend.clear()
                 self._timer_started = None
                 if not self.initiator:
                     self.connected = False
                 return bytes(out)
             self._go_back(now)
         budget = max_frames if max_frames is not None else self.window
+        while self._resend and budget > 0:
+            frame = self._resend.popleft()
+            if _dist(self._base, frame.seq) < len(self._unacked):
+                out += encode(frame)
+                budget -= 1
         while self._pending and len(self._unacked) < self.window and budget > 0:
             frame = self._pending.popleft()
             out += encode(frame)

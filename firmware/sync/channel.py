@@ -168,9 +168,11 @@ class SerialChannel:
     def recv(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
         with self._cond:
-            while not self._inbox:
+            while True:
                 if self._closed:
                     raise ChannelClosed(self._closed)
+                if self._inbox:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"link {self.link.url}: nothing received for {timeout:.1f} s")
