@@ -33,7 +33,10 @@ class SyncReport:
     cursor: int = 0
     head: int = 0
     full: bool = False
+    #: Changes applied to the cache (a resumed pull includes those staged by the session before).
     pulled: int = 0
+    #: Changes that crossed the link in this session.
+    received: int = 0
     pushed: int = 0
     purchases: int = 0
     reservations: int = 0
@@ -93,6 +96,7 @@ class DeviceSync:
             page = conv.expect(Changes, self.timeout)
             assert isinstance(page, Changes)
             report.full = report.full or page.full
+            report.received += sum(len(items) for items in page.items.values())
             plan = self.downstream.stage(plan, page)
             if not page.more:
                 report.pulled += self.downstream.apply(page.upto)
