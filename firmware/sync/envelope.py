@@ -97,6 +97,9 @@ def open_sealed(data: bytes, key: bytes) -> Envelope:
         raise MessageError("malformed", f"unknown flags 0x{flags:02x}")
     if flags & FLAG_ZSTD:
         try:
+            declared = zstandard.frame_content_size(raw)
+            if declared > MAX_BODY:
+                raise MessageError("malformed", f"body would be {declared} bytes, larger than {MAX_BODY}")
             raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=MAX_BODY)
         except zstandard.ZstdError as exc:
             raise MessageError("malformed", f"compressed body does not decompress: {exc}") from None
