@@ -63,9 +63,12 @@ class DeviceSync:
         self.max_items = max_items
         self.role = role
 
-    def run(self, channel: Channel, send_blobs: bool = True) -> SyncReport:
+    def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
+        """One session. `verify` recomputes the cache digest from every row first (slow on a big cache)."""
         report = SyncReport()
         started = time.monotonic()
+        if verify and not self.downstream.verify():
+            report.notes.append("the cache was changed outside sync; it will be repaired")
         conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
         report.head = welcome.head
         for report.rounds in range(1, MAX_ROUNDS + 1):

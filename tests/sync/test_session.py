@@ -8,6 +8,7 @@ from firmware.store.cache import CentralCache
 from firmware.store.outbox import Outbox
 from firmware.sync.channel import ChannelClosed
 from firmware.sync.conversation import RemoteError
+from firmware.sync.downstream import Downstream
 from firmware.sync.money import Wallet
 from firmware.sync.purchases import Purchases
 from tests.sync.conftest import DEVICE, World, run_session, write_facility
@@ -163,7 +164,7 @@ def test_a_cache_that_drifted_is_repaired_by_a_full_resync(world: World) -> None
     run_session(world, store)
     with store.transaction() as db:
         CentralCache(store).put(db, "inmates", "I00009", {"status": "tampered"}, 1)
-    report = run_session(world, store)
+    report = run_session(world, store, verify=True)
     assert report.agree and report.full
     assert CentralCache(store).get("inmates", "I00009") == {"status": "active", "language": "en"}
 
@@ -174,3 +175,16 @@ def test_loading_a_changed_facility_changes_only_what_differs(world: World) -> N
     changes = central.load_dir(write_facility(world.tmp / "facility2", inmates=21))
     assert changes == {"inmates": 1, "accounts": 1, "rules": 0}
     assert central.head() == head + 2
+
+
+def test_the_kept_digests_equal_digests_computed_from_every_row(world: World) -> None:
+    store = world.store()
+    central = world.central()
+    run_session(world, store)
+    central.put("inmates", "I00001", {"status": "released"})
+    central.put("inmates", "I00002", None)
+    central.load_dir(write_facility(world.tmp / "facility2", inmates=25))
+    run_session(world, store)
+    assert central.digest()[1] == central.full_digest()
+    downstream = Downstream(store)
+    assert downstream.digest() == downstream.full_digest() == central.full_digest()
