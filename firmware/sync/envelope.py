@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import threading
 from dataclasses import dataclass
 
 import msgpack
@@ -61,14 +62,22 @@ class Envelope:
     body: Body
 
 
-_compressor = zstandard.ZstdCompressor(level=6)
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """One per thread: a zstd compressor must never be used by two threads at once."""
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=6)
+    return compressor
 
 
 def seal(body: Body, counter: int, key: bytes, compress: bool = True) -> bytes:
     raw = msgpack.packb(body.model_dump(mode="python"), use_bin_type=True)
     flags = 0
     if compress and len(raw) >= COMPRESS_MIN:
-        packed = _compressor.compress(raw)
+        packed = _compressor().compress(raw)
         if len(packed) < len(raw):
             raw, flags = packed, FLAG_ZSTD
     head = HEADER.pack(PROTOCOL_VERSION, TYPES[type(body)], flags, counter)
