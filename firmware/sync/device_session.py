@@ -18,7 +18,7 @@ from firmware.sync.blobs import FileBlob, send_blob
 from firmware.sync.channel import Channel
 from firmware.sync.conversation import Conversation, open_as_device
 from firmware.sync.downstream import Downstream, Validator, default_validator
-from firmware.sync.money import Wallet
+from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
 from firmware.sync.schema import (Changes, Done, DoneAck, OutboxRecord, Push, PushAck, PurchaseResult, Reserve,
                                   ReserveResult)
@@ -59,7 +59,7 @@ class DeviceSync:
         self.downstream = Downstream(store, validate if validate is not None else default_validator())
         self.outbox = Outbox(store)
         self.purchases = Purchases(store)
-        self.wallet = Wallet(store)
+        self.reservations = Reservations(store)
         self.max_items = max_items
         self.role = role
 
@@ -133,11 +133,11 @@ class DeviceSync:
             report.purchases += 1
 
     def _reserve(self, conv: Conversation, report: SyncReport) -> None:
-        for account, wanted in self.wallet.wanted():
+        for account, wanted in self.reservations.wanted():
             conv.send(Reserve(account=account, amount_cents=wanted))
             grant = conv.expect(ReserveResult, self.timeout)
             assert isinstance(grant, ReserveResult)
-            self.wallet.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
+            self.reservations.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
             report.reservations += 1
 
     def _blobs(self, conv: Conversation, report: SyncReport) -> None:

@@ -37,14 +37,19 @@ def ringfence(*args: str) -> list[str]:
 
 
 def write_facility(directory: Path, inmates: int) -> None:
+    """Inmates with random PIN verifiers and allowed numbers (values that do not compress away), as the rules
+    want them."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "inmates.jsonl").open("w") as out:
         for i in range(inmates):
-            value = {"pin_verifier": os.urandom(16).hex(), "status": "active", "language": "es" if i % 3 else "en"}
+            value = {"pin_verifier": f"k1:{os.urandom(32).hex()}", "name": f"Inmate {i}",
+                     "language": "es" if i % 3 else "en",
+                     "pan": {"numbers": [f"305{int.from_bytes(os.urandom(3), 'big') % 8000000 + 2000000}"]}}
             out.write(json.dumps({"key": f"I{i:05d}", "value": value}) + "\n")
     with (directory / "numbers.jsonl").open("w") as out:
         for i in range(inmates):
-            out.write(json.dumps({"key": f"I{i:05d}:305555{i:04d}", "value": {"kind": "allowed"}}) + "\n")
+            out.write(json.dumps({"key": f"305555{i:04d}", "value": {"line_type": "mobile", "collect_billable": False}})
+                      + "\n")
 
 
 class Setup:
