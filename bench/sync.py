@@ -45,11 +45,18 @@ LINE_BYTES_PER_S = BAUD / 10
 
 
 def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str, int]:
-    """10,000 inmates with 20 allowed numbers each, 100,000 blocked numbers, accounts, lists, a full rate table."""
+    """10,000 inmates with 20 allowed numbers each (200,000), 100,000 blocked numbers, debit and prepaid
+    accounts, facility lists, number information, PIN keys and the facility rules with a full rate table
+    (every area code by every call type). Values follow the rules' schemas (firmware/rules/datasets.py)."""
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     inmates = int(10_000 * scale)
     counts: dict[str, int] = {}
+    numbers = iter(rng.sample(range(2_000_000_000, 9_999_999_999), int(330_000 * scale) + 10))
+
+    def phone() -> str:
+        number = str(next(numbers))
+        return number[:3].replace("0", "2").replace("1", "3") + number[3] .replace("0", "2").replace("1", "3") + number[4:]
 
     def write(dataset: str, records: list[tuple[str, Any]]) -> None:
         with (directory / f"{dataset}.jsonl").open("w") as out:
@@ -57,25 +64,34 @@ def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str
                 out.write(json.dumps({"key": key, "value": value}) + "\n")
         counts[dataset] = len(records)
 
-    def phone() -> str:
-        return f"{rng.choice([212, 305, 312, 415, 512, 602, 713, 786, 904, 954])}{rng.randrange(2000000, 9999999)}"
-
     ids = [f"I{100000 + i:06d}" for i in range(inmates)]
-    write("inmates", [(i, {"pin_verifier": rng.randbytes(16).hex(), "status": rng.choice(["active"] * 9 + ["restricted"]),
-                           "status_until": "2026-12-31" if rng.random() < 0.1 else None,
-                           "language": rng.choice(["en", "en", "en", "es"]), "unit": rng.choice("ABCDEFGH")})
-                      for i in ids])
-    write("numbers", [(f"{i}:{phone()}", {"kind": "attorney" if n == 0 else "allowed"}) for i in ids for n in range(20)])
-    write("blocks", [(phone(), {"reason": rng.choice(["called party", "facility", "victim"]), "since": "2026-01-05"})
+    allowed = [[phone() for _ in range(20)] for _ in ids]
+    write("inmates", [(i, {"pin_verifier": f"k1:{rng.randbytes(32).hex()}", "name": f"Inmate {i}",
+                           "language": rng.choice(["en", "en", "en", "es"]), "housing_unit": rng.choice("ABCDEFGH"),
+                           "pan": {"numbers": pan}}) for i, pan in zip(ids, allowed, strict=True)])
+    write("blocks", [(phone(), {"created_at": "2026-01-05T10:00:00+00:00",
+                                "source": rng.choice(["called_party", "facility", "victim_services"])})
                      for _ in range(int(100_000 * scale))])
-    write("accounts", [(i, {"balance_cents": rng.randrange(0, 5000), "trust_cents": rng.randrange(0, 20000),
-                            "direct_bill": rng.random() < 0.2}) for i in ids])
-    write("lists", [(phone(), {"list": "attorney" if k % 2 else "allow"}) for k in range(int(2_000 * scale))])
+    write("accounts", [(f"debit:{i}", {"balance_cents": rng.randrange(0, 5000)}) for i in ids]
+          + [(f"prepaid:{phone()}", {"balance_cents": rng.randrange(0, 5000)}) for _ in range(int(2_000 * scale))])
+    write("numbers", [(pan[0], {"line_type": rng.choice(["landline", "mobile", "voip"]), "collect_billable": False})
+                      for pan in allowed])
+    write("lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))])
+    write("pin_keys", [("k1", {"secret": rng.randbytes(32).hex()})])
     rates = [{"npa": npa, "type": kind, "first_minute_cents": rng.randrange(5, 30), "per_minute_cents": rng.randrange(2, 21)}
              for npa in range(201, 1000) for kind in ("collect", "debit", "prepaid", "direct_bill")]
     write("rules", [("facility", {"max_call_minutes": 15, "announce_every_s": 60, "rates": rates})])
-    write("keys", [("pin_verifier", {"alg": "HMAC-SHA256", "key": rng.randbytes(32).hex()})])
     return counts
+
+
+#: How the 1% change alters a value of each dataset, keeping it valid.
+CHANGES: dict[str, tuple[str, Any]] = {
+    "inmates": ("housing_unit", lambda rng: rng.choice("ABCDEFGH") + str(rng.randrange(10))),
+    "blocks": ("source", lambda rng: rng.choice(["facility", "court_order"])),
+    "accounts": ("balance_cents", lambda rng: rng.randrange(0, 9000)),
+    "numbers": ("collect_billable", lambda rng: True),
+    "lists": ("note", lambda rng: f"changed {rng.randrange(1000)}"),
+}
 
 
 def mutate(directory: Path, fraction: float, seed: int = 2) -> tuple[Path, int, int]:
@@ -85,11 +101,13 @@ def mutate(directory: Path, fraction: float, seed: int = 2) -> tuple[Path, int, 
     shutil.copytree(directory, changed_dir, dirs_exist_ok=True)
     changed: list[str] = []
     for path in sorted(changed_dir.glob("*.jsonl")):
+        if path.stem not in CHANGES:
+            continue
+        field, make = CHANGES[path.stem]
         lines = path.read_text().splitlines()
-        picks = rng.sample(range(len(lines)), max(1, int(len(lines) * fraction))) if path.stem != "rules" else []
-        for index in picks:
+        for index in rng.sample(range(len(lines)), max(1, int(len(lines) * fraction))):
             record = json.loads(lines[index])
-            record["value"] = {**record["value"], "changed": rng.randrange(1 << 30)}
+            record["value"] = {**record["value"], field: make(rng)}
             lines[index] = json.dumps(record)
             changed.append(f"{path.stem}\t{record['key']}\t{canonical(record['value'])}")
         path.write_text("\n".join(lines) + "\n")
