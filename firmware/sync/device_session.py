@@ -17,11 +17,11 @@ from firmware.store.outbox import Outbox, utc_now
 from firmware.sync.blobs import FileBlob, send_blob
 from firmware.sync.channel import Channel
 from firmware.sync.conversation import Conversation, open_as_device
-from firmware.sync.downstream import Downstream, Validator, default_validator
+from firmware.sync.downstream import Downstream, DownstreamError, Validator, default_validator
 from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from firmware.sync.schema import (Changes, Done, DoneAck, OutboxRecord, Push, PushAck, PurchaseResult, Reserve,
-                                  ReserveResult)
+from firmware.sync.schema import (Body, Changes, Done, DoneAck, MessageError, OutboxRecord, PurchaseQuery,
+                                  PurchaseResult, Push, PushAck, Reserve, ReserveResult)
 
 PUSH_BATCH = 200
 MAX_ROUNDS = 4
@@ -100,7 +100,11 @@ class DeviceSync:
             assert isinstance(page, Changes)
             report.full = report.full or page.full
             report.received += sum(len(items) for items in page.items.values())
-            plan = self.downstream.stage(plan, page)
+            try:
+                plan = self.downstream.stage(plan, page)
+            except DownstreamError as exc:
+                conv.fail(MessageError("malformed", str(exc)))
+                raise
             if not page.more:
                 report.pulled += self.downstream.apply(page.upto)
                 return
@@ -124,10 +128,18 @@ class DeviceSync:
             after = items[-1].seq
 
     def _purchases(self, conv: Conversation, report: SyncReport) -> None:
+        """Each purchase without a final answer: one already sent is asked about first (its answer may have
+        been lost); one the server never received is sent (again) under its own key."""
         for purchase in self.purchases.unanswered():
-            self.purchases.mark_sent(purchase.key)
-            conv.send(purchase)
-            result = conv.expect(PurchaseResult, self.timeout)
+            status = self.purchases.status(purchase.key)
+            result: Body | None = None
+            if status is not None and status.status == "unknown":
+                conv.send(PurchaseQuery(key=purchase.key))
+                result = conv.expect(PurchaseResult, self.timeout)
+            if result is None or (isinstance(result, PurchaseResult) and result.status == "unknown"):
+                self.purchases.mark_sent(purchase.key)
+                conv.send(purchase)
+                result = conv.expect(PurchaseResult, self.timeout)
             assert isinstance(result, PurchaseResult)
             self.purchases.record(result)
             report.purchases += 1
