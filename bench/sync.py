@@ -52,11 +52,12 @@ def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str
     directory.mkdir(parents=True, exist_ok=True)
     inmates = int(10_000 * scale)
     counts: dict[str, int] = {}
-    numbers = iter(rng.sample(range(2_000_000_000, 9_999_999_999), int(330_000 * scale) + 10))
+    numbers = iter(rng.sample(range(800 * 8_000_000), int(330_000 * scale) + 10))
 
     def phone() -> str:
-        number = str(next(numbers))
-        return number[:3].replace("0", "2").replace("1", "3") + number[3] .replace("0", "2").replace("1", "3") + number[4:]
+        """A distinct NANP number: area code 200-999, then a 7-digit number starting 2-9."""
+        n = next(numbers)
+        return f"{200 + n // 8_000_000}{2_000_000 + n % 8_000_000}"
 
     def write(dataset: str, records: list[tuple[str, Any]]) -> None:
         with (directory / f"{dataset}.jsonl").open("w") as out:
