@@ -20,8 +20,20 @@ from firmware.sync.conversation import Conversation, open_as_device
 from firmware.sync.downstream import Downstream, DownstreamError, Validator, default_validator
 from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from firmware.sync.schema import (Body, Changes, Done, DoneAck, MessageError, OutboxRecord, PurchaseQuery,
-                                  PurchaseResult, Push, PushAck, Reserve, ReserveResult)
+from firmware.sync.schema import (
+    Body,
+    Changes,
+    Done,
+    DoneAck,
+    MessageError,
+    OutboxRecord,
+    PurchaseQuery,
+    PurchaseResult,
+    Push,
+    PushAck,
+    Reserve,
+    ReserveResult,
+)
 
 PUSH_BATCH = 200
 MAX_ROUNDS = 4

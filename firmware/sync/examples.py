@@ -14,9 +14,26 @@ from typing import Any
 
 from firmware.sync.envelope import SessionKeys, seal
 from firmware.sync.framing import FLAG_LAST, Frame, FrameKind, encode
-from firmware.sync.schema import (BlobChunk, BlobEnd, BlobOffer, BlobState, Body, Changes, Done, DoneAck, Hello,
-                                  OutboxRecord, Pull, Purchase, PurchaseResult, Push, PushAck, Reserve,
-                                  ReserveResult, Welcome)
+from firmware.sync.schema import (
+    BlobChunk,
+    BlobEnd,
+    BlobOffer,
+    BlobState,
+    Body,
+    Changes,
+    Done,
+    DoneAck,
+    Hello,
+    OutboxRecord,
+    Pull,
+    Purchase,
+    PurchaseResult,
+    Push,
+    PushAck,
+    Reserve,
+    ReserveResult,
+    Welcome,
+)
 
 DEVICE_KEY = bytes(range(32))
 DEVICE_NONCE = bytes.fromhex("d0" * 16)
@@ -81,8 +98,8 @@ def hexdump(data: bytes) -> str:
 
 def render() -> str:
     parts = [BEGIN, "",
-             f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
-             f" server nonce `{SERVER_NONCE.hex()}`.",
+             (f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
+              f" server nonce `{SERVER_NONCE.hex()}`."),
              f"Derived d2s key: `{KEYS.device_to_server.hex()}`",
              f"Derived s2d key: `{KEYS.server_to_device.hex()}`", ""]
     for title, key_name, counter, body in examples():
@@ -102,7 +119,7 @@ def render() -> str:
 
 def write(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
     path.write_text(pattern.sub(lambda _m: render(), text), encoding="utf-8")
 
 

@@ -11,8 +11,8 @@ from firmware.sync.examples import KEY_NAMES, _jsonable, render
 from firmware.sync.framing import Frame, FrameDecoder
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
-EXAMPLE = re.compile(r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.S)
-FRAME = re.compile(r"<!-- frame -->\n```hex\n(.*?)```", re.S)
+EXAMPLE = re.compile(r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.DOTALL)
+FRAME = re.compile(r"<!-- frame -->\n```hex\n(.*?)```", re.DOTALL)
 
 
 def test_every_message_example_decodes_to_its_body() -> None:
