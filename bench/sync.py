@@ -220,8 +220,8 @@ def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:
                                "changed_records_zstd_bytes": changed_compressed}
     try:
         stores = {name: Store(tmp / f"{name}.sqlite") for name in creds}
-        for name in stores:
-            outbox = Outbox(stores[name])
+        for store in stores.values():
+            outbox = Outbox(store)
             for i in range(200):
                 outbox.append("call", {"n": i, "dialed": "3055550100", "seconds": 60 + i, "type": "debit"})
         links = {"bench-tcp": f"tcp://127.0.0.1:{port}"}
@@ -311,11 +311,11 @@ def bench_many(tmp: Path, devices: int, scale: float) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     ref = results["reference"]
     lines = ["# Sync benchmark", "", f"Command: `{results['command']}`", "",
-             f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
-             f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table.", "",
-             "Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
+             (f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
+             f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table."), "",
+             ("Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
              " line toward the device / (seconds x 11,520 bytes/s); goodput = whole sync messages delivered /"
-             " the same. TCP: TLS 1.3 on loopback; bytes are what TLS carried (its record overhead not counted).",
+             " the same. TCP: TLS 1.3 on loopback; bytes are what TLS carried (its record overhead not counted)."),
              "",
              "| run | seconds | wire bytes down | wire bytes up | message bytes down | line use | goodput | changes in |",
              "|---|---|---|---|---|---|---|---|"]
@@ -335,8 +335,8 @@ def markdown(results: dict[str, Any]) -> str:
         if key in ref:
             lines.append(f"- {key}: wire bytes down / zstd -19 = {ref[key]['wire_bytes_in'] / peers_['zstd19_bytes']:.2f},"
                          f" / gzip -9 = {ref[key]['wire_bytes_in'] / peers_['gzip9_bytes']:.2f}")
-    lines += ["", f"1% change: {ref['changed_records']:,} records, {ref['changed_records_zstd_bytes']:,} bytes"
-                  " as zstd-compressed JSON lines."]
+    lines += ["", (f"1% change: {ref['changed_records']:,} records, {ref['changed_records_zstd_bytes']:,} bytes"
+                  " as zstd-compressed JSON lines.")]
     for key in ("bench-serial:incremental", "bench-tcp:incremental"):
         if key in ref:
             run = ref[key]
@@ -346,10 +346,10 @@ def markdown(results: dict[str, Any]) -> str:
     many = results.get("many")
     if many:
         lines += ["", f"## {many['devices']} devices at once over TLS", "", f"Facility: {json.dumps(many['facility'])}", "",
-                  "Each device a thread of the bench process with its own store and certificate, the server another"
+                  ("Each device a thread of the bench process with its own store and certificate, the server another"
                   " process, all on the same 2 cores. first_sync: every device's full sync at once;"
                   " incremental_sync: after a 1% change, each device pulls it and pushes 20 outbox records."
-                  " Times are per device, from start to agreement.", "",
+                  " Times are per device, from start to agreement."), "",
                   "| wave | wall s | sessions/s | agreed | p50 s | p99 s | max s |", "|---|---|---|---|---|---|---|"]
         for wave in ("first_sync", "incremental_sync"):
             w = many[wave]
