@@ -203,3 +203,34 @@ def test_a_device_with_a_certificate_from_another_authority_is_refused(setup: Se
                             check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode in (1, 2) and "certificate" in result.stderr.lower()
     assert CentralDB(setup.db).received_count("A-12") == 0
+
+
+def test_one_server_serves_two_serial_lines_and_tls_at_once(setup: Setup, tmp_path: Path) -> None:
+    cables = [SerialCable(115200), SerialCable(115200)]
+    port = free_port()
+    try:
+        server = subprocess.Popen(
+            ringfence("central", "serve", "--db", str(setup.db), "--link", cables[0].end_b, "--link", cables[1].end_b,
+                      "--link", f"tcp://127.0.0.1:{port}"), cwd=ROOT, stderr=subprocess.PIPE)
+        setup.servers.append(server)
+        for _ in range(3):
+            assert server.stderr is not None and server.stderr.readline().startswith(b"serving")
+        names = ["B-1", "B-2", "B-3"]
+        for name in names:
+            subprocess.run(ringfence("central", "enroll", "--db", str(setup.db), "--out", str(tmp_path / f"{name}.json"),
+                                     name), check=True, capture_output=True, cwd=ROOT)
+        urls = [cables[0].end_a, cables[1].end_a, f"tcp://127.0.0.1:{port}"]
+        devices = [subprocess.Popen(ringfence("sync", "--link", url, "--store", str(tmp_path / f"{name}.sqlite"),
+                                              "--credentials", str(tmp_path / f"{name}.json"), "--timeout", "10"),
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                   for name, url in zip(names, urls, strict=True)]
+        for device in devices:
+            out, err = device.communicate(timeout=120)
+            assert device.returncode == 0, err
+            assert b"sync agreed" in out
+        central = CentralDB(setup.db)
+        cursors = dict(central.db.execute("SELECT device_id, cursor FROM devices WHERE device_id LIKE 'B-%'"))
+        assert cursors == dict.fromkeys(names, central.head())
+    finally:
+        for cable in cables:
+            cable.close()
