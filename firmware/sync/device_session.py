@@ -34,9 +34,9 @@ from firmware.sync.schema import (
     Reserve,
     ReserveResult,
 )
+from firmware.sync.session_machine import SessionSteps
 
 PUSH_BATCH = 200
-MAX_ROUNDS = 4
 
 
 @dataclass
@@ -76,33 +76,44 @@ class DeviceSync:
         self.role = role
 
     def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
-        """One session. `verify` recomputes the cache digest from every row first (slow on a big cache)."""
+        """One session, step by step in the order session_machine declares.
+
+        `verify` recomputes the cache digest from every row first (slow on a big cache)."""
         report = SyncReport()
         started = time.monotonic()
         if verify and not self.downstream.verify():
             report.notes.append("the cache was changed outside sync; it will be repaired")
-        conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
-        report.head = welcome.head
-        for report.rounds in range(1, MAX_ROUNDS + 1):
-            self._pull(conv, report)
-            self._push(conv, report)
-            self._purchases(conv, report)
-            self._reserve(conv, report)
-            if send_blobs:
-                self._blobs(conv, report)
-            conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                           pending=self.outbox.count_pending()))
-            ack = conv.expect(DoneAck, self.timeout)
-            assert isinstance(ack, DoneAck)
-            report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
-            if ack.agree:
-                break
-            if ack.head == report.cursor and ack.digest != self.downstream.digest():
-                report.notes.append("cache differs from the server at the same change; resyncing in full")
-                self.downstream.force_full()
+        steps = SessionSteps(send_blobs)
+        conv: Conversation | None = None
+        while not steps.finished:
+            if steps.state == "hello":
+                conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
+                report.head = welcome.head
+                steps.trigger("next")
+            elif steps.state == "agreement":
+                assert conv is not None
+                steps.trigger(self._agreement(conv, report))
+            else:
+                assert conv is not None
+                getattr(self, f"_{steps.state}")(conv, report)
+                steps.trigger("next")
+        report.rounds = steps.rounds
         report.seconds = time.monotonic() - started
         report.bytes_written, report.bytes_read = channel.bytes_written, channel.bytes_read
         return report
+
+    def _agreement(self, conv: Conversation, report: SyncReport) -> str:
+        conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
+                       pending=self.outbox.count_pending()))
+        ack = conv.expect(DoneAck, self.timeout)
+        assert isinstance(ack, DoneAck)
+        report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
+        if ack.agree:
+            return "agreed"
+        if ack.head == report.cursor and ack.digest != self.downstream.digest():
+            report.notes.append("cache differs from the server at the same change; resyncing in full")
+            self.downstream.force_full()
+        return "retry"
 
     def _pull(self, conv: Conversation, report: SyncReport) -> None:
         plan = self.downstream.plan()
