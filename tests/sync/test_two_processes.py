@@ -162,7 +162,8 @@ def test_a_server_killed_mid_sync_over_serial_loses_nothing(setup: Setup) -> Non
         time.sleep(2.0)
         server.kill()
         server.wait()
-        assert device.wait(60) == 1
+        # Killed before or after the device connected: either way the device fails with a reason, not a hang.
+        assert device.wait(60) in (1, 2)
         setup.serve(cable.end_b, "--baud", "38400")
         result = setup.sync(cable.end_a, 120, "--baud", "38400")
         assert result.returncode == 0, result.stderr
