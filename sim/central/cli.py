@@ -82,6 +82,23 @@ def load(db_path: Path, merge: bool, directory: Path) -> None:
     click.echo(" ".join(f"{name}={count}" for name, count in changes.items()) + f" head={head}")
 
 
+@central.command("compact")
+@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--keep", type=click.IntRange(min=0), default=100_000, show_default=True,
+              help="Keep the tombstones of this many latest changes.")
+def compact(db_path: Path, keep: int) -> None:
+    """Forget old deletions; devices further behind than that resync in full."""
+    from sim.central.db import CentralDB
+
+    db = CentralDB(db_path)
+    try:
+        removed = db.compact(keep)
+        horizon = db.meta_int("horizon")
+    finally:
+        db.close()
+    click.echo(f"removed {removed} tombstones; devices behind change {horizon} resync in full")
+
+
 @central.command("serve")
 @click.option("--link", "urls", required=True, multiple=True, help="tcp://HOST:PORT (TLS) or a serial link; repeatable.")
 @click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))

@@ -175,6 +175,16 @@ class CentralDB:
                        " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(seq),))
         return changes
 
+    def compact(self, keep: int) -> int:
+        """Forget tombstones older than the last `keep` changes; a device behind them gets a full resync.
+        Returns how many were removed."""
+        with self.transaction() as db:
+            horizon = max(self.meta_int("horizon"), self.head() - keep)
+            removed = db.execute("DELETE FROM data WHERE value IS NULL AND seq <= ?", (horizon,)).rowcount
+            db.execute("INSERT INTO meta (name, value) VALUES ('horizon', ?)"
+                       " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(horizon),))
+        return int(removed)
+
     def page(self, since: int, after: int, upto: int, max_items: int) -> Page:
         head = self.head()
         full = since == 0 or since < self.meta_int("horizon") or since > head

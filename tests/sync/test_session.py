@@ -210,3 +210,27 @@ def test_a_value_the_rules_refuse_stops_the_pull_and_leaves_the_cache_as_it_was(
     assert CentralCache(store).get("inmates", "I00004") == inmate(4)
     central.put("inmates", "I00004", inmate(4, housing_unit="B"))
     assert run_session(world, store).agree
+
+
+def test_a_device_behind_the_tombstone_horizon_resyncs_in_full_and_loses_the_deleted_rows(world: World) -> None:
+    store = world.store()
+    run_session(world, store)
+    central = world.central()
+    central.put("inmates", "I00011", None)
+    central.put("inmates", "I00012", inmate(12, language="es"))
+    assert central.compact(keep=1) == 1
+    report = run_session(world, store)
+    assert report.agree and report.full
+    assert CentralCache(store).get("inmates", "I00011") is None
+    assert central.compact(keep=1) == 0
+
+
+def test_a_device_just_inside_the_horizon_still_syncs_incrementally(world: World) -> None:
+    store = world.store()
+    run_session(world, store)
+    central = world.central()
+    central.put("inmates", "I00011", None)
+    assert central.compact(keep=1) == 0
+    report = run_session(world, store)
+    assert report.agree and not report.full and report.received == 1
+    assert CentralCache(store).get("inmates", "I00011") is None
