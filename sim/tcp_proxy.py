@@ -1,6 +1,6 @@
 """A loopback TCP relay for fault tests: passes bytes both ways, and can flip a bit or cut the connection.
 
-TLS below the sync messages turns any altered byte into a failed connection; the tests check that a failed
+It can also slow the stream down, so that a test can act in the middle of a session. TLS below the sync messages turns any altered byte into a failed connection; the tests check that a failed
 connection loses and duplicates nothing and that the next session completes.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 
@@ -17,6 +18,8 @@ class ProxyFaults:
     corrupt_at: int | None = None
     #: Close both sides once this many server-to-device bytes have passed (per connection), or never.
     cut_at: int | None = None
+    #: Pass server-to-device bytes at most this fast (bytes per second), or as fast as they come.
+    rate: float | None = None
 
 
 class TcpFaultProxy:
@@ -59,6 +62,8 @@ class TcpFaultProxy:
                     break
                 sink.sendall(data)
                 passed += len(data)
+                if faults is not None and faults.rate:
+                    time.sleep(len(data) / faults.rate)
         except OSError:
             pass
         finally:

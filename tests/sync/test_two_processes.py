@@ -235,3 +235,22 @@ def test_one_server_serves_two_serial_lines_and_tls_at_once(setup: Setup, tmp_pa
     finally:
         for cable in cables:
             cable.close()
+
+
+def test_a_server_killed_mid_sync_over_tls_loses_nothing(setup: Setup) -> None:
+    port = free_port()
+    server = setup.serve(f"tcp://127.0.0.1:{port}")
+    slow = TcpFaultProxy(port, ProxyFaults(rate=8000))
+    try:
+        device = setup.start_sync(f"tcp://127.0.0.1:{slow.port}")
+        time.sleep(2.5)
+        assert device.poll() is None, "the session should still be under way when the server dies"
+        server.kill()
+        server.wait()
+        assert device.wait(60) == 1
+        setup.serve(f"tcp://127.0.0.1:{port}")
+        result = setup.sync(f"tcp://127.0.0.1:{port}")
+        assert result.returncode == 0, result.stderr
+        setup.assert_agree()
+    finally:
+        slow.close()
