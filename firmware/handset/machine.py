@@ -1,0 +1,759 @@
+"""The handset's call flow: from lift to hang-up, as a pytransitions state machine declared as data.
+
+Sans-I/O: `handle(event)` takes one timestamped event (hook, keys, line, audio frames, timers, answers from the
+rules and the store) and returns the commands it causes. Nothing here sleeps, reads a clock or touches a file,
+so a 20-minute call runs in milliseconds under a virtual clock and every wait is testable to the millisecond.
+
+What the flow promises:
+- every wait has a timeout from data, and every failure a spoken reason and a way back or out;
+- an inmate's hookflash never reaches the line (so never a dial tone); its effect is the facility's policy;
+- pulse dialing on the hookswitch is reported; inbound calls are never answered;
+- every attempt, connected or not, ends in a call record that is committed before the flow moves on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from transitions import Machine
+
+from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.dsp.tones import to_int16
+from firmware.handset import messages as m
+from firmware.handset.far_end import DetectorFactory, Detectors, SpeechRun
+from firmware.handset.policy import FlowPolicy
+from firmware.prompts import speech
+from firmware.prompts.catalog import Catalog
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
+from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
+
+CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
+#: States in which a call attempt exists, so hanging up must still leave a call record.
+ATTEMPT_STATES = ["checking", "name_recording", "placing", "called_party", "block_confirm", "connected"]
+
+STATES = [
+    "idle",
+    "pin_entry",
+    "verifying_pin",
+    "call_type",
+    "number_entry",
+    "checking",
+    "name_recording",
+    "placing",
+    "called_party",
+    "block_confirm",
+    "connected",
+    "ending",
+    "farewell",
+]
+
+TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "lifted", "source": "idle", "dest": "pin_entry"},
+    {"trigger": "pin_entered", "source": "pin_entry", "dest": "verifying_pin"},
+    {"trigger": "pin_accepted", "source": "verifying_pin", "dest": "call_type"},
+    {"trigger": "pin_rejected", "source": "verifying_pin", "dest": "pin_entry"},
+    {"trigger": "type_chosen", "source": "call_type", "dest": "number_entry"},
+    {"trigger": "number_entered", "source": "number_entry", "dest": "checking"},
+    {"trigger": "call_allowed", "source": "checking", "dest": "name_recording"},
+    {"trigger": "name_recorded", "source": "name_recording", "dest": "placing"},
+    {"trigger": "answered", "source": "placing", "dest": "called_party"},
+    {"trigger": "block_pressed", "source": "called_party", "dest": "block_confirm"},
+    {"trigger": "block_cancelled", "source": "block_confirm", "dest": "called_party"},
+    {"trigger": "accepted", "source": "called_party", "dest": "connected"},
+    {"trigger": "attempt_over", "source": ATTEMPT_STATES, "dest": "ending"},
+    {"trigger": "record_committed", "source": "ending", "dest": "idle", "conditions": "is_on_hook"},
+    {"trigger": "record_committed", "source": "ending", "dest": "number_entry", "conditions": "may_retry"},
+    {"trigger": "record_committed", "source": "ending", "dest": "farewell"},
+    {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"],
+     "dest": "farewell"},
+    {"trigger": "hung_up", "source": ATTEMPT_STATES, "dest": "ending"},
+    {"trigger": "hung_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry", "farewell"],
+     "dest": "idle"},
+]
+
+
+class HandsetFlow:
+    """One handset's call flow. `handle` is the only entry point; it returns the commands an event causes."""
+
+    def __init__(self, policy: FlowPolicy, catalog: Catalog, detectors: DetectorFactory) -> None:
+        self.policy = policy
+        self.timing = policy.timing
+        self.catalog = catalog
+        self._detector_factory = detectors
+        self.machine = Machine(
+            model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
+            auto_transitions=False, ignore_invalid_triggers=True, prepare_event="_mark_state_change",
+            after_state_change="_announce_state",
+        )
+        self._out: list[Command] = []
+        self._state_mark = 0
+        self.now = 0.0
+        self._timer_seq = 0
+        self._timers: dict[str, str] = {}
+        self._ear: deque[np.ndarray] = deque()
+        self._line_out: deque[np.ndarray] = deque()
+        self._line_in: deque[np.ndarray] = deque(maxlen=4)
+        self._busy_until = {"ear": 0.0, "line": 0.0}
+        self._reset_session()
+
+    # ---- session and call state ---------------------------------------------------------------------
+
+    def _reset_session(self) -> None:
+        self.on_hook = True
+        self.language = self.policy.default_language
+        self.language_chosen = False
+        self.inmate_id = ""
+        self.pin = ""
+        self.pin_tries = 0
+        self.asked = 0
+        self.call_type = ""
+        self.number_tries = 0
+        self._farewell: list[str] = []
+        self._reset_call()
+
+    def _reset_call(self) -> None:
+        self.digits = ""
+        self.call_id = ""
+        self.number = ""
+        self.check: m.CallChecked | None = None
+        self.started_at = 0.0
+        self.connected_at: float | None = None
+        self.end_reason = ""
+        self.retry = False
+        self.line_active = False
+        self.recording = False
+        self.bridged = False
+        self.violations: list[str] = []
+        self.threeway_count = 0
+        self.name_samples = np.zeros(0, dtype=np.int16)
+        self.capturing_name = False
+        self.party_language = self.language
+        self.choices = 0
+        self.cost_heard = False
+        self.limit_s = 0.0
+        self.limit_cause = ""
+        self.detectors: Detectors | None = None
+        self.speech_run: SpeechRun | None = None
+
+    # ---- conditions used by the transition table -----------------------------------------------------
+
+    def is_on_hook(self) -> bool:
+        return self.on_hook
+
+    def may_retry(self) -> bool:
+        return self.retry and self.number_tries < self.timing.number_attempts
+
+    # ---- the one entry point ---------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        self._out = []
+        self.now = event.at
+        match event:
+            case AudioFrame(source="mic"):
+                self._mic_frame(event.samples)
+            case AudioFrame(source="line"):
+                self._line_frame(event.samples, event.at)
+            case OffHook():
+                if self.state == "idle":
+                    self._reset_session()
+                    self.on_hook = False
+                    self.lifted()
+            case OnHook():
+                self.on_hook = True
+                if self.state in ATTEMPT_STATES and not self.end_reason:
+                    self.end_reason = "inmate_hung_up"
+                self.hung_up()
+            case HookFlash():
+                self._hookflash(event)
+            case HookPulseTrain():
+                self._emit(m.ReportIncident("pulse_dialing", {"pulses": event.pulses, "state": self.state}))
+            case KeyDown():
+                self._key(event.key)
+            case TimerExpired():
+                self._timer(event.name)
+            case m.PinChecked():
+                self._pin_checked(event)
+            case m.CallChecked():
+                self._call_checked(event)
+            case m.RecordWritten():
+                if self.state == "ending" and event.call_id == self.call_id:
+                    self.record_committed()
+            case LineProgress():
+                self._progress(event.state)
+            case LineAnswered():
+                self._answered(getattr(event, "answered_by", ""))
+            case LineHungUp():
+                self._far_hung_up()
+            case LineIncoming():
+                self._emit(m.ReportIncident("inbound_call_refused", {"caller": event.caller}))
+        return self._out
+
+    # ---- output helpers --------------------------------------------------------------------------------
+
+    def _emit(self, command: Command) -> None:
+        self._out.append(command)
+
+    def _mark_state_change(self) -> None:
+        self._state_mark = len(self._out)
+
+    def _announce_state(self) -> None:
+        """The `state` record goes before what the new state's entry said, so logs read in order."""
+        self._out.insert(self._state_mark, m.StateChanged(self.state))
+
+    def _say(self, ids: Sequence[str], to: str = "ear", language: str | None = None) -> None:
+        """Queue prompts; each is printed as a `prompt` record and its audio goes to the ear, the line or both."""
+        lang = language or (self.party_language if to == "line" else self.language)
+        targets = ("ear", "line") if to == "both" else (to,)
+        for prompt_id in ids:
+            if prompt_id == "inmate_name":
+                samples, text = self.name_samples, "(the caller's recorded name)"
+            else:
+                samples, text = self.catalog.audio(prompt_id, lang), self.catalog.text(prompt_id, lang)
+            self._emit(m.PlayPrompt(prompt_id, text, lang, to))
+            for target in targets:
+                start = max(self.now, self._busy_until[target])
+                self._busy_until[target] = start + len(samples) / SAMPLE_RATE
+                queue = self._ear if target == "ear" else self._line_out
+                queue.extend(_frames(samples))
+
+    def _quiet(self, target: str) -> None:
+        """Barge-in: a key press cuts the prompt being played, so the answer is not talked over."""
+        (self._ear if target == "ear" else self._line_out).clear()
+        self._busy_until[target] = self.now
+
+    def _speech_ends(self, target: str = "ear") -> float:
+        return max(self.now, self._busy_until[target])
+
+    def _arm(self, purpose: str, at: float) -> None:
+        """Start a timer owned by the current state; a stale expiry (state left, timer re-armed) is ignored."""
+        self._timer_seq += 1
+        name = f"{self.state}:{purpose}#{self._timer_seq}"
+        old = self._timers.get(purpose)
+        if old is not None:
+            self._emit(CancelTimer(old))
+        self._timers[purpose] = name
+        self._emit(StartTimer(name, at))
+
+    def _disarm(self, purpose: str) -> None:
+        name = self._timers.pop(purpose, None)
+        if name is not None:
+            self._emit(CancelTimer(name))
+
+    def _disarm_all(self) -> None:
+        for purpose in list(self._timers):
+            self._disarm(purpose)
+
+    def _wait_input(self, target: str = "ear", seconds: float | None = None) -> None:
+        self._arm("input", self._speech_ends(target) + (seconds or self.timing.first_key_s))
+
+    # ---- audio -----------------------------------------------------------------------------------------
+
+    def _mic_frame(self, mic: np.ndarray) -> None:
+        """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
+        far = self._line_in.popleft() if self._line_in else None
+        ear = _next(self._ear)
+        if far is not None and (self.bridged or self.state == "placing"):
+            ear = _mix(ear, far)
+        if self.capturing_name:
+            self.name_samples = np.concatenate([self.name_samples, mic])
+        if ear is not None:
+            self._emit(m.PlayAudio(ear))
+        if self.line_active:
+            out = _next(self._line_out)
+            if self.bridged:
+                out = _mix(out, mic)
+            self._emit(m.SendAudio(out if out is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)))
+        if self.recording:
+            silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            self._emit(m.RecordFrames(self.call_id, mic, far if far is not None else silence))
+
+    def _line_frame(self, samples: np.ndarray, at: float) -> None:
+        if not self.line_active:
+            return
+        self._line_in.append(samples)
+        if self.detectors is None:
+            return
+        if self.state == "placing":
+            for progress in self.detectors.progress.feed(samples, at):
+                self._progress_tone(progress)
+        if self.state in ("called_party", "block_confirm", "connected"):
+            for tone in self.detectors.dtmf.feed(samples, at):
+                if tone.kind == "start":
+                    self._far_key(tone.digit)
+        if self.state == "called_party" and self.speech_run is not None:
+            if self.speech_run.feed(samples, at) >= self.timing.machine_speech_s:
+                self._not_connected("answering_machine", ["answering_machine"])
+        if self.state == "connected":
+            for decision in self.detectors.threeway.feed(samples, at):
+                if decision.event == "three_way":
+                    self._three_way(decision.confidence)
+
+    # ---- keys ------------------------------------------------------------------------------------------
+
+    def _key(self, key: str) -> None:
+        handler: Callable[[str], None] | None = getattr(self, f"_key_{self.state}", None)
+        if handler is not None:
+            self._quiet("ear")
+            handler(key)
+
+    def _key_pin_entry(self, key: str) -> None:
+        if key == "*":
+            self.language = "es" if self.language == "en" else "en"
+            self.language_chosen = True
+            self.pin = ""
+            self._say(["enter_pin"])
+            self._wait_input()
+        elif key == "#":
+            self._submit_pin()
+        elif key.isdigit():
+            self.pin += key
+            if len(self.pin) > self.policy.pin_max_length:
+                self._submit_pin()
+            else:
+                self._arm("input", self.now + self.timing.inter_digit_s)
+
+    def _submit_pin(self) -> None:
+        if not self.pin:
+            self._reprompt(["enter_pin"])
+            return
+        pin, self.pin = self.pin, ""
+        self.pin_entered()
+        self._emit(m.VerifyPin(pin))
+
+    def _key_call_type(self, key: str) -> None:
+        if key in CALL_TYPE_KEYS:
+            self.call_type = CALL_TYPE_KEYS[key]
+            self.type_chosen()
+        else:
+            self._reprompt(["invalid_key", "choose_call_type"])
+
+    def _key_number_entry(self, key: str) -> None:
+        if key == "*":
+            if self.digits:
+                self.digits = self.digits[:-1]
+                self._say(["digit_erased"])
+            self._arm("input", self._speech_ends() + self.timing.inter_digit_s)
+        elif key == "#":
+            self._submit_number()
+        elif key.isdigit():
+            self.digits += key
+            self._arm("input", self.now + self.timing.inter_digit_s)
+
+    def _submit_number(self) -> None:
+        if not self.digits:
+            self._reprompt(["enter_number"])
+            return
+        self.number = self.digits
+        self.number_tries += 1
+        self.number_entered()
+
+    def _reprompt(self, ids: list[str]) -> None:
+        """Ask again after no input or a wrong key; after `reprompts` times, say goodbye."""
+        self.asked += 1
+        if self.asked > self.timing.reprompts:
+            self._farewell = ["goodbye", "hang_up_now"]
+            self.given_up()
+            return
+        self._say(ids)
+        self._wait_input()
+
+    # ---- timers ----------------------------------------------------------------------------------------
+
+    def _timer(self, name: str) -> None:
+        purpose = next((p for p, n in self._timers.items() if n == name), None)
+        if purpose is None:
+            return
+        del self._timers[purpose]
+        match (self.state, purpose):
+            case ("pin_entry", "input"):
+                if self.pin:
+                    self._submit_pin()
+                else:
+                    self._reprompt(["no_input", "enter_pin"])
+            case ("call_type", "input"):
+                self._reprompt(["no_input", "choose_call_type"])
+            case ("number_entry", "input"):
+                if self.digits:
+                    self._submit_number()
+                else:
+                    self._reprompt(["no_input", "enter_number"])
+            case ("name_recording", "name_start"):
+                self.capturing_name = True
+                self._arm("name_stop", self.now + self.timing.name_record_s)
+            case ("name_recording", "name_stop"):
+                self.capturing_name = False
+                self.name_recorded()
+            case ("placing", "ring"):
+                self._not_connected("no_answer", ["no_answer"])
+            case ("called_party", "input"):
+                self._party_silent()
+            case ("block_confirm", "input"):
+                self.block_cancelled()
+            case ("connected", "announce"):
+                assert self.check is not None
+                self._say(["announcement"], to="both")
+                self._arm("announce", self.now + self.check.announcement_interval_s)
+            case ("connected", "warn"):
+                self._warn()
+            case ("connected", "limit"):
+                self._limit_reached()
+            case ("connected", "release"):
+                self.attempt_over()
+            case ("farewell", "reminder"):
+                self._say(["hang_up_now"])
+                self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
+
+    # ---- hook ------------------------------------------------------------------------------------------
+
+    def _hookflash(self, event: HookFlash) -> None:
+        """Never forwarded to the line; what it does is the facility's policy (report, end the call)."""
+        actions = self.policy.hookflash_actions
+        if "report" in actions:
+            self._emit(m.ReportIncident("hookflash", {"duration_ms": event.duration_ms, "state": self.state}))
+        if "end_call" in actions and self.state == "connected":
+            self.end_reason = "hookflash"
+            self._say(["call_ended"], to="both")
+            self._arm("release", self._speech_ends())
+
+    # ---- state entries ---------------------------------------------------------------------------------
+
+    def on_enter_idle(self) -> None:
+        self._disarm_all()
+        self._ear.clear()
+        self._line_out.clear()
+        self._busy_until = {"ear": self.now, "line": self.now}
+
+    def on_enter_pin_entry(self) -> None:
+        self.pin = ""
+        if self.pin_tries == 0:
+            other = "es" if self.language == "en" else "en"
+            self._say(["welcome"])
+            self._say(["other_language"], language=other)
+        self._say(["enter_pin"])
+        self._wait_input()
+
+    def _pin_checked(self, result: m.PinChecked) -> None:
+        if self.state != "verifying_pin":
+            return
+        self._disarm("input")
+        if result.status == "ok":
+            self.inmate_id = result.inmate_id
+            if self.language_chosen:
+                self._emit(m.RememberLanguage(self.inmate_id, self.language))
+            elif result.language:
+                self.language = result.language
+            self.asked = 0
+            self.pin_accepted()
+        elif result.status == "wrong":
+            self.pin_tries += 1
+            self._say(["pin_wrong"])
+            self.pin_rejected()
+        elif result.status == "locked":
+            self._farewell = ["pin_locked"]
+            self.given_up()
+        else:
+            refusal = result.status if result.status in self.catalog.prompts else "refuse.not_allowed"
+            self._farewell = [refusal, "hang_up_now"]
+            self.given_up()
+
+    def on_enter_call_type(self) -> None:
+        self.asked = 0
+        self._say(["choose_call_type"])
+        self._wait_input()
+
+    def on_enter_number_entry(self) -> None:
+        self.asked = 0
+        retrying = self.retry
+        self._reset_call()
+        self._say(["enter_other_number" if retrying else "enter_number"])
+        self._wait_input()
+
+    def on_enter_checking(self) -> None:
+        self.started_at = self.now
+        self._emit(m.CheckCall(self.inmate_id, self.number, self.call_type))
+
+    def _call_checked(self, result: m.CallChecked) -> None:
+        if self.state != "checking":
+            return
+        self.call_id, self.check = result.call_id, result
+        if result.number:
+            self.number = result.number
+        if self.on_hook:
+            self.end_reason = "inmate_hung_up"
+            self.attempt_over()
+        elif result.allowed:
+            self.call_allowed()
+        else:
+            self.end_reason = result.reason
+            refusal = result.reason if result.reason in self.catalog.prompts else "refuse.not_allowed"
+            self._say([refusal, *(p for p in result.then if p in self.catalog.prompts)])
+            self.retry = result.scope == "number"
+            if not self.retry or self.number_tries >= self.timing.number_attempts:
+                self._farewell = ["hang_up_now"]
+            self.attempt_over()
+
+    def on_enter_name_recording(self) -> None:
+        self._say(["record_name", "tone"])
+        self._arm("name_start", self._speech_ends())
+
+    def on_enter_placing(self) -> None:
+        self._say(["please_wait"])
+        self.line_active = True
+        self.detectors = self._detector_factory()
+        self._emit(m.Dial(self.number))
+        self._arm("ring", self.now + self.timing.ring_timeout_s)
+
+    def _progress(self, state: str) -> None:
+        if self.state != "placing":
+            return
+        if state == "busy":
+            self._not_connected("busy", ["line_busy"])
+        elif state in ("sit", "unreachable", "reorder"):
+            self._not_connected("not_reachable", ["not_reachable"])
+
+    def _progress_tone(self, progress: object) -> None:
+        kind = getattr(progress, "kind", "")
+        tone = getattr(progress, "tone", "")
+        if kind in ("start", "detected") and tone in ("busy", "sit", "reorder"):
+            self._progress(tone)
+
+    def _answered(self, answered_by: str) -> None:
+        if self.state != "placing":
+            return
+        if answered_by == "machine":
+            self._not_connected("answering_machine", ["answering_machine"])
+        else:
+            self.answered()
+
+    def _not_connected(self, reason: str, tell_inmate: list[str]) -> None:
+        """The call did not go through: say why, release the line, record the attempt."""
+        self.end_reason = reason
+        self._say(tell_inmate)
+        self._farewell = ["hang_up_now"]
+        self.attempt_over()
+
+    # ---- the called party ------------------------------------------------------------------------------
+
+    def on_enter_called_party(self, *_: object) -> None:
+        if self.speech_run is None:
+            self.speech_run = SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
+            self._introduce()
+        else:
+            self._say(["cp_options"], to="line")
+        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
+
+    def _introduce(self) -> None:
+        recorded = self.check.recorded if self.check else True
+        other = "es" if self.party_language == "en" else "en"
+        self._say(["cp_call_from", "inmate_name", "cp_inmate_at", f"facility.{self.policy.facility_id}",
+                   f"cp_type_{self.call_type}", "cp_monitored" if recorded else "cp_not_recorded",
+                   "cp_options"], to="line")
+        self._say(["cp_party_language"], to="line", language=other)
+
+    def _far_key(self, digit: str) -> None:
+        if self.state == "connected":
+            self._emit(m.FarKey(self.call_id, digit))
+            return
+        self._quiet("line")
+        self.speech_run = self.speech_run or SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
+        if self.state == "block_confirm":
+            if digit == "9":
+                self._emit(m.BlockNumber(self.number, "called_party", self.inmate_id, self.call_id))
+                self._say(["cp_blocked"], to="line")
+                self._not_connected("blocked_by_called_party", ["call_blocked_by_party"])
+            elif digit == "*":
+                self.block_cancelled()
+            else:
+                self._say(["cp_invalid", "cp_block_confirm"], to="line")
+                self._arm("input", self._speech_ends("line") + self.timing.block_confirm_s)
+            return
+        match digit:
+            case "1":
+                self.accepted()
+            case "2":
+                self._say(["cp_declined"], to="line")
+                self._not_connected("declined", ["call_declined"])
+            case "3":
+                self._tell_cost()
+            case "8":
+                self.party_language = "es" if self.party_language == "en" else "en"
+                self._introduce()
+                self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
+            case "9":
+                self.block_pressed()
+            case _:
+                self._party_retry(["cp_invalid", "cp_options"])
+
+    def _tell_cost(self) -> None:
+        check = self.check
+        lang = self.party_language
+        if check is None or (check.first_minute_cents == 0 and check.per_minute_cents == 0):
+            self._say(["cp_cost_free", "cp_options"], to="line")
+        else:
+            self._say(["cp_cost_first_minute", *speech.money(check.per_minute_cents, lang),
+                       "cp_cost_per_minute", "cp_options"], to="line")
+        self.cost_heard = True
+        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
+
+    def _party_silent(self) -> None:
+        """Staying on the line: the first time it plays the cost, after that the options again, then goodbye."""
+        if not self.cost_heard:
+            self.choices += 1
+            self._tell_cost()
+            return
+        self._party_retry(["cp_options"])
+
+    def _party_retry(self, ids: list[str]) -> None:
+        self.choices += 1
+        if self.choices > self.timing.called_party_repeats + 1:
+            self._say(["cp_no_choice"], to="line")
+            self._not_connected("no_choice", ["call_declined"])
+            return
+        self._say(ids, to="line")
+        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
+
+    def on_enter_block_confirm(self) -> None:
+        self._say(["cp_block_confirm"], to="line")
+        self._arm("input", self._speech_ends("line") + self.timing.block_confirm_s)
+
+    # ---- the connected call ----------------------------------------------------------------------------
+
+    def on_enter_connected(self) -> None:
+        check = self.check
+        assert check is not None
+        self.connected_at = self.now
+        self.limit_s, self.limit_cause = check.limit_s, check.limit_cause
+        if check.shutoff_in_s is not None:
+            until_shutoff = max(check.shutoff_in_s - (self.now - self.started_at), 0.0)
+            if until_shutoff < self.limit_s:
+                self.limit_s, self.limit_cause = until_shutoff, "shutoff"
+        self.bridged = True
+        self._say(["cp_accepted"], to="both")
+        self._emit(m.Connected(self.call_id, self.number, check.recorded))
+        if check.recorded:
+            self.recording = True
+            self._emit(m.StartRecording(self.call_id))
+        self._arm("announce", self.now + check.announcement_interval_s)
+        self._arm("limit", self.now + self.limit_s)
+        self._arm_warning()
+
+    def _warnings(self) -> list[tuple[float, list[str]]]:
+        """(seconds before the end, prompts) for this call's limit and what causes it."""
+        check = self.check
+        assert check is not None
+        match self.limit_cause:
+            case "funds" | "offline_limit":
+                return [(60.0, ["warn.funds"])]
+            case "shutoff":
+                return [(60.0, ["warn.shutoff"])]
+        warnings = []
+        if check.warn_two_minute:
+            warnings.append((120.0, ["warn.two_minutes"]))
+        if check.warn_one_minute:
+            warnings.append((60.0, ["warn.one_minute"]))
+        return warnings
+
+    def _arm_warning(self) -> None:
+        assert self.connected_at is not None
+        end = self.connected_at + self.limit_s
+        upcoming = [end - before for before, _ in self._warnings() if end - before > self.now + 1e-9]
+        if upcoming:
+            self._arm("warn", min(upcoming))
+
+    def _warn(self) -> None:
+        assert self.connected_at is not None
+        end = self.connected_at + self.limit_s
+        for before, ids in self._warnings():
+            if abs(end - before - self.now) < 1e-6:
+                self._say(ids, to="both")
+        self._arm_warning()
+
+    def _limit_reached(self) -> None:
+        self.end_reason = self.limit_cause
+        final = f"end.{self.limit_cause}"
+        if final not in self.catalog.prompts:
+            final = "end.call_type_limit"
+        self._say([final, "goodbye"], to="both")
+        self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
+
+    def _three_way(self, confidence: float) -> None:
+        self.threeway_count += 1
+        actions = self.policy.threeway_first if self.threeway_count == 1 else self.policy.threeway_repeat
+        self._emit(m.ThreeWayDetected(self.call_id, confidence, tuple(actions)))
+        if "violation" in actions:
+            self.violations.append("three_way")
+            self._emit(m.RecordViolation(self.inmate_id, self.call_id, "three_way"))
+        if "block_number" in actions:
+            self._emit(m.BlockNumber(self.number, "three_way", self.inmate_id, self.call_id))
+        if "disconnect" in actions:
+            self.end_reason = "three_way"
+            self._say(["three_way_disconnect"], to="both")
+            self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
+        elif "warn" in actions:
+            self._say(["three_way_warning"], to="both")
+
+    def _far_hung_up(self) -> None:
+        if self.state in ("called_party", "block_confirm"):
+            self.end_reason = self.end_reason or "far_end_hung_up"
+            self._farewell = ["call_declined", "hang_up_now"]
+            self.line_active = False
+            self.attempt_over()
+        elif self.state == "connected":
+            self.end_reason = self.end_reason or "far_end_hung_up"
+            self.line_active = False
+            self._say(["far_end_hung_up"])
+            self.attempt_over()
+        elif self.state == "placing":
+            self.line_active = False
+            self._not_connected("not_reachable", ["not_reachable"])
+
+    # ---- ending ----------------------------------------------------------------------------------------
+
+    def on_enter_ending(self) -> None:
+        self._disarm_all()
+        self.bridged = False
+        self.capturing_name = False
+        if self.line_active:
+            self.line_active = False
+            self._line_out.clear()
+            self._emit(m.ReleaseLine())
+        if self.recording:
+            self.recording = False
+            self._emit(m.StopRecording(self.call_id))
+        if not self.end_reason:
+            self.end_reason = "inmate_hung_up"
+        self._emit(m.CallEnded(self.call_id, self.end_reason))
+        recorded = self.check is not None and self.check.recorded and self.connected_at is not None
+        self._emit(m.WriteCallRecord(
+            call_id=self.call_id, inmate_id=self.inmate_id, number=self.number, call_type=self.call_type,
+            started_at=self.started_at, connected_at=self.connected_at, ended_at=self.now,
+            end_reason=self.end_reason, recording=self.call_id if recorded else None,
+            violations=tuple(self.violations),
+        ))
+        if not self.call_id:
+            self.record_committed()
+
+    def on_enter_farewell(self) -> None:
+        self._disarm_all()
+        self._say(self._farewell or ["call_ended", "hang_up_now"])
+        self._farewell = []
+        self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
+
+
+def _frames(samples: np.ndarray) -> list[np.ndarray]:
+    pad = (-len(samples)) % FRAME_SAMPLES
+    padded = np.concatenate([samples, np.zeros(pad, dtype=np.int16)]) if pad else samples
+    return [padded[i : i + FRAME_SAMPLES] for i in range(0, len(padded), FRAME_SAMPLES)]
+
+
+def _next(queue: deque[np.ndarray]) -> np.ndarray | None:
+    return queue.popleft() if queue else None
+
+
+def _mix(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    if a is None:
+        return b
+    return to_int16(a.astype(np.float64) + b.astype(np.float64))
