@@ -41,6 +41,7 @@ TONE_WINDOW = 512  # 64 ms: resolves 440 from 480 Hz
 FRAME_S = FRAME / SAMPLE_RATE
 SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
+_REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
 DTMF_HIGH = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -228,6 +229,7 @@ class ThreeWayDetector:
         self._level_hist: deque[float] = deque(maxlen=n_hist)
         self._pending: list[tuple[float, float]] = []  # frames of a hold candidate, kept out of the learning
         self._seen_s = 0.0
+        self._since_update = 0
         self._ref_floor = 0.0
         self._ref_level = 0.0
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
@@ -273,7 +275,6 @@ class ThreeWayDetector:
             self._click_times.append((t, rise))
             events.append(ThreeWayEvent("click", t, min(1.0, rise / 40.0),
                                         [f"{rise:.0f} dB pulse under {self.cfg.click_max_ms:.0f} ms in quiet"]))
-        self._update_reference()
         level, floor, tone, window = feats["level"], feats["floor"], feats["tone"], feats["window"]
         for k in range(n):
             events.extend(self._frame(t0 + k * FRAME_S, float(level[k]), float(floor[k]), tone[k], float(window[k])))
@@ -281,6 +282,8 @@ class ThreeWayDetector:
         return events
 
     def _update_reference(self) -> None:
+        """The far end's learned floor (a low percentile) and talk level (a high one), outside any hold."""
+        self._since_update = 0
         if self._hold is None and len(self._floor_hist) >= 10:
             self._ref_floor = float(np.percentile(np.fromiter(self._floor_hist, float), self.cfg.floor_percentile))
             self._ref_level = float(np.percentile(np.fromiter(self._level_hist, float), 90.0))
@@ -326,6 +329,9 @@ class ThreeWayDetector:
     def _learn(self, floor: float, level: float) -> None:
         self._floor_hist.append(floor)
         self._level_hist.append(level)
+        self._since_update += 1
+        if self._since_update >= _REFERENCE_EVERY:
+            self._update_reference()
 
     def _end_hold(self, t: float) -> list[ThreeWayEvent]:
         hold = self._hold
