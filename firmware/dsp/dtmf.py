@@ -94,45 +94,47 @@ _BASIS, _STEP = _basis()
 _NF = len(_FREQS)
 
 
-def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per sub-block: complex projections (n, 10) and energy (n,). `blocks` is float32 (n, SUB)."""
-    proj = blocks @ _BASIS
-    z = proj[:, :_NF].astype(np.complex64)
-    z.imag = proj[:, _NF:]
-    energy = np.einsum("ij,ij->i", blocks, blocks)
-    return z, energy
+def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sub-block projections, frequency-major: real (10, n), imaginary (10, n), and energy (n,).
+
+    `blocks` is float32 (n, SUB). One matrix product covers the whole signal.
+    """
+    proj = _BASIS.T @ blocks.T
+    return proj[:_NF], proj[_NF:], np.einsum("ij,ij->i", blocks, blocks)
 
 
-def _windows(a: np.ndarray) -> np.ndarray:
-    """Stack WIN consecutive sub-blocks: (n, ...) -> (n - WIN + 1, WIN, ...)."""
-    n = a.shape[0] - WIN + 1
-    return np.stack([a[k : k + n] for k in range(WIN)], axis=1)
+def _sliding(a: np.ndarray) -> np.ndarray:
+    """Sum over WIN consecutive sub-blocks along the last axis."""
+    n = a.shape[-1] - WIN + 1
+    out = a[..., :n].copy()
+    for k in range(1, WIN):
+        out += a[..., k : k + n]
+    return out
 
 
-def _labels(z: np.ndarray, energy: np.ndarray, cfg: DtmfConfig) -> np.ndarray:
+def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig) -> np.ndarray:
     """Key index (0-15) held by each window of sub-blocks i..i+3, or -1. Pure function of the sub-blocks."""
-    nwin = z.shape[0] - WIN + 1
+    nwin = energy.shape[0] - WIN + 1
     labels = np.full(max(nwin, 0), -1, dtype=np.int8)
     if nwin <= 0:
         return labels
-    mag2 = (z.real**2 + z.imag**2).astype(np.float32)
-    total = np.convolve(energy, np.ones(WIN, dtype=np.float32), mode="valid")
-    # Cheap exact pre-gate: coherent power can never exceed WIN times the summed sub-block powers.
-    noncoh = np.stack([np.convolve(mag2[:, k], np.ones(WIN, dtype=np.float32), mode="valid")
-                       for k in range(8)], axis=1)
-    best = noncoh[:, :4].max(axis=1) + noncoh[:, 4:8].max(axis=1)
+    noncoh = _sliding(re[:8] ** 2 + im[:8] ** 2)  # (8, nwin)
+    total = _sliding(energy)
+    row_best = np.maximum(np.maximum(noncoh[0], noncoh[1]), np.maximum(noncoh[2], noncoh[3]))
+    col_best = np.maximum(np.maximum(noncoh[4], noncoh[5]), np.maximum(noncoh[6], noncoh[7]))
     floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)  # tone power at the level floor
+    # Exact pre-gate: coherent power over a window can never exceed WIN times its summed sub-block powers.
     # Tone power from a coherent sum S over L samples is 2|S|^2/L^2; window power is total/L.
-    ok = 2 * WIN * best >= cfg.min_tone_share * _L * total
-    ok &= 2 * WIN * noncoh[:, :4].max(axis=1) >= floor * _L * _L
-    ok &= 2 * WIN * noncoh[:, 4:8].max(axis=1) >= floor * _L * _L
+    ok = 2 * WIN * (row_best + col_best) >= cfg.min_tone_share * _L * total
+    ok &= np.minimum(row_best, col_best) * (2 * WIN) >= floor * _L * _L
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         return labels
-    zw = _windows(z)[cand]  # (c, WIN, 10)
+    at = cand[:, None] + np.arange(WIN)[None, :]  # (c, WIN) sub-block indices
+    zw = (re[:, at] + 1j * im[:, at]).transpose(1, 2, 0)  # (c, WIN, 10)
     adv = (zw[:, 1:] * np.conj(zw[:, :-1])).sum(axis=1) * _STEP  # phase advance beyond nominal, (c, 10)
     offset_hz = np.angle(adv) * SAMPLE_RATE / (2 * np.pi * SUB)
-    unit = np.exp(1j * np.angle(adv) - 1j * np.angle(_STEP))  # measured rotation per sub-block
+    unit = np.exp(1j * (np.angle(adv) - np.angle(_STEP)))  # measured rotation per sub-block
     rot = unit[:, None, :] ** np.arange(WIN)[None, :, None]
     aligned = np.abs((zw * np.conj(rot)).sum(axis=1)) ** 2 * 2 / (_L * _L)  # tone power, (c, 10)
     nominal = np.abs((zw * _STEP[None, None, :] ** np.arange(WIN)[None, :, None]).sum(axis=1)) ** 2 * 2 / (_L * _L)
@@ -243,9 +245,8 @@ def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDi
     pad = (-len(x)) % SUB
     if pad:
         x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    z, energy = _spectra(_blocks(x))
     tracker = _Tracker(cfg)
-    events = tracker.feed(_labels(z, energy, cfg)) + tracker.finish()
+    events = tracker.feed(_labels(*_spectra(_blocks(x)), cfg)) + tracker.finish()
     digits: list[DtmfDigit] = []
     opened: dict[int, float] = {}
     for kind, key, w in events:
@@ -263,8 +264,7 @@ class DtmfReceiver:
         self._cfg = config or DtmfConfig()
         self._tracker = _Tracker(self._cfg)
         self._pending = np.zeros(0, dtype=np.float32)
-        self._ctx_z = np.zeros((0, _NF), dtype=np.complex64)
-        self._ctx_e = np.zeros(0, dtype=np.float32)
+        self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
         self._origin: float | None = None  # clock time of sample 0
         self._fed = 0  # samples consumed into sub-blocks
 
@@ -297,11 +297,9 @@ class DtmfReceiver:
         return DIGITS[self._tracker.active] if self._tracker.active >= 0 else None
 
     def _process(self, blocks: np.ndarray) -> list[DtmfEvent]:
-        z, energy = _spectra(blocks)
-        z = np.concatenate([self._ctx_z, z])
-        energy = np.concatenate([self._ctx_e, energy])
-        self._ctx_z, self._ctx_e = z[-(WIN - 1):], energy[-(WIN - 1):]
-        return self._events(self._tracker.feed(_labels(z, energy, self._cfg)))
+        re, im, energy = (np.concatenate([old, new], axis=-1) for old, new in zip(self._ctx, _spectra(blocks)))
+        self._ctx = (re[:, -(WIN - 1):], im[:, -(WIN - 1):], energy[-(WIN - 1):])
+        return self._events(self._tracker.feed(_labels(re, im, energy, self._cfg)))
 
     def _events(self, raw: list[tuple[str, int, int]]) -> list[DtmfEvent]:
         origin = self._origin or 0.0
