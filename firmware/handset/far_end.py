@@ -1,4 +1,4 @@
-"""What the call flow hears on the line: far-end keys, call-progress tones, three-way attempts, speech.
+"""What the call flow hears on the line: far-end keys, three-way attempts and answering-machine speech.
 
 The detectors are pure numpy objects from firmware/dsp, fed the line's 20 ms frames; the flow only sees
 their events. They are built per call through a factory so tests can hand the flow simpler ones.
@@ -21,10 +21,9 @@ class Detector(Protocol):
 
 @dataclass
 class Detectors:
-    """One call's detectors: DTMF (events with kind/digit), progress (kind/tone) and three-way (event/confidence)."""
+    """One call's detectors: DTMF (events with kind/digit) and three-way (events with event/confidence)."""
 
     dtmf: Detector
-    progress: Detector
     threeway: Detector
 
 
@@ -34,10 +33,9 @@ DetectorFactory = Callable[[], Detectors]
 def dsp_detectors() -> Detectors:
     """The firmware's own detectors (firmware/dsp)."""
     from firmware.dsp.dtmf import DtmfReceiver
-    from firmware.dsp.progress import ProgressDetector
     from firmware.dsp.threeway import ThreeWayDetector
 
-    return Detectors(dtmf=DtmfReceiver(), progress=ProgressDetector(), threeway=ThreeWayDetector())
+    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector())
 
 
 class SpeechRun:

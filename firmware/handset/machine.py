@@ -30,6 +30,8 @@ from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 
+#: How often a connected call's talk time is committed, so a power cut bills what was talked and no more.
+CHECKPOINT_S = 30.0
 CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
 #: States in which a call attempt exists, so hanging up must still leave a call record.
 ATTEMPT_STATES = ["checking", "name_recording", "placing", "called_party", "block_confirm", "connected"]
@@ -65,6 +67,7 @@ TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "accepted", "source": "called_party", "dest": "connected"},
     {"trigger": "attempt_over", "source": ATTEMPT_STATES, "dest": "ending"},
     {"trigger": "record_committed", "source": "ending", "dest": "idle", "conditions": "is_on_hook"},
+    {"trigger": "record_committed", "source": "ending", "dest": "call_type", "conditions": "may_rechoose"},
     {"trigger": "record_committed", "source": "ending", "dest": "number_entry", "conditions": "may_retry"},
     {"trigger": "record_committed", "source": "ending", "dest": "farewell"},
     {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"],
@@ -122,7 +125,8 @@ class HandsetFlow:
         self.started_at = 0.0
         self.connected_at: float | None = None
         self.end_reason = ""
-        self.retry = False
+        #: After a refusal: "number" (try another number), "call_type" (choose another type) or "" (goodbye).
+        self.retry = ""
         self.line_active = False
         self.recording = False
         self.bridged = False
@@ -144,7 +148,10 @@ class HandsetFlow:
         return self.on_hook
 
     def may_retry(self) -> bool:
-        return self.retry and self.number_tries < self.timing.number_attempts
+        return self.retry == "number" and self.number_tries < self.timing.number_attempts
+
+    def may_rechoose(self) -> bool:
+        return self.retry == "call_type" and self.number_tries < self.timing.number_attempts
 
     # ---- the one entry point ---------------------------------------------------------------------------
 
@@ -169,7 +176,7 @@ class HandsetFlow:
             case HookFlash():
                 self._hookflash(event)
             case HookPulseTrain():
-                self._emit(m.ReportIncident("pulse_dialing", {"pulses": event.pulses, "state": self.state}))
+                self._emit(m.ReportIncident("pulse_dialing", {"pulses": event.pulses, "durations_ms": list(event.durations_ms), "state": self.state}))
             case KeyDown():
                 self._key(event.key)
             case TimerExpired():
@@ -276,9 +283,6 @@ class HandsetFlow:
         self._line_in.append(samples)
         if self.detectors is None:
             return
-        if self.state == "placing":
-            for progress in self.detectors.progress.feed(samples, at):
-                self._progress_tone(progress)
         if self.state in ("called_party", "block_confirm", "connected"):
             for tone in self.detectors.dtmf.feed(samples, at):
                 if tone.kind == "start":
@@ -396,6 +400,10 @@ class HandsetFlow:
                 assert self.check is not None
                 self._say(["announcement"], to="both")
                 self._arm("announce", self.now + self.check.announcement_interval_s)
+            case ("connected", "checkpoint"):
+                assert self.connected_at is not None
+                self._emit(m.Checkpoint(self.call_id, self.now - self.connected_at))
+                self._arm("checkpoint", self.now + CHECKPOINT_S)
             case ("connected", "warn"):
                 self._warn()
             case ("connected", "limit"):
@@ -451,22 +459,21 @@ class HandsetFlow:
             self.pin_tries += 1
             self._say(["pin_wrong"])
             self.pin_rejected()
-        elif result.status == "locked":
-            self._farewell = ["pin_locked"]
-            self.given_up()
         else:
             refusal = result.status if result.status in self.catalog.prompts else "refuse.not_allowed"
-            self._farewell = [refusal, "hang_up_now"]
+            self._farewell = [refusal, *(p for p in result.then if p in self.catalog.prompts), "hang_up_now"]
             self.given_up()
 
     def on_enter_call_type(self) -> None:
         self.asked = 0
+        if self.retry:
+            self._reset_call()
         self._say(["choose_call_type"])
         self._wait_input()
 
     def on_enter_number_entry(self) -> None:
         self.asked = 0
-        retrying = self.retry
+        retrying = bool(self.retry)
         self._reset_call()
         self._say(["enter_other_number" if retrying else "enter_number"])
         self._wait_input()
@@ -490,7 +497,7 @@ class HandsetFlow:
             self.end_reason = result.reason
             refusal = result.reason if result.reason in self.catalog.prompts else "refuse.not_allowed"
             self._say([refusal, *(p for p in result.then if p in self.catalog.prompts)])
-            self.retry = result.scope == "number"
+            self.retry = result.scope if result.scope in ("number", "call_type") else ""
             if not self.retry or self.number_tries >= self.timing.number_attempts:
                 self._farewell = ["hang_up_now"]
             self.attempt_over()
@@ -513,12 +520,6 @@ class HandsetFlow:
             self._not_connected("busy", ["line_busy"])
         elif state in ("sit", "unreachable", "reorder"):
             self._not_connected("not_reachable", ["not_reachable"])
-
-    def _progress_tone(self, progress: object) -> None:
-        kind = getattr(progress, "kind", "")
-        tone = getattr(progress, "tone", "")
-        if kind in ("start", "detected") and tone in ("busy", "sit", "reorder"):
-            self._progress(tone)
 
     def _answered(self, answered_by: str) -> None:
         if self.state != "placing":
@@ -638,6 +639,7 @@ class HandsetFlow:
             self._emit(m.StartRecording(self.call_id))
         self._arm("announce", self.now + check.announcement_interval_s)
         self._arm("limit", self.now + self.limit_s)
+        self._arm("checkpoint", self.now + CHECKPOINT_S)
         self._arm_warning()
 
     def _warnings(self) -> list[tuple[float, list[str]]]:

@@ -103,6 +103,16 @@ class ThreeWayDetected(Command):
 
 
 @dataclass(frozen=True)
+class Checkpoint(Command):
+    """Talk time so far, committed every minute: what a power cut bills, no more."""
+
+    call_id: str
+    connected_s: float
+    kind: ClassVar[str] = "checkpoint"
+    loggable: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
 class StartRecording(Command):
     call_id: str
     kind: ClassVar[str] = "recording_start"
@@ -194,10 +204,11 @@ class WriteCallRecord(Command):
 
 @dataclass(frozen=True)
 class PinChecked(Event):
-    """status: "ok", "wrong", "locked" (too many tries), or a refusal such as "restricted"."""
+    """status: "ok", "wrong", or a refusal prompt id ("refuse.locked_out", "refuse.restricted") with `then`."""
 
     status: str
     inmate_id: str = ""
+    then: tuple[str, ...] = ()
     language: str | None = None
     kind: ClassVar[str] = "pin_checked"
 
