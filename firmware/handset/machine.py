@@ -731,12 +731,18 @@ class HandsetFlow:
         recorded = self.check is not None and self.check.recorded and self.connected_at is not None
         self._emit(m.WriteCallRecord(
             call_id=self.call_id, inmate_id=self.inmate_id, number=self.number, call_type=self.call_type,
-            started_at=self.started_at, connected_at=self.connected_at, ended_at=self.now,
+            started_at=self.started_at, connected_at=self.connected_at, ended_at=self._billable_end(),
             end_reason=self.end_reason, recording=self.call_id if recorded else None,
             violations=tuple(self.violations),
         ))
         if not self.call_id:
             self.record_committed()
+
+    def _billable_end(self) -> float:
+        """The goodbye played after a limit is not billed: talk time stops at the limit."""
+        if self.connected_at is None:
+            return self.now
+        return min(self.now, self.connected_at + self.limit_s)
 
     def on_enter_farewell(self) -> None:
         self._disarm_all()

@@ -84,7 +84,7 @@ class CallServices:
     def verify_pin(self, command: m.VerifyPin) -> None:
         result = self.rules.identify(command.pin, self._now())
         if isinstance(result, Identified):
-            self._answer(lambda at: m.PinChecked(at, "ok", result.inmate_id, result.language))
+            self._answer(lambda at: m.PinChecked(at, "ok", result.inmate_id, language=result.language))
         elif result.reason == "pin.invalid":
             self._answer(lambda at: m.PinChecked(at, "wrong"))
         else:

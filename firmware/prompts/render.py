@@ -62,6 +62,11 @@ def render(catalog: Catalog, audio_dir: Path, force: bool = False) -> int:
                 render_text(prompt.text[language], language, out)
             manifest[key] = prompt.text[language]
             rendered += 1
+    for language in LANGUAGES:
+        for stale in (audio_dir / language).glob("*.wav"):
+            if stale.stem not in catalog.prompts:
+                stale.unlink()
+                manifest.pop(f"{language}/{stale.stem}", None)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return rendered
