@@ -15,7 +15,7 @@ from firmware.device import Devices, assemble, sim_devices
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
 from hal.clock import VirtualClock
 from sim import world as world_mod
-from sim.network import SimNetwork, timeline
+from sim.network import SimNetwork, dtmf, timeline
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
 from sim.scenario import (
@@ -23,6 +23,7 @@ from sim.scenario import (
     HangUp,
     Incoming,
     Say,
+    ToneDialer,
     Keys,
     Lift,
     Press,
@@ -112,6 +113,10 @@ class _Actor:
                 if self.mic is None:
                     raise ValueError("the inmate can only speak in a scenario with audio = true")
                 self.mic.say(t, name)
+            case ToneDialer(keys=keys):
+                if self.mic is None:
+                    raise ValueError("a tone dialer needs a scenario with audio = true")
+                self.mic.play(t, dtmf(keys))
             case Incoming(caller=caller):
                 line = self.line
                 if not isinstance(line, SimNetwork):

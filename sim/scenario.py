@@ -82,6 +82,13 @@ class Say(_Step):
     file: str = Field(min_length=1)
 
 
+class ToneDialer(_Step):
+    """The inmate holds a tone dialer to the mouthpiece and plays `keys` (needs `audio = true`)."""
+
+    action: Literal["tone_dialer"]
+    keys: str = Field(min_length=1, pattern=r"^[0-9*#A-D]+$")
+
+
 class Incoming(_Step):
     """The network offers an inbound call, which a handset never answers."""
 
@@ -90,7 +97,7 @@ class Incoming(_Step):
 
 
 Step = Annotated[
-    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | Incoming,
+    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | ToneDialer | Incoming,
     Field(discriminator="action"),
 ]
 

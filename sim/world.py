@@ -132,7 +132,10 @@ class Mouthpiece:
         self._end = 0.0
 
     def say(self, at: float, name: str) -> None:
-        self._speech.append((at, sound(name)))
+        self.play(at, sound(name))
+
+    def play(self, at: float, samples: np.ndarray) -> None:
+        self._speech.append((at, samples))
 
     def start(self, end: float) -> None:
         self._end = end

@@ -21,10 +21,15 @@ class Detector(Protocol):
 
 @dataclass
 class Detectors:
-    """One call's detectors: DTMF (events with kind/digit) and three-way (events with event/confidence)."""
+    """One call's detectors: DTMF on each leg (events with kind/digit) and three-way on the far leg.
+
+    DTMF in the mouthpiece during a call means a tone dialer held to the handset (to work a far-end menu or
+    call forwarding around the keypad): it is reported, like pulse dialing.
+    """
 
     dtmf: Detector
     threeway: Detector
+    mouthpiece_dtmf: Detector
 
 
 DetectorFactory = Callable[[], Detectors]
@@ -35,7 +40,7 @@ def dsp_detectors() -> Detectors:
     from firmware.dsp.dtmf import DtmfReceiver
     from firmware.dsp.threeway import ThreeWayDetector
 
-    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector())
+    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector(), mouthpiece_dtmf=DtmfReceiver())
 
 
 class SpeechRun:

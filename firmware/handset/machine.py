@@ -266,6 +266,10 @@ class HandsetFlow:
             ear = _mix(ear, far)
         if self.capturing_name:
             self.name_samples = np.concatenate([self.name_samples, mic])
+        if self.bridged and self.detectors is not None:
+            for tone in self.detectors.mouthpiece_dtmf.feed(mic, self.now):
+                if tone.kind == "start":
+                    self._emit(m.ReportIncident("mouthpiece_dtmf", {"digit": tone.digit, "call_id": self.call_id}))
         if ear is not None:
             self._emit(m.PlayAudio(ear))
         if self.line_active:
@@ -678,7 +682,8 @@ class HandsetFlow:
         final = f"end.{self.limit_cause}"
         if final not in self.catalog.prompts:
             final = "end.call_type_limit"
-        self._say([final, "goodbye"], to="both")
+        after = [p for p in self.check.after_call if p in self.catalog.prompts] if self.check else []
+        self._say([final, *after, "goodbye"], to="both")
         self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
 
     def _three_way(self, confidence: float) -> None:

@@ -240,6 +240,8 @@ class CallChecked(Event):
     #: What the called party hears when asking the cost, in cents.
     first_minute_cents: int = 0
     per_minute_cents: int = 0
+    #: Prompts for both parties when the call ends at its limit (a free first call: how to set up an account).
+    after_call: tuple[str, ...] = ()
     kind: ClassVar[str] = "call_checked"
 
 

@@ -111,6 +111,7 @@ class CallServices:
             announcement_interval_s=float(decision.announcement_interval_s), recorded=decision.recorded,
             first_minute_cents=0 if decision.free_call else decision.cost.first_minute_cents,
             per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
+            after_call=tuple(decision.after_call_prompts),
         ))
 
     def write_record(self, command: m.WriteCallRecord) -> None:

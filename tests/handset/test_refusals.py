@@ -89,3 +89,16 @@ def test_three_refused_numbers_end_with_goodbye(tmp_path):
     records = run(scenario(steps, until_s=60), tmp_path)
     assert len(of(records, "cdr")) == 3
     assert of(records, "state", state="farewell")
+
+
+def test_a_first_collect_call_to_a_cellphone_may_be_free_short_and_explains_accounts(tmp_path):
+    steps = dial_steps(CELL, "1") + [{"at_s": 300.0, "action": "hang_up"}]
+    parties = [{"number": CELL, "answer_after_rings": 1,
+                "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"}]}]
+    records = run(scenario(steps, parties, until_s=310), tmp_path)
+    start = one(records, "connected")["t_ms"]
+    end = one(records, "prompt", id="end.free_call")
+    assert end["t_ms"] - start == 2 * 60_000 and end["to"] == "both"
+    assert "advice.setup_direct_bill_prepaid" in prompts(records, "both")
+    cdr = one(records, "cdr")
+    assert cdr["free_call"] is True and cdr["charge_cents"] == 0 and not of(records, "charge")

@@ -99,3 +99,11 @@ def test_inter_digit_timeout_edges(tmp_path, gap_s, dialed):
                                 {"at_s": 5.2 + gap_s, "action": "keys", "keys": "0101#"}]
     records = run(scenario(steps, [party(HOME, answer_after_rings=None)], until_s=30), tmp_path)
     assert of(records, "check")[0]["number"] == dialed
+
+
+def test_a_tone_dialer_held_to_the_mouthpiece_is_reported(tmp_path):
+    steps = dial_steps() + [{"at_s": 30.0, "action": "tone_dialer", "keys": "72"},
+                            {"at_s": 36.0, "action": "hang_up"}]
+    records = run(scenario(steps, [party(HOME, press(1.0, "1"))], until_s=40, audio=True), tmp_path)
+    assert [r["detail"]["digit"] for r in of(records, "incident", incident="mouthpiece_dtmf")] == ["7", "2"]
+    assert not of(records, "far_key")
