@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from firmware.config import _describe
+from firmware.rules.facility import describe_error
 from firmware.store.cache import CentralCache
 
 NUMBER_RE = r"([2-9][0-9]{2}[2-9][0-9]{6}|011[0-9]{7,15})"
@@ -157,7 +157,7 @@ def validate_value(dataset: str, key: str, value: Any) -> BaseModel:
     try:
         return schema.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
+        problems = "; ".join(describe_error(e) for e in exc.errors(include_url=False))
         raise DatasetError(f"{dataset}[{key!r}]: {problems}") from None
 
 

@@ -33,6 +33,7 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("demo-facility.toml")
 Digits3 = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
 Minutes = Annotated[int, Field(ge=1, le=99)]
 Rate = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=5)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 class RulesError(ValueError):
@@ -133,7 +134,7 @@ class Rating(_Section):
     #: Per-minute facility add-on charged on top of the rate (FCC 25-75: $0.02).
     facility_addon_per_minute: Rate = Decimal("0")
     #: An optional ceiling on what one call can cost, in dollars.
-    max_charge_per_call: Rate | None = None
+    max_charge_per_call: Money | None = None
     rates: dict[CallType, ClassRates]
 
     @model_validator(mode="after")
@@ -285,9 +286,9 @@ class OfflinePolicy(_Section):
     """Bounds on what the device spends from cached balances before the central server has seen it."""
 
     #: Debit/prepaid/direct-bill amounts (reserved or charged) not yet acknowledged by the server, per account.
-    max_unsynced_spend_per_account: Rate = Decimal("25")
+    max_unsynced_spend_per_account: Money = Decimal("25")
     #: Across all accounts on this device.
-    max_unsynced_spend_device: Rate = Decimal("500")
+    max_unsynced_spend_device: Money = Decimal("500")
 
 
 class FacilityRules(_Section):
@@ -318,6 +319,14 @@ class FacilityRules(_Section):
                 raise ValueError(f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing")
             if call_type not in self.durations:
                 raise ValueError(f"call type {call_type!r} is enabled but durations.{call_type} is missing")
+        shortest = min(min(d.weekday, d.weekend, d.holiday) for d in self.durations.values()) * 60
+        if self.free_first_call.enabled:
+            shortest = min(shortest, self.free_first_call.max_minutes * 60)
+        if self.call_types.min_grant_s > shortest:
+            raise ValueError(
+                f"call_types.min_grant_s = {self.call_types.min_grant_s}: expected at most the shortest duration"
+                f" limit or free call ({shortest} s)"
+            )
         return self
 
     def unit(self, housing_unit: str) -> UnitRules:
@@ -329,11 +338,19 @@ class FacilityRules(_Section):
         return list(self.threeway.first if detection_number <= 1 else self.threeway.repeat)
 
 
+def describe_error(error: Any) -> str:
+    """One problem in one phrase; a whole-section check names its section, not the section's every value."""
+    if error["type"] == "value_error" and isinstance(error["input"], dict):
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
+    return _describe(error)
+
+
 def validate_rules(data: dict[str, Any], source: str) -> FacilityRules:
     try:
         return FacilityRules.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
+        problems = "; ".join(describe_error(e) for e in exc.errors(include_url=False))
         raise RulesError(f"{source}: {problems}") from None
 
 

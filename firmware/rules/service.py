@@ -193,9 +193,10 @@ class CallRules:
 
     def violation(
         self, kind: str, now: datetime, call_id: str | None = None, inmate_id: str | None = None,
-        detail: Mapping[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None, violation_id: str | None = None,
     ) -> str:
-        return self.records.add_violation(kind, now, call_id, inmate_id, detail)
+        """Record a violation against the inmate's PIN; give `violation_id` to make a retry a no-op."""
+        return self.records.add_violation(kind, now, call_id, inmate_id, detail, violation_id)
 
     def report_pulse_dialing(
         self, pulses: int, durations_ms: tuple[int, ...], now: datetime, call_id: str | None = None,
