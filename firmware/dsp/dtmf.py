@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware.dsp.hysteresis import LabelTracker
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -158,77 +159,6 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig)
     return labels
 
 
-class _Tracker:
-    """Hysteresis over window labels: start after on_windows agree, end after off_windows without the key.
-
-    Fed label arrays in order (any chunking gives the same events); emits (kind, key, window index) where the
-    index is the first window of a start or the last window holding the key at an end.
-    """
-
-    def __init__(self, cfg: DtmfConfig) -> None:
-        self._on, self._off = cfg.on_windows, cfg.off_windows
-        self.active = -1
-        self._last = 0
-        self._miss = 0
-        self._cand = -1
-        self._cand_n = 0
-        self._cand_start = 0
-        self._next = 0  # index of the next window to be fed
-
-    def feed(self, labels: np.ndarray) -> list[tuple[str, int, int]]:
-        out: list[tuple[str, int, int]] = []
-        if labels.size == 0:
-            return out
-        bounds = np.flatnonzero(np.diff(labels)) + 1
-        starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [labels.size]))
-        base = self._next
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            label = int(labels[s])
-            if label < 0:
-                self._blank(e - s, out)
-            else:
-                for w in range(base + s, base + e):
-                    self._step(w, label, out)
-        self._next = base + labels.size
-        return out
-
-    def _blank(self, n: int, out: list[tuple[str, int, int]]) -> None:
-        self._cand, self._cand_n = -1, 0
-        if self.active >= 0:
-            self._miss += n
-            if self._miss >= self._off:
-                out.append(("end", self.active, self._last))
-                self.active = -1
-
-    def _step(self, w: int, label: int, out: list[tuple[str, int, int]]) -> None:
-        if label == self.active:
-            self._last, self._miss, self._cand, self._cand_n = w, 0, -1, 0
-            return
-        if label == self._cand:
-            self._cand_n += 1
-        else:
-            self._cand, self._cand_n, self._cand_start = label, 1, w
-        if self.active >= 0:
-            self._miss += 1
-        if self._cand_n >= self._on:
-            if self.active >= 0:
-                out.append(("end", self.active, self._last))
-            out.append(("start", label, self._cand_start))
-            self.active, self._last, self._miss, self._cand, self._cand_n = label, w, 0, -1, 0
-        elif self.active >= 0 and self._miss >= self._off:
-            out.append(("end", self.active, self._last))
-            self.active = -1
-
-    def finish(self) -> list[tuple[str, int, int]]:
-        """End a key still held when the signal stops."""
-        if self.active < 0:
-            return []
-        out = [("end", self.active, self._last)]
-        self.active = -1
-        return out
-
-
 def _window_time(kind: str, w: int) -> float:
     """Seconds from the first sample: a start is its window's start, an end its last window's end."""
     return (w * SUB + (_L if kind == "end" else 0)) / SAMPLE_RATE
@@ -245,7 +175,7 @@ def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDi
     pad = (-len(x)) % SUB
     if pad:
         x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    tracker = _Tracker(cfg)
+    tracker = LabelTracker(cfg.on_windows, cfg.off_windows)
     events = tracker.feed(_labels(*_spectra(_blocks(x)), cfg)) + tracker.finish()
     digits: list[DtmfDigit] = []
     opened: dict[int, float] = {}
@@ -262,7 +192,7 @@ class DtmfReceiver:
 
     def __init__(self, config: DtmfConfig | None = None) -> None:
         self._cfg = config or DtmfConfig()
-        self._tracker = _Tracker(self._cfg)
+        self._tracker = LabelTracker(self._cfg.on_windows, self._cfg.off_windows)
         self._pending = np.zeros(0, dtype=np.float32)
         self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
         self._origin: float | None = None  # clock time of sample 0
