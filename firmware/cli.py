@@ -110,3 +110,6 @@ def run_device(config_path: Path | None) -> None:
         pass
     finally:
         devices.close()
+
+from firmware.dsp.cli import dsp  # noqa: E402
+main.add_command(dsp)

@@ -11,7 +11,7 @@ How it decides, and why:
   window falls with the square of the covered fraction while its energy falls only linearly. (The beat of two
   close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
 - A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
-  ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 150 ms steady (longer
+  ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
   than any stutter burst); recall dial on the second 100 ms burst; busy once an on-segment outlasts any reorder
   burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
   call waiting when a lone 440 Hz burst of the right length ends.
@@ -71,7 +71,7 @@ class ProgressConfig(BaseModel):
     single_purity_db: float = Field(10.0, ge=0.0)
     settle_windows: int = Field(4, ge=1)
     bridge_windows: int = Field(8, ge=1)
-    dial_min_on: float = 0.15
+    dial_min_on: float = 0.3
     stutter_on: Range = _range(0.05, 0.14)
     stutter_off: Range = _range(0.05, 0.14)
     ringback_min_on: float = 0.25
@@ -81,7 +81,7 @@ class ProgressConfig(BaseModel):
     sit_tone: Range = _range(0.2, 0.45)
     sit_max_gap: float = 0.06
     sit_second_min: float = 0.08
-    call_waiting_on: Range = _range(0.2, 0.5)
+    call_waiting_on: Range = _range(0.27, 0.45)
     #: Silence after the last on-segment that ends a reported tone (longer than its own off periods).
     end_after: dict[str, float] = Field(default_factory=lambda: {
         "dial": 0.3, "recall_dial": 0.3, "ringback": 4.6, "busy": 0.8, "reorder": 0.45, "sit": 0.2,
