@@ -9,8 +9,9 @@ How it decides, and why:
   sub-blocks be summed coherently at the measured frequency, so an off-frequency tone loses no energy.
 - A window holds a key when: the strongest row and column tones are on frequency, each is above the level floor,
   their twist is within limits, the two tones (plus any dial tone) carry most of the window's energy (speech and
-  music spread theirs over harmonics and formants: the talk-off guard), and each tone is steady over the four
-  sub-blocks (an edge inside the window fails, which is what makes the duration limits sharp).
+  music spread theirs over harmonics and formants: the talk-off guard), and the stronger tone is steady over the
+  four sub-blocks (an edge inside the window fails, which is what makes the duration limits sharp; the weaker tone
+  is not tested because the stronger one's leakage beats in its 5 ms values).
 - A key starts after `on_windows` consecutive windows agree (>= 30 ms of tone: 23 ms is rejected, 40 ms accepted)
   and ends after `off_windows` windows without it (a 10 ms dropout is bridged, a 40 ms pause splits two keys).
 """
@@ -58,7 +59,7 @@ class DtmfConfig(BaseModel):
     max_normal_twist_db: float = Field(10.0, ge=0.0)
     #: Share of the window's energy the two tones (and dial tone) must carry: the talk-off guard.
     min_tone_share: float = Field(0.75, gt=0.0, lt=1.0)
-    #: Weakest sub-block of a tone relative to its mean power: rejects windows that straddle an edge.
+    #: Weakest sub-block of the stronger tone relative to its mean power: rejects windows that straddle an edge.
     min_steadiness: float = Field(0.4, gt=0.0, lt=1.0)
     #: Consecutive 5 ms windows that must agree before a key starts (3 = 30 ms of tone).
     on_windows: int = Field(3, ge=1, le=20)
@@ -150,10 +151,10 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig)
     twist_ok = (twist_db <= cfg.max_reverse_twist_db) & (twist_db >= -cfg.max_normal_twist_db)
     dial = nominal[:, 8:10].sum(axis=1)
     share = (p_row + p_col + dial) * _L / np.maximum(total[cand], 1e-9)
-    sub_row = np.abs(zw[idx, :, rows]) ** 2  # (c, WIN)
-    sub_col = np.abs(zw[idx, :, cols]) ** 2
-    steady = (sub_row.min(axis=1) >= cfg.min_steadiness * sub_row.mean(axis=1)) & (
-        sub_col.min(axis=1) >= cfg.min_steadiness * sub_col.mean(axis=1))
+    # Steadiness of the stronger tone only: the weaker one's sub-block values carry the stronger one's leakage.
+    strong = np.where(p_row >= p_col, rows, cols)
+    sub = np.abs(zw[idx, :, strong]) ** 2  # (c, WIN)
+    steady = sub.min(axis=1) >= cfg.min_steadiness * sub.mean(axis=1)
     good = on_freq & loud & twist_ok & (share >= cfg.min_tone_share) & steady
     labels[cand[good]] = (rows[good] * 4 + (cols[good] - 4)).astype(np.int8)
     return labels
