@@ -71,8 +71,8 @@ static super_tone_rx_descriptor_t *progress_descriptor(void)
 {
     super_tone_rx_descriptor_t *d = super_tone_rx_make_descriptor(NULL);
     int t;
-    t = super_tone_rx_add_tone(d);  /* dial: continuous; 200 ms tells it from a stutter burst */
-    super_tone_rx_add_element(d, t, 350, 440, 200, 0);
+    t = super_tone_rx_add_tone(d);  /* dial: continuous; the same 300 ms minimum our detector uses */
+    super_tone_rx_add_element(d, t, 350, 440, 300, 0);
     t = super_tone_rx_add_tone(d);  /* recall dial: 100 ms bursts */
     super_tone_rx_add_element(d, t, 350, 440, 60, 140);
     super_tone_rx_add_element(d, t, 0, 0, 60, 140);
@@ -91,8 +91,8 @@ static super_tone_rx_descriptor_t *progress_descriptor(void)
     super_tone_rx_add_element(d, t, 914, 0, 200, 450);
     super_tone_rx_add_element(d, t, 1371, 0, 200, 450);
     super_tone_rx_add_element(d, t, 1777, 0, 200, 450);
-    t = super_tone_rx_add_tone(d);  /* call waiting: a 300 ms burst of 440 Hz */
-    super_tone_rx_add_element(d, t, 440, 0, 200, 450);
+    t = super_tone_rx_add_tone(d);  /* call waiting: a 300 ms burst of 440 Hz (the same 270-450 ms our detector accepts) */
+    super_tone_rx_add_element(d, t, 440, 0, 270, 450);
     super_tone_rx_add_element(d, t, 0, 0, 100, 0);
     return d;
 }

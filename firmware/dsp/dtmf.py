@@ -9,8 +9,9 @@ How it decides, and why:
   sub-blocks be summed coherently at the measured frequency, so an off-frequency tone loses no energy.
 - A window holds a key when: the strongest row and column tones are on frequency, each is above the level floor,
   their twist is within limits, the two tones (plus any dial tone) carry most of the window's energy (speech and
-  music spread theirs over harmonics and formants: the talk-off guard), and each tone is steady over the four
-  sub-blocks (an edge inside the window fails, which is what makes the duration limits sharp).
+  music spread theirs over harmonics and formants: the talk-off guard), and the stronger tone is steady over the
+  four sub-blocks (an edge inside the window fails, which is what makes the duration limits sharp; the weaker tone
+  is not tested because the stronger one's leakage beats in its 5 ms values).
 - A key starts after `on_windows` consecutive windows agree (>= 30 ms of tone: 23 ms is rejected, 40 ms accepted)
   and ends after `off_windows` windows without it (a 10 ms dropout is bridged, a 40 ms pause splits two keys).
 """
@@ -23,6 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware.dsp.hysteresis import LabelTracker
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -57,7 +59,7 @@ class DtmfConfig(BaseModel):
     max_normal_twist_db: float = Field(10.0, ge=0.0)
     #: Share of the window's energy the two tones (and dial tone) must carry: the talk-off guard.
     min_tone_share: float = Field(0.75, gt=0.0, lt=1.0)
-    #: Weakest sub-block of a tone relative to its mean power: rejects windows that straddle an edge.
+    #: Weakest sub-block of the stronger tone relative to its mean power: rejects windows that straddle an edge.
     min_steadiness: float = Field(0.4, gt=0.0, lt=1.0)
     #: Consecutive 5 ms windows that must agree before a key starts (3 = 30 ms of tone).
     on_windows: int = Field(3, ge=1, le=20)
@@ -149,84 +151,13 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig)
     twist_ok = (twist_db <= cfg.max_reverse_twist_db) & (twist_db >= -cfg.max_normal_twist_db)
     dial = nominal[:, 8:10].sum(axis=1)
     share = (p_row + p_col + dial) * _L / np.maximum(total[cand], 1e-9)
-    sub_row = np.abs(zw[idx, :, rows]) ** 2  # (c, WIN)
-    sub_col = np.abs(zw[idx, :, cols]) ** 2
-    steady = (sub_row.min(axis=1) >= cfg.min_steadiness * sub_row.mean(axis=1)) & (
-        sub_col.min(axis=1) >= cfg.min_steadiness * sub_col.mean(axis=1))
+    # Steadiness of the stronger tone only: the weaker one's sub-block values carry the stronger one's leakage.
+    strong = np.where(p_row >= p_col, rows, cols)
+    sub = np.abs(zw[idx, :, strong]) ** 2  # (c, WIN)
+    steady = sub.min(axis=1) >= cfg.min_steadiness * sub.mean(axis=1)
     good = on_freq & loud & twist_ok & (share >= cfg.min_tone_share) & steady
     labels[cand[good]] = (rows[good] * 4 + (cols[good] - 4)).astype(np.int8)
     return labels
-
-
-class _Tracker:
-    """Hysteresis over window labels: start after on_windows agree, end after off_windows without the key.
-
-    Fed label arrays in order (any chunking gives the same events); emits (kind, key, window index) where the
-    index is the first window of a start or the last window holding the key at an end.
-    """
-
-    def __init__(self, cfg: DtmfConfig) -> None:
-        self._on, self._off = cfg.on_windows, cfg.off_windows
-        self.active = -1
-        self._last = 0
-        self._miss = 0
-        self._cand = -1
-        self._cand_n = 0
-        self._cand_start = 0
-        self._next = 0  # index of the next window to be fed
-
-    def feed(self, labels: np.ndarray) -> list[tuple[str, int, int]]:
-        out: list[tuple[str, int, int]] = []
-        if labels.size == 0:
-            return out
-        bounds = np.flatnonzero(np.diff(labels)) + 1
-        starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [labels.size]))
-        base = self._next
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            label = int(labels[s])
-            if label < 0:
-                self._blank(e - s, out)
-            else:
-                for w in range(base + s, base + e):
-                    self._step(w, label, out)
-        self._next = base + labels.size
-        return out
-
-    def _blank(self, n: int, out: list[tuple[str, int, int]]) -> None:
-        self._cand, self._cand_n = -1, 0
-        if self.active >= 0:
-            self._miss += n
-            if self._miss >= self._off:
-                out.append(("end", self.active, self._last))
-                self.active = -1
-
-    def _step(self, w: int, label: int, out: list[tuple[str, int, int]]) -> None:
-        if label == self.active:
-            self._last, self._miss, self._cand, self._cand_n = w, 0, -1, 0
-            return
-        if label == self._cand:
-            self._cand_n += 1
-        else:
-            self._cand, self._cand_n, self._cand_start = label, 1, w
-        if self.active >= 0:
-            self._miss += 1
-        if self._cand_n >= self._on:
-            if self.active >= 0:
-                out.append(("end", self.active, self._last))
-            out.append(("start", label, self._cand_start))
-            self.active, self._last, self._miss, self._cand, self._cand_n = label, w, 0, -1, 0
-        elif self.active >= 0 and self._miss >= self._off:
-            out.append(("end", self.active, self._last))
-            self.active = -1
-
-    def finish(self) -> list[tuple[str, int, int]]:
-        """End a key still held when the signal stops."""
-        if self.active < 0:
-            return []
-        out = [("end", self.active, self._last)]
-        self.active = -1
-        return out
 
 
 def _window_time(kind: str, w: int) -> float:
@@ -245,7 +176,7 @@ def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDi
     pad = (-len(x)) % SUB
     if pad:
         x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    tracker = _Tracker(cfg)
+    tracker = LabelTracker(cfg.on_windows, cfg.off_windows)
     events = tracker.feed(_labels(*_spectra(_blocks(x)), cfg)) + tracker.finish()
     digits: list[DtmfDigit] = []
     opened: dict[int, float] = {}
@@ -262,7 +193,7 @@ class DtmfReceiver:
 
     def __init__(self, config: DtmfConfig | None = None) -> None:
         self._cfg = config or DtmfConfig()
-        self._tracker = _Tracker(self._cfg)
+        self._tracker = LabelTracker(self._cfg.on_windows, self._cfg.off_windows)
         self._pending = np.zeros(0, dtype=np.float32)
         self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
         self._origin: float | None = None  # clock time of sample 0
