@@ -76,7 +76,9 @@ class ThreeWayConfig(BaseModel):
     dtmf_min_s: float = Field(0.04, ge=0.02, le=0.5)
     masking_floor_dbm0: float = Field(-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
-    conference_watch_s: float = Field(3.0, ge=0.5, le=20.0)
+    conference_watch_s: float = Field(6.0, ge=0.5, le=30.0, description="audio compared after a hold")
+    talk_window_s: float = Field(20.0, ge=2.0, le=120.0, description="talk level learned over this long")
+    active_above_floor_db: float = Field(15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
     rearm_s: float = Field(8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
     block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
@@ -125,6 +127,17 @@ class _Hold:
     tones: dict[str, float] = field(default_factory=dict)
     tone_frames: dict[str, int] = field(default_factory=dict)
     announced: bool = False
+
+
+@dataclass
+class _Watch:
+    """The audio coming back after a decided hold, compared with the audio before it."""
+
+    since: float
+    ref_level: float
+    ref_floor: float
+    levels: list[float] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
 
 
 def _hann(n: int) -> np.ndarray:
@@ -227,6 +240,7 @@ class ThreeWayDetector:
         n_hist = max(1, round(self.cfg.floor_window_s / FRAME_S))
         self._floor_hist: deque[float] = deque(maxlen=n_hist)
         self._level_hist: deque[float] = deque(maxlen=n_hist)
+        self._talk_hist: deque[float] = deque(maxlen=max(1, round(self.cfg.talk_window_s / FRAME_S)))
         self._pending: list[tuple[float, float]] = []  # frames of a hold candidate, kept out of the learning
         self._seen_s = 0.0
         self._since_update = 0
@@ -237,7 +251,7 @@ class ThreeWayDetector:
         self._decided_at: float | None = None
         self._normal_since: float | None = None
         self._armed = True
-        self._watch: tuple[float, float, float, list[float], list[float]] | None = None
+        self._watch: _Watch | None = None
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -286,7 +300,8 @@ class ThreeWayDetector:
         self._since_update = 0
         if self._hold is None and len(self._floor_hist) >= 10:
             self._ref_floor = float(np.percentile(np.fromiter(self._floor_hist, float), self.cfg.floor_percentile))
-            self._ref_level = float(np.percentile(np.fromiter(self._level_hist, float), 90.0))
+            talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
+            self._ref_level = float(np.median(np.fromiter(talk, float)))
 
     # -- per-frame state machine ------------------------------------------------------------------------------
 
@@ -329,6 +344,8 @@ class ThreeWayDetector:
     def _learn(self, floor: float, level: float) -> None:
         self._floor_hist.append(floor)
         self._level_hist.append(level)
+        if level >= self._ref_floor + self.cfg.active_above_floor_db:
+            self._talk_hist.append(level)
         self._since_update += 1
         if self._since_update >= _REFERENCE_EVERY:
             self._update_reference()
@@ -340,9 +357,10 @@ class ThreeWayDetector:
         events: list[ThreeWayEvent] = []
         held = hold.last_idle - hold.start
         if self._decided_at is not None and hold.start <= self._decided_at:
-            self._watch = (t, hold.ref_level, hold.ref_floor, [], [])
+            self._watch = _Watch(t, hold.ref_level, hold.ref_floor)
             self._floor_hist.clear()
             self._level_hist.clear()
+            self._talk_hist.clear()
         else:
             for floor, level in self._pending:
                 self._learn(floor, level)
@@ -389,57 +407,54 @@ class ThreeWayDetector:
                 if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
                     flash = (a, b)
         evidence: list[str] = []
-        confidence = 0.0
+        beliefs: list[float] = []  # each piece of evidence alone; combined as independent
         if flash is not None:
-            need_since = flash[1] + cfg.flash_confirm_s * scale
-            if t < need_since:
+            if t < flash[1] + cfg.flash_confirm_s * scale:
                 return None
             evidence.append(f"hookflash: clicks {flash[1] - flash[0]:.2f} s apart")
-            confidence = 0.9
+            beliefs.append(0.8)
         else:
-            if near or clicks or hold.tones:
-                need = cfg.hold_confirm_click_s * scale
-            else:
-                need = cfg.hold_confirm_s * scale
-            if held < need:
+            quick = near or clicks or hold.tones
+            if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
                 return None
             if near:
                 evidence.append("click at the start of the hold")
-                confidence = 0.75
+                beliefs.append(0.5)
             elif clicks:
                 evidence.append("click inside the hold")
-                confidence = 0.7
-            else:
-                confidence = 0.6
+                beliefs.append(0.4)
         depth = hold.ref_floor - hold.min_floor
         evidence.append(f"held line: far floor {hold.ref_floor:.0f} -> {hold.min_floor:.0f} dBm0 for {held:.1f} s")
-        confidence += min(0.1, max(0.0, depth - cfg.floor_drop_db) / 100)
+        beliefs.append(0.5 + 0.3 * min(1.0, max(0.0, depth - cfg.floor_drop_db) / 20.0))
         for kind in hold.tones:
             evidence.append(f"bridged {kind}")
-            confidence += 0.1
+            beliefs.append(0.5)
         if hold.ref_floor >= cfg.masking_floor_dbm0:
             evidence.append(f"masking noise ({hold.ref_floor:.0f} dBm0) stopped at the hold")
-            confidence += 0.05
-        return ThreeWayEvent("three_way", t, min(1.0, confidence), evidence)
+            beliefs.append(0.2)
+        confidence = 1.0 - float(np.prod([1.0 - b for b in beliefs]))
+        return ThreeWayEvent("three_way", t, round(confidence, 3), evidence)
 
     def _watch_conference(self, t: float, level: float, floor: float) -> list[ThreeWayEvent]:
         """After a decided hold ends, compare the returning audio with the audio before the hold."""
         if self._watch is None:
             return []
-        since, ref_level, ref_floor, levels, floors = self._watch
-        levels.append(level)
-        floors.append(floor)
-        if t - since < self.cfg.conference_watch_s:
+        w = self._watch
+        w.levels.append(level)
+        w.floors.append(floor)
+        if t - w.since < self.cfg.conference_watch_s:
             return []
         self._watch = None
-        new_level = float(np.percentile(levels, 90.0))
-        new_floor = float(np.percentile(floors, self.cfg.floor_percentile))
-        drop = ref_level - new_level
+        new_floor = float(np.percentile(w.floors, self.cfg.floor_percentile))
+        levels = np.array(w.levels)
+        active = levels[levels >= new_floor + self.cfg.active_above_floor_db]
+        new_level = float(np.median(active if active.size >= 10 else levels))
+        drop = w.ref_level - new_level
         lo, hi = self.cfg.conference_drop_db
-        evidence = [f"level {ref_level:.0f} -> {new_level:.0f} dBm0, floor {ref_floor:.0f} -> {new_floor:.0f} dBm0"]
+        evidence = [f"level {w.ref_level:.0f} -> {new_level:.0f} dBm0, floor {w.ref_floor:.0f} -> {new_floor:.0f} dBm0"]
         if lo <= drop <= hi:
-            return [ThreeWayEvent("conference", since, 0.6, [*evidence, f"{drop:.1f} dB quieter after the hold"])]
-        return [ThreeWayEvent("resume", since, 0.3, evidence)]
+            return [ThreeWayEvent("conference", w.since, 0.6, [*evidence, f"{drop:.1f} dB quieter after the hold"])]
+        return [ThreeWayEvent("resume", w.since, 0.3, evidence)]
 
 
 def _digit(low: int, high: int) -> str:

@@ -107,10 +107,11 @@ class _Scene:
 
 def coloured_noise(rng: np.random.Generator, n: int, level_dbm0: float, tilt: float) -> np.ndarray:
     """Noise with a 1/f**tilt power spectrum (0 white, 1 pink), in the voice band, at the given in-band level."""
-    spec = np.fft.rfft(rng.normal(0.0, 1.0, n))
-    f = np.fft.rfftfreq(n, 1 / SR)
+    size = 1 << max(1, int(n - 1).bit_length())  # a power of two: fast FFTs for any call length
+    spec = np.fft.rfft(rng.normal(0.0, 1.0, size))
+    f = np.fft.rfftfreq(size, 1 / SR)
     spec *= 1.0 / np.maximum(f, 50.0) ** (tilt / 2)
-    x = voiceband(np.fft.irfft(spec, n))
+    x = voiceband(np.fft.irfft(spec, size)[:n])
     return sources.scale_to(x, level_dbm0)
 
 
@@ -171,11 +172,10 @@ def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
     drop = conference_drop_db if conference_drop_db is not None else rng.uniform(3, 6)
     g = 10 ** (-drop / 20)
     a = sc.s(back)
-    sc.voice[a:] *= g
+    # The bridge: the two called parties take turns, each heard `drop` dB quieter, over a new mixed floor.
+    sc.voice[a:] = 0.0
+    sc.talk(back + 0.3, sc.n / SR, sc.speech_db - drop)
     sc.room[a:] = sc.room[a:] * g + coloured_noise(rng, sc.n - a, rng.uniform(-60, -48), 1.0)
-    third = np.zeros(sc.n)
-    sc.talk(back + 0.3, sc.n / SR, sc.speech_db - drop + rng.uniform(-2, 2), into=third)
-    sc.voice += third
     sc.notes.append(f"conference {drop:.1f} dB quieter")
     return flash_at, end
 
