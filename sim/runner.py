@@ -130,9 +130,11 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
     try:
         if scenario.rules:
             overrides["paths"]["rules"] = str(world_mod.write_rules(scenario.rules, data_dir))
-        config = config_mod.load(None, overrides)
+        config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
         world_mod.seed(scenario.world, config)
-    except (config_mod.ConfigError, world_mod.WorldError) as exc:
+    except config_mod.ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
+    except world_mod.WorldError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     clock = VirtualClock()
     devices = sim_devices(config, clock)
