@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from firmware.dsp.levels import rms_for_dbm0
+from firmware.dsp.mix import dtmf_string
 from firmware.dsp.tones import cadence, sines, to_int16
 from firmware.dsp.wavio import read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
@@ -28,9 +29,6 @@ from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 RING_CYCLE_S = 6.0
-DTMF = {d: (lo, hi) for d, (lo, hi) in zip(
-    "123A456B789C*0#D", [(lo, hi) for lo in (697, 770, 852, 941) for hi in (1209, 1336, 1477, 1633)],
-    strict=True)}
 
 NumberKind = Literal["landline", "mobile", "attorney", "toll_free", "disconnected"]
 
@@ -62,6 +60,8 @@ class Party(BaseModel):
     busy: bool = False
     #: A special information tone instead of ringing (a disconnected number always gives one).
     sit: bool = False
+    #: The network signals busy and SIT as events; false leaves only the tones on the line, to be heard.
+    signals_progress: bool = True
     answered_by: Literal["person", "machine"] = "person"
     #: The network says that a machine answered (answer-type signalling) instead of leaving it to be heard.
     network_reports_machine: bool = False
@@ -76,14 +76,9 @@ def sound(name: str, language: str = "en") -> np.ndarray:
     return read_wav(path)
 
 
-def dtmf(keys: str, level_dbm0: float = -8.0, on_s: float = 0.1, off_s: float = 0.1) -> np.ndarray:
-    """Real DTMF tones for `keys`, each `on_s` long with `off_s` of silence after it."""
-    parts = []
-    for key in keys:
-        lo, hi = DTMF[key]
-        parts.append(sines([lo, hi], [level_dbm0, level_dbm0 + 2.0], on_s))
-        parts.append(np.zeros(round(off_s * SAMPLE_RATE)))
-    return to_int16(np.concatenate(parts))
+def dtmf(keys: str, level_dbm0: float = -8.0) -> np.ndarray:
+    """Real DTMF tones for `keys` as a keypad sends them: 100 ms each, with 100 ms of silence after each."""
+    return to_int16(dtmf_string(keys, on_s=0.1, off_s=0.1, level_dbm0=level_dbm0))
 
 
 def corpus_audio(pattern: str, seed: int, seconds: float) -> np.ndarray:
@@ -141,12 +136,15 @@ class SimNetwork:
         self.dialed.append(number)
         party = self.parties.get(number)
         self._call = _Call(party, now)
+        signals = party is None or party.signals_progress
         if party is None or party.kind == "disconnected" or party.sit:
-            self._emit(LineProgress(now, "sit"))
+            if signals:
+                self._emit(LineProgress(now, "sit"))
             self._add(now, _sit_tone())
         elif party.busy:
-            self._emit(LineProgress(now, "busy"))
-            self._add(now, to_int16(cadence([480, 620], -24, [0.5, 0.5], 4.0)))
+            if signals:
+                self._emit(LineProgress(now, "busy"))
+            self._add(now, to_int16(cadence([480, 620], -24, [0.5, 0.5], 10.0)))
         else:
             self._emit(LineProgress(now, "ringing"))
             if self.continuous:

@@ -1,4 +1,4 @@
-"""What the call flow hears on the line: far-end keys, three-way attempts and answering-machine speech.
+"""What the call flow hears on the line: far-end keys, call progress, three-way attempts, answering machines.
 
 The detectors are pure numpy objects from firmware/dsp, fed the line's 20 ms frames; the flow only sees
 their events. They are built per call through a factory so tests can hand the flow simpler ones.
@@ -30,6 +30,8 @@ class Detectors:
     dtmf: Detector
     threeway: Detector
     mouthpiece_dtmf: Detector
+    #: Call-progress tones (events with kind/tone), for networks that do not signal busy or SIT.
+    progress: Detector
 
 
 DetectorFactory = Callable[[], Detectors]
@@ -38,9 +40,11 @@ DetectorFactory = Callable[[], Detectors]
 def dsp_detectors() -> Detectors:
     """The firmware's own detectors (firmware/dsp)."""
     from firmware.dsp.dtmf import DtmfReceiver
+    from firmware.dsp.progress import ProgressDetector
     from firmware.dsp.threeway import ThreeWayDetector
 
-    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector(), mouthpiece_dtmf=DtmfReceiver())
+    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector(), mouthpiece_dtmf=DtmfReceiver(),
+                     progress=ProgressDetector())
 
 
 class SpeechRun:

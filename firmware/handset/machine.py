@@ -20,6 +20,7 @@ import numpy as np
 from transitions import Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.dsp.mix import at_level
 from firmware.dsp.tones import to_int16
 from firmware.handset import messages as m
 from firmware.handset.far_end import DetectorFactory, Detectors, SpeechRun
@@ -100,6 +101,7 @@ class HandsetFlow:
         self._line_out: deque[np.ndarray] = deque()
         self._line_in: deque[np.ndarray] = deque(maxlen=4)
         self._busy_until = {"ear": 0.0, "line": 0.0}
+        self._levels: dict[tuple[str, str], np.ndarray] = {}
         self._reset_session()
 
     # ---- session and call state ---------------------------------------------------------------------
@@ -218,13 +220,21 @@ class HandsetFlow:
             if prompt_id == "inmate_name":
                 samples, text = self.name_samples, "(the caller's recorded name)"
             else:
-                samples, text = self.catalog.audio(prompt_id, lang), self.catalog.text(prompt_id, lang)
+                samples, text = self._leveled(prompt_id, lang), self.catalog.text(prompt_id, lang)
             self._emit(m.PlayPrompt(prompt_id, text, lang, to))
             for target in targets:
                 start = max(self.now, self._busy_until[target])
                 self._busy_until[target] = start + len(samples) / SAMPLE_RATE
                 queue = self._ear if target == "ear" else self._line_out
                 queue.extend(_frames(samples))
+
+    def _leveled(self, prompt_id: str, language: str) -> np.ndarray:
+        """Prompt audio at the configured level, so a prompt over a conversation is heard and not shouted."""
+        key = (prompt_id, language)
+        if key not in self._levels:
+            samples = at_level(self.catalog.audio(prompt_id, language), self.timing.prompt_level_dbm0)
+            self._levels[key] = to_int16(samples)
+        return self._levels[key]
 
     def _quiet(self, target: str) -> None:
         """Barge-in: a key press cuts the prompt being played, so the answer is not talked over."""
@@ -287,6 +297,10 @@ class HandsetFlow:
         self._line_in.append(samples)
         if self.detectors is None:
             return
+        if self.state == "placing":
+            for tone in self.detectors.progress.feed(samples, at):
+                if tone.kind == "start":
+                    self._progress(tone.tone)
         if self.state in ("called_party", "block_confirm", "connected"):
             for tone in self.detectors.dtmf.feed(samples, at):
                 if tone.kind == "start":

@@ -36,6 +36,7 @@ class Timing(BaseModel):
     speech_level_dbm0: float = Field(ge=-70, le=0)
     speech_pause_s: float = Field(gt=0, le=5)
     hang_up_reminder_s: float = Field(gt=0, le=600)
+    prompt_level_dbm0: float = Field(ge=-40, le=-3)
 
 
 class FlowPolicy(BaseModel):

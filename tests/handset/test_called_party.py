@@ -103,3 +103,18 @@ def test_no_answer_edges(tmp_path):
         records = run(scenario(dial_steps(), [party(HOME, press(1.0, "1"), answer_after_rings=rings)],
                                until_s=120), tmp_path / str(rings))
         assert bool(of(records, "connected")) is connects
+
+
+def test_busy_and_sit_are_heard_from_the_tones_when_the_network_does_not_signal_them(tmp_path):
+    for number, behaviour, reason in [("5735550121", {"busy": True}, "busy"),
+                                      ("5735550122", {"sit": True}, "not_reachable")]:
+        party_ = {"number": number, "signals_progress": False, **behaviour}
+        records = run(scenario(dial_steps(number), [party_], until_s=60), tmp_path / reason)
+        assert not of(records, "line_progress", state=reason)
+        assert one(records, "cdr")["end_reason"] == reason
+
+
+def test_the_called_party_can_switch_the_prompts_to_spanish(tmp_path):
+    records = answered(tmp_path, press(1.0, "8"), press(6.0, "1"))
+    spanish = [r for r in of(records, "prompt", to="line") if r["language"] == "es"]
+    assert "cp_options" in [r["id"] for r in spanish] and of(records, "connected")
