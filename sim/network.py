@@ -55,8 +55,9 @@ class Party(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     number: str = Field(pattern=r"^[0-9]{3,15}$")
     kind: NumberKind = "landline"
-    #: Rings before answering; None never answers.
+    #: Rings before answering; `answers = false` (or None) never answers.
     answer_after_rings: int | None = Field(2, ge=0, le=30)
+    answers: bool = True
     busy: bool = False
     #: A special information tone instead of ringing (a disconnected number always gives one).
     sit: bool = False
@@ -150,7 +151,7 @@ class SimNetwork:
             if self.continuous:
                 ring_s = (party.answer_after_rings or 10) * RING_CYCLE_S
                 self._add(now, to_int16(cadence([440, 480], -22, [2.0, 4.0], ring_s)))
-            if party.answer_after_rings is not None:
+            if party.answers and party.answer_after_rings is not None:
                 self._later(now + party.answer_after_rings * RING_CYCLE_S, self._answer)
         self._run_pump(now)
 
