@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import click
 import numpy as np
 
+from bench import spandsp
 from firmware.handset.far_end import dsp_detectors
 from hal.audio import FRAME_SAMPLES
 from sim import runner
@@ -39,7 +41,7 @@ WORLD = {
     "numbers": {HOME: {"line_type": "landline", "collect_billable": True}},
 }
 #: The key whose prompt is measured, named by what the prompt answers.
-ANSWERS = {"enter_pin": "pin_entry", "choose_call_type": "pin #", "enter_number": "call type key",
+ANSWERS = {"enter_pin": "lift", "choose_call_type": "pin #", "enter_number": "call type key",
            "record_name": "number #", "digit_erased": "correction *"}
 
 
@@ -65,7 +67,7 @@ def key_to_prompt(repeats: int) -> dict[str, dict[str, float]]:
     for _ in range(repeats):
         marks: list[tuple[str, float]] = []
 
-        def observe(record: dict[str, Any]) -> None:
+        def observe(record: dict[str, Any], marks: list[tuple[str, float]] = marks) -> None:
             if record["event"] in ("key_down", "off_hook"):
                 marks.append(("key", time.perf_counter()))
             elif record["event"] == "prompt" and record["id"] in ANSWERS and marks and marks[-1][0] == "key":
@@ -107,13 +109,11 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
     ours = time.process_time() - started
     result = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
     try:
-        from bench import spandsp
-
         peer = sum(spandsp.run(mode, leg).seconds for mode, leg in (("dtmf", far), ("dtmf", near),
                                                                     ("progress", far)))
         result |= {"spandsp_cpu_s": peer, "spandsp_share_of_one_core": peer / seconds,
                    "ours_over_spandsp": ours / peer if peer else float("inf")}
-    except Exception as exc:  # the peer needs gcc and libspandsp-dev; report instead of failing the bench
+    except (spandsp.SpanDspUnavailable, subprocess.CalledProcessError) as exc:  # needs gcc and libspandsp-dev
         result["spandsp_unavailable"] = str(exc)
     return result
 
@@ -121,19 +121,22 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
 def _markdown(result: dict[str, Any]) -> str:
     lines = ["# Handset benchmark", "", "Command: `python -m bench.handset`", "",
              "## Key to prompt (wall time, real store with synchronous=FULL)", "",
+             "The first row is the lift and the greeting it starts.", "",
              "| key | median ms | p95 ms | max ms | n | p95 / 100 ms |", "|---|---|---|---|---|---|"]
     for name, row in result["key_to_prompt"].items():
         lines.append(f"| {name} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['max_ms']:.2f} | {row['n']} |"
-                     f" {row['p95_ms'] / NOTICEABLE_MS:.3f} |")
+                     + f" {row['p95_ms'] / NOTICEABLE_MS:.3f} |")
     call = result["connected_call"]
     lines += ["", "## One connected call, continuous audio on both legs", "",
-              f"- simulated {call['simulated_s']:.0f} s ({call['connected_s']:.0f} s connected):"
-              f" {call['cpu_s']:.2f} s CPU, **{100 * call['cpu_share_of_one_core']:.1f}% of one core** per call",
+              (f"- simulated {call['simulated_s']:.0f} s ({call['connected_s']:.0f} s connected):"
+               f" {call['cpu_s']:.2f} s CPU, **{100 * call['cpu_share_of_one_core']:.1f}% of one core** per call"),
               f"- calls one core could carry: {1 / call['cpu_share_of_one_core']:.1f}"]
     dsp = result["dsp_both_legs"]
     lines += ["", "## DSP on both legs versus SpanDSP on the same audio", "",
-              f"- ours (DTMF on both legs, progress, three-way): {dsp['ours_cpu_s']:.2f} s CPU for"
-              f" {dsp['audio_s']:.0f} s of audio ({100 * dsp['ours_share_of_one_core']:.2f}% of one core)"]
+              "Every detector the flow can run on a frame, on every frame (an upper bound: the progress detector",
+              "only runs while a call is being placed).", "",
+              (f"- ours (DTMF on both legs, progress, three-way): {dsp['ours_cpu_s']:.2f} s CPU for"
+               f" {dsp['audio_s']:.0f} s of audio ({100 * dsp['ours_share_of_one_core']:.2f}% of one core)")]
     if "spandsp_cpu_s" in dsp:
         lines.append(f"- SpanDSP (DTMF on both legs, supervisory tones): {dsp['spandsp_cpu_s']:.3f} s"
                      f" ({100 * dsp['spandsp_share_of_one_core']:.3f}% of one core); ours / SpanDSP ="

@@ -14,24 +14,24 @@ from firmware import config as config_mod
 from firmware.device import Devices, assemble, sim_devices
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
 from hal.clock import VirtualClock
-from sim import world as world_mod
-from sim.network import SimNetwork, dtmf, timeline
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
+from sim import world as world_mod
+from sim.network import SimNetwork, dtmf, timeline
 from sim.scenario import (
     Flash,
     HangUp,
     Incoming,
-    Say,
-    ToneDialer,
     Keys,
     Lift,
     Press,
     Pulses,
     RawHook,
     Release,
+    Say,
     Scenario,
     ScenarioError,
+    ToneDialer,
 )
 
 Record = dict[str, Any]
@@ -66,13 +66,14 @@ def check(scenario: Scenario, records: list[Record]) -> RunResult:
 class _Actor:
     """Turns scenario steps into actions on the simulated devices at their virtual times."""
 
-    def __init__(self, clock: VirtualClock, devices: Devices, mic: world_mod.Mouthpiece | None = None) -> None:
+    def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork,
+                 mic: world_mod.Mouthpiece | None = None) -> None:
         if not isinstance(devices.hook, SimHookSwitch) or not isinstance(devices.keypad, SimKeypad):
             raise ScenarioError("scenarios drive simulated devices only")
         self.clock = clock
         self.hook = devices.hook
         self.keypad = devices.keypad
-        self.line = devices.line
+        self.network = network
         self.mic = mic
 
     def at(self, t: float, action: Callable[[], None]) -> None:
@@ -118,10 +119,7 @@ class _Actor:
                     raise ValueError("a tone dialer needs a scenario with audio = true")
                 self.mic.play(t, dtmf(keys))
             case Incoming(caller=caller):
-                line = self.line
-                if not isinstance(line, SimNetwork):
-                    raise ValueError("inbound calls need the simulated network")
-                self.at(t, lambda: line.incoming(caller))
+                self.at(t, lambda: self.network.incoming(caller))
 
 
 def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:
@@ -142,7 +140,7 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
     devices.line = network
     mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
     try:
-        actor = _Actor(clock, devices, mic)
+        actor = _Actor(clock, devices, network, mic)
         for step in scenario.steps:
             try:
                 actor.schedule(step)

@@ -33,7 +33,7 @@ def section() -> str:
 
 
 def committed(doc: Path = DOC) -> str | None:
-    match = re.search(re.escape(START) + r".*?" + re.escape(END), doc.read_text(encoding="utf-8"), re.S)
+    match = re.search(re.escape(START) + r".*?" + re.escape(END), doc.read_text(encoding="utf-8"), re.DOTALL)
     return match.group(0) if match else None
 
 
@@ -41,7 +41,7 @@ def write(doc: Path = DOC) -> None:
     text = doc.read_text(encoding="utf-8")
     if committed(doc) is None:
         raise SystemExit(f"{doc}: no diagram section ({START} ... {END})")
-    doc.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: section(), text, flags=re.S),
+    doc.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: section(), text, flags=re.DOTALL),
                    encoding="utf-8")
 
 

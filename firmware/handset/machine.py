@@ -305,9 +305,9 @@ class HandsetFlow:
             for tone in self.detectors.dtmf.feed(samples, at):
                 if tone.kind == "start":
                     self._far_key(tone.digit)
-        if self.state == "called_party" and self.speech_run is not None:
-            if self.speech_run.feed(samples, at) >= self.timing.machine_speech_s:
-                self._not_connected("answering_machine", ["answering_machine"])
+        talking = self.speech_run.feed(samples, at) if self.state == "called_party" and self.speech_run else 0.0
+        if talking >= self.timing.machine_speech_s:
+            self._not_connected("answering_machine", ["answering_machine"])
         if self.state == "connected":
             for decision in self.detectors.threeway.feed(samples, at):
                 if decision.event == "three_way":

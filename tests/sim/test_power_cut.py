@@ -39,7 +39,7 @@ def test_killed_runs_lose_no_committed_record_and_never_charge_twice(tmp_path):
     for _ in range(3):
         records = run_cli(data_dir, rng.uniform(1.0, 3.5))
         printed_cdrs |= {r["call_id"] for r in records if r["event"] == "cdr"}
-        if (data_dir / "ringfence.db").exists():
+        if printed_cdrs:
             stored = {row[0] for row in db_rows(data_dir, "SELECT call_id FROM rules_cdr")}
             assert printed_cdrs <= stored, "a record printed as committed is missing after the cut"
     records = run_cli(data_dir, None)
