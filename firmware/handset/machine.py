@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import date
 
 import numpy as np
 from transitions import Machine
@@ -183,6 +184,8 @@ class HandsetFlow:
                 self._key(event.key)
             case TimerExpired():
                 self._timer(event.name)
+            case m.PhoneChecked():
+                self._phone_checked(event)
             case m.PinChecked():
                 self._pin_checked(event)
             case m.CallChecked():
@@ -455,11 +458,30 @@ class HandsetFlow:
     def on_enter_pin_entry(self) -> None:
         self.pin = ""
         if self.pin_tries == 0:
+            self._emit(m.CheckPhone())
             other = "es" if self.language == "en" else "en"
             self._say(["welcome"])
             self._say(["other_language"], language=other)
         self._say(["enter_pin"])
         self._wait_input()
+
+    def _phone_checked(self, result: m.PhoneChecked) -> None:
+        if self.state == "pin_entry" and not result.available:
+            self._quiet("ear")
+            self._farewell = self._refusal(result.reason, (), {}) + ["hang_up_now"]
+            self.given_up()
+
+    def _refusal(self, reason: str, then: Sequence[str], params: dict[str, object]) -> list[str]:
+        """A refusal as spoken: its reason, what follows it, and the date or wait it names."""
+        ids = [reason if reason in self.catalog.prompts else "refuse.not_allowed"]
+        ids += [p for p in then if p in self.catalog.prompts]
+        until = params.get("until")
+        if reason == "refuse.restricted" and isinstance(until, str):
+            ids += ["restriction.until", *speech.day(date.fromisoformat(until), self.language)]
+        wait_s = params.get("wait_s")
+        if reason == "refuse.min_wait" and isinstance(wait_s, int):
+            ids += ["wait_for", *speech.duration(wait_s, self.language)]
+        return ids
 
     def _pin_checked(self, result: m.PinChecked) -> None:
         if self.state != "verifying_pin":
@@ -478,8 +500,7 @@ class HandsetFlow:
             self._say(["pin_wrong"])
             self.pin_rejected()
         else:
-            refusal = result.status if result.status in self.catalog.prompts else "refuse.not_allowed"
-            self._farewell = [refusal, *(p for p in result.then if p in self.catalog.prompts), "hang_up_now"]
+            self._farewell = [*self._refusal(result.status, result.then, result.params), "hang_up_now"]
             self.given_up()
 
     def on_enter_call_type(self) -> None:
@@ -513,8 +534,7 @@ class HandsetFlow:
             self.call_allowed()
         else:
             self.end_reason = result.reason
-            refusal = result.reason if result.reason in self.catalog.prompts else "refuse.not_allowed"
-            self._say([refusal, *(p for p in result.then if p in self.catalog.prompts)])
+            self._say(self._refusal(result.reason, result.then, result.params))
             self.retry = result.scope if result.scope in ("number", "call_type") else ""
             if not self.retry or self.number_tries >= self.timing.number_attempts:
                 self._farewell = ["hang_up_now"]

@@ -45,6 +45,13 @@ class VerifyPin(Command):
 
 
 @dataclass(frozen=True)
+class CheckPhone(Command):
+    """Is this phone on now (shut-off schedules)? Asked as soon as the handset is lifted."""
+
+    kind: ClassVar[str] = "phone_check"
+
+
+@dataclass(frozen=True)
 class RememberLanguage(Command):
     inmate_id: str
     language: str
@@ -209,6 +216,8 @@ class PinChecked(Event):
     status: str
     inmate_id: str = ""
     then: tuple[str, ...] = ()
+    #: Values the refusal speaks: "until" (an ISO date), "wait_s".
+    params: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
     kind: ClassVar[str] = "pin_checked"
 
@@ -227,6 +236,7 @@ class CallChecked(Event):
     #: A refusal's prompt id ("refuse.toll_free") and the prompts that follow it (a reason, advice).
     reason: str = ""
     then: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
     scope: str = "number"
     #: Longest connected time, and what limits it ("call_type_limit", "funds", "shutoff", ...).
     limit_s: float = 0.0
@@ -243,6 +253,13 @@ class CallChecked(Event):
     #: Prompts for both parties when the call ends at its limit (a free first call: how to set up an account).
     after_call: tuple[str, ...] = ()
     kind: ClassVar[str] = "call_checked"
+
+
+@dataclass(frozen=True)
+class PhoneChecked(Event):
+    available: bool
+    reason: str = ""
+    kind: ClassVar[str] = "phone_checked"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class CallServices:
 
     def install(self) -> None:
         on = self.runtime.on
+        on(m.CheckPhone, self.check_phone)
         on(m.VerifyPin, self.verify_pin)
         on(m.RememberLanguage, lambda c: self.rules.remember_language(c.inmate_id, c.language, self._now()))
         on(m.CheckCall, self.check_call)
@@ -81,6 +82,13 @@ class CallServices:
         for record in self.rules.recover(self._now()):
             self._announce_record(record)
 
+    def check_phone(self, command: m.CheckPhone) -> None:
+        refusal = self.rules.phone_available(self._now())
+        if refusal is None:
+            self._answer(lambda at: m.PhoneChecked(at, True))
+        else:
+            self._answer(lambda at: m.PhoneChecked(at, False, refusal.reason))
+
     def verify_pin(self, command: m.VerifyPin) -> None:
         result = self.rules.identify(command.pin, self._now())
         if isinstance(result, Identified):
@@ -88,7 +96,8 @@ class CallServices:
         elif result.reason == "pin.invalid":
             self._answer(lambda at: m.PinChecked(at, "wrong"))
         else:
-            self._answer(lambda at: m.PinChecked(at, result.reason, then=tuple(result.prompts)))
+            self._answer(lambda at: m.PinChecked(at, result.reason, then=tuple(result.prompts),
+                                                 params=dict(result.params)))
 
     def check_call(self, command: m.CheckCall) -> None:
         now = self._now()
@@ -99,7 +108,7 @@ class CallServices:
             scope = refusal_scope(decision, command.call_type)
             self._answer(lambda at: m.CallChecked(
                 at, record.call_id, False, number=command.number, reason=decision.reason,
-                then=tuple(decision.prompts), scope=scope))
+                then=tuple(decision.prompts), params=dict(decision.params), scope=scope))
             return
         call_id = self.rules.open_call(command.inmate_id, decision, now)
         self._grants[call_id] = decision

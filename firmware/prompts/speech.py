@@ -6,6 +6,8 @@ English and Spanish build numbers differently ("thirty one" / "treinta y uno", "
 
 from __future__ import annotations
 
+from datetime import date
+
 from firmware.prompts.catalog import Language
 
 MAX_SPOKEN = 999
@@ -65,3 +67,10 @@ def duration(seconds: int, language: Language) -> list[str]:
             words.append("w_and")
         words += number(rest, language, before_noun=True) + ["w_second" if rest == 1 else "w_seconds"]
     return words
+
+
+def day(when: date, language: Language) -> list[str]:
+    """A calendar day: "December 31" / "31 de diciembre" (the year is not spoken)."""
+    if language == "es":
+        return [*number(when.day, language), "w_of", f"month_{when.month}"]
+    return [f"month_{when.month}", *number(when.day, language)]

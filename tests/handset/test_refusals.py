@@ -72,8 +72,10 @@ def test_debit_without_funds_is_refused(tmp_path):
 
 
 def test_after_shut_off_calls_are_refused(tmp_path):
-    records = refused(tmp_path, start="2026-11-24T22:30:00-06:00")
+    # lifted at 21:59:57.5, the number is complete after 22:00: the check refuses it
+    records = refused(tmp_path, start="2026-11-24T21:59:57-06:00")
     assert one(records, "cdr")["end_reason"] == "refuse.shutoff"
+    assert of(records, "state", state="farewell")
 
 
 def test_just_before_shut_off_a_call_is_still_allowed(tmp_path):
@@ -102,3 +104,28 @@ def test_a_first_collect_call_to_a_cellphone_may_be_free_short_and_explains_acco
     assert "advice.setup_direct_bill_prepaid" in prompts(records, "both")
     cdr = one(records, "cdr")
     assert cdr["free_call"] is True and cdr["charge_cents"] == 0 and not of(records, "charge")
+
+
+def test_the_restriction_end_date_is_spoken(tmp_path):
+    records = refused(tmp_path, pin="5678")
+    said = prompts(records, "ear")
+    until = said.index("restriction.until")
+    assert said[until + 1 : until + 4] == ["month_12", "n_30", "n_1"]
+
+
+def test_the_wait_between_calls_is_spoken(tmp_path):
+    steps = dial_steps() + [{"at_s": 20.0, "action": "hang_up"}] + dial_steps(t0=30.0)
+    parties = [{"number": HOME, "answer_after_rings": 0,
+                "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"},
+                            {"after_answer_s": 5.0, "do": "hang_up"}]}]
+    records = run(scenario(steps, parties, until_s=60, rules={"limits": {"min_wait_s": 120}}), tmp_path)
+    assert [r["end_reason"] for r in of(records, "cdr")][-1] == "refuse.min_wait"
+    said = prompts(records, "ear")
+    assert said[said.index("wait_for") + 1 :][:2] == ["n_1", "w_minute"]
+
+
+def test_lifting_during_shut_off_is_told_at_once(tmp_path):
+    records = run(scenario([{"at_s": 0.5, "action": "lift"}, {"at_s": 2.0, "action": "keys", "keys": "1234#"}],
+                           until_s=10, start="2026-11-24T23:00:00-06:00"), tmp_path)
+    assert prompts(records, "ear")[-2:] == ["refuse.shutoff", "hang_up_now"]
+    assert not of(records, "pin_checked")
