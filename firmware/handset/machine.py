@@ -32,8 +32,6 @@ from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 
-#: How often a connected call's talk time is committed, so a power cut bills what was talked and no more.
-CHECKPOINT_S = 30.0
 CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
 #: States in which a call attempt exists, so hanging up must still leave a call record.
 ATTEMPT_STATES = ["checking", "name_recording", "placing", "called_party", "block_confirm", "connected"]
@@ -424,7 +422,7 @@ class HandsetFlow:
             case ("connected", "checkpoint"):
                 assert self.connected_at is not None
                 self._emit(m.Checkpoint(self.call_id, self.now - self.connected_at))
-                self._arm("checkpoint", self.now + CHECKPOINT_S)
+                self._arm("checkpoint", self.now + self.timing.checkpoint_s)
             case ("connected", "warn"):
                 self._warn()
             case ("connected", "limit"):
@@ -677,7 +675,7 @@ class HandsetFlow:
             self._emit(m.StartRecording(self.call_id))
         self._arm("announce", self.now + check.announcement_interval_s)
         self._arm("limit", self.now + self.limit_s)
-        self._arm("checkpoint", self.now + CHECKPOINT_S)
+        self._arm("checkpoint", self.now + self.timing.checkpoint_s)
         self._arm_warning()
 
     def _warnings(self) -> list[tuple[float, list[str]]]:

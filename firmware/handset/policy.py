@@ -37,6 +37,7 @@ class Timing(BaseModel):
     speech_pause_s: float = Field(gt=0, le=5)
     hang_up_reminder_s: float = Field(gt=0, le=600)
     prompt_level_dbm0: float = Field(ge=-40, le=-3)
+    checkpoint_s: float = Field(ge=1, le=300)
 
 
 class FlowPolicy(BaseModel):

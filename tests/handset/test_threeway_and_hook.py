@@ -107,3 +107,20 @@ def test_a_tone_dialer_held_to_the_mouthpiece_is_reported(tmp_path):
     records = run(scenario(steps, [party(HOME, press(1.0, "1"))], until_s=40, audio=True), tmp_path)
     assert [r["detail"]["digit"] for r in of(records, "incident", incident="mouthpiece_dtmf")] == ["7", "2"]
     assert not of(records, "far_key")
+
+
+@pytest.mark.parametrize("pattern", ["mute", "hold_button", "call_waiting"])
+def test_what_families_do_on_a_call_is_not_taken_for_three_way(tmp_path, pattern):
+    """Muting, the hold button and call waiting are the false disconnects families report."""
+    act = {"after_answer_s": 15.0, "do": "mute", "pattern": pattern, "seed": 3, "seconds": 40}
+    steps = dial_steps() + [{"at_s": 90.0, "action": "hang_up"}]
+    records = run(scenario(steps, [party(HOME, press(1.0, "1"), act)], until_s=100), tmp_path)
+    assert not of(records, "three_way") and one(records, "cdr")["end_reason"] == "inmate_hung_up"
+
+
+def test_hanging_up_while_the_called_party_listens_ends_the_attempt_without_charge(tmp_path):
+    steps = dial_steps() + [{"at_s": 25.0, "action": "hang_up"}]
+    records = run(scenario(steps, [party(HOME)], until_s=40), tmp_path)
+    cdr = one(records, "cdr")
+    assert cdr["end_reason"] == "inmate_hung_up" and cdr["charge_cents"] == 0
+    assert one(records, "line_release") and of(records, "state", state="idle")
