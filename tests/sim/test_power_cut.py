@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.toml"
 
 
@@ -32,6 +34,7 @@ def db_rows(data_dir: Path, sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
+@pytest.mark.slow
 def test_killed_runs_lose_no_committed_record_and_never_charge_twice(tmp_path):
     rng = random.Random(4)
     data_dir = tmp_path / "device"
