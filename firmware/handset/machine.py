@@ -13,7 +13,6 @@ What the flow promises:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import date
 
@@ -21,14 +20,15 @@ import numpy as np
 from transitions import Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
-from firmware.dsp.mix import at_level
-from firmware.dsp.tones import to_int16
 from firmware.handset import messages as m
+from firmware.handset.audio_path import AudioPath
+from firmware.handset.called_party import CalledParty
+from firmware.handset.connected import ConnectedCall
 from firmware.handset.far_end import DetectorFactory, Detectors, SpeechRun
 from firmware.handset.policy import FlowPolicy
 from firmware.prompts import speech
 from firmware.prompts.catalog import Catalog
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 
@@ -78,7 +78,7 @@ TRANSITIONS: list[dict[str, object]] = [
 ]
 
 
-class HandsetFlow:
+class HandsetFlow(CalledParty, ConnectedCall):
     """One handset's call flow. `handle` is the only entry point; it returns the commands an event causes."""
 
     def __init__(self, policy: FlowPolicy, catalog: Catalog, detectors: DetectorFactory) -> None:
@@ -96,11 +96,7 @@ class HandsetFlow:
         self.now = 0.0
         self._timer_seq = 0
         self._timers: dict[str, str] = {}
-        self._ear: deque[np.ndarray] = deque()
-        self._line_out: deque[np.ndarray] = deque()
-        self._line_in: deque[np.ndarray] = deque(maxlen=4)
-        self._busy_until = {"ear": 0.0, "line": 0.0}
-        self._levels: dict[tuple[str, str], np.ndarray] = {}
+        self.audio = AudioPath(catalog, policy.timing.prompt_level_dbm0)
         self._reset_session()
 
     # ---- session and call state ---------------------------------------------------------------------
@@ -221,29 +217,17 @@ class HandsetFlow:
             if prompt_id == "inmate_name":
                 samples, text = self.name_samples, "(the caller's recorded name)"
             else:
-                samples, text = self._leveled(prompt_id, lang), self.catalog.text(prompt_id, lang)
+                samples, text = self.audio.prompt(prompt_id, lang), self.catalog.text(prompt_id, lang)
             self._emit(m.PlayPrompt(prompt_id, text, lang, to))
             for target in targets:
-                start = max(self.now, self._busy_until[target])
-                self._busy_until[target] = start + len(samples) / SAMPLE_RATE
-                queue = self._ear if target == "ear" else self._line_out
-                queue.extend(_frames(samples))
-
-    def _leveled(self, prompt_id: str, language: str) -> np.ndarray:
-        """Prompt audio at the configured level, so a prompt over a conversation is heard and not shouted."""
-        key = (prompt_id, language)
-        if key not in self._levels:
-            samples = at_level(self.catalog.audio(prompt_id, language), self.timing.prompt_level_dbm0)
-            self._levels[key] = to_int16(samples)
-        return self._levels[key]
+                self.audio.queue(samples, target, self.now)
 
     def _quiet(self, target: str) -> None:
         """Barge-in: a key press cuts the prompt being played, so the answer is not talked over."""
-        (self._ear if target == "ear" else self._line_out).clear()
-        self._busy_until[target] = self.now
+        self.audio.quiet(target, self.now)
 
     def _speech_ends(self, target: str = "ear") -> float:
-        return max(self.now, self._busy_until[target])
+        return self.audio.speech_ends(target, self.now)
 
     def _arm(self, purpose: str, at: float) -> None:
         """Start a timer owned by the current state; a stale expiry (state left, timer re-armed) is ignored."""
@@ -271,31 +255,26 @@ class HandsetFlow:
 
     def _mic_frame(self, mic: np.ndarray) -> None:
         """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
-        far = self._line_in.popleft() if self._line_in else None
-        ear = _next(self._ear)
-        if far is not None and (self.bridged or self.state == "placing"):
-            ear = _mix(ear, far)
+        tick = self.audio.tick(mic, hear_far=self.bridged or self.state == "placing", line_open=self.line_active,
+                               bridged=self.bridged)
         if self.capturing_name:
             self.name_samples = np.concatenate([self.name_samples, mic])
         if self.bridged and self.detectors is not None:
             for tone in self.detectors.mouthpiece_dtmf.feed(mic, self.now):
                 if tone.kind == "start":
                     self._emit(m.ReportIncident("mouthpiece_dtmf", {"digit": tone.digit, "call_id": self.call_id}))
-        if ear is not None:
-            self._emit(m.PlayAudio(ear))
-        if self.line_active:
-            out = _next(self._line_out)
-            if self.bridged:
-                out = _mix(out, mic)
-            self._emit(m.SendAudio(out if out is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)))
+        if tick.ear is not None:
+            self._emit(m.PlayAudio(tick.ear))
+        if tick.line is not None:
+            self._emit(m.SendAudio(tick.line))
         if self.recording:
-            silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-            self._emit(m.RecordFrames(self.call_id, mic, far if far is not None else silence))
+            far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            self._emit(m.RecordFrames(self.call_id, mic, far))
 
     def _line_frame(self, samples: np.ndarray, at: float) -> None:
         if not self.line_active:
             return
-        self._line_in.append(samples)
+        self.audio.far_frame(samples)
         if self.detectors is None:
             return
         if self.state == "placing":
@@ -449,9 +428,7 @@ class HandsetFlow:
 
     def on_enter_idle(self) -> None:
         self._disarm_all()
-        self._ear.clear()
-        self._line_out.clear()
-        self._busy_until = {"ear": self.now, "line": self.now}
+        self.audio.reset(self.now)
 
     def on_enter_pin_entry(self) -> None:
         self.pin = ""
@@ -572,183 +549,6 @@ class HandsetFlow:
         self._farewell = ["hang_up_now"]
         self.attempt_over()
 
-    # ---- the called party ------------------------------------------------------------------------------
-
-    def on_enter_called_party(self, *_: object) -> None:
-        if self.speech_run is None:
-            self.speech_run = SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
-            self._introduce()
-        else:
-            self._say(["cp_options"], to="line")
-        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
-
-    def _introduce(self) -> None:
-        recorded = self.check.recorded if self.check else True
-        other = "es" if self.party_language == "en" else "en"
-        self._say(["cp_call_from", "inmate_name", "cp_inmate_at", f"facility.{self.policy.facility_id}",
-                   f"cp_type_{self.call_type}", "cp_monitored" if recorded else "cp_not_recorded",
-                   "cp_options"], to="line")
-        self._say(["cp_party_language"], to="line", language=other)
-
-    def _far_key(self, digit: str) -> None:
-        if self.state == "connected":
-            self._emit(m.FarKey(self.call_id, digit))
-            return
-        self._quiet("line")
-        self.speech_run = self.speech_run or SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
-        if self.state == "block_confirm":
-            if digit == "9":
-                self._emit(m.BlockNumber(self.number, "called_party", self.inmate_id, self.call_id))
-                self._say(["cp_blocked"], to="line")
-                self._not_connected("blocked_by_called_party", ["call_blocked_by_party"])
-            elif digit == "*":
-                self.block_cancelled()
-            else:
-                self._say(["cp_invalid", "cp_block_confirm"], to="line")
-                self._arm("input", self._speech_ends("line") + self.timing.block_confirm_s)
-            return
-        match digit:
-            case "1":
-                self.accepted()
-            case "2":
-                self._say(["cp_declined"], to="line")
-                self._not_connected("declined", ["call_declined"])
-            case "3":
-                self._tell_cost()
-            case "8":
-                self.party_language = "es" if self.party_language == "en" else "en"
-                self._introduce()
-                self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
-            case "9":
-                self.block_pressed()
-            case _:
-                self._party_retry(["cp_invalid", "cp_options"])
-
-    def _tell_cost(self) -> None:
-        check = self.check
-        lang = self.party_language
-        if check is None or (check.first_minute_cents == 0 and check.per_minute_cents == 0):
-            self._say(["cp_cost_free", "cp_options"], to="line")
-        else:
-            self._say(["cp_cost_first_minute", *speech.money(check.per_minute_cents, lang),
-                       "cp_cost_per_minute", "cp_options"], to="line")
-        self.cost_heard = True
-        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
-
-    def _party_silent(self) -> None:
-        """Staying on the line: the first time it plays the cost, after that the options again, then goodbye."""
-        if not self.cost_heard:
-            self.choices += 1
-            self._tell_cost()
-            return
-        self._party_retry(["cp_options"])
-
-    def _party_retry(self, ids: list[str]) -> None:
-        self.choices += 1
-        if self.choices > self.timing.called_party_repeats + 1:
-            self._say(["cp_no_choice"], to="line")
-            self._not_connected("no_choice", ["call_declined"])
-            return
-        self._say(ids, to="line")
-        self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
-
-    def on_enter_block_confirm(self) -> None:
-        self._say(["cp_block_confirm"], to="line")
-        self._arm("input", self._speech_ends("line") + self.timing.block_confirm_s)
-
-    # ---- the connected call ----------------------------------------------------------------------------
-
-    def on_enter_connected(self) -> None:
-        check = self.check
-        assert check is not None
-        self.connected_at = self.now
-        self.limit_s, self.limit_cause = check.limit_s, check.limit_cause
-        if check.shutoff_in_s is not None:
-            until_shutoff = max(check.shutoff_in_s - (self.now - self.started_at), 0.0)
-            if until_shutoff < self.limit_s:
-                self.limit_s, self.limit_cause = until_shutoff, "shutoff"
-        self.bridged = True
-        self._say(["cp_accepted"], to="both")
-        self._emit(m.Connected(self.call_id, self.number, check.recorded))
-        if check.recorded:
-            self.recording = True
-            self._emit(m.StartRecording(self.call_id))
-        self._arm("announce", self.now + check.announcement_interval_s)
-        self._arm("limit", self.now + self.limit_s)
-        self._arm("checkpoint", self.now + self.timing.checkpoint_s)
-        self._arm_warning()
-
-    def _warnings(self) -> list[tuple[float, list[str]]]:
-        """(seconds before the end, prompts) for this call's limit and what causes it."""
-        check = self.check
-        assert check is not None
-        match self.limit_cause:
-            case "funds" | "offline_limit":
-                return [(60.0, ["warn.funds"])]
-            case "shutoff":
-                return [(60.0, ["warn.shutoff"])]
-        warnings = []
-        if check.warn_two_minute:
-            warnings.append((120.0, ["warn.two_minutes"]))
-        if check.warn_one_minute:
-            warnings.append((60.0, ["warn.one_minute"]))
-        return warnings
-
-    def _arm_warning(self) -> None:
-        assert self.connected_at is not None
-        end = self.connected_at + self.limit_s
-        upcoming = [end - before for before, _ in self._warnings() if end - before > self.now + 1e-9]
-        if upcoming:
-            self._arm("warn", min(upcoming))
-
-    def _warn(self) -> None:
-        assert self.connected_at is not None
-        end = self.connected_at + self.limit_s
-        for before, ids in self._warnings():
-            if abs(end - before - self.now) < 1e-6:
-                self._say(ids, to="both")
-        self._arm_warning()
-
-    def _limit_reached(self) -> None:
-        self.end_reason = self.limit_cause
-        final = f"end.{self.limit_cause}"
-        if final not in self.catalog.prompts:
-            final = "end.call_type_limit"
-        after = [p for p in self.check.after_call if p in self.catalog.prompts] if self.check else []
-        self._say([final, *after, "goodbye"], to="both")
-        self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
-
-    def _three_way(self, confidence: float) -> None:
-        self.threeway_count += 1
-        actions = self.policy.threeway_first if self.threeway_count == 1 else self.policy.threeway_repeat
-        self._emit(m.ThreeWayDetected(self.call_id, confidence, tuple(actions)))
-        if "violation" in actions:
-            self.violations.append("three_way")
-            self._emit(m.RecordViolation(self.inmate_id, self.call_id, "three_way"))
-        if "block_number" in actions:
-            self._emit(m.BlockNumber(self.number, "three_way", self.inmate_id, self.call_id))
-        if "disconnect" in actions:
-            self.end_reason = "three_way"
-            self._say(["three_way_disconnect"], to="both")
-            self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
-        elif "warn" in actions:
-            self._say(["three_way_warning"], to="both")
-
-    def _far_hung_up(self) -> None:
-        if self.state in ("called_party", "block_confirm"):
-            self.end_reason = self.end_reason or "far_end_hung_up"
-            self._farewell = ["call_declined", "hang_up_now"]
-            self.line_active = False
-            self.attempt_over()
-        elif self.state == "connected":
-            self.end_reason = self.end_reason or "far_end_hung_up"
-            self.line_active = False
-            self._say(["far_end_hung_up"])
-            self.attempt_over()
-        elif self.state == "placing":
-            self.line_active = False
-            self._not_connected("not_reachable", ["not_reachable"])
-
     # ---- ending ----------------------------------------------------------------------------------------
 
     def on_enter_ending(self) -> None:
@@ -757,7 +557,7 @@ class HandsetFlow:
         self.capturing_name = False
         if self.line_active:
             self.line_active = False
-            self._line_out.clear()
+            self.audio.quiet("line", self.now)
             self._emit(m.ReleaseLine())
         if self.recording:
             self.recording = False
@@ -787,18 +587,3 @@ class HandsetFlow:
         self._farewell = []
         self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
 
-
-def _frames(samples: np.ndarray) -> list[np.ndarray]:
-    pad = (-len(samples)) % FRAME_SAMPLES
-    padded = np.concatenate([samples, np.zeros(pad, dtype=np.int16)]) if pad else samples
-    return [padded[i : i + FRAME_SAMPLES] for i in range(0, len(padded), FRAME_SAMPLES)]
-
-
-def _next(queue: deque[np.ndarray]) -> np.ndarray | None:
-    return queue.popleft() if queue else None
-
-
-def _mix(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
-    if a is None:
-        return b
-    return to_int16(a.astype(np.float64) + b.astype(np.float64))
