@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
 from firmware.dsp.tones import cadence, sines, to_int16
-from firmware.dsp.wavio import read_wav
+from firmware.dsp.wavio import AudioFileError, read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
 from hal.clock import Clock, TimerHandle
 from hal.events import Event
@@ -108,11 +108,35 @@ class _Call:
     timers: list[TimerHandle] = field(default_factory=list)
 
 
+def check_party(party: Party) -> None:
+    """Fail before the run, naming the party and the action, if a sound file or corpus pattern does not exist."""
+    from sim.corpus import NEGATIVES, POSITIVES
+
+    names = [*POSITIVES, *NEGATIVES]
+    for i, action in enumerate(party.actions):
+        where = f"party {party.number} action {i} ({action.do})"
+        if action.do == "speak":
+            try:
+                sound(action.file)
+            except AudioFileError as exc:
+                raise AudioFileError(f"{where}: {exc}") from None
+        if action.pattern and action.pattern not in names:
+            raise AudioFileError(f"{where}: unknown pattern {action.pattern!r}; known: {', '.join(names)}")
+    if party.answered_by == "machine":
+        for name in party.greeting:
+            try:
+                sound(name)
+            except AudioFileError as exc:
+                raise AudioFileError(f"party {party.number} greeting: {exc}") from None
+
+
 class SimNetwork:
     """A Line whose far ends are scripted parties. `sent` keeps what the device sent, for the WAV file."""
 
     def __init__(self, clock: Clock, parties: list[Party], continuous_audio: bool = False,
                  noise_dbm0: float = -62.0, seed: int = 7) -> None:
+        for party in parties:
+            check_party(party)
         self._clock = clock
         self.parties = {p.number: p for p in parties}
         self.continuous = continuous_audio

@@ -12,6 +12,7 @@ from typing import Any
 
 from firmware import config as config_mod
 from firmware.device import Devices, assemble, sim_devices
+from firmware.dsp.wavio import AudioFileError
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
 from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
@@ -130,13 +131,17 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
             overrides["paths"]["rules"] = str(world_mod.write_rules(scenario.rules, data_dir))
         config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
         world_mod.seed(scenario.world, config)
+        timing = world_mod.timing(scenario.timing)
     except config_mod.ConfigError as exc:
         raise ScenarioError(str(exc)) from None
     except world_mod.WorldError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     clock = VirtualClock()
     devices = sim_devices(config, clock)
-    network = SimNetwork(clock, list(scenario.parties), continuous_audio=scenario.audio)
+    try:
+        network = SimNetwork(clock, list(scenario.parties), continuous_audio=scenario.audio)
+    except AudioFileError as exc:
+        raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     devices.line = network
     mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
     try:
@@ -154,7 +159,7 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
 
         runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
         runtime.observe(collect)
-        world_mod.apply_timing(runtime, scenario.timing)
+        world_mod.apply_timing(runtime, timing)
         if mic is not None:
             mic.start(scenario.end_time())
         runtime.run_virtual(clock, scenario.end_time())

@@ -17,7 +17,7 @@ import tomli_w
 
 from firmware.config import Config
 from firmware.handset.machine import HandsetFlow
-from firmware.handset.policy import PolicyError, load_timing
+from firmware.handset.policy import PolicyError, Timing, load_timing
 from firmware.handset.services import WallClock
 from firmware.handset.wiring import STORE_FILE
 from firmware.rules.datasets import DatasetError, validate_value
@@ -106,14 +106,19 @@ def wall_clock(start: datetime) -> Callable[[float], datetime]:
     return WallClock(start, 0.0)
 
 
-def apply_timing(runtime: Runtime, overrides: dict[str, Any]) -> None:
-    """Scenario overrides of the handset's waits (e.g. a short ring timeout)."""
+def timing(overrides: dict[str, Any]) -> Timing | None:
+    """The handset's waits with the scenario's overrides (e.g. a short ring timeout); None if it has none."""
     if not overrides:
-        return
+        return None
     try:
-        timing = load_timing(overrides=overrides)
+        return load_timing(overrides=overrides, source="scenario [timing]")
     except PolicyError as exc:
         raise WorldError(str(exc)) from None
+
+
+def apply_timing(runtime: Runtime, timing: Timing | None) -> None:
+    if timing is None:
+        return
     for machine in runtime.machines:
         if isinstance(machine, HandsetFlow):
             machine.policy = machine.policy.model_copy(update={"timing": timing})

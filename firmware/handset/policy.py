@@ -52,7 +52,9 @@ class FlowPolicy(BaseModel):
     default_language: str = "en"
 
 
-def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = None) -> Timing:
+def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = None,
+                source: str | None = None) -> Timing:
+    """The timing file, with `overrides` on top; errors name `source` (default: the file)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -63,4 +65,5 @@ def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = Non
     try:
         return Timing.model_validate(values)
     except ValidationError as exc:
-        raise PolicyError(f"{path}: " + "; ".join(_describe(e) for e in exc.errors(include_url=False))) from None
+        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
+        raise PolicyError(f"{source or path}: {problems}") from None
