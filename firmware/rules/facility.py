@@ -91,7 +91,9 @@ class DialPlan(_Section):
     def _prefixes(cls, value: list[str]) -> list[str]:
         for prefix in value:
             if not re.fullmatch(r"[2-9][0-9]{2}([2-9][0-9]{2})?", prefix):
-                raise ValueError(f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9")
+                raise ValueError(
+                    f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9"
+                )
         return value
 
 
@@ -114,7 +116,7 @@ class ClassRates(_Section):
     local: Rate
     intrastate: Rate
     interstate: Rate
-    international: Rate = Decimal("0")
+    international: Rate = Decimal(0)
 
     def for_class(self, call_class: CallClass) -> Decimal:
         return getattr(self, call_class)
@@ -132,7 +134,7 @@ class Rating(_Section):
     #: The regulator's per-minute cap on the rate (not counting the facility add-on); a rate above it is refused.
     cap_per_minute: Rate
     #: Per-minute facility add-on charged on top of the rate (FCC 25-75: $0.02).
-    facility_addon_per_minute: Rate = Decimal("0")
+    facility_addon_per_minute: Rate = Decimal(0)
     #: An optional ceiling on what one call can cost, in dollars.
     max_charge_per_call: Money | None = None
     rates: dict[CallType, ClassRates]
@@ -286,9 +288,9 @@ class OfflinePolicy(_Section):
     """Bounds on what the device spends from cached balances before the central server has seen it."""
 
     #: Debit/prepaid/direct-bill amounts (reserved or charged) not yet acknowledged by the server, per account.
-    max_unsynced_spend_per_account: Money = Decimal("25")
+    max_unsynced_spend_per_account: Money = Decimal(25)
     #: Across all accounts on this device.
-    max_unsynced_spend_device: Money = Decimal("500")
+    max_unsynced_spend_device: Money = Decimal(500)
 
 
 class FacilityRules(_Section):
@@ -316,7 +318,9 @@ class FacilityRules(_Section):
     def _complete(self) -> FacilityRules:
         for call_type in self.call_types.enabled:
             if call_type not in self.rating.rates:
-                raise ValueError(f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing")
+                raise ValueError(
+                    f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing"
+                )
             if call_type not in self.durations:
                 raise ValueError(f"call type {call_type!r} is enabled but durations.{call_type} is missing")
         shortest = min(min(d.weekday, d.weekend, d.holiday) for d in self.durations.values()) * 60

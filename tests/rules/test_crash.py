@@ -26,7 +26,10 @@ def run_writer(db: Path, first: int, count: int, kill_after_s: float | None) -> 
     """Run the writer; kill it `kill_after_s` after it is ready. Returns the lines it printed (committed steps)."""
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.rules.crash_writer", str(db), str(first), str(count)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
     ready = child.stdout.readline().split()
@@ -67,7 +70,9 @@ def check_invariants(store: Store, committed: list[list[str]]) -> None:
         " AND NOT EXISTS (SELECT 1 FROM rules_ledger x WHERE x.call_id = r.call_id AND x.kind = 'release')"
     ).fetchone()[0]
     assert unsettled == 0, "a reservation was never settled"
-    charged = db.execute("SELECT coalesce(sum(amount_cents), 0) FROM rules_ledger WHERE kind = 'charge'").fetchone()[0]
+    charged = db.execute(
+        "SELECT coalesce(sum(amount_cents), 0) FROM rules_ledger WHERE kind = 'charge'"
+    ).fetchone()[0]
     billed = db.execute("SELECT coalesce(sum(charge_cents), 0) FROM rules_cdr").fetchone()[0]
     assert charged == billed
 
