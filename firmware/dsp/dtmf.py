@@ -209,22 +209,28 @@ def _blocks(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(-1, SUB)
 
 
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
 def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDigit]:
-    """Every key in a whole signal (8 kHz int16), vectorised across all windows at once."""
-    cfg = config or DtmfConfig()
+    """Every key in a whole signal (8 kHz int16), vectorised across all windows of a minute at a time.
+
+    It is the streaming receiver fed a minute per call, so both make the same decisions by construction.
+    """
+    rx = DtmfReceiver(config)
     x = np.asarray(samples)
-    pad = (-len(x)) % SUB
-    if pad:
-        x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    tracker = LabelTracker(cfg.on_windows, cfg.off_windows)
-    events = tracker.feed(_labels(*_spectra(_blocks(x)), cfg)) + tracker.finish()
+    events: list[DtmfEvent] = []
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += rx.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += rx.finish()
     digits: list[DtmfDigit] = []
-    opened: dict[int, float] = {}
-    for kind, key, w in events:
-        if kind == "start":
-            opened[key] = _window_time(kind, w)
+    opened: dict[str, float] = {}
+    for event in events:
+        if event.kind == "start":
+            opened[event.digit] = event.at
         else:
-            digits.append(DtmfDigit(DIGITS[key], opened.pop(key), _window_time(kind, w)))
+            digits.append(DtmfDigit(event.digit, opened.pop(event.digit), event.at))
     return digits
 
 

@@ -291,21 +291,21 @@ def _offset(last_window: int) -> float:
     return (last_window * SUB + _L) / SAMPLE_RATE
 
 
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
 def detect_progress(samples: np.ndarray, config: ProgressConfig | None = None) -> list[ToneSpan]:
-    """Every call-progress tone in a whole signal (8 kHz int16), classified vectorised across all windows."""
-    cfg = config or ProgressConfig()
+    """Every call-progress tone in a whole signal (8 kHz int16), vectorised across a minute of windows at a time.
+
+    It is the streaming detector fed a minute per call, so both make the same decisions by construction.
+    """
+    detector = ProgressDetector(config)
     x = np.asarray(samples)
-    pad = (-len(x)) % SUB
-    if pad:
-        x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    labels = _labels(*_spectra(np.asarray(x, dtype=np.float32).reshape(-1, SUB)), cfg)
-    engine = _Engine(cfg)
     events: list[ProgressEvent] = []
-    # Feed run by run so the cadence engine sees time pass between segments, as a stream would.
-    bounds = np.concatenate(([0], np.flatnonzero(np.diff(labels)) + 1, [labels.size]))
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        events += engine.feed(labels[a:b])
-    events += engine.finish()
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += detector.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += detector.finish()
     spans: list[ToneSpan] = []
     opened: dict[str, float] = {}
     for event in events:
