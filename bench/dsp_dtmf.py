@@ -16,17 +16,17 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as SpanDSP gets
 
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench import spandsp  # noqa: E402
-from bench.speech_corpus import Recording, recordings, through_line  # noqa: E402
-from firmware.dsp.dtmf import DtmfReceiver, detect  # noqa: E402
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE  # noqa: E402
-from sim.dtmf_signals import DigitSpec, random_digits, score  # noqa: E402
+from bench import spandsp
+from bench.speech_corpus import Recording, recordings, through_line
+from firmware.dsp.dtmf import DtmfReceiver, detect
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from sim.dtmf_signals import DigitSpec, random_digits, score
 
 RESULTS = Path(__file__).with_name("results")
 SEED = 692

@@ -16,19 +16,19 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as SpanDSP gets
 
-import json  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench import spandsp  # noqa: E402
-from bench.speech_corpus import Recording, recordings, through_line  # noqa: E402
-from firmware.dsp.progress import TONES, ProgressDetector, detect_progress  # noqa: E402
-from firmware.dsp.tones import cadence, sines, to_int16  # noqa: E402
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE  # noqa: E402
-from sim.channel import telephone  # noqa: E402
+from bench import spandsp
+from bench.speech_corpus import Recording, recordings, through_line
+from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
+from firmware.dsp.tones import cadence, sines, to_int16
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from sim.channel import telephone
 
 RESULTS = Path(__file__).with_name("results")
 TRIALS = 20
@@ -169,10 +169,11 @@ def plot(lat: dict[str, dict[str, object]]) -> str:
 
 
 def markdown(result: dict[str, object]) -> str:
-    lines = ["# Call-progress detector vs SpanDSP", "", f"Command: `python -m bench.dsp_progress` (seed {SEED}, "
-             f"{TRIALS} trials per tone).", "", "## Time to report (s from onset, 20 ms frames)", "",
-             "| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
-             "SpanDSP missed/wrong | sooner by |", "|---|---|---|---|---|---|---|---|"]
+    command = f"Command: `python -m bench.dsp_progress` (seed {SEED}, {TRIALS} trials per tone)."
+    header = ("| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
+              "SpanDSP missed/wrong | sooner by |")
+    lines = ["# Call-progress detector vs SpanDSP", "", command, "", "## Time to report (s from onset, 20 ms frames)",
+             "", header, "|---|---|---|---|---|---|---|---|"]
     for tone, row in result["latency"].items():  # type: ignore[union-attr]
         o, s = row["ours"], row["spandsp"]
         lines.append(f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "

@@ -111,5 +111,6 @@ def run_device(config_path: Path | None) -> None:
     finally:
         devices.close()
 
-from firmware.dsp.cli import dsp  # noqa: E402
+from firmware.dsp.cli import dsp
+
 main.add_command(dsp)

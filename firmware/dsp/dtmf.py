@@ -2,8 +2,9 @@
 
 How it decides, and why:
 - The signal is cut into 5 ms sub-blocks (40 samples) and each one is projected onto the eight DTMF frequencies and
-  the two dial-tone frequencies (one matrix product for the whole signal). A 20 ms analysis window is four
-  consecutive sub-blocks, so windows hop by 5 ms.
+  the two dial-tone frequencies (one matrix product per call: a frame when streaming, a minute in batch). A 20 ms
+  analysis window is four consecutive sub-blocks, so windows hop by 5 ms. Every test below is a numpy array
+  operation across all windows at once; a cheap exact pre-gate skips the windows that cannot pass.
 - In a window, the phase advance from one sub-block to the next measures each tone's true frequency (unambiguous to
   +-100 Hz). That gives the +-1.5 % accept / 3.5 % reject split that a short DFT cannot, and lets the four
   sub-blocks be summed coherently at the measured frequency, so an off-frequency tone loses no energy.
@@ -106,7 +107,7 @@ _NF = len(_FREQS)
 def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sub-block projections, frequency-major: real (10, n), imaginary (10, n), and energy (n,).
 
-    `blocks` is float32 (n, SUB). One matrix product covers the whole signal.
+    `blocks` is float32 (n, SUB). One matrix product covers all of them.
     """
     proj = _BASIS.T @ blocks.T
     return proj[:_NF], proj[_NF:], np.einsum("ij,ij->i", blocks, blocks)
@@ -156,16 +157,17 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     row_best = np.maximum(np.maximum(noncoh[0], noncoh[1]), np.maximum(noncoh[2], noncoh[3]))
     col_best = np.maximum(np.maximum(noncoh[4], noncoh[5]), np.maximum(noncoh[6], noncoh[7]))
     floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)  # tone power at the level floor
-    # Exact pre-gate: coherent power over a window can never exceed WIN times its summed sub-block powers.
-    # Tone power from a coherent sum S over L samples is 2|S|^2/L^2; window power is total/L.
-    # Dial tone measured coherently in the window at its exact frequencies (its phase step repeats every 4 or 5
-    # sub-blocks, so the reference never drifts). Its credit needs both tones balanced, so the weaker one bounds it.
+    # Dial tone, measured coherently in each window at its exact frequencies (the phase reference repeats every
+    # 4 or 5 sub-blocks, so it never drifts).
     n = energy.shape[0]
     dial = np.empty((2, n), dtype=np.complex64)
     dial.real, dial.imag = re[8:10], im[8:10]
     dial *= np.tile(_DIAL_RAMP, -(-n // _DIAL_PERIOD))[:, :n]
     coherent = _sliding(dial)
     short = (coherent.real**2 + coherent.imag**2) * (2 / (_L * _L))  # (2, nwin) power
+    # Exact pre-gate. A tone's power from a coherent sum S over L samples is 2|S|^2/L^2 and can never exceed WIN
+    # times its summed sub-block powers; window power is total/L. Dial-tone credit needs both dial tones balanced
+    # in the window, so the weaker one bounds it.
     dial_bound = (1 + 10 ** (cfg.max_dial_twist_db / 10)) * np.minimum(short[0], short[1])
     tone_bound = 2 * WIN * (row_best + col_best) / (_L * _L)
     ok = tone_bound + dial_bound >= cfg.min_tone_share * total / _L
@@ -205,10 +207,6 @@ def _window_time(kind: str, w: int) -> float:
     return (w * SUB + (_L if kind == "end" else 0)) / SAMPLE_RATE
 
 
-def _blocks(x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32).reshape(-1, SUB)
-
-
 #: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
 BATCH_SAMPLES = 60 * SAMPLE_RATE
 
@@ -246,7 +244,10 @@ class DtmfReceiver:
         self._fed = 0  # samples consumed into sub-blocks
 
     def feed(self, samples: np.ndarray, at: float) -> list[DtmfEvent]:
-        """`samples` are int16 (any length), `at` the clock time of their first sample."""
+        """`samples` are int16 (any length), `at` the clock time of their first sample.
+
+        Calls are taken to be contiguous: event times count samples from the first call's `at`.
+        """
         x = np.asarray(samples, dtype=np.float32)
         if self._origin is None:
             self._origin = at

@@ -203,9 +203,9 @@ class _Cadence:
                 return self._report("busy", seg.start, seg.end)
             if prev is not None and prev.cls == BUSY and prev.first and seg.start - prev.end in c.reorder_off:
                 return self._report("reorder", prev.start, seg.end)
-        elif seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1:
-            if prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap:
-                return self._report("sit", prev.start, seg.end)
+        elif (seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1
+              and prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap):
+            return self._report("sit", prev.start, seg.end)
         return []
 
     def close(self, end: float) -> list[ProgressEvent]:
@@ -235,9 +235,9 @@ class _Cadence:
     def _silence(self, now: float) -> list[ProgressEvent]:
         out: list[ProgressEvent] = []
         prev = self._history[-1] if self._history else None
-        if self._tone is None and prev is not None and prev.cls == BUSY and prev.first:
-            if now - prev.end >= self._cfg.busy_min:
-                out += self._report("busy", prev.start, prev.end)
+        if (self._tone is None and prev is not None and prev.cls == BUSY and prev.first
+                and now - prev.end >= self._cfg.busy_min):
+            out += self._report("busy", prev.start, prev.end)
         if self._tone is not None and now - self._last_on_end >= self._cfg.end_after.get(self._tone, 0.0):
             out += self._end()
         return out
@@ -327,7 +327,10 @@ class ProgressDetector:
         self._origin: float | None = None
 
     def feed(self, samples: np.ndarray, at: float) -> list[ProgressEvent]:
-        """`samples` are int16 (any length), `at` the clock time of their first sample."""
+        """`samples` are int16 (any length), `at` the clock time of their first sample.
+
+        Calls are taken to be contiguous: event times count samples from the first call's `at`.
+        """
         if self._origin is None:
             self._origin = at
         x = np.asarray(samples, dtype=np.float32)
