@@ -111,6 +111,10 @@ def run_device(config_path: Path | None) -> None:
     finally:
         devices.close()
 
-from firmware.dsp.cli import dsp
+
+from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
+
+main.add_command(rules_group)
+from firmware.dsp.cli import dsp  # noqa: E402
 
 main.add_command(dsp)
