@@ -116,4 +116,5 @@ from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it i
 
 main.add_command(rules_group)
 from firmware.dsp.cli import dsp  # noqa: E402
+
 main.add_command(dsp)

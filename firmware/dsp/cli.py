@@ -25,7 +25,7 @@ def load(path: Path) -> np.ndarray:
 
 
 def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 @click.group()

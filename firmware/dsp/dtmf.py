@@ -2,13 +2,14 @@
 
 How it decides, and why:
 - The signal is cut into 5 ms sub-blocks (40 samples) and each one is projected onto the eight DTMF frequencies and
-  the two dial-tone frequencies (one matrix product for the whole signal). A 20 ms analysis window is four
-  consecutive sub-blocks, so windows hop by 5 ms.
+  the two dial-tone frequencies (one matrix product per call: a frame when streaming, a minute in batch). A 20 ms
+  analysis window is four consecutive sub-blocks, so windows hop by 5 ms. Every test below is a numpy array
+  operation across all windows at once; a cheap exact pre-gate skips the windows that cannot pass.
 - In a window, the phase advance from one sub-block to the next measures each tone's true frequency (unambiguous to
   +-100 Hz). That gives the +-1.5 % accept / 3.5 % reject split that a short DFT cannot, and lets the four
   sub-blocks be summed coherently at the measured frequency, so an off-frequency tone loses no energy.
 - A window holds a key when: the strongest row and column tones are on frequency, each is above the level floor,
-  their twist is within limits, the two tones (plus any dial tone) carry most of the window's energy (speech and
+  their twist is within limits, the two tones (plus any steady dial tone) carry most of the window's energy (speech and
   music spread theirs over harmonics and formants: the talk-off guard), and the stronger tone is steady over the
   four sub-blocks (an edge inside the window fails, which is what makes the duration limits sharp; the weaker tone
   is not tested because the stronger one's leakage beats in its 5 ms values).
@@ -40,6 +41,7 @@ KEY_FREQS: dict[str, tuple[float, float]] = {
 
 SUB = 40  # samples per sub-block (5 ms)
 WIN = 4  # sub-blocks per analysis window (20 ms)
+DIAL_SPAN = 16  # sub-blocks over which dial tone is measured (80 ms)
 _FREQS = np.array(ROW_HZ + COL_HZ + DIAL_HZ)
 _L = SUB * WIN
 
@@ -58,9 +60,11 @@ class DtmfConfig(BaseModel):
     #: Low group above the high group (Q.24: accept 8 dB).
     max_normal_twist_db: float = Field(10.0, ge=0.0)
     #: Share of the window's energy the two tones (and dial tone) must carry: the talk-off guard.
-    min_tone_share: float = Field(0.75, gt=0.0, lt=1.0)
+    min_tone_share: float = Field(0.8, gt=0.0, lt=1.0)
     #: Weakest sub-block of the stronger tone relative to its mean power: rejects windows that straddle an edge.
     min_steadiness: float = Field(0.4, gt=0.0, lt=1.0)
+    #: Largest level difference between dial tone's 350 and 440 Hz for it to count as dial tone.
+    max_dial_twist_db: float = Field(6.0, ge=0.0)
     #: Consecutive 5 ms windows that must agree before a key starts (3 = 30 ms of tone).
     on_windows: int = Field(3, ge=1, le=20)
     #: Consecutive 5 ms windows without the key before it ends (9: bridges 10 ms dropouts, splits 40 ms pauses).
@@ -93,13 +97,17 @@ def _basis() -> tuple[np.ndarray, np.ndarray]:
 
 
 _BASIS, _STEP = _basis()
+#: Phase reference of the dial tones per sub-block: 350 Hz repeats every 4 sub-blocks, 440 Hz every 5.
+_DIAL_PERIOD = 20
+_DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)
+                    ).astype(np.complex64)
 _NF = len(_FREQS)
 
 
 def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sub-block projections, frequency-major: real (10, n), imaginary (10, n), and energy (n,).
 
-    `blocks` is float32 (n, SUB). One matrix product covers the whole signal.
+    `blocks` is float32 (n, SUB). One matrix product covers all of them.
     """
     proj = _BASIS.T @ blocks.T
     return proj[:_NF], proj[_NF:], np.einsum("ij,ij->i", blocks, blocks)
@@ -114,22 +122,57 @@ def _sliding(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig) -> np.ndarray:
-    """Key index (0-15) held by each window of sub-blocks i..i+3, or -1. Pure function of the sub-blocks."""
+def _dial_tone(re: np.ndarray, im: np.ndarray, cand: np.ndarray, short: np.ndarray, floor: float,
+               cfg: DtmfConfig) -> np.ndarray:
+    """Dial-tone power to leave out of the talk-off guard, per candidate window (0 where there is none).
+
+    Dial tone is steady, so it is measured coherently over the 80 ms ending with the window (a glide of a few Hz,
+    as a voice harmonic has, loses that coherence), both tones must be present and balanced over the 80 ms and in
+    the window, and neither may be credited with more than the window itself holds.
+    """
+    idx = cand[:, None] + np.arange(WIN - DIAL_SPAN, WIN)[None, :]  # (c, DIAL_SPAN) sub-blocks
+    valid = idx >= 0
+    safe = np.where(valid, idx, 0)
+    z = (re[8:10, safe] + 1j * im[8:10, safe]) * (_STEP[8:10, None, None] ** idx) * valid
+    span = SUB * valid.sum(axis=1)
+    long = (np.abs(z.sum(axis=2)) ** 2 * 2 / (span * span)).T  # (c, 2)
+    balance = 10 ** (cfg.max_dial_twist_db / 10)
+    present = (long.min(axis=1) >= floor) & (long.max(axis=1) <= balance * long.min(axis=1))
+    present &= short.max(axis=1) <= balance * short.min(axis=1)
+    return np.where(present, np.minimum(long, short).sum(axis=1), 0.0)
+
+
+def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig, lead: int = 0) -> np.ndarray:
+    """Key index (0-15) held by each window of sub-blocks i..i+3 for i >= lead, or -1.
+
+    A pure function of the sub-blocks; the `lead` sub-blocks before the first window are history for the
+    dial-tone measure only.
+    """
     nwin = energy.shape[0] - WIN + 1
-    labels = np.full(max(nwin, 0), -1, dtype=np.int8)
-    if nwin <= 0:
+    labels = np.full(max(nwin - lead, 0), -1, dtype=np.int8)
+    if nwin - lead <= 0:
         return labels
     noncoh = _sliding(re[:8] ** 2 + im[:8] ** 2)  # (8, nwin)
     total = _sliding(energy)
     row_best = np.maximum(np.maximum(noncoh[0], noncoh[1]), np.maximum(noncoh[2], noncoh[3]))
     col_best = np.maximum(np.maximum(noncoh[4], noncoh[5]), np.maximum(noncoh[6], noncoh[7]))
     floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)  # tone power at the level floor
-    # Exact pre-gate: coherent power over a window can never exceed WIN times its summed sub-block powers.
-    # Tone power from a coherent sum S over L samples is 2|S|^2/L^2; window power is total/L.
-    ok = 2 * WIN * (row_best + col_best) >= cfg.min_tone_share * _L * total
+    # Dial tone, measured coherently in each window at its exact frequencies (the phase reference repeats every
+    # 4 or 5 sub-blocks, so it never drifts).
+    n = energy.shape[0]
+    dial = np.empty((2, n), dtype=np.complex64)
+    dial.real, dial.imag = re[8:10], im[8:10]
+    dial *= np.tile(_DIAL_RAMP, -(-n // _DIAL_PERIOD))[:, :n]
+    coherent = _sliding(dial)
+    short = (coherent.real**2 + coherent.imag**2) * (2 / (_L * _L))  # (2, nwin) power
+    # Exact pre-gate. A tone's power from a coherent sum S over L samples is 2|S|^2/L^2 and can never exceed WIN
+    # times its summed sub-block powers; window power is total/L. Dial-tone credit needs both dial tones balanced
+    # in the window, so the weaker one bounds it.
+    dial_bound = (1 + 10 ** (cfg.max_dial_twist_db / 10)) * np.minimum(short[0], short[1])
+    tone_bound = 2 * WIN * (row_best + col_best) / (_L * _L)
+    ok = tone_bound + dial_bound >= cfg.min_tone_share * total / _L
     ok &= np.minimum(row_best, col_best) * (2 * WIN) >= floor * _L * _L
-    cand = np.flatnonzero(ok)
+    cand = np.flatnonzero(ok[lead:]) + lead
     if cand.size == 0:
         return labels
     at = cand[:, None] + np.arange(WIN)[None, :]  # (c, WIN) sub-block indices
@@ -139,7 +182,6 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig)
     unit = np.exp(1j * (np.angle(adv) - np.angle(_STEP)))  # measured rotation per sub-block
     rot = unit[:, None, :] ** np.arange(WIN)[None, :, None]
     aligned = np.abs((zw * np.conj(rot)).sum(axis=1)) ** 2 * 2 / (_L * _L)  # tone power, (c, 10)
-    nominal = np.abs((zw * _STEP[None, None, :] ** np.arange(WIN)[None, :, None]).sum(axis=1)) ** 2 * 2 / (_L * _L)
     rows = np.argmax(aligned[:, :4], axis=1)
     cols = np.argmax(aligned[:, 4:8], axis=1) + 4
     idx = np.arange(cand.size)
@@ -149,14 +191,14 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig)
     loud = (p_row >= floor) & (p_col >= floor)
     twist_db = 10 * np.log10(np.maximum(p_col, 1e-9) / np.maximum(p_row, 1e-9))
     twist_ok = (twist_db <= cfg.max_reverse_twist_db) & (twist_db >= -cfg.max_normal_twist_db)
-    dial = nominal[:, 8:10].sum(axis=1)
+    dial = _dial_tone(re, im, cand, short[:, cand].T, floor, cfg)
     share = (p_row + p_col + dial) * _L / np.maximum(total[cand], 1e-9)
     # Steadiness of the stronger tone only: the weaker one's sub-block values carry the stronger one's leakage.
     strong = np.where(p_row >= p_col, rows, cols)
     sub = np.abs(zw[idx, :, strong]) ** 2  # (c, WIN)
     steady = sub.min(axis=1) >= cfg.min_steadiness * sub.mean(axis=1)
     good = on_freq & loud & twist_ok & (share >= cfg.min_tone_share) & steady
-    labels[cand[good]] = (rows[good] * 4 + (cols[good] - 4)).astype(np.int8)
+    labels[cand[good] - lead] = (rows[good] * 4 + (cols[good] - 4)).astype(np.int8)
     return labels
 
 
@@ -165,26 +207,28 @@ def _window_time(kind: str, w: int) -> float:
     return (w * SUB + (_L if kind == "end" else 0)) / SAMPLE_RATE
 
 
-def _blocks(x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32).reshape(-1, SUB)
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
 
 
 def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDigit]:
-    """Every key in a whole signal (8 kHz int16), vectorised across all windows at once."""
-    cfg = config or DtmfConfig()
+    """Every key in a whole signal (8 kHz int16), vectorised across all windows of a minute at a time.
+
+    It is the streaming receiver fed a minute per call, so both make the same decisions by construction.
+    """
+    rx = DtmfReceiver(config)
     x = np.asarray(samples)
-    pad = (-len(x)) % SUB
-    if pad:
-        x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    tracker = LabelTracker(cfg.on_windows, cfg.off_windows)
-    events = tracker.feed(_labels(*_spectra(_blocks(x)), cfg)) + tracker.finish()
+    events: list[DtmfEvent] = []
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += rx.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += rx.finish()
     digits: list[DtmfDigit] = []
-    opened: dict[int, float] = {}
-    for kind, key, w in events:
-        if kind == "start":
-            opened[key] = _window_time(kind, w)
+    opened: dict[str, float] = {}
+    for event in events:
+        if event.kind == "start":
+            opened[event.digit] = event.at
         else:
-            digits.append(DtmfDigit(DIGITS[key], opened.pop(key), _window_time(kind, w)))
+            digits.append(DtmfDigit(event.digit, opened.pop(event.digit), event.at))
     return digits
 
 
@@ -200,7 +244,10 @@ class DtmfReceiver:
         self._fed = 0  # samples consumed into sub-blocks
 
     def feed(self, samples: np.ndarray, at: float) -> list[DtmfEvent]:
-        """`samples` are int16 (any length), `at` the clock time of their first sample."""
+        """`samples` are int16 (any length), `at` the clock time of their first sample.
+
+        Calls are taken to be contiguous: event times count samples from the first call's `at`.
+        """
         x = np.asarray(samples, dtype=np.float32)
         if self._origin is None:
             self._origin = at
@@ -228,9 +275,11 @@ class DtmfReceiver:
         return DIGITS[self._tracker.active] if self._tracker.active >= 0 else None
 
     def _process(self, blocks: np.ndarray) -> list[DtmfEvent]:
+        history = self._ctx[2].size
         re, im, energy = (np.concatenate([old, new], axis=-1) for old, new in zip(self._ctx, _spectra(blocks)))
-        self._ctx = (re[:, -(WIN - 1):], im[:, -(WIN - 1):], energy[-(WIN - 1):])
-        return self._events(self._tracker.feed(_labels(re, im, energy, self._cfg)))
+        self._ctx = (re[:, -(DIAL_SPAN - 1):], im[:, -(DIAL_SPAN - 1):], energy[-(DIAL_SPAN - 1):])
+        lead = max(history - (WIN - 1), 0)  # windows before this one were labelled by earlier calls
+        return self._events(self._tracker.feed(_labels(re, im, energy, self._cfg, lead)))
 
     def _events(self, raw: list[tuple[str, int, int]]) -> list[DtmfEvent]:
         origin = self._origin or 0.0

@@ -203,9 +203,9 @@ class _Cadence:
                 return self._report("busy", seg.start, seg.end)
             if prev is not None and prev.cls == BUSY and prev.first and seg.start - prev.end in c.reorder_off:
                 return self._report("reorder", prev.start, seg.end)
-        elif seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1:
-            if prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap:
-                return self._report("sit", prev.start, seg.end)
+        elif (seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1
+              and prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap):
+            return self._report("sit", prev.start, seg.end)
         return []
 
     def close(self, end: float) -> list[ProgressEvent]:
@@ -235,9 +235,9 @@ class _Cadence:
     def _silence(self, now: float) -> list[ProgressEvent]:
         out: list[ProgressEvent] = []
         prev = self._history[-1] if self._history else None
-        if self._tone is None and prev is not None and prev.cls == BUSY and prev.first:
-            if now - prev.end >= self._cfg.busy_min:
-                out += self._report("busy", prev.start, prev.end)
+        if (self._tone is None and prev is not None and prev.cls == BUSY and prev.first
+                and now - prev.end >= self._cfg.busy_min):
+            out += self._report("busy", prev.start, prev.end)
         if self._tone is not None and now - self._last_on_end >= self._cfg.end_after.get(self._tone, 0.0):
             out += self._end()
         return out
@@ -291,21 +291,21 @@ def _offset(last_window: int) -> float:
     return (last_window * SUB + _L) / SAMPLE_RATE
 
 
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
 def detect_progress(samples: np.ndarray, config: ProgressConfig | None = None) -> list[ToneSpan]:
-    """Every call-progress tone in a whole signal (8 kHz int16), classified vectorised across all windows."""
-    cfg = config or ProgressConfig()
+    """Every call-progress tone in a whole signal (8 kHz int16), vectorised across a minute of windows at a time.
+
+    It is the streaming detector fed a minute per call, so both make the same decisions by construction.
+    """
+    detector = ProgressDetector(config)
     x = np.asarray(samples)
-    pad = (-len(x)) % SUB
-    if pad:
-        x = np.concatenate([x, np.zeros(pad, dtype=x.dtype)])
-    labels = _labels(*_spectra(np.asarray(x, dtype=np.float32).reshape(-1, SUB)), cfg)
-    engine = _Engine(cfg)
     events: list[ProgressEvent] = []
-    # Feed run by run so the cadence engine sees time pass between segments, as a stream would.
-    bounds = np.concatenate(([0], np.flatnonzero(np.diff(labels)) + 1, [labels.size]))
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        events += engine.feed(labels[a:b])
-    events += engine.finish()
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += detector.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += detector.finish()
     spans: list[ToneSpan] = []
     opened: dict[str, float] = {}
     for event in events:
@@ -327,7 +327,10 @@ class ProgressDetector:
         self._origin: float | None = None
 
     def feed(self, samples: np.ndarray, at: float) -> list[ProgressEvent]:
-        """`samples` are int16 (any length), `at` the clock time of their first sample."""
+        """`samples` are int16 (any length), `at` the clock time of their first sample.
+
+        Calls are taken to be contiguous: event times count samples from the first call's `at`.
+        """
         if self._origin is None:
             self._origin = at
         x = np.asarray(samples, dtype=np.float32)
