@@ -160,6 +160,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 self._mic_frame(event.samples)
             case AudioFrame(source="line"):
                 self._line_frame(event.samples, event.at)
+            case m.DeviceStarted():
+                self._emit(m.RecoverCalls())
             case OffHook():
                 if self.state == "idle":
                     self._reset_session()

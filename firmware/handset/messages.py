@@ -206,7 +206,23 @@ class WriteCallRecord(Command):
     loggable: ClassVar[bool] = False
 
 
+@dataclass(frozen=True)
+class RecoverCalls(Command):
+    """At start-up: close the calls a power cut left open, billed for their last checkpoint."""
+
+    kind: ClassVar[str] = "recover"
+    loggable: ClassVar[bool] = False
+
+
 # ---- events (answers to the commands) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceStarted(Event):
+    """The first event a handset sees, once everything that reports records is listening."""
+
+    kind: ClassVar[str] = "device_started"
+    loggable: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)

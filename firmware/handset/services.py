@@ -57,6 +57,7 @@ class CallServices:
 
     def install(self) -> None:
         on = self.runtime.on
+        on(m.RecoverCalls, lambda c: self.recover())
         on(m.CheckPhone, self.check_phone)
         on(m.VerifyPin, self.verify_pin)
         on(m.RememberLanguage, lambda c: self.rules.remember_language(c.inmate_id, c.language, self._now()))

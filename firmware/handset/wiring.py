@@ -48,7 +48,8 @@ def system_wall(clock: Clock) -> Callable[[float], datetime]:
 def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], line_send: Callable[..., None],
             line_dial: Callable[[str], None], line_release: Callable[[], None],
             wall: Callable[[float], datetime]) -> CallServices:
-    """Register every handset command's handler; recover calls a power cut left open."""
+    """Register every handset command's handler; the first event the flow gets makes it recover the calls a
+    power cut left open (queued, so whoever observes the runtime sees the records it writes)."""
     data_dir = Path(config.paths.data_dir)
     store = Store(data_dir / STORE_FILE)
     rules = CallRules.from_config(config, store)
@@ -61,5 +62,5 @@ def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], l
     runtime.on(m.ReleaseLine, lambda c: line_release())
     for announcement in (m.PlayPrompt, m.StateChanged, m.CallEnded, m.FarKey, m.ThreeWayDetected):
         runtime.on(announcement, lambda c: None)
-    services.recover()
+    runtime.post(m.DeviceStarted(runtime.clock.now()))
     return services

@@ -57,3 +57,22 @@ def test_killed_runs_lose_no_committed_record_and_never_charge_twice(tmp_path):
     outbox_charges = db_rows(data_dir, "SELECT count(*) FROM outbox WHERE kind = 'ledger'"
                                        " AND json_extract(payload, '$.kind') = 'charge'")[0][0]
     assert outbox_charges == sum(n for _, n in charges)
+
+
+def test_a_call_cut_mid_way_is_closed_at_restart_and_billed_to_its_last_checkpoint(tmp_path):
+    """Deterministic cut: the first run stops (as if the power went) 95 s into a connected call; the next start
+    closes the call as power_loss, billed for the 90 s checkpointed, once, however often it restarts."""
+    from tests.handset.helpers import HOME, dial_steps, of, party, press, run, scenario
+
+    first = run(scenario(dial_steps(), [party(HOME, press(1.0, "1"))], until_s=200), tmp_path)
+    connected = next(r for r in first if r["event"] == "connected")["t_ms"] / 1000
+    assert not of(first, "cdr")
+    cut = scenario(dial_steps(), [party(HOME, press(1.0, "1"))], until_s=connected + 95)
+    data_dir = tmp_path / "cut"
+    run(cut, data_dir)
+    restarts = [run(scenario([], until_s=1), data_dir) for _ in range(2)]
+    recovered = [r for records in restarts for r in of(records, "cdr")]
+    assert len(recovered) == 1
+    cdr = recovered[0]
+    assert cdr["end_reason"] == "power_loss" and cdr["connected_s"] == 90 and cdr["billed_minutes"] == 2
+    assert [r["cents"] for records in restarts for r in of(records, "charge")] == [16]
