@@ -9,6 +9,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from firmware.dsp.levels import dbm0
 
@@ -24,7 +25,10 @@ def test_demo_call_runs_end_to_end_and_writes_both_legs(tmp_path):
     for needed in ("prompt", "state", "dial", "connected", "ended", "cdr", "charge", "audio_written"):
         assert needed in kinds
     cdr = next(r for r in records if r["event"] == "cdr")
-    assert (tmp_path / cdr["recording_ref"]).stat().st_size > 10_000
+    recording, rate = soundfile.read(tmp_path / cdr["recording_ref"], dtype="int16")
+    assert rate == 8000 and recording.shape[1] == 2
+    assert abs(len(recording) / rate - cdr["connected_s"]) < 2, "the recording covers the connected call"
+    assert dbm0(recording[:, 0]) > -40 and dbm0(recording[:, 1]) > -40, "both legs are in the recording"
     with wave.open(str(tmp_path / "handset-audio.wav")) as wav:
         assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
         audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
