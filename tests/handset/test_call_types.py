@@ -38,7 +38,7 @@ def test_each_call_type_connects_and_bills_its_payer(tmp_path, number, key, call
         assert charges == [], "a collect call is billed by the called party's carrier, not from an account"
     else:
         assert charges == [(account, "charge", cdr["charge_cents"])]
-        assert ("%s" % account, "reserve") in {(a, k) for a, k, _ in ledger(tmp_path)}, "funds held first"
+        assert (account, "reserve") in {(a, k) for a, k, _ in ledger(tmp_path)}, "funds held first"
 
 
 def test_direct_bill_needs_an_approved_account(tmp_path):
