@@ -25,6 +25,7 @@ from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
 from hal.clock import Clock, TimerHandle
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
+from sim.channel import mulaw_roundtrip, voiceband
 
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
@@ -134,13 +135,15 @@ class SimNetwork:
     """A Line whose far ends are scripted parties. `sent` keeps what the device sent, for the WAV file."""
 
     def __init__(self, clock: Clock, parties: list[Party], continuous_audio: bool = False,
-                 noise_dbm0: float = -62.0, seed: int = 7) -> None:
+                 noise_dbm0: float = -62.0, echo_loss_db: float = 24.0, seed: int = 7) -> None:
         for party in parties:
             check_party(party)
         self._clock = clock
         self.parties = {p.number: p for p in parties}
         self.continuous = continuous_audio
         self._noise_rms = rms_for_dbm0(noise_dbm0)
+        #: How far below what the device sends its echo comes back (a 2-to-4-wire hybrid: 20-30 dB).
+        self.echo_loss_db = echo_loss_db
         self._rng = np.random.default_rng(seed)
         self._sink: Callable[[Event], None] | None = None
         self._call: _Call | None = None
@@ -247,7 +250,8 @@ class SimNetwork:
     # ---- far-end audio ----------------------------------------------------------------------------------
 
     def _add(self, start: float, samples: np.ndarray) -> None:
-        self._segments.append(_Segment(start, samples))
+        """Far-end sound, through the telephone channel's voice band (the 300-3400 Hz a real line passes)."""
+        self._segments.append(_Segment(start, voiceband(samples)))
 
     def _active(self, at: float) -> bool:
         return self._call is not None and (self.continuous or any(s.end > at for s in self._segments))
@@ -281,16 +285,20 @@ class SimNetwork:
             self._pump = self._clock.call_at(self._pump_at, self._tick)
 
     def _frame(self, at: float) -> np.ndarray:
+        """One frame as the device receives it: far-end sound, line noise and the hybrid's echo of what the device
+        sent, through G.711 mu-law."""
         out = np.zeros(FRAME_SAMPLES)
         if self.continuous:
             out += self._rng.normal(0.0, self._noise_rms, FRAME_SAMPLES)
+            if self.sent:
+                out += self.sent[-1][1] * 10 ** (-self.echo_loss_db / 20)
         for seg in self._segments:
             offset = round((at - seg.start) * SAMPLE_RATE)
             if offset + FRAME_SAMPLES <= 0 or offset >= len(seg.samples):
                 continue
             lo, hi = max(offset, 0), min(offset + FRAME_SAMPLES, len(seg.samples))
             out[lo - offset : hi - offset] += seg.samples[lo:hi]
-        return to_int16(out)
+        return to_int16(mulaw_roundtrip(np.clip(out, -32768, 32767)))
 
 
 def _sit_tone() -> np.ndarray:

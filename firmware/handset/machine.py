@@ -137,6 +137,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self.limit_s = 0.0
         self.limit_cause = ""
         self.detectors: Detectors | None = None
+        #: The tone heard in the mouthpiece (digit, until when its echo may come back), to tell echo from the far end.
+        self._near_tone: tuple[str, float] | None = None
         self.speech_run: SpeechRun | None = None
 
     # ---- conditions used by the transition table -----------------------------------------------------
@@ -264,7 +266,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
         if self.bridged and self.detectors is not None:
             for tone in self.detectors.mouthpiece_dtmf.feed(mic, self.now):
                 if tone.kind == "start":
+                    self._near_tone = (tone.digit, float("inf"))
                     self._emit(m.ReportIncident("mouthpiece_dtmf", {"digit": tone.digit, "call_id": self.call_id}))
+                elif self._near_tone is not None:
+                    self._near_tone = (self._near_tone[0], self.now + self.timing.echo_hold_s)
         if tick.ear is not None:
             self._emit(m.PlayAudio(tick.ear))
         if tick.line is not None:
@@ -285,7 +290,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
                     self._progress(tone.tone)
         if self.state in ("called_party", "block_confirm", "connected"):
             for tone in self.detectors.dtmf.feed(samples, at):
-                if tone.kind == "start":
+                if tone.kind == "start" and not self._is_echo(tone.digit, at):
                     self._far_key(tone.digit)
         talking = self.speech_run.feed(samples, at) if self.state == "called_party" and self.speech_run else 0.0
         if talking >= self.timing.machine_speech_s:
@@ -294,6 +299,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
             for decision in self.detectors.threeway.feed(samples, at):
                 if decision.event == "three_way":
                     self._three_way(decision.confidence)
+
+    def _is_echo(self, digit: str, at: float) -> bool:
+        """A far-end key that is the near end's own tone coming back through the line's hybrid."""
+        return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]
 
     # ---- keys ------------------------------------------------------------------------------------------
 

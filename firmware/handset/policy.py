@@ -38,6 +38,7 @@ class Timing(BaseModel):
     hang_up_reminder_s: float = Field(gt=0, le=600)
     prompt_level_dbm0: float = Field(ge=-40, le=-3)
     checkpoint_s: float = Field(ge=1, le=300)
+    echo_hold_s: float = Field(ge=0, le=1)
 
 
 class FlowPolicy(BaseModel):
