@@ -72,7 +72,8 @@ TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "record_committed", "source": "ending", "dest": "farewell"},
     {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"],
      "dest": "farewell"},
-    {"trigger": "hung_up", "source": ATTEMPT_STATES, "dest": "ending"},
+    # While the call is being checked, a hang-up waits for the answer (a call may just have been opened).
+    {"trigger": "hung_up", "source": [s for s in ATTEMPT_STATES if s != "checking"], "dest": "ending"},
     {"trigger": "hung_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry", "farewell"],
      "dest": "idle"},
 ]
@@ -583,8 +584,6 @@ class HandsetFlow(CalledParty, ConnectedCall):
             end_reason=self.end_reason, recording=self.call_id if recorded else None,
             violations=tuple(self.violations),
         ))
-        if not self.call_id:
-            self.record_committed()
 
     def _billable_end(self) -> float:
         """The goodbye played after a limit is not billed: talk time stops at the limit."""

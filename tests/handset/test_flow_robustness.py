@@ -74,9 +74,24 @@ def event_for(action: str, at: float, flow: HandsetFlow, armed: list[str]):
     raise AssertionError(action)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(ACTIONS, max_size=60))
-def test_any_event_sequence_keeps_the_flow_sound(actions):
+TO_CHECKING = ["lift", "key:1", "key:2", "key:3", "key:4", "key:#", "pin_ok", "key:3",
+               *[f"key:{d}" for d in "5735550101"], "key:#"]
+#: Scripted ways into every part of the flow, so random events also land in the deep states.
+PREFIXES = [
+    [],
+    ["lift"],
+    TO_CHECKING[:7],
+    TO_CHECKING,
+    [*TO_CHECKING, "allowed"],
+    [*TO_CHECKING, "allowed", "timer", "timer"],
+    [*TO_CHECKING, "allowed", "timer", "timer", "answered"],
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PREFIXES), st.lists(ACTIONS, max_size=40))
+def test_any_event_sequence_keeps_the_flow_sound(prefix, suffix):
+    actions = [*prefix, *suffix]
     flow = new_flow()
     armed: list[str] = []
     allowed_check = False
@@ -91,10 +106,12 @@ def test_any_event_sequence_keeps_the_flow_sound(actions):
         if isinstance(event, m.CallChecked) and was == "checking":
             allowed_check = event.allowed
         for command in commands:
+            if isinstance(command, m.WriteCallRecord):
+                assert command.call_id, "a call record without the call the rules opened"
             if isinstance(command, m.Dial):
                 assert allowed_check, "dialed without an allowed call check"
                 assert not isinstance(event, HookFlash), "a hookflash reached the line"
         if isinstance(event, OnHook):
-            assert flow.state in ("idle", "ending")
+            assert flow.state in ("idle", "ending", "checking")
         if isinstance(event, LineIncoming):
             assert not any(isinstance(c, (m.Dial, m.Connected)) for c in commands)
