@@ -102,3 +102,6 @@ class ConnectedCall:
         elif self.state == "placing":
             self.line_active = False
             self._not_connected("not_reachable", ["not_reachable"])
+        elif self.line_active:
+            self._disarm("line_release")
+            self.line_active = False

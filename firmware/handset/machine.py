@@ -32,6 +32,8 @@ from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 
+#: Endings after which the called party is still on the line and hears a goodbye before it is released.
+PARTY_GOODBYES = frozenset({"declined", "blocked_by_called_party", "no_choice"})
 CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
 #: States in which a call attempt exists, so hanging up must still leave a call record.
 ATTEMPT_STATES = ["checking", "name_recording", "placing", "called_party", "block_confirm", "connected"]
@@ -250,8 +252,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self._emit(CancelTimer(name))
 
     def _disarm_all(self) -> None:
+        """Cancel the state's timers; the line's own release outlives states (the far end hears its goodbye)."""
         for purpose in list(self._timers):
-            self._disarm(purpose)
+            if purpose != "line_release":
+                self._disarm(purpose)
 
     def _wait_input(self, target: str = "ear", seconds: float | None = None) -> None:
         self._arm("input", self._speech_ends(target) + (seconds or self.timing.first_key_s))
@@ -381,6 +385,9 @@ class HandsetFlow(CalledParty, ConnectedCall):
         if purpose is None:
             return
         del self._timers[purpose]
+        if purpose == "line_release":
+            self._release_line()
+            return
         match (self.state, purpose):
             case ("pin_entry", "input"):
                 if self.pin:
@@ -440,7 +447,15 @@ class HandsetFlow(CalledParty, ConnectedCall):
 
     def on_enter_idle(self) -> None:
         self._disarm_all()
+        self._release_line()
         self.audio.reset(self.now)
+
+    def _release_line(self) -> None:
+        self._disarm("line_release")
+        if self.line_active:
+            self.line_active = False
+            self.audio.quiet("line", self.now)
+            self._emit(m.ReleaseLine())
 
     def on_enter_pin_entry(self) -> None:
         self.pin = ""
@@ -567,10 +582,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self._disarm_all()
         self.bridged = False
         self.capturing_name = False
-        if self.line_active:
-            self.line_active = False
-            self.audio.quiet("line", self.now)
-            self._emit(m.ReleaseLine())
+        if self.end_reason in PARTY_GOODBYES and self._speech_ends("line") > self.now and self.line_active:
+            self._arm("line_release", self._speech_ends("line"))
+        else:
+            self._release_line()
         if self.recording:
             self.recording = False
             self._emit(m.StopRecording(self.call_id))

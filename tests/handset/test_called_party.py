@@ -118,3 +118,13 @@ def test_the_called_party_can_switch_the_prompts_to_spanish(tmp_path):
     records = answered(tmp_path, press(1.0, "8"), press(6.0, "1"))
     spanish = [r for r in of(records, "prompt", to="line") if r["language"] == "es"]
     assert "cp_options" in [r["id"] for r in spanish] and of(records, "connected")
+
+
+def test_the_called_party_hears_the_whole_goodbye_before_the_line_is_released(tmp_path):
+    from firmware.prompts.catalog import shipped
+
+    records = answered(tmp_path, press(1.0, "2"))
+    goodbye = one(records, "prompt", id="cp_declined")
+    released = one(records, "line_release")["t_ms"]
+    assert released - goodbye["t_ms"] >= 1000 * shipped().duration("cp_declined", "en") - 1
+    assert one(records, "cdr")["t_ms"] < released, "the record is committed first"
