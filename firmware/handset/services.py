@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from firmware.handset import messages as m
@@ -49,10 +50,12 @@ class WallClock:
 
 
 class CallServices:
-    def __init__(self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime]) -> None:
+    def __init__(self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime],
+                 recordings: Path) -> None:
         self.rules = rules
         self.runtime = runtime
         self.wall = wall
+        self.recordings = recordings
         self._grants: dict[str, Grant] = {}
 
     def install(self) -> None:
@@ -78,10 +81,17 @@ class CallServices:
     def _note(self, kind: str, fields: dict[str, Any]) -> None:
         self.runtime.note({"t_ms": round(self.runtime.clock.now() * 1000), "event": kind, **fields})
 
+    def recording_ref(self, call_id: str) -> str:
+        return f"{self.recordings.name}/{call_id}.flac"
+
     def recover(self) -> None:
-        """At start-up: calls a power cut left open are closed and billed for their last checkpoint."""
-        for record in self.rules.recover(self._now()):
-            self._announce_record(record)
+        """At start-up: calls a power cut left open are closed, billed for their last checkpoint, and keep the
+        recording made up to the cut."""
+        now = self._now()
+        for call_id in self.rules.records.open_calls():
+            ref = self.recording_ref(call_id)
+            kept = ref if (self.recordings.parent / ref).exists() else None
+            self._announce_record(self.rules.close_call(call_id, now, "power_loss", None, kept))
 
     def check_phone(self, command: m.CheckPhone) -> None:
         refusal = self.rules.phone_available(self._now())
@@ -128,7 +138,7 @@ class CallServices:
         existing = self.rules.records.cdr(command.call_id)
         if existing is None:
             connected_s = None if command.connected_at is None else command.ended_at - command.connected_at
-            recording = f"recordings/{command.recording}.flac" if command.recording else None
+            recording = self.recording_ref(command.recording) if command.recording else None
             record = self.rules.close_call(
                 command.call_id, self.wall(command.ended_at), command.end_reason, connected_s, recording
             )

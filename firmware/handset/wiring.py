@@ -53,7 +53,7 @@ def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], l
     data_dir = Path(config.paths.data_dir)
     store = Store(data_dir / STORE_FILE)
     rules = CallRules.from_config(config, store)
-    services = CallServices(rules, runtime, wall)
+    services = CallServices(rules, runtime, wall, data_dir / RECORDINGS_DIR)
     services.install()
     Recorder(data_dir / RECORDINGS_DIR).install(runtime)
     runtime.on(m.PlayAudio, lambda c: audio_play(c.samples))
