@@ -217,6 +217,7 @@ def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Pat
     total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
     with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
         for name, call in corpus:
+            name = f"{name} (build seed {call.seed})"
             for s in SENSITIVITIES:
                 t0 = time.process_time()
                 found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
