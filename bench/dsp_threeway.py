@@ -166,11 +166,11 @@ def _markdown(result: dict[str, object]) -> str:
 
     lines = [
         "# Three-way detection benchmark", "",
-        f"Command: `{result['command']}`  ", f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
+        f"Command: `{result['command']}`  ", (f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
         f"negatives ({corpus['negative_calls']} calls), {corpus['positive_calls']} attempts "
-        f"({corpus['positive_hours']:.2f} h).  ",
-        f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
-        f"batch {result['batch_x_real_time']:.0f}x real time.", "",
+        f"({corpus['positive_hours']:.2f} h).  "),
+        (f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
+        f"batch {result['batch_x_real_time']:.0f}x real time."), "",
         "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |", "|---|---|---|---|---|",
         row("ringfence (sensitivity 0.5)", ours),
         row(f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", base),
@@ -217,6 +217,7 @@ def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Pat
     total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
     with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
         for name, call in corpus:
+            name = f"{name} (build seed {call.seed})"
             for s in SENSITIVITIES:
                 t0 = time.process_time()
                 found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]

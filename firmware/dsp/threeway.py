@@ -41,6 +41,7 @@ TONE_WINDOW = 512  # 64 ms: resolves 440 from 480 Hz
 FRAME_S = FRAME / SAMPLE_RATE
 SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
+_HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
@@ -67,6 +68,7 @@ class ThreeWayConfig(BaseModel):
     hold_gap_s: float = Field(0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
     click_rise_db: float = Field(15.0, ge=6.0, le=40.0)
     click_max_ms: float = Field(40.0, ge=5.0, le=100.0)
+    click_min_dbm0: float = Field(-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
     click_quiet_ceiling_dbm0: float = Field(-42.0, ge=-80.0, le=-10.0, description="'silence' around a click")
     tone_min_dbm0: float = Field(-60.0, ge=-80.0, le=-20.0)
     tone_snr_db: float = Field(12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
@@ -190,6 +192,8 @@ class _ClickFinder:
         self.max_len = max(1, round(cfg.click_max_ms / 1000 / SUB_S))
         self.rise = 10 ** (cfg.click_rise_db / 10)
         self.quiet = (10 ** (cfg.click_quiet_ceiling_dbm0 / 10)) * DBM0_RMS**2
+        self.loud = (10 ** (cfg.click_min_dbm0 / 10)) * DBM0_RMS**2
+        self.hush = (10 ** (_HUSH_DBM0 / 10)) * DBM0_RMS**2
         self.powers = np.zeros(0)
         self.first = 0  # global index of powers[0]
         self.next_eval = self.CONTEXT + self.GUARD
@@ -208,11 +212,11 @@ class _ClickFinder:
             i = np.arange(lo, hi)
             before = (c[i - self.GUARD] - c[i - self.GUARD - self.CONTEXT]) / self.CONTEXT
             after = (c[i + after_len] - c[i + self.max_len]) / self.CONTEXT
-            around = np.maximum(np.maximum(before, after), 1e-3)
+            around = np.maximum(np.maximum(before, after), self.hush)
             # The pulse is a local maximum that dominates its own 40 ms and the quiet on both sides.
             wmax = np.lib.stride_tricks.sliding_window_view(p, 2 * self.GUARD + 1)
             local_max = wmax[i - self.GUARD].max(axis=1)
-            cand = (p[i] >= self.rise * around) & (p[i] >= local_max) & (around <= self.quiet)
+            cand = (p[i] >= self.rise * around) & (p[i] >= local_max) & (around <= self.quiet) & (p[i] >= self.loud)
             for k in np.flatnonzero(cand):
                 g = self.first + int(i[k])
                 if g - self.last_click > self.max_len:

@@ -27,7 +27,9 @@ def build(variant: str, seed: int) -> Call:
     maker = POSITIVES.get(variant) or NEGATIVES.get(variant)
     if maker is None:
         raise CorpusError(f"unknown corpus variant {variant!r}; known: {', '.join([*POSITIVES, *NEGATIVES])}")
-    return maker(np.random.default_rng(seed))
+    call = maker(np.random.default_rng(seed))
+    call.seed = seed
+    return call
 
 
 def generate(seed: int, minutes: float, positive_share: float = 0.4,
@@ -76,7 +78,7 @@ def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4) -> 
             dst.writeframes(call.samples.astype("<i2").tobytes())
         records.append({"file": path.name, "variant": call.variant, "positive": call.positive,
                         "far_end": call.far_end, "duration_s": round(call.duration_s, 3),
-                        "flash_times": call.flash_times, "hold": call.hold, "notes": call.notes})
+                        "seed": call.seed, "flash_times": call.flash_times, "hold": call.hold, "notes": call.notes})
     labels = out / "labels.json"
     labels.write_text(json.dumps({"seed": seed, "minutes": minutes, "sample_rate": SAMPLE_RATE,
                                   "calls": records}, indent=1, ensure_ascii=False))

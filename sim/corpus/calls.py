@@ -44,6 +44,7 @@ class Call:
     flash_times: list[float] = field(default_factory=list)
     hold: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
+    seed: int | None = None  # sim.corpus.build(variant, seed) rebuilds this call
 
     @property
     def duration_s(self) -> float:

@@ -184,3 +184,22 @@ def test_bad_config_is_refused(bad: dict[str, object]) -> None:
 def test_event_json_shape() -> None:
     e = ThreeWayEvent("three_way", 12.3456, 0.87654, ["a", "b"])
     assert e.to_json() == {"event": "three_way", "at_ms": 12346, "confidence": 0.877, "evidence": ["a", "b"]}
+
+
+def test_lone_g711_quanta_in_a_dropout_are_not_clicks() -> None:
+    """A mobile dropout is digital silence with a stray +-6 sample now and then: not a hookflash."""
+    x = line(seconds=16.0, hold=(10.0, 11.6), idle_db=-200.0).astype(np.int16)
+    x[10 * SR : round(11.6 * SR)] = 0
+    for t in (10.2, 10.45, 10.7, 11.0):
+        x[round(t * SR)] = 6
+    events = analyse(x)
+    assert [e for e in events if e.event in ("click", "three_way")] == []
+
+
+@pytest.mark.parametrize(("level_dbm0", "is_click"), [(-52.0, False), (-35.0, True)])
+def test_click_level_edges(level_dbm0: float, is_click: bool) -> None:
+    x = line(room_db=-75.0, access_db=-75.0).astype(np.float64)
+    k = round(0.005 * SR)
+    x[8 * SR : 8 * SR + k] += rms_for_dbm0(level_dbm0) * np.sqrt(2) * np.sin(np.arange(k) * 2 * np.pi * 1000 / SR)
+    events = analyse(np.clip(x, -32768, 32767).astype(np.int16))
+    assert bool([e for e in events if e.event == "click" and 7.95 <= e.at <= 8.05]) is is_click

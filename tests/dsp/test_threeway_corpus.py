@@ -27,9 +27,8 @@ def test_positive_variant_is_detected_within_3_s(variant: str) -> None:
 
 @pytest.mark.parametrize("variant", list(NEGATIVES))
 def test_hard_negative_is_not_a_three_way(variant: str) -> None:
-    for seed in (21, 22):
-        call = build(variant, seed)
-        assert _decisions(call.samples) == [], (variant, seed, call.far_end, call.notes)
+    call = build(variant, 21)
+    assert _decisions(call.samples) == [], (variant, call.far_end, call.notes)
 
 
 def test_same_seed_same_audio_and_labels() -> None:
