@@ -91,7 +91,7 @@ def config_show(path: Path | None) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
 def run_device(config_path: Path | None) -> None:
     """Run the device on its configured hardware until interrupted, logging events as JSON lines."""
-    from firmware.device import assemble, real_devices
+    from firmware.device import DeviceError, assemble, real_devices
     from hal.clock import MonotonicClock
 
     try:
@@ -99,8 +99,11 @@ def run_device(config_path: Path | None) -> None:
     except config_mod.ConfigError as exc:
         raise UserError(str(exc)) from None
     clock = MonotonicClock()
-    devices = real_devices(cfg, clock)
-    runtime = assemble(cfg, clock, devices)
+    try:
+        devices = real_devices(cfg, clock)
+        runtime = assemble(cfg, clock, devices)
+    except DeviceError as exc:
+        raise UserError(f"{config_path or 'defaults'}: {exc}") from None
     runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -93,6 +93,19 @@ class AudioSection(_Section):
     samplerate: int = Field(0, ge=0, le=192000)
     #: Where the simulator writes what the handset played (both call legs), relative to the data directory.
     record_wav: str = "handset-audio.wav"
+    #: sounddevice only: the card's block, the playback queue bound, the least audio queued before playback
+    #: starts, the pause that ends playback (shorter gaps are underruns), and the silence that restarts a stream.
+    block_ms: float = Field(10.0, ge=1, le=100)
+    queue_ms: float = Field(200.0, ge=20, le=5000)
+    prefill_ms: float = Field(40.0, gt=0, le=1000)
+    idle_ms: float = Field(100.0, gt=0, le=10000)
+    stall_ms: float = Field(250.0, ge=50, le=10000)
+
+    @model_validator(mode="after")
+    def _prefill_fits(self) -> AudioSection:
+        if self.prefill_ms > self.queue_ms:
+            raise ValueError(f"prefill_ms ({self.prefill_ms}) must not exceed queue_ms ({self.queue_ms})")
+        return self
 
 
 class LineSection(_Section):

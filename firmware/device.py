@@ -39,22 +39,43 @@ def sim_devices(config: Config, clock: Clock) -> Devices:
     )
 
 
+class DeviceError(RuntimeError):
+    """A configured hardware backend cannot be used here; the message names the device and the setting."""
+
+
 def real_devices(config: Config, clock: Clock) -> Devices:
-    """Backends for a real device; each library is imported only when its backend is chosen."""
+    """Backends for a real device; each library is imported only when its backend is chosen.
+
+    Any failure to open hardware (library missing, no GPIO chip, no such sound card, a pin already taken)
+    becomes one DeviceError naming the device, instead of a traceback on the technician's console.
+    """
     devices = sim_devices(config, clock)
     if config.gpio.backend != "sim":
-        from hal.gpio import make_pin_factory
-        from hal.gpio.hookswitch import GpioHookSwitch
-        from hal.gpio.keypad import GpioMatrixKeypad
+        try:
+            from hal.gpio import make_pin_factory
+            from hal.gpio.hookswitch import GpioHookSwitch
+            from hal.gpio.keypad import GpioMatrixKeypad
 
-        factory = make_pin_factory(config.gpio.backend)
-        k, h = config.keypad, config.hook
-        devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
-        devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+            factory = make_pin_factory(config.gpio.backend)
+            k, h = config.keypad, config.hook
+            devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
+            devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+        except Exception as exc:  # every library has its own errors; all mean "this GPIO cannot be used"
+            devices.close()
+            raise DeviceError(f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
+                              f" {type(exc).__name__}: {exc}") from exc
     if config.audio.backend == "sounddevice":
-        from hal.sounddevice_audio import SoundDeviceAudioPort
+        try:
+            from hal.sounddevice_audio import SoundDeviceAudioPort
 
-        devices.audio = SoundDeviceAudioPort(clock, config.audio.device or None, config.audio.samplerate)
+            a = config.audio
+            devices.audio = SoundDeviceAudioPort(
+                clock, a.device or None, a.samplerate, block_ms=a.block_ms, queue_ms=a.queue_ms,
+                prefill_ms=a.prefill_ms, idle_ms=a.idle_ms, stall_ms=a.stall_ms,
+            )
+        except Exception as exc:
+            devices.close()
+            raise DeviceError(f"audio.backend = 'sounddevice': {exc}") from exc
     return devices
 
 
@@ -75,6 +96,10 @@ def assemble(config: Config, clock: Clock, devices: Devices, wall: Callable[[flo
 
         line = devices.line
         install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up, wall or system_wall(clock))
-    for device in (devices.keypad, devices.hook, devices.audio, devices.line):
-        device.start(runtime.post)
+    for name in ("keypad", "hook", "audio", "line"):
+        try:
+            getattr(devices, name).start(runtime.post)
+        except Exception as exc:  # a sound card vanishing between open and start, a pin grabbed meanwhile
+            devices.close()
+            raise DeviceError(f"{name}: cannot start: {type(exc).__name__}: {exc}") from exc
     return runtime

@@ -31,9 +31,13 @@ class Link(Protocol):
 
 def split_tcp(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
-        raise LinkError(f"link {url!r}: expected tcp://HOST:PORT")
-    return parts.hostname, parts.port
+    try:
+        port = parts.port
+    except ValueError:  # urllib's own message names neither the URL nor the rule
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        raise LinkError(f"link {url!r}: expected tcp://HOST:PORT with PORT a number from 0 to 65535")
+    return parts.hostname, port
 
 
 class SocketLink:
@@ -46,7 +50,7 @@ class SocketLink:
         self._sock.settimeout(timeout)
         try:
             data = self._sock.recv(max_bytes)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # timeout=0 makes the socket non-blocking
             return b""
         except OSError as exc:
             raise LinkError(f"link {self.url}: {exc}") from exc
@@ -72,7 +76,8 @@ class SerialLink:
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         try:
-            self._port.timeout = timeout
+            if self._port.timeout != timeout:  # setting it reconfigures a real port (termios calls)
+                self._port.timeout = timeout
             first = self._port.read(1)
             if not first:
                 return b""
@@ -124,11 +129,13 @@ class TcpListener:
         return int(self._sock.getsockname()[1])
 
     def accept(self, timeout: float | None = None) -> SocketLink | None:
-        self._sock.settimeout(timeout)
         try:
+            self._sock.settimeout(timeout)
             conn, peer = self._sock.accept()
         except TimeoutError:
             return None
+        except OSError as exc:  # closed, or out of file descriptors: say which listener
+            raise LinkError(f"link {self.url}: cannot accept: {exc}") from exc
         return SocketLink(conn, f"tcp://{peer[0]}:{peer[1]}")
 
     def close(self) -> None:
