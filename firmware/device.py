@@ -88,7 +88,9 @@ def machines_for(config: Config, devices: Devices) -> list[Machine]:
     return []
 
 
-def assemble(config: Config, clock: Clock, devices: Devices, wall: Callable[[float], datetime] | None = None) -> Runtime:
+def assemble(
+    config: Config, clock: Clock, devices: Devices, wall: Callable[[float], datetime] | None = None
+) -> Runtime:
     """`wall` turns clock seconds into the date and time the rules need (the simulator sets its own)."""
     runtime = Runtime(clock, machines_for(config, devices))
     if config.device.role == "handset":
