@@ -122,3 +122,7 @@ main.add_command(rules_group)
 from firmware.sync.cli import register_sync_commands  # noqa: E402
 
 register_sync_commands(main)
+
+from firmware.dsp.cli import dsp  # noqa: E402
+
+main.add_command(dsp)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from firmware.config import Config
 from firmware.runtime import Machine, Runtime
@@ -79,11 +81,23 @@ def real_devices(config: Config, clock: Clock) -> Devices:
 
 def machines_for(config: Config, devices: Devices) -> list[Machine]:
     """The state machines of the device's role."""
+    if config.device.role == "handset":
+        from firmware.handset.wiring import handset_flow
+
+        return [handset_flow(config)]
     return []
 
 
-def assemble(config: Config, clock: Clock, devices: Devices) -> Runtime:
+def assemble(
+    config: Config, clock: Clock, devices: Devices, wall: Callable[[float], datetime] | None = None
+) -> Runtime:
+    """`wall` turns clock seconds into the date and time the rules need (the simulator sets its own)."""
     runtime = Runtime(clock, machines_for(config, devices))
+    if config.device.role == "handset":
+        from firmware.handset.wiring import install, system_wall
+
+        line = devices.line
+        install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up, wall or system_wall(clock))
     for name in ("keypad", "hook", "audio", "line"):
         try:
             getattr(devices, name).start(runtime.post)
