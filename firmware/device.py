@@ -49,6 +49,11 @@ def real_devices(config: Config, clock: Clock) -> Devices:
         k, h = config.keypad, config.hook
         devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
         devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+    if config.display.backend == "lcd":
+        from hal.lcd import LcdDisplay
+
+        d = config.display
+        devices.display = LcdDisplay(d.width, d.height, d.i2c_port, d.i2c_address, d.i2c_expander, d.charmap)
     if config.audio.backend == "sounddevice":
         from hal.sounddevice_audio import SoundDeviceAudioPort
 

@@ -111,6 +111,10 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
         config = config_mod.load(None, overrides)
     except config_mod.ConfigError as exc:
         raise ScenarioError(f"scenario {scenario.name!r} config: {exc}") from None
+    if config.device.role == "kiosk":
+        from sim import kiosk_world
+
+        return check(scenario, kiosk_world.run(scenario, config, emit))
     clock = VirtualClock()
     devices = sim_devices(config, clock)
     try:

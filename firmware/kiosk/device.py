@@ -1,0 +1,87 @@
+"""Wiring a kiosk: its machine, the purchase client, the screen, the printer and the identity check.
+
+The same wiring runs on a device (worker thread, wall clock) and in the simulator (virtual dispatch and clock);
+only the service, dispatch and printer passed in differ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from firmware.config import Config
+from firmware.device import Devices
+from firmware.kiosk.client import Job, PurchaseClient
+from firmware.kiosk.ledger import KioskLedger
+from firmware.kiosk.login import PinChecker
+from firmware.kiosk.machine import KioskMachine, KioskTimings
+from firmware.kiosk.messages import (
+    FetchAccount,
+    KioskStarted,
+    PrintReceipt,
+    PurchaseRecord,
+    QueryPurchase,
+    SessionRecord,
+    Show,
+    SubmitPurchase,
+    VerifyPin,
+)
+from firmware.kiosk.service import PurchaseService
+from firmware.runtime import Runtime
+from firmware.store import Store
+from firmware.store.outbox import Outbox
+from hal.clock import Clock
+from hal.printer import PrinterError, ReceiptPrinter
+
+
+def timings(config: Config) -> KioskTimings:
+    k = config.kiosk
+    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s,
+                        k.pin_min_digits, k.pin_max_digits)
+
+
+def assemble_kiosk(
+    config: Config,
+    clock: Clock,
+    devices: Devices,
+    store: Store,
+    service: PurchaseService,
+    login: PinChecker,
+    dispatch: Callable[[Job], None],
+    printer: ReceiptPrinter | None = None,
+    new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+) -> tuple[Runtime, PurchaseClient]:
+    """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set."""
+    machine = KioskMachine(config.device.id, new_key, timings(config), config.device.language)
+    runtime = Runtime(clock, [machine])
+    client = PurchaseClient(KioskLedger(store), service, config.device.id, runtime.post, dispatch, clock.now)
+    outbox = Outbox(store)
+
+    def print_receipt(command: PrintReceipt) -> None:
+        if printer is None:
+            return
+        try:
+            printer.print_receipt(command.lines)
+        except PrinterError as exc:
+            runtime.note({"t_ms": round(clock.now() * 1000), "event": "printer_error", "error": str(exc)})
+
+    def session_record(command: SessionRecord) -> None:
+        outbox.append("kiosk_session", {"device_id": config.device.id, "action": command.action,
+                                        "inmate_id": command.inmate_id, "detail": command.detail})
+
+    runtime.on(Show, lambda command: devices.display.show(command.lines))
+    runtime.on(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
+    runtime.on(FetchAccount, client.fetch_account)
+    runtime.on(SubmitPurchase, client.submit)
+    runtime.on(QueryPurchase, client.query)
+    runtime.on(PrintReceipt, print_receipt)
+    runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
+    runtime.on(SessionRecord, session_record)
+    return runtime, client
+
+
+def start_kiosk(runtime: Runtime, client: PurchaseClient, devices: Devices, clock: Clock) -> None:
+    for device in (devices.keypad, devices.hook):
+        device.start(runtime.post)
+    runtime.post(KioskStarted(clock.now()))
+    client.settle_open()
