@@ -101,55 +101,100 @@ class SimRosterLogin:
         return self._wall(self._locked_until).strftime("%H:%M UTC")
 
 
-def run(scenario: Scenario, config: Config, emit: Callable[[Record], None]) -> list[Record]:
-    from sim.runner import _Actor  # the same step scheduler as the handset's scenarios
+class KioskWorld:
+    """One simulated kiosk on a virtual clock; tests drive it step by step, scenarios through `run`.
 
-    setup = setup_of(scenario)
-    clock = VirtualClock()
+    `central` may be passed in to keep the central server's books across a kiosk restart, and `fresh=False`
+    keeps the kiosk's own store: together they model a kiosk process killed and started again.
+    """
 
+    def __init__(self, config: Config, setup: KioskSetup, emit: Callable[[Record], None] = lambda r: None,
+                 central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0) -> None:
+        self.config = config
+        self.setup = setup
+        self.clock = VirtualClock(start_at)
+        if central is None:
+            central = CentralPurchases(sqlite3.connect(":memory:", isolation_level=None), setup.rules,
+                                       now=lambda: self.wall(self.clock.now()))
+            for inmate in setup.inmates:
+                central.set_account(inmate.id, inmate.trust_cents, inmate.phone_cents, inmate.restricted_until)
+        self.central = central
+        self.service = SimPurchaseService(central, setup.faults)
+        for begin, end in setup.outages:
+            self.clock.call_at(begin, lambda: setattr(self.service, "down", True))
+            self.clock.call_at(end, lambda: setattr(self.service, "down", False))
+        store_path = Path(config.paths.data_dir) / "kiosk.sqlite"
+        if fresh:
+            for stale in store_path.parent.glob(store_path.name + "*"):
+                stale.unlink()
+        self.store = Store(store_path)
+        self.devices = sim_devices(config, self.clock)
+        self.printer = SimPrinter()
+        self.dispatch = VirtualDispatch(self.clock, setup.round_trip_ms / 1000)
+        keys = itertools.count(1)
+        prefix = f"{config.device.id}-{round(start_at * 1000)}"
+        self.runtime, self.client = assemble_kiosk(
+            config, self.clock, self.devices, self.store, self.service,
+            SimRosterLogin(setup.inmates, setup.login, self.wall), self.dispatch, self.printer,
+            new_key=lambda: f"{prefix}-{next(keys):04d}",
+        )
+        self.records: list[Record] = []
+
+        def collect(record: Record) -> None:
+            self.records.append(record)
+            emit(record)
+
+        self.runtime.observe(collect)
+
+    @staticmethod
     def wall(at: float) -> datetime:
         return EPOCH + timedelta(seconds=at)
 
-    central = CentralPurchases(sqlite3.connect(":memory:", isolation_level=None), setup.rules,
-                               now=lambda: wall(clock.now()))
-    for inmate in setup.inmates:
-        central.set_account(inmate.id, inmate.trust_cents, inmate.phone_cents, inmate.restricted_until)
-    service = SimPurchaseService(central, setup.faults)
-    for start, end in setup.outages:
-        clock.call_at(start, lambda: setattr(service, "down", True))
-        clock.call_at(end, lambda: setattr(service, "down", False))
-    store_path = Path(config.paths.data_dir) / "kiosk.sqlite"
-    for stale in store_path.parent.glob(store_path.name + "*"):
-        stale.unlink()
-    store = Store(store_path)
-    devices = sim_devices(config, clock)
-    keys = itertools.count(1)
-    records: list[Record] = []
+    def start(self) -> None:
+        start_kiosk(self.runtime, self.client, self.devices, self.clock, self.config)
+
+    def schedule(self, steps: list[Any]) -> None:
+        from sim.runner import _Actor  # the same step scheduler as the handset's scenarios
+
+        actor = _Actor(self.clock, self.devices)
+        for step in steps:
+            actor.schedule(step)
+
+    def keys(self, keys: str, press_ms: float = 120.0, gap_ms: float = 120.0) -> None:
+        """Type `keys` starting now, and run the world until the last key is released."""
+        from sim.scenario import Keys
+
+        self.schedule([Keys(at_s=self.clock.now(), action="keys", keys=keys, press_ms=press_ms, gap_ms=gap_ms)])
+        self.run_for(len(keys) * (press_ms + gap_ms) / 1000)
+
+    def run_for(self, seconds: float) -> None:
+        self.runtime.run_virtual(self.clock, self.clock.now() + seconds)
+
+    @property
+    def screen(self) -> list[str]:
+        return [line.rstrip() for line in self.devices.display.current]
+
+    def of(self, event: str) -> list[Record]:
+        return [r for r in self.records if r["event"] == event]
+
+    def close(self) -> None:
+        self.devices.close()
+        self.store.close()
+
+
+def run(scenario: Scenario, config: Config, emit: Callable[[Record], None]) -> list[Record]:
+    world = KioskWorld(config, setup_of(scenario), emit)
     try:
-        actor = _Actor(clock, devices)
-        for step in scenario.steps:
-            try:
-                actor.schedule(step)
-            except ValueError as exc:
-                raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
-        runtime, client = assemble_kiosk(
-            config, clock, devices, store, service, SimRosterLogin(setup.inmates, setup.login, wall),
-            VirtualDispatch(clock, setup.round_trip_ms / 1000), SimPrinter(),
-            new_key=lambda: f"{config.device.id}-{next(keys):04d}",
-        )
-
-        def collect(record: Record) -> None:
-            records.append(record)
-            emit(record)
-
-        runtime.observe(collect)
-        start_kiosk(runtime, client, devices, clock)
-        runtime.run_virtual(clock, scenario.end_time())
-        for inmate in setup.inmates:
-            trust, phone = central.balances(inmate.id)
-            runtime.note({"t_ms": round(clock.now() * 1000), "event": "central_account", "inmate_id": inmate.id,
-                          "trust_cents": trust, "phone_cents": phone})
+        try:
+            world.schedule(scenario.steps)
+        except ValueError as exc:
+            raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
+        world.start()
+        world.runtime.run_virtual(world.clock, scenario.end_time())
+        for inmate in world.setup.inmates:
+            trust, phone = world.central.balances(inmate.id)
+            world.runtime.note({"t_ms": round(world.clock.now() * 1000), "event": "central_account",
+                                "inmate_id": inmate.id, "trust_cents": trust, "phone_cents": phone})
     finally:
-        devices.close()
-        store.close()
-    return records
+        world.close()
+    return world.records

@@ -41,9 +41,12 @@ class PurchaseClient:
         self._post = post
         self._dispatch = dispatch
         self._now = now
+        #: When this process sent each purchase: a session still waiting for its answer is left to ask itself.
+        self._sent_at: dict[str, float] = {}
 
     def submit(self, command: SubmitPurchase) -> None:
         self.ledger.open(command)
+        self._sent_at[command.key] = self._now()
         request = PurchaseRequest(command.key, self.device_id, command.inmate_id, command.amount_cents,
                                   command.fee_cents)
         self._dispatch(lambda: self._send(request))
@@ -54,15 +57,22 @@ class PurchaseClient:
     def fetch_account(self, command: FetchAccount) -> None:
         self._dispatch(lambda: self._fetch(command.inmate_id))
 
-    def settle_open(self) -> None:
-        """Ask about every purchase whose answer never arrived (after a crash or a dropped link)."""
+    def settle_open(self, older_than_s: float = 0.0) -> None:
+        """Ask about every purchase whose answer never arrived (after a crash or a dropped link).
+
+        Purchases this process sent less than `older_than_s` ago are skipped: asking voids a key the server has
+        not seen yet, which must not happen to a purchase whose request may still be on its way.
+        """
+        now = self._now()
         for key in self.ledger.open_keys():
-            self._dispatch(lambda key=key: self._ask(key))
+            if now - self._sent_at.get(key, float("-inf")) >= older_than_s:
+                self._dispatch(lambda key=key: self._ask(key))
 
     def _send(self, request: PurchaseRequest) -> None:
         try:
             reply = self.service.submit(request)
         except CentralUnreachable:
+            self._sent_at.pop(request.key, None)
             self.ledger.settle(request.key, "not_sent", "central unreachable")
             self._post(PurchaseUpdate(self._now(), request.key, "not_sent"))
         except LinkLost as exc:
@@ -79,6 +89,7 @@ class PurchaseClient:
             self._settle(reply)
 
     def _settle(self, reply: PurchaseReply) -> None:
+        self._sent_at.pop(reply.key, None)
         self.ledger.settle(reply.key, reply.status, reply.reason, reply.trust_cents, reply.phone_cents,
                            reply.decided_at)
         self._post(PurchaseUpdate(self._now(), reply.key, reply.status, reply.reason, reply.trust_cents,

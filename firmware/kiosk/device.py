@@ -80,8 +80,15 @@ def assemble_kiosk(
     return runtime, client
 
 
-def start_kiosk(runtime: Runtime, client: PurchaseClient, devices: Devices, clock: Clock) -> None:
+def start_kiosk(runtime: Runtime, client: PurchaseClient, devices: Devices, clock: Clock, config: Config) -> None:
+    """Show the idle screen, settle what a previous run left open, and keep settling every settle_every_s."""
     for device in (devices.keypad, devices.hook):
         device.start(runtime.post)
     runtime.post(KioskStarted(clock.now()))
     client.settle_open()
+
+    def settle_again() -> None:
+        client.settle_open(older_than_s=config.kiosk.give_up_s)
+        clock.call_at(clock.now() + config.kiosk.settle_every_s, settle_again)
+
+    clock.call_at(clock.now() + config.kiosk.settle_every_s, settle_again)

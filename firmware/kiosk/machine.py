@@ -97,9 +97,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "no_reply", "source": "pending", "dest": None, "after": "ask_later"},
     {"trigger": "ask_again", "source": "pending", "dest": None, "after": "ask"},
     {"trigger": "give_up", "source": ["sending", "pending"], "dest": "unsettled", "after": "unsettled_record"},
-    {"trigger": "back", "source": "result", "dest": "offline", "conditions": "is_offline"},
+    {"trigger": "back", "source": "result", "dest": "offline", "conditions": "central_lost"},
     {"trigger": "back", "source": "result", "dest": "menu"},
-    {"trigger": "language", "source": "menu", "dest": "language"},
+    {"trigger": "choose_language", "source": "menu", "dest": "language"},
     {"trigger": "english", "source": "language", "dest": "menu", "after": "speak_english"},
     {"trigger": "spanish", "source": "language", "dest": "menu", "after": "speak_spanish"},
     {"trigger": "dismiss", "source": "locked", "dest": "idle"},
@@ -117,7 +117,7 @@ KEYMAP: dict[str, dict[str, str]] = {
     "pin": {"*": "erase", "#": "enter"},
     "amount": {"*": "erase", "#": "enter"},
     "offline": {"#": "retry", "*": "logout"},
-    "menu": {"1": "balances", "2": "buy", "3": "language", "*": "logout"},
+    "menu": {"1": "balances", "2": "buy", "3": "choose_language", "*": "logout"},
     "balances": {"1": "recent", "#": "back", "*": "back"},
     "recent": {"#": "back", "*": "back"},
     "buy": {"0": "other", "*": "back", "#": "back"},
@@ -134,7 +134,7 @@ ENTRY_STATES = ("pin", "amount")
 HINTS: dict[str, str] = {
     "pin": "digits_only", "amount": "digits_only", "menu": "menu.hint", "balances": "back.hint",
     "recent": "back.hint", "buy": "buy.hint", "confirm": "confirm.hint", "result": "result.hint",
-    "language": "buy.hint", "verifying": "wait", "loading": "wait", "sending": "wait", "pending": "wait",
+    "language": "buy.hint", "offline": "offline.keys", "verifying": "wait", "loading": "wait", "sending": "wait", "pending": "wait",
 }
 TIMER_TRIGGERS = {
     "kiosk.inactivity": "inactive",
@@ -313,7 +313,7 @@ class KioskMachine:
             if account.restricted_until:
                 self._emit(SessionRecord("refused", s.inmate_id, "restricted"))
 
-    def is_offline(self, event: EventData) -> bool:
+    def central_lost(self, event: EventData) -> bool:
         return not self.session.online
 
     # --- choosing an amount ----------------------------------------------------------------------------------------
