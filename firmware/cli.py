@@ -110,3 +110,8 @@ def run_device(config_path: Path | None) -> None:
         pass
     finally:
         devices.close()
+
+
+from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
+
+main.add_command(rules_group)
