@@ -140,16 +140,8 @@ class KioskSection(_Section):
     #: How long an inmate is kept waiting for a purchase's answer before "still pending".
     give_up_s: float = Field(60.0, gt=0, le=3600)
     notice_s: float = Field(4.0, gt=0, le=60)
-    pin_min_digits: int = Field(4, ge=1, le=16)
-    pin_max_digits: int = Field(12, ge=1, le=16)
     #: How often purchases whose answer never arrived are asked about again.
     settle_every_s: float = Field(30.0, gt=0, le=86400)
-
-    @model_validator(mode="after")
-    def _pin_range(self) -> KioskSection:
-        if self.pin_min_digits > self.pin_max_digits:
-            raise ValueError(f"pin_min_digits ({self.pin_min_digits}) is above pin_max_digits ({self.pin_max_digits})")
-        return self
 
 
 class PathsSection(_Section):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from firmware.config import Config
 from firmware.device import sim_devices
 from firmware.kiosk.device import assemble_kiosk, start_kiosk
-from firmware.kiosk.messages import Language, LoginResult
+from firmware.kiosk.login import RulesLogin
+from firmware.kiosk.messages import Language
 from firmware.kiosk.policy import PurchaseRules
+from firmware.rules.datasets import Inmate, Restriction
+from firmware.rules.identity import make_verifier
+from firmware.rules.service import CallRules
 from firmware.store import Store
+from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
 from hal.printer import SimPrinter
 from sim.central.purchases import CentralPurchases
@@ -31,7 +36,7 @@ from sim.scenario import Scenario, ScenarioError
 
 Record = dict[str, Any]
 #: Virtual time zero is this instant on the central server's calendar.
-EPOCH = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+EPOCH = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 09:00 at the demo facility (America/Chicago)
 
 
 class SimInmate(BaseModel):
@@ -44,17 +49,10 @@ class SimInmate(BaseModel):
     restricted_until: str = ""
 
 
-class SimLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_attempts: int = Field(3, ge=1)
-    lockout_s: float = Field(300.0, gt=0)
-
-
 class KioskSetup(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     rules: PurchaseRules = PurchaseRules()
     inmates: list[SimInmate] = []
-    login: SimLogin = SimLogin()
     round_trip_ms: float = Field(200.0, ge=0)
     #: One per call to the central server, in order: ok, unreachable, lose_request, lose_reply.
     faults: list[Fault] = []
@@ -73,32 +71,24 @@ def setup_of(scenario: Scenario) -> KioskSetup:
         raise ScenarioError(f"scenario {scenario.name!r}: {problems}") from None
 
 
-class SimRosterLogin:
-    """The simulator's roster: PINs in the clear (it is a test fixture), failed tries counted per kiosk."""
+#: The simulator's PIN-verifier key (central data in the field); only verifiers reach the kiosk's store.
+SIM_PIN_KEY = ("sim", "6b" * 32)
 
-    def __init__(self, inmates: list[SimInmate], login: SimLogin, wall: Callable[[float], datetime]) -> None:
-        self._by_pin = {inmate.pin: inmate for inmate in inmates}
-        self._login = login
-        self._wall = wall
-        self._failures = 0
-        self._locked_until = -1.0
 
-    def check(self, pin: str, at: float) -> LoginResult:
-        if at < self._locked_until:
-            return LoginResult(at, "locked", locked_until=self._until())
-        inmate = self._by_pin.get(pin)
-        if inmate is not None:
-            self._failures = 0
-            return LoginResult(at, "ok", inmate.id, inmate.language, restricted_until=inmate.restricted_until)
-        self._failures += 1
-        if self._failures >= self._login.max_attempts:
-            self._failures = 0
-            self._locked_until = at + self._login.lockout_s
-            return LoginResult(at, "locked", locked_until=self._until())
-        return LoginResult(at, "wrong_pin", attempts_left=self._login.max_attempts - self._failures)
-
-    def _until(self) -> str:
-        return self._wall(self._locked_until).strftime("%H:%M UTC")
+def seed_roster(store: Store, inmates: list[SimInmate]) -> None:
+    """Put the inmates into the kiosk's copy of central data, as sync would: keyed PIN verifiers, no PINs."""
+    cache = CentralCache(store)
+    key_id, secret = SIM_PIN_KEY
+    with store.transaction() as db:
+        cache.put(db, "pin_keys", key_id, {"secret": secret}, 1)
+        for inmate in inmates:
+            value = Inmate(
+                pin_verifier=make_verifier(key_id, secret, inmate.pin), name=inmate.id, language=inmate.language,
+                status="restricted" if inmate.restricted_until else "active",
+                restriction=Restriction(reason="disciplinary", until=date.fromisoformat(inmate.restricted_until))
+                if inmate.restricted_until else None,
+            )
+            cache.put(db, "inmates", inmate.id, value.model_dump(mode="json"), 1)
 
 
 class KioskWorld:
@@ -128,6 +118,7 @@ class KioskWorld:
             for stale in store_path.parent.glob(store_path.name + "*"):
                 stale.unlink()
         self.store = Store(store_path)
+        seed_roster(self.store, setup.inmates)
         self.devices = sim_devices(config, self.clock)
         self.printer = SimPrinter()
         self.dispatch = VirtualDispatch(self.clock, setup.round_trip_ms / 1000)
@@ -135,7 +126,7 @@ class KioskWorld:
         prefix = f"{config.device.id}-{round(start_at * 1000)}"
         self.runtime, self.client = assemble_kiosk(
             config, self.clock, self.devices, self.store, self.service,
-            SimRosterLogin(setup.inmates, setup.login, self.wall), self.dispatch, self.printer,
+            RulesLogin(CallRules.from_config(config, self.store), self.wall), self.dispatch, self.printer,
             new_key=lambda: f"{prefix}-{next(keys):04d}",
         )
         self.records: list[Record] = []

@@ -113,27 +113,27 @@ def test_restricted_inmate_gets_no_menu(tmp_path: Path) -> None:
 
 
 def test_wrong_pin_then_lockout_then_unlock_at_the_edge(tmp_path: Path) -> None:
-    world = make_world(tmp_path, login={"max_attempts": 3, "lockout_s": 300})
+    world = make_world(tmp_path)  # the demo facility: 3 tries, then 900 s locked
     world.keys("1111#")
     world.run_for(0.1)
     assert world.screen == ["Enter your PIN", "PIN:", "", "Wrong PIN, 2 left"]
     world.keys("2222#")
     assert world.screen[3] == "Wrong PIN, 1 left"
     world.keys("3333#")
-    locked_at = world.clock.now()
-    assert world.screen == ["Too many tries.", "PIN locked until", "09:05 UTC", ""]
+    ends = world.of("key_down")[-1]["t_ms"] / 1000 + 900
+    assert world.screen == ["Too many tries.", "PIN locked until", "09:15", ""]
     world.run_for(5)
     world.keys("4321#")  # the right PIN does not open a locked kiosk
     assert world.screen[0] == "Too many tries."
     assert not world.of("fetch_account")
-    world.run_for(300 - (world.clock.now() - locked_at) - 1.5)
-    world.keys("*")  # dismiss the notice
-    world.keys("4321#")  # the '#' lands just before the lockout ends
+    world.run_for(ends - 0.001 - 0.98 - world.clock.now())
+    world.keys("4321#")  # '#' goes down 0.98 s after the first digit: 1 ms before the lockout ends
     assert world.screen[0] == "Too many tries."
     world.run_for(5)
     world.keys("4321#")
     world.run_for(1)
     assert world.screen == MENU
+    assert [r["outcome"] for r in world.of("login")] == ["wrong_pin", "wrong_pin", "locked", "locked", "locked", "ok"]
 
 
 def test_inactivity_logs_out_just_after_the_limit_not_before(tmp_path: Path) -> None:
@@ -323,3 +323,23 @@ def test_a_fee_from_data_is_shown_and_charged(tmp_path: Path) -> None:
     world.keys("#")
     world.run_for(1)
     assert world.central.balances("A1001") == (4550 - 1025, 1300)
+
+
+def test_a_chosen_language_is_remembered_for_the_next_session(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    login(world)
+    world.keys("32")
+    assert world.screen[0] == "1 Saldos"
+    world.keys("*")
+    world.run_for(5)
+    login(world)
+    assert world.screen == ["1 Saldos", "2 Comprar minutos", "3 English", "* Salir"]
+
+
+def test_an_unreadable_roster_says_pins_cannot_be_checked(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    with world.store.transaction() as db:
+        db.execute("UPDATE central_cache SET value = '{\"secret\": \"zz\"}' WHERE dataset = 'pin_keys'")
+    login(world)
+    assert world.screen == ["Logged out.", "Goodbye.", "Cannot check PINs.", ""]
+    assert not world.of("fetch_account")

@@ -133,7 +133,7 @@ def test_config_sections_for_lcd_printer_and_kiosk_are_validated() -> None:
     assert (cfg.display.backend, cfg.display.i2c_address, cfg.printer.url) == ("lcd", 0x3F, "/dev/ttyUSB0")
     with pytest.raises(config_mod.ConfigError, match="printer = .* an escpos printer needs url"):
         config_mod.load(None, {"printer": {"backend": "escpos"}})
-    with pytest.raises(config_mod.ConfigError, match=r"kiosk = .*pin_min_digits \(8\) is above pin_max_digits"):
-        config_mod.load(None, {"kiosk": {"pin_min_digits": 8, "pin_max_digits": 6}})
+    with pytest.raises(config_mod.ConfigError, match="kiosk.inactivity_s = 0"):
+        config_mod.load(None, {"kiosk": {"inactivity_s": 0}})
     with pytest.raises(config_mod.ConfigError, match="display.i2c_address = 200"):
         config_mod.load(None, {"display": {"i2c_address": 200}})

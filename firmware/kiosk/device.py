@@ -21,6 +21,7 @@ from firmware.kiosk.messages import (
     PrintReceipt,
     PurchaseRecord,
     QueryPurchase,
+    RememberLanguage,
     SessionRecord,
     Show,
     SubmitPurchase,
@@ -34,10 +35,9 @@ from hal.clock import Clock
 from hal.printer import PrinterError, ReceiptPrinter
 
 
-def timings(config: Config) -> KioskTimings:
+def timings(config: Config, pin_lengths: tuple[int, int]) -> KioskTimings:
     k = config.kiosk
-    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s,
-                        k.pin_min_digits, k.pin_max_digits)
+    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s, *pin_lengths)
 
 
 def assemble_kiosk(
@@ -52,7 +52,7 @@ def assemble_kiosk(
     new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
 ) -> tuple[Runtime, PurchaseClient]:
     """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set."""
-    machine = KioskMachine(config.device.id, new_key, timings(config), config.device.language)
+    machine = KioskMachine(config.device.id, new_key, timings(config, login.pin_lengths), config.device.language)
     runtime = Runtime(clock, [machine])
     client = PurchaseClient(KioskLedger(store), service, config.device.id, runtime.post, dispatch, clock.now)
     outbox = Outbox(store)
@@ -77,6 +77,7 @@ def assemble_kiosk(
     runtime.on(PrintReceipt, print_receipt)
     runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
     runtime.on(SessionRecord, session_record)
+    runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
     return runtime, client
 
 

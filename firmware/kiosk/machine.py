@@ -25,6 +25,7 @@ from firmware.kiosk.messages import (
     PurchaseUpdate,
     QueryPurchase,
     RecentPurchase,
+    RememberLanguage,
     SessionRecord,
     Show,
     SubmitPurchase,
@@ -61,8 +62,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "enter", "source": "pin", "dest": None, "after": "pin_incomplete"},
     {"trigger": "login_wrong_pin", "source": "verifying", "dest": "pin", "after": "wrong_pin"},
     {"trigger": "login_locked", "source": "verifying", "dest": "locked", "after": "locked_out"},
-    {"trigger": "login_ok", "source": "verifying", "dest": "restricted", "conditions": "login_restricted",
-     "after": "logged_in"},
+    {"trigger": "login_restricted", "source": "verifying", "dest": "restricted", "after": "refused_restricted"},
+    {"trigger": "login_unavailable", "source": "verifying", "dest": "goodbye", "before": "why_unavailable"},
     {"trigger": "login_ok", "source": "verifying", "dest": "loading", "after": ["logged_in", "fetch"]},
     {"trigger": "account_loaded", "source": "loading", "dest": "restricted", "conditions": "account_restricted",
      "after": "take_account"},
@@ -285,16 +286,20 @@ class KioskMachine:
     def locked_out(self, event: EventData) -> None:
         self.session.restricted_until = event.kwargs["result"].locked_until
 
-    def login_restricted(self, event: EventData) -> bool:
-        return bool(event.kwargs["result"].restricted_until)
+    def refused_restricted(self, event: EventData) -> None:
+        result: LoginResult = event.kwargs["result"]
+        self.session = _Session(inmate_id=result.inmate_id, restricted_until=result.restricted_until)
+        self._emit(SessionRecord("refused", result.inmate_id, "restricted"))
+
+    def why_unavailable(self, event: EventData) -> None:
+        self.goodbye_reason = "bye.unavailable"
 
     def logged_in(self, event: EventData) -> None:
         result: LoginResult = event.kwargs["result"]
-        self.session = _Session(inmate_id=result.inmate_id, restricted_until=result.restricted_until)
-        self.language = result.language
+        self.session = _Session(inmate_id=result.inmate_id)
+        if result.language:
+            self.language = result.language
         self._emit(SessionRecord("login", result.inmate_id))
-        if result.restricted_until:
-            self._emit(SessionRecord("refused", result.inmate_id, "restricted"))
 
     def fetch(self, event: EventData) -> None:
         self._emit(FetchAccount(self.session.inmate_id))
@@ -448,9 +453,11 @@ class KioskMachine:
 
     def speak_english(self, event: EventData) -> None:
         self.language = "en"
+        self._emit(RememberLanguage(self.session.inmate_id, "en"))
 
     def speak_spanish(self, event: EventData) -> None:
         self.language = "es"
+        self._emit(RememberLanguage(self.session.inmate_id, "es"))
 
     def why_inactive(self, event: EventData) -> None:
         self.goodbye_reason = "bye.idle"
@@ -462,7 +469,8 @@ class KioskMachine:
         s = self.session
         self._emit(CancelTimer("kiosk.inactivity"), CancelTimer("kiosk.reply"), CancelTimer("kiosk.retry"),
                    CancelTimer("kiosk.give_up"))
-        reason = {"bye.idle": "inactivity", "bye.hook": "hung up"}.get(self.goodbye_reason, "by choice")
+        reason = {"bye.idle": "inactivity", "bye.hook": "hung up", "bye.unavailable": "roster unavailable"}.get(
+            self.goodbye_reason, "by choice")
         if s.key and s.outcome is None and self._last_state_waited(event):
             assert s.rules is not None
             self._emit(PurchaseRecord(s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents),

@@ -35,11 +35,13 @@ class KioskStarted(Event):
 
 @dataclass(frozen=True)
 class LoginResult(Event):
-    """ok, wrong_pin (attempts_left says how many remain) or locked (until `locked_until`, text for people)."""
+    """ok; wrong_pin (attempts_left remain); locked (until `locked_until`); restricted (until
+    `restricted_until`, empty when until lifted); unavailable (the roster cannot be read)."""
 
-    outcome: Literal["ok", "wrong_pin", "locked"]
+    outcome: Literal["ok", "wrong_pin", "locked", "restricted", "unavailable"]
     inmate_id: str = ""
-    language: Language = "en"
+    #: Empty: the inmate has no preference, the kiosk's own language stays.
+    language: Language | Literal[""] = ""
     attempts_left: int = 0
     locked_until: str = ""
     restricted_until: str = ""
@@ -97,6 +99,15 @@ class VerifyPin(Command):
     pin: str
     kind: ClassVar[str] = "verify_pin"
     loggable: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class RememberLanguage(Command):
+    """The inmate chose a language: remembered per inmate, as the handset does."""
+
+    inmate_id: str
+    language: Language
+    kind: ClassVar[str] = "language"
 
 
 @dataclass(frozen=True)

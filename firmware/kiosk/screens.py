@@ -78,6 +78,7 @@ TEXTS: dict[str, dict[Language, str]] = {
     "bye.2": {"en": "Goodbye.", "es": "Adios."},
     "bye.idle": {"en": "No activity.", "es": "Sin actividad."},
     "bye.hook": {"en": "Handset hung up.", "es": "Telefono colgado."},
+    "bye.unavailable": {"en": "Cannot check PINs.", "es": "No se verifica PIN."},
     "reason.below_min": {"en": "Minimum is {min}", "es": "El minimo es {min}"},
     "reason.above_max": {"en": "Maximum is {max}", "es": "El maximo es {max}"},
     "reason.daily_limit": {"en": "Over daily limit", "es": "Excede limite diario"},

@@ -142,7 +142,8 @@ class CentralPurchases:
             (inmate_id,),
         )
         return AccountReply(
-            inmate_id, balances[0], balances[1], self._spent(self.db, inmate_id, self._day(now)), balances[2],
+            inmate_id, balances[0], balances[1], self._spent(self.db, inmate_id, self._day(now)),
+            balances[2] if balances[2] >= self._day(now) else "",
             tuple(RecentPurchase(day, amount) for day, amount in recent), self.rules,
         )
 
@@ -177,7 +178,7 @@ class CentralPurchases:
                day: str) -> str | None:
         if balances is None:
             return "unknown_inmate"
-        if balances[2]:
+        if balances[2] and day <= balances[2]:  # restricted through its last day (ISO dates compare as text)
             return "restricted"
         if request.fee_cents != self.rules.fee_for(request.amount_cents):
             return "fee_changed"
