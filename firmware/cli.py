@@ -115,3 +115,7 @@ def run_device(config_path: Path | None) -> None:
 from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
 
 main.add_command(rules_group)
+
+from firmware.sync.cli import register_sync_commands  # noqa: E402
+
+register_sync_commands(main)
