@@ -80,12 +80,12 @@ def test_min_max_restricted_unknown_and_fee_mismatch_are_declined() -> None:
     assert central.apply(buy("f", 1000, fee=50)).reason == "fee_changed"
 
 
-def test_status_of_an_unknown_key_voids_it_for_good() -> None:
+def test_status_of_an_unknown_key_says_unknown_and_changes_nothing() -> None:
     central, _ = books()
-    assert central.status("kiosk-1", "late").status == "void"
-    assert central.apply(buy("late", 1000)).status == "void"
-    assert central.balances("A1") == (10_000, 0)
-    assert central.status("kiosk-1", "late").status == "void"
+    assert central.status("kiosk-1", "late").status == "unknown"
+    assert central.apply(buy("late", 1000)).status == "applied"
+    assert central.status("kiosk-1", "late").status == "applied"
+    assert central.balances("A1") == (9000, 1000)
 
 
 def test_audit_says_who_when_which_kiosk_amounts_and_result() -> None:

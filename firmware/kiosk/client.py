@@ -1,7 +1,8 @@
 """Executes the kiosk machine's requests against a PurchaseService and posts the answers back as events.
 
 The order of work is the exactly-once guarantee: commit the purchase to the local ledger, then send it; on a
-dropped link ask for its status (the server voids a key it never saw); settle the ledger once, from the answer.
+dropped link or a timeout ask for its status; send it again, under the same key, only if the server says it
+never received it; settle the ledger once, from the answer.
 Open purchases left by a crash or a dropped link are asked about again at start and every `settle_every_s`.
 """
 
@@ -60,8 +61,7 @@ class PurchaseClient:
     def settle_open(self, older_than_s: float = 0.0) -> None:
         """Ask about every purchase whose answer never arrived (after a crash or a dropped link).
 
-        Purchases this process sent less than `older_than_s` ago are skipped: asking voids a key the server has
-        not seen yet, which must not happen to a purchase whose request may still be on its way.
+        Purchases this process sent less than `older_than_s` ago are skipped: their session is still asking.
         """
         now = self._now()
         for key in self.ledger.open_keys():
@@ -85,8 +85,12 @@ class PurchaseClient:
             reply = self.service.status(self.device_id, key)
         except (CentralUnreachable, LinkLost) as exc:
             self._post(PurchaseUpdate(self._now(), key, "unreachable", str(exc)))
-        else:
+            return
+        entry = self.ledger.entry(key)
+        if reply.status != "unknown":
             self._settle(reply)
+        elif entry is not None and entry.status == "sending":
+            self._send(PurchaseRequest(key, self.device_id, entry.inmate_id, entry.amount_cents, entry.fee_cents))
 
     def _settle(self, reply: PurchaseReply) -> None:
         self._sent_at.pop(reply.key, None)

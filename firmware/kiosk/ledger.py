@@ -1,6 +1,6 @@
 """The kiosk's own book of purchases: each one committed with its idempotency key before it is sent.
 
-A purchase is `sending` until the central server's answer is known, then final (applied, declined, void,
+A purchase is `sending` until the central server's answer is known, then final (applied, declined,
 not_sent) and never changed again. After a crash, the open ones are exactly those whose fate must be asked.
 """
 

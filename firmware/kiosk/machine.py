@@ -2,7 +2,8 @@
 
 Sans-I/O: key, hook, timer and answer events in; screens, requests, records and timers out. Purchases are made
 exactly once: the machine names each purchase with a fresh idempotency key before it is sent, and when the
-answer does not come (timeout, dropped link) it only ever asks what became of that key, never sends it again.
+answer does not come (timeout, dropped link) it only ever asks what became of that key, never sends it again
+(the client resends under the same key only when the server says it never received it).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ TIMER_TRIGGERS = {
     "kiosk.give_up": "give_up",
     "kiosk.notice": "dismiss",
 }
-REFUSED = ("declined", "void", "not_sent")
+REFUSED = ("declined", "not_sent")
 UNCERTAIN = ("link_lost", "unreachable")
 
 

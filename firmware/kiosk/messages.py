@@ -15,7 +15,7 @@ from hal.events import Event
 Language = Literal["en", "es"]
 
 #: Final outcomes of a purchase; "not_sent" means the request provably never left the kiosk.
-FINAL_STATUSES = ("applied", "declined", "void", "not_sent")
+FINAL_STATUSES = ("applied", "declined", "not_sent")
 #: Outcomes that leave the kiosk not knowing: it must ask, never resend blindly.
 UNCERTAIN_STATUSES = ("link_lost", "unreachable")
 
@@ -129,7 +129,7 @@ class SubmitPurchase(Command):
 
 @dataclass(frozen=True)
 class QueryPurchase(Command):
-    """Ask what became of `key`; the server voids a key it never saw, so a late copy cannot apply."""
+    """Ask what became of `key` (after a timeout or a dropped link) instead of sending it again blindly."""
 
     key: str
     kind: ClassVar[str] = "purchase_query"
@@ -137,7 +137,7 @@ class QueryPurchase(Command):
 
 @dataclass(frozen=True)
 class PurchaseRecord(Command):
-    """The session's account of a purchase, as the inmate was told it (for logs and the simulator)."""
+    """The session's account of a purchase, as the inmate was told it: applied, declined, not_sent or pending."""
 
     key: str
     inmate_id: str

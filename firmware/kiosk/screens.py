@@ -88,7 +88,6 @@ TEXTS: dict[str, dict[Language, str]] = {
     "reason.restricted": {"en": "Account restricted", "es": "Cuenta restringida"},
     "reason.fee_changed": {"en": "Fee has changed", "es": "El cargo cambio"},
     "reason.unknown_inmate": {"en": "Account not found", "es": "Cuenta no encontrada"},
-    "reason.void": {"en": "No answer in time", "es": "Central no contesto"},
     "reason.not_sent": {"en": "Central unreachable", "es": "Central no responde"},
     "reason.invalid": {"en": "Request refused", "es": "Solicitud rechazada"},
     "receipt.title": {"en": "PHONE MINUTES RECEIPT", "es": "RECIBO DE MINUTOS"},

@@ -1,8 +1,9 @@
 """The kiosk's view of the central server's purchase service: account, submit, status.
 
 Two kinds of failure are kept apart because they call for opposite actions: `CentralUnreachable` means the
-request provably never left the kiosk (nothing to settle), `LinkLost` means it may have arrived (ask with
-`status`, never send again).
+request provably never left the kiosk (nothing to settle), `LinkLost` means it may have arrived: ask with
+`status`, never send blindly. Only when the server answers `unknown` (it never received that key) is the
+purchase sent again, under the same key, so that even a copy still on its way is applied at most once.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ class PurchaseRequest:
 
 @dataclass(frozen=True)
 class PurchaseReply:
-    """applied, declined (with a reason id) or void (the key was never seen and now never will be applied)."""
+    """applied, declined (with a reason id), or unknown (status only: the server never received the key)."""
 
     key: str
-    status: Literal["applied", "declined", "void"]
+    status: Literal["applied", "declined", "unknown"]
     reason: str = ""
     trust_cents: int = 0
     phone_cents: int = 0
@@ -59,6 +60,4 @@ class PurchaseService(Protocol):
 
     def submit(self, request: PurchaseRequest) -> PurchaseReply: ...
 
-    def status(self, device_id: str, key: str) -> PurchaseReply:
-        """What became of `key`; a key the server never saw is voided, so a late copy of it cannot apply."""
-        ...
+    def status(self, device_id: str, key: str) -> PurchaseReply: ...

@@ -2,8 +2,8 @@
 
 The central server is the authority on money. A purchase moves its amount (plus any fee) out of the inmate's
 trust account and its amount into the phone debit balance, in one transaction, at most once per idempotency
-key. A status query for a key never seen voids the key, so a copy delayed in the network can never apply
-after the kiosk was told "not bought". Every decision, duplicate and query lands in the audit trail.
+key; the same key again gets the first answer and moves nothing. Every decision, duplicate and status query
+lands in the audit trail.
 """
 
 from __future__ import annotations
@@ -185,17 +185,13 @@ class CentralPurchases:
         return refusal(self.rules, request.amount_cents, balances[0], self._spent(tx, request.inmate_id, day))
 
     def status(self, device_id: str, key: str) -> PurchaseReply:
-        """The answer for `key`; a key never seen is voided now, so it can never apply later."""
+        """The stored answer for `key`, or `unknown` when it never arrived (the kiosk then sends it again)."""
         now = self._now()
         with self._transaction() as tx:
             earlier = self._stored(tx, key)
             probe = PurchaseRequest(key, device_id, self._inmate_of(tx, key), 0, 0)
-            if earlier is not None:
-                self._audit(tx, now, f"kiosk:{device_id}", probe, "status", earlier.status, earlier.reason)
-                return earlier
-            reply = PurchaseReply(key, "void", "never received", 0, 0, _stamp(now))
-            self._store(tx, probe, "kiosk", "", reply, self._day(now))
-            self._audit(tx, now, f"kiosk:{device_id}", probe, "status", "void", "never received")
+            reply = earlier or PurchaseReply(key, "unknown", "never received", 0, 0, _stamp(now))
+            self._audit(tx, now, f"kiosk:{device_id}", probe, "status", reply.status, reply.reason)
             return reply
 
     @staticmethod
