@@ -119,3 +119,7 @@ main.add_command(rules_group)
 from firmware.sync.cli import register_sync_commands  # noqa: E402
 
 register_sync_commands(main)
+
+from sim.central.kiosk_cli import register_kiosk_commands  # noqa: E402
+
+register_kiosk_commands(main)

@@ -22,6 +22,7 @@ from firmware.device import sim_devices
 from firmware.kiosk.device import assemble_kiosk, start_kiosk
 from firmware.kiosk.login import RulesLogin
 from firmware.kiosk.messages import Language
+from firmware.kiosk.service import PurchaseService
 from firmware.kiosk.policy import PurchaseRules
 from firmware.rules.datasets import Inmate, Restriction
 from firmware.rules.identity import make_verifier
@@ -95,11 +96,13 @@ class KioskWorld:
     """One simulated kiosk on a virtual clock; tests drive it step by step, scenarios through `run`.
 
     `central` may be passed in to keep the central server's books across a kiosk restart, and `fresh=False`
-    keeps the kiosk's own store: together they model a kiosk process killed and started again.
+    keeps the kiosk's own store: together they model a kiosk process killed and started again. `service`
+    replaces the in-process central server (e.g. the sync protocol to a real reference server).
     """
 
     def __init__(self, config: Config, setup: KioskSetup, emit: Callable[[Record], None] = lambda r: None,
-                 central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0) -> None:
+                 central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0,
+                 service: PurchaseService | None = None) -> None:
         self.config = config
         self.setup = setup
         self.clock = VirtualClock(start_at)
@@ -110,6 +113,7 @@ class KioskWorld:
                 central.set_account(inmate.id, inmate.trust_cents, inmate.phone_cents, inmate.restricted_until)
         self.central = central
         self.service = SimPurchaseService(central, setup.faults)
+        self.purchase_service: PurchaseService = service or self.service
         for begin, end in setup.outages:
             self.clock.call_at(begin, lambda: setattr(self.service, "down", True))
             self.clock.call_at(end, lambda: setattr(self.service, "down", False))
@@ -125,7 +129,7 @@ class KioskWorld:
         keys = itertools.count(1)
         prefix = f"{config.device.id}-{round(start_at * 1000)}"
         self.runtime, self.client = assemble_kiosk(
-            config, self.clock, self.devices, self.store, self.service,
+            config, self.clock, self.devices, self.store, self.purchase_service,
             RulesLogin(CallRules.from_config(config, self.store), self.wall), self.dispatch, self.printer,
             new_key=lambda: f"{prefix}-{next(keys):04d}",
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from firmware import config as config_mod
 from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import PurchaseService
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_world import KioskSetup, KioskWorld, SimInmate
 
@@ -29,11 +30,12 @@ def kiosk_config(tmp_path: Path, **sections: dict[str, Any]) -> config_mod.Confi
 
 def make_world(tmp_path: Path, inmates: tuple[SimInmate, ...] = (ALICE, BETO, RAY), rules: PurchaseRules | None = None,
                central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0,
-               config: config_mod.Config | None = None, **setup: Any) -> KioskWorld:
+               config: config_mod.Config | None = None, service: PurchaseService | None = None,
+               **setup: Any) -> KioskWorld:
     world = KioskWorld(
         config or kiosk_config(tmp_path),
         KioskSetup(rules=rules or PurchaseRules(), inmates=list(inmates), **setup),
-        central=central, fresh=fresh, start_at=start_at,
+        central=central, fresh=fresh, start_at=start_at, service=service,
     )
     world.start()
     world.run_for(0.5)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from firmware.kiosk.messages import RecentPurchase
@@ -60,6 +61,36 @@ CREATE TABLE IF NOT EXISTS kiosk_audit (
 Now = Callable[[], datetime]
 
 
+@dataclass(frozen=True)
+class Holdings:
+    trust_cents: int
+    phone_cents: int
+    #: Last day of a restriction (ISO date), or "" when not restricted.
+    restricted_until: str = ""
+
+
+class Book(Protocol):
+    """Where trust and phone balances live: a table of their own, or the sync server's account data."""
+
+    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None: ...
+
+    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None: ...
+
+
+class TableBook:
+    """Balances in kiosk_accounts: the standalone ledger the simulator and tests use."""
+
+    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None:
+        row = tx.execute(
+            "SELECT trust_cents, phone_cents, restricted_until FROM kiosk_accounts WHERE inmate_id = ?", (inmate_id,)
+        ).fetchone()
+        return None if row is None else Holdings(int(row[0]), int(row[1]), str(row[2]))
+
+    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
+        tx.execute("UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE inmate_id = ?",
+                   (trust_cents, phone_cents, inmate_id))
+
+
 class PurchaseError(ValueError):
     """A request the server cannot even judge (malformed); str() names what is wrong."""
 
@@ -81,13 +112,11 @@ class AuditEntry:
 
 class CentralPurchases:
     def __init__(self, db: sqlite3.Connection, rules: PurchaseRules,
-                 now: Now = lambda: datetime.now(UTC),
-                 on_balance: Callable[[sqlite3.Connection, str, int], None] | None = None) -> None:
-        """`on_balance(db, inmate_id, phone_cents)` runs inside the purchase's transaction (sync's change feed)."""
+                 now: Now = lambda: datetime.now(UTC), book: Book | None = None) -> None:
         self.db = db
         self.rules = rules
         self._now = now
-        self._on_balance = on_balance
+        self.book: Book = book or TableBook()
         self._zone = ZoneInfo(rules.timezone)
         with self._transaction() as tx:
             for statement in filter(str.strip, SCHEMA.split(";")):
@@ -127,11 +156,8 @@ class CentralPurchases:
         return int(row[0])
 
     def _balances(self, tx: sqlite3.Connection, inmate_id: str) -> tuple[int, int, str] | None:
-        row = tx.execute(
-            "SELECT trust_cents, phone_cents, restricted_until FROM kiosk_accounts WHERE inmate_id = ?",
-            (inmate_id,),
-        ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), str(row[2]))
+        found = self.book.read(tx, inmate_id)
+        return None if found is None else (found.trust_cents, found.phone_cents, found.restricted_until)
 
     def account(self, device_id: str, inmate_id: str) -> AccountReply:
         now = self._now()
@@ -165,10 +191,7 @@ class CentralPurchases:
             if not reason:
                 trust -= request.amount_cents + request.fee_cents
                 phone += request.amount_cents
-                tx.execute("UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE inmate_id = ?",
-                           (trust, phone, request.inmate_id))
-                if self._on_balance is not None:
-                    self._on_balance(tx, request.inmate_id, phone)
+                self.book.write(tx, request.inmate_id, trust, phone)
             reply = PurchaseReply(request.key, status, reason or "", trust, phone, _stamp(now))
             self._store(tx, request, channel, staff_id, reply, day)
             self._audit(tx, now, actor, request, "purchase", status, reason or "")
