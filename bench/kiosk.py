@@ -33,7 +33,7 @@ from firmware.sync.schema import Purchase
 from sim.central.db import CentralDB
 from sim.central.kiosk_sync import ledger, set_purchase_rules
 from sim.serial_cable import SerialCable
-from tests.kiosk_central_server import LoopbackCentral
+from sim.central.kiosk_loopback import LoopbackCentral
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RICH = 10_000_000

@@ -120,6 +120,6 @@ from firmware.sync.cli import register_sync_commands  # noqa: E402
 
 register_sync_commands(main)
 
-from sim.central.kiosk_cli import register_kiosk_commands  # noqa: E402
+from firmware.kiosk.cli import register as register_kiosk  # noqa: E402
 
-register_kiosk_commands(main)
+register_kiosk(main)

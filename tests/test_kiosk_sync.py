@@ -14,7 +14,8 @@ from firmware.store import Store
 from firmware.store.cache import CentralCache
 from firmware.sync.connect import connect
 from firmware.sync.device_session import DeviceSync
-from tests.kiosk_central_server import CuttingProxy, LoopbackCentral
+from sim.central.kiosk_loopback import LoopbackCentral
+from tests.kiosk_proxy import CuttingProxy
 from tests.kiosk_helpers import ALICE, login, make_world
 
 pytestmark = pytest.mark.hardware

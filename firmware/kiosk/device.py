@@ -50,11 +50,17 @@ def assemble_kiosk(
     dispatch: Callable[[Job], None],
     printer: ReceiptPrinter | None = None,
     new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ledger_store: Store | None = None,
 ) -> tuple[Runtime, PurchaseClient]:
-    """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set."""
+    """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set.
+
+    `ledger_store` is a second connection to the same file when `dispatch` runs jobs on another thread: one
+    SQLite connection must not carry two threads' transactions.
+    """
     machine = KioskMachine(config.device.id, new_key, timings(config, login.pin_lengths), config.device.language)
     runtime = Runtime(clock, [machine])
-    client = PurchaseClient(KioskLedger(store), service, config.device.id, runtime.post, dispatch, clock.now)
+    ledger = KioskLedger(ledger_store or store)
+    client = PurchaseClient(ledger, service, config.device.id, runtime.post, dispatch, clock.now)
     outbox = Outbox(store)
 
     def print_receipt(command: PrintReceipt) -> None:

@@ -42,7 +42,14 @@ CREATE TABLE IF NOT EXISTS kiosk_central_purchases (
     day TEXT NOT NULL,
     decided_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS kiosk_central_purchases_day ON kiosk_central_purchases (inmate_id, day, status);
+CREATE INDEX IF NOT EXISTS kiosk_central_purchases_recent ON kiosk_central_purchases (inmate_id, decided_at)
+    WHERE status = 'applied';
+CREATE TABLE IF NOT EXISTS kiosk_daily (
+    inmate_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    spent_cents INTEGER NOT NULL,
+    PRIMARY KEY (inmate_id, day)
+);
 CREATE TABLE IF NOT EXISTS kiosk_audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -148,12 +155,9 @@ class CentralPurchases:
         return at.astimezone(self._zone).date().isoformat()
 
     def _spent(self, tx: sqlite3.Connection, inmate_id: str, day: str) -> int:
-        row = tx.execute(
-            "SELECT coalesce(sum(amount_cents), 0) FROM kiosk_central_purchases"
-            " WHERE inmate_id = ? AND day = ? AND status = 'applied'",
-            (inmate_id, day),
-        ).fetchone()
-        return int(row[0])
+        row = tx.execute("SELECT spent_cents FROM kiosk_daily WHERE inmate_id = ? AND day = ?", (inmate_id, day))
+        found = row.fetchone()
+        return 0 if found is None else int(found[0])
 
     def _balances(self, tx: sqlite3.Connection, inmate_id: str) -> tuple[int, int, str] | None:
         found = self.book.read(tx, inmate_id)
@@ -192,6 +196,11 @@ class CentralPurchases:
                 trust -= request.amount_cents + request.fee_cents
                 phone += request.amount_cents
                 self.book.write(tx, request.inmate_id, trust, phone)
+                tx.execute(
+                    "INSERT INTO kiosk_daily (inmate_id, day, spent_cents) VALUES (?, ?, ?) ON CONFLICT"
+                    " (inmate_id, day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
+                    (request.inmate_id, day, request.amount_cents),
+                )
             reply = PurchaseReply(request.key, status, reason or "", trust, phone, _stamp(now))
             self._store(tx, request, channel, staff_id, reply, day)
             self._audit(tx, now, actor, request, "purchase", status, reason or "")

@@ -1,11 +1,9 @@
-"""A reference central server on loopback TLS for the kiosk's end-to-end tests and the benchmark."""
+"""A reference central server on loopback TLS with kiosk accounts, for end-to-end tests and the benchmark."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,46 +47,3 @@ class LoopbackCentral:
     def close(self) -> None:
         self.server.stop.set()
         self.db.close()
-
-
-class CuttingProxy:
-    """Forwards a TCP connection both ways; `cut_next_reply()` drops the next bytes from the server and the link."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._cut = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def cut_next_reply(self) -> None:
-        self._cut.set()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target_port))
-            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if from_server and self._cut.is_set():
-                    self._cut.clear()
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def close(self) -> None:
-        self.listener.close()
