@@ -115,3 +115,22 @@ def test_canteen_sale_refusals_and_bad_amounts_are_clear(central: LoopbackCentra
                                "5.5x"])
     assert bad.exit_code == 2 and "amount '5.5x': expected dollars like 10 or 12.50" in bad.output
     assert central.balances(ALICE.id) == (4550, 300)
+
+
+def test_a_purchase_over_a_115200_baud_serial_cable(central: LoopbackCentral, tmp_path: Path) -> None:
+    from sim.serial_cable import SerialCable
+
+    cable = SerialCable(115200)
+    central.start_serial(cable.end_a, 115200)
+    service = SyncPurchaseService(cable.end_b, central.enroll("kiosk-7"), "kiosk-7", 115200, timeout=10)
+    world = make_world(tmp_path / "kiosk", inmates=(ALICE,), service=service)
+    try:
+        login(world)
+        world.keys("21#")
+        world.run_for(1)
+        assert world.screen[:2] == ["Purchase done", "Bought $5.00"]
+    finally:
+        service.close()
+        world.close()
+    assert central.balances(ALICE.id) == (4050, 800)
+    assert cable.stats.bytes_a_to_b > 0 and cable.stats.bytes_b_to_a > 0
