@@ -6,7 +6,8 @@
    reference server's plain purchase apply (sim/central/db.py CentralDB.purchase: no limits, no audit), on the
    same requests.
 2. TCP (TLS on loopback): `--kiosks` kiosks at once, each with its own store, each purchase committed locally,
-   sent, answered and settled (confirm to result, as the inmate waits for it).
+   sent, answered and settled (confirm to result, as the inmate waits for it); then the same load with the
+   server answering through the peer's plain apply, for the ratio.
 3. Serial: one kiosk over a virtual cable paced to 115200 baud 8N1 (sim/serial_cable.py).
 
 Results go to bench/results/kiosk.json, kiosk.md and kiosk.png.
@@ -31,11 +32,13 @@ from firmware.kiosk.sync_service import SyncPurchaseService
 from firmware.store import Store
 from firmware.sync.schema import Purchase
 from sim.central.db import CentralDB
+from sim.central import kiosk_sync
 from sim.central.kiosk_sync import ledger, set_purchase_rules
 from sim.serial_cable import SerialCable
 from sim.central.kiosk_loopback import LoopbackCentral
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ANSWER_PURCHASE = kiosk_sync.answer_purchase
 RICH = 10_000_000
 GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)
 AMOUNT = 500  # the smallest purchase the rules allow
@@ -51,6 +54,8 @@ def setup_central(directory: Path, inmates: int) -> LoopbackCentral:
     set_purchase_rules(central.db, GENEROUS)
     for i in range(inmates):
         central.account(f"I{i:05d}", RICH, 0)
+        with central.db.transaction() as tx:  # the peer keeps trust in the account value itself
+            central.db._write(tx, "accounts", f"debit:I{i:05d}", json.dumps({"balance_cents": 0, "trust_cents": RICH}))
     return central
 
 
@@ -99,8 +104,10 @@ def kiosk_run(service: SyncPurchaseService, store: Store, inmate: str, count: in
             errors.append(f"{key}: {reply.status} {reply.reason}")
 
 
-def tcp_run(directory: Path, kiosks: int, per_kiosk: int) -> dict[str, object]:
+def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, object]:
     central = setup_central(directory, kiosks)
+    if peer:
+        kiosk_sync.answer_purchase = lambda db, device, body: db.purchase(device, body)  # type: ignore[assignment]
     url = central.start_tcp()
     services = [SyncPurchaseService(url, central.enroll(f"kiosk-{i:02d}"), f"kiosk-{i:02d}", timeout=60)
                 for i in range(kiosks)]
@@ -117,7 +124,8 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int) -> dict[str, object]:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    applied = central.db.db.execute("SELECT count(*) FROM kiosk_central_purchases WHERE status = 'applied'").fetchone()[0]
+    kiosk_sync.answer_purchase = ANSWER_PURCHASE  # type: ignore[assignment]
+    applied = central.db.db.execute("SELECT count(*) FROM purchases WHERE status = 'applied'").fetchone()[0]
     for service in services:
         service.close()
     for store in stores:
@@ -165,15 +173,18 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        for name in ("apply", "tcp", "serial"):
+        for name in ("apply", "tcp", "tcp-peer", "serial"):
             (base / name).mkdir()
         rate = apply_rate(base / "apply", args.apply_count)
         tcp = tcp_run(base / "tcp", args.kiosks, args.per_kiosk)
+        peer = tcp_run(base / "tcp-peer", args.kiosks, args.per_kiosk, peer=True)
         serial = serial_run(base / "serial", args.serial_purchases)
     tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])  # type: ignore[arg-type]
+    peer_summary = summary(peer["latencies"])  # type: ignore[arg-type]
     result = {
         "apply_in_process": rate,
         "tcp": {k: v for k, v in tcp.items() if k != "latencies"} | tcp_summary,
+        "tcp_peer": {k: v for k, v in peer.items() if k != "latencies"} | peer_summary,
         "serial": {k: v for k, v in serial.items() if k != "latencies"} | serial_summary,
     }
     (RESULTS / "kiosk.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -186,6 +197,10 @@ def main() -> None:
         "|---|---|---|---|",
         f"| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | {rate['ours_per_s']:.0f}"
         f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |",
+        f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | {tcp['per_s']:.0f}"
+        f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |",  # type: ignore[operator]
+        f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
+        f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |",
         "",
         "| link | kiosks | purchases | applied/s | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|",

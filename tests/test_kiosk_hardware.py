@@ -137,3 +137,14 @@ def test_config_sections_for_lcd_printer_and_kiosk_are_validated() -> None:
         config_mod.load(None, {"kiosk": {"inactivity_s": 0}})
     with pytest.raises(config_mod.ConfigError, match="display.i2c_address = 200"):
         config_mod.load(None, {"display": {"i2c_address": 200}})
+
+
+def test_real_devices_build_the_lcd_from_config(bus: list[HD44780OnPCF8574]) -> None:
+    from firmware.device import real_devices
+    from hal.clock import VirtualClock
+
+    cfg = config_mod.load(None, {"display": {"backend": "lcd", "i2c_port": 3}})
+    devices = real_devices(cfg, VirtualClock())
+    devices.display.show(["PHONE MINUTES KIOSK"])
+    assert isinstance(devices.display, LcdDisplay) and bus[0].port == 3
+    assert bus[0].row(0) == "PHONE MINUTES KIOSK "

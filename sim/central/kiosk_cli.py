@@ -55,7 +55,7 @@ def kiosk_rules(db_path: Path, path: Path) -> None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise _user_error(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors(include_url=False))
         raise _user_error(f"{path}: {problems}") from None
     central = _open(db_path)
