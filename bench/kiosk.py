@@ -31,11 +31,11 @@ from firmware.kiosk.service import PurchaseRequest
 from firmware.kiosk.sync_service import SyncPurchaseService
 from firmware.store import Store
 from firmware.sync.schema import Purchase
-from sim.central.db import CentralDB
 from sim.central import kiosk_sync
+from sim.central.db import CentralDB
+from sim.central.kiosk_loopback import LoopbackCentral
 from sim.central.kiosk_sync import ledger, set_purchase_rules
 from sim.serial_cable import SerialCable
-from sim.central.kiosk_loopback import LoopbackCentral
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ANSWER_PURCHASE = kiosk_sync.answer_purchase
@@ -195,22 +195,22 @@ def main() -> None:
         "",
         "| measure | ours | peer | ratio |",
         "|---|---|---|---|",
-        f"| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | {rate['ours_per_s']:.0f}"
-        f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |",
-        f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | {tcp['per_s']:.0f}"
-        f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |",  # type: ignore[operator]
-        f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
-        f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |",
+        (f"| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | {rate['ours_per_s']:.0f}"
+         f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |"),
+        (f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | {tcp['per_s']:.0f}"
+         f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"),  # type: ignore[operator]
+        (f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
+         f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"),
         "",
         "| link | kiosks | purchases | applied/s | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|",
-        f"| TCP (TLS) | {tcp['kiosks']} | {tcp['purchases']} | {tcp['per_s']:.0f} | {tcp_summary['p50_ms']:.1f}"
-        f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |",
-        f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
-        f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |",
+        (f"| TCP (TLS) | {tcp['kiosks']} | {tcp['purchases']} | {tcp['per_s']:.0f} | {tcp_summary['p50_ms']:.1f}"
+         f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"),
+        (f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
+         f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"),
         "",
-        f"Serial: {serial['bytes_per_purchase']:.0f} bytes on the wire per purchase (both directions), "
-        f"{serial['line_time_ms_per_purchase']:.1f} ms of line time at 115200 baud.",
+        (f"Serial: {serial['bytes_per_purchase']:.0f} bytes on the wire per purchase (both directions), "
+         f"{serial['line_time_ms_per_purchase']:.1f} ms of line time at 115200 baud."),
         "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
     ]
     (RESULTS / "kiosk.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -7,7 +7,10 @@ reported (PrinterError) for the caller to log, and the purchase stands.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
+
+from escpos.exceptions import Error as EscposError
 
 
 class PrinterError(OSError):
@@ -44,14 +47,12 @@ class EscposPrinter:
         try:
             self._device.text("\n".join(lines) + "\n\n")
             self._device.cut()
-        except Exception as exc:  # python-escpos raises its own errors and OSError from the transport
+        except (EscposError, OSError, ValueError) as exc:
             raise PrinterError(f"receipt printer {self.name}: {exc}") from exc
 
     def close(self) -> None:
-        try:
+        with suppress(EscposError, OSError):  # a printer that is already gone needs no closing
             self._device.close()
-        except Exception:  # closing a printer that is already gone is not an error worth reporting
-            pass
 
 
 def open_escpos(url: str, baudrate: int = 19200) -> EscposPrinter:
@@ -67,6 +68,6 @@ def open_escpos(url: str, baudrate: int = 19200) -> EscposPrinter:
             device.open()
     except ValueError:
         raise PrinterError(f"receipt printer {url!r}: expected usb:VENDOR:PRODUCT (hex) or a serial path") from None
-    except Exception as exc:  # the USB and serial backends raise different errors for a missing device
+    except (EscposError, OSError) as exc:
         raise PrinterError(f"receipt printer {url}: cannot open: {exc}") from exc
     return EscposPrinter(device, url)

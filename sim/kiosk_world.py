@@ -22,8 +22,8 @@ from firmware.device import sim_devices
 from firmware.kiosk.device import assemble_kiosk, start_kiosk
 from firmware.kiosk.login import RulesLogin
 from firmware.kiosk.messages import Language
-from firmware.kiosk.service import PurchaseService
 from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import PurchaseService
 from firmware.rules.datasets import Inmate, Restriction
 from firmware.rules.identity import make_verifier
 from firmware.rules.service import CallRules

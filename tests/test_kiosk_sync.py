@@ -15,8 +15,8 @@ from firmware.store.cache import CentralCache
 from firmware.sync.connect import connect
 from firmware.sync.device_session import DeviceSync
 from sim.central.kiosk_loopback import LoopbackCentral
-from tests.kiosk_proxy import CuttingProxy
 from tests.kiosk_helpers import ALICE, login, make_world
+from tests.kiosk_proxy import CuttingProxy
 
 pytestmark = pytest.mark.hardware
 

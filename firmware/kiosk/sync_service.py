@@ -21,7 +21,15 @@ from firmware.sync.channel import Channel, ChannelClosed
 from firmware.sync.connect import connect
 from firmware.sync.conversation import Conversation, RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
-from firmware.sync.schema import AccountInfo, AccountQuery, Body, MessageError, Purchase, PurchaseQuery, PurchaseResult
+from firmware.sync.schema import (
+    AccountInfo,
+    AccountQuery,
+    Body,
+    MessageError,
+    Purchase,
+    PurchaseQuery,
+    PurchaseResult,
+)
 from hal.link import LinkError
 
 DEBIT = "debit:"
