@@ -346,3 +346,26 @@ def test_an_unreadable_roster_says_pins_cannot_be_checked(tmp_path: Path) -> Non
     login(world)
     assert world.screen == ["Logged out.", "Goodbye.", "Cannot check PINs.", ""]
     assert not world.of("fetch_account")
+
+
+def test_a_failing_screen_or_printer_never_undoes_a_purchase(tmp_path: Path) -> None:
+    from hal.lcd import DisplayError
+    from hal.printer import PrinterError
+
+    world = make_world(tmp_path)
+    login(world)
+    world.keys("22")
+
+    def broken(*_: object) -> None:
+        raise DisplayError("LCD on I2C bus 1 at address 0x27: [Errno 121] Remote I/O error")
+
+    def jammed(*_: object) -> None:
+        raise PrinterError("receipt printer /dev/ttyUSB0: out of paper")
+
+    world.devices.display.show = broken  # type: ignore[method-assign]
+    world.printer.print_receipt = jammed  # type: ignore[method-assign]
+    world.keys("#")
+    world.run_for(1)
+    assert world.of("display_error") and world.of("printer_error")
+    assert world.of("purchase")[-1]["status"] == "applied"
+    assert world.central.balances("A1001") == (3550, 1300)

@@ -75,7 +75,13 @@ def assemble_kiosk(
         outbox.append("kiosk_session", {"device_id": config.device.id, "action": command.action,
                                         "inmate_id": command.inmate_id, "detail": command.detail})
 
-    runtime.on(Show, lambda command: devices.display.show(command.lines))
+    def show(command: Show) -> None:
+        try:
+            devices.display.show(command.lines)
+        except OSError as exc:  # a screen that fails must not stop a purchase in flight; the log says so
+            runtime.note({"t_ms": round(clock.now() * 1000), "event": "display_error", "error": str(exc)})
+
+    runtime.on(Show, show)
     runtime.on(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
     runtime.on(FetchAccount, client.fetch_account)
     runtime.on(SubmitPurchase, client.submit)
