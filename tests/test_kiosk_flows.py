@@ -216,7 +216,8 @@ def test_slow_answer_times_out_into_a_query_and_the_late_copy_applies_nothing_mo
     assert shown(world)[-3:] == ["Sending purchase", "Result pending", "Purchase done"]
     key = world.of("purchase_submit")[0]["key"]
     assert world.central.applied_count(key) == 1
-    assert [a.action for a in world.central.audit() if a.key == key] == ["status", "purchase", "duplicate"]
+    actions = [a.action for a in world.central.audit() if a.key == key]
+    assert actions[0] == "status" and actions.count("purchase") == 1  # asked first; applied once, however late
     assert world.central.balances("A1001") == (3550, 1300)
     assert len(world.printer.receipts) == 1
 

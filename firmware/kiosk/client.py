@@ -4,6 +4,7 @@ The order of work is the exactly-once guarantee: commit the purchase to the loca
 dropped link or a timeout ask for its status; send it again, under the same key, only if the server says it
 never received it; settle the ledger once, from the answer.
 Open purchases left by a crash or a dropped link are asked about again at start and every `settle_every_s`.
+Every ledger read and write happens inside a dispatched job, so on a device only the worker thread touches it.
 """
 
 from __future__ import annotations
@@ -46,11 +47,15 @@ class PurchaseClient:
         self._sent_at: dict[str, float] = {}
 
     def submit(self, command: SubmitPurchase) -> None:
-        self.ledger.open(command)
         self._sent_at[command.key] = self._now()
         request = PurchaseRequest(command.key, self.device_id, command.inmate_id, command.amount_cents,
                                   command.fee_cents)
-        self._dispatch(lambda: self._send(request))
+
+        def commit_then_send() -> None:
+            self.ledger.open(command)
+            self._send(request)
+
+        self._dispatch(commit_then_send)
 
     def query(self, command: QueryPurchase) -> None:
         self._dispatch(lambda: self._ask(command.key))
@@ -63,10 +68,14 @@ class PurchaseClient:
 
         Purchases this process sent less than `older_than_s` ago are skipped: their session is still asking.
         """
-        now = self._now()
-        for key in self.ledger.open_keys():
-            if now - self._sent_at.get(key, float("-inf")) >= older_than_s:
-                self._dispatch(lambda key=key: self._ask(key))
+        asked_at = self._now()
+
+        def ask_each() -> None:
+            for key in self.ledger.open_keys():
+                if asked_at - self._sent_at.get(key, float("-inf")) >= older_than_s:
+                    self._ask(key)
+
+        self._dispatch(ask_each)
 
     def _send(self, request: PurchaseRequest) -> None:
         try:

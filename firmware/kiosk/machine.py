@@ -136,7 +136,8 @@ ENTRY_STATES = ("pin", "amount")
 HINTS: dict[str, str] = {
     "pin": "digits_only", "amount": "digits_only", "menu": "menu.hint", "balances": "back.hint",
     "recent": "back.hint", "buy": "buy.hint", "confirm": "confirm.hint", "result": "result.hint",
-    "language": "buy.hint", "offline": "offline.keys", "verifying": "wait", "loading": "wait", "sending": "wait", "pending": "wait",
+    "language": "buy.hint", "offline": "offline.keys", "verifying": "wait", "loading": "wait",
+    "sending": "wait", "pending": "wait",
 }
 TIMER_TRIGGERS = {
     "kiosk.inactivity": "inactive",
@@ -146,12 +147,14 @@ TIMER_TRIGGERS = {
     "kiosk.notice": "dismiss",
 }
 REFUSED = ("declined", "not_sent")
+#: Refusals the server judged against the inmate's account: its answer carries that account's balances.
+JUDGED = ("below_min", "above_max", "daily_limit", "insufficient_funds", "restricted", "fee_changed")
 UNCERTAIN = ("link_lost", "unreachable")
 
 
 @dataclass(frozen=True)
 class KioskTimings:
-    """Seconds; the device's config supplies them (firmware.config KioskSection)."""
+    """Seconds from the device's config (`[kiosk]`); PIN lengths from the facility's PIN policy."""
 
     inactivity_s: float = 60.0
     reply_timeout_s: float = 5.0
@@ -424,7 +427,7 @@ class KioskMachine:
         self._settled(update)
         if update.status == "not_sent":
             self.session.online = False
-        elif update.status == "declined" and update.trust_cents >= 0 and update.reason != "unknown_inmate":
+        elif update.status == "declined" and update.reason in JUDGED:
             self.session.trust_cents, self.session.phone_cents = update.trust_cents, update.phone_cents
 
     def unsettled_record(self, event: EventData) -> None:
