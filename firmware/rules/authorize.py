@@ -8,6 +8,7 @@ that follow it) or a Grant (how long, when to warn, whether to record, what it c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,14 @@ from firmware.rules import schedule
 from firmware.rules.datasets import Inmate, NumberInfo
 from firmware.rules.dialplan import Destination, classify
 from firmware.rules.facility import CallType, FacilityRules
-from firmware.rules.rating import CostStatement, Tariff, charge_cents, cost_statement, seconds_affordable, tariff
+from firmware.rules.rating import (
+    CostStatement,
+    Tariff,
+    charge_cents,
+    cost_statement,
+    seconds_affordable,
+    tariff,
+)
 
 #: Spoken after a collect refusal or a free first call: how to set up direct-bill or prepaid.
 SETUP_ADVICE = "advice.setup_direct_bill_prepaid"
@@ -190,7 +198,7 @@ def _usage_refusal(request: CallRequest, facts: Facts, rules: FacilityRules) -> 
     if min_wait_s and usage.last_call_end is not None:
         waited = (request.now - usage.last_call_end).total_seconds()
         if waited < min_wait_s:
-            return Refusal("refuse.min_wait", (), {"wait_s": int(min_wait_s - waited + 0.999)})
+            return Refusal("refuse.min_wait", (), {"wait_s": math.ceil(min_wait_s - waited)})
     return None
 
 
@@ -236,9 +244,10 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
         return Refusal("refuse.blocked")
     attorney = _is_attorney(number, request.inmate, facts)
     pan = request.inmate.pan
-    if (rules.pan.required or pan.required) and number not in pan.numbers:
-        if not (attorney and rules.pan.attorney_exempt):
-            return Refusal("refuse.not_on_pan")
+    pan_applies = rules.pan.required or pan.required
+    exempt = attorney and rules.pan.attorney_exempt
+    if pan_applies and number not in pan.numbers and not exempt:
+        return Refusal("refuse.not_on_pan")
 
     refusal = _usage_refusal(request, facts, rules)
     if refusal is not None:
@@ -268,11 +277,21 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
     ceiling = min(b[0] for b in bounds)
     funds = facts.funds
     if not free_call and funds.available_cents is not None:
-        bounds.append((seconds_affordable(max(funds.available_cents, 0), price, ceiling), "funds",
-                       "refuse.insufficient_funds"))
+        bounds.append(
+            (
+                seconds_affordable(max(funds.available_cents, 0), price, ceiling),
+                "funds",
+                "refuse.insufficient_funds",
+            )
+        )
     if not free_call and funds.offline_headroom_cents is not None:
-        bounds.append((seconds_affordable(max(funds.offline_headroom_cents, 0), price, ceiling), "offline_limit",
-                       "refuse.offline_limit"))
+        bounds.append(
+            (
+                seconds_affordable(max(funds.offline_headroom_cents, 0), price, ceiling),
+                "offline_limit",
+                "refuse.offline_limit",
+            )
+        )
     max_duration, limited_by, refusal_id = min(bounds, key=lambda b: b[0])
     if max_duration < rules.call_types.min_grant_s:
         return Refusal(refusal_id or "refuse.insufficient_funds", (), {"seconds": max_duration})
@@ -303,4 +322,3 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
         one_minute_warning=rules.warnings.one_minute,
         after_call_prompts=after_call,
     )
-

@@ -192,13 +192,17 @@ class CentralData:
         return {key: validate_value("pin_keys", key, value) for key, value in self.cache.items("pin_keys")}  # type: ignore[misc]
 
     def list_matches(self, number: str) -> list[tuple[str, ListEntry]]:
-        """Facility list entries matching `number`, exact keys and wildcard patterns (SQLite GLOB: ? and *)."""
-        rows = self.cache.store.db.execute(
-            "SELECT key FROM central_cache WHERE dataset = 'lists' AND (key = ? OR ? GLOB key)",
-            (number, number),
+        """Facility list entries matching `number`: the exact key (one probe) and the wildcard patterns (SQLite
+        GLOB: ? and *), which a partial index keeps apart from the thousands of plain numbers."""
+        wildcards = self.cache.store.db.execute(
+            "SELECT key FROM central_cache INDEXED BY rules_list_wildcards WHERE dataset = 'lists'"
+            " AND (instr(key, '?') > 0 OR instr(key, '*') > 0) AND ? GLOB key",
+            (number,),
         ).fetchall()
+        keys = [number] if self.cache.get("lists", number) is not None else []
+        keys += [key for (key,) in wildcards]
         matches = []
-        for (key,) in rows:
+        for key in keys:
             entry = self._get("lists", key)
             if entry is not None:
                 matches.append((key, entry))

@@ -57,7 +57,7 @@ def _international(dialed: str, plan: DialPlan) -> Destination:
 
 def classify(dialed: str, plan: DialPlan) -> Destination:
     """Normalise and classify what the inmate dialed (digits only; the handset strips nothing else)."""
-    if not dialed.isdigit():
+    if not (dialed.isascii() and dialed.isdigit()):
         return Destination(dialed, dialed, None, "refuse.invalid_number")
     if dialed.startswith("011"):
         return _international(dialed, plan)

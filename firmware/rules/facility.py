@@ -33,6 +33,7 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("demo-facility.toml")
 Digits3 = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
 Minutes = Annotated[int, Field(ge=1, le=99)]
 Rate = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=5)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 class RulesError(ValueError):
@@ -90,7 +91,9 @@ class DialPlan(_Section):
     def _prefixes(cls, value: list[str]) -> list[str]:
         for prefix in value:
             if not re.fullmatch(r"[2-9][0-9]{2}([2-9][0-9]{2})?", prefix):
-                raise ValueError(f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9")
+                raise ValueError(
+                    f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9"
+                )
         return value
 
 
@@ -113,7 +116,7 @@ class ClassRates(_Section):
     local: Rate
     intrastate: Rate
     interstate: Rate
-    international: Rate = Decimal("0")
+    international: Rate = Decimal(0)
 
     def for_class(self, call_class: CallClass) -> Decimal:
         return getattr(self, call_class)
@@ -131,9 +134,9 @@ class Rating(_Section):
     #: The regulator's per-minute cap on the rate (not counting the facility add-on); a rate above it is refused.
     cap_per_minute: Rate
     #: Per-minute facility add-on charged on top of the rate (FCC 25-75: $0.02).
-    facility_addon_per_minute: Rate = Decimal("0")
+    facility_addon_per_minute: Rate = Decimal(0)
     #: An optional ceiling on what one call can cost, in dollars.
-    max_charge_per_call: Rate | None = None
+    max_charge_per_call: Money | None = None
     rates: dict[CallType, ClassRates]
 
     @model_validator(mode="after")
@@ -285,9 +288,9 @@ class OfflinePolicy(_Section):
     """Bounds on what the device spends from cached balances before the central server has seen it."""
 
     #: Debit/prepaid/direct-bill amounts (reserved or charged) not yet acknowledged by the server, per account.
-    max_unsynced_spend_per_account: Rate = Decimal("25")
+    max_unsynced_spend_per_account: Money = Decimal(25)
     #: Across all accounts on this device.
-    max_unsynced_spend_device: Rate = Decimal("500")
+    max_unsynced_spend_device: Money = Decimal(500)
 
 
 class FacilityRules(_Section):
@@ -315,7 +318,9 @@ class FacilityRules(_Section):
     def _complete(self) -> FacilityRules:
         for call_type in self.call_types.enabled:
             if call_type not in self.rating.rates:
-                raise ValueError(f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing")
+                raise ValueError(
+                    f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing"
+                )
             if call_type not in self.durations:
                 raise ValueError(f"call type {call_type!r} is enabled but durations.{call_type} is missing")
         shortest = min(min(d.weekday, d.weekend, d.holiday) for d in self.durations.values()) * 60

@@ -26,7 +26,7 @@ def make_verifier(key_id: str, secret_hex: str, pin: str) -> str:
 
 def find_by_pin(data: CentralData, pin: str) -> tuple[str, Inmate] | None:
     """The one inmate whose verifier matches `pin` under any current key; None if none or (misissued) several."""
-    if not pin.isdigit():
+    if not (pin.isascii() and pin.isdigit()):
         return None
     found: dict[str, Inmate] = {}
     for key_id, key in data.pin_keys().items():

@@ -93,10 +93,19 @@ class Records:
                 " rate_per_minute, addon_per_minute, free_call, recorded, attorney, started_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    call_id, inmate_id, grant.number, grant.destination.dialed, grant.call_type,
-                    grant.destination.call_class, grant.account, str(grant.tariff.rate_per_minute),
-                    str(grant.tariff.addon_per_minute), int(grant.free_call), int(grant.recorded),
-                    int(grant.attorney), at,
+                    call_id,
+                    inmate_id,
+                    grant.number,
+                    grant.destination.dialed,
+                    grant.call_type,
+                    grant.destination.call_class,
+                    grant.account,
+                    str(grant.tariff.rate_per_minute),
+                    str(grant.tariff.addon_per_minute),
+                    int(grant.free_call),
+                    int(grant.recorded),
+                    int(grant.attorney),
+                    at,
                 ),
             )
             if grant.account is not None:
@@ -133,25 +142,43 @@ class Records:
             call = db.execute("SELECT * FROM rules_calls WHERE id = ?", (call_id,)).fetchone()
             if call is None:
                 raise KeyError(f"call {call_id!r}: never opened")
-            talked = call["connected_s"] if connected_s is None else connected_s
+            talked = call["connected_s"] if connected_s is None else max(float(connected_s), 0.0)
             if call["connected_at"] is None:
                 talked = 0
             price = Tariff(
-                call["call_type"], call["call_class"], Decimal(call["rate_per_minute"]),
-                Decimal(call["addon_per_minute"]), self.rules.rating,
+                call["call_type"],
+                call["call_class"],
+                Decimal(call["rate_per_minute"]),
+                Decimal(call["addon_per_minute"]),
+                self.rules.rating,
             )
             billed = billed_seconds(talked, self.rules.rating)
             charge = 0 if call["free_call"] else charge_cents(talked, price)
             at = iso(ended_at)
             violations = tuple(
                 row[0]
-                for row in db.execute("SELECT kind FROM rules_violations WHERE call_id = ? ORDER BY at", (call_id,))
+                for row in db.execute(
+                    "SELECT kind FROM rules_violations WHERE call_id = ? ORDER BY at", (call_id,)
+                )
             )
             record = CallRecord(
-                call_id, call["inmate_id"], call["number"], call["call_type"], call["call_class"],
-                call["started_at"], call["connected_at"], at, int(round(talked)), billed, billed_minutes(billed),
-                charge, end_reason, recording_ref if call["recorded"] else None, violations,
-                bool(call["free_call"]), bool(call["attorney"]),
+                call_id,
+                call["inmate_id"],
+                call["number"],
+                call["call_type"],
+                call["call_class"],
+                call["started_at"],
+                call["connected_at"],
+                at,
+                round(talked),
+                billed,
+                billed_minutes(billed),
+                charge,
+                end_reason,
+                recording_ref if call["recorded"] else None,
+                violations,
+                bool(call["free_call"]),
+                bool(call["attorney"]),
             )
             self._insert_cdr(db, record)
             if call["account"] is not None:
@@ -176,8 +203,23 @@ class Records:
         """An attempt that never rang is a call record too (its end reason is the refusal's prompt id)."""
         when = iso(at)
         record = CallRecord(
-            call_id, inmate_id, dialed, call_type, None, when, None, when, 0, 0, 0, 0, refusal.reason, None, (),
-            False, False,
+            call_id,
+            inmate_id,
+            dialed,
+            call_type,
+            None,
+            when,
+            None,
+            when,
+            0,
+            0,
+            0,
+            0,
+            refusal.reason,
+            None,
+            (),
+            False,
+            False,
         )
         with self.store.transaction() as db:
             existing = self._cdr(db, call_id)
@@ -187,7 +229,10 @@ class Records:
         return record
 
     def open_calls(self) -> list[str]:
-        return [r[0] for r in self.store.db.execute("SELECT id FROM rules_calls WHERE closed = 0 ORDER BY started_at")]
+        return [
+            r[0]
+            for r in self.store.db.execute("SELECT id FROM rules_calls WHERE closed = 0 ORDER BY started_at")
+        ]
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """After a restart: calls left open by a power cut are closed, billed for their last checkpoint."""
@@ -201,10 +246,23 @@ class Records:
         if row is None:
             return None
         return CallRecord(
-            row["call_id"], row["inmate_id"], row["number"], row["call_type"], row["call_class"],
-            row["started_at"], row["connected_at"], row["ended_at"], row["connected_s"], row["billed_s"],
-            row["billed_minutes"], row["charge_cents"], row["end_reason"], row["recording_ref"],
-            tuple(json.loads(row["violations"])), bool(row["free_call"]), bool(row["attorney"]),
+            row["call_id"],
+            row["inmate_id"],
+            row["number"],
+            row["call_type"],
+            row["call_class"],
+            row["started_at"],
+            row["connected_at"],
+            row["ended_at"],
+            row["connected_s"],
+            row["billed_s"],
+            row["billed_minutes"],
+            row["charge_cents"],
+            row["end_reason"],
+            row["recording_ref"],
+            tuple(json.loads(row["violations"])),
+            bool(row["free_call"]),
+            bool(row["attorney"]),
         )
 
     def _insert_cdr(self, db: sqlite3.Connection, record: CallRecord) -> None:
@@ -214,18 +272,39 @@ class Records:
             " ended_at, connected_s, billed_s, billed_minutes, charge_cents, end_reason, recording_ref, violations,"
             " free_call, attorney, outbox_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                record.call_id, record.inmate_id, record.number, record.call_type, record.call_class,
-                record.started_at, record.connected_at, record.ended_at, record.connected_s, record.billed_s,
-                record.billed_minutes, record.charge_cents, record.end_reason, record.recording_ref,
-                json.dumps(list(record.violations)), int(record.free_call), int(record.attorney), outbox_id,
+                record.call_id,
+                record.inmate_id,
+                record.number,
+                record.call_type,
+                record.call_class,
+                record.started_at,
+                record.connected_at,
+                record.ended_at,
+                record.connected_s,
+                record.billed_s,
+                record.billed_minutes,
+                record.charge_cents,
+                record.end_reason,
+                record.recording_ref,
+                json.dumps(list(record.violations)),
+                int(record.free_call),
+                int(record.attorney),
+                outbox_id,
             ),
         )
 
-    def _ledger(self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str) -> None:
+    def _ledger(
+        self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str
+    ) -> None:
         entry_id = f"{call_id}:{kind}"
         payload = {
-            "id": entry_id, "call_id": call_id, "account": account, "kind": kind, "amount_cents": cents,
-            "at": at, "device_id": self.device_id,
+            "id": entry_id,
+            "call_id": call_id,
+            "account": account,
+            "kind": kind,
+            "amount_cents": cents,
+            "at": at,
+            "device_id": self.device_id,
         }
         outbox_id = self.outbox.add(db, "ledger", payload, at)
         db.execute(
@@ -237,16 +316,25 @@ class Records:
     # -- money and usage ---------------------------------------------------------------------------------
 
     def unsynced_cents(self, account: str | None = None) -> int:
-        """Held by open reservations plus charged but not yet acknowledged by the central server."""
+        """Held by open calls' reservations plus charged but not yet acknowledged by the central server.
+
+        Both sums start from small sets (open calls, pending outbox items) through their partial indexes, so
+        the cost does not grow with the years of settled ledger behind them.
+        """
         where, args = ("AND l.account = ?", (account,)) if account is not None else ("", ())
-        row = self.store.db.execute(
-            "SELECT coalesce(sum(l.amount_cents), 0) FROM rules_ledger l WHERE ("
-            "  (l.kind = 'reserve' AND NOT EXISTS (SELECT 1 FROM rules_ledger r"
-            "     WHERE r.call_id = l.call_id AND r.kind = 'release'))"
-            f"  OR (l.kind = 'charge' AND {_UNACKED.format(table='l')})) {where}",
+        held = self.store.db.execute(
+            "SELECT coalesce(sum(l.amount_cents), 0) FROM rules_calls c INDEXED BY rules_calls_open"
+            " CROSS JOIN rules_ledger l ON l.call_id = c.id AND l.kind = 'reserve'"
+            f" WHERE c.closed = 0 {where}",
             args,
-        ).fetchone()
-        return int(row[0])
+        ).fetchone()[0]
+        charged = self.store.db.execute(
+            "SELECT coalesce(sum(l.amount_cents), 0) FROM outbox o INDEXED BY outbox_pending"
+            " CROSS JOIN rules_ledger l ON l.outbox_id = o.id"
+            f" WHERE o.acked_at IS NULL AND l.kind = 'charge' {where}",
+            args,
+        ).fetchone()[0]
+        return int(held) + int(charged)
 
     def usage(self, inmate_id: str, inmate: Inmate, now: datetime) -> Usage:
         """The server's count plus this device's connected calls the server has not acknowledged yet."""
@@ -260,7 +348,8 @@ class Records:
             (day_start, day_end, month_start, month_end, inmate_id),
         ).fetchone()
         last_local = self.store.db.execute(
-            "SELECT max(ended_at) FROM rules_cdr WHERE inmate_id = ? AND connected_at IS NOT NULL", (inmate_id,)
+            "SELECT max(ended_at) FROM rules_cdr WHERE inmate_id = ? AND connected_at IS NOT NULL",
+            (inmate_id,),
         ).fetchone()[0]
         server = inmate.usage
         today = schedule.local(now, self.rules).date()
@@ -268,16 +357,25 @@ class Records:
             calls_today += server.calls_day
         if server.month == today.strftime("%Y-%m"):
             minutes_month += server.minutes_month
-        ends = [t for t in (parse_iso(last_local) if last_local else None, server.last_call_end) if t is not None]
+        ends = [
+            t for t in (parse_iso(last_local) if last_local else None, server.last_call_end) if t is not None
+        ]
         return Usage(int(calls_today), int(minutes_month), max(ends) if ends else None)
 
     def free_call_used(self, number: str) -> bool:
-        return self.store.db.execute("SELECT 1 FROM rules_free_calls WHERE number = ?", (number,)).fetchone() is not None
+        return (
+            self.store.db.execute("SELECT 1 FROM rules_free_calls WHERE number = ?", (number,)).fetchone()
+            is not None
+        )
 
     # -- blocks, violations, reports ---------------------------------------------------------------------
 
     def add_block(
-        self, number: str, at: datetime, source: str = "called_party", call_id: str | None = None,
+        self,
+        number: str,
+        at: datetime,
+        source: str = "called_party",
+        call_id: str | None = None,
         inmate_id: str | None = None,
     ) -> bool:
         """Block `number` on this device at once and queue it for the central server; False if already blocked."""
@@ -285,8 +383,14 @@ class Records:
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone():
                 return False
-            payload = {"number": number, "at": when, "source": source, "call_id": call_id, "inmate_id": inmate_id,
-                       "device_id": self.device_id}
+            payload = {
+                "number": number,
+                "at": when,
+                "source": source,
+                "call_id": call_id,
+                "inmate_id": inmate_id,
+                "device_id": self.device_id,
+            }
             outbox_id = self.outbox.add(db, "block", payload, when)
             db.execute(
                 "INSERT INTO rules_blocks (number, at, source, call_id, inmate_id, outbox_id) VALUES (?, ?, ?, ?, ?, ?)",
@@ -295,11 +399,19 @@ class Records:
             return True
 
     def blocked_locally(self, number: str) -> bool:
-        return self.store.db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone() is not None
+        return (
+            self.store.db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone()
+            is not None
+        )
 
     def add_violation(
-        self, kind: str, at: datetime, call_id: str | None = None, inmate_id: str | None = None,
-        detail: Mapping[str, Any] | None = None, violation_id: str | None = None,
+        self,
+        kind: str,
+        at: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        violation_id: str | None = None,
     ) -> str:
         """A conduct violation against the inmate's PIN (three-way attempt, ...); the CDR lists the call's."""
         vid = violation_id or uuid.uuid4().hex
@@ -308,8 +420,15 @@ class Records:
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM rules_violations WHERE id = ?", (vid,)).fetchone():
                 return vid
-            payload = {"id": vid, "kind": kind, "at": when, "call_id": call_id, "inmate_id": inmate_id,
-                       "detail": body, "device_id": self.device_id}
+            payload = {
+                "id": vid,
+                "kind": kind,
+                "at": when,
+                "call_id": call_id,
+                "inmate_id": inmate_id,
+                "detail": body,
+                "device_id": self.device_id,
+            }
             outbox_id = self.outbox.add(db, "violation", payload, when)
             db.execute(
                 "INSERT INTO rules_violations (id, call_id, inmate_id, kind, at, detail, outbox_id)"
@@ -319,7 +438,11 @@ class Records:
         return vid
 
     def add_report(
-        self, kind: str, at: datetime, detail: Mapping[str, Any], call_id: str | None = None,
+        self,
+        kind: str,
+        at: datetime,
+        detail: Mapping[str, Any],
+        call_id: str | None = None,
         inmate_id: str | None = None,
     ) -> str:
         """A device report that is not a violation: pulse dialing on the hookswitch, a hookflash."""
@@ -327,8 +450,14 @@ class Records:
         when = iso(at)
         body = dict(detail)
         with self.store.transaction() as db:
-            payload = {"id": rid, "at": when, "call_id": call_id, "inmate_id": inmate_id, "detail": body,
-                       "device_id": self.device_id}
+            payload = {
+                "id": rid,
+                "at": when,
+                "call_id": call_id,
+                "inmate_id": inmate_id,
+                "detail": body,
+                "device_id": self.device_id,
+            }
             outbox_id = self.outbox.add(db, kind, payload, when)
             db.execute(
                 "INSERT INTO rules_reports (id, kind, call_id, inmate_id, at, detail, outbox_id)"
@@ -345,23 +474,30 @@ class Records:
         ).fetchone()
         return parse_iso(row[0]) if row[0] else None
 
-    def pin_attempt(self, ok: bool, at: datetime, policy: PinPolicy, inmate_id: str | None = None) -> PinAttemptResult:
+    def pin_attempt(
+        self, ok: bool, at: datetime, policy: PinPolicy, inmate_id: str | None = None
+    ) -> PinAttemptResult:
         """Count one PIN entry; the max-th consecutive failure locks the phone. Failures and lockouts are reported."""
         when = iso(at)
         with self.store.transaction() as db:
             outbox_id = None
             if not ok:
-                outbox_id = self.outbox.add(db, "pin_failure", {"at": when, "device_id": self.device_id}, when)
+                outbox_id = self.outbox.add(
+                    db, "pin_failure", {"at": when, "device_id": self.device_id}, when
+                )
             seq = db.execute(
                 "INSERT INTO rules_pin_attempts (at, ok, inmate_id, outbox_id) VALUES (?, ?, ?, ?)",
                 (when, int(ok), inmate_id, outbox_id),
             ).lastrowid
             if ok:
                 return PinAttemptResult(0, None)
-            since = db.execute(
-                "SELECT max(s) FROM (SELECT max(seq) AS s FROM rules_pin_attempts WHERE ok = 1"
-                " UNION ALL SELECT max(last_attempt_seq) FROM rules_lockouts)"
-            ).fetchone()[0] or 0
+            since = (
+                db.execute(
+                    "SELECT max(s) FROM (SELECT max(seq) AS s FROM rules_pin_attempts WHERE ok = 1"
+                    " UNION ALL SELECT max(last_attempt_seq) FROM rules_lockouts)"
+                ).fetchone()[0]
+                or 0
+            )
             failures = db.execute(
                 "SELECT count(*) FROM rules_pin_attempts WHERE ok = 0 AND seq > ?", (since,)
             ).fetchone()[0]
@@ -369,8 +505,13 @@ class Records:
                 return PinAttemptResult(failures, None)
             until = schedule.require_aware(at).astimezone(UTC) + timedelta(seconds=policy.lockout_s)
             lockout_id = uuid.uuid4().hex
-            payload = {"id": lockout_id, "started_at": when, "until": iso(until), "attempts": failures,
-                       "device_id": self.device_id}
+            payload = {
+                "id": lockout_id,
+                "started_at": when,
+                "until": iso(until),
+                "attempts": failures,
+                "device_id": self.device_id,
+            }
             lock_outbox = self.outbox.add(db, "lockout", payload, when)
             db.execute(
                 "INSERT INTO rules_lockouts (id, started_at, until, last_attempt_seq, outbox_id) VALUES (?, ?, ?, ?, ?)",
@@ -388,10 +529,15 @@ class Records:
                 " ON CONFLICT (inmate_id) DO UPDATE SET language = excluded.language, at = excluded.at",
                 (inmate_id, language, when),
             )
-            self.outbox.add(db, "language", {"inmate_id": inmate_id, "language": language, "at": when,
-                                             "device_id": self.device_id}, when)
+            self.outbox.add(
+                db,
+                "language",
+                {"inmate_id": inmate_id, "language": language, "at": when, "device_id": self.device_id},
+                when,
+            )
 
     def language(self, inmate_id: str) -> str | None:
-        row = self.store.db.execute("SELECT language FROM rules_languages WHERE inmate_id = ?", (inmate_id,)).fetchone()
+        row = self.store.db.execute(
+            "SELECT language FROM rules_languages WHERE inmate_id = ?", (inmate_id,)
+        ).fetchone()
         return row[0] if row else None
-

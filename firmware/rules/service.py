@@ -53,7 +53,9 @@ class CallRules:
     @classmethod
     def from_config(cls, config: Config, store: Store) -> CallRules:
         """Rules from config `paths.rules` (the shipped demo rules when empty); raises RulesError if unusable."""
-        return cls(store, load_rules(config.paths.rules or None), config.device.id, config.device.housing_unit)
+        return cls(
+            store, load_rules(config.paths.rules or None), config.device.id, config.device.housing_unit
+        )
 
     # -- before the PIN ----------------------------------------------------------------------------------
 
@@ -71,7 +73,9 @@ class CallRules:
             return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         policy = self.rules.pin
         try:
-            found = find_by_pin(self.data, pin) if policy.min_length <= len(pin) <= policy.max_length else None
+            found = (
+                find_by_pin(self.data, pin) if policy.min_length <= len(pin) <= policy.max_length else None
+            )
         except DatasetError as exc:
             return self._data_error(exc, now)
         if found is None:
@@ -134,7 +138,9 @@ class CallRules:
             int(offline.max_unsynced_spend_device * 100) - self.records.unsynced_cents(),
         )
         if isinstance(account, DirectBillAccount):
-            available = None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
+            available = (
+                None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
+            )
             return Funds(key, True, account.approved, available, headroom)
         assert isinstance(account, DebitAccount | PrepaidAccount)
         return Funds(key, True, True, account.balance_cents - unsynced, headroom)
@@ -162,16 +168,27 @@ class CallRules:
         self.records.checkpoint(call_id, connected_s)
 
     def close_call(
-        self, call_id: str, now: datetime, end_reason: str, connected_s: float | None = None,
+        self,
+        call_id: str,
+        now: datetime,
+        end_reason: str,
+        connected_s: float | None = None,
         recording_ref: str | None = None,
     ) -> CallRecord:
         return self.records.close_call(call_id, now, end_reason, connected_s, recording_ref)
 
     def refused_attempt(
-        self, inmate_id: str, dialed: str, call_type: str, refusal: Refusal, now: datetime,
+        self,
+        inmate_id: str,
+        dialed: str,
+        call_type: str,
+        refusal: Refusal,
+        now: datetime,
         call_id: str | None = None,
     ) -> CallRecord:
-        return self.records.record_refusal(call_id or uuid.uuid4().hex, inmate_id, dialed, call_type, refusal, now)
+        return self.records.record_refusal(
+            call_id or uuid.uuid4().hex, inmate_id, dialed, call_type, refusal, now
+        )
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """Run once at start-up: close what a power cut left open."""
@@ -180,7 +197,11 @@ class CallRules:
     # -- what happens during a call ------------------------------------------------------------------------
 
     def block_number(
-        self, number: str, now: datetime, call_id: str | None = None, inmate_id: str | None = None,
+        self,
+        number: str,
+        now: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
         source: str = "called_party",
     ) -> bool:
         return self.records.add_block(number, now, source, call_id, inmate_id)
@@ -192,13 +213,23 @@ class CallRules:
         return list(self.rules.hookflash.actions)
 
     def violation(
-        self, kind: str, now: datetime, call_id: str | None = None, inmate_id: str | None = None,
+        self,
+        kind: str,
+        now: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        violation_id: str | None = None,
     ) -> str:
-        return self.records.add_violation(kind, now, call_id, inmate_id, detail)
+        """Record a violation against the inmate's PIN; give `violation_id` to make a retry a no-op."""
+        return self.records.add_violation(kind, now, call_id, inmate_id, detail, violation_id)
 
     def report_pulse_dialing(
-        self, pulses: int, durations_ms: tuple[int, ...], now: datetime, call_id: str | None = None,
+        self,
+        pulses: int,
+        durations_ms: tuple[int, ...],
+        now: datetime,
+        call_id: str | None = None,
         inmate_id: str | None = None,
     ) -> str:
         detail = {"pulses": pulses, "durations_ms": list(durations_ms)}

@@ -136,6 +136,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "rules_0002_list_wildcards",
+        """
+        CREATE INDEX rules_list_wildcards ON central_cache (key)
+            WHERE dataset = 'lists' AND (instr(key, '?') > 0 OR instr(key, '*') > 0)
+        """,
+    ),
+    (
+        "rules_0003_ledger_by_outbox",
+        """
+        CREATE INDEX rules_ledger_outbox ON rules_ledger (outbox_id)
+        """,
+    ),
 ]
 
 MIGRATIONS.append(

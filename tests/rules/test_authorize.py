@@ -48,7 +48,7 @@ def test_a_plain_debit_call_is_granted_up_to_the_weekday_limit() -> None:
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (local(2026, 11, 24, 21, 59, 0), "allowed"),      # exactly min_grant_s (60 s) before shut-off
+        (local(2026, 11, 24, 21, 59, 0), "allowed"),  # exactly min_grant_s (60 s) before shut-off
         (local(2026, 11, 24, 21, 59, 1), "refuse.shutoff"),
         (local(2026, 11, 24, 22, 0, 0), "refuse.shutoff"),
         (local(2026, 11, 25, 6, 59, 59), "refuse.shutoff"),
@@ -89,7 +89,9 @@ def test_off_window_limited_to_some_days() -> None:
     ],
 )
 def test_duration_limit_by_day_kind(now: datetime, minutes: int) -> None:
-    rules = make_rules(schedule={"off": []}, durations={"debit": {"weekday": 15, "weekend": 20, "holiday": 30}})
+    rules = make_rules(
+        schedule={"off": []}, durations={"debit": {"weekday": 15, "weekend": 20, "holiday": 30}}
+    )
     grant = check(rules, now=now)
     assert isinstance(grant, Grant)
     assert grant.max_duration_s == minutes * 60
@@ -101,7 +103,10 @@ def test_calls_per_day(calls: int, expected: str) -> None:
 
 
 def test_limits_tighten_per_unit_and_per_inmate_never_loosen() -> None:
-    assert reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=1))) == "refuse.calls_per_day"
+    assert (
+        reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=1)))
+        == "refuse.calls_per_day"
+    )
     assert reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=0))) == "allowed"
     strict = inmate(limits={"calls_per_day": 2})
     assert reason(check(who=strict, usage=Usage(calls_today=1))) == "allowed"
@@ -110,12 +115,17 @@ def test_limits_tighten_per_unit_and_per_inmate_never_loosen() -> None:
     assert reason(check(who=loose, usage=Usage(calls_today=10))) == "refuse.calls_per_day"
 
 
-@pytest.mark.parametrize(("used", "expected", "seconds"), [(299, "allowed", 60), (300, "refuse.minutes_month", None)])
+@pytest.mark.parametrize(
+    ("used", "expected", "seconds"), [(299, "allowed", 60), (300, "refuse.minutes_month", None)]
+)
 def test_minutes_per_month(used: int, expected: str, seconds: int | None) -> None:
     result = check(usage=Usage(minutes_month=used))
     assert reason(result) == expected
     if seconds is not None:
-        assert isinstance(result, Grant) and (result.max_duration_s, result.limited_by) == (seconds, "minutes_month")
+        assert isinstance(result, Grant) and (result.max_duration_s, result.limited_by) == (
+            seconds,
+            "minutes_month",
+        )
 
 
 @pytest.mark.parametrize(("ago_s", "expected"), [(60, "allowed"), (59.5, "refuse.min_wait")])
@@ -135,7 +145,10 @@ def test_funds_exactly_enough_and_one_cent_short(cents: int, expected: str) -> N
 
 
 def test_offline_bound_limits_what_a_cached_balance_buys() -> None:
-    assert reason(check(funds=Funds("debit:I1", available_cents=10_000, offline_headroom_cents=7))) == "refuse.offline_limit"
+    assert (
+        reason(check(funds=Funds("debit:I1", available_cents=10_000, offline_headroom_cents=7)))
+        == "refuse.offline_limit"
+    )
     grant = check(funds=Funds("debit:I1", available_cents=10_000, offline_headroom_cents=40))
     assert isinstance(grant, Grant) and (grant.max_duration_s, grant.limited_by) == (300, "offline_limit")
 
@@ -197,7 +210,10 @@ def test_collect_to_a_number_the_carrier_cannot_bill() -> None:
     no_free = make_rules(free_first_call={"enabled": False})
     result = check(no_free, call_type="collect", number_info=MOBILE)
     assert isinstance(result, Refusal)
-    assert (result.reason, result.prompts) == ("refuse.collect_unbillable", ("advice.setup_direct_bill_prepaid",))
+    assert (result.reason, result.prompts) == (
+        "refuse.collect_unbillable",
+        ("advice.setup_direct_bill_prepaid",),
+    )
     assert reason(check(no_free, call_type="collect", number_info=LANDLINE)) == "allowed"
     assert reason(check(no_free, call_type="collect", number_info=None)) == "refuse.collect_unbillable"
     trusting = make_rules(free_first_call={"enabled": False}, numbers={"unknown_collect_billable": True})
@@ -207,9 +223,17 @@ def test_collect_to_a_number_the_carrier_cannot_bill() -> None:
 def test_free_first_short_call_once_per_number() -> None:
     grant = check(call_type="collect", number_info=MOBILE)
     assert isinstance(grant, Grant)
-    assert (grant.free_call, grant.max_duration_s, grant.limited_by, grant.account) == (True, 120, "free_call", None)
+    assert (grant.free_call, grant.max_duration_s, grant.limited_by, grant.account) == (
+        True,
+        120,
+        "free_call",
+        None,
+    )
     assert grant.after_call_prompts == ("advice.setup_direct_bill_prepaid",)
-    assert reason(check(call_type="collect", number_info=MOBILE, free_call_used=True)) == "refuse.collect_unbillable"
+    assert (
+        reason(check(call_type="collect", number_info=MOBILE, free_call_used=True))
+        == "refuse.collect_unbillable"
+    )
 
 
 def test_debit_works_to_cellphones() -> None:
@@ -217,12 +241,36 @@ def test_debit_works_to_cellphones() -> None:
 
 
 def test_direct_bill_and_prepaid_need_an_account() -> None:
-    assert reason(check(call_type="direct_bill", funds=Funds("direct_bill:5735551234", exists=False, approved=False))) == "refuse.no_direct_bill"
-    assert reason(check(call_type="direct_bill", funds=Funds("direct_bill:5735551234", approved=False))) == "refuse.no_direct_bill"
-    grant = check(call_type="direct_bill", funds=Funds("direct_bill:5735551234", available_cents=26, offline_headroom_cents=10_000))
+    assert (
+        reason(
+            check(
+                call_type="direct_bill", funds=Funds("direct_bill:5735551234", exists=False, approved=False)
+            )
+        )
+        == "refuse.no_direct_bill"
+    )
+    assert (
+        reason(check(call_type="direct_bill", funds=Funds("direct_bill:5735551234", approved=False)))
+        == "refuse.no_direct_bill"
+    )
+    grant = check(
+        call_type="direct_bill",
+        funds=Funds("direct_bill:5735551234", available_cents=26, offline_headroom_cents=10_000),
+    )
     assert isinstance(grant, Grant) and (grant.max_duration_s, grant.limited_by) == (120, "funds")
-    assert reason(check(call_type="prepaid", funds=Funds("prepaid:5735551234", exists=False))) == "refuse.no_prepaid"
-    assert reason(check(call_type="prepaid", funds=Funds("prepaid:5735551234", available_cents=8, offline_headroom_cents=99))) == "allowed"
+    assert (
+        reason(check(call_type="prepaid", funds=Funds("prepaid:5735551234", exists=False)))
+        == "refuse.no_prepaid"
+    )
+    assert (
+        reason(
+            check(
+                call_type="prepaid",
+                funds=Funds("prepaid:5735551234", available_cents=8, offline_headroom_cents=99),
+            )
+        )
+        == "allowed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -249,10 +297,15 @@ def test_timing_warnings_and_shutoff_counted_from_connect() -> None:
     assert isinstance(grant, Grant)
     timing = grant.timing(TUESDAY_3PM + timedelta(seconds=30))
     assert timing.end_after_s == 1200 and timing.end_prompt == "end.call_type_limit"
-    assert [(w.after_s, w.prompt) for w in timing.warnings] == [(1080, "warn.two_minutes"), (1140, "warn.one_minute")]
+    assert [(w.after_s, w.prompt) for w in timing.warnings] == [
+        (1080, "warn.two_minutes"),
+        (1140, "warn.one_minute"),
+    ]
     late = check(now=local(2026, 11, 24, 21, 35))  # 25 minutes to shut-off: the 20-minute limit applies ...
     assert isinstance(late, Grant) and late.limited_by == "call_type_limit"
-    timing = late.timing(local(2026, 11, 24, 21, 45))  # ... but connecting 10 minutes later, shut-off comes first
+    timing = late.timing(
+        local(2026, 11, 24, 21, 45)
+    )  # ... but connecting 10 minutes later, shut-off comes first
     assert (timing.end_after_s, timing.end_reason) == (900, "shutoff")
     short = check(funds=Funds("debit:I1", available_cents=16, offline_headroom_cents=999))
     assert [w.after_s for w in short.timing(TUESDAY_3PM).warnings] == [60]  # type: ignore[union-attr]

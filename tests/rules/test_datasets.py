@@ -11,13 +11,17 @@ from tests.rules.conftest import inmate, seed
 
 
 def test_valid_values_of_every_dataset() -> None:
-    assert isinstance(validate_value("inmates", "I-001", inmate(language="es", pan={"numbers": ["5735551234"]})), Inmate)
+    assert isinstance(
+        validate_value("inmates", "I-001", inmate(language="es", pan={"numbers": ["5735551234"]})), Inmate
+    )
     validate_value("lists", "900???????", {"action": "block"})
     validate_value("lists", "5735550*", {"action": "attorney", "note": "public defender"})
     validate_value("blocks", "5735551234", {"source": "called_party"})
     validate_value("accounts", "debit:I-001", {"balance_cents": 1250})
     validate_value("accounts", "prepaid:5735551234", {"balance_cents": 0})
-    validate_value("accounts", "direct_bill:5735551234", {"approved": True, "limit_cents": 5000, "spent_cents": 10})
+    validate_value(
+        "accounts", "direct_bill:5735551234", {"approved": True, "limit_cents": 5000, "spent_cents": 10}
+    )
     validate_value("numbers", "5735551234", {"line_type": "mobile", "collect_billable": False})
     validate_value("pin_keys", "k1", {"secret": "ab" * 32})
 
@@ -42,7 +46,9 @@ def test_valid_values_of_every_dataset() -> None:
         ("pin_keys", "k1", {"secret": "abcd"}, "secret = 'abcd'"),
     ],
 )
-def test_bad_values_name_dataset_key_field_and_expectation(dataset: str, key: str, value: object, expected: str) -> None:
+def test_bad_values_name_dataset_key_field_and_expectation(
+    dataset: str, key: str, value: object, expected: str
+) -> None:
     with pytest.raises(DatasetError) as error:
         validate_value(dataset, key, value)
     assert expected in str(error.value)
@@ -61,11 +67,16 @@ def test_bad_values_name_dataset_key_field_and_expectation(dataset: str, key: st
     ],
 )
 def test_list_wildcards(store: Store, number: str, actions: set[str]) -> None:
-    seed(store, {"lists": {
-        "900???????": {"action": "block"},
-        "57355501*": {"action": "attorney"},
-        "3145559999": {"action": "allow"},
-    }})
+    seed(
+        store,
+        {
+            "lists": {
+                "900???????": {"action": "block"},
+                "57355501*": {"action": "attorney"},
+                "3145559999": {"action": "allow"},
+            }
+        },
+    )
     data = CentralData(CentralCache(store))
     assert {entry.action for _key, entry in data.list_matches(number)} == actions
 
@@ -82,7 +93,8 @@ def test_pin_lookup_uses_the_index_for_ten_thousand_inmates(store: Store) -> Non
     seed(store, {"inmates": {f"I{i:05d}": inmate(pin=f"{i:06d}") for i in range(10_000)}})
     plan = store.db.execute(
         "EXPLAIN QUERY PLAN SELECT key FROM central_cache WHERE dataset = 'inmates'"
-        " AND json_extract(value, '$.pin_verifier') = ?", ("x",)
+        " AND json_extract(value, '$.pin_verifier') = ?",
+        ("x",),
     ).fetchall()
     assert "USING INDEX rules_pin_verifier" in plan[0][3]
     from firmware.rules.identity import find_by_pin
@@ -90,3 +102,28 @@ def test_pin_lookup_uses_the_index_for_ten_thousand_inmates(store: Store) -> Non
     data = CentralData(CentralCache(store))
     assert find_by_pin(data, "004321")[0] == "I04321"  # type: ignore[index]
     assert find_by_pin(data, "010000") is None
+
+
+def test_cli_checks_a_dataset_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from firmware.cli import main
+
+    good = tmp_path / "accounts.json"
+    good.write_text(
+        json.dumps({"debit:I1": {"balance_cents": 5}, "prepaid:5735551234": {"balance_cents": 0}})
+    )
+    result = CliRunner().invoke(main, ["rules", "check-data", "accounts", str(good)])
+    assert result.exit_code == 0 and "ok (2 accounts entries)" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"debit:I1": {"balance_cents": "x"}, "debit:I2": {"balance_cents": 1}}))
+    result = CliRunner().invoke(main, ["rules", "check-data", "accounts", str(bad)])
+    assert result.exit_code == 2
+    assert "1 of 2 entries invalid: accounts['debit:I1']: balance_cents = 'x'" in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert (
+        "not a JSON file" in CliRunner().invoke(main, ["rules", "check-data", "accounts", str(broken)]).output
+    )

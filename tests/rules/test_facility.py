@@ -23,11 +23,26 @@ def test_demo_rules_load_when_no_path_is_given() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"durations": {"debit": {"weekday": 100}}}, "durations.debit.weekday = 100: Input should be less than or equal to 99"),
-        ({"durations": {"debit": {"weekend": 0}}}, "durations.debit.weekend = 0: Input should be greater than or equal to 1"),
-        ({"rating": {"rates": {"debit": {"local": "0.12"}}}}, "rates.debit.local = 0.12: expected at most cap_per_minute (0.11)"),
-        ({"facility": {"timezone": "Mars/Olympus"}}, "facility.timezone = 'Mars/Olympus': expected an IANA time zone"),
-        ({"schedule": {"off": ["22:00 to 07:00"]}}, "schedule.off = ['22:00 to 07:00']: '22:00 to 07:00': expected HH:MM-HH:MM"),
+        (
+            {"durations": {"debit": {"weekday": 100}}},
+            "durations.debit.weekday = 100: Input should be less than or equal to 99",
+        ),
+        (
+            {"durations": {"debit": {"weekend": 0}}},
+            "durations.debit.weekend = 0: Input should be greater than or equal to 1",
+        ),
+        (
+            {"rating": {"rates": {"debit": {"local": "0.12"}}}},
+            "rates.debit.local = 0.12: expected at most cap_per_minute (0.11)",
+        ),
+        (
+            {"facility": {"timezone": "Mars/Olympus"}},
+            "facility.timezone = 'Mars/Olympus': expected an IANA time zone",
+        ),
+        (
+            {"schedule": {"off": ["22:00 to 07:00"]}},
+            "schedule.off = ['22:00 to 07:00']: '22:00 to 07:00': expected HH:MM-HH:MM",
+        ),
         ({"schedule": {"off": ["07:00-07:00"]}}, "expected a window of some length"),
         ({"call_types": {"enabled": ["debit", "bitcoin"]}}, "call_types.enabled.1 = 'bitcoin'"),
         ({"threeway": {"first": ["shout"]}}, "threeway.first.0 = 'shout'"),
@@ -49,7 +64,9 @@ def test_enabled_call_type_without_rates_is_refused() -> None:
     data["rating"] = {**DEMO["rating"], "rates": {"debit": DEMO["rating"]["rates"]["debit"]}}
     from firmware.rules.facility import validate_rules
 
-    with pytest.raises(RulesError, match="call type 'collect' is enabled but rating.rates.collect is missing"):
+    with pytest.raises(
+        RulesError, match="call type 'collect' is enabled but rating.rates.collect is missing"
+    ):
         validate_rules(data, "x")
 
 
@@ -85,3 +102,22 @@ def test_cli_check_reports_ok_and_errors(tmp_path: Path) -> None:
     result = runner.invoke(main, ["rules", "check", str(bad)])
     assert result.exit_code == 2
     assert "rating: required key is missing" in result.output
+
+
+def test_the_device_config_names_the_rules_file(tmp_path: Path) -> None:
+    from firmware import config as config_mod
+    from firmware.rules.service import CallRules
+    from firmware.store import Store
+
+    custom = tmp_path / "rules.toml"
+    text = (Path(__file__).parents[2] / "firmware/rules/demo-facility.toml").read_text(encoding="utf-8")
+    custom.write_text(text.replace('id = "demo-facility"', 'id = "county-jail"'), encoding="utf-8")
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        cfg = config_mod.load(None, {"paths": {"rules": str(custom)}, "device": {"housing_unit": "SEG"}})
+        rules = CallRules.from_config(cfg, store)
+        assert rules.rules.facility.id == "county-jail"
+        assert rules.call_types() == ["collect", "debit"]
+        assert CallRules.from_config(config_mod.load(None), store).rules.facility.id == "demo-facility"
+    finally:
+        store.close()

@@ -71,22 +71,41 @@ def test_attempts_are_configurable_and_wrong_lengths_count(store: Store) -> None
 
 
 def test_restricted_inmate_hears_the_reason_until_the_end_date(store: Store) -> None:
-    seed(store, {"inmates": {"I1": inmate("1234", status="restricted",
-                                         restriction={"reason": "investigation", "until": "2026-11-24"})}})
+    seed(
+        store,
+        {
+            "inmates": {
+                "I1": inmate(
+                    "1234",
+                    status="restricted",
+                    restriction={"reason": "investigation", "until": "2026-11-24"},
+                )
+            }
+        },
+    )
     rules = call_rules(store)
     refused = rules.identify("1234", local(2026, 11, 24, 23, 59, 59))
     assert isinstance(refused, Refusal)
     assert (refused.reason, refused.prompts, refused.params) == (
-        "refuse.restricted", ("restriction.investigation",), {"until": "2026-11-24"})
+        "refuse.restricted",
+        ("restriction.investigation",),
+        {"until": "2026-11-24"},
+    )
     assert isinstance(rules.identify("1234", local(2026, 11, 25, 0, 0, 0)), Identified)
 
 
 def test_key_rotation_keeps_both_generations_working(store: Store) -> None:
     new_secret = "c3" * 32
-    seed(store, {
-        "pin_keys": {"k2": {"secret": new_secret}},
-        "inmates": {"I1": inmate("1234"), "I2": {"pin_verifier": make_verifier("k2", new_secret, "5678"), "name": "B"}},
-    })
+    seed(
+        store,
+        {
+            "pin_keys": {"k2": {"secret": new_secret}},
+            "inmates": {
+                "I1": inmate("1234"),
+                "I2": {"pin_verifier": make_verifier("k2", new_secret, "5678"), "name": "B"},
+            },
+        },
+    )
     rules = call_rules(store)
     assert rules.identify("1234", NOW).inmate_id == "I1"  # type: ignore[union-attr]
     assert rules.identify("5678", NOW).inmate_id == "I2"  # type: ignore[union-attr]
@@ -95,3 +114,8 @@ def test_key_rotation_keeps_both_generations_working(store: Store) -> None:
 def test_a_pin_issued_twice_identifies_nobody(store: Store) -> None:
     seed(store, {"inmates": {"I1": inmate("1234"), "I2": inmate("1234")}})
     assert call_rules(store).identify("1234", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
+
+
+def test_non_ascii_digits_are_a_wrong_pin_not_a_crash(store: Store) -> None:
+    seed(store, {"inmates": {"I1": inmate("1234")}})
+    assert call_rules(store).identify("\u0661\u0662\u0663\u0664", NOW).reason == "pin.invalid"  # type: ignore[union-attr]

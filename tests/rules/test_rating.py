@@ -15,7 +15,10 @@ def price(**rating):  # type: ignore[no-untyped-def]
     return tariff(rules.rating, "debit", "local")
 
 
-@pytest.mark.parametrize(("seconds", "billed"), [(0, 0), (0.4, 60), (1, 60), (60, 60), (60.0004, 60), (60.001, 120), (61, 120), (120, 120)])
+@pytest.mark.parametrize(
+    ("seconds", "billed"),
+    [(0, 0), (0.4, 60), (1, 60), (60, 60), (60.0004, 60), (60.001, 120), (61, 120), (120, 120)],
+)
 def test_per_minute_billing_rounds_up(seconds: float, billed: int) -> None:
     assert billed_seconds(seconds, make_rules().rating) == billed
 

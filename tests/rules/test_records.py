@@ -18,12 +18,17 @@ NUMBER = "5735551234"
 
 
 def setup(store: Store, balance: int = 500, **rules_changes: object) -> CallRules:
-    seed(store, {
-        "inmates": {"I1": inmate("1234")},
-        "accounts": {"debit:I1": {"balance_cents": balance}},
-        "numbers": {NUMBER: {"line_type": "landline", "collect_billable": True},
-                    "5735550000": {"line_type": "mobile", "collect_billable": False}},
-    })
+    seed(
+        store,
+        {
+            "inmates": {"I1": inmate("1234")},
+            "accounts": {"debit:I1": {"balance_cents": balance}},
+            "numbers": {
+                NUMBER: {"line_type": "landline", "collect_billable": True},
+                "5735550000": {"line_type": "mobile", "collect_billable": False},
+            },
+        },
+    )
     return call_rules(store, make_rules(**rules_changes) if rules_changes else None)
 
 
@@ -37,7 +42,14 @@ def outbox(store: Store) -> list[tuple[str, dict]]:
     return [(item.kind, item.payload) for item in Outbox(store).pending()]
 
 
-def talk(rules: CallRules, seconds: float, now=NOW, number: str = NUMBER, call_type: str = "debit", reason="hang_up"):  # type: ignore[no-untyped-def]
+def talk(
+    rules: CallRules,
+    seconds: float,
+    now=NOW,
+    number: str = NUMBER,
+    call_type: str = "debit",
+    reason="hang_up",
+):  # type: ignore[no-untyped-def]
     g = grant(rules, number, call_type, now)
     call_id = rules.open_call("I1", g, now)
     rules.connected(call_id, now + timedelta(seconds=20))
@@ -51,12 +63,18 @@ def test_a_debit_call_reserves_charges_and_releases(store: Store) -> None:
     assert rules.balance_cents("debit", "I1") == 500 - 160
     assert [(k, p["kind"], p["amount_cents"]) for k, p in outbox(store)] == [("ledger", "reserve", 160)]
     rules.connected(call_id, NOW + timedelta(seconds=20))
-    record = rules.close_call(call_id, NOW + timedelta(seconds=145), "hang_up", connected_s=125,
-                              recording_ref="rec/1.opus")
+    record = rules.close_call(
+        call_id, NOW + timedelta(seconds=145), "hang_up", connected_s=125, recording_ref="rec/1.opus"
+    )
     assert (record.billed_minutes, record.charge_cents, record.end_reason) == (3, 24, "hang_up")
     assert record.recording_ref == "rec/1.opus" and record.connected_s == 125
     assert rules.balance_cents("debit", "I1") == 476
-    assert [k if k == "cdr" else p["kind"] for k, p in outbox(store)] == ["reserve", "cdr", "charge", "release"]
+    assert [k if k == "cdr" else p["kind"] for k, p in outbox(store)] == [
+        "reserve",
+        "cdr",
+        "charge",
+        "release",
+    ]
     cdr = next(p for k, p in outbox(store) if k == "cdr")
     assert cdr["call_id"] == call_id and cdr["device_id"] == "handset-1" and cdr["inmate_id"] == "I1"
 
@@ -144,8 +162,9 @@ def test_violations_and_reports_reach_the_outbox_and_the_cdr(store: Store) -> No
     rules = setup(store)
     call_id = rules.open_call("I1", grant(rules), NOW)
     rules.connected(call_id, NOW)
-    rules.violation("three_way", NOW + timedelta(seconds=30), call_id=call_id, inmate_id="I1",
-                    detail={"confidence": 0.93})
+    rules.violation(
+        "three_way", NOW + timedelta(seconds=30), call_id=call_id, inmate_id="I1", detail={"confidence": 0.93}
+    )
     rules.report_hookflash(600, NOW + timedelta(seconds=40), call_id=call_id, inmate_id="I1")
     rules.report_pulse_dialing(5, (60, 61, 59, 60, 62), NOW + timedelta(seconds=50))
     record = rules.close_call(call_id, NOW + timedelta(seconds=60), "three_way", connected_s=60)
@@ -178,7 +197,9 @@ def test_free_first_call_is_free_and_used_once(store: Store) -> None:
 
 
 def test_offline_bound_caps_unacknowledged_spend(store: Store) -> None:
-    rules = setup(store, balance=10_000, offline={"max_unsynced_spend_per_account": "1.00"}, limits={"min_wait_s": 0})
+    rules = setup(
+        store, balance=10_000, offline={"max_unsynced_spend_per_account": "1.00"}, limits={"min_wait_s": 0}
+    )
     g = grant(rules)
     assert (g.max_duration_s, g.limited_by, g.reservation_cents) == (720, "offline_limit", 96)
     talk(rules, 720)
@@ -190,12 +211,17 @@ def test_offline_bound_caps_unacknowledged_spend(store: Store) -> None:
 
 def test_direct_bill_spends_within_its_limit(store: Store) -> None:
     rules = setup(store)
-    seed(store, {"accounts": {f"direct_bill:{NUMBER}": {"approved": True, "limit_cents": 100, "spent_cents": 74}}})
+    seed(
+        store,
+        {"accounts": {f"direct_bill:{NUMBER}": {"approved": True, "limit_cents": 100, "spent_cents": 74}}},
+    )
     g = grant(rules, call_type="direct_bill")
     assert (g.max_duration_s, g.limited_by, g.reservation_cents) == (120, "funds", 26)
 
 
-def test_record_and_outbox_commit_together_or_not_at_all(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_and_outbox_commit_together_or_not_at_all(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rules = setup(store)
     call_id = rules.open_call("I1", grant(rules), NOW)
     rules.connected(call_id, NOW)
