@@ -65,3 +65,14 @@ def test_the_pin_never_appears_in_any_record(tmp_path: Path) -> None:
 def test_kiosk_scenarios_meet_their_expectations(path: Path, tmp_path: Path) -> None:
     result = runner.run(load(path), tmp_path)
     assert result.ok, (result.unmet, result.forbidden_seen)
+
+
+def test_a_bad_kiosk_world_is_one_clear_error(tmp_path: Path) -> None:
+    from sim.scenario import ScenarioError, parse
+
+    scenario = parse({"name": "bad", "config": {"device": {"role": "kiosk"}},
+                      "kiosk": {"inmates": [{"id": "A1", "pin": "12ab"}], "faults": ["eaten"]}}, "bad.toml")
+    with pytest.raises(ScenarioError) as error:
+        runner.run(scenario, tmp_path)
+    message = str(error.value)
+    assert "kiosk.inmates.0.pin" in message and "kiosk.faults.0" in message
