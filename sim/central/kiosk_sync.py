@@ -1,5 +1,9 @@
 """The kiosk's purchases on the reference central server: the sync session's purchase and account requests.
 
+A kiosk's `purchase` carries `meta.fee_cents` (the fee the inmate agreed to); those go through the kiosk ledger
+here. Any other purchase keeps the server's plain apply (sim/central/db.py), and a status query for a key the
+kiosk ledger never saw is answered from there.
+
 Phone debit balances are the sync data's accounts (`debit:<inmate>`), so a purchase takes a new change number and
 reaches every handset at its next sync; trust balances stay on the server (kiosk_accounts). Restrictions come
 from the roster (`inmates`). Limits, fees and the audit trail are sim/central/purchases.py's.
@@ -93,7 +97,9 @@ def _result(reply: PurchaseReply) -> PurchaseResult:
 
 
 def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
-    fee = body.meta.get("fee_cents", "0")
+    if "fee_cents" not in body.meta:
+        return central.purchase(device_id, body)
+    fee = body.meta["fee_cents"]
     if not body.account.startswith(DEBIT) or not fee.isdigit():
         return PurchaseResult(key=body.key, status="rejected",
                               reason=f"invalid: account must be debit:<inmate> and fee_cents digits, got {body.account!r}")
@@ -112,8 +118,11 @@ def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> Purch
 
 
 def answer_status(central: CentralDB, device_id: str, key: str) -> PurchaseResult:
+    books = ledger(central)
+    if not books.knows(key):
+        return central.purchase_result(key)
     with _writer:
-        return _result(ledger(central).status(device_id, key))
+        return _result(books.status(device_id, key))
 
 
 def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> AccountInfo:

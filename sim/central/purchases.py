@@ -261,6 +261,9 @@ class CentralPurchases:
     def audit(self) -> list[AuditEntry]:
         return [AuditEntry(*row) for row in self.db.execute("SELECT * FROM kiosk_audit ORDER BY seq")]
 
+    def knows(self, key: str) -> bool:
+        return self._stored(self.db, key) is not None
+
     def applied_count(self, key: str) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM kiosk_central_purchases WHERE key = ? AND status = 'applied'", (key,)
