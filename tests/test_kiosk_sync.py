@@ -13,6 +13,7 @@ from firmware.kiosk.sync_service import SyncPurchaseService
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from firmware.sync.connect import connect
+from firmware.sync.credentials import Credentials
 from firmware.sync.device_session import DeviceSync
 from sim.central.kiosk_loopback import LoopbackCentral
 from tests.kiosk_helpers import ALICE, login, make_world
@@ -29,15 +30,13 @@ def central(tmp_path: Path) -> Iterator[LoopbackCentral]:
     server.close()
 
 
-def handset_balance(central: LoopbackCentral, url: str, store_path: Path) -> object:
+def handset_balance(url: str, creds: Credentials, store_path: Path) -> object:
     """A handset's sync: what its cache holds for the inmate's debit account afterwards."""
-    creds = central.enroll("handset-1") if not store_path.exists() else central.handset_creds  # type: ignore[attr-defined]
-    central.handset_creds = creds  # type: ignore[attr-defined]
     store = Store(store_path)
     try:
         channel = connect(url, creds)
         try:
-            report = DeviceSync(store, "handset-1", creds.sync_key, validate=None).run(channel, send_blobs=False)
+            report = DeviceSync(store, creds.name, creds.sync_key).run(channel, send_blobs=False)
         finally:
             channel.close()
         assert report.agree, report.notes
@@ -62,7 +61,8 @@ def test_a_purchase_over_tls_applies_once_and_reaches_the_handsets(central: Loop
         service.close()
         world.close()
     assert central.balances(ALICE.id) == (3550, 1300)
-    assert handset_balance(central, url, tmp_path / "handset.sqlite") == {"balance_cents": 1300}
+    handset = central.enroll("handset-1")
+    assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1300}
     result = CliRunner().invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9",
                                        "--key", "canteen-0001", ALICE.id, "5"])
     assert result.exit_code == 0, result.output
@@ -70,7 +70,7 @@ def test_a_purchase_over_tls_applies_once_and_reaches_the_handsets(central: Loop
     again = CliRunner().invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9",
                                       "--key", "canteen-0001", ALICE.id, "5"])
     assert again.exit_code == 0 and central.balances(ALICE.id) == (3050, 1800)
-    assert handset_balance(central, url, tmp_path / "handset.sqlite") == {"balance_cents": 1800}
+    assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1800}
     audit = CliRunner().invoke(main, ["central", "kiosk-audit", "--db", str(central.db_path)])
     assert "staff:S9" in audit.output and "inmate:A1001" in audit.output and "kiosk-7" in audit.output
 
