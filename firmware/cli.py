@@ -126,3 +126,7 @@ register_sync_commands(main)
 from firmware.dsp.cli import dsp  # noqa: E402
 
 main.add_command(dsp)
+
+from firmware.kiosk.cli import register as register_kiosk  # noqa: E402
+
+register_kiosk(main)

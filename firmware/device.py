@@ -64,6 +64,11 @@ def real_devices(config: Config, clock: Clock) -> Devices:
             devices.close()
             raise DeviceError(f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
                               f" {type(exc).__name__}: {exc}") from exc
+    if config.display.backend == "lcd":
+        from hal.lcd import LcdDisplay
+
+        d = config.display
+        devices.display = LcdDisplay(d.width, d.height, d.i2c_port, d.i2c_address, d.i2c_expander, d.charmap)
     if config.audio.backend == "sounddevice":
         try:
             from hal.sounddevice_audio import SoundDeviceAudioPort

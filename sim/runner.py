@@ -136,6 +136,10 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
         raise ScenarioError(str(exc)) from None
     except world_mod.WorldError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
+    if config.device.role == "kiosk":
+        from sim import kiosk_world
+
+        return check(scenario, kiosk_world.run(scenario, config, emit))
     clock = VirtualClock()
     devices = sim_devices(config, clock)
     try:

@@ -141,6 +141,8 @@ class Scenario(BaseModel):
     expect: list[dict[str, Any]] = []
     #: Records that must not appear at all.
     forbid: list[dict[str, Any]] = []
+    #: The kiosk's world (central accounts, rules, faults) when device.role is "kiosk": sim/kiosk_world.py.
+    kiosk: dict[str, Any] = {}
 
     @field_validator("start")
     @classmethod

@@ -150,6 +150,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        "kiosk_0001_purchases",
+        """
+        CREATE TABLE kiosk_purchases (
+            key TEXT PRIMARY KEY,
+            inmate_id TEXT NOT NULL,
+            amount_cents INTEGER NOT NULL,
+            fee_cents INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'sending',
+            reason TEXT NOT NULL DEFAULT '',
+            trust_cents INTEGER,
+            phone_cents INTEGER,
+            decided_at TEXT,
+            settled_at TEXT
+        );
+        CREATE INDEX kiosk_purchases_open ON kiosk_purchases (created_at) WHERE status = 'sending'
+        """,
+    )
+)
+
 MIGRATIONS.append(
     (
         "sync_0001_state",

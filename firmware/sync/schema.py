@@ -45,6 +45,8 @@ class MsgType(IntEnum):
     RESERVE_RESULT = 17
     DONE = 18
     DONE_ACK = 19
+    ACCOUNT_QUERY = 20
+    ACCOUNT_INFO = 21
 
 
 class Body(BaseModel):
@@ -154,6 +156,28 @@ class PurchaseResult(Body):
     status: Literal["applied", "rejected", "unknown"]
     reason: str = ""
     balance_cents: int | None = None
+    #: Optional (kiosk): the trust account after the decision, and when the server decided.
+    trust_cents: int | None = None
+    decided_at: str = ""
+
+
+class AccountQuery(Body):
+    """Kiosk: an inmate's money as the server holds it, and the purchase rules it applies."""
+
+    account: str = Field(min_length=1, max_length=64)
+
+
+class AccountInfo(Body):
+    account: str
+    known: bool
+    trust_cents: int = 0
+    balance_cents: int = 0
+    spent_today_cents: int = 0
+    restricted_until: str = ""
+    #: [facility day, amount in cents] of the latest purchases, newest first.
+    recent: list[tuple[str, int]] = []
+    #: The facility's purchase rules (firmware.kiosk.policy.PurchaseRules fields).
+    rules: dict[str, object] = {}
 
 
 class PurchaseQuery(Body):
@@ -204,6 +228,8 @@ BODIES: dict[MsgType, type[Body]] = {
     MsgType.RESERVE_RESULT: ReserveResult,
     MsgType.DONE: Done,
     MsgType.DONE_ACK: DoneAck,
+    MsgType.ACCOUNT_QUERY: AccountQuery,
+    MsgType.ACCOUNT_INFO: AccountInfo,
 }
 TYPES: dict[type[Body], MsgType] = {body: code for code, body in BODIES.items()}
 

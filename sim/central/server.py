@@ -17,6 +17,7 @@ from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamC
 from firmware.sync.conversation import Conversation, RemoteError, accept_as_server, send_anonymous_error
 from firmware.sync.credentials import Credentials
 from firmware.sync.schema import (
+    AccountQuery,
     BlobChunk,
     BlobEnd,
     BlobOffer,
@@ -36,6 +37,7 @@ from firmware.sync.schema import (
 )
 from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, TcpListener, open_link
+from sim.central import kiosk_sync
 from sim.central.db import CentralDB
 
 log = logging.getLogger("ringfence.central")
@@ -76,9 +78,11 @@ class Session:
                 accepted, rejected = self.db.receive(self.device, list(body.items))
                 self.conv.send(PushAck(ids=accepted, rejected=[Rejected(id=i, reason=r) for i, r in rejected]))
             elif isinstance(body, Purchase):
-                self.conv.send(self.db.purchase(self.device, body))
+                self.conv.send(kiosk_sync.answer_purchase(self.db, self.device, body))
             elif isinstance(body, PurchaseQuery):
-                self.conv.send(self.db.purchase_result(body.key))
+                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
+            elif isinstance(body, AccountQuery):
+                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body))
             elif isinstance(body, Reserve):
                 reservation_id, granted = self.db.reserve(self.device, body.account, body.amount_cents)
                 self.conv.send(ReserveResult(account=body.account, reservation_id=reservation_id,
