@@ -110,3 +110,9 @@ def run_device(config_path: Path | None) -> None:
         pass
     finally:
         devices.close()
+
+
+from firmware.update.cli import bundle_group, slot_group  # noqa: E402  (commands register themselves below)
+
+main.add_command(bundle_group)
+main.add_command(slot_group)

@@ -97,16 +97,16 @@ class SlotManager:
     def __init__(
         self,
         root: Path,
-        checkpoint: Checkpoint = _no_checkpoint,
-        audit: Audit = _no_audit,
+        checkpoint: Checkpoint | None = None,
+        audit: Audit | None = None,
         chunk: int = CHUNK,
     ) -> None:
         self.root = root
         self.chunk = chunk
         self.state_path = root / "boot.json"
         self.current = root / "current"
-        self.checkpoint = checkpoint
-        self.audit = audit
+        self.checkpoint = checkpoint or _no_checkpoint
+        self.audit = audit or _no_audit
 
     # -- state ---------------------------------------------------------------------------------------------
 

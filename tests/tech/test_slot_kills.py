@@ -109,14 +109,14 @@ def test_installer_process_killed_at_random_moments(
     """The real command in its own process, SIGKILLed from outside after a random delay, 100 times per seed."""
     rng = random.Random(seed_value)
     seeded = seed(tmp_path, make_bundle, keyring)
-    keyring.save(tmp_path / "keyring.json")
+    keyring.save(seeded / "etc" / "keyring.json")
     new = make_bundle("1.1.0", size=400_000)
     for run in range(100):
         root = tmp_path / f"run-{run}"
         shutil.copytree(seeded, root, symlinks=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware", "slot", "install", str(new), "--root", str(root),
-             "--keyring", str(tmp_path / "keyring.json"), "--hardware", HARDWARE, "--chunk", "4096"],
+            [sys.executable, "-m", "firmware", "slot", "install", str(new), "--home", str(root),
+             "--hardware", HARDWARE, "--chunk", "4096"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(0.05, 0.6))
