@@ -28,6 +28,7 @@ from firmware.update.keys import (
 )
 from firmware.update.slots import SlotError
 from firmware.update.supervisor import supervise
+from firmware.update.unpack import UnpackError, unpack_wheels
 
 home_option = click.option(
     "--home", "home_dir", type=click.Path(path_type=Path), envvar=HOME_ENV, default="/opt/ringfence",
@@ -261,14 +262,17 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         keyring = home.keyring()
         first = manager.load().good is None
         if first:
-            result = manager.seed(bundle, keyring, hardware)
+            result = manager.seed(bundle, keyring, hardware, prepare=unpack_wheels)
         else:
-            result = manager.install(bundle, keyring, hardware, allow_downgrade)
+            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels)
         keyring.save(home.keyring_path)  # with any key rotations the bundle carried
     except BundleError as exc:
         refuse(exc)
     except (SlotError, HomeError, KeyringError) as exc:
         raise UserError(str(exc)) from None
+    except UnpackError as exc:
+        click.echo(f"ringfence: install failed: {exc}", err=True)
+        sys.exit(exitcodes.INSTALL_FAILED)
     finally:
         store.close()
     state = "installed as good firmware" if first else "installed as trial; it starts at the next boot"

@@ -258,12 +258,13 @@ class SlotManager:
             os.fsync(out.fileno())
         os.replace(tmp, path)
 
-    def seed(self, bundle: Path, keyring: Keyring, hardware: str | None) -> InstallResult:
+    def seed(self, bundle: Path, keyring: Keyring, hardware: str | None,
+             prepare: Callable[[Path, Header], None] | None = None) -> InstallResult:
         """First firmware on a new device: installed, then marked good at once (there is nothing to go back to)."""
         state = self.load()
         if state.good is not None:
             raise SlotError(f"slot {state.good} already holds good firmware; use install")
-        result = self.install(bundle, keyring, hardware)
+        result = self.install(bundle, keyring, hardware, prepare=prepare)
         self.mark_good()
         return result
 

@@ -88,3 +88,45 @@ def test_update_stopped_before_it_settles_stays_on_trial(
     device.install(firmware(make_bundle, "1.1.0", GOOD_APP), keyring, HARDWARE)
     assert supervise(device, COMMAND, settle_s=5, stop=stop_after(0.3)) == 0
     assert device.load().trial == "b" and device.load().attempts == 1
+
+
+def tiny_wheel(directory: Path, version: str) -> Path:
+    """A real, minimal wheel: one module that the slot's firmware command imports."""
+    import base64
+    import hashlib
+    import zipfile
+
+    name = "ringfence_demo_app"
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                             b"Tag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    ) + f"{name}-{version}.dist-info/RECORD,,\n"
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, data in files.items():
+            wheel.writestr(member, data)
+        wheel.writestr(f"{name}-{version}.dist-info/RECORD", record)
+    return path
+
+
+def test_wheels_are_unpacked_into_the_slot_and_imported_from_there(
+    tmp_path: Path, vendor_key: object, keyring: Keyring
+) -> None:
+    from firmware.update import bundle
+    from firmware.update.unpack import unpack_wheels
+
+    manager = SlotManager(tmp_path / "device")
+    path = tmp_path / "fw.rfb"
+    bundle.build([tiny_wheel(tmp_path, "1.0.0")], "1.0.0", [HARDWARE], vendor_key, path)  # type: ignore[arg-type]
+    manager.seed(path, keyring, HARDWARE, prepare=unpack_wheels)
+    assert (manager.slot_dir("a") / "lib" / "ringfence_demo_app" / "__init__.py").exists()
+    check = [sys.executable, "-c", "import ringfence_demo_app, sys; sys.exit(7 if ringfence_demo_app.VERSION == '1.0.0' else 9)"]
+    assert supervise(manager, check, settle_s=10) == 7  # the slot's own code ran, from the slot
+    assert supervise(manager, [sys.executable, "-c", "import ringfence_demo_app, time; time.sleep(30)"],
+                     settle_s=0.1, stop=stop_after(1.0)) == 0
