@@ -112,7 +112,9 @@ def run_device(config_path: Path | None) -> None:
         devices.close()
 
 
-from firmware.update.cli import bundle_group, slot_group  # noqa: E402  (commands register themselves below)
+from firmware.sync.cli import register_sync_commands  # noqa: E402
+from firmware.update.cli import bundle_group, slot_group  # noqa: E402
 
+register_sync_commands(main)
 main.add_command(bundle_group)
 main.add_command(slot_group)
