@@ -6,7 +6,7 @@
         etc/keyring.json                         public keys trusted for bundles
         etc/sync.key                             the device's secret for the sync protocol (mode 0600)
         etc/device.toml                          the device configuration that `ringfence run` loads
-        var/device.db                            the store: audit log, outbox, everything else
+        var/ringfence.sqlite                            the store: audit log, outbox, everything else
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class DeviceHome:
 
     @property
     def store_path(self) -> Path:
-        return self.data_dir / "device.db"
+        return self.data_dir / "ringfence.sqlite"
 
     def identity(self) -> Identity:
         try:

@@ -349,3 +349,27 @@ def slot_run(home_dir: Path, settle: float, health: str | None, command: tuple[s
     finally:
         store.close()
     sys.exit(status)
+
+
+@slot_group.command("receive")
+@click.option("--link", "url", required=True, help="Where technicians connect: the serial console or tcp://HOST:PORT.")
+@home_option
+@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--restart", "restart", help="Command run after an install (e.g. 'systemctl restart ringfence').")
+def slot_receive(url: str, home_dir: Path, baud: int, restart: str | None) -> None:
+    """Accept bundles flashed from a technician's laptop until stopped; each is checked, then installed."""
+    import signal
+    import threading
+
+    from firmware.update.receiver import serve
+    from hal.link import LinkError
+
+    home = _home(home_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        serve(url, home, stop, baudrate=baud, restart=restart.split() if restart else None)
+    except (LinkError, HomeError) as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        pass

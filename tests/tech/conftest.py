@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware.tech.home import DeviceHome, Identity
 from firmware.update import bundle
 from firmware.update.keys import Keyring
 
@@ -51,3 +52,21 @@ def make_bundle(tmp_path: Path, vendor_key: Ed25519PrivateKey) -> MakeBundle:
         return out
 
     return make
+
+
+ACCESS_KEY = bytes(range(32))
+
+
+@pytest.fixture
+def device_home(tmp_path: Path, keyring: Keyring, make_bundle: MakeBundle) -> DeviceHome:
+    """A device as it leaves the bench: identity, keyring, access key, and firmware 1.0.0 in slot a."""
+    home = DeviceHome(tmp_path / "device")
+    home.etc.mkdir(parents=True)
+    home.identity_path.write_text(Identity(
+        device_id="handset-7", hardware=HARDWARE, role="handset", facility="north", housing_unit="B",
+        central_url="tcp://127.0.0.1:1", sync_key_id="0" * 16, provisioned_at="2026-01-01T00:00:00+00:00",
+    ).model_dump_json())
+    keyring.save(home.keyring_path)
+    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
+    home.slots().seed(make_bundle("1.0.0"), keyring, HARDWARE)
+    return home

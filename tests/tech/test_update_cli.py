@@ -134,7 +134,7 @@ def test_slot_commands_and_audit(tmp_path: Path) -> None:
     from firmware.store import Store
     from firmware.tech.audit import AuditLog
 
-    store = Store(home / "var" / "device.db")
+    store = Store(home / "var" / "ringfence.sqlite")
     kinds = [e["kind"] for e in AuditLog(store).entries()]
     assert kinds == ["rollback", "install", "mark_good", "install"]
     assert {i.kind for i in __import__("firmware.store.outbox", fromlist=["Outbox"]).Outbox(store).pending()} == {
