@@ -14,7 +14,7 @@ from typing import Any
 from firmware.store import Store
 from firmware.store.outbox import Outbox, utc_now
 
-SECRET_KEYS = {"secret", "private_key", "passphrase", "password", "code", "technician_code", "pin", "token",
+SECRET_KEYS = {"secret", "private_key", "passphrase", "password", "code", "technician_code", "token",
                "psk", "device_key", "sync_key"}
 SECRET_SUFFIXES = ("_secret", "_password", "_token", "_private_key", "_psk")
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.store import Store
+from firmware.store.outbox import Outbox
+from firmware.tech.audit import AuditLog
 from firmware.update import exitcodes
 from tests.tech.conftest import HARDWARE
 
@@ -131,11 +134,7 @@ def test_slot_commands_and_audit(tmp_path: Path) -> None:
     assert status["good"] == "a" and status["slots"]["b"]["status"] == "bad"
     code, _, err = run("slot", "install", build(tmp_path, key, "0.9.0"), "--home", home, "--hardware", HARDWARE)
     assert code == exitcodes.REFUSED and "downgrade" in err
-    from firmware.store import Store
-    from firmware.tech.audit import AuditLog
-
     store = Store(home / "var" / "ringfence.sqlite")
     kinds = [e["kind"] for e in AuditLog(store).entries()]
     assert kinds == ["rollback", "install", "mark_good", "install"]
-    assert {i.kind for i in __import__("firmware.store.outbox", fromlist=["Outbox"]).Outbox(store).pending()} == {
-        "tech.install", "tech.mark_good", "tech.rollback"}
+    assert {i.kind for i in Outbox(store).pending()} == {"tech.install", "tech.mark_good", "tech.rollback"}
