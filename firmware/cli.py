@@ -114,7 +114,7 @@ def run_device(config_path: Path | None) -> None:
 
 from firmware.sync.cli import register_sync_commands  # noqa: E402
 from firmware.update.cli import bundle_group, slot_group  # noqa: E402
-from firmware.tech.cli import provision_command  # noqa: E402
+from firmware.tech.cli import diag_command, provision_command  # noqa: E402
 from firmware.update.flash_cli import flash_command  # noqa: E402
 
 register_sync_commands(main)
@@ -122,3 +122,4 @@ main.add_command(bundle_group)
 main.add_command(slot_group)
 main.add_command(flash_command)
 main.add_command(provision_command)
+main.add_command(diag_command)

@@ -76,3 +76,109 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     click.echo(f"  {state} with {identity.central_url}: {report.pushed} records sent, {report.pulled} changes"
                f" received")
     sys.exit(0 if report.agree else 3)
+
+
+DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
+
+
+@click.command("diag")
+@home_option
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Device configuration (default: the home's etc/device.toml, else the simulator's defaults).")
+@click.option("--run", "tests", help=f"Comma-separated tests to run without a menu: {','.join(DIAG_TESTS)}.")
+@click.option("--line-test-number", default="9580", show_default=True, help="What the line test dials.")
+@click.option("--json", "as_json", is_flag=True, help="Results as JSON lines.")
+def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, line_test_number: str,
+                 as_json: bool) -> None:
+    """Technician mode from the console: the keypad-driven menu (type its digits here), or --run some tests.
+
+    The keypad and hook tests wait for the technician at the device (its keypad, its hookswitch)."""
+    import json
+    import threading
+
+    from firmware import config as config_mod
+    from firmware.device import real_devices
+    from firmware.runtime import Runtime
+    from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey, TechnicianMode, TechRules
+    from firmware.tech.session import TechnicianSession, wire
+    from hal.audio import SimAudioPort
+    from hal.clock import MonotonicClock
+    from hal.keypad import LAYOUTS
+    from hal.line import SimLine, SimParty
+    from sim.loopback import LoopbackAudioPort
+
+    home = DeviceHome(home_dir)
+    wanted = [t.strip() for t in tests.split(",")] if tests else []
+    unknown = [t for t in wanted if t not in DIAG_TESTS]
+    if unknown:
+        raise UserError(f"--run: unknown test {', '.join(unknown)} (tests: {', '.join(DIAG_TESTS)})")
+    if config_path is None and home.config_path.exists():
+        config_path = home.config_path
+    try:
+        cfg = config_mod.load(config_path)
+    except config_mod.ConfigError as exc:
+        raise UserError(str(exc)) from None
+    clock = MonotonicClock()
+    devices = real_devices(cfg, clock)
+    if type(devices.audio) is SimAudioPort:  # the simulated handset sits earpiece-to-mouthpiece for the test
+        devices.audio = LoopbackAudioPort(clock.now)
+    if isinstance(devices.line, SimLine):
+        devices.line.parties.setdefault(line_test_number, SimParty(answer_after_s=1.0))
+    rules = TechRules()
+    keys = [k for row in LAYOUTS[cfg.keypad.layout] for k in row]
+    runtime = Runtime(clock, [TechnicianSession(TechnicianMode(keys, rules), line_test_number)])
+    results: dict[str, bool] = {}
+    finished = threading.Event()
+    result_ready = threading.Condition()
+
+    def observe(record: dict[str, object]) -> None:
+        if record["event"] == "tech_result":
+            with result_ready:
+                results[str(record["test"])] = bool(record["passed"])
+                result_ready.notify_all()
+            if as_json:
+                click.echo(json.dumps({k: v for k, v in record.items() if k != "t_ms"}))
+            else:
+                click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
+        elif record["event"] == "tech_session_end":
+            finished.set()
+
+    store = home.store()
+    wire(runtime, clock, home, store, devices, cfg.device.language,
+         (lambda text: None) if as_json else (lambda text: click.echo(text)))
+    runtime.observe(observe)
+    for device in (devices.keypad, devices.hook, devices.audio, devices.line):
+        device.start(runtime.post)
+    stop = threading.Event()
+    worker = threading.Thread(target=runtime.run_realtime, args=(stop, 0.02), daemon=True)
+    worker.start()
+    runtime.post(ConsoleEnter(clock.now()))
+    digits = {name: digit for digit, name in MENU.items()}
+    try:
+        if wanted:
+            for test in wanted:
+                runtime.post(ConsoleKey(clock.now(), digits[test]))
+                limit = {"keypad": rules.keypad_test_timeout_s, "hook": rules.hook_test_timeout_s}.get(
+                    test, rules.check_timeout_s) + 5
+                with result_ready:
+                    result_ready.wait_for(lambda t=test: t in results, timeout=limit)
+            runtime.post(ConsoleKey(clock.now(), "0"))
+            finished.wait(5)
+        else:
+            for line in iter(click.get_text_stream("stdin").readline, ""):
+                for key in line.strip():
+                    runtime.post(ConsoleKey(clock.now(), key))
+                if finished.wait(0.3):
+                    break
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        devices.close()
+        store.close()
+    missing = [t for t in wanted if t not in results]
+    if not as_json:
+        for test, passed in results.items():
+            click.echo(f"{test}: {'passed' if passed else 'FAILED'}")
+        for test in missing:
+            click.echo(f"{test}: no result (timed out)")
+    sys.exit(0 if all(results.values()) and not missing else 1)

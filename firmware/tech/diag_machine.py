@@ -130,6 +130,14 @@ class ConsoleEnter(Event):
 
 
 @dataclass(frozen=True)
+class ConsoleKey(Event):
+    """A key typed at the serial console: it drives the menu, but never counts as a keypad press."""
+
+    key: str
+    kind: ClassVar[str] = "tech_console_key"
+
+
+@dataclass(frozen=True)
 class ConsoleLeave(Event):
     kind: ClassVar[str] = "tech_console_leave"
 
@@ -165,6 +173,10 @@ class TechnicianMode:
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self._now = event.at
+        if isinstance(event, ConsoleKey):
+            if self.state == "keypad_test":
+                return []
+            event = KeyDown(event.at, event.key)
         handler = getattr(self, f"_in_{self.state}")
         handler(event)
         return self._out
