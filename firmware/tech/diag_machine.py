@@ -148,8 +148,8 @@ TIMER = "tech"
 class TechnicianMode:
     """Feed events with `handle`; get commands back. `keys` is every key on this device's keypad."""
 
-    def __init__(self, keys: Sequence[str], rules: TechRules = TechRules()) -> None:
-        self.rules = rules
+    def __init__(self, keys: Sequence[str], rules: TechRules | None = None) -> None:
+        self.rules = rules or TechRules()
         self.keys = list(keys)
         self.state: str = "normal"
         self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="normal",

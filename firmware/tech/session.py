@@ -22,8 +22,17 @@ from firmware.store import Store
 from firmware.tech import checks
 from firmware.tech.audit import AuditLog
 from firmware.tech.code import matches
-from firmware.tech.diag_machine import (CheckDone, CodeChecked, RecordResult, RunCheck, SessionEnded,
-                                        SessionStarted, Show, TechnicianMode, VerifyCode)
+from firmware.tech.diag_machine import (
+    CheckDone,
+    CodeChecked,
+    RecordResult,
+    RunCheck,
+    SessionEnded,
+    SessionStarted,
+    Show,
+    TechnicianMode,
+    VerifyCode,
+)
 from firmware.tech.home import DeviceHome
 from firmware.tech.messages import render
 from hal.audio import AudioFrame
@@ -54,10 +63,10 @@ class TechnicianSession:
     """A runtime Machine: technician mode, with the line and audio checks run from the events they need."""
 
     def __init__(self, mode: TechnicianMode, line_test_number: str,
-                 audio: checks.AudioTestRules = checks.AudioTestRules()) -> None:
+                 audio: checks.AudioTestRules | None = None) -> None:
         self.mode = mode
         self.line_test_number = line_test_number
-        self.audio = audio
+        self.audio = audio or checks.AudioTestRules()
         self._line_pending = False
         self._captured: list[np.ndarray] | None = None
 

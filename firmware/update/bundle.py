@@ -256,7 +256,7 @@ def verify(
 ) -> Header:
     """Every check, in the order that gives the most useful message: shape, size, signature, bytes, target."""
     try:
-        stream = open(path, "rb")
+        stream = path.open("rb")
     except OSError as exc:
         raise BundleError(Refusal.NOT_A_BUNDLE, f"{path}: cannot read ({exc.strerror})") from None
     with stream:
@@ -276,8 +276,8 @@ def verify(
 
 def open_stored(path: Path, header: Header, f: BundleFile) -> BinaryIO:
     """A stream of one file's installed bytes (decompressed when the bundle is compressed)."""
-    offset = dict((g.name, o) for g, o in header.offsets())[f.name]
-    stream = open(path, "rb")
+    offset = {g.name: o for g, o in header.offsets()}[f.name]
+    stream = path.open("rb")
     stream.seek(offset)
     raw = _Window(stream, f.stored_size)
     if header.manifest.compression == "zstd":

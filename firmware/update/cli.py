@@ -12,7 +12,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.cli import UserError
-from firmware.tech.home import DeviceHome, HomeError, HOME_ENV
+from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
 from firmware.update import exitcodes
 from firmware.update.bundle import BundleError

@@ -17,7 +17,6 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from firmware.store import Store
 from firmware.sync.blobs import BlobSink

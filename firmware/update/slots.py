@@ -25,7 +25,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from firmware.update.bundle import CHUNK, BundleError, Header, Refusal, check_target, open_stored, parse_header, verify
+from firmware.update.bundle import (
+    CHUNK,
+    BundleError,
+    Header,
+    Refusal,
+    check_target,
+    open_stored,
+    parse_header,
+    verify,
+)
 from firmware.update.keys import Keyring
 
 SlotName = Literal["a", "b"]

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
