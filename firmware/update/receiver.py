@@ -169,7 +169,8 @@ def access_key(home: DeviceHome) -> bytes:
         raise HomeError(f"{path}: not a hex key") from None
 
 
-def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: Sequence[str] | None) -> None:
+def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: Sequence[str] | None,
+                  url: str = "") -> None:
     """One technician session; every outcome (even a refused handshake) ends it cleanly and is audited."""
     key = access_key(home)
     store = home.store()
@@ -188,8 +189,7 @@ def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: S
         ended = f"ended: {exc}"
     finally:
         if receiver.session.offered or receiver.session.results:
-            AuditLog(store).record("flash", {"link": getattr(channel, "link", None) and channel.link.url,  # type: ignore[attr-defined]
-                                             "ended": ended, "offered": receiver.session.offered,
+            AuditLog(store).record("flash", {"link": url, "ended": ended, "offered": receiver.session.offered,
                                              "bytes_received": receiver.session.bytes_received,
                                              "results": receiver.session.results})
         store.close()
@@ -207,7 +207,7 @@ def serve(url: str, home: DeviceHome, stop: threading.Event, timeout: float = 30
         while not stop.is_set():
             serial.reopen()
             if serial.wait_connected(0.5):
-                serve_session(serial, home, timeout, restart)
+                serve_session(serial, home, timeout, restart, url)
     finally:
         serial.close()
 
@@ -220,7 +220,7 @@ def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, ti
             if link is not None:
                 channel = StreamChannel(link)
                 try:
-                    serve_session(channel, home, timeout, restart)
+                    serve_session(channel, home, timeout, restart, link.url)
                 finally:
                     channel.close()
     finally:
