@@ -1,0 +1,1 @@
+"""Benchmarks: our code and a named peer on the same input in one run; results under bench/results/."""

@@ -112,6 +112,10 @@ def run_device(config_path: Path | None) -> None:
         devices.close()
 
 
+from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
+
+main.add_command(rules_group)
+
 from firmware.sync.cli import register_sync_commands  # noqa: E402
 from firmware.update.cli import bundle_group, slot_group  # noqa: E402
 from firmware.tech.cli import diag_command, provision_command  # noqa: E402

@@ -136,6 +136,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}: unknown key"
     if error["type"] == "missing":
         return f"{key}: required key is missing"
+    if isinstance(error["input"], dict):
+        return f"{key}: {message}"
     return f"{key} = {error['input']!r}: {message}"
 
 
@@ -147,10 +149,9 @@ def validate(data: dict[str, Any], source: str) -> Config:
         raise ConfigError(f"{source}: {problems}") from None
 
 
-def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Config:
+def load(path: Path | None, overrides: dict[str, Any] | None = None, source: str = "defaults") -> Config:
     """The shipped defaults, then the file if one is given, then overrides (section by section)."""
     data: dict[str, Any] = {}
-    source = "defaults"
     if path is not None:
         source = str(path)
         try:

@@ -108,9 +108,9 @@ def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lam
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:
-        config = config_mod.load(None, overrides)
+        config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
     except config_mod.ConfigError as exc:
-        raise ScenarioError(f"scenario {scenario.name!r} config: {exc}") from None
+        raise ScenarioError(str(exc)) from None
     clock = VirtualClock()
     devices = sim_devices(config, clock)
     try:

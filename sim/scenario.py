@@ -111,14 +111,18 @@ _adapter = TypeAdapter(Scenario)
 def _describe(error: dict[str, Any]) -> str:
     loc = [str(p) for p in error["loc"]]
     # Drop the discriminator's tag from the path: steps.3.keys.keys -> steps[3].keys
-    if len(loc) >= 3 and loc[0] == "steps":
-        loc = [f"steps[{loc[1]}]", *loc[3:]] if len(loc) > 3 else [f"steps[{loc[1]}]"]
+    if len(loc) >= 2 and loc[0] == "steps":
+        loc = [f"steps[{loc[1]}]", *loc[3:]]
     where = ".".join(loc) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":
+        return f"{where}.action = {error['ctx']['tag']!r}: not one of {error['ctx']['expected_tags']}"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
+    if isinstance(error["input"], dict):
+        return f"{where}: {message}"
     return f"{where} = {error['input']!r}: {message}"
 
 

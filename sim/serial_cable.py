@@ -54,7 +54,7 @@ class SerialCable:
         self.baudrate = baudrate
         self.faults = faults or Faults()
         self.stats = CableStats()
-        self._rng = random.Random(self.faults.seed)
+        self._rngs = {"a": random.Random(self.faults.seed), "b": random.Random(self.faults.seed + 1)}
         self._master_a, self.end_a, self._slave_a = _open_pty()  # type: ignore[misc]
         self._master_b, self.end_b, self._slave_b = _open_pty()  # type: ignore[misc]
         self._stop = threading.Event()
@@ -93,7 +93,7 @@ class SerialCable:
                 pending.clear()
             out: list[bytes] = []
             for frame in frames:
-                frame, held = self._mangle(frame, held, out)
+                frame, held = self._mangle(frame, held, out, self._rngs[side])
             for chunk in out:
                 if time.monotonic() < self._cut_until:
                     continue
@@ -104,8 +104,9 @@ class SerialCable:
                     else:
                         self.stats.bytes_b_to_a += len(chunk)
 
-    def _mangle(self, frame: bytes, held: bytes | None, out: list[bytes]) -> tuple[bytes, bytes | None]:
-        f, rng = self.faults, self._rng
+    def _mangle(self, frame: bytes, held: bytes | None, out: list[bytes],
+                rng: random.Random) -> tuple[bytes, bytes | None]:
+        f = self.faults
         if f.drop and rng.random() < f.drop:
             self.stats.dropped += 1
             return frame, held

@@ -33,7 +33,8 @@ class Channel(Protocol):
     def send(self, data: bytes) -> None: ...
 
     def recv(self, timeout: float) -> bytes:
-        """The next whole message; raises TimeoutError if none arrives in time, ChannelClosed if gone."""
+        """The next whole message; TimeoutError after `timeout` seconds in which no byte of it arrived
+        (a long message on a slow line is not a timeout while it keeps coming); ChannelClosed if gone."""
         ...
 
     def close(self) -> None: ...
@@ -73,6 +74,8 @@ class StreamChannel:
                 data = self.link.read(256 * 1024, left)
             except LinkError as exc:
                 raise ChannelClosed(str(exc)) from exc
+            if data:
+                deadline = time.monotonic() + timeout
             self.bytes_read += len(data)
             self._buffer += data
 
@@ -99,6 +102,7 @@ class SerialChannel:
         self._closed: str | None = None
         self._stop = threading.Event()
         self._max_queued = 4 * window
+        self._last_heard = time.monotonic()
         self._thread = threading.Thread(target=self._pump, name=f"serial-pump {link.url}", daemon=True)
         self._thread.start()
 
@@ -115,6 +119,7 @@ class SerialChannel:
                 data = self.link.read(4 * MAX_WIRE, 0 if busy else 0.01)
                 if data:
                     self.bytes_read += len(data)
+                    self._last_heard = time.monotonic()
                     with self._cond:
                         self.arq.receive_bytes(data, time.monotonic())
                         self._check_state()
@@ -166,14 +171,14 @@ class SerialChannel:
             self.arq.send_message(data)
 
     def recv(self, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         with self._cond:
             while True:
                 if self._closed:
                     raise ChannelClosed(self._closed)
                 if self._inbox:
                     break
-                left = deadline - time.monotonic()
+                left = max(started, self._last_heard) + timeout - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"link {self.link.url}: nothing received for {timeout:.1f} s")
                 self._cond.wait(min(left, 0.05))

@@ -26,8 +26,9 @@ def default_store_path(data_dir: str) -> Path:
 @click.option("--baud", type=int, help="Serial line rate (default: link.baudrate from the config).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session report as one JSON object.")
+@click.option("--verify", is_flag=True, help="Recompute the cache's digest from every row first (finds tampering).")
 def sync_command(url: str, config_path: Path | None, store_path: Path | None, credentials: Path | None,
-                 baud: int | None, timeout: float, as_json: bool) -> None:
+                 baud: int | None, timeout: float, as_json: bool, verify: bool) -> None:
     """Run one complete sync session; exit 0 only when device and server agree."""
     from firmware.cli import UserError
     from firmware.store import Store, StoreError
@@ -55,7 +56,7 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
         raise UserError(str(exc)) from None
     session = DeviceSync(store, creds.name, creds.sync_key, timeout=timeout, role=cfg.device.role)
     try:
-        report = session.run(channel, send_blobs=url.startswith("tcp://"))
+        report = session.run(channel, send_blobs=url.startswith("tcp://"), verify=verify)
     except (ChannelClosed, TimeoutError, LinkError) as exc:
         click.echo(f"ringfence: sync failed: {exc}; nothing is lost, run it again", err=True)
         sys.exit(1)

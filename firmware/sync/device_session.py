@@ -33,7 +33,10 @@ class SyncReport:
     cursor: int = 0
     head: int = 0
     full: bool = False
+    #: Changes applied to the cache (a resumed pull includes those staged by the session before).
     pulled: int = 0
+    #: Changes that crossed the link in this session.
+    received: int = 0
     pushed: int = 0
     purchases: int = 0
     reservations: int = 0
@@ -60,9 +63,12 @@ class DeviceSync:
         self.max_items = max_items
         self.role = role
 
-    def run(self, channel: Channel, send_blobs: bool = True) -> SyncReport:
+    def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
+        """One session. `verify` recomputes the cache digest from every row first (slow on a big cache)."""
         report = SyncReport()
         started = time.monotonic()
+        if verify and not self.downstream.verify():
+            report.notes.append("the cache was changed outside sync; it will be repaired")
         conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
         report.head = welcome.head
         for report.rounds in range(1, MAX_ROUNDS + 1):
@@ -93,6 +99,7 @@ class DeviceSync:
             page = conv.expect(Changes, self.timeout)
             assert isinstance(page, Changes)
             report.full = report.full or page.full
+            report.received += sum(len(items) for items in page.items.values())
             plan = self.downstream.stage(plan, page)
             if not page.more:
                 report.pulled += self.downstream.apply(page.upto)

@@ -43,12 +43,23 @@ class PullPlan:
         return Pull(since=self.since, after=self.after, upto=self.upto, max_items=max_items)
 
 
+DIGEST_MOD = 1 << 256
+
+
+def row_hash(dataset: str, key: str, value: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{dataset}\x00{key}\x00{value}".encode()).digest(), "big")
+
+
+def digest_bytes(total: int) -> bytes:
+    return (total % DIGEST_MOD).to_bytes(32, "big")
+
+
 def digest_rows(rows: Iterable[tuple[str, str, str]]) -> bytes:
-    """SHA-256 over (dataset, key, value) rows in (dataset, key) order: both sides compute it the same way."""
-    digest = hashlib.sha256()
-    for dataset, key, value in rows:
-        digest.update(f"{dataset}\x00{key}\x00{value}\n".encode())
-    return digest.digest()
+    """The sum, modulo 2**256, of SHA-256(dataset 0x00 key 0x00 value) over the live rows.
+
+    A sum does not depend on order and can be kept up to date change by change, so checking agreement
+    costs what changed, not what exists."""
+    return digest_bytes(sum(row_hash(d, k, v) for d, k, v in rows))
 
 
 class Downstream:
@@ -70,7 +81,7 @@ class Downstream:
         """Forget the cursor: the next pull is a full resync (used when both sides' digests disagree)."""
         with self.store.transaction() as db:
             state.put(db, "cursor", 0)
-            state.delete(db, "staging_since", "staging_after", "staging_upto", "staging_full")
+            state.delete(db, "digest", "staging_since", "staging_after", "staging_upto", "staging_full")
             db.execute("DELETE FROM sync_staging")
 
     def stage(self, plan: PullPlan, page: Changes) -> PullPlan:
@@ -110,7 +121,18 @@ class Downstream:
     def apply(self, upto: int) -> int:
         """Move the staged pull into the cache and the cursor to `upto`, in one transaction."""
         with self.store.transaction() as db:
-            if state.get_int(self.store, "staging_full"):
+            full = bool(state.get_int(self.store, "staging_full"))
+            total = 0 if full else int.from_bytes(self.digest(), "big")
+            for dataset, key, new, old in db.execute(
+                "SELECT s.dataset, s.key, s.value, c.value FROM sync_staging s"
+                " LEFT JOIN central_cache c ON c.dataset = s.dataset AND c.key = s.key"
+            ):
+                if old is not None and not full:
+                    total -= row_hash(dataset, key, old)
+                if new is not None:
+                    total += row_hash(dataset, key, new)
+            state.put(db, "digest", digest_bytes(total).hex())
+            if full:
                 db.execute("DELETE FROM central_cache")
             db.execute(
                 "INSERT INTO central_cache (dataset, key, value, seq)"
@@ -129,4 +151,19 @@ class Downstream:
         return int(applied)
 
     def digest(self) -> bytes:
-        return digest_rows(self.store.db.execute("SELECT dataset, key, value FROM central_cache ORDER BY dataset, key"))
+        """The cache's digest as kept up to date by `apply` (computed once if it was never kept)."""
+        kept = state.get_text(self.store, "digest")
+        return bytes.fromhex(kept) if kept else self.full_digest()
+
+    def full_digest(self) -> bytes:
+        """The digest computed from every row: finds a cache changed behind sync's back."""
+        return digest_rows(self.store.db.execute("SELECT dataset, key, value FROM central_cache"))
+
+    def verify(self) -> bool:
+        """Recompute the digest from the rows; if it differs from the kept one, keep the true one."""
+        true = self.full_digest()
+        if true == self.digest():
+            return True
+        with self.store.transaction() as db:
+            state.put(db, "digest", true.hex())
+        return False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import threading
 from dataclasses import dataclass
 
 import msgpack
@@ -61,14 +62,22 @@ class Envelope:
     body: Body
 
 
-_compressor = zstandard.ZstdCompressor(level=6)
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """One per thread: a zstd compressor must never be used by two threads at once."""
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=6)
+    return compressor
 
 
 def seal(body: Body, counter: int, key: bytes, compress: bool = True) -> bytes:
     raw = msgpack.packb(body.model_dump(mode="python"), use_bin_type=True)
     flags = 0
     if compress and len(raw) >= COMPRESS_MIN:
-        packed = _compressor.compress(raw)
+        packed = _compressor().compress(raw)
         if len(packed) < len(raw):
             raw, flags = packed, FLAG_ZSTD
     head = HEADER.pack(PROTOCOL_VERSION, TYPES[type(body)], flags, counter)
@@ -97,6 +106,9 @@ def open_sealed(data: bytes, key: bytes) -> Envelope:
         raise MessageError("malformed", f"unknown flags 0x{flags:02x}")
     if flags & FLAG_ZSTD:
         try:
+            declared = zstandard.frame_content_size(raw)
+            if declared > MAX_BODY:
+                raise MessageError("malformed", f"body would be {declared} bytes, larger than {MAX_BODY}")
             raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=MAX_BODY)
         except zstandard.ZstdError as exc:
             raise MessageError("malformed", f"compressed body does not decompress: {exc}") from None

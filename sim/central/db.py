@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware.sync.downstream import digest_rows
+from firmware.sync.downstream import digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
 
 SCHEMA = """
@@ -65,10 +64,6 @@ class Page:
     items: dict[str, list[tuple[str, str | None]]]
 
 
-_digest_lock = threading.Lock()
-_digest_cache: dict[tuple[str, int], bytes] = {}
-
-
 class CentralDB:
     """One connection per thread; writers serialise on SQLite's own lock (BEGIN IMMEDIATE)."""
 
@@ -108,11 +103,25 @@ class CentralDB:
         return seq
 
     def _write(self, db: sqlite3.Connection, dataset: str, key: str, text: str | None) -> None:
+        row = db.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
+        self._adjust_digest(db, [(dataset, key, row[0] if row else None, text)])
         db.execute(
             "INSERT INTO data (dataset, key, value, seq) VALUES (?, ?, ?, ?) ON CONFLICT (dataset, key)"
             " DO UPDATE SET value = excluded.value, seq = excluded.seq",
             (dataset, key, text, self._next_seq(db)),
         )
+
+    def _adjust_digest(self, db: sqlite3.Connection, changes: list[tuple[str, str, str | None, str | None]]) -> None:
+        """Keep the data's digest current as (dataset, key, old, new) changes are written."""
+        row = db.execute("SELECT value FROM meta WHERE name = 'digest'").fetchone()
+        total = int(row[0], 16) if row else 0
+        for dataset, key, old, new in changes:
+            if old is not None:
+                total -= row_hash(dataset, key, old)
+            if new is not None:
+                total += row_hash(dataset, key, new)
+        db.execute("INSERT INTO meta (name, value) VALUES ('digest', ?)"
+                   " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (digest_bytes(total).hex(),))
 
     def get(self, dataset: str, key: str) -> Any | None:
         row = self.db.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
@@ -138,6 +147,7 @@ class CentralDB:
         with self.transaction() as db:
             seq = self.meta_int("head")
             rows: list[tuple[str, str, str | None, int]] = []
+            deltas: list[tuple[str, str, str | None, str | None]] = []
             for dataset, records in incoming.items():
                 existing = dict(db.execute("SELECT key, value FROM data WHERE dataset = ?", (dataset,)))
                 count = 0
@@ -145,14 +155,17 @@ class CentralDB:
                     if existing.get(key) != text:
                         seq += 1
                         rows.append((dataset, key, text, seq))
+                        deltas.append((dataset, key, existing.get(key), text))
                         count += 1
                 if replace:
                     for key, text in existing.items():
                         if text is not None and key not in records:
                             seq += 1
                             rows.append((dataset, key, None, seq))
+                            deltas.append((dataset, key, text, None))
                             count += 1
                 changes[dataset] = count
+            self._adjust_digest(db, deltas)
             db.executemany(
                 "INSERT INTO data (dataset, key, value, seq) VALUES (?, ?, ?, ?) ON CONFLICT (dataset, key)"
                 " DO UPDATE SET value = excluded.value, seq = excluded.seq", rows)
@@ -177,20 +190,18 @@ class CentralDB:
         return Page(full, upto, last, len(rows) == max_items and last < upto, items)
 
     def digest(self) -> tuple[int, bytes]:
-        """The digest of the current data, cached per head (every device asks at the end of every session)."""
+        """The head and the digest of the live data at that head, read together."""
         self.db.execute("BEGIN")
         try:
             head = self.head()
-            with _digest_lock:
-                cached = _digest_cache.get((self.path, head))
-            if cached is None:
-                cached = digest_rows(self.db.execute(
-                    "SELECT dataset, key, value FROM data WHERE value IS NOT NULL ORDER BY dataset, key"))
-                with _digest_lock:
-                    _digest_cache[(self.path, head)] = cached
+            row = self.db.execute("SELECT value FROM meta WHERE name = 'digest'").fetchone()
         finally:
             self.db.execute("COMMIT")
-        return head, cached
+        return head, bytes.fromhex(row[0]) if row else digest_bytes(0)
+
+    def full_digest(self) -> bytes:
+        """The digest recomputed from every live row (checks the kept one)."""
+        return digest_rows(self.db.execute("SELECT dataset, key, value FROM data WHERE value IS NOT NULL"))
 
     # -- devices -----------------------------------------------------------------------------------------
 
