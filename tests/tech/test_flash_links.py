@@ -145,3 +145,27 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["status"] == "installed", last
     assert device_home.slots().verify_slot("b") is None
+
+
+@pytest.mark.slow
+def test_flash_over_serial_survives_the_cable_pulled_mid_transfer(
+    device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
+    cable = SerialCable(baudrate=230400)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(cable.end_b, device_home, stop, 5.0, 230400))
+    thread.start()
+    path = make_bundle("1.1.0", files={"data.bin": random.Random(1).randbytes(120_000)})
+    threading.Timer(2.5, cable.cut, args=(12.0,)).start()  # a third of the way through, for longer than the timeout
+    try:
+        code, out, err = flash(path, "--link", cable.end_a, "--access-key", key_file, "--baud", "230400",
+                               "--timeout", "5", "--json")
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        cable.close()
+    assert code == exitcodes.OK, out + err
+    result = json.loads(out.splitlines()[-1])
+    assert result["status"] == "installed"
+    assert result["attempts"] >= 2 and result["resumed_from"][-1] > 0  # reconnected and resumed mid-bundle
+    assert device_home.slots().verify_slot("b") is None
