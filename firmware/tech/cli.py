@@ -86,9 +86,10 @@ DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Device configuration (default: the home's etc/device.toml, else the simulator's defaults).")
 @click.option("--run", "tests", help=f"Comma-separated tests to run without a menu: {','.join(DIAG_TESTS)}.")
-@click.option("--line-test-number", default="9580", show_default=True, help="What the line test dials.")
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path),
+              help="Technician mode settings (default: the shipped firmware/tech/technician.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Results as JSON lines.")
-def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, line_test_number: str,
+def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, settings_path: Path | None,
                  as_json: bool) -> None:
     """Technician mode from the console: the keypad-driven menu (type its digits here), or --run some tests.
 
@@ -99,11 +100,11 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, li
     from firmware import config as config_mod
     from firmware.device import real_devices
     from firmware.runtime import Runtime
-    from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey, TechnicianMode, TechRules
-    from firmware.tech.session import TechnicianSession, wire
+    from firmware.tech import settings as settings_mod
+    from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey
+    from firmware.tech.session import attach
     from hal.audio import SimAudioPort
     from hal.clock import MonotonicClock
-    from hal.keypad import LAYOUTS
     from hal.line import SimLine, SimParty
     from sim.loopback import LoopbackAudioPort
 
@@ -116,17 +117,17 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, li
         config_path = home.config_path
     try:
         cfg = config_mod.load(config_path)
-    except config_mod.ConfigError as exc:
+        settings = settings_mod.load(settings_path)
+    except (config_mod.ConfigError, settings_mod.SettingsError) as exc:
         raise UserError(str(exc)) from None
     clock = MonotonicClock()
     devices = real_devices(cfg, clock)
     if type(devices.audio) is SimAudioPort:  # the simulated handset sits earpiece-to-mouthpiece for the test
         devices.audio = LoopbackAudioPort(clock.now)
     if isinstance(devices.line, SimLine):
-        devices.line.parties.setdefault(line_test_number, SimParty(answer_after_s=1.0))
-    rules = TechRules()
-    keys = [k for row in LAYOUTS[cfg.keypad.layout] for k in row]
-    runtime = Runtime(clock, [TechnicianSession(TechnicianMode(keys, rules), line_test_number)])
+        devices.line.parties.setdefault(settings.line.test_number, SimParty(answer_after_s=1.0))
+    rules = settings.mode
+    runtime = Runtime(clock)
     results: dict[str, bool] = {}
     finished = threading.Event()
     result_ready = threading.Condition()
@@ -144,8 +145,8 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, li
             finished.set()
 
     store = home.store()
-    wire(runtime, clock, home, store, devices, cfg.device.language,
-         (lambda text: None) if as_json else (lambda text: click.echo(text)))
+    attach(runtime, clock, home, store, devices, cfg.keypad.layout, cfg.device.language,
+           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings)
     runtime.observe(observe)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)

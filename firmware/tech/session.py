@@ -35,6 +35,8 @@ from firmware.tech.diag_machine import (
 )
 from firmware.tech.home import DeviceHome
 from firmware.tech.messages import render
+from firmware.tech.settings import TechSettings
+from firmware.tech.settings import load as load_settings
 from hal.audio import AudioFrame
 from hal.clock import Clock
 from hal.events import Event
@@ -153,3 +155,16 @@ def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
     runtime.on(HangUpLine, lambda c: devices.line.hang_up())
     runtime.on(PlayFrames, lambda c: [devices.audio.play(f) for f in c.frames])
+
+
+def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, keypad_layout: str,
+           language: str, say: Callable[[str], None], settings: TechSettings | None = None) -> TechnicianSession:
+    """Add technician mode to a running device: one call from where the device is assembled."""
+    from hal.keypad import LAYOUTS
+
+    settings = settings or load_settings()
+    keys = [key for row in LAYOUTS[keypad_layout] for key in row]
+    session = TechnicianSession(TechnicianMode(keys, settings.mode), settings.line.test_number, settings.audio)
+    runtime.machines.append(session)
+    wire(runtime, clock, home, store, devices, language, say)
+    return session

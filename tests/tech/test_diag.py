@@ -207,3 +207,15 @@ def test_spanish_messages(device_home: DeviceHome) -> None:
 
     assert render("key_pressed", {"key": "5", "left": 3}, "es") == "Tecla 5 (faltan 3)"
     assert all({"en", "es"} <= set(v) for v in MESSAGES.values())
+
+
+def test_entry_sequence_comes_from_the_settings() -> None:
+    from firmware.tech.diag_machine import Show, VerifyCode
+    from hal.events import KeyDown
+
+    mode = TechnicianMode(ALL_KEYS, TechRules(entry_sequence="##0"))
+    out = [c for i, k in enumerate("*#*#") for c in mode.handle(KeyDown(i, k))]
+    assert mode.state == "normal" and not out
+    for i, key in enumerate("##0123456#"):
+        out = mode.handle(KeyDown(10 + i, key))
+    assert mode.state == "verifying" and VerifyCode("123456") in out and Show("checking_code") in out

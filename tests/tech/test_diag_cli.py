@@ -39,3 +39,17 @@ def test_diag_menu_typed_at_the_console(device_home: DeviceHome) -> None:
 def test_diag_unknown_test_is_a_usage_error(device_home: DeviceHome) -> None:
     result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--run", "status,speaker"])
     assert result.exit_code == 2 and "unknown test speaker" in result.stderr
+
+
+def test_bad_settings_file_is_refused_naming_the_key(device_home: DeviceHome, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from firmware.tech.settings import SHIPPED
+
+    bad = tmp_path / "technician.toml"
+    bad.write_text(SHIPPED.read_text().replace("flash_max_ms = 1000", "flash_max_ms = 200"))
+    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--settings", str(bad),
+                                       "--run", "status"])
+    assert result.exit_code == 2 and "flash_min_ms (300) must be below flash_max_ms (200)" in result.stderr
+    bad.write_text(SHIPPED.read_text().replace('test_number = "9580"', 'test_number = "95-80"'))
+    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--settings", str(bad),
+                                       "--run", "status"])
+    assert result.exit_code == 2 and "line.test_number = '95-80'" in result.stderr
