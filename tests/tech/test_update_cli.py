@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
@@ -137,3 +138,18 @@ def test_slot_commands_and_audit(tmp_path: Path) -> None:
     kinds = [e["kind"] for e in AuditLog(store).entries()]
     assert kinds == ["rollback", "install", "mark_good", "install"]
     assert {i.kind for i in Outbox(store).pending()} == {"tech.install", "tech.mark_good", "tech.rollback"}
+
+
+@pytest.mark.slow
+def test_build_from_the_project_carries_the_application_and_its_locked_dependencies(tmp_path: Path) -> None:
+    key, ring = keys(tmp_path)
+    out = tmp_path / "fw.rfb"
+    code, _, stderr = run("bundle", "build", "--project", Path.cwd(), "-o", out, "--key", key,
+                               "--hardware", HARDWARE)
+    assert code == 0, stderr
+    manifest = json.loads(run("bundle", "info", out, "--json")[1])
+    packages = manifest["packages"]
+    assert packages["ringfence"] == manifest["version"]
+    assert {"numpy", "pydantic", "transitions", "pyserial", "click"} <= set(packages)
+    assert all(f["name"].endswith(".whl") for f in manifest["files"])
+    assert run("bundle", "verify", out, "--keyring", ring, "--hardware", HARDWARE)[0] == 0
