@@ -61,7 +61,6 @@ class FlashReceiver:
         self.restart = list(restart) if restart else None
         self.session = SessionLog()
         self._allow_downgrade: dict[str, bool] = {}
-        self._versions: dict[str, str] = {}
 
     def handle(self, body: Body) -> BlobState | None:
         if isinstance(body, BlobOffer):
@@ -103,7 +102,6 @@ class FlashReceiver:
         except SlotError as exc:
             return self._refuse(offer, "busy", str(exc))
         self._allow_downgrade[offer.id] = allow_downgrade
-        self._versions[offer.id] = header.manifest.version
         if offer.meta.get("dry_run") == "yes":
             have = self._durable_length(offer.id)
             return BlobState(id=offer.id, have=have, status="partial",
