@@ -117,9 +117,9 @@ from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it i
 main.add_command(rules_group)
 
 from firmware.sync.cli import register_sync_commands  # noqa: E402
-from firmware.update.cli import bundle_group, slot_group  # noqa: E402
-from firmware.tech.cli import diag_command, provision_command  # noqa: E402
-from firmware.update.flash_cli import flash_command  # noqa: E402
+from firmware.tech.cli import diag_command, provision_command
+from firmware.update.cli import bundle_group, slot_group
+from firmware.update.flash_cli import flash_command
 
 register_sync_commands(main)
 main.add_command(bundle_group)
