@@ -169,3 +169,43 @@ def test_flash_over_serial_survives_the_cable_pulled_mid_transfer(
     assert result["status"] == "installed"
     assert result["attempts"] >= 2 and result["resumed_from"][-1] > 0  # reconnected and resumed mid-bundle
     assert device_home.slots().verify_slot("b") is None
+
+
+@pytest.mark.slow
+def test_device_receiver_killed_mid_transfer_then_restarted(
+    device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
+    """The device side dies (SIGKILL) while receiving; once it is back the same flash resumes and installs."""
+    from firmware.update.flasher import Flasher
+
+    free = TcpListener("tcp://127.0.0.1:0")
+    url = f"tcp://127.0.0.1:{free.port}"
+    free.close()
+    cmd = [sys.executable, "-m", "firmware", "slot", "receive", "--link", url, "--home", str(device_home.root)]
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    path = make_bundle("1.1.0", files={"data.bin": random.Random(2).randbytes(30_000_000)})
+    receivers = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)]
+    sent: list[int] = []
+
+    def kill_then_restart() -> None:
+        while not sent or sent[-1] < 5_000_000:
+            time.sleep(0.01)
+        receivers[0].send_signal(signal.SIGKILL)
+        receivers[0].wait()
+        time.sleep(1.0)
+        receivers.append(subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL))
+
+    chaos = threading.Thread(target=kill_then_restart)
+    chaos.start()
+    try:
+        outcome = Flasher(path, ACCESS_KEY, retries=30, retry_delay=0.5, timeout=5).flash(
+            url, lambda done, total: sent.append(done))
+    finally:
+        chaos.join(timeout=30)
+        for proc in receivers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert outcome.status == "installed", outcome.message
+    assert outcome.attempts >= 2 and max(outcome.resumed_from) > 0
+    assert outcome.bytes_sent < 2 * path.stat().st_size
+    assert device_home.slots().verify_slot("b") is None
