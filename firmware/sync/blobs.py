@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Protocol
 
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobRequest, BlobState, Body, MessageError
@@ -64,18 +64,19 @@ class BlobSink:
         self._offers: dict[str, BlobOffer] = {}
         self._failed: dict[str, BlobState] = {}
 
-    def _paths(self, blob_id: str) -> tuple[Path, Path, Path]:
+    def paths(self, blob_id: str) -> tuple[Path, Path, Path]:
+        """The complete file, the partial file and the offer record of a blob; refuses an unsafe id."""
         if not _SAFE_ID.match(blob_id):
             raise MessageError("malformed", f"blob id {blob_id!r}: only letters, digits, '.', '_' and '-'")
         base = self.directory / blob_id
         return base, base.with_name(blob_id + ".part"), base.with_name(blob_id + ".offer")
 
     def complete_path(self, blob_id: str) -> Path | None:
-        done, _part, _meta = self._paths(blob_id)
+        done, _part, _meta = self.paths(blob_id)
         return done if done.exists() else None
 
     def offer(self, offer: BlobOffer) -> BlobState:
-        done, part, meta = self._paths(offer.id)
+        done, part, meta = self.paths(offer.id)
         if done.exists():
             if sha256_file(done) == offer.sha256:
                 return BlobState(id=offer.id, have=offer.size, status="complete")
@@ -94,7 +95,7 @@ class BlobSink:
         offer = self._offers.get(chunk.id)
         if offer is None or chunk.id in self._failed:
             return
-        _done, part, _meta = self._paths(chunk.id)
+        _done, part, _meta = self.paths(chunk.id)
         have = part.stat().st_size
         if chunk.offset != have or have + len(chunk.data) > offer.size:
             self._failed[chunk.id] = BlobState(
@@ -109,7 +110,7 @@ class BlobSink:
 
     def end(self, end: BlobEnd) -> BlobState:
         offer = self._offers.pop(end.id, None)
-        done, part, meta = self._paths(end.id)
+        done, part, meta = self.paths(end.id)
         if offer is None:
             return BlobState(id=end.id, have=0, status="refused", reason="end of a blob not offered")
         failed = self._failed.pop(end.id, None)

@@ -6,6 +6,7 @@ Both ends use this: the device calls `open_as_device`, the server `accept_as_ser
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,10 +51,9 @@ class Conversation:
 
     def fail(self, error: MessageError | Exception, code: str = "internal") -> None:
         """Tell the peer why the session ends, if the link still carries it."""
-        try:
+        # The session is ending either way; the link may already be gone.
+        with contextlib.suppress(Exception):
             self.send(Error(code=getattr(error, "code", code), message=str(error)))
-        except Exception:  # noqa: BLE001 - the session is ending either way; the link may already be gone
-            pass
 
 
 def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout: float,
@@ -115,8 +115,7 @@ def _claimed_device(data: bytes) -> str:
 
 
 def send_anonymous_error(channel: Channel, error: MessageError) -> None:
-    try:
+    # Best effort: the session is refused either way.
+    with contextlib.suppress(Exception):
         channel.send(seal(Error(code=error.code, message=str(error)), 0, ANONYMOUS_KEY))
-    except Exception:  # noqa: BLE001 - best effort: the session is refused either way
-        pass
 

@@ -17,14 +17,26 @@ from firmware.store.outbox import Outbox, utc_now
 from firmware.sync.blobs import FileBlob, send_blob
 from firmware.sync.channel import Channel
 from firmware.sync.conversation import Conversation, open_as_device
-from firmware.sync.downstream import Downstream, Validator, default_validator
-from firmware.sync.money import Wallet
+from firmware.sync.downstream import Downstream, DownstreamError, Validator, default_validator
+from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from firmware.sync.schema import (Changes, Done, DoneAck, OutboxRecord, Push, PushAck, PurchaseResult, Reserve,
-                                  ReserveResult)
+from firmware.sync.schema import (
+    Body,
+    Changes,
+    Done,
+    DoneAck,
+    MessageError,
+    OutboxRecord,
+    PurchaseQuery,
+    PurchaseResult,
+    Push,
+    PushAck,
+    Reserve,
+    ReserveResult,
+)
+from firmware.sync.session_machine import SessionSteps
 
 PUSH_BATCH = 200
-MAX_ROUNDS = 4
 
 
 @dataclass
@@ -59,38 +71,49 @@ class DeviceSync:
         self.downstream = Downstream(store, validate if validate is not None else default_validator())
         self.outbox = Outbox(store)
         self.purchases = Purchases(store)
-        self.wallet = Wallet(store)
+        self.reservations = Reservations(store)
         self.max_items = max_items
         self.role = role
 
     def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
-        """One session. `verify` recomputes the cache digest from every row first (slow on a big cache)."""
+        """One session, step by step in the order session_machine declares.
+
+        `verify` recomputes the cache digest from every row first (slow on a big cache)."""
         report = SyncReport()
         started = time.monotonic()
         if verify and not self.downstream.verify():
             report.notes.append("the cache was changed outside sync; it will be repaired")
-        conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
-        report.head = welcome.head
-        for report.rounds in range(1, MAX_ROUNDS + 1):
-            self._pull(conv, report)
-            self._push(conv, report)
-            self._purchases(conv, report)
-            self._reserve(conv, report)
-            if send_blobs:
-                self._blobs(conv, report)
-            conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                           pending=self.outbox.count_pending()))
-            ack = conv.expect(DoneAck, self.timeout)
-            assert isinstance(ack, DoneAck)
-            report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
-            if ack.agree:
-                break
-            if ack.head == report.cursor and ack.digest != self.downstream.digest():
-                report.notes.append("cache differs from the server at the same change; resyncing in full")
-                self.downstream.force_full()
+        steps = SessionSteps(send_blobs)
+        conv: Conversation | None = None
+        while not steps.finished:
+            if steps.state == "hello":
+                conv, welcome = open_as_device(channel, self.device_id, self.sync_key, self.timeout, role=self.role)
+                report.head = welcome.head
+                steps.trigger("next")
+            elif steps.state == "agreement":
+                assert conv is not None
+                steps.trigger(self._agreement(conv, report))
+            else:
+                assert conv is not None
+                getattr(self, f"_{steps.state}")(conv, report)
+                steps.trigger("next")
+        report.rounds = steps.rounds
         report.seconds = time.monotonic() - started
         report.bytes_written, report.bytes_read = channel.bytes_written, channel.bytes_read
         return report
+
+    def _agreement(self, conv: Conversation, report: SyncReport) -> str:
+        conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
+                       pending=self.outbox.count_pending()))
+        ack = conv.expect(DoneAck, self.timeout)
+        assert isinstance(ack, DoneAck)
+        report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
+        if ack.agree:
+            return "agreed"
+        if ack.head == report.cursor and ack.digest != self.downstream.digest():
+            report.notes.append("cache differs from the server at the same change; resyncing in full")
+            self.downstream.force_full()
+        return "retry"
 
     def _pull(self, conv: Conversation, report: SyncReport) -> None:
         plan = self.downstream.plan()
@@ -100,7 +123,11 @@ class DeviceSync:
             assert isinstance(page, Changes)
             report.full = report.full or page.full
             report.received += sum(len(items) for items in page.items.values())
-            plan = self.downstream.stage(plan, page)
+            try:
+                plan = self.downstream.stage(plan, page)
+            except DownstreamError as exc:
+                conv.fail(MessageError("malformed", str(exc)))
+                raise
             if not page.more:
                 report.pulled += self.downstream.apply(page.upto)
                 return
@@ -124,20 +151,28 @@ class DeviceSync:
             after = items[-1].seq
 
     def _purchases(self, conv: Conversation, report: SyncReport) -> None:
+        """Each purchase without a final answer: one already sent is asked about first (its answer may have
+        been lost); one the server never received is sent (again) under its own key."""
         for purchase in self.purchases.unanswered():
-            self.purchases.mark_sent(purchase.key)
-            conv.send(purchase)
-            result = conv.expect(PurchaseResult, self.timeout)
+            status = self.purchases.status(purchase.key)
+            result: Body | None = None
+            if status is not None and status.status == "unknown":
+                conv.send(PurchaseQuery(key=purchase.key))
+                result = conv.expect(PurchaseResult, self.timeout)
+            if result is None or (isinstance(result, PurchaseResult) and result.status == "unknown"):
+                self.purchases.mark_sent(purchase.key)
+                conv.send(purchase)
+                result = conv.expect(PurchaseResult, self.timeout)
             assert isinstance(result, PurchaseResult)
             self.purchases.record(result)
             report.purchases += 1
 
     def _reserve(self, conv: Conversation, report: SyncReport) -> None:
-        for account, wanted in self.wallet.wanted():
+        for account, wanted in self.reservations.wanted():
             conv.send(Reserve(account=account, amount_cents=wanted))
             grant = conv.expect(ReserveResult, self.timeout)
             assert isinstance(grant, ReserveResult)
-            self.wallet.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
+            self.reservations.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
             report.reservations += 1
 
     def _blobs(self, conv: Conversation, report: SyncReport) -> None:

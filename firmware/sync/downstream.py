@@ -25,12 +25,18 @@ class DownstreamError(ValueError):
 
 
 def default_validator() -> Validator | None:
-    """The rules' own value checks when they are installed (firmware.rules.validate_value), else none."""
+    """The rules' own value checks (firmware.rules.validate_value) for the datasets the rules define; the
+    others ("rules", "keys") travel opaquely. None when the rules are not installed."""
     try:
-        from firmware import rules  # type: ignore[attr-defined]
+        from firmware.rules import datasets
     except ImportError:
         return None
-    return getattr(rules, "validate_value", None)
+
+    def validate(dataset: str, key: str, value: Any) -> None:
+        if dataset in datasets.DATASETS:
+            datasets.validate_value(dataset, key, value)
+
+    return validate
 
 
 @dataclass(frozen=True)

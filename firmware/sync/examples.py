@@ -14,9 +14,27 @@ from typing import Any
 
 from firmware.sync.envelope import SessionKeys, seal
 from firmware.sync.framing import FLAG_LAST, Frame, FrameKind, encode
-from firmware.sync.schema import (BlobChunk, BlobEnd, BlobOffer, BlobState, Body, Changes, Done, DoneAck, Hello,
-                                  OutboxRecord, Pull, Purchase, PurchaseResult, Push, PushAck, Reserve,
-                                  ReserveResult, Welcome)
+from firmware.sync.schema import (
+    BlobChunk,
+    BlobEnd,
+    BlobOffer,
+    BlobState,
+    Body,
+    Changes,
+    Done,
+    DoneAck,
+    Hello,
+    OutboxRecord,
+    Pull,
+    Purchase,
+    PurchaseResult,
+    Push,
+    PushAck,
+    Reserve,
+    ReserveResult,
+    Welcome,
+)
+from firmware.sync.session_machine import FINAL, TRANSITIONS
 
 DEVICE_KEY = bytes(range(32))
 DEVICE_NONCE = bytes.fromhex("d0" * 16)
@@ -24,6 +42,7 @@ SERVER_NONCE = bytes.fromhex("5e" * 16)
 KEYS = SessionKeys.derive(DEVICE_KEY, DEVICE_NONCE, SERVER_NONCE)
 KEY_NAMES = {"device": DEVICE_KEY, "d2s": KEYS.device_to_server, "s2d": KEYS.server_to_device}
 BEGIN, END = "<!-- examples:begin -->", "<!-- examples:end -->"
+DIAGRAM_BEGIN, DIAGRAM_END = "<!-- session-diagram:begin -->", "<!-- session-diagram:end -->"
 
 
 def examples() -> list[tuple[str, str, int, Body]]:
@@ -81,8 +100,8 @@ def hexdump(data: bytes) -> str:
 
 def render() -> str:
     parts = [BEGIN, "",
-             f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
-             f" server nonce `{SERVER_NONCE.hex()}`.",
+             (f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
+              f" server nonce `{SERVER_NONCE.hex()}`."),
              f"Derived d2s key: `{KEYS.device_to_server.hex()}`",
              f"Derived s2d key: `{KEYS.server_to_device.hex()}`", ""]
     for title, key_name, counter, body in examples():
@@ -100,10 +119,23 @@ def render() -> str:
     return "\n".join(parts)
 
 
+def session_diagram() -> str:
+    """The device session's order (firmware/sync/session_machine.py) as a mermaid state diagram."""
+    lines = [DIAGRAM_BEGIN, "```mermaid", "stateDiagram-v2", "  direction LR", "  [*] --> hello"]
+    for step in TRANSITIONS:
+        sources = step["source"] if isinstance(step["source"], list) else [step["source"]]
+        condition = f" [{step['conditions']}]" if "conditions" in step else ""
+        lines += [f"  {source} --> {step['dest']}: {step['trigger']}{condition}" for source in sources]
+    lines += [f"  {final} --> [*]" for final in FINAL]
+    return "\n".join([*lines, "```", DIAGRAM_END])
+
+
 def write(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    path.write_text(pattern.sub(lambda _m: render(), text), encoding="utf-8")
+    for begin, end, make in ((BEGIN, END, render), (DIAGRAM_BEGIN, DIAGRAM_END, session_diagram)):
+        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+        text = pattern.sub(lambda _m, make=make: make(), text)
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
-DATASETS = ("inmates", "lists", "blocks", "accounts", "numbers", "rules", "keys")
+#: What the device caches: the rules' datasets (firmware/rules/datasets.py), the facility rules document
+#: ("rules", key "facility") and other keys the server issues ("keys").
+DATASETS = ("inmates", "lists", "blocks", "accounts", "numbers", "pin_keys", "rules", "keys")
 
 
 class MessageError(ValueError):

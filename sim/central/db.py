@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware.sync.downstream import digest_bytes, digest_rows, row_hash
+from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
 
 SCHEMA = """
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS purchases (
 CREATE TABLE IF NOT EXISTS reservations (
     device_id TEXT NOT NULL, account TEXT NOT NULL, reservation_id TEXT NOT NULL, held_cents INTEGER NOT NULL,
     at TEXT NOT NULL, PRIMARY KEY (device_id, account));
+CREATE TABLE IF NOT EXISTS trust (account TEXT PRIMARY KEY, cents INTEGER NOT NULL CHECK (cents >= 0));
 CREATE TABLE IF NOT EXISTS authority (id INTEGER PRIMARY KEY CHECK (id = 1), ca TEXT NOT NULL, server TEXT NOT NULL);
 """
 
@@ -142,7 +143,8 @@ class CentralDB:
                             + ", ".join(DATASETS))
         if not files:
             raise LoadError(f"{directory}: no dataset files (expected one of {', '.join(d + '.jsonl' for d in DATASETS)})")
-        incoming = {dataset: _read_jsonl(path) for dataset, path in files.items()}
+        validate = default_validator()
+        incoming = {dataset: _read_jsonl(path, dataset, validate) for dataset, path in files.items()}
         changes: dict[str, int] = {}
         with self.transaction() as db:
             seq = self.meta_int("head")
@@ -253,17 +255,23 @@ class CentralDB:
         return accepted, rejected
 
     def _apply_record(self, db: sqlite3.Connection, device_id: str, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "ledger" and isinstance(payload.get("account"), str):
+        """Effects of a record on the facility data, on its first arrival only (docs/sync-protocol.md 9).
+
+        Ledger entries are the rules' (firmware/rules/records.py): a `charge` spends `amount_cents` from the
+        account's balance and from this device's reservation on it; `reserve` and `release` are the device's own
+        holds for a call in progress and change nothing here. A `block` becomes a `blocks` row for every device."""
+        account_key = payload.get("account")
+        if kind == "ledger" and payload.get("kind") == "charge" and isinstance(account_key, str):
             amount = int(payload.get("amount_cents", 0))
-            account = self._account(db, payload["account"])
-            if account is not None:
-                account["balance_cents"] = int(account.get("balance_cents", 0)) + amount
-                self._write(db, "accounts", payload["account"], canonical(account))
-            if payload.get("reservation_id"):
-                db.execute("UPDATE reservations SET held_cents = max(0, held_cents + ?)"
-                           " WHERE reservation_id = ? AND device_id = ?", (amount, payload["reservation_id"], device_id))
+            account = self._account(db, account_key)
+            if account is not None and "balance_cents" in account:
+                account["balance_cents"] = int(account["balance_cents"]) - amount
+                self._write(db, "accounts", account_key, canonical(account))
+            db.execute("UPDATE reservations SET held_cents = max(0, held_cents - ?) WHERE device_id = ? AND account = ?",
+                       (amount, device_id, account_key))
         elif kind == "block" and isinstance(payload.get("number"), str):
-            self._write(db, "blocks", payload["number"], canonical({**payload, "source_device": device_id}))
+            block = {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
+            self._write(db, "blocks", payload["number"], canonical(block))
 
     def _account(self, db: sqlite3.Connection, account: str) -> dict[str, Any] | None:
         row = db.execute("SELECT value FROM data WHERE dataset = 'accounts' AND key = ?", (account,)).fetchone()
@@ -274,26 +282,34 @@ class CentralDB:
 
     # -- purchases and reservations -----------------------------------------------------------------------
 
+    def set_trust(self, account: str, cents: int) -> None:
+        """The inmate's trust (commissary) balance: kept on the server only, never sent to devices."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO trust (account, cents) VALUES (?, ?)", (account, cents))
+
     def purchase(self, device_id: str, purchase: Purchase) -> PurchaseResult:
-        """Apply a purchase once per key: trust funds move to the phone debit balance, or it is rejected."""
+        """Apply a purchase once per key: trust funds move to the phone debit balance (`accounts`,
+        key "debit:<inmate>"), or it is rejected; the same key again gets the first answer."""
         with self.transaction() as db:
             known = self.purchase_result(purchase.key)
             if known.status != "unknown":
                 return known
-            account = self._account(db, purchase.account)
+            debit_key = f"debit:{purchase.account}"
+            account = self._account(db, debit_key)
+            row = db.execute("SELECT cents FROM trust WHERE account = ?", (purchase.account,)).fetchone()
             reason = ""
             if purchase.amount_cents <= 0:
                 reason = "amount_not_positive"
-            elif account is None:
+            elif account is None or row is None:
                 reason = "unknown_account"
-            elif int(account.get("trust_cents", 0)) < purchase.amount_cents:
+            elif int(row[0]) < purchase.amount_cents:
                 reason = "insufficient_funds"
             balance = None
             if reason == "" and account is not None:
-                account["trust_cents"] = int(account.get("trust_cents", 0)) - purchase.amount_cents
+                db.execute("UPDATE trust SET cents = cents - ? WHERE account = ?", (purchase.amount_cents, purchase.account))
                 account["balance_cents"] = int(account.get("balance_cents", 0)) + purchase.amount_cents
                 balance = account["balance_cents"]
-                self._write(db, "accounts", purchase.account, canonical(account))
+                self._write(db, "accounts", debit_key, canonical(account))
             status = "rejected" if reason else "applied"
             db.execute("INSERT INTO purchases (key, device_id, account, amount_cents, product, status, reason,"
                        " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -324,7 +340,7 @@ class CentralDB:
         return int(self.db.execute("SELECT count(*) FROM received WHERE device_id = ?", (device_id,)).fetchone()[0])
 
 
-def _read_jsonl(path: Path) -> dict[str, str]:
+def _read_jsonl(path: Path, dataset: str, validate: Validator | None) -> dict[str, str]:
     records: dict[str, str] = {}
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
@@ -338,5 +354,10 @@ def _read_jsonl(path: Path) -> dict[str, str]:
                 raise LoadError(f'{path}:{number}: expected {{"key": "...", "value": {{...}}}}')
             if record["key"] in records:
                 raise LoadError(f"{path}:{number}: key {record['key']!r} appears twice")
+            if validate is not None:
+                try:
+                    validate(dataset, record["key"], record["value"])
+                except ValueError as exc:
+                    raise LoadError(f"{path}:{number}: {exc}") from None
             records[record["key"]] = canonical(record["value"])
     return records

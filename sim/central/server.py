@@ -16,9 +16,24 @@ from firmware.sync.blobs import BlobSink, FileBlob, serve_request
 from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
 from firmware.sync.conversation import Conversation, RemoteError, accept_as_server, send_anonymous_error
 from firmware.sync.credentials import Credentials
-from firmware.sync.schema import (BlobChunk, BlobEnd, BlobOffer, BlobRequest, Changes, Done, DoneAck,
-                                  MessageError, Pull, Purchase, PurchaseQuery, Push, PushAck, Rejected, Reserve,
-                                  ReserveResult)
+from firmware.sync.schema import (
+    BlobChunk,
+    BlobEnd,
+    BlobOffer,
+    BlobRequest,
+    Changes,
+    Done,
+    DoneAck,
+    MessageError,
+    Pull,
+    Purchase,
+    PurchaseQuery,
+    Push,
+    PushAck,
+    Rejected,
+    Reserve,
+    ReserveResult,
+)
 from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, TcpListener, open_link
 from sim.central.db import CentralDB
@@ -96,7 +111,7 @@ class Session:
 
     def _published(self, blob_id: str) -> FileBlob | None:
         try:
-            path = self.sink._paths(blob_id)[0]
+            path = self.sink.paths(blob_id)[0]
         except MessageError:
             return None
         candidate = self.config.published_dir / path.name

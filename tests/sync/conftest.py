@@ -21,14 +21,19 @@ from sim.central.server import ServerConfig, serve_channel
 DEVICE = "A-12"
 
 
-def write_facility(directory: Path, inmates: int = 20, balance: int = 1000, trust: int = 5000) -> Path:
+def inmate(i: int, **changes: object) -> dict[str, object]:
+    """An inmate value as the rules' schema wants it (firmware/rules/datasets.py)."""
+    return {"pin_verifier": f"k1:{i:064x}", "name": f"Inmate {i}", "language": "en", **changes}
+
+
+def write_facility(directory: Path, inmates: int = 20, balance: int = 1000) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "inmates.jsonl").open("w") as out:
         for i in range(inmates):
-            out.write(json.dumps({"key": f"I{i:05d}", "value": {"status": "active", "language": "en"}}) + "\n")
+            out.write(json.dumps({"key": f"I{i:05d}", "value": inmate(i)}) + "\n")
     with (directory / "accounts.jsonl").open("w") as out:
         for i in range(inmates):
-            out.write(json.dumps({"key": f"I{i:05d}", "value": {"balance_cents": balance, "trust_cents": trust}}) + "\n")
+            out.write(json.dumps({"key": f"debit:I{i:05d}", "value": {"balance_cents": balance}}) + "\n")
     with (directory / "rules.jsonl").open("w") as out:
         out.write(json.dumps({"key": "facility", "value": {"max_call_minutes": 15}}) + "\n")
     return directory
@@ -56,6 +61,8 @@ def world(tmp_path: Path) -> World:
     db = CentralDB(tmp_path / "central.sqlite")
     db.enroll(DEVICE, key)
     db.load_dir(write_facility(tmp_path / "facility"))
+    for i in range(20):
+        db.set_trust(f"I{i:05d}", 5000)
     db.close()
     return World(tmp_path, tmp_path / "central.sqlite", key)
 

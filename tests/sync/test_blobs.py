@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -11,6 +12,7 @@ import pytest
 
 from firmware.store import Store
 from firmware.sync.blobs import BlobRefused, BlobSink, FileBlob, fetch_blob, send_blob
+from firmware.sync.channel import ChannelClosed
 from firmware.sync.conversation import accept_as_server, open_as_device
 from firmware.sync.device_session import queue_blob
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer
@@ -87,10 +89,8 @@ def test_a_device_fetches_a_published_bundle_and_an_unknown_one_is_refused(world
 
     def serve() -> None:
         conv, _hello = accept_as_server(server_side, world.central().key_for, 5.0, 0)
-        try:
+        with contextlib.suppress(ChannelClosed):  # the session ends when the device closes
             Session(conv, world.central(), world.config()).serve()
-        except Exception:  # noqa: BLE001 - the session ends when the device closes
-            pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from firmware.cli import main
 from sim.central.db import CentralDB
-from tests.sync.conftest import write_facility
+from tests.sync.conftest import inmate, write_facility
 
 
 def run(*args: str):  # type: ignore[no-untyped-def]
@@ -20,7 +20,7 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 def test_load_reports_the_file_and_line_of_a_bad_record(tmp_path: Path) -> None:
     facility = tmp_path / "f"
     facility.mkdir()
-    (facility / "inmates.jsonl").write_text('{"key": "I1", "value": {}}\n{"key": "I2", "value": \n')
+    (facility / "inmates.jsonl").write_text(json.dumps({"key": "I1", "value": inmate(1)}) + '\n{"key": "I2", "value": \n')
     result = run("central", "load", "--db", str(tmp_path / "c.sqlite"), str(facility))
     assert result.exit_code == 2
     assert "inmates.jsonl:2: not JSON" in result.output
@@ -33,16 +33,25 @@ def test_load_names_an_unknown_dataset_and_a_repeated_key(tmp_path: Path) -> Non
     result = run("central", "load", "--db", str(tmp_path / "c.sqlite"), str(facility))
     assert result.exit_code == 2 and "unknown dataset file(s) inmate.jsonl" in result.output
     (facility / "inmate.jsonl").unlink()
-    (facility / "lists.jsonl").write_text('{"key": "L", "value": {}}\n{"key": "L", "value": {}}\n')
+    (facility / "lists.jsonl").write_text('{"key": "305*", "value": {"action": "block"}}\n' * 2)
     result = run("central", "load", "--db", str(tmp_path / "c.sqlite"), str(facility))
-    assert result.exit_code == 2 and "lists.jsonl:2: key 'L' appears twice" in result.output
+    assert result.exit_code == 2 and "lists.jsonl:2: key '305*' appears twice" in result.output
+
+
+def test_load_refuses_a_value_the_rules_refuse_naming_file_line_and_field(tmp_path: Path) -> None:
+    facility = tmp_path / "f"
+    facility.mkdir()
+    (facility / "accounts.jsonl").write_text('{"key": "debit:I1", "value": {"balance_cents": "lots"}}\n')
+    result = run("central", "load", "--db", str(tmp_path / "c.sqlite"), str(facility))
+    assert result.exit_code == 2 and "accounts.jsonl:1: accounts['debit:I1']" in result.output
+    assert "balance_cents" in result.output
 
 
 def test_load_then_reload_with_one_change_and_merge(tmp_path: Path) -> None:
     db = str(tmp_path / "c.sqlite")
     facility = write_facility(tmp_path / "f", inmates=3)
     assert run("central", "load", "--db", db, str(facility)).output.strip() == "inmates=3 accounts=3 rules=1 head=7"
-    (facility / "inmates.jsonl").write_text('{"key": "I00000", "value": {"status": "restricted"}}\n')
+    (facility / "inmates.jsonl").write_text(json.dumps({"key": "I00000", "value": inmate(0, language="es")}) + "\n")
     assert "inmates=1" in run("central", "load", "--db", db, "--merge", str(facility)).output
     assert CentralDB(db).get("inmates", "I00002") is not None
     assert "inmates=2 " in run("central", "load", "--db", db, str(facility)).output

@@ -8,7 +8,18 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.sync.envelope import COMPRESS_MIN, FLAG_ZSTD, HEADER, MAC_LEN, MAX_BODY, Opener, Sealer, mac, open_sealed, seal
+from firmware.sync.envelope import (
+    COMPRESS_MIN,
+    FLAG_ZSTD,
+    HEADER,
+    MAC_LEN,
+    MAX_BODY,
+    Opener,
+    Sealer,
+    mac,
+    open_sealed,
+    seal,
+)
 from firmware.sync.schema import Changes, MessageError, MsgType, Pull, PushAck
 
 KEY = b"k" * 32

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 from firmware.sync.envelope import open_sealed
-from firmware.sync.examples import KEY_NAMES, _jsonable, render
+from firmware.sync.examples import KEY_NAMES, _jsonable, render, session_diagram
 from firmware.sync.framing import Frame, FrameDecoder
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
-EXAMPLE = re.compile(r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.S)
-FRAME = re.compile(r"<!-- frame -->\n```hex\n(.*?)```", re.S)
+EXAMPLE = re.compile(r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.DOTALL)
+FRAME = re.compile(r"<!-- frame -->\n```hex\n(.*?)```", re.DOTALL)
 
 
 def test_every_message_example_decodes_to_its_body() -> None:
@@ -33,5 +33,7 @@ def test_every_frame_example_decodes_to_a_frame() -> None:
         assert len(decoded) == 1 and isinstance(decoded[0], Frame)
 
 
-def test_the_examples_match_the_current_encoder() -> None:
-    assert render() in DOC.read_text(encoding="utf-8")
+def test_the_examples_and_the_session_diagram_match_the_code() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert render() in text
+    assert session_diagram() in text

@@ -8,10 +8,10 @@ from firmware.store.cache import CentralCache
 from firmware.store.outbox import Outbox
 from firmware.sync.channel import ChannelClosed
 from firmware.sync.conversation import RemoteError
-from firmware.sync.downstream import Downstream
-from firmware.sync.money import Wallet
+from firmware.sync.downstream import Downstream, DownstreamError
+from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from tests.sync.conftest import DEVICE, World, run_session, write_facility
+from tests.sync.conftest import DEVICE, World, inmate, run_session, write_facility
 
 
 def test_new_device_gets_everything_then_only_what_changed(world: World) -> None:
@@ -22,7 +22,8 @@ def test_new_device_gets_everything_then_only_what_changed(world: World) -> None
     assert cache.count("inmates") == 20 and cache.get("rules", "facility") == {"max_call_minutes": 15}
 
     central = world.central()
-    central.put("inmates", "I00003", {"status": "restricted", "language": "es", "until": "2026-12-01"})
+    central.put("inmates", "I00003", inmate(3, status="restricted", language="es",
+                                             restriction={"reason": "disciplinary", "until": "2026-12-01"}))
     central.put("inmates", "I00004", None)
     central.close()
     second = run_session(world, store)
@@ -56,19 +57,25 @@ def test_outbox_arrives_once_even_when_the_acknowledgement_is_lost(world: World)
     assert stored == set(ids)
 
 
-def test_a_charge_is_applied_once_and_the_device_shows_server_balance_minus_unsynced(world: World) -> None:
+def charge(outbox: Outbox, call_id: str, account: str, cents: int) -> str:
+    """A charge as the rules write it (firmware/rules/records.py)."""
+    return outbox.append("ledger", {"id": f"{call_id}:charge", "call_id": call_id, "account": account,
+                                    "kind": "charge", "amount_cents": cents, "at": "2026-01-05T10:00:00+00:00"})
+
+
+def test_a_charge_is_applied_once_even_when_its_acknowledgement_is_lost(world: World) -> None:
     store = world.store()
     run_session(world, store)
-    wallet = Wallet(store)
-    with store.transaction() as db:
-        wallet.charge(db, "I00001", 150, call="c1")
-    assert wallet.server_balance("I00001") == 1000 and wallet.balance("I00001") == 850
+    outbox = Outbox(store)
+    charge(outbox, "c1", "debit:I00001", 150)
+    outbox.append("ledger", {"id": "c1:reserve", "call_id": "c1", "account": "debit:I00001", "kind": "reserve",
+                             "amount_cents": 500})
     with pytest.raises(ChannelClosed):
         run_session(world, store, server_cut_after=2)
     run_session(world, store)
     run_session(world, store)
-    assert wallet.server_balance("I00001") == 850 and wallet.balance("I00001") == 850
-    assert world.central().get("accounts", "I00001")["balance_cents"] == 850
+    assert world.central().get("accounts", "debit:I00001") == {"balance_cents": 850}
+    assert CentralCache(store).get("accounts", "debit:I00001") == {"balance_cents": 850}
 
 
 def test_reservations_bound_what_two_offline_devices_can_spend(world: World) -> None:
@@ -77,17 +84,20 @@ def test_reservations_bound_what_two_offline_devices_can_spend(world: World) -> 
     central.enroll("B-3", other_key)
     a, b = world.store("a"), world.store("b")
     for store, device, key in ((a, DEVICE, world.key), (b, "B-3", other_key)):
-        Wallet(store).want_reservation("I00002", 700)
+        Reservations(store).want("debit:I00002", 700)
         run_session(world, store, device_id=device, key=key)
-    granted_a = Wallet(a).reservation("I00002").granted_cents
-    granted_b = Wallet(b).reservation("I00002").granted_cents
-    assert (granted_a, granted_b) == (700, 300)
-    assert Wallet(a).spendable("I00002", online=False) == 700
-    assert Wallet(b).spendable("I00002", online=False) == 300
-    with b.transaction() as db:
-        Wallet(b).charge(db, "I00002", 300)
-    assert Wallet(b).spendable("I00002", online=False) == 0
-    assert Wallet(b).spendable("I00002", online=True) == 700
+    assert Reservations(a).get("debit:I00002").granted_cents == 700
+    assert Reservations(b).get("debit:I00002").granted_cents == 300
+    # Offline, b has used 300 (its whole reservation): it may spend nothing more, though the balance shows 700.
+    assert Reservations(b).offline_limit("debit:I00002", balance_cents=700, unsynced_cents=300) == 0
+    assert Reservations(b).offline_limit("debit:I00002", balance_cents=1000, unsynced_cents=299) == 1
+    assert Reservations(a).offline_limit("debit:I00002", balance_cents=1000, unsynced_cents=0) == 700
+    # b's charge arrives: its hold shrinks, and a renewed reservation for a counts the new balance.
+    charge(Outbox(b), "c9", "debit:I00002", 300)
+    run_session(world, b, device_id="B-3", key=other_key)
+    run_session(world, a)
+    assert world.central().get("accounts", "debit:I00002") == {"balance_cents": 700}
+    assert Reservations(a).get("debit:I00002").granted_cents == 700
 
 
 def test_purchase_is_applied_once_whatever_the_resends(world: World) -> None:
@@ -109,9 +119,8 @@ def test_purchase_is_applied_once_whatever_the_resends(world: World) -> None:
     assert purchases.status(key).status == "applied" and purchases.status(key).balance_cents == 2200
     assert (purchases.status(poor).status, purchases.status(poor).reason) == ("rejected", "insufficient_funds")
     assert purchases.status(nobody).reason == "unknown_account"
-    account = world.central().get("accounts", "I00005")
-    assert account == {"balance_cents": 2200, "trust_cents": 3800}
-    assert CentralCache(store).get("accounts", "I00005") == account
+    assert world.central().db.execute("SELECT cents FROM trust WHERE account = 'I00005'").fetchone()[0] == 3800
+    assert CentralCache(store).get("accounts", "debit:I00005") == {"balance_cents": 2200}
 
 
 def test_purchase_exactly_at_the_trust_balance_is_applied_one_cent_more_is_not(world: World) -> None:
@@ -127,10 +136,11 @@ def test_purchase_exactly_at_the_trust_balance_is_applied_one_cent_more_is_not(w
 
 def test_a_block_made_at_one_device_reaches_the_others(world: World) -> None:
     a, b = world.store("a"), world.store("b")
-    Outbox(a).append("block", {"number": "3055550123", "by": "called party"})
+    Outbox(a).append("block", {"number": "3055550123", "at": "2026-01-05T10:00:00+00:00", "source": "called_party"})
     run_session(world, a)
     run_session(world, b)
-    assert CentralCache(b).get("blocks", "3055550123")["source_device"] == DEVICE
+    assert CentralCache(b).get("blocks", "3055550123") == {"created_at": "2026-01-05T10:00:00+00:00",
+                                                           "source": "called_party"}
 
 
 def test_a_wrong_key_is_refused_and_nothing_changes(world: World) -> None:
@@ -163,10 +173,10 @@ def test_a_cache_that_drifted_is_repaired_by_a_full_resync(world: World) -> None
     store = world.store()
     run_session(world, store)
     with store.transaction() as db:
-        CentralCache(store).put(db, "inmates", "I00009", {"status": "tampered"}, 1)
+        CentralCache(store).put(db, "inmates", "I00009", inmate(9, name="Tampered"), 1)
     report = run_session(world, store, verify=True)
     assert report.agree and report.full
-    assert CentralCache(store).get("inmates", "I00009") == {"status": "active", "language": "en"}
+    assert CentralCache(store).get("inmates", "I00009") == inmate(9)
 
 
 def test_loading_a_changed_facility_changes_only_what_differs(world: World) -> None:
@@ -181,10 +191,22 @@ def test_the_kept_digests_equal_digests_computed_from_every_row(world: World) ->
     store = world.store()
     central = world.central()
     run_session(world, store)
-    central.put("inmates", "I00001", {"status": "released"})
+    central.put("inmates", "I00001", inmate(1, language="es"))
     central.put("inmates", "I00002", None)
     central.load_dir(write_facility(world.tmp / "facility2", inmates=25))
     run_session(world, store)
     assert central.digest()[1] == central.full_digest()
     downstream = Downstream(store)
     assert downstream.digest() == downstream.full_digest() == central.full_digest()
+
+
+def test_a_value_the_rules_refuse_stops_the_pull_and_leaves_the_cache_as_it_was(world: World) -> None:
+    store = world.store()
+    run_session(world, store)
+    central = world.central()
+    central.put("inmates", "I00004", {"name": "no verifier"})
+    with pytest.raises(DownstreamError, match=r"inmates/I00004: .*pin_verifier"):
+        run_session(world, store)
+    assert CentralCache(store).get("inmates", "I00004") == inmate(4)
+    central.put("inmates", "I00004", inmate(4, housing_unit="B"))
+    assert run_session(world, store).agree

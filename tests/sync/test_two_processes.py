@@ -37,14 +37,19 @@ def ringfence(*args: str) -> list[str]:
 
 
 def write_facility(directory: Path, inmates: int) -> None:
+    """Inmates with random PIN verifiers and allowed numbers (values that do not compress away), as the rules
+    want them."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "inmates.jsonl").open("w") as out:
         for i in range(inmates):
-            value = {"pin_verifier": os.urandom(16).hex(), "status": "active", "language": "es" if i % 3 else "en"}
+            value = {"pin_verifier": f"k1:{os.urandom(32).hex()}", "name": f"Inmate {i}",
+                     "language": "es" if i % 3 else "en",
+                     "pan": {"numbers": [f"305{int.from_bytes(os.urandom(3), 'big') % 8000000 + 2000000}"]}}
             out.write(json.dumps({"key": f"I{i:05d}", "value": value}) + "\n")
     with (directory / "numbers.jsonl").open("w") as out:
         for i in range(inmates):
-            out.write(json.dumps({"key": f"I{i:05d}:305555{i:04d}", "value": {"kind": "allowed"}}) + "\n")
+            out.write(json.dumps({"key": f"305555{i:04d}", "value": {"line_type": "mobile", "collect_billable": False}})
+                      + "\n")
 
 
 class Setup:
@@ -74,7 +79,7 @@ class Setup:
 
     def sync(self, url: str, timeout: float = 60, *extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5",
-                                        *extra), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+                                        *extra), check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
     def start_sync(self, url: str, *extra: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5",
@@ -157,7 +162,8 @@ def test_a_server_killed_mid_sync_over_serial_loses_nothing(setup: Setup) -> Non
         time.sleep(2.0)
         server.kill()
         server.wait()
-        assert device.wait(60) == 1
+        # Killed before or after the device connected: either way the device fails with a reason, not a hang.
+        assert device.wait(60) in (1, 2)
         setup.serve(cable.end_b, "--baud", "38400")
         result = setup.sync(cable.end_a, 120, "--baud", "38400")
         assert result.returncode == 0, result.stderr
@@ -195,6 +201,37 @@ def test_a_device_with_a_certificate_from_another_authority_is_refused(setup: Se
                    check=True, capture_output=True, cwd=ROOT)
     result = subprocess.run(ringfence("sync", "--link", f"tcp://127.0.0.1:{port}", "--store", str(tmp_path / "x.sqlite"),
                                       "--credentials", str(tmp_path / "x.json"), "--timeout", "5"),
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode in (1, 2) and "certificate" in result.stderr.lower()
     assert CentralDB(setup.db).received_count("A-12") == 0
+
+
+def test_one_server_serves_two_serial_lines_and_tls_at_once(setup: Setup, tmp_path: Path) -> None:
+    cables = [SerialCable(115200), SerialCable(115200)]
+    port = free_port()
+    try:
+        server = subprocess.Popen(
+            ringfence("central", "serve", "--db", str(setup.db), "--link", cables[0].end_b, "--link", cables[1].end_b,
+                      "--link", f"tcp://127.0.0.1:{port}"), cwd=ROOT, stderr=subprocess.PIPE)
+        setup.servers.append(server)
+        for _ in range(3):
+            assert server.stderr is not None and server.stderr.readline().startswith(b"serving")
+        names = ["B-1", "B-2", "B-3"]
+        for name in names:
+            subprocess.run(ringfence("central", "enroll", "--db", str(setup.db), "--out", str(tmp_path / f"{name}.json"),
+                                     name), check=True, capture_output=True, cwd=ROOT)
+        urls = [cables[0].end_a, cables[1].end_a, f"tcp://127.0.0.1:{port}"]
+        devices = [subprocess.Popen(ringfence("sync", "--link", url, "--store", str(tmp_path / f"{name}.sqlite"),
+                                              "--credentials", str(tmp_path / f"{name}.json"), "--timeout", "10"),
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                   for name, url in zip(names, urls, strict=True)]
+        for device in devices:
+            out, err = device.communicate(timeout=120)
+            assert device.returncode == 0, err
+            assert b"sync agreed" in out
+        central = CentralDB(setup.db)
+        cursors = dict(central.db.execute("SELECT device_id, cursor FROM devices WHERE device_id LIKE 'B-%'"))
+        assert cursors == dict.fromkeys(names, central.head())
+    finally:
+        for cable in cables:
+            cable.close()
