@@ -121,7 +121,7 @@ class FlashReceiver:
         return None
 
     def _durable_length(self, blob_id: str) -> int:
-        part = self.sink.directory / f"{blob_id}.part"
+        _done, part, _offer = self.sink.paths(blob_id)
         return part.stat().st_size if part.exists() else 0
 
     def _installed(self) -> str | None:
