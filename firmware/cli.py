@@ -120,6 +120,9 @@ from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it i
 main.add_command(rules_group)
 
 from firmware.sync.cli import register_sync_commands  # noqa: E402
+from firmware.tech.cli import diag_command, provision_command
+from firmware.update.cli import bundle_group, slot_group
+from firmware.update.flash_cli import flash_command
 
 register_sync_commands(main)
 
@@ -130,3 +133,9 @@ main.add_command(dsp)
 from firmware.kiosk.cli import register as register_kiosk  # noqa: E402
 
 register_kiosk(main)
+
+main.add_command(bundle_group)
+main.add_command(slot_group)
+main.add_command(flash_command)
+main.add_command(provision_command)
+main.add_command(diag_command)

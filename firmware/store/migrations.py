@@ -219,3 +219,18 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        "tech_0001_audit",
+        """
+        CREATE TABLE tech_audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX tech_audit_kind ON tech_audit (kind, seq)
+        """,
+    )
+)
