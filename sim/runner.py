@@ -67,7 +67,7 @@ def check(scenario: Scenario, records: list[Record]) -> RunResult:
 class _Actor:
     """Turns scenario steps into actions on the simulated devices at their virtual times."""
 
-    def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork,
+    def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork | None = None,
                  mic: world_mod.Mouthpiece | None = None) -> None:
         if not isinstance(devices.hook, SimHookSwitch) or not isinstance(devices.keypad, SimKeypad):
             raise ScenarioError("scenarios drive simulated devices only")
@@ -120,7 +120,10 @@ class _Actor:
                     raise ValueError("a tone dialer needs a scenario with audio = true")
                 self.mic.play(t, dtmf(keys))
             case Incoming(caller=caller):
-                self.at(t, lambda: self.network.incoming(caller))
+                network = self.network
+                if network is None:
+                    raise ValueError("an incoming call needs a handset with a phone line")
+                self.at(t, lambda: network.incoming(caller))
 
 
 def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from firmware.commands import Command
+from firmware.commands import Command, RememberLanguage, VerifyPin  # noqa: F401  (shared with the kiosk)
 from hal.events import Event
 
 # ---- commands -------------------------------------------------------------------------------------------
@@ -36,26 +36,10 @@ class StateChanged(Command):
 
 
 @dataclass(frozen=True)
-class VerifyPin(Command):
-    """Never printed: the digits are a secret."""
-
-    pin: str
-    kind: ClassVar[str] = "verify_pin"
-    loggable: ClassVar[bool] = False
-
-
-@dataclass(frozen=True)
 class CheckPhone(Command):
     """Is this phone on now (shut-off schedules)? Asked as soon as the handset is lifted."""
 
     kind: ClassVar[str] = "phone_check"
-
-
-@dataclass(frozen=True)
-class RememberLanguage(Command):
-    inmate_id: str
-    language: str
-    kind: ClassVar[str] = "language"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from firmware.commands import Command
+from firmware.commands import Command, RememberLanguage, VerifyPin  # noqa: F401  (shared with the handset)
 from hal.events import Event
 
 Language = Literal["en", "es"]
@@ -90,24 +90,6 @@ class Show(Command):
 
     def to_record(self, at: float) -> dict[str, Any]:
         return {"t_ms": round(at * 1000), "event": self.kind, "lines": list(self.lines)}
-
-
-@dataclass(frozen=True)
-class VerifyPin(Command):
-    """Never logged: the record would hold the PIN."""
-
-    pin: str
-    kind: ClassVar[str] = "verify_pin"
-    loggable: ClassVar[bool] = False
-
-
-@dataclass(frozen=True)
-class RememberLanguage(Command):
-    """The inmate chose a language: remembered per inmate, as the handset does."""
-
-    inmate_id: str
-    language: Language
-    kind: ClassVar[str] = "language"
 
 
 @dataclass(frozen=True)

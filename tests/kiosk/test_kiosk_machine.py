@@ -13,9 +13,9 @@ from firmware.kiosk.messages import KioskStarted
 from firmware.kiosk.screens import TEXTS, WIDTH
 from sim import runner
 from sim.scenario import load
-from tests.kiosk_helpers import login, make_world
+from tests.kiosk.helpers import login, make_world
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WIDEST = {"amount": "$9999.99", "min": "$999.00", "max": "$999.00", "left": "$999.00", "trust": "$9999.99",
           "n": 9, "day": "2026-12-31"}
 

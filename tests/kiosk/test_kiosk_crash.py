@@ -19,7 +19,7 @@ from firmware.kiosk.policy import PurchaseRules
 from firmware.store import Store
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_world import EPOCH, KioskWorld
-from tests.kiosk_helpers import ALICE, login, make_world
+from tests.kiosk.helpers import ALICE, login, make_world
 
 
 class Killed(BaseException):

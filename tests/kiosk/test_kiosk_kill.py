@@ -20,10 +20,10 @@ import pytest
 from firmware.kiosk.ledger import KioskLedger
 from firmware.store import Store
 from sim.central.kiosk_loopback import LoopbackCentral
-from tests.kiosk_helpers import ALICE
+from tests.kiosk.helpers import ALICE
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRUST = 1_000_000
 
 
@@ -49,7 +49,7 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
     left_open = 0
     try:
         for _ in range(6):
-            buyer = subprocess.Popen([sys.executable, "-m", "tests.kiosk_buyer", str(store_path), url,
+            buyer = subprocess.Popen([sys.executable, "-m", "tests.kiosk.buyer", str(store_path), url,
                                       str(creds_path), ALICE.id], cwd=ROOT, env=env)
             time.sleep(rng.uniform(0.8, 2.0))
             buyer.send_signal(signal.SIGKILL)

@@ -16,8 +16,8 @@ from firmware.sync.connect import connect
 from firmware.sync.credentials import Credentials
 from firmware.sync.device_session import DeviceSync
 from sim.central.kiosk_loopback import LoopbackCentral
-from tests.kiosk_helpers import ALICE, login, make_world
-from tests.kiosk_proxy import CuttingProxy
+from tests.kiosk.helpers import ALICE, login, make_world
+from tests.kiosk.proxy import CuttingProxy
 
 pytestmark = pytest.mark.hardware
 

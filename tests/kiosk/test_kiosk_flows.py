@@ -6,7 +6,7 @@ from pathlib import Path
 
 from firmware.kiosk.policy import PurchaseRules
 from sim.kiosk_world import SimInmate
-from tests.kiosk_helpers import ALICE, kiosk_config, login, make_world, screens_fit
+from tests.kiosk.helpers import ALICE, kiosk_config, login, make_world, screens_fit
 
 MENU = ["1 Balances", "2 Buy minutes", "3 Espanol", "* Log out"]
 
