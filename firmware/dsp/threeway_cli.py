@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.dsp.threeway import ThreeWayConfig, analyse
 from firmware.dsp.wavio import AudioFileError, read_wav
 

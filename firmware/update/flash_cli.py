@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
 from firmware.update.flasher import Flasher, FlashOutcome, Progress
