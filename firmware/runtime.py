@@ -14,13 +14,18 @@ from typing import Any, Protocol
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
 from hal.clock import Clock, TimerHandle, VirtualClock
-from hal.events import Event
+from hal.events import Event, KeyDown, KeyUp
 
 Record = dict[str, Any]
 
 
 class Machine(Protocol):
+    """A state machine may also have `secret_input`: true while the keys it reads are a secret (a PIN)."""
+
     def handle(self, event: Event) -> Sequence[Command]: ...
+
+#: What a key typed during secret input looks like in logs and event streams.
+HIDDEN_KEY = "•"
 
 
 class UnhandledCommand(TypeError):
@@ -39,6 +44,7 @@ class Runtime:
             CancelTimer: self._cancel_timer,
         }
         self._observers: list[Callable[[Record], None]] = []
+        self._hidden_keys: set[str] = set()
 
     def on(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
         self._handlers[command_type] = handler
@@ -63,12 +69,23 @@ class Runtime:
                 return  # cancelled or restarted after it fired but before it was handled
             del self._timers[event.name]
         if event.loggable:
-            self.note(event.to_record())
+            self.note(self._record_of(event))
         for machine in self.machines:
             for command in machine.handle(event):
                 if command.loggable:
                     self.note(command.to_record(event.at))
                 self.execute(command)
+
+    def _record_of(self, event: Event) -> Record:
+        """Keys typed while any machine reads a secret are logged without the key, down and up alike."""
+        record = event.to_record()
+        if isinstance(event, KeyDown) and any(getattr(m, "secret_input", False) for m in self.machines):
+            self._hidden_keys.add(event.key)
+            record["key"] = HIDDEN_KEY
+        elif isinstance(event, KeyUp) and event.key in self._hidden_keys:
+            self._hidden_keys.discard(event.key)
+            record["key"] = HIDDEN_KEY
+        return record
 
     def execute(self, command: Command) -> None:
         handler = self._handlers.get(type(command))

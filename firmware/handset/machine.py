@@ -157,6 +157,11 @@ class HandsetFlow(CalledParty, ConnectedCall):
 
     # ---- the one entry point ---------------------------------------------------------------------------
 
+    @property
+    def secret_input(self) -> bool:
+        """The keys typed now are a secret (pin_entry): the runtime logs them hidden."""
+        return self.state in {'pin_entry'}
+
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self.now = event.at

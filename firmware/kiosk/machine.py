@@ -206,6 +206,11 @@ class KioskMachine:
 
     # --- events in, commands out -------------------------------------------------------------------------------
 
+    @property
+    def secret_input(self) -> bool:
+        """The keys typed now are a secret (idle, pin): the runtime logs them hidden."""
+        return self.state in {'idle', 'pin'}
+
     def handle(self, event: Event) -> Sequence[Command]:
         self._out = []
         self._now = event.at

@@ -168,6 +168,11 @@ class TechnicianMode:
     def out_of_tries(self) -> bool:
         return self._tries >= self.rules.code_max_tries
 
+    @property
+    def secret_input(self) -> bool:
+        """The technician code is being typed: the runtime logs those keys hidden."""
+        return self.state == "code_entry"
+
     # -- event entry point ----------------------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:

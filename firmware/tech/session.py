@@ -72,6 +72,10 @@ class TechnicianSession:
         self._line_pending = False
         self._captured: list[np.ndarray] | None = None
 
+    @property
+    def secret_input(self) -> bool:
+        return self.mode.secret_input
+
     def handle(self, event: Event) -> list[Command]:
         if self._line_pending and isinstance(event, LineProgress | LineAnswered | LineHungUp):
             return self._line_result(event)

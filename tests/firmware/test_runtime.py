@@ -13,7 +13,7 @@ import pytest
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
 from firmware.runtime import Runtime, UnhandledCommand
 from hal.clock import MonotonicClock, VirtualClock
-from hal.events import Event, KeyDown
+from hal.events import Event, KeyDown, KeyUp
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,29 @@ def test_real_time_timers_come_back_as_events_on_the_runtime_thread() -> None:
     loop.join(5)
     assert [type(e).__name__ for e in machine.seen] == ["KeyDown", "TimerExpired"]
     assert set(handled_on) == {"runtime"}
+
+
+class _PinReader:
+    """Reads a secret until '#', like PIN entry."""
+
+    def __init__(self) -> None:
+        self.secret_input = True
+
+    def handle(self, event: Event) -> list:
+        if isinstance(event, KeyDown) and event.key == "#":
+            self.secret_input = False
+        return []
+
+
+def test_keys_of_a_secret_are_logged_hidden_down_and_up() -> None:
+    from firmware.runtime import HIDDEN_KEY
+
+    clock = VirtualClock()
+    runtime = Runtime(clock, [_PinReader()])
+    records: list[dict] = []
+    runtime.observe(records.append)
+    for event in (KeyDown(0.1, "4"), KeyDown(0.2, "#"), KeyUp(0.3, "4", 200), KeyUp(0.4, "#", 200),
+                  KeyDown(0.5, "7"), KeyUp(0.6, "7", 100)):
+        runtime.post(event)
+    runtime.drain()
+    assert [r["key"] for r in records] == [HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, "7", "7"]
