@@ -55,8 +55,10 @@ def sim() -> None:
 @sim.command("run")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/sim"), show_default=True,
-              help="Where the simulated device keeps its store and writes its audio.")
-def sim_run(scenario: Path, data_dir: Path) -> None:
+              help="The simulated device's own storage (store, recordings, audio); it persists between runs,"
+                   " as a real device's does, unless --fresh.")
+@click.option("--fresh", is_flag=True, help="Start from a new device: clear the data directory first.")
+def sim_run(scenario: Path, data_dir: Path, fresh: bool) -> None:
     """Play SCENARIO and print every event as one JSON object per line."""
     from sim import runner
     from sim.scenario import ScenarioError, load
@@ -65,7 +67,10 @@ def sim_run(scenario: Path, data_dir: Path) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
 
     try:
-        result = runner.run(load(scenario), data_dir, emit)
+        loaded = load(scenario)
+        if fresh:
+            _clear_sim_data(data_dir)
+        result = runner.run(loaded, data_dir, emit)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     for pattern in result.unmet:
@@ -74,6 +79,23 @@ def sim_run(scenario: Path, data_dir: Path) -> None:
         click.echo(f"ringfence: scenario {scenario}: forbidden event seen: {json.dumps(record)}", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+SIM_MARK = ".ringfence-sim"
+
+
+def _clear_sim_data(data_dir: Path) -> None:
+    """Only a directory the simulator made (it carries SIM_MARK) or an empty one is ever cleared."""
+    import shutil
+
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise UserError(f"--data-dir {data_dir}: not a directory")
+        if any(data_dir.iterdir()) and not (data_dir / SIM_MARK).exists():
+            raise UserError(f"--data-dir {data_dir}: not a simulator data directory (no {SIM_MARK}); not clearing it")
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    (data_dir / SIM_MARK).write_text("made by `ringfence sim run --fresh`; cleared by the next one\n")
 
 
 @main.group("config")

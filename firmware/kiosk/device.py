@@ -6,11 +6,11 @@ only the service, dispatch and printer passed in differ.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from firmware.config import Config
 from firmware.device import Devices
+from firmware.ids import new_id
 from firmware.kiosk.client import Job, PurchaseClient
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import PinChecker
@@ -49,7 +49,7 @@ def assemble_kiosk(
     login: PinChecker,
     dispatch: Callable[[Job], None],
     printer: ReceiptPrinter | None = None,
-    new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+    new_key: Callable[[], str] = new_id,
     ledger_store: Store | None = None,
 ) -> tuple[Runtime, PurchaseClient]:
     """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set.
