@@ -1,0 +1,195 @@
+"""DTMF receiver against SpanDSP's dtmf_rx, on the same signals in one run: `python -m bench.dsp_dtmf`.
+
+1. A seeded hard random-digit file (692 digits within Q.24 limits, see sim/dtmf_signals.py): correct and false
+   digits for our batch and streaming receivers and for SpanDSP.
+2. Talk-off on every English and Spanish Asterisk prompt, the music on hold and hours of espeak-ng speech, as
+   recorded and through a telephone line: false digits for both.
+3. Speed: batch x real time over all that audio (CPU time on one core, best of 5 interleaved passes each), and
+   our streaming receiver's share of one core fed 20 ms frames.
+4. Tolerance curves: detection rate against SNR, twist and frequency error (PNG plots).
+Results go to bench/results/dsp_dtmf.{json,md} and dsp_dtmf_*.png.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as SpanDSP gets
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import spandsp
+from bench.speech_corpus import Recording, recordings, through_line
+from firmware.dsp.dtmf import DtmfReceiver, detect
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from sim.dtmf_signals import DigitSpec, random_digits, score
+
+RESULTS = Path(__file__).with_name("results")
+SEED = 692
+REPEATS = 5
+
+
+def ours_batch(samples: np.ndarray) -> list[tuple[str, float]]:
+    return [(d.digit, d.start_s) for d in detect(samples)]
+
+
+def ours_stream(samples: np.ndarray) -> list[tuple[str, float]]:
+    rx, out = DtmfReceiver(), []
+    for i in range(0, len(samples), FRAME_SAMPLES):
+        out += [(e.digit, e.at) for e in rx.feed(samples[i : i + FRAME_SAMPLES], i / SAMPLE_RATE) if e.kind == "start"]
+    return out + [(e.digit, e.at) for e in rx.finish() if e.kind == "start"]
+
+
+def theirs(samples: np.ndarray) -> list[tuple[str, float]]:
+    return [(r.name, r.at_s) for r in spandsp.run("dtmf", samples).reports if r.kind == "start"]
+
+
+def hard_file() -> dict[str, object]:
+    samples, truth = random_digits(692, SEED)
+    out: dict[str, object] = {"digits": len(truth), "seconds": round(len(samples) / SAMPLE_RATE, 1)}
+    for name, run in (("ours_batch", ours_batch), ("ours_streaming", ours_stream), ("spandsp", theirs)):
+        correct, false = score(run(samples), truth)
+        out[name] = {"correct": correct, "false": false}
+    return out
+
+
+def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, object]:
+    groups: dict[str, dict[str, object]] = {}
+    for label, corpus in (("recorded", recs), ("through_line", line)):
+        for rec in corpus:
+            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
+                                                            "spandsp_hits": []})
+            g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
+            mine, peer = ours_batch(rec.samples), theirs(rec.samples)
+            g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]
+            g["spandsp"] = int(g["spandsp"]) + len(peer)  # type: ignore[call-overload]
+            g["ours_hits"] += [f"{rec.name} {d}@{t:.2f}s" for d, t in mine]  # type: ignore[operator]
+            g["spandsp_hits"] += [f"{rec.name} {d}@{t:.2f}s" for d, t in peer]  # type: ignore[operator]
+    for g in groups.values():
+        g["minutes"] = round(float(g["minutes"]), 1)  # type: ignore[arg-type]
+        g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
+        g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
+    return groups
+
+
+def speed(recs: list[Recording]) -> dict[str, float]:
+    signal = np.concatenate([r.samples for r in recs])
+    seconds = len(signal) / SAMPLE_RATE
+    ours_best, peer_best = float("inf"), 0.0
+    for _ in range(REPEATS):  # interleaved, so both see the same machine load
+        ours_best = min(ours_best, _cpu_seconds(lambda: detect(signal)))
+        peer_best = max(peer_best, spandsp.run("dtmf", signal).x_realtime)
+    part = np.concatenate([signal[: 600 * SAMPLE_RATE], random_digits(200, SEED + 1)[0]])
+    rx = DtmfReceiver()
+    start = time.process_time()
+    for i in range(0, len(part) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        rx.feed(part[i : i + FRAME_SAMPLES], i / SAMPLE_RATE)
+    cpu = time.process_time() - start
+    return {"audio_minutes": round(seconds / 60, 1), "ours_batch_x_realtime": round(seconds / ours_best),
+            "spandsp_x_realtime": round(peer_best),
+            "batch_speed_ratio": round(seconds / ours_best / peer_best, 2),
+            "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3)}
+
+
+def _cpu_seconds(job) -> float:  # type: ignore[no-untyped-def]
+    start = time.process_time()
+    job()
+    return time.process_time() - start
+
+
+def curve(name: str, values: list[float], spec_for, digits: int = 160) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    """Fraction of digits detected (correct) by both receivers at each value of one parameter."""
+    ours, peer = [], []
+    for i, value in enumerate(values):
+        samples, truth = random_digits(digits, SEED + 100 + i, spec_for(value))
+        ours.append(score(ours_batch(samples), truth)[0] / digits)
+        peer.append(score(theirs(samples), truth)[0] / digits)
+    return {name: values, "ours": ours, "spandsp": peer}
+
+
+def curves() -> dict[str, dict[str, list[float]]]:
+    fixed = {"level_dbm0": (-15.0, -15.0), "twist_db": (0.0, 0.0), "freq_error": (0.0, 0.0), "on_s": (0.06, 0.06),
+             "off_s": (0.06, 0.06), "snr_db": (30.0, 30.0)}
+    def with_(**kw: tuple[float, float]) -> DigitSpec:
+        return DigitSpec(**{**fixed, **kw})
+    return {
+        "snr": curve("snr_db", [float(v) for v in range(-3, 25, 2)], lambda v: with_(snr_db=(v, v))),
+        "twist": curve("twist_db", [float(v) for v in range(-14, 11)],
+                       lambda v: with_(twist_db=(v, v), level_dbm0=(-20.0, -3.0))),
+        "frequency": curve("freq_error_percent", [round(v, 2) for v in np.arange(-5.0, 5.01, 0.25)],
+                           lambda v: with_(freq_error=(v / 100, v / 100))),
+    }
+
+
+def plot(curves_: dict[str, dict[str, list[float]]]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = {"snr": ("SNR (dB, noise below the two-tone power)", "Detection against line noise"),
+              "twist": ("twist (dB, high tone minus low tone)", "Twist tolerance (Q.24: -8 to +4 dB accepted)"),
+              "frequency": ("frequency error (% on both tones)",
+                            "Frequency tolerance (Q.24: accept 1.5 %, reject 3.5 %)")}
+    files = []
+    for key, data in curves_.items():
+        x_name = next(k for k in data if k not in ("ours", "spandsp"))
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(data[x_name], data["ours"], "o-", label="ringfence")
+        ax.plot(data[x_name], data["spandsp"], "s--", label="SpanDSP dtmf_rx")
+        ax.set_xlabel(titles[key][0])
+        ax.set_ylabel("digits detected (fraction)")
+        ax.set_title(titles[key][1])
+        ax.grid(alpha=0.3)
+        ax.legend()
+        path = RESULTS / f"dsp_dtmf_{key}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path.name)
+    return files
+
+
+def markdown(result: dict[str, object]) -> str:
+    hard = result["hard_file"]
+    sp = result["speed"]
+    lines = ["# DTMF receiver vs SpanDSP", "", f"Command: `python -m bench.dsp_dtmf` (seed {SEED}).", "",
+             f"## Hard random-digit file ({hard['digits']} digits, {hard['seconds']} s)", "",  # type: ignore[index]
+             "| receiver | correct | false |", "|---|---|---|"]
+    for name in ("ours_batch", "ours_streaming", "spandsp"):
+        lines.append(f"| {name} | {hard[name]['correct']} | {hard[name]['false']} |")  # type: ignore[index]
+    lines += ["", "## Talk-off (false digits)", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
+    for group, g in result["talk_off"].items():  # type: ignore[union-attr]
+        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
+    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in sp.items()]  # type: ignore[union-attr]
+    lines += ["", "## Tolerance curves", ""] + [f"![{p}]({p})" for p in result["plots"]]  # type: ignore[union-attr]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    started = time.time()
+    result: dict[str, object] = {"hard_file": hard_file()}
+    print("hard file:", json.dumps(result["hard_file"]), flush=True)
+    recs = recordings()
+    line = through_line(recs)
+    result["talk_off"] = talk_off(recs, line)
+    for group, g in result["talk_off"].items():  # type: ignore[union-attr]
+        print(f"talk-off {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
+    result["speed"] = speed(recs)
+    print("speed:", json.dumps(result["speed"]), flush=True)
+    result["curves"] = curves()
+    result["plots"] = plot(result["curves"])  # type: ignore[arg-type]
+    result["bench_seconds"] = round(time.time() - started, 1)
+    (RESULTS / "dsp_dtmf.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / "dsp_dtmf.md").write_text(markdown(result))
+    print((RESULTS / "dsp_dtmf.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Call-progress detector against SpanDSP's supervisory tone receiver, same signals, one run:
+`python -m bench.dsp_progress`.
+
+1. Time to report: every tone, 20 trials each (random level, lead-in and phase, through a telephone line), fed in
+   20 ms frames to our streaming detector and to SpanDSP configured with the same North American cadences
+   (bench/spandsp_harness.c). Time to report = end of the frame that produced the report minus the tone's onset.
+2. False tones on every English and Spanish Asterisk prompt, the music on hold and hours of espeak-ng speech, as
+   recorded and through a telephone line.
+3. Speed: batch x real time over all that audio (one core).
+Results go to bench/results/dsp_progress.{json,md} and dsp_progress_latency.png.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as SpanDSP gets
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench import spandsp
+from bench.speech_corpus import Recording, recordings, through_line
+from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
+from firmware.dsp.tones import cadence, sines, to_int16
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from sim.channel import telephone
+
+RESULTS = Path(__file__).with_name("results")
+TRIALS = 20
+SEED = 35
+
+
+def _sit(level: float) -> np.ndarray:
+    return np.concatenate([sines([913.8], [level], 0.274), sines([1370.6], [level], 0.274),
+                           sines([1776.7], [level], 0.380)])
+
+
+def _recall(level: float) -> np.ndarray:
+    return np.concatenate([cadence([350, 440], level, [0.1, 0.1], 0.6), sines([350, 440], [level] * 2, 2.4)])
+
+
+#: tone -> (generator taking a level in dBm0, level range): North American levels and cadences.
+MAKERS: dict[str, tuple[Callable[[float], np.ndarray], tuple[float, float]]] = {
+    "dial": (lambda lv: sines([350, 440], [lv, lv], 3.0), (-17.0, -10.0)),
+    "recall_dial": (_recall, (-17.0, -10.0)),
+    "ringback": (lambda lv: cadence([440, 480], lv, [2.0, 4.0], 12.0), (-22.0, -16.0)),
+    "busy": (lambda lv: cadence([480, 620], lv, [0.5, 0.5], 4.0), (-27.0, -21.0)),
+    "reorder": (lambda lv: cadence([480, 620], lv, [0.25, 0.25], 3.0), (-27.0, -21.0)),
+    "sit": (_sit, (-24.0, -14.0)),
+    "call_waiting": (lambda lv: sines([440], [lv], 0.3), (-16.0, -10.0)),
+}
+
+
+def ours_first_report(samples: np.ndarray) -> tuple[str, float] | None:
+    detector = ProgressDetector()
+    for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        for event in detector.feed(samples[i : i + FRAME_SAMPLES], i / SAMPLE_RATE):
+            if event.kind == "start":
+                return event.tone, (i + FRAME_SAMPLES) / SAMPLE_RATE
+    return None
+
+
+def theirs_first_report(samples: np.ndarray) -> tuple[str, float] | None:
+    starts = [r for r in spandsp.run("progress", samples).reports if r.kind == "start"]
+    return (starts[0].name, starts[0].at_s) if starts else None
+
+
+def latency() -> dict[str, dict[str, object]]:
+    rng = np.random.default_rng(SEED)
+    out: dict[str, dict[str, object]] = {}
+    for tone, (make, levels) in MAKERS.items():
+        rows: dict[str, list[float]] = {"ours": [], "spandsp": []}
+        wrong = {"ours": 0, "spandsp": 0}
+        for _ in range(TRIALS):
+            lead = rng.uniform(0.3, 1.0)
+            x = np.concatenate([np.zeros(round(lead * SAMPLE_RATE)), make(rng.uniform(*levels)),
+                                np.zeros(2 * SAMPLE_RATE)])
+            samples = to_int16(telephone(x, rng, snr_db=30.0))
+            for name, first in (("ours", ours_first_report), ("spandsp", theirs_first_report)):
+                found = first(samples)
+                if found is None or found[0] != tone:
+                    wrong[name] += 1
+                else:
+                    rows[name].append(found[1] - lead)
+        out[tone] = {name: _summary(rows[name], wrong[name]) for name in rows}
+        ours_med, peer_med = out[tone]["ours"]["median_s"], out[tone]["spandsp"]["median_s"]  # type: ignore[index]
+        out[tone]["sooner_by_s"] = (round(peer_med - ours_med, 3)  # type: ignore[operator]
+                                    if ours_med is not None and peer_med is not None else None)
+        print(tone, json.dumps(out[tone]), flush=True)
+    return out
+
+
+def _summary(values: list[float], wrong: int) -> dict[str, object]:
+    if not values:
+        return {"found": 0, "missed_or_wrong": wrong, "median_s": None, "max_s": None}
+    return {"found": len(values), "missed_or_wrong": wrong, "median_s": round(float(np.median(values)), 3),
+            "max_s": round(float(np.max(values)), 3)}
+
+
+def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
+    groups: dict[str, dict[str, object]] = {}
+    for label, corpus in (("recorded", recs), ("through_line", line)):
+        for rec in corpus:
+            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
+                                                            "spandsp_hits": []})
+            g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
+            mine = detect_progress(rec.samples)
+            peer = [r for r in spandsp.run("progress", rec.samples).reports if r.kind == "start"]
+            g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]
+            g["spandsp"] = int(g["spandsp"]) + len(peer)  # type: ignore[call-overload]
+            g["ours_hits"] += [f"{rec.name} {s.tone}@{s.start_s:.2f}s" for s in mine]  # type: ignore[operator]
+            g["spandsp_hits"] += [f"{rec.name} {r.name}@{r.at_s:.2f}s" for r in peer]  # type: ignore[operator]
+    for g in groups.values():
+        g["minutes"] = round(float(g["minutes"]), 1)  # type: ignore[arg-type]
+        g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
+        g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
+    return groups
+
+
+def speed(recs: list[Recording]) -> dict[str, float]:
+    signal = np.concatenate([r.samples for r in recs])
+    seconds = len(signal) / SAMPLE_RATE
+    best, peer_best = float("inf"), 0.0
+    for _ in range(3):  # interleaved, so both see the same machine load; CPU time on one core
+        start = time.process_time()
+        detect_progress(signal)
+        best = min(best, time.process_time() - start)
+        peer_best = max(peer_best, spandsp.run("progress", signal).x_realtime)
+    part = signal[: 600 * SAMPLE_RATE]
+    detector = ProgressDetector()
+    cpu = time.process_time()
+    for i in range(0, len(part) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        detector.feed(part[i : i + FRAME_SAMPLES], i / SAMPLE_RATE)
+    cpu = time.process_time() - cpu
+    return {"audio_minutes": round(seconds / 60, 1), "ours_batch_x_realtime": round(seconds / best),
+            "spandsp_x_realtime": round(peer_best),
+            "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3)}
+
+
+def plot(lat: dict[str, dict[str, object]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(lat)
+    ours = [lat[t]["ours"]["median_s"] or 0 for t in names]  # type: ignore[index]
+    peer = [lat[t]["spandsp"]["median_s"] or 0 for t in names]  # type: ignore[index]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(x - 0.2, ours, 0.4, label="ringfence")
+    ax.bar(x + 0.2, peer, 0.4, label="SpanDSP super_tone_rx")
+    ax.set_xticks(x, names, rotation=20)
+    ax.set_ylabel("median time to report (s)")
+    ax.set_yscale("log")
+    ax.set_title("Call-progress tones: time from onset to report")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path = RESULTS / "dsp_progress_latency.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+def markdown(result: dict[str, object]) -> str:
+    command = f"Command: `python -m bench.dsp_progress` (seed {SEED}, {TRIALS} trials per tone)."
+    header = ("| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
+              "SpanDSP missed/wrong | sooner by |")
+    lines = ["# Call-progress detector vs SpanDSP", "", command, "", "## Time to report (s from onset, 20 ms frames)",
+             "", header, "|---|---|---|---|---|---|---|---|"]
+    for tone, row in result["latency"].items():  # type: ignore[union-attr]
+        o, s = row["ours"], row["spandsp"]
+        lines.append(f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "
+                     f"{s['max_s']} | {s['missed_or_wrong']} | {row['sooner_by_s']} |")
+    lines += ["", "## False tones on speech and music", "", "| corpus | minutes | ours | SpanDSP |",
+              "|---|---|---|---|"]
+    for group, g in result["false_tones"].items():  # type: ignore[union-attr]
+        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
+    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in result["speed"].items()]  # type: ignore[union-attr]
+    lines += ["", f"![time to report]({result['plot']})"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    started = time.time()
+    result: dict[str, object] = {"tones": list(TONES), "latency": latency()}
+    recs = recordings()
+    result["false_tones"] = false_tones(recs, through_line(recs))
+    for group, g in result["false_tones"].items():  # type: ignore[union-attr]
+        print(f"false tones {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
+    result["speed"] = speed(recs)
+    print("speed:", json.dumps(result["speed"]), flush=True)
+    result["plot"] = plot(result["latency"])  # type: ignore[arg-type]
+    result["bench_seconds"] = round(time.time() - started, 1)
+    (RESULTS / "dsp_progress.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / "dsp_progress.md").write_text(markdown(result))
+    print((RESULTS / "dsp_progress.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Speech and music that must never be taken for a key or a tone: Debian's English and Spanish Asterisk prompts,
+its music-on-hold, and hours of espeak-ng speech (English and Spanish voices reading the licence texts that ship
+with Debian), each also sent through a telephone channel (voice band, line noise at 30 dB, G.711).
+
+Generated speech is cached under the system temp directory; the same voices and texts give the same audio.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from firmware.dsp.wavio import read_wav
+from hal.audio import SAMPLE_RATE
+from sim.channel import telephone
+
+SOUNDS = Path("/usr/share/asterisk/sounds")
+MOH = Path("/usr/share/asterisk/moh")
+TEXTS = Path("/usr/share/common-licenses")
+#: (voice+variant, words per minute, pitch 0-99) for each text, in order.
+VOICES = [("en-us+f3", 165, 60), ("en-gb+m3", 150, 40), ("es-419+f2", 160, 70), ("en-gb-scotland+m1", 175, 50),
+          ("es+m4", 150, 35), ("en-us+f4", 185, 80), ("en-us+m7", 200, 30), ("es-419+f5", 140, 55)]
+CACHE = Path(tempfile.gettempdir()) / "ringfence-bench" / "espeak"
+
+
+@dataclass(frozen=True)
+class Recording:
+    group: str  # "en", "es", "moh", "espeak"
+    name: str
+    samples: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def _espeak(limit: int | None) -> Iterator[Recording]:
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    texts = sorted(p for p in TEXTS.iterdir() if p.is_file() and p.stat().st_size > 5000)[:limit]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(texts):
+        voice, wpm, pitch = VOICES[i % len(VOICES)]
+        wav = CACHE / f"{text.name}-{voice}-{wpm}-{pitch}.wav"
+        if not wav.exists():
+            subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "-f", str(text),
+                            "-w", str(wav)], check=True, capture_output=True)
+        yield Recording("espeak", f"{text.name} ({voice})", read_wav(wav))
+
+
+def recordings(espeak_texts: int | None = None) -> list[Recording]:
+    """Every prompt and music file, then the generated speech (all licence texts unless limited)."""
+    out: list[Recording] = []
+    for group, root in (("en", SOUNDS / "en"), ("es", SOUNDS / "es"), ("moh", MOH)):
+        if not root.exists():
+            raise RuntimeError(f"{root} is missing: install asterisk-core-sounds-en-wav, -es-wav, "
+                               "asterisk-moh-opsound-wav")
+        out += [Recording(group, str(p.relative_to(root)), read_wav(p)) for p in sorted(root.rglob("*.wav"))]
+    return out + list(_espeak(espeak_texts))
+
+
+def through_line(recs: list[Recording], seed: int = 30) -> list[Recording]:
+    """The same recordings as heard over a telephone line."""
+    rng = np.random.default_rng(seed)
+    return [Recording(r.group, r.name, np.clip(np.round(telephone(r.samples, rng, snr_db=30.0)), -32768, 32767)
+                      .astype(np.int16)) for r in recs]

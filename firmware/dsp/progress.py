@@ -1,0 +1,353 @@
+"""North American call-progress tones with cadence: dial, recall (stutter) dial, ringback, busy, reorder, SIT and
+call waiting. Streaming and batch, with the same decisions.
+
+How it decides, and why:
+- 25 ms windows (five 5 ms sub-blocks, hopping by 5 ms) are projected onto the nine progress frequencies. At 25 ms
+  the rectangular window has its first null at 40 Hz, exactly the 440/480 spacing, so ringback and dial tone
+  separate cleanly. A window is labelled with a tone class (a frequency pair, or a single tone) when those tones
+  carry most of its energy and are loud enough and balanced.
+- Label hysteresis (shared with the DTMF receiver) turns windows into on-segments with on/off times good to a
+  sub-block: a window that straddles an edge fails the share test, because the coherent power of a partly covered
+  window falls with the square of the covered fraction while its energy falls only linearly. (The beat of two
+  close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
+- A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
+  ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
+  than any stutter burst); recall dial on the second 100 ms burst; busy once an on-segment outlasts any reorder
+  burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
+  call waiting when a lone 440 Hz burst of the right length ends.
+Events carry the tone's onset (start) and the end of its last on-segment (end), in the caller's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from firmware.dsp.hysteresis import LabelTracker
+from firmware.dsp.levels import DBM0_RMS
+from hal.audio import SAMPLE_RATE
+
+TONES = ("dial", "recall_dial", "ringback", "busy", "reorder", "sit", "call_waiting")
+ToneName = Literal["dial", "recall_dial", "ringback", "busy", "reorder", "sit", "call_waiting"]
+
+_FREQS = np.array([350.0, 440.0, 480.0, 620.0, 913.8, 985.2, 1370.6, 1428.5, 1776.7])
+SUB = 40
+WIN = 5
+_L = SUB * WIN
+# Window classes (labels): a pair of tones or a single tone, by index into _FREQS.
+DIAL, RING, BUSY, CW, SIT1, SIT2, SIT3 = range(7)
+_PAIRS = {DIAL: (0, 1), RING: (1, 2), BUSY: (2, 3)}
+_SINGLES = {CW: (1,), SIT1: (4, 5), SIT2: (6, 7), SIT3: (8,)}
+#: Which window classes continue a reported tone.
+_FAMILY = {"dial": {DIAL}, "recall_dial": {DIAL}, "ringback": {RING}, "busy": {BUSY}, "reorder": {BUSY},
+           "sit": {SIT1, SIT2, SIT3}, "call_waiting": {CW}}
+
+
+class Range(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    low: float
+    high: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def _range(low: float, high: float) -> Range:
+    return Range(low=low, high=high)
+
+
+class ProgressConfig(BaseModel):
+    """Detector limits and the North American cadences, in dBm0, dB and seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_level_dbm0: float = Field(-38.0, le=0.0)
+    min_share: float = Field(0.8, gt=0.0, lt=1.0)
+    max_pair_twist_db: float = Field(8.0, ge=0.0)
+    #: Other progress tones must sit this far below a lone tone (call waiting is 440 Hz without 350 or 480).
+    single_purity_db: float = Field(10.0, ge=0.0)
+    settle_windows: int = Field(4, ge=1)
+    bridge_windows: int = Field(8, ge=1)
+    dial_min_on: float = 0.3
+    stutter_on: Range = _range(0.05, 0.14)
+    stutter_off: Range = _range(0.05, 0.14)
+    ringback_min_on: float = 0.25
+    busy_min: float = 0.375
+    reorder_on: Range = _range(0.15, 0.36)
+    reorder_off: Range = _range(0.15, 0.36)
+    sit_tone: Range = _range(0.2, 0.45)
+    sit_max_gap: float = 0.06
+    sit_second_min: float = 0.08
+    call_waiting_on: Range = _range(0.27, 0.45)
+    #: Silence after the last on-segment that ends a reported tone (longer than its own off periods).
+    end_after: dict[str, float] = Field(default_factory=lambda: {
+        "dial": 0.3, "recall_dial": 0.3, "ringback": 4.6, "busy": 0.8, "reorder": 0.45, "sit": 0.2,
+        "call_waiting": 0.0})
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    kind: Literal["start", "end"]
+    tone: str
+    at: float
+
+
+@dataclass(frozen=True)
+class ToneSpan:
+    tone: str
+    start_s: float
+    end_s: float
+
+
+def _basis() -> tuple[np.ndarray, np.ndarray]:
+    n = np.arange(SUB)[:, None]
+    arg = 2 * np.pi * _FREQS[None, :] * n / SAMPLE_RATE
+    return np.hstack([np.cos(arg), -np.sin(arg)]).T.astype(np.float32), np.exp(-2j * np.pi * _FREQS * SUB / SAMPLE_RATE)
+
+
+_BASIS_T, _STEP = _basis()
+_NF = len(_FREQS)
+
+
+def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    proj = _BASIS_T @ blocks.T
+    return proj[:_NF], proj[_NF:], np.einsum("ij,ij->i", blocks, blocks)
+
+
+def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressConfig) -> np.ndarray:
+    """Tone class of each window of sub-blocks i..i+4, or -1."""
+    nwin = energy.shape[0] - WIN + 1
+    labels = np.full(max(nwin, 0), -1, dtype=np.int8)
+    if nwin <= 0:
+        return labels
+    total = energy[:nwin].copy()
+    for k in range(1, WIN):
+        total += energy[k : k + nwin]
+    floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)
+    cand = np.flatnonzero(total >= floor * _L)  # at least one tone's worth of power
+    if cand.size == 0:
+        return labels
+    at = cand[:, None] + np.arange(WIN)[None, :]
+    z = re[:, at] + 1j * im[:, at]  # (9, c, WIN)
+    coherent = (z * (_STEP[:, None, None] ** np.arange(WIN)[None, None, :])).sum(axis=2)
+    power = np.abs(coherent) ** 2 * 2 / (_L * _L)  # (9, c) tone power
+    window_power = total[cand] / _L
+    out = np.full(cand.size, -1, dtype=np.int8)
+    twist = 10 ** (cfg.max_pair_twist_db / 10)
+    for cls, (a, b) in _PAIRS.items():
+        pa, pb = power[a], power[b]
+        ok = ((pa + pb) >= cfg.min_share * window_power) & (pa >= floor) & (pb >= floor)
+        ok &= (pa <= twist * pb) & (pb <= twist * pa)
+        out[ok & (out < 0)] = cls
+    purity = 10 ** (-cfg.single_purity_db / 10)
+    for cls, members in _SINGLES.items():
+        p = power[list(members)].max(axis=0)
+        ok = (p >= cfg.min_share * window_power) & (p >= floor)
+        others = [k for k in range(4) if k not in members]
+        ok &= power[others].max(axis=0) <= purity * p
+        out[ok & (out < 0)] = cls
+    labels[cand] = out
+    return labels
+
+
+@dataclass
+class _Segment:
+    cls: int
+    start: float
+    end: float
+    first: bool  # began at the very start of the signal, so its true length is unknown
+
+
+class _Cadence:
+    """Turns on-segments into tone reports. Sans-I/O: fed segment edges and the time they are known by."""
+
+    def __init__(self, cfg: ProgressConfig) -> None:
+        self._cfg = cfg
+        self._history: list[_Segment] = []
+        self._current: _Segment | None = None
+        self._tone: str | None = None
+        self._tone_start = 0.0
+        self._last_on_end = 0.0
+
+    def open(self, cls: int, start: float, first: bool) -> list[ProgressEvent]:
+        out = self._silence(start)
+        if self._tone is not None and cls not in _FAMILY[self._tone]:
+            out += self._end()
+        self._current = _Segment(cls, start, start, first)
+        return out + self.grow(start)
+
+    def grow(self, end: float) -> list[ProgressEvent]:
+        """The current segment still holds at `end`."""
+        seg = self._current
+        if seg is None:
+            return []
+        seg.end = max(seg.end, end)
+        if self._tone is not None:
+            self._last_on_end = seg.end
+            return []
+        c, on = self._cfg, seg.end - seg.start
+        prev = self._history[-1] if self._history else None
+        if seg.cls == DIAL:
+            if (prev is not None and prev.cls == DIAL and not prev.first and prev.end - prev.start in c.stutter_on
+                    and seg.start - prev.end in c.stutter_off):
+                return self._report("recall_dial", prev.start, seg.end)
+            if on >= c.dial_min_on:
+                return self._report("dial", seg.start, seg.end)
+        elif seg.cls == RING and on >= c.ringback_min_on:
+            return self._report("ringback", seg.start, seg.end)
+        elif seg.cls == BUSY:
+            if not seg.first and on >= c.busy_min:
+                return self._report("busy", seg.start, seg.end)
+            if prev is not None and prev.cls == BUSY and prev.first and seg.start - prev.end in c.reorder_off:
+                return self._report("reorder", prev.start, seg.end)
+        elif (seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1
+              and prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap):
+            return self._report("sit", prev.start, seg.end)
+        return []
+
+    def close(self, end: float) -> list[ProgressEvent]:
+        out = self.grow(end)
+        seg = self._current
+        if seg is None:
+            return out
+        self._current = None
+        self._history = (self._history + [seg])[-4:]
+        on = seg.end - seg.start
+        if self._tone is None:
+            if seg.cls == BUSY and not seg.first and on in self._cfg.reorder_on:
+                out += self._report("reorder", seg.start, seg.end)
+            elif seg.cls == CW and not seg.first and on in self._cfg.call_waiting_on:
+                out += self._report("call_waiting", seg.start, seg.end)
+        if self._tone is not None and self._cfg.end_after.get(self._tone, 0.0) <= 0.0:
+            out += self._end()
+        return out
+
+    def idle(self, now: float) -> list[ProgressEvent]:
+        """Nothing holds at `now` (no segment open)."""
+        return self._silence(now) if self._current is None else []
+
+    def finish(self) -> list[ProgressEvent]:
+        return self._end() if self._tone is not None else []
+
+    def _silence(self, now: float) -> list[ProgressEvent]:
+        out: list[ProgressEvent] = []
+        prev = self._history[-1] if self._history else None
+        if (self._tone is None and prev is not None and prev.cls == BUSY and prev.first
+                and now - prev.end >= self._cfg.busy_min):
+            out += self._report("busy", prev.start, prev.end)
+        if self._tone is not None and now - self._last_on_end >= self._cfg.end_after.get(self._tone, 0.0):
+            out += self._end()
+        return out
+
+    def _report(self, tone: str, start: float, last_on_end: float) -> list[ProgressEvent]:
+        self._tone, self._tone_start, self._last_on_end = tone, start, last_on_end
+        return [ProgressEvent("start", tone, start)]
+
+    def _end(self) -> list[ProgressEvent]:
+        assert self._tone is not None
+        event = ProgressEvent("end", self._tone, self._last_on_end)
+        self._tone = None
+        return [event]
+
+
+class _Engine:
+    """Window labels -> segments -> cadence reports; times in seconds from the first sample."""
+
+    def __init__(self, cfg: ProgressConfig) -> None:
+        self._cfg = cfg
+        self._tracker = LabelTracker(cfg.settle_windows, cfg.bridge_windows)
+        self._cadence = _Cadence(cfg)
+        self._windows = 0
+
+    def feed(self, labels: np.ndarray) -> list[ProgressEvent]:
+        out: list[ProgressEvent] = []
+        for kind, cls, w in self._tracker.feed(labels):
+            if kind == "start":
+                out += self._cadence.open(cls, _onset(w), first=w == 0)
+            else:
+                out += self._cadence.close(_offset(w))
+        self._windows += labels.size
+        if self._tracker.active >= 0:
+            out += self._cadence.grow(_offset(self._tracker.last))
+        else:
+            out += self._cadence.idle(_offset(self._windows - 1))
+        return out
+
+    def finish(self) -> list[ProgressEvent]:
+        out: list[ProgressEvent] = []
+        for _, _, w in self._tracker.finish():
+            out += self._cadence.close(_offset(w))
+        return out + self._cadence.finish()
+
+
+def _onset(first_window: int) -> float:
+    return first_window * SUB / SAMPLE_RATE
+
+
+def _offset(last_window: int) -> float:
+    return (last_window * SUB + _L) / SAMPLE_RATE
+
+
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
+def detect_progress(samples: np.ndarray, config: ProgressConfig | None = None) -> list[ToneSpan]:
+    """Every call-progress tone in a whole signal (8 kHz int16), vectorised across a minute of windows at a time.
+
+    It is the streaming detector fed a minute per call, so both make the same decisions by construction.
+    """
+    detector = ProgressDetector(config)
+    x = np.asarray(samples)
+    events: list[ProgressEvent] = []
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += detector.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += detector.finish()
+    spans: list[ToneSpan] = []
+    opened: dict[str, float] = {}
+    for event in events:
+        if event.kind == "start":
+            opened[event.tone] = event.at
+        else:
+            spans.append(ToneSpan(event.tone, opened.pop(event.tone), event.at))
+    return spans
+
+
+class ProgressDetector:
+    """Streaming detector: feed frames as they arrive; a start event comes as soon as the tone is certain."""
+
+    def __init__(self, config: ProgressConfig | None = None) -> None:
+        self._cfg = config or ProgressConfig()
+        self._engine = _Engine(self._cfg)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
+        self._origin: float | None = None
+
+    def feed(self, samples: np.ndarray, at: float) -> list[ProgressEvent]:
+        """`samples` are int16 (any length), `at` the clock time of their first sample.
+
+        Calls are taken to be contiguous: event times count samples from the first call's `at`.
+        """
+        if self._origin is None:
+            self._origin = at
+        x = np.asarray(samples, dtype=np.float32)
+        self._pending = np.concatenate([self._pending, x]) if self._pending.size else x
+        usable = len(self._pending) - len(self._pending) % SUB
+        if usable == 0:
+            return []
+        blocks = self._pending[:usable].reshape(-1, SUB)
+        self._pending = self._pending[usable:]
+        re, im, energy = (np.concatenate([old, new], axis=-1) for old, new in zip(self._ctx, _spectra(blocks)))
+        self._ctx = (re[:, -(WIN - 1):], im[:, -(WIN - 1):], energy[-(WIN - 1):])
+        return self._stamp(self._engine.feed(_labels(re, im, energy, self._cfg)))
+
+    def finish(self) -> list[ProgressEvent]:
+        """The stream has ended: end a tone still reported."""
+        return self._stamp(self._engine.finish())
+
+    def _stamp(self, events: list[ProgressEvent]) -> list[ProgressEvent]:
+        origin = self._origin or 0.0
+        return [ProgressEvent(e.kind, e.tone, origin + e.at) for e in events]

@@ -1,0 +1,245 @@
+"""CallRules: what the handset's call flow asks of the rules, identity and records, one method per step.
+
+The state machine stays sans-I/O by calling these from the runtime's command handlers (or, in simulation,
+inline): each method reads the store, applies the pure rules, and commits what must be recorded before it returns.
+Every method takes `now` (an aware datetime) from the caller; none reads a clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from firmware.config import Config
+from firmware.rules import authorize as auth
+from firmware.rules.authorize import CallRequest, Facts, Funds, Grant, Refusal
+from firmware.rules.datasets import (
+    CentralData,
+    DatasetError,
+    DebitAccount,
+    DirectBillAccount,
+    Inmate,
+    PrepaidAccount,
+    account_key,
+)
+from firmware.rules.dialplan import classify
+from firmware.rules.facility import CallType, FacilityRules, HookflashAction, ThreeWayAction, load_rules
+from firmware.rules.identity import find_by_pin
+from firmware.rules.records import CallRecord, Records
+from firmware.store import Store
+from firmware.store.cache import CentralCache
+
+
+@dataclass(frozen=True)
+class Identified:
+    inmate_id: str
+    inmate: Inmate
+    #: The language to speak: what the inmate chose last on this device, else the roster's, else None (ask).
+    language: str | None
+
+
+class CallRules:
+    def __init__(self, store: Store, rules: FacilityRules, device_id: str, housing_unit: str) -> None:
+        self.store = store
+        self.rules = rules
+        self.device_id = device_id
+        self.housing_unit = housing_unit
+        self.data = CentralData(CentralCache(store))
+        self.records = Records(store, rules, device_id)
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store) -> CallRules:
+        """Rules from config `paths.rules` (the shipped demo rules when empty); raises RulesError if unusable."""
+        return cls(
+            store, load_rules(config.paths.rules or None), config.device.id, config.device.housing_unit
+        )
+
+    # -- before the PIN ----------------------------------------------------------------------------------
+
+    def phone_available(self, now: datetime) -> Refusal | None:
+        """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window."""
+        return auth.shutoff_refusal(now, self.rules, self.housing_unit)
+
+    # -- identity ----------------------------------------------------------------------------------------
+
+    def identify(self, pin: str, now: datetime) -> Identified | Refusal:
+        """Verify a PIN. Refusals: refuse.locked_out (params until), pin.invalid (params attempts_left),
+        refuse.restricted (+ restriction.<reason>, params until), refuse.unavailable (bad roster data)."""
+        locked = self.records.locked_until(now)
+        if locked is not None:
+            return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
+        policy = self.rules.pin
+        try:
+            found = (
+                find_by_pin(self.data, pin) if policy.min_length <= len(pin) <= policy.max_length else None
+            )
+        except DatasetError as exc:
+            return self._data_error(exc, now)
+        if found is None:
+            result = self.records.pin_attempt(False, now, policy)
+            if result.locked_until is not None:
+                return Refusal("refuse.locked_out", (), {"until": result.locked_until.isoformat()})
+            return Refusal("pin.invalid", (), {"attempts_left": policy.max_attempts - result.failures})
+        inmate_id, inmate = found
+        self.records.pin_attempt(True, now, policy, inmate_id)
+        refusal = auth.restriction_refusal(inmate, now, self.rules)
+        if refusal is not None:
+            return refusal
+        return Identified(inmate_id, inmate, self.records.language(inmate_id) or inmate.language)
+
+    def remember_language(self, inmate_id: str, language: str, now: datetime) -> None:
+        self.records.remember_language(inmate_id, language, now)
+
+    # -- choosing and checking a call ----------------------------------------------------------------------
+
+    def call_types(self) -> list[CallType]:
+        """The call types this phone offers, in the facility's order."""
+        return auth.call_types_enabled(self.rules, self.housing_unit)
+
+    def check(self, inmate_id: str, dialed: str, call_type: CallType, now: datetime) -> Grant | Refusal:
+        """Authorise a call (see firmware/rules/authorize.py for every refusal id)."""
+        try:
+            inmate = self.data.inmate(inmate_id)
+            if inmate is None:
+                return Refusal("refuse.unknown_inmate")
+            request = CallRequest(inmate_id, inmate, self.housing_unit, dialed, call_type, now)
+            return auth.authorize(self.rules, request, self.facts(request))
+        except DatasetError as exc:
+            return self._data_error(exc, now)
+
+    def facts(self, request: CallRequest) -> Facts:
+        number = classify(request.dialed, self.rules.dialplan).number
+        info = self.data.number_info(number)
+        return Facts(
+            list_actions=frozenset(entry.action for _key, entry in self.data.list_matches(number)),
+            blocked=self.data.is_blocked_centrally(number) or self.records.blocked_locally(number),
+            number_info=info,
+            free_call_used=self.records.free_call_used(number) or bool(info and info.free_call_used),
+            usage=self.records.usage(request.inmate_id, request.inmate, request.now),
+            funds=self.funds(request.call_type, request.inmate_id, number),
+        )
+
+    def funds(self, call_type: CallType, inmate_id: str, number: str) -> Funds:
+        """The account a call draws on, less what this device holds or has not yet had acknowledged."""
+        if call_type == "collect":
+            return Funds()
+        owner = inmate_id if call_type == "debit" else number
+        key = account_key(call_type, owner)
+        account = self.data.account(key)
+        if account is None:
+            return Funds(key, exists=False, approved=False)
+        unsynced = self.records.unsynced_cents(key)
+        offline = self.rules.offline
+        headroom = min(
+            int(offline.max_unsynced_spend_per_account * 100) - unsynced,
+            int(offline.max_unsynced_spend_device * 100) - self.records.unsynced_cents(),
+        )
+        if isinstance(account, DirectBillAccount):
+            available = (
+                None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
+            )
+            return Funds(key, True, account.approved, available, headroom)
+        assert isinstance(account, DebitAccount | PrepaidAccount)
+        return Funds(key, True, True, account.balance_cents - unsynced, headroom)
+
+    def balance_cents(self, call_type: CallType, owner: str) -> int | None:
+        """What the inmate (debit) or the BTN (prepaid) can spend now: server balance less unsynced holds."""
+        key = account_key(call_type, owner)  # type: ignore[arg-type]
+        account = self.data.account(key)
+        if not isinstance(account, DebitAccount | PrepaidAccount):
+            return None
+        return account.balance_cents - self.records.unsynced_cents(key)
+
+    # -- the call's records --------------------------------------------------------------------------------
+
+    def open_call(self, inmate_id: str, grant: Grant, now: datetime, call_id: str | None = None) -> str:
+        """Commit the call and hold its funds before dialing; returns the call id (idempotent if given)."""
+        cid = call_id or uuid.uuid4().hex
+        self.records.open_call(cid, inmate_id, grant, now)
+        return cid
+
+    def connected(self, call_id: str, now: datetime) -> None:
+        self.records.mark_connected(call_id, now)
+
+    def checkpoint(self, call_id: str, connected_s: float) -> None:
+        self.records.checkpoint(call_id, connected_s)
+
+    def close_call(
+        self,
+        call_id: str,
+        now: datetime,
+        end_reason: str,
+        connected_s: float | None = None,
+        recording_ref: str | None = None,
+    ) -> CallRecord:
+        return self.records.close_call(call_id, now, end_reason, connected_s, recording_ref)
+
+    def refused_attempt(
+        self,
+        inmate_id: str,
+        dialed: str,
+        call_type: str,
+        refusal: Refusal,
+        now: datetime,
+        call_id: str | None = None,
+    ) -> CallRecord:
+        return self.records.record_refusal(
+            call_id or uuid.uuid4().hex, inmate_id, dialed, call_type, refusal, now
+        )
+
+    def recover(self, now: datetime) -> list[CallRecord]:
+        """Run once at start-up: close what a power cut left open."""
+        return self.records.recover(now)
+
+    # -- what happens during a call ------------------------------------------------------------------------
+
+    def block_number(
+        self,
+        number: str,
+        now: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
+        source: str = "called_party",
+    ) -> bool:
+        return self.records.add_block(number, now, source, call_id, inmate_id)
+
+    def threeway_actions(self, detection_number: int) -> list[ThreeWayAction]:
+        return self.rules.threeway_actions(detection_number)
+
+    def hookflash_actions(self) -> list[HookflashAction]:
+        return list(self.rules.hookflash.actions)
+
+    def violation(
+        self,
+        kind: str,
+        now: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        violation_id: str | None = None,
+    ) -> str:
+        """Record a violation against the inmate's PIN; give `violation_id` to make a retry a no-op."""
+        return self.records.add_violation(kind, now, call_id, inmate_id, detail, violation_id)
+
+    def report_pulse_dialing(
+        self,
+        pulses: int,
+        durations_ms: tuple[int, ...],
+        now: datetime,
+        call_id: str | None = None,
+        inmate_id: str | None = None,
+    ) -> str:
+        detail = {"pulses": pulses, "durations_ms": list(durations_ms)}
+        return self.records.add_report("pulse_dialing", now, detail, call_id, inmate_id)
+
+    def report_hookflash(
+        self, duration_ms: int, now: datetime, call_id: str | None = None, inmate_id: str | None = None
+    ) -> str:
+        return self.records.add_report("hookflash", now, {"duration_ms": duration_ms}, call_id, inmate_id)
+
+    def _data_error(self, exc: DatasetError, now: datetime) -> Refusal:
+        self.records.add_report("data_error", now, {"error": str(exc)})
+        return Refusal("refuse.unavailable")

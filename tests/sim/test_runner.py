@@ -1,0 +1,111 @@
+"""`ringfence sim run`: scenarios in virtual time, JSON lines out, deterministic, clear errors."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim import runner
+from sim.scenario import ScenarioError, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ringfence(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "firmware", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_scenario_prints_json_lines_deterministically(tmp_path: Path) -> None:
+    scenario = ROOT / "sim/scenarios/hook-and-keys.toml"
+    first = ringfence("sim", "run", str(scenario), "--data-dir", str(tmp_path / "a"), cwd=tmp_path)
+    second = ringfence("sim", "run", str(scenario), "--data-dir", str(tmp_path / "a"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    events = [json.loads(line) for line in first.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "off_hook"
+    assert {"key_down", "key_up", "hook_flash", "hook_pulses", "on_hook"} <= set(kinds)
+    assert [e["key"] for e in events if e["event"] == "key_down"][:5] == list("1234#")
+
+
+def test_unmet_expectation_fails_with_the_pattern(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('name = "x"\n[[steps]]\nat_s = 0.1\naction = "lift"\n[[expect]]\nevent = "hook_flash"\n')
+    result = ringfence("sim", "run", str(path), "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'expected event not seen: {"event": "hook_flash"}' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('name = "x"\n[[steps]]\nat_s = 1\naction = "jump"\n', "steps[0]"),
+        ('name = "x"\n[[steps]]\nat_s = 1\naction = "keys"\nkeys = ""\n', "steps[0].keys = ''"),
+        ('name = "x"\n[[steps]]\nat_s = 2\naction = "lift"\n[[steps]]\nat_s = 1\naction = "hang_up"\n',
+         "steps must be in time order"),
+        ('[[steps]]\nat_s = 1\naction = "lift"\n', "name: required key is missing"),
+        ('name = "x"\n[[steps]]\nat_s = 1\naction = "keys"\nkeys = "12X"\n', "key 'X' is not on this keypad"),
+        ('name = "x"\n[config.hook]\nflash_ms = 5\n', "hook: thresholds must rise"),
+        ('name = "x"\n[[steps]\n', "not valid TOML"),
+    ],
+)
+def test_bad_scenarios_give_one_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = ringfence("sim", "run", str(path), "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ringfence: error: ")
+    assert expected in lines[0]
+    assert result.stdout == ""
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    result = ringfence("sim", "run", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert result.returncode == 2 and "no such scenario file" in result.stderr
+
+
+def test_twenty_minute_call_runs_in_virtual_time(tmp_path: Path) -> None:
+    scenario = parse(
+        {
+            "name": "long",
+            "steps": [
+                {"at_s": 1, "action": "lift"},
+                {"at_s": 2, "action": "keys", "keys": "5"},
+                {"at_s": 1201, "action": "hang_up"},
+            ],
+            "expect": [{"event": "off_hook"}, {"event": "on_hook", "since_ms": 1201000}],
+        },
+        "inline",
+    )
+    started = time.process_time()
+    result = runner.run(scenario, tmp_path)
+    assert result.ok, result.unmet
+    assert result.records[-1]["t_ms"] == 1201000 + 1250
+    assert time.process_time() - started < 5  # generous bound: virtual time does not sleep
+
+
+def test_raw_bounce_on_lift_gives_one_off_hook(tmp_path: Path) -> None:
+    scenario = parse(
+        {
+            "name": "bouncy lift",
+            "steps": [{"at_s": 1, "action": "raw_hook", "edges": [[0, "off"], [3, "on"], [6, "off"], [8, "on"], [10, "off"]]}],
+            "until_s": 3,
+        },
+        "inline",
+    )
+    records = [r for r in runner.run(scenario, tmp_path).records if r["event"] in ("off_hook", "on_hook")]
+    assert [r["event"] for r in records] == ["off_hook"]
+    assert records[0]["t_ms"] == 1010 + 30
+
+
+def test_scenario_cannot_name_unknown_config(tmp_path: Path) -> None:
+    scenario = parse({"name": "x", "config": {"hook": {"flash": 1}}}, "inline")
+    with pytest.raises(ScenarioError, match=r"hook.flash: unknown key"):
+        runner.run(scenario, tmp_path)
