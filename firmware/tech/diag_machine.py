@@ -50,6 +50,8 @@ class TechRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     entry_sequence: str = Field("*#*#", pattern=r"^[0-9*#A-D]{3,8}$")
     code_max_tries: int = Field(3, ge=1, le=10)
+    #: The entry sequence must follow a lift, a hang-up or this long without a key.
+    entry_quiet_s: float = Field(3.0, gt=0, le=60)
     lockout_s: float = Field(300.0, gt=0)
     code_entry_timeout_s: float = Field(20.0, gt=0)
     idle_timeout_s: float = Field(120.0, gt=0)
@@ -155,6 +157,8 @@ class TechnicianMode:
         self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="normal",
                                auto_transitions=False)
         self._recent = ""
+        self._spoiled = False
+        self._last_key_at = float("-inf")
         self._code = ""
         self._tries = 0
         self._out: list[Command] = []
@@ -172,6 +176,12 @@ class TechnicianMode:
     def secret_input(self) -> bool:
         """The technician code is being typed: the runtime logs those keys hidden."""
         return self.state == "code_entry"
+
+    @property
+    def captures_input(self) -> bool:
+        """From the entry sequence to the end of the session the keypad and hookswitch are technician mode's
+        alone: the code is never a PIN attempt, and a test's keys and hook moves never reach the call flow."""
+        return self.state not in ("normal", "locked")
 
     # -- event entry point ----------------------------------------------------------------------------------
 
@@ -218,15 +228,27 @@ class TechnicianMode:
             self.console()
             self._start_session("console")
         elif isinstance(event, KeyDown):
-            self._recent = (self._recent + event.key)[-len(self.rules.entry_sequence):]
-            if self._recent == self.rules.entry_sequence:
-                self._recent = ""
-                self._code = ""
-                self.entry_typed()
-                self._emit(Show("enter_code"))
-                self._timer(self.rules.code_entry_timeout_s)
-        elif isinstance(event, OnHook):
+            self._entry_key(event)
+        elif isinstance(event, OnHook | OffHook):
+            self._recent, self._spoiled = "", False
+
+    def _entry_key(self, event: KeyDown) -> None:
+        """The entry sequence counts only as the first keys after a lift, a hang-up or a quiet pause: an inmate
+        erasing and entering (`**#*#` at the kiosk) never opens code entry by chance."""
+        if event.at - self._last_key_at >= self.rules.entry_quiet_s:
+            self._recent, self._spoiled = "", False
+        self._last_key_at = event.at
+        if self._spoiled:
+            return
+        self._recent += event.key
+        if not self.rules.entry_sequence.startswith(self._recent):
+            self._recent, self._spoiled = "", True
+        elif self._recent == self.rules.entry_sequence:
             self._recent = ""
+            self._code = ""
+            self.entry_typed()
+            self._emit(Show("enter_code"))
+            self._timer(self.rules.code_entry_timeout_s)
 
     def _in_code_entry(self, event: Event) -> None:
         if isinstance(event, ConsoleEnter):
