@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 
 from firmware.console import UserError
-from firmware.update import exitcodes
-from firmware.update.bundle import BundleError
 from firmware.sync.channel import Channel
 from firmware.sync.credentials import Credentials, CredentialsError
+from firmware.update import exitcodes
+from firmware.update.bundle import BundleError
 from firmware.update.flasher import Flasher, FlashOutcome, Progress, laptop_tls, open_channel
 
 ACCESS_KEY_ENV = "RINGFENCE_ACCESS_KEY_FILE"

@@ -20,8 +20,8 @@ from firmware.sync.blobs import sha256_file
 from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
 from firmware.sync.conversation import RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
-from firmware.sync.tls import client_context, server_context
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, MessageError
+from firmware.sync.tls import client_context, server_context
 from firmware.update import exitcodes
 from firmware.update.bundle import read_header
 from firmware.update.receiver import BUNDLE_KIND, TECHNICIAN, bundle_blob_id
