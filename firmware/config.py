@@ -163,6 +163,9 @@ class PathsSection(_Section):
     data_dir: str = "var"
     #: Facility rules (dial plan, rates, limits); empty means the shipped demo rules.
     rules: str = ""
+    #: The device's home (technician code verifier, slots, identity: docs/technicians.md); empty means the
+    #: parent of data_dir, which is how provisioning lays a device out (HOME/var is the data_dir).
+    home: str = ""
 
 
 class Config(_Section):

@@ -31,6 +31,7 @@ from firmware.kiosk.service import PurchaseService
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.outbox import Outbox
+from firmware.tech.session import attach_to_device
 from hal.clock import Clock
 from hal.printer import PrinterError, ReceiptPrinter
 
@@ -90,6 +91,7 @@ def assemble_kiosk(
     runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
     runtime.on(SessionRecord, session_record)
     runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+    attach_to_device(runtime, config, clock, devices, store)
     return runtime, client
 
 

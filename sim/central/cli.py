@@ -33,8 +33,11 @@ def central() -> None:
 @central.command("enroll")
 @click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the device's credentials.")
+@click.option("--technician", is_flag=True,
+              help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
+                   " (`ringfence flash --credentials`), no sync key, not registered as a device.")
 @click.argument("device_id")
-def enroll(db_path: Path, out: Path, device_id: str) -> None:
+def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
@@ -49,9 +52,12 @@ def enroll(db_path: Path, out: Path, device_id: str) -> None:
             db.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
         else:
             authority = Authority(**json.loads(pair[0]))
-        key = os.urandom(32)
-        authority.issue(device_id, False, key).save(out)
-        db.enroll(device_id, key)
+        if technician:
+            authority.issue(device_id, True).save(out)
+        else:
+            key = os.urandom(32)
+            authority.issue(device_id, False, key).save(out)
+            db.enroll(device_id, key)
     finally:
         db.close()
     click.echo(f"enrolled {device_id}: credentials in {out}")
