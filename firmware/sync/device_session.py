@@ -35,6 +35,9 @@ from firmware.sync.schema import (
     ReserveResult,
 )
 from firmware.sync.session_machine import SessionSteps
+from firmware.sync.uploads import queue_blob
+
+__all__ = ["DeviceSync", "SyncReport", "queue_blob"]
 
 PUSH_BATCH = 200
 
@@ -180,16 +183,11 @@ class DeviceSync:
             "SELECT id, kind, path, meta FROM sync_blobs_out WHERE sent_at IS NULL ORDER BY created_at, id"
         ).fetchall()
         for blob_id, kind, path, meta in rows:
+            if not Path(path).is_file():
+                report.notes.append(f"queued file {blob_id} is missing at {path}; it stays queued")
+                continue
             report.blob_bytes += send_blob(conv, FileBlob(blob_id, kind, Path(path), json.loads(meta)), self.timeout)
             with self.store.transaction() as db:
                 db.execute("UPDATE sync_blobs_out SET sent_at = ? WHERE id = ?", (utc_now(), blob_id))
             report.blobs += 1
 
-
-def queue_blob(store: Store, blob_id: str, kind: str, path: Path, meta: dict[str, str] | None = None) -> None:
-    """Queue a file (a call recording) for upload; it is sent over the network by the next sync sessions."""
-    with store.transaction() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO sync_blobs_out (id, kind, path, meta, created_at) VALUES (?, ?, ?, ?, ?)",
-            (blob_id, kind, str(path), json.dumps(meta or {}, sort_keys=True), utc_now()),
-        )
