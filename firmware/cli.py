@@ -56,7 +56,9 @@ def sim() -> None:
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/sim"), show_default=True,
               help="Where the simulated device keeps its store and writes its audio.")
-def sim_run(scenario: Path, data_dir: Path) -> None:
+@click.option("--existing-store", is_flag=True,
+              help="Run on the store already in DATA_DIR (e.g. after `ringfence sync`); ignore the scenario's world.")
+def sim_run(scenario: Path, data_dir: Path, existing_store: bool) -> None:
     """Play SCENARIO and print every event as one JSON object per line."""
     from sim import runner
     from sim.scenario import ScenarioError, load
@@ -65,7 +67,7 @@ def sim_run(scenario: Path, data_dir: Path) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
 
     try:
-        result = runner.run(load(scenario), data_dir, emit)
+        result = runner.run(load(scenario), data_dir, emit, existing_store)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     for pattern in result.unmet:

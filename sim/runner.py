@@ -126,14 +126,20 @@ class _Actor:
                 self.at(t, lambda: network.incoming(caller))
 
 
-def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:
+def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None,
+        existing_store: bool = False) -> RunResult:
+    """Play a scenario. With `existing_store` the device runs on the store already in `data_dir` (as a sync
+    left it: roster, lists, balances, outbox) and the scenario's world is not written into it."""
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:
         if scenario.rules:
             overrides["paths"]["rules"] = str(world_mod.write_rules(scenario.rules, data_dir))
         config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
-        world_mod.seed(scenario.world, config)
+        if existing_store:
+            world_mod.require_store(config)
+        else:
+            world_mod.seed(scenario.world, config)
         timing = world_mod.timing(scenario.timing)
     except config_mod.ConfigError as exc:
         raise ScenarioError(str(exc)) from None
