@@ -154,3 +154,52 @@ def test_a_call_recording_reaches_the_server_once_and_a_cut_upload_resumes(facil
     finally:
         central.close()
     assert [c["recording_ref"] for c in cdrs] == [cdr["recording_ref"]]
+
+
+OFFLINE_BOUND = {"offline": {"max_unsynced_spend_per_account": "0.10"}, "limits": {"min_wait_s": 0}}
+
+
+def test_calls_go_on_while_the_server_is_down_and_every_record_arrives_once_when_it_returns(
+        facility: Facility) -> None:
+    facility.serve()
+    assert facility.report()["agree"]
+    facility.stop()
+    assert facility.sync().returncode != 0, "the server is down"
+
+    second_call_at = 120.0
+    steps = [*dial_steps(), {"at_s": 90.0, "action": "hang_up"}, *dial_steps(t0=second_call_at),
+             {"at_s": second_call_at + 30, "action": "hang_up"}]
+    offline = facility.call(steps, [party(HOME, press(1.0, "1"))], until_s=second_call_at + 40, rules=OFFLINE_BOUND)
+    first, second = of(offline, "cdr")
+    assert first["end_reason"] == "offline_limit" and first["billed_minutes"] == 1, "just inside the bound"
+    assert second["end_reason"] == "refuse.offline_limit", "just outside: the cached balance is not spent beyond it"
+    charges = of(offline, "charge")
+    assert [c["call_id"] for c in charges] == [first["call_id"]]
+
+    store = Store(facility.store_path)
+    try:
+        pending = {item.id for item in Outbox(store).pending(1000)}
+    finally:
+        store.close()
+    assert len(pending) >= 4, "records, charge and holds wait in the outbox"
+
+    facility.serve()
+    report = facility.report()
+    assert report["agree"] and report["pushed"] == len(pending)
+    assert facility.report()["pushed"] == 0, "a second sync sends nothing again"
+    central = facility.central()
+    try:
+        received = {row[0]: row[1] for row in central.db.execute("SELECT id, count(*) FROM received GROUP BY id")}
+        account = central.get("accounts", "debit:A1001")
+    finally:
+        central.close()
+    assert set(received) == pending and set(received.values()) == {1}
+    assert account["balance_cents"] == BALANCE - charges[0]["cents"]
+
+    store = Store(facility.store_path)
+    try:
+        rules = CallRules(store, load_rules(facility.data_dir / "rules.toml"), DEVICE, "B")
+        assert rules.balance_cents("debit", "A1001") == account["balance_cents"]
+        assert rules.records.unsynced_cents() == 0, "the bound is free again for the next calls"
+    finally:
+        store.close()
