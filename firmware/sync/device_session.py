@@ -77,6 +77,11 @@ class DeviceSync:
         self.reservations = Reservations(store)
         self.max_items = max_items
         self.role = role
+        #: Outbox ids the server acknowledged whose effects (a charge lowers a balance) the cache may not show
+        #: yet: committed as acknowledged only together with the pull that brings those effects, or at
+        #: agreement. Until then the charges still count against what the device may spend; if the session
+        #: breaks first, the next one sends them again and the server recognises them by id.
+        self._acknowledged: list[str] = []
 
     def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
         """One session, step by step in the order session_machine declares.
@@ -107,11 +112,12 @@ class DeviceSync:
 
     def _agreement(self, conv: Conversation, report: SyncReport) -> str:
         conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                       pending=self.outbox.count_pending()))
+                       pending=self.outbox.count_pending() - len(self._acknowledged)))
         ack = conv.expect(DoneAck, self.timeout)
         assert isinstance(ack, DoneAck)
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
         if ack.agree:
+            self.outbox.acknowledge(self._take_acknowledged())
             return "agreed"
         if ack.head == report.cursor and ack.digest != self.downstream.digest():
             report.notes.append("cache differs from the server at the same change; resyncing in full")
@@ -132,8 +138,14 @@ class DeviceSync:
                 conv.fail(MessageError("malformed", str(exc)))
                 raise
             if not page.more:
-                report.pulled += self.downstream.apply(page.upto)
+                acknowledged = self._take_acknowledged()
+                report.pulled += self.downstream.apply(page.upto,
+                                                       lambda db: self.outbox.acknowledge_in(db, acknowledged))
                 return
+
+    def _take_acknowledged(self) -> list[str]:
+        taken, self._acknowledged = self._acknowledged, []
+        return taken
 
     def _push(self, conv: Conversation, report: SyncReport) -> None:
         after = 0
@@ -147,7 +159,7 @@ class DeviceSync:
             ack = conv.expect(PushAck, self.timeout)
             assert isinstance(ack, PushAck)
             sent = {i.id for i in items}
-            self.outbox.acknowledge(i for i in ack.ids if i in sent)
+            self._acknowledged += [i for i in ack.ids if i in sent]
             report.pushed += len(ack.ids)
             for rejected in ack.rejected:
                 report.notes.append(f"server refused outbox item {rejected.id}: {rejected.reason}")
