@@ -140,7 +140,7 @@ class DeviceSync:
             if not page.more:
                 acknowledged = self._take_acknowledged()
                 report.pulled += self.downstream.apply(page.upto,
-                                                       lambda db: self.outbox.acknowledge_in(db, acknowledged))
+                                                       lambda db, ids=acknowledged: self.outbox.acknowledge_in(db, ids))
                 return
 
     def _take_acknowledged(self) -> list[str]:

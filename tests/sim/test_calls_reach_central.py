@@ -89,7 +89,7 @@ class Facility:
         args = ["sync", "--link", url or self.url, "--store", str(self.store_path), "--timeout", "5", "--json"]
         if not self.store_path.exists():
             args += ["--credentials", str(self.credentials)]
-        return subprocess.run(ringfence(*args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.run(ringfence(*args), check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
     def report(self, url: str | None = None) -> dict[str, Any]:
         result = self.sync(url)
