@@ -58,7 +58,9 @@ def sim() -> None:
               help="The simulated device's own storage (store, recordings, audio); it persists between runs,"
                    " as a real device's does, unless --fresh.")
 @click.option("--fresh", is_flag=True, help="Start from a new device: clear the data directory first.")
-def sim_run(scenario: Path, data_dir: Path, fresh: bool) -> None:
+@click.option("--existing-store", is_flag=True,
+              help="Run on the store already in DATA_DIR (e.g. after `ringfence sync`); ignore the scenario's world.")
+def sim_run(scenario: Path, data_dir: Path, fresh: bool, existing_store: bool) -> None:
     """Play SCENARIO and print every event as one JSON object per line."""
     from sim import runner
     from sim.scenario import ScenarioError, load
@@ -70,7 +72,7 @@ def sim_run(scenario: Path, data_dir: Path, fresh: bool) -> None:
         loaded = load(scenario)
         if fresh:
             _clear_sim_data(data_dir)
-        result = runner.run(loaded, data_dir, emit)
+        result = runner.run(loaded, data_dir, emit, existing_store)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     for pattern in result.unmet:

@@ -127,24 +127,31 @@ class _Actor:
                 self.at(t, lambda: network.incoming(caller))
 
 
-def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:
-    """Play the scenario on the device whose state is in `data_dir`, with ids reproducible for that state."""
+def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None,
+        existing_store: bool = False) -> RunResult:
+    """Play the scenario on the device whose state is in `data_dir`, with ids reproducible for that state.
+
+    With `existing_store` the device runs on the store already in `data_dir` (as a sync left it: roster,
+    lists, balances, outbox) and the scenario's world is not written into it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     runs = data_dir / ".sim-runs"
     run_number = int(runs.read_text()) + 1 if runs.exists() else 1
     runs.write_text(f"{run_number}\n")
     with ids.reproducible(f"{scenario.name}#{run_number}"):
-        return _run(scenario, data_dir, emit)
+        return _run(scenario, data_dir, emit, existing_store)
 
 
-def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None]) -> RunResult:
+def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], existing_store: bool) -> RunResult:
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:
         if scenario.rules:
             overrides["paths"]["rules"] = str(world_mod.write_rules(scenario.rules, data_dir))
         config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
-        world_mod.seed(scenario.world, config)
+        if existing_store:
+            world_mod.require_store(config)
+        else:
+            world_mod.seed(scenario.world, config)
         timing = world_mod.timing(scenario.timing)
     except config_mod.ConfigError as exc:
         raise ScenarioError(str(exc)) from None

@@ -18,6 +18,9 @@ class ProxyFaults:
     corrupt_at: int | None = None
     #: Close both sides once this many server-to-device bytes have passed (per connection), or never.
     cut_at: int | None = None
+    #: Close both sides once this many device-to-server bytes have passed (per connection), or never: cuts an
+    #: upload (a call recording) in the middle.
+    cut_upstream_at: int | None = None
     #: Pass server-to-device bytes at most this fast (bytes per second), or as fast as they come.
     rate: float | None = None
 
@@ -44,7 +47,8 @@ class TcpFaultProxy:
             self.connections += 1
             server = socket.create_connection(("127.0.0.1", self.target_port))
             faults = self.faults
-            threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
+            upstream = None if faults.cut_upstream_at is None else ProxyFaults(cut_at=faults.cut_upstream_at)
+            threading.Thread(target=self._pipe, args=(client, server, upstream), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, faults), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, faults: ProxyFaults | None) -> None:

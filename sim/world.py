@@ -92,6 +92,13 @@ def seed(world: Any, config: Config) -> None:
         store.close()
 
 
+def require_store(config: Config) -> None:
+    """Check that the device store to run against is there: an empty one would refuse every PIN."""
+    path = Path(config.paths.data_dir) / STORE_FILE
+    if not path.is_file():
+        raise WorldError(f"{path}: no device store to run against (sync the device first)")
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}

@@ -69,9 +69,12 @@ class CalledParty:
         lang = self.party_language
         if check is None or (check.first_minute_cents == 0 and check.per_minute_cents == 0):
             self._say(["cp_cost_free", "cp_options"], to="line")
+        elif check.first_minute_cents == check.per_minute_cents:
+            self._say(["cp_cost", *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute", "cp_options"],
+                      to="line")
         else:
-            self._say(["cp_cost_first_minute", *speech.money(check.per_minute_cents, lang),
-                       "cp_cost_per_minute", "cp_options"], to="line")
+            self._say(["cp_cost_first_minute", *speech.money(check.first_minute_cents, lang), "cp_cost_then",
+                       *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute", "cp_options"], to="line")
         self.cost_heard = True
         self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
 

@@ -2,24 +2,39 @@
 
 Channel 1 is the inmate, channel 2 the called party. Attorney calls never get here: the flow does not start
 a recording when the call check says the call is not recorded.
+
+While a call lasts its audio goes to a plain journal (`<call>.pcm`, 16-bit stereo frames appended and forced
+to disk every few seconds of audio), because a FLAC file is only valid once its encoder is closed: a power cut
+would leave a header that describes nothing. When the call stops, or at the next start-up after a cut,
+`finalise` turns the journal into `<call>.flac` (written aside, then renamed) and removes the journal, so
+what was written up to the cut is kept in a file any player opens.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
 
 from firmware.handset import messages as m
 from firmware.runtime import Runtime
-from hal.audio import SAMPLE_RATE
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+
+CHANNELS = 2
+SAMPLE_BYTES = 2 * CHANNELS
+#: Journal frames between forced writes to disk: at most this much audio is lost to a power cut.
+SYNC_EVERY_FRAMES = 5 * SAMPLE_RATE // FRAME_SAMPLES
 
 
 class Recorder:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, sync_every_frames: int = SYNC_EVERY_FRAMES) -> None:
         self.directory = directory
-        self._open: dict[str, soundfile.SoundFile] = {}
+        self.sync_every_frames = sync_every_frames
+        self._open: dict[str, BinaryIO] = {}
+        self._unsynced: dict[str, int] = {}
 
     def install(self, runtime: Runtime) -> None:
         runtime.on(m.StartRecording, self.start)
@@ -29,23 +44,62 @@ class Recorder:
     def path(self, call_id: str) -> Path:
         return self.directory / f"{call_id}.flac"
 
+    def journal(self, call_id: str) -> Path:
+        return self.directory / f"{call_id}.pcm"
+
     def start(self, command: m.StartRecording) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._open[command.call_id] = soundfile.SoundFile(
-            self.path(command.call_id), "w", samplerate=SAMPLE_RATE, channels=2, format="FLAC", subtype="PCM_16"
-        )
+        self._open[command.call_id] = self.journal(command.call_id).open("ab")
+        self._unsynced[command.call_id] = 0
 
     def frames(self, command: m.RecordFrames) -> None:
         out = self._open.get(command.call_id)
-        if out is not None:
-            out.write(np.stack([command.inmate, command.far], axis=1))
+        if out is None:
+            return
+        out.write(np.stack([command.inmate, command.far], axis=1).astype("<i2").tobytes())
+        self._unsynced[command.call_id] += 1
+        if self._unsynced[command.call_id] >= self.sync_every_frames:
+            _force(out)
+            self._unsynced[command.call_id] = 0
 
     def stop(self, command: m.StopRecording) -> None:
         out = self._open.pop(command.call_id, None)
+        self._unsynced.pop(command.call_id, None)
         if out is not None:
+            _force(out)
             out.close()
+            self.finalise(command.call_id)
+
+    def finalise(self, call_id: str) -> Path | None:
+        """The call's FLAC file, made from its journal if that is still there (a stop or a start-up after a
+        power cut); None when nothing was recorded. Repeating it changes nothing."""
+        flac, journal = self.path(call_id), self.journal(call_id)
+        if not journal.exists():
+            return flac if flac.exists() else None
+        if not flac.exists():
+            data = journal.read_bytes()
+            frames = np.frombuffer(data[: len(data) - len(data) % SAMPLE_BYTES], dtype="<i2").reshape(-1, CHANNELS)
+            if not len(frames):
+                journal.unlink()
+                return None
+            partial = flac.with_name(flac.name + ".tmp")
+            with soundfile.SoundFile(partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC",
+                                     subtype="PCM_16") as out:
+                out.write(frames)
+            with partial.open("rb") as written:
+                os.fsync(written.fileno())
+            os.replace(partial, flac)
+        journal.unlink()
+        return flac
 
     def close(self) -> None:
         for out in self._open.values():
+            _force(out)
             out.close()
         self._open.clear()
+        self._unsynced.clear()
+
+
+def _force(out: BinaryIO) -> None:
+    out.flush()
+    os.fsync(out.fileno())

@@ -7,16 +7,19 @@ the flow as an event, and a JSON-ready record (`cdr`, `charge`, `block`, `violat
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from firmware.handset import messages as m
+from firmware.handset.recorder import Recorder
 from firmware.rules.authorize import Grant, Refusal
 from firmware.rules.records import CallRecord
 from firmware.rules.service import CallRules, Identified
 from firmware.runtime import Runtime
+from firmware.sync.uploads import queue_blob_in
 from hal.events import Event
 
 #: Refusals about the inmate or the moment (no other number would help): the flow says goodbye.
@@ -51,11 +54,11 @@ class WallClock:
 
 class CallServices:
     def __init__(self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime],
-                 recordings: Path) -> None:
+                 recorder: Recorder) -> None:
         self.rules = rules
         self.runtime = runtime
         self.wall = wall
-        self.recordings = recordings
+        self.recorder = recorder
         self._grants: dict[str, Grant] = {}
 
     def install(self) -> None:
@@ -81,17 +84,30 @@ class CallServices:
     def _note(self, kind: str, fields: dict[str, Any]) -> None:
         self.runtime.note({"t_ms": round(self.runtime.clock.now() * 1000), "event": kind, **fields})
 
-    def recording_ref(self, call_id: str) -> str:
-        return f"{self.recordings.name}/{call_id}.flac"
+    def recording_ref(self, path: Path) -> str:
+        """How the CDR names a recording: relative to the data directory (`recordings/<call>.flac`)."""
+        return f"{path.parent.name}/{path.name}"
 
     def recover(self) -> None:
         """At start-up: calls a power cut left open are closed, billed for their last checkpoint, and keep the
-        recording made up to the cut."""
+        recording made up to the cut (finalised into a valid file and queued for upload with the record)."""
         now = self._now()
         for call_id in self.rules.records.open_calls():
-            ref = self.recording_ref(call_id)
-            kept = ref if (self.recordings.parent / ref).exists() else None
-            self._announce_record(self.rules.close_call(call_id, now, "power_loss", None, kept))
+            self._announce_record(self._close(call_id, now, "power_loss", None, self.recorder.finalise(call_id)))
+
+    def _close(self, call_id: str, now: datetime, end_reason: str, connected_s: float | None,
+               recording: Path | None) -> CallRecord:
+        """Write the call record; a recording it references is queued for upload in the same transaction."""
+        if recording is None:
+            return self.rules.close_call(call_id, now, end_reason, connected_s)
+        ref = self.recording_ref(recording)
+
+        def queue_upload(db: sqlite3.Connection, record: CallRecord) -> None:
+            if record.recording_ref == ref:
+                queue_blob_in(db, recording.name, "recording", recording.resolve(),
+                              {"call_id": call_id, "device_id": self.rules.device_id, "recording_ref": ref})
+
+        return self.rules.close_call(call_id, now, end_reason, connected_s, ref, queue_upload)
 
     def check_phone(self, command: m.CheckPhone) -> None:
         refusal = self.rules.phone_available(self._now())
@@ -138,10 +154,9 @@ class CallServices:
         existing = self.rules.records.cdr(command.call_id)
         if existing is None:
             connected_s = None if command.connected_at is None else command.ended_at - command.connected_at
-            recording = self.recording_ref(command.recording) if command.recording else None
-            record = self.rules.close_call(
-                command.call_id, self.wall(command.ended_at), command.end_reason, connected_s, recording
-            )
+            recording = self.recorder.finalise(command.recording) if command.recording else None
+            record = self._close(command.call_id, self.wall(command.ended_at), command.end_reason, connected_s,
+                                 recording)
             self._announce_record(record)
         self._grants.pop(command.call_id, None)
         self._answer(lambda at: m.RecordWritten(at, command.call_id))

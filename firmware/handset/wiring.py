@@ -20,7 +20,8 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from hal.clock import Clock
 
-STORE_FILE = "ringfence.db"
+#: The one device store, shared with `ringfence sync`, the kiosk and the technician tools.
+STORE_FILE = "ringfence.sqlite"
 RECORDINGS_DIR = "recordings"
 
 
@@ -53,9 +54,10 @@ def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], l
     data_dir = Path(config.paths.data_dir)
     store = Store(data_dir / STORE_FILE)
     rules = CallRules.from_config(config, store)
-    services = CallServices(rules, runtime, wall, data_dir / RECORDINGS_DIR)
+    recorder = Recorder(data_dir / RECORDINGS_DIR)
+    services = CallServices(rules, runtime, wall, recorder)
     services.install()
-    Recorder(data_dir / RECORDINGS_DIR).install(runtime)
+    recorder.install(runtime)
     runtime.on(m.PlayAudio, lambda c: audio_play(c.samples))
     runtime.on(m.SendAudio, lambda c: line_send(c.samples))
     runtime.on(m.Dial, lambda c: line_dial(c.number))

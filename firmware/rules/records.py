@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -133,8 +133,12 @@ class Records:
         end_reason: str,
         connected_s: float | None = None,
         recording_ref: str | None = None,
+        with_record: Callable[[sqlite3.Connection, CallRecord], None] | None = None,
     ) -> CallRecord:
-        """Write the CDR, the charge and the release of the reservation, once; later calls return the CDR."""
+        """Write the CDR, the charge and the release of the reservation, once; later calls return the CDR.
+
+        `with_record` runs inside the same transaction when the CDR is first written (the handset queues the
+        call's recording for upload there), so the record and what goes with it commit together or not at all."""
         with self.store.transaction() as db:
             existing = self._cdr(db, call_id)
             if existing is not None:
@@ -195,6 +199,8 @@ class Records:
                     (call["number"], call_id, at),
                 )
             db.execute("UPDATE rules_calls SET closed = 1, connected_s = ? WHERE id = ?", (talked, call_id))
+            if with_record is not None:
+                with_record(db, record)
             return record
 
     def record_refusal(

@@ -7,7 +7,8 @@ Every method takes `now` (an aware datetime) from the caller; none reads a clock
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -174,8 +175,9 @@ class CallRules:
         end_reason: str,
         connected_s: float | None = None,
         recording_ref: str | None = None,
+        with_record: Callable[[sqlite3.Connection, CallRecord], None] | None = None,
     ) -> CallRecord:
-        return self.records.close_call(call_id, now, end_reason, connected_s, recording_ref)
+        return self.records.close_call(call_id, now, end_reason, connected_s, recording_ref, with_record)
 
     def refused_attempt(
         self,

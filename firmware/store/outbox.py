@@ -56,11 +56,13 @@ class Outbox:
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
     def acknowledge(self, ids: Iterable[str]) -> None:
-        now = utc_now()
         with self.store.transaction() as db:
-            db.executemany(
-                "UPDATE outbox SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [(now, i) for i in ids]
-            )
+            self.acknowledge_in(db, ids)
+
+    def acknowledge_in(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        """Acknowledge inside the caller's transaction (with the data the acknowledgement makes current)."""
+        now = utc_now()
+        db.executemany("UPDATE outbox SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [(now, i) for i in ids])
 
     def count_pending(self) -> int:
         return int(self.store.db.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0])

@@ -35,6 +35,9 @@ from firmware.sync.schema import (
     ReserveResult,
 )
 from firmware.sync.session_machine import SessionSteps
+from firmware.sync.uploads import queue_blob
+
+__all__ = ["DeviceSync", "SyncReport", "queue_blob"]
 
 PUSH_BATCH = 200
 
@@ -74,6 +77,11 @@ class DeviceSync:
         self.reservations = Reservations(store)
         self.max_items = max_items
         self.role = role
+        #: Outbox ids the server acknowledged whose effects (a charge lowers a balance) the cache may not show
+        #: yet: committed as acknowledged only together with the pull that brings those effects, or at
+        #: agreement. Until then the charges still count against what the device may spend; if the session
+        #: breaks first, the next one sends them again and the server recognises them by id.
+        self._acknowledged: list[str] = []
 
     def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False) -> SyncReport:
         """One session, step by step in the order session_machine declares.
@@ -104,11 +112,12 @@ class DeviceSync:
 
     def _agreement(self, conv: Conversation, report: SyncReport) -> str:
         conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                       pending=self.outbox.count_pending()))
+                       pending=self.outbox.count_pending() - len(self._acknowledged)))
         ack = conv.expect(DoneAck, self.timeout)
         assert isinstance(ack, DoneAck)
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
         if ack.agree:
+            self.outbox.acknowledge(self._take_acknowledged())
             return "agreed"
         if ack.head == report.cursor and ack.digest != self.downstream.digest():
             report.notes.append("cache differs from the server at the same change; resyncing in full")
@@ -129,8 +138,14 @@ class DeviceSync:
                 conv.fail(MessageError("malformed", str(exc)))
                 raise
             if not page.more:
-                report.pulled += self.downstream.apply(page.upto)
+                acknowledged = self._take_acknowledged()
+                report.pulled += self.downstream.apply(page.upto,
+                                                       lambda db, ids=acknowledged: self.outbox.acknowledge_in(db, ids))
                 return
+
+    def _take_acknowledged(self) -> list[str]:
+        taken, self._acknowledged = self._acknowledged, []
+        return taken
 
     def _push(self, conv: Conversation, report: SyncReport) -> None:
         after = 0
@@ -144,7 +159,7 @@ class DeviceSync:
             ack = conv.expect(PushAck, self.timeout)
             assert isinstance(ack, PushAck)
             sent = {i.id for i in items}
-            self.outbox.acknowledge(i for i in ack.ids if i in sent)
+            self._acknowledged += [i for i in ack.ids if i in sent]
             report.pushed += len(ack.ids)
             for rejected in ack.rejected:
                 report.notes.append(f"server refused outbox item {rejected.id}: {rejected.reason}")
@@ -180,16 +195,11 @@ class DeviceSync:
             "SELECT id, kind, path, meta FROM sync_blobs_out WHERE sent_at IS NULL ORDER BY created_at, id"
         ).fetchall()
         for blob_id, kind, path, meta in rows:
+            if not Path(path).is_file():
+                report.notes.append(f"queued file {blob_id} is missing at {path}; it stays queued")
+                continue
             report.blob_bytes += send_blob(conv, FileBlob(blob_id, kind, Path(path), json.loads(meta)), self.timeout)
             with self.store.transaction() as db:
                 db.execute("UPDATE sync_blobs_out SET sent_at = ? WHERE id = ?", (utc_now(), blob_id))
             report.blobs += 1
 
-
-def queue_blob(store: Store, blob_id: str, kind: str, path: Path, meta: dict[str, str] | None = None) -> None:
-    """Queue a file (a call recording) for upload; it is sent over the network by the next sync sessions."""
-    with store.transaction() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO sync_blobs_out (id, kind, path, meta, created_at) VALUES (?, ?, ?, ?, ?)",
-            (blob_id, kind, str(path), json.dumps(meta or {}, sort_keys=True), utc_now()),
-        )

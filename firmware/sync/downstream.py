@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -124,9 +125,11 @@ class Downstream:
             except ValueError as exc:
                 raise DownstreamError(f"changes: {dataset}/{key}: {exc}") from None
 
-    def apply(self, upto: int) -> int:
-        """Move the staged pull into the cache and the cursor to `upto`, in one transaction."""
+    def apply(self, upto: int, also: Callable[[sqlite3.Connection], None] | None = None) -> int:
+        """Move the staged pull into the cache and the cursor to `upto`, in one transaction (with `also`)."""
         with self.store.transaction() as db:
+            if also is not None:
+                also(db)
             full = bool(state.get_int(self.store, "staging_full"))
             total = 0 if full else int.from_bytes(self.digest(), "big")
             for dataset, key, new, old in db.execute(

@@ -17,7 +17,7 @@ def talk(tmp_path, number, type_key, **extra):
 
 
 def ledger(tmp_path) -> list[tuple[str, str, int]]:
-    with sqlite3.connect(tmp_path / "ringfence.db") as db:
+    with sqlite3.connect(tmp_path / "ringfence.sqlite") as db:
         return db.execute("SELECT account, kind, amount_cents FROM rules_ledger ORDER BY at, kind").fetchall()
 
 

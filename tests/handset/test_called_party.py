@@ -32,7 +32,7 @@ def test_hanging_up_at_the_prompt_costs_nothing(tmp_path):
 def test_cost_is_one_key_away_then_accept(tmp_path):
     records = answered(tmp_path, press(1.0, "3"), press(12.0, "1"))
     said = prompts(records, "line")
-    cost = said.index("cp_cost_first_minute")
+    cost = said.index("cp_cost")
     # $0.08 a minute: "eight cents per minute"
     assert said[cost + 1 : cost + 4] == ["n_8", "w_cents", "cp_cost_per_minute"]
     assert of(records, "connected")
@@ -40,7 +40,7 @@ def test_cost_is_one_key_away_then_accept(tmp_path):
 
 def test_staying_on_the_line_plays_the_cost(tmp_path):
     records = answered(tmp_path)
-    assert "cp_cost_first_minute" in prompts(records, "line")
+    assert "cp_cost" in prompts(records, "line")
 
 
 def test_no_choice_repeats_the_options_then_ends_politely(tmp_path):
@@ -128,3 +128,33 @@ def test_the_called_party_hears_the_whole_goodbye_before_the_line_is_released(tm
     released = one(records, "line_release")["t_ms"]
     assert released - goodbye["t_ms"] >= 1000 * shipped().duration("cp_declined", "en") - 1
     assert one(records, "cdr")["t_ms"] < released, "the record is committed first"
+
+
+FIRST_MINUTE_DEARER = {"rating": {"minimum_billed_s": 120}}
+
+
+def cost_words(records, language):
+    """What the called party heard about the cost, in the order heard, as text."""
+    line = [r for r in of(records, "prompt") if r["to"] == "line" and r["language"] == language]
+    start = next(i for i, r in enumerate(line) if r["id"] in ("cp_cost", "cp_cost_first_minute"))
+    end = next(i for i, r in enumerate(line) if i > start and r["id"] == "cp_cost_per_minute")
+    return " ".join(r["text"] for r in line[start : end + 1])
+
+
+def test_a_first_minute_priced_apart_is_said_with_the_per_minute_price(tmp_path):
+    # Two minutes billed at least at $0.08: the first minute costs $0.16, each further one $0.08.
+    records = run(scenario(dial_steps(), [party(HOME, press(1.0, "3"), press(14.0, "1"))], rules=FIRST_MINUTE_DEARER),
+                  tmp_path)
+    assert cost_words(records, "en") == "The first minute costs sixteen cents then eight cents per minute."
+    assert of(records, "connected")
+
+
+def test_the_first_minute_and_per_minute_prices_in_spanish(tmp_path):
+    records = run(scenario(dial_steps(), [party(HOME, press(1.0, "8"), press(16.0, "3"))], rules=FIRST_MINUTE_DEARER),
+                  tmp_path)
+    assert cost_words(records, "es") == "El primer minuto cuesta dieciséis centavos luego ocho centavos por minuto."
+
+
+def test_one_price_for_every_minute_is_said_once(tmp_path):
+    records = answered(tmp_path, press(1.0, "3"), press(12.0, "1"))
+    assert cost_words(records, "en") == "This call costs eight cents per minute."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import soundfile
+
 from tests.handset.helpers import HOME, dial_steps, of, one, party, press, prompts, run, scenario
 
 
@@ -11,7 +13,7 @@ def connected_call(tmp_path, talk_until: float, **extra):
 
 
 def test_accepted_debit_call_is_charged_by_the_started_minute_and_recorded(tmp_path):
-    records = connected_call(tmp_path, 100.0)
+    records = connected_call(tmp_path, 100.0, audio=True)
     connected = one(records, "connected")
     assert connected["recorded"] is True
     cdr = one(records, "cdr")
@@ -22,7 +24,8 @@ def test_accepted_debit_call_is_charged_by_the_started_minute_and_recorded(tmp_p
     # demo rates: debit $0.06 + $0.02 facility add-on per minute
     assert one(records, "charge")["cents"] == 8 * minutes
     assert cdr["recording_ref"] == f"recordings/{cdr['call_id']}.flac"
-    assert (tmp_path / cdr["recording_ref"]).exists()
+    recording = soundfile.info(tmp_path / cdr["recording_ref"])
+    assert recording.channels == 2 and talked - 1 <= recording.duration <= talked + 1, "both legs, all the talk"
 
 
 def test_announcement_plays_to_both_parties_at_each_interval(tmp_path):

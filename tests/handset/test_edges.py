@@ -56,9 +56,9 @@ def test_two_wrong_pins_then_the_right_one_still_calls(tmp_path):
 def test_staying_on_the_line_edge(tmp_path, after_s, cost_played):
     """The cost plays when the called party stays silent for the whole choice wait (6 s) after the options."""
     first = run(scenario(dial_steps(), [party(HOME)], until_s=60), tmp_path / "probe")
-    intro_end = one(first, "prompt", id="cp_cost_first_minute")["t_ms"] / 1000 - 6.0
+    intro_end = one(first, "prompt", id="cp_cost")["t_ms"] / 1000 - 6.0
     answered = one(first, "line_answered")["t_ms"] / 1000
     press_at = intro_end + after_s - answered - 0.1  # the key's tone is recognised within ~0.1 s
     records = run(scenario(dial_steps(), [party(HOME, {"after_answer_s": press_at, "do": "press", "keys": "1"})],
                            until_s=60), tmp_path / "run")
-    assert ("cp_cost_first_minute" in prompts(records, "line")) is cost_played
+    assert ("cp_cost" in prompts(records, "line")) is cost_played

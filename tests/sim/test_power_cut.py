@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import soundfile
 
 DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.toml"
 
@@ -30,7 +31,7 @@ def run_cli(data_dir: Path, kill_after_s: float | None) -> tuple[list[dict], str
 
 
 def db_rows(data_dir: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(data_dir / "ringfence.db") as db:
+    with sqlite3.connect(data_dir / "ringfence.sqlite") as db:
         return db.execute(sql).fetchall()
 
 
@@ -69,13 +70,20 @@ def test_a_call_cut_mid_way_is_closed_at_restart_and_billed_to_its_last_checkpoi
     first = run(scenario(dial_steps(), [party(HOME, press(1.0, "1"))], until_s=200), tmp_path)
     connected = next(r for r in first if r["event"] == "connected")["t_ms"] / 1000
     assert not of(first, "cdr")
-    cut = scenario(dial_steps(), [party(HOME, press(1.0, "1"))], until_s=connected + 95)
+    cut = scenario(dial_steps(), [party(HOME, press(1.0, "1"))], until_s=connected + 95, audio=True)
     data_dir = tmp_path / "cut"
     run(cut, data_dir)
+    assert not list((data_dir / "recordings").glob("*.flac")), "the call was cut: its FLAC file was never closed"
     restarts = [run(scenario([], until_s=1), data_dir) for _ in range(2)]
     recovered = [r for records in restarts for r in of(records, "cdr")]
     assert len(recovered) == 1
     cdr = recovered[0]
     assert cdr["end_reason"] == "power_loss" and cdr["connected_s"] == 90 and cdr["billed_minutes"] == 2
     assert cdr["recording_ref"] == f"recordings/{cdr['call_id']}.flac", "the recording up to the cut is kept"
+    kept = soundfile.info(data_dir / cdr["recording_ref"])
+    assert kept.format == "FLAC" and kept.channels == 2
+    assert 90 <= kept.duration <= 95, "what was written up to the cut, at most a few seconds short"
+    assert not list((data_dir / "recordings").glob("*.pcm")), "the journal is gone once the file is made"
+    queued = db_rows(data_dir, "SELECT id, kind, path FROM sync_blobs_out")
+    assert queued == [(f"{cdr['call_id']}.flac", "recording", str((data_dir / cdr["recording_ref"]).resolve()))]
     assert [r["cents"] for records in restarts for r in of(records, "charge")] == [16]

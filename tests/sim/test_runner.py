@@ -67,6 +67,15 @@ def test_bad_scenarios_give_one_line_and_exit_2(tmp_path: Path, text: str, expec
     assert result.stdout == ""
 
 
+def test_running_on_an_existing_store_that_is_not_there_says_so(tmp_path: Path) -> None:
+    scenario = ROOT / "sim/scenarios/hook-and-keys.toml"
+    result = ringfence("sim", "run", str(scenario), "--data-dir", str(tmp_path / "dev"), "--existing-store",
+                       cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "ringfence.sqlite: no device store to run against (sync the device first)" in result.stderr
+    assert not (tmp_path / "dev" / "ringfence.sqlite").exists(), "no empty store was made in its place"
+
+
 def test_missing_scenario_file(tmp_path: Path) -> None:
     result = ringfence("sim", "run", str(tmp_path / "nope.toml"), cwd=tmp_path)
     assert result.returncode == 2 and "no such scenario file" in result.stderr
