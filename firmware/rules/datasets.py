@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from firmware.rules.facility import FacilityRules
 from firmware.store.cache import CentralCache
 from firmware.validation import summarize
 
@@ -21,7 +22,7 @@ Number = Annotated[str, Field(pattern=f"^{NUMBER_RE}$")]
 Cents = Annotated[int, Field(ge=0)]
 RestrictionReason = Literal["disciplinary", "investigation", "court_order", "phone_misuse", "administrative"]
 
-DATASETS = ("inmates", "lists", "blocks", "accounts", "numbers", "pin_keys")
+DATASETS = ("inmates", "lists", "blocks", "accounts", "numbers", "pin_keys", "rules")
 
 
 class DatasetError(ValueError):
@@ -131,6 +132,7 @@ _SCHEMAS: dict[str, type[BaseModel]] = {
     "blocks": Block,
     "numbers": NumberInfo,
     "pin_keys": PinKey,
+    "rules": FacilityRules,
 }
 _KEYS: dict[str, str] = {
     "inmates": r"[A-Za-z0-9_.-]{1,64}",
@@ -138,6 +140,8 @@ _KEYS: dict[str, str] = {
     "blocks": NUMBER_RE,
     "numbers": NUMBER_RE,
     "pin_keys": r"[A-Za-z0-9_-]{1,32}",
+    #: The facility's rules document, authored centrally: the same content as a rules file.
+    "rules": r"facility",
     "accounts": r"(debit|prepaid|direct_bill):[A-Za-z0-9_.-]{1,64}",
 }
 

@@ -25,9 +25,17 @@ from firmware.rules.datasets import (
     Inmate,
     PrepaidAccount,
     account_key,
+    validate_value,
 )
 from firmware.rules.dialplan import classify
-from firmware.rules.facility import CallType, FacilityRules, HookflashAction, ThreeWayAction, load_rules
+from firmware.rules.facility import (
+    CallType,
+    FacilityRules,
+    HookflashAction,
+    RulesError,
+    ThreeWayAction,
+    load_rules,
+)
 from firmware.rules.identity import find_by_pin
 from firmware.rules.records import CallRecord, Records
 from firmware.store import Store
@@ -53,10 +61,17 @@ class CallRules:
 
     @classmethod
     def from_config(cls, config: Config, store: Store) -> CallRules:
-        """Rules from config `paths.rules` (the shipped demo rules when empty); raises RulesError if unusable."""
-        return cls(
-            store, load_rules(config.paths.rules or None), config.device.id, config.device.housing_unit
-        )
+        """The facility rules the central server sent (dataset `rules`, key `facility`) once a sync has brought
+        them; before that the config's `paths.rules` (the shipped demo rules when empty). RulesError if unusable."""
+        synced = CentralCache(store).get("rules", "facility")
+        if synced is None:
+            rules = load_rules(config.paths.rules or None)
+        else:
+            try:
+                rules = validate_value("rules", "facility", synced)
+            except DatasetError as exc:
+                raise RulesError(f"central rules: {exc}") from None
+        return cls(store, rules, config.device.id, config.device.housing_unit)
 
     # -- before the PIN ----------------------------------------------------------------------------------
 

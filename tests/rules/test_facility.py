@@ -121,3 +121,31 @@ def test_the_device_config_names_the_rules_file(tmp_path: Path) -> None:
         assert CallRules.from_config(config_mod.load(None), store).rules.facility.id == "demo-facility"
     finally:
         store.close()
+
+
+def test_rules_the_central_server_sent_win_over_the_local_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A sync that brings the facility's rules changes what the device enforces; bad ones are refused by name."""
+    import pytest as _pytest
+
+    from firmware import config as config_mod
+    from firmware.rules.datasets import DatasetError, validate_value
+    from firmware.rules.facility import RulesError, load_rules
+    from firmware.rules.service import CallRules
+    from firmware.store import Store
+    from firmware.store.cache import CentralCache
+
+    store = Store(tmp_path / "ringfence.sqlite")
+    cfg = config_mod.load(None)
+    local = CallRules.from_config(cfg, store).rules
+    central = local.model_dump(mode="json")
+    central["pin"]["max_attempts"] = local.pin.max_attempts + 2
+    with store.transaction() as db:
+        CentralCache(store).put(db, "rules", "facility", central, seq=7)
+    assert CallRules.from_config(cfg, store).rules.pin.max_attempts == local.pin.max_attempts + 2
+    with _pytest.raises(DatasetError, match=r"rules\['facility'\]"):
+        validate_value("rules", "facility", {**central, "pin": {"max_attempts": 0}})
+    with store.transaction() as db:
+        CentralCache(store).put(db, "rules", "facility", {**central, "pin": {"max_attempts": 0}}, seq=8)
+    with _pytest.raises(RulesError, match="central rules: rules"):
+        CallRules.from_config(cfg, store)
+    assert load_rules(None) == local
