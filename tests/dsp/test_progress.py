@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from firmware.dsp.progress import ProgressConfig, ProgressDetector, detect_progress
-from firmware.dsp.wavio import read_wav
 from firmware.dsp.tones import cadence, sines, to_int16
+from firmware.dsp.wavio import read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.channel import telephone
 from tests.dsp.conftest import MOH, need
@@ -136,8 +136,6 @@ def test_a_chord_on_dial_tone_frequencies_that_changes_level_is_not_dial_tone(st
 
 
 def test_streaming_in_odd_chunks_matches_batch_on_tones_and_music() -> None:
-    from firmware.dsp.wavio import read_wav
-    from tests.dsp.conftest import MOH, need
 
     music = read_wav(need(MOH) / "reno_project-system.wav")[: 8000 * 20].astype(float)
     tones = [make() for make, _, _ in TONES.values()]
