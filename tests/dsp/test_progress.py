@@ -136,7 +136,6 @@ def test_a_chord_on_dial_tone_frequencies_that_changes_level_is_not_dial_tone(st
 
 
 def test_streaming_in_odd_chunks_matches_batch_on_tones_and_music() -> None:
-
     music = read_wav(need(MOH) / "reno_project-system.wav")[: 8000 * 20].astype(float)
     tones = [make() for make, _, _ in TONES.values()]
     signal = on_line(np.concatenate([music] + [np.concatenate([t, np.zeros(8000 * 5)]) for t in tones]))
