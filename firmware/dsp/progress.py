@@ -13,7 +13,7 @@ How it decides, and why:
   close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
 - A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
   ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
-  than any stutter burst); recall dial on the second 100 ms burst; busy once an on-segment outlasts any reorder
+  than any stutter burst); recall dial 60 ms into the second 100 ms burst; busy once an on-segment outlasts any reorder
   burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
   call waiting when a lone 440 Hz burst of the right length ends.
 Events carry the tone's onset (start) and the end of its last on-segment (end), in the caller's clock.
@@ -76,8 +76,10 @@ class ProgressConfig(BaseModel):
     settle_windows: int = Field(4, ge=1)
     bridge_windows: int = Field(8, ge=1)
     dial_min_on: float = 0.3
-    stutter_on: Range = _range(0.05, 0.14)
-    stutter_off: Range = _range(0.05, 0.14)
+    stutter_on: Range = _range(0.07, 0.13)
+    stutter_off: Range = _range(0.07, 0.13)
+    #: How long the burst after the first stutter burst and gap must last before recall dial is reported.
+    stutter_second_min: float = 0.06
     ringback_min_on: float = 0.25
     busy_min: float = 0.375
     reorder_on: Range = _range(0.15, 0.36)
@@ -125,7 +127,7 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     """Tone class of each window of sub-blocks i..i+4 for i >= lead, or -1.
 
     Windows before `lead` are history: they were labelled by an earlier call and serve the steadiness test
-    (which looks back up to 2 * STEADY_LAG sub-blocks).
+    (which looks back up to 3 * STEADY_LAG sub-blocks).
     """
     nwin = energy.shape[0] - WIN + 1
     labels = np.full(max(nwin - lead, 0), -1, dtype=np.int8)
@@ -167,15 +169,22 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
         hit &= (power[others].max(axis=0) <= purity * p) & (cls < 0)
         cls[hit], level_a[hit], level_b[hit] = c, p[hit], p[hit]
     # Steadiness: a network tone keeps its level; music and voices swell, fade and beat. A window whose class
-    # matches the window STEADY_LAG sub-blocks earlier must also match its levels, or it is labelled UNSTEADY: a
-    # class of its own, so it cuts the segment instead of being bridged over as a dropout.
+    # matches the windows STEADY_LAG and 2 * STEADY_LAG sub-blocks earlier must also match the first one's levels,
+    # or it is labelled UNSTEADY: a class of its own, so it cuts the segment instead of being bridged over.
     full = np.full(nwin, -1, dtype=np.int8)
     full[cand] = cls
     where = np.full(nwin, -1)
     where[cand] = np.arange(cand.size)
-    prev = cand - STEADY_LAG
-    prev_i = np.where(prev >= 0, where[np.maximum(prev, 0)], -1)
-    same = (prev_i >= 0) & (cls >= 0) & (cls == cls[np.maximum(prev_i, 0)])
+    def earlier(lag: int) -> np.ndarray:
+        """Index into cand of the window `lag` sub-blocks earlier, or -1."""
+        back = cand - lag
+        return np.where(back >= 0, where[np.maximum(back, 0)], -1)
+
+    prev_i, before_i = earlier(STEADY_LAG), earlier(2 * STEADY_LAG)
+    # Compared only once the tone is established (the window before that holds it too): a line's band filter
+    # makes an onset rise over several milliseconds, which is not a level jump.
+    same = (prev_i >= 0) & (before_i >= 0) & (cls >= 0)
+    same &= (cls == cls[np.maximum(prev_i, 0)]) & (cls == cls[np.maximum(before_i, 0)])
     jump = 10 ** (cfg.max_level_jump_db / 10)
     pi = np.maximum(prev_i, 0)
     steady = (np.maximum(level_a / level_a[pi].clip(1e-12), level_a[pi] / level_a.clip(1e-12)) <= jump) & (
@@ -230,7 +239,7 @@ class _Cadence:
         prev = self._history[-1] if self._history else None
         if seg.cls == DIAL:
             if (prev is not None and prev.cls == DIAL and not prev.first and prev.end - prev.start in c.stutter_on
-                    and seg.start - prev.end in c.stutter_off):
+                    and seg.start - prev.end in c.stutter_off and on >= c.stutter_second_min):
                 return self._report("recall_dial", prev.start, seg.end)
             if on >= c.dial_min_on:
                 return self._report("dial", seg.start, seg.end)
@@ -380,7 +389,7 @@ class ProgressDetector:
         re, im, energy = _spectra(buf[: count * SUB].reshape(-1, SUB))
         lead = max(self._history - (WIN - 1), 0)  # windows before this were labelled by earlier calls
         labels = _labels(re, im, energy, self._cfg, lead)
-        keep = min(count, WIN - 1 + 2 * STEADY_LAG)  # history for the level comparison and its spreading
+        keep = min(count, WIN - 1 + 3 * STEADY_LAG)  # history for the level comparison and its spreading
         self._tail, self._history = buf[(count - keep) * SUB :], keep
         return self._stamp(self._engine.feed(labels))
 

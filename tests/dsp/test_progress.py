@@ -151,3 +151,11 @@ def test_streaming_in_odd_chunks_matches_batch_on_tones_and_music() -> None:
         streamed = [(s.tone, s.at, e.at) for s, e in zip(starts, ends, strict=True)]
         assert [t for t, *_ in streamed] == [t for t, *_ in batch]
         assert np.allclose([v for _, *ts in streamed for v in ts], [v for _, *ts in batch for v in ts])
+
+
+@pytest.mark.parametrize("burst_s,expected", [(0.10, "recall_dial"), (0.08, "recall_dial"), (0.05, "dial"),
+                                             (0.16, "dial")])
+def test_recall_dial_needs_stutter_bursts_of_about_100_ms(burst_s: float, expected: str) -> None:
+    bursts = cadence([350, 440], -13, [burst_s, burst_s], 6 * burst_s)
+    signal = np.concatenate([bursts, sines([350, 440], [-13, -13], 1.0)])
+    assert [s.tone for s in detect_progress(on_line(signal))][:1] == [expected]
