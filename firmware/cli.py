@@ -91,7 +91,7 @@ def config_show(path: Path | None) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
 def run_device(config_path: Path | None) -> None:
     """Run the device on its configured hardware until interrupted, logging events as JSON lines."""
-    from firmware.device import assemble, real_devices
+    from firmware.device import DeviceError, assemble, real_devices
     from hal.clock import MonotonicClock
 
     try:
@@ -99,8 +99,11 @@ def run_device(config_path: Path | None) -> None:
     except config_mod.ConfigError as exc:
         raise UserError(str(exc)) from None
     clock = MonotonicClock()
-    devices = real_devices(cfg, clock)
-    runtime = assemble(cfg, clock, devices)
+    try:
+        devices = real_devices(cfg, clock)
+        runtime = assemble(cfg, clock, devices)
+    except DeviceError as exc:
+        raise UserError(f"{config_path or 'defaults'}: {exc}") from None
     runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -115,6 +118,24 @@ def run_device(config_path: Path | None) -> None:
 from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
 
 main.add_command(rules_group)
+
+from firmware.sync.cli import register_sync_commands  # noqa: E402
+from firmware.tech.cli import diag_command, provision_command
+from firmware.update.cli import bundle_group, slot_group
+from firmware.update.flash_cli import flash_command
+
+register_sync_commands(main)
+
 from firmware.dsp.cli import dsp  # noqa: E402
 
 main.add_command(dsp)
+
+from firmware.kiosk.cli import register as register_kiosk  # noqa: E402
+
+register_kiosk(main)
+
+main.add_command(bundle_group)
+main.add_command(slot_group)
+main.add_command(flash_command)
+main.add_command(provision_command)
+main.add_command(diag_command)

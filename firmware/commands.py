@@ -37,6 +37,24 @@ class CancelTimer(Command):
 
 
 @dataclass(frozen=True)
+class VerifyPin(Command):
+    """Check a PIN against the roster's keyed verifiers. Never printed: the digits are a secret."""
+
+    pin: str
+    kind: ClassVar[str] = "verify_pin"
+    loggable: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class RememberLanguage(Command):
+    """The inmate chose a language: remembered per inmate, on handsets and kiosks alike."""
+
+    inmate_id: str
+    language: str
+    kind: ClassVar[str] = "language"
+
+
+@dataclass(frozen=True)
 class TimerExpired(Event):
     name: str
     kind: ClassVar[str] = "timer"

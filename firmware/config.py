@@ -93,6 +93,19 @@ class AudioSection(_Section):
     samplerate: int = Field(0, ge=0, le=192000)
     #: Where the simulator writes what the handset played (both call legs), relative to the data directory.
     record_wav: str = "handset-audio.wav"
+    #: sounddevice only: the card's block, the playback queue bound, the least audio queued before playback
+    #: starts, the pause that ends playback (shorter gaps are underruns), and the silence that restarts a stream.
+    block_ms: float = Field(10.0, ge=1, le=100)
+    queue_ms: float = Field(200.0, ge=20, le=5000)
+    prefill_ms: float = Field(40.0, gt=0, le=1000)
+    idle_ms: float = Field(100.0, gt=0, le=10000)
+    stall_ms: float = Field(250.0, ge=50, le=10000)
+
+    @model_validator(mode="after")
+    def _prefill_fits(self) -> AudioSection:
+        if self.prefill_ms > self.queue_ms:
+            raise ValueError(f"prefill_ms ({self.prefill_ms}) must not exceed queue_ms ({self.queue_ms})")
+        return self
 
 
 class LineSection(_Section):
@@ -105,9 +118,43 @@ class LinkSection(_Section):
 
 
 class DisplaySection(_Section):
-    backend: Literal["sim"] = "sim"
+    #: "lcd" is an HD44780 character LCD behind an I2C backpack (hal/lcd.py).
+    backend: Literal["sim", "lcd"] = "sim"
     width: int = Field(20, ge=8, le=40)
     height: int = Field(4, ge=1, le=8)
+    i2c_port: int = Field(1, ge=0, le=20)
+    i2c_address: int = Field(0x27, ge=0x03, le=0x77)
+    i2c_expander: Literal["PCF8574", "MCP23008", "MCP23017"] = "PCF8574"
+    #: The LCD's character ROM: A00 (most modules) or A02 (with accented letters).
+    charmap: Literal["A00", "A02", "ST0B"] = "A00"
+
+
+class PrinterSection(_Section):
+    """The kiosk's optional receipt printer (ESC/POS)."""
+
+    backend: Literal["none", "sim", "escpos"] = "none"
+    #: For escpos: a serial device path, or usb:VENDOR:PRODUCT with hex ids.
+    url: str = ""
+    baudrate: int = Field(19200, ge=1200, le=921600)
+
+    @model_validator(mode="after")
+    def _url_for_escpos(self) -> PrinterSection:
+        if self.backend == "escpos" and not self.url:
+            raise ValueError("an escpos printer needs url (a serial path or usb:VENDOR:PRODUCT)")
+        return self
+
+
+class KioskSection(_Section):
+    """Timings of the kiosk's session; purchase amounts and limits come from the central server."""
+
+    inactivity_s: float = Field(60.0, gt=0, le=3600)
+    reply_timeout_s: float = Field(5.0, gt=0, le=120)
+    query_retry_s: float = Field(3.0, gt=0, le=600)
+    #: How long an inmate is kept waiting for a purchase's answer before "still pending".
+    give_up_s: float = Field(60.0, gt=0, le=3600)
+    notice_s: float = Field(4.0, gt=0, le=60)
+    #: How often purchases whose answer never arrived are asked about again.
+    settle_every_s: float = Field(30.0, gt=0, le=86400)
 
 
 class PathsSection(_Section):
@@ -126,6 +173,8 @@ class Config(_Section):
     line: LineSection = LineSection()
     link: LinkSection = LinkSection()
     display: DisplaySection = DisplaySection()
+    printer: PrinterSection = PrinterSection()
+    kiosk: KioskSection = KioskSection()
     paths: PathsSection = PathsSection()
 
 

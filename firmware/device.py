@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from firmware.config import Config
 from firmware.runtime import Machine, Runtime
@@ -37,32 +39,74 @@ def sim_devices(config: Config, clock: Clock) -> Devices:
     )
 
 
+class DeviceError(RuntimeError):
+    """A configured hardware backend cannot be used here; the message names the device and the setting."""
+
+
 def real_devices(config: Config, clock: Clock) -> Devices:
-    """Backends for a real device; each library is imported only when its backend is chosen."""
+    """Backends for a real device; each library is imported only when its backend is chosen.
+
+    Any failure to open hardware (library missing, no GPIO chip, no such sound card, a pin already taken)
+    becomes one DeviceError naming the device, instead of a traceback on the technician's console.
+    """
     devices = sim_devices(config, clock)
     if config.gpio.backend != "sim":
-        from hal.gpio import make_pin_factory
-        from hal.gpio.hookswitch import GpioHookSwitch
-        from hal.gpio.keypad import GpioMatrixKeypad
+        try:
+            from hal.gpio import make_pin_factory
+            from hal.gpio.hookswitch import GpioHookSwitch
+            from hal.gpio.keypad import GpioMatrixKeypad
 
-        factory = make_pin_factory(config.gpio.backend)
-        k, h = config.keypad, config.hook
-        devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
-        devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+            factory = make_pin_factory(config.gpio.backend)
+            k, h = config.keypad, config.hook
+            devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
+            devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+        except Exception as exc:  # every library has its own errors; all mean "this GPIO cannot be used"
+            devices.close()
+            raise DeviceError(f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
+                              f" {type(exc).__name__}: {exc}") from exc
+    if config.display.backend == "lcd":
+        from hal.lcd import LcdDisplay
+
+        d = config.display
+        devices.display = LcdDisplay(d.width, d.height, d.i2c_port, d.i2c_address, d.i2c_expander, d.charmap)
     if config.audio.backend == "sounddevice":
-        from hal.sounddevice_audio import SoundDeviceAudioPort
+        try:
+            from hal.sounddevice_audio import SoundDeviceAudioPort
 
-        devices.audio = SoundDeviceAudioPort(clock, config.audio.device or None, config.audio.samplerate)
+            a = config.audio
+            devices.audio = SoundDeviceAudioPort(
+                clock, a.device or None, a.samplerate, block_ms=a.block_ms, queue_ms=a.queue_ms,
+                prefill_ms=a.prefill_ms, idle_ms=a.idle_ms, stall_ms=a.stall_ms,
+            )
+        except Exception as exc:
+            devices.close()
+            raise DeviceError(f"audio.backend = 'sounddevice': {exc}") from exc
     return devices
 
 
 def machines_for(config: Config, devices: Devices) -> list[Machine]:
     """The state machines of the device's role."""
+    if config.device.role == "handset":
+        from firmware.handset.wiring import handset_flow
+
+        return [handset_flow(config)]
     return []
 
 
-def assemble(config: Config, clock: Clock, devices: Devices) -> Runtime:
+def assemble(
+    config: Config, clock: Clock, devices: Devices, wall: Callable[[float], datetime] | None = None
+) -> Runtime:
+    """`wall` turns clock seconds into the date and time the rules need (the simulator sets its own)."""
     runtime = Runtime(clock, machines_for(config, devices))
-    for device in (devices.keypad, devices.hook, devices.audio, devices.line):
-        device.start(runtime.post)
+    if config.device.role == "handset":
+        from firmware.handset.wiring import install, system_wall
+
+        line = devices.line
+        install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up, wall or system_wall(clock))
+    for name in ("keypad", "hook", "audio", "line"):
+        try:
+            getattr(devices, name).start(runtime.post)
+        except Exception as exc:  # a sound card vanishing between open and start, a pin grabbed meanwhile
+            devices.close()
+            raise DeviceError(f"{name}: cannot start: {type(exc).__name__}: {exc}") from exc
     return runtime

@@ -32,7 +32,8 @@ class Runtime:
         self.clock = clock
         self.machines = list(machines)
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._timers: dict[str, TimerHandle] = {}
+        #: Live timers by name, with the event each will post; a fired event that is no longer live is dropped.
+        self._timers: dict[str, tuple[TimerHandle, TimerExpired]] = {}
         self._handlers: dict[type[Command], Callable[[Any], None]] = {
             StartTimer: self._start_timer,
             CancelTimer: self._cancel_timer,
@@ -56,6 +57,11 @@ class Runtime:
             observer(record)
 
     def _handle(self, event: Event) -> None:
+        if isinstance(event, TimerExpired):
+            live = self._timers.get(event.name)
+            if live is None or live[1] is not event:
+                return  # cancelled or restarted after it fired but before it was handled
+            del self._timers[event.name]
         if event.loggable:
             self.note(event.to_record())
         for machine in self.machines:
@@ -82,14 +88,13 @@ class Runtime:
 
     def _start_timer(self, command: StartTimer) -> None:
         self._cancel_timer(CancelTimer(command.name))
-        self._timers[command.name] = self.clock.call_at(
-            command.at, lambda: self.post(TimerExpired(command.at, command.name))
-        )
+        expired = TimerExpired(command.at, command.name)
+        self._timers[command.name] = (self.clock.call_at(command.at, lambda: self.post(expired)), expired)
 
     def _cancel_timer(self, command: CancelTimer) -> None:
-        timer = self._timers.pop(command.name, None)
-        if timer is not None:
-            timer.cancel()
+        live = self._timers.pop(command.name, None)
+        if live is not None:
+            live[0].cancel()
 
     def run_virtual(self, clock: VirtualClock, until: float) -> None:
         """Alternate between handling every queued event and jumping the clock to its next deadline."""

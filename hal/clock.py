@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -112,4 +113,7 @@ class MonotonicClock:
                     deadline = self._timers.next_deadline()
                     self._wake.wait(None if deadline is None else max(0.0, deadline - self.now()))
                     continue
-            timer.callback()
+            try:
+                timer.callback()
+            except Exception:  # one failing callback must not stop every later timer on the device
+                logging.getLogger(__name__).exception("timer callback failed")

@@ -76,8 +76,14 @@ class HookPulseTrain(Event):
 
 @dataclass(frozen=True)
 class AudioXrun(Event):
-    """The audio device dropped (overrun) or starved (underrun) samples."""
+    """Audio was lost on its way in or out.
+
+    `direction` is "capture" (mouthpiece) or "playback" (earpiece); `xrun` is "overrun" (samples dropped: the
+    device or the playback queue was full) or "underrun" (the earpiece starved and heard silence); `frames`
+    counts the 20 ms frames lost, rounded up.
+    """
 
     direction: str
     frames: int
+    xrun: str
     kind: ClassVar[str] = "audio_xrun"

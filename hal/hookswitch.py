@@ -3,7 +3,8 @@
 An on-hook interval shorter than `bounce_ms` is contact bounce; up to `pulse_ms` it is a dial pulse (a train of
 them is somebody pulse-dialing around the keypad, which is reported); up to `flash_ms` it is a hookflash;
 anything longer is a hang-up. Defaults follow DAHDI. Off-hook must be stable for `offhook_debounce_ms` before it
-counts, so that a handset rattled in its cradle does not start a call.
+counts, so that a handset rattled in its cradle does not start a call; an on-hook interval ends only when the
+contact has stayed closed for `bounce_ms`, so the same rattle does not split a hang-up into false flashes.
 """
 
 from __future__ import annotations
@@ -35,14 +36,31 @@ class HookTiming:
             raise ValueError("offhook_debounce_ms and pulse_train_gap_ms must be positive")
 
 
+#: Deadlines are compared to the microsecond: 0.1 + 0.05 is 0.15000000000000002 in floats, and an edge exactly
+#: at a threshold must land on the side the documentation promises.
+_EPSILON_S = 1e-6 / 2
+
+
+def _due(at: float, deadline: float) -> bool:
+    return at >= deadline - _EPSILON_S
+
+
 class HookClassifier:
-    """Pure: raw contact edges and times in, hook events out."""
+    """Pure: raw contact edges and times in, hook events out.
+
+    Both directions are debounced. Off the hook, a lift counts once the contact has stayed closed for
+    `offhook_debounce_ms`. On the hook, an interval ends only once the contact has stayed closed for `bounce_ms`:
+    a shorter closure is a rattle inside the interval, which goes on. Each event is stamped with the instant it
+    became certain (a debounce or threshold deadline), not with the moment a late poll noticed it.
+    """
 
     def __init__(self, timing: HookTiming = HookTiming(), off_hook: bool = False) -> None:
         self.timing = timing
         self.off_hook = off_hook  # the confirmed state that events have announced
         self._raw_on_hook = not off_hook
-        self._edge_at: float | None = None  # start of the current unconfirmed raw interval
+        self._lift_at: float | None = None  # on the hook: contact closed since, not yet confirmed
+        self._down_at: float | None = None  # off the hook: start of the current on-hook interval
+        self._up_at: float | None = None  # off the hook: contact closed again since (interval may be over)
         self._pulses: list[int] = []
         self._last_pulse_end: float | None = None
 
@@ -51,26 +69,67 @@ class HookClassifier:
         if on_hook == self._raw_on_hook:
             return events
         self._raw_on_hook = on_hook
-        if self.off_hook and not on_hook and self._edge_at is not None:
-            events += self._end_on_hook_interval(at)
-            self._edge_at = None
-        elif self.off_hook == (not on_hook):
-            self._edge_at = None  # bounced back to the confirmed state before it could count
-        else:
-            self._edge_at = at
+        if not self.off_hook:
+            self._lift_at = None if on_hook else at
+        elif on_hook:
+            if self._down_at is None:
+                self._down_at = at
+            self._up_at = None  # a closure shorter than bounce_ms: the on-hook interval goes on
+        elif self._down_at is not None:
+            self._up_at = at
+        return events + self.poll(at)
+
+    def next_deadline(self) -> float | None:
+        t = self.timing
+        if not self.off_hook:
+            return None if self._lift_at is None else self._lift_at + t.offhook_debounce_ms / 1000.0
+        if self._down_at is not None:
+            if self._up_at is not None:
+                return self._up_at + t.bounce_ms / 1000.0
+            return self._down_at + t.flash_ms / 1000.0
+        if self._last_pulse_end is not None:
+            return self._last_pulse_end + t.pulse_train_gap_ms / 1000.0
+        return None
+
+    def poll(self, at: float) -> list[Event]:
+        t = self.timing
+        if not self.off_hook:
+            if self._lift_at is not None and _due(at, self._lift_at + t.offhook_debounce_ms / 1000.0):
+                self.off_hook = True
+                confirmed = self._lift_at + t.offhook_debounce_ms / 1000.0
+                self._lift_at = None
+                return [OffHook(confirmed)]
+            return []
+        events: list[Event] = []
+        if self._down_at is not None:
+            if self._up_at is not None and _due(at, self._up_at + t.bounce_ms / 1000.0):
+                events += self._end_interval(self._down_at, self._up_at, self._up_at + t.bounce_ms / 1000.0)
+            elif self._up_at is None and _due(at, self._down_at + t.flash_ms / 1000.0):
+                since = self._down_at
+                hung_up = since + t.flash_ms / 1000.0
+                events += self._close_train(hung_up)
+                self.off_hook = False
+                self._down_at = None
+                events.append(OnHook(hung_up, round(since * 1000)))
+                return events
+        if self._down_at is None and self._last_pulse_end is not None:
+            closes = self._last_pulse_end + t.pulse_train_gap_ms / 1000.0
+            if _due(at, closes):
+                events += self._close_train(closes)
         return events
 
-    def _end_on_hook_interval(self, at: float) -> list[Event]:
-        assert self._edge_at is not None
-        duration_ms = (at - self._edge_at) * 1000.0
+    def _end_interval(self, down: float, up: float, confirmed: float) -> list[Event]:
+        self._down_at = self._up_at = None
+        # Whole microseconds: float noise must not move an interval across a threshold.
+        duration_ms = round((up - down) * 1000.0, 3)
         t = self.timing
         if duration_ms < t.bounce_ms:
             return []
         if duration_ms < t.pulse_ms:
             self._pulses.append(round(duration_ms))
-            self._last_pulse_end = at
+            self._last_pulse_end = up
             return []
-        return self._close_train(at) + [HookFlash(at, round(duration_ms))]
+        return self._close_train(confirmed) + [HookFlash(confirmed, round(duration_ms))]
 
     def _close_train(self, at: float) -> list[Event]:
         if not self._pulses:
@@ -79,37 +138,6 @@ class HookClassifier:
         self._pulses = []
         self._last_pulse_end = None
         return [event]
-
-    def next_deadline(self) -> float | None:
-        deadlines = []
-        if self._edge_at is not None:
-            if self.off_hook:
-                deadlines.append(self._edge_at + self.timing.flash_ms / 1000.0)
-            else:
-                deadlines.append(self._edge_at + self.timing.offhook_debounce_ms / 1000.0)
-        if self._last_pulse_end is not None and not self._raw_on_hook:
-            deadlines.append(self._last_pulse_end + self.timing.pulse_train_gap_ms / 1000.0)
-        return min(deadlines) if deadlines else None
-
-    def poll(self, at: float) -> list[Event]:
-        events: list[Event] = []
-        t = self.timing
-        if self._last_pulse_end is not None and not self._raw_on_hook:
-            if at >= self._last_pulse_end + t.pulse_train_gap_ms / 1000.0:
-                events += self._close_train(at)
-        if self._edge_at is None:
-            return events
-        if self.off_hook and at >= self._edge_at + t.flash_ms / 1000.0:
-            since = self._edge_at
-            events += self._close_train(at)
-            self.off_hook = False
-            self._edge_at = None
-            events.append(OnHook(since + t.flash_ms / 1000.0, round(since * 1000)))
-        elif not self.off_hook and at >= self._edge_at + t.offhook_debounce_ms / 1000.0:
-            self.off_hook = True
-            self._edge_at = None
-            events.append(OffHook(at))
-        return events
 
 
 class HookSwitch(Protocol):

@@ -86,7 +86,7 @@ class KeyScanner:
         due = sorted(
             (s.raw_since + self.debounce, contact)
             for contact, s in self._keys.items()
-            if s.raw != s.reported and at >= s.raw_since + self.debounce
+            if s.raw != s.reported and at >= s.raw_since + self.debounce - 5e-7  # to the microsecond
         )
         for when, contact in due:
             state = self._keys[contact]

@@ -23,6 +23,10 @@ class LineProgress(Event):
 
 @dataclass(frozen=True)
 class LineAnswered(Event):
+    """The far end went off-hook. `answered_by` is "machine" when the network signals an answering machine or
+    voicemail (answer-type signalling), else empty: a machine is then recognised from its audio."""
+
+    answered_by: str = ""
     kind: ClassVar[str] = "line_answered"
 
 

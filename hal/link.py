@@ -1,12 +1,13 @@
 """A byte stream to the central server or a technician's laptop, named by one URL.
 
-`tcp://host:port` is a TCP connection; anything else goes to pyserial's serial_for_url: a device path
+`tcp://host:port` is a TCP connection (wrapped in TLS when an ssl context is given); anything else goes to pyserial's serial_for_url: a device path
 (`/dev/ttyAMA0`, a pty such as `/dev/pts/4`), `loop://`, `socket://host:port`, `rfc2217://host:port`.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -31,28 +32,45 @@ class Link(Protocol):
 
 def split_tcp(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
-        raise LinkError(f"link {url!r}: expected tcp://HOST:PORT")
-    return parts.hostname, parts.port
+    try:
+        port = parts.port
+    except ValueError:  # urllib's own message names neither the URL nor the rule
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        raise LinkError(f"link {url!r}: expected tcp://HOST:PORT with PORT a number from 0 to 65535")
+    return parts.hostname, port
 
 
 class SocketLink:
     def __init__(self, sock: socket.socket, url: str) -> None:
         self.url = url
         self._sock = sock
+        #: The verified common name of the peer's certificate on a TLS link, else "".
+        self.peer_name = ""
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         self._sock.settimeout(timeout)
         try:
             data = self._sock.recv(max_bytes)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):  # timeout=0 makes it non-blocking
             return b""
         except OSError as exc:
             raise LinkError(f"link {self.url}: {exc}") from exc
         if not data:
             raise LinkError(f"link {self.url}: closed by the other side")
         return data
+
+    def handshake(self, timeout: float = 10.0) -> None:
+        """Finish the TLS handshake of an accepted connection and note the peer's certificate name."""
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.do_handshake()
+        except (OSError, ssl.SSLError) as exc:
+            raise LinkError(f"link {self.url}: TLS handshake failed: {exc}") from exc
+        self.peer_name = _peer_common_name(self._sock)
 
     def write(self, data: bytes) -> None:
         self._sock.settimeout(None)
@@ -72,7 +90,8 @@ class SerialLink:
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         try:
-            self._port.timeout = timeout
+            if self._port.timeout != timeout:  # setting it reconfigures a real port (termios calls)
+                self._port.timeout = timeout
             first = self._port.read(1)
             if not first:
                 return b""
@@ -92,15 +111,29 @@ class SerialLink:
         self._port.close()
 
 
-def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0) -> Link:
-    """Open the client end of a link."""
+def _peer_common_name(sock: ssl.SSLSocket) -> str:
+    for rdn in (sock.getpeercert() or {}).get("subject", ()):
+        for field, value in rdn:
+            if field == "commonName":
+                return str(value)
+    return ""
+
+
+def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0,
+              tls: ssl.SSLContext | None = None, server_hostname: str | None = None) -> Link:
+    """Open the client end of a link; a tcp:// link with `tls` is authenticated and private."""
     if url.startswith("tcp://"):
         host, port = split_tcp(url)
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
-        except OSError as exc:
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=server_hostname or host)
+        except (OSError, ssl.SSLError) as exc:
             raise LinkError(f"link {url}: cannot connect: {exc}") from exc
-        return SocketLink(sock, url)
+        link = SocketLink(sock, url)
+        if isinstance(sock, ssl.SSLSocket):
+            link.peer_name = _peer_common_name(sock)
+        return link
     try:
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
     except (serial.SerialException, ValueError, OSError) as exc:
@@ -111,7 +144,8 @@ def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0) -
 class TcpListener:
     """The server end of tcp://HOST:PORT: each accepted connection is a Link."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         host, port = split_tcp(url)
         try:
             self._sock = socket.create_server((host, port), reuse_port=False)
@@ -124,11 +158,16 @@ class TcpListener:
         return int(self._sock.getsockname()[1])
 
     def accept(self, timeout: float | None = None) -> SocketLink | None:
-        self._sock.settimeout(timeout)
+        """The next connection; with TLS, call its `handshake` on the connection's own thread."""
         try:
+            self._sock.settimeout(timeout)
             conn, peer = self._sock.accept()
         except TimeoutError:
             return None
+        except OSError as exc:  # closed, or out of file descriptors: say which listener
+            raise LinkError(f"link {self.url}: cannot accept: {exc}") from exc
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         return SocketLink(conn, f"tcp://{peer[0]}:{peer[1]}")
 
     def close(self) -> None:

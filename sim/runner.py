@@ -12,21 +12,27 @@ from typing import Any
 
 from firmware import config as config_mod
 from firmware.device import Devices, assemble, sim_devices
-from hal.audio import SimAudioPort
+from firmware.dsp.wavio import AudioFileError
+from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
 from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
+from sim import world as world_mod
+from sim.network import SimNetwork, dtmf, timeline
 from sim.scenario import (
     Flash,
     HangUp,
+    Incoming,
     Keys,
     Lift,
     Press,
     Pulses,
     RawHook,
     Release,
+    Say,
     Scenario,
     ScenarioError,
+    ToneDialer,
 )
 
 Record = dict[str, Any]
@@ -61,12 +67,15 @@ def check(scenario: Scenario, records: list[Record]) -> RunResult:
 class _Actor:
     """Turns scenario steps into actions on the simulated devices at their virtual times."""
 
-    def __init__(self, clock: VirtualClock, devices: Devices) -> None:
+    def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork | None = None,
+                 mic: world_mod.Mouthpiece | None = None) -> None:
         if not isinstance(devices.hook, SimHookSwitch) or not isinstance(devices.keypad, SimKeypad):
             raise ScenarioError("scenarios drive simulated devices only")
         self.clock = clock
         self.hook = devices.hook
         self.keypad = devices.keypad
+        self.network = network
+        self.mic = mic
 
     def at(self, t: float, action: Callable[[], None]) -> None:
         self.clock.call_at(t, action)
@@ -102,38 +111,83 @@ class _Actor:
             case Release(key=key):
                 self.keypad.scanner.contact_of(key)
                 self.at(t, lambda: self.keypad.release(key))
+            case Say(file=name):
+                if self.mic is None:
+                    raise ValueError("the inmate can only speak in a scenario with audio = true")
+                self.mic.say(t, name)
+            case ToneDialer(keys=keys):
+                if self.mic is None:
+                    raise ValueError("a tone dialer needs a scenario with audio = true")
+                self.mic.play(t, dtmf(keys))
+            case Incoming(caller=caller):
+                network = self.network
+                if network is None:
+                    raise ValueError("an incoming call needs a handset with a phone line")
+                self.at(t, lambda: network.incoming(caller))
 
 
 def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:
+        if scenario.rules:
+            overrides["paths"]["rules"] = str(world_mod.write_rules(scenario.rules, data_dir))
         config = config_mod.load(None, overrides, source=f"scenario {scenario.name!r} [config]")
+        world_mod.seed(scenario.world, config)
+        timing = world_mod.timing(scenario.timing)
     except config_mod.ConfigError as exc:
         raise ScenarioError(str(exc)) from None
+    except world_mod.WorldError as exc:
+        raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
+    if config.device.role == "kiosk":
+        from sim import kiosk_world
+
+        return check(scenario, kiosk_world.run(scenario, config, emit))
     clock = VirtualClock()
     devices = sim_devices(config, clock)
     try:
-        actor = _Actor(clock, devices)
+        network = SimNetwork(clock, list(scenario.parties), continuous_audio=scenario.audio)
+    except AudioFileError as exc:
+        raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
+    devices.line = network
+    mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
+    try:
+        actor = _Actor(clock, devices, network, mic)
         for step in scenario.steps:
             try:
                 actor.schedule(step)
             except ValueError as exc:
                 raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
-        runtime = assemble(config, clock, devices)
         records: list[Record] = []
 
         def collect(record: Record) -> None:
             records.append(record)
             emit(record)
 
+        runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
         runtime.observe(collect)
+        world_mod.apply_timing(runtime, timing)
+        if mic is not None:
+            mic.start(scenario.end_time())
         runtime.run_virtual(clock, scenario.end_time())
         audio = devices.audio
-        if isinstance(audio, SimAudioPort) and audio.played:
+        if scenario.audio and isinstance(audio, SimAudioPort):
             wav = Path(config.paths.data_dir) / config.audio.record_wav
-            audio.write_wav(wav)
+            write_call_wav(wav, audio, network, scenario.end_time())
             runtime.note({"t_ms": round(clock.now() * 1000), "event": "audio_written", "path": str(wav)})
     finally:
         devices.close()
     return check(scenario, records)
+
+
+def write_call_wav(path: Path, audio: SimAudioPort, network: SimNetwork, end: float) -> None:
+    """Both legs as one stereo WAV: left what the inmate heard, right what the called party heard."""
+    import numpy as np
+
+    ear = timeline(audio.played, 0.0, end)
+    far = timeline(network.sent, 0.0, end)
+    n = max(len(ear), len(far), FRAME_SAMPLES)
+    stereo = np.zeros((n, 2), dtype=np.int16)
+    stereo[: len(ear), 0] = ear
+    stereo[: len(far), 1] = far
+    write_wav(path, stereo, channels=2)

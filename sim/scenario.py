@@ -7,10 +7,13 @@ error naming the file, the step and the key.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from sim.network import Party
 
 
 class ScenarioError(ValueError):
@@ -72,9 +75,46 @@ class Release(_Step):
     key: str = Field(min_length=1, max_length=1)
 
 
+class Say(_Step):
+    """The inmate speaks into the mouthpiece: an Asterisk sound file (needs `audio = true`)."""
+
+    action: Literal["say"]
+    file: str = Field(min_length=1)
+
+
+class ToneDialer(_Step):
+    """The inmate holds a tone dialer to the mouthpiece and plays `keys` (needs `audio = true`)."""
+
+    action: Literal["tone_dialer"]
+    keys: str = Field(min_length=1, pattern=r"^[0-9*#A-D]+$")
+
+
+class Incoming(_Step):
+    """The network offers an inbound call, which a handset never answers."""
+
+    action: Literal["incoming"]
+    caller: str = Field(pattern=r"^[0-9]{3,15}$")
+
+
 Step = Annotated[
-    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release, Field(discriminator="action")
+    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | ToneDialer | Incoming,
+    Field(discriminator="action"),
 ]
+
+
+class World(BaseModel):
+    """The central data the device has cached, as the central server would send it.
+
+    Inmates give a `pin` in the clear here; the simulator stores only its keyed verifier, as the server does.
+    Other datasets are given as the server sends them (firmware/rules/datasets.py), keyed the same way.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    inmates: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
+    numbers: dict[str, dict[str, Any]] = {}
+    lists: dict[str, dict[str, Any]] = {}
+    blocks: dict[str, dict[str, Any]] = {}
 
 
 class Scenario(BaseModel):
@@ -85,11 +125,31 @@ class Scenario(BaseModel):
     until_s: float | None = Field(None, gt=0)
     #: Device configuration overrides, by section, with the same keys as a device's TOML file.
     config: dict[str, dict[str, Any]] = {}
+    #: The wall-clock moment (with its UTC offset) at virtual time 0: schedules, weekends and holidays follow it.
+    start: datetime = datetime(2026, 11, 24, 14, 0, tzinfo=timezone(timedelta(hours=-6)))
+    #: Continuous audio (mouthpiece and line frames every 20 ms) and a WAV of both legs; off, only the far
+    #: end's sounds (keys, speech, three-way patterns) travel as audio, and long calls take milliseconds.
+    audio: bool = False
+    #: Facility rules overrides, by section, merged into the shipped demo rules.
+    rules: dict[str, Any] = {}
+    #: Handset timing overrides (firmware/handset/timing.toml keys).
+    timing: dict[str, Any] = {}
+    world: World = World()
+    parties: list[Party] = []
     steps: list[Step] = []
     #: Records that must appear, in this order (each matches any record whose fields include it).
     expect: list[dict[str, Any]] = []
     #: Records that must not appear at all.
     forbid: list[dict[str, Any]] = []
+    #: The kiosk's world (central accounts, rules, faults) when device.role is "kiosk": sim/kiosk_world.py.
+    kiosk: dict[str, Any] = {}
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, start: datetime) -> datetime:
+        if start.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-24T14:00:00-06:00")
+        return start
 
     @field_validator("steps")
     @classmethod

@@ -1,0 +1,289 @@
+"""Three-way detection benchmark: our detector against an energy-pulse click detector on the same corpus.
+
+No open three-way detector exists, so the peer is the method of the early patents, implemented here: a low-pass
+energy pulse (5 ms blocks) that rises `rise_db` above the preceding 200 ms and falls back within 40 ms is taken as
+a hookflash. Both run on the same seeded corpus (sim.corpus: hours of negatives with every hard negative, hundreds
+of attempts of every variant). We report detection rate, false alarms (count and per hour), decision latency
+(p50/p95 from the first flash), CPU of one core per channel when streaming 20 ms frames, and ROC curves over our
+sensitivity and the baseline's threshold.
+
+    python -m bench.dsp_threeway                 # full run: 3 h of negatives, ~300 attempts
+    python -m bench.dsp_threeway --quick         # a few minutes, for a smoke test
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from sim.corpus import NEGATIVES, POSITIVES, Call, generate
+
+RESULTS = Path(__file__).parent / "results"
+SENSITIVITIES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+BASELINE_RISES_DB = (50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 12.0, 9.0)
+BASELINE_DEFAULT_DB = 20.0
+MAX_LATENCY_S = 3.0
+EARLY_S = 0.1  # a decision this long before the labelled flash still belongs to it (block alignment)
+MEAN_POSITIVE_S = 31.0  # average length of a positive call, to size the corpus by attempt count
+
+
+class EnergyPulseBaseline:
+    """The patents' low-pass energy pulse detector: a short pulse far above the recent background is a flash."""
+
+    BLOCK = 40  # 5 ms
+    BACKGROUND = 40  # 200 ms before the pulse
+    GUARD = 2
+    AFTER = 8  # the pulse must have ended 40 ms later
+    REFRACTORY_S = 5.0
+
+    def __init__(self, samples: np.ndarray) -> None:
+        x = np.asarray(samples, dtype=np.float64)
+        n = len(x) // self.BLOCK
+        # Low-pass first (the patents look at the low-frequency energy of the loop transient).
+        lp = np.convolve(x, np.ones(8) / 8, mode="same")[: n * self.BLOCK]
+        e = np.mean(lp.reshape(n, self.BLOCK) ** 2, axis=1) + 1.0
+        c = np.concatenate([[0.0], np.cumsum(e)])
+        i = np.arange(self.BACKGROUND + self.GUARD, max(self.BACKGROUND + self.GUARD, n - self.AFTER))
+        bg = (c[i - self.GUARD] - c[i - self.GUARD - self.BACKGROUND]) / self.BACKGROUND
+        self.times = i * self.BLOCK / SAMPLE_RATE
+        self.rise = 10 * np.log10(e[i] / bg)
+        self.after = 10 * np.log10(e[i + self.AFTER] / bg)
+
+    def decisions(self, rise_db: float) -> list[float]:
+        hits = self.times[(self.rise >= rise_db) & (self.after < rise_db / 2)]
+        out: list[float] = []
+        for t in hits:
+            if not out or t - out[-1] >= self.REFRACTORY_S:
+                out.append(float(t))
+        return out
+
+
+@dataclass
+class Tally:
+    """Outcomes of one detector setting over the corpus."""
+
+    detected: int = 0
+    attempts: int = 0
+    false_alarms: int = 0
+    latencies: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    by_variant: dict[str, list[int]] = field(default_factory=dict)  # variant -> [hits or alarms, calls]
+
+    def score(self, name: str, call: Call, decisions: list[float]) -> None:
+        row = self.by_variant.setdefault(call.variant, [0, 0])
+        row[1] += 1
+        if call.positive:
+            flash = call.flash_times[0]
+            self.attempts += 1
+            early = [t for t in decisions if t < flash - EARLY_S]
+            hits = [t for t in decisions if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
+            self.false_alarms += len(early)
+            self.alarms += [f"{name} at {t:.2f} s (before the flash)" for t in early]
+            if hits:
+                self.detected += 1
+                row[0] += 1
+                self.latencies.append(max(0.0, hits[0] - flash))
+            else:
+                self.misses.append(f"{name} ({', '.join(f'{t - flash:+.2f} s' for t in decisions) or 'nothing'})")
+        else:
+            self.false_alarms += len(decisions)
+            row[0] += len(decisions)
+            self.alarms += [f"{name} at {t:.2f} s" for t in decisions]
+
+    def summary(self, hours: float) -> dict[str, object]:
+        lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
+        return {
+            "attempts": self.attempts, "detected": self.detected,
+            "detection_rate": self.detected / max(1, self.attempts),
+            "false_alarms": self.false_alarms, "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
+            "latency_p50_s": float(np.nanpercentile(lat, 50)), "latency_p95_s": float(np.nanpercentile(lat, 95)),
+            "latency_max_s": float(np.nanmax(lat)),
+            "misses": self.misses[:50], "alarms": self.alarms[:50],
+            "by_variant": {k: {"hits_or_alarms": v[0], "calls": v[1]} for k, v in sorted(self.by_variant.items())},
+        }
+
+
+def streaming_cpu(calls: list[Call]) -> float:
+    """Percent of one core used to stream these calls through the detector in 20 ms frames."""
+    audio_s = sum(c.duration_s for c in calls)
+    start = time.process_time()
+    for call in calls:
+        det = ThreeWayDetector()
+        x = call.samples
+        for i in range(0, len(x) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+            det.feed(x[i : i + FRAME_SAMPLES], i / SAMPLE_RATE)
+        det.flush()
+    return 100.0 * (time.process_time() - start) / audio_s
+
+
+def _plot(ours: list[dict[str, float]], base: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for points, label, key, marker in ((ours, "ringfence (sensitivity)", "sensitivity", "o"),
+                                       (base, "energy-pulse baseline (rise dB)", "rise_db", "s")):
+        xs = [p["false_alarms_per_hour"] for p in points]
+        ys = [100 * p["detection_rate"] for p in points]
+        ax.plot(xs, ys, marker=marker, label=label)
+        for p, x, y in zip(points, xs, ys, strict=True):
+            ax.annotate(f"{p[key]:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlabel("false alarms per hour of negative audio (symlog)")
+    ax.set_ylabel("three-way attempts detected within 3 s (%)")
+    ax.set_title("Three-way detection ROC on the seeded corpus")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _markdown(result: dict[str, object]) -> str:
+    ours = result["ours"]
+    base = result["baseline_default"]
+    base_z = result["baseline_zero_alarm"]
+    corpus = result["corpus"]
+    assert isinstance(ours, dict) and isinstance(base, dict) and isinstance(base_z, dict)
+    assert isinstance(corpus, dict)
+
+    def row(name: str, r: dict[str, object]) -> str:
+        return (f"| {name} | {r['detected']}/{r['attempts']} ({100 * float(r['detection_rate']):.1f}%) | "
+                f"{r['false_alarms']} ({float(r['false_alarms_per_hour']):.2f}/h) | "
+                f"{float(r['latency_p50_s']):.2f} s | {float(r['latency_p95_s']):.2f} s |")
+
+    lines = [
+        "# Three-way detection benchmark", "",
+        f"Command: `{result['command']}`  ", (f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
+        f"negatives ({corpus['negative_calls']} calls), {corpus['positive_calls']} attempts "
+        f"({corpus['positive_hours']:.2f} h).  "),
+        (f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
+        f"batch {result['batch_x_real_time']:.0f}x real time."), "",
+        "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |", "|---|---|---|---|---|",
+        row("ringfence (sensitivity 0.5)", ours),
+        row(f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", base),
+        row(f"energy pulse, {base_z.get('rise_db')} dB ({base_z.get('label')})", base_z), "",
+        "Ratios (ringfence / baseline at 20 dB): " + ", ".join(f"{k} {v}" for k, v in dict(result["ratios"]).items()),
+        "", "## Per variant (ringfence, sensitivity 0.5)", "", "| variant | positive | detected / alarms | calls |",
+        "|---|---|---|---|",
+    ]
+    for k, v in dict(ours["by_variant"]).items():
+        lines.append(f"| {k} | {k in POSITIVES} | {v['hits_or_alarms']} | {v['calls']} |")
+    lines += ["", "## ROC", "", "![ROC](dsp_threeway_roc.png)", "", "| detector | setting | detected | FA/h |",
+              "|---|---|---|---|"]
+    for p in result["roc_ours"]:  # type: ignore[union-attr]
+        lines.append(f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
+                     f"{p['false_alarms_per_hour']:.2f} |")
+    for p in result["roc_baseline"]:  # type: ignore[union-attr]
+        lines.append(f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
+                     f"{p['false_alarms_per_hour']:.2f} |")
+    if ours["misses"] or ours["alarms"]:
+        lines += ["", "## Misses and false alarms (ringfence, sensitivity 0.5)", ""]
+        lines += [f"- miss: {m}" for m in ours["misses"]] + [f"- false alarm: {a}" for a in ours["alarms"]]
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--negative-hours", type=click.FloatRange(min=0.01), default=3.0, show_default=True)
+@click.option("--positives", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--quick", is_flag=True, help="20 minutes of negatives and 30 attempts.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Path) -> None:
+    """Run both detectors on the seeded corpus; write JSON, markdown and the ROC plot."""
+    if quick:
+        negative_hours, positives = 1 / 3, 30
+    command = "python -m bench.dsp_threeway" + (" --quick" if quick else
+                                                f" --seed {seed} --negative-hours {negative_hours:g} --positives {positives}")
+    ours = {s: Tally() for s in SENSITIVITIES}
+    base = {r: Tally() for r in BASELINE_RISES_DB}
+    neg_s = pos_s = pre_flash_s = 0.0
+    n_pos = n_neg = 0
+    cpu_sample: list[Call] = []
+    batch_cpu = 0.0
+    corpus = generate(seed, minutes=positives * MEAN_POSITIVE_S / 60, negative_minutes=negative_hours * 60)
+    total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
+    with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
+        for name, call in corpus:
+            name = f"{name} (build seed {call.seed})"
+            for s in SENSITIVITIES:
+                t0 = time.process_time()
+                found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
+                if s == 0.5:
+                    batch_cpu += time.process_time() - t0
+                ours[s].score(name, call, found)
+            pulses = EnergyPulseBaseline(call.samples)
+            for r in BASELINE_RISES_DB:
+                base[r].score(name, call, pulses.decisions(r))
+            if call.positive:
+                n_pos += 1
+                pos_s += call.duration_s
+                pre_flash_s += call.flash_times[0]
+            else:
+                n_neg += 1
+                neg_s += call.duration_s
+            if sum(c.duration_s for c in cpu_sample) < 600:
+                cpu_sample.append(call)
+            bar.update(round(call.duration_s))
+    # False alarms are counted over all audio that holds no attempt: the negatives plus the calls before the flash.
+    alarm_hours = (neg_s + pre_flash_s) / 3600
+    cpu = streaming_cpu(cpu_sample)
+    roc_ours = [{"sensitivity": s, **{k: v for k, v in t.summary(alarm_hours).items()
+                                      if k in ("detection_rate", "false_alarms", "false_alarms_per_hour",
+                                               "latency_p95_s")}} for s, t in ours.items()]
+    roc_base = [{"rise_db": r, **{k: v for k, v in t.summary(alarm_hours).items()
+                                  if k in ("detection_rate", "false_alarms", "false_alarms_per_hour",
+                                           "latency_p95_s")}} for r, t in base.items()]
+    zero = [p for p in roc_base if p["false_alarms"] == 0]
+    base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
+    ours_default = ours[0.5].summary(alarm_hours)
+    base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
+    base_zero = {"rise_db": base_zero_rise, **base[base_zero_rise].summary(alarm_hours),
+                 "label": "its most sensitive setting with 0 alarms" if zero else
+                 "its most cautious setting; none reached 0 alarms"}
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
+
+    ratios = {
+        "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
+        "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
+        "detection_rate_vs_zero_alarm_baseline": ratio(float(ours_default["detection_rate"]),
+                                                        float(base_zero["detection_rate"])),
+    }
+    result = {
+        "command": command,
+        "machine": platform.platform(),
+        "corpus": {"seed": seed, "negative_hours": neg_s / 3600, "negative_calls": n_neg,
+                   "alarm_hours": alarm_hours,
+                   "positive_hours": pos_s / 3600, "positive_calls": n_pos,
+                   "positive_variants": list(POSITIVES), "negative_variants": list(NEGATIVES)},
+        "ours": ours_default, "baseline_default": base_default, "baseline_zero_alarm": base_zero,
+        "ratios": ratios,
+        "streaming_cpu_percent_of_core": cpu,
+        "streaming_cpu_sample_s": sum(c.duration_s for c in cpu_sample),
+        "batch_x_real_time": (neg_s + pos_s) / max(batch_cpu, 1e-9),
+        "roc_ours": roc_ours, "roc_baseline": roc_base,
+        "targets": {"detection_rate": 0.99, "false_alarms": 0, "latency_p95_s": 3.0, "streaming_cpu_percent": 2.0},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dsp_threeway.json").write_text(json.dumps(result, indent=1))
+    (out / "dsp_threeway.md").write_text(_markdown(result))
+    _plot(roc_ours, roc_base, out / "dsp_threeway_roc.png")
+    click.echo(_markdown(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Kiosk purchases on the reference central server: throughput and confirm-to-result latency.
+
+    python -m bench.kiosk [--kiosks 50] [--per-kiosk 20] [--serial-purchases 30]
+
+1. Apply rate in process: our central ledger (limits, fee, audit, synced debit balance) against the peer, the
+   reference server's plain purchase apply (sim/central/db.py CentralDB.purchase: no limits, no audit), on the
+   same requests.
+2. TCP (TLS on loopback): `--kiosks` kiosks at once, each with its own store, each purchase committed locally,
+   sent, answered and settled (confirm to result, as the inmate waits for it); then the same load with the
+   server answering through the peer's plain apply, for the ratio.
+3. Serial: one kiosk over a virtual cable paced to 115200 baud 8N1 (sim/serial_cable.py).
+
+Results go to bench/results/kiosk.json, kiosk.md and kiosk.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from firmware.kiosk.ledger import KioskLedger
+from firmware.kiosk.messages import SubmitPurchase
+from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import PurchaseRequest
+from firmware.kiosk.sync_service import SyncPurchaseService
+from firmware.store import Store
+from firmware.sync.schema import Purchase
+from sim.central import kiosk_sync
+from sim.central.db import CentralDB
+from sim.central.kiosk_loopback import LoopbackCentral
+from sim.central.kiosk_sync import ledger, set_purchase_rules
+from sim.serial_cable import SerialCable
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ANSWER_PURCHASE = kiosk_sync.answer_purchase
+RICH = 10_000_000
+GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)
+AMOUNT = 500  # the smallest purchase the rules allow
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def setup_central(directory: Path, inmates: int) -> LoopbackCentral:
+    central = LoopbackCentral(directory)
+    set_purchase_rules(central.db, GENEROUS)
+    for i in range(inmates):
+        central.account(f"I{i:05d}", RICH, 0)
+        with central.db.transaction() as tx:  # the peer keeps trust in the account value itself
+            central.db._write(tx, "accounts", f"debit:I{i:05d}", json.dumps({"balance_cents": 0, "trust_cents": RICH}))
+    return central
+
+
+def apply_rate(directory: Path, count: int) -> dict[str, float]:
+    """Same requests, ours and the peer's, in process (no network): purchases applied per second."""
+    ours_db = CentralDB(directory / "ours.sqlite")
+    peer_db = CentralDB(directory / "peer.sqlite")
+    set_purchase_rules(ours_db, GENEROUS)
+    books = ledger(ours_db)
+    for db in (ours_db, peer_db):
+        with db.transaction() as tx:
+            db._write(tx, "accounts", "debit:I00000", json.dumps({"balance_cents": 0, "trust_cents": RICH}))
+    from sim.central.kiosk_sync import set_trust
+
+    set_trust(ours_db, "I00000", RICH)
+    keys = [uuid.uuid4().hex for _ in range(count)]
+    started = time.perf_counter()
+    for key in keys:
+        assert books.apply(PurchaseRequest(key, "bench", "I00000", AMOUNT, 0)).status == "applied"
+    ours = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for key in keys:
+        assert peer_db.purchase("bench", Purchase(key=key, account="debit:I00000", amount_cents=AMOUNT)).status == "applied"
+    peer = count / (time.perf_counter() - started)
+    ours_db.close()
+    peer_db.close()
+    return {"ours_per_s": ours, "peer_per_s": peer, "ratio": ours / peer}
+
+
+def kiosk_run(service: SyncPurchaseService, store: Store, inmate: str, count: int, latencies: list[float],
+              errors: list[str]) -> None:
+    """Confirm to result: commit locally, send, wait for the answer, settle, as the kiosk's client does."""
+    ledger_ = KioskLedger(store)
+    for _ in range(count):
+        key = uuid.uuid4().hex
+        started = time.perf_counter()
+        ledger_.open(SubmitPurchase(key, inmate, AMOUNT, 0))
+        try:
+            reply = service.submit(PurchaseRequest(key, service.device_id, inmate, AMOUNT, 0))
+        except ConnectionError as exc:
+            errors.append(str(exc))
+            continue
+        ledger_.settle(key, reply.status, reply.reason, reply.trust_cents, reply.phone_cents, reply.decided_at)
+        latencies.append(time.perf_counter() - started)
+        if reply.status != "applied":
+            errors.append(f"{key}: {reply.status} {reply.reason}")
+
+
+def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, object]:
+    central = setup_central(directory, kiosks)
+    if peer:
+        kiosk_sync.answer_purchase = lambda db, device, body: db.purchase(device, body)  # type: ignore[assignment]
+    url = central.start_tcp()
+    services = [SyncPurchaseService(url, central.enroll(f"kiosk-{i:02d}"), f"kiosk-{i:02d}", timeout=60)
+                for i in range(kiosks)]
+    stores = [Store(directory / f"kiosk-{i:02d}.sqlite") for i in range(kiosks)]
+    for i, service in enumerate(services):
+        service.account(service.device_id, f"I{i:05d}")  # open each session before the clock starts
+    latencies: list[float] = []
+    errors: list[str] = []
+    threads = [threading.Thread(target=kiosk_run, args=(s, st, f"I{i:05d}", per_kiosk, latencies, errors))
+               for i, (s, st) in enumerate(zip(services, stores, strict=True))]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    kiosk_sync.answer_purchase = ANSWER_PURCHASE  # type: ignore[assignment]
+    applied = central.db.db.execute("SELECT count(*) FROM purchases WHERE status = 'applied'").fetchone()[0]
+    for service in services:
+        service.close()
+    for store in stores:
+        store.close()
+    central.close()
+    return {"kiosks": kiosks, "purchases": len(latencies), "applied_by_server": applied, "errors": errors[:5],
+            "seconds": elapsed, "per_s": applied / elapsed, "latencies": latencies}
+
+
+def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, object]:
+    central = setup_central(directory, 1)
+    cable = SerialCable(baudrate)
+    central.start_serial(cable.end_a, baudrate)
+    service = SyncPurchaseService(cable.end_b, central.enroll("kiosk-serial"), "kiosk-serial", baudrate, timeout=30)
+    store = Store(directory / "kiosk-serial.sqlite")
+    service.account(service.device_id, "I00000")
+    before = cable.stats.bytes_a_to_b + cable.stats.bytes_b_to_a
+    latencies: list[float] = []
+    errors: list[str] = []
+    started = time.perf_counter()
+    kiosk_run(service, store, "I00000", count, latencies, errors)
+    elapsed = time.perf_counter() - started
+    wire = cable.stats.bytes_a_to_b + cable.stats.bytes_b_to_a - before
+    service.close()
+    store.close()
+    central.close()
+    return {"baudrate": baudrate, "purchases": len(latencies), "errors": errors[:5], "seconds": elapsed,
+            "bytes_per_purchase": wire / max(1, len(latencies)),
+            "line_time_ms_per_purchase": wire / max(1, len(latencies)) * 10 / baudrate * 1000,
+            "latencies": latencies}
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in latencies]
+    return {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 99), "max_ms": max(ms)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kiosks", type=int, default=50)
+    parser.add_argument("--per-kiosk", type=int, default=20)
+    parser.add_argument("--serial-purchases", type=int, default=30)
+    parser.add_argument("--apply-count", type=int, default=2000)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        for name in ("apply", "tcp", "tcp-peer", "serial"):
+            (base / name).mkdir()
+        rate = apply_rate(base / "apply", args.apply_count)
+        tcp = tcp_run(base / "tcp", args.kiosks, args.per_kiosk)
+        peer = tcp_run(base / "tcp-peer", args.kiosks, args.per_kiosk, peer=True)
+        serial = serial_run(base / "serial", args.serial_purchases)
+    tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])  # type: ignore[arg-type]
+    peer_summary = summary(peer["latencies"])  # type: ignore[arg-type]
+    result = {
+        "apply_in_process": rate,
+        "tcp": {k: v for k, v in tcp.items() if k != "latencies"} | tcp_summary,
+        "tcp_peer": {k: v for k, v in peer.items() if k != "latencies"} | peer_summary,
+        "serial": {k: v for k, v in serial.items() if k != "latencies"} | serial_summary,
+    }
+    (RESULTS / "kiosk.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "# Kiosk purchases on the reference central server",
+        "",
+        "`python -m bench.kiosk` (this machine: 2 shared cores; loopback TLS; virtual serial cable paced to 115200 8N1)",
+        "",
+        "| measure | ours | peer | ratio |",
+        "|---|---|---|---|",
+        (f"| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | {rate['ours_per_s']:.0f}"
+         f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |"),
+        (f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | {tcp['per_s']:.0f}"
+         f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"),  # type: ignore[operator]
+        (f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
+         f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"),
+        "",
+        "| link | kiosks | purchases | applied/s | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+        (f"| TCP (TLS) | {tcp['kiosks']} | {tcp['purchases']} | {tcp['per_s']:.0f} | {tcp_summary['p50_ms']:.1f}"
+         f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"),
+        (f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
+         f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"),
+        "",
+        (f"Serial: {serial['bytes_per_purchase']:.0f} bytes on the wire per purchase (both directions), "
+         f"{serial['line_time_ms_per_purchase']:.1f} ms of line time at 115200 baud."),
+        "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
+    ]
+    (RESULTS / "kiosk.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plot(tcp["latencies"], serial["latencies"])  # type: ignore[arg-type]
+    print("\n".join(lines))
+
+
+def plot(tcp: list[float], serial: list[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in (("TCP, 50 kiosks at once", tcp), ("serial 115200, one kiosk", serial)):
+        ms = sorted(v * 1000 for v in values)
+        ax.plot(ms, [(i + 1) / len(ms) for i in range(len(ms))], label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("confirm to result (ms)")
+    ax.set_ylabel("fraction of purchases")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "kiosk.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""Sync benchmark: a reference facility over 115200-baud serial (paced pty) and TLS, and 200 devices at once.
+
+    python -m bench.sync                 # the full reference facility (takes several minutes on serial)
+    python -m bench.sync --scale 0.1     # a tenth of it, for a quick look
+
+Named peers on the same input: the facility's JSON-lines files compressed whole with zstd (level 19) and
+gzip (level 9): what copying the files over the same line would cost at best. Results: bench/results/sync.json
+and sync.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from firmware.store import Store
+from firmware.store.outbox import Outbox
+from firmware.sync.channel import Channel
+from firmware.sync.connect import connect
+from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
+from firmware.sync.device_session import DeviceSync, SyncReport
+from sim.central.db import CentralDB, canonical
+from sim.serial_cable import SerialCable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+BAUD = 115200
+LINE_BYTES_PER_S = BAUD / 10
+
+
+def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str, int]:
+    """10,000 inmates with 20 allowed numbers each (200,000), 100,000 blocked numbers, debit and prepaid
+    accounts, facility lists, number information, PIN keys and the facility rules with a full rate table
+    (every area code by every call type). Values follow the rules' schemas (firmware/rules/datasets.py)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    inmates = int(10_000 * scale)
+    counts: dict[str, int] = {}
+    numbers = iter(rng.sample(range(800 * 8_000_000), int(330_000 * scale) + 10))
+
+    def phone() -> str:
+        """A distinct NANP number: area code 200-999, then a 7-digit number starting 2-9."""
+        n = next(numbers)
+        return f"{200 + n // 8_000_000}{2_000_000 + n % 8_000_000}"
+
+    def write(dataset: str, records: list[tuple[str, Any]]) -> None:
+        with (directory / f"{dataset}.jsonl").open("w") as out:
+            for key, value in records:
+                out.write(json.dumps({"key": key, "value": value}) + "\n")
+        counts[dataset] = len(records)
+
+    ids = [f"I{100000 + i:06d}" for i in range(inmates)]
+    allowed = [[phone() for _ in range(20)] for _ in ids]
+    write("inmates", [(i, {"pin_verifier": f"k1:{rng.randbytes(32).hex()}", "name": f"Inmate {i}",
+                           "language": rng.choice(["en", "en", "en", "es"]), "housing_unit": rng.choice("ABCDEFGH"),
+                           "pan": {"numbers": pan}}) for i, pan in zip(ids, allowed, strict=True)])
+    write("blocks", [(phone(), {"created_at": "2026-01-05T10:00:00+00:00",
+                                "source": rng.choice(["called_party", "facility", "victim_services"])})
+                     for _ in range(int(100_000 * scale))])
+    write("accounts", [(f"debit:{i}", {"balance_cents": rng.randrange(0, 5000)}) for i in ids]
+          + [(f"prepaid:{phone()}", {"balance_cents": rng.randrange(0, 5000)}) for _ in range(int(2_000 * scale))])
+    write("numbers", [(pan[0], {"line_type": rng.choice(["landline", "mobile", "voip"]), "collect_billable": False})
+                      for pan in allowed])
+    write("lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))])
+    write("pin_keys", [("k1", {"secret": rng.randbytes(32).hex()})])
+    rates = [{"npa": npa, "type": kind, "first_minute_cents": rng.randrange(5, 30), "per_minute_cents": rng.randrange(2, 21)}
+             for npa in range(201, 1000) for kind in ("collect", "debit", "prepaid", "direct_bill")]
+    write("rules", [("facility", {"max_call_minutes": 15, "announce_every_s": 60, "rates": rates})])
+    return counts
+
+
+#: How the 1% change alters a value of each dataset, keeping it valid.
+CHANGES: dict[str, tuple[str, Any]] = {
+    "inmates": ("housing_unit", lambda rng: rng.choice("ABCDEFGH") + str(rng.randrange(10))),
+    "blocks": ("source", lambda rng: rng.choice(["facility", "court_order"])),
+    "accounts": ("balance_cents", lambda rng: rng.randrange(0, 9000)),
+    "numbers": ("collect_billable", lambda rng: True),
+    "lists": ("note", lambda rng: f"changed {rng.randrange(1000)}"),
+}
+
+
+def mutate(directory: Path, fraction: float, seed: int = 2) -> tuple[Path, int, int]:
+    """Change `fraction` of the records of each dataset; returns the change dir, changed count, compressed size."""
+    rng = random.Random(seed)
+    changed_dir = directory.with_name(directory.name + "-changed")
+    shutil.copytree(directory, changed_dir, dirs_exist_ok=True)
+    changed: list[str] = []
+    for path in sorted(changed_dir.glob("*.jsonl")):
+        if path.stem not in CHANGES:
+            continue
+        field, make = CHANGES[path.stem]
+        lines = path.read_text().splitlines()
+        for index in rng.sample(range(len(lines)), max(1, int(len(lines) * fraction))):
+            record = json.loads(lines[index])
+            record["value"] = {**record["value"], field: make(rng)}
+            lines[index] = json.dumps(record)
+            changed.append(f"{path.stem}\t{record['key']}\t{canonical(record['value'])}")
+        path.write_text("\n".join(lines) + "\n")
+    compressed = len(zstandard.ZstdCompressor(level=6).compress("\n".join(changed).encode()))
+    return changed_dir, len(changed), compressed
+
+
+def peers(directory: Path) -> dict[str, int]:
+    raw = b"".join(p.read_bytes() for p in sorted(directory.glob("*.jsonl")))
+    return {"raw_jsonl_bytes": len(raw), "zstd19_bytes": len(zstandard.ZstdCompressor(level=19).compress(raw)),
+            "gzip9_bytes": len(gzip.compress(raw, 9))}
+
+
+class Counting:
+    """A channel that counts whole-message bytes (what the session layer hands down and gets back)."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+        self.message_bytes_in = 0
+        self.message_bytes_out = 0
+
+    @property
+    def bytes_written(self) -> int:
+        return self.inner.bytes_written
+
+    @property
+    def bytes_read(self) -> int:
+        return self.inner.bytes_read
+
+    def send(self, data: bytes) -> None:
+        self.message_bytes_out += len(data)
+        self.inner.send(data)
+
+    def recv(self, timeout: float) -> bytes:
+        data = self.inner.recv(timeout)
+        self.message_bytes_in += len(data)
+        return data
+
+    def close(self) -> None:
+        if hasattr(self.inner, "flush"):
+            self.inner.flush(2.0)
+        self.inner.close()
+
+
+def one_sync(url: str, store: Store, creds: Credentials, baud: int = BAUD) -> dict[str, Any]:
+    channel = Counting(connect(url, creds, baud, 30))
+    started = time.monotonic()
+    report: SyncReport = DeviceSync(store, creds.name, creds.sync_key, timeout=60).run(channel)
+    seconds = time.monotonic() - started
+    channel.close()
+    result = {**asdict(report), "seconds": seconds, "message_bytes_in": channel.message_bytes_in,
+              "message_bytes_out": channel.message_bytes_out, "wire_bytes_in": channel.bytes_read,
+              "wire_bytes_out": channel.bytes_written}
+    result.pop("notes")
+    if not url.startswith("tcp://"):
+        result["line_use_down"] = channel.bytes_read / (seconds * LINE_BYTES_PER_S)
+        result["goodput_down"] = channel.message_bytes_in / (seconds * LINE_BYTES_PER_S)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def enroll(db: CentralDB, authority: Authority, name: str) -> Credentials:
+    key = os.urandom(32)
+    db.enroll(name, key)
+    return authority.issue(name, False, key)
+
+
+def start_server(db_path: Path, links: list[str]) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "firmware", "central", "serve", "--db", str(db_path), "--baud", str(BAUD)]
+    for link in links:
+        args += ["--link", link]
+    server = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
+    for _ in links:
+        assert server.stderr is not None
+        line = server.stderr.readline().decode()
+        assert line.startswith("serving"), line
+    # The server logs one line per session; drain them so it never blocks on a full pipe.
+    threading.Thread(target=lambda: server.stderr.read() if server.stderr else None, daemon=True).start()
+    return server
+
+
+def make_central(tmp: Path, facility: Path) -> tuple[Path, Authority]:
+    db_path = tmp / "central.sqlite"
+    db = CentralDB(db_path)
+    authority = Authority.create()
+    db.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
+    db.load_dir(facility)
+    db.close()
+    return db_path, authority
+
+
+def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:
+    facility = tmp / "facility"
+    counts = reference_facility(facility, scale)
+    changed_dir, changed_count, changed_compressed = mutate(facility, 0.01)
+    db_path, authority = make_central(tmp, facility)
+    db = CentralDB(db_path)
+    creds = {name: enroll(db, authority, name) for name in ("bench-serial", "bench-tcp")}
+    db.close()
+    cable = SerialCable(BAUD)
+    port = free_port()
+    server = start_server(db_path, [cable.end_b, f"tcp://127.0.0.1:{port}"])
+    results: dict[str, Any] = {"facility": counts, "peers": peers(facility), "changed_records": changed_count,
+                               "changed_records_zstd_bytes": changed_compressed}
+    try:
+        stores = {name: Store(tmp / f"{name}.sqlite") for name in creds}
+        for store in stores.values():
+            outbox = Outbox(store)
+            for i in range(200):
+                outbox.append("call", {"n": i, "dialed": "3055550100", "seconds": 60 + i, "type": "debit"})
+        links = {"bench-tcp": f"tcp://127.0.0.1:{port}"}
+        if serial:
+            links["bench-serial"] = cable.end_a
+        for name, url in links.items():
+            print(f"{name}: full sync ...", flush=True)
+            results[f"{name}:full"] = one_sync(url, stores[name], creds[name])
+            print(json.dumps(results[f"{name}:full"]), flush=True)
+        central = CentralDB(db_path)
+        central.load_dir(changed_dir)
+        central.close()
+        for name, url in links.items():
+            print(f"{name}: 1% incremental sync ...", flush=True)
+            results[f"{name}:incremental"] = one_sync(url, stores[name], creds[name])
+            print(json.dumps(results[f"{name}:incremental"]), flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+        cable.close()
+    return results
+
+
+def bench_many(tmp: Path, devices: int, scale: float) -> dict[str, Any]:
+    """Many devices at once over TLS: a first (full) sync each, then a 1% incremental with 20 records each."""
+    facility = tmp / "unit"
+    counts = reference_facility(facility, scale, seed=3)
+    changed_dir, _count, _size = mutate(facility, 0.01, seed=4)
+    db_path, authority = make_central(tmp, facility)
+    db = CentralDB(db_path)
+    creds = [enroll(db, authority, f"dev-{i:03d}") for i in range(devices)]
+    db.close()
+    port = free_port()
+    server = start_server(db_path, [f"tcp://127.0.0.1:{port}"])
+    url = f"tcp://127.0.0.1:{port}"
+    stores = [Store(tmp / f"dev-{i:03d}.sqlite") for i in range(devices)]
+    out: dict[str, Any] = {"devices": devices, "facility": counts}
+
+    def wave(name: str) -> None:
+        times: list[float] = [0.0] * devices
+        agreed = [False] * devices
+        barrier = threading.Barrier(devices)
+
+        def device(index: int) -> None:
+            barrier.wait()
+            started = time.monotonic()
+            for _attempt in range(3):
+                try:
+                    report = DeviceSync(stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
+                        connect(url, creds[index], timeout=60))
+                    agreed[index] = report.agree
+                    break
+                except (OSError, TimeoutError) as exc:
+                    print(f"dev-{index:03d}: {exc}; again", flush=True)
+            times[index] = time.monotonic() - started
+
+        threads = [threading.Thread(target=device, args=(i,)) for i in range(devices)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.monotonic() - started
+        ordered = sorted(times)
+        out[name] = {"wall_s": wall, "sessions_per_s": devices / wall, "agreed": sum(agreed),
+                     "p50_s": statistics.median(ordered), "p99_s": ordered[max(0, int(len(ordered) * 0.99) - 1)],
+                     "max_s": ordered[-1]}
+        print(name, json.dumps(out[name]), flush=True)
+
+    try:
+        wave("first_sync")
+        central = CentralDB(db_path)
+        central.load_dir(changed_dir)
+        central.close()
+        for store in stores:
+            outbox = Outbox(store)
+            for i in range(20):
+                outbox.append("call", {"n": i, "seconds": 30 + i})
+        wave("incremental_sync")
+        out["incremental_sync"]["records_per_s"] = devices * 20 / out["incremental_sync"]["wall_s"]
+    finally:
+        server.terminate()
+        server.wait()
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    ref = results["reference"]
+    lines = ["# Sync benchmark", "", f"Command: `{results['command']}`", "",
+             (f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
+             f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table."), "",
+             ("Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
+             " line toward the device / (seconds x 11,520 bytes/s); goodput = whole sync messages delivered /"
+             " the same. TCP: TLS 1.3 on loopback; bytes are what TLS carried (its record overhead not counted)."),
+             "",
+             "| run | seconds | wire bytes down | wire bytes up | message bytes down | line use | goodput | changes in |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, run in ref.items():
+        if ":" not in key:
+            continue
+        line_use = f"{run['line_use_down']:.1%}" if "line_use_down" in run else "-"
+        goodput = f"{run['goodput_down']:.1%}" if "goodput_down" in run else "-"
+        lines.append(f"| {key} | {run['seconds']:.1f} | {run['wire_bytes_in']:,} | {run['wire_bytes_out']:,} |"
+                     f" {run['message_bytes_in']:,} | {line_use} | {goodput} | {run['received']:,} |")
+    peers_ = ref["peers"]
+    lines += ["", "Named peers (the same files compressed whole, as a plain copy would send them):", "",
+              f"- raw JSON lines: {peers_['raw_jsonl_bytes']:,} bytes",
+              f"- zstd -19: {peers_['zstd19_bytes']:,} bytes ({peers_['zstd19_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)",
+              f"- gzip -9: {peers_['gzip9_bytes']:,} bytes ({peers_['gzip9_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)"]
+    for key in ("bench-serial:full", "bench-tcp:full"):
+        if key in ref:
+            lines.append(f"- {key}: wire bytes down / zstd -19 = {ref[key]['wire_bytes_in'] / peers_['zstd19_bytes']:.2f},"
+                         f" / gzip -9 = {ref[key]['wire_bytes_in'] / peers_['gzip9_bytes']:.2f}")
+    lines += ["", (f"1% change: {ref['changed_records']:,} records, {ref['changed_records_zstd_bytes']:,} bytes"
+                  " as zstd-compressed JSON lines.")]
+    for key in ("bench-serial:incremental", "bench-tcp:incremental"):
+        if key in ref:
+            run = ref[key]
+            lines.append(f"- {key}: {run['wire_bytes_in'] + run['wire_bytes_out']:,} wire bytes both ways ="
+                         f" {(run['wire_bytes_in'] + run['wire_bytes_out']) / ref['changed_records_zstd_bytes']:.2f}"
+                         " x the changed records' compressed size")
+    many = results.get("many")
+    if many:
+        lines += ["", f"## {many['devices']} devices at once over TLS", "", f"Facility: {json.dumps(many['facility'])}", "",
+                  ("Each device a thread of the bench process with its own store and certificate, the server another"
+                  " process, all on the same 2 cores. first_sync: every device's full sync at once;"
+                  " incremental_sync: after a 1% change, each device pulls it and pushes 20 outbox records."
+                  " Times are per device, from start to agreement."), "",
+                  "| wave | wall s | sessions/s | agreed | p50 s | p99 s | max s |", "|---|---|---|---|---|---|---|"]
+        for wave in ("first_sync", "incremental_sync"):
+            w = many[wave]
+            lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
+                         f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['max_s']:.2f} |")
+        lines.append(f"\nIncremental wave: {many['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the reference facility")
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--many-scale", type=float, default=0.05, help="facility fraction for the many-device run")
+    parser.add_argument("--no-serial", action="store_true")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"command": "python -m bench.sync " + " ".join(sys.argv[1:])}
+    with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp:
+        results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
+        if args.devices:
+            results["many"] = bench_many(Path(tmp) / "many", args.devices, args.many_scale)
+    (RESULTS / "sync.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "sync.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

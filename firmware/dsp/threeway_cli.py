@@ -1,0 +1,29 @@
+"""`ringfence dsp threeway FILE.wav`: three-way decisions and their evidence, one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from firmware.cli import UserError
+from firmware.dsp.threeway import ThreeWayConfig, analyse
+from firmware.dsp.wavio import AudioFileError, read_wav
+
+
+@click.command("threeway")
+@click.argument("path", metavar="FILE.wav", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--sensitivity", type=click.FloatRange(0.0, 1.0), default=ThreeWayConfig().sensitivity,
+              show_default=True, help="0 = most cautious, 1 = most eager.")
+@click.option("--decisions-only", is_flag=True, help="Print only the three_way decisions, not the evidence events.")
+def threeway(path: Path, sensitivity: float, decisions_only: bool) -> None:
+    """Find three-way call attempts in a recording of the far end."""
+    try:
+        samples = read_wav(path)
+    except AudioFileError as exc:
+        raise UserError(str(exc)) from None
+    for event in analyse(samples, ThreeWayConfig(sensitivity=sensitivity)):
+        if decisions_only and event.event != "three_way":
+            continue
+        click.echo(json.dumps(event.to_json(), ensure_ascii=False))

@@ -1,0 +1,174 @@
+"""The handset's command handlers: where the call flow's requests meet the rules, the store and the recorder.
+
+Each request that must be decided or committed (a PIN, a call check, a record, a block, a violation) is carried
+out here through firmware.rules.service.CallRules, committed, and only then announced: the answer goes back to
+the flow as an event, and a JSON-ready record (`cdr`, `charge`, `block`, `violation`) goes to the observers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from firmware.handset import messages as m
+from firmware.rules.authorize import Grant, Refusal
+from firmware.rules.records import CallRecord
+from firmware.rules.service import CallRules, Identified
+from firmware.runtime import Runtime
+from hal.events import Event
+
+#: Refusals about the inmate or the moment (no other number would help): the flow says goodbye.
+INMATE_REFUSALS = frozenset({
+    "refuse.restricted", "refuse.wrong_unit", "refuse.shutoff", "refuse.calls_per_day", "refuse.min_wait",
+    "refuse.minutes_month", "refuse.unknown_inmate", "refuse.unavailable", "refuse.locked_out",
+})
+#: Refusals another call type could avoid: the flow asks for the call type again.
+CALL_TYPE_REFUSALS = frozenset({"refuse.call_type_disabled"})
+
+
+def refusal_scope(refusal: Refusal, call_type: str) -> str:
+    if refusal.reason in INMATE_REFUSALS or (refusal.reason == "refuse.insufficient_funds" and call_type == "debit"):
+        return "inmate"
+    if refusal.reason in CALL_TYPE_REFUSALS:
+        return "call_type"
+    return "number"
+
+
+class WallClock:
+    """Clock seconds to aware datetimes: the rules need the date and time of day (schedules, holidays)."""
+
+    def __init__(self, base: datetime, base_clock_s: float = 0.0) -> None:
+        if base.tzinfo is None:
+            raise ValueError(f"wall clock base {base.isoformat()} needs a time zone")
+        self.base = base
+        self.base_clock_s = base_clock_s
+
+    def __call__(self, at: float) -> datetime:
+        return self.base + timedelta(seconds=at - self.base_clock_s)
+
+
+class CallServices:
+    def __init__(self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime],
+                 recordings: Path) -> None:
+        self.rules = rules
+        self.runtime = runtime
+        self.wall = wall
+        self.recordings = recordings
+        self._grants: dict[str, Grant] = {}
+
+    def install(self) -> None:
+        on = self.runtime.on
+        on(m.RecoverCalls, lambda c: self.recover())
+        on(m.CheckPhone, self.check_phone)
+        on(m.VerifyPin, self.verify_pin)
+        on(m.RememberLanguage, lambda c: self.rules.remember_language(c.inmate_id, c.language, self._now()))
+        on(m.CheckCall, self.check_call)
+        on(m.Connected, lambda c: self.rules.connected(c.call_id, self._now()))
+        on(m.Checkpoint, lambda c: self.rules.checkpoint(c.call_id, c.connected_s))
+        on(m.WriteCallRecord, self.write_record)
+        on(m.BlockNumber, self.block)
+        on(m.RecordViolation, self.violation)
+        on(m.ReportIncident, self.report)
+
+    def _now(self) -> datetime:
+        return self.wall(self.runtime.clock.now())
+
+    def _answer(self, make: Callable[[float], Event]) -> None:
+        self.runtime.post(make(self.runtime.clock.now()))
+
+    def _note(self, kind: str, fields: dict[str, Any]) -> None:
+        self.runtime.note({"t_ms": round(self.runtime.clock.now() * 1000), "event": kind, **fields})
+
+    def recording_ref(self, call_id: str) -> str:
+        return f"{self.recordings.name}/{call_id}.flac"
+
+    def recover(self) -> None:
+        """At start-up: calls a power cut left open are closed, billed for their last checkpoint, and keep the
+        recording made up to the cut."""
+        now = self._now()
+        for call_id in self.rules.records.open_calls():
+            ref = self.recording_ref(call_id)
+            kept = ref if (self.recordings.parent / ref).exists() else None
+            self._announce_record(self.rules.close_call(call_id, now, "power_loss", None, kept))
+
+    def check_phone(self, command: m.CheckPhone) -> None:
+        refusal = self.rules.phone_available(self._now())
+        if refusal is None:
+            self._answer(lambda at: m.PhoneChecked(at, True))
+        else:
+            self._answer(lambda at: m.PhoneChecked(at, False, refusal.reason))
+
+    def verify_pin(self, command: m.VerifyPin) -> None:
+        result = self.rules.identify(command.pin, self._now())
+        if isinstance(result, Identified):
+            self._answer(lambda at: m.PinChecked(at, "ok", result.inmate_id, language=result.language))
+        elif result.reason == "pin.invalid":
+            self._answer(lambda at: m.PinChecked(at, "wrong"))
+        else:
+            self._answer(lambda at: m.PinChecked(at, result.reason, then=tuple(result.prompts),
+                                                 params=dict(result.params)))
+
+    def check_call(self, command: m.CheckCall) -> None:
+        now = self._now()
+        decision = self.rules.check(command.inmate_id, command.number, command.call_type, now)  # type: ignore[arg-type]
+        if isinstance(decision, Refusal):
+            record = self.rules.refused_attempt(command.inmate_id, command.number, command.call_type, decision, now)
+            self._announce_record(record)
+            scope = refusal_scope(decision, command.call_type)
+            self._answer(lambda at: m.CallChecked(
+                at, record.call_id, False, number=command.number, reason=decision.reason,
+                then=tuple(decision.prompts), params=dict(decision.params), scope=scope))
+            return
+        call_id = self.rules.open_call(command.inmate_id, decision, now)
+        self._grants[call_id] = decision
+        shutoff_in = None if decision.shutoff_at is None else (decision.shutoff_at - now).total_seconds()
+        self._answer(lambda at: m.CallChecked(
+            at, call_id, True, number=decision.number, limit_s=float(decision.max_duration_s),
+            limit_cause=decision.limited_by, shutoff_in_s=shutoff_in,
+            warn_two_minute=decision.two_minute_warning, warn_one_minute=decision.one_minute_warning,
+            announcement_interval_s=float(decision.announcement_interval_s), recorded=decision.recorded,
+            first_minute_cents=0 if decision.free_call else decision.cost.first_minute_cents,
+            per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
+            after_call=tuple(decision.after_call_prompts),
+        ))
+
+    def write_record(self, command: m.WriteCallRecord) -> None:
+        existing = self.rules.records.cdr(command.call_id)
+        if existing is None:
+            connected_s = None if command.connected_at is None else command.ended_at - command.connected_at
+            recording = self.recording_ref(command.recording) if command.recording else None
+            record = self.rules.close_call(
+                command.call_id, self.wall(command.ended_at), command.end_reason, connected_s, recording
+            )
+            self._announce_record(record)
+        self._grants.pop(command.call_id, None)
+        self._answer(lambda at: m.RecordWritten(at, command.call_id))
+
+    def _announce_record(self, record: CallRecord) -> None:
+        self._note("cdr", record.payload(self.rules.device_id))
+        if record.charge_cents:
+            self._note("charge", {"call_id": record.call_id, "call_type": record.call_type,
+                                  "cents": record.charge_cents, "billed_minutes": record.billed_minutes})
+
+    def block(self, command: m.BlockNumber) -> None:
+        added = self.rules.block_number(command.number, self._now(), command.call_id, command.inmate_id,
+                                        command.source)
+        self._note("block", {"number": command.number, "source": command.source, "call_id": command.call_id,
+                             "new": added})
+
+    def violation(self, command: m.RecordViolation) -> None:
+        violation_id = self.rules.violation(command.violation, self._now(), command.call_id, command.inmate_id)
+        self._note("violation", {"id": violation_id, "kind": command.violation, "inmate_id": command.inmate_id,
+                                 "call_id": command.call_id})
+
+    def report(self, command: m.ReportIncident) -> None:
+        now = self._now()
+        detail = command.detail
+        if command.incident == "hookflash":
+            self.rules.report_hookflash(int(detail["duration_ms"]), now)
+        elif command.incident == "pulse_dialing":
+            self.rules.report_pulse_dialing(int(detail["pulses"]), tuple(detail.get("durations_ms", ())), now)
+        else:
+            self.rules.records.add_report(command.incident, now, detail)

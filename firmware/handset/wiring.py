@@ -1,0 +1,66 @@
+"""Putting a handset together: the call flow with its policy, and the handlers for everything it asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from firmware.config import Config
+from firmware.handset import messages as m
+from firmware.handset.far_end import dsp_detectors
+from firmware.handset.machine import HandsetFlow
+from firmware.handset.policy import FlowPolicy, load_timing
+from firmware.handset.recorder import Recorder
+from firmware.handset.services import CallServices, WallClock
+from firmware.prompts.catalog import shipped
+from firmware.rules.facility import FacilityRules, load_rules
+from firmware.rules.service import CallRules
+from firmware.runtime import Runtime
+from firmware.store import Store
+from hal.clock import Clock
+
+STORE_FILE = "ringfence.db"
+RECORDINGS_DIR = "recordings"
+
+
+def flow_policy(config: Config, rules: FacilityRules) -> FlowPolicy:
+    return FlowPolicy(
+        timing=load_timing(),
+        facility_id=rules.facility.id,
+        threeway_first=tuple(rules.threeway.first),
+        threeway_repeat=tuple(rules.threeway.repeat),
+        hookflash_actions=tuple(rules.hookflash.actions),
+        pin_max_length=rules.pin.max_length,
+        default_language=config.device.language,
+    )
+
+
+def handset_flow(config: Config) -> HandsetFlow:
+    return HandsetFlow(flow_policy(config, load_rules(config.paths.rules or None)), shipped(), dsp_detectors)
+
+
+def system_wall(clock: Clock) -> Callable[[float], datetime]:
+    """The device's wall clock, anchored once to its monotonic clock."""
+    return WallClock(datetime.now(UTC), clock.now())
+
+
+def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], line_send: Callable[..., None],
+            line_dial: Callable[[str], None], line_release: Callable[[], None],
+            wall: Callable[[float], datetime]) -> CallServices:
+    """Register every handset command's handler; the first event the flow gets makes it recover the calls a
+    power cut left open (queued, so whoever observes the runtime sees the records it writes)."""
+    data_dir = Path(config.paths.data_dir)
+    store = Store(data_dir / STORE_FILE)
+    rules = CallRules.from_config(config, store)
+    services = CallServices(rules, runtime, wall, data_dir / RECORDINGS_DIR)
+    services.install()
+    Recorder(data_dir / RECORDINGS_DIR).install(runtime)
+    runtime.on(m.PlayAudio, lambda c: audio_play(c.samples))
+    runtime.on(m.SendAudio, lambda c: line_send(c.samples))
+    runtime.on(m.Dial, lambda c: line_dial(c.number))
+    runtime.on(m.ReleaseLine, lambda c: line_release())
+    for announcement in (m.PlayPrompt, m.StateChanged, m.CallEnded, m.FarKey, m.ThreeWayDetected):
+        runtime.on(announcement, lambda c: None)
+    runtime.post(m.DeviceStarted(runtime.clock.now()))
+    return services

@@ -1,0 +1,54 @@
+"""Who typed a PIN: the kiosk asks the same identity rules as the handset, so a lockout is shared.
+
+The answer becomes a LoginResult event (inmate and language, wrong PIN with attempts left, locked until a time,
+restricted until a date, or the roster unavailable), and the PIN policy's lengths bound what the keypad takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from firmware.kiosk.messages import LoginResult
+from firmware.rules.authorize import Refusal
+from firmware.rules.schedule import local
+from firmware.rules.service import CallRules
+
+
+class PinChecker(Protocol):
+    #: Fewest and most digits a PIN has.
+    pin_lengths: tuple[int, int]
+
+    def check(self, pin: str, at: float) -> LoginResult: ...
+
+    def remember_language(self, inmate_id: str, language: str, at: float) -> None: ...
+
+
+class RulesLogin:
+    """A PinChecker over firmware.rules: keyed PIN verifiers, the facility's lockout, restrictions."""
+
+    def __init__(self, rules: CallRules, wall: Callable[[float], datetime]) -> None:
+        self.rules = rules
+        self._wall = wall
+        policy = rules.rules.pin
+        self.pin_lengths = (policy.min_length, policy.max_length)
+
+    def check(self, pin: str, at: float) -> LoginResult:
+        now = self._wall(at)
+        found = self.rules.identify(pin, now)
+        if not isinstance(found, Refusal):
+            language = found.language if found.language in ("en", "es") else ""
+            return LoginResult(at, "ok", found.inmate_id, language)  # type: ignore[arg-type]
+        params = found.params
+        if found.reason == "pin.invalid":
+            return LoginResult(at, "wrong_pin", attempts_left=int(params["attempts_left"]))
+        if found.reason == "refuse.locked_out":
+            until = local(datetime.fromisoformat(params["until"]), self.rules.rules)
+            return LoginResult(at, "locked", locked_until=until.strftime("%H:%M"))
+        if found.reason == "refuse.restricted":
+            return LoginResult(at, "restricted", restricted_until=str(params.get("until", "")))
+        return LoginResult(at, "unavailable")
+
+    def remember_language(self, inmate_id: str, language: str, at: float) -> None:
+        self.rules.remember_language(inmate_id, language, self._wall(at))

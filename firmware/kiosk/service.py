@@ -1,0 +1,63 @@
+"""The kiosk's view of the central server's purchase service: account, submit, status.
+
+Two kinds of failure are kept apart because they call for opposite actions: `CentralUnreachable` means the
+request provably never left the kiosk (nothing to settle), `LinkLost` means it may have arrived: ask with
+`status`, never send blindly. Only when the server answers `unknown` (it never received that key) is the
+purchase sent again, under the same key, so that even a copy still on its way is applied at most once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from firmware.kiosk.messages import RecentPurchase
+from firmware.kiosk.policy import PurchaseRules
+
+
+class CentralUnreachable(ConnectionError):
+    """No connection could be made: the request was not sent."""
+
+
+class LinkLost(ConnectionError):
+    """The connection failed after the request may have been sent: its fate is unknown."""
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    key: str
+    device_id: str
+    inmate_id: str
+    amount_cents: int
+    fee_cents: int
+
+
+@dataclass(frozen=True)
+class PurchaseReply:
+    """applied, declined (with a reason id), or unknown (status only: the server never received the key)."""
+
+    key: str
+    status: Literal["applied", "declined", "unknown"]
+    reason: str = ""
+    trust_cents: int = 0
+    phone_cents: int = 0
+    decided_at: str = ""
+
+
+@dataclass(frozen=True)
+class AccountReply:
+    inmate_id: str
+    trust_cents: int
+    phone_cents: int
+    spent_today_cents: int
+    restricted_until: str
+    recent: tuple[RecentPurchase, ...]
+    rules: PurchaseRules
+
+
+class PurchaseService(Protocol):
+    def account(self, device_id: str, inmate_id: str) -> AccountReply: ...
+
+    def submit(self, request: PurchaseRequest) -> PurchaseReply: ...
+
+    def status(self, device_id: str, key: str) -> PurchaseReply: ...

@@ -1,0 +1,112 @@
+"""The kiosk's PurchaseService over the sync protocol (docs/sync-protocol.md): one authenticated session kept open.
+
+A session is opened on first use and reused; when it fails it is dropped and the next call opens a new one. A
+failure before the request was written is CentralUnreachable (nothing sent); after, it is LinkLost (ask).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from firmware.kiosk.messages import RecentPurchase
+from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import (
+    AccountReply,
+    CentralUnreachable,
+    LinkLost,
+    PurchaseReply,
+    PurchaseRequest,
+)
+from firmware.sync.channel import Channel, ChannelClosed
+from firmware.sync.connect import connect
+from firmware.sync.conversation import Conversation, RemoteError, open_as_device
+from firmware.sync.credentials import Credentials
+from firmware.sync.schema import (
+    AccountInfo,
+    AccountQuery,
+    Body,
+    MessageError,
+    Purchase,
+    PurchaseQuery,
+    PurchaseResult,
+)
+from hal.link import LinkError
+
+DEBIT = "debit:"
+_FAILURES = (ChannelClosed, LinkError, RemoteError, MessageError, TimeoutError, OSError)
+
+
+class SyncPurchaseService:
+    def __init__(self, url: str, credentials: Credentials, device_id: str, baudrate: int = 115200,
+                 timeout: float = 10.0) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.device_id = device_id
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._channel: Channel | None = None
+        self._conv: Conversation | None = None
+
+    def _session(self) -> Conversation:
+        if self._conv is not None:
+            return self._conv
+        try:
+            channel = connect(self.url, self.credentials, self.baudrate, self.timeout)
+        except _FAILURES as exc:
+            raise CentralUnreachable(f"central server at {self.url}: {exc}") from exc
+        try:
+            conv, _welcome = open_as_device(channel, self.device_id, self.credentials.sync_key, self.timeout,
+                                            role="kiosk")
+        except _FAILURES as exc:
+            channel.close()
+            raise CentralUnreachable(f"central server at {self.url}: {exc}") from exc
+        self._channel, self._conv = channel, conv
+        return conv
+
+    def _drop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = self._conv = None
+
+    def _ask(self, request: Body, answer: type[Body]) -> Body:
+        """One request, one answer; CentralUnreachable if nothing was sent, LinkLost if it may have been."""
+        with self._lock:
+            conv = self._session()
+            try:
+                conv.send(request)
+            except _FAILURES as exc:
+                self._drop()
+                raise LinkLost(f"central server at {self.url}: {exc}") from exc
+            try:
+                return conv.expect(answer, self.timeout)
+            except _FAILURES as exc:
+                self._drop()
+                raise LinkLost(f"central server at {self.url}: {exc}") from exc
+
+    def account(self, device_id: str, inmate_id: str) -> AccountReply:
+        info = self._ask(AccountQuery(account=DEBIT + inmate_id), AccountInfo)
+        assert isinstance(info, AccountInfo)
+        return AccountReply(
+            inmate_id, info.trust_cents, info.balance_cents, info.spent_today_cents, info.restricted_until,
+            tuple(RecentPurchase(day, cents) for day, cents in info.recent), PurchaseRules.model_validate(info.rules),
+        )
+
+    def submit(self, request: PurchaseRequest) -> PurchaseReply:
+        body = Purchase(key=request.key, account=DEBIT + request.inmate_id, amount_cents=request.amount_cents,
+                        meta={"fee_cents": str(request.fee_cents)})
+        return self._reply(self._ask(body, PurchaseResult))
+
+    def status(self, device_id: str, key: str) -> PurchaseReply:
+        return self._reply(self._ask(PurchaseQuery(key=key), PurchaseResult))
+
+    @staticmethod
+    def _reply(result: Body) -> PurchaseReply:
+        assert isinstance(result, PurchaseResult)
+        status = {"applied": "applied", "rejected": "declined", "unknown": "unknown"}[result.status]
+        return PurchaseReply(result.key, status, result.reason, result.trust_cents or 0,  # type: ignore[arg-type]
+                             result.balance_cents or 0, result.decided_at)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

@@ -1,0 +1,201 @@
+"""Channels: whole sync messages over a Link, the same interface over serial and over TLS.
+
+A serial channel runs the windowed, acknowledged frame protocol (firmware/sync/arq.py) on its own pump thread,
+so acknowledgements flow while the session thinks. A stream channel (TLS over TCP) needs no frames of its own:
+TLS already delivers bytes in order and authenticated; a u32 length prefix separates messages.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+from firmware.sync.arq import ArqEndpoint
+from firmware.sync.framing import MAX_WIRE
+from hal.link import Link, LinkError
+
+MAX_MESSAGE = 16 * 1024 * 1024
+LENGTH = struct.Struct(">I")
+
+
+class ChannelClosed(ConnectionError):
+    """The link is gone, the peer stopped answering, or the peer started a new connection."""
+
+
+class Channel(Protocol):
+    bytes_written: int
+    bytes_read: int
+
+    def send(self, data: bytes) -> None: ...
+
+    def recv(self, timeout: float) -> bytes:
+        """The next whole message; TimeoutError after `timeout` seconds in which no byte of it arrived
+        (a long message on a slow line is not a timeout while it keeps coming); ChannelClosed if gone."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StreamChannel:
+    """Length-prefixed messages over a byte stream that is already reliable and private (TLS)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.bytes_written = 0
+        self.bytes_read = 0
+        self._buffer = bytearray()
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.link.write(LENGTH.pack(len(data)) + data)
+        except LinkError as exc:
+            raise ChannelClosed(str(exc)) from exc
+        self.bytes_written += LENGTH.size + len(data)
+
+    def recv(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self._buffer) >= LENGTH.size:
+                (length,) = LENGTH.unpack_from(self._buffer)
+                if length > MAX_MESSAGE:
+                    raise ChannelClosed(f"link {self.link.url}: message of {length} bytes exceeds {MAX_MESSAGE}")
+                if len(self._buffer) >= LENGTH.size + length:
+                    message = bytes(self._buffer[LENGTH.size:LENGTH.size + length])
+                    del self._buffer[:LENGTH.size + length]
+                    return message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"link {self.link.url}: nothing received for {timeout:.1f} s")
+            try:
+                data = self.link.read(256 * 1024, left)
+            except LinkError as exc:
+                raise ChannelClosed(str(exc)) from exc
+            if data:
+                deadline = time.monotonic() + timeout
+            self.bytes_read += len(data)
+            self._buffer += data
+
+    def close(self) -> None:
+        self.link.close()
+
+
+def rto_for(baudrate: int, window: int) -> float:
+    """Resend after the time a window of full frames takes at this rate (8N1: 10 bits a byte), plus slack."""
+    return 0.3 + 1.5 * window * MAX_WIRE * 10 / baudrate
+
+
+class SerialChannel:
+    """Messages over a serial Link through the frame protocol, pumped by a thread of its own."""
+
+    def __init__(self, link: Link, initiator: bool, baudrate: int = 115200, window: int = 8) -> None:
+        self.link = link
+        self.bytes_written = 0
+        self.bytes_read = 0
+        epoch = int.from_bytes(os.urandom(4), "big") if initiator else 0
+        self.arq = ArqEndpoint(initiator, epoch, window=window, rto=rto_for(baudrate, window))
+        self._cond = threading.Condition()
+        self._inbox: deque[bytes] = deque()
+        self._closed: str | None = None
+        self._stop = threading.Event()
+        self._max_queued = 4 * window
+        self._last_heard = time.monotonic()
+        self._thread = threading.Thread(target=self._pump, name=f"serial-pump {link.url}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._cond:
+                    out = self.arq.poll(time.monotonic(), max_frames=1)
+                    busy = bool(out) or self.arq.wants_to_send()
+                    self._check_state()
+                if out:
+                    self.link.write(out)
+                    self.bytes_written += len(out)
+                data = self.link.read(4 * MAX_WIRE, 0 if busy else 0.01)
+                if data:
+                    self.bytes_read += len(data)
+                    self._last_heard = time.monotonic()
+                    with self._cond:
+                        self.arq.receive_bytes(data, time.monotonic())
+                        self._check_state()
+                        self._inbox.extend(self.arq.messages())
+                        self._cond.notify_all()
+        except LinkError as exc:
+            with self._cond:
+                self._closed = str(exc)
+                self._cond.notify_all()
+
+    def _check_state(self) -> None:
+        if self.arq.failed:
+            self.arq.failed = False
+            self._fail(f"link {self.link.url}: the other side stopped acknowledging ({self.arq.stats.last_error})")
+        if self.arq.reset_seen and not self.arq.initiator:
+            self.arq.reset_seen = False
+            self._inbox.clear()
+            self._fail(f"link {self.link.url}: the other side started a new connection")
+        self._cond.notify_all()
+
+    def _fail(self, reason: str) -> None:
+        self._closed = reason
+
+    def wait_connected(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.arq.connected:
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._closed and self.arq.initiator):
+                    return False
+                self._cond.wait(min(left, 0.05))
+            return True
+
+    def reopen(self) -> None:
+        """Responder side: forget a failed or replaced session and serve the next one."""
+        with self._cond:
+            if self._stop.is_set() or not self._thread.is_alive():
+                raise ChannelClosed(self._closed or f"link {self.link.url}: closed")
+            self._closed = None
+
+    def send(self, data: bytes) -> None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise ChannelClosed(self._closed)
+                if self.arq.queued_frames() < self._max_queued:
+                    break
+                self._cond.wait(0.05)
+            self.arq.send_message(data)
+
+    def recv(self, timeout: float) -> bytes:
+        started = time.monotonic()
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise ChannelClosed(self._closed)
+                if self._inbox:
+                    break
+                left = max(started, self._last_heard) + timeout - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"link {self.link.url}: nothing received for {timeout:.1f} s")
+                self._cond.wait(min(left, 0.05))
+            return self._inbox.popleft()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything sent has been acknowledged (or the time is up)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.arq.queued_frames() and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+            return not self.arq.queued_frames()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.link.close()

@@ -1,0 +1,85 @@
+"""`ringfence sync`: one complete sync session with the central server over any link."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from firmware import config as config_mod
+
+
+def default_store_path(data_dir: str) -> Path:
+    return Path(data_dir) / "ringfence.sqlite"
+
+
+@click.command("sync")
+@click.option("--link", "url", required=True, help="tcp://HOST:PORT (TLS), a serial device or pty path, or a pyserial URL.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path),
+              help="The device store (default: DATA_DIR/ringfence.sqlite from the config).")
+@click.option("--credentials", type=click.Path(path_type=Path),
+              help="Install this identity (from `ringfence central enroll`) into the store first.")
+@click.option("--baud", type=int, help="Serial line rate (default: link.baudrate from the config).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print the session report as one JSON object.")
+@click.option("--verify", is_flag=True, help="Recompute the cache's digest from every row first (finds tampering).")
+def sync_command(url: str, config_path: Path | None, store_path: Path | None, credentials: Path | None,
+                 baud: int | None, timeout: float, as_json: bool, verify: bool) -> None:
+    """Run one complete sync session; exit 0 only when device and server agree."""
+    from firmware.cli import UserError
+    from firmware.store import Store, StoreError
+    from firmware.sync.channel import ChannelClosed
+    from firmware.sync.connect import connect
+    from firmware.sync.conversation import RemoteError
+    from firmware.sync.credentials import Credentials, CredentialsError
+    from firmware.sync.device_session import DeviceSync
+    from firmware.sync.downstream import DownstreamError
+    from firmware.sync.identity import NoIdentity, load_identity, save_identity
+    from firmware.sync.schema import MessageError
+    from hal.link import LinkError
+
+    try:
+        cfg = config_mod.load(config_path)
+        store = Store(store_path or default_store_path(cfg.paths.data_dir))
+        if credentials is not None:
+            save_identity(store, Credentials.load(credentials))
+        creds = load_identity(store)
+    except (config_mod.ConfigError, StoreError, CredentialsError, NoIdentity) as exc:
+        raise UserError(str(exc)) from None
+    try:
+        channel = connect(url, creds, baud or cfg.link.baudrate, timeout)
+    except (LinkError, ChannelClosed) as exc:
+        raise UserError(str(exc)) from None
+    session = DeviceSync(store, creds.name, creds.sync_key, timeout=timeout, role=cfg.device.role)
+    try:
+        report = session.run(channel, send_blobs=url.startswith("tcp://"), verify=verify)
+    except (ChannelClosed, TimeoutError, LinkError) as exc:
+        click.echo(f"ringfence: sync failed: {exc}; nothing is lost, run it again", err=True)
+        sys.exit(1)
+    except (MessageError, RemoteError, DownstreamError) as exc:
+        click.echo(f"ringfence: sync failed: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        if hasattr(channel, "flush"):
+            channel.flush(2.0)
+        channel.close()
+        store.close()
+    if as_json:
+        click.echo(json.dumps(asdict(report)))
+    else:
+        click.echo(f"sync {'agreed' if report.agree else 'DID NOT AGREE'}: change {report.cursor} of {report.head},"
+                   f" {report.pulled} changes in{' (full resync)' if report.full else ''}, {report.pushed} records out,"
+                   f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s")
+    sys.exit(0 if report.agree else 1)
+
+
+def register_sync_commands(main: click.Group) -> None:
+    """`ringfence sync` (device) and `ringfence central` (the reference server)."""
+    from sim.central.cli import central
+
+    main.add_command(sync_command)
+    main.add_command(central)

@@ -1,0 +1,1 @@
+"""The technician's side of a device: its home directory, provisioning, diagnostics, flashing and the audit log."""

@@ -1,0 +1,185 @@
+"""`ringfence provision` and `ringfence diag`: the technician's commands at the device's console."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from firmware.cli import UserError
+from firmware.tech.home import HOME_ENV, DeviceHome
+
+home_option = click.option(
+    "--home", "home_dir", type=click.Path(path_type=Path), envvar=HOME_ENV, default="/opt/ringfence",
+    show_default=True, help=f"The device's home directory (or ${HOME_ENV}).",
+)
+CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
+
+
+@click.command("provision")
+@home_option
+@click.option("--device-id", required=True, help="The device's name, as enrolled at the central server.")
+@click.option("--hardware", required=True, help="Hardware id (bundles name the hardware they are for).")
+@click.option("--role", type=click.Choice(["handset", "kiosk"]), required=True)
+@click.option("--facility", required=True)
+@click.option("--housing-unit", required=True)
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
+@click.option("--central", "central_url", required=True, help="The central server's link (tcp://HOST:PORT or serial).")
+@click.option("--pin-map", type=click.Path(path_type=Path), required=True, help="TOML: [gpio], [keypad], [hook].")
+@click.option("--credentials", type=click.Path(path_type=Path), required=True,
+              help="The device's sync credentials from `ringfence central enroll`.")
+@click.option("--keyring", type=click.Path(path_type=Path), required=True, help="Trusted bundle signing keys.")
+@click.option("--access-key", type=click.Path(path_type=Path), required=True,
+              help="The facility's technician access key (for flashing).")
+@click.option("--technician-code", envvar=CODE_ENV, prompt=True, hide_input=True, confirmation_prompt=True,
+              help=f"6-12 digits for technician mode on the keypad (prompted, or ${CODE_ENV}).")
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Sync once with the central server now.")
+@click.option("--force", is_flag=True, help="Provision again a device that already has an identity.")
+def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, facility: str,
+                      housing_unit: str, language: str, central_url: str, pin_map: Path, credentials: Path,
+                      keyring: Path, access_key: Path, technician_code: str, register: bool, force: bool) -> None:
+    """Give a new device its identity, keys, place, role and pin map, and register it with central."""
+    from pydantic import ValidationError
+
+    from firmware.sync.channel import ChannelClosed
+    from firmware.sync.conversation import RemoteError
+    from firmware.sync.schema import MessageError
+    from firmware.tech import provision as prov
+    from firmware.tech.code import CodeError
+    from hal.link import LinkError
+
+    home = DeviceHome(home_dir)
+    try:
+        request = prov.Request(device_id, hardware, role, facility, housing_unit, central_url,  # type: ignore[arg-type]
+                               pin_map, credentials, keyring, access_key, technician_code, language)  # type: ignore[arg-type]
+        identity, _detail = prov.provision(home, request, force)
+    except (prov.ProvisionError, CodeError) as exc:
+        raise UserError(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise UserError(f"identity: {problems}") from None
+    click.echo(f"provisioned {identity.device_id}: {identity.role} at {identity.facility}, housing unit"
+               f" {identity.housing_unit}, hardware {identity.hardware}, sync key {identity.sync_key_id}")
+    click.echo(f"  configuration {home.config_path}; keep the credentials file {credentials} safe or delete it")
+    if not register:
+        click.echo("  not registered yet: the first sync will register it")
+        return
+    try:
+        report = prov.register(home)
+    except (LinkError, ChannelClosed, TimeoutError, RemoteError, MessageError) as exc:
+        click.echo(f"ringfence: registration failed: {exc}; the device is provisioned, run `ringfence sync`"
+                   " or provision again with --force", err=True)
+        sys.exit(3)
+    state = "registered" if report.agree else "NOT registered (server did not agree)"
+    click.echo(f"  {state} with {identity.central_url}: {report.pushed} records sent, {report.pulled} changes"
+               f" received")
+    sys.exit(0 if report.agree else 3)
+
+
+DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
+
+
+@click.command("diag")
+@home_option
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Device configuration (default: the home's etc/device.toml, else the simulator's defaults).")
+@click.option("--run", "tests", help=f"Comma-separated tests to run without a menu: {','.join(DIAG_TESTS)}.")
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path),
+              help="Technician mode settings (default: the shipped firmware/tech/technician.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Results as JSON lines.")
+def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, settings_path: Path | None,
+                 as_json: bool) -> None:
+    """Technician mode from the console: the keypad-driven menu (type its digits here), or --run some tests.
+
+    The keypad and hook tests wait for the technician at the device (its keypad, its hookswitch)."""
+    import json
+    import threading
+
+    from firmware import config as config_mod
+    from firmware.device import real_devices
+    from firmware.runtime import Runtime
+    from firmware.tech import settings as settings_mod
+    from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey
+    from firmware.tech.session import attach
+    from hal.audio import SimAudioPort
+    from hal.clock import MonotonicClock
+    from hal.line import SimLine, SimParty
+    from sim.loopback import LoopbackAudioPort
+
+    home = DeviceHome(home_dir)
+    wanted = [t.strip() for t in tests.split(",")] if tests else []
+    unknown = [t for t in wanted if t not in DIAG_TESTS]
+    if unknown:
+        raise UserError(f"--run: unknown test {', '.join(unknown)} (tests: {', '.join(DIAG_TESTS)})")
+    if config_path is None and home.config_path.exists():
+        config_path = home.config_path
+    try:
+        cfg = config_mod.load(config_path)
+        settings = settings_mod.load(settings_path)
+    except (config_mod.ConfigError, settings_mod.SettingsError) as exc:
+        raise UserError(str(exc)) from None
+    clock = MonotonicClock()
+    devices = real_devices(cfg, clock)
+    if type(devices.audio) is SimAudioPort:  # the simulated handset sits earpiece-to-mouthpiece for the test
+        devices.audio = LoopbackAudioPort(clock.now)
+    if isinstance(devices.line, SimLine):
+        devices.line.parties.setdefault(settings.line.test_number, SimParty(answer_after_s=1.0))
+    rules = settings.mode
+    runtime = Runtime(clock)
+    results: dict[str, bool] = {}
+    finished = threading.Event()
+    result_ready = threading.Condition()
+
+    def observe(record: dict[str, object]) -> None:
+        if record["event"] == "tech_result":
+            with result_ready:
+                results[str(record["test"])] = bool(record["passed"])
+                result_ready.notify_all()
+            if as_json:
+                click.echo(json.dumps({k: v for k, v in record.items() if k != "t_ms"}))
+            else:
+                click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
+        elif record["event"] == "tech_session_end":
+            finished.set()
+
+    store = home.store()
+    attach(runtime, clock, home, store, devices, cfg.keypad.layout, cfg.device.language,
+           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings)
+    runtime.observe(observe)
+    for device in (devices.keypad, devices.hook, devices.audio, devices.line):
+        device.start(runtime.post)
+    stop = threading.Event()
+    worker = threading.Thread(target=runtime.run_realtime, args=(stop, 0.02), daemon=True)
+    worker.start()
+    runtime.post(ConsoleEnter(clock.now()))
+    digits = {name: digit for digit, name in MENU.items()}
+    try:
+        if wanted:
+            for test in wanted:
+                runtime.post(ConsoleKey(clock.now(), digits[test]))
+                limit = {"keypad": rules.keypad_test_timeout_s, "hook": rules.hook_test_timeout_s}.get(
+                    test, rules.check_timeout_s) + 5
+                with result_ready:
+                    result_ready.wait_for(lambda t=test: t in results, timeout=limit)
+            runtime.post(ConsoleKey(clock.now(), "0"))
+            finished.wait(5)
+        else:
+            for line in iter(click.get_text_stream("stdin").readline, ""):
+                for key in line.strip():
+                    runtime.post(ConsoleKey(clock.now(), key))
+                if finished.wait(0.3):
+                    break
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        devices.close()
+        store.close()
+    missing = [t for t in wanted if t not in results]
+    if not as_json:
+        for test, passed in results.items():
+            click.echo(f"{test}: {'passed' if passed else 'FAILED'}")
+        for test in missing:
+            click.echo(f"{test}: no result (timed out)")
+    sys.exit(0 if all(results.values()) and not missing else 1)

@@ -1,0 +1,44 @@
+"""The technician code typed on a keypad to enter technician mode, kept on the device only as a verifier.
+
+scrypt with a random salt: a stolen device gives away no code, and guessing costs real work per try.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from typing import Any
+
+CODE_PATTERN = re.compile(r"^[0-9]{6,12}$")
+N, R, P = 2**14, 8, 1
+
+
+class CodeError(ValueError):
+    pass
+
+
+def check_format(code: str) -> None:
+    if not CODE_PATTERN.match(code):
+        raise CodeError("a technician code is 6 to 12 digits (it is typed on the keypad)")
+
+
+def _derive(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(code.encode("ascii"), salt=salt, n=n, r=r, p=p, dklen=32)
+
+
+def make_verifier(code: str) -> dict[str, Any]:
+    check_format(code)
+    salt = os.urandom(16)
+    return {"scheme": "scrypt", "n": N, "r": R, "p": P, "salt": base64.b64encode(salt).decode(),
+            "hash": base64.b64encode(_derive(code, salt, N, R, P)).decode()}
+
+
+def matches(code: str, verifier: dict[str, Any]) -> bool:
+    if not CODE_PATTERN.match(code) or verifier.get("scheme") != "scrypt":
+        return False
+    derived = _derive(code, base64.b64decode(verifier["salt"]), int(verifier["n"]), int(verifier["r"]),
+                      int(verifier["p"]))
+    return hmac.compare_digest(derived, base64.b64decode(verifier["hash"]))

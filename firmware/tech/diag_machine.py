@@ -1,0 +1,347 @@
+"""Technician mode, driven from the keypad: a pytransitions state machine declared as data, sans-I/O.
+
+The entry sequence (from data, e.g. `*#*#`) then the technician code and `#` open a session; the code is
+checked by the runtime against the stored verifier (VerifyCode -> CodeChecked), never kept here. Too many wrong
+codes lock technician mode for a while. In the menu each digit starts one test; the keypad and hookswitch
+tests are run here from the key and hook events themselves, the others (audio, line, link, status, errors) are
+asked of the runtime (RunCheck -> CheckDone). Every result is a RecordResult command (outbox and audit); the
+session's start and end are commands too. A serial console opens the same menu without a code
+(ConsoleEnter): the console is itself a privileged place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from transitions import Machine
+
+from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from hal.events import Event, HookFlash, KeyDown, OffHook, OnHook
+
+MENU: dict[str, str] = {"1": "keypad", "2": "hook", "3": "audio", "4": "line", "5": "link", "6": "status",
+                        "7": "errors"}
+RUNTIME_CHECKS = ("audio", "line", "link", "status", "errors")
+SESSION_STATES = ["menu", "keypad_test", "hook_test", "checking"]
+
+STATES = ["normal", "code_entry", "verifying", "locked", *SESSION_STATES]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "entry_typed", "source": "normal", "dest": "code_entry"},
+    {"trigger": "code_typed", "source": "code_entry", "dest": "verifying"},
+    {"trigger": "code_accepted", "source": "verifying", "dest": "menu"},
+    {"trigger": "code_rejected", "source": "verifying", "dest": "locked", "conditions": "out_of_tries"},
+    {"trigger": "code_rejected", "source": "verifying", "dest": "code_entry"},
+    {"trigger": "lock_over", "source": "locked", "dest": "normal"},
+    {"trigger": "console", "source": ["normal", "code_entry"], "dest": "menu"},
+    {"trigger": "pick_keypad", "source": "menu", "dest": "keypad_test"},
+    {"trigger": "pick_hook", "source": "menu", "dest": "hook_test"},
+    {"trigger": "pick_check", "source": "menu", "dest": "checking"},
+    {"trigger": "test_over", "source": ["keypad_test", "hook_test", "checking"], "dest": "menu"},
+    {"trigger": "leave", "source": [*SESSION_STATES, "code_entry"], "dest": "normal"},
+]
+
+
+class TechRules(BaseModel):
+    """Technician mode's rules: data, validated, with the field standards as defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    entry_sequence: str = Field("*#*#", pattern=r"^[0-9*#A-D]{3,8}$")
+    code_max_tries: int = Field(3, ge=1, le=10)
+    lockout_s: float = Field(300.0, gt=0)
+    code_entry_timeout_s: float = Field(20.0, gt=0)
+    idle_timeout_s: float = Field(120.0, gt=0)
+    keypad_test_timeout_s: float = Field(60.0, gt=0)
+    hook_test_timeout_s: float = Field(60.0, gt=0)
+    check_timeout_s: float = Field(30.0, gt=0)
+    #: A flash the switch accepts (North America: 300-1000 ms).
+    flash_min_ms: int = Field(300, ge=10)
+    flash_max_ms: int = Field(1000, ge=10)
+
+    @model_validator(mode="after")
+    def _flash_range(self) -> TechRules:
+        if self.flash_min_ms >= self.flash_max_ms:
+            raise ValueError(f"flash_min_ms ({self.flash_min_ms}) must be below flash_max_ms ({self.flash_max_ms})")
+        return self
+
+
+@dataclass(frozen=True)
+class Show(Command):
+    """Tell the technician something: a message id from firmware/tech/messages.py and its values."""
+
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[str] = "tech_show"
+
+
+@dataclass(frozen=True)
+class VerifyCode(Command):
+    code: str = field(repr=False)
+    kind: ClassVar[str] = "tech_verify_code"
+    loggable: ClassVar[bool] = False  # the typed code is never logged
+
+
+@dataclass(frozen=True)
+class RunCheck(Command):
+    test: str
+    kind: ClassVar[str] = "tech_run_check"
+
+
+@dataclass(frozen=True)
+class RecordResult(Command):
+    test: str
+    passed: bool
+    detail: dict[str, Any]
+    kind: ClassVar[str] = "tech_result"
+
+
+@dataclass(frozen=True)
+class SessionStarted(Command):
+    via: str
+    kind: ClassVar[str] = "tech_session_start"
+
+
+@dataclass(frozen=True)
+class SessionEnded(Command):
+    reason: str
+    results: dict[str, bool]
+    kind: ClassVar[str] = "tech_session_end"
+
+
+@dataclass(frozen=True)
+class CodeChecked(Event):
+    ok: bool
+    kind: ClassVar[str] = "tech_code_checked"
+
+
+@dataclass(frozen=True)
+class CheckDone(Event):
+    test: str
+    passed: bool
+    detail: dict[str, Any]
+    kind: ClassVar[str] = "tech_check_done"
+
+
+@dataclass(frozen=True)
+class ConsoleEnter(Event):
+    kind: ClassVar[str] = "tech_console"
+
+
+@dataclass(frozen=True)
+class ConsoleKey(Event):
+    """A key typed at the serial console: it drives the menu, but never counts as a keypad press."""
+
+    key: str
+    kind: ClassVar[str] = "tech_console_key"
+
+
+@dataclass(frozen=True)
+class ConsoleLeave(Event):
+    kind: ClassVar[str] = "tech_console_leave"
+
+
+TIMER = "tech"
+
+
+class TechnicianMode:
+    """Feed events with `handle`; get commands back. `keys` is every key on this device's keypad."""
+
+    def __init__(self, keys: Sequence[str], rules: TechRules | None = None) -> None:
+        self.rules = rules or TechRules()
+        self.keys = list(keys)
+        self.state: str = "normal"
+        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="normal",
+                               auto_transitions=False)
+        self._recent = ""
+        self._code = ""
+        self._tries = 0
+        self._out: list[Command] = []
+        self._results: dict[str, bool] = {}
+        self._pressed: list[str] = []
+        self._hook: dict[str, Any] = {}
+        self._check = ""
+
+    # -- conditions -----------------------------------------------------------------------------------------
+
+    def out_of_tries(self) -> bool:
+        return self._tries >= self.rules.code_max_tries
+
+    # -- event entry point ----------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        self._out = []
+        self._now = event.at
+        if isinstance(event, ConsoleKey):
+            if self.state == "keypad_test":
+                return []
+            event = KeyDown(event.at, event.key)
+        handler = getattr(self, f"_in_{self.state}")
+        handler(event)
+        return self._out
+
+    def _emit(self, *commands: Command) -> None:
+        self._out.extend(commands)
+
+    def _timer(self, seconds: float) -> None:
+        self._emit(StartTimer(TIMER, self._now + seconds))
+
+    def _start_session(self, via: str) -> None:
+        self._results = {}
+        self._emit(SessionStarted(via), Show("menu"))
+        self._timer(self.rules.idle_timeout_s)
+
+    def _end_session(self, reason: str) -> None:
+        self._emit(CancelTimer(TIMER), SessionEnded(reason, dict(self._results)), Show("goodbye"))
+        self.leave()
+
+    def _record(self, test: str, passed: bool, detail: dict[str, Any]) -> None:
+        self._results[test] = passed
+        self._emit(RecordResult(test, passed, detail),
+                   Show("test_passed" if passed else "test_failed", {"test": test, **detail}))
+
+    def _back_to_menu(self) -> None:
+        self.test_over()
+        self._emit(Show("menu"))
+        self._timer(self.rules.idle_timeout_s)
+
+    # -- states ---------------------------------------------------------------------------------------------
+
+    def _in_normal(self, event: Event) -> None:
+        if isinstance(event, ConsoleEnter):
+            self.console()
+            self._start_session("console")
+        elif isinstance(event, KeyDown):
+            self._recent = (self._recent + event.key)[-len(self.rules.entry_sequence):]
+            if self._recent == self.rules.entry_sequence:
+                self._recent = ""
+                self._code = ""
+                self.entry_typed()
+                self._emit(Show("enter_code"))
+                self._timer(self.rules.code_entry_timeout_s)
+        elif isinstance(event, OnHook):
+            self._recent = ""
+
+    def _in_code_entry(self, event: Event) -> None:
+        if isinstance(event, ConsoleEnter):
+            self.console()
+            self._start_session("console")
+        elif isinstance(event, KeyDown):
+            if event.key == "#" and self._code:
+                code, self._code = self._code, ""
+                self.code_typed()
+                self._emit(CancelTimer(TIMER), VerifyCode(code), Show("checking_code"))
+                return
+            if event.key == "#":  # nothing typed yet: not a try
+                self._emit(Show("enter_code"))
+            elif event.key == "*":
+                self._code = ""
+                self._emit(Show("enter_code"))
+            else:
+                self._code = (self._code + event.key)[-16:]
+            self._timer(self.rules.code_entry_timeout_s)
+        elif isinstance(event, TimerExpired | OnHook):
+            self._code = ""
+            self._emit(CancelTimer(TIMER), Show("goodbye"))
+            self.leave()
+
+    def _in_verifying(self, event: Event) -> None:
+        if not isinstance(event, CodeChecked):
+            return
+        if event.ok:
+            self._tries = 0
+            self.code_accepted()
+            self._start_session("keypad")
+            return
+        self._tries += 1
+        self._emit(RecordResult("code", False, {"tries": self._tries}))
+        self.code_rejected()
+        if self.state == "locked":
+            self._emit(Show("locked", {"minutes": round(self.rules.lockout_s / 60)}))
+            self._timer(self.rules.lockout_s)
+        else:
+            self._emit(Show("wrong_code", {"left": self.rules.code_max_tries - self._tries}))
+            self._timer(self.rules.code_entry_timeout_s)
+
+    def _in_locked(self, event: Event) -> None:
+        if isinstance(event, TimerExpired):
+            self._tries = 0
+            self.lock_over()
+
+    def _in_menu(self, event: Event) -> None:
+        if isinstance(event, TimerExpired):
+            self._end_session("idle")
+        elif isinstance(event, ConsoleLeave | OnHook) or (isinstance(event, KeyDown) and event.key == "0"):
+            self._end_session("technician left" if not isinstance(event, OnHook) else "hung up")
+        elif isinstance(event, KeyDown) and event.key in MENU:
+            test = MENU[event.key]
+            if test == "keypad":
+                self._pressed = []
+                self.pick_keypad()
+                self._emit(Show("keypad_test", {"keys": " ".join(self.keys)}))
+                self._timer(self.rules.keypad_test_timeout_s)
+            elif test == "hook":
+                self._hook = {"on_hook": False, "off_hook": False, "flashes_ms": []}
+                self.pick_hook()
+                self._emit(Show("hook_test", {"min": self.rules.flash_min_ms, "max": self.rules.flash_max_ms}))
+                self._timer(self.rules.hook_test_timeout_s)
+            else:
+                self._check = test
+                self.pick_check()
+                self._emit(RunCheck(test), Show("running", {"test": test}))
+                self._timer(self.rules.check_timeout_s)
+        elif isinstance(event, KeyDown):
+            self._emit(Show("menu"))
+            self._timer(self.rules.idle_timeout_s)
+
+    def _in_keypad_test(self, event: Event) -> None:
+        if isinstance(event, KeyDown):
+            if event.key not in self._pressed:
+                self._pressed.append(event.key)
+            self._emit(Show("key_pressed", {"key": event.key,
+                                            "left": len(set(self.keys) - set(self._pressed))}))
+            if set(self.keys) <= set(self._pressed):
+                self._emit(CancelTimer(TIMER))
+                self._record("keypad", True, {"pressed": list(self._pressed)})
+                self._back_to_menu()
+        elif isinstance(event, TimerExpired):
+            missing = [k for k in self.keys if k not in self._pressed]
+            self._record("keypad", False, {"pressed": list(self._pressed), "missing": missing})
+            self._back_to_menu()
+
+    def _in_hook_test(self, event: Event) -> None:
+        h = self._hook
+        if isinstance(event, OnHook):
+            h["on_hook"] = True
+            self._emit(Show("hook_on"))
+        elif isinstance(event, OffHook):
+            h["off_hook"] = True
+            self._emit(Show("hook_off"))
+        elif isinstance(event, HookFlash):
+            h["flashes_ms"].append(event.duration_ms)
+            ok = self.rules.flash_min_ms <= event.duration_ms <= self.rules.flash_max_ms
+            self._emit(Show("hook_flash", {"ms": event.duration_ms, "ok": ok}))
+        elif isinstance(event, TimerExpired):
+            self._record("hook", False, {**h, "missing": self._hook_missing()})
+            self._back_to_menu()
+            return
+        if not self._hook_missing():
+            self._emit(CancelTimer(TIMER))
+            self._record("hook", True, dict(h))
+            self._back_to_menu()
+
+    def _hook_missing(self) -> list[str]:
+        h = self._hook
+        good_flash = any(self.rules.flash_min_ms <= ms <= self.rules.flash_max_ms for ms in h["flashes_ms"])
+        return [name for name, seen in (("on_hook", h["on_hook"]), ("off_hook", h["off_hook"]),
+                                        ("flash", good_flash)) if not seen]
+
+    def _in_checking(self, event: Event) -> None:
+        if isinstance(event, CheckDone) and event.test == self._check:
+            self._emit(CancelTimer(TIMER))
+            self._record(event.test, event.passed, event.detail)
+            self._back_to_menu()
+        elif isinstance(event, TimerExpired):
+            self._record(self._check, False, {"error": f"no answer within {self.rules.check_timeout_s:.0f} s"})
+            self._back_to_menu()

@@ -1,0 +1,170 @@
+"""Technician mode on a running device: the sans-I/O machine, the event-driven checks, and their runtime wiring.
+
+The line and audio checks are driven by events like everything else: the line test dials the configured test
+number and waits for the network's progress; the audio test plays a tone into the earpiece and measures what
+the mouthpiece hears back. The other checks run at once in the runtime's handler. Every result and every
+session goes to the audit log, and so to the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from firmware.commands import Command
+from firmware.runtime import Runtime
+from firmware.store import Store
+from firmware.tech import checks
+from firmware.tech.audit import AuditLog
+from firmware.tech.code import matches
+from firmware.tech.diag_machine import (
+    CheckDone,
+    CodeChecked,
+    RecordResult,
+    RunCheck,
+    SessionEnded,
+    SessionStarted,
+    Show,
+    TechnicianMode,
+    VerifyCode,
+)
+from firmware.tech.home import DeviceHome
+from firmware.tech.messages import render
+from firmware.tech.settings import TechSettings
+from firmware.tech.settings import load as load_settings
+from hal.audio import AudioFrame
+from hal.clock import Clock
+from hal.events import Event
+from hal.line import LineAnswered, LineHungUp, LineProgress
+
+
+@dataclass(frozen=True)
+class DialTestNumber(Command):
+    number: str
+    kind: ClassVar[str] = "tech_dial"
+
+
+@dataclass(frozen=True)
+class HangUpLine(Command):
+    kind: ClassVar[str] = "tech_hang_up"
+
+
+@dataclass(frozen=True)
+class PlayFrames(Command):
+    frames: list[np.ndarray] = field(repr=False)
+    kind: ClassVar[str] = "tech_play"
+    loggable: ClassVar[bool] = False
+
+
+class TechnicianSession:
+    """A runtime Machine: technician mode, with the line and audio checks run from the events they need."""
+
+    def __init__(self, mode: TechnicianMode, line_test_number: str,
+                 audio: checks.AudioTestRules | None = None) -> None:
+        self.mode = mode
+        self.line_test_number = line_test_number
+        self.audio = audio or checks.AudioTestRules()
+        self._line_pending = False
+        self._captured: list[np.ndarray] | None = None
+
+    def handle(self, event: Event) -> list[Command]:
+        if self._line_pending and isinstance(event, LineProgress | LineAnswered | LineHungUp):
+            return self._line_result(event)
+        if self._captured is not None and isinstance(event, AudioFrame):
+            if event.source == "mic":
+                self._captured.append(event.samples)
+                if len(self._captured) >= self.audio.frames:
+                    captured, self._captured = np.concatenate(self._captured), None
+                    passed, detail = checks.analyse_loopback(captured, self.audio)
+                    return self._route(self.mode.handle(CheckDone(event.at, "audio", passed, detail)))
+            return []
+        commands = self._route(self.mode.handle(event))
+        if self.mode.state != "checking":
+            self._line_pending = False
+            self._captured = None
+        return commands
+
+    def _line_result(self, event: Event) -> list[Command]:
+        # Ringing or an answer: the network took the call. Busy, unreachable or a release: the line is not right.
+        self._line_pending = False
+        passed = isinstance(event, LineAnswered) or (isinstance(event, LineProgress) and event.state == "ringing")
+        state = "answered" if isinstance(event, LineAnswered) else getattr(event, "state", "released")
+        done = CheckDone(event.at, "line", passed, {"number": self.line_test_number, "result": state})
+        return [HangUpLine(), *self._route(self.mode.handle(done))]
+
+    def _route(self, commands: list[Command]) -> list[Command]:
+        """Turn the machine's requests for line and audio checks into device commands."""
+        routed: list[Command] = []
+        for command in commands:
+            if isinstance(command, RunCheck) and command.test == "line":
+                self._line_pending = True
+                routed.append(DialTestNumber(self.line_test_number))
+            elif isinstance(command, RunCheck) and command.test == "audio":
+                self._captured = []
+                routed.append(PlayFrames(checks.tone_frames(self.audio)))
+            else:
+                routed.append(command)
+        return routed
+
+
+def text_lines(text: str, width: int, height: int) -> list[str]:
+    return textwrap.wrap(text, width)[:height]
+
+
+def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, language: str,
+         say: Callable[[str], None]) -> None:
+    """Register the handlers that execute technician mode's commands on this device."""
+    audit = AuditLog(store)
+
+    def show(command: Show) -> None:
+        text = render(command.message, command.values, language)
+        say(text)
+        display = devices.display
+        display.show(text_lines(text, display.width, display.height))
+
+    def verify(command: VerifyCode) -> None:
+        path = home.etc / "technician-code.json"
+        try:
+            ok = matches(command.code, json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError):
+            ok = False  # no verifier (an unprovisioned device): no code opens technician mode from the keypad
+        runtime.post(CodeChecked(clock.now(), ok))
+
+    def run_check(command: RunCheck) -> None:
+        if command.test == "status":
+            passed, detail = checks.status_check(home)
+        elif command.test == "errors":
+            passed, detail = checks.errors_check(store)
+        else:
+            passed, detail = checks.link_check(home)
+        runtime.post(CheckDone(clock.now(), command.test, passed, detail))
+
+    runtime.on(Show, show)
+    runtime.on(VerifyCode, verify)
+    runtime.on(RunCheck, run_check)
+    runtime.on(RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed,
+                                                                    "detail": c.detail}))
+    runtime.on(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
+    runtime.on(SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason,
+                                                                     "results": c.results}))
+    runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
+    runtime.on(HangUpLine, lambda c: devices.line.hang_up())
+    runtime.on(PlayFrames, lambda c: [devices.audio.play(f) for f in c.frames])
+
+
+def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, keypad_layout: str,
+           language: str, say: Callable[[str], None], settings: TechSettings | None = None) -> TechnicianSession:
+    """Add technician mode to a running device: one call from where the device is assembled."""
+    from hal.keypad import LAYOUTS
+
+    settings = settings or load_settings()
+    keys = [key for row in LAYOUTS[keypad_layout] for key in row]
+    session = TechnicianSession(TechnicianMode(keys, settings.mode), settings.line.test_number, settings.audio)
+    runtime.machines.append(session)
+    wire(runtime, clock, home, store, devices, language, say)
+    return session

@@ -1,0 +1,391 @@
+"""Signed firmware bundles: one file with a signed manifest and the payload files it describes.
+
+Layout (all integers big-endian):
+
+    magic      8 bytes   b"RFBNDL01"
+    mlen       4 bytes   length of the manifest
+    manifest   mlen      canonical JSON (UTF-8): version, hardware, files with sizes and SHA-256s, ...
+    key id     16 bytes  ASCII hex id of the signing key
+    signature  64 bytes  Ed25519 over b"ringfence-bundle-v1\\0" + manifest
+    payload              the files' stored bytes, in manifest order, back to back
+
+Everything a device must decide before writing anything (who signed it, for which hardware, which version,
+how long it is) is in the first few kilobytes, so a device can refuse a bundle before receiving its payload.
+Every payload byte is covered by a SHA-256 in the signed manifest. Each refusal names its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import zstandard
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from firmware.update.keys import Keyring, key_id
+
+MAGIC = b"RFBNDL01"
+SIGNATURE_CONTEXT = b"ringfence-bundle-v1\x00"
+KEY_ID_LEN = 16
+SIGNATURE_LEN = 64
+MAX_MANIFEST = 1 << 20
+CHUNK = 1 << 20
+
+
+class Refusal(str, Enum):
+    """Why a bundle is refused: a stable code for machines, with a message for people."""
+
+    NOT_A_BUNDLE = "not_a_bundle"
+    TRUNCATED = "truncated"
+    TOO_LONG = "too_long"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    CORRUPT = "corrupt"
+    WRONG_HARDWARE = "wrong_hardware"
+    DOWNGRADE = "downgrade"
+
+
+class BundleError(ValueError):
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class BundleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", max_length=200)
+    #: Size and SHA-256 of the file as installed.
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: Size and SHA-256 of the bytes in the bundle (differs from the above when compressed).
+    stored_size: int = Field(ge=0)
+    stored_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal[1] = 1
+    product: Literal["ringfence"] = "ringfence"
+    version: str
+    hardware: list[str] = Field(min_length=1)
+    created_at: str
+    compression: Literal["none", "zstd"] = "none"
+    #: The locked set of Python distributions inside (name -> version), read from the wheels.
+    packages: dict[str, str] = {}
+    files: list[BundleFile]
+    #: Key rotation records (firmware.update.keys) that devices apply when they install this bundle.
+    rotations: list[dict[str, object]] = []
+
+    @field_validator("version")
+    @classmethod
+    def _pep440(cls, value: str) -> str:
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"version {value!r} is not a PEP 440 version such as 1.4.0") from None
+        return value
+
+    @property
+    def payload_size(self) -> int:
+        return sum(f.stored_size for f in self.files)
+
+    def canonical(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Header:
+    manifest: Manifest
+    manifest_bytes: bytes
+    key_id: str
+    signature: bytes
+
+    @property
+    def length(self) -> int:
+        return len(MAGIC) + 4 + len(self.manifest_bytes) + KEY_ID_LEN + SIGNATURE_LEN
+
+    @property
+    def total_size(self) -> int:
+        return self.length + self.manifest.payload_size
+
+    def offsets(self) -> Iterator[tuple[BundleFile, int]]:
+        offset = self.length
+        for f in self.manifest.files:
+            yield f, offset
+            offset += f.stored_size
+
+
+def header_length_needed(prefix: bytes) -> int | None:
+    """How many bytes the header takes, once the first 12 are known; None if fewer are given."""
+    if len(prefix) < len(MAGIC) + 4:
+        return None
+    if prefix[: len(MAGIC)] != MAGIC:
+        raise BundleError(Refusal.NOT_A_BUNDLE, "not a ringfence bundle (wrong magic bytes at the start)")
+    (mlen,) = struct.unpack(">I", prefix[8:12])
+    if mlen > MAX_MANIFEST:
+        raise BundleError(Refusal.NOT_A_BUNDLE, f"not a ringfence bundle (manifest length {mlen} is too large)")
+    return 12 + mlen + KEY_ID_LEN + SIGNATURE_LEN
+
+
+def parse_header(data: bytes) -> Header:
+    """The header at the start of `data`; raises TRUNCATED if data ends inside it."""
+    need = header_length_needed(data)
+    if need is None or len(data) < need:
+        raise BundleError(
+            Refusal.TRUNCATED, f"truncated: the file ends inside its header ({len(data)} of {need or 12} bytes)"
+        )
+    mlen = need - 12 - KEY_ID_LEN - SIGNATURE_LEN
+    manifest_bytes = data[12 : 12 + mlen]
+    kid_bytes = data[12 + mlen : 12 + mlen + KEY_ID_LEN]
+    signature = data[12 + mlen + KEY_ID_LEN : need]
+    try:
+        manifest = Manifest.model_validate_json(manifest_bytes)
+        kid = kid_bytes.decode("ascii")
+    except (ValidationError, UnicodeDecodeError):
+        # An unreadable manifest behind good magic bytes is tampering or corruption: the signature decides.
+        raise BundleError(Refusal.BAD_SIGNATURE, "bad signature: the manifest is damaged or was altered") from None
+    return Header(manifest, manifest_bytes, kid, signature)
+
+
+def check_signature(header: Header, keyring: Keyring) -> None:
+    if header.key_id not in keyring.keys:
+        raise BundleError(
+            Refusal.UNKNOWN_KEY,
+            f"signed by key {header.key_id}, which this device does not trust"
+            f" (trusted: {', '.join(sorted(keyring.keys)) or 'none'})",
+        )
+    if not keyring.verify(header.key_id, header.signature, SIGNATURE_CONTEXT + header.manifest_bytes):
+        raise BundleError(Refusal.BAD_SIGNATURE, f"bad signature: the manifest does not match key {header.key_id}")
+
+
+def check_target(
+    manifest: Manifest, hardware: str | None, installed: str | None, allow_downgrade: bool = False
+) -> None:
+    """Refuse a bundle made for other hardware, or older than what runs, unless a downgrade is allowed."""
+    if hardware is not None and hardware not in manifest.hardware:
+        raise BundleError(
+            Refusal.WRONG_HARDWARE,
+            f"wrong hardware: bundle is for {', '.join(manifest.hardware)}, this device is {hardware}",
+        )
+    if installed is not None and not allow_downgrade and Version(manifest.version) < Version(installed):
+        raise BundleError(
+            Refusal.DOWNGRADE,
+            f"lower version: bundle {manifest.version} is older than installed {installed}"
+            " (a technician may allow a downgrade explicitly)",
+        )
+
+
+def check_header(
+    header: Header,
+    keyring: Keyring,
+    hardware: str | None = None,
+    installed: str | None = None,
+    allow_downgrade: bool = False,
+) -> None:
+    """Everything that can be decided before the payload arrives."""
+    check_signature(header, keyring)
+    check_target(header.manifest, hardware, installed, allow_downgrade)
+
+
+def read_header(stream: BinaryIO, source: str) -> Header:
+    prefix = stream.read(12)
+    need = header_length_needed(prefix)
+    if need is None:
+        raise BundleError(Refusal.TRUNCATED, f"{source}: truncated: only {len(prefix)} bytes")
+    try:
+        return parse_header(prefix + stream.read(need - 12))
+    except BundleError as exc:
+        raise BundleError(exc.reason, f"{source}: {exc}") from None
+
+
+def check_size(header: Header, actual: int, source: str) -> None:
+    if actual < header.total_size:
+        raise BundleError(
+            Refusal.TRUNCATED,
+            f"{source}: truncated: {actual} bytes, the manifest says {header.total_size}"
+            f" ({header.total_size - actual} missing)",
+        )
+    if actual > header.total_size:
+        raise BundleError(
+            Refusal.TOO_LONG,
+            f"{source}: {actual - header.total_size} unexpected bytes after the payload"
+            f" ({actual} bytes, the manifest says {header.total_size})",
+        )
+
+
+def _hash_range(stream: BinaryIO, offset: int, size: int) -> str:
+    digest = hashlib.sha256()
+    stream.seek(offset)
+    left = size
+    while left:
+        block = stream.read(min(CHUNK, left))
+        if not block:
+            break
+        digest.update(block)
+        left -= len(block)
+    return digest.hexdigest()
+
+
+def check_payload(header: Header, stream: BinaryIO, source: str) -> None:
+    for f, offset in header.offsets():
+        if _hash_range(stream, offset, f.stored_size) != f.stored_sha256:
+            raise BundleError(
+                Refusal.CORRUPT,
+                f"{source}: corrupt: {f.name} does not match its SHA-256 (a changed or flipped byte)",
+            )
+
+
+def verify(
+    path: Path,
+    keyring: Keyring,
+    hardware: str | None = None,
+    installed: str | None = None,
+    allow_downgrade: bool = False,
+) -> Header:
+    """Every check, in the order that gives the most useful message: shape, size, signature, bytes, target."""
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise BundleError(Refusal.NOT_A_BUNDLE, f"{path}: cannot read ({exc.strerror})") from None
+    with stream:
+        header = read_header(stream, str(path))
+        check_size(header, os.fstat(stream.fileno()).st_size, str(path))
+        try:
+            check_signature(header, keyring)
+        except BundleError as exc:
+            raise BundleError(exc.reason, f"{path}: {exc}") from None
+        check_payload(header, stream, str(path))
+    try:
+        check_target(header.manifest, hardware, installed, allow_downgrade)
+    except BundleError as exc:
+        raise BundleError(exc.reason, f"{path}: {exc}") from None
+    return header
+
+
+def open_stored(path: Path, header: Header, f: BundleFile) -> BinaryIO:
+    """A stream of one file's installed bytes (decompressed when the bundle is compressed)."""
+    offset = {g.name: o for g, o in header.offsets()}[f.name]
+    stream = path.open("rb")
+    stream.seek(offset)
+    raw = _Window(stream, f.stored_size)
+    if header.manifest.compression == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+    return raw  # type: ignore[return-value]
+
+
+class _Window(io.RawIOBase):
+    """Read at most `size` bytes from the stream's current position."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._left)
+        data = self._stream.read(n)
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as src:
+        while block := src.read(CHUNK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def packages_of(paths: list[Path]) -> dict[str, str]:
+    """name -> version of every wheel among the files: the locked set the bundle carries."""
+    packages: dict[str, str] = {}
+    for path in paths:
+        if path.suffix == ".whl":
+            try:
+                name, version, _, _ = parse_wheel_filename(path.name)
+            except InvalidWheelFilename as exc:
+                raise ValueError(f"{path}: {exc}") from None
+            packages[str(name)] = str(version)
+    return packages
+
+
+def build(
+    files: list[Path],
+    version: str,
+    hardware: list[str],
+    key: Ed25519PrivateKey,
+    out: Path,
+    compression: Literal["none", "zstd"] = "none",
+    rotations: list[dict[str, object]] | None = None,
+    level: int = 10,
+) -> Header:
+    """Write a signed bundle of `files` to `out` (atomically: a half-built bundle never has the final name)."""
+    names = [p.name for p in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"two payload files have the same name: {', '.join(duplicates)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(out.name + ".payload.tmp")
+    entries: list[BundleFile] = []
+    try:
+        with open(staged, "wb") as payload:
+            for path in sorted(files, key=lambda p: p.name):
+                sha, size = _sha256_file(path)
+                start = payload.tell()
+                if compression == "zstd":
+                    with open(path, "rb") as src:
+                        data = zstandard.ZstdCompressor(level=level).compress(src.read())
+                    payload.write(data)
+                    stored_sha, stored_size = hashlib.sha256(data).hexdigest(), len(data)
+                else:
+                    with open(path, "rb") as src:
+                        while block := src.read(CHUNK):
+                            payload.write(block)
+                    stored_sha, stored_size = sha, size
+                assert payload.tell() - start == stored_size
+                entries.append(BundleFile(name=path.name, size=size, sha256=sha, stored_size=stored_size,
+                                          stored_sha256=stored_sha))
+        manifest = Manifest(
+            version=version,
+            hardware=sorted(set(hardware)),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            compression=compression,
+            packages=packages_of(files),
+            files=entries,
+            rotations=rotations or [],
+        )
+        manifest_bytes = manifest.canonical()
+        signature = key.sign(SIGNATURE_CONTEXT + manifest_bytes)
+        tmp = out.with_name(out.name + ".tmp")
+        with open(tmp, "wb") as bundle, open(staged, "rb") as payload:
+            bundle.write(MAGIC + struct.pack(">I", len(manifest_bytes)) + manifest_bytes)
+            bundle.write(key_id(key.public_key()).encode("ascii") + signature)
+            while block := payload.read(CHUNK):
+                bundle.write(block)
+            bundle.flush()
+            os.fsync(bundle.fileno())
+        os.replace(tmp, out)
+    finally:
+        staged.unlink(missing_ok=True)
+    return Header(manifest, manifest_bytes, key_id(key.public_key()), signature)

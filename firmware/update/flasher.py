@@ -1,0 +1,187 @@
+"""The technician's side of flashing: offer a bundle to a device, resume after any cut, report the outcome.
+
+Over serial the sync protocol's acknowledged frames carry the messages; over the network, length-prefixed
+messages on TCP. Either way every message is authenticated with the technician access key and counted
+against replay (firmware.sync.envelope); the bundle itself is public and carries its own signature. A cut link
+is retried from where the device's durable copy ends, so a flash never sends a byte twice more than it must.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from firmware.sync.blobs import sha256_file
+from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
+from firmware.sync.conversation import RemoteError, open_as_device
+from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, MessageError
+from firmware.update import exitcodes
+from firmware.update.bundle import read_header
+from firmware.update.receiver import BUNDLE_KIND, TECHNICIAN, bundle_blob_id
+from hal.link import LinkError, open_link
+
+Status = Literal["installed", "dry_run", "refused", "install_failed", "link_failed"]
+Progress = Callable[[int, int], None]
+CHUNK = 32 * 1024
+#: Errors from the device worth reconnecting for; any other (bad_mac, unknown_device, version) will not change.
+RETRYABLE_REMOTE = {"internal", "timeout", "unexpected", "replay", "malformed"}
+
+EXIT_CODES: dict[Status, int] = {
+    "installed": exitcodes.OK,
+    "dry_run": exitcodes.OK,
+    "refused": exitcodes.REFUSED,
+    "link_failed": exitcodes.LINK,
+    "install_failed": exitcodes.INSTALL_FAILED,
+}
+
+
+@dataclass
+class FlashOutcome:
+    url: str
+    status: Status
+    message: str
+    size: int
+    bytes_sent: int = 0
+    resumed_from: list[int] = field(default_factory=list)
+    attempts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_record(self) -> dict[str, object]:
+        return {"event": "result", **asdict(self), "exit_code": self.exit_code}
+
+
+def open_channel(url: str, baudrate: int, timeout: float) -> Channel:
+    if url.startswith("tcp://"):
+        return StreamChannel(open_link(url, baudrate, timeout))
+    channel = SerialChannel(open_link(url, baudrate), initiator=True, baudrate=baudrate)
+    if not channel.wait_connected(timeout):
+        channel.close()
+        raise ChannelClosed(f"link {url}: no answer from the device within {timeout:.0f} s")
+    return channel
+
+
+class _Finished(Exception):
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Flasher:
+    def __init__(
+        self,
+        bundle: Path,
+        access_key: bytes,
+        *,
+        allow_downgrade: bool = False,
+        dry_run: bool = False,
+        timeout: float = 15.0,
+        install_timeout: float = 600.0,
+        retries: int = 5,
+        retry_delay: float = 1.0,
+        baudrate: int = 115200,
+        chunk: int = CHUNK,
+        connect: Callable[[str, int, float], Channel] = open_channel,
+    ) -> None:
+        with open(bundle, "rb") as stream:
+            header = read_header(stream, str(bundle))
+            stream.seek(0)
+            header_bytes = stream.read(header.length)
+        self.bundle = bundle
+        self.size = bundle.stat().st_size
+        digest = sha256_file(bundle)
+        self.offer = BlobOffer(
+            id=bundle_blob_id(digest), kind=BUNDLE_KIND, size=self.size, sha256=digest,
+            meta={"header": base64.b64encode(header_bytes).decode("ascii"), "version": header.manifest.version,
+                  "allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no"},
+        )
+        self.access_key = access_key
+        self.dry_run = dry_run
+        self.timeout = timeout
+        self.install_timeout = install_timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.baudrate = baudrate
+        self.chunk = chunk
+        self.connect = connect
+
+    def flash(self, url: str, progress: Progress = lambda sent, total: None) -> FlashOutcome:
+        outcome = FlashOutcome(url, "link_failed", "", self.size)
+        started = time.monotonic()
+        last_error = ""
+        while outcome.attempts <= self.retries:
+            outcome.attempts += 1
+            try:
+                status, message = self._attempt(url, outcome, progress)
+            except _Finished as done:
+                status, message = done.status, str(done)
+            except RemoteError as exc:
+                if exc.code not in RETRYABLE_REMOTE:
+                    outcome.status, outcome.message = "refused", f"access_denied: {exc}"
+                    break
+                last_error = str(exc)
+                if outcome.attempts <= self.retries:
+                    time.sleep(self.retry_delay)
+                continue
+            except (ChannelClosed, TimeoutError, LinkError, MessageError, OSError) as exc:
+                last_error = str(exc)
+                if outcome.attempts <= self.retries:
+                    time.sleep(self.retry_delay)
+                continue
+            outcome.status, outcome.message = status, message
+            break
+        else:
+            outcome.message = f"gave up after {outcome.attempts} attempts: {last_error}"
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress) -> tuple[Status, str]:
+        channel = self.connect(url, self.baudrate, self.timeout)
+        try:
+            conv, _welcome = open_as_device(channel, TECHNICIAN, self.access_key, self.timeout)
+            conv.send(self.offer)
+            state = self._state(conv.recv(self.install_timeout))
+            if state.status == "refused":
+                raise _Finished(*self._refusal(state.reason))
+            if state.status == "complete":
+                return "installed", state.reason
+            if self.dry_run:
+                return "dry_run", state.reason
+            offset = state.have
+            outcome.resumed_from.append(offset)
+            progress(offset, self.size)
+            with open(self.bundle, "rb") as data:
+                data.seek(offset)
+                while offset < self.size:
+                    piece = data.read(min(self.chunk, self.size - offset))
+                    conv.send(BlobChunk(id=self.offer.id, offset=offset, data=piece))
+                    offset += len(piece)
+                    outcome.bytes_sent += len(piece)
+                    progress(offset, self.size)
+            conv.send(BlobEnd(id=self.offer.id))
+            final = self._state(conv.recv(self.install_timeout))
+            if final.status == "complete":
+                return "installed", final.reason
+            if final.status == "refused":
+                raise _Finished(*self._refusal(final.reason))
+            raise ChannelClosed(f"device holds {final.have} of {self.size} bytes: {final.reason}")
+        finally:
+            if isinstance(channel, SerialChannel):
+                channel.flush(2.0)
+            channel.close()
+
+    def _state(self, body: object) -> BlobState:
+        if not isinstance(body, BlobState) or body.id != self.offer.id:
+            raise MessageError("unexpected", f"expected blob_state for {self.offer.id}, got {type(body).__name__}")
+        return body
+
+    @staticmethod
+    def _refusal(reason: str) -> tuple[Status, str]:
+        return ("install_failed" if reason.startswith("install_failed") else "refused"), reason

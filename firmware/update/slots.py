@@ -1,0 +1,370 @@
+"""A/B slots: install into the inactive slot, verify it there, switch atomically, keep it only once it is healthy.
+
+Layout under the slot root (on the Pi, /opt/ringfence):
+
+    slots/a/   slots/b/     one installed firmware copy each: the bundle's files and its signed manifest
+    current -> slots/a      the slot the service starts; switched with os.replace of a fresh link
+    boot.json               the boot state, the single source of truth; written whole and atomically
+
+The boot state names the last good slot, an optional trial slot and the trial's start count. Each start of
+the service runs `boot()` first: it counts a start of the trial slot, and once a trial has used up its starts
+without being marked good it marks it bad and goes back to the good slot by itself. Because the link is
+re-derived from the state at every boot, a kill between any two steps leaves a device that starts either its
+good slot or a fully verified trial slot, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from firmware.update.bundle import (
+    CHUNK,
+    BundleError,
+    Header,
+    Refusal,
+    check_target,
+    open_stored,
+    parse_header,
+    verify,
+)
+from firmware.update.keys import Keyring
+
+SlotName = Literal["a", "b"]
+SLOTS: tuple[SlotName, SlotName] = ("a", "b")
+SLOT_MANIFEST = "bundle-header.bin"
+Checkpoint = Callable[[str], None]
+Audit = Callable[[str, dict[str, Any]], None]
+
+
+class SlotError(RuntimeError):
+    """The slot root cannot be used as asked; str() says why in one line."""
+
+
+class SlotRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["empty", "writing", "verified", "good", "bad"] = "empty"
+    version: str | None = None
+    #: SHA-256 of the slot's signed header, tying the slot's files to the manifest that was verified.
+    header_sha256: str | None = None
+
+
+class BootState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    good: SlotName | None = None
+    trial: SlotName | None = None
+    attempts: int = Field(0, ge=0)
+    max_attempts: int = Field(3, ge=1, le=20)
+    slots: dict[SlotName, SlotRecord] = Field(default_factory=lambda: {s: SlotRecord() for s in SLOTS})
+
+
+@dataclass(frozen=True)
+class BootDecision:
+    slot: SlotName
+    version: str | None
+    path: Path
+    trial: bool
+    attempt: int
+    rolled_back_from: SlotName | None = None
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    slot: SlotName
+    version: str
+    previous: str | None
+
+
+def other(slot: SlotName) -> SlotName:
+    return "b" if slot == "a" else "a"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _no_checkpoint(_: str) -> None:
+    return None
+
+
+def _no_audit(_kind: str, _detail: dict[str, Any]) -> None:
+    return None
+
+
+class SlotManager:
+    def __init__(
+        self,
+        root: Path,
+        checkpoint: Checkpoint | None = None,
+        audit: Audit | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.root = root
+        self.chunk = chunk
+        self.state_path = root / "boot.json"
+        self.current = root / "current"
+        self.checkpoint = checkpoint or _no_checkpoint
+        self.audit = audit or _no_audit
+
+    # -- state ---------------------------------------------------------------------------------------------
+
+    def load(self) -> BootState:
+        try:
+            return BootState.model_validate_json(self.state_path.read_bytes())
+        except FileNotFoundError:
+            return BootState()
+        except ValidationError as exc:
+            raise SlotError(f"{self.state_path}: boot state is unreadable ({exc.error_count()} problems)") from None
+
+    def save(self, state: BootState) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "boot.json.tmp"
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(state.model_dump_json(indent=2))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.state_path)
+        _fsync_dir(self.root)
+
+    def slot_dir(self, slot: SlotName) -> Path:
+        return self.root / "slots" / slot
+
+    def linked_slot(self) -> SlotName | None:
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        name = Path(target).name
+        return name if name in SLOTS else None  # type: ignore[return-value]
+
+    def _link(self, slot: SlotName) -> None:
+        """Point `current` at the slot in one atomic rename; a reader sees the old or the new link, never none."""
+        if self.linked_slot() == slot:
+            return
+        tmp = self.root / "current.tmp"
+        tmp.unlink(missing_ok=True)
+        os.symlink(Path("slots") / slot, tmp)
+        os.replace(tmp, self.current)
+        _fsync_dir(self.root)
+
+    # -- checks --------------------------------------------------------------------------------------------
+
+    def read_header(self, slot: SlotName) -> Header:
+        return parse_header((self.slot_dir(slot) / SLOT_MANIFEST).read_bytes())
+
+    def verify_slot(self, slot: SlotName, record: SlotRecord | None = None) -> str | None:
+        """Read every file back and compare with the signed manifest kept in the slot; None when all match."""
+        record = record or self.load().slots[slot]
+        directory = self.slot_dir(slot)
+        try:
+            header_bytes = (directory / SLOT_MANIFEST).read_bytes()
+            header = parse_header(header_bytes)
+        except (OSError, BundleError) as exc:
+            return f"slot {slot}: manifest missing or damaged ({exc})"
+        if record.header_sha256 is not None and hashlib.sha256(header_bytes).hexdigest() != record.header_sha256:
+            return f"slot {slot}: manifest is not the one that was installed"
+        for f in header.manifest.files:
+            path = directory / f.name
+            digest = hashlib.sha256()
+            try:
+                with open(path, "rb") as src:
+                    while block := src.read(CHUNK):
+                        digest.update(block)
+            except OSError:
+                return f"slot {slot}: {f.name} is missing"
+            if digest.hexdigest() != f.sha256:
+                return f"slot {slot}: {f.name} does not match its SHA-256"
+        return None
+
+    # -- install -------------------------------------------------------------------------------------------
+
+    def install(
+        self,
+        bundle: Path,
+        keyring: Keyring,
+        hardware: str | None,
+        allow_downgrade: bool = False,
+        prepare: Callable[[Path, Header], None] | None = None,
+    ) -> InstallResult:
+        """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot."""
+        state = self.load()
+        if state.trial is not None:
+            raise SlotError(
+                f"slot {state.trial} is still on trial; start it and let it be marked good, or roll back first"
+            )
+        installed = state.slots[state.good].version if state.good else None
+        header = verify(bundle, keyring, hardware, installed, allow_downgrade)
+        self.checkpoint("verified")
+        target: SlotName = other(state.good) if state.good else "a"
+        state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
+        self.save(state)
+        self.checkpoint("marked-writing")
+        directory = self.slot_dir(target)
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        self.checkpoint("cleared")
+        for f in header.manifest.files:
+            self._write_file(bundle, header, f.name, directory)
+        with open(bundle, "rb") as src:
+            header_bytes = src.read(header.length)
+        self._write_atomic(directory / SLOT_MANIFEST, header_bytes)
+        _fsync_dir(directory)
+        self.checkpoint("written")
+        record = SlotRecord(status="verified", version=header.manifest.version,
+                            header_sha256=hashlib.sha256(header_bytes).hexdigest())
+        problem = self.verify_slot(target, record)
+        if problem is not None:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise BundleError(Refusal.CORRUPT, f"read-back failed: {problem}")
+        self.checkpoint("read-back")
+        if prepare is not None:
+            prepare(directory, header)
+            self.checkpoint("prepared")
+        for rotation in header.manifest.rotations:
+            keyring.apply_rotation(rotation)
+        state.slots[target] = record
+        state.trial = target
+        state.attempts = 0
+        self.save(state)
+        self.checkpoint("activated")
+        self._link(target)
+        self.checkpoint("linked")
+        self.audit("install", {"slot": target, "version": header.manifest.version, "previous": installed,
+                               "downgrade": bool(installed) and allow_downgrade})
+        return InstallResult(target, header.manifest.version, installed)
+
+    def _write_file(self, bundle: Path, header: Header, name: str, directory: Path) -> None:
+        entry = next(f for f in header.manifest.files if f.name == name)
+        part = directory / (name + ".part")
+        with open_stored(bundle, header, entry) as src, open(part, "wb") as out:
+            while block := src.read(self.chunk):
+                out.write(block)
+                self.checkpoint(f"chunk:{name}")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, directory / name)
+        self.checkpoint(f"file:{name}")
+
+    @staticmethod
+    def _write_atomic(path: Path, data: bytes) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+
+    def seed(self, bundle: Path, keyring: Keyring, hardware: str | None,
+             prepare: Callable[[Path, Header], None] | None = None) -> InstallResult:
+        """First firmware on a new device: installed, then marked good at once (there is nothing to go back to)."""
+        state = self.load()
+        if state.good is not None:
+            raise SlotError(f"slot {state.good} already holds good firmware; use install")
+        result = self.install(bundle, keyring, hardware, prepare=prepare)
+        self.mark_good()
+        return result
+
+    # -- boot ----------------------------------------------------------------------------------------------
+
+    def boot(self) -> BootDecision:
+        """Choose the slot to start now, counting trial starts and rolling back when a trial has used them up."""
+        state = self.load()
+        rolled_back: SlotName | None = None
+        if state.trial is not None:
+            trial = state.trial
+            problem = self.verify_slot(trial, state.slots[trial])
+            if problem is None and state.attempts < state.max_attempts:
+                state.attempts += 1
+                self.save(state)
+                self.checkpoint("boot-counted")
+                self._link(trial)
+                return BootDecision(trial, state.slots[trial].version, self.slot_dir(trial), True, state.attempts)
+            reason = problem or f"not marked good after {state.attempts} starts"
+            rolled_back = self._roll_back(state, reason)
+        if state.good is None:
+            raise SlotError(f"{self.root}: no good slot to start (is the device provisioned?)")
+        self._link(state.good)
+        return BootDecision(state.good, state.slots[state.good].version, self.slot_dir(state.good), False, 0,
+                            rolled_back)
+
+    def _roll_back(self, state: BootState, reason: str) -> SlotName:
+        assert state.trial is not None
+        trial = state.trial
+        state.slots[trial].status = "bad"
+        state.trial = None
+        state.attempts = 0
+        self.save(state)
+        self.checkpoint("rolled-back")
+        if state.good is not None:
+            self._link(state.good)
+        self.audit("rollback", {"from_slot": trial, "from_version": state.slots[trial].version,
+                                "to_slot": state.good,
+                                "to_version": state.slots[state.good].version if state.good else None,
+                                "reason": reason})
+        return trial
+
+    def mark_good(self) -> SlotName | None:
+        """The running trial slot passed its health check: it becomes the good slot. None if nothing was on trial."""
+        state = self.load()
+        if state.trial is None:
+            return None
+        trial = state.trial
+        previous = state.good
+        state.slots[trial].status = "good"
+        state.good = trial
+        state.trial = None
+        state.attempts = 0
+        self.save(state)
+        self.checkpoint("marked-good")
+        self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version,
+                                 "previous_slot": previous})
+        return trial
+
+    def mark_failed(self, reason: str) -> SlotName | None:
+        """The trial slot failed its health check: go back to the good slot now, without waiting for more starts."""
+        state = self.load()
+        if state.trial is None:
+            return None
+        return self._roll_back(state, reason)
+
+    def set_max_attempts(self, count: int) -> None:
+        state = self.load()
+        state.max_attempts = count
+        self.save(state)
+
+    def status(self) -> dict[str, Any]:
+        state = self.load()
+        return {
+            "root": str(self.root),
+            "running": self.linked_slot(),
+            "good": state.good,
+            "trial": state.trial,
+            "attempts": state.attempts,
+            "max_attempts": state.max_attempts,
+            "slots": {name: record.model_dump() for name, record in state.slots.items()},
+        }
+
+    def installed_version(self) -> str | None:
+        state = self.load()
+        return state.slots[state.good].version if state.good else None
+
+    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool) -> None:
+        """The checks install() will make that need only the header: used to refuse a flash before its payload."""
+        state = self.load()
+        if state.trial is not None:
+            raise SlotError(f"slot {state.trial} is still on trial; finish or roll back before flashing again")
+        check_target(header.manifest, hardware, self.installed_version(), allow_downgrade)
+

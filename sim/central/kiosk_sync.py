@@ -1,0 +1,149 @@
+"""The kiosk's purchases on the reference central server: the sync session's purchase and account requests.
+
+A kiosk's `purchase` carries `meta.fee_cents` (the fee the inmate agreed to); those go through the kiosk ledger
+here. Any other purchase keeps the server's plain apply (sim/central/db.py), and a status query for a key the
+kiosk ledger never saw is answered from there.
+
+Phone debit balances are the sync data's accounts (`debit:<inmate>`), so a purchase takes a new change number and
+reaches every handset at its next sync; trust balances stay on the server (kiosk_accounts). Restrictions come
+from the roster (`inmates`). Limits, fees and the audit trail are sim/central/purchases.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import weakref
+from datetime import date
+
+from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import PurchaseReply, PurchaseRequest
+from firmware.sync.schema import AccountInfo, AccountQuery, Purchase, PurchaseResult
+from sim.central.db import CentralDB, canonical
+from sim.central.purchases import SCHEMA, CentralPurchases, Holdings
+
+RULES_META = "kiosk_purchase_rules"
+DEBIT = "debit:"
+
+
+class SyncBook:
+    """Trust in kiosk_accounts, phone balance in the synced `accounts` data, restriction from `inmates`."""
+
+    def __init__(self, central: CentralDB) -> None:
+        self.central = central
+
+    def _value(self, tx: sqlite3.Connection, dataset: str, key: str) -> dict[str, object] | None:
+        row = tx.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
+        value = None if row is None or row[0] is None else json.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None:
+        trust = tx.execute("SELECT trust_cents FROM kiosk_accounts WHERE inmate_id = ?", (inmate_id,)).fetchone()
+        account = self._value(tx, "accounts", DEBIT + inmate_id)
+        if trust is None and account is None:
+            return None
+        inmate = self._value(tx, "inmates", inmate_id) or {}
+        restriction = inmate.get("restriction") if inmate.get("status") == "restricted" else None
+        until = ""
+        if isinstance(restriction, dict):
+            until = str(restriction.get("until") or date.max.isoformat())
+        phone = int(account.get("balance_cents", 0)) if account else 0  # type: ignore[call-overload]
+        return Holdings(int(trust[0]) if trust else 0, phone, until)
+
+    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
+        tx.execute(
+            "INSERT INTO kiosk_accounts (inmate_id, trust_cents, phone_cents) VALUES (?, ?, 0)"
+            " ON CONFLICT (inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents",
+            (inmate_id, trust_cents),
+        )
+        account = self._value(tx, "accounts", DEBIT + inmate_id) or {}
+        account["balance_cents"] = phone_cents
+        self.central._write(tx, "accounts", DEBIT + inmate_id, canonical(account))
+
+
+_ledgers: weakref.WeakKeyDictionary[CentralDB, CentralPurchases] = weakref.WeakKeyDictionary()
+#: The server's sessions are threads of one process: taking turns here is cheaper than SQLite's busy-wait sleeps.
+_writer = threading.Lock()
+
+
+def purchase_rules(central: CentralDB) -> PurchaseRules:
+    central.db.executescript(SCHEMA)
+    row = central.db.execute("SELECT value FROM meta WHERE name = ?", (RULES_META,)).fetchone()
+    return PurchaseRules() if row is None else PurchaseRules.model_validate_json(row[0])
+
+
+def set_purchase_rules(central: CentralDB, rules: PurchaseRules) -> None:
+    with central.transaction() as tx:
+        tx.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                   (RULES_META, rules.model_dump_json()))
+    _ledgers.pop(central, None)
+
+
+def ledger(central: CentralDB) -> CentralPurchases:
+    """The purchase ledger over this server connection's data (one per connection, made on first use)."""
+    found = _ledgers.get(central)
+    if found is None:
+        found = _ledgers[central] = CentralPurchases(central.db, purchase_rules(central), book=SyncBook(central))
+    return found
+
+
+def _result(reply: PurchaseReply) -> PurchaseResult:
+    status = {"applied": "applied", "declined": "rejected", "unknown": "unknown"}[reply.status]
+    known = reply.status != "unknown"
+    return PurchaseResult(key=reply.key, status=status, reason=reply.reason,  # type: ignore[arg-type]
+                          balance_cents=reply.phone_cents if known else None,
+                          trust_cents=reply.trust_cents if known else None, decided_at=reply.decided_at)
+
+
+def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
+    if "fee_cents" not in body.meta:
+        return central.purchase(device_id, body)
+    fee = body.meta["fee_cents"]
+    if not body.account.startswith(DEBIT) or not fee.isdigit():
+        return PurchaseResult(key=body.key, status="rejected",
+                              reason=f"invalid: account must be debit:<inmate> and fee_cents digits, got {body.account!r}")
+    request = PurchaseRequest(body.key, device_id, body.account.removeprefix(DEBIT), body.amount_cents, int(fee))
+    if request.amount_cents <= 0:
+        return PurchaseResult(key=body.key, status="rejected", reason="amount_not_positive")
+    with _writer:
+        reply = ledger(central).apply(request)
+        central.db.execute(  # the operator's view (`ringfence central show purchases`) lists kiosk purchases too
+            "INSERT OR IGNORE INTO purchases (key, device_id, account, amount_cents, product, status, reason,"
+            " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (body.key, device_id, body.account, body.amount_cents, body.product, _result(reply).status,
+             reply.reason, reply.phone_cents, reply.decided_at),
+        )
+    return _result(reply)
+
+
+def answer_status(central: CentralDB, device_id: str, key: str) -> PurchaseResult:
+    books = ledger(central)
+    if not books.knows(key):
+        return central.purchase_result(key)
+    with _writer:
+        return _result(books.status(device_id, key))
+
+
+def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> AccountInfo:
+    books = ledger(central)
+    inmate_id = query.account.removeprefix(DEBIT)
+    with central.transaction() as tx:
+        known = books.book.read(tx, inmate_id) is not None
+    account = books.account(device_id, inmate_id)
+    return AccountInfo(
+        account=query.account, known=known, trust_cents=account.trust_cents, balance_cents=account.phone_cents,
+        spent_today_cents=account.spent_today_cents, restricted_until=account.restricted_until,
+        recent=[(r.day, r.amount_cents) for r in account.recent], rules=account.rules.model_dump(mode="json"),
+    )
+
+
+def set_trust(central: CentralDB, inmate_id: str, trust_cents: int) -> None:
+    """The facility's books: an inmate's trust balance (phone balances are the synced accounts)."""
+    ledger(central)
+    with central.transaction() as tx:
+        tx.execute(
+            "INSERT INTO kiosk_accounts (inmate_id, trust_cents, phone_cents) VALUES (?, ?, 0)"
+            " ON CONFLICT (inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents",
+            (inmate_id, trust_cents),
+        )

@@ -1,0 +1,211 @@
+"""The reference central server: serves sessions over TLS (many devices at once) and over serial links.
+
+Each TCP connection gets its own thread and database connection; each serial link is one device at a time,
+session after session. A session is the device's to lead: the server answers each request in turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware.sync.blobs import BlobSink, FileBlob, serve_request
+from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
+from firmware.sync.conversation import Conversation, RemoteError, accept_as_server, send_anonymous_error
+from firmware.sync.credentials import Credentials
+from firmware.sync.schema import (
+    AccountQuery,
+    BlobChunk,
+    BlobEnd,
+    BlobOffer,
+    BlobRequest,
+    Changes,
+    Done,
+    DoneAck,
+    MessageError,
+    Pull,
+    Purchase,
+    PurchaseQuery,
+    Push,
+    PushAck,
+    Rejected,
+    Reserve,
+    ReserveResult,
+)
+from firmware.sync.tls import server_context
+from hal.link import LinkError, SocketLink, TcpListener, open_link
+from sim.central import kiosk_sync
+from sim.central.db import CentralDB
+
+log = logging.getLogger("ringfence.central")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    db_path: Path
+    idle_timeout: float = 60.0
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".blobs")
+
+    @property
+    def published_dir(self) -> Path:
+        """Blobs the server offers to devices (firmware bundles): one file per blob id."""
+        return self.blob_dir / "published"
+
+
+class Session:
+    """The server's side of one session: every request answered, every write committed before its answer."""
+
+    def __init__(self, conv: Conversation, db: CentralDB, config: ServerConfig) -> None:
+        self.conv = conv
+        self.db = db
+        self.config = config
+        self.device = conv.device_id
+        self.sink = BlobSink(config.blob_dir / "received" / self.device)
+
+    def serve(self) -> None:
+        self.db.seen(self.device)
+        while True:
+            body = self.conv.recv(self.config.idle_timeout)
+            if isinstance(body, Pull):
+                self._pull(body)
+            elif isinstance(body, Push):
+                accepted, rejected = self.db.receive(self.device, list(body.items))
+                self.conv.send(PushAck(ids=accepted, rejected=[Rejected(id=i, reason=r) for i, r in rejected]))
+            elif isinstance(body, Purchase):
+                self.conv.send(kiosk_sync.answer_purchase(self.db, self.device, body))
+            elif isinstance(body, PurchaseQuery):
+                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
+            elif isinstance(body, AccountQuery):
+                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body))
+            elif isinstance(body, Reserve):
+                reservation_id, granted = self.db.reserve(self.device, body.account, body.amount_cents)
+                self.conv.send(ReserveResult(account=body.account, reservation_id=reservation_id,
+                                             granted_cents=granted))
+            elif isinstance(body, BlobOffer | BlobChunk | BlobEnd):
+                answer = self.sink.handle(body)
+                if answer is not None:
+                    self.conv.send(answer)
+            elif isinstance(body, BlobRequest):
+                serve_request(self.conv, body, self._published, self.config.idle_timeout)
+            elif isinstance(body, Done):
+                self._done(body)
+            else:
+                raise MessageError("unexpected", f"{type(body).__name__.lower()} is not a request")
+
+    def _pull(self, pull: Pull) -> None:
+        after, upto = pull.after, pull.upto
+        while True:
+            page = self.db.page(pull.since, after, upto, pull.max_items)
+            self.conv.send(Changes(full=page.full, upto=page.upto, last=page.last, more=page.more, items=page.items))
+            if not page.more:
+                return
+            after, upto = page.last, page.upto
+
+    def _done(self, done: Done) -> None:
+        head, digest = self.db.digest()
+        agree = done.cursor == head and done.digest == digest and done.pending == 0
+        self.db.seen(self.device, done.cursor)
+        self.conv.send(DoneAck(agree=agree, head=head, digest=digest, received=self.db.received_count(self.device)))
+
+    def _published(self, blob_id: str) -> FileBlob | None:
+        try:
+            path = self.sink.paths(blob_id)[0]
+        except MessageError:
+            return None
+        candidate = self.config.published_dir / path.name
+        return FileBlob(blob_id, "bundle", candidate, {}) if candidate.is_file() else None
+
+
+def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None = None) -> None:
+    """Run one session on a channel; any failure ends the session with a reason, never the server."""
+    db = CentralDB(config.db_path)
+    conv: Conversation | None = None
+    try:
+        conv, _hello = accept_as_server(channel, db.key_for, config.idle_timeout, db.head(), cert_name)
+        Session(conv, db, config).serve()
+    except MessageError as exc:
+        log.warning("session refused: %s: %s", exc.code, exc)
+        if conv is None:
+            send_anonymous_error(channel, exc)
+        else:
+            conv.fail(exc)
+    except (ChannelClosed, TimeoutError, RemoteError) as exc:
+        log.info("session ended: %s", exc)
+    finally:
+        db.close()
+
+
+class CentralServer:
+    """Serve every link given until `stop` is set: tcp:// URLs listen for TLS, others are serial links."""
+
+    def __init__(self, config: ServerConfig, server_creds: Credentials | None, baudrate: int = 115200) -> None:
+        self.config = config
+        self.creds = server_creds
+        self.baudrate = baudrate
+        self.stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.ports: dict[str, int] = {}
+        self._ready = threading.Event()
+
+    def start(self, urls: list[str]) -> None:
+        for url in urls:
+            if url.startswith("tcp://"):
+                if self.creds is None:
+                    raise LinkError(f"link {url}: TLS needs the server's credentials (run `ringfence central enroll`)")
+                listener = TcpListener(url, tls=server_context(self.creds))
+                self.ports[url] = listener.port
+                self._spawn(self._accept_loop, listener)
+            else:
+                channel = SerialChannel(open_link(url, self.baudrate), initiator=False, baudrate=self.baudrate)
+                self._spawn(self._serial_loop, channel)
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _accept_loop(self, listener: TcpListener) -> None:
+        try:
+            while not self.stop.is_set():
+                link = listener.accept(timeout=0.2)
+                if link is not None:
+                    self._spawn(self._tls_session, link)
+        finally:
+            listener.close()
+
+    def _tls_session(self, link: SocketLink) -> None:
+        try:
+            link.handshake()
+        except LinkError as exc:
+            log.warning("%s", exc)
+            link.close()
+            return
+        channel = StreamChannel(link)
+        try:
+            serve_channel(channel, self.config, cert_name=link.peer_name)
+        finally:
+            channel.close()
+
+    def _serial_loop(self, channel: SerialChannel) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    channel.reopen()
+                except ChannelClosed as exc:
+                    log.error("%s", exc)
+                    return
+                if not channel.wait_connected(0.5):
+                    continue
+                serve_channel(channel, self.config)
+        finally:
+            channel.close()
+
+    def wait(self) -> None:
+        while not self.stop.is_set():
+            self.stop.wait(0.5)

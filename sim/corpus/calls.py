@@ -1,0 +1,382 @@
+"""Far-end call audio, with and without three-way attempts, as the inmate's handset receives it.
+
+A call is built from layers on a common time line, then sent through the telephone channel:
+
+    far room   = far party's voice + room noise + room extras (TV, music, masking noise, reverb)   x mic gate
+    far access = the far end's own line or comfort noise, mains hum                                 x path gate
+    switch     = the switch's idle noise, where the path is cut (hookflash, hold, call-waiting mute, dropout)
+    + clicks, bridged tones (only while held), and the near-end path noise that is always there
+    -> 300-3400 Hz voice band -> G.711 mu-law round trip -> int16
+
+`mic` cuts only the far room (mute, hold button, speakerphone switched loss, headset noise gate): the far end's
+access noise stays. `path` cuts everything the far end sends (a flash, a held line, a network hold, a call-waiting
+mute, a mobile dropout): only the switch's idle noise and the near-end path noise remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware.dsp.levels import rms_for_dbm0
+from firmware.dsp.tones import sines
+from hal.audio import SAMPLE_RATE
+from sim.channel import add_hum, mulaw_roundtrip, voiceband
+from sim.corpus import sources
+
+SR = SAMPLE_RATE
+FAR_ENDS = ("landline", "cordless", "speakerphone", "headset", "mobile", "voip")
+DTMF_PAIRS = {d: (lo, hi) for d, (lo, hi) in zip(
+    "123A456B789C*0#D",
+    [(lo, hi) for lo in (697, 770, 852, 941) for hi in (1209, 1336, 1477, 1633)], strict=True)}
+
+
+@dataclass
+class Call:
+    """One far-end recording and its truth."""
+
+    variant: str
+    positive: bool
+    far_end: str
+    samples: np.ndarray = field(repr=False)
+    flash_times: list[float] = field(default_factory=list)
+    hold: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+    seed: int | None = None  # sim.corpus.build(variant, seed) rebuilds this call
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SR
+
+
+class _Scene:
+    """Mutable layers of one call under construction."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str) -> None:
+        self.rng = rng
+        self.n = round(seconds * SR)
+        self.far_end = far_end
+        self.voice = np.zeros(self.n)
+        self.room = np.zeros(self.n)
+        self.access = np.zeros(self.n)
+        self.extra = np.zeros(self.n)  # added after the gates: clicks and bridged tones
+        self.mic = np.ones(self.n)
+        self.path = np.ones(self.n)
+        self.notes: list[str] = []
+        wired = far_end in ("landline", "cordless", "speakerphone", "headset")
+        room_db = {"speakerphone": rng.uniform(-50, -40), "headset": rng.uniform(-64, -56)}.get(
+            far_end, rng.uniform(-58, -44))
+        self.room += coloured_noise(rng, self.n, room_db, tilt=rng.uniform(0.5, 1.5))
+        access_db = rng.uniform(-62, -54)
+        self.access += coloured_noise(rng, self.n, access_db, tilt=0.0 if wired else rng.uniform(0.3, 1.0))
+        if wired and rng.random() < 0.4:
+            self.access = add_hum(self.access, rng.uniform(-60, -48))
+        self.idle_db = rng.uniform(-84, -72) if rng.random() < 0.7 else None  # None: digital silence
+        self.near_db = rng.uniform(-86, -76)
+        self.speech_db = rng.uniform(-21, -12)
+        self.notes.append(f"room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech {self.speech_db:.0f} dBm0")
+
+    def s(self, t: float) -> int:
+        return int(np.clip(round(t * SR), 0, self.n))
+
+    def talk(self, start: float, end: float, level_db: float | None = None, into: np.ndarray | None = None,
+             pauses: tuple[float, float] = (0.25, 1.8)) -> None:
+        """The far party talking in turns between start and end."""
+        dst = self.voice if into is None else into
+        level = self.speech_db if level_db is None else level_db
+        t = start + self.rng.uniform(0.0, 0.8)
+        while t < end:
+            u = sources.utterance(self.rng, level + self.rng.uniform(-3, 3))
+            a = self.s(t)
+            b = min(self.s(end), a + len(u))
+            dst[a:b] += u[: b - a]
+            t += (b - a) / SR + self.rng.uniform(*pauses)
+            if self.rng.random() < 0.3:
+                t += self.rng.uniform(1.0, 4.0)  # the inmate's turn
+
+    def render(self) -> np.ndarray:
+        rng = self.rng
+        far = self.path * (self.mic * (self.voice + self.room) + self.access)
+        if self.idle_db is not None:
+            far += (1.0 - self.path) * rng.normal(0.0, rms_for_dbm0(self.idle_db), self.n)
+        far += self.extra + rng.normal(0.0, rms_for_dbm0(self.near_db), self.n)
+        y = mulaw_roundtrip(np.clip(voiceband(far), -32768, 32767))
+        return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def coloured_noise(rng: np.random.Generator, n: int, level_dbm0: float, tilt: float) -> np.ndarray:
+    """Noise with a 1/f**tilt power spectrum (0 white, 1 pink), in the voice band, at the given in-band level."""
+    size = 1 << max(1, int(n - 1).bit_length())  # a power of two: fast FFTs for any call length
+    spec = np.fft.rfft(rng.normal(0.0, 1.0, size))
+    f = np.fft.rfftfreq(size, 1 / SR)
+    spec *= 1.0 / np.maximum(f, 50.0) ** (tilt / 2)
+    x = voiceband(np.fft.irfft(spec, size)[:n])
+    return sources.scale_to(x, level_dbm0)
+
+
+def click(rng: np.random.Generator, level_dbm0: float) -> np.ndarray:
+    """A hookswitch transient: a loop-current step plus a few ms of contact bounce (< 15 ms in all)."""
+    n = round(rng.uniform(0.004, 0.012) * SR)
+    env = np.exp(-np.arange(n) / (n / 4))
+    step = np.sign(rng.random() - 0.5) * env
+    bounce = rng.normal(0.0, 0.5, n) * env
+    x = step + bounce
+    return x * (rms_for_dbm0(level_dbm0 + 12) / float(np.sqrt(np.mean(x * x))))
+
+
+def dtmf(digit: str, seconds: float, level_dbm0: float) -> np.ndarray:
+    lo, hi = DTMF_PAIRS[digit]
+    return sines([lo, hi], [level_dbm0, level_dbm0 - 2.0], seconds)
+
+
+# -- three-way attempts --------------------------------------------------------------------------------------
+
+
+def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
+             bleed: tuple[str, ...] = (), conference_drop_db: float | None = None) -> tuple[float, float]:
+    """Hookflash (or network hold), the held line with optional bleed, second flash and a conference."""
+    rng = sc.rng
+    end = flash_at + hold_s
+    back = end
+    if click_db is not None:
+        flash_len, rejoin_len = rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)
+        back = end + rejoin_len
+        for t in (flash_at, flash_at + flash_len, end, back):
+            c = click(rng, click_db + rng.uniform(-3, 3))
+            a = sc.s(t)
+            sc.extra[a : a + len(c)] += c[: max(0, sc.n - a)]
+        sc.notes.append(f"flash {flash_len:.2f} s, clicks at {click_db:.0f} dBm0")
+    sc.path[sc.s(flash_at) : sc.s(back)] = 0.0
+    t = flash_at + 0.9
+    for kind in bleed:
+        level = rng.uniform(-56, -40)
+        if kind == "dial":
+            dur = rng.uniform(0.8, 2.0)
+            sc.extra[sc.s(t) : sc.s(t) + round(dur * SR)] += sines([350, 440], [level, level], dur)
+            t += dur
+        elif kind == "dtmf":
+            for d in rng.choice(list("0123456789"), size=int(rng.integers(7, 11))):
+                dur = rng.uniform(0.06, 0.12)
+                tone = dtmf(str(d), dur, level)
+                a = sc.s(t)
+                sc.extra[a : a + len(tone)] += tone[: max(0, sc.n - a)]
+                t += dur + rng.uniform(0.06, 0.2)
+        elif kind == "ringback":
+            t += rng.uniform(0.5, 1.5)
+            on = min(2.0, end - t)
+            if on > 0.1:
+                sc.extra[sc.s(t) : sc.s(t) + round(on * SR)] += sines([440, 480], [level, level], on)
+            t += 6.0
+        sc.notes.append(f"bridged {kind} at {level:.0f} dBm0")
+    drop = conference_drop_db if conference_drop_db is not None else rng.uniform(3, 6)
+    g = 10 ** (-drop / 20)
+    a = sc.s(back)
+    # The bridge: the two called parties take turns, each heard `drop` dB quieter, over a new mixed floor.
+    sc.voice[a:] = 0.0
+    sc.talk(back + 0.3, sc.n / SR, sc.speech_db - drop)
+    sc.room[a:] = sc.room[a:] * g + coloured_noise(rng, sc.n - a, rng.uniform(-60, -48), 1.0)
+    sc.notes.append(f"conference {drop:.1f} dB quieter")
+    return flash_at, end
+
+
+def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, float] | None,
+              masker: str | None = None, bleed: tuple[str, ...] = ()) -> Callable[[np.random.Generator], Call]:
+    def make(rng: np.random.Generator) -> Call:
+        far_end = far_ends[int(rng.integers(len(far_ends)))]
+        flash_at = rng.uniform(8.0, 14.0)
+        hold_s = rng.uniform(5.0, 20.0)
+        seconds = flash_at + hold_s + rng.uniform(8.0, 12.0)
+        sc = _Scene(rng, seconds, far_end)
+        sc.talk(0.0, flash_at - rng.uniform(0.15, 0.8))
+        sc.talk(flash_at + hold_s + 1.0, seconds)
+        if masker is not None:
+            m_level = rng.uniform(-34, -20)
+            a = sc.s(flash_at - rng.uniform(4.0, 7.0))
+            if masker == "music":
+                sc.room[a:] += sources.music(rng, (sc.n - a) / SR, m_level)
+            else:
+                sc.room[a:] += coloured_noise(rng, sc.n - a, m_level, rng.uniform(0.0, 1.0))
+            sc.notes.append(f"masking {masker} at {m_level:.0f} dBm0")
+        level = None if click_db is None else rng.uniform(*click_db)
+        if variant in ("bridged_dial", "bridged_dtmf", "bridged_ringback") and rng.random() < 0.5:
+            level = None  # the tones alone must carry it
+        first, end = _attempt(sc, flash_at, hold_s, level, bleed,
+                              conference_drop_db=rng.uniform(3, 6) if variant == "conference" else None)
+        return Call(variant, True, far_end, sc.render(), [round(first, 4)], (round(first, 4), round(end, 4)),
+                    sc.notes)
+    return make
+
+
+# -- hard negatives ------------------------------------------------------------------------------------------
+
+
+def _negative(variant: str, far_ends: tuple[str, ...],
+              shape: Callable[[_Scene], None]) -> Callable[[np.random.Generator], Call]:
+    def make(rng: np.random.Generator) -> Call:
+        far_end = far_ends[int(rng.integers(len(far_ends)))]
+        sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end)
+        sc.talk(0.0, sc.n / SR)
+        shape(sc)
+        return Call(variant, False, far_end, sc.render(), [], None, sc.notes)
+    return make
+
+
+def _spans(sc: _Scene, count: tuple[int, int], length: tuple[float, float]) -> list[tuple[int, int]]:
+    out = []
+    for _ in range(int(sc.rng.integers(count[0], count[1] + 1))):
+        dur = sc.rng.uniform(*length)
+        start = sc.rng.uniform(5.0, max(5.1, sc.n / SR - dur - 3.0))
+        out.append((sc.s(start), sc.s(start + dur)))
+    return out
+
+
+def _call_waiting(sc: _Scene) -> None:
+    """440 Hz bursts to the called party; we hear a short mute, sometimes with the tone bleeding through."""
+    t = sc.rng.uniform(8.0, 20.0)
+    while t < sc.n / SR - 5:
+        for _ in range(int(sc.rng.integers(1, 3))):
+            mute = sc.rng.uniform(0.2, 0.5)
+            a, b = sc.s(t), sc.s(t + mute)
+            sc.path[a:b] = 0.0
+            if sc.rng.random() < 0.6:
+                level = sc.rng.uniform(-50, -30)
+                burst = min(0.3, mute)
+                sc.extra[a : a + round(burst * SR)] += sines([440], [level], burst)
+            t += mute + sc.rng.uniform(0.1, 0.3)
+        t += sc.rng.uniform(10.0, 30.0)
+    sc.notes.append("call-waiting tones with short mutes")
+
+
+def _mic_off(length: tuple[float, float], count: tuple[int, int] = (1, 3)) -> Callable[[_Scene], None]:
+    def shape(sc: _Scene) -> None:
+        for a, b in _spans(sc, count, length):
+            sc.mic[a:b] = 0.0
+        sc.notes.append(f"mic off {length[0]:.0f}-{length[1]:.0f} s")
+    return shape
+
+
+def _hold_music(sc: _Scene) -> None:
+    for a, b in _spans(sc, (1, 2), (10.0, 30.0)):
+        sc.mic[a:b] = 0.0
+        sc.extra[a:b] += sources.music(sc.rng, (b - a) / SR, sc.rng.uniform(-28, -16))
+    sc.notes.append("PBX hold with music")
+
+
+def _long_silence(sc: _Scene) -> None:
+    for a, b in _spans(sc, (1, 2), (15.0, 45.0)):
+        sc.voice[a:b] = 0.0
+    sc.notes.append("far party silent")
+
+
+def _keys(sc: _Scene) -> None:
+    """The called party presses keys mid-call (menus, a wrong key), with the keypad's mechanical clicks."""
+    rng = sc.rng
+    for a, _ in _spans(sc, (2, 4), (3.0, 6.0)):
+        t = a / SR
+        level = rng.uniform(-14, -4)
+        for d in rng.choice(list(DTMF_PAIRS), size=int(rng.integers(1, 8))):
+            dur = rng.uniform(0.05, 0.3)
+            tone = dtmf(str(d), dur, level)
+            i = sc.s(t)
+            sc.extra[i : i + len(tone)] += tone[: max(0, sc.n - i)]
+            c = click(rng, rng.uniform(-45, -30))
+            sc.extra[i : i + len(c)] += c[: max(0, sc.n - i)]
+            t += dur + rng.uniform(0.1, 0.8)
+    sc.notes.append("called party pressing keys")
+
+
+def _speakerphone(sc: _Scene) -> None:
+    """Reverberant room, and switched loss on the far microphone while the inmate talks."""
+    rng = sc.rng
+    ir = rng.normal(0, 1, round(0.2 * SR)) * np.exp(-np.arange(round(0.2 * SR)) / (0.05 * SR))
+    ir[0] = 4.0
+    sc.voice = np.convolve(sc.voice, ir / np.sqrt(np.sum(ir * ir)), mode="full")[: sc.n]
+    for a, b in _spans(sc, (6, 12), (1.0, 6.0)):
+        sc.mic[a:b] = 10 ** (-rng.uniform(10, 25) / 20)
+    sc.notes.append("speakerphone switched loss")
+
+
+def _headset(sc: _Scene) -> None:
+    """A headset's noise gate shuts the microphone in every pause."""
+    env = np.convolve(np.abs(sc.voice), np.ones(400) / 400, mode="same")
+    sc.mic = np.where(env > rms_for_dbm0(sc.speech_db - 25), 1.0, 0.0)
+    sc.notes.append("headset noise gate")
+
+
+def _cordless_static(sc: _Scene) -> None:
+    """Crackle (clusters of short bursts, also in silence) and hiss from a cordless handset's radio link."""
+    rng = sc.rng
+    sc.access += coloured_noise(rng, sc.n, rng.uniform(-58, -50), 0.0)
+    t = rng.uniform(0.5, 3.0)
+    while t < sc.n / SR - 1:
+        for _ in range(int(rng.integers(1, 8))):
+            c = click(rng, rng.uniform(-40, -15))
+            i = sc.s(t)
+            sc.extra[i : i + len(c)] += c[: max(0, sc.n - i)]
+            t += rng.uniform(0.02, 0.4)
+        t += rng.exponential(3.0)
+    sc.notes.append("cordless crackle and hiss")
+
+
+def _weak_cell(sc: _Scene) -> None:
+    """Dropouts to digital silence (40 ms to 1.2 s), some with a garbled codec burst, and level jumps."""
+    rng = sc.rng
+    sc.idle_db = None
+    t = rng.uniform(3.0, 8.0)
+    while t < sc.n / SR - 3:
+        dur = rng.uniform(0.04, 1.2)
+        a, b = sc.s(t), sc.s(t + dur)
+        sc.path[a:b] = 0.0
+        if rng.random() < 0.5:
+            g = rng.normal(0, rms_for_dbm0(rng.uniform(-30, -18)), round(rng.uniform(0.02, 0.06) * SR))
+            sc.extra[b : b + len(g)] += g[: max(0, sc.n - b)]
+        if rng.random() < 0.3:
+            sc.room[b:] *= 10 ** (rng.uniform(-4, 4) / 20)
+        t += dur + rng.exponential(6.0) + 0.5
+    sc.notes.append("weak cell dropouts")
+
+
+def _tv_music(sc: _Scene) -> None:
+    rng = sc.rng
+    level = rng.uniform(-38, -24)
+    if rng.random() < 0.5:
+        sc.room += sources.music(rng, sc.n / SR, level)
+        sc.notes.append(f"music in the room at {level:.0f} dBm0")
+    else:
+        tv = np.zeros(sc.n)
+        sc.talk(0.0, sc.n / SR, level, into=tv, pauses=(0.05, 0.4))
+        sc.room += tv
+        sc.notes.append(f"TV in the room at {level:.0f} dBm0")
+
+
+WIRED = ("landline", "cordless", "speakerphone", "headset")
+ANY = FAR_ENDS
+
+POSITIVES: dict[str, Callable[[np.random.Generator], Call]] = {
+    "landline_click": _positive("landline_click", WIRED, (-24.0, -6.0)),
+    "masked_noise": _positive("masked_noise", WIRED, (-30.0, -15.0), masker="noise"),
+    "masked_music": _positive("masked_music", WIRED, (-30.0, -15.0), masker="music"),
+    "mobile_no_click": _positive("mobile_no_click", ("mobile",), None),
+    "voip_no_click": _positive("voip_no_click", ("voip",), None),
+    "conference": _positive("conference", WIRED, (-24.0, -6.0)),
+    "bridged_dial": _positive("bridged_dial", WIRED, (-24.0, -6.0), bleed=("dial", "dtmf", "ringback")),
+    "bridged_dtmf": _positive("bridged_dtmf", ANY, (-24.0, -6.0), bleed=("dtmf",)),
+    "bridged_ringback": _positive("bridged_ringback", ANY, (-24.0, -6.0), bleed=("ringback",)),
+}
+
+NEGATIVES: dict[str, Callable[[np.random.Generator], Call]] = {
+    "plain": _negative("plain", ANY, lambda sc: None),
+    "call_waiting": _negative("call_waiting", WIRED + ("voip",), _call_waiting),
+    "hold_button": _negative("hold_button", WIRED, _mic_off((5.0, 30.0))),
+    "hold_music": _negative("hold_music", ANY, _hold_music),
+    "mute": _negative("mute", ANY, _mic_off((3.0, 20.0))),
+    "long_silence": _negative("long_silence", ANY, _long_silence),
+    "keys": _negative("keys", ANY, _keys),
+    "speakerphone": _negative("speakerphone", ("speakerphone",), _speakerphone),
+    "headset": _negative("headset", ("headset",), _headset),
+    "cordless_static": _negative("cordless_static", ("cordless",), _cordless_static),
+    "weak_cell": _negative("weak_cell", ("mobile",), _weak_cell),
+    "tv_music": _negative("tv_music", ANY, _tv_music),
+}

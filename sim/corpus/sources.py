@@ -1,0 +1,112 @@
+"""Real sounds for the evaluation corpus: Asterisk's English and Spanish prompts, its music on hold, espeak-ng voices.
+
+Everything is loaded lazily, once per process, as 8 kHz float samples on the int16 scale. A missing package is one
+clear error naming the directory and the Debian package that provides it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from firmware.dsp.levels import rms_for_dbm0
+from firmware.dsp.wavio import read_wav
+from hal.audio import SAMPLE_RATE
+
+SOUNDS = Path("/usr/share/asterisk/sounds")
+MOH = Path("/usr/share/asterisk/moh")
+
+ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb+m3", "es", "es-419", "es-419+f2")
+ESPEAK_LINES = (
+    "Hey, it's me. Can you hear me all right?",
+    "Hold on a second, let me get a pen.",
+    "Mom said she will come on Sunday if the car is fixed.",
+    "I put money on your account yesterday.",
+    "The kids are doing fine, they miss you.",
+    "Hola, ¿cómo estás? Te extrañamos mucho.",
+    "Espera un momento, voy a buscar a tu hermano.",
+    "Mañana voy a depositar el dinero en tu cuenta.",
+    "Los niños están bien, te mandan saludos.",
+)
+
+
+class CorpusError(RuntimeError):
+    """A sound source the corpus needs is missing."""
+
+
+@functools.cache
+def prompt_paths() -> tuple[Path, ...]:
+    paths = sorted(p for lang in ("en", "es") for p in (SOUNDS / lang).glob("*.wav"))
+    if not paths:
+        raise CorpusError(f"{SOUNDS}/en and /es hold no WAV prompts: install asterisk-core-sounds-en-wav "
+                          "and asterisk-core-sounds-es-wav")
+    return tuple(paths)
+
+
+@functools.cache
+def music_paths() -> tuple[Path, ...]:
+    paths = tuple(sorted(MOH.glob("*.wav")))
+    if not paths:
+        raise CorpusError(f"{MOH} holds no music: install asterisk-moh-opsound-wav")
+    return paths
+
+
+@functools.cache
+def _load(path: Path) -> np.ndarray:
+    x = read_wav(path).astype(np.float64)
+    nz = np.flatnonzero(np.abs(x) > 64)
+    return x[nz[0] : nz[-1] + 1] if nz.size else x
+
+
+@functools.cache
+def espeak_utterances() -> tuple[np.ndarray, ...]:
+    """Synthesised voices (several accents, English and Spanish), cached on disk between runs."""
+    cache = Path(tempfile.gettempdir()) / "ringfence-espeak"
+    cache.mkdir(exist_ok=True)
+    out = []
+    for voice in ESPEAK_VOICES:
+        for i, line in enumerate(ESPEAK_LINES):
+            key = hashlib.sha1(f"{voice}|{line}".encode()).hexdigest()[:16]
+            path = cache / f"{key}.wav"
+            if not path.exists():
+                try:
+                    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(150 + 10 * (i % 4)), "--stdout", line],
+                                         check=True, capture_output=True, timeout=30).stdout
+                except (OSError, subprocess.SubprocessError) as exc:
+                    raise CorpusError(f"espeak-ng could not speak with voice {voice}: {exc}") from None
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(wav)
+                tmp.replace(path)
+            out.append(_load(path))
+    return tuple(out)
+
+
+def utterance(rng: np.random.Generator, level_dbm0: float) -> np.ndarray:
+    """One spoken phrase (a real prompt 3 times in 4, else a synthetic voice) at the given RMS level."""
+    if rng.random() < 0.75:
+        paths = prompt_paths()
+        x = _load(paths[int(rng.integers(len(paths)))])
+    else:
+        pool = espeak_utterances()
+        x = pool[int(rng.integers(len(pool)))]
+    return scale_to(x, level_dbm0)
+
+
+def music(rng: np.random.Generator, seconds: float, level_dbm0: float) -> np.ndarray:
+    """A random stretch of music on hold, looped if needed, at the given RMS level."""
+    paths = music_paths()
+    x = _load(paths[int(rng.integers(len(paths)))])
+    n = round(seconds * SAMPLE_RATE)
+    start = int(rng.integers(max(1, len(x) - n)))
+    reps = int(np.ceil((start + n) / len(x)))
+    return scale_to(np.tile(x, reps)[start : start + n], level_dbm0)
+
+
+def scale_to(x: np.ndarray, level_dbm0: float) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    return x if rms == 0.0 else x * (rms_for_dbm0(level_dbm0) / rms)

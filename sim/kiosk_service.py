@@ -1,0 +1,81 @@
+"""An in-process PurchaseService over the reference central ledger, with faults a test can script.
+
+Each call consumes the next scripted fault, if any: `unreachable` (nothing sent), `lose_request` (the link drops
+before the server sees it), `lose_reply` (the server applies it, then the link drops before the answer).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from firmware.kiosk.service import (
+    AccountReply,
+    CentralUnreachable,
+    LinkLost,
+    PurchaseReply,
+    PurchaseRequest,
+)
+from hal.clock import VirtualClock
+from sim.central.purchases import CentralPurchases
+
+Fault = Literal["ok", "unreachable", "lose_request", "lose_reply"]
+
+
+class SimPurchaseService:
+    def __init__(self, central: CentralPurchases, faults: Iterable[Fault] = (), down: bool = False) -> None:
+        self.central = central
+        self.faults: deque[Fault] = deque(faults)
+        #: While down, every call finds the central server unreachable.
+        self.down = down
+        self.calls: list[str] = []
+
+    def _fault(self, call: str) -> Fault:
+        self.calls.append(call)
+        if self.down:
+            return "unreachable"
+        return self.faults.popleft() if self.faults else "ok"
+
+    def account(self, device_id: str, inmate_id: str) -> AccountReply:
+        fault = self._fault("account")
+        if fault == "unreachable":
+            raise CentralUnreachable("central server unreachable")
+        if fault != "ok":
+            raise LinkLost("link dropped")
+        return self.central.account(device_id, inmate_id)
+
+    def submit(self, request: PurchaseRequest) -> PurchaseReply:
+        fault = self._fault("submit")
+        if fault == "unreachable":
+            raise CentralUnreachable("central server unreachable")
+        if fault == "lose_request":
+            raise LinkLost("link dropped before the request arrived")
+        reply = self.central.apply(request)
+        if fault == "lose_reply":
+            raise LinkLost("link dropped before the answer arrived")
+        return reply
+
+    def status(self, device_id: str, key: str) -> PurchaseReply:
+        fault = self._fault("status")
+        if fault == "unreachable":
+            raise CentralUnreachable("central server unreachable")
+        if fault == "lose_request":
+            raise LinkLost("link dropped before the query arrived")
+        reply = self.central.status(device_id, key)
+        if fault == "lose_reply":
+            raise LinkLost("link dropped before the answer arrived")
+        return reply
+
+
+class VirtualDispatch:
+    """Runs each network job after a simulated round trip on the virtual clock; `delays` overrides, in order."""
+
+    def __init__(self, clock: VirtualClock, round_trip_s: float = 0.2, delays: Iterable[float] = ()) -> None:
+        self.clock = clock
+        self.round_trip_s = round_trip_s
+        self.delays: deque[float] = deque(delays)
+
+    def __call__(self, job: Callable[[], None]) -> None:
+        delay = self.delays.popleft() if self.delays else self.round_trip_s
+        self.clock.call_at(self.clock.now() + delay, job)

@@ -1,0 +1,23 @@
+"""A simulated handset whose mouthpiece hears its earpiece: every played frame comes back as a mic frame.
+
+The technician's audio test puts the handset in exactly this position (earpiece to mouthpiece); `loss_db`
+stands for the acoustic path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hal.audio import AudioFrame, SimAudioPort, check_frame
+
+
+class LoopbackAudioPort(SimAudioPort):
+    def __init__(self, clock_now, loss_db: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(clock_now)
+        self.gain = 10 ** (-loss_db / 20)
+
+    def play(self, samples: np.ndarray) -> None:
+        super().play(samples)
+        if self._sink is not None:
+            back = np.clip(np.round(check_frame(samples) * self.gain), -32768, 32767).astype(np.int16)
+            self._sink(AudioFrame(self._now(), "mic", back))

@@ -1,0 +1,156 @@
+"""A virtual serial cable: two pty devices joined by a relay that paces bytes to a baud rate and injects faults.
+
+A pty passes bytes as fast as the processes move them and ignores the baud rate, so the relay holds each
+byte for its time on a real 8N1 line (10 bits per byte). Faults act on whole frames (the stretch up to a zero
+byte, as the sync frames are delimited) or on the stream: corrupt a byte, drop, duplicate or swap frames,
+or cut the cable for a while. The two ends are ordinary pty paths any process can open.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import termios
+import threading
+import time
+import tty
+from dataclasses import dataclass
+
+
+@dataclass
+class Faults:
+    """Per-frame probabilities, drawn from a seeded generator so a failing run can be repeated."""
+
+    corrupt: float = 0.0
+    drop: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    seed: int = 1
+
+
+@dataclass
+class CableStats:
+    bytes_a_to_b: int = 0
+    bytes_b_to_a: int = 0
+    corrupted: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+
+
+def _open_pty() -> tuple[int, str]:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    path = os.ttyname(slave)
+    return master, path, slave  # type: ignore[return-value]
+
+
+class SerialCable:
+    def __init__(self, baudrate: int | None = 115200, faults: Faults | None = None) -> None:
+        self.baudrate = baudrate
+        self.faults = faults or Faults()
+        self.stats = CableStats()
+        self._rngs = {"a": random.Random(self.faults.seed), "b": random.Random(self.faults.seed + 1)}
+        self._master_a, self.end_a, self._slave_a = _open_pty()  # type: ignore[misc]
+        self._master_b, self.end_b, self._slave_b = _open_pty()  # type: ignore[misc]
+        self._stop = threading.Event()
+        self._cut_until = 0.0
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._relay, args=(self._master_a, self._master_b, "a"), daemon=True),
+            threading.Thread(target=self._relay, args=(self._master_b, self._master_a, "b"), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def cut(self, seconds: float) -> None:
+        """Lose everything sent in either direction for this long, as if the cable were pulled."""
+        self._cut_until = time.monotonic() + seconds
+
+    def _relay(self, source: int, sink: int, side: str) -> None:
+        pending = bytearray()
+        held: bytes | None = None
+        line_free = time.monotonic()
+        while not self._stop.is_set():
+            ready, _w, _x = select.select([source], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(source, 4096)
+            except OSError:
+                return
+            pending += data
+            frames: list[bytes] = []
+            while (end := pending.find(b"\x00")) >= 0:
+                frames.append(bytes(pending[:end + 1]))
+                del pending[:end + 1]
+            if len(pending) > 8192:
+                frames.append(bytes(pending))
+                pending.clear()
+            out: list[bytes] = []
+            for frame in frames:
+                frame, held = self._mangle(frame, held, out, self._rngs[side])
+            for chunk in out:
+                if time.monotonic() < self._cut_until:
+                    continue
+                line_free = self._paced_write(sink, chunk, line_free)
+                with self._lock:
+                    if side == "a":
+                        self.stats.bytes_a_to_b += len(chunk)
+                    else:
+                        self.stats.bytes_b_to_a += len(chunk)
+
+    def _mangle(self, frame: bytes, held: bytes | None, out: list[bytes],
+                rng: random.Random) -> tuple[bytes, bytes | None]:
+        f = self.faults
+        if f.drop and rng.random() < f.drop:
+            self.stats.dropped += 1
+            return frame, held
+        if f.corrupt and rng.random() < f.corrupt and len(frame) > 1:
+            index = rng.randrange(len(frame) - 1)
+            frame = frame[:index] + bytes([frame[index] ^ (1 << rng.randrange(8))]) + frame[index + 1:]
+            self.stats.corrupted += 1
+        if f.reorder and held is None and rng.random() < f.reorder:
+            self.stats.reordered += 1
+            return frame, frame
+        out.append(frame)
+        if f.duplicate and rng.random() < f.duplicate:
+            out.append(frame)
+            self.stats.duplicated += 1
+        if held is not None:
+            out.append(held)
+            held = None
+        return frame, held
+
+    def _paced_write(self, fd: int, data: bytes, line_free: float) -> float:
+        if self.baudrate:
+            start = max(time.monotonic(), line_free)
+            line_free = start + len(data) * 10 / self.baudrate
+            delay = line_free - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            except OSError:
+                return line_free
+            view = view[written:]
+        return line_free
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        for fd in (self._master_a, self._master_b, self._slave_a, self._slave_b):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

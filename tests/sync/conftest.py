@@ -1,0 +1,120 @@
+"""Fixtures for sync tests: a central database with a small facility, an enrolled device, in-process links."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from firmware.store import Store
+from firmware.sync.channel import Channel, ChannelClosed, StreamChannel
+from firmware.sync.device_session import DeviceSync, SyncReport
+from hal.link import TcpListener, open_link
+from sim.central.db import CentralDB
+from sim.central.server import ServerConfig, serve_channel
+
+DEVICE = "A-12"
+
+
+def inmate(i: int, **changes: object) -> dict[str, object]:
+    """An inmate value as the rules' schema wants it (firmware/rules/datasets.py)."""
+    return {"pin_verifier": f"k1:{i:064x}", "name": f"Inmate {i}", "language": "en", **changes}
+
+
+def write_facility(directory: Path, inmates: int = 20, balance: int = 1000) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "inmates.jsonl").open("w") as out:
+        for i in range(inmates):
+            out.write(json.dumps({"key": f"I{i:05d}", "value": inmate(i)}) + "\n")
+    with (directory / "accounts.jsonl").open("w") as out:
+        for i in range(inmates):
+            out.write(json.dumps({"key": f"debit:I{i:05d}", "value": {"balance_cents": balance}}) + "\n")
+    with (directory / "rules.jsonl").open("w") as out:
+        out.write(json.dumps({"key": "facility", "value": {"max_call_minutes": 15}}) + "\n")
+    return directory
+
+
+@dataclass
+class World:
+    tmp: Path
+    db_path: Path
+    key: bytes
+
+    def central(self) -> CentralDB:
+        return CentralDB(self.db_path)
+
+    def store(self, name: str = "device") -> Store:
+        return Store(self.tmp / f"{name}.sqlite")
+
+    def config(self) -> ServerConfig:
+        return ServerConfig(self.db_path, idle_timeout=5.0)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    key = os.urandom(32)
+    db = CentralDB(tmp_path / "central.sqlite")
+    db.enroll(DEVICE, key)
+    db.load_dir(write_facility(tmp_path / "facility"))
+    for i in range(20):
+        db.set_trust(f"I{i:05d}", 5000)
+    db.close()
+    return World(tmp_path, tmp_path / "central.sqlite", key)
+
+
+class CuttingChannel:
+    """Wraps a channel and cuts the link once `cut_after` messages have been sent through it."""
+
+    def __init__(self, inner: Channel, cut_after: int) -> None:
+        self.inner = inner
+        self.left = cut_after
+        self.bytes_written = self.bytes_read = 0
+
+    def send(self, data: bytes) -> None:
+        if self.left <= 0:
+            self.inner.close()
+            raise ChannelClosed("cut by the test")
+        self.left -= 1
+        self.inner.send(data)
+
+    def recv(self, timeout: float) -> bytes:
+        return self.inner.recv(timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def channel_pair() -> tuple[StreamChannel, StreamChannel]:
+    """Two ends of a loopback TCP connection (no TLS: these tests are about the session)."""
+    listener = TcpListener("tcp://127.0.0.1:0")
+    device = open_link(f"tcp://127.0.0.1:{listener.port}")
+    server = listener.accept(timeout=5)
+    listener.close()
+    assert server is not None
+    return StreamChannel(device), StreamChannel(server)
+
+
+def run_session(world: World, store: Store, server_cut_after: int | None = None, device_id: str = DEVICE,
+                key: bytes | None = None, verify: bool = False, **device_options: object) -> SyncReport:
+    """One session over an in-process socket pair, the server on a thread; raises what the device raises."""
+    device_side, server_side = channel_pair()
+    server_channel: Channel = server_side if server_cut_after is None else CuttingChannel(server_side, server_cut_after)
+    thread = threading.Thread(target=serve_channel, args=(server_channel, world.config()), daemon=True)
+    thread.start()
+    try:
+        return DeviceSync(store, device_id, key or world.key, timeout=5.0, **device_options).run(  # type: ignore[arg-type]
+            device_side, verify=verify)
+    finally:
+        device_side.close()
+        thread.join(timeout=10)
+        server_side.close()
+
+
+@pytest.fixture
+def sessions(world: World) -> Iterator[World]:
+    yield world

@@ -1,0 +1,118 @@
+"""The windowed, acknowledged frame protocol on a simulated line (virtual time, seeded faults)."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware.sync.arq import ArqEndpoint
+from firmware.sync.framing import MAX_PAYLOAD
+
+RTO = 0.5
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    return [piece + b"\x00" for piece in data.split(b"\x00")[:-1]]
+
+
+def run_line(messages_ab: list[bytes], messages_ba: list[bytes], faults: float, seed: int,
+             limit_s: float = 600.0) -> tuple[list[bytes], list[bytes], float]:
+    """Both ends exchange messages over a line that corrupts, drops, duplicates and swaps frames."""
+    rng = random.Random(seed)
+    a = ArqEndpoint(True, epoch=0x01020304, rto=RTO)
+    b = ArqEndpoint(False, rto=RTO)
+    got_a: list[bytes] = []
+    got_b: list[bytes] = []
+    now = 0.0
+    queued_ab = list(messages_ab)
+    while now < limit_s:
+        if a.connected and queued_ab:
+            a.send_message(queued_ab.pop(0))
+        if b.connected and messages_ba and not a.reset_seen:
+            b.send_message(messages_ba.pop(0))
+        for sender, receiver in ((a, b), (b, a)):
+            frames = split_frames(sender.poll(now))
+            delivered: list[bytes] = []
+            for frame in frames:
+                roll = rng.random()
+                if roll < faults / 4:
+                    continue
+                if roll < faults / 2:
+                    index = rng.randrange(len(frame))
+                    frame = frame[:index] + bytes([frame[index] ^ 0x10]) + frame[index + 1:]
+                delivered.append(frame)
+                if rng.random() < faults / 4:
+                    delivered.append(frame)
+            if len(delivered) > 1 and rng.random() < faults:
+                delivered[0], delivered[1] = delivered[1], delivered[0]
+            receiver.receive_bytes(b"".join(delivered), now)
+        got_a += a.messages()
+        got_b += b.messages()
+        if not queued_ab and not messages_ba and a.queued_frames() == 0 and b.queued_frames() == 0:
+            return got_b, got_a, now
+        now += 0.01
+    return got_b, got_a, now
+
+
+def test_messages_arrive_once_in_order_over_a_clean_line() -> None:
+    sent = [bytes([i]) * (i * 97 % 3000) for i in range(40)]
+    received, _back, _t = run_line(sent, [], 0.0, 1)
+    assert received == sent
+
+
+def test_messages_arrive_once_in_order_through_ten_percent_faults_both_ways() -> None:
+    up = [bytes([i % 251]) * (i * 131 % 5000 + 1) for i in range(60)]
+    down = [bytes([i]) * (i * 37 % 2000 + 1) for i in range(30)]
+    received_b, received_a, _t = run_line(up, list(down), 0.10, 7)
+    assert received_b == up
+    assert received_a == down
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.binary(max_size=3 * MAX_PAYLOAD), min_size=1, max_size=8), st.integers(0, 10**6))
+def test_any_messages_any_fault_pattern_exactly_once(messages: list[bytes], seed: int) -> None:
+    received, _back, _t = run_line(messages, [], 0.15, seed)
+    assert received == messages
+
+
+def test_an_unacknowledged_frame_is_resent_at_the_timeout_not_before() -> None:
+    a = ArqEndpoint(True, epoch=5, rto=RTO)
+    b = ArqEndpoint(False, rto=RTO)
+    b.receive_bytes(a.poll(0.0), 0.0)
+    a.receive_bytes(b.poll(0.0), 0.0)
+    assert a.connected
+    a.send_message(b"x" * 10)
+    assert a.poll(1.0)
+    assert a.poll(1.0 + RTO - 0.001) == b""
+    assert a.poll(1.0 + RTO) != b""
+    assert a.stats.frames_resent == 1
+
+
+def test_a_new_connection_from_the_device_replaces_the_old_one() -> None:
+    b = ArqEndpoint(False, rto=RTO)
+    first = ArqEndpoint(True, epoch=1, rto=RTO)
+    b.receive_bytes(first.poll(0.0), 0.0)
+    assert b.connected and not b.reset_seen
+    second = ArqEndpoint(True, epoch=2, rto=RTO)
+    b.receive_bytes(second.poll(0.0), 0.0)
+    assert b.reset_seen and b.epoch == 2
+
+
+def test_a_peer_that_never_answers_is_declared_gone_after_the_resend_limit() -> None:
+    a = ArqEndpoint(True, epoch=3, rto=RTO, max_timeouts=3)
+    b = ArqEndpoint(False, rto=RTO)
+    b.receive_bytes(a.poll(0.0), 0.0)
+    a.receive_bytes(b.poll(0.0), 0.0)
+    a.send_message(b"lost")
+    a.poll(0.0)
+    # Resent at 1, 2 and 3 timeouts; the 4th timeout without an acknowledgement gives up.
+    for resend in (1, 2, 3):
+        assert a.poll(resend * RTO - 0.001) == b""
+        assert a.poll(resend * RTO) != b""
+    assert not a.failed and a.stats.frames_resent == 3
+    a.poll(4 * RTO - 0.001)
+    assert not a.failed
+    a.poll(4 * RTO)
+    assert a.failed and a.queued_frames() == 0
