@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
@@ -12,18 +13,35 @@ import click
 
 from firmware import __version__
 from firmware import config as config_mod
+from firmware.console import UserError
+
+#: Subcommands imported only when used, so that `ringfence sim run` does not pay for TLS, bundles or the kiosk.
+LAZY_COMMANDS = {
+    "bundle": "firmware.update.cli:bundle_group",
+    "central": "sim.central.cli:central",
+    "diag": "firmware.tech.cli:diag_command",
+    "dsp": "firmware.dsp.cli:dsp",
+    "flash": "firmware.update.flash_cli:flash_command",
+    "kiosk": "firmware.kiosk.cli:kiosk",
+    "provision": "firmware.tech.cli:provision_command",
+    "rules": "firmware.rules.cli:rules_group",
+    "slot": "firmware.update.cli:slot_group",
+    "sync": "firmware.sync.cli:sync_command",
+}
 
 
-class UserError(click.ClickException):
-    """A bad input from the person at the console: one clear line on stderr and exit status 2."""
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
-    exit_code = 2
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        click.echo(f"ringfence: error: {self.message}", err=True)
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ringfence")
 def main() -> None:
     """Firmware for inmate telephone handsets and canteen kiosks."""
@@ -37,8 +55,10 @@ def sim() -> None:
 @sim.command("run")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/sim"), show_default=True,
-              help="Where the simulated device keeps its store and writes its audio.")
-def sim_run(scenario: Path, data_dir: Path) -> None:
+              help="The simulated device's own storage (store, recordings, audio); it persists between runs,"
+                   " as a real device's does, unless --fresh.")
+@click.option("--fresh", is_flag=True, help="Start from a new device: clear the data directory first.")
+def sim_run(scenario: Path, data_dir: Path, fresh: bool) -> None:
     """Play SCENARIO and print every event as one JSON object per line."""
     from sim import runner
     from sim.scenario import ScenarioError, load
@@ -47,7 +67,10 @@ def sim_run(scenario: Path, data_dir: Path) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
 
     try:
-        result = runner.run(load(scenario), data_dir, emit)
+        loaded = load(scenario)
+        if fresh:
+            _clear_sim_data(data_dir)
+        result = runner.run(loaded, data_dir, emit)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     for pattern in result.unmet:
@@ -56,6 +79,23 @@ def sim_run(scenario: Path, data_dir: Path) -> None:
         click.echo(f"ringfence: scenario {scenario}: forbidden event seen: {json.dumps(record)}", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+SIM_MARK = ".ringfence-sim"
+
+
+def _clear_sim_data(data_dir: Path) -> None:
+    """Only a directory the simulator made (it carries SIM_MARK) or an empty one is ever cleared."""
+    import shutil
+
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise UserError(f"--data-dir {data_dir}: not a directory")
+        if any(data_dir.iterdir()) and not (data_dir / SIM_MARK).exists():
+            raise UserError(f"--data-dir {data_dir}: not a simulator data directory (no {SIM_MARK}); not clearing it")
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    (data_dir / SIM_MARK).write_text("made by `ringfence sim run --fresh`; cleared by the next one\n")
 
 
 @main.group("config")
@@ -114,28 +154,3 @@ def run_device(config_path: Path | None) -> None:
     finally:
         devices.close()
 
-
-from firmware.rules.cli import rules_group  # noqa: E402  (registered last: it imports UserError from here)
-
-main.add_command(rules_group)
-
-from firmware.sync.cli import register_sync_commands  # noqa: E402
-from firmware.tech.cli import diag_command, provision_command
-from firmware.update.cli import bundle_group, slot_group
-from firmware.update.flash_cli import flash_command
-
-register_sync_commands(main)
-
-from firmware.dsp.cli import dsp  # noqa: E402
-
-main.add_command(dsp)
-
-from firmware.kiosk.cli import register as register_kiosk  # noqa: E402
-
-register_kiosk(main)
-
-main.add_command(bundle_group)
-main.add_command(slot_group)
-main.add_command(flash_command)
-main.add_command(provision_command)
-main.add_command(diag_command)

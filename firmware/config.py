@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from firmware.validation import summarize
 from hal.hookswitch import HookTiming
 from hal.keypad import LAYOUTS
 
@@ -162,6 +163,9 @@ class PathsSection(_Section):
     data_dir: str = "var"
     #: Facility rules (dial plan, rates, limits); empty means the shipped demo rules.
     rules: str = ""
+    #: The device's home (technician code verifier, slots, identity: docs/technicians.md); empty means the
+    #: parent of data_dir, which is how provisioning lays a device out (HOME/var is the data_dir).
+    home: str = ""
 
 
 class Config(_Section):
@@ -178,24 +182,11 @@ class Config(_Section):
     paths: PathsSection = PathsSection()
 
 
-def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
-    if error["type"] == "missing":
-        return f"{key}: required key is missing"
-    if isinstance(error["input"], dict):
-        return f"{key}: {message}"
-    return f"{key} = {error['input']!r}: {message}"
-
-
 def validate(data: dict[str, Any], source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
-        raise ConfigError(f"{source}: {problems}") from None
+        raise ConfigError(f"{source}: {summarize(exc)}") from None
 
 
 def load(path: Path | None, overrides: dict[str, Any] | None = None, source: str = "defaults") -> Config:

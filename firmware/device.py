@@ -103,6 +103,9 @@ def assemble(
 
         line = devices.line
         install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up, wall or system_wall(clock))
+    from firmware.tech.session import attach_to_device
+
+    attach_to_device(runtime, config, clock, devices)  # technician mode, on every role's keypad
     for name in ("keypad", "hook", "audio", "line"):
         try:
             getattr(devices, name).start(runtime.post)

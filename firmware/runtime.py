@@ -10,17 +10,43 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
 from hal.clock import Clock, TimerHandle, VirtualClock
-from hal.events import Event
+from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, KeyUp, OffHook, OnHook
 
 Record = dict[str, Any]
 
+#: What a person does at the device: while a machine captures input, these go to it alone.
+INPUT_EVENTS = (KeyDown, KeyUp, OffHook, OnHook, HookFlash, HookPulseTrain)
+
 
 class Machine(Protocol):
+    """A state machine may also have `secret_input`: true while the keys it reads are a secret (a PIN), and
+    `captures_input`: true while the keys and the hookswitch are its alone (technician mode)."""
+
     def handle(self, event: Event) -> Sequence[Command]: ...
+
+
+@dataclass(frozen=True)
+class InputCaptured(Event):
+    """Told to the other machines when one starts capturing input: drop what was being typed, as on a hang-up."""
+
+    kind: ClassVar[str] = "input_captured"
+
+
+@dataclass(frozen=True)
+class InputReleased(Event):
+    """Told to the other machines when no machine captures input any more, with the hookswitch as it is now
+    (they missed the hook events in between): off-hook means start afresh as if just lifted."""
+
+    off_hook: bool
+    kind: ClassVar[str] = "input_released"
+
+#: What a key typed during secret input looks like in logs and event streams.
+HIDDEN_KEY = "•"
 
 
 class UnhandledCommand(TypeError):
@@ -39,6 +65,9 @@ class Runtime:
             CancelTimer: self._cancel_timer,
         }
         self._observers: list[Callable[[Record], None]] = []
+        self._hidden_keys: set[str] = set()
+        #: The hookswitch as the latest hook event left it, to tell machines that missed it while input was captured.
+        self._off_hook = False
 
     def on(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
         self._handlers[command_type] = handler
@@ -63,12 +92,38 @@ class Runtime:
                 return  # cancelled or restarted after it fired but before it was handled
             del self._timers[event.name]
         if event.loggable:
-            self.note(event.to_record())
-        for machine in self.machines:
+            self.note(self._record_of(event))
+        if isinstance(event, OffHook | OnHook):
+            self._off_hook = isinstance(event, OffHook)
+        captors = self._captors()
+        self._dispatch(event, captors if captors and isinstance(event, INPUT_EVENTS) else self.machines)
+        now_captors = self._captors()
+        if bool(now_captors) != bool(captors):
+            change: Event = InputCaptured(event.at) if now_captors else InputReleased(event.at, self._off_hook)
+            self.note(change.to_record())
+            self._dispatch(change, [m for m in self.machines if m not in now_captors and m not in captors])
+
+    def _captors(self) -> list[Machine]:
+        """Machines that take every key and hook event for themselves now (at most one in practice)."""
+        return [m for m in self.machines if getattr(m, "captures_input", False)]
+
+    def _dispatch(self, event: Event, machines: Sequence[Machine]) -> None:
+        for machine in machines:
             for command in machine.handle(event):
                 if command.loggable:
                     self.note(command.to_record(event.at))
                 self.execute(command)
+
+    def _record_of(self, event: Event) -> Record:
+        """Keys typed while any machine reads a secret are logged without the key, down and up alike."""
+        record = event.to_record()
+        if isinstance(event, KeyDown) and any(getattr(m, "secret_input", False) for m in self.machines):
+            self._hidden_keys.add(event.key)
+            record["key"] = HIDDEN_KEY
+        elif isinstance(event, KeyUp) and event.key in self._hidden_keys:
+            self._hidden_keys.discard(event.key)
+            record["key"] = HIDDEN_KEY
+        return record
 
     def execute(self, command: Command) -> None:
         handler = self._handlers.get(type(command))

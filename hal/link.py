@@ -120,13 +120,18 @@ def _peer_common_name(sock: ssl.SSLSocket) -> str:
 
 
 def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0,
-              tls: ssl.SSLContext | None = None, server_hostname: str | None = None) -> Link:
-    """Open the client end of a link; a tcp:// link with `tls` is authenticated and private."""
+              tls: ssl.SSLContext | None = None, server_hostname: str | None = None,
+              tls_server_side: bool = False) -> Link:
+    """Open the client end of a link; a tcp:// link with `tls` is authenticated and private.
+
+    `tls_server_side`: the end that connects plays the TLS server (a technician's laptop reaching a device)."""
     if url.startswith("tcp://"):
         host, port = split_tcp(url)
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
-            if tls is not None:
+            if tls is not None and tls_server_side:
+                sock = tls.wrap_socket(sock, server_side=True)
+            elif tls is not None:
                 sock = tls.wrap_socket(sock, server_hostname=server_hostname or host)
         except (OSError, ssl.SSLError) as exc:
             raise LinkError(f"link {url}: cannot connect: {exc}") from exc
@@ -144,8 +149,10 @@ def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0,
 class TcpListener:
     """The server end of tcp://HOST:PORT: each accepted connection is a Link."""
 
-    def __init__(self, url: str, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, url: str, tls: ssl.SSLContext | None = None, tls_server_side: bool = True) -> None:
         self.tls = tls
+        #: False: the end that accepts plays the TLS client (a device taking a technician's laptop).
+        self.tls_server_side = tls_server_side
         host, port = split_tcp(url)
         try:
             self._sock = socket.create_server((host, port), reuse_port=False)
@@ -167,7 +174,7 @@ class TcpListener:
         except OSError as exc:  # closed, or out of file descriptors: say which listener
             raise LinkError(f"link {self.url}: cannot accept: {exc}") from exc
         if self.tls is not None:
-            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            conn = self.tls.wrap_socket(conn, server_side=self.tls_server_side, do_handshake_on_connect=False)
         return SocketLink(conn, f"tcp://{peer[0]}:{peer[1]}")
 
     def close(self) -> None:

@@ -159,6 +159,10 @@ class SoundDeviceAudioPort:
         self._stall_s = stall_ms / 1000
         self._last_callback = 0.0
         self._watchdog: TimerHandle | None = None
+        # Opening and shutting the PortAudio stream happen on the caller's thread (close) and on the clock's
+        # (the watchdog): PortAudio must never see two of them at once, nor a reopen after close.
+        self._stream_lock = threading.Lock()
+        self._closed = False
         self.restarts = 0
 
     # -- AudioPort ------------------------------------------------------------------------------------------
@@ -200,10 +204,12 @@ class SoundDeviceAudioPort:
             self._emit(AudioXrun(self._clock.now(), "playback", self._frames(dropped), "overrun"))
 
     def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        self._sink = None
-        self._shut()
+        with self._stream_lock:
+            self._closed = True
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._sink = None
+            self._shut()
         with self._lock:
             self._queue.clear()
 
@@ -214,8 +220,11 @@ class SoundDeviceAudioPort:
             stream.close()
 
     def _check_stall(self) -> None:
-        if self._sink is None:
-            return
+        with self._stream_lock:
+            if not self._closed:
+                self._restart_if_stalled()
+
+    def _restart_if_stalled(self) -> None:
         now = self._clock.now()
         silent = now - self._last_callback
         if silent >= self._stall_s:

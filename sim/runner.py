@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import config as config_mod
+from firmware import ids
 from firmware.device import Devices, assemble, sim_devices
 from firmware.dsp.wavio import AudioFileError
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
@@ -127,6 +128,16 @@ class _Actor:
 
 
 def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None) -> RunResult:
+    """Play the scenario on the device whose state is in `data_dir`, with ids reproducible for that state."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    runs = data_dir / ".sim-runs"
+    run_number = int(runs.read_text()) + 1 if runs.exists() else 1
+    runs.write_text(f"{run_number}\n")
+    with ids.reproducible(f"{scenario.name}#{run_number}"):
+        return _run(scenario, data_dir, emit)
+
+
+def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None]) -> RunResult:
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:

@@ -7,12 +7,14 @@ error naming the file, the step and the key.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from firmware.validation import summarize
 from sim.network import Party
 
 
@@ -168,29 +170,19 @@ class Scenario(BaseModel):
 _adapter = TypeAdapter(Scenario)
 
 
-def _describe(error: dict[str, Any]) -> str:
-    loc = [str(p) for p in error["loc"]]
-    # Drop the discriminator's tag from the path: steps.3.keys.keys -> steps[3].keys
-    if len(loc) >= 2 and loc[0] == "steps":
-        loc = [f"steps[{loc[1]}]", *loc[3:]]
-    where = ".".join(loc) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "union_tag_invalid":
-        return f"{where}.action = {error['ctx']['tag']!r}: not one of {error['ctx']['expected_tags']}"
-    if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key"
-    if error["type"] == "missing":
-        return f"{where}: required key is missing"
-    if isinstance(error["input"], dict):
-        return f"{where}: {message}"
-    return f"{where} = {error['input']!r}: {message}"
+def _locate(loc: Sequence[Any]) -> str:
+    """steps.3.keys.keys -> steps[3].keys: the discriminator's tag is not part of what the author wrote."""
+    parts = [str(p) for p in loc]
+    if len(parts) >= 2 and parts[0] == "steps":
+        parts = [f"steps[{parts[1]}]", *parts[3:]]
+    return ".".join(parts) or "(top level)"
 
 
 def parse(data: dict[str, Any], source: str) -> Scenario:
     try:
         return _adapter.validate_python(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors(include_url=False))) from None
+        raise ScenarioError(f"{source}: {summarize(exc, _locate)}") from None
 
 
 def load(path: Path) -> Scenario:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.dsp.wavio import AudioFileError, read_wav
 
 

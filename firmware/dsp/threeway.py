@@ -103,18 +103,76 @@ class ThreeWayConfig(BaseModel):
         return self.idle_ceiling_dbm0 + (self.sensitivity - 0.5) * 8.0
 
 
+#: What the evidence says, in the words an investigator reads, in English and Spanish.
+EVIDENCE_TEXT: dict[str, dict[str, str]] = {
+    "click": {"en": "{rise:.0f} dB pulse under {max_ms:.0f} ms in quiet",
+              "es": "pulso de {rise:.0f} dB de menos de {max_ms:.0f} ms en silencio"},
+    "hold_ended": {"en": "held {held:.1f} s at {floor:.0f} dBm0, then far end back",
+                   "es": "línea retenida {held:.1f} s a {floor:.0f} dBm0; luego volvió el otro extremo"},
+    "tone_bleed": {"en": "{tone} bleeding into a held line", "es": "{tone} se filtra en la línea retenida"},
+    "hookflash": {"en": "hookflash: clicks {gap:.2f} s apart",
+                  "es": "golpe de gancho: chasquidos separados {gap:.2f} s"},
+    "click_start": {"en": "click at the start of the hold", "es": "chasquido al comienzo de la retención"},
+    "click_inside": {"en": "click inside the hold", "es": "chasquido durante la retención"},
+    "held_line": {"en": "held line: far floor {before:.0f} -> {after:.0f} dBm0 for {held:.1f} s",
+                  "es": "línea retenida: ruido del otro extremo {before:.0f} -> {after:.0f} dBm0 durante {held:.1f} s"},
+    "bridged": {"en": "bridged {tone}", "es": "{tone} puenteado"},
+    "masking": {"en": "masking noise ({floor:.0f} dBm0) stopped at the hold",
+                "es": "ruido para enmascarar ({floor:.0f} dBm0) cortado en la retención"},
+    "levels": {"en": "level {level_before:.0f} -> {level_after:.0f} dBm0, floor {floor_before:.0f} -> {floor_after:.0f} dBm0",
+               "es": "nivel {level_before:.0f} -> {level_after:.0f} dBm0, ruido de fondo {floor_before:.0f} -> "
+                     "{floor_after:.0f} dBm0"},
+    "quieter": {"en": "{drop:.1f} dB quieter after the hold", "es": "{drop:.1f} dB más bajo después de la retención"},
+}
+TONE_NAMES: dict[str, dict[str, str]] = {
+    "dial tone": {"en": "dial tone", "es": "tono de marcar"},
+    "ringback": {"en": "ringback", "es": "tono de llamada"},
+    "DTMF": {"en": "DTMF", "es": "DTMF"},
+}
+LANGUAGES = ("en", "es")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One piece of evidence as data; `text(lang)` words it."""
+
+    key: str
+    values: tuple[tuple[str, float | str], ...] = ()
+
+    def text(self, lang: str = "en") -> str:
+        values = dict(self.values)
+        if "tone" in values:
+            tone = str(values["tone"])
+            name, digit = ("DTMF", tone[4:].strip()) if tone.startswith("DTMF") else (tone, "")
+            values["tone"] = " ".join(filter(None, (TONE_NAMES[name][lang], digit)))
+        return EVIDENCE_TEXT[self.key][lang].format(**values)
+
+
+def _fact(key: str, **values: float | str) -> Fact:
+    return Fact(key, tuple(values.items()))
+
+
 @dataclass(frozen=True)
 class ThreeWayEvent:
-    """A decision ("three_way") or a piece of evidence ("click", "hold", "bridged_tone", "conference", ...)."""
+    """A decision ("three_way") or a piece of evidence ("click", "hold", "bridged_tone", "conference", ...).
+
+    `evidence` is in English; `facts` holds the same evidence as data, for `to_json(lang="es")`.
+    """
 
     event: str
     at: float
     confidence: float
     evidence: list[str] = field(default_factory=list)
+    facts: tuple[Fact, ...] = ()
 
-    def to_json(self) -> dict[str, object]:
+    @classmethod
+    def of(cls, event: str, at: float, confidence: float, facts: list[Fact]) -> ThreeWayEvent:
+        return cls(event, at, confidence, [f.text("en") for f in facts], tuple(facts))
+
+    def to_json(self, lang: str = "en") -> dict[str, object]:
+        evidence = [f.text(lang) for f in self.facts] if self.facts else list(self.evidence)
         return {"event": self.event, "at_ms": round(self.at * 1000), "confidence": round(self.confidence, 3),
-                "evidence": list(self.evidence)}
+                "evidence": evidence}
 
 
 @dataclass
@@ -291,8 +349,8 @@ class ThreeWayDetector:
         for g, rise in self._clicks.push(feats["sub"]):
             t = self._sub_index0 + g * SUB_S
             self._click_times.append((t, rise))
-            events.append(ThreeWayEvent("click", t, min(1.0, rise / 40.0),
-                                        [f"{rise:.0f} dB pulse under {self.cfg.click_max_ms:.0f} ms in quiet"]))
+            events.append(ThreeWayEvent.of("click", t, min(1.0, rise / 40.0),
+                                           [_fact("click", rise=rise, max_ms=self.cfg.click_max_ms)]))
         level, floor, tone, window = feats["level"], feats["floor"], feats["tone"], feats["window"]
         for k in range(n):
             events.extend(self._frame(t0 + k * FRAME_S, float(level[k]), float(floor[k]), tone[k], float(window[k])))
@@ -369,8 +427,8 @@ class ThreeWayDetector:
             for floor, level in self._pending:
                 self._learn(floor, level)
         if held >= 1.0 and not (self._decided_at is not None and hold.start <= self._decided_at):
-            events.append(ThreeWayEvent("hold", hold.start, 0.0,
-                                        [f"held {held:.1f} s at {hold.min_floor:.0f} dBm0, then far end back"]))
+            events.append(ThreeWayEvent.of("hold", hold.start, 0.0,
+                                           [_fact("hold_ended", held=held, floor=hold.min_floor)]))
         self._pending = []
         self._normal_since = t
         return events
@@ -396,7 +454,7 @@ class ThreeWayDetector:
             need = cfg.dtmf_min_s if kind == "DTMF" else cfg.dial_min_s
             if kind not in hold.tones and hold.tone_frames[kind] * FRAME_S >= need - 1e-9:
                 hold.tones[kind] = t
-                events.append(ThreeWayEvent("bridged_tone", t, 0.6, [f"{name} bleeding into a held line"]))
+                events.append(ThreeWayEvent.of("bridged_tone", t, 0.6, [_fact("tone_bleed", tone=name)]))
 
     def _decide(self, hold: _Hold, t: float) -> ThreeWayEvent | None:
         cfg = self.cfg
@@ -410,34 +468,34 @@ class ThreeWayDetector:
             for b, _ in clicks:
                 if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
                     flash = (a, b)
-        evidence: list[str] = []
+        evidence: list[Fact] = []
         beliefs: list[float] = []  # each piece of evidence alone; combined as independent
         if flash is not None:
             if t < flash[1] + cfg.flash_confirm_s * scale:
                 return None
-            evidence.append(f"hookflash: clicks {flash[1] - flash[0]:.2f} s apart")
+            evidence.append(_fact("hookflash", gap=flash[1] - flash[0]))
             beliefs.append(0.8)
         else:
             quick = near or clicks or hold.tones
             if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
                 return None
             if near:
-                evidence.append("click at the start of the hold")
+                evidence.append(_fact("click_start"))
                 beliefs.append(0.5)
             elif clicks:
-                evidence.append("click inside the hold")
+                evidence.append(_fact("click_inside"))
                 beliefs.append(0.4)
         depth = hold.ref_floor - hold.min_floor
-        evidence.append(f"held line: far floor {hold.ref_floor:.0f} -> {hold.min_floor:.0f} dBm0 for {held:.1f} s")
+        evidence.append(_fact("held_line", before=hold.ref_floor, after=hold.min_floor, held=held))
         beliefs.append(0.5 + 0.3 * min(1.0, max(0.0, depth - cfg.floor_drop_db) / 20.0))
         for kind in hold.tones:
-            evidence.append(f"bridged {kind}")
+            evidence.append(_fact("bridged", tone=kind))
             beliefs.append(0.5)
         if hold.ref_floor >= cfg.masking_floor_dbm0:
-            evidence.append(f"masking noise ({hold.ref_floor:.0f} dBm0) stopped at the hold")
+            evidence.append(_fact("masking", floor=hold.ref_floor))
             beliefs.append(0.2)
         confidence = 1.0 - float(np.prod([1.0 - b for b in beliefs]))
-        return ThreeWayEvent("three_way", t, round(confidence, 3), evidence)
+        return ThreeWayEvent.of("three_way", t, round(confidence, 3), evidence)
 
     def _watch_conference(self, t: float, level: float, floor: float) -> list[ThreeWayEvent]:
         """After a decided hold ends, compare the returning audio with the audio before the hold."""
@@ -455,10 +513,11 @@ class ThreeWayDetector:
         new_level = float(np.median(active if active.size >= 10 else levels))
         drop = w.ref_level - new_level
         lo, hi = self.cfg.conference_drop_db
-        evidence = [f"level {w.ref_level:.0f} -> {new_level:.0f} dBm0, floor {w.ref_floor:.0f} -> {new_floor:.0f} dBm0"]
+        evidence = [_fact("levels", level_before=w.ref_level, level_after=new_level, floor_before=w.ref_floor,
+                          floor_after=new_floor)]
         if lo <= drop <= hi:
-            return [ThreeWayEvent("conference", w.since, 0.6, [*evidence, f"{drop:.1f} dB quieter after the hold"])]
-        return [ThreeWayEvent("resume", w.since, 0.3, evidence)]
+            return [ThreeWayEvent.of("conference", w.since, 0.6, [*evidence, _fact("quieter", drop=drop)])]
+        return [ThreeWayEvent.of("resume", w.since, 0.3, evidence)]
 
 
 def _digit(low: int, high: int) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
-from firmware.dsp.threeway import ThreeWayConfig, analyse
+from firmware.console import UserError
+from firmware.dsp.threeway import LANGUAGES, ThreeWayConfig, analyse
 from firmware.dsp.wavio import AudioFileError, read_wav
 
 
@@ -17,7 +17,9 @@ from firmware.dsp.wavio import AudioFileError, read_wav
 @click.option("--sensitivity", type=click.FloatRange(0.0, 1.0), default=ThreeWayConfig().sensitivity,
               show_default=True, help="0 = most cautious, 1 = most eager.")
 @click.option("--decisions-only", is_flag=True, help="Print only the three_way decisions, not the evidence events.")
-def threeway(path: Path, sensitivity: float, decisions_only: bool) -> None:
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of the evidence texts.")
+def threeway(path: Path, sensitivity: float, decisions_only: bool, lang: str) -> None:
     """Find three-way call attempts in a recording of the far end."""
     try:
         samples = read_wav(path)
@@ -26,4 +28,4 @@ def threeway(path: Path, sensitivity: float, decisions_only: bool) -> None:
     for event in analyse(samples, ThreeWayConfig(sensitivity=sensitivity)):
         if decisions_only and event.event != "three_way":
             continue
-        click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(event.to_json(lang), ensure_ascii=False))

@@ -28,6 +28,7 @@ from firmware.handset.far_end import DetectorFactory, Detectors, SpeechRun
 from firmware.handset.policy import FlowPolicy
 from firmware.prompts import speech
 from firmware.prompts.catalog import Catalog
+from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
@@ -157,6 +158,11 @@ class HandsetFlow(CalledParty, ConnectedCall):
 
     # ---- the one entry point ---------------------------------------------------------------------------
 
+    @property
+    def secret_input(self) -> bool:
+        """The keys typed now are a secret (pin_entry): the runtime logs them hidden."""
+        return self.state in {'pin_entry'}
+
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self.now = event.at
@@ -167,16 +173,16 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 self._line_frame(event.samples, event.at)
             case m.DeviceStarted():
                 self._emit(m.RecoverCalls())
-            case OffHook():
+            case OffHook() | InputReleased(off_hook=True):
                 if self.state == "idle":
                     self._reset_session()
                     self.on_hook = False
                     self.lifted()
             case OnHook():
-                self.on_hook = True
-                if self.state in ATTEMPT_STATES and not self.end_reason:
-                    self.end_reason = "inmate_hung_up"
-                self.hung_up()
+                self._put_down("inmate_hung_up")
+            case InputCaptured():
+                # Technician mode took the keypad: whatever was typed is dropped, as if the handset were hung up.
+                self._put_down("technician_mode")
             case HookFlash():
                 self._hookflash(event)
             case HookPulseTrain():
@@ -203,6 +209,12 @@ class HandsetFlow(CalledParty, ConnectedCall):
             case LineIncoming():
                 self._emit(m.ReportIncident("inbound_call_refused", {"caller": event.caller}))
         return self._out
+
+    def _put_down(self, reason: str) -> None:
+        self.on_hook = True
+        if self.state in ATTEMPT_STATES and not self.end_reason:
+            self.end_reason = reason
+        self.hung_up()
 
     # ---- output helpers --------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from firmware.config import _describe
+from firmware.validation import summarize
 
 TIMING_PATH = Path(__file__).with_name("timing.toml")
 
@@ -66,5 +66,4 @@ def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = Non
     try:
         return Timing.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors(include_url=False))
-        raise PolicyError(f"{source or path}: {problems}") from None
+        raise PolicyError(f"{source or path}: {summarize(exc)}") from None

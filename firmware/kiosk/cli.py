@@ -10,11 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _user_error(message: str) -> click.ClickException:
-    from firmware.cli import UserError
-
-    return UserError(message)
+from firmware.console import UserError
 
 
 @click.group("kiosk")
@@ -46,9 +42,9 @@ def run(config_path: Path | None, credentials: Path | None) -> None:
     try:
         cfg = config_mod.load(config_path)
     except config_mod.ConfigError as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     if cfg.device.role != "kiosk":
-        raise _user_error(f"{config_path or 'defaults'}: device.role is {cfg.device.role!r}; this command runs a kiosk")
+        raise UserError(f"{config_path or 'defaults'}: device.role is {cfg.device.role!r}; this command runs a kiosk")
     path = Path(cfg.paths.data_dir) / "ringfence.sqlite"
     try:
         store, ledger_store = Store(path), Store(path)
@@ -60,7 +56,7 @@ def run(config_path: Path | None, credentials: Path | None) -> None:
         clock = MonotonicClock()
         devices = real_devices(cfg, clock)
     except (StoreError, NoIdentity, CredentialsError, RulesError, PrinterError, DisplayError) as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     service = SyncPurchaseService(cfg.link.url, creds, cfg.device.id, cfg.link.baudrate)
     worker = WorkerThread()
     runtime, client = assemble_kiosk(
@@ -93,10 +89,3 @@ def _printer(cfg):  # type: ignore[no-untyped-def]
         return SimPrinter()
     return None
 
-
-def register(main: click.Group) -> None:
-    """`ringfence kiosk` and the kiosk's `ringfence central` commands."""
-    from sim.central.kiosk_cli import register_kiosk_commands
-
-    main.add_command(kiosk)
-    register_kiosk_commands(main)

@@ -6,11 +6,11 @@ only the service, dispatch and printer passed in differ.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from firmware.config import Config
 from firmware.device import Devices
+from firmware.ids import new_id
 from firmware.kiosk.client import Job, PurchaseClient
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import PinChecker
@@ -31,6 +31,7 @@ from firmware.kiosk.service import PurchaseService
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.outbox import Outbox
+from firmware.tech.session import attach_to_device
 from hal.clock import Clock
 from hal.printer import PrinterError, ReceiptPrinter
 
@@ -49,7 +50,7 @@ def assemble_kiosk(
     login: PinChecker,
     dispatch: Callable[[Job], None],
     printer: ReceiptPrinter | None = None,
-    new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+    new_key: Callable[[], str] = new_id,
     ledger_store: Store | None = None,
 ) -> tuple[Runtime, PurchaseClient]:
     """A runtime with the kiosk machine and every executor it needs; call `start_kiosk` once observers are set.
@@ -90,6 +91,7 @@ def assemble_kiosk(
     runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
     runtime.on(SessionRecord, session_record)
     runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+    attach_to_device(runtime, config, clock, devices, store)
     return runtime, client
 
 

@@ -34,6 +34,7 @@ from firmware.kiosk.messages import (
 )
 from firmware.kiosk.policy import PurchaseRules, money, refusal
 from firmware.kiosk.screens import HEIGHT, TEXTS, text
+from firmware.runtime import InputCaptured, InputReleased
 from hal.events import Event, KeyDown, OffHook, OnHook
 
 DIGITS = "0123456789"
@@ -197,6 +198,7 @@ class KioskMachine:
         self._out: list[Command] = []
         self._now = 0.0
         self._shown: tuple[str, ...] | None = None
+        self._suspended = False
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="idle", send_event=True,
             auto_transitions=False, ignore_invalid_triggers=True, model_attribute="state",
@@ -205,6 +207,11 @@ class KioskMachine:
     state: str
 
     # --- events in, commands out -------------------------------------------------------------------------------
+
+    @property
+    def secret_input(self) -> bool:
+        """The keys typed now are a secret (idle, pin): the runtime logs them hidden."""
+        return self.state in {'idle', 'pin'}
 
     def handle(self, event: Event) -> Sequence[Command]:
         self._out = []
@@ -220,6 +227,13 @@ class KioskMachine:
                     self._restart_inactivity()
             case OnHook():
                 self.trigger("hang_up")
+            case InputCaptured():
+                # Technician mode took the keypad and the screen: log out, and draw nothing until it is done.
+                self.trigger("hang_up")
+                self._suspended = True
+            case InputReleased():
+                self._suspended = False
+                self._shown = None
             case TimerExpired(name=name) if name in TIMER_TRIGGERS:
                 self.trigger(TIMER_TRIGGERS[name])
             case LoginResult() if self.state == "verifying":
@@ -511,6 +525,8 @@ class KioskMachine:
         return tuple(lines)
 
     def _render(self) -> None:
+        if self._suspended:
+            return
         lines = self.screen()
         if lines != self._shown:
             self._shown = lines

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from firmware.console import UserError
 from firmware.dsp.tones import sines, to_int16
 from firmware.dsp.wavio import read_wav
 from firmware.prompts.catalog import AUDIO_DIR, LANGUAGES, Catalog, load
@@ -30,7 +31,7 @@ MANIFEST = "manifest.json"
 def render_text(text: str, language: str, out: Path) -> None:
     espeak = shutil.which("espeak-ng")
     if espeak is None:
-        raise click.ClickException("espeak-ng is not installed (Debian package espeak-ng)")
+        raise UserError("espeak-ng is not installed (Debian package espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         subprocess.run([espeak, "-v", VOICES[language], "-s", "150", "-w", str(raw), text], check=True)

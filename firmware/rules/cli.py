@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import RulesError, load_rules
 

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from firmware.rules.facility import describe_error
 from firmware.store.cache import CentralCache
+from firmware.validation import summarize
 
 NUMBER_RE = r"([2-9][0-9]{2}[2-9][0-9]{6}|011[0-9]{7,15})"
 Number = Annotated[str, Field(pattern=f"^{NUMBER_RE}$")]
@@ -157,7 +157,7 @@ def validate_value(dataset: str, key: str, value: Any) -> BaseModel:
     try:
         return schema.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(describe_error(e) for e in exc.errors(include_url=False))
+        problems = summarize(exc)
         raise DatasetError(f"{dataset}[{key!r}]: {problems}") from None
 
 

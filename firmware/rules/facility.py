@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from firmware.config import _describe
+from firmware.validation import summarize
 
 CallType = Literal["collect", "direct_bill", "debit", "prepaid"]
 CallClass = Literal["local", "intrastate", "interstate", "international"]
@@ -342,19 +342,11 @@ class FacilityRules(_Section):
         return list(self.threeway.first if detection_number <= 1 else self.threeway.repeat)
 
 
-def describe_error(error: Any) -> str:
-    """One problem in one phrase; a whole-section check names its section, not the section's every value."""
-    if error["type"] == "value_error" and isinstance(error["input"], dict):
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
-    return _describe(error)
-
-
 def validate_rules(data: dict[str, Any], source: str) -> FacilityRules:
     try:
         return FacilityRules.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(describe_error(e) for e in exc.errors(include_url=False))
+        problems = summarize(exc)
         raise RulesError(f"{source}: {problems}") from None
 
 

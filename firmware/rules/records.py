@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from firmware.ids import new_id
 from firmware.rules import schedule
 from firmware.rules.authorize import Grant, Refusal, Usage
 from firmware.rules.datasets import Inmate
@@ -414,7 +414,7 @@ class Records:
         violation_id: str | None = None,
     ) -> str:
         """A conduct violation against the inmate's PIN (three-way attempt, ...); the CDR lists the call's."""
-        vid = violation_id or uuid.uuid4().hex
+        vid = violation_id or new_id()
         when = iso(at)
         body = dict(detail or {})
         with self.store.transaction() as db:
@@ -446,7 +446,7 @@ class Records:
         inmate_id: str | None = None,
     ) -> str:
         """A device report that is not a violation: pulse dialing on the hookswitch, a hookflash."""
-        rid = uuid.uuid4().hex
+        rid = new_id()
         when = iso(at)
         body = dict(detail)
         with self.store.transaction() as db:
@@ -504,7 +504,7 @@ class Records:
             if failures < policy.max_attempts:
                 return PinAttemptResult(failures, None)
             until = schedule.require_aware(at).astimezone(UTC) + timedelta(seconds=policy.lockout_s)
-            lockout_id = uuid.uuid4().hex
+            lockout_id = new_id()
             payload = {
                 "id": lockout_id,
                 "started_at": when,

@@ -7,13 +7,13 @@ Every method takes `now` (an aware datetime) from the caller; none reads a clock
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from firmware.config import Config
+from firmware.ids import new_id
 from firmware.rules import authorize as auth
 from firmware.rules.authorize import CallRequest, Facts, Funds, Grant, Refusal
 from firmware.rules.datasets import (
@@ -157,7 +157,7 @@ class CallRules:
 
     def open_call(self, inmate_id: str, grant: Grant, now: datetime, call_id: str | None = None) -> str:
         """Commit the call and hold its funds before dialing; returns the call id (idempotent if given)."""
-        cid = call_id or uuid.uuid4().hex
+        cid = call_id or new_id()
         self.records.open_call(cid, inmate_id, grant, now)
         return cid
 
@@ -187,7 +187,7 @@ class CallRules:
         call_id: str | None = None,
     ) -> CallRecord:
         return self.records.record_refusal(
-            call_id or uuid.uuid4().hex, inmate_id, dialed, call_type, refusal, now
+            call_id or new_id(), inmate_id, dialed, call_type, refusal, now
         )
 
     def recover(self, now: datetime) -> list[CallRecord]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from firmware.ids import new_id
 from firmware.store import Store
 
 
@@ -36,7 +36,7 @@ class Outbox:
 
     def add(self, db: sqlite3.Connection, kind: str, payload: dict[str, Any], created_at: str | None = None) -> str:
         """Queue inside the caller's transaction, so the record and its upload commit together."""
-        item_id = uuid.uuid4().hex
+        item_id = new_id()
         db.execute(
             "INSERT INTO outbox (id, kind, created_at, payload) VALUES (?, ?, ?, ?)",
             (item_id, kind, created_at or utc_now(), json.dumps(payload, sort_keys=True, separators=(",", ":"))),

@@ -30,7 +30,7 @@ def default_store_path(data_dir: str) -> Path:
 def sync_command(url: str, config_path: Path | None, store_path: Path | None, credentials: Path | None,
                  baud: int | None, timeout: float, as_json: bool, verify: bool) -> None:
     """Run one complete sync session; exit 0 only when device and server agree."""
-    from firmware.cli import UserError
+    from firmware.console import UserError
     from firmware.store import Store, StoreError
     from firmware.sync.channel import ChannelClosed
     from firmware.sync.connect import connect
@@ -76,10 +76,3 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
                    f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s")
     sys.exit(0 if report.agree else 1)
 
-
-def register_sync_commands(main: click.Group) -> None:
-    """`ringfence sync` (device) and `ringfence central` (the reference server)."""
-    from sim.central.cli import central
-
-    main.add_command(sync_command)
-    main.add_command(central)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from firmware.ids import new_id
 from firmware.store import Store
 from firmware.store.outbox import utc_now
 from firmware.sync.schema import Purchase, PurchaseResult
@@ -37,7 +37,7 @@ class Purchases:
     def request(self, db: sqlite3.Connection, account: str, amount_cents: int, product: str = "debit_minutes",
                 meta: dict[str, str] | None = None) -> str:
         """Record a purchase request inside the caller's transaction; returns its idempotency key."""
-        key = uuid.uuid4().hex
+        key = new_id()
         db.execute(
             "INSERT INTO sync_purchases (key, account, amount_cents, product, meta, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",

@@ -8,9 +8,9 @@ Entries never hold secrets: a detail key that names one is refused before anythi
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
+from firmware.ids import new_id
 from firmware.store import Store
 from firmware.store.outbox import Outbox, utc_now
 
@@ -39,7 +39,7 @@ class AuditLog:
 
     def record(self, kind: str, detail: dict[str, Any]) -> str:
         _check_no_secrets(detail)
-        entry_id = uuid.uuid4().hex
+        entry_id = new_id()
         at = utc_now()
         text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
         with self.store.transaction() as db:

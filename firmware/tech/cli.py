@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.tech.home import HOME_ENV, DeviceHome
 
 home_option = click.option(

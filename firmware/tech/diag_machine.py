@@ -11,6 +11,7 @@ session's start and end are commands too. A serial console opens the same menu w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ MENU: dict[str, str] = {"1": "keypad", "2": "hook", "3": "audio", "4": "line", "
 RUNTIME_CHECKS = ("audio", "line", "link", "status", "errors")
 SESSION_STATES = ["menu", "keypad_test", "hook_test", "checking"]
 
-STATES = ["normal", "code_entry", "verifying", "locked", *SESSION_STATES]
+STATES = ["normal", "code_entry", "verifying", "locked", "locked_entry", *SESSION_STATES]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "entry_typed", "source": "normal", "dest": "code_entry"},
@@ -34,7 +35,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "code_accepted", "source": "verifying", "dest": "menu"},
     {"trigger": "code_rejected", "source": "verifying", "dest": "locked", "conditions": "out_of_tries"},
     {"trigger": "code_rejected", "source": "verifying", "dest": "code_entry"},
-    {"trigger": "lock_over", "source": "locked", "dest": "normal"},
+    {"trigger": "lock_over", "source": ["locked", "locked_entry"], "dest": "normal"},
+    # While locked the entry sequence still takes the keys that follow (the code), so they reach no call flow.
+    {"trigger": "entry_typed", "source": "locked", "dest": "locked_entry"},
+    {"trigger": "still_locked", "source": "locked_entry", "dest": "locked"},
     {"trigger": "console", "source": ["normal", "code_entry"], "dest": "menu"},
     {"trigger": "pick_keypad", "source": "menu", "dest": "keypad_test"},
     {"trigger": "pick_hook", "source": "menu", "dest": "hook_test"},
@@ -50,6 +54,8 @@ class TechRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     entry_sequence: str = Field("*#*#", pattern=r"^[0-9*#A-D]{3,8}$")
     code_max_tries: int = Field(3, ge=1, le=10)
+    #: The entry sequence must follow a lift, a hang-up or this long without a key.
+    entry_quiet_s: float = Field(3.0, gt=0, le=60)
     lockout_s: float = Field(300.0, gt=0)
     code_entry_timeout_s: float = Field(20.0, gt=0)
     idle_timeout_s: float = Field(120.0, gt=0)
@@ -143,6 +149,8 @@ class ConsoleLeave(Event):
 
 
 TIMER = "tech"
+#: The wait for a code typed while technician mode is locked (the lockout's own timer keeps running).
+LOCKED_ENTRY_TIMER = "tech.locked_entry"
 
 
 class TechnicianMode:
@@ -155,6 +163,9 @@ class TechnicianMode:
         self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="normal",
                                auto_transitions=False)
         self._recent = ""
+        self._spoiled = False
+        self._last_key_at = float("-inf")
+        self._locked_until = 0.0
         self._code = ""
         self._tries = 0
         self._out: list[Command] = []
@@ -168,11 +179,24 @@ class TechnicianMode:
     def out_of_tries(self) -> bool:
         return self._tries >= self.rules.code_max_tries
 
+    @property
+    def secret_input(self) -> bool:
+        """The technician code is being typed: the runtime logs those keys hidden."""
+        return self.state in ("code_entry", "locked_entry")
+
+    @property
+    def captures_input(self) -> bool:
+        """From the entry sequence to the end of the session the keypad and hookswitch are technician mode's
+        alone: the code is never a PIN attempt, and a test's keys and hook moves never reach the call flow."""
+        return self.state not in ("normal", "locked")
+
     # -- event entry point ----------------------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self._now = event.at
+        if isinstance(event, TimerExpired) and event.name not in (TIMER, LOCKED_ENTRY_TIMER):
+            return []  # another machine's timer
         if isinstance(event, ConsoleKey):
             if self.state == "keypad_test":
                 return []
@@ -213,15 +237,29 @@ class TechnicianMode:
             self.console()
             self._start_session("console")
         elif isinstance(event, KeyDown):
-            self._recent = (self._recent + event.key)[-len(self.rules.entry_sequence):]
-            if self._recent == self.rules.entry_sequence:
-                self._recent = ""
+            if self._entry_key(event):
                 self._code = ""
                 self.entry_typed()
                 self._emit(Show("enter_code"))
                 self._timer(self.rules.code_entry_timeout_s)
-        elif isinstance(event, OnHook):
+        elif isinstance(event, OnHook | OffHook):
+            self._recent, self._spoiled = "", False
+
+    def _entry_key(self, event: KeyDown) -> bool:
+        """The entry sequence counts only as the first keys after a lift, a hang-up or a quiet pause: an inmate
+        erasing and entering (`**#*#` at the kiosk) never opens code entry by chance."""
+        if event.at - self._last_key_at >= self.rules.entry_quiet_s:
+            self._recent, self._spoiled = "", False
+        self._last_key_at = event.at
+        if self._spoiled:
+            return False
+        self._recent += event.key
+        if not self.rules.entry_sequence.startswith(self._recent):
+            self._recent, self._spoiled = "", True
+        elif self._recent == self.rules.entry_sequence:
             self._recent = ""
+            return True
+        return False
 
     def _in_code_entry(self, event: Event) -> None:
         if isinstance(event, ConsoleEnter):
@@ -258,16 +296,41 @@ class TechnicianMode:
         self._emit(RecordResult("code", False, {"tries": self._tries}))
         self.code_rejected()
         if self.state == "locked":
-            self._emit(Show("locked", {"minutes": round(self.rules.lockout_s / 60)}))
+            self._locked_until = self._now + self.rules.lockout_s
+            self._emit(Show("locked", {"minutes": self._minutes_left()}))
             self._timer(self.rules.lockout_s)
         else:
             self._emit(Show("wrong_code", {"left": self.rules.code_max_tries - self._tries}))
             self._timer(self.rules.code_entry_timeout_s)
 
     def _in_locked(self, event: Event) -> None:
-        if isinstance(event, TimerExpired):
+        if isinstance(event, TimerExpired) and event.name == TIMER:
             self._tries = 0
             self.lock_over()
+        elif isinstance(event, KeyDown) and self._entry_key(event):
+            self.entry_typed()
+            self._emit(Show("locked", {"minutes": self._minutes_left()}))
+            self._emit(StartTimer(LOCKED_ENTRY_TIMER, self._now + self.rules.code_entry_timeout_s))
+        elif isinstance(event, OnHook | OffHook):
+            self._recent, self._spoiled = "", False
+
+    def _in_locked_entry(self, event: Event) -> None:
+        """Swallow what is typed (the code, unchecked: no try counts while locked) until #, a hang-up or a pause."""
+        if isinstance(event, TimerExpired) and event.name == TIMER:
+            self._tries = 0
+            self._locked_until = self._now
+        elif isinstance(event, KeyDown) and event.key != "#":
+            self._emit(StartTimer(LOCKED_ENTRY_TIMER, self._now + self.rules.code_entry_timeout_s))
+        elif isinstance(event, KeyDown | OnHook | TimerExpired):
+            self._emit(CancelTimer(LOCKED_ENTRY_TIMER))
+            if self._now >= self._locked_until:
+                self.lock_over()
+            else:
+                self._emit(Show("locked", {"minutes": self._minutes_left()}))
+                self.still_locked()
+
+    def _minutes_left(self) -> int:
+        return max(1, math.ceil((self._locked_until - self._now) / 60))
 
     def _in_menu(self, event: Event) -> None:
         if isinstance(event, TimerExpired):

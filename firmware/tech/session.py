@@ -12,11 +12,13 @@ import json
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from firmware.commands import Command
+from firmware.config import Config
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.tech import checks
@@ -71,6 +73,14 @@ class TechnicianSession:
         self.audio = audio or checks.AudioTestRules()
         self._line_pending = False
         self._captured: list[np.ndarray] | None = None
+
+    @property
+    def secret_input(self) -> bool:
+        return self.mode.secret_input
+
+    @property
+    def captures_input(self) -> bool:
+        return self.mode.captures_input
 
     def handle(self, event: Event) -> list[Command]:
         if self._line_pending and isinstance(event, LineProgress | LineAnswered | LineHungUp):
@@ -168,3 +178,27 @@ def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devic
     runtime.machines.append(session)
     wire(runtime, clock, home, store, devices, language, say)
     return session
+
+
+#: The store file technician mode records to: the device store that sync uploads from (firmware/sync/cli.py).
+STORE_FILE = "ringfence.sqlite"
+
+
+def device_home(config: Config) -> DeviceHome:
+    """Where the technician code verifier and the slots are: paths.home, else the data_dir's parent."""
+    if config.paths.home:
+        return DeviceHome(Path(config.paths.home))
+    return DeviceHome(Path(config.paths.data_dir).resolve().parent)
+
+
+def attach_to_device(runtime: Runtime, config: Config, clock: Clock, devices: Any,
+                     store: Store | None = None) -> TechnicianSession:
+    """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
+    on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language."""
+    store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
+
+    def say(text: str) -> None:
+        runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})
+
+    return attach(runtime, clock, device_home(config), store, devices, config.keypad.layout,
+                  config.device.language, say)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.cli import UserError
+from firmware.console import UserError
 from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
 from firmware.update import exitcodes
@@ -356,19 +356,37 @@ def slot_run(home_dir: Path, settle: float, health: str | None, command: tuple[s
 @home_option
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--restart", "restart", help="Command run after an install (e.g. 'systemctl restart ringfence').")
-def slot_receive(url: str, home_dir: Path, baud: int, restart: str | None) -> None:
-    """Accept bundles flashed from a technician's laptop until stopped; each is checked, then installed."""
+@click.option("--plain-tcp", is_flag=True,
+              help="On tcp://, accept laptops without TLS (by default the device's sync credentials make it TLS).")
+def slot_receive(url: str, home_dir: Path, baud: int, restart: str | None, plain_tcp: bool) -> None:
+    """Accept bundles flashed from a technician's laptop until stopped; each is checked, then installed.
+
+    On tcp:// the link is the sync protocol's TLS with the device's sync credentials: only a laptop holding a
+    certificate of the same sync CA connects."""
     import signal
+    import ssl
     import threading
 
+    from firmware.sync.credentials import CredentialsError
+    from firmware.sync.identity import NoIdentity, load_identity
+    from firmware.update.flasher import device_tls
     from firmware.update.receiver import serve
     from hal.link import LinkError
 
     home = _home(home_dir)
+    tls: ssl.SSLContext | None = None
+    if url.startswith("tcp://") and not plain_tcp:
+        store = home.store()
+        try:
+            tls = device_tls(load_identity(store))
+        except (NoIdentity, CredentialsError, ssl.SSLError) as exc:
+            raise UserError(f"{exc}; or pass --plain-tcp to accept laptops without TLS") from None
+        finally:
+            store.close()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        serve(url, home, stop, baudrate=baud, restart=restart.split() if restart else None)
+        serve(url, home, stop, baudrate=baud, restart=restart.split() if restart else None, tls=tls)
     except (LinkError, HomeError) as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
-from firmware.cli import UserError
+from firmware.console import UserError
+from firmware.sync.channel import Channel
+from firmware.sync.credentials import Credentials, CredentialsError
 from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
-from firmware.update.flasher import Flasher, FlashOutcome, Progress
+from firmware.update.flasher import Flasher, FlashOutcome, Progress, laptop_tls, open_channel
 
 ACCESS_KEY_ENV = "RINGFENCE_ACCESS_KEY_FILE"
 
@@ -99,6 +104,22 @@ def bar_progress(url: str, size: int) -> tuple[Progress, object]:
     return update, bar
 
 
+def network_connect(creds_file: Path | None, plain_tcp: bool, network: bool) -> Callable[[str, int, float], Channel]:
+    """How tcp:// links are opened: TLS with the laptop's sync credentials, or plain TCP only when asked."""
+    if creds_file is not None and plain_tcp:
+        raise UserError("give either --credentials FILE (TLS) or --plain-tcp, not both")
+    if creds_file is None:
+        if network and not plain_tcp:
+            raise UserError("tcp:// links use TLS: give --credentials FILE (from `ringfence central enroll`),"
+                            " or --plain-tcp to flash without TLS")
+        return open_channel
+    try:
+        tls = laptop_tls(Credentials.load(creds_file))
+    except (CredentialsError, ssl.SSLError) as exc:
+        raise UserError(f"--credentials {creds_file}: {exc}") from None
+    return functools.partial(open_channel, tls=tls)
+
+
 def report(outcome: FlashOutcome, as_json: bool) -> None:
     if as_json:
         emit(outcome.to_record())
@@ -126,17 +147,22 @@ def report(outcome: FlashOutcome, as_json: bool) -> None:
 @click.option("--retries", type=click.IntRange(0, 1000), default=5, show_default=True,
               help="Reconnect and resume this many times after a cut link.")
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds to wait for the device.")
+@click.option("--credentials", "creds_file", type=click.Path(path_type=Path),
+              help="This laptop's sync credentials (`ringfence central enroll`): tcp:// links then use the sync"
+                   " protocol's TLS.")
+@click.option("--plain-tcp", is_flag=True, help="Use tcp:// without TLS (messages still carry the access key's MAC).")
 def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_file: Path, parallel: int,
                   allow_downgrade: bool, dry_run: bool, as_json: bool, baud: int, retries: int,
-                  timeout: float) -> None:
+                  timeout: float, creds_file: Path | None, plain_tcp: bool) -> None:
     """Flash BUNDLE onto one device (--link) or many (--all). Exit status: 0 done, 1 refused by the device,
     2 usage error, 3 link failed, 4 install failed on the device, 5 some devices of --all failed."""
     if (url is None) == (device_list is None):
         raise UserError("give exactly one of --link URL or --all FILE")
     key = read_access_key(key_file)
+    connect = network_connect(creds_file, plain_tcp, device_list is not None or str(url).startswith("tcp://"))
     try:
         flasher = Flasher(bundle, key, allow_downgrade=allow_downgrade, dry_run=dry_run, timeout=timeout,
-                          retries=retries, baudrate=baud)
+                          retries=retries, baudrate=baud, connect=connect)
     except FileNotFoundError:
         raise UserError(f"{bundle}: no such file") from None
     except BundleError as exc:

@@ -9,6 +9,7 @@ is retried from where the device's durable copy ends, so a flash never sends a b
 from __future__ import annotations
 
 import base64
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,9 @@ from typing import Literal
 from firmware.sync.blobs import sha256_file
 from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
 from firmware.sync.conversation import RemoteError, open_as_device
+from firmware.sync.credentials import Credentials
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, MessageError
+from firmware.sync.tls import client_context, server_context
 from firmware.update import exitcodes
 from firmware.update.bundle import read_header
 from firmware.update.receiver import BUNDLE_KIND, TECHNICIAN, bundle_blob_id
@@ -58,9 +61,28 @@ class FlashOutcome:
         return {"event": "result", **asdict(self), "exit_code": self.exit_code}
 
 
-def open_channel(url: str, baudrate: int, timeout: float) -> Channel:
+def laptop_tls(creds: Credentials) -> ssl.SSLContext:
+    """The sync protocol's TLS, with the laptop as the TLS server (it connects, then answers the handshake).
+
+    Roles are swapped because certificates carry their purpose: a device's sync certificate is a client's, and
+    a technician's (`ringfence central enroll --technician`) a server's. So the device shows the certificate it
+    shows the central server, and only a technician's certificate (never another device's) can flash it. The
+    device must show a certificate of the same CA (CERT_REQUIRED); its name is the link's `peer_name`."""
+    return server_context(creds)
+
+
+def device_tls(creds: Credentials) -> ssl.SSLContext:
+    """The device's side of a technician's TLS link: its own sync certificate, the laptop's checked against the
+    sync CA. The laptop is reached by no name, so its certificate's purpose (a server's) is what is checked."""
+    context = client_context(creds)
+    context.check_hostname = False
+    return context
+
+
+def open_channel(url: str, baudrate: int, timeout: float, tls: ssl.SSLContext | None = None) -> Channel:
+    """tcp:// is TLS when `tls` is given, else plain TCP (every message still carries the access key's MAC)."""
     if url.startswith("tcp://"):
-        return StreamChannel(open_link(url, baudrate, timeout))
+        return StreamChannel(open_link(url, baudrate, timeout, tls=tls, tls_server_side=True))
     channel = SerialChannel(open_link(url, baudrate), initiator=True, baudrate=baudrate)
     if not channel.wait_connected(timeout):
         channel.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import ssl
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -195,10 +196,12 @@ def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: S
 
 
 def serve(url: str, home: DeviceHome, stop: threading.Event, timeout: float = 30.0, baudrate: int = 115200,
-          restart: Sequence[str] | None = None) -> None:
-    """Serve technician sessions on the link until `stop`: one at a time, as a device is flashed by one laptop."""
+          restart: Sequence[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
+    """Serve technician sessions on the link until `stop`: one at a time, as a device is flashed by one laptop.
+
+    On tcp:// with `tls` (the device's sync credentials) only a laptop with a certificate of the sync CA gets in."""
     if url.startswith("tcp://"):
-        serve_tcp(TcpListener(url), home, stop, timeout, restart)
+        serve_tcp(TcpListener(url, tls=tls, tls_server_side=False), home, stop, timeout, restart)
         return
     serial = SerialChannel(open_link(url, baudrate), initiator=False, baudrate=baudrate)
     try:
@@ -216,6 +219,12 @@ def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, ti
         while not stop.is_set():
             link = listener.accept(timeout=0.2)
             if link is not None:
+                try:
+                    link.handshake(timeout)
+                except LinkError as exc:  # no certificate, or one of another CA: this laptop may not flash
+                    log.warning("flash session refused: %s", exc)
+                    link.close()
+                    continue
                 channel = StreamChannel(link)
                 try:
                     serve_session(channel, home, timeout, restart, link.url)

@@ -10,11 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _user_error(message: str) -> click.ClickException:
-    from firmware.cli import UserError
-
-    return UserError(message)
+from firmware.console import UserError
 
 
 def _server_credentials(db_path: Path):  # type: ignore[no-untyped-def]
@@ -37,8 +33,11 @@ def central() -> None:
 @central.command("enroll")
 @click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the device's credentials.")
+@click.option("--technician", is_flag=True,
+              help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
+                   " (`ringfence flash --credentials`), no sync key, not registered as a device.")
 @click.argument("device_id")
-def enroll(db_path: Path, out: Path, device_id: str) -> None:
+def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
@@ -53,9 +52,12 @@ def enroll(db_path: Path, out: Path, device_id: str) -> None:
             db.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
         else:
             authority = Authority(**json.loads(pair[0]))
-        key = os.urandom(32)
-        authority.issue(device_id, False, key).save(out)
-        db.enroll(device_id, key)
+        if technician:
+            authority.issue(device_id, True).save(out)
+        else:
+            key = os.urandom(32)
+            authority.issue(device_id, False, key).save(out)
+            db.enroll(device_id, key)
     finally:
         db.close()
     click.echo(f"enrolled {device_id}: credentials in {out}")
@@ -70,13 +72,13 @@ def load(db_path: Path, merge: bool, directory: Path) -> None:
     from sim.central.db import CentralDB, LoadError
 
     if not directory.is_dir():
-        raise _user_error(f"{directory}: no such directory")
+        raise UserError(f"{directory}: no such directory")
     db = CentralDB(db_path)
     try:
         changes = db.load_dir(directory, replace=not merge)
         head = db.head()
     except LoadError as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     finally:
         db.close()
     click.echo(" ".join(f"{name}={count}" for name, count in changes.items()) + f" head={head}")
@@ -116,7 +118,7 @@ def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float) 
     try:
         server.start(list(urls))
     except LinkError as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     for url in urls:
         port = server.ports.get(url)
         click.echo(f"serving {url}" + (f" (port {port})" if port is not None else ""), err=True)
@@ -177,3 +179,14 @@ def show(db_path: Path, device: str | None, limit: int, what: str) -> None:
     click.echo("\t".join(header))
     for row in rows:
         click.echo("\t".join("" if v is None else str(v) for v in row))
+
+
+def _add_kiosk_commands() -> None:
+    """The kiosk's money commands (trust balances, purchase rules, canteen sales, audit) live in their own module."""
+    from sim.central.kiosk_cli import canteen_sale, kiosk_audit, kiosk_rules, kiosk_trust
+
+    for command in (kiosk_trust, kiosk_rules, canteen_sale, kiosk_audit):
+        central.add_command(command)
+
+
+_add_kiosk_commands()

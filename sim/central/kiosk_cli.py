@@ -8,11 +8,7 @@ from pathlib import Path
 
 import click
 
-
-def _user_error(message: str) -> click.ClickException:
-    from firmware.cli import UserError
-
-    return UserError(message)
+from firmware.console import UserError
 
 
 def _open(db_path: Path):  # type: ignore[no-untyped-def]
@@ -51,13 +47,13 @@ def kiosk_rules(db_path: Path, path: Path) -> None:
     try:
         rules = PurchaseRules.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise _user_error(f"{path}: no such file") from None
+        raise UserError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _user_error(f"{path}: not valid TOML: {exc}") from None
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors(include_url=False))
-        raise _user_error(f"{path}: {problems}") from None
+        raise UserError(f"{path}: {problems}") from None
     central = _open(db_path)
     try:
         set_purchase_rules(central, rules)
@@ -90,7 +86,7 @@ def canteen_sale(db_path: Path, staff: str, key: str | None, inmate_id: str, dol
     finally:
         central.close()
     if reply.status != "applied":
-        raise _user_error(f"canteen sale to {inmate_id} refused: {reply.reason} (key {request.key})")
+        raise UserError(f"canteen sale to {inmate_id} refused: {reply.reason} (key {request.key})")
     click.echo(f"{inmate_id}: sold {money(cents)}; phone {money(reply.phone_cents)}, trust {money(reply.trust_cents)}"
                f" (key {request.key})")
 
@@ -116,13 +112,6 @@ def kiosk_audit(db_path: Path, limit: int) -> None:
 def _cents(dollars: str) -> int:
     whole, _, part = dollars.partition(".")
     if not whole.isdigit() or (part and (not part.isdigit() or len(part) > 2)):
-        raise _user_error(f"amount {dollars!r}: expected dollars like 10 or 12.50")
+        raise UserError(f"amount {dollars!r}: expected dollars like 10 or 12.50")
     return int(whole) * 100 + int(part.ljust(2, "0") if part else 0)
 
-
-def register_kiosk_commands(main: click.Group) -> None:
-    """Add the kiosk's commands to `ringfence central`."""
-    central = main.commands["central"]
-    assert isinstance(central, click.Group)
-    for command in (kiosk_trust, kiosk_rules, canteen_sale, kiosk_audit):
-        central.add_command(command)

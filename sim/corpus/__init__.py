@@ -16,18 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from hal.audio import SAMPLE_RATE
-from sim.corpus.calls import NEGATIVES, POSITIVES, Call
+from sim.corpus.calls import NEGATIVES, POSITIVES, Call, Levels
 from sim.corpus.sources import CorpusError
 
-__all__ = ["NEGATIVES", "POSITIVES", "Call", "CorpusError", "build", "generate", "write"]
+__all__ = ["NEGATIVES", "POSITIVES", "Call", "CorpusError", "Levels", "build", "generate", "write"]
 
 
-def build(variant: str, seed: int) -> Call:
-    """One call of the named variant from a seed."""
+def build(variant: str, seed: int, levels: Levels | None = None) -> Call:
+    """One call of the named variant from a seed (with `levels` fixed instead of drawn, if given)."""
     maker = POSITIVES.get(variant) or NEGATIVES.get(variant)
     if maker is None:
         raise CorpusError(f"unknown corpus variant {variant!r}; known: {', '.join([*POSITIVES, *NEGATIVES])}")
-    call = maker(np.random.default_rng(seed))
+    call = maker(np.random.default_rng(seed), levels or Levels())
     call.seed = seed
     return call
 

@@ -33,6 +33,14 @@ DTMF_PAIRS = {d: (lo, hi) for d, (lo, hi) in zip(
     [(lo, hi) for lo in (697, 770, 852, 941) for hi in (1209, 1336, 1477, 1633)], strict=True)}
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Fixed levels instead of the random draws, to find where the detector's assumptions break."""
+
+    access_dbm0: float | None = None  # the far end's own line or comfort noise
+    idle_dbm0: float | None = None  # the switch's idle noise where the path is cut
+
+
 @dataclass
 class Call:
     """One far-end recording and its truth."""
@@ -51,10 +59,13 @@ class Call:
         return len(self.samples) / SR
 
 
+Maker = Callable[[np.random.Generator, Levels], Call]
+
+
 class _Scene:
     """Mutable layers of one call under construction."""
 
-    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str) -> None:
+    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str, levels: Levels) -> None:
         self.rng = rng
         self.n = round(seconds * SR)
         self.far_end = far_end
@@ -70,10 +81,14 @@ class _Scene:
             far_end, rng.uniform(-58, -44))
         self.room += coloured_noise(rng, self.n, room_db, tilt=rng.uniform(0.5, 1.5))
         access_db = rng.uniform(-62, -54)
+        if levels.access_dbm0 is not None:
+            access_db = levels.access_dbm0
         self.access += coloured_noise(rng, self.n, access_db, tilt=0.0 if wired else rng.uniform(0.3, 1.0))
         if wired and rng.random() < 0.4:
             self.access = add_hum(self.access, rng.uniform(-60, -48))
         self.idle_db = rng.uniform(-84, -72) if rng.random() < 0.7 else None  # None: digital silence
+        if levels.idle_dbm0 is not None:
+            self.idle_db = levels.idle_dbm0
         self.near_db = rng.uniform(-86, -76)
         self.speech_db = rng.uniform(-21, -12)
         self.notes.append(f"room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech {self.speech_db:.0f} dBm0")
@@ -182,13 +197,13 @@ def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
 
 
 def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, float] | None,
-              masker: str | None = None, bleed: tuple[str, ...] = ()) -> Callable[[np.random.Generator], Call]:
-    def make(rng: np.random.Generator) -> Call:
+              masker: str | None = None, bleed: tuple[str, ...] = ()) -> Maker:
+    def make(rng: np.random.Generator, levels: Levels = Levels()) -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
         flash_at = rng.uniform(8.0, 14.0)
         hold_s = rng.uniform(5.0, 20.0)
         seconds = flash_at + hold_s + rng.uniform(8.0, 12.0)
-        sc = _Scene(rng, seconds, far_end)
+        sc = _Scene(rng, seconds, far_end, levels)
         sc.talk(0.0, flash_at - rng.uniform(0.15, 0.8))
         sc.talk(flash_at + hold_s + 1.0, seconds)
         if masker is not None:
@@ -213,10 +228,10 @@ def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, fl
 
 
 def _negative(variant: str, far_ends: tuple[str, ...],
-              shape: Callable[[_Scene], None]) -> Callable[[np.random.Generator], Call]:
-    def make(rng: np.random.Generator) -> Call:
+              shape: Callable[[_Scene], None]) -> Maker:
+    def make(rng: np.random.Generator, levels: Levels = Levels()) -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
-        sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end)
+        sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end, levels)
         sc.talk(0.0, sc.n / SR)
         shape(sc)
         return Call(variant, False, far_end, sc.render(), [], None, sc.notes)
@@ -354,7 +369,7 @@ def _tv_music(sc: _Scene) -> None:
 WIRED = ("landline", "cordless", "speakerphone", "headset")
 ANY = FAR_ENDS
 
-POSITIVES: dict[str, Callable[[np.random.Generator], Call]] = {
+POSITIVES: dict[str, Maker] = {
     "landline_click": _positive("landline_click", WIRED, (-24.0, -6.0)),
     "masked_noise": _positive("masked_noise", WIRED, (-30.0, -15.0), masker="noise"),
     "masked_music": _positive("masked_music", WIRED, (-30.0, -15.0), masker="music"),
@@ -366,7 +381,7 @@ POSITIVES: dict[str, Callable[[np.random.Generator], Call]] = {
     "bridged_ringback": _positive("bridged_ringback", ANY, (-24.0, -6.0), bleed=("ringback",)),
 }
 
-NEGATIVES: dict[str, Callable[[np.random.Generator], Call]] = {
+NEGATIVES: dict[str, Maker] = {
     "plain": _negative("plain", ANY, lambda sc: None),
     "call_waiting": _negative("call_waiting", WIRED + ("voip",), _call_waiting),
     "hold_button": _negative("hold_button", WIRED, _mic_off((5.0, 30.0))),

@@ -203,3 +203,14 @@ def test_click_level_edges(level_dbm0: float, is_click: bool) -> None:
     x[8 * SR : 8 * SR + k] += rms_for_dbm0(level_dbm0) * np.sqrt(2) * np.sin(np.arange(k) * 2 * np.pi * 1000 / SR)
     events = analyse(np.clip(x, -32768, 32767).astype(np.int16))
     assert bool([e for e in events if e.event == "click" and 7.95 <= e.at <= 8.05]) is is_click
+
+
+def test_every_evidence_text_exists_in_english_and_spanish_with_the_same_values() -> None:
+    import string
+
+    from firmware.dsp.threeway import EVIDENCE_TEXT, LANGUAGES
+
+    for key, texts in EVIDENCE_TEXT.items():
+        assert set(texts) == set(LANGUAGES), key
+        fields = [{f for _, f, _, _ in string.Formatter().parse(texts[lang]) if f} for lang in LANGUAGES]
+        assert fields[0] == fields[1], key

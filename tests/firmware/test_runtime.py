@@ -13,7 +13,7 @@ import pytest
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
 from firmware.runtime import Runtime, UnhandledCommand
 from hal.clock import MonotonicClock, VirtualClock
-from hal.events import Event, KeyDown
+from hal.events import Event, KeyDown, KeyUp
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,74 @@ def test_real_time_timers_come_back_as_events_on_the_runtime_thread() -> None:
     loop.join(5)
     assert [type(e).__name__ for e in machine.seen] == ["KeyDown", "TimerExpired"]
     assert set(handled_on) == {"runtime"}
+
+
+class _PinReader:
+    """Reads a secret until '#', like PIN entry."""
+
+    def __init__(self) -> None:
+        self.secret_input = True
+
+    def handle(self, event: Event) -> list:
+        if isinstance(event, KeyDown) and event.key == "#":
+            self.secret_input = False
+        return []
+
+
+def test_keys_of_a_secret_are_logged_hidden_down_and_up() -> None:
+    from firmware.runtime import HIDDEN_KEY
+
+    clock = VirtualClock()
+    runtime = Runtime(clock, [_PinReader()])
+    records: list[dict] = []
+    runtime.observe(records.append)
+    for event in (KeyDown(0.1, "4"), KeyDown(0.2, "#"), KeyUp(0.3, "4", 200), KeyUp(0.4, "#", 200),
+                  KeyDown(0.5, "7"), KeyUp(0.6, "7", 100)):
+        runtime.post(event)
+    runtime.drain()
+    assert [r["key"] for r in records] == [HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, "7", "7"]
+
+
+class Captor:
+    """Captures input from a `*` until a `#`, like technician mode from its entry sequence to leaving."""
+
+    def __init__(self) -> None:
+        self.seen: list[Event] = []
+        self.captures_input = False
+
+    def handle(self, event: Event) -> Sequence[Command]:
+        self.seen.append(event)
+        if isinstance(event, KeyDown):
+            self.captures_input = event.key == "*" or (self.captures_input and event.key != "#")
+        return []
+
+
+class Flow:
+    def __init__(self) -> None:
+        self.seen: list[Event] = []
+
+    def handle(self, event: Event) -> Sequence[Command]:
+        self.seen.append(event)
+        return []
+
+
+def test_while_a_machine_captures_input_keys_and_hook_go_to_it_alone() -> None:
+    from firmware.runtime import InputCaptured, InputReleased
+    from hal.events import OffHook, OnHook
+
+    captor, flow = Captor(), Flow()
+    runtime = Runtime(VirtualClock(), [captor, flow])
+    records: list[dict[str, object]] = []
+    runtime.observe(records.append)
+    for event in (KeyDown(1.0, "1"), KeyDown(2.0, "*"), KeyDown(3.0, "5"), OnHook(4.0, 0), OffHook(5.0),
+                  Event(5.5), KeyDown(6.0, "#"), KeyDown(7.0, "2")):
+        runtime.post(event)
+    runtime.drain()
+    kinds = [(type(e).__name__, getattr(e, "key", "")) for e in flow.seen]
+    # The key that starts capture reaches everyone; then only non-input events, until the flow hears it is released.
+    assert kinds == [("KeyDown", "1"), ("KeyDown", "*"), ("InputCaptured", ""), ("Event", ""),
+                     ("InputReleased", ""), ("KeyDown", "2")]
+    released = next(e for e in flow.seen if isinstance(e, InputReleased))
+    assert released.off_hook is True, "the flow learns the hook moved while it was not listening"
+    assert len(captor.seen) == 8 and not any(isinstance(e, InputCaptured | InputReleased) for e in captor.seen)
+    assert [r["event"] for r in records if r["event"].startswith("input_")] == ["input_captured", "input_released"]

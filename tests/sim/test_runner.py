@@ -31,7 +31,8 @@ def test_scenario_prints_json_lines_deterministically(tmp_path: Path) -> None:
     kinds = [e["event"] for e in events]
     assert kinds[0] == "off_hook"
     assert {"key_down", "key_up", "hook_flash", "hook_pulses", "on_hook"} <= set(kinds)
-    assert [e["key"] for e in events if e["event"] == "key_down"][:5] == list("1234#")
+    # The keys are a PIN: they are logged, but never what they were.
+    assert [e["key"] for e in events if e["event"] in ("key_down", "key_up")][:10] == ["•"] * 10
 
 
 def test_unmet_expectation_fails_with_the_pattern(tmp_path: Path) -> None:
@@ -109,3 +110,24 @@ def test_scenario_cannot_name_unknown_config(tmp_path: Path) -> None:
     scenario = parse({"name": "x", "config": {"hook": {"flash": 1}}}, "inline")
     with pytest.raises(ScenarioError, match=r"hook.flash: unknown key"):
         runner.run(scenario, tmp_path)
+
+
+def test_fresh_starts_a_new_device_every_run(tmp_path: Path) -> None:
+    """The demo refuses a second call within the facility's minimum wait on the same device; --fresh is a new one."""
+    demo = ROOT / "sim/scenarios/demo-call.toml"
+    data = tmp_path / "sim"
+    runs = [ringfence("sim", "run", "--fresh", "--data-dir", str(data), str(demo), cwd=tmp_path) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout
+    again = ringfence("sim", "run", "--data-dir", str(data), str(demo), cwd=tmp_path)
+    assert again.returncode == 1 and "refuse.min_wait" in again.stdout
+
+
+def test_fresh_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    result = ringfence("sim", "run", "--fresh", "--data-dir", str(precious),
+                       str(ROOT / "sim/scenarios/hook-and-keys.toml"), cwd=tmp_path)
+    assert result.returncode == 2 and "not a simulator data directory" in result.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"

@@ -53,7 +53,7 @@ def flash(*args: str | Path) -> tuple[int, str, str]:
 def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceHome, make_bundle: MakeBundle,
                                            key_file: Path) -> None:
     path = make_bundle("1.1.0", size=300_000)
-    code, out, err = flash(path, "--link", tcp_device, "--access-key", key_file, "--json")
+    code, out, err = flash(path, "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--json")
     assert code == exitcodes.OK, err
     records = [json.loads(line) for line in out.splitlines()]
     progress = [r for r in records if r["event"] == "progress"]
@@ -65,9 +65,9 @@ def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceH
 
 
 def test_flash_dry_run_and_refusal_exit_codes(tcp_device: str, make_bundle: MakeBundle, key_file: Path) -> None:
-    code, out, _ = flash(make_bundle("1.1.0"), "--link", tcp_device, "--access-key", key_file, "--dry-run")
+    code, out, _ = flash(make_bundle("1.1.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--dry-run")
     assert code == exitcodes.OK and "dry_run" in out and "would install 1.1.0" in out
-    code, out, _ = flash(make_bundle("0.5.0"), "--link", tcp_device, "--access-key", key_file)
+    code, out, _ = flash(make_bundle("0.5.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file)
     assert code == exitcodes.REFUSED and "downgrade" in out
 
 
@@ -75,7 +75,7 @@ def test_flash_to_nobody_is_a_link_failure(make_bundle: MakeBundle, key_file: Pa
     listener = TcpListener("tcp://127.0.0.1:0")
     url = f"tcp://127.0.0.1:{listener.port}"
     listener.close()
-    code, out, _ = flash(make_bundle("1.1.0"), "--link", url, "--access-key", key_file, "--retries", "1",
+    code, out, _ = flash(make_bundle("1.1.0"), "--link", url, "--plain-tcp", "--access-key", key_file, "--retries", "1",
                          "--timeout", "1")
     assert code == exitcodes.LINK and "link_failed" in out
 
@@ -87,7 +87,7 @@ def test_flash_all_reports_each_device(tmp_path: Path, tcp_device: str, make_bun
     dead.close()
     devices = tmp_path / "devices.txt"
     devices.write_text(f"# north block\n{tcp_device}\n\n{dead_url}  # unplugged\n")
-    code, out, _ = flash(make_bundle("1.1.0"), "--all", devices, "--access-key", key_file, "--json",
+    code, out, _ = flash(make_bundle("1.1.0"), "--all", devices, "--plain-tcp", "--access-key", key_file, "--json",
                          "--retries", "0", "--timeout", "1")
     records = [json.loads(line) for line in out.splitlines()]
     results = {r["url"]: r["status"] for r in records if r["event"] == "result"}
@@ -99,7 +99,7 @@ def test_flash_all_reports_each_device(tmp_path: Path, tcp_device: str, make_bun
 def test_flash_all_refuses_serial_links(tmp_path: Path, make_bundle: MakeBundle, key_file: Path) -> None:
     devices = tmp_path / "devices.txt"
     devices.write_text("/dev/ttyUSB0\n")
-    code, _, err = flash(make_bundle("1.1.0"), "--all", devices, "--access-key", key_file)
+    code, _, err = flash(make_bundle("1.1.0"), "--all", devices, "--plain-tcp", "--access-key", key_file)
     assert code == exitcodes.USAGE and "network only" in err
 
 
@@ -128,7 +128,7 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
     """The real command, SIGKILLed from outside up to 40 times: each run resumes, the last one installs."""
     path = make_bundle("1.1.0", files={"app.py": b"VERSION = '1.1.0'\n", "data.bin": random.randbytes(12_000_000)})
     rng = random.Random(11)
-    cmd = [sys.executable, "-m", "firmware", "flash", str(path), "--link", tcp_device, "--access-key",
+    cmd = [sys.executable, "-m", "firmware", "flash", str(path), "--link", tcp_device, "--plain-tcp", "--access-key",
            str(key_file), "--json", "--retries", "0"]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     partials = set()
@@ -181,7 +181,8 @@ def test_device_receiver_killed_mid_transfer_then_restarted(
     free = TcpListener("tcp://127.0.0.1:0")
     url = f"tcp://127.0.0.1:{free.port}"
     free.close()
-    cmd = [sys.executable, "-m", "firmware", "slot", "receive", "--link", url, "--home", str(device_home.root)]
+    cmd = [sys.executable, "-m", "firmware", "slot", "receive", "--link", url, "--plain-tcp", "--home",
+           str(device_home.root)]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     path = make_bundle("1.1.0", files={"data.bin": random.Random(2).randbytes(30_000_000)})
     receivers = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)]
