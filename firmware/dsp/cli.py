@@ -30,7 +30,7 @@ def _ms(seconds: float) -> int:
 
 @click.group()
 def dsp() -> None:
-    """Analyse recordings: DTMF keys, call-progress tones."""
+    """Analyse recordings: DTMF keys, call-progress tones, three-way call attempts."""
 
 
 @dsp.command("dtmf")
@@ -51,3 +51,13 @@ def progress_command(file: Path) -> None:
 
     for span in detect_progress(load(file)):
         click.echo(json.dumps({"tone": span.tone, "start_ms": _ms(span.start_s), "end_ms": _ms(span.end_s)}))
+
+
+def _register_threeway() -> None:
+    """`ringfence dsp threeway` lives in its own module (firmware/dsp/threeway_cli.py); it joins this group."""
+    from firmware.dsp.threeway_cli import threeway
+
+    dsp.add_command(threeway)
+
+
+_register_threeway()

@@ -102,6 +102,14 @@ _DIAL_PERIOD = 20
 _DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)
                     ).astype(np.complex64)
 _NF = len(_FREQS)
+_RAMP_CACHE = np.tile(_DIAL_RAMP, 60 * SAMPLE_RATE // SUB // _DIAL_PERIOD + 2)
+
+
+def _dial_ramp(n: int) -> np.ndarray:
+    """The dial-tone phase reference for n sub-blocks (cached up to a minute's worth)."""
+    if n <= _RAMP_CACHE.shape[1]:
+        return _RAMP_CACHE[:, :n]
+    return np.tile(_DIAL_RAMP, -(-n // _DIAL_PERIOD))[:, :n]
 
 
 def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,26 +160,30 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     labels = np.full(max(nwin - lead, 0), -1, dtype=np.int8)
     if nwin - lead <= 0:
         return labels
-    noncoh = _sliding(re[:8] ** 2 + im[:8] ** 2)  # (8, nwin)
-    total = _sliding(energy)
-    row_best = np.maximum(np.maximum(noncoh[0], noncoh[1]), np.maximum(noncoh[2], noncoh[3]))
-    col_best = np.maximum(np.maximum(noncoh[4], noncoh[5]), np.maximum(noncoh[6], noncoh[7]))
+    mag2 = re[:8] ** 2
+    mag2 += im[:8] ** 2  # (8, n) power per sub-block
+    # Upper bounds on the best row and column tone of each window: the sum of each sub-block's best.
+    row_best = _sliding(np.maximum(np.maximum(mag2[0], mag2[1]), np.maximum(mag2[2], mag2[3])))
+    col_best = _sliding(np.maximum(np.maximum(mag2[4], mag2[5]), np.maximum(mag2[6], mag2[7])))
     floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)  # tone power at the level floor
+    audible = np.minimum(row_best, col_best) * (2 * WIN) >= floor * _L * _L
+    if not audible[lead:].any():
+        return labels
+    total = _sliding(energy)
     # Dial tone, measured coherently in each window at its exact frequencies (the phase reference repeats every
     # 4 or 5 sub-blocks, so it never drifts).
     n = energy.shape[0]
     dial = np.empty((2, n), dtype=np.complex64)
     dial.real, dial.imag = re[8:10], im[8:10]
-    dial *= np.tile(_DIAL_RAMP, -(-n // _DIAL_PERIOD))[:, :n]
+    dial *= _dial_ramp(n)
     coherent = _sliding(dial)
     short = (coherent.real**2 + coherent.imag**2) * (2 / (_L * _L))  # (2, nwin) power
     # Exact pre-gate. A tone's power from a coherent sum S over L samples is 2|S|^2/L^2 and can never exceed WIN
-    # times its summed sub-block powers; window power is total/L. Dial-tone credit needs both dial tones balanced
+    # times its summed sub-block powers (bounded above by row_best, col_best); window power is total/L. Dial-tone credit needs both dial tones balanced
     # in the window, so the weaker one bounds it.
     dial_bound = (1 + 10 ** (cfg.max_dial_twist_db / 10)) * np.minimum(short[0], short[1])
     tone_bound = 2 * WIN * (row_best + col_best) / (_L * _L)
-    ok = tone_bound + dial_bound >= cfg.min_tone_share * total / _L
-    ok &= np.minimum(row_best, col_best) * (2 * WIN) >= floor * _L * _L
+    ok = (tone_bound + dial_bound >= cfg.min_tone_share * total / _L) & audible
     cand = np.flatnonzero(ok[lead:]) + lead
     if cand.size == 0:
         return labels
@@ -238,35 +250,28 @@ class DtmfReceiver:
     def __init__(self, config: DtmfConfig | None = None) -> None:
         self._cfg = config or DtmfConfig()
         self._tracker = LabelTracker(self._cfg.on_windows, self._cfg.off_windows)
-        self._pending = np.zeros(0, dtype=np.float32)
-        self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
+        # Samples kept between calls: whole sub-blocks of history (for windows and the dial-tone measure), then
+        # a partial sub-block still being filled.
+        self._tail = np.zeros(0, dtype=np.float32)
+        self._history = 0  # whole sub-blocks at the front of _tail that were already analysed
         self._origin: float | None = None  # clock time of sample 0
-        self._fed = 0  # samples consumed into sub-blocks
 
     def feed(self, samples: np.ndarray, at: float) -> list[DtmfEvent]:
         """`samples` are int16 (any length), `at` the clock time of their first sample.
 
         Calls are taken to be contiguous: event times count samples from the first call's `at`.
         """
-        x = np.asarray(samples, dtype=np.float32)
         if self._origin is None:
             self._origin = at
-        self._pending = np.concatenate([self._pending, x]) if self._pending.size else x
-        usable = len(self._pending) - len(self._pending) % SUB
-        if usable == 0:
-            return []
-        blocks = self._pending[:usable].reshape(-1, SUB)
-        self._pending = self._pending[usable:]
-        return self._process(blocks)
+        buf = np.concatenate([self._tail, np.asarray(samples)], dtype=np.float32)
+        return self._process(buf)
 
     def finish(self) -> list[DtmfEvent]:
         """The stream has ended: analyse the last partial sub-block and end a key still held."""
+        partial = len(self._tail) - self._history * SUB
         out: list[DtmfEvent] = []
-        if self._pending.size:
-            block = np.zeros((1, SUB), dtype=np.float32)
-            block[0, : self._pending.size] = self._pending
-            self._pending = np.zeros(0, dtype=np.float32)
-            out = self._process(block)
+        if partial:
+            out = self._process(np.concatenate([self._tail, np.zeros(SUB - partial, dtype=np.float32)]))
         return out + self._events(self._tracker.finish())
 
     @property
@@ -274,12 +279,18 @@ class DtmfReceiver:
         """The key currently held down, if any."""
         return DIGITS[self._tracker.active] if self._tracker.active >= 0 else None
 
-    def _process(self, blocks: np.ndarray) -> list[DtmfEvent]:
-        history = self._ctx[2].size
-        re, im, energy = (np.concatenate([old, new], axis=-1) for old, new in zip(self._ctx, _spectra(blocks)))
-        self._ctx = (re[:, -(DIAL_SPAN - 1):], im[:, -(DIAL_SPAN - 1):], energy[-(DIAL_SPAN - 1):])
-        lead = max(history - (WIN - 1), 0)  # windows before this one were labelled by earlier calls
-        return self._events(self._tracker.feed(_labels(re, im, energy, self._cfg, lead)))
+    def _process(self, buf: np.ndarray) -> list[DtmfEvent]:
+        """Analyse the new whole sub-blocks of `buf` (history first), keep the tail for the next call."""
+        count = len(buf) // SUB
+        if count <= self._history:
+            self._tail = buf
+            return []
+        re, im, energy = _spectra(buf[: count * SUB].reshape(-1, SUB))
+        lead = max(self._history - (WIN - 1), 0)  # windows before this were labelled by earlier calls
+        labels = _labels(re, im, energy, self._cfg, lead)
+        keep = min(count, DIAL_SPAN - 1)
+        self._tail, self._history = buf[(count - keep) * SUB :], keep
+        return self._events(self._tracker.feed(labels))
 
     def _events(self, raw: list[tuple[str, int, int]]) -> list[DtmfEvent]:
         origin = self._origin or 0.0

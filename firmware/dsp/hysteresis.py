@@ -33,6 +33,10 @@ class LabelTracker:
         out: list[tuple[str, int, int]] = []
         if labels.size == 0:
             return out
+        if labels.max() < 0:  # the usual case: nothing at all in this stretch
+            self._blank(labels.size, out)
+            self._next += labels.size
+            return out
         bounds = np.flatnonzero(np.diff(labels)) + 1
         starts = np.concatenate(([0], bounds))
         ends = np.concatenate((bounds, [labels.size]))

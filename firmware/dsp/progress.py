@@ -5,14 +5,15 @@ How it decides, and why:
 - 25 ms windows (five 5 ms sub-blocks, hopping by 5 ms) are projected onto the nine progress frequencies. At 25 ms
   the rectangular window has its first null at 40 Hz, exactly the 440/480 spacing, so ringback and dial tone
   separate cleanly. A window is labelled with a tone class (a frequency pair, or a single tone) when those tones
-  carry most of its energy and are loud enough and balanced.
+  carry most of its energy, are loud enough and balanced, and hold their level against the window 25 ms earlier
+  (network tones are steady; a chord in music that happens to sit on 350+440 Hz swells, fades and beats).
 - Label hysteresis (shared with the DTMF receiver) turns windows into on-segments with on/off times good to a
   sub-block: a window that straddles an edge fails the share test, because the coherent power of a partly covered
   window falls with the square of the covered fraction while its energy falls only linearly. (The beat of two
   close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
 - A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
   ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
-  than any stutter burst); recall dial on the second 100 ms burst; busy once an on-segment outlasts any reorder
+  than any stutter burst); recall dial 60 ms into the second 100 ms burst; busy once an on-segment outlasts any reorder
   burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
   call waiting when a lone 440 Hz burst of the right length ends.
 Events carry the tone's onset (start) and the end of its last on-segment (end), in the caller's clock.
@@ -36,9 +37,10 @@ ToneName = Literal["dial", "recall_dial", "ringback", "busy", "reorder", "sit", 
 _FREQS = np.array([350.0, 440.0, 480.0, 620.0, 913.8, 985.2, 1370.6, 1428.5, 1776.7])
 SUB = 40
 WIN = 5
+STEADY_LAG = 5  # sub-blocks between the two windows whose levels are compared (the next non-overlapping one)
 _L = SUB * WIN
 # Window classes (labels): a pair of tones or a single tone, by index into _FREQS.
-DIAL, RING, BUSY, CW, SIT1, SIT2, SIT3 = range(7)
+DIAL, RING, BUSY, CW, SIT1, SIT2, SIT3, UNSTEADY = range(8)
 _PAIRS = {DIAL: (0, 1), RING: (1, 2), BUSY: (2, 3)}
 _SINGLES = {CW: (1,), SIT1: (4, 5), SIT2: (6, 7), SIT3: (8,)}
 #: Which window classes continue a reported tone.
@@ -66,14 +68,18 @@ class ProgressConfig(BaseModel):
 
     min_level_dbm0: float = Field(-38.0, le=0.0)
     min_share: float = Field(0.8, gt=0.0, lt=1.0)
+    #: Largest level change of a tone between windows 25 ms apart (network tones are steady, music is not).
+    max_level_jump_db: float = Field(3.0, gt=0.0)
     max_pair_twist_db: float = Field(8.0, ge=0.0)
     #: Other progress tones must sit this far below a lone tone (call waiting is 440 Hz without 350 or 480).
     single_purity_db: float = Field(10.0, ge=0.0)
     settle_windows: int = Field(4, ge=1)
     bridge_windows: int = Field(8, ge=1)
     dial_min_on: float = 0.3
-    stutter_on: Range = _range(0.05, 0.14)
-    stutter_off: Range = _range(0.05, 0.14)
+    stutter_on: Range = _range(0.07, 0.13)
+    stutter_off: Range = _range(0.07, 0.13)
+    #: How long the burst after the first stutter burst and gap must last before recall dial is reported.
+    stutter_second_min: float = 0.06
     ringback_min_on: float = 0.25
     busy_min: float = 0.375
     reorder_on: Range = _range(0.15, 0.36)
@@ -117,17 +123,28 @@ def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return proj[:_NF], proj[_NF:], np.einsum("ij,ij->i", blocks, blocks)
 
 
-def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressConfig) -> np.ndarray:
-    """Tone class of each window of sub-blocks i..i+4, or -1."""
+def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressConfig, lead: int = 0) -> np.ndarray:
+    """Tone class of each window of sub-blocks i..i+4 for i >= lead, or -1.
+
+    Windows before `lead` are history: they were labelled by an earlier call and serve the steadiness test
+    (which looks back up to 3 * STEADY_LAG sub-blocks).
+    """
     nwin = energy.shape[0] - WIN + 1
-    labels = np.full(max(nwin, 0), -1, dtype=np.int8)
-    if nwin <= 0:
+    labels = np.full(max(nwin - lead, 0), -1, dtype=np.int8)
+    if nwin - lead <= 0:
         return labels
+    mag2 = re**2 + im**2
     total = energy[:nwin].copy()
+    noncoh = mag2[:, :nwin].copy()
     for k in range(1, WIN):
         total += energy[k : k + nwin]
+        noncoh += mag2[:, k : k + nwin]
     floor = (DBM0_RMS**2) * 10 ** (cfg.min_level_dbm0 / 10)
-    cand = np.flatnonzero(total >= floor * _L)  # at least one tone's worth of power
+    # Exact pre-gate: two tones' coherent power is at most WIN times their summed sub-block powers, and those
+    # are at most the two largest of the nine.
+    top_two = np.partition(noncoh, _NF - 2, axis=0)[_NF - 2 :].sum(axis=0)
+    ok = (2 * WIN * top_two >= cfg.min_share * _L * total) & (total >= floor * _L)
+    cand = np.flatnonzero(ok)
     if cand.size == 0:
         return labels
     at = cand[:, None] + np.arange(WIN)[None, :]
@@ -135,22 +152,52 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     coherent = (z * (_STEP[:, None, None] ** np.arange(WIN)[None, None, :])).sum(axis=2)
     power = np.abs(coherent) ** 2 * 2 / (_L * _L)  # (9, c) tone power
     window_power = total[cand] / _L
-    out = np.full(cand.size, -1, dtype=np.int8)
+    cls = np.full(cand.size, -1, dtype=np.int8)
+    level_a = np.zeros(cand.size)
+    level_b = np.zeros(cand.size)
     twist = 10 ** (cfg.max_pair_twist_db / 10)
-    for cls, (a, b) in _PAIRS.items():
+    for c, (a, b) in _PAIRS.items():
         pa, pb = power[a], power[b]
-        ok = ((pa + pb) >= cfg.min_share * window_power) & (pa >= floor) & (pb >= floor)
-        ok &= (pa <= twist * pb) & (pb <= twist * pa)
-        out[ok & (out < 0)] = cls
+        hit = ((pa + pb) >= cfg.min_share * window_power) & (pa >= floor) & (pb >= floor)
+        hit &= (pa <= twist * pb) & (pb <= twist * pa) & (cls < 0)
+        cls[hit], level_a[hit], level_b[hit] = c, pa[hit], pb[hit]
     purity = 10 ** (-cfg.single_purity_db / 10)
-    for cls, members in _SINGLES.items():
+    for c, members in _SINGLES.items():
         p = power[list(members)].max(axis=0)
-        ok = (p >= cfg.min_share * window_power) & (p >= floor)
+        hit = (p >= cfg.min_share * window_power) & (p >= floor)
         others = [k for k in range(4) if k not in members]
-        ok &= power[others].max(axis=0) <= purity * p
-        out[ok & (out < 0)] = cls
-    labels[cand] = out
-    return labels
+        hit &= (power[others].max(axis=0) <= purity * p) & (cls < 0)
+        cls[hit], level_a[hit], level_b[hit] = c, p[hit], p[hit]
+    # Steadiness: a network tone keeps its level; music and voices swell, fade and beat. A window whose class
+    # matches the windows STEADY_LAG and 2 * STEADY_LAG sub-blocks earlier must also match the first one's levels,
+    # or it is labelled UNSTEADY: a class of its own, so it cuts the segment instead of being bridged over.
+    full = np.full(nwin, -1, dtype=np.int8)
+    full[cand] = cls
+    where = np.full(nwin, -1)
+    where[cand] = np.arange(cand.size)
+    def earlier(lag: int) -> np.ndarray:
+        """Index into cand of the window `lag` sub-blocks earlier, or -1."""
+        back = cand - lag
+        return np.where(back >= 0, where[np.maximum(back, 0)], -1)
+
+    prev_i, before_i = earlier(STEADY_LAG), earlier(2 * STEADY_LAG)
+    # Compared only once the tone is established (the window before that holds it too): a line's band filter
+    # makes an onset rise over several milliseconds, which is not a level jump.
+    same = (prev_i >= 0) & (before_i >= 0) & (cls >= 0)
+    same &= (cls == cls[np.maximum(prev_i, 0)]) & (cls == cls[np.maximum(before_i, 0)])
+    jump = 10 ** (cfg.max_level_jump_db / 10)
+    pi = np.maximum(prev_i, 0)
+    steady = (np.maximum(level_a / level_a[pi].clip(1e-12), level_a[pi] / level_a.clip(1e-12)) <= jump) & (
+        np.maximum(level_b / level_b[pi].clip(1e-12), level_b[pi] / level_b.clip(1e-12)) <= jump)
+    unsteady = np.zeros(nwin, dtype=bool)
+    unsteady[cand[same & ~steady]] = True
+    # Spread each unsteady window over the next STEADY_LAG - 1 windows (past-only, so streaming can do it too):
+    # a level jump then makes a run long enough to end the segment.
+    spread = unsteady.copy()
+    for k in range(1, STEADY_LAG):
+        spread[k:] |= unsteady[:-k]
+    full[spread & (full >= 0)] = UNSTEADY
+    return full[lead:]
 
 
 @dataclass
@@ -192,7 +239,7 @@ class _Cadence:
         prev = self._history[-1] if self._history else None
         if seg.cls == DIAL:
             if (prev is not None and prev.cls == DIAL and not prev.first and prev.end - prev.start in c.stutter_on
-                    and seg.start - prev.end in c.stutter_off):
+                    and seg.start - prev.end in c.stutter_off and on >= c.stutter_second_min):
                 return self._report("recall_dial", prev.start, seg.end)
             if on >= c.dial_min_on:
                 return self._report("dial", seg.start, seg.end)
@@ -322,8 +369,9 @@ class ProgressDetector:
     def __init__(self, config: ProgressConfig | None = None) -> None:
         self._cfg = config or ProgressConfig()
         self._engine = _Engine(self._cfg)
-        self._pending = np.zeros(0, dtype=np.float32)
-        self._ctx = (np.zeros((_NF, 0), np.float32), np.zeros((_NF, 0), np.float32), np.zeros(0, np.float32))
+        # Samples kept between calls: whole sub-blocks of history, then a partial sub-block being filled.
+        self._tail = np.zeros(0, dtype=np.float32)
+        self._history = 0
         self._origin: float | None = None
 
     def feed(self, samples: np.ndarray, at: float) -> list[ProgressEvent]:
@@ -333,16 +381,17 @@ class ProgressDetector:
         """
         if self._origin is None:
             self._origin = at
-        x = np.asarray(samples, dtype=np.float32)
-        self._pending = np.concatenate([self._pending, x]) if self._pending.size else x
-        usable = len(self._pending) - len(self._pending) % SUB
-        if usable == 0:
+        buf = np.concatenate([self._tail, np.asarray(samples)], dtype=np.float32)
+        count = len(buf) // SUB
+        if count <= self._history:
+            self._tail = buf
             return []
-        blocks = self._pending[:usable].reshape(-1, SUB)
-        self._pending = self._pending[usable:]
-        re, im, energy = (np.concatenate([old, new], axis=-1) for old, new in zip(self._ctx, _spectra(blocks)))
-        self._ctx = (re[:, -(WIN - 1):], im[:, -(WIN - 1):], energy[-(WIN - 1):])
-        return self._stamp(self._engine.feed(_labels(re, im, energy, self._cfg)))
+        re, im, energy = _spectra(buf[: count * SUB].reshape(-1, SUB))
+        lead = max(self._history - (WIN - 1), 0)  # windows before this were labelled by earlier calls
+        labels = _labels(re, im, energy, self._cfg, lead)
+        keep = min(count, WIN - 1 + 3 * STEADY_LAG)  # history for the level comparison and its spreading
+        self._tail, self._history = buf[(count - keep) * SUB :], keep
+        return self._stamp(self._engine.feed(labels))
 
     def finish(self) -> list[ProgressEvent]:
         """The stream has ended: end a tone still reported."""

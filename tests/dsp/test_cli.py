@@ -94,3 +94,10 @@ def test_the_installed_command_prints_json_lines(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "firmware", "dsp", "dtmf", str(path)], capture_output=True,
                           text=True, check=True)
     assert [json.loads(line) for line in done.stdout.splitlines()] == [{"digit": "5", "start_ms": 200, "end_ms": 270}]
+
+
+def test_the_dsp_group_offers_all_three_analyses() -> None:
+    result = CliRunner().invoke(main, ["dsp", "--help"])
+    assert result.exit_code == 0
+    for command in ("dtmf", "progress", "threeway"):
+        assert f"  {command} " in result.stdout

@@ -7,8 +7,10 @@ import pytest
 
 from firmware.dsp.progress import ProgressConfig, ProgressDetector, detect_progress
 from firmware.dsp.tones import cadence, sines, to_int16
+from firmware.dsp.wavio import read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.channel import telephone
+from tests.dsp.conftest import MOH, need
 
 LEAD = 0.5
 
@@ -121,3 +123,39 @@ def test_tone_below_the_level_floor_is_ignored() -> None:
 def test_ringback_then_busy_are_two_spans() -> None:
     signal = np.concatenate([cadence([440, 480], -19, [2.0, 4.0], 6.0), cadence([480, 620], -24, [0.5, 0.5], 2.0)])
     assert [s.tone for s in detect_progress(on_line(signal))] == ["ringback", "busy"]
+
+
+@pytest.mark.parametrize("step_db", [4.0, 8.0])
+def test_a_chord_on_dial_tone_frequencies_that_changes_level_is_not_dial_tone(step_db: float) -> None:
+    t = np.arange(round(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    accents = np.where((t // 0.1) % 2 == 0, 1.0, 10 ** (-step_db / 20))  # a chord struck every 100 ms
+    chord = sines([349.2, 440.0], [-15, -15], 1.5) * accents
+    assert detect_progress(on_line(chord)) == []
+    gentle = sines([350.0, 440.0], [-15, -15], 1.5) * np.where((t // 0.1) % 2 == 0, 1.0, 10 ** (-2 / 20))
+    assert [s.tone for s in detect_progress(on_line(gentle))] == ["dial"]  # 2 dB wander is still dial tone
+
+
+def test_streaming_in_odd_chunks_matches_batch_on_tones_and_music() -> None:
+    music = read_wav(need(MOH) / "reno_project-system.wav")[: 8000 * 20].astype(float)
+    tones = [make() for make, _, _ in TONES.values()]
+    signal = on_line(np.concatenate([music] + [np.concatenate([t, np.zeros(8000 * 5)]) for t in tones]))
+    batch = [(s.tone, s.start_s, s.end_s) for s in detect_progress(signal)]
+    assert [t for t, *_ in batch] == list(TONES)
+    for chunk in (FRAME_SAMPLES, 77, 4000):
+        detector, events = ProgressDetector(), []
+        for i in range(0, len(signal), chunk):
+            events += detector.feed(signal[i : i + chunk], i / SAMPLE_RATE)
+        events += detector.finish()
+        starts = [e for e in events if e.kind == "start"]
+        ends = [e for e in events if e.kind == "end"]
+        streamed = [(s.tone, s.at, e.at) for s, e in zip(starts, ends, strict=True)]
+        assert [t for t, *_ in streamed] == [t for t, *_ in batch]
+        assert np.allclose([v for _, *ts in streamed for v in ts], [v for _, *ts in batch for v in ts])
+
+
+@pytest.mark.parametrize("burst_s,expected", [(0.10, "recall_dial"), (0.08, "recall_dial"), (0.05, "dial"),
+                                             (0.16, "dial")])
+def test_recall_dial_needs_stutter_bursts_of_about_100_ms(burst_s: float, expected: str) -> None:
+    bursts = cadence([350, 440], -13, [burst_s, burst_s], 6 * burst_s)
+    signal = np.concatenate([bursts, sines([350, 440], [-13, -13], 1.0)])
+    assert [s.tone for s in detect_progress(on_line(signal))][:1] == [expected]
