@@ -29,6 +29,7 @@ from typing import Any
 
 import zstandard
 
+from firmware.rules.facility import load_rules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.sync.channel import Channel
@@ -79,9 +80,8 @@ def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str
                       for pan in allowed])
     write("lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))])
     write("pin_keys", [("k1", {"secret": rng.randbytes(32).hex()})])
-    rates = [{"npa": npa, "type": kind, "first_minute_cents": rng.randrange(5, 30), "per_minute_cents": rng.randrange(2, 21)}
-             for npa in range(201, 1000) for kind in ("collect", "debit", "prepaid", "direct_bill")]
-    write("rules", [("facility", {"max_call_minutes": 15, "announce_every_s": 60, "rates": rates})])
+    # The facility's full rules document: rates for every call type and class, limits, schedules.
+    write("rules", [("facility", load_rules(None).model_dump(mode="json"))])
     return counts
 
 

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.dsp.hysteresis import LabelTracker
+from firmware.dsp.hysteresis import LabelTracker, spans_of_signal
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -219,29 +219,13 @@ def _window_time(kind: str, w: int) -> float:
     return (w * SUB + (_L if kind == "end" else 0)) / SAMPLE_RATE
 
 
-#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
-BATCH_SAMPLES = 60 * SAMPLE_RATE
-
-
 def detect(samples: np.ndarray, config: DtmfConfig | None = None) -> list[DtmfDigit]:
     """Every key in a whole signal (8 kHz int16), vectorised across all windows of a minute at a time.
 
     It is the streaming receiver fed a minute per call, so both make the same decisions by construction.
     """
     rx = DtmfReceiver(config)
-    x = np.asarray(samples)
-    events: list[DtmfEvent] = []
-    for i in range(0, len(x), BATCH_SAMPLES):
-        events += rx.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
-    events += rx.finish()
-    digits: list[DtmfDigit] = []
-    opened: dict[str, float] = {}
-    for event in events:
-        if event.kind == "start":
-            opened[event.digit] = event.at
-        else:
-            digits.append(DtmfDigit(event.digit, opened.pop(event.digit), event.at))
-    return digits
+    return [DtmfDigit(*span) for span in spans_of_signal(samples, rx.feed, rx.finish, lambda e: e.digit)]
 
 
 class DtmfReceiver:

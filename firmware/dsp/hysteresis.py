@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+
+from hal.audio import SAMPLE_RATE
+
+#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
+BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
+def spans_of_signal(
+    samples: np.ndarray,
+    feed: Callable[[np.ndarray, float], Sequence[Any]],
+    finish: Callable[[], Sequence[Any]],
+    label: Callable[[Any], str],
+) -> list[tuple[str, float, float]]:
+    """A streaming detector run over a whole signal a minute at a time, its start/end events paired into
+    (label, start, end) spans: batch and streaming make the same decisions by construction."""
+    x = np.asarray(samples)
+    events: list[Any] = []
+    for i in range(0, len(x), BATCH_SAMPLES):
+        events += feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
+    events += finish()
+    spans: list[tuple[str, float, float]] = []
+    opened: dict[str, float] = {}
+    for event in events:
+        if event.kind == "start":
+            opened[label(event)] = event.at
+        else:
+            spans.append((label(event), opened.pop(label(event)), event.at))
+    return spans
 
 
 class LabelTracker:

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.dsp.hysteresis import LabelTracker
+from firmware.dsp.hysteresis import LabelTracker, spans_of_signal
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -338,29 +338,13 @@ def _offset(last_window: int) -> float:
     return (last_window * SUB + _L) / SAMPLE_RATE
 
 
-#: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
-BATCH_SAMPLES = 60 * SAMPLE_RATE
-
-
 def detect_progress(samples: np.ndarray, config: ProgressConfig | None = None) -> list[ToneSpan]:
     """Every call-progress tone in a whole signal (8 kHz int16), vectorised across a minute of windows at a time.
 
     It is the streaming detector fed a minute per call, so both make the same decisions by construction.
     """
     detector = ProgressDetector(config)
-    x = np.asarray(samples)
-    events: list[ProgressEvent] = []
-    for i in range(0, len(x), BATCH_SAMPLES):
-        events += detector.feed(x[i : i + BATCH_SAMPLES], i / SAMPLE_RATE)
-    events += detector.finish()
-    spans: list[ToneSpan] = []
-    opened: dict[str, float] = {}
-    for event in events:
-        if event.kind == "start":
-            opened[event.tone] = event.at
-        else:
-            spans.append(ToneSpan(event.tone, opened.pop(event.tone), event.at))
-    return spans
+    return [ToneSpan(*span) for span in spans_of_signal(samples, detector.feed, detector.finish, lambda e: e.tone)]
 
 
 class ProgressDetector:

@@ -26,6 +26,13 @@ def inmate(i: int, **changes: object) -> dict[str, object]:
     return {"pin_verifier": f"k1:{i:064x}", "name": f"Inmate {i}", "language": "en", **changes}
 
 
+def facility_rules() -> dict:
+    """The facility's rules document as the central server sends it: the shipped demo rules."""
+    from firmware.rules.facility import load_rules
+
+    return load_rules(None).model_dump(mode="json")
+
+
 def write_facility(directory: Path, inmates: int = 20, balance: int = 1000) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "inmates.jsonl").open("w") as out:
@@ -35,7 +42,7 @@ def write_facility(directory: Path, inmates: int = 20, balance: int = 1000) -> P
         for i in range(inmates):
             out.write(json.dumps({"key": f"debit:I{i:05d}", "value": {"balance_cents": balance}}) + "\n")
     with (directory / "rules.jsonl").open("w") as out:
-        out.write(json.dumps({"key": "facility", "value": {"max_call_minutes": 15}}) + "\n")
+        out.write(json.dumps({"key": "facility", "value": facility_rules()}) + "\n")
     return directory
 
 

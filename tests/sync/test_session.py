@@ -11,7 +11,7 @@ from firmware.sync.conversation import RemoteError
 from firmware.sync.downstream import Downstream, DownstreamError
 from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from tests.sync.conftest import DEVICE, World, inmate, run_session, write_facility
+from tests.sync.conftest import DEVICE, World, facility_rules, inmate, run_session, write_facility
 
 
 def test_new_device_gets_everything_then_only_what_changed(world: World) -> None:
@@ -19,7 +19,7 @@ def test_new_device_gets_everything_then_only_what_changed(world: World) -> None
     first = run_session(world, store)
     assert first.agree and first.full and first.pulled == 41
     cache = CentralCache(store)
-    assert cache.count("inmates") == 20 and cache.get("rules", "facility") == {"max_call_minutes": 15}
+    assert cache.count("inmates") == 20 and cache.get("rules", "facility") == facility_rules()
 
     central = world.central()
     central.put("inmates", "I00003", inmate(3, status="restricted", language="es",
