@@ -132,12 +132,22 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
            str(key_file), "--json", "--retries", "0"]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     partials = set()
+
+    def received() -> int:
+        return sum(p.stat().st_size for p in (device_home.data_dir / "incoming").glob("*.part"))
+
     for _ in range(40):
+        before = received()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(rng.uniform(0.9, 1.5))  # the command needs ~0.85 s to start here
+        # Kill once this run has moved the transfer on (start-up time depends on the machine's load), at a random
+        # moment after that.
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and received() <= before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.03))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        partials |= {p.stat().st_size for p in (device_home.data_dir / "incoming").glob("*.part")}
+        partials.add(received())
         if device_home.slots().load().trial is not None:
             break
     assert len(partials - {0}) >= 2, partials  # killed mid-transfer more than once, and resumed each time

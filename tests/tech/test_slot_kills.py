@@ -132,7 +132,16 @@ def test_installer_process_killed_at_random_moments(
              "--hardware", HARDWARE, "--chunk", "4096"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.7, 1.6))  # the command needs about 0.85 s to start here
+        if run % 2:
+            # Half the runs die while the new slot is being written, whatever the machine's load: wait for the
+            # write to begin, then kill at a random moment of it.
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline and \
+                    SlotManager(root).load().slots["b"].status == "empty":
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(rng.uniform(0.0, 1.6))  # anywhere from start-up on
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         phases.add(SlotManager(root).load().slots["b"].status)
