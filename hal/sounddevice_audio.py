@@ -116,7 +116,7 @@ class SoundDeviceAudioPort:
         samplerate: int,
         *,
         block_ms: float = 10.0,
-        latency_s: float | None = None,
+        latency_s: float = 0.04,
         queue_ms: float = 200.0,
         prefill_ms: float = 40.0,
         idle_ms: float = 100.0,
@@ -138,7 +138,9 @@ class SoundDeviceAudioPort:
         self._where = where
         self.samplerate = samplerate
         self._block = max(1, round(samplerate * block_ms / 1000))
-        self._latency: float | str = "low" if latency_s is None else latency_s
+        # PortAudio's "low" (20-30 ms) starves a duplex stream through ALSA's pulse plugin at 44.1 kHz; 40 ms
+        # plays and records steadily and stays far inside the 150 ms one-way delay telephony tolerates (G.114).
+        self._latency = latency_s
         self._device_frame = samplerate * FRAME_MS / 1000  # device samples in one 20 ms frame
         self._queue = _SampleQueue(round(samplerate * queue_ms / 1000))
         self._prefill_ms = prefill_ms
