@@ -166,7 +166,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
             runtime.post(ConsoleKey(clock.now(), "0"))
             finished.wait(5)
         else:
-            for line in iter(click.get_text_stream("stdin").readline, ""):
+            for line in iter(sys.stdin.readline, ""):
                 for key in line.strip():
                     runtime.post(ConsoleKey(clock.now(), key))
                 if finished.wait(0.3):
