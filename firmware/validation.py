@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as America/Chicago") from None
+    return value
+
+
+#: A time zone by IANA name, checked against the system's zone database.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 def describe_error(error: Any, where: str | None = None) -> str:

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.dsp.hysteresis import LabelTracker, spans_of_signal
+from firmware.dsp.hysteresis import LabelTracker, dft_basis, spans_of_signal
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -87,16 +87,7 @@ class DtmfDigit:
     end_s: float
 
 
-def _basis() -> tuple[np.ndarray, np.ndarray]:
-    """Projection matrix (cos | -sin) for one sub-block, and the per-sub-block phase step of each frequency."""
-    n = np.arange(SUB)[:, None]
-    arg = 2 * np.pi * _FREQS[None, :] * n / SAMPLE_RATE
-    basis = np.hstack([np.cos(arg), -np.sin(arg)]).astype(np.float32)
-    step = np.exp(-2j * np.pi * _FREQS * SUB / SAMPLE_RATE)
-    return basis, step
-
-
-_BASIS, _STEP = _basis()
+_BASIS, _STEP = dft_basis(_FREQS, SUB)
 #: Phase reference of the dial tones per sub-block: 350 Hz repeats every 4 sub-blocks, 440 Hz every 5.
 _DIAL_PERIOD = 20
 _DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)

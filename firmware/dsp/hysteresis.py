@@ -1,4 +1,4 @@
-"""Hysteresis over per-window detector labels, shared by the DTMF and call-progress detectors."""
+"""What the DTMF and call-progress detectors share: DFT bins, hysteresis over per-window labels, batch runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from hal.audio import SAMPLE_RATE
 
 #: Samples per step when a whole signal is analysed: a minute at a time keeps the working set in cache.
 BATCH_SAMPLES = 60 * SAMPLE_RATE
+
+
+def dft_basis(freqs: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Projection matrix (cos | -sin), block x 2F in float32, for single-bin DFTs of `block` samples, and the
+    phase step of each frequency from one block to the next (so blocks can be chained into longer windows)."""
+    n = np.arange(block)[:, None]
+    arg = 2 * np.pi * freqs[None, :] * n / SAMPLE_RATE
+    basis = np.hstack([np.cos(arg), -np.sin(arg)]).astype(np.float32)
+    return basis, np.exp(-2j * np.pi * freqs * block / SAMPLE_RATE)
 
 
 def spans_of_signal(

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from firmware.dsp.hysteresis import LabelTracker, spans_of_signal
+from firmware.dsp.hysteresis import LabelTracker, dft_basis, spans_of_signal
 from firmware.dsp.levels import DBM0_RMS
 from hal.audio import SAMPLE_RATE
 
@@ -108,13 +108,8 @@ class ToneSpan:
     end_s: float
 
 
-def _basis() -> tuple[np.ndarray, np.ndarray]:
-    n = np.arange(SUB)[:, None]
-    arg = 2 * np.pi * _FREQS[None, :] * n / SAMPLE_RATE
-    return np.hstack([np.cos(arg), -np.sin(arg)]).T.astype(np.float32), np.exp(-2j * np.pi * _FREQS * SUB / SAMPLE_RATE)
-
-
-_BASIS_T, _STEP = _basis()
+_BASIS, _STEP = dft_basis(_FREQS, SUB)
+_BASIS_T = np.ascontiguousarray(_BASIS.T)
 _NF = len(_FREQS)
 
 

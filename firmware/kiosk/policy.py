@@ -6,9 +6,9 @@ kiosk can explain a refusal before the inmate confirms, and both sides judge by 
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from firmware.validation import TimeZoneName
 
 
 class PurchaseRules(BaseModel):
@@ -23,16 +23,8 @@ class PurchaseRules(BaseModel):
     fee_flat_cents: int = Field(0, ge=0)
     fee_basis_points: int = Field(0, ge=0, le=10_000)
     #: Where the facility's day starts and ends, for the daily limit.
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> PurchaseRules:

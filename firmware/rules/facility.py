@@ -13,11 +13,11 @@ from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from firmware.validation import summarize
+from firmware.validation import TimeZoneName, summarize
 
 CallType = Literal["collect", "direct_bill", "debit", "prepaid"]
 CallClass = Literal["local", "intrastate", "interstate", "international"]
@@ -49,16 +49,8 @@ class FacilityInfo(_Section):
     #: What the called party hears after "a call from": spoken by the prompt catalog, in English and Spanish.
     name_en: str = Field(min_length=1)
     name_es: str = Field(min_length=1)
-    timezone: str = "America/Chicago"
+    timezone: TimeZoneName = "America/Chicago"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as America/Chicago") from None
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

@@ -119,7 +119,7 @@ def test_account_carries_balances_spending_recent_and_rules() -> None:
 def test_rules_are_validated_with_clear_messages() -> None:
     with pytest.raises(ValidationError, match="preset 20000 is outside"):
         PurchaseRules(presets_cents=(20_000,))
-    with pytest.raises(ValidationError, match="unknown time zone"):
+    with pytest.raises(ValidationError, match="expected an IANA time zone"):
         PurchaseRules(timezone="Mars/Olympus")
     with pytest.raises(ValidationError, match="whole dollars"):
         PurchaseRules(min_cents=550)
