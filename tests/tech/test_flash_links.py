@@ -134,7 +134,14 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
     partials = set()
 
     def received() -> int:
-        return sum(p.stat().st_size for p in (device_home.data_dir / "incoming").glob("*.part"))
+        """Bytes in the partial files now; one may be completed (renamed) between listing and stat."""
+        total = 0
+        for part in (device_home.data_dir / "incoming").glob("*.part"):
+            try:
+                total += part.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     for _ in range(40):
         before = received()
