@@ -39,34 +39,31 @@ def _below_100(n: int, language: Language, before_noun: bool) -> list[str]:
     return [f"n_{tens * 10}", *joiner, unit]
 
 
+def _two_units(value: int, per: int, big: str, small: str, language: Language) -> list[str]:
+    """`value` split into big and small units ("one dollar and five cents", "two minutes"), zero spoken as small."""
+    large, rest = divmod(value, per)
+    words: list[str] = []
+    if large:
+        words += number(large, language, before_noun=True) + [f"w_{big}" if large == 1 else f"w_{big}s"]
+    if rest or not large:
+        if large:
+            words.append("w_and")
+        words += number(rest, language, before_noun=True) + [f"w_{small}" if rest == 1 else f"w_{small}s"]
+    return words
+
+
 def money(cents: int, language: Language) -> list[str]:
     """An amount such as 1.25 -> "one dollar and twenty-five cents"; whole dollars and cents only."""
     if cents < 0:
         raise ValueError(f"cannot speak a negative amount ({cents} cents)")
-    dollars, rest = divmod(cents, 100)
-    words: list[str] = []
-    if dollars:
-        words += number(dollars, language, before_noun=True) + ["w_dollar" if dollars == 1 else "w_dollars"]
-    if rest or not dollars:
-        if dollars:
-            words.append("w_and")
-        words += number(rest, language, before_noun=True) + ["w_cent" if rest == 1 else "w_cents"]
-    return words
+    return _two_units(cents, 100, "dollar", "cent", language)
 
 
 def duration(seconds: int, language: Language) -> list[str]:
     """Whole minutes (and leftover seconds) such as "two minutes and ten seconds"."""
     if seconds < 0:
         raise ValueError(f"cannot speak a negative duration ({seconds} s)")
-    minutes, rest = divmod(seconds, 60)
-    words: list[str] = []
-    if minutes:
-        words += number(minutes, language, before_noun=True) + ["w_minute" if minutes == 1 else "w_minutes"]
-    if rest or not minutes:
-        if minutes:
-            words.append("w_and")
-        words += number(rest, language, before_noun=True) + ["w_second" if rest == 1 else "w_seconds"]
-    return words
+    return _two_units(seconds, 60, "minute", "second", language)
 
 
 def day(when: date, language: Language) -> list[str]:
