@@ -72,6 +72,8 @@ def sim_run(scenario: Path, data_dir: Path, fresh: bool, existing_store: bool) -
         loaded = load(scenario)
         if fresh:
             _clear_sim_data(data_dir)
+        elif not data_dir.exists() or (data_dir.is_dir() and not any(data_dir.iterdir())):
+            _mark_sim_data(data_dir)
         result = runner.run(loaded, data_dir, emit, existing_store)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
@@ -96,8 +98,13 @@ def _clear_sim_data(data_dir: Path) -> None:
         if any(data_dir.iterdir()) and not (data_dir / SIM_MARK).exists():
             raise UserError(f"--data-dir {data_dir}: not a simulator data directory (no {SIM_MARK}); not clearing it")
         shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
-    (data_dir / SIM_MARK).write_text("made by `ringfence sim run --fresh`; cleared by the next one\n")
+    _mark_sim_data(data_dir)
+
+
+def _mark_sim_data(data_dir: Path) -> None:
+    """A data directory the simulator made is one `--fresh` may clear later."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / SIM_MARK).write_text("a simulated device's storage, made by `ringfence sim run`; --fresh clears it\n")
 
 
 @main.group("config")

@@ -140,3 +140,11 @@ def test_fresh_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:
                        str(ROOT / "sim/scenarios/hook-and-keys.toml"), cwd=tmp_path)
     assert result.returncode == 2 and "not a simulator data directory" in result.stderr
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_a_directory_the_simulator_made_can_be_cleared_later(tmp_path: Path) -> None:
+    data = tmp_path / "sim"
+    scenario = str(ROOT / "sim/scenarios/hook-and-keys.toml")
+    assert ringfence("sim", "run", "--data-dir", str(data), scenario, cwd=tmp_path).returncode == 0
+    again = ringfence("sim", "run", "--fresh", "--data-dir", str(data), scenario, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
