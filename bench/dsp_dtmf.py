@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, recordings, through_line
 from firmware.dsp.dtmf import DtmfReceiver, detect
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.dtmf_signals import DigitSpec, random_digits, score
@@ -57,23 +57,9 @@ def hard_file() -> dict[str, object]:
     return out
 
 
-def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, object]:
-    groups: dict[str, dict[str, object]] = {}
-    for label, corpus in (("recorded", recs), ("through_line", line)):
-        for rec in corpus:
-            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
-                                                            "spandsp_hits": []})
-            g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
-            mine, peer = ours_batch(rec.samples), theirs(rec.samples)
-            g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]
-            g["spandsp"] = int(g["spandsp"]) + len(peer)  # type: ignore[call-overload]
-            g["ours_hits"] += [f"{rec.name} {d}@{t:.2f}s" for d, t in mine]  # type: ignore[operator]
-            g["spandsp_hits"] += [f"{rec.name} {d}@{t:.2f}s" for d, t in peer]  # type: ignore[operator]
-    for g in groups.values():
-        g["minutes"] = round(float(g["minutes"]), 1)  # type: ignore[arg-type]
-        g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
-        g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
-    return groups
+def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
+    return false_detections(recs, line, lambda x: [f"{d}@{t:.2f}s" for d, t in ours_batch(x)],
+                            lambda x: [f"{d}@{t:.2f}s" for d, t in theirs(x)])
 
 
 def speed(recs: list[Recording]) -> dict[str, float]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, recordings, through_line
 from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
 from firmware.dsp.tones import cadence, sines, to_int16
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
@@ -103,23 +103,10 @@ def _summary(values: list[float], wrong: int) -> dict[str, object]:
 
 
 def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
-    groups: dict[str, dict[str, object]] = {}
-    for label, corpus in (("recorded", recs), ("through_line", line)):
-        for rec in corpus:
-            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
-                                                            "spandsp_hits": []})
-            g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
-            mine = detect_progress(rec.samples)
-            peer = [r for r in spandsp.run("progress", rec.samples).reports if r.kind == "start"]
-            g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]
-            g["spandsp"] = int(g["spandsp"]) + len(peer)  # type: ignore[call-overload]
-            g["ours_hits"] += [f"{rec.name} {s.tone}@{s.start_s:.2f}s" for s in mine]  # type: ignore[operator]
-            g["spandsp_hits"] += [f"{rec.name} {r.name}@{r.at_s:.2f}s" for r in peer]  # type: ignore[operator]
-    for g in groups.values():
-        g["minutes"] = round(float(g["minutes"]), 1)  # type: ignore[arg-type]
-        g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
-        g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
-    return groups
+    return false_detections(
+        recs, line, lambda x: [f"{s.tone}@{s.start_s:.2f}s" for s in detect_progress(x)],
+        lambda x: [f"{r.name}@{r.at_s:.2f}s" for r in spandsp.run("progress", x).reports if r.kind == "start"],
+    )
 
 
 def speed(recs: list[Recording]) -> dict[str, float]:

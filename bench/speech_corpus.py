@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +70,28 @@ def through_line(recs: list[Recording], seed: int = 30) -> list[Recording]:
     rng = np.random.default_rng(seed)
     return [Recording(r.group, r.name, np.clip(np.round(telephone(r.samples, rng, snr_db=30.0)), -32768, 32767)
                       .astype(np.int16)) for r in recs]
+
+
+def false_detections(
+    recs: list[Recording], line: list[Recording],
+    ours: Callable[[np.ndarray], list[str]], peer: Callable[[np.ndarray], list[str]],
+) -> dict[str, dict[str, object]]:
+    """Detections on audio that holds none (talk-off), per corpus group, as recorded and through the line.
+
+    `ours` and `peer` return one label per detection ("5@1.23s"); the first 20 of each are kept to look at."""
+    groups: dict[str, dict[str, object]] = {}
+    for label, corpus in (("recorded", recs), ("through_line", line)):
+        for rec in corpus:
+            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
+                                                            "spandsp_hits": []})
+            g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
+            mine, theirs = ours(rec.samples), peer(rec.samples)
+            g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]
+            g["spandsp"] = int(g["spandsp"]) + len(theirs)  # type: ignore[call-overload]
+            g["ours_hits"] += [f"{rec.name} {hit}" for hit in mine]  # type: ignore[operator]
+            g["spandsp_hits"] += [f"{rec.name} {hit}" for hit in theirs]  # type: ignore[operator]
+    for g in groups.values():
+        g["minutes"] = round(float(g["minutes"]), 1)  # type: ignore[arg-type]
+        g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
+        g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
+    return groups
