@@ -81,6 +81,8 @@ def sim_run(scenario: Path, data_dir: Path, fresh: bool, existing_store: bool) -
         click.echo(f"ringfence: scenario {scenario}: expected event not seen: {json.dumps(pattern)}", err=True)
     for record in result.forbidden_seen:
         click.echo(f"ringfence: scenario {scenario}: forbidden event seen: {json.dumps(record)}", err=True)
+    for failure in result.failures:
+        click.echo(f"ringfence: scenario {scenario}: {failure}", err=True)
     if not result.ok:
         sys.exit(1)
 

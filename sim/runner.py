@@ -19,6 +19,7 @@ from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
 from sim import world as world_mod
+from sim.expectations import matches
 from sim.network import SimNetwork, dtmf, timeline
 from sim.scenario import (
     Flash,
@@ -35,6 +36,7 @@ from sim.scenario import (
     ScenarioError,
     ToneDialer,
 )
+from sim.store_watch import StoreWatch
 
 Record = dict[str, Any]
 
@@ -44,24 +46,26 @@ class RunResult:
     records: list[Record] = field(default_factory=list)
     unmet: list[Record] = field(default_factory=list)
     forbidden_seen: list[Record] = field(default_factory=list)
+    #: Counts, intervals, repeats and store checks that did not hold, one line each.
+    failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.unmet and not self.forbidden_seen
+        return not self.unmet and not self.forbidden_seen and not self.failures
 
 
-def matches(record: Record, pattern: Record) -> bool:
-    return all(record.get(k) == v for k, v in pattern.items())
-
-
-def check(scenario: Scenario, records: list[Record]) -> RunResult:
-    result = RunResult(records=records)
+def check(scenario: Scenario, records: list[Record], failures: list[str] | None = None) -> RunResult:
+    result = RunResult(records=records, failures=list(failures or []))
     remaining = iter(records)
     for pattern in scenario.expect:
         if not any(matches(r, pattern) for r in remaining):
             result.unmet.append(pattern)
             remaining = iter(())
     result.forbidden_seen = [r for r in records for p in scenario.forbid if matches(r, p)]
+    for form in (*scenario.count, *scenario.interval, *scenario.every):
+        failure = form.failure(records)
+        if failure is not None:
+            result.failures.append(failure)
     return result
 
 
@@ -177,10 +181,12 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
             except ValueError as exc:
                 raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
         records: list[Record] = []
+        watch = StoreWatch(config, list(scenario.store))
 
         def collect(record: Record) -> None:
             records.append(record)
             emit(record)
+            watch.after_record(record["t_ms"])
 
         runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
         runtime.observe(collect)
@@ -195,7 +201,8 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
             runtime.note({"t_ms": round(clock.now() * 1000), "event": "audio_written", "path": str(wav)})
     finally:
         devices.close()
-    return check(scenario, records)
+    watch.at_end()
+    return check(scenario, records, watch.failures)
 
 
 def write_call_wav(path: Path, audio: SimAudioPort, network: SimNetwork, end: float) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from firmware.validation import summarize
+from sim.expectations import Count, Every, Interval, StoreCheck, check_pattern
 from sim.network import Party
 
 
@@ -139,10 +140,19 @@ class Scenario(BaseModel):
     world: World = World()
     parties: list[Party] = []
     steps: list[Step] = []
-    #: Records that must appear, in this order (each matches any record whose fields include it).
+    #: Records that must appear, in this order (each matches any record whose fields include it; a field's
+    #: value may be a comparison such as `{ ge = 60 }`: sim/expectations.py).
     expect: list[dict[str, Any]] = []
     #: Records that must not appear at all.
     forbid: list[dict[str, Any]] = []
+    #: How many records match, in the run or between two events.
+    count: list[Count] = []
+    #: Seconds from one event to the next matching another.
+    interval: list[Interval] = []
+    #: Repeats of one event, each so many seconds after the one before.
+    every: list[Every] = []
+    #: What the device's store holds at the end (or always): rows, balances, queued outbox items.
+    store: list[StoreCheck] = []
     #: The kiosk's world (central accounts, rules, faults) when device.role is "kiosk": sim/kiosk_world.py.
     kiosk: dict[str, Any] = {}
 
@@ -152,6 +162,11 @@ class Scenario(BaseModel):
         if start.tzinfo is None:
             raise ValueError("needs a UTC offset, e.g. 2026-11-24T14:00:00-06:00")
         return start
+
+    @field_validator("expect", "forbid")
+    @classmethod
+    def _comparisons(cls, patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [check_pattern(p) for p in patterns]
 
     @field_validator("steps")
     @classmethod
@@ -175,10 +190,28 @@ def _locate(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if len(parts) >= 2 and parts[0] == "steps":
         parts = [f"steps[{parts[1]}]", *parts[3:]]
+    elif len(parts) >= 2 and parts[1].isdigit():
+        parts = [f"{parts[0]}[{parts[1]}]", *parts[2:]]
     return ".".join(parts) or "(top level)"
 
 
+ACTIONS = [a for cls in Step.__args__[0].__args__ for a in cls.model_fields["action"].annotation.__args__]  # type: ignore[attr-defined]
+
+
+def _step_without_action(data: dict[str, Any], source: str) -> None:
+    """A step whose `action` key is missing or misspelt: say which step, which key, and what was expected."""
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return
+    for i, step in enumerate(steps):
+        if isinstance(step, dict) and "action" not in step:
+            unknown = sorted(set(step) - {"at_s", "action"})
+            extra = f" (unknown key {unknown[0]!r})" if len(unknown) == 1 else ""
+            raise ScenarioError(f"{source}: steps[{i}]: needs action = one of {', '.join(ACTIONS)}{extra}")
+
+
 def parse(data: dict[str, Any], source: str) -> Scenario:
+    _step_without_action(data, source)
     try:
         return _adapter.validate_python(data)
     except ValidationError as exc:

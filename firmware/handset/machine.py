@@ -29,7 +29,7 @@ from firmware.handset.policy import FlowPolicy
 from firmware.prompts import speech
 from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
-from hal.audio import FRAME_SAMPLES, AudioFrame
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 
@@ -237,7 +237,9 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 samples, text = self.name_samples, "(the caller's recorded name)"
             else:
                 samples, text = self.audio.prompt(prompt_id, lang), self.catalog.text(prompt_id, lang)
-            self._emit(m.PlayPrompt(prompt_id, text, lang, to))
+            starts = max(self._speech_ends(target) for target in targets)
+            self._emit(m.PlayPrompt(prompt_id, text, lang, to, round(starts * 1000),
+                                    round(len(samples) / SAMPLE_RATE * 1000)))
             for target in targets:
                 self.audio.queue(samples, target, self.now)
 

@@ -26,6 +26,10 @@ class PlayPrompt(Command):
     text: str
     language: str
     to: str
+    #: When it starts playing (after what is queued ahead of it) and how long it lasts, in virtual milliseconds:
+    #: printed in fast simulation too, so a scenario can state what is heard when.
+    starts_ms: int = 0
+    duration_ms: int = 0
     kind: ClassVar[str] = "prompt"
 
 
