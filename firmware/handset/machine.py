@@ -207,7 +207,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
             case LineHungUp():
                 self._far_hung_up()
             case LineIncoming():
-                self._emit(m.ReportIncident("inbound_call_refused", {"caller": event.caller}))
+                self._emit(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
         return self._out
 
     def _put_down(self, reason: str) -> None:

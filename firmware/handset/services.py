@@ -123,7 +123,11 @@ class CallServices:
         elif result.reason == "pin.invalid":
             self._answer(lambda at: m.PinChecked(at, "wrong"))
         else:
-            self._answer(lambda at: m.PinChecked(at, result.reason, then=tuple(result.prompts),
+            if result.inmate_id:
+                attempt_id = self.rules.refused_before_call(result.inmate_id, result, self._now())
+                self._note("attempt", {"id": attempt_id, "inmate_id": result.inmate_id, "reason": result.reason,
+                                       "number": None, "call_type": None})
+            self._answer(lambda at: m.PinChecked(at, result.reason, result.inmate_id, then=tuple(result.prompts),
                                                  params=dict(result.params)))
 
     def check_call(self, command: m.CheckCall) -> None:

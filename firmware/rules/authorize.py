@@ -40,6 +40,8 @@ class Refusal:
     prompts: tuple[str, ...] = ()
     #: Values the prompts speak: a date, seconds to wait, minutes left.
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Who was refused, when a valid PIN named them before the refusal (a restriction found at the PIN).
+    inmate_id: str = ""
     allowed: ClassVar[bool] = False
 
 

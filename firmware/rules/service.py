@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -103,7 +103,7 @@ class CallRules:
         self.records.pin_attempt(True, now, policy, inmate_id)
         refusal = auth.restriction_refusal(inmate, now, self.rules)
         if refusal is not None:
-            return refusal
+            return replace(refusal, inmate_id=inmate_id)
         return Identified(inmate_id, inmate, self.records.language(inmate_id) or inmate.language)
 
     def remember_language(self, inmate_id: str, language: str, now: datetime) -> None:
@@ -206,6 +206,12 @@ class CallRules:
         return self.records.record_refusal(
             call_id or new_id(), inmate_id, dialed, call_type, refusal, now
         )
+
+    def refused_before_call(self, inmate_id: str, refusal: Refusal, now: datetime) -> str:
+        """A refusal after a valid PIN and before any call was asked for (a restriction): an `attempt` record
+        naming the inmate and the reason, queued for the central server (schema: firmware/sync/records.py)."""
+        detail = {"reason": refusal.reason, "number": None, "call_type": None, "params": dict(refusal.params)}
+        return self.records.add_report("attempt", now, detail, None, inmate_id)
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """Run once at start-up: close what a power cut left open."""

@@ -69,7 +69,7 @@ def test_pulse_dialing_on_the_hookswitch_is_reported(tmp_path):
 
 def test_inbound_calls_are_never_answered(tmp_path):
     records = run(scenario([{"at_s": 1.0, "action": "incoming", "caller": "5735550199"}], until_s=10), tmp_path)
-    assert one(records, "incident", incident="inbound_call_refused")
+    assert one(records, "incident", incident="line_incoming")
     assert not of(records, "state", state="connected") and not of(records, "dial")
 
 

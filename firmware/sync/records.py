@@ -1,0 +1,89 @@
+"""Payload schemas of outbox record kinds the handset's call flow adds, for the central server to validate.
+
+Each outbox item travels as `OutboxRecord(kind, payload=JSON text)` (firmware/sync/schema.py). These are the
+payloads of the kinds written by firmware/rules/records.py `add_report` for the call flow: a refusal after a valid
+PIN (`attempt`), an inbound call offered to a handset (`line_incoming`) and an emergency call flagged to staff
+(`emergency_call`). `RECORD_SCHEMAS` maps each kind to its model; `validate_record(kind, payload)` raises
+ValueError naming the kind and the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Report(BaseModel):
+    """The envelope every report shares (firmware/rules/records.py `add_report`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1, max_length=64)
+    at: str = Field(min_length=1, max_length=40)
+    call_id: str | None = Field(None, max_length=64)
+    inmate_id: str | None = Field(None, max_length=64)
+    device_id: str = Field(min_length=1, max_length=64)
+
+
+class AttemptDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: The refusal's prompt id, e.g. "refuse.restricted" (docs/rules.md lists them all).
+    reason: str = Field(pattern=r"^refuse\.[a-z0-9_]+$", max_length=64)
+    number: str | None = Field(None, max_length=32)
+    call_type: Literal["collect", "direct_bill", "debit", "prepaid"] | None = None
+    #: What the refusal spoke: an end date ("until"), a wait ("wait_s"), minutes left.
+    params: dict[str, str | int | float | None] = {}
+
+
+class AttemptRecord(_Report):
+    """kind "attempt": a valid PIN, then a refusal before any call was asked for (the inmate is restricted)."""
+
+    inmate_id: str = Field(min_length=1, max_length=64)
+    detail: AttemptDetail
+
+
+class LineIncomingDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    caller: str = Field(pattern=r"^[0-9]{3,15}$")
+    #: The call flow's state when the call was offered ("idle": on hook).
+    state: str = Field(min_length=1, max_length=32)
+
+
+class LineIncomingRecord(_Report):
+    """kind "line_incoming": the network offered an inbound call; handsets never answer one."""
+
+    detail: LineIncomingDetail
+
+
+class EmergencyDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: What the inmate dialed (911, 988) and where the call went (itself, or the facility's configured number).
+    dialed: str = Field(pattern=r"^[0-9]{3,15}$")
+    number: str = Field(pattern=r"^[0-9]{3,15}$")
+
+
+class EmergencyCallRecord(_Report):
+    """kind "emergency_call": an emergency call was placed; flagged to staff at once."""
+
+    call_id: str = Field(min_length=1, max_length=64)
+    detail: EmergencyDetail
+
+
+RECORD_SCHEMAS: dict[str, type[_Report]] = {
+    "attempt": AttemptRecord,
+    "line_incoming": LineIncomingRecord,
+    "emergency_call": EmergencyCallRecord,
+}
+
+
+def validate_record(kind: str, payload: dict[str, Any]) -> _Report:
+    """The payload as its kind's model; ValueError "kind.field: problem" if it does not fit."""
+    model = RECORD_SCHEMAS.get(kind)
+    if model is None:
+        raise ValueError(f"{kind}: not a call-flow record kind ({', '.join(RECORD_SCHEMAS)})")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{kind}.{where}: {first['msg']}") from None
