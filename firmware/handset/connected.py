@@ -61,16 +61,29 @@ class ConnectedCall:
         for before, ids in self._warnings():
             if abs(end - before - self.now) < 1e-6:
                 self._say(ids, to="both")
+                if before == min(b for b, _ in self._warnings()):
+                    self._say(self._advice_before_the_end(), to="both")
         self._arm_warning()
 
+    def _advice_before_the_end(self) -> list[str]:
+        """What the called party must hear before the limit releases the line (how to set up an account)."""
+        return [p for p in self.check.after_call if p in self.catalog.prompts] if self.check else []
+
     def _limit_reached(self) -> None:
+        """At the limit (call type, funds, shut-off) the far end is released and talk time ends; the inmate then
+        hears why, and goodbye, alone."""
         self.end_reason = self.limit_cause
         final = f"end.{self.limit_cause}"
         if final not in self.catalog.prompts:
             final = "end.call_type_limit"
-        after = [p for p in self.check.after_call if p in self.catalog.prompts] if self.check else []
-        self._say([final, *after, "goodbye"], to="both")
-        self._arm("release", max(self._speech_ends("ear"), self._speech_ends("line")))
+        self.bridged = False
+        self._release_line()
+        if self.recording:
+            self.recording = False
+            self._emit(m.StopRecording(self.call_id))
+        self._quiet("ear")
+        self._say([final, "goodbye"])
+        self._arm("release", self._speech_ends("ear"))
 
     def _three_way(self, confidence: float) -> None:
         self.threeway_count += 1
@@ -89,6 +102,8 @@ class ConnectedCall:
             self._say(["three_way_warning"], to="both")
 
     def _far_hung_up(self) -> None:
+        if not self.line_active:
+            return  # the flow released the line itself (a limit): nothing more to end
         if self.state in ("called_party", "block_confirm"):
             self.end_reason = self.end_reason or "far_end_hung_up"
             self._farewell = ["call_declined", "hang_up_now"]

@@ -100,7 +100,7 @@ def test_a_first_collect_call_to_a_cellphone_may_be_free_short_and_explains_acco
     records = run(scenario(steps, parties, until_s=310), tmp_path)
     start = one(records, "connected")["t_ms"]
     end = one(records, "prompt", id="end.free_call")
-    assert end["t_ms"] - start == 2 * 60_000 and end["to"] == "both"
+    assert end["t_ms"] - start == 2 * 60_000 and end["to"] == "ear", "the line is released at the limit"
     assert "advice.setup_direct_bill_prepaid" in prompts(records, "both")
     cdr = one(records, "cdr")
     assert cdr["free_call"] is True and cdr["charge_cents"] == 0 and not of(records, "charge")
