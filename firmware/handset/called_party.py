@@ -65,16 +65,21 @@ class CalledParty:
                 self._party_retry(["cp_invalid", "cp_options"])
 
     def _tell_cost(self) -> None:
+        """The price per minute (and of the first minute when it differs), then of the longest call allowed:
+        "A call of fifteen minutes costs one dollar and twenty cents" (47 CFR 64.710: the whole cost)."""
         check = self.check
         lang = self.party_language
         if check is None or (check.first_minute_cents == 0 and check.per_minute_cents == 0):
-            self._say(["cp_cost_free", "cp_options"], to="line")
+            said = ["cp_cost_free"]
         elif check.first_minute_cents == check.per_minute_cents:
-            self._say(["cp_cost", *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute", "cp_options"],
-                      to="line")
+            said = ["cp_cost", *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute"]
         else:
-            self._say(["cp_cost_first_minute", *speech.money(check.first_minute_cents, lang), "cp_cost_then",
-                       *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute", "cp_options"], to="line")
+            said = ["cp_cost_first_minute", *speech.money(check.first_minute_cents, lang), "cp_cost_then",
+                    *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute"]
+        if check is not None and check.full_call_s > 0 and check.per_minute_cents > 0:
+            said += ["cp_cost_call_of", *speech.duration(check.full_call_s, lang), "cp_cost_costs",
+                     *speech.money(check.full_call_cents, lang)]
+        self._say([*said, "cp_options"], to="line")
         self.cost_heard = True
         self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
 

@@ -254,6 +254,10 @@ class CallChecked(Event):
     #: What the called party hears when asking the cost, in cents.
     first_minute_cents: int = 0
     per_minute_cents: int = 0
+    #: The longest call this call type allows now, and its price: what the called party hears as the most
+    #: the call may cost.
+    full_call_s: int = 0
+    full_call_cents: int = 0
     #: Prompts for both parties when the call ends at its limit (a free first call: how to set up an account).
     after_call: tuple[str, ...] = ()
     kind: ClassVar[str] = "call_checked"

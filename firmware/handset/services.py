@@ -151,6 +151,8 @@ class CallServices:
             announcement_interval_s=float(decision.announcement_interval_s), recorded=decision.recorded,
             first_minute_cents=0 if decision.free_call else decision.cost.first_minute_cents,
             per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
+            full_call_s=0 if decision.free_call else decision.cost.full_call_s,
+            full_call_cents=0 if decision.free_call else decision.cost.full_call_cents,
             after_call=tuple(decision.after_call_prompts),
         ))
 

@@ -315,7 +315,7 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
         recorded=recorded,
         attorney=attorney,
         tariff=price,
-        cost=cost_statement(price),
+        cost=cost_statement(price, _duration_limit_s(request, rules)),
         reservation_cents=reserve,
         account=None if free_call else funds.account,
         free_call=free_call,

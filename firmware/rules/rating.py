@@ -38,6 +38,9 @@ class CostStatement:
     per_minute_cents: int
     #: Seconds billed at least once a call connects (the first-minute figure covers them).
     minimum_billed_s: int
+    #: The longest call this call type allows at this time (weekday, weekend, holiday) and what it costs.
+    full_call_s: int = 0
+    full_call_cents: int = 0
 
 
 def tariff(rating: Rating, call_type: CallType, call_class: CallClass) -> Tariff:
@@ -90,7 +93,8 @@ def seconds_affordable(available_cents: int, price: Tariff, ceiling_s: int) -> i
     return low
 
 
-def cost_statement(price: Tariff) -> CostStatement:
+def cost_statement(price: Tariff, full_call_s: int = 0) -> CostStatement:
     return CostStatement(
-        charge_cents(60, price), _cents(price.per_minute, price.rating), price.rating.minimum_billed_s
+        charge_cents(60, price), _cents(price.per_minute, price.rating), price.rating.minimum_billed_s,
+        full_call_s, charge_cents(full_call_s, price) if full_call_s else 0,
     )

@@ -71,3 +71,12 @@ def test_cost_statement_for_the_called_party() -> None:
     assert (statement.first_minute_cents, statement.per_minute_cents) == (13, 13)
     statement = cost_statement(tariff(make_rules(rating={"minimum_billed_s": 180}).rating, "debit", "local"))
     assert statement.first_minute_cents == 24 and statement.per_minute_cents == 8
+
+
+def test_cost_statement_prices_the_longest_call_allowed() -> None:
+    """15 minutes at 13 cents is $1.95; with a per-call cap the longest call costs the cap, not more."""
+    statement = cost_statement(tariff(make_rules().rating, "collect", "interstate"), 15 * 60)
+    assert (statement.full_call_s, statement.full_call_cents) == (900, 195)
+    capped = cost_statement(tariff(make_rules(rating={"max_charge_per_call": "1.50"}).rating, "collect",
+                                   "interstate"), 15 * 60)
+    assert capped.full_call_cents == 150
