@@ -63,6 +63,9 @@ TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "type_chosen", "source": "call_type", "dest": "number_entry"},
     {"trigger": "number_entered", "source": "number_entry", "dest": "checking"},
     {"trigger": "call_allowed", "source": "checking", "dest": "name_recording"},
+    # An emergency call the facility allows is dialed at once and connected when answered.
+    {"trigger": "emergency_allowed", "source": "checking", "dest": "placing"},
+    {"trigger": "emergency_answered", "source": "placing", "dest": "connected"},
     {"trigger": "name_recorded", "source": "name_recording", "dest": "placing"},
     {"trigger": "answered", "source": "placing", "dest": "called_party"},
     {"trigger": "block_pressed", "source": "called_party", "dest": "block_confirm"},
@@ -546,6 +549,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
         if self.on_hook:
             self.end_reason = "inmate_hung_up"
             self.attempt_over()
+        elif result.allowed and result.emergency:
+            self.emergency_allowed()
         elif result.allowed:
             self.call_allowed()
         else:
@@ -578,7 +583,9 @@ class HandsetFlow(CalledParty, ConnectedCall):
     def _answered(self, answered_by: str) -> None:
         if self.state != "placing":
             return
-        if answered_by == "machine":
+        if self.check is not None and self.check.emergency:
+            self.emergency_answered()
+        elif answered_by == "machine":
             self._not_connected("answering_machine", ["answering_machine"])
         else:
             self.answered()

@@ -260,6 +260,8 @@ class CallChecked(Event):
     full_call_cents: int = 0
     #: Prompts for both parties when the call ends at its limit (a free first call: how to set up an account).
     after_call: tuple[str, ...] = ()
+    #: An allowed emergency call: dialed at once and connected when answered (no name, no acceptance).
+    emergency: bool = False
     kind: ClassVar[str] = "call_checked"
 
 

@@ -143,6 +143,10 @@ class CallServices:
             return
         call_id = self.rules.open_call(command.inmate_id, decision, now)
         self._grants[call_id] = decision
+        if decision.emergency:
+            report_id = self.rules.report_emergency(call_id, command.inmate_id, command.number, decision.number, now)
+            self._note("emergency_call", {"id": report_id, "call_id": call_id, "inmate_id": command.inmate_id,
+                                          "dialed": command.number, "number": decision.number})
         shutoff_in = None if decision.shutoff_at is None else (decision.shutoff_at - now).total_seconds()
         self._answer(lambda at: m.CallChecked(
             at, call_id, True, number=decision.number, limit_s=float(decision.max_duration_s),
@@ -153,7 +157,7 @@ class CallServices:
             per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
             full_call_s=0 if decision.free_call else decision.cost.full_call_s,
             full_call_cents=0 if decision.free_call else decision.cost.full_call_cents,
-            after_call=tuple(decision.after_call_prompts),
+            after_call=tuple(decision.after_call_prompts), emergency=decision.emergency,
         ))
 
     def write_record(self, command: m.WriteCallRecord) -> None:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from firmware.rules import schedule
@@ -124,6 +125,8 @@ class Grant:
     one_minute_warning: bool
     #: Prompts for the called party after the call (a free first call: how to set up an account).
     after_call_prompts: tuple[str, ...] = ()
+    #: An emergency call the facility allows: placed at once, free, recorded, reported to staff.
+    emergency: bool = False
     allowed: ClassVar[bool] = True
 
     @property
@@ -221,9 +224,38 @@ def _collect_billable(facts: Facts, rules: FacilityRules) -> bool:
     return facts.number_info.collect_billable
 
 
+def emergency_grant(rules: FacilityRules, request: CallRequest, destination: Destination) -> Grant:
+    """An allowed emergency call: free (no account, zero rates), always recorded, as long as the rule allows."""
+    assert destination.call_class is not None
+    rule = rules.dialplan.emergency[destination.dialed]
+    free = Tariff(request.call_type, destination.call_class, Decimal(0), Decimal(0), rules.rating)
+    return Grant(
+        call_type=request.call_type,
+        destination=destination,
+        max_duration_s=rule.max_minutes * 60,
+        limited_by="call_type_limit",
+        shutoff_at=None,
+        recorded=True,
+        attorney=False,
+        tariff=free,
+        cost=CostStatement(0, 0, 0),
+        reservation_cents=0,
+        account=None,
+        free_call=False,
+        announcement_interval_s=rules.announcement.interval_s,
+        two_minute_warning=rules.warnings.two_minute,
+        one_minute_warning=rules.warnings.one_minute,
+        emergency=True,
+    )
+
+
 def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant | Refusal:
-    """Every rule in a fixed order; the first that refuses gives the reason the inmate hears."""
+    """Every rule in a fixed order; the first that refuses gives the reason the inmate hears. An emergency
+    number the facility allows comes first: no funds, limit, list or coming shut-off stops it."""
     now = schedule.require_aware(request.now)
+    emergency = classify(request.dialed, rules.dialplan)
+    if emergency.emergency:
+        return emergency_grant(rules, request, emergency)
     if request.call_type not in call_types_enabled(rules, request.housing_unit):
         return Refusal("refuse.call_type_disabled", (), {"call_type": request.call_type})
     refusal = restriction_refusal(request.inmate, now, rules)

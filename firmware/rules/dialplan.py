@@ -25,6 +25,8 @@ class Destination:
     refusal: str | None = None
     #: True when the refusal is a forbidden class the facility allow list may lift (not an invalid number).
     liftable: bool = False
+    #: An emergency number the facility allows or routes (`number` is where the call goes).
+    emergency: bool = False
 
 
 def _nanp_valid(number: str) -> bool:
@@ -55,10 +57,25 @@ def _international(dialed: str, plan: DialPlan) -> Destination:
     return Destination(dialed, dialed, "international")
 
 
+def _emergency(dialed: str, plan: DialPlan) -> Destination | None:
+    """The facility's explicit rule for an emergency number, if it has one for what was dialed."""
+    rule = plan.emergency.get(dialed)
+    if rule is None:
+        return None
+    if rule.action == "refuse":
+        return Destination(dialed, dialed, None, "refuse.emergency")
+    if rule.action == "route":
+        return Destination(dialed, rule.route_to, _nanp_class(rule.route_to, plan), emergency=True)
+    return Destination(dialed, dialed, "local", emergency=True)
+
+
 def classify(dialed: str, plan: DialPlan) -> Destination:
     """Normalise and classify what the inmate dialed (digits only; the handset strips nothing else)."""
     if not (dialed.isascii() and dialed.isdigit()):
         return Destination(dialed, dialed, None, "refuse.invalid_number")
+    emergency = _emergency(dialed, plan)
+    if emergency is not None:
+        return emergency
     if dialed.startswith("011"):
         return _international(dialed, plan)
     if dialed.startswith("0"):

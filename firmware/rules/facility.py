@@ -57,6 +57,27 @@ class FacilityInfo(_Section):
         return ZoneInfo(self.timezone)
 
 
+class EmergencyRule(_Section):
+    """What dialing one emergency number (911, 988) does: the facility's explicit choice.
+
+    allow: the call goes to the number itself; route: to the facility's `route_to` number instead; refuse: the
+    inmate hears "refuse.emergency". An allowed or routed call is never stopped by funds, limits, lists or a
+    coming shut-off, costs nothing, is always recorded, and is reported to staff at once (`emergency_call`)."""
+
+    action: Literal["allow", "route", "refuse"]
+    route_to: str = Field("", pattern=r"^([2-9][0-9]{2}[2-9][0-9]{6})?$")
+    #: How long an emergency call may last (minutes, 1-240).
+    max_minutes: int = Field(60, ge=1, le=240)
+
+    @model_validator(mode="after")
+    def _route_needs_a_number(self) -> EmergencyRule:
+        if self.action == "route" and not self.route_to:
+            raise ValueError("action = \"route\" needs route_to, a 10-digit number such as \"5735550100\"")
+        if self.action != "route" and self.route_to:
+            raise ValueError(f"route_to is only used with action = \"route\" (action is {self.action!r})")
+        return self
+
+
 class DialPlan(_Section):
     """NANP numbering: what a dialed string means and which destinations are forbidden."""
 
@@ -77,6 +98,8 @@ class DialPlan(_Section):
     international_country_codes: list[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}$")]] = Field(
         default_factory=list
     )
+    #: Emergency numbers ("911", "988") and what dialing each does; a number not here follows the N11 rule.
+    emergency: dict[Annotated[str, Field(pattern=r"^[0-9]{3}$")], EmergencyRule] = Field(default_factory=dict)
 
     @field_validator("local_prefixes")
     @classmethod

@@ -213,6 +213,11 @@ class CallRules:
         detail = {"reason": refusal.reason, "number": None, "call_type": None, "params": dict(refusal.params)}
         return self.records.add_report("attempt", now, detail, None, inmate_id)
 
+    def report_emergency(self, call_id: str, inmate_id: str, dialed: str, number: str, now: datetime) -> str:
+        """Flag an emergency call to staff: an `emergency_call` record, committed before the call is dialed."""
+        return self.records.add_report("emergency_call", now, {"dialed": dialed, "number": number}, call_id,
+                                       inmate_id)
+
     def recover(self, now: datetime) -> list[CallRecord]:
         """Run once at start-up: close what a power cut left open."""
         return self.records.recover(now)

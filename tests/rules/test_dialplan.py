@@ -25,7 +25,8 @@ PLAN = make_rules().dialplan
         ("9005551234", "9005551234", "interstate", "refuse.premium"),
         ("5739761234", "5739761234", "local", "refuse.premium"),
         ("5739771234", "5739771234", "local", None),
-        ("911", "911", None, "refuse.n11"),
+        ("911", "911", None, "refuse.emergency"),
+        ("988", "988", None, "refuse.emergency"),
         ("411", "411", None, "refuse.n11"),
         ("1411", "411", None, "refuse.n11"),
         ("0", "0", None, "refuse.operator"),
@@ -68,3 +69,29 @@ def test_toll_free_list_is_data() -> None:
     plan = make_rules(dialplan={"toll_free_npas": ["800"]}).dialplan
     assert classify("8885551234", plan).refusal is None
     assert classify("8005551234", plan).refusal == "refuse.toll_free"
+
+
+def test_emergency_numbers_follow_the_facility_rule() -> None:
+    plan = make_rules(dialplan={"forbid_n11": False, "emergency": {
+        "911": {"action": "allow"}, "988": {"action": "route", "route_to": "5735550988"}}}).dialplan
+    allowed, routed = classify("911", plan), classify("988", plan)
+    assert (allowed.number, allowed.emergency, allowed.refusal) == ("911", True, None)
+    assert (routed.number, routed.call_class, routed.emergency) == ("5735550988", "local", True)
+    assert classify("411", plan).refusal == "refuse.invalid_number", "other N11 codes keep the N11 rule"
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"action": "route"}, "needs route_to"),
+        ({"action": "allow", "route_to": "5735550988"}, "route_to is only used with action"),
+        ({"action": "route", "route_to": "911"}, "route_to"),
+        ({"action": "call"}, "action"),
+    ],
+)
+def test_a_bad_emergency_rule_is_one_clear_error(rule: dict, expected: str) -> None:
+    from firmware.rules.facility import RulesError
+
+    with pytest.raises(RulesError, match=expected) as caught:
+        make_rules(dialplan={"emergency": {"911": rule}})
+    assert "dialplan.emergency.911" in str(caught.value) and "\n" not in str(caught.value)
