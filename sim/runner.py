@@ -14,19 +14,24 @@ from firmware import config as config_mod
 from firmware import ids
 from firmware.device import Devices, assemble, sim_devices
 from firmware.dsp.wavio import AudioFileError
+from firmware.rules.facility import load_rules
+from firmware.runtime import Runtime
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
 from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
 from sim import world as world_mod
+from sim.central_link import CentralLink
 from sim.expectations import matches
 from sim.network import SimNetwork, dtmf, timeline
 from sim.scenario import (
+    Central,
     Flash,
     HangUp,
     Incoming,
     Keys,
     Lift,
+    PowerCut,
     Press,
     Pulses,
     RawHook,
@@ -34,6 +39,7 @@ from sim.scenario import (
     Say,
     Scenario,
     ScenarioError,
+    Sync,
     ToneDialer,
 )
 from sim.store_watch import StoreWatch
@@ -73,7 +79,8 @@ class _Actor:
     """Turns scenario steps into actions on the simulated devices at their virtual times."""
 
     def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork | None = None,
-                 mic: world_mod.Mouthpiece | None = None) -> None:
+                 mic: world_mod.Mouthpiece | None = None, central: CentralLink | None = None,
+                 note: Callable[[Record], None] = lambda r: None) -> None:
         if not isinstance(devices.hook, SimHookSwitch) or not isinstance(devices.keypad, SimKeypad):
             raise ScenarioError("scenarios drive simulated devices only")
         self.clock = clock
@@ -81,6 +88,8 @@ class _Actor:
         self.keypad = devices.keypad
         self.network = network
         self.mic = mic
+        self.central = central
+        self.note = note
 
     def at(self, t: float, action: Callable[[], None]) -> None:
         self.clock.call_at(t, action)
@@ -129,6 +138,22 @@ class _Actor:
                 if network is None:
                     raise ValueError("an incoming call needs a handset with a phone line")
                 self.at(t, lambda: network.incoming(caller))
+            case PowerCut():
+                pass  # the runner itself kills and restarts the firmware (_power_cut)
+            case Central(reachable=reachable):
+                central = self._central()
+                self.at(t, lambda: self._set_reachable(central, reachable))
+            case Sync():
+                central = self._central()
+                self.at(t, lambda: self.note(central.sync(round(self.clock.now() * 1000))))
+
+    def _central(self) -> CentralLink:
+        assert self.central is not None, "the runner makes a central server for scenarios that sync"
+        return self.central
+
+    def _set_reachable(self, central: CentralLink, reachable: bool) -> None:
+        central.reachable = reachable
+        self.note({"t_ms": round(self.clock.now() * 1000), "event": "central", "reachable": reachable})
 
 
 def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None,
@@ -173,26 +198,35 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     devices.line = network
     mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
+    records: list[Record] = []
+    watch = StoreWatch(config, list(scenario.store))
+
+    def collect(record: Record) -> None:
+        records.append(record)
+        emit(record)
+        watch.after_record(record["t_ms"])
+
     try:
-        actor = _Actor(clock, devices, network, mic)
+        central = _central(scenario, config)
+        actor = _Actor(clock, devices, network, mic, central, collect)
         for step in scenario.steps:
             try:
                 actor.schedule(step)
             except ValueError as exc:
                 raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
-        records: list[Record] = []
-        watch = StoreWatch(config, list(scenario.store))
 
-        def collect(record: Record) -> None:
-            records.append(record)
-            emit(record)
-            watch.after_record(record["t_ms"])
+        def boot() -> Runtime:
+            runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
+            runtime.observe(collect)
+            world_mod.apply_timing(runtime, timing)
+            return runtime
 
-        runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
-        runtime.observe(collect)
-        world_mod.apply_timing(runtime, timing)
+        runtime = boot()
         if mic is not None:
             mic.start(scenario.end_time())
+        for cut in (s for s in scenario.steps if isinstance(s, PowerCut)):
+            runtime.run_virtual(clock, cut.at_s)
+            runtime = _power_cut(cut, clock, devices, network, collect, boot)
         runtime.run_virtual(clock, scenario.end_time())
         audio = devices.audio
         if scenario.audio and isinstance(audio, SimAudioPort):
@@ -203,6 +237,31 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
         devices.close()
     watch.at_end()
     return check(scenario, records, watch.failures)
+
+
+def _central(scenario: Scenario, config: config_mod.Config) -> CentralLink | None:
+    """The reference central server, when the scenario syncs or takes the server away."""
+    if not any(isinstance(s, Sync | Central) for s in scenario.steps):
+        return None
+    rules = load_rules(config.paths.rules or None).model_dump(mode="json")
+    return CentralLink(config, world_mod.central_values(scenario.world), rules)
+
+
+def _power_cut(cut: PowerCut, clock: VirtualClock, devices: Devices, network: SimNetwork,
+               note: Callable[[Record], None], boot: Callable[[], Runtime]) -> Runtime:
+    """Kill the firmware where it stands and start it again `off_s` later on its store.
+
+    The dead runtime is never run again: what it had committed is in the store, what it had queued is lost.
+    The line drops with the power; the handset, keypad and audio stay where they are and are wired to the new
+    runtime, which (like any start) first closes the calls the cut left open."""
+    note({"t_ms": round(cut.at_s * 1000), "event": "power_cut"})
+    network.hang_up()
+    for device in (devices.keypad, devices.hook):
+        device.close()
+    clock.advance_to(cut.at_s + cut.off_s)
+    runtime = boot()
+    note({"t_ms": round(clock.now() * 1000), "event": "power_restored"})
+    return runtime
 
 
 def write_call_wav(path: Path, audio: SimAudioPort, network: SimNetwork, end: float) -> None:

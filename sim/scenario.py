@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -99,8 +100,30 @@ class Incoming(_Step):
     caller: str = Field(pattern=r"^[0-9]{3,15}$")
 
 
+class PowerCut(_Step):
+    """The power goes at `at_s` and comes back `off_s` later: the firmware is killed where it stands (what it
+    committed stays, nothing else) and starts again on its store. The handset stays where it was."""
+
+    action: Literal["power_cut"]
+    off_s: float = Field(5.0, gt=0)
+
+
+class Central(_Step):
+    """From `at_s` the central server can (reachable = true) or cannot (false) be reached."""
+
+    action: Literal["central"]
+    reachable: bool
+
+
+class Sync(_Step):
+    """The device runs one sync session with the reference central server, which holds the scenario's world."""
+
+    action: Literal["sync"]
+
+
 Step = Annotated[
-    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | ToneDialer | Incoming,
+    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | ToneDialer | Incoming | PowerCut
+    | Central | Sync,
     Field(discriminator="action"),
 ]
 
@@ -171,7 +194,7 @@ class Scenario(BaseModel):
     @field_validator("steps")
     @classmethod
     def _in_time_order(cls, steps: list[Any]) -> list[Any]:
-        for before, after in zip(steps, steps[1:], strict=False):
+        for before, after in pairwise(steps):
             if after.at_s < before.at_s:
                 raise ValueError(f"steps must be in time order: at_s {after.at_s} comes after {before.at_s}")
         return steps
@@ -208,6 +231,12 @@ def _step_without_action(data: dict[str, Any], source: str) -> None:
             unknown = sorted(set(step) - {"at_s", "action"})
             extra = f" (unknown key {unknown[0]!r})" if len(unknown) == 1 else ""
             raise ScenarioError(f"{source}: steps[{i}]: needs action = one of {', '.join(ACTIONS)}{extra}")
+    times = [s.get("at_s") if isinstance(s, dict) else None for s in steps]
+    for i in range(1, len(times)):
+        before, after = times[i - 1], times[i]
+        if isinstance(before, int | float) and isinstance(after, int | float) and after < before:
+            raise ScenarioError(f"{source}: steps[{i}].at_s = {after}: steps must be in time order"
+                                f" (steps[{i - 1}] is at {before})")
 
 
 def parse(data: dict[str, Any], source: str) -> Scenario:

@@ -59,7 +59,7 @@ def write_rules(overrides: dict[str, Any], data_dir: Path) -> Path:
     return path
 
 
-def _central_values(world: Any) -> list[tuple[str, str, Any]]:
+def central_values(world: Any) -> list[tuple[str, str, Any]]:
     values: list[tuple[str, str, Any]] = [("pin_keys", SIM_PIN_KEY_ID, {"secret": SIM_PIN_SECRET})]
     for inmate_id, entry in world.inmates.items():
         entry = dict(entry)
@@ -76,7 +76,7 @@ def _central_values(world: Any) -> list[tuple[str, str, Any]]:
 
 def seed(world: Any, config: Config) -> None:
     """Write the world's central data into the device's cache, as a sync would (same values, same keys)."""
-    values = _central_values(world)
+    values = central_values(world)
     for dataset, key, value in values:
         try:
             validate_value(dataset, key, value)

@@ -25,3 +25,24 @@ def test_acceptance_case_holds(tmp_path: Path, path: Path) -> None:
         for kind, payload in db.execute("SELECT kind, payload FROM outbox"):
             if kind in RECORD_SCHEMAS:
                 validate_record(kind, json.loads(payload))
+
+
+def test_the_central_server_receives_the_new_record_kinds(tmp_path: Path) -> None:
+    """What the device queued arrives at the reference central server and fits its published schema."""
+    result = runner.run(load(ACCEPTANCE / "new-records-reach-central.toml"), tmp_path)
+    assert result.ok, result.failures
+    with sqlite3.connect(tmp_path / "central.sqlite") as db:
+        received = db.execute("SELECT kind, payload FROM received").fetchall()
+    kinds = sorted(kind for kind, _ in received)
+    assert kinds == ["attempt", "cdr", "emergency_call", "line_incoming"]
+    for kind, payload in received:
+        if kind in RECORD_SCHEMAS:
+            validate_record(kind, json.loads(payload))
+
+
+def test_a_record_that_does_not_fit_its_schema_is_named() -> None:
+    with pytest.raises(ValueError, match=r"attempt\.detail\.reason"):
+        validate_record("attempt", {"id": "a", "at": "t", "inmate_id": "A1", "device_id": "d",
+                                    "detail": {"reason": "DROP TABLE", "number": None}})
+    with pytest.raises(ValueError, match="not a call-flow record kind"):
+        validate_record("telepathy", {})
