@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from firmware.sync.records import RECORD_SCHEMAS, validate_record
 from sim import runner
-from sim.scenario import load
+from sim.scenario import load, parse
 
 ACCEPTANCE = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "acceptance"
 CASES = sorted(ACCEPTANCE.glob("*.toml"))
@@ -46,3 +47,27 @@ def test_a_record_that_does_not_fit_its_schema_is_named() -> None:
                                     "detail": {"reason": "DROP TABLE", "number": None}})
     with pytest.raises(ValueError, match="not a call-flow record kind"):
         validate_record("telepathy", {})
+
+
+@pytest.mark.slow
+def test_at_the_limit_the_called_party_hears_nothing_more(tmp_path: Path) -> None:
+    """Real audio of a one-minute call cut at its limit: the called party's leg is silent from the release on,
+    while the inmate's ear carries the end prompt and goodbye."""
+    import numpy as np
+    import soundfile
+
+    data = tomllib.loads((ACCEPTANCE / "limit-releases-far-end.toml").read_text())
+    data.update(audio=True, until_s=90, expect=[], count=[], every=[], interval=[], store=[])
+    data["rules"]["durations"]["debit"]["weekday"] = 1
+    result = runner.run(parse(data, "one-minute call"), tmp_path)
+    release = next(r["t_ms"] for r in result.records if r["event"] == "line_release") / 1000
+    goodbye = next(r for r in result.records if r["event"] == "prompt" and r["id"] == "goodbye")
+    samples, rate = soundfile.read(tmp_path / "handset-audio.wav", dtype="int16")
+
+    def rms(channel: int, start: float, end: float) -> float:
+        part = samples[int(start * rate):int(end * rate), channel].astype(float)
+        return float(np.sqrt(np.mean(part ** 2)))
+
+    assert rms(1, release - 10, release) > 0, "the line carried the call until the limit"
+    assert rms(1, release + 0.04, release + 5) == 0.0
+    assert rms(0, release + 0.04, (goodbye["starts_ms"] + goodbye["duration_ms"]) / 1000) > 500
