@@ -7,13 +7,19 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from firmware import __version__
 from firmware import config as config_mod
 from firmware.console import UserError
+
+if TYPE_CHECKING:
+    from firmware.device import Devices
+    from hal.clock import Clock
 
 #: Subcommands imported only when used, so that `ringfence sim run` does not pay for TLS, bundles or the kiosk.
 LAZY_COMMANDS = {
@@ -22,7 +28,6 @@ LAZY_COMMANDS = {
     "diag": "firmware.tech.cli:diag_command",
     "dsp": "firmware.dsp.cli:dsp",
     "flash": "firmware.update.flash_cli:flash_command",
-    "kiosk": "firmware.kiosk.cli:kiosk",
     "provision": "firmware.tech.cli:provision_command",
     "rules": "firmware.rules.cli:rules_group",
     "slot": "firmware.update.cli:slot_group",
@@ -138,28 +143,63 @@ def config_show(path: Path | None) -> None:
 
 @main.command("run")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
-def run_device(config_path: Path | None) -> None:
-    """Run the device on its configured hardware until interrupted, logging events as JSON lines."""
-    from firmware.device import DeviceError, assemble, real_devices
+@click.option("--sim", is_flag=True, help="Run even though every device is simulated (a bench, a test, a demo).")
+@click.option("--scenario", type=click.Path(path_type=Path),
+              help="With --sim: act out this scenario's steps and called parties on the simulated devices,"
+                   " in real time from start-up (docs/scenarios.md).")
+def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> None:
+    """Run the device's role on its configured hardware until stopped, logging events as JSON lines."""
+    from firmware.device import DeviceError, all_simulated, build, real_devices
     from hal.clock import MonotonicClock
 
+    source = str(config_path or "defaults")
     try:
         cfg = config_mod.load(config_path)
     except config_mod.ConfigError as exc:
         raise UserError(str(exc)) from None
+    if all_simulated(cfg) and not sim:
+        raise UserError(f"{source}: every device of this {cfg.device.role} is simulated ({_backends_text(cfg)});"
+                        " set the real backends, or pass --sim to run a simulated device")
+    if scenario is not None and not sim:
+        raise UserError("--scenario drives simulated devices: pass --sim too")
     clock = MonotonicClock()
     try:
         devices = real_devices(cfg, clock)
-        runtime = assemble(cfg, clock, devices)
+        play = _scenario_input(scenario, devices, clock) if scenario is not None else None
+        assembly = build(cfg, clock, devices)
     except DeviceError as exc:
-        raise UserError(f"{config_path or 'defaults'}: {exc}") from None
+        raise UserError(f"{source}: {exc}") from None
+    runtime = assembly.runtime
     runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
+    sync = f"sync every {cfg.sync.interval_s:g} s with {cfg.link.url}" if assembly.sync is not None else "sync off"
+    click.echo(f"ringfence: {cfg.device.role} {cfg.device.id} starting: {_backends_text(cfg)}; {sync}"
+               f"{' (simulated)' if sim else ''}", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        assembly.start()
+        if play is not None:
+            play()
         runtime.run_realtime(stop)
+    except DeviceError as exc:
+        raise UserError(f"{source}: {exc}") from None
     except KeyboardInterrupt:
         pass
     finally:
-        devices.close()
+        assembly.close()
 
+
+def _backends_text(cfg: config_mod.Config) -> str:
+    from firmware.device import backends
+
+    return " ".join(f"{name}={backend}" for name, backend in backends(cfg).items())
+
+
+def _scenario_input(path: Path, devices: Devices, clock: Clock) -> Callable[[], None]:
+    from sim.live import prepare
+    from sim.scenario import ScenarioError
+
+    try:
+        return prepare(path, devices, clock)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
