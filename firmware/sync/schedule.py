@@ -103,6 +103,8 @@ class SyncSchedule:
         self.started_at: float | None = None
         self.overdue_told = False
         self.waiting_until: float | None = None
+        #: Why the timer that is waiting will start a session.
+        self.waiting_for = "interval"
 
     def handle(self, event: Event) -> Sequence[Command]:
         if self.started_at is None:
@@ -111,7 +113,7 @@ class SyncSchedule:
             return self._wanted(event)
         if isinstance(event, TimerExpired) and event.name == TIMER:
             self.waiting_until = None
-            return self._start("retry" if self.failures else "interval")
+            return self._start(self.waiting_for)
         if isinstance(event, SyncFinished):
             return self._finished(event)
         return ()
@@ -127,8 +129,7 @@ class SyncSchedule:
         soon = event.at + self.timing.soon_s
         if self.waiting_until is not None and self.waiting_until <= soon:
             return ()
-        self.waiting_until = soon
-        return [StartTimer(TIMER, soon)]
+        return self._wait(soon, event.reason)
 
     def _start(self, reason: str) -> Sequence[Command]:
         self.running = True
@@ -144,17 +145,17 @@ class SyncSchedule:
             self.overdue_told = False
             if self.again is not None:
                 return self._start(self.again)
-            return self._wait(event.at + t.interval_s)
+            return self._wait(event.at + t.interval_s, "interval")
         self.failures += 1
         delay = min(t.retry_max_s, t.retry_min_s * 2 ** (self.failures - 1))
         at = event.at + delay * (1 + t.jitter * spread(self.device_id, self.failures))
-        commands: list[Command] = [*self._wait(at), SyncRetry(self.failures, round(at * 1000))]
+        commands: list[Command] = [*self._wait(at, "retry"), SyncRetry(self.failures, round(at * 1000))]
         since = event.at - (self.last_ok if self.last_ok is not None else self.started_at or event.at)
         if since >= t.overdue_s and not self.overdue_told:
             self.overdue_told = True
             commands.append(SyncOverdue(round(since, 3), self.failures))
         return commands
 
-    def _wait(self, at: float) -> Sequence[Command]:
-        self.waiting_until = at
+    def _wait(self, at: float, reason: str) -> Sequence[Command]:
+        self.waiting_until, self.waiting_for = at, reason
         return [StartTimer(TIMER, at)]
