@@ -100,15 +100,17 @@ class SyncSchedule:
         self.again: str | None = None
         self.failures = 0
         self.last_ok: float | None = None
-        self.started_at: float | None = None
+        #: When the schedule saw its first event: a device that never synced is overdue from then.
+        self.started_at = 0.0
+        self._seen = False
         self.overdue_told = False
         self.waiting_until: float | None = None
         #: Why the timer that is waiting will start a session.
         self.waiting_for = "interval"
 
     def handle(self, event: Event) -> Sequence[Command]:
-        if self.started_at is None:
-            self.started_at = event.at
+        if not self._seen:
+            self._seen, self.started_at = True, event.at
         if isinstance(event, SyncWanted):
             return self._wanted(event)
         if isinstance(event, TimerExpired) and event.name == TIMER:
@@ -150,7 +152,7 @@ class SyncSchedule:
         delay = min(t.retry_max_s, t.retry_min_s * 2 ** (self.failures - 1))
         at = event.at + delay * (1 + t.jitter * spread(self.device_id, self.failures))
         commands: list[Command] = [*self._wait(at, "retry"), SyncRetry(self.failures, round(at * 1000))]
-        since = event.at - (self.last_ok if self.last_ok is not None else self.started_at or event.at)
+        since = event.at - (self.last_ok if self.last_ok is not None else self.started_at)
         if since >= t.overdue_s and not self.overdue_told:
             self.overdue_told = True
             commands.append(SyncOverdue(round(since, 3), self.failures))

@@ -21,7 +21,16 @@ from firmware.sync.conversation import RemoteError
 from firmware.sync.device_session import DeviceSync
 from firmware.sync.downstream import DownstreamError
 from firmware.sync.identity import NoIdentity, load_identity
-from firmware.sync.schedule import RunSync, SyncFinished, SyncSchedule, SyncStep, SyncTiming, SyncWanted
+from firmware.sync.schedule import (
+    RunSync,
+    SyncFinished,
+    SyncOverdue,
+    SyncRetry,
+    SyncSchedule,
+    SyncStep,
+    SyncTiming,
+    SyncWanted,
+)
 from firmware.sync.schema import MessageError
 from hal.link import LinkError
 
@@ -54,6 +63,8 @@ class SyncService:
         runtime = self.runtime
         runtime.machines.append(self.schedule)
         runtime.on(RunSync, lambda command: self._jobs.put(command.reason))
+        for report in (SyncRetry, SyncOverdue):  # the log line is the whole of it
+            runtime.on(report, lambda command: None)
         runtime.observe(self._watch)
 
     def start(self) -> None:

@@ -175,3 +175,53 @@ def test_a_handset_and_a_kiosk_run_as_shipped_reach_the_central_server_on_their_
     assert any(r["event"] == "sync_done" and r["ok"] for r in kiosk_records), "the kiosk syncs on its own too"
     assert central.query(f"SELECT 1 FROM received WHERE device_id = '{KIOSK}' AND kind = 'kiosk_session'"), \
         "the kiosk's session records reached the server by its scheduled sync"
+
+
+def test_with_the_server_gone_for_good_the_handset_still_calls_and_reports_sync_overdue(tmp_path: Path) -> None:
+    """The schedule cannot be met: every session fails, backs off, and the device says it is overdue, while the
+    call goes on within the offline bounds on what the last sync left in the store."""
+    from firmware import config as config_mod
+    from firmware.store import Store
+    from firmware.sync.credentials import Credentials
+    from firmware.sync.identity import save_identity
+    from sim import world as world_mod
+    from sim.scenario import parse
+    from tests.handset.helpers import scenario
+
+    creds = tmp_path / "credentials.json"
+    subprocess.run(ringfence("central", "enroll", "--db", str(tmp_path / "central.sqlite"), "--out", str(creds),
+                             HANDSET), check=True, capture_output=True, cwd=ROOT)
+    hang_up_at = 22.0
+    steps = [*dial_steps(), {"at_s": hang_up_at, "action": "hang_up"}]
+    config = tmp_path / "device.toml"
+    config.write_text(tomli_w.dumps({
+        "device": {"id": HANDSET, "role": "handset", "housing_unit": "B"},
+        "link": {"url": f"tcp://127.0.0.1:{free_port()}"},  # nobody listens there
+        "sync": {"interval_s": 5, "retry_min_s": 1, "retry_max_s": 2, "overdue_s": 4, "timeout_s": 2},
+        "paths": {"data_dir": str(tmp_path / "var"),
+                  "rules": str(write_rules({"schedule": {"off": []}, "limits": {"min_wait_s": 0}}, tmp_path))},
+    }))
+    cfg = config_mod.load(config)
+    world_mod.seed(parse(scenario(steps), "test").world, cfg)  # what the last good sync left
+    store = Store(tmp_path / "var" / "ringfence.sqlite")
+    save_identity(store, Credentials.load(creds))
+    store.close()
+    keypad = tmp_path / "at-the-keypad.toml"
+    keypad.write_text(tomli_w.dumps({"name": "offline call", "steps": steps, "parties": [party(HOME, press(1.0, "1"))]}))
+    out = tmp_path / "handset.jsonl"
+    device = start(config, keypad, out)
+    try:
+        wait_for("the call record", lambda: any(r["event"] == "cdr" for r in records(out)), hang_up_at + 20)
+        time.sleep(1.0)
+    finally:
+        device.send_signal(signal.SIGTERM)
+        device.wait(20)
+    seen = records(out)
+    cdr = next(r for r in seen if r["event"] == "cdr")
+    assert cdr["billed_minutes"] == 1 and cdr["connected_at"], "the call went through offline"
+    done = [r for r in seen if r["event"] == "sync_done"]
+    assert done and not any(r["ok"] for r in done) and "Connection refused" in done[0]["detail"]
+    retries = [r for r in seen if r["event"] == "sync_retry"]
+    assert [r["failures"] for r in retries][:3] == [1, 2, 3]
+    [overdue] = [r for r in seen if r["event"] == "sync_overdue"]
+    assert overdue["since_s"] >= 4
