@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,8 @@ class Platform:
     new_key: Callable[[], str] | None = None
     #: Sync with the central server on the schedule in [sync]; the virtual-time simulator has no server.
     sync: bool = True
+    #: Set by `build` when the device syncs: register what must let go of the link before each session.
+    before_sync: Callable[[Callable[[], None]], None] | None = None
 
 
 @dataclass
@@ -207,15 +209,20 @@ def build(config: Config, clock: Clock, devices: Devices, platform: Platform | N
     platform = platform or Platform()
     role = ROLES[config.device.role]
     runtime = Runtime(clock)
+    sync = None
+    if platform.sync and config.sync.enabled:
+        from firmware.sync.service import SyncService
+
+        sync = SyncService(runtime, config, store_path(config))
+        if platform.dispatch is None:  # the link is one: the role's network jobs share the sync thread
+            platform = replace(platform, dispatch=sync.dispatch)
+        platform = replace(platform, before_sync=sync.before_session)
     installed = role.installer()(runtime, config, devices, platform)
     from firmware.tech.session import attach_to_device
 
     attach_to_device(runtime, config, clock, devices, platform.store)  # technician mode, on every role's keypad
-    assembly = Assembly(config, runtime, devices, installed)
-    if platform.sync and config.sync.enabled:
-        from firmware.sync.service import SyncService
-
-        assembly.sync = SyncService(runtime, config, store_path(config))
-        assembly.sync.install()
-        installed.closers.append(assembly.sync.close)
+    assembly = Assembly(config, runtime, devices, installed, sync)
+    if sync is not None:
+        sync.install()
+        installed.closers.append(sync.close)
     return assembly

@@ -3,12 +3,17 @@
 The runtime's thread never waits on the link: `RunSync` hands the session to the sync thread, which connects to
 `link.url`, drives the sans-I/O session (firmware/sync/session.py) with its own store connection, and posts its
 progress (`sync_step`) and its end (`sync_done`) back as events. Every role gets the same service.
+
+The link is one (a serial line carries one connection at a time), so everything else that talks to the central
+server runs on the same thread, in order, through `dispatch`: the kiosk's purchases and account questions. A
+role that keeps a connection open between such jobs registers its closing with `before_session`.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from firmware.config import Config
@@ -55,7 +60,9 @@ class SyncService:
         self.config = config
         self.store_path = store_path
         self.schedule = SyncSchedule(timing(config), config.device.id)
-        self._jobs: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        #: A session to run (its reason), another job for the link, or None to stop.
+        self._jobs: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
+        self._before_session: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._serve, name="ringfence-sync", daemon=True)
 
     def install(self) -> None:
@@ -72,6 +79,14 @@ class SyncService:
         self._thread.start()
         self.runtime.post(SyncWanted(self.runtime.clock.now(), "start"))
 
+    def dispatch(self, job: Callable[[], None]) -> None:
+        """Run `job` on the sync thread, after what is queued before it: it may use the link."""
+        self._jobs.put(job)
+
+    def before_session(self, hook: Callable[[], None]) -> None:
+        """Called on the sync thread before each session: release the link (close a kept connection)."""
+        self._before_session.append(hook)
+
     def _watch(self, record: Record) -> None:
         if record["event"] in URGENT_RECORDS:
             self.runtime.post(SyncWanted(self.runtime.clock.now(), str(record["event"])))
@@ -81,7 +96,13 @@ class SyncService:
     def _serve(self) -> None:
         store: Store | None = None
         try:
-            while (reason := self._jobs.get()) is not None:
+            while (job := self._jobs.get()) is not None:
+                if callable(job):
+                    job()
+                    continue
+                for hook in self._before_session:
+                    hook()
+                reason = job
                 if store is None:
                     store = Store(self.store_path)
                 try:
