@@ -161,11 +161,21 @@ INPUT_DEVICES = ("keypad", "hook", "audio", "line")
 SIMULATED = frozenset({"sim", "mock"})
 
 
+def device_backends(config: Config) -> dict[str, str]:
+    """Every device and the backend the config chose for it ("none": not fitted)."""
+    return {"keypad": config.gpio.backend, "hook": config.gpio.backend, "audio": config.audio.backend,
+            "line": config.line.backend, "display": config.display.backend, "printer": config.printer.backend}
+
+
 def backends(config: Config) -> dict[str, str]:
-    """Each of the role's devices and the backend the config chose for it ("none": not fitted)."""
-    chosen = {"keypad": config.gpio.backend, "hook": config.gpio.backend, "audio": config.audio.backend,
-              "line": config.line.backend, "display": config.display.backend, "printer": config.printer.backend}
+    """The role's devices and their backends."""
+    chosen = device_backends(config)
     return {name: chosen[name] for name in ROLES[config.device.role].devices}
+
+
+def simulated_devices(config: Config) -> frozenset[str]:
+    """The devices whose configured backend is simulated: what technician mode must never report as passed."""
+    return frozenset(name for name, backend in device_backends(config).items() if backend in SIMULATED)
 
 
 def all_simulated(config: Config) -> bool:

@@ -93,6 +93,13 @@ def _simulated_devices(config_path: Path) -> str:
     return ", ".join(f"{name}={backend}" for name, backend in backends(cfg).items() if backend in SIMULATED)
 
 
+def _verdict(test: str, passed: bool, simulated: frozenset[str]) -> str:
+    """A simulated device is reported as such, never as passed; a failure on one is still a failure."""
+    if not passed:
+        return "FAILED (simulated)" if test in simulated else "FAILED"
+    return "simulated" if test in simulated else "passed"
+
+
 DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
 
 
@@ -113,7 +120,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     import threading
 
     from firmware import config as config_mod
-    from firmware.device import real_devices
+    from firmware.device import real_devices, simulated_devices
     from firmware.runtime import Runtime
     from firmware.tech import settings as settings_mod
     from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey
@@ -147,13 +154,17 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     finished = threading.Event()
     result_ready = threading.Condition()
 
+    simulated = simulated_devices(cfg)
+
     def observe(record: dict[str, object]) -> None:
         if record["event"] == "tech_result":
+            test = str(record["test"])
             with result_ready:
-                results[str(record["test"])] = bool(record["passed"])
+                results[test] = bool(record["passed"])
                 result_ready.notify_all()
             if as_json:
-                click.echo(json.dumps({k: v for k, v in record.items() if k != "t_ms"}))
+                shown = {k: v for k, v in record.items() if k not in ("t_ms", "passed")}
+                click.echo(json.dumps({**shown, "result": _verdict(test, results[test], simulated)}))
             else:
                 click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
         elif record["event"] == "tech_session_end":
@@ -161,7 +172,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
 
     store = home.store()
     attach(runtime, clock, home, store, devices, cfg.keypad.layout, cfg.device.language,
-           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings)
+           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings, simulated)
     runtime.observe(observe)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
@@ -194,7 +205,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     missing = [t for t in wanted if t not in results]
     if not as_json:
         for test, passed in results.items():
-            click.echo(f"{test}: {'passed' if passed else 'FAILED'}")
+            click.echo(f"{test}: {_verdict(test, passed, simulated)}")
         for test in missing:
             click.echo(f"{test}: no result (timed out)")
     sys.exit(0 if all(results.values()) and not missing else 1)
