@@ -153,10 +153,14 @@ def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> No
     from hal.clock import MonotonicClock
 
     source = str(config_path or "defaults")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        cfg = config_mod.load(config_path)
-    except config_mod.ConfigError as exc:
-        raise UserError(str(exc)) from None
+        cfg = _config_or_wait(config_path, stop)
+    except KeyboardInterrupt:
+        return
+    if cfg is None:
+        return
     if all_simulated(cfg) and not sim:
         raise UserError(f"{source}: every device of this {cfg.device.role} is simulated ({_backends_text(cfg)});"
                         " set the real backends, or pass --sim to run a simulated device")
@@ -174,8 +178,6 @@ def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> No
     sync = f"sync every {cfg.sync.interval_s:g} s with {cfg.link.url}" if assembly.sync is not None else "sync off"
     click.echo(f"ringfence: {cfg.device.role} {cfg.device.id} starting: {_backends_text(cfg)}; {sync}"
                f"{' (simulated)' if sim else ''}", err=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         assembly.start()
         if play is not None:
@@ -187,6 +189,27 @@ def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> No
         pass
     finally:
         assembly.close()
+
+
+#: How often a device waiting for a corrected config looks at the file again.
+CONFIG_RECHECK_S = 2.0
+
+
+def _config_or_wait(path: Path | None, stop: threading.Event) -> config_mod.Config | None:
+    """The config; if it is damaged, one line saying so, then nothing runs (no calls, no devices opened) until
+    the file is corrected or the service is stopped: a restart could not mend it, so none is asked for.
+    None when stopped first."""
+    said = ""
+    while True:
+        try:
+            return config_mod.load(path)
+        except config_mod.ConfigError as exc:
+            if str(exc) != said:
+                said = str(exc)
+                click.echo(f"ringfence: error: {said}; the device stays out of service until the file is corrected",
+                           err=True)
+        if stop.wait(CONFIG_RECHECK_S):
+            return None
 
 
 def _backends_text(cfg: config_mod.Config) -> str:
