@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.config import Config
 from firmware.runtime import Runtime
@@ -23,6 +23,9 @@ from hal.display import Display, SimDisplay
 from hal.hookswitch import HookSwitch, SimHookSwitch
 from hal.keypad import Keypad, SimKeypad
 from hal.line import Line, SimLine
+
+if TYPE_CHECKING:
+    from firmware.sync.service import SyncService
 
 
 @dataclass
@@ -192,7 +195,7 @@ class Assembly:
     runtime: Runtime
     devices: Devices
     installed: Installed
-    sync: Any = None
+    sync: SyncService | None = None
 
     def start(self) -> None:
         """Input devices first (they post into the queue), then the role's first events, then sync."""
@@ -202,13 +205,13 @@ class Assembly:
             try:
                 getattr(self.devices, name).start(self.runtime.post)
             except Exception as exc:  # a sound card vanishing between open and start, a pin grabbed meanwhile
-                self.close()
                 raise DeviceError(f"{name}: cannot start: {type(exc).__name__}: {exc}") from exc
         self.installed.start()
         if self.sync is not None:
             self.sync.start()
 
     def close(self) -> None:
+        """The role's services, then the devices; the caller closes, also after a failed start."""
         for closer in reversed(self.installed.closers):
             closer()
         self.devices.close()
