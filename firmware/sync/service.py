@@ -43,6 +43,8 @@ from hal.link import LinkError
 URGENT_RECORDS = frozenset({"cdr", "charge", "block", "violation", "purchase", "session"})
 #: A technician's link test (technician mode, menu 5) also starts a session at once.
 TECHNICIAN_RECORDS = frozenset({"tech_result"})
+#: How long stopping waits for a session in flight; then the process ends it (the next session resends).
+STOP_WAIT_S = 2.0
 FAILURES = (ChannelClosed, TimeoutError, LinkError, OSError, MessageError, RemoteError, DownstreamError, StoreError,
             BlobRefused)
 
@@ -142,4 +144,4 @@ class SyncService:
         if not self._thread.is_alive():
             return
         self._jobs.put(None)
-        self._thread.join(timeout=self.config.sync.timeout_s + 5)
+        self._thread.join(timeout=STOP_WAIT_S)
