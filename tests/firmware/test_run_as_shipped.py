@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import tomli_w
 
+from firmware import config as config_mod
 from firmware.rules.identity import make_verifier
 from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET, write_rules
 from tests.handset.helpers import HOME, dial_steps, party, press
@@ -28,6 +29,10 @@ from tests.sync.test_two_processes import ROOT, free_port, ringfence
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 INTERVAL_S = 20.0
 HANDSET, KIOSK = "A-12", "kiosk-3"
+#: At the kiosk: log in, buy minutes, the first preset, confirm, log out.
+BUY_ONE = [{"at_s": 2.0, "action": "keys", "keys": "1234#"}, {"at_s": 4.0, "action": "keys", "keys": "2"},
+           {"at_s": 5.0, "action": "keys", "keys": "1"}, {"at_s": 6.0, "action": "keys", "keys": "#"},
+           {"at_s": 9.0, "action": "keys", "keys": "*"}]
 
 
 def jsonl(directory: Path, dataset: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
@@ -52,9 +57,11 @@ class Central:
         self.cli("kiosk-trust", "--db", str(self.db), "A1001", "40")
         self.server: subprocess.Popen[bytes] | None = None
 
-    def serve(self) -> None:
-        """Once every device is enrolled (the server's TLS credentials come with the first enrolment)."""
-        self.server = subprocess.Popen(ringfence("central", "serve", "--db", str(self.db), "--link", self.url,
+    def serve(self, *serial: str) -> None:
+        """Once every device is enrolled (the server's TLS credentials come with the first enrolment); also on
+        the serial lines given."""
+        links = [arg for link in (self.url, *serial) for arg in ("--link", link)]
+        self.server = subprocess.Popen(ringfence("central", "serve", "--db", str(self.db), *links,
                                                  "--idle-timeout", "30"), cwd=ROOT, stderr=subprocess.PIPE)
         line = self.server.stderr.readline().decode() if self.server.stderr else ""
         assert line.startswith("serving"), line
@@ -63,7 +70,7 @@ class Central:
         subprocess.run(ringfence("central", *args), check=True, capture_output=True, cwd=ROOT)
 
     def device(self, device_id: str, role: str, steps: list[dict[str, Any]],
-               parties: list[dict[str, Any]] = ()) -> tuple[Path, Path]:
+               parties: list[dict[str, Any]] = (), link: str | None = None) -> tuple[Path, Path]:
         """Enrol, and write the device's TOML and its scenario."""
         home = self.tmp / device_id
         home.mkdir()
@@ -72,7 +79,7 @@ class Central:
         config = home / "device.toml"
         config.write_text(tomli_w.dumps({
             "device": {"id": device_id, "role": role, "housing_unit": "B"},
-            "link": {"url": self.url},
+            "link": {"url": link or self.url},
             "sync": {"interval_s": INTERVAL_S, "soon_s": 0.5, "timeout_s": 10},
             # The test runs at any hour of the wall clock: the phones are never off.
             "paths": {"data_dir": str(home / "var"), "rules": str(write_rules({"schedule": {"off": []}}, home))},
@@ -85,8 +92,9 @@ class Central:
     def provision(self, config: Path) -> None:
         """The one sync provisioning does: identity into the store, roster and balances from the server."""
         creds = config.with_name("credentials.json")
+        url = config_mod.load(config).link.url
         first = subprocess.run(ringfence("sync", "--config", str(config), "--credentials", str(creds),
-                                         "--link", self.url, "--timeout", "10"),
+                                         "--link", url, "--timeout", "10"),
                                cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert first.returncode == 0, first.stderr
 
@@ -135,10 +143,7 @@ def test_a_handset_and_a_kiosk_run_as_shipped_reach_the_central_server_on_their_
     handset_config, handset_scenario = central.device(
         HANDSET, "handset", [*dial_steps(), {"at_s": hang_up_at, "action": "hang_up"}],
         [party(HOME, press(1.0, "1"))])
-    kiosk_config, kiosk_scenario = central.device(KIOSK, "kiosk", [
-        {"at_s": 2.0, "action": "keys", "keys": "1234#"}, {"at_s": 4.0, "action": "keys", "keys": "2"},
-        {"at_s": 5.0, "action": "keys", "keys": "1"}, {"at_s": 6.0, "action": "keys", "keys": "#"},
-        {"at_s": 9.0, "action": "keys", "keys": "*"}])
+    kiosk_config, kiosk_scenario = central.device(KIOSK, "kiosk", BUY_ONE)
     central.serve()
     central.provision(handset_config)
     central.provision(kiosk_config)
@@ -180,7 +185,6 @@ def test_a_handset_and_a_kiosk_run_as_shipped_reach_the_central_server_on_their_
 def test_with_the_server_gone_for_good_the_handset_still_calls_and_reports_sync_overdue(tmp_path: Path) -> None:
     """The schedule cannot be met: every session fails, backs off, and the device says it is overdue, while the
     call goes on within the offline bounds on what the last sync left in the store."""
-    from firmware import config as config_mod
     from firmware.store import Store
     from firmware.sync.credentials import Credentials
     from firmware.sync.identity import save_identity
@@ -225,3 +229,35 @@ def test_with_the_server_gone_for_good_the_handset_still_calls_and_reports_sync_
     assert [r["failures"] for r in retries][:3] == [1, 2, 3]
     [overdue] = [r for r in seen if r["event"] == "sync_overdue"]
     assert overdue["since_s"] >= 4
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open defect, cause not found: over a paced pty serial line, the sync session that follows the kiosk's account"
+    " question (its kept connection closed first) gets no answer from the server, and the purchase after it is"
+    " applied but its answer lost (settled 10 s later by a status query); the server logs the other side starting"
+    " a new connection twice within 0.5 s. The same sequence driven from one process succeeded 5 times of 5"))
+def test_a_kiosk_on_a_serial_line_buys_and_syncs_over_its_one_link(central: Central, tmp_path: Path) -> None:
+    """A serial line carries one connection at a time: the purchase and the scheduled sessions take turns, and
+    each succeeds on its first try."""
+    from sim.serial_cable import SerialCable
+
+    cable = SerialCable(115200)
+    try:
+        config, scenario = central.device(KIOSK, "kiosk", BUY_ONE, link=cable.end_a)
+        central.serve(cable.end_b)
+        central.provision(config)
+        out = tmp_path / "kiosk.jsonl"
+        kiosk = start(config, scenario, out)
+        try:
+            wait_for("the purchase at the central server", lambda: central.query(
+                f"SELECT 1 FROM kiosk_central_purchases WHERE device_id = '{KIOSK}' AND status = 'applied'"), 30)
+            time.sleep(3.0)
+        finally:
+            kiosk.send_signal(signal.SIGTERM)
+            kiosk.wait(20)
+    finally:
+        cable.close()
+    seen = records(out)
+    assert [r["status"] for r in seen if r["event"] == "purchase_update"] == ["applied"], "answered at once"
+    done = [r for r in seen if r["event"] == "sync_done"]
+    assert len(done) >= 2 and all(r["ok"] for r in done), done
