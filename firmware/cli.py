@@ -7,13 +7,19 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from firmware import __version__
 from firmware import config as config_mod
 from firmware.console import UserError
+
+if TYPE_CHECKING:
+    from firmware.device import Devices
+    from hal.clock import Clock
 
 #: Subcommands imported only when used, so that `ringfence sim run` does not pay for TLS, bundles or the kiosk.
 LAZY_COMMANDS = {
@@ -22,7 +28,6 @@ LAZY_COMMANDS = {
     "diag": "firmware.tech.cli:diag_command",
     "dsp": "firmware.dsp.cli:dsp",
     "flash": "firmware.update.flash_cli:flash_command",
-    "kiosk": "firmware.kiosk.cli:kiosk",
     "provision": "firmware.tech.cli:provision_command",
     "rules": "firmware.rules.cli:rules_group",
     "slot": "firmware.update.cli:slot_group",
@@ -140,28 +145,86 @@ def config_show(path: Path | None) -> None:
 
 @main.command("run")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
-def run_device(config_path: Path | None) -> None:
-    """Run the device on its configured hardware until interrupted, logging events as JSON lines."""
-    from firmware.device import DeviceError, assemble, real_devices
+@click.option("--sim", is_flag=True, help="Run even though every device is simulated (a bench, a test, a demo).")
+@click.option("--scenario", type=click.Path(path_type=Path),
+              help="With --sim: act out this scenario's steps and called parties on the simulated devices,"
+                   " in real time from start-up (docs/scenarios.md).")
+def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> None:
+    """Run the device's role on its configured hardware until stopped, logging events as JSON lines."""
+    from firmware.device import DeviceError, all_simulated, build, real_devices
     from hal.clock import MonotonicClock
 
-    try:
-        cfg = config_mod.load(config_path)
-    except config_mod.ConfigError as exc:
-        raise UserError(str(exc)) from None
-    clock = MonotonicClock()
-    try:
-        devices = real_devices(cfg, clock)
-        runtime = assemble(cfg, clock, devices)
-    except DeviceError as exc:
-        raise UserError(f"{config_path or 'defaults'}: {exc}") from None
-    runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
+    source = str(config_path or "defaults")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        cfg = _config_or_wait(config_path, stop)
+    except KeyboardInterrupt:
+        return
+    if cfg is None:
+        return
+    if all_simulated(cfg) and not sim:
+        raise UserError(f"{source}: every device of this {cfg.device.role} is simulated ({_backends_text(cfg)});"
+                        " set the real backends, or pass --sim to run a simulated device")
+    if scenario is not None and not sim:
+        raise UserError("--scenario drives simulated devices: pass --sim too")
+    clock = MonotonicClock()
+    try:
+        devices = real_devices(cfg, clock)
+        play = _scenario_input(scenario, devices, clock) if scenario is not None else None
+        assembly = build(cfg, clock, devices)
+    except DeviceError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    runtime = assembly.runtime
+    runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
+    sync = f"sync every {cfg.sync.interval_s:g} s with {cfg.link.url}" if assembly.sync is not None else "sync off"
+    click.echo(f"ringfence: {cfg.device.role} {cfg.device.id} starting: {_backends_text(cfg)}; {sync}"
+               f"{' (simulated)' if sim else ''}", err=True)
+    try:
+        assembly.start()
+        if play is not None:
+            play()
         runtime.run_realtime(stop)
+    except DeviceError as exc:
+        raise UserError(f"{source}: {exc}") from None
     except KeyboardInterrupt:
         pass
     finally:
-        devices.close()
+        assembly.close()
 
+
+#: How often a device waiting for a corrected config looks at the file again.
+CONFIG_RECHECK_S = 2.0
+
+
+def _config_or_wait(path: Path | None, stop: threading.Event) -> config_mod.Config | None:
+    """The config; if it is damaged, one line saying so, then nothing runs (no calls, no devices opened) until
+    the file is corrected or the service is stopped: a restart could not mend it, so none is asked for.
+    None when stopped first."""
+    said = ""
+    while True:
+        try:
+            return config_mod.load(path)
+        except config_mod.ConfigError as exc:
+            if str(exc) != said:
+                said = str(exc)
+                click.echo(f"ringfence: error: {said}; the device stays out of service until the file is corrected",
+                           err=True)
+        if stop.wait(CONFIG_RECHECK_S):
+            return None
+
+
+def _backends_text(cfg: config_mod.Config) -> str:
+    from firmware.device import backends
+
+    return " ".join(f"{name}={backend}" for name, backend in backends(cfg).items())
+
+
+def _scenario_input(path: Path, devices: Devices, clock: Clock) -> Callable[[], None]:
+    from sim.live import prepare
+    from sim.scenario import ScenarioError
+
+    try:
+        return prepare(path, devices, clock)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None

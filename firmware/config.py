@@ -118,6 +118,30 @@ class LinkSection(_Section):
     baudrate: int = Field(115200, ge=300, le=4_000_000)
 
 
+class SyncSection(_Section):
+    """When the device syncs with the central server on its own (docs/sync-protocol.md, "On the device")."""
+
+    enabled: bool = True
+    #: A session this long after the last good one, even when nothing happened.
+    interval_s: float = Field(900.0, ge=1, le=86400)
+    #: After a call record, a purchase or a block: this soon (a burst of records goes in one session).
+    soon_s: float = Field(2.0, ge=0, le=3600)
+    #: After a failure: retry_min_s, doubling up to retry_max_s, each stretched by up to `jitter` of itself.
+    retry_min_s: float = Field(30.0, gt=0, le=86400)
+    retry_max_s: float = Field(1800.0, gt=0, le=86400)
+    jitter: float = Field(0.25, ge=0, le=1)
+    #: With no good session for this long the device reports itself overdue (`sync_overdue`).
+    overdue_s: float = Field(86400.0, gt=0)
+    #: Seconds to wait for each answer from the server.
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _retries_rise(self) -> SyncSection:
+        if self.retry_min_s > self.retry_max_s:
+            raise ValueError(f"retry_min_s ({self.retry_min_s}) must not exceed retry_max_s ({self.retry_max_s})")
+        return self
+
+
 class DisplaySection(_Section):
     #: "lcd" is an HD44780 character LCD behind an I2C backpack (hal/lcd.py).
     backend: Literal["sim", "lcd"] = "sim"
@@ -176,6 +200,7 @@ class Config(_Section):
     audio: AudioSection = AudioSection()
     line: LineSection = LineSection()
     link: LinkSection = LinkSection()
+    sync: SyncSection = SyncSection()
     display: DisplaySection = DisplaySection()
     printer: PrinterSection = PrinterSection()
     kiosk: KioskSection = KioskSection()

@@ -1,19 +1,31 @@
-"""Assembling a device: backends chosen by configuration, wired to the runtime and the role's machines."""
+"""Assembling a device: backends chosen by configuration, wired to the runtime and the role's machines.
+
+Every role is declared once in ROLES (its devices, and the function that installs its machines, handlers and
+services); `build` assembles any role the same way for `ringfence run` and for the simulator, adds technician
+mode and, on a device, the sync service.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from firmware.config import Config
-from firmware.runtime import Machine, Runtime
+from firmware.runtime import Runtime
+from firmware.store import Store
 from hal.audio import AudioPort, SimAudioPort
 from hal.clock import Clock
 from hal.display import Display, SimDisplay
 from hal.hookswitch import HookSwitch, SimHookSwitch
 from hal.keypad import Keypad, SimKeypad
 from hal.line import Line, SimLine
+
+if TYPE_CHECKING:
+    from firmware.sync.service import SyncService
 
 
 @dataclass
@@ -37,6 +49,14 @@ def sim_devices(config: Config, clock: Clock) -> Devices:
         line=SimLine(clock),
         display=SimDisplay(config.display.width, config.display.height),
     )
+
+
+#: The one device store, shared by every role, sync and the technician tools.
+STORE_FILE = "ringfence.sqlite"
+
+
+def store_path(config: Config) -> Path:
+    return Path(config.paths.data_dir) / STORE_FILE
 
 
 class DeviceError(RuntimeError):
@@ -68,7 +88,11 @@ def real_devices(config: Config, clock: Clock) -> Devices:
         from hal.lcd import LcdDisplay
 
         d = config.display
-        devices.display = LcdDisplay(d.width, d.height, d.i2c_port, d.i2c_address, d.i2c_expander, d.charmap)
+        try:
+            devices.display = LcdDisplay(d.width, d.height, d.i2c_port, d.i2c_address, d.i2c_expander, d.charmap)
+        except OSError as exc:
+            devices.close()
+            raise DeviceError(f"display.backend = 'lcd': {exc}") from exc
     if config.audio.backend == "sounddevice":
         try:
             from hal.sounddevice_audio import SoundDeviceAudioPort
@@ -84,32 +108,134 @@ def real_devices(config: Config, clock: Clock) -> Devices:
     return devices
 
 
-def machines_for(config: Config, devices: Devices) -> list[Machine]:
-    """The state machines of the device's role."""
-    if config.device.role == "handset":
-        from firmware.handset.wiring import handset_flow
+@dataclass
+class Platform:
+    """What differs between a device in the field (the defaults) and the simulator, which passes its own."""
 
-        return [handset_flow(config)]
-    return []
+    #: Clock seconds to the date and time the rules need; None: the system's wall clock.
+    wall: Callable[[float], datetime] | None = None
+    #: The device store; None: DATA_DIR/ringfence.sqlite.
+    store: Store | None = None
+    #: Runs blocking network jobs (a kiosk's purchases) in order; None: a worker thread.
+    dispatch: Callable[[Callable[[], None]], None] | None = None
+    #: The kiosk's purchase service; None: the sync protocol to link.url.
+    purchase_service: Any = None
+    #: The kiosk's receipt printer; None: as configured.
+    printer: Any = None
+    #: Idempotency keys for purchases; None: random ids (firmware/ids.py).
+    new_key: Callable[[], str] | None = None
+    #: Sync with the central server on the schedule in [sync]; the virtual-time simulator has no server.
+    sync: bool = True
+    #: Set by `build` when the device syncs: register what must let go of the link before each session.
+    before_sync: Callable[[Callable[[], None]], None] | None = None
 
 
-def assemble(
-    config: Config, clock: Clock, devices: Devices, wall: Callable[[float], datetime] | None = None
-) -> Runtime:
-    """`wall` turns clock seconds into the date and time the rules need (the simulator sets its own)."""
-    runtime = Runtime(clock, machines_for(config, devices))
-    if config.device.role == "handset":
-        from firmware.handset.wiring import install, system_wall
+@dataclass
+class Installed:
+    """What a role's install leaves behind: how to start it once observers listen, and what to close."""
 
-        line = devices.line
-        install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up, wall or system_wall(clock))
+    start: Callable[[], None] = lambda: None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+RoleInstall = Callable[[Runtime, Config, Devices, Platform], Installed]
+
+
+@dataclass(frozen=True)
+class Role:
+    """One kind of device: the devices it uses, and where its install function lives (imported when used)."""
+
+    name: str
+    devices: tuple[str, ...]
+    install: str
+
+    def installer(self) -> RoleInstall:
+        module, attribute = self.install.split(":")
+        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+
+
+#: Every role, declared once: `ringfence run`, the simulator and technician mode assemble each the same way.
+ROLES: dict[str, Role] = {
+    "handset": Role("handset", ("keypad", "hook", "audio", "line"), "firmware.handset.wiring:install_role"),
+    "kiosk": Role("kiosk", ("keypad", "hook", "display", "printer"), "firmware.kiosk.wiring:install_role"),
+}
+#: Devices a role may have that are started with the runtime's `post` (the others are only written to).
+INPUT_DEVICES = ("keypad", "hook", "audio", "line")
+SIMULATED = frozenset({"sim", "mock"})
+
+
+def device_backends(config: Config) -> dict[str, str]:
+    """Every device and the backend the config chose for it ("none": not fitted)."""
+    return {"keypad": config.gpio.backend, "hook": config.gpio.backend, "audio": config.audio.backend,
+            "line": config.line.backend, "display": config.display.backend, "printer": config.printer.backend}
+
+
+def backends(config: Config) -> dict[str, str]:
+    """The role's devices and their backends."""
+    chosen = device_backends(config)
+    return {name: chosen[name] for name in ROLES[config.device.role].devices}
+
+
+def simulated_devices(config: Config) -> frozenset[str]:
+    """The devices whose configured backend is simulated: what technician mode must never report as passed."""
+    return frozenset(name for name, backend in device_backends(config).items() if backend in SIMULATED)
+
+
+def all_simulated(config: Config) -> bool:
+    """True when no fitted device of the role is real: such a device must be started with --sim."""
+    fitted = [backend for backend in backends(config).values() if backend != "none"]
+    return all(backend in SIMULATED for backend in fitted)
+
+
+@dataclass
+class Assembly:
+    """A device put together: start it once observers listen, close it when it stops."""
+
+    config: Config
+    runtime: Runtime
+    devices: Devices
+    installed: Installed
+    sync: SyncService | None = None
+
+    def start(self) -> None:
+        """Input devices first (they post into the queue), then the role's first events, then sync."""
+        for name in ROLES[self.config.device.role].devices:
+            if name not in INPUT_DEVICES:
+                continue
+            try:
+                getattr(self.devices, name).start(self.runtime.post)
+            except Exception as exc:  # a sound card vanishing between open and start, a pin grabbed meanwhile
+                raise DeviceError(f"{name}: cannot start: {type(exc).__name__}: {exc}") from exc
+        self.installed.start()
+        if self.sync is not None:
+            self.sync.start()
+
+    def close(self) -> None:
+        """The role's services, then the devices; the caller closes, also after a failed start."""
+        for closer in reversed(self.installed.closers):
+            closer()
+        self.devices.close()
+
+
+def build(config: Config, clock: Clock, devices: Devices, platform: Platform | None = None) -> Assembly:
+    """The role's machines and handlers, technician mode and (on a device) the sync service, not yet started."""
+    platform = platform or Platform()
+    role = ROLES[config.device.role]
+    runtime = Runtime(clock)
+    sync = None
+    if platform.sync and config.sync.enabled:
+        from firmware.sync.service import SyncService
+
+        sync = SyncService(runtime, config, store_path(config))
+        if platform.dispatch is None:  # the link is one: the role's network jobs share the sync thread
+            platform = replace(platform, dispatch=sync.dispatch)
+        platform = replace(platform, before_sync=sync.before_session)
+    installed = role.installer()(runtime, config, devices, platform)
     from firmware.tech.session import attach_to_device
 
-    attach_to_device(runtime, config, clock, devices)  # technician mode, on every role's keypad
-    for name in ("keypad", "hook", "audio", "line"):
-        try:
-            getattr(devices, name).start(runtime.post)
-        except Exception as exc:  # a sound card vanishing between open and start, a pin grabbed meanwhile
-            devices.close()
-            raise DeviceError(f"{name}: cannot start: {type(exc).__name__}: {exc}") from exc
-    return runtime
+    attach_to_device(runtime, config, clock, devices, platform.store)  # technician mode, on every role's keypad
+    assembly = Assembly(config, runtime, devices, installed, sync)
+    if sync is not None:
+        sync.install()
+        installed.closers.append(sync.close)
+    return assembly

@@ -18,15 +18,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware.config import Config
-from firmware.device import sim_devices
-from firmware.kiosk.device import assemble_kiosk, start_kiosk
-from firmware.kiosk.login import RulesLogin
+from firmware.device import Platform, build, sim_devices
 from firmware.kiosk.messages import Language
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseService
+from firmware.kiosk.wiring import KioskInstalled
 from firmware.rules.datasets import Inmate, Restriction
 from firmware.rules.identity import make_verifier
-from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
@@ -128,11 +126,13 @@ class KioskWorld:
         self.dispatch = VirtualDispatch(self.clock, setup.round_trip_ms / 1000)
         keys = itertools.count(1)
         prefix = f"{config.device.id}-{round(start_at * 1000)}"
-        self.runtime, self.client = assemble_kiosk(
-            config, self.clock, self.devices, self.store, self.purchase_service,
-            RulesLogin(CallRules.from_config(config, self.store), self.wall), self.dispatch, self.printer,
-            new_key=lambda: f"{prefix}-{next(keys):04d}",
-        )
+        self.assembly = build(config, self.clock, self.devices, Platform(
+            wall=self.wall, store=self.store, dispatch=self.dispatch, purchase_service=self.purchase_service,
+            printer=self.printer, new_key=lambda: f"{prefix}-{next(keys):04d}", sync=False))
+        self.runtime = self.assembly.runtime
+        installed = self.assembly.installed
+        assert isinstance(installed, KioskInstalled) and installed.client is not None
+        self.client = installed.client
         self.records: list[Record] = []
 
         def collect(record: Record) -> None:
@@ -146,7 +146,7 @@ class KioskWorld:
         return EPOCH + timedelta(seconds=at)
 
     def start(self) -> None:
-        start_kiosk(self.runtime, self.client, self.devices, self.clock, self.config)
+        self.assembly.start()
 
     def schedule(self, steps: list[Any]) -> None:
         from sim.runner import _Actor  # the same step scheduler as the handset's scenarios

@@ -12,7 +12,7 @@ from typing import Any
 
 from firmware import config as config_mod
 from firmware import ids
-from firmware.device import Devices, assemble, sim_devices
+from firmware.device import Devices, Platform, build, sim_devices
 from firmware.dsp.wavio import AudioFileError
 from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
@@ -216,8 +216,10 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
                 raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
 
         def boot() -> Runtime:
-            runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))
+            assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+            runtime = assembly.runtime
             runtime.observe(collect)
+            assembly.start()
             world_mod.apply_timing(runtime, timing)
             return runtime
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from firmware.config import Config
+from firmware.device import STORE_FILE, Devices, Installed, Platform
 from firmware.handset import messages as m
 from firmware.handset.far_end import dsp_detectors
 from firmware.handset.machine import HandsetFlow
@@ -20,8 +21,6 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from hal.clock import Clock
 
-#: The one device store, shared with `ringfence sync`, the kiosk and the technician tools.
-STORE_FILE = "ringfence.sqlite"
 RECORDINGS_DIR = "recordings"
 
 
@@ -66,3 +65,12 @@ def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], l
         runtime.on(announcement, lambda c: None)
     runtime.post(m.DeviceStarted(runtime.clock.now()))
     return services
+
+
+def install_role(runtime: Runtime, config: Config, devices: Devices, platform: Platform) -> Installed:
+    """The handset role (firmware/device.py ROLES): the call flow on the keypad, hookswitch, audio and line."""
+    runtime.machines.append(handset_flow(config))
+    line = devices.line
+    install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up,
+            platform.wall or system_wall(runtime.clock))
+    return Installed()

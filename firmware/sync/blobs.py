@@ -23,9 +23,11 @@ CHUNK = 32 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
-class Messenger(Protocol):
+class Sender(Protocol):
     def send(self, body: Body) -> None: ...
 
+
+class Messenger(Sender, Protocol):
     def recv(self, timeout: float) -> Body: ...
 
 
@@ -139,7 +141,7 @@ class BlobSink:
         raise MessageError("unexpected", f"{type(body).__name__} is not a blob message")
 
 
-def stream_from(peer: Messenger, blob: FileBlob, offer: BlobOffer, have: int, chunk_size: int = CHUNK) -> None:
+def stream_from(peer: Sender, blob: FileBlob, offer: BlobOffer, have: int, chunk_size: int = CHUNK) -> None:
     """Send the chunks from `have` to the end, then blob_end; the answer is read by the caller."""
     with blob.path.open("rb") as data:
         data.seek(have)
@@ -157,13 +159,13 @@ def send_blob(peer: Messenger, blob: FileBlob, timeout: float, chunk_size: int =
     """Offer, resume where the receiver is, stream, and confirm. Returns the bytes sent this time."""
     offer = blob.offer()
     peer.send(offer)
-    state = _state(peer.recv(timeout), blob.id)
+    state = blob_state(peer.recv(timeout), blob.id)
     if state.status == "complete":
         return 0
     if state.status == "refused":
         raise BlobRefused(f"blob {blob.id}: refused: {state.reason}")
     stream_from(peer, blob, offer, state.have, chunk_size)
-    final = _state(peer.recv(timeout), blob.id)
+    final = blob_state(peer.recv(timeout), blob.id)
     if final.status != "complete":
         raise BlobRefused(f"blob {blob.id}: not complete after sending: {final.status} {final.reason}")
     return offer.size - state.have
@@ -206,7 +208,7 @@ def serve_request(peer: Messenger, request: BlobRequest, find: Callable[[str], F
     send_blob(peer, blob, timeout)
 
 
-def _state(body: Body, blob_id: str) -> BlobState:
+def blob_state(body: Body, blob_id: str) -> BlobState:
     if not isinstance(body, BlobState) or body.id != blob_id:
         raise MessageError("unexpected", f"expected blob_state for {blob_id}, got {type(body).__name__}")
     return body

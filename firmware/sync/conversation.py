@@ -56,12 +56,16 @@ class Conversation:
             self.send(Error(code=getattr(error, "code", code), message=str(error)))
 
 
-def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout: float,
-                   role: str = "handset", firmware: str = "") -> tuple[Conversation, Welcome]:
-    nonce = os.urandom(16)
-    channel.send(seal(Hello(device_id=device_id, nonce=nonce, versions=[PROTOCOL_VERSION], role=role,
-                            firmware=firmware), 0, device_key))
-    data = channel.recv(timeout)
+def hello_message(device_id: str, device_key: bytes, role: str = "handset", firmware: str = "",
+                  nonce: bytes | None = None) -> tuple[bytes, bytes]:
+    """The sealed hello that opens a session, and its nonce (which the welcome must echo)."""
+    nonce = nonce if nonce is not None else os.urandom(16)
+    return seal(Hello(device_id=device_id, nonce=nonce, versions=[PROTOCOL_VERSION], role=role,
+                      firmware=firmware), 0, device_key), nonce
+
+
+def read_welcome(data: bytes, device_key: bytes, nonce: bytes) -> tuple[Sealer, Opener, Welcome]:
+    """The server's answer to a hello: the session's sealer and opener, or RemoteError / MessageError."""
     _v, code, _c = peek(data)
     if code == MsgType.ERROR:
         error = open_sealed(data, ANONYMOUS_KEY).body
@@ -74,7 +78,15 @@ def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout:
     if welcome.echo != nonce:
         raise MessageError("replay", "welcome does not answer this hello (nonce mismatch)")
     keys = SessionKeys.derive(device_key, nonce, welcome.nonce)
-    return Conversation(channel, Sealer(keys.device_to_server), Opener(keys.server_to_device), device_id), welcome
+    return Sealer(keys.device_to_server), Opener(keys.server_to_device), welcome
+
+
+def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout: float,
+                   role: str = "handset", firmware: str = "") -> tuple[Conversation, Welcome]:
+    hello, nonce = hello_message(device_id, device_key, role, firmware)
+    channel.send(hello)
+    sealer, opener, welcome = read_welcome(channel.recv(timeout), device_key, nonce)
+    return Conversation(channel, sealer, opener, device_id), welcome
 
 
 def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], timeout: float, head: int,

@@ -26,7 +26,9 @@ CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
 @click.option("--housing-unit", required=True)
 @click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--central", "central_url", required=True, help="The central server's link (tcp://HOST:PORT or serial).")
-@click.option("--pin-map", type=click.Path(path_type=Path), required=True, help="TOML: [gpio], [keypad], [hook].")
+@click.option("--pin-map", type=click.Path(path_type=Path), required=True,
+              help="TOML: [gpio], [keypad], [hook]; and [audio], [line], [display], [printer] where they differ.")
+@click.option("--audio-device", default="", help="The handset's sound card (a name or index; default: the system's).")
 @click.option("--credentials", type=click.Path(path_type=Path), required=True,
               help="The device's sync credentials from `ringfence central enroll`.")
 @click.option("--keyring", type=click.Path(path_type=Path), required=True, help="Trusted bundle signing keys.")
@@ -39,7 +41,8 @@ CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
 @click.option("--force", is_flag=True, help="Provision again a device that already has an identity.")
 def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, facility: str,
                       housing_unit: str, language: str, central_url: str, pin_map: Path, credentials: Path,
-                      keyring: Path, access_key: Path, technician_code: str, register: bool, force: bool) -> None:
+                      keyring: Path, access_key: Path, technician_code: str, register: bool, force: bool,
+                      audio_device: str) -> None:
     """Give a new device its identity, keys, place, role and pin map, and register it with central."""
     from pydantic import ValidationError
 
@@ -53,7 +56,8 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     home = DeviceHome(home_dir)
     try:
         request = prov.Request(device_id, hardware, role, facility, housing_unit, central_url,  # type: ignore[arg-type]
-                               pin_map, credentials, keyring, access_key, technician_code, language)  # type: ignore[arg-type]
+                               pin_map, credentials, keyring, access_key, technician_code, language,  # type: ignore[arg-type]
+                               audio_device)
         identity, _detail = prov.provision(home, request, force)
     except (prov.ProvisionError, CodeError) as exc:
         raise UserError(str(exc)) from None
@@ -63,6 +67,9 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     click.echo(f"provisioned {identity.device_id}: {identity.role} at {identity.facility}, housing unit"
                f" {identity.housing_unit}, hardware {identity.hardware}, sync key {identity.sync_key_id}")
     click.echo(f"  configuration {home.config_path}; keep the credentials file {credentials} safe or delete it")
+    simulated = _simulated_devices(home.config_path)
+    if simulated:
+        click.echo(f"  simulated on this device: {simulated} (give real backends in the pin map)")
     if not register:
         click.echo("  not registered yet: the first sync will register it")
         return
@@ -76,6 +83,21 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     click.echo(f"  {state} with {identity.central_url}: {report.pushed} records sent, {report.pulled} changes"
                f" received")
     sys.exit(0 if report.agree else 3)
+
+
+def _simulated_devices(config_path: Path) -> str:
+    from firmware import config as config_mod
+    from firmware.device import SIMULATED, backends
+
+    cfg = config_mod.load(config_path)
+    return ", ".join(f"{name}={backend}" for name, backend in backends(cfg).items() if backend in SIMULATED)
+
+
+def _verdict(test: str, passed: bool, simulated: frozenset[str]) -> str:
+    """A simulated device is reported as such, never as passed; a failure on one is still a failure."""
+    if not passed:
+        return "FAILED (simulated)" if test in simulated else "FAILED"
+    return "simulated" if test in simulated else "passed"
 
 
 DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
@@ -98,7 +120,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     import threading
 
     from firmware import config as config_mod
-    from firmware.device import real_devices
+    from firmware.device import real_devices, simulated_devices
     from firmware.runtime import Runtime
     from firmware.tech import settings as settings_mod
     from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey
@@ -132,13 +154,17 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     finished = threading.Event()
     result_ready = threading.Condition()
 
+    simulated = simulated_devices(cfg)
+
     def observe(record: dict[str, object]) -> None:
         if record["event"] == "tech_result":
+            test = str(record["test"])
             with result_ready:
-                results[str(record["test"])] = bool(record["passed"])
+                results[test] = bool(record["passed"])
                 result_ready.notify_all()
             if as_json:
-                click.echo(json.dumps({k: v for k, v in record.items() if k != "t_ms"}))
+                shown = {k: v for k, v in record.items() if k not in ("t_ms", "passed")}
+                click.echo(json.dumps({**shown, "result": _verdict(test, results[test], simulated)}))
             else:
                 click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
         elif record["event"] == "tech_session_end":
@@ -146,7 +172,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
 
     store = home.store()
     attach(runtime, clock, home, store, devices, cfg.keypad.layout, cfg.device.language,
-           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings)
+           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings, simulated)
     runtime.observe(observe)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
@@ -179,7 +205,7 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
     missing = [t for t in wanted if t not in results]
     if not as_json:
         for test, passed in results.items():
-            click.echo(f"{test}: {'passed' if passed else 'FAILED'}")
+            click.echo(f"{test}: {_verdict(test, passed, simulated)}")
         for test in missing:
             click.echo(f"{test}: no result (timed out)")
     sys.exit(0 if all(results.values()) and not missing else 1)

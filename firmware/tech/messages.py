@@ -23,6 +23,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "running": {"en": "Testing {test}...", "es": "Probando {test}..."},
     "test_passed": {"en": "{test}: passed", "es": "{test}: correcto"},
     "test_failed": {"en": "{test}: FAILED", "es": "{test}: FALLÓ"},
+    "test_simulated": {"en": "{test}: simulated, not tested", "es": "{test}: simulado, sin probar"},
 }
 
 

@@ -29,6 +29,10 @@ from firmware.tech.home import DeviceHome, Identity
 from firmware.update.keys import Keyring
 
 PIN_MAP_SECTIONS = {"gpio", "keypad", "hook"}
+#: Sections of the device's own hardware a pin map may also give (its sound card, its line, its screen).
+HARDWARE_SECTIONS = {"audio", "line", "display", "printer"}
+#: What provisioning writes for each device the role uses, before the pin map's own values: real backends.
+REAL_SECTIONS: dict[str, dict[str, Any]] = {"audio": {"backend": "sounddevice"}, "display": {"backend": "lcd"}}
 
 
 class ProvisionError(ValueError):
@@ -49,6 +53,8 @@ class Request:
     access_key: Path
     technician_code: str
     language: Literal["en", "es"] = "en"
+    #: The sound card (a sounddevice name or index); empty: the system's default device.
+    audio_device: str = ""
 
 
 def read_pin_map(path: Path) -> dict[str, Any]:
@@ -58,10 +64,31 @@ def read_pin_map(path: Path) -> dict[str, Any]:
         raise ProvisionError(f"{path}: no such pin map") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProvisionError(f"{path}: not a TOML pin map ({exc})") from None
-    unknown = set(data) - PIN_MAP_SECTIONS
+    unknown = set(data) - PIN_MAP_SECTIONS - HARDWARE_SECTIONS
     if unknown:
-        raise ProvisionError(f"{path}: a pin map has only [gpio], [keypad] and [hook]; found [{', '.join(sorted(unknown))}]")
+        raise ProvisionError(f"{path}: a pin map has only [gpio], [keypad] and [hook], and the hardware sections"
+                             f" [audio], [line], [display], [printer]; found [{', '.join(sorted(unknown))}]")
     return data
+
+
+def hardware_sections(request: Request, pin_map: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """[audio], [line], ... for each device the role uses, written out whole: real backends, then the pin map's
+    values, then the defaults for the rest, so the file says what the device runs on."""
+    from firmware.device import ROLES
+
+    sections: dict[str, dict[str, Any]] = {}
+    for name in ROLES[request.role].devices:
+        if name not in HARDWARE_SECTIONS:
+            continue
+        given = {**REAL_SECTIONS.get(name, {}), **pin_map.get(name, {})}
+        if name == "audio" and request.audio_device:
+            given["device"] = request.audio_device
+        try:
+            checked = config_mod.validate({name: given}, f"pin map {request.pin_map}")
+        except config_mod.ConfigError as exc:
+            raise ProvisionError(str(exc)) from None
+        sections[name] = getattr(checked, name).model_dump(mode="json")
+    return sections
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -100,6 +127,7 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     pin_map = read_pin_map(request.pin_map)
     device_config = {
         **pin_map,
+        **hardware_sections(request, pin_map),
         "device": {"id": request.device_id, "role": request.role, "facility": request.facility,
                    "housing_unit": request.housing_unit, "language": request.language},
         "link": {"url": request.central_url},

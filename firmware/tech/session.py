@@ -168,13 +168,15 @@ def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices
 
 
 def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, keypad_layout: str,
-           language: str, say: Callable[[str], None], settings: TechSettings | None = None) -> TechnicianSession:
-    """Add technician mode to a running device: one call from where the device is assembled."""
+           language: str, say: Callable[[str], None], settings: TechSettings | None = None,
+           simulated: frozenset[str] = frozenset()) -> TechnicianSession:
+    """Add technician mode to a running device: one call from where the device is assembled. `simulated`
+    names the devices (keypad, hook, audio, line) that are simulated here."""
     from hal.keypad import LAYOUTS
 
     settings = settings or load_settings()
     keys = [key for row in LAYOUTS[keypad_layout] for key in row]
-    session = TechnicianSession(TechnicianMode(keys, settings.mode), settings.line.test_number, settings.audio)
+    session = TechnicianSession(TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio)
     runtime.machines.append(session)
     wire(runtime, clock, home, store, devices, language, say)
     return session
@@ -200,5 +202,7 @@ def attach_to_device(runtime: Runtime, config: Config, clock: Clock, devices: An
     def say(text: str) -> None:
         runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})
 
+    from firmware.device import simulated_devices
+
     return attach(runtime, clock, device_home(config), store, devices, config.keypad.layout,
-                  config.device.language, say)
+                  config.device.language, say, simulated=simulated_devices(config))

@@ -69,3 +69,45 @@ def test_audio_prefill_may_fill_the_queue_but_not_exceed_it(prefill: float, ok: 
     else:
         with pytest.raises(config_mod.ConfigError, match=r"prefill_ms \(200.5\) must not exceed queue_ms \(200.0\)"):
             config_mod.load(None, overrides)
+
+
+def test_a_damaged_config_says_so_once_and_waits_out_of_service_until_it_is_corrected(tmp_path: Path) -> None:
+    """No crash loop: the process stays up, opens nothing, and starts once the file is mended."""
+    import signal
+    import time
+
+    path = tmp_path / "device.toml"
+    path.write_text('[device]\nrole = "handset"\nid = "A 12"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert first.startswith(f"ringfence: error: {path}: device.id") and "out of service" in first
+        time.sleep(2 * 2.0 + 0.5)  # two re-reads of the same damage
+        assert process.poll() is None, "it did not exit (a service manager would restart it in a loop)"
+        path.write_text(f'[device]\nrole = "handset"\nid = "A-12"\n[sync]\nenabled = false\n'
+                        f'[paths]\ndata_dir = "{tmp_path / "var"}"\n')
+        started = process.stderr.readline()
+        assert started.startswith("ringfence: handset A-12 starting: keypad=sim"), started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, rest = process.communicate(timeout=20)
+    assert process.returncode == 0 and "Traceback" not in rest
+    assert "device.id" not in rest, "the damage was said once"
+
+
+def test_an_all_simulated_handset_refuses_to_start_without_sim(tmp_path: Path) -> None:
+    path = tmp_path / "device.toml"
+    path.write_text(f'[paths]\ndata_dir = "{tmp_path}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "firmware", "run", "--config", str(path)], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"ringfence: error: {path}: every device of this handset is simulated"
+                                     " (keypad=sim hook=sim audio=sim line=sim); set the real backends, or pass"
+                                     " --sim to run a simulated device")

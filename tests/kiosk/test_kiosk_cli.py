@@ -14,17 +14,19 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_kiosk_run_refuses_a_handset_config(tmp_path: Path) -> None:
-    config = tmp_path / "handset.toml"
-    config.write_text('[device]\nrole = "handset"\n', encoding="utf-8")
-    code, output = run("kiosk", "run", "--config", str(config))
-    assert code == 2 and "device.role is 'handset'; this command runs a kiosk" in output
+def test_a_kiosk_whose_every_device_is_simulated_runs_only_with_sim(tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[device]\nrole = "kiosk"\n[paths]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
+    code, output = run("run", "--config", str(config))
+    assert code == 2 and (f"{config}: every device of this kiosk is simulated"
+                          " (keypad=sim hook=sim display=sim printer=none); set the real backends, or pass --sim"
+                          in output)
 
 
 def test_kiosk_run_without_a_sync_identity_says_how_to_get_one(tmp_path: Path) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[device]\nrole = "kiosk"\n[paths]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
-    code, output = run("kiosk", "run", "--config", str(config))
+    code, output = run("run", "--config", str(config), "--sim")
     assert code == 2 and "has no sync identity yet" in output
 
 

@@ -1,6 +1,6 @@
 """Kiosk processes killed (SIGKILL) at random moments while buying over the real sync protocol.
 
-After each kill, `ringfence kiosk run` starts on the same store and settles what was left open. Then every
+After each kill, `ringfence run --sim` starts on the same store and settles what was left open. Then every
 purchase the kiosk committed is final, central applied exactly those the kiosk has as applied, none twice, and
 no money appeared or vanished.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from firmware.kiosk.ledger import KioskLedger
 from firmware.store import Store
+from firmware.sync.identity import save_identity
 from sim.central.kiosk_loopback import LoopbackCentral
 from tests.kiosk.helpers import ALICE
 
@@ -41,6 +42,7 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
     data = tmp_path / "kiosk"
     data.mkdir()
     store_path = data / "ringfence.sqlite"
+    save_identity(Store(store_path), creds)
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[device]\nrole = "kiosk"\nid = "kiosk-9"\n[link]\nurl = "{url}"\n'
                       f'[paths]\ndata_dir = "{data}"\n', encoding="utf-8")
@@ -55,8 +57,8 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
             buyer.send_signal(signal.SIGKILL)
             buyer.wait()
             left_open += len(KioskLedger(Store(store_path)).open_keys())
-            kiosk = subprocess.Popen([sys.executable, "-m", "firmware", "kiosk", "run", "--config", str(config),
-                                      "--credentials", str(creds_path)], cwd=ROOT, env=env,
+            kiosk = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(config), "--sim"],
+                                     cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             assert kiosk.stdout is not None
             first = kiosk.stdout.readline()  # the kiosk is up once it has shown its idle screen

@@ -18,12 +18,19 @@ def test_diag_runs_tests_and_reports_each(device_home: DeviceHome) -> None:
     result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--run", "status,audio,line",
                                        "--json"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {r["test"]: r["passed"] for r in records} == {"status": True, "audio": True, "line": True}
-    assert result.exit_code == 0
+    assert {r["test"]: r["result"] for r in records} == {"status": "passed", "audio": "simulated",
+                                                         "line": "simulated"}
+    assert result.exit_code == 0, "a simulated device is not a failure, and is never reported as passed"
     store = device_home.store()
     kinds = [i.kind for i in Outbox(store).pending()]
     store.close()
     assert kinds.count("tech.diag_result") == 3 and kinds.count("tech.diag_session") == 2
+
+
+def test_diag_says_simulated_for_a_simulated_device_and_passed_only_for_a_real_one(device_home: DeviceHome) -> None:
+    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--run", "status,audio"])
+    assert "status: passed" in result.stdout and "audio: simulated" in result.stdout
+    assert "audio: passed" not in result.stdout
 
 
 def test_diag_exit_status_says_a_test_failed(device_home: DeviceHome) -> None:

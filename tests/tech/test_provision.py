@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,11 @@ def test_provision_and_register_with_central(bench: dict[str, Path], central: st
     loaded = config_mod.load(home.config_path)
     assert loaded.keypad.rows == (5, 6, 13, 19) and loaded.hook.pin == 26 and loaded.gpio.backend == "mock"
     assert (loaded.device.id, loaded.device.housing_unit, loaded.link.url) == ("handset-7", "B", central)
+    written = tomllib.loads(config)
+    assert written["audio"]["backend"] == "sounddevice" and written["audio"]["block_ms"] == 10.0
+    assert written["line"] == {"backend": "sim"}, "the line section is written whole, as the device runs it"
+    assert "display" not in written and "printer" not in written, "a handset has no screen or printer"
+    assert "simulated on this device: keypad=mock, hook=mock, line=sim" in out
     db = CentralDB(bench["db"])
     received = db.db.execute("SELECT kind, payload FROM received WHERE device_id = 'handset-7'").fetchall()
     assert [k for k, _ in received] == ["tech.provision"]
@@ -126,7 +132,8 @@ def test_registration_failure_is_reported_with_its_exit_code(bench: dict[str, Pa
 @pytest.mark.parametrize(("pins", "message"), [
     ("[keypad]\nrows = [5, 6, 13]\n", "needs 4 rows"),
     ("[keypad]\nrows = [5, 6, 13, 12]\ncols = [12, 16, 20]\n", "used twice"),
-    ("[speaker]\npin = 3\n", "only [gpio], [keypad] and [hook]"),
+    ("[speaker]\npin = 3\n", "only [gpio], [keypad] and [hook], and the hardware sections"),
+    ("[audio]\nbackend = \"alsa\"\n", "audio.backend = 'alsa': Input should be 'sim' or 'sounddevice'"),
     ("[hook\n", "not a TOML pin map"),
 ])
 def test_bad_pin_map_is_refused_and_writes_nothing(bench: dict[str, Path], pins: str, message: str) -> None:
@@ -134,6 +141,15 @@ def test_bad_pin_map_is_refused_and_writes_nothing(bench: dict[str, Path], pins:
     code, _, err = provision(bench, "tcp://127.0.0.1:1", "--no-register")
     assert code == 2 and message in err
     assert not DeviceHome(bench["home"]).identity_path.exists()
+
+
+def test_the_audio_device_and_a_maps_hardware_sections_are_written(bench: dict[str, Path]) -> None:
+    bench["pins"].write_text(PIN_MAP + '[audio]\nsamplerate = 48000\n')
+    code, _out, err = provision(bench, "tcp://127.0.0.1:1", "--no-register", "--audio-device", "USB Audio")
+    assert code == 0, err
+    written = tomllib.loads(DeviceHome(bench["home"]).config_path.read_text())
+    assert (written["audio"]["backend"], written["audio"]["device"], written["audio"]["samplerate"]) == (
+        "sounddevice", "USB Audio", 48000)
 
 
 def test_credentials_for_another_device_are_refused(bench: dict[str, Path]) -> None:
