@@ -241,6 +241,11 @@ class PinPolicy(_Section):
     #: An inmate may call only from phones in the housing unit the roster gives.
     own_unit_only: bool = False
 
+    @property
+    def entry_max_length(self) -> int:
+        """The longest keypad entry: the PIN, after the inmate number where the facility identifies by number."""
+        return self.max_length + (self.number_length if self.identify == "inmate_number" else 0)
+
     @model_validator(mode="after")
     def _lengths(self) -> PinPolicy:
         if self.min_length > self.max_length:

@@ -91,7 +91,11 @@ class CallRules:
     # -- before the PIN ----------------------------------------------------------------------------------
 
     def phone_available(self, now: datetime) -> Refusal | None:
-        """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window."""
+        """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window, and
+        Refusal("refuse.locked_out", params until) while the phone is locked after wrong PINs."""
+        locked = self.records.locked_until(now)
+        if locked is not None:
+            return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         return auth.shutoff_refusal(now, self.rules, self.housing_unit)
 
     # -- identity ----------------------------------------------------------------------------------------
