@@ -86,7 +86,7 @@ class FlashReceiver:
         allow_downgrade = offer.meta.get("allow_downgrade") == "yes"
         try:
             header_bytes = base64.b64decode(offer.meta.get("header", ""), validate=True)
-            header = parse_header(header_bytes)
+            header = parse_header(header_bytes, self.home.keyring())
             installed_in = self._slot_holding(header_bytes)
             if installed_in is not None:
                 return BlobState(id=offer.id, have=offer.size, status="complete",

@@ -215,8 +215,13 @@ class SlotManager:
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         self.checkpoint("cleared")
-        for f in header.manifest.files:
-            self._write_file(bundle, header, f.name, directory)
+        try:
+            for f in header.manifest.files:
+                self._write_file(bundle, header, f.name, directory)
+        except BundleError:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise
         with open(bundle, "rb") as src:
             header_bytes = src.read(header.length)
         self._write_atomic(directory / SLOT_MANIFEST, header_bytes)
@@ -249,8 +254,16 @@ class SlotManager:
     def _write_file(self, bundle: Path, header: Header, name: str, directory: Path) -> None:
         entry = next(f for f in header.manifest.files if f.name == name)
         part = directory / (name + ".part")
+        written = 0
         with open_stored(bundle, header, entry) as src, open(part, "wb") as out:
-            while block := src.read(self.chunk):
+            # Never more than the manifest declares: a signed bundle that expands further is refused at once.
+            while block := src.read(min(self.chunk, entry.size + 1 - written)):
+                written += len(block)
+                if written > entry.size:
+                    out.close()
+                    part.unlink()
+                    raise BundleError(Refusal.CORRUPT, f"{bundle}: {name} expands past the {entry.size} bytes"
+                                      " its manifest declares")
                 out.write(block)
                 self.checkpoint(f"chunk:{name}")
             out.flush()
