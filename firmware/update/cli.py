@@ -262,9 +262,10 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         keyring = home.keyring()
         first = manager.load().good is None
         if first:
-            result = manager.seed(bundle, keyring, hardware, prepare=unpack_wheels)
+            result = manager.seed(bundle, keyring, hardware, prepare=unpack_wheels, keyring_path=home.keyring_path)
         else:
-            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels)
+            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels,
+                                     keyring_path=home.keyring_path)
         keyring.save(home.keyring_path)  # with any key rotations the bundle carried
     except BundleError as exc:
         refuse(exc)

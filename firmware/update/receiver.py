@@ -137,10 +137,11 @@ class FlashReceiver:
             hardware = self.home.hardware()
             manager = self.home.slots(self.store)
             if manager.load().good is None:
-                result = manager.seed(path, keyring, hardware, prepare=unpack_wheels)
+                result = manager.seed(path, keyring, hardware, prepare=unpack_wheels,
+                                      keyring_path=self.home.keyring_path)
             else:
                 result = manager.install(path, keyring, hardware, self._allow_downgrade.get(blob_id, False),
-                                         prepare=unpack_wheels)
+                                         prepare=unpack_wheels, keyring_path=self.home.keyring_path)
             keyring.save(self.home.keyring_path)
         except BundleError as exc:
             path.unlink(missing_ok=True)

@@ -35,7 +35,7 @@ from firmware.update.bundle import (
     parse_header,
     verify,
 )
-from firmware.update.keys import Keyring
+from firmware.update.keys import Keyring, KeyringError
 
 SlotName = Literal["a", "b"]
 SLOTS: tuple[SlotName, SlotName] = ("a", "b")
@@ -196,14 +196,19 @@ class SlotManager:
         hardware: str | None,
         allow_downgrade: bool = False,
         prepare: Callable[[Path, Header], None] | None = None,
+        keyring_path: Path | None = None,
     ) -> InstallResult:
-        """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot."""
+        """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot. Key
+        rotations the bundle carries are saved to `keyring_path` (fsynced, directory too) before the slot is
+        activated, so a kill at any moment never leaves new firmware with a keyring that refuses its key."""
         state = self.load()
         if state.trial is not None:
             raise SlotError(
                 f"slot {state.trial} is still on trial; start it and let it be marked good, or roll back first"
             )
         installed = state.slots[state.good].version if state.good else None
+        if state.good is not None:
+            self._finish_retirements(state.good, keyring)
         header = verify(bundle, keyring, hardware, installed, allow_downgrade)
         self.checkpoint("verified")
         target: SlotName = other(state.good) if state.good else "a"
@@ -238,18 +243,41 @@ class SlotManager:
         if prepare is not None:
             prepare(directory, header)
             self.checkpoint("prepared")
+        # Two durable steps around the slot switch: trust the new keys before it (the old ones stay trusted, so the
+        # same bundle can be installed again after a kill), retire the old keys after it.
         for rotation in header.manifest.rotations:
-            keyring.apply_rotation(rotation)
+            keyring.apply_rotation(rotation, retire_now=False)
+        if header.manifest.rotations and keyring_path is not None:
+            keyring.save(keyring_path)
+            self.checkpoint("keyring-saved")
         state.slots[target] = record
         state.trial = target
         state.attempts = 0
         self.save(state)
         self.checkpoint("activated")
+        if header.manifest.rotations:
+            for rotation in header.manifest.rotations:
+                keyring.apply_rotation(rotation)
+            if keyring_path is not None:
+                keyring.save(keyring_path)
+                self.checkpoint("keyring-retired")
         self._link(target)
         self.checkpoint("linked")
         self.audit("install", {"slot": target, "version": header.manifest.version, "previous": installed,
                                "downgrade": bool(installed) and allow_downgrade})
         return InstallResult(target, header.manifest.version, installed)
+
+    def _finish_retirements(self, slot: SlotName, keyring: Keyring) -> None:
+        """Retire the keys the running slot's rotations retire, in case a kill came between switch and save."""
+        try:
+            rotations = self.read_header(slot).manifest.rotations
+        except (OSError, BundleError):
+            return
+        for rotation in rotations:
+            try:
+                keyring.apply_rotation(rotation)
+            except KeyringError:
+                pass  # already applied: the signer is retired
 
     def _write_file(self, bundle: Path, header: Header, name: str, directory: Path) -> None:
         entry = next(f for f in header.manifest.files if f.name == name)
@@ -281,12 +309,13 @@ class SlotManager:
         os.replace(tmp, path)
 
     def seed(self, bundle: Path, keyring: Keyring, hardware: str | None,
-             prepare: Callable[[Path, Header], None] | None = None) -> InstallResult:
+             prepare: Callable[[Path, Header], None] | None = None,
+             keyring_path: Path | None = None) -> InstallResult:
         """First firmware on a new device: installed, then marked good at once (there is nothing to go back to)."""
         state = self.load()
         if state.good is not None:
             raise SlotError(f"slot {state.good} already holds good firmware; use install")
-        result = self.install(bundle, keyring, hardware, prepare=prepare)
+        result = self.install(bundle, keyring, hardware, prepare=prepare, keyring_path=keyring_path)
         self.mark_good()
         return result
 
