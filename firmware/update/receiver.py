@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from firmware.store import Store
 from firmware.sync.blobs import BlobSink
@@ -27,6 +28,7 @@ from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Body,
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
 from firmware.update.bundle import BundleError, check_header, parse_header
+from firmware.update.floor import read_permit_meta
 from firmware.update.keys import KeyringError
 from firmware.update.slots import SlotError
 from firmware.update.unpack import UnpackError, unpack_wheels
@@ -62,6 +64,8 @@ class FlashReceiver:
         self.restart = list(restart) if restart else None
         self.session = SessionLog()
         self._allow_downgrade: dict[str, bool] = {}
+        #: Downgrade permits offered with each bundle (firmware/update/floor.py).
+        self._permit: dict[str, Any] = {}
 
     def handle(self, body: Body) -> BlobState | None:
         if isinstance(body, BlobOffer):
@@ -95,7 +99,9 @@ class FlashReceiver:
                 return self._refuse(offer, "truncated",
                                     f"offer of {offer.size} bytes for a bundle of {header.total_size}")
             check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
-            self.home.slots().precheck(header, self.home.hardware(), allow_downgrade)
+            permit = read_permit_meta(offer.meta.get("permit", ""))
+            self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
+                                       self._device_id(), permit)
         except BundleError as exc:
             return self._refuse(offer, exc.reason.value, str(exc))
         except (ValueError, KeyringError, HomeError) as exc:
@@ -103,6 +109,7 @@ class FlashReceiver:
         except SlotError as exc:
             return self._refuse(offer, "busy", str(exc))
         self._allow_downgrade[offer.id] = allow_downgrade
+        self._permit[offer.id] = permit
         if offer.meta.get("dry_run") == "yes":
             have = self._durable_length(offer.id)
             return BlobState(id=offer.id, have=have, status="partial",
@@ -125,6 +132,9 @@ class FlashReceiver:
         _done, part, _offer = self.sink.paths(blob_id)
         return part.stat().st_size if part.exists() else 0
 
+    def _device_id(self) -> str | None:
+        return self.home.identity().device_id if self.home.identity_path.exists() else None
+
     def _installed(self) -> str | None:
         return self.home.slots().installed_version()
 
@@ -141,7 +151,8 @@ class FlashReceiver:
                                       keyring_path=self.home.keyring_path)
             else:
                 result = manager.install(path, keyring, hardware, self._allow_downgrade.get(blob_id, False),
-                                         prepare=unpack_wheels, keyring_path=self.home.keyring_path)
+                                         prepare=unpack_wheels, keyring_path=self.home.keyring_path,
+                                         permit=self._permit.get(blob_id), device_id=self._device_id())
             keyring.save(self.home.keyring_path)
         except BundleError as exc:
             path.unlink(missing_ok=True)

@@ -35,6 +35,7 @@ from firmware.update.bundle import (
     parse_header,
     verify,
 )
+from firmware.update.floor import VersionFloor
 from firmware.update.keys import Keyring, KeyringError
 
 SlotName = Literal["a", "b"]
@@ -197,6 +198,8 @@ class SlotManager:
         allow_downgrade: bool = False,
         prepare: Callable[[Path, Header], None] | None = None,
         keyring_path: Path | None = None,
+        permit: Any | None = None,
+        device_id: str | None = None,
     ) -> InstallResult:
         """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot. Key
         rotations the bundle carries are saved to `keyring_path` (fsynced, directory too) before the slot is
@@ -210,6 +213,7 @@ class SlotManager:
         if state.good is not None:
             self._finish_retirements(state.good, keyring)
         header = verify(bundle, keyring, hardware, installed, allow_downgrade)
+        VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
         self.checkpoint("verified")
         target: SlotName = other(state.good) if state.good else "a"
         state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
@@ -371,6 +375,7 @@ class SlotManager:
         state.attempts = 0
         self.save(state)
         self.checkpoint("marked-good")
+        VersionFloor(self.root).raise_to(state.slots[trial].version)
         self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version,
                                  "previous_slot": previous})
         return trial
@@ -403,10 +408,13 @@ class SlotManager:
         state = self.load()
         return state.slots[state.good].version if state.good else None
 
-    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool) -> None:
+    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool, keyring: Keyring | None = None,
+                 device_id: str | None = None, permit: Any | None = None) -> None:
         """The checks install() will make that need only the header: used to refuse a flash before its payload."""
         state = self.load()
         if state.trial is not None:
             raise SlotError(f"slot {state.trial} is still on trial; finish or roll back before flashing again")
         check_target(header.manifest, hardware, self.installed_version(), allow_downgrade)
+        if keyring is not None:
+            VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
 
