@@ -31,6 +31,7 @@ from firmware.update.bundle import BundleError, check_header, parse_header
 from firmware.update.floor import read_permit_meta
 from firmware.update.keys import KeyringError
 from firmware.update.slots import SlotError
+from firmware.update.tech_certs import revoked_serials, technician_problem
 from firmware.update.unpack import UnpackError, unpack_wheels
 from hal.link import LinkError, TcpListener, open_link
 
@@ -225,6 +226,23 @@ def serve(url: str, home: DeviceHome, stop: threading.Event, timeout: float = 30
         serial.close()
 
 
+def _certificate_problem(home: DeviceHome, peer_der: bytes | None) -> str | None:
+    store = home.store()
+    try:
+        return technician_problem(peer_der, revoked_serials(store))
+    finally:
+        store.close()
+
+
+def _audit_refusal(home: DeviceHome, url: str, problem: str) -> None:
+    store = home.store()
+    try:
+        AuditLog(store).record("flash", {"link": url, "ended": f"refused: {problem}", "offered": [],
+                                         "bytes_received": 0, "results": []})
+    finally:
+        store.close()
+
+
 def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, timeout: float = 30.0,
               restart: Sequence[str] | None = None) -> None:
     try:
@@ -235,6 +253,12 @@ def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, ti
                     link.handshake(timeout)
                 except LinkError as exc:  # no certificate, or one of another CA: this laptop may not flash
                     log.warning("flash session refused: %s", exc)
+                    link.close()
+                    continue
+                problem = _certificate_problem(home, link.peer_der) if listener.tls is not None else None
+                if problem is not None:  # the CA's, but not a technician's, too long-lived, or revoked
+                    log.warning("flash session refused: %s", problem)
+                    _audit_refusal(home, link.url, problem)
                     link.close()
                     continue
                 channel = StreamChannel(link)

@@ -36,8 +36,10 @@ def central() -> None:
 @click.option("--technician", is_flag=True,
               help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
                    " (`ringfence flash --credentials`), no sync key, not registered as a device.")
+@click.option("--days", type=click.IntRange(1, 31), default=7, show_default=True,
+              help="With --technician: how many days the certificate lasts.")
 @click.argument("device_id")
-def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
+def enroll(db_path: Path, out: Path, device_id: str, technician: bool, days: int) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
@@ -53,7 +55,7 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
         else:
             authority = Authority(**json.loads(pair[0]))
         if technician:
-            authority.issue(device_id, True).save(out)
+            authority.issue(device_id, True, technician=True, days=days).save(out)
         else:
             key = os.urandom(32)
             authority.issue(device_id, False, key).save(out)
@@ -61,6 +63,40 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
     finally:
         db.close()
     click.echo(f"enrolled {device_id}: credentials in {out}")
+
+
+@central.command("revoke")
+@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
+@click.argument("credentials", type=click.Path(path_type=Path))
+def revoke(db_path: Path, credentials: Path) -> None:
+    """Revoke a technician's certificate (its CREDENTIALS file, or a copy of its certificate's PEM): every device
+    refuses it for flashing from its next sync on (docs/technicians.md, "A lost laptop")."""
+    from cryptography import x509
+
+    from firmware.sync.credentials import Credentials, CredentialsError
+    from firmware.update.tech_certs import REVOCATIONS, revocation_value, serial_hex
+    from sim.central.db import CentralDB
+
+    try:
+        pem = Credentials.load(credentials).cert_pem
+    except CredentialsError:
+        try:
+            pem = credentials.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{credentials}: neither a credentials file nor a certificate ({exc})") from None
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        raise UserError(f"{credentials}: neither a credentials file nor a PEM certificate") from None
+    db = CentralDB(db_path)
+    try:
+        current = db.get(*REVOCATIONS) or {"serials": []}
+        serials = {*current.get("serials", []), serial_hex(cert)}
+        db.put(*REVOCATIONS, revocation_value(serials))
+    finally:
+        db.close()
+    click.echo(f"revoked certificate serial {serial_hex(cert)} ({cert.subject.rfc4514_string()}):"
+               f" {len(serials)} revoked; devices refuse it from their next sync")
 
 
 @central.command("load")
