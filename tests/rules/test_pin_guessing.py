@@ -192,3 +192,18 @@ def test_rules_check_refuses_a_guessable_pin_only_facility_and_says_why(tmp_path
     assert check({"identify": "pin_only", "roster_max": 400, "min_length": 7, "max_length": 9})[0] == 0
     assert check({"identify": "pin_only", "roster_max": 1001, "min_length": 7, "max_length": 9})[0] != 0
     assert check({"identify": "inmate_number", "min_length": 4})[0] == 0
+
+
+def test_the_device_reads_its_pepper_from_the_file_outside_the_store(tmp_path: Path) -> None:
+    from firmware import config as config_mod
+
+    home = tmp_path / "device"
+    (home / "etc").mkdir(parents=True)
+    (home / "etc" / "pin-pepper").write_text(PEPPER.hex() + "\n")
+    config = config_mod.validate({"paths": {"data_dir": str(home / "var"), "home": str(home)}}, "test")
+    store = Store(home / "var" / "ringfence.sqlite")
+    roster(store, {"I100001": "4321"})
+    assert isinstance(CallRules.from_config(config, store).identify("4321", NOW), Identified)
+    (home / "etc" / "pin-pepper").write_text("cd" * 32)
+    assert CallRules.from_config(config, store).identify("4321", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
+    assert PEPPER.hex() not in (home / "var" / "ringfence.sqlite").read_bytes().hex()

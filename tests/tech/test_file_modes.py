@@ -67,10 +67,12 @@ def test_central_enrolment_writes_only_private_files_and_keeps_the_ca_key_out_of
 
 
 def test_provisioning_writes_only_private_files(bench: dict[str, Path]) -> None:  # noqa: F811
-    code, _out, err = provision(bench, "tcp://127.0.0.1:1", "--no-register")
+    pepper = bench["home"].parent / "facility.pepper"
+    pepper.write_text("ab" * 32 + "\n")
+    code, _out, err = provision(bench, "tcp://127.0.0.1:1", "--no-register", "--pin-pepper", pepper)
     assert code == 0, err
     found = modes(bench["home"])
-    assert {"etc/identity.json", "etc/technician-code.json", "var/ringfence.sqlite"} <= set(found)
+    assert {"etc/identity.json", "etc/technician-code.json", "etc/pin-pepper", "var/ringfence.sqlite"} <= set(found)
     assert set(found.values()) == {0o600}, found
 
 
