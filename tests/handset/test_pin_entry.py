@@ -29,3 +29,11 @@ def test_a_locked_phone_says_so_at_the_lift_and_for_how_long(tmp_path):
     # the wait left (900 s lockout from about 10.5 s, lifted at 30 s): "wait for 14 minutes 40 seconds"
     assert said[1] == "wait_for" and "w_minutes" in said
     assert not [r for r in after if r["event"] == "pin_checked"]
+
+
+def test_a_facility_that_identifies_by_inmate_number_takes_number_then_pin_in_one_entry(tmp_path):
+    steps = [{"at_s": 0.5, "action": "lift"}, {"at_s": 2.0, "action": "keys", "keys": "1000011234#"}]
+    records = run(scenario(steps, until_s=15, rules={"pin": {"identify": "inmate_number", "number_length": 6}},
+                           world={"inmates": {"A1001": {"pin": "1234", "name": "John Doe", "housing_unit": "B",
+                                                        "number": "100001"}}}), tmp_path)
+    assert of(records, "pin_checked")[0]["status"] == "ok" and of(records, "pin_checked")[0]["inmate_id"] == "A1001"
