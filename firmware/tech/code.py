@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import re
+import time
 from typing import Any
 
 CODE_PATTERN = re.compile(r"^[0-9]{6,12}$")
@@ -31,10 +32,17 @@ def _derive(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def make_verifier(code: str, n: int = N, r: int = R, p: int = P) -> dict[str, Any]:
+    """`issued_at` (seconds since the epoch) lets the facility revoke every code set before a moment."""
     check_format(code)
     salt = os.urandom(16)
     return {"scheme": "scrypt", "n": n, "r": r, "p": p, "salt": base64.b64encode(salt).decode(),
-            "hash": base64.b64encode(_derive(code, salt, n, r, p)).decode()}
+            "hash": base64.b64encode(_derive(code, salt, n, r, p)).decode(), "issued_at": int(time.time())}
+
+
+def revoked(verifier: dict[str, Any], codes_revoked_at: float | None) -> bool:
+    """Whether the facility revoked this code: it was set before `codes_revoked_at` (a verifier without a date
+    counts as set before any revocation)."""
+    return codes_revoked_at is not None and float(verifier.get("issued_at", 0)) < codes_revoked_at
 
 
 def matches(code: str, verifier: dict[str, Any]) -> bool:

@@ -24,7 +24,7 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.tech import checks
 from firmware.tech.audit import AuditLog
-from firmware.tech.code import matches
+from firmware.tech.code import matches, revoked
 from firmware.tech.code_guard import CodeGuard
 from firmware.tech.diag_machine import (
     CheckDone,
@@ -40,6 +40,7 @@ from firmware.tech.diag_machine import (
 )
 from firmware.tech.home import DeviceHome
 from firmware.tech.messages import render
+from firmware.tech.revocations import codes_revoked_at
 from firmware.tech.settings import TechSettings
 from firmware.tech.settings import load as load_settings
 from hal.audio import AudioFrame
@@ -151,7 +152,9 @@ def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices
             return
         path = home.etc / "technician-code.json"
         try:
-            ok = matches(command.code, json.loads(path.read_text(encoding="utf-8")))
+            verifier = json.loads(path.read_text(encoding="utf-8"))
+            # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
+            ok = matches(command.code, verifier) and not revoked(verifier, codes_revoked_at(store))
         except (OSError, ValueError, KeyError):
             ok = False  # no verifier (an unprovisioned device): no code opens technician mode from the keypad
         verdict = guard.record(ok, now)

@@ -27,11 +27,12 @@ from firmware.sync.conversation import RemoteError, accept_as_server, send_anony
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Body, MessageError
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
+from firmware.tech.revocations import revoked_serials
 from firmware.update.bundle import BundleError, check_header, parse_header
 from firmware.update.floor import read_permit_meta
 from firmware.update.keys import KeyringError
 from firmware.update.slots import SlotError
-from firmware.update.tech_certs import revoked_serials, technician_problem
+from firmware.update.tech_certs import technician_problem
 from firmware.update.unpack import UnpackError, unpack_wheels
 from hal.link import LinkError, TcpListener, open_link
 

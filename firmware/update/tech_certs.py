@@ -3,40 +3,23 @@
 The TLS handshake has already checked the CA and the dates. This adds what TLS cannot know: the certificate's
 role (the central server's own certificate, or a CA-signed one with no purpose, is not a technician's), a cap on
 its lifetime (an old ten-year certificate is refused), and the facility's revocation list, which the central
-server sends with every sync as dataset "keys", key "technician_revocations" ({"serials": [hex, ...]}).
+server sends with every sync (firmware/tech/revocations.py).
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from cryptography import x509
 
-from firmware.store import Store
-from firmware.store.cache import CentralCache
 from firmware.sync.credentials import TECHNICIAN_ROLE
 
 #: The longest a technician certificate may last, however it was issued.
 MAX_TECHNICIAN_DAYS = 31
-REVOCATIONS = ("keys", "technician_revocations")
 
 
 def serial_hex(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "x")
-
-
-def revocation_value(serials: set[str]) -> dict[str, Any]:
-    """The revocation list as the central server sends it."""
-    return {"serials": sorted(serials)}
-
-
-def revoked_serials(store: Store) -> set[str]:
-    """The serials the last sync brought; an unreadable list revokes nothing but is never silently partial."""
-    value = CentralCache(store).get(*REVOCATIONS)
-    if not isinstance(value, dict) or not isinstance(value.get("serials"), list):
-        return set()
-    return {str(s).lower() for s in value["serials"]}
 
 
 def technician_problem(der: bytes | None, revoked: set[str]) -> str | None:

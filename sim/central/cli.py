@@ -67,15 +67,41 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool, days: int
 
 @central.command("revoke")
 @click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
-@click.argument("credentials", type=click.Path(path_type=Path))
-def revoke(db_path: Path, credentials: Path) -> None:
-    """Revoke a technician's certificate (its CREDENTIALS file, or a copy of its certificate's PEM): every device
-    refuses it for flashing from its next sync on (docs/technicians.md, "A lost laptop")."""
+@click.option("--technician-codes", is_flag=True,
+              help="Also revoke every technician code set until now (devices need a new one by provisioning).")
+@click.argument("credentials", type=click.Path(path_type=Path), required=False)
+def revoke(db_path: Path, technician_codes: bool, credentials: Path | None) -> None:
+    """Revoke a technician's certificate (its CREDENTIALS file, or a copy of its certificate's PEM), and with
+    --technician-codes every technician code set until now: every device refuses them from its next sync on
+    (docs/technicians.md, "A lost laptop")."""
+    import time
+
+    from firmware.tech.revocations import REVOCATIONS, revocation_value
+    from sim.central.db import CentralDB
+
+    if credentials is None and not technician_codes:
+        raise UserError("give a CREDENTIALS file to revoke, or --technician-codes, or both")
+    serial = _serial_of(credentials) if credentials is not None else None
+    db = CentralDB(db_path)
+    try:
+        current = db.get(*REVOCATIONS) or {"serials": []}
+        serials = {*current.get("serials", []), *([serial] if serial else [])}
+        codes_at = time.time() if technician_codes else current.get("codes_revoked_at")
+        db.put(*REVOCATIONS, revocation_value(serials, codes_at))
+    finally:
+        db.close()
+    if serial is not None:
+        click.echo(f"revoked certificate serial {serial}: {len(serials)} revoked")
+    if technician_codes:
+        click.echo("revoked every technician code set until now")
+    click.echo("devices refuse them from their next sync")
+
+
+def _serial_of(credentials: Path) -> str:
     from cryptography import x509
 
     from firmware.sync.credentials import Credentials, CredentialsError
-    from firmware.update.tech_certs import REVOCATIONS, revocation_value, serial_hex
-    from sim.central.db import CentralDB
+    from firmware.update.tech_certs import serial_hex
 
     try:
         pem = Credentials.load(credentials).cert_pem
@@ -88,15 +114,7 @@ def revoke(db_path: Path, credentials: Path) -> None:
         cert = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
         raise UserError(f"{credentials}: neither a credentials file nor a PEM certificate") from None
-    db = CentralDB(db_path)
-    try:
-        current = db.get(*REVOCATIONS) or {"serials": []}
-        serials = {*current.get("serials", []), serial_hex(cert)}
-        db.put(*REVOCATIONS, revocation_value(serials))
-    finally:
-        db.close()
-    click.echo(f"revoked certificate serial {serial_hex(cert)} ({cert.subject.rfc4514_string()}):"
-               f" {len(serials)} revoked; devices refuse it from their next sync")
+    return serial_hex(cert)
 
 
 @central.command("load")

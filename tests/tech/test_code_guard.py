@@ -9,6 +9,7 @@ from firmware.tech.audit import AuditLog
 from firmware.tech.code import N, P, R, make_verifier, matches
 from firmware.tech.code_guard import CodeGuard
 from firmware.tech.diag_machine import TechRules
+from tests.tech.test_diag import bench  # noqa: F401  (a fixture)
 
 RULES = TechRules()
 
@@ -54,3 +55,34 @@ def test_the_shipped_cost_is_owasps() -> None:
     assert (N, R, P) == (2**17, 8, 1)
     verifier = make_verifier("123456")
     assert verifier["n"] == 2**17 and matches("123456", verifier) and not matches("123457", verifier)
+
+
+def test_a_technician_code_revoked_through_sync_opens_nothing(bench) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    import time
+
+    from firmware.store.cache import CentralCache
+    from firmware.tech.revocations import REVOCATIONS, revocation_value
+    from tests.tech.test_diag import enter
+
+    with bench.store.transaction() as tx:  # what the next sync writes after `central revoke --technician-codes`
+        CentralCache(bench.store).put(tx, *REVOCATIONS, revocation_value(set(), time.time() + 1), 1)
+    bench.run(enter(bench) + 1)
+    assert not any(said.startswith("1 keys") for said in bench.said)
+    assert "2" in bench.said[-1]  # a wrong code: two tries left, so guessing a revoked code still locks
+
+
+def test_central_revoke_needs_something_to_revoke_and_records_codes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from firmware.cli import main
+    from firmware.tech.revocations import REVOCATIONS
+    from sim.central.db import CentralDB
+
+    db = tmp_path / "central.sqlite"
+    nothing = CliRunner().invoke(main, ["central", "revoke", "--db", str(db)])
+    assert nothing.exit_code == 2 and "give a CREDENTIALS file" in nothing.output
+    done = CliRunner().invoke(main, ["central", "revoke", "--db", str(db), "--technician-codes"])
+    assert done.exit_code == 0, done.output
+    central = CentralDB(db)
+    assert central.get(*REVOCATIONS)["codes_revoked_at"] > 0
+    central.close()

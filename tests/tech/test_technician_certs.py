@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from firmware.store.cache import CentralCache
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.tech.home import DeviceHome
+from firmware.tech.revocations import REVOCATIONS
 from firmware.update import exitcodes
-from firmware.update.tech_certs import REVOCATIONS, technician_problem
+from firmware.update.tech_certs import technician_problem
 from sim.central.db import CentralDB
 from tests.tech.conftest import MakeBundle
 from tests.tech.test_flash_tls import (  # noqa: F401  (fixtures)
