@@ -8,6 +8,9 @@ to disk every few seconds of audio), because a FLAC file is only valid once its 
 would leave a header that describes nothing. When the call stops, or at the next start-up after a cut,
 `finalise` turns the journal into `<call>.flac` (written aside, then renamed) and removes the journal, so
 what was written up to the cut is kept in a file any player opens.
+
+Every file operation here (appends, forced writes, the encode) runs on the runtime's worker (Runtime.offload),
+in order, so none of it delays an audio frame.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ class Recorder:
         self._unsynced: dict[str, int] = {}
 
     def install(self, runtime: Runtime) -> None:
-        runtime.on(m.StartRecording, self.start)
-        runtime.on(m.RecordFrames, self.frames)
-        runtime.on(m.StopRecording, self.stop)
+        runtime.offload(m.StartRecording, self.start)
+        runtime.offload(m.RecordFrames, self.frames)
+        runtime.offload(m.StopRecording, self.stop)
 
     def path(self, call_id: str) -> Path:
         return self.directory / f"{call_id}.flac"
