@@ -30,6 +30,8 @@ CHANNELS = 2
 SAMPLE_BYTES = 2 * CHANNELS
 #: Journal frames between forced writes to disk: at most this much audio is lost to a power cut.
 SYNC_EVERY_FRAMES = 5 * SAMPLE_RATE // FRAME_SAMPLES
+#: Journal bytes encoded at a time when a recording is finalised: two seconds of audio.
+ENCODE_BLOCK_BYTES = 2 * SAMPLE_RATE * SAMPLE_BYTES
 
 
 class Recorder:
@@ -80,15 +82,18 @@ class Recorder:
         if not journal.exists():
             return flac if flac.exists() else None
         if not flac.exists():
-            data = journal.read_bytes()
-            frames = np.frombuffer(data[: len(data) - len(data) % SAMPLE_BYTES], dtype="<i2").reshape(-1, CHANNELS)
-            if not len(frames):
+            if journal.stat().st_size < SAMPLE_BYTES:
                 journal.unlink()
                 return None
             partial = flac.with_name(flac.name + ".tmp")
-            with soundfile.SoundFile(partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC",
-                                     subtype="PCM_16") as out:
-                out.write(frames)
+            with journal.open("rb") as src, soundfile.SoundFile(
+                partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC", subtype="PCM_16"
+            ) as out:
+                # In blocks, not whole: a long call's journal never sits in memory at once, and the encoder
+                # (which runs without the GIL) hands the interpreter back to the audio threads between blocks.
+                while len(block := src.read(ENCODE_BLOCK_BYTES)) >= SAMPLE_BYTES:
+                    usable = len(block) - len(block) % SAMPLE_BYTES
+                    out.write(np.frombuffer(block, dtype="<i2", count=usable // 2).reshape(-1, CHANNELS))
             with partial.open("rb") as written:
                 os.fsync(written.fileno())
             os.replace(partial, flac)
