@@ -8,7 +8,7 @@ gets healthy is left by itself after `max_attempts` starts.
 
 A process that exists is not a firmware that works. With `hang_s` set, the child gets the write end of a pipe
 (firmware/heartbeat.py) that its runtime's event loop beats on; the supervisor pings systemd's watchdog only
-while beats arrive, keeps a trial slot only if it is beating when it settles, and treats `hang_s` seconds
+while beats arrive, keeps a trial slot only once a beat arrives after it has settled, and treats `hang_s` seconds
 without a beat as a hang: the child is stopped and the service exits non-zero, which counts like a crash.
 """
 
@@ -108,7 +108,8 @@ def supervise(
             if manager.linked_slot() not in (decision.slot, None):
                 say(f"slot {manager.linked_slot()} was installed: restarting to start it")
                 return 0  # systemd starts the service again (Restart=always), and boot() counts the trial
-            if pending and now >= settled_at and (beats is None or beats.seen):
+            # Kept only once the loop has turned after settling: a loop that hung before it never beats again.
+            if pending and now >= settled_at and (beats is None or beats.seen_after(settled_at)):
                 healthy = health_command is None or subprocess.run(
                     slot_command(health_command, decision), env=slot_env(decision), check=False
                 ).returncode == 0
@@ -151,8 +152,8 @@ class Beats:
     def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
-        self.seen = False
         self._last = time.monotonic()  # the child gets `hang_s` from its start to beat for the first time
+        self._last_beat: float | None = None
 
     def child_started(self) -> None:
         """The child holds its own copy of the write end now: without ours, its exit reads as end-of-file."""
@@ -165,8 +166,11 @@ class Beats:
         except BlockingIOError:
             got = b""
         if got:
-            self.seen, self._last = True, now
+            self._last = self._last_beat = now
         return now - self._last < hang_s
+
+    def seen_after(self, moment: float) -> bool:
+        return self._last_beat is not None and self._last_beat >= moment
 
     def close(self) -> None:
         os.close(self.read_fd)

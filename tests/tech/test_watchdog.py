@@ -118,3 +118,13 @@ def test_an_install_while_running_is_started_by_the_supervisor_itself(
     assert any("slot b was installed: restarting" in line for line in said)
     assert supervise(device, COMMAND, settle_s=0.5, hang_s=5, stop=stop_after(2.5)) == 0
     assert device.load().good == "b"
+
+
+def test_a_loop_that_hung_before_it_settled_is_not_kept_though_its_last_beat_is_recent(
+    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
+    """Settling (1 s) comes before the hang limit (3 s) runs out: only a beat after settling keeps the slot."""
+    device.install(make_bundle("1.1.0", files={"app.py": HANGS}), keyring, HARDWARE)
+    said: list[str] = []
+    assert supervise(device, COMMAND, settle_s=1.0, say=said.append, hang_s=3.0) == 1
+    assert device.load().trial == "b" and not any("marked good" in line for line in said)
