@@ -85,7 +85,9 @@ def supervise(
     if beats is not None:
         env[HEARTBEAT_FD_ENV] = str(beats.write_fd)
     try:
-        child = subprocess.Popen(slot_command(command, decision), env=env,
+        # From inside its slot: `python -m` puts the working directory first on the import path, and the slot
+        # (verified, read-only to the service) is the only directory that may supply the firmware's code.
+        child = subprocess.Popen(slot_command(command, decision), env=env, cwd=decision.path,
                                  pass_fds=(beats.write_fd,) if beats is not None else ())
     finally:
         if beats is not None:
