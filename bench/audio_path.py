@@ -250,6 +250,7 @@ def write_results(rows: list[dict[str, Any]], runs: dict[str, Measured], args: a
     ratio = peer["handling_p99_9_ms"] / ours["handling_p99_9_ms"] if ours["handling_p99_9_ms"] else float("inf")
     report = {"settings": {"seconds": args.seconds, "commit_every_s": args.commit_every,
                            "finalise_minutes": args.finalise_minutes, "samplerate": args.samplerate},
+              "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
               "goal_p99_9_ms": GOAL_P999_MS, "runs": rows, "p99_9_ratio_sync_over_worker": round(ratio, 1)}
     (out / "audio_path.json").write_text(json.dumps(report, indent=2) + "\n")
     keys = list(rows[0])
@@ -257,6 +258,8 @@ def write_results(rows: list[dict[str, Any]], runs: dict[str, Measured], args: a
              (f"{args.seconds:g} s of duplex audio per path through the PulseAudio null sink; a record committed "
              f"every {args.commit_every:g} s; a {args.finalise_minutes:g}-minute recording encoded to FLAC once. "
              f"Goal: no underrun, p99.9 frame handling under {GOAL_P999_MS:g} ms."), "",
+             (f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work "
+             "shares these CPUs: the floor row is what the machine alone costs)."), "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
     lines += ["", f"p99.9 frame handling, synchronous over worker: {ratio:.1f}x", ""]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from firmware.tech.home import DeviceHome, Identity
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from tests.deploy.nspawn import ROOT, Machine
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.tech.conftest import ACCESS_KEY, HARDWARE, MakeBundle
 from tests.tech.test_watchdog import BEATING, HANGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.timeout(300)]
@@ -113,3 +114,45 @@ def test_nothing_intact_to_start_stops_with_one_line_and_is_not_restarted(
     assert state == {"ActiveState": "failed", "NRestarts": "0", "ExecMainStatus": "2"}
     said = [line for line in machine.journal("ringfence.service").splitlines() if line.startswith("ringfence:")]
     assert len(said) == 1 and "no slot is intact: reinstall the firmware" in said[0]
+
+
+#: The shipped receiver, on the machine's loopback instead of the serial console (no serial port in a machine).
+FLASH_OVERRIDE = """\
+[Service]
+ExecStart=
+ExecStart=/usr/bin/python3 -I -m firmware slot receive --link tcp://127.0.0.1:7401 --plain-tcp
+"""
+
+
+def test_a_bundle_flashed_to_the_hardened_receiver_is_started_and_kept_by_the_device_service(
+    machine: Machine, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
+    home = DeviceHome(machine.root / HOME)
+    home.etc.mkdir(parents=True)
+    home.identity_path.write_text(Identity(
+        device_id="handset-7", hardware=HARDWARE, role="handset", facility="north", housing_unit="B",
+        central_url="tcp://127.0.0.1:1", sync_key_id="0" * 16, provisioned_at="2026-01-01T00:00:00+00:00",
+    ).model_dump_json())
+    keyring.save(home.keyring_path)
+    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
+    home.slots().seed(make_bundle("1.0.0", files={"app.py": BEATING}), keyring, HARDWARE)
+    update = make_bundle("1.1.0", files={"app.py": BEATING})
+    (machine.root / "root/fw.rfb").write_bytes(update.read_bytes())
+    (machine.root / "root/access.key").write_text(ACCESS_KEY.hex())
+    machine.chown_state()
+    machine.install_unit(ROOT / "deploy/ringfence.service", OVERRIDE)
+    machine.install_unit(ROOT / "deploy/ringfence-flash.service", FLASH_OVERRIDE)
+    machine.boot()
+    try:
+        wait_until(lambda: "127.0.0.1:7401" in machine.run("ss", "-ltn").stdout, 30, "the receiver to listen")
+    except AssertionError:
+        raise AssertionError(machine.journal("ringfence-flash.service")[-2000:]) from None
+
+    flashed = machine.run("/usr/bin/python3", "-m", "firmware", "flash", "/root/fw.rfb", "--link",
+                          "tcp://127.0.0.1:7401", "--plain-tcp", "--access-key", "/root/access.key", timeout=120)
+    assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+    wait_until(lambda: SlotManager(home.root).load().good == "b", 60, "the new slot to be kept")
+    journal = machine.journal("ringfence.service")
+    assert "slot b was installed: restarting to start it" in journal
+    assert "slot b (1.1.0) is healthy: marked good" in journal
+    assert (home.root / "slots/b/app.py").stat().st_mode & 0o777 == 0o600  # the receiver's UMask=0077
