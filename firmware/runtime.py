@@ -71,7 +71,7 @@ class Runtime:
         }
         self._observers: list[Callable[[Record], None]] = []
         #: Observers hear from the runtime's thread and the worker's: one at a time, each record whole.
-        self._noting = threading.Lock()
+        self._noting = threading.RLock()
         self.worker = Worker()
         self._hidden_keys: set[str] = set()
         #: The hookswitch as the latest hook event left it, to tell machines that missed it while input was captured.
