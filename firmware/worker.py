@@ -24,35 +24,21 @@ class Worker:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Job | None] | None = None
         self._thread: threading.Thread | None = None
-        self._idle = threading.Condition()
-        self._pending = 0
         #: The first exception a threaded job raised: re-raised on the runtime's thread by `check`.
         self._failure: BaseException | None = None
-
-    @property
-    def threaded(self) -> bool:
-        return self._thread is not None
 
     def submit(self, job: Job) -> None:
         """Run `job` after every job given before it: on the worker's thread when it has one, else now."""
         if self._jobs is None:
             job()
             return
-        with self._idle:
-            self._pending += 1
         self._jobs.put(job)
 
     def check(self) -> None:
         """Raise, on the caller's thread, what a job raised on the worker's (a store that fails stops the device,
         as it did when the job ran inline)."""
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until every job given so far has run; False if `timeout` passed first."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        if self._failure is not None:
+            raise self._failure
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -62,6 +48,7 @@ class Worker:
             return
         jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._jobs = jobs
+        self._failure = None
         self._thread = threading.Thread(target=self._loop, args=(jobs,), name="runtime-worker", daemon=True)
         self._thread.start()
         try:
@@ -74,13 +61,9 @@ class Worker:
 
     def _loop(self, jobs: queue.SimpleQueue[Job | None]) -> None:
         while (job := jobs.get()) is not None:
+            if self._failure is not None:
+                continue  # after a failure nothing more is written: the device stops
             try:
-                if self._failure is None:  # after a failure nothing more is written: the device stops
-                    job()
+                job()
             except BaseException as exc:  # noqa: BLE001 - handed to the runtime's thread, which raises it
-                if self._failure is None:
-                    self._failure = exc
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+                self._failure = exc

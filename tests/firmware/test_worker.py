@@ -135,9 +135,8 @@ def test_a_failed_commit_stops_the_runtime_with_its_error_and_nothing_after_it_i
         done.append(command.name)
 
     runtime.offload(Commit, commit)
-    runtime.post(KeyDown(0.0, "c0"))
-    runtime.post(KeyDown(0.0, "c1"))
-    runtime.post(KeyDown(0.0, "c2"))
+    for i in range(3):
+        runtime.post(KeyDown(0.0, f"c{i}"))
     with pytest.raises(OSError, match="disk I/O error"):
         runtime.run_realtime(threading.Event(), 0.01)
     assert done == ["c0"]
