@@ -4,6 +4,7 @@ hardening as the firmware feels it, and a device with nothing intact to start th
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.fixture
 def machine(tmp_path: Path) -> Iterator[Machine]:
-    box = Machine(tmp_path / "root", f"rf-{tmp_path.name[-8:]}".replace("_", "-"))
+    box = Machine(tmp_path / "root", f"rf{os.getpid()}-{tmp_path.name[-8:]}".replace("_", "-"))  # unique per run
     box.build()
     yield box
     box.shut_down()
