@@ -10,6 +10,11 @@ A process that exists is not a firmware that works. With `hang_s` set, the child
 (firmware/heartbeat.py) that its runtime's event loop beats on; the supervisor pings systemd's watchdog only
 while beats arrive, keeps a trial slot only once a beat arrives after it has settled, and treats `hang_s` seconds
 without a beat as a hang: the child is stopped and the service exits non-zero, which counts like a crash.
+
+Exit status 2 is the unit's "do not restart" (RestartPreventExitStatus=2): the supervisor uses it when nothing
+intact can be started, and when a good slot's firmware exits with 2 (it refused its configuration), so that a
+damaged configuration is one line in the journal and a stopped service, not a restart every two seconds. A trial
+slot that exits with 2 is restarted like any failure, so that it is rolled back.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from firmware.heartbeat import HEARTBEAT_FD_ENV
+from firmware.update import exitcodes
 from firmware.update.slots import BootDecision, SlotManager
 
 
@@ -143,9 +149,16 @@ def supervise(
             signal.signal(signal.SIGTERM, previous)
     if stop.is_set():
         return 0
+    status = child.returncode or 1
+    if status == exitcodes.USAGE and not pending:
+        # The firmware refused its configuration or command line: starting it again would change nothing.
+        say(f"slot {decision.slot} firmware cannot start (status {status}: its configuration is unusable, see the "
+            "line above); the service stops until a technician fixes it")
+        return exitcodes.USAGE
     say(f"slot {decision.slot} firmware exited with status {child.returncode}"
         + (" before it was marked good" if pending else ""))
-    return child.returncode or 1
+    # Status 2 is the unit's "do not restart": a trial slot must be restarted, so that its failure counts.
+    return 1 if status == exitcodes.USAGE else status
 
 
 class Beats:

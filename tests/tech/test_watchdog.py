@@ -128,3 +128,27 @@ def test_a_loop_that_hung_before_it_settled_is_not_kept_though_its_last_beat_is_
     said: list[str] = []
     assert supervise(device, COMMAND, settle_s=1.0, say=said.append, hang_s=3.0) == 1
     assert device.load().trial == "b" and not any("marked good" in line for line in said)
+
+
+REFUSES_CONFIG = b"import sys\nprint('ringfence: device.toml: [audio] device: not a string', file=sys.stderr)\nsys.exit(2)\n"
+
+
+def test_a_good_slot_that_refuses_its_configuration_stops_the_service_instead_of_looping(
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
+    manager = SlotManager(tmp_path / "device")
+    manager.seed(make_bundle("1.0.0", files={"app.py": REFUSES_CONFIG}), keyring, HARDWARE)
+    said: list[str] = []
+    assert supervise(manager, COMMAND, settle_s=5, say=said.append, hang_s=5) == 2  # RestartPreventExitStatus
+    assert said[-1] == ("slot a firmware cannot start (status 2: its configuration is unusable, see the line "
+                        "above); the service stops until a technician fixes it")
+
+
+def test_a_trial_slot_that_refuses_its_configuration_is_restarted_until_it_is_rolled_back(
+    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
+    device.install(make_bundle("1.1.0", files={"app.py": REFUSES_CONFIG}), keyring, HARDWARE)
+    for _ in range(3):
+        assert supervise(device, COMMAND, settle_s=5, hang_s=5) == 1
+    assert supervise(device, COMMAND, settle_s=0.2, hang_s=5, stop=stop_after(2.0)) == 0
+    assert device.load().good == "a" and device.load().slots["b"].status == "bad"
