@@ -203,8 +203,12 @@ def _config_or_wait(path: Path | None, stop: threading.Event) -> config_mod.Conf
     """The config; if it is damaged, one line saying so, then nothing runs (no calls, no devices opened) until
     the file is corrected or the service is stopped: a restart could not mend it, so none is asked for.
     None when stopped first."""
+    from firmware.heartbeat import heartbeat_from_env
+
+    heartbeat = heartbeat_from_env()  # the loop that waits is alive: the supervisor must not take it for a hang
     said = ""
     while True:
+        heartbeat.beat()
         try:
             return config_mod.load(path)
         except config_mod.ConfigError as exc:

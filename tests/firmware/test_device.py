@@ -111,3 +111,36 @@ def test_an_all_simulated_handset_refuses_to_start_without_sim(tmp_path: Path) -
     assert result.stderr.strip() == (f"ringfence: error: {path}: every device of this handset is simulated"
                                      " (keypad=sim hook=sim audio=sim line=sim); set the real backends, or pass"
                                      " --sim to run a simulated device")
+
+
+def test_a_device_waiting_for_its_config_keeps_beating_so_the_supervisor_does_not_restart_it(tmp_path: Path) -> None:
+    """The supervisor takes a silent loop for a hang; a firmware waiting on a damaged file is alive, not hung."""
+    import os
+    import select
+    import signal
+
+    from firmware.heartbeat import HEARTBEAT_FD_ENV
+
+    path = tmp_path / "device.toml"
+    path.write_text('[device]\nrole = "handset"\nid = "A 12"\n')
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, pass_fds=(write_end,),
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", HEARTBEAT_FD_ENV: str(write_end)},
+    )
+    os.close(write_end)
+    try:
+        assert process.stderr is not None and "out of service" in process.stderr.readline()
+        beats = b""
+        deadline = 6.0
+        while deadline > 0 and len(beats) < 2:
+            ready, _, _ = select.select([read_end], [], [], 1.0)
+            deadline -= 1.0
+            if ready:
+                beats += os.read(read_end, 64)
+        assert len(beats) >= 2, "no heartbeat while waiting for a usable config"
+    finally:
+        os.close(read_end)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
