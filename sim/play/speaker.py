@@ -1,0 +1,90 @@
+"""Hearing a session: the inmate's ear on the left, the called party's on the right, through the sound card.
+
+Frames are taken from the simulated audio port and line as the virtual clock makes them, and played only while
+time runs at its real pace (sped up or skipped, they would be noise); without a sound card the speaker is muted
+and says why once.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any
+
+import numpy as np
+
+from hal.audio import FRAME_MS, SAMPLE_RATE
+from sim.network import timeline
+
+#: At most this much sound waits for the card; anything older is dropped, so the ear never lags the screen.
+MAX_BACKLOG_S = 0.5
+
+
+class Speaker:
+    def __init__(self, enabled: bool = True) -> None:
+        self.muted_because = "" if enabled else "muted (--mute)"
+        self._stream: Any = None
+        self._buffer: collections.deque[np.ndarray] = collections.deque()
+        self._lock = threading.Lock()
+        self._cursor: dict[int, int] = {}
+        self._heard_to = 0.0
+        if enabled:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            import sounddevice as sd
+
+            sd.query_devices(kind="output")
+            self._stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="int16",
+                                           callback=self._fill, latency="low")
+            self._stream.start()
+        except Exception as exc:  # PortAudio's errors vary by host; every one means "no sound card to use"
+            self._stream = None
+            self.muted_because = f"muted (no sound card: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+
+    @property
+    def playing(self) -> bool:
+        return self._stream is not None
+
+    def _fill(self, out: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        out.fill(0)
+        filled = 0
+        with self._lock:
+            while filled < frames and self._buffer:
+                chunk = self._buffer[0]
+                take = min(frames - filled, len(chunk))
+                out[filled : filled + take] = chunk[:take]
+                filled += take
+                if take == len(chunk):
+                    self._buffer.popleft()
+                else:
+                    self._buffer[0] = chunk[take:]
+
+    def _new_frames(self, frames: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        start = self._cursor.get(id(frames), 0)
+        self._cursor[id(frames)] = len(frames)
+        return frames[start:]
+
+    def feed(self, ear: list[tuple[float, np.ndarray]], far: list[tuple[float, np.ndarray]], real_time: bool) -> None:
+        """Queue what both legs played since the last call; at any pace but real time, only catch up silently."""
+        new_ear, new_far = self._new_frames(ear), self._new_frames(far)
+        if not new_ear and not new_far:
+            return
+        # Windows end on the 20 ms frame grid, so consecutive chunks join without gaps or overlaps.
+        start = self._heard_to
+        end = self._heard_to = max(t for t, _ in (*new_ear, *new_far)) + FRAME_MS / 1000
+        if not self.playing or not real_time or end <= start:
+            return
+        n = round((end - start) * SAMPLE_RATE)
+        chunk = np.stack([timeline(new_ear, start, end)[:n], timeline(new_far, start, end)[:n]], axis=1)
+        with self._lock:
+            self._buffer.append(chunk)
+            while sum(len(c) for c in self._buffer) > MAX_BACKLOG_S * SAMPLE_RATE and len(self._buffer) > 1:
+                self._buffer.popleft()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
