@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from RPLCD.codecs import Codec, hd44780_a00, hd44780_a02
+from RPLCD.codecs import Codec, hd44780_a00, hd44780_a02, st7066_0b
 
-_ROMS = {"A00": hd44780_a00, "A02": hd44780_a02}
+_ROMS = {"A00": hd44780_a00, "A02": hd44780_a02, "ST0B": st7066_0b}
 
 
 @cache

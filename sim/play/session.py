@@ -38,6 +38,24 @@ FLASH_MS = 600.0
 PRESS_MS, GAP_MS = 120.0, 120.0
 
 
+def next_slot(now: float) -> float:
+    """Hand actions land 5 ms past a 10 ms step, after now: a time a scenario states exactly and that never
+    coincides with the 20 ms audio frames, so the replay orders them the same way."""
+    return round((math.floor(now / ACT_GRID_S) + 1.5) * ACT_GRID_S, 3)
+
+
+class KeyTimes:
+    """When each typed key goes down: keys typed faster than a hand could are queued one after another."""
+
+    def __init__(self) -> None:
+        self._free_at = 0.0
+
+    def step(self, key: str, now: float) -> Keys:
+        at = max(next_slot(now), self._free_at)
+        self._free_at = round(at + (PRESS_MS + GAP_MS) / 1000, 3)
+        return Keys(at_s=at, action="keys", keys=key, press_ms=PRESS_MS, gap_ms=GAP_MS)
+
+
 class Ignored(ValueError):
     """A hand action that means nothing now; str() says why. Shown to the person, never raised to them."""
 
@@ -109,7 +127,7 @@ class HandsetSession:
         world_mod.apply_timing(self.runtime, timing)
         self.mic.start(math.inf)
         self.off_hook = False
-        self._keys_free_at = 0.0
+        self._key_times = KeyTimes()
         store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
         self._stack.callback(store.close)
         self._rules = CallRules.from_config(self.config, store)
@@ -128,11 +146,6 @@ class HandsetSession:
         """Let `seconds` of virtual time pass: every timer, frame and event due meanwhile happens."""
         self.runtime.run_virtual(self.clock, self.clock.now() + max(seconds, 0.0))
 
-    def _next_slot(self) -> float:
-        """Hand actions land 5 ms past a 10 ms step, after now: a time a scenario states exactly and that never
-        coincides with the 20 ms audio frames, so the replay orders them the same way."""
-        return round((math.floor(self.clock.now() / ACT_GRID_S) + 1.5) * ACT_GRID_S, 3)
-
     def _step(self, step: Any) -> None:
         self._actor.schedule(step)
         self.steps.append(step)
@@ -140,7 +153,7 @@ class HandsetSession:
     # ---- the inmate's hands ------------------------------------------------------------------------------
 
     def toggle_hook(self) -> str:
-        at = self._next_slot()
+        at = next_slot(self.clock.now())
         if self.off_hook:
             self._step(HangUp(at_s=at, action="hang_up"))
         else:
@@ -151,15 +164,13 @@ class HandsetSession:
     def flash(self) -> None:
         if not self.off_hook:
             raise Ignored("hookflash: the handset is on the hook")
-        self._step(Flash(at_s=self._next_slot(), action="flash", ms=FLASH_MS))
+        self._step(Flash(at_s=next_slot(self.clock.now()), action="flash", ms=FLASH_MS))
 
     def key(self, key: str) -> None:
         """Press and release one key; keys typed faster than a hand could are queued, one after another."""
         if key not in KEYS:
             raise Ignored(f"{key!r} is not a key on the handset")
-        at = max(self._next_slot(), self._keys_free_at)
-        self._keys_free_at = round(at + (PRESS_MS + GAP_MS) / 1000, 3)
-        self._step(Keys(at_s=at, action="keys", keys=key, press_ms=PRESS_MS, gap_ms=GAP_MS))
+        self._step(self._key_times.step(key, self.clock.now()))
 
     # ---- what the panels show ------------------------------------------------------------------------
 
