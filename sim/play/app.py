@@ -38,6 +38,7 @@ class PlayApp(App[None]):
     #main { height: 1fr; }
     #status { height: 1; background: $boost; padding: 0 1; }
     #panels { height: auto; }
+    #panels > Horizontal { height: auto; }
     .panel { border: round $accent; padding: 0 1; height: auto; width: 1fr; }
     #log { height: 1fr; border: round $secondary; }
     #filter { display: none; }
@@ -106,6 +107,7 @@ class PlayApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#log", RichLog).border_title = "Events, as `sim run` prints them (/ filter · j JSON)"
         self._check_size(self.size.width, self.size.height)
         if self.realtime:
             self.set_interval(0.05, self._tick)

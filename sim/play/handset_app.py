@@ -150,7 +150,7 @@ class HandsetApp(PlayApp):
         view, now = self.view, self.session.now
         balance = self.session.balance_cents(view.inmate_id) if view.inmate_id else None
         handset = self.query_one("#handset", Static)
-        handset.border_title = "Handset  (0-9 * # keys · space lift/hang up · f hookflash)"
+        handset.border_title = "Handset: 0-9 * #, space hook, f flash"
         handset.update(
             f"hook      {'OFF the hook' if self.session.off_hook else 'on the hook'}\n"
             f"state     {view.state}\n"
@@ -162,9 +162,9 @@ class HandsetApp(PlayApp):
         far.border_title = "Called party"
         network = self.session.network
         far.update(
-            f"number    {view.number or '—'}   next call: {network.mode}\n"
+            f"number    {view.number or '—'}   next call (m): {network.mode}\n"
             f"line      {view.line or 'idle'}{'  (a answers)' if network.ringing else ''}\n"
             f"hearing   {view.speaking('line', now) or '…'}\n"
-            "keys      c accept(1)  d decline(2)  o cost(3)  b block(9)\n"
-            "acts      a answer  s speak  t three-way  x hang up  m mode\n"
+            "keys      c accept · d decline · o cost · b block\n"
+            "acts      a answer · s speak · t 3-way · x hang up\n"
             f"ended     {view.end_reason or '—'}")

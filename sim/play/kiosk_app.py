@@ -24,8 +24,8 @@ KEYPAD = ("1 2 3", "4 5 6", "7 8 9", "* 0 #")
 class KioskApp(PlayApp):
     TITLE = "ringfence sim play — kiosk"
     CSS = PlayApp.CSS + """
-    #lcd-box { width: 28; }
-    #lcd { background: #1f4fd1; color: #e8f0ff; width: 22; height: 6; border: heavy #10296e; padding: 0 0; }
+    #lcd-box { width: 34; }
+    #lcd { background: #1f4fd1; color: #e8f0ff; width: 22; height: auto; border: heavy #10296e; padding: 0 0; }
     #receipt-box { width: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -85,8 +85,8 @@ class KioskApp(PlayApp):
         self.query_one("#lcd", Static).update("\n".join(lines))
         box = self.query_one("#lcd-box", Vertical)
         box.border_title = "Kiosk LCD 20x4"
-        central = "CUT OFF (u restores)" if session.central_down else "reachable (u cuts off)"
-        self.query_one("#keypad", Static).update("keypad (type on the keyboard)\n" + "\n".join(
+        central = "CUT OFF (u: restore)" if session.central_down else "reachable (u: cut off)"
+        self.query_one("#keypad", Static).update("keypad: type on the keyboard\n" + "\n".join(
             f"  {row}" for row in KEYPAD) + f"\ncentral: {central}")
         receipt = self.query_one("#receipt", Static)
         receipt.border_title = f"Receipts printed: {len(session.receipts)}"

@@ -24,7 +24,9 @@ def money(cents: int | None) -> str:
 
 
 def describe(record: Record) -> str:
-    """One readable line: the time, the event, then its fields (ids shortened)."""
+    """One readable line: the time, the event, then its fields (ids shortened; a prompt as who hears what)."""
+    if record.get("event") == "prompt":
+        return f"{clock_text(record['t_ms'] / 1000)} {'prompt':<16} to {record.get('to', ''):<5} {record.get('text', '')}"
     fields = []
     for key, value in record.items():
         if key in ("t_ms", "event") or value in ("", [], {}, None):
