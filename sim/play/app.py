@@ -25,6 +25,8 @@ MAX_STEP_S = 1.0
 SKIP_S = 60.0
 MIN_WIDTH, MIN_HEIGHT = 100, 30
 LOG_LINES = 400
+#: How often the clock moves and the screen is redrawn while time runs.
+TICK_S = 0.1
 
 
 class PlayApp(App[None]):
@@ -65,6 +67,7 @@ class PlayApp(App[None]):
         self.needle = ""
         self.notice = ""
         self._seen = 0
+        self._shown: dict[str, str] = {}
         self._last_tick = time.monotonic()
 
     # ---- what a role provides -------------------------------------------------------------------------
@@ -110,7 +113,7 @@ class PlayApp(App[None]):
         self.query_one("#log", RichLog).border_title = "Events, as `sim run` prints them (/ filter · j JSON)"
         self._check_size(self.size.width, self.size.height)
         if self.realtime:
-            self.set_interval(0.05, self._tick)
+            self.set_interval(TICK_S, self._tick)
         self.update_view()
 
     def on_resize(self, event: Resize) -> None:
@@ -218,7 +221,13 @@ class PlayApp(App[None]):
         self.refresh_panels()
         pace = "paused" if self.paused else f"{self.speed}× real time"
         status = f"t {clock_text(self.virtual_now())}  {pace}  {self.audio_text()}"
-        self.query_one("#status", Static).update(f"{status}   {self.notice}" if self.notice else status)
+        self.show(self.query_one("#status", Static), f"{status}   {self.notice}" if self.notice else status)
+
+    def show(self, widget: Static, text: str) -> None:
+        """Redraw a panel only when its text changed: a terminal redraw costs more than the simulation."""
+        if self._shown.get(widget.id or "") != text:
+            self._shown[widget.id or ""] = text
+            widget.update(text)
 
     def _rewrite_log(self) -> None:
         log = self.query_one("#log", RichLog)

@@ -151,7 +151,7 @@ class HandsetApp(PlayApp):
         balance = self.session.balance_cents(view.inmate_id) if view.inmate_id else None
         handset = self.query_one("#handset", Static)
         handset.border_title = "Handset: 0-9 * #, space hook, f flash"
-        handset.update(
+        self.show(handset, 
             f"hook      {'OFF the hook' if self.session.off_hook else 'on the hook'}\n"
             f"state     {view.state}\n"
             f"typed     {view.typed or '—'}\n"
@@ -161,7 +161,7 @@ class HandsetApp(PlayApp):
         far = self.query_one("#far-end", Static)
         far.border_title = "Called party"
         network = self.session.network
-        far.update(
+        self.show(far, 
             f"number    {view.number or '—'}   next call (m): {network.mode}\n"
             f"line      {view.line or 'idle'}{'  (a answers)' if network.ringing else ''}\n"
             f"hearing   {view.speaking('line', now) or '…'}\n"

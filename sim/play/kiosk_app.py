@@ -82,12 +82,12 @@ class KioskApp(PlayApp):
     def refresh_panels(self) -> None:
         session = self.session
         lines = as_shown(session.screen, session.config.display.charmap)
-        self.query_one("#lcd", Static).update("\n".join(lines))
+        self.show(self.query_one("#lcd", Static), "\n".join(lines))
         box = self.query_one("#lcd-box", Vertical)
         box.border_title = "Kiosk LCD 20x4"
         central = "CUT OFF (u: restore)" if session.central_down else "reachable (u: cut off)"
-        self.query_one("#keypad", Static).update("keypad: type on the keyboard\n" + "\n".join(
+        self.show(self.query_one("#keypad", Static), "keypad: type on the keyboard\n" + "\n".join(
             f"  {row}" for row in KEYPAD) + f"\ncentral: {central}")
         receipt = self.query_one("#receipt", Static)
         receipt.border_title = f"Receipts printed: {len(session.receipts)}"
-        receipt.update("\n".join(session.receipts[-1]) if session.receipts else "(no receipt yet)")
+        self.show(receipt, "\n".join(session.receipts[-1]) if session.receipts else "(no receipt yet)")

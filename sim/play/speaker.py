@@ -28,20 +28,26 @@ class Speaker:
         self._lock = threading.Lock()
         self._cursor: dict[int, int] = {}
         self._heard_to = 0.0
+        #: Samples handed to the card and the loudest of them, so a listener (or a test) knows sound went out.
+        self.sent_samples = 0
+        self.sent_peak = 0
         if enabled:
             self._open()
 
     def _open(self) -> None:
         try:
             import sounddevice as sd
-
+        except OSError as exc:  # the PortAudio library itself is missing
+            self.muted_because = f"muted (no PortAudio: {exc})"
+            return
+        try:
             sd.query_devices(kind="output")
             self._stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="int16",
                                            callback=self._fill, latency="low")
             self._stream.start()
-        except Exception as exc:  # PortAudio's errors vary by host; every one means "no sound card to use"
+        except (sd.PortAudioError, ValueError) as exc:  # no output device, or none that takes 8 kHz stereo
             self._stream = None
-            self.muted_because = f"muted (no sound card: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            self.muted_because = f"muted (no sound card: {str(exc).splitlines()[0]})"
 
     @property
     def playing(self) -> bool:
@@ -55,11 +61,13 @@ class Speaker:
                 chunk = self._buffer[0]
                 take = min(frames - filled, len(chunk))
                 out[filled : filled + take] = chunk[:take]
+                self.sent_peak = max(self.sent_peak, int(np.abs(chunk[:take]).max(initial=0)))
                 filled += take
                 if take == len(chunk):
                     self._buffer.popleft()
                 else:
                     self._buffer[0] = chunk[take:]
+            self.sent_samples += filled
 
     def _new_frames(self, frames: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
         start = self._cursor.get(id(frames), 0)
