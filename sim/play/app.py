@@ -240,9 +240,9 @@ class PlayApp(App[None]):
             return
         line = json.dumps(record, ensure_ascii=False) if self.as_json else describe(record)
         if record.get("event") in COMMITTED:
-            log.write(Text(f"{line}  ✔ committed", style="bold green"))
+            log.write(Text(f"✔ {line}", style="bold green"))  # committed to the store
         else:
-            log.write(Text(line))
+            log.write(Text(f"  {line}"))
 
     def payload(self) -> dict[str, Any]:
         """What tests read: the panels' text by id."""
