@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -243,7 +243,3 @@ class PlayApp(App[None]):
             log.write(Text(f"✔ {line}", style="bold green"))  # committed to the store
         else:
             log.write(Text(f"  {line}"))
-
-    def payload(self) -> dict[str, Any]:
-        """What tests read: the panels' text by id."""
-        return {w.id: str(w.render()) for w in self.query(".panel") if w.id}

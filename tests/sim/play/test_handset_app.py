@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from sim import runner
 from sim.play.cli import DEFAULT_WORLD
 from sim.play.handset_app import HandsetApp
@@ -153,6 +155,27 @@ def test_a_terminal_too_small_gets_a_clear_message(tmp_path: Path) -> None:
             await pilot.resize_terminal(120, 40)
             await pilot.pause()
             assert not app.screen.has_class("small")
+        app.close_world()
+
+    asyncio.run(play())
+
+
+def test_the_log_filters_and_time_skips_a_minute(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+
+    async def play() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")
+            app.advance(1)
+            await pilot.press("slash", *"off_hook", "enter")
+            lines = [str(line.text) for line in app.query_one("#log").lines]
+            assert len(lines) == 1 and "off_hook" in lines[0]
+            before = app.session.now
+            await pilot.press("n")
+            assert app.session.now == pytest.approx(before + 60)
+            assert app.view.state == "farewell", "a minute without a PIN: the handset gave up"
+            await pilot.press("right_square_bracket", "right_square_bracket")
+            assert app.speed == 5
         app.close_world()
 
     asyncio.run(play())
