@@ -83,6 +83,7 @@ def _call_by_hand(app: HandsetApp):  # type: ignore[no-untyped-def]
     return steps
 
 
+@pytest.mark.slow
 def test_a_saved_session_replays_with_the_same_events_under_sim_run(tmp_path: Path) -> None:
     app = _app(tmp_path)
 
