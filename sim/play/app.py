@@ -14,15 +14,18 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.events import Key, Resize
 from textual.widgets import Footer, Input, RichLog, Static
 
 from sim.play.view import COMMITTED, Record, clock_text, describe, shown
 
 SPEEDS = (1, 2, 5, 10)
-#: The most virtual time one screen refresh runs, so the keys stay answered while time is sped up or skipped.
+#: The least virtual time one screen refresh may run while skipping, and the most it runs at any pace.
 MAX_STEP_S = 1.0
 SKIP_S = 60.0
+#: The most virtual time one screen refresh runs while skipping.
+MAX_CHUNK_S = 20.0
 MIN_WIDTH, MIN_HEIGHT = 100, 30
 LOG_LINES = 400
 #: How often the clock moves and the screen is redrawn while time runs.
@@ -68,6 +71,7 @@ class PlayApp(App[None]):
         self.notice = ""
         self._seen = 0
         self._shown: dict[str, str] = {}
+        self._chunk = MAX_STEP_S
         self._last_tick = time.monotonic()
 
     # ---- what a role provides -------------------------------------------------------------------------
@@ -133,11 +137,15 @@ class PlayApp(App[None]):
         elapsed, self._last_tick = now - self._last_tick, now
         step = 0.0 if self.paused else elapsed * self.speed
         if self.skip_left > 0:
-            extra = min(self.skip_left, MAX_STEP_S)
+            extra = min(self.skip_left, self._chunk)
             self.skip_left -= extra
             step += extra
         if step > 0:
-            self.advance(min(step, MAX_STEP_S + 0.5))
+            step = min(step, self._chunk + MAX_STEP_S)
+            self.advance(step)
+            spent = time.monotonic() - now
+            # Skip in chunks that take about a quarter of a second each, however fast this machine runs the world.
+            self._chunk = min(max(MAX_STEP_S, 0.25 * step / max(spent, 1e-3)), MAX_CHUNK_S)
 
     def advance(self, seconds: float) -> None:
         """Run the world `seconds` of virtual time and show what happened (tests call this directly)."""
@@ -213,6 +221,12 @@ class PlayApp(App[None]):
     def update_view(self) -> None:
         if not self.is_mounted:
             return
+        try:
+            self._update_view()
+        except NoMatches:  # a clock tick while the app is closing and its widgets go: nothing left to show
+            return
+
+    def _update_view(self) -> None:
         records = self.records()
         log = self.query_one("#log", RichLog)
         for record in records[self._seen :]:
