@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from sim import runner
 from sim.play import save
 from sim.play.cli import DEFAULT_WORLD
@@ -77,3 +79,25 @@ def test_the_central_server_cut_off_by_a_key_is_heard_by_the_kiosk_and_replays(t
 def test_the_lcd_shows_only_what_the_character_rom_has() -> None:
     assert as_shown(["a\\b~c", "Espa\u00f1ol"], "A00") == ["a b c", "Espa\u00f1ol"]
     assert as_shown(["deg \u00b0"], "A00") == ["deg \uff9f"]  # the ROM's glyph at 0xDF
+
+
+def test_the_clock_runs_by_itself_and_a_skip_is_worked_off_in_chunks(tmp_path: Path) -> None:
+    app = KioskApp(KioskSession(load(DEFAULT_WORLD["kiosk"]), tmp_path / "kiosk"), realtime=True)
+
+    async def play() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await asyncio.sleep(0.5)
+            assert app.session.now > 0, "virtual time follows real time with no key pressed"
+            await pilot.press("p")
+            paused_at = app.session.now
+            await asyncio.sleep(0.3)
+            assert app.session.now == paused_at
+            await pilot.press("n")
+            await asyncio.sleep(0.3)
+            assert paused_at < app.session.now <= paused_at + 60, "a skip runs even while paused, a chunk a tick"
+            while app.skip_left > 0:
+                await asyncio.sleep(0.1)
+            assert app.session.now == pytest.approx(paused_at + 60)
+        app.close_world()
+
+    asyncio.run(play())
