@@ -36,13 +36,21 @@ LAZY_COMMANDS = {
 }
 
 
+#: `ringfence sim` subcommands loaded the same way (`sim play` brings in the terminal UI).
+LAZY_SIM_COMMANDS = {
+    "play": "sim.play.cli:play",
+}
+
+
 class LazyGroup(click.Group):
+    lazy = LAZY_COMMANDS
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+        return sorted([*super().list_commands(ctx), *self.lazy])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LAZY_COMMANDS:
-            module, attribute = LAZY_COMMANDS[name].split(":")
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
 
@@ -54,7 +62,11 @@ def main() -> None:
     os.umask(0o077)  # every file a command writes is its user's alone (docs/security.md)
 
 
-@main.group()
+class LazySimGroup(LazyGroup):
+    lazy = LAZY_SIM_COMMANDS
+
+
+@main.group(cls=LazySimGroup)
 def sim() -> None:
     """The simulated world: the same firmware on virtual hardware and a virtual clock."""
 

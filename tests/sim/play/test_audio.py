@@ -1,0 +1,70 @@
+"""What a session sounds like: through a real PortAudio stream to the PulseAudio null sink, and as a WAV."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.play.cli import DEFAULT_WORLD
+from sim.play.session import HandsetSession
+from sim.play.speaker import Speaker
+from sim.scenario import load
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _lifted(tmp_path: Path) -> HandsetSession:
+    session = HandsetSession(load(DEFAULT_WORLD["handset"]), tmp_path / "device")
+    session.toggle_hook()
+    return session
+
+
+@pytest.mark.hardware
+def test_the_greeting_goes_to_the_sound_card_at_real_pace_and_not_when_sped_up(tmp_path: Path) -> None:
+    started = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60,
+                             check=False)
+    if started.returncode != 0:
+        pytest.fail(f"PulseAudio null sink did not start: {started.stderr.strip()}")
+    session = _lifted(tmp_path)
+    speaker = Speaker()
+    try:
+        assert speaker.playing, speaker.muted_because
+        session.advance(0.6)
+        speaker.feed(session.audio.played, session.network.sent, real_time=False)  # sped up: nothing queued
+        time.sleep(0.3)
+        assert speaker.sent_peak == 0
+        for _ in range(10):  # one second of the greeting at its real pace
+            session.advance(0.1)
+            speaker.feed(session.audio.played, session.network.sent, real_time=True)
+            time.sleep(0.1)
+        time.sleep(0.6)
+        assert speaker.sent_samples >= 0.9 * 8000
+        assert speaker.sent_peak > 1000, "the greeting was heard, not silence"
+    finally:
+        speaker.close()
+        session.close()
+
+
+def test_a_muted_speaker_says_why() -> None:
+    speaker = Speaker(enabled=False)
+    assert not speaker.playing and speaker.muted_because == "muted (--mute)"
+
+
+def test_what_was_heard_is_saved_as_a_stereo_wav(tmp_path: Path) -> None:
+    session = _lifted(tmp_path)
+    try:
+        session.advance(3)
+        path = session.write_wav(tmp_path / "heard.wav")
+    finally:
+        session.close()
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert len(samples) >= 3 * 8000
+    assert np.abs(samples[:, 0]).max() > 1000, "the inmate's ear heard the greeting"
+    assert np.abs(samples[:, 1]).max() == 0, "nothing went down the line: no call"
