@@ -14,6 +14,7 @@ from firmware import config as config_mod
 from firmware import ids
 from firmware.device import Devices, Platform, build, sim_devices
 from firmware.dsp.wavio import AudioFileError
+from firmware.handset.policy import Timing
 from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
 from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
@@ -216,12 +217,7 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
                 raise ScenarioError(f"scenario {scenario.name!r} step at {step.at_s}s: {exc}") from None
 
         def boot() -> Runtime:
-            assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
-            runtime = assembly.runtime
-            runtime.observe(collect)
-            assembly.start()
-            world_mod.apply_timing(runtime, timing)
-            return runtime
+            return boot_device(config, clock, devices, scenario, timing, collect)
 
         runtime = boot()
         if mic is not None:
@@ -239,6 +235,17 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
         devices.close()
     watch.at_end()
     return check(scenario, records, watch.failures)
+
+
+def boot_device(config: config_mod.Config, clock: VirtualClock, devices: Devices, scenario: Scenario,
+                timing: Timing | None, observer: Callable[[Record], None]) -> Runtime:
+    """The device assembled as every simulator assembles it (no sync service: scenarios sync by step), started."""
+    assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+    runtime = assembly.runtime
+    runtime.observe(observer)
+    assembly.start()
+    world_mod.apply_timing(runtime, timing)
+    return runtime
 
 
 def _central(scenario: Scenario, config: config_mod.Config) -> CentralLink | None:

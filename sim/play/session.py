@@ -1,6 +1,6 @@
 """A handset session played by hand: the scenario runner's world, driven by key presses instead of a script.
 
-The device is assembled exactly as `ringfence sim run` assembles it (firmware.device.assemble on sim_devices,
+The device is assembled exactly as `ringfence sim run` assembles it (sim.runner.boot_device on sim_devices,
 the world seeded by sim.world, ids seeded as the runner seeds them) and every hand action becomes a scenario
 step, scheduled by the runner's own step scheduler. So a session written out as a scenario (sim/play/save.py)
 replays under `ringfence sim run` with the same events.
@@ -17,7 +17,7 @@ from typing import Any
 from firmware import config as config_mod
 from firmware import ids
 from firmware.config import Config
-from firmware.device import assemble, sim_devices
+from firmware.device import sim_devices
 from firmware.dsp.wavio import AudioFileError
 from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
@@ -27,7 +27,7 @@ from hal.audio import SimAudioPort
 from hal.clock import VirtualClock
 from sim import world as world_mod
 from sim.play.far_end import ACT_GRID_S, LiveNetwork
-from sim.runner import _Actor, write_call_wav
+from sim.runner import _Actor, boot_device, write_call_wav
 from sim.scenario import Flash, HangUp, Keys, Lift, Scenario, ScenarioError
 
 Record = dict[str, Any]
@@ -121,10 +121,7 @@ class HandsetSession:
         self.steps: list[Any] = []
         self._emit = emit
         self._actor = _Actor(self.clock, self.devices, self.network, self.mic, None, self._collect)
-        self.runtime: Runtime = assemble(self.config, self.clock, self.devices,
-                                         wall=world_mod.wall_clock(scenario.start))
-        self.runtime.observe(self._collect)
-        world_mod.apply_timing(self.runtime, timing)
+        self.runtime: Runtime = boot_device(self.config, self.clock, self.devices, scenario, timing, self._collect)
         self.mic.start(math.inf)
         self.off_hook = False
         self._key_times = KeyTimes()
