@@ -19,6 +19,7 @@ from typing import Any
 from firmware.store import transaction
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
+from sim.central.validation import split_records
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,6 +33,9 @@ CREATE TABLE IF NOT EXISTS received (
     id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL,
     payload TEXT NOT NULL, received_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS received_device ON received (device_id, kind);
+CREATE TABLE IF NOT EXISTS refused (
+    device_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT NOT NULL,
+    refused_at TEXT NOT NULL, PRIMARY KEY (device_id, id));
 CREATE TABLE IF NOT EXISTS purchases (
     key TEXT PRIMARY KEY, device_id TEXT NOT NULL, account TEXT NOT NULL, amount_cents INTEGER NOT NULL,
     product TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, balance_cents INTEGER, at TEXT NOT NULL);
@@ -236,18 +240,14 @@ class CentralDB:
     # -- upstream ----------------------------------------------------------------------------------------
 
     def receive(self, device_id: str, records: list[OutboxRecord]) -> tuple[list[str], list[tuple[str, str]]]:
-        """Store records once each (by id), applying ledger entries and blocks on first arrival only."""
+        """Store records once each (by id), applying ledger entries and blocks on first arrival only.
+
+        Every record is checked first (sim/central/validation.py). A refused one is kept in `refused` with its
+        reason and acknowledged too, so the device stops sending it: sending it again cannot change the answer."""
+        good, bad = split_records(records)
         accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
         with self.transaction() as db:
-            for record in records:
-                try:
-                    payload = json.loads(record.payload)
-                except ValueError:
-                    payload = None
-                if not isinstance(payload, dict):
-                    rejected.append((record.id, "payload is not a JSON object"))
-                    continue
+            for record, payload in good:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO received (id, device_id, kind, created_at, payload, received_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -255,7 +255,15 @@ class CentralDB:
                 if cursor.rowcount == 1:
                     self._apply_record(db, device_id, record.kind, payload)
                 accepted.append(record.id)
-        return accepted, rejected
+            for record, reason in bad:
+                db.execute("INSERT OR IGNORE INTO refused (device_id, id, kind, reason, payload, refused_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           (device_id, record.id, record.kind, reason, record.payload[:4096], now()))
+                accepted.append(record.id)
+        return accepted, [(record.id, reason) for record, reason in bad]
+
+    def refused_count(self, device_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM refused WHERE device_id = ?", (device_id,)).fetchone()[0])
 
     def _apply_record(self, db: sqlite3.Connection, device_id: str, kind: str, payload: dict[str, Any]) -> None:
         """Effects of a record on the facility data, on its first arrival only (docs/sync-protocol.md 9).
@@ -265,7 +273,7 @@ class CentralDB:
         holds for a call in progress and change nothing here. A `block` becomes a `blocks` row for every device."""
         account_key = payload.get("account")
         if kind == "ledger" and payload.get("kind") == "charge" and isinstance(account_key, str):
-            amount = int(payload.get("amount_cents", 0))
+            amount = int(payload["amount_cents"])
             account = self._account(db, account_key)
             if account is not None and "balance_cents" in account:
                 account["balance_cents"] = int(account["balance_cents"]) - amount

@@ -29,6 +29,7 @@ from firmware.sync.schema import (
     Pull,
     Purchase,
     PurchaseQuery,
+    PurchaseResult,
     Push,
     PushAck,
     Rejected,
@@ -39,6 +40,7 @@ from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, TcpListener, open_link
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
+from sim.central.validation import MAX_CENTS, amount_problem, valid_account
 
 log = logging.getLogger("ringfence.central")
 
@@ -78,13 +80,16 @@ class Session:
                 accepted, rejected = self.db.receive(self.device, list(body.items))
                 self.conv.send(PushAck(ids=accepted, rejected=[Rejected(id=i, reason=r) for i, r in rejected]))
             elif isinstance(body, Purchase):
-                self.conv.send(kiosk_sync.answer_purchase(self.db, self.device, body))
+                self.conv.send(self._purchase(body))
             elif isinstance(body, PurchaseQuery):
                 self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
             elif isinstance(body, AccountQuery):
                 self.conv.send(kiosk_sync.answer_account(self.db, self.device, body))
             elif isinstance(body, Reserve):
-                reservation_id, granted = self.db.reserve(self.device, body.account, body.amount_cents)
+                reservation_id, granted = "", 0
+                if valid_account(body.account):
+                    wanted = min(body.amount_cents, MAX_CENTS)
+                    reservation_id, granted = self.db.reserve(self.device, body.account, wanted)
                 self.conv.send(ReserveResult(account=body.account, reservation_id=reservation_id,
                                              granted_cents=granted))
             elif isinstance(body, BlobOffer | BlobChunk | BlobEnd):
@@ -97,6 +102,15 @@ class Session:
                 self._done(body)
             else:
                 raise MessageError("unexpected", f"{type(body).__name__.lower()} is not a request")
+
+    def _purchase(self, purchase: Purchase) -> PurchaseResult:
+        """A purchase whose account or amount is out of the protocol's range is answered, never stored."""
+        problem = amount_problem(purchase.amount_cents)
+        if not valid_account(purchase.account):
+            problem = "invalid_account"
+        if problem:
+            return PurchaseResult(key=purchase.key, status="rejected", reason=problem)
+        return kiosk_sync.answer_purchase(self.db, self.device, purchase)
 
     def _pull(self, pull: Pull) -> None:
         after, upto = pull.after, pull.upto
@@ -137,6 +151,10 @@ def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None 
             conv.fail(exc)
     except (ChannelClosed, TimeoutError, RemoteError) as exc:
         log.info("session ended: %s", exc)
+    except Exception:  # a defect here ends this session only: never the port, never another device's
+        log.exception("session failed")
+        if conv is not None:
+            conv.fail(MessageError("internal", "the server could not answer this request"))
     finally:
         db.close()
 
