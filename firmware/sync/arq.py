@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from firmware.sync.framing import FLAG_LAST, MAX_PAYLOAD, Frame, FrameDecoder, FrameError, FrameKind, encode
+from firmware.sync.framing import (
+    FLAG_LAST,
+    MAX_MESSAGE,
+    MAX_PAYLOAD,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    FrameKind,
+    encode,
+)
 
 SEQ_MOD = 1 << 16
 
@@ -39,8 +48,9 @@ class ArqStats:
 
 class ArqEndpoint:
     def __init__(self, initiator: bool, epoch: int = 0, window: int = 16, rto: float = 1.0,
-                 max_timeouts: int = 12) -> None:
+                 max_timeouts: int = 12, max_message: int = MAX_MESSAGE) -> None:
         self.initiator = initiator
+        self.max_message = max_message
         self.max_timeouts = max_timeouts
         #: Set when a frame went unacknowledged through max_timeouts resends: the peer is gone.
         self.failed = False
@@ -67,6 +77,7 @@ class ArqEndpoint:
         self._early: dict[int, Frame] = {}
         self._resend: deque[Frame] = deque()
         self._fragments: list[bytes] = []
+        self._fragment_bytes = 0
         self._inbox: deque[bytes] = deque()
         self._ack_due = False
         self._synack_due = False
@@ -157,9 +168,14 @@ class ArqEndpoint:
         while True:
             self._expected = (self._expected + 1) % SEQ_MOD
             self._fragments.append(frame.payload)
+            self._fragment_bytes += len(frame.payload)
             if frame.flags & FLAG_LAST:
                 self._inbox.append(b"".join(self._fragments))
-                self._fragments = []
+                self._fragments, self._fragment_bytes = [], 0
+            elif self._fragment_bytes > self.max_message:
+                self._fragments, self._fragment_bytes = [], 0
+                self.failed = True
+                self.stats.last_error = f"a message longer than {self.max_message} bytes"
             following = self._early.pop(self._expected, None)
             if following is None:
                 return

@@ -15,10 +15,9 @@ from collections import deque
 from typing import Protocol
 
 from firmware.sync.arq import ArqEndpoint
-from firmware.sync.framing import MAX_WIRE
+from firmware.sync.framing import MAX_MESSAGE, MAX_WIRE
 from hal.link import Link, LinkError
 
-MAX_MESSAGE = 16 * 1024 * 1024
 LENGTH = struct.Struct(">I")
 
 

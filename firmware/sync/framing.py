@@ -21,6 +21,8 @@ import crcmod.predefined
 from cobs import cobs
 
 MAX_PAYLOAD = 1024
+#: The longest message either side reassembles (docs/sync-protocol.md section 3): longer ones are refused.
+MAX_MESSAGE = 16 * 1024 * 1024
 HEADER = struct.Struct(">BBHB")
 CRC = struct.Struct(">I")
 #: The longest frame on the wire: header, payload, CRC, COBS overhead, delimiter.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.sync.arq import ArqEndpoint
-from firmware.sync.framing import MAX_PAYLOAD
+from firmware.sync.framing import MAX_MESSAGE, MAX_PAYLOAD, Frame, FrameKind, encode
 
 RTO = 0.5
 
@@ -116,3 +117,32 @@ def test_a_peer_that_never_answers_is_declared_gone_after_the_resend_limit() -> 
     assert not a.failed
     a.poll(4 * RTO)
     assert a.failed and a.queued_frames() == 0
+
+
+def _unfinished_message(endpoint: ArqEndpoint, frames: int, start: int = 0) -> None:
+    """DATA frames that never carry the last-fragment flag: a message that never ends."""
+    for seq in range(start, start + frames):
+        endpoint.receive_bytes(encode(Frame(FrameKind.DATA, endpoint.conn, seq, 0, bytes(MAX_PAYLOAD))), 0.0)
+        endpoint.poll(0.0)
+
+
+def test_a_message_that_never_ends_is_refused_at_the_protocols_maximum_size() -> None:
+    receiver = ArqEndpoint(False, rto=RTO, max_message=64 * MAX_PAYLOAD)
+    receiver.receive_bytes(encode(Frame(FrameKind.SYN, 0, 0, 0, (7).to_bytes(4, "big"))), 0.0)
+    _unfinished_message(receiver, 64)
+    assert not receiver.failed, "exactly the maximum is still a message in progress"
+    _unfinished_message(receiver, 1, start=64)
+    assert receiver.failed and "longer than 65536 bytes" in receiver.stats.last_error
+    assert receiver.messages() == []
+
+
+def test_reassembly_memory_stays_below_the_maximum_message_whatever_arrives() -> None:
+    receiver = ArqEndpoint(False, rto=RTO)
+    assert receiver.max_message == MAX_MESSAGE == 16 * 1024 * 1024
+    receiver.receive_bytes(encode(Frame(FrameKind.SYN, 0, 0, 0, (7).to_bytes(4, "big"))), 0.0)
+    tracemalloc.start()
+    _unfinished_message(receiver, MAX_MESSAGE // MAX_PAYLOAD + 8000)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert receiver.failed
+    assert peak < MAX_MESSAGE * 1.3
