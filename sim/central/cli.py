@@ -106,15 +106,24 @@ def compact(db_path: Path, keep: int) -> None:
 @click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True)
-def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float) -> None:
+@click.option("--max-sessions", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Sessions served at once; more devices wait their turn.")
+@click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a connection may take to finish its TLS handshake.")
+@click.option("--reuse-port", is_flag=True, help="Share the TCP address with other server processes (SO_REUSEPORT).")
+def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float, max_sessions: int,
+          handshake_timeout: float, reuse_port: bool) -> None:
     """Serve devices on every LINK until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
     from hal.link import LinkError
     from sim.central.server import CentralServer, ServerConfig
+    from sim.central.tls_gate import GateLimits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(message)s")
-    server = CentralServer(ServerConfig(db_path, idle_timeout), _server_credentials(db_path), baud)
+    config = ServerConfig(db_path, idle_timeout, max_sessions=max_sessions,
+                          gate=GateLimits(handshake_timeout=handshake_timeout), reuse_port=reuse_port)
+    server = CentralServer(config, _server_credentials(db_path), baud)
     try:
         server.start(list(urls))
     except LinkError as exc:

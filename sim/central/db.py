@@ -19,7 +19,7 @@ from typing import Any
 from firmware.store import transaction
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
-from sim.central.validation import split_records
+from sim.central.validation import MAX_PAYLOAD, split_records
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -258,7 +258,7 @@ class CentralDB:
             for record, reason in bad:
                 db.execute("INSERT OR IGNORE INTO refused (device_id, id, kind, reason, payload, refused_at)"
                            " VALUES (?, ?, ?, ?, ?, ?)",
-                           (device_id, record.id, record.kind, reason, record.payload[:4096], now()))
+                           (device_id, record.id, record.kind, reason, record.payload[:MAX_PAYLOAD], now()))
                 accepted.append(record.id)
         return accepted, [(record.id, reason) for record, reason in bad]
 

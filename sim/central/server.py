@@ -1,15 +1,19 @@
 """The reference central server: serves sessions over TLS (many devices at once) and over serial links.
 
-Each TCP connection gets its own thread and database connection; each serial link is one device at a time,
-session after session. A session is the device's to lead: the server answers each request in turn.
+TLS connections wait for their handshake in one selector thread (sim/central/tls_gate.py); a device that has
+shown its certificate gets a session on a bounded pool of threads, each with its own database connection, and
+waits its turn in a bounded queue when all are busy. Each serial link is one device at a time, session after
+session. A session is the device's to lead: the server answers each request in turn.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.sync.blobs import BlobSink, FileBlob, serve_request
@@ -37,9 +41,10 @@ from firmware.sync.schema import (
     ReserveResult,
 )
 from firmware.sync.tls import server_context
-from hal.link import LinkError, SocketLink, TcpListener, open_link
+from hal.link import LinkError, SocketLink, open_link
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
+from sim.central.tls_gate import GateLimits, TlsGate
 from sim.central.validation import MAX_CENTS, amount_problem, valid_account
 
 log = logging.getLogger("ringfence.central")
@@ -49,6 +54,13 @@ log = logging.getLogger("ringfence.central")
 class ServerConfig:
     db_path: Path
     idle_timeout: float = 60.0
+    #: Sessions served at once (threads); more devices wait in a queue of `max_queued`, beyond which a
+    #: connection is told the server is busy and closed. Limits are in docs/sync-protocol.md section 3.1.
+    max_sessions: int = 64
+    max_queued: int = 2048
+    gate: GateLimits = field(default_factory=GateLimits)
+    #: Several server processes may listen on one address (SO_REUSEPORT); the kernel spreads connections.
+    reuse_port: bool = False
 
     @property
     def blob_dir(self) -> Path:
@@ -169,16 +181,22 @@ class CentralServer:
         self.stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.ports: dict[str, int] = {}
-        self._ready = threading.Event()
+        self.gates: list[TlsGate] = []
+        self._pool = ThreadPoolExecutor(max_workers=config.max_sessions, thread_name_prefix="session")
+        self._admitted = threading.BoundedSemaphore(config.max_sessions + config.max_queued)
+        #: Connections closed because every session and queue place was taken.
+        self.busy_refusals = 0
 
     def start(self, urls: list[str]) -> None:
+        raise_open_files_limit()
         for url in urls:
             if url.startswith("tcp://"):
                 if self.creds is None:
                     raise LinkError(f"link {url}: TLS needs the server's credentials (run `ringfence central enroll`)")
-                listener = TcpListener(url, tls=server_context(self.creds))
-                self.ports[url] = listener.port
-                self._spawn(self._accept_loop, listener)
+                gate = TlsGate(url, server_context(self.creds), self._admit, self.config.gate, self.config.reuse_port)
+                self.ports[url] = gate.port
+                self.gates.append(gate)
+                self._spawn(gate.serve, self.stop)
             else:
                 channel = SerialChannel(open_link(url, self.baudrate), initiator=False, baudrate=self.baudrate)
                 self._spawn(self._serial_loop, channel)
@@ -188,27 +206,24 @@ class CentralServer:
         thread.start()
         self._threads.append(thread)
 
-    def _accept_loop(self, listener: TcpListener) -> None:
-        try:
-            while not self.stop.is_set():
-                link = listener.accept(timeout=0.2)
-                if link is not None:
-                    self._spawn(self._tls_session, link)
-        finally:
-            listener.close()
+    def _admit(self, link: SocketLink) -> None:
+        """A device whose certificate checked out: a session now, a place in the queue, or a clear 'busy'."""
+        if not self._admitted.acquire(blocking=False):
+            self.busy_refusals += 1
+            log.warning("%s: every session and queue place is taken; refused as busy", link.url)
+            channel = StreamChannel(link)
+            send_anonymous_error(channel, MessageError("busy", "the server is busy; try again later"))
+            channel.close()
+            return
+        self._pool.submit(self._tls_session, link)
 
     def _tls_session(self, link: SocketLink) -> None:
-        try:
-            link.handshake()
-        except LinkError as exc:
-            log.warning("%s", exc)
-            link.close()
-            return
         channel = StreamChannel(link)
         try:
             serve_channel(channel, self.config, cert_name=link.peer_name)
         finally:
             channel.close()
+            self._admitted.release()
 
     def _serial_loop(self, channel: SerialChannel) -> None:
         try:
@@ -227,3 +242,15 @@ class CentralServer:
     def wait(self) -> None:
         while not self.stop.is_set():
             self.stop.wait(0.5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def raise_open_files_limit() -> None:
+    """Each waiting connection is a file descriptor: allow as many as the system lets this process have."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit from %d: %s", soft, exc)

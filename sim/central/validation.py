@@ -26,9 +26,11 @@ RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,63}")
 #: Dialled numbers as the rules keep them.
 NUMBER = re.compile(r"[0-9*#+]{1,32}")
-#: Every record kind a device makes (firmware/rules/records.py, firmware/kiosk, the simulator's calls).
+#: Every record kind a device makes (firmware/rules/records.py and its incident reports, firmware/kiosk, the
+#: simulator's calls), and the technician audit's `tech.<action>` (firmware/tech/audit.py).
 KINDS = frozenset({"call", "cdr", "ledger", "block", "violation", "lockout", "pulse_dialing", "hookflash",
-                   "data_error", "health", "audit", "kiosk_session"})
+                   "inbound_call_refused", "mouthpiece_dtmf", "data_error", "health", "audit", "kiosk_session"})
+TECH_KIND = re.compile(r"tech\.[a-z][a-z0-9_]{0,39}")
 
 Cents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 Account = Annotated[StrictStr, Field(pattern=ACCOUNT.pattern + "$")]
@@ -72,8 +74,8 @@ def check_record(record: OutboxRecord) -> dict[str, Any]:
     if not valid_id(record.id):
         raise Refused(f"id {record.id[:80]!r}: expected 1 to 64 letters, digits, '_' or '-', starting with"
                       " a letter or digit")
-    if record.kind not in KINDS:
-        raise Refused(f"kind {record.kind[:80]!r} is not a record kind ({', '.join(sorted(KINDS))})")
+    if record.kind not in KINDS and not TECH_KIND.fullmatch(record.kind):
+        raise Refused(f"kind {record.kind[:80]!r} is not a record kind ({', '.join(sorted(KINDS))}, tech.<action>)")
     if len(record.created_at) > 64:
         raise Refused("created_at is longer than 64 characters")
     if len(record.payload) > MAX_PAYLOAD:
