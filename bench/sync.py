@@ -37,7 +37,7 @@ from firmware.sync.connect import connect
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.sync.device_session import DeviceSync, SyncReport
 from sim.central.db import CentralDB, canonical
-from sim.serial_cable import SerialCable
+from sim.serial_cable import Faults, SerialCable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -243,6 +243,44 @@ def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:
         server.wait()
         cable.close()
     return results
+
+
+#: The serial lines the ARQ is measured on: name -> faults (sim/serial_cable.py).
+LINES: dict[str, Faults] = {
+    "clean": Faults(),
+    "byte errors 1e-4": Faults(byte_error=1e-4, seed=11),
+    "2 s outage every 5 s": Faults(outage_s=2.0, outage_every_s=5.0, seed=12),
+}
+
+
+def bench_lines(tmp: Path, scale: float) -> dict[str, Any]:
+    """One full sync of the same facility through each impaired line. Goodput = whole sync messages delivered
+    toward the device / (seconds x 11,520 bytes/s); with outages also / the seconds the line was up."""
+    facility = tmp / "facility"
+    counts = reference_facility(facility, scale, seed=5)
+    db_path, authority = make_central(tmp, facility)
+    out: dict[str, Any] = {"facility": counts}
+    for name, faults in LINES.items():
+        db = CentralDB(db_path)
+        creds = enroll(db, authority, f"line-{len(out)}")
+        db.close()
+        cable = SerialCable(BAUD, faults)
+        server = start_server(db_path, [cable.end_b])
+        try:
+            store = Store(tmp / f"{creds.name}.sqlite")
+            started = time.monotonic()
+            run = one_sync(cable.end_a, store, creds)
+            up = cable.up_seconds(started, started + run["seconds"])
+            run["up_seconds"] = up
+            run["goodput_up"] = run["message_bytes_in"] / (up * LINE_BYTES_PER_S)
+            run["bytes_damaged"] = cable.stats.bytes_damaged
+        finally:
+            server.terminate()
+            server.wait()
+            cable.close()
+        out[name] = run
+        print(f"line {name}:", json.dumps(run), flush=True)
+    return out
 
 
 def bench_many(tmp: Path, devices: int, scale: float) -> dict[str, Any]:
