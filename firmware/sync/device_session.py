@@ -112,7 +112,7 @@ class DeviceSync:
 
     def _agreement(self, conv: Conversation, report: SyncReport) -> str:
         conv.send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                       pending=self.outbox.count_pending() - len(self._acknowledged)))
+                       pending=self.outbox.count_pending()))
         ack = conv.expect(DoneAck, self.timeout)
         assert isinstance(ack, DoneAck)
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
@@ -160,6 +160,7 @@ class DeviceSync:
             assert isinstance(ack, PushAck)
             sent = {i.id for i in items}
             self._acknowledged += [i for i in ack.ids if i in sent]
+            self.outbox.deliver(i for i in ack.ids if i in sent)
             report.pushed += len(ack.ids)
             for rejected in ack.rejected:
                 report.notes.append(f"server refused outbox item {rejected.id}: {rejected.reason}")
