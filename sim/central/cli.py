@@ -12,12 +12,39 @@ import click
 
 from firmware.console import UserError
 
+DB_HELP = "An SQLite file, or postgresql://USER@HOST/DATABASE (a vendor's many facilities)."
+FACILITY_HELP = "The facility (tenant) this concerns."
 
-def _server_credentials(db_path: Path):  # type: ignore[no-untyped-def]
-    from firmware.sync.credentials import Credentials
+
+class DatabaseTarget(click.ParamType):
+    """A path, or a postgresql:// URL kept as text (a Path would fold its '//')."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        text = str(value)
+        return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
+DB = DatabaseTarget()
+
+
+def _open(db_path: Path | str, facility: str = "default", must_exist: bool = False):  # type: ignore[no-untyped-def]
+    """The central database, with any problem (missing, unreachable, not migrated) as a one-line error."""
+    from sim.central.backend import BackendError
     from sim.central.db import CentralDB
 
-    db = CentralDB(db_path)
+    if must_exist and isinstance(db_path, Path) and not db_path.is_file():
+        raise UserError(f"{db_path}: no such central database")
+    try:
+        return CentralDB(db_path, facility)
+    except BackendError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _server_credentials(db_path: Path | str):  # type: ignore[no-untyped-def]
+    from firmware.sync.credentials import Credentials
+    db = _open(db_path)
     try:
         pair = db.authority()
     finally:
@@ -31,20 +58,20 @@ def central() -> None:
 
 
 @central.command("enroll")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the device's credentials.")
 @click.option("--technician", is_flag=True,
               help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
                    " (`ringfence flash --credentials`), no sync key, not registered as a device.")
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.argument("device_id")
-def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
+def enroll(db_path: Path | str, out: Path, device_id: str, technician: bool, facility: str) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
     from firmware.sync.credentials import SERVER_NAME, Authority
-    from sim.central.db import CentralDB
 
-    db = CentralDB(db_path)
+    db = _open(db_path, facility)
     try:
         pair = db.authority()
         if pair is None:
@@ -60,20 +87,21 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
             db.enroll(device_id, key)
     finally:
         db.close()
-    click.echo(f"enrolled {device_id}: credentials in {out}")
+    click.echo(f"enrolled {device_id}" + ("" if technician else f" in facility {facility}") + f": credentials in {out}")
 
 
 @central.command("load")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--merge", is_flag=True, help="Only add and change; keys missing from a file are kept.")
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-def load(db_path: Path, merge: bool, directory: Path) -> None:
+def load(db_path: Path | str, merge: bool, directory: Path, facility: str) -> None:
     """Load a facility from DIRECTORY/<dataset>.jsonl files, one {"key": ..., "value": {...}} per line."""
-    from sim.central.db import CentralDB, LoadError
+    from sim.central.db import LoadError
 
     if not directory.is_dir():
         raise UserError(f"{directory}: no such directory")
-    db = CentralDB(db_path)
+    db = _open(db_path, facility)
     try:
         changes = db.load_dir(directory, replace=not merge)
         head = db.head()
@@ -85,17 +113,16 @@ def load(db_path: Path, merge: bool, directory: Path) -> None:
 
 
 @central.command("compact")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--keep", type=click.IntRange(min=0), default=100_000, show_default=True,
               help="Keep the tombstones of this many latest changes.")
-def compact(db_path: Path, keep: int) -> None:
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
+def compact(db_path: Path | str, keep: int, facility: str) -> None:
     """Forget old deletions; devices further behind than that resync in full."""
-    from sim.central.db import CentralDB
-
-    db = CentralDB(db_path)
+    db = _open(db_path, facility, must_exist=True)
     try:
         removed = db.compact(keep)
-        horizon = db.meta_int("horizon")
+        horizon = db.horizon()
     finally:
         db.close()
     click.echo(f"removed {removed} tombstones; devices behind change {horizon} resync in full")
@@ -103,7 +130,7 @@ def compact(db_path: Path, keep: int) -> None:
 
 @central.command("serve")
 @click.option("--link", "urls", required=True, multiple=True, help="tcp://HOST:PORT (TLS) or a serial link; repeatable.")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True)
 @click.option("--max-sessions", type=click.IntRange(min=1), default=64, show_default=True,
@@ -111,8 +138,10 @@ def compact(db_path: Path, keep: int) -> None:
 @click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds a connection may take to finish its TLS handshake.")
 @click.option("--reuse-port", is_flag=True, help="Share the TCP address with other server processes (SO_REUSEPORT).")
-def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float, max_sessions: int,
-          handshake_timeout: float, reuse_port: bool) -> None:
+@click.option("--blob-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where received recordings and published bundles live (default: beside an SQLite file).")
+def serve(urls: tuple[str, ...], db_path: Path | str, baud: int, idle_timeout: float, max_sessions: int,
+          handshake_timeout: float, reuse_port: bool, blob_dir: Path | None) -> None:
     """Serve devices on every LINK until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
@@ -122,7 +151,9 @@ def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float, 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(message)s")
     config = ServerConfig(db_path, idle_timeout, max_sessions=max_sessions,
-                          gate=GateLimits(handshake_timeout=handshake_timeout), reuse_port=reuse_port)
+                          gate=GateLimits(handshake_timeout=handshake_timeout), reuse_port=reuse_port,
+                          blob_root=blob_dir)
+    _open(db_path).close()  # a missing migration is a one-line error now, not one per session
     server = CentralServer(config, _server_credentials(db_path), baud)
     try:
         server.start(list(urls))
@@ -139,48 +170,72 @@ def serve(urls: tuple[str, ...], db_path: Path, baud: int, idle_timeout: float, 
         server.stop.set()
 
 
+@central.command("migrate")
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+def migrate_command(db_path: Path | str) -> None:
+    """Bring the central database's schema up to date (PostgreSQL: before any server process starts)."""
+    from sim.central.backend import BackendError, connect, describe
+    from sim.central.migrations import migrate
+
+    try:
+        db = connect(db_path)
+    except BackendError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        applied = migrate(db)
+    finally:
+        db.close()
+    click.echo(f"{describe(db_path)}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+
+
 @central.command("show")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--device", help="Only this device's records.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.argument("what", type=click.Choice(["summary", "devices", "received", "purchases", "reservations", "blobs"]),
                 default="summary")
-def show(db_path: Path, device: str | None, limit: int, what: str) -> None:
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP + " (summary)")
+def show(db_path: Path | str, device: str | None, limit: int, what: str, facility: str) -> None:
     """An operator's view of what arrived: per device, per kind, newest first."""
-    from sim.central.db import CentralDB
+    from hal.link import LinkError
     from sim.central.server import ServerConfig
 
-    db = CentralDB(db_path)
+    db = _open(db_path, facility, must_exist=True)
     try:
         rows: list[tuple[object, ...]]
         if what == "summary":
-            click.echo(f"head {db.head()}")
+            click.echo(f"facility {facility} head {db.head()}")
             for dataset, count in db.db.execute(
-                    "SELECT dataset, count(*) FROM data WHERE value IS NOT NULL GROUP BY dataset ORDER BY dataset"):
+                    "SELECT dataset, count(*) FROM data WHERE facility = ? AND value IS NOT NULL GROUP BY dataset"
+                    " ORDER BY dataset", (facility,)):
                 click.echo(f"data {dataset}: {count}")
             for dev, kind, count in db.db.execute(
                     "SELECT device_id, kind, count(*) FROM received GROUP BY device_id, kind ORDER BY device_id, kind"):
                 click.echo(f"received {dev} {kind}: {count}")
             return
         if what == "devices":
-            rows = db.db.execute("SELECT device_id, cursor, sessions, last_seen FROM devices ORDER BY device_id").fetchall()
-            header = ("device", "cursor", "sessions", "last_seen")
+            rows = db.db.execute("SELECT device_id, facility, cursor, sessions, last_seen FROM devices"
+                                 " ORDER BY device_id").fetchall()
+            header = ("device", "facility", "cursor", "sessions", "last_seen")
         elif what == "received":
             rows = db.db.execute(
-                "SELECT received_at, device_id, kind, id, payload FROM received WHERE ? IS NULL OR device_id = ?"
+                "SELECT received_at, device_id, kind, id, payload FROM received WHERE CAST(? AS TEXT) IS NULL OR device_id = ?"
                 " ORDER BY received_at DESC LIMIT ?", (device, device, limit)).fetchall()
             header = ("received_at", "device", "kind", "id", "payload")
         elif what == "purchases":
             rows = db.db.execute(
                 "SELECT at, device_id, key, account, amount_cents, status, reason FROM purchases"
-                " WHERE ? IS NULL OR device_id = ? ORDER BY at DESC LIMIT ?", (device, device, limit)).fetchall()
+                " WHERE CAST(? AS TEXT) IS NULL OR device_id = ? ORDER BY at DESC LIMIT ?", (device, device, limit)).fetchall()
             header = ("at", "device", "key", "account", "amount_cents", "status", "reason")
         elif what == "reservations":
             rows = db.db.execute("SELECT at, device_id, account, held_cents FROM reservations ORDER BY at DESC LIMIT ?",
                                  (limit,)).fetchall()
             header = ("at", "device", "account", "held_cents")
         else:
-            received = ServerConfig(db_path).blob_dir / "received"
+            try:
+                received = ServerConfig(db_path).blob_dir / "received"
+            except LinkError as exc:
+                raise UserError(str(exc)) from None
             rows = [(p.parent.name, p.name, p.stat().st_size) for p in sorted(received.glob("*/*")) if p.is_file()]
             header = ("device", "file", "bytes")
     finally:

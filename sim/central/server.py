@@ -21,6 +21,7 @@ from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamC
 from firmware.sync.conversation import Conversation, RemoteError, accept_as_server, send_anonymous_error
 from firmware.sync.credentials import Credentials
 from firmware.sync.schema import (
+    AccountInfo,
     AccountQuery,
     BlobChunk,
     BlobEnd,
@@ -43,6 +44,7 @@ from firmware.sync.schema import (
 from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, open_link
 from sim.central import kiosk_sync
+from sim.central.backend import is_postgres
 from sim.central.db import CentralDB
 from sim.central.tls_gate import GateLimits, TlsGate
 from sim.central.validation import MAX_CENTS, amount_problem, valid_account
@@ -52,7 +54,8 @@ log = logging.getLogger("ringfence.central")
 
 @dataclass(frozen=True)
 class ServerConfig:
-    db_path: Path
+    #: An SQLite file, or a postgresql:// URL.
+    db_path: Path | str
     idle_timeout: float = 60.0
     #: Sessions served at once (threads); more devices wait in a queue of `max_queued`, beyond which a
     #: connection is told the server is busy and closed. Limits are in docs/sync-protocol.md section 3.1.
@@ -61,10 +64,17 @@ class ServerConfig:
     gate: GateLimits = field(default_factory=GateLimits)
     #: Several server processes may listen on one address (SO_REUSEPORT); the kernel spreads connections.
     reuse_port: bool = False
+    #: Where received and published blobs live; beside an SQLite file unless given (PostgreSQL: needed).
+    blob_root: Path | None = None
 
     @property
     def blob_dir(self) -> Path:
-        return self.db_path.with_name(self.db_path.name + ".blobs")
+        if self.blob_root is not None:
+            return self.blob_root
+        if is_postgres(self.db_path):
+            raise LinkError("a server on PostgreSQL needs a directory for blobs (--blob-dir)")
+        path = Path(self.db_path)
+        return path.with_name(path.name + ".blobs")
 
     @property
     def published_dir(self) -> Path:
@@ -96,7 +106,8 @@ class Session:
             elif isinstance(body, PurchaseQuery):
                 self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
             elif isinstance(body, AccountQuery):
-                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body))
+                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body) if self._kiosk_books()
+                               else AccountInfo(account=body.account, known=False))
             elif isinstance(body, Reserve):
                 reservation_id, granted = "", 0
                 if valid_account(body.account):
@@ -120,9 +131,15 @@ class Session:
         problem = amount_problem(purchase.amount_cents)
         if not valid_account(purchase.account):
             problem = "invalid_account"
+        if "fee_cents" in purchase.meta and not self._kiosk_books():
+            problem = "kiosk_books_unavailable"
         if problem:
             return PurchaseResult(key=purchase.key, status="rejected", reason=problem)
         return kiosk_sync.answer_purchase(self.db, self.device, purchase)
+
+    def _kiosk_books(self) -> bool:
+        """The kiosk's trust ledger (sim/central/purchases.py) lives in the SQLite store only."""
+        return self.db.dialect == "sqlite"
 
     def _pull(self, pull: Pull) -> None:
         after, upto = pull.after, pull.upto
@@ -150,11 +167,12 @@ class Session:
 
 def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None = None) -> None:
     """Run one session on a channel; any failure ends the session with a reason, never the server."""
-    db = CentralDB(config.db_path)
     conv: Conversation | None = None
+    db = CentralDB(config.db_path, migrate_sqlite=False)
     try:
-        conv, _hello = accept_as_server(channel, db.key_for, config.idle_timeout, db.head(), cert_name)
-        Session(conv, db, config).serve()
+        conv, _hello = accept_as_server(channel, db.key_for, config.idle_timeout,
+                                        lambda device: db.for_facility(db.facility_of(device) or "").head(), cert_name)
+        Session(conv, db.for_facility(db.facility_of(conv.device_id) or ""), config).serve()
     except MessageError as exc:
         log.warning("session refused: %s: %s", exc.code, exc)
         if conv is None:
