@@ -13,25 +13,22 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import os
 import random
-import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import zstandard
 
+from bench.sync_fleet import bench_fleet, postgres_cluster
 from firmware.rules.facility import load_rules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -286,94 +283,6 @@ def bench_lines(tmp: Path, scale: float) -> dict[str, Any]:
     return out
 
 
-def run_wave(devices: int, sync: Callable[[int], SyncReport], tries: int = 3) -> dict[str, Any]:
-    """Every device syncs at once (one thread each); a failed session is tried again, up to `tries` in all.
-
-    Nothing is hidden: every session that failed (refused by the server, closed, timed out) is counted with its
-    cause, first-wave failures apart, and a device that never agreed is counted as failed."""
-    times: list[float] = [0.0] * devices
-    agreed = [False] * devices
-    failures: list[tuple[int, int, str]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(devices)
-
-    def device(index: int) -> None:
-        barrier.wait()
-        started = time.monotonic()
-        for attempt in range(tries):
-            try:
-                agreed[index] = sync(index).agree
-                if agreed[index]:
-                    break
-                cause = "ended without agreement"
-            except Exception as exc:  # noqa: BLE001 -- every failure is a finding: counted with its cause
-                cause = f"{type(exc).__name__}: {_cause(str(exc))}"
-            with lock:
-                failures.append((index, attempt, cause))
-        times[index] = time.monotonic() - started
-
-    threads = [threading.Thread(target=device, args=(i,)) for i in range(devices)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.monotonic() - started
-    ordered = sorted(times)
-    causes: dict[str, int] = {}
-    for _index, _attempt, cause in failures:
-        causes[cause] = causes.get(cause, 0) + 1
-    return {"wall_s": wall, "sessions_per_s": devices / wall, "agreed": sum(agreed),
-            "failed_devices": devices - sum(agreed), "failed_sessions": len(failures),
-            "first_wave_failures": sum(1 for _i, attempt, _c in failures if attempt == 0),
-            "retried_sessions": sum(1 for _i, attempt, _c in failures if attempt < tries - 1),
-            "causes": causes, "p50_s": statistics.median(ordered),
-            "p99_s": ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)], "max_s": ordered[-1]}
-
-
-def _cause(message: str) -> str:
-    """A failure's message without what differs between devices (ports, ids), so equal causes count together."""
-    return re.sub(r"tcp://[0-9.]+:[0-9]+|dev-[0-9]+|[0-9]+(\.[0-9]+)? s\b", "…", message)[:160]
-
-
-def bench_many(tmp: Path, devices: int, scale: float) -> dict[str, Any]:
-    """Many devices at once over TLS: a first (full) sync each, then a 1% incremental with 20 records each."""
-    facility = tmp / "unit"
-    counts = reference_facility(facility, scale, seed=3)
-    changed_dir, _count, _size = mutate(facility, 0.01, seed=4)
-    db_path, authority = make_central(tmp, facility)
-    db = CentralDB(db_path)
-    creds = [enroll(db, authority, f"dev-{i:03d}") for i in range(devices)]
-    db.close()
-    port = free_port()
-    server = start_server(db_path, [f"tcp://127.0.0.1:{port}"])
-    url = f"tcp://127.0.0.1:{port}"
-    stores = [Store(tmp / f"dev-{i:03d}.sqlite") for i in range(devices)]
-    out: dict[str, Any] = {"devices": devices, "facility": counts}
-
-    def wave(name: str) -> None:
-        out[name] = run_wave(devices, lambda index: DeviceSync(
-            stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
-                connect(url, creds[index], timeout=60)))
-        print(name, json.dumps(out[name]), flush=True)
-
-    try:
-        wave("first_sync")
-        central = CentralDB(db_path)
-        central.load_dir(changed_dir)
-        central.close()
-        for store in stores:
-            outbox = Outbox(store)
-            for i in range(20):
-                outbox.append("call", {"n": i, "seconds": 30 + i})
-        wave("incremental_sync")
-        out["incremental_sync"]["records_per_s"] = devices * 20 / out["incremental_sync"]["wall_s"]
-    finally:
-        server.terminate()
-        server.wait()
-    return out
-
-
 def markdown(results: dict[str, Any]) -> str:
     ref = results["reference"]
     lines = ["# Sync benchmark", "", f"Command: `{results['command']}`", "",
@@ -409,40 +318,60 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"- {key}: {run['wire_bytes_in'] + run['wire_bytes_out']:,} wire bytes both ways ="
                          f" {(run['wire_bytes_in'] + run['wire_bytes_out']) / ref['changed_records_zstd_bytes']:.2f}"
                          " x the changed records' compressed size")
-    many = results.get("many")
-    if many:
-        lines += ["", f"## {many['devices']} devices at once over TLS", "", f"Facility: {json.dumps(many['facility'])}", "",
-                  ("Each device a thread of the bench process with its own store and certificate, the server another"
-                  " process, all on the same 2 cores. first_sync: every device's full sync at once;"
-                  " incremental_sync: after a 1% change, each device pulls it and pushes 20 outbox records."
-                  " Times are per device, from start to agreement."), "",
-                  ("| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
-                   " retried | p50 s | p99 s | max s |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for wave in ("first_sync", "incremental_sync"):
-            w = many[wave]
-            lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
-                         f" {w['failed_devices']} | {w['failed_sessions']} | {w['first_wave_failures']} |"
-                         f" {w['retried_sessions']} | {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['max_s']:.2f} |")
-        for wave in ("first_sync", "incremental_sync"):
-            for cause, count in sorted(many[wave]["causes"].items(), key=lambda item: -item[1]):
-                lines.append(f"- {wave}: {count} session(s) failed: {cause}")
-        lines.append(f"\nIncremental wave: {many['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
+    for key in ("fleet_sqlite", "fleet_postgresql"):
+        if key in results:
+            lines += fleet_markdown(key, results[key])
     return "\n".join(lines) + "\n"
+
+
+def fleet_markdown(key: str, fleet: dict[str, Any]) -> list[str]:
+    backend = "PostgreSQL" if key.endswith("postgresql") else "SQLite"
+    lines = ["", (f"## {fleet['devices']} devices of {fleet['facilities']} facilities at once over TLS: {backend},"
+             f" {fleet['server_processes']} server process(es)"), "",
+             ("Each device a thread of the bench process with its own store and certificate; the server processes"
+              " share one address (SO_REUSEPORT) and one database; all on the same 2 cores. first_sync: every"
+              " device's full sync at once; incremental_sync: after a 1% change in every facility, each device"
+              " pulls it and pushes 20 outbox records. Times are per device, from start to agreement; a failed"
+              " session is tried again (3 tries) and counted. Memory: the server processes' resident set, peak"
+              " during the wave less before it, per device."), "",
+             ("| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
+              " p50 s | p99 s | server RSS peak MB | server kB per connection |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for wave in ("first_sync", "incremental_sync"):
+        w = fleet[wave]
+        lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
+                     f" {w['failed_devices']} | {w['failed_sessions']} | {w['first_wave_failures']} |"
+                     f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['server_rss_peak_mb']:.0f} |"
+                     f" {w['server_kb_per_connection']:.0f} |")
+        for cause, count in sorted(w["causes"].items(), key=lambda item: -item[1]):
+            lines.append(f"- {wave}: {count} session(s) failed: {cause}")
+    lines.append(f"\nIncremental wave: {fleet['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the reference facility")
-    parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--many-scale", type=float, default=0.05, help="facility fraction for the many-device run")
+    parser.add_argument("--devices", type=int, default=1000, help="devices syncing at once (0: no fleet run)")
+    parser.add_argument("--facilities", type=int, default=10, help="facilities the devices are spread over")
+    parser.add_argument("--fleet-scale", type=float, default=0.01, help="facility fraction for the fleet runs")
+    parser.add_argument("--processes", type=int, default=2, help="server processes on PostgreSQL")
+    parser.add_argument("--line-scale", type=float, default=0.3, help="facility fraction for the impaired lines")
     parser.add_argument("--no-serial", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"command": "python -m bench.sync " + " ".join(sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp:
         results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
+        if not args.no_serial:
+            results["lines"] = bench_lines(Path(tmp) / "lines", args.line_scale)
         if args.devices:
-            results["many"] = bench_many(Path(tmp) / "many", args.devices, args.many_scale)
+            fleet = (args.devices, args.facilities)
+            results["fleet_sqlite"] = bench_fleet(Path(tmp) / "fleet-sqlite", str(Path(tmp) / "fleet.sqlite"),
+                                                  *fleet, 1, args.fleet_scale, reference_facility, mutate)
+            with postgres_cluster(Path(tmp)) as url:
+                results["fleet_postgresql"] = bench_fleet(Path(tmp) / "fleet-pg", url, *fleet, args.processes,
+                                                          args.fleet_scale, reference_facility, mutate)
     (RESULTS / "sync.json").write_text(json.dumps(results, indent=1))
     (RESULTS / "sync.md").write_text(markdown(results))
     print(markdown(results))
