@@ -24,8 +24,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 
+from firmware.sync.arq_estimates import (
+    FRAME_OVERHEAD,
+    PAYLOAD_SIZES,
+    ArqStats,
+    Flight,
+    LossEstimate,
+    RoundTrip,
+    wire_seconds,
+)
 from firmware.sync.framing import (
     FLAG_LAST,
     FLAG_POLL,
@@ -40,88 +48,11 @@ from firmware.sync.framing import (
 )
 
 SEQ_MOD = 1 << 16
-#: Payload sizes the sender chooses from as the line's error rate changes.
-PAYLOAD_SIZES = (128, 192, 256, 384, 512, 768, 1024)
-#: Bytes a DATA frame costs on the line beyond its payload: header, CRC, COBS code bytes, delimiter.
-FRAME_OVERHEAD = 5 + 4 + 1 + 1
 
 
 def _dist(a: int, b: int) -> int:
     """How many frames b is ahead of a, modulo the sequence space."""
     return (b - a) % SEQ_MOD
-
-
-def wire_seconds(nbytes: float, baudrate: int) -> float:
-    """Time on the line at 8N1 (10 bits a byte)."""
-    return nbytes * 10 / baudrate
-
-
-@dataclass
-class ArqStats:
-    frames_sent: int = 0
-    frames_resent: int = 0
-    frames_received: int = 0
-    frame_errors: int = 0
-    frames_out_of_order: int = 0
-    payload_bytes_sent: int = 0
-    naks_sent: int = 0
-    polls_sent: int = 0
-    timeouts: int = 0
-    last_error: str = ""
-
-
-@dataclass
-class _Flight:
-    frame: Frame
-    first_sent: float
-    last_sent: float
-    #: Position of the first and of the latest transmission among all of this sender's transmissions.
-    first_order: int
-    order: int
-    sends: int = 1
-    sacked: bool = False
-    lost: bool = False
-
-
-@dataclass
-class _LossEstimate:
-    """Exponentially weighted share of DATA frames the line damaged, and their mean size on the wire."""
-
-    share: float = 0.0
-    size: float = float(MAX_PAYLOAD + FRAME_OVERHEAD)
-    weight: float = 1 / 64
-
-    def note(self, lost: bool, wire_bytes: int) -> None:
-        self.share += self.weight * ((1.0 if lost else 0.0) - self.share)
-        self.size += self.weight * (wire_bytes - self.size)
-
-    def best_payload(self) -> int:
-        """The payload size with the highest expected goodput at the byte error rate the share implies."""
-        byte_error = -math.log(max(1e-12, 1.0 - min(self.share, 0.9))) / self.size
-        return max(PAYLOAD_SIZES, key=lambda n: n / (n + FRAME_OVERHEAD) * math.exp(-byte_error * (n + FRAME_OVERHEAD)))
-
-
-@dataclass
-class _Timing:
-    """Round-trip estimate (smoothed, as TCP does) from frames acknowledged after a single send."""
-
-    srtt: float
-    rttvar: float
-    frame_time: float
-    samples: int = 0
-
-    def sample(self, rtt: float) -> None:
-        if self.samples == 0:
-            self.srtt, self.rttvar = rtt, rtt / 2
-        else:
-            self.rttvar += 0.25 * (abs(self.srtt - rtt) - self.rttvar)
-            self.srtt += 0.125 * (rtt - self.srtt)
-        self.samples += 1
-
-    @property
-    def bound(self) -> float:
-        """A frame unanswered for longer than this, while answers arrive, was lost."""
-        return self.srtt + 4 * self.rttvar + self.frame_time
 
 
 class ArqEndpoint:
@@ -163,7 +94,7 @@ class ArqEndpoint:
     def _clear(self) -> None:
         self._outgoing: deque[bytes] = deque()
         self._offset = 0
-        self._flights: dict[int, _Flight] = {}
+        self._flights: dict[int, Flight] = {}
         self._resend: deque[int] = deque()
         self._order = 0
         self._next_seq = 0
@@ -171,9 +102,9 @@ class ArqEndpoint:
         self._last_heard: float | None = None
         self._last_poll = 0.0
         self._timeouts = 0
-        self._timing = _Timing(srtt=2 * self.frame_time + 0.05, rttvar=self.frame_time + 0.025,
+        self._timing = RoundTrip(srtt=2 * self.frame_time + 0.05, rttvar=self.frame_time + 0.025,
                                frame_time=self.frame_time)
-        self._loss = _LossEstimate()
+        self._loss = LossEstimate()
         self._expected = 0
         self._early: dict[int, Frame] = {}
         self._fragments: list[bytes] = []
@@ -289,7 +220,7 @@ class ArqEndpoint:
             elif flight.last_sent < horizon:
                 self._mark_lost(seq, flight, counts=False)
 
-    def _answered(self, flight: _Flight, now: float) -> int:
+    def _answered(self, flight: Flight, now: float) -> int:
         """Learn from an answered frame; returns the transmission order it proves arrived. For a frame sent
         more than once that is its first transmission's: which copy arrived is unknown, and assuming the later
         one would declare frames still on the line lost."""
@@ -309,7 +240,7 @@ class ArqEndpoint:
         if flight.last_sent <= now - (self.frame_time / 2 if flight.sends == 1 else self._timing.bound):
             self._mark_lost(seq, flight, counts=True)
 
-    def _mark_lost(self, seq: int, flight: _Flight, counts: bool) -> None:
+    def _mark_lost(self, seq: int, flight: Flight, counts: bool) -> None:
         flight.lost = True
         if counts:
             self._loss.note(True, len(flight.frame.payload) + FRAME_OVERHEAD)
@@ -405,7 +336,7 @@ class ArqEndpoint:
             budget -= 1
         while self._outgoing and budget > 0 and self._room():
             frame = self._cut_frame()
-            self._flights[frame.seq] = _Flight(frame, now, now, self._order, self._order)
+            self._flights[frame.seq] = Flight(frame, now, now, self._order, self._order)
             self._order += 1
             if self._last_heard is None or len(self._flights) == 1:
                 self._last_heard = now
