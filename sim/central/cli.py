@@ -153,6 +153,8 @@ def serve(urls: tuple[str, ...], db_path: Path | str, baud: int, idle_timeout: f
     config = ServerConfig(db_path, idle_timeout, max_sessions=max_sessions,
                           gate=GateLimits(handshake_timeout=handshake_timeout), reuse_port=reuse_port,
                           blob_root=blob_dir)
+    if isinstance(db_path, str) and blob_dir is None:
+        raise UserError("--blob-dir is needed with a PostgreSQL database: where received recordings are kept")
     _open(db_path).close()  # a missing migration is a one-line error now, not one per session
     server = CentralServer(config, _server_credentials(db_path), baud)
     try:
