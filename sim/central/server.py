@@ -104,7 +104,8 @@ class Session:
             elif isinstance(body, Purchase):
                 self.conv.send(self._purchase(body))
             elif isinstance(body, PurchaseQuery):
-                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
+                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key) if self._kiosk_books()
+                               else self.db.purchase_result(body.key))
             elif isinstance(body, AccountQuery):
                 self.conv.send(kiosk_sync.answer_account(self.db, self.device, body) if self._kiosk_books()
                                else AccountInfo(account=body.account, known=False))
@@ -168,8 +169,9 @@ class Session:
 def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None = None) -> None:
     """Run one session on a channel; any failure ends the session with a reason, never the server."""
     conv: Conversation | None = None
-    db = CentralDB(config.db_path, migrate_sqlite=False)
+    db: CentralDB | None = None
     try:
+        db = CentralDB(config.db_path, migrate_sqlite=False)
         conv, _hello = accept_as_server(channel, db.key_for, config.idle_timeout,
                                         lambda device: db.for_facility(db.facility_of(device) or "").head(), cert_name)
         Session(conv, db.for_facility(db.facility_of(conv.device_id) or ""), config).serve()
@@ -183,10 +185,14 @@ def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None 
         log.info("session ended: %s", exc)
     except Exception:  # a defect here ends this session only: never the port, never another device's
         log.exception("session failed")
-        if conv is not None:
-            conv.fail(MessageError("internal", "the server could not answer this request"))
+        error = MessageError("internal", "the server could not answer this request")
+        if conv is None:
+            send_anonymous_error(channel, error)
+        else:
+            conv.fail(error)
     finally:
-        db.close()
+        if db is not None:
+            db.close()
 
 
 class CentralServer:

@@ -142,3 +142,32 @@ def test_two_server_processes_share_one_address_and_one_database(postgres_url: s
     check = CentralDB(postgres_url, "south")
     assert check.head() == 21 and check.db.execute("SELECT count(*) FROM devices WHERE sessions = 3").fetchone()[0] == 16
     check.close()
+
+
+def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url: str, tmp_path: Path) -> None:
+    from firmware.sync.purchases import Purchases
+
+    north = CentralDB(postgres_url, "north")
+    north.load_dir(facility_dir(tmp_path, "north", 3))
+    north.set_trust("I00001", 5000)
+    north.for_facility("south").set_trust("I00001", 7)
+    key = os.urandom(32)
+    north.enroll("n-1", key)
+    store = Store(tmp_path / "n-1.sqlite")
+    purchases = Purchases(store)
+    with store.transaction() as db:
+        bought = purchases.request(db, "I00001", 1200)
+    device_side, server_side = channel_pair()
+    server = threading.Thread(target=serve_channel, args=(server_side, ServerConfig(postgres_url, 5.0,
+                                                                                     blob_root=tmp_path)), daemon=True)
+    server.start()
+    try:
+        assert DeviceSync(store, "n-1", key, timeout=5.0).run(device_side).agree
+    finally:
+        device_side.close()
+        server.join(10)
+        server_side.close()
+    assert purchases.status(bought).status == "applied" and purchases.status(bought).balance_cents == 2200
+    assert north.db.execute("SELECT facility, cents FROM trust ORDER BY facility").fetchall() == [
+        ("north", 3800), ("south", 7)]
+    north.close()
