@@ -35,6 +35,7 @@ from firmware.sync.arq_estimates import (
     wire_seconds,
 )
 from firmware.sync.framing import (
+    FLAG_ANSWER,
     FLAG_LAST,
     FLAG_POLL,
     MAX_MESSAGE,
@@ -112,6 +113,11 @@ class ArqEndpoint:
         self._inbox: deque[bytes] = deque()
         self._ack_due = False
         self._nak_due: int | None = None
+        self._answer_due = False
+        #: Transmission order of each poll not answered yet, oldest first.
+        self._poll_orders: deque[int] = deque(maxlen=64)
+        #: The sequence number of the last undamaged DATA frame: a damaged one is most likely the next.
+        self._last_data_seq = SEQ_MOD - 1
         self._synack_due = False
 
     @property
@@ -158,7 +164,7 @@ class ArqEndpoint:
                 self.stats.frame_errors += 1
                 self.stats.last_error = item.reason
                 if self.connected:
-                    self._nak_due = self._expected
+                    self._nak_due = (self._last_data_seq + 1) % SEQ_MOD
                 continue
             self._on_frame(item, now)
 
@@ -174,9 +180,9 @@ class ArqEndpoint:
             return
         self.stats.frames_received += 1
         if frame.kind is FrameKind.ACK:
-            self._on_ack(frame.seq, frame.payload, now)
+            self._on_ack(frame.seq, frame.payload, now, answers_poll=bool(frame.flags & FLAG_ANSWER))
             if frame.flags & FLAG_POLL:
-                self._ack_due = True
+                self._answer_due = True
         elif frame.kind is FrameKind.NAK:
             self._on_nak(frame.seq, now)
         elif frame.kind is FrameKind.DATA:
@@ -193,11 +199,13 @@ class ArqEndpoint:
             self.connected = True
         self._synack_due = True
 
-    def _on_ack(self, next_needed: int, bitmap: bytes, now: float) -> None:
+    def _on_ack(self, next_needed: int, bitmap: bytes, now: float, answers_poll: bool = False) -> None:
         self._last_heard = now
         self._timeouts = 0
         if _dist(self._base, next_needed) > _dist(self._base, self._next_seq):
             return  # names frames never sent: stale or from a confused peer
+        # An answer to a poll proves that everything sent before the oldest unanswered poll has arrived or is lost.
+        answered_poll = self._poll_orders.popleft() if answers_poll and self._poll_orders else -1
         newest = -1
         while self._base != next_needed:
             flight = self._flights.pop(self._base)
@@ -217,7 +225,7 @@ class ArqEndpoint:
                 continue
             if flight.order < newest:
                 self._mark_lost(seq, flight, counts=True)
-            elif flight.last_sent < horizon:
+            elif flight.order < answered_poll or flight.last_sent < horizon:
                 self._mark_lost(seq, flight, counts=False)
 
     def _answered(self, flight: Flight, now: float) -> int:
@@ -248,6 +256,7 @@ class ArqEndpoint:
 
     def _on_data(self, frame: Frame) -> None:
         self._ack_due = True
+        self._last_data_seq = frame.seq
         ahead = _dist(self._expected, frame.seq)
         if ahead != 0:
             if ahead < self.window:
@@ -318,9 +327,9 @@ class ArqEndpoint:
             self.stats.naks_sent += 1
             self._nak_due = None
             self._ack_due = True
-        if self._ack_due:
-            out += self._ack_frame()
-            self._ack_due = False
+        if self._ack_due or self._answer_due:
+            out += self._ack_frame(flags=FLAG_ANSWER if self._answer_due else 0)
+            self._ack_due = self._answer_due = False
         if self._flights and not self._check_timers(now, out):
             return bytes(out)
         budget = max_frames if max_frames is not None else self.window
@@ -369,6 +378,8 @@ class ArqEndpoint:
                     self._mark_lost(seq, flight, counts=False)
         elif now >= max(heard, self._last_poll) + self.poll_interval and not self._resend:
             out += self._ack_frame(flags=FLAG_POLL)
+            self._poll_orders.append(self._order)
+            self._order += 1
             self._last_poll = now
             self.stats.polls_sent += 1
         return True

@@ -7,7 +7,8 @@ noise, resynchronises at the next zero byte. Before encoding a frame is
     u8  conn: the low byte of the connection epoch (frames of an older connection are ignored)
     u16 seq, big-endian: data = frame number; ack = next frame number expected; nak = the frame expected when a
         damaged frame arrived
-    u8  flags: data bit 0 = the last fragment of a message; ack bit 1 = poll (answer with an ACK at once)
+    u8  flags: data bit 0 = the last fragment of a message; ack bit 1 = poll (answer with an ACK at once),
+        ack bit 2 = this ACK answers a poll
     ... payload (data: up to MAX_PAYLOAD bytes; syn/synack: u32 epoch; ack: bitmap of frames held after seq)
     u32 CRC-32 (ISO-HDLC, as in zlib/Ethernet) of every byte before it, big-endian
 """
@@ -31,6 +32,8 @@ MAX_WIRE = HEADER.size + MAX_PAYLOAD + CRC.size + (HEADER.size + MAX_PAYLOAD + C
 FLAG_LAST = 0x01
 #: ACK flag: the sender heard nothing for a while and asks for an ACK at once.
 FLAG_POLL = 0x02
+#: ACK flag: this ACK answers a POLL (so every frame sent before that poll and not acknowledged was lost).
+FLAG_ANSWER = 0x04
 
 _crc32 = crcmod.predefined.mkCrcFun("crc-32")
 

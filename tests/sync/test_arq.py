@@ -228,3 +228,24 @@ def test_reassembly_memory_stays_below_the_maximum_message_whatever_arrives() ->
     tracemalloc.stop()
     assert receiver.failed
     assert peak < MAX_MESSAGE * 1.3
+
+
+def test_the_answer_to_a_poll_proves_loss_of_everything_sent_before_it() -> None:
+    a, b = connected_pair()
+    a.send_message(b"lost on the line")
+    a.poll(1.0)  # the frame never arrives
+    poll = a.poll(1.0 + a.poll_interval)
+    assert kinds(poll) == [FrameKind.ACK] and a.stats.polls_sent == 1
+    b.receive_bytes(poll, 1.0 + a.poll_interval)
+    answer = b.poll(1.0 + a.poll_interval)
+    a.receive_bytes(answer, 1.0 + a.poll_interval + 0.001)
+    assert kinds(a.poll(1.0 + a.poll_interval + 0.001)) == [FrameKind.DATA], "resent at the answer, not at a timer"
+
+
+def test_a_nak_names_the_frame_after_the_last_undamaged_one() -> None:
+    a, b = connected_pair()
+    a.send_message(bytes(3000))
+    first, second, _third = split_frames(a.poll(0.1))
+    b.receive_bytes(first + second[:5] + bytes([second[5] ^ 1]) + second[6:], 0.2)
+    naks = [f for f in FrameDecoder().feed(b.poll(0.2)) if isinstance(f, Frame) and f.kind is FrameKind.NAK]
+    assert [nak.seq for nak in naks] == [1]
