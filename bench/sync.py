@@ -357,8 +357,9 @@ def fleet_markdown(key: str, fleet: dict[str, Any]) -> list[str]:
               " share one address (SO_REUSEPORT) and one database; all on the same 2 cores. first_sync: every"
               " device's full sync at once; incremental_sync: after a 1% change in every facility, each device"
               " pulls it and pushes 20 outbox records. Times are per device, from start to agreement; a failed"
-              " session is tried again (3 tries) and counted. Memory: the server processes' resident set, peak"
-              " during the wave less before it, per device."), "",
+              " session is tried again (3 tries) and counted. Memory: the ringfence server processes' resident"
+              " set, peak during the wave less just after they started, per device (PostgreSQL's own processes"
+              " not counted)."), "",
              ("| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
               " p50 s | p99 s | server RSS peak MB | server kB per connection |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]

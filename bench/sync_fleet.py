@@ -4,7 +4,8 @@ Each device is a thread of the bench process with its own store and certificate;
 `ringfence central serve` processes sharing one address (SO_REUSEPORT) and one database. Two waves: every
 device's first (full) sync, then after a 1% change in every facility an incremental sync that also pushes 20
 outbox records per device. Every failed or retried session is counted with its cause. Server memory is sampled
-from /proc while a wave runs.
+from /proc while a wave runs; per connection is (peak during the wave - resident size when the servers had just
+started) / devices. PostgreSQL's own processes are not counted.
 """
 
 from __future__ import annotations
@@ -183,8 +184,9 @@ def bench_fleet(tmp: Path, db: str, devices: int, facilities: int, processes: in
     stores = [Store(tmp / f"{c.name}.sqlite") for c in creds]
     out: dict[str, Any] = {"devices": devices, "facilities": facilities, "server_processes": processes}
 
+    idle = sum(MemorySampler.rss(s.pid) for s in servers)  # started, serving nobody yet
+
     def wave(name: str) -> None:
-        idle = sum(MemorySampler.rss(s.pid) for s in servers)
         with MemorySampler([s.pid for s in servers]) as memory:
             out[name] = run_wave(devices, lambda index: DeviceSync(
                 stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
