@@ -115,8 +115,8 @@ class ArqEndpoint:
         self._ack_due = False
         self._nak_due: int | None = None
         self._answer_due = False
-        #: Transmission order of each poll not answered yet, oldest first.
-        self._poll_orders: deque[int] = deque(maxlen=64)
+        #: (transmission order, time) of each poll not answered yet, oldest first.
+        self._polls: deque[tuple[int, float]] = deque(maxlen=64)
         #: The sequence number of the last undamaged DATA frame: a damaged one is most likely the next.
         self._last_data_seq = SEQ_MOD - 1
         self._synack_due = False
@@ -205,8 +205,7 @@ class ArqEndpoint:
         self._timeouts = 0
         if _dist(self._base, next_needed) > _dist(self._base, self._next_seq):
             return  # names frames never sent: stale or from a confused peer
-        # An answer to a poll proves that everything sent before the oldest unanswered poll has arrived or is lost.
-        answered_poll = self._poll_orders.popleft() if answers_poll and self._poll_orders else -1
+        answered_poll = self._answered_poll(now) if answers_poll else -1
         newest = -1
         while self._base != next_needed:
             flight = self._flights.pop(self._base)
@@ -218,16 +217,25 @@ class ArqEndpoint:
                 if flight is not None and not flight.sacked:
                     flight.sacked, flight.lost = True, False
                     newest = max(newest, self._answered(flight, now))
-        # Answers arrive in the order frames were sent: anything sent before the newest answered frame and not
-        # answered was lost; so was anything unanswered for longer than a round trip can take.
-        horizon = now - self._timing.bound
+        # Answers arrive in the order frames were sent: anything sent before the newest answered frame, or before
+        # the poll answered, and not acknowledged was lost. Nothing is declared lost for being slow: a peer busy
+        # for a moment answers late, and resending then would only fill the line with copies.
         for seq, flight in self._flights.items():
             if flight.sacked or flight.lost:
                 continue
             if flight.order < newest:
                 self._mark_lost(seq, flight, counts=True)
-            elif flight.order < answered_poll or flight.last_sent < horizon:
+            elif flight.order < answered_poll:
                 self._mark_lost(seq, flight, counts=False)
+
+    def _answered_poll(self, now: float) -> int:
+        """The order of the poll an answer most likely answers: the newest sent at least the shortest round trip
+        seen before it (after an outage the polls sent into it were lost). Everything sent before that poll has
+        arrived or is lost; older polls need no answer any more."""
+        answered = -1
+        while self._polls and self._polls[0][1] <= now - self._timing.shortest:
+            answered = self._polls.popleft()[0]
+        return answered
 
     def _answered(self, flight: Flight, now: float) -> int:
         """Learn from an answered frame; returns the transmission order it proves arrived. For a frame sent
@@ -357,8 +365,8 @@ class ArqEndpoint:
         return bytes(out)
 
     def _check_timers(self, now: float, out: bytearray) -> bool:
-        """Poll a silent peer; after `rto` of silence resend everything unanswered; after max_timeouts give up.
-        False when the link is declared dead."""
+        """Poll a silent peer (its answer says what to resend); count each `rto` of silence, and after
+        max_timeouts of them give up. False when the link is declared dead."""
         heard = self._last_heard if self._last_heard is not None else now
         if now >= heard + self.rto:
             self._timeouts += 1
@@ -374,12 +382,9 @@ class ArqEndpoint:
                     self.connected = False
                 return False
             self._last_heard = now
-            for seq, flight in self._flights.items():
-                if not (flight.sacked or flight.lost):
-                    self._mark_lost(seq, flight, counts=False)
-        elif now >= max(heard, self._last_poll) + self.poll_interval and not self._resend:
+        if now >= max(heard, self._last_poll) + self.poll_interval and not self._resend:
             out += self._ack_frame(flags=FLAG_POLL)
-            self._poll_orders.append(self._order)
+            self._polls.append((self._order, now))
             self._order += 1
             self._last_poll = now
             self.stats.polls_sent += 1

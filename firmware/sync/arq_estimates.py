@@ -74,8 +74,11 @@ class RoundTrip:
     rttvar: float
     frame_time: float
     samples: int = 0
+    #: The shortest round trip seen: no answer can come sooner.
+    shortest: float = 0.0
 
     def sample(self, rtt: float) -> None:
+        self.shortest = rtt if self.samples == 0 else min(self.shortest, rtt)
         if self.samples == 0:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:

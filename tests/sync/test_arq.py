@@ -91,16 +91,17 @@ def kinds(data: bytes) -> list[FrameKind]:
     return [frame.kind for frame in FrameDecoder().feed(data) if isinstance(frame, Frame)]
 
 
-def test_silence_is_met_with_polls_then_a_resend_at_the_timeout_not_before() -> None:
+def test_silence_is_met_with_polls_never_with_blind_resends() -> None:
     a, _b = connected_pair()
     a.send_message(b"x" * 10)
     assert kinds(a.poll(1.0)) == [FrameKind.DATA]
     assert a.poll(1.0 + a.poll_interval - 0.001) == b""
     assert kinds(a.poll(1.0 + a.poll_interval)) == [FrameKind.ACK], "a poll, not the data again"
-    assert kinds(a.poll(1.0 + RTO - 0.001)) in ([], [FrameKind.ACK])
-    assert a.stats.frames_resent == 0
-    assert FrameKind.DATA in kinds(a.poll(1.0 + RTO))
-    assert a.stats.frames_resent == 1
+    now = 1.0 + a.poll_interval
+    while now < 1.0 + 2.5 * RTO:  # a peer busy for a while answers late: resending then would only add copies
+        now += 0.01
+        assert FrameKind.DATA not in kinds(a.poll(now))
+    assert a.stats.frames_resent == 0 and a.stats.timeouts == 2 and a.stats.polls_sent > 2
 
 
 def test_only_the_lost_frame_is_resent_as_soon_as_a_later_one_is_acknowledged() -> None:
@@ -196,7 +197,7 @@ def test_a_peer_that_never_answers_is_declared_gone_after_the_timeout_limit() ->
     while now < 4 * RTO - 0.02:
         now += 0.01
         a.poll(now)
-    assert not a.failed and a.stats.timeouts == 3 and a.stats.frames_resent == 3
+    assert not a.failed and a.stats.timeouts == 3 and a.stats.frames_resent == 0
     a.poll(4 * RTO + 0.001)
     assert a.failed and a.queued_frames() == 0
 
