@@ -15,6 +15,7 @@ import gzip
 import json
 import os
 import random
+import shlex
 import shutil
 import socket
 import subprocess
@@ -398,7 +399,7 @@ def main() -> None:
     for part in ("reference", "lines", "fleet"):
         commands.setdefault(part, earlier)
     for part in parts:
-        commands[part] = "python -m bench.sync " + " ".join(sys.argv[1:])
+        commands[part] = shlex.join(["python", "-m", "bench.sync", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp:
         if "reference" in parts:
             results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
