@@ -15,9 +15,9 @@ import gzip
 import json
 import os
 import random
+import shlex
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +29,7 @@ from typing import Any
 
 import zstandard
 
+from bench.sync_fleet import bench_fleet, postgres_cluster
 from firmware.rules.facility import load_rules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -37,7 +38,7 @@ from firmware.sync.connect import connect
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.sync.device_session import DeviceSync, SyncReport
 from sim.central.db import CentralDB, canonical
-from sim.serial_cable import SerialCable
+from sim.serial_cable import Faults, SerialCable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -245,72 +246,76 @@ def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:
     return results
 
 
-def bench_many(tmp: Path, devices: int, scale: float) -> dict[str, Any]:
-    """Many devices at once over TLS: a first (full) sync each, then a 1% incremental with 20 records each."""
-    facility = tmp / "unit"
-    counts = reference_facility(facility, scale, seed=3)
-    changed_dir, _count, _size = mutate(facility, 0.01, seed=4)
+#: The serial lines the ARQ is measured on: name -> faults (sim/serial_cable.py).
+LINES: dict[str, Faults] = {
+    "clean": Faults(),
+    "byte errors 1e-4": Faults(byte_error=1e-4, seed=11),
+    "2 s outage every 5 s": Faults(outage_s=2.0, outage_every_s=5.0, seed=12),
+}
+
+
+def bench_lines(tmp: Path, scale: float, names: list[str]) -> dict[str, Any]:
+    """One full sync of the same facility through each impaired line named. Goodput = whole sync messages
+    delivered toward the device / (seconds x 11,520 bytes/s); with outages also / the seconds the line was up."""
+    facility = tmp / "facility"
+    counts = reference_facility(facility, scale, seed=5)
     db_path, authority = make_central(tmp, facility)
-    db = CentralDB(db_path)
-    creds = [enroll(db, authority, f"dev-{i:03d}") for i in range(devices)]
-    db.close()
-    port = free_port()
-    server = start_server(db_path, [f"tcp://127.0.0.1:{port}"])
-    url = f"tcp://127.0.0.1:{port}"
-    stores = [Store(tmp / f"dev-{i:03d}.sqlite") for i in range(devices)]
-    out: dict[str, Any] = {"devices": devices, "facility": counts}
-
-    def wave(name: str) -> None:
-        times: list[float] = [0.0] * devices
-        agreed = [False] * devices
-        barrier = threading.Barrier(devices)
-
-        def device(index: int) -> None:
-            barrier.wait()
+    out: dict[str, Any] = {}
+    for name in names:
+        faults = LINES[name]
+        db = CentralDB(db_path)
+        creds = enroll(db, authority, f"line-{len(out)}")
+        db.close()
+        cable = SerialCable(BAUD, faults)
+        server = start_server(db_path, [cable.end_b])
+        try:
+            store = Store(tmp / f"{creds.name}.sqlite")
             started = time.monotonic()
-            for _attempt in range(3):
-                try:
-                    report = DeviceSync(stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
-                        connect(url, creds[index], timeout=60))
-                    agreed[index] = report.agree
-                    break
-                except (OSError, TimeoutError) as exc:
-                    print(f"dev-{index:03d}: {exc}; again", flush=True)
-            times[index] = time.monotonic() - started
-
-        threads = [threading.Thread(target=device, args=(i,)) for i in range(devices)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.monotonic() - started
-        ordered = sorted(times)
-        out[name] = {"wall_s": wall, "sessions_per_s": devices / wall, "agreed": sum(agreed),
-                     "p50_s": statistics.median(ordered), "p99_s": ordered[max(0, int(len(ordered) * 0.99) - 1)],
-                     "max_s": ordered[-1]}
-        print(name, json.dumps(out[name]), flush=True)
-
-    try:
-        wave("first_sync")
-        central = CentralDB(db_path)
-        central.load_dir(changed_dir)
-        central.close()
-        for store in stores:
-            outbox = Outbox(store)
-            for i in range(20):
-                outbox.append("call", {"n": i, "seconds": 30 + i})
-        wave("incremental_sync")
-        out["incremental_sync"]["records_per_s"] = devices * 20 / out["incremental_sync"]["wall_s"]
-    finally:
-        server.terminate()
-        server.wait()
+            run = one_sync(cable.end_a, store, creds)
+            up = cable.up_seconds(started, started + run["seconds"])
+            run["up_seconds"] = up
+            run["goodput_up"] = run["message_bytes_in"] / (up * LINE_BYTES_PER_S)
+            run["bytes_damaged"] = cable.stats.bytes_damaged
+            run["facility_records"] = sum(counts.values())
+        finally:
+            server.terminate()
+            server.wait()
+            cable.close()
+        out[name] = run
+        print(f"line {name}:", json.dumps(run), flush=True)
     return out
 
 
 def markdown(results: dict[str, Any]) -> str:
-    ref = results["reference"]
-    lines = ["# Sync benchmark", "", f"Command: `{results['command']}`", "",
+    lines = ["# Sync benchmark", ""]
+    if "reference" in results:
+        lines += reference_markdown(results["reference"], results["commands"]["reference"])
+    if "lines" in results:
+        lines += lines_markdown(results["lines"])
+    for key in ("fleet_sqlite", "fleet_postgresql"):
+        if key in results:
+            lines += fleet_markdown(key, results[key]) + ["", f"Command: `{results['commands']['fleet']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def lines_markdown(run: dict[str, Any]) -> list[str]:
+    lines = ["", "## The serial ARQ through impaired lines", "",
+             ("One full sync of a reference facility at 115200 baud through"
+              " sim/serial_cable.py: clean; each byte flipped, dropped or doubled with probability 1e-4; the line"
+              " silent both ways for 2 s at the start of every 5 s. Goodput = whole sync messages delivered toward"
+              " the device / (seconds x 11,520 bytes/s); of up time = the same over the seconds the line was up."
+              " The seconds include the device applying the pull at the end (the line idle)."), "",
+             ("| line | facility records | seconds | up seconds | line use | goodput | goodput of up time |"
+              " damaged bytes | agreed | command |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in run.items():
+        lines.append(f"| {name} | {r['facility_records']:,} | {r['seconds']:.1f} | {r['up_seconds']:.1f} |"
+                     f" {r['line_use_down']:.1%} | {r['goodput_down']:.1%} | {r['goodput_up']:.1%} |"
+                     f" {r['bytes_damaged']} | {r['agree']} | `{r['command']}` |")
+    return lines
+
+
+def reference_markdown(ref: dict[str, Any], command: str) -> list[str]:
+    lines = [f"Command: `{command}`", "",
              (f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
              f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table."), "",
              ("Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
@@ -343,36 +348,74 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"- {key}: {run['wire_bytes_in'] + run['wire_bytes_out']:,} wire bytes both ways ="
                          f" {(run['wire_bytes_in'] + run['wire_bytes_out']) / ref['changed_records_zstd_bytes']:.2f}"
                          " x the changed records' compressed size")
-    many = results.get("many")
-    if many:
-        lines += ["", f"## {many['devices']} devices at once over TLS", "", f"Facility: {json.dumps(many['facility'])}", "",
-                  ("Each device a thread of the bench process with its own store and certificate, the server another"
-                  " process, all on the same 2 cores. first_sync: every device's full sync at once;"
-                  " incremental_sync: after a 1% change, each device pulls it and pushes 20 outbox records."
-                  " Times are per device, from start to agreement."), "",
-                  "| wave | wall s | sessions/s | agreed | p50 s | p99 s | max s |", "|---|---|---|---|---|---|---|"]
-        for wave in ("first_sync", "incremental_sync"):
-            w = many[wave]
-            lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
-                         f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['max_s']:.2f} |")
-        lines.append(f"\nIncremental wave: {many['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def fleet_markdown(key: str, fleet: dict[str, Any]) -> list[str]:
+    backend = "PostgreSQL" if key.endswith("postgresql") else "SQLite"
+    lines = ["", (f"## {fleet['devices']} devices of {fleet['facilities']} facilities at once over TLS: {backend},"
+             f" {fleet['server_processes']} server process(es)"), "",
+             ("Each device a thread of the bench process with its own store and certificate; the server processes"
+              " share one address (SO_REUSEPORT) and one database; all on the same 2 cores. first_sync: every"
+              " device's full sync at once; incremental_sync: after a 1% change in every facility, each device"
+              " pulls it and pushes 20 outbox records. Times are per device, from start to agreement; a failed"
+              " session is tried again (3 tries) and counted. Memory: the ringfence server processes' resident"
+              " set, peak during the wave less just after they started, per device (PostgreSQL's own processes"
+              " not counted)."), "",
+             ("| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
+              " p50 s | p99 s | server RSS peak MB | server kB per connection |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for wave in ("first_sync", "incremental_sync"):
+        w = fleet[wave]
+        lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
+                     f" {w['failed_devices']} | {w['failed_sessions']} | {w['first_wave_failures']} |"
+                     f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['server_rss_peak_mb']:.0f} |"
+                     f" {w['server_kb_per_connection']:.0f} |")
+        for cause, count in sorted(w["causes"].items(), key=lambda item: -item[1]):
+            lines.append(f"- {wave}: {count} session(s) failed: {cause}")
+    lines.append(f"\nIncremental wave: {fleet['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the reference facility")
-    parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--many-scale", type=float, default=0.05, help="facility fraction for the many-device run")
+    parser.add_argument("--devices", type=int, default=1000, help="devices syncing at once (0: no fleet run)")
+    parser.add_argument("--facilities", type=int, default=10, help="facilities the devices are spread over")
+    parser.add_argument("--fleet-scale", type=float, default=0.01, help="facility fraction for the fleet runs")
+    parser.add_argument("--processes", type=int, default=2, help="server processes on PostgreSQL")
+    parser.add_argument("--line-scale", type=float, default=0.3, help="facility fraction for the impaired lines")
     parser.add_argument("--no-serial", action="store_true")
+    parser.add_argument("--lines", default=",".join(LINES), help="which impaired lines (comma-separated)")
+    parser.add_argument("--parts", default="reference,lines,fleet",
+                        help="which parts to run (the others keep their last results in sync.json)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"command": "python -m bench.sync " + " ".join(sys.argv[1:])}
+    saved = RESULTS / "sync.json"
+    results: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
+    earlier = results.pop("command", "")  # the layout before each part kept its own command
+    commands = results.setdefault("commands", {})
+    for part in ("reference", "lines", "fleet"):
+        commands.setdefault(part, earlier)
+    for part in parts:
+        commands[part] = shlex.join(["python", "-m", "bench.sync", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp:
-        results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
-        if args.devices:
-            results["many"] = bench_many(Path(tmp) / "many", args.devices, args.many_scale)
-    (RESULTS / "sync.json").write_text(json.dumps(results, indent=1))
+        if "reference" in parts:
+            results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
+        if "lines" in parts and not args.no_serial:
+            measured = bench_lines(Path(tmp) / "lines", args.line_scale, args.lines.split(","))
+            for run in measured.values():
+                run["command"] = commands["lines"]
+            results["lines"] = {**{k: v for k, v in results.get("lines", {}).items() if k in LINES}, **measured}
+        if "fleet" in parts and args.devices:
+            fleet = (args.devices, args.facilities)
+            results["fleet_sqlite"] = bench_fleet(Path(tmp) / "fleet-sqlite", str(Path(tmp) / "fleet.sqlite"),
+                                                  *fleet, 1, args.fleet_scale, reference_facility, mutate)
+            with postgres_cluster(Path(tmp)) as url:
+                results["fleet_postgresql"] = bench_fleet(Path(tmp) / "fleet-pg", url, *fleet, args.processes,
+                                                          args.fleet_scale, reference_facility, mutate)
+    saved.write_text(json.dumps(results, indent=1))
     (RESULTS / "sync.md").write_text(markdown(results))
     print(markdown(results))
 

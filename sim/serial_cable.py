@@ -3,11 +3,14 @@
 A pty passes bytes as fast as the processes move them and ignores the baud rate, so the relay holds each
 byte for its time on a real 8N1 line (10 bits per byte). Faults act on whole frames (the stretch up to a zero
 byte, as the sync frames are delimited) or on the stream: corrupt a byte, drop, duplicate or swap frames,
-or cut the cable for a while. The two ends are ordinary pty paths any process can open.
+or cut the cable for a while. A noisy line is `byte_error`: each byte on the wire is, with that probability,
+flipped, dropped or doubled (a third each); a line that keeps going down is `outage_s` of silence every
+`outage_every_s`. The two ends are ordinary pty paths any process can open.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import select
@@ -26,6 +29,11 @@ class Faults:
     drop: float = 0.0
     duplicate: float = 0.0
     reorder: float = 0.0
+    #: Per byte on the wire: flipped, dropped or duplicated (a third each).
+    byte_error: float = 0.0
+    #: The line goes silent (both ways) for `outage_s` at the start of every `outage_every_s`.
+    outage_s: float = 0.0
+    outage_every_s: float = 0.0
     seed: int = 1
 
 
@@ -37,6 +45,7 @@ class CableStats:
     dropped: int = 0
     duplicated: int = 0
     reordered: int = 0
+    bytes_damaged: int = 0
 
 
 def _open_pty() -> tuple[int, str]:
@@ -59,6 +68,7 @@ class SerialCable:
         self._master_b, self.end_b, self._slave_b = _open_pty()  # type: ignore[misc]
         self._stop = threading.Event()
         self._cut_until = 0.0
+        self._started = time.monotonic()
         self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._relay, args=(self._master_a, self._master_b, "a"), daemon=True),
@@ -95,8 +105,10 @@ class SerialCable:
             for frame in frames:
                 frame, held = self._mangle(frame, held, out, self._rngs[side])
             for chunk in out:
-                if time.monotonic() < self._cut_until:
+                if time.monotonic() < self._cut_until or self._in_outage(time.monotonic()):
                     continue
+                if self.faults.byte_error:
+                    chunk = self._damage(chunk, self._rngs[side])
                 line_free = self._paced_write(sink, chunk, line_free)
                 with self._lock:
                     if side == "a":
@@ -125,6 +137,43 @@ class SerialCable:
             out.append(held)
             held = None
         return frame, held
+
+    def _in_outage(self, now: float) -> bool:
+        f = self.faults
+        return bool(f.outage_s and f.outage_every_s) and (now - self._started) % f.outage_every_s < f.outage_s
+
+    def up_seconds(self, start: float, end: float) -> float:
+        """Of the monotonic interval [start, end], the seconds the line was not in a scheduled outage."""
+        f = self.faults
+        if not (f.outage_s and f.outage_every_s):
+            return end - start
+
+        def down_until(t: float) -> float:
+            cycles, into = divmod(t - self._started, f.outage_every_s)
+            return cycles * f.outage_s + min(into, f.outage_s)
+
+        return (end - start) - (down_until(end) - down_until(start))
+
+    def _damage(self, chunk: bytes, rng: random.Random) -> bytes:
+        """Flip, drop or double bytes at the rate `byte_error`, the gaps between them drawn geometrically."""
+        out = bytearray()
+        position = 0
+        log_keep = math.log(1.0 - self.faults.byte_error)
+        while True:
+            skip = int(math.log(1.0 - rng.random()) / log_keep)
+            if position + skip >= len(chunk):
+                out += chunk[position:]
+                return bytes(out)
+            out += chunk[position:position + skip]
+            position += skip
+            byte = chunk[position]
+            action = rng.randrange(3)
+            if action == 0:
+                out.append(byte ^ (1 << rng.randrange(8)))
+            elif action == 2:
+                out += bytes((byte, byte))
+            position += 1
+            self.stats.bytes_damaged += 1
 
     def _paced_write(self, fd: int, data: bytes, line_free: float) -> float:
         if self.baudrate:

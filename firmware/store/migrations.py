@@ -266,3 +266,12 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        "sync_0001_outbox_delivered",
+        """
+        ALTER TABLE outbox ADD COLUMN delivered_at TEXT;
+        CREATE INDEX outbox_undelivered ON outbox (seq) WHERE acked_at IS NULL AND delivered_at IS NULL
+        """,
+    )
+)

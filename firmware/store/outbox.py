@@ -50,7 +50,7 @@ class Outbox:
     def pending(self, limit: int = 100, after_seq: int = 0) -> list[OutboxItem]:
         rows = self.store.db.execute(
             "SELECT seq, id, kind, created_at, payload FROM outbox"
-            " WHERE acked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            " WHERE acked_at IS NULL AND delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         )
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
@@ -60,9 +60,23 @@ class Outbox:
             self.acknowledge_in(db, ids)
 
     def acknowledge_in(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
-        """Acknowledge inside the caller's transaction (with the data the acknowledgement makes current)."""
+        """Acknowledge inside the caller's transaction (with the data the acknowledgement makes current): these
+        ids and every record already delivered, whose effects that data shows too."""
         now = utc_now()
         db.executemany("UPDATE outbox SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [(now, i) for i in ids])
+        db.execute("UPDATE outbox SET acked_at = ? WHERE delivered_at IS NOT NULL AND acked_at IS NULL", (now,))
+
+    def deliver(self, ids: Iterable[str]) -> None:
+        """The server holds these (its push_ack said so): never send them again, even if this session breaks.
+
+        Their effects (a charge lowers a balance) count against what the device may spend until `acknowledge_in`
+        commits them with data that shows those effects."""
+        now = utc_now()
+        with self.store.transaction() as db:
+            db.executemany("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                           [(now, i) for i in ids])
 
     def count_pending(self) -> int:
-        return int(self.store.db.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0])
+        """Records the server has not acknowledged yet."""
+        return int(self.store.db.execute(
+            "SELECT count(*) FROM outbox WHERE acked_at IS NULL AND delivered_at IS NULL").fetchone()[0])

@@ -20,7 +20,8 @@ from typing import Protocol
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobRequest, BlobState, Body, MessageError
 
 CHUNK = 32 * 1024
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+#: A blob id is a file name: it starts with a letter or digit (so never "." or ".."), matched whole (no newline).
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class Sender(Protocol):
@@ -68,8 +69,9 @@ class BlobSink:
 
     def paths(self, blob_id: str) -> tuple[Path, Path, Path]:
         """The complete file, the partial file and the offer record of a blob; refuses an unsafe id."""
-        if not _SAFE_ID.match(blob_id):
-            raise MessageError("malformed", f"blob id {blob_id!r}: only letters, digits, '.', '_' and '-'")
+        if not _SAFE_ID.fullmatch(blob_id):
+            raise MessageError("malformed", f"blob id {blob_id!r}: only letters, digits, '.', '_' and '-',"
+                                            " starting with a letter or digit")
         base = self.directory / blob_id
         return base, base.with_name(blob_id + ".part"), base.with_name(blob_id + ".offer")
 

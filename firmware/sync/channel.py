@@ -15,10 +15,9 @@ from collections import deque
 from typing import Protocol
 
 from firmware.sync.arq import ArqEndpoint
-from firmware.sync.framing import MAX_WIRE
+from firmware.sync.framing import MAX_MESSAGE, MAX_WIRE
 from hal.link import Link, LinkError
 
-MAX_MESSAGE = 16 * 1024 * 1024
 LENGTH = struct.Struct(">I")
 
 
@@ -83,25 +82,20 @@ class StreamChannel:
         self.link.close()
 
 
-def rto_for(baudrate: int, window: int) -> float:
-    """Resend after the time a window of full frames takes at this rate (8N1: 10 bits a byte), plus slack."""
-    return 0.3 + 1.5 * window * MAX_WIRE * 10 / baudrate
-
-
 class SerialChannel:
     """Messages over a serial Link through the frame protocol, pumped by a thread of its own."""
 
-    def __init__(self, link: Link, initiator: bool, baudrate: int = 115200, window: int = 8) -> None:
+    def __init__(self, link: Link, initiator: bool, baudrate: int = 115200) -> None:
         self.link = link
         self.bytes_written = 0
         self.bytes_read = 0
         epoch = int.from_bytes(os.urandom(4), "big") if initiator else 0
-        self.arq = ArqEndpoint(initiator, epoch, window=window, rto=rto_for(baudrate, window))
+        self.arq = ArqEndpoint.for_line(initiator, epoch, baudrate)
         self._cond = threading.Condition()
         self._inbox: deque[bytes] = deque()
         self._closed: str | None = None
         self._stop = threading.Event()
-        self._max_queued = 4 * window
+        self._max_queued = 4 * self.arq.window
         self._last_heard = time.monotonic()
         self._thread = threading.Thread(target=self._pump, name=f"serial-pump {link.url}", daemon=True)
         self._thread.start()

@@ -89,9 +89,10 @@ def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout:
     return Conversation(channel, sealer, opener, device_id), welcome
 
 
-def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], timeout: float, head: int,
-                     cert_name: str | None = None) -> tuple[Conversation, Hello]:
-    """Answer one hello. `cert_name` (TLS) must equal the device id claimed in the hello."""
+def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], timeout: float,
+                     head: int | Callable[[str], int], cert_name: str | None = None) -> tuple[Conversation, Hello]:
+    """Answer one hello. `cert_name` (TLS) must equal the device id claimed in the hello; `head` is the change
+    head to announce, or gives it for the claimed device (each facility has its own)."""
     data = channel.recv(timeout)
     _v, code, counter = peek(data)
     if code != MsgType.HELLO or counter != 0:
@@ -109,7 +110,7 @@ def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], t
     nonce = os.urandom(16)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     channel.send(seal(Welcome(nonce=nonce, echo=hello.nonce, version=PROTOCOL_VERSION, server_time=now,
-                              head=head), 0, key))
+                              head=head(claimed) if callable(head) else head), 0, key))
     keys = SessionKeys.derive(key, hello.nonce, nonce)
     return Conversation(channel, Sealer(keys.server_to_device), Opener(keys.device_to_server), claimed), hello
 

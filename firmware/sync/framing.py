@@ -3,11 +3,13 @@
 A zero byte never occurs inside a COBS-encoded frame, so a receiver that joins mid-stream, or loses bytes to
 noise, resynchronises at the next zero byte. Before encoding a frame is
 
-    u8  kind (1 data, 2 ack, 3 syn, 4 synack)
+    u8  kind (1 data, 2 ack, 3 syn, 4 synack, 5 nak)
     u8  conn: the low byte of the connection epoch (frames of an older connection are ignored)
-    u16 seq, big-endian: data = frame number; ack = next frame number expected
-    u8  flags: data bit 0 = the last fragment of a message
-    ... payload (data: up to MAX_PAYLOAD bytes; syn/synack: u32 epoch)
+    u16 seq, big-endian: data = frame number; ack = next frame number expected; nak = the frame expected when a
+        damaged frame arrived
+    u8  flags: data bit 0 = the last fragment of a message; ack bit 1 = poll (answer with an ACK at once),
+        ack bit 2 = this ACK answers a poll
+    ... payload (data: up to MAX_PAYLOAD bytes; syn/synack: u32 epoch; ack: bitmap of frames held after seq)
     u32 CRC-32 (ISO-HDLC, as in zlib/Ethernet) of every byte before it, big-endian
 """
 
@@ -21,11 +23,17 @@ import crcmod.predefined
 from cobs import cobs
 
 MAX_PAYLOAD = 1024
+#: The longest message either side reassembles (docs/sync-protocol.md section 3): longer ones are refused.
+MAX_MESSAGE = 16 * 1024 * 1024
 HEADER = struct.Struct(">BBHB")
 CRC = struct.Struct(">I")
 #: The longest frame on the wire: header, payload, CRC, COBS overhead, delimiter.
 MAX_WIRE = HEADER.size + MAX_PAYLOAD + CRC.size + (HEADER.size + MAX_PAYLOAD + CRC.size) // 254 + 2
 FLAG_LAST = 0x01
+#: ACK flag: the sender heard nothing for a while and asks for an ACK at once.
+FLAG_POLL = 0x02
+#: ACK flag: this ACK answers a POLL (so every frame sent before that poll and not acknowledged was lost).
+FLAG_ANSWER = 0x04
 
 _crc32 = crcmod.predefined.mkCrcFun("crc-32")
 
@@ -35,6 +43,7 @@ class FrameKind(IntEnum):
     ACK = 2
     SYN = 3
     SYNACK = 4
+    NAK = 5
 
 
 @dataclass(frozen=True)

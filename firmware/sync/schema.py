@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
+#: Change numbers and cursors fit a signed 64-bit integer (what SQL databases hold).
+MAX_SEQ = 2**63 - 1
 #: What the device caches: the rules' datasets (firmware/rules/datasets.py), the facility rules document
 #: ("rules", key "facility") and other keys the server issues ("keys").
 DATASETS = ("inmates", "lists", "blocks", "accounts", "numbers", "pin_keys", "rules", "keys")
@@ -77,9 +79,9 @@ class Error(Body):
 
 
 class Pull(Body):
-    since: int = Field(ge=0)
-    after: int = Field(0, ge=0)
-    upto: int = Field(0, ge=0)
+    since: int = Field(ge=0, le=MAX_SEQ)
+    after: int = Field(0, ge=0, le=MAX_SEQ)
+    upto: int = Field(0, ge=0, le=MAX_SEQ)
     max_items: int = Field(5000, ge=1, le=50000)
 
 
@@ -196,7 +198,7 @@ class ReserveResult(Body):
 
 
 class Done(Body):
-    cursor: int = Field(ge=0)
+    cursor: int = Field(ge=0, le=MAX_SEQ)
     digest: bytes = Field(min_length=32, max_length=32)
     pending: int = Field(ge=0)
 

@@ -185,7 +185,7 @@ class SyncSession:
 
     def _agreement(self) -> Generator[None, bytes, str]:
         self._send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                        pending=self.outbox.count_pending() - len(self._acknowledged)))
+                        pending=self.outbox.count_pending()))
         ack = yield from self._expect(DoneAck)
         report = self.report
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
@@ -227,6 +227,7 @@ class SyncSession:
             ack = yield from self._expect(PushAck)
             sent = {i.id for i in items}
             self._acknowledged += [i for i in ack.ids if i in sent]
+            self.outbox.deliver(i for i in ack.ids if i in sent)  # never sent again, even if this session dies
             self.report.pushed += len(ack.ids)
             for rejected in ack.rejected:
                 self.report.notes.append(f"server refused outbox item {rejected.id}: {rejected.reason}")

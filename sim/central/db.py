@@ -1,15 +1,16 @@
-"""The central server's SQLite database: facility data with a change sequence, and everything devices sent.
+"""The central server's database: each facility's data with its own change sequence, and what devices sent.
 
-`data` holds one row per (dataset, key) with the change sequence of its last change; a deletion keeps the row
-with value NULL (a tombstone) so that devices behind it learn of it. Every write to `data` takes the next
-sequence number, so "what changed since N" is one indexed range query.
+`data` holds one row per (facility, dataset, key) with the change sequence of its last change; a deletion keeps
+the row with value NULL (a tombstone) so that devices behind it learn of it. Every write to a facility's data
+takes that facility's next sequence number (its `facilities` row, locked for the write), so "what changed since
+N" is one indexed range query and facilities never wait for each other. A device belongs to one facility and is
+served only that facility's data. SQLite or PostgreSQL: sim/central/backend.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,31 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware.store import private_file, transaction
+from firmware.store import private_file
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS data (
-    dataset TEXT NOT NULL, key TEXT NOT NULL, value TEXT, seq INTEGER NOT NULL, PRIMARY KEY (dataset, key));
-CREATE INDEX IF NOT EXISTS data_seq ON data (seq);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, sync_key BLOB NOT NULL, enrolled_at TEXT NOT NULL,
-    last_seen TEXT, cursor INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS received (
-    id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL,
-    payload TEXT NOT NULL, received_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS received_device ON received (device_id, kind);
-CREATE TABLE IF NOT EXISTS purchases (
-    key TEXT PRIMARY KEY, device_id TEXT NOT NULL, account TEXT NOT NULL, amount_cents INTEGER NOT NULL,
-    product TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, balance_cents INTEGER, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reservations (
-    device_id TEXT NOT NULL, account TEXT NOT NULL, reservation_id TEXT NOT NULL, held_cents INTEGER NOT NULL,
-    at TEXT NOT NULL, PRIMARY KEY (device_id, account));
-CREATE TABLE IF NOT EXISTS trust (account TEXT PRIMARY KEY, cents INTEGER NOT NULL CHECK (cents >= 0));
-CREATE TABLE IF NOT EXISTS authority (id INTEGER PRIMARY KEY CHECK (id = 1), ca TEXT NOT NULL, server TEXT NOT NULL);
-"""
+from sim.central.backend import Connection, connect, describe
+from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
+from sim.central.validation import MAX_PAYLOAD, split_records
 
 
 class LoadError(ValueError):
@@ -67,61 +49,86 @@ class Page:
 
 
 class CentralDB:
-    """One connection per thread; writers serialise on SQLite's own lock (BEGIN IMMEDIATE)."""
+    """One connection, scoped to one facility (`for_facility` gives another facility's view of it).
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            private_file(Path(self.path))
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+    Writers of one facility serialise on its `facilities` row (SQLite: on the file's write lock).
+    The CA's private key is never a row: it is its own 0600 file, `ca_key` (SQLite: beside the database)."""
+
+    def __init__(self, target: Path | str, facility: str = DEFAULT_FACILITY, migrate_sqlite: bool = True,
+                 ca_key: Path | None = None) -> None:
+        self.target = target
+        self.facility = facility
+        if isinstance(target, Path) or (isinstance(target, str) and "://" not in target and target != ":memory:"):
+            private_file(Path(target))
+            ca_key = ca_key or Path(str(target) + ".ca-key.pem")
+        self._ca_key = ca_key
+        self.db: Connection = connect(target)
+        if self.db.dialect == "sqlite" and migrate_sqlite:
+            migrate(self.db)
+        else:
+            require_current(self.db, describe(target))
+        self._lock_sql = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def for_facility(self, facility: str) -> CentralDB:
+        view = object.__new__(CentralDB)
+        view.__dict__.update(self.__dict__)
+        view.facility = facility
+        return view
 
     def close(self) -> None:
         self.db.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.db)
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.db.transaction()
 
-    # -- change sequence ---------------------------------------------------------------------------------
+    # -- the facility's change sequence ----------------------------------------------------------------------
 
-    def meta_int(self, name: str, default: int = 0) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return default if row is None else int(row[0])
+    def _facility_row(self, db: Connection, lock: bool = False) -> tuple[int, str, int]:
+        row = db.execute("SELECT head, digest, horizon FROM facilities WHERE id = ?" + (self._lock_sql if lock else ""),
+                         (self.facility,)).fetchone()
+        if row is None and lock:
+            db.execute("INSERT INTO facilities (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (self.facility,))
+            return self._facility_row(db, lock)
+        return (0, "", 0) if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
     def head(self) -> int:
-        return self.meta_int("head")
+        return self._facility_row(self.db)[0]
 
-    def _next_seq(self, db: sqlite3.Connection) -> int:
-        seq = self.meta_int("head") + 1
-        db.execute("INSERT INTO meta (name, value) VALUES ('head', ?)"
-                   " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(seq),))
-        return seq
+    def horizon(self) -> int:
+        return self._facility_row(self.db)[2]
 
-    def _write(self, db: sqlite3.Connection, dataset: str, key: str, text: str | None) -> None:
-        row = db.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
-        self._adjust_digest(db, [(dataset, key, row[0] if row else None, text)])
-        db.execute(
-            "INSERT INTO data (dataset, key, value, seq) VALUES (?, ?, ?, ?) ON CONFLICT (dataset, key)"
-            " DO UPDATE SET value = excluded.value, seq = excluded.seq",
-            (dataset, key, text, self._next_seq(db)),
-        )
-
-    def _adjust_digest(self, db: sqlite3.Connection, changes: list[tuple[str, str, str | None, str | None]]) -> None:
-        """Keep the data's digest current as (dataset, key, old, new) changes are written."""
-        row = db.execute("SELECT value FROM meta WHERE name = 'digest'").fetchone()
-        total = int(row[0], 16) if row else 0
+    def _advance(self, db: Connection, changes: list[tuple[str, str, str | None, str | None]]) -> int:
+        """Lock the facility, take len(changes) sequence numbers and fold (dataset, key, old, new) changes into
+        the kept digest; returns the head before them."""
+        head, digest, _horizon = self._facility_row(db, lock=True)
+        total = int(digest, 16) if digest else 0
         for dataset, key, old, new in changes:
             if old is not None:
                 total -= row_hash(dataset, key, old)
             if new is not None:
                 total += row_hash(dataset, key, new)
-        db.execute("INSERT INTO meta (name, value) VALUES ('digest', ?)"
-                   " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (digest_bytes(total).hex(),))
+        db.execute("UPDATE facilities SET head = ?, digest = ? WHERE id = ?",
+                   (head + len(changes), digest_bytes(total).hex(), self.facility))
+        return head
+
+    def _write(self, db: Connection, dataset: str, key: str, text: str | None) -> None:
+        self._facility_row(db, lock=True)  # lock before reading the row the digest changes by
+        row = db.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
+                         (self.facility, dataset, key)).fetchone()
+        head = self._advance(db, [(dataset, key, row[0] if row else None, text)])
+        db.execute(
+            "INSERT INTO data (facility, dataset, key, value, seq) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (facility, dataset, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+            (self.facility, dataset, key, text, head + 1),
+        )
 
     def get(self, dataset: str, key: str) -> Any | None:
-        row = self.db.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
+        row = self.db.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
+                              (self.facility, dataset, key)).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
 
     def put(self, dataset: str, key: str, value: Any | None) -> None:
@@ -129,7 +136,8 @@ class CentralDB:
             self._write(db, dataset, key, None if value is None else canonical(value))
 
     def load_dir(self, directory: Path, replace: bool = True) -> dict[str, int]:
-        """Load DIR/<dataset>.jsonl files ({"key": ..., "value": {...}} per line); returns changes per dataset.
+        """Load DIR/<dataset>.jsonl files ({"key": ..., "value": {...}} per line) into this facility; returns
+        changes per dataset.
 
         With `replace`, a file is the whole dataset: keys missing from it are deleted."""
         files = {d: directory / f"{d}.jsonl" for d in DATASETS if (directory / f"{d}.jsonl").exists()}
@@ -143,95 +151,92 @@ class CentralDB:
         incoming = {dataset: _read_jsonl(path, dataset, validate) for dataset, path in files.items()}
         changes: dict[str, int] = {}
         with self.transaction() as db:
-            seq = self.meta_int("head")
-            rows: list[tuple[str, str, str | None, int]] = []
+            self._facility_row(db, lock=True)
             deltas: list[tuple[str, str, str | None, str | None]] = []
             for dataset, records in incoming.items():
-                existing = dict(db.execute("SELECT key, value FROM data WHERE dataset = ?", (dataset,)))
-                count = 0
-                for key, text in records.items():
-                    if existing.get(key) != text:
-                        seq += 1
-                        rows.append((dataset, key, text, seq))
-                        deltas.append((dataset, key, existing.get(key), text))
-                        count += 1
+                existing = dict(db.execute("SELECT key, value FROM data WHERE facility = ? AND dataset = ?",
+                                           (self.facility, dataset)))
+                before = len(deltas)
+                deltas += [(dataset, key, existing.get(key), text) for key, text in records.items()
+                           if existing.get(key) != text]
                 if replace:
-                    for key, text in existing.items():
-                        if text is not None and key not in records:
-                            seq += 1
-                            rows.append((dataset, key, None, seq))
-                            deltas.append((dataset, key, text, None))
-                            count += 1
-                changes[dataset] = count
-            self._adjust_digest(db, deltas)
+                    deltas += [(dataset, key, text, None) for key, text in existing.items()
+                               if text is not None and key not in records]
+                changes[dataset] = len(deltas) - before
+            head = self._advance(db, deltas)
             db.executemany(
-                "INSERT INTO data (dataset, key, value, seq) VALUES (?, ?, ?, ?) ON CONFLICT (dataset, key)"
-                " DO UPDATE SET value = excluded.value, seq = excluded.seq", rows)
-            db.execute("INSERT INTO meta (name, value) VALUES ('head', ?)"
-                       " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(seq),))
+                "INSERT INTO data (facility, dataset, key, value, seq) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (facility, dataset, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+                [(self.facility, dataset, key, new, head + n) for n, (dataset, key, _old, new) in enumerate(deltas, 1)])
         return changes
 
     def compact(self, keep: int) -> int:
         """Forget tombstones older than the last `keep` changes; a device behind them gets a full resync.
         Returns how many were removed."""
         with self.transaction() as db:
-            horizon = max(self.meta_int("horizon"), self.head() - keep)
-            removed = db.execute("DELETE FROM data WHERE value IS NULL AND seq <= ?", (horizon,)).rowcount
-            db.execute("INSERT INTO meta (name, value) VALUES ('horizon', ?)"
-                       " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(horizon),))
+            head, _digest, horizon = self._facility_row(db, lock=True)
+            horizon = max(horizon, head - keep)
+            removed = db.execute("DELETE FROM data WHERE facility = ? AND value IS NULL AND seq <= ?",
+                                 (self.facility, horizon)).rowcount
+            db.execute("UPDATE facilities SET horizon = ? WHERE id = ?", (horizon, self.facility))
         return int(removed)
 
     def page(self, since: int, after: int, upto: int, max_items: int) -> Page:
-        head = self.head()
-        full = since == 0 or since < self.meta_int("horizon") or since > head
+        head, _digest, horizon = self._facility_row(self.db)
+        full = since == 0 or since < horizon or since > head
         if upto == 0 or upto > head:
             upto = head
         low = after if full else max(since, after)
-        where = "seq > ? AND seq <= ?" + (" AND value IS NOT NULL" if full else "")
-        rows = self.db.execute(
-            f"SELECT dataset, key, value, seq FROM data WHERE {where} ORDER BY seq LIMIT ?", (low, upto, max_items)
-        ).fetchall()
+        where = "facility = ? AND seq > ? AND seq <= ?" + (" AND value IS NOT NULL" if full else "")
+        rows = self.db.execute(f"SELECT dataset, key, value, seq FROM data WHERE {where} ORDER BY seq LIMIT ?",
+                               (self.facility, low, upto, max_items)).fetchall()
         items: dict[str, list[tuple[str, str | None]]] = {}
         for dataset, key, value, _seq in rows:
             items.setdefault(dataset, []).append((key, value))
-        last = rows[-1][3] if rows else upto
+        last = int(rows[-1][3]) if rows else upto
         return Page(full, upto, last, len(rows) == max_items and last < upto, items)
 
     def digest(self) -> tuple[int, bytes]:
-        """The head and the digest of the live data at that head, read together."""
-        self.db.execute("BEGIN")
-        try:
-            head = self.head()
-            row = self.db.execute("SELECT value FROM meta WHERE name = 'digest'").fetchone()
-        finally:
-            self.db.execute("COMMIT")
-        return head, bytes.fromhex(row[0]) if row else digest_bytes(0)
+        """The head and the digest of the live data at that head, read together (one row)."""
+        head, digest, _horizon = self._facility_row(self.db)
+        return head, bytes.fromhex(digest) if digest else digest_bytes(0)
 
     def full_digest(self) -> bytes:
         """The digest recomputed from every live row (checks the kept one)."""
-        return digest_rows(self.db.execute("SELECT dataset, key, value FROM data WHERE value IS NOT NULL"))
+        return digest_rows(self.db.execute(
+            "SELECT dataset, key, value FROM data WHERE facility = ? AND value IS NOT NULL", (self.facility,)))
 
     # -- devices -----------------------------------------------------------------------------------------
 
     def enroll(self, device_id: str, sync_key: bytes) -> None:
+        """Enrol a device in this facility (moving it here if it was enrolled elsewhere)."""
         with self.transaction() as db:
+            db.execute("INSERT INTO facilities (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (self.facility,))
             db.execute(
-                "INSERT INTO devices (device_id, sync_key, enrolled_at) VALUES (?, ?, ?) ON CONFLICT (device_id)"
-                " DO UPDATE SET sync_key = excluded.sync_key", (device_id, sync_key, now()))
+                "INSERT INTO devices (device_id, facility, sync_key, enrolled_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (device_id) DO UPDATE SET sync_key = excluded.sync_key, facility = excluded.facility",
+                (device_id, self.facility, sync_key, now()))
 
     def key_for(self, device_id: str) -> bytes | None:
         row = self.db.execute("SELECT sync_key FROM devices WHERE device_id = ?", (device_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def facility_of(self, device_id: str) -> str | None:
+        row = self.db.execute("SELECT facility FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def seen(self, device_id: str, cursor: int | None = None) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE devices SET last_seen = ?, sessions = sessions + (? IS NULL),"
-                       " cursor = coalesce(?, cursor) WHERE device_id = ?", (now(), cursor, cursor, device_id))
+            db.execute("UPDATE devices SET last_seen = ?, sessions = sessions + (CASE WHEN ? THEN 1 ELSE 0 END),"
+                       " cursor = coalesce(CAST(? AS BIGINT), cursor) WHERE device_id = ?",
+                       (now(), cursor is None, cursor, device_id))
 
     @property
     def ca_key_path(self) -> Path:
-        """The CA's private key: its own 0600 file beside the database, never a row in it."""
-        return Path(self.path + ".ca-key.pem")
+        """The CA's private key: its own 0600 file, never a row in the database."""
+        if self._ca_key is None:
+            raise LoadError(f"{describe(self.target)}: the CA's private key needs a file of its own: give --ca-key FILE")
+        return self._ca_key
 
     def authority(self) -> tuple[str, str] | None:
         """(the CA as JSON {cert_pem, key_pem}, the server's credentials as JSON), or None before the first."""
@@ -239,8 +244,8 @@ class CentralDB:
         if row is None:
             return None
         ca = json.loads(row[0])
-        if "key_pem" not in ca:
-            ca["key_pem"] = self.ca_key_path.read_text(encoding="ascii")
+        if "key_pem" not in ca and self._ca_key is not None and self._ca_key.is_file():
+            ca["key_pem"] = self._ca_key.read_text(encoding="ascii")
         return json.dumps(ca), row[1]
 
     def set_authority(self, ca: str, server: str) -> None:
@@ -254,34 +259,38 @@ class CentralDB:
             os.fsync(out.fileno())
         os.replace(tmp, key)
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO authority (id, ca, server) VALUES (1, ?, ?)",
-                       (json.dumps(pair), server))
+            db.execute("INSERT INTO authority (id, ca, server) VALUES (1, ?, ?) ON CONFLICT (id)"
+                       " DO UPDATE SET ca = excluded.ca, server = excluded.server", (json.dumps(pair), server))
 
     # -- upstream ----------------------------------------------------------------------------------------
 
     def receive(self, device_id: str, records: list[OutboxRecord]) -> tuple[list[str], list[tuple[str, str]]]:
-        """Store records once each (by id), applying ledger entries and blocks on first arrival only."""
+        """Store records once each (by device and id), applying ledger entries and blocks on first arrival only.
+
+        Every record is checked first (sim/central/validation.py). A refused one is kept in `refused` with its
+        reason and acknowledged too, so the device stops sending it: sending it again cannot change the answer."""
+        good, bad = split_records(records)
         accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
         with self.transaction() as db:
-            for record in records:
-                try:
-                    payload = json.loads(record.payload)
-                except ValueError:
-                    payload = None
-                if not isinstance(payload, dict):
-                    rejected.append((record.id, "payload is not a JSON object"))
-                    continue
+            for record, payload in good:
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO received (id, device_id, kind, created_at, payload, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (record.id, device_id, record.kind, record.created_at, record.payload, now()))
+                    "INSERT INTO received (device_id, id, facility, kind, created_at, payload, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (device_id, record.id, self.facility, record.kind, record.created_at, record.payload, now()))
                 if cursor.rowcount == 1:
                     self._apply_record(db, device_id, record.kind, payload)
                 accepted.append(record.id)
-        return accepted, rejected
+            for record, reason in bad:
+                db.execute("INSERT INTO refused (device_id, id, kind, reason, payload, refused_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                           (device_id, record.id, record.kind, reason, record.payload[:MAX_PAYLOAD], now()))
+                accepted.append(record.id)
+        return accepted, [(record.id, reason) for record, reason in bad]
 
-    def _apply_record(self, db: sqlite3.Connection, device_id: str, kind: str, payload: dict[str, Any]) -> None:
+    def refused_count(self, device_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM refused WHERE device_id = ?", (device_id,)).fetchone()[0])
+
+    def _apply_record(self, db: Connection, device_id: str, kind: str, payload: dict[str, Any]) -> None:
         """Effects of a record on the facility data, on its first arrival only (docs/sync-protocol.md 9).
 
         Ledger entries are the rules' (firmware/rules/records.py): a `charge` spends `amount_cents` from the
@@ -289,19 +298,20 @@ class CentralDB:
         holds for a call in progress and change nothing here. A `block` becomes a `blocks` row for every device."""
         account_key = payload.get("account")
         if kind == "ledger" and payload.get("kind") == "charge" and isinstance(account_key, str):
-            amount = int(payload.get("amount_cents", 0))
+            amount = int(payload["amount_cents"])
             account = self._account(db, account_key)
             if account is not None and "balance_cents" in account:
                 account["balance_cents"] = int(account["balance_cents"]) - amount
                 self._write(db, "accounts", account_key, canonical(account))
-            db.execute("UPDATE reservations SET held_cents = max(0, held_cents - ?) WHERE device_id = ? AND account = ?",
-                       (amount, device_id, account_key))
+            db.execute("UPDATE reservations SET held_cents = CASE WHEN held_cents > ? THEN held_cents - ? ELSE 0 END"
+                       " WHERE device_id = ? AND account = ?", (amount, amount, device_id, account_key))
         elif kind == "block" and isinstance(payload.get("number"), str):
             block = {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
             self._write(db, "blocks", payload["number"], canonical(block))
 
-    def _account(self, db: sqlite3.Connection, account: str) -> dict[str, Any] | None:
-        row = db.execute("SELECT value FROM data WHERE dataset = 'accounts' AND key = ?", (account,)).fetchone()
+    def _account(self, db: Connection, account: str) -> dict[str, Any] | None:
+        row = db.execute("SELECT value FROM data WHERE facility = ? AND dataset = 'accounts' AND key = ?",
+                         (self.facility, account)).fetchone()
         if row is None or row[0] is None:
             return None
         value = json.loads(row[0])
@@ -312,18 +322,21 @@ class CentralDB:
     def set_trust(self, account: str, cents: int) -> None:
         """The inmate's trust (commissary) balance: kept on the server only, never sent to devices."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO trust (account, cents) VALUES (?, ?)", (account, cents))
+            db.execute("INSERT INTO trust (facility, account, cents) VALUES (?, ?, ?) ON CONFLICT (facility, account)"
+                       " DO UPDATE SET cents = excluded.cents", (self.facility, account, cents))
 
     def purchase(self, device_id: str, purchase: Purchase) -> PurchaseResult:
         """Apply a purchase once per key: trust funds move to the phone debit balance (`accounts`,
         key "debit:<inmate>"), or it is rejected; the same key again gets the first answer."""
         with self.transaction() as db:
+            self._facility_row(db, lock=True)
             known = self.purchase_result(purchase.key)
             if known.status != "unknown":
                 return known
             debit_key = f"debit:{purchase.account}"
             account = self._account(db, debit_key)
-            row = db.execute("SELECT cents FROM trust WHERE account = ?", (purchase.account,)).fetchone()
+            row = db.execute("SELECT cents FROM trust WHERE facility = ? AND account = ?",
+                             (self.facility, purchase.account)).fetchone()
             reason = ""
             if purchase.amount_cents <= 0:
                 reason = "amount_not_positive"
@@ -333,19 +346,21 @@ class CentralDB:
                 reason = "insufficient_funds"
             balance = None
             if reason == "" and account is not None:
-                db.execute("UPDATE trust SET cents = cents - ? WHERE account = ?", (purchase.amount_cents, purchase.account))
+                db.execute("UPDATE trust SET cents = cents - ? WHERE facility = ? AND account = ?",
+                           (purchase.amount_cents, self.facility, purchase.account))
                 account["balance_cents"] = int(account.get("balance_cents", 0)) + purchase.amount_cents
                 balance = account["balance_cents"]
                 self._write(db, "accounts", debit_key, canonical(account))
             status = "rejected" if reason else "applied"
-            db.execute("INSERT INTO purchases (key, device_id, account, amount_cents, product, status, reason,"
-                       " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (purchase.key, device_id, purchase.account, purchase.amount_cents, purchase.product, status,
-                        reason, balance, now()))
+            db.execute("INSERT INTO purchases (key, facility, device_id, account, amount_cents, product, status,"
+                       " reason, balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (purchase.key, self.facility, device_id, purchase.account, purchase.amount_cents,
+                        purchase.product, status, reason, balance, now()))
         return PurchaseResult(key=purchase.key, status=status, reason=reason, balance_cents=balance)
 
     def purchase_result(self, key: str) -> PurchaseResult:
-        row = self.db.execute("SELECT status, reason, balance_cents FROM purchases WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute("SELECT status, reason, balance_cents FROM purchases WHERE key = ? AND facility = ?",
+                              (key, self.facility)).fetchone()
         if row is None:
             return PurchaseResult(key=key, status="unknown", reason="no purchase with this key")
         return PurchaseResult(key=key, status=row[0], reason=row[1], balance_cents=row[2])
@@ -353,14 +368,18 @@ class CentralDB:
     def reserve(self, device_id: str, account: str, wanted: int) -> tuple[str, int]:
         """Hold part of a balance for one device's offline use; all holds together never exceed the balance."""
         with self.transaction() as db:
+            self._facility_row(db, lock=True)
             value = self._account(db, account) or {}
             balance = int(value.get("balance_cents", 0))
-            others = db.execute("SELECT coalesce(sum(held_cents), 0) FROM reservations WHERE account = ?"
-                                " AND device_id != ?", (account, device_id)).fetchone()[0]
+            others = db.execute("SELECT coalesce(sum(held_cents), 0) FROM reservations WHERE facility = ?"
+                                " AND account = ? AND device_id != ?", (self.facility, account, device_id)).fetchone()[0]
             granted = max(0, min(wanted, balance - int(others)))
             reservation_id = uuid.uuid4().hex
-            db.execute("INSERT OR REPLACE INTO reservations (device_id, account, reservation_id, held_cents, at)"
-                       " VALUES (?, ?, ?, ?, ?)", (device_id, account, reservation_id, granted, now()))
+            db.execute("INSERT INTO reservations (device_id, account, facility, reservation_id, held_cents, at)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, account) DO UPDATE SET"
+                       " facility = excluded.facility, reservation_id = excluded.reservation_id,"
+                       " held_cents = excluded.held_cents, at = excluded.at",
+                       (device_id, account, self.facility, reservation_id, granted, now()))
         return reservation_id, granted
 
     def received_count(self, device_id: str) -> int:

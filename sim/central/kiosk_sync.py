@@ -34,7 +34,8 @@ class SyncBook:
         self.central = central
 
     def _value(self, tx: sqlite3.Connection, dataset: str, key: str) -> dict[str, object] | None:
-        row = tx.execute("SELECT value FROM data WHERE dataset = ? AND key = ?", (dataset, key)).fetchone()
+        row = tx.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
+                         (self.central.facility, dataset, key)).fetchone()
         value = None if row is None or row[0] is None else json.loads(row[0])
         return value if isinstance(value, dict) else None
 

@@ -17,6 +17,7 @@ from firmware.sync.device_session import DeviceSync, SyncReport
 from hal.link import TcpListener, open_link
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
+from tests.sync.postgres import postgres_cluster, postgres_url  # noqa: F401 -- fixtures for test_postgres
 
 DEVICE = "A-12"
 

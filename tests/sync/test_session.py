@@ -234,3 +234,39 @@ def test_a_device_just_inside_the_horizon_still_syncs_incrementally(world: World
     report = run_session(world, store)
     assert report.agree and not report.full and report.received == 1
     assert CentralCache(store).get("inmates", "I00011") is None
+
+
+def test_an_interrupted_session_never_sends_again_what_the_server_acknowledged(world: World) -> None:
+    store = world.store()
+    run_session(world, store)
+    outbox = Outbox(store)
+    charged = charge(outbox, "c9", "debit:I00002", 100)
+    for i in range(399):
+        outbox.append("call", {"dialed": "3055550100", "seconds": i})
+    # Server messages: welcome, changes, push_ack of the first 200 -> cut before the second push_ack.
+    with pytest.raises(ChannelClosed):
+        run_session(world, store, server_cut_after=3)
+    assert outbox.count_pending() == 200, "the first batch is delivered for good"
+    state = "SELECT delivered_at IS NOT NULL, acked_at IS NOT NULL FROM outbox WHERE id = ?"
+    # Delivered, but not acknowledged: the rules still count the charge against the balance the cache shows.
+    assert tuple(store.db.execute(state, (charged,)).fetchone()) == (1, 0)
+    report = run_session(world, store)
+    assert report.agree and report.pushed == 200
+    assert outbox.count_pending() == 0 and world.central().received_count(DEVICE) == 400
+    assert tuple(store.db.execute(state, (charged,)).fetchone()) == (1, 1)
+    assert CentralCache(store).get("accounts", "debit:I00002") == {"balance_cents": 900}
+
+
+def test_a_link_that_breaks_after_every_batch_still_gets_the_whole_backlog_through(world: World) -> None:
+    store = world.store()
+    run_session(world, store)
+    outbox = Outbox(store)
+    for i in range(1000):
+        outbox.append("call", {"dialed": "3055550100", "seconds": i})
+    sessions = 0
+    while outbox.count_pending() and sessions < 10:
+        sessions += 1
+        with pytest.raises(ChannelClosed):
+            run_session(world, store, server_cut_after=3)  # one push_ack per session, then the link drops
+    assert sessions == 5 and run_session(world, store).agree
+    assert world.central().received_count(DEVICE) == 1000
