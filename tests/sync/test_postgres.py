@@ -95,7 +95,7 @@ def test_serving_a_database_that_was_not_migrated_is_a_one_line_error(postgres_c
 
 def test_two_server_processes_share_one_address_and_one_database(postgres_url: str, tmp_path: Path) -> None:
     authority = Authority.create()
-    setup = CentralDB(postgres_url, "north")
+    setup = CentralDB(postgres_url, "north", ca_key=tmp_path / "ca-key.pem")
     setup.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
     devices = {}
     for facility in ("north", "south"):
@@ -171,3 +171,17 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
     assert north.db.execute("SELECT facility, cents FROM trust ORDER BY facility").fetchall() == [
         ("north", 3800), ("south", 7)]
     north.close()
+
+
+def test_on_postgresql_the_ca_key_is_a_private_file_of_its_own_never_a_row(postgres_url: str, tmp_path: Path) -> None:
+    enroll = [sys.executable, "-m", "firmware", "central", "enroll", "--db", postgres_url, "--facility", "north"]
+    key = tmp_path / "ca-key.pem"
+    first = subprocess.run([*enroll, "--ca-key", str(key), "--out", str(tmp_path / "d1.json"), "d-1"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert first.returncode == 0, first.stderr
+    assert key.stat().st_mode & 0o777 == 0o600
+    pair = CentralDB(postgres_url, "north").authority()
+    assert pair is not None and "key_pem" not in json.loads(pair[0]), "the CA key is not a row"
+    second = subprocess.run([*enroll, "--out", str(tmp_path / "d2.json"), "d-2"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert second.returncode != 0 and "--ca-key" in second.stderr and "Traceback" not in second.stderr
