@@ -16,11 +16,15 @@ class CalledParty:
     9 then 9 again block all calls from the facility; a wrong key or silence repeats, then ends politely."""
     def on_enter_called_party(self, *_: object) -> None:
         if self.speech_run is None:
-            self.speech_run = SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
+            self.speech_run = self._new_speech_run()
             self._introduce()
         else:
             self._say(["cp_options"], to="line")
         self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)
+
+    def _new_speech_run(self) -> SpeechRun:
+        t = self.timing
+        return SpeechRun(t.speech_level_dbm0, t.speech_pause_s, t.echo_return_loss_db, t.echo_path_s)
 
     def _introduce(self) -> None:
         recorded = self.check.recorded if self.check else True
@@ -35,7 +39,7 @@ class CalledParty:
             self._emit(m.FarKey(self.call_id, digit))
             return
         self._quiet("line")
-        self.speech_run = self.speech_run or SpeechRun(self.timing.speech_level_dbm0, self.timing.speech_pause_s)
+        self.speech_run = self.speech_run or self._new_speech_run()
         if self.state == "block_confirm":
             if digit == "9":
                 self._emit(m.BlockNumber(self.number, "called_party", self.inmate_id, self.call_id))

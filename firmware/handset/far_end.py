@@ -6,6 +6,7 @@ their events. They are built per call through a factory so tests can hand the fl
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,17 +50,36 @@ def dsp_detectors() -> Detectors:
 
 class SpeechRun:
     """How long the far end has talked without a pause: an answering machine's greeting runs on, a person's
-    "hello?" stops and waits."""
+    "hello?" stops and waits, and a person listening in silence never talks at all.
 
-    def __init__(self, level_dbm0: float, pause_s: float) -> None:
+    What the line brings back includes the hybrid's echo of what the device sends (the called-party announcement
+    itself). As a double-talk detector does (Geigel), a frame counts as the far end's voice only when it is louder
+    than the loudest frame sent within `echo_path_s` less `echo_return_loss_db`, so the announcement's own echo
+    is never taken for a machine's greeting.
+    """
+
+    def __init__(self, level_dbm0: float, pause_s: float, echo_return_loss_db: float, echo_path_s: float) -> None:
         self.level_dbm0 = level_dbm0
         self.pause_s = pause_s
+        self.echo_return_loss_db = echo_return_loss_db
+        self.echo_path_s = echo_path_s
         self._started: float | None = None
         self._last_voice: float | None = None
+        self._sent: deque[tuple[float, float]] = deque()
+
+    def sent(self, samples: np.ndarray, at: float) -> None:
+        """A frame the device sent down the line at `at`: its echo may come back within `echo_path_s`."""
+        self._sent.append((at, dbm0(samples)))
+
+    def _echo_level(self, at: float) -> float:
+        while self._sent and self._sent[0][0] < at - self.echo_path_s:
+            self._sent.popleft()
+        return max((level for _, level in self._sent), default=float("-inf")) - self.echo_return_loss_db
 
     def feed(self, samples: np.ndarray, at: float) -> float:
         """Seconds of speech without a pause as of this frame."""
-        if dbm0(samples) >= self.level_dbm0:
+        level = dbm0(samples)
+        if level >= self.level_dbm0 and level > self._echo_level(at):
             if self._started is None or (self._last_voice is not None and at - self._last_voice > self.pause_s):
                 self._started = at
             self._last_voice = at

@@ -297,6 +297,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self._emit(m.PlayAudio(tick.ear))
         if tick.line is not None:
             self._emit(m.SendAudio(tick.line))
+            if self.speech_run is not None:
+                self.speech_run.sent(tick.line, self.now)
         if self.recording:
             far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
             self._emit(m.RecordFrames(self.call_id, mic, far))

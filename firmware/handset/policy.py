@@ -35,6 +35,8 @@ class Timing(BaseModel):
     machine_speech_s: float = Field(gt=0, le=60)
     speech_level_dbm0: float = Field(ge=-70, le=0)
     speech_pause_s: float = Field(gt=0, le=5)
+    echo_return_loss_db: float = Field(ge=0, le=40)
+    echo_path_s: float = Field(ge=0.02, le=1)
     hang_up_reminder_s: float = Field(gt=0, le=600)
     prompt_level_dbm0: float = Field(ge=-40, le=-3)
     checkpoint_s: float = Field(ge=1, le=300)
