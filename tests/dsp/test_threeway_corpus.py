@@ -58,3 +58,38 @@ def test_twenty_minutes_of_corpus_have_no_false_alarm_and_no_miss() -> None:
         else:
             false_alarms += [(name, t) for t in got]
     assert missed == [] and false_alarms == []
+
+
+def test_tuning_and_evaluation_pools_share_no_speech_voice_or_music() -> None:
+    from sim.corpus import sources
+
+    assert set(sources.prompt_paths("tune")).isdisjoint(sources.prompt_paths("eval"))
+    assert sources.prompt_paths("tune") and sources.prompt_paths("eval")
+    assert set(sources.music_paths("tune")).isdisjoint(sources.music_paths("eval"))
+    assert set(sources.POOL_VOICES["tune"]).isdisjoint(sources.POOL_VOICES["eval"])
+
+
+def test_frozen_evaluation_seeds_are_apart_from_the_tuning_seeds() -> None:
+    import json
+    from pathlib import Path
+
+    import sim.corpus
+
+    frozen = json.loads((Path(sim.corpus.__file__).parent / "seeds.json").read_text())
+    assert frozen["evaluation"]["pool"] == "eval" and frozen["tuning"]["pool"] == "tune"
+    assert set(frozen["evaluation"]["seeds"]).isdisjoint(frozen["tuning"]["seeds"])
+
+
+def test_unknown_pool_is_a_clear_error() -> None:
+    from sim.corpus import CorpusError
+
+    with pytest.raises(CorpusError, match="unknown source pool 'both'"):
+        build("plain", 1, pool="both")
+
+
+def test_new_line_kinds_hold_what_they_say() -> None:
+    hiss = build("hiss_hold", 3)
+    assert hiss.line == "analog" and hiss.hold_floor is not None and hiss.hold_floor.kind == "hiss"
+    cn = build("comfort_hold", 3)
+    assert cn.line in ("mobile", "voip") and cn.hold_floor is not None and cn.hold_floor.kind == "comfort"
+    assert {build("plain", s).codec for s in range(8)} == {"mulaw", "alaw"}
