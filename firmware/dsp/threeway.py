@@ -18,9 +18,7 @@ independent evidence and explains each decision:
 - **conference**: after a hold the line comes back 3-6 dB quieter with a new noise floor.
 
 A held line alone becomes a decision after `hold_confirm_s` (it must outlast call-waiting mutes and mobile
-dropouts); a click or a bridged tone shortens that, a full flash shortens it most. Frames of exact digital zero
-carry no audio at all (the recording or the call's audio path stopped: every live line has some noise), so they
-neither learn nor hold. `sensitivity` (0..1) scales
+dropouts); a click or a bridged tone shortens that, a full flash shortens it most. `sensitivity` (0..1) scales
 those times and the idle ceiling, which is what the ROC curve of the benchmark sweeps.
 
 Streaming and batch use the same code: `feed` buffers frames and analyses them in blocks (vectorised with numpy),
@@ -45,7 +43,6 @@ TONE_WINDOW = 512  # 64 ms: resolves 440 from 480 Hz
 FRAME_S = FRAME / SAMPLE_RATE
 SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
-_ZERO_DB = -200.0  # the level of a frame of exact digital zero
 _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
@@ -236,7 +233,7 @@ class _Spectra:
         n = len(x) // FRAME
         frames = x[: n * FRAME].reshape(n, FRAME)
         power = np.mean(frames * frames, axis=1)
-        level = np.where(power > 0, 10 * np.log10(np.maximum(power / DBM0_RMS**2, 1e-10)), _ZERO_DB)
+        level = 10 * np.log10(np.maximum(power / DBM0_RMS**2, 1e-10))
         spec = np.abs(np.fft.rfft(frames * self.win, axis=1)) ** 2
         floor_lin = np.median(spec[:, self.band], axis=1) * self.floor_scale
         floor = np.maximum(10 * np.log10(np.maximum(floor_lin, 1e-12)), _FLOOR_MIN_DB)
@@ -393,11 +390,6 @@ class ThreeWayDetector:
     def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
-        if level <= _ZERO_DB:  # exact digital zero: no audio at all (the path is not up), so never a held line
-            if self._hold is not None:
-                events.extend(self._end_hold(t))
-            self._learn(floor, level)
-            return events
         self._seen_s += FRAME_S
         learned = self._seen_s >= cfg.learn_min_s and len(self._floor_hist) >= 10
         idle = learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor)

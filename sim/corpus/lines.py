@@ -83,7 +83,8 @@ def alaw_roundtrip(samples: np.ndarray) -> np.ndarray:
     a = np.abs(x)
     small = a < 1.0 / _A
     y = np.where(small, _A * a / (1 + np.log(_A)), (1 + np.log(np.maximum(_A * a, 1e-12))) / (1 + np.log(_A)))
-    code = np.round(y * 128.0) / 128.0
+    # A-law is mid-riser: 128 levels per sign, each decoded at its middle, so it has no zero (silence is +-8).
+    code = (np.minimum(np.floor(y * 128.0), 127.0) + 0.5) / 128.0
     lin = np.where(code < 1.0 / (1 + np.log(_A)), code * (1 + np.log(_A)) / _A,
                    np.exp(code * (1 + np.log(_A)) - 1.0) / _A)
-    return np.sign(x) * lin * 32768.0
+    return np.where(x < 0, -1.0, 1.0) * lin * 32768.0
