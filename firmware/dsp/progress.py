@@ -15,7 +15,7 @@ How it decides, and why:
   window falls with the square of the covered fraction while its energy falls only linearly. (The beat of two
   close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
 - A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
-  ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
+  ringback (the only 440+480 tone) after 330 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
   than any stutter burst); recall dial 60 ms into the second 100 ms burst; busy once an on-segment outlasts any reorder
   burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
   call waiting when a lone 440 Hz burst of the right length ends.
@@ -85,7 +85,8 @@ class ProgressConfig(BaseModel):
     stutter_off: Range = _range(0.07, 0.13)
     #: How long the burst after the first stutter burst and gap must last before recall dial is reported.
     stutter_second_min: float = 0.06
-    ringback_min_on: float = 0.25
+    #: Music can hold a chord near 440+480 Hz for a quarter second; ringback stays on for two.
+    ringback_min_on: float = 0.33
     busy_min: float = 0.375
     reorder_on: Range = _range(0.15, 0.36)
     reorder_off: Range = _range(0.15, 0.36)

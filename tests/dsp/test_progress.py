@@ -193,3 +193,10 @@ def test_sit_low_and_high_segment_variants(first_hz: float, second_hz: float) ->
         signal = np.concatenate([np.zeros(2000), _sit_variant(first_hz, second_hz, error), np.zeros(8000)])
         assert [s.tone for s in detect_progress(to_int16(signal))] == ["sit"], (first_hz, second_hz, error)
 
+
+
+def test_a_short_chord_on_ringback_frequencies_is_not_ringback() -> None:
+    """Music holds a chord near 440+480 Hz (1 % apart from nominal) for a quarter second; ringback stays on 2 s."""
+    chord = sines([440.0, 480.0 * 1.01], [-20, -20], 0.3)
+    assert detect_progress(on_line(chord)) == []
+    assert [s.tone for s in detect_progress(on_line(sines([440.0, 480.0 * 1.01], [-20, -20], 2.0)))] == ["ringback"]
