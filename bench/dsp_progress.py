@@ -95,6 +95,46 @@ def latency() -> dict[str, dict[str, object]]:
     return out
 
 
+FREQ_ERRORS = (-0.02, -0.015, -0.01, 0.0, 0.01, 0.015, 0.02)
+
+
+def _drifted(tone: str, error: float, rng: np.random.Generator) -> np.ndarray:
+    """The tone with every frequency `error` off nominal (SIT with a random low or high segment variant)."""
+    f = 1.0 + error
+    if tone == "sit":
+        first, second = rng.choice([913.8, 985.2]), rng.choice([1370.6, 1428.5])
+        return np.concatenate([sines([first * f], [-20], 0.274), sines([second * f], [-20], 0.274),
+                               sines([1776.7 * f], [-20], 0.380)])
+    if tone == "recall_dial":
+        return np.concatenate([cadence([350 * f, 440 * f], -13, [0.1, 0.1], 0.6), sines([350 * f, 440 * f],
+                                                                                       [-13] * 2, 2.4)])
+    pairs = {"dial": ([350, 440], [3.0]), "ringback": ([440, 480], [2.0, 4.0]), "busy": ([480, 620], [0.5, 0.5]),
+             "reorder": ([480, 620], [0.25, 0.25]), "call_waiting": ([440], [0.3])}
+    freqs, pattern = pairs[tone]
+    level = {"ringback": -19, "busy": -24, "reorder": -24}.get(tone, -13)
+    if len(pattern) == 1:
+        return sines([x * f for x in freqs], [level] * len(freqs), pattern[0])
+    return cadence([x * f for x in freqs], level, pattern, 12.0 if tone == "ringback" else 4.0)
+
+
+def frequency_errors(trials: int = 4) -> dict[str, dict[str, int]]:
+    """Every tone at every frequency error up to +-2 %: how many of the trials each detector names right."""
+    rng = np.random.default_rng(SEED + 1)
+    out: dict[str, dict[str, int]] = {}
+    for tone in TONES:
+        for error in FREQ_ERRORS:
+            row = out.setdefault(f"{tone} {100 * error:+.1f}%", {"trials": 0, "ours": 0, "spandsp": 0})
+            for _ in range(trials):
+                x = np.concatenate([np.zeros(round(rng.uniform(0.3, 1.0) * SAMPLE_RATE)), _drifted(tone, error, rng),
+                                    np.zeros(2 * SAMPLE_RATE)])
+                samples = to_int16(telephone(x, rng, snr_db=30.0))
+                row["trials"] += 1
+                row["ours"] += [s.tone for s in detect_progress(samples)][:1] == [tone]
+                theirs = [r.name for r in spandsp.run("progress", samples).reports if r.kind == "start"]
+                row["spandsp"] += theirs[:1] == [tone]
+    return out
+
+
 def _summary(values: list[float], wrong: int) -> dict[str, object]:
     if not values:
         return {"found": 0, "missed_or_wrong": wrong, "median_s": None, "max_s": None}
@@ -165,6 +205,11 @@ def markdown(result: dict[str, object]) -> str:
         o, s = row["ours"], row["spandsp"]
         lines.append(f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "
                      f"{s['max_s']} | {s['missed_or_wrong']} | {row['sooner_by_s']} |")
+    if "frequency_errors" in result:
+        lines += ["", "## Named right at a frequency error (every tone's frequencies off by the same share)", "",
+                  "| tone and error | trials | ours | SpanDSP |", "|---|---|---|---|"]
+        for key, row in result["frequency_errors"].items():  # type: ignore[union-attr]
+            lines.append(f"| {key} | {row['trials']} | {row['ours']} | {row['spandsp']} |")
     lines += ["", "## False tones on speech and music", "", "| corpus | minutes | ours | SpanDSP |",
               "|---|---|---|---|"]
     for group, g in result["false_tones"].items():  # type: ignore[union-attr]
@@ -178,7 +223,7 @@ def markdown(result: dict[str, object]) -> str:
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     started = time.time()
-    result: dict[str, object] = {"tones": list(TONES), "latency": latency()}
+    result: dict[str, object] = {"tones": list(TONES), "latency": latency(), "frequency_errors": frequency_errors()}
     recs = recordings()
     result["false_tones"] = false_tones(recs, through_line(recs))
     for group, g in result["false_tones"].items():  # type: ignore[union-attr]

@@ -7,12 +7,17 @@ of attempts of every variant). We report detection rate, false alarms (count and
 (p50/p95 from the first flash), CPU of one core per channel when streaming 20 ms frames, and ROC curves over our
 sensitivity and the baseline's threshold.
 
-    python -m bench.dsp_threeway                 # full run: 3 h of negatives, ~300 attempts
-    python -m bench.dsp_threeway --quick         # a few minutes, for a smoke test
+    python -m bench.dsp_threeway                       # tuning seeds (sim/corpus/seeds.json), tuning sources
+    python -m bench.dsp_threeway --split evaluation    # the frozen evaluation seeds and sources: report, never tune
+    python -m bench.dsp_threeway --quick               # a few minutes, for a smoke test
+
+Results go to bench/results/dsp_threeway_<split>.{json,md} with the ROC by line type and detection by hold-floor
+level as plots beside them.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import time
@@ -23,9 +28,12 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
+
+SEEDS_FILE = Path(__file__).parent.parent / "sim" / "corpus" / "seeds.json"
 
 RESULTS = Path(__file__).parent / "results"
 SENSITIVITIES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
@@ -179,7 +187,7 @@ def _plot(ours: list[dict[str, float]], base: list[dict[str, float]], path: Path
     plt.close(fig)
 
 
-def _markdown(result: dict[str, object]) -> str:
+def _markdown(result: dict[str, object], stem: str) -> str:
     ours = result["ours"]
     base = result["baseline_default"]
     base_z = result["baseline_zero_alarm"]
@@ -209,14 +217,26 @@ def _markdown(result: dict[str, object]) -> str:
     ]
     for k, v in dict(ours["by_variant"]).items():
         lines.append(f"| {k} | {k in POSITIVES} | {v['hits_or_alarms']} | {v['calls']} |")
-    lines += ["", "## ROC", "", "![ROC](dsp_threeway_roc.png)", "", "| detector | setting | detected | FA/h |",
-              "|---|---|---|---|"]
+    lines += ["", "## ROC", "", f"![ROC]({stem}_roc.png)", f"![ROC by line type]({stem}_roc_by_line.png)",
+              f"![Detection by hold floor]({stem}_by_hold_floor.png)", "",
+              "| detector | setting | detected | FA/h |", "|---|---|---|---|"]
     for p in result["roc_ours"]:  # type: ignore[union-attr]
         lines.append(f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
                      f"{p['false_alarms_per_hour']:.2f} |")
     for p in result["roc_baseline"]:  # type: ignore[union-attr]
         lines.append(f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
                      f"{p['false_alarms_per_hour']:.2f} |")
+    lines += ["", "## By line type (ringfence)", "", "| line | sensitivity | attempts | detected | FA/h |",
+              "|---|---|---|---|---|"]
+    for line, points in dict(result["roc_by_line"]).items():
+        for p in points:
+            if p["sensitivity"] == 0.5:
+                lines.append(f"| {line} | 0.5 | {p['attempts']} | {100 * p['detection_rate']:.1f}% | "
+                             f"{p['false_alarms_per_hour']:.2f} |")
+    lines += ["", "## Detection by hold floor (ringfence, sensitivity 0.5)", "", "| hold floor | attempts | detected |",
+              "|---|---|---|"]
+    for b in result["detection_by_hold_floor"]:  # type: ignore[union-attr]
+        lines.append(f"| {b['bin']} | {b['attempts']} | {100 * b['detection_rate']:.1f}% |")
     margins = result["margins"]
     assert isinstance(margins, dict)
     lines += ["", "## Margins: where the held-line evidence breaks (outside the corpus' ranges)", "",
@@ -238,34 +258,54 @@ def _markdown(result: dict[str, object]) -> str:
 
 
 @click.command()
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--negative-hours", type=click.FloatRange(min=0.01), default=3.0, show_default=True)
-@click.option("--positives", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--split", type=click.Choice(["tuning", "evaluation"]), default="tuning", show_default=True,
+              help="Which seeds and sources of sim/corpus/seeds.json; evaluation also fixes the size.")
+@click.option("--negative-hours", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
+@click.option("--positives", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--quick", is_flag=True, help="20 minutes of negatives and 30 attempts.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Path) -> None:
-    """Run both detectors on the seeded corpus; write JSON, markdown and the ROC plot."""
+def main(split: str, negative_hours: float, positives: int, quick: bool, out: Path) -> None:
+    """Run both detectors on the seeded corpus; write JSON, markdown and the plots."""
+    frozen = json.loads(SEEDS_FILE.read_text())[split]
+    seeds, pool = list(frozen["seeds"]), str(frozen["pool"])
+    if split == "evaluation":
+        negative_hours, positives = float(frozen["negative_hours"]), int(frozen["positives"])
     if quick:
-        negative_hours, positives = 1 / 3, 30
-    command = "python -m bench.dsp_threeway" + (" --quick" if quick else
-                                                f" --seed {seed} --negative-hours {negative_hours:g} --positives {positives}")
+        seeds, negative_hours, positives = seeds[:1], 1 / 3, 30
+    command = f"python -m bench.dsp_threeway --split {split}" + (" --quick" if quick else
+                                                                 "" if split == "evaluation" else
+                                                                 f" --negative-hours {negative_hours:g} --positives {positives}")
+    seed = ",".join(map(str, seeds))
     ours = {s: Tally() for s in SENSITIVITIES}
+    by_line: dict[str, dict[float, Tally]] = {}
+    line_alarm_s: dict[str, float] = {}
+    floor_hits: list[tuple[str, float | None, bool]] = []
     base = {r: Tally() for r in BASELINE_RISES_DB}
     neg_s = pos_s = pre_flash_s = 0.0
     n_pos = n_neg = 0
     cpu_sample: list[Call] = []
     batch_cpu = 0.0
-    corpus = generate(seed, minutes=positives * MEAN_POSITIVE_S / 60, negative_minutes=negative_hours * 60)
+    corpus = itertools.chain.from_iterable(
+        generate(sd, minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
+                 negative_minutes=negative_hours * 60 / len(seeds), pool=pool) for sd in seeds)
     total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
     with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
         for name, call in corpus:
-            name = f"{name} (build seed {call.seed})"
+            name = f"{name} (build seed {call.seed}, pool {pool})"
+            line_tallies = by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
+            line_alarm_s[call.line] = line_alarm_s.get(call.line, 0.0) + (
+                call.flash_times[0] if call.positive else call.duration_s)
             for s in SENSITIVITIES:
                 t0 = time.process_time()
                 found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
                 if s == 0.5:
                     batch_cpu += time.process_time() - t0
+                    if call.positive and call.hold_floor is not None:
+                        hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S
+                                  for t in found)
+                        floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
                 ours[s].score(name, call, found)
+                line_tallies[s].score(name, call, found)
             pulses = EnergyPulseBaseline(call.samples)
             for r in BASELINE_RISES_DB:
                 base[r].score(name, call, pulses.decisions(r))
@@ -282,7 +322,12 @@ def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Pat
     # False alarms are counted over all audio that holds no attempt: the negatives plus the calls before the flash.
     alarm_hours = (neg_s + pre_flash_s) / 3600
     cpu = streaming_cpu(cpu_sample)
-    margins = margin_sweep(2 if quick else 5)
+    margins = margin_sweep(2 if quick else 3)
+    roc_by_line = {line: [{"sensitivity": s, **{k: v for k, v in t.summary(line_alarm_s[line] / 3600).items()
+                                                if k in ("detection_rate", "attempts", "false_alarms",
+                                                         "false_alarms_per_hour")}} for s, t in tallies.items()]
+                   for line, tallies in sorted(by_line.items())}
+    by_floor = floor_bins(floor_hits)
     roc_ours = [{"sensitivity": s, **{k: v for k, v in t.summary(alarm_hours).items()
                                       if k in ("detection_rate", "false_alarms", "false_alarms_per_hour",
                                                "latency_p95_s")}} for s, t in ours.items()]
@@ -309,7 +354,8 @@ def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Pat
     result = {
         "command": command,
         "machine": platform.platform(),
-        "corpus": {"seed": seed, "negative_hours": neg_s / 3600, "negative_calls": n_neg,
+        "split": split, "pool": pool,
+        "corpus": {"seed": seed, "pool": pool, "negative_hours": neg_s / 3600, "negative_calls": n_neg,
                    "alarm_hours": alarm_hours,
                    "positive_hours": pos_s / 3600, "positive_calls": n_pos,
                    "positive_variants": list(POSITIVES), "negative_variants": list(NEGATIVES)},
@@ -319,13 +365,18 @@ def main(seed: int, negative_hours: float, positives: int, quick: bool, out: Pat
         "streaming_cpu_sample_s": sum(c.duration_s for c in cpu_sample),
         "batch_x_real_time": (neg_s + pos_s) / max(batch_cpu, 1e-9),
         "roc_ours": roc_ours, "roc_baseline": roc_base, "margins": margins,
-        "targets": {"detection_rate": 0.99, "false_alarms": 0, "latency_p95_s": 3.0, "streaming_cpu_percent": 2.0},
+        "roc_by_line": roc_by_line, "detection_by_hold_floor": by_floor,
+        "targets": {"detection_rate": 0.99, "false_alarms_per_hour": 0.1, "latency_p95_s": 3.0,
+                    "streaming_cpu_percent": 2.0},
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "dsp_threeway.json").write_text(json.dumps(result, indent=1))
-    (out / "dsp_threeway.md").write_text(_markdown(result))
-    _plot(roc_ours, roc_base, out / "dsp_threeway_roc.png")
-    click.echo(_markdown(result))
+    stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{stem}.md").write_text(_markdown(result, stem))
+    _plot(roc_ours, roc_base, out / f"{stem}_roc.png")
+    plot_roc_by_line(roc_by_line, out / f"{stem}_roc_by_line.png")
+    plot_floor(by_floor, out / f"{stem}_by_hold_floor.png")
+    click.echo(_markdown(result, stem))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""`ringfence dsp ...`: analyse recordings (technicians, investigators, test harnesses). One JSON object per line."""
+"""`ringfence dsp ...`: analyse recordings (technicians, investigators, test harnesses). One JSON object per line.
+
+Start-up matters for a command run once per file: each analysis imports its detector only when it runs, and the
+three-way command's module is loaded only when that command is asked for.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,21 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-@click.group()
+class _DspGroup(click.Group):
+    """`threeway` lives in its own module (firmware/dsp/threeway_cli.py), imported only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "threeway"])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "threeway":
+            from firmware.dsp.threeway_cli import threeway
+
+            return threeway
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_DspGroup)
 def dsp() -> None:
     """Analyse recordings: DTMF keys, call-progress tones, three-way call attempts."""
 
@@ -52,12 +70,3 @@ def progress_command(file: Path) -> None:
     for span in detect_progress(load(file)):
         click.echo(json.dumps({"tone": span.tone, "start_ms": _ms(span.start_s), "end_ms": _ms(span.end_s)}))
 
-
-def _register_threeway() -> None:
-    """`ringfence dsp threeway` lives in its own module (firmware/dsp/threeway_cli.py); it joins this group."""
-    from firmware.dsp.threeway_cli import threeway
-
-    dsp.add_command(threeway)
-
-
-_register_threeway()

@@ -93,6 +93,10 @@ _DIAL_PERIOD = 20
 _DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)
                     ).astype(np.complex64)
 _NF = len(_FREQS)
+#: How a dial tone of complex amplitude c in a sub-block leaks into each key bin: c * K+ + conj(c) * K-.
+_N_SUB = np.arange(SUB)
+_LEAK_POS = np.exp(2j * np.pi * np.subtract.outer(_FREQS[8:10], _FREQS[:8])[..., None] * _N_SUB / SAMPLE_RATE).sum(-1)
+_LEAK_NEG = np.exp(-2j * np.pi * np.add.outer(_FREQS[8:10], _FREQS[:8])[..., None] * _N_SUB / SAMPLE_RATE).sum(-1)
 _RAMP_CACHE = np.tile(_DIAL_RAMP, 60 * SAMPLE_RATE // SUB // _DIAL_PERIOD + 2)
 
 
@@ -122,8 +126,9 @@ def _sliding(a: np.ndarray) -> np.ndarray:
 
 
 def _dial_tone(re: np.ndarray, im: np.ndarray, cand: np.ndarray, short: np.ndarray, floor: float,
-               cfg: DtmfConfig) -> np.ndarray:
-    """Dial-tone power to leave out of the talk-off guard, per candidate window (0 where there is none).
+               cfg: DtmfConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Dial-tone power to leave out of the talk-off guard, per candidate window (0 where there is none), and
+    each dial tone's complex amplitude per sub-block over the 80 ms (c, 2), zero where there is none.
 
     Dial tone is steady, so it is measured coherently over the 80 ms ending with the window (a glide of a few Hz,
     as a voice harmonic has, loses that coherence), both tones must be present and balanced over the 80 ms and in
@@ -134,11 +139,27 @@ def _dial_tone(re: np.ndarray, im: np.ndarray, cand: np.ndarray, short: np.ndarr
     safe = np.where(valid, idx, 0)
     z = (re[8:10, safe] + 1j * im[8:10, safe]) * (_STEP[8:10, None, None] ** idx) * valid
     span = SUB * valid.sum(axis=1)
-    long = (np.abs(z.sum(axis=2)) ** 2 * 2 / (span * span)).T  # (c, 2)
+    total = z.sum(axis=2)
+    long = (np.abs(total) ** 2 * 2 / (span * span)).T  # (c, 2)
     balance = 10 ** (cfg.max_dial_twist_db / 10)
     present = (long.min(axis=1) >= floor) & (long.max(axis=1) <= balance * long.min(axis=1))
     present &= short.max(axis=1) <= balance * short.min(axis=1)
-    return np.where(present, np.minimum(long, short).sum(axis=1), 0.0)
+    amplitude = np.where(present[:, None], (total / span).T, 0.0)  # the phasor at sub-block 0's phase reference
+    return np.where(present, np.minimum(long, short).sum(axis=1), 0.0), amplitude
+
+
+def _without_dial_leak(zw: np.ndarray, at: np.ndarray, amplitude: np.ndarray) -> np.ndarray:
+    """The key bins of each window's sub-blocks with the steady dial tone's leakage taken out.
+
+    A 5 ms sub-block's bins are 200 Hz wide, so dial tone 7 dB above a key leaks into the key's bins and beats
+    with it; depending on phase that made the key look unsteady and it was missed. The dial tone is steady, so
+    its phasor measured over 80 ms predicts its leakage into every sub-block exactly.
+    """
+    c = amplitude[:, None, :] * (np.conj(_STEP[None, None, 8:10]) ** at[:, :, None])  # (c, WIN, 2) phasor per sub-block
+    leak = np.einsum("cwd,dk->cwk", c, _LEAK_POS) + np.einsum("cwd,dk->cwk", np.conj(c), _LEAK_NEG)
+    out = zw.copy()
+    out[:, :, :8] -= leak
+    return out
 
 
 def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig, lead: int = 0) -> np.ndarray:
@@ -179,7 +200,8 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     if cand.size == 0:
         return labels
     at = cand[:, None] + np.arange(WIN)[None, :]  # (c, WIN) sub-block indices
-    zw = (re[:, at] + 1j * im[:, at]).transpose(1, 2, 0)  # (c, WIN, 10)
+    dial, amplitude = _dial_tone(re, im, cand, short[:, cand].T, floor, cfg)
+    zw = _without_dial_leak((re[:, at] + 1j * im[:, at]).transpose(1, 2, 0), at, amplitude)  # (c, WIN, 10)
     adv = (zw[:, 1:] * np.conj(zw[:, :-1])).sum(axis=1) * _STEP  # phase advance beyond nominal, (c, 10)
     offset_hz = np.angle(adv) * SAMPLE_RATE / (2 * np.pi * SUB)
     unit = np.exp(1j * (np.angle(adv) - np.angle(_STEP)))  # measured rotation per sub-block
@@ -194,7 +216,6 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     loud = (p_row >= floor) & (p_col >= floor)
     twist_db = 10 * np.log10(np.maximum(p_col, 1e-9) / np.maximum(p_row, 1e-9))
     twist_ok = (twist_db <= cfg.max_reverse_twist_db) & (twist_db >= -cfg.max_normal_twist_db)
-    dial = _dial_tone(re, im, cand, short[:, cand].T, floor, cfg)
     share = (p_row + p_col + dial) * _L / np.maximum(total[cand], 1e-9)
     # Steadiness of the stronger tone only: the weaker one's sub-block values carry the stronger one's leakage.
     strong = np.where(p_row >= p_col, rows, cols)

@@ -7,12 +7,15 @@ How it decides, and why:
   separate cleanly. A window is labelled with a tone class (a frequency pair, or a single tone) when those tones
   carry most of its energy, are loud enough and balanced, and hold their level against the window 25 ms earlier
   (network tones are steady; a chord in music that happens to sit on 350+440 Hz swells, fades and beats).
+- Each tone's power is the best coherent sum over a few trial frequencies within +-`freq_tolerance` (2.5 %) of
+  nominal (0.5 % apart): a network's tones may be 2 % off, and a 25 ms window summed at the nominal frequency
+  loses several dB of a tone 35 Hz away, enough to break a busy tone into bursts that read as reorder.
 - Label hysteresis (shared with the DTMF receiver) turns windows into on-segments with on/off times good to a
   sub-block: a window that straddles an edge fails the share test, because the coherent power of a partly covered
   window falls with the square of the covered fraction while its energy falls only linearly. (The beat of two
   close tones, 40 Hz for ringback, rules out the per-sub-block steadiness test the DTMF receiver uses.)
 - A cadence engine reports each tone as soon as the frequencies plus the cadence seen so far leave one answer:
-  ringback (the only 440+480 tone) after 250 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
+  ringback (the only 440+480 tone) after 330 ms of it, never a full 6 s cycle; dial after 300 ms steady (longer
   than any stutter burst); recall dial 60 ms into the second 100 ms burst; busy once an on-segment outlasts any reorder
   burst; reorder when a burst ends inside the reorder range; SIT when its second rising tone follows the first;
   call waiting when a lone 440 Hz burst of the right length ends.
@@ -67,6 +70,8 @@ class ProgressConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_level_dbm0: float = Field(-38.0, le=0.0)
+    #: Frequency error accepted on every tone (North American tones are specified to +-0.5 %, real ones drift).
+    freq_tolerance: float = Field(0.025, ge=0.0, le=0.04)
     min_share: float = Field(0.8, gt=0.0, lt=1.0)
     #: Largest level change of a tone between windows 25 ms apart (network tones are steady, music is not).
     max_level_jump_db: float = Field(3.0, gt=0.0)
@@ -80,7 +85,8 @@ class ProgressConfig(BaseModel):
     stutter_off: Range = _range(0.07, 0.13)
     #: How long the burst after the first stutter burst and gap must last before recall dial is reported.
     stutter_second_min: float = 0.06
-    ringback_min_on: float = 0.25
+    #: Music can hold a chord near 440+480 Hz for a quarter second; ringback stays on for two.
+    ringback_min_on: float = 0.33
     busy_min: float = 0.375
     reorder_on: Range = _range(0.15, 0.36)
     reorder_off: Range = _range(0.15, 0.36)
@@ -111,6 +117,18 @@ class ToneSpan:
 _BASIS, _STEP = dft_basis(_FREQS, SUB)
 _BASIS_T = np.ascontiguousarray(_BASIS.T)
 _NF = len(_FREQS)
+_TRIAL_STEP = 0.005  # trial frequencies 0.5 % apart: at most 0.25 % from any tone, under 0.2 dB lost
+
+
+def _trial_rates(tolerance: float) -> np.ndarray:
+    """(trials, 9) trial frequencies, nominal x (1 + r) for r from -tolerance to +tolerance (0 in the middle)."""
+    n = round(tolerance / _TRIAL_STEP)
+    return _FREQS[None, :] * (1.0 + _TRIAL_STEP * np.arange(-n, n + 1)[:, None])
+
+
+def _trial_ramps(rates: np.ndarray) -> np.ndarray:
+    """(trials, 9, WIN) phase ramps that sum sub-blocks coherently at each trial frequency."""
+    return np.exp(-2j * np.pi * rates[:, :, None] * SUB * np.arange(WIN) / SAMPLE_RATE)
 
 
 def _spectra(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,16 +161,23 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     if cand.size == 0:
         return labels
     at = cand[:, None] + np.arange(WIN)[None, :]
-    z = re[:, at] + 1j * im[:, at]  # (9, c, WIN)
-    coherent = (z * (_STEP[:, None, None] ** np.arange(WIN)[None, None, :])).sum(axis=2)
-    power = np.abs(coherent) ** 2 * 2 / (_L * _L)  # (9, c) tone power
+    z = re[:, at] + 1j * im[:, at]  # (9, c, WIN), each sub-block's phase measured from its own start
+    # Sub-block m starts m * SUB samples into the window: undo each trial rate's advance there and sum.
+    rates = _trial_rates(cfg.freq_tolerance)
+    trials = np.abs(np.einsum("kcw,tkw->tkc", z, _trial_ramps(rates))) ** 2 * 2 / (_L * _L)  # (trials, 9, c)
+    power = trials.max(axis=0)  # (9, c) each tone's power at its best trial frequency
+    nominal_power = trials[len(rates) // 2]
     window_power = total[cand] / _L
     cls = np.full(cand.size, -1, dtype=np.int8)
     level_a = np.zeros(cand.size)
     level_b = np.zeros(cand.size)
     twist = 10 ** (cfg.max_pair_twist_db / 10)
     for c, (a, b) in _PAIRS.items():
-        pa, pb = power[a], power[b]
+        # A pair comes from one generator, so both tones share its relative error: one trial for both keeps the
+        # 40 Hz null between 440 and 480 Hz (a lone 440 Hz 2 % high is not ringback).
+        pair = trials[:, a] + trials[:, b]
+        t = pair.argmax(axis=0)
+        pa, pb = trials[t, a, np.arange(cand.size)], trials[t, b, np.arange(cand.size)]
         hit = ((pa + pb) >= cfg.min_share * window_power) & (pa >= floor) & (pb >= floor)
         hit &= (pa <= twist * pb) & (pb <= twist * pa) & (cls < 0)
         cls[hit], level_a[hit], level_b[hit] = c, pa[hit], pb[hit]
@@ -161,7 +186,7 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
         p = power[list(members)].max(axis=0)
         hit = (p >= cfg.min_share * window_power) & (p >= floor)
         others = [k for k in range(4) if k not in members]
-        hit &= (power[others].max(axis=0) <= purity * p) & (cls < 0)
+        hit &= (nominal_power[others].max(axis=0) <= purity * p) & (cls < 0)
         cls[hit], level_a[hit], level_b[hit] = c, p[hit], p[hit]
     # Steadiness: a network tone keeps its level; music and voices swell, fade and beat. A window whose class
     # matches the windows STEADY_LAG and 2 * STEADY_LAG sub-blocks earlier must also match the first one's levels,

@@ -3,11 +3,13 @@
 On a loop-start line the called party's hookflash is not signalled: it can only be heard. The detector combines
 independent evidence and explains each decision:
 
-- **hold**: the far party's voice *and room noise* vanish and only the switch's idle noise remains. Measured as a
+- **hold**: the far party's voice *and room noise* vanish and something else fills the line. Measured as a
   per-frame spectral noise floor (median bin power over 400-3400 Hz, so bridged tones and hum do not move it)
-  that falls `floor_drop_db` below the floor learned over the call AND below an absolute idle ceiling. A muted
-  phone, a hold button, a speakerphone's switched loss or a mobile's comfort noise keep the far end's access
-  noise and stay above that ceiling, so they are not a hold.
+  that falls `floor_drop_db` below the floor this call has shown so far: a change relative to the call's own
+  levels, whatever the line's hiss. A drop of a few dB (a phone set down, a muffled room) or none (a long pause)
+  is not a hold. A drop to an idle-quiet floor (below the idle ceiling) is a hold on its own after
+  `hold_confirm_s`; a relative drop on a hissy line, which a mute or a hold button can also make, needs a click
+  or a bridged tone with it.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
@@ -41,6 +43,7 @@ TONE_WINDOW = 512  # 64 ms: resolves 440 from 480 Hz
 FRAME_S = FRAME / SAMPLE_RATE
 SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
+_TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
@@ -55,7 +58,8 @@ class ThreeWayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sensitivity: float = Field(0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
-    idle_ceiling_dbm0: float = Field(-66.0, ge=-90.0, le=-40.0, description="a held line's floor is below this")
+    idle_ceiling_dbm0: float = Field(-66.0, ge=-90.0, le=-40.0,
+                                     description="a hold with no click or tone must reach a floor below this")
     floor_drop_db: float = Field(8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
     floor_window_s: float = Field(5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
     floor_percentile: float = Field(20.0, ge=1.0, le=50.0)
@@ -69,7 +73,7 @@ class ThreeWayConfig(BaseModel):
     click_rise_db: float = Field(15.0, ge=6.0, le=40.0)
     click_max_ms: float = Field(40.0, ge=5.0, le=100.0)
     click_min_dbm0: float = Field(-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
-    click_quiet_ceiling_dbm0: float = Field(-42.0, ge=-80.0, le=-10.0, description="'silence' around a click")
+    click_quiet_ceiling_dbm0: float = Field(-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
     tone_min_dbm0: float = Field(-60.0, ge=-80.0, le=-20.0)
     tone_snr_db: float = Field(12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
     tone_dominance_db: float = Field(8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
@@ -82,6 +86,10 @@ class ThreeWayConfig(BaseModel):
     talk_window_s: float = Field(20.0, ge=2.0, le=120.0, description="talk level learned over this long")
     active_above_floor_db: float = Field(15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
     rearm_s: float = Field(8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
+    held_max_level_dbm0: float = Field(-30.0, ge=-60.0, le=0.0,
+                                       description="a frame louder than this is not a held line (a key's own tone)")
+    new_floor_margin_db: float = Field(3.0, ge=0.0, le=20.0,
+                                       description="a held floor is this far below any floor the call has sustained")
     block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
     @model_validator(mode="after")
@@ -184,6 +192,8 @@ class _Hold:
     ref_level: float
     last_idle: float
     min_floor: float = 0.0
+    deep: bool = False  # the floor reached the idle ceiling: a hold even with no click or tone
+    after_tone: bool = False  # the line carried a steady tone just before: a cadence's off time, not a hold
     tones: dict[str, float] = field(default_factory=dict)
     tone_frames: dict[str, int] = field(default_factory=dict)
     announced: bool = False
@@ -308,6 +318,9 @@ class ThreeWayDetector:
         self._since_update = 0
         self._ref_floor = 0.0
         self._ref_level = 0.0
+        self._recent_floor: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
+        self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
         self._hold: _Hold | None = None
         self._decided_at: float | None = None
@@ -368,19 +381,24 @@ class ThreeWayDetector:
     # -- per-frame state machine ------------------------------------------------------------------------------
 
     def _is_idle(self, floor: float) -> bool:
-        return floor <= self.cfg.ceiling_dbm0 and floor <= self._ref_floor - self.cfg.floor_drop_db
+        """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),
+        and below any floor it has sat at for a second before (a line that falls back to its usual quiet, as at
+        the end of a call or between prompts, is not held)."""
+        return (floor <= self._ref_floor - self.cfg.floor_drop_db
+                and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db)
 
     def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
         learned = self._seen_s >= cfg.learn_min_s and len(self._floor_hist) >= 10
-        idle = learned and self._is_idle(floor)
+        idle = learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor)
         hold = self._hold
         if hold is None:
             if idle:
                 self._hold = hold = _Hold(start=t, ref_floor=self._ref_floor, ref_level=self._ref_level,
-                                          last_idle=t, min_floor=floor)
+                                          last_idle=t, min_floor=floor,
+                                          after_tone=sum(self._recent_tonal) * 2 >= len(self._recent_tonal) > 0)
                 self._pending = []
             else:
                 self._learn(floor, level)
@@ -391,6 +409,7 @@ class ThreeWayDetector:
         if idle:
             hold.last_idle = t
             hold.min_floor = min(hold.min_floor, floor)
+            hold.deep = hold.deep or floor <= cfg.ceiling_dbm0
         self._pending.append((floor, level))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
@@ -406,6 +425,10 @@ class ThreeWayDetector:
     def _learn(self, floor: float, level: float) -> None:
         self._floor_hist.append(floor)
         self._level_hist.append(level)
+        self._recent_floor.append(floor)
+        self._recent_tonal.append(level - floor >= _TONAL_DB)
+        if len(self._recent_floor) == self._recent_floor.maxlen and self._since_update == 0:
+            self._lowest_sustained = min(self._lowest_sustained, float(np.median(self._recent_floor)))
         if level >= self._ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
         self._since_update += 1
@@ -468,6 +491,8 @@ class ThreeWayDetector:
             for b, _ in clicks:
                 if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
                     flash = (a, b)
+        if hold.after_tone and flash is None:
+            return None  # the off time of ringback or of a prompt's tones, before anyone answers
         evidence: list[Fact] = []
         beliefs: list[float] = []  # each piece of evidence alone; combined as independent
         if flash is not None:
@@ -477,6 +502,8 @@ class ThreeWayDetector:
             beliefs.append(0.8)
         else:
             quick = near or clicks or hold.tones
+            if not quick and not hold.deep:
+                return None  # a relative drop alone: a mute on a hissy line looks the same
             if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
                 return None
             if near:

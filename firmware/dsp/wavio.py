@@ -1,15 +1,15 @@
-"""Reading recordings for analysis: 8 kHz mono 16-bit is native; other rates and stereo are converted.
+"""Reading recordings for analysis: 8 kHz mono 16-bit is native; other rates, encodings and stereo are converted.
 
-Anything that is not a PCM WAV file gets an error that names the file and what is wrong with it.
+Anything libsndfile reads is accepted: PCM of any width, float, and the usual telephony recordings in G.711
+mu-law and A-law (WAV formats 7 and 6). Anything else gets an error that names the file and what is wrong with it.
+soundfile and soxr are imported on first use, so importing this module costs nothing at start-up.
 """
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 from hal.audio import SAMPLE_RATE
 
@@ -18,29 +18,27 @@ class AudioFileError(ValueError):
     pass
 
 
-_DTYPES = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}
-
-
 def read_wav(path: Path) -> np.ndarray:
-    """Return the file as 8 kHz mono int16, downmixing channels and resampling as needed."""
+    """Return the file as 8 kHz mono int16, decoding, downmixing channels and resampling as needed."""
+    import soundfile
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a directory, not a WAV file")
     try:
-        with wave.open(str(path), "rb") as src:
-            channels, width, rate = src.getnchannels(), src.getsampwidth(), src.getframerate()
-            raw = src.readframes(src.getnframes())
-    except FileNotFoundError:
-        raise AudioFileError(f"{path}: no such file") from None
-    except (wave.Error, EOFError) as exc:
-        raise AudioFileError(f"{path}: not a PCM WAV file ({exc})") from None
-    if width not in _DTYPES:
-        raise AudioFileError(f"{path}: {8 * width}-bit samples are not supported (8, 16 or 32-bit PCM)")
+        with soundfile.SoundFile(str(path)) as src:
+            rate = src.samplerate
+            frames = src.read(dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).split(": ", 1)[-1].strip() or "unreadable"
+        raise AudioFileError(f"{path}: not an audio file soundfile can read ({reason})") from None
     if rate < 4000 or rate > 192000:
         raise AudioFileError(f"{path}: sample rate {rate} Hz is outside 4000-192000 Hz")
-    samples = np.frombuffer(raw[: len(raw) - len(raw) % (width * channels)], dtype=_DTYPES[width])
-    if width == 1:
-        floats = (samples.astype(np.float64) - 128.0) / 128.0
-    else:
-        floats = samples.astype(np.float64) / float(2 ** (8 * width - 1))
-    mono = floats.reshape(-1, channels).mean(axis=1)
+    mono = frames.mean(axis=1)
     if rate != SAMPLE_RATE:
+        import soxr
+
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
     return np.clip(np.round(mono * 32768.0), -32768, 32767).astype(np.int16)

@@ -17,23 +17,25 @@ import numpy as np
 
 from hal.audio import SAMPLE_RATE
 from sim.corpus.calls import NEGATIVES, POSITIVES, Call, Levels
-from sim.corpus.sources import CorpusError
+from sim.corpus.sources import POOLS, CorpusError
 
-__all__ = ["NEGATIVES", "POSITIVES", "Call", "CorpusError", "Levels", "build", "generate", "write"]
+__all__ = ["NEGATIVES", "POOLS", "POSITIVES", "Call", "CorpusError", "Levels", "build", "generate", "write"]
 
 
-def build(variant: str, seed: int, levels: Levels | None = None) -> Call:
-    """One call of the named variant from a seed (with `levels` fixed instead of drawn, if given)."""
+def build(variant: str, seed: int, levels: Levels | None = None, pool: str = "tune") -> Call:
+    """One call of the named variant from a seed and a source pool (with `levels` fixed instead of drawn)."""
     maker = POSITIVES.get(variant) or NEGATIVES.get(variant)
     if maker is None:
         raise CorpusError(f"unknown corpus variant {variant!r}; known: {', '.join([*POSITIVES, *NEGATIVES])}")
-    call = maker(np.random.default_rng(seed), levels or Levels())
+    if pool not in POOLS:
+        raise CorpusError(f"unknown source pool {pool!r}; known: {', '.join(POOLS)}")
+    call = maker(np.random.default_rng(seed), levels or Levels(), pool)
     call.seed = seed
     return call
 
 
 def generate(seed: int, minutes: float, positive_share: float = 0.4,
-             negative_minutes: float | None = None) -> Iterator[tuple[str, Call]]:
+             negative_minutes: float | None = None, pool: str = "tune") -> Iterator[tuple[str, Call]]:
     """Yield (name, call) until `minutes` of audio: a `positive_share` of it in positives, the rest negatives.
 
     `negative_minutes`, if given, fixes the negative audio separately (and `minutes` then counts positives only).
@@ -56,7 +58,7 @@ def generate(seed: int, minutes: float, positive_share: float = 0.4,
         else:
             variant = neg_names[ineg % len(neg_names)]
             ineg += 1
-        call = build(variant, child)
+        call = build(variant, child, pool=pool)
         if positive:
             pos_s += call.duration_s
         else:
@@ -65,11 +67,11 @@ def generate(seed: int, minutes: float, positive_share: float = 0.4,
         i += 1
 
 
-def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4) -> Path:
+def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4, pool: str = "tune") -> Path:
     """Write every call as 8 kHz mono 16-bit WAV and the truth as labels.json; return the labels path."""
     out.mkdir(parents=True, exist_ok=True)
     records = []
-    for name, call in generate(seed, minutes, positive_share):
+    for name, call in generate(seed, minutes, positive_share, pool=pool):
         path = out / f"{name}.wav"
         with wave.open(str(path), "wb") as dst:
             dst.setnchannels(1)
@@ -78,8 +80,11 @@ def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4) -> 
             dst.writeframes(call.samples.astype("<i2").tobytes())
         records.append({"file": path.name, "variant": call.variant, "positive": call.positive,
                         "far_end": call.far_end, "duration_s": round(call.duration_s, 3),
-                        "seed": call.seed, "flash_times": call.flash_times, "hold": call.hold, "notes": call.notes})
+                        "seed": call.seed, "flash_times": call.flash_times, "hold": call.hold, "notes": call.notes,
+                        "line": call.line, "codec": call.codec, "pool": call.pool,
+                        "hold_floor": None if call.hold_floor is None else
+                        {"kind": call.hold_floor.kind, "level_dbm0": call.hold_floor.level_dbm0}})
     labels = out / "labels.json"
-    labels.write_text(json.dumps({"seed": seed, "minutes": minutes, "sample_rate": SAMPLE_RATE,
+    labels.write_text(json.dumps({"seed": seed, "pool": pool, "minutes": minutes, "sample_rate": SAMPLE_RATE,
                                   "calls": records}, indent=1, ensure_ascii=False))
     return labels

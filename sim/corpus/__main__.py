@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sim.corpus import CorpusError, write
+from sim.corpus import POOLS, CorpusError, write
 
 
 @click.command()
@@ -17,10 +17,12 @@ from sim.corpus import CorpusError, write
               help="Total audio to write.")
 @click.option("--positive-share", type=click.FloatRange(0.0, 1.0), default=0.4, show_default=True,
               help="Share of the audio that holds three-way attempts.")
-def main(out: Path, seed: int, minutes: float, positive_share: float) -> None:
+@click.option("--pool", type=click.Choice(POOLS), default="tune", show_default=True,
+              help="Speech and music sources: 'tune' for tuning, 'eval' for the frozen evaluation.")
+def main(out: Path, seed: int, minutes: float, positive_share: float, pool: str) -> None:
     """Write far-end calls with and without three-way attempts as WAV files plus labels.json."""
     try:
-        labels = write(out, seed, minutes, positive_share)
+        labels = write(out, seed, minutes, positive_share, pool)
     except CorpusError as exc:
         click.echo(f"sim.corpus: error: {exc}", err=True)
         sys.exit(2)

@@ -4,9 +4,12 @@ A call is built from layers on a common time line, then sent through the telepho
 
     far room   = far party's voice + room noise + room extras (TV, music, masking noise, reverb)   x mic gate
     far access = the far end's own line or comfort noise, mains hum                                 x path gate
-    switch     = the switch's idle noise, where the path is cut (hookflash, hold, call-waiting mute, dropout)
+    held       = what fills the line where the path is cut (hookflash, hold, call-waiting mute, dropout): the
+                 switch's hiss or idle noise, comfort noise, digital silence or music on hold (sim.corpus.lines)
     + clicks, bridged tones (only while held), and the near-end path noise that is always there
-    -> 300-3400 Hz voice band -> G.711 mu-law round trip -> int16
+    -> 300-3400 Hz voice band -> G.711 mu-law or A-law round trip -> int16
+
+Mobile and VoIP far ends may send comfort noise in their pauses (VAD and CNG) instead of their room noise.
 
 `mic` cuts only the far room (mute, hold button, speakerphone switched loss, headset noise gate): the far end's
 access noise stays. `path` cuts everything the far end sends (a flash, a held line, a network hold, a call-waiting
@@ -25,6 +28,15 @@ from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE
 from sim.channel import add_hum, mulaw_roundtrip, voiceband
 from sim.corpus import sources
+from sim.corpus.lines import (
+    DBFS_TO_DBM0,
+    HoldFloor,
+    alaw_roundtrip,
+    comfort_noise,
+    draw_hold_floor,
+    hiss,
+    line_of,
+)
 
 SR = SAMPLE_RATE
 FAR_ENDS = ("landline", "cordless", "speakerphone", "headset", "mobile", "voip")
@@ -52,21 +64,28 @@ class Call:
     flash_times: list[float] = field(default_factory=list)
     hold: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
-    seed: int | None = None  # sim.corpus.build(variant, seed) rebuilds this call
+    seed: int | None = None  # sim.corpus.build(variant, seed, pool=pool) rebuilds this call
+    line: str = "analog"  # analog, mobile or voip
+    codec: str = "mulaw"
+    hold_floor: HoldFloor | None = None  # what a path cut sounds like on this call
+    pool: str = "tune"  # the speech and music sources it was built from
 
     @property
     def duration_s(self) -> float:
         return len(self.samples) / SR
 
 
-Maker = Callable[[np.random.Generator, Levels], Call]
+Maker = Callable[[np.random.Generator, Levels, str], Call]
 
 
 class _Scene:
     """Mutable layers of one call under construction."""
 
-    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str, levels: Levels) -> None:
+    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str, levels: Levels,
+                 pool: str = "tune", hold_kind: str | None = None) -> None:
         self.rng = rng
+        self.pool = pool
+        self.line = line_of(far_end)
         self.n = round(seconds * SR)
         self.far_end = far_end
         self.voice = np.zeros(self.n)
@@ -76,22 +95,36 @@ class _Scene:
         self.mic = np.ones(self.n)
         self.path = np.ones(self.n)
         self.notes: list[str] = []
-        wired = far_end in ("landline", "cordless", "speakerphone", "headset")
+        wired = self.line == "analog"
+        quiet = not wired and rng.random() < 0.5  # mobile and VoIP calls from quiet rooms
         room_db = {"speakerphone": rng.uniform(-50, -40), "headset": rng.uniform(-64, -56)}.get(
-            far_end, rng.uniform(-58, -44))
+            far_end, rng.uniform(-78, -64) if quiet else rng.uniform(-58, -44))
         self.room += coloured_noise(rng, self.n, room_db, tilt=rng.uniform(0.5, 1.5))
-        access_db = rng.uniform(-62, -54)
+        access_db = rng.uniform(-80, -40) + DBFS_TO_DBM0 if wired else rng.uniform(-72, -54)
         if levels.access_dbm0 is not None:
             access_db = levels.access_dbm0
-        self.access += coloured_noise(rng, self.n, access_db, tilt=0.0 if wired else rng.uniform(0.3, 1.0))
+        self.access += (hiss(rng, self.n, access_db) if wired else
+                        coloured_noise(rng, self.n, access_db, tilt=rng.uniform(0.3, 1.0)))
         if wired and rng.random() < 0.4:
-            self.access = add_hum(self.access, rng.uniform(-60, -48))
-        self.idle_db = rng.uniform(-84, -72) if rng.random() < 0.7 else None  # None: digital silence
+            mains = 50.0 if rng.random() < 0.5 else 60.0
+            self.access = add_hum(self.access, rng.uniform(-70, -45), mains)
+            self.notes.append(f"{mains:.0f} Hz hum")
+        self.cng = not wired and rng.random() < 0.5  # comfort noise in the far end's pauses
+        self.hold_floor = draw_hold_floor(rng, self.line, hold_kind)
         if levels.idle_dbm0 is not None:
-            self.idle_db = levels.idle_dbm0
+            self.hold_floor = HoldFloor("idle", levels.idle_dbm0)
+        self.codec = "alaw" if rng.random() < 0.5 else "mulaw"
         self.near_db = rng.uniform(-86, -76)
         self.speech_db = rng.uniform(-21, -12)
-        self.notes.append(f"room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech {self.speech_db:.0f} dBm0")
+        held = "digital silence" if self.hold_floor.level_dbm0 is None else f"{self.hold_floor.level_dbm0:.0f} dBm0"
+        self.notes.append(f"{self.line} line, room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech "
+                          f"{self.speech_db:.0f} dBm0, held line {self.hold_floor.kind} {held}, {self.codec}"
+                          + (", comfort noise in pauses" if self.cng else ""))
+
+    def no_music_hold(self) -> None:
+        """Short path cuts (call-waiting mutes, dropouts) do not play music: they keep the line's plain floor."""
+        if self.hold_floor.kind == "music":
+            self.hold_floor = draw_hold_floor(self.rng, self.line, "hiss" if self.line == "analog" else "comfort")
 
     def s(self, t: float) -> int:
         return int(np.clip(round(t * SR), 0, self.n))
@@ -103,7 +136,7 @@ class _Scene:
         level = self.speech_db if level_db is None else level_db
         t = start + self.rng.uniform(0.0, 0.8)
         while t < end:
-            u = sources.utterance(self.rng, level + self.rng.uniform(-3, 3))
+            u = sources.utterance(self.rng, level + self.rng.uniform(-3, 3), self.pool)
             a = self.s(t)
             b = min(self.s(end), a + len(u))
             dst[a:b] += u[: b - a]
@@ -111,14 +144,37 @@ class _Scene:
             if self.rng.random() < 0.3:
                 t += self.rng.uniform(1.0, 4.0)  # the inmate's turn
 
+    def held_layer(self) -> np.ndarray:
+        rng, hf = self.rng, self.hold_floor
+        if hf.level_dbm0 is None:
+            return np.zeros(self.n)
+        if hf.kind == "music":
+            return sources.music(rng, self.n / SR, hf.level_dbm0, self.pool)
+        if hf.kind == "comfort":
+            return comfort_noise(rng, self.n, hf.level_dbm0)
+        return hiss(rng, self.n, hf.level_dbm0)
+
     def render(self) -> np.ndarray:
         rng = self.rng
-        far = self.path * (self.mic * (self.voice + self.room) + self.access)
-        if self.idle_db is not None:
-            far += (1.0 - self.path) * rng.normal(0.0, rms_for_dbm0(self.idle_db), self.n)
+        sent = self.mic * (self.voice + self.room) + self.access
+        if self.cng:
+            env = np.convolve(np.abs(self.mic * self.voice), np.ones(1600) / 1600, mode="same")
+            talking = env > rms_for_dbm0(self.speech_db - 30)
+            quiet = self.mic * self.room + self.access
+            level = 20 * np.log10(max(float(np.sqrt(np.mean(quiet * quiet))), 1e-9) / rms_for_dbm0(0.0))
+            sent = np.where(talking, sent, comfort_noise(rng, self.n, level))
+        far = self.path * sent
+        if np.any(self.path < 1.0):
+            far += (1.0 - self.path) * self.held_layer()
         far += self.extra + rng.normal(0.0, rms_for_dbm0(self.near_db), self.n)
-        y = mulaw_roundtrip(np.clip(voiceband(far), -32768, 32767))
+        band = np.clip(voiceband(far), -32768, 32767)
+        y = alaw_roundtrip(band) if self.codec == "alaw" else mulaw_roundtrip(band)
         return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+    def call(self, variant: str, positive: bool, flash_times: list[float],
+             hold: tuple[float, float] | None) -> Call:
+        return Call(variant, positive, self.far_end, self.render(), flash_times, hold, self.notes, line=self.line,
+                    codec=self.codec, hold_floor=self.hold_floor if positive else None, pool=self.pool)
 
 
 def coloured_noise(rng: np.random.Generator, n: int, level_dbm0: float, tilt: float) -> np.ndarray:
@@ -197,44 +253,47 @@ def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
 
 
 def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, float] | None,
-              masker: str | None = None, bleed: tuple[str, ...] = ()) -> Maker:
-    def make(rng: np.random.Generator, levels: Levels = Levels()) -> Call:
+              masker: str | None = None, bleed: tuple[str, ...] = (), hold_kind: str | None = None,
+              click_share: float = 1.0) -> Maker:
+    def make(rng: np.random.Generator, levels: Levels = Levels(), pool: str = "tune") -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
         flash_at = rng.uniform(8.0, 14.0)
         hold_s = rng.uniform(5.0, 20.0)
         seconds = flash_at + hold_s + rng.uniform(8.0, 12.0)
-        sc = _Scene(rng, seconds, far_end, levels)
+        sc = _Scene(rng, seconds, far_end, levels, pool, hold_kind)
         sc.talk(0.0, flash_at - rng.uniform(0.15, 0.8))
         sc.talk(flash_at + hold_s + 1.0, seconds)
         if masker is not None:
             m_level = rng.uniform(-34, -20)
             a = sc.s(flash_at - rng.uniform(4.0, 7.0))
             if masker == "music":
-                sc.room[a:] += sources.music(rng, (sc.n - a) / SR, m_level)
+                sc.room[a:] += sources.music(rng, (sc.n - a) / SR, m_level, pool)
             else:
                 sc.room[a:] += coloured_noise(rng, sc.n - a, m_level, rng.uniform(0.0, 1.0))
             sc.notes.append(f"masking {masker} at {m_level:.0f} dBm0")
         level = None if click_db is None else rng.uniform(*click_db)
         if variant in ("bridged_dial", "bridged_dtmf", "bridged_ringback") and rng.random() < 0.5:
             level = None  # the tones alone must carry it
+        if rng.random() >= click_share:
+            level = None
         first, end = _attempt(sc, flash_at, hold_s, level, bleed,
                               conference_drop_db=rng.uniform(3, 6) if variant == "conference" else None)
-        return Call(variant, True, far_end, sc.render(), [round(first, 4)], (round(first, 4), round(end, 4)),
-                    sc.notes)
+        return sc.call(variant, True, [round(first, 4)], (round(first, 4), round(end, 4)))
     return make
 
 
 # -- hard negatives ------------------------------------------------------------------------------------------
 
 
-def _negative(variant: str, far_ends: tuple[str, ...],
-              shape: Callable[[_Scene], None]) -> Maker:
-    def make(rng: np.random.Generator, levels: Levels = Levels()) -> Call:
+def _negative(variant: str, far_ends: tuple[str, ...], shape: Callable[[_Scene], None],
+              pauses: tuple[float, float] = (0.25, 1.8)) -> Maker:
+    def make(rng: np.random.Generator, levels: Levels = Levels(), pool: str = "tune") -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
-        sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end, levels)
-        sc.talk(0.0, sc.n / SR)
+        sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end, levels, pool)
+        sc.no_music_hold()
+        sc.talk(0.0, sc.n / SR, pauses=pauses)
         shape(sc)
-        return Call(variant, False, far_end, sc.render(), [], None, sc.notes)
+        return sc.call(variant, False, [], None)
     return make
 
 
@@ -275,7 +334,7 @@ def _mic_off(length: tuple[float, float], count: tuple[int, int] = (1, 3)) -> Ca
 def _hold_music(sc: _Scene) -> None:
     for a, b in _spans(sc, (1, 2), (10.0, 30.0)):
         sc.mic[a:b] = 0.0
-        sc.extra[a:b] += sources.music(sc.rng, (b - a) / SR, sc.rng.uniform(-28, -16))
+        sc.extra[a:b] += sources.music(sc.rng, (b - a) / SR, sc.rng.uniform(-28, -16), sc.pool)
     sc.notes.append("PBX hold with music")
 
 
@@ -338,7 +397,7 @@ def _cordless_static(sc: _Scene) -> None:
 def _weak_cell(sc: _Scene) -> None:
     """Dropouts to digital silence (40 ms to 1.2 s), some with a garbled codec burst, and level jumps."""
     rng = sc.rng
-    sc.idle_db = None
+    sc.hold_floor = HoldFloor("silence", None)
     t = rng.uniform(3.0, 8.0)
     while t < sc.n / SR - 3:
         dur = rng.uniform(0.04, 1.2)
@@ -357,13 +416,44 @@ def _tv_music(sc: _Scene) -> None:
     rng = sc.rng
     level = rng.uniform(-38, -24)
     if rng.random() < 0.5:
-        sc.room += sources.music(rng, sc.n / SR, level)
+        sc.room += sources.music(rng, sc.n / SR, level, sc.pool)
         sc.notes.append(f"music in the room at {level:.0f} dBm0")
     else:
         tv = np.zeros(sc.n)
         sc.talk(0.0, sc.n / SR, level, into=tv, pauses=(0.05, 0.4))
         sc.room += tv
         sc.notes.append(f"TV in the room at {level:.0f} dBm0")
+
+
+def _set_down(sc: _Scene) -> None:
+    """The far party puts the phone down (to fetch someone, to cook): no voice, the room heard muffled and 2-5 dB
+    quieter through a handset lying on a table; the line's own noise is unchanged."""
+    rng = sc.rng
+    k = np.ones(5) / 5  # a gentle low-pass: the muffling of a receiver face down
+    for a, b in _spans(sc, (1, 2), (4.0, 30.0)):
+        sc.voice[a:b] = 0.0
+        sc.room[a:b] = np.convolve(sc.room[a:b], k, mode="same") * 10 ** (-rng.uniform(2, 5) / 20)
+        knock = click(rng, rng.uniform(-30, -15))
+        sc.extra[a : a + len(knock)] += knock[: max(0, sc.n - a)]
+    sc.notes.append("phone set down and muffled")
+
+
+def _quiet_pauses(sc: _Scene) -> None:
+    """Long natural pauses (2-5 s, shaped by the talk's pause range) in a quiet room: nothing else happens."""
+    sc.notes.append("long natural pauses")
+
+
+def _call_waiting_beeps(sc: _Scene) -> None:
+    """Call-waiting beeps heard at full level with no mute (the far end's phone mixes them into its microphone)."""
+    rng = sc.rng
+    t = rng.uniform(8.0, 20.0)
+    level = rng.uniform(-30, -15)
+    while t < sc.n / SR - 5:
+        for _ in range(int(rng.integers(1, 3))):
+            sc.extra[sc.s(t) : sc.s(t) + round(0.3 * SR)] += sines([440], [level], 0.3)
+            t += 0.3 + rng.uniform(0.1, 0.3)
+        t += rng.uniform(10.0, 20.0)
+    sc.notes.append(f"call-waiting beeps at {level:.0f} dBm0")
 
 
 WIRED = ("landline", "cordless", "speakerphone", "headset")
@@ -379,6 +469,9 @@ POSITIVES: dict[str, Maker] = {
     "bridged_dial": _positive("bridged_dial", WIRED, (-24.0, -6.0), bleed=("dial", "dtmf", "ringback")),
     "bridged_dtmf": _positive("bridged_dtmf", ANY, (-24.0, -6.0), bleed=("dtmf",)),
     "bridged_ringback": _positive("bridged_ringback", ANY, (-24.0, -6.0), bleed=("ringback",)),
+    "hiss_hold": _positive("hiss_hold", WIRED, (-24.0, -6.0), hold_kind="hiss", click_share=0.5),
+    "comfort_hold": _positive("comfort_hold", ("mobile", "voip"), None, hold_kind="comfort"),
+    "music_hold": _positive("music_hold", ANY, (-24.0, -6.0), hold_kind="music", click_share=0.4),
 }
 
 NEGATIVES: dict[str, Maker] = {
@@ -394,4 +487,8 @@ NEGATIVES: dict[str, Maker] = {
     "cordless_static": _negative("cordless_static", ("cordless",), _cordless_static),
     "weak_cell": _negative("weak_cell", ("mobile",), _weak_cell),
     "tv_music": _negative("tv_music", ANY, _tv_music),
+    "set_down": _negative("set_down", ANY, _set_down),
+    "long_pause": _negative("long_pause", ANY, _quiet_pauses, pauses=(2.0, 5.0)),
+    "quiet_room": _negative("quiet_room", ("mobile", "voip"), _quiet_pauses, pauses=(1.0, 5.0)),
+    "call_waiting_beep": _negative("call_waiting_beep", ANY, _call_waiting_beeps),
 }

@@ -1,5 +1,8 @@
 """Real sounds for the evaluation corpus: Asterisk's English and Spanish prompts, its music on hold, espeak-ng voices.
 
+Every source is split in two disjoint pools, "tune" and "eval" (by a hash of the file name or the voice), so the
+calls a detector is tuned on and the calls it is evaluated on share no utterance, no voice and no music file.
+
 Everything is loaded lazily, once per process, as 8 kHz float samples on the int16 scale. A missing package is one
 clear error naming the directory and the Debian package that provides it.
 """
@@ -21,7 +24,9 @@ from hal.audio import SAMPLE_RATE
 SOUNDS = Path("/usr/share/asterisk/sounds")
 MOH = Path("/usr/share/asterisk/moh")
 
-ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb+m3", "es", "es-419", "es-419+f2")
+POOLS = ("tune", "eval")
+#: espeak-ng voices of each pool: an English and a Spanish accent in both.
+POOL_VOICES = {"tune": ("en-us", "es", "en-gb+m3"), "eval": ("en-us+f3", "es-419", "es-419+f2")}
 ESPEAK_LINES = (
     "Hey, it's me. Can you hear me all right?",
     "Hold on a second, let me get a pen.",
@@ -39,21 +44,35 @@ class CorpusError(RuntimeError):
     """A sound source the corpus needs is missing."""
 
 
+def _pool_of(name: str) -> str:
+    return POOLS[hashlib.sha1(name.encode()).digest()[0] & 1]
+
+
+def _check_pool(pool: str) -> None:
+    if pool not in POOLS:
+        raise CorpusError(f"unknown source pool {pool!r}; known: {', '.join(POOLS)}")
+
+
 @functools.cache
-def prompt_paths() -> tuple[Path, ...]:
-    paths = sorted(p for lang in ("en", "es") for p in (SOUNDS / lang).glob("*.wav"))
+def prompt_paths(pool: str = "tune") -> tuple[Path, ...]:
+    """English and Spanish prompts of one pool (Debian installs them as en/ and es/, or en_US_*/ and es_MX_*/)."""
+    _check_pool(pool)
+    dirs = sorted({d for pattern in ("en", "en_*", "es", "es_*") for d in SOUNDS.glob(pattern) if d.is_dir()})
+    paths = sorted({p.resolve() for d in dirs for p in d.glob("*.wav")})
     if not paths:
         raise CorpusError(f"{SOUNDS}/en and /es hold no WAV prompts: install asterisk-core-sounds-en-wav "
                           "and asterisk-core-sounds-es-wav")
-    return tuple(paths)
+    return tuple(p for p in paths if _pool_of(f"{p.parent.name[:2]}/{p.name}") == pool)
 
 
 @functools.cache
-def music_paths() -> tuple[Path, ...]:
+def music_paths(pool: str = "tune") -> tuple[Path, ...]:
+    """Music on hold of one pool: the files alternate between the pools in name order."""
+    _check_pool(pool)
     paths = tuple(sorted(MOH.glob("*.wav")))
-    if not paths:
-        raise CorpusError(f"{MOH} holds no music: install asterisk-moh-opsound-wav")
-    return paths
+    if len(paths) < 2:
+        raise CorpusError(f"{MOH} holds fewer than two music files: install asterisk-moh-opsound-wav")
+    return paths[POOLS.index(pool) :: 2]
 
 
 @functools.cache
@@ -64,12 +83,13 @@ def _load(path: Path) -> np.ndarray:
 
 
 @functools.cache
-def espeak_utterances() -> tuple[np.ndarray, ...]:
-    """Synthesised voices (several accents, English and Spanish), cached on disk between runs."""
+def espeak_utterances(pool: str = "tune") -> tuple[np.ndarray, ...]:
+    """Synthesised voices of one pool (English and Spanish accents), cached on disk between runs."""
+    _check_pool(pool)
     cache = Path(tempfile.gettempdir()) / "ringfence-espeak"
     cache.mkdir(exist_ok=True)
     out = []
-    for voice in ESPEAK_VOICES:
+    for voice in POOL_VOICES[pool]:
         for i, line in enumerate(ESPEAK_LINES):
             key = hashlib.sha1(f"{voice}|{line}".encode()).hexdigest()[:16]
             path = cache / f"{key}.wav"
@@ -86,20 +106,20 @@ def espeak_utterances() -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def utterance(rng: np.random.Generator, level_dbm0: float) -> np.ndarray:
-    """One spoken phrase (a real prompt 3 times in 4, else a synthetic voice) at the given RMS level."""
+def utterance(rng: np.random.Generator, level_dbm0: float, pool: str = "tune") -> np.ndarray:
+    """One spoken phrase of the pool (a real prompt 3 times in 4, else a synthetic voice) at the given RMS level."""
     if rng.random() < 0.75:
-        paths = prompt_paths()
+        paths = prompt_paths(pool)
         x = _load(paths[int(rng.integers(len(paths)))])
     else:
-        pool = espeak_utterances()
-        x = pool[int(rng.integers(len(pool)))]
+        voices = espeak_utterances(pool)
+        x = voices[int(rng.integers(len(voices)))]
     return scale_to(x, level_dbm0)
 
 
-def music(rng: np.random.Generator, seconds: float, level_dbm0: float) -> np.ndarray:
-    """A random stretch of music on hold, looped if needed, at the given RMS level."""
-    paths = music_paths()
+def music(rng: np.random.Generator, seconds: float, level_dbm0: float, pool: str = "tune") -> np.ndarray:
+    """A random stretch of the pool's music on hold, looped if needed, at the given RMS level."""
+    paths = music_paths(pool)
     x = _load(paths[int(rng.integers(len(paths)))])
     n = round(seconds * SAMPLE_RATE)
     start = int(rng.integers(max(1, len(x) - n)))

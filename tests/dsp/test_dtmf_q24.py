@@ -117,6 +117,24 @@ def test_digits_over_dial_tone() -> None:
     assert keys(dial) == ""
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_every_key_at_minus_20_under_dial_tone_at_minus_13_whatever_the_phase(seed: int) -> None:
+    """Dial tone 7 dB above a key leaks into the key's 5 ms bins and beats with it; no phase may hide a key."""
+    from firmware.dsp.levels import rms_for_dbm0
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    amp = rms_for_dbm0(-20) * np.sqrt(2)
+    dial_amp = rms_for_dbm0(-13) * np.sqrt(2)
+    for digit in DIGITS:
+        low, high = KEY_FREQS[digit]
+        ph = rng.uniform(0, 2 * np.pi, 4)
+        dial = dial_amp * (np.sin(2 * np.pi * 350 * t + ph[0]) + np.sin(2 * np.pi * 440 * t + ph[1]))
+        on = (t >= 0.3) & (t < 0.3 + rng.uniform(0.045, 0.1))
+        key = amp * (np.sin(2 * np.pi * low * t + ph[2]) + np.sin(2 * np.pi * high * t + ph[3])) * on
+        assert keys(dial + key) == digit, (digit, seed)
+
+
 def test_our_prompt_echoed_back_neither_hides_keys_nor_makes_them(prompt: np.ndarray) -> None:
     line = np.zeros(len(prompt))
     for loss_db in (6.0, 20.0):

@@ -159,3 +159,44 @@ def test_recall_dial_needs_stutter_bursts_of_about_100_ms(burst_s: float, expect
     bursts = cadence([350, 440], -13, [burst_s, burst_s], 6 * burst_s)
     signal = np.concatenate([bursts, sines([350, 440], [-13, -13], 1.0)])
     assert [s.tone for s in detect_progress(on_line(signal))][:1] == [expected]
+
+
+def _off(freqs: list[float], error: float) -> list[float]:
+    return [f * (1 + error) for f in freqs]
+
+
+def _sit_variant(first_hz: float, second_hz: float, error: float) -> np.ndarray:
+    return np.concatenate([sines(_off([first_hz], error), [-20], 0.274), sines(_off([second_hz], error), [-20], 0.274),
+                           sines(_off([1776.7], error), [-20], 0.380)])
+
+
+@pytest.mark.parametrize("error", [-0.02, -0.0175, -0.01, 0.01, 0.0175, 0.02])
+def test_every_tone_within_2_percent_is_named_by_its_cadence(error: float) -> None:
+    """Real tones drift: at any error up to 2 % each tone keeps its name, busy stays busy and reorder reorder."""
+    tones = {
+        "dial": sines(_off([350, 440], error), [-13, -13], 3.0),
+        "ringback": cadence(_off([440, 480], error), -19, [2.0, 4.0], 12.0),
+        "busy": cadence(_off([480, 620], error), -24, [0.5, 0.5], 4.0),
+        "reorder": cadence(_off([480, 620], error), -24, [0.25, 0.25], 3.0),
+        "call_waiting": sines(_off([440], error), [-13], 0.3),
+        "sit": _sit_variant(913.8, 1370.6, error),
+    }
+    for name, tone in tones.items():
+        signal = np.concatenate([np.zeros(2000), tone, np.zeros(8000)])
+        assert [s.tone for s in detect_progress(to_int16(signal))] == [name], (name, error)
+
+
+@pytest.mark.parametrize(("first_hz", "second_hz"), [(913.8, 1370.6), (985.2, 1428.5), (913.8, 1428.5),
+                                                      (985.2, 1370.6)])
+def test_sit_low_and_high_segment_variants(first_hz: float, second_hz: float) -> None:
+    for error in (-0.015, 0.0, 0.015):
+        signal = np.concatenate([np.zeros(2000), _sit_variant(first_hz, second_hz, error), np.zeros(8000)])
+        assert [s.tone for s in detect_progress(to_int16(signal))] == ["sit"], (first_hz, second_hz, error)
+
+
+
+def test_a_short_chord_on_ringback_frequencies_is_not_ringback() -> None:
+    """Music holds a chord near 440+480 Hz (1 % apart from nominal) for a quarter second; ringback stays on 2 s."""
+    chord = sines([440.0, 480.0 * 1.01], [-20, -20], 0.3)
+    assert detect_progress(on_line(chord)) == []
+    assert [s.tone for s in detect_progress(on_line(sines([440.0, 480.0 * 1.01], [-20, -20], 2.0)))] == ["ringback"]

