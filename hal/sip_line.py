@@ -1,0 +1,398 @@
+"""A telephone line over SIP: aiosipua places the call, aiortp carries the audio, both on one asyncio thread.
+
+The runtime calls dial/send/hang_up from its own thread; they are handed to the line's event loop. What the
+network says (responses, BYE, RTP frames, RFC 4733 digits, registration) comes back as timestamped events
+posted to the runtime's sink, like every other hal device.
+
+Small pieces aiosipua 0.7 leaves to its user and that a phone line cannot do without are written here and
+kept small: the ACK of a failed INVITE (RFC 3261 17.1.1.3), INVITE retransmission over UDP (timer A) and
+giving up when nobody answers at all (timer B), and a watchdog on registration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
+from aiosipua.dialog import DialogState
+from aiosipua.outgoing_call import OutgoingCall
+from aiosipua.registration import Registration
+from aiosipua.transport import UdpSipTransport, _UdpProtocol
+from aiosipua.uac import SipUAC
+from aiosipua.uas import SipUAS
+from aiortp import PortAllocator
+
+from hal.audio import AudioFrame, check_frame
+from hal.clock import Clock
+from hal.events import Event
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.sip_media import MediaError, MediaLeg, negotiate, offer
+
+EventSink = Callable[[Event], None]
+T1_S = 0.5
+
+#: Final INVITE responses as the call flow understands them (see docs/line.md).
+PROGRESS_BY_STATUS = {
+    486: "busy", 600: "busy",
+    404: "unreachable", 484: "unreachable", 410: "unreachable", 604: "unreachable",
+    480: "no_answer", 408: "no_answer",
+    503: "reorder",
+}
+
+
+def progress_for(status: int) -> str | None:
+    """The progress state a SIP response means; None for responses that change nothing the flow sees."""
+    if status in (180, 183):
+        return "ringing"
+    if status in PROGRESS_BY_STATUS:
+        return PROGRESS_BY_STATUS[status]
+    if 300 <= status < 700 and status != 487:
+        return "reorder"  # refused for a reason the inmate cannot act on: network trouble
+    return None
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    """What the line needs to know, already validated by the configuration ([line] in firmware/config.py)."""
+
+    server: str = ""
+    domain: str = ""
+    user: str = "handset"
+    password: str = ""
+    register: bool = False
+    register_expires_s: int = 600
+    local_address: str = ""
+    sip_port: int = 0
+    codecs: tuple[str, ...] = ("pcmu", "pcma")
+    rtp_ports: tuple[int, int] = (16384, 32766)
+    dial_template: str = "sip:{number}@{domain}"
+    response_timeout_s: float = 8.0
+
+
+def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    return host, int(port) if port else default_port
+
+
+def route_local_ip(towards: str) -> str:
+    """The address this host uses to reach `towards`: what SDP and Contact must announce."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((towards, 9))
+        return str(s.getsockname()[0])
+
+
+class _Uac(SipUAC):
+    """aiosipua's UAC with one hook: every response is shown to the line before the library acts on it."""
+
+    on_response: Callable[[SipResponse], None] = staticmethod(lambda r: None)
+
+    def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        self.on_response(response)
+        super().handle_response(response, addr)
+
+
+class _UdpProtocol311(_UdpProtocol):
+    """aiosipua asserts the socket is an asyncio.DatagramTransport, which Python 3.11's selector transport
+    (Raspberry Pi OS bookworm) does not declare although it is one; take it without the assertion."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._owner._udp_transport = transport  # type: ignore[assignment]
+
+
+class _UdpTransport(UdpSipTransport):
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp_transport, _ = await loop.create_datagram_endpoint(  # type: ignore[assignment]
+            lambda: _UdpProtocol311(self), local_addr=self.local_addr)
+
+
+def _quiet_library_logs() -> None:
+    """The SIP and RTP libraries log malformed packets with tracebacks; keep one line, never a traceback."""
+
+    def one_line(record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    for name in ("aiosipua", "aiortp"):
+        lib = logging.getLogger(name)
+        if not lib.filters:
+            lib.addFilter(one_line)
+            lib.addHandler(logging.NullHandler())
+
+
+class SipLine:
+    """The `Line` of a handset whose calls go to a SIP server, a PBX, or straight to a SIP URI."""
+
+    def __init__(self, clock: Clock, settings: SipSettings) -> None:
+        self._clock = clock
+        self.settings = settings
+        self._sink: EventSink | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sip-line", daemon=True)
+        self._ports = PortAllocator(settings.rtp_ports)
+        self._uac: _Uac | None = None
+        self._uas: SipUAS | None = None
+        self._registration: Registration | None = None
+        self._call: OutgoingCall | None = None
+        self._media: MediaLeg | None = None
+        self._rtp_port = 0
+        self._responded = False
+        self._answered = False
+        self._local_ip = ""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: The last final response to our INVITE, for the technician's line test.
+        self.last_response: tuple[int, str] = (0, "")
+        self.last_stats: dict[str, float | int] = {}
+
+    # ---- the Line protocol (runtime thread) -----------------------------------------------------------
+
+    def start(self, sink: EventSink) -> None:
+        """Bind the SIP socket (an error here is raised, so the device reports it at start-up)."""
+        _quiet_library_logs()
+        self._sink = sink
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(10)
+
+    def dial(self, number: str) -> None:
+        direct = number.startswith(("sip:", "sips:")) or not self.settings.server
+        self._submit(self._place(self.target(number), direct))
+
+    def send(self, samples: np.ndarray) -> None:
+        pcm = check_frame(samples).astype("<i2").tobytes()
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._send_pcm, pcm)
+
+    def hang_up(self) -> None:
+        self._submit(self._release())
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        self._sink = None
+
+    def target(self, number: str) -> str:
+        """A full SIP URI is called as it is; anything else goes through the dial template."""
+        if number.startswith(("sip:", "sips:")):
+            return number
+        return self.settings.dial_template.format(number=number, domain=self.settings.domain)
+
+    # ---- the event loop's side ------------------------------------------------------------------------
+
+    def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(coro, self._loop)
+        else:
+            coro.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _emit(self, event: Event) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(event)
+
+    def _now(self) -> float:
+        return self._clock.now()
+
+    async def _open(self) -> None:
+        s = self.settings
+        towards = split_host_port(s.server)[0] if s.server else "127.0.0.1"
+        self._local_ip = s.local_address or route_local_ip(towards)
+        transport = _UdpTransport(local_addr=("0.0.0.0" if not s.local_address else s.local_address,
+                                                s.sip_port))
+        self._uac = _Uac(transport)
+        self._uac.on_response = self._on_response
+        self._uas = SipUAS(transport, uac=self._uac, user_agent="ringfence")
+        self._uas.on_invite = self._refuse_inbound
+        self._uas.on_bye = self._far_bye
+        await self._uas.start()
+        bound_port = transport._udp_transport.get_extra_info("sockname")[1]  # type: ignore[union-attr]
+        self._uac.advertised_addr = (self._local_ip, bound_port)
+        if s.register:
+            self._start_registration()
+
+    @property
+    def _auth(self) -> SipDigestAuth | None:
+        return SipDigestAuth(self.settings.user, self.settings.password) if self.settings.password else None
+
+    def _start_registration(self) -> None:
+        s, uac = self.settings, self._uac
+        assert uac is not None
+        reg = Registration(uac, f"sip:{s.user}@{s.domain}", split_host_port(s.server), expires=s.register_expires_s,
+                           auth=self._auth, user_agent="ringfence")
+        reg.on_registered = lambda _r: self._emit(LineService(self._now(), "in_service"))
+        reg.on_failed = lambda _r, code, why: self._lost(f"registration refused: {code} {why}")
+        reg.on_expired = lambda _r: self._lost("registration lapsed: the server did not answer the refresh")
+        self._registration = reg
+        reg.register()
+        self._spawn(self._watch_registration())
+
+    async def _watch_registration(self) -> None:
+        """aiosipua waits for ever for a REGISTER answer: a silent server is a lost line, retried later."""
+        await asyncio.sleep(self.settings.response_timeout_s)
+        reg = self._registration
+        if reg is not None and reg.state.name == "REGISTERING":
+            self._lost(f"no answer from the SIP server {self.settings.server}")
+            await asyncio.sleep(30)
+            if self._registration is reg:
+                reg.register()
+                self._spawn(self._watch_registration())
+
+    def _lost(self, reason: str) -> None:
+        self._emit(LineService(self._now(), "out_of_service", reason))
+
+    async def _place(self, uri: str, direct: bool) -> None:
+        """Send the INVITE: to the URI's own host when called directly, else to the configured server."""
+        await self._release()
+        uac = self._uac
+        assert uac is not None
+        try:
+            target = parse_uri(uri)
+            remote = (target.host, target.port or 5060) if direct else split_host_port(self.settings.server)
+        except (ValueError, AttributeError, OSError):
+            self.last_response = (0, f"not a SIP address this line can call: {uri}")
+            self._emit(LineProgress(self._now(), "unreachable"))
+            return
+        self._rtp_port = (await self._ports.allocate())[0]
+        self._responded, self._answered = False, False
+        self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)))
+        s = self.settings
+        from_uri = f"sip:{s.user}@{s.domain or self._local_ip}"
+        call = uac.send_invite(from_uri, uri, remote, offer(self._local_ip, self._rtp_port, s.codecs),
+                               user_agent="ringfence", auth=self._auth)
+        call.on_answer = lambda c: self._spawn(self._on_answer(c))
+        call.on_rejected = lambda c, code, why: self._spawn(self._on_rejected(c, code, why))
+        self._call = call
+        self._spawn(self._retransmit(call))
+
+    async def _retransmit(self, call: OutgoingCall) -> None:
+        """Timers A and B: resend the INVITE until any answer, then give up as a network fault."""
+        interval, waited = T1_S, 0.0
+        while waited < self.settings.response_timeout_s:
+            await asyncio.sleep(interval)
+            waited += interval
+            if self._call is not call or self._responded:
+                return
+            call.transport.send(call.invite, call.remote_addr)  # type: ignore[union-attr]
+            interval = min(interval * 2, 4.0)
+        if self._call is call and not self._responded:
+            self.last_response = (408, "no answer from the far end")
+            self._emit(LineProgress(self._now(), "reorder"))
+            await self._drop_call()
+
+    def _on_response(self, response: SipResponse) -> None:
+        call = self._call
+        cseq = response.cseq
+        if call is None or response.call_id != call.call_id or cseq is None or cseq.method.upper() != "INVITE":
+            return
+        self._responded = True
+        status = response.status_code
+        if status >= 300:
+            self._ack_failure(call, response)
+        if status in (180, 183) and not self._answered:
+            self._emit(LineProgress(self._now(), "ringing"))
+            if status == 183 and response.body and response.content_type == "application/sdp":
+                from aiosipua.sdp import parse_sdp
+
+                self._spawn(self._start_media(parse_sdp(response.text)))
+
+    def _ack_failure(self, call: OutgoingCall, response: SipResponse) -> None:
+        """RFC 3261 17.1.1.3: a failed INVITE is acknowledged on the same branch, or the server resends it."""
+        ack = SipRequest(method="ACK", uri=call.invite.uri)
+        for name in ("Via", "From", "To", "Call-ID"):
+            value = response.get_header(name)
+            if value:
+                ack.headers.set_single(name, value)
+        ack.headers.set_single("CSeq", f"{response.cseq.seq if response.cseq else 1} ACK")
+        ack.headers.set_single("Max-Forwards", "70")
+        ack.headers.set_single("Content-Length", "0")
+        call.transport.send(ack, call.remote_addr)  # type: ignore[union-attr]
+
+    async def _start_media(self, answer: Any) -> None:
+        media = self._media
+        if media is None or answer is None:
+            return
+        try:
+            await media.start("0.0.0.0", self._rtp_port, negotiate(answer, self.settings.codecs))
+        except (MediaError, OSError) as exc:
+            logging.getLogger(__name__).warning("media: %s", exc)
+
+    async def _on_answer(self, call: OutgoingCall) -> None:
+        if call is not self._call:
+            return
+        await self._start_media(call.sdp_answer)
+        self._answered = True
+        self.last_response = (200, "OK")
+        self._emit(LineAnswered(self._now()))
+
+    async def _on_rejected(self, call: OutgoingCall, status: int, reason: str) -> None:
+        if call is not self._call:
+            return
+        self.last_response = (status, reason)
+        state = progress_for(status)
+        await self._drop_call()
+        if state is not None:
+            self._emit(LineProgress(self._now(), state))
+
+    def _far_bye(self, _call: Any, request: SipRequest) -> None:
+        if self._call is not None and request.call_id == self._call.call_id:
+            self._spawn(self._far_end_left())
+
+    async def _far_end_left(self) -> None:
+        await self._drop_call()
+        self._emit(LineHungUp(self._now()))
+
+    def _refuse_inbound(self, incoming: Any) -> None:
+        incoming.reject(603, "Decline")
+        self._emit(LineIncoming(self._now(), str(incoming.caller)))
+
+    def _far_frame(self, samples: np.ndarray) -> None:
+        self._emit(AudioFrame(self._now(), "line", samples))
+
+    def _send_pcm(self, pcm: bytes) -> None:
+        if self._media is not None and self._answered:
+            self._media.send(pcm)
+
+    async def _release(self) -> None:
+        """Our side ends the call: CANCEL while it rings, BYE once answered."""
+        call, uac = self._call, self._uac
+        if call is None or uac is None:
+            return
+        if call.dialog.state == DialogState.EARLY and self._responded:
+            uac.send_cancel(call)
+        elif call.dialog.state == DialogState.CONFIRMED:
+            uac.send_bye(call.dialog, call.remote_addr)
+        await self._drop_call()
+
+    async def _drop_call(self) -> None:
+        media, self._media, self._call, self._answered = self._media, None, None, False
+        if media is not None:
+            await media.close()
+            self.last_stats = media.stats()
+        if self._rtp_port:
+            await self._ports.release(self._rtp_port)
+            self._rtp_port = 0
+
+    async def _shut(self) -> None:
+        await self._release()
+        if self._registration is not None and self._registration.state.name == "REGISTERED":
+            self._registration.unregister()
+        self._registration = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._uas is not None:
+            await self._uas.stop()
