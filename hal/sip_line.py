@@ -142,6 +142,8 @@ class SipLine:
         self._uas: SipUAS | None = None
         self._registration: Registration | None = None
         self._call: OutgoingCall | None = None
+        #: Calls we cancelled, by Call-ID, until their 487 arrives and is acknowledged.
+        self._cancelled: dict[str, OutgoingCall] = {}
         self._media: MediaLeg | None = None
         self._rtp_port = 0
         self._responded = False
@@ -263,6 +265,8 @@ class SipLine:
         try:
             target = parse_uri(uri)
             remote = (target.host, target.port or 5060) if direct else split_host_port(self.settings.server)
+            if not target.host or not remote[0]:
+                raise ValueError(uri)
         except (ValueError, AttributeError, OSError):
             self.last_response = (0, f"not a SIP address this line can call: {uri}")
             self._emit(LineProgress(self._now(), "unreachable"))
@@ -295,9 +299,16 @@ class SipLine:
             await self._drop_call()
 
     def _on_response(self, response: SipResponse) -> None:
-        call = self._call
         cseq = response.cseq
-        if call is None or response.call_id != call.call_id or cseq is None or cseq.method.upper() != "INVITE":
+        if cseq is None or cseq.method.upper() != "INVITE":
+            return
+        cancelled = self._cancelled.get(response.call_id or "")
+        if cancelled is not None and response.status_code >= 300:
+            del self._cancelled[cancelled.call_id]
+            self._ack_failure(cancelled, response)
+            return
+        call = self._call
+        if call is None or response.call_id != call.call_id:
             return
         self._responded = True
         status = response.status_code
@@ -332,7 +343,9 @@ class SipLine:
             logging.getLogger(__name__).warning("media: %s", exc)
 
     async def _on_answer(self, call: OutgoingCall) -> None:
-        if call is not self._call:
+        if call is not self._call:  # answered after we gave up on it: end it rather than leave the far end talking
+            if self._uac is not None:
+                self._uac.send_bye(call.dialog, call.remote_addr)
             return
         await self._start_media(call.sdp_answer)
         self._answered = True
@@ -374,6 +387,7 @@ class SipLine:
             return
         if call.dialog.state == DialogState.EARLY and self._responded:
             uac.send_cancel(call)
+            self._cancelled[call.call_id] = call
         elif call.dialog.state == DialogState.CONFIRMED:
             uac.send_bye(call.dialog, call.remote_addr)
         await self._drop_call()

@@ -98,7 +98,7 @@ def answer(audio: np.ndarray | None = None, *, pt: int = 0, talk_ms: int = 2000,
            early_media: np.ndarray | None = None, ring_ms: int = 0) -> Scenario:
     """Ring (with early media if given), answer, play `audio` as RTP, then hang up or wait for our BYE."""
     files: dict[str, bytes] = {}
-    steps = _INVITE + _reply("100 Trying")
+    steps = (_INVITE if peer_hangs_up else '<recv request="INVITE" crlf="true"/>\n') + _reply("100 Trying")
     if early_media is not None:
         files["early.raw"] = encode_g711(early_media, pt)
         steps += _reply("183 Session Progress", _sdp(pt)) + _stream("early.raw", pt)

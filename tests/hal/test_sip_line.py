@@ -1,0 +1,211 @@
+"""The SIP line against SIPp, a real SIP peer on loopback: every call is real SIP and real RTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hal.clock import MonotonicClock
+from hal.events import Event
+from hal.sip_line import SipLine, SipSettings, progress_for
+from sim import sipp
+
+pytestmark = pytest.mark.hardware
+
+
+def tone(hz: float, seconds: float, level: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+class Recorder:
+    """The runtime's sink as the line sees it: any thread may post."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait_for(self, kind: str, timeout: float = 8.0) -> Event:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: any(e.kind == kind for e in self.events), timeout)
+        assert ok, f"no {kind} event; got {self.kinds()}"
+        return next(e for e in self.events if e.kind == kind)
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events if e.kind != "audio_frame"]
+
+    def far_audio(self) -> np.ndarray:
+        frames = [e.samples for e in self.events if e.kind == "audio_frame"]
+        return np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
+
+
+@pytest.fixture
+def line():
+    made: list[SipLine] = []
+
+    def make(**settings) -> tuple[SipLine, Recorder]:
+        sink = Recorder()
+        sip = SipLine(MonotonicClock(), SipSettings(local_address="127.0.0.1", **settings))
+        sip.start(sink)
+        made.append(sip)
+        return sip, sink
+
+    yield make
+    for sip in made:
+        sip.close()
+
+
+def talk(sip: SipLine, seconds: float, samples: np.ndarray | None = None) -> None:
+    """Send 20 ms frames in real time, as the audio device's tick does."""
+    frames = int(seconds / 0.02)
+    for i in range(frames):
+        chunk = samples[i * 160 : (i + 1) * 160] if samples is not None else np.zeros(0, np.int16)
+        if len(chunk) < 160:
+            chunk = np.zeros(160, dtype=np.int16)
+        sip.send(chunk)
+        time.sleep(0.02)
+
+
+def level_at(samples: np.ndarray, hz: float) -> float:
+    """The share of the signal's power within 20 Hz of `hz`: near 1 for a clean tone, near 0 without it."""
+    power = np.abs(np.fft.rfft(samples.astype(float))) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / 8000)
+    return float(power[np.abs(freqs - hz) <= 20].sum() / (power.sum() + 1e-9))
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    (180, "ringing"), (183, "ringing"), (486, "busy"), (600, "busy"), (404, "unreachable"), (484, "unreachable"),
+    (410, "unreachable"), (604, "unreachable"), (480, "no_answer"), (408, "no_answer"), (503, "reorder"),
+    (403, "reorder"), (100, None), (200, None), (487, None),
+])
+def test_each_sip_response_means_what_the_issue_says(status, state):
+    assert progress_for(status) == state
+
+
+def test_answered_call_carries_the_far_ends_audio_and_its_bye(line):
+    with sipp.SippPeer(sipp.answer(tone(440, 2.0), talk_ms=2500)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_answered")
+        talk(sip, 1.0)
+        hung_up = sink.wait_for("line_hung_up")
+        assert peer.wait(10) == 0, peer.errors()
+    sip.close()
+    answered = next(e for e in sink.events if e.kind == "line_answered")
+    assert sink.kinds()[:3] == ["line_progress", "line_answered", "line_hung_up"]
+    assert hung_up.at - answered.at == pytest.approx(2.5, abs=0.5)
+    far = sink.far_audio()
+    assert len(far) >= 8000 * 1.8  # the 2 s answer arrived as whole 20 ms frames
+    assert level_at(far, 440) > 0.8
+    assert sip.last_stats["frames_in"] * 160 == len(far)
+
+
+def test_our_audio_reaches_the_far_end_and_our_bye_ends_the_call(line):
+    """SIPp echoes our RTP back: the tone we send is the tone we hear, so audio went out and came back."""
+    with sipp.SippPeer(sipp.answer(None, peer_hangs_up=False)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_answered")
+        talk(sip, 1.5, tone(1000, 1.5))
+        sip.hang_up()
+        assert peer.wait(10) == 0, peer.errors()  # SIPp got our BYE and answered it
+    echoed = sink.far_audio()
+    assert len(echoed) > 8000
+    assert level_at(echoed, 1000) > 0.8
+    assert "line_hung_up" not in sink.kinds()  # we hung up: the line does not report itself
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    ("486 Busy Here", "busy"), ("404 Not Found", "unreachable"), ("480 Temporarily Unavailable", "no_answer"),
+    ("503 Service Unavailable", "reorder"),
+])
+def test_refused_calls_become_progress_and_are_acknowledged(line, status, state):
+    with sipp.SippPeer(sipp.reject(status)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_progress")
+        deadline = time.monotonic() + 5
+        while len([e for e in sink.events if e.kind == "line_progress"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert peer.wait(10) == 0, peer.errors()  # our ACK reached SIPp
+    states = [e.state for e in sink.events if e.kind == "line_progress"]
+    assert states == ["ringing", state]
+    assert sip.last_response[0] == int(status.split()[0])
+
+
+def test_hanging_up_while_it_rings_cancels_the_call(line):
+    with sipp.SippPeer(sipp.ring_until_cancel()) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_progress")
+        sip.hang_up()
+        assert peer.wait(10) == 0, peer.errors()  # CANCEL, 487, ACK, as SIPp scripted it
+    assert sink.kinds() == ["line_progress"]
+
+
+def test_early_media_reaches_the_flow_before_the_answer(line):
+    with sipp.SippPeer(sipp.answer(tone(440, 0.5), early_media=tone(425, 1.0), ring_ms=1500, talk_ms=800)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        answered = sink.wait_for("line_answered")
+        early = np.concatenate([e.samples for e in sink.events if e.kind == "audio_frame" and e.at < answered.at])
+        sink.wait_for("line_hung_up")
+        assert peer.wait(10) == 0, peer.errors()
+    assert len(early) >= 8000 * 0.8
+    assert level_at(early, 425) > 0.8  # the far end's own ringback, for the call-progress detector
+
+
+def test_a_peer_that_never_answers_is_network_trouble_not_a_hang(line):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        sip, sink = line(response_timeout_s=1.5)
+        started = time.monotonic()
+        sip.dial(f"sip:1234@127.0.0.1:{silent.getsockname()[1]}")
+        progress = sink.wait_for("line_progress", timeout=5)
+        assert progress.state == "reorder"
+        assert time.monotonic() - started == pytest.approx(1.5, abs=0.6)
+        silent.settimeout(0.1)
+        invites = 0
+        try:
+            while True:
+                data = silent.recv(4096)
+                invites += data.startswith(b"INVITE")
+        except TimeoutError:
+            pass
+    assert invites >= 3  # sent, then resent at 0.5 s and 1 s (timer A)
+
+
+def test_a_number_that_is_not_a_sip_address_is_unreachable(line):
+    sip, sink = line()
+    sip.dial("sip:")
+    assert sink.wait_for("line_progress").state == "unreachable"
+    assert "not a SIP address" in sip.last_response[1]
+
+
+def test_rtp_from_a_stranger_is_not_heard(line):
+    with sipp.SippPeer(sipp.answer(None, peer_hangs_up=False)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_answered")
+        port = sip._rtp_port  # where our SDP told the peer to send
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            stranger.bind(("127.0.0.2", 0))
+            loud = bytes([0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]) + bytes([0x80]) * 160  # full-scale µ-law
+            for _ in range(10):
+                stranger.sendto(loud, ("127.0.0.1", port))
+            talk(sip, 0.6, tone(1000, 0.6, level=2000))
+        sip.hang_up()
+        assert peer.wait(10) == 0, peer.errors()
+    sip.close()
+    assert sip.last_stats["foreign_packets"] == 10
+    assert sip.last_stats["frames_in"] > 0  # the peer's own echo was heard
+    assert np.abs(sink.far_audio()).max() < 4000  # and nothing of the stranger's full-scale noise
