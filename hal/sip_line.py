@@ -12,6 +12,7 @@ giving up when nobody answers at all (timer B), and a watchdog on registration.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import socket
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from aiortp import PortAllocator
 from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
 from aiosipua.dialog import DialogState
 from aiosipua.outgoing_call import OutgoingCall
@@ -28,7 +30,6 @@ from aiosipua.registration import Registration
 from aiosipua.transport import UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 from aiosipua.uas import SipUAS
-from aiortp import PortAllocator
 
 from hal.audio import AudioFrame, check_frame
 from hal.clock import Clock
@@ -150,6 +151,7 @@ class SipLine:
         self._answered = False
         self._local_ip = ""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_submitted: concurrent.futures.Future[None] | None = None
         #: The last final response to our INVITE, for the technician's line test.
         self.last_response: tuple[int, str] = (0, "")
         self.last_stats: dict[str, float | int] = {}
@@ -178,6 +180,8 @@ class SipLine:
     def close(self) -> None:
         if self._thread.is_alive():
             with contextlib.suppress(Exception):
+                if self._last_submitted is not None:
+                    self._last_submitted.result(5)  # a hang-up still under way finishes first
                 asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
@@ -193,7 +197,7 @@ class SipLine:
 
     def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
         if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._last_submitted = asyncio.run_coroutine_threadsafe(coro, self._loop)
         else:
             coro.close()
 

@@ -139,13 +139,13 @@ class MediaLeg:
         """Frames in and out, packets refused, and the playout buffer's concealment counts."""
         if self._session is not None:
             s = self._session.stats
-            self.counts.extra = {k: s[k] for k in ("concealed_frames", "late_dropped", "underrun_suspensions",
-                                                    "cn_frames") if k in s}
+            self.counts.extra = {k: s[k] for k in ("packets_received", "packets_lost", "concealed_frames",
+                                                    "late_dropped", "underrun_suspensions", "cn_frames") if k in s}
         return {"frames_in": self.counts.frames_in, "frames_out": self.counts.frames_out,
                 "foreign_packets": self.counts.foreign_packets, **self.counts.extra}
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
+        if self._session is not None:
             self.stats()
+            session, self._session = self._session, None
             await session.close()

@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class SippPeer:
         logs = sorted(self._dir.glob("*_errors.log")) + sorted(self._dir.glob("*_messages.log"))
         return "".join(p.read_text(errors="replace") for p in logs)
 
-    def __enter__(self) -> SippPeer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
