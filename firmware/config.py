@@ -118,7 +118,8 @@ class LineSection(_Section):
     backend: Literal["sim", "sip"] = "sim"
     #: sip: the registrar or proxy every call goes through, host[:port]; empty: only full SIP URIs are called.
     server: str = Field("", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
-    domain: str = Field("", pattern=r"^[A-Za-z0-9.-]*$")
+    #: The SIP domain the dial template puts after the number, with a port if the domain needs one.
+    domain: str = Field("", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
     user: str = Field("handset", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._+-]+$")
     #: A file holding the SIP password (never the password itself in this file); relative to the directory
     #: the device runs in.
