@@ -138,6 +138,36 @@ def ring_until_cancel() -> Scenario:
     return Scenario("cancel", steps)
 
 
+_CHALLENGE = ('<send><![CDATA[\nSIP/2.0 401 Unauthorized\n' + _HEADERS + '\n'
+              'WWW-Authenticate: Digest realm="ringfence.test", nonce="c2lwcC1yZWdpc3RyYXItbm9uY2U", algorithm=MD5\n'
+              'Content-Length: 0\n]]></send>\n')
+
+
+def _granted(expires_s: int) -> str:
+    return (f"<send><![CDATA[\nSIP/2.0 200 OK\n{_HEADERS}\nExpires: {expires_s}\n"
+            "Content-Length: 0\n]]></send>\n")
+
+
+def _authenticated(user: str, password: str) -> str:
+    """A REGISTER whose digest SIPp checks against the expected user and password (its verifyauth action)."""
+    return (f'<recv request="REGISTER"><action><verifyauth assign_to="authvalid" username="{user}" '
+            f'password="{password}"/></action></recv>\n')
+
+
+def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenario:
+    """A registrar with digest authentication: challenges, checks the answer (a wrong one is challenged once
+    more and the scenario ends), grants `expires_s`, then answers one refresh the same way or stays silent."""
+    steps = ('<recv request="REGISTER"/>\n' + _CHALLENGE + _authenticated(user, password)
+             + '<nop hide="true" test="authvalid" next="1"/>\n' + _CHALLENGE + '<nop next="9"/>\n'
+             + '<label id="1"/>\n' + _granted(expires_s))
+    if refresh:
+        steps += '<recv request="REGISTER"/>\n' + _CHALLENGE + _authenticated(user, password) + _granted(3600)
+    else:
+        steps += f'<pause milliseconds="{expires_s * 1000 + 1500}"/>\n'
+    steps += '<label id="9"/>\n'
+    return Scenario("registrar", steps)
+
+
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """An ephemeral port free right now (SIPp needs a number, not port 0)."""
     with socket.socket(socket.AF_INET, kind) as s:

@@ -209,3 +209,48 @@ def test_rtp_from_a_stranger_is_not_heard(line):
     assert sip.last_stats["foreign_packets"] == 10
     assert sip.last_stats["frames_in"] > 0  # the peer's own echo was heard
     assert np.abs(sink.far_audio()).max() < 4000  # and nothing of the stranger's full-scale noise
+
+
+def registered_line(line, peer: sipp.SippPeer, password: str, **settings):
+    return line(server=f"127.0.0.1:{peer.port}", domain="ringfence.test", user="handset-a1", password=password,
+                register=True, **settings)
+
+
+def test_registration_answers_the_digest_challenge_and_refreshes_before_expiry(line):
+    with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=2, refresh=True)) as peer:
+        sip, sink = registered_line(line, peer, "s3cret")
+        first = sink.wait_for("line_service")
+        assert first.state == "in_service"
+        assert peer.wait(10) == 0, peer.errors()  # the refresh came, was challenged, and was granted
+        services = [e for e in sink.events if e.kind == "line_service"]
+        assert [e.state for e in services] == ["in_service", "in_service"]
+        assert services[1].at - services[0].at == pytest.approx(1.8, abs=0.4)  # 90 % of the 2 s granted
+
+
+def test_a_wrong_password_is_reported_once_not_retried_for_ever(line):
+    with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=60, refresh=False)) as peer:
+        sip, sink = registered_line(line, peer, "wrong")
+        lost = sink.wait_for("line_service")
+        assert peer.wait(10) == 0, peer.errors()
+    assert lost.state == "out_of_service"
+    assert lost.reason == "registration refused: 401 Unauthorized"
+
+
+def test_a_registration_that_lapses_is_a_lost_line(line):
+    with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=2, refresh=False)) as peer:
+        sip, sink = registered_line(line, peer, "s3cret")
+        assert sink.wait_for("line_service").state == "in_service"
+        deadline = time.monotonic() + 6
+        while len([e for e in sink.events if e.kind == "line_service"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    lost = [e for e in sink.events if e.kind == "line_service"][1]
+    assert lost.state == "out_of_service" and "lapsed" in lost.reason
+
+
+def test_a_silent_registrar_is_a_lost_line_not_a_hang(line):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        sip, sink = line(server=f"127.0.0.1:{silent.getsockname()[1]}", domain="ringfence.test",
+                         password="s3cret", register=True, response_timeout_s=1.0)
+        lost = sink.wait_for("line_service", timeout=4)
+    assert lost.state == "out_of_service" and "no answer from the SIP server" in lost.reason
