@@ -155,6 +155,8 @@ class SipLine:
         #: The last final response to our INVITE, for the technician's line test.
         self.last_response: tuple[int, str] = (0, "")
         self.last_stats: dict[str, float | int] = {}
+        #: The UDP port SIP listens on (the configured one, or the one the system chose for port 0).
+        self.local_port = 0
 
     # ---- the Line protocol (runtime thread) -----------------------------------------------------------
 
@@ -226,8 +228,8 @@ class SipLine:
         self._uas.on_invite = self._refuse_inbound
         self._uas.on_bye = self._far_bye
         await self._uas.start()
-        bound_port = transport._udp_transport.get_extra_info("sockname")[1]  # type: ignore[union-attr]
-        self._uac.advertised_addr = (self._local_ip, bound_port)
+        self.local_port = int(transport._udp_transport.get_extra_info("sockname")[1])  # type: ignore[union-attr]
+        self._uac.advertised_addr = (self._local_ip, self.local_port)
         if s.register:
             self._start_registration()
 

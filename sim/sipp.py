@@ -80,6 +80,9 @@ class Scenario:
         return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{self.name}">\n{steps}</scenario>\n'
 
 
+PCAP_DIR = "/usr/share/sip-tester"
+
+
 def _stream(file_key: str, pt: int) -> str:
     return f'<nop><action><exec rtp_stream="{{{file_key}}},1,{pt}"/></action></nop>\n'
 
@@ -96,8 +99,9 @@ def encode_g711(samples: np.ndarray, pt: int = 0) -> bytes:
 
 
 def answer(audio: np.ndarray | None = None, *, pt: int = 0, talk_ms: int = 2000, peer_hangs_up: bool = True,
-           early_media: np.ndarray | None = None, ring_ms: int = 0) -> Scenario:
-    """Ring (with early media if given), answer, play `audio` as RTP, then hang up or wait for our BYE."""
+           early_media: np.ndarray | None = None, ring_ms: int = 0, digits: str = "") -> Scenario:
+    """Ring (with early media if given), answer, play `audio` as RTP and `digits` as RFC 4733 events, then
+    hang up or wait for our BYE."""
     files: dict[str, bytes] = {}
     steps = (_INVITE if peer_hangs_up else '<recv request="INVITE" crlf="true"/>\n') + _reply("100 Trying")
     if early_media is not None:
@@ -111,6 +115,10 @@ def answer(audio: np.ndarray | None = None, *, pt: int = 0, talk_ms: int = 2000,
     if audio is not None:
         files["answer.raw"] = encode_g711(audio, pt)
         steps += _stream("answer.raw", pt)
+    for digit in digits:  # RFC 4733 telephone-events, from the captures Debian's sip-tester ships
+        name = {"*": "star", "#": "pound"}.get(digit, digit)
+        steps += (f'<nop><action><exec play_pcap_audio="{PCAP_DIR}/dtmf_2833_{name}.pcap"/></action></nop>\n'
+                  '<pause milliseconds="400"/>\n')
     if peer_hangs_up:
         steps += f'<pause milliseconds="{talk_ms}"/>\n' + _BYE + '<recv response="200"/>\n'
     else:
@@ -168,6 +176,35 @@ def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenar
     return Scenario("registrar", steps)
 
 
+def inbound_call() -> Scenario:
+    """SIPp calls us: an INVITE that a handset must refuse; SIPp acknowledges the refusal."""
+    steps = """<send retrans="500"><![CDATA[
+INVITE sip:handset@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:5551234@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:handset@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:5551234@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="603"/>
+<send><![CDATA[
+ACK sip:handset@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:5551234@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+"""
+    return Scenario("inbound", steps)
+
+
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """An ephemeral port free right now (SIPp needs a number, not port 0)."""
     with socket.socket(socket.AF_INET, kind) as s:
@@ -178,7 +215,8 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
-    def __init__(self, scenario: Scenario, timeout_s: float = 30.0) -> None:
+    def __init__(self, scenario: Scenario, timeout_s: float = 30.0, call: str = "") -> None:
+        """`call`: host:port to call (SIPp as the calling side); empty, SIPp waits to be called."""
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp is not installed: run scripts/setup (Debian package sip-tester)")
         self.scenario = scenario
@@ -194,6 +232,8 @@ class SippPeer:
                 "-timeout_error", "-trace_err", "-trace_msg"]
         if scenario.echo:
             args.append("-rtp_echo")
+        if call:
+            args.append(call)
         self._proc = subprocess.Popen(args, cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_listening()
 

@@ -31,7 +31,7 @@ from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
-from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
 
 #: Endings after which the called party is still on the line and hears a goodbye before it is released.
 PARTY_GOODBYES = frozenset({"declined", "blocked_by_called_party", "no_choice"})
@@ -212,6 +212,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 self._emit(m.ReportIncident("inbound_call_refused", {"caller": event.caller}))
             case LineService():
                 self.line_in_service = event.state == "in_service"
+            case LineDigit():  # an RFC 4733 key: the same as one the in-band detector hears
+                if self.line_active and self.state in ("called_party", "block_confirm", "connected") \
+                        and not self._is_echo(event.digit, event.at):
+                    self._far_key(event.digit)
         return self._out
 
     def _put_down(self, reason: str) -> None:

@@ -218,7 +218,7 @@ def registered_line(line, peer: sipp.SippPeer, password: str, **settings):
 
 def test_registration_answers_the_digest_challenge_and_refreshes_before_expiry(line):
     with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=2, refresh=True)) as peer:
-        sip, sink = registered_line(line, peer, "s3cret")
+        _sip, sink = registered_line(line, peer, "s3cret")
         first = sink.wait_for("line_service")
         assert first.state == "in_service"
         assert peer.wait(10) == 0, peer.errors()  # the refresh came, was challenged, and was granted
@@ -229,7 +229,7 @@ def test_registration_answers_the_digest_challenge_and_refreshes_before_expiry(l
 
 def test_a_wrong_password_is_reported_once_not_retried_for_ever(line):
     with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=60, refresh=False)) as peer:
-        sip, sink = registered_line(line, peer, "wrong")
+        _sip, sink = registered_line(line, peer, "wrong")
         lost = sink.wait_for("line_service")
         assert peer.wait(10) == 0, peer.errors()
     assert lost.state == "out_of_service"
@@ -238,7 +238,7 @@ def test_a_wrong_password_is_reported_once_not_retried_for_ever(line):
 
 def test_a_registration_that_lapses_is_a_lost_line(line):
     with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=2, refresh=False)) as peer:
-        sip, sink = registered_line(line, peer, "s3cret")
+        _sip, sink = registered_line(line, peer, "s3cret")
         assert sink.wait_for("line_service").state == "in_service"
         deadline = time.monotonic() + 6
         while len([e for e in sink.events if e.kind == "line_service"]) < 2 and time.monotonic() < deadline:
@@ -250,7 +250,26 @@ def test_a_registration_that_lapses_is_a_lost_line(line):
 def test_a_silent_registrar_is_a_lost_line_not_a_hang(line):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        sip, sink = line(server=f"127.0.0.1:{silent.getsockname()[1]}", domain="ringfence.test",
+        _sip, sink = line(server=f"127.0.0.1:{silent.getsockname()[1]}", domain="ringfence.test",
                          password="s3cret", register=True, response_timeout_s=1.0)
         lost = sink.wait_for("line_service", timeout=4)
     assert lost.state == "out_of_service" and "no answer from the SIP server" in lost.reason
+
+
+def test_an_inbound_call_is_refused_and_reported(line):
+    sip, sink = line()
+    with sipp.SippPeer(sipp.inbound_call(), call=f"127.0.0.1:{sip.local_port}") as peer:
+        incoming = sink.wait_for("line_incoming")
+        assert peer.wait(10) == 0, peer.errors()  # SIPp got our 603 Decline and acknowledged it
+    assert "5551234" in incoming.caller
+    assert sink.kinds() == ["line_incoming"]
+
+
+def test_rfc4733_digits_from_the_far_end_become_line_digits(line):
+    with sipp.SippPeer(sipp.answer(None, digits="19#", talk_ms=400)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_answered")
+        sink.wait_for("line_hung_up")
+        assert peer.wait(10) == 0, peer.errors()
+    assert [e.digit for e in sink.events if e.kind == "line_digit"] == ["1", "9", "#"]

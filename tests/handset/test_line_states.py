@@ -1,17 +1,18 @@
 """What the line reports about itself: a network that gives up ringing (SIP 480 or 408) ends the attempt at
-once, as our own ring timeout would; a line out of service (lost SIP registration) takes no PIN."""
+once, as our own ring timeout would; a line out of service (lost SIP registration) takes no PIN; an RFC 4733
+key from the called party counts as a far key."""
 
 from __future__ import annotations
 
 from firmware.commands import StartTimer, TimerExpired
 from firmware.handset import messages as m
 from hal.events import KeyDown, OffHook
-from hal.line import LineProgress, LineService
+from hal.line import LineAnswered, LineDigit, LineProgress, LineService
 from tests.handset.test_flow_robustness import new_flow
 
 
-def test_no_answer_from_the_network_ends_the_attempt_as_no_answer():
-    flow = new_flow()
+def placing(flow):
+    """Drive the flow from lift to placing, as the services would answer it; returns the event feeder."""
     timers: list[str] = []
 
     def go(event):
@@ -33,6 +34,12 @@ def test_no_answer_from_the_network_ends_the_attempt_as_no_answer():
             break
         go(TimerExpired(t, timers[-1]))
     assert flow.state == "placing"
+    return go
+
+
+def test_no_answer_from_the_network_ends_the_attempt_as_no_answer():
+    flow = new_flow()
+    go = placing(flow)
     out = go(LineProgress(5.5, "no_answer"))
     assert flow.state != "placing"
     assert any(isinstance(c, m.PlayPrompt) and c.id == "no_answer" for c in out)
@@ -55,3 +62,12 @@ def test_back_in_service_the_phone_takes_a_pin_again():
     flow.handle(OffHook(1.1))
     flow.handle(m.PhoneChecked(1.2, True))
     assert flow.state == "pin_entry"
+
+
+def test_an_rfc4733_key_from_the_called_party_is_a_far_key():
+    flow = new_flow()
+    go = placing(flow)
+    go(LineAnswered(6.0))
+    assert flow.state == "called_party"
+    go(LineDigit(7.0, "1"))  # accept: the digit arrived out of band, no detector heard it
+    assert flow.state == "connected"
