@@ -340,11 +340,11 @@ class SipLine:
         call.transport.send(ack, call.remote_addr)  # type: ignore[union-attr]
 
     async def _start_media(self, answer: Any) -> None:
-        media = self._media
-        if media is None or answer is None:
+        media, call = self._media, self._call
+        if media is None or answer is None or call is None:
             return
         try:
-            await media.start("0.0.0.0", self._rtp_port, negotiate(answer, self.settings.codecs))
+            await media.start("0.0.0.0", self._rtp_port, negotiate(answer, self.settings.codecs), call.remote_addr[0])
         except (MediaError, OSError) as exc:
             logging.getLogger(__name__).warning("media: %s", exc)
 

@@ -76,13 +76,14 @@ class MediaCounts:
 
 
 class _GuardedSession(RTPSession):
-    """aiortp's session, dropping RTP from any host but the one the SDP answer named (no hijacked audio)."""
+    """aiortp's session, dropping RTP from any host but the far end's: the one its SDP names, or the one its SIP
+    comes from (a multi-homed peer may send from either), so nobody else can inject audio into a call."""
 
-    expected_host = ""
+    allowed_hosts: frozenset[str] = frozenset()
     counts: MediaCounts
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.expected_host and addr[0] != self.expected_host:
+        if addr[0] not in self.allowed_hosts:
             self.counts.foreign_packets += 1
             return
         super()._handle_rtp(data, addr)
@@ -103,11 +104,12 @@ class MediaLeg:
     def open(self) -> bool:
         return self._session is not None
 
-    async def start(self, bind_ip: str, rtp_port: int, negotiated: Negotiated) -> None:
+    async def start(self, bind_ip: str, rtp_port: int, negotiated: Negotiated, signalling_host: str) -> None:
+        allowed = frozenset({negotiated.remote[0], signalling_host})
         if self._session is not None:
             if self.negotiated is None or negotiated.remote != self.negotiated.remote:
                 self._session.update_remote(negotiated.remote)
-                self._session.expected_host = negotiated.remote[0]
+            self._session.allowed_hosts = allowed
             self.negotiated = negotiated
             return
         session = await _GuardedSession.create(
@@ -115,7 +117,7 @@ class MediaLeg:
             dtmf_payload_type=negotiated.event_payload_type, playout=True,
         )
         session.counts = self.counts
-        session.expected_host = negotiated.remote[0]
+        session.allowed_hosts = allowed
         session.on_audio = self._far_audio
         session.on_dtmf = lambda digit, _duration: self._on_digit(digit)
         self._session, self.negotiated = session, negotiated

@@ -273,3 +273,20 @@ def test_rfc4733_digits_from_the_far_end_become_line_digits(line):
         sink.wait_for("line_hung_up")
         assert peer.wait(10) == 0, peer.errors()
     assert [e.digit for e in sink.events if e.kind == "line_digit"] == ["1", "9", "#"]
+
+
+def test_a_call_between_two_real_stacks_baresip_answers(line):
+    """baresip (a C user agent) as the called party: its WAV reaches us, our tone reaches it, our BYE ends it."""
+    from sim.baresip import BaresipPeer
+
+    with BaresipPeer(tone(440, 10.0, level=6000)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_answered")
+        talk(sip, 2.0, tone(1000, 2.0, level=6000))
+        sip.hang_up()
+        assert peer.wait_call_ended(), peer.log()
+        heard = peer.heard()
+    assert level_at(sink.far_audio(), 440) > 0.9
+    assert len(heard) > 8000 * 1.5
+    assert level_at(heard, 1000) > 0.9
