@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -115,18 +116,30 @@ class _UdpTransport(UdpSipTransport):
             lambda: _UdpProtocol311(self), local_addr=self.local_addr)
 
 
+class _LibraryLog(logging.Handler):
+    """The SIP and RTP libraries' warnings (malformed packets, mostly) as one line each on stderr, never a
+    traceback, and at most `burst` a minute, so a peer sending garbage cannot flood the console."""
+
+    def __init__(self, burst: int = 10) -> None:
+        super().__init__(logging.WARNING)
+        self.burst = burst
+        self._window = (0.0, 0)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        start, count = self._window
+        if record.created - start >= 60:
+            start, count = record.created, 0
+        self._window = (start, count + 1)
+        if count < self.burst:
+            sys.stderr.write(f"ringfence: {record.name.split('.')[0]}: {record.getMessage()}\n")
+
+
 def _quiet_library_logs() -> None:
-    """The SIP and RTP libraries log malformed packets with tracebacks; keep one line, never a traceback."""
-
-    def one_line(record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        return True
-
     for name in ("aiosipua", "aiortp"):
         lib = logging.getLogger(name)
-        if not lib.filters:
-            lib.addFilter(one_line)
-            lib.addHandler(logging.NullHandler())
+        if not any(isinstance(h, _LibraryLog) for h in lib.handlers):
+            lib.addHandler(_LibraryLog())
+            lib.propagate = False
 
 
 class SipLine:

@@ -44,7 +44,11 @@ class BaresipPeer:
         self._log = (self._dir / "log").open("wb")
         self._proc = subprocess.Popen(["baresip", "-f", str(self._dir), "-t", str(timeout_s)],
                                       stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except RuntimeError:
+            self.__exit__()
+            raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 10

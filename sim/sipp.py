@@ -176,6 +176,19 @@ def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenar
     return Scenario("registrar", steps)
 
 
+def authenticating_server(user: str, password: str) -> Scenario:
+    """A server that challenges the INVITE (401: SIPp's verifyauth reads only the Authorization header, so
+    not 407), checks the digest of the retry, then answers and waits for our BYE; a wrong digest gets 403."""
+    steps = ('<recv request="INVITE"/>\n' + _CHALLENGE + '<recv request="ACK"/>\n'
+             f'<recv request="INVITE"><action><verifyauth assign_to="authvalid" username="{user}" '
+             f'password="{password}"/></action></recv>\n'
+             '<nop hide="true" test="authvalid" next="1"/>\n'
+             + _reply("403 Forbidden", retrans=True) + '<recv request="ACK"/>\n<nop next="9"/>\n'
+             '<label id="1"/>\n' + _reply("180 Ringing") + _reply("200 OK", _sdp(0), retrans=True)
+             + '<recv request="ACK"/>\n<recv request="BYE"/>\n' + _reply("200 OK") + '<label id="9"/>\n')
+    return Scenario("server", steps, echo=True)
+
+
 def inbound_call() -> Scenario:
     """SIPp calls us: an INVITE that a handset must refuse; SIPp acknowledges the refusal."""
     steps = """<send retrans="500"><![CDATA[
@@ -235,7 +248,11 @@ class SippPeer:
         if call:
             args.append(call)
         self._proc = subprocess.Popen(args, cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._wait_listening()
+        try:
+            self._wait_listening()
+        except RuntimeError:
+            self.__exit__()
+            raise
 
     def _wait_listening(self) -> None:
         """Return once SIPp holds its SIP port, so the first INVITE is not sent into the void."""

@@ -290,3 +290,58 @@ def test_a_call_between_two_real_stacks_baresip_answers(line):
     assert level_at(sink.far_audio(), 440) > 0.9
     assert len(heard) > 8000 * 1.5
     assert level_at(heard, 1000) > 0.9
+
+
+@pytest.mark.parametrize(("password", "answered"), [("s3cret", True), ("wrong", False)])
+def test_a_challenged_invite_is_retried_with_the_digest_once(line, password, answered):
+    with sipp.SippPeer(sipp.authenticating_server("handset-a1", "s3cret")) as peer:
+        sip, sink = line(user="handset-a1", password=password)
+        sip.dial(peer.uri)
+        if answered:
+            sink.wait_for("line_answered")
+            sip.hang_up()
+        else:
+            deadline = time.monotonic() + 5
+            while "reorder" not in [getattr(e, "state", "") for e in sink.events] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert peer.wait(10) == 0, peer.errors()  # every challenge and refusal acknowledged, the BYE answered
+    if not answered:
+        assert [e.state for e in sink.events if e.kind == "line_progress"] == ["reorder"]
+        assert sip.last_response == (403, "Forbidden")
+
+
+GARBAGE = """
+import socket, sys, time
+from hal.clock import MonotonicClock
+from hal.sip_line import SipLine, SipSettings
+events = []
+line = SipLine(MonotonicClock(), SipSettings(local_address="127.0.0.1", sip_port=0))
+line.start(events.append)
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+    for junk in [b"\\x00\\xff" * 300, b"INVITE\\r\\n\\r\\n", b"SIP/2.0 200 OK\\r\\nCSeq: x\\r\\n\\r\\n"] * 10:
+        attacker.sendto(junk, ("127.0.0.1", line.local_port))
+time.sleep(0.5)
+line.dial(sys.argv[1])
+deadline = time.monotonic() + 8
+while not any(e.kind == "line_hung_up" for e in events) and time.monotonic() < deadline:
+    time.sleep(0.05)
+line.close()
+print(" ".join(e.kind for e in events if e.kind != "audio_frame"))
+"""
+
+
+def test_malformed_sip_is_one_line_not_a_traceback_and_the_line_still_calls():
+    """In its own process, as on a device: no logging set up, so a library's traceback would reach stderr."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with sipp.SippPeer(sipp.answer(tone(440, 0.5), talk_ms=600)) as peer:
+        done = subprocess.run([sys.executable, "-c", GARBAGE, peer.uri], capture_output=True, text=True,
+                              timeout=30, cwd=Path(__file__).resolve().parents[2], check=False)
+        assert peer.wait(10) == 0, peer.errors()
+    assert done.stdout.split()[:3] == ["line_progress", "line_answered", "line_hung_up"], done.stderr
+    assert "Traceback" not in done.stderr
+    complaints = done.stderr.splitlines()
+    assert 1 <= len(complaints) <= 10  # thirty bad packets, one line each, at most ten a minute
+    assert all(line.startswith("ringfence: aiosipua: ") for line in complaints), complaints
