@@ -135,15 +135,21 @@ def reject(status: str, ring_first: bool = True) -> Scenario:
     return Scenario("reject", steps)
 
 
-def ring_until_cancel() -> Scenario:
-    """Ring for ever; our CANCEL gets 200, the INVITE 487, and SIPp waits for the ACK."""
-    steps = ('<recv request="INVITE"/>\n' + _reply("100 Trying") + _reply("180 Ringing")
+def ring_until_cancel(early_media: np.ndarray | None = None, pt: int = 0) -> Scenario:
+    """Ring for ever (180, or 183 with `early_media` streamed: the far network's own tones or announcement);
+    our CANCEL gets 200, the INVITE 487, and SIPp waits for the ACK."""
+    files: dict[str, bytes] = {}
+    ring = _reply("180 Ringing")
+    if early_media is not None:
+        files["early.raw"] = encode_g711(early_media, pt)
+        ring = _reply("183 Session Progress", _sdp(pt)) + _stream("early.raw", pt)
+    steps = ('<recv request="INVITE"/>\n' + _reply("100 Trying") + ring
              + '<recv request="CANCEL"/>\n' + _reply("200 OK")
              + "<send><![CDATA[\nSIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
              "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
              "Content-Length: 0\n]]></send>\n"
              '<recv request="ACK"/>\n')
-    return Scenario("cancel", steps)
+    return Scenario("cancel", steps, files)
 
 
 _CHALLENGE = ('<send><![CDATA[\nSIP/2.0 401 Unauthorized\n' + _HEADERS + '\n'

@@ -345,3 +345,30 @@ def test_malformed_sip_is_one_line_not_a_traceback_and_the_line_still_calls():
     complaints = done.stderr.splitlines()
     assert 1 <= len(complaints) <= 10  # thirty bad packets, one line each, at most ten a minute
     assert all(line.startswith("ringfence: aiosipua: ") for line in complaints), complaints
+
+
+@pytest.mark.parametrize("tone_name", ["busy", "sit"])
+def test_early_media_tones_are_recognised_by_the_progress_detector(line, tone_name):
+    """A network that only plays its busy or SIT tone in early media (no final response): the frames the line
+    hands over are what the call-progress detector needs to recognise it."""
+    from firmware.dsp.progress import ProgressDetector
+    from firmware.dsp.tones import cadence, to_int16
+    from sim.network import _sit_tone
+
+    sound = to_int16(cadence([480, 620], -20, [0.5, 0.5], 4.0)) if tone_name == "busy" else _sit_tone()
+    with sipp.SippPeer(sipp.ring_until_cancel(early_media=sound)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_progress")
+        detector, heard = ProgressDetector(), []
+        deadline = time.monotonic() + 6
+        seen = 0
+        while tone_name not in heard and time.monotonic() < deadline:
+            frames = [e for e in sink.events if e.kind == "audio_frame"]
+            for e in frames[seen:]:
+                heard += [t.tone for t in detector.feed(e.samples, e.at) if t.kind == "start"]
+            seen = len(frames)
+            time.sleep(0.05)
+        sip.hang_up()
+        assert peer.wait(10) == 0, peer.errors()
+    assert tone_name in heard

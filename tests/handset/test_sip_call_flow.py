@@ -1,5 +1,6 @@
-"""The whole handset call flow over a real SIP call: SIPp answers, accepts with a key, then plays a recorded
-three-way attempt as RTP, and the detector fires on audio that came through the network, in real time."""
+"""The whole handset call flow over a real SIP call: SIPp answers, accepts with a key (the called party's IVR),
+then plays a recorded three-way attempt as RTP; the detector fires on audio that came through the network, the
+policy warns both parties and records a violation, the call is recorded, billed and ends on the far end's BYE."""
 
 from __future__ import annotations
 
@@ -101,5 +102,13 @@ def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> No
     assert heard_after > flash_at - 4  # not before the flash in the far end's audio
     violations = [r for r in records if r["event"] == "violation"]
     assert violations and violations[0]["kind"] == "three_way"
+    assert any(r["event"] == "prompt" and r["id"] == "three_way_warning" and r["to"] == "both" for r in records)
     cdr = next(r for r in records if r["event"] == "cdr")
     assert cdr["end_reason"] == "far_end_hung_up", cdr
+    assert cdr["violations"] == ["three_way"]
+    assert cdr["connected_s"] >= len(audio) / 8000 - 3  # billed from the 200 OK to the far end's BYE
+    assert next(r for r in records if r["event"] == "charge")["cents"] == cdr["charge_cents"] > 0
+    assert [r["event"] for r in records if r["event"].startswith("recording_")] == ["recording_start",
+                                                                                   "recording_stop"]
+    recordings = [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+    assert recordings and max(p.stat().st_size for p in recordings) > 8000 * 2 * 10  # > 10 s of the call
