@@ -118,3 +118,17 @@ def test_line_call_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     sim.write_text("[line]\nbackend = \"sim\"\n")
     wrong = ringfence("line", "call", "--config", str(sim), "1234")
     assert wrong.returncode == 2 and "a call needs backend" in wrong.stderr
+
+
+def test_a_sip_port_already_taken_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", 0))
+        port = taken.getsockname()[1]
+        device = tmp_path / "device.toml"
+        device.write_text(EXAMPLE.read_text().replace("sip_port = 0", f"sip_port = {port}"))
+        done = ringfence("line", "call", "--config", str(device), "sip:1@127.0.0.1:9")
+    assert done.returncode == 2
+    assert done.stderr.startswith("ringfence: error: line: cannot open the SIP socket") and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1

@@ -56,44 +56,48 @@ def far_end_audio() -> tuple[np.ndarray, float]:
     return np.concatenate([lead, recording]), len(lead) / 8000 + 8.0
 
 
-def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> None:
+def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[dict[str, Any]]:
+    """The three-way scenario's handset (its world, rules, lift, PIN, call type, number) on a SIP line to
+    `peer`, in real time, until the call record is written; its records."""
     scenario = load(SCENARIO)
+    overrides: dict[str, Any] = {
+        "paths": {"data_dir": str(data_dir), "rules": str(world_mod.write_rules(scenario.rules, data_dir))},
+        "line": {"backend": "sip", "domain": f"127.0.0.1:{peer.port}", "local_address": "127.0.0.1", "sip_port": 0},
+    }
+    config = config_mod.load(None, overrides)
+    world_mod.seed(scenario.world, config)
+    clock = StartedClock()
+    devices = sim_devices(config, clock)
+    devices.line = SipLine(clock, config.line.sip_settings())
+    mic = world_mod.Mouthpiece(clock, devices.audio)
+    records: list[dict[str, Any]] = []
+    runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))  # in calling hours
+    runtime.observe(records.append)
+    clock.restart()
+    actor = _Actor(clock, devices, None, mic)
+    for step in scenario.steps[:-1]:  # lift, PIN, call type, number; the far end or the network ends the call
+        actor.schedule(step)
+    mic.start(seconds)
+    stop = threading.Event()
+    runner = threading.Thread(target=runtime.run_realtime, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + seconds + 10
+        while time.monotonic() < deadline and not any(r["event"] == "cdr" for r in records):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(5)
+        devices.close()
+    return records
+
+
+def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> None:
     audio, flash_at = far_end_audio()
     with sipp.SippPeer(sipp.answer(audio, ring_ms=1000, talk_ms=round(len(audio) / 8 + 1500)), timeout_s=90) as peer:
-        overrides: dict[str, Any] = {
-            "paths": {"data_dir": str(tmp_path), "rules": str(world_mod.write_rules(scenario.rules, tmp_path))},
-            "line": {"backend": "sip", "domain": f"127.0.0.1:{peer.port}", "local_address": "127.0.0.1",
-                     "sip_port": 0},
-        }
-        config = config_mod.load(None, overrides)
-        world_mod.seed(scenario.world, config)
-        clock = StartedClock()
-        devices = sim_devices(config, clock)
-        devices.line = SipLine(clock, config.line.sip_settings())
-        mic = world_mod.Mouthpiece(clock, devices.audio)
-        records: list[dict[str, Any]] = []
-        runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))  # in calling hours
-        runtime.observe(records.append)
-        clock.restart()
-        actor = _Actor(clock, devices, None, mic)
-        for step in scenario.steps[:-1]:  # lift, PIN, call type, number; the far end ends the call
-            actor.schedule(step)
-        end = 4.0 + 4 + len(audio) / 8000 + 6
-        mic.start(end)
-        stop = threading.Event()
-        runner = threading.Thread(target=runtime.run_realtime, args=(stop,))
-        runner.start()
-        try:
-            deadline = time.monotonic() + end + 10
-            while time.monotonic() < deadline and not any(r["event"] == "cdr" for r in records):
-                time.sleep(0.2)
-        finally:
-            stop.set()
-            runner.join(5)
-            devices.close()
+        records = handset_calls(peer, tmp_path, 8 + len(audio) / 8000 + 6)
         events = [r["event"] for r in records]
-        assert "line_answered" in events and "connected" in events, "\n".join(str(r) for r in records if r["event"] not in (
-            "key_down", "key_up", "timer", "play_prompt", "speak"))
+        assert "line_answered" in events and "connected" in events, events
         assert peer.wait(15) == 0, peer.errors()
     three_way = [r for r in records if r["event"] == "three_way"]
     connected = next(r for r in records if r["event"] == "connected")
@@ -112,3 +116,13 @@ def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> No
                                                                                    "recording_stop"]
     recordings = [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
     assert recordings and max(p.stat().st_size for p in recordings) > 8000 * 2 * 10  # > 10 s of the call
+
+
+def test_a_busy_sip_answer_ends_in_the_busy_prompt_and_a_call_record(tmp_path: Path) -> None:
+    with sipp.SippPeer(sipp.reject("486 Busy Here")) as peer:
+        records = handset_calls(peer, tmp_path, 12)
+        assert peer.wait(10) == 0, peer.errors()
+    assert [r["state"] for r in records if r["event"] == "line_progress"] == ["ringing", "busy"]
+    assert any(r["event"] == "prompt" and r["id"] == "line_busy" for r in records)
+    cdr = next(r for r in records if r["event"] == "cdr")
+    assert cdr["end_reason"] == "busy" and cdr["connected_at"] is None
