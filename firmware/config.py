@@ -17,7 +17,7 @@ from hal.hookswitch import HookTiming
 from hal.keypad import LAYOUTS
 
 if TYPE_CHECKING:
-    from hal.sip_line import SipSettings
+    from hal.sip_signalling import SipSettings
 
 
 class ConfigError(ValueError):
@@ -160,7 +160,7 @@ class LineSection(_Section):
 
     def sip_settings(self) -> SipSettings:
         """The SIP line's settings, with the password read from its file; a ConfigError names what is wrong."""
-        from hal.sip_line import SipSettings
+        from hal.sip_signalling import SipSettings
 
         password = ""
         if self.password_file:

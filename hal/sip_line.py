@@ -4,9 +4,8 @@ The runtime calls dial/send/hang_up from its own thread; they are handed to the 
 network says (responses, BYE, RTP frames, RFC 4733 digits, registration) comes back as timestamped events
 posted to the runtime's sink, like every other hal device.
 
-Small pieces aiosipua 0.7 leaves to its user and that a phone line cannot do without are written here and
-kept small: the ACK of a failed INVITE (RFC 3261 17.1.1.3), INVITE retransmission over UDP (timer A) and
-giving up when nobody answers at all (timer B), and a watchdog on registration.
+Pieces aiosipua 0.7 leaves to its user are kept small: INVITE retransmission over UDP (timer A) and giving up
+when nobody answers at all (timer B) and a watchdog on registration here; the rest in hal/sip_signalling.py.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import socket
-import sys
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,8 +24,6 @@ from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
 from aiosipua.dialog import DialogState
 from aiosipua.outgoing_call import OutgoingCall
 from aiosipua.registration import Registration
-from aiosipua.transport import UdpSipTransport, _UdpProtocol
-from aiosipua.uac import SipUAC
 from aiosipua.uas import SipUAS
 
 from hal.audio import AudioFrame, check_frame
@@ -37,109 +31,21 @@ from hal.clock import Clock
 from hal.events import Event
 from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
 from hal.sip_media import MediaError, MediaLeg, negotiate, offer
+from hal.sip_signalling import (
+    SipSettings,
+    Uac,
+    UdpTransport,
+    ack_failure,
+    progress_for,
+    quiet_library_logs,
+    route_local_ip,
+    split_host_port,
+)
+
+__all__ = ["SipLine", "SipSettings", "progress_for"]
 
 EventSink = Callable[[Event], None]
 T1_S = 0.5
-
-#: Final INVITE responses as the call flow understands them (see docs/line.md).
-PROGRESS_BY_STATUS = {
-    486: "busy", 600: "busy",
-    404: "unreachable", 484: "unreachable", 410: "unreachable", 604: "unreachable",
-    480: "no_answer", 408: "no_answer",
-    503: "reorder",
-}
-
-
-def progress_for(status: int) -> str | None:
-    """The progress state a SIP response means; None for responses that change nothing the flow sees."""
-    if status in (180, 183):
-        return "ringing"
-    if status in PROGRESS_BY_STATUS:
-        return PROGRESS_BY_STATUS[status]
-    if 300 <= status < 700 and status != 487:
-        return "reorder"  # refused for a reason the inmate cannot act on: network trouble
-    return None
-
-
-@dataclass(frozen=True)
-class SipSettings:
-    """What the line needs to know, already validated by the configuration ([line] in firmware/config.py)."""
-
-    server: str = ""
-    domain: str = ""
-    user: str = "handset"
-    password: str = ""
-    register: bool = False
-    register_expires_s: int = 600
-    local_address: str = ""
-    sip_port: int = 0
-    codecs: tuple[str, ...] = ("pcmu", "pcma")
-    rtp_ports: tuple[int, int] = (16384, 32766)
-    dial_template: str = "sip:{number}@{domain}"
-    response_timeout_s: float = 8.0
-
-
-def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:
-    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
-    return host, int(port) if port else default_port
-
-
-def route_local_ip(towards: str) -> str:
-    """The address this host uses to reach `towards`: what SDP and Contact must announce."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((towards, 9))
-        return str(s.getsockname()[0])
-
-
-class _Uac(SipUAC):
-    """aiosipua's UAC with one hook: every response is shown to the line before the library acts on it."""
-
-    on_response: Callable[[SipResponse], None] = staticmethod(lambda r: None)
-
-    def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
-        self.on_response(response)
-        super().handle_response(response, addr)
-
-
-class _UdpProtocol311(_UdpProtocol):
-    """aiosipua asserts the socket is an asyncio.DatagramTransport, which Python 3.11's selector transport
-    (Raspberry Pi OS bookworm) does not declare although it is one; take it without the assertion."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._owner._udp_transport = transport  # type: ignore[assignment]
-
-
-class _UdpTransport(UdpSipTransport):
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._udp_transport, _ = await loop.create_datagram_endpoint(  # type: ignore[assignment]
-            lambda: _UdpProtocol311(self), local_addr=self.local_addr)
-
-
-class _LibraryLog(logging.Handler):
-    """The SIP and RTP libraries' warnings (malformed packets, mostly) as one line each on stderr, never a
-    traceback, and at most `burst` a minute, so a peer sending garbage cannot flood the console."""
-
-    def __init__(self, burst: int = 10) -> None:
-        super().__init__(logging.WARNING)
-        self.burst = burst
-        self._window = (0.0, 0)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        start, count = self._window
-        if record.created - start >= 60:
-            start, count = record.created, 0
-        self._window = (start, count + 1)
-        if count < self.burst:
-            sys.stderr.write(f"ringfence: {record.name.split('.')[0]}: {record.getMessage()}\n")
-
-
-def _quiet_library_logs() -> None:
-    for name in ("aiosipua", "aiortp"):
-        lib = logging.getLogger(name)
-        if not any(isinstance(h, _LibraryLog) for h in lib.handlers):
-            lib.addHandler(_LibraryLog())
-            lib.propagate = False
 
 
 class SipLine:
@@ -152,7 +58,7 @@ class SipLine:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sip-line", daemon=True)
         self._ports = PortAllocator(settings.rtp_ports)
-        self._uac: _Uac | None = None
+        self._uac: Uac | None = None
         self._uas: SipUAS | None = None
         self._registration: Registration | None = None
         self._call: OutgoingCall | None = None
@@ -175,7 +81,7 @@ class SipLine:
 
     def start(self, sink: EventSink) -> None:
         """Bind the SIP socket (an error here is raised, so the device reports it at start-up)."""
-        _quiet_library_logs()
+        quiet_library_logs()
         self._sink = sink
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(10)
@@ -233,9 +139,9 @@ class SipLine:
         s = self.settings
         towards = split_host_port(s.server)[0] if s.server else "127.0.0.1"
         self._local_ip = s.local_address or route_local_ip(towards)
-        transport = _UdpTransport(local_addr=("0.0.0.0" if not s.local_address else s.local_address,
+        transport = UdpTransport(local_addr=("0.0.0.0" if not s.local_address else s.local_address,
                                                 s.sip_port))
-        self._uac = _Uac(transport)
+        self._uac = Uac(transport)
         self._uac.on_response = self._on_response
         self._uas = SipUAS(transport, uac=self._uac, user_agent="ringfence")
         self._uas.on_invite = self._refuse_inbound
@@ -324,7 +230,7 @@ class SipLine:
         cancelled = self._cancelled.get(response.call_id or "")
         if cancelled is not None and response.status_code >= 300:
             del self._cancelled[cancelled.call_id]
-            self._ack_failure(cancelled, response)
+            ack_failure(cancelled, response)
             return
         call = self._call
         if call is None or response.call_id != call.call_id:
@@ -332,25 +238,13 @@ class SipLine:
         self._responded = True
         status = response.status_code
         if status >= 300:
-            self._ack_failure(call, response)
+            ack_failure(call, response)
         if status in (180, 183) and not self._answered:
             self._emit(LineProgress(self._now(), "ringing"))
             if status == 183 and response.body and response.content_type == "application/sdp":
                 from aiosipua.sdp import parse_sdp
 
                 self._spawn(self._start_media(parse_sdp(response.text)))
-
-    def _ack_failure(self, call: OutgoingCall, response: SipResponse) -> None:
-        """RFC 3261 17.1.1.3: a failed INVITE is acknowledged on the same branch, or the server resends it."""
-        ack = SipRequest(method="ACK", uri=call.invite.uri)
-        for name in ("Via", "From", "To", "Call-ID"):
-            value = response.get_header(name)
-            if value:
-                ack.headers.set_single(name, value)
-        ack.headers.set_single("CSeq", f"{response.cseq.seq if response.cseq else 1} ACK")
-        ack.headers.set_single("Max-Forwards", "70")
-        ack.headers.set_single("Content-Length", "0")
-        call.transport.send(ack, call.remote_addr)  # type: ignore[union-attr]
 
     async def _start_media(self, answer: Any) -> None:
         media, call = self._media, self._call
