@@ -36,6 +36,7 @@ from hal.sip_signalling import (
     Uac,
     UdpTransport,
     ack_failure,
+    answered_anyway,
     progress_for,
     quiet_library_logs,
     route_local_ip,
@@ -228,9 +229,12 @@ class SipLine:
         if cseq is None or cseq.method.upper() != "INVITE":
             return
         cancelled = self._cancelled.get(response.call_id or "")
-        if cancelled is not None and response.status_code >= 300:
+        if cancelled is not None and response.status_code >= 200:
             del self._cancelled[cancelled.call_id]
-            ack_failure(cancelled, response)
+            if response.status_code >= 300:
+                ack_failure(cancelled, response)
+            elif self._uac is not None:  # answered as our CANCEL crossed it: take the call and end it at once
+                answered_anyway(self._uac, cancelled, response)
             return
         call = self._call
         if call is None or response.call_id != call.call_id:

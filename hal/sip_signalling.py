@@ -128,3 +128,17 @@ def ack_failure(call: OutgoingCall, response: SipResponse) -> None:
     ack.headers.set_single("Max-Forwards", "70")
     ack.headers.set_single("Content-Length", "0")
     call.transport.send(ack, call.remote_addr)  # type: ignore[union-attr]
+
+
+def answered_anyway(uac: SipUAC, call: OutgoingCall, response: SipResponse) -> None:
+    """A 200 OK that crossed our CANCEL (RFC 3261 9.1): the far end is off-hook, so acknowledge it and send BYE
+    at once, with aiosipua's own ACK and BYE, rather than leave it talking to nobody."""
+    from aiosipua.dialog import DialogState
+    from aiosipua.uac_responses import _send_ack
+
+    to = response.to_addr
+    if to is not None and to.tag:
+        call.dialog.remote_tag = to.tag
+    call.dialog.state = DialogState.CONFIRMED  # the CANCEL had terminated it; the 200 OK established it after all
+    _send_ack(uac, call, response)
+    uac.send_bye(call.dialog, call.remote_addr)

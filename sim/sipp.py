@@ -152,6 +152,18 @@ def ring_until_cancel(early_media: np.ndarray | None = None, pt: int = 0) -> Sce
     return Scenario("cancel", steps, files)
 
 
+def answer_despite_cancel() -> Scenario:
+    """Ring, and answer just as our CANCEL arrives (the two cross): SIPp expects the ACK, then our BYE."""
+    steps = ('<recv request="INVITE"/>\n' + _reply("100 Trying") + _reply("180 Ringing")
+             + '<recv request="CANCEL"/>\n'
+             + "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n"
+             "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
+             "Contact: <sip:peer@[local_ip]:[local_port];transport=[transport]>\n"
+             + _sdp(0) + "\n]]></send>\n"
+             + '<recv request="ACK"/>\n<recv request="BYE"/>\n' + _reply("200 OK"))
+    return Scenario("crossed", steps, echo=True)
+
+
 _CHALLENGE = ('<send><![CDATA[\nSIP/2.0 401 Unauthorized\n' + _HEADERS + '\n'
               'WWW-Authenticate: Digest realm="ringfence.test", nonce="c2lwcC1yZWdpc3RyYXItbm9uY2U", algorithm=MD5\n'
               'Content-Length: 0\n]]></send>\n')

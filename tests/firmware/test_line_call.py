@@ -132,3 +132,18 @@ def test_a_sip_port_already_taken_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("ringfence: error: line: cannot open the SIP socket") and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+@pytest.mark.hardware
+def test_the_technicians_line_test_runs_over_the_sip_line(tmp_path: Path) -> None:
+    """`ringfence diag --run line` dials the test number through the configured SIP line: ringing passes, and
+    the test hangs up (a CANCEL SIPp expects)."""
+    with sipp.SippPeer(sipp.ring_until_cancel()) as peer:
+        device = tmp_path / "device.toml"
+        device.write_text(f'[line]\nbackend = "sip"\ndomain = "127.0.0.1:{peer.port}"\nlocal_address = "127.0.0.1"\n'
+                          f'sip_port = 0\n[paths]\ndata_dir = "{tmp_path / "var"}"\n')
+        done = ringfence("diag", "--home", str(tmp_path), "--config", str(device), "--run", "line", "--json")
+        assert peer.wait(10) == 0, peer.errors()
+    assert done.returncode == 0, done.stderr
+    result = records(done.stdout)[-1]
+    assert result["test"] == "line" and result["passed"] and result["detail"]["result"] == "ringing"

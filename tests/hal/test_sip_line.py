@@ -372,3 +372,13 @@ def test_early_media_tones_are_recognised_by_the_progress_detector(line, tone_na
         sip.hang_up()
         assert peer.wait(10) == 0, peer.errors()
     assert tone_name in heard
+
+
+def test_an_answer_that_crosses_our_cancel_is_acknowledged_and_ended(line):
+    with sipp.SippPeer(sipp.answer_despite_cancel()) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_progress")
+        sip.hang_up()
+        assert peer.wait(10) == 0, peer.errors()  # ACK and BYE for the 200 OK; nobody is left talking
+    assert sink.kinds() == ["line_progress"]
