@@ -147,3 +147,23 @@ def test_the_technicians_line_test_runs_over_the_sip_line(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     result = records(done.stdout)[-1]
     assert result["test"] == "line" and result["passed"] and result["detail"]["result"] == "ringing"
+
+
+def test_a_sip_handset_assembles_with_the_sip_line_and_a_bad_password_file_is_a_device_error(tmp_path: Path) -> None:
+    from firmware.device import DeviceError, assemble, real_devices
+    from hal.clock import MonotonicClock
+    from hal.sip_line import SipLine
+
+    cfg = config.load(EXAMPLE, {"paths": {"data_dir": str(tmp_path)}})
+    clock = MonotonicClock()
+    devices = real_devices(cfg, clock)
+    try:
+        assert isinstance(devices.line, SipLine)
+        assemble(cfg, clock, devices)
+        assert devices.line.local_port > 0  # started: its SIP socket is bound
+    finally:
+        devices.close()
+    broken = config.load(EXAMPLE, {"paths": {"data_dir": str(tmp_path)},
+                                   "line": {"password_file": str(tmp_path / "missing.secret")}})
+    with pytest.raises(DeviceError, match="line.backend = 'sip': line.password_file: cannot read"):
+        real_devices(broken, clock)
