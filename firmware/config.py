@@ -127,8 +127,8 @@ class LineSection(_Section):
     #: true: REGISTER (digest authentication) with the server and refresh before expiry; false: a trunk peer.
     registration: bool = False
     register_expires_s: int = Field(600, ge=60, le=86400)
-    #: Only UDP today: aiosipua's TCP transport writes UDP into its Via headers, and it has no TLS or SRTP.
-    transport: Literal["udp"] = "udp"
+    #: "udp" or "tcp" (RTP is UDP either way); no TLS or SRTP: neither aiosipua nor aiortp has them.
+    transport: Literal["udp", "tcp"] = "udp"
     #: The address to announce in SIP and SDP; empty: the one the route to the server uses.
     local_address: str = Field("", pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^$")
     sip_port: int = Field(5060, ge=0, le=65535)
@@ -175,7 +175,7 @@ class LineSection(_Section):
             server=self.server, domain=self.domain, user=self.user, password=password, register=self.registration,
             register_expires_s=self.register_expires_s, local_address=self.local_address, sip_port=self.sip_port,
             codecs=self.codecs, rtp_ports=self.rtp_ports, dial_template=self.dial_template,
-            response_timeout_s=self.response_timeout_s,
+            response_timeout_s=self.response_timeout_s, transport=self.transport,
         )
 
 

@@ -33,6 +33,7 @@ from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProg
 from hal.sip_media import MediaError, MediaLeg, negotiate, offer
 from hal.sip_signalling import (
     SipSettings,
+    TcpTransport,
     Uac,
     UdpTransport,
     ack_failure,
@@ -140,15 +141,16 @@ class SipLine:
         s = self.settings
         towards = split_host_port(s.server)[0] if s.server else "127.0.0.1"
         self._local_ip = s.local_address or route_local_ip(towards)
-        transport = UdpTransport(local_addr=("0.0.0.0" if not s.local_address else s.local_address,
-                                                s.sip_port))
+        bind = (s.local_address or "0.0.0.0", s.sip_port)
+        transport = TcpTransport(local_addr=bind) if s.transport == "tcp" else UdpTransport(local_addr=bind)
         self._uac = Uac(transport)
         self._uac.on_response = self._on_response
         self._uas = SipUAS(transport, uac=self._uac, user_agent="ringfence")
         self._uas.on_invite = self._refuse_inbound
         self._uas.on_bye = self._far_bye
         await self._uas.start()
-        self.local_port = int(transport._udp_transport.get_extra_info("sockname")[1])  # type: ignore[union-attr]
+        self.local_port = transport.bound_port if isinstance(transport, TcpTransport) else \
+            int(transport._udp_transport.get_extra_info("sockname")[1])  # type: ignore[union-attr]
         self._uac.advertised_addr = (self._local_ip, self.local_port)
         if s.register:
             self._start_registration()
@@ -210,14 +212,15 @@ class SipLine:
         self._spawn(self._retransmit(call))
 
     async def _retransmit(self, call: OutgoingCall) -> None:
-        """Timers A and B: resend the INVITE until any answer, then give up as a network fault."""
+        """Timers A and B: resend the INVITE until any answer (UDP only), then give up as a network fault."""
         interval, waited = T1_S, 0.0
         while waited < self.settings.response_timeout_s:
             await asyncio.sleep(interval)
             waited += interval
             if self._call is not call or self._responded:
                 return
-            call.transport.send(call.invite, call.remote_addr)  # type: ignore[union-attr]
+            if not call.transport.reliable:  # type: ignore[union-attr]
+                call.transport.send(call.invite, call.remote_addr)  # type: ignore[union-attr]
             interval = min(interval * 2, 4.0)
         if self._call is call and not self._responded:
             self.last_response = (408, "no answer from the far end")
@@ -320,6 +323,10 @@ class SipLine:
 
     async def _shut(self) -> None:
         await self._release()
+        for _ in range(100):  # up to 2 s for a cancelled INVITE's 487, so it is acknowledged before we go
+            if not self._cancelled:
+                break
+            await asyncio.sleep(0.02)
         if self._registration is not None and self._registration.state.name == "REGISTERED":
             self._registration.unregister()
         self._registration = None

@@ -9,11 +9,12 @@ import logging
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiosipua import SipRequest, SipResponse
 from aiosipua.outgoing_call import OutgoingCall
-from aiosipua.transport import UdpSipTransport, _UdpProtocol
+from aiosipua.transport import TcpSipTransport, UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 
 #: Final INVITE responses as the call flow understands them (see docs/line.md).
@@ -52,6 +53,7 @@ class SipSettings:
     rtp_ports: tuple[int, int] = (16384, 32766)
     dial_template: str = "sip:{number}@{domain}"
     response_timeout_s: float = 8.0
+    transport: str = "udp"
 
 
 def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:
@@ -142,3 +144,51 @@ def answered_anyway(uac: SipUAC, call: OutgoingCall, response: SipResponse) -> N
     call.dialog.state = DialogState.CONFIRMED  # the CANCEL had terminated it; the 200 OK established it after all
     _send_ack(uac, call, response)
     uac.send_bye(call.dialog, call.remote_addr)
+
+
+@dataclass
+class TcpTransport(TcpSipTransport):
+    """aiosipua's TCP transport with what its requests lack over TCP: a Via that says TCP and a Contact that asks
+    for TCP (aiosipua writes UDP into both), and a connection opened on first use, since its send() needs one."""
+
+    _connecting: dict[tuple[str, int], asyncio.Future[Any]] = field(default_factory=dict, init=False, repr=False)
+
+    def send(self, message: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
+        if isinstance(message, SipRequest):
+            _over_tcp(message)
+        if addr in self._connections:
+            super().send(message, addr)
+        else:
+            self._spawn(self._connect_and_send(message, addr))
+
+    async def _connect_and_send(self, message: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
+        pending = self._connecting.get(addr)
+        if pending is None:
+            pending = self._connecting[addr] = asyncio.ensure_future(self.connect(addr))
+        try:
+            await pending
+        except OSError as exc:  # the caller's own timer reports the silence (timer B, the registration watchdog)
+            logging.getLogger("aiosipua.transport").warning("cannot connect to %s:%d over TCP: %s", *addr,
+                                                            exc.strerror or exc)
+            return
+        finally:
+            if self._connecting.get(addr) is pending:
+                del self._connecting[addr]
+        super().send(message, addr)
+
+    @property
+    def bound_port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+
+def _over_tcp(request: SipRequest) -> None:
+    vias = request.get_header_values("via")
+    if vias and vias[0].startswith("SIP/2.0/UDP"):
+        request.remove_header("via")
+        for i, via in enumerate(vias):
+            request.add_header("Via", "SIP/2.0/TCP" + via[len("SIP/2.0/UDP"):] if i == 0 else via)
+    contact = request.get_header("contact")
+    if contact and "transport=" not in contact:
+        request.set_header("Contact", contact.replace(">", ";transport=tcp>", 1) if ">" in contact
+                           else contact + ";transport=tcp")

@@ -246,12 +246,14 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
-    def __init__(self, scenario: Scenario, timeout_s: float = 30.0, call: str = "") -> None:
-        """`call`: host:port to call (SIPp as the calling side); empty, SIPp waits to be called."""
+    def __init__(self, scenario: Scenario, timeout_s: float = 30.0, call: str = "", tcp: bool = False) -> None:
+        """`call`: host:port to call (SIPp as the calling side); empty, SIPp waits to be called. `tcp`: SIP over
+        one TCP connection (SIPp's t1 mode) instead of UDP."""
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp is not installed: run scripts/setup (Debian package sip-tester)")
         self.scenario = scenario
-        self.port = free_port()
+        self.tcp = tcp
+        self.port = free_port(socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
         self.media_port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="ringfence-sipp-"))
         for name, data in scenario.files.items():
@@ -263,6 +265,8 @@ class SippPeer:
                 "-timeout_error", "-trace_err", "-trace_msg"]
         if scenario.echo:
             args.append("-rtp_echo")
+        if tcp:
+            args += ["-t", "t1"]
         if call:
             args.append(call)
         self._proc = subprocess.Popen(args, cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -276,7 +280,7 @@ class SippPeer:
         """Return once SIPp holds its SIP port, so the first INVITE is not sent into the void."""
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and self._proc.poll() is None:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM) as s:
                 try:
                     s.bind(("127.0.0.1", self.port))
                 except OSError:

@@ -32,7 +32,7 @@ def records(out: str) -> list[dict]:
     ('backend = "sip"\ndomain = "pbx"\nrtp_ports = [5000, 4000]', "rtp_ports must be two ports"),
     ('backend = "sip"\ndomain = "pbx"\ndial_template = "tel:{number}"', "must be a sip: URI containing {number}"),
     ('backend = "sip"\ndomain = "pbx"\ndial_template = "sip:{number}@{host}"', "may use only {number} and"),
-    ('backend = "sip"\ndomain = "pbx"\ntransport = "tcp"', "line.transport = 'tcp'"),
+    ('backend = "sip"\ndomain = "pbx"\ntransport = "tls"', "line.transport = 'tls'"),
     ('backend = "sip"\ndomain = "pbx"\ncodecs = ["g729"]', "line.codecs.0 = 'g729'"),
     ('backend = "sip"\ndomain = "pbx"\ncodecs = ["pcmu", "pcmu"]', "codecs are listed twice"),
     ('backend = "sip"\ndomain = "pbx"\nregistration = true', "registration = true needs server, domain and"),

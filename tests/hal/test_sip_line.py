@@ -382,3 +382,34 @@ def test_an_answer_that_crosses_our_cancel_is_acknowledged_and_ended(line):
         sip.hang_up()
         assert peer.wait(10) == 0, peer.errors()  # ACK and BYE for the 200 OK; nobody is left talking
     assert sink.kinds() == ["line_progress"]
+
+
+def test_sip_over_tcp_places_the_call_and_takes_the_far_ends_bye(line):
+    with sipp.SippPeer(sipp.answer(tone(440, 1.0), talk_ms=1500), tcp=True) as peer:
+        sip, sink = line(transport="tcp")
+        sip.dial(peer.uri + ";transport=tcp")
+        sink.wait_for("line_answered")
+        talk(sip, 0.5)
+        sink.wait_for("line_hung_up")
+        assert peer.wait(10) == 0, peer.errors()
+        log = peer.errors()
+    assert "Via: SIP/2.0/TCP" in log and "transport=tcp>" in log  # our INVITE said TCP, and asked for TCP
+    assert level_at(sink.far_audio(), 440) > 0.9
+
+
+def test_a_tcp_server_that_refuses_connections_is_network_trouble(line):
+    closed = sipp.free_port(socket.SOCK_STREAM)
+    sip, sink = line(transport="tcp", response_timeout_s=1.0)
+    sip.dial(f"sip:1@127.0.0.1:{closed}")
+    assert sink.wait_for("line_progress", timeout=4).state == "reorder"
+
+
+def test_closing_right_after_a_cancel_still_acknowledges_the_487(line):
+    """A technician's test or a shutdown hangs up and closes at once: the 487 must still get its ACK."""
+    with sipp.SippPeer(sipp.ring_until_cancel()) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_progress")
+        sip.hang_up()
+        sip.close()
+        assert peer.wait(10) == 0, peer.errors()
