@@ -76,7 +76,7 @@ class SipLine:
         #: The last final response to our INVITE, for the technician's line test.
         self.last_response: tuple[int, str] = (0, "")
         self.last_stats: dict[str, float | int] = {}
-        #: The UDP port SIP listens on (the configured one, or the one the system chose for port 0).
+        #: The port SIP listens on (the configured one, or the one the system chose for port 0).
         self.local_port = 0
 
     # ---- the Line protocol (runtime thread) -----------------------------------------------------------
@@ -108,6 +108,8 @@ class SipLine:
                 asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()
         self._sink = None
 
     def target(self, number: str) -> str:
@@ -193,8 +195,8 @@ class SipLine:
         try:
             target = parse_uri(uri)
             remote = (target.host, target.port or 5060) if direct else split_host_port(self.settings.server)
-            if not target.host or not remote[0]:
-                raise ValueError(uri)
+            if not target.host or not remote[0] or target.scheme != "sip":
+                raise ValueError(uri)  # sips: would need TLS, which this line does not have
         except (ValueError, AttributeError, OSError):
             self.last_response = (0, f"not a SIP address this line can call: {uri}")
             self._emit(LineProgress(self._now(), "unreachable"))

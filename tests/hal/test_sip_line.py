@@ -184,9 +184,10 @@ def test_a_peer_that_never_answers_is_network_trouble_not_a_hang(line):
     assert invites >= 3  # sent, then resent at 0.5 s and 1 s (timer A)
 
 
-def test_a_number_that_is_not_a_sip_address_is_unreachable(line):
+@pytest.mark.parametrize("uri", ["sip:", "sips:1234@127.0.0.1:5061"])
+def test_a_number_that_is_not_a_sip_address_this_line_can_call_is_unreachable(line, uri):
     sip, sink = line()
-    sip.dial("sip:")
+    sip.dial(uri)
     assert sink.wait_for("line_progress").state == "unreachable"
     assert "not a SIP address" in sip.last_response[1]
 
