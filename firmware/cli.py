@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "diag": "firmware.tech.cli:diag_command",
     "dsp": "firmware.dsp.cli:dsp",
     "flash": "firmware.update.flash_cli:flash_command",
+    "line": "firmware.line_call:line_group",
     "provision": "firmware.tech.cli:provision_command",
     "rules": "firmware.rules.cli:rules_group",
     "slot": "firmware.update.cli:slot_group",
@@ -139,8 +140,10 @@ def config_check(path: Path) -> None:
     """Validate a device configuration file."""
     try:
         cfg = config_mod.load(path)
+        if cfg.line.backend == "sip":
+            cfg.line.sip_settings()  # the password file must be there and readable
     except config_mod.ConfigError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f"{path}: {exc}" if str(exc).startswith("line.") else str(exc)) from None
     click.echo(f"{path}: ok ({cfg.device.role} {cfg.device.id})")
 
 

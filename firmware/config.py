@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firmware.validation import summarize
 from hal.hookswitch import HookTiming
 from hal.keypad import LAYOUTS
+
+if TYPE_CHECKING:
+    from hal.sip_signalling import SipSettings
 
 
 class ConfigError(ValueError):
@@ -110,7 +113,70 @@ class AudioSection(_Section):
 
 
 class LineSection(_Section):
-    backend: Literal["sim"] = "sim"
+    """The telephone line: "sim", or "sip" for a facility's SIP server, PBX or trunk (docs/line.md)."""
+
+    backend: Literal["sim", "sip"] = "sim"
+    #: sip: the registrar or proxy every call goes through, host[:port]; empty: only full SIP URIs are called.
+    server: str = Field("", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
+    #: The SIP domain the dial template puts after the number, with a port if the domain needs one.
+    domain: str = Field("", pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
+    user: str = Field("handset", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._+-]+$")
+    #: A file holding the SIP password (never the password itself in this file); relative to the directory
+    #: the device runs in.
+    password_file: str = ""
+    #: true: REGISTER (digest authentication) with the server and refresh before expiry; false: a trunk peer.
+    registration: bool = False
+    register_expires_s: int = Field(600, ge=60, le=86400)
+    #: "udp" or "tcp" (RTP is UDP either way); no TLS or SRTP: neither aiosipua nor aiortp has them.
+    transport: Literal["udp", "tcp"] = "udp"
+    #: The address to announce in SIP and SDP; empty: the one the route to the server uses.
+    local_address: str = Field("", pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^$")
+    sip_port: int = Field(5060, ge=0, le=65535)
+    codecs: tuple[Literal["pcmu", "pcma"], ...] = Field(("pcmu", "pcma"), min_length=1, max_length=2)
+    rtp_ports: tuple[int, int] = (16384, 32766)
+    dial_template: str = "sip:{number}@{domain}"
+    #: How long a silent server may take to answer an INVITE or REGISTER before the call is network trouble.
+    response_timeout_s: float = Field(8.0, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _usable(self) -> LineSection:
+        if len(set(self.codecs)) != len(self.codecs):
+            raise ValueError(f"codecs are listed twice: {list(self.codecs)}")
+        low, high = self.rtp_ports
+        if not 1024 <= low < high <= 65535 or high - low < 2:
+            raise ValueError(f"rtp_ports must be two ports, low < high, within 1024-65535, got {[low, high]}")
+        template = self.dial_template
+        if not template.startswith("sip:") or "{number}" not in template:  # sips: needs TLS, not supported
+            raise ValueError(f"dial_template must be a sip: URI containing {{number}}, got {template!r}")
+        try:
+            template.format(number="1", domain="d")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"dial_template may use only {{number}} and {{domain}}, got {template!r}") from None
+        if self.backend == "sip" and "{domain}" in template and not self.domain:
+            raise ValueError("dial_template uses {domain} but domain is empty")
+        if self.registration and not (self.server and self.domain and self.password_file):
+            raise ValueError("registration = true needs server, domain and password_file")
+        return self
+
+    def sip_settings(self) -> SipSettings:
+        """The SIP line's settings, with the password read from its file; a ConfigError names what is wrong."""
+        from hal.sip_signalling import SipSettings
+
+        password = ""
+        if self.password_file:
+            try:
+                password = Path(self.password_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"line.password_file: cannot read {self.password_file}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+            if not password or "\n" in password:
+                raise ConfigError(f"line.password_file: {self.password_file} must hold the password on one line")
+        return SipSettings(
+            server=self.server, domain=self.domain, user=self.user, password=password, register=self.registration,
+            register_expires_s=self.register_expires_s, local_address=self.local_address, sip_port=self.sip_port,
+            codecs=self.codecs, rtp_ports=self.rtp_ports, dial_template=self.dial_template,
+            response_timeout_s=self.response_timeout_s, transport=self.transport,
+        )
 
 
 class LinkSection(_Section):

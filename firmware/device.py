@@ -84,6 +84,14 @@ def real_devices(config: Config, clock: Clock) -> Devices:
             devices.close()
             raise DeviceError(f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
                               f" {type(exc).__name__}: {exc}") from exc
+    if config.line.backend == "sip":
+        try:
+            from hal.sip_line import SipLine
+
+            devices.line = SipLine(clock, config.line.sip_settings())
+        except Exception as exc:  # an unreadable password file, the SIP library missing
+            devices.close()
+            raise DeviceError(f"line.backend = 'sip': {exc}") from exc
     if config.display.backend == "lcd":
         from hal.lcd import LcdDisplay
 

@@ -113,3 +113,21 @@ class SimLine:
     def close(self) -> None:
         self.hang_up()
         self._sink = None
+
+
+@dataclass(frozen=True)
+class LineDigit(Event):
+    """A digit the far end sent as an RFC 4733 telephone-event (out of band, so no detector hears it)."""
+
+    digit: str
+    kind: ClassVar[str] = "line_digit"
+
+
+@dataclass(frozen=True)
+class LineService(Event):
+    """Whether the line can place calls: "in_service" once registered, "out_of_service" with the reason when
+    the registration failed or lapsed (the handset then says it is out of order instead of taking a PIN)."""
+
+    state: str
+    reason: str = ""
+    kind: ClassVar[str] = "line_service"

@@ -31,7 +31,7 @@ from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
-from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
 
 #: Endings after which the called party is still on the line and hears a goodbye before it is released.
 PARTY_GOODBYES = frozenset({"declined", "blocked_by_called_party", "no_choice"})
@@ -93,6 +93,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self.timing = policy.timing
         self.catalog = catalog
         self._detector_factory = detectors
+        #: False after the line reported it cannot place calls (a lost SIP registration) until it recovers.
+        self.line_in_service = True
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
             auto_transitions=False, ignore_invalid_triggers=True, prepare_event="_mark_state_change",
@@ -212,6 +214,12 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 self._far_hung_up()
             case LineIncoming():
                 self._emit(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
+            case LineService():
+                self.line_in_service = event.state == "in_service"
+            case LineDigit():  # an RFC 4733 key: the same as one the in-band detector hears
+                if self.line_active and self.state in ("called_party", "block_confirm", "connected") \
+                        and not self._is_echo(event.digit, event.at):
+                    self._far_key(event.digit)
         return self._out
 
     def _put_down(self, reason: str) -> None:
@@ -491,9 +499,10 @@ class HandsetFlow(CalledParty, ConnectedCall):
         if self.state != "pin_entry" or not self.checking_phone:
             return
         self.checking_phone = False
-        if not result.available:
+        reason = result.reason if not result.available else "" if self.line_in_service else "refuse.out_of_order"
+        if reason:
             self._quiet("ear")
-            self._farewell = self._refusal(result.reason, (), result.params) + ["hang_up_now"]
+            self._farewell = self._refusal(reason, (), result.params if not result.available else {}) + ["hang_up_now"]
             self.given_up()
             return
         other = "es" if self.language == "en" else "en"
@@ -591,6 +600,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self._not_connected("busy", ["line_busy"])
         elif state in ("sit", "unreachable", "reorder"):
             self._not_connected("not_reachable", ["not_reachable"])
+        elif state == "no_answer":  # the network gave up ringing (SIP 480/408) before our ring timeout
+            self._not_connected("no_answer", ["no_answer"])
 
     def _answered(self, answered_by: str) -> None:
         if self.state != "placing":

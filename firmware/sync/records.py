@@ -44,7 +44,8 @@ class AttemptRecord(_Report):
 
 class LineIncomingDetail(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    caller: str = Field(pattern=r"^[0-9]{3,15}$")
+    #: The calling number, or what a SIP line was told of the caller (its URI's user part or the whole URI).
+    caller: str = Field(max_length=256)
     #: The call flow's state when the call was offered ("idle": on hook).
     state: str = Field(min_length=1, max_length=32)
 

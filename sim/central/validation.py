@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from firmware.sync.records import RECORD_SCHEMAS, validate_record
 from firmware.sync.schema import OutboxRecord
 
 #: The largest amount of money one record, purchase or reservation may move: $100,000.00.
@@ -29,7 +30,8 @@ NUMBER = re.compile(r"[0-9*#+]{1,32}")
 #: Every record kind a device makes (firmware/rules/records.py and its incident reports, firmware/kiosk, the
 #: simulator's calls), and the technician audit's `tech.<action>` (firmware/tech/audit.py).
 KINDS = frozenset({"call", "cdr", "ledger", "block", "violation", "lockout", "pulse_dialing", "hookflash",
-                   "inbound_call_refused", "mouthpiece_dtmf", "data_error", "health", "audit", "kiosk_session"})
+                   "line_incoming", "mouthpiece_dtmf", "data_error", "health", "audit", "kiosk_session",
+                   *RECORD_SCHEMAS})
 TECH_KIND = re.compile(r"tech\.[a-z][a-z0-9_]{0,39}")
 
 Cents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
@@ -86,6 +88,11 @@ def check_record(record: OutboxRecord) -> dict[str, Any]:
         payload = None
     if not isinstance(payload, dict):
         raise Refused("payload is not a JSON object")
+    if record.kind in RECORD_SCHEMAS:
+        try:
+            validate_record(record.kind, payload)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
     model = EFFECTS.get(record.kind)
     if model is not None:
         try:

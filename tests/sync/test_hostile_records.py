@@ -63,6 +63,10 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
     ("block", {"number": "../../etc", "at": "x"}, "number"),
     ("block", {"number": 3055550100}, "number"),
     ("spend_it_all", {"x": 1}, "is not a record kind"),
+    ("attempt", {"id": "a1", "at": "t", "device_id": "d", "inmate_id": "I1", "detail": {"reason": "rm -rf"}},
+     "attempt.detail.reason"),
+    ("line_incoming", {"id": "a1", "at": "t", "device_id": "d", "detail": {"caller": "1", "state": ""}},
+     "line_incoming.detail.state"),
     ("call", [1, 2], "not a JSON object"),
 ])
 def test_each_wrong_value_is_refused_by_name(kind: str, payload: object, reason: str) -> None:

@@ -1,0 +1,128 @@
+"""The whole handset call flow over a real SIP call: SIPp answers, accepts with a key (the called party's IVR),
+then plays a recorded three-way attempt as RTP; the detector fires on audio that came through the network, the
+policy warns both parties and records a violation, the call is recorded, billed and ends on the far end's BYE."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from firmware import config as config_mod
+from firmware.device import assemble, sim_devices
+from hal.clock import MonotonicClock, TimerHandle
+from hal.sip_line import SipLine
+from sim import sipp
+from sim import world as world_mod
+from sim.corpus import build
+from sim.network import dtmf
+from sim.runner import _Actor
+from sim.scenario import load
+
+pytestmark = [pytest.mark.slow, pytest.mark.hardware]
+SCENARIO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "three-way-attempt.toml"
+
+
+class StartedClock:
+    """The device's real clock, counted from the start of the test so scenario step times apply as they are."""
+
+    def __init__(self) -> None:
+        self._clock = MonotonicClock()
+        self._t0 = self._clock.now()
+
+    def now(self) -> float:
+        return self._clock.now() - self._t0
+
+    def restart(self) -> None:
+        """Count from now: the device is assembled and its devices started, the scenario begins."""
+        self._t0 = self._clock.now()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return self._clock.call_at(when + self._t0, callback)
+
+
+def far_end_audio() -> tuple[np.ndarray, float]:
+    """What the called party sends after answering: a pause, "1" to accept, then a call in which it flashes,
+    holds and conferences a third party (the corpus recording, from 8 s before its flash)."""
+    call = build("landline_click", 1)
+    start = call.flash_times[0] - 8.0
+    recording = call.samples[round(start * 8000) : round((call.hold[1] + 3.0) * 8000)]
+    lead = np.concatenate([np.zeros(8000, np.int16), dtmf("1"), np.zeros(4000, np.int16)])
+    return np.concatenate([lead, recording]), len(lead) / 8000 + 8.0
+
+
+def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[dict[str, Any]]:
+    """The three-way scenario's handset (its world, rules, lift, PIN, call type, number) on a SIP line to
+    `peer`, in real time, until the call record is written; its records."""
+    scenario = load(SCENARIO)
+    overrides: dict[str, Any] = {
+        "paths": {"data_dir": str(data_dir), "rules": str(world_mod.write_rules(scenario.rules, data_dir))},
+        "line": {"backend": "sip", "domain": f"127.0.0.1:{peer.port}", "local_address": "127.0.0.1", "sip_port": 0},
+    }
+    config = config_mod.load(None, overrides)
+    world_mod.seed(scenario.world, config)
+    clock = StartedClock()
+    devices = sim_devices(config, clock)
+    devices.line = SipLine(clock, config.line.sip_settings())
+    mic = world_mod.Mouthpiece(clock, devices.audio)
+    records: list[dict[str, Any]] = []
+    runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))  # in calling hours
+    runtime.observe(records.append)
+    clock.restart()
+    actor = _Actor(clock, devices, None, mic)
+    for step in scenario.steps[:-1]:  # lift, PIN, call type, number; the far end or the network ends the call
+        actor.schedule(step)
+    mic.start(seconds)
+    stop = threading.Event()
+    runner = threading.Thread(target=runtime.run_realtime, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + seconds + 10
+        while time.monotonic() < deadline and not any(r["event"] == "cdr" for r in records):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(5)
+        devices.close()
+    return records
+
+
+def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> None:
+    audio, flash_at = far_end_audio()
+    with sipp.SippPeer(sipp.answer(audio, ring_ms=1000, talk_ms=round(len(audio) / 8 + 1500)), timeout_s=90) as peer:
+        records = handset_calls(peer, tmp_path, 8 + len(audio) / 8000 + 6)
+        events = [r["event"] for r in records]
+        assert "line_answered" in events and "connected" in events, events
+        assert peer.wait(15) == 0, peer.errors()
+    three_way = [r for r in records if r["event"] == "three_way"]
+    connected = next(r for r in records if r["event"] == "connected")
+    assert three_way, [r for r in records if r["event"] not in ("key_down", "key_up", "timer")]
+    heard_after = (three_way[0]["t_ms"] - connected["t_ms"]) / 1000
+    assert heard_after > flash_at - 4  # not before the flash in the far end's audio
+    violations = [r for r in records if r["event"] == "violation"]
+    assert violations and violations[0]["kind"] == "three_way"
+    assert any(r["event"] == "prompt" and r["id"] == "three_way_warning" and r["to"] == "both" for r in records)
+    cdr = next(r for r in records if r["event"] == "cdr")
+    assert cdr["end_reason"] == "far_end_hung_up", cdr
+    assert cdr["violations"] == ["three_way"]
+    assert cdr["connected_s"] >= len(audio) / 8000 - 3  # billed from the 200 OK to the far end's BYE
+    assert next(r for r in records if r["event"] == "charge")["cents"] == cdr["charge_cents"] > 0
+    assert [r["event"] for r in records if r["event"].startswith("recording_")] == ["recording_start",
+                                                                                   "recording_stop"]
+    recordings = [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+    assert recordings and max(p.stat().st_size for p in recordings) > 8000 * 2 * 10  # > 10 s of the call
+
+
+def test_a_busy_sip_answer_ends_in_the_busy_prompt_and_a_call_record(tmp_path: Path) -> None:
+    with sipp.SippPeer(sipp.reject("486 Busy Here")) as peer:
+        records = handset_calls(peer, tmp_path, 12)
+        assert peer.wait(10) == 0, peer.errors()
+    assert [r["state"] for r in records if r["event"] == "line_progress"] == ["ringing", "busy"]
+    assert any(r["event"] == "prompt" and r["id"] == "line_busy" for r in records)
+    cdr = next(r for r in records if r["event"] == "cdr")
+    assert cdr["end_reason"] == "busy" and cdr["connected_at"] is None
