@@ -150,7 +150,7 @@ def test_the_technicians_line_test_runs_over_the_sip_line(tmp_path: Path) -> Non
 
 
 def test_a_sip_handset_assembles_with_the_sip_line_and_a_bad_password_file_is_a_device_error(tmp_path: Path) -> None:
-    from firmware.device import DeviceError, assemble, real_devices
+    from firmware.device import DeviceError, Platform, build, real_devices
     from hal.clock import MonotonicClock
     from hal.sip_line import SipLine
 
@@ -159,7 +159,7 @@ def test_a_sip_handset_assembles_with_the_sip_line_and_a_bad_password_file_is_a_
     devices = real_devices(cfg, clock)
     try:
         assert isinstance(devices.line, SipLine)
-        assemble(cfg, clock, devices)
+        build(cfg, clock, devices, Platform(sync=False)).start()
         assert devices.line.local_port > 0  # started: its SIP socket is bound
     finally:
         devices.close()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from firmware import config as config_mod
-from firmware.device import assemble, sim_devices
+from firmware.device import Platform, build, sim_devices
 from hal.clock import MonotonicClock, TimerHandle
 from hal.sip_line import SipLine
 from sim import sipp
@@ -71,8 +71,10 @@ def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[d
     devices.line = SipLine(clock, config.line.sip_settings())
     mic = world_mod.Mouthpiece(clock, devices.audio)
     records: list[dict[str, Any]] = []
-    runtime = assemble(config, clock, devices, wall=world_mod.wall_clock(scenario.start))  # in calling hours
+    assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+    runtime = assembly.runtime  # in calling hours
     runtime.observe(records.append)
+    assembly.start()
     clock.restart()
     actor = _Actor(clock, devices, None, mic)
     for step in scenario.steps[:-1]:  # lift, PIN, call type, number; the far end or the network ends the call
