@@ -17,9 +17,7 @@ import numpy as np
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.wavio import read_wav
 from hal.audio import SAMPLE_RATE
-
-SOUNDS = Path("/usr/share/asterisk/sounds")
-MOH = Path("/usr/share/asterisk/moh")
+from sim.sounds import MOH, PACKAGES, SOUNDS, sound_dir
 
 ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb+m3", "es", "es-419", "es-419+f2")
 ESPEAK_LINES = (
@@ -41,10 +39,9 @@ class CorpusError(RuntimeError):
 
 @functools.cache
 def prompt_paths() -> tuple[Path, ...]:
-    paths = sorted(p for lang in ("en", "es") for p in (SOUNDS / lang).glob("*.wav"))
+    paths = sorted(p for lang in ("en", "es") for p in sound_dir(lang).glob("*.wav"))
     if not paths:
-        raise CorpusError(f"{SOUNDS}/en and /es hold no WAV prompts: install asterisk-core-sounds-en-wav "
-                          "and asterisk-core-sounds-es-wav")
+        raise CorpusError(f"{SOUNDS} holds no English or Spanish WAV prompts: install {PACKAGES}")
     return tuple(paths)
 
 
