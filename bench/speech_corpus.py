@@ -53,13 +53,15 @@ def _espeak(limit: int | None) -> Iterator[Recording]:
         yield Recording("espeak", f"{text.name} ({voice})", read_wav(wav))
 
 
-def recordings(espeak_texts: int | None = None) -> list[Recording]:
-    """Every prompt and music file, then the generated speech (all licence texts unless limited)."""
+def recordings(espeak_texts: int | None = None, per_group: int | None = None) -> list[Recording]:
+    """Every prompt and music file, then the generated speech (all licence texts unless limited); `per_group`
+    keeps the first files of each group only, for a quick run."""
     out: list[Recording] = []
     for group, root in (("en", sound_dir("en")), ("es", sound_dir("es")), ("moh", MOH)):
         if not root.exists():
             raise RuntimeError(f"{root} is missing: install {PACKAGES}")
-        out += [Recording(group, str(p.relative_to(root)), read_wav(p)) for p in sorted(root.rglob("*.wav"))]
+        files = sorted(root.rglob("*.wav"))[:per_group]
+        out += [Recording(group, str(p.relative_to(root)), read_wav(p)) for p in files]
     return out + list(_espeak(espeak_texts))
 
 

@@ -2,6 +2,7 @@
 
     python -m bench.sync                 # the full reference facility (takes several minutes on serial)
     python -m bench.sync --scale 0.1     # a tenth of it, for a quick look
+    python -m bench.sync --quick         # 1% of it and 5 devices: a smoke test
 
 Named peers on the same input: the facility's JSON-lines files compressed whole with zstd (level 19) and
 gzip (level 9): what copying the files over the same line would cost at best. Results: bench/results/sync.json
@@ -365,15 +366,20 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--many-scale", type=float, default=0.05, help="facility fraction for the many-device run")
     parser.add_argument("--no-serial", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="1%% of the facility and 5 devices: seconds")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        args.scale, args.devices, args.many_scale = 0.01, 5, 0.01
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"command": "python -m bench.sync " + " ".join(sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp:
         results["reference"] = bench_reference(Path(tmp) / "ref", args.scale, not args.no_serial)
         if args.devices:
             results["many"] = bench_many(Path(tmp) / "many", args.devices, args.many_scale)
-    (RESULTS / "sync.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / "sync.md").write_text(markdown(results))
+    (out / "sync.json").write_text(json.dumps(results, indent=1))
+    (out / "sync.md").write_text(markdown(results))
     print(markdown(results))
 
 
