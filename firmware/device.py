@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from firmware.config import Config
+from firmware.errors import InputError
 from firmware.runtime import Machine, Runtime
 from hal.audio import AudioPort, SimAudioPort
 from hal.clock import Clock
@@ -39,7 +40,7 @@ def sim_devices(config: Config, clock: Clock) -> Devices:
     )
 
 
-class DeviceError(RuntimeError):
+class DeviceError(InputError):
     """A configured hardware backend cannot be used here; the message names the device and the setting."""
 
 

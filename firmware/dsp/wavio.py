@@ -21,6 +21,14 @@ class AudioFileError(ValueError):
 _DTYPES = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}
 
 
+def _why(path: Path, exc: Exception) -> str:
+    """The wave module's reason, or what it left unsaid: an empty or cut-short file raises EOFError with none."""
+    if str(exc):
+        return str(exc)
+    size = path.stat().st_size
+    return "the file is empty" if size == 0 else f"the file ends after {size} bytes, inside the WAV header"
+
+
 def read_wav(path: Path) -> np.ndarray:
     """Return the file as 8 kHz mono int16, downmixing channels and resampling as needed."""
     try:
@@ -29,8 +37,10 @@ def read_wav(path: Path) -> np.ndarray:
             raw = src.readframes(src.getnframes())
     except FileNotFoundError:
         raise AudioFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AudioFileError(f"{path}: a directory, not a WAV file") from None
     except (wave.Error, EOFError) as exc:
-        raise AudioFileError(f"{path}: not a PCM WAV file ({exc})") from None
+        raise AudioFileError(f"{path}: not a PCM WAV file ({_why(path, exc)})") from None
     if width not in _DTYPES:
         raise AudioFileError(f"{path}: {8 * width}-bit samples are not supported (8, 16 or 32-bit PCM)")
     if rate < 4000 or rate > 192000:
