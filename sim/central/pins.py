@@ -44,7 +44,7 @@ def _write_jsonl(path: Path, records: dict[str, Any]) -> None:
 
 
 def pin_key(directory: Path) -> tuple[str, str, bool]:
-    """The key id and secret verifiers are made under, and whether it was made just now."""
+    """The key id and secret verifiers are made under, and whether it is new (make_roster then writes it)."""
     path = directory / "pin_keys.jsonl"
     keys = _read_jsonl(path)
     if keys:
@@ -54,9 +54,7 @@ def pin_key(directory: Path) -> tuple[str, str, bool]:
         except ValueError as exc:
             raise InputError(f"{path}: {exc}") from None
         return key_id, value["secret"], False
-    secret = os.urandom(32).hex()
-    _write_jsonl(path, {"k1": {"secret": secret}})
-    return "k1", secret, True
+    return "k1", os.urandom(32).hex(), True
 
 
 def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
@@ -101,5 +99,7 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         else:
             added += 1
         inmates[inmate_id] = value
+    if made:  # only once every row is good: a refused roster leaves the facility as it was
+        _write_jsonl(directory / "pin_keys.jsonl", {key_id: {"secret": secret}})
     _write_jsonl(inmates_path, inmates)
     return added, updated, made
