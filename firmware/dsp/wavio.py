@@ -37,8 +37,6 @@ def read_wav(path: Path) -> np.ndarray:
             raw = src.readframes(src.getnframes())
     except FileNotFoundError:
         raise AudioFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise AudioFileError(f"{path}: a directory, not a WAV file") from None
     except (wave.Error, EOFError) as exc:
         raise AudioFileError(f"{path}: not a PCM WAV file ({_why(path, exc)})") from None
     if width not in _DTYPES:
