@@ -39,7 +39,7 @@ CASES = [
     (["sim", "run", "--fresh", "--data-dir", "/proc/ringfence-sim", str(SCENARIO)], ExitCode.USAGE,
      "--data-dir /proc/ringfence-sim: cannot be written"),
     (["dsp", "dtmf", "empty.wav"], ExitCode.USAGE, "empty.wav: not a PCM WAV file (the file is empty)"),
-    (["dsp", "progress", "dir"], ExitCode.USAGE, "dir: a directory, not a WAV file"),
+    (["dsp", "progress", "dir"], ExitCode.USAGE, "dir: is a directory, not a WAV file"),
     (["run", "--config", "lgpio.toml"], ExitCode.USAGE, "gpio.backend = 'lgpio': cannot open"),
     (["diag", "--home", "dir", "--config", "lgpio.toml", "--run", "keypad"], ExitCode.USAGE,
      "gpio.backend = 'lgpio': cannot open"),
