@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import click
 
@@ -35,6 +36,8 @@ def one_line(exc: Exception) -> tuple[str, ExitCode] | None:
         return os_error_line(exc), LinkError.exit_code
     if isinstance(exc, OSError):
         return os_error_line(exc), InputError.exit_code
+    if isinstance(exc, sqlite3.OperationalError):  # a database file that cannot be opened or written
+        return f"database: {exc}", InputError.exit_code
     if os.environ.get("RINGFENCE_DEBUG"):
         return None
     return (f"internal error: {type(exc).__name__}: {exc} (RINGFENCE_DEBUG=1 shows where)",

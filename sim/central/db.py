@@ -70,6 +70,8 @@ class CentralDB:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        if self.path != ":memory:":  # as the device's store does: `--db var/central.sqlite` on a fresh checkout
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
