@@ -171,7 +171,9 @@ class Flasher:
         try:
             channel = self.connect(url, self.baudrate, self.timeout)
         except LinkError as exc:
-            if outcome.attempts == 1:  # never opened (no such device, nobody listening): retrying will not help
+            # A serial device that does not open on the first try is absent: retrying will not help. A network
+            # device may still be starting its receiver, so tcp:// keeps its retries.
+            if outcome.attempts == 1 and not url.startswith("tcp://"):
                 raise _Finished("link_failed", str(exc)) from None
             raise
         try:
