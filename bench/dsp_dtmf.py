@@ -20,6 +20,7 @@ import json
 import time
 from pathlib import Path
 
+import click
 import numpy as np
 
 from bench import spandsp
@@ -48,8 +49,8 @@ def theirs(samples: np.ndarray) -> list[tuple[str, float]]:
     return [(r.name, r.at_s) for r in spandsp.run("dtmf", samples).reports if r.kind == "start"]
 
 
-def hard_file() -> dict[str, object]:
-    samples, truth = random_digits(692, SEED)
+def hard_file(digits: int = 692) -> dict[str, object]:
+    samples, truth = random_digits(digits, SEED)
     out: dict[str, object] = {"digits": len(truth), "seconds": round(len(samples) / SAMPLE_RATE, 1)}
     for name, run in (("ours_batch", ours_batch), ("ours_streaming", ours_stream), ("spandsp", theirs)):
         correct, false = score(run(samples), truth)
@@ -85,11 +86,11 @@ def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str
                             lambda x: [f"{d}@{t:.2f}s" for d, t in theirs(x)])
 
 
-def speed(recs: list[Recording]) -> dict[str, float]:
+def speed(recs: list[Recording], repeats: int = REPEATS) -> dict[str, float]:
     signal = np.concatenate([r.samples for r in recs])
     seconds = len(signal) / SAMPLE_RATE
     ours, peer = [], []
-    for _ in range(REPEATS):  # interleaved, so both see the same machine load
+    for _ in range(repeats):  # interleaved, so both see the same machine load
         ours.append(seconds / _cpu_seconds(lambda: detect(signal)))
         peer.append(spandsp.run("dtmf", signal).x_realtime)
     part = np.concatenate([signal[: 600 * SAMPLE_RATE], random_digits(200, SEED + 1)[0]])
@@ -122,21 +123,21 @@ def curve(name: str, values: list[float], spec_for, digits: int = 160) -> dict[s
     return {name: values, "ours": ours, "spandsp": peer}
 
 
-def curves() -> dict[str, dict[str, list[float]]]:
+def curves(digits: int = 160, step: int = 1) -> dict[str, dict[str, list[float]]]:
     fixed = {"level_dbm0": (-15.0, -15.0), "twist_db": (0.0, 0.0), "freq_error": (0.0, 0.0), "on_s": (0.06, 0.06),
              "off_s": (0.06, 0.06), "snr_db": (30.0, 30.0)}
     def with_(**kw: tuple[float, float]) -> DigitSpec:
         return DigitSpec(**{**fixed, **kw})
     return {
-        "snr": curve("snr_db", [float(v) for v in range(-3, 25, 2)], lambda v: with_(snr_db=(v, v))),
-        "twist": curve("twist_db", [float(v) for v in range(-14, 11)],
-                       lambda v: with_(twist_db=(v, v), level_dbm0=(-20.0, -3.0))),
-        "frequency": curve("freq_error_percent", [round(v, 2) for v in np.arange(-5.0, 5.01, 0.25)],
-                           lambda v: with_(freq_error=(v / 100, v / 100))),
+        "snr": curve("snr_db", [float(v) for v in range(-3, 25, 2)][::step], lambda v: with_(snr_db=(v, v)), digits),
+        "twist": curve("twist_db", [float(v) for v in range(-14, 11)][::step],
+                       lambda v: with_(twist_db=(v, v), level_dbm0=(-20.0, -3.0)), digits),
+        "frequency": curve("freq_error_percent", [round(v, 2) for v in np.arange(-5.0, 5.01, 0.25)][::step],
+                           lambda v: with_(freq_error=(v / 100, v / 100)), digits),
     }
 
 
-def plot(curves_: dict[str, dict[str, list[float]]]) -> list[str]:
+def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,7 +158,7 @@ def plot(curves_: dict[str, dict[str, list[float]]]) -> list[str]:
         ax.set_title(titles[key][1])
         ax.grid(alpha=0.3)
         ax.legend()
-        path = RESULTS / f"dsp_dtmf_{key}.png"
+        path = out / f"dsp_dtmf_{key}.png"
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
@@ -168,7 +169,7 @@ def plot(curves_: dict[str, dict[str, list[float]]]) -> list[str]:
 def markdown(result: dict[str, object]) -> str:
     hard = result["hard_file"]
     sp = result["speed"]
-    lines = ["# DTMF receiver vs SpanDSP", "", f"Command: `python -m bench.dsp_dtmf` (seed {SEED}).", "",
+    lines = ["# DTMF receiver vs SpanDSP", "", f"Command: `{result['command']}` (seed {SEED}).", "",
              f"## Hard random-digit file ({hard['digits']} digits, {hard['seconds']} s)", "",  # type: ignore[index]
              "| receiver | correct | false |", "|---|---|---|"]
     for name in ("ours_batch", "ours_streaming", "spandsp"):
@@ -187,25 +188,30 @@ def markdown(result: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    RESULTS.mkdir(exist_ok=True)
+@click.command()
+@click.option("--quick", is_flag=True, help="100 digits, 10 files of each sound group, coarse curves: seconds.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(quick: bool, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    result: dict[str, object] = {"hard_file": hard_file(), "under_dial_tone": under_dial_tone()}
+    result: dict[str, object] = {"command": "python -m bench.dsp_dtmf" + (" --quick" if quick else ""),
+                                 "hard_file": hard_file(100 if quick else 692),
+                                 "under_dial_tone": under_dial_tone(2 if quick else 6)}
     print("hard file:", json.dumps(result["hard_file"]), flush=True)
     print("under dial tone:", json.dumps(result["under_dial_tone"]), flush=True)
-    recs = recordings()
+    recs = recordings(0, 10) if quick else recordings()
     line = through_line(recs)
     result["talk_off"] = talk_off(recs, line)
     for group, g in result["talk_off"].items():  # type: ignore[union-attr]
         print(f"talk-off {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
-    result["speed"] = speed(recs)
+    result["speed"] = speed(recs, 2 if quick else REPEATS)
     print("speed:", json.dumps(result["speed"]), flush=True)
-    result["curves"] = curves()
-    result["plots"] = plot(result["curves"])  # type: ignore[arg-type]
+    result["curves"] = curves(20, 4) if quick else curves()
+    result["plots"] = plot(result["curves"], out)  # type: ignore[arg-type]
     result["bench_seconds"] = round(time.time() - started, 1)
-    (RESULTS / "dsp_dtmf.json").write_text(json.dumps(result, indent=1) + "\n")
-    (RESULTS / "dsp_dtmf.md").write_text(markdown(result))
-    print((RESULTS / "dsp_dtmf.md").read_text())
+    (out / "dsp_dtmf.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "dsp_dtmf.md").write_text(markdown(result))
+    print((out / "dsp_dtmf.md").read_text())
 
 
 if __name__ == "__main__":

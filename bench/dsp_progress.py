@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import numpy as np
 
 from bench import spandsp
@@ -70,13 +71,13 @@ def theirs_first_report(samples: np.ndarray) -> tuple[str, float] | None:
     return (starts[0].name, starts[0].at_s) if starts else None
 
 
-def latency() -> dict[str, dict[str, object]]:
+def latency(trials: int = TRIALS) -> dict[str, dict[str, object]]:
     rng = np.random.default_rng(SEED)
     out: dict[str, dict[str, object]] = {}
     for tone, (make, levels) in MAKERS.items():
         rows: dict[str, list[float]] = {"ours": [], "spandsp": []}
         wrong = {"ours": 0, "spandsp": 0}
-        for _ in range(TRIALS):
+        for _ in range(trials):
             lead = rng.uniform(0.3, 1.0)
             x = np.concatenate([np.zeros(round(lead * SAMPLE_RATE)), make(rng.uniform(*levels)),
                                 np.zeros(2 * SAMPLE_RATE)])
@@ -149,11 +150,11 @@ def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[
     )
 
 
-def speed(recs: list[Recording]) -> dict[str, float]:
+def speed(recs: list[Recording], repeats: int = 3) -> dict[str, float]:
     signal = np.concatenate([r.samples for r in recs])
     seconds = len(signal) / SAMPLE_RATE
     best, peer_best = float("inf"), 0.0
-    for _ in range(3):  # interleaved, so both see the same machine load; CPU time on one core
+    for _ in range(repeats):  # interleaved, so both see the same machine load; CPU time on one core
         start = time.process_time()
         detect_progress(signal)
         best = min(best, time.process_time() - start)
@@ -169,7 +170,7 @@ def speed(recs: list[Recording]) -> dict[str, float]:
             "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3)}
 
 
-def plot(lat: dict[str, dict[str, object]]) -> str:
+def plot(lat: dict[str, dict[str, object]], out: Path) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,14 +190,14 @@ def plot(lat: dict[str, dict[str, object]]) -> str:
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    path = RESULTS / "dsp_progress_latency.png"
+    path = out / "dsp_progress_latency.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path.name
 
 
 def markdown(result: dict[str, object]) -> str:
-    command = f"Command: `python -m bench.dsp_progress` (seed {SEED}, {TRIALS} trials per tone)."
+    command = f"Command: `{result['command']}` (seed {SEED}, {result['trials']} trials per tone)."
     header = ("| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
               "SpanDSP missed/wrong | sooner by |")
     lines = ["# Call-progress detector vs SpanDSP", "", command, "", "## Time to report (s from onset, 20 ms frames)",
@@ -220,21 +221,27 @@ def markdown(result: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    RESULTS.mkdir(exist_ok=True)
+@click.command()
+@click.option("--quick", is_flag=True, help="3 trials per tone, 10 files of each sound group: seconds.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(quick: bool, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    result: dict[str, object] = {"tones": list(TONES), "latency": latency(), "frequency_errors": frequency_errors()}
-    recs = recordings()
+    trials = 3 if quick else TRIALS
+    result: dict[str, object] = {"command": "python -m bench.dsp_progress" + (" --quick" if quick else ""),
+                                 "trials": trials, "tones": list(TONES), "latency": latency(trials),
+                                 "frequency_errors": frequency_errors(1 if quick else 4)}
+    recs = recordings(0, 10) if quick else recordings()
     result["false_tones"] = false_tones(recs, through_line(recs))
     for group, g in result["false_tones"].items():  # type: ignore[union-attr]
         print(f"false tones {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
-    result["speed"] = speed(recs)
+    result["speed"] = speed(recs, 1 if quick else 3)
     print("speed:", json.dumps(result["speed"]), flush=True)
-    result["plot"] = plot(result["latency"])  # type: ignore[arg-type]
+    result["plot"] = plot(result["latency"], out)  # type: ignore[arg-type]
     result["bench_seconds"] = round(time.time() - started, 1)
-    (RESULTS / "dsp_progress.json").write_text(json.dumps(result, indent=1) + "\n")
-    (RESULTS / "dsp_progress.md").write_text(markdown(result))
-    print((RESULTS / "dsp_progress.md").read_text())
+    (out / "dsp_progress.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "dsp_progress.md").write_text(markdown(result))
+    print((out / "dsp_progress.md").read_text())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ sensitivity and the baseline's threshold.
 
     python -m bench.dsp_threeway                       # tuning seeds (sim/corpus/seeds.json), tuning sources
     python -m bench.dsp_threeway --split evaluation    # the frozen evaluation seeds and sources: report, never tune
-    python -m bench.dsp_threeway --quick               # a few minutes, for a smoke test
+    python -m bench.dsp_threeway --quick               # 6 minutes of negatives and 6 attempts: a smoke test
 
 Results go to bench/results/dsp_threeway_<split>.{json,md} with the ROC by line type and detection by hold-floor
 level as plots beside them.
@@ -262,7 +262,7 @@ def _markdown(result: dict[str, object], stem: str) -> str:
               help="Which seeds and sources of sim/corpus/seeds.json; evaluation also fixes the size.")
 @click.option("--negative-hours", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
 @click.option("--positives", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--quick", is_flag=True, help="20 minutes of negatives and 30 attempts.")
+@click.option("--quick", is_flag=True, help="6 minutes of negatives and 6 attempts: a smoke test.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 def main(split: str, negative_hours: float, positives: int, quick: bool, out: Path) -> None:
     """Run both detectors on the seeded corpus; write JSON, markdown and the plots."""
@@ -271,7 +271,7 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     if split == "evaluation":
         negative_hours, positives = float(frozen["negative_hours"]), int(frozen["positives"])
     if quick:
-        seeds, negative_hours, positives = seeds[:1], 1 / 3, 30
+        seeds, negative_hours, positives = seeds[:1], 0.1, 6
     command = f"python -m bench.dsp_threeway --split {split}" + (" --quick" if quick else
                                                                  "" if split == "evaluation" else
                                                                  f" --negative-hours {negative_hours:g} --positives {positives}")
@@ -322,7 +322,7 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     # False alarms are counted over all audio that holds no attempt: the negatives plus the calls before the flash.
     alarm_hours = (neg_s + pre_flash_s) / 3600
     cpu = streaming_cpu(cpu_sample)
-    margins = margin_sweep(2 if quick else 3)
+    margins = margin_sweep(1 if quick else 3)
     roc_by_line = {line: [{"sensitivity": s, **{k: v for k, v in t.summary(line_alarm_s[line] / 3600).items()
                                                 if k in ("detection_rate", "attempts", "false_alarms",
                                                          "false_alarms_per_hour")}} for s, t in tallies.items()]

@@ -1,7 +1,7 @@
 """Flashing time against the line-rate limit, over 115200-baud serial (paced pty) and over paced TCP.
 
-    python -m bench.flash            # both links (about 3 minutes)
-    python -m bench.flash --quick    # serial only, the typical update bundle
+    python -m bench.flash            # both links (about an hour: the application wheel is 9.3 MB)
+    python -m bench.flash --quick    # serial only, 48 KiB of the application's zipped code (under a minute)
 
 Bundles are built from this project's own wheels: the "typical update" is the application wheel alone; the
 "full locked" bundle adds every locked dependency (numpy, pydantic-core, ...). Each is flashed with the real
@@ -10,7 +10,7 @@ protocol's per-message zstd (the default); and a bundle whose files are stored z
 on the same paced link is a raw copy of the same file: no framing, no acknowledgements, no checks, which is
 what `cat bundle > /dev/ttyAMA0` would achieve. The line-rate limit is the bundle's size at the line's rate
 (8N1: 10 bits a byte on serial). Install time (unpacking wheels) is measured apart and not counted.
-Results: bench/results/flash.json, flash.md and flash.png.
+Results: bench/results/flash.json, flash.md and flash.png (or --out DIR).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -45,6 +46,7 @@ HARDWARE = "bench-hw"
 ACCESS_KEY = os.urandom(32)
 BAUD = 115200
 TCP_BITS_PER_S = 10_000_000
+QUICK_BYTES = 48 * 1024
 
 
 @dataclass
@@ -68,6 +70,16 @@ def wheels(project: Path, into: Path, with_deps: bool) -> list[Path]:
         cmd.insert(4, "--no-deps")
     subprocess.run(cmd, check=True, capture_output=True)
     return sorted(into.glob("*.whl"))
+
+
+def code_sample(project: Path, out: Path) -> Path:
+    """The application's code zipped as a wheel zips it, cut to QUICK_BYTES: bytes like an update's, in seconds
+    (a payload only: the device does not install it)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((project / "firmware").rglob("*.py")):
+            archive.write(path, path.relative_to(project))
+    out.write_bytes(out.read_bytes()[:QUICK_BYTES])
+    return out
 
 
 def device(root: Path, keyring: Keyring) -> DeviceHome:
@@ -199,7 +211,7 @@ def serial_raw(path: Path) -> tuple[float, int]:
     os.close(writer)
     cable.close()
     if bytes(got) != data:
-        raise RuntimeError("raw serial copy lost bytes")
+        raise RuntimeError(f"raw serial copy lost bytes: {len(got)} of {len(data)} arrived, {bytes(got) == data[:len(got)]}")
     return seconds, len(data)
 
 
@@ -256,6 +268,7 @@ def measure(link: str, name: str, files: list[Path], tmp: Path, key: Ed25519Priv
     bundle_mod.build(files, "9.0.0", [HARDWARE], key, plain)
     bundle_mod.build(files, "9.0.0", [HARDWARE], key, packed, "zstd", level=19)
     size = plain.stat().st_size
+    print(f"{link:6} {name:14} {size} bytes, line-rate limit {limit(size):.1f} s per method; raw copy...", flush=True)
     seconds, wire = raw(plain)
     rows.append(Row(link, name, "peer: raw copy, no protocol", size, seconds, limit(size), wire))
     for method, path, compress in (("ringfence, no compression", plain, False),
@@ -270,17 +283,17 @@ def measure(link: str, name: str, files: list[Path], tmp: Path, key: Ed25519Priv
     return rows
 
 
-def report(rows: list[Row], full_size: int | None) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def report(rows: list[Row], full_size: int | None, out: Path, command: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     data = [{**asdict(r), "fraction_of_line_rate": round(r.fraction, 4)} for r in rows]
-    (RESULTS / "flash.json").write_text(json.dumps({"serial_baud": BAUD, "tcp_bits_per_s": TCP_BITS_PER_S,
+    (out / "flash.json").write_text(json.dumps({"command": command, "serial_baud": BAUD, "tcp_bits_per_s": TCP_BITS_PER_S,
                                                     "rows": data}, indent=2) + "\n")
     intro = (f"Serial: {BAUD} baud 8N1 through a paced pty pair; TCP: loopback paced to"
              f" {TCP_BITS_PER_S / 1e6:g} Mbit/s. Install (wheel unpacking) excluded. Fraction = line-rate limit /"
              " measured time, for the bundle's uncompressed size (above 100% means compression beat the line).")
     head = ("| link | bundle | method | size (bytes) | time (s) | limit (s) | bytes on the wire"
             " | fraction of line rate | vs raw copy |")
-    lines = ["# Flashing time against the line-rate limit", "", intro, "", head,
+    lines = ["# Flashing time against the line-rate limit", "", f"Command: `{command}`", "", intro, "", head,
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     peers = {(r.link, r.bundle): r for r in rows if r.method.startswith("peer")}
     for r in rows:
@@ -293,7 +306,7 @@ def report(rows: list[Row], full_size: int | None) -> None:
         lines += ["", (f"Full locked bundle ({full_size} bytes) over {BAUD} baud, extrapolated from the measured"
                        f" goodput of the default method: {full_size / rate / 60:.0f} minutes (line-rate limit"
                        f" {full_size * 10 / BAUD / 60:.0f} minutes): flash full bundles over the network.")]
-    (RESULTS / "flash.md").write_text("\n".join(lines) + "\n")
+    (out / "flash.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
 
@@ -308,12 +321,14 @@ def report(rows: list[Row], full_size: int | None) -> None:
     ax.set_xlabel("% of line-rate limit")
     ax.tick_params(axis="y", labelsize=6)
     fig.tight_layout()
-    fig.savefig(RESULTS / "flash.png", dpi=120)
+    fig.savefig(out / "flash.png", dpi=120)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Serial only, the typical update bundle.")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"Serial only, {QUICK_BYTES // 1024} KiB of the application's zipped code.")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
     project = Path(__file__).resolve().parent.parent
     key = Ed25519PrivateKey.generate()
@@ -321,8 +336,13 @@ def main() -> None:
     keyring.add(key.public_key())
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        app = wheels(project, tmp / "app", with_deps=False)
-        rows = measure("serial", "typical update", app, tmp, key, keyring, serial_run, serial_raw,
+        if args.quick:
+            app = [code_sample(project, tmp / "code-sample.zip")]
+        else:
+            print("building the application wheel...", flush=True)
+            app = wheels(project, tmp / "app", with_deps=False)
+        name = f"{QUICK_BYTES // 1024} KiB sample" if args.quick else "typical update"
+        rows = measure("serial", name, app, tmp, key, keyring, serial_run, serial_raw,
                        lambda size: size * 10 / BAUD)
         full_size = None
         if not args.quick:
@@ -330,8 +350,8 @@ def main() -> None:
             full_size = sum(p.stat().st_size for p in full)
             rows += measure("tcp", "full locked", full, tmp, key, keyring, tcp_run, tcp_raw,
                             lambda size: size * 8 / TCP_BITS_PER_S)
-    report(rows, full_size)
-    print(f"results in {RESULTS}/flash.md")
+    report(rows, full_size, args.out, "python -m bench.flash" + (" --quick" if args.quick else ""))
+    print(f"results in {args.out}/flash.md")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from firmware.runtime import Runtime
@@ -351,7 +352,7 @@ def ratio(a: float, b: float) -> float:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["# Hardware layer benchmark", "", f"Command: `python -m bench.hal` (seed {SEED}).", "",
+    lines = ["# Hardware layer benchmark", "", f"Command: `{results['command']}` (seed {SEED}).", "",
              "## Hook classification under contact bounce", "",
              (f"{TRIALS_PER_CLASS} intervals per true class per severity; correct = exactly the expected event "
               "(nothing for bounce). Peers, each followed by the same thresholds: no filter (raw edges), "
@@ -435,10 +436,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+@click.command()
+@click.option("--quick", is_flag=True, help="40 intervals per class, 20 key presses, 2 start-ups: seconds.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(quick: bool, out: Path) -> None:
+    global TRIALS_PER_CLASS, KEY_PRESSES, STARTUP_RUNS  # the sizes every measurement below reads
+    if quick:
+        TRIALS_PER_CLASS, KEY_PRESSES, STARTUP_RUNS = 40, 20, 2
+    out.mkdir(parents=True, exist_ok=True)
     print("hook classification under bounce...", flush=True)
-    results: dict[str, Any] = {"hook": hook_accuracy()}
+    results: dict[str, Any] = {"command": "python -m bench.hal" + (" --quick" if quick else ""),
+                               "hook": hook_accuracy()}
     for name, row in results["hook"].items():
         o = row["ours"]["accuracy"]
         print(f"  {name:9s} ours {o:6.1%}  "
@@ -454,10 +462,10 @@ def main() -> None:
         print(f"  {name:18s} wall {row['wall_s_median']:.3f} s  peak RSS {row['peak_rss_mib_median']:.1f} MiB")
     print(f"  ratio wall {ratio(s['ringfence_sim_run']['wall_s_median'], s['python_bare']['wall_s_median'])}x"
           f"  memory {ratio(s['ringfence_sim_run']['peak_rss_mib_median'], s['python_bare']['peak_rss_mib_median'])}x")
-    (RESULTS / "hal.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / "hal.md").write_text(markdown(results))
-    plot(results, RESULTS / "hal.png")
-    print(f"wrote {RESULTS / 'hal.json'}, hal.md, hal.png")
+    (out / "hal.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "hal.md").write_text(markdown(results))
+    plot(results, out / "hal.png")
+    print(f"wrote {out / 'hal.json'}, hal.md, hal.png")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
 
 
 def _markdown(result: dict[str, Any]) -> str:
-    lines = ["# Handset benchmark", "", "Command: `python -m bench.handset`", "",
+    lines = ["# Handset benchmark", "", f"Command: `{result['command']}`", "",
              "## Key to prompt (wall time, real store with synchronous=FULL)", "",
              "The first row is the lift and the greeting it starts.", "",
              "| key | median ms | p95 ms | max ms | n | p95 / 100 ms |", "|---|---|---|---|---|---|"]
@@ -183,10 +183,14 @@ def _markdown(result: dict[str, Any]) -> str:
 @click.command()
 @click.option("--repeats", default=5, show_default=True, help="Calls placed for the latency figures.")
 @click.option("--talk-s", default=120.0, show_default=True, help="Connected time of the CPU-cost call.")
+@click.option("--quick", is_flag=True, help="One call and 10 s of talk: seconds.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-def main(repeats: int, talk_s: float, out: Path) -> None:
+def main(repeats: int, talk_s: float, quick: bool, out: Path) -> None:
     """Measure key-to-prompt latency and the CPU cost of a connected call."""
-    result = {"key_to_prompt": key_to_prompt(repeats), "connected_call": connected_call_cpu(talk_s),
+    if quick:
+        repeats, talk_s = 1, 10.0
+    command = "python -m bench.handset" + (" --quick" if quick else "")
+    result = {"command": command, "key_to_prompt": key_to_prompt(repeats), "connected_call": connected_call_cpu(talk_s),
               "dsp_both_legs": dsp_both_legs(talk_s), "twenty_minute_call": twenty_minute_call()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "handset.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import click
+
 from firmware.rules.authorize import Grant
 from firmware.rules.datasets import CentralData
 from firmware.rules.facility import load_rules
@@ -33,6 +35,8 @@ from firmware.store.cache import CentralCache
 RESULTS = Path(__file__).with_name("results")
 SECRET = "7e" * 32
 INMATES = 10_000
+#: Called-party blocks, and facility list entries (200 of them wildcard patterns).
+ENTRIES = 100_000
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
@@ -60,9 +64,9 @@ def build(store: Store, rng: random.Random) -> list[str]:
                 2,
             )
             cache.put(db, "accounts", f"debit:I{i:05d}", {"balance_cents": 10_000}, 2)
-        for _ in range(100_000):
+        for _ in range(ENTRIES):
             cache.put(db, "blocks", number(rng.randrange(10**9)), {"source": "called_party"}, 3)
-        for _ in range(99_800):
+        for _ in range(ENTRIES - 200):
             cache.put(
                 db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4
             )
@@ -108,7 +112,13 @@ def unindexed_lists(store: Store, number_: str) -> list[str]:
     ]
 
 
-def main() -> None:
+@click.command()
+@click.option("--quick", is_flag=True, help="500 inmates and 5,000 blocks and list entries: seconds.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(quick: bool, out: Path) -> None:
+    global INMATES, ENTRIES  # the facility's size, which build() and the probes below read
+    if quick:
+        INMATES, ENTRIES = 500, 5_000
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.sqlite")
@@ -146,8 +156,8 @@ def main() -> None:
         "facility": {
             "inmates": INMATES,
             "pan_numbers": INMATES * 20,
-            "blocks": 100_000,
-            "list_entries": 100_000,
+            "blocks": ENTRIES,
+            "list_entries": ENTRIES,
             "wildcard_patterns": 200,
             "store_mb": round(db_mb, 1),
             "build_s": round(build_s, 1),
@@ -163,15 +173,15 @@ def main() -> None:
     result["list_match"]["speedup"] = round(
         result["list_match"]["peer_unindexed"]["median_us"] / result["list_match"]["ours"]["median_us"], 1
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rules.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rules.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Rules layer benchmark",
         "",
-        f"`python -m bench.rules` on {result['machine']}",
+        f"`python -m bench.rules{' --quick' if quick else ''}` on {result['machine']}",
         "",
         (
-            f"Facility: {INMATES} inmates, {INMATES * 20} PAN numbers, 100,000 blocks, 100,000 list entries"
+            f"Facility: {INMATES} inmates, {INMATES * 20} PAN numbers, {ENTRIES:,} blocks, {ENTRIES:,} list entries"
             f" (200 wildcards); store {result['facility']['store_mb']} MB."
         ),
         "",
@@ -192,7 +202,7 @@ def main() -> None:
         ("open + connect + close one call (3 fsync'd transactions)", "open_connect_close_call"),
     ):
         lines.append(f"| {name} | {result[key]['median_us']:.0f} / {result[key]['p99_us']:.0f} | | |")
-    (RESULTS / "rules.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "rules.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -19,9 +19,8 @@ import numpy as np
 from firmware.dsp.wavio import read_wav
 from hal.audio import SAMPLE_RATE
 from sim.channel import telephone
+from sim.sounds import MOH, PACKAGES, sound_dir
 
-SOUNDS = Path("/usr/share/asterisk/sounds")
-MOH = Path("/usr/share/asterisk/moh")
 TEXTS = Path("/usr/share/common-licenses")
 #: (voice+variant, words per minute, pitch 0-99) for each text, in order.
 VOICES = [("en-us+f3", 165, 60), ("en-gb+m3", 150, 40), ("es-419+f2", 160, 70), ("en-gb-scotland+m1", 175, 50),
@@ -54,14 +53,15 @@ def _espeak(limit: int | None) -> Iterator[Recording]:
         yield Recording("espeak", f"{text.name} ({voice})", read_wav(wav))
 
 
-def recordings(espeak_texts: int | None = None) -> list[Recording]:
-    """Every prompt and music file, then the generated speech (all licence texts unless limited)."""
+def recordings(espeak_texts: int | None = None, per_group: int | None = None) -> list[Recording]:
+    """Every prompt and music file, then the generated speech (all licence texts unless limited); `per_group`
+    keeps the first files of each group only, for a quick run."""
     out: list[Recording] = []
-    for group, root in (("en", SOUNDS / "en"), ("es", SOUNDS / "es"), ("moh", MOH)):
+    for group, root in (("en", sound_dir("en")), ("es", sound_dir("es")), ("moh", MOH)):
         if not root.exists():
-            raise RuntimeError(f"{root} is missing: install asterisk-core-sounds-en-wav, -es-wav, "
-                               "asterisk-moh-opsound-wav")
-        out += [Recording(group, str(p.relative_to(root)), read_wav(p)) for p in sorted(root.rglob("*.wav"))]
+            raise RuntimeError(f"{root} is missing: install {PACKAGES}")
+        files = sorted(root.rglob("*.wav"))[:per_group]
+        out += [Recording(group, str(p.relative_to(root)), read_wav(p)) for p in files]
     return out + list(_espeak(espeak_texts))
 
 

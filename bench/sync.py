@@ -2,6 +2,7 @@
 
     python -m bench.sync                 # the full reference facility (takes several minutes on serial)
     python -m bench.sync --scale 0.1     # a tenth of it, for a quick look
+    python -m bench.sync --quick         # 1% of it and 5 devices: a smoke test
 
 Named peers on the same input: the facility's JSON-lines files compressed whole with zstd (level 19) and
 gzip (level 9): what copying the files over the same line would cost at best. Results: bench/results/sync.json
@@ -389,10 +390,16 @@ def main() -> None:
     parser.add_argument("--lines", default=",".join(LINES), help="which impaired lines (comma-separated)")
     parser.add_argument("--parts", default="reference,lines,fleet",
                         help="which parts to run (the others keep their last results in sync.json)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1%% of the facility, 1%% on the impaired lines, 6 devices in 2 facilities: a smoke test")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
+    if args.quick:
+        args.scale, args.line_scale, args.devices, args.facilities, args.fleet_scale = 0.01, 0.01, 6, 2, 0.01
     parts = set(args.parts.split(","))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    saved = RESULTS / "sync.json"
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "sync.json"
     results: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
     earlier = results.pop("command", "")  # the layout before each part kept its own command
     commands = results.setdefault("commands", {})
@@ -416,7 +423,7 @@ def main() -> None:
                 results["fleet_postgresql"] = bench_fleet(Path(tmp) / "fleet-pg", url, *fleet, args.processes,
                                                           args.fleet_scale, reference_facility, mutate)
     saved.write_text(json.dumps(results, indent=1))
-    (RESULTS / "sync.md").write_text(markdown(results))
+    (out / "sync.md").write_text(markdown(results))
     print(markdown(results))
 
 

@@ -16,7 +16,7 @@ import click
 
 from firmware import __version__
 from firmware import config as config_mod
-from firmware.console import UserError
+from firmware.console import UserError, one_line
 
 if TYPE_CHECKING:
     from firmware.device import Devices
@@ -55,6 +55,17 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Every error that reaches the command line is one line and a status from firmware/errors.py."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            reported = one_line(exc)
+            if reported is None:
+                raise
+            click.echo(f"ringfence: error: {reported[0]}", err=True)
+            ctx.exit(reported[1])
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ringfence")
@@ -90,10 +101,18 @@ def sim_run(scenario: Path, data_dir: Path, fresh: bool, existing_store: bool) -
 
     try:
         loaded = load(scenario)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserError(f"--data-dir {data_dir}: not a directory")
+    try:
         if fresh:
             _clear_sim_data(data_dir)
-        elif not data_dir.exists() or (data_dir.is_dir() and not any(data_dir.iterdir())):
+        elif not data_dir.exists() or not any(data_dir.iterdir()):
             _mark_sim_data(data_dir)
+    except OSError as exc:
+        raise UserError(f"--data-dir {data_dir}: cannot be written: {(exc.strerror or str(exc)).lower()}") from None
+    try:
         result = runner.run(loaded, data_dir, emit, existing_store)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None

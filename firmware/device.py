@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware.config import Config
+from firmware.errors import InputError
 from firmware.runtime import Runtime
 from firmware.store import Store
 from hal.audio import AudioPort, SimAudioPort
@@ -59,7 +60,7 @@ def store_path(config: Config) -> Path:
     return Path(config.paths.data_dir) / STORE_FILE
 
 
-class DeviceError(RuntimeError):
+class DeviceError(InputError):
     """A configured hardware backend cannot be used here; the message names the device and the setting."""
 
 

@@ -29,6 +29,9 @@ def describe_error(error: Any, where: str | None = None) -> str:
     if error["type"] == "union_tag_invalid":
         ctx = error["ctx"]
         return f"{where}: {ctx['discriminator']} {ctx['tag']!r} is not one of {ctx['expected_tags']}"
+    if error["type"] == "union_tag_not_found":
+        known = f" ({', '.join(sorted(error['input']))} given)" if isinstance(error["input"], dict) else ""
+        return f"{where}: the {error['ctx']['discriminator']} key is missing{known}"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     if error["type"] == "missing":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -26,8 +25,8 @@ from hal.clock import Clock, TimerHandle
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
 from sim.channel import mulaw_roundtrip, voiceband
+from sim.sounds import sound_dir
 
-SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 RING_CYCLE_S = 6.0
 
@@ -74,7 +73,7 @@ class Party(BaseModel):
 
 def sound(name: str, language: str = "en") -> np.ndarray:
     """An Asterisk sound by name ("vm-intro", "digits/5"), as 8 kHz int16."""
-    path = SOUNDS_DIR / language / f"{name}.wav"
+    path = sound_dir(language) / f"{name}.wav"
     return read_wav(path)
 
 

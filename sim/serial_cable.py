@@ -87,14 +87,18 @@ class SerialCable:
         line_free = time.monotonic()
         while not self._stop.is_set():
             ready, _w, _x = select.select([source], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(source, 4096)
-            except OSError:
-                return
-            pending += data
             frames: list[bytes] = []
+            if not ready:
+                if not pending:
+                    continue
+                frames.append(bytes(pending))  # the line went quiet: a tail with no zero byte is sent as it is
+                pending.clear()
+            else:
+                try:
+                    data = os.read(source, 4096)
+                except OSError:
+                    return
+                pending += data
             while (end := pending.find(b"\x00")) >= 0:
                 frames.append(bytes(pending[:end + 1]))
                 del pending[:end + 1]

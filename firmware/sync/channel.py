@@ -25,6 +25,14 @@ class ChannelClosed(ConnectionError):
     """The link is gone, the peer stopped answering, or the peer started a new connection."""
 
 
+class WrongProtocol(ChannelClosed):
+    """The other side speaks TLS where this side speaks plain TCP, or the reverse: trying again will not help."""
+
+
+#: The first bytes of a TLS record (handshake or alert, TLS 1.0 to 1.3), read as our big-endian length prefix.
+TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
+
+
 class Channel(Protocol):
     bytes_written: int
     bytes_read: int
@@ -61,6 +69,9 @@ class StreamChannel:
             if len(self._buffer) >= LENGTH.size:
                 (length,) = LENGTH.unpack_from(self._buffer)
                 if length > MAX_MESSAGE:
+                    if self.bytes_read == len(self._buffer) and bytes(self._buffer[:2]) in TLS_RECORD_STARTS:
+                        raise WrongProtocol(f"link {self.link.url}: the other side speaks TLS and this side plain"
+                                            " TCP (is --plain-tcp given on one side only?)")
                     raise ChannelClosed(f"link {self.link.url}: message of {length} bytes exceeds {MAX_MESSAGE}")
                 if len(self._buffer) >= LENGTH.size + length:
                     message = bytes(self._buffer[LENGTH.size:LENGTH.size + length])

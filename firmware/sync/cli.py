@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +32,8 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
                  baud: int | None, timeout: float, as_json: bool, verify: bool) -> None:
     """Run one complete sync session; exit 0 only when device and server agree."""
     from firmware.console import UserError
+    from firmware.errors import ExitCode
+    from firmware.errors import LinkError as LinkFailed
     from firmware.store import Store, StoreError
     from firmware.sync.channel import ChannelClosed
     from firmware.sync.connect import connect
@@ -44,7 +47,16 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
 
     try:
         cfg = config_mod.load(config_path)
-        store = Store(store_path or default_store_path(cfg.paths.data_dir))
+    except config_mod.ConfigError as exc:
+        raise UserError(str(exc)) from None
+    path = store_path or default_store_path(cfg.paths.data_dir)
+    try:
+        store = Store(path)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise UserError(f"--store {path}: cannot be opened for writing: {exc}") from None
+    try:
         if credentials is not None:
             save_identity(store, Credentials.load(credentials))
         creds = load_identity(store)
@@ -53,16 +65,17 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
     try:
         channel = connect(url, creds, baud or cfg.link.baudrate, timeout)
     except (LinkError, ChannelClosed) as exc:
-        raise UserError(str(exc)) from None
+        store.close()
+        raise LinkFailed(str(exc)) from None
     session = DeviceSync(store, creds.name, creds.sync_key, timeout=timeout, role=cfg.device.role)
     try:
         report = session.run(channel, send_blobs=url.startswith("tcp://"), verify=verify)
     except (ChannelClosed, TimeoutError, LinkError) as exc:
         click.echo(f"ringfence: sync failed: {exc}; nothing is lost, run it again", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.LINK)
     except (MessageError, RemoteError, DownstreamError) as exc:
         click.echo(f"ringfence: sync failed: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.REFUSED)
     finally:
         if hasattr(channel, "flush"):
             channel.flush(2.0)
@@ -74,5 +87,5 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
         click.echo(f"sync {'agreed' if report.agree else 'DID NOT AGREE'}: change {report.cursor} of {report.head},"
                    f" {report.pulled} changes in{' (full resync)' if report.full else ''}, {report.pushed} records out,"
                    f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s")
-    sys.exit(0 if report.agree else 1)
+    sys.exit(ExitCode.OK if report.agree else ExitCode.REFUSED)
 

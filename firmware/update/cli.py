@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from packaging.version import InvalidVersion
 
 from firmware.console import UserError
+from firmware.errors import ExitCode
 from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
-from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
 from firmware.update.floor import FLEET, load_permit, make_permit
 from firmware.update.keys import (
@@ -40,7 +40,7 @@ home_option = click.option(
 
 def refuse(exc: BundleError) -> None:
     click.echo(f"ringfence: refused ({exc.reason.value}): {exc}", err=True)
-    sys.exit(exitcodes.REFUSED)
+    sys.exit(ExitCode.REFUSED)
 
 
 def load_keyring(path: Path) -> Keyring:
@@ -298,7 +298,7 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         raise UserError(str(exc)) from None
     except UnpackError as exc:
         click.echo(f"ringfence: install failed: {exc}", err=True)
-        sys.exit(exitcodes.INSTALL_FAILED)
+        sys.exit(ExitCode.INSTALL_FAILED)
     finally:
         store.close()
     state = "installed as good firmware" if first else "installed as trial; it starts at the next boot"

@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from firmware.console import UserError
+from firmware.errors import ExitCode
 from firmware.sync.channel import Channel
 from firmware.sync.credentials import Credentials, CredentialsError
-from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
 from firmware.update.flasher import Flasher, FlashOutcome, Progress, laptop_tls, open_channel
 from firmware.update.floor import load_permit
@@ -171,7 +171,7 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
         raise UserError(f"{bundle}: no such file") from None
     except BundleError as exc:
         click.echo(f"ringfence: refused ({exc.reason.value}): {exc}", err=True)
-        sys.exit(exitcodes.REFUSED)
+        sys.exit(ExitCode.REFUSED)
     if url is not None:
         if as_json:
             outcome = flasher.flash(url, JsonProgress(url))
@@ -193,7 +193,7 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         outcomes = list(pool.map(one, urls))
-    failed = [o for o in outcomes if o.exit_code != exitcodes.OK]
+    failed = [o for o in outcomes if o.exit_code != ExitCode.OK]
     summary = {"event": "summary", "devices": len(outcomes), "ok": len(outcomes) - len(failed),
                "failed": [o.url for o in failed]}
     if as_json:
@@ -201,4 +201,4 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
     else:
         click.echo(f"{summary['ok']} of {len(outcomes)} devices done" +
                    (f"; failed: {', '.join(o.url for o in failed)}" if failed else ""))
-    sys.exit(exitcodes.SOME_FAILED if failed else exitcodes.OK)
+    sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)

@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from firmware.errors import ExitCode
 from firmware.sync.blobs import sha256_file
-from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
+from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel, WrongProtocol
 from firmware.sync.conversation import RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, MessageError
 from firmware.sync.tls import client_context, server_context
-from firmware.update import exitcodes
 from firmware.update.bundle import read_header
 from firmware.update.floor import permit_meta
 from firmware.update.receiver import BUNDLE_KIND, TECHNICIAN, bundle_blob_id
@@ -35,11 +35,11 @@ CHUNK = 32 * 1024
 RETRYABLE_REMOTE = {"internal", "timeout", "unexpected", "replay", "malformed"}
 
 EXIT_CODES: dict[Status, int] = {
-    "installed": exitcodes.OK,
-    "dry_run": exitcodes.OK,
-    "refused": exitcodes.REFUSED,
-    "link_failed": exitcodes.LINK,
-    "install_failed": exitcodes.INSTALL_FAILED,
+    "installed": ExitCode.OK,
+    "dry_run": ExitCode.OK,
+    "refused": ExitCode.REFUSED,
+    "link_failed": ExitCode.LINK,
+    "install_failed": ExitCode.INSTALL_FAILED,
 }
 
 
@@ -155,6 +155,9 @@ class Flasher:
                 if outcome.attempts <= self.retries:
                     time.sleep(self.retry_delay)
                 continue
+            except WrongProtocol as exc:
+                outcome.message = str(exc)
+                break
             except (ChannelClosed, TimeoutError, LinkError, MessageError, OSError) as exc:
                 last_error = str(exc)
                 if outcome.attempts <= self.retries:
@@ -168,7 +171,14 @@ class Flasher:
         return outcome
 
     def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress) -> tuple[Status, str]:
-        channel = self.connect(url, self.baudrate, self.timeout)
+        try:
+            channel = self.connect(url, self.baudrate, self.timeout)
+        except LinkError as exc:
+            # A serial device that does not open on the first try is absent: retrying will not help. A network
+            # device may still be starting its receiver, so tcp:// keeps its retries.
+            if outcome.attempts == 1 and not url.startswith("tcp://"):
+                raise _Finished("link_failed", str(exc)) from None
+            raise
         try:
             conv, _welcome = open_as_device(channel, TECHNICIAN, self.access_key, self.timeout)
             conv.send(self.offer)

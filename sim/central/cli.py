@@ -149,6 +149,20 @@ def _serial_of(credentials: Path) -> str:
     return serial_hex(cert)
 
 
+@central.command("pins")
+@click.option("--facility", "directory", required=True, type=click.Path(path_type=Path),
+              help="The facility's dataset directory (the one `central load` takes).")
+@click.argument("roster", type=click.Path(path_type=Path))
+def pins(directory: Path, roster: Path) -> None:
+    """Make PIN verifiers from ROSTER (CSV: inmate_id,pin[,name,language,housing_unit]) into the facility's
+    inmates.jsonl, under the first key of its pin_keys.jsonl (made when missing)."""
+    from sim.central.pins import make_roster
+
+    added, updated, made = make_roster(roster, directory)
+    made_key = f"; new PIN key in {directory / 'pin_keys.jsonl'}" if made else ""
+    click.echo(f"{directory / 'inmates.jsonl'}: {added} inmates added, {updated} updated{made_key}")
+
+
 @central.command("load")
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--merge", is_flag=True, help="Only add and change; keys missing from a file are kept.")

@@ -59,6 +59,7 @@ class CentralDB:
         self.target = target
         self.facility = facility
         if isinstance(target, Path) or (isinstance(target, str) and "://" not in target and target != ":memory:"):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)  # `--db var/central.sqlite` on a fresh checkout
             private_file(Path(target))
             ca_key = ca_key or Path(str(target) + ".ca-key.pem")
         self._ca_key = ca_key

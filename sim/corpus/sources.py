@@ -20,9 +20,7 @@ import numpy as np
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.wavio import read_wav
 from hal.audio import SAMPLE_RATE
-
-SOUNDS = Path("/usr/share/asterisk/sounds")
-MOH = Path("/usr/share/asterisk/moh")
+from sim.sounds import MOH, PACKAGES, SOUNDS
 
 POOLS = ("tune", "eval")
 #: espeak-ng voices of each pool: an English and a Spanish accent in both.
@@ -60,8 +58,7 @@ def prompt_paths(pool: str = "tune") -> tuple[Path, ...]:
     dirs = sorted({d for pattern in ("en", "en_*", "es", "es_*") for d in SOUNDS.glob(pattern) if d.is_dir()})
     paths = sorted({p.resolve() for d in dirs for p in d.glob("*.wav")})
     if not paths:
-        raise CorpusError(f"{SOUNDS}/en and /es hold no WAV prompts: install asterisk-core-sounds-en-wav "
-                          "and asterisk-core-sounds-es-wav")
+        raise CorpusError(f"{SOUNDS} holds no English or Spanish WAV prompts: install {PACKAGES}")
     return tuple(p for p in paths if _pool_of(f"{p.parent.name[:2]}/{p.name}") == pool)
 
 

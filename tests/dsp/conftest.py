@@ -9,18 +9,21 @@ import pytest
 
 from firmware.dsp.mix import at_level
 from firmware.dsp.wavio import read_wav
-
-SOUNDS = Path("/usr/share/asterisk/sounds")
-MOH = Path("/usr/share/asterisk/moh")
+from sim.sounds import PACKAGES, sound_dir
+from tests.installed import need_path
 
 
 def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is missing: install asterisk-core-sounds-en-wav, -es-wav and asterisk-moh-opsound-wav")
-    return path
+    return need_path(path, PACKAGES)
+
+
+def sound_file(name: str) -> Path:
+    """An Asterisk prompt named as `en/vm-intro.wav`, in whichever folder the installed package uses."""
+    language, _, rest = name.partition("/")
+    return need(sound_dir(language) / rest)
 
 
 @pytest.fixture
 def prompt() -> np.ndarray:
     """A real prompt at a typical playback level (-15 dBm0): what the called party hears from us."""
-    return at_level(read_wav(need(SOUNDS / "en" / "vm-rec-name.wav")), -15.0)
+    return at_level(read_wav(sound_file("en/vm-rec-name.wav")), -15.0)

@@ -17,7 +17,7 @@ from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
 from firmware.dsp.tones import cadence, to_int16
 from hal.audio import write_wav
-from tests.dsp.conftest import SOUNDS, need
+from tests.dsp.conftest import sound_file
 
 
 def run(*args: str) -> tuple[int, list[dict[str, object]], str]:
@@ -61,7 +61,7 @@ def test_progress_on_a_file(tmp_path: Path) -> None:
 
 
 def test_a_real_prompt_has_no_keys_and_no_tones() -> None:
-    path = need(SOUNDS / "en" / "vm-intro.wav")
+    path = sound_file("en/vm-intro.wav")
     assert run("dsp", "dtmf", str(path))[:2] == (0, [])
     assert run("dsp", "progress", str(path))[:2] == (0, [])
 

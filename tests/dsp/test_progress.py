@@ -10,7 +10,8 @@ from firmware.dsp.tones import cadence, sines, to_int16
 from firmware.dsp.wavio import read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.channel import telephone
-from tests.dsp.conftest import MOH, need
+from sim.sounds import MOH
+from tests.dsp.conftest import need
 
 LEAD = 0.5
 

@@ -6,7 +6,6 @@ Debian's English and Spanish Asterisk prompts plus its music-on-hold runs as a s
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,9 @@ from firmware.dsp.dtmf import detect
 from firmware.dsp.progress import detect_progress
 from firmware.dsp.wavio import read_wav
 from sim.channel import telephone
-from tests.dsp.conftest import MOH, SOUNDS, need
+from sim.sounds import MOH, sound_dir
+from tests.dsp.conftest import need, sound_file
+from tests.installed import need_program
 
 HARD_PROMPTS = [
     "en/vm-rec-name.wav", "es/conf-usermenu.wav", "es/dictate/truncating_audio.wav", "es/phonetic/c_p.wav",
@@ -27,13 +28,13 @@ HARD_PROMPTS = [
 
 
 def corpus() -> list[Path]:
-    files = [p for lang in ("en", "es") for p in sorted((need(SOUNDS / lang)).rglob("*.wav"))]
+    files = [p for lang in ("en", "es") for p in sorted(need(sound_dir(lang)).rglob("*.wav"))]
     return files + sorted(need(MOH).rglob("*.wav"))
 
 
 def test_no_false_keys_or_tones_on_the_hardest_prompts() -> None:
     for name in HARD_PROMPTS:
-        samples = read_wav(need(SOUNDS / name))
+        samples = read_wav(sound_file(name))
         assert detect(samples) == [], name
         assert detect_progress(samples) == [], name
 
@@ -41,7 +42,7 @@ def test_no_false_keys_or_tones_on_the_hardest_prompts() -> None:
 def test_no_false_keys_on_prompts_through_a_noisy_line() -> None:
     rng = np.random.default_rng(11)
     for name in HARD_PROMPTS:
-        line = telephone(read_wav(need(SOUNDS / name)), rng, snr_db=25)
+        line = telephone(read_wav(sound_file(name)), rng, snr_db=25)
         assert detect(np.clip(line, -32768, 32767).astype(np.int16)) == [], name
 
 
@@ -55,12 +56,12 @@ def test_no_false_keys_or_tones_on_music_on_hold(track: str) -> None:
         assert detect_progress(signal) == []
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_no_false_keys_on_generated_speech(tmp_path: Path) -> None:
+    espeak = need_program("espeak-ng", "espeak-ng")
     text = "Press one to accept this call. Oprima el nueve para bloquear llamadas de esta institución. " * 4
     for voice in ("en-us+f3", "es-419+m3"):
         wav = tmp_path / f"{voice}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+        subprocess.run([espeak, "-v", voice, "-w", str(wav), text], check=True)
         samples = read_wav(wav)
         assert len(samples) > 8000 * 10
         assert detect(samples) == [], voice

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from firmware import config as config_mod
-from firmware.device import Platform, build, sim_devices
+from firmware import device as device_mod
+from firmware.device import Platform, sim_devices
 from hal.clock import MonotonicClock, TimerHandle
 from hal.sip_line import SipLine
 from sim import sipp
@@ -71,7 +72,7 @@ def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[d
     devices.line = SipLine(clock, config.line.sip_settings())
     mic = world_mod.Mouthpiece(clock, devices.audio)
     records: list[dict[str, Any]] = []
-    assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+    assembly = device_mod.build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
     runtime = assembly.runtime  # in calling hours
     runtime.observe(records.append)
     assembly.start()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from firmware.errors import ExitCode
 from firmware.rules.facility import load_rules
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.rules.service import CallRules
@@ -135,7 +136,7 @@ def test_a_call_recording_reaches_the_server_once_and_a_cut_upload_resumes(facil
         cut = facility.sync(f"tcp://127.0.0.1:{proxy.port}")
     finally:
         proxy.close()
-    assert cut.returncode == 1 and "run it again" in cut.stderr
+    assert cut.returncode == ExitCode.LINK and "run it again" in cut.stderr
     received = facility.db.with_name("central.sqlite.blobs") / "received" / DEVICE
     partial = received / f"{cdr['call_id']}.flac.part"
     kept = partial.stat().st_size

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.errors import ExitCode
 from sim.central.db import CentralDB
 from tests.sync.conftest import inmate, write_facility
 
@@ -68,7 +69,7 @@ def test_sync_to_nowhere_is_a_clear_error(tmp_path: Path) -> None:
     run("central", "enroll", "--db", db, "--out", str(tmp_path / "d.json"), "A-1")
     result = run("sync", "--link", "tcp://127.0.0.1:9", "--store", str(tmp_path / "d.sqlite"),
                  "--credentials", str(tmp_path / "d.json"), "--timeout", "2")
-    assert result.exit_code == 2 and "cannot connect" in result.output
+    assert result.exit_code == ExitCode.LINK and "cannot connect" in result.output
 
 
 def test_show_lists_what_arrived(tmp_path: Path) -> None:

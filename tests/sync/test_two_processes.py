@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.errors import ExitCode
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.sync.credentials import Credentials
@@ -163,7 +164,7 @@ def test_a_server_killed_mid_sync_over_serial_loses_nothing(setup: Setup) -> Non
         server.kill()
         server.wait()
         # Killed before or after the device connected: either way the device fails with a reason, not a hang.
-        assert device.wait(60) in (1, 2)
+        assert device.wait(60) == ExitCode.LINK  # the line went quiet: a link failure, as flash reports it
         setup.serve(cable.end_b, "--baud", "38400")
         result = setup.sync(cable.end_a, 120, "--baud", "38400")
         assert result.returncode == 0, result.stderr
@@ -178,10 +179,10 @@ def test_sync_over_tls_between_two_processes_and_a_device_killed_mid_sync(setup:
     proxy = TcpFaultProxy(port, ProxyFaults(cut_at=9000))
     try:
         cut = setup.sync(f"tcp://127.0.0.1:{proxy.port}")
-        assert cut.returncode == 1 and "run it again" in cut.stderr
+        assert cut.returncode == ExitCode.LINK and "run it again" in cut.stderr
         proxy.faults = ProxyFaults(corrupt_at=12000)
         corrupted = setup.sync(f"tcp://127.0.0.1:{proxy.port}")
-        assert corrupted.returncode == 1
+        assert corrupted.returncode == ExitCode.LINK  # TLS drops the corrupted record: the link is lost
         device = setup.start_sync(f"tcp://127.0.0.1:{port}")
         time.sleep(0.3)
         device.kill()
@@ -202,7 +203,7 @@ def test_a_device_with_a_certificate_from_another_authority_is_refused(setup: Se
     result = subprocess.run(ringfence("sync", "--link", f"tcp://127.0.0.1:{port}", "--store", str(tmp_path / "x.sqlite"),
                                       "--credentials", str(tmp_path / "x.json"), "--timeout", "5"),
                             check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode in (1, 2) and "certificate" in result.stderr.lower()
+    assert result.returncode == ExitCode.LINK and "certificate" in result.stderr.lower()  # as flash says it
     assert CentralDB(setup.db).received_count("A-12") == 0
 
 
@@ -247,7 +248,7 @@ def test_a_server_killed_mid_sync_over_tls_loses_nothing(setup: Setup) -> None:
         assert device.poll() is None, "the session should still be under way when the server dies"
         server.kill()
         server.wait()
-        assert device.wait(60) == 1
+        assert device.wait(60) == ExitCode.LINK
         setup.serve(f"tcp://127.0.0.1:{port}")
         result = setup.sync(f"tcp://127.0.0.1:{port}")
         assert result.returncode == 0, result.stderr

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware.errors import ExitCode
 from firmware.sync.channel import ChannelClosed
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome
-from firmware.update import exitcodes
 from firmware.update.flasher import Flasher
 from firmware.update.floor import make_permit
 from firmware.update.receiver import serve_session
@@ -92,7 +92,7 @@ def test_flash_installs_into_the_trial_slot(device_home: DeviceHome, make_bundle
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle("1.1.0", size=50_000), device).flash("memory://")
     device.join()
-    assert outcome.status == "installed" and outcome.exit_code == exitcodes.OK
+    assert outcome.status == "installed" and outcome.exit_code == ExitCode.OK
     assert "installed 1.1.0 in slot b" in outcome.message
     assert device_home.slots().load().trial == "b"
     assert device_home.slots().verify_slot("b") is None
@@ -123,7 +123,7 @@ def test_gives_up_after_the_retries_with_a_link_failure(device_home: DeviceHome,
     device = MemoryDevice(device_home, [100] * 10)
     outcome = flasher(make_bundle("1.1.0"), device, retries=2).flash("memory://")
     device.join()
-    assert outcome.status == "link_failed" and outcome.exit_code == exitcodes.LINK
+    assert outcome.status == "link_failed" and outcome.exit_code == ExitCode.LINK
     assert outcome.attempts == 3 and "gave up after 3 attempts" in outcome.message
 
 
@@ -136,7 +136,7 @@ def test_device_refuses_before_any_payload_byte(device_home: DeviceHome, make_bu
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle(**build), device).flash("memory://")  # type: ignore[arg-type]
     device.join()
-    assert outcome.status == "refused" and outcome.exit_code == exitcodes.REFUSED
+    assert outcome.status == "refused" and outcome.exit_code == ExitCode.REFUSED
     assert outcome.message.startswith(code) and outcome.bytes_sent == 0
     entry = AuditLog(device_home.store()).entries("flash")[0]
     assert entry["results"][0]["result"] == code
@@ -178,7 +178,7 @@ def test_wrong_access_key_is_refused_at_the_handshake(device_home: DeviceHome, m
     outcome = Flasher(make_bundle("1.1.0"), bytes(32), connect=device.connect, retries=3,  # type: ignore[arg-type]
                       retry_delay=0).flash("memory://")
     device.join()
-    assert outcome.status == "refused" and outcome.exit_code == exitcodes.REFUSED
+    assert outcome.status == "refused" and outcome.exit_code == ExitCode.REFUSED
     assert outcome.message.startswith("access_denied") and outcome.attempts == 1
     assert device_home.slots().load().trial is None
 

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.errors import ExitCode
 from firmware.tech.home import DeviceHome
-from firmware.update import exitcodes
 from firmware.update.receiver import serve, serve_tcp
 from hal.link import TcpListener
 from sim.serial_cable import Faults, SerialCable
@@ -54,7 +54,7 @@ def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceH
                                            key_file: Path) -> None:
     path = make_bundle("1.1.0", size=300_000)
     code, out, err = flash(path, "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--json")
-    assert code == exitcodes.OK, err
+    assert code == ExitCode.OK, err
     records = [json.loads(line) for line in out.splitlines()]
     progress = [r for r in records if r["event"] == "progress"]
     assert progress[-1]["sent"] == progress[-1]["total"] == path.stat().st_size
@@ -66,9 +66,9 @@ def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceH
 
 def test_flash_dry_run_and_refusal_exit_codes(tcp_device: str, make_bundle: MakeBundle, key_file: Path) -> None:
     code, out, _ = flash(make_bundle("1.1.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--dry-run")
-    assert code == exitcodes.OK and "dry_run" in out and "would install 1.1.0" in out
+    assert code == ExitCode.OK and "dry_run" in out and "would install 1.1.0" in out
     code, out, _ = flash(make_bundle("0.5.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file)
-    assert code == exitcodes.REFUSED and "downgrade" in out
+    assert code == ExitCode.REFUSED and "downgrade" in out
 
 
 def test_flash_to_nobody_is_a_link_failure(make_bundle: MakeBundle, key_file: Path) -> None:
@@ -77,7 +77,7 @@ def test_flash_to_nobody_is_a_link_failure(make_bundle: MakeBundle, key_file: Pa
     listener.close()
     code, out, _ = flash(make_bundle("1.1.0"), "--link", url, "--plain-tcp", "--access-key", key_file, "--retries", "1",
                          "--timeout", "1")
-    assert code == exitcodes.LINK and "link_failed" in out
+    assert code == ExitCode.LINK and "link_failed" in out
 
 
 def test_flash_all_reports_each_device(tmp_path: Path, tcp_device: str, make_bundle: MakeBundle,
@@ -93,14 +93,14 @@ def test_flash_all_reports_each_device(tmp_path: Path, tcp_device: str, make_bun
     results = {r["url"]: r["status"] for r in records if r["event"] == "result"}
     assert results == {tcp_device: "installed", dead_url: "link_failed"}
     assert records[-1] == {"event": "summary", "devices": 2, "ok": 1, "failed": [dead_url]}
-    assert code == exitcodes.SOME_FAILED
+    assert code == ExitCode.SOME_FAILED
 
 
 def test_flash_all_refuses_serial_links(tmp_path: Path, make_bundle: MakeBundle, key_file: Path) -> None:
     devices = tmp_path / "devices.txt"
     devices.write_text("/dev/ttyUSB0\n")
     code, _, err = flash(make_bundle("1.1.0"), "--all", devices, "--plain-tcp", "--access-key", key_file)
-    assert code == exitcodes.USAGE and "network only" in err
+    assert code == ExitCode.USAGE and "network only" in err
 
 
 def test_flash_over_a_serial_cable_with_corrupted_and_dropped_frames(
@@ -116,7 +116,7 @@ def test_flash_over_a_serial_cable_with_corrupted_and_dropped_frames(
         stop.set()
         thread.join(timeout=15)
         cable.close()
-    assert code == exitcodes.OK, out + err
+    assert code == ExitCode.OK, out + err
     assert "installed 1.1.0 in slot b" in out
     assert device_home.slots().verify_slot("b") is None
 
@@ -181,7 +181,7 @@ def test_flash_over_serial_survives_the_cable_pulled_mid_transfer(
         stop.set()
         thread.join(timeout=15)
         cable.close()
-    assert code == exitcodes.OK, out + err
+    assert code == ExitCode.OK, out + err
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "installed"
     assert result["attempts"] >= 2 and result["resumed_from"][-1] > 0  # reconnected and resumed mid-bundle

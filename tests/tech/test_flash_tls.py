@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.errors import ExitCode
 from firmware.sync.credentials import Authority, Credentials
 from firmware.sync.identity import save_identity
 from firmware.tech.home import DeviceHome
-from firmware.update import exitcodes
 from firmware.update.flasher import device_tls
 from firmware.update.receiver import serve_tcp
 from hal.link import TcpListener
@@ -83,7 +83,7 @@ def test_flash_over_tls_with_a_technician_certificate(tls_device: str, device_ho
                                                       make_bundle: MakeBundle, key_file: Path,
                                                       laptop_creds: Path) -> None:
     code, records, err = flash(make_bundle("1.1.0", size=50_000), tls_device, key_file, "--credentials", laptop_creds)
-    assert code == exitcodes.OK, err
+    assert code == ExitCode.OK, err
     assert records[-1]["status"] == "installed"
     assert device_home.slots().verify_slot("b") is None
 
@@ -91,7 +91,7 @@ def test_flash_over_tls_with_a_technician_certificate(tls_device: str, device_ho
 def test_plain_tcp_cannot_reach_a_tls_device(tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle,
                                              key_file: Path) -> None:
     code, records, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--plain-tcp")
-    assert code == exitcodes.LINK and records[-1]["status"] == "link_failed"
+    assert code == ExitCode.LINK and records[-1]["status"] == "link_failed"
     assert device_home.slots().load().trial is None
 
 
@@ -102,7 +102,7 @@ def test_another_devices_certificate_cannot_flash(tmp_path: Path, central: Path,
     stolen = tmp_path / "handset-8.creds"
     assert invoke("central", "enroll", "--db", central, "--out", stolen, "handset-8")[0] == 0
     code, records, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--credentials", stolen)
-    assert code == exitcodes.LINK, records
+    assert code == ExitCode.LINK, records
     assert device_home.slots().load().trial is None
 
 
@@ -112,7 +112,7 @@ def test_a_technician_certificate_of_another_ca_cannot_flash(tmp_path: Path, tls
     foreign = tmp_path / "foreign.creds"
     Authority.create("another facility").issue("tech-laptop-9", True).save(foreign)
     code, _, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--credentials", foreign)
-    assert code == exitcodes.LINK
+    assert code == ExitCode.LINK
     assert device_home.slots().load().trial is None
 
 

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.errors import ExitCode
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.tech.audit import AuditLog
-from firmware.update import exitcodes
 from tests.tech.conftest import HARDWARE
 
 
@@ -49,7 +49,7 @@ def test_keygen_writes_a_private_key_only_its_owner_can_read_and_never_prints_it
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     secret_body = "".join(key.read_text().splitlines()[1:-1])
     code, out, err = run("bundle", "keygen", key)
-    assert code == exitcodes.USAGE and "never overwritten" in err
+    assert code == ExitCode.USAGE and "never overwritten" in err
     assert secret_body not in out + err
 
 
@@ -59,7 +59,7 @@ def test_encrypted_key_needs_its_passphrase(tmp_path: Path) -> None:
     assert b"ENCRYPTED" in key.read_bytes()
     code, _, err = run("bundle", "build", payload(tmp_path, "1.0.0"), "-o", tmp_path / "x.rfb", "--key", key,
                        "--hardware", HARDWARE, "--version", "1.0.0")
-    assert code == exitcodes.USAGE and "RINGFENCE_KEY_PASSPHRASE" in err
+    assert code == ExitCode.USAGE and "RINGFENCE_KEY_PASSPHRASE" in err
 
 
 def test_build_info_verify(tmp_path: Path) -> None:
@@ -77,12 +77,12 @@ def test_verify_refusals_name_their_reason_and_exit_1(tmp_path: Path) -> None:
     key, ring = keys(tmp_path)
     path = build(tmp_path, key, "1.2.0")
     code, _, err = run("bundle", "verify", path, "--keyring", ring, "--hardware", "rpi5-kiosk-v1")
-    assert code == exitcodes.REFUSED and "refused (wrong_hardware)" in err
+    assert code == ExitCode.REFUSED and "refused (wrong_hardware)" in err
     code, _, err = run("bundle", "verify", path, "--keyring", ring, "--installed", "2.0.0")
-    assert code == exitcodes.REFUSED and "refused (downgrade)" in err
+    assert code == ExitCode.REFUSED and "refused (downgrade)" in err
     path.write_bytes(path.read_bytes()[:-10])
     code, _, err = run("bundle", "verify", path, "--keyring", ring)
-    assert code == exitcodes.REFUSED and "refused (truncated)" in err and "10 missing" in err
+    assert code == ExitCode.REFUSED and "refused (truncated)" in err and "10 missing" in err
 
 
 def test_rotation_through_the_console(tmp_path: Path) -> None:
@@ -92,10 +92,10 @@ def test_rotation_through_the_console(tmp_path: Path) -> None:
     rotation = tmp_path / "rotation.json"
     assert run("bundle", "rotate", "--old", old, "--new", new, "--retire-old", "-o", rotation)[0] == 0
     signed_by_new = build(tmp_path, new, "2.0.0")
-    assert run("bundle", "verify", signed_by_new, "--keyring", ring)[0] == exitcodes.REFUSED
+    assert run("bundle", "verify", signed_by_new, "--keyring", ring)[0] == ExitCode.REFUSED
     assert run("bundle", "trust", ring, "--rotation", rotation)[0] == 0
     assert run("bundle", "verify", signed_by_new, "--keyring", ring)[0] == 0
-    assert run("bundle", "verify", build(tmp_path, old, "2.1.0"), "--keyring", ring)[0] == exitcodes.REFUSED
+    assert run("bundle", "verify", build(tmp_path, old, "2.1.0"), "--keyring", ring)[0] == ExitCode.REFUSED
 
 
 def test_rotation_carried_in_a_bundle_reaches_the_device_keyring(tmp_path: Path) -> None:
@@ -126,14 +126,14 @@ def test_slot_commands_and_audit(tmp_path: Path) -> None:
     code, out, _ = run("slot", "install", build(tmp_path, key, "1.1.0"), "--home", home, "--hardware", HARDWARE)
     assert "trial" in out and "slot b" in out
     code, out, _ = run("slot", "install", build(tmp_path, key, "0.9.0"), "--home", home, "--hardware", HARDWARE)
-    assert code == exitcodes.USAGE  # still on trial
+    assert code == ExitCode.USAGE  # still on trial
     assert run("slot", "boot", "--home", home)[1].strip().endswith("slots/b")
     assert run("slot", "mark-failed", "health check failed", "--home", home)[0] == 0
     code, out, _ = run("slot", "status", "--home", home, "--json")
     status = json.loads(out)
     assert status["good"] == "a" and status["slots"]["b"]["status"] == "bad"
     code, _, err = run("slot", "install", build(tmp_path, key, "0.9.0"), "--home", home, "--hardware", HARDWARE)
-    assert code == exitcodes.REFUSED and "downgrade" in err
+    assert code == ExitCode.REFUSED and "downgrade" in err
     store = Store(home / "var" / "ringfence.sqlite")
     kinds = [e["kind"] for e in AuditLog(store).entries()]
     assert kinds == ["rollback", "install", "mark_good", "install"]

@@ -1,0 +1,38 @@
+"""Every benchmark runs in its --quick mode, so none can rot unnoticed between full runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.installed import missing
+
+ROOT = Path(__file__).resolve().parents[2]
+#: bench module -> the results file it writes; the SpanDSP peers need scripts/setup-bench.
+BENCHES = {
+    "hal": "hal.md", "dsp_dtmf": "dsp_dtmf.md", "dsp_progress": "dsp_progress.md",
+    "dsp_threeway": "dsp_threeway.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
+    "kiosk": "kiosk.md", "flash": "flash.md",
+}
+NEEDS_SPANDSP = {"dsp_dtmf", "dsp_progress"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BENCHES))
+def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path) -> None:
+    if name in NEEDS_SPANDSP:
+        from bench import spandsp
+
+        try:
+            spandsp.harness()
+        except spandsp.SpanDspUnavailable as exc:
+            missing(f"SpanDSP: {exc} (scripts/setup-bench installs it)")
+    result = subprocess.run([sys.executable, "-m", f"bench.{name}", "--quick", "--out", str(tmp_path)],
+                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    report = (tmp_path / BENCHES[name]).read_text()
+    assert f"python -m bench.{name} --quick" in report  # the results say what made them
