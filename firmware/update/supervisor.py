@@ -27,8 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from firmware.errors import ExitCode
 from firmware.heartbeat import HEARTBEAT_FD_ENV
-from firmware.update import exitcodes
 from firmware.update.slots import BootDecision, SlotManager
 
 
@@ -150,15 +150,15 @@ def supervise(
     if stop.is_set():
         return 0
     status = child.returncode or 1
-    if status == exitcodes.USAGE and not pending:
+    if status == ExitCode.USAGE and not pending:
         # The firmware refused its configuration or command line: starting it again would change nothing.
         say(f"slot {decision.slot} firmware cannot start (status {status}: its configuration is unusable, see the "
             "line above); the service stops until a technician fixes it")
-        return exitcodes.USAGE
+        return ExitCode.USAGE
     say(f"slot {decision.slot} firmware exited with status {child.returncode}"
         + (" before it was marked good" if pending else ""))
     # Status 2 is the unit's "do not restart": a trial slot must be restarted, so that its failure counts.
-    return 1 if status == exitcodes.USAGE else status
+    return 1 if status == ExitCode.USAGE else status
 
 
 class Beats:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def ringfence(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firmware", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "firmware", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.update import exitcodes
+from firmware.errors import ExitCode
 from firmware.update.platforms import arch_of, check_wheels_for, runs_on
 from tests.tech.test_update_cli import keys, run
 
@@ -48,7 +48,7 @@ def test_bundle_build_refuses_laptop_wheels_for_a_pi_naming_each(tmp_path: Path)
     out = tmp_path / "fw.rfb"
     code, _, err = run("bundle", "build", "--wheels", source, "-o", out, "--key", key,
                        "--hardware", "rpi4-handset-v2")
-    assert code == exitcodes.USAGE
+    assert code == ExitCode.USAGE
     assert len(err.strip().splitlines()) == 1
     assert "rpi4-handset-v2 runs aarch64" in err and NUMPY_LAPTOP in err and SOXR_PIWHEELS not in err
     assert not out.exists() and "Traceback" not in err

@@ -11,11 +11,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from firmware.errors import ExitCode
 from firmware.store.cache import CentralCache
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.tech.home import DeviceHome
 from firmware.tech.revocations import REVOCATIONS
-from firmware.update import exitcodes
 from firmware.update.tech_certs import technician_problem
 from sim.central.db import CentralDB
 from tests.tech.conftest import MakeBundle
@@ -75,7 +75,7 @@ def test_the_central_servers_own_certificate_cannot_flash(tmp_path: Path, centra
     own = tmp_path / "server.creds"
     Credentials(**json.loads(server[1])).save(own)  # type: ignore[index]
     code, _records, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--credentials", own)
-    assert code == exitcodes.LINK  # before: the device installed the bundle
+    assert code == ExitCode.LINK  # before: the device installed the bundle
     assert device_home.slots().load().trial is None
 
 
@@ -93,7 +93,7 @@ def test_a_revoked_laptop_is_refused_from_the_next_sync(central: Path, tls_devic
         CentralCache(store).put(tx, *REVOCATIONS, revoked, 1)
     store.close()
     code, _records, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--credentials", laptop_creds)
-    assert code == exitcodes.LINK
+    assert code == ExitCode.LINK
     assert device_home.slots().load().trial is None
     audit = device_home.store().db.execute("SELECT detail FROM tech_audit WHERE kind = 'flash'").fetchall()
     assert any("is revoked" in row[0] for row in audit)
