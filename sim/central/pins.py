@@ -1,9 +1,11 @@
 """PIN verifiers from a facility's roster CSV, so that setting up a facility needs no code.
 
-The CSV has a header row with `inmate_id` and `pin`, and optionally `name`, `language` and `housing_unit`. Each
+The CSV has a header row with `inmate_id` and `pin`, and optionally `number` (the inmate number typed before the PIN), `name`, `language` and `housing_unit`. Each
 row becomes (or updates) the inmate's entry in DIR/inmates.jsonl, its verifier made under the first key of
-DIR/pin_keys.jsonl (a new random key `k1` is written there when the file does not exist yet). The verifier is
-made by the rules' own `make_verifier`, the one the devices check PINs against. PINs are never written out.
+DIR/pin_keys.jsonl (a new random key `k1`, at OWASP's scrypt cost, is written there when the file does not exist
+yet) and peppered with the facility's pepper, DIR/pin-pepper (0600; made when missing). The pepper never travels
+in a dataset: a technician gives it to each device (`ringfence provision --pin-pepper`). The verifier is made by the
+rules' own `make_verifier`, the one the devices check PINs against. PINs are never written out.
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ from typing import Any
 
 from firmware.errors import InputError
 from firmware.rules.datasets import validate_value
-from firmware.rules.identity import make_verifier
+from firmware.rules.identity import (
+    OWASP_SCRYPT,
+    PEPPER_FILE,
+    KdfCost,
+    PepperError,
+    key_cost,
+    load_pepper,
+    make_verifier,
+    pin_key_value,
+)
+from firmware.tech.provision import write_secret
 
-COLUMNS = ("inmate_id", "pin", "name", "language", "housing_unit")
+COLUMNS = ("inmate_id", "pin", "number", "name", "language", "housing_unit")
 
 
 def _read_jsonl(path: Path) -> dict[str, Any]:
@@ -43,18 +55,28 @@ def _write_jsonl(path: Path, records: dict[str, Any]) -> None:
     os.replace(staged, path)
 
 
-def pin_key(directory: Path) -> tuple[str, str, bool]:
-    """The key id and secret verifiers are made under, and whether it is new (make_roster then writes it)."""
+def pin_key(directory: Path) -> tuple[str, str, KdfCost, bool]:
+    """The key id, secret and cost verifiers are made under, and whether it is new (make_roster then writes it)."""
     path = directory / "pin_keys.jsonl"
     keys = _read_jsonl(path)
     if keys:
         key_id, value = next(iter(keys.items()))
         try:
-            validate_value("pin_keys", key_id, value)
+            key = validate_value("pin_keys", key_id, value)
         except ValueError as exc:
             raise InputError(f"{path}: {exc}") from None
-        return key_id, value["secret"], False
-    return "k1", os.urandom(32).hex(), True
+        return key_id, value["secret"], key_cost(key), False  # type: ignore[arg-type]
+    return "k1", os.urandom(32).hex(), OWASP_SCRYPT, True
+
+
+def facility_pepper(directory: Path) -> tuple[bytes, bool]:
+    """The facility's pepper from DIR/pin-pepper, and whether it is new (make_roster then writes it)."""
+    path = directory / PEPPER_FILE
+    try:
+        pepper = load_pepper(path)
+    except PepperError as exc:
+        raise InputError(str(exc)) from None
+    return (pepper, False) if pepper else (os.urandom(32), True)
 
 
 def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
@@ -69,12 +91,16 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         raise InputError(f"{roster_csv}: cannot read the roster: {exc}") from None
     missing = {"inmate_id", "pin"} - set(header)
     if not rows or missing:
-        raise InputError(f"{roster_csv}: expected a header row with inmate_id and pin (and optionally name,"
+        raise InputError(f"{roster_csv}: expected a header row with inmate_id and pin (and optionally number, name,"
                          f" language, housing_unit), then one row per inmate")
     unknown = sorted(set(header) - set(COLUMNS))
     if unknown:
         raise InputError(f"{roster_csv}:1: unknown column(s) {', '.join(unknown)}; columns are {', '.join(COLUMNS)}")
-    key_id, secret, made = pin_key(directory)
+    key_id, secret, cost, made = pin_key(directory)
+    pepper, new_pepper = facility_pepper(directory)
+    if new_pepper and not made:
+        raise InputError(f"{directory / PEPPER_FILE}: missing, yet {directory / 'pin_keys.jsonl'} exists: the"
+                         " verifiers made with the lost pepper cannot be checked; restore the pepper file")
     inmates_path = directory / "inmates.jsonl"
     inmates = _read_jsonl(inmates_path)
     added = updated = 0
@@ -88,8 +114,9 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
             raise InputError(f"{where}: inmate {inmate_id!r}: a PIN is 4 to 12 digits")
         value = dict(inmates.get(inmate_id, {}))
-        value.update({k: row[k].strip() for k in ("name", "language", "housing_unit") if (row.get(k) or "").strip()})
-        value["pin_verifier"] = make_verifier(key_id, secret, pin)
+        value.update({k: row[k].strip() for k in ("number", "name", "language", "housing_unit")
+                      if (row.get(k) or "").strip()})
+        value["pin_verifier"] = make_verifier(key_id, secret, pin, pepper=pepper, cost=cost)
         try:
             validate_value("inmates", inmate_id, value)
         except ValueError as exc:
@@ -100,6 +127,7 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
             added += 1
         inmates[inmate_id] = value
     if made:  # only once every row is good: a refused roster leaves the facility as it was
-        _write_jsonl(directory / "pin_keys.jsonl", {key_id: {"secret": secret}})
+        write_secret(directory / PEPPER_FILE, pepper.hex() + "\n")
+        _write_jsonl(directory / "pin_keys.jsonl", {key_id: pin_key_value(secret, cost)})
     _write_jsonl(inmates_path, inmates)
     return added, updated, made

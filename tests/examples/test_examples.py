@@ -58,9 +58,13 @@ def test_central_pins_makes_verifiers_the_device_finds_by_pin(tmp_path: Path) ->
                 record = json.loads(line)
                 cache.put(db, dataset, record["key"], record["value"], 1)
     data = CentralData(cache)
-    assert find_by_pin(data, "4321")[0] == "B2001"  # type: ignore[index]
-    assert find_by_pin(data, "98765")[0] == "B2002"  # type: ignore[index]
-    assert find_by_pin(data, "1234") is None
+    pepper_file = facility / "pin-pepper"
+    assert pepper_file.stat().st_mode & 0o777 == 0o600, "the facility's pepper is private"
+    pepper = bytes.fromhex(pepper_file.read_text())
+    assert find_by_pin(data, "4321", pepper)[0] == "B2001"  # type: ignore[index]
+    assert find_by_pin(data, "98765", pepper)[0] == "B2002"  # type: ignore[index]
+    assert find_by_pin(data, "4321") is None, "without the pepper a verifier gives nothing"
+    assert find_by_pin(data, "1234", pepper) is None
     # Again with a changed PIN: the same key, the entry updated, nothing added.
     roster.write_text("inmate_id,pin\nB2001,1111\n")
     again = run("central", "pins", "--facility", str(facility), str(roster))
@@ -100,6 +104,8 @@ def test_the_readme_tour_syncs_a_device_makes_a_call_and_the_server_receives_it(
         assert server.stderr is not None and server.stderr.readline().startswith("serving")
         first = run("sync", "--link", url, "--store", str(store), "--credentials", str(creds))
         assert first.returncode == 0 and "sync agreed" in first.stdout, first.stderr
+        (tmp_path / "etc").mkdir()
+        shutil.copy(facility / "pin-pepper", tmp_path / "etc" / "pin-pepper")  # the tour's `install` line
         call = run("sim", "run", "--existing-store", "--data-dir", str(store.parent),
                    str(EXAMPLES / "first-call.toml"))
         assert call.returncode == 0, call.stderr
