@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -50,6 +51,7 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="ringfence")
 def main() -> None:
     """Firmware for inmate telephone handsets and canteen kiosks."""
+    os.umask(0o077)  # every file a command writes is its user's alone (docs/security.md)
 
 
 @main.group()

@@ -47,6 +47,7 @@ class SocketLink:
         self._sock = sock
         #: The verified common name of the peer's certificate on a TLS link, else "".
         self.peer_name = ""
+        self.peer_der: bytes | None = None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
@@ -71,6 +72,8 @@ class SocketLink:
         except (OSError, ssl.SSLError) as exc:
             raise LinkError(f"link {self.url}: TLS handshake failed: {exc}") from exc
         self.peer_name = _peer_common_name(self._sock)
+        #: The peer's certificate (DER), for checks beyond the CA's: its role, its lifetime, revocation.
+        self.peer_der = self._sock.getpeercert(binary_form=True)
 
     def write(self, data: bytes) -> None:
         self._sock.settimeout(None)

@@ -24,7 +24,7 @@ from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseService
 from firmware.kiosk.wiring import KioskInstalled
 from firmware.rules.datasets import Inmate, Restriction
-from firmware.rules.identity import make_verifier
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
@@ -79,10 +79,10 @@ def seed_roster(store: Store, inmates: list[SimInmate]) -> None:
     cache = CentralCache(store)
     key_id, secret = SIM_PIN_KEY
     with store.transaction() as db:
-        cache.put(db, "pin_keys", key_id, {"secret": secret}, 1)
+        cache.put(db, "pin_keys", key_id, pin_key_value(secret, SIMULATION_COST), 1)
         for inmate in inmates:
             value = Inmate(
-                pin_verifier=make_verifier(key_id, secret, inmate.pin), name=inmate.id, language=inmate.language,
+                pin_verifier=make_verifier(key_id, secret, inmate.pin, cost=SIMULATION_COST), name=inmate.id, language=inmate.language,
                 status="restricted" if inmate.restricted_until else "active",
                 restriction=Restriction(reason="disciplinary", until=date.fromisoformat(inmate.restricted_until))
                 if inmate.restricted_until else None,

@@ -22,7 +22,7 @@ from firmware.handset.services import WallClock
 from firmware.handset.wiring import STORE_FILE
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, validate_rules
-from firmware.rules.identity import make_verifier
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -60,13 +60,13 @@ def write_rules(overrides: dict[str, Any], data_dir: Path) -> Path:
 
 
 def central_values(world: Any) -> list[tuple[str, str, Any]]:
-    values: list[tuple[str, str, Any]] = [("pin_keys", SIM_PIN_KEY_ID, {"secret": SIM_PIN_SECRET})]
+    values: list[tuple[str, str, Any]] = [("pin_keys", SIM_PIN_KEY_ID, pin_key_value(SIM_PIN_SECRET, SIMULATION_COST))]
     for inmate_id, entry in world.inmates.items():
         entry = dict(entry)
         pin = str(entry.pop("pin", ""))
         if not pin:
             raise WorldError(f"world.inmates.{inmate_id}: needs a pin")
-        entry["pin_verifier"] = make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, pin)
+        entry["pin_verifier"] = make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, pin, cost=SIMULATION_COST)
         entry.setdefault("name", inmate_id)
         values.append(("inmates", inmate_id, entry))
     for dataset in ("accounts", "numbers", "lists", "blocks"):

@@ -115,6 +115,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self.inmate_id = ""
         self.pin = ""
         self.pin_tries = 0
+        self.checking_phone = False
         self.asked = 0
         self.call_type = ""
         self.number_tries = 0
@@ -344,11 +345,11 @@ class HandsetFlow(CalledParty, ConnectedCall):
         elif key == "#":
             self._submit_pin()
         elif key.isdigit():
-            self.pin += key
-            if len(self.pin) > self.policy.pin_max_length:
-                self._submit_pin()
-            else:
-                self._arm("input", self.now + self.timing.inter_digit_s)
+            # One entry is one try however long: digits past the longest entry are dropped (the entry stays too
+            # long, so it is refused) and the entry ends at "#" or the inter-digit wait as any other.
+            if len(self.pin) <= self.policy.pin_max_length:
+                self.pin += key
+            self._arm("input", self.now + self.timing.inter_digit_s)
 
     def _submit_pin(self) -> None:
         if not self.pin:
@@ -477,18 +478,27 @@ class HandsetFlow(CalledParty, ConnectedCall):
     def on_enter_pin_entry(self) -> None:
         self.pin = ""
         if self.pin_tries == 0:
+            # Greet only once the phone is known to be usable: a locked or shut-off phone says so instead.
+            self.checking_phone = True
             self._emit(m.CheckPhone())
-            other = "es" if self.language == "en" else "en"
-            self._say(["welcome"])
-            self._say(["other_language"], language=other)
+            return
         self._say(["enter_pin"])
         self._wait_input()
 
     def _phone_checked(self, result: m.PhoneChecked) -> None:
-        if self.state == "pin_entry" and not result.available:
+        if self.state != "pin_entry" or not self.checking_phone:
+            return
+        self.checking_phone = False
+        if not result.available:
             self._quiet("ear")
-            self._farewell = self._refusal(result.reason, (), {}) + ["hang_up_now"]
+            self._farewell = self._refusal(result.reason, (), result.params) + ["hang_up_now"]
             self.given_up()
+            return
+        other = "es" if self.language == "en" else "en"
+        self._say(["welcome"])
+        self._say(["other_language"], language=other)
+        self._say(["enter_pin"])
+        self._wait_input()
 
     def _refusal(self, reason: str, then: Sequence[str], params: dict[str, object]) -> list[str]:
         """A refusal as spoken: its reason, what follows it, and the date or wait it names."""
@@ -498,7 +508,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
         if reason == "refuse.restricted" and isinstance(until, str):
             ids += ["restriction.until", *speech.day(date.fromisoformat(until), self.language)]
         wait_s = params.get("wait_s")
-        if reason == "refuse.min_wait" and isinstance(wait_s, int):
+        if reason in {"refuse.min_wait", "refuse.locked_out"} and isinstance(wait_s, int):
             ids += ["wait_for", *speech.duration(wait_s, self.language)]
         return ids
 

@@ -269,6 +269,8 @@ class CallChecked(Event):
 class PhoneChecked(Event):
     available: bool
     reason: str = ""
+    #: Values the refusal speaks: "wait_s" for a locked phone.
+    params: dict[str, Any] = field(default_factory=dict)
     kind: ClassVar[str] = "phone_checked"
 
 

@@ -48,7 +48,8 @@ class FlowPolicy(BaseModel):
     threeway_first: tuple[str, ...] = ("warn",)
     threeway_repeat: tuple[str, ...] = ("disconnect",)
     hookflash_actions: tuple[str, ...] = ("report",)
-    pin_max_length: int = Field(9, ge=4, le=12)
+    #: The longest entry: the PIN, after the inmate number where the facility identifies by number.
+    pin_max_length: int = Field(9, ge=4, le=24)
     #: "en" or "es": what the greeting speaks before the inmate is known.
     default_language: str = "en"
 

@@ -7,6 +7,7 @@ the flow as an event, and a JSON-ready record (`cdr`, `charge`, `block`, `violat
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,6 +30,14 @@ INMATE_REFUSALS = frozenset({
 })
 #: Refusals another call type could avoid: the flow asks for the call type again.
 CALL_TYPE_REFUSALS = frozenset({"refuse.call_type_disabled"})
+
+
+def wait_left(refusal: Refusal, now: datetime) -> dict[str, int]:
+    """{"wait_s": whole seconds until a lockout ends} for a lockout refusal, so the inmate hears how long."""
+    until = refusal.params.get("until") if refusal.reason == "refuse.locked_out" else None
+    if not isinstance(until, str):
+        return {}
+    return {"wait_s": max(0, math.ceil((datetime.fromisoformat(until) - now).total_seconds()))}
 
 
 def refusal_scope(refusal: Refusal, call_type: str) -> str:
@@ -110,11 +119,12 @@ class CallServices:
         return self.rules.close_call(call_id, now, end_reason, connected_s, ref, queue_upload)
 
     def check_phone(self, command: m.CheckPhone) -> None:
-        refusal = self.rules.phone_available(self._now())
+        now = self._now()
+        refusal = self.rules.phone_available(now)
         if refusal is None:
             self._answer(lambda at: m.PhoneChecked(at, True))
         else:
-            self._answer(lambda at: m.PhoneChecked(at, False, refusal.reason))
+            self._answer(lambda at: m.PhoneChecked(at, False, refusal.reason, params=wait_left(refusal, now)))
 
     def verify_pin(self, command: m.VerifyPin) -> None:
         result = self.rules.identify(command.pin, self._now())
@@ -127,8 +137,9 @@ class CallServices:
                 attempt_id = self.rules.refused_before_call(result.inmate_id, result, self._now())
                 self._note("attempt", {"id": attempt_id, "inmate_id": result.inmate_id, "reason": result.reason,
                                        "number": None, "call_type": None})
+            params = {**result.params, **wait_left(result, self._now())}
             self._answer(lambda at: m.PinChecked(at, result.reason, result.inmate_id, then=tuple(result.prompts),
-                                                 params=dict(result.params)))
+                                                 params=params))
 
     def check_call(self, command: m.CheckCall) -> None:
         now = self._now()

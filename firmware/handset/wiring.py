@@ -31,7 +31,7 @@ def flow_policy(config: Config, rules: FacilityRules) -> FlowPolicy:
         threeway_first=tuple(rules.threeway.first),
         threeway_repeat=tuple(rules.threeway.repeat),
         hookflash_actions=tuple(rules.hookflash.actions),
-        pin_max_length=rules.pin.max_length,
+        pin_max_length=rules.pin.entry_max_length,
         default_language=config.device.language,
     )
 

@@ -32,7 +32,7 @@ class RulesLogin:
         self.rules = rules
         self._wall = wall
         policy = rules.rules.pin
-        self.pin_lengths = (policy.min_length, policy.max_length)
+        self.pin_lengths = (policy.min_length, policy.entry_max_length)
 
     def check(self, pin: str, at: float) -> LoginResult:
         now = self._wall(at)

@@ -10,6 +10,7 @@ import click
 from firmware.console import UserError
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import RulesError, load_rules
+from firmware.rules.identity import identification_problem
 
 
 @click.group("rules")
@@ -20,11 +21,14 @@ def rules_group() -> None:
 @rules_group.command("check")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 def rules_check(path: Path | None) -> None:
-    """Validate a rules file (the shipped demo rules without PATH)."""
+    """Validate a rules file (the shipped demo rules without PATH), refusing a guessable way of identifying."""
     try:
         rules = load_rules(path)
     except RulesError as exc:
         raise UserError(str(exc)) from None
+    problem = identification_problem(rules.pin)
+    if problem is not None:
+        raise UserError(f"{path or 'demo rules'}: {problem}")
     click.echo(
         f"{path or 'demo rules'}: ok ({rules.facility.id}, call types {', '.join(rules.call_types.enabled)})"
     )

@@ -63,8 +63,10 @@ class ServerUsage(_Value):
 
 
 class Inmate(_Value):
-    #: "<key_id>:<hex HMAC-SHA256 of the PIN under that key>" (see firmware/rules/identity.py).
+    #: "<key_id>:<hex scrypt of the peppered PIN under that key>" (see firmware/rules/identity.py).
     pin_verifier: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}:[0-9a-f]{64}$")
+    #: The inmate number typed before the PIN where the facility identifies by number (rules pin.identify).
+    number: str | None = Field(None, pattern=r"^[0-9]{3,12}$")
     name: str = Field(min_length=1)
     status: Literal["active", "restricted"] = "active"
     restriction: Restriction | None = None
@@ -122,8 +124,13 @@ class NumberInfo(_Value):
 
 
 class PinKey(_Value):
-    #: The keyed-verifier secret the central server issues, hex, at least 32 bytes.
+    #: The verifiers' scrypt salt the central server issues, hex, at least 32 bytes (the secret part, the
+    #: pepper, never travels in a dataset: firmware/rules/identity.py).
     secret: str = Field(pattern=r"^([0-9a-f]{2}){32,128}$")
+    #: scrypt cost of this key's verifiers; the defaults are OWASP's (N = 2^17, r = 8, p = 1).
+    log2_n: int = Field(17, ge=1, le=22)
+    r: int = Field(8, ge=1, le=32)
+    p: int = Field(1, ge=1, le=16)
 
 
 _SCHEMAS: dict[str, type[BaseModel]] = {
@@ -191,6 +198,17 @@ class CentralData:
             if inmate is not None:
                 found.append((key, inmate))
         return found
+
+    def inmate_by_number(self, number: str) -> tuple[str, Inmate] | None:
+        """The one inmate with this keypad number (one index probe); None if none or (misissued) several."""
+        rows = self.cache.store.db.execute(
+            "SELECT key FROM central_cache WHERE dataset = 'inmates' AND json_extract(value, '$.number') = ?",
+            (number,),
+        ).fetchall()
+        if len(rows) != 1:
+            return None
+        inmate = self.inmate(rows[0][0])
+        return None if inmate is None else (rows[0][0], inmate)
 
     def pin_keys(self) -> dict[str, PinKey]:
         return {key: validate_value("pin_keys", key, value) for key, value in self.cache.items("pin_keys")}  # type: ignore[misc]

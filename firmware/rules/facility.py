@@ -241,12 +241,33 @@ class Schedule(_Section):
 
 
 class PinPolicy(_Section):
+    #: How an inmate identifies: "inmate_number" (the roster's keypad number, then the PIN, in one entry) or
+    #: "pin_only", allowed by `ringfence rules check` only when PINs are long enough for roster_max.
+    identify: Literal["inmate_number", "pin_only"] = "inmate_number"
+    #: The most inmates the facility's roster may hold (the PIN-only strength check uses it).
+    roster_max: int = Field(1000, ge=1)
+    #: Digits of the inmate number typed before the PIN (identify = "inmate_number").
+    number_length: int = Field(6, ge=3, le=12)
+    #: Wrong PINs in a row for one inmate's number before that account is locked.
     max_attempts: int = Field(3, ge=1, le=20)
+    #: Wrong entries on one phone within device_window_s before the phone is locked; no success resets it.
+    device_max_failures: int = Field(5, ge=1, le=50)
+    device_window_s: int = Field(3600, ge=60)
+    #: The first lockout; later ones within escalation_window_s last longer_lockout_s, and the
+    #: staff_after_lockouts-th is reported to the central server for staff.
     lockout_s: int = Field(900, ge=1)
+    longer_lockout_s: int = Field(3600, ge=1)
+    staff_after_lockouts: int = Field(3, ge=2, le=20)
+    escalation_window_s: int = Field(86400, ge=60)
     min_length: int = Field(4, ge=4, le=12)
     max_length: int = Field(9, ge=4, le=12)
     #: An inmate may call only from phones in the housing unit the roster gives.
     own_unit_only: bool = False
+
+    @property
+    def entry_max_length(self) -> int:
+        """The longest keypad entry: the PIN, after the inmate number where the facility identifies by number."""
+        return self.max_length + (self.number_length if self.identify == "inmate_number" else 0)
 
     @model_validator(mode="after")
     def _lengths(self) -> PinPolicy:

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
@@ -36,7 +37,7 @@ from firmware.rules.facility import (
     ThreeWayAction,
     load_rules,
 )
-from firmware.rules.identity import find_by_pin
+from firmware.rules.identity import PEPPER_FILE, PepperError, find_by_pin, load_pepper, pin_matches
 from firmware.rules.records import CallRecord, Records
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -50,9 +51,19 @@ class Identified:
     language: str | None
 
 
+def pepper_path(config: Config) -> Path:
+    """Where a device keeps the PIN pepper: etc/pin-pepper in its home (docs/security.md)."""
+    data_dir = Path(config.paths.data_dir)
+    home = Path(config.paths.home) if config.paths.home else data_dir.resolve().parent
+    return home / "etc" / PEPPER_FILE
+
+
 class CallRules:
-    def __init__(self, store: Store, rules: FacilityRules, device_id: str, housing_unit: str) -> None:
+    def __init__(self, store: Store, rules: FacilityRules, device_id: str, housing_unit: str,
+                 pepper: bytes = b"") -> None:
         self.store = store
+        #: The facility's PIN pepper, read from its 0600 file outside the store (never stored in it).
+        self.pepper = pepper
         self.rules = rules
         self.device_id = device_id
         self.housing_unit = housing_unit
@@ -71,40 +82,62 @@ class CallRules:
                 rules = validate_value("rules", "facility", synced)
             except DatasetError as exc:
                 raise RulesError(f"central rules: {exc}") from None
-        return cls(store, rules, config.device.id, config.device.housing_unit)
+        try:
+            pepper = load_pepper(pepper_path(config))
+        except PepperError as exc:
+            raise RulesError(str(exc)) from None
+        return cls(store, rules, config.device.id, config.device.housing_unit, pepper)
 
     # -- before the PIN ----------------------------------------------------------------------------------
 
     def phone_available(self, now: datetime) -> Refusal | None:
-        """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window."""
+        """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window, and
+        Refusal("refuse.locked_out", params until) while the phone is locked after wrong PINs."""
+        locked = self.records.locked_until(now)
+        if locked is not None:
+            return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         return auth.shutoff_refusal(now, self.rules, self.housing_unit)
 
     # -- identity ----------------------------------------------------------------------------------------
 
-    def identify(self, pin: str, now: datetime) -> Identified | Refusal:
-        """Verify a PIN. Refusals: refuse.locked_out (params until), pin.invalid (params attempts_left),
-        refuse.restricted (+ restriction.<reason>, params until), refuse.unavailable (bad roster data)."""
+    def identify(self, entry: str, now: datetime) -> Identified | Refusal:
+        """Verify one entry (the PIN, or the inmate number then the PIN: rules pin.identify). Refusals:
+        refuse.locked_out (params until), pin.invalid (params attempts_left), refuse.restricted
+        (+ restriction.<reason>, params until), refuse.unavailable (bad roster data)."""
         locked = self.records.locked_until(now)
         if locked is not None:
             return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         policy = self.rules.pin
+        account: str | None = None
         try:
-            found = (
-                find_by_pin(self.data, pin) if policy.min_length <= len(pin) <= policy.max_length else None
-            )
+            if policy.identify == "inmate_number":
+                number, pin = entry[: policy.number_length], entry[policy.number_length:]
+                named = self.data.inmate_by_number(number) if len(entry) > policy.number_length else None
+                if named is not None:
+                    account = named[0]
+                    locked = self.records.locked_until(now, account)
+                    if locked is not None:
+                        return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
+                found = named if named is not None and self._pin_fits(pin) and pin_matches(
+                    self.data, named[1], pin, self.pepper) else None
+            else:
+                found = find_by_pin(self.data, entry, self.pepper) if self._pin_fits(entry) else None
         except DatasetError as exc:
             return self._data_error(exc, now)
         if found is None:
-            result = self.records.pin_attempt(False, now, policy)
+            result = self.records.pin_attempt(False, now, policy, account=account)
             if result.locked_until is not None:
                 return Refusal("refuse.locked_out", (), {"until": result.locked_until.isoformat()})
-            return Refusal("pin.invalid", (), {"attempts_left": policy.max_attempts - result.failures})
+            return Refusal("pin.invalid", (), {"attempts_left": result.attempts_left})
         inmate_id, inmate = found
         self.records.pin_attempt(True, now, policy, inmate_id)
         refusal = auth.restriction_refusal(inmate, now, self.rules)
         if refusal is not None:
             return replace(refusal, inmate_id=inmate_id)
         return Identified(inmate_id, inmate, self.records.language(inmate_id) or inmate.language)
+
+    def _pin_fits(self, pin: str) -> bool:
+        return self.rules.pin.min_length <= len(pin) <= self.rules.pin.max_length
 
     def remember_language(self, inmate_id: str, language: str, now: datetime) -> None:
         self.records.remember_language(inmate_id, language, now)

@@ -6,6 +6,7 @@ through named migrations (firmware/store/migrations.py), applied once each, in o
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -30,11 +31,22 @@ class StoreError(RuntimeError):
     pass
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600), or narrow an existing one: SQLite gives its -wal and -shm
+    files the database file's mode, so the store, its journal and its shared memory all stay private."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")

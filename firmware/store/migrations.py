@@ -234,3 +234,35 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        "rules_0003_pin_scopes",
+        """
+        ALTER TABLE rules_lockouts ADD COLUMN inmate_id TEXT;
+        ALTER TABLE rules_lockouts ADD COLUMN level INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX rules_lockouts_scope ON rules_lockouts (inmate_id, until);
+        CREATE INDEX rules_pin_attempts_account ON rules_pin_attempts (inmate_id, ok, seq);
+        CREATE INDEX rules_inmate_numbers ON central_cache (json_extract(value, '$.number'))
+            WHERE dataset = 'inmates'
+        """,
+    )
+)
+MIGRATIONS.append(
+    (
+        "tech_0002_code_attempts",
+        """
+        CREATE TABLE tech_code_attempts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            ok INTEGER NOT NULL
+        );
+        CREATE TABLE tech_code_lockouts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at REAL NOT NULL,
+            until REAL NOT NULL,
+            last_attempt_seq INTEGER NOT NULL,
+            level INTEGER NOT NULL
+        )
+        """,
+    )
+)

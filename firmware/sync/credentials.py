@@ -19,6 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 SERVER_NAME = "ringfence-central"
+#: The extended key usage that makes a certificate a technician's (may flash devices): an OID of the UUID arc
+#: (2.25, ITU-T X.667), so no registry is needed. The central server's own certificate does not carry it.
+TECHNICIAN_ROLE = x509.ObjectIdentifier("2.25.70351741933158128373200039909845156305")
+#: How long a technician's certificate lasts: days, so a lost laptop's certificate dies on its own soon.
+TECHNICIAN_DAYS = 7
 
 
 class CredentialsError(ValueError):
@@ -76,7 +81,10 @@ class Authority:
         )
         return cls(_pem_cert(cert), _pem_key(key))
 
-    def issue(self, common_name: str, server: bool, sync_key: bytes = b"") -> Credentials:
+    def issue(self, common_name: str, server: bool, sync_key: bytes = b"", *, technician: bool = False,
+              days: int | None = None) -> Credentials:
+        """A device's (client), the central server's (server) or a technician's certificate: a server's that also
+        carries TECHNICIAN_ROLE and lasts TECHNICIAN_DAYS unless `days` says otherwise."""
         ca_key = serialization.load_pem_private_key(self.key_pem.encode(), None)
         ca_cert = x509.load_pem_x509_certificate(self.cert_pem.encode())
         key = ec.generate_private_key(ec.SECP256R1())
@@ -85,13 +93,15 @@ class Authority:
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=days or (TECHNICIAN_DAYS if technician else 3650)))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(
-                [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server or technician
+                 else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH, *([TECHNICIAN_ROLE] if technician else [])]),
                 critical=False)
         )
-        if server:
+        if server or technician:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
         return Credentials(common_name, sync_key.hex(), _pem_cert(cert), _pem_key(key), self.cert_pem)

@@ -36,13 +36,15 @@ CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
               help="The facility's technician access key (for flashing).")
 @click.option("--technician-code", envvar=CODE_ENV, prompt=True, hide_input=True, confirmation_prompt=True,
               help=f"6-12 digits for technician mode on the keypad (prompted, or ${CODE_ENV}).")
+@click.option("--pin-pepper", type=click.Path(path_type=Path),
+              help="The facility's PIN pepper file from the central server (kept on the device in etc/, 0600).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Sync once with the central server now.")
 @click.option("--force", is_flag=True, help="Provision again a device that already has an identity.")
 def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, facility: str,
                       housing_unit: str, language: str, central_url: str, pin_map: Path, credentials: Path,
-                      keyring: Path, access_key: Path, technician_code: str, register: bool, force: bool,
-                      audio_device: str) -> None:
+                      keyring: Path, access_key: Path, technician_code: str, pin_pepper: Path | None,
+                      register: bool, force: bool, audio_device: str) -> None:
     """Give a new device its identity, keys, place, role and pin map, and register it with central."""
     from pydantic import ValidationError
 
@@ -57,7 +59,7 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     try:
         request = prov.Request(device_id, hardware, role, facility, housing_unit, central_url,  # type: ignore[arg-type]
                                pin_map, credentials, keyring, access_key, technician_code, language,  # type: ignore[arg-type]
-                               audio_device)
+                               audio_device=audio_device, pin_pepper=pin_pepper)
         identity, _detail = prov.provision(home, request, force)
     except (prov.ProvisionError, CodeError) as exc:
         raise UserError(str(exc)) from None

@@ -57,6 +57,10 @@ class TechRules(BaseModel):
     #: The entry sequence must follow a lift, a hang-up or this long without a key.
     entry_quiet_s: float = Field(3.0, gt=0, le=60)
     lockout_s: float = Field(300.0, gt=0)
+    #: Later lockouts within escalation_window_s last this long; the staff_after_lockouts-th is audited for staff.
+    longer_lockout_s: float = Field(3600.0, gt=0)
+    staff_after_lockouts: int = Field(3, ge=2, le=20)
+    escalation_window_s: float = Field(86400.0, gt=0)
     code_entry_timeout_s: float = Field(20.0, gt=0)
     idle_timeout_s: float = Field(120.0, gt=0)
     keypad_test_timeout_s: float = Field(60.0, gt=0)
@@ -119,6 +123,9 @@ class SessionEnded(Command):
 @dataclass(frozen=True)
 class CodeChecked(Event):
     ok: bool
+    #: Wrong codes still allowed before a lockout, and the lockout's length: the store's persistent counter's.
+    tries_left: int = 0
+    locked_s: float | None = None
     kind: ClassVar[str] = "tech_code_checked"
 
 
@@ -171,6 +178,7 @@ class TechnicianMode:
         self._locked_until = 0.0
         self._code = ""
         self._tries = 0
+        self._lock_s: float | None = None
         self._out: list[Command] = []
         self._results: dict[str, bool] = {}
         self._pressed: list[str] = []
@@ -180,7 +188,7 @@ class TechnicianMode:
     # -- conditions -----------------------------------------------------------------------------------------
 
     def out_of_tries(self) -> bool:
-        return self._tries >= self.rules.code_max_tries
+        return self._lock_s is not None
 
     @property
     def secret_input(self) -> bool:
@@ -298,14 +306,15 @@ class TechnicianMode:
             self._start_session("keypad")
             return
         self._tries += 1
+        self._lock_s = event.locked_s
         self._emit(RecordResult("code", False, {"tries": self._tries}))
         self.code_rejected()
         if self.state == "locked":
-            self._locked_until = self._now + self.rules.lockout_s
+            self._locked_until = self._now + self._lock_s  # type: ignore[operator]
             self._emit(Show("locked", {"minutes": self._minutes_left()}))
-            self._timer(self.rules.lockout_s)
+            self._timer(self._lock_s)  # type: ignore[arg-type]
         else:
-            self._emit(Show("wrong_code", {"left": self.rules.code_max_tries - self._tries}))
+            self._emit(Show("wrong_code", {"left": event.tries_left}))
             self._timer(self.rules.code_entry_timeout_s)
 
     def _in_locked(self, event: Event) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import tomli_w
 
 from firmware import config as config_mod
+from firmware.rules.identity import PEPPER_FILE, PepperError, load_pepper
 from firmware.store import Store
 from firmware.sync.credentials import Credentials
 from firmware.sync.identity import save_identity
@@ -55,6 +56,8 @@ class Request:
     language: Literal["en", "es"] = "en"
     #: The sound card (a sounddevice name or index); empty: the system's default device.
     audio_device: str = ""
+    #: The facility's PIN pepper file from the central server (firmware/rules/identity.py); None: keep none.
+    pin_pepper: Path | None = None
 
 
 def read_pin_map(path: Path) -> dict[str, Any]:
@@ -125,6 +128,12 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     if len(access) != 32:
         raise ProvisionError(f"{request.access_key}: not a technician access key (64 hex digits)")
     pin_map = read_pin_map(request.pin_map)
+    try:
+        pepper = load_pepper(request.pin_pepper) if request.pin_pepper is not None else b""
+    except PepperError as exc:
+        raise ProvisionError(str(exc)) from None
+    if request.pin_pepper is not None and not pepper:
+        raise ProvisionError(f"{request.pin_pepper}: no such pepper file")
     device_config = {
         **pin_map,
         **hardware_sections(request, pin_map),
@@ -149,6 +158,8 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     keyring.save(home.keyring_path)
     write_secret(home.etc / "technician-access.key", access.hex() + "\n")
     write_secret(home.etc / "technician-code.json", json.dumps(verifier))
+    if pepper:
+        write_secret(home.etc / PEPPER_FILE, pepper.hex() + "\n")
     store = Store(home.store_path)
     try:
         save_identity(store, creds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.tech import checks
 from firmware.tech.audit import AuditLog
-from firmware.tech.code import matches
+from firmware.tech.code import matches, revoked
+from firmware.tech.code_guard import CodeGuard
 from firmware.tech.diag_machine import (
     CheckDone,
     CodeChecked,
@@ -33,10 +35,12 @@ from firmware.tech.diag_machine import (
     SessionStarted,
     Show,
     TechnicianMode,
+    TechRules,
     VerifyCode,
 )
 from firmware.tech.home import DeviceHome
 from firmware.tech.messages import render
+from firmware.tech.revocations import codes_revoked_at
 from firmware.tech.settings import TechSettings
 from firmware.tech.settings import load as load_settings
 from hal.audio import AudioFrame
@@ -127,7 +131,7 @@ def text_lines(text: str, width: int, height: int) -> list[str]:
 
 
 def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, language: str,
-         say: Callable[[str], None]) -> None:
+         say: Callable[[str], None], rules: TechRules) -> None:
     """Register the handlers that execute technician mode's commands on this device."""
     audit = AuditLog(store)
 
@@ -137,13 +141,24 @@ def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices
         display = devices.display
         display.show(text_lines(text, display.width, display.height))
 
+    guard = CodeGuard(store, rules)
+    wall_anchor = time.time() - clock.now()
+
     def verify(command: VerifyCode) -> None:
+        now = wall_anchor + clock.now()
+        locked_s = guard.locked_for(now)
+        if locked_s is not None:  # locked before a restart: the code is not even checked
+            runtime.post(CodeChecked(clock.now(), False, 0, locked_s))
+            return
         path = home.etc / "technician-code.json"
         try:
-            ok = matches(command.code, json.loads(path.read_text(encoding="utf-8")))
+            verifier = json.loads(path.read_text(encoding="utf-8"))
+            # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
+            ok = matches(command.code, verifier) and not revoked(verifier, codes_revoked_at(store))
         except (OSError, ValueError, KeyError):
             ok = False  # no verifier (an unprovisioned device): no code opens technician mode from the keypad
-        runtime.post(CodeChecked(clock.now(), ok))
+        verdict = guard.record(ok, now)
+        runtime.post(CodeChecked(clock.now(), ok, verdict.tries_left, verdict.locked_s))
 
     def run_check(command: RunCheck) -> None:
         if command.test == "status":
@@ -178,7 +193,7 @@ def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devic
     keys = [key for row in LAYOUTS[keypad_layout] for key in row]
     session = TechnicianSession(TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio)
     runtime.machines.append(session)
-    wire(runtime, clock, home, store, devices, language, say)
+    wire(runtime, clock, home, store, devices, language, say, settings.mode)
     return session
 
 

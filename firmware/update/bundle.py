@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware.update.keys import Keyring, key_id
+from firmware.validation import summarize
 
 MAGIC = b"RFBNDL01"
 SIGNATURE_CONTEXT = b"ringfence-bundle-v1\x00"
@@ -55,6 +56,8 @@ class Refusal(str, Enum):
     CORRUPT = "corrupt"
     WRONG_HARDWARE = "wrong_hardware"
     DOWNGRADE = "downgrade"
+    #: Signed by a trusted key, but the manifest breaks its schema (a vendor's mistake, not tampering).
+    INVALID_MANIFEST = "invalid_manifest"
 
 
 class BundleError(ValueError):
@@ -139,8 +142,9 @@ def header_length_needed(prefix: bytes) -> int | None:
     return 12 + mlen + KEY_ID_LEN + SIGNATURE_LEN
 
 
-def parse_header(data: bytes) -> Header:
-    """The header at the start of `data`; raises TRUNCATED if data ends inside it."""
+def parse_header(data: bytes, keyring: Keyring | None = None) -> Header:
+    """The header at the start of `data`; raises TRUNCATED if data ends inside it. With a keyring, a manifest
+    that breaks its schema is INVALID_MANIFEST when a trusted key signed it, else BAD_SIGNATURE."""
     need = header_length_needed(data)
     if need is None or len(data) < need:
         raise BundleError(
@@ -151,9 +155,15 @@ def parse_header(data: bytes) -> Header:
     kid_bytes = data[12 + mlen : 12 + mlen + KEY_ID_LEN]
     signature = data[12 + mlen + KEY_ID_LEN : need]
     try:
-        manifest = Manifest.model_validate_json(manifest_bytes)
         kid = kid_bytes.decode("ascii")
-    except (ValidationError, UnicodeDecodeError):
+        manifest = Manifest.model_validate_json(manifest_bytes)
+    except ValidationError as exc:
+        if keyring is not None and kid in keyring.keys and keyring.verify(
+                kid, signature, SIGNATURE_CONTEXT + manifest_bytes):
+            raise BundleError(Refusal.INVALID_MANIFEST,
+                              f"signed, but its manifest is invalid: {summarize(exc)}") from None
+        raise BundleError(Refusal.BAD_SIGNATURE, "bad signature: the manifest is damaged or was altered") from None
+    except UnicodeDecodeError:
         # An unreadable manifest behind good magic bytes is tampering or corruption: the signature decides.
         raise BundleError(Refusal.BAD_SIGNATURE, "bad signature: the manifest is damaged or was altered") from None
     return Header(manifest, manifest_bytes, kid, signature)
@@ -199,13 +209,13 @@ def check_header(
     check_target(header.manifest, hardware, installed, allow_downgrade)
 
 
-def read_header(stream: BinaryIO, source: str) -> Header:
+def read_header(stream: BinaryIO, source: str, keyring: Keyring | None = None) -> Header:
     prefix = stream.read(12)
     need = header_length_needed(prefix)
     if need is None:
         raise BundleError(Refusal.TRUNCATED, f"{source}: truncated: only {len(prefix)} bytes")
     try:
-        return parse_header(prefix + stream.read(need - 12))
+        return parse_header(prefix + stream.read(need - 12), keyring)
     except BundleError as exc:
         raise BundleError(exc.reason, f"{source}: {exc}") from None
 
@@ -260,7 +270,7 @@ def verify(
     except OSError as exc:
         raise BundleError(Refusal.NOT_A_BUNDLE, f"{path}: cannot read ({exc.strerror})") from None
     with stream:
-        header = read_header(stream, str(path))
+        header = read_header(stream, str(path), keyring)
         check_size(header, os.fstat(stream.fileno()).st_size, str(path))
         try:
             check_signature(header, keyring)

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from packaging.version import InvalidVersion
 
 from firmware.console import UserError
 from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
 from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
+from firmware.update.floor import FLEET, load_permit, make_permit
 from firmware.update.keys import (
     Keyring,
     KeyringError,
@@ -114,6 +116,24 @@ def bundle_rotate(old_file: Path, new_file: Path, retire_old: bool, output: Path
     output.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     click.echo(f"{output}: key {record['new_key_id']} endorsed by {record['signed_by']}"
                + (", which it retires" if retire_old else ""))
+
+
+@bundle_group.command("permit")
+@click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help="A release signing key.")
+@click.option("--device", help="The one device the permit is for (its device id).")
+@click.option("--fleet", is_flag=True, help="Every device of the fleet.")
+@click.option("--version", "version", required=True, help="The exact lower version the device(s) may install.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+def bundle_permit(key_file: Path, device: str | None, fleet: bool, version: str, output: Path) -> None:
+    """Write a downgrade permit: a device (or the fleet) may install VERSION below its version floor."""
+    if (device is None) == (not fleet):
+        raise UserError("give exactly one of --device ID or --fleet")
+    try:
+        permit = make_permit(load_key(key_file), device or FLEET, version)
+    except InvalidVersion:
+        raise UserError(f"--version {version!r} is not a PEP 440 version such as 1.4.0") from None
+    output.write_text(json.dumps(permit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    click.echo(f"{output}: {device or 'every device'} may install {version} (signed by {permit['signed_by']})")
 
 
 def project_wheels(project: Path, into: Path) -> list[Path]:
@@ -248,8 +268,11 @@ def slot_status(home_dir: Path, as_json: bool) -> None:
 @home_option
 @click.option("--hardware", help="This device's hardware id (default: from its identity).")
 @click.option("--allow-downgrade", is_flag=True, help="Allow a bundle older than the installed firmware.")
+@click.option("--permit", "permit_file", type=click.Path(path_type=Path),
+              help="A downgrade permit signed by a release key: needed below the device's version floor.")
 @click.option("--chunk", type=click.IntRange(512, 1 << 24), default=1 << 20, hidden=True)
-def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downgrade: bool, chunk: int) -> None:
+def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downgrade: bool,
+                 permit_file: Path | None, chunk: int) -> None:
     """Verify BUNDLE and install it into the inactive slot as the trial slot (started at the next boot)."""
     home = _home(home_dir)
     store = home.store()
@@ -262,9 +285,12 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         keyring = home.keyring()
         first = manager.load().good is None
         if first:
-            result = manager.seed(bundle, keyring, hardware, prepare=unpack_wheels)
+            result = manager.seed(bundle, keyring, hardware, prepare=unpack_wheels, keyring_path=home.keyring_path)
         else:
-            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels)
+            permit = load_permit(permit_file) if permit_file is not None else None
+            device_id = home.identity().device_id if home.identity_path.exists() else None
+            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels,
+                                     keyring_path=home.keyring_path, permit=permit, device_id=device_id)
         keyring.save(home.keyring_path)  # with any key rotations the bundle carried
     except BundleError as exc:
         refuse(exc)

@@ -20,6 +20,7 @@ from firmware.sync.credentials import Credentials, CredentialsError
 from firmware.update import exitcodes
 from firmware.update.bundle import BundleError
 from firmware.update.flasher import Flasher, FlashOutcome, Progress, laptop_tls, open_channel
+from firmware.update.floor import load_permit
 
 ACCESS_KEY_ENV = "RINGFENCE_ACCESS_KEY_FILE"
 
@@ -141,6 +142,8 @@ def report(outcome: FlashOutcome, as_json: bool) -> None:
 @click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
               help="With --all: how many devices at once.")
 @click.option("--allow-downgrade", is_flag=True, help="Let the device install a lower version than it runs.")
+@click.option("--permit", "permit_file", type=click.Path(path_type=Path),
+              help="A downgrade permit signed by a release key (`ringfence bundle permit`): needed below the floor.")
 @click.option("--dry-run", is_flag=True, help="Ask the device whether it would take the bundle; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Progress and results as JSON lines on stdout.")
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial line rate.")
@@ -152,7 +155,7 @@ def report(outcome: FlashOutcome, as_json: bool) -> None:
                    " protocol's TLS.")
 @click.option("--plain-tcp", is_flag=True, help="Use tcp:// without TLS (messages still carry the access key's MAC).")
 def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_file: Path, parallel: int,
-                  allow_downgrade: bool, dry_run: bool, as_json: bool, baud: int, retries: int,
+                  allow_downgrade: bool, permit_file: Path | None, dry_run: bool, as_json: bool, baud: int, retries: int,
                   timeout: float, creds_file: Path | None, plain_tcp: bool) -> None:
     """Flash BUNDLE onto one device (--link) or many (--all). Exit status: 0 done, 1 refused by the device,
     2 usage error, 3 link failed, 4 install failed on the device, 5 some devices of --all failed."""
@@ -161,7 +164,8 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
     key = read_access_key(key_file)
     connect = network_connect(creds_file, plain_tcp, device_list is not None or str(url).startswith("tcp://"))
     try:
-        flasher = Flasher(bundle, key, allow_downgrade=allow_downgrade, dry_run=dry_run, timeout=timeout,
+        permit = load_permit(permit_file) if permit_file is not None else None
+        flasher = Flasher(bundle, key, allow_downgrade=allow_downgrade, permit=permit, dry_run=dry_run, timeout=timeout,
                           retries=retries, baudrate=baud, connect=connect)
     except FileNotFoundError:
         raise UserError(f"{bundle}: no such file") from None

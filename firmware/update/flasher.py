@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from firmware.sync.blobs import sha256_file
 from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
@@ -24,6 +24,7 @@ from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Messa
 from firmware.sync.tls import client_context, server_context
 from firmware.update import exitcodes
 from firmware.update.bundle import read_header
+from firmware.update.floor import permit_meta
 from firmware.update.receiver import BUNDLE_KIND, TECHNICIAN, bundle_blob_id
 from hal.link import LinkError, open_link
 
@@ -103,6 +104,7 @@ class Flasher:
         access_key: bytes,
         *,
         allow_downgrade: bool = False,
+        permit: Any | None = None,
         dry_run: bool = False,
         timeout: float = 15.0,
         install_timeout: float = 600.0,
@@ -122,7 +124,8 @@ class Flasher:
         self.offer = BlobOffer(
             id=bundle_blob_id(digest), kind=BUNDLE_KIND, size=self.size, sha256=digest,
             meta={"header": base64.b64encode(header_bytes).decode("ascii"), "version": header.manifest.version,
-                  "allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no"},
+                  "allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no",
+                  **({"permit": permit_meta(permit)} if permit is not None else {})},
         )
         self.access_key = access_key
         self.dry_run = dry_run

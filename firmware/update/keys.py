@@ -130,8 +130,9 @@ class Keyring:
             return False
         return True
 
-    def apply_rotation(self, record: dict[str, Any]) -> str:
-        """Trust the record's new key if a trusted key signed it; retire the signer if the record says so."""
+    def apply_rotation(self, record: dict[str, Any], retire_now: bool = True) -> str:
+        """Trust the record's new key if a trusted key signed it; retire the signer if the record says so (and
+        `retire_now`: an installer trusts the new key before the slot switch and retires the old one after)."""
         try:
             new_b64, signer = str(record["new_key"]), str(record["signed_by"])
             retire = bool(record["retire_old"])
@@ -146,7 +147,7 @@ class Keyring:
         kid = key_id(new_public)
         if kid not in self.keys:
             self.add(new_public, endorsed_by=signer)
-        if retire and signer != kid:
+        if retire and retire_now and signer != kid:
             del self.keys[signer]
             self.retired.add(signer)
         return kid
@@ -187,11 +188,17 @@ class Keyring:
         return cls.from_json(data, str(path))
 
     def save(self, path: Path) -> None:
-        """Atomically: a keyring is never seen half written."""
+        """Atomically and durably: a keyring is never seen half written, and the rename survives a power cut."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(self.to_json(), out, indent=2, sort_keys=True)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from firmware.store import Store
 from firmware.sync.blobs import BlobSink
@@ -26,9 +27,12 @@ from firmware.sync.conversation import RemoteError, accept_as_server, send_anony
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Body, MessageError
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
+from firmware.tech.revocations import revoked_serials
 from firmware.update.bundle import BundleError, check_header, parse_header
+from firmware.update.floor import read_permit_meta
 from firmware.update.keys import KeyringError
 from firmware.update.slots import SlotError
+from firmware.update.tech_certs import technician_problem
 from firmware.update.unpack import UnpackError, unpack_wheels
 from hal.link import LinkError, TcpListener, open_link
 
@@ -62,6 +66,8 @@ class FlashReceiver:
         self.restart = list(restart) if restart else None
         self.session = SessionLog()
         self._allow_downgrade: dict[str, bool] = {}
+        #: Downgrade permits offered with each bundle (firmware/update/floor.py).
+        self._permit: dict[str, Any] = {}
 
     def handle(self, body: Body) -> BlobState | None:
         if isinstance(body, BlobOffer):
@@ -86,7 +92,7 @@ class FlashReceiver:
         allow_downgrade = offer.meta.get("allow_downgrade") == "yes"
         try:
             header_bytes = base64.b64decode(offer.meta.get("header", ""), validate=True)
-            header = parse_header(header_bytes)
+            header = parse_header(header_bytes, self.home.keyring())
             installed_in = self._slot_holding(header_bytes)
             if installed_in is not None:
                 return BlobState(id=offer.id, have=offer.size, status="complete",
@@ -95,7 +101,9 @@ class FlashReceiver:
                 return self._refuse(offer, "truncated",
                                     f"offer of {offer.size} bytes for a bundle of {header.total_size}")
             check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
-            self.home.slots().precheck(header, self.home.hardware(), allow_downgrade)
+            permit = read_permit_meta(offer.meta.get("permit", ""))
+            self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
+                                       self._device_id(), permit)
         except BundleError as exc:
             return self._refuse(offer, exc.reason.value, str(exc))
         except (ValueError, KeyringError, HomeError) as exc:
@@ -103,6 +111,7 @@ class FlashReceiver:
         except SlotError as exc:
             return self._refuse(offer, "busy", str(exc))
         self._allow_downgrade[offer.id] = allow_downgrade
+        self._permit[offer.id] = permit
         if offer.meta.get("dry_run") == "yes":
             have = self._durable_length(offer.id)
             return BlobState(id=offer.id, have=have, status="partial",
@@ -125,6 +134,9 @@ class FlashReceiver:
         _done, part, _offer = self.sink.paths(blob_id)
         return part.stat().st_size if part.exists() else 0
 
+    def _device_id(self) -> str | None:
+        return self.home.identity().device_id if self.home.identity_path.exists() else None
+
     def _installed(self) -> str | None:
         return self.home.slots().installed_version()
 
@@ -137,10 +149,12 @@ class FlashReceiver:
             hardware = self.home.hardware()
             manager = self.home.slots(self.store)
             if manager.load().good is None:
-                result = manager.seed(path, keyring, hardware, prepare=unpack_wheels)
+                result = manager.seed(path, keyring, hardware, prepare=unpack_wheels,
+                                      keyring_path=self.home.keyring_path)
             else:
                 result = manager.install(path, keyring, hardware, self._allow_downgrade.get(blob_id, False),
-                                         prepare=unpack_wheels)
+                                         prepare=unpack_wheels, keyring_path=self.home.keyring_path,
+                                         permit=self._permit.get(blob_id), device_id=self._device_id())
             keyring.save(self.home.keyring_path)
         except BundleError as exc:
             path.unlink(missing_ok=True)
@@ -213,6 +227,23 @@ def serve(url: str, home: DeviceHome, stop: threading.Event, timeout: float = 30
         serial.close()
 
 
+def _certificate_problem(home: DeviceHome, peer_der: bytes | None) -> str | None:
+    store = home.store()
+    try:
+        return technician_problem(peer_der, revoked_serials(store))
+    finally:
+        store.close()
+
+
+def _audit_refusal(home: DeviceHome, url: str, problem: str) -> None:
+    store = home.store()
+    try:
+        AuditLog(store).record("flash", {"link": url, "ended": f"refused: {problem}", "offered": [],
+                                         "bytes_received": 0, "results": []})
+    finally:
+        store.close()
+
+
 def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, timeout: float = 30.0,
               restart: Sequence[str] | None = None) -> None:
     try:
@@ -223,6 +254,12 @@ def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, ti
                     link.handshake(timeout)
                 except LinkError as exc:  # no certificate, or one of another CA: this laptop may not flash
                     log.warning("flash session refused: %s", exc)
+                    link.close()
+                    continue
+                problem = _certificate_problem(home, link.peer_der) if listener.tls is not None else None
+                if problem is not None:  # the CA's, but not a technician's, too long-lived, or revoked
+                    log.warning("flash session refused: %s", problem)
+                    _audit_refusal(home, link.url, problem)
                     link.close()
                     continue
                 channel = StreamChannel(link)

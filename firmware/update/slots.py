@@ -35,7 +35,8 @@ from firmware.update.bundle import (
     parse_header,
     verify,
 )
-from firmware.update.keys import Keyring
+from firmware.update.floor import VersionFloor
+from firmware.update.keys import Keyring, KeyringError
 
 SlotName = Literal["a", "b"]
 SLOTS: tuple[SlotName, SlotName] = ("a", "b")
@@ -196,15 +197,23 @@ class SlotManager:
         hardware: str | None,
         allow_downgrade: bool = False,
         prepare: Callable[[Path, Header], None] | None = None,
+        keyring_path: Path | None = None,
+        permit: Any | None = None,
+        device_id: str | None = None,
     ) -> InstallResult:
-        """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot."""
+        """Verify the bundle, write it into the inactive slot, read it back, and make it the trial slot. Key
+        rotations the bundle carries are saved to `keyring_path` (fsynced, directory too) before the slot is
+        activated, so a kill at any moment never leaves new firmware with a keyring that refuses its key."""
         state = self.load()
         if state.trial is not None:
             raise SlotError(
                 f"slot {state.trial} is still on trial; start it and let it be marked good, or roll back first"
             )
         installed = state.slots[state.good].version if state.good else None
+        if state.good is not None:
+            self._finish_retirements(state.good, keyring)
         header = verify(bundle, keyring, hardware, installed, allow_downgrade)
+        VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
         self.checkpoint("verified")
         target: SlotName = other(state.good) if state.good else "a"
         state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
@@ -215,8 +224,13 @@ class SlotManager:
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         self.checkpoint("cleared")
-        for f in header.manifest.files:
-            self._write_file(bundle, header, f.name, directory)
+        try:
+            for f in header.manifest.files:
+                self._write_file(bundle, header, f.name, directory)
+        except BundleError:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise
         with open(bundle, "rb") as src:
             header_bytes = src.read(header.length)
         self._write_atomic(directory / SLOT_MANIFEST, header_bytes)
@@ -233,24 +247,55 @@ class SlotManager:
         if prepare is not None:
             prepare(directory, header)
             self.checkpoint("prepared")
+        # Two durable steps around the slot switch: trust the new keys before it (the old ones stay trusted, so the
+        # same bundle can be installed again after a kill), retire the old keys after it.
         for rotation in header.manifest.rotations:
-            keyring.apply_rotation(rotation)
+            keyring.apply_rotation(rotation, retire_now=False)
+        if header.manifest.rotations and keyring_path is not None:
+            keyring.save(keyring_path)
+            self.checkpoint("keyring-saved")
         state.slots[target] = record
         state.trial = target
         state.attempts = 0
         self.save(state)
         self.checkpoint("activated")
+        if header.manifest.rotations:
+            for rotation in header.manifest.rotations:
+                keyring.apply_rotation(rotation)
+            if keyring_path is not None:
+                keyring.save(keyring_path)
+                self.checkpoint("keyring-retired")
         self._link(target)
         self.checkpoint("linked")
         self.audit("install", {"slot": target, "version": header.manifest.version, "previous": installed,
                                "downgrade": bool(installed) and allow_downgrade})
         return InstallResult(target, header.manifest.version, installed)
 
+    def _finish_retirements(self, slot: SlotName, keyring: Keyring) -> None:
+        """Retire the keys the running slot's rotations retire, in case a kill came between switch and save."""
+        try:
+            rotations = self.read_header(slot).manifest.rotations
+        except (OSError, BundleError):
+            return
+        for rotation in rotations:
+            try:
+                keyring.apply_rotation(rotation)
+            except KeyringError:
+                pass  # already applied: the signer is retired
+
     def _write_file(self, bundle: Path, header: Header, name: str, directory: Path) -> None:
         entry = next(f for f in header.manifest.files if f.name == name)
         part = directory / (name + ".part")
+        written = 0
         with open_stored(bundle, header, entry) as src, open(part, "wb") as out:
-            while block := src.read(self.chunk):
+            # Never more than the manifest declares: a signed bundle that expands further is refused at once.
+            while block := src.read(min(self.chunk, entry.size + 1 - written)):
+                written += len(block)
+                if written > entry.size:
+                    out.close()
+                    part.unlink()
+                    raise BundleError(Refusal.CORRUPT, f"{bundle}: {name} expands past the {entry.size} bytes"
+                                      " its manifest declares")
                 out.write(block)
                 self.checkpoint(f"chunk:{name}")
             out.flush()
@@ -268,12 +313,13 @@ class SlotManager:
         os.replace(tmp, path)
 
     def seed(self, bundle: Path, keyring: Keyring, hardware: str | None,
-             prepare: Callable[[Path, Header], None] | None = None) -> InstallResult:
+             prepare: Callable[[Path, Header], None] | None = None,
+             keyring_path: Path | None = None) -> InstallResult:
         """First firmware on a new device: installed, then marked good at once (there is nothing to go back to)."""
         state = self.load()
         if state.good is not None:
             raise SlotError(f"slot {state.good} already holds good firmware; use install")
-        result = self.install(bundle, keyring, hardware, prepare=prepare)
+        result = self.install(bundle, keyring, hardware, prepare=prepare, keyring_path=keyring_path)
         self.mark_good()
         return result
 
@@ -329,6 +375,7 @@ class SlotManager:
         state.attempts = 0
         self.save(state)
         self.checkpoint("marked-good")
+        VersionFloor(self.root).raise_to(state.slots[trial].version)
         self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version,
                                  "previous_slot": previous})
         return trial
@@ -361,10 +408,13 @@ class SlotManager:
         state = self.load()
         return state.slots[state.good].version if state.good else None
 
-    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool) -> None:
+    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool, keyring: Keyring | None = None,
+                 device_id: str | None = None, permit: Any | None = None) -> None:
         """The checks install() will make that need only the header: used to refuse a flash before its payload."""
         state = self.load()
         if state.trial is not None:
             raise SlotError(f"slot {state.trial} is still on trial; finish or roll back before flashing again")
         check_target(header.manifest, hardware, self.installed_version(), allow_downgrade)
+        if keyring is not None:
+            VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
 

@@ -36,8 +36,10 @@ def central() -> None:
 @click.option("--technician", is_flag=True,
               help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
                    " (`ringfence flash --credentials`), no sync key, not registered as a device.")
+@click.option("--days", type=click.IntRange(1, 31), default=7, show_default=True,
+              help="With --technician: how many days the certificate lasts.")
 @click.argument("device_id")
-def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
+def enroll(db_path: Path, out: Path, device_id: str, technician: bool, days: int) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
@@ -53,7 +55,7 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
         else:
             authority = Authority(**json.loads(pair[0]))
         if technician:
-            authority.issue(device_id, True).save(out)
+            authority.issue(device_id, True, technician=True, days=days).save(out)
         else:
             key = os.urandom(32)
             authority.issue(device_id, False, key).save(out)
@@ -61,6 +63,58 @@ def enroll(db_path: Path, out: Path, device_id: str, technician: bool) -> None:
     finally:
         db.close()
     click.echo(f"enrolled {device_id}: credentials in {out}")
+
+
+@central.command("revoke")
+@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path))
+@click.option("--technician-codes", is_flag=True,
+              help="Also revoke every technician code set until now (devices need a new one by provisioning).")
+@click.argument("credentials", type=click.Path(path_type=Path), required=False)
+def revoke(db_path: Path, technician_codes: bool, credentials: Path | None) -> None:
+    """Revoke a technician's certificate (its CREDENTIALS file, or a copy of its certificate's PEM), and with
+    --technician-codes every technician code set until now: every device refuses them from its next sync on
+    (docs/technicians.md, "A lost laptop")."""
+    import time
+
+    from firmware.tech.revocations import REVOCATIONS, revocation_value
+    from sim.central.db import CentralDB
+
+    if credentials is None and not technician_codes:
+        raise UserError("give a CREDENTIALS file to revoke, or --technician-codes, or both")
+    serial = _serial_of(credentials) if credentials is not None else None
+    db = CentralDB(db_path)
+    try:
+        current = db.get(*REVOCATIONS) or {"serials": []}
+        serials = {*current.get("serials", []), *([serial] if serial else [])}
+        codes_at = time.time() if technician_codes else current.get("codes_revoked_at")
+        db.put(*REVOCATIONS, revocation_value(serials, codes_at))
+    finally:
+        db.close()
+    if serial is not None:
+        click.echo(f"revoked certificate serial {serial}: {len(serials)} revoked")
+    if technician_codes:
+        click.echo("revoked every technician code set until now")
+    click.echo("devices refuse them from their next sync")
+
+
+def _serial_of(credentials: Path) -> str:
+    from cryptography import x509
+
+    from firmware.sync.credentials import Credentials, CredentialsError
+    from firmware.update.tech_certs import serial_hex
+
+    try:
+        pem = Credentials.load(credentials).cert_pem
+    except CredentialsError:
+        try:
+            pem = credentials.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{credentials}: neither a credentials file nor a certificate ({exc})") from None
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        raise UserError(f"{credentials}: neither a credentials file nor a PEM certificate") from None
+    return serial_hex(cert)
 
 
 @central.command("load")

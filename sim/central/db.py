@@ -8,6 +8,7 @@ sequence number, so "what changed since N" is one indexed range query.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from contextlib import AbstractContextManager
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware.store import transaction
+from firmware.store import private_file, transaction
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
 
@@ -70,6 +71,8 @@ class CentralDB:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            private_file(Path(self.path))
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -225,13 +228,34 @@ class CentralDB:
             db.execute("UPDATE devices SET last_seen = ?, sessions = sessions + (? IS NULL),"
                        " cursor = coalesce(?, cursor) WHERE device_id = ?", (now(), cursor, cursor, device_id))
 
+    @property
+    def ca_key_path(self) -> Path:
+        """The CA's private key: its own 0600 file beside the database, never a row in it."""
+        return Path(self.path + ".ca-key.pem")
+
     def authority(self) -> tuple[str, str] | None:
+        """(the CA as JSON {cert_pem, key_pem}, the server's credentials as JSON), or None before the first."""
         row = self.db.execute("SELECT ca, server FROM authority WHERE id = 1").fetchone()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        ca = json.loads(row[0])
+        if "key_pem" not in ca:
+            ca["key_pem"] = self.ca_key_path.read_text(encoding="ascii")
+        return json.dumps(ca), row[1]
 
     def set_authority(self, ca: str, server: str) -> None:
+        pair = json.loads(ca)
+        key = self.ca_key_path
+        tmp = key.with_name(key.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(pair.pop("key_pem"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, key)
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO authority (id, ca, server) VALUES (1, ?, ?)", (ca, server))
+            db.execute("INSERT OR REPLACE INTO authority (id, ca, server) VALUES (1, ?, ?)",
+                       (json.dumps(pair), server))
 
     # -- upstream ----------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from firmware.rules.facility import DEFAULT_RULES_PATH, FacilityRules, validate_rules
-from firmware.rules.identity import make_verifier
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -42,13 +42,13 @@ def make_rules(**changes: Any) -> FacilityRules:
 
 
 def inmate(pin: str = "1234", **fields: Any) -> dict[str, Any]:
-    return {"pin_verifier": make_verifier("k1", SECRET, pin), "name": "Test Inmate", **fields}
+    return {"pin_verifier": make_verifier("k1", SECRET, pin, cost=SIMULATION_COST), "name": "Test Inmate", **fields}
 
 
 def seed(store: Store, datasets: dict[str, dict[str, Any]]) -> None:
     cache = CentralCache(store)
     with store.transaction() as db:
-        cache.put(db, "pin_keys", "k1", {"secret": SECRET}, 1)
+        cache.put(db, "pin_keys", "k1", pin_key_value(SECRET, SIMULATION_COST), 1)
         for dataset, values in datasets.items():
             for key, value in values.items():
                 cache.put(db, dataset, key, value, 2)

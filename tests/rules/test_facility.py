@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
-from firmware.rules.facility import RulesError, load_rules
+from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, load_rules
 from tests.rules.conftest import DEMO, make_rules
 
 
@@ -95,7 +95,12 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_cli_check_reports_ok_and_errors(tmp_path: Path) -> None:
     runner = CliRunner()
-    ok = runner.invoke(main, ["rules", "check"])
+    demo = runner.invoke(main, ["rules", "check"])  # the simulator's 4-digit PINs alone: refused for a facility
+    assert demo.exit_code == 2 and "demo rules: pin: identify = \"pin_only\"" in demo.output
+    facility = tmp_path / "facility.toml"
+    facility.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
+        'identify = "pin_only"', 'identify = "inmate_number"'), encoding="utf-8")
+    ok = runner.invoke(main, ["rules", "check", str(facility)])
     assert ok.exit_code == 0 and "ok (demo-facility" in ok.output
     bad = tmp_path / "bad.toml"
     bad.write_text('[facility]\nid = "x"\nname_en = "a"\nname_es = "b"\n', encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from firmware.rules.authorize import Refusal
-from firmware.rules.identity import make_verifier, pin_digest
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_digest, pin_key_value
 from firmware.rules.service import Identified
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -19,9 +19,10 @@ def kinds(store: Store) -> list[str]:
 
 
 def test_verifier_is_keyed_and_the_pin_is_not_stored(store: Store) -> None:
-    verifier = make_verifier("k1", SECRET, "1234")
-    assert verifier == "k1:" + pin_digest(SECRET, "1234")
-    assert pin_digest("00" * 32, "1234") != pin_digest(SECRET, "1234")
+    verifier = make_verifier("k1", SECRET, "1234", cost=SIMULATION_COST)
+    assert verifier == "k1:" + pin_digest(SECRET, "1234", cost=SIMULATION_COST)
+    assert pin_digest("00" * 32, "1234", cost=SIMULATION_COST) != pin_digest(SECRET, "1234", cost=SIMULATION_COST)
+    assert pin_digest(SECRET, "1234", pepper=b"p" * 32, cost=SIMULATION_COST) != verifier[3:]
     seed(store, {"inmates": {"I1": inmate("1234")}})
     stored = store.db.execute("SELECT group_concat(value) FROM central_cache").fetchone()[0]
     assert verifier in stored and '"1234"' not in stored
@@ -52,18 +53,18 @@ def test_lockout_after_three_failures_for_the_lockout_time(store: Store) -> None
     assert isinstance(rules.identify("1234", ends), Identified)
 
 
-def test_a_success_resets_the_count(store: Store) -> None:
+def test_a_success_does_not_reset_the_phones_count(store: Store) -> None:
     seed(store, {"inmates": {"I1": inmate("1234")}})
     rules = call_rules(store)
     rules.identify("1111", NOW)
     rules.identify("2222", NOW)
-    assert isinstance(rules.identify("1234", NOW), Identified)
-    assert rules.identify("1111", NOW).params == {"attempts_left": 2}  # type: ignore[union-attr]
+    assert isinstance(rules.identify("1234", NOW), Identified)  # the guesser's own PIN: no fresh start
+    assert rules.identify("1111", NOW).reason == "refuse.locked_out"  # type: ignore[union-attr]
 
 
 def test_attempts_are_configurable_and_wrong_lengths_count(store: Store) -> None:
     seed(store, {"inmates": {"I1": inmate("1234")}})
-    rules = call_rules(store, make_rules(pin={"max_attempts": 5, "lockout_s": 60}))
+    rules = call_rules(store, make_rules(pin={"device_max_failures": 5, "lockout_s": 60}))
     for n in range(4):
         assert rules.identify("12", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
     assert rules.identify("1234567890123", NOW).reason == "refuse.locked_out"  # type: ignore[union-attr]
@@ -99,10 +100,10 @@ def test_key_rotation_keeps_both_generations_working(store: Store) -> None:
     seed(
         store,
         {
-            "pin_keys": {"k2": {"secret": new_secret}},
+            "pin_keys": {"k2": pin_key_value(new_secret, SIMULATION_COST)},
             "inmates": {
                 "I1": inmate("1234"),
-                "I2": {"pin_verifier": make_verifier("k2", new_secret, "5678"), "name": "B"},
+                "I2": {"pin_verifier": make_verifier("k2", new_secret, "5678", cost=SIMULATION_COST), "name": "B"},
             },
         },
     )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from firmware.rules.facility import load_rules
-from firmware.rules.identity import make_verifier
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -38,8 +38,8 @@ BALANCE = 5000
 def write_facility(directory: Path) -> None:
     """The handset tests' inmate and number, as the central server holds them (PIN verifier, key, balance)."""
     rows: dict[str, list[tuple[str, dict[str, Any]]]] = {
-        "pin_keys": [(SIM_PIN_KEY_ID, {"secret": SIM_PIN_SECRET})],
-        "inmates": [("A1001", {"pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234"),
+        "pin_keys": [(SIM_PIN_KEY_ID, pin_key_value(SIM_PIN_SECRET, SIMULATION_COST))],
+        "inmates": [("A1001", {"pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST),
                                "name": "John Doe", "housing_unit": "B"})],
         "accounts": [("debit:A1001", {"balance_cents": BALANCE})],
         "numbers": [(HOME, {"line_type": "landline", "collect_billable": True})],

@@ -59,7 +59,7 @@ class Bench:
 
 @pytest.fixture
 def bench(device_home: DeviceHome) -> Bench:
-    (device_home.etc / "technician-code.json").write_text(json.dumps(make_verifier(CODE)))
+    (device_home.etc / "technician-code.json").write_text(json.dumps(make_verifier(CODE, n=2**4)))
     clock = VirtualClock()
     devices = sim_devices(config_mod.load(None), clock)
     devices.audio = LoopbackAudioPort(clock.now, loss_db=0.0)
@@ -68,7 +68,7 @@ def bench(device_home: DeviceHome) -> Bench:
     runtime = Runtime(clock, [session])
     store = device_home.store()
     b = Bench(clock, runtime, devices, store)
-    wire(runtime, clock, device_home, store, devices, "en", b.said.append)
+    wire(runtime, clock, device_home, store, devices, "en", b.said.append, TechRules())
     runtime.observe(b.records.append)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)

@@ -8,12 +8,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.sync.channel import ChannelClosed
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome
 from firmware.update import exitcodes
 from firmware.update.flasher import Flasher
+from firmware.update.floor import make_permit
 from firmware.update.receiver import serve_session
 from tests.tech.conftest import ACCESS_KEY, MakeBundle
 
@@ -141,7 +143,6 @@ def test_device_refuses_before_any_payload_byte(device_home: DeviceHome, make_bu
 
 
 def test_bundle_signed_by_an_unknown_key_is_refused(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle("1.1.0", key=Ed25519PrivateKey.generate()), device).flash("memory://")
@@ -149,9 +150,15 @@ def test_bundle_signed_by_an_unknown_key_is_refused(device_home: DeviceHome, mak
     assert outcome.status == "refused" and outcome.message.startswith("unknown_key")
 
 
-def test_downgrade_goes_through_when_allowed(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
+def test_a_downgrade_below_the_floor_needs_a_release_keys_permit(device_home: DeviceHome, make_bundle: MakeBundle,
+                                                                  vendor_key: Ed25519PrivateKey) -> None:
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle("0.9.0"), device, allow_downgrade=True).flash("memory://")
+    device.join()
+    assert outcome.status == "refused" and outcome.message.startswith("downgrade: below the version floor: bundle 0.9.0")
+    device = MemoryDevice(device_home, [])
+    permit = make_permit(vendor_key, "handset-7", "0.9.0")
+    outcome = flasher(make_bundle("0.9.0"), device, allow_downgrade=True, permit=permit).flash("memory://")
     device.join()
     assert outcome.status == "installed"
 

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.update.bundle import BundleError, Refusal
+from firmware.update.floor import FLEET, make_permit
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotError, SlotManager
 from tests.tech.conftest import HARDWARE, MakeBundle
@@ -87,14 +89,17 @@ def test_damaged_trial_slot_is_never_started(slots: SlotManager, make_bundle: Ma
 
 
 def test_downgrade_refused_unless_explicitly_allowed(slots: SlotManager, make_bundle: MakeBundle,
-                                                     keyring: Keyring) -> None:
+                                                     keyring: Keyring, vendor_key: Ed25519PrivateKey) -> None:
     seeded(slots, make_bundle, keyring)
     older = make_bundle("0.9.0")
     with pytest.raises(BundleError) as info:
         slots.install(older, keyring, HARDWARE)
     assert info.value.reason is Refusal.DOWNGRADE
     assert slots.load().slots["b"].status == "empty"
-    assert slots.install(older, keyring, HARDWARE, allow_downgrade=True).version == "0.9.0"
+    with pytest.raises(BundleError, match="below the version floor"):  # the seed's 1.0.0 is the floor
+        slots.install(older, keyring, HARDWARE, allow_downgrade=True)
+    permit = make_permit(vendor_key, FLEET, "0.9.0")
+    assert slots.install(older, keyring, HARDWARE, allow_downgrade=True, permit=permit).version == "0.9.0"
 
 
 def test_refused_bundle_writes_nothing(slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring) -> None:
