@@ -2,7 +2,10 @@
 
 Backends call `post` from any thread; events are handled one at a time, in order, on the runtime's own thread
 (or, in simulation, inline between virtual-clock steps). Machines answer each event with commands, which the
-runtime executes through handlers registered per command type.
+runtime executes through handlers registered per command type. Handlers that block (commits, fsyncs, encoding)
+are registered with `offload` and run on the runtime's Worker (firmware/worker.py), never on the thread that
+turns microphone frames into earpiece frames. In a real-time run the loop also beats a heartbeat, so that the
+supervisor can tell a hung loop from a live one (firmware/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.heartbeat import Heartbeat, heartbeat_from_env
+from firmware.worker import Worker
 from hal.clock import Clock, TimerHandle, VirtualClock
 from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, KeyUp, OffHook, OnHook
 
@@ -65,12 +70,20 @@ class Runtime:
             CancelTimer: self._cancel_timer,
         }
         self._observers: list[Callable[[Record], None]] = []
+        #: Observers hear from the runtime's thread and the worker's: one at a time, each record whole.
+        self._noting = threading.RLock()
+        self.worker = Worker()
         self._hidden_keys: set[str] = set()
         #: The hookswitch as the latest hook event left it, to tell machines that missed it while input was captured.
         self._off_hook = False
 
     def on(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
         self._handlers[command_type] = handler
+
+    def offload(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
+        """Like `on`, for a handler that blocks: it runs on the worker, in order with every other offloaded one,
+        and answers by posting an event."""
+        self._handlers[command_type] = lambda command: self.worker.submit(lambda: handler(command))
 
     def observe(self, observer: Callable[[Record], None]) -> None:
         """Observers see every loggable event and command as a JSON-ready record, in order."""
@@ -82,8 +95,9 @@ class Runtime:
 
     def note(self, record: Record) -> None:
         """Publish a record that is neither event nor command (a summary, a file written)."""
-        for observer in self._observers:
-            observer(record)
+        with self._noting:
+            for observer in self._observers:
+                observer(record)
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, TimerExpired):
@@ -162,10 +176,17 @@ class Runtime:
                 return
             clock.advance_to(deadline)
 
-    def run_realtime(self, stop: threading.Event, poll_s: float = 0.1) -> None:
-        while not stop.is_set():
-            try:
-                event = self._queue.get(timeout=poll_s)
-            except queue.Empty:
-                continue
-            self._handle(event)
+    def run_realtime(self, stop: threading.Event, poll_s: float = 0.1, heartbeat: Heartbeat | None = None) -> None:
+        """Handle events until `stop`, offloaded handlers on the worker's thread; on the way out every job
+        already given to the worker finishes (a record being written is committed)."""
+        beat = heartbeat or heartbeat_from_env()
+        with self.worker.running():
+            while not stop.is_set():
+                beat.beat()
+                self.worker.check()
+                try:
+                    event = self._queue.get(timeout=poll_s)
+                except queue.Empty:
+                    continue
+                self._handle(event)
+        self.worker.check()

@@ -8,6 +8,9 @@ to disk every few seconds of audio), because a FLAC file is only valid once its 
 would leave a header that describes nothing. When the call stops, or at the next start-up after a cut,
 `finalise` turns the journal into `<call>.flac` (written aside, then renamed) and removes the journal, so
 what was written up to the cut is kept in a file any player opens.
+
+Every file operation here (appends, forced writes, the encode) runs on the runtime's worker (Runtime.offload),
+in order, so none of it delays an audio frame.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ CHANNELS = 2
 SAMPLE_BYTES = 2 * CHANNELS
 #: Journal frames between forced writes to disk: at most this much audio is lost to a power cut.
 SYNC_EVERY_FRAMES = 5 * SAMPLE_RATE // FRAME_SAMPLES
+#: Journal bytes encoded at a time when a recording is finalised: two seconds of audio.
+ENCODE_BLOCK_BYTES = 2 * SAMPLE_RATE * SAMPLE_BYTES
 
 
 class Recorder:
@@ -37,9 +42,9 @@ class Recorder:
         self._unsynced: dict[str, int] = {}
 
     def install(self, runtime: Runtime) -> None:
-        runtime.on(m.StartRecording, self.start)
-        runtime.on(m.RecordFrames, self.frames)
-        runtime.on(m.StopRecording, self.stop)
+        runtime.offload(m.StartRecording, self.start)
+        runtime.offload(m.RecordFrames, self.frames)
+        runtime.offload(m.StopRecording, self.stop)
 
     def path(self, call_id: str) -> Path:
         return self.directory / f"{call_id}.flac"
@@ -77,15 +82,18 @@ class Recorder:
         if not journal.exists():
             return flac if flac.exists() else None
         if not flac.exists():
-            data = journal.read_bytes()
-            frames = np.frombuffer(data[: len(data) - len(data) % SAMPLE_BYTES], dtype="<i2").reshape(-1, CHANNELS)
-            if not len(frames):
+            if journal.stat().st_size < SAMPLE_BYTES:
                 journal.unlink()
                 return None
             partial = flac.with_name(flac.name + ".tmp")
-            with soundfile.SoundFile(partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC",
-                                     subtype="PCM_16") as out:
-                out.write(frames)
+            with journal.open("rb") as src, soundfile.SoundFile(
+                partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC", subtype="PCM_16"
+            ) as out:
+                # In blocks, not whole: a long call's journal never sits in memory at once, and the encoder
+                # (which runs without the GIL) hands the interpreter back to the audio threads between blocks.
+                while len(block := src.read(ENCODE_BLOCK_BYTES)) >= SAMPLE_BYTES:
+                    usable = len(block) - len(block) % SAMPLE_BYTES
+                    out.write(np.frombuffer(block, dtype="<i2", count=usable // 2).reshape(-1, CHANNELS))
             with partial.open("rb") as written:
                 os.fsync(written.fileno())
             os.replace(partial, flac)

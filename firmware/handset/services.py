@@ -3,6 +3,8 @@
 Each request that must be decided or committed (a PIN, a call check, a record, a block, a violation) is carried
 out here through firmware.rules.service.CallRules, committed, and only then announced: the answer goes back to
 the flow as an event, and a JSON-ready record (`cdr`, `charge`, `block`, `violation`) goes to the observers.
+Every handler here reads or commits the store, so each runs on the runtime's worker, in order, off the audio
+frame thread (Runtime.offload).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class CallServices:
         self._grants: dict[str, Grant] = {}
 
     def install(self) -> None:
-        on = self.runtime.on
+        on = self.runtime.offload
         on(m.RecoverCalls, lambda c: self.recover())
         on(m.CheckPhone, self.check_phone)
         on(m.VerifyPin, self.verify_pin)

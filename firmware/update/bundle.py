@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware.update.keys import Keyring, key_id
+from firmware.update.platforms import check_wheels_for
 from firmware.validation import summarize
 
 MAGIC = b"RFBNDL01"
@@ -355,6 +356,7 @@ def build(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"two payload files have the same name: {', '.join(duplicates)}")
+    check_wheels_for(files, hardware)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.with_name(out.name + ".payload.tmp")
     entries: list[BundleFile] = []

@@ -361,15 +361,18 @@ def slot_max_attempts(count: int, home_dir: Path) -> None:
 @click.option("--settle", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
               help="Seconds the firmware must stay up before a trial slot is kept.")
 @click.option("--health", "health", help="A command that must succeed before a trial slot is kept ({slot} = path).")
+@click.option("--hang", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
+              help="Seconds without a heartbeat from the firmware's event loop that count as a hang (0: not "
+                   "watched, for a COMMAND that does not beat).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def slot_run(home_dir: Path, settle: float, health: str | None, command: tuple[str, ...]) -> None:
+def slot_run(home_dir: Path, settle: float, health: str | None, hang: float, command: tuple[str, ...]) -> None:
     """Run the chosen slot's firmware under supervision (systemd's ExecStart). COMMAND defaults to the device."""
     home = _home(home_dir)
     cmd = list(command) or [sys.executable, "-m", "firmware", "run", "--config", str(home.config_path)]
     store = home.store()
     try:
         status = supervise(home.slots(store), cmd, settle, health.split() if health else None,
-                           say=lambda line: click.echo(f"ringfence: {line}", err=True))
+                           say=lambda line: click.echo(f"ringfence: {line}", err=True), hang_s=hang or None)
     except SlotError as exc:
         raise UserError(str(exc)) from None
     finally:

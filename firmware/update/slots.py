@@ -5,12 +5,18 @@ Layout under the slot root (on the Pi, /opt/ringfence):
     slots/a/   slots/b/     one installed firmware copy each: the bundle's files and its signed manifest
     current -> slots/a      the slot the service starts; switched with os.replace of a fresh link
     boot.json               the boot state, the single source of truth; written whole and atomically
+    boot.copy.json          the same state, written after boot.json: read when boot.json is missing or damaged
 
 The boot state names the last good slot, an optional trial slot and the trial's start count. Each start of
 the service runs `boot()` first: it counts a start of the trial slot, and once a trial has used up its starts
 without being marked good it marks it bad and goes back to the good slot by itself. Because the link is
 re-derived from the state at every boot, a kill between any two steps leaves a device that starts either its
 good slot or a fully verified trial slot, never a half-written one.
+
+A damaged boot.json (a card that lost a block, a truncated write outside our control) is not fatal: the copy,
+at most one step older, is used. With both damaged the state is rebuilt from the slots themselves: the linked
+slot, if its files match its manifest, is started on trial, and the other intact slot is its fallback. Only when
+no slot is intact does the device refuse to start, with one line saying why.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from firmware.update.keys import Keyring, KeyringError
 SlotName = Literal["a", "b"]
 SLOTS: tuple[SlotName, SlotName] = ("a", "b")
 SLOT_MANIFEST = "bundle-header.bin"
+BOOT_STATE = "boot.json"
+BOOT_STATE_COPY = "boot.copy.json"
 Checkpoint = Callable[[str], None]
 Audit = Callable[[str, dict[str, Any]], None]
 
@@ -95,6 +103,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _read_state(path: Path) -> tuple[BootState | None, str]:
+    """The state in one file, or None and what is wrong with it ("missing", "unreadable (...)")."""
+    try:
+        return BootState.model_validate_json(path.read_bytes()), ""
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror})"
+    except ValidationError as exc:
+        return None, f"damaged ({exc.error_count()} problems)"
+
+
 def _no_checkpoint(_: str) -> None:
     return None
 
@@ -113,7 +133,10 @@ class SlotManager:
     ) -> None:
         self.root = root
         self.chunk = chunk
-        self.state_path = root / "boot.json"
+        self.state_path = root / BOOT_STATE
+        self.copy_path = root / BOOT_STATE_COPY
+        #: Set by `load` when boot.json could not be used as it was: one line saying what was done instead.
+        self.recovery: str | None = None
         self.current = root / "current"
         self.checkpoint = checkpoint or _no_checkpoint
         self.audit = audit or _no_audit
@@ -121,22 +144,60 @@ class SlotManager:
     # -- state ---------------------------------------------------------------------------------------------
 
     def load(self) -> BootState:
-        try:
-            return BootState.model_validate_json(self.state_path.read_bytes())
-        except FileNotFoundError:
-            return BootState()
-        except ValidationError as exc:
-            raise SlotError(f"{self.state_path}: boot state is unreadable ({exc.error_count()} problems)") from None
+        """The boot state from boot.json, else from its copy, else rebuilt from intact slots (see above)."""
+        self.recovery = None
+        state, problem = _read_state(self.state_path)
+        if state is not None:
+            return state
+        copy, copy_problem = _read_state(self.copy_path)
+        if copy is not None:
+            if problem != "missing":
+                self.recovery = f"{self.state_path}: {problem}; using its copy {self.copy_path.name}"
+            return copy
+        rebuilt = self._rebuild()
+        if rebuilt is None:
+            if problem == copy_problem == "missing":
+                return BootState()  # a new device: nothing installed yet
+            raise SlotError(f"{self.state_path}: {problem}, its copy: {copy_problem}, and no slot is intact: "
+                            "reinstall the firmware")
+        self.recovery = (f"{self.state_path}: {problem}, its copy: {copy_problem}; rebuilt from the slots "
+                         f"(good {rebuilt.good}, trial {rebuilt.trial})")
+        return rebuilt
+
+    def _rebuild(self) -> BootState | None:
+        """A state from the slots on disk: the linked slot on trial, the other intact one as its fallback."""
+        intact: dict[SlotName, SlotRecord] = {}
+        for slot in SLOTS:
+            if self.verify_slot(slot, SlotRecord()) is None:
+                header_bytes = (self.slot_dir(slot) / SLOT_MANIFEST).read_bytes()
+                intact[slot] = SlotRecord(status="verified", version=parse_header(header_bytes).manifest.version,
+                                          header_sha256=hashlib.sha256(header_bytes).hexdigest())
+        if not intact:
+            return None
+        state = BootState()
+        state.slots.update(intact)
+        linked = self.linked_slot()
+        first: SlotName = linked if linked in intact else next(iter(intact))
+        if other(first) in intact:
+            state.good, state.trial = other(first), first
+            state.slots[other(first)].status = "good"
+        else:
+            state.good = first
+            state.slots[first].status = "good"
+        return state
 
     def save(self, state: BootState) -> None:
+        """boot.json, then its copy, each written aside and renamed: a cut leaves at least one whole state."""
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / "boot.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(state.model_dump_json(indent=2))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.state_path)
-        _fsync_dir(self.root)
+        data = state.model_dump_json(indent=2)
+        for path in (self.state_path, self.copy_path):
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(self.root)
 
     def slot_dir(self, slot: SlotName) -> Path:
         return self.root / "slots" / slot
@@ -328,6 +389,9 @@ class SlotManager:
     def boot(self) -> BootDecision:
         """Choose the slot to start now, counting trial starts and rolling back when a trial has used them up."""
         state = self.load()
+        if self.recovery is not None:
+            self.save(state)  # both files whole again, so the next start reads boot.json
+            self.audit("boot_state_recovered", {"detail": self.recovery})
         rolled_back: SlotName | None = None
         if state.trial is not None:
             trial = state.trial

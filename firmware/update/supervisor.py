@@ -2,9 +2,19 @@
 
 systemd starts `ringfence slot run` (deploy/ringfence.service). It boots the slot manager (which counts a trial
 start or rolls back), starts the slot's firmware as a child, and keeps the trial slot only once the child has
-stayed up for `settle_s` seconds and the health command (if any) succeeds. While the child runs it pings the
-systemd watchdog; if the child dies, the supervisor exits non-zero, systemd restarts the service, and the next
-boot counts another start: a trial slot that never gets healthy is left by itself after `max_attempts` starts.
+stayed up for `settle_s` seconds and the health command (if any) succeeds. If the child dies, the supervisor
+exits non-zero, systemd restarts the service, and the next boot counts another start: a trial slot that never
+gets healthy is left by itself after `max_attempts` starts.
+
+A process that exists is not a firmware that works. With `hang_s` set, the child gets the write end of a pipe
+(firmware/heartbeat.py) that its runtime's event loop beats on; the supervisor pings systemd's watchdog only
+while beats arrive, keeps a trial slot only once a beat arrives after it has settled, and treats `hang_s` seconds
+without a beat as a hang: the child is stopped and the service exits non-zero, which counts like a crash.
+
+Exit status 2 is the unit's "do not restart" (RestartPreventExitStatus=2): the supervisor uses it when nothing
+intact can be started, and when a good slot's firmware exits with 2 (it refused its configuration), so that a
+damaged configuration is one line in the journal and a stopped service, not a restart every two seconds. A trial
+slot that exits with 2 is restarted like any failure, so that it is rolled back.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from firmware.heartbeat import HEARTBEAT_FD_ENV
+from firmware.update import exitcodes
 from firmware.update.slots import BootDecision, SlotManager
 
 
@@ -63,15 +75,29 @@ def supervise(
     say: Callable[[str], None] = lambda _: None,
     stop: threading.Event | None = None,
     poll_s: float = 0.05,
+    hang_s: float | None = None,
 ) -> int:
     """Run until the child exits (or `stop`/SIGTERM); the return value is the service's exit status."""
     stop = stop or threading.Event()
     decision = manager.boot()
+    if manager.recovery:
+        say(manager.recovery)
     if decision.rolled_back_from:
         say(f"slot {decision.rolled_back_from} was never marked good: rolled back to slot {decision.slot}")
     say(f"starting slot {decision.slot} ({decision.version})"
         + (f", trial start {decision.attempt}" if decision.trial else ""))
-    child = subprocess.Popen(slot_command(command, decision), env=slot_env(decision))
+    beats: Beats | None = Beats() if hang_s is not None else None
+    env = slot_env(decision)
+    if beats is not None:
+        env[HEARTBEAT_FD_ENV] = str(beats.write_fd)
+    try:
+        # From inside its slot: `python -m` puts the working directory first on the import path, and the slot
+        # (verified, read-only to the service) is the only directory that may supply the firmware's code.
+        child = subprocess.Popen(slot_command(command, decision), env=env, cwd=decision.path,
+                                 pass_fds=(beats.write_fd,) if beats is not None else ())
+    finally:
+        if beats is not None:
+            beats.child_started()
     previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     if previous is not None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -83,7 +109,15 @@ def supervise(
     try:
         while child.poll() is None and not stop.is_set():
             now = time.monotonic()
-            if pending and now >= settled_at:
+            alive = beats is None or beats.fresh(now, hang_s or 0.0)
+            if not alive:
+                say(f"slot {decision.slot} firmware stopped answering (no heartbeat for {hang_s:g} s): restarting")
+                return 1
+            if manager.linked_slot() not in (decision.slot, None):
+                say(f"slot {manager.linked_slot()} was installed: restarting to start it")
+                return 0  # systemd starts the service again (Restart=always), and boot() counts the trial
+            # Kept only once the loop has turned after settling: a loop that hung before it never beats again.
+            if pending and now >= settled_at and (beats is None or beats.seen_after(settled_at)):
                 healthy = health_command is None or subprocess.run(
                     slot_command(health_command, decision), env=slot_env(decision), check=False
                 ).returncode == 0
@@ -102,6 +136,8 @@ def supervise(
                 next_ping = now + ping_every
             time.sleep(poll_s)
     finally:
+        if beats is not None:
+            beats.close()
         if child.poll() is None:
             child.terminate()
             try:
@@ -113,6 +149,43 @@ def supervise(
             signal.signal(signal.SIGTERM, previous)
     if stop.is_set():
         return 0
+    status = child.returncode or 1
+    if status == exitcodes.USAGE and not pending:
+        # The firmware refused its configuration or command line: starting it again would change nothing.
+        say(f"slot {decision.slot} firmware cannot start (status {status}: its configuration is unusable, see the "
+            "line above); the service stops until a technician fixes it")
+        return exitcodes.USAGE
     say(f"slot {decision.slot} firmware exited with status {child.returncode}"
         + (" before it was marked good" if pending else ""))
-    return child.returncode or 1
+    # Status 2 is the unit's "do not restart": a trial slot must be restarted, so that its failure counts.
+    return 1 if status == exitcodes.USAGE else status
+
+
+class Beats:
+    """The supervisor's end of the heartbeat pipe: when the child's event loop last beat."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        self._last = time.monotonic()  # the child gets `hang_s` from its start to beat for the first time
+        self._last_beat: float | None = None
+
+    def child_started(self) -> None:
+        """The child holds its own copy of the write end now: without ours, its exit reads as end-of-file."""
+        os.close(self.write_fd)
+        self._last = time.monotonic()
+
+    def fresh(self, now: float, hang_s: float) -> bool:
+        try:
+            got = os.read(self.read_fd, 4096)
+        except BlockingIOError:
+            got = b""
+        if got:
+            self._last = self._last_beat = now
+        return now - self._last < hang_s
+
+    def seen_after(self, moment: float) -> bool:
+        return self._last_beat is not None and self._last_beat >= moment
+
+    def close(self) -> None:
+        os.close(self.read_fd)
