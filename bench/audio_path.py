@@ -9,9 +9,11 @@ a long call's recording (`--finalise-minutes` of stereo audio) encoded to FLAC a
 
 The same work runs twice in one process, on the same stream settings: with the blocking handlers on the
 runtime's worker (Runtime.offload, what the handset does), and with them on the frame thread (Runtime.on, the
-synchronous path the handset had before: the peer). Per run: frame handling (from the PortAudio callback that
-produced the microphone frame to its earpiece frame being queued) at p50/p99/p99.9/max, the longest gap between
-PortAudio callbacks, the longest gap between earpiece frames, and the playback underruns the port reported.
+synchronous path the handset had before: the peer), and a third time with no disk work at all (the floor: what
+the machine alone costs). Per run: frame handling (from the PortAudio callback that produced the microphone
+frame to its earpiece frame being queued) at p50/p99/p99.9/max, the longest gap between PortAudio callbacks,
+the longest gap between earpiece frames, and the playback underruns and capture losses the port reported (a
+stall longer than the port's idle_ms ends playback rather than counting as underruns: the earpiece gap shows it).
 
 Writes bench/results/audio_path.json, audio_path.md and audio_path.png.
 """
@@ -262,7 +264,9 @@ def write_results(rows: list[dict[str, Any]], runs: dict[str, Measured], args: a
              "shares these CPUs: the floor row is what the machine alone costs)."), "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
-    lines += ["", f"p99.9 frame handling, synchronous over worker: {ratio:.1f}x", ""]
+    lines += ["", f"p99.9 frame handling, synchronous over worker: {ratio:.1f}x", "",
+              ("underrun_frames: starved 20 ms frames the port reported. A stall longer than the port's idle_ms "
+              "(100 ms) ends playback instead of counting as an underrun: longest_earpiece_gap_ms shows it."), ""]
     (out / "audio_path.md").write_text("\n".join(lines))
     import matplotlib
 
