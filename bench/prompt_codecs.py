@@ -3,9 +3,9 @@
     python -m bench.prompt_codecs            # every shipped prompt (about a minute)
     python -m bench.prompt_codecs --quick    # the first 12 prompts (seconds)
 
-Each prompt (8 kHz 16-bit mono WAV, as shipped in firmware/prompts/audio/) is encoded with libsndfile (the
-`soundfile` package the firmware already uses) as FLAC and as Opus at two compression levels, decoded again and
-compared with the WAV. The named peer is what a bundle does today: the WAVs compressed with zstd -19 (lossless).
+Each prompt (8 kHz 16-bit mono, as shipped in firmware/prompts/audio/) is written as a WAV, and encoded with
+libsndfile (the `soundfile` package the firmware already uses) as FLAC and as Opus at two compression levels,
+decoded again and compared with the original samples. The named peer is what a bundle does today: the WAVs compressed with zstd -19 (lossless).
 Quality: PESQ narrow band (ITU-T P.862, the `pesq` package; 4.5 is indistinguishable from the reference) and
 SNR. Opus is a perceptual codec, so its SNR is low even where PESQ says it sounds the same; FLAC is bit-exact.
 Results: bench/results/prompt_codecs.json and .md (or --out DIR).
@@ -59,13 +59,16 @@ def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def measure(paths: list[Path]) -> tuple[int, int, list[Result]]:
-    wav_bytes = sum(p.stat().st_size for p in paths)
-    zstd_bytes = sum(len(zstandard.ZstdCompressor(level=19).compress(p.read_bytes())) for p in paths)
+    wav_bytes = zstd_bytes = 0
     results = [Result(name) for name in CODECS]
     for n, path in enumerate(paths, 1):
         reference, rate = soundfile.read(path, dtype="int16")
         if rate != RATE:
             raise RuntimeError(f"{path}: {rate} Hz, expected {RATE}")
+        wav = io.BytesIO()
+        soundfile.write(wav, reference, RATE, format="WAV", subtype="PCM_16")
+        wav_bytes += len(wav.getvalue())
+        zstd_bytes += len(zstandard.ZstdCompressor(level=19).compress(wav.getvalue()))
         for result, options in zip(results, CODECS.values(), strict=True):
             buffer = io.BytesIO()
             soundfile.write(buffer, reference, RATE, **options)  # type: ignore[arg-type]
@@ -87,12 +90,12 @@ def report(wav_bytes: int, zstd_bytes: int, results: list[Result], count: int, o
         {"command": command, "prompts": count, "wav_bytes": wav_bytes, "wav_zstd19_bytes": zstd_bytes,
          "codecs": rows, "per_prompt": [asdict(r) for r in results]}, indent=2) + "\n")
     lines = ["# Prompt codecs: bytes and quality", "", f"Command: `{command}`", "",
-             (f"{count} prompts, 8 kHz 16-bit mono. Quality against the shipped WAV: PESQ narrow band (P.862, 4.5 ="
+             (f"{count} prompts, 8 kHz 16-bit mono. Quality against the original samples: PESQ narrow band (P.862, 4.5 ="
              " indistinguishable) and SNR (capped at 99 dB; bit-exact files have no noise at all)."), "",
              "| codec | bytes | of the WAVs | PESQ mean | PESQ min | SNR mean (dB) | bit-exact files |",
              "|---|---:|---:|---:|---:|---:|---:|",
-             f"| WAV (shipped) | {wav_bytes} | 100% | - | - | - | {count} |",
-             (f"| peer: WAV + zstd -19 (a bundle today) | {zstd_bytes} | {zstd_bytes / wav_bytes:.1%} | - | - | - |"
+             f"| WAV | {wav_bytes} | 100% | - | - | - | {count} |",
+             (f"| peer: WAV + zstd -19 (a zstd bundle of the WAVs) | {zstd_bytes} | {zstd_bytes / wav_bytes:.1%} | - | - | - |"
              f" {count} |")]
     lines += [f"| {r['codec']} | {r['bytes']} | {r['ratio_to_wav']:.1%} | {r['pesq_mean']} | {r['pesq_min']} |"
               f" {r['snr_db_mean']} | {r['bit_exact']} |" for r in rows]
@@ -105,7 +108,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"The first {QUICK_PROMPTS} prompts only.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
-    paths = sorted(AUDIO_DIR.glob("*/*.wav"))
+    paths = sorted(AUDIO_DIR.glob("*/*.flac")) + sorted(AUDIO_DIR.glob("*/*.wav"))
     if args.quick:
         paths = paths[:QUICK_PROMPTS]
     started = time.monotonic()
