@@ -90,7 +90,9 @@ class DeltaBase(BaseModel):
     base_version: str
     #: SHA-256 of the base bundle's header, as the device's slot record keeps it.
     base_header_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    #: The full bundle the patch must produce, byte for byte.
+    #: The full bundle the patch must produce, byte for byte, and its header's SHA-256 (a slot that already holds
+    #: it answers a repeated flash at once).
+    target_header_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     target_size: int = Field(ge=0)
     target_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     #: log2 of the patch's window: what a device must allow when it decodes it.

@@ -72,6 +72,7 @@ def build_delta(old: Path, new: Path, key: Ed25519PrivateKey, out: Path, level: 
     with open(new, "rb") as stream:
         new_header = read_header(stream, str(new))
     target = new.read_bytes()
+    new_header_bytes = target[:new_header.length]
     if new_header.manifest.version == old_header.manifest.version:
         raise ValueError(f"{new} and {old} are both version {new_header.manifest.version}: nothing to patch")
     window_log = _window_log(len(base), len(target))
@@ -83,6 +84,7 @@ def build_delta(old: Path, new: Path, key: Ed25519PrivateKey, out: Path, level: 
     patch = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params).compress(target)
     info = DeltaBase(base_version=old_header.manifest.version,
                      base_header_sha256=hashlib.sha256(old_header_bytes).hexdigest(),
+                     target_header_sha256=hashlib.sha256(new_header_bytes).hexdigest(),
                      target_size=len(target), target_sha256=hashlib.sha256(target).hexdigest(),
                      window_log=window_log)
     with tempfile.TemporaryDirectory(prefix="ringfence-delta-") as tmp:

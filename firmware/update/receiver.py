@@ -95,15 +95,18 @@ class FlashReceiver:
         try:
             header_bytes = base64.b64decode(offer.meta.get("header", ""), validate=True)
             header = parse_header(header_bytes, self.home.keyring())
-            installed_in = self._slot_holding(header_bytes)
+            installed_in = self._slot_holding(hashlib.sha256(header_bytes).hexdigest())
             if installed_in is not None:
-                return BlobState(id=offer.id, have=offer.size, status="complete",
-                                 reason=f"installed {header.manifest.version} in slot {installed_in} (already)")
+                return self._already(offer, header.manifest.version, installed_in)
             if header.total_size != offer.size:
                 return self._refuse(offer, "truncated",
                                     f"offer of {offer.size} bytes for a bundle of {header.total_size}")
             check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
             if header.manifest.delta is not None:
+                # Only once its signature is checked may a delta's claim about its target be believed.
+                installed_in = self._slot_holding(header.manifest.delta.target_header_sha256)
+                if installed_in is not None:
+                    return self._already(offer, header.manifest.version, installed_in)
                 check_base(header, self._good_header_sha256(), self._installed())
             permit = read_permit_meta(offer.meta.get("permit", ""))
             self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
@@ -125,10 +128,15 @@ class FlashReceiver:
             return self._install(offer.id)
         return state
 
-    def _slot_holding(self, header_bytes: bytes) -> str | None:
-        """The trial or good slot that already holds exactly this bundle: a repeated flash is answered, not redone."""
+    @staticmethod
+    def _already(offer: BlobOffer, version: str, slot: str) -> BlobState:
+        return BlobState(id=offer.id, have=offer.size, status="complete",
+                         reason=f"installed {version} in slot {slot} (already)")
+
+    def _slot_holding(self, digest: str) -> str | None:
+        """The trial or good slot that already holds exactly this bundle (the header's SHA-256; a delta's target's):
+        a repeated flash is answered, not redone."""
         state = self.home.slots().load()
-        digest = hashlib.sha256(header_bytes).hexdigest()
         for slot in (state.trial, state.good):
             if slot is not None and state.slots[slot].header_sha256 == digest:
                 return slot

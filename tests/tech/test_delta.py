@@ -77,6 +77,8 @@ def test_a_delta_carries_only_what_changed_and_installs_verified(
     assert state.slots[state.trial].version == "1.1.0"  # type: ignore[index]
     assert manager.verify_slot(state.trial) is None  # type: ignore[arg-type]
     assert not list((device.data_dir / "incoming").iterdir())
+    again = Flasher(new, ACCESS_KEY, delta=delta, retries=0).flash(tcp_device)  # the same command once more
+    assert again.status == "installed" and again.bytes_sent == 0 and "(already)" in again.message
 
 
 def test_a_delta_from_a_compressed_release_works_too(
