@@ -96,8 +96,9 @@ def bar_progress(url: str, size: int) -> tuple[Progress, object]:
                dynamic_ncols=True)
 
     def update(sent: int, total: int) -> None:
-        if bar.n == 0 and sent:
-            bar.reset(total)  # a resumed flash: the bar starts where the device already is
+        # A resumed flash starts where the device already is; a delta (or the full bundle after it) has its size.
+        if (bar.n == 0 and sent) or total != bar.total:
+            bar.reset(total)
             bar.update(sent)
             return
         bar.update(sent - bar.n)

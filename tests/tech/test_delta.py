@@ -284,3 +284,19 @@ def test_bundle_info_splits_the_application_wheel_into_code_and_assets(
     assert kinds["dependencies"] == dep.stat().st_size
     assert 30_000 <= kinds["assets"] < 31_000 and 6_000 <= kinds["code"] < 8_000
     assert kinds["code"] + kinds["assets"] == wheel.stat().st_size
+
+
+def test_flash_command_sends_the_delta_and_says_so(tcp_device: str, device: DeviceHome, make_bundle: MakeBundle,
+                                                   vendor_key: Ed25519PrivateKey, old: Path, tmp_path: Path) -> None:
+    new = release(make_bundle, "1.1.0")
+    delta = tmp_path / "1.1.0.delta.rfb"
+    build_delta(old, new, vendor_key, delta)
+    key_file = tmp_path / "access.key"
+    key_file.write_text(ACCESS_KEY.hex())
+    result = CliRunner().invoke(main, ["flash", str(new), "--delta", str(delta), "--link", tcp_device,
+                                       "--plain-tcp", "--access-key", str(key_file)])
+    assert result.exit_code == 0, result.output
+    assert "installed 1.1.0" in result.stdout and f"delta of {delta.stat().st_size} bytes" in result.stdout
+    missing = CliRunner().invoke(main, ["flash", str(new), "--delta", str(tmp_path / "nope.rfb"), "--link",
+                                        tcp_device, "--plain-tcp", "--access-key", str(key_file)])
+    assert missing.exit_code == 2 and "nope.rfb: no such file" in missing.stderr
