@@ -5,7 +5,7 @@ The figure that matters twice: how long an inmate waits after "#" (one derivatio
 the store AND its pepper file needs to try every PIN of a length (one derivation per PIN and key; without the
 pepper file no number of tries finds one). Compare with a Raspberry Pi 4, several times slower per core.
 
-Run: python -m bench.pin_kdf [--quick]   (writes bench/results/pin_kdf.json and bench/results/pin_kdf.md)
+Run: python -m bench.pin_kdf [--quick] [--out DIR]   (writes DIR/pin_kdf.json and DIR/pin_kdf.md; bench/results)
 """
 
 from __future__ import annotations
@@ -56,15 +56,18 @@ def report(figures: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="A few runs only (the test runs this).")
+    parser.add_argument("--quick", action="store_true", help="A few runs only (the test suite runs this).")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the results go (default: %(default)s)")
     args = parser.parse_args(argv)
     figures = measure(args.quick)
     table = report(figures)
     print(table)
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "pin_kdf.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        (RESULTS / "pin_kdf.md").write_text("# PIN verifier cost (one core)\n\n" + table, encoding="utf-8")
+    command = "python -m bench.pin_kdf" + (" --quick" if args.quick else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "pin_kdf.json").write_text(json.dumps({"command": command, **figures}, indent=2) + "\n",
+                                           encoding="utf-8")
+    (args.out / "pin_kdf.md").write_text(f"# PIN verifier cost (one core)\n\n`{command}`\n\n" + table,
+                                         encoding="utf-8")
 
 
 if __name__ == "__main__":

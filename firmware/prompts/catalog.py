@@ -1,7 +1,9 @@
 """The prompt catalog: every prompt id with its English and Spanish text, and its shipped 8 kHz audio.
 
 The text is the source of truth (catalog.toml); audio files are rendered from it offline
-(`python -m firmware.prompts.render`) and shipped, so a device never needs a speech synthesiser.
+(`python -m firmware.prompts.render`) and shipped, so a device never needs a speech synthesiser. They are stored
+as FLAC: bit-exact, and 68% of the WAVs' bytes (bench/prompt_codecs.py); a WAV of the same name is read when no
+FLAC is there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import soundfile
 
 from firmware.dsp.wavio import AudioFileError, read_wav
 from hal.audio import SAMPLE_RATE
@@ -50,7 +53,8 @@ class Catalog:
 
     def audio_path(self, prompt_id: str, language: str) -> Path:
         self._get(prompt_id)
-        return self.audio_dir / language / f"{prompt_id}.wav"
+        flac = self.audio_dir / language / f"{prompt_id}.flac"
+        return flac if flac.exists() else flac.with_suffix(".wav")
 
     def audio(self, prompt_id: str, language: str) -> np.ndarray:
         """The prompt's samples (8 kHz int16), read once and kept."""
@@ -58,13 +62,24 @@ class Catalog:
         if key not in self._audio:
             path = self.audio_path(prompt_id, language)
             try:
-                self._audio[key] = read_wav(path)
+                self._audio[key] = read_flac(path) if path.suffix == ".flac" else read_wav(path)
             except AudioFileError as exc:
                 raise PromptError(f"prompt {prompt_id!r} ({language}): {exc}; run python -m firmware.prompts.render") from None
         return self._audio[key]
 
     def duration(self, prompt_id: str, language: str) -> float:
         return len(self.audio(prompt_id, language)) / SAMPLE_RATE
+
+
+def read_flac(path: Path) -> np.ndarray:
+    """A prompt stored as FLAC: 8 kHz mono 16-bit, as rendered; anything else is refused, not converted."""
+    try:
+        samples, rate = soundfile.read(path, dtype="int16", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileError(f"{path}: not a readable FLAC file ({exc})") from None
+    if rate != SAMPLE_RATE or samples.shape[1] != 1:
+        raise AudioFileError(f"{path}: {rate} Hz, {samples.shape[1]} channels; prompts are {SAMPLE_RATE} Hz mono")
+    return samples[:, 0].copy()
 
 
 def parse(data: dict[str, object], source: str) -> Catalog:

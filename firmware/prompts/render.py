@@ -15,12 +15,13 @@ from pathlib import Path
 
 import click
 import numpy as np
+import soundfile
 
 from firmware.console import UserError
 from firmware.dsp.tones import sines, to_int16
 from firmware.dsp.wavio import read_wav
 from firmware.prompts.catalog import AUDIO_DIR, LANGUAGES, Catalog, load
-from hal.audio import write_wav
+from hal.audio import SAMPLE_RATE
 
 VOICES = {"en": "en-us", "es": "es-419"}
 #: The beep before the inmate records a name: 1 kHz for 0.4 s at -12 dBm0.
@@ -36,7 +37,12 @@ def render_text(text: str, language: str, out: Path) -> None:
         raw = Path(tmp) / "raw.wav"
         subprocess.run([espeak, "-v", VOICES[language], "-s", "150", "-w", str(raw), text], check=True)
         samples = read_wav(raw)
-    write_wav(out, _trim(samples))
+    write_flac(out, _trim(samples))
+
+
+def write_flac(out: Path, samples: np.ndarray) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(out, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
 
 
 def _trim(samples: np.ndarray, threshold: int = 200, pad: int = 400) -> np.ndarray:
@@ -54,20 +60,21 @@ def render(catalog: Catalog, audio_dir: Path, force: bool = False) -> int:
     for prompt in catalog.prompts.values():
         for language in LANGUAGES:
             key = f"{language}/{prompt.id}"
-            out = audio_dir / language / f"{prompt.id}.wav"
+            out = audio_dir / language / f"{prompt.id}.flac"
             if manifest.get(key) == prompt.text[language] and out.exists():
                 continue
             if prompt.id == TONE_ID:
-                write_wav(out, to_int16(sines([1000.0], [-12.0], 0.4)))
+                write_flac(out, to_int16(sines([1000.0], [-12.0], 0.4)))
             else:
                 render_text(prompt.text[language], language, out)
             manifest[key] = prompt.text[language]
             rendered += 1
     for language in LANGUAGES:
-        for stale in (audio_dir / language).glob("*.wav"):
-            if stale.stem not in catalog.prompts:
+        for stale in (audio_dir / language).glob("*.*"):
+            if stale.suffix == ".wav" or stale.stem not in catalog.prompts:  # a WAV is an older rendering
                 stale.unlink()
-                manifest.pop(f"{language}/{stale.stem}", None)
+                if stale.stem not in catalog.prompts:
+                    manifest.pop(f"{language}/{stale.stem}", None)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return rendered
@@ -76,7 +83,7 @@ def render(catalog: Catalog, audio_dir: Path, force: bool = False) -> int:
 @click.command()
 @click.option("--force", is_flag=True, help="Render every prompt again, even if its text did not change.")
 def main(force: bool) -> None:
-    """Render firmware/prompts/catalog.toml into firmware/prompts/audio/<language>/<id>.wav."""
+    """Render firmware/prompts/catalog.toml into firmware/prompts/audio/<language>/<id>.flac."""
     count = render(load(), AUDIO_DIR, force)
     click.echo(f"rendered {count} prompt files into {AUDIO_DIR}")
 

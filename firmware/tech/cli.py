@@ -59,7 +59,7 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     try:
         request = prov.Request(device_id, hardware, role, facility, housing_unit, central_url,  # type: ignore[arg-type]
                                pin_map, credentials, keyring, access_key, technician_code, language,  # type: ignore[arg-type]
-                               audio_device, pin_pepper)
+                               audio_device=audio_device, pin_pepper=pin_pepper)
         identity, _detail = prov.provision(home, request, force)
     except (prov.ProvisionError, CodeError) as exc:
         raise UserError(str(exc)) from None

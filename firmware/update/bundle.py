@@ -59,6 +59,10 @@ class Refusal(str, Enum):
     DOWNGRADE = "downgrade"
     #: Signed by a trusted key, but the manifest breaks its schema (a vendor's mistake, not tampering).
     INVALID_MANIFEST = "invalid_manifest"
+    #: A delta bundle made against firmware other than what this device runs (firmware/update/delta.py).
+    WRONG_BASE = "wrong_base"
+    #: A delta whose patched result is not the bundle its signed manifest names.
+    DELTA_MISMATCH = "delta_mismatch"
 
 
 class BundleError(ValueError):
@@ -78,6 +82,23 @@ class BundleFile(BaseModel):
     stored_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class DeltaBase(BaseModel):
+    """What a delta bundle patches from and what it must produce (firmware/update/delta.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["zstd-patch-from"] = "zstd-patch-from"
+    base_version: str
+    #: SHA-256 of the base bundle's header, as the device's slot record keeps it.
+    base_header_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: The full bundle the patch must produce, byte for byte, and its header's SHA-256 (a slot that already holds
+    #: it answers a repeated flash at once).
+    target_header_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    target_size: int = Field(ge=0)
+    target_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: log2 of the patch's window: what a device must allow when it decodes it.
+    window_log: int = Field(ge=10, le=31)
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     format: Literal[1] = 1
@@ -91,6 +112,8 @@ class Manifest(BaseModel):
     files: list[BundleFile]
     #: Key rotation records (firmware.update.keys) that devices apply when they install this bundle.
     rotations: list[dict[str, object]] = []
+    #: Set only in a delta bundle: its one payload file patches the base into the full target bundle.
+    delta: DeltaBase | None = None
 
     @field_validator("version")
     @classmethod
@@ -106,7 +129,8 @@ class Manifest(BaseModel):
         return sum(f.stored_size for f in self.files)
 
     def canonical(self) -> bytes:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        # A full bundle's manifest has no "delta" key at all, so devices that predate deltas still read it.
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -350,6 +374,7 @@ def build(
     compression: Literal["none", "zstd"] = "none",
     rotations: list[dict[str, object]] | None = None,
     level: int = 10,
+    delta: DeltaBase | None = None,
 ) -> Header:
     """Write a signed bundle of `files` to `out` (atomically: a half-built bundle never has the final name)."""
     names = [p.name for p in files]
@@ -386,6 +411,7 @@ def build(
             packages=packages_of(files),
             files=entries,
             rotations=rotations or [],
+            delta=delta,
         )
         manifest_bytes = manifest.canonical()
         signature = key.sign(SIGNATURE_CONTEXT + manifest_bytes)

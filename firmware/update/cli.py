@@ -17,7 +17,9 @@ from firmware.errors import ExitCode
 from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
 from firmware.update.bundle import BundleError
+from firmware.update.delta import build_delta
 from firmware.update.floor import FLEET, load_permit, make_permit
+from firmware.update.inventory import DEFAULT_MAX_GROWTH, KINDS, growth_warning, inventory
 from firmware.update.keys import (
     Keyring,
     KeyringError,
@@ -160,9 +162,16 @@ def project_wheels(project: Path, into: Path) -> list[Path]:
 @click.option("--compress", type=click.Choice(["none", "zstd"]), default="none", show_default=True)
 @click.option("--rotation", "rotation_files", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="A key rotation record to carry to devices (repeatable).")
+@click.option("--delta-from", "delta_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The last release's bundle: also write a delta bundle from it (OUTPUT with .delta.rfb).")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The last release's bundle, to warn about growth (default: --delta-from).")
+@click.option("--max-growth", type=click.FloatRange(1.0), default=DEFAULT_MAX_GROWTH, show_default=True,
+              help="Warn when the bundle is more than this many times the previous release's size.")
 def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware: tuple[str, ...],
                  version: str | None, project: Path | None, wheel_dir: Path | None, compress: str,
-                 rotation_files: tuple[Path, ...]) -> None:
+                 rotation_files: tuple[Path, ...], delta_from: Path | None, previous: Path | None,
+                 max_growth: float) -> None:
     """Build one signed bundle from the project (--project), a wheel directory (--wheels) or FILES."""
     if sum(bool(x) for x in (files, project, wheel_dir)) != 1:
         raise UserError("give exactly one payload: --project DIR, --wheels DIR or FILES")
@@ -188,6 +197,21 @@ def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware
     m = header.manifest
     click.echo(f"{output}: ringfence {m.version} for {', '.join(m.hardware)}, {len(m.files)} files,"
                f" {header.total_size} bytes, signed by {header.key_id}")
+    previous = previous or delta_from
+    try:
+        warning = growth_warning(output, previous, max_growth) if previous is not None else None
+        if warning:
+            click.echo(f"ringfence: warning: {warning}", err=True)
+        if delta_from is not None:
+            delta_out = output.with_suffix(".delta.rfb")
+            delta = build_delta(delta_from, output, key, delta_out)
+            assert delta.manifest.delta is not None
+            click.echo(f"{delta_out}: delta {delta.manifest.delta.base_version} -> {m.version},"
+                       f" {delta.total_size} bytes ({delta.total_size / header.total_size:.1%} of the full bundle)")
+    except BundleError as exc:
+        refuse(exc)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 @bundle_group.command("info")
@@ -198,14 +222,15 @@ def bundle_info(path: Path, as_json: bool) -> None:
     try:
         with open(path, "rb") as stream:
             header = bundle_mod.read_header(stream, str(path))
+        _, kinds = inventory(path)
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     except BundleError as exc:
         refuse(exc)
     m = header.manifest
     if as_json:
-        click.echo(json.dumps({"key_id": header.key_id, "size": header.total_size, **m.model_dump(mode="json")},
-                              indent=2, sort_keys=True))
+        click.echo(json.dumps({"key_id": header.key_id, "size": header.total_size, "by_kind": kinds.stored,
+                               **m.model_dump(mode="json", exclude_none=True)}, indent=2, sort_keys=True))
         return
     click.echo(f"bundle      {path}")
     click.echo(f"version     {m.version}")
@@ -213,6 +238,12 @@ def bundle_info(path: Path, as_json: bool) -> None:
     click.echo(f"created     {m.created_at}")
     click.echo(f"signed by   {header.key_id}")
     click.echo(f"size        {header.total_size} bytes ({m.compression} compression)")
+    if m.delta is not None:
+        click.echo(f"delta       from {m.delta.base_version} (base header {m.delta.base_header_sha256[:16]}),"
+                   f" makes a {m.delta.target_size}-byte bundle")
+    for kind in KINDS:
+        if kinds.stored[kind] or kinds.installed[kind]:
+            click.echo(f"{kind:<12}{kinds.stored[kind]:>12} bytes in the bundle  {kinds.installed[kind]:>12} installed")
     for f in m.files:
         click.echo(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}")
     for rotation in m.rotations:

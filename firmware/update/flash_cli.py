@@ -96,8 +96,9 @@ def bar_progress(url: str, size: int) -> tuple[Progress, object]:
                dynamic_ncols=True)
 
     def update(sent: int, total: int) -> None:
-        if bar.n == 0 and sent:
-            bar.reset(total)  # a resumed flash: the bar starts where the device already is
+        # A resumed flash starts where the device already is; a delta (or the full bundle after it) has its size.
+        if (bar.n == 0 and sent) or total != bar.total:
+            bar.reset(total)
             bar.update(sent)
             return
         bar.update(sent - bar.n)
@@ -154,9 +155,12 @@ def report(outcome: FlashOutcome, as_json: bool) -> None:
               help="This laptop's sync credentials (`ringfence central enroll`): tcp:// links then use the sync"
                    " protocol's TLS.")
 @click.option("--plain-tcp", is_flag=True, help="Use tcp:// without TLS (messages still carry the access key's MAC).")
+@click.option("--delta", "delta", type=click.Path(path_type=Path),
+              help="A delta bundle of BUNDLE (`bundle build --delta-from`): sent to a device that runs its base,"
+                   " BUNDLE to any other.")
 def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_file: Path, parallel: int,
                   allow_downgrade: bool, permit_file: Path | None, dry_run: bool, as_json: bool, baud: int, retries: int,
-                  timeout: float, creds_file: Path | None, plain_tcp: bool) -> None:
+                  timeout: float, creds_file: Path | None, plain_tcp: bool, delta: Path | None) -> None:
     """Flash BUNDLE onto one device (--link) or many (--all). Exit status: 0 done, 1 refused by the device,
     2 usage error, 3 link failed, 4 install failed on the device, 5 some devices of --all failed."""
     if (url is None) == (device_list is None):
@@ -166,9 +170,9 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
     try:
         permit = load_permit(permit_file) if permit_file is not None else None
         flasher = Flasher(bundle, key, allow_downgrade=allow_downgrade, permit=permit, dry_run=dry_run, timeout=timeout,
-                          retries=retries, baudrate=baud, connect=connect)
-    except FileNotFoundError:
-        raise UserError(f"{bundle}: no such file") from None
+                          retries=retries, baudrate=baud, connect=connect, delta=delta)
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc.filename}: no such file") from None
     except BundleError as exc:
         click.echo(f"ringfence: refused ({exc.reason.value}): {exc}", err=True)
         sys.exit(ExitCode.REFUSED)

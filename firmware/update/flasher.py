@@ -30,8 +30,12 @@ from hal.link import LinkError, open_link
 
 Status = Literal["installed", "dry_run", "refused", "install_failed", "link_failed"]
 Progress = Callable[[int, int], None]
+#: A bundle to offer: its path, its size and its offer.
+Payload = tuple[Path, int, BlobOffer]
 CHUNK = 32 * 1024
 #: Errors from the device worth reconnecting for; any other (bad_mac, unknown_device, version) will not change.
+#: Refusals of a delta after which the full bundle is offered: another base, or a device that predates deltas.
+DELTA_FALLBACK = ("wrong_base", "invalid_manifest")
 RETRYABLE_REMOTE = {"internal", "timeout", "unexpected", "replay", "malformed"}
 
 EXIT_CODES: dict[Status, int] = {
@@ -113,20 +117,14 @@ class Flasher:
         baudrate: int = 115200,
         chunk: int = CHUNK,
         connect: Callable[[str, int, float], Channel] = open_channel,
+        delta: Path | None = None,
     ) -> None:
-        with open(bundle, "rb") as stream:
-            header = read_header(stream, str(bundle))
-            stream.seek(0)
-            header_bytes = stream.read(header.length)
-        self.bundle = bundle
-        self.size = bundle.stat().st_size
-        digest = sha256_file(bundle)
-        self.offer = BlobOffer(
-            id=bundle_blob_id(digest), kind=BUNDLE_KIND, size=self.size, sha256=digest,
-            meta={"header": base64.b64encode(header_bytes).decode("ascii"), "version": header.manifest.version,
-                  "allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no",
-                  **({"permit": permit_meta(permit)} if permit is not None else {})},
-        )
+        """`delta` (a delta bundle of `bundle`) is offered first; a device that runs another base gets `bundle`."""
+        self.meta = {"allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no",
+                     **({"permit": permit_meta(permit)} if permit is not None else {})}
+        self.full = self._payload(bundle)
+        self.delta = self._payload(delta) if delta is not None else None
+        self.bundle, self.size, self.offer = self.full
         self.access_key = access_key
         self.dry_run = dry_run
         self.timeout = timeout
@@ -137,14 +135,38 @@ class Flasher:
         self.chunk = chunk
         self.connect = connect
 
+    def _payload(self, path: Path) -> Payload:
+        with open(path, "rb") as stream:
+            header = read_header(stream, str(path))
+            stream.seek(0)
+            header_bytes = stream.read(header.length)
+        digest = sha256_file(path)
+        offer = BlobOffer(id=bundle_blob_id(digest), kind=BUNDLE_KIND, size=path.stat().st_size, sha256=digest,
+                          meta={"header": base64.b64encode(header_bytes).decode("ascii"),
+                                "version": header.manifest.version, **self.meta})
+        return path, offer.size, offer
+
     def flash(self, url: str, progress: Progress = lambda sent, total: None) -> FlashOutcome:
-        outcome = FlashOutcome(url, "link_failed", "", self.size)
+        """The delta when the device takes it, else the full bundle (the outcome's message says which)."""
+        if self.delta is None:
+            return self._flash(url, progress, self.full)
+        outcome = self._flash(url, progress, self.delta)
+        if outcome.status == "refused" and outcome.message.startswith(DELTA_FALLBACK):
+            refused = outcome.message
+            outcome = self._flash(url, progress, self.full)
+            outcome.message = f"{outcome.message} (full bundle; the delta was refused: {refused})"
+        else:
+            outcome.message = f"{outcome.message} (delta of {outcome.size} bytes)"
+        return outcome
+
+    def _flash(self, url: str, progress: Progress, payload: Payload) -> FlashOutcome:
+        outcome = FlashOutcome(url, "link_failed", "", payload[1])
         started = time.monotonic()
         last_error = ""
         while outcome.attempts <= self.retries:
             outcome.attempts += 1
             try:
-                status, message = self._attempt(url, outcome, progress)
+                status, message = self._attempt(url, outcome, progress, payload)
             except _Finished as done:
                 status, message = done.status, str(done)
             except RemoteError as exc:
@@ -170,7 +192,8 @@ class Flasher:
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress) -> tuple[Status, str]:
+    def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress, payload: Payload) -> tuple[Status, str]:
+        bundle, size, offer = payload
         try:
             channel = self.connect(url, self.baudrate, self.timeout)
         except LinkError as exc:
@@ -181,8 +204,8 @@ class Flasher:
             raise
         try:
             conv, _welcome = open_as_device(channel, TECHNICIAN, self.access_key, self.timeout)
-            conv.send(self.offer)
-            state = self._state(conv.recv(self.install_timeout))
+            conv.send(offer)
+            state = self._state(offer, conv.recv(self.install_timeout))
             if state.status == "refused":
                 raise _Finished(*self._refusal(state.reason))
             if state.status == "complete":
@@ -191,30 +214,31 @@ class Flasher:
                 return "dry_run", state.reason
             offset = state.have
             outcome.resumed_from.append(offset)
-            progress(offset, self.size)
-            with open(self.bundle, "rb") as data:
+            progress(offset, size)
+            with open(bundle, "rb") as data:
                 data.seek(offset)
-                while offset < self.size:
-                    piece = data.read(min(self.chunk, self.size - offset))
-                    conv.send(BlobChunk(id=self.offer.id, offset=offset, data=piece))
+                while offset < size:
+                    piece = data.read(min(self.chunk, size - offset))
+                    conv.send(BlobChunk(id=offer.id, offset=offset, data=piece))
                     offset += len(piece)
                     outcome.bytes_sent += len(piece)
-                    progress(offset, self.size)
-            conv.send(BlobEnd(id=self.offer.id))
-            final = self._state(conv.recv(self.install_timeout))
+                    progress(offset, size)
+            conv.send(BlobEnd(id=offer.id))
+            final = self._state(offer, conv.recv(self.install_timeout))
             if final.status == "complete":
                 return "installed", final.reason
             if final.status == "refused":
                 raise _Finished(*self._refusal(final.reason))
-            raise ChannelClosed(f"device holds {final.have} of {self.size} bytes: {final.reason}")
+            raise ChannelClosed(f"device holds {final.have} of {size} bytes: {final.reason}")
         finally:
             if isinstance(channel, SerialChannel):
                 channel.flush(2.0)
             channel.close()
 
-    def _state(self, body: object) -> BlobState:
-        if not isinstance(body, BlobState) or body.id != self.offer.id:
-            raise MessageError("unexpected", f"expected blob_state for {self.offer.id}, got {type(body).__name__}")
+    @staticmethod
+    def _state(offer: BlobOffer, body: object) -> BlobState:
+        if not isinstance(body, BlobState) or body.id != offer.id:
+            raise MessageError("unexpected", f"expected blob_state for {offer.id}, got {type(body).__name__}")
         return body
 
     @staticmethod

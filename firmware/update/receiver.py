@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from firmware.store import Store
@@ -28,10 +29,11 @@ from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Body,
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
 from firmware.tech.revocations import revoked_serials
-from firmware.update.bundle import BundleError, check_header, parse_header
+from firmware.update.bundle import BundleError, check_header, parse_header, read_header, verify
+from firmware.update.delta import apply_delta, check_base, slot_image
 from firmware.update.floor import read_permit_meta
 from firmware.update.keys import KeyringError
-from firmware.update.slots import SlotError
+from firmware.update.slots import SLOT_MANIFEST, SlotError
 from firmware.update.tech_certs import technician_problem
 from firmware.update.unpack import UnpackError, unpack_wheels
 from hal.link import LinkError, TcpListener, open_link
@@ -93,14 +95,19 @@ class FlashReceiver:
         try:
             header_bytes = base64.b64decode(offer.meta.get("header", ""), validate=True)
             header = parse_header(header_bytes, self.home.keyring())
-            installed_in = self._slot_holding(header_bytes)
+            installed_in = self._slot_holding(hashlib.sha256(header_bytes).hexdigest())
             if installed_in is not None:
-                return BlobState(id=offer.id, have=offer.size, status="complete",
-                                 reason=f"installed {header.manifest.version} in slot {installed_in} (already)")
+                return self._already(offer, header.manifest.version, installed_in)
             if header.total_size != offer.size:
                 return self._refuse(offer, "truncated",
                                     f"offer of {offer.size} bytes for a bundle of {header.total_size}")
             check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
+            if header.manifest.delta is not None:
+                # Only once its signature is checked may a delta's claim about its target be believed.
+                installed_in = self._slot_holding(header.manifest.delta.target_header_sha256)
+                if installed_in is not None:
+                    return self._already(offer, header.manifest.version, installed_in)
+                check_base(header, self._good_header_sha256(), self._installed())
             permit = read_permit_meta(offer.meta.get("permit", ""))
             self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
                                        self._device_id(), permit)
@@ -121,14 +128,40 @@ class FlashReceiver:
             return self._install(offer.id)
         return state
 
-    def _slot_holding(self, header_bytes: bytes) -> str | None:
-        """The trial or good slot that already holds exactly this bundle: a repeated flash is answered, not redone."""
+    @staticmethod
+    def _already(offer: BlobOffer, version: str, slot: str) -> BlobState:
+        return BlobState(id=offer.id, have=offer.size, status="complete",
+                         reason=f"installed {version} in slot {slot} (already)")
+
+    def _slot_holding(self, digest: str) -> str | None:
+        """The trial or good slot that already holds exactly this bundle (the header's SHA-256; a delta's target's):
+        a repeated flash is answered, not redone."""
         state = self.home.slots().load()
-        digest = hashlib.sha256(header_bytes).hexdigest()
         for slot in (state.trial, state.good):
             if slot is not None and state.slots[slot].header_sha256 == digest:
                 return slot
         return None
+
+    def _good_header_sha256(self) -> str | None:
+        state = self.home.slots().load()
+        return state.slots[state.good].header_sha256 if state.good is not None else None
+
+    def _patched(self, path: Path, allow_downgrade: bool) -> Path:
+        """The full bundle a received delta makes from the good slot; the slots are not touched on any failure."""
+        with open(path, "rb") as stream:
+            if read_header(stream, str(path)).manifest.delta is None:
+                return path
+        header = verify(path, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
+        check_base(header, self._good_header_sha256(), self._installed())
+        manager = self.home.slots()
+        good = manager.load().good
+        assert good is not None
+        directory = manager.slot_dir(good)
+        base_bytes = (directory / SLOT_MANIFEST).read_bytes()
+        base = slot_image(base_bytes, parse_header(base_bytes), directory)
+        target = path.with_name(path.name + ".target")
+        apply_delta(path, header, base, target)
+        return target
 
     def _durable_length(self, blob_id: str) -> int:
         _done, part, _offer = self.sink.paths(blob_id)
@@ -141,10 +174,12 @@ class FlashReceiver:
         return self.home.slots().installed_version()
 
     def _install(self, blob_id: str) -> BlobState:
-        path = self.sink.complete_path(blob_id)
-        assert path is not None
-        size = path.stat().st_size
+        received = self.sink.complete_path(blob_id)
+        assert received is not None
+        size = received.stat().st_size
+        path = received
         try:
+            path = self._patched(received, self._allow_downgrade.get(blob_id, False))
             keyring = self.home.keyring()
             hardware = self.home.hardware()
             manager = self.home.slots(self.store)
@@ -157,12 +192,16 @@ class FlashReceiver:
                                          permit=self._permit.get(blob_id), device_id=self._device_id())
             keyring.save(self.home.keyring_path)
         except BundleError as exc:
+            received.unlink(missing_ok=True)
             path.unlink(missing_ok=True)
             self.session.results.append({"blob": blob_id, "result": exc.reason.value, "message": str(exc)})
             return BlobState(id=blob_id, have=0, status="refused", reason=f"{exc.reason.value}: {exc}")
         except (SlotError, UnpackError, KeyringError, HomeError, OSError) as exc:
+            if path != received:
+                path.unlink(missing_ok=True)
             self.session.results.append({"blob": blob_id, "result": "install_failed", "message": str(exc)})
             return BlobState(id=blob_id, have=size, status="refused", reason=f"install_failed: {exc}")
+        received.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         self.session.results.append({"blob": blob_id, "result": "installed", "version": result.version,
                                      "slot": result.slot, "previous": result.previous})

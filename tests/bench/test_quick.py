@@ -14,9 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 #: bench module -> the results file it writes; the SpanDSP peers need scripts/setup-bench.
 BENCHES = {
     "hal": "hal.md", "dsp_dtmf": "dsp_dtmf.md", "dsp_progress": "dsp_progress.md",
-    "dsp_threeway": "dsp_threeway.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
-    "kiosk": "kiosk.md", "flash": "flash.md",
+    "dsp_threeway": "dsp_threeway_tuning.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
+    "kiosk": "kiosk.md", "pin_kdf": "pin_kdf.md",
 }
+#: Benches with a test of their own that also judges what they report: bench.flash and bench.prompt_codecs
+#: (tests/tech/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
+#: (tests/hal/test_audio_path_bench.py), bench.sync_fleet (tests/sync/test_bench_fleet.py).
 NEEDS_SPANDSP = {"dsp_dtmf", "dsp_progress"}
 
 
