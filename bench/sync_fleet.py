@@ -160,7 +160,7 @@ def bench_fleet(tmp: Path, db: str, devices: int, facilities: int, processes: in
     migrate(conn)
     conn.close()
     authority = Authority.create()
-    setup = CentralDB(db)
+    setup = CentralDB(db, ca_key=tmp / "ca-key.pem")
     setup.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
     changed: dict[str, Path] = {}
     creds: list[Credentials] = []

@@ -27,6 +27,8 @@ def read_wav(path: Path) -> np.ndarray:
         raise AudioFileError(f"{path}: no such file")
     if path.is_dir():
         raise AudioFileError(f"{path}: is a directory, not a WAV file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty, not audio")
     try:
         with soundfile.SoundFile(str(path)) as src:
             rate = src.samplerate

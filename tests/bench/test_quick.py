@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: bench module -> the results file it writes; the SpanDSP peers need scripts/setup-bench.
 BENCHES = {
     "hal": "hal.md", "dsp_dtmf": "dsp_dtmf.md", "dsp_progress": "dsp_progress.md",
-    "dsp_threeway": "dsp_threeway_tuning.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
+    "dsp_threeway": "dsp_threeway_tuning_quick.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
     "kiosk": "kiosk.md", "pin_kdf": "pin_kdf.md",
 }
 #: Benches with a test of their own that also judges what they report: bench.flash and bench.prompt_codecs

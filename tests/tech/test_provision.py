@@ -95,7 +95,8 @@ def test_provision_and_register_with_central(bench: dict[str, Path], central: st
     assert (loaded.device.id, loaded.device.housing_unit, loaded.link.url) == ("handset-7", "B", central)
     written = tomllib.loads(config)
     assert written["audio"]["backend"] == "sounddevice" and written["audio"]["block_ms"] == 10.0
-    assert written["line"] == {"backend": "sim"}, "the line section is written whole, as the device runs it"
+    assert written["line"]["backend"] == "sim" and set(written["line"]) == set(loaded.line.model_dump()), \
+        "the line section is written whole, as the device runs it"
     assert "display" not in written and "printer" not in written, "a handset has no screen or printer"
     assert "simulated on this device: keypad=mock, hook=mock, line=sim" in out
     db = CentralDB(bench["db"])
