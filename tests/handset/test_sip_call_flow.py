@@ -20,7 +20,7 @@ from hal.clock import MonotonicClock, TimerHandle
 from hal.sip_line import SipLine
 from sim import sipp
 from sim import world as world_mod
-from sim.corpus import build
+from sim.corpus import Levels, build
 from sim.network import dtmf
 from sim.runner import _Actor
 from sim.scenario import load
@@ -50,10 +50,13 @@ class StartedClock:
 def far_end_audio() -> tuple[np.ndarray, float]:
     """What the called party sends after answering: a pause, "1" to accept, then a call in which it flashes,
     holds and conferences a third party (the corpus recording, from 8 s before its flash)."""
-    call = build("landline_click", 1)
+    call = build("landline_click", 1, Levels(access_dbm0=-50.0, idle_dbm0=-78.0))  # the scenarios' ordinary line
     start = call.flash_times[0] - 8.0
     recording = call.samples[round(start * 8000) : round((call.hold[1] + 3.0) * 8000)]
-    lead = np.concatenate([np.zeros(8000, np.int16), dtmf("1"), np.zeros(4000, np.int16)])
+    # The answer and the "1" are heard over the same line as the rest (its noise, not digital silence: a second of
+    # exact zeros would be the quietest floor the call had held, and no hold could fall below it).
+    line = call.samples[: round(start * 8000)]
+    lead = np.concatenate([line[:8000], dtmf("1"), line[8000:12000]])
     return np.concatenate([lead, recording]), len(lead) / 8000 + 8.0
 
 
