@@ -34,11 +34,19 @@ class StoreError(RuntimeError):
 def private_file(path: Path) -> None:
     """Create `path` readable by its owner only (0600), or narrow an existing one: SQLite gives its -wal and -shm
     files the database file's mode, so the store, its journal and its shared memory all stay private."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # Never open an existing database file here: closing any descriptor of a file drops every POSIX lock this
+    # process holds on it, the locks SQLite's other connections in the process rely on (a "disk I/O error" in WAL).
     try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # made meanwhile by another connection: narrow it below
+            mode = os.stat(path).st_mode & 0o777
+        else:
+            return
+    if mode != 0o600:
+        os.chmod(path, 0o600)
 
 
 class Store:

@@ -83,3 +83,22 @@ def test_a_simulated_call_writes_only_private_files(tmp_path: Path) -> None:
     found = modes(data)
     assert any(name.endswith(".flac") for name in found) and "ringfence.sqlite" in found
     assert set(found.values()) == {0o600}, found
+
+
+def test_an_existing_store_is_narrowed_without_opening_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing any descriptor of a database file drops the POSIX locks the process's other SQLite connections
+    hold on it (the central server opens one connection per session): so an existing file is only chmod-ed."""
+    import os
+
+    from firmware.store import private_file
+
+    path = tmp_path / "central.sqlite"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+
+    def no_open(*_args: object, **_kwargs: object) -> int:
+        raise AssertionError("an existing database file was opened")
+
+    monkeypatch.setattr(os, "open", no_open)
+    private_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
