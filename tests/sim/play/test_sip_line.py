@@ -27,11 +27,12 @@ def _config(tmp_path: Path, domain: str, backend: str = "sip") -> Path:
     return path
 
 
-async def _until(pilot, what: Callable[[], bool], seconds: float) -> None:  # type: ignore[no-untyped-def]
+async def _until(pilot, what: Callable[[], bool], seconds: float, records: list) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not what():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, [r for r in records if r["event"] not in ("key_down", "key_up")]
         await pilot.pause(0.2)
+    await pilot.pause(0.3)  # the screen shows the new records on its next tick
 
 
 @pytest.mark.slow
@@ -50,18 +51,18 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path) -> None:
                 await pilot.press("a")  # no called-party keys either
                 assert app.notice.startswith("ignored:")
                 await pilot.press("space")
-                await _until(pilot, lambda: app.view.state == "pin_entry", 8)
+                await _until(pilot, lambda: app.view.state == "pin_entry", 8, session.records)
                 await pilot.press(*"1234", "number_sign")
-                await _until(pilot, lambda: app.view.inmate_id == "A1001", 8)
+                await _until(pilot, lambda: app.view.inmate_id == "A1001", 8, session.records)
                 await pilot.press("3")
                 await pilot.pause(1.0)
                 await pilot.press(*"5735550101", "number_sign")
-                await _until(pilot, lambda: bool(events("line_answered")), 30)
-                await _until(pilot, lambda: any(p["to"] == "line" for p in events("prompt")), 15)
+                await _until(pilot, lambda: bool(events("line_answered")), 30, session.records)
+                await _until(pilot, lambda: any(p["to"] == "line" for p in events("prompt")), 15, session.records)
                 far = str(app.query_one("#far-end").render())
                 assert "200 OK" in far and f"sip:5735550101@127.0.0.1:{peer.port}" in far, far
                 await pilot.press("space")  # the inmate hangs up
-                await _until(pilot, lambda: bool(events("cdr")), 10)
+                await _until(pilot, lambda: bool(events("cdr")), 10, session.records)
                 log = "\n".join(str(line.text) for line in app.query_one("#log").lines)
                 assert any(line.startswith("✔") and " cdr " in line for line in log.splitlines())
 
