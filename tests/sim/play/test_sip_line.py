@@ -42,7 +42,7 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path) -> None:
         session = SipHandsetSession(load(DEFAULT_WORLD["handset"]), tmp_path / "device",
                                     _config(tmp_path, f"127.0.0.1:{peer.port}"))
         app = SipHandsetApp(session)
-        events = lambda name: [r for r in session.records if r["event"] == name]  # noqa: E731
+        events = lambda name: [r for r in session.records if r["event"] == name]
 
         async def play() -> None:
             async with app.run_test(size=SIZE) as pilot:
