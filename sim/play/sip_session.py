@@ -40,12 +40,20 @@ class StartedClock:
     def __init__(self) -> None:
         self._clock = MonotonicClock()
         self._t0 = self._clock.now()
+        self._stopped = False
 
     def now(self) -> float:
         return self._clock.now() - self._t0
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        return self._clock.call_at(when + self._t0, callback)
+        timer = self._clock.call_at(when + self._t0, callback)
+        if self._stopped:
+            timer.cancel()
+        return timer
+
+    def stop(self) -> None:
+        """Run no timer set from now on: the mouthpiece's frames stop with the session."""
+        self._stopped = True
 
 
 class MeteredLine:
@@ -117,9 +125,11 @@ class SipHandsetSession(HandsetSession):
             timing = world_mod.timing(scenario.timing)
         except world_mod.WorldError as exc:
             raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
-        self.clock = StartedClock()  # type: ignore[assignment]
+        clock = StartedClock()
+        self.clock = clock  # type: ignore[assignment]
         self.devices = sim_devices(self.config, self.clock)
         self._stack.callback(self.devices.close)
+        self._stack.callback(clock.stop)
         self.line = MeteredLine(SipLine(self.clock, self.config.line.sip_settings()))
         self.devices.line = self.line
         assert isinstance(self.devices.audio, SimAudioPort)
