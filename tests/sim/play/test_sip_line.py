@@ -30,7 +30,8 @@ def _config(tmp_path: Path, domain: str, backend: str = "sip") -> Path:
 async def _until(pilot, what: Callable[[], bool], seconds: float, records: list) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not what():
-        assert time.monotonic() < deadline, [r for r in records if r["event"] not in ("key_down", "key_up")]
+        assert time.monotonic() < deadline, "; ".join(
+            f"{r['t_ms']} {r['event']} {r.get('state') or r.get('id') or r.get('key') or ''}" for r in records)
         await pilot.pause(0.2)
     await pilot.pause(0.3)  # the screen shows the new records on its next tick
 
