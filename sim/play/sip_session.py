@@ -46,13 +46,14 @@ class StartedClock:
         return self._clock.now() - self._t0
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        timer = self._clock.call_at(when + self._t0, callback)
-        if self._stopped:
-            timer.cancel()
-        return timer
+        def unless_stopped() -> None:
+            if not self._stopped:
+                callback()
+
+        return self._clock.call_at(when + self._t0, unless_stopped)
 
     def stop(self) -> None:
-        """Run no timer set from now on: the mouthpiece's frames stop with the session."""
+        """Run no more timers, already set or not: the mouthpiece's frames end with the session's devices."""
         self._stopped = True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +39,7 @@ async def _until(pilot, what: Callable[[], bool], seconds: float, records: list)
 
 @pytest.mark.slow
 @pytest.mark.hardware
-def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path) -> None:
+def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with sipp.SippPeer(sipp.answer(ring_ms=1000, peer_hangs_up=False), timeout_s=90) as peer:
         session = SipHandsetSession(load(DEFAULT_WORLD["handset"]), tmp_path / "device",
                                     _config(tmp_path, f"127.0.0.1:{peer.port}"))
@@ -72,6 +73,8 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path) -> None:
         finally:
             app.close_world()
         assert peer.wait(15) == 0, peer.errors()
+    time.sleep(0.1)  # the mouthpiece's frames stop with the session: none reaches a closed audio port
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     [cdr] = events("cdr")
     assert cdr["call_type"] == "debit" and cdr["end_reason"] == "inmate_hung_up", cdr
     assert "You have a call from" in " ".join(p["text"] for p in events("prompt") if p["to"] == "line")
@@ -86,6 +89,8 @@ def test_sip_play_needs_a_config(tmp_path: Path) -> None:
     code, out = _play("--line", "sip", "--data-dir", str(tmp_path / "d"))
     assert code == 2 and out == ("ringfence: error: --line sip needs --config DEVICE.toml with a [line] section"
                                  " (see examples/sip-line.toml)\n")
+    code, out = _play("--role", "kiosk", "--line", "sip", "--config", "examples/sip-line.toml")
+    assert (code, out) == (2, "ringfence: error: --line sip plays a handset: a kiosk has no telephone line\n")
 
 
 def test_a_missing_or_simulated_line_config_gets_one_line(tmp_path: Path) -> None:
