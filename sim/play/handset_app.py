@@ -158,6 +158,10 @@ class HandsetApp(PlayApp):
             f"hearing   {view.speaking('ear', now) or '…'}\n"
             f"call      {view.call_time(now)}\n"
             f"inmate    {view.inmate_id or '—'}   debit balance {money(balance)}")
+        self.refresh_far_end()
+
+    def refresh_far_end(self) -> None:
+        view, now = self.view, self.session.now
         far = self.query_one("#far-end", Static)
         far.border_title = "Called party"
         network = self.session.network
