@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware.tech.home import DeviceHome, Identity
 from firmware.update import bundle as bundle_mod
 from firmware.update import receiver
+from firmware.update.assets import asset_files, strip_prompts
 from firmware.update.delta import build_delta, bundle_image
 from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
@@ -368,6 +369,24 @@ def delta_sizes(old: Path, new: Path, key: Ed25519PrivateKey, out: Path) -> list
     return rows
 
 
+def asset_split_sizes(app: Path, audio: Path, tmp: Path, key: Ed25519PrivateKey) -> list[DeltaSize]:
+    """A release's full bundle once the prompts ship as their own asset bundle (`bundle build --with-assets`):
+    the application without its prompts, and the prompts' bundle, sent only when a prompt changes."""
+    (tmp / "stripped").mkdir()
+    started = time.monotonic()
+    bare = tmp / "bare.rfb"
+    bundle_mod.build([strip_prompts(app, tmp / "stripped")], "9.0.1", [HARDWARE], key, bare, "zstd", level=19)
+    rows = [DeltaSize("full bundle without the prompts (--with-assets), zstd -19", bare.stat().st_size,
+                      time.monotonic() - started)]
+    started = time.monotonic()
+    names = {path: name for name, path in asset_files(audio).items()}
+    prompts = tmp / "prompts.rfb"
+    bundle_mod.build(list(names), "9.0.0", [HARDWARE], key, prompts, "zstd", level=19, kind="assets", names=names)
+    rows.append(DeltaSize("the prompts' asset bundle (bundle build --assets prompts), zstd -19",
+                          prompts.stat().st_size, time.monotonic() - started))
+    return rows
+
+
 def seeded_device(root: Path, keyring: Keyring, first: Path) -> DeviceHome:
     home = device(root, keyring)
     manager = SlotManager(home.root)
@@ -496,6 +515,7 @@ def main() -> None:
             print("building the application wheel...", flush=True)
             app = wheels(project, tmp / "app", with_deps=False)
             rows, sizes = update_rows("typical update", app[0], tmp, key, keyring)
+            sizes += asset_split_sizes(app[0], project / "firmware" / "prompts" / "audio", tmp, key)
         rows += full_rows("serial", f"{QUICK_BYTES // 1024} KiB code sample", [sample], tmp, key, keyring, "zstd")
         if not args.quick:
             print("building the locked dependencies' wheels...", flush=True)

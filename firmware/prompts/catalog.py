@@ -18,6 +18,7 @@ import numpy as np
 import soundfile
 
 from firmware.dsp.wavio import AudioFileError, read_wav
+from firmware.update.assets import prompt_dir_for
 from hal.audio import SAMPLE_RATE
 
 Language = Literal["en", "es"]
@@ -107,5 +108,13 @@ def load(path: Path = CATALOG_PATH) -> Catalog:
 
 @cache
 def shipped() -> Catalog:
-    """The catalog shipped with the firmware (loaded once per process)."""
-    return load()
+    """The catalog shipped with the firmware (loaded once per process). Its audio is the asset set the running
+    slot's signed manifest names (firmware/update/assets.py) when there is one, else the package's own."""
+    catalog = load()
+    installed = prompt_dir_for(Path(__file__))
+    if installed is not None:
+        if not installed.is_dir():
+            raise PromptError(f"{installed}: the prompts this firmware needs are not installed"
+                              " (install its asset bundle)")
+        catalog.audio_dir = installed
+    return catalog

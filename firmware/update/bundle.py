@@ -63,6 +63,8 @@ class Refusal(str, Enum):
     WRONG_BASE = "wrong_base"
     #: A delta whose patched result is not the bundle its signed manifest names.
     DELTA_MISMATCH = "delta_mismatch"
+    #: Firmware whose manifest names an asset set (firmware/update/assets.py) that is not installed and intact.
+    MISSING_ASSETS = "missing_assets"
 
 
 class BundleError(ValueError):
@@ -114,6 +116,10 @@ class Manifest(BaseModel):
     rotations: list[dict[str, object]] = []
     #: Set only in a delta bundle: its one payload file patches the base into the full target bundle.
     delta: DeltaBase | None = None
+    #: "assets" for an asset bundle (prompts, other large data; firmware/update/assets.py); absent for firmware.
+    kind: Literal["assets"] | None = None
+    #: Set in firmware that needs an asset set: the SHA-256 of that asset bundle's signed header.
+    assets: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     @field_validator("version")
     @classmethod
@@ -375,10 +381,15 @@ def build(
     rotations: list[dict[str, object]] | None = None,
     level: int = 10,
     delta: DeltaBase | None = None,
+    kind: Literal["assets"] | None = None,
+    assets: str | None = None,
+    names: dict[Path, str] | None = None,
 ) -> Header:
-    """Write a signed bundle of `files` to `out` (atomically: a half-built bundle never has the final name)."""
-    names = [p.name for p in files]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    """Write a signed bundle of `files` to `out` (atomically: a half-built bundle never has the final name).
+    `names` gives a file another name in the bundle (an asset bundle's `prompts+en+greeting.flac`)."""
+    stored_names = names or {}
+    names_of = [stored_names.get(p, p.name) for p in files]
+    duplicates = sorted({n for n in names_of if names_of.count(n) > 1})
     if duplicates:
         raise ValueError(f"two payload files have the same name: {', '.join(duplicates)}")
     check_wheels_for(files, hardware)
@@ -387,7 +398,7 @@ def build(
     entries: list[BundleFile] = []
     try:
         with open(staged, "wb") as payload:
-            for path in sorted(files, key=lambda p: p.name):
+            for path in sorted(files, key=lambda p: stored_names.get(p, p.name)):
                 sha, size = _sha256_file(path)
                 start = payload.tell()
                 if compression == "zstd":
@@ -401,7 +412,7 @@ def build(
                             payload.write(block)
                     stored_sha, stored_size = sha, size
                 assert payload.tell() - start == stored_size
-                entries.append(BundleFile(name=path.name, size=size, sha256=sha, stored_size=stored_size,
+                entries.append(BundleFile(name=stored_names.get(path, path.name), size=size, sha256=sha, stored_size=stored_size,
                                           stored_sha256=stored_sha))
         manifest = Manifest(
             version=version,
@@ -412,6 +423,8 @@ def build(
             files=entries,
             rotations=rotations or [],
             delta=delta,
+            kind=kind,
+            assets=assets,
         )
         manifest_bytes = manifest.canonical()
         signature = key.sign(SIGNATURE_CONTEXT + manifest_bytes)

@@ -14,8 +14,10 @@ from packaging.version import InvalidVersion
 
 from firmware.console import UserError
 from firmware.errors import ExitCode
+from firmware.prompts.catalog import AUDIO_DIR
 from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
+from firmware.update.assets import AssetStore, asset_files, header_sha256, strip_prompts
 from firmware.update.bundle import BundleError
 from firmware.update.delta import build_delta
 from firmware.update.floor import FLEET, load_permit, make_permit
@@ -168,14 +170,28 @@ def project_wheels(project: Path, into: Path) -> list[Path]:
               help="The last release's bundle, to warn about growth (default: --delta-from).")
 @click.option("--max-growth", type=click.FloatRange(1.0), default=DEFAULT_MAX_GROWTH, show_default=True,
               help="Warn when the bundle is more than this many times the previous release's size.")
+@click.option("--assets", "assets_kind", type=click.Choice(["prompts"]),
+              help="Build an asset bundle of the prompts' audio instead of firmware (needs --version).")
+@click.option("--assets-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=AUDIO_DIR,
+              show_default=True, help="Where the prompts' audio is, for --assets prompts.")
+@click.option("--with-assets", "with_assets", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The asset bundle this firmware needs: named by hash, its prompts left out of the wheel.")
 def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware: tuple[str, ...],
                  version: str | None, project: Path | None, wheel_dir: Path | None, compress: str,
                  rotation_files: tuple[Path, ...], delta_from: Path | None, previous: Path | None,
-                 max_growth: float) -> None:
-    """Build one signed bundle from the project (--project), a wheel directory (--wheels) or FILES."""
+                 max_growth: float, assets_kind: str | None, assets_dir: Path, with_assets: Path | None) -> None:
+    """Build one signed bundle from the project (--project), a wheel directory (--wheels) or FILES, or an asset
+    bundle of the prompts (--assets prompts)."""
+    if assets_kind is not None:
+        build_assets(assets_dir, output, load_key(key_file), hardware, version, compress, previous, max_growth)
+        return
     if sum(bool(x) for x in (files, project, wheel_dir)) != 1:
         raise UserError("give exactly one payload: --project DIR, --wheels DIR or FILES")
     key = load_key(key_file)
+    try:
+        needed = header_sha256(with_assets) if with_assets is not None else None
+    except BundleError as exc:
+        refuse(exc)
     rotations = [json.loads(p.read_text(encoding="utf-8")) for p in rotation_files]
     with tempfile.TemporaryDirectory(prefix="ringfence-wheels-") as tmp:
         payload = list(files)
@@ -185,18 +201,23 @@ def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware
             payload = sorted(wheel_dir.glob("*.whl"))
             if not payload:
                 raise UserError(f"{wheel_dir}: no wheels")
+        if needed is not None:
+            (Path(tmp) / "stripped").mkdir()
+            payload = [strip_prompts(p, Path(tmp) / "stripped") if p.name.startswith("ringfence-") else p
+                       for p in payload]
         try:
             packages = bundle_mod.packages_of(payload)
             version = version or packages.get("ringfence")
             if version is None:
                 raise UserError("no ringfence wheel in the payload: give --version")
             header = bundle_mod.build(payload, version, list(hardware), key, output, compress,  # type: ignore[arg-type]
-                                      rotations)
+                                      rotations, assets=needed)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     m = header.manifest
     click.echo(f"{output}: ringfence {m.version} for {', '.join(m.hardware)}, {len(m.files)} files,"
-               f" {header.total_size} bytes, signed by {header.key_id}")
+               f" {header.total_size} bytes, signed by {header.key_id}"
+               + (f", needs assets {needed[:16]}" if needed else ""))
     previous = previous or delta_from
     try:
         warning = growth_warning(output, previous, max_growth) if previous is not None else None
@@ -212,6 +233,27 @@ def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware
         refuse(exc)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def build_assets(source: Path, output: Path, key: Ed25519PrivateKey, hardware: tuple[str, ...],
+                 version: str | None, compress: str, previous: Path | None, max_growth: float) -> None:
+    """A signed asset bundle of every file under `source` (the prompts' audio and its manifest.json)."""
+    if version is None:
+        raise UserError("an asset bundle needs --version (for example the release that changed its prompts)")
+    try:
+        names = {path: name for name, path in asset_files(source).items()}
+        header = bundle_mod.build(list(names), version, list(hardware), key, output, compress,  # type: ignore[arg-type]
+                                  kind="assets", names=names)
+        warning = growth_warning(output, previous, max_growth) if previous is not None else None
+    except BundleError as exc:
+        refuse(exc)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if warning:
+        click.echo(f"ringfence: warning: {warning}", err=True)
+    click.echo(f"{output}: assets {header.manifest.version} for {', '.join(header.manifest.hardware)},"
+               f" {len(header.manifest.files)} files, {header.total_size} bytes, signed by {header.key_id},"
+               f" sha256 {header_sha256(output)}")
 
 
 @bundle_group.command("info")
@@ -233,6 +275,11 @@ def bundle_info(path: Path, as_json: bool) -> None:
                                **m.model_dump(mode="json", exclude_none=True)}, indent=2, sort_keys=True))
         return
     click.echo(f"bundle      {path}")
+    click.echo(f"kind        {m.kind or 'firmware'}")
+    if m.kind == "assets":
+        click.echo(f"sha256      {header_sha256(path)} (firmware names its assets by this)")
+    if m.assets is not None:
+        click.echo(f"needs       assets {m.assets}")
     click.echo(f"version     {m.version}")
     click.echo(f"hardware    {', '.join(m.hardware)}")
     click.echo(f"created     {m.created_at}")
@@ -294,6 +341,14 @@ def slot_status(home_dir: Path, as_json: bool) -> None:
         click.echo(f"  slot {name}: {record['status']} {record['version'] or ''}".rstrip())
 
 
+def is_asset_bundle(path: Path) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            return bundle_mod.read_header(stream, str(path)).manifest.kind == "assets"
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+
+
 @slot_group.command("install")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @home_option
@@ -304,13 +359,19 @@ def slot_status(home_dir: Path, as_json: bool) -> None:
 @click.option("--chunk", type=click.IntRange(512, 1 << 24), default=1 << 20, hidden=True)
 def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downgrade: bool,
                  permit_file: Path | None, chunk: int) -> None:
-    """Verify BUNDLE and install it into the inactive slot as the trial slot (started at the next boot)."""
+    """Verify BUNDLE and install it into the inactive slot as the trial slot (started at the next boot); an asset
+    bundle goes into the asset store beside the slots instead."""
     home = _home(home_dir)
     store = home.store()
     try:
         hardware = hardware or home.hardware()
         if hardware is None:
             raise UserError(f"{home.root}: not provisioned; give --hardware")
+        if is_asset_bundle(bundle):
+            sha, version = AssetStore(home.root, chunk=chunk).install(bundle, home.keyring(), hardware,
+                                                                      allow_downgrade)
+            click.echo(f"assets {version} installed as {sha}")
+            return
         manager = home.slots(store)
         manager.chunk = chunk
         keyring = home.keyring()

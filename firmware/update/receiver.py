@@ -29,6 +29,7 @@ from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, Body,
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
 from firmware.tech.revocations import revoked_serials
+from firmware.update.assets import AssetStore
 from firmware.update.bundle import BundleError, check_header, parse_header, read_header, verify
 from firmware.update.delta import apply_delta, check_base, slot_image
 from firmware.update.floor import read_permit_meta
@@ -101,16 +102,21 @@ class FlashReceiver:
             if header.total_size != offer.size:
                 return self._refuse(offer, "truncated",
                                     f"offer of {offer.size} bytes for a bundle of {header.total_size}")
-            check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
-            if header.manifest.delta is not None:
-                # Only once its signature is checked may a delta's claim about its target be believed.
-                installed_in = self._slot_holding(header.manifest.delta.target_header_sha256)
-                if installed_in is not None:
-                    return self._already(offer, header.manifest.version, installed_in)
-                check_base(header, self._good_header_sha256(), self._installed())
-            permit = read_permit_meta(offer.meta.get("permit", ""))
-            self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
-                                       self._device_id(), permit)
+            permit = None
+            if header.manifest.kind == "assets":  # for the asset store beside the slots (firmware/update/assets.py)
+                check_header(header, self.home.keyring())
+                AssetStore(self.home.root).precheck(header, self.home.hardware(), allow_downgrade)
+            else:
+                check_header(header, self.home.keyring(), self.home.hardware(), self._installed(), allow_downgrade)
+                if header.manifest.delta is not None:
+                    # Only once its signature is checked may a delta's claim about its target be believed.
+                    installed_in = self._slot_holding(header.manifest.delta.target_header_sha256)
+                    if installed_in is not None:
+                        return self._already(offer, header.manifest.version, installed_in)
+                    check_base(header, self._good_header_sha256(), self._installed())
+                permit = read_permit_meta(offer.meta.get("permit", ""))
+                self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
+                                           self._device_id(), permit)
         except BundleError as exc:
             return self._refuse(offer, exc.reason.value, str(exc))
         except (ValueError, KeyringError, HomeError) as exc:
@@ -179,9 +185,19 @@ class FlashReceiver:
         size = received.stat().st_size
         path = received
         try:
-            path = self._patched(received, self._allow_downgrade.get(blob_id, False))
             keyring = self.home.keyring()
             hardware = self.home.hardware()
+            with open(received, "rb") as stream:
+                is_assets = read_header(stream, str(received)).manifest.kind == "assets"
+            if is_assets:
+                sha, version = AssetStore(self.home.root).install(received, keyring, hardware,
+                                                                  self._allow_downgrade.get(blob_id, False))
+                received.unlink(missing_ok=True)
+                self.session.results.append({"blob": blob_id, "result": "installed", "assets": sha,
+                                             "version": version})
+                return BlobState(id=blob_id, have=size, status="complete",
+                                 reason=f"installed assets {version} as {sha}")
+            path = self._patched(received, self._allow_downgrade.get(blob_id, False))
             manager = self.home.slots(self.store)
             if manager.load().good is None:
                 result = manager.seed(path, keyring, hardware, prepare=unpack_wheels,

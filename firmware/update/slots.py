@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware.update.assets import AssetStore
 from firmware.update.bundle import (
     CHUNK,
     BundleError,
@@ -275,6 +276,7 @@ class SlotManager:
             self._finish_retirements(state.good, keyring)
         header = verify(bundle, keyring, hardware, installed, allow_downgrade)
         VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
+        AssetStore(self.root).require(header)
         self.checkpoint("verified")
         target: SlotName = other(state.good) if state.good else "a"
         state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
@@ -481,4 +483,5 @@ class SlotManager:
         check_target(header.manifest, hardware, self.installed_version(), allow_downgrade)
         if keyring is not None:
             VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
+        AssetStore(self.root).require(header)
 
