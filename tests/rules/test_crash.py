@@ -107,4 +107,4 @@ def test_killed_at_random_points_loses_nothing_and_charges_once(tmp_path: Path) 
 
 @pytest.mark.slow
 def test_killed_many_times(tmp_path: Path) -> None:
-    crash_loop(tmp_path, kills=150, seed_value=1234)
+    crash_loop(tmp_path, kills=60, seed_value=1234)
