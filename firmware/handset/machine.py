@@ -118,6 +118,8 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self.pin = ""
         self.pin_tries = 0
         self.checking_phone = False
+        #: The entry prompt the phone check named: the PIN alone, or the inmate number then the PIN.
+        self.ask_prompt = "enter_pin"
         self.asked = 0
         self.call_type = ""
         self.number_tries = 0
@@ -350,7 +352,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self.language = "es" if self.language == "en" else "en"
             self.language_chosen = True
             self.pin = ""
-            self._say(["enter_pin"])
+            self._say([self.ask_prompt])
             self._wait_input()
         elif key == "#":
             self._submit_pin()
@@ -363,7 +365,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
 
     def _submit_pin(self) -> None:
         if not self.pin:
-            self._reprompt(["enter_pin"])
+            self._reprompt([self.ask_prompt])
             return
         pin, self.pin = self.pin, ""
         self.pin_entered()
@@ -421,7 +423,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
                 if self.pin:
                     self._submit_pin()
                 else:
-                    self._reprompt(["no_input", "enter_pin"])
+                    self._reprompt(["no_input", self.ask_prompt])
             case ("call_type", "input"):
                 self._reprompt(["no_input", "choose_call_type"])
             case ("number_entry", "input"):
@@ -492,7 +494,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self.checking_phone = True
             self._emit(m.CheckPhone())
             return
-        self._say(["enter_pin"])
+        self._say([self.ask_prompt])
         self._wait_input()
 
     def _phone_checked(self, result: m.PhoneChecked) -> None:
@@ -505,10 +507,11 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self._farewell = self._refusal(reason, (), result.params if not result.available else {}) + ["hang_up_now"]
             self.given_up()
             return
+        self.ask_prompt = result.ask
         other = "es" if self.language == "en" else "en"
         self._say(["welcome"])
         self._say(["other_language"], language=other)
-        self._say(["enter_pin"])
+        self._say([self.ask_prompt])
         self._wait_input()
 
     def _refusal(self, reason: str, then: Sequence[str], params: dict[str, object]) -> list[str]:

@@ -271,6 +271,8 @@ class PhoneChecked(Event):
     reason: str = ""
     #: Values the refusal speaks: "wait_s" for a locked phone.
     params: dict[str, Any] = field(default_factory=dict)
+    #: What the inmate is asked to type: the PIN, or the inmate number then the PIN (rules pin.identify).
+    ask: str = "enter_pin"
     kind: ClassVar[str] = "phone_checked"
 
 

@@ -124,7 +124,8 @@ class CallServices:
         now = self._now()
         refusal = self.rules.phone_available(now)
         if refusal is None:
-            self._answer(lambda at: m.PhoneChecked(at, True))
+            ask = "enter_number_pin" if self.rules.rules.pin.identify == "inmate_number" else "enter_pin"
+            self._answer(lambda at: m.PhoneChecked(at, True, ask=ask))
         else:
             self._answer(lambda at: m.PhoneChecked(at, False, refusal.reason, params=wait_left(refusal, now)))
 

@@ -37,3 +37,5 @@ def test_a_facility_that_identifies_by_inmate_number_takes_number_then_pin_in_on
                            world={"inmates": {"A1001": {"pin": "1234", "name": "John Doe", "housing_unit": "B",
                                                         "number": "100001"}}}), tmp_path)
     assert of(records, "pin_checked")[0]["status"] == "ok" and of(records, "pin_checked")[0]["inmate_id"] == "A1001"
+    asked = [r["id"] for r in of(records, "prompt") if r["id"].startswith("enter_")]
+    assert asked[0] == "enter_number_pin", "the inmate is asked for the number, then the PIN"
