@@ -16,10 +16,10 @@ noise, resynchronises at the next zero byte. Before encoding a frame is
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-import crcmod.predefined
 from cobs import cobs
 
 MAX_PAYLOAD = 1024
@@ -35,7 +35,7 @@ FLAG_POLL = 0x02
 #: ACK flag: this ACK answers a POLL (so every frame sent before that poll and not acknowledged was lost).
 FLAG_ANSWER = 0x04
 
-_crc32 = crcmod.predefined.mkCrcFun("crc-32")
+_crc32 = zlib.crc32  # CRC-32 (IEEE 802.3), the C implementation in the standard library
 
 
 class FrameKind(IntEnum):
