@@ -252,6 +252,7 @@ class CentralDB:
     def set_authority(self, ca: str, server: str) -> None:
         pair = json.loads(ca)
         key = self.ca_key_path
+        key.parent.mkdir(parents=True, exist_ok=True)
         tmp = key.with_name(key.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as out:
