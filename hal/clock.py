@@ -117,3 +117,30 @@ class MonotonicClock:
                 timer.callback()
             except Exception:  # one failing callback must not stop every later timer on the device
                 logging.getLogger(__name__).exception("timer callback failed")
+
+
+class StartedClock:
+    """Real time counted from a start, so a real-time run's records read like a scenario's (t 0 at the start).
+
+    `restart` moves the start to now (once the device is assembled); `stop` runs no more timers, set or not."""
+
+    def __init__(self) -> None:
+        self._clock = MonotonicClock()
+        self._t0 = self._clock.now()
+        self._stopped = False
+
+    def now(self) -> float:
+        return self._clock.now() - self._t0
+
+    def restart(self) -> None:
+        self._t0 = self._clock.now()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        def unless_stopped() -> None:
+            if not self._stopped:
+                callback()
+
+        return self._clock.call_at(when + self._t0, unless_stopped)
+
+    def stop(self) -> None:
+        self._stopped = True

@@ -22,7 +22,7 @@ from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from hal.audio import AudioFrame, SimAudioPort
-from hal.clock import MonotonicClock, TimerHandle
+from hal.clock import StartedClock
 from hal.events import Event
 from hal.sip_line import SipLine
 from sim import world as world_mod
@@ -32,29 +32,6 @@ from sim.scenario import Scenario, ScenarioError
 
 #: The far end's level is shown as silence once no frame has come for this long.
 LEVEL_STALE_S = 0.5
-
-
-class StartedClock:
-    """Real time counted from the session's start, so its records read like a scenario's (t 0 at start-up)."""
-
-    def __init__(self) -> None:
-        self._clock = MonotonicClock()
-        self._t0 = self._clock.now()
-        self._stopped = False
-
-    def now(self) -> float:
-        return self._clock.now() - self._t0
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        def unless_stopped() -> None:
-            if not self._stopped:
-                callback()
-
-        return self._clock.call_at(when + self._t0, unless_stopped)
-
-    def stop(self) -> None:
-        """Run no more timers, already set or not: the mouthpiece's frames end with the session's devices."""
-        self._stopped = True
 
 
 class MeteredLine:

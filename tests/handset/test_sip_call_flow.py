@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from firmware import config as config_mod
 from firmware import device as device_mod
 from firmware.device import Platform, sim_devices
-from hal.clock import MonotonicClock, TimerHandle
+from hal.clock import StartedClock
 from hal.sip_line import SipLine
 from sim import sipp
 from sim import world as world_mod
@@ -27,24 +26,6 @@ from sim.scenario import load
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 SCENARIO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "three-way-attempt.toml"
-
-
-class StartedClock:
-    """The device's real clock, counted from the start of the test so scenario step times apply as they are."""
-
-    def __init__(self) -> None:
-        self._clock = MonotonicClock()
-        self._t0 = self._clock.now()
-
-    def now(self) -> float:
-        return self._clock.now() - self._t0
-
-    def restart(self) -> None:
-        """Count from now: the device is assembled and its devices started, the scenario begins."""
-        self._t0 = self._clock.now()
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        return self._clock.call_at(when + self._t0, callback)
 
 
 def far_end_audio() -> tuple[np.ndarray, float]:
