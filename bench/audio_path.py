@@ -109,8 +109,11 @@ class Talk:
             commands.append(CommitRecord(f"call-{self.commits}"))
             self.commits += 1
             self.next_commit = now + self.commit_every_s
-        commands += [m.PlayAudio(event.samples), m.RecordFrames("live", event.samples, event.samples),
-                     FrameDone(self.posted.pop(id(event), now))]
+        commands += [
+            m.PlayAudio(event.samples),
+            m.RecordFrames("live", event.samples, event.samples),
+            FrameDone(self.posted.pop(id(event), now)),
+        ]
         return commands
 
 
@@ -144,8 +147,9 @@ def long_journal(directory: Path, minutes: float) -> None:
 PATHS = {"worker": (True, True), "synchronous (peer)": (False, True), "audio only (floor)": (True, False)}
 
 
-def run_once(offloaded: bool, disk: bool, seconds: float, commit_every_s: float, finalise_minutes: float,
-             samplerate: int) -> Measured:
+def run_once(
+    offloaded: bool, disk: bool, seconds: float, commit_every_s: float, finalise_minutes: float, samplerate: int
+) -> Measured:
     from hal.sounddevice_audio import SoundDeviceAudioPort
 
     with tempfile.TemporaryDirectory(prefix="bench-audio-path-") as scratch:
@@ -163,8 +167,10 @@ def run_once(offloaded: bool, disk: bool, seconds: float, commit_every_s: float,
         register(m.RecordFrames, recorder.frames)
         register(m.StopRecording, recorder.stop)
         register(FinaliseRecording, lambda c: recorder.finalise(c.call_id))
-        register(CommitRecord, lambda c: outbox.append("cdr", {"call_id": c.call_id, "seconds": 312,
-                                                                "number": "+15550100", "cents": 75}))
+        register(
+            CommitRecord,
+            lambda c: outbox.append("cdr", {"call_id": c.call_id, "seconds": 312, "number": "+15550100", "cents": 75}),
+        )
         handling: list[float] = []
         plays: list[float] = []
         callbacks: list[float] = []
@@ -208,7 +214,7 @@ def run_once(offloaded: bool, disk: bool, seconds: float, commit_every_s: float,
         finalised = disk and (data / "recordings" / "long.flac").exists()
     warm = started + WARM_UP_S
     return Measured(
-        handling_ms=handling[max(0, int(WARM_UP_S * 50)):],
+        handling_ms=handling[max(0, int(WARM_UP_S * 50)) :],
         callback_gaps_ms=[(b - a) * 1000 for a, b in itertools.pairwise(callbacks) if a >= warm],
         play_gaps_ms=[(b - a) * 1000 for a, b in itertools.pairwise(plays) if a >= warm],
         underruns=underruns[0],
@@ -239,34 +245,57 @@ def summary(name: str, measured: Measured) -> dict[str, Any]:
 
 def start_audio() -> None:
     os.environ.setdefault("PULSE_RUNTIME_PATH", "/tmp/ringfence-pulse")
-    done = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
         sys.exit(f"bench.audio_path: the PulseAudio null sink did not start: {done.stderr.strip()}")
 
 
-def write_results(rows: list[dict[str, Any]], runs: dict[str, Measured], args: argparse.Namespace,
-                  out: Path) -> None:
+def write_results(rows: list[dict[str, Any]], runs: dict[str, Measured], args: argparse.Namespace, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ours, peer = rows[0], rows[1]
     ratio = peer["handling_p99_9_ms"] / ours["handling_p99_9_ms"] if ours["handling_p99_9_ms"] else float("inf")
-    report = {"settings": {"seconds": args.seconds, "commit_every_s": args.commit_every,
-                           "finalise_minutes": args.finalise_minutes, "samplerate": args.samplerate},
-              "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
-              "goal_p99_9_ms": GOAL_P999_MS, "runs": rows, "p99_9_ratio_sync_over_worker": round(ratio, 1)}
+    report = {
+        "settings": {
+            "seconds": args.seconds,
+            "commit_every_s": args.commit_every,
+            "finalise_minutes": args.finalise_minutes,
+            "samplerate": args.samplerate,
+        },
+        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
+        "goal_p99_9_ms": GOAL_P999_MS,
+        "runs": rows,
+        "p99_9_ratio_sync_over_worker": round(ratio, 1),
+    }
     (out / "audio_path.json").write_text(json.dumps(report, indent=2) + "\n")
     keys = list(rows[0])
-    lines = ["# Audio path while records commit and a recording is finalised", "",
-             (f"{args.seconds:g} s of duplex audio per path through the PulseAudio null sink; a record committed "
-             f"every {args.commit_every:g} s; a {args.finalise_minutes:g}-minute recording encoded to FLAC once. "
-             f"Goal: no underrun, p99.9 frame handling under {GOAL_P999_MS:g} ms."), "",
-             (f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work "
-             "shares these CPUs: the floor row is what the machine alone costs)."), "",
-             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines = [
+        "# Audio path while records commit and a recording is finalised",
+        "",
+        (
+            f"{args.seconds:g} s of duplex audio per path through the PulseAudio null sink; a record committed "
+            f"every {args.commit_every:g} s; a {args.finalise_minutes:g}-minute recording encoded to FLAC once. "
+            f"Goal: no underrun, p99.9 frame handling under {GOAL_P999_MS:g} ms."
+        ),
+        "",
+        (
+            f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (other work "
+            "shares these CPUs: the floor row is what the machine alone costs)."
+        ),
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+    ]
     lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
-    lines += ["", f"p99.9 frame handling, synchronous over worker: {ratio:.1f}x", "",
-              ("underrun_frames: starved 20 ms frames the port reported. A stall longer than the port's idle_ms "
-              "(100 ms) ends playback instead of counting as an underrun: longest_earpiece_gap_ms shows it."), ""]
+    lines += [
+        "",
+        f"p99.9 frame handling, synchronous over worker: {ratio:.1f}x",
+        "",
+        (
+            "underrun_frames: starved 20 ms frames the port reported. A stall longer than the port's idle_ms "
+            "(100 ms) ends playback instead of counting as an underrun: longest_earpiece_gap_ms shows it."
+        ),
+        "",
+    ]
     (out / "audio_path.md").write_text("\n".join(lines))
     import matplotlib
 
@@ -300,8 +329,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.seconds, args.finalise_minutes = 4.0, 5.0
     start_audio()
-    runs = {name: run_once(offloaded, disk, args.seconds, args.commit_every, args.finalise_minutes, args.samplerate)
-            for name, (offloaded, disk) in PATHS.items()}
+    runs = {
+        name: run_once(offloaded, disk, args.seconds, args.commit_every, args.finalise_minutes, args.samplerate)
+        for name, (offloaded, disk) in PATHS.items()
+    }
     rows = [summary(name, measured) for name, measured in runs.items()]
     write_results(rows, runs, args, args.out)
     print((args.out / "audio_path.md").read_text())

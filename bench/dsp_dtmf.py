@@ -82,8 +82,12 @@ def under_dial_tone(trials: int = 6) -> dict[str, int]:
 
 
 def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
-    return false_detections(recs, line, lambda x: [f"{d}@{t:.2f}s" for d, t in ours_batch(x)],
-                            lambda x: [f"{d}@{t:.2f}s" for d, t in theirs(x)])
+    return false_detections(
+        recs,
+        line,
+        lambda x: [f"{d}@{t:.2f}s" for d, t in ours_batch(x)],
+        lambda x: [f"{d}@{t:.2f}s" for d, t in theirs(x)],
+    )
 
 
 def speed(recs: list[Recording], repeats: int = REPEATS) -> dict[str, float]:
@@ -99,12 +103,16 @@ def speed(recs: list[Recording], repeats: int = REPEATS) -> dict[str, float]:
     for i in range(0, len(part) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         rx.feed(part[i : i + FRAME_SAMPLES], i / SAMPLE_RATE)
     cpu = time.process_time() - start
-    return {"audio_minutes": round(seconds / 60, 1), "ours_batch_x_realtime_best": round(max(ours)),
-            "spandsp_x_realtime_best": round(max(peer)), "ours_batch_x_realtime_median": round(np.median(ours)),
-            "spandsp_x_realtime_median": round(np.median(peer)),
-            "batch_speed_ratio_best": round(max(ours) / max(peer), 2),
-            "batch_speed_ratio_median": round(float(np.median(ours) / np.median(peer)), 2),
-            "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3)}
+    return {
+        "audio_minutes": round(seconds / 60, 1),
+        "ours_batch_x_realtime_best": round(max(ours)),
+        "spandsp_x_realtime_best": round(max(peer)),
+        "ours_batch_x_realtime_median": round(np.median(ours)),
+        "spandsp_x_realtime_median": round(np.median(peer)),
+        "batch_speed_ratio_best": round(max(ours) / max(peer), 2),
+        "batch_speed_ratio_median": round(float(np.median(ours) / np.median(peer)), 2),
+        "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3),
+    }
 
 
 def _cpu_seconds(job) -> float:  # type: ignore[no-untyped-def]
@@ -124,16 +132,32 @@ def curve(name: str, values: list[float], spec_for, digits: int = 160) -> dict[s
 
 
 def curves(digits: int = 160, step: int = 1) -> dict[str, dict[str, list[float]]]:
-    fixed = {"level_dbm0": (-15.0, -15.0), "twist_db": (0.0, 0.0), "freq_error": (0.0, 0.0), "on_s": (0.06, 0.06),
-             "off_s": (0.06, 0.06), "snr_db": (30.0, 30.0)}
+    fixed = {
+        "level_dbm0": (-15.0, -15.0),
+        "twist_db": (0.0, 0.0),
+        "freq_error": (0.0, 0.0),
+        "on_s": (0.06, 0.06),
+        "off_s": (0.06, 0.06),
+        "snr_db": (30.0, 30.0),
+    }
+
     def with_(**kw: tuple[float, float]) -> DigitSpec:
         return DigitSpec(**{**fixed, **kw})
+
     return {
         "snr": curve("snr_db", [float(v) for v in range(-3, 25, 2)][::step], lambda v: with_(snr_db=(v, v)), digits),
-        "twist": curve("twist_db", [float(v) for v in range(-14, 11)][::step],
-                       lambda v: with_(twist_db=(v, v), level_dbm0=(-20.0, -3.0)), digits),
-        "frequency": curve("freq_error_percent", [round(v, 2) for v in np.arange(-5.0, 5.01, 0.25)][::step],
-                           lambda v: with_(freq_error=(v / 100, v / 100)), digits),
+        "twist": curve(
+            "twist_db",
+            [float(v) for v in range(-14, 11)][::step],
+            lambda v: with_(twist_db=(v, v), level_dbm0=(-20.0, -3.0)),
+            digits,
+        ),
+        "frequency": curve(
+            "freq_error_percent",
+            [round(v, 2) for v in np.arange(-5.0, 5.01, 0.25)][::step],
+            lambda v: with_(freq_error=(v / 100, v / 100)),
+            digits,
+        ),
     }
 
 
@@ -143,10 +167,11 @@ def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    titles = {"snr": ("SNR (dB, noise below the two-tone power)", "Detection against line noise"),
-              "twist": ("twist (dB, high tone minus low tone)", "Twist tolerance (Q.24: -8 to +4 dB accepted)"),
-              "frequency": ("frequency error (% on both tones)",
-                            "Frequency tolerance (Q.24: accept 1.5 %, reject 3.5 %)")}
+    titles = {
+        "snr": ("SNR (dB, noise below the two-tone power)", "Detection against line noise"),
+        "twist": ("twist (dB, high tone minus low tone)", "Twist tolerance (Q.24: -8 to +4 dB accepted)"),
+        "frequency": ("frequency error (% on both tones)", "Frequency tolerance (Q.24: accept 1.5 %, reject 3.5 %)"),
+    }
     files = []
     for key, data in curves_.items():
         x_name = next(k for k in data if k not in ("ours", "spandsp"))
@@ -169,16 +194,28 @@ def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
 def markdown(result: dict[str, object]) -> str:
     hard = result["hard_file"]
     sp = result["speed"]
-    lines = ["# DTMF receiver vs SpanDSP", "", f"Command: `{result['command']}` (seed {SEED}).", "",
-             f"## Hard random-digit file ({hard['digits']} digits, {hard['seconds']} s)", "",  # type: ignore[index]
-             "| receiver | correct | false |", "|---|---|---|"]
+    lines = [
+        "# DTMF receiver vs SpanDSP",
+        "",
+        f"Command: `{result['command']}` (seed {SEED}).",
+        "",
+        f"## Hard random-digit file ({hard['digits']} digits, {hard['seconds']} s)",
+        "",  # type: ignore[index]
+        "| receiver | correct | false |",
+        "|---|---|---|",
+    ]
     for name in ("ours_batch", "ours_streaming", "spandsp"):
         lines.append(f"| {name} | {hard[name]['correct']} | {hard[name]['false']} |")  # type: ignore[index]
     if "under_dial_tone" in result:
         u = result["under_dial_tone"]
-        lines += ["", "## Keys at -20 dBm0 under dial tone at -13 dBm0 (random phases)", "",
-                  "| keys | ours | SpanDSP |", "|---|---|---|",
-                  f"| {u['keys']} | {u['ours']} | {u['spandsp']} |"]  # type: ignore[index]
+        lines += [
+            "",
+            "## Keys at -20 dBm0 under dial tone at -13 dBm0 (random phases)",
+            "",
+            "| keys | ours | SpanDSP |",
+            "|---|---|---|",
+            f"| {u['keys']} | {u['ours']} | {u['spandsp']} |",
+        ]  # type: ignore[index]
     lines += ["", "## Talk-off (false digits)", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
     for group, g in result["talk_off"].items():  # type: ignore[union-attr]
         lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
@@ -194,9 +231,11 @@ def markdown(result: dict[str, object]) -> str:
 def main(quick: bool, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    result: dict[str, object] = {"command": "python -m bench.dsp_dtmf" + (" --quick" if quick else ""),
-                                 "hard_file": hard_file(100 if quick else 692),
-                                 "under_dial_tone": under_dial_tone(2 if quick else 6)}
+    result: dict[str, object] = {
+        "command": "python -m bench.dsp_dtmf" + (" --quick" if quick else ""),
+        "hard_file": hard_file(100 if quick else 692),
+        "under_dial_tone": under_dial_tone(2 if quick else 6),
+    }
     print("hard file:", json.dumps(result["hard_file"]), flush=True)
     print("under dial tone:", json.dumps(result["under_dial_tone"]), flush=True)
     recs = recordings(0, 10) if quick else recordings()

@@ -37,8 +37,9 @@ SEED = 35
 
 
 def _sit(level: float) -> np.ndarray:
-    return np.concatenate([sines([913.8], [level], 0.274), sines([1370.6], [level], 0.274),
-                           sines([1776.7], [level], 0.380)])
+    return np.concatenate(
+        [sines([913.8], [level], 0.274), sines([1370.6], [level], 0.274), sines([1776.7], [level], 0.380)]
+    )
 
 
 def _recall(level: float) -> np.ndarray:
@@ -79,8 +80,9 @@ def latency(trials: int = TRIALS) -> dict[str, dict[str, object]]:
         wrong = {"ours": 0, "spandsp": 0}
         for _ in range(trials):
             lead = rng.uniform(0.3, 1.0)
-            x = np.concatenate([np.zeros(round(lead * SAMPLE_RATE)), make(rng.uniform(*levels)),
-                                np.zeros(2 * SAMPLE_RATE)])
+            x = np.concatenate(
+                [np.zeros(round(lead * SAMPLE_RATE)), make(rng.uniform(*levels)), np.zeros(2 * SAMPLE_RATE)]
+            )
             samples = to_int16(telephone(x, rng, snr_db=30.0))
             for name, first in (("ours", ours_first_report), ("spandsp", theirs_first_report)):
                 found = first(samples)
@@ -90,8 +92,11 @@ def latency(trials: int = TRIALS) -> dict[str, dict[str, object]]:
                     rows[name].append(found[1] - lead)
         out[tone] = {name: _summary(rows[name], wrong[name]) for name in rows}
         ours_med, peer_med = out[tone]["ours"]["median_s"], out[tone]["spandsp"]["median_s"]  # type: ignore[index]
-        out[tone]["sooner_by_s"] = (round(peer_med - ours_med, 3)  # type: ignore[operator]
-                                    if ours_med is not None and peer_med is not None else None)
+        out[tone]["sooner_by_s"] = (
+            round(peer_med - ours_med, 3)  # type: ignore[operator]
+            if ours_med is not None and peer_med is not None
+            else None
+        )
         print(tone, json.dumps(out[tone]), flush=True)
     return out
 
@@ -104,13 +109,20 @@ def _drifted(tone: str, error: float, rng: np.random.Generator) -> np.ndarray:
     f = 1.0 + error
     if tone == "sit":
         first, second = rng.choice([913.8, 985.2]), rng.choice([1370.6, 1428.5])
-        return np.concatenate([sines([first * f], [-20], 0.274), sines([second * f], [-20], 0.274),
-                               sines([1776.7 * f], [-20], 0.380)])
+        return np.concatenate(
+            [sines([first * f], [-20], 0.274), sines([second * f], [-20], 0.274), sines([1776.7 * f], [-20], 0.380)]
+        )
     if tone == "recall_dial":
-        return np.concatenate([cadence([350 * f, 440 * f], -13, [0.1, 0.1], 0.6), sines([350 * f, 440 * f],
-                                                                                       [-13] * 2, 2.4)])
-    pairs = {"dial": ([350, 440], [3.0]), "ringback": ([440, 480], [2.0, 4.0]), "busy": ([480, 620], [0.5, 0.5]),
-             "reorder": ([480, 620], [0.25, 0.25]), "call_waiting": ([440], [0.3])}
+        return np.concatenate(
+            [cadence([350 * f, 440 * f], -13, [0.1, 0.1], 0.6), sines([350 * f, 440 * f], [-13] * 2, 2.4)]
+        )
+    pairs = {
+        "dial": ([350, 440], [3.0]),
+        "ringback": ([440, 480], [2.0, 4.0]),
+        "busy": ([480, 620], [0.5, 0.5]),
+        "reorder": ([480, 620], [0.25, 0.25]),
+        "call_waiting": ([440], [0.3]),
+    }
     freqs, pattern = pairs[tone]
     level = {"ringback": -19, "busy": -24, "reorder": -24}.get(tone, -13)
     if len(pattern) == 1:
@@ -126,8 +138,13 @@ def frequency_errors(trials: int = 4) -> dict[str, dict[str, int]]:
         for error in FREQ_ERRORS:
             row = out.setdefault(f"{tone} {100 * error:+.1f}%", {"trials": 0, "ours": 0, "spandsp": 0})
             for _ in range(trials):
-                x = np.concatenate([np.zeros(round(rng.uniform(0.3, 1.0) * SAMPLE_RATE)), _drifted(tone, error, rng),
-                                    np.zeros(2 * SAMPLE_RATE)])
+                x = np.concatenate(
+                    [
+                        np.zeros(round(rng.uniform(0.3, 1.0) * SAMPLE_RATE)),
+                        _drifted(tone, error, rng),
+                        np.zeros(2 * SAMPLE_RATE),
+                    ]
+                )
                 samples = to_int16(telephone(x, rng, snr_db=30.0))
                 row["trials"] += 1
                 row["ours"] += [s.tone for s in detect_progress(samples)][:1] == [tone]
@@ -139,13 +156,19 @@ def frequency_errors(trials: int = 4) -> dict[str, dict[str, int]]:
 def _summary(values: list[float], wrong: int) -> dict[str, object]:
     if not values:
         return {"found": 0, "missed_or_wrong": wrong, "median_s": None, "max_s": None}
-    return {"found": len(values), "missed_or_wrong": wrong, "median_s": round(float(np.median(values)), 3),
-            "max_s": round(float(np.max(values)), 3)}
+    return {
+        "found": len(values),
+        "missed_or_wrong": wrong,
+        "median_s": round(float(np.median(values)), 3),
+        "max_s": round(float(np.max(values)), 3),
+    }
 
 
 def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
     return false_detections(
-        recs, line, lambda x: [f"{s.tone}@{s.start_s:.2f}s" for s in detect_progress(x)],
+        recs,
+        line,
+        lambda x: [f"{s.tone}@{s.start_s:.2f}s" for s in detect_progress(x)],
         lambda x: [f"{r.name}@{r.at_s:.2f}s" for r in spandsp.run("progress", x).reports if r.kind == "start"],
     )
 
@@ -165,9 +188,12 @@ def speed(recs: list[Recording], repeats: int = 3) -> dict[str, float]:
     for i in range(0, len(part) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         detector.feed(part[i : i + FRAME_SAMPLES], i / SAMPLE_RATE)
     cpu = time.process_time() - cpu
-    return {"audio_minutes": round(seconds / 60, 1), "ours_batch_x_realtime": round(seconds / best),
-            "spandsp_x_realtime": round(peer_best),
-            "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3)}
+    return {
+        "audio_minutes": round(seconds / 60, 1),
+        "ours_batch_x_realtime": round(seconds / best),
+        "spandsp_x_realtime": round(peer_best),
+        "ours_streaming_percent_of_one_core": round(100 * cpu / (len(part) / SAMPLE_RATE), 3),
+    }
 
 
 def plot(lat: dict[str, dict[str, object]], out: Path) -> str:
@@ -198,21 +224,43 @@ def plot(lat: dict[str, dict[str, object]], out: Path) -> str:
 
 def markdown(result: dict[str, object]) -> str:
     command = f"Command: `{result['command']}` (seed {SEED}, {result['trials']} trials per tone)."
-    header = ("| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
-              "SpanDSP missed/wrong | sooner by |")
-    lines = ["# Call-progress detector vs SpanDSP", "", command, "", "## Time to report (s from onset, 20 ms frames)",
-             "", header, "|---|---|---|---|---|---|---|---|"]
+    header = (
+        "| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
+        "SpanDSP missed/wrong | sooner by |"
+    )
+    lines = [
+        "# Call-progress detector vs SpanDSP",
+        "",
+        command,
+        "",
+        "## Time to report (s from onset, 20 ms frames)",
+        "",
+        header,
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for tone, row in result["latency"].items():  # type: ignore[union-attr]
         o, s = row["ours"], row["spandsp"]
-        lines.append(f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "
-                     f"{s['max_s']} | {s['missed_or_wrong']} | {row['sooner_by_s']} |")
+        lines.append(
+            f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "
+            f"{s['max_s']} | {s['missed_or_wrong']} | {row['sooner_by_s']} |"
+        )
     if "frequency_errors" in result:
-        lines += ["", "## Named right at a frequency error (every tone's frequencies off by the same share)", "",
-                  "| tone and error | trials | ours | SpanDSP |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Named right at a frequency error (every tone's frequencies off by the same share)",
+            "",
+            "| tone and error | trials | ours | SpanDSP |",
+            "|---|---|---|---|",
+        ]
         for key, row in result["frequency_errors"].items():  # type: ignore[union-attr]
             lines.append(f"| {key} | {row['trials']} | {row['ours']} | {row['spandsp']} |")
-    lines += ["", "## False tones on speech and music", "", "| corpus | minutes | ours | SpanDSP |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "## False tones on speech and music",
+        "",
+        "| corpus | minutes | ours | SpanDSP |",
+        "|---|---|---|---|",
+    ]
     for group, g in result["false_tones"].items():  # type: ignore[union-attr]
         lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
     lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
@@ -228,9 +276,13 @@ def main(quick: bool, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     trials = 3 if quick else TRIALS
-    result: dict[str, object] = {"command": "python -m bench.dsp_progress" + (" --quick" if quick else ""),
-                                 "trials": trials, "tones": list(TONES), "latency": latency(trials),
-                                 "frequency_errors": frequency_errors(1 if quick else 4)}
+    result: dict[str, object] = {
+        "command": "python -m bench.dsp_progress" + (" --quick" if quick else ""),
+        "trials": trials,
+        "tones": list(TONES),
+        "latency": latency(trials),
+        "frequency_errors": frequency_errors(1 if quick else 4),
+    }
     recs = recordings(0, 10) if quick else recordings()
     result["false_tones"] = false_tones(recs, through_line(recs))
     for group, g in result["false_tones"].items():  # type: ignore[union-attr]

@@ -113,12 +113,16 @@ class Tally:
     def summary(self, hours: float) -> dict[str, object]:
         lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
         return {
-            "attempts": self.attempts, "detected": self.detected,
+            "attempts": self.attempts,
+            "detected": self.detected,
             "detection_rate": self.detected / max(1, self.attempts),
-            "false_alarms": self.false_alarms, "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
-            "latency_p50_s": float(np.nanpercentile(lat, 50)), "latency_p95_s": float(np.nanpercentile(lat, 95)),
+            "false_alarms": self.false_alarms,
+            "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
+            "latency_p50_s": float(np.nanpercentile(lat, 50)),
+            "latency_p95_s": float(np.nanpercentile(lat, 95)),
             "latency_max_s": float(np.nanmax(lat)),
-            "misses": self.misses[:50], "alarms": self.alarms[:50],
+            "misses": self.misses[:50],
+            "alarms": self.alarms[:50],
             "by_variant": {k: {"hits_or_alarms": v[0], "calls": v[1]} for k, v in sorted(self.by_variant.items())},
         }
 
@@ -146,8 +150,11 @@ def margin_sweep(seeds: int) -> dict[str, dict[str, float]]:
             for k in range(seeds):
                 call = build(variant, 7000 + k, Levels(idle_dbm0=idle))
                 flash = call.flash_times[0]
-                hits += any(flash - EARLY_S <= e.at <= flash + MAX_LATENCY_S
-                            for e in analyse(call.samples) if e.event == "three_way")
+                hits += any(
+                    flash - EARLY_S <= e.at <= flash + MAX_LATENCY_S
+                    for e in analyse(call.samples)
+                    if e.event == "three_way"
+                )
                 total += 1
         detected[f"{idle:g}"] = hits / total
     alarmed: dict[str, float] = {}
@@ -169,8 +176,10 @@ def _plot(ours: list[dict[str, float]], base: list[dict[str, float]], path: Path
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for points, label, key, marker in ((ours, "ringfence (sensitivity)", "sensitivity", "o"),
-                                       (base, "energy-pulse baseline (rise dB)", "rise_db", "s")):
+    for points, label, key, marker in (
+        (ours, "ringfence (sensitivity)", "sensitivity", "o"),
+        (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
+    ):
         xs = [p["false_alarms_per_hour"] for p in points]
         ys = [100 * p["detection_rate"] for p in points]
         ax.plot(xs, ys, marker=marker, label=label)
@@ -196,61 +205,110 @@ def _markdown(result: dict[str, object], stem: str) -> str:
     assert isinstance(corpus, dict)
 
     def row(name: str, r: dict[str, object]) -> str:
-        return (f"| {name} | {r['detected']}/{r['attempts']} ({100 * float(r['detection_rate']):.1f}%) | "
-                f"{r['false_alarms']} ({float(r['false_alarms_per_hour']):.2f}/h) | "
-                f"{float(r['latency_p50_s']):.2f} s | {float(r['latency_p95_s']):.2f} s |")
+        return (
+            f"| {name} | {r['detected']}/{r['attempts']} ({100 * float(r['detection_rate']):.1f}%) | "
+            f"{r['false_alarms']} ({float(r['false_alarms_per_hour']):.2f}/h) | "
+            f"{float(r['latency_p50_s']):.2f} s | {float(r['latency_p95_s']):.2f} s |"
+        )
 
     lines = [
-        "# Three-way detection benchmark", "",
-        f"Command: `{result['command']}`  ", (f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
-        f"negatives ({corpus['negative_calls']} calls), {corpus['positive_calls']} attempts "
-        f"({corpus['positive_hours']:.2f} h).  "),
-        (f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
-        f"batch {result['batch_x_real_time']:.0f}x real time."), "",
-        "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |", "|---|---|---|---|---|",
+        "# Three-way detection benchmark",
+        "",
+        f"Command: `{result['command']}`  ",
+        (
+            f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
+            f"negatives ({corpus['negative_calls']} calls), {corpus['positive_calls']} attempts "
+            f"({corpus['positive_hours']:.2f} h).  "
+        ),
+        (
+            f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
+            f"batch {result['batch_x_real_time']:.0f}x real time."
+        ),
+        "",
+        "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |",
+        "|---|---|---|---|---|",
         row("ringfence (sensitivity 0.5)", ours),
         row(f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", base),
-        row(f"energy pulse, {base_z.get('rise_db')} dB ({base_z.get('label')})", base_z), "",
+        row(f"energy pulse, {base_z.get('rise_db')} dB ({base_z.get('label')})", base_z),
+        "",
         "Ratios (ringfence / baseline at 20 dB): " + ", ".join(f"{k} {v}" for k, v in dict(result["ratios"]).items()),
-        "", "## Per variant (ringfence, sensitivity 0.5)", "", "| variant | positive | detected / alarms | calls |",
+        "",
+        "## Per variant (ringfence, sensitivity 0.5)",
+        "",
+        "| variant | positive | detected / alarms | calls |",
         "|---|---|---|---|",
     ]
     for k, v in dict(ours["by_variant"]).items():
         lines.append(f"| {k} | {k in POSITIVES} | {v['hits_or_alarms']} | {v['calls']} |")
-    lines += ["", "## ROC", "", f"![ROC]({stem}_roc.png)", f"![ROC by line type]({stem}_roc_by_line.png)",
-              f"![Detection by hold floor]({stem}_by_hold_floor.png)", "",
-              "| detector | setting | detected | FA/h |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## ROC",
+        "",
+        f"![ROC]({stem}_roc.png)",
+        f"![ROC by line type]({stem}_roc_by_line.png)",
+        f"![Detection by hold floor]({stem}_by_hold_floor.png)",
+        "",
+        "| detector | setting | detected | FA/h |",
+        "|---|---|---|---|",
+    ]
     for p in result["roc_ours"]:  # type: ignore[union-attr]
-        lines.append(f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
-                     f"{p['false_alarms_per_hour']:.2f} |")
+        lines.append(
+            f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
+            f"{p['false_alarms_per_hour']:.2f} |"
+        )
     for p in result["roc_baseline"]:  # type: ignore[union-attr]
-        lines.append(f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
-                     f"{p['false_alarms_per_hour']:.2f} |")
-    lines += ["", "## By line type (ringfence)", "", "| line | sensitivity | attempts | detected | FA/h |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
+            f"{p['false_alarms_per_hour']:.2f} |"
+        )
+    lines += [
+        "",
+        "## By line type (ringfence)",
+        "",
+        "| line | sensitivity | attempts | detected | FA/h |",
+        "|---|---|---|---|---|",
+    ]
     for line, points in dict(result["roc_by_line"]).items():
         for p in points:
             if p["sensitivity"] == 0.5:
-                lines.append(f"| {line} | 0.5 | {p['attempts']} | {100 * p['detection_rate']:.1f}% | "
-                             f"{p['false_alarms_per_hour']:.2f} |")
-    lines += ["", "## Detection by hold floor (ringfence, sensitivity 0.5)", "", "| hold floor | attempts | detected |",
-              "|---|---|---|"]
+                lines.append(
+                    f"| {line} | 0.5 | {p['attempts']} | {100 * p['detection_rate']:.1f}% | "
+                    f"{p['false_alarms_per_hour']:.2f} |"
+                )
+    lines += [
+        "",
+        "## Detection by hold floor (ringfence, sensitivity 0.5)",
+        "",
+        "| hold floor | attempts | detected |",
+        "|---|---|---|",
+    ]
     for b in result["detection_by_hold_floor"]:  # type: ignore[union-attr]
         lines.append(f"| {b['bin']} | {b['attempts']} | {100 * b['detection_rate']:.1f}% |")
     margins = result["margins"]
     assert isinstance(margins, dict)
-    lines += ["", "## Margins: where the held-line evidence breaks (outside the corpus' ranges)", "",
-              ("Hold-only attempts (mobile, VoIP) detected within 3 s, by the switch's idle noise "
-              "(corpus: -84..-72 dBm0 or digital silence):"), "",
-              "| idle dBm0 | " + " | ".join(margins["hold_only_detected_by_idle_dbm0"]) + " |",
-              "|---" * (1 + len(margins["hold_only_detected_by_idle_dbm0"])) + "|",
-              "| detected | " + " | ".join(f"{100 * v:.0f}%" for v in
-                                          margins["hold_only_detected_by_idle_dbm0"].values()) + " |", "",
-              "Mute and hold-button calls with a false alarm, by the far end's access noise (corpus: -62..-54 dBm0):",
-              "", "| access dBm0 | " + " | ".join(margins["mute_calls_alarmed_by_access_dbm0"]) + " |",
-              "|---" * (1 + len(margins["mute_calls_alarmed_by_access_dbm0"])) + "|",
-              "| calls alarmed | " + " | ".join(f"{100 * v:.0f}%" for v in
-                                               margins["mute_calls_alarmed_by_access_dbm0"].values()) + " |"]
+    lines += [
+        "",
+        "## Margins: where the held-line evidence breaks (outside the corpus' ranges)",
+        "",
+        (
+            "Hold-only attempts (mobile, VoIP) detected within 3 s, by the switch's idle noise "
+            "(corpus: -84..-72 dBm0 or digital silence):"
+        ),
+        "",
+        "| idle dBm0 | " + " | ".join(margins["hold_only_detected_by_idle_dbm0"]) + " |",
+        "|---" * (1 + len(margins["hold_only_detected_by_idle_dbm0"])) + "|",
+        "| detected | "
+        + " | ".join(f"{100 * v:.0f}%" for v in margins["hold_only_detected_by_idle_dbm0"].values())
+        + " |",
+        "",
+        "Mute and hold-button calls with a false alarm, by the far end's access noise (corpus: -62..-54 dBm0):",
+        "",
+        "| access dBm0 | " + " | ".join(margins["mute_calls_alarmed_by_access_dbm0"]) + " |",
+        "|---" * (1 + len(margins["mute_calls_alarmed_by_access_dbm0"])) + "|",
+        "| calls alarmed | "
+        + " | ".join(f"{100 * v:.0f}%" for v in margins["mute_calls_alarmed_by_access_dbm0"].values())
+        + " |",
+    ]
     if ours["misses"] or ours["alarms"]:
         lines += ["", "## Misses and false alarms (ringfence, sensitivity 0.5)", ""]
         lines += [f"- miss: {m}" for m in ours["misses"]] + [f"- false alarm: {a}" for a in ours["alarms"]]
@@ -258,8 +316,13 @@ def _markdown(result: dict[str, object], stem: str) -> str:
 
 
 @click.command()
-@click.option("--split", type=click.Choice(["tuning", "evaluation"]), default="tuning", show_default=True,
-              help="Which seeds and sources of sim/corpus/seeds.json; evaluation also fixes the size.")
+@click.option(
+    "--split",
+    type=click.Choice(["tuning", "evaluation"]),
+    default="tuning",
+    show_default=True,
+    help="Which seeds and sources of sim/corpus/seeds.json; evaluation also fixes the size.",
+)
 @click.option("--negative-hours", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
 @click.option("--positives", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--quick", is_flag=True, help="6 minutes of negatives and 6 attempts: a smoke test.")
@@ -272,9 +335,13 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
         negative_hours, positives = float(frozen["negative_hours"]), int(frozen["positives"])
     if quick:
         seeds, negative_hours, positives = seeds[:1], 0.1, 6
-    command = f"python -m bench.dsp_threeway --split {split}" + (" --quick" if quick else
-                                                                 "" if split == "evaluation" else
-                                                                 f" --negative-hours {negative_hours:g} --positives {positives}")
+    command = f"python -m bench.dsp_threeway --split {split}" + (
+        " --quick"
+        if quick
+        else ""
+        if split == "evaluation"
+        else f" --negative-hours {negative_hours:g} --positives {positives}"
+    )
     seed = ",".join(map(str, seeds))
     ours = {s: Tally() for s in SENSITIVITIES}
     by_line: dict[str, dict[float, Tally]] = {}
@@ -286,23 +353,31 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     cpu_sample: list[Call] = []
     batch_cpu = 0.0
     corpus = itertools.chain.from_iterable(
-        generate(sd, minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
-                 negative_minutes=negative_hours * 60 / len(seeds), pool=pool) for sd in seeds)
+        generate(
+            sd,
+            minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
+            negative_minutes=negative_hours * 60 / len(seeds),
+            pool=pool,
+        )
+        for sd in seeds
+    )
     total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
     with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
         for name, call in corpus:
             name = f"{name} (build seed {call.seed}, pool {pool})"
             line_tallies = by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
             line_alarm_s[call.line] = line_alarm_s.get(call.line, 0.0) + (
-                call.flash_times[0] if call.positive else call.duration_s)
+                call.flash_times[0] if call.positive else call.duration_s
+            )
             for s in SENSITIVITIES:
                 t0 = time.process_time()
                 found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
                 if s == 0.5:
                     batch_cpu += time.process_time() - t0
                     if call.positive and call.hold_floor is not None:
-                        hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S
-                                  for t in found)
+                        hit = any(
+                            call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found
+                        )
                         floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
                 ours[s].score(name, call, found)
                 line_tallies[s].score(name, call, found)
@@ -323,24 +398,54 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     alarm_hours = (neg_s + pre_flash_s) / 3600
     cpu = streaming_cpu(cpu_sample)
     margins = margin_sweep(1 if quick else 3)
-    roc_by_line = {line: [{"sensitivity": s, **{k: v for k, v in t.summary(line_alarm_s[line] / 3600).items()
-                                                if k in ("detection_rate", "attempts", "false_alarms",
-                                                         "false_alarms_per_hour")}} for s, t in tallies.items()]
-                   for line, tallies in sorted(by_line.items())}
+    roc_by_line = {
+        line: [
+            {
+                "sensitivity": s,
+                **{
+                    k: v
+                    for k, v in t.summary(line_alarm_s[line] / 3600).items()
+                    if k in ("detection_rate", "attempts", "false_alarms", "false_alarms_per_hour")
+                },
+            }
+            for s, t in tallies.items()
+        ]
+        for line, tallies in sorted(by_line.items())
+    }
     by_floor = floor_bins(floor_hits)
-    roc_ours = [{"sensitivity": s, **{k: v for k, v in t.summary(alarm_hours).items()
-                                      if k in ("detection_rate", "false_alarms", "false_alarms_per_hour",
-                                               "latency_p95_s")}} for s, t in ours.items()]
-    roc_base = [{"rise_db": r, **{k: v for k, v in t.summary(alarm_hours).items()
-                                  if k in ("detection_rate", "false_alarms", "false_alarms_per_hour",
-                                           "latency_p95_s")}} for r, t in base.items()]
+    roc_ours = [
+        {
+            "sensitivity": s,
+            **{
+                k: v
+                for k, v in t.summary(alarm_hours).items()
+                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
+            },
+        }
+        for s, t in ours.items()
+    ]
+    roc_base = [
+        {
+            "rise_db": r,
+            **{
+                k: v
+                for k, v in t.summary(alarm_hours).items()
+                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
+            },
+        }
+        for r, t in base.items()
+    ]
     zero = [p for p in roc_base if p["false_alarms"] == 0]
     base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
     ours_default = ours[0.5].summary(alarm_hours)
     base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
-    base_zero = {"rise_db": base_zero_rise, **base[base_zero_rise].summary(alarm_hours),
-                 "label": "its most sensitive setting with 0 alarms" if zero else
-                 "its most cautious setting; none reached 0 alarms"}
+    base_zero = {
+        "rise_db": base_zero_rise,
+        **base[base_zero_rise].summary(alarm_hours),
+        "label": "its most sensitive setting with 0 alarms"
+        if zero
+        else "its most cautious setting; none reached 0 alarms",
+    }
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
@@ -348,26 +453,44 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     ratios = {
         "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
         "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
-        "detection_rate_vs_zero_alarm_baseline": ratio(float(ours_default["detection_rate"]),
-                                                        float(base_zero["detection_rate"])),
+        "detection_rate_vs_zero_alarm_baseline": ratio(
+            float(ours_default["detection_rate"]), float(base_zero["detection_rate"])
+        ),
     }
     result = {
         "command": command,
         "machine": platform.platform(),
-        "split": split, "pool": pool,
-        "corpus": {"seed": seed, "pool": pool, "negative_hours": neg_s / 3600, "negative_calls": n_neg,
-                   "alarm_hours": alarm_hours,
-                   "positive_hours": pos_s / 3600, "positive_calls": n_pos,
-                   "positive_variants": list(POSITIVES), "negative_variants": list(NEGATIVES)},
-        "ours": ours_default, "baseline_default": base_default, "baseline_zero_alarm": base_zero,
+        "split": split,
+        "pool": pool,
+        "corpus": {
+            "seed": seed,
+            "pool": pool,
+            "negative_hours": neg_s / 3600,
+            "negative_calls": n_neg,
+            "alarm_hours": alarm_hours,
+            "positive_hours": pos_s / 3600,
+            "positive_calls": n_pos,
+            "positive_variants": list(POSITIVES),
+            "negative_variants": list(NEGATIVES),
+        },
+        "ours": ours_default,
+        "baseline_default": base_default,
+        "baseline_zero_alarm": base_zero,
         "ratios": ratios,
         "streaming_cpu_percent_of_core": cpu,
         "streaming_cpu_sample_s": sum(c.duration_s for c in cpu_sample),
         "batch_x_real_time": (neg_s + pos_s) / max(batch_cpu, 1e-9),
-        "roc_ours": roc_ours, "roc_baseline": roc_base, "margins": margins,
-        "roc_by_line": roc_by_line, "detection_by_hold_floor": by_floor,
-        "targets": {"detection_rate": 0.99, "false_alarms_per_hour": 0.1, "latency_p95_s": 3.0,
-                    "streaming_cpu_percent": 2.0},
+        "roc_ours": roc_ours,
+        "roc_baseline": roc_base,
+        "margins": margins,
+        "roc_by_line": roc_by_line,
+        "detection_by_hold_floor": by_floor,
+        "targets": {
+            "detection_rate": 0.99,
+            "false_alarms_per_hour": 0.1,
+            "latency_p95_s": 3.0,
+            "streaming_cpu_percent": 2.0,
+        },
     }
     out.mkdir(parents=True, exist_ok=True)
     stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")

@@ -19,6 +19,7 @@ Results: bench/results/flash.json, flash.md and flash.png (or --out DIR).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -100,8 +101,9 @@ def wheels(project: Path, into: Path, with_deps: bool) -> list[Path]:
 def code_sample(project: Path, out: Path) -> Path:
     """The application's modules zipped until QUICK_BYTES: an update's kind of bytes, in seconds. The changed
     modules come first so that the sample holds them."""
-    paths = [project / c for c in CHANGED] + [p for p in sorted((project / "firmware").rglob("*.py"))
-                                              if str(p.relative_to(project)) not in CHANGED]
+    paths = [project / c for c in CHANGED] + [
+        p for p in sorted((project / "firmware").rglob("*.py")) if str(p.relative_to(project)) not in CHANGED
+    ]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in paths:
             archive.write(path, str(path.relative_to(project)))
@@ -133,10 +135,18 @@ def changed_copy(source: Path, out: Path, edit: bool) -> Path:
 def device(root: Path, keyring: Keyring) -> DeviceHome:
     home = DeviceHome(root)
     home.etc.mkdir(parents=True, exist_ok=True)
-    home.identity_path.write_text(Identity(
-        device_id="bench", hardware=HARDWARE, role="handset", facility="bench", housing_unit="A",
-        central_url="tcp://127.0.0.1:1", sync_key_id="0" * 16, provisioned_at="2026-01-01T00:00:00+00:00",
-    ).model_dump_json())
+    home.identity_path.write_text(
+        Identity(
+            device_id="bench",
+            hardware=HARDWARE,
+            role="handset",
+            facility="bench",
+            housing_unit="A",
+            central_url="tcp://127.0.0.1:1",
+            sync_key_id="0" * 16,
+            provisioned_at="2026-01-01T00:00:00+00:00",
+        ).model_dump_json()
+    )
     keyring.save(home.keyring_path)
     (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
     return home
@@ -214,10 +224,8 @@ class PacedRelay:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.server.close()
@@ -280,7 +288,7 @@ def serial_raw(path: Path) -> tuple[float, int]:
     thread.start()
     view = memoryview(data)
     while view:
-        view = view[os.write(writer, view[:4096]):]
+        view = view[os.write(writer, view[:4096]) :]
     thread.join(timeout=len(data) * 10 / BAUD * 3 + 10)
     seconds = time.monotonic() - started
     os.close(reader)
@@ -341,9 +349,10 @@ def cdc_delta(base: bytes, target: bytes, avg: int) -> int:
     import fastcdc
 
     def chunks(data: bytes) -> list[tuple[str, bytes]]:
-        return [(hashlib.sha256(data[c.offset:c.offset + c.length]).hexdigest(), data[c.offset:c.offset + c.length])
-                for c in fastcdc.fastcdc(data, min_size=avg // 4, avg_size=avg, max_size=avg * 8,
-                                         fat=False, hf=None)]
+        return [
+            (hashlib.sha256(data[c.offset : c.offset + c.length]).hexdigest(), data[c.offset : c.offset + c.length])
+            for c in fastcdc.fastcdc(data, min_size=avg // 4, avg_size=avg, max_size=avg * 8, fat=False, hf=None)
+        ]
 
     have = {digest for digest, _ in chunks(base)}
     wanted = chunks(target)
@@ -358,14 +367,22 @@ def delta_sizes(old: Path, new: Path, key: Ed25519PrivateKey, out: Path) -> list
     rows.append(DeltaSize("full bundle, zstd -19", packed, time.monotonic() - started))
     started = time.monotonic()
     build_delta(old, new, key, out)
-    rows.append(DeltaSize("delta: zstd --patch-from -19 (bundle build --delta-from)", out.stat().st_size,
-                          time.monotonic() - started))
+    rows.append(
+        DeltaSize(
+            "delta: zstd --patch-from -19 (bundle build --delta-from)", out.stat().st_size, time.monotonic() - started
+        )
+    )
     base, target = bundle_image(old)[0], new.read_bytes()
     for avg in (4096, 16384):
         started = time.monotonic()
         size = cdc_delta(base, target, avg)
-        rows.append(DeltaSize(f"delta: FastCDC {avg // 1024} KiB chunks, new chunks zstd -19 + index", size,
-                              time.monotonic() - started))
+        rows.append(
+            DeltaSize(
+                f"delta: FastCDC {avg // 1024} KiB chunks, new chunks zstd -19 + index",
+                size,
+                time.monotonic() - started,
+            )
+        )
     return rows
 
 
@@ -376,14 +393,22 @@ def asset_split_sizes(app: Path, audio: Path, tmp: Path, key: Ed25519PrivateKey)
     started = time.monotonic()
     bare = tmp / "bare.rfb"
     bundle_mod.build([strip_prompts(app, tmp / "stripped")], "9.0.1", [HARDWARE], key, bare, "zstd", level=19)
-    rows = [DeltaSize("full bundle without the prompts (--with-assets), zstd -19", bare.stat().st_size,
-                      time.monotonic() - started)]
+    rows = [
+        DeltaSize(
+            "full bundle without the prompts (--with-assets), zstd -19", bare.stat().st_size, time.monotonic() - started
+        )
+    ]
     started = time.monotonic()
     names = {path: name for name, path in asset_files(audio).items()}
     prompts = tmp / "prompts.rfb"
     bundle_mod.build(list(names), "9.0.0", [HARDWARE], key, prompts, "zstd", level=19, kind="assets", names=names)
-    rows.append(DeltaSize("the prompts' asset bundle (bundle build --assets prompts), zstd -19",
-                          prompts.stat().st_size, time.monotonic() - started))
+    rows.append(
+        DeltaSize(
+            "the prompts' asset bundle (bundle build --assets prompts), zstd -19",
+            prompts.stat().st_size,
+            time.monotonic() - started,
+        )
+    )
     return rows
 
 
@@ -395,8 +420,9 @@ def seeded_device(root: Path, keyring: Keyring, first: Path) -> DeviceHome:
     return home
 
 
-def update_rows(name: str, app: Path, tmp: Path, key: Ed25519PrivateKey, keyring: Keyring
-                ) -> tuple[list[Row], list[DeltaSize]]:
+def update_rows(
+    name: str, app: Path, tmp: Path, key: Ed25519PrivateKey, keyring: Keyring
+) -> tuple[list[Row], list[DeltaSize]]:
     """The typical update: old and new application bundles, the delta flashed over serial to the old one."""
     old_payload = changed_copy(app, tmp / "old" / app.name, edit=False)
     new_payload = changed_copy(app, tmp / "new" / app.name, edit=True)
@@ -411,13 +437,23 @@ def update_rows(name: str, app: Path, tmp: Path, key: Ed25519PrivateKey, keyring
     seconds, install, unpack, wire = serial_run(delta, home, f"serial {name}, delta")
     if home.slots().installed_version() != "9.0.0" or home.slots().load().trial is None:
         raise RuntimeError("the delta did not install a trial slot")
-    row = Row("serial", name, "ringfence delta (zstd --patch-from)", delta.stat().st_size, seconds, install,
-              unpack, delta.stat().st_size * 10 / BAUD, wire)
+    row = Row(
+        "serial",
+        name,
+        "ringfence delta (zstd --patch-from)",
+        delta.stat().st_size,
+        seconds,
+        install,
+        unpack,
+        delta.stat().st_size * 10 / BAUD,
+        wire,
+    )
     return [row], sizes
 
 
-def full_rows(link: str, name: str, files: list[Path], tmp: Path, key: Ed25519PrivateKey, keyring: Keyring,
-              compression: str) -> list[Row]:
+def full_rows(
+    link: str, name: str, files: list[Path], tmp: Path, key: Ed25519PrivateKey, keyring: Keyring, compression: str
+) -> list[Row]:
     """A full bundle: the raw copy, then ringfence, on the same paced link; limit for the bytes as stored."""
     path = tmp / f"{link}-{name.replace(' ', '-')}.rfb"
     bundle_mod.build(files, "9.0.0", [HARDWARE], key, path, compression, level=19)  # type: ignore[arg-type]
@@ -428,8 +464,7 @@ def full_rows(link: str, name: str, files: list[Path], tmp: Path, key: Ed25519Pr
     rows = [Row(link, name, "peer: raw copy, no protocol", size, raw_seconds, 0.0, 0.0, limit, raw_wire)]
     run = serial_run if link == "serial" else tcp_run
     seconds, install, unpack, wire = run(path, device(tmp / f"device-{link}-{len(files)}", keyring), f"{link} {name}")
-    rows.append(Row(link, name, f"ringfence full bundle ({compression})", size, seconds, install, unpack, limit,
-                    wire))
+    rows.append(Row(link, name, f"ringfence full bundle ({compression})", size, seconds, install, unpack, limit, wire))
     return rows
 
 
@@ -438,44 +473,77 @@ def goals(rows: list[Row]) -> list[str]:
     for r in rows:
         if r.method.startswith("ringfence delta"):
             total = r.seconds + r.install_seconds
-            lines.append(f"typical update over {BAUD} baud, verified and installed: {total:.1f} s (goal <="
-                         f" {UPDATE_GOAL_S:.0f} s): {'met' if total <= UPDATE_GOAL_S else 'NOT met'}")
+            lines.append(
+                f"typical update over {BAUD} baud, verified and installed: {total:.1f} s (goal <="
+                f" {UPDATE_GOAL_S:.0f} s): {'met' if total <= UPDATE_GOAL_S else 'NOT met'}"
+            )
         elif r.method.startswith("ringfence full") and r.link == "serial":
             ratio = r.seconds / r.limit_seconds
-            lines.append(f"full bundle over serial: {ratio:.3f}x the line-rate limit for its compressed size"
-                         f" (goal <= {FULL_GOAL_RATIO}x): {'met' if ratio <= FULL_GOAL_RATIO else 'NOT met'}")
+            lines.append(
+                f"full bundle over serial: {ratio:.3f}x the line-rate limit for its compressed size"
+                f" (goal <= {FULL_GOAL_RATIO}x): {'met' if ratio <= FULL_GOAL_RATIO else 'NOT met'}"
+            )
         elif r.method.startswith("ringfence full") and r.link == "tcp":
-            lines.append(f"TCP: {r.fraction:.1%} of the paced link (goal >= {TCP_GOAL_FRACTION:.0%}):"
-                         f" {'met' if r.fraction >= TCP_GOAL_FRACTION else 'NOT met'}")
+            lines.append(
+                f"TCP: {r.fraction:.1%} of the paced link (goal >= {TCP_GOAL_FRACTION:.0%}):"
+                f" {'met' if r.fraction >= TCP_GOAL_FRACTION else 'NOT met'}"
+            )
     return lines
 
 
 def report(rows: list[Row], sizes: list[DeltaSize], out: Path, command: str) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     verdicts = goals(rows)
-    data = {"command": command, "serial_baud": BAUD, "tcp_bits_per_s": TCP_BITS_PER_S, "goals": verdicts,
-            "rows": [{**asdict(r), "fraction_of_line_rate": round(r.fraction, 4)} for r in rows],
-            "delta_sizes": [asdict(d) for d in sizes]}
+    data = {
+        "command": command,
+        "serial_baud": BAUD,
+        "tcp_bits_per_s": TCP_BITS_PER_S,
+        "goals": verdicts,
+        "rows": [{**asdict(r), "fraction_of_line_rate": round(r.fraction, 4)} for r in rows],
+        "delta_sizes": [asdict(d) for d in sizes],
+    }
     (out / "flash.json").write_text(json.dumps(data, indent=2) + "\n")
-    intro = (f"Serial: {BAUD} baud 8N1 through a paced pty pair; TCP: loopback paced to {TCP_BITS_PER_S / 1e6:g}"
-             " Mbit/s. Transfer: from the first message to the device's acknowledgement of the last byte; install:"
-             " what the device does after it (patch, verify, write the slot, read it back, unpack wheels). Limit:"
-             " the bytes sent at the line's rate (10 bits a byte on serial); fraction = limit / transfer.")
-    lines = ["# Flashing: delta and full bundles against the line-rate limit", "", f"Command: `{command}`", "",
-             intro, "", "## Goals", "", *[f"- {v}" for v in verdicts], "",
-             "## Flashes", "",
-             ("| link | bundle | method | bytes sent | transfer (s) | install (s) | of which unpack (s) | limit (s)"
-             " | bytes on the wire | fraction of line rate | vs raw copy |"),
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    intro = (
+        f"Serial: {BAUD} baud 8N1 through a paced pty pair; TCP: loopback paced to {TCP_BITS_PER_S / 1e6:g}"
+        " Mbit/s. Transfer: from the first message to the device's acknowledgement of the last byte; install:"
+        " what the device does after it (patch, verify, write the slot, read it back, unpack wheels). Limit:"
+        " the bytes sent at the line's rate (10 bits a byte on serial); fraction = limit / transfer."
+    )
+    lines = [
+        "# Flashing: delta and full bundles against the line-rate limit",
+        "",
+        f"Command: `{command}`",
+        "",
+        intro,
+        "",
+        "## Goals",
+        "",
+        *[f"- {v}" for v in verdicts],
+        "",
+        "## Flashes",
+        "",
+        (
+            "| link | bundle | method | bytes sent | transfer (s) | install (s) | of which unpack (s) | limit (s)"
+            " | bytes on the wire | fraction of line rate | vs raw copy |"
+        ),
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     peers = {(r.link, r.bundle): r for r in rows if r.method.startswith("peer")}
     for r in rows:
         peer = peers.get((r.link, r.bundle))
         versus = f"{peer.seconds / r.seconds:.2f}x" if peer else "-"
-        lines.append(f"| {r.link} | {r.bundle} | {r.method} | {r.size} | {r.seconds:.2f} | {r.install_seconds:.2f} |"
-                     f" {r.unpack_seconds:.2f} |"
-                     f" {r.limit_seconds:.2f} | {r.wire_bytes} | {r.fraction:.1%} | {versus} |")
-    lines += ["", "## Delta methods on the typical update", "", "| method | bytes | seconds to make |",
-              "|---|---:|---:|"]
+        lines.append(
+            f"| {r.link} | {r.bundle} | {r.method} | {r.size} | {r.seconds:.2f} | {r.install_seconds:.2f} |"
+            f" {r.unpack_seconds:.2f} |"
+            f" {r.limit_seconds:.2f} | {r.wire_bytes} | {r.fraction:.1%} | {versus} |"
+        )
+    lines += [
+        "",
+        "## Delta methods on the typical update",
+        "",
+        "| method | bytes | seconds to make |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {d.method} | {d.bytes} | {d.seconds:.1f} |" for d in sizes]
     (out / "flash.md").write_text("\n".join(lines) + "\n")
     try:
@@ -497,8 +565,11 @@ def report(rows: list[Row], sizes: list[DeltaSize], out: Path, command: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"Serial only, a {QUICK_BYTES // 1024} KiB sample of the application's code.")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"Serial only, a {QUICK_BYTES // 1024} KiB sample of the application's code.",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
     project = Path(__file__).resolve().parent.parent

@@ -73,6 +73,7 @@ SEVERITIES = (
 
 # -- 1. hook classification -------------------------------------------------------------------------------------
 
+
 def chatter(rng: random.Random, at: float, on_hook: bool, burst_ms: float) -> Edges:
     """The contact settling into `on_hook`: toggles every 0.2-2 ms for up to burst_ms, ending settled."""
     edges: Edges = [(at, on_hook)]
@@ -170,7 +171,10 @@ def stable_level(edges: Edges, debounce_ms: float = TIMING.bounce_ms) -> str:
 
 
 CLASSIFIERS: dict[str, Callable[[Edges], str]] = {
-    "ours": ours, "raw_edges": raw_edges, "bounce_time_lockout": lockout, "lgpio_debounce": stable_level,
+    "ours": ours,
+    "raw_edges": raw_edges,
+    "bounce_time_lockout": lockout,
+    "lgpio_debounce": stable_level,
 }
 PEERS = ("raw_edges", "bounce_time_lockout", "lgpio_debounce")
 EXPECTED = {"bounce": "none", "pulse": "pulse", "flash": "flash", "hang_up": "hang_up"}
@@ -194,6 +198,7 @@ def hook_accuracy() -> dict[str, Any]:
 
 # -- 2. key-to-event latency ------------------------------------------------------------------------------------
 
+
 class Stopwatch:
     """A machine that notes when each KeyDown reaches it, on the runtime thread."""
 
@@ -208,7 +213,9 @@ class Stopwatch:
         return []
 
 
-def _measure(press: Callable[[], None], release: Callable[[], None], watch: Stopwatch, debounce_s: float) -> list[float]:
+def _measure(
+    press: Callable[[], None], release: Callable[[], None], watch: Stopwatch, debounce_s: float
+) -> list[float]:
     extra: list[float] = []
     jitter = random.Random(SEED)
     for _ in range(KEY_PRESSES):
@@ -306,6 +313,7 @@ def key_latency() -> dict[str, Any]:
 
 # -- 3. start-up and memory -------------------------------------------------------------------------------------
 
+
 def run_measured(argv: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process.
 
@@ -315,8 +323,16 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rss_file = cwd / "rss.txt"
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
@@ -347,62 +363,107 @@ def startup() -> dict[str, Any]:
 
 # -- report -----------------------------------------------------------------------------------------------------
 
+
 def ratio(a: float, b: float) -> float:
     return round(a / b, 2) if b else float("inf")
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["# Hardware layer benchmark", "", f"Command: `{results['command']}` (seed {SEED}).", "",
-             "## Hook classification under contact bounce", "",
-             (f"{TRIALS_PER_CLASS} intervals per true class per severity; correct = exactly the expected event "
-              "(nothing for bounce). Peers, each followed by the same thresholds: no filter (raw edges), "
-              "RPi.GPIO bouncetime (a 15 ms lockout after each edge: gpiozero bounce_time on rpigpio) and lgpio "
-              "debounce (a level counts once it lasted 15 ms: gpiozero bounce_time on lgpio), emulated here "
-              "because gpiozero's mock pins do not implement bounce_time."), "",
-             ("| severity | chatter ms | rattles | ours | raw edges | RPi.GPIO lockout | lgpio debounce |"
-              " ours/raw | ours/lockout | ours/lgpio |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Hardware layer benchmark",
+        "",
+        f"Command: `{results['command']}` (seed {SEED}).",
+        "",
+        "## Hook classification under contact bounce",
+        "",
+        (
+            f"{TRIALS_PER_CLASS} intervals per true class per severity; correct = exactly the expected event "
+            "(nothing for bounce). Peers, each followed by the same thresholds: no filter (raw edges), "
+            "RPi.GPIO bouncetime (a 15 ms lockout after each edge: gpiozero bounce_time on rpigpio) and lgpio "
+            "debounce (a level counts once it lasted 15 ms: gpiozero bounce_time on lgpio), emulated here "
+            "because gpiozero's mock pins do not implement bounce_time."
+        ),
+        "",
+        (
+            "| severity | chatter ms | rattles | ours | raw edges | RPi.GPIO lockout | lgpio debounce |"
+            " ours/raw | ours/lockout | ours/lgpio |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, row in results["hook"].items():
         o = row["ours"]["accuracy"]
         peers = [row[k]["accuracy"] for k in PEERS]
-        lines.append(f"| {name} | {row['burst_ms']} | {row['rattles']} | {o:.1%} | "
-                     + " | ".join(f"{a:.1%}" for a in peers) + " | "
-                     + " | ".join(str(ratio(o, a)) for a in peers) + " |")
+        lines.append(
+            f"| {name} | {row['burst_ms']} | {row['rattles']} | {o:.1%} | "
+            + " | ".join(f"{a:.1%}" for a in peers)
+            + " | "
+            + " | ".join(str(ratio(o, a)) for a in peers)
+            + " |"
+        )
     worst = list(results["hook"])[-1]
-    lines += ["", ("Reading: chatter made of closures shorter than bounce_ms never ends an on-hook interval in our "
-                   "classifier, so rattles inside a hang-up or flash are absorbed. Its measured break runs from the "
-                   "first opening to the last opening of the closing chatter; with 25 ms of chatter a 176-180 ms "
-                   "dial pulse therefore measures over 200 ms and is reported as a flash (the pulse errors at "
-                   "`severe`). The raw-edge peer splits an interval at every rattle; the lockout peer loses the "
-                   "contact's real level whenever chatter outlasts its 15 ms window. lgpio's stable-level filter "
-                   f"comes closest ({results['hook'][worst]['lgpio_debounce']['accuracy']:.1%} at `{worst}`): it "
-                   "ignores short closures too, but it needs the open level to last 15 ms unbroken, so a short "
-                   "dial pulse chopped up by chatter disappears (its misses are all pulses); and it exists only "
-                   "on lgpio Pis, not on rpigpio ones or in the simulator.")]
+    lines += [
+        "",
+        (
+            "Reading: chatter made of closures shorter than bounce_ms never ends an on-hook interval in our "
+            "classifier, so rattles inside a hang-up or flash are absorbed. Its measured break runs from the "
+            "first opening to the last opening of the closing chatter; with 25 ms of chatter a 176-180 ms "
+            "dial pulse therefore measures over 200 ms and is reported as a flash (the pulse errors at "
+            "`severe`). The raw-edge peer splits an interval at every rattle; the lockout peer loses the "
+            "contact's real level whenever chatter outlasts its 15 ms window. lgpio's stable-level filter "
+            f"comes closest ({results['hook'][worst]['lgpio_debounce']['accuracy']:.1%} at `{worst}`): it "
+            "ignores short closures too, but it needs the open level to last 15 ms unbroken, so a short "
+            "dial pulse chopped up by chatter disappears (its misses are all pulses); and it exists only "
+            "on lgpio Pis, not on rpigpio ones or in the simulator."
+        ),
+    ]
     lines += ["", f"Confusion matrices at severity `{worst}` (rows: true class, columns: reported):", ""]
     for name in CLASSIFIERS:
-        lines += [f"**{name}**", "", "| true \\ reported | " + " | ".join(PREDICTIONS) + " |",
-                  "|---" * (len(PREDICTIONS) + 1) + "|"]
+        lines += [
+            f"**{name}**",
+            "",
+            "| true \\ reported | " + " | ".join(PREDICTIONS) + " |",
+            "|---" * (len(PREDICTIONS) + 1) + "|",
+        ]
         for true, counts in results["hook"][worst][name]["confusion"].items():
             lines.append(f"| {true} | " + " | ".join(str(counts[p]) for p in PREDICTIONS) + " |")
         lines.append("")
-    lines += ["## Key-to-event latency on the real clock", "",
-              (f"{KEY_PRESSES} presses each; milliseconds from the contact closing to the KeyDown reaching a "
-               "machine on the runtime thread, minus the 20 ms debounce (the gpiozero Button peer has none)."), "",
-              "| path | p50 | p90 | p99 | max |", "|---|---|---|---|---|"]
+    lines += [
+        "## Key-to-event latency on the real clock",
+        "",
+        (
+            f"{KEY_PRESSES} presses each; milliseconds from the contact closing to the KeyDown reaching a "
+            "machine on the runtime thread, minus the 20 ms debounce (the gpiozero Button peer has none)."
+        ),
+        "",
+        "| path | p50 | p90 | p99 | max |",
+        "|---|---|---|---|---|",
+    ]
     for name, p in results["key_latency"]["percentiles_ms"].items():
         lines.append(f"| {name} | {p['p50']} | {p['p90']} | {p['p99']} | {p['max']} |")
     s = results["startup"]
     ours_s, bare_s = s["ringfence_sim_run"], s["python_bare"]
-    lines += ["", "## Start-up and memory of the simulated device", "",
-              f"{ours_s['runs']} runs each, interleaved.", "",
-              "| command | wall s (median) | wall s (min) | peak RSS MiB |", "|---|---|---|---|",
-              (f"| ringfence sim run hook-and-keys.toml | {ours_s['wall_s_median']} | {ours_s['wall_s_min']} |"
-               f" {ours_s['peak_rss_mib_median']} |"),
-              f"| python -c pass | {bare_s['wall_s_median']} | {bare_s['wall_s_min']} | {bare_s['peak_rss_mib_median']} |",
-              "", (f"Ratios to a bare interpreter: wall {ratio(ours_s['wall_s_median'], bare_s['wall_s_median'])}x,"
-                   f" memory {ratio(ours_s['peak_rss_mib_median'], bare_s['peak_rss_mib_median'])}x."), "",
-              "![accuracy and latency](hal.png)", ""]
+    lines += [
+        "",
+        "## Start-up and memory of the simulated device",
+        "",
+        f"{ours_s['runs']} runs each, interleaved.",
+        "",
+        "| command | wall s (median) | wall s (min) | peak RSS MiB |",
+        "|---|---|---|---|",
+        (
+            f"| ringfence sim run hook-and-keys.toml | {ours_s['wall_s_median']} | {ours_s['wall_s_min']} |"
+            f" {ours_s['peak_rss_mib_median']} |"
+        ),
+        f"| python -c pass | {bare_s['wall_s_median']} | {bare_s['wall_s_min']} | {bare_s['peak_rss_mib_median']} |",
+        "",
+        (
+            f"Ratios to a bare interpreter: wall {ratio(ours_s['wall_s_median'], bare_s['wall_s_median'])}x,"
+            f" memory {ratio(ours_s['peak_rss_mib_median'], bare_s['peak_rss_mib_median'])}x."
+        ),
+        "",
+        "![accuracy and latency](hal.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -417,8 +478,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
     x = np.arange(len(names))
     width = 0.8 / len(CLASSIFIERS)
     for i, classifier in enumerate(CLASSIFIERS):
-        left.bar(x + (i - (len(CLASSIFIERS) - 1) / 2) * width,
-                 [results["hook"][n][classifier]["accuracy"] * 100 for n in names], width, label=classifier)
+        left.bar(
+            x + (i - (len(CLASSIFIERS) - 1) / 2) * width,
+            [results["hook"][n][classifier]["accuracy"] * 100 for n in names],
+            width,
+            label=classifier,
+        )
     left.set_xticks(x, names)
     left.set_ylabel("correct classifications, %")
     left.set_title("Hook intervals under contact bounce")
@@ -445,12 +510,16 @@ def main(quick: bool, out: Path) -> None:
         TRIALS_PER_CLASS, KEY_PRESSES, STARTUP_RUNS = 40, 20, 2
     out.mkdir(parents=True, exist_ok=True)
     print("hook classification under bounce...", flush=True)
-    results: dict[str, Any] = {"command": "python -m bench.hal" + (" --quick" if quick else ""),
-                               "hook": hook_accuracy()}
+    results: dict[str, Any] = {
+        "command": "python -m bench.hal" + (" --quick" if quick else ""),
+        "hook": hook_accuracy(),
+    }
     for name, row in results["hook"].items():
         o = row["ours"]["accuracy"]
-        print(f"  {name:9s} ours {o:6.1%}  "
-              + "  ".join(f"{k} {row[k]['accuracy']:6.1%} (ratio {ratio(o, row[k]['accuracy'])})" for k in PEERS))
+        print(
+            f"  {name:9s} ours {o:6.1%}  "
+            + "  ".join(f"{k} {row[k]['accuracy']:6.1%} (ratio {ratio(o, row[k]['accuracy'])})" for k in PEERS)
+        )
     print("key-to-event latency...", flush=True)
     results["key_latency"] = key_latency()
     for name, p in results["key_latency"]["percentiles_ms"].items():
@@ -460,8 +529,10 @@ def main(quick: bool, out: Path) -> None:
     s = results["startup"]
     for name, row in s.items():
         print(f"  {name:18s} wall {row['wall_s_median']:.3f} s  peak RSS {row['peak_rss_mib_median']:.1f} MiB")
-    print(f"  ratio wall {ratio(s['ringfence_sim_run']['wall_s_median'], s['python_bare']['wall_s_median'])}x"
-          f"  memory {ratio(s['ringfence_sim_run']['peak_rss_mib_median'], s['python_bare']['peak_rss_mib_median'])}x")
+    print(
+        f"  ratio wall {ratio(s['ringfence_sim_run']['wall_s_median'], s['python_bare']['wall_s_median'])}x"
+        f"  memory {ratio(s['ringfence_sim_run']['peak_rss_mib_median'], s['python_bare']['peak_rss_mib_median'])}x"
+    )
     (out / "hal.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "hal.md").write_text(markdown(results))
     plot(results, out / "hal.png")

@@ -42,17 +42,32 @@ WORLD = {
     "numbers": {HOME: {"line_type": "landline", "collect_billable": True}},
 }
 #: The key whose prompt is measured, named by what the prompt answers.
-ANSWERS = {"enter_pin": "lift", "choose_call_type": "pin #", "enter_number": "call type key",
-           "record_name": "number #", "digit_erased": "correction *"}
+ANSWERS = {
+    "enter_pin": "lift",
+    "choose_call_type": "pin #",
+    "enter_number": "call type key",
+    "record_name": "number #",
+    "digit_erased": "correction *",
+}
 
 
 def _call(talk_s: float, audio: bool) -> dict[str, Any]:
     return {
-        "name": "bench call", "until_s": 40.0 + talk_s, "audio": audio, "world": WORLD,
+        "name": "bench call",
+        "until_s": 40.0 + talk_s,
+        "audio": audio,
+        "world": WORLD,
         "rules": {"announcement": {"interval_s": 60}},
-        "parties": [{"number": HOME, "answer_after_rings": 1, "actions": [
-            {"after_answer_s": 1.0, "do": "press", "keys": "1"},
-            {"after_answer_s": 3.0, "do": "talk", "pattern": "plain", "seed": 2, "seconds": talk_s}]}],
+        "parties": [
+            {
+                "number": HOME,
+                "answer_after_rings": 1,
+                "actions": [
+                    {"after_answer_s": 1.0, "do": "press", "keys": "1"},
+                    {"after_answer_s": 3.0, "do": "talk", "pattern": "plain", "seed": 2, "seconds": talk_s},
+                ],
+            }
+        ],
         "steps": [
             {"at_s": 0.5, "action": "lift"},
             {"at_s": 1.5, "action": "keys", "keys": "1234#"},
@@ -77,8 +92,11 @@ def key_to_prompt(repeats: int) -> dict[str, dict[str, float]]:
 
         with tempfile.TemporaryDirectory() as tmp:
             runner.run(parse(_call(5.0, audio=False), "bench"), Path(tmp), observe)
-    return {name: {"median_ms": statistics.median(v), "p95_ms": float(np.percentile(v, 95)), "max_ms": max(v),
-                   "n": len(v)} for name, v in samples.items() if v}
+    return {
+        name: {"median_ms": statistics.median(v), "p95_ms": float(np.percentile(v, 95)), "max_ms": max(v), "n": len(v)}
+        for name, v in samples.items()
+        if v
+    }
 
 
 def connected_call_cpu(talk_s: float) -> dict[str, float]:
@@ -106,8 +124,14 @@ def connected_call_cpu(talk_s: float) -> dict[str, float]:
     virtual = records[-1]["t_ms"] / 1000
     connected = next(r["t_ms"] for r in records if r["event"] == "connected") / 1000
     ended = next(r["t_ms"] for r in records if r["event"] == "ended") / 1000
-    return {"cpu_s": cpu, "device_cpu_s": device[0], "simulated_s": virtual, "connected_s": ended - connected,
-            "cpu_share_of_one_core": cpu / virtual, "device_share_of_one_core": device[0] / virtual}
+    return {
+        "cpu_s": cpu,
+        "device_cpu_s": device[0],
+        "simulated_s": virtual,
+        "connected_s": ended - connected,
+        "cpu_share_of_one_core": cpu / virtual,
+        "device_share_of_one_core": device[0] / virtual,
+    }
 
 
 def twenty_minute_call() -> dict[str, float]:
@@ -136,47 +160,82 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
     ours = time.process_time() - started
     result = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
     try:
-        peer = sum(spandsp.run(mode, leg).seconds for mode, leg in (("dtmf", far), ("dtmf", near),
-                                                                    ("progress", far)))
-        result |= {"spandsp_cpu_s": peer, "spandsp_share_of_one_core": peer / seconds,
-                   "ours_over_spandsp": ours / peer if peer else float("inf")}
+        peer = sum(spandsp.run(mode, leg).seconds for mode, leg in (("dtmf", far), ("dtmf", near), ("progress", far)))
+        result |= {
+            "spandsp_cpu_s": peer,
+            "spandsp_share_of_one_core": peer / seconds,
+            "ours_over_spandsp": ours / peer if peer else float("inf"),
+        }
     except (spandsp.SpanDspUnavailable, subprocess.CalledProcessError) as exc:  # needs gcc and libspandsp-dev
         result["spandsp_unavailable"] = str(exc)
     return result
 
 
 def _markdown(result: dict[str, Any]) -> str:
-    lines = ["# Handset benchmark", "", f"Command: `{result['command']}`", "",
-             "## Key to prompt (wall time, real store with synchronous=FULL)", "",
-             "The first row is the lift and the greeting it starts.", "",
-             "| key | median ms | p95 ms | max ms | n | p95 / 100 ms |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Handset benchmark",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        "## Key to prompt (wall time, real store with synchronous=FULL)",
+        "",
+        "The first row is the lift and the greeting it starts.",
+        "",
+        "| key | median ms | p95 ms | max ms | n | p95 / 100 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, row in result["key_to_prompt"].items():
-        lines.append(f"| {name} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['max_ms']:.2f} | {row['n']} |"
-                     + f" {row['p95_ms'] / NOTICEABLE_MS:.3f} |")
+        lines.append(
+            f"| {name} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['max_ms']:.2f} | {row['n']} |"
+            + f" {row['p95_ms'] / NOTICEABLE_MS:.3f} |"
+        )
     call = result["connected_call"]
-    lines += ["", "## One connected call, continuous audio on both legs", "",
-              (f"- simulated {call['simulated_s']:.0f} s ({call['connected_s']:.0f} s connected): device side"
-               f" {call['device_cpu_s']:.2f} s CPU, **{100 * call['device_share_of_one_core']:.1f}% of one core**"
-               " per call (flow, DSP on both legs, mixing, FLAC recording, store)"),
-              f"- calls one core could carry: {1 / call['device_share_of_one_core']:.1f}",
-              (f"- with the simulator's channel model and pumps: {call['cpu_s']:.2f} s"
-               f" ({100 * call['cpu_share_of_one_core']:.1f}%)")]
+    lines += [
+        "",
+        "## One connected call, continuous audio on both legs",
+        "",
+        (
+            f"- simulated {call['simulated_s']:.0f} s ({call['connected_s']:.0f} s connected): device side"
+            f" {call['device_cpu_s']:.2f} s CPU, **{100 * call['device_share_of_one_core']:.1f}% of one core**"
+            " per call (flow, DSP on both legs, mixing, FLAC recording, store)"
+        ),
+        f"- calls one core could carry: {1 / call['device_share_of_one_core']:.1f}",
+        (
+            f"- with the simulator's channel model and pumps: {call['cpu_s']:.2f} s"
+            f" ({100 * call['cpu_share_of_one_core']:.1f}%)"
+        ),
+    ]
     dsp = result["dsp_both_legs"]
-    lines += ["", "## DSP on both legs versus SpanDSP on the same audio", "",
-              "Every detector the flow can run on a frame, on every frame (an upper bound: the progress detector",
-              "only runs while a call is being placed).", "",
-              (f"- ours (DTMF on both legs, progress, three-way): {dsp['ours_cpu_s']:.2f} s CPU for"
-               f" {dsp['audio_s']:.0f} s of audio ({100 * dsp['ours_share_of_one_core']:.2f}% of one core)")]
+    lines += [
+        "",
+        "## DSP on both legs versus SpanDSP on the same audio",
+        "",
+        "Every detector the flow can run on a frame, on every frame (an upper bound: the progress detector",
+        "only runs while a call is being placed).",
+        "",
+        (
+            f"- ours (DTMF on both legs, progress, three-way): {dsp['ours_cpu_s']:.2f} s CPU for"
+            f" {dsp['audio_s']:.0f} s of audio ({100 * dsp['ours_share_of_one_core']:.2f}% of one core)"
+        ),
+    ]
     if "spandsp_cpu_s" in dsp:
-        lines.append(f"- SpanDSP (DTMF on both legs, supervisory tones): {dsp['spandsp_cpu_s']:.3f} s"
-                     f" ({100 * dsp['spandsp_share_of_one_core']:.3f}% of one core); ours / SpanDSP ="
-                     f" {dsp['ours_over_spandsp']:.0f}x (SpanDSP has no three-way detector)")
+        lines.append(
+            f"- SpanDSP (DTMF on both legs, supervisory tones): {dsp['spandsp_cpu_s']:.3f} s"
+            f" ({100 * dsp['spandsp_share_of_one_core']:.3f}% of one core); ours / SpanDSP ="
+            f" {dsp['ours_over_spandsp']:.0f}x (SpanDSP has no three-way detector)"
+        )
     else:
         lines.append(f"- SpanDSP: not run ({dsp['spandsp_unavailable']})")
     fast = result["twenty_minute_call"]
-    lines += ["", "## Virtual time", "",
-              (f"- a scripted 20-minute call without continuous audio: {fast['cpu_s']:.2f} s CPU,"
-               f" {fast['wall_s']:.2f} s wall (the rest is SQLite's fsync at each commit)")]
+    lines += [
+        "",
+        "## Virtual time",
+        "",
+        (
+            f"- a scripted 20-minute call without continuous audio: {fast['cpu_s']:.2f} s CPU,"
+            f" {fast['wall_s']:.2f} s wall (the rest is SQLite's fsync at each commit)"
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -190,8 +249,13 @@ def main(repeats: int, talk_s: float, quick: bool, out: Path) -> None:
     if quick:
         repeats, talk_s = 1, 10.0
     command = "python -m bench.handset" + (" --quick" if quick else "")
-    result = {"command": command, "key_to_prompt": key_to_prompt(repeats), "connected_call": connected_call_cpu(talk_s),
-              "dsp_both_legs": dsp_both_legs(talk_s), "twenty_minute_call": twenty_minute_call()}
+    result = {
+        "command": command,
+        "key_to_prompt": key_to_prompt(repeats),
+        "connected_call": connected_call_cpu(talk_s),
+        "dsp_both_legs": dsp_both_legs(talk_s),
+        "twenty_minute_call": twenty_minute_call(),
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "handset.json").write_text(json.dumps(result, indent=2) + "\n")
     markdown = _markdown(result)

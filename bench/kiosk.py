@@ -87,8 +87,9 @@ def apply_rate(directory: Path, count: int) -> dict[str, float]:
     return {"ours_per_s": ours, "peer_per_s": peer, "ratio": ours / peer}
 
 
-def kiosk_run(service: SyncPurchaseService, store: Store, inmate: str, count: int, latencies: list[float],
-              errors: list[str]) -> None:
+def kiosk_run(
+    service: SyncPurchaseService, store: Store, inmate: str, count: int, latencies: list[float], errors: list[str]
+) -> None:
     """Confirm to result: commit locally, send, wait for the answer, settle, as the kiosk's client does."""
     ledger_ = KioskLedger(store)
     for _ in range(count):
@@ -110,17 +111,21 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     central = setup_central(directory, kiosks)
     if peer:
         kiosk_sync.answer_purchase = lambda db, device, body: db.purchase(  # type: ignore[assignment]
-            device, body.model_copy(update={"account": body.account.removeprefix(kiosk_sync.DEBIT)}))
+            device, body.model_copy(update={"account": body.account.removeprefix(kiosk_sync.DEBIT)})
+        )
     url = central.start_tcp()
-    services = [SyncPurchaseService(url, central.enroll(f"kiosk-{i:02d}"), f"kiosk-{i:02d}", timeout=60)
-                for i in range(kiosks)]
+    services = [
+        SyncPurchaseService(url, central.enroll(f"kiosk-{i:02d}"), f"kiosk-{i:02d}", timeout=60) for i in range(kiosks)
+    ]
     stores = [Store(directory / f"kiosk-{i:02d}.sqlite") for i in range(kiosks)]
     for i, service in enumerate(services):
         service.account(service.device_id, f"I{i:05d}")  # open each session before the clock starts
     latencies: list[float] = []
     errors: list[str] = []
-    threads = [threading.Thread(target=kiosk_run, args=(s, st, f"I{i:05d}", per_kiosk, latencies, errors))
-               for i, (s, st) in enumerate(zip(services, stores, strict=True))]
+    threads = [
+        threading.Thread(target=kiosk_run, args=(s, st, f"I{i:05d}", per_kiosk, latencies, errors))
+        for i, (s, st) in enumerate(zip(services, stores, strict=True))
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -134,8 +139,15 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     for store in stores:
         store.close()
     central.close()
-    return {"kiosks": kiosks, "purchases": len(latencies), "applied_by_server": applied, "errors": errors[:5],
-            "seconds": elapsed, "per_s": applied / elapsed, "latencies": latencies}
+    return {
+        "kiosks": kiosks,
+        "purchases": len(latencies),
+        "applied_by_server": applied,
+        "errors": errors[:5],
+        "seconds": elapsed,
+        "per_s": applied / elapsed,
+        "latencies": latencies,
+    }
 
 
 def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, object]:
@@ -155,10 +167,15 @@ def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str,
     service.close()
     store.close()
     central.close()
-    return {"baudrate": baudrate, "purchases": len(latencies), "errors": errors[:5], "seconds": elapsed,
-            "bytes_per_purchase": wire / max(1, len(latencies)),
-            "line_time_ms_per_purchase": wire / max(1, len(latencies)) * 10 / baudrate * 1000,
-            "latencies": latencies}
+    return {
+        "baudrate": baudrate,
+        "purchases": len(latencies),
+        "errors": errors[:5],
+        "seconds": elapsed,
+        "bytes_per_purchase": wire / max(1, len(latencies)),
+        "line_time_ms_per_purchase": wire / max(1, len(latencies)) * 10 / baudrate * 1000,
+        "latencies": latencies,
+    }
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
@@ -202,26 +219,41 @@ def main() -> None:
     lines = [
         "# Kiosk purchases on the reference central server",
         "",
-        f"`python -m bench.kiosk{' --quick' if args.quick else ''}` (this machine: 2 shared cores; loopback TLS; virtual serial cable paced to 115200 8N1)",
+        f"`python -m bench.kiosk{' --quick' if args.quick else ''}` (this machine: 2 shared cores; loopback TLS; "
+        "virtual serial cable paced to 115200 8N1)",
         "",
         "| measure | ours | peer | ratio |",
         "|---|---|---|---|",
-        (f"| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | {rate['ours_per_s']:.0f}"
-         f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |"),
-        (f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | {tcp['per_s']:.0f}"
-         f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"),  # type: ignore[operator]
-        (f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
-         f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"),
+        (
+            "| applied per second, in process (peer: CentralDB.purchase, no limits or audit) | "
+            f"{rate['ours_per_s']:.0f}"
+            f" | {rate['peer_per_s']:.0f} | {rate['ratio']:.2f} |"
+        ),
+        (
+            f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | "
+            f"{tcp['per_s']:.0f}"
+            f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"
+        ),  # type: ignore[operator]
+        (
+            f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
+            f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"
+        ),
         "",
         "| link | kiosks | purchases | applied/s | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|",
-        (f"| TCP (TLS) | {tcp['kiosks']} | {tcp['purchases']} | {tcp['per_s']:.0f} | {tcp_summary['p50_ms']:.1f}"
-         f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"),
-        (f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
-         f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"),
+        (
+            f"| TCP (TLS) | {tcp['kiosks']} | {tcp['purchases']} | {tcp['per_s']:.0f} | {tcp_summary['p50_ms']:.1f}"
+            f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"
+        ),
+        (
+            f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
+            f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"
+        ),
         "",
-        (f"Serial: {serial['bytes_per_purchase']:.0f} bytes on the wire per purchase (both directions), "
-         f"{serial['line_time_ms_per_purchase']:.1f} ms of line time at 115200 baud."),
+        (
+            f"Serial: {serial['bytes_per_purchase']:.0f} bytes on the wire per purchase (both directions), "
+            f"{serial['line_time_ms_per_purchase']:.1f} ms of line time at 115200 baud."
+        ),
         "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
     ]
     (out / "kiosk.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

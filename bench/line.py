@@ -129,8 +129,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ms = sorted(v * 1000 for v in values)
     if not ms:
         return {"p50_ms": float("nan"), "p99_ms": float("nan"), "n": 0}
-    return {"p50_ms": round(statistics.median(ms), 3), "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
-            "n": len(ms)}
+    return {
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
+        "n": len(ms),
+    }
 
 
 def delay(seconds: float) -> dict[str, Any]:
@@ -174,12 +177,19 @@ def cpu(seconds: float) -> dict[str, Any]:
                 line.send(silence)
             next_tick += 0.02
             time.sleep(max(0.0, next_tick - time.monotonic()))
-        ours, theirs, span = time.process_time() - marks["ours"], _cpu_s(pid) - marks["peer"], time.monotonic() - marks["t"]
+        ours, theirs, span = (
+            time.process_time() - marks["ours"],
+            _cpu_s(pid) - marks["peer"],
+            time.monotonic() - marks["t"],
+        )
         line.hang_up()
         line.close()
-    return {"seconds": round(span, 2), "ours_cpu_percent": round(100 * ours / span, 2),
-            "baresip_cpu_percent": round(100 * theirs / span, 2),
-            "ratio_ours_to_baresip": round(ours / theirs, 2) if theirs else None}
+    return {
+        "seconds": round(span, 2),
+        "ours_cpu_percent": round(100 * ours / span, 2),
+        "baresip_cpu_percent": round(100 * theirs / span, 2),
+        "ratio_ours_to_baresip": round(ours / theirs, 2) if theirs else None,
+    }
 
 
 def digits_heard(frames: list[np.ndarray]) -> str:
@@ -212,13 +222,21 @@ def detection(losses: list[float], rounds: int, threeway: list[str]) -> dict[str
     keys = DIGITS * rounds
     keyed = np.concatenate([np.zeros(4000, np.int16), dtmf(keys), np.zeros(4000, np.int16)])
     calls = {name: build(name, 1).samples for name in threeway}
-    result: dict[str, Any] = {"digits_sent": len(keys), "direct": {
-        "digits_correct": _correct(keys, digits_heard(split(keyed))),
-        "three_way": {name: threeway_fired(split(audio)) for name, audio in calls.items()}}}
+    result: dict[str, Any] = {
+        "digits_sent": len(keys),
+        "direct": {
+            "digits_correct": _correct(keys, digits_heard(split(keyed))),
+            "three_way": {name: threeway_fired(split(audio)) for name, audio in calls.items()},
+        },
+    }
     for loss in losses:
         heard = digits_heard(through_network(keyed, loss))
-        row: dict[str, Any] = {"digits_correct": _correct(keys, heard), "digits_extra": max(0, len(heard) - len(keys)),
-                               "packets_dropped": PROBE.dropped, "three_way": {}}
+        row: dict[str, Any] = {
+            "digits_correct": _correct(keys, heard),
+            "digits_extra": max(0, len(heard) - len(keys)),
+            "packets_dropped": PROBE.dropped,
+            "three_way": {},
+        }
         for name, audio in calls.items():
             row["three_way"][name] = threeway_fired(through_network(audio, loss))
         result[f"loss_{round(loss * 100)}pct"] = row
@@ -236,22 +254,30 @@ def _correct(sent: str, heard: str) -> int:
 
 def report(results: dict[str, Any]) -> str:
     d, c = results["delay"], results["cpu"]
-    lines = ["# SIP line on loopback (bench/line.py)", "",
-             "| path | p50 ms | p99 ms | frames |", "|---|---|---|---|"]
+    lines = ["# SIP line on loopback (bench/line.py)", "", "| path | p50 ms | p99 ms | frames |", "|---|---|---|---|"]
     for name, row in d.items():
         lines.append(f"| {name.replace('_', ' ')} | {row['p50_ms']} | {row['p99_ms']} | {row['n']} |")
-    cpu_line = (f"CPU over a {c['seconds']} s call: ours {c['ours_cpu_percent']} % of one core, baresip "
-                f"{c['baresip_cpu_percent']} % (ratio {c['ratio_ours_to_baresip']}).")
-    lines += ["", cpu_line, "",
-              "| loss | DTMF digits correct | extra | packets dropped | three-way fired |", "|---|---|---|---|---|"]
+    cpu_line = (
+        f"CPU over a {c['seconds']} s call: ours {c['ours_cpu_percent']} % of one core, baresip "
+        f"{c['baresip_cpu_percent']} % (ratio {c['ratio_ours_to_baresip']})."
+    )
+    lines += [
+        "",
+        cpu_line,
+        "",
+        "| loss | DTMF digits correct | extra | packets dropped | three-way fired |",
+        "|---|---|---|---|---|",
+    ]
     det = results["detection"]
     sent = det["digits_sent"]
     for name, row in det.items():
         if name == "digits_sent":
             continue
         fired = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in row["three_way"].items())
-        lines.append(f"| {name} | {row['digits_correct']}/{sent} | {row.get('digits_extra', 0)} | "
-                     f"{row.get('packets_dropped', 0)} | {fired} |")
+        lines.append(
+            f"| {name} | {row['digits_correct']}/{sent} | {row.get('digits_extra', 0)} | "
+            f"{row.get('packets_dropped', 0)} | {fired} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -264,8 +290,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         results = {"delay": delay(2.0), "cpu": cpu(2.0), "detection": detection([0.05], 1, [])}
     else:
-        results = {"delay": delay(20.0), "cpu": cpu(20.0),
-                   "detection": detection([0.0, 0.01, 0.05], 4, ["landline_click", "plain"])}
+        results = {
+            "delay": delay(20.0),
+            "cpu": cpu(20.0),
+            "detection": detection([0.0, 0.01, 0.05], 4, ["landline_click", "plain"]),
+        }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "line.json").write_text(json.dumps(results, indent=2) + "\n")
     text = report(results)

@@ -37,20 +37,27 @@ def measure(quick: bool) -> dict[str, float]:
     return {
         "ours_scrypt_owasp_s": per_call(lambda pin: pin_digest(SALT, pin, pepper=PEPPER, cost=OWASP_SCRYPT), runs),
         "peer_hmac_sha256_s": per_call(
-            lambda pin: hmac.new(bytes.fromhex(SALT), pin.encode(), hashlib.sha256).hexdigest(), runs * 1000),
+            lambda pin: hmac.new(bytes.fromhex(SALT), pin.encode(), hashlib.sha256).hexdigest(), runs * 1000
+        ),
         "peer_pbkdf2_600k_s": per_call(
-            lambda pin: hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(SALT), 600_000), runs),
+            lambda pin: hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(SALT), 600_000), runs
+        ),
     }
 
 
 def report(figures: dict[str, float]) -> str:
     ours = figures["ours_scrypt_owasp_s"]
-    rows = [("ours: scrypt N=2^17 r=8 p=1 + pepper", ours), ("HMAC-SHA256 (the verifier before)",
-            figures["peer_hmac_sha256_s"]), ("PBKDF2-HMAC-SHA256 600k (OWASP)", figures["peer_pbkdf2_600k_s"])]
+    rows = [
+        ("ours: scrypt N=2^17 r=8 p=1 + pepper", ours),
+        ("HMAC-SHA256 (the verifier before)", figures["peer_hmac_sha256_s"]),
+        ("PBKDF2-HMAC-SHA256 600k (OWASP)", figures["peer_pbkdf2_600k_s"]),
+    ]
     lines = ["| verifier | one guess | ours / it | every 4-digit PIN | every 8-digit PIN |", "|---|---|---|---|---|"]
     for name, seconds in rows:
-        lines.append(f"| {name} | {seconds * 1000:.3f} ms | {ours / seconds:.1f} | {seconds * 1e4 / 3600:.2f} h"
-                     f" | {seconds * 1e8 / 86400 / 365:.1f} years |")
+        lines.append(
+            f"| {name} | {seconds * 1000:.3f} ms | {ours / seconds:.1f} | {seconds * 1e4 / 3600:.2f} h"
+            f" | {seconds * 1e8 / 86400 / 365:.1f} years |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -64,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     command = "python -m bench.pin_kdf" + (" --quick" if args.quick else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pin_kdf.json").write_text(json.dumps({"command": command, **figures}, indent=2) + "\n",
-                                           encoding="utf-8")
-    (args.out / "pin_kdf.md").write_text(f"# PIN verifier cost (one core)\n\n`{command}`\n\n" + table,
-                                         encoding="utf-8")
+    (args.out / "pin_kdf.json").write_text(
+        json.dumps({"command": command, **figures}, indent=2) + "\n", encoding="utf-8"
+    )
+    (args.out / "pin_kdf.md").write_text(f"# PIN verifier cost (one core)\n\n`{command}`\n\n" + table, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Each prompt (8 kHz 16-bit mono, as shipped in firmware/prompts/audio/) is written as a WAV, and encoded with
 libsndfile (the `soundfile` package the firmware already uses) as FLAC and as Opus at two compression levels,
-decoded again and compared with the original samples. The named peer is what a bundle does today: the WAVs compressed with zstd -19 (lossless).
+decoded again and compared with the original samples. The named peer is what a bundle does today: the WAVs compressed
+with zstd -19 (lossless).
 Quality: PESQ narrow band (ITU-T P.862, the `pesq` package; 4.5 is indistinguishable from the reference) and
 SNR. Opus is a perceptual codec, so its SNR is low even where PESQ says it sounds the same; FLAC is bit-exact.
 Results: bench/results/prompt_codecs.json and .md (or --out DIR).
@@ -47,14 +48,20 @@ class Result:
     bit_exact: int = 0
 
     def summary(self, wav_bytes: int) -> dict[str, object]:
-        return {"codec": self.codec, "bytes": self.bytes, "ratio_to_wav": round(self.bytes / wav_bytes, 4),
-                "pesq_mean": round(float(np.mean(self.pesq)), 3), "pesq_min": round(float(np.min(self.pesq)), 3),
-                "snr_db_mean": round(float(np.mean(self.snr_db)), 1), "bit_exact": self.bit_exact}
+        return {
+            "codec": self.codec,
+            "bytes": self.bytes,
+            "ratio_to_wav": round(self.bytes / wav_bytes, 4),
+            "pesq_mean": round(float(np.mean(self.pesq)), 3),
+            "pesq_min": round(float(np.min(self.pesq)), 3),
+            "snr_db_mean": round(float(np.mean(self.snr_db)), 1),
+            "bit_exact": self.bit_exact,
+        }
 
 
 def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     noise = reference.astype(np.float64) - decoded.astype(np.float64)
-    power = float(np.sum(noise ** 2))
+    power = float(np.sum(noise**2))
     return float("inf") if power == 0 else 10 * np.log10(float(np.sum(reference.astype(np.float64) ** 2)) / power)
 
 
@@ -86,19 +93,44 @@ def measure(paths: list[Path]) -> tuple[int, int, list[Result]]:
 def report(wav_bytes: int, zstd_bytes: int, results: list[Result], count: int, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = [r.summary(wav_bytes) for r in results]
-    (out / "prompt_codecs.json").write_text(json.dumps(
-        {"command": command, "prompts": count, "wav_bytes": wav_bytes, "wav_zstd19_bytes": zstd_bytes,
-         "codecs": rows, "per_prompt": [asdict(r) for r in results]}, indent=2) + "\n")
-    lines = ["# Prompt codecs: bytes and quality", "", f"Command: `{command}`", "",
-             (f"{count} prompts, 8 kHz 16-bit mono. Quality against the original samples: PESQ narrow band (P.862, 4.5 ="
-             " indistinguishable) and SNR (capped at 99 dB; bit-exact files have no noise at all)."), "",
-             "| codec | bytes | of the WAVs | PESQ mean | PESQ min | SNR mean (dB) | bit-exact files |",
-             "|---|---:|---:|---:|---:|---:|---:|",
-             f"| WAV | {wav_bytes} | 100% | - | - | - | {count} |",
-             (f"| peer: WAV + zstd -19 (a zstd bundle of the WAVs) | {zstd_bytes} | {zstd_bytes / wav_bytes:.1%} | - | - | - |"
-             f" {count} |")]
-    lines += [f"| {r['codec']} | {r['bytes']} | {r['ratio_to_wav']:.1%} | {r['pesq_mean']} | {r['pesq_min']} |"
-              f" {r['snr_db_mean']} | {r['bit_exact']} |" for r in rows]
+    (out / "prompt_codecs.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "prompts": count,
+                "wav_bytes": wav_bytes,
+                "wav_zstd19_bytes": zstd_bytes,
+                "codecs": rows,
+                "per_prompt": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    lines = [
+        "# Prompt codecs: bytes and quality",
+        "",
+        f"Command: `{command}`",
+        "",
+        (
+            f"{count} prompts, 8 kHz 16-bit mono. Quality against the original samples: PESQ narrow band (P.862, 4.5 ="
+            " indistinguishable) and SNR (capped at 99 dB; bit-exact files have no noise at all)."
+        ),
+        "",
+        "| codec | bytes | of the WAVs | PESQ mean | PESQ min | SNR mean (dB) | bit-exact files |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| WAV | {wav_bytes} | 100% | - | - | - | {count} |",
+        (
+            f"| peer: WAV + zstd -19 (a zstd bundle of the WAVs) | {zstd_bytes} | {zstd_bytes / wav_bytes:.1%} "
+            "| - | - | - |"
+            f" {count} |"
+        ),
+    ]
+    lines += [
+        f"| {r['codec']} | {r['bytes']} | {r['ratio_to_wav']:.1%} | {r['pesq_mean']} | {r['pesq_min']} |"
+        f" {r['snr_db_mean']} | {r['bit_exact']} |"
+        for r in rows
+    ]
     (out / "prompt_codecs.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[6:]))
 
@@ -113,8 +145,14 @@ def main() -> None:
         paths = paths[:QUICK_PROMPTS]
     started = time.monotonic()
     wav_bytes, zstd_bytes, results = measure(paths)
-    report(wav_bytes, zstd_bytes, results, len(paths), args.out,
-           "python -m bench.prompt_codecs" + (" --quick" if args.quick else ""))
+    report(
+        wav_bytes,
+        zstd_bytes,
+        results,
+        len(paths),
+        args.out,
+        "python -m bench.prompt_codecs" + (" --quick" if args.quick else ""),
+    )
     print(f"results in {args.out}/prompt_codecs.md ({time.monotonic() - started:.0f} s)")
 
 

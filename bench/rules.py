@@ -67,9 +67,7 @@ def build(store: Store, rng: random.Random) -> list[str]:
         for _ in range(ENTRIES):
             cache.put(db, "blocks", number(rng.randrange(10**9)), {"source": "called_party"}, 3)
         for _ in range(ENTRIES - 200):
-            cache.put(
-                db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4
-            )
+            cache.put(db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4)
         for k in range(200):
             cache.put(db, "lists", f"{900 + k % 100:03d}{k:03d}????", {"action": "block"}, 4)
     return pins

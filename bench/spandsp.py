@@ -33,11 +33,16 @@ def harness() -> Path:
     _BUILD.mkdir(parents=True, exist_ok=True)
     binary = _BUILD / "spandsp_harness"
     if not binary.exists() or binary.stat().st_mtime < _SOURCE.stat().st_mtime:
-        done = subprocess.run(["gcc", "-O2", "-o", str(binary), str(_SOURCE), "-lspandsp", "-lm"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["gcc", "-O2", "-o", str(binary), str(_SOURCE), "-lspandsp", "-lm"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
-            raise SpanDspUnavailable(f"cannot build the SpanDSP harness (is libspandsp-dev installed?): "
-                                     f"{done.stderr.strip()}")
+            raise SpanDspUnavailable(
+                f"cannot build the SpanDSP harness (is libspandsp-dev installed?): {done.stderr.strip()}"
+            )
     return binary
 
 
@@ -64,16 +69,18 @@ def run(mode: str, samples: np.ndarray, repeats: int = 1) -> Run:
     with tempfile.NamedTemporaryFile(suffix=".raw") as raw:
         raw.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
         raw.flush()
-        out = subprocess.run([str(harness()), mode, raw.name, str(repeats)], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [str(harness()), mode, raw.name, str(repeats)], capture_output=True, text=True, check=True
+        ).stdout
     reports, seconds, count = [], 0.0, len(samples)
     for line in out.splitlines():
         record = json.loads(line)
         if record["kind"] == "timing":
             seconds, count = record["seconds"], record["samples"]
         else:
-            reports.append(Report(record["kind"], record.get("digit", record.get("tone", "")),
-                                  record["sample"] / SAMPLE_RATE))
+            reports.append(
+                Report(record["kind"], record.get("digit", record.get("tone", "")), record["sample"] / SAMPLE_RATE)
+            )
     return Run(reports, seconds, count)
 
 

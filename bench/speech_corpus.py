@@ -23,8 +23,16 @@ from sim.sounds import MOH, PACKAGES, sound_dir
 
 TEXTS = Path("/usr/share/common-licenses")
 #: (voice+variant, words per minute, pitch 0-99) for each text, in order.
-VOICES = [("en-us+f3", 165, 60), ("en-gb+m3", 150, 40), ("es-419+f2", 160, 70), ("en-gb-scotland+m1", 175, 50),
-          ("es+m4", 150, 35), ("en-us+f4", 185, 80), ("en-us+m7", 200, 30), ("es-419+f5", 140, 55)]
+VOICES = [
+    ("en-us+f3", 165, 60),
+    ("en-gb+m3", 150, 40),
+    ("es-419+f2", 160, 70),
+    ("en-gb-scotland+m1", 175, 50),
+    ("es+m4", 150, 35),
+    ("en-us+f4", 185, 80),
+    ("en-us+m7", 200, 30),
+    ("es-419+f5", 140, 55),
+]
 CACHE = Path(tempfile.gettempdir()) / "ringfence-bench" / "espeak"
 
 
@@ -48,8 +56,11 @@ def _espeak(limit: int | None) -> Iterator[Recording]:
         voice, wpm, pitch = VOICES[i % len(VOICES)]
         wav = CACHE / f"{text.name}-{voice}-{wpm}-{pitch}.wav"
         if not wav.exists():
-            subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "-f", str(text),
-                            "-w", str(wav)], check=True, capture_output=True)
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "-f", str(text), "-w", str(wav)],
+                check=True,
+                capture_output=True,
+            )
         yield Recording("espeak", f"{text.name} ({voice})", read_wav(wav))
 
 
@@ -68,13 +79,19 @@ def recordings(espeak_texts: int | None = None, per_group: int | None = None) ->
 def through_line(recs: list[Recording], seed: int = 30) -> list[Recording]:
     """The same recordings as heard over a telephone line."""
     rng = np.random.default_rng(seed)
-    return [Recording(r.group, r.name, np.clip(np.round(telephone(r.samples, rng, snr_db=30.0)), -32768, 32767)
-                      .astype(np.int16)) for r in recs]
+    return [
+        Recording(
+            r.group, r.name, np.clip(np.round(telephone(r.samples, rng, snr_db=30.0)), -32768, 32767).astype(np.int16)
+        )
+        for r in recs
+    ]
 
 
 def false_detections(
-    recs: list[Recording], line: list[Recording],
-    ours: Callable[[np.ndarray], list[str]], peer: Callable[[np.ndarray], list[str]],
+    recs: list[Recording],
+    line: list[Recording],
+    ours: Callable[[np.ndarray], list[str]],
+    peer: Callable[[np.ndarray], list[str]],
 ) -> dict[str, dict[str, object]]:
     """Detections on audio that holds none (talk-off), per corpus group, as recorded and through the line.
 
@@ -82,8 +99,9 @@ def false_detections(
     groups: dict[str, dict[str, object]] = {}
     for label, corpus in (("recorded", recs), ("through_line", line)):
         for rec in corpus:
-            g = groups.setdefault(f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [],
-                                                            "spandsp_hits": []})
+            g = groups.setdefault(
+                f"{rec.group} {label}", {"minutes": 0.0, "ours": 0, "spandsp": 0, "ours_hits": [], "spandsp_hits": []}
+            )
             g["minutes"] = float(g["minutes"]) + rec.seconds / 60  # type: ignore[arg-type]
             mine, theirs = ours(rec.samples), peer(rec.samples)
             g["ours"] = int(g["ours"]) + len(mine)  # type: ignore[call-overload]

@@ -70,17 +70,50 @@ def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str
 
     ids = [f"I{100000 + i:06d}" for i in range(inmates)]
     allowed = [[phone() for _ in range(20)] for _ in ids]
-    write("inmates", [(i, {"pin_verifier": f"k1:{rng.randbytes(32).hex()}", "name": f"Inmate {i}",
-                           "language": rng.choice(["en", "en", "en", "es"]), "housing_unit": rng.choice("ABCDEFGH"),
-                           "pan": {"numbers": pan}}) for i, pan in zip(ids, allowed, strict=True)])
-    write("blocks", [(phone(), {"created_at": "2026-01-05T10:00:00+00:00",
-                                "source": rng.choice(["called_party", "facility", "victim_services"])})
-                     for _ in range(int(100_000 * scale))])
-    write("accounts", [(f"debit:{i}", {"balance_cents": rng.randrange(0, 5000)}) for i in ids]
-          + [(f"prepaid:{phone()}", {"balance_cents": rng.randrange(0, 5000)}) for _ in range(int(2_000 * scale))])
-    write("numbers", [(pan[0], {"line_type": rng.choice(["landline", "mobile", "voip"]), "collect_billable": False})
-                      for pan in allowed])
-    write("lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))])
+    write(
+        "inmates",
+        [
+            (
+                i,
+                {
+                    "pin_verifier": f"k1:{rng.randbytes(32).hex()}",
+                    "name": f"Inmate {i}",
+                    "language": rng.choice(["en", "en", "en", "es"]),
+                    "housing_unit": rng.choice("ABCDEFGH"),
+                    "pan": {"numbers": pan},
+                },
+            )
+            for i, pan in zip(ids, allowed, strict=True)
+        ],
+    )
+    write(
+        "blocks",
+        [
+            (
+                phone(),
+                {
+                    "created_at": "2026-01-05T10:00:00+00:00",
+                    "source": rng.choice(["called_party", "facility", "victim_services"]),
+                },
+            )
+            for _ in range(int(100_000 * scale))
+        ],
+    )
+    write(
+        "accounts",
+        [(f"debit:{i}", {"balance_cents": rng.randrange(0, 5000)}) for i in ids]
+        + [(f"prepaid:{phone()}", {"balance_cents": rng.randrange(0, 5000)}) for _ in range(int(2_000 * scale))],
+    )
+    write(
+        "numbers",
+        [
+            (pan[0], {"line_type": rng.choice(["landline", "mobile", "voip"]), "collect_billable": False})
+            for pan in allowed
+        ],
+    )
+    write(
+        "lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))]
+    )
     write("pin_keys", [("k1", {"secret": rng.randbytes(32).hex()})])
     # The facility's full rules document: rates for every call type and class, limits, schedules.
     write("rules", [("facility", load_rules(None).model_dump(mode="json"))])
@@ -120,8 +153,11 @@ def mutate(directory: Path, fraction: float, seed: int = 2) -> tuple[Path, int, 
 
 def peers(directory: Path) -> dict[str, int]:
     raw = b"".join(p.read_bytes() for p in sorted(directory.glob("*.jsonl")))
-    return {"raw_jsonl_bytes": len(raw), "zstd19_bytes": len(zstandard.ZstdCompressor(level=19).compress(raw)),
-            "gzip9_bytes": len(gzip.compress(raw, 9))}
+    return {
+        "raw_jsonl_bytes": len(raw),
+        "zstd19_bytes": len(zstandard.ZstdCompressor(level=19).compress(raw)),
+        "gzip9_bytes": len(gzip.compress(raw, 9)),
+    }
 
 
 class Counting:
@@ -161,9 +197,14 @@ def one_sync(url: str, store: Store, creds: Credentials, baud: int = BAUD) -> di
     report: SyncReport = DeviceSync(store, creds.name, creds.sync_key, timeout=60).run(channel)
     seconds = time.monotonic() - started
     channel.close()
-    result = {**asdict(report), "seconds": seconds, "message_bytes_in": channel.message_bytes_in,
-              "message_bytes_out": channel.message_bytes_out, "wire_bytes_in": channel.bytes_read,
-              "wire_bytes_out": channel.bytes_written}
+    result = {
+        **asdict(report),
+        "seconds": seconds,
+        "message_bytes_in": channel.message_bytes_in,
+        "message_bytes_out": channel.message_bytes_out,
+        "wire_bytes_in": channel.bytes_read,
+        "wire_bytes_out": channel.bytes_written,
+    }
     result.pop("notes")
     if not url.startswith("tcp://"):
         result["line_use_down"] = channel.bytes_read / (seconds * LINE_BYTES_PER_S)
@@ -218,8 +259,12 @@ def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:
     cable = SerialCable(BAUD)
     port = free_port()
     server = start_server(db_path, [cable.end_b, f"tcp://127.0.0.1:{port}"])
-    results: dict[str, Any] = {"facility": counts, "peers": peers(facility), "changed_records": changed_count,
-                               "changed_records_zstd_bytes": changed_compressed}
+    results: dict[str, Any] = {
+        "facility": counts,
+        "peers": peers(facility),
+        "changed_records": changed_count,
+        "changed_records_zstd_bytes": changed_compressed,
+    }
     try:
         stores = {name: Store(tmp / f"{name}.sqlite") for name in creds}
         for store in stores.values():
@@ -300,78 +345,127 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def lines_markdown(run: dict[str, Any]) -> list[str]:
-    lines = ["", "## The serial ARQ through impaired lines", "",
-             ("One full sync of a reference facility at 115200 baud through"
-              " sim/serial_cable.py: clean; each byte flipped, dropped or doubled with probability 1e-4; the line"
-              " silent both ways for 2 s at the start of every 5 s. Goodput = whole sync messages delivered toward"
-              " the device / (seconds x 11,520 bytes/s); of up time = the same over the seconds the line was up."
-              " The seconds include the device applying the pull at the end (the line idle)."), "",
-             ("| line | facility records | seconds | up seconds | line use | goodput | goodput of up time |"
-              " damaged bytes | agreed | command |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "## The serial ARQ through impaired lines",
+        "",
+        (
+            "One full sync of a reference facility at 115200 baud through"
+            " sim/serial_cable.py: clean; each byte flipped, dropped or doubled with probability 1e-4; the line"
+            " silent both ways for 2 s at the start of every 5 s. Goodput = whole sync messages delivered toward"
+            " the device / (seconds x 11,520 bytes/s); of up time = the same over the seconds the line was up."
+            " The seconds include the device applying the pull at the end (the line idle)."
+        ),
+        "",
+        (
+            "| line | facility records | seconds | up seconds | line use | goodput | goodput of up time |"
+            " damaged bytes | agreed | command |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in run.items():
-        lines.append(f"| {name} | {r['facility_records']:,} | {r['seconds']:.1f} | {r['up_seconds']:.1f} |"
-                     f" {r['line_use_down']:.1%} | {r['goodput_down']:.1%} | {r['goodput_up']:.1%} |"
-                     f" {r['bytes_damaged']} | {r['agree']} | `{r['command']}` |")
+        lines.append(
+            f"| {name} | {r['facility_records']:,} | {r['seconds']:.1f} | {r['up_seconds']:.1f} |"
+            f" {r['line_use_down']:.1%} | {r['goodput_down']:.1%} | {r['goodput_up']:.1%} |"
+            f" {r['bytes_damaged']} | {r['agree']} | `{r['command']}` |"
+        )
     return lines
 
 
 def reference_markdown(ref: dict[str, Any], command: str) -> list[str]:
-    lines = [f"Command: `{command}`", "",
-             (f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
-             f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table."), "",
-             ("Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
-             " line toward the device / (seconds x 11,520 bytes/s); goodput = whole sync messages delivered /"
-             " the same. TCP: TLS 1.3 on loopback; bytes are what TLS carried (its record overhead not counted)."),
-             "",
-             "| run | seconds | wire bytes down | wire bytes up | message bytes down | line use | goodput | changes in |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Command: `{command}`",
+        "",
+        (
+            f"Facility: {json.dumps(ref['facility'])} records; the inmates' PAN lists hold 20 allowed numbers each"
+            f" ({20 * ref['facility']['inmates']:,}); `rules` holds the facility document with its rate table."
+        ),
+        "",
+        (
+            "Serial: 115200 baud 8N1 on a paced pty pair (sim/serial_cable.py); line use = bytes that crossed the"
+            " line toward the device / (seconds x 11,520 bytes/s); goodput = whole sync messages delivered /"
+            " the same. TCP: TLS 1.3 on loopback; bytes are what TLS carried (its record overhead not counted)."
+        ),
+        "",
+        "| run | seconds | wire bytes down | wire bytes up | message bytes down | line use | goodput | changes in |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key, run in ref.items():
         if ":" not in key:
             continue
         line_use = f"{run['line_use_down']:.1%}" if "line_use_down" in run else "-"
         goodput = f"{run['goodput_down']:.1%}" if "goodput_down" in run else "-"
-        lines.append(f"| {key} | {run['seconds']:.1f} | {run['wire_bytes_in']:,} | {run['wire_bytes_out']:,} |"
-                     f" {run['message_bytes_in']:,} | {line_use} | {goodput} | {run['received']:,} |")
+        lines.append(
+            f"| {key} | {run['seconds']:.1f} | {run['wire_bytes_in']:,} | {run['wire_bytes_out']:,} |"
+            f" {run['message_bytes_in']:,} | {line_use} | {goodput} | {run['received']:,} |"
+        )
     peers_ = ref["peers"]
-    lines += ["", "Named peers (the same files compressed whole, as a plain copy would send them):", "",
-              f"- raw JSON lines: {peers_['raw_jsonl_bytes']:,} bytes",
-              f"- zstd -19: {peers_['zstd19_bytes']:,} bytes ({peers_['zstd19_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)",
-              f"- gzip -9: {peers_['gzip9_bytes']:,} bytes ({peers_['gzip9_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)"]
+    lines += [
+        "",
+        "Named peers (the same files compressed whole, as a plain copy would send them):",
+        "",
+        f"- raw JSON lines: {peers_['raw_jsonl_bytes']:,} bytes",
+        f"- zstd -19: {peers_['zstd19_bytes']:,} bytes "
+        f"({peers_['zstd19_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)",
+        f"- gzip -9: {peers_['gzip9_bytes']:,} bytes ({peers_['gzip9_bytes'] / LINE_BYTES_PER_S:.0f} s at 115200 8N1)",
+    ]
     for key in ("bench-serial:full", "bench-tcp:full"):
         if key in ref:
-            lines.append(f"- {key}: wire bytes down / zstd -19 = {ref[key]['wire_bytes_in'] / peers_['zstd19_bytes']:.2f},"
-                         f" / gzip -9 = {ref[key]['wire_bytes_in'] / peers_['gzip9_bytes']:.2f}")
-    lines += ["", (f"1% change: {ref['changed_records']:,} records, {ref['changed_records_zstd_bytes']:,} bytes"
-                  " as zstd-compressed JSON lines.")]
+            lines.append(
+                f"- {key}: wire bytes down / zstd -19 = {ref[key]['wire_bytes_in'] / peers_['zstd19_bytes']:.2f},"
+                f" / gzip -9 = {ref[key]['wire_bytes_in'] / peers_['gzip9_bytes']:.2f}"
+            )
+    lines += [
+        "",
+        (
+            f"1% change: {ref['changed_records']:,} records, {ref['changed_records_zstd_bytes']:,} bytes"
+            " as zstd-compressed JSON lines."
+        ),
+    ]
     for key in ("bench-serial:incremental", "bench-tcp:incremental"):
         if key in ref:
             run = ref[key]
-            lines.append(f"- {key}: {run['wire_bytes_in'] + run['wire_bytes_out']:,} wire bytes both ways ="
-                         f" {(run['wire_bytes_in'] + run['wire_bytes_out']) / ref['changed_records_zstd_bytes']:.2f}"
-                         " x the changed records' compressed size")
+            lines.append(
+                f"- {key}: {run['wire_bytes_in'] + run['wire_bytes_out']:,} wire bytes both ways ="
+                f" {(run['wire_bytes_in'] + run['wire_bytes_out']) / ref['changed_records_zstd_bytes']:.2f}"
+                " x the changed records' compressed size"
+            )
     return lines
 
 
 def fleet_markdown(key: str, fleet: dict[str, Any]) -> list[str]:
     backend = "PostgreSQL" if key.endswith("postgresql") else "SQLite"
-    lines = ["", (f"## {fleet['devices']} devices of {fleet['facilities']} facilities at once over TLS: {backend},"
-             f" {fleet['server_processes']} server process(es)"), "",
-             ("Each device a thread of the bench process with its own store and certificate; the server processes"
-              " share one address (SO_REUSEPORT) and one database; all on the same 2 cores. first_sync: every"
-              " device's full sync at once; incremental_sync: after a 1% change in every facility, each device"
-              " pulls it and pushes 20 outbox records. Times are per device, from start to agreement; a failed"
-              " session is tried again (3 tries) and counted. Memory: the ringfence server processes' resident"
-              " set, peak during the wave less just after they started, per device (PostgreSQL's own processes"
-              " not counted)."), "",
-             ("| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
-              " p50 s | p99 s | server RSS peak MB | server kB per connection |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        (
+            f"## {fleet['devices']} devices of {fleet['facilities']} facilities at once over TLS: {backend},"
+            f" {fleet['server_processes']} server process(es)"
+        ),
+        "",
+        (
+            "Each device a thread of the bench process with its own store and certificate; the server processes"
+            " share one address (SO_REUSEPORT) and one database; all on the same 2 cores. first_sync: every"
+            " device's full sync at once; incremental_sync: after a 1% change in every facility, each device"
+            " pulls it and pushes 20 outbox records. Times are per device, from start to agreement; a failed"
+            " session is tried again (3 tries) and counted. Memory: the ringfence server processes' resident"
+            " set, peak during the wave less just after they started, per device (PostgreSQL's own processes"
+            " not counted)."
+        ),
+        "",
+        (
+            "| wave | wall s | sessions/s | agreed | failed devices | failed sessions | of them first-wave |"
+            " p50 s | p99 s | server RSS peak MB | server kB per connection |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for wave in ("first_sync", "incremental_sync"):
         w = fleet[wave]
-        lines.append(f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
-                     f" {w['failed_devices']} | {w['failed_sessions']} | {w['first_wave_failures']} |"
-                     f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['server_rss_peak_mb']:.0f} |"
-                     f" {w['server_kb_per_connection']:.0f} |")
+        lines.append(
+            f"| {wave} | {w['wall_s']:.1f} | {w['sessions_per_s']:.1f} | {w['agreed']} |"
+            f" {w['failed_devices']} | {w['failed_sessions']} | {w['first_wave_failures']} |"
+            f" {w['p50_s']:.2f} | {w['p99_s']:.2f} | {w['server_rss_peak_mb']:.0f} |"
+            f" {w['server_kb_per_connection']:.0f} |"
+        )
         for cause, count in sorted(w["causes"].items(), key=lambda item: -item[1]):
             lines.append(f"- {wave}: {count} session(s) failed: {cause}")
     lines.append(f"\nIncremental wave: {fleet['incremental_sync']['records_per_s']:.0f} outbox records/s accepted.")
@@ -388,10 +482,16 @@ def main() -> None:
     parser.add_argument("--line-scale", type=float, default=0.3, help="facility fraction for the impaired lines")
     parser.add_argument("--no-serial", action="store_true")
     parser.add_argument("--lines", default=",".join(LINES), help="which impaired lines (comma-separated)")
-    parser.add_argument("--parts", default="reference,lines,fleet",
-                        help="which parts to run (the others keep their last results in sync.json)")
-    parser.add_argument("--quick", action="store_true",
-                        help="1%% of the facility, 1%% on the impaired lines, 6 devices in 2 facilities: a smoke test")
+    parser.add_argument(
+        "--parts",
+        default="reference,lines,fleet",
+        help="which parts to run (the others keep their last results in sync.json)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1%% of the facility, 1%% on the impaired lines, 6 devices in 2 facilities: a smoke test",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
     if args.quick:
@@ -417,11 +517,19 @@ def main() -> None:
             results["lines"] = {**{k: v for k, v in results.get("lines", {}).items() if k in LINES}, **measured}
         if "fleet" in parts and args.devices:
             fleet = (args.devices, args.facilities)
-            results["fleet_sqlite"] = bench_fleet(Path(tmp) / "fleet-sqlite", str(Path(tmp) / "fleet.sqlite"),
-                                                  *fleet, 1, args.fleet_scale, reference_facility, mutate)
+            results["fleet_sqlite"] = bench_fleet(
+                Path(tmp) / "fleet-sqlite",
+                str(Path(tmp) / "fleet.sqlite"),
+                *fleet,
+                1,
+                args.fleet_scale,
+                reference_facility,
+                mutate,
+            )
             with postgres_cluster(Path(tmp)) as url:
-                results["fleet_postgresql"] = bench_fleet(Path(tmp) / "fleet-pg", url, *fleet, args.processes,
-                                                          args.fleet_scale, reference_facility, mutate)
+                results["fleet_postgresql"] = bench_fleet(
+                    Path(tmp) / "fleet-pg", url, *fleet, args.processes, args.fleet_scale, reference_facility, mutate
+                )
     saved.write_text(json.dumps(results, indent=1))
     (out / "sync.md").write_text(markdown(results))
     print(markdown(results))

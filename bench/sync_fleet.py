@@ -77,12 +77,19 @@ def run_wave(devices: int, sync: Callable[[int], SyncReport], tries: int = 3) ->
     causes: dict[str, int] = {}
     for _index, _attempt, cause in failures:
         causes[cause] = causes.get(cause, 0) + 1
-    return {"wall_s": wall, "sessions_per_s": devices / wall, "agreed": sum(agreed),
-            "failed_devices": devices - sum(agreed), "failed_sessions": len(failures),
-            "first_wave_failures": sum(1 for _i, attempt, _c in failures if attempt == 0),
-            "retried_sessions": sum(1 for _i, attempt, _c in failures if attempt < tries - 1),
-            "causes": causes, "p50_s": statistics.median(ordered),
-            "p99_s": ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)], "max_s": ordered[-1]}
+    return {
+        "wall_s": wall,
+        "sessions_per_s": devices / wall,
+        "agreed": sum(agreed),
+        "failed_devices": devices - sum(agreed),
+        "failed_sessions": len(failures),
+        "first_wave_failures": sum(1 for _i, attempt, _c in failures if attempt == 0),
+        "retried_sessions": sum(1 for _i, attempt, _c in failures if attempt < tries - 1),
+        "causes": causes,
+        "p50_s": statistics.median(ordered),
+        "p99_s": ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)],
+        "max_s": ordered[-1],
+    }
 
 
 def _cause(message: str) -> str:
@@ -98,8 +105,12 @@ def postgres_cluster(tmp: Path) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    started = subprocess.run([str(ROOT / "scripts/start-postgres"), str(base / "cluster"), str(port)],
-                             capture_output=True, text=True, check=True)
+    started = subprocess.run(
+        [str(ROOT / "scripts/start-postgres"), str(base / "cluster"), str(port)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     try:
         yield started.stdout.strip()
     finally:
@@ -140,9 +151,24 @@ class MemorySampler:
 def start_servers(db: str, url: str, count: int, blob_dir: Path) -> list[subprocess.Popen[bytes]]:
     servers = []
     for _ in range(count):
-        server = subprocess.Popen([sys.executable, "-m", "firmware", "central", "serve", "--db", db, "--link", url,
-                                   "--blob-dir", str(blob_dir)] + (["--reuse-port"] if count > 1 else []),
-                                  cwd=ROOT, stderr=subprocess.PIPE)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "firmware",
+                "central",
+                "serve",
+                "--db",
+                db,
+                "--link",
+                url,
+                "--blob-dir",
+                str(blob_dir),
+            ]
+            + (["--reuse-port"] if count > 1 else []),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
         assert server.stderr is not None
         line = server.stderr.readline().decode()
         assert line.startswith("serving"), line
@@ -152,9 +178,16 @@ def start_servers(db: str, url: str, count: int, blob_dir: Path) -> list[subproc
     return servers
 
 
-def bench_fleet(tmp: Path, db: str, devices: int, facilities: int, processes: int, scale: float,
-                make_facility: Callable[[Path, float, int], Any],
-                mutate: Callable[[Path, float, int], tuple[Path, int, int]]) -> dict[str, Any]:
+def bench_fleet(
+    tmp: Path,
+    db: str,
+    devices: int,
+    facilities: int,
+    processes: int,
+    scale: float,
+    make_facility: Callable[[Path, float, int], Any],
+    mutate: Callable[[Path, float, int], tuple[Path, int, int]],
+) -> dict[str, Any]:
     """`devices` spread evenly over `facilities`, served by `processes` server processes on database `db`."""
     conn = connect_db(db)
     migrate(conn)
@@ -188,12 +221,20 @@ def bench_fleet(tmp: Path, db: str, devices: int, facilities: int, processes: in
 
     def wave(name: str) -> None:
         with MemorySampler([s.pid for s in servers]) as memory:
-            out[name] = run_wave(devices, lambda index: DeviceSync(
-                stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
-                    connect(url, creds[index], timeout=60)))
+            out[name] = run_wave(
+                devices,
+                lambda index: DeviceSync(stores[index], creds[index].name, creds[index].sync_key, timeout=120).run(
+                    connect(url, creds[index], timeout=60)
+                ),
+            )
         peak = sum(memory.peak.values())
-        out[name].update({"server_rss_idle_mb": idle / 2**20, "server_rss_peak_mb": peak / 2**20,
-                          "server_kb_per_connection": (peak - idle) / 1024 / devices})
+        out[name].update(
+            {
+                "server_rss_idle_mb": idle / 2**20,
+                "server_rss_peak_mb": peak / 2**20,
+                "server_kb_per_connection": (peak - idle) / 1024 / devices,
+            }
+        )
         print(name, json.dumps(out[name]), flush=True)
 
     try:

@@ -85,12 +85,20 @@ def sim() -> None:
 
 @sim.command("run")
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/sim"), show_default=True,
-              help="The simulated device's own storage (store, recordings, audio); it persists between runs,"
-                   " as a real device's does, unless --fresh.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("var/sim"),
+    show_default=True,
+    help="The simulated device's own storage (store, recordings, audio); it persists between runs,"
+    " as a real device's does, unless --fresh.",
+)
 @click.option("--fresh", is_flag=True, help="Start from a new device: clear the data directory first.")
-@click.option("--existing-store", is_flag=True,
-              help="Run on the store already in DATA_DIR (e.g. after `ringfence sync`); ignore the scenario's world.")
+@click.option(
+    "--existing-store",
+    is_flag=True,
+    help="Run on the store already in DATA_DIR (e.g. after `ringfence sync`); ignore the scenario's world.",
+)
 def sim_run(scenario: Path, data_dir: Path, fresh: bool, existing_store: bool) -> None:
     """Play SCENARIO and print every event as one JSON object per line."""
     from sim import runner
@@ -182,9 +190,12 @@ def config_show(path: Path | None) -> None:
 @main.command("run")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
 @click.option("--sim", is_flag=True, help="Run even though every device is simulated (a bench, a test, a demo).")
-@click.option("--scenario", type=click.Path(path_type=Path),
-              help="With --sim: act out this scenario's steps and called parties on the simulated devices,"
-                   " in real time from start-up (docs/scenarios.md).")
+@click.option(
+    "--scenario",
+    type=click.Path(path_type=Path),
+    help="With --sim: act out this scenario's steps and called parties on the simulated devices,"
+    " in real time from start-up (docs/scenarios.md).",
+)
 def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> None:
     """Run the device's role on its configured hardware until stopped, logging events as JSON lines."""
     from firmware.device import DeviceError, all_simulated, build, real_devices
@@ -200,8 +211,10 @@ def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> No
     if cfg is None:
         return
     if all_simulated(cfg) and not sim:
-        raise UserError(f"{source}: every device of this {cfg.device.role} is simulated ({_backends_text(cfg)});"
-                        " set the real backends, or pass --sim to run a simulated device")
+        raise UserError(
+            f"{source}: every device of this {cfg.device.role} is simulated ({_backends_text(cfg)});"
+            " set the real backends, or pass --sim to run a simulated device"
+        )
     if scenario is not None and not sim:
         raise UserError("--scenario drives simulated devices: pass --sim too")
     clock = MonotonicClock()
@@ -214,8 +227,11 @@ def run_device(config_path: Path | None, sim: bool, scenario: Path | None) -> No
     runtime = assembly.runtime
     runtime.observe(lambda record: click.echo(json.dumps(record, ensure_ascii=False)))
     sync = f"sync every {cfg.sync.interval_s:g} s with {cfg.link.url}" if assembly.sync is not None else "sync off"
-    click.echo(f"ringfence: {cfg.device.role} {cfg.device.id} starting: {_backends_text(cfg)}; {sync}"
-               f"{' (simulated)' if sim else ''}", err=True)
+    click.echo(
+        f"ringfence: {cfg.device.role} {cfg.device.id} starting: {_backends_text(cfg)}; {sync}"
+        f"{' (simulated)' if sim else ''}",
+        err=True,
+    )
     try:
         assembly.start()
         if play is not None:
@@ -248,8 +264,9 @@ def _config_or_wait(path: Path | None, stop: threading.Event) -> config_mod.Conf
         except config_mod.ConfigError as exc:
             if str(exc) != said:
                 said = str(exc)
-                click.echo(f"ringfence: error: {said}; the device stays out of service until the file is corrected",
-                           err=True)
+                click.echo(
+                    f"ringfence: error: {said}; the device stays out of service until the file is corrected", err=True
+                )
         if stop.wait(CONFIG_RECHECK_S):
             return None
 

@@ -167,15 +167,25 @@ class LineSection(_Section):
             try:
                 password = Path(self.password_file).read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"line.password_file: cannot read {self.password_file}: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+                raise ConfigError(
+                    f"line.password_file: cannot read {self.password_file}: {getattr(exc, 'strerror', None) or exc}"
+                ) from None
             if not password or "\n" in password:
                 raise ConfigError(f"line.password_file: {self.password_file} must hold the password on one line")
         return SipSettings(
-            server=self.server, domain=self.domain, user=self.user, password=password, register=self.registration,
-            register_expires_s=self.register_expires_s, local_address=self.local_address, sip_port=self.sip_port,
-            codecs=self.codecs, rtp_ports=self.rtp_ports, dial_template=self.dial_template,
-            response_timeout_s=self.response_timeout_s, transport=self.transport,
+            server=self.server,
+            domain=self.domain,
+            user=self.user,
+            password=password,
+            register=self.registration,
+            register_expires_s=self.register_expires_s,
+            local_address=self.local_address,
+            sip_port=self.sip_port,
+            codecs=self.codecs,
+            rtp_ports=self.rtp_ports,
+            dial_template=self.dial_template,
+            response_timeout_s=self.response_timeout_s,
+            transport=self.transport,
         )
 
 

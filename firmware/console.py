@@ -40,5 +40,4 @@ def one_line(exc: Exception) -> tuple[str, ExitCode] | None:
         return f"database: {exc}", InputError.exit_code
     if os.environ.get("RINGFENCE_DEBUG"):
         return None
-    return (f"internal error: {type(exc).__name__}: {exc} (RINGFENCE_DEBUG=1 shows where)",
-            ExitCode.INTERNAL)
+    return (f"internal error: {type(exc).__name__}: {exc} (RINGFENCE_DEBUG=1 shows where)", ExitCode.INTERNAL)

@@ -83,8 +83,10 @@ def real_devices(config: Config, clock: Clock) -> Devices:
             devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
         except Exception as exc:  # every library has its own errors; all mean "this GPIO cannot be used"
             devices.close()
-            raise DeviceError(f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
-                              f" {type(exc).__name__}: {exc}") from exc
+            raise DeviceError(
+                f"gpio.backend = {config.gpio.backend!r}: cannot open the keypad and hookswitch:"
+                f" {type(exc).__name__}: {exc}"
+            ) from exc
     if config.line.backend == "sip":
         try:
             from hal.sip_line import SipLine
@@ -108,8 +110,14 @@ def real_devices(config: Config, clock: Clock) -> Devices:
 
             a = config.audio
             devices.audio = SoundDeviceAudioPort(
-                clock, a.device or None, a.samplerate, block_ms=a.block_ms, queue_ms=a.queue_ms,
-                prefill_ms=a.prefill_ms, idle_ms=a.idle_ms, stall_ms=a.stall_ms,
+                clock,
+                a.device or None,
+                a.samplerate,
+                block_ms=a.block_ms,
+                queue_ms=a.queue_ms,
+                prefill_ms=a.prefill_ms,
+                idle_ms=a.idle_ms,
+                stall_ms=a.stall_ms,
             )
         except Exception as exc:
             devices.close()
@@ -175,8 +183,14 @@ SIMULATED = frozenset({"sim", "mock"})
 
 def device_backends(config: Config) -> dict[str, str]:
     """Every device and the backend the config chose for it ("none": not fitted)."""
-    return {"keypad": config.gpio.backend, "hook": config.gpio.backend, "audio": config.audio.backend,
-            "line": config.line.backend, "display": config.display.backend, "printer": config.printer.backend}
+    return {
+        "keypad": config.gpio.backend,
+        "hook": config.gpio.backend,
+        "audio": config.audio.backend,
+        "line": config.line.backend,
+        "display": config.display.backend,
+        "printer": config.printer.backend,
+    }
 
 
 def backends(config: Config) -> dict[str, str]:

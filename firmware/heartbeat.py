@@ -29,8 +29,7 @@ class NoHeartbeat:
 
 
 class PipeHeartbeat:
-    def __init__(self, fd: int, every_s: float = BEAT_EVERY_S,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, fd: int, every_s: float = BEAT_EVERY_S, now: Callable[[], float] = time.monotonic) -> None:
         os.set_blocking(fd, False)
         self.fd: int | None = fd
         self.every_s = every_s

@@ -40,8 +40,14 @@ class CallResult:
         return self.answered and self.ended_by in ("us", "far_end") and not self.failure
 
 
-def place_call(line: Line, number: str, talk_s: float, ring_s: float, play: np.ndarray | None,
-               emit: Callable[[dict[str, Any]], None]) -> CallResult:
+def place_call(
+    line: Line,
+    number: str,
+    talk_s: float,
+    ring_s: float,
+    play: np.ndarray | None,
+    emit: Callable[[dict[str, Any]], None],
+) -> CallResult:
     """Dial, talk for `talk_s` after the answer (sending `play`, then silence), hang up; real time, 20 ms ticks."""
     events: queue.Queue[Event] = queue.Queue()
     line.start(events.put)
@@ -99,17 +105,33 @@ def line_group() -> None:
 
 
 @line_group.command("call")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,
-              help="The device's TOML file; its [line] section says how to reach the network.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The device's TOML file; its [line] section says how to reach the network.",
+)
 @click.argument("number")
-@click.option("--seconds", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
-              help="How long to stay on the call once answered.")
-@click.option("--ring-seconds", type=click.FloatRange(1, 600), default=60.0, show_default=True,
-              help="How long to let it ring before giving up.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    help="How long to stay on the call once answered.",
+)
+@click.option(
+    "--ring-seconds",
+    type=click.FloatRange(1, 600),
+    default=60.0,
+    show_default=True,
+    help="How long to let it ring before giving up.",
+)
 @click.option("--play", type=click.Path(path_type=Path), help="A WAV file to send to the far end.")
 @click.option("--record", type=click.Path(path_type=Path), help="Where to write the far end's audio (8 kHz WAV).")
-def line_call(config_path: Path, number: str, seconds: float, ring_seconds: float, play: Path | None,
-              record: Path | None) -> None:
+def line_call(
+    config_path: Path, number: str, seconds: float, ring_seconds: float, play: Path | None, record: Path | None
+) -> None:
     """Place one call to NUMBER (or a full SIP URI, called directly); exit 0 only if answered and ended cleanly."""
     from firmware.dsp.wavio import AudioFileError, read_wav
     from hal.audio import write_wav
@@ -119,22 +141,32 @@ def line_call(config_path: Path, number: str, seconds: float, ring_seconds: floa
     try:
         cfg = config_mod.load(config_path)
         if cfg.line.backend != "sip":
-            raise UserError(f"{config_path}: line.backend is {cfg.line.backend!r}; a call needs backend = \"sip\"")
+            raise UserError(f'{config_path}: line.backend is {cfg.line.backend!r}; a call needs backend = "sip"')
         settings = cfg.line.sip_settings()
         samples = read_wav(play) if play is not None else None
     except (config_mod.ConfigError, AudioFileError) as exc:
         raise UserError(str(exc)) from None
     line = SipLine(MonotonicClock(), settings)
     try:
-        result = place_call(line, number, seconds, ring_seconds, samples,
-                            lambda record: click.echo(json.dumps(record), nl=True))
+        result = place_call(
+            line, number, seconds, ring_seconds, samples, lambda record: click.echo(json.dumps(record), nl=True)
+        )
     except OSError as exc:
         raise UserError(f"line: cannot open the SIP socket: {exc.strerror or exc}") from None
     finally:
         line.close()
     status, reason = line.last_response
-    click.echo(json.dumps({"event": "summary", "answered": result.answered, "sip_status": status,
-                           "sip_reason": reason, **line.last_stats}))
+    click.echo(
+        json.dumps(
+            {
+                "event": "summary",
+                "answered": result.answered,
+                "sip_status": status,
+                "sip_reason": reason,
+                **line.last_stats,
+            }
+        )
+    )
     if record is not None:
         far = np.concatenate(result.far_audio) if result.far_audio else np.zeros(0, dtype=np.int16)
         write_wav(record, far)

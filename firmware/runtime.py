@@ -50,6 +50,7 @@ class InputReleased(Event):
     off_hook: bool
     kind: ClassVar[str] = "input_released"
 
+
 #: What a key typed during secret input looks like in logs and event streams.
 HIDDEN_KEY = "•"
 

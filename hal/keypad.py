@@ -51,9 +51,7 @@ class KeyScanner:
             raise ValueError(f"keypad debounce_ms must not be negative, got {debounce_ms}")
         self.rows = LAYOUTS[layout]
         self.debounce = debounce_ms / 1000.0
-        self._keys = {
-            (r, c): _KeyState() for r, row in enumerate(self.rows) for c in range(len(row))
-        }
+        self._keys = {(r, c): _KeyState() for r, row in enumerate(self.rows) for c in range(len(row))}
 
     def key_at(self, contact: Contact) -> str:
         row, col = contact

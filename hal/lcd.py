@@ -6,6 +6,7 @@ whole screen on every key press makes it flicker.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,8 +33,9 @@ class LcdDisplay:
         self.height = height
         self._where = f"LCD on I2C bus {port} at address {address:#04x}"
         try:
-            self._lcd: Any = CharLCD(expander, address, port=port, cols=width, rows=height, charmap=charmap,
-                                     auto_linebreaks=False)
+            self._lcd: Any = CharLCD(
+                expander, address, port=port, cols=width, rows=height, charmap=charmap, auto_linebreaks=False
+            )
             self._lcd.clear()
         except (OSError, ValueError, NotImplementedError) as exc:
             raise DisplayError(f"{self._where}: {exc}") from exc
@@ -51,7 +53,5 @@ class LcdDisplay:
             raise DisplayError(f"{self._where}: {exc}") from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._lcd.close(clear=True)
-        except OSError:
-            pass

@@ -1,6 +1,7 @@
 """A byte stream to the central server or a technician's laptop, named by one URL.
 
-`tcp://host:port` is a TCP connection (wrapped in TLS when an ssl context is given); anything else goes to pyserial's serial_for_url: a device path
+`tcp://host:port` is a TCP connection (wrapped in TLS when an ssl context is given); anything else goes to pyserial's
+serial_for_url: a device path
 (`/dev/ttyAMA0`, a pty such as `/dev/pts/4`), `loop://`, `socket://host:port`, `rfc2217://host:port`.
 """
 
@@ -122,9 +123,14 @@ def _peer_common_name(sock: ssl.SSLSocket) -> str:
     return ""
 
 
-def open_link(url: str, baudrate: int = 115200, connect_timeout: float = 10.0,
-              tls: ssl.SSLContext | None = None, server_hostname: str | None = None,
-              tls_server_side: bool = False) -> Link:
+def open_link(
+    url: str,
+    baudrate: int = 115200,
+    connect_timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    tls_server_side: bool = False,
+) -> Link:
     """Open the client end of a link; a tcp:// link with `tls` is authenticated and private.
 
     `tls_server_side`: the end that connects plays the TLS server (a technician's laptop reaching a device)."""

@@ -151,8 +151,11 @@ class SipLine:
         self._uas.on_invite = self._refuse_inbound
         self._uas.on_bye = self._far_bye
         await self._uas.start()
-        self.local_port = transport.bound_port if isinstance(transport, TcpTransport) else \
-            int(transport._udp_transport.get_extra_info("sockname")[1])  # type: ignore[union-attr]
+        self.local_port = (
+            transport.bound_port
+            if isinstance(transport, TcpTransport)
+            else int(transport._udp_transport.get_extra_info("sockname")[1])
+        )  # type: ignore[union-attr]
         self._uac.advertised_addr = (self._local_ip, self.local_port)
         if s.register:
             self._start_registration()
@@ -164,8 +167,14 @@ class SipLine:
     def _start_registration(self) -> None:
         s, uac = self.settings, self._uac
         assert uac is not None
-        reg = Registration(uac, f"sip:{s.user}@{s.domain}", split_host_port(s.server), expires=s.register_expires_s,
-                           auth=self._auth, user_agent="ringfence")
+        reg = Registration(
+            uac,
+            f"sip:{s.user}@{s.domain}",
+            split_host_port(s.server),
+            expires=s.register_expires_s,
+            auth=self._auth,
+            user_agent="ringfence",
+        )
         reg.on_registered = lambda _r: self._emit(LineService(self._now(), "in_service"))
         reg.on_failed = lambda _r, code, why: self._lost(f"registration refused: {code} {why}")
         reg.on_expired = lambda _r: self._lost("registration lapsed: the server did not answer the refresh")
@@ -206,8 +215,14 @@ class SipLine:
         self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)))
         s = self.settings
         from_uri = f"sip:{s.user}@{s.domain or self._local_ip}"
-        call = uac.send_invite(from_uri, uri, remote, offer(self._local_ip, self._rtp_port, s.codecs),
-                               user_agent="ringfence", auth=self._auth)
+        call = uac.send_invite(
+            from_uri,
+            uri,
+            remote,
+            offer(self._local_ip, self._rtp_port, s.codecs),
+            user_agent="ringfence",
+            auth=self._auth,
+        )
         call.on_answer = lambda c: self._spawn(self._on_answer(c))
         call.on_rejected = lambda c, code, why: self._spawn(self._on_rejected(c, code, why))
         self._call = call

@@ -60,8 +60,9 @@ def negotiate(answer: SdpMessage, codecs: tuple[str, ...]) -> Negotiated:
     chosen = next((int(f) for f in audio.formats if f.isdigit() and int(f) in offered), None)
     if chosen is None:
         raise MediaError(f"no common codec: the far end answered {' '.join(audio.formats)}")
-    events = next((c.payload_type for c in audio.codecs if c.encoding_name.lower() == "telephone-event"),
-                  TELEPHONE_EVENT_PT)
+    events = next(
+        (c.payload_type for c in audio.codecs if c.encoding_name.lower() == "telephone-event"), TELEPHONE_EVENT_PT
+    )
     return Negotiated(remote, chosen, events)
 
 
@@ -113,8 +114,11 @@ class MediaLeg:
             self.negotiated = negotiated
             return
         session = await _GuardedSession.create(
-            (bind_ip, rtp_port), negotiated.remote, negotiated.payload_type,
-            dtmf_payload_type=negotiated.event_payload_type, playout=True,
+            (bind_ip, rtp_port),
+            negotiated.remote,
+            negotiated.payload_type,
+            dtmf_payload_type=negotiated.event_payload_type,
+            playout=True,
         )
         session.counts = self.counts
         session.allowed_hosts = allowed
@@ -141,10 +145,24 @@ class MediaLeg:
         """Frames in and out, packets refused, and the playout buffer's concealment counts."""
         if self._session is not None:
             s = self._session.stats
-            self.counts.extra = {k: s[k] for k in ("packets_received", "packets_lost", "concealed_frames",
-                                                    "late_dropped", "underrun_suspensions", "cn_frames") if k in s}
-        return {"frames_in": self.counts.frames_in, "frames_out": self.counts.frames_out,
-                "foreign_packets": self.counts.foreign_packets, **self.counts.extra}
+            self.counts.extra = {
+                k: s[k]
+                for k in (
+                    "packets_received",
+                    "packets_lost",
+                    "concealed_frames",
+                    "late_dropped",
+                    "underrun_suspensions",
+                    "cn_frames",
+                )
+                if k in s
+            }
+        return {
+            "frames_in": self.counts.frames_in,
+            "frames_out": self.counts.frames_out,
+            "foreign_packets": self.counts.foreign_packets,
+            **self.counts.extra,
+        }
 
     async def close(self) -> None:
         if self._session is not None:

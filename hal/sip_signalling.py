@@ -19,9 +19,14 @@ from aiosipua.uac import SipUAC
 
 #: Final INVITE responses as the call flow understands them (see docs/line.md).
 PROGRESS_BY_STATUS = {
-    486: "busy", 600: "busy",
-    404: "unreachable", 484: "unreachable", 410: "unreachable", 604: "unreachable",
-    480: "no_answer", 408: "no_answer",
+    486: "busy",
+    600: "busy",
+    404: "unreachable",
+    484: "unreachable",
+    410: "unreachable",
+    604: "unreachable",
+    480: "no_answer",
+    408: "no_answer",
     503: "reorder",
 }
 
@@ -90,7 +95,8 @@ class UdpTransport(UdpSipTransport):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._udp_transport, _ = await loop.create_datagram_endpoint(  # type: ignore[assignment]
-            lambda: _UdpProtocol311(self), local_addr=self.local_addr)
+            lambda: _UdpProtocol311(self), local_addr=self.local_addr
+        )
 
 
 class _LibraryLog(logging.Handler):
@@ -168,8 +174,9 @@ class TcpTransport(TcpSipTransport):
         try:
             await pending
         except OSError as exc:  # the caller's own timer reports the silence (timer B, the registration watchdog)
-            logging.getLogger("aiosipua.transport").warning("cannot connect to %s:%d over TCP: %s", *addr,
-                                                            exc.strerror or exc)
+            logging.getLogger("aiosipua.transport").warning(
+                "cannot connect to %s:%d over TCP: %s", *addr, exc.strerror or exc
+            )
             return
         finally:
             if self._connecting.get(addr) is pending:
@@ -187,8 +194,9 @@ def _over_tcp(request: SipRequest) -> None:
     if vias and vias[0].startswith("SIP/2.0/UDP"):
         request.remove_header("via")
         for i, via in enumerate(vias):
-            request.add_header("Via", "SIP/2.0/TCP" + via[len("SIP/2.0/UDP"):] if i == 0 else via)
+            request.add_header("Via", "SIP/2.0/TCP" + via[len("SIP/2.0/UDP") :] if i == 0 else via)
     contact = request.get_header("contact")
     if contact and "transport=" not in contact:
-        request.set_header("Contact", contact.replace(">", ";transport=tcp>", 1) if ">" in contact
-                           else contact + ";transport=tcp")
+        request.set_header(
+            "Contact", contact.replace(">", ";transport=tcp>", 1) if ">" in contact else contact + ";transport=tcp"
+        )

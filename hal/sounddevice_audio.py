@@ -104,7 +104,8 @@ class SoundDeviceAudioPort:
     """AudioPort on a PortAudio device: 8 kHz frames in and out, the device at its own rate.
 
     `queue_ms` bounds the playback queue (and so the added latency). Playback starts once `prefill_ms` of audio
-    (at least the stream's output latency plus one frame) is queued, or once the first queued audio has waited that long, so that a producer pacing frames every
+    (at least the stream's output latency plus one frame) is queued, or once the first queued audio has waited that
+    long, so that a producer pacing frames every
     20 ms does not starve the card on ordinary jitter. A gap in the middle of playback is an underrun; a gap
     longer than `idle_ms` is the end of playback and is not reported.
     """
@@ -261,8 +262,9 @@ class SoundDeviceAudioPort:
         if sink is not None:
             sink(event)
 
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any,
-                  status: sd.CallbackFlags) -> None:
+    def _callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time: Any, status: sd.CallbackFlags
+    ) -> None:
         now = self._clock.now()
         self._last_callback = now
         first = self._first_sample_time(now, frames, time)

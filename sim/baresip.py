@@ -42,8 +42,12 @@ class BaresipPeer:
         (self._dir / "config").write_text(CONFIG.format(port=self.port, dir=self._dir, rtp=rtp, rtp_end=rtp + 10))
         (self._dir / "accounts").write_text("<sip:called@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
         self._log = (self._dir / "log").open("wb")
-        self._proc = subprocess.Popen(["baresip", "-f", str(self._dir), "-t", str(timeout_s)],
-                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        self._proc = subprocess.Popen(
+            ["baresip", "-f", str(self._dir), "-t", str(timeout_s)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             self._wait_ready()
         except RuntimeError:

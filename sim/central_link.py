@@ -68,8 +68,9 @@ class CentralLink:
         listener.close()
         assert server_link is not None
         device_side, server_side = StreamChannel(device_link), StreamChannel(server_link)
-        server = threading.Thread(target=serve_channel, args=(server_side, ServerConfig(self.db_path, idle_timeout=10.0)),
-                                  daemon=True)
+        server = threading.Thread(
+            target=serve_channel, args=(server_side, ServerConfig(self.db_path, idle_timeout=10.0)), daemon=True
+        )
         server.start()
         store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
         try:

@@ -26,8 +26,10 @@ def mulaw_roundtrip(samples: np.ndarray) -> np.ndarray:
 def bandpass_taps(low_hz: float = 300.0, high_hz: float = 3400.0, taps: int = 101) -> np.ndarray:
     """Linear-phase FIR (Hamming-windowed sinc) for the telephone voice band."""
     n = np.arange(taps) - (taps - 1) / 2
+
     def lowpass(fc: float) -> np.ndarray:
         return 2 * fc / SAMPLE_RATE * np.sinc(2 * fc / SAMPLE_RATE * n)
+
     return (lowpass(high_hz) - lowpass(low_hz)) * np.hamming(taps)
 
 
@@ -35,8 +37,9 @@ def voiceband(samples: np.ndarray) -> np.ndarray:
     return np.convolve(np.asarray(samples, dtype=np.float64), bandpass_taps(), mode="same")
 
 
-def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator,
-              reference_dbm0: float | None = None) -> np.ndarray:
+def add_noise(
+    samples: np.ndarray, snr_db: float, rng: np.random.Generator, reference_dbm0: float | None = None
+) -> np.ndarray:
     """White noise `snr_db` below the signal's RMS (or below `reference_dbm0`, for a fixed floor)."""
     x = np.asarray(samples, dtype=np.float64)
     if reference_dbm0 is None:

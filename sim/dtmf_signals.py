@@ -40,8 +40,9 @@ class DigitSpec:
     snr_db: tuple[float, float] = (12.0, 30.0)
 
 
-def random_digits(count: int, seed: int, spec: DigitSpec = DigitSpec(),
-                  lead_s: float = 0.2) -> tuple[np.ndarray, list[TrueDigit]]:
+def random_digits(
+    count: int, seed: int, spec: DigitSpec = DigitSpec(), lead_s: float = 0.2
+) -> tuple[np.ndarray, list[TrueDigit]]:
     """`count` random digits through a telephone channel: int16 samples and the truth for each digit."""
     rng = np.random.default_rng(seed)
     parts: list[np.ndarray] = [np.zeros(round(lead_s * SAMPLE_RATE))]
@@ -58,8 +59,12 @@ def random_digits(count: int, seed: int, spec: DigitSpec = DigitSpec(),
         on = round(rng.uniform(*spec.on_s) * SAMPLE_RATE) / SAMPLE_RATE
         off = round(rng.uniform(*spec.off_s) * SAMPLE_RATE) / SAMPLE_RATE
         snr = rng.uniform(*spec.snr_db)
-        tone = sines([low_hz * (1 + err_low), high_hz * (1 + err_high)], [level, level + twist], on,
-                     phase=rng.uniform(0, 2 * np.pi))
+        tone = sines(
+            [low_hz * (1 + err_low), high_hz * (1 + err_high)],
+            [level, level + twist],
+            on,
+            phase=rng.uniform(0, 2 * np.pi),
+        )
         segment = np.concatenate([tone, np.zeros(round(off * SAMPLE_RATE))])
         power = rms_for_dbm0(level) ** 2 + rms_for_dbm0(level + twist) ** 2
         noise_rms = float(np.sqrt(power) * 10 ** (-snr / 20))
@@ -71,8 +76,9 @@ def random_digits(count: int, seed: int, spec: DigitSpec = DigitSpec(),
     return to_int16(signal), truth
 
 
-def score(found: list[tuple[str, float]], truth: list[TrueDigit], early_s: float = 0.01,
-          late_s: float = 0.1) -> tuple[int, int]:
+def score(
+    found: list[tuple[str, float]], truth: list[TrueDigit], early_s: float = 0.01, late_s: float = 0.1
+) -> tuple[int, int]:
     """(correct, false) for detections given as (digit, reported start time).
 
     A detection belongs to the last true digit that began before it (allowing `early_s`); it is correct if the

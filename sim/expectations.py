@@ -60,8 +60,12 @@ class Compare(BaseModel):
             return False
         if self.approx is not None and self.tol is not None and abs(value - self.approx) > self.tol:
             return False
-        return not ((self.lt is not None and not value < self.lt) or (self.le is not None and not value <= self.le)
-                    or (self.gt is not None and not value > self.gt) or (self.ge is not None and not value >= self.ge))
+        return not (
+            (self.lt is not None and not value < self.lt)
+            or (self.le is not None and not value <= self.le)
+            or (self.gt is not None and not value > self.gt)
+            or (self.ge is not None and not value >= self.ge)
+        )
 
 
 def comparison(value: Any) -> Compare | None:
@@ -153,7 +157,7 @@ class Window(_Form):
         first = next((i for i, r in enumerate(records) if matches(r, start)), None)
         if first is None:
             return None
-        rest = records[first + 1:]
+        rest = records[first + 1 :]
         stop = next((i for i, r in enumerate(rest) if matches(r, end)), len(rest))
         return rest[:stop], records[first]
 
@@ -181,7 +185,9 @@ class Count(Window):
         if found is None:
             return f"count {json.dumps(self.match)}: the window's first event {json.dumps(self.between[0])} never came"  # type: ignore[index]
         n = sum(1 for r in found[0] if matches(r, self.match))
-        return None if _count_holds(n, self.count) else f"count {json.dumps(self.match)}: {n} seen, expected {self.count}"
+        return (
+            None if _count_holds(n, self.count) else f"count {json.dumps(self.match)}: {n} seen, expected {self.count}"
+        )
 
 
 class Interval(_Form):
@@ -202,7 +208,7 @@ class Interval(_Form):
         first = next((i for i, r in enumerate(records) if matches(r, self.from_)), None)
         if first is None:
             return f"interval: {json.dumps(self.from_)} never came"
-        later = next((r for r in records[first + 1:] if matches(r, self.to)), None)
+        later = next((r for r in records[first + 1 :] if matches(r, self.to)), None)
         if later is None:
             return f"interval: {json.dumps(self.to)} never came after {json.dumps(self.from_)}"
         seconds = (later["t_ms"] - records[first]["t_ms"]) / 1000
@@ -282,7 +288,11 @@ class StoreCheck(_Form):
         if not _count_holds(len(chosen), self.count):
             return f"{where}: {len(chosen)} rows, expected {self.count}"
         bad = next((r for r in chosen if not matches(r, self.all)), None)
-        return None if bad is None else f"{where}: a row does not hold {json.dumps(self.all)}: {json.dumps(bad, default=str)}"
+        return (
+            None
+            if bad is None
+            else f"{where}: a row does not hold {json.dumps(self.all)}: {json.dumps(bad, default=str)}"
+        )
 
 
 def store_rows(db: sqlite3.Connection, table: str, balances: dict[str, int] | None = None) -> Iterator[Record]:

@@ -44,9 +44,7 @@ class MatrixWiring:
                 elif side == "r" and r == n and c not in seen_cols:
                     seen_cols.add(c)
                     frontier.append(("c", c))
-        return any(
-            self.row_pins[r].function == "output" and not self.row_pins[r].state for r in seen_rows
-        )
+        return any(self.row_pins[r].function == "output" and not self.row_pins[r].state for r in seen_rows)
 
 
 class MatrixColumnPin(MockPin):

@@ -82,10 +82,13 @@ def seed_roster(store: Store, inmates: list[SimInmate]) -> None:
         cache.put(db, "pin_keys", key_id, pin_key_value(secret, SIMULATION_COST), 1)
         for inmate in inmates:
             value = Inmate(
-                pin_verifier=make_verifier(key_id, secret, inmate.pin, cost=SIMULATION_COST), name=inmate.id, language=inmate.language,
+                pin_verifier=make_verifier(key_id, secret, inmate.pin, cost=SIMULATION_COST),
+                name=inmate.id,
+                language=inmate.language,
                 status="restricted" if inmate.restricted_until else "active",
                 restriction=Restriction(reason="disciplinary", until=date.fromisoformat(inmate.restricted_until))
-                if inmate.restricted_until else None,
+                if inmate.restricted_until
+                else None,
             )
             cache.put(db, "inmates", inmate.id, value.model_dump(mode="json"), 1)
 
@@ -98,15 +101,23 @@ class KioskWorld:
     replaces the in-process central server (e.g. the sync protocol to a real reference server).
     """
 
-    def __init__(self, config: Config, setup: KioskSetup, emit: Callable[[Record], None] = lambda r: None,
-                 central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0,
-                 service: PurchaseService | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        setup: KioskSetup,
+        emit: Callable[[Record], None] = lambda r: None,
+        central: CentralPurchases | None = None,
+        fresh: bool = True,
+        start_at: float = 0.0,
+        service: PurchaseService | None = None,
+    ) -> None:
         self.config = config
         self.setup = setup
         self.clock = VirtualClock(start_at)
         if central is None:
-            central = CentralPurchases(sqlite3.connect(":memory:", isolation_level=None), setup.rules,
-                                       now=lambda: self.wall(self.clock.now()))
+            central = CentralPurchases(
+                sqlite3.connect(":memory:", isolation_level=None), setup.rules, now=lambda: self.wall(self.clock.now())
+            )
             for inmate in setup.inmates:
                 central.set_account(inmate.id, inmate.trust_cents, inmate.phone_cents, inmate.restricted_until)
         self.central = central
@@ -126,9 +137,20 @@ class KioskWorld:
         self.dispatch = VirtualDispatch(self.clock, setup.round_trip_ms / 1000)
         keys = itertools.count(1)
         prefix = f"{config.device.id}-{round(start_at * 1000)}"
-        self.assembly = build(config, self.clock, self.devices, Platform(
-            wall=self.wall, store=self.store, dispatch=self.dispatch, purchase_service=self.purchase_service,
-            printer=self.printer, new_key=lambda: f"{prefix}-{next(keys):04d}", sync=False))
+        self.assembly = build(
+            config,
+            self.clock,
+            self.devices,
+            Platform(
+                wall=self.wall,
+                store=self.store,
+                dispatch=self.dispatch,
+                purchase_service=self.purchase_service,
+                printer=self.printer,
+                new_key=lambda: f"{prefix}-{next(keys):04d}",
+                sync=False,
+            ),
+        )
         self.runtime = self.assembly.runtime
         installed = self.assembly.installed
         assert isinstance(installed, KioskInstalled) and installed.client is not None
@@ -188,8 +210,15 @@ def run(scenario: Scenario, config: Config, emit: Callable[[Record], None]) -> l
         world.runtime.run_virtual(world.clock, scenario.end_time())
         for inmate in world.setup.inmates:
             trust, phone = world.central.balances(inmate.id)
-            world.runtime.note({"t_ms": round(world.clock.now() * 1000), "event": "central_account",
-                                "inmate_id": inmate.id, "trust_cents": trust, "phone_cents": phone})
+            world.runtime.note(
+                {
+                    "t_ms": round(world.clock.now() * 1000),
+                    "event": "central_account",
+                    "inmate_id": inmate.id,
+                    "trust_cents": trust,
+                    "phone_cents": phone,
+                }
+            )
     finally:
         world.close()
     return world.records

@@ -137,8 +137,15 @@ def check_party(party: Party) -> None:
 class SimNetwork:
     """A Line whose far ends are scripted parties. `sent` keeps what the device sent, for the WAV file."""
 
-    def __init__(self, clock: Clock, parties: list[Party], continuous_audio: bool = False,
-                 noise_dbm0: float = -62.0, echo_loss_db: float = 24.0, seed: int = 7) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        parties: list[Party],
+        continuous_audio: bool = False,
+        noise_dbm0: float = -62.0,
+        echo_loss_db: float = 24.0,
+        seed: int = 7,
+    ) -> None:
         for party in parties:
             check_party(party)
         self._clock = clock

@@ -79,9 +79,15 @@ def check(scenario: Scenario, records: list[Record], failures: list[str] | None 
 class _Actor:
     """Turns scenario steps into actions on the simulated devices at their virtual times."""
 
-    def __init__(self, clock: VirtualClock, devices: Devices, network: SimNetwork | None = None,
-                 mic: world_mod.Mouthpiece | None = None, central: CentralLink | None = None,
-                 note: Callable[[Record], None] = lambda r: None) -> None:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        devices: Devices,
+        network: SimNetwork | None = None,
+        mic: world_mod.Mouthpiece | None = None,
+        central: CentralLink | None = None,
+        note: Callable[[Record], None] = lambda r: None,
+    ) -> None:
         if not isinstance(devices.hook, SimHookSwitch) or not isinstance(devices.keypad, SimKeypad):
             raise ScenarioError("scenarios drive simulated devices only")
         self.clock = clock
@@ -157,8 +163,9 @@ class _Actor:
         self.note({"t_ms": round(self.clock.now() * 1000), "event": "central", "reachable": reachable})
 
 
-def run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None,
-        existing_store: bool = False) -> RunResult:
+def run(
+    scenario: Scenario, data_dir: Path, emit: Callable[[Record], None] = lambda r: None, existing_store: bool = False
+) -> RunResult:
     """Play the scenario on the device whose state is in `data_dir`, with ids reproducible for that state.
 
     With `existing_store` the device runs on the store already in `data_dir` (as a sync left it: roster,
@@ -237,8 +244,14 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
     return check(scenario, records, watch.failures)
 
 
-def boot_device(config: config_mod.Config, clock: VirtualClock, devices: Devices, scenario: Scenario,
-                timing: Timing | None, observer: Callable[[Record], None]) -> Runtime:
+def boot_device(
+    config: config_mod.Config,
+    clock: VirtualClock,
+    devices: Devices,
+    scenario: Scenario,
+    timing: Timing | None,
+    observer: Callable[[Record], None],
+) -> Runtime:
     """The device assembled as every simulator assembles it (no sync service: scenarios sync by step), started."""
     assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
     runtime = assembly.runtime
@@ -256,8 +269,14 @@ def _central(scenario: Scenario, config: config_mod.Config) -> CentralLink | Non
     return CentralLink(config, world_mod.central_values(scenario.world), rules)
 
 
-def _power_cut(cut: PowerCut, clock: VirtualClock, devices: Devices, network: SimNetwork,
-               note: Callable[[Record], None], boot: Callable[[], Runtime]) -> Runtime:
+def _power_cut(
+    cut: PowerCut,
+    clock: VirtualClock,
+    devices: Devices,
+    network: SimNetwork,
+    note: Callable[[Record], None],
+    boot: Callable[[], Runtime],
+) -> Runtime:
     """Kill the firmware where it stands and start it again `off_s` later on its store.
 
     The dead runtime is never run again: what it had committed is in the store, what it had queued is lost.

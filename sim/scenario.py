@@ -122,8 +122,20 @@ class Sync(_Step):
 
 
 Step = Annotated[
-    Lift | HangUp | Flash | Pulses | RawHook | Keys | Press | Release | Say | ToneDialer | Incoming | PowerCut
-    | Central | Sync,
+    Lift
+    | HangUp
+    | Flash
+    | Pulses
+    | RawHook
+    | Keys
+    | Press
+    | Release
+    | Say
+    | ToneDialer
+    | Incoming
+    | PowerCut
+    | Central
+    | Sync,
     Field(discriminator="action"),
 ]
 
@@ -235,8 +247,9 @@ def _step_without_action(data: dict[str, Any], source: str) -> None:
     for i in range(1, len(times)):
         before, after = times[i - 1], times[i]
         if isinstance(before, int | float) and isinstance(after, int | float) and after < before:
-            raise ScenarioError(f"{source}: steps[{i}].at_s = {after}: steps must be in time order"
-                                f" (steps[{i - 1}] is at {before})")
+            raise ScenarioError(
+                f"{source}: steps[{i}].at_s = {after}: steps must be in time order (steps[{i - 1}] is at {before})"
+            )
 
 
 def parse(data: dict[str, Any], source: str) -> Scenario:

@@ -10,6 +10,7 @@ flipped, dropped or doubled (a third each); a line that keeps going down is `out
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -100,8 +101,8 @@ class SerialCable:
                     return
                 pending += data
             while (end := pending.find(b"\x00")) >= 0:
-                frames.append(bytes(pending[:end + 1]))
-                del pending[:end + 1]
+                frames.append(bytes(pending[: end + 1]))
+                del pending[: end + 1]
             if len(pending) > 8192:
                 frames.append(bytes(pending))
                 pending.clear()
@@ -120,15 +121,16 @@ class SerialCable:
                     else:
                         self.stats.bytes_b_to_a += len(chunk)
 
-    def _mangle(self, frame: bytes, held: bytes | None, out: list[bytes],
-                rng: random.Random) -> tuple[bytes, bytes | None]:
+    def _mangle(
+        self, frame: bytes, held: bytes | None, out: list[bytes], rng: random.Random
+    ) -> tuple[bytes, bytes | None]:
         f = self.faults
         if f.drop and rng.random() < f.drop:
             self.stats.dropped += 1
             return frame, held
         if f.corrupt and rng.random() < f.corrupt and len(frame) > 1:
             index = rng.randrange(len(frame) - 1)
-            frame = frame[:index] + bytes([frame[index] ^ (1 << rng.randrange(8))]) + frame[index + 1:]
+            frame = frame[:index] + bytes([frame[index] ^ (1 << rng.randrange(8))]) + frame[index + 1 :]
             self.stats.corrupted += 1
         if f.reorder and held is None and rng.random() < f.reorder:
             self.stats.reordered += 1
@@ -168,7 +170,7 @@ class SerialCable:
             if position + skip >= len(chunk):
                 out += chunk[position:]
                 return bytes(out)
-            out += chunk[position:position + skip]
+            out += chunk[position : position + skip]
             position += skip
             byte = chunk[position]
             action = rng.randrange(3)
@@ -203,7 +205,5 @@ class SerialCable:
         for thread in self._threads:
             thread.join(timeout=2)
         for fd in (self._master_a, self._master_b, self._slave_a, self._slave_b):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass

@@ -47,8 +47,10 @@ def _reply(status: str, sdp: str = "", retrans: bool = False) -> str:
 
 
 #: The INVITE, remembered for the BYE SIPp may send: our Contact (rrs) and our From, which becomes its To.
-_INVITE = ('<recv request="INVITE" crlf="true" rrs="true"><action>'
-           '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/></action></recv>\n')
+_INVITE = (
+    '<recv request="INVITE" crlf="true" rrs="true"><action>'
+    '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/></action></recv>\n'
+)
 
 _BYE = """<send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
@@ -98,8 +100,16 @@ def encode_g711(samples: np.ndarray, pt: int = 0) -> bytes:
     return get_codec(pt).encode(np.asarray(samples, dtype="<i2").tobytes())
 
 
-def answer(audio: np.ndarray | None = None, *, pt: int = 0, talk_ms: int = 2000, peer_hangs_up: bool = True,
-           early_media: np.ndarray | None = None, ring_ms: int = 0, digits: str = "") -> Scenario:
+def answer(
+    audio: np.ndarray | None = None,
+    *,
+    pt: int = 0,
+    talk_ms: int = 2000,
+    peer_hangs_up: bool = True,
+    early_media: np.ndarray | None = None,
+    ring_ms: int = 0,
+    digits: str = "",
+) -> Scenario:
     """Ring (with early media if given), answer, play `audio` as RTP and `digits` as RFC 4733 events, then
     hang up or wait for our BYE."""
     files: dict[str, bytes] = {}
@@ -117,8 +127,10 @@ def answer(audio: np.ndarray | None = None, *, pt: int = 0, talk_ms: int = 2000,
         steps += _stream("answer.raw", pt)
     for digit in digits:  # RFC 4733 telephone-events, from the captures Debian's sip-tester ships
         name = {"*": "star", "#": "pound"}.get(digit, digit)
-        steps += (f'<nop><action><exec play_pcap_audio="{PCAP_DIR}/dtmf_2833_{name}.pcap"/></action></nop>\n'
-                  '<pause milliseconds="400"/>\n')
+        steps += (
+            f'<nop><action><exec play_pcap_audio="{PCAP_DIR}/dtmf_2833_{name}.pcap"/></action></nop>\n'
+            '<pause milliseconds="400"/>\n'
+        )
     if peer_hangs_up:
         steps += f'<pause milliseconds="{talk_ms}"/>\n' + _BYE + '<recv response="200"/>\n'
     else:
@@ -143,49 +155,70 @@ def ring_until_cancel(early_media: np.ndarray | None = None, pt: int = 0) -> Sce
     if early_media is not None:
         files["early.raw"] = encode_g711(early_media, pt)
         ring = _reply("183 Session Progress", _sdp(pt)) + _stream("early.raw", pt)
-    steps = ('<recv request="INVITE"/>\n' + _reply("100 Trying") + ring
-             + '<recv request="CANCEL"/>\n' + _reply("200 OK")
-             + "<send><![CDATA[\nSIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
-             "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
-             "Content-Length: 0\n]]></send>\n"
-             '<recv request="ACK"/>\n')
+    steps = (
+        '<recv request="INVITE"/>\n'
+        + _reply("100 Trying")
+        + ring
+        + '<recv request="CANCEL"/>\n'
+        + _reply("200 OK")
+        + "<send><![CDATA[\nSIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
+        "Content-Length: 0\n]]></send>\n"
+        '<recv request="ACK"/>\n'
+    )
     return Scenario("cancel", steps, files)
 
 
 def answer_despite_cancel() -> Scenario:
     """Ring, and answer just as our CANCEL arrives (the two cross): SIPp expects the ACK, then our BYE."""
-    steps = ('<recv request="INVITE"/>\n' + _reply("100 Trying") + _reply("180 Ringing")
-             + '<recv request="CANCEL"/>\n'
-             + "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n"
-             "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
-             "Contact: <sip:peer@[local_ip]:[local_port];transport=[transport]>\n"
-             + _sdp(0) + "\n]]></send>\n"
-             + '<recv request="ACK"/>\n<recv request="BYE"/>\n' + _reply("200 OK"))
+    steps = (
+        '<recv request="INVITE"/>\n'
+        + _reply("100 Trying")
+        + _reply("180 Ringing")
+        + '<recv request="CANCEL"/>\n'
+        + "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [cseq] INVITE\n"
+        "Contact: <sip:peer@[local_ip]:[local_port];transport=[transport]>\n"
+        + _sdp(0)
+        + "\n]]></send>\n"
+        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
+        + _reply("200 OK")
+    )
     return Scenario("crossed", steps, echo=True)
 
 
-_CHALLENGE = ('<send><![CDATA[\nSIP/2.0 401 Unauthorized\n' + _HEADERS + '\n'
-              'WWW-Authenticate: Digest realm="ringfence.test", nonce="c2lwcC1yZWdpc3RyYXItbm9uY2U", algorithm=MD5\n'
-              'Content-Length: 0\n]]></send>\n')
+_CHALLENGE = (
+    "<send><![CDATA[\nSIP/2.0 401 Unauthorized\n" + _HEADERS + "\n"
+    'WWW-Authenticate: Digest realm="ringfence.test", nonce="c2lwcC1yZWdpc3RyYXItbm9uY2U", algorithm=MD5\n'
+    "Content-Length: 0\n]]></send>\n"
+)
 
 
 def _granted(expires_s: int) -> str:
-    return (f"<send><![CDATA[\nSIP/2.0 200 OK\n{_HEADERS}\nExpires: {expires_s}\n"
-            "Content-Length: 0\n]]></send>\n")
+    return f"<send><![CDATA[\nSIP/2.0 200 OK\n{_HEADERS}\nExpires: {expires_s}\nContent-Length: 0\n]]></send>\n"
 
 
 def _authenticated(user: str, password: str) -> str:
     """A REGISTER whose digest SIPp checks against the expected user and password (its verifyauth action)."""
-    return (f'<recv request="REGISTER"><action><verifyauth assign_to="authvalid" username="{user}" '
-            f'password="{password}"/></action></recv>\n')
+    return (
+        f'<recv request="REGISTER"><action><verifyauth assign_to="authvalid" username="{user}" '
+        f'password="{password}"/></action></recv>\n'
+    )
 
 
 def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenario:
     """A registrar with digest authentication: challenges, checks the answer (a wrong one is challenged once
     more and the scenario ends), grants `expires_s`, then answers one refresh the same way or stays silent."""
-    steps = ('<recv request="REGISTER"/>\n' + _CHALLENGE + _authenticated(user, password)
-             + '<nop hide="true" test="authvalid" next="1"/>\n' + _CHALLENGE + '<nop next="9"/>\n'
-             + '<label id="1"/>\n' + _granted(expires_s))
+    steps = (
+        '<recv request="REGISTER"/>\n'
+        + _CHALLENGE
+        + _authenticated(user, password)
+        + '<nop hide="true" test="authvalid" next="1"/>\n'
+        + _CHALLENGE
+        + '<nop next="9"/>\n'
+        + '<label id="1"/>\n'
+        + _granted(expires_s)
+    )
     if refresh:
         steps += '<recv request="REGISTER"/>\n' + _CHALLENGE + _authenticated(user, password) + _granted(3600)
     else:
@@ -197,13 +230,20 @@ def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenar
 def authenticating_server(user: str, password: str) -> Scenario:
     """A server that challenges the INVITE (401: SIPp's verifyauth reads only the Authorization header, so
     not 407), checks the digest of the retry, then answers and waits for our BYE; a wrong digest gets 403."""
-    steps = ('<recv request="INVITE"/>\n' + _CHALLENGE + '<recv request="ACK"/>\n'
-             f'<recv request="INVITE"><action><verifyauth assign_to="authvalid" username="{user}" '
-             f'password="{password}"/></action></recv>\n'
-             '<nop hide="true" test="authvalid" next="1"/>\n'
-             + _reply("403 Forbidden", retrans=True) + '<recv request="ACK"/>\n<nop next="9"/>\n'
-             '<label id="1"/>\n' + _reply("180 Ringing") + _reply("200 OK", _sdp(0), retrans=True)
-             + '<recv request="ACK"/>\n<recv request="BYE"/>\n' + _reply("200 OK") + '<label id="9"/>\n')
+    steps = (
+        '<recv request="INVITE"/>\n' + _CHALLENGE + '<recv request="ACK"/>\n'
+        f'<recv request="INVITE"><action><verifyauth assign_to="authvalid" username="{user}" '
+        f'password="{password}"/></action></recv>\n'
+        '<nop hide="true" test="authvalid" next="1"/>\n'
+        + _reply("403 Forbidden", retrans=True)
+        + '<recv request="ACK"/>\n<nop next="9"/>\n'
+        '<label id="1"/>\n'
+        + _reply("180 Ringing")
+        + _reply("200 OK", _sdp(0), retrans=True)
+        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
+        + _reply("200 OK")
+        + '<label id="9"/>\n'
+    )
     return Scenario("server", steps, echo=True)
 
 
@@ -260,9 +300,27 @@ class SippPeer:
             (self._dir / name).write_bytes(data)
         xml = self._dir / "scenario.xml"
         xml.write_text(scenario.xml(self._dir))
-        args = ["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(self.port),
-                "-mp", str(self.media_port), "-m", "1", "-nostdin", "-timeout", f"{int(timeout_s)}s",
-                "-timeout_error", "-trace_err", "-trace_msg"]
+        args = [
+            "sipp",
+            "-sf",
+            str(xml),
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-mp",
+            str(self.media_port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{int(timeout_s)}s",
+            "-timeout_error",
+            "-trace_err",
+            "-trace_msg",
+        ]
         if scenario.echo:
             args.append("-rtp_echo")
         if tcp:

@@ -1,11 +1,13 @@
 """A loopback TCP relay for fault tests: passes bytes both ways, and can flip a bit or cut the connection.
 
-It can also slow the stream down, so that a test can act in the middle of a session. TLS below the sync messages turns any altered byte into a failed connection; the tests check that a failed
+It can also slow the stream down, so that a test can act in the middle of a session. TLS below the sync messages turns
+any altered byte into a failed connection; the tests check that a failed
 connection loses and duplicates nothing and that the next session completes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -58,11 +60,15 @@ class TcpFaultProxy:
                 data = source.recv(65536)
                 if not data:
                     break
-                if faults is not None and faults.corrupt_at is not None and passed <= faults.corrupt_at < passed + len(data):
+                if (
+                    faults is not None
+                    and faults.corrupt_at is not None
+                    and passed <= faults.corrupt_at < passed + len(data)
+                ):
                     index = faults.corrupt_at - passed
-                    data = data[:index] + bytes([data[index] ^ 0x04]) + data[index + 1:]
+                    data = data[:index] + bytes([data[index] ^ 0x04]) + data[index + 1 :]
                 if faults is not None and faults.cut_at is not None and passed + len(data) >= faults.cut_at:
-                    sink.sendall(data[:max(0, faults.cut_at - passed)])
+                    sink.sendall(data[: max(0, faults.cut_at - passed)])
                     break
                 sink.sendall(data)
                 passed += len(data)
@@ -72,10 +78,8 @@ class TcpFaultProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
 
     def close(self) -> None:

@@ -36,32 +36,75 @@ CASES = [
     (["sim", "run", "dir"], ExitCode.USAGE, "dir: is a directory"),
     (["sim", "run", "typo.toml"], ExitCode.USAGE, "steps[0]: needs action = one of lift"),
     (["sim", "run", "--data-dir", "a-file", str(SCENARIO)], ExitCode.USAGE, "--data-dir a-file: not a directory"),
-    (["sim", "run", "--fresh", "--data-dir", "/proc/ringfence-sim", str(SCENARIO)], ExitCode.USAGE,
-     "--data-dir /proc/ringfence-sim: cannot be written"),
+    (
+        ["sim", "run", "--fresh", "--data-dir", "/proc/ringfence-sim", str(SCENARIO)],
+        ExitCode.USAGE,
+        "--data-dir /proc/ringfence-sim: cannot be written",
+    ),
     (["dsp", "dtmf", "empty.wav"], ExitCode.USAGE, "empty.wav: the file is empty, not audio"),
     (["dsp", "progress", "dir"], ExitCode.USAGE, "dir: is a directory, not a WAV file"),
     (["run", "--config", "lgpio.toml"], ExitCode.USAGE, "gpio.backend = 'lgpio': cannot open"),
-    (["diag", "--home", "dir", "--config", "lgpio.toml", "--run", "keypad"], ExitCode.USAGE,
-     "gpio.backend = 'lgpio': cannot open"),
+    (
+        ["diag", "--home", "dir", "--config", "lgpio.toml", "--run", "keypad"],
+        ExitCode.USAGE,
+        "gpio.backend = 'lgpio': cannot open",
+    ),
     (["run", "--config", "dir"], ExitCode.USAGE, "dir: is a directory"),
-    (["sync", "--link", "tcp://127.0.0.1:9", "--store", "/proc/ringfence.sqlite"], ExitCode.USAGE,
-     "/proc/ringfence.sqlite"),
+    (
+        ["sync", "--link", "tcp://127.0.0.1:9", "--store", "/proc/ringfence.sqlite"],
+        ExitCode.USAGE,
+        "/proc/ringfence.sqlite",
+    ),
     (["central", "load", "--db", "c.sqlite", "no-such-dir"], ExitCode.USAGE, "no-such-dir: no such directory"),
     (["central", "pins", "--facility", "dir", "a-file"], ExitCode.USAGE, "a-file: expected a header row"),
     (["bundle", "verify", "dir", "--keyring", "no-keyring"], ExitCode.USAGE, "no-keyring: no such keyring"),
     (["slot", "install", "dir", "--home", "dir"], ExitCode.USAGE, "not provisioned"),
-    (["provision", "--home", "dir", "--device-id", "X", "--hardware", "h", "--role", "handset", "--facility", "f",
-      "--housing-unit", "A", "--central", "tcp://127.0.0.1:9", "--pin-map", "a-file", "--credentials", "nope",
-      "--keyring", "nope", "--access-key", "nope", "--technician-code", "123456", "--no-register"],
-     ExitCode.USAGE, "nope: no such credentials file"),
+    (
+        [
+            "provision",
+            "--home",
+            "dir",
+            "--device-id",
+            "X",
+            "--hardware",
+            "h",
+            "--role",
+            "handset",
+            "--facility",
+            "f",
+            "--housing-unit",
+            "A",
+            "--central",
+            "tcp://127.0.0.1:9",
+            "--pin-map",
+            "a-file",
+            "--credentials",
+            "nope",
+            "--keyring",
+            "nope",
+            "--access-key",
+            "nope",
+            "--technician-code",
+            "123456",
+            "--no-register",
+        ],
+        ExitCode.USAGE,
+        "nope: no such credentials file",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("args", "status", "words"), CASES, ids=[" ".join(c[0][:3]) for c in CASES])
-def test_a_bad_input_is_one_line_and_a_documented_status(work: Path, args: list[str], status: int,
-                                                          words: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "firmware", *args], cwd=work, capture_output=True, text=True,
-                            timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+def test_a_bad_input_is_one_line_and_a_documented_status(work: Path, args: list[str], status: int, words: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "firmware", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert "Traceback" not in result.stderr
     assert result.returncode == status, result.stderr
     lines = result.stderr.splitlines()
@@ -70,14 +113,35 @@ def test_a_bad_input_is_one_line_and_a_documented_status(work: Path, args: list[
 
 def test_a_missing_serial_device_fails_flash_at_once_as_a_link_failure(tmp_path: Path) -> None:
     def ringfence(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "firmware", *args], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return subprocess.run(
+            [sys.executable, "-m", "firmware", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
 
     (tmp_path / "payload.txt").write_text("firmware\n")
     (tmp_path / "access.key").write_text(os.urandom(32).hex())
     assert ringfence("bundle", "keygen", "signing.key").returncode == 0
-    assert ringfence("bundle", "build", "-o", "b.rfb", "--key", "signing.key", "--hardware", "hw",
-                     "--version", "1.0.0", "payload.txt").returncode == 0
+    assert (
+        ringfence(
+            "bundle",
+            "build",
+            "-o",
+            "b.rfb",
+            "--key",
+            "signing.key",
+            "--hardware",
+            "hw",
+            "--version",
+            "1.0.0",
+            "payload.txt",
+        ).returncode
+        == 0
+    )
     started = time.monotonic()
     result = ringfence("flash", "--link", "/dev/ringfence-no-such-tty", "--access-key", "access.key", "--json", "b.rfb")
     elapsed = time.monotonic() - started

@@ -69,4 +69,3 @@ def progress_command(file: Path) -> None:
 
     for span in detect_progress(load(file)):
         click.echo(json.dumps({"tone": span.tone, "start_ms": _ms(span.start_s), "end_ms": _ms(span.end_s)}))
-

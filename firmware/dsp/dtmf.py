@@ -90,8 +90,9 @@ class DtmfDigit:
 _BASIS, _STEP = dft_basis(_FREQS, SUB)
 #: Phase reference of the dial tones per sub-block: 350 Hz repeats every 4 sub-blocks, 440 Hz every 5.
 _DIAL_PERIOD = 20
-_DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)
-                    ).astype(np.complex64)
+_DIAL_RAMP = np.exp(-2j * np.pi * np.mod(_FREQS[8:10, None] * SUB / SAMPLE_RATE * np.arange(_DIAL_PERIOD), 1.0)).astype(
+    np.complex64
+)
 _NF = len(_FREQS)
 #: How a dial tone of complex amplitude c in a sub-block leaks into each key bin: c * K+ + conj(c) * K-.
 _N_SUB = np.arange(SUB)
@@ -125,8 +126,9 @@ def _sliding(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dial_tone(re: np.ndarray, im: np.ndarray, cand: np.ndarray, short: np.ndarray, floor: float,
-               cfg: DtmfConfig) -> tuple[np.ndarray, np.ndarray]:
+def _dial_tone(
+    re: np.ndarray, im: np.ndarray, cand: np.ndarray, short: np.ndarray, floor: float, cfg: DtmfConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Dial-tone power to leave out of the talk-off guard, per candidate window (0 where there is none), and
     each dial tone's complex amplitude per sub-block over the 80 ms (c, 2), zero where there is none.
 
@@ -191,7 +193,8 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     coherent = _sliding(dial)
     short = (coherent.real**2 + coherent.imag**2) * (2 / (_L * _L))  # (2, nwin) power
     # Exact pre-gate. A tone's power from a coherent sum S over L samples is 2|S|^2/L^2 and can never exceed WIN
-    # times its summed sub-block powers (bounded above by row_best, col_best); window power is total/L. Dial-tone credit needs both dial tones balanced
+    # times its summed sub-block powers (bounded above by row_best, col_best); window power is total/L. Dial-tone credit
+    # needs both dial tones balanced
     # in the window, so the weaker one bounds it.
     dial_bound = (1 + 10 ** (cfg.max_dial_twist_db / 10)) * np.minimum(short[0], short[1])
     tone_bound = 2 * WIN * (row_best + col_best) / (_L * _L)
@@ -212,7 +215,8 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: DtmfConfig,
     idx = np.arange(cand.size)
     p_row, p_col = aligned[idx, rows], aligned[idx, cols]
     on_freq = (np.abs(offset_hz[idx, rows]) <= cfg.freq_tolerance * _FREQS[rows]) & (
-        np.abs(offset_hz[idx, cols]) <= cfg.freq_tolerance * _FREQS[cols])
+        np.abs(offset_hz[idx, cols]) <= cfg.freq_tolerance * _FREQS[cols]
+    )
     loud = (p_row >= floor) & (p_col >= floor)
     twist_db = 10 * np.log10(np.maximum(p_col, 1e-9) / np.maximum(p_row, 1e-9))
     twist_ok = (twist_db <= cfg.max_reverse_twist_db) & (twist_db >= -cfg.max_normal_twist_db)
@@ -290,5 +294,7 @@ class DtmfReceiver:
 
     def _events(self, raw: list[tuple[str, int, int]]) -> list[DtmfEvent]:
         origin = self._origin or 0.0
-        return [DtmfEvent(kind, DIGITS[key], origin + _window_time(kind, w))  # type: ignore[arg-type]
-                for kind, key, w in raw]
+        return [
+            DtmfEvent(kind, DIGITS[key], origin + _window_time(kind, w))  # type: ignore[arg-type]
+            for kind, key, w in raw
+        ]

@@ -17,19 +17,25 @@ from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 SILENCE_DBM0 = -55.0
 
 
-def dtmf_key(digit: str, duration_s: float, level_dbm0: float = -7.0, twist_db: float = 0.0,
-             freq_error: float = 0.0) -> np.ndarray:
+def dtmf_key(
+    digit: str, duration_s: float, level_dbm0: float = -7.0, twist_db: float = 0.0, freq_error: float = 0.0
+) -> np.ndarray:
     """One key's tone pair (float, int16 scale): the low tone at `level_dbm0`, the high one `twist_db` above it,
     both frequencies off by the fraction `freq_error` (to test receivers at their limits)."""
     if digit not in KEY_FREQS:
         raise ValueError(f"{digit!r} is not a DTMF key (0-9, *, #, A-D)")
     low, high = KEY_FREQS[digit]
-    return sines([low * (1 + freq_error), high * (1 + freq_error)], [level_dbm0, level_dbm0 + twist_db],
-                 duration_s)
+    return sines([low * (1 + freq_error), high * (1 + freq_error)], [level_dbm0, level_dbm0 + twist_db], duration_s)
 
 
-def dtmf_string(digits: str, on_s: float = 0.07, off_s: float = 0.06, level_dbm0: float = -7.0,
-                twist_db: float = 0.0, lead_s: float = 0.0) -> np.ndarray:
+def dtmf_string(
+    digits: str,
+    on_s: float = 0.07,
+    off_s: float = 0.06,
+    level_dbm0: float = -7.0,
+    twist_db: float = 0.0,
+    lead_s: float = 0.0,
+) -> np.ndarray:
     """A dialled string: each key for `on_s`, `off_s` of silence after it, `lead_s` of silence first."""
     gap = np.zeros(round(off_s * SAMPLE_RATE))
     parts = [np.zeros(round(lead_s * SAMPLE_RATE))]

@@ -47,8 +47,15 @@ DIAL, RING, BUSY, CW, SIT1, SIT2, SIT3, UNSTEADY = range(8)
 _PAIRS = {DIAL: (0, 1), RING: (1, 2), BUSY: (2, 3)}
 _SINGLES = {CW: (1,), SIT1: (4, 5), SIT2: (6, 7), SIT3: (8,)}
 #: Which window classes continue a reported tone.
-_FAMILY = {"dial": {DIAL}, "recall_dial": {DIAL}, "ringback": {RING}, "busy": {BUSY}, "reorder": {BUSY},
-           "sit": {SIT1, SIT2, SIT3}, "call_waiting": {CW}}
+_FAMILY = {
+    "dial": {DIAL},
+    "recall_dial": {DIAL},
+    "ringback": {RING},
+    "busy": {BUSY},
+    "reorder": {BUSY},
+    "sit": {SIT1, SIT2, SIT3},
+    "call_waiting": {CW},
+}
 
 
 class Range(BaseModel):
@@ -95,9 +102,17 @@ class ProgressConfig(BaseModel):
     sit_second_min: float = 0.08
     call_waiting_on: Range = _range(0.27, 0.45)
     #: Silence after the last on-segment that ends a reported tone (longer than its own off periods).
-    end_after: dict[str, float] = Field(default_factory=lambda: {
-        "dial": 0.3, "recall_dial": 0.3, "ringback": 4.6, "busy": 0.8, "reorder": 0.45, "sit": 0.2,
-        "call_waiting": 0.0})
+    end_after: dict[str, float] = Field(
+        default_factory=lambda: {
+            "dial": 0.3,
+            "recall_dial": 0.3,
+            "ringback": 4.6,
+            "busy": 0.8,
+            "reorder": 0.45,
+            "sit": 0.2,
+            "call_waiting": 0.0,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,7 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     full[cand] = cls
     where = np.full(nwin, -1)
     where[cand] = np.arange(cand.size)
+
     def earlier(lag: int) -> np.ndarray:
         """Index into cand of the window `lag` sub-blocks earlier, or -1."""
         back = cand - lag
@@ -208,7 +224,8 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     jump = 10 ** (cfg.max_level_jump_db / 10)
     pi = np.maximum(prev_i, 0)
     steady = (np.maximum(level_a / level_a[pi].clip(1e-12), level_a[pi] / level_a.clip(1e-12)) <= jump) & (
-        np.maximum(level_b / level_b[pi].clip(1e-12), level_b[pi] / level_b.clip(1e-12)) <= jump)
+        np.maximum(level_b / level_b[pi].clip(1e-12), level_b[pi] / level_b.clip(1e-12)) <= jump
+    )
     unsteady = np.zeros(nwin, dtype=bool)
     unsteady[cand[same & ~steady]] = True
     # Spread each unsteady window over the next STEADY_LAG - 1 windows (past-only, so streaming can do it too):
@@ -258,8 +275,14 @@ class _Cadence:
         c, on = self._cfg, seg.end - seg.start
         prev = self._history[-1] if self._history else None
         if seg.cls == DIAL:
-            if (prev is not None and prev.cls == DIAL and not prev.first and prev.end - prev.start in c.stutter_on
-                    and seg.start - prev.end in c.stutter_off and on >= c.stutter_second_min):
+            if (
+                prev is not None
+                and prev.cls == DIAL
+                and not prev.first
+                and prev.end - prev.start in c.stutter_on
+                and seg.start - prev.end in c.stutter_off
+                and on >= c.stutter_second_min
+            ):
                 return self._report("recall_dial", prev.start, seg.end)
             if on >= c.dial_min_on:
                 return self._report("dial", seg.start, seg.end)
@@ -270,8 +293,14 @@ class _Cadence:
                 return self._report("busy", seg.start, seg.end)
             if prev is not None and prev.cls == BUSY and prev.first and seg.start - prev.end in c.reorder_off:
                 return self._report("reorder", prev.start, seg.end)
-        elif (seg.cls == SIT2 and on >= c.sit_second_min and prev is not None and prev.cls == SIT1
-              and prev.end - prev.start in c.sit_tone and seg.start - prev.end <= c.sit_max_gap):
+        elif (
+            seg.cls == SIT2
+            and on >= c.sit_second_min
+            and prev is not None
+            and prev.cls == SIT1
+            and prev.end - prev.start in c.sit_tone
+            and seg.start - prev.end <= c.sit_max_gap
+        ):
             return self._report("sit", prev.start, seg.end)
         return []
 
@@ -302,8 +331,13 @@ class _Cadence:
     def _silence(self, now: float) -> list[ProgressEvent]:
         out: list[ProgressEvent] = []
         prev = self._history[-1] if self._history else None
-        if (self._tone is None and prev is not None and prev.cls == BUSY and prev.first
-                and now - prev.end >= self._cfg.busy_min):
+        if (
+            self._tone is None
+            and prev is not None
+            and prev.cls == BUSY
+            and prev.first
+            and now - prev.end >= self._cfg.busy_min
+        ):
             out += self._report("busy", prev.start, prev.end)
         if self._tone is not None and now - self._last_on_end >= self._cfg.end_after.get(self._tone, 0.0):
             out += self._end()

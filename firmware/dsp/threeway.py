@@ -58,8 +58,9 @@ class ThreeWayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sensitivity: float = Field(0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
-    idle_ceiling_dbm0: float = Field(-66.0, ge=-90.0, le=-40.0,
-                                     description="a hold with no click or tone must reach a floor below this")
+    idle_ceiling_dbm0: float = Field(
+        -66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
+    )
     floor_drop_db: float = Field(8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
     floor_window_s: float = Field(5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
     floor_percentile: float = Field(20.0, ge=1.0, le=50.0)
@@ -86,10 +87,12 @@ class ThreeWayConfig(BaseModel):
     talk_window_s: float = Field(20.0, ge=2.0, le=120.0, description="talk level learned over this long")
     active_above_floor_db: float = Field(15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
     rearm_s: float = Field(8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
-    held_max_level_dbm0: float = Field(-30.0, ge=-60.0, le=0.0,
-                                       description="a frame louder than this is not a held line (a key's own tone)")
-    new_floor_margin_db: float = Field(3.0, ge=0.0, le=20.0,
-                                       description="a held floor is this far below any floor the call has sustained")
+    held_max_level_dbm0: float = Field(
+        -30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
+    )
+    new_floor_margin_db: float = Field(
+        3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
+    )
     block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
     @model_validator(mode="after")
@@ -113,23 +116,35 @@ class ThreeWayConfig(BaseModel):
 
 #: What the evidence says, in the words an investigator reads, in English and Spanish.
 EVIDENCE_TEXT: dict[str, dict[str, str]] = {
-    "click": {"en": "{rise:.0f} dB pulse under {max_ms:.0f} ms in quiet",
-              "es": "pulso de {rise:.0f} dB de menos de {max_ms:.0f} ms en silencio"},
-    "hold_ended": {"en": "held {held:.1f} s at {floor:.0f} dBm0, then far end back",
-                   "es": "línea retenida {held:.1f} s a {floor:.0f} dBm0; luego volvió el otro extremo"},
+    "click": {
+        "en": "{rise:.0f} dB pulse under {max_ms:.0f} ms in quiet",
+        "es": "pulso de {rise:.0f} dB de menos de {max_ms:.0f} ms en silencio",
+    },
+    "hold_ended": {
+        "en": "held {held:.1f} s at {floor:.0f} dBm0, then far end back",
+        "es": "línea retenida {held:.1f} s a {floor:.0f} dBm0; luego volvió el otro extremo",
+    },
     "tone_bleed": {"en": "{tone} bleeding into a held line", "es": "{tone} se filtra en la línea retenida"},
-    "hookflash": {"en": "hookflash: clicks {gap:.2f} s apart",
-                  "es": "golpe de gancho: chasquidos separados {gap:.2f} s"},
+    "hookflash": {
+        "en": "hookflash: clicks {gap:.2f} s apart",
+        "es": "golpe de gancho: chasquidos separados {gap:.2f} s",
+    },
     "click_start": {"en": "click at the start of the hold", "es": "chasquido al comienzo de la retención"},
     "click_inside": {"en": "click inside the hold", "es": "chasquido durante la retención"},
-    "held_line": {"en": "held line: far floor {before:.0f} -> {after:.0f} dBm0 for {held:.1f} s",
-                  "es": "línea retenida: ruido del otro extremo {before:.0f} -> {after:.0f} dBm0 durante {held:.1f} s"},
+    "held_line": {
+        "en": "held line: far floor {before:.0f} -> {after:.0f} dBm0 for {held:.1f} s",
+        "es": "línea retenida: ruido del otro extremo {before:.0f} -> {after:.0f} dBm0 durante {held:.1f} s",
+    },
     "bridged": {"en": "bridged {tone}", "es": "{tone} puenteado"},
-    "masking": {"en": "masking noise ({floor:.0f} dBm0) stopped at the hold",
-                "es": "ruido para enmascarar ({floor:.0f} dBm0) cortado en la retención"},
-    "levels": {"en": "level {level_before:.0f} -> {level_after:.0f} dBm0, floor {floor_before:.0f} -> {floor_after:.0f} dBm0",
-               "es": "nivel {level_before:.0f} -> {level_after:.0f} dBm0, ruido de fondo {floor_before:.0f} -> "
-                     "{floor_after:.0f} dBm0"},
+    "masking": {
+        "en": "masking noise ({floor:.0f} dBm0) stopped at the hold",
+        "es": "ruido para enmascarar ({floor:.0f} dBm0) cortado en la retención",
+    },
+    "levels": {
+        "en": "level {level_before:.0f} -> {level_after:.0f} dBm0, floor {floor_before:.0f} -> {floor_after:.0f} dBm0",
+        "es": "nivel {level_before:.0f} -> {level_after:.0f} dBm0, ruido de fondo {floor_before:.0f} -> "
+        "{floor_after:.0f} dBm0",
+    },
     "quieter": {"en": "{drop:.1f} dB quieter after the hold", "es": "{drop:.1f} dB más bajo después de la retención"},
 }
 TONE_NAMES: dict[str, dict[str, str]] = {
@@ -179,8 +194,12 @@ class ThreeWayEvent:
 
     def to_json(self, lang: str = "en") -> dict[str, object]:
         evidence = [f.text(lang) for f in self.facts] if self.facts else list(self.evidence)
-        return {"event": self.event, "at_ms": round(self.at * 1000), "confidence": round(self.confidence, 3),
-                "evidence": evidence}
+        return {
+            "event": self.event,
+            "at_ms": round(self.at * 1000),
+            "confidence": round(self.confidence, 3),
+            "evidence": evidence,
+        }
 
 
 @dataclass
@@ -225,7 +244,7 @@ class _Spectra:
         self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
         tone_win = _hann(TONE_WINDOW)
         t = np.arange(TONE_WINDOW) / SAMPLE_RATE
-        self.tone_basis = (tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, _TONE_FREQS)))
+        self.tone_basis = tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, _TONE_FREQS))
         # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.
         self.tone_scale = 1.0 / ((np.sqrt(2.0) * float(np.sum(tone_win)) / 2.0) * DBM0_RMS) ** 2
 
@@ -362,8 +381,11 @@ class ThreeWayDetector:
         for g, rise in self._clicks.push(feats["sub"]):
             t = self._sub_index0 + g * SUB_S
             self._click_times.append((t, rise))
-            events.append(ThreeWayEvent.of("click", t, min(1.0, rise / 40.0),
-                                           [_fact("click", rise=rise, max_ms=self.cfg.click_max_ms)]))
+            events.append(
+                ThreeWayEvent.of(
+                    "click", t, min(1.0, rise / 40.0), [_fact("click", rise=rise, max_ms=self.cfg.click_max_ms)]
+                )
+            )
         level, floor, tone, window = feats["level"], feats["floor"], feats["tone"], feats["window"]
         for k in range(n):
             events.extend(self._frame(t0 + k * FRAME_S, float(level[k]), float(floor[k]), tone[k], float(window[k])))
@@ -384,8 +406,10 @@ class ThreeWayDetector:
         """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),
         and below any floor it has sat at for a second before (a line that falls back to its usual quiet, as at
         the end of a call or between prompts, is not held)."""
-        return (floor <= self._ref_floor - self.cfg.floor_drop_db
-                and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db)
+        return (
+            floor <= self._ref_floor - self.cfg.floor_drop_db
+            and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
+        )
 
     def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
         cfg = self.cfg
@@ -396,9 +420,14 @@ class ThreeWayDetector:
         hold = self._hold
         if hold is None:
             if idle:
-                self._hold = hold = _Hold(start=t, ref_floor=self._ref_floor, ref_level=self._ref_level,
-                                          last_idle=t, min_floor=floor,
-                                          after_tone=sum(self._recent_tonal) * 2 >= len(self._recent_tonal) > 0)
+                self._hold = hold = _Hold(
+                    start=t,
+                    ref_floor=self._ref_floor,
+                    ref_level=self._ref_level,
+                    last_idle=t,
+                    min_floor=floor,
+                    after_tone=sum(self._recent_tonal) * 2 >= len(self._recent_tonal) > 0,
+                )
                 self._pending = []
             else:
                 self._learn(floor, level)
@@ -450,14 +479,16 @@ class ThreeWayDetector:
             for floor, level in self._pending:
                 self._learn(floor, level)
         if held >= 1.0 and not (self._decided_at is not None and hold.start <= self._decided_at):
-            events.append(ThreeWayEvent.of("hold", hold.start, 0.0,
-                                           [_fact("hold_ended", held=held, floor=hold.min_floor)]))
+            events.append(
+                ThreeWayEvent.of("hold", hold.start, 0.0, [_fact("hold_ended", held=held, floor=hold.min_floor)])
+            )
         self._pending = []
         self._normal_since = t
         return events
 
-    def _tones(self, hold: _Hold, t: float, floor: float, tone: np.ndarray, window: float,
-               events: list[ThreeWayEvent]) -> None:
+    def _tones(
+        self, hold: _Hold, t: float, floor: float, tone: np.ndarray, window: float, events: list[ThreeWayEvent]
+    ) -> None:
         """Tone pairs that stand above the held floor and carry most of the window's power (a click does not)."""
         cfg = self.cfg
         thr = max(cfg.tone_min_dbm0, floor + cfg.tone_snr_db, window - cfg.tone_dominance_db)
@@ -483,8 +514,11 @@ class ThreeWayDetector:
         cfg = self.cfg
         scale = cfg.time_scale
         held = t - hold.start
-        clicks = [(ct, r) for ct, r in self._click_times
-                  if hold.start - cfg.click_window_s <= ct <= hold.start + cfg.flash_gap_s[1] + cfg.click_window_s]
+        clicks = [
+            (ct, r)
+            for ct, r in self._click_times
+            if hold.start - cfg.click_window_s <= ct <= hold.start + cfg.flash_gap_s[1] + cfg.click_window_s
+        ]
         near = [c for c in clicks if abs(c[0] - hold.start) <= cfg.click_window_s]
         flash = None
         for a, _ in clicks:
@@ -540,8 +574,15 @@ class ThreeWayDetector:
         new_level = float(np.median(active if active.size >= 10 else levels))
         drop = w.ref_level - new_level
         lo, hi = self.cfg.conference_drop_db
-        evidence = [_fact("levels", level_before=w.ref_level, level_after=new_level, floor_before=w.ref_floor,
-                          floor_after=new_floor)]
+        evidence = [
+            _fact(
+                "levels",
+                level_before=w.ref_level,
+                level_after=new_level,
+                floor_before=w.ref_floor,
+                floor_after=new_floor,
+            )
+        ]
         if lo <= drop <= hi:
             return [ThreeWayEvent.of("conference", w.since, 0.6, [*evidence, _fact("quieter", drop=drop)])]
         return [ThreeWayEvent.of("resume", w.since, 0.3, evidence)]

@@ -14,11 +14,17 @@ from firmware.dsp.wavio import AudioFileError, read_wav
 
 @click.command("threeway")
 @click.argument("path", metavar="FILE.wav", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sensitivity", type=click.FloatRange(0.0, 1.0), default=ThreeWayConfig().sensitivity,
-              show_default=True, help="0 = most cautious, 1 = most eager.")
+@click.option(
+    "--sensitivity",
+    type=click.FloatRange(0.0, 1.0),
+    default=ThreeWayConfig().sensitivity,
+    show_default=True,
+    help="0 = most cautious, 1 = most eager.",
+)
 @click.option("--decisions-only", is_flag=True, help="Print only the three_way decisions, not the evidence events.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="Language of the evidence texts.")
+@click.option(
+    "--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="Language of the evidence texts."
+)
 def threeway(path: Path, sensitivity: float, decisions_only: bool, lang: str) -> None:
     """Find three-way call attempts in a recording of the far end."""
     try:

@@ -10,8 +10,13 @@ from firmware.dsp.levels import rms_for_dbm0
 from hal.audio import SAMPLE_RATE
 
 
-def sines(freqs_hz: Sequence[float], levels_dbm0: Sequence[float], duration_s: float,
-          rate: int = SAMPLE_RATE, phase: float = 0.0) -> np.ndarray:
+def sines(
+    freqs_hz: Sequence[float],
+    levels_dbm0: Sequence[float],
+    duration_s: float,
+    rate: int = SAMPLE_RATE,
+    phase: float = 0.0,
+) -> np.ndarray:
     """Float samples (int16 scale) of the given sines, each at its own RMS level in dBm0."""
     t = np.arange(round(duration_s * rate)) / rate
     out = np.zeros_like(t)
@@ -20,8 +25,9 @@ def sines(freqs_hz: Sequence[float], levels_dbm0: Sequence[float], duration_s: f
     return out
 
 
-def cadence(freqs_hz: Sequence[float], level_dbm0: float, pattern_s: Sequence[float], total_s: float,
-            rate: int = SAMPLE_RATE) -> np.ndarray:
+def cadence(
+    freqs_hz: Sequence[float], level_dbm0: float, pattern_s: Sequence[float], total_s: float, rate: int = SAMPLE_RATE
+) -> np.ndarray:
     """A tone keyed by an on/off pattern (on, off, on, off, ...) repeated to total_s, each sine at level."""
     tone = sines(freqs_hz, [level_dbm0] * len(freqs_hz), total_s, rate)
     gate = np.zeros(len(tone), dtype=bool)

@@ -14,6 +14,7 @@ from firmware.prompts import speech
 class CalledParty:
     """Options: 1 accept, 2 decline (or hang up: it costs nothing), 3 or silence the cost, 8 the other language,
     9 then 9 again block all calls from the facility; a wrong key or silence repeats, then ends politely."""
+
     def on_enter_called_party(self, *_: object) -> None:
         if self.speech_run is None:
             self.speech_run = self._new_speech_run()
@@ -29,9 +30,18 @@ class CalledParty:
     def _introduce(self) -> None:
         recorded = self.check.recorded if self.check else True
         other = "es" if self.party_language == "en" else "en"
-        self._say(["cp_call_from", "inmate_name", "cp_inmate_at", f"facility.{self.policy.facility_id}",
-                   f"cp_type_{self.call_type}", "cp_monitored" if recorded else "cp_not_recorded",
-                   "cp_options"], to="line")
+        self._say(
+            [
+                "cp_call_from",
+                "inmate_name",
+                "cp_inmate_at",
+                f"facility.{self.policy.facility_id}",
+                f"cp_type_{self.call_type}",
+                "cp_monitored" if recorded else "cp_not_recorded",
+                "cp_options",
+            ],
+            to="line",
+        )
         self._say(["cp_party_language"], to="line", language=other)
 
     def _far_key(self, digit: str) -> None:
@@ -78,11 +88,20 @@ class CalledParty:
         elif check.first_minute_cents == check.per_minute_cents:
             said = ["cp_cost", *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute"]
         else:
-            said = ["cp_cost_first_minute", *speech.money(check.first_minute_cents, lang), "cp_cost_then",
-                    *speech.money(check.per_minute_cents, lang), "cp_cost_per_minute"]
+            said = [
+                "cp_cost_first_minute",
+                *speech.money(check.first_minute_cents, lang),
+                "cp_cost_then",
+                *speech.money(check.per_minute_cents, lang),
+                "cp_cost_per_minute",
+            ]
         if check is not None and check.full_call_s > 0 and check.per_minute_cents > 0:
-            said += ["cp_cost_call_of", *speech.duration(check.full_call_s, lang), "cp_cost_costs",
-                     *speech.money(check.full_call_cents, lang)]
+            said += [
+                "cp_cost_call_of",
+                *speech.duration(check.full_call_s, lang),
+                "cp_cost_costs",
+                *speech.money(check.full_call_cents, lang),
+            ]
         self._say([*said, "cp_options"], to="line")
         self.cost_heard = True
         self._arm("input", self._speech_ends("line") + self.timing.called_party_choice_s)

@@ -23,8 +23,15 @@ class _Model:
 
 
 def mermaid() -> str:
-    machine = GraphMachine(model=_Model(), states=STATES, transitions=TRANSITIONS, initial="idle",
-                           auto_transitions=False, graph_engine="mermaid", title="Handset call flow")
+    machine = GraphMachine(
+        model=_Model(),
+        states=STATES,
+        transitions=TRANSITIONS,
+        initial="idle",
+        auto_transitions=False,
+        graph_engine="mermaid",
+        title="Handset call flow",
+    )
     return str(machine.get_graph().draw(None)).strip()
 
 
@@ -41,8 +48,9 @@ def write(doc: Path = DOC) -> None:
     text = doc.read_text(encoding="utf-8")
     if committed(doc) is None:
         raise SystemExit(f"{doc}: no diagram section ({START} ... {END})")
-    doc.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: section(), text, flags=re.DOTALL),
-                   encoding="utf-8")
+    doc.write_text(
+        re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: section(), text, flags=re.DOTALL), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ def dsp_detectors() -> Detectors:
     from firmware.dsp.progress import ProgressDetector
     from firmware.dsp.threeway import ThreeWayDetector
 
-    return Detectors(dtmf=DtmfReceiver(), threeway=ThreeWayDetector(), mouthpiece_dtmf=DtmfReceiver(),
-                     progress=ProgressDetector())
+    return Detectors(
+        dtmf=DtmfReceiver(), threeway=ThreeWayDetector(), mouthpiece_dtmf=DtmfReceiver(), progress=ProgressDetector()
+    )
 
 
 class SpeechRun:

@@ -76,12 +76,14 @@ TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "record_committed", "source": "ending", "dest": "call_type", "conditions": "may_rechoose"},
     {"trigger": "record_committed", "source": "ending", "dest": "number_entry", "conditions": "may_retry"},
     {"trigger": "record_committed", "source": "ending", "dest": "farewell"},
-    {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"],
-     "dest": "farewell"},
+    {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"], "dest": "farewell"},
     # While the call is being checked, a hang-up waits for the answer (a call may just have been opened).
     {"trigger": "hung_up", "source": [s for s in ATTEMPT_STATES if s != "checking"], "dest": "ending"},
-    {"trigger": "hung_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry", "farewell"],
-     "dest": "idle"},
+    {
+        "trigger": "hung_up",
+        "source": ["pin_entry", "verifying_pin", "call_type", "number_entry", "farewell"],
+        "dest": "idle",
+    },
 ]
 
 
@@ -96,8 +98,13 @@ class HandsetFlow(CalledParty, ConnectedCall):
         #: False after the line reported it cannot place calls (a lost SIP registration) until it recovers.
         self.line_in_service = True
         self.machine = Machine(
-            model=self, states=STATES, transitions=TRANSITIONS, initial="idle",
-            auto_transitions=False, ignore_invalid_triggers=True, prepare_event="_mark_state_change",
+            model=self,
+            states=STATES,
+            transitions=TRANSITIONS,
+            initial="idle",
+            auto_transitions=False,
+            ignore_invalid_triggers=True,
+            prepare_event="_mark_state_change",
             after_state_change="_announce_state",
         )
         self._out: list[Command] = []
@@ -169,7 +176,7 @@ class HandsetFlow(CalledParty, ConnectedCall):
     @property
     def secret_input(self) -> bool:
         """The keys typed now are a secret (pin_entry): the runtime logs them hidden."""
-        return self.state in {'pin_entry'}
+        return self.state in {"pin_entry"}
 
     def handle(self, event: Event) -> list[Command]:
         self._out = []
@@ -194,7 +201,12 @@ class HandsetFlow(CalledParty, ConnectedCall):
             case HookFlash():
                 self._hookflash(event)
             case HookPulseTrain():
-                self._emit(m.ReportIncident("pulse_dialing", {"pulses": event.pulses, "durations_ms": list(event.durations_ms), "state": self.state}))
+                self._emit(
+                    m.ReportIncident(
+                        "pulse_dialing",
+                        {"pulses": event.pulses, "durations_ms": list(event.durations_ms), "state": self.state},
+                    )
+                )
             case KeyDown():
                 self._key(event.key)
             case TimerExpired():
@@ -219,8 +231,11 @@ class HandsetFlow(CalledParty, ConnectedCall):
             case LineService():
                 self.line_in_service = event.state == "in_service"
             case LineDigit():  # an RFC 4733 key: the same as one the in-band detector hears
-                if self.line_active and self.state in ("called_party", "block_confirm", "connected") \
-                        and not self._is_echo(event.digit, event.at):
+                if (
+                    self.line_active
+                    and self.state in ("called_party", "block_confirm", "connected")
+                    and not self._is_echo(event.digit, event.at)
+                ):
                     self._far_key(event.digit)
         return self._out
 
@@ -252,8 +267,9 @@ class HandsetFlow(CalledParty, ConnectedCall):
             else:
                 samples, text = self.audio.prompt(prompt_id, lang), self.catalog.text(prompt_id, lang)
             starts = max(self._speech_ends(target) for target in targets)
-            self._emit(m.PlayPrompt(prompt_id, text, lang, to, round(starts * 1000),
-                                    round(len(samples) / SAMPLE_RATE * 1000)))
+            self._emit(
+                m.PlayPrompt(prompt_id, text, lang, to, round(starts * 1000), round(len(samples) / SAMPLE_RATE * 1000))
+            )
             for target in targets:
                 self.audio.queue(samples, target, self.now)
 
@@ -292,8 +308,9 @@ class HandsetFlow(CalledParty, ConnectedCall):
 
     def _mic_frame(self, mic: np.ndarray) -> None:
         """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
-        tick = self.audio.tick(mic, hear_far=self.bridged or self.state == "placing", line_open=self.line_active,
-                               bridged=self.bridged)
+        tick = self.audio.tick(
+            mic, hear_far=self.bridged or self.state == "placing", line_open=self.line_active, bridged=self.bridged
+        )
         if self.capturing_name:
             self.name_samples = np.concatenate([self.name_samples, mic])
         if self.bridged and self.detectors is not None:
@@ -640,12 +657,20 @@ class HandsetFlow(CalledParty, ConnectedCall):
             self.end_reason = "inmate_hung_up"
         self._emit(m.CallEnded(self.call_id, self.end_reason))
         recorded = self.check is not None and self.check.recorded and self.connected_at is not None
-        self._emit(m.WriteCallRecord(
-            call_id=self.call_id, inmate_id=self.inmate_id, number=self.number, call_type=self.call_type,
-            started_at=self.started_at, connected_at=self.connected_at, ended_at=self._billable_end(),
-            end_reason=self.end_reason, recording=self.call_id if recorded else None,
-            violations=tuple(self.violations),
-        ))
+        self._emit(
+            m.WriteCallRecord(
+                call_id=self.call_id,
+                inmate_id=self.inmate_id,
+                number=self.number,
+                call_type=self.call_type,
+                started_at=self.started_at,
+                connected_at=self.connected_at,
+                ended_at=self._billable_end(),
+                end_reason=self.end_reason,
+                recording=self.call_id if recorded else None,
+                violations=tuple(self.violations),
+            )
+        )
 
     def _billable_end(self) -> float:
         """The goodbye played after a limit is not billed: talk time stops at the limit."""
@@ -658,4 +683,3 @@ class HandsetFlow(CalledParty, ConnectedCall):
         self._say(self._farewell or ["call_ended", "hang_up_now"])
         self._farewell = []
         self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
-

@@ -56,8 +56,7 @@ class FlowPolicy(BaseModel):
     default_language: str = "en"
 
 
-def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = None,
-                source: str | None = None) -> Timing:
+def load_timing(path: Path = TIMING_PATH, overrides: dict[str, Any] | None = None, source: str | None = None) -> Timing:
     """The timing file, with `overrides` on top; errors name `source` (default: the file)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -86,9 +86,12 @@ class Recorder:
                 journal.unlink()
                 return None
             partial = flac.with_name(flac.name + ".tmp")
-            with journal.open("rb") as src, soundfile.SoundFile(
-                partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC", subtype="PCM_16"
-            ) as out:
+            with (
+                journal.open("rb") as src,
+                soundfile.SoundFile(
+                    partial, "w", samplerate=SAMPLE_RATE, channels=CHANNELS, format="FLAC", subtype="PCM_16"
+                ) as out,
+            ):
                 # In blocks, not whole: a long call's journal never sits in memory at once, and the encoder
                 # (which runs without the GIL) hands the interpreter back to the audio threads between blocks.
                 while len(block := src.read(ENCODE_BLOCK_BYTES)) >= SAMPLE_BYTES:

@@ -26,10 +26,19 @@ from firmware.sync.uploads import queue_blob_in
 from hal.events import Event
 
 #: Refusals about the inmate or the moment (no other number would help): the flow says goodbye.
-INMATE_REFUSALS = frozenset({
-    "refuse.restricted", "refuse.wrong_unit", "refuse.shutoff", "refuse.calls_per_day", "refuse.min_wait",
-    "refuse.minutes_month", "refuse.unknown_inmate", "refuse.unavailable", "refuse.locked_out",
-})
+INMATE_REFUSALS = frozenset(
+    {
+        "refuse.restricted",
+        "refuse.wrong_unit",
+        "refuse.shutoff",
+        "refuse.calls_per_day",
+        "refuse.min_wait",
+        "refuse.minutes_month",
+        "refuse.unknown_inmate",
+        "refuse.unavailable",
+        "refuse.locked_out",
+    }
+)
 #: Refusals another call type could avoid: the flow asks for the call type again.
 CALL_TYPE_REFUSALS = frozenset({"refuse.call_type_disabled"})
 
@@ -64,8 +73,9 @@ class WallClock:
 
 
 class CallServices:
-    def __init__(self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime],
-                 recorder: Recorder) -> None:
+    def __init__(
+        self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime], recorder: Recorder
+    ) -> None:
         self.rules = rules
         self.runtime = runtime
         self.wall = wall
@@ -106,8 +116,9 @@ class CallServices:
         for call_id in self.rules.records.open_calls():
             self._announce_record(self._close(call_id, now, "power_loss", None, self.recorder.finalise(call_id)))
 
-    def _close(self, call_id: str, now: datetime, end_reason: str, connected_s: float | None,
-               recording: Path | None) -> CallRecord:
+    def _close(
+        self, call_id: str, now: datetime, end_reason: str, connected_s: float | None, recording: Path | None
+    ) -> CallRecord:
         """Write the call record; a recording it references is queued for upload in the same transaction."""
         if recording is None:
             return self.rules.close_call(call_id, now, end_reason, connected_s)
@@ -115,8 +126,13 @@ class CallServices:
 
         def queue_upload(db: sqlite3.Connection, record: CallRecord) -> None:
             if record.recording_ref == ref:
-                queue_blob_in(db, recording.name, "recording", recording.resolve(),
-                              {"call_id": call_id, "device_id": self.rules.device_id, "recording_ref": ref})
+                queue_blob_in(
+                    db,
+                    recording.name,
+                    "recording",
+                    recording.resolve(),
+                    {"call_id": call_id, "device_id": self.rules.device_id, "recording_ref": ref},
+                )
 
         return self.rules.close_call(call_id, now, end_reason, connected_s, ref, queue_upload)
 
@@ -138,11 +154,20 @@ class CallServices:
         else:
             if result.inmate_id:
                 attempt_id = self.rules.refused_before_call(result.inmate_id, result, self._now())
-                self._note("attempt", {"id": attempt_id, "inmate_id": result.inmate_id, "reason": result.reason,
-                                       "number": None, "call_type": None})
+                self._note(
+                    "attempt",
+                    {
+                        "id": attempt_id,
+                        "inmate_id": result.inmate_id,
+                        "reason": result.reason,
+                        "number": None,
+                        "call_type": None,
+                    },
+                )
             params = {**result.params, **wait_left(result, self._now())}
-            self._answer(lambda at: m.PinChecked(at, result.reason, result.inmate_id, then=tuple(result.prompts),
-                                                 params=params))
+            self._answer(
+                lambda at: m.PinChecked(at, result.reason, result.inmate_id, then=tuple(result.prompts), params=params)
+            )
 
     def check_call(self, command: m.CheckCall) -> None:
         now = self._now()
@@ -151,36 +176,64 @@ class CallServices:
             record = self.rules.refused_attempt(command.inmate_id, command.number, command.call_type, decision, now)
             self._announce_record(record)
             scope = refusal_scope(decision, command.call_type)
-            self._answer(lambda at: m.CallChecked(
-                at, record.call_id, False, number=command.number, reason=decision.reason,
-                then=tuple(decision.prompts), params=dict(decision.params), scope=scope))
+            self._answer(
+                lambda at: m.CallChecked(
+                    at,
+                    record.call_id,
+                    False,
+                    number=command.number,
+                    reason=decision.reason,
+                    then=tuple(decision.prompts),
+                    params=dict(decision.params),
+                    scope=scope,
+                )
+            )
             return
         call_id = self.rules.open_call(command.inmate_id, decision, now)
         self._grants[call_id] = decision
         if decision.emergency:
             report_id = self.rules.report_emergency(call_id, command.inmate_id, command.number, decision.number, now)
-            self._note("emergency_call", {"id": report_id, "call_id": call_id, "inmate_id": command.inmate_id,
-                                          "dialed": command.number, "number": decision.number})
+            self._note(
+                "emergency_call",
+                {
+                    "id": report_id,
+                    "call_id": call_id,
+                    "inmate_id": command.inmate_id,
+                    "dialed": command.number,
+                    "number": decision.number,
+                },
+            )
         shutoff_in = None if decision.shutoff_at is None else (decision.shutoff_at - now).total_seconds()
-        self._answer(lambda at: m.CallChecked(
-            at, call_id, True, number=decision.number, limit_s=float(decision.max_duration_s),
-            limit_cause=decision.limited_by, shutoff_in_s=shutoff_in,
-            warn_two_minute=decision.two_minute_warning, warn_one_minute=decision.one_minute_warning,
-            announcement_interval_s=float(decision.announcement_interval_s), recorded=decision.recorded,
-            first_minute_cents=0 if decision.free_call else decision.cost.first_minute_cents,
-            per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
-            full_call_s=0 if decision.free_call else decision.cost.full_call_s,
-            full_call_cents=0 if decision.free_call else decision.cost.full_call_cents,
-            after_call=tuple(decision.after_call_prompts), emergency=decision.emergency,
-        ))
+        self._answer(
+            lambda at: m.CallChecked(
+                at,
+                call_id,
+                True,
+                number=decision.number,
+                limit_s=float(decision.max_duration_s),
+                limit_cause=decision.limited_by,
+                shutoff_in_s=shutoff_in,
+                warn_two_minute=decision.two_minute_warning,
+                warn_one_minute=decision.one_minute_warning,
+                announcement_interval_s=float(decision.announcement_interval_s),
+                recorded=decision.recorded,
+                first_minute_cents=0 if decision.free_call else decision.cost.first_minute_cents,
+                per_minute_cents=0 if decision.free_call else decision.cost.per_minute_cents,
+                full_call_s=0 if decision.free_call else decision.cost.full_call_s,
+                full_call_cents=0 if decision.free_call else decision.cost.full_call_cents,
+                after_call=tuple(decision.after_call_prompts),
+                emergency=decision.emergency,
+            )
+        )
 
     def write_record(self, command: m.WriteCallRecord) -> None:
         existing = self.rules.records.cdr(command.call_id)
         if existing is None:
             connected_s = None if command.connected_at is None else command.ended_at - command.connected_at
             recording = self.recorder.finalise(command.recording) if command.recording else None
-            record = self._close(command.call_id, self.wall(command.ended_at), command.end_reason, connected_s,
-                                 recording)
+            record = self._close(
+                command.call_id, self.wall(command.ended_at), command.end_reason, connected_s, recording
+            )
             self._announce_record(record)
         self._grants.pop(command.call_id, None)
         self._answer(lambda at: m.RecordWritten(at, command.call_id))
@@ -188,19 +241,28 @@ class CallServices:
     def _announce_record(self, record: CallRecord) -> None:
         self._note("cdr", record.payload(self.rules.device_id))
         if record.charge_cents:
-            self._note("charge", {"call_id": record.call_id, "call_type": record.call_type,
-                                  "cents": record.charge_cents, "billed_minutes": record.billed_minutes})
+            self._note(
+                "charge",
+                {
+                    "call_id": record.call_id,
+                    "call_type": record.call_type,
+                    "cents": record.charge_cents,
+                    "billed_minutes": record.billed_minutes,
+                },
+            )
 
     def block(self, command: m.BlockNumber) -> None:
-        added = self.rules.block_number(command.number, self._now(), command.call_id, command.inmate_id,
-                                        command.source)
-        self._note("block", {"number": command.number, "source": command.source, "call_id": command.call_id,
-                             "new": added})
+        added = self.rules.block_number(command.number, self._now(), command.call_id, command.inmate_id, command.source)
+        self._note(
+            "block", {"number": command.number, "source": command.source, "call_id": command.call_id, "new": added}
+        )
 
     def violation(self, command: m.RecordViolation) -> None:
         violation_id = self.rules.violation(command.violation, self._now(), command.call_id, command.inmate_id)
-        self._note("violation", {"id": violation_id, "kind": command.violation, "inmate_id": command.inmate_id,
-                                 "call_id": command.call_id})
+        self._note(
+            "violation",
+            {"id": violation_id, "kind": command.violation, "inmate_id": command.inmate_id, "call_id": command.call_id},
+        )
 
     def report(self, command: m.ReportIncident) -> None:
         now = self._now()

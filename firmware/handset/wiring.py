@@ -45,9 +45,15 @@ def system_wall(clock: Clock) -> Callable[[float], datetime]:
     return WallClock(datetime.now(UTC), clock.now())
 
 
-def install(runtime: Runtime, config: Config, audio_play: Callable[..., None], line_send: Callable[..., None],
-            line_dial: Callable[[str], None], line_release: Callable[[], None],
-            wall: Callable[[float], datetime]) -> CallServices:
+def install(
+    runtime: Runtime,
+    config: Config,
+    audio_play: Callable[..., None],
+    line_send: Callable[..., None],
+    line_dial: Callable[[str], None],
+    line_release: Callable[[], None],
+    wall: Callable[[float], datetime],
+) -> CallServices:
     """Register every handset command's handler; the first event the flow gets makes it recover the calls a
     power cut left open (queued, so whoever observes the runtime sees the records it writes)."""
     data_dir = Path(config.paths.data_dir)
@@ -71,6 +77,13 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     """The handset role (firmware/device.py ROLES): the call flow on the keypad, hookswitch, audio and line."""
     runtime.machines.append(handset_flow(config))
     line = devices.line
-    install(runtime, config, devices.audio.play, line.send, line.dial, line.hang_up,
-            platform.wall or system_wall(runtime.clock))
+    install(
+        runtime,
+        config,
+        devices.audio.play,
+        line.send,
+        line.dial,
+        line.hang_up,
+        platform.wall or system_wall(runtime.clock),
+    )
     return Installed()

@@ -48,8 +48,9 @@ class PurchaseClient:
 
     def submit(self, command: SubmitPurchase) -> None:
         self._sent_at[command.key] = self._now()
-        request = PurchaseRequest(command.key, self.device_id, command.inmate_id, command.amount_cents,
-                                  command.fee_cents)
+        request = PurchaseRequest(
+            command.key, self.device_id, command.inmate_id, command.amount_cents, command.fee_cents
+        )
 
         def commit_then_send() -> None:
             self.ledger.open(command)
@@ -103,10 +104,20 @@ class PurchaseClient:
 
     def _settle(self, reply: PurchaseReply) -> None:
         self._sent_at.pop(reply.key, None)
-        self.ledger.settle(reply.key, reply.status, reply.reason, reply.trust_cents, reply.phone_cents,
-                           reply.decided_at)
-        self._post(PurchaseUpdate(self._now(), reply.key, reply.status, reply.reason, reply.trust_cents,
-                                  reply.phone_cents, reply.decided_at))
+        self.ledger.settle(
+            reply.key, reply.status, reply.reason, reply.trust_cents, reply.phone_cents, reply.decided_at
+        )
+        self._post(
+            PurchaseUpdate(
+                self._now(),
+                reply.key,
+                reply.status,
+                reply.reason,
+                reply.trust_cents,
+                reply.phone_cents,
+                reply.decided_at,
+            )
+        )
 
     def _fetch(self, inmate_id: str) -> None:
         try:
@@ -114,11 +125,19 @@ class PurchaseClient:
         except (CentralUnreachable, LinkLost):
             self._post(AccountInfo(self._now(), inmate_id, online=False))
             return
-        self._post(AccountInfo(
-            self._now(), inmate_id, online=True, trust_cents=reply.trust_cents, phone_cents=reply.phone_cents,
-            spent_today_cents=reply.spent_today_cents, restricted_until=reply.restricted_until,
-            recent=reply.recent, rules=reply.rules,
-        ))
+        self._post(
+            AccountInfo(
+                self._now(),
+                inmate_id,
+                online=True,
+                trust_cents=reply.trust_cents,
+                phone_cents=reply.phone_cents,
+                spent_today_cents=reply.spent_today_cents,
+                restricted_until=reply.restricted_until,
+                recent=reply.recent,
+                rules=reply.rules,
+            )
+        )
 
 
 class WorkerThread:

@@ -25,8 +25,16 @@ def mermaid() -> str:
     """Transitions that change state; key presses that only show a hint or edit an entry are left out."""
     drawn = [t for t in TRANSITIONS if t["dest"] is not None]
     model = _Model()
-    GraphMachine(model=model, states=STATES, transitions=drawn, initial="idle", auto_transitions=False,
-                 graph_engine="mermaid", show_conditions=True, title="Kiosk session")
+    GraphMachine(
+        model=model,
+        states=STATES,
+        transitions=drawn,
+        initial="idle",
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=True,
+        title="Kiosk session",
+    )
     return str(model.get_graph().draw(None)).strip()  # type: ignore[attr-defined]
 
 
@@ -39,7 +47,7 @@ def rewrite(path: Path) -> None:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < 0:
         raise SystemExit(f"{path}: diagram markers not found")
-    path.write_text(text[:start] + block() + text[end + len(END):], encoding="utf-8")
+    path.write_text(text[:start] + block() + text[end + len(END) :], encoding="utf-8")
 
 
 if __name__ == "__main__":

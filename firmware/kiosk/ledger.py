@@ -36,8 +36,15 @@ class KioskLedger:
                 (purchase.key, purchase.inmate_id, purchase.amount_cents, purchase.fee_cents, utc_now()),
             )
 
-    def settle(self, key: str, status: str, reason: str = "", trust_cents: int | None = None,
-               phone_cents: int | None = None, decided_at: str = "") -> bool:
+    def settle(
+        self,
+        key: str,
+        status: str,
+        reason: str = "",
+        trust_cents: int | None = None,
+        phone_cents: int | None = None,
+        decided_at: str = "",
+    ) -> bool:
         """Record the final outcome once; False if it was already settled (a duplicate answer)."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"purchase {key}: {status!r} is not a final status")

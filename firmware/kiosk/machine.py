@@ -41,16 +41,41 @@ DIGITS = "0123456789"
 
 #: Every state a session passes through; `idle` waits for a PIN or a lifted handset.
 STATES: list[str | dict[str, str]] = [
-    {"name": "idle", "on_enter": "enter_idle"}, "pin", "verifying",
-    {"name": "locked", "on_enter": "start_notice_timer"}, "loading",
-    {"name": "restricted", "on_enter": "start_notice_timer"}, "offline", "menu", "balances", "recent",
-    "buy", "amount", "confirm", "sending", "pending", "unsettled", "result", "language",
+    {"name": "idle", "on_enter": "enter_idle"},
+    "pin",
+    "verifying",
+    {"name": "locked", "on_enter": "start_notice_timer"},
+    "loading",
+    {"name": "restricted", "on_enter": "start_notice_timer"},
+    "offline",
+    "menu",
+    "balances",
+    "recent",
+    "buy",
+    "amount",
+    "confirm",
+    "sending",
+    "pending",
+    "unsettled",
+    "result",
+    "language",
     {"name": "goodbye", "on_enter": "enter_goodbye"},
 ]
 #: States in which somebody is logged in (or typing a PIN): inactivity, hanging up and * log out.
 SESSION_STATES = [
-    "pin", "verifying", "loading", "offline", "menu", "balances", "recent", "buy", "amount", "confirm",
-    "unsettled", "result", "language",
+    "pin",
+    "verifying",
+    "loading",
+    "offline",
+    "menu",
+    "balances",
+    "recent",
+    "buy",
+    "amount",
+    "confirm",
+    "unsettled",
+    "result",
+    "language",
 ]
 #: While a purchase is on its way the session does not time out: the give-up timer bounds the wait.
 WAITING_STATES = ["sending", "pending"]
@@ -67,8 +92,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "login_restricted", "source": "verifying", "dest": "restricted", "after": "refused_restricted"},
     {"trigger": "login_unavailable", "source": "verifying", "dest": "goodbye", "before": "why_unavailable"},
     {"trigger": "login_ok", "source": "verifying", "dest": "loading", "after": ["logged_in", "fetch"]},
-    {"trigger": "account_loaded", "source": "loading", "dest": "restricted", "conditions": "account_restricted",
-     "after": "take_account"},
+    {
+        "trigger": "account_loaded",
+        "source": "loading",
+        "dest": "restricted",
+        "conditions": "account_restricted",
+        "after": "take_account",
+    },
     {"trigger": "account_loaded", "source": "loading", "dest": "menu", "after": "take_account"},
     {"trigger": "account_unreachable", "source": "loading", "dest": "offline", "after": "take_account"},
     {"trigger": "retry", "source": "offline", "dest": "loading", "after": "fetch"},
@@ -77,23 +107,35 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "back", "source": "recent", "dest": "balances"},
     {"trigger": "back", "source": ["balances", "buy", "language"], "dest": "menu"},
     {"trigger": "buy", "source": "menu", "dest": "buy"},
-    {"trigger": "preset", "source": "buy", "dest": "confirm", "prepare": "pick_preset",
-     "conditions": "amount_allowed"},
+    {"trigger": "preset", "source": "buy", "dest": "confirm", "prepare": "pick_preset", "conditions": "amount_allowed"},
     {"trigger": "preset", "source": "buy", "dest": None, "after": "explain_refusal"},
     {"trigger": "other", "source": "buy", "dest": "amount", "after": "clear_entry"},
     {"trigger": "digit", "source": "amount", "dest": None, "after": "amount_digit"},
     {"trigger": "erase", "source": "amount", "dest": "buy", "conditions": "entry_empty"},
     {"trigger": "erase", "source": "amount", "dest": None, "after": "amount_erase"},
     {"trigger": "enter", "source": "amount", "dest": None, "conditions": "entry_empty", "after": "ask_amount"},
-    {"trigger": "enter", "source": "amount", "dest": "confirm", "prepare": "take_entry",
-     "conditions": "amount_allowed"},
+    {
+        "trigger": "enter",
+        "source": "amount",
+        "dest": "confirm",
+        "prepare": "take_entry",
+        "conditions": "amount_allowed",
+    },
     {"trigger": "enter", "source": "amount", "dest": None, "after": "explain_refusal"},
     {"trigger": "accept", "source": "confirm", "dest": "sending", "after": "submit"},
     {"trigger": "decline", "source": "confirm", "dest": "buy"},
-    {"trigger": "purchase_applied", "source": ["sending", "pending", "unsettled"], "dest": "result",
-     "after": "applied"},
-    {"trigger": "purchase_refused", "source": ["sending", "pending", "unsettled"], "dest": "result",
-     "after": "refused"},
+    {
+        "trigger": "purchase_applied",
+        "source": ["sending", "pending", "unsettled"],
+        "dest": "result",
+        "after": "applied",
+    },
+    {
+        "trigger": "purchase_refused",
+        "source": ["sending", "pending", "unsettled"],
+        "dest": "result",
+        "after": "refused",
+    },
     {"trigger": "purchase_uncertain", "source": "sending", "dest": "pending", "after": "ask"},
     {"trigger": "no_reply", "source": "sending", "dest": "pending", "after": "ask"},
     {"trigger": "purchase_uncertain", "source": "pending", "dest": None, "after": "ask_later"},
@@ -110,8 +152,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "dismiss", "source": "goodbye", "dest": "idle"},
     {"trigger": "logout", "source": SESSION_STATES + ["restricted"], "dest": "goodbye"},
     {"trigger": "inactive", "source": SESSION_STATES + ["restricted"], "dest": "goodbye", "before": "why_inactive"},
-    {"trigger": "hang_up", "source": SESSION_STATES + WAITING_STATES + ["restricted", "locked"], "dest": "goodbye",
-     "before": "why_hung_up"},
+    {
+        "trigger": "hang_up",
+        "source": SESSION_STATES + WAITING_STATES + ["restricted", "locked"],
+        "dest": "goodbye",
+        "before": "why_hung_up",
+    },
     {"trigger": "stray", "source": "*", "dest": None, "after": "hint"},
 ]
 
@@ -135,10 +181,20 @@ KEYMAP: dict[str, dict[str, str]] = {
 ENTRY_STATES = ("pin", "amount")
 #: What a key that means nothing in a state says.
 HINTS: dict[str, str] = {
-    "pin": "digits_only", "amount": "digits_only", "menu": "menu.hint", "balances": "back.hint",
-    "recent": "back.hint", "buy": "buy.hint", "confirm": "confirm.hint", "result": "result.hint",
-    "language": "buy.hint", "offline": "offline.keys", "verifying": "wait", "loading": "wait",
-    "sending": "wait", "pending": "wait",
+    "pin": "digits_only",
+    "amount": "digits_only",
+    "menu": "menu.hint",
+    "balances": "back.hint",
+    "recent": "back.hint",
+    "buy": "buy.hint",
+    "confirm": "confirm.hint",
+    "result": "result.hint",
+    "language": "buy.hint",
+    "offline": "offline.keys",
+    "verifying": "wait",
+    "loading": "wait",
+    "sending": "wait",
+    "pending": "wait",
 }
 TIMER_TRIGGERS = {
     "kiosk.inactivity": "inactive",
@@ -183,7 +239,10 @@ class _Session:
 
 class KioskMachine:
     def __init__(
-        self, device_id: str, new_key: Callable[[], str], timings: KioskTimings = KioskTimings(),
+        self,
+        device_id: str,
+        new_key: Callable[[], str],
+        timings: KioskTimings = KioskTimings(),
         language: Language = "en",
     ) -> None:
         self.device_id = device_id
@@ -200,8 +259,14 @@ class KioskMachine:
         self._shown: tuple[str, ...] | None = None
         self._suspended = False
         self.machine = Machine(
-            model=self, states=STATES, transitions=TRANSITIONS, initial="idle", send_event=True,
-            auto_transitions=False, ignore_invalid_triggers=True, model_attribute="state",
+            model=self,
+            states=STATES,
+            transitions=TRANSITIONS,
+            initial="idle",
+            send_event=True,
+            auto_transitions=False,
+            ignore_invalid_triggers=True,
+            model_attribute="state",
         )
 
     state: str
@@ -211,7 +276,7 @@ class KioskMachine:
     @property
     def secret_input(self) -> bool:
         """The keys typed now are a secret (idle, pin): the runtime logs them hidden."""
-        return self.state in {'idle', 'pin'}
+        return self.state in {"idle", "pin"}
 
     def handle(self, event: Event) -> Sequence[Command]:
         self._out = []
@@ -385,7 +450,9 @@ class KioskMachine:
         s, lang = self.session, self.language
         rules = s.rules or PurchaseRules()
         values = {
-            "min": money(rules.min_cents), "max": money(rules.max_cents), "trust": money(s.trust_cents),
+            "min": money(rules.min_cents),
+            "max": money(rules.max_cents),
+            "trust": money(s.trust_cents),
             "left": money(max(0, rules.daily_limit_cents - s.spent_today_cents)),
         }
         key = f"reason.{reason}"
@@ -424,8 +491,11 @@ class KioskMachine:
         self._emit(CancelTimer("kiosk.reply"), CancelTimer("kiosk.retry"), CancelTimer("kiosk.give_up"))
         self._restart_inactivity()
         assert s.rules is not None
-        self._emit(PurchaseRecord(s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents),
-                                  update.status, update.reason))
+        self._emit(
+            PurchaseRecord(
+                s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents), update.status, update.reason
+            )
+        )
 
     def applied(self, event: EventData) -> None:
         update: PurchaseUpdate = event.kwargs["update"]
@@ -449,8 +519,11 @@ class KioskMachine:
         assert s.rules is not None
         self._emit(CancelTimer("kiosk.reply"), CancelTimer("kiosk.retry"))
         self._restart_inactivity()
-        self._emit(PurchaseRecord(s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents),
-                                  "pending", "no answer from central"))
+        self._emit(
+            PurchaseRecord(
+                s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents), "pending", "no answer from central"
+            )
+        )
 
     def _receipt(self, update: PurchaseUpdate) -> tuple[str, ...]:
         s, lang = self.session, self.language
@@ -485,14 +558,27 @@ class KioskMachine:
 
     def enter_goodbye(self, event: EventData) -> None:
         s = self.session
-        self._emit(CancelTimer("kiosk.inactivity"), CancelTimer("kiosk.reply"), CancelTimer("kiosk.retry"),
-                   CancelTimer("kiosk.give_up"))
+        self._emit(
+            CancelTimer("kiosk.inactivity"),
+            CancelTimer("kiosk.reply"),
+            CancelTimer("kiosk.retry"),
+            CancelTimer("kiosk.give_up"),
+        )
         reason = {"bye.idle": "inactivity", "bye.hook": "hung up", "bye.unavailable": "roster unavailable"}.get(
-            self.goodbye_reason, "by choice")
+            self.goodbye_reason, "by choice"
+        )
         if s.key and s.outcome is None and self._last_state_waited(event):
             assert s.rules is not None
-            self._emit(PurchaseRecord(s.key, s.inmate_id, s.amount_cents, s.rules.fee_for(s.amount_cents),
-                                      "pending", "left before the answer"))
+            self._emit(
+                PurchaseRecord(
+                    s.key,
+                    s.inmate_id,
+                    s.amount_cents,
+                    s.rules.fee_for(s.amount_cents),
+                    "pending",
+                    "left before the answer",
+                )
+            )
         self._emit(SessionRecord("logout", s.inmate_id, reason))
         self.entry = ""
         self.start_notice_timer(event)
@@ -521,7 +607,7 @@ class KioskMachine:
         lines = list(getattr(self, f"_screen_{self.state}")())
         lines += [""] * (HEIGHT - len(lines))
         if self.notice:
-            lines[HEIGHT - len(self.notice):] = self.notice
+            lines[HEIGHT - len(self.notice) :] = self.notice
         return tuple(lines)
 
     def _render(self) -> None:
@@ -551,8 +637,12 @@ class KioskMachine:
         return [self._t("loading"), self._t("wait")]
 
     def _screen_restricted(self) -> list[str]:
-        return [self._t("restricted.1"), self._t("restricted.2"), self.session.restricted_until,
-                self._t("restricted.4")]
+        return [
+            self._t("restricted.1"),
+            self._t("restricted.2"),
+            self.session.restricted_until,
+            self._t("restricted.4"),
+        ]
 
     def _screen_offline(self) -> list[str]:
         return [self._t("offline.1"), self._t("offline.2"), self._t("offline.3"), self._t("offline.keys")]
@@ -563,20 +653,22 @@ class KioskMachine:
     def _screen_balances(self) -> list[str]:
         s = self.session
         left = max(0, (s.rules.daily_limit_cents if s.rules else 0) - s.spent_today_cents)
-        return [self._t("bal.trust", amount=money(s.trust_cents)), self._t("bal.phone", amount=money(s.phone_cents)),
-                self._t("bal.today", amount=money(left)), self._t("bal.keys")]
+        return [
+            self._t("bal.trust", amount=money(s.trust_cents)),
+            self._t("bal.phone", amount=money(s.phone_cents)),
+            self._t("bal.today", amount=money(left)),
+            self._t("bal.keys"),
+        ]
 
     def _screen_recent(self) -> list[str]:
-        recent = self.session.recent[:HEIGHT - 1]
+        recent = self.session.recent[: HEIGHT - 1]
         lines = [self._t("recent.line", day=r.day, amount=money(r.amount_cents)) for r in recent]
         return (lines or [self._t("recent.none")]) + [""] * (HEIGHT - 1 - max(1, len(lines))) + [self._t("back")]
 
     def _screen_buy(self) -> list[str]:
         assert self.session.rules is not None
         presets = [f"{i} {money(c)}" for i, c in enumerate(self.session.rules.presets_cents, start=1)]
-        rows = [
-            "".join(p.ljust(10) for p in presets[i:i + 2]).rstrip() for i in range(0, len(presets), 2)
-        ]
+        rows = ["".join(p.ljust(10) for p in presets[i : i + 2]).rstrip() for i in range(0, len(presets), 2)]
         return rows + [""] * (2 - len(rows)) + [self._t("buy.other"), self._t("star_back")]
 
     def _screen_amount(self) -> list[str]:
@@ -588,9 +680,12 @@ class KioskMachine:
     def _screen_confirm(self) -> list[str]:
         s = self.session
         assert s.rules is not None
-        return [self._t("confirm.buy", amount=money(s.amount_cents)),
-                self._t("confirm.fee", amount=money(s.rules.fee_for(s.amount_cents))),
-                self._t("confirm.after", amount=money(s.phone_cents + s.amount_cents)), self._t("confirm.keys")]
+        return [
+            self._t("confirm.buy", amount=money(s.amount_cents)),
+            self._t("confirm.fee", amount=money(s.rules.fee_for(s.amount_cents))),
+            self._t("confirm.after", amount=money(s.phone_cents + s.amount_cents)),
+            self._t("confirm.keys"),
+        ]
 
     def _screen_sending(self) -> list[str]:
         return [self._t("sending"), self._t("wait")]
@@ -606,8 +701,12 @@ class KioskMachine:
         outcome = s.outcome
         assert outcome is not None
         if outcome.status == "applied":
-            return [self._t("done.1"), self._t("done.2", amount=money(s.amount_cents)),
-                    self._t("bal.phone", amount=money(s.phone_cents)), self._t("result.keys")]
+            return [
+                self._t("done.1"),
+                self._t("done.2", amount=money(s.amount_cents)),
+                self._t("bal.phone", amount=money(s.phone_cents)),
+                self._t("result.keys"),
+            ]
         reason = outcome.reason if outcome.status == "declined" else outcome.status
         return [self._t("not_done.1"), self._reason_lines(reason)[0], self._t("not_done.3"), self._t("result.keys")]
 
@@ -617,4 +716,3 @@ class KioskMachine:
     def _screen_goodbye(self) -> list[str]:
         lines = [self._t("bye.1"), self._t("bye.2")]
         return lines + ([self._t(self.goodbye_reason)] if self.goodbye_reason else [])
-

@@ -25,7 +25,6 @@ class PurchaseRules(BaseModel):
     #: Where the facility's day starts and ends, for the daily limit.
     timezone: TimeZoneName = "UTC"
 
-
     @model_validator(mode="after")
     def _consistent(self) -> PurchaseRules:
         if self.min_cents > self.max_cents:

@@ -37,8 +37,9 @@ _FAILURES = (ChannelClosed, LinkError, RemoteError, MessageError, TimeoutError, 
 
 
 class SyncPurchaseService:
-    def __init__(self, url: str, credentials: Credentials, device_id: str, baudrate: int = 115200,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, credentials: Credentials, device_id: str, baudrate: int = 115200, timeout: float = 10.0
+    ) -> None:
         self.url = url
         self.credentials = credentials
         self.device_id = device_id
@@ -56,8 +57,9 @@ class SyncPurchaseService:
         except _FAILURES as exc:
             raise CentralUnreachable(f"central server at {self.url}: {exc}") from exc
         try:
-            conv, _welcome = open_as_device(channel, self.device_id, self.credentials.sync_key, self.timeout,
-                                            role="kiosk")
+            conv, _welcome = open_as_device(
+                channel, self.device_id, self.credentials.sync_key, self.timeout, role="kiosk"
+            )
         except _FAILURES as exc:
             channel.close()
             raise CentralUnreachable(f"central server at {self.url}: {exc}") from exc
@@ -88,13 +90,22 @@ class SyncPurchaseService:
         info = self._ask(AccountQuery(account=DEBIT + inmate_id), AccountInfo)
         assert isinstance(info, AccountInfo)
         return AccountReply(
-            inmate_id, info.trust_cents, info.balance_cents, info.spent_today_cents, info.restricted_until,
-            tuple(RecentPurchase(day, cents) for day, cents in info.recent), PurchaseRules.model_validate(info.rules),
+            inmate_id,
+            info.trust_cents,
+            info.balance_cents,
+            info.spent_today_cents,
+            info.restricted_until,
+            tuple(RecentPurchase(day, cents) for day, cents in info.recent),
+            PurchaseRules.model_validate(info.rules),
         )
 
     def submit(self, request: PurchaseRequest) -> PurchaseReply:
-        body = Purchase(key=request.key, account=DEBIT + request.inmate_id, amount_cents=request.amount_cents,
-                        meta={"fee_cents": str(request.fee_cents)})
+        body = Purchase(
+            key=request.key,
+            account=DEBIT + request.inmate_id,
+            amount_cents=request.amount_cents,
+            meta={"fee_cents": str(request.fee_cents)},
+        )
         return self._reply(self._ask(body, PurchaseResult))
 
     def status(self, device_id: str, key: str) -> PurchaseReply:
@@ -104,8 +115,14 @@ class SyncPurchaseService:
     def _reply(result: Body) -> PurchaseReply:
         assert isinstance(result, PurchaseResult)
         status = {"applied": "applied", "rejected": "declined", "unknown": "unknown"}[result.status]
-        return PurchaseReply(result.key, status, result.reason, result.trust_cents or 0,  # type: ignore[arg-type]
-                             result.balance_cents or 0, result.decided_at)
+        return PurchaseReply(
+            result.key,
+            status,
+            result.reason,
+            result.trust_cents or 0,  # type: ignore[arg-type]
+            result.balance_cents or 0,
+            result.decided_at,
+        )
 
     def close(self) -> None:
         with self._lock:

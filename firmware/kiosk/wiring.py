@@ -76,12 +76,14 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         worker = WorkerThread()
         installed.closers.append(worker.close)
         dispatch = worker
-    machine = KioskMachine(config.device.id, platform.new_key or new_id, timings(config, login.pin_lengths),
-                           config.device.language)
+    machine = KioskMachine(
+        config.device.id, platform.new_key or new_id, timings(config, login.pin_lengths), config.device.language
+    )
     runtime.machines.append(machine)
     clock = runtime.clock
     client = PurchaseClient(KioskLedger(ledger_store), service, config.device.id, runtime.post, dispatch, clock.now)
     outbox = Outbox(store)
+
     def print_receipt(command: PrintReceipt) -> None:
         if printer is None:
             return
@@ -91,8 +93,15 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
             runtime.note({"t_ms": round(clock.now() * 1000), "event": "printer_error", "error": str(exc)})
 
     def session_record(command: SessionRecord) -> None:
-        outbox.append("kiosk_session", {"device_id": config.device.id, "action": command.action,
-                                        "inmate_id": command.inmate_id, "detail": command.detail})
+        outbox.append(
+            "kiosk_session",
+            {
+                "device_id": config.device.id,
+                "action": command.action,
+                "inmate_id": command.inmate_id,
+                "detail": command.detail,
+            },
+        )
 
     def show(command: Show) -> None:
         try:

@@ -65,7 +65,9 @@ class Catalog:
             try:
                 self._audio[key] = read_flac(path) if path.suffix == ".flac" else read_wav(path)
             except AudioFileError as exc:
-                raise PromptError(f"prompt {prompt_id!r} ({language}): {exc}; run python -m firmware.prompts.render") from None
+                raise PromptError(
+                    f"prompt {prompt_id!r} ({language}): {exc}; run python -m firmware.prompts.render"
+                ) from None
         return self._audio[key]
 
     def duration(self, prompt_id: str, language: str) -> float:
@@ -91,8 +93,10 @@ def parse(data: dict[str, object], source: str) -> Catalog:
         missing = [lang for lang in LANGUAGES if not isinstance(entry.get(lang), str) or not entry[lang].strip()]
         extra = sorted(set(entry) - set(LANGUAGES))
         if missing or extra:
-            raise PromptError(f"{source}: [{prompt_id}] needs text for {', '.join(LANGUAGES)}"
-                              f" (missing: {missing or 'none'}, unknown keys: {extra or 'none'})")
+            raise PromptError(
+                f"{source}: [{prompt_id}] needs text for {', '.join(LANGUAGES)}"
+                f" (missing: {missing or 'none'}, unknown keys: {extra or 'none'})"
+            )
         prompts[prompt_id] = Prompt(prompt_id, {lang: entry[lang] for lang in LANGUAGES})
     return Catalog(prompts)
 
@@ -114,7 +118,8 @@ def shipped() -> Catalog:
     installed = prompt_dir_for(Path(__file__))
     if installed is not None:
         if not installed.is_dir():
-            raise PromptError(f"{installed}: the prompts this firmware needs are not installed"
-                              " (install its asset bundle)")
+            raise PromptError(
+                f"{installed}: the prompts this firmware needs are not installed (install its asset bundle)"
+            )
         catalog.audio_dir = installed
     return catalog

@@ -333,10 +333,7 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
     reserve = 0 if free_call or funds.account is None else charge_cents(max_duration, price)
     unit = rules.unit(request.housing_unit)
     recorded = (
-        rules.recording.enabled
-        and request.call_type in rules.recording.call_types
-        and unit.recording
-        and not attorney
+        rules.recording.enabled and request.call_type in rules.recording.call_types and unit.recording and not attorney
     )
     return Grant(
         call_type=request.call_type,

@@ -29,9 +29,7 @@ def rules_check(path: Path | None) -> None:
     problem = identification_problem(rules.pin)
     if problem is not None:
         raise UserError(f"{path or 'demo rules'}: {problem}")
-    click.echo(
-        f"{path or 'demo rules'}: ok ({rules.facility.id}, call types {', '.join(rules.call_types.enabled)})"
-    )
+    click.echo(f"{path or 'demo rules'}: ok ({rules.facility.id}, call types {', '.join(rules.call_types.enabled)})")
 
 
 @rules_group.command("show")

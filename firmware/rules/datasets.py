@@ -188,8 +188,7 @@ class CentralData:
     def inmates_by_verifier(self, verifier: str) -> list[tuple[str, Inmate]]:
         """Inmates whose PIN verifier is `verifier`, through the expression index (one B-tree probe)."""
         rows = self.cache.store.db.execute(
-            "SELECT key FROM central_cache WHERE dataset = 'inmates'"
-            " AND json_extract(value, '$.pin_verifier') = ?",
+            "SELECT key FROM central_cache WHERE dataset = 'inmates' AND json_extract(value, '$.pin_verifier') = ?",
             (verifier,),
         ).fetchall()
         found = []

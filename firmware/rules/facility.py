@@ -51,7 +51,6 @@ class FacilityInfo(_Section):
     name_es: str = Field(min_length=1)
     timezone: TimeZoneName = "America/Chicago"
 
-
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -72,9 +71,9 @@ class EmergencyRule(_Section):
     @model_validator(mode="after")
     def _route_needs_a_number(self) -> EmergencyRule:
         if self.action == "route" and not self.route_to:
-            raise ValueError("action = \"route\" needs route_to, a 10-digit number such as \"5735550100\"")
+            raise ValueError('action = "route" needs route_to, a 10-digit number such as "5735550100"')
         if self.action != "route" and self.route_to:
-            raise ValueError(f"route_to is only used with action = \"route\" (action is {self.action!r})")
+            raise ValueError(f'route_to is only used with action = "route" (action is {self.action!r})')
         return self
 
 
@@ -95,9 +94,7 @@ class DialPlan(_Section):
     forbid_operator: bool = True
     allow_international: bool = False
     #: When international calls are allowed, only these country codes (empty: any).
-    international_country_codes: list[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}$")]] = Field(
-        default_factory=list
-    )
+    international_country_codes: list[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}$")]] = Field(default_factory=list)
     #: Emergency numbers ("911", "988") and what dialing each does; a number not here follows the N11 rule.
     emergency: dict[Annotated[str, Field(pattern=r"^[0-9]{3}$")], EmergencyRule] = Field(default_factory=dict)
 
@@ -106,9 +103,7 @@ class DialPlan(_Section):
     def _prefixes(cls, value: list[str]) -> list[str]:
         for prefix in value:
             if not re.fullmatch(r"[2-9][0-9]{2}([2-9][0-9]{2})?", prefix):
-                raise ValueError(
-                    f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9"
-                )
+                raise ValueError(f"{prefix!r}: expected an NPA (3 digits) or NPA-NXX (6 digits), first digits 2-9")
         return value
 
 
@@ -354,9 +349,7 @@ class FacilityRules(_Section):
     def _complete(self) -> FacilityRules:
         for call_type in self.call_types.enabled:
             if call_type not in self.rating.rates:
-                raise ValueError(
-                    f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing"
-                )
+                raise ValueError(f"call type {call_type!r} is enabled but rating.rates.{call_type} is missing")
             if call_type not in self.durations:
                 raise ValueError(f"call type {call_type!r} is enabled but durations.{call_type} is missing")
         shortest = min(min(d.weekday, d.weekend, d.holiday) for d in self.durations.values()) * 60

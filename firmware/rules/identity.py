@@ -72,13 +72,13 @@ def load_pepper(path: Path) -> bytes:
 
 def pin_digest(secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT) -> str:
     peppered = hmac.new(pepper, pin.encode("ascii"), hashlib.sha256).digest()
-    derived = hashlib.scrypt(peppered, salt=bytes.fromhex(secret_hex), n=2**cost.log2_n, r=cost.r, p=cost.p,
-                             maxmem=cost.maxmem, dklen=32)
+    derived = hashlib.scrypt(
+        peppered, salt=bytes.fromhex(secret_hex), n=2**cost.log2_n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=32
+    )
     return derived.hex()
 
 
-def make_verifier(key_id: str, secret_hex: str, pin: str, *, pepper: bytes = b"",
-                  cost: KdfCost = OWASP_SCRYPT) -> str:
+def make_verifier(key_id: str, secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT) -> str:
     """The roster value for `pin` under one key: what the central server computes when it sets a PIN. The cost
     must be the one the key's `pin_keys` entry names (OWASP's by default); the pepper is the facility's."""
     return f"{key_id}:{pin_digest(secret_hex, pin, pepper=pepper, cost=cost)}"
@@ -124,6 +124,8 @@ def identification_problem(policy: PinPolicy) -> str | None:
     if chance <= MAX_MATCH_PROBABILITY:
         return None
     needed = math.ceil(math.log10(policy.roster_max / MAX_MATCH_PROBABILITY))
-    return (f"pin: identify = \"pin_only\" with min_length {policy.min_length} and roster_max {policy.roster_max}"
-            f" lets one guess match some inmate with probability {chance:.0e} (limit {MAX_MATCH_PROBABILITY:.0e});"
-            f" use identify = \"inmate_number\" or min_length >= {needed}")
+    return (
+        f'pin: identify = "pin_only" with min_length {policy.min_length} and roster_max {policy.roster_max}'
+        f" lets one guess match some inmate with probability {chance:.0e} (limit {MAX_MATCH_PROBABILITY:.0e});"
+        f' use identify = "inmate_number" or min_length >= {needed}'
+    )

@@ -95,6 +95,9 @@ def seconds_affordable(available_cents: int, price: Tariff, ceiling_s: int) -> i
 
 def cost_statement(price: Tariff, full_call_s: int = 0) -> CostStatement:
     return CostStatement(
-        charge_cents(60, price), _cents(price.per_minute, price.rating), price.rating.minimum_billed_s,
-        full_call_s, charge_cents(full_call_s, price) if full_call_s else 0,
+        charge_cents(60, price),
+        _cents(price.per_minute, price.rating),
+        price.rating.minimum_billed_s,
+        full_call_s,
+        charge_cents(full_call_s, price) if full_call_s else 0,
     )

@@ -163,9 +163,7 @@ class Records:
             at = iso(ended_at)
             violations = tuple(
                 row[0]
-                for row in db.execute(
-                    "SELECT kind FROM rules_violations WHERE call_id = ? ORDER BY at", (call_id,)
-                )
+                for row in db.execute("SELECT kind FROM rules_violations WHERE call_id = ? ORDER BY at", (call_id,))
             )
             record = CallRecord(
                 call_id,
@@ -237,10 +235,7 @@ class Records:
         return record
 
     def open_calls(self) -> list[str]:
-        return [
-            r[0]
-            for r in self.store.db.execute("SELECT id FROM rules_calls WHERE closed = 0 ORDER BY started_at")
-        ]
+        return [r[0] for r in self.store.db.execute("SELECT id FROM rules_calls WHERE closed = 0 ORDER BY started_at")]
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """After a restart: calls left open by a power cut are closed, billed for their last checkpoint."""
@@ -301,9 +296,7 @@ class Records:
             ),
         )
 
-    def _ledger(
-        self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str
-    ) -> None:
+    def _ledger(self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str) -> None:
         entry_id = f"{call_id}:{kind}"
         payload = {
             "id": entry_id,
@@ -365,15 +358,12 @@ class Records:
             calls_today += server.calls_day
         if server.month == today.strftime("%Y-%m"):
             minutes_month += server.minutes_month
-        ends = [
-            t for t in (parse_iso(last_local) if last_local else None, server.last_call_end) if t is not None
-        ]
+        ends = [t for t in (parse_iso(last_local) if last_local else None, server.last_call_end) if t is not None]
         return Usage(int(calls_today), int(minutes_month), max(ends) if ends else None)
 
     def free_call_used(self, number: str) -> bool:
         return (
-            self.store.db.execute("SELECT 1 FROM rules_free_calls WHERE number = ?", (number,)).fetchone()
-            is not None
+            self.store.db.execute("SELECT 1 FROM rules_free_calls WHERE number = ?", (number,)).fetchone() is not None
         )
 
     # -- blocks, violations, reports ---------------------------------------------------------------------
@@ -401,16 +391,14 @@ class Records:
             }
             outbox_id = self.outbox.add(db, "block", payload, when)
             db.execute(
-                "INSERT INTO rules_blocks (number, at, source, call_id, inmate_id, outbox_id) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rules_blocks (number, at, source, call_id, inmate_id, outbox_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (number, when, source, call_id, inmate_id, outbox_id),
             )
             return True
 
     def blocked_locally(self, number: str) -> bool:
-        return (
-            self.store.db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone()
-            is not None
-        )
+        return self.store.db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone() is not None
 
     def add_violation(
         self,
@@ -512,11 +500,15 @@ class Records:
             ).fetchone()[0]
             account_failures = 0
             if account is not None:
-                account_since = db.execute(
-                    "SELECT max(s) FROM (SELECT max(seq) AS s FROM rules_pin_attempts WHERE ok = 1 AND inmate_id = ?"
-                    " UNION ALL SELECT max(last_attempt_seq) FROM rules_lockouts WHERE inmate_id = ?)",
-                    (account, account),
-                ).fetchone()[0] or 0
+                account_since = (
+                    db.execute(
+                        "SELECT max(s) FROM (SELECT max(seq) AS s FROM rules_pin_attempts "
+                        "WHERE ok = 1 AND inmate_id = ?"
+                        " UNION ALL SELECT max(last_attempt_seq) FROM rules_lockouts WHERE inmate_id = ?)",
+                        (account, account),
+                    ).fetchone()[0]
+                    or 0
+                )
                 account_failures = db.execute(
                     "SELECT count(*) FROM rules_pin_attempts WHERE ok = 0 AND inmate_id = ? AND seq > ?",
                     (account, account_since),
@@ -534,11 +526,14 @@ class Records:
             return PinAttemptResult(max(left, 0), until, device=until is not None and self._device_locked(db, at))
 
     def _device_locked(self, db: sqlite3.Connection, at: datetime) -> bool:
-        return db.execute("SELECT 1 FROM rules_lockouts WHERE inmate_id IS NULL AND until > ?",
-                          (iso(at),)).fetchone() is not None
+        return (
+            db.execute("SELECT 1 FROM rules_lockouts WHERE inmate_id IS NULL AND until > ?", (iso(at),)).fetchone()
+            is not None
+        )
 
-    def _lock(self, db: sqlite3.Connection, at: datetime, policy: PinPolicy, account: str | None,
-              failures: int, seq: int) -> datetime:
+    def _lock(
+        self, db: sqlite3.Connection, at: datetime, policy: PinPolicy, account: str | None, failures: int, seq: int
+    ) -> datetime:
         """Record one lockout of the phone (account None) or an account: the first within escalation_window_s
         lasts lockout_s, later ones longer_lockout_s; from the staff_after_lockouts-th on, staff are asked."""
         when = iso(at)
@@ -586,7 +581,5 @@ class Records:
             )
 
     def language(self, inmate_id: str) -> str | None:
-        row = self.store.db.execute(
-            "SELECT language FROM rules_languages WHERE inmate_id = ?", (inmate_id,)
-        ).fetchone()
+        row = self.store.db.execute("SELECT language FROM rules_languages WHERE inmate_id = ?", (inmate_id,)).fetchone()
         return row[0] if row else None

@@ -59,8 +59,9 @@ def pepper_path(config: Config) -> Path:
 
 
 class CallRules:
-    def __init__(self, store: Store, rules: FacilityRules, device_id: str, housing_unit: str,
-                 pepper: bytes = b"") -> None:
+    def __init__(
+        self, store: Store, rules: FacilityRules, device_id: str, housing_unit: str, pepper: bytes = b""
+    ) -> None:
         self.store = store
         #: The facility's PIN pepper, read from its 0600 file outside the store (never stored in it).
         self.pepper = pepper
@@ -111,15 +112,18 @@ class CallRules:
         account: str | None = None
         try:
             if policy.identify == "inmate_number":
-                number, pin = entry[: policy.number_length], entry[policy.number_length:]
+                number, pin = entry[: policy.number_length], entry[policy.number_length :]
                 named = self.data.inmate_by_number(number) if len(entry) > policy.number_length else None
                 if named is not None:
                     account = named[0]
                     locked = self.records.locked_until(now, account)
                     if locked is not None:
                         return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
-                found = named if named is not None and self._pin_fits(pin) and pin_matches(
-                    self.data, named[1], pin, self.pepper) else None
+                found = (
+                    named
+                    if named is not None and self._pin_fits(pin) and pin_matches(self.data, named[1], pin, self.pepper)
+                    else None
+                )
             else:
                 found = find_by_pin(self.data, entry, self.pepper) if self._pin_fits(entry) else None
         except DatasetError as exc:
@@ -187,9 +191,7 @@ class CallRules:
             int(offline.max_unsynced_spend_device * 100) - self.records.unsynced_cents(),
         )
         if isinstance(account, DirectBillAccount):
-            available = (
-                None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
-            )
+            available = None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
             return Funds(key, True, account.approved, available, headroom)
         assert isinstance(account, DebitAccount | PrepaidAccount)
         return Funds(key, True, True, account.balance_cents - unsynced, headroom)
@@ -236,9 +238,7 @@ class CallRules:
         now: datetime,
         call_id: str | None = None,
     ) -> CallRecord:
-        return self.records.record_refusal(
-            call_id or new_id(), inmate_id, dialed, call_type, refusal, now
-        )
+        return self.records.record_refusal(call_id or new_id(), inmate_id, dialed, call_type, refusal, now)
 
     def refused_before_call(self, inmate_id: str, refusal: Refusal, now: datetime) -> str:
         """A refusal after a valid PIN and before any call was asked for (a restriction): an `attempt` record
@@ -248,8 +248,7 @@ class CallRules:
 
     def report_emergency(self, call_id: str, inmate_id: str, dialed: str, number: str, now: datetime) -> str:
         """Flag an emergency call to staff: an `emergency_call` record, committed before the call is dialed."""
-        return self.records.add_report("emergency_call", now, {"dialed": dialed, "number": number}, call_id,
-                                       inmate_id)
+        return self.records.add_report("emergency_call", now, {"dialed": dialed, "number": number}, call_id, inmate_id)
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """Run once at start-up: close what a power cut left open."""

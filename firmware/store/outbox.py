@@ -73,10 +73,14 @@ class Outbox:
         commits them with data that shows those effects."""
         now = utc_now()
         with self.store.transaction() as db:
-            db.executemany("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
-                           [(now, i) for i in ids])
+            db.executemany(
+                "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", [(now, i) for i in ids]
+            )
 
     def count_pending(self) -> int:
         """Records the server has not acknowledged yet."""
-        return int(self.store.db.execute(
-            "SELECT count(*) FROM outbox WHERE acked_at IS NULL AND delivered_at IS NULL").fetchone()[0])
+        return int(
+            self.store.db.execute(
+                "SELECT count(*) FROM outbox WHERE acked_at IS NULL AND delivered_at IS NULL"
+            ).fetchone()[0]
+        )

@@ -57,9 +57,17 @@ def _dist(a: int, b: int) -> int:
 
 
 class ArqEndpoint:
-    def __init__(self, initiator: bool, epoch: int = 0, window: int = 64, rto: float = 1.0,
-                 max_timeouts: int = 12, max_message: int = MAX_MESSAGE, pipe_bytes: int = 4 * MAX_WIRE,
-                 frame_time: float = 0.0) -> None:
+    def __init__(
+        self,
+        initiator: bool,
+        epoch: int = 0,
+        window: int = 64,
+        rto: float = 1.0,
+        max_timeouts: int = 12,
+        max_message: int = MAX_MESSAGE,
+        pipe_bytes: int = 4 * MAX_WIRE,
+        frame_time: float = 0.0,
+    ) -> None:
         self.initiator = initiator
         self.max_timeouts = max_timeouts
         self.max_message = max_message
@@ -104,8 +112,9 @@ class ArqEndpoint:
         self._last_heard: float | None = None
         self._last_poll = 0.0
         self._timeouts = 0
-        self._timing = RoundTrip(srtt=2 * self.frame_time + 0.05, rttvar=self.frame_time + 0.025,
-                               frame_time=self.frame_time)
+        self._timing = RoundTrip(
+            srtt=2 * self.frame_time + 0.05, rttvar=self.frame_time + 0.025, frame_time=self.frame_time
+        )
         self._loss = LossEstimate()
         self._expected = 0
         self._early: dict[int, Frame] = {}
@@ -308,7 +317,7 @@ class ArqEndpoint:
 
     def _cut_frame(self) -> Frame:
         message = self._outgoing[0]
-        piece = message[self._offset:self._offset + self.payload_size]
+        piece = message[self._offset : self._offset + self.payload_size]
         self._offset += len(piece)
         last = self._offset >= len(message)
         if last:

@@ -54,8 +54,9 @@ class FileBlob:
     meta: dict[str, str]
 
     def offer(self) -> BlobOffer:
-        return BlobOffer(id=self.id, kind=self.kind, size=self.path.stat().st_size, sha256=sha256_file(self.path),
-                         meta=self.meta)
+        return BlobOffer(
+            id=self.id, kind=self.kind, size=self.path.stat().st_size, sha256=sha256_file(self.path), meta=self.meta
+        )
 
 
 class BlobSink:
@@ -70,8 +71,10 @@ class BlobSink:
     def paths(self, blob_id: str) -> tuple[Path, Path, Path]:
         """The complete file, the partial file and the offer record of a blob; refuses an unsafe id."""
         if not _SAFE_ID.fullmatch(blob_id):
-            raise MessageError("malformed", f"blob id {blob_id!r}: only letters, digits, '.', '_' and '-',"
-                                            " starting with a letter or digit")
+            raise MessageError(
+                "malformed",
+                f"blob id {blob_id!r}: only letters, digits, '.', '_' and '-', starting with a letter or digit",
+            )
         base = self.directory / blob_id
         return base, base.with_name(blob_id + ".part"), base.with_name(blob_id + ".offer")
 
@@ -103,9 +106,12 @@ class BlobSink:
         have = part.stat().st_size
         if chunk.offset != have or have + len(chunk.data) > offer.size:
             self._failed[chunk.id] = BlobState(
-                id=chunk.id, have=have, status="partial",
+                id=chunk.id,
+                have=have,
+                status="partial",
                 reason=f"chunk at {chunk.offset} of {len(chunk.data)} bytes; expected offset {have}"
-                       f" within size {offer.size}")
+                f" within size {offer.size}",
+            )
             return
         with part.open("ab") as out:
             out.write(chunk.data)
@@ -200,8 +206,9 @@ def fetch_blob(peer: Messenger, blob_id: str, sink: BlobSink, timeout: float) ->
     return path
 
 
-def serve_request(peer: Messenger, request: BlobRequest, find: Callable[[str], FileBlob | None],
-                  timeout: float) -> None:
+def serve_request(
+    peer: Messenger, request: BlobRequest, find: Callable[[str], FileBlob | None], timeout: float
+) -> None:
     """Answer a blob_request: send the blob as send_blob does, or a refusal if there is no such blob."""
     blob = find(request.id)
     if blob is None:

@@ -70,12 +70,14 @@ class StreamChannel:
                 (length,) = LENGTH.unpack_from(self._buffer)
                 if length > MAX_MESSAGE:
                     if self.bytes_read == len(self._buffer) and bytes(self._buffer[:2]) in TLS_RECORD_STARTS:
-                        raise WrongProtocol(f"link {self.link.url}: the other side speaks TLS and this side plain"
-                                            " TCP (is --plain-tcp given on one side only?)")
+                        raise WrongProtocol(
+                            f"link {self.link.url}: the other side speaks TLS and this side plain"
+                            " TCP (is --plain-tcp given on one side only?)"
+                        )
                     raise ChannelClosed(f"link {self.link.url}: message of {length} bytes exceeds {MAX_MESSAGE}")
                 if len(self._buffer) >= LENGTH.size + length:
-                    message = bytes(self._buffer[LENGTH.size:LENGTH.size + length])
-                    del self._buffer[:LENGTH.size + length]
+                    message = bytes(self._buffer[LENGTH.size : LENGTH.size + length])
+                    del self._buffer[: LENGTH.size + length]
                     return message
             left = deadline - time.monotonic()
             if left <= 0:

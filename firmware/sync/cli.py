@@ -18,18 +18,35 @@ def default_store_path(data_dir: str) -> Path:
 
 
 @click.command("sync")
-@click.option("--link", "url", required=True, help="tcp://HOST:PORT (TLS), a serial device or pty path, or a pyserial URL.")
+@click.option(
+    "--link", "url", required=True, help="tcp://HOST:PORT (TLS), a serial device or pty path, or a pyserial URL."
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The device's TOML file.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="The device store (default: DATA_DIR/ringfence.sqlite from the config).")
-@click.option("--credentials", type=click.Path(path_type=Path),
-              help="Install this identity (from `ringfence central enroll`) into the store first.")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    help="The device store (default: DATA_DIR/ringfence.sqlite from the config).",
+)
+@click.option(
+    "--credentials",
+    type=click.Path(path_type=Path),
+    help="Install this identity (from `ringfence central enroll`) into the store first.",
+)
 @click.option("--baud", type=int, help="Serial line rate (default: link.baudrate from the config).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session report as one JSON object.")
 @click.option("--verify", is_flag=True, help="Recompute the cache's digest from every row first (finds tampering).")
-def sync_command(url: str, config_path: Path | None, store_path: Path | None, credentials: Path | None,
-                 baud: int | None, timeout: float, as_json: bool, verify: bool) -> None:
+def sync_command(
+    url: str,
+    config_path: Path | None,
+    store_path: Path | None,
+    credentials: Path | None,
+    baud: int | None,
+    timeout: float,
+    as_json: bool,
+    verify: bool,
+) -> None:
     """Run one complete sync session; exit 0 only when device and server agree."""
     from firmware.console import UserError
     from firmware.errors import ExitCode
@@ -84,8 +101,9 @@ def sync_command(url: str, config_path: Path | None, store_path: Path | None, cr
     if as_json:
         click.echo(json.dumps(asdict(report)))
     else:
-        click.echo(f"sync {'agreed' if report.agree else 'DID NOT AGREE'}: change {report.cursor} of {report.head},"
-                   f" {report.pulled} changes in{' (full resync)' if report.full else ''}, {report.pushed} records out,"
-                   f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s")
+        click.echo(
+            f"sync {'agreed' if report.agree else 'DID NOT AGREE'}: change {report.cursor} of {report.head},"
+            f" {report.pulled} changes in{' (full resync)' if report.full else ''}, {report.pushed} records out,"
+            f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s"
+        )
     sys.exit(ExitCode.OK if report.agree else ExitCode.REFUSED)
-

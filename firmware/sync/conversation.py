@@ -46,7 +46,9 @@ class Conversation:
     def expect(self, body_type: type[Body], timeout: float) -> Body:
         body = self.recv(timeout)
         if not isinstance(body, body_type):
-            raise MessageError("unexpected", f"expected {body_type.__name__.lower()}, got {type(body).__name__.lower()}")
+            raise MessageError(
+                "unexpected", f"expected {body_type.__name__.lower()}, got {type(body).__name__.lower()}"
+            )
         return body
 
     def fail(self, error: MessageError | Exception, code: str = "internal") -> None:
@@ -56,12 +58,16 @@ class Conversation:
             self.send(Error(code=getattr(error, "code", code), message=str(error)))
 
 
-def hello_message(device_id: str, device_key: bytes, role: str = "handset", firmware: str = "",
-                  nonce: bytes | None = None) -> tuple[bytes, bytes]:
+def hello_message(
+    device_id: str, device_key: bytes, role: str = "handset", firmware: str = "", nonce: bytes | None = None
+) -> tuple[bytes, bytes]:
     """The sealed hello that opens a session, and its nonce (which the welcome must echo)."""
     nonce = nonce if nonce is not None else os.urandom(16)
-    return seal(Hello(device_id=device_id, nonce=nonce, versions=[PROTOCOL_VERSION], role=role,
-                      firmware=firmware), 0, device_key), nonce
+    return seal(
+        Hello(device_id=device_id, nonce=nonce, versions=[PROTOCOL_VERSION], role=role, firmware=firmware),
+        0,
+        device_key,
+    ), nonce
 
 
 def read_welcome(data: bytes, device_key: bytes, nonce: bytes) -> tuple[Sealer, Opener, Welcome]:
@@ -81,16 +87,22 @@ def read_welcome(data: bytes, device_key: bytes, nonce: bytes) -> tuple[Sealer, 
     return Sealer(keys.device_to_server), Opener(keys.server_to_device), welcome
 
 
-def open_as_device(channel: Channel, device_id: str, device_key: bytes, timeout: float,
-                   role: str = "handset", firmware: str = "") -> tuple[Conversation, Welcome]:
+def open_as_device(
+    channel: Channel, device_id: str, device_key: bytes, timeout: float, role: str = "handset", firmware: str = ""
+) -> tuple[Conversation, Welcome]:
     hello, nonce = hello_message(device_id, device_key, role, firmware)
     channel.send(hello)
     sealer, opener, welcome = read_welcome(channel.recv(timeout), device_key, nonce)
     return Conversation(channel, sealer, opener, device_id), welcome
 
 
-def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], timeout: float,
-                     head: int | Callable[[str], int], cert_name: str | None = None) -> tuple[Conversation, Hello]:
+def accept_as_server(
+    channel: Channel,
+    key_for: Callable[[str], bytes | None],
+    timeout: float,
+    head: int | Callable[[str], int],
+    cert_name: str | None = None,
+) -> tuple[Conversation, Hello]:
     """Answer one hello. `cert_name` (TLS) must equal the device id claimed in the hello; `head` is the change
     head to announce, or gives it for the claimed device (each facility has its own)."""
     data = channel.recv(timeout)
@@ -109,8 +121,19 @@ def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], t
         raise MessageError("version", f"device speaks versions {hello.versions}, server speaks {PROTOCOL_VERSION}")
     nonce = os.urandom(16)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    channel.send(seal(Welcome(nonce=nonce, echo=hello.nonce, version=PROTOCOL_VERSION, server_time=now,
-                              head=head(claimed) if callable(head) else head), 0, key))
+    channel.send(
+        seal(
+            Welcome(
+                nonce=nonce,
+                echo=hello.nonce,
+                version=PROTOCOL_VERSION,
+                server_time=now,
+                head=head(claimed) if callable(head) else head,
+            ),
+            0,
+            key,
+        )
+    )
     keys = SessionKeys.derive(key, hello.nonce, nonce)
     return Conversation(channel, Sealer(keys.server_to_device), Opener(keys.device_to_server), claimed), hello
 
@@ -118,7 +141,7 @@ def accept_as_server(channel: Channel, key_for: Callable[[str], bytes | None], t
 def _claimed_device(data: bytes) -> str:
     """The device id a hello claims, read before its MAC can be checked (only to choose the key)."""
     try:
-        body = msgpack.unpackb(data[HEADER.size:-MAC_LEN], raw=False)
+        body = msgpack.unpackb(data[HEADER.size : -MAC_LEN], raw=False)
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
         raise MessageError("malformed", f"hello body is not msgpack: {exc}") from None
     device_id = body.get("device_id") if isinstance(body, dict) else None
@@ -131,4 +154,3 @@ def send_anonymous_error(channel: Channel, error: MessageError) -> None:
     # Best effort: the session is refused either way.
     with contextlib.suppress(Exception):
         channel.send(seal(Error(code=error.code, message=str(error)), 0, ANONYMOUS_KEY))
-

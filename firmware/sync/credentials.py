@@ -72,17 +72,28 @@ class Authority:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
         cert = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .sign(key, hashes.SHA256())
         )
         return cls(_pem_cert(cert), _pem_key(key))
 
-    def issue(self, common_name: str, server: bool, sync_key: bytes = b"", *, technician: bool = False,
-              days: int | None = None) -> Credentials:
+    def issue(
+        self,
+        common_name: str,
+        server: bool,
+        sync_key: bytes = b"",
+        *,
+        technician: bool = False,
+        days: int | None = None,
+    ) -> Credentials:
         """A device's (client), the central server's (server) or a technician's certificate: a server's that also
         carries TECHNICIAN_ROLE and lasts TECHNICIAN_DAYS unless `days` says otherwise."""
         ca_key = serialization.load_pem_private_key(self.key_pem.encode(), None)
@@ -92,14 +103,23 @@ class Authority:
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=days or (TECHNICIAN_DAYS if technician else 3650)))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(
-                [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server or technician
-                 else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH, *([TECHNICIAN_ROLE] if technician else [])]),
-                critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [
+                        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+                        if server or technician
+                        else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
+                        *([TECHNICIAN_ROLE] if technician else []),
+                    ]
+                ),
+                critical=False,
+            )
         )
         if server or technician:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)

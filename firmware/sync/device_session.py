@@ -19,8 +19,16 @@ __all__ = ["DeviceSync", "SyncReport", "queue_blob"]
 
 
 class DeviceSync:
-    def __init__(self, store: Store, device_id: str, sync_key: bytes, timeout: float = 30.0,
-                 validate: Validator | None = None, max_items: int = 5000, role: str = "handset") -> None:
+    def __init__(
+        self,
+        store: Store,
+        device_id: str,
+        sync_key: bytes,
+        timeout: float = 30.0,
+        validate: Validator | None = None,
+        max_items: int = 5000,
+        role: str = "handset",
+    ) -> None:
         self.store = store
         self.device_id = device_id
         self.sync_key = sync_key
@@ -29,14 +37,27 @@ class DeviceSync:
         self.max_items = max_items
         self.role = role
 
-    def run(self, channel: Channel, send_blobs: bool = True, verify: bool = False,
-            progress: Callable[[StepStarted], None] = lambda step: None) -> SyncReport:
+    def run(
+        self,
+        channel: Channel,
+        send_blobs: bool = True,
+        verify: bool = False,
+        progress: Callable[[StepStarted], None] = lambda step: None,
+    ) -> SyncReport:
         """One session to its end; `verify` recomputes the cache digest from every row first (slow on a big
         cache). Link failures (ChannelClosed, TimeoutError, LinkError) and protocol failures (MessageError,
         RemoteError, DownstreamError) are raised; whatever the session queued before failing is sent first."""
         started = time.monotonic()
-        session = SyncSession(self.store, self.device_id, self.sync_key, role=self.role, send_blobs=send_blobs,
-                              verify=verify, validate=self.validate, max_items=self.max_items)
+        session = SyncSession(
+            self.store,
+            self.device_id,
+            self.sync_key,
+            role=self.role,
+            send_blobs=send_blobs,
+            verify=verify,
+            validate=self.validate,
+            max_items=self.max_items,
+        )
         try:
             while True:
                 for message in session.data_to_send():

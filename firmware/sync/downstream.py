@@ -81,7 +81,9 @@ class Downstream:
         """Resume a staged pull if one is under way from the same cursor, else start a new one."""
         cursor = self.cursor()
         if state.get_int(self.store, "staging_since", -1) == cursor:
-            return PullPlan(cursor, state.get_int(self.store, "staging_after"), state.get_int(self.store, "staging_upto"))
+            return PullPlan(
+                cursor, state.get_int(self.store, "staging_after"), state.get_int(self.store, "staging_upto")
+            )
         return PullPlan(cursor, 0, 0)
 
     def force_full(self) -> None:

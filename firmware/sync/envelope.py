@@ -49,8 +49,9 @@ class SessionKeys:
     @classmethod
     def derive(cls, device_key: bytes, device_nonce: bytes, server_nonce: bytes) -> SessionKeys:
         def one(label: bytes) -> bytes:
-            return hmac.new(device_key, b"ringfence-sync-v1 " + label + device_nonce + server_nonce,
-                            hashlib.sha256).digest()
+            return hmac.new(
+                device_key, b"ringfence-sync-v1 " + label + device_nonce + server_nonce, hashlib.sha256
+            ).digest()
 
         return cls(one(b"d2s"), one(b"s2d"))
 
@@ -101,7 +102,7 @@ def open_sealed(data: bytes, key: bytes) -> Envelope:
     if not hmac.compare_digest(mac(key, data[:-MAC_LEN]), data[-MAC_LEN:]):
         raise MessageError("bad_mac", "message authentication failed (wrong key or altered message)")
     flags = data[2]
-    raw = data[HEADER.size:-MAC_LEN]
+    raw = data[HEADER.size : -MAC_LEN]
     if flags & ~FLAG_ZSTD:
         raise MessageError("malformed", f"unknown flags 0x{flags:02x}")
     if flags & FLAG_ZSTD:

@@ -49,29 +49,85 @@ def examples() -> list[tuple[str, str, int, Body]]:
     """(title, key name, counter, body), in the order of a session."""
     sha = bytes.fromhex("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
     return [
-        ("hello (device to server), sealed with the device key", "device", 0,
-         Hello(device_id="A-12", nonce=DEVICE_NONCE, versions=[1], role="handset", firmware="0.1.0")),
-        ("welcome (server to device), sealed with the device key", "device", 0,
-         Welcome(nonce=SERVER_NONCE, echo=DEVICE_NONCE, version=1, server_time="2026-01-05T14:00:00+00:00",
-                 head=1042)),
+        (
+            "hello (device to server), sealed with the device key",
+            "device",
+            0,
+            Hello(device_id="A-12", nonce=DEVICE_NONCE, versions=[1], role="handset", firmware="0.1.0"),
+        ),
+        (
+            "welcome (server to device), sealed with the device key",
+            "device",
+            0,
+            Welcome(
+                nonce=SERVER_NONCE, echo=DEVICE_NONCE, version=1, server_time="2026-01-05T14:00:00+00:00", head=1042
+            ),
+        ),
         ("pull: everything after change 1000", "d2s", 1, Pull(since=1000, after=0, upto=0, max_items=5000)),
-        ("changes: one inmate changed, one block removed", "s2d", 1,
-         Changes(full=False, upto=1042, last=1042, more=False,
-                 items={"inmates": [("I00042", '{"language":"es","status":"active"}')], "blocks": [("3055550100", None)]})),
-        ("push: one call record", "d2s", 2,
-         Push(items=[OutboxRecord(id="8c2d0f6e4b1a4c3e9d7f6a5b4c3d2e1f", kind="call", created_at="2026-01-05T13:59:58.120+00:00",
-                                  payload='{"dialed":"3055550199","seconds":312,"type":"debit"}')])),
+        (
+            "changes: one inmate changed, one block removed",
+            "s2d",
+            1,
+            Changes(
+                full=False,
+                upto=1042,
+                last=1042,
+                more=False,
+                items={
+                    "inmates": [("I00042", '{"language":"es","status":"active"}')],
+                    "blocks": [("3055550100", None)],
+                },
+            ),
+        ),
+        (
+            "push: one call record",
+            "d2s",
+            2,
+            Push(
+                items=[
+                    OutboxRecord(
+                        id="8c2d0f6e4b1a4c3e9d7f6a5b4c3d2e1f",
+                        kind="call",
+                        created_at="2026-01-05T13:59:58.120+00:00",
+                        payload='{"dialed":"3055550199","seconds":312,"type":"debit"}',
+                    )
+                ]
+            ),
+        ),
         ("push_ack", "s2d", 2, PushAck(ids=["8c2d0f6e4b1a4c3e9d7f6a5b4c3d2e1f"], rejected=[])),
-        ("purchase (kiosk)", "d2s", 3,
-         Purchase(key="5b1f0c2a9e8d4f7a", account="I00042", amount_cents=1000, product="debit_minutes",
-                  created_at="2026-01-05T13:59:59.000+00:00", meta={})),
-        ("purchase_result", "s2d", 3,
-         PurchaseResult(key="5b1f0c2a9e8d4f7a", status="applied", reason="", balance_cents=2250)),
+        (
+            "purchase (kiosk)",
+            "d2s",
+            3,
+            Purchase(
+                key="5b1f0c2a9e8d4f7a",
+                account="I00042",
+                amount_cents=1000,
+                product="debit_minutes",
+                created_at="2026-01-05T13:59:59.000+00:00",
+                meta={},
+            ),
+        ),
+        (
+            "purchase_result",
+            "s2d",
+            3,
+            PurchaseResult(key="5b1f0c2a9e8d4f7a", status="applied", reason="", balance_cents=2250),
+        ),
         ("reserve", "d2s", 4, Reserve(account="I00042", amount_cents=500)),
         ("reserve_result", "s2d", 4, ReserveResult(account="I00042", reservation_id="r-77", granted_cents=500)),
-        ("blob_offer: a call recording", "d2s", 5,
-         BlobOffer(id="rec-8c2d0f6e", kind="recording", size=4, sha256=sha, meta={"call": "8c2d0f6e"})),
-        ("blob_state: the receiver holds nothing yet", "s2d", 5, BlobState(id="rec-8c2d0f6e", have=0, status="partial")),
+        (
+            "blob_offer: a call recording",
+            "d2s",
+            5,
+            BlobOffer(id="rec-8c2d0f6e", kind="recording", size=4, sha256=sha, meta={"call": "8c2d0f6e"}),
+        ),
+        (
+            "blob_state: the receiver holds nothing yet",
+            "s2d",
+            5,
+            BlobState(id="rec-8c2d0f6e", have=0, status="partial"),
+        ),
         ("blob_chunk", "d2s", 6, BlobChunk(id="rec-8c2d0f6e", offset=0, data=b"test")),
         ("blob_end", "d2s", 7, BlobEnd(id="rec-8c2d0f6e")),
         ("blob_state: verified and kept", "s2d", 6, BlobState(id="rec-8c2d0f6e", have=4, status="complete")),
@@ -95,27 +151,64 @@ def body_json(body: Body) -> str:
 
 
 def hexdump(data: bytes) -> str:
-    return "\n".join(data[i:i + 16].hex(" ") for i in range(0, len(data), 16))
+    return "\n".join(data[i : i + 16].hex(" ") for i in range(0, len(data), 16))
 
 
 def render() -> str:
-    parts = [BEGIN, "",
-             (f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
-              f" server nonce `{SERVER_NONCE.hex()}`."),
-             f"Derived d2s key: `{KEYS.device_to_server.hex()}`",
-             f"Derived s2d key: `{KEYS.server_to_device.hex()}`", ""]
+    parts = [
+        BEGIN,
+        "",
+        (
+            f"Device key (32 bytes): `{DEVICE_KEY.hex()}`; device nonce `{DEVICE_NONCE.hex()}`;"
+            f" server nonce `{SERVER_NONCE.hex()}`."
+        ),
+        f"Derived d2s key: `{KEYS.device_to_server.hex()}`",
+        f"Derived s2d key: `{KEYS.server_to_device.hex()}`",
+        "",
+    ]
     for title, key_name, counter, body in examples():
         data = seal(body, counter, KEY_NAMES[key_name])
-        parts += [f"#### {title}", "", f"<!-- example key={key_name} counter={counter} -->", "```hex",
-                  hexdump(data), "```", "", "Body:", "", "```json", body_json(body), "```", ""]
+        parts += [
+            f"#### {title}",
+            "",
+            f"<!-- example key={key_name} counter={counter} -->",
+            "```hex",
+            hexdump(data),
+            "```",
+            "",
+            "Body:",
+            "",
+            "```json",
+            body_json(body),
+            "```",
+            "",
+        ]
     hello = seal(examples()[0][3], 0, DEVICE_KEY)
     frame = encode(Frame(FrameKind.DATA, 0x2A, 0, FLAG_LAST, hello))
-    parts += ["#### The hello above as serial frame 0 of connection 0x2a (COBS, CRC-32, zero delimiter)", "",
-              "<!-- frame -->", "```hex", hexdump(frame), "```", "",
-              "#### An acknowledgement: connection 0x2a, next frame expected 1", "", "<!-- frame -->", "```hex",
-              hexdump(encode(Frame(FrameKind.ACK, 0x2A, 1))), "```", "",
-              "#### SYN opening connection epoch 0x1234562a", "", "<!-- frame -->", "```hex",
-              hexdump(encode(Frame(FrameKind.SYN, 0x2A, 0, 0, bytes.fromhex("1234562a")))), "```", "", END]
+    parts += [
+        "#### The hello above as serial frame 0 of connection 0x2a (COBS, CRC-32, zero delimiter)",
+        "",
+        "<!-- frame -->",
+        "```hex",
+        hexdump(frame),
+        "```",
+        "",
+        "#### An acknowledgement: connection 0x2a, next frame expected 1",
+        "",
+        "<!-- frame -->",
+        "```hex",
+        hexdump(encode(Frame(FrameKind.ACK, 0x2A, 1))),
+        "```",
+        "",
+        "#### SYN opening connection epoch 0x1234562a",
+        "",
+        "<!-- frame -->",
+        "```hex",
+        hexdump(encode(Frame(FrameKind.SYN, 0x2A, 0, 0, bytes.fromhex("1234562a")))),
+        "```",
+        "",
+        END,
+    ]
     return "\n".join(parts)
 
 

@@ -76,13 +76,13 @@ def decode_one(encoded: bytes) -> Frame | FrameError:
         return FrameError(f"bad COBS encoding: {exc}", len(encoded))
     if len(raw) < HEADER.size + CRC.size:
         return FrameError(f"frame of {len(raw)} bytes is shorter than header and CRC", len(encoded))
-    body, (crc,) = raw[: -CRC.size], CRC.unpack(raw[-CRC.size:])
+    body, (crc,) = raw[: -CRC.size], CRC.unpack(raw[-CRC.size :])
     if _crc32(body) != crc:
         return FrameError("CRC mismatch", len(encoded))
     kind, conn, seq, flags = HEADER.unpack_from(body)
     if kind not in FrameKind._value2member_map_:
         return FrameError(f"unknown frame kind {kind}", len(encoded))
-    payload = body[HEADER.size:]
+    payload = body[HEADER.size :]
     if len(payload) > MAX_PAYLOAD:
         return FrameError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}", len(encoded))
     return Frame(FrameKind(kind), conn, seq, flags, payload)

@@ -47,8 +47,12 @@ class Reservations:
             )
 
     def wanted(self) -> list[tuple[str, int]]:
-        return [(r[0], int(r[1])) for r in self.store.db.execute(
-            "SELECT account, wanted_cents FROM sync_reservations WHERE wanted_cents > 0 ORDER BY account")]
+        return [
+            (r[0], int(r[1]))
+            for r in self.store.db.execute(
+                "SELECT account, wanted_cents FROM sync_reservations WHERE wanted_cents > 0 ORDER BY account"
+            )
+        ]
 
     def record_grant(self, account: str, reservation_id: str, granted_cents: int, at: str) -> None:
         with self.store.transaction() as db:

@@ -34,8 +34,14 @@ class Purchases:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def request(self, db: sqlite3.Connection, account: str, amount_cents: int, product: str = "debit_minutes",
-                meta: dict[str, str] | None = None) -> str:
+    def request(
+        self,
+        db: sqlite3.Connection,
+        account: str,
+        amount_cents: int,
+        product: str = "debit_minutes",
+        meta: dict[str, str] | None = None,
+    ) -> str:
         """Record a purchase request inside the caller's transaction; returns its idempotency key."""
         key = new_id()
         db.execute(
@@ -58,8 +64,10 @@ class Purchases:
             "SELECT key, account, amount_cents, product, created_at, meta FROM sync_purchases"
             " WHERE status IN ('unsent', 'unknown') ORDER BY created_at, key"
         )
-        return [Purchase(key=r[0], account=r[1], amount_cents=r[2], product=r[3], created_at=r[4],
-                         meta=json.loads(r[5])) for r in rows]
+        return [
+            Purchase(key=r[0], account=r[1], amount_cents=r[2], product=r[3], created_at=r[4], meta=json.loads(r[5]))
+            for r in rows
+        ]
 
     def mark_sent(self, key: str) -> None:
         with self.store.transaction() as db:

@@ -45,8 +45,17 @@ URGENT_RECORDS = frozenset({"cdr", "charge", "block", "violation", "purchase", "
 TECHNICIAN_RECORDS = frozenset({"tech_result"})
 #: How long stopping waits for a session in flight; then the process ends it (the next session resends).
 STOP_WAIT_S = 2.0
-FAILURES = (ChannelClosed, TimeoutError, LinkError, OSError, MessageError, RemoteError, DownstreamError, StoreError,
-            BlobRefused)
+FAILURES = (
+    ChannelClosed,
+    TimeoutError,
+    LinkError,
+    OSError,
+    MessageError,
+    RemoteError,
+    DownstreamError,
+    StoreError,
+    BlobRefused,
+)
 
 
 def timing(config: Config) -> SyncTiming:
@@ -55,7 +64,10 @@ def timing(config: Config) -> SyncTiming:
 
 
 class SyncService:
-    """`install`, then `start` once observers listen; `close` stops the sync thread (a session in flight is cut, nothing is lost)."""
+    """`install`, then `start` once observers listen; `close` stops the sync thread.
+
+    A session in flight is cut; nothing is lost.
+    """
 
     def __init__(self, runtime: Runtime, config: Config, store_path: Path) -> None:
         self.runtime = runtime
@@ -126,18 +138,23 @@ class SyncService:
         except (NoIdentity, *FAILURES) as exc:
             return False, f"{url}: {exc}"
         try:
-            report = DeviceSync(store, creds.name, creds.sync_key, timeout=s.timeout_s,
-                                role=self.config.device.role).run(
-                channel, send_blobs=url.startswith("tcp://"),
-                progress=lambda step: self.runtime.post(SyncStep(clock.now(), step.step, step.round)))
+            report = DeviceSync(
+                store, creds.name, creds.sync_key, timeout=s.timeout_s, role=self.config.device.role
+            ).run(
+                channel,
+                send_blobs=url.startswith("tcp://"),
+                progress=lambda step: self.runtime.post(SyncStep(clock.now(), step.step, step.round)),
+            )
         except FAILURES as exc:
             return False, f"{url}: {type(exc).__name__}: {exc}"
         finally:
             if hasattr(channel, "flush"):
                 channel.flush(2.0)
             channel.close()
-        summary = (f"change {report.cursor} of {report.head}, {report.pulled} in, {report.pushed} out,"
-                   f" {report.purchases} purchases, {report.blobs} files")
+        summary = (
+            f"change {report.cursor} of {report.head}, {report.pulled} in, {report.pushed} out,"
+            f" {report.purchases} purchases, {report.blobs} files"
+        )
         return report.agree, summary if report.agree else f"did not agree: {summary}"
 
     def close(self) -> None:

@@ -87,9 +87,19 @@ class SyncSession:
     queued first (an error telling the server why) is still in `data_to_send`.
     """
 
-    def __init__(self, store: Store, device_id: str, sync_key: bytes, *, role: str = "handset",
-                 send_blobs: bool = True, verify: bool = False, validate: Validator | None = None,
-                 max_items: int = 5000, firmware: str = "") -> None:
+    def __init__(
+        self,
+        store: Store,
+        device_id: str,
+        sync_key: bytes,
+        *,
+        role: str = "handset",
+        send_blobs: bool = True,
+        verify: bool = False,
+        validate: Validator | None = None,
+        max_items: int = 5000,
+        firmware: str = "",
+    ) -> None:
         self.store = store
         self.device_id = device_id
         self.sync_key = sync_key
@@ -160,8 +170,9 @@ class SyncSession:
         if isinstance(body, Error):
             raise RemoteError(body.code, body.message)
         if not isinstance(body, body_type):
-            raise MessageError("unexpected",
-                               f"expected {body_type.__name__.lower()}, got {type(body).__name__.lower()}")
+            raise MessageError(
+                "unexpected", f"expected {body_type.__name__.lower()}, got {type(body).__name__.lower()}"
+            )
         return body
 
     def _session(self) -> Steps:
@@ -184,8 +195,9 @@ class SyncSession:
         self.report.head = welcome.head
 
     def _agreement(self) -> Generator[None, bytes, str]:
-        self._send(Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(),
-                        pending=self.outbox.count_pending()))
+        self._send(
+            Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(), pending=self.outbox.count_pending())
+        )
         ack = yield from self._expect(DoneAck)
         report = self.report
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
@@ -208,7 +220,8 @@ class SyncSession:
             if not page.more:
                 acknowledged = self._take_acknowledged()
                 self.report.pulled += self.downstream.apply(
-                    page.upto, lambda db, ids=acknowledged: self.outbox.acknowledge_in(db, ids))
+                    page.upto, lambda db, ids=acknowledged: self.outbox.acknowledge_in(db, ids)
+                )
                 return
 
     def _take_acknowledged(self) -> list[str]:
@@ -221,9 +234,19 @@ class SyncSession:
             items = self.outbox.pending(PUSH_BATCH, after)
             if not items:
                 return
-            self._send(Push(items=[OutboxRecord(id=i.id, kind=i.kind, created_at=i.created_at,
-                                                payload=json.dumps(i.payload, sort_keys=True, separators=(",", ":")))
-                                   for i in items]))
+            self._send(
+                Push(
+                    items=[
+                        OutboxRecord(
+                            id=i.id,
+                            kind=i.kind,
+                            created_at=i.created_at,
+                            payload=json.dumps(i.payload, sort_keys=True, separators=(",", ":")),
+                        )
+                        for i in items
+                    ]
+                )
+            )
             ack = yield from self._expect(PushAck)
             sent = {i.id for i in items}
             self._acknowledged += [i for i in ack.ids if i in sent]

@@ -25,8 +25,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "next", "source": "reserve", "dest": "agreement"},
     {"trigger": "next", "source": "blobs", "dest": "agreement"},
     {"trigger": "agreed", "source": "agreement", "dest": "agreed"},
-    {"trigger": "retry", "source": "agreement", "dest": "pull", "conditions": "rounds_left",
-     "after": "count_round"},
+    {"trigger": "retry", "source": "agreement", "dest": "pull", "conditions": "rounds_left", "after": "count_round"},
     {"trigger": "retry", "source": "agreement", "dest": "disagreed"},
 ]
 
@@ -40,8 +39,9 @@ class SessionSteps:
         self.blobs_wanted = send_blobs
         self.max_rounds = max_rounds
         self.rounds = 1
-        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="hello",
-                               auto_transitions=False)
+        self.machine = Machine(
+            model=self, states=STATES, transitions=TRANSITIONS, initial="hello", auto_transitions=False
+        )
 
     def send_blobs(self) -> bool:
         return self.blobs_wanted

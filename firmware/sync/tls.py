@@ -33,4 +33,3 @@ def server_context(creds: Credentials) -> ssl.SSLContext:
     _load_identity(context, creds)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
-

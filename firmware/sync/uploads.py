@@ -14,8 +14,9 @@ from firmware.store import Store
 from firmware.store.outbox import utc_now
 
 
-def queue_blob_in(db: sqlite3.Connection, blob_id: str, kind: str, path: Path,
-                  meta: dict[str, str] | None = None) -> None:
+def queue_blob_in(
+    db: sqlite3.Connection, blob_id: str, kind: str, path: Path, meta: dict[str, str] | None = None
+) -> None:
     """Queue a file inside the caller's transaction; queuing the same id again changes nothing."""
     db.execute(
         "INSERT OR IGNORE INTO sync_blobs_out (id, kind, path, meta, created_at) VALUES (?, ?, ?, ?, ?)",

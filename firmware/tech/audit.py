@@ -14,8 +14,18 @@ from firmware.ids import new_id
 from firmware.store import Store
 from firmware.store.outbox import Outbox, utc_now
 
-SECRET_KEYS = {"secret", "private_key", "passphrase", "password", "code", "technician_code", "token",
-               "psk", "device_key", "sync_key"}
+SECRET_KEYS = {
+    "secret",
+    "private_key",
+    "passphrase",
+    "password",
+    "code",
+    "technician_code",
+    "token",
+    "psk",
+    "device_key",
+    "sync_key",
+}
 SECRET_SUFFIXES = ("_secret", "_password", "_token", "_private_key", "_psk")
 
 
@@ -43,8 +53,7 @@ class AuditLog:
         at = utc_now()
         text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
         with self.store.transaction() as db:
-            db.execute("INSERT INTO tech_audit (id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                       (entry_id, at, kind, text))
+            db.execute("INSERT INTO tech_audit (id, at, kind, detail) VALUES (?, ?, ?, ?)", (entry_id, at, kind, text))
             self.outbox.add(db, f"tech.{kind}", {"audit_id": entry_id, **detail}, created_at=at)
         return entry_id
 

@@ -44,12 +44,12 @@ class AudioTestRules(BaseModel):
 
 def tone_frames(rules: AudioTestRules) -> list[np.ndarray]:
     samples = to_int16(sines([rules.tone_hz], [rules.level_dbm0], rules.frames * FRAME_SAMPLES / SAMPLE_RATE))
-    return [samples[i:i + FRAME_SAMPLES] for i in range(0, len(samples), FRAME_SAMPLES)]
+    return [samples[i : i + FRAME_SAMPLES] for i in range(0, len(samples), FRAME_SAMPLES)]
 
 
 def analyse_loopback(captured: np.ndarray, rules: AudioTestRules) -> Result:
     """Level and frequency of what came back, against what was played."""
-    usable = captured[round(rules.settle_s * SAMPLE_RATE):]
+    usable = captured[round(rules.settle_s * SAMPLE_RATE) :]
     if usable.size < SAMPLE_RATE // 10:
         return False, {"error": f"only {captured.size} samples captured"}
     level = dbm0(usable)
@@ -59,8 +59,10 @@ def analyse_loopback(captured: np.ndarray, rules: AudioTestRules) -> Result:
     level_ok = bool(np.isfinite(level)) and abs(level - expected) <= rules.tolerance_db
     freq_ok = abs(peak_hz - rules.tone_hz) <= rules.tone_hz * rules.frequency_tolerance
     return level_ok and freq_ok, {
-        "level_dbm0": round(level, 1) if np.isfinite(level) else None, "expected_dbm0": expected,
-        "peak_hz": round(peak_hz, 1), "tone_hz": rules.tone_hz,
+        "level_dbm0": round(level, 1) if np.isfinite(level) else None,
+        "expected_dbm0": expected,
+        "peak_hz": round(peak_hz, 1),
+        "tone_hz": rules.tone_hz,
     }
 
 
@@ -69,10 +71,14 @@ def status_check(home: DeviceHome) -> Result:
     manager = home.slots()
     status = manager.status()
     running = status["running"]
-    detail: dict[str, Any] = {"firmware": __version__, "running": running, "good": status["good"],
-                              "trial": status["trial"], "attempts": status["attempts"],
-                              "slots": {k: f"{v['status']} {v['version'] or ''}".strip()
-                                        for k, v in status["slots"].items()}}
+    detail: dict[str, Any] = {
+        "firmware": __version__,
+        "running": running,
+        "good": status["good"],
+        "trial": status["trial"],
+        "attempts": status["attempts"],
+        "slots": {k: f"{v['status']} {v['version'] or ''}".strip() for k, v in status["slots"].items()},
+    }
     if running is None:
         return False, {**detail, "error": "no slot is linked"}
     problem = manager.verify_slot(running)
@@ -126,5 +132,8 @@ def link_check(home: DeviceHome, timeout: float = 10.0) -> Result:
             channel.close()
     except (HomeError, NoIdentity, LinkError, ChannelClosed, TimeoutError, RemoteError, MessageError) as exc:
         return False, {"error": str(exc)}
-    return True, {"url": identity.central_url, "handshake_ms": round((time.monotonic() - started) * 1000),
-                  "server_head": welcome.head}
+    return True, {
+        "url": identity.central_url,
+        "handshake_ms": round((time.monotonic() - started) * 1000),
+        "server_head": welcome.head,
+    }

@@ -11,8 +11,13 @@ from firmware.console import UserError
 from firmware.tech.home import HOME_ENV, DeviceHome
 
 home_option = click.option(
-    "--home", "home_dir", type=click.Path(path_type=Path), envvar=HOME_ENV, default="/opt/ringfence",
-    show_default=True, help=f"The device's home directory (or ${HOME_ENV}).",
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path),
+    envvar=HOME_ENV,
+    default="/opt/ringfence",
+    show_default=True,
+    help=f"The device's home directory (or ${HOME_ENV}).",
 )
 CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
 
@@ -26,25 +31,62 @@ CODE_ENV = "RINGFENCE_TECHNICIAN_CODE"
 @click.option("--housing-unit", required=True)
 @click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--central", "central_url", required=True, help="The central server's link (tcp://HOST:PORT or serial).")
-@click.option("--pin-map", type=click.Path(path_type=Path), required=True,
-              help="TOML: [gpio], [keypad], [hook]; and [audio], [line], [display], [printer] where they differ.")
+@click.option(
+    "--pin-map",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="TOML: [gpio], [keypad], [hook]; and [audio], [line], [display], [printer] where they differ.",
+)
 @click.option("--audio-device", default="", help="The handset's sound card (a name or index; default: the system's).")
-@click.option("--credentials", type=click.Path(path_type=Path), required=True,
-              help="The device's sync credentials from `ringfence central enroll`.")
+@click.option(
+    "--credentials",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The device's sync credentials from `ringfence central enroll`.",
+)
 @click.option("--keyring", type=click.Path(path_type=Path), required=True, help="Trusted bundle signing keys.")
-@click.option("--access-key", type=click.Path(path_type=Path), required=True,
-              help="The facility's technician access key (for flashing).")
-@click.option("--technician-code", envvar=CODE_ENV, prompt=True, hide_input=True, confirmation_prompt=True,
-              help=f"6-12 digits for technician mode on the keypad (prompted, or ${CODE_ENV}).")
-@click.option("--pin-pepper", type=click.Path(path_type=Path),
-              help="The facility's PIN pepper file from the central server (kept on the device in etc/, 0600).")
-@click.option("--register/--no-register", default=True, show_default=True,
-              help="Sync once with the central server now.")
+@click.option(
+    "--access-key",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The facility's technician access key (for flashing).",
+)
+@click.option(
+    "--technician-code",
+    envvar=CODE_ENV,
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help=f"6-12 digits for technician mode on the keypad (prompted, or ${CODE_ENV}).",
+)
+@click.option(
+    "--pin-pepper",
+    type=click.Path(path_type=Path),
+    help="The facility's PIN pepper file from the central server (kept on the device in etc/, 0600).",
+)
+@click.option(
+    "--register/--no-register", default=True, show_default=True, help="Sync once with the central server now."
+)
 @click.option("--force", is_flag=True, help="Provision again a device that already has an identity.")
-def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, facility: str,
-                      housing_unit: str, language: str, central_url: str, pin_map: Path, credentials: Path,
-                      keyring: Path, access_key: Path, technician_code: str, pin_pepper: Path | None,
-                      register: bool, force: bool, audio_device: str) -> None:
+def provision_command(
+    home_dir: Path,
+    device_id: str,
+    hardware: str,
+    role: str,
+    facility: str,
+    housing_unit: str,
+    language: str,
+    central_url: str,
+    pin_map: Path,
+    credentials: Path,
+    keyring: Path,
+    access_key: Path,
+    technician_code: str,
+    pin_pepper: Path | None,
+    register: bool,
+    force: bool,
+    audio_device: str,
+) -> None:
     """Give a new device its identity, keys, place, role and pin map, and register it with central."""
     from pydantic import ValidationError
 
@@ -57,17 +99,32 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
 
     home = DeviceHome(home_dir)
     try:
-        request = prov.Request(device_id, hardware, role, facility, housing_unit, central_url,  # type: ignore[arg-type]
-                               pin_map, credentials, keyring, access_key, technician_code, language,  # type: ignore[arg-type]
-                               audio_device=audio_device, pin_pepper=pin_pepper)
+        request = prov.Request(
+            device_id,
+            hardware,
+            role,
+            facility,
+            housing_unit,
+            central_url,  # type: ignore[arg-type]
+            pin_map,
+            credentials,
+            keyring,
+            access_key,
+            technician_code,
+            language,  # type: ignore[arg-type]
+            audio_device=audio_device,
+            pin_pepper=pin_pepper,
+        )
         identity, _detail = prov.provision(home, request, force)
     except (prov.ProvisionError, CodeError) as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
         raise UserError(f"identity: {problems}") from None
-    click.echo(f"provisioned {identity.device_id}: {identity.role} at {identity.facility}, housing unit"
-               f" {identity.housing_unit}, hardware {identity.hardware}, sync key {identity.sync_key_id}")
+    click.echo(
+        f"provisioned {identity.device_id}: {identity.role} at {identity.facility}, housing unit"
+        f" {identity.housing_unit}, hardware {identity.hardware}, sync key {identity.sync_key_id}"
+    )
     click.echo(f"  configuration {home.config_path}; keep the credentials file {credentials} safe or delete it")
     simulated = _simulated_devices(home.config_path)
     if simulated:
@@ -78,12 +135,14 @@ def provision_command(home_dir: Path, device_id: str, hardware: str, role: str, 
     try:
         report = prov.register(home)
     except (LinkError, ChannelClosed, TimeoutError, RemoteError, MessageError) as exc:
-        click.echo(f"ringfence: registration failed: {exc}; the device is provisioned, run `ringfence sync`"
-                   " or provision again with --force", err=True)
+        click.echo(
+            f"ringfence: registration failed: {exc}; the device is provisioned, run `ringfence sync`"
+            " or provision again with --force",
+            err=True,
+        )
         sys.exit(3)
     state = "registered" if report.agree else "NOT registered (server did not agree)"
-    click.echo(f"  {state} with {identity.central_url}: {report.pushed} records sent, {report.pulled} changes"
-               f" received")
+    click.echo(f"  {state} with {identity.central_url}: {report.pushed} records sent, {report.pulled} changes received")
     sys.exit(0 if report.agree else 3)
 
 
@@ -107,14 +166,23 @@ DIAG_TESTS = ("keypad", "hook", "audio", "line", "link", "status", "errors")
 
 @click.command("diag")
 @home_option
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Device configuration (default: the home's etc/device.toml, else the simulator's defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Device configuration (default: the home's etc/device.toml, else the simulator's defaults).",
+)
 @click.option("--run", "tests", help=f"Comma-separated tests to run without a menu: {','.join(DIAG_TESTS)}.")
-@click.option("--settings", "settings_path", type=click.Path(path_type=Path),
-              help="Technician mode settings (default: the shipped firmware/tech/technician.toml).")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    help="Technician mode settings (default: the shipped firmware/tech/technician.toml).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Results as JSON lines.")
-def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, settings_path: Path | None,
-                 as_json: bool) -> None:
+def diag_command(
+    home_dir: Path, config_path: Path | None, tests: str | None, settings_path: Path | None, as_json: bool
+) -> None:
     """Technician mode from the console: the keypad-driven menu (type its digits here), or --run some tests.
 
     The keypad and hook tests wait for the technician at the device (its keypad, its hookswitch)."""
@@ -173,8 +241,18 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
             finished.set()
 
     store = home.store()
-    attach(runtime, clock, home, store, devices, cfg.keypad.layout, cfg.device.language,
-           (lambda text: None) if as_json else (lambda text: click.echo(text)), settings, simulated)
+    attach(
+        runtime,
+        clock,
+        home,
+        store,
+        devices,
+        cfg.keypad.layout,
+        cfg.device.language,
+        (lambda text: None) if as_json else (lambda text: click.echo(text)),
+        settings,
+        simulated,
+    )
     runtime.observe(observe)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
@@ -188,7 +266,8 @@ def diag_command(home_dir: Path, config_path: Path | None, tests: str | None, se
             for test in wanted:
                 runtime.post(ConsoleKey(clock.now(), digits[test]))
                 limit = {"keypad": rules.keypad_test_timeout_s, "hook": rules.hook_test_timeout_s}.get(
-                    test, rules.check_timeout_s) + 5
+                    test, rules.check_timeout_s
+                ) + 5
                 with result_ready:
                     result_ready.wait_for(lambda t=test: t in results, timeout=limit)
             runtime.post(ConsoleKey(clock.now(), "0"))

@@ -35,8 +35,15 @@ def make_verifier(code: str, n: int = N, r: int = R, p: int = P) -> dict[str, An
     """`issued_at` (seconds since the epoch) lets the facility revoke every code set before a moment."""
     check_format(code)
     salt = os.urandom(16)
-    return {"scheme": "scrypt", "n": n, "r": r, "p": p, "salt": base64.b64encode(salt).decode(),
-            "hash": base64.b64encode(_derive(code, salt, n, r, p)).decode(), "issued_at": int(time.time())}
+    return {
+        "scheme": "scrypt",
+        "n": n,
+        "r": r,
+        "p": p,
+        "salt": base64.b64encode(salt).decode(),
+        "hash": base64.b64encode(_derive(code, salt, n, r, p)).decode(),
+        "issued_at": int(time.time()),
+    }
 
 
 def revoked(verifier: dict[str, Any], codes_revoked_at: float | None) -> bool:
@@ -48,6 +55,7 @@ def revoked(verifier: dict[str, Any], codes_revoked_at: float | None) -> bool:
 def matches(code: str, verifier: dict[str, Any]) -> bool:
     if not CODE_PATTERN.match(code) or verifier.get("scheme") != "scrypt":
         return False
-    derived = _derive(code, base64.b64decode(verifier["salt"]), int(verifier["n"]), int(verifier["r"]),
-                      int(verifier["p"]))
+    derived = _derive(
+        code, base64.b64decode(verifier["salt"]), int(verifier["n"]), int(verifier["r"]), int(verifier["p"])
+    )
     return hmac.compare_digest(derived, base64.b64decode(verifier["hash"]))

@@ -47,23 +47,30 @@ class CodeGuard:
             seq = db.execute("INSERT INTO tech_code_attempts (at, ok) VALUES (?, ?)", (now, int(ok))).lastrowid
             if ok:
                 return CodeVerdict(True, rules.code_max_tries)
-            since = db.execute(
-                "SELECT max(s) FROM (SELECT max(seq) AS s FROM tech_code_attempts WHERE ok = 1"
-                " UNION ALL SELECT max(last_attempt_seq) FROM tech_code_lockouts)"
-            ).fetchone()[0] or 0
+            since = (
+                db.execute(
+                    "SELECT max(s) FROM (SELECT max(seq) AS s FROM tech_code_attempts WHERE ok = 1"
+                    " UNION ALL SELECT max(last_attempt_seq) FROM tech_code_lockouts)"
+                ).fetchone()[0]
+                or 0
+            )
             failures = db.execute(
                 "SELECT count(*) FROM tech_code_attempts WHERE ok = 0 AND seq > ?", (since,)
             ).fetchone()[0]
             if failures < rules.code_max_tries:
                 return CodeVerdict(False, rules.code_max_tries - failures)
-            level = db.execute(
-                "SELECT count(*) FROM tech_code_lockouts WHERE started_at > ?", (now - rules.escalation_window_s,)
-            ).fetchone()[0] + 1
+            level = (
+                db.execute(
+                    "SELECT count(*) FROM tech_code_lockouts WHERE started_at > ?", (now - rules.escalation_window_s,)
+                ).fetchone()[0]
+                + 1
+            )
             seconds = rules.lockout_s if level == 1 else rules.longer_lockout_s
             db.execute(
                 "INSERT INTO tech_code_lockouts (started_at, until, last_attempt_seq, level) VALUES (?, ?, ?, ?)",
                 (now, now + seconds, seq, level),
             )
-        AuditLog(self.store).record("code_lockout", {
-            "level": level, "lockout_s": seconds, "for_staff": level >= rules.staff_after_lockouts})
+        AuditLog(self.store).record(
+            "code_lockout", {"level": level, "lockout_s": seconds, "for_staff": level >= rules.staff_after_lockouts}
+        )
         return CodeVerdict(False, 0, seconds)

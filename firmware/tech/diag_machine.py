@@ -22,8 +22,15 @@ from transitions import Machine
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
 from hal.events import Event, HookFlash, KeyDown, OffHook, OnHook
 
-MENU: dict[str, str] = {"1": "keypad", "2": "hook", "3": "audio", "4": "line", "5": "link", "6": "status",
-                        "7": "errors"}
+MENU: dict[str, str] = {
+    "1": "keypad",
+    "2": "hook",
+    "3": "audio",
+    "4": "line",
+    "5": "link",
+    "6": "status",
+    "7": "errors",
+}
 RUNTIME_CHECKS = ("audio", "line", "link", "status", "errors")
 SESSION_STATES = ["menu", "keypad_test", "hook_test", "checking"]
 
@@ -163,15 +170,17 @@ LOCKED_ENTRY_TIMER = "tech.locked_entry"
 class TechnicianMode:
     """Feed events with `handle`; get commands back. `keys` is every key on this device's keypad."""
 
-    def __init__(self, keys: Sequence[str], rules: TechRules | None = None,
-                 simulated: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, keys: Sequence[str], rules: TechRules | None = None, simulated: frozenset[str] = frozenset()
+    ) -> None:
         self.rules = rules or TechRules()
         #: Tests whose device is simulated on this unit: their outcome is shown as "simulated", never "passed".
         self.simulated = simulated
         self.keys = list(keys)
         self.state: str = "normal"
-        self.machine = Machine(model=self, states=STATES, transitions=TRANSITIONS, initial="normal",
-                               auto_transitions=False)
+        self.machine = Machine(
+            model=self, states=STATES, transitions=TRANSITIONS, initial="normal", auto_transitions=False
+        )
         self._recent = ""
         self._spoiled = False
         self._last_key_at = float("-inf")
@@ -376,8 +385,7 @@ class TechnicianMode:
         if isinstance(event, KeyDown):
             if event.key not in self._pressed:
                 self._pressed.append(event.key)
-            self._emit(Show("key_pressed", {"key": event.key,
-                                            "left": len(set(self.keys) - set(self._pressed))}))
+            self._emit(Show("key_pressed", {"key": event.key, "left": len(set(self.keys) - set(self._pressed))}))
             if set(self.keys) <= set(self._pressed):
                 self._emit(CancelTimer(TIMER))
                 self._record("keypad", True, {"pressed": list(self._pressed)})
@@ -411,8 +419,11 @@ class TechnicianMode:
     def _hook_missing(self) -> list[str]:
         h = self._hook
         good_flash = any(self.rules.flash_min_ms <= ms <= self.rules.flash_max_ms for ms in h["flashes_ms"])
-        return [name for name, seen in (("on_hook", h["on_hook"]), ("off_hook", h["off_hook"]),
-                                        ("flash", good_flash)) if not seen]
+        return [
+            name
+            for name, seen in (("on_hook", h["on_hook"]), ("off_hook", h["off_hook"]), ("flash", good_flash))
+            if not seen
+        ]
 
     def _in_checking(self, event: Event) -> None:
         if isinstance(event, CheckDone) and event.test == self._check:

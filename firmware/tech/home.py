@@ -1,12 +1,12 @@
 """A device's home directory: slots, keys, identity, configuration and store, in one place.
 
-    /opt/ringfence/            (RINGFENCE_HOME; any directory in tests and on the bench)
-        slots/a  slots/b  current  boot.json     firmware slots (firmware.update.slots)
-        etc/identity.json                        who the device is (no secrets)
-        etc/keyring.json                         public keys trusted for bundles
-        etc/sync.key                             the device's secret for the sync protocol (mode 0600)
-        etc/device.toml                          the device configuration that `ringfence run` loads
-        var/ringfence.sqlite                            the store: audit log, outbox, everything else
+/opt/ringfence/            (RINGFENCE_HOME; any directory in tests and on the bench)
+    slots/a  slots/b  current  boot.json     firmware slots (firmware.update.slots)
+    etc/identity.json                        who the device is (no secrets)
+    etc/keyring.json                         public keys trusted for bundles
+    etc/sync.key                             the device's secret for the sync protocol (mode 0600)
+    etc/device.toml                          the device configuration that `ringfence run` loads
+    var/ringfence.sqlite                            the store: audit log, outbox, everything else
 """
 
 from __future__ import annotations

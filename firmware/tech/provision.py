@@ -69,8 +69,10 @@ def read_pin_map(path: Path) -> dict[str, Any]:
         raise ProvisionError(f"{path}: not a TOML pin map ({exc})") from None
     unknown = set(data) - PIN_MAP_SECTIONS - HARDWARE_SECTIONS
     if unknown:
-        raise ProvisionError(f"{path}: a pin map has only [gpio], [keypad] and [hook], and the hardware sections"
-                             f" [audio], [line], [display], [printer]; found [{', '.join(sorted(unknown))}]")
+        raise ProvisionError(
+            f"{path}: a pin map has only [gpio], [keypad] and [hook], and the hardware sections"
+            f" [audio], [line], [display], [printer]; found [{', '.join(sorted(unknown))}]"
+        )
     return data
 
 
@@ -137,8 +139,13 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     device_config = {
         **pin_map,
         **hardware_sections(request, pin_map),
-        "device": {"id": request.device_id, "role": request.role, "facility": request.facility,
-                   "housing_unit": request.housing_unit, "language": request.language},
+        "device": {
+            "id": request.device_id,
+            "role": request.role,
+            "facility": request.facility,
+            "housing_unit": request.housing_unit,
+            "language": request.language,
+        },
         "link": {"url": request.central_url},
         "paths": {"data_dir": str(home.data_dir)},
     }
@@ -148,8 +155,12 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
         raise ProvisionError(str(exc)) from None
     verifier = make_verifier(request.technician_code)
     identity = Identity(
-        device_id=request.device_id, hardware=request.hardware, role=request.role, facility=request.facility,
-        housing_unit=request.housing_unit, central_url=request.central_url,
+        device_id=request.device_id,
+        hardware=request.hardware,
+        role=request.role,
+        facility=request.facility,
+        housing_unit=request.housing_unit,
+        central_url=request.central_url,
         sync_key_id=hashlib.sha256(creds.sync_key).hexdigest()[:16],
         provisioned_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -164,12 +175,18 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     try:
         save_identity(store, creds)
         detail = {
-            "device_id": identity.device_id, "hardware": identity.hardware, "role": identity.role,
-            "facility": identity.facility, "housing_unit": identity.housing_unit,
-            "central_url": identity.central_url, "sync_key_id": identity.sync_key_id,
+            "device_id": identity.device_id,
+            "hardware": identity.hardware,
+            "role": identity.role,
+            "facility": identity.facility,
+            "housing_unit": identity.housing_unit,
+            "central_url": identity.central_url,
+            "sync_key_id": identity.sync_key_id,
             "trusted_bundle_keys": sorted(keyring.keys),
-            "keypad": device_config.get("keypad", {}), "hook": device_config.get("hook", {}),
-            "gpio": device_config.get("gpio", {}), "reprovisioned": force and home.identity_path.exists(),
+            "keypad": device_config.get("keypad", {}),
+            "hook": device_config.get("hook", {}),
+            "gpio": device_config.get("gpio", {}),
+            "reprovisioned": force and home.identity_path.exists(),
         }
         AuditLog(store).record("provision", detail)
     finally:
@@ -191,7 +208,8 @@ def register(home: DeviceHome, timeout: float = 30.0) -> Any:
         channel = connect(identity.central_url, creds, timeout=timeout)
         try:
             return DeviceSync(store, creds.name, creds.sync_key, timeout=timeout, role=identity.role).run(
-                channel, send_blobs=identity.central_url.startswith("tcp://"))
+                channel, send_blobs=identity.central_url.startswith("tcp://")
+            )
         finally:
             if hasattr(channel, "flush"):
                 channel.flush(2.0)

@@ -70,8 +70,7 @@ class PlayFrames(Command):
 class TechnicianSession:
     """A runtime Machine: technician mode, with the line and audio checks run from the events they need."""
 
-    def __init__(self, mode: TechnicianMode, line_test_number: str,
-                 audio: checks.AudioTestRules | None = None) -> None:
+    def __init__(self, mode: TechnicianMode, line_test_number: str, audio: checks.AudioTestRules | None = None) -> None:
         self.mode = mode
         self.line_test_number = line_test_number
         self.audio = audio or checks.AudioTestRules()
@@ -130,8 +129,16 @@ def text_lines(text: str, width: int, height: int) -> list[str]:
     return textwrap.wrap(text, width)[:height]
 
 
-def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, language: str,
-         say: Callable[[str], None], rules: TechRules) -> None:
+def wire(
+    runtime: Runtime,
+    clock: Clock,
+    home: DeviceHome,
+    store: Store,
+    devices: Any,
+    language: str,
+    say: Callable[[str], None],
+    rules: TechRules,
+) -> None:
     """Register the handlers that execute technician mode's commands on this device."""
     audit = AuditLog(store)
 
@@ -172,26 +179,39 @@ def wire(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices
     runtime.on(Show, show)
     runtime.on(VerifyCode, verify)
     runtime.on(RunCheck, run_check)
-    runtime.on(RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed,
-                                                                    "detail": c.detail}))
+    runtime.on(
+        RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed, "detail": c.detail})
+    )
     runtime.on(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
-    runtime.on(SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason,
-                                                                     "results": c.results}))
+    runtime.on(
+        SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason, "results": c.results})
+    )
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
     runtime.on(HangUpLine, lambda c: devices.line.hang_up())
     runtime.on(PlayFrames, lambda c: [devices.audio.play(f) for f in c.frames])
 
 
-def attach(runtime: Runtime, clock: Clock, home: DeviceHome, store: Store, devices: Any, keypad_layout: str,
-           language: str, say: Callable[[str], None], settings: TechSettings | None = None,
-           simulated: frozenset[str] = frozenset()) -> TechnicianSession:
+def attach(
+    runtime: Runtime,
+    clock: Clock,
+    home: DeviceHome,
+    store: Store,
+    devices: Any,
+    keypad_layout: str,
+    language: str,
+    say: Callable[[str], None],
+    settings: TechSettings | None = None,
+    simulated: frozenset[str] = frozenset(),
+) -> TechnicianSession:
     """Add technician mode to a running device: one call from where the device is assembled. `simulated`
     names the devices (keypad, hook, audio, line) that are simulated here."""
     from hal.keypad import LAYOUTS
 
     settings = settings or load_settings()
     keys = [key for row in LAYOUTS[keypad_layout] for key in row]
-    session = TechnicianSession(TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio)
+    session = TechnicianSession(
+        TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio
+    )
     runtime.machines.append(session)
     wire(runtime, clock, home, store, devices, language, say, settings.mode)
     return session
@@ -208,8 +228,9 @@ def device_home(config: Config) -> DeviceHome:
     return DeviceHome(Path(config.paths.data_dir).resolve().parent)
 
 
-def attach_to_device(runtime: Runtime, config: Config, clock: Clock, devices: Any,
-                     store: Store | None = None) -> TechnicianSession:
+def attach_to_device(
+    runtime: Runtime, config: Config, clock: Clock, devices: Any, store: Store | None = None
+) -> TechnicianSession:
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
     on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language."""
     store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
@@ -219,5 +240,14 @@ def attach_to_device(runtime: Runtime, config: Config, clock: Clock, devices: An
 
     from firmware.device import simulated_devices
 
-    return attach(runtime, clock, device_home(config), store, devices, config.keypad.layout,
-                  config.device.language, say, simulated=simulated_devices(config))
+    return attach(
+        runtime,
+        clock,
+        device_home(config),
+        store,
+        devices,
+        config.keypad.layout,
+        config.device.language,
+        say,
+        simulated=simulated_devices(config),
+    )

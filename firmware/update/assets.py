@@ -125,15 +125,18 @@ class AssetStore:
     def require(self, header: Header) -> None:
         """Refuse an application bundle whose asset set is not installed and intact (before any slot changes)."""
         if header.manifest.kind == "assets":
-            raise BundleError(Refusal.INVALID_MANIFEST, "an asset bundle is not firmware: slot install puts it"
-                              " in the asset store, not in a slot")
+            raise BundleError(
+                Refusal.INVALID_MANIFEST,
+                "an asset bundle is not firmware: slot install puts it in the asset store, not in a slot",
+            )
         needed = header.manifest.assets
         if needed is None:
             return
         problem = self.problem(needed)
         if problem is not None:
-            raise BundleError(Refusal.MISSING_ASSETS,
-                              f"ringfence {header.manifest.version} needs assets that are missing: {problem}")
+            raise BundleError(
+                Refusal.MISSING_ASSETS, f"ringfence {header.manifest.version} needs assets that are missing: {problem}"
+            )
 
     def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool) -> None:
         """What install() decides from the header alone: an asset bundle for this hardware, not older."""
@@ -142,8 +145,9 @@ class AssetStore:
         active = self.active()
         check_target(header.manifest, hardware, active.get("version") if active else None, allow_downgrade)
 
-    def install(self, bundle: Path, keyring: Keyring, hardware: str | None,
-                allow_downgrade: bool = False) -> tuple[str, str]:
+    def install(
+        self, bundle: Path, keyring: Keyring, hardware: str | None, allow_downgrade: bool = False
+    ) -> tuple[str, str]:
         """Verify the asset bundle, write it aside, read it back, rename it to its hash, point active.json at it.
         Returns (sha256, version)."""
         active = self.active()
@@ -174,8 +178,9 @@ class AssetStore:
                 while block := src.read(min(self.chunk, f.size + 1 - written)):
                     written += len(block)
                     if written > f.size:
-                        raise BundleError(Refusal.CORRUPT, f"{bundle}: {f.name} expands past the {f.size} bytes"
-                                          " its manifest declares")
+                        raise BundleError(
+                            Refusal.CORRUPT, f"{bundle}: {f.name} expands past the {f.size} bytes its manifest declares"
+                        )
                     out.write(block)
                     self.checkpoint(f"chunk:{f.name}")
                 out.flush()

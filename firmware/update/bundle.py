@@ -24,7 +24,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -46,7 +46,7 @@ MAX_MANIFEST = 1 << 20
 CHUNK = 1 << 20
 
 
-class Refusal(str, Enum):
+class Refusal(StrEnum):
     """Why a bundle is refused: a stable code for machines, with a message for people."""
 
     NOT_A_BUNDLE = "not_a_bundle"
@@ -136,7 +136,9 @@ class Manifest(BaseModel):
 
     def canonical(self) -> bytes:
         # A full bundle's manifest has no "delta" key at all, so devices that predate deltas still read it.
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")).encode()
+        return json.dumps(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+        ).encode()
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,14 @@ def parse_header(data: bytes, keyring: Keyring | None = None) -> Header:
         kid = kid_bytes.decode("ascii")
         manifest = Manifest.model_validate_json(manifest_bytes)
     except ValidationError as exc:
-        if keyring is not None and kid in keyring.keys and keyring.verify(
-                kid, signature, SIGNATURE_CONTEXT + manifest_bytes):
-            raise BundleError(Refusal.INVALID_MANIFEST,
-                              f"signed, but its manifest is invalid: {summarize(exc)}") from None
+        if (
+            keyring is not None
+            and kid in keyring.keys
+            and keyring.verify(kid, signature, SIGNATURE_CONTEXT + manifest_bytes)
+        ):
+            raise BundleError(
+                Refusal.INVALID_MANIFEST, f"signed, but its manifest is invalid: {summarize(exc)}"
+            ) from None
         raise BundleError(Refusal.BAD_SIGNATURE, "bad signature: the manifest is damaged or was altered") from None
     except UnicodeDecodeError:
         # An unreadable manifest behind good magic bytes is tampering or corruption: the signature decides.
@@ -412,8 +418,15 @@ def build(
                             payload.write(block)
                     stored_sha, stored_size = sha, size
                 assert payload.tell() - start == stored_size
-                entries.append(BundleFile(name=stored_names.get(path, path.name), size=size, sha256=sha, stored_size=stored_size,
-                                          stored_sha256=stored_sha))
+                entries.append(
+                    BundleFile(
+                        name=stored_names.get(path, path.name),
+                        size=size,
+                        sha256=sha,
+                        stored_size=stored_size,
+                        stored_sha256=stored_sha,
+                    )
+                )
         manifest = Manifest(
             version=version,
             hardware=sorted(set(hardware)),

@@ -37,8 +37,13 @@ from firmware.update.supervisor import supervise
 from firmware.update.unpack import UnpackError, unpack_wheels
 
 home_option = click.option(
-    "--home", "home_dir", type=click.Path(path_type=Path), envvar=HOME_ENV, default="/opt/ringfence",
-    show_default=True, help=f"The device's home directory (or ${HOME_ENV}).",
+    "--home",
+    "home_dir",
+    type=click.Path(path_type=Path),
+    envvar=HOME_ENV,
+    default="/opt/ringfence",
+    show_default=True,
+    help=f"The device's home directory (or ${HOME_ENV}).",
 )
 
 
@@ -68,8 +73,12 @@ def bundle_group() -> None:
 
 @bundle_group.command("keygen")
 @click.argument("key_file", type=click.Path(path_type=Path))
-@click.option("--keyring", "keyring_path", type=click.Path(path_type=Path),
-              help="Also add the public key to this keyring file (created if missing).")
+@click.option(
+    "--keyring",
+    "keyring_path",
+    type=click.Path(path_type=Path),
+    help="Also add the public key to this keyring file (created if missing).",
+)
 def bundle_keygen(key_file: Path, keyring_path: Path | None) -> None:
     """Make a new Ed25519 signing key in KEY_FILE (mode 0600; encrypted if RINGFENCE_KEY_PASSPHRASE is set)."""
     key = Ed25519PrivateKey.generate()
@@ -88,8 +97,12 @@ def bundle_keygen(key_file: Path, keyring_path: Path | None) -> None:
 @click.argument("keyring_path", metavar="KEYRING", type=click.Path(path_type=Path))
 @click.option("--key", "key_file", type=click.Path(path_type=Path), help="Trust this signing key's public half.")
 @click.option("--public", "public", help="Trust this base64 public key.")
-@click.option("--rotation", "rotation_file", type=click.Path(path_type=Path),
-              help="Apply a rotation record (the new key must be endorsed by a key already trusted).")
+@click.option(
+    "--rotation",
+    "rotation_file",
+    type=click.Path(path_type=Path),
+    help="Apply a rotation record (the new key must be endorsed by a key already trusted).",
+)
 def bundle_trust(keyring_path: Path, key_file: Path | None, public: str | None, rotation_file: Path | None) -> None:
     """Add a key to a device keyring (created if missing), directly or through a rotation record."""
     if sum(x is not None for x in (key_file, public, rotation_file)) != 1:
@@ -118,8 +131,10 @@ def bundle_rotate(old_file: Path, new_file: Path, retire_old: bool, output: Path
     """Write a rotation record: the new public key, signed by the old key."""
     record = make_rotation(load_key(old_file), load_key(new_file).public_key(), retire_old)
     output.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    click.echo(f"{output}: key {record['new_key_id']} endorsed by {record['signed_by']}"
-               + (", which it retires" if retire_old else ""))
+    click.echo(
+        f"{output}: key {record['new_key_id']} endorsed by {record['signed_by']}"
+        + (", which it retires" if retire_old else "")
+    )
 
 
 @bundle_group.command("permit")
@@ -144,7 +159,9 @@ def project_wheels(project: Path, into: Path) -> list[Path]:
     """The application wheel and its locked dependencies, built or fetched by pip from the configured index."""
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(into), str(project)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise UserError(f"pip wheel {project} failed: {result.stderr.strip().splitlines()[-1:]}")
@@ -157,29 +174,79 @@ def project_wheels(project: Path, into: Path) -> list[Path]:
 @click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signing key.")
 @click.option("--hardware", multiple=True, required=True, help="A hardware id the bundle is for (repeatable).")
 @click.option("--version", "version", help="Firmware version; by default the application wheel's.")
-@click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Build the project's wheel and its dependencies' wheels with pip.")
-@click.option("--wheels", "wheel_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Take every wheel in this directory.")
+@click.option(
+    "--project",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Build the project's wheel and its dependencies' wheels with pip.",
+)
+@click.option(
+    "--wheels",
+    "wheel_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Take every wheel in this directory.",
+)
 @click.option("--compress", type=click.Choice(["none", "zstd"]), default="none", show_default=True)
-@click.option("--rotation", "rotation_files", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="A key rotation record to carry to devices (repeatable).")
-@click.option("--delta-from", "delta_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The last release's bundle: also write a delta bundle from it (OUTPUT with .delta.rfb).")
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The last release's bundle, to warn about growth (default: --delta-from).")
-@click.option("--max-growth", type=click.FloatRange(1.0), default=DEFAULT_MAX_GROWTH, show_default=True,
-              help="Warn when the bundle is more than this many times the previous release's size.")
-@click.option("--assets", "assets_kind", type=click.Choice(["prompts"]),
-              help="Build an asset bundle of the prompts' audio instead of firmware (needs --version).")
-@click.option("--assets-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=AUDIO_DIR,
-              show_default=True, help="Where the prompts' audio is, for --assets prompts.")
-@click.option("--with-assets", "with_assets", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The asset bundle this firmware needs: named by hash, its prompts left out of the wheel.")
-def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware: tuple[str, ...],
-                 version: str | None, project: Path | None, wheel_dir: Path | None, compress: str,
-                 rotation_files: tuple[Path, ...], delta_from: Path | None, previous: Path | None,
-                 max_growth: float, assets_kind: str | None, assets_dir: Path, with_assets: Path | None) -> None:
+@click.option(
+    "--rotation",
+    "rotation_files",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A key rotation record to carry to devices (repeatable).",
+)
+@click.option(
+    "--delta-from",
+    "delta_from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The last release's bundle: also write a delta bundle from it (OUTPUT with .delta.rfb).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The last release's bundle, to warn about growth (default: --delta-from).",
+)
+@click.option(
+    "--max-growth",
+    type=click.FloatRange(1.0),
+    default=DEFAULT_MAX_GROWTH,
+    show_default=True,
+    help="Warn when the bundle is more than this many times the previous release's size.",
+)
+@click.option(
+    "--assets",
+    "assets_kind",
+    type=click.Choice(["prompts"]),
+    help="Build an asset bundle of the prompts' audio instead of firmware (needs --version).",
+)
+@click.option(
+    "--assets-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=AUDIO_DIR,
+    show_default=True,
+    help="Where the prompts' audio is, for --assets prompts.",
+)
+@click.option(
+    "--with-assets",
+    "with_assets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The asset bundle this firmware needs: named by hash, its prompts left out of the wheel.",
+)
+def bundle_build(
+    files: tuple[Path, ...],
+    output: Path,
+    key_file: Path,
+    hardware: tuple[str, ...],
+    version: str | None,
+    project: Path | None,
+    wheel_dir: Path | None,
+    compress: str,
+    rotation_files: tuple[Path, ...],
+    delta_from: Path | None,
+    previous: Path | None,
+    max_growth: float,
+    assets_kind: str | None,
+    assets_dir: Path,
+    with_assets: Path | None,
+) -> None:
     """Build one signed bundle from the project (--project), a wheel directory (--wheels) or FILES, or an asset
     bundle of the prompts (--assets prompts)."""
     if assets_kind is not None:
@@ -203,21 +270,31 @@ def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware
                 raise UserError(f"{wheel_dir}: no wheels")
         if needed is not None:
             (Path(tmp) / "stripped").mkdir()
-            payload = [strip_prompts(p, Path(tmp) / "stripped") if p.name.startswith("ringfence-") else p
-                       for p in payload]
+            payload = [
+                strip_prompts(p, Path(tmp) / "stripped") if p.name.startswith("ringfence-") else p for p in payload
+            ]
         try:
             packages = bundle_mod.packages_of(payload)
             version = version or packages.get("ringfence")
             if version is None:
                 raise UserError("no ringfence wheel in the payload: give --version")
-            header = bundle_mod.build(payload, version, list(hardware), key, output, compress,  # type: ignore[arg-type]
-                                      rotations, assets=needed)
+            header = bundle_mod.build(
+                payload,
+                version,
+                list(hardware),
+                key,
+                output,
+                compress,  # type: ignore[arg-type]
+                rotations,
+                assets=needed,
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from None
     m = header.manifest
-    click.echo(f"{output}: ringfence {m.version} for {', '.join(m.hardware)}, {len(m.files)} files,"
-               f" {header.total_size} bytes, signed by {header.key_id}"
-               + (f", needs assets {needed[:16]}" if needed else ""))
+    click.echo(
+        f"{output}: ringfence {m.version} for {', '.join(m.hardware)}, {len(m.files)} files,"
+        f" {header.total_size} bytes, signed by {header.key_id}" + (f", needs assets {needed[:16]}" if needed else "")
+    )
     previous = previous or delta_from
     try:
         warning = growth_warning(output, previous, max_growth) if previous is not None else None
@@ -227,23 +304,41 @@ def bundle_build(files: tuple[Path, ...], output: Path, key_file: Path, hardware
             delta_out = output.with_suffix(".delta.rfb")
             delta = build_delta(delta_from, output, key, delta_out)
             assert delta.manifest.delta is not None
-            click.echo(f"{delta_out}: delta {delta.manifest.delta.base_version} -> {m.version},"
-                       f" {delta.total_size} bytes ({delta.total_size / header.total_size:.1%} of the full bundle)")
+            click.echo(
+                f"{delta_out}: delta {delta.manifest.delta.base_version} -> {m.version},"
+                f" {delta.total_size} bytes ({delta.total_size / header.total_size:.1%} of the full bundle)"
+            )
     except BundleError as exc:
         refuse(exc)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
 
-def build_assets(source: Path, output: Path, key: Ed25519PrivateKey, hardware: tuple[str, ...],
-                 version: str | None, compress: str, previous: Path | None, max_growth: float) -> None:
+def build_assets(
+    source: Path,
+    output: Path,
+    key: Ed25519PrivateKey,
+    hardware: tuple[str, ...],
+    version: str | None,
+    compress: str,
+    previous: Path | None,
+    max_growth: float,
+) -> None:
     """A signed asset bundle of every file under `source` (the prompts' audio and its manifest.json)."""
     if version is None:
         raise UserError("an asset bundle needs --version (for example the release that changed its prompts)")
     try:
         names = {path: name for name, path in asset_files(source).items()}
-        header = bundle_mod.build(list(names), version, list(hardware), key, output, compress,  # type: ignore[arg-type]
-                                  kind="assets", names=names)
+        header = bundle_mod.build(
+            list(names),
+            version,
+            list(hardware),
+            key,
+            output,
+            compress,  # type: ignore[arg-type]
+            kind="assets",
+            names=names,
+        )
         warning = growth_warning(output, previous, max_growth) if previous is not None else None
     except BundleError as exc:
         refuse(exc)
@@ -251,9 +346,11 @@ def build_assets(source: Path, output: Path, key: Ed25519PrivateKey, hardware: t
         raise UserError(str(exc)) from None
     if warning:
         click.echo(f"ringfence: warning: {warning}", err=True)
-    click.echo(f"{output}: assets {header.manifest.version} for {', '.join(header.manifest.hardware)},"
-               f" {len(header.manifest.files)} files, {header.total_size} bytes, signed by {header.key_id},"
-               f" sha256 {header_sha256(output)}")
+    click.echo(
+        f"{output}: assets {header.manifest.version} for {', '.join(header.manifest.hardware)},"
+        f" {len(header.manifest.files)} files, {header.total_size} bytes, signed by {header.key_id},"
+        f" sha256 {header_sha256(output)}"
+    )
 
 
 @bundle_group.command("info")
@@ -271,8 +368,18 @@ def bundle_info(path: Path, as_json: bool) -> None:
         refuse(exc)
     m = header.manifest
     if as_json:
-        click.echo(json.dumps({"key_id": header.key_id, "size": header.total_size, "by_kind": kinds.stored,
-                               **m.model_dump(mode="json", exclude_none=True)}, indent=2, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {
+                    "key_id": header.key_id,
+                    "size": header.total_size,
+                    "by_kind": kinds.stored,
+                    **m.model_dump(mode="json", exclude_none=True),
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return
     click.echo(f"bundle      {path}")
     click.echo(f"kind        {m.kind or 'firmware'}")
@@ -286,8 +393,10 @@ def bundle_info(path: Path, as_json: bool) -> None:
     click.echo(f"signed by   {header.key_id}")
     click.echo(f"size        {header.total_size} bytes ({m.compression} compression)")
     if m.delta is not None:
-        click.echo(f"delta       from {m.delta.base_version} (base header {m.delta.base_header_sha256[:16]}),"
-                   f" makes a {m.delta.target_size}-byte bundle")
+        click.echo(
+            f"delta       from {m.delta.base_version} (base header {m.delta.base_header_sha256[:16]}),"
+            f" makes a {m.delta.target_size}-byte bundle"
+        )
     for kind in KINDS:
         if kinds.stored[kind] or kinds.installed[kind]:
             click.echo(f"{kind:<12}{kinds.stored[kind]:>12} bytes in the bundle  {kinds.installed[kind]:>12} installed")
@@ -303,15 +412,18 @@ def bundle_info(path: Path, as_json: bool) -> None:
 @click.option("--hardware", help="Refuse the bundle unless it is for this hardware id.")
 @click.option("--installed", help="Refuse the bundle if it is older than this version.")
 @click.option("--allow-downgrade", is_flag=True)
-def bundle_verify(path: Path, keyring_path: Path, hardware: str | None, installed: str | None,
-                  allow_downgrade: bool) -> None:
+def bundle_verify(
+    path: Path, keyring_path: Path, hardware: str | None, installed: str | None, allow_downgrade: bool
+) -> None:
     """Check a bundle as a device would: size, signature, every file's SHA-256, hardware, version."""
     try:
         header = bundle_mod.verify(path, load_keyring(keyring_path), hardware, installed, allow_downgrade)
     except BundleError as exc:
         refuse(exc)
-    click.echo(f"{path}: ok: ringfence {header.manifest.version}, signed by {header.key_id},"
-               f" {len(header.manifest.files)} files verified")
+    click.echo(
+        f"{path}: ok: ringfence {header.manifest.version}, signed by {header.key_id},"
+        f" {len(header.manifest.files)} files verified"
+    )
 
 
 @click.group("slot")
@@ -335,8 +447,10 @@ def slot_status(home_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status, indent=2, sort_keys=True))
         return
-    click.echo(f"running slot {status['running'] or '-'}, good slot {status['good'] or '-'},"
-               f" trial slot {status['trial'] or '-'} (start {status['attempts']} of {status['max_attempts']})")
+    click.echo(
+        f"running slot {status['running'] or '-'}, good slot {status['good'] or '-'},"
+        f" trial slot {status['trial'] or '-'} (start {status['attempts']} of {status['max_attempts']})"
+    )
     for name, record in status["slots"].items():
         click.echo(f"  slot {name}: {record['status']} {record['version'] or ''}".rstrip())
 
@@ -354,11 +468,16 @@ def is_asset_bundle(path: Path) -> bool:
 @home_option
 @click.option("--hardware", help="This device's hardware id (default: from its identity).")
 @click.option("--allow-downgrade", is_flag=True, help="Allow a bundle older than the installed firmware.")
-@click.option("--permit", "permit_file", type=click.Path(path_type=Path),
-              help="A downgrade permit signed by a release key: needed below the device's version floor.")
+@click.option(
+    "--permit",
+    "permit_file",
+    type=click.Path(path_type=Path),
+    help="A downgrade permit signed by a release key: needed below the device's version floor.",
+)
 @click.option("--chunk", type=click.IntRange(512, 1 << 24), default=1 << 20, hidden=True)
-def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downgrade: bool,
-                 permit_file: Path | None, chunk: int) -> None:
+def slot_install(
+    bundle: Path, home_dir: Path, hardware: str | None, allow_downgrade: bool, permit_file: Path | None, chunk: int
+) -> None:
     """Verify BUNDLE and install it into the inactive slot as the trial slot (started at the next boot); an asset
     bundle goes into the asset store beside the slots instead."""
     home = _home(home_dir)
@@ -368,8 +487,7 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         if hardware is None:
             raise UserError(f"{home.root}: not provisioned; give --hardware")
         if is_asset_bundle(bundle):
-            sha, version = AssetStore(home.root, chunk=chunk).install(bundle, home.keyring(), hardware,
-                                                                      allow_downgrade)
+            sha, version = AssetStore(home.root, chunk=chunk).install(bundle, home.keyring(), hardware, allow_downgrade)
             click.echo(f"assets {version} installed as {sha}")
             return
         manager = home.slots(store)
@@ -381,8 +499,16 @@ def slot_install(bundle: Path, home_dir: Path, hardware: str | None, allow_downg
         else:
             permit = load_permit(permit_file) if permit_file is not None else None
             device_id = home.identity().device_id if home.identity_path.exists() else None
-            result = manager.install(bundle, keyring, hardware, allow_downgrade, prepare=unpack_wheels,
-                                     keyring_path=home.keyring_path, permit=permit, device_id=device_id)
+            result = manager.install(
+                bundle,
+                keyring,
+                hardware,
+                allow_downgrade,
+                prepare=unpack_wheels,
+                keyring_path=home.keyring_path,
+                permit=permit,
+                device_id=device_id,
+            )
         keyring.save(home.keyring_path)  # with any key rotations the bundle carried
     except BundleError as exc:
         refuse(exc)
@@ -450,12 +576,22 @@ def slot_max_attempts(count: int, home_dir: Path) -> None:
 
 @slot_group.command("run", context_settings={"ignore_unknown_options": True})
 @home_option
-@click.option("--settle", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
-              help="Seconds the firmware must stay up before a trial slot is kept.")
+@click.option(
+    "--settle",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds the firmware must stay up before a trial slot is kept.",
+)
 @click.option("--health", "health", help="A command that must succeed before a trial slot is kept ({slot} = path).")
-@click.option("--hang", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
-              help="Seconds without a heartbeat from the firmware's event loop that count as a hang (0: not "
-                   "watched, for a COMMAND that does not beat).")
+@click.option(
+    "--hang",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds without a heartbeat from the firmware's event loop that count as a hang (0: not "
+    "watched, for a COMMAND that does not beat).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def slot_run(home_dir: Path, settle: float, health: str | None, hang: float, command: tuple[str, ...]) -> None:
     """Run the chosen slot's firmware under supervision (systemd's ExecStart). COMMAND defaults to the device."""
@@ -463,8 +599,14 @@ def slot_run(home_dir: Path, settle: float, health: str | None, hang: float, com
     cmd = list(command) or [sys.executable, "-m", "firmware", "run", "--config", str(home.config_path)]
     store = home.store()
     try:
-        status = supervise(home.slots(store), cmd, settle, health.split() if health else None,
-                           say=lambda line: click.echo(f"ringfence: {line}", err=True), hang_s=hang or None)
+        status = supervise(
+            home.slots(store),
+            cmd,
+            settle,
+            health.split() if health else None,
+            say=lambda line: click.echo(f"ringfence: {line}", err=True),
+            hang_s=hang or None,
+        )
     except SlotError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -477,8 +619,11 @@ def slot_run(home_dir: Path, settle: float, health: str | None, hang: float, com
 @home_option
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--restart", "restart", help="Command run after an install (e.g. 'systemctl restart ringfence').")
-@click.option("--plain-tcp", is_flag=True,
-              help="On tcp://, accept laptops without TLS (by default the device's sync credentials make it TLS).")
+@click.option(
+    "--plain-tcp",
+    is_flag=True,
+    help="On tcp://, accept laptops without TLS (by default the device's sync credentials make it TLS).",
+)
 def slot_receive(url: str, home_dir: Path, baud: int, restart: str | None, plain_tcp: bool) -> None:
     """Accept bundles flashed from a technician's laptop until stopped; each is checked, then installed.
 

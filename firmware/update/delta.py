@@ -72,26 +72,32 @@ def build_delta(old: Path, new: Path, key: Ed25519PrivateKey, out: Path, level: 
     with open(new, "rb") as stream:
         new_header = read_header(stream, str(new))
     target = new.read_bytes()
-    new_header_bytes = target[:new_header.length]
+    new_header_bytes = target[: new_header.length]
     if new_header.manifest.version == old_header.manifest.version:
         raise ValueError(f"{new} and {old} are both version {new_header.manifest.version}: nothing to patch")
     window_log = _window_log(len(base), len(target))
     if window_log > MAX_WINDOW_LOG:
-        raise ValueError(f"{old} and {new} together need a {1 << window_log >> 20} MiB window; devices decode at"
-                         f" most {1 << MAX_WINDOW_LOG >> 20} MiB: flash the full bundle")
+        raise ValueError(
+            f"{old} and {new} together need a {1 << window_log >> 20} MiB window; devices decode at"
+            f" most {1 << MAX_WINDOW_LOG >> 20} MiB: flash the full bundle"
+        )
     params = zstandard.ZstdCompressionParameters.from_level(level, window_log=window_log, enable_ldm=True)
     dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
     patch = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params).compress(target)
-    info = DeltaBase(base_version=old_header.manifest.version,
-                     base_header_sha256=hashlib.sha256(old_header_bytes).hexdigest(),
-                     target_header_sha256=hashlib.sha256(new_header_bytes).hexdigest(),
-                     target_size=len(target), target_sha256=hashlib.sha256(target).hexdigest(),
-                     window_log=window_log)
+    info = DeltaBase(
+        base_version=old_header.manifest.version,
+        base_header_sha256=hashlib.sha256(old_header_bytes).hexdigest(),
+        target_header_sha256=hashlib.sha256(new_header_bytes).hexdigest(),
+        target_size=len(target),
+        target_sha256=hashlib.sha256(target).hexdigest(),
+        window_log=window_log,
+    )
     with tempfile.TemporaryDirectory(prefix="ringfence-delta-") as tmp:
         patch_path = Path(tmp) / PATCH_NAME
         patch_path.write_bytes(patch)
-        return build([patch_path], new_header.manifest.version, list(new_header.manifest.hardware), key, out,
-                     delta=info)
+        return build(
+            [patch_path], new_header.manifest.version, list(new_header.manifest.hardware), key, out, delta=info
+        )
 
 
 def check_base(header: Header, base_header_sha256: str | None, installed_version: str | None) -> None:
@@ -101,11 +107,16 @@ def check_base(header: Header, base_header_sha256: str | None, installed_version
     if base_header_sha256 != info.base_header_sha256:
         runs = f"runs {installed_version}" if installed_version else "has no installed firmware"
         same = " (another build of that version)" if installed_version == info.base_version else ""
-        raise BundleError(Refusal.WRONG_BASE, f"wrong base: this delta patches {info.base_version}, this device"
-                          f" {runs}{same}; flash the full bundle")
+        raise BundleError(
+            Refusal.WRONG_BASE,
+            f"wrong base: this delta patches {info.base_version}, this device {runs}{same}; flash the full bundle",
+        )
     if info.window_log > MAX_WINDOW_LOG:
-        raise BundleError(Refusal.WRONG_BASE, f"delta needs a {1 << info.window_log >> 20} MiB window, more than"
-                          f" the {1 << MAX_WINDOW_LOG >> 20} MiB a device allows; flash the full bundle")
+        raise BundleError(
+            Refusal.WRONG_BASE,
+            f"delta needs a {1 << info.window_log >> 20} MiB window, more than"
+            f" the {1 << MAX_WINDOW_LOG >> 20} MiB a device allows; flash the full bundle",
+        )
 
 
 def apply_delta(delta: Path, header: Header, base: bytes, out: Path) -> None:
@@ -120,8 +131,11 @@ def apply_delta(delta: Path, header: Header, base: bytes, out: Path) -> None:
     written = 0
     part = out.with_name(out.name + ".part")
     try:
-        with open_stored(delta, header, header.manifest.files[0]) as patch, \
-                decompressor.stream_reader(patch) as reader, open(part, "wb") as sink:
+        with (
+            open_stored(delta, header, header.manifest.files[0]) as patch,
+            decompressor.stream_reader(patch) as reader,
+            open(part, "wb") as sink,
+        ):
             while block := reader.read(min(CHUNK, info.target_size + 1 - written)):
                 written += len(block)
                 if written > info.target_size:
@@ -132,10 +146,15 @@ def apply_delta(delta: Path, header: Header, base: bytes, out: Path) -> None:
             os.fsync(sink.fileno())
     except zstandard.ZstdError as exc:
         part.unlink(missing_ok=True)
-        raise BundleError(Refusal.DELTA_MISMATCH, f"{delta}: the patch does not apply to this device's"
-                          f" {info.base_version} ({exc}); nothing was installed") from None
+        raise BundleError(
+            Refusal.DELTA_MISMATCH,
+            f"{delta}: the patch does not apply to this device's {info.base_version} ({exc}); nothing was installed",
+        ) from None
     if written != info.target_size or digest.hexdigest() != info.target_sha256:
         part.unlink(missing_ok=True)
-        raise BundleError(Refusal.DELTA_MISMATCH, f"{delta}: the patched bundle does not match its signed SHA-256"
-                          f" ({written} bytes, {info.target_size} expected); nothing was installed")
+        raise BundleError(
+            Refusal.DELTA_MISMATCH,
+            f"{delta}: the patched bundle does not match its signed SHA-256"
+            f" ({written} bytes, {info.target_size} expected); nothing was installed",
+        )
     os.replace(part, out)

@@ -77,8 +77,16 @@ class JsonProgress:
         elapsed = max(now - self.started, 1e-9)
         rate = (sent - self.first) / elapsed
         eta = (total - sent) / rate if rate > 0 else None
-        emit({"event": "progress", "url": self.url, "sent": sent, "total": total,
-              "bytes_per_s": round(rate), "eta_s": None if eta is None else round(eta, 1)})
+        emit(
+            {
+                "event": "progress",
+                "url": self.url,
+                "sent": sent,
+                "total": total,
+                "bytes_per_s": round(rate),
+                "eta_s": None if eta is None else round(eta, 1),
+            }
+        )
 
 
 _emit_lock = threading.Lock()
@@ -92,8 +100,7 @@ def emit(record: dict[str, object]) -> None:
 def bar_progress(url: str, size: int) -> tuple[Progress, object]:
     from tqdm import tqdm
 
-    bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=url, file=sys.stderr,
-               dynamic_ncols=True)
+    bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=url, file=sys.stderr, dynamic_ncols=True)
 
     def update(sent: int, total: int) -> None:
         # A resumed flash starts where the device already is; a delta (or the full bundle after it) has its size.
@@ -112,8 +119,10 @@ def network_connect(creds_file: Path | None, plain_tcp: bool, network: bool) -> 
         raise UserError("give either --credentials FILE (TLS) or --plain-tcp, not both")
     if creds_file is None:
         if network and not plain_tcp:
-            raise UserError("tcp:// links use TLS: give --credentials FILE (from `ringfence central enroll`),"
-                            " or --plain-tcp to flash without TLS")
+            raise UserError(
+                "tcp:// links use TLS: give --credentials FILE (from `ringfence central enroll`),"
+                " or --plain-tcp to flash without TLS"
+            )
         return open_channel
     try:
         tls = laptop_tls(Credentials.load(creds_file))
@@ -129,38 +138,81 @@ def report(outcome: FlashOutcome, as_json: bool) -> None:
     resumed = [o for o in outcome.resumed_from if o]
     extra = f", resumed at {', '.join(map(str, resumed))}" if resumed else ""
     rate = outcome.bytes_sent / outcome.seconds if outcome.seconds else 0.0
-    click.echo(f"{outcome.url}: {outcome.status}: {outcome.message} ({outcome.bytes_sent} bytes sent in"
-               f" {outcome.seconds:.1f} s, {rate / 1024:.1f} KiB/s, {outcome.attempts} attempt(s){extra})")
+    click.echo(
+        f"{outcome.url}: {outcome.status}: {outcome.message} ({outcome.bytes_sent} bytes sent in"
+        f" {outcome.seconds:.1f} s, {rate / 1024:.1f} KiB/s, {outcome.attempts} attempt(s){extra})"
+    )
 
 
 @click.command("flash")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--link", "url", help="The device: a serial port or pty path, a pyserial URL, or tcp://HOST:PORT.")
-@click.option("--all", "device_list", type=click.Path(path_type=Path),
-              help="A file listing devices (tcp://HOST:PORT, one per line) to flash a few at a time.")
-@click.option("--access-key", "key_file", type=click.Path(path_type=Path), envvar=ACCESS_KEY_ENV, required=True,
-              help=f"The facility's technician access key file (or ${ACCESS_KEY_ENV}).")
-@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --all: how many devices at once.")
+@click.option(
+    "--all",
+    "device_list",
+    type=click.Path(path_type=Path),
+    help="A file listing devices (tcp://HOST:PORT, one per line) to flash a few at a time.",
+)
+@click.option(
+    "--access-key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    envvar=ACCESS_KEY_ENV,
+    required=True,
+    help=f"The facility's technician access key file (or ${ACCESS_KEY_ENV}).",
+)
+@click.option(
+    "--parallel", type=click.IntRange(1, 32), default=4, show_default=True, help="With --all: how many devices at once."
+)
 @click.option("--allow-downgrade", is_flag=True, help="Let the device install a lower version than it runs.")
-@click.option("--permit", "permit_file", type=click.Path(path_type=Path),
-              help="A downgrade permit signed by a release key (`ringfence bundle permit`): needed below the floor.")
+@click.option(
+    "--permit",
+    "permit_file",
+    type=click.Path(path_type=Path),
+    help="A downgrade permit signed by a release key (`ringfence bundle permit`): needed below the floor.",
+)
 @click.option("--dry-run", is_flag=True, help="Ask the device whether it would take the bundle; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Progress and results as JSON lines on stdout.")
 @click.option("--baud", type=int, default=115200, show_default=True, help="Serial line rate.")
-@click.option("--retries", type=click.IntRange(0, 1000), default=5, show_default=True,
-              help="Reconnect and resume this many times after a cut link.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    help="Reconnect and resume this many times after a cut link.",
+)
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds to wait for the device.")
-@click.option("--credentials", "creds_file", type=click.Path(path_type=Path),
-              help="This laptop's sync credentials (`ringfence central enroll`): tcp:// links then use the sync"
-                   " protocol's TLS.")
+@click.option(
+    "--credentials",
+    "creds_file",
+    type=click.Path(path_type=Path),
+    help="This laptop's sync credentials (`ringfence central enroll`): tcp:// links then use the sync protocol's TLS.",
+)
 @click.option("--plain-tcp", is_flag=True, help="Use tcp:// without TLS (messages still carry the access key's MAC).")
-@click.option("--delta", "delta", type=click.Path(path_type=Path),
-              help="A delta bundle of BUNDLE (`bundle build --delta-from`): sent to a device that runs its base,"
-                   " BUNDLE to any other.")
-def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_file: Path, parallel: int,
-                  allow_downgrade: bool, permit_file: Path | None, dry_run: bool, as_json: bool, baud: int, retries: int,
-                  timeout: float, creds_file: Path | None, plain_tcp: bool, delta: Path | None) -> None:
+@click.option(
+    "--delta",
+    "delta",
+    type=click.Path(path_type=Path),
+    help="A delta bundle of BUNDLE (`bundle build --delta-from`): sent to a device that runs its base,"
+    " BUNDLE to any other.",
+)
+def flash_command(
+    bundle: Path,
+    url: str | None,
+    device_list: Path | None,
+    key_file: Path,
+    parallel: int,
+    allow_downgrade: bool,
+    permit_file: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    baud: int,
+    retries: int,
+    timeout: float,
+    creds_file: Path | None,
+    plain_tcp: bool,
+    delta: Path | None,
+) -> None:
     """Flash BUNDLE onto one device (--link) or many (--all). Exit status: 0 done, 1 refused by the device,
     2 usage error, 3 link failed, 4 install failed on the device, 5 some devices of --all failed."""
     if (url is None) == (device_list is None):
@@ -169,8 +221,18 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
     connect = network_connect(creds_file, plain_tcp, device_list is not None or str(url).startswith("tcp://"))
     try:
         permit = load_permit(permit_file) if permit_file is not None else None
-        flasher = Flasher(bundle, key, allow_downgrade=allow_downgrade, permit=permit, dry_run=dry_run, timeout=timeout,
-                          retries=retries, baudrate=baud, connect=connect, delta=delta)
+        flasher = Flasher(
+            bundle,
+            key,
+            allow_downgrade=allow_downgrade,
+            permit=permit,
+            dry_run=dry_run,
+            timeout=timeout,
+            retries=retries,
+            baudrate=baud,
+            connect=connect,
+            delta=delta,
+        )
     except FileNotFoundError as exc:
         raise UserError(f"{exc.filename}: no such file") from None
     except BundleError as exc:
@@ -198,11 +260,17 @@ def flash_command(bundle: Path, url: str | None, device_list: Path | None, key_f
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         outcomes = list(pool.map(one, urls))
     failed = [o for o in outcomes if o.exit_code != ExitCode.OK]
-    summary = {"event": "summary", "devices": len(outcomes), "ok": len(outcomes) - len(failed),
-               "failed": [o.url for o in failed]}
+    summary = {
+        "event": "summary",
+        "devices": len(outcomes),
+        "ok": len(outcomes) - len(failed),
+        "failed": [o.url for o in failed],
+    }
     if as_json:
         emit(summary)
     else:
-        click.echo(f"{summary['ok']} of {len(outcomes)} devices done" +
-                   (f"; failed: {', '.join(o.url for o in failed)}" if failed else ""))
+        click.echo(
+            f"{summary['ok']} of {len(outcomes)} devices done"
+            + (f"; failed: {', '.join(o.url for o in failed)}" if failed else "")
+        )
     sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)

@@ -120,8 +120,11 @@ class Flasher:
         delta: Path | None = None,
     ) -> None:
         """`delta` (a delta bundle of `bundle`) is offered first; a device that runs another base gets `bundle`."""
-        self.meta = {"allow_downgrade": "yes" if allow_downgrade else "no", "dry_run": "yes" if dry_run else "no",
-                     **({"permit": permit_meta(permit)} if permit is not None else {})}
+        self.meta = {
+            "allow_downgrade": "yes" if allow_downgrade else "no",
+            "dry_run": "yes" if dry_run else "no",
+            **({"permit": permit_meta(permit)} if permit is not None else {}),
+        }
         self.full = self._payload(bundle)
         self.delta = self._payload(delta) if delta is not None else None
         self.bundle, self.size, self.offer = self.full
@@ -141,9 +144,17 @@ class Flasher:
             stream.seek(0)
             header_bytes = stream.read(header.length)
         digest = sha256_file(path)
-        offer = BlobOffer(id=bundle_blob_id(digest), kind=BUNDLE_KIND, size=path.stat().st_size, sha256=digest,
-                          meta={"header": base64.b64encode(header_bytes).decode("ascii"),
-                                "version": header.manifest.version, **self.meta})
+        offer = BlobOffer(
+            id=bundle_blob_id(digest),
+            kind=BUNDLE_KIND,
+            size=path.stat().st_size,
+            sha256=digest,
+            meta={
+                "header": base64.b64encode(header_bytes).decode("ascii"),
+                "version": header.manifest.version,
+                **self.meta,
+            },
+        )
         return path, offer.size, offer
 
     def flash(self, url: str, progress: Progress = lambda sent, total: None) -> FlashOutcome:

@@ -34,8 +34,12 @@ def make_permit(release_key: Ed25519PrivateKey, device: str, version: str) -> di
     """A downgrade permit: `device` (a device id, or "*" for the fleet) may install exactly `version`."""
     Version(version)
     signature = release_key.sign(_body(device, version))
-    return {"device": device, "version": version, "signed_by": key_id(release_key.public_key()),
-            "signature": base64.b64encode(signature).decode("ascii")}
+    return {
+        "device": device,
+        "version": version,
+        "signed_by": key_id(release_key.public_key()),
+        "signature": base64.b64encode(signature).decode("ascii"),
+    }
 
 
 def permit_problem(permit: Any, keyring: Keyring, device_id: str, version: str) -> str | None:
@@ -94,9 +98,12 @@ class VersionFloor:
         if floor is None or Version(manifest.version) >= Version(floor):
             return
         if permit is None:
-            raise BundleError(Refusal.DOWNGRADE, f"below the version floor: bundle {manifest.version} is older than"
-                              f" {floor}, the highest version this device has run well (a downgrade below it"
-                              " needs a permit signed by a release key)")
+            raise BundleError(
+                Refusal.DOWNGRADE,
+                f"below the version floor: bundle {manifest.version} is older than"
+                f" {floor}, the highest version this device has run well (a downgrade below it"
+                " needs a permit signed by a release key)",
+            )
         problem = permit_problem(permit, keyring, device_id or "", manifest.version)
         if problem is not None:
             raise BundleError(Refusal.DOWNGRADE, f"below the version floor {floor}: {problem}")

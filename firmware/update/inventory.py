@@ -86,7 +86,10 @@ def growth_warning(new: Path, previous: Path, max_growth: float) -> str | None:
     if ratio <= max_growth:
         return None
     grew = sorted(KINDS, key=lambda k: new_inv.stored[k] - old_inv.stored[k], reverse=True)
-    detail = ", ".join(f"{k} {old_inv.stored[k]} -> {new_inv.stored[k]}" for k in grew
-                       if new_inv.stored[k] != old_inv.stored[k])
-    return (f"bundle {new_header.manifest.version} is {ratio:.2f}x the size of {old_header.manifest.version}"
-            f" ({old_inv.total} -> {new_inv.total} bytes, more than the {max_growth:g}x allowed): {detail}")
+    detail = ", ".join(
+        f"{k} {old_inv.stored[k]} -> {new_inv.stored[k]}" for k in grew if new_inv.stored[k] != old_inv.stored[k]
+    )
+    return (
+        f"bundle {new_header.manifest.version} is {ratio:.2f}x the size of {old_header.manifest.version}"
+        f" ({old_inv.total} -> {new_inv.total} bytes, more than the {max_growth:g}x allowed): {detail}"
+    )

@@ -155,8 +155,7 @@ class Keyring:
     def to_json(self) -> dict[str, Any]:
         return {
             "keys": [
-                {"id": k.id, "public": public_b64(k.public), "endorsed_by": k.endorsed_by}
-                for k in self.keys.values()
+                {"id": k.id, "public": public_b64(k.public), "endorsed_by": k.endorsed_by} for k in self.keys.values()
             ],
             "retired": sorted(self.retired),
         }

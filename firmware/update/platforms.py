@@ -47,9 +47,12 @@ def is_pure(wheel: Path) -> bool:
 
 def runs_on(wheel: Path, arch: str) -> bool:
     """True when one of the wheel's tags fits a glibc Linux on `arch` (or is pure Python)."""
-    return any(platform == "any" or platform == f"linux_{arch}"
-               or (platform.startswith("manylinux") and platform.endswith("_" + arch))
-               for platform in _platforms(wheel))
+    return any(
+        platform == "any"
+        or platform == f"linux_{arch}"
+        or (platform.startswith("manylinux") and platform.endswith("_" + arch))
+        for platform in _platforms(wheel)
+    )
 
 
 def check_wheels_for(files: list[Path], hardware: list[str]) -> None:
@@ -61,5 +64,7 @@ def check_wheels_for(files: list[Path], hardware: list[str]) -> None:
         arch = arch_of(label)
         wrong = sorted(w.name for w in compiled if not runs_on(w, arch))
         if wrong:
-            raise ValueError(f"hardware {label} runs {arch}, but {len(wrong)} wheel(s) are built for another "
-                             f"machine: {', '.join(wrong)} (fetch them for {arch}: docs/install.md)")
+            raise ValueError(
+                f"hardware {label} runs {arch}, but {len(wrong)} wheel(s) are built for another "
+                f"machine: {', '.join(wrong)} (fetch them for {arch}: docs/install.md)"
+            )

@@ -100,8 +100,9 @@ class FlashReceiver:
             if installed_in is not None:
                 return self._already(offer, header.manifest.version, installed_in)
             if header.total_size != offer.size:
-                return self._refuse(offer, "truncated",
-                                    f"offer of {offer.size} bytes for a bundle of {header.total_size}")
+                return self._refuse(
+                    offer, "truncated", f"offer of {offer.size} bytes for a bundle of {header.total_size}"
+                )
             permit = None
             if header.manifest.kind == "assets":  # for the asset store beside the slots (firmware/update/assets.py)
                 check_header(header, self.home.keyring())
@@ -115,8 +116,9 @@ class FlashReceiver:
                         return self._already(offer, header.manifest.version, installed_in)
                     check_base(header, self._good_header_sha256(), self._installed())
                 permit = read_permit_meta(offer.meta.get("permit", ""))
-                self.home.slots().precheck(header, self.home.hardware(), allow_downgrade, self.home.keyring(),
-                                           self._device_id(), permit)
+                self.home.slots().precheck(
+                    header, self.home.hardware(), allow_downgrade, self.home.keyring(), self._device_id(), permit
+                )
         except BundleError as exc:
             return self._refuse(offer, exc.reason.value, str(exc))
         except (ValueError, KeyringError, HomeError) as exc:
@@ -127,8 +129,12 @@ class FlashReceiver:
         self._permit[offer.id] = permit
         if offer.meta.get("dry_run") == "yes":
             have = self._durable_length(offer.id)
-            return BlobState(id=offer.id, have=have, status="partial",
-                             reason=f"dry run: would install {header.manifest.version}, resuming at byte {have}")
+            return BlobState(
+                id=offer.id,
+                have=have,
+                status="partial",
+                reason=f"dry run: would install {header.manifest.version}, resuming at byte {have}",
+            )
         state = self.sink.offer(offer)
         if state.status == "complete":
             return self._install(offer.id)
@@ -136,8 +142,9 @@ class FlashReceiver:
 
     @staticmethod
     def _already(offer: BlobOffer, version: str, slot: str) -> BlobState:
-        return BlobState(id=offer.id, have=offer.size, status="complete",
-                         reason=f"installed {version} in slot {slot} (already)")
+        return BlobState(
+            id=offer.id, have=offer.size, status="complete", reason=f"installed {version} in slot {slot} (already)"
+        )
 
     def _slot_holding(self, digest: str) -> str | None:
         """The trial or good slot that already holds exactly this bundle (the header's SHA-256; a delta's target's):
@@ -190,22 +197,31 @@ class FlashReceiver:
             with open(received, "rb") as stream:
                 is_assets = read_header(stream, str(received)).manifest.kind == "assets"
             if is_assets:
-                sha, version = AssetStore(self.home.root).install(received, keyring, hardware,
-                                                                  self._allow_downgrade.get(blob_id, False))
+                sha, version = AssetStore(self.home.root).install(
+                    received, keyring, hardware, self._allow_downgrade.get(blob_id, False)
+                )
                 received.unlink(missing_ok=True)
-                self.session.results.append({"blob": blob_id, "result": "installed", "assets": sha,
-                                             "version": version})
-                return BlobState(id=blob_id, have=size, status="complete",
-                                 reason=f"installed assets {version} as {sha}")
+                self.session.results.append({"blob": blob_id, "result": "installed", "assets": sha, "version": version})
+                return BlobState(
+                    id=blob_id, have=size, status="complete", reason=f"installed assets {version} as {sha}"
+                )
             path = self._patched(received, self._allow_downgrade.get(blob_id, False))
             manager = self.home.slots(self.store)
             if manager.load().good is None:
-                result = manager.seed(path, keyring, hardware, prepare=unpack_wheels,
-                                      keyring_path=self.home.keyring_path)
+                result = manager.seed(
+                    path, keyring, hardware, prepare=unpack_wheels, keyring_path=self.home.keyring_path
+                )
             else:
-                result = manager.install(path, keyring, hardware, self._allow_downgrade.get(blob_id, False),
-                                         prepare=unpack_wheels, keyring_path=self.home.keyring_path,
-                                         permit=self._permit.get(blob_id), device_id=self._device_id())
+                result = manager.install(
+                    path,
+                    keyring,
+                    hardware,
+                    self._allow_downgrade.get(blob_id, False),
+                    prepare=unpack_wheels,
+                    keyring_path=self.home.keyring_path,
+                    permit=self._permit.get(blob_id),
+                    device_id=self._device_id(),
+                )
             keyring.save(self.home.keyring_path)
         except BundleError as exc:
             received.unlink(missing_ok=True)
@@ -219,12 +235,20 @@ class FlashReceiver:
             return BlobState(id=blob_id, have=size, status="refused", reason=f"install_failed: {exc}")
         received.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
-        self.session.results.append({"blob": blob_id, "result": "installed", "version": result.version,
-                                     "slot": result.slot, "previous": result.previous})
+        self.session.results.append(
+            {
+                "blob": blob_id,
+                "result": "installed",
+                "version": result.version,
+                "slot": result.slot,
+                "previous": result.previous,
+            }
+        )
         if self.restart:
             threading.Timer(1.0, subprocess.run, args=(self.restart,), kwargs={"check": False}).start()
-        return BlobState(id=blob_id, have=size, status="complete",
-                         reason=f"installed {result.version} in slot {result.slot}")
+        return BlobState(
+            id=blob_id, have=size, status="complete", reason=f"installed {result.version} in slot {result.slot}"
+        )
 
 
 def access_key(home: DeviceHome) -> bytes:
@@ -237,8 +261,9 @@ def access_key(home: DeviceHome) -> bytes:
         raise HomeError(f"{path}: not a hex key") from None
 
 
-def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: Sequence[str] | None,
-                  url: str = "") -> None:
+def serve_session(
+    channel: Channel, home: DeviceHome, timeout: float, restart: Sequence[str] | None, url: str = ""
+) -> None:
     """One technician session; every outcome (even a refused handshake) ends it cleanly and is audited."""
     key = access_key(home)
     store = home.store()
@@ -257,15 +282,29 @@ def serve_session(channel: Channel, home: DeviceHome, timeout: float, restart: S
         ended = f"ended: {exc}"
     finally:
         if receiver.session.offered or receiver.session.results:
-            AuditLog(store).record("flash", {"link": url, "ended": ended, "offered": receiver.session.offered,
-                                             "bytes_received": receiver.session.bytes_received,
-                                             "results": receiver.session.results})
+            AuditLog(store).record(
+                "flash",
+                {
+                    "link": url,
+                    "ended": ended,
+                    "offered": receiver.session.offered,
+                    "bytes_received": receiver.session.bytes_received,
+                    "results": receiver.session.results,
+                },
+            )
         store.close()
         log.info("flash session %s", ended)
 
 
-def serve(url: str, home: DeviceHome, stop: threading.Event, timeout: float = 30.0, baudrate: int = 115200,
-          restart: Sequence[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
+def serve(
+    url: str,
+    home: DeviceHome,
+    stop: threading.Event,
+    timeout: float = 30.0,
+    baudrate: int = 115200,
+    restart: Sequence[str] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> None:
     """Serve technician sessions on the link until `stop`: one at a time, as a device is flashed by one laptop.
 
     On tcp:// with `tls` (the device's sync credentials) only a laptop with a certificate of the sync CA gets in."""
@@ -293,14 +332,20 @@ def _certificate_problem(home: DeviceHome, peer_der: bytes | None) -> str | None
 def _audit_refusal(home: DeviceHome, url: str, problem: str) -> None:
     store = home.store()
     try:
-        AuditLog(store).record("flash", {"link": url, "ended": f"refused: {problem}", "offered": [],
-                                         "bytes_received": 0, "results": []})
+        AuditLog(store).record(
+            "flash", {"link": url, "ended": f"refused: {problem}", "offered": [], "bytes_received": 0, "results": []}
+        )
     finally:
         store.close()
 
 
-def serve_tcp(listener: TcpListener, home: DeviceHome, stop: threading.Event, timeout: float = 30.0,
-              restart: Sequence[str] | None = None) -> None:
+def serve_tcp(
+    listener: TcpListener,
+    home: DeviceHome,
+    stop: threading.Event,
+    timeout: float = 30.0,
+    restart: Sequence[str] | None = None,
+) -> None:
     try:
         while not stop.is_set():
             link = listener.accept(timeout=0.2)

@@ -21,6 +21,7 @@ no slot is intact does the device refuse to start, with one line saying why.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -159,10 +160,13 @@ class SlotManager:
         if rebuilt is None:
             if problem == copy_problem == "missing":
                 return BootState()  # a new device: nothing installed yet
-            raise SlotError(f"{self.state_path}: {problem}, its copy: {copy_problem}, and no slot is intact: "
-                            "reinstall the firmware")
-        self.recovery = (f"{self.state_path}: {problem}, its copy: {copy_problem}; rebuilt from the slots "
-                         f"(good {rebuilt.good}, trial {rebuilt.trial})")
+            raise SlotError(
+                f"{self.state_path}: {problem}, its copy: {copy_problem}, and no slot is intact: reinstall the firmware"
+            )
+        self.recovery = (
+            f"{self.state_path}: {problem}, its copy: {copy_problem}; rebuilt from the slots "
+            f"(good {rebuilt.good}, trial {rebuilt.trial})"
+        )
         return rebuilt
 
     def _rebuild(self) -> BootState | None:
@@ -171,8 +175,11 @@ class SlotManager:
         for slot in SLOTS:
             if self.verify_slot(slot, SlotRecord()) is None:
                 header_bytes = (self.slot_dir(slot) / SLOT_MANIFEST).read_bytes()
-                intact[slot] = SlotRecord(status="verified", version=parse_header(header_bytes).manifest.version,
-                                          header_sha256=hashlib.sha256(header_bytes).hexdigest())
+                intact[slot] = SlotRecord(
+                    status="verified",
+                    version=parse_header(header_bytes).manifest.version,
+                    header_sha256=hashlib.sha256(header_bytes).hexdigest(),
+                )
         if not intact:
             return None
         state = BootState()
@@ -299,8 +306,9 @@ class SlotManager:
         self._write_atomic(directory / SLOT_MANIFEST, header_bytes)
         _fsync_dir(directory)
         self.checkpoint("written")
-        record = SlotRecord(status="verified", version=header.manifest.version,
-                            header_sha256=hashlib.sha256(header_bytes).hexdigest())
+        record = SlotRecord(
+            status="verified", version=header.manifest.version, header_sha256=hashlib.sha256(header_bytes).hexdigest()
+        )
         problem = self.verify_slot(target, record)
         if problem is not None:
             state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
@@ -330,8 +338,15 @@ class SlotManager:
                 self.checkpoint("keyring-retired")
         self._link(target)
         self.checkpoint("linked")
-        self.audit("install", {"slot": target, "version": header.manifest.version, "previous": installed,
-                               "downgrade": bool(installed) and allow_downgrade})
+        self.audit(
+            "install",
+            {
+                "slot": target,
+                "version": header.manifest.version,
+                "previous": installed,
+                "downgrade": bool(installed) and allow_downgrade,
+            },
+        )
         return InstallResult(target, header.manifest.version, installed)
 
     def _finish_retirements(self, slot: SlotName, keyring: Keyring) -> None:
@@ -341,10 +356,8 @@ class SlotManager:
         except (OSError, BundleError):
             return
         for rotation in rotations:
-            try:
+            with contextlib.suppress(KeyringError):  # already applied: the signer is retired
                 keyring.apply_rotation(rotation)
-            except KeyringError:
-                pass  # already applied: the signer is retired
 
     def _write_file(self, bundle: Path, header: Header, name: str, directory: Path) -> None:
         entry = next(f for f in header.manifest.files if f.name == name)
@@ -357,8 +370,9 @@ class SlotManager:
                 if written > entry.size:
                     out.close()
                     part.unlink()
-                    raise BundleError(Refusal.CORRUPT, f"{bundle}: {name} expands past the {entry.size} bytes"
-                                      " its manifest declares")
+                    raise BundleError(
+                        Refusal.CORRUPT, f"{bundle}: {name} expands past the {entry.size} bytes its manifest declares"
+                    )
                 out.write(block)
                 self.checkpoint(f"chunk:{name}")
             out.flush()
@@ -375,9 +389,14 @@ class SlotManager:
             os.fsync(out.fileno())
         os.replace(tmp, path)
 
-    def seed(self, bundle: Path, keyring: Keyring, hardware: str | None,
-             prepare: Callable[[Path, Header], None] | None = None,
-             keyring_path: Path | None = None) -> InstallResult:
+    def seed(
+        self,
+        bundle: Path,
+        keyring: Keyring,
+        hardware: str | None,
+        prepare: Callable[[Path, Header], None] | None = None,
+        keyring_path: Path | None = None,
+    ) -> InstallResult:
         """First firmware on a new device: installed, then marked good at once (there is nothing to go back to)."""
         state = self.load()
         if state.good is not None:
@@ -409,8 +428,9 @@ class SlotManager:
         if state.good is None:
             raise SlotError(f"{self.root}: no good slot to start (is the device provisioned?)")
         self._link(state.good)
-        return BootDecision(state.good, state.slots[state.good].version, self.slot_dir(state.good), False, 0,
-                            rolled_back)
+        return BootDecision(
+            state.good, state.slots[state.good].version, self.slot_dir(state.good), False, 0, rolled_back
+        )
 
     def _roll_back(self, state: BootState, reason: str) -> SlotName:
         assert state.trial is not None
@@ -422,10 +442,16 @@ class SlotManager:
         self.checkpoint("rolled-back")
         if state.good is not None:
             self._link(state.good)
-        self.audit("rollback", {"from_slot": trial, "from_version": state.slots[trial].version,
-                                "to_slot": state.good,
-                                "to_version": state.slots[state.good].version if state.good else None,
-                                "reason": reason})
+        self.audit(
+            "rollback",
+            {
+                "from_slot": trial,
+                "from_version": state.slots[trial].version,
+                "to_slot": state.good,
+                "to_version": state.slots[state.good].version if state.good else None,
+                "reason": reason,
+            },
+        )
         return trial
 
     def mark_good(self) -> SlotName | None:
@@ -442,8 +468,7 @@ class SlotManager:
         self.save(state)
         self.checkpoint("marked-good")
         VersionFloor(self.root).raise_to(state.slots[trial].version)
-        self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version,
-                                 "previous_slot": previous})
+        self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version, "previous_slot": previous})
         return trial
 
     def mark_failed(self, reason: str) -> SlotName | None:
@@ -474,8 +499,15 @@ class SlotManager:
         state = self.load()
         return state.slots[state.good].version if state.good else None
 
-    def precheck(self, header: Header, hardware: str | None, allow_downgrade: bool, keyring: Keyring | None = None,
-                 device_id: str | None = None, permit: Any | None = None) -> None:
+    def precheck(
+        self,
+        header: Header,
+        hardware: str | None,
+        allow_downgrade: bool,
+        keyring: Keyring | None = None,
+        device_id: str | None = None,
+        permit: Any | None = None,
+    ) -> None:
         """The checks install() will make that need only the header: used to refuse a flash before its payload."""
         state = self.load()
         if state.trial is not None:
@@ -484,4 +516,3 @@ class SlotManager:
         if keyring is not None:
             VersionFloor(self.root).check(header.manifest, keyring, device_id, permit)
         AssetStore(self.root).require(header)
-

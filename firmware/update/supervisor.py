@@ -84,8 +84,10 @@ def supervise(
         say(manager.recovery)
     if decision.rolled_back_from:
         say(f"slot {decision.rolled_back_from} was never marked good: rolled back to slot {decision.slot}")
-    say(f"starting slot {decision.slot} ({decision.version})"
-        + (f", trial start {decision.attempt}" if decision.trial else ""))
+    say(
+        f"starting slot {decision.slot} ({decision.version})"
+        + (f", trial start {decision.attempt}" if decision.trial else "")
+    )
     beats: Beats | None = Beats() if hang_s is not None else None
     env = slot_env(decision)
     if beats is not None:
@@ -93,8 +95,12 @@ def supervise(
     try:
         # From inside its slot: `python -m` puts the working directory first on the import path, and the slot
         # (verified, read-only to the service) is the only directory that may supply the firmware's code.
-        child = subprocess.Popen(slot_command(command, decision), env=env, cwd=decision.path,
-                                 pass_fds=(beats.write_fd,) if beats is not None else ())
+        child = subprocess.Popen(
+            slot_command(command, decision),
+            env=env,
+            cwd=decision.path,
+            pass_fds=(beats.write_fd,) if beats is not None else (),
+        )
     finally:
         if beats is not None:
             beats.child_started()
@@ -118,9 +124,13 @@ def supervise(
                 return 0  # systemd starts the service again (Restart=always), and boot() counts the trial
             # Kept only once the loop has turned after settling: a loop that hung before it never beats again.
             if pending and now >= settled_at and (beats is None or beats.seen_after(settled_at)):
-                healthy = health_command is None or subprocess.run(
-                    slot_command(health_command, decision), env=slot_env(decision), check=False
-                ).returncode == 0
+                healthy = (
+                    health_command is None
+                    or subprocess.run(
+                        slot_command(health_command, decision), env=slot_env(decision), check=False
+                    ).returncode
+                    == 0
+                )
                 if healthy:
                     manager.mark_good()
                     say(f"slot {decision.slot} ({decision.version}) is healthy: marked good")
@@ -152,11 +162,15 @@ def supervise(
     status = child.returncode or 1
     if status == ExitCode.USAGE and not pending:
         # The firmware refused its configuration or command line: starting it again would change nothing.
-        say(f"slot {decision.slot} firmware cannot start (status {status}: its configuration is unusable, see the "
-            "line above); the service stops until a technician fixes it")
+        say(
+            f"slot {decision.slot} firmware cannot start (status {status}: its configuration is unusable, see the "
+            "line above); the service stops until a technician fixes it"
+        )
         return ExitCode.USAGE
-    say(f"slot {decision.slot} firmware exited with status {child.returncode}"
-        + (" before it was marked good" if pending else ""))
+    say(
+        f"slot {decision.slot} firmware exited with status {child.returncode}"
+        + (" before it was marked good" if pending else "")
+    )
     # Status 2 is the unit's "do not restart": a trial slot must be restarted, so that its failure counts.
     return 1 if status == ExitCode.USAGE else status
 

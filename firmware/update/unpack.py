@@ -22,9 +22,23 @@ def unpack_wheels(slot_dir: Path, header: Header) -> None:
     if not wheels:
         return
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-compile",
-         "--disable-pip-version-check", "--target", str(slot_dir / "lib"), *map(str, wheels)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(slot_dir / "lib"),
+            *map(str, wheels),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]

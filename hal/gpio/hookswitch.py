@@ -15,9 +15,7 @@ class GpioHookSwitch(ClassifiedHookSwitch):
     ) -> None:
         super().__init__(clock, timing)
         # The contact pulls the pin to the level that means off-hook; the other level is held by the pull.
-        self._input = DigitalInputDevice(
-            pin, pull_up=off_hook_level == "low", pin_factory=factory
-        )
+        self._input = DigitalInputDevice(pin, pull_up=off_hook_level == "low", pin_factory=factory)
 
     def start(self, sink: EventSink) -> None:
         super().start(sink)

@@ -71,8 +71,7 @@ class SqliteConnection(sqlite3.Connection):
 
 
 def open_sqlite(path: str | Path) -> SqliteConnection:
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=60,
-                         factory=SqliteConnection)
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=60, factory=SqliteConnection)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     return db

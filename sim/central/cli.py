@@ -29,8 +29,12 @@ class DatabaseTarget(click.ParamType):
 DB = DatabaseTarget()
 
 
-def _open(db_path: Path | str, facility: str = "default", must_exist: bool = False,  # type: ignore[no-untyped-def]
-          ca_key: Path | None = None):
+def _open(
+    db_path: Path | str,
+    facility: str = "default",
+    must_exist: bool = False,  # type: ignore[no-untyped-def]
+    ca_key: Path | None = None,
+):
     """The central database, with any problem (missing, unreachable, not migrated) as a one-line error."""
     from sim.central.backend import BackendError
     from sim.central.db import CentralDB
@@ -45,6 +49,7 @@ def _open(db_path: Path | str, facility: str = "default", must_exist: bool = Fal
 
 def _server_credentials(db_path: Path | str):  # type: ignore[no-untyped-def]
     from firmware.sync.credentials import Credentials
+
     db = _open(db_path)
     try:
         pair = db.authority()
@@ -61,17 +66,30 @@ def central() -> None:
 @central.command("enroll")
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write the device's credentials.")
-@click.option("--technician", is_flag=True,
-              help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
-                   " (`ringfence flash --credentials`), no sync key, not registered as a device.")
-@click.option("--days", type=click.IntRange(1, 31), default=7, show_default=True,
-              help="With --technician: how many days the certificate lasts.")
+@click.option(
+    "--technician",
+    is_flag=True,
+    help="A technician's laptop, not a device: a certificate that may flash devices over TLS"
+    " (`ringfence flash --credentials`), no sync key, not registered as a device.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 31),
+    default=7,
+    show_default=True,
+    help="With --technician: how many days the certificate lasts.",
+)
 @click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
-@click.option("--ca-key", type=click.Path(path_type=Path), default=None,
-              help="The CA's private key file (0600). Default: beside a SQLite database; needed with PostgreSQL.")
+@click.option(
+    "--ca-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The CA's private key file (0600). Default: beside a SQLite database; needed with PostgreSQL.",
+)
 @click.argument("device_id")
-def enroll(db_path: Path | str, out: Path, device_id: str, technician: bool, days: int, facility: str,
-           ca_key: Path | None) -> None:
+def enroll(
+    db_path: Path | str, out: Path, device_id: str, technician: bool, days: int, facility: str, ca_key: Path | None
+) -> None:
     """Make DEVICE_ID's key and certificate (creating the CA on first use) and write its credentials file."""
     from dataclasses import asdict
 
@@ -100,8 +118,11 @@ def enroll(db_path: Path | str, out: Path, device_id: str, technician: bool, day
 
 @central.command("revoke")
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
-@click.option("--technician-codes", is_flag=True,
-              help="Also revoke every technician code set until now (devices need a new one by provisioning).")
+@click.option(
+    "--technician-codes",
+    is_flag=True,
+    help="Also revoke every technician code set until now (devices need a new one by provisioning).",
+)
 @click.argument("credentials", type=click.Path(path_type=Path), required=False)
 def revoke(db_path: Path | str, technician_codes: bool, credentials: Path | None) -> None:
     """Revoke a technician's certificate (its CREDENTIALS file, or a copy of its certificate's PEM), and with
@@ -150,8 +171,13 @@ def _serial_of(credentials: Path) -> str:
 
 
 @central.command("pins")
-@click.option("--facility", "directory", required=True, type=click.Path(path_type=Path),
-              help="The facility's dataset directory (the one `central load` takes).")
+@click.option(
+    "--facility",
+    "directory",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The facility's dataset directory (the one `central load` takes).",
+)
 @click.argument("roster", type=click.Path(path_type=Path))
 def pins(directory: Path, roster: Path) -> None:
     """Make PIN verifiers from ROSTER (CSV: inmate_id,pin[,name,language,housing_unit]) into the facility's
@@ -187,8 +213,13 @@ def load(db_path: Path | str, merge: bool, directory: Path, facility: str) -> No
 
 @central.command("compact")
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
-@click.option("--keep", type=click.IntRange(min=0), default=100_000, show_default=True,
-              help="Keep the tombstones of this many latest changes.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="Keep the tombstones of this many latest changes.",
+)
 @click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 def compact(db_path: Path | str, keep: int, facility: str) -> None:
     """Forget old deletions; devices further behind than that resync in full."""
@@ -202,19 +233,42 @@ def compact(db_path: Path | str, keep: int, facility: str) -> None:
 
 
 @central.command("serve")
-@click.option("--link", "urls", required=True, multiple=True, help="tcp://HOST:PORT (TLS) or a serial link; repeatable.")
+@click.option(
+    "--link", "urls", required=True, multiple=True, help="tcp://HOST:PORT (TLS) or a serial link; repeatable."
+)
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True)
-@click.option("--max-sessions", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Sessions served at once; more devices wait their turn.")
-@click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds a connection may take to finish its TLS handshake.")
+@click.option(
+    "--max-sessions",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Sessions served at once; more devices wait their turn.",
+)
+@click.option(
+    "--handshake-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection may take to finish its TLS handshake.",
+)
 @click.option("--reuse-port", is_flag=True, help="Share the TCP address with other server processes (SO_REUSEPORT).")
-@click.option("--blob-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Where received recordings and published bundles live (default: beside an SQLite file).")
-def serve(urls: tuple[str, ...], db_path: Path | str, baud: int, idle_timeout: float, max_sessions: int,
-          handshake_timeout: float, reuse_port: bool, blob_dir: Path | None) -> None:
+@click.option(
+    "--blob-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where received recordings and published bundles live (default: beside an SQLite file).",
+)
+def serve(
+    urls: tuple[str, ...],
+    db_path: Path | str,
+    baud: int,
+    idle_timeout: float,
+    max_sessions: int,
+    handshake_timeout: float,
+    reuse_port: bool,
+    blob_dir: Path | None,
+) -> None:
     """Serve devices on every LINK until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
@@ -223,9 +277,14 @@ def serve(urls: tuple[str, ...], db_path: Path | str, baud: int, idle_timeout: f
     from sim.central.tls_gate import GateLimits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s central %(message)s")
-    config = ServerConfig(db_path, idle_timeout, max_sessions=max_sessions,
-                          gate=GateLimits(handshake_timeout=handshake_timeout), reuse_port=reuse_port,
-                          blob_root=blob_dir)
+    config = ServerConfig(
+        db_path,
+        idle_timeout,
+        max_sessions=max_sessions,
+        gate=GateLimits(handshake_timeout=handshake_timeout),
+        reuse_port=reuse_port,
+        blob_root=blob_dir,
+    )
     if isinstance(db_path, str) and blob_dir is None:
         raise UserError("--blob-dir is needed with a PostgreSQL database: where received recordings are kept")
     _open(db_path).close()  # a missing migration is a one-line error now, not one per session
@@ -267,8 +326,11 @@ def migrate_command(db_path: Path | str) -> None:
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option("--device", help="Only this device's records.")
 @click.option("--limit", type=int, default=20, show_default=True)
-@click.argument("what", type=click.Choice(["summary", "devices", "received", "purchases", "reservations", "blobs"]),
-                default="summary")
+@click.argument(
+    "what",
+    type=click.Choice(["summary", "devices", "received", "purchases", "reservations", "blobs"]),
+    default="summary",
+)
 @click.option("--facility", default="default", show_default=True, help=FACILITY_HELP + " (summary)")
 def show(db_path: Path | str, device: str | None, limit: int, what: str, facility: str) -> None:
     """An operator's view of what arrived: per device, per kind, newest first."""
@@ -281,30 +343,40 @@ def show(db_path: Path | str, device: str | None, limit: int, what: str, facilit
         if what == "summary":
             click.echo(f"facility {facility} head {db.head()}")
             for dataset, count in db.db.execute(
-                    "SELECT dataset, count(*) FROM data WHERE facility = ? AND value IS NOT NULL GROUP BY dataset"
-                    " ORDER BY dataset", (facility,)):
+                "SELECT dataset, count(*) FROM data WHERE facility = ? AND value IS NOT NULL GROUP BY dataset"
+                " ORDER BY dataset",
+                (facility,),
+            ):
                 click.echo(f"data {dataset}: {count}")
             for dev, kind, count in db.db.execute(
-                    "SELECT device_id, kind, count(*) FROM received GROUP BY device_id, kind ORDER BY device_id, kind"):
+                "SELECT device_id, kind, count(*) FROM received GROUP BY device_id, kind ORDER BY device_id, kind"
+            ):
                 click.echo(f"received {dev} {kind}: {count}")
             return
         if what == "devices":
-            rows = db.db.execute("SELECT device_id, facility, cursor, sessions, last_seen FROM devices"
-                                 " ORDER BY device_id").fetchall()
+            rows = db.db.execute(
+                "SELECT device_id, facility, cursor, sessions, last_seen FROM devices ORDER BY device_id"
+            ).fetchall()
             header = ("device", "facility", "cursor", "sessions", "last_seen")
         elif what == "received":
             rows = db.db.execute(
-                "SELECT received_at, device_id, kind, id, payload FROM received WHERE CAST(? AS TEXT) IS NULL OR device_id = ?"
-                " ORDER BY received_at DESC LIMIT ?", (device, device, limit)).fetchall()
+                "SELECT received_at, device_id, kind, id, payload FROM received "
+                "WHERE CAST(? AS TEXT) IS NULL OR device_id = ?"
+                " ORDER BY received_at DESC LIMIT ?",
+                (device, device, limit),
+            ).fetchall()
             header = ("received_at", "device", "kind", "id", "payload")
         elif what == "purchases":
             rows = db.db.execute(
                 "SELECT at, device_id, key, account, amount_cents, status, reason FROM purchases"
-                " WHERE CAST(? AS TEXT) IS NULL OR device_id = ? ORDER BY at DESC LIMIT ?", (device, device, limit)).fetchall()
+                " WHERE CAST(? AS TEXT) IS NULL OR device_id = ? ORDER BY at DESC LIMIT ?",
+                (device, device, limit),
+            ).fetchall()
             header = ("at", "device", "key", "account", "amount_cents", "status", "reason")
         elif what == "reservations":
-            rows = db.db.execute("SELECT at, device_id, account, held_cents FROM reservations ORDER BY at DESC LIMIT ?",
-                                 (limit,)).fetchall()
+            rows = db.db.execute(
+                "SELECT at, device_id, account, held_cents FROM reservations ORDER BY at DESC LIMIT ?", (limit,)
+            ).fetchall()
             header = ("at", "device", "account", "held_cents")
         else:
             try:

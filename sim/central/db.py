@@ -54,8 +54,13 @@ class CentralDB:
     Writers of one facility serialise on its `facilities` row (SQLite: on the file's write lock).
     The CA's private key is never a row: it is its own 0600 file, `ca_key` (SQLite: beside the database)."""
 
-    def __init__(self, target: Path | str, facility: str = DEFAULT_FACILITY, migrate_sqlite: bool = True,
-                 ca_key: Path | None = None) -> None:
+    def __init__(
+        self,
+        target: Path | str,
+        facility: str = DEFAULT_FACILITY,
+        migrate_sqlite: bool = True,
+        ca_key: Path | None = None,
+    ) -> None:
         self.target = target
         self.facility = facility
         if isinstance(target, Path) or (isinstance(target, str) and "://" not in target and target != ":memory:"):
@@ -89,8 +94,10 @@ class CentralDB:
     # -- the facility's change sequence ----------------------------------------------------------------------
 
     def _facility_row(self, db: Connection, lock: bool = False) -> tuple[int, str, int]:
-        row = db.execute("SELECT head, digest, horizon FROM facilities WHERE id = ?" + (self._lock_sql if lock else ""),
-                         (self.facility,)).fetchone()
+        row = db.execute(
+            "SELECT head, digest, horizon FROM facilities WHERE id = ?" + (self._lock_sql if lock else ""),
+            (self.facility,),
+        ).fetchone()
         if row is None and lock:
             db.execute("INSERT INTO facilities (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (self.facility,))
             return self._facility_row(db, lock)
@@ -112,14 +119,17 @@ class CentralDB:
                 total -= row_hash(dataset, key, old)
             if new is not None:
                 total += row_hash(dataset, key, new)
-        db.execute("UPDATE facilities SET head = ?, digest = ? WHERE id = ?",
-                   (head + len(changes), digest_bytes(total).hex(), self.facility))
+        db.execute(
+            "UPDATE facilities SET head = ?, digest = ? WHERE id = ?",
+            (head + len(changes), digest_bytes(total).hex(), self.facility),
+        )
         return head
 
     def _write(self, db: Connection, dataset: str, key: str, text: str | None) -> None:
         self._facility_row(db, lock=True)  # lock before reading the row the digest changes by
-        row = db.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
-                         (self.facility, dataset, key)).fetchone()
+        row = db.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?", (self.facility, dataset, key)
+        ).fetchone()
         head = self._advance(db, [(dataset, key, row[0] if row else None, text)])
         db.execute(
             "INSERT INTO data (facility, dataset, key, value, seq) VALUES (?, ?, ?, ?, ?)"
@@ -128,8 +138,9 @@ class CentralDB:
         )
 
     def get(self, dataset: str, key: str) -> Any | None:
-        row = self.db.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
-                              (self.facility, dataset, key)).fetchone()
+        row = self.db.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?", (self.facility, dataset, key)
+        ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
 
     def put(self, dataset: str, key: str, value: Any | None) -> None:
@@ -144,10 +155,13 @@ class CentralDB:
         files = {d: directory / f"{d}.jsonl" for d in DATASETS if (directory / f"{d}.jsonl").exists()}
         unknown = sorted(p.name for p in directory.glob("*.jsonl") if p.stem not in DATASETS)
         if unknown:
-            raise LoadError(f"{directory}: unknown dataset file(s) {', '.join(unknown)}; datasets are "
-                            + ", ".join(DATASETS))
+            raise LoadError(
+                f"{directory}: unknown dataset file(s) {', '.join(unknown)}; datasets are " + ", ".join(DATASETS)
+            )
         if not files:
-            raise LoadError(f"{directory}: no dataset files (expected one of {', '.join(d + '.jsonl' for d in DATASETS)})")
+            raise LoadError(
+                f"{directory}: no dataset files (expected one of {', '.join(d + '.jsonl' for d in DATASETS)})"
+            )
         validate = default_validator()
         incoming = {dataset: _read_jsonl(path, dataset, validate) for dataset, path in files.items()}
         changes: dict[str, int] = {}
@@ -155,20 +169,30 @@ class CentralDB:
             self._facility_row(db, lock=True)
             deltas: list[tuple[str, str, str | None, str | None]] = []
             for dataset, records in incoming.items():
-                existing = dict(db.execute("SELECT key, value FROM data WHERE facility = ? AND dataset = ?",
-                                           (self.facility, dataset)))
+                existing = dict(
+                    db.execute(
+                        "SELECT key, value FROM data WHERE facility = ? AND dataset = ?", (self.facility, dataset)
+                    )
+                )
                 before = len(deltas)
-                deltas += [(dataset, key, existing.get(key), text) for key, text in records.items()
-                           if existing.get(key) != text]
+                deltas += [
+                    (dataset, key, existing.get(key), text)
+                    for key, text in records.items()
+                    if existing.get(key) != text
+                ]
                 if replace:
-                    deltas += [(dataset, key, text, None) for key, text in existing.items()
-                               if text is not None and key not in records]
+                    deltas += [
+                        (dataset, key, text, None)
+                        for key, text in existing.items()
+                        if text is not None and key not in records
+                    ]
                 changes[dataset] = len(deltas) - before
             head = self._advance(db, deltas)
             db.executemany(
                 "INSERT INTO data (facility, dataset, key, value, seq) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (facility, dataset, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
-                [(self.facility, dataset, key, new, head + n) for n, (dataset, key, _old, new) in enumerate(deltas, 1)])
+                [(self.facility, dataset, key, new, head + n) for n, (dataset, key, _old, new) in enumerate(deltas, 1)],
+            )
         return changes
 
     def compact(self, keep: int) -> int:
@@ -177,8 +201,9 @@ class CentralDB:
         with self.transaction() as db:
             head, _digest, horizon = self._facility_row(db, lock=True)
             horizon = max(horizon, head - keep)
-            removed = db.execute("DELETE FROM data WHERE facility = ? AND value IS NULL AND seq <= ?",
-                                 (self.facility, horizon)).rowcount
+            removed = db.execute(
+                "DELETE FROM data WHERE facility = ? AND value IS NULL AND seq <= ?", (self.facility, horizon)
+            ).rowcount
             db.execute("UPDATE facilities SET horizon = ? WHERE id = ?", (horizon, self.facility))
         return int(removed)
 
@@ -189,8 +214,10 @@ class CentralDB:
             upto = head
         low = after if full else max(since, after)
         where = "facility = ? AND seq > ? AND seq <= ?" + (" AND value IS NOT NULL" if full else "")
-        rows = self.db.execute(f"SELECT dataset, key, value, seq FROM data WHERE {where} ORDER BY seq LIMIT ?",
-                               (self.facility, low, upto, max_items)).fetchall()
+        rows = self.db.execute(
+            f"SELECT dataset, key, value, seq FROM data WHERE {where} ORDER BY seq LIMIT ?",
+            (self.facility, low, upto, max_items),
+        ).fetchall()
         items: dict[str, list[tuple[str, str | None]]] = {}
         for dataset, key, value, _seq in rows:
             items.setdefault(dataset, []).append((key, value))
@@ -204,8 +231,11 @@ class CentralDB:
 
     def full_digest(self) -> bytes:
         """The digest recomputed from every live row (checks the kept one)."""
-        return digest_rows(self.db.execute(
-            "SELECT dataset, key, value FROM data WHERE facility = ? AND value IS NOT NULL", (self.facility,)))
+        return digest_rows(
+            self.db.execute(
+                "SELECT dataset, key, value FROM data WHERE facility = ? AND value IS NOT NULL", (self.facility,)
+            )
+        )
 
     # -- devices -----------------------------------------------------------------------------------------
 
@@ -216,7 +246,8 @@ class CentralDB:
             db.execute(
                 "INSERT INTO devices (device_id, facility, sync_key, enrolled_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (device_id) DO UPDATE SET sync_key = excluded.sync_key, facility = excluded.facility",
-                (device_id, self.facility, sync_key, now()))
+                (device_id, self.facility, sync_key, now()),
+            )
 
     def key_for(self, device_id: str) -> bytes | None:
         row = self.db.execute("SELECT sync_key FROM devices WHERE device_id = ?", (device_id,)).fetchone()
@@ -228,15 +259,19 @@ class CentralDB:
 
     def seen(self, device_id: str, cursor: int | None = None) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE devices SET last_seen = ?, sessions = sessions + (CASE WHEN ? THEN 1 ELSE 0 END),"
-                       " cursor = coalesce(CAST(? AS BIGINT), cursor) WHERE device_id = ?",
-                       (now(), cursor is None, cursor, device_id))
+            db.execute(
+                "UPDATE devices SET last_seen = ?, sessions = sessions + (CASE WHEN ? THEN 1 ELSE 0 END),"
+                " cursor = coalesce(CAST(? AS BIGINT), cursor) WHERE device_id = ?",
+                (now(), cursor is None, cursor, device_id),
+            )
 
     @property
     def ca_key_path(self) -> Path:
         """The CA's private key: its own 0600 file, never a row in the database."""
         if self._ca_key is None:
-            raise LoadError(f"{describe(self.target)}: the CA's private key needs a file of its own: give --ca-key FILE")
+            raise LoadError(
+                f"{describe(self.target)}: the CA's private key needs a file of its own: give --ca-key FILE"
+            )
         return self._ca_key
 
     def authority(self) -> tuple[str, str] | None:
@@ -261,8 +296,11 @@ class CentralDB:
             os.fsync(out.fileno())
         os.replace(tmp, key)
         with self.transaction() as db:
-            db.execute("INSERT INTO authority (id, ca, server) VALUES (1, ?, ?) ON CONFLICT (id)"
-                       " DO UPDATE SET ca = excluded.ca, server = excluded.server", (json.dumps(pair), server))
+            db.execute(
+                "INSERT INTO authority (id, ca, server) VALUES (1, ?, ?) ON CONFLICT (id)"
+                " DO UPDATE SET ca = excluded.ca, server = excluded.server",
+                (json.dumps(pair), server),
+            )
 
     # -- upstream ----------------------------------------------------------------------------------------
 
@@ -278,14 +316,17 @@ class CentralDB:
                 cursor = db.execute(
                     "INSERT INTO received (device_id, id, facility, kind, created_at, payload, received_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (device_id, record.id, self.facility, record.kind, record.created_at, record.payload, now()))
+                    (device_id, record.id, self.facility, record.kind, record.created_at, record.payload, now()),
+                )
                 if cursor.rowcount == 1:
                     self._apply_record(db, device_id, record.kind, payload)
                 accepted.append(record.id)
             for record, reason in bad:
-                db.execute("INSERT INTO refused (device_id, id, kind, reason, payload, refused_at)"
-                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                           (device_id, record.id, record.kind, reason, record.payload[:MAX_PAYLOAD], now()))
+                db.execute(
+                    "INSERT INTO refused (device_id, id, kind, reason, payload, refused_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (device_id, record.id, record.kind, reason, record.payload[:MAX_PAYLOAD], now()),
+                )
                 accepted.append(record.id)
         return accepted, [(record.id, reason) for record, reason in bad]
 
@@ -305,15 +346,19 @@ class CentralDB:
             if account is not None and "balance_cents" in account:
                 account["balance_cents"] = int(account["balance_cents"]) - amount
                 self._write(db, "accounts", account_key, canonical(account))
-            db.execute("UPDATE reservations SET held_cents = CASE WHEN held_cents > ? THEN held_cents - ? ELSE 0 END"
-                       " WHERE device_id = ? AND account = ?", (amount, amount, device_id, account_key))
+            db.execute(
+                "UPDATE reservations SET held_cents = CASE WHEN held_cents > ? THEN held_cents - ? ELSE 0 END"
+                " WHERE device_id = ? AND account = ?",
+                (amount, amount, device_id, account_key),
+            )
         elif kind == "block" and isinstance(payload.get("number"), str):
             block = {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
             self._write(db, "blocks", payload["number"], canonical(block))
 
     def _account(self, db: Connection, account: str) -> dict[str, Any] | None:
-        row = db.execute("SELECT value FROM data WHERE facility = ? AND dataset = 'accounts' AND key = ?",
-                         (self.facility, account)).fetchone()
+        row = db.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = 'accounts' AND key = ?", (self.facility, account)
+        ).fetchone()
         if row is None or row[0] is None:
             return None
         value = json.loads(row[0])
@@ -324,8 +369,11 @@ class CentralDB:
     def set_trust(self, account: str, cents: int) -> None:
         """The inmate's trust (commissary) balance: kept on the server only, never sent to devices."""
         with self.transaction() as db:
-            db.execute("INSERT INTO trust (facility, account, cents) VALUES (?, ?, ?) ON CONFLICT (facility, account)"
-                       " DO UPDATE SET cents = excluded.cents", (self.facility, account, cents))
+            db.execute(
+                "INSERT INTO trust (facility, account, cents) VALUES (?, ?, ?) ON CONFLICT (facility, account)"
+                " DO UPDATE SET cents = excluded.cents",
+                (self.facility, account, cents),
+            )
 
     def purchase(self, device_id: str, purchase: Purchase) -> PurchaseResult:
         """Apply a purchase once per key: trust funds move to the phone debit balance (`accounts`,
@@ -337,8 +385,9 @@ class CentralDB:
                 return known
             debit_key = f"debit:{purchase.account}"
             account = self._account(db, debit_key)
-            row = db.execute("SELECT cents FROM trust WHERE facility = ? AND account = ?",
-                             (self.facility, purchase.account)).fetchone()
+            row = db.execute(
+                "SELECT cents FROM trust WHERE facility = ? AND account = ?", (self.facility, purchase.account)
+            ).fetchone()
             reason = ""
             if purchase.amount_cents <= 0:
                 reason = "amount_not_positive"
@@ -348,21 +397,36 @@ class CentralDB:
                 reason = "insufficient_funds"
             balance = None
             if reason == "" and account is not None:
-                db.execute("UPDATE trust SET cents = cents - ? WHERE facility = ? AND account = ?",
-                           (purchase.amount_cents, self.facility, purchase.account))
+                db.execute(
+                    "UPDATE trust SET cents = cents - ? WHERE facility = ? AND account = ?",
+                    (purchase.amount_cents, self.facility, purchase.account),
+                )
                 account["balance_cents"] = int(account.get("balance_cents", 0)) + purchase.amount_cents
                 balance = account["balance_cents"]
                 self._write(db, "accounts", debit_key, canonical(account))
             status = "rejected" if reason else "applied"
-            db.execute("INSERT INTO purchases (key, facility, device_id, account, amount_cents, product, status,"
-                       " reason, balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (purchase.key, self.facility, device_id, purchase.account, purchase.amount_cents,
-                        purchase.product, status, reason, balance, now()))
+            db.execute(
+                "INSERT INTO purchases (key, facility, device_id, account, amount_cents, product, status,"
+                " reason, balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    purchase.key,
+                    self.facility,
+                    device_id,
+                    purchase.account,
+                    purchase.amount_cents,
+                    purchase.product,
+                    status,
+                    reason,
+                    balance,
+                    now(),
+                ),
+            )
         return PurchaseResult(key=purchase.key, status=status, reason=reason, balance_cents=balance)
 
     def purchase_result(self, key: str) -> PurchaseResult:
-        row = self.db.execute("SELECT status, reason, balance_cents FROM purchases WHERE key = ? AND facility = ?",
-                              (key, self.facility)).fetchone()
+        row = self.db.execute(
+            "SELECT status, reason, balance_cents FROM purchases WHERE key = ? AND facility = ?", (key, self.facility)
+        ).fetchone()
         if row is None:
             return PurchaseResult(key=key, status="unknown", reason="no purchase with this key")
         return PurchaseResult(key=key, status=row[0], reason=row[1], balance_cents=row[2])
@@ -373,15 +437,20 @@ class CentralDB:
             self._facility_row(db, lock=True)
             value = self._account(db, account) or {}
             balance = int(value.get("balance_cents", 0))
-            others = db.execute("SELECT coalesce(sum(held_cents), 0) FROM reservations WHERE facility = ?"
-                                " AND account = ? AND device_id != ?", (self.facility, account, device_id)).fetchone()[0]
+            others = db.execute(
+                "SELECT coalesce(sum(held_cents), 0) FROM reservations WHERE facility = ?"
+                " AND account = ? AND device_id != ?",
+                (self.facility, account, device_id),
+            ).fetchone()[0]
             granted = max(0, min(wanted, balance - int(others)))
             reservation_id = uuid.uuid4().hex
-            db.execute("INSERT INTO reservations (device_id, account, facility, reservation_id, held_cents, at)"
-                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, account) DO UPDATE SET"
-                       " facility = excluded.facility, reservation_id = excluded.reservation_id,"
-                       " held_cents = excluded.held_cents, at = excluded.at",
-                       (device_id, account, self.facility, reservation_id, granted, now()))
+            db.execute(
+                "INSERT INTO reservations (device_id, account, facility, reservation_id, held_cents, at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, account) DO UPDATE SET"
+                " facility = excluded.facility, reservation_id = excluded.reservation_id,"
+                " held_cents = excluded.held_cents, at = excluded.at",
+                (device_id, account, self.facility, reservation_id, granted, now()),
+            )
         return reservation_id, granted
 
     def received_count(self, device_id: str) -> int:

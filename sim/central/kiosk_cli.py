@@ -51,8 +51,10 @@ def kiosk_rules(db_path: Path, path: Path) -> None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors(include_url=False))
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
         raise UserError(f"{path}: {problems}") from None
     central = _open(db_path)
     try:
@@ -87,8 +89,10 @@ def canteen_sale(db_path: Path, staff: str, key: str | None, inmate_id: str, dol
         central.close()
     if reply.status != "applied":
         raise UserError(f"canteen sale to {inmate_id} refused: {reply.reason} (key {request.key})")
-    click.echo(f"{inmate_id}: sold {money(cents)}; phone {money(reply.phone_cents)}, trust {money(reply.trust_cents)}"
-               f" (key {request.key})")
+    click.echo(
+        f"{inmate_id}: sold {money(cents)}; phone {money(reply.phone_cents)}, trust {money(reply.trust_cents)}"
+        f" (key {request.key})"
+    )
 
 
 @click.command("kiosk-audit")
@@ -105,8 +109,10 @@ def kiosk_audit(db_path: Path, limit: int) -> None:
     finally:
         central.close()
     for e in reversed(entries):
-        click.echo(f"{e.at}  {e.actor:<16} {e.device_id:<14} {e.inmate_id:<10} {e.action:<9} {money(e.amount_cents):>9}"
-                   f" fee {money(e.fee_cents)}  {e.result} {e.detail}  {e.key}")
+        click.echo(
+            f"{e.at}  {e.actor:<16} {e.device_id:<14} {e.inmate_id:<10} {e.action:<9} {money(e.amount_cents):>9}"
+            f" fee {money(e.fee_cents)}  {e.result} {e.detail}  {e.key}"
+        )
 
 
 def _cents(dollars: str) -> int:
@@ -114,4 +120,3 @@ def _cents(dollars: str) -> int:
     if not whole.isdigit() or (part and (not part.isdigit() or len(part) > 2)):
         raise UserError(f"amount {dollars!r}: expected dollars like 10 or 12.50")
     return int(whole) * 100 + int(part.ljust(2, "0") if part else 0)
-

@@ -18,8 +18,9 @@ class LoopbackCentral:
         self.db_path = directory / "central.sqlite"
         self.db = CentralDB(self.db_path)
         self.authority = Authority.create()
-        self.db.set_authority(json.dumps(asdict(self.authority)),
-                              json.dumps(asdict(self.authority.issue(SERVER_NAME, True))))
+        self.db.set_authority(
+            json.dumps(asdict(self.authority)), json.dumps(asdict(self.authority.issue(SERVER_NAME, True)))
+        )
         self.server = CentralServer(ServerConfig(self.db_path), self.authority.issue(SERVER_NAME, True))
 
     def enroll(self, device_id: str) -> Credentials:

@@ -34,8 +34,10 @@ class SyncBook:
         self.central = central
 
     def _value(self, tx: sqlite3.Connection, dataset: str, key: str) -> dict[str, object] | None:
-        row = tx.execute("SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
-                         (self.central.facility, dataset, key)).fetchone()
+        row = tx.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
+            (self.central.facility, dataset, key),
+        ).fetchone()
         value = None if row is None or row[0] is None else json.loads(row[0])
         return value if isinstance(value, dict) else None
 
@@ -76,8 +78,10 @@ def purchase_rules(central: CentralDB) -> PurchaseRules:
 
 def set_purchase_rules(central: CentralDB, rules: PurchaseRules) -> None:
     with central.transaction() as tx:
-        tx.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                   (RULES_META, rules.model_dump_json()))
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (RULES_META, rules.model_dump_json()),
+        )
     _ledgers.pop(central, None)
 
 
@@ -92,9 +96,14 @@ def ledger(central: CentralDB) -> CentralPurchases:
 def _result(reply: PurchaseReply) -> PurchaseResult:
     status = {"applied": "applied", "declined": "rejected", "unknown": "unknown"}[reply.status]
     known = reply.status != "unknown"
-    return PurchaseResult(key=reply.key, status=status, reason=reply.reason,  # type: ignore[arg-type]
-                          balance_cents=reply.phone_cents if known else None,
-                          trust_cents=reply.trust_cents if known else None, decided_at=reply.decided_at)
+    return PurchaseResult(
+        key=reply.key,
+        status=status,
+        reason=reply.reason,  # type: ignore[arg-type]
+        balance_cents=reply.phone_cents if known else None,
+        trust_cents=reply.trust_cents if known else None,
+        decided_at=reply.decided_at,
+    )
 
 
 def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
@@ -102,8 +111,11 @@ def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> Purch
         return central.purchase(device_id, body)
     fee = body.meta["fee_cents"]
     if not body.account.startswith(DEBIT) or not fee.isdigit():
-        return PurchaseResult(key=body.key, status="rejected",
-                              reason=f"invalid: account must be debit:<inmate> and fee_cents digits, got {body.account!r}")
+        return PurchaseResult(
+            key=body.key,
+            status="rejected",
+            reason=f"invalid: account must be debit:<inmate> and fee_cents digits, got {body.account!r}",
+        )
     request = PurchaseRequest(body.key, device_id, body.account.removeprefix(DEBIT), body.amount_cents, int(fee))
     if request.amount_cents <= 0:
         return PurchaseResult(key=body.key, status="rejected", reason="amount_not_positive")
@@ -112,8 +124,17 @@ def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> Purch
         central.db.execute(  # the operator's view (`ringfence central show purchases`) lists kiosk purchases too
             "INSERT OR IGNORE INTO purchases (key, device_id, account, amount_cents, product, status, reason,"
             " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (body.key, device_id, body.account, body.amount_cents, body.product, _result(reply).status,
-             reply.reason, reply.phone_cents, reply.decided_at),
+            (
+                body.key,
+                device_id,
+                body.account,
+                body.amount_cents,
+                body.product,
+                _result(reply).status,
+                reply.reason,
+                reply.phone_cents,
+                reply.decided_at,
+            ),
         )
     return _result(reply)
 
@@ -133,9 +154,14 @@ def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> A
         known = books.book.read(tx, inmate_id) is not None
     account = books.account(device_id, inmate_id)
     return AccountInfo(
-        account=query.account, known=known, trust_cents=account.trust_cents, balance_cents=account.phone_cents,
-        spent_today_cents=account.spent_today_cents, restricted_until=account.restricted_until,
-        recent=[(r.day, r.amount_cents) for r in account.recent], rules=account.rules.model_dump(mode="json"),
+        account=query.account,
+        known=known,
+        trust_cents=account.trust_cents,
+        balance_cents=account.phone_cents,
+        spent_today_cents=account.spent_today_cents,
+        restricted_until=account.restricted_until,
+        recent=[(r.day, r.amount_cents) for r in account.recent],
+        rules=account.rules.model_dump(mode="json"),
     )
 
 

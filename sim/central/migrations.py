@@ -120,8 +120,10 @@ def migrate(db: Connection) -> list[str]:
                     continue
             for statement in _statements(script):
                 tx.execute(statement)
-            tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                       (name, datetime.now(UTC).isoformat(timespec="seconds")))
+            tx.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
         applied.append(name)
     return applied
 
@@ -129,5 +131,7 @@ def migrate(db: Connection) -> list[str]:
 def require_current(db: Connection, where: str) -> None:
     missing = pending(db)
     if missing:
-        raise BackendError(f"database {where}: schema migrations {', '.join(missing)} not applied;"
-                           " run `ringfence central migrate --db ...` first")
+        raise BackendError(
+            f"database {where}: schema migrations {', '.join(missing)} not applied;"
+            " run `ringfence central migrate --db ...` first"
+        )

@@ -1,6 +1,7 @@
 """PIN verifiers from a facility's roster CSV, so that setting up a facility needs no code.
 
-The CSV has a header row with `inmate_id` and `pin`, and optionally `number` (the inmate number typed before the PIN), `name`, `language` and `housing_unit`. Each
+The CSV has a header row with `inmate_id` and `pin`, and optionally `number` (the inmate number typed before the PIN),
+`name`, `language` and `housing_unit`. Each
 row becomes (or updates) the inmate's entry in DIR/inmates.jsonl, its verifier made under the first key of
 DIR/pin_keys.jsonl (a new random key `k1`, at OWASP's scrypt cost, is written there when the file does not exist
 yet) and peppered with the facility's pepper, DIR/pin-pepper (0600; made when missing). The pepper never travels
@@ -50,8 +51,10 @@ def _read_jsonl(path: Path) -> dict[str, Any]:
 def _write_jsonl(path: Path, records: dict[str, Any]) -> None:
     """Atomically: a half-written roster never replaces the old one."""
     staged = path.with_name(path.name + ".tmp")
-    staged.write_text("".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n"
-                              for k, v in records.items()), encoding="utf-8")
+    staged.write_text(
+        "".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in records.items()),
+        encoding="utf-8",
+    )
     os.replace(staged, path)
 
 
@@ -91,16 +94,20 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         raise InputError(f"{roster_csv}: cannot read the roster: {exc}") from None
     missing = {"inmate_id", "pin"} - set(header)
     if not rows or missing:
-        raise InputError(f"{roster_csv}: expected a header row with inmate_id and pin (and optionally number, name,"
-                         f" language, housing_unit), then one row per inmate")
+        raise InputError(
+            f"{roster_csv}: expected a header row with inmate_id and pin (and optionally number, name,"
+            f" language, housing_unit), then one row per inmate"
+        )
     unknown = sorted(set(header) - set(COLUMNS))
     if unknown:
         raise InputError(f"{roster_csv}:1: unknown column(s) {', '.join(unknown)}; columns are {', '.join(COLUMNS)}")
     key_id, secret, cost, made = pin_key(directory)
     pepper, new_pepper = facility_pepper(directory)
     if new_pepper and not made:
-        raise InputError(f"{directory / PEPPER_FILE}: missing, yet {directory / 'pin_keys.jsonl'} exists: the"
-                         " verifiers made with the lost pepper cannot be checked; restore the pepper file")
+        raise InputError(
+            f"{directory / PEPPER_FILE}: missing, yet {directory / 'pin_keys.jsonl'} exists: the"
+            " verifiers made with the lost pepper cannot be checked; restore the pepper file"
+        )
     inmates_path = directory / "inmates.jsonl"
     inmates = _read_jsonl(inmates_path)
     added = updated = 0
@@ -114,8 +121,9 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
             raise InputError(f"{where}: inmate {inmate_id!r}: a PIN is 4 to 12 digits")
         value = dict(inmates.get(inmate_id, {}))
-        value.update({k: row[k].strip() for k in ("number", "name", "language", "housing_unit")
-                      if (row.get(k) or "").strip()})
+        value.update(
+            {k: row[k].strip() for k in ("number", "name", "language", "housing_unit") if (row.get(k) or "").strip()}
+        )
         value["pin_verifier"] = make_verifier(key_id, secret, pin, pepper=pepper, cost=cost)
         try:
             validate_value("inmates", inmate_id, value)

@@ -94,8 +94,10 @@ class TableBook:
         return None if row is None else Holdings(int(row[0]), int(row[1]), str(row[2]))
 
     def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
-        tx.execute("UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE inmate_id = ?",
-                   (trust_cents, phone_cents, inmate_id))
+        tx.execute(
+            "UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE inmate_id = ?",
+            (trust_cents, phone_cents, inmate_id),
+        )
 
 
 class PurchaseError(ValueError):
@@ -118,8 +120,13 @@ class AuditEntry:
 
 
 class CentralPurchases:
-    def __init__(self, db: sqlite3.Connection, rules: PurchaseRules,
-                 now: Now = lambda: datetime.now(UTC), book: Book | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        rules: PurchaseRules,
+        now: Now = lambda: datetime.now(UTC),
+        book: Book | None = None,
+    ) -> None:
         self.db = db
         self.rules = rules
         self._now = now
@@ -172,9 +179,13 @@ class CentralPurchases:
             (inmate_id,),
         )
         return AccountReply(
-            inmate_id, balances[0], balances[1], self._spent(self.db, inmate_id, self._day(now)),
+            inmate_id,
+            balances[0],
+            balances[1],
+            self._spent(self.db, inmate_id, self._day(now)),
             balances[2] if balances[2] >= self._day(now) else "",
-            tuple(RecentPurchase(day, amount) for day, amount in recent), self.rules,
+            tuple(RecentPurchase(day, amount) for day, amount in recent),
+            self.rules,
         )
 
     def apply(self, request: PurchaseRequest, channel: str = "kiosk", staff_id: str = "") -> PurchaseReply:
@@ -206,8 +217,9 @@ class CentralPurchases:
             self._audit(tx, now, actor, request, "purchase", status, reason or "")
             return reply
 
-    def _judge(self, tx: sqlite3.Connection, request: PurchaseRequest, balances: tuple[int, int, str] | None,
-               day: str) -> str | None:
+    def _judge(
+        self, tx: sqlite3.Connection, request: PurchaseRequest, balances: tuple[int, int, str] | None, day: str
+    ) -> str | None:
         if balances is None:
             return "unknown_inmate"
         if balances[2] and day <= balances[2]:  # restricted through its last day (ISO dates compare as text)
@@ -238,24 +250,61 @@ class CentralPurchases:
         ).fetchone()
         return None if row is None else PurchaseReply(key, row[0], row[1], int(row[2]), int(row[3]), row[4])
 
-    def _store(self, tx: sqlite3.Connection, request: PurchaseRequest, channel: str, staff_id: str,
-               reply: PurchaseReply, day: str) -> None:
+    def _store(
+        self,
+        tx: sqlite3.Connection,
+        request: PurchaseRequest,
+        channel: str,
+        staff_id: str,
+        reply: PurchaseReply,
+        day: str,
+    ) -> None:
         tx.execute(
             "INSERT INTO kiosk_central_purchases (key, inmate_id, channel, device_id, staff_id, amount_cents,"
             " fee_cents, status, reason, trust_cents, phone_cents, day, decided_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request.key, request.inmate_id, channel, request.device_id, staff_id, request.amount_cents,
-             request.fee_cents, reply.status, reply.reason, reply.trust_cents, reply.phone_cents, day,
-             reply.decided_at),
+            (
+                request.key,
+                request.inmate_id,
+                channel,
+                request.device_id,
+                staff_id,
+                request.amount_cents,
+                request.fee_cents,
+                reply.status,
+                reply.reason,
+                reply.trust_cents,
+                reply.phone_cents,
+                day,
+                reply.decided_at,
+            ),
         )
 
-    def _audit(self, tx: sqlite3.Connection, now: datetime, actor: str, request: PurchaseRequest, action: str,
-               result: str, detail: str) -> None:
+    def _audit(
+        self,
+        tx: sqlite3.Connection,
+        now: datetime,
+        actor: str,
+        request: PurchaseRequest,
+        action: str,
+        result: str,
+        detail: str,
+    ) -> None:
         tx.execute(
             "INSERT INTO kiosk_audit (at, actor, device_id, inmate_id, key, action, amount_cents, fee_cents,"
             " result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_stamp(now), actor, request.device_id, request.inmate_id, request.key, action, request.amount_cents,
-             request.fee_cents, result, detail),
+            (
+                _stamp(now),
+                actor,
+                request.device_id,
+                request.inmate_id,
+                request.key,
+                action,
+                request.amount_cents,
+                request.fee_cents,
+                result,
+                detail,
+            ),
         )
 
     def audit(self) -> list[AuditEntry]:

@@ -104,18 +104,25 @@ class Session:
             elif isinstance(body, Purchase):
                 self.conv.send(self._purchase(body))
             elif isinstance(body, PurchaseQuery):
-                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key) if self._kiosk_books()
-                               else self.db.purchase_result(body.key))
+                self.conv.send(
+                    kiosk_sync.answer_status(self.db, self.device, body.key)
+                    if self._kiosk_books()
+                    else self.db.purchase_result(body.key)
+                )
             elif isinstance(body, AccountQuery):
-                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body) if self._kiosk_books()
-                               else AccountInfo(account=body.account, known=False))
+                self.conv.send(
+                    kiosk_sync.answer_account(self.db, self.device, body)
+                    if self._kiosk_books()
+                    else AccountInfo(account=body.account, known=False)
+                )
             elif isinstance(body, Reserve):
                 reservation_id, granted = "", 0
                 if valid_account(body.account):
                     wanted = min(body.amount_cents, MAX_CENTS)
                     reservation_id, granted = self.db.reserve(self.device, body.account, wanted)
-                self.conv.send(ReserveResult(account=body.account, reservation_id=reservation_id,
-                                             granted_cents=granted))
+                self.conv.send(
+                    ReserveResult(account=body.account, reservation_id=reservation_id, granted_cents=granted)
+                )
             elif isinstance(body, BlobOffer | BlobChunk | BlobEnd):
                 answer = self.sink.handle(body)
                 if answer is not None:
@@ -172,8 +179,13 @@ def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None 
     db: CentralDB | None = None
     try:
         db = CentralDB(config.db_path, migrate_sqlite=False)
-        conv, _hello = accept_as_server(channel, db.key_for, config.idle_timeout,
-                                        lambda device: db.for_facility(db.facility_of(device) or "").head(), cert_name)
+        conv, _hello = accept_as_server(
+            channel,
+            db.key_for,
+            config.idle_timeout,
+            lambda device: db.for_facility(db.facility_of(device) or "").head(),
+            cert_name,
+        )
         Session(conv, db.for_facility(db.facility_of(conv.device_id) or ""), config).serve()
     except MessageError as exc:
         log.warning("session refused: %s: %s", exc.code, exc)

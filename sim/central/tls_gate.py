@@ -49,8 +49,14 @@ class _Pending:
 class TlsGate:
     """Listen on tcp://HOST:PORT; hand each connection whose TLS handshake completed to `on_ready`."""
 
-    def __init__(self, url: str, context: ssl.SSLContext, on_ready: Callable[[SocketLink], None],
-                 limits: GateLimits | None = None, reuse_port: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        context: ssl.SSLContext,
+        on_ready: Callable[[SocketLink], None],
+        limits: GateLimits | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.url = url
         self.context = context
         self.on_ready = on_ready
@@ -113,7 +119,7 @@ class TlsGate:
         if none are waiting (sessions hold every descriptor), pause longer each time."""
         self.stats["exhausted"] += 1
         if self._pending:
-            for fd in list(self._pending)[:max(1, len(self._pending) // 4)]:
+            for fd in list(self._pending)[: max(1, len(self._pending) // 4)]:
                 self._drop(fd, "pushed_out")
             self._backoff = self.limits.backoff_min
         else:

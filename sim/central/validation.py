@@ -29,9 +29,25 @@ ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,63}")
 NUMBER = re.compile(r"[0-9*#+]{1,32}")
 #: Every record kind a device makes (firmware/rules/records.py and its incident reports, firmware/kiosk, the
 #: simulator's calls), and the technician audit's `tech.<action>` (firmware/tech/audit.py).
-KINDS = frozenset({"call", "cdr", "ledger", "block", "violation", "lockout", "pulse_dialing", "hookflash",
-                   "line_incoming", "mouthpiece_dtmf", "data_error", "health", "audit", "kiosk_session",
-                   *RECORD_SCHEMAS})
+KINDS = frozenset(
+    {
+        "call",
+        "cdr",
+        "ledger",
+        "block",
+        "violation",
+        "lockout",
+        "pulse_dialing",
+        "hookflash",
+        "line_incoming",
+        "mouthpiece_dtmf",
+        "data_error",
+        "health",
+        "audit",
+        "kiosk_session",
+        *RECORD_SCHEMAS,
+    }
+)
 TECH_KIND = re.compile(r"tech\.[a-z][a-z0-9_]{0,39}")
 
 Cents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
@@ -74,8 +90,9 @@ def valid_account(text: str) -> bool:
 def check_record(record: OutboxRecord) -> dict[str, Any]:
     """The record's payload as a dict, or Refused naming the first thing wrong with it."""
     if not valid_id(record.id):
-        raise Refused(f"id {record.id[:80]!r}: expected 1 to 64 letters, digits, '_' or '-', starting with"
-                      " a letter or digit")
+        raise Refused(
+            f"id {record.id[:80]!r}: expected 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
+        )
     if record.kind not in KINDS and not TECH_KIND.fullmatch(record.kind):
         raise Refused(f"kind {record.kind[:80]!r} is not a record kind ({', '.join(sorted(KINDS))}, tech.<action>)")
     if len(record.created_at) > 64:
@@ -104,8 +121,9 @@ def check_record(record: OutboxRecord) -> dict[str, Any]:
     return payload
 
 
-def split_records(records: list[OutboxRecord]) -> tuple[list[tuple[OutboxRecord, dict[str, Any]]],
-                                                         list[tuple[OutboxRecord, str]]]:
+def split_records(
+    records: list[OutboxRecord],
+) -> tuple[list[tuple[OutboxRecord, dict[str, Any]]], list[tuple[OutboxRecord, str]]]:
     """The records to hold (with their payloads) and the refused ones (with their reasons)."""
     good: list[tuple[OutboxRecord, dict[str, Any]]] = []
     bad: list[tuple[OutboxRecord, str]] = []

@@ -34,8 +34,9 @@ def build(variant: str, seed: int, levels: Levels | None = None, pool: str = "tu
     return call
 
 
-def generate(seed: int, minutes: float, positive_share: float = 0.4,
-             negative_minutes: float | None = None, pool: str = "tune") -> Iterator[tuple[str, Call]]:
+def generate(
+    seed: int, minutes: float, positive_share: float = 0.4, negative_minutes: float | None = None, pool: str = "tune"
+) -> Iterator[tuple[str, Call]]:
     """Yield (name, call) until `minutes` of audio: a `positive_share` of it in positives, the rest negatives.
 
     `negative_minutes`, if given, fixes the negative audio separately (and `minutes` then counts positives only).
@@ -78,13 +79,31 @@ def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4, poo
             dst.setsampwidth(2)
             dst.setframerate(SAMPLE_RATE)
             dst.writeframes(call.samples.astype("<i2").tobytes())
-        records.append({"file": path.name, "variant": call.variant, "positive": call.positive,
-                        "far_end": call.far_end, "duration_s": round(call.duration_s, 3),
-                        "seed": call.seed, "flash_times": call.flash_times, "hold": call.hold, "notes": call.notes,
-                        "line": call.line, "codec": call.codec, "pool": call.pool,
-                        "hold_floor": None if call.hold_floor is None else
-                        {"kind": call.hold_floor.kind, "level_dbm0": call.hold_floor.level_dbm0}})
+        records.append(
+            {
+                "file": path.name,
+                "variant": call.variant,
+                "positive": call.positive,
+                "far_end": call.far_end,
+                "duration_s": round(call.duration_s, 3),
+                "seed": call.seed,
+                "flash_times": call.flash_times,
+                "hold": call.hold,
+                "notes": call.notes,
+                "line": call.line,
+                "codec": call.codec,
+                "pool": call.pool,
+                "hold_floor": None
+                if call.hold_floor is None
+                else {"kind": call.hold_floor.kind, "level_dbm0": call.hold_floor.level_dbm0},
+            }
+        )
     labels = out / "labels.json"
-    labels.write_text(json.dumps({"seed": seed, "pool": pool, "minutes": minutes, "sample_rate": SAMPLE_RATE,
-                                  "calls": records}, indent=1, ensure_ascii=False))
+    labels.write_text(
+        json.dumps(
+            {"seed": seed, "pool": pool, "minutes": minutes, "sample_rate": SAMPLE_RATE, "calls": records},
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
     return labels

@@ -40,9 +40,12 @@ from sim.corpus.lines import (
 
 SR = SAMPLE_RATE
 FAR_ENDS = ("landline", "cordless", "speakerphone", "headset", "mobile", "voip")
-DTMF_PAIRS = {d: (lo, hi) for d, (lo, hi) in zip(
-    "123A456B789C*0#D",
-    [(lo, hi) for lo in (697, 770, 852, 941) for hi in (1209, 1336, 1477, 1633)], strict=True)}
+DTMF_PAIRS = {
+    d: (lo, hi)
+    for d, (lo, hi) in zip(
+        "123A456B789C*0#D", [(lo, hi) for lo in (697, 770, 852, 941) for hi in (1209, 1336, 1477, 1633)], strict=True
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,15 @@ Maker = Callable[[np.random.Generator, Levels, str], Call]
 class _Scene:
     """Mutable layers of one call under construction."""
 
-    def __init__(self, rng: np.random.Generator, seconds: float, far_end: str, levels: Levels,
-                 pool: str = "tune", hold_kind: str | None = None) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        seconds: float,
+        far_end: str,
+        levels: Levels,
+        pool: str = "tune",
+        hold_kind: str | None = None,
+    ) -> None:
         self.rng = rng
         self.pool = pool
         self.line = line_of(far_end)
@@ -98,13 +108,17 @@ class _Scene:
         wired = self.line == "analog"
         quiet = not wired and rng.random() < 0.5  # mobile and VoIP calls from quiet rooms
         room_db = {"speakerphone": rng.uniform(-50, -40), "headset": rng.uniform(-64, -56)}.get(
-            far_end, rng.uniform(-78, -64) if quiet else rng.uniform(-58, -44))
+            far_end, rng.uniform(-78, -64) if quiet else rng.uniform(-58, -44)
+        )
         self.room += coloured_noise(rng, self.n, room_db, tilt=rng.uniform(0.5, 1.5))
         access_db = rng.uniform(-80, -40) + DBFS_TO_DBM0 if wired else rng.uniform(-72, -54)
         if levels.access_dbm0 is not None:
             access_db = levels.access_dbm0
-        self.access += (hiss(rng, self.n, access_db) if wired else
-                        coloured_noise(rng, self.n, access_db, tilt=rng.uniform(0.3, 1.0)))
+        self.access += (
+            hiss(rng, self.n, access_db)
+            if wired
+            else coloured_noise(rng, self.n, access_db, tilt=rng.uniform(0.3, 1.0))
+        )
         if wired and rng.random() < 0.4:
             mains = 50.0 if rng.random() < 0.5 else 60.0
             self.access = add_hum(self.access, rng.uniform(-70, -45), mains)
@@ -117,9 +131,11 @@ class _Scene:
         self.near_db = rng.uniform(-86, -76)
         self.speech_db = rng.uniform(-21, -12)
         held = "digital silence" if self.hold_floor.level_dbm0 is None else f"{self.hold_floor.level_dbm0:.0f} dBm0"
-        self.notes.append(f"{self.line} line, room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech "
-                          f"{self.speech_db:.0f} dBm0, held line {self.hold_floor.kind} {held}, {self.codec}"
-                          + (", comfort noise in pauses" if self.cng else ""))
+        self.notes.append(
+            f"{self.line} line, room {room_db:.0f} dBm0, access {access_db:.0f} dBm0, speech "
+            f"{self.speech_db:.0f} dBm0, held line {self.hold_floor.kind} {held}, {self.codec}"
+            + (", comfort noise in pauses" if self.cng else "")
+        )
 
     def no_music_hold(self) -> None:
         """Short path cuts (call-waiting mutes, dropouts) do not play music: they keep the line's plain floor."""
@@ -129,8 +145,14 @@ class _Scene:
     def s(self, t: float) -> int:
         return int(np.clip(round(t * SR), 0, self.n))
 
-    def talk(self, start: float, end: float, level_db: float | None = None, into: np.ndarray | None = None,
-             pauses: tuple[float, float] = (0.25, 1.8)) -> None:
+    def talk(
+        self,
+        start: float,
+        end: float,
+        level_db: float | None = None,
+        into: np.ndarray | None = None,
+        pauses: tuple[float, float] = (0.25, 1.8),
+    ) -> None:
         """The far party talking in turns between start and end."""
         dst = self.voice if into is None else into
         level = self.speech_db if level_db is None else level_db
@@ -171,10 +193,20 @@ class _Scene:
         y = alaw_roundtrip(band) if self.codec == "alaw" else mulaw_roundtrip(band)
         return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 
-    def call(self, variant: str, positive: bool, flash_times: list[float],
-             hold: tuple[float, float] | None) -> Call:
-        return Call(variant, positive, self.far_end, self.render(), flash_times, hold, self.notes, line=self.line,
-                    codec=self.codec, hold_floor=self.hold_floor if positive else None, pool=self.pool)
+    def call(self, variant: str, positive: bool, flash_times: list[float], hold: tuple[float, float] | None) -> Call:
+        return Call(
+            variant,
+            positive,
+            self.far_end,
+            self.render(),
+            flash_times,
+            hold,
+            self.notes,
+            line=self.line,
+            codec=self.codec,
+            hold_floor=self.hold_floor if positive else None,
+            pool=self.pool,
+        )
 
 
 def coloured_noise(rng: np.random.Generator, n: int, level_dbm0: float, tilt: float) -> np.ndarray:
@@ -205,8 +237,14 @@ def dtmf(digit: str, seconds: float, level_dbm0: float) -> np.ndarray:
 # -- three-way attempts --------------------------------------------------------------------------------------
 
 
-def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
-             bleed: tuple[str, ...] = (), conference_drop_db: float | None = None) -> tuple[float, float]:
+def _attempt(
+    sc: _Scene,
+    flash_at: float,
+    hold_s: float,
+    click_db: float | None,
+    bleed: tuple[str, ...] = (),
+    conference_drop_db: float | None = None,
+) -> tuple[float, float]:
     """Hookflash (or network hold), the held line with optional bleed, second flash and a conference."""
     rng = sc.rng
     end = flash_at + hold_s
@@ -252,9 +290,15 @@ def _attempt(sc: _Scene, flash_at: float, hold_s: float, click_db: float | None,
     return flash_at, end
 
 
-def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, float] | None,
-              masker: str | None = None, bleed: tuple[str, ...] = (), hold_kind: str | None = None,
-              click_share: float = 1.0) -> Maker:
+def _positive(
+    variant: str,
+    far_ends: tuple[str, ...],
+    click_db: tuple[float, float] | None,
+    masker: str | None = None,
+    bleed: tuple[str, ...] = (),
+    hold_kind: str | None = None,
+    click_share: float = 1.0,
+) -> Maker:
     def make(rng: np.random.Generator, levels: Levels = Levels(), pool: str = "tune") -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
         flash_at = rng.uniform(8.0, 14.0)
@@ -276,17 +320,25 @@ def _positive(variant: str, far_ends: tuple[str, ...], click_db: tuple[float, fl
             level = None  # the tones alone must carry it
         if rng.random() >= click_share:
             level = None
-        first, end = _attempt(sc, flash_at, hold_s, level, bleed,
-                              conference_drop_db=rng.uniform(3, 6) if variant == "conference" else None)
+        first, end = _attempt(
+            sc,
+            flash_at,
+            hold_s,
+            level,
+            bleed,
+            conference_drop_db=rng.uniform(3, 6) if variant == "conference" else None,
+        )
         return sc.call(variant, True, [round(first, 4)], (round(first, 4), round(end, 4)))
+
     return make
 
 
 # -- hard negatives ------------------------------------------------------------------------------------------
 
 
-def _negative(variant: str, far_ends: tuple[str, ...], shape: Callable[[_Scene], None],
-              pauses: tuple[float, float] = (0.25, 1.8)) -> Maker:
+def _negative(
+    variant: str, far_ends: tuple[str, ...], shape: Callable[[_Scene], None], pauses: tuple[float, float] = (0.25, 1.8)
+) -> Maker:
     def make(rng: np.random.Generator, levels: Levels = Levels(), pool: str = "tune") -> Call:
         far_end = far_ends[int(rng.integers(len(far_ends)))]
         sc = _Scene(rng, rng.uniform(60.0, 120.0), far_end, levels, pool)
@@ -294,6 +346,7 @@ def _negative(variant: str, far_ends: tuple[str, ...], shape: Callable[[_Scene],
         sc.talk(0.0, sc.n / SR, pauses=pauses)
         shape(sc)
         return sc.call(variant, False, [], None)
+
     return make
 
 
@@ -328,6 +381,7 @@ def _mic_off(length: tuple[float, float], count: tuple[int, int] = (1, 3)) -> Ca
         for a, b in _spans(sc, count, length):
             sc.mic[a:b] = 0.0
         sc.notes.append(f"mic off {length[0]:.0f}-{length[1]:.0f} s")
+
     return shape
 
 

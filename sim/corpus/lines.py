@@ -44,12 +44,19 @@ class HoldFloor:
 def draw_hold_floor(rng: np.random.Generator, line: str, kind: str | None = None) -> HoldFloor:
     """A hold floor typical of the line (or of the given kind)."""
     if kind is None:
-        weights = {"analog": {"hiss": 0.5, "idle": 0.25, "silence": 0.1, "music": 0.15},
-                   "mobile": {"comfort": 0.5, "silence": 0.3, "music": 0.2},
-                   "voip": {"comfort": 0.6, "silence": 0.2, "music": 0.2}}[line]
+        weights = {
+            "analog": {"hiss": 0.5, "idle": 0.25, "silence": 0.1, "music": 0.15},
+            "mobile": {"comfort": 0.5, "silence": 0.3, "music": 0.2},
+            "voip": {"comfort": 0.6, "silence": 0.2, "music": 0.2},
+        }[line]
         kind = str(rng.choice(list(weights), p=list(weights.values())))
-    level = {"hiss": rng.uniform(-80, -40) + DBFS_TO_DBM0, "idle": rng.uniform(-84, -72),
-             "comfort": rng.uniform(-78, -48), "music": rng.uniform(-32, -16), "silence": None}[kind]
+    level = {
+        "hiss": rng.uniform(-80, -40) + DBFS_TO_DBM0,
+        "idle": rng.uniform(-84, -72),
+        "comfort": rng.uniform(-78, -48),
+        "music": rng.uniform(-32, -16),
+        "silence": None,
+    }[kind]
     return HoldFloor(kind, None if level is None else float(level))
 
 
@@ -85,6 +92,7 @@ def alaw_roundtrip(samples: np.ndarray) -> np.ndarray:
     y = np.where(small, _A * a / (1 + np.log(_A)), (1 + np.log(np.maximum(_A * a, 1e-12))) / (1 + np.log(_A)))
     # A-law is mid-riser: 128 levels per sign, each decoded at its middle, so it has no zero (silence is +-8).
     code = (np.minimum(np.floor(y * 128.0), 127.0) + 0.5) / 128.0
-    lin = np.where(code < 1.0 / (1 + np.log(_A)), code * (1 + np.log(_A)) / _A,
-                   np.exp(code * (1 + np.log(_A)) - 1.0) / _A)
+    lin = np.where(
+        code < 1.0 / (1 + np.log(_A)), code * (1 + np.log(_A)) / _A, np.exp(code * (1 + np.log(_A)) - 1.0) / _A
+    )
     return np.where(x < 0, -1.0, 1.0) * lin * 32768.0

@@ -92,8 +92,12 @@ def espeak_utterances(pool: str = "tune") -> tuple[np.ndarray, ...]:
             path = cache / f"{key}.wav"
             if not path.exists():
                 try:
-                    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(150 + 10 * (i % 4)), "--stdout", line],
-                                         check=True, capture_output=True, timeout=30).stdout
+                    wav = subprocess.run(
+                        ["espeak-ng", "-v", voice, "-s", str(150 + 10 * (i % 4)), "--stdout", line],
+                        check=True,
+                        capture_output=True,
+                        timeout=30,
+                    ).stdout
                 except (OSError, subprocess.SubprocessError) as exc:
                     raise CorpusError(f"espeak-ng could not speak with voice {voice}: {exc}") from None
                 tmp = path.with_suffix(".tmp")

@@ -128,7 +128,8 @@ class PlayApp(App[None]):
         self.screen.set_class(small, "small")
         self.query_one("#too-small", Static).update(
             f"The terminal is {width}×{height}; sim play needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n"
-            "Make the window larger (or the font smaller); the device keeps running meanwhile.")
+            "Make the window larger (or the font smaller); the device keeps running meanwhile."
+        )
 
     # ---- time ---------------------------------------------------------------------------------------
 
@@ -195,8 +196,9 @@ class PlayApp(App[None]):
             self.ignored(f"{character!r} is not a key here")
 
     def _bound_keys(self) -> set[str]:
-        return {b.key for b in self.BINDINGS if isinstance(b, Binding)} | \
-               {b.key for b in self.BASE_BINDINGS if isinstance(b, Binding)}
+        return {b.key for b in self.BINDINGS if isinstance(b, Binding)} | {
+            b.key for b in self.BASE_BINDINGS if isinstance(b, Binding)
+        }
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

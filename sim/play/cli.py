@@ -19,20 +19,54 @@ DEFAULT_WORLD = {"handset": WORLDS / "handset-world.toml", "kiosk": WORLDS / "ki
 
 @click.command("play")
 @click.argument("world", type=click.Path(path_type=Path), required=False)
-@click.option("--role", type=click.Choice(["handset", "kiosk"]), default=None,
-              help="Which device to play (default: the scenario's device.role, else handset).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/sim-play"), show_default=True,
-              help="The simulated device's own storage; it persists between sessions unless --fresh.")
+@click.option(
+    "--role",
+    type=click.Choice(["handset", "kiosk"]),
+    default=None,
+    help="Which device to play (default: the scenario's device.role, else handset).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("var/sim-play"),
+    show_default=True,
+    help="The simulated device's own storage; it persists between sessions unless --fresh.",
+)
 @click.option("--fresh", is_flag=True, help="Start from a new device: clear the data directory first.")
-@click.option("--save", "save_path", type=click.Path(path_type=Path), default=Path("sim-play-session.toml"),
-              show_default=True, help="Where ctrl+s writes the session as a scenario for `ringfence sim run`.")
+@click.option(
+    "--save",
+    "save_path",
+    type=click.Path(path_type=Path),
+    default=Path("sim-play-session.toml"),
+    show_default=True,
+    help="Where ctrl+s writes the session as a scenario for `ringfence sim run`.",
+)
 @click.option("--mute", is_flag=True, help="Play no sound even when there is a sound card.")
-@click.option("--line", "line", type=click.Choice(["sim", "sip"]), default="sim", show_default=True,
-              help="The handset's line: the simulated network, or the real SIP line of --config, in real time.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="With --line sip: the device's TOML file whose [line] section says how to reach the peer.")
-def play(world: Path | None, role: str | None, data_dir: Path, fresh: bool, save_path: Path, mute: bool,
-         line: str, config_path: Path | None) -> None:
+@click.option(
+    "--line",
+    "line",
+    type=click.Choice(["sim", "sip"]),
+    default="sim",
+    show_default=True,
+    help="The handset's line: the simulated network, or the real SIP line of --config, in real time.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --line sip: the device's TOML file whose [line] section says how to reach the peer.",
+)
+def play(
+    world: Path | None,
+    role: str | None,
+    data_dir: Path,
+    fresh: bool,
+    save_path: Path,
+    mute: bool,
+    line: str,
+    config_path: Path | None,
+) -> None:
     """Play the simulated handset (or kiosk) by hand, in the world of the scenario WORLD (its world, rules,
     parties and config; its steps and expectations are not used). Without WORLD: one inmate, PIN 1234."""
     if line == "sip" and config_path is None:
@@ -66,8 +100,9 @@ def play(world: Path | None, role: str | None, data_dir: Path, fresh: bool, save
         app.close_world()
 
 
-def _app(role: str, scenario: Scenario, data_dir: Path, save_path: Path, mute: bool,
-         sip_config: Path | None = None) -> PlayApp:
+def _app(
+    role: str, scenario: Scenario, data_dir: Path, save_path: Path, mute: bool, sip_config: Path | None = None
+) -> PlayApp:
     from sim.play.speaker import Speaker
 
     if sip_config is not None:

@@ -97,8 +97,14 @@ class LiveNetwork(SimNetwork):
     @property
     def ringing(self) -> bool:
         call = self.current
-        return call is not None and call.answered_at is None and call.base.answers is False \
-            and call.answer_after_rings is None and not call.base.busy and not call.base.sit
+        return (
+            call is not None
+            and call.answered_at is None
+            and call.base.answers is False
+            and call.answer_after_rings is None
+            and not call.base.busy
+            and not call.base.sit
+        )
 
     def answer(self) -> float:
         """Pick up at the end of the ring now sounding (a phone is answered between rings); returns when."""
@@ -131,7 +137,9 @@ def parties_of(calls: list[CallScript], scripted: dict[str, Party]) -> list[Part
     for call in calls:
         party = call.party()
         if call.number in seen and seen[call.number] != party:
-            raise ValueError(f"number {call.number} was called twice and behaved differently; a scenario gives"
-                             " each number one behaviour: save the session before the second call")
+            raise ValueError(
+                f"number {call.number} was called twice and behaved differently; a scenario gives"
+                " each number one behaviour: save the session before the second call"
+            )
         seen[call.number] = out[call.number] = party
     return list(out.values())

@@ -37,8 +37,13 @@ class HandsetApp(PlayApp):
         *PlayApp.BASE_BINDINGS,
     ]
 
-    def __init__(self, session: HandsetSession, speaker: Speaker | None = None, save_path: Path | None = None,
-                 realtime: bool = True) -> None:
+    def __init__(
+        self,
+        session: HandsetSession,
+        speaker: Speaker | None = None,
+        save_path: Path | None = None,
+        realtime: bool = True,
+    ) -> None:
         super().__init__(realtime)
         self.session = session
         self.speaker = speaker or Speaker(enabled=False)
@@ -57,8 +62,11 @@ class HandsetApp(PlayApp):
 
     def run_world(self, seconds: float) -> None:
         self.session.advance(seconds)
-        self.speaker.feed(self.session.audio.played, self.session.network.sent,
-                          real_time=self.realtime and not self.paused and self.speed == 1 and self.skip_left <= 0)
+        self.speaker.feed(
+            self.session.audio.played,
+            self.session.network.sent,
+            real_time=self.realtime and not self.paused and self.speed == 1 and self.skip_left <= 0,
+        )
 
     def audio_text(self) -> str:
         return "audio: ear left, called party right" if self.speaker.playing else f"audio: {self.speaker.muted_because}"
@@ -151,13 +159,15 @@ class HandsetApp(PlayApp):
         balance = self.session.balance_cents(view.inmate_id) if view.inmate_id else None
         handset = self.query_one("#handset", Static)
         handset.border_title = "Handset: 0-9 * #, space hook, f flash"
-        self.show(handset, 
+        self.show(
+            handset,
             f"hook      {'OFF the hook' if self.session.off_hook else 'on the hook'}\n"
             f"state     {view.state}\n"
             f"typed     {view.typed or '—'}\n"
             f"hearing   {view.speaking('ear', now) or '…'}\n"
             f"call      {view.call_time(now)}\n"
-            f"inmate    {view.inmate_id or '—'}   debit balance {money(balance)}")
+            f"inmate    {view.inmate_id or '—'}   debit balance {money(balance)}",
+        )
         self.refresh_far_end()
 
     def refresh_far_end(self) -> None:
@@ -165,10 +175,12 @@ class HandsetApp(PlayApp):
         far = self.query_one("#far-end", Static)
         far.border_title = "Called party"
         network = self.session.network
-        self.show(far, 
+        self.show(
+            far,
             f"number    {view.number or '—'}   next call (m): {network.mode}\n"
             f"line      {view.line or 'idle'}{'  (a answers)' if network.ringing else ''}\n"
             f"hearing   {view.speaking('line', now) or '…'}\n"
             "keys      c accept · d decline · o cost · b block\n"
             "acts      a answer · s speak · t 3-way · x hang up\n"
-            f"ended     {view.end_reason or '—'}")
+            f"ended     {view.end_reason or '—'}",
+        )

@@ -23,11 +23,14 @@ KEYPAD = ("1 2 3", "4 5 6", "7 8 9", "* 0 #")
 
 class KioskApp(PlayApp):
     TITLE = "ringfence sim play — kiosk"
-    CSS = PlayApp.CSS + """
+    CSS = (
+        PlayApp.CSS
+        + """
     #lcd-box { width: 34; }
     #lcd { background: #1f4fd1; color: #e8f0ff; width: 22; height: auto; border: heavy #10296e; padding: 0 0; }
     #receipt-box { width: 1fr; }
     """
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "central", "central up/down"),
         *PlayApp.BASE_BINDINGS,
@@ -86,8 +89,10 @@ class KioskApp(PlayApp):
         box = self.query_one("#lcd-box", Vertical)
         box.border_title = "Kiosk LCD 20x4"
         central = "CUT OFF (u: restore)" if session.central_down else "reachable (u: cut off)"
-        self.show(self.query_one("#keypad", Static), "keypad: type on the keyboard\n" + "\n".join(
-            f"  {row}" for row in KEYPAD) + f"\ncentral: {central}")
+        self.show(
+            self.query_one("#keypad", Static),
+            "keypad: type on the keyboard\n" + "\n".join(f"  {row}" for row in KEYPAD) + f"\ncentral: {central}",
+        )
         receipt = self.query_one("#receipt", Static)
         receipt.border_title = f"Receipts printed: {len(session.receipts)}"
         self.show(receipt, "\n".join(session.receipts[-1]) if session.receipts else "(no receipt yet)")

@@ -17,8 +17,23 @@ from sim.play.kiosk_session import KioskSession
 from sim.play.session import HandsetSession
 
 #: Records that become expectations of the saved scenario: what a reader of a call would check.
-EXPECTED_EVENTS = ("purchase_submit", "purchase", "receipt", "session", "dial", "line_progress", "line_answered", "connected", "ended", "cdr", "charge", "block",
-                   "violation", "threeway", "record_written")
+EXPECTED_EVENTS = (
+    "purchase_submit",
+    "purchase",
+    "receipt",
+    "session",
+    "dial",
+    "line_progress",
+    "line_answered",
+    "connected",
+    "ended",
+    "cdr",
+    "charge",
+    "block",
+    "violation",
+    "threeway",
+    "record_written",
+)
 #: Fields left out of expectations: ids are the device's own and times are checked by order instead.
 VOLATILE_FIELDS = {"t_ms", "call_id", "recording_ref"}
 
@@ -40,13 +55,15 @@ _NOT_KEPT = {"steps", "expect", "forbid", "count", "interval", "every", "store",
 def _common(session: HandsetSession | KioskSession) -> dict[str, Any]:
     """The world the session started in, its steps, its end and its milestones as expectations."""
     doc = session.scenario.model_dump(mode="json", exclude_defaults=True, exclude=_NOT_KEPT)
-    doc["description"] = ("Played by hand with `ringfence sim play`; replay it on a fresh device:"
-                          " `ringfence sim run --fresh`.")
+    doc["description"] = (
+        "Played by hand with `ringfence sim play`; replay it on a fresh device: `ringfence sim run --fresh`."
+    )
     doc["until_s"] = round(session.now, 3)
     doc["steps"] = [s.model_dump(mode="json", exclude_defaults=True) for s in session.steps]
     doc["expect"] = [
         {k: v for k, v in r.items() if k not in VOLATILE_FIELDS}
-        for r in session.records if r.get("event") in EXPECTED_EVENTS
+        for r in session.records
+        if r.get("event") in EXPECTED_EVENTS
     ]
     return doc
 
@@ -56,8 +73,10 @@ def kiosk_document(session: KioskSession) -> dict[str, Any]:
     doc = _common(session)
     end = doc["until_s"] + 1.0
     outages = [*session.setup.outages, *((begin, end if until is None else until) for begin, until in session.outages)]
-    doc = {**doc, "kiosk": session.setup.model_copy(update={"outages": outages}).model_dump(
-        mode="json", exclude_defaults=True)}
+    doc = {
+        **doc,
+        "kiosk": session.setup.model_copy(update={"outages": outages}).model_dump(mode="json", exclude_defaults=True),
+    }
     return _drop_none(doc)
 
 

@@ -52,10 +52,12 @@ class SipHandsetApp(HandsetApp, inherit_bindings=False):
         far.border_title = "SIP peer (a real line: no called-party keys)"
         status, reason = line.sip.last_response
         target = line.sip.target(view.number) if view.number else "—"
-        self.show(far,
-                  f"calls     {target}\n"
-                  f"progress  {view.line or 'idle'}\n"
-                  f"response  {f'{status} {reason}' if status else '—'}\n"
-                  f"it hears  {view.speaking('line', self.session.now) or '…'}\n"
-                  f"far audio {self.session.far_level()}\n"
-                  f"ended     {view.end_reason or '—'}")
+        self.show(
+            far,
+            f"calls     {target}\n"
+            f"progress  {view.line or 'idle'}\n"
+            f"response  {f'{status} {reason}' if status else '—'}\n"
+            f"it hears  {view.speaking('line', self.session.now) or '…'}\n"
+            f"far audio {self.session.far_level()}\n"
+            f"ended     {view.end_reason or '—'}",
+        )

@@ -78,8 +78,10 @@ def load_device_config(config_path: Path, scenario: Scenario, data_dir: Path) ->
     except world_mod.WorldError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     if config.line.backend != "sip":
-        raise ScenarioError(f"{config_path}: line.backend is {config.line.backend!r}; --line sip needs "
-                            'backend = "sip" (see examples/sip-line.toml)')
+        raise ScenarioError(
+            f"{config_path}: line.backend is {config.line.backend!r}; --line sip needs "
+            'backend = "sip" (see examples/sip-line.toml)'
+        )
     if config.device.role != "handset":
         raise ScenarioError(f"{config_path}: device.role is {config.device.role!r}; only a handset has a line")
     return config
@@ -90,8 +92,9 @@ class SipHandsetSession(HandsetSession):
 
     realtime_only = True
 
-    def __init__(self, scenario: Scenario, data_dir: Path, config_path: Path,
-                 emit: Callable[[Record], None] = lambda r: None) -> None:
+    def __init__(
+        self, scenario: Scenario, data_dir: Path, config_path: Path, emit: Callable[[Record], None] = lambda r: None
+    ) -> None:
         self.config_path = config_path
         super().__init__(scenario, data_dir, emit)
 
@@ -118,8 +121,14 @@ class SipHandsetSession(HandsetSession):
         self._emit = emit
         self._actor = _Actor(self.clock, self.devices, None, self.mic, None, self._collect)  # type: ignore[arg-type]
         try:
-            self.runtime = boot_device(self.config, self.clock, self.devices, scenario,  # type: ignore[arg-type]
-                                       timing, self._collect)
+            self.runtime = boot_device(
+                self.config,
+                self.clock,
+                self.devices,
+                scenario,  # type: ignore[arg-type]
+                timing,
+                self._collect,
+            )
         except DeviceError as exc:
             raise ScenarioError(f"{self.config_path}: the SIP line cannot start ({exc})") from None
         stop = threading.Event()

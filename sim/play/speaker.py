@@ -42,8 +42,9 @@ class Speaker:
             return
         try:
             sd.query_devices(kind="output")
-            self._stream = sd.OutputStream(samplerate=SAMPLE_RATE, channels=2, dtype="int16",
-                                           callback=self._fill, latency="low")
+            self._stream = sd.OutputStream(
+                samplerate=SAMPLE_RATE, channels=2, dtype="int16", callback=self._fill, latency="low"
+            )
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:  # no output device, or none that takes 8 kHz stereo
             self._stream = None

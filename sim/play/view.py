@@ -26,7 +26,9 @@ def money(cents: int | None) -> str:
 def describe(record: Record) -> str:
     """One readable line: the time, the event, then its fields (ids shortened; a prompt as who hears what)."""
     if record.get("event") == "prompt":
-        return f"{clock_text(record['t_ms'] / 1000)} {'prompt':<16} to {record.get('to', ''):<5} {record.get('text', '')}"
+        return (
+            f"{clock_text(record['t_ms'] / 1000)} {'prompt':<16} to {record.get('to', ''):<5} {record.get('text', '')}"
+        )
     fields = []
     for key, value in record.items():
         if key in ("t_ms", "event") or value in ("", [], {}, None):
@@ -82,8 +84,13 @@ class CallView:
             case "call_checked":
                 self.limit_s = record.get("limit_s")
             case "dial":
-                self.number, self.line, self.connected_at, self.ended_at, self.end_reason = \
-                    record["number"], "dialing", None, None, ""
+                self.number, self.line, self.connected_at, self.ended_at, self.end_reason = (
+                    record["number"],
+                    "dialing",
+                    None,
+                    None,
+                    "",
+                )
             case "line_progress":
                 self.line = record["state"]
             case "line_answered":
@@ -97,8 +104,9 @@ class CallView:
                 self.line = f"ended ({self.end_reason})"
             case "prompt":
                 start = record.get("starts_ms", record["t_ms"]) / 1000
-                spoken = _Spoken(record.get("text", record.get("id", "")), start,
-                                 start + record.get("duration_ms", 0) / 1000)
+                spoken = _Spoken(
+                    record.get("text", record.get("id", "")), start, start + record.get("duration_ms", 0) / 1000
+                )
                 to = record.get("to", "ear")
                 for target in ("ear", "line"):
                     if to in (target, "both"):

@@ -13,9 +13,15 @@ from tests.installed import missing
 ROOT = Path(__file__).resolve().parents[2]
 #: bench module -> the results file it writes; the SpanDSP peers need scripts/setup-bench.
 BENCHES = {
-    "hal": "hal.md", "dsp_dtmf": "dsp_dtmf.md", "dsp_progress": "dsp_progress.md",
-    "dsp_threeway": "dsp_threeway_tuning_quick.md", "handset": "handset.md", "rules": "rules.md", "sync": "sync.md",
-    "kiosk": "kiosk.md", "pin_kdf": "pin_kdf.md",
+    "hal": "hal.md",
+    "dsp_dtmf": "dsp_dtmf.md",
+    "dsp_progress": "dsp_progress.md",
+    "dsp_threeway": "dsp_threeway_tuning_quick.md",
+    "handset": "handset.md",
+    "rules": "rules.md",
+    "sync": "sync.md",
+    "kiosk": "kiosk.md",
+    "pin_kdf": "pin_kdf.md",
 }
 #: Benches with a test of their own that also judges what they report: bench.flash and bench.prompt_codecs
 #: (tests/tech/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
@@ -33,8 +39,14 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
             spandsp.harness()
         except spandsp.SpanDspUnavailable as exc:
             missing(f"SpanDSP: {exc} (scripts/setup-bench installs it)")
-    result = subprocess.run([sys.executable, "-m", f"bench.{name}", "--quick", "--out", str(tmp_path)],
-                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--quick", "--out", str(tmp_path)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     report = (tmp_path / BENCHES[name]).read_text()

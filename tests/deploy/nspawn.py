@@ -33,8 +33,18 @@ class Machine:
     # -- the tree ------------------------------------------------------------------------------------------
 
     def build(self) -> None:
-        for part in ("usr", "etc/systemd/system/multi-user.target.wants", "var/lib", "var/log/journal", "run",
-                     "tmp", "proc", "sys", "dev", "root"):
+        for part in (
+            "usr",
+            "etc/systemd/system/multi-user.target.wants",
+            "var/lib",
+            "var/log/journal",
+            "run",
+            "tmp",
+            "proc",
+            "sys",
+            "dev",
+            "root",
+        ):
             (self.root / part).mkdir(parents=True, exist_ok=True)
         for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "usr/sbin")):
             (self.root / link).symlink_to(target)
@@ -46,10 +56,13 @@ class Machine:
         shutil.copy("/usr/lib/os-release", etc / "os-release")
         (etc / "machine-id").write_text("")
         (etc / "hostname").write_text(self.name + "\n")
-        (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
-                                    f"ringfence:x:{UID}:{UID}:ringfence:/var/lib/ringfence:/usr/sbin/nologin\n")
-        (etc / "group").write_text(f"root:x:0:\naudio:x:29:ringfence\ndialout:x:20:ringfence\n"
-                                   f"gpio:x:{GPIO_GID}:ringfence\nringfence:x:{UID}:\n")
+        (etc / "passwd").write_text(
+            f"root:x:0:0:root:/root:/bin/bash\nringfence:x:{UID}:{UID}:ringfence:/var/lib/ringfence:/usr/sbin/nologin\n"
+        )
+        (etc / "group").write_text(
+            f"root:x:0:\naudio:x:29:ringfence\ndialout:x:20:ringfence\n"
+            f"gpio:x:{GPIO_GID}:ringfence\nringfence:x:{UID}:\n"
+        )
         (etc / "shadow").write_text("root:*:19000:0:99999:7:::\nringfence:!:19000::::::\n")
         (etc / "shadow").chmod(0o600)
 
@@ -70,10 +83,24 @@ class Machine:
     def boot(self, timeout: float = 90.0) -> None:
         site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
         self.process = subprocess.Popen(
-            ["systemd-nspawn", "--quiet", "--directory", str(self.root), "--machine", self.name, "--register=no",
-             "--keep-unit", "--private-network", "--bind-ro=/usr", f"--bind-ro={site}:{SYSTEM_SITE}",
-             f"--bind-ro={ROOT}", "--boot"],
-            stdin=subprocess.DEVNULL, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                "systemd-nspawn",
+                "--quiet",
+                "--directory",
+                str(self.root),
+                "--machine",
+                self.name,
+                "--register=no",
+                "--keep-unit",
+                "--private-network",
+                "--bind-ro=/usr",
+                f"--bind-ro={site}:{SYSTEM_SITE}",
+                f"--bind-ro={ROOT}",
+                "--boot",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -109,9 +136,13 @@ class Machine:
 
     def run(self, *command: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         assert self.leader is not None
-        return subprocess.run(["nsenter", "--target", str(self.leader), "--mount", "--uts", "--ipc", "--net",
-                               "--pid", "--", *command], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(
+            ["nsenter", "--target", str(self.leader), "--mount", "--uts", "--ipc", "--net", "--pid", "--", *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def show(self, unit: str, *properties: str) -> dict[str, str]:
         out = self.run("systemctl", "show", unit, "-p", ",".join(properties)).stdout

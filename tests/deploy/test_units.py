@@ -12,8 +12,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ("ringfence.service", "ringfence-flash.service")
 MAX_EXPOSURE = 3.0
-REQUIRED = ("NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory=ringfence", "UMask=0077",
-            "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service")
+REQUIRED = (
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "StateDirectory=ringfence",
+    "UMask=0077",
+    "PrivateTmp=yes",
+    "CapabilityBoundingSet=",
+    "SystemCallFilter=@system-service",
+)
 #: The device unit as it shipped before it was hardened: the check must tell it apart.
 UNHARDENED = """\
 [Unit]
@@ -30,8 +37,13 @@ WantedBy=multi-user.target
 
 
 def exposure(unit: Path) -> float:
-    done = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)
     assert found, f"systemd-analyze gave no score for {unit.name}: {done.stderr.strip()}"
     return float(found.group(1))
@@ -66,6 +78,11 @@ def test_the_device_unit_keeps_slots_and_configuration_read_only() -> None:
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_each_unit_is_valid_for_systemd(unit: str) -> None:
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(ROOT / "deploy" / unit)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(ROOT / "deploy" / unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0 and "Unknown" not in done.stderr and "Invalid" not in done.stderr, done.stderr

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.timeout(300)]
 
 HOME = "var/lib/ringfence"
 #: The good firmware: before running its loop it tries what a bad update would, and writes down what happened.
-PROBE = b'''\
+PROBE = b"""\
 import json, os
 results = {}
 for name, path in (("slot", os.environ["RINGFENCE_SLOT"] + "/evil.py"), ("system", "/usr/local/evil.py"),
@@ -36,7 +36,7 @@ for name, path in (("slot", os.environ["RINGFENCE_SLOT"] + "/evil.py"), ("system
 results["data_mode"] = oct(os.stat("/var/lib/ringfence/var/probe").st_mode & 0o777)
 with open("/var/lib/ringfence/var/probe.json", "w") as out:
     json.dump(results, out)
-'''
+"""
 #: The shipped unit, with the test's firmware command and shorter times.
 OVERRIDE = """\
 [Service]
@@ -75,8 +75,9 @@ def test_a_hung_update_is_restarted_by_systemd_then_rolled_back_and_the_good_slo
     machine.install_unit(ROOT / "deploy/ringfence.service", OVERRIDE)
     machine.boot()
 
-    wait_until(lambda: SlotManager(home).load().good == "a" and SlotManager(home).load().trial is None, 120,
-               "the rollback")
+    wait_until(
+        lambda: SlotManager(home).load().good == "a" and SlotManager(home).load().trial is None, 120, "the rollback"
+    )
     assert SlotManager(home).load().slots["b"].status == "bad"
     wait_until(lambda: (home / "var/probe.json").exists(), 30, "the good slot's firmware")
     journal = machine.journal("ringfence.service")
@@ -108,8 +109,9 @@ def test_nothing_intact_to_start_stops_with_one_line_and_is_not_restarted(
     machine.chown_state()
     machine.install_unit(ROOT / "deploy/ringfence.service", OVERRIDE)
     machine.boot()
-    wait_until(lambda: machine.show("ringfence.service", "ActiveState")["ActiveState"] == "failed", 60,
-               "the service to stop")
+    wait_until(
+        lambda: machine.show("ringfence.service", "ActiveState")["ActiveState"] == "failed", 60, "the service to stop"
+    )
     time.sleep(5)  # RestartSec is 2 s: a crash loop would have restarted it by now
     state = machine.show("ringfence.service", "ActiveState", "NRestarts", "ExecMainStatus")
     assert state == {"ActiveState": "failed", "NRestarts": "0", "ExecMainStatus": "2"}
@@ -130,10 +132,18 @@ def test_a_bundle_flashed_to_the_hardened_receiver_is_started_and_kept_by_the_de
 ) -> None:
     home = DeviceHome(machine.root / HOME)
     home.etc.mkdir(parents=True)
-    home.identity_path.write_text(Identity(
-        device_id="handset-7", hardware=HARDWARE, role="handset", facility="north", housing_unit="B",
-        central_url="tcp://127.0.0.1:1", sync_key_id="0" * 16, provisioned_at="2026-01-01T00:00:00+00:00",
-    ).model_dump_json())
+    home.identity_path.write_text(
+        Identity(
+            device_id="handset-7",
+            hardware=HARDWARE,
+            role="handset",
+            facility="north",
+            housing_unit="B",
+            central_url="tcp://127.0.0.1:1",
+            sync_key_id="0" * 16,
+            provisioned_at="2026-01-01T00:00:00+00:00",
+        ).model_dump_json()
+    )
     keyring.save(home.keyring_path)
     (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
     home.slots().seed(make_bundle("1.0.0", files={"app.py": BEATING}), keyring, HARDWARE)
@@ -149,8 +159,19 @@ def test_a_bundle_flashed_to_the_hardened_receiver_is_started_and_kept_by_the_de
     except AssertionError:
         raise AssertionError(machine.journal("ringfence-flash.service")[-2000:]) from None
 
-    flashed = machine.run("/usr/bin/python3", "-m", "firmware", "flash", "/root/fw.rfb", "--link",
-                          "tcp://127.0.0.1:7401", "--plain-tcp", "--access-key", "/root/access.key", timeout=120)
+    flashed = machine.run(
+        "/usr/bin/python3",
+        "-m",
+        "firmware",
+        "flash",
+        "/root/fw.rfb",
+        "--link",
+        "tcp://127.0.0.1:7401",
+        "--plain-tcp",
+        "--access-key",
+        "/root/access.key",
+        timeout=120,
+    )
     assert flashed.returncode == 0, flashed.stdout + flashed.stderr
     wait_until(lambda: SlotManager(home.root).load().good == "b", 60, "the new slot to be kept")
     journal = machine.journal("ringfence.service")

@@ -31,8 +31,11 @@ def test_dtmf_on_an_8khz_mono_file(tmp_path: Path) -> None:
     write_wav(path, to_int16(dtmf_string("19#", on_s=0.08, off_s=0.07, lead_s=0.5)))
     code, lines, _ = run("dsp", "dtmf", str(path))
     assert code == 0
-    assert lines == [{"digit": "1", "start_ms": 500, "end_ms": 580}, {"digit": "9", "start_ms": 650, "end_ms": 730},
-                     {"digit": "#", "start_ms": 800, "end_ms": 880}]
+    assert lines == [
+        {"digit": "1", "start_ms": 500, "end_ms": 580},
+        {"digit": "9", "start_ms": 650, "end_ms": 730},
+        {"digit": "#", "start_ms": 800, "end_ms": 880},
+    ]
 
 
 def test_dtmf_on_a_44k1_stereo_file_is_converted(tmp_path: Path) -> None:
@@ -78,9 +81,11 @@ def test_non_audio_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_missing_file_and_directory_are_clear_errors(tmp_path: Path) -> None:
     assert run("dsp", "dtmf", str(tmp_path / "nope.wav"))[2].strip() == (
-        f"ringfence: error: {tmp_path / 'nope.wav'}: no such file")
+        f"ringfence: error: {tmp_path / 'nope.wav'}: no such file"
+    )
     assert run("dsp", "dtmf", str(tmp_path))[2].strip() == (
-        f"ringfence: error: {tmp_path}: is a directory, not a WAV file")
+        f"ringfence: error: {tmp_path}: is a directory, not a WAV file"
+    )
 
 
 @pytest.mark.parametrize("encoding", ["u-law", "a-law"])
@@ -99,8 +104,9 @@ def test_g711_wav_is_decoded(tmp_path: Path, encoding: str) -> None:
 def test_the_installed_command_prints_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "keys.wav"
     write_wav(path, to_int16(dtmf_string("5", lead_s=0.2)))
-    done = subprocess.run([sys.executable, "-m", "firmware", "dsp", "dtmf", str(path)], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware", "dsp", "dtmf", str(path)], capture_output=True, text=True, check=True
+    )
     assert [json.loads(line) for line in done.stdout.splitlines()] == [{"digit": "5", "start_ms": 200, "end_ms": 270}]
 
 

@@ -29,7 +29,8 @@ def test_unknown_key_is_refused() -> None:
 
 def test_dialled_string_round_trips_through_the_receiver() -> None:
     assert "".join(d.digit for d in detect(to_int16(dtmf_string("0123456789*#ABCD", lead_s=0.1)))) == (
-        "0123456789*#ABCD")
+        "0123456789*#ABCD"
+    )
 
 
 def test_frame_levels_per_20_ms_frame() -> None:
@@ -51,7 +52,7 @@ def test_prompt_mixed_at_the_requested_level_and_position() -> None:
     prompt = sines([700], [-3], 0.5)
     out = mix_into(stream, prompt, 1.0, -18.0)
     assert out.dtype == np.int16 and len(out) == len(stream)
-    assert not out[: SAMPLE_RATE].any()
+    assert not out[:SAMPLE_RATE].any()
     assert dbm0(out[SAMPLE_RATE : SAMPLE_RATE + 4000]) == pytest.approx(-18, abs=0.1)
 
 

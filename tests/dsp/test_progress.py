@@ -17,8 +17,7 @@ LEAD = 0.5
 
 
 def sit() -> np.ndarray:
-    return np.concatenate([sines([913.8], [-14], 0.274), sines([1370.6], [-14], 0.274),
-                           sines([1776.7], [-14], 0.380)])
+    return np.concatenate([sines([913.8], [-14], 0.274), sines([1370.6], [-14], 0.274), sines([1776.7], [-14], 0.380)])
 
 
 def recall_dial(total_s: float = 2.0) -> np.ndarray:
@@ -154,8 +153,9 @@ def test_streaming_in_odd_chunks_matches_batch_on_tones_and_music() -> None:
         assert np.allclose([v for _, *ts in streamed for v in ts], [v for _, *ts in batch for v in ts])
 
 
-@pytest.mark.parametrize("burst_s,expected", [(0.10, "recall_dial"), (0.08, "recall_dial"), (0.05, "dial"),
-                                             (0.16, "dial")])
+@pytest.mark.parametrize(
+    "burst_s,expected", [(0.10, "recall_dial"), (0.08, "recall_dial"), (0.05, "dial"), (0.16, "dial")]
+)
 def test_recall_dial_needs_stutter_bursts_of_about_100_ms(burst_s: float, expected: str) -> None:
     bursts = cadence([350, 440], -13, [burst_s, burst_s], 6 * burst_s)
     signal = np.concatenate([bursts, sines([350, 440], [-13, -13], 1.0)])
@@ -167,8 +167,13 @@ def _off(freqs: list[float], error: float) -> list[float]:
 
 
 def _sit_variant(first_hz: float, second_hz: float, error: float) -> np.ndarray:
-    return np.concatenate([sines(_off([first_hz], error), [-20], 0.274), sines(_off([second_hz], error), [-20], 0.274),
-                           sines(_off([1776.7], error), [-20], 0.380)])
+    return np.concatenate(
+        [
+            sines(_off([first_hz], error), [-20], 0.274),
+            sines(_off([second_hz], error), [-20], 0.274),
+            sines(_off([1776.7], error), [-20], 0.380),
+        ]
+    )
 
 
 @pytest.mark.parametrize("error", [-0.02, -0.0175, -0.01, 0.01, 0.0175, 0.02])
@@ -187,13 +192,13 @@ def test_every_tone_within_2_percent_is_named_by_its_cadence(error: float) -> No
         assert [s.tone for s in detect_progress(to_int16(signal))] == [name], (name, error)
 
 
-@pytest.mark.parametrize(("first_hz", "second_hz"), [(913.8, 1370.6), (985.2, 1428.5), (913.8, 1428.5),
-                                                      (985.2, 1370.6)])
+@pytest.mark.parametrize(
+    ("first_hz", "second_hz"), [(913.8, 1370.6), (985.2, 1428.5), (913.8, 1428.5), (985.2, 1370.6)]
+)
 def test_sit_low_and_high_segment_variants(first_hz: float, second_hz: float) -> None:
     for error in (-0.015, 0.0, 0.015):
         signal = np.concatenate([np.zeros(2000), _sit_variant(first_hz, second_hz, error), np.zeros(8000)])
         assert [s.tone for s in detect_progress(to_int16(signal))] == ["sit"], (first_hz, second_hz, error)
-
 
 
 def test_a_short_chord_on_ringback_frequencies_is_not_ringback() -> None:

@@ -21,9 +21,16 @@ from tests.dsp.conftest import need, sound_file
 from tests.installed import need_program
 
 HARD_PROMPTS = [
-    "en/vm-rec-name.wav", "es/conf-usermenu.wav", "es/dictate/truncating_audio.wav", "es/phonetic/c_p.wav",
-    "es/priv-callee-options.wav", "es/queue-periodic-announce.wav", "en/vm-intro.wav", "en/conf-errormenu.wav",
-    "es/vm-intro.wav", "en/agent-loginok.wav",
+    "en/vm-rec-name.wav",
+    "es/conf-usermenu.wav",
+    "es/dictate/truncating_audio.wav",
+    "es/phonetic/c_p.wav",
+    "es/priv-callee-options.wav",
+    "es/queue-periodic-announce.wav",
+    "en/vm-intro.wav",
+    "en/conf-errormenu.wav",
+    "es/vm-intro.wav",
+    "en/agent-loginok.wav",
 ]
 
 

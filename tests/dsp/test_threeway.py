@@ -14,10 +14,19 @@ from sim.channel import mulaw_roundtrip, voiceband
 SR = 8000
 
 
-def line(seconds: float = 20.0, *, hold: tuple[float, float] | None = None, clicks: tuple[float, ...] = (),
-         click_ms: float = 8.0, room_db: float = -50.0, access_db: float = -58.0, idle_db: float = -80.0,
-         mic_off: tuple[float, float] | None = None, bleed: tuple[float, float, list[float]] | None = None,
-         seed: int = 1) -> np.ndarray:
+def line(
+    seconds: float = 20.0,
+    *,
+    hold: tuple[float, float] | None = None,
+    clicks: tuple[float, ...] = (),
+    click_ms: float = 8.0,
+    room_db: float = -50.0,
+    access_db: float = -58.0,
+    idle_db: float = -80.0,
+    mic_off: tuple[float, float] | None = None,
+    bleed: tuple[float, float, list[float]] | None = None,
+    seed: int = 1,
+) -> np.ndarray:
     """Far-end audio: room noise and access noise, cut to the switch's idle noise during `hold`."""
     rng = np.random.default_rng(seed)
     n = round(seconds * SR)
@@ -107,8 +116,9 @@ def test_click_in_speech_like_noise_is_not_a_click() -> None:
     assert [e for e in events if e.event == "click"] == []
 
 
-@pytest.mark.parametrize(("freqs", "name"), [([350.0, 440.0], "dial tone"), ([440.0, 480.0], "ringback"),
-                                             ([770.0, 1336.0], "DTMF")])
+@pytest.mark.parametrize(
+    ("freqs", "name"), [([350.0, 440.0], "dial tone"), ([440.0, 480.0], "ringback"), ([770.0, 1336.0], "DTMF")]
+)
 def test_bridged_tones_in_a_held_line(freqs: list[float], name: str) -> None:
     events = analyse(line(hold=(10.0, 18.0), bleed=(10.4, 0.8, freqs)))
     tones = [e for e in events if e.event == "bridged_tone"]
@@ -174,8 +184,9 @@ def test_no_decision_before_the_floor_is_learned() -> None:
     assert decisions(analyse(line(hold=(0.5, 8.0)))) == []
 
 
-@pytest.mark.parametrize("bad", [{"sensitivity": 1.5}, {"flash_gap_s": (1.0, 0.5)}, {"idle_ceiling_dbm0": 3},
-                                 {"unknown": 1}])
+@pytest.mark.parametrize(
+    "bad", [{"sensitivity": 1.5}, {"flash_gap_s": (1.0, 0.5)}, {"idle_ceiling_dbm0": 3}, {"unknown": 1}]
+)
 def test_bad_config_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ThreeWayConfig(**bad)  # type: ignore[arg-type]

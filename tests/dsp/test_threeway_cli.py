@@ -96,7 +96,9 @@ def test_evidence_in_spanish_keeps_the_json_shape(tmp_path: Path) -> None:
     path = _write(tmp_path / "call.wav", call.samples)
     en = _lines(CliRunner().invoke(threeway, [str(path)]).output)
     es = _lines(CliRunner().invoke(threeway, [str(path), "--lang", "es"]).output)
-    assert [(r["event"], r["at_ms"], r["confidence"]) for r in en] == [(r["event"], r["at_ms"], r["confidence"]) for r in es]
+    assert [(r["event"], r["at_ms"], r["confidence"]) for r in en] == [
+        (r["event"], r["at_ms"], r["confidence"]) for r in es
+    ]
     (decision,) = [r for r in es if r["event"] == "three_way"]
     assert any("línea retenida" in e for e in decision["evidence"])  # type: ignore[union-attr]
     assert decision["evidence"] != next(r for r in en if r["event"] == "three_way")["evidence"]

@@ -72,14 +72,17 @@ def test_central_pins_makes_verifiers_the_device_finds_by_pin(tmp_path: Path) ->
     store.close()
 
 
-@pytest.mark.parametrize(("csv", "message"), [
-    ("inmate_id,pin\nB1,12\n", "roster.csv:2: inmate 'B1': a PIN is 4 to 12 digits"),
-    ("inmate_id,pin,name\nB1,1234,Ana\nB1,5678,Ana\n", "roster.csv:3: inmate 'B1' appears twice"),
-    ("inmate_id,pin,badge\nB1,1234,7\n", "roster.csv:1: unknown column(s) badge"),
-    ("name,pin\nAna,1234\n", "expected a header row with inmate_id and pin"),
-    ("inmate_id,pin\nB1,1234\n", "inmates['B1']: name: required key is missing"),
-    ("", "expected a header row"),
-])
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("inmate_id,pin\nB1,12\n", "roster.csv:2: inmate 'B1': a PIN is 4 to 12 digits"),
+        ("inmate_id,pin,name\nB1,1234,Ana\nB1,5678,Ana\n", "roster.csv:3: inmate 'B1' appears twice"),
+        ("inmate_id,pin,badge\nB1,1234,7\n", "roster.csv:1: unknown column(s) badge"),
+        ("name,pin\nAna,1234\n", "expected a header row with inmate_id and pin"),
+        ("inmate_id,pin\nB1,1234\n", "inmates['B1']: name: required key is missing"),
+        ("", "expected a header row"),
+    ],
+)
 def test_a_bad_roster_row_is_one_line_naming_file_and_row(tmp_path: Path, csv: str, message: str) -> None:
     (tmp_path / "roster.csv").write_text(csv)
     result = run("central", "pins", "--facility", str(tmp_path), "roster.csv", cwd=tmp_path)
@@ -98,16 +101,16 @@ def test_the_readme_tour_syncs_a_device_makes_a_call_and_the_server_receives_it(
     assert run("central", "enroll", "--db", str(db), "--out", str(creds), "A-12").returncode == 0
     assert run("central", "load", "--db", str(db), str(facility)).returncode == 0
     url = f"tcp://127.0.0.1:{free_port()}"
-    server = subprocess.Popen(ringfence("central", "serve", "--db", str(db), "--link", url), cwd=ROOT,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        ringfence("central", "serve", "--db", str(db), "--link", url), cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert server.stderr is not None and server.stderr.readline().startswith("serving")
         first = run("sync", "--link", url, "--store", str(store), "--credentials", str(creds))
         assert first.returncode == 0 and "sync agreed" in first.stdout, first.stderr
         (tmp_path / "etc").mkdir()
         shutil.copy(facility / "pin-pepper", tmp_path / "etc" / "pin-pepper")  # the tour's `install` line
-        call = run("sim", "run", "--existing-store", "--data-dir", str(store.parent),
-                   str(EXAMPLES / "first-call.toml"))
+        call = run("sim", "run", "--existing-store", "--data-dir", str(store.parent), str(EXAMPLES / "first-call.toml"))
         assert call.returncode == 0, call.stderr
         events = [json.loads(line) for line in call.stdout.splitlines()]
         cdr = next(e for e in events if e["event"] == "cdr")

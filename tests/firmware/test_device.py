@@ -37,8 +37,10 @@ def test_a_missing_sound_card_is_a_device_error_naming_it() -> None:
     ("toml", "message"),
     [
         ('[gpio]\nbackend = "lgpio"\n', "gpio.backend = 'lgpio': cannot open the keypad and hookswitch"),
-        ('[audio]\nbackend = "sounddevice"\ndevice = "ringfence-no-such-card"\n',
-         "audio device ringfence-no-such-card at its default rate"),
+        (
+            '[audio]\nbackend = "sounddevice"\ndevice = "ringfence-no-such-card"\n',
+            "audio device ringfence-no-such-card at its default rate",
+        ),
     ],
 )
 def test_ringfence_run_on_unusable_hardware_exits_2_with_one_line(tmp_path: Path, toml: str, message: str) -> None:
@@ -52,8 +54,13 @@ def test_ringfence_run_on_unusable_hardware_exits_2_with_one_line(tmp_path: Path
     path = tmp_path / "device.toml"
     path.write_text(toml)
     result = subprocess.run(
-        [sys.executable, "-m", "firmware", "run", "--config", str(path)], cwd=tmp_path, capture_output=True,
-        text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False,
+        [sys.executable, "-m", "firmware", "run", "--config", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -79,8 +86,11 @@ def test_a_damaged_config_says_so_once_and_waits_out_of_service_until_it_is_corr
     path = tmp_path / "device.toml"
     path.write_text('[device]\nrole = "handset"\nid = "A 12"\n')
     process = subprocess.Popen(
-        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"], cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     try:
@@ -89,8 +99,10 @@ def test_a_damaged_config_says_so_once_and_waits_out_of_service_until_it_is_corr
         assert first.startswith(f"ringfence: error: {path}: device.id") and "out of service" in first
         time.sleep(2 * 2.0 + 0.5)  # two re-reads of the same damage
         assert process.poll() is None, "it did not exit (a service manager would restart it in a loop)"
-        path.write_text(f'[device]\nrole = "handset"\nid = "A-12"\n[sync]\nenabled = false\n'
-                        f'[paths]\ndata_dir = "{tmp_path / "var"}"\n')
+        path.write_text(
+            f'[device]\nrole = "handset"\nid = "A-12"\n[sync]\nenabled = false\n'
+            f'[paths]\ndata_dir = "{tmp_path / "var"}"\n'
+        )
         started = process.stderr.readline()
         assert started.startswith("ringfence: handset A-12 starting: keypad=sim"), started
     finally:
@@ -104,13 +116,20 @@ def test_an_all_simulated_handset_refuses_to_start_without_sim(tmp_path: Path) -
     path = tmp_path / "device.toml"
     path.write_text(f'[paths]\ndata_dir = "{tmp_path}"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "firmware", "run", "--config", str(path)], cwd=tmp_path, capture_output=True,
-        text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False,
+        [sys.executable, "-m", "firmware", "run", "--config", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"ringfence: error: {path}: every device of this handset is simulated"
-                                     " (keypad=sim hook=sim audio=sim line=sim); set the real backends, or pass"
-                                     " --sim to run a simulated device")
+    assert result.stderr.strip() == (
+        f"ringfence: error: {path}: every device of this handset is simulated"
+        " (keypad=sim hook=sim audio=sim line=sim); set the real backends, or pass"
+        " --sim to run a simulated device"
+    )
 
 
 def test_a_device_waiting_for_its_config_keeps_beating_so_the_supervisor_does_not_restart_it(tmp_path: Path) -> None:
@@ -125,8 +144,12 @@ def test_a_device_waiting_for_its_config_keeps_beating_so_the_supervisor_does_no
     path.write_text('[device]\nrole = "handset"\nid = "A 12"\n')
     read_end, write_end = os.pipe()
     process = subprocess.Popen(
-        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"], cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, pass_fds=(write_end,),
+        [sys.executable, "-m", "firmware", "run", "--config", str(path), "--sim"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        pass_fds=(write_end,),
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", HEARTBEAT_FD_ENV: str(write_end)},
     )
     os.close(write_end)

@@ -19,27 +19,36 @@ EXAMPLE = ROOT / "examples" / "sip-line.toml"
 
 
 def ringfence(*args: str, timeout: float = 40) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "firmware", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def records(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ('backend = "sip"', "dial_template uses {domain} but domain is empty"),
-    ('backend = "sip"\ndomain = "pbx"\nrtp_ports = [5000, 4000]', "rtp_ports must be two ports"),
-    ('backend = "sip"\ndomain = "pbx"\ndial_template = "tel:{number}"', "must be a sip: URI containing {number}"),
-    ('backend = "sip"\ndomain = "pbx"\ndial_template = "sip:{number}@{host}"', "may use only {number} and"),
-    ('backend = "sip"\ndomain = "pbx"\ntransport = "tls"', "line.transport = 'tls'"),
-    ('backend = "sip"\ndomain = "pbx"\ncodecs = ["g729"]', "line.codecs.0 = 'g729'"),
-    ('backend = "sip"\ndomain = "pbx"\ncodecs = ["pcmu", "pcmu"]', "codecs are listed twice"),
-    ('backend = "sip"\ndomain = "pbx"\nregistration = true', "registration = true needs server, domain and"),
-    ('backend = "sip"\ndomain = "pbx"\nserver = "pbx:5060:1"', "line.server = 'pbx:5060:1'"),
-    ('backend = "sip"\ndomain = "pbx"\nlocal_address = "pi.local"', "line.local_address = 'pi.local'"),
-    ('backend = "sip"\ndomain = "pbx"\npassword = "hunter2"', "line.password"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('backend = "sip"', "dial_template uses {domain} but domain is empty"),
+        ('backend = "sip"\ndomain = "pbx"\nrtp_ports = [5000, 4000]', "rtp_ports must be two ports"),
+        ('backend = "sip"\ndomain = "pbx"\ndial_template = "tel:{number}"', "must be a sip: URI containing {number}"),
+        ('backend = "sip"\ndomain = "pbx"\ndial_template = "sip:{number}@{host}"', "may use only {number} and"),
+        ('backend = "sip"\ndomain = "pbx"\ntransport = "tls"', "line.transport = 'tls'"),
+        ('backend = "sip"\ndomain = "pbx"\ncodecs = ["g729"]', "line.codecs.0 = 'g729'"),
+        ('backend = "sip"\ndomain = "pbx"\ncodecs = ["pcmu", "pcmu"]', "codecs are listed twice"),
+        ('backend = "sip"\ndomain = "pbx"\nregistration = true', "registration = true needs server, domain and"),
+        ('backend = "sip"\ndomain = "pbx"\nserver = "pbx:5060:1"', "line.server = 'pbx:5060:1'"),
+        ('backend = "sip"\ndomain = "pbx"\nlocal_address = "pi.local"', "line.local_address = 'pi.local'"),
+        ('backend = "sip"\ndomain = "pbx"\npassword = "hunter2"', "line.password"),
+    ],
+)
 def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expected: str) -> None:
     path = tmp_path / "device.toml"
     path.write_text(f"[line]\n{line}\n")
@@ -52,8 +61,10 @@ def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expect
 def test_the_password_comes_from_its_file_and_a_missing_file_is_named(tmp_path: Path) -> None:
     secret = tmp_path / "sip.secret"
     path = tmp_path / "device.toml"
-    path.write_text(f'[line]\nbackend = "sip"\ndomain = "pbx"\nserver = "10.0.0.1"\nregistration = true\n'
-                    f'password_file = "{secret}"\n')
+    path.write_text(
+        f'[line]\nbackend = "sip"\ndomain = "pbx"\nserver = "10.0.0.1"\nregistration = true\n'
+        f'password_file = "{secret}"\n'
+    )
     cfg = config.load(path)
     with pytest.raises(config.ConfigError, match=f"line.password_file: cannot read {secret}: No such file"):
         cfg.line.sip_settings()
@@ -77,8 +88,19 @@ def test_line_call_plays_records_and_ends_cleanly(tmp_path: Path) -> None:
     t = np.arange(16000) / 8000
     write_wav(tmp_path / "play.wav", (6000 * np.sin(2 * np.pi * 697 * t)).astype(np.int16))
     with sipp.SippPeer(sipp.answer(None, peer_hangs_up=False)) as peer:  # SIPp echoes what we send
-        done = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "1.5",
-                         "--play", str(tmp_path / "play.wav"), "--record", str(tmp_path / "far.wav"))
+        done = ringfence(
+            "line",
+            "call",
+            "--config",
+            str(EXAMPLE),
+            peer.uri,
+            "--seconds",
+            "1.5",
+            "--play",
+            str(tmp_path / "play.wav"),
+            "--record",
+            str(tmp_path / "far.wav"),
+        )
         assert peer.wait(10) == 0, peer.errors()
     assert done.returncode == 0, done.stderr
     events = records(done.stdout)
@@ -115,7 +137,7 @@ def test_line_call_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     bad = ringfence("line", "call", "--config", str(EXAMPLE), "1234", "--play", str(not_audio))
     assert bad.returncode == 2 and "not an audio file" in bad.stderr and "Traceback" not in bad.stderr
     sim = tmp_path / "sim.toml"
-    sim.write_text("[line]\nbackend = \"sim\"\n")
+    sim.write_text('[line]\nbackend = "sim"\n')
     wrong = ringfence("line", "call", "--config", str(sim), "1234")
     assert wrong.returncode == 2 and "a call needs backend" in wrong.stderr
 
@@ -130,7 +152,9 @@ def test_a_sip_port_already_taken_is_one_line(tmp_path: Path) -> None:
         device.write_text(EXAMPLE.read_text().replace("sip_port = 0", f"sip_port = {port}"))
         done = ringfence("line", "call", "--config", str(device), "sip:1@127.0.0.1:9")
     assert done.returncode == 2
-    assert done.stderr.startswith("ringfence: error: line: cannot open the SIP socket") and "Traceback" not in done.stderr
+    assert (
+        done.stderr.startswith("ringfence: error: line: cannot open the SIP socket") and "Traceback" not in done.stderr
+    )
     assert done.stderr.count("\n") == 1
 
 
@@ -140,8 +164,10 @@ def test_the_technicians_line_test_runs_over_the_sip_line(tmp_path: Path) -> Non
     the test hangs up (a CANCEL SIPp expects)."""
     with sipp.SippPeer(sipp.ring_until_cancel()) as peer:
         device = tmp_path / "device.toml"
-        device.write_text(f'[line]\nbackend = "sip"\ndomain = "127.0.0.1:{peer.port}"\nlocal_address = "127.0.0.1"\n'
-                          f'sip_port = 0\n[paths]\ndata_dir = "{tmp_path / "var"}"\n')
+        device.write_text(
+            f'[line]\nbackend = "sip"\ndomain = "127.0.0.1:{peer.port}"\nlocal_address = "127.0.0.1"\n'
+            f'sip_port = 0\n[paths]\ndata_dir = "{tmp_path / "var"}"\n'
+        )
         done = ringfence("diag", "--home", str(tmp_path), "--config", str(device), "--run", "line", "--json")
         assert peer.wait(10) == 0, peer.errors()
     assert done.returncode == 0, done.stderr
@@ -163,7 +189,8 @@ def test_a_sip_handset_assembles_with_the_sip_line_and_a_bad_password_file_is_a_
         assert devices.line.local_port > 0  # started: its SIP socket is bound
     finally:
         devices.close()
-    broken = config.load(EXAMPLE, {"paths": {"data_dir": str(tmp_path)},
-                                   "line": {"password_file": str(tmp_path / "missing.secret")}})
+    broken = config.load(
+        EXAMPLE, {"paths": {"data_dir": str(tmp_path)}, "line": {"password_file": str(tmp_path / "missing.secret")}}
+    )
     with pytest.raises(DeviceError, match="line.backend = 'sip': line.password_file: cannot read"):
         real_devices(broken, clock)

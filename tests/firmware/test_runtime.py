@@ -48,10 +48,12 @@ def test_a_twenty_minute_timer_runs_in_virtual_time_in_well_under_a_second() -> 
 
 def test_restarting_a_timer_moves_it_and_cancelling_stops_it() -> None:
     clock = VirtualClock()
-    machine = Recorder({
-        "1": [StartTimer("t", 5.0), StartTimer("u", 6.0)],
-        "2": [StartTimer("t", 8.0), CancelTimer("u")],
-    })
+    machine = Recorder(
+        {
+            "1": [StartTimer("t", 5.0), StartTimer("u", 6.0)],
+            "2": [StartTimer("t", 8.0), CancelTimer("u")],
+        }
+    )
     runtime = Runtime(clock, [machine])
     runtime.post(KeyDown(0.0, "1"))
     clock.call_at(2.0, lambda: runtime.post(KeyDown(2.0, "2")))
@@ -61,10 +63,12 @@ def test_restarting_a_timer_moves_it_and_cancelling_stops_it() -> None:
 
 def test_a_timer_cancelled_after_it_fired_but_before_it_was_handled_is_not_delivered() -> None:
     clock = VirtualClock()
-    machine = Recorder({
-        "1": [StartTimer("first", 5.0), StartTimer("second", 5.0)],
-        "first": [CancelTimer("second")],  # both fire at 5.0; handling the first cancels the second
-    })
+    machine = Recorder(
+        {
+            "1": [StartTimer("first", 5.0), StartTimer("second", 5.0)],
+            "first": [CancelTimer("second")],  # both fire at 5.0; handling the first cancels the second
+        }
+    )
     runtime = Runtime(clock, [machine])
     runtime.post(KeyDown(0.0, "1"))
     runtime.run_virtual(clock, 10.0)
@@ -160,8 +164,14 @@ def test_keys_of_a_secret_are_logged_hidden_down_and_up() -> None:
     runtime = Runtime(clock, [_PinReader()])
     records: list[dict] = []
     runtime.observe(records.append)
-    for event in (KeyDown(0.1, "4"), KeyDown(0.2, "#"), KeyUp(0.3, "4", 200), KeyUp(0.4, "#", 200),
-                  KeyDown(0.5, "7"), KeyUp(0.6, "7", 100)):
+    for event in (
+        KeyDown(0.1, "4"),
+        KeyDown(0.2, "#"),
+        KeyUp(0.3, "4", 200),
+        KeyUp(0.4, "#", 200),
+        KeyDown(0.5, "7"),
+        KeyUp(0.6, "7", 100),
+    ):
         runtime.post(event)
     runtime.drain()
     assert [r["key"] for r in records] == [HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, HIDDEN_KEY, "7", "7"]
@@ -198,14 +208,28 @@ def test_while_a_machine_captures_input_keys_and_hook_go_to_it_alone() -> None:
     runtime = Runtime(VirtualClock(), [captor, flow])
     records: list[dict[str, object]] = []
     runtime.observe(records.append)
-    for event in (KeyDown(1.0, "1"), KeyDown(2.0, "*"), KeyDown(3.0, "5"), OnHook(4.0, 0), OffHook(5.0),
-                  Event(5.5), KeyDown(6.0, "#"), KeyDown(7.0, "2")):
+    for event in (
+        KeyDown(1.0, "1"),
+        KeyDown(2.0, "*"),
+        KeyDown(3.0, "5"),
+        OnHook(4.0, 0),
+        OffHook(5.0),
+        Event(5.5),
+        KeyDown(6.0, "#"),
+        KeyDown(7.0, "2"),
+    ):
         runtime.post(event)
     runtime.drain()
     kinds = [(type(e).__name__, getattr(e, "key", "")) for e in flow.seen]
     # The key that starts capture reaches everyone; then only non-input events, until the flow hears it is released.
-    assert kinds == [("KeyDown", "1"), ("KeyDown", "*"), ("InputCaptured", ""), ("Event", ""),
-                     ("InputReleased", ""), ("KeyDown", "2")]
+    assert kinds == [
+        ("KeyDown", "1"),
+        ("KeyDown", "*"),
+        ("InputCaptured", ""),
+        ("Event", ""),
+        ("InputReleased", ""),
+        ("KeyDown", "2"),
+    ]
     released = next(e for e in flow.seen if isinstance(e, InputReleased))
     assert released.off_hook is True, "the flow learns the hook moved while it was not listening"
     assert len(captor.seen) == 8 and not any(isinstance(e, InputCaptured | InputReleased) for e in captor.seen)

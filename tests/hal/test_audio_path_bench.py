@@ -17,8 +17,15 @@ pytestmark = [pytest.mark.hardware, pytest.mark.timeout(240)]
 
 def test_quick_run_measures_each_path_while_records_commit_and_a_recording_is_finalised(tmp_path: Path) -> None:
     env = {**os.environ, "PULSE_RUNTIME_PATH": os.environ.get("PULSE_RUNTIME_PATH", "/tmp/ringfence-pulse")}
-    done = subprocess.run([sys.executable, "-m", "bench.audio_path", "--quick", "--out", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=200, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.audio_path", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "audio_path.json").read_text())
     runs = {run["path"]: run for run in report["runs"]}

@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.hardware
 def test_line_bench_quick_mode_measures_every_figure(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.line", "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.line", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "line.json").read_text())
     assert results["delay"]["packet_in_to_frame"]["n"] > 50

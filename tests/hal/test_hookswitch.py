@@ -17,8 +17,9 @@ DEFAULT = HookTiming()
 CUSTOM = HookTiming(bounce_ms=30, pulse_ms=120, flash_ms=900, offhook_debounce_ms=50, pulse_train_gap_ms=250)
 
 
-def run(edges: list[tuple[float, bool]], until_ms: float, timing: HookTiming = DEFAULT,
-        off_hook: bool = True) -> list[Event]:
+def run(
+    edges: list[tuple[float, bool]], until_ms: float, timing: HookTiming = DEFAULT, off_hook: bool = True
+) -> list[Event]:
     """Feed raw edges (ms, on_hook) through the classifier on a virtual clock, as a device would."""
     clock = VirtualClock()
     hook = SimHookSwitch(clock, timing)

@@ -82,11 +82,26 @@ def level_at(samples: np.ndarray, hz: float) -> float:
     return float(power[np.abs(freqs - hz) <= 20].sum() / (power.sum() + 1e-9))
 
 
-@pytest.mark.parametrize(("status", "state"), [
-    (180, "ringing"), (183, "ringing"), (486, "busy"), (600, "busy"), (404, "unreachable"), (484, "unreachable"),
-    (410, "unreachable"), (604, "unreachable"), (480, "no_answer"), (408, "no_answer"), (503, "reorder"),
-    (403, "reorder"), (100, None), (200, None), (487, None),
-])
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        (180, "ringing"),
+        (183, "ringing"),
+        (486, "busy"),
+        (600, "busy"),
+        (404, "unreachable"),
+        (484, "unreachable"),
+        (410, "unreachable"),
+        (604, "unreachable"),
+        (480, "no_answer"),
+        (408, "no_answer"),
+        (503, "reorder"),
+        (403, "reorder"),
+        (100, None),
+        (200, None),
+        (487, None),
+    ],
+)
 def test_each_sip_response_means_what_the_issue_says(status, state):
     assert progress_for(status) == state
 
@@ -124,10 +139,15 @@ def test_our_audio_reaches_the_far_end_and_our_bye_ends_the_call(line):
     assert "line_hung_up" not in sink.kinds()  # we hung up: the line does not report itself
 
 
-@pytest.mark.parametrize(("status", "state"), [
-    ("486 Busy Here", "busy"), ("404 Not Found", "unreachable"), ("480 Temporarily Unavailable", "no_answer"),
-    ("503 Service Unavailable", "reorder"),
-])
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("486 Busy Here", "busy"),
+        ("404 Not Found", "unreachable"),
+        ("480 Temporarily Unavailable", "no_answer"),
+        ("503 Service Unavailable", "reorder"),
+    ],
+)
 def test_refused_calls_become_progress_and_are_acknowledged(line, status, state):
     with sipp.SippPeer(sipp.reject(status)) as peer:
         sip, sink = line()
@@ -213,8 +233,14 @@ def test_rtp_from_a_stranger_is_not_heard(line):
 
 
 def registered_line(line, peer: sipp.SippPeer, password: str, **settings):
-    return line(server=f"127.0.0.1:{peer.port}", domain="ringfence.test", user="handset-a1", password=password,
-                register=True, **settings)
+    return line(
+        server=f"127.0.0.1:{peer.port}",
+        domain="ringfence.test",
+        user="handset-a1",
+        password=password,
+        register=True,
+        **settings,
+    )
 
 
 def test_registration_answers_the_digest_challenge_and_refreshes_before_expiry(line):
@@ -251,8 +277,13 @@ def test_a_registration_that_lapses_is_a_lost_line(line):
 def test_a_silent_registrar_is_a_lost_line_not_a_hang(line):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        _sip, sink = line(server=f"127.0.0.1:{silent.getsockname()[1]}", domain="ringfence.test",
-                         password="s3cret", register=True, response_timeout_s=1.0)
+        _sip, sink = line(
+            server=f"127.0.0.1:{silent.getsockname()[1]}",
+            domain="ringfence.test",
+            password="s3cret",
+            register=True,
+            response_timeout_s=1.0,
+        )
         lost = sink.wait_for("line_service", timeout=4)
     assert lost.state == "out_of_service" and "no answer from the SIP server" in lost.reason
 
@@ -338,8 +369,14 @@ def test_malformed_sip_is_one_line_not_a_traceback_and_the_line_still_calls():
     from pathlib import Path
 
     with sipp.SippPeer(sipp.answer(tone(440, 0.5), talk_ms=600)) as peer:
-        done = subprocess.run([sys.executable, "-c", GARBAGE, peer.uri], capture_output=True, text=True,
-                              timeout=30, cwd=Path(__file__).resolve().parents[2], check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", GARBAGE, peer.uri],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=Path(__file__).resolve().parents[2],
+            check=False,
+        )
         assert peer.wait(10) == 0, peer.errors()
     assert done.stdout.split()[:3] == ["line_progress", "line_answered", "line_hung_up"], done.stderr
     assert "Traceback" not in done.stderr

@@ -28,8 +28,9 @@ TONE_DBM0 = -10.0
 
 @pytest.fixture(scope="module")
 def pulse_null_sink() -> None:
-    started = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60,
-                             check=False)
+    started = subprocess.run(
+        [str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60, check=False
+    )
     if started.returncode != 0:
         pytest.fail(f"PulseAudio null sink did not start: {started.stderr.strip()}")
 
@@ -158,7 +159,7 @@ def test_a_producer_falling_behind_mid_playback_is_reported_as_underrun(port_fac
 def test_a_pause_longer_than_idle_is_the_end_of_playback_not_an_underrun(port_factory) -> None:  # type: ignore[no-untyped-def]
     port, capture = port_factory()
     tone = to_int16(sines([TONE_HZ], [TONE_DBM0], 0.12))
-    for burst in range(2):
+    for _burst in range(2):
         for i in range(6):
             port.play(tone[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
         time.sleep(0.6)

@@ -16,8 +16,13 @@ HOME = "5735550101"
 WORLD: dict[str, Any] = {
     "inmates": {
         "A1001": {"pin": "1234", "name": "John Doe", "housing_unit": "B"},
-        "A1002": {"pin": "5678", "name": "Rosa Diaz", "housing_unit": "B", "status": "restricted",
-                  "restriction": {"reason": "disciplinary", "until": "2026-12-31"}},
+        "A1002": {
+            "pin": "5678",
+            "name": "Rosa Diaz",
+            "housing_unit": "B",
+            "status": "restricted",
+            "restriction": {"reason": "disciplinary", "until": "2026-12-31"},
+        },
     },
     "accounts": {"debit:A1001": {"balance_cents": 5000}, f"prepaid:{CELL}": {"balance_cents": 2000}},
     "numbers": {
@@ -45,8 +50,9 @@ def press(after: float, keys: str) -> dict[str, Any]:
     return {"after_answer_s": after, "do": "press", "keys": keys}
 
 
-def scenario(steps: list[dict[str, Any]], parties: list[dict[str, Any]] = (), until_s: float = 120.0,
-             **extra: Any) -> dict[str, Any]:
+def scenario(
+    steps: list[dict[str, Any]], parties: list[dict[str, Any]] = (), until_s: float = 120.0, **extra: Any
+) -> dict[str, Any]:
     world = copy.deepcopy(WORLD)
     for dataset, values in extra.pop("world", {}).items():
         world.setdefault(dataset, {}).update(values)

@@ -21,13 +21,16 @@ def ledger(tmp_path) -> list[tuple[str, str, int]]:
         return db.execute("SELECT account, kind, amount_cents FROM rules_ledger ORDER BY at, kind").fetchall()
 
 
-@pytest.mark.parametrize(("number", "key", "call_type", "account", "cp_type"), [
-    (HOME, "1", "collect", None, "cp_type_collect"),
-    (CELL, "2", "direct_bill", f"direct_bill:{CELL}", "cp_type_direct_bill"),
-    (HOME, "3", "debit", "debit:A1001", "cp_type_debit"),
-    (CELL, "3", "debit", "debit:A1001", "cp_type_debit"),
-    (CELL, "4", "prepaid", f"prepaid:{CELL}", "cp_type_prepaid"),
-])
+@pytest.mark.parametrize(
+    ("number", "key", "call_type", "account", "cp_type"),
+    [
+        (HOME, "1", "collect", None, "cp_type_collect"),
+        (CELL, "2", "direct_bill", f"direct_bill:{CELL}", "cp_type_direct_bill"),
+        (HOME, "3", "debit", "debit:A1001", "cp_type_debit"),
+        (CELL, "3", "debit", "debit:A1001", "cp_type_debit"),
+        (CELL, "4", "prepaid", f"prepaid:{CELL}", "cp_type_prepaid"),
+    ],
+)
 def test_each_call_type_connects_and_bills_its_payer(tmp_path, number, key, call_type, account, cp_type):
     records = talk(tmp_path, number, key, world={"accounts": DIRECT})
     assert cp_type in prompts(records, "line")
@@ -43,8 +46,9 @@ def test_each_call_type_connects_and_bills_its_payer(tmp_path, number, key, call
 
 def test_direct_bill_needs_an_approved_account(tmp_path):
     steps = dial_steps(CELL, "2")
-    records = run(scenario(steps, until_s=30, world={"accounts": {f"direct_bill:{CELL}": {"approved": False}}}),
-                  tmp_path)
+    records = run(
+        scenario(steps, until_s=30, world={"accounts": {f"direct_bill:{CELL}": {"approved": False}}}), tmp_path
+    )
     assert one(records, "cdr")["end_reason"] == "refuse.no_direct_bill" and not of(records, "dial")
     assert "advice.setup_direct_bill_prepaid" in prompts(records)
 
@@ -56,8 +60,10 @@ def test_prepaid_needs_an_account_for_the_number(tmp_path):
 
 def test_a_call_type_this_unit_does_not_offer_asks_for_another(tmp_path):
     rules = {"units": {"A": {"call_types": ["debit"]}}}
-    steps = dial_steps(HOME, "1") + [{"at_s": 12.0, "action": "keys", "keys": "3"},
-                                     {"at_s": 13.0, "action": "keys", "keys": HOME + "#"}]
+    steps = dial_steps(HOME, "1") + [
+        {"at_s": 12.0, "action": "keys", "keys": "3"},
+        {"at_s": 13.0, "action": "keys", "keys": HOME + "#"},
+    ]
     records = run(scenario(steps, [party(HOME, answer_after_rings=None)], until_s=40, rules=rules), tmp_path)
     assert [r["end_reason"] for r in of(records, "cdr")] == ["refuse.call_type_disabled"]
     assert prompts(records).count("choose_call_type") == 2 and one(records, "dial")["number"] == HOME

@@ -12,8 +12,15 @@ def answered(tmp_path, *actions, until_s=120.0, **behaviour):
 def test_called_party_hears_who_where_what_kind_and_that_it_is_recorded(tmp_path):
     records = answered(tmp_path, press(1.0, "2"))
     said = prompts(records, "line")
-    assert said[:7] == ["cp_call_from", "inmate_name", "cp_inmate_at", "facility.demo-facility", "cp_type_debit",
-                        "cp_monitored", "cp_options"]
+    assert said[:7] == [
+        "cp_call_from",
+        "inmate_name",
+        "cp_inmate_at",
+        "facility.demo-facility",
+        "cp_type_debit",
+        "cp_monitored",
+        "cp_options",
+    ]
 
 
 def test_decline_ends_without_charge(tmp_path):
@@ -100,14 +107,18 @@ def test_busy_no_answer_and_sit_are_told_to_the_inmate(tmp_path):
 def test_no_answer_edges(tmp_path):
     """The ring timeout is 45 s: an answer after 7 rings (42 s) connects, after 8 rings (48 s) it never comes."""
     for rings, connects in ((7, True), (8, False)):
-        records = run(scenario(dial_steps(), [party(HOME, press(1.0, "1"), answer_after_rings=rings)],
-                               until_s=120), tmp_path / str(rings))
+        records = run(
+            scenario(dial_steps(), [party(HOME, press(1.0, "1"), answer_after_rings=rings)], until_s=120),
+            tmp_path / str(rings),
+        )
         assert bool(of(records, "connected")) is connects
 
 
 def test_busy_and_sit_are_heard_from_the_tones_when_the_network_does_not_signal_them(tmp_path):
-    for number, behaviour, reason in [("5735550121", {"busy": True}, "busy"),
-                                      ("5735550122", {"sit": True}, "not_reachable")]:
+    for number, behaviour, reason in [
+        ("5735550121", {"busy": True}, "busy"),
+        ("5735550122", {"sit": True}, "not_reachable"),
+    ]:
         party_ = {"number": number, "signals_progress": False, **behaviour}
         records = run(scenario(dial_steps(number), [party_], until_s=60), tmp_path / reason)
         assert not of(records, "line_progress", state=reason)
@@ -143,15 +154,17 @@ def cost_words(records, language):
 
 def test_a_first_minute_priced_apart_is_said_with_the_per_minute_price(tmp_path):
     # Two minutes billed at least at $0.08: the first minute costs $0.16, each further one $0.08.
-    records = run(scenario(dial_steps(), [party(HOME, press(1.0, "3"), press(14.0, "1"))], rules=FIRST_MINUTE_DEARER),
-                  tmp_path)
+    records = run(
+        scenario(dial_steps(), [party(HOME, press(1.0, "3"), press(14.0, "1"))], rules=FIRST_MINUTE_DEARER), tmp_path
+    )
     assert cost_words(records, "en") == "The first minute costs sixteen cents then eight cents per minute."
     assert of(records, "connected")
 
 
 def test_the_first_minute_and_per_minute_prices_in_spanish(tmp_path):
-    records = run(scenario(dial_steps(), [party(HOME, press(1.0, "8"), press(16.0, "3"))], rules=FIRST_MINUTE_DEARER),
-                  tmp_path)
+    records = run(
+        scenario(dial_steps(), [party(HOME, press(1.0, "8"), press(16.0, "3"))], rules=FIRST_MINUTE_DEARER), tmp_path
+    )
     assert cost_words(records, "es") == "El primer minuto cuesta dieciséis centavos luego ocho centavos por minuto."
 
 

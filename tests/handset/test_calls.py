@@ -77,8 +77,7 @@ def test_far_end_keys_during_the_call_are_logged_and_not_obeyed(tmp_path):
 
 
 def test_attorney_calls_are_not_recorded(tmp_path):
-    world = {"inmates": {"A1001": {"pin": "1234", "name": "John Doe", "housing_unit": "B",
-                                   "attorney_numbers": [HOME]}}}
+    world = {"inmates": {"A1001": {"pin": "1234", "name": "John Doe", "housing_unit": "B", "attorney_numbers": [HOME]}}}
     records = connected_call(tmp_path, 60.0, world=world)
     assert one(records, "connected")["recorded"] is False
     assert "cp_not_recorded" in prompts(records, "line") and "cp_monitored" not in prompts(records)
@@ -93,8 +92,12 @@ def test_far_end_hang_up_ends_the_call_and_tells_the_inmate(tmp_path):
 
 
 def test_star_switches_to_spanish_and_the_choice_is_remembered_for_the_inmate(tmp_path):
-    first = [{"at_s": 0.5, "action": "lift"}, {"at_s": 1.0, "action": "keys", "keys": "*"},
-             {"at_s": 2.0, "action": "keys", "keys": "1234#"}, {"at_s": 5.0, "action": "hang_up"}]
+    first = [
+        {"at_s": 0.5, "action": "lift"},
+        {"at_s": 1.0, "action": "keys", "keys": "*"},
+        {"at_s": 2.0, "action": "keys", "keys": "1234#"},
+        {"at_s": 5.0, "action": "hang_up"},
+    ]
     second = [{"at_s": 10.0, "action": "lift"}, {"at_s": 11.0, "action": "keys", "keys": "1234#"}]
     records = run(scenario(first + second, until_s=20), tmp_path)
     choices = of(records, "prompt", id="choose_call_type")

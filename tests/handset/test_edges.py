@@ -13,8 +13,9 @@ OFF_HOOK_S = LIFT_S + 0.03  # the hookswitch's off-hook debounce
 
 def greeting_ends() -> float:
     catalog = shipped()
-    return OFF_HOOK_S + sum(catalog.duration(p, lang) for p, lang in
-                            (("welcome", "en"), ("other_language", "es"), ("enter_pin", "en")))
+    return OFF_HOOK_S + sum(
+        catalog.duration(p, lang) for p, lang in (("welcome", "en"), ("other_language", "es"), ("enter_pin", "en"))
+    )
 
 
 @pytest.mark.parametrize(("after_s", "reprompted"), [(9.9, False), (10.1, True)])
@@ -36,17 +37,27 @@ def test_debit_needs_the_price_of_one_minute(tmp_path, balance, allowed):
 @pytest.mark.parametrize(("calls_per_day", "second_allowed"), [(2, True), (1, False)])
 def test_calls_per_day_edge(tmp_path, calls_per_day, second_allowed):
     steps = dial_steps() + [{"at_s": 30.0, "action": "hang_up"}] + dial_steps(t0=40.0)
-    parties = [{"number": HOME, "answer_after_rings": 0,
-                "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"},
-                            {"after_answer_s": 5.0, "do": "hang_up"}]}]
-    records = run(scenario(steps, parties, until_s=70,
-                           rules={"limits": {"calls_per_day": calls_per_day, "min_wait_s": 0}}), tmp_path)
+    parties = [
+        {
+            "number": HOME,
+            "answer_after_rings": 0,
+            "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"}, {"after_answer_s": 5.0, "do": "hang_up"}],
+        }
+    ]
+    records = run(
+        scenario(steps, parties, until_s=70, rules={"limits": {"calls_per_day": calls_per_day, "min_wait_s": 0}}),
+        tmp_path,
+    )
     assert len(of(records, "dial")) == (2 if second_allowed else 1)
 
 
 def test_two_wrong_pins_then_the_right_one_still_calls(tmp_path):
-    steps = [{"at_s": 0.5, "action": "lift"}, {"at_s": 2.0, "action": "keys", "keys": "9999#"},
-             {"at_s": 6.0, "action": "keys", "keys": "9999#"}, {"at_s": 10.0, "action": "keys", "keys": "1234#"}]
+    steps = [
+        {"at_s": 0.5, "action": "lift"},
+        {"at_s": 2.0, "action": "keys", "keys": "9999#"},
+        {"at_s": 6.0, "action": "keys", "keys": "9999#"},
+        {"at_s": 10.0, "action": "keys", "keys": "1234#"},
+    ]
     records = run(scenario(steps, until_s=15), tmp_path)
     assert [r["status"] for r in of(records, "pin_checked")] == ["wrong", "wrong", "ok"]
     assert of(records, "state", state="call_type")
@@ -59,6 +70,8 @@ def test_staying_on_the_line_edge(tmp_path, after_s, cost_played):
     intro_end = one(first, "prompt", id="cp_cost")["t_ms"] / 1000 - 6.0
     answered = one(first, "line_answered")["t_ms"] / 1000
     press_at = intro_end + after_s - answered - 0.1  # the key's tone is recognised within ~0.1 s
-    records = run(scenario(dial_steps(), [party(HOME, {"after_answer_s": press_at, "do": "press", "keys": "1"})],
-                           until_s=60), tmp_path / "run")
+    records = run(
+        scenario(dial_steps(), [party(HOME, {"after_answer_s": press_at, "do": "press", "keys": "1"})], until_s=60),
+        tmp_path / "run",
+    )
     assert ("cp_cost" in prompts(records, "line")) is cost_played

@@ -26,11 +26,28 @@ def new_flow() -> HandsetFlow:
     return HandsetFlow(policy, shipped(), lambda: Detectors(Silent(), Silent(), Silent(), Silent()))
 
 
-ACTIONS = st.sampled_from([
-    "lift", "hang", "flash", "pulses", "timer", "pin_ok", "pin_wrong", "pin_locked", "allowed", "refused",
-    "written", "ringing", "busy", "answered", "machine", "far_hang", "incoming",
-    *[f"key:{k}" for k in "0123456789*#"],
-])
+ACTIONS = st.sampled_from(
+    [
+        "lift",
+        "hang",
+        "flash",
+        "pulses",
+        "timer",
+        "pin_ok",
+        "pin_wrong",
+        "pin_locked",
+        "allowed",
+        "refused",
+        "written",
+        "ringing",
+        "busy",
+        "answered",
+        "machine",
+        "far_hang",
+        "incoming",
+        *[f"key:{k}" for k in "0123456789*#"],
+    ]
+)
 
 
 def event_for(action: str, at: float, flow: HandsetFlow, armed: list[str]):
@@ -74,8 +91,18 @@ def event_for(action: str, at: float, flow: HandsetFlow, armed: list[str]):
     raise AssertionError(action)
 
 
-TO_CHECKING = ["lift", "key:1", "key:2", "key:3", "key:4", "key:#", "pin_ok", "key:3",
-               *[f"key:{d}" for d in "5735550101"], "key:#"]
+TO_CHECKING = [
+    "lift",
+    "key:1",
+    "key:2",
+    "key:3",
+    "key:4",
+    "key:#",
+    "pin_ok",
+    "key:3",
+    *[f"key:{d}" for d in "5735550101"],
+    "key:#",
+]
 #: Scripted ways into every part of the flow, so random events also land in the deep states.
 PREFIXES = [
     [],

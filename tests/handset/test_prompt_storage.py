@@ -37,8 +37,9 @@ def test_a_prompt_left_as_wav_is_still_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("rate", "channels", "message"), [(16000, 1, "16000 Hz"), (8000, 2, "2 channels")])
-def test_a_flac_prompt_of_another_rate_or_layout_is_refused_by_name(tmp_path: Path, rate: int, channels: int,
-                                                                    message: str) -> None:
+def test_a_flac_prompt_of_another_rate_or_layout_is_refused_by_name(
+    tmp_path: Path, rate: int, channels: int, message: str
+) -> None:
     (tmp_path / "en").mkdir()
     soundfile.write(tmp_path / "en" / "hello.flac", np.zeros((800, channels), dtype=np.int16), rate, format="FLAC")
     with pytest.raises(PromptError, match=f"hello.*{message}"):

@@ -41,14 +41,17 @@ def test_every_prompt_id_the_flow_names_is_in_the_catalog():
     assert spoken and all(n in catalog.prompts for n in spoken), sorted(spoken - set(catalog.prompts))
 
 
-@pytest.mark.parametrize(("n", "en", "es"), [
-    (0, ["n_0"], ["n_0"]),
-    (21, ["n_21"], ["n_21"]),
-    (31, ["n_30", "n_1"], ["n_30", "w_and", "n_1"]),
-    (100, ["n_100"], ["n_100"]),
-    (115, ["h_1", "n_15"], ["h_1", "n_15"]),
-    (999, ["h_9", "n_90", "n_9"], ["h_9", "n_90", "w_and", "n_9"]),
-])
+@pytest.mark.parametrize(
+    ("n", "en", "es"),
+    [
+        (0, ["n_0"], ["n_0"]),
+        (21, ["n_21"], ["n_21"]),
+        (31, ["n_30", "n_1"], ["n_30", "w_and", "n_1"]),
+        (100, ["n_100"], ["n_100"]),
+        (115, ["h_1", "n_15"], ["h_1", "n_15"]),
+        (999, ["h_9", "n_90", "n_9"], ["h_9", "n_90", "w_and", "n_9"]),
+    ],
+)
 def test_numbers_are_built_per_language(n, en, es):
     assert speech.number(n, "en") == en and speech.number(n, "es") == es
 

@@ -27,4 +27,3 @@ def test_a_recording_longer_than_many_blocks_keeps_every_sample_in_order(tmp_pat
     expected = np.concatenate([(np.arange(FRAME_SAMPLES) + i).astype(np.int16) for i in range(frames)])
     assert audio.shape == (frames * FRAME_SAMPLES, 2)
     assert np.array_equal(audio[:, 0], expected) and np.array_equal(audio[:, 1], -expected)
-

@@ -99,8 +99,7 @@ def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> No
     assert cdr["violations"] == ["three_way"]
     assert cdr["connected_s"] >= len(audio) / 8000 - 3  # billed from the 200 OK to the far end's BYE
     assert next(r for r in records if r["event"] == "charge")["cents"] == cdr["charge_cents"] > 0
-    assert [r["event"] for r in records if r["event"].startswith("recording_")] == ["recording_start",
-                                                                                   "recording_stop"]
+    assert [r["event"] for r in records if r["event"].startswith("recording_")] == ["recording_start", "recording_stop"]
     recordings = [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
     assert recordings and max(p.stat().st_size for p in recordings) > 8000 * 2 * 10  # > 10 s of the call
 

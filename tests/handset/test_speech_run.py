@@ -21,12 +21,12 @@ def tone(level_dbm0: float) -> np.ndarray:
 
 
 def run() -> SpeechRun:
-    return SpeechRun(TIMING.speech_level_dbm0, TIMING.speech_pause_s, TIMING.echo_return_loss_db,
-                     TIMING.echo_path_s)
+    return SpeechRun(TIMING.speech_level_dbm0, TIMING.speech_pause_s, TIMING.echo_return_loss_db, TIMING.echo_path_s)
 
 
-def talk(speech: SpeechRun, seconds: float, heard_dbm0: float, sent_dbm0: float | None = None,
-         start: float = 0.0) -> float:
+def talk(
+    speech: SpeechRun, seconds: float, heard_dbm0: float, sent_dbm0: float | None = None, start: float = 0.0
+) -> float:
     """Frames heard for `seconds` (and sent at the same time, if `sent_dbm0`); the last talking time."""
     talking = 0.0
     for i in range(round(seconds / FRAME_S)):

@@ -11,8 +11,15 @@ THREE_WAY = {"after_answer_s": 15.0, "do": "three_way", "pattern": "landline_cli
 
 def three_way_call(tmp_path, first):
     steps = dial_steps() + [{"at_s": 150.0, "action": "hang_up"}]
-    return run(scenario(steps, [party(HOME, press(1.0, "1"), THREE_WAY)], until_s=160,
-                        rules={"threeway": {"first": first, "repeat": first}}), tmp_path)
+    return run(
+        scenario(
+            steps,
+            [party(HOME, press(1.0, "1"), THREE_WAY)],
+            until_s=160,
+            rules={"threeway": {"first": first, "repeat": first}},
+        ),
+        tmp_path,
+    )
 
 
 def test_warn_policy_warns_both_parties_and_the_call_goes_on(tmp_path):
@@ -47,13 +54,19 @@ def test_a_plain_conversation_is_not_taken_for_three_way(tmp_path):
     assert not of(records, "three_way")
 
 
-@pytest.mark.parametrize(("actions", "ends", "reported"), [
-    ([], False, False), (["report"], False, True), (["end_call"], True, False),
-])
+@pytest.mark.parametrize(
+    ("actions", "ends", "reported"),
+    [
+        ([], False, False),
+        (["report"], False, True),
+        (["end_call"], True, False),
+    ],
+)
 def test_hookflash_policy_and_never_a_dial_tone(tmp_path, actions, ends, reported):
     steps = dial_steps() + [{"at_s": 40.0, "action": "flash", "ms": 600}, {"at_s": 80.0, "action": "hang_up"}]
-    records = run(scenario(steps, [party(HOME, press(1.0, "1"))], until_s=90,
-                           rules={"hookflash": {"actions": actions}}), tmp_path)
+    records = run(
+        scenario(steps, [party(HOME, press(1.0, "1"))], until_s=90, rules={"hookflash": {"actions": actions}}), tmp_path
+    )
     assert one(records, "hook_flash")
     assert len(of(records, "dial")) == 1, "a flash must never reach the line"
     assert bool(of(records, "incident", incident="hookflash")) is reported
@@ -75,7 +88,8 @@ def test_inbound_calls_are_never_answered(tmp_path):
 
 def test_three_wrong_pins_lock_out(tmp_path):
     steps = [{"at_s": 0.5, "action": "lift"}] + [
-        {"at_s": 2.0 + 4 * i, "action": "keys", "keys": "9999#"} for i in range(3)]
+        {"at_s": 2.0 + 4 * i, "action": "keys", "keys": "9999#"} for i in range(3)
+    ]
     records = run(scenario(steps, until_s=30), tmp_path)
     assert prompts(records).count("pin_wrong") == 2 and "refuse.locked_out" in prompts(records)
     assert of(records, "state", state="farewell") and not of(records, "check")
@@ -95,15 +109,16 @@ def test_star_erases_the_last_digit_of_the_number(tmp_path):
 @pytest.mark.parametrize(("gap_s", "dialed"), [(4.9, HOME), (5.1, "573555")])
 def test_inter_digit_timeout_edges(tmp_path, gap_s, dialed):
     """The last of the first six digits goes down at 5.2 s; the next comes `gap_s` later (timeout 5 s)."""
-    steps = dial_steps()[:3] + [{"at_s": 4.0, "action": "keys", "keys": "573555", "gap_ms": 120},
-                                {"at_s": 5.2 + gap_s, "action": "keys", "keys": "0101#"}]
+    steps = dial_steps()[:3] + [
+        {"at_s": 4.0, "action": "keys", "keys": "573555", "gap_ms": 120},
+        {"at_s": 5.2 + gap_s, "action": "keys", "keys": "0101#"},
+    ]
     records = run(scenario(steps, [party(HOME, answer_after_rings=None)], until_s=30), tmp_path)
     assert of(records, "check")[0]["number"] == dialed
 
 
 def test_a_tone_dialer_held_to_the_mouthpiece_is_reported(tmp_path):
-    steps = dial_steps() + [{"at_s": 30.0, "action": "tone_dialer", "keys": "72"},
-                            {"at_s": 36.0, "action": "hang_up"}]
+    steps = dial_steps() + [{"at_s": 30.0, "action": "tone_dialer", "keys": "72"}, {"at_s": 36.0, "action": "hang_up"}]
     records = run(scenario(steps, [party(HOME, press(1.0, "1"))], until_s=40, audio=True), tmp_path)
     assert [r["detail"]["digit"] for r in of(records, "incident", incident="mouthpiece_dtmf")] == ["7", "2"]
     assert not of(records, "far_key")

@@ -24,8 +24,9 @@ from firmware.sync.credentials import Credentials
 def main(store_path: str, url: str, credentials: str, inmate: str) -> None:
     creds = Credentials.load(Path(credentials))
     service = SyncPurchaseService(url, creds, creds.name, timeout=5)
-    client = PurchaseClient(KioskLedger(Store(store_path)), service, creds.name, lambda event: None,
-                            lambda job: job(), time.monotonic)
+    client = PurchaseClient(
+        KioskLedger(Store(store_path)), service, creds.name, lambda event: None, lambda job: job(), time.monotonic
+    )
     while True:
         client.submit(SubmitPurchase(uuid.uuid4().hex, inmate, 500, 0))
 

@@ -28,14 +28,24 @@ def kiosk_config(tmp_path: Path, **sections: dict[str, Any]) -> config_mod.Confi
     return config_mod.load(None, overrides)
 
 
-def make_world(tmp_path: Path, inmates: tuple[SimInmate, ...] = (ALICE, BETO, RAY), rules: PurchaseRules | None = None,
-               central: CentralPurchases | None = None, fresh: bool = True, start_at: float = 0.0,
-               config: config_mod.Config | None = None, service: PurchaseService | None = None,
-               **setup: Any) -> KioskWorld:
+def make_world(
+    tmp_path: Path,
+    inmates: tuple[SimInmate, ...] = (ALICE, BETO, RAY),
+    rules: PurchaseRules | None = None,
+    central: CentralPurchases | None = None,
+    fresh: bool = True,
+    start_at: float = 0.0,
+    config: config_mod.Config | None = None,
+    service: PurchaseService | None = None,
+    **setup: Any,
+) -> KioskWorld:
     world = KioskWorld(
         config or kiosk_config(tmp_path),
         KioskSetup(rules=rules or PurchaseRules(), inmates=list(inmates), **setup),
-        central=central, fresh=fresh, start_at=start_at, service=service,
+        central=central,
+        fresh=fresh,
+        start_at=start_at,
+        service=service,
     )
     world.start()
     world.run_for(0.5)

@@ -94,7 +94,12 @@ def test_audit_says_who_when_which_kiosk_amounts_and_result() -> None:
     central.apply(PurchaseRequest("c1", "canteen", "A1", 500, 0), channel="canteen", staff_id="S9")
     kiosk, canteen = central.audit()
     assert (kiosk.at, kiosk.actor, kiosk.device_id, kiosk.amount_cents, kiosk.result) == (
-        "2026-03-02 12:00 UTC", "inmate:A1", "kiosk-1", 2000, "applied")
+        "2026-03-02 12:00 UTC",
+        "inmate:A1",
+        "kiosk-1",
+        2000,
+        "applied",
+    )
     assert (canteen.actor, canteen.device_id, canteen.result) == ("staff:S9", "canteen", "applied")
 
 

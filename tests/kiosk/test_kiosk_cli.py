@@ -18,9 +18,10 @@ def test_a_kiosk_whose_every_device_is_simulated_runs_only_with_sim(tmp_path: Pa
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[device]\nrole = "kiosk"\n[paths]\ndata_dir = "{tmp_path}"\n', encoding="utf-8")
     code, output = run("run", "--config", str(config))
-    assert code == 2 and (f"{config}: every device of this kiosk is simulated"
-                          " (keypad=sim hook=sim display=sim printer=none); set the real backends, or pass --sim"
-                          in output)
+    assert code == 2 and (
+        f"{config}: every device of this kiosk is simulated"
+        " (keypad=sim hook=sim display=sim printer=none); set the real backends, or pass --sim" in output
+    )
 
 
 def test_kiosk_run_without_a_sync_identity_says_how_to_get_one(tmp_path: Path) -> None:

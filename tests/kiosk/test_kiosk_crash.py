@@ -27,8 +27,7 @@ class Killed(BaseException):
 
 
 def shared_central() -> CentralPurchases:
-    central = CentralPurchases(sqlite3.connect(":memory:", isolation_level=None), PurchaseRules(),
-                               now=lambda: EPOCH)
+    central = CentralPurchases(sqlite3.connect(":memory:", isolation_level=None), PurchaseRules(), now=lambda: EPOCH)
     central.set_account(ALICE.id, ALICE.trust_cents, ALICE.phone_cents)
     return central
 
@@ -67,8 +66,12 @@ def restart_and_check(tmp_path: Path, central: CentralPurchases, at: float) -> K
 def test_killed_at_a_random_moment_between_events(tmp_path: Path, seed: int) -> None:
     central = shared_central()
     rng = random.Random(seed)
-    world = make_world(tmp_path, inmates=(ALICE,), central=central,
-                       faults=rng.choice([[], ["ok", "lose_reply"], ["ok", "lose_request"]]))
+    world = make_world(
+        tmp_path,
+        inmates=(ALICE,),
+        central=central,
+        faults=rng.choice([[], ["ok", "lose_reply"], ["ok", "lose_request"]]),
+    )
     buy_and_die(world, rng.uniform(0.0, 1.2))
     restart_and_check(tmp_path, central, 100.0)
 

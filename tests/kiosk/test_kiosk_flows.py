@@ -32,7 +32,12 @@ def test_buying_a_preset_moves_money_once_prints_a_receipt_and_audits(tmp_path: 
     assert (entry.status, entry.amount_cents) == ("applied", 1000)
     [audit] = [a for a in world.central.audit() if a.action == "purchase"]
     assert (audit.actor, audit.device_id, audit.inmate_id, audit.amount_cents, audit.result) == (
-        "inmate:A1001", "kiosk-7", "A1001", 1000, "applied")
+        "inmate:A1001",
+        "kiosk-7",
+        "A1001",
+        1000,
+        "applied",
+    )
     world.keys("1")  # back to the menu, the balances show the purchase
     world.keys("#1")
     assert world.screen[:3] == ["Trust: $35.50", "Phone: $13.00", "Left today: $40.00"]

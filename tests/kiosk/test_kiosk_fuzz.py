@@ -66,8 +66,9 @@ def test_random_input_never_breaks_the_kiosk(steps: list[tuple[str, str]]) -> No
             event = OnHook(at, round(at * 1000))
         else:
             key = submitted[-1] if submitted else ""
-            event = PurchaseUpdate(at, key, value, "insufficient_funds" if value == "declined" else "", 4000, 1100,
-                                   "2026-01-15 15:00 UTC")
+            event = PurchaseUpdate(
+                at, key, value, "insufficient_funds" if value == "declined" else "", 4000, 1100, "2026-01-15 15:00 UTC"
+            )
         state_before = machine.state
         queue = [event]
         while queue:

@@ -49,7 +49,7 @@ class HD44780OnPCF8574:
             self.ddram[:] = b" " * 0x80
 
     def row(self, row: int) -> str:
-        return self.ddram[ROW_STARTS[row]:ROW_STARTS[row] + 20].decode("ascii")
+        return self.ddram[ROW_STARTS[row] : ROW_STARTS[row] + 20].decode("ascii")
 
     def close(self) -> None:
         pass
@@ -75,8 +75,12 @@ def test_lcd_shows_the_kiosk_screen_on_all_four_rows(bus: list[HD44780OnPCF8574]
     lcd = LcdDisplay(port=1, address=0x27)
     lcd.show(["Buy $10.00?", "Fee: $0.00", "New balance $13.00", "# Yes  * No"])
     chip = bus[0]
-    assert [chip.row(r).rstrip() for r in range(4)] == ["Buy $10.00?", "Fee: $0.00", "New balance $13.00",
-                                                       "# Yes  * No"]
+    assert [chip.row(r).rstrip() for r in range(4)] == [
+        "Buy $10.00?",
+        "Fee: $0.00",
+        "New balance $13.00",
+        "# Yes  * No",
+    ]
     lcd.close()
 
 
@@ -128,8 +132,10 @@ def test_sim_printer_keeps_receipts() -> None:
 
 
 def test_config_sections_for_lcd_printer_and_kiosk_are_validated() -> None:
-    cfg = config_mod.load(None, {"display": {"backend": "lcd", "i2c_address": 0x3F}, "printer": {
-        "backend": "escpos", "url": "/dev/ttyUSB0"}})
+    cfg = config_mod.load(
+        None,
+        {"display": {"backend": "lcd", "i2c_address": 0x3F}, "printer": {"backend": "escpos", "url": "/dev/ttyUSB0"}},
+    )
     assert (cfg.display.backend, cfg.display.i2c_address, cfg.printer.url) == ("lcd", 0x3F, "/dev/ttyUSB0")
     with pytest.raises(config_mod.ConfigError, match="printer: an escpos printer needs url"):
         config_mod.load(None, {"printer": {"backend": "escpos"}})

@@ -44,22 +44,32 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
     store_path = data / "ringfence.sqlite"
     save_identity(Store(store_path), creds)
     config = tmp_path / "kiosk.toml"
-    config.write_text(f'[device]\nrole = "kiosk"\nid = "kiosk-9"\n[link]\nurl = "{url}"\n'
-                      f'[paths]\ndata_dir = "{data}"\n', encoding="utf-8")
+    config.write_text(
+        f'[device]\nrole = "kiosk"\nid = "kiosk-9"\n[link]\nurl = "{url}"\n[paths]\ndata_dir = "{data}"\n',
+        encoding="utf-8",
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(7)
     left_open = 0
     try:
         for _ in range(6):
-            buyer = subprocess.Popen([sys.executable, "-m", "tests.kiosk.buyer", str(store_path), url,
-                                      str(creds_path), ALICE.id], cwd=ROOT, env=env)
+            buyer = subprocess.Popen(
+                [sys.executable, "-m", "tests.kiosk.buyer", str(store_path), url, str(creds_path), ALICE.id],
+                cwd=ROOT,
+                env=env,
+            )
             time.sleep(rng.uniform(0.8, 2.0))
             buyer.send_signal(signal.SIGKILL)
             buyer.wait()
             left_open += len(KioskLedger(Store(store_path)).open_keys())
-            kiosk = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(config), "--sim"],
-                                     cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            kiosk = subprocess.Popen(
+                [sys.executable, "-m", "firmware", "run", "--config", str(config), "--sim"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             assert kiosk.stdout is not None
             first = kiosk.stdout.readline()  # the kiosk is up once it has shown its idle screen
             first += kiosk.stdout.readline()
@@ -72,8 +82,9 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
             assert not KioskLedger(Store(store_path)).open_keys(), "an open purchase was never settled"
         entries = KioskLedger(Store(store_path)).entries()
         applied = {e.key for e in entries if e.status == "applied"}
-        central_applied = {row[0] for row in central.db.db.execute(
-            "SELECT key FROM kiosk_central_purchases WHERE status = 'applied'")}
+        central_applied = {
+            row[0] for row in central.db.db.execute("SELECT key FROM kiosk_central_purchases WHERE status = 'applied'")
+        }
         assert applied == central_applied
         assert len(applied) > 6
         assert left_open >= 1, "no kill landed mid-purchase: the test did not test settling"

@@ -16,8 +16,15 @@ from sim.scenario import load
 from tests.kiosk.helpers import login, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
-WIDEST = {"amount": "$9999.99", "min": "$999.00", "max": "$999.00", "left": "$999.00", "trust": "$9999.99",
-          "n": 9, "day": "2026-12-31"}
+WIDEST = {
+    "amount": "$9999.99",
+    "min": "$999.00",
+    "max": "$999.00",
+    "left": "$999.00",
+    "trust": "$9999.99",
+    "n": 9,
+    "day": "2026-12-31",
+}
 
 
 def test_docs_diagram_is_the_one_the_code_draws() -> None:
@@ -70,8 +77,14 @@ def test_kiosk_scenarios_meet_their_expectations(path: Path, tmp_path: Path) -> 
 def test_a_bad_kiosk_world_is_one_clear_error(tmp_path: Path) -> None:
     from sim.scenario import ScenarioError, parse
 
-    scenario = parse({"name": "bad", "config": {"device": {"role": "kiosk"}},
-                      "kiosk": {"inmates": [{"id": "A1", "pin": "12ab"}], "faults": ["eaten"]}}, "bad.toml")
+    scenario = parse(
+        {
+            "name": "bad",
+            "config": {"device": {"role": "kiosk"}},
+            "kiosk": {"inmates": [{"id": "A1", "pin": "12ab"}], "faults": ["eaten"]},
+        },
+        "bad.toml",
+    )
     with pytest.raises(ScenarioError) as error:
         runner.run(scenario, tmp_path)
     message = str(error.value)

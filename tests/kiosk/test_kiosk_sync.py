@@ -63,12 +63,38 @@ def test_a_purchase_over_tls_applies_once_and_reaches_the_handsets(central: Loop
     assert central.balances(ALICE.id) == (3550, 1300)
     handset = central.enroll("handset-1")
     assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1300}
-    result = CliRunner().invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9",
-                                       "--key", "canteen-0001", ALICE.id, "5"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "central",
+            "canteen-sale",
+            "--db",
+            str(central.db_path),
+            "--staff",
+            "S9",
+            "--key",
+            "canteen-0001",
+            ALICE.id,
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "sold $5.00; phone $18.00, trust $30.50" in result.output
-    again = CliRunner().invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9",
-                                      "--key", "canteen-0001", ALICE.id, "5"])
+    again = CliRunner().invoke(
+        main,
+        [
+            "central",
+            "canteen-sale",
+            "--db",
+            str(central.db_path),
+            "--staff",
+            "S9",
+            "--key",
+            "canteen-0001",
+            ALICE.id,
+            "5",
+        ],
+    )
     assert again.exit_code == 0 and central.balances(ALICE.id) == (3050, 1800)
     assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1800}
     audit = CliRunner().invoke(main, ["central", "kiosk-audit", "--db", str(central.db_path)])
@@ -108,11 +134,13 @@ def test_central_down_says_unreachable_and_sells_nothing(central: LoopbackCentra
 
 def test_canteen_sale_refusals_and_bad_amounts_are_clear(central: LoopbackCentral) -> None:
     runner = CliRunner()
-    over = runner.invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9", ALICE.id,
-                                "500"])
+    over = runner.invoke(
+        main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9", ALICE.id, "500"]
+    )
     assert over.exit_code == 2 and "refused: above_max" in over.output
-    bad = runner.invoke(main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9", ALICE.id,
-                               "5.5x"])
+    bad = runner.invoke(
+        main, ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9", ALICE.id, "5.5x"]
+    )
     assert bad.exit_code == 2 and "amount '5.5x': expected dollars like 10 or 12.50" in bad.output
     assert central.balances(ALICE.id) == (4550, 300)
 

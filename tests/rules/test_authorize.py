@@ -89,9 +89,7 @@ def test_off_window_limited_to_some_days() -> None:
     ],
 )
 def test_duration_limit_by_day_kind(now: datetime, minutes: int) -> None:
-    rules = make_rules(
-        schedule={"off": []}, durations={"debit": {"weekday": 15, "weekend": 20, "holiday": 30}}
-    )
+    rules = make_rules(schedule={"off": []}, durations={"debit": {"weekday": 15, "weekend": 20, "holiday": 30}})
     grant = check(rules, now=now)
     assert isinstance(grant, Grant)
     assert grant.max_duration_s == minutes * 60
@@ -103,10 +101,7 @@ def test_calls_per_day(calls: int, expected: str) -> None:
 
 
 def test_limits_tighten_per_unit_and_per_inmate_never_loosen() -> None:
-    assert (
-        reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=1)))
-        == "refuse.calls_per_day"
-    )
+    assert reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=1))) == "refuse.calls_per_day"
     assert reason(check(unit="SEG", now=local(2026, 11, 24, 15), usage=Usage(calls_today=0))) == "allowed"
     strict = inmate(limits={"calls_per_day": 2})
     assert reason(check(who=strict, usage=Usage(calls_today=1))) == "allowed"
@@ -115,9 +110,7 @@ def test_limits_tighten_per_unit_and_per_inmate_never_loosen() -> None:
     assert reason(check(who=loose, usage=Usage(calls_today=10))) == "refuse.calls_per_day"
 
 
-@pytest.mark.parametrize(
-    ("used", "expected", "seconds"), [(299, "allowed", 60), (300, "refuse.minutes_month", None)]
-)
+@pytest.mark.parametrize(("used", "expected", "seconds"), [(299, "allowed", 60), (300, "refuse.minutes_month", None)])
 def test_minutes_per_month(used: int, expected: str, seconds: int | None) -> None:
     result = check(usage=Usage(minutes_month=used))
     assert reason(result) == expected
@@ -230,10 +223,7 @@ def test_free_first_short_call_once_per_number() -> None:
         None,
     )
     assert grant.after_call_prompts == ("advice.setup_direct_bill_prepaid",)
-    assert (
-        reason(check(call_type="collect", number_info=MOBILE, free_call_used=True))
-        == "refuse.collect_unbillable"
-    )
+    assert reason(check(call_type="collect", number_info=MOBILE, free_call_used=True)) == "refuse.collect_unbillable"
 
 
 def test_debit_works_to_cellphones() -> None:
@@ -242,11 +232,7 @@ def test_debit_works_to_cellphones() -> None:
 
 def test_direct_bill_and_prepaid_need_an_account() -> None:
     assert (
-        reason(
-            check(
-                call_type="direct_bill", funds=Funds("direct_bill:5735551234", exists=False, approved=False)
-            )
-        )
+        reason(check(call_type="direct_bill", funds=Funds("direct_bill:5735551234", exists=False, approved=False)))
         == "refuse.no_direct_bill"
     )
     assert (
@@ -258,10 +244,7 @@ def test_direct_bill_and_prepaid_need_an_account() -> None:
         funds=Funds("direct_bill:5735551234", available_cents=26, offline_headroom_cents=10_000),
     )
     assert isinstance(grant, Grant) and (grant.max_duration_s, grant.limited_by) == (120, "funds")
-    assert (
-        reason(check(call_type="prepaid", funds=Funds("prepaid:5735551234", exists=False)))
-        == "refuse.no_prepaid"
-    )
+    assert reason(check(call_type="prepaid", funds=Funds("prepaid:5735551234", exists=False))) == "refuse.no_prepaid"
     assert (
         reason(
             check(
@@ -303,9 +286,7 @@ def test_timing_warnings_and_shutoff_counted_from_connect() -> None:
     ]
     late = check(now=local(2026, 11, 24, 21, 35))  # 25 minutes to shut-off: the 20-minute limit applies ...
     assert isinstance(late, Grant) and late.limited_by == "call_type_limit"
-    timing = late.timing(
-        local(2026, 11, 24, 21, 45)
-    )  # ... but connecting 10 minutes later, shut-off comes first
+    timing = late.timing(local(2026, 11, 24, 21, 45))  # ... but connecting 10 minutes later, shut-off comes first
     assert (timing.end_after_s, timing.end_reason) == (900, "shutoff")
     short = check(funds=Funds("debit:I1", available_cents=16, offline_headroom_cents=999))
     assert [w.after_s for w in short.timing(TUESDAY_3PM).warnings] == [60]  # type: ignore[union-attr]

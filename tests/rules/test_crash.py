@@ -70,9 +70,7 @@ def check_invariants(store: Store, committed: list[list[str]]) -> None:
         " AND NOT EXISTS (SELECT 1 FROM rules_ledger x WHERE x.call_id = r.call_id AND x.kind = 'release')"
     ).fetchone()[0]
     assert unsettled == 0, "a reservation was never settled"
-    charged = db.execute(
-        "SELECT coalesce(sum(amount_cents), 0) FROM rules_ledger WHERE kind = 'charge'"
-    ).fetchone()[0]
+    charged = db.execute("SELECT coalesce(sum(amount_cents), 0) FROM rules_ledger WHERE kind = 'charge'").fetchone()[0]
     billed = db.execute("SELECT coalesce(sum(charge_cents), 0) FROM rules_cdr").fetchone()[0]
     assert charged == billed
 

@@ -19,9 +19,7 @@ def test_valid_values_of_every_dataset() -> None:
     validate_value("blocks", "5735551234", {"source": "called_party"})
     validate_value("accounts", "debit:I-001", {"balance_cents": 1250})
     validate_value("accounts", "prepaid:5735551234", {"balance_cents": 0})
-    validate_value(
-        "accounts", "direct_bill:5735551234", {"approved": True, "limit_cents": 5000, "spent_cents": 10}
-    )
+    validate_value("accounts", "direct_bill:5735551234", {"approved": True, "limit_cents": 5000, "spent_cents": 10})
     validate_value("numbers", "5735551234", {"line_type": "mobile", "collect_billable": False})
     validate_value("pin_keys", "k1", {"secret": "ab" * 32})
 
@@ -112,9 +110,7 @@ def test_cli_checks_a_dataset_file(tmp_path) -> None:  # type: ignore[no-untyped
     from firmware.cli import main
 
     good = tmp_path / "accounts.json"
-    good.write_text(
-        json.dumps({"debit:I1": {"balance_cents": 5}, "prepaid:5735551234": {"balance_cents": 0}})
-    )
+    good.write_text(json.dumps({"debit:I1": {"balance_cents": 5}, "prepaid:5735551234": {"balance_cents": 0}}))
     result = CliRunner().invoke(main, ["rules", "check-data", "accounts", str(good)])
     assert result.exit_code == 0 and "ok (2 accounts entries)" in result.output
     bad = tmp_path / "bad.json"
@@ -124,6 +120,4 @@ def test_cli_checks_a_dataset_file(tmp_path) -> None:  # type: ignore[no-untyped
     assert "1 of 2 entries invalid: accounts['debit:I1']: balance_cents = 'x'" in result.output
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    assert (
-        "not a JSON file" in CliRunner().invoke(main, ["rules", "check-data", "accounts", str(broken)]).output
-    )
+    assert "not a JSON file" in CliRunner().invoke(main, ["rules", "check-data", "accounts", str(broken)]).output

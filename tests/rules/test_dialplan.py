@@ -72,8 +72,12 @@ def test_toll_free_list_is_data() -> None:
 
 
 def test_emergency_numbers_follow_the_facility_rule() -> None:
-    plan = make_rules(dialplan={"forbid_n11": False, "emergency": {
-        "911": {"action": "allow"}, "988": {"action": "route", "route_to": "5735550988"}}}).dialplan
+    plan = make_rules(
+        dialplan={
+            "forbid_n11": False,
+            "emergency": {"911": {"action": "allow"}, "988": {"action": "route", "route_to": "5735550988"}},
+        }
+    ).dialplan
     allowed, routed = classify("911", plan), classify("988", plan)
     assert (allowed.number, allowed.emergency, allowed.refusal) == ("911", True, None)
     assert (routed.number, routed.call_class, routed.emergency) == ("5735550988", "local", True)

@@ -64,9 +64,7 @@ def test_enabled_call_type_without_rates_is_refused() -> None:
     data["rating"] = {**DEMO["rating"], "rates": {"debit": DEMO["rating"]["rates"]["debit"]}}
     from firmware.rules.facility import validate_rules
 
-    with pytest.raises(
-        RulesError, match="call type 'collect' is enabled but rating.rates.collect is missing"
-    ):
+    with pytest.raises(RulesError, match="call type 'collect' is enabled but rating.rates.collect is missing"):
         validate_rules(data, "x")
 
 
@@ -96,10 +94,12 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 def test_cli_check_reports_ok_and_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     demo = runner.invoke(main, ["rules", "check"])  # the simulator's 4-digit PINs alone: refused for a facility
-    assert demo.exit_code == 2 and "demo rules: pin: identify = \"pin_only\"" in demo.output
+    assert demo.exit_code == 2 and 'demo rules: pin: identify = "pin_only"' in demo.output
     facility = tmp_path / "facility.toml"
-    facility.write_text(DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace(
-        'identify = "pin_only"', 'identify = "inmate_number"'), encoding="utf-8")
+    facility.write_text(
+        DEFAULT_RULES_PATH.read_text(encoding="utf-8").replace('identify = "pin_only"', 'identify = "inmate_number"'),
+        encoding="utf-8",
+    )
     ok = runner.invoke(main, ["rules", "check", str(facility)])
     assert ok.exit_code == 0 and "ok (demo-facility" in ok.output
     bad = tmp_path / "bad.toml"

@@ -65,7 +65,7 @@ def test_a_success_does_not_reset_the_phones_count(store: Store) -> None:
 def test_attempts_are_configurable_and_wrong_lengths_count(store: Store) -> None:
     seed(store, {"inmates": {"I1": inmate("1234")}})
     rules = call_rules(store, make_rules(pin={"device_max_failures": 5, "lockout_s": 60}))
-    for n in range(4):
+    for _n in range(4):
         assert rules.identify("12", NOW).reason == "pin.invalid"  # type: ignore[union-attr]
     assert rules.identify("1234567890123", NOW).reason == "refuse.locked_out"  # type: ignore[union-attr]
     assert isinstance(rules.identify("1234", NOW + timedelta(seconds=60)), Identified)

@@ -31,8 +31,9 @@ NOW = local(2026, 11, 24, 15, 0)
 PEPPER = bytes(range(32))
 
 
-def roster(store: Store, pins: dict[str, str], numbers: bool = False, cost: KdfCost = SIMULATION_COST,
-           pepper: bytes = PEPPER) -> None:
+def roster(
+    store: Store, pins: dict[str, str], numbers: bool = False, cost: KdfCost = SIMULATION_COST, pepper: bytes = PEPPER
+) -> None:
     cache = CentralCache(store)
     with store.transaction() as db:
         cache.put(db, "pin_keys", "k1", pin_key_value(SECRET, cost), 1)
@@ -48,8 +49,9 @@ def four_digit_roster(size: int = 400, seed: int = 7) -> dict[str, str]:
     return {f"I{100000 + i}": f"{pin:04d}" for i, pin in enumerate(pins)}
 
 
-def attack(rules: CallRules, own: str, guesses: list[str], start: datetime, spacing_s: float = 15.0,
-           number: str = "") -> tuple[int, int, set[str]]:
+def attack(
+    rules: CallRules, own: str, guesses: list[str], start: datetime, spacing_s: float = 15.0, number: str = ""
+) -> tuple[int, int, set[str]]:
     """Two guesses then one's own PIN, over and over, waiting out every lockout. (entries, lockouts, found)."""
     now, found, lockouts, entries = start, set(), 0, 0
     pending = list(guesses)
@@ -86,8 +88,7 @@ def test_interleaved_guessing_with_ones_own_pin_locks_the_phone_and_reaches_staf
     reported = outbox_lockouts(store)
     assert [r["level"] for r in reported[:3]] == [1, 2, 3]
     assert reported[2]["for_staff"] is True and reported[0]["for_staff"] is False
-    first, second = (datetime.fromisoformat(r["until"]) - datetime.fromisoformat(r["started_at"])
-                     for r in reported[:2])
+    first, second = (datetime.fromisoformat(r["until"]) - datetime.fromisoformat(r["started_at"]) for r in reported[:2])
     assert (first, second) == (timedelta(seconds=900), timedelta(seconds=3600))
 
 
@@ -114,8 +115,7 @@ def test_failures_older_than_the_window_no_longer_count(store: Store) -> None:
 NUMBER_RULES = {"pin": {"identify": "inmate_number", "number_length": 6, "device_max_failures": 50}}
 
 
-def test_by_inmate_number_three_wrong_pins_lock_that_account_only_and_a_restart_keeps_it(
-        store: Store) -> None:
+def test_by_inmate_number_three_wrong_pins_lock_that_account_only_and_a_restart_keeps_it(store: Store) -> None:
     roster(store, {"I100001": "1111", "I100002": "2222"}, numbers=True)
     rules = CallRules(store, make_rules(**NUMBER_RULES), "dev-1", "B", PEPPER)
     assert rules.identify("1000011112", NOW).params == {"attempts_left": 2}  # type: ignore[union-attr]
@@ -148,17 +148,22 @@ def test_a_copied_store_without_the_pepper_gives_no_pin(store: Store) -> None:
     key = CentralCache(copied).get("pin_keys", "k1")
     stored = {value["pin_verifier"] for _k, value in CentralCache(copied).items("inmates")}
     # The old attack: HMAC-SHA256 under the secret kept in the same file.
-    hmac_hits = {p for p in (f"{n:04d}" for n in range(10_000))
-                 if "k1:" + hmac.new(bytes.fromhex(key["secret"]), p.encode(), hashlib.sha256).hexdigest() in stored}
+    hmac_hits = {
+        p
+        for p in (f"{n:04d}" for n in range(10_000))
+        if "k1:" + hmac.new(bytes.fromhex(key["secret"]), p.encode(), hashlib.sha256).hexdigest() in stored
+    }
     # The attack at the KDF's own speed, without the pepper file: every PIN of the keypad, one derivation each.
-    kdf_hits = {p for p in (f"{n:04d}" for n in range(10_000))
-                if make_verifier("k1", key["secret"], p, cost=weak) in stored}
+    kdf_hits = {
+        p for p in (f"{n:04d}" for n in range(10_000)) if make_verifier("k1", key["secret"], p, cost=weak) in stored
+    }
     assert hmac_hits == set() and kdf_hits == set()
     assert make_verifier("k1", key["secret"], "1000", pepper=PEPPER, cost=weak) in stored  # the pepper is the key
 
 
 def test_the_shipped_cost_is_owasps_and_the_pin_key_defaults_to_it() -> None:
     from firmware.rules.datasets import validate_value
+
     assert (OWASP_SCRYPT.log2_n, OWASP_SCRYPT.r, OWASP_SCRYPT.p) == (17, 8, 1)
     key = validate_value("pin_keys", "k1", {"secret": SECRET})
     assert (key.log2_n, key.r, key.p) == (17, 8, 1)  # type: ignore[attr-defined]
@@ -179,6 +184,7 @@ def test_a_pepper_file_must_be_long_hex(tmp_path: Path) -> None:
 
 def test_rules_check_refuses_a_guessable_pin_only_facility_and_says_why(tmp_path: Path) -> None:
     import tomli_w
+
     runner = CliRunner()
 
     def check(pin: dict) -> tuple[int, str]:

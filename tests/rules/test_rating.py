@@ -77,6 +77,7 @@ def test_cost_statement_prices_the_longest_call_allowed() -> None:
     """15 minutes at 13 cents is $1.95; with a per-call cap the longest call costs the cap, not more."""
     statement = cost_statement(tariff(make_rules().rating, "collect", "interstate"), 15 * 60)
     assert (statement.full_call_s, statement.full_call_cents) == (900, 195)
-    capped = cost_statement(tariff(make_rules(rating={"max_charge_per_call": "1.50"}).rating, "collect",
-                                   "interstate"), 15 * 60)
+    capped = cost_statement(
+        tariff(make_rules(rating={"max_charge_per_call": "1.50"}).rating, "collect", "interstate"), 15 * 60
+    )
     assert capped.full_call_cents == 150

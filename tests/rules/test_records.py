@@ -197,9 +197,7 @@ def test_free_first_call_is_free_and_used_once(store: Store) -> None:
 
 
 def test_offline_bound_caps_unacknowledged_spend(store: Store) -> None:
-    rules = setup(
-        store, balance=10_000, offline={"max_unsynced_spend_per_account": "1.00"}, limits={"min_wait_s": 0}
-    )
+    rules = setup(store, balance=10_000, offline={"max_unsynced_spend_per_account": "1.00"}, limits={"min_wait_s": 0})
     g = grant(rules)
     assert (g.max_duration_s, g.limited_by, g.reservation_cents) == (720, "offline_limit", 96)
     talk(rules, 720)
@@ -219,9 +217,7 @@ def test_direct_bill_spends_within_its_limit(store: Store) -> None:
     assert (g.max_duration_s, g.limited_by, g.reservation_cents) == (120, "funds", 26)
 
 
-def test_record_and_outbox_commit_together_or_not_at_all(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_record_and_outbox_commit_together_or_not_at_all(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     rules = setup(store)
     call_id = rules.open_call("I1", grant(rules), NOW)
     rules.connected(call_id, NOW)

@@ -26,9 +26,7 @@ def test_next_shutoff_is_the_nearest_window_of_any_level() -> None:
 
 
 def test_day_and_month_bounds_follow_the_facility_zone() -> None:
-    start, end = schedule.day_bounds(
-        datetime(2026, 11, 25, 5, 59, tzinfo=UTC), RULES
-    )  # 23:59 the 24th, local
+    start, end = schedule.day_bounds(datetime(2026, 11, 25, 5, 59, tzinfo=UTC), RULES)  # 23:59 the 24th, local
     assert (start, end) == (local(2026, 11, 24, 0, 0), local(2026, 11, 25, 0, 0))
     start, end = schedule.day_bounds(local(2026, 11, 1, 12, 0), RULES)
     assert end - start == timedelta(hours=25)  # the fall-back day, in UTC instants

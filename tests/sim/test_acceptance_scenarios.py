@@ -43,8 +43,16 @@ def test_the_central_server_receives_the_new_record_kinds(tmp_path: Path) -> Non
 
 def test_a_record_that_does_not_fit_its_schema_is_named() -> None:
     with pytest.raises(ValueError, match=r"attempt\.detail\.reason"):
-        validate_record("attempt", {"id": "a", "at": "t", "inmate_id": "A1", "device_id": "d",
-                                    "detail": {"reason": "DROP TABLE", "number": None}})
+        validate_record(
+            "attempt",
+            {
+                "id": "a",
+                "at": "t",
+                "inmate_id": "A1",
+                "device_id": "d",
+                "detail": {"reason": "DROP TABLE", "number": None},
+            },
+        )
     with pytest.raises(ValueError, match="not a call-flow record kind"):
         validate_record("telepathy", {})
 
@@ -65,8 +73,8 @@ def test_at_the_limit_the_called_party_hears_nothing_more(tmp_path: Path) -> Non
     samples, rate = soundfile.read(tmp_path / "handset-audio.wav", dtype="int16")
 
     def rms(channel: int, start: float, end: float) -> float:
-        part = samples[int(start * rate):int(end * rate), channel].astype(float)
-        return float(np.sqrt(np.mean(part ** 2)))
+        part = samples[int(start * rate) : int(end * rate), channel].astype(float)
+        return float(np.sqrt(np.mean(part**2)))
 
     assert rms(1, release - 10, release) > 0, "the line carried the call until the limit"
     assert rms(1, release + 0.04, release + 5) == 0.0

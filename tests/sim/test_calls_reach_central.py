@@ -40,15 +40,24 @@ def write_facility(directory: Path) -> None:
     """The handset tests' inmate and number, as the central server holds them (PIN verifier, key, balance)."""
     rows: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "pin_keys": [(SIM_PIN_KEY_ID, pin_key_value(SIM_PIN_SECRET, SIMULATION_COST))],
-        "inmates": [("A1001", {"pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST),
-                               "name": "John Doe", "housing_unit": "B"})],
+        "inmates": [
+            (
+                "A1001",
+                {
+                    "pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST),
+                    "name": "John Doe",
+                    "housing_unit": "B",
+                },
+            )
+        ],
         "accounts": [("debit:A1001", {"balance_cents": BALANCE})],
         "numbers": [(HOME, {"line_type": "landline", "collect_billable": True})],
     }
     directory.mkdir(parents=True, exist_ok=True)
     for dataset, values in rows.items():
         (directory / f"{dataset}.jsonl").write_text(
-            "".join(json.dumps({"key": key, "value": value}) + "\n" for key, value in values))
+            "".join(json.dumps({"key": key, "value": value}) + "\n" for key, value in values)
+        )
 
 
 class Facility:
@@ -60,11 +69,19 @@ class Facility:
         self.credentials = tmp / "device.json"
         self.port = free_port()
         self.server: subprocess.Popen[bytes] | None = None
-        subprocess.run(ringfence("central", "enroll", "--db", str(self.db), "--out", str(self.credentials), DEVICE),
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            ringfence("central", "enroll", "--db", str(self.db), "--out", str(self.credentials), DEVICE),
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         write_facility(tmp / "facility")
-        subprocess.run(ringfence("central", "load", "--db", str(self.db), str(tmp / "facility")),
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            ringfence("central", "load", "--db", str(self.db), str(tmp / "facility")),
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
 
     @property
     def url(self) -> str:
@@ -75,8 +92,11 @@ class Facility:
         return self.data_dir / "ringfence.sqlite"
 
     def serve(self) -> None:
-        self.server = subprocess.Popen(ringfence("central", "serve", "--db", str(self.db), "--link", self.url,
-                                                 "--idle-timeout", "10"), cwd=ROOT, stderr=subprocess.PIPE)
+        self.server = subprocess.Popen(
+            ringfence("central", "serve", "--db", str(self.db), "--link", self.url, "--idle-timeout", "10"),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
         line = self.server.stderr.readline().decode() if self.server.stderr else ""
         assert line.startswith("serving"), line
 
@@ -97,11 +117,18 @@ class Facility:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    def call(self, steps: list[dict[str, Any]], parties: list[dict[str, Any]], until_s: float,
-             **extra: Any) -> list[dict[str, Any]]:
+    def call(
+        self, steps: list[dict[str, Any]], parties: list[dict[str, Any]], until_s: float, **extra: Any
+    ) -> list[dict[str, Any]]:
         """Calls on the simulated handset, on the synced store (the scenario's own world is not used)."""
-        data = {"name": "on the synced store", "until_s": until_s, "world": {}, "parties": parties,
-                "steps": steps, **extra}
+        data = {
+            "name": "on the synced store",
+            "until_s": until_s,
+            "world": {},
+            "parties": parties,
+            "steps": steps,
+            **extra,
+        }
         return runner.run(parse(data, "test"), self.data_dir, existing_store=True).records
 
     def central(self) -> CentralDB:
@@ -123,8 +150,12 @@ def test_a_call_recording_reaches_the_server_once_and_a_cut_upload_resumes(facil
     facility.serve()
     assert facility.report()["agree"]
     talk = {"after_answer_s": 2.0, "do": "talk", "seconds": 60}
-    records = facility.call([*dial_steps(), {"at_s": 85.0, "action": "hang_up"}], [party(HOME, press(1.0, "1"), talk)],
-                            until_s=90, audio=True)
+    records = facility.call(
+        [*dial_steps(), {"at_s": 85.0, "action": "hang_up"}],
+        [party(HOME, press(1.0, "1"), talk)],
+        until_s=90,
+        audio=True,
+    )
     cdr = of(records, "cdr")[0]
     assert cdr["recording_ref"] == f"recordings/{cdr['call_id']}.flac"
     recording = facility.data_dir / cdr["recording_ref"]
@@ -160,16 +191,19 @@ def test_a_call_recording_reaches_the_server_once_and_a_cut_upload_resumes(facil
 OFFLINE_BOUND = {"offline": {"max_unsynced_spend_per_account": "0.10"}, "limits": {"min_wait_s": 0}}
 
 
-def test_calls_go_on_while_the_server_is_down_and_every_record_arrives_once_when_it_returns(
-        facility: Facility) -> None:
+def test_calls_go_on_while_the_server_is_down_and_every_record_arrives_once_when_it_returns(facility: Facility) -> None:
     facility.serve()
     assert facility.report()["agree"]
     facility.stop()
     assert facility.sync().returncode != 0, "the server is down"
 
     second_call_at = 120.0
-    steps = [*dial_steps(), {"at_s": 90.0, "action": "hang_up"}, *dial_steps(t0=second_call_at),
-             {"at_s": second_call_at + 30, "action": "hang_up"}]
+    steps = [
+        *dial_steps(),
+        {"at_s": 90.0, "action": "hang_up"},
+        *dial_steps(t0=second_call_at),
+        {"at_s": second_call_at + 30, "action": "hang_up"},
+    ]
     offline = facility.call(steps, [party(HOME, press(1.0, "1"))], until_s=second_call_at + 40, rules=OFFLINE_BOUND)
     first, second = of(offline, "cdr")
     assert first["end_reason"] == "offline_limit" and first["billed_minutes"] == 1, "just inside the bound"

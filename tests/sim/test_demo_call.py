@@ -17,8 +17,13 @@ DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.to
 
 
 def test_demo_call_runs_end_to_end_and_writes_both_legs(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "firmware", "sim", "run", str(DEMO), "--data-dir", str(tmp_path)],
-                          check=False, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware", "sim", "run", str(DEMO), "--data-dir", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     kinds = [r["event"] for r in records]
@@ -35,4 +40,3 @@ def test_demo_call_runs_end_to_end_and_writes_both_legs(tmp_path):
     connected_s = next(r for r in records if r["event"] == "connected")["t_ms"] / 1000
     talk = audio[round((connected_s + 5) * 8000) : round((connected_s + 60) * 8000)]
     assert dbm0(talk[:, 0]) > -40 and dbm0(talk[:, 1]) > -40, "both legs carry the conversation"
-

@@ -35,10 +35,18 @@ def test_counts_intervals_and_repeats_between_events() -> None:
     inside = [{"event": "connected"}, {"event": "line_release"}]
     assert Count(match={"id": "announcement"}, between=inside, count=2).failure(RECORDS) is None
     assert "3 seen" in Count(match={"id": "announcement"}, count=2).failure(RECORDS)
-    assert Interval.model_validate({"from": {"id": "warn.one_minute"}, "to": {"event": "line_release"},
-                                    "s": {"ge": 60}}).failure(RECORDS) is None
-    assert Interval.model_validate({"from": {"id": "warn.one_minute"}, "to": {"event": "line_release"},
-                                    "s": {"ge": 60.001}}).failure(RECORDS) is not None
+    assert (
+        Interval.model_validate(
+            {"from": {"id": "warn.one_minute"}, "to": {"event": "line_release"}, "s": {"ge": 60}}
+        ).failure(RECORDS)
+        is None
+    )
+    assert (
+        Interval.model_validate(
+            {"from": {"id": "warn.one_minute"}, "to": {"event": "line_release"}, "s": {"ge": 60.001}}
+        ).failure(RECORDS)
+        is not None
+    )
     every = Every(match={"id": "announcement"}, between=inside, s={"approx": 250, "tol": 2})
     assert every.failure(RECORDS) is None
     tight = Every(match={"id": "announcement"}, between=inside, s={"approx": 250, "tol": 1})
@@ -57,9 +65,15 @@ def test_store_checks_count_and_hold() -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"count": [{"match": {"event": "x"}, "count": {"gee": 1}}]}, "count[0]: count: expected a number or a comparison"),
+        (
+            {"count": [{"match": {"event": "x"}, "count": {"gee": 1}}]},
+            "count[0]: count: expected a number or a comparison",
+        ),
         ({"every": [{"match": {"event": "x"}, "s": 250}]}, "every[0].s"),
-        ({"interval": [{"from": {"event": "x"}, "to": {"event": "y"}, "s": {"approx": 3}}]}, "approx and tol go together"),
+        (
+            {"interval": [{"from": {"event": "x"}, "to": {"event": "y"}, "s": {"approx": 3}}]},
+            "approx and tol go together",
+        ),
         ({"store": [{"table": "secrets"}]}, "store[0].table"),
         ({"expect": [{"event": "x", "t_ms": {"ge": 1, "lte": 2}}]}, "'lte'"),
         ({"steps": [{"at_s": 1, "actoin": "lift"}]}, "steps[0]: needs action = one of lift"),

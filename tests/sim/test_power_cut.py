@@ -21,8 +21,13 @@ DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.to
 
 def run_cli(data_dir: Path, kill_after_s: float | None) -> tuple[list[dict], str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "firmware", "sim", "run", str(DEMO), "--data-dir", str(data_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "firmware", "sim", "run", str(DEMO), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     if kill_after_s is not None:
         time.sleep(kill_after_s)
         proc.send_signal(signal.SIGKILL)
@@ -57,8 +62,9 @@ def test_killed_runs_lose_no_committed_record_and_never_charge_twice(tmp_path):
     assert all(n == 1 for _, n in cdrs)
     charges = db_rows(data_dir, "SELECT call_id, count(*) FROM rules_ledger WHERE kind = 'charge' GROUP BY call_id")
     assert all(n == 1 for _, n in charges)
-    outbox_charges = db_rows(data_dir, "SELECT count(*) FROM outbox WHERE kind = 'ledger'"
-                                       " AND json_extract(payload, '$.kind') = 'charge'")[0][0]
+    outbox_charges = db_rows(
+        data_dir, "SELECT count(*) FROM outbox WHERE kind = 'ledger' AND json_extract(payload, '$.kind') = 'charge'"
+    )[0][0]
     assert outbox_charges == sum(n for _, n in charges)
 
 

@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def ringfence(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firmware", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "firmware", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
@@ -48,8 +53,10 @@ def test_unmet_expectation_fails_with_the_pattern(tmp_path: Path) -> None:
     [
         ('name = "x"\n[[steps]]\nat_s = 1\naction = "jump"\n', "steps[0]"),
         ('name = "x"\n[[steps]]\nat_s = 1\naction = "keys"\nkeys = ""\n', "steps[0].keys = ''"),
-        ('name = "x"\n[[steps]]\nat_s = 2\naction = "lift"\n[[steps]]\nat_s = 1\naction = "hang_up"\n',
-         "steps must be in time order"),
+        (
+            'name = "x"\n[[steps]]\nat_s = 2\naction = "lift"\n[[steps]]\nat_s = 1\naction = "hang_up"\n',
+            "steps must be in time order",
+        ),
         ('[[steps]]\nat_s = 1\naction = "lift"\n', "name: required key is missing"),
         ('name = "x"\n[[steps]]\nat_s = 1\naction = "keys"\nkeys = "12X"\n', "key 'X' is not on this keypad"),
         ('name = "x"\n[config.hook]\nflash_ms = 5\n', "hook: thresholds must rise"),
@@ -69,8 +76,9 @@ def test_bad_scenarios_give_one_line_and_exit_2(tmp_path: Path, text: str, expec
 
 def test_running_on_an_existing_store_that_is_not_there_says_so(tmp_path: Path) -> None:
     scenario = ROOT / "sim/scenarios/hook-and-keys.toml"
-    result = ringfence("sim", "run", str(scenario), "--data-dir", str(tmp_path / "dev"), "--existing-store",
-                       cwd=tmp_path)
+    result = ringfence(
+        "sim", "run", str(scenario), "--data-dir", str(tmp_path / "dev"), "--existing-store", cwd=tmp_path
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert "ringfence.sqlite: no device store to run against (sync the device first)" in result.stderr
     assert not (tmp_path / "dev" / "ringfence.sqlite").exists(), "no empty store was made in its place"
@@ -105,7 +113,9 @@ def test_raw_bounce_on_lift_gives_one_off_hook(tmp_path: Path) -> None:
     scenario = parse(
         {
             "name": "bouncy lift",
-            "steps": [{"at_s": 1, "action": "raw_hook", "edges": [[0, "off"], [3, "on"], [6, "off"], [8, "on"], [10, "off"]]}],
+            "steps": [
+                {"at_s": 1, "action": "raw_hook", "edges": [[0, "off"], [3, "on"], [6, "off"], [8, "on"], [10, "off"]]}
+            ],
             "until_s": 3,
         },
         "inline",
@@ -136,8 +146,15 @@ def test_fresh_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    result = ringfence("sim", "run", "--fresh", "--data-dir", str(precious),
-                       str(ROOT / "sim/scenarios/hook-and-keys.toml"), cwd=tmp_path)
+    result = ringfence(
+        "sim",
+        "run",
+        "--fresh",
+        "--data-dir",
+        str(precious),
+        str(ROOT / "sim/scenarios/hook-and-keys.toml"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "not a simulator data directory" in result.stderr
     assert (precious / "notes.txt").read_text() == "keep me"
 

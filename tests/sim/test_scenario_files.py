@@ -9,8 +9,9 @@ import pytest
 from sim import runner
 from sim.scenario import load
 
-SCENARIOS = sorted(p for p in (Path(__file__).resolve().parents[2] / "sim" / "scenarios").glob("*.toml")
-                   if p.name != "demo-call.toml")
+SCENARIOS = sorted(
+    p for p in (Path(__file__).resolve().parents[2] / "sim" / "scenarios").glob("*.toml") if p.name != "demo-call.toml"
+)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

@@ -107,8 +107,15 @@ def channel_pair() -> tuple[StreamChannel, StreamChannel]:
     return StreamChannel(device), StreamChannel(server)
 
 
-def run_session(world: World, store: Store, server_cut_after: int | None = None, device_id: str = DEVICE,
-                key: bytes | None = None, verify: bool = False, **device_options: object) -> SyncReport:
+def run_session(
+    world: World,
+    store: Store,
+    server_cut_after: int | None = None,
+    device_id: str = DEVICE,
+    key: bytes | None = None,
+    verify: bool = False,
+    **device_options: object,
+) -> SyncReport:
     """One session over an in-process socket pair, the server on a thread; raises what the device raises."""
     device_side, server_side = channel_pair()
     server_channel: Channel = server_side if server_cut_after is None else CuttingChannel(server_side, server_cut_after)
@@ -116,7 +123,8 @@ def run_session(world: World, store: Store, server_cut_after: int | None = None,
     thread.start()
     try:
         return DeviceSync(store, device_id, key or world.key, timeout=5.0, **device_options).run(  # type: ignore[arg-type]
-            device_side, verify=verify)
+            device_side, verify=verify
+        )
     finally:
         device_side.close()
         thread.join(timeout=10)

@@ -30,8 +30,13 @@ def postgres_cluster() -> Iterator[str]:
     base = tempfile.mkdtemp(prefix="ringfence-pg-")
     os.chmod(base, 0o755)  # the cluster's owner (postgres, when the tests run as root) must reach it
     cluster = os.path.join(base, "cluster")
-    started = subprocess.run([str(ROOT / "scripts/start-postgres"), cluster, str(_free_port())],
-                             capture_output=True, text=True, timeout=120, check=False)
+    started = subprocess.run(
+        [str(ROOT / "scripts/start-postgres"), cluster, str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert started.returncode == 0, started.stderr
     try:
         yield started.stdout.strip()
@@ -49,7 +54,13 @@ def postgres_url(postgres_cluster: str) -> str:
     with psycopg.connect(postgres_cluster, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     url = postgres_cluster.rsplit("/", 1)[0] + "/" + name
-    migrated = subprocess.run([sys.executable, "-m", "firmware", "central", "migrate", "--db", url],
-                              capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "firmware", "central", "migrate", "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
     assert migrated.returncode == 0 and "applied 0001_facilities" in migrated.stdout, migrated.stderr
     return url

@@ -18,8 +18,9 @@ def split_frames(data: bytes) -> list[bytes]:
     return [piece + b"\x00" for piece in data.split(b"\x00")[:-1]]
 
 
-def run_line(messages_ab: list[bytes], messages_ba: list[bytes], faults: float, seed: int,
-             limit_s: float = 600.0) -> tuple[list[bytes], list[bytes], float]:
+def run_line(
+    messages_ab: list[bytes], messages_ba: list[bytes], faults: float, seed: int, limit_s: float = 600.0
+) -> tuple[list[bytes], list[bytes], float]:
     """Both ends exchange messages over a line that corrupts, drops, duplicates and swaps frames."""
     rng = random.Random(seed)
     a = ArqEndpoint(True, epoch=0x01020304, rto=RTO)
@@ -42,7 +43,7 @@ def run_line(messages_ab: list[bytes], messages_ba: list[bytes], faults: float, 
                     continue
                 if roll < faults / 2:
                     index = rng.randrange(len(frame))
-                    frame = frame[:index] + bytes([frame[index] ^ 0x10]) + frame[index + 1:]
+                    frame = frame[:index] + bytes([frame[index] ^ 0x10]) + frame[index + 1 :]
                 delivered.append(frame)
                 if rng.random() < faults / 4:
                     delivered.append(frame)

@@ -24,8 +24,10 @@ def test_refused_and_retried_sessions_are_counted_with_their_cause() -> None:
     wave = run_wave(4, sync)
     assert (wave["agreed"], wave["failed_devices"], wave["failed_sessions"]) == (3, 1, 4)
     assert wave["first_wave_failures"] == 2 and wave["retried_sessions"] == 3
-    assert wave["causes"] == {"RemoteError: the other side reported busy: the server is busy; try again later": 1,
-                              "TimeoutError: link …: nothing received for …": 3}
+    assert wave["causes"] == {
+        "RemoteError: the other side reported busy: the server is busy; try again later": 1,
+        "TimeoutError: link …: nothing received for …": 3,
+    }
 
 
 def test_a_small_fleet_of_two_facilities_on_sqlite_agrees_and_is_reported(tmp_path: Path) -> None:

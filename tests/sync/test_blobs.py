@@ -44,7 +44,7 @@ def test_a_transfer_cut_half_way_resumes_from_what_the_receiver_holds(world: Wor
     sink.offer(offer)
     data = source.read_bytes()
     for offset in range(0, 100_000, 50_000):
-        sink.chunk(BlobChunk(id="rec-2", offset=offset, data=data[offset:offset + 50_000]))
+        sink.chunk(BlobChunk(id="rec-2", offset=offset, data=data[offset : offset + 50_000]))
     queue_blob(store, "rec-2", "recording", source)
     report = run_session(world, store)
     assert report.blob_bytes == 200_000

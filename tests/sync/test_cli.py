@@ -21,7 +21,9 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 def test_load_reports_the_file_and_line_of_a_bad_record(tmp_path: Path) -> None:
     facility = tmp_path / "f"
     facility.mkdir()
-    (facility / "inmates.jsonl").write_text(json.dumps({"key": "I1", "value": inmate(1)}) + '\n{"key": "I2", "value": \n')
+    (facility / "inmates.jsonl").write_text(
+        json.dumps({"key": "I1", "value": inmate(1)}) + '\n{"key": "I2", "value": \n'
+    )
     result = run("central", "load", "--db", str(tmp_path / "c.sqlite"), str(facility))
     assert result.exit_code == 2
     assert "inmates.jsonl:2: not JSON" in result.output
@@ -67,8 +69,17 @@ def test_sync_without_an_identity_says_how_to_get_one(tmp_path: Path) -> None:
 def test_sync_to_nowhere_is_a_clear_error(tmp_path: Path) -> None:
     db = str(tmp_path / "c.sqlite")
     run("central", "enroll", "--db", db, "--out", str(tmp_path / "d.json"), "A-1")
-    result = run("sync", "--link", "tcp://127.0.0.1:9", "--store", str(tmp_path / "d.sqlite"),
-                 "--credentials", str(tmp_path / "d.json"), "--timeout", "2")
+    result = run(
+        "sync",
+        "--link",
+        "tcp://127.0.0.1:9",
+        "--store",
+        str(tmp_path / "d.sqlite"),
+        "--credentials",
+        str(tmp_path / "d.json"),
+        "--timeout",
+        "2",
+    )
     assert result.exit_code == ExitCode.LINK and "cannot connect" in result.output
 
 

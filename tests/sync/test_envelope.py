@@ -34,8 +34,13 @@ def test_a_sealed_message_opens_to_the_same_body() -> None:
 def test_a_body_below_the_threshold_is_sent_plain_and_a_large_one_compressed() -> None:
     small = seal(PushAck(ids=["a"]), 1, KEY)
     assert small[2] == 0
-    many = Changes(full=True, upto=9, last=9, more=False, items={"inmates": [(f"I{i:05d}", '{"status":"active"}')
-                                                                            for i in range(200)]})
+    many = Changes(
+        full=True,
+        upto=9,
+        last=9,
+        more=False,
+        items={"inmates": [(f"I{i:05d}", '{"status":"active"}') for i in range(200)]},
+    )
     big = seal(many, 1, KEY)
     assert big[2] == FLAG_ZSTD and len(big) < len(msgpack.packb(many.model_dump())) / 4
     assert open_sealed(big, KEY).body == many
@@ -107,8 +112,9 @@ def test_arbitrary_bytes_are_a_clear_error(junk: bytes) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=512))
-def test_arbitrary_bodies_with_a_valid_mac_are_a_clear_error_or_a_valid_message(code: int, flags: int,
-                                                                                 body: bytes) -> None:
+def test_arbitrary_bodies_with_a_valid_mac_are_a_clear_error_or_a_valid_message(
+    code: int, flags: int, body: bytes
+) -> None:
     raw = HEADER.pack(1, code, flags, 1) + body
     try:
         envelope = open_sealed(raw + mac(KEY, raw), KEY)
@@ -119,8 +125,12 @@ def test_arbitrary_bodies_with_a_valid_mac_are_a_clear_error_or_a_valid_message(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["since", "after", "upto", "max_items", "x"]),
-                       st.one_of(st.integers(-5, 10**12), st.text(max_size=5), st.none(), st.binary(max_size=4))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["since", "after", "upto", "max_items", "x"]),
+        st.one_of(st.integers(-5, 10**12), st.text(max_size=5), st.none(), st.binary(max_size=4)),
+    )
+)
 def test_arbitrary_fields_in_a_pull_are_a_clear_error_or_a_valid_pull(fields: dict[str, object]) -> None:
     raw = HEADER.pack(1, MsgType.PULL, 0, 1) + msgpack.packb(fields, use_bin_type=True)
     try:

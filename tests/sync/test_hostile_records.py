@@ -32,8 +32,10 @@ def raw_outbox(store: Store, item_id: str, kind: str, payload: str) -> None:
     """Put a record in the outbox exactly as given (a tampered device's outbox)."""
     Outbox(store)
     with store.transaction() as db:
-        db.execute("INSERT INTO outbox (id, kind, created_at, payload) VALUES (?, ?, ?, ?)",
-                   (item_id, kind, "2026-01-05T10:00:00+00:00", payload))
+        db.execute(
+            "INSERT INTO outbox (id, kind, created_at, payload) VALUES (?, ?, ?, ?)",
+            (item_id, kind, "2026-01-05T10:00:00+00:00", payload),
+        )
 
 
 def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
@@ -51,24 +53,33 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
     assert CentralCache(store).get("accounts", "debit:I00001") == {"balance_cents": 850}
 
 
-@pytest.mark.parametrize(("kind", "payload", "reason"), [
-    ("ledger", {**CHARGE, "amount_cents": "abc"}, "amount_cents"),
-    ("ledger", {**CHARGE, "amount_cents": 2**70}, "amount_cents"),
-    ("ledger", {**CHARGE, "amount_cents": MAX_CENTS + 1}, "amount_cents"),
-    ("ledger", {**CHARGE, "amount_cents": True}, "amount_cents"),
-    ("ledger", {**CHARGE, "amount_cents": 1.5}, "amount_cents"),
-    ("ledger", {**CHARGE, "amount_cents": 5, "account": "debit:I00001\n"}, "account"),
-    ("ledger", {**CHARGE, "amount_cents": 5, "account": ["debit:I00001"]}, "account"),
-    ("ledger", {**CHARGE, "amount_cents": 5, "kind": "refund"}, "kind"),
-    ("block", {"number": "../../etc", "at": "x"}, "number"),
-    ("block", {"number": 3055550100}, "number"),
-    ("spend_it_all", {"x": 1}, "is not a record kind"),
-    ("attempt", {"id": "a1", "at": "t", "device_id": "d", "inmate_id": "I1", "detail": {"reason": "rm -rf"}},
-     "attempt.detail.reason"),
-    ("line_incoming", {"id": "a1", "at": "t", "device_id": "d", "detail": {"caller": "1", "state": ""}},
-     "line_incoming.detail.state"),
-    ("call", [1, 2], "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("kind", "payload", "reason"),
+    [
+        ("ledger", {**CHARGE, "amount_cents": "abc"}, "amount_cents"),
+        ("ledger", {**CHARGE, "amount_cents": 2**70}, "amount_cents"),
+        ("ledger", {**CHARGE, "amount_cents": MAX_CENTS + 1}, "amount_cents"),
+        ("ledger", {**CHARGE, "amount_cents": True}, "amount_cents"),
+        ("ledger", {**CHARGE, "amount_cents": 1.5}, "amount_cents"),
+        ("ledger", {**CHARGE, "amount_cents": 5, "account": "debit:I00001\n"}, "account"),
+        ("ledger", {**CHARGE, "amount_cents": 5, "account": ["debit:I00001"]}, "account"),
+        ("ledger", {**CHARGE, "amount_cents": 5, "kind": "refund"}, "kind"),
+        ("block", {"number": "../../etc", "at": "x"}, "number"),
+        ("block", {"number": 3055550100}, "number"),
+        ("spend_it_all", {"x": 1}, "is not a record kind"),
+        (
+            "attempt",
+            {"id": "a1", "at": "t", "device_id": "d", "inmate_id": "I1", "detail": {"reason": "rm -rf"}},
+            "attempt.detail.reason",
+        ),
+        (
+            "line_incoming",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"caller": "1", "state": ""}},
+            "line_incoming.detail.state",
+        ),
+        ("call", [1, 2], "not a JSON object"),
+    ],
+)
 def test_each_wrong_value_is_refused_by_name(kind: str, payload: object, reason: str) -> None:
     record = OutboxRecord(id="a" * 32, kind=kind, created_at="t", payload=json.dumps(payload))
     with pytest.raises(ValueError, match=reason):
@@ -117,9 +128,14 @@ def test_out_of_range_purchases_are_answered_and_never_stored(world: World) -> N
     assert world.central().purchase_result(huge).status == "unknown"
 
 
-@pytest.mark.parametrize("body", [Pull.model_construct(since=0, after=2**63, upto=0, max_items=10),
-                                  Done.model_construct(cursor=2**63, digest=bytes(32), pending=0)],
-                         ids=["pull", "done"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        Pull.model_construct(since=0, after=2**63, upto=0, max_items=10),
+        Done.model_construct(cursor=2**63, digest=bytes(32), pending=0),
+    ],
+    ids=["pull", "done"],
+)
 def test_numbers_beyond_64_bits_are_malformed_and_end_only_that_session(world: World, body: Body) -> None:
     device_side, server_side = channel_pair()
     server = threading.Thread(target=serve_channel, args=(server_side, world.config()), daemon=True)

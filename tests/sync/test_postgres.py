@@ -39,8 +39,9 @@ def facility_dir(tmp: Path, name: str, inmates: int) -> Path:
 def sync(url: str, tmp: Path, device: str, key: bytes) -> tuple[bool, Store]:
     store = Store(tmp / f"{device}.sqlite")
     device_side, server_side = channel_pair()
-    server = threading.Thread(target=serve_channel, args=(server_side, ServerConfig(url, 5.0, blob_root=tmp / "blobs")),
-                              daemon=True)
+    server = threading.Thread(
+        target=serve_channel, args=(server_side, ServerConfig(url, 5.0, blob_root=tmp / "blobs")), daemon=True
+    )
     server.start()
     try:
         return DeviceSync(store, device, key, timeout=5.0).run(device_side).agree, store
@@ -50,8 +51,9 @@ def sync(url: str, tmp: Path, device: str, key: bytes) -> tuple[bool, Store]:
         server_side.close()
 
 
-def test_each_device_pulls_only_its_own_facility_and_sequences_are_per_facility(postgres_url: str,
-                                                                                  tmp_path: Path) -> None:
+def test_each_device_pulls_only_its_own_facility_and_sequences_are_per_facility(
+    postgres_url: str, tmp_path: Path
+) -> None:
     north, south = CentralDB(postgres_url, "north"), CentralDB(postgres_url, "south")
     north.load_dir(facility_dir(tmp_path, "north", 20))
     south.load_dir(facility_dir(tmp_path, "south", 5))
@@ -69,8 +71,16 @@ def test_each_device_pulls_only_its_own_facility_and_sequences_are_per_facility(
 
     south.put("inmates", "S00001", None)
     assert (north.head(), south.head()) == (41, 12), "a change in one facility does not move another's head"
-    Outbox(north_store).append("ledger", {"call_id": "c1", "account": "debit:I00001", "kind": "charge",
-                                          "amount_cents": 150, "at": "2026-01-05T10:00:00+00:00"})
+    Outbox(north_store).append(
+        "ledger",
+        {
+            "call_id": "c1",
+            "account": "debit:I00001",
+            "kind": "charge",
+            "amount_cents": 150,
+            "at": "2026-01-05T10:00:00+00:00",
+        },
+    )
     assert sync(postgres_url, tmp_path, "n-1", keys["n-1"])[0]
     assert north.get("accounts", "debit:I00001") == {"balance_cents": 850}
     assert south.get("accounts", "debit:I00001") == {"balance_cents": 1000}, "the same key in another facility"
@@ -85,9 +95,26 @@ def test_serving_a_database_that_was_not_migrated_is_a_one_line_error(postgres_c
     with psycopg.connect(postgres_cluster, autocommit=True) as admin:
         admin.execute("CREATE DATABASE unmigrated")
     url = postgres_cluster.rsplit("/", 1)[0] + "/unmigrated"
-    served = subprocess.run([sys.executable, "-m", "firmware", "central", "serve", "--db", url, "--link",
-                             "tcp://127.0.0.1:0", "--blob-dir", "/tmp"], capture_output=True, text=True, timeout=60,
-                            cwd=ROOT, check=False)
+    served = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "firmware",
+            "central",
+            "serve",
+            "--db",
+            url,
+            "--link",
+            "tcp://127.0.0.1:0",
+            "--blob-dir",
+            "/tmp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
     assert served.returncode != 0
     assert "0001_facilities not applied; run `ringfence central migrate" in served.stderr
     assert "Traceback" not in served.stderr
@@ -111,9 +138,28 @@ def test_two_server_processes_share_one_address_and_one_database(postgres_url: s
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"tcp://127.0.0.1:{port}"
-    servers = [subprocess.Popen([sys.executable, "-m", "firmware", "central", "serve", "--db", postgres_url,
-                                 "--link", url, "--reuse-port", "--blob-dir", str(tmp_path / "blobs")],
-                                cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    servers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "firmware",
+                "central",
+                "serve",
+                "--db",
+                postgres_url,
+                "--link",
+                url,
+                "--reuse-port",
+                "--blob-dir",
+                str(tmp_path / "blobs"),
+            ],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         for server in servers:
             assert server.stderr is not None and server.stderr.readline().startswith("serving")
@@ -122,8 +168,11 @@ def test_two_server_processes_share_one_address_and_one_database(postgres_url: s
         def device(name: str) -> None:
             store = Store(tmp_path / f"{name}.sqlite")
             for _session in range(3):
-                results[name] = DeviceSync(store, name, devices[name].sync_key, timeout=10).run(
-                    connect(url, devices[name], timeout=10)).agree
+                results[name] = (
+                    DeviceSync(store, name, devices[name].sync_key, timeout=10)
+                    .run(connect(url, devices[name], timeout=10))
+                    .agree
+                )
 
         threads = [threading.Thread(target=device, args=(name,)) for name in devices]
         for thread in threads:
@@ -140,7 +189,9 @@ def test_two_server_processes_share_one_address_and_one_database(postgres_url: s
     assert all(count > 0 for count in served), f"both processes served sessions: {served}"
     assert sum(served) == 3 * len(devices)
     check = CentralDB(postgres_url, "south")
-    assert check.head() == 21 and check.db.execute("SELECT count(*) FROM devices WHERE sessions = 3").fetchone()[0] == 16
+    assert (
+        check.head() == 21 and check.db.execute("SELECT count(*) FROM devices WHERE sessions = 3").fetchone()[0] == 16
+    )
     check.close()
 
 
@@ -158,8 +209,9 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
     with store.transaction() as db:
         bought = purchases.request(db, "I00001", 1200)
     device_side, server_side = channel_pair()
-    server = threading.Thread(target=serve_channel, args=(server_side, ServerConfig(postgres_url, 5.0,
-                                                                                     blob_root=tmp_path)), daemon=True)
+    server = threading.Thread(
+        target=serve_channel, args=(server_side, ServerConfig(postgres_url, 5.0, blob_root=tmp_path)), daemon=True
+    )
     server.start()
     try:
         assert DeviceSync(store, "n-1", key, timeout=5.0).run(device_side).agree
@@ -169,19 +221,33 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
         server_side.close()
     assert purchases.status(bought).status == "applied" and purchases.status(bought).balance_cents == 2200
     assert north.db.execute("SELECT facility, cents FROM trust ORDER BY facility").fetchall() == [
-        ("north", 3800), ("south", 7)]
+        ("north", 3800),
+        ("south", 7),
+    ]
     north.close()
 
 
 def test_on_postgresql_the_ca_key_is_a_private_file_of_its_own_never_a_row(postgres_url: str, tmp_path: Path) -> None:
     enroll = [sys.executable, "-m", "firmware", "central", "enroll", "--db", postgres_url, "--facility", "north"]
     key = tmp_path / "ca-key.pem"
-    first = subprocess.run([*enroll, "--ca-key", str(key), "--out", str(tmp_path / "d1.json"), "d-1"],
-                           capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    first = subprocess.run(
+        [*enroll, "--ca-key", str(key), "--out", str(tmp_path / "d1.json"), "d-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
     assert first.returncode == 0, first.stderr
     assert key.stat().st_mode & 0o777 == 0o600
     pair = CentralDB(postgres_url, "north").authority()
     assert pair is not None and "key_pem" not in json.loads(pair[0]), "the CA key is not a row"
-    second = subprocess.run([*enroll, "--out", str(tmp_path / "d2.json"), "d-2"],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    second = subprocess.run(
+        [*enroll, "--out", str(tmp_path / "d2.json"), "d-2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
     assert second.returncode != 0 and "--ca-key" in second.stderr and "Traceback" not in second.stderr

@@ -11,7 +11,9 @@ from firmware.sync.examples import KEY_NAMES, _jsonable, render, session_diagram
 from firmware.sync.framing import Frame, FrameDecoder
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
-EXAMPLE = re.compile(r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.DOTALL)
+EXAMPLE = re.compile(
+    r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.DOTALL
+)
 FRAME = re.compile(r"<!-- frame -->\n```hex\n(.*?)```", re.DOTALL)
 
 

@@ -138,8 +138,23 @@ def test_out_of_file_descriptors_the_server_keeps_accepting(world: World, tmp_pa
     url = f"tcp://127.0.0.1:{port}"
     limit = "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200));"
     server = subprocess.Popen(
-        [sys.executable, "-c", limit + "from firmware.cli import main; main()", "central", "serve", "--db",
-         str(world.db_path), "--link", url, "--idle-timeout", "5"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            limit + "from firmware.cli import main; main()",
+            "central",
+            "serve",
+            "--db",
+            str(world.db_path),
+            "--link",
+            url,
+            "--idle-timeout",
+            "5",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     idle: list[socket.socket] = []
     try:
         assert server.stderr is not None and server.stderr.readline().startswith("serving")

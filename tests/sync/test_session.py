@@ -22,8 +22,11 @@ def test_new_device_gets_everything_then_only_what_changed(world: World) -> None
     assert cache.count("inmates") == 20 and cache.get("rules", "facility") == facility_rules()
 
     central = world.central()
-    central.put("inmates", "I00003", inmate(3, status="restricted", language="es",
-                                             restriction={"reason": "disciplinary", "until": "2026-12-01"}))
+    central.put(
+        "inmates",
+        "I00003",
+        inmate(3, status="restricted", language="es", restriction={"reason": "disciplinary", "until": "2026-12-01"}),
+    )
     central.put("inmates", "I00004", None)
     central.close()
     second = run_session(world, store)
@@ -59,8 +62,17 @@ def test_outbox_arrives_once_even_when_the_acknowledgement_is_lost(world: World)
 
 def charge(outbox: Outbox, call_id: str, account: str, cents: int) -> str:
     """A charge as the rules write it (firmware/rules/records.py)."""
-    return outbox.append("ledger", {"id": f"{call_id}:charge", "call_id": call_id, "account": account,
-                                    "kind": "charge", "amount_cents": cents, "at": "2026-01-05T10:00:00+00:00"})
+    return outbox.append(
+        "ledger",
+        {
+            "id": f"{call_id}:charge",
+            "call_id": call_id,
+            "account": account,
+            "kind": "charge",
+            "amount_cents": cents,
+            "at": "2026-01-05T10:00:00+00:00",
+        },
+    )
 
 
 def test_a_charge_is_applied_once_even_when_its_acknowledgement_is_lost(world: World) -> None:
@@ -68,8 +80,10 @@ def test_a_charge_is_applied_once_even_when_its_acknowledgement_is_lost(world: W
     run_session(world, store)
     outbox = Outbox(store)
     charge(outbox, "c1", "debit:I00001", 150)
-    outbox.append("ledger", {"id": "c1:reserve", "call_id": "c1", "account": "debit:I00001", "kind": "reserve",
-                             "amount_cents": 500})
+    outbox.append(
+        "ledger",
+        {"id": "c1:reserve", "call_id": "c1", "account": "debit:I00001", "kind": "reserve", "amount_cents": 500},
+    )
     with pytest.raises(ChannelClosed):
         run_session(world, store, server_cut_after=2)
     run_session(world, store)
@@ -139,8 +153,10 @@ def test_a_block_made_at_one_device_reaches_the_others(world: World) -> None:
     Outbox(a).append("block", {"number": "3055550123", "at": "2026-01-05T10:00:00+00:00", "source": "called_party"})
     run_session(world, a)
     run_session(world, b)
-    assert CentralCache(b).get("blocks", "3055550123") == {"created_at": "2026-01-05T10:00:00+00:00",
-                                                           "source": "called_party"}
+    assert CentralCache(b).get("blocks", "3055550123") == {
+        "created_at": "2026-01-05T10:00:00+00:00",
+        "source": "called_party",
+    }
 
 
 def test_a_wrong_key_is_refused_and_nothing_changes(world: World) -> None:

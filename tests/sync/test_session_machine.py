@@ -16,7 +16,15 @@ def walk(steps: SessionSteps, outcomes: list[str]) -> list[str]:
 
 def test_a_session_goes_through_every_step_once_when_both_sides_agree() -> None:
     assert walk(SessionSteps(send_blobs=True), ["agreed"]) == [
-        "hello", "pull", "push", "purchases", "reserve", "blobs", "agreement", "agreed"]
+        "hello",
+        "pull",
+        "push",
+        "purchases",
+        "reserve",
+        "blobs",
+        "agreement",
+        "agreed",
+    ]
 
 
 def test_blobs_are_skipped_when_not_wanted() -> None:

@@ -43,14 +43,19 @@ def write_facility(directory: Path, inmates: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "inmates.jsonl").open("w") as out:
         for i in range(inmates):
-            value = {"pin_verifier": f"k1:{os.urandom(32).hex()}", "name": f"Inmate {i}",
-                     "language": "es" if i % 3 else "en",
-                     "pan": {"numbers": [f"305{int.from_bytes(os.urandom(3), 'big') % 8000000 + 2000000}"]}}
+            value = {
+                "pin_verifier": f"k1:{os.urandom(32).hex()}",
+                "name": f"Inmate {i}",
+                "language": "es" if i % 3 else "en",
+                "pan": {"numbers": [f"305{int.from_bytes(os.urandom(3), 'big') % 8000000 + 2000000}"]},
+            }
             out.write(json.dumps({"key": f"I{i:05d}", "value": value}) + "\n")
     with (directory / "numbers.jsonl").open("w") as out:
         for i in range(inmates):
-            out.write(json.dumps({"key": f"305555{i:04d}", "value": {"line_type": "mobile", "collect_billable": False}})
-                      + "\n")
+            out.write(
+                json.dumps({"key": f"305555{i:04d}", "value": {"line_type": "mobile", "collect_billable": False}})
+                + "\n"
+            )
 
 
 class Setup:
@@ -58,11 +63,19 @@ class Setup:
         self.tmp = tmp
         self.db = tmp / "central.sqlite"
         self.store_path = tmp / "device.sqlite"
-        subprocess.run(ringfence("central", "enroll", "--db", str(self.db), "--out", str(tmp / "dev.json"), "A-12"),
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            ringfence("central", "enroll", "--db", str(self.db), "--out", str(tmp / "dev.json"), "A-12"),
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         write_facility(tmp / "facility", inmates)
-        subprocess.run(ringfence("central", "load", "--db", str(self.db), str(tmp / "facility")), check=True,
-                       capture_output=True, cwd=ROOT)
+        subprocess.run(
+            ringfence("central", "load", "--db", str(self.db), str(tmp / "facility")),
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         store = Store(self.store_path)
         save_identity(store, Credentials.load(tmp / "dev.json"))
         outbox = Outbox(store)
@@ -71,21 +84,33 @@ class Setup:
         self.servers: list[subprocess.Popen[bytes]] = []
 
     def serve(self, url: str, *extra: str) -> subprocess.Popen[bytes]:
-        server = subprocess.Popen(ringfence("central", "serve", "--db", str(self.db), "--link", url,
-                                            "--idle-timeout", "10", *extra), cwd=ROOT, stderr=subprocess.PIPE)
+        server = subprocess.Popen(
+            ringfence("central", "serve", "--db", str(self.db), "--link", url, "--idle-timeout", "10", *extra),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
         line = server.stderr.readline().decode() if server.stderr else ""
         assert line.startswith("serving"), line
         self.servers.append(server)
         return server
 
     def sync(self, url: str, timeout: float = 60, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5",
-                                        *extra), check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5", *extra),
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start_sync(self, url: str, *extra: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5",
-                                          *extra),
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            ringfence("sync", "--link", url, "--store", str(self.store_path), "--timeout", "5", *extra),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def assert_agree(self) -> None:
         central = CentralDB(self.db)
@@ -198,11 +223,30 @@ def test_a_device_with_a_certificate_from_another_authority_is_refused(setup: Se
     port = free_port()
     setup.serve(f"tcp://127.0.0.1:{port}")
     stranger_db = tmp_path / "other.sqlite"
-    subprocess.run(ringfence("central", "enroll", "--db", str(stranger_db), "--out", str(tmp_path / "x.json"), "A-12"),
-                   check=True, capture_output=True, cwd=ROOT)
-    result = subprocess.run(ringfence("sync", "--link", f"tcp://127.0.0.1:{port}", "--store", str(tmp_path / "x.sqlite"),
-                                      "--credentials", str(tmp_path / "x.json"), "--timeout", "5"),
-                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        ringfence("central", "enroll", "--db", str(stranger_db), "--out", str(tmp_path / "x.json"), "A-12"),
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    result = subprocess.run(
+        ringfence(
+            "sync",
+            "--link",
+            f"tcp://127.0.0.1:{port}",
+            "--store",
+            str(tmp_path / "x.sqlite"),
+            "--credentials",
+            str(tmp_path / "x.json"),
+            "--timeout",
+            "5",
+        ),
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == ExitCode.LINK and "certificate" in result.stderr.lower()  # as flash says it
     assert CentralDB(setup.db).received_count("A-12") == 0
 
@@ -212,20 +256,52 @@ def test_one_server_serves_two_serial_lines_and_tls_at_once(setup: Setup, tmp_pa
     port = free_port()
     try:
         server = subprocess.Popen(
-            ringfence("central", "serve", "--db", str(setup.db), "--link", cables[0].end_b, "--link", cables[1].end_b,
-                      "--link", f"tcp://127.0.0.1:{port}"), cwd=ROOT, stderr=subprocess.PIPE)
+            ringfence(
+                "central",
+                "serve",
+                "--db",
+                str(setup.db),
+                "--link",
+                cables[0].end_b,
+                "--link",
+                cables[1].end_b,
+                "--link",
+                f"tcp://127.0.0.1:{port}",
+            ),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )
         setup.servers.append(server)
         for _ in range(3):
             assert server.stderr is not None and server.stderr.readline().startswith(b"serving")
         names = ["B-1", "B-2", "B-3"]
         for name in names:
-            subprocess.run(ringfence("central", "enroll", "--db", str(setup.db), "--out", str(tmp_path / f"{name}.json"),
-                                     name), check=True, capture_output=True, cwd=ROOT)
+            subprocess.run(
+                ringfence("central", "enroll", "--db", str(setup.db), "--out", str(tmp_path / f"{name}.json"), name),
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
+            )
         urls = [cables[0].end_a, cables[1].end_a, f"tcp://127.0.0.1:{port}"]
-        devices = [subprocess.Popen(ringfence("sync", "--link", url, "--store", str(tmp_path / f"{name}.sqlite"),
-                                              "--credentials", str(tmp_path / f"{name}.json"), "--timeout", "10"),
-                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                   for name, url in zip(names, urls, strict=True)]
+        devices = [
+            subprocess.Popen(
+                ringfence(
+                    "sync",
+                    "--link",
+                    url,
+                    "--store",
+                    str(tmp_path / f"{name}.sqlite"),
+                    "--credentials",
+                    str(tmp_path / f"{name}.json"),
+                    "--timeout",
+                    "10",
+                ),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for name, url in zip(names, urls, strict=True)
+        ]
         for device in devices:
             out, err = device.communicate(timeout=120)
             assert device.returncode == 0, err

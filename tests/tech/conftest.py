@@ -33,9 +33,16 @@ def keyring(vendor_key: Ed25519PrivateKey) -> Keyring:
 def make_bundle(tmp_path: Path, vendor_key: Ed25519PrivateKey) -> MakeBundle:
     """A small bundle with a fake payload: two files whose content depends on the version."""
 
-    def make(version: str = "1.0.0", *, hardware: tuple[str, ...] = (HARDWARE,), compression: str = "none",
-             key: Ed25519PrivateKey | None = None, size: int = 3000, files: dict[str, bytes] | None = None,
-             rotations: list[dict[str, object]] | None = None) -> Path:
+    def make(
+        version: str = "1.0.0",
+        *,
+        hardware: tuple[str, ...] = (HARDWARE,),
+        compression: str = "none",
+        key: Ed25519PrivateKey | None = None,
+        size: int = 3000,
+        files: dict[str, bytes] | None = None,
+        rotations: list[dict[str, object]] | None = None,
+    ) -> Path:
         src = tmp_path / f"payload-{version}-{compression}"
         src.mkdir(exist_ok=True)
         contents = files or {
@@ -47,8 +54,15 @@ def make_bundle(tmp_path: Path, vendor_key: Ed25519PrivateKey) -> MakeBundle:
             (src / name).write_bytes(data)
             paths.append(src / name)
         out = tmp_path / f"ringfence-{version}-{compression}.rfb"
-        bundle.build(paths, version, list(hardware), key or vendor_key, out, compression,  # type: ignore[arg-type]
-                     rotations)
+        bundle.build(
+            paths,
+            version,
+            list(hardware),
+            key or vendor_key,
+            out,
+            compression,  # type: ignore[arg-type]
+            rotations,
+        )
         return out
 
     return make
@@ -62,10 +76,18 @@ def device_home(tmp_path: Path, keyring: Keyring, make_bundle: MakeBundle) -> De
     """A device as it leaves the bench: identity, keyring, access key, and firmware 1.0.0 in slot a."""
     home = DeviceHome(tmp_path / "device")
     home.etc.mkdir(parents=True)
-    home.identity_path.write_text(Identity(
-        device_id="handset-7", hardware=HARDWARE, role="handset", facility="north", housing_unit="B",
-        central_url="tcp://127.0.0.1:1", sync_key_id="0" * 16, provisioned_at="2026-01-01T00:00:00+00:00",
-    ).model_dump_json())
+    home.identity_path.write_text(
+        Identity(
+            device_id="handset-7",
+            hardware=HARDWARE,
+            role="handset",
+            facility="north",
+            housing_unit="B",
+            central_url="tcp://127.0.0.1:1",
+            sync_key_id="0" * 16,
+            provisioned_at="2026-01-01T00:00:00+00:00",
+        ).model_dump_json()
+    )
     keyring.save(home.keyring_path)
     (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
     home.slots().seed(make_bundle("1.0.0"), keyring, HARDWARE)

@@ -32,7 +32,8 @@ def app_bundle(tmp_path: Path, key: Ed25519PrivateKey, version: str, assets: Pat
 
 
 def test_firmware_needing_assets_the_device_lacks_is_refused_before_its_payload_then_flashes_after_them(
-        tmp_path: Path, device_home: DeviceHome, vendor_key: Ed25519PrivateKey) -> None:
+    tmp_path: Path, device_home: DeviceHome, vendor_key: Ed25519PrivateKey
+) -> None:
     assets = asset_bundle(tmp_path, vendor_key, "1.0.0", b"x" * 30_000)
     app = app_bundle(tmp_path, vendor_key, "1.1.0", assets)
     device = MemoryDevice(device_home, [])
@@ -55,8 +56,9 @@ def test_firmware_needing_assets_the_device_lacks_is_refused_before_its_payload_
     assert device_home.slots().load().trial == "b"
 
 
-def test_a_tampered_asset_bundle_is_refused_over_the_link(tmp_path: Path, device_home: DeviceHome,
-                                                          vendor_key: Ed25519PrivateKey) -> None:
+def test_a_tampered_asset_bundle_is_refused_over_the_link(
+    tmp_path: Path, device_home: DeviceHome, vendor_key: Ed25519PrivateKey
+) -> None:
     assets = asset_bundle(tmp_path, vendor_key, "1.0.0", b"y" * 30_000)
     data = bytearray(assets.read_bytes())
     data[-10] ^= 0x40

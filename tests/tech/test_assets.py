@@ -60,9 +60,13 @@ def app_wheel(directory: Path, version: str) -> Path:
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: ringfence\nVersion: {version}\n".encode(),
         f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = "".join(
-        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for name, data in members.items()) + f"{dist}/RECORD,,\n"
+    record = (
+        "".join(
+            f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+            for name, data in members.items()
+        )
+        + f"{dist}/RECORD,,\n"
+    )
     path = directory / f"ringfence-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as wheel:
         for name, data in members.items():
@@ -73,9 +77,22 @@ def app_wheel(directory: Path, version: str) -> Path:
 
 def build_assets(tmp_path: Path, key: Path, version: str = "1.0.0", audio: Path | None = None) -> Path:
     out = tmp_path / f"prompts-{version}.rfb"
-    code, stdout, stderr = run("bundle", "build", "--assets", "prompts", "--assets-dir",
-                               audio or prompt_audio(tmp_path / "audio"), "-o", out, "--key", key,
-                               "--hardware", HARDWARE, "--version", version)
+    code, stdout, stderr = run(
+        "bundle",
+        "build",
+        "--assets",
+        "prompts",
+        "--assets-dir",
+        audio or prompt_audio(tmp_path / "audio"),
+        "-o",
+        out,
+        "--key",
+        key,
+        "--hardware",
+        HARDWARE,
+        "--version",
+        version,
+    )
     assert code == 0, stderr
     assert "sha256" in stdout
     return out
@@ -83,8 +100,19 @@ def build_assets(tmp_path: Path, key: Path, version: str = "1.0.0", audio: Path 
 
 def build_app(tmp_path: Path, key: Path, version: str, assets: Path) -> Path:
     out = tmp_path / f"fw-{version}.rfb"
-    code, _, stderr = run("bundle", "build", app_wheel(tmp_path / f"wheels-{version}", version), "-o", out,
-                          "--key", key, "--hardware", HARDWARE, "--with-assets", assets)
+    code, _, stderr = run(
+        "bundle",
+        "build",
+        app_wheel(tmp_path / f"wheels-{version}", version),
+        "-o",
+        out,
+        "--key",
+        key,
+        "--hardware",
+        HARDWARE,
+        "--with-assets",
+        assets,
+    )
     assert code == 0, stderr
     return out
 
@@ -107,7 +135,8 @@ def new_home(tmp_path: Path, ring: Path) -> Path:
 
 
 def test_assets_then_app_install_and_the_app_reads_its_prompts_from_the_set_named_by_hash(
-        tmp_path: Path, key: tuple[Path, Path]) -> None:
+    tmp_path: Path, key: tuple[Path, Path]
+) -> None:
     assets = build_assets(tmp_path, key[0])
     app = build_app(tmp_path, key[0], "1.1.0", assets)
     home = new_home(tmp_path, key[1])
@@ -147,7 +176,8 @@ def test_an_app_update_that_changes_no_prompt_carries_no_prompt_bytes(tmp_path: 
 
 
 def test_an_app_whose_assets_are_not_installed_is_refused_before_any_slot_changes(
-        tmp_path: Path, key: tuple[Path, Path]) -> None:
+    tmp_path: Path, key: tuple[Path, Path]
+) -> None:
     old_assets = build_assets(tmp_path / "old", key[0], "1.0.0")
     new_assets = build_assets(tmp_path, key[0], "1.1.0", prompt_audio(tmp_path / "audio2", SAMPLES[::-1].copy()))
     home = new_home(tmp_path, key[1])
@@ -197,7 +227,8 @@ def kill_install_at(root: Path, bundle: Path, keyring: Keyring, kill_at: int) ->
 
 
 def test_a_kill_at_any_moment_of_an_asset_install_leaves_the_old_set_usable(
-        tmp_path: Path, key: tuple[Path, Path]) -> None:
+    tmp_path: Path, key: tuple[Path, Path]
+) -> None:
     keyring = Keyring.load(key[1])
     old = build_assets(tmp_path / "old", key[0], "1.0.0")
     new = build_assets(tmp_path, key[0], "1.1.0", prompt_audio(tmp_path / "audio2", SAMPLES[::-1].copy()))

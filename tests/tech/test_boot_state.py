@@ -97,8 +97,13 @@ def test_the_service_stops_with_one_line_and_the_status_systemd_does_not_restart
     device.copy_path.write_bytes(DAMAGE["garbage"])
     for slot in ("a", "b"):
         (device.slot_dir(slot) / "app.py").unlink()
-    done = subprocess.run([sys.executable, "-m", "firmware", "slot", "run", "--home", str(device.root), "--",
-                           "true"], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware", "slot", "run", "--home", str(device.root), "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no slot is intact" in lines[0] and "Traceback" not in done.stderr

@@ -20,8 +20,7 @@ def refusal(path: Path, keyring: Keyring, **kw: object) -> BundleError:
 
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
-def test_good_bundle_verifies_and_files_read_back(make_bundle: MakeBundle, keyring: Keyring,
-                                                  compression: str) -> None:
+def test_good_bundle_verifies_and_files_read_back(make_bundle: MakeBundle, keyring: Keyring, compression: str) -> None:
     path = make_bundle("1.2.0", compression=compression)
     header = bundle.verify(path, keyring, hardware=HARDWARE, installed="1.1.9")
     assert header.manifest.version == "1.2.0"

@@ -25,8 +25,10 @@ def wheels(directory: Path, *names: str) -> list[Path]:
     return [directory / name for name in names]
 
 
-@pytest.mark.parametrize(("name", "fits"), [(PURE, True), (NUMPY_PI, True), (SOXR_PIWHEELS, True),
-                                            (NUMPY_LAPTOP, False), (MUSL, False), (ARMV7, False)])
+@pytest.mark.parametrize(
+    ("name", "fits"),
+    [(PURE, True), (NUMPY_PI, True), (SOXR_PIWHEELS, True), (NUMPY_LAPTOP, False), (MUSL, False), (ARMV7, False)],
+)
 def test_which_wheels_run_on_a_64_bit_pi(name: str, fits: bool) -> None:
     assert runs_on(Path(name), "aarch64") is fits
 
@@ -46,8 +48,7 @@ def test_bundle_build_refuses_laptop_wheels_for_a_pi_naming_each(tmp_path: Path)
     source = tmp_path / "wheels"
     wheels(source, PURE, NUMPY_LAPTOP, SOXR_PIWHEELS)
     out = tmp_path / "fw.rfb"
-    code, _, err = run("bundle", "build", "--wheels", source, "-o", out, "--key", key,
-                       "--hardware", "rpi4-handset-v2")
+    code, _, err = run("bundle", "build", "--wheels", source, "-o", out, "--key", key, "--hardware", "rpi4-handset-v2")
     assert code == ExitCode.USAGE
     assert len(err.strip().splitlines()) == 1
     assert "rpi4-handset-v2 runs aarch64" in err and NUMPY_LAPTOP in err and SOXR_PIWHEELS not in err
@@ -59,7 +60,19 @@ def test_bundle_build_takes_aarch64_wheels_for_every_pi_named(tmp_path: Path) ->
     source = tmp_path / "wheels"
     wheels(source, PURE, NUMPY_PI, SOXR_PIWHEELS)
     out = tmp_path / "fw.rfb"
-    code, stdout, err = run("bundle", "build", "--wheels", source, "-o", out, "--key", key,
-                            "--hardware", "rpi4-handset-v2", "--hardware", "rpi5-kiosk-v1")
+    code, stdout, err = run(
+        "bundle",
+        "build",
+        "--wheels",
+        source,
+        "-o",
+        out,
+        "--key",
+        key,
+        "--hardware",
+        "rpi4-handset-v2",
+        "--hardware",
+        "rpi5-kiosk-v1",
+    )
     assert code == 0, err
     assert "ringfence 1.2.0 for rpi4-handset-v2, rpi5-kiosk-v1, 3 files" in stdout

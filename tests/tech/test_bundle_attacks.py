@@ -21,19 +21,21 @@ def resign(path: Path, key: Ed25519PrivateKey, change) -> Path:  # type: ignore[
     """The bundle with its manifest changed by `change(dict)` and signed again by `key` (a vendor's mistake)."""
     data = path.read_bytes()
     (mlen,) = struct.unpack(">I", data[8:12])
-    manifest = json.loads(data[12:12 + mlen])
+    manifest = json.loads(data[12 : 12 + mlen])
     change(manifest)
     raw = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     signature = key.sign(bundle.SIGNATURE_CONTEXT + raw)
-    rest = data[12 + mlen + bundle.KEY_ID_LEN + bundle.SIGNATURE_LEN:]
+    rest = data[12 + mlen + bundle.KEY_ID_LEN + bundle.SIGNATURE_LEN :]
     out = path.with_name("hostile-" + path.name)
-    out.write_bytes(bundle.MAGIC + struct.pack(">I", len(raw)) + raw
-                    + key_id(key.public_key()).encode("ascii") + signature + rest)
+    out.write_bytes(
+        bundle.MAGIC + struct.pack(">I", len(raw)) + raw + key_id(key.public_key()).encode("ascii") + signature + rest
+    )
     return out
 
 
-def test_a_bomb_that_declares_one_byte_stops_at_one_byte(tmp_path: Path, make_bundle: MakeBundle,
-                                                         vendor_key: Ed25519PrivateKey, keyring: Keyring) -> None:
+def test_a_bomb_that_declares_one_byte_stops_at_one_byte(
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring
+) -> None:
     big = 32 << 20
     made = make_bundle("2.0.0", compression="zstd", files={"app.py": b"VERSION = '2.0.0'\n", "big.bin": bytes(big)})
 
@@ -62,7 +64,8 @@ def test_a_bomb_that_declares_one_byte_stops_at_one_byte(tmp_path: Path, make_bu
 
 
 def test_a_validly_signed_schema_invalid_manifest_is_invalid_not_a_bad_signature(
-        make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring, device_home: DeviceHome) -> None:
+    make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring, device_home: DeviceHome
+) -> None:
     made = make_bundle("2.0.0")
     hostile = resign(made, vendor_key, lambda m: m.update(version="two"))
     with pytest.raises(BundleError) as refused:

@@ -31,8 +31,9 @@ BIG = random.Random(5).randbytes(400_000)
 
 def release(make_bundle: MakeBundle, version: str, compression: str = "none") -> Path:
     """A release whose large file does not change and whose code does."""
-    return make_bundle(version, compression=compression,
-                       files={"app.py": f"VERSION = {version!r}\n".encode() * 50, "prompts.bin": BIG})
+    return make_bundle(
+        version, compression=compression, files={"app.py": f"VERSION = {version!r}\n".encode() * 50, "prompts.bin": BIG}
+    )
 
 
 @pytest.fixture
@@ -63,8 +64,13 @@ def tcp_device(device: DeviceHome) -> Iterator[str]:
 
 
 def test_a_delta_carries_only_what_changed_and_installs_verified(
-        tcp_device: str, device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey,
-        tmp_path: Path, old: Path) -> None:
+    tcp_device: str,
+    device: DeviceHome,
+    make_bundle: MakeBundle,
+    vendor_key: Ed25519PrivateKey,
+    tmp_path: Path,
+    old: Path,
+) -> None:
     new = release(make_bundle, "1.1.0")
     delta = tmp_path / "1.1.0.delta.rfb"
     build_delta(old, new, vendor_key, delta)
@@ -82,8 +88,8 @@ def test_a_delta_carries_only_what_changed_and_installs_verified(
 
 
 def test_a_delta_from_a_compressed_release_works_too(
-        device_home: DeviceHome, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey,
-        tmp_path: Path) -> None:
+    device_home: DeviceHome, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
     old, new = release(make_bundle, "1.0.1", "zstd"), release(make_bundle, "1.1.0")
     manager = SlotManager(device_home.root)
     manager.install(old, keyring, HARDWARE)
@@ -100,8 +106,8 @@ def test_a_delta_from_a_compressed_release_works_too(
 
 
 def test_wrong_base_is_refused_before_a_byte_and_the_full_bundle_follows(
-        tcp_device: str, device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey,
-        tmp_path: Path) -> None:
+    tcp_device: str, device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
     other_base, new = release(make_bundle, "1.0.5"), release(make_bundle, "1.1.0")
     delta = tmp_path / "wrong.delta.rfb"
     build_delta(other_base, new, vendor_key, delta)
@@ -132,7 +138,8 @@ def _mismatched_delta(old: Path, new: Path, key: Ed25519PrivateKey, out: Path, t
 
 
 def test_a_delta_whose_result_is_not_its_signed_hash_leaves_the_slots_untouched(
-        device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, tmp_path: Path, old: Path) -> None:
+    device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, tmp_path: Path, old: Path
+) -> None:
     new = release(make_bundle, "1.1.0")
     bad = tmp_path / "bad.delta.rfb"
     _mismatched_delta(old, new, vendor_key, bad, tmp_path)
@@ -155,7 +162,8 @@ def test_a_delta_whose_result_is_not_its_signed_hash_leaves_the_slots_untouched(
 
 
 def test_a_truncated_delta_resumes_where_it_stopped(
-        device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, tmp_path: Path, old: Path) -> None:
+    device: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, tmp_path: Path, old: Path
+) -> None:
     new = make_bundle("1.1.0", files={"app.py": random.Random(9).randbytes(50_000), "prompts.bin": BIG})
     delta = tmp_path / "d.rfb"
     build_delta(old, new, vendor_key, delta)
@@ -194,8 +202,13 @@ def _install_delta(root: Path, delta: Path, keyring: Keyring, checkpoint: object
 
 @pytest.mark.slow
 def test_a_delta_install_killed_at_every_step_starts_a_good_slot_and_installs_again(
-        device: DeviceHome, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey,
-        tmp_path: Path, old: Path) -> None:
+    device: DeviceHome,
+    make_bundle: MakeBundle,
+    keyring: Keyring,
+    vendor_key: Ed25519PrivateKey,
+    tmp_path: Path,
+    old: Path,
+) -> None:
     import shutil
 
     new = release(make_bundle, "1.1.0")
@@ -237,12 +250,16 @@ def test_a_delta_install_killed_at_every_step_starts_a_good_slot_and_installs_ag
 
 
 def test_bundle_build_delta_from_info_and_growth_warning(
-        tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey) -> None:
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey
+) -> None:
     from cryptography.hazmat.primitives import serialization
 
     key_file = tmp_path / "vendor.key"
-    key_file.write_bytes(vendor_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+    key_file.write_bytes(
+        vendor_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     old = release(make_bundle, "1.0.1")
     src = tmp_path / "new"
     src.mkdir()
@@ -250,9 +267,26 @@ def test_bundle_build_delta_from_info_and_growth_warning(
     (src / "prompts.bin").write_bytes(BIG)
     (src / "more.wav").write_bytes(random.Random(3).randbytes(200_000))
     out = tmp_path / "ringfence-1.1.0.rfb"
-    result = CliRunner().invoke(main, ["bundle", "build", str(src / "app.py"), str(src / "prompts.bin"),
-                                       str(src / "more.wav"), "-o", str(out), "--key", str(key_file),
-                                       "--hardware", HARDWARE, "--version", "1.1.0", "--delta-from", str(old)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bundle",
+            "build",
+            str(src / "app.py"),
+            str(src / "prompts.bin"),
+            str(src / "more.wav"),
+            "-o",
+            str(out),
+            "--key",
+            str(key_file),
+            "--hardware",
+            HARDWARE,
+            "--version",
+            "1.1.0",
+            "--delta-from",
+            str(old),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "warning: bundle 1.1.0 is 1.50x the size of 1.0.1" in result.stderr
     assert "assets 400900 -> 600900" in result.stderr
@@ -264,7 +298,8 @@ def test_bundle_build_delta_from_info_and_growth_warning(
 
 
 def test_bundle_info_splits_the_application_wheel_into_code_and_assets(
-        tmp_path: Path, vendor_key: Ed25519PrivateKey) -> None:
+    tmp_path: Path, vendor_key: Ed25519PrivateKey
+) -> None:
     import zipfile
 
     wheel = tmp_path / "ringfence-1.0.0-py3-none-any.whl"
@@ -286,17 +321,37 @@ def test_bundle_info_splits_the_application_wheel_into_code_and_assets(
     assert kinds["code"] + kinds["assets"] == wheel.stat().st_size
 
 
-def test_flash_command_sends_the_delta_and_says_so(tcp_device: str, device: DeviceHome, make_bundle: MakeBundle,
-                                                   vendor_key: Ed25519PrivateKey, old: Path, tmp_path: Path) -> None:
+def test_flash_command_sends_the_delta_and_says_so(
+    tcp_device: str,
+    device: DeviceHome,
+    make_bundle: MakeBundle,
+    vendor_key: Ed25519PrivateKey,
+    old: Path,
+    tmp_path: Path,
+) -> None:
     new = release(make_bundle, "1.1.0")
     delta = tmp_path / "1.1.0.delta.rfb"
     build_delta(old, new, vendor_key, delta)
     key_file = tmp_path / "access.key"
     key_file.write_text(ACCESS_KEY.hex())
-    result = CliRunner().invoke(main, ["flash", str(new), "--delta", str(delta), "--link", tcp_device,
-                                       "--plain-tcp", "--access-key", str(key_file)])
+    result = CliRunner().invoke(
+        main,
+        ["flash", str(new), "--delta", str(delta), "--link", tcp_device, "--plain-tcp", "--access-key", str(key_file)],
+    )
     assert result.exit_code == 0, result.output
     assert "installed 1.1.0" in result.stdout and f"delta of {delta.stat().st_size} bytes" in result.stdout
-    missing = CliRunner().invoke(main, ["flash", str(new), "--delta", str(tmp_path / "nope.rfb"), "--link",
-                                        tcp_device, "--plain-tcp", "--access-key", str(key_file)])
+    missing = CliRunner().invoke(
+        main,
+        [
+            "flash",
+            str(new),
+            "--delta",
+            str(tmp_path / "nope.rfb"),
+            "--link",
+            tcp_device,
+            "--plain-tcp",
+            "--access-key",
+            str(key_file),
+        ],
+    )
     assert missing.exit_code == 2 and "nope.rfb: no such file" in missing.stderr

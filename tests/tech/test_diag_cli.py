@@ -15,11 +15,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def test_diag_runs_tests_and_reports_each(device_home: DeviceHome) -> None:
-    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--run", "status,audio,line",
-                                       "--json"])
+    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--run", "status,audio,line", "--json"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {r["test"]: r["result"] for r in records} == {"status": "passed", "audio": "simulated",
-                                                         "line": "simulated"}
+    assert {r["test"]: r["result"] for r in records} == {"status": "passed", "audio": "simulated", "line": "simulated"}
     assert result.exit_code == 0, "a simulated device is not a failure, and is never reported as passed"
     store = device_home.store()
     kinds = [i.kind for i in Outbox(store).pending()]
@@ -53,10 +51,12 @@ def test_bad_settings_file_is_refused_naming_the_key(device_home: DeviceHome, tm
 
     bad = tmp_path / "technician.toml"
     bad.write_text(SHIPPED.read_text().replace("flash_max_ms = 1000", "flash_max_ms = 200"))
-    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--settings", str(bad),
-                                       "--run", "status"])
+    result = CliRunner().invoke(
+        main, ["diag", "--home", str(device_home.root), "--settings", str(bad), "--run", "status"]
+    )
     assert result.exit_code == 2 and "flash_min_ms (300) must be below flash_max_ms (200)" in result.stderr
     bad.write_text(SHIPPED.read_text().replace('test_number = "9580"', 'test_number = "95-80"'))
-    result = CliRunner().invoke(main, ["diag", "--home", str(device_home.root), "--settings", str(bad),
-                                       "--run", "status"])
+    result = CliRunner().invoke(
+        main, ["diag", "--home", str(device_home.root), "--settings", str(bad), "--run", "status"]
+    )
     assert result.exit_code == 2 and "line.test_number = '95-80'" in result.stderr

@@ -26,8 +26,11 @@ def open_umask() -> Iterator[None]:
 
 
 def modes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): stat.S_IMODE(p.lstat().st_mode) for p in root.rglob("*")
-            if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(root)): stat.S_IMODE(p.lstat().st_mode)
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def test_a_store_its_journal_and_its_shared_memory_are_0600(tmp_path: Path) -> None:
@@ -48,12 +51,12 @@ def test_an_old_world_readable_store_is_narrowed_when_opened(tmp_path: Path) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_central_enrolment_writes_only_private_files_and_keeps_the_ca_key_out_of_the_database(
-        tmp_path: Path) -> None:
+def test_central_enrolment_writes_only_private_files_and_keeps_the_ca_key_out_of_the_database(tmp_path: Path) -> None:
     db = tmp_path / "central.sqlite"
     for device in ("handset-1", "handset-2"):
-        result = CliRunner().invoke(main, ["central", "enroll", "--db", str(db), "--out",
-                                           str(tmp_path / f"{device}.json"), device])
+        result = CliRunner().invoke(
+            main, ["central", "enroll", "--db", str(db), "--out", str(tmp_path / f"{device}.json"), device]
+        )
         assert result.exit_code == 0, result.output
     found = modes(tmp_path)
     assert "central.sqlite.ca-key.pem" in found and set(found.values()) == {0o600}, found

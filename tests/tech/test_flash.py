@@ -23,8 +23,9 @@ from tests.tech.conftest import ACCESS_KEY, MakeBundle
 class MemoryChannel:
     """One end of an in-memory message pipe; `cut_after` bytes written, the pipe breaks for both ends."""
 
-    def __init__(self, inbox: queue.Queue[bytes | None], outbox: queue.Queue[bytes | None],
-                 cut_after: int | None = None) -> None:
+    def __init__(
+        self, inbox: queue.Queue[bytes | None], outbox: queue.Queue[bytes | None], cut_after: int | None = None
+    ) -> None:
         self.inbox, self.outbox = inbox, outbox
         self.cut_after = cut_after
         self.bytes_written = 0
@@ -84,8 +85,14 @@ class MemoryDevice:
 
 
 def flasher(path: Path, device: MemoryDevice, **kw: object) -> Flasher:
-    return Flasher(path, ACCESS_KEY, connect=device.connect, retry_delay=0, chunk=512,  # type: ignore[arg-type]
-                   **kw)
+    return Flasher(
+        path,
+        ACCESS_KEY,
+        connect=device.connect,
+        retry_delay=0,
+        chunk=512,  # type: ignore[arg-type]
+        **kw,
+    )
 
 
 def test_flash_installs_into_the_trial_slot(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
@@ -127,12 +134,16 @@ def test_gives_up_after_the_retries_with_a_link_failure(device_home: DeviceHome,
     assert outcome.attempts == 3 and "gave up after 3 attempts" in outcome.message
 
 
-@pytest.mark.parametrize(("build", "code"), [
-    ({"hardware": ("rpi5-kiosk-v1",)}, "wrong_hardware"),
-    ({"version": "0.9.0"}, "downgrade"),
-])
-def test_device_refuses_before_any_payload_byte(device_home: DeviceHome, make_bundle: MakeBundle,
-                                                build: dict[str, object], code: str) -> None:
+@pytest.mark.parametrize(
+    ("build", "code"),
+    [
+        ({"hardware": ("rpi5-kiosk-v1",)}, "wrong_hardware"),
+        ({"version": "0.9.0"}, "downgrade"),
+    ],
+)
+def test_device_refuses_before_any_payload_byte(
+    device_home: DeviceHome, make_bundle: MakeBundle, build: dict[str, object], code: str
+) -> None:
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle(**build), device).flash("memory://")  # type: ignore[arg-type]
     device.join()
@@ -150,12 +161,15 @@ def test_bundle_signed_by_an_unknown_key_is_refused(device_home: DeviceHome, mak
     assert outcome.status == "refused" and outcome.message.startswith("unknown_key")
 
 
-def test_a_downgrade_below_the_floor_needs_a_release_keys_permit(device_home: DeviceHome, make_bundle: MakeBundle,
-                                                                  vendor_key: Ed25519PrivateKey) -> None:
+def test_a_downgrade_below_the_floor_needs_a_release_keys_permit(
+    device_home: DeviceHome, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey
+) -> None:
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle("0.9.0"), device, allow_downgrade=True).flash("memory://")
     device.join()
-    assert outcome.status == "refused" and outcome.message.startswith("downgrade: below the version floor: bundle 0.9.0")
+    assert outcome.status == "refused" and outcome.message.startswith(
+        "downgrade: below the version floor: bundle 0.9.0"
+    )
     device = MemoryDevice(device_home, [])
     permit = make_permit(vendor_key, "handset-7", "0.9.0")
     outcome = flasher(make_bundle("0.9.0"), device, allow_downgrade=True, permit=permit).flash("memory://")
@@ -163,8 +177,7 @@ def test_a_downgrade_below_the_floor_needs_a_release_keys_permit(device_home: De
     assert outcome.status == "installed"
 
 
-def test_dry_run_sends_nothing_and_says_what_would_happen(device_home: DeviceHome,
-                                                           make_bundle: MakeBundle) -> None:
+def test_dry_run_sends_nothing_and_says_what_would_happen(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
     device = MemoryDevice(device_home, [])
     outcome = flasher(make_bundle("1.1.0"), device, dry_run=True).flash("memory://")
     device.join()
@@ -175,16 +188,20 @@ def test_dry_run_sends_nothing_and_says_what_would_happen(device_home: DeviceHom
 
 def test_wrong_access_key_is_refused_at_the_handshake(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
     device = MemoryDevice(device_home, [])
-    outcome = Flasher(make_bundle("1.1.0"), bytes(32), connect=device.connect, retries=3,  # type: ignore[arg-type]
-                      retry_delay=0).flash("memory://")
+    outcome = Flasher(
+        make_bundle("1.1.0"),
+        bytes(32),
+        connect=device.connect,
+        retries=3,  # type: ignore[arg-type]
+        retry_delay=0,
+    ).flash("memory://")
     device.join()
     assert outcome.status == "refused" and outcome.exit_code == ExitCode.REFUSED
     assert outcome.message.startswith("access_denied") and outcome.attempts == 1
     assert device_home.slots().load().trial is None
 
 
-def test_second_flash_while_the_first_is_on_trial_is_refused(device_home: DeviceHome,
-                                                             make_bundle: MakeBundle) -> None:
+def test_second_flash_while_the_first_is_on_trial_is_refused(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
     device = MemoryDevice(device_home, [])
     assert flasher(make_bundle("1.1.0"), device).flash("memory://").status == "installed"
     outcome = flasher(make_bundle("1.2.0"), device).flash("memory://")
@@ -192,8 +209,9 @@ def test_second_flash_while_the_first_is_on_trial_is_refused(device_home: Device
     assert outcome.status == "refused" and outcome.message.startswith("busy")
 
 
-def test_repeating_a_finished_flash_is_answered_without_sending(device_home: DeviceHome,
-                                                                make_bundle: MakeBundle) -> None:
+def test_repeating_a_finished_flash_is_answered_without_sending(
+    device_home: DeviceHome, make_bundle: MakeBundle
+) -> None:
     """The laptop may lose the device's last answer: flashing again reports the install, sends nothing."""
     path = make_bundle("1.1.0")
     device = MemoryDevice(device_home, [])

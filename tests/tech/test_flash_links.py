@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -50,8 +51,9 @@ def flash(*args: str | Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceHome, make_bundle: MakeBundle,
-                                           key_file: Path) -> None:
+def test_flash_over_tcp_with_json_progress(
+    tcp_device: str, device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
     path = make_bundle("1.1.0", size=300_000)
     code, out, err = flash(path, "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--json")
     assert code == ExitCode.OK, err
@@ -65,7 +67,9 @@ def test_flash_over_tcp_with_json_progress(tcp_device: str, device_home: DeviceH
 
 
 def test_flash_dry_run_and_refusal_exit_codes(tcp_device: str, make_bundle: MakeBundle, key_file: Path) -> None:
-    code, out, _ = flash(make_bundle("1.1.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--dry-run")
+    code, out, _ = flash(
+        make_bundle("1.1.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file, "--dry-run"
+    )
     assert code == ExitCode.OK and "dry_run" in out and "would install 1.1.0" in out
     code, out, _ = flash(make_bundle("0.5.0"), "--link", tcp_device, "--plain-tcp", "--access-key", key_file)
     assert code == ExitCode.REFUSED and "downgrade" in out
@@ -75,20 +79,33 @@ def test_flash_to_nobody_is_a_link_failure(make_bundle: MakeBundle, key_file: Pa
     listener = TcpListener("tcp://127.0.0.1:0")
     url = f"tcp://127.0.0.1:{listener.port}"
     listener.close()
-    code, out, _ = flash(make_bundle("1.1.0"), "--link", url, "--plain-tcp", "--access-key", key_file, "--retries", "1",
-                         "--timeout", "1")
+    code, out, _ = flash(
+        make_bundle("1.1.0"), "--link", url, "--plain-tcp", "--access-key", key_file, "--retries", "1", "--timeout", "1"
+    )
     assert code == ExitCode.LINK and "link_failed" in out
 
 
-def test_flash_all_reports_each_device(tmp_path: Path, tcp_device: str, make_bundle: MakeBundle,
-                                       key_file: Path) -> None:
+def test_flash_all_reports_each_device(
+    tmp_path: Path, tcp_device: str, make_bundle: MakeBundle, key_file: Path
+) -> None:
     dead = TcpListener("tcp://127.0.0.1:0")
     dead_url = f"tcp://127.0.0.1:{dead.port}"
     dead.close()
     devices = tmp_path / "devices.txt"
     devices.write_text(f"# north block\n{tcp_device}\n\n{dead_url}  # unplugged\n")
-    code, out, _ = flash(make_bundle("1.1.0"), "--all", devices, "--plain-tcp", "--access-key", key_file, "--json",
-                         "--retries", "0", "--timeout", "1")
+    code, out, _ = flash(
+        make_bundle("1.1.0"),
+        "--all",
+        devices,
+        "--plain-tcp",
+        "--access-key",
+        key_file,
+        "--json",
+        "--retries",
+        "0",
+        "--timeout",
+        "1",
+    )
     records = [json.loads(line) for line in out.splitlines()]
     results = {r["url"]: r["status"] for r in records if r["event"] == "result"}
     assert results == {tcp_device: "installed", dead_url: "link_failed"}
@@ -128,8 +145,21 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
     """The real command, SIGKILLed from outside up to 40 times: each run resumes, the last one installs."""
     path = make_bundle("1.1.0", files={"app.py": b"VERSION = '1.1.0'\n", "data.bin": random.randbytes(12_000_000)})
     rng = random.Random(11)
-    cmd = [sys.executable, "-m", "firmware", "flash", str(path), "--link", tcp_device, "--plain-tcp", "--access-key",
-           str(key_file), "--json", "--retries", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "firmware",
+        "flash",
+        str(path),
+        "--link",
+        tcp_device,
+        "--plain-tcp",
+        "--access-key",
+        str(key_file),
+        "--json",
+        "--retries",
+        "0",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     partials = set()
 
@@ -137,10 +167,8 @@ def test_flasher_process_killed_at_random_moments_then_resumed(
         """Bytes in the partial files now; one may be completed (renamed) between listing and stat."""
         total = 0
         for part in (device_home.data_dir / "incoming").glob("*.part"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += part.stat().st_size
-            except FileNotFoundError:
-                pass
         return total
 
     for _ in range(40):
@@ -175,8 +203,9 @@ def test_flash_over_serial_survives_the_cable_pulled_mid_transfer(
     path = make_bundle("1.1.0", files={"data.bin": random.Random(1).randbytes(120_000)})
     threading.Timer(2.5, cable.cut, args=(12.0,)).start()  # a third of the way through, for longer than the timeout
     try:
-        code, out, err = flash(path, "--link", cable.end_a, "--access-key", key_file, "--baud", "230400",
-                               "--timeout", "5", "--json")
+        code, out, err = flash(
+            path, "--link", cable.end_a, "--access-key", key_file, "--baud", "230400", "--timeout", "5", "--json"
+        )
     finally:
         stop.set()
         thread.join(timeout=15)
@@ -198,8 +227,18 @@ def test_device_receiver_killed_mid_transfer_then_restarted(
     free = TcpListener("tcp://127.0.0.1:0")
     url = f"tcp://127.0.0.1:{free.port}"
     free.close()
-    cmd = [sys.executable, "-m", "firmware", "slot", "receive", "--link", url, "--plain-tcp", "--home",
-           str(device_home.root)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "firmware",
+        "slot",
+        "receive",
+        "--link",
+        url,
+        "--plain-tcp",
+        "--home",
+        str(device_home.root),
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     path = make_bundle("1.1.0", files={"data.bin": random.Random(2).randbytes(30_000_000)})
     receivers = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)]
@@ -217,7 +256,8 @@ def test_device_receiver_killed_mid_transfer_then_restarted(
     chaos.start()
     try:
         outcome = Flasher(path, ACCESS_KEY, retries=30, retry_delay=0.5, timeout=5).flash(
-            url, lambda done, total: sent.append(done))
+            url, lambda done, total: sent.append(done)
+        )
     finally:
         chaos.join(timeout=30)
         for proc in receivers:

@@ -74,30 +74,32 @@ def tls_device(device_home: DeviceHome, device_creds: Path) -> Iterator[str]:
 
 
 def flash(path: Path, url: str, key_file: Path, *extra: str | Path) -> tuple[int, list[dict[str, object]], str]:
-    code, out, err = invoke("flash", path, "--link", url, "--access-key", key_file, "--json", "--retries", "0",
-                            "--timeout", "5", *extra)
+    code, out, err = invoke(
+        "flash", path, "--link", url, "--access-key", key_file, "--json", "--retries", "0", "--timeout", "5", *extra
+    )
     return code, [json.loads(line) for line in out.splitlines() if line.startswith("{")], err
 
 
-def test_flash_over_tls_with_a_technician_certificate(tls_device: str, device_home: DeviceHome,
-                                                      make_bundle: MakeBundle, key_file: Path,
-                                                      laptop_creds: Path) -> None:
+def test_flash_over_tls_with_a_technician_certificate(
+    tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path, laptop_creds: Path
+) -> None:
     code, records, err = flash(make_bundle("1.1.0", size=50_000), tls_device, key_file, "--credentials", laptop_creds)
     assert code == ExitCode.OK, err
     assert records[-1]["status"] == "installed"
     assert device_home.slots().verify_slot("b") is None
 
 
-def test_plain_tcp_cannot_reach_a_tls_device(tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle,
-                                             key_file: Path) -> None:
+def test_plain_tcp_cannot_reach_a_tls_device(
+    tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
     code, records, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--plain-tcp")
     assert code == ExitCode.LINK and records[-1]["status"] == "link_failed"
     assert device_home.slots().load().trial is None
 
 
-def test_another_devices_certificate_cannot_flash(tmp_path: Path, central: Path, tls_device: str,
-                                                  device_home: DeviceHome, make_bundle: MakeBundle,
-                                                  key_file: Path) -> None:
+def test_another_devices_certificate_cannot_flash(
+    tmp_path: Path, central: Path, tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
     """A handset's own sync credentials (a client certificate of the right CA) are not a technician's."""
     stolen = tmp_path / "handset-8.creds"
     assert invoke("central", "enroll", "--db", central, "--out", stolen, "handset-8")[0] == 0
@@ -106,9 +108,9 @@ def test_another_devices_certificate_cannot_flash(tmp_path: Path, central: Path,
     assert device_home.slots().load().trial is None
 
 
-def test_a_technician_certificate_of_another_ca_cannot_flash(tmp_path: Path, tls_device: str,
-                                                             device_home: DeviceHome, make_bundle: MakeBundle,
-                                                             key_file: Path) -> None:
+def test_a_technician_certificate_of_another_ca_cannot_flash(
+    tmp_path: Path, tls_device: str, device_home: DeviceHome, make_bundle: MakeBundle, key_file: Path
+) -> None:
     foreign = tmp_path / "foreign.creds"
     Authority.create("another facility").issue("tech-laptop-9", True).save(foreign)
     code, _, _ = flash(make_bundle("1.1.0"), tls_device, key_file, "--credentials", foreign)
@@ -116,17 +118,28 @@ def test_a_technician_certificate_of_another_ca_cannot_flash(tmp_path: Path, tls
     assert device_home.slots().load().trial is None
 
 
-def test_network_flashing_needs_credentials_or_an_explicit_plain_tcp(make_bundle: MakeBundle, key_file: Path,
-                                                                     laptop_creds: Path, tmp_path: Path) -> None:
+def test_network_flashing_needs_credentials_or_an_explicit_plain_tcp(
+    make_bundle: MakeBundle, key_file: Path, laptop_creds: Path, tmp_path: Path
+) -> None:
     code, _, err = invoke("flash", make_bundle("1.1.0"), "--link", "tcp://127.0.0.1:9", "--access-key", key_file)
     assert code == 2 and "--credentials" in err and "--plain-tcp" in err
-    code, _, err = invoke("flash", make_bundle("1.1.0"), "--link", "tcp://127.0.0.1:9", "--access-key", key_file,
-                          "--credentials", laptop_creds, "--plain-tcp")
+    code, _, err = invoke(
+        "flash",
+        make_bundle("1.1.0"),
+        "--link",
+        "tcp://127.0.0.1:9",
+        "--access-key",
+        key_file,
+        "--credentials",
+        laptop_creds,
+        "--plain-tcp",
+    )
     assert code == 2 and "not both" in err
     bad = tmp_path / "bad.creds"
     bad.write_text("{}")
-    code, _, err = invoke("flash", make_bundle("1.1.0"), "--link", "tcp://127.0.0.1:9", "--access-key", key_file,
-                          "--credentials", bad)
+    code, _, err = invoke(
+        "flash", make_bundle("1.1.0"), "--link", "tcp://127.0.0.1:9", "--access-key", key_file, "--credentials", bad
+    )
     assert code == 2 and "not a credentials file" in err
 
 

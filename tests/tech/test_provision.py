@@ -44,14 +44,21 @@ off_hook_level = "low"
 def bench(tmp_path: Path, keyring: Keyring) -> dict[str, Path]:
     """What a technician brings to the bench: enrollment from central, keyring, access key, pin map."""
     db = tmp_path / "central.db"
-    result = CliRunner().invoke(main, ["central", "enroll", "--db", str(db), "--out", str(tmp_path / "creds.json"),
-                                       "handset-7"])
+    result = CliRunner().invoke(
+        main, ["central", "enroll", "--db", str(db), "--out", str(tmp_path / "creds.json"), "handset-7"]
+    )
     assert result.exit_code == 0, result.output
     keyring.save(tmp_path / "keyring.json")
     (tmp_path / "access.key").write_text(ACCESS_KEY.hex())
     (tmp_path / "pins.toml").write_text(PIN_MAP)
-    return {"db": db, "creds": tmp_path / "creds.json", "keyring": tmp_path / "keyring.json",
-            "access": tmp_path / "access.key", "pins": tmp_path / "pins.toml", "home": tmp_path / "device"}
+    return {
+        "db": db,
+        "creds": tmp_path / "creds.json",
+        "keyring": tmp_path / "keyring.json",
+        "access": tmp_path / "access.key",
+        "pins": tmp_path / "pins.toml",
+        "home": tmp_path / "device",
+    }
 
 
 @pytest.fixture
@@ -63,10 +70,32 @@ def central(bench: dict[str, Path]) -> Iterator[str]:
 
 
 def provision(bench: dict[str, Path], central_url: str, *extra: str) -> tuple[int, str, str]:
-    args = ["provision", "--home", bench["home"], "--device-id", "handset-7", "--hardware", HARDWARE,
-            "--role", "handset", "--facility", "north", "--housing-unit", "B", "--central", central_url,
-            "--pin-map", bench["pins"], "--credentials", bench["creds"], "--keyring", bench["keyring"],
-            "--access-key", bench["access"], *extra]
+    args = [
+        "provision",
+        "--home",
+        bench["home"],
+        "--device-id",
+        "handset-7",
+        "--hardware",
+        HARDWARE,
+        "--role",
+        "handset",
+        "--facility",
+        "north",
+        "--housing-unit",
+        "B",
+        "--central",
+        central_url,
+        "--pin-map",
+        bench["pins"],
+        "--credentials",
+        bench["creds"],
+        "--keyring",
+        bench["keyring"],
+        "--access-key",
+        bench["access"],
+        *extra,
+    ]
     result = CliRunner().invoke(main, [str(a) for a in args], env={"RINGFENCE_TECHNICIAN_CODE": CODE})
     return result.exit_code, result.stdout, result.stderr
 
@@ -78,8 +107,9 @@ def secrets_of(bench: dict[str, Path]) -> list[str]:
 
 
 @pytest.mark.hardware
-def test_provision_and_register_with_central(bench: dict[str, Path], central: str,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_provision_and_register_with_central(
+    bench: dict[str, Path], central: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     code, out, err = provision(bench, central)
     assert code == 0, err
@@ -95,8 +125,9 @@ def test_provision_and_register_with_central(bench: dict[str, Path], central: st
     assert (loaded.device.id, loaded.device.housing_unit, loaded.link.url) == ("handset-7", "B", central)
     written = tomllib.loads(config)
     assert written["audio"]["backend"] == "sounddevice" and written["audio"]["block_ms"] == 10.0
-    assert written["line"]["backend"] == "sim" and set(written["line"]) == set(loaded.line.model_dump()), \
+    assert written["line"]["backend"] == "sim" and set(written["line"]) == set(loaded.line.model_dump()), (
         "the line section is written whole, as the device runs it"
+    )
     assert "display" not in written and "printer" not in written, "a handset has no screen or printer"
     assert "simulated on this device: keypad=mock, hook=mock, line=sim" in out
     db = CentralDB(bench["db"])
@@ -130,13 +161,16 @@ def test_registration_failure_is_reported_with_its_exit_code(bench: dict[str, Pa
         assert secret not in err
 
 
-@pytest.mark.parametrize(("pins", "message"), [
-    ("[keypad]\nrows = [5, 6, 13]\n", "needs 4 rows"),
-    ("[keypad]\nrows = [5, 6, 13, 12]\ncols = [12, 16, 20]\n", "used twice"),
-    ("[speaker]\npin = 3\n", "only [gpio], [keypad] and [hook], and the hardware sections"),
-    ("[audio]\nbackend = \"alsa\"\n", "audio.backend = 'alsa': Input should be 'sim' or 'sounddevice'"),
-    ("[hook\n", "not a TOML pin map"),
-])
+@pytest.mark.parametrize(
+    ("pins", "message"),
+    [
+        ("[keypad]\nrows = [5, 6, 13]\n", "needs 4 rows"),
+        ("[keypad]\nrows = [5, 6, 13, 12]\ncols = [12, 16, 20]\n", "used twice"),
+        ("[speaker]\npin = 3\n", "only [gpio], [keypad] and [hook], and the hardware sections"),
+        ('[audio]\nbackend = "alsa"\n', "audio.backend = 'alsa': Input should be 'sim' or 'sounddevice'"),
+        ("[hook\n", "not a TOML pin map"),
+    ],
+)
 def test_bad_pin_map_is_refused_and_writes_nothing(bench: dict[str, Path], pins: str, message: str) -> None:
     bench["pins"].write_text(pins)
     code, _, err = provision(bench, "tcp://127.0.0.1:1", "--no-register")
@@ -145,12 +179,15 @@ def test_bad_pin_map_is_refused_and_writes_nothing(bench: dict[str, Path], pins:
 
 
 def test_the_audio_device_and_a_maps_hardware_sections_are_written(bench: dict[str, Path]) -> None:
-    bench["pins"].write_text(PIN_MAP + '[audio]\nsamplerate = 48000\n')
+    bench["pins"].write_text(PIN_MAP + "[audio]\nsamplerate = 48000\n")
     code, _out, err = provision(bench, "tcp://127.0.0.1:1", "--no-register", "--audio-device", "USB Audio")
     assert code == 0, err
     written = tomllib.loads(DeviceHome(bench["home"]).config_path.read_text())
     assert (written["audio"]["backend"], written["audio"]["device"], written["audio"]["samplerate"]) == (
-        "sounddevice", "USB Audio", 48000)
+        "sounddevice",
+        "USB Audio",
+        48000,
+    )
 
 
 def test_credentials_for_another_device_are_refused(bench: dict[str, Path]) -> None:

@@ -18,6 +18,7 @@ def install_killed_at(root: Path, keyring_path: Path, bundle: Path, point: str) 
     """Install in a child that SIGKILLs itself at `point`, then (as the callers did) save the keyring."""
     pid = os.fork()
     if pid == 0:
+
         def checkpoint(name: str) -> None:
             if name == point:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -33,7 +34,8 @@ def install_killed_at(root: Path, keyring_path: Path, bundle: Path, point: str) 
 
 
 def test_a_kill_between_activation_and_the_keyring_leaves_the_new_key_trusted(
-        tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring) -> None:
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring
+) -> None:
     new_key = Ed25519PrivateKey.generate()
     rotation = make_rotation(vendor_key, new_key.public_key(), retire_old=True)
     rotating = make_bundle("1.1.0", rotations=[rotation])

@@ -81,8 +81,9 @@ def seed(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> Path:
     return root
 
 
-def kill_at_every_checkpoint(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, compression: str,
-                             size: int) -> int:
+def kill_at_every_checkpoint(
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, compression: str, size: int
+) -> int:
     seeded = seed(tmp_path, make_bundle, keyring)
     new = make_bundle("1.1.0", compression=compression, size=size)
     points = count_checkpoints(seeded, new, keyring)
@@ -115,9 +116,7 @@ def test_kill_at_every_checkpoint_of_a_larger_bundle(
 
 
 @pytest.mark.slow
-def test_installer_process_killed_at_random_moments(
-    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring
-) -> None:
+def test_installer_process_killed_at_random_moments(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> None:
     """The real command in its own process, SIGKILLed from outside after a random delay, 100 times."""
     rng = random.Random(5)
     seeded = seed(tmp_path, make_bundle, keyring)
@@ -128,16 +127,32 @@ def test_installer_process_killed_at_random_moments(
         root = tmp_path / f"run-{run}"
         shutil.copytree(seeded, root, symlinks=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware", "slot", "install", str(new), "--home", str(root),
-             "--hardware", HARDWARE, "--chunk", "4096"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "firmware",
+                "slot",
+                "install",
+                str(new),
+                "--home",
+                str(root),
+                "--hardware",
+                HARDWARE,
+                "--chunk",
+                "4096",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if run % 2:
             # Half the runs die while the new slot is being written, whatever the machine's load: wait for the
             # write to begin, then kill at a random moment of it.
             deadline = time.monotonic() + 60
-            while proc.poll() is None and time.monotonic() < deadline and \
-                    SlotManager(root).load().slots["b"].status == "empty":
+            while (
+                proc.poll() is None
+                and time.monotonic() < deadline
+                and SlotManager(root).load().slots["b"].status == "empty"
+            ):
                 time.sleep(0.002)
             time.sleep(rng.uniform(0.0, 0.05))
         else:

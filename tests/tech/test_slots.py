@@ -32,8 +32,7 @@ def test_new_device_seeds_slot_a_as_good(slots: SlotManager, make_bundle: MakeBu
     assert (slots.current / "app.py").read_text() == "VERSION = '1.0.0'\n"
 
 
-def test_install_writes_only_the_inactive_slot(slots: SlotManager, make_bundle: MakeBundle,
-                                               keyring: Keyring) -> None:
+def test_install_writes_only_the_inactive_slot(slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring) -> None:
     seeded(slots, make_bundle, keyring)
     before = {p.name: p.read_bytes() for p in slots.slot_dir("a").iterdir()}
     result = slots.install(make_bundle("1.1.0"), keyring, HARDWARE)
@@ -70,8 +69,7 @@ def test_trial_rolls_back_by_itself_after_the_set_number_of_failed_starts(
     assert slots.boot().rolled_back_from is None
 
 
-def test_failed_health_check_rolls_back_at_once(slots: SlotManager, make_bundle: MakeBundle,
-                                                keyring: Keyring) -> None:
+def test_failed_health_check_rolls_back_at_once(slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring) -> None:
     seeded(slots, make_bundle, keyring)
     slots.install(make_bundle("1.1.0"), keyring, HARDWARE)
     slots.boot()
@@ -79,8 +77,7 @@ def test_failed_health_check_rolls_back_at_once(slots: SlotManager, make_bundle:
     assert slots.boot().slot == "a"
 
 
-def test_damaged_trial_slot_is_never_started(slots: SlotManager, make_bundle: MakeBundle,
-                                             keyring: Keyring) -> None:
+def test_damaged_trial_slot_is_never_started(slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring) -> None:
     seeded(slots, make_bundle, keyring)
     slots.install(make_bundle("1.1.0"), keyring, HARDWARE)
     (slots.slot_dir("b") / "data.bin").write_bytes(b"damaged on disk")
@@ -88,8 +85,9 @@ def test_damaged_trial_slot_is_never_started(slots: SlotManager, make_bundle: Ma
     assert decision.slot == "a" and decision.rolled_back_from == "b"
 
 
-def test_downgrade_refused_unless_explicitly_allowed(slots: SlotManager, make_bundle: MakeBundle,
-                                                     keyring: Keyring, vendor_key: Ed25519PrivateKey) -> None:
+def test_downgrade_refused_unless_explicitly_allowed(
+    slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey
+) -> None:
     seeded(slots, make_bundle, keyring)
     older = make_bundle("0.9.0")
     with pytest.raises(BundleError) as info:
@@ -110,8 +108,9 @@ def test_refused_bundle_writes_nothing(slots: SlotManager, make_bundle: MakeBund
     assert not slots.slot_dir("b").exists()
 
 
-def test_second_install_while_on_trial_is_refused(slots: SlotManager, make_bundle: MakeBundle,
-                                                  keyring: Keyring) -> None:
+def test_second_install_while_on_trial_is_refused(
+    slots: SlotManager, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
     seeded(slots, make_bundle, keyring)
     slots.install(make_bundle("1.1.0"), keyring, HARDWARE)
     with pytest.raises(SlotError, match="on trial"):

@@ -51,7 +51,10 @@ def test_crashing_update_is_left_by_itself_after_three_starts(
 
 
 def test_healthy_update_is_kept_and_the_watchdog_is_fed(
-    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring, tmp_path: Path,
+    device: SlotManager,
+    make_bundle: MakeBundle,
+    keyring: Keyring,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -101,12 +104,15 @@ def tiny_wheel(directory: Path, version: str) -> Path:
         f"{name}/__init__.py": f"VERSION = {version!r}\n".encode(),
         f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                             b"Tag: py3-none-any\n",
+        b"Tag: py3-none-any\n",
     }
-    record = "".join(
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for path, data in files.items()
-    ) + f"{name}-{version}.dist-info/RECORD,,\n"
+    record = (
+        "".join(
+            f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+            for path, data in files.items()
+        )
+        + f"{name}-{version}.dist-info/RECORD,,\n"
+    )
     path = directory / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as wheel:
         for member, data in files.items():
@@ -126,7 +132,18 @@ def test_wheels_are_unpacked_into_the_slot_and_imported_from_there(
     bundle.build([tiny_wheel(tmp_path, "1.0.0")], "1.0.0", [HARDWARE], vendor_key, path)  # type: ignore[arg-type]
     manager.seed(path, keyring, HARDWARE, prepare=unpack_wheels)
     assert (manager.slot_dir("a") / "lib" / "ringfence_demo_app" / "__init__.py").exists()
-    check = [sys.executable, "-c", "import ringfence_demo_app, sys; sys.exit(7 if ringfence_demo_app.VERSION == '1.0.0' else 9)"]
+    check = [
+        sys.executable,
+        "-c",
+        "import ringfence_demo_app, sys; sys.exit(7 if ringfence_demo_app.VERSION == '1.0.0' else 9)",
+    ]
     assert supervise(manager, check, settle_s=10) == 7  # the slot's own code ran, from the slot
-    assert supervise(manager, [sys.executable, "-c", "import ringfence_demo_app, time; time.sleep(30)"],
-                     settle_s=0.1, stop=stop_after(1.0)) == 0
+    assert (
+        supervise(
+            manager,
+            [sys.executable, "-c", "import ringfence_demo_app, time; time.sleep(30)"],
+            settle_s=0.1,
+            stop=stop_after(1.0),
+        )
+        == 0
+    )

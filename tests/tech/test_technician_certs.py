@@ -41,11 +41,16 @@ def no_purpose_certificate() -> bytes:
     ca_key = serialization.load_pem_private_key(AUTHORITY.key_pem.encode(), None)
     ca = x509.load_pem_x509_certificate(AUTHORITY.cert_pem.encode())
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "anything")]))
-            .issuer_name(ca.subject).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "anything")]))
+        .issuer_name(ca.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )  # type: ignore[arg-type]
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -66,9 +71,14 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.mark.hardware
-def test_the_central_servers_own_certificate_cannot_flash(tmp_path: Path, central: Path,  # noqa: F811
-                                                          tls_device: str, device_home: DeviceHome,  # noqa: F811
-                                                          make_bundle: MakeBundle, key_file: Path) -> None:  # noqa: F811
+def test_the_central_servers_own_certificate_cannot_flash(
+    tmp_path: Path,
+    central: Path,
+    tls_device: str,
+    device_home: DeviceHome,
+    make_bundle: MakeBundle,
+    key_file: Path,
+) -> None:
     db = CentralDB(central)
     server = db.authority()
     db.close()
@@ -80,9 +90,14 @@ def test_the_central_servers_own_certificate_cannot_flash(tmp_path: Path, centra
 
 
 @pytest.mark.hardware
-def test_a_revoked_laptop_is_refused_from_the_next_sync(central: Path, tls_device: str,  # noqa: F811
-                                                        device_home: DeviceHome, make_bundle: MakeBundle,
-                                                        key_file: Path, laptop_creds: Path) -> None:  # noqa: F811
+def test_a_revoked_laptop_is_refused_from_the_next_sync(
+    central: Path,
+    tls_device: str,
+    device_home: DeviceHome,
+    make_bundle: MakeBundle,
+    key_file: Path,
+    laptop_creds: Path,
+) -> None:
     code, _, err = invoke("central", "revoke", "--db", central, laptop_creds)
     assert code == 0, err
     db = CentralDB(central)

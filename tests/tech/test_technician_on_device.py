@@ -37,18 +37,31 @@ def handset_scenario(home: Path, steps: list[dict[str, Any]], until_s: float) ->
         "until_s": until_s,
         "config": {"paths": {"home": str(home)}},
         "rules": {"free_first_call": {"enabled": False}},
-        "world": {"inmates": {"A1001": {"pin": PIN, "housing_unit": "B"}},
-                  "accounts": {"debit:A1001": {"balance_cents": 300}},
-                  "numbers": {NUMBER: {"line_type": "mobile", "collect_billable": False}}},
-        "parties": [{"number": NUMBER, "kind": "mobile", "answer_after_rings": 1,
-                     "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"}]}],
+        "world": {
+            "inmates": {"A1001": {"pin": PIN, "housing_unit": "B"}},
+            "accounts": {"debit:A1001": {"balance_cents": 300}},
+            "numbers": {NUMBER: {"line_type": "mobile", "collect_billable": False}},
+        },
+        "parties": [
+            {
+                "number": NUMBER,
+                "kind": "mobile",
+                "answer_after_rings": 1,
+                "actions": [{"after_answer_s": 1.0, "do": "press", "keys": "1"}],
+            }
+        ],
         "steps": steps,
     }
 
 
 def inmate_call(at_s: float) -> list[dict[str, Any]]:
-    return [{"at_s": at_s, "action": "lift"}, keys(at_s + 1, PIN + "#"), keys(at_s + 3, "3"),
-            keys(at_s + 4, NUMBER + "#"), {"at_s": at_s + 20, "action": "hang_up"}]
+    return [
+        {"at_s": at_s, "action": "lift"},
+        keys(at_s + 1, PIN + "#"),
+        keys(at_s + 3, "3"),
+        keys(at_s + 4, NUMBER + "#"),
+        {"at_s": at_s + 20, "action": "hang_up"},
+    ]
 
 
 def simulate(tmp_path: Path, scenario: dict[str, Any]) -> RunResult:
@@ -72,13 +85,13 @@ TECH_VISIT = [
     {"at_s": 0.5, "action": "lift"},
     keys(2.0, "*#*#"),
     keys(4.0, CODE + "#"),
-    keys(9.0, "1"),                      # keypad test
+    keys(9.0, "1"),  # keypad test
     keys(10.0, "123456789*0#"),
-    keys(15.0, "2"),                     # hookswitch test
+    keys(15.0, "2"),  # hookswitch test
     {"at_s": 16.0, "action": "flash", "ms": 500},
     {"at_s": 18.0, "action": "hang_up"},
     {"at_s": 20.0, "action": "lift"},
-    keys(22.0, "0"),                     # leave
+    keys(22.0, "0"),  # leave
     {"at_s": 23.0, "action": "hang_up"},
 ]
 
@@ -118,11 +131,17 @@ def test_menu_keys_and_hook_moves_never_reach_the_call_flow(tmp_path):
 
 def test_wrong_codes_lock_technician_mode_but_not_the_inmates_pin(tmp_path):
     home = home_with_code(tmp_path)
-    steps = [{"at_s": 0.5, "action": "lift"}, keys(2.0, "*#*#"),
-             keys(4.0, "11111111#"), keys(8.0, "22222222#"), keys(12.0, "33333333#"),
-             keys(16.0, "*#*#"),  # locked: the entry sequence does nothing now
-             keys(20.0, CODE + "#"),
-             {"at_s": 23.0, "action": "hang_up"}, *inmate_call(25.0)]
+    steps = [
+        {"at_s": 0.5, "action": "lift"},
+        keys(2.0, "*#*#"),
+        keys(4.0, "11111111#"),
+        keys(8.0, "22222222#"),
+        keys(12.0, "33333333#"),
+        keys(16.0, "*#*#"),  # locked: the entry sequence does nothing now
+        keys(20.0, CODE + "#"),
+        {"at_s": 23.0, "action": "hang_up"},
+        *inmate_call(25.0),
+    ]
     records = simulate(tmp_path, handset_scenario(home, steps, 50.0)).records
     tries = of(records, "tech_result", test="code")
     assert [t["detail"]["tries"] for t in tries] == [1, 2, 3]
@@ -139,8 +158,7 @@ def test_wrong_codes_lock_technician_mode_but_not_the_inmates_pin(tmp_path):
 def test_the_entry_sequence_counts_only_after_a_quiet_pause(tmp_path):
     """Typed 2.9 s after another key it is just keys for the call flow; typed 3.0 s after, it opens code entry."""
     home = home_with_code(tmp_path)
-    steps = [{"at_s": 0.5, "action": "lift"}, keys(2.0, "1"), keys(4.9, "*#*#"), keys(10.0, "5"),
-             keys(13.0, "*#*#")]
+    steps = [{"at_s": 0.5, "action": "lift"}, keys(2.0, "1"), keys(4.9, "*#*#"), keys(10.0, "5"), keys(13.0, "*#*#")]
     records = simulate(tmp_path, handset_scenario(home, steps, 16.0)).records
     starts = of(records, "input_captured")
     assert len(starts) == 1 and starts[0]["t_ms"] >= 13_000
@@ -154,8 +172,14 @@ def test_kiosk_opens_technician_mode_from_its_keypad(tmp_path):
         "until_s": 30.0,
         "config": {"device": {"role": "kiosk", "id": "sim-kiosk-1"}, "paths": {"home": str(home)}},
         "kiosk": {"inmates": [{"id": "A1001", "pin": "4321", "trust_cents": 4550}]},
-        "steps": [keys(1.0, "*#*#"), keys(3.0, CODE + "#"), keys(8.0, "1"), keys(9.0, "123456789*0#"),
-                  keys(14.0, "0"), keys(18.0, "4321#")],
+        "steps": [
+            keys(1.0, "*#*#"),
+            keys(3.0, CODE + "#"),
+            keys(8.0, "1"),
+            keys(9.0, "123456789*0#"),
+            keys(14.0, "0"),
+            keys(18.0, "4321#"),
+        ],
     }
     records = simulate(tmp_path, scenario).records
     assert of(records, "tech_session_start", via="keypad")
@@ -175,8 +199,13 @@ def test_sim_cli_run_has_technician_mode(tmp_path):
 
     toml = tmp_path / "tech.toml"
     toml.write_text(tomli_w.dumps(json.loads(scenario.read_text())), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "firmware", "sim", "run", str(toml), "--data-dir",
-                           str(tmp_path / "data")], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware", "sim", "run", str(toml), "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert CODE not in done.stdout
     records = [json.loads(line) for line in done.stdout.splitlines()]

@@ -38,8 +38,20 @@ def payload(tmp_path: Path, version: str) -> Path:
 
 def build(tmp_path: Path, key: Path, version: str, *extra: str) -> Path:
     out = tmp_path / f"fw-{version}.rfb"
-    code, _, stderr = run("bundle", "build", payload(tmp_path, version), "-o", out, "--key", key,
-                               "--hardware", HARDWARE, "--version", version, *extra)
+    code, _, stderr = run(
+        "bundle",
+        "build",
+        payload(tmp_path, version),
+        "-o",
+        out,
+        "--key",
+        key,
+        "--hardware",
+        HARDWARE,
+        "--version",
+        version,
+        *extra,
+    )
     assert code == 0, stderr
     return out
 
@@ -57,8 +69,19 @@ def test_encrypted_key_needs_its_passphrase(tmp_path: Path) -> None:
     key = tmp_path / "locked.key"
     assert run("bundle", "keygen", key, env={"RINGFENCE_KEY_PASSPHRASE": "correct horse"})[0] == 0
     assert b"ENCRYPTED" in key.read_bytes()
-    code, _, err = run("bundle", "build", payload(tmp_path, "1.0.0"), "-o", tmp_path / "x.rfb", "--key", key,
-                       "--hardware", HARDWARE, "--version", "1.0.0")
+    code, _, err = run(
+        "bundle",
+        "build",
+        payload(tmp_path, "1.0.0"),
+        "-o",
+        tmp_path / "x.rfb",
+        "--key",
+        key,
+        "--hardware",
+        HARDWARE,
+        "--version",
+        "1.0.0",
+    )
     assert code == ExitCode.USAGE and "RINGFENCE_KEY_PASSPHRASE" in err
 
 
@@ -148,8 +171,7 @@ def test_build_from_the_project_carries_the_application_and_its_locked_dependenc
     here = "x86-bench-v1" if platform.machine() == "x86_64" else HARDWARE
     key, ring = keys(tmp_path)
     out = tmp_path / "fw.rfb"
-    code, _, stderr = run("bundle", "build", "--project", Path.cwd(), "-o", out, "--key", key,
-                               "--hardware", here)
+    code, _, stderr = run("bundle", "build", "--project", Path.cwd(), "-o", out, "--key", key, "--hardware", here)
     assert code == 0, stderr
     manifest = json.loads(run("bundle", "info", out, "--json")[1])
     packages = manifest["packages"]

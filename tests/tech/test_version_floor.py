@@ -28,7 +28,8 @@ def upgraded(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> SlotM
 
 
 def test_marking_good_raises_the_floor_and_allow_downgrade_alone_cannot_pass_it(
-        tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> None:
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
     manager = upgraded(tmp_path, make_bundle, keyring)
     assert VersionFloor(manager.root).get() == "1.1.0"
     assert (manager.root / "floor.json").stat().st_mode & 0o777 == 0o600
@@ -38,35 +39,58 @@ def test_marking_good_raises_the_floor_and_allow_downgrade_alone_cannot_pass_it(
     assert manager.installed_version() == "1.1.0"
 
 
-@pytest.mark.parametrize(("device", "version", "signer", "why"), [
-    ("handset-8", "1.0.0", "vendor", "names device handset-8, not handset-7"),
-    ("handset-7", "0.9.0", "vendor", "is for version 0.9.0, not 1.0.0"),
-    ("handset-7", "1.0.0", "stranger", "not signed by a release key"),
-])
+@pytest.mark.parametrize(
+    ("device", "version", "signer", "why"),
+    [
+        ("handset-8", "1.0.0", "vendor", "names device handset-8, not handset-7"),
+        ("handset-7", "0.9.0", "vendor", "is for version 0.9.0, not 1.0.0"),
+        ("handset-7", "1.0.0", "stranger", "not signed by a release key"),
+    ],
+)
 def test_a_permit_for_another_device_version_or_key_is_refused(
-        tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey,
-        device: str, version: str, signer: str, why: str) -> None:
+    tmp_path: Path,
+    make_bundle: MakeBundle,
+    keyring: Keyring,
+    vendor_key: Ed25519PrivateKey,
+    device: str,
+    version: str,
+    signer: str,
+    why: str,
+) -> None:
     manager = upgraded(tmp_path, make_bundle, keyring)
     key = vendor_key if signer == "vendor" else Ed25519PrivateKey.generate()
     with pytest.raises(BundleError, match=why):
-        manager.install(make_bundle("1.0.0"), keyring, HARDWARE, allow_downgrade=True,
-                        permit=make_permit(key, device, version), device_id="handset-7")
+        manager.install(
+            make_bundle("1.0.0"),
+            keyring,
+            HARDWARE,
+            allow_downgrade=True,
+            permit=make_permit(key, device, version),
+            device_id="handset-7",
+        )
 
 
 @pytest.mark.parametrize("device", ["handset-7", FLEET])
 def test_a_release_keys_permit_for_this_device_or_the_fleet_lets_it_go_down(
-        tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey,
-        device: str) -> None:
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey, device: str
+) -> None:
     manager = upgraded(tmp_path, make_bundle, keyring)
-    manager.install(make_bundle("1.0.0"), keyring, HARDWARE, allow_downgrade=True,
-                    permit=make_permit(vendor_key, device, "1.0.0"), device_id="handset-7")
+    manager.install(
+        make_bundle("1.0.0"),
+        keyring,
+        HARDWARE,
+        allow_downgrade=True,
+        permit=make_permit(vendor_key, device, "1.0.0"),
+        device_id="handset-7",
+    )
     assert manager.boot().version == "1.0.0"
     manager.mark_good()
     assert VersionFloor(manager.root).get() == "1.1.0"  # the floor never goes down
 
 
 def test_the_cli_makes_a_permit_and_slot_install_honours_it(
-        tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, device_home: DeviceHome) -> None:
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, device_home: DeviceHome
+) -> None:
     runner = CliRunner()
     manager = device_home.slots()
     manager.install(make_bundle("1.1.0"), device_home.keyring(), HARDWARE)
@@ -79,8 +103,10 @@ def test_the_cli_makes_a_permit_and_slot_install_honours_it(
     key_file = tmp_path / "release.key"
     write_private_key(key_file, vendor_key)
     permit = tmp_path / "permit.json"
-    made = runner.invoke(main, ["bundle", "permit", "--key", str(key_file), "--device", "handset-7",
-                                "--version", "1.0.0", "-o", str(permit)])
+    made = runner.invoke(
+        main,
+        ["bundle", "permit", "--key", str(key_file), "--device", "handset-7", "--version", "1.0.0", "-o", str(permit)],
+    )
     assert made.exit_code == 0, made.output
     assert json.loads(permit.read_text())["device"] == "handset-7"
     ok = runner.invoke(main, ["slot", "install", str(old), "--allow-downgrade", "--permit", str(permit), *home])

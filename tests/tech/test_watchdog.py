@@ -64,7 +64,10 @@ def device(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> SlotMan
 
 
 def test_a_hung_event_loop_is_restarted_and_after_its_starts_rolled_back(
-    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring, tmp_path: Path,
+    device: SlotManager,
+    make_bundle: MakeBundle,
+    keyring: Keyring,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -112,8 +115,9 @@ def test_an_install_while_running_is_started_by_the_supervisor_itself(
 ) -> None:
     """The flash receiver needs no right to restart the service: switching `current` is enough."""
     said: list[str] = []
-    threading.Timer(1.0, lambda: device.install(make_bundle("1.1.0", files={"app.py": BEATING}), keyring,
-                                                HARDWARE)).start()
+    threading.Timer(
+        1.0, lambda: device.install(make_bundle("1.1.0", files={"app.py": BEATING}), keyring, HARDWARE)
+    ).start()
     assert supervise(device, COMMAND, settle_s=0.2, say=said.append, hang_s=5, stop=stop_after(10)) == 0
     assert any("slot b was installed: restarting" in line for line in said)
     assert supervise(device, COMMAND, settle_s=0.5, hang_s=5, stop=stop_after(2.5)) == 0
@@ -130,7 +134,9 @@ def test_a_loop_that_hung_before_it_settled_is_not_kept_though_its_last_beat_is_
     assert device.load().trial == "b" and not any("marked good" in line for line in said)
 
 
-REFUSES_CONFIG = b"import sys\nprint('ringfence: device.toml: [audio] device: not a string', file=sys.stderr)\nsys.exit(2)\n"
+REFUSES_CONFIG = (
+    b"import sys\nprint('ringfence: device.toml: [audio] device: not a string', file=sys.stderr)\nsys.exit(2)\n"
+)
 
 
 def test_a_good_slot_that_refuses_its_configuration_stops_the_service_instead_of_looping(
@@ -140,8 +146,10 @@ def test_a_good_slot_that_refuses_its_configuration_stops_the_service_instead_of
     manager.seed(make_bundle("1.0.0", files={"app.py": REFUSES_CONFIG}), keyring, HARDWARE)
     said: list[str] = []
     assert supervise(manager, COMMAND, settle_s=5, say=said.append, hang_s=5) == 2  # RestartPreventExitStatus
-    assert said[-1] == ("slot a firmware cannot start (status 2: its configuration is unusable, see the line "
-                        "above); the service stops until a technician fixes it")
+    assert said[-1] == (
+        "slot a firmware cannot start (status 2: its configuration is unusable, see the line "
+        "above); the service stops until a technician fixes it"
+    )
 
 
 def test_a_trial_slot_that_refuses_its_configuration_is_restarted_until_it_is_rolled_back(

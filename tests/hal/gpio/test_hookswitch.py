@@ -114,7 +114,9 @@ def test_pulse_dialing_on_the_pin_is_one_train_per_digit() -> None:
         t += 700  # inter-digit pause, longer than the 400 ms train gap
     events = rig.run(t + 2000)
     assert [(e.kind, getattr(e, "pulses", None)) for e in events] == [
-        ("off_hook", None), ("hook_pulses", 3), ("hook_pulses", 5)
+        ("off_hook", None),
+        ("hook_pulses", 3),
+        ("hook_pulses", 5),
     ]
 
 

@@ -77,8 +77,18 @@ def test_a_gap_inside_a_hold_splits_it_only_if_it_lasts_the_debounce(rig: Rig, o
 
 
 def test_contact_chatter_on_press_and_release_gives_one_clean_press(rig: Rig) -> None:
-    for t, keys in [(10.5, "9"), (12.5, ""), (13.5, "9"), (15.5, ""), (16.5, "9"),  # press chatter
-                    (200.5, ""), (202.5, "9"), (203.5, ""), (206.5, "9"), (207.5, "")]:  # release chatter
+    for t, keys in [
+        (10.5, "9"),
+        (12.5, ""),
+        (13.5, "9"),
+        (15.5, ""),
+        (16.5, "9"),  # press chatter
+        (200.5, ""),
+        (202.5, "9"),
+        (203.5, ""),
+        (206.5, "9"),
+        (207.5, ""),
+    ]:  # release chatter
         rig.hold(t, keys)
     # Down 20 ms after the last closure that stayed (17 ms scan); up 20 ms after the last opening (208 ms scan).
     assert rig.run(400) == [("KeyDown", "9", 37.0), ("KeyUp", "9", 228.0)]

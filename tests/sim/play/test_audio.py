@@ -26,8 +26,9 @@ def _lifted(tmp_path: Path) -> HandsetSession:
 
 @pytest.mark.hardware
 def test_the_greeting_goes_to_the_sound_card_at_real_pace_and_not_when_sped_up(tmp_path: Path) -> None:
-    started = subprocess.run([str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60,
-                             check=False)
+    started = subprocess.run(
+        [str(ROOT / "scripts/start-audio")], capture_output=True, text=True, timeout=60, check=False
+    )
     if started.returncode != 0:
         pytest.fail(f"PulseAudio null sink did not start: {started.stderr.strip()}")
     session = _lifted(tmp_path)

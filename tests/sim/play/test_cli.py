@@ -46,7 +46,9 @@ def test_fresh_never_clears_a_directory_the_simulator_did_not_make(tmp_path: Pat
 
 
 def test_sim_run_does_not_load_the_terminal_ui() -> None:
-    probe = ("import sys; from click.testing import CliRunner; from firmware.cli import main;"
-             " CliRunner().invoke(main, ['sim', '--help']); print('textual' in sys.modules)")
+    probe = (
+        "import sys; from click.testing import CliRunner; from firmware.cli import main;"
+        " CliRunner().invoke(main, ['sim', '--help']); print('textual' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

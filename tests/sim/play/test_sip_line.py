@@ -23,8 +23,10 @@ SIZE = (120, 40)
 
 def _config(tmp_path: Path, domain: str, backend: str = "sip") -> Path:
     path = tmp_path / "device.toml"
-    path.write_text(f'[device]\nrole = "handset"\n[line]\nbackend = "{backend}"\ndomain = "{domain}"\n'
-                    'local_address = "127.0.0.1"\nsip_port = 0\n')
+    path.write_text(
+        f'[device]\nrole = "handset"\n[line]\nbackend = "{backend}"\ndomain = "{domain}"\n'
+        'local_address = "127.0.0.1"\nsip_port = 0\n'
+    )
     return path
 
 
@@ -32,7 +34,8 @@ async def _until(pilot, what: Callable[[], bool], seconds: float, records: list)
     deadline = time.monotonic() + seconds
     while not what():
         assert time.monotonic() < deadline, "; ".join(
-            f"{r['t_ms']} {r['event']} {r.get('state') or r.get('id') or r.get('key') or ''}" for r in records)
+            f"{r['t_ms']} {r['event']} {r.get('state') or r.get('id') or r.get('key') or ''}" for r in records
+        )
         await pilot.pause(0.2)
     await pilot.pause(0.3)  # the screen shows the new records on its next tick
 
@@ -41,10 +44,13 @@ async def _until(pilot, what: Callable[[], bool], seconds: float, records: list)
 @pytest.mark.hardware
 def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with sipp.SippPeer(sipp.answer(ring_ms=1000, peer_hangs_up=False), timeout_s=90) as peer:
-        session = SipHandsetSession(load(DEFAULT_WORLD["handset"]), tmp_path / "device",
-                                    _config(tmp_path, f"127.0.0.1:{peer.port}"))
+        session = SipHandsetSession(
+            load(DEFAULT_WORLD["handset"]), tmp_path / "device", _config(tmp_path, f"127.0.0.1:{peer.port}")
+        )
         app = SipHandsetApp(session)
-        events = lambda name: [r for r in session.records if r["event"] == name]
+
+        def events(name: str) -> list[dict]:
+            return [r for r in session.records if r["event"] == name]
 
         async def play() -> None:
             async with app.run_test(size=SIZE) as pilot:
@@ -87,8 +93,9 @@ def _play(*args: str) -> tuple[int, str]:
 
 def test_sip_play_needs_a_config(tmp_path: Path) -> None:
     code, out = _play("--line", "sip", "--data-dir", str(tmp_path / "d"))
-    assert code == 2 and out == ("ringfence: error: --line sip needs --config DEVICE.toml with a [line] section"
-                                 " (see examples/sip-line.toml)\n")
+    assert code == 2 and out == (
+        "ringfence: error: --line sip needs --config DEVICE.toml with a [line] section (see examples/sip-line.toml)\n"
+    )
     code, out = _play("--role", "kiosk", "--line", "sip", "--config", "examples/sip-line.toml")
     assert (code, out) == (2, "ringfence: error: --line sip plays a handset: a kiosk has no telephone line\n")
 
@@ -105,6 +112,8 @@ def test_a_missing_or_simulated_line_config_gets_one_line(tmp_path: Path) -> Non
 def test_a_sip_line_that_cannot_bind_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "device.toml"
     config.write_text('[line]\nbackend = "sip"\ndomain = "example.net"\nlocal_address = "192.0.2.77"\n')
-    with pytest.raises(ScenarioError, match=r"device.toml: the SIP line cannot start \(line: cannot start: .+\)") as caught:
+    with pytest.raises(
+        ScenarioError, match=r"device.toml: the SIP line cannot start \(line: cannot start: .+\)"
+    ) as caught:
         SipHandsetSession(load(DEFAULT_WORLD["handset"]), tmp_path / "device", config)
     assert "\n" not in str(caught.value)
