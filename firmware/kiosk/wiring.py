@@ -7,7 +7,6 @@ the simulator (virtual dispatch and clock, an in-process central ledger); only t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from firmware.config import Config
 from firmware.device import DeviceError, Devices, Installed, Platform, store_path
@@ -68,7 +67,8 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         printer = platform.printer if platform.printer is not None else _printer(config)
         if printer is not None and platform.printer is None:
             installed.closers.append(printer.close)
-        login = RulesLogin(CallRules.from_config(config, store), platform.wall or (lambda at: datetime.now(UTC)))
+        assert platform.wall is not None, "firmware.device.build gives every role the wall clock"
+        login = RulesLogin(CallRules.from_config(config, store), platform.wall)
     except (StoreError, RulesError, OSError) as exc:
         raise DeviceError(str(exc)) from None
     dispatch = platform.dispatch

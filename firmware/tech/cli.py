@@ -191,9 +191,11 @@ def diag_command(
 
     from firmware import config as config_mod
     from firmware.device import real_devices, simulated_devices
+    from firmware.handset.wiring import system_wall
     from firmware.runtime import Runtime
     from firmware.tech import settings as settings_mod
-    from firmware.tech.diag_machine import MENU, ConsoleEnter, ConsoleKey
+    from firmware.tech.diag_events import ConsoleEnter, ConsoleKey
+    from firmware.tech.diag_machine import MENU
     from firmware.tech.session import attach
     from hal.audio import SimAudioPort
     from hal.clock import MonotonicClock
@@ -243,13 +245,13 @@ def diag_command(
     store = home.store()
     attach(
         runtime,
-        clock,
         home,
         store,
         devices,
         cfg.keypad.layout,
         cfg.device.language,
         (lambda text: None) if as_json else (lambda text: click.echo(text)),
+        system_wall(clock),
         settings,
         simulated,
     )

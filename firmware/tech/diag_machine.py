@@ -12,14 +12,27 @@ session's start and end are commands too. A serial console opens the same menu w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from transitions import Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.tech.diag_events import (
+    CheckDone,
+    CodeChecked,
+    ConsoleEnter,
+    ConsoleKey,
+    ConsoleLeave,
+    RecordResult,
+    RunCheck,
+    SessionEnded,
+    SessionStarted,
+    TechTimer,
+    Tell,
+    VerifyCode,
+)
 from hal.events import Event, HookFlash, KeyDown, OffHook, OnHook
 
 MENU: dict[str, str] = {
@@ -31,7 +44,6 @@ MENU: dict[str, str] = {
     "6": "status",
     "7": "errors",
 }
-RUNTIME_CHECKS = ("audio", "line", "link", "status", "errors")
 SESSION_STATES = ["menu", "keypad_test", "hook_test", "checking"]
 
 STATES = ["normal", "code_entry", "verifying", "locked", "locked_entry", *SESSION_STATES]
@@ -84,91 +96,26 @@ class TechRules(BaseModel):
         return self
 
 
-@dataclass(frozen=True)
-class Show(Command):
-    """Tell the technician something: a message id from firmware/tech/messages.py and its values."""
-
-    message: str
-    values: dict[str, Any] = field(default_factory=dict)
-    kind: ClassVar[str] = "tech_show"
-
-
-@dataclass(frozen=True)
-class VerifyCode(Command):
-    code: str = field(repr=False)
-    kind: ClassVar[str] = "tech_verify_code"
-    loggable: ClassVar[bool] = False  # the typed code is never logged
-
-
-@dataclass(frozen=True)
-class RunCheck(Command):
-    test: str
-    kind: ClassVar[str] = "tech_run_check"
-
-
-@dataclass(frozen=True)
-class RecordResult(Command):
-    test: str
-    passed: bool
-    detail: dict[str, Any]
-    kind: ClassVar[str] = "tech_result"
-
-
-@dataclass(frozen=True)
-class SessionStarted(Command):
-    via: str
-    kind: ClassVar[str] = "tech_session_start"
-
-
-@dataclass(frozen=True)
-class SessionEnded(Command):
-    reason: str
-    results: dict[str, bool]
-    kind: ClassVar[str] = "tech_session_end"
-
-
-@dataclass(frozen=True)
-class CodeChecked(Event):
-    ok: bool
-    #: Wrong codes still allowed before a lockout, and the lockout's length: the store's persistent counter's.
-    tries_left: int = 0
-    locked_s: float | None = None
-    kind: ClassVar[str] = "tech_code_checked"
-
-
-@dataclass(frozen=True)
-class CheckDone(Event):
-    test: str
-    passed: bool
-    detail: dict[str, Any]
-    kind: ClassVar[str] = "tech_check_done"
-
-
-@dataclass(frozen=True)
-class ConsoleEnter(Event):
-    kind: ClassVar[str] = "tech_console"
-
-
-@dataclass(frozen=True)
-class ConsoleKey(Event):
-    """A key typed at the serial console: it drives the menu, but never counts as a keypad press."""
-
-    key: str
-    kind: ClassVar[str] = "tech_console_key"
-
-
-@dataclass(frozen=True)
-class ConsoleLeave(Event):
-    kind: ClassVar[str] = "tech_console_leave"
-
-
-TIMER = "tech"
-#: The wait for a code typed while technician mode is locked (the lockout's own timer keeps running).
-LOCKED_ENTRY_TIMER = "tech.locked_entry"
+#: Timer names this machine owns; any other TimerExpired is another machine's.
+TECH_TIMERS = frozenset(TechTimer)
 
 
 class TechnicianMode:
     """Feed events with `handle`; get commands back. `keys` is every key on this device's keypad."""
+
+    # The triggers pytransitions adds from TRANSITIONS, declared so that the type checker sees them.
+    entry_typed: Callable[[], bool]
+    code_typed: Callable[[], bool]
+    code_accepted: Callable[[], bool]
+    code_rejected: Callable[[], bool]
+    lock_over: Callable[[], bool]
+    still_locked: Callable[[], bool]
+    console: Callable[[], bool]
+    pick_keypad: Callable[[], bool]
+    pick_hook: Callable[[], bool]
+    pick_check: Callable[[], bool]
+    test_over: Callable[[], bool]
+    leave: Callable[[], bool]
 
     def __init__(
         self, keys: Sequence[str], rules: TechRules | None = None, simulated: frozenset[str] = frozenset()
@@ -189,10 +136,24 @@ class TechnicianMode:
         self._tries = 0
         self._lock_s: float | None = None
         self._out: list[Command] = []
+        self._now = 0.0
         self._results: dict[str, bool] = {}
         self._pressed: list[str] = []
         self._hook: dict[str, Any] = {}
         self._check = ""
+        #: What each state does with an event: every state has its handler, checked when the machine is built.
+        self._inputs: dict[str, Callable[[Event], None]] = {
+            "normal": self._in_normal,
+            "code_entry": self._in_code_entry,
+            "verifying": self._in_verifying,
+            "locked": self._in_locked,
+            "locked_entry": self._in_locked_entry,
+            "menu": self._in_menu,
+            "keypad_test": self._in_keypad_test,
+            "hook_test": self._in_hook_test,
+            "checking": self._in_checking,
+        }
+        assert set(self._inputs) == set(STATES), "every state of the table has an input handler"
 
     # -- conditions -----------------------------------------------------------------------------------------
 
@@ -215,29 +176,28 @@ class TechnicianMode:
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self._now = event.at
-        if isinstance(event, TimerExpired) and event.name not in (TIMER, LOCKED_ENTRY_TIMER):
+        if isinstance(event, TimerExpired) and event.name not in TECH_TIMERS:
             return []  # another machine's timer
         if isinstance(event, ConsoleKey):
             if self.state == "keypad_test":
                 return []
             event = KeyDown(event.at, event.key)
-        handler = getattr(self, f"_in_{self.state}")
-        handler(event)
+        self._inputs[self.state](event)
         return self._out
 
     def _emit(self, *commands: Command) -> None:
         self._out.extend(commands)
 
     def _timer(self, seconds: float) -> None:
-        self._emit(StartTimer(TIMER, self._now + seconds))
+        self._emit(StartTimer(TechTimer.STEP, self._now + seconds))
 
     def _start_session(self, via: str) -> None:
         self._results = {}
-        self._emit(SessionStarted(via), Show("menu"))
+        self._emit(SessionStarted(via), Tell("menu"))
         self._timer(self.rules.idle_timeout_s)
 
     def _end_session(self, reason: str) -> None:
-        self._emit(CancelTimer(TIMER), SessionEnded(reason, dict(self._results)), Show("goodbye"))
+        self._emit(CancelTimer(TechTimer.STEP), SessionEnded(reason, dict(self._results)), Tell("goodbye"))
         self.leave()
 
     def _record(self, test: str, passed: bool, detail: dict[str, Any]) -> None:
@@ -245,11 +205,11 @@ class TechnicianMode:
         if test in self.simulated:
             detail = {**detail, "simulated": True}
         verdict = "test_failed" if not passed else "test_simulated" if test in self.simulated else "test_passed"
-        self._emit(RecordResult(test, passed, detail), Show(verdict, {"test": test, **detail}))
+        self._emit(RecordResult(test, passed, detail), Tell(verdict, {"test": test, **detail}))
 
     def _back_to_menu(self) -> None:
         self.test_over()
-        self._emit(Show("menu"))
+        self._emit(Tell("menu"))
         self._timer(self.rules.idle_timeout_s)
 
     # -- states ---------------------------------------------------------------------------------------------
@@ -262,7 +222,7 @@ class TechnicianMode:
             if self._entry_key(event):
                 self._code = ""
                 self.entry_typed()
-                self._emit(Show("enter_code"))
+                self._emit(Tell("enter_code"))
                 self._timer(self.rules.code_entry_timeout_s)
         elif isinstance(event, OnHook | OffHook):
             self._recent, self._spoiled = "", False
@@ -291,19 +251,19 @@ class TechnicianMode:
             if event.key == "#" and self._code:
                 code, self._code = self._code, ""
                 self.code_typed()
-                self._emit(CancelTimer(TIMER), VerifyCode(code), Show("checking_code"))
+                self._emit(CancelTimer(TechTimer.STEP), VerifyCode(code), Tell("checking_code"))
                 return
             if event.key == "#":  # nothing typed yet: not a try
-                self._emit(Show("enter_code"))
+                self._emit(Tell("enter_code"))
             elif event.key == "*":
                 self._code = ""
-                self._emit(Show("enter_code"))
+                self._emit(Tell("enter_code"))
             else:
                 self._code = (self._code + event.key)[-16:]
             self._timer(self.rules.code_entry_timeout_s)
         elif isinstance(event, TimerExpired | OnHook):
             self._code = ""
-            self._emit(CancelTimer(TIMER), Show("goodbye"))
+            self._emit(CancelTimer(TechTimer.STEP), Tell("goodbye"))
             self.leave()
 
     def _in_verifying(self, event: Event) -> None:
@@ -318,38 +278,38 @@ class TechnicianMode:
         self._lock_s = event.locked_s
         self._emit(RecordResult("code", False, {"tries": self._tries}))
         self.code_rejected()
-        if self.state == "locked":
-            self._locked_until = self._now + self._lock_s  # type: ignore[operator]
-            self._emit(Show("locked", {"minutes": self._minutes_left()}))
-            self._timer(self._lock_s)  # type: ignore[arg-type]
+        if self.state == "locked" and event.locked_s is not None:  # out_of_tries: the lockout has a length
+            self._locked_until = self._now + event.locked_s
+            self._emit(Tell("locked", {"minutes": self._minutes_left()}))
+            self._timer(event.locked_s)
         else:
-            self._emit(Show("wrong_code", {"left": event.tries_left}))
+            self._emit(Tell("wrong_code", {"left": event.tries_left}))
             self._timer(self.rules.code_entry_timeout_s)
 
     def _in_locked(self, event: Event) -> None:
-        if isinstance(event, TimerExpired) and event.name == TIMER:
+        if isinstance(event, TimerExpired) and event.name == TechTimer.STEP:
             self._tries = 0
             self.lock_over()
         elif isinstance(event, KeyDown) and self._entry_key(event):
             self.entry_typed()
-            self._emit(Show("locked", {"minutes": self._minutes_left()}))
-            self._emit(StartTimer(LOCKED_ENTRY_TIMER, self._now + self.rules.code_entry_timeout_s))
+            self._emit(Tell("locked", {"minutes": self._minutes_left()}))
+            self._emit(StartTimer(TechTimer.LOCKED_ENTRY, self._now + self.rules.code_entry_timeout_s))
         elif isinstance(event, OnHook | OffHook):
             self._recent, self._spoiled = "", False
 
     def _in_locked_entry(self, event: Event) -> None:
         """Swallow what is typed (the code, unchecked: no try counts while locked) until #, a hang-up or a pause."""
-        if isinstance(event, TimerExpired) and event.name == TIMER:
+        if isinstance(event, TimerExpired) and event.name == TechTimer.STEP:
             self._tries = 0
             self._locked_until = self._now
         elif isinstance(event, KeyDown) and event.key != "#":
-            self._emit(StartTimer(LOCKED_ENTRY_TIMER, self._now + self.rules.code_entry_timeout_s))
+            self._emit(StartTimer(TechTimer.LOCKED_ENTRY, self._now + self.rules.code_entry_timeout_s))
         elif isinstance(event, KeyDown | OnHook | TimerExpired):
-            self._emit(CancelTimer(LOCKED_ENTRY_TIMER))
+            self._emit(CancelTimer(TechTimer.LOCKED_ENTRY))
             if self._now >= self._locked_until:
                 self.lock_over()
             else:
-                self._emit(Show("locked", {"minutes": self._minutes_left()}))
+                self._emit(Tell("locked", {"minutes": self._minutes_left()}))
                 self.still_locked()
 
     def _minutes_left(self) -> int:
@@ -365,29 +325,29 @@ class TechnicianMode:
             if test == "keypad":
                 self._pressed = []
                 self.pick_keypad()
-                self._emit(Show("keypad_test", {"keys": " ".join(self.keys)}))
+                self._emit(Tell("keypad_test", {"keys": " ".join(self.keys)}))
                 self._timer(self.rules.keypad_test_timeout_s)
             elif test == "hook":
                 self._hook = {"on_hook": False, "off_hook": False, "flashes_ms": []}
                 self.pick_hook()
-                self._emit(Show("hook_test", {"min": self.rules.flash_min_ms, "max": self.rules.flash_max_ms}))
+                self._emit(Tell("hook_test", {"min": self.rules.flash_min_ms, "max": self.rules.flash_max_ms}))
                 self._timer(self.rules.hook_test_timeout_s)
             else:
                 self._check = test
                 self.pick_check()
-                self._emit(RunCheck(test), Show("running", {"test": test}))
+                self._emit(RunCheck(test), Tell("running", {"test": test}))
                 self._timer(self.rules.check_timeout_s)
         elif isinstance(event, KeyDown):
-            self._emit(Show("menu"))
+            self._emit(Tell("menu"))
             self._timer(self.rules.idle_timeout_s)
 
     def _in_keypad_test(self, event: Event) -> None:
         if isinstance(event, KeyDown):
             if event.key not in self._pressed:
                 self._pressed.append(event.key)
-            self._emit(Show("key_pressed", {"key": event.key, "left": len(set(self.keys) - set(self._pressed))}))
+            self._emit(Tell("key_pressed", {"key": event.key, "left": len(set(self.keys) - set(self._pressed))}))
             if set(self.keys) <= set(self._pressed):
-                self._emit(CancelTimer(TIMER))
+                self._emit(CancelTimer(TechTimer.STEP))
                 self._record("keypad", True, {"pressed": list(self._pressed)})
                 self._back_to_menu()
         elif isinstance(event, TimerExpired):
@@ -399,20 +359,20 @@ class TechnicianMode:
         h = self._hook
         if isinstance(event, OnHook):
             h["on_hook"] = True
-            self._emit(Show("hook_on"))
+            self._emit(Tell("hook_on"))
         elif isinstance(event, OffHook):
             h["off_hook"] = True
-            self._emit(Show("hook_off"))
+            self._emit(Tell("hook_off"))
         elif isinstance(event, HookFlash):
             h["flashes_ms"].append(event.duration_ms)
             ok = self.rules.flash_min_ms <= event.duration_ms <= self.rules.flash_max_ms
-            self._emit(Show("hook_flash", {"ms": event.duration_ms, "ok": ok}))
+            self._emit(Tell("hook_flash", {"ms": event.duration_ms, "ok": ok}))
         elif isinstance(event, TimerExpired):
             self._record("hook", False, {**h, "missing": self._hook_missing()})
             self._back_to_menu()
             return
         if not self._hook_missing():
-            self._emit(CancelTimer(TIMER))
+            self._emit(CancelTimer(TechTimer.STEP))
             self._record("hook", True, dict(h))
             self._back_to_menu()
 
@@ -427,7 +387,7 @@ class TechnicianMode:
 
     def _in_checking(self, event: Event) -> None:
         if isinstance(event, CheckDone) and event.test == self._check:
-            self._emit(CancelTimer(TIMER))
+            self._emit(CancelTimer(TechTimer.STEP))
             self._record(event.test, event.passed, event.detail)
             self._back_to_menu()
         elif isinstance(event, TimerExpired):

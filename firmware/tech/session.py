@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,25 +26,23 @@ from firmware.tech import checks
 from firmware.tech.audit import AuditLog
 from firmware.tech.code import matches, revoked
 from firmware.tech.code_guard import CodeGuard
-from firmware.tech.diag_machine import (
+from firmware.tech.diag_events import (
     CheckDone,
     CodeChecked,
     RecordResult,
     RunCheck,
     SessionEnded,
     SessionStarted,
-    Show,
-    TechnicianMode,
-    TechRules,
+    Tell,
     VerifyCode,
 )
+from firmware.tech.diag_machine import TechnicianMode, TechRules
 from firmware.tech.home import DeviceHome
 from firmware.tech.messages import render
 from firmware.tech.revocations import codes_revoked_at
 from firmware.tech.settings import TechSettings
 from firmware.tech.settings import load as load_settings
 from hal.audio import AudioFrame
-from hal.clock import Clock
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineProgress
 
@@ -68,7 +66,11 @@ class PlayFrames(Command):
 
 
 class TechnicianSession:
-    """A runtime Machine: technician mode, with the line and audio checks run from the events they need."""
+    """A runtime Machine: technician mode, with the line and audio checks run from the events they need.
+
+    It composes the mode by its events and commands alone: a check is running from the RunCheck it routed until
+    the mode records a result (every way out of a check records one).
+    """
 
     def __init__(self, mode: TechnicianMode, line_test_number: str, audio: checks.AudioTestRules | None = None) -> None:
         self.mode = mode
@@ -96,11 +98,7 @@ class TechnicianSession:
                     passed, detail = checks.analyse_loopback(captured, self.audio)
                     return self._route(self.mode.handle(CheckDone(event.at, "audio", passed, detail)))
             return []
-        commands = self._route(self.mode.handle(event))
-        if self.mode.state != "checking":
-            self._line_pending = False
-            self._captured = None
-        return commands
+        return self._route(self.mode.handle(event))
 
     def _line_result(self, event: Event) -> list[Command]:
         # Ringing or an answer: the network took the call. Busy, unreachable or a release: the line is not right.
@@ -111,9 +109,12 @@ class TechnicianSession:
         return [HangUpLine(), *self._route(self.mode.handle(done))]
 
     def _route(self, commands: list[Command]) -> list[Command]:
-        """Turn the machine's requests for line and audio checks into device commands."""
+        """Turn the machine's requests for line and audio checks into device commands; a result ends the check."""
         routed: list[Command] = []
         for command in commands:
+            if isinstance(command, RecordResult):
+                self._line_pending = False
+                self._captured = None
             if isinstance(command, RunCheck) and command.test == "line":
                 self._line_pending = True
                 routed.append(DialTestNumber(self.line_test_number))
@@ -131,28 +132,29 @@ def text_lines(text: str, width: int, height: int) -> list[str]:
 
 def wire(
     runtime: Runtime,
-    clock: Clock,
     home: DeviceHome,
     store: Store,
     devices: Any,
     language: str,
     say: Callable[[str], None],
     rules: TechRules,
+    wall: Callable[[float], datetime],
 ) -> None:
-    """Register the handlers that execute technician mode's commands on this device."""
+    """Register the handlers that execute technician mode's commands on this device. Times are the runtime
+    clock's; `wall` turns them into the date and time a lockout is kept by, across restarts."""
     audit = AuditLog(store)
+    clock = runtime.clock
 
-    def show(command: Show) -> None:
+    def tell(command: Tell) -> None:
         text = render(command.message, command.values, language)
         say(text)
         display = devices.display
         display.show(text_lines(text, display.width, display.height))
 
     guard = CodeGuard(store, rules)
-    wall_anchor = time.time() - clock.now()
 
     def verify(command: VerifyCode) -> None:
-        now = wall_anchor + clock.now()
+        now = wall(clock.now()).timestamp()
         locked_s = guard.locked_for(now)
         if locked_s is not None:  # locked before a restart: the code is not even checked
             runtime.post(CodeChecked(clock.now(), False, 0, locked_s))
@@ -176,7 +178,7 @@ def wire(
             passed, detail = checks.link_check(home)
         runtime.post(CheckDone(clock.now(), command.test, passed, detail))
 
-    runtime.on(Show, show)
+    runtime.on(Tell, tell)
     runtime.on(VerifyCode, verify)
     runtime.on(RunCheck, run_check)
     runtime.on(
@@ -193,13 +195,13 @@ def wire(
 
 def attach(
     runtime: Runtime,
-    clock: Clock,
     home: DeviceHome,
     store: Store,
     devices: Any,
     keypad_layout: str,
     language: str,
     say: Callable[[str], None],
+    wall: Callable[[float], datetime],
     settings: TechSettings | None = None,
     simulated: frozenset[str] = frozenset(),
 ) -> TechnicianSession:
@@ -213,7 +215,7 @@ def attach(
         TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio
     )
     runtime.machines.append(session)
-    wire(runtime, clock, home, store, devices, language, say, settings.mode)
+    wire(runtime, home, store, devices, language, say, settings.mode, wall)
     return session
 
 
@@ -229,25 +231,29 @@ def device_home(config: Config) -> DeviceHome:
 
 
 def attach_to_device(
-    runtime: Runtime, config: Config, clock: Clock, devices: Any, store: Store | None = None
+    runtime: Runtime,
+    config: Config,
+    devices: Any,
+    wall: Callable[[float], datetime],
+    store: Store | None = None,
 ) -> TechnicianSession:
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
     on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language."""
     store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
 
     def say(text: str) -> None:
-        runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})
+        runtime.note({"t_ms": round(runtime.clock.now() * 1000), "event": "tech_text", "text": text})
 
     from firmware.device import simulated_devices
 
     return attach(
         runtime,
-        clock,
         device_home(config),
         store,
         devices,
         config.keypad.layout,
         config.device.language,
         say,
+        wall,
         simulated=simulated_devices(config),
     )

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from firmware import config as config_mod
 from firmware.device import Devices, sim_devices
+from firmware.handset.services import WallClock
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.tech.audit import AuditLog
 from firmware.tech.code import make_verifier
-from firmware.tech.diag_machine import ConsoleEnter, TechnicianMode, TechRules
+from firmware.tech.diag_events import ConsoleEnter
+from firmware.tech.diag_machine import TechnicianMode, TechRules
 from firmware.tech.home import DeviceHome
 from firmware.tech.session import TechnicianSession, wire
 from hal.clock import VirtualClock
@@ -26,6 +29,7 @@ from sim.loopback import LoopbackAudioPort
 CODE = "480213"
 TEST_NUMBER = "9580"
 ALL_KEYS = [k for row in LAYOUTS["4x3"] for k in row]
+WALL_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -68,7 +72,7 @@ def bench(device_home: DeviceHome) -> Bench:
     runtime = Runtime(clock, [session])
     store = device_home.store()
     b = Bench(clock, runtime, devices, store)
-    wire(runtime, clock, device_home, store, devices, "en", b.said.append, TechRules())
+    wire(runtime, device_home, store, devices, "en", b.said.append, TechRules(), WallClock(WALL_START))
     runtime.observe(b.records.append)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
@@ -210,7 +214,7 @@ def test_spanish_messages(device_home: DeviceHome) -> None:
 
 
 def test_entry_sequence_comes_from_the_settings() -> None:
-    from firmware.tech.diag_machine import Show, VerifyCode
+    from firmware.tech.diag_events import Tell, VerifyCode
     from hal.events import KeyDown
 
     mode = TechnicianMode(ALL_KEYS, TechRules(entry_sequence="##0"))
@@ -218,4 +222,4 @@ def test_entry_sequence_comes_from_the_settings() -> None:
     assert mode.state == "normal" and not out
     for i, key in enumerate("##0123456#"):
         out = mode.handle(KeyDown(10 + i, key))
-    assert mode.state == "verifying" and VerifyCode("123456") in out and Show("checking_code") in out
+    assert mode.state == "verifying" and VerifyCode("123456") in out and Tell("checking_code") in out
