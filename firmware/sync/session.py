@@ -13,8 +13,9 @@ record the device sent and that the device's cache equals the server's data at t
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,7 +42,7 @@ from firmware.sync.schema import (
     Reserve,
     ReserveResult,
 )
-from firmware.sync.session_machine import SessionSteps
+from firmware.sync.session_machine import STEPS, SessionSteps
 
 PUSH_BATCH = 200
 
@@ -122,6 +123,16 @@ class SyncSession:
         #: agreement. Until then the charges still count against what the device may spend; if the session
         #: breaks first, the next one sends them again and the server recognises them by id.
         self._acknowledged: list[str] = []
+        #: The code that runs each step but the agreement (whose outcome picks the next step itself).
+        self._step_runs: dict[str, Callable[[], Steps]] = {
+            "hello": self._hello,
+            "pull": self._pull,
+            "push": self._push,
+            "purchases": self._purchases,
+            "reserve": self._reserve,
+            "blobs": self._blobs,
+        }
+        assert [*self._step_runs, "agreement"] == STEPS, "every step of the table has the code that runs it"
         self._run = self._session()
         self._advance(None)
 
@@ -182,10 +193,13 @@ class SyncSession:
         while not self.steps.finished:
             self._events.append(StepStarted(self.steps.state, self.steps.rounds))
             if self.steps.state == "agreement":
-                self.steps.trigger((yield from self._agreement()))
+                if (yield from self._agreement()):
+                    self.steps.agreed()
+                else:
+                    self.steps.retry()
                 continue
-            yield from getattr(self, f"_{self.steps.state}")()
-            self.steps.trigger("next")
+            yield from self._step_runs[self.steps.state]()
+            self.steps.next()
         self.report.rounds = self.steps.rounds
 
     def _hello(self) -> Steps:
@@ -194,7 +208,8 @@ class SyncSession:
         self._sealer, self._opener, welcome = read_welcome((yield), self.sync_key, nonce)
         self.report.head = welcome.head
 
-    def _agreement(self) -> Generator[None, bytes, str]:
+    def _agreement(self) -> Generator[None, bytes, bool]:
+        """True when the server holds everything the device sent and the cache equals its data."""
         self._send(
             Done(cursor=self.downstream.cursor(), digest=self.downstream.digest(), pending=self.outbox.count_pending())
         )
@@ -203,11 +218,11 @@ class SyncSession:
         report.head, report.agree, report.cursor = ack.head, ack.agree, self.downstream.cursor()
         if ack.agree:
             self.outbox.acknowledge(self._take_acknowledged())
-            return "agreed"
+            return True
         if ack.head == report.cursor and ack.digest != self.downstream.digest():
             report.notes.append("cache differs from the server at the same change; resyncing in full")
             self.downstream.force_full()
-        return "retry"
+        return False
 
     def _pull(self) -> Steps:
         plan = self.downstream.plan()
@@ -218,10 +233,8 @@ class SyncSession:
             self.report.received += sum(len(items) for items in page.items.values())
             plan = self.downstream.stage(plan, page)
             if not page.more:
-                acknowledged = self._take_acknowledged()
-                self.report.pulled += self.downstream.apply(
-                    page.upto, lambda db, ids=acknowledged: self.outbox.acknowledge_in(db, ids)
-                )
+                acknowledge = partial(self.outbox.acknowledge_in, ids=self._take_acknowledged())
+                self.report.pulled += self.downstream.apply(page.upto, acknowledge)
                 return
 
     def _take_acknowledged(self) -> list[str]:

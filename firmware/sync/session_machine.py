@@ -1,12 +1,14 @@
-"""The order of a device's sync session, declared as data (pytransitions) and walked by DeviceSync.
+"""The order of a device's sync session, declared as data (pytransitions) and walked by SyncSession.
 
 Each state is one step of docs/sync-protocol.md section 7; each step ends with the trigger `next`, and the
-agreement step with `agreed`, `retry` (the server's data moved, or the cache must be rebuilt) or `give_up`
-after MAX_ROUNDS rounds. The machine holds no I/O: it only says which step comes next.
+agreement step with `agreed` or `retry` (the server's data moved, or the cache must be rebuilt), which ends in
+`disagreed` after MAX_ROUNDS rounds. The machine holds no I/O: it only says which step comes next, and
+firmware/sync/session.py maps each step to the code that runs it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from transitions import Machine
@@ -34,6 +36,10 @@ class SessionSteps:
     """The model the machine drives: where the session is, and how many rounds it has had."""
 
     state: str
+    # The triggers pytransitions adds from TRANSITIONS, declared so that the type checker sees them.
+    next: Callable[[], bool]
+    agreed: Callable[[], bool]
+    retry: Callable[[], bool]
 
     def __init__(self, send_blobs: bool, max_rounds: int = MAX_ROUNDS) -> None:
         self.blobs_wanted = send_blobs
