@@ -14,7 +14,7 @@ from firmware.ids import new_id
 from firmware.kiosk.client import PurchaseClient, WorkerThread
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import RulesLogin
-from firmware.kiosk.machine import KioskMachine, KioskTimings
+from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import (
     FetchAccount,
     KioskStarted,
@@ -27,6 +27,7 @@ from firmware.kiosk.messages import (
     SubmitPurchase,
     VerifyPin,
 )
+from firmware.kiosk.table import KioskTimings
 from firmware.rules.facility import RulesError
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.commands import Command, TimerExpired
-from firmware.kiosk.machine import TIMER_TRIGGERS, KioskMachine
+from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import (
     AccountInfo,
     FetchAccount,
@@ -20,6 +20,7 @@ from firmware.kiosk.messages import (
     VerifyPin,
 )
 from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.table import TIMER_TRIGGERS
 from hal.events import Event, KeyDown, OffHook, OnHook
 
 KEYS = "0123456789*#ABCD"

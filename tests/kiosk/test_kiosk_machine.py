@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from firmware.kiosk.diagram import block
-from firmware.kiosk.machine import STATES, TRANSITIONS, KioskMachine
+from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import KioskStarted
 from firmware.kiosk.screens import TEXTS, WIDTH
+from firmware.kiosk.table import STATES, TRANSITIONS
 from sim import runner
 from sim.scenario import load
 from tests.kiosk.helpers import login, make_world
