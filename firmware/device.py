@@ -253,15 +253,10 @@ def build(config: Config, clock: Clock, devices: Devices, platform: Platform | N
         if platform.dispatch is None:  # the link is one: the role's network jobs share the sync thread
             platform = replace(platform, dispatch=sync.dispatch)
         platform = replace(platform, before_sync=sync.before_session)
-    if platform.wall is None:  # the system's wall clock, read once here; from then on told by the runtime's clock
-        from firmware.handset.wiring import system_wall
-
-        platform = replace(platform, wall=system_wall(clock))
     installed = role.installer()(runtime, config, devices, platform)
     from firmware.tech.session import attach_to_device
 
-    # technician mode, on every role's keypad
-    attach_to_device(runtime, config, devices, platform.wall, platform.store)
+    attach_to_device(runtime, config, clock, devices, platform.store, platform.wall)  # technician mode, every keypad
     assembly = Assembly(config, runtime, devices, installed, sync)
     if sync is not None:
         sync.install()

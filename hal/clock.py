@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -144,3 +145,10 @@ class StartedClock:
 
     def stop(self) -> None:
         self._stopped = True
+
+
+def wall_clock(clock: Clock) -> Callable[[float], datetime]:
+    """A clock's seconds as the system's date and time (aware, UTC): the wall clock is read once, here, and from
+    then on told by `clock`, so that dates (lockouts, schedules) follow the same time as the events."""
+    base, base_s = datetime.now(UTC), clock.now()
+    return lambda at: base + timedelta(seconds=at - base_s)

@@ -14,14 +14,14 @@ from firmware.validation import TimeZoneName
 class PurchaseRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     #: The quick choices on the buy screen, in cents (at most four fit the screen).
-    presets_cents: tuple[int, ...] = Field((500, 1000, 2000, 2500), min_length=1, max_length=4)
-    min_cents: int = Field(500, ge=100)
-    max_cents: int = Field(10000, ge=100, le=99_900)
+    presets_cents: tuple[int, ...] = Field(default=(500, 1000, 2000, 2500), min_length=1, max_length=4)
+    min_cents: int = Field(default=500, ge=100)
+    max_cents: int = Field(default=10000, ge=100, le=99_900)
     #: Most a person may buy in one facility day, all kiosks and the canteen together.
-    daily_limit_cents: int = Field(5000, ge=100)
+    daily_limit_cents: int = Field(default=5000, ge=100)
     #: FCC rules ban most ancillary fees on inmate calling: both are zero unless the facility's data says so.
-    fee_flat_cents: int = Field(0, ge=0)
-    fee_basis_points: int = Field(0, ge=0, le=10_000)
+    fee_flat_cents: int = Field(default=0, ge=0)
+    fee_basis_points: int = Field(default=0, ge=0, le=10_000)
     #: Where the facility's day starts and ends, for the daily limit.
     timezone: TimeZoneName = "UTC"
 

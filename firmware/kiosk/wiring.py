@@ -33,6 +33,7 @@ from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
 from firmware.store import Store, StoreError
 from firmware.store.outbox import Outbox
+from hal.clock import wall_clock
 from hal.printer import PrinterError, ReceiptPrinter
 
 
@@ -68,8 +69,8 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         printer = platform.printer if platform.printer is not None else _printer(config)
         if printer is not None and platform.printer is None:
             installed.closers.append(printer.close)
-        assert platform.wall is not None, "firmware.device.build gives every role the wall clock"
-        login = RulesLogin(CallRules.from_config(config, store), platform.wall)
+        wall = platform.wall or wall_clock(runtime.clock)
+        login = RulesLogin(CallRules.from_config(config, store), wall)
     except (StoreError, RulesError, OSError) as exc:
         raise DeviceError(str(exc)) from None
     dispatch = platform.dispatch

@@ -27,15 +27,15 @@ class AudioTestRules(BaseModel):
     """The loopback tone and what counts as a good path; data, with the usual test-tone values."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    tone_hz: float = Field(1004.0, gt=100, lt=3400)
-    level_dbm0: float = Field(-10.0, ge=-40, le=0)
-    duration_s: float = Field(1.0, gt=0.1, le=10)
+    tone_hz: float = Field(default=1004.0, gt=100, lt=3400)
+    level_dbm0: float = Field(default=-10.0, ge=-40, le=0)
+    duration_s: float = Field(default=1.0, gt=0.1, le=10)
     #: The first part of the capture is skipped: sound cards start late (tens of milliseconds).
-    settle_s: float = Field(0.2, ge=0, le=2)
+    settle_s: float = Field(default=0.2, ge=0, le=2)
     #: Expected loss from earpiece to mouthpiece loopback, and how far the measured level may stray from it.
     expected_loss_db: float = 0.0
-    tolerance_db: float = Field(3.0, gt=0)
-    frequency_tolerance: float = Field(0.02, gt=0, lt=0.2)
+    tolerance_db: float = Field(default=3.0, gt=0)
+    frequency_tolerance: float = Field(default=0.02, gt=0, lt=0.2)
 
     @property
     def frames(self) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -72,7 +74,7 @@ def provision_command(
     home_dir: Path,
     device_id: str,
     hardware: str,
-    role: str,
+    role: Literal["handset", "kiosk"],  # click.Choice allows no other
     facility: str,
     housing_unit: str,
     language: str,
@@ -105,7 +107,7 @@ def provision_command(
             role,
             facility,
             housing_unit,
-            central_url,  # type: ignore[arg-type]
+            central_url,
             pin_map,
             credentials,
             keyring,
@@ -191,14 +193,13 @@ def diag_command(
 
     from firmware import config as config_mod
     from firmware.device import real_devices, simulated_devices
-    from firmware.handset.wiring import system_wall
     from firmware.runtime import Runtime
     from firmware.tech import settings as settings_mod
     from firmware.tech.diag_events import ConsoleEnter, ConsoleKey
     from firmware.tech.diag_machine import MENU
     from firmware.tech.session import attach
     from hal.audio import SimAudioPort
-    from hal.clock import MonotonicClock
+    from hal.clock import MonotonicClock, wall_clock
     from hal.line import SimLine, SimParty
     from sim.loopback import LoopbackAudioPort
 
@@ -245,13 +246,14 @@ def diag_command(
     store = home.store()
     attach(
         runtime,
+        clock,
         home,
         store,
         devices,
         cfg.keypad.layout,
         cfg.device.language,
         (lambda text: None) if as_json else (lambda text: click.echo(text)),
-        system_wall(clock),
+        wall_clock(clock),
         settings,
         simulated,
     )
@@ -271,7 +273,7 @@ def diag_command(
                     test, rules.check_timeout_s
                 ) + 5
                 with result_ready:
-                    result_ready.wait_for(lambda t=test: t in results, timeout=limit)
+                    result_ready.wait_for(partial(results.__contains__, test), timeout=limit)
             runtime.post(ConsoleKey(clock.now(), "0"))
             finished.wait(5)
         else:

@@ -71,23 +71,23 @@ class TechRules(BaseModel):
     """Technician mode's rules: data, validated, with the field standards as defaults."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    entry_sequence: str = Field("*#*#", pattern=r"^[0-9*#A-D]{3,8}$")
-    code_max_tries: int = Field(3, ge=1, le=10)
+    entry_sequence: str = Field(default="*#*#", pattern=r"^[0-9*#A-D]{3,8}$")
+    code_max_tries: int = Field(default=3, ge=1, le=10)
     #: The entry sequence must follow a lift, a hang-up or this long without a key.
-    entry_quiet_s: float = Field(3.0, gt=0, le=60)
-    lockout_s: float = Field(300.0, gt=0)
+    entry_quiet_s: float = Field(default=3.0, gt=0, le=60)
+    lockout_s: float = Field(default=300.0, gt=0)
     #: Later lockouts within escalation_window_s last this long; the staff_after_lockouts-th is audited for staff.
-    longer_lockout_s: float = Field(3600.0, gt=0)
-    staff_after_lockouts: int = Field(3, ge=2, le=20)
-    escalation_window_s: float = Field(86400.0, gt=0)
-    code_entry_timeout_s: float = Field(20.0, gt=0)
-    idle_timeout_s: float = Field(120.0, gt=0)
-    keypad_test_timeout_s: float = Field(60.0, gt=0)
-    hook_test_timeout_s: float = Field(60.0, gt=0)
-    check_timeout_s: float = Field(30.0, gt=0)
+    longer_lockout_s: float = Field(default=3600.0, gt=0)
+    staff_after_lockouts: int = Field(default=3, ge=2, le=20)
+    escalation_window_s: float = Field(default=86400.0, gt=0)
+    code_entry_timeout_s: float = Field(default=20.0, gt=0)
+    idle_timeout_s: float = Field(default=120.0, gt=0)
+    keypad_test_timeout_s: float = Field(default=60.0, gt=0)
+    hook_test_timeout_s: float = Field(default=60.0, gt=0)
+    check_timeout_s: float = Field(default=30.0, gt=0)
     #: A flash the switch accepts (North America: 300-1000 ms).
-    flash_min_ms: int = Field(300, ge=10)
-    flash_max_ms: int = Field(1000, ge=10)
+    flash_min_ms: int = Field(default=300, ge=10)
+    flash_max_ms: int = Field(default=1000, ge=10)
 
     @model_validator(mode="after")
     def _flash_range(self) -> TechRules:

@@ -43,6 +43,7 @@ from firmware.tech.revocations import codes_revoked_at
 from firmware.tech.settings import TechSettings
 from firmware.tech.settings import load as load_settings
 from hal.audio import AudioFrame
+from hal.clock import Clock, wall_clock
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineProgress
 
@@ -130,8 +131,14 @@ def text_lines(text: str, width: int, height: int) -> list[str]:
     return textwrap.wrap(text, width)[:height]
 
 
+def play_all(audio: Any, frames: list[np.ndarray]) -> None:
+    for frame in frames:
+        audio.play(frame)
+
+
 def wire(
     runtime: Runtime,
+    clock: Clock,
     home: DeviceHome,
     store: Store,
     devices: Any,
@@ -140,10 +147,9 @@ def wire(
     rules: TechRules,
     wall: Callable[[float], datetime],
 ) -> None:
-    """Register the handlers that execute technician mode's commands on this device. Times are the runtime
-    clock's; `wall` turns them into the date and time a lockout is kept by, across restarts."""
+    """Register the handlers that execute technician mode's commands on this device. `wall` turns the clock's
+    times into the date and time a lockout is kept by, across restarts."""
     audit = AuditLog(store)
-    clock = runtime.clock
 
     def tell(command: Tell) -> None:
         text = render(command.message, command.values, language)
@@ -190,11 +196,12 @@ def wire(
     )
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
     runtime.on(HangUpLine, lambda c: devices.line.hang_up())
-    runtime.on(PlayFrames, lambda c: [devices.audio.play(f) for f in c.frames])
+    runtime.on(PlayFrames, lambda c: play_all(devices.audio, c.frames))
 
 
 def attach(
     runtime: Runtime,
+    clock: Clock,
     home: DeviceHome,
     store: Store,
     devices: Any,
@@ -215,7 +222,7 @@ def attach(
         TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio
     )
     runtime.machines.append(session)
-    wire(runtime, home, store, devices, language, say, settings.mode, wall)
+    wire(runtime, clock, home, store, devices, language, say, settings.mode, wall)
     return session
 
 
@@ -233,27 +240,30 @@ def device_home(config: Config) -> DeviceHome:
 def attach_to_device(
     runtime: Runtime,
     config: Config,
+    clock: Clock,
     devices: Any,
-    wall: Callable[[float], datetime],
     store: Store | None = None,
+    wall: Callable[[float], datetime] | None = None,
 ) -> TechnicianSession:
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
-    on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language."""
+    on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language.
+    `wall` is the platform's (the simulator's); None: the system's, read once here."""
     store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
 
     def say(text: str) -> None:
-        runtime.note({"t_ms": round(runtime.clock.now() * 1000), "event": "tech_text", "text": text})
+        runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})
 
     from firmware.device import simulated_devices
 
     return attach(
         runtime,
+        clock,
         device_home(config),
         store,
         devices,
         config.keypad.layout,
         config.device.language,
         say,
-        wall,
+        wall or wall_clock(clock),
         simulated=simulated_devices(config),
     )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from firmware import config as config_mod
 from firmware.device import Devices, sim_devices
-from firmware.handset.services import WallClock
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -30,6 +29,10 @@ CODE = "480213"
 TEST_NUMBER = "9580"
 ALL_KEYS = [k for row in LAYOUTS["4x3"] for k in row]
 WALL_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def wall(at: float) -> datetime:
+    return WALL_START + timedelta(seconds=at)
 
 
 @dataclass
@@ -72,7 +75,7 @@ def bench(device_home: DeviceHome) -> Bench:
     runtime = Runtime(clock, [session])
     store = device_home.store()
     b = Bench(clock, runtime, devices, store)
-    wire(runtime, device_home, store, devices, "en", b.said.append, TechRules(), WallClock(WALL_START))
+    wire(runtime, clock, device_home, store, devices, "en", b.said.append, TechRules(), wall)
     runtime.observe(b.records.append)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
