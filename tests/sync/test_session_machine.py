@@ -6,10 +6,14 @@ from firmware.sync.session_machine import MAX_ROUNDS, SessionSteps
 
 
 def walk(steps: SessionSteps, outcomes: list[str]) -> list[str]:
+    """Fire the declared triggers (`next`; at the agreement `agreed` or `retry`) until the session is finished."""
     seen = [steps.state]
     while not steps.finished:
-        trigger = outcomes.pop(0) if steps.state == "agreement" else "next"
-        steps.trigger(trigger)
+        if steps.state == "agreement":
+            fired = steps.agreed() if outcomes.pop(0) == "agreed" else steps.retry()
+        else:
+            fired = steps.next()
+        assert fired, f"no way on from {steps.state}"
         seen.append(steps.state)
     return seen
 
