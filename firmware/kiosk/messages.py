@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from firmware.commands import Command, RememberLanguage, VerifyPin  # noqa: F401  (shared with the handset)
+from firmware.commands import Command, Log, RememberLanguage, VerifyPin  # noqa: F401  (shared with the handset)
 from hal.events import Event
 
 Language = Literal["en", "es"]
@@ -118,8 +118,9 @@ class QueryPurchase(Command):
 
 
 @dataclass(frozen=True)
-class PurchaseRecord(Command):
-    """The session's account of a purchase, as the inmate was told it: applied, declined, not_sent or pending."""
+class PurchaseRecord(Log):
+    """The session's account of a purchase, as the inmate was told it: applied, declined, not_sent or pending.
+    The kiosk's ledger holds the purchase itself; this record is for the event log (and wakes sync)."""
 
     key: str
     inmate_id: str

@@ -19,7 +19,6 @@ from firmware.kiosk.messages import (
     FetchAccount,
     KioskStarted,
     PrintReceipt,
-    PurchaseRecord,
     QueryPurchase,
     RememberLanguage,
     SessionRecord,
@@ -117,7 +116,6 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     runtime.on(SubmitPurchase, client.submit)
     runtime.on(QueryPurchase, client.query)
     runtime.on(PrintReceipt, print_receipt)
-    runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
     runtime.on(SessionRecord, session_record)
     runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
 
