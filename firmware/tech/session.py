@@ -147,8 +147,7 @@ def wire(
     rules: TechRules,
     wall: Callable[[float], datetime],
 ) -> None:
-    """Register the handlers that execute technician mode's commands on this device. `wall` turns the clock's
-    times into the date and time a lockout is kept by, across restarts."""
+    """Register the handlers that execute technician mode's commands; `wall` dates lockouts across restarts."""
     audit = AuditLog(store)
 
     def tell(command: Tell) -> None:
