@@ -16,6 +16,7 @@ from collections.abc import Callable
 from transitions import Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.config import KioskSection
 from firmware.kiosk import views
 from firmware.kiosk.messages import (
     AccountInfo,
@@ -48,7 +49,6 @@ from firmware.kiosk.table import (
     TRANSITIONS,
     UNCERTAIN,
     KioskTimer,
-    KioskTimings,
 )
 from firmware.kiosk.views import Session, View
 from firmware.runtime import InputCaptured, InputReleased
@@ -81,11 +81,14 @@ class KioskMachine:
         self,
         device_id: str,
         new_key: Callable[[], str],
-        timings: KioskTimings | None = None,
+        timings: KioskSection | None = None,
         language: Language = "en",
+        pin_digits: tuple[int, int] = (4, 12),
     ) -> None:
+        """`timings` is the device config's `[kiosk]` section; `pin_digits` the facility's PIN policy (min, max)."""
         self.device_id = device_id
-        self.timings = timings or KioskTimings()
+        self.timings = timings or KioskSection.model_validate({})
+        self.pin_min_digits, self.pin_max_digits = pin_digits
         self._new_key = new_key
         self._default_language: Language = language
         self._language: Language = language
@@ -231,7 +234,7 @@ class KioskMachine:
         self._type_pin(key)
 
     def _type_pin(self, key: str) -> None:
-        if len(self._entry) >= self.timings.pin_max_digits:
+        if len(self._entry) >= self.pin_max_digits:
             self._notice = (self._t("pin.long"),)
             return
         self._entry += key
@@ -260,7 +263,7 @@ class KioskMachine:
         return self._entry == ""
 
     def pin_complete(self) -> bool:
-        return len(self._entry) >= self.timings.pin_min_digits
+        return len(self._entry) >= self.pin_min_digits
 
     def _pin_too_short(self) -> None:
         self._notice = (self._t("pin.short"),)

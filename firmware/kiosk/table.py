@@ -6,7 +6,6 @@ docs/kiosk.md. Callbacks and guards are named here, in the table, and are the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -188,16 +187,3 @@ REFUSED = ("declined", "not_sent")
 #: Refusals the server judged against the inmate's account: its answer carries that account's balances.
 JUDGED = ("below_min", "above_max", "daily_limit", "insufficient_funds", "restricted", "fee_changed")
 UNCERTAIN = ("link_lost", "unreachable")
-
-
-@dataclass(frozen=True)
-class KioskTimings:
-    """Seconds from the device's config (`[kiosk]`); PIN lengths from the facility's PIN policy."""
-
-    inactivity_s: float = 60.0
-    reply_timeout_s: float = 5.0
-    query_retry_s: float = 3.0
-    give_up_s: float = 60.0
-    notice_s: float = 4.0
-    pin_min_digits: int = 4
-    pin_max_digits: int = 12

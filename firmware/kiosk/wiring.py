@@ -26,7 +26,6 @@ from firmware.kiosk.messages import (
     SubmitPurchase,
     VerifyPin,
 )
-from firmware.kiosk.table import KioskTimings
 from firmware.rules.facility import RulesError
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
@@ -34,11 +33,6 @@ from firmware.store import Store, StoreError
 from firmware.store.outbox import Outbox
 from hal.clock import wall_clock
 from hal.printer import PrinterError, ReceiptPrinter
-
-
-def timings(config: Config, pin_lengths: tuple[int, int]) -> KioskTimings:
-    k = config.kiosk
-    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s, *pin_lengths)
 
 
 @dataclass
@@ -78,7 +72,7 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         installed.closers.append(worker.close)
         dispatch = worker
     machine = KioskMachine(
-        config.device.id, platform.new_key or new_id, timings(config, login.pin_lengths), config.device.language
+        config.device.id, platform.new_key or new_id, config.kiosk, config.device.language, login.pin_lengths
     )
     runtime.machines.append(machine)
     clock = runtime.clock

@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.config import KioskSection
 from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import (
     AccountInfo,
@@ -23,11 +24,11 @@ from firmware.kiosk.messages import (
     VerifyPin,
 )
 from firmware.kiosk.policy import PurchaseRules
-from firmware.kiosk.table import STATE_NAMES, STATES, TRANSITIONS, KioskTimer, KioskTimings
+from firmware.kiosk.table import STATE_NAMES, STATES, TRANSITIONS, KioskTimer
 from firmware.kiosk.views import SCREENS
 from hal.events import Event, KeyDown, OffHook, OnHook
 
-TIMINGS = KioskTimings(inactivity_s=60, reply_timeout_s=5, query_retry_s=3, give_up_s=60, notice_s=4)
+TIMINGS = KioskSection(inactivity_s=60, reply_timeout_s=5, query_retry_s=3, give_up_s=60, notice_s=4)
 
 
 class Driver:
@@ -80,7 +81,7 @@ def confirming(driver: Driver) -> Driver:
 
 
 def test_every_callback_and_guard_the_table_names_is_a_method_and_none_is_found_by_its_name() -> None:
-    named = [s[k] for s in STATES if isinstance(s, dict) for k in s if k != "name"]
+    named = [s[k] for s in STATES if isinstance(s, dict) for k in ("on_enter", "on_exit") if k in s]
     for t in TRANSITIONS:
         for key in ("prepare", "conditions", "before", "after"):
             value = t.get(key, [])
