@@ -83,7 +83,9 @@ class SyncService:
         """The schedule joins the runtime's machines; records that should reach the server soon wake it."""
         runtime = self.runtime
         runtime.machines.append(self.schedule)
-        runtime.on(RunSync, lambda command: self._jobs.put(command.reason))
+        # Through the worker: a session starts after every commit asked for before it (a record that woke the
+        # sync is in the outbox when the session reads it).
+        runtime.offload(RunSync, lambda command: self._jobs.put(command.reason))
         for report in (SyncRetry, SyncOverdue):  # the log line is the whole of it
             runtime.on(report, lambda command: None)
         runtime.observe(self._watch)
