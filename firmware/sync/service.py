@@ -103,6 +103,20 @@ class SyncService:
         """Called on the sync thread before each session: release the link (close a kept connection)."""
         self._before_session.append(hook)
 
+    def use_link(self, job: Callable[[], None]) -> None:
+        """Run `job`, which opens a connection of its own (a technician's link test), on the sync thread once
+        every kept connection has let go of the link, as a session does."""
+
+        def released_then_job() -> None:
+            self._release_link()
+            job()
+
+        self._jobs.put(released_then_job)
+
+    def _release_link(self) -> None:
+        for hook in self._before_session:
+            hook()
+
     def _watch(self, record: Record) -> None:
         if record["event"] in URGENT_RECORDS:
             self.runtime.post(SyncWanted(self.runtime.clock.now(), str(record["event"])))
@@ -116,8 +130,7 @@ class SyncService:
                 if callable(job):
                     job()
                     continue
-                for hook in self._before_session:
-                    hook()
+                self._release_link()
                 reason = job
                 if store is None:
                     store = Store(self.store_path)
