@@ -168,7 +168,7 @@ class Role:
 
     def installer(self) -> RoleInstall:
         module, attribute = self.install.split(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attribute)
 
 
 #: Every role, declared once: `ringfence run`, the simulator and technician mode assemble each the same way.

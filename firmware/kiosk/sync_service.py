@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Literal
 
 from firmware.kiosk.messages import RecentPurchase
 from firmware.kiosk.policy import PurchaseRules
@@ -40,6 +41,12 @@ from firmware.sync.schema import (
 from hal.link import LinkError
 
 DEBIT = "debit:"
+#: The protocol's purchase statuses as the kiosk's service names them.
+_STATUS: dict[str, Literal["applied", "declined", "unknown"]] = {
+    "applied": "applied",
+    "rejected": "declined",
+    "unknown": "unknown",
+}
 _FAILURES = (ChannelClosed, LinkError, RemoteError, MessageError, TimeoutError, OSError)
 
 
@@ -133,12 +140,11 @@ class SyncPurchaseService:
     @staticmethod
     def _reply(result: Body) -> PurchaseReply:
         assert isinstance(result, PurchaseResult)
-        status = {"applied": "applied", "rejected": "declined", "unknown": "unknown"}[result.status]
         return PurchaseReply(
             result.key,
-            status,
+            _STATUS[result.status],
             result.reason,
-            result.trust_cents or 0,  # type: ignore[arg-type]
+            result.trust_cents or 0,
             result.balance_cents or 0,
             result.decided_at,
         )

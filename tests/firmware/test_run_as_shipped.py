@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ class Central:
         device_id: str,
         role: str,
         steps: list[dict[str, Any]],
-        parties: list[dict[str, Any]] = (),
+        parties: Sequence[dict[str, Any]] = (),
         link: str | None = None,
     ) -> tuple[Path, Path]:
         """Enrol, and write the device's TOML and its scenario."""
