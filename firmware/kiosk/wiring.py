@@ -47,9 +47,10 @@ class KioskInstalled(Installed):
 
 
 def install_role(runtime: Runtime, config: Config, devices: Devices, platform: Platform) -> KioskInstalled:
-    """The kiosk role (firmware/device.py ROLES). In the field: the device store (a second connection for the
-    worker thread, since one SQLite connection must not carry two threads' transactions), the sync identity,
-    purchases over the sync protocol to link.url, and the configured printer."""
+    """The kiosk role (firmware/device.py ROLES). In the field: the device store (one connection for the
+    runtime's worker, a second for the ledger on the thread that owns the link, since one SQLite connection must
+    not carry two threads' transactions), the sync identity, purchases over the sync protocol to link.url, and
+    the configured printer."""
     installed = KioskInstalled()
     try:
         store = platform.store or Store(store_path(config))
