@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,14 @@ TIMEOUT_S, CUT_S = 2.0, 3.5
 class Line:
     """A central server on one end of a 115200-baud cable, a kiosk's purchase client on the other."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, server_idle_s: float = 60.0, keep_s: float = 30.0) -> None:
         self.central = LoopbackCentral(tmp)
+        self.central.server.config = replace(self.central.server.config, idle_timeout=server_idle_s)
         self.central.account(ALICE.id, ALICE.trust_cents, ALICE.phone_cents)
         self.cable = SerialCable(115200)
         self.central.start_serial(self.cable.end_a, 115200)
         self.service = SyncPurchaseService(
-            self.cable.end_b, self.central.enroll(KIOSK), KIOSK, 115200, timeout=TIMEOUT_S
+            self.cable.end_b, self.central.enroll(KIOSK), KIOSK, 115200, timeout=TIMEOUT_S, keep_s=keep_s
         )
         self.store = Store(tmp / "kiosk.sqlite")
         self.ledger = KioskLedger(self.store)
@@ -109,3 +111,23 @@ def test_line_dead_before_the_request_arrived_is_sent_again_under_the_same_key(l
     line.client.query(QueryPurchase("key-before-0001"))  # asking again changes nothing
     assert line.statuses()[-1] == "applied"
     assert line.central.balances(ALICE.id) == (ALICE.trust_cents - 500, ALICE.phone_cents + 500)
+
+
+@pytest.mark.parametrize(("keep_s", "statuses"), [(1.0, ["applied"]), (30.0, ["link_lost", "applied"])])
+def test_a_session_the_server_ended_for_idleness_is_not_written_into(
+    tmp_path: Path, keep_s: float, statuses: list[str]
+) -> None:
+    """The server ends a session idle for 1.5 s. A kiosk that keeps its session 1 s opens a new one for the
+    purchase and is answered at once; one that keeps it longer writes into the ended session and must ask."""
+    line = Line(tmp_path, server_idle_s=1.5, keep_s=keep_s)
+    try:
+        line.client.fetch_account(FetchAccount(ALICE.id))
+        time.sleep(2.5)  # the inmate reads the balances; the server ends the idle session meanwhile
+        line.client.submit(SubmitPurchase("key-idle-0001", ALICE.id, 500, 0))
+        if statuses[0] == "link_lost":
+            line.client.query(QueryPurchase("key-idle-0001"))
+        assert line.statuses() == statuses
+        assert line.applied_at_central("key-idle-0001") == ["applied"]
+        assert line.central.balances(ALICE.id) == (ALICE.trust_cents - 500, ALICE.phone_cents + 500)
+    finally:
+        line.close()
