@@ -168,7 +168,7 @@ class Role:
 
     def installer(self) -> RoleInstall:
         module, attribute = self.install.split(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attribute)
 
 
 #: Every role, declared once: `ringfence run`, the simulator and technician mode assemble each the same way.
@@ -256,7 +256,9 @@ def build(config: Config, clock: Clock, devices: Devices, platform: Platform | N
     installed = role.installer()(runtime, config, devices, platform)
     from firmware.tech.session import attach_to_device
 
-    attach_to_device(runtime, config, clock, devices, platform.store, platform.wall)  # technician mode, every keypad
+    use_link = sync.use_link if sync is not None else None
+    # technician mode, on every keypad
+    attach_to_device(runtime, config, clock, devices, platform.store, use_link, platform.wall)
     assembly = Assembly(config, runtime, devices, installed, sync)
     if sync is not None:
         sync.install()

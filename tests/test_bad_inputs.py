@@ -148,6 +148,11 @@ def test_a_missing_serial_device_fails_flash_at_once_as_a_link_failure(tmp_path:
     assert result.returncode == ExitCode.LINK, result.stderr
     assert '"attempts": 1' in result.stdout and "cannot open" in result.stdout
     assert elapsed < 5 + 5 * 1.0  # no retries: five of them would add their 1 s delays to the start-up
+    # Without --json, a technician reads one line saying why, not empty progress bars before it.
+    shown = ringfence("flash", "--link", "/dev/ringfence-no-such-tty", "--access-key", "access.key", "b.rfb")
+    assert shown.returncode == ExitCode.LINK
+    assert "%|" not in shown.stderr and "B/s" not in shown.stderr, shown.stderr
+    assert "cannot open" in shown.stdout + shown.stderr
 
 
 class _TlsSpeaker:

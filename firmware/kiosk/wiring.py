@@ -41,9 +41,10 @@ class KioskInstalled(Installed):
 
 
 def install_role(runtime: Runtime, config: Config, devices: Devices, platform: Platform) -> KioskInstalled:
-    """The kiosk role (firmware/device.py ROLES). In the field: the device store (a second connection for the
-    worker thread, since one SQLite connection must not carry two threads' transactions), the sync identity,
-    purchases over the sync protocol to link.url, and the configured printer."""
+    """The kiosk role (firmware/device.py ROLES). In the field: the device store (one connection for the
+    runtime's worker, a second for the ledger on the thread that owns the link, since one SQLite connection must
+    not carry two threads' transactions), the sync identity, purchases over the sync protocol to link.url, and
+    the configured printer."""
     installed = KioskInstalled()
     try:
         store = platform.store or Store(store_path(config))
@@ -57,8 +58,11 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
                 creds = load_identity(store)
             except NoIdentity as exc:
                 raise DeviceError(str(exc)) from None
-            service = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
-            installed.closers.append(service.close)
+            kept = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
+            installed.closers.append(kept.close)
+            if platform.before_sync is not None:  # the link is one: the kept session lets go before each sync
+                platform.before_sync(kept.close)
+            service = kept
         printer = platform.printer if platform.printer is not None else _printer(config)
         if printer is not None and platform.printer is None:
             installed.closers.append(printer.close)
@@ -105,13 +109,15 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
             runtime.note({"t_ms": round(clock.now() * 1000), "event": "display_error", "error": str(exc)})
 
     runtime.on(Show, show)
-    runtime.on(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
+    # What commits the store (a PIN try, the outbox, a remembered language) or waits on a device (the printer)
+    # runs on the runtime's worker, in order; the answer is an event posted after the commit.
+    runtime.offload(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
     runtime.on(FetchAccount, client.fetch_account)
     runtime.on(SubmitPurchase, client.submit)
     runtime.on(QueryPurchase, client.query)
-    runtime.on(PrintReceipt, print_receipt)
-    runtime.on(SessionRecord, session_record)
-    runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+    runtime.offload(PrintReceipt, print_receipt)
+    runtime.offload(SessionRecord, session_record)
+    runtime.offload(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
 
     def start() -> None:
         """Show the idle screen, settle what a previous run left open, and keep settling every settle_every_s."""

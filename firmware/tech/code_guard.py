@@ -15,11 +15,22 @@ from firmware.tech.audit import AuditLog
 
 
 class GuardRules(Protocol):
-    code_max_tries: int
-    lockout_s: float
-    longer_lockout_s: float
-    staff_after_lockouts: int
-    escalation_window_s: float
+    """What the guard reads of technician mode's rules (a frozen TechRules: read-only)."""
+
+    @property
+    def code_max_tries(self) -> int: ...
+
+    @property
+    def lockout_s(self) -> float: ...
+
+    @property
+    def longer_lockout_s(self) -> float: ...
+
+    @property
+    def staff_after_lockouts(self) -> int: ...
+
+    @property
+    def escalation_window_s(self) -> float: ...
 
 
 @dataclass(frozen=True)

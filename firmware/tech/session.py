@@ -146,8 +146,13 @@ def wire(
     say: Callable[[str], None],
     rules: TechRules,
     wall: Callable[[float], datetime],
+    use_link: Callable[[Callable[[], None]], None] | None = None,
 ) -> None:
-    """Register the handlers that execute technician mode's commands; `wall` dates lockouts across restarts."""
+    """Register the handlers that execute technician mode's commands on this device; `wall` dates lockouts.
+
+    What commits the store (the code guard, the audit log) or waits (the checks) runs on the runtime's worker,
+    off the frame thread; the link test runs through `use_link` when the device has one owner of its link (the
+    sync thread: a serial line carries one connection at a time), else on the worker."""
     audit = AuditLog(store)
 
     def tell(command: Tell) -> None:
@@ -183,14 +188,20 @@ def wire(
             passed, detail = checks.link_check(home)
         runtime.post(CheckDone(clock.now(), command.test, passed, detail))
 
+    def check(command: RunCheck) -> None:
+        if command.test == "link" and use_link is not None:
+            use_link(lambda: run_check(command))
+        else:
+            runtime.worker.submit(lambda: run_check(command))
+
     runtime.on(Tell, tell)
-    runtime.on(VerifyCode, verify)
-    runtime.on(RunCheck, run_check)
-    runtime.on(
+    runtime.offload(VerifyCode, verify)
+    runtime.on(RunCheck, check)
+    runtime.offload(
         RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed, "detail": c.detail})
     )
-    runtime.on(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
-    runtime.on(
+    runtime.offload(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
+    runtime.offload(
         SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason, "results": c.results})
     )
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
@@ -210,9 +221,11 @@ def attach(
     wall: Callable[[float], datetime],
     settings: TechSettings | None = None,
     simulated: frozenset[str] = frozenset(),
+    use_link: Callable[[Callable[[], None]], None] | None = None,
 ) -> TechnicianSession:
     """Add technician mode to a running device: one call from where the device is assembled. `simulated`
-    names the devices (keypad, hook, audio, line) that are simulated here."""
+    names the devices (keypad, hook, audio, line) that are simulated here; `use_link` runs a job that talks to
+    the central server on the thread that owns the link."""
     from hal.keypad import LAYOUTS
 
     settings = settings or load_settings()
@@ -221,7 +234,7 @@ def attach(
         TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio
     )
     runtime.machines.append(session)
-    wire(runtime, clock, home, store, devices, language, say, settings.mode, wall)
+    wire(runtime, clock, home, store, devices, language, say, settings.mode, wall, use_link)
     return session
 
 
@@ -242,6 +255,7 @@ def attach_to_device(
     clock: Clock,
     devices: Any,
     store: Store | None = None,
+    use_link: Callable[[Callable[[], None]], None] | None = None,
     wall: Callable[[float], datetime] | None = None,
 ) -> TechnicianSession:
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
@@ -265,4 +279,5 @@ def attach_to_device(
         say,
         wall or wall_clock(clock),
         simulated=simulated_devices(config),
+        use_link=use_link,
     )
