@@ -18,7 +18,7 @@ from firmware.handset import messages as m
 from firmware.handset.far_end import SpeechRun
 from firmware.handset.parts import Accepted, Attempt, AttemptOver, KeyHandlers, LineSent, Part, PutDown, Step, Timers
 from firmware.handset.policy import FlowPolicy
-from firmware.handset.voice import Voice
+from firmware.handset.voice import Voice, other
 from firmware.prompts import speech
 from hal.audio import AudioFrame
 from hal.events import Event
@@ -135,8 +135,7 @@ class CalledParty(Part):
                 "cp_options",
             ]
         )
-        other = "es" if self.language == "en" else "en"
-        self._emit(*self.voice.say(["cp_party_language"], self.now, other, to="line"))
+        self._emit(*self.voice.say(["cp_party_language"], self.now, other(self.language), to="line"))
 
     def _option(self, digit: str) -> None:
         match digit:
@@ -149,7 +148,7 @@ class CalledParty(Part):
             case "3":
                 self._tell_cost()
             case "8":
-                self.language = "es" if self.language == "en" else "en"
+                self.language = other(self.language)
                 self._introduce()
                 self._wait_choice()
             case "9":

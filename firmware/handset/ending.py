@@ -18,6 +18,7 @@ from firmware.handset import messages as m
 from firmware.handset.parts import AttemptOver, Finished, LetGo, Part, PutDown, Rechoose, Step, Timers
 from firmware.handset.policy import Timing
 from firmware.handset.voice import Voice
+from firmware.prompts.catalog import Language
 from hal.events import Event
 
 #: Endings after which the called party is still on the line and hears a goodbye before it is released.
@@ -55,7 +56,7 @@ class Ending(Part):
     _committed: Callable[[], bool]
     _hung_up: Callable[[], bool]
 
-    def __init__(self, timing: Timing, voice: Voice, language: str, on_hook: bool) -> None:
+    def __init__(self, timing: Timing, voice: Voice, language: Language, on_hook: bool) -> None:
         super().__init__()
         self.timing = timing
         self.voice = voice

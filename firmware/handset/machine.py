@@ -19,7 +19,7 @@ What the flow promises:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -57,7 +57,7 @@ from firmware.handset.parts import (
 from firmware.handset.pin_entry import PinEntry
 from firmware.handset.placing import Placing
 from firmware.handset.policy import FlowPolicy, Timing
-from firmware.handset.voice import Voice
+from firmware.handset.voice import Voice, language_of
 from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import FRAME_SAMPLES, AudioFrame
@@ -140,7 +140,7 @@ class HandsetFlow:
         #: The call the rules opened for the current attempt, and why the last attempt ended.
         self.call_id = ""
         self.end_reason = ""
-        self._who = Identified("", policy.default_language)
+        self._who = Identified("", language_of(policy.default_language))
         self._parts: dict[str, FlowPart] = {}
         self._number: NumberEntry | None = None
         self._line_open = False
@@ -167,7 +167,7 @@ class HandsetFlow:
             LineService: self._line_service,
             LineDigit: self._line_digit,
         }
-        self._outcomes: dict[type[Outcome], Callable[[Any], None]] = {
+        self._outcomes: dict[type[Outcome], Callable[[Any], object]] = {
             Identified: lambda o: self._identified(o),
             GaveUp: lambda o: self._gave_up(o),
             NumberChosen: lambda o: self._chosen(o),
@@ -227,7 +227,7 @@ class HandsetFlow:
         if part is not None and (phases is None or self.phase in phases):
             self._run(part.handle(event))
 
-    def _run(self, steps: list[Step]) -> None:
+    def _run(self, steps: Sequence[Step]) -> None:
         for step in steps:
             if isinstance(step, Outcome):
                 self._outcomes[type(step)](step)
@@ -255,7 +255,7 @@ class HandsetFlow:
         """Leaving a part's phase stops its timers (the line's release outlives it)."""
         part = self._parts.get(self.phase)
         if part is not None:
-            self._run(list(part.stop()))
+            self._run(part.stop())
 
     def _start_identifying(self) -> None:
         part = PinEntry(self.policy, self.voice)

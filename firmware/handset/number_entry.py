@@ -16,6 +16,7 @@ from firmware.commands import Command, TimerExpired
 from firmware.handset.parts import GaveUp, KeyHandlers, NumberChosen, Part, Step, Timers
 from firmware.handset.policy import Timing
 from firmware.handset.voice import Voice
+from firmware.prompts.catalog import Language
 from hal.events import Event, KeyDown
 
 CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
@@ -49,7 +50,7 @@ class NumberEntry(Part):
     _other_number: Callable[[], bool]
     _finish: Callable[[], bool]
 
-    def __init__(self, timing: Timing, voice: Voice, language: str) -> None:
+    def __init__(self, timing: Timing, voice: Voice, language: Language) -> None:
         super().__init__()
         self.timing = timing
         self.voice = voice

@@ -17,6 +17,7 @@ import numpy as np
 
 from firmware.commands import CancelTimer, Command, StartTimer
 from firmware.handset import messages as m
+from firmware.prompts.catalog import Language
 from hal.events import Event
 
 # ---- what a call attempt is, as it passes from part to part --------------------------------------------
@@ -27,7 +28,7 @@ class Attempt:
     """One call attempt: who, how it is paid, the number, and (once the rules answered) the call they opened."""
 
     inmate_id: str
-    language: str
+    language: Language
     call_type: str
     number: str
     #: Numbers tried this session, this one included.
@@ -59,7 +60,7 @@ class Outcome:
 @dataclass(frozen=True)
 class Identified(Outcome):
     inmate_id: str
-    language: str
+    language: Language
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class GaveUp(Outcome):
     """No usable answer (or a refusal before any call): say `farewell` and wait for the hang-up."""
 
     farewell: tuple[str, ...]
-    language: str
+    language: Language
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from firmware.commands import Command, TimerExpired
 from firmware.handset import messages as m
 from firmware.handset.parts import GaveUp, Identified, KeyHandlers, Part, Step, Timers
 from firmware.handset.policy import FlowPolicy
-from firmware.handset.voice import Voice
+from firmware.handset.voice import Voice, language_of, other
+from firmware.prompts.catalog import Language
 from hal.events import Event, KeyDown
 
 
@@ -53,7 +54,7 @@ class PinEntry(Part):
         self.policy = policy
         self.timing = policy.timing
         self.voice = voice
-        self.language = policy.default_language
+        self.language: Language = language_of(policy.default_language)
         self.language_chosen = False
         self.pin = ""
         self.tries = 0
@@ -113,15 +114,14 @@ class PinEntry(Part):
             self._give_up([*self.voice.refusal(result.reason, (), result.params, self.language), "hang_up_now"])
             return
         self.ask_prompt = result.ask
-        other = "es" if self.language == "en" else "en"
         self._say(["welcome"])
-        self._emit(*self.voice.say(["other_language"], self.now, other))
+        self._emit(*self.voice.say(["other_language"], self.now, other(self.language)))
         self._say([self.ask_prompt])
         self._wait_input()
 
     def _pin_key(self, key: str) -> None:
         if key == "*":
-            self.language = "es" if self.language == "en" else "en"
+            self.language = other(self.language)
             self.language_chosen = True
             self.pin = ""
             self._say([self.ask_prompt])
@@ -155,7 +155,7 @@ class PinEntry(Part):
             if self.language_chosen:
                 self._emit(m.RememberLanguage(result.inmate_id, self.language))
             elif result.language:
-                self.language = result.language
+                self.language = language_of(result.language)
             self._finish()
             self._emit(Identified(result.inmate_id, self.language))
         elif result.status == "wrong":

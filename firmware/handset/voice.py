@@ -15,10 +15,20 @@ from firmware.commands import Command
 from firmware.handset import messages as m
 from firmware.handset.audio_path import AudioPath
 from firmware.prompts import speech
+from firmware.prompts.catalog import Language
 from hal.audio import SAMPLE_RATE
 
 #: The recorded name's place in a list of prompt ids.
 NAME = "inmate_name"
+
+
+def language_of(code: str) -> Language:
+    """A language code from settings or the store ("en" or "es", validated there) as the prompts' type."""
+    return "es" if code == "es" else "en"
+
+
+def other(language: Language) -> Language:
+    return "es" if language == "en" else "en"
 
 
 class Voice(AudioPath):
@@ -28,7 +38,7 @@ class Voice(AudioPath):
         self,
         ids: Sequence[str],
         now: float,
-        language: str,
+        language: Language,
         to: str = "ear",
         name: np.ndarray | None = None,
     ) -> list[Command]:
@@ -51,7 +61,7 @@ class Voice(AudioPath):
     def known(self, prompt_id: str) -> bool:
         return prompt_id in self.catalog.prompts
 
-    def refusal(self, reason: str, then: Sequence[str], params: Mapping[str, object], language: str) -> list[str]:
+    def refusal(self, reason: str, then: Sequence[str], params: Mapping[str, object], language: Language) -> list[str]:
         """A refusal as spoken: its reason, what follows it, and the date or wait it names."""
         ids = [reason if self.known(reason) else "refuse.not_allowed"]
         ids += [p for p in then if self.known(p)]
