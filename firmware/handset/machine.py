@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from transitions import Machine
@@ -29,31 +29,13 @@ from transitions import Machine
 from firmware.commands import Command, TimerExpired
 from firmware.handset import called_party, connected, ending, number_entry, pin_entry, placing
 from firmware.handset import messages as m
+from firmware.handset import parts as p
 from firmware.handset.called_party import CalledParty
 from firmware.handset.connected import ConnectedCall
 from firmware.handset.ending import Ending
-from firmware.handset.far_end import DetectorFactory, Detectors
+from firmware.handset.far_end import DetectorFactory, OpenLine
 from firmware.handset.number_entry import NumberEntry
-from firmware.handset.parts import (
-    Accepted,
-    Answered,
-    Attempt,
-    AttemptOver,
-    CallOpened,
-    Finished,
-    GaveUp,
-    Heard,
-    Identified,
-    LetGo,
-    LineSent,
-    NumberChosen,
-    Outcome,
-    PutDown,
-    Rechoose,
-    Step,
-    ThreeWayHeard,
-    Timers,
-)
+from firmware.handset.parts import FlowPart, Step, Timers
 from firmware.handset.pin_entry import PinEntry
 from firmware.handset.placing import Placing
 from firmware.handset.policy import FlowPolicy, Timing
@@ -105,26 +87,18 @@ class LineTimer(StrEnum):
     RELEASE = "handset.line.release"
 
 
-class FlowPart(Protocol):
-    state: str
-
-    def handle(self, event: Event) -> list[Step]: ...
-
-    def stop(self) -> list[Command]: ...
-
-
 class HandsetFlow:
     """One handset's call flow. `handle` is the only entry point; it returns the commands an event causes."""
 
     phase: str
     _lifted: Callable[[], bool]
-    _identified: Callable[[Identified], bool]
-    _chosen: Callable[[NumberChosen], bool]
-    _answered: Callable[[Answered], bool]
-    _connected: Callable[[Answered | Accepted], bool]
-    _attempt_over: Callable[[AttemptOver], bool]
-    _gave_up: Callable[[GaveUp], bool]
-    _rechoose: Callable[[Rechoose], bool]
+    _identified: Callable[[p.Identified], bool]
+    _chosen: Callable[[p.NumberChosen], bool]
+    _answered: Callable[[p.Answered], bool]
+    _connected: Callable[[p.Answered | p.Accepted], bool]
+    _attempt_over: Callable[[p.AttemptOver], bool]
+    _gave_up: Callable[[p.GaveUp], bool]
+    _rechoose: Callable[[p.Rechoose], bool]
     _finished: Callable[[], bool]
     _hung_up: Callable[[], bool]
 
@@ -140,13 +114,11 @@ class HandsetFlow:
         #: The call the rules opened for the current attempt, and why the last attempt ended.
         self.call_id = ""
         self.end_reason = ""
-        self._who = Identified("", language_of(policy.default_language))
+        self._who = p.Identified("", language_of(policy.default_language))
         self._parts: dict[str, FlowPart] = {}
         self._number: NumberEntry | None = None
-        self._line_open = False
-        self._detectors: Detectors | None = None
-        #: The tone heard in the mouthpiece (digit, until when its echo may come back), to tell echo from the far end.
-        self._near_tone: tuple[str, float] | None = None
+        #: The line from the dial to its release (None: released).
+        self._line: OpenLine | None = None
         self._line_timers = Timers(LineTimer)
         self._out: list[Command] = []
         self._state_mark = 0
@@ -155,9 +127,9 @@ class HandsetFlow:
             m.DeviceStarted: lambda _: self._out.append(m.RecoverCalls()),
             OffHook: lambda _: self._lift(),
             InputReleased: lambda e: self._lift() if e.off_hook else None,
-            OnHook: lambda e: self._put_down(PutDown(e.at, "inmate_hung_up")),
+            OnHook: lambda e: self._put_down(p.PutDown(e.at, "inmate_hung_up")),
             # Technician mode took the keypad: whatever was typed is dropped, as if the handset were hung up.
-            InputCaptured: lambda e: self._put_down(PutDown(e.at, "technician_mode")),
+            InputCaptured: lambda e: self._put_down(p.PutDown(e.at, "technician_mode")),
             HookFlash: self._hookflash,
             HookPulseTrain: self._pulses,
             TimerExpired: self._timer,
@@ -167,17 +139,17 @@ class HandsetFlow:
             LineService: self._line_service,
             LineDigit: self._line_digit,
         }
-        self._outcomes: dict[type[Outcome], Callable[[Any], object]] = {
-            Identified: lambda o: self._identified(o),
-            GaveUp: lambda o: self._gave_up(o),
-            NumberChosen: lambda o: self._chosen(o),
-            CallOpened: self._call_opened,
-            Answered: lambda o: self._connected(o) if o.emergency else self._answered(o),
-            Accepted: lambda o: self._connected(o),
-            AttemptOver: self._over,
-            LetGo: self._let_go,
-            Rechoose: lambda o: self._rechoose(o),
-            Finished: lambda _: self._finished(),
+        self._outcomes: dict[type[p.Outcome], Callable[[Any], object]] = {
+            p.Identified: lambda o: self._identified(o),
+            p.GaveUp: lambda o: self._gave_up(o),
+            p.NumberChosen: lambda o: self._chosen(o),
+            p.CallOpened: self._call_opened,
+            p.Answered: lambda o: self._connected(o) if o.emergency else self._answered(o),
+            p.Accepted: lambda o: self._connected(o),
+            p.AttemptOver: self._over,
+            p.LetGo: self._let_go,
+            p.Rechoose: lambda o: self._rechoose(o),
+            p.Finished: lambda _: self._finished(),
         }
         self.machine = Machine(
             model=self,
@@ -229,11 +201,11 @@ class HandsetFlow:
 
     def _run(self, steps: Sequence[Step]) -> None:
         for step in steps:
-            if isinstance(step, Outcome):
+            if isinstance(step, p.Outcome):
                 self._outcomes[type(step)](step)
                 continue
             if isinstance(step, m.Dial):
-                self._line_open, self._detectors = True, self._detector_factory()
+                self._line = OpenLine(self._detector_factory(), self.timing.echo_hold_s)
             self._out.append(step)
 
     def _mark_state_change(self, *_: object) -> None:
@@ -262,8 +234,8 @@ class HandsetFlow:
         self._parts["identifying"] = part
         self._run(part.start(self.now))
 
-    def _start_choosing(self, outcome: Identified | Rechoose) -> None:
-        if isinstance(outcome, Identified):
+    def _start_choosing(self, outcome: p.Identified | p.Rechoose) -> None:
+        if isinstance(outcome, p.Identified):
             self._who = outcome
             self._number = NumberEntry(self.timing, self.voice, outcome.language)
             self._parts["choosing"] = self._number
@@ -272,38 +244,38 @@ class HandsetFlow:
             self._parts["choosing"] = self._number
             self._run(self._number.again(self.now, outcome.what))
 
-    def _start_placing(self, chosen: NumberChosen) -> None:
+    def _start_placing(self, chosen: p.NumberChosen) -> None:
         self.call_id, self.end_reason = "", ""
         who = self._who
-        attempt = Attempt(who.inmate_id, who.language, chosen.call_type, chosen.number, chosen.tries)
+        attempt = p.Attempt(who.inmate_id, who.language, chosen.call_type, chosen.number, chosen.tries)
         part = Placing(self.timing, self.voice, attempt)
         self._parts["placing"] = part
         self._run(part.start(self.now))
 
-    def _start_answering(self, answered: Answered) -> None:
+    def _start_answering(self, answered: p.Answered) -> None:
         part = CalledParty(self.policy, self.voice, answered.attempt, answered.name)
         self._parts["answering"] = part
         self._run(part.start(self.now))
 
-    def _start_connected(self, outcome: Answered | Accepted) -> None:
+    def _start_connected(self, outcome: p.Answered | p.Accepted) -> None:
         part = ConnectedCall(self.policy, self.voice, outcome.attempt)
         self._parts["connected"] = part
         self._run(part.start(self.now))
 
-    def _start_ending(self, outcome: AttemptOver | GaveUp) -> None:
-        if isinstance(outcome, AttemptOver):
+    def _start_ending(self, outcome: p.AttemptOver | p.GaveUp) -> None:
+        if isinstance(outcome, p.AttemptOver):
             part = Ending(self.timing, self.voice, outcome.attempt.language, self.on_hook)
-            self._parts["ending"] = part
-            self._run(part.end(self.now, outcome))
+            steps = part.end(self.now, outcome)
         else:
             part = Ending(self.timing, self.voice, outcome.language, self.on_hook)
-            self._parts["ending"] = part
-            self._run(part.goodbye(self.now, outcome.farewell))
+            steps = part.goodbye(self.now, outcome.farewell)
+        self._parts["ending"] = part
+        self._run(steps)
 
-    def _call_opened(self, opened: CallOpened) -> None:
+    def _call_opened(self, opened: p.CallOpened) -> None:
         self.call_id = opened.call_id
 
-    def _over(self, over: AttemptOver) -> None:
+    def _over(self, over: p.AttemptOver) -> None:
         self.end_reason = over.reason or "inmate_hung_up"
         self._attempt_over(over)
 
@@ -315,7 +287,7 @@ class HandsetFlow:
             self.call_id, self.end_reason = "", ""
             self._lifted()
 
-    def _put_down(self, put_down: PutDown) -> None:
+    def _put_down(self, put_down: p.PutDown) -> None:
         self.on_hook = True
         if self.phase in ("identifying", "choosing"):
             self._hung_up()
@@ -354,84 +326,70 @@ class HandsetFlow:
 
     def _line_digit(self, event: LineDigit) -> None:
         """An RFC 4733 key: the same as one the in-band detector hears."""
-        if self._line_open and not self._is_echo(event.digit, event.at):
+        if self._line is not None and not self._line.is_echo(event.digit, event.at):
             self._to_part(event, FAR_KEY_PHASES)
 
     def _far_hung_up(self, event: LineHungUp) -> None:
-        if not self._line_open:
+        if self._line is None:
             return  # the flow released the line itself (a limit): nothing more to end
-        self._line_open = False
+        self._line = None
         self._run(self._line_timers.cancel(LineTimer.RELEASE))
         self._to_part(event, ("placing", "answering", "connected"))
 
-    def _let_go(self, let_go: LetGo) -> None:
-        if let_go.after is not None and self._line_open:
+    def _let_go(self, let_go: p.LetGo) -> None:
+        if let_go.after is not None and self._line is not None:
             self._out.append(self._line_timers.arm(LineTimer.RELEASE, let_go.after))
         else:
             self._release_line()
 
     def _release_line(self) -> None:
         self._run(self._line_timers.cancel(LineTimer.RELEASE))
-        if self._line_open:
-            self._line_open = False
+        if self._line is not None:
+            self._line = None
             self.voice.quiet("line", self.now)
             self._out.append(m.ReleaseLine())
-
-    def _is_echo(self, digit: str, at: float) -> bool:
-        """A far-end key that is the near end's own tone coming back through the line's hybrid."""
-        return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]
 
     # ---- audio ------------------------------------------------------------------------------------------------
 
     def _audio(self, frame: AudioFrame) -> None:
         if frame.source == "mic":
             self._mic_frame(frame)
-        elif frame.source == "line" and self._line_open:
-            self._line_frame(frame)
+        elif frame.source == "line" and self._line is not None:
+            self._line_frame(frame, self._line)
 
     def _mic_frame(self, frame: AudioFrame) -> None:
         """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
-        bridged = self.phase == "connected" and self._line_open
+        line = self._line
+        bridged = self.phase == "connected" and line is not None
         hear_far = bridged or self.state == "placing"
-        tick = self.voice.tick(frame.samples, hear_far=hear_far, line_open=self._line_open, bridged=bridged)
+        tick = self.voice.tick(frame.samples, hear_far=hear_far, line_open=line is not None, bridged=bridged)
         self._to_part(frame, ("placing",))
-        if bridged:
-            self._mouthpiece_tones(frame)
+        if bridged and line is not None:
+            # DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported.
+            for digit in line.near_tones(frame.samples, frame.at):
+                self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": digit, "call_id": self.call_id}))
         if tick.ear is not None:
             self._out.append(m.PlayAudio(tick.ear))
         if tick.line is not None:
             self._out.append(m.SendAudio(tick.line))
-            self._to_part(LineSent(frame.at, tick.line), ("answering",))
+            self._to_part(p.LineSent(frame.at, tick.line), ("answering",))
         far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        self._to_part(Heard(frame.at, frame.samples, far), ("connected",))
+        self._to_part(p.Heard(frame.at, frame.samples, far), ("connected",))
 
-    def _mouthpiece_tones(self, frame: AudioFrame) -> None:
-        """DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported."""
-        if self._detectors is None:
-            return
-        for tone in self._detectors.mouthpiece_dtmf.feed(frame.samples, frame.at):
-            if tone.kind == "start":
-                self._near_tone = (tone.digit, float("inf"))
-                self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": tone.digit, "call_id": self.call_id}))
-            elif self._near_tone is not None:
-                self._near_tone = (self._near_tone[0], frame.at + self.timing.echo_hold_s)
-
-    def _line_frame(self, frame: AudioFrame) -> None:
+    def _line_frame(self, frame: AudioFrame, line: OpenLine) -> None:
         """The far end's frame: call progress while placing, keys from the called party, three-way on a call."""
         self.voice.far_frame(frame.samples)
-        detectors = self._detectors
-        if detectors is None:
-            return
+        detectors = line.detectors
         if self.state == "placing":
             for tone in detectors.progress.feed(frame.samples, frame.at):
                 if tone.kind == "start":
                     self._to_part(LineProgress(frame.at, tone.tone), ("placing",))
         if self.phase in FAR_KEY_PHASES:
             for tone in detectors.dtmf.feed(frame.samples, frame.at):
-                if tone.kind == "start" and not self._is_echo(tone.digit, frame.at):
+                if tone.kind == "start" and not line.is_echo(tone.digit, frame.at):
                     self._to_part(LineDigit(frame.at, tone.digit), FAR_KEY_PHASES)
         self._to_part(frame, ("answering",))
         if self.phase == "connected":
             for decision in detectors.threeway.feed(frame.samples, frame.at):
                 if decision.event == "three_way":
-                    self._to_part(ThreeWayHeard(frame.at, decision.confidence), ("connected",))
+                    self._to_part(p.ThreeWayHeard(frame.at, decision.confidence), ("connected",))

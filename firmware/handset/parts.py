@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -231,6 +231,16 @@ class Part:
     def _announce_state(self, *_: object) -> None:
         if self.state in self.VISIBLE:
             self._out.insert(self._mark, m.StateChanged(self.state))
+
+
+class FlowPart(Protocol):
+    """What the coordinator sees of a part: its state, its events in and steps out, and its timers stopped."""
+
+    state: str
+
+    def handle(self, event: Event) -> list[Step]: ...
+
+    def stop(self) -> list[Command]: ...
 
 
 #: What a part's per-state input mapping holds: one handler per state that takes the input.
