@@ -67,8 +67,17 @@ def check(**fields: Any) -> m.CallChecked:
 
 
 def attempt(**fields: Any) -> Attempt:
-    values: dict[str, Any] = {"started_at": 1.0, "call_id": "c1", "check": check()}
-    return Attempt("A1001", "en", "debit", "5735550101", 1, **{**values, **fields})
+    values: dict[str, Any] = {
+        "inmate_id": "A1001",
+        "language": "en",
+        "call_type": "debit",
+        "number": "5735550101",
+        "tries": 1,
+        "started_at": 1.0,
+        "call_id": "c1",
+        "check": check(),
+    }
+    return Attempt(**{**values, **fields})
 
 
 def silence() -> np.ndarray:
