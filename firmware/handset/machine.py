@@ -104,7 +104,6 @@ class HandsetFlow:
 
     def __init__(self, policy: FlowPolicy, catalog: Catalog, detectors: DetectorFactory) -> None:
         self.policy = policy
-        self.catalog = catalog
         self._detector_factory = detectors
         self.voice = Voice(catalog, policy.timing.prompt_level_dbm0)
         #: False after the line reported it cannot place calls (a lost SIP registration) until it recovers.
@@ -168,6 +167,7 @@ class HandsetFlow:
 
     @timing.setter
     def timing(self, timing: Timing) -> None:
+        """A scenario's own timing (sim/world.py) replaces the shipped one before the first lift."""
         self.policy = self.policy.model_copy(update={"timing": timing})
 
     @property
