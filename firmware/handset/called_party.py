@@ -11,12 +11,22 @@ from enum import StrEnum
 from typing import ClassVar
 
 import numpy as np
-from transitions import Machine
 
-from firmware.commands import Command, TimerExpired
+from firmware.commands import TimerExpired
 from firmware.handset import messages as m
 from firmware.handset.far_end import SpeechRun
-from firmware.handset.parts import Accepted, Attempt, AttemptOver, KeyHandlers, LineSent, Part, PutDown, Step, Timers
+from firmware.handset.parts import (
+    Accepted,
+    Attempt,
+    AttemptOver,
+    KeyHandlers,
+    LineSent,
+    Part,
+    PutDown,
+    States,
+    Step,
+    Transitions,
+)
 from firmware.handset.policy import FlowPolicy
 from firmware.handset.voice import Voice, other
 from firmware.prompts import speech
@@ -29,13 +39,13 @@ class PartyTimer(StrEnum):
     INPUT = "handset.party.input"
 
 
-STATES: list[str | dict[str, str]] = [
+STATES: States = [
     "waiting",
     {"name": "called_party", "on_enter": "_enter_called_party"},
     {"name": "block_confirm", "on_enter": "_enter_block_confirm"},
     "done",
 ]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
+TRANSITIONS: Transitions = [
     {"trigger": "_begin", "source": "waiting", "dest": "called_party"},
     {"trigger": "_block_pressed", "source": "called_party", "dest": "block_confirm"},
     {"trigger": "_block_cancelled", "source": "block_confirm", "dest": "called_party"},
@@ -43,18 +53,17 @@ TRANSITIONS: list[dict[str, str | list[str]]] = [
 ]
 
 
-class CalledParty(Part):
+class CalledParty(Part[PartyTimer]):
     """Options: 1 accept, 2 decline (or hang up: it costs nothing), 3 or silence the cost, 8 the other language,
     9 then 9 again block all calls from the facility; a wrong key or silence repeats, then ends politely."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"called_party", "block_confirm"})
-    _begin: Callable[[], bool]
     _block_pressed: Callable[[], bool]
     _block_cancelled: Callable[[], bool]
     _finish: Callable[[], bool]
 
     def __init__(self, policy: FlowPolicy, voice: Voice, attempt: Attempt, name: np.ndarray) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, PartyTimer)
         self.policy = policy
         self.timing = policy.timing
         self.voice = voice
@@ -65,29 +74,11 @@ class CalledParty(Part):
         self.choices = 0
         self.cost_heard = False
         self.speech_run: SpeechRun | None = None
-        self._timers = Timers(PartyTimer)
         self._keys: KeyHandlers = {"called_party": self._option, "block_confirm": self._block_key}
         self._silence: dict[str, Callable[[], None]] = {
             "called_party": self._silent,
             "block_confirm": self._cancel_block,
         }
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
-
-    def start(self, at: float) -> list[Step]:
-        self.now = at
-        self._begin()
-        return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -235,4 +226,4 @@ class CalledParty(Part):
 
     def _wait_choice(self, seconds: float | None = None) -> None:
         at = self.voice.speech_ends("line", self.now) + (seconds or self.timing.called_party_choice_s)
-        self._emit(self._timers.arm(PartyTimer.INPUT, at))
+        self._arm(PartyTimer.INPUT, at)

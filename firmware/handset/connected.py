@@ -10,11 +10,21 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import ClassVar
 
-from transitions import Machine
-
-from firmware.commands import Command, TimerExpired
+from firmware.commands import TimerExpired
 from firmware.handset import messages as m
-from firmware.handset.parts import Attempt, AttemptOver, Heard, LetGo, Part, PutDown, Step, Talk, ThreeWayHeard, Timers
+from firmware.handset.parts import (
+    Attempt,
+    AttemptOver,
+    Heard,
+    LetGo,
+    Part,
+    PutDown,
+    States,
+    Step,
+    Talk,
+    ThreeWayHeard,
+    Transitions,
+)
 from firmware.handset.policy import FlowPolicy
 from firmware.handset.voice import Voice
 from hal.events import Event, HookFlash
@@ -29,22 +39,21 @@ class TalkTimer(StrEnum):
     RELEASE = "handset.connected.release"
 
 
-STATES: list[str | dict[str, str]] = ["waiting", {"name": "connected", "on_enter": "_enter_connected"}, "done"]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
+STATES: States = ["waiting", {"name": "connected", "on_enter": "_enter_connected"}, "done"]
+TRANSITIONS: Transitions = [
     {"trigger": "_begin", "source": "waiting", "dest": "connected"},
     {"trigger": "_finish", "source": "connected", "dest": "done"},
 ]
 
 
-class ConnectedCall(Part):
+class ConnectedCall(Part[TalkTimer]):
     """What happens between the called party's acceptance (or an emergency answer) and the end of the call."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"connected"})
-    _begin: Callable[[], bool]
     _finish: Callable[[], bool]
 
     def __init__(self, policy: FlowPolicy, voice: Voice, attempt: Attempt) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, TalkTimer)
         assert attempt.check is not None, "a call is connected only after the rules allowed it"
         self.policy = policy
         self.timing = policy.timing
@@ -57,7 +66,6 @@ class ConnectedCall(Part):
         self.end_reason = ""
         self.violations: list[str] = []
         self.threeway_count = 0
-        self._timers = Timers(TalkTimer)
         self._expiries: dict[TalkTimer, Callable[[], None]] = {
             TalkTimer.ANNOUNCE: self._announce,
             TalkTimer.CHECKPOINT: self._checkpoint,
@@ -65,23 +73,6 @@ class ConnectedCall(Part):
             TalkTimer.LIMIT: self._limit_reached,
             TalkTimer.RELEASE: self._over,
         }
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
-
-    def start(self, at: float) -> list[Step]:
-        self.now = at
-        self._begin()
-        return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -124,18 +115,18 @@ class ConnectedCall(Part):
         if check.recorded:
             self.recording = True
             self._emit(m.StartRecording(self.attempt.call_id))
-        self._emit(self._timers.arm(TalkTimer.ANNOUNCE, self.now + check.announcement_interval_s))
-        self._emit(self._timers.arm(TalkTimer.LIMIT, self.now + self.limit_s))
-        self._emit(self._timers.arm(TalkTimer.CHECKPOINT, self.now + self.timing.checkpoint_s))
+        self._arm(TalkTimer.ANNOUNCE, self.now + check.announcement_interval_s)
+        self._arm(TalkTimer.LIMIT, self.now + self.limit_s)
+        self._arm(TalkTimer.CHECKPOINT, self.now + self.timing.checkpoint_s)
         self._arm_warning()
 
     def _announce(self) -> None:
         self._say(["announcement"], to="both")
-        self._emit(self._timers.arm(TalkTimer.ANNOUNCE, self.now + self.check.announcement_interval_s))
+        self._arm(TalkTimer.ANNOUNCE, self.now + self.check.announcement_interval_s)
 
     def _checkpoint(self) -> None:
         self._emit(m.Checkpoint(self.attempt.call_id, self.now - self.connected_at))
-        self._emit(self._timers.arm(TalkTimer.CHECKPOINT, self.now + self.timing.checkpoint_s))
+        self._arm(TalkTimer.CHECKPOINT, self.now + self.timing.checkpoint_s)
 
     def _warnings(self) -> list[tuple[float, list[str]]]:
         """(seconds before the end, prompts) for this call's limit and what causes it."""
@@ -155,7 +146,7 @@ class ConnectedCall(Part):
         end = self.connected_at + self.limit_s
         upcoming = [end - before for before, _ in self._warnings() if end - before > self.now + 1e-9]
         if upcoming:
-            self._emit(self._timers.arm(TalkTimer.WARN, min(upcoming)))
+            self._arm(TalkTimer.WARN, min(upcoming))
 
     def _warn(self) -> None:
         end = self.connected_at + self.limit_s
@@ -208,7 +199,7 @@ class ConnectedCall(Part):
             self._emit(m.StopRecording(self.attempt.call_id))
 
     def _release_at(self, at: float) -> None:
-        self._emit(self._timers.arm(TalkTimer.RELEASE, at))
+        self._arm(TalkTimer.RELEASE, at)
 
     def _over(self) -> None:
         talk = Talk(self.connected_at, self.limit_s, tuple(self.violations), self.recording)

@@ -11,11 +11,19 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import ClassVar
 
-from transitions import Machine
-
-from firmware.commands import Command, TimerExpired
+from firmware.commands import TimerExpired
 from firmware.handset import messages as m
-from firmware.handset.parts import AttemptOver, Finished, LetGo, Part, PutDown, Rechoose, Step, Timers
+from firmware.handset.parts import (
+    AttemptOver,
+    Finished,
+    LetGo,
+    Part,
+    PutDown,
+    Rechoose,
+    States,
+    Step,
+    Transitions,
+)
 from firmware.handset.policy import Timing
 from firmware.handset.voice import Voice
 from firmware.prompts.catalog import Language
@@ -29,14 +37,14 @@ class EndingTimer(StrEnum):
     REMINDER = "handset.ending.reminder"
 
 
-STATES: list[str | dict[str, str]] = [
+STATES: States = [
     "waiting",
     {"name": "ending", "on_enter": "_enter_ending"},
     {"name": "farewell", "on_enter": "_enter_farewell"},
     "done",
 ]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
-    {"trigger": "_end", "source": "waiting", "dest": "ending"},
+TRANSITIONS: Transitions = [
+    {"trigger": "_begin", "source": "waiting", "dest": "ending"},
     {"trigger": "_say_goodbye", "source": "waiting", "dest": "farewell"},
     {"trigger": "_committed", "source": "ending", "dest": "done", "conditions": "_is_on_hook", "after": "_finished"},
     {"trigger": "_committed", "source": "ending", "dest": "done", "conditions": "_may_rechoose", "after": "_rechoose"},
@@ -46,42 +54,30 @@ TRANSITIONS: list[dict[str, str | list[str]]] = [
 ]
 
 
-class Ending(Part):
+class Ending(Part[EndingTimer]):
     """`ending` waits for the record's commit (a hang-up meanwhile is remembered); `farewell` says goodbye and
     reminds the inmate to hang up until the handset goes down."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"ending", "farewell"})
-    _end: Callable[[], bool]
     _say_goodbye: Callable[[], bool]
     _committed: Callable[[], bool]
     _hung_up: Callable[[], bool]
 
     def __init__(self, timing: Timing, voice: Voice, language: Language, on_hook: bool) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, EndingTimer)
         self.timing = timing
         self.voice = voice
         self.language = language
         self.on_hook = on_hook
         self.over: AttemptOver | None = None
         self.farewell: tuple[str, ...] = ()
-        self._timers = Timers(EndingTimer)
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
 
     def end(self, at: float, over: AttemptOver) -> list[Step]:
         """Record the attempt; what follows its commit depends on the hook, the refusal's scope and the tries."""
         self.now = at
         self.over = over
         self.farewell = over.farewell
-        self._end()
-        return self._take()
+        return self.start(at)
 
     def goodbye(self, at: float, farewell: tuple[str, ...]) -> list[Step]:
         """No attempt to record (the inmate was not identified, or chose nothing): goodbye at once."""
@@ -89,9 +85,6 @@ class Ending(Part):
         self.farewell = farewell
         self._say_goodbye()
         return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -166,7 +159,7 @@ class Ending(Part):
 
     def _arm_reminder(self) -> None:
         at = self.voice.speech_ends("ear", self.now) + self.timing.hang_up_reminder_s
-        self._emit(self._timers.arm(EndingTimer.REMINDER, at))
+        self._arm(EndingTimer.REMINDER, at)
 
     def _say(self, ids: list[str]) -> None:
         self._emit(*self.voice.say(ids, self.now, self.language))

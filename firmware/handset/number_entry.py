@@ -10,10 +10,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import ClassVar
 
-from transitions import Machine
-
-from firmware.commands import Command, TimerExpired
-from firmware.handset.parts import GaveUp, KeyHandlers, NumberChosen, Part, Step, Timers
+from firmware.commands import TimerExpired
+from firmware.handset.parts import GaveUp, KeyHandlers, NumberChosen, Part, States, Step, Transitions
 from firmware.handset.policy import Timing
 from firmware.handset.voice import Voice
 from firmware.prompts.catalog import Language
@@ -26,32 +24,31 @@ class NumberTimer(StrEnum):
     INPUT = "handset.number.input"
 
 
-STATES: list[str | dict[str, str]] = [
+STATES: States = [
     "waiting",
     {"name": "call_type", "on_enter": "_enter_call_type"},
     {"name": "number_entry", "on_enter": "_enter_number_entry"},
     "done",
 ]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
-    {"trigger": "_choose_type", "source": ["waiting", "done"], "dest": "call_type"},
+TRANSITIONS: Transitions = [
+    {"trigger": "_begin", "source": ["waiting", "done"], "dest": "call_type"},
     {"trigger": "_type_chosen", "source": "call_type", "dest": "number_entry"},
     {"trigger": "_other_number", "source": "done", "dest": "number_entry"},
     {"trigger": "_finish", "source": ["call_type", "number_entry"], "dest": "done"},
 ]
 
 
-class NumberEntry(Part):
+class NumberEntry(Part[NumberTimer]):
     """Keys 1-4 choose collect, direct bill, debit or prepaid; digits, `*` to erase one, `#` or the inter-digit
     wait to end the number. A wrong key or silence asks again, `reprompts` times, then goodbye."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"call_type", "number_entry"})
-    _choose_type: Callable[[], bool]
     _type_chosen: Callable[[], bool]
     _other_number: Callable[[], bool]
     _finish: Callable[[], bool]
 
     def __init__(self, timing: Timing, voice: Voice, language: Language) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, NumberTimer)
         self.timing = timing
         self.voice = voice
         self.language = language
@@ -61,39 +58,21 @@ class NumberEntry(Part):
         self.asked = 0
         #: The number is asked for again after a refusal ("enter another number").
         self.retrying = False
-        self._timers = Timers(NumberTimer)
         self._keys: KeyHandlers = {"call_type": self._type_key, "number_entry": self._number_key}
         self._silence: dict[str, Callable[[], None]] = {
             "call_type": lambda: self._reprompt(["no_input", "choose_call_type"]),
             "number_entry": self._number_ended,
         }
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
-
-    def start(self, at: float) -> list[Step]:
-        self.now = at
-        self._choose_type()
-        return self._take()
 
     def again(self, at: float, what: str) -> list[Step]:
         """After a refusal: "call_type" (choose another type) or "number" (enter another number)."""
         self.now = at
         if what == "call_type":
-            self._choose_type()
+            self._begin()
         else:
             self.retrying = True
             self._other_number()
         return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -132,12 +111,12 @@ class NumberEntry(Part):
                 self.digits = self.digits[:-1]
                 self._say(["digit_erased"])
             at = self.voice.speech_ends("ear", self.now) + self.timing.inter_digit_s
-            self._emit(self._timers.arm(NumberTimer.INPUT, at))
+            self._arm(NumberTimer.INPUT, at)
         elif key == "#":
             self._submit()
         elif key.isdigit():
             self.digits += key
-            self._emit(self._timers.arm(NumberTimer.INPUT, self.now + self.timing.inter_digit_s))
+            self._arm(NumberTimer.INPUT, self.now + self.timing.inter_digit_s)
 
     def _number_ended(self) -> None:
         if self.digits:
@@ -168,4 +147,4 @@ class NumberEntry(Part):
 
     def _wait_input(self) -> None:
         at = self.voice.speech_ends("ear", self.now) + self.timing.first_key_s
-        self._emit(self._timers.arm(NumberTimer.INPUT, at))
+        self._arm(NumberTimer.INPUT, at)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
+from transitions import Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer
 from firmware.handset import messages as m
@@ -172,6 +173,9 @@ class ThreeWayHeard(Event):
 # ---- timers and output ---------------------------------------------------------------------------------------
 
 T = TypeVar("T", bound=StrEnum)
+#: A part's STATES and TRANSITIONS, as its module declares them.
+States = list[str | dict[str, str]]
+Transitions = list[dict[str, str | list[str]]]
 
 
 class Timers(Generic[T]):
@@ -205,18 +209,40 @@ class Timers(Generic[T]):
         return timer
 
 
-class Part:
-    """Output helpers for a part: commands and outcomes in order, with a `state` record for each visible state
-    entered, placed before what the state's entry said (as the logs read)."""
+class Part(Generic[T]):
+    """A part's machine and output: `STATES`/`TRANSITIONS` from its module, starting in "waiting", its own timer
+    Enum, and commands and outcomes in order, with a `state` record for each visible state entered, placed before
+    what the state's entry said (as the logs read)."""
 
     #: The part's states a person sees in the `state` records (its idle "waiting" and "done" are not).
     VISIBLE: ClassVar[frozenset[str]] = frozenset()
     state: str
+    #: The part's first step out of "waiting" (named in its TRANSITIONS).
+    _begin: Callable[[], bool]
 
-    def __init__(self) -> None:
+    def __init__(self, states: States, transitions: Transitions, timers: type[T]) -> None:
         self._out: list[Step] = []
         self._mark = 0
         self.now = 0.0
+        self._timers = Timers(timers)
+        self.machine = Machine(
+            model=self,
+            states=states,
+            transitions=transitions,
+            initial="waiting",
+            auto_transitions=False,
+            prepare_event="_mark_state_change",
+            after_state_change="_announce_state",
+        )
+
+    def start(self, at: float) -> list[Step]:
+        self.now = at
+        self._begin()
+        return self._take()
+
+    def stop(self) -> list[Command]:
+        """The coordinator moves on: the part's timers stop."""
+        return self._timers.cancel_all()
 
     def _emit(self, *steps: Step) -> None:
         self._out.extend(steps)
@@ -224,6 +250,9 @@ class Part:
     def _take(self) -> list[Step]:
         out, self._out = self._out, []
         return out
+
+    def _arm(self, timer: T, at: float) -> None:
+        self._emit(self._timers.arm(timer, at))
 
     def _mark_state_change(self, *_: object) -> None:
         self._mark = len(self._out)

@@ -10,11 +10,9 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import ClassVar
 
-from transitions import Machine
-
-from firmware.commands import Command, TimerExpired
+from firmware.commands import TimerExpired
 from firmware.handset import messages as m
-from firmware.handset.parts import GaveUp, Identified, KeyHandlers, Part, Step, Timers
+from firmware.handset.parts import GaveUp, Identified, KeyHandlers, Part, States, Step, Transitions
 from firmware.handset.policy import FlowPolicy
 from firmware.handset.voice import Voice, language_of, other
 from firmware.prompts.catalog import Language
@@ -25,13 +23,13 @@ class PinTimer(StrEnum):
     INPUT = "handset.pin.input"
 
 
-STATES: list[str | dict[str, str]] = [
+STATES: States = [
     "waiting",
     {"name": "pin_entry", "on_enter": "_enter_pin_entry"},
     "verifying_pin",
     "done",
 ]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
+TRANSITIONS: Transitions = [
     {"trigger": "_begin", "source": "waiting", "dest": "pin_entry"},
     {"trigger": "_entered", "source": "pin_entry", "dest": "verifying_pin"},
     {"trigger": "_rejected", "source": "verifying_pin", "dest": "pin_entry"},
@@ -39,18 +37,17 @@ TRANSITIONS: list[dict[str, str | list[str]]] = [
 ]
 
 
-class PinEntry(Part):
+class PinEntry(Part[PinTimer]):
     """`*` switches the language, `#` or the inter-digit wait ends an entry; a wrong PIN asks again, a refusal
     (locked out, restricted, a shut-off phone) is said with its reason and ends it."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"pin_entry", "verifying_pin"})
-    _begin: Callable[[], bool]
     _entered: Callable[[], bool]
     _rejected: Callable[[], bool]
     _finish: Callable[[], bool]
 
     def __init__(self, policy: FlowPolicy, voice: Voice) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, PinTimer)
         self.policy = policy
         self.timing = policy.timing
         self.voice = voice
@@ -62,25 +59,7 @@ class PinEntry(Part):
         self.checking_phone = False
         #: The entry prompt the phone check named: the PIN alone, or the inmate number then the PIN.
         self.ask_prompt = "enter_pin"
-        self._timers = Timers(PinTimer)
         self._keys: KeyHandlers = {"pin_entry": self._pin_key}
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
-
-    def start(self, at: float) -> list[Step]:
-        self.now = at
-        self._begin()
-        return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -133,7 +112,7 @@ class PinEntry(Part):
             # long, so it is refused) and the entry ends at "#" or the inter-digit wait as any other.
             if len(self.pin) <= self.policy.pin_max_length:
                 self.pin += key
-            self._emit(self._timers.arm(PinTimer.INPUT, self.now + self.timing.inter_digit_s))
+            self._arm(PinTimer.INPUT, self.now + self.timing.inter_digit_s)
 
     def _no_more_keys(self) -> None:
         if self.pin:
@@ -185,4 +164,4 @@ class PinEntry(Part):
 
     def _wait_input(self) -> None:
         at = self.voice.speech_ends("ear", self.now) + self.timing.first_key_s
-        self._emit(self._timers.arm(PinTimer.INPUT, at))
+        self._arm(PinTimer.INPUT, at)

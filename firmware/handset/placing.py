@@ -13,11 +13,20 @@ from enum import StrEnum
 from typing import ClassVar
 
 import numpy as np
-from transitions import Machine
 
-from firmware.commands import Command, TimerExpired
+from firmware.commands import TimerExpired
 from firmware.handset import messages as m
-from firmware.handset.parts import Answered, Attempt, AttemptOver, CallOpened, Part, PutDown, Step, Timers
+from firmware.handset.parts import (
+    Answered,
+    Attempt,
+    AttemptOver,
+    CallOpened,
+    Part,
+    PutDown,
+    States,
+    Step,
+    Transitions,
+)
 from firmware.handset.policy import Timing
 from firmware.handset.voice import Voice
 from hal.audio import AudioFrame
@@ -31,14 +40,14 @@ class PlacingTimer(StrEnum):
     RING = "handset.placing.ring"
 
 
-STATES: list[str | dict[str, str]] = [
+STATES: States = [
     "waiting",
     {"name": "checking", "on_enter": "_enter_checking"},
     {"name": "name_recording", "on_enter": "_enter_name_recording"},
     {"name": "placing", "on_enter": "_enter_placing"},
     "done",
 ]
-TRANSITIONS: list[dict[str, str | list[str]]] = [
+TRANSITIONS: Transitions = [
     {"trigger": "_begin", "source": "waiting", "dest": "checking"},
     {"trigger": "_allowed", "source": "checking", "dest": "name_recording"},
     # An emergency call the facility allows is dialed at once and connected when answered.
@@ -57,47 +66,28 @@ PROGRESS_ENDINGS = {
 }
 
 
-class Placing(Part):
+class Placing(Part[PlacingTimer]):
     """While the call is being checked, a hang-up waits for the answer (a call may just have been opened)."""
 
     VISIBLE: ClassVar[frozenset[str]] = frozenset({"checking", "name_recording", "placing"})
-    _begin: Callable[[], bool]
     _allowed: Callable[[], bool]
     _emergency_allowed: Callable[[], bool]
     _name_recorded: Callable[[], bool]
     _finish: Callable[[], bool]
 
     def __init__(self, timing: Timing, voice: Voice, attempt: Attempt) -> None:
-        super().__init__()
+        super().__init__(STATES, TRANSITIONS, PlacingTimer)
         self.timing = timing
         self.voice = voice
         self.attempt = attempt
         self.hung_up = False
         self.capturing_name = False
         self.name = np.zeros(0, dtype=np.int16)
-        self._timers = Timers(PlacingTimer)
         self._expiries: dict[PlacingTimer, Callable[[], None]] = {
             PlacingTimer.NAME_START: self._name_starts,
             PlacingTimer.NAME_STOP: self._name_stops,
             PlacingTimer.RING: lambda: self._not_connected("no_answer", "no_answer"),
         }
-        self.machine = Machine(
-            model=self,
-            states=STATES,
-            transitions=TRANSITIONS,
-            initial="waiting",
-            auto_transitions=False,
-            prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
-        )
-
-    def start(self, at: float) -> list[Step]:
-        self.now = at
-        self._begin()
-        return self._take()
-
-    def stop(self) -> list[Command]:
-        return self._timers.cancel_all()
 
     def handle(self, event: Event) -> list[Step]:
         self.now = event.at
@@ -143,12 +133,12 @@ class Placing(Part):
 
     def _enter_name_recording(self) -> None:
         self._say(["record_name", "tone"])
-        self._emit(self._timers.arm(PlacingTimer.NAME_START, self.voice.speech_ends("ear", self.now)))
+        self._arm(PlacingTimer.NAME_START, self.voice.speech_ends("ear", self.now))
 
     def _name_starts(self) -> None:
         if self.state == "name_recording":
             self.capturing_name = True
-            self._emit(self._timers.arm(PlacingTimer.NAME_STOP, self.now + self.timing.name_record_s))
+            self._arm(PlacingTimer.NAME_STOP, self.now + self.timing.name_record_s)
 
     def _name_stops(self) -> None:
         if self.state == "name_recording":
@@ -158,7 +148,7 @@ class Placing(Part):
     def _enter_placing(self) -> None:
         self._say(["please_wait"])
         self._emit(m.Dial(self.attempt.number))
-        self._emit(self._timers.arm(PlacingTimer.RING, self.now + self.timing.ring_timeout_s))
+        self._arm(PlacingTimer.RING, self.now + self.timing.ring_timeout_s)
 
     def _answered(self, answered_by: str) -> None:
         check = self.attempt.check
