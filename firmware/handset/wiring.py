@@ -67,8 +67,6 @@ def install(
     runtime.on(m.SendAudio, lambda c: line_send(c.samples))
     runtime.on(m.Dial, lambda c: line_dial(c.number))
     runtime.on(m.ReleaseLine, lambda c: line_release())
-    for announcement in (m.PlayPrompt, m.StateChanged, m.CallEnded, m.FarKey, m.ThreeWayDetected):
-        runtime.on(announcement, lambda c: None)
     runtime.post(m.DeviceStarted(runtime.clock.now()))
     return services
 
