@@ -25,7 +25,8 @@ class BackendError(RuntimeError):
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 
@@ -37,9 +38,12 @@ class Cursor(Protocol):
 class Connection(Protocol):
     dialect: str
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    @property
+    def in_transaction(self) -> bool: ...
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
 
     def transaction(self) -> AbstractContextManager[Connection]: ...
 
@@ -58,7 +62,7 @@ def describe(target: str | Path) -> str:
 
     params = conninfo_to_dict(str(target))
     params.pop("password", None)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class SqliteConnection(sqlite3.Connection):
@@ -96,7 +100,7 @@ class PostgresConnection:
         return sql.replace("%", "%%").replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(sql), params)  # type: ignore[call-overload]
+        return self._conn.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._conn.cursor() as cursor:
@@ -124,6 +128,41 @@ class PostgresConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class AdoptedSqlite:
+    """A plain sqlite3 connection opened elsewhere (the standalone kiosk ledger of the simulator and tests),
+    spoken to through the interface."""
+
+    dialect = "sqlite"
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[AdoptedSqlite]:
+        with sqlite_transaction(self._db):
+            yield self
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def adopt(db: Connection | sqlite3.Connection) -> Connection:
+    """`db` through the interface: a connection of this module as it is, a plain sqlite3 one adopted."""
+    if isinstance(db, sqlite3.Connection) and not isinstance(db, SqliteConnection):
+        return AdoptedSqlite(db)
+    return db
 
 
 def connect(target: str | Path) -> Connection:

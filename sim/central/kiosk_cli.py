@@ -5,13 +5,17 @@ from __future__ import annotations
 import tomllib
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from firmware.console import UserError
 
+if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
+    from sim.central.db import CentralDB
 
-def _open(db_path: Path):  # type: ignore[no-untyped-def]
+
+def _open(db_path: Path) -> CentralDB:
     from sim.central.db import CentralDB
 
     return CentralDB(db_path)
