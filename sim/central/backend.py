@@ -88,7 +88,7 @@ def open_sqlite(path: str | Path) -> SqliteConnection:
 
 
 #: Connections one process keeps to one PostgreSQL database at most, unless `limit_connections` says otherwise.
-POOL_SIZE = 16
+POOL_SIZE = 16  # the default of `central serve --db-connections`
 #: How long a statement waits for a free connection before its session fails with a clear reason.
 POOL_WAIT_S = 30.0
 _pools: dict[str, ConnectionPool] = {}

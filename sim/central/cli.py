@@ -260,6 +260,13 @@ def compact(db_path: Path | str, keep: int, facility: str) -> None:
 )
 @click.option("--reuse-port", is_flag=True, help="Share the TCP address with other server processes (SO_REUSEPORT).")
 @click.option(
+    "--db-connections",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="PostgreSQL: connections this process keeps at most, shared by all its sessions.",
+)
+@click.option(
     "--blob-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where received recordings and published bundles live (default: beside an SQLite file).",
@@ -272,6 +279,7 @@ def serve(
     max_sessions: int,
     handshake_timeout: float,
     reuse_port: bool,
+    db_connections: int,
     blob_dir: Path | None,
 ) -> None:
     """Serve devices on every LINK until stopped (SIGTERM or Ctrl-C)."""
@@ -289,6 +297,7 @@ def serve(
         gate=GateLimits(handshake_timeout=handshake_timeout),
         reuse_port=reuse_port,
         blob_root=blob_dir,
+        db_connections=db_connections,
     )
     if isinstance(db_path, str) and blob_dir is None:
         raise UserError("--blob-dir is needed with a PostgreSQL database: where received recordings are kept")

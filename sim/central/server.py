@@ -43,7 +43,7 @@ from firmware.sync.schema import (
 from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, open_link
 from sim.central import kiosk_sync
-from sim.central.backend import is_postgres
+from sim.central.backend import is_postgres, limit_connections
 from sim.central.db import CentralDB
 from sim.central.tls_gate import GateLimits, TlsGate
 from sim.central.validation import MAX_CENTS, amount_problem, valid_account
@@ -65,6 +65,8 @@ class ServerConfig:
     reuse_port: bool = False
     #: Where received and published blobs live; beside an SQLite file unless given (PostgreSQL: needed).
     blob_root: Path | None = None
+    #: PostgreSQL connections the process keeps at most; sessions borrow one per statement or transaction.
+    db_connections: int = 16
 
     @property
     def blob_dir(self) -> Path:
@@ -210,6 +212,8 @@ class CentralServer:
 
     def start(self, urls: list[str]) -> None:
         raise_open_files_limit()
+        if is_postgres(self.config.db_path):
+            limit_connections(str(self.config.db_path), self.config.db_connections)
         for url in urls:
             if url.startswith("tcp://"):
                 if self.creds is None:
