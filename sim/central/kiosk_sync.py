@@ -22,6 +22,7 @@ from firmware.kiosk.service import PurchaseReply, PurchaseRequest
 from firmware.sync.schema import AccountInfo, AccountQuery, Purchase, PurchaseResult
 from sim.central.backend import Connection
 from sim.central.db import CentralDB, canonical
+from sim.central.migrations import DEFAULT_FACILITY
 from sim.central.purchases import CentralPurchases, Holdings
 
 RULES_META = "kiosk_purchase_rules"
@@ -70,8 +71,13 @@ _ledgers: weakref.WeakKeyDictionary[CentralDB, CentralPurchases] = weakref.WeakK
 _writer = threading.Lock()
 
 
+def _rules_name(central: CentralDB) -> str:
+    """Each facility its own purchase rules (its time zone, limits, fee); the default facility's keep their name."""
+    return RULES_META if central.facility == DEFAULT_FACILITY else f"{RULES_META}:{central.facility}"
+
+
 def purchase_rules(central: CentralDB) -> PurchaseRules:
-    row = central.db.execute("SELECT value FROM meta WHERE name = ?", (RULES_META,)).fetchone()
+    row = central.db.execute("SELECT value FROM meta WHERE name = ?", (_rules_name(central),)).fetchone()
     return PurchaseRules.model_validate({}) if row is None else PurchaseRules.model_validate_json(row[0])
 
 
@@ -79,7 +85,7 @@ def set_purchase_rules(central: CentralDB, rules: PurchaseRules) -> None:
     with central.transaction() as tx:
         tx.execute(
             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (RULES_META, rules.model_dump_json()),
+            (_rules_name(central), rules.model_dump_json()),
         )
     _ledgers.pop(central, None)
 

@@ -193,3 +193,31 @@ def test_many_sessions_at_once_share_a_bounded_pool_of_connections(
     assert results == dict.fromkeys(keys, True)
     assert most_sessions >= 20, f"the sessions overlapped ({most_sessions} at most)"
     assert 1 <= most <= 3, f"{most} connections for {len(keys)} sessions at once"
+
+
+def test_the_kiosk_money_commands_work_on_postgresql_per_facility(postgres_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from firmware.cli import main
+
+    CentralDB(postgres_url, "north").load_dir(facility_dir(tmp_path, "north", 2))
+    rules = tmp_path / "rules.toml"
+    rules.write_text('daily_limit_cents = 2000\ntimezone = "America/Chicago"\n', encoding="utf-8")
+
+    def central(*args: str) -> str:
+        result = CliRunner().invoke(main, ["central", args[0], "--db", postgres_url, "--facility", "north", *args[1:]])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    central("kiosk-trust", "I00001", "45.50")
+    central("kiosk-rules", str(rules))
+    assert "sold $10.00; phone $20.00, trust $35.50" in central("canteen-sale", "--staff", "S9", "I00001", "10")
+    over = CliRunner().invoke(
+        main,
+        ["central", "canteen-sale", "--db", postgres_url, "--facility", "north", "--staff", "S9", "I00001", "15"],
+    )
+    assert over.exit_code != 0 and "daily_limit" in over.output, "north's own rules: 20.00 a day"
+    trail = central("kiosk-audit")
+    assert trail.count("staff:S9") == 2 and "declined" in trail
+    south = kiosk_sync.ledger(CentralDB(postgres_url, "south"))
+    assert south.rules.daily_limit_cents == 5000 and south.audit() == []
