@@ -5,6 +5,7 @@ Both are spoken to through one small connection interface with SQLite's `?` plac
 sim/central/db.py are written once; the few statements that differ are chosen by `dialect`. Schema changes
 are numbered migrations (sim/central/migrations.py): SQLite applies them when a file is opened, PostgreSQL only
 when `ringfence central migrate` runs, so that server processes never race to change a shared schema.
+A PostgreSQL connection object is a handle on the process's bounded pool, not a connection of its own.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def _pool(url: str, max_size: int | None = None) -> ConnectionPool:
             try:
                 psycopg.connect(url, connect_timeout=10).close()
             except psycopg.Error as exc:
-                raise BackendError(f"database {describe(url)}: cannot connect: {exc}".strip()) from None
+                reason = " ".join(str(exc).split())  # psycopg's hint is on a line of its own: one line here
+                raise BackendError(f"database {describe(url)}: cannot connect: {reason}") from None
             size = max_size or POOL_SIZE
             pool = ConnectionPool(
                 url, min_size=1, max_size=size, kwargs={"autocommit": True}, timeout=POOL_WAIT_S, open=True
@@ -121,11 +123,6 @@ def _pool(url: str, max_size: int | None = None) -> ConnectionPool:
 def limit_connections(url: str, max_size: int) -> None:
     """At most `max_size` connections from this process to `url` (a server process sets this at start)."""
     _pool(url, max_size)
-
-
-def pool_stats(url: str) -> dict[str, int]:
-    """The pool's counters (psycopg_pool's names: pool_size, requests_waiting, ...), for tests and benches."""
-    return _pool(url).get_stats()
 
 
 @dataclass
