@@ -9,6 +9,7 @@ listen to), so a scripted 20-minute call runs in well under a second.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -235,7 +236,7 @@ class SimNetwork:
         if machine:
             self._add(now + 0.3, np.concatenate([sound(name) for name in party.greeting]))
         for action in party.actions:
-            self._later(now + action.after_answer_s, lambda a=action: self._act(a))
+            self._later(now + action.after_answer_s, functools.partial(self._act, action))
         self._run_pump(now)
 
     def _act(self, action: PartyAction) -> None:
