@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from firmware.config import Config
+from firmware.files import ETC_DIR, PEPPER_FILE
 from firmware.ids import new_id
 from firmware.rules import authorize as auth
 from firmware.rules.authorize import CallRequest, Facts, Funds, Grant, Refusal
@@ -37,7 +38,7 @@ from firmware.rules.facility import (
     ThreeWayAction,
     load_rules,
 )
-from firmware.rules.identity import PEPPER_FILE, PepperError, find_by_pin, load_pepper, pin_matches
+from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches
 from firmware.rules.records import CallRecord, Records
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -53,9 +54,7 @@ class Identified:
 
 def pepper_path(config: Config) -> Path:
     """Where a device keeps the PIN pepper: etc/pin-pepper in its home (docs/security.md)."""
-    data_dir = Path(config.paths.data_dir)
-    home = Path(config.paths.home) if config.paths.home else data_dir.resolve().parent
-    return home / "etc" / PEPPER_FILE
+    return config.paths.home_dir / ETC_DIR / PEPPER_FILE
 
 
 class CallRules:
@@ -80,7 +79,7 @@ class CallRules:
             rules = load_rules(config.paths.rules or None)
         else:
             try:
-                rules = validate_value("rules", "facility", synced)
+                rules = cast(FacilityRules, validate_value("rules", "facility", synced))  # that key's schema
             except DatasetError as exc:
                 raise RulesError(f"central rules: {exc}") from None
         try:

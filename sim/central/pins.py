@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import InputError
+from firmware.files import PEPPER_FILE
 from firmware.rules.datasets import validate_value
 from firmware.rules.identity import (
     OWASP_SCRYPT,
-    PEPPER_FILE,
     KdfCost,
     PepperError,
     key_cost,

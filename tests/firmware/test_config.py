@@ -17,7 +17,7 @@ def test_defaults_need_no_file() -> None:
     cfg = config.load(None)
     assert cfg.device.role == "handset"
     assert cfg.gpio.backend == "sim"
-    assert cfg.hook.timing().flash_ms == 1250
+    assert cfg.hook.flash_ms == 1250
 
 
 def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
