@@ -23,3 +23,11 @@ DEVICE_CONFIG_FILE = "device.toml"
 PEPPER_FILE = "pin-pepper"
 TECHNICIAN_CODE_FILE = "technician-code.json"
 TECHNICIAN_ACCESS_KEY_FILE = "technician-access.key"
+
+# In the home, beside etc/ and var/ (firmware/update/slots.py):
+#: The directory of firmware slots a and b.
+SLOTS_DIR = "slots"
+#: The symlink to the running slot.
+CURRENT_LINK = "current"
+#: A bundle's signed header, kept in each slot and each asset set: what the slot holds.
+BUNDLE_HEADER_FILE = "bundle-header.bin"

@@ -22,10 +22,9 @@ from firmware.sync.channel import ChannelClosed, StreamChannel
 from firmware.sync.device_session import DeviceSync
 from firmware.sync.schema import MessageError
 from hal.link import TcpListener, open_link
-from sim.central.db import CentralDB
+from sim.central.db import CENTRAL_FILE, CentralDB
 from sim.central.server import ServerConfig, serve_channel
 
-CENTRAL_FILE = "central.sqlite"
 Record = dict[str, Any]
 
 
