@@ -229,12 +229,7 @@ class CallLog:
         return CallRecord(**values)
 
     def _insert_cdr(self, db: sqlite3.Connection, record: CallRecord) -> None:
-        outbox_id = self.journal.queue(db, "cdr", record.payload(self.journal.device_id), record.ended_at)
-        values: list[Any] = [getattr(record, name) for name in _CDR_FIELDS]
-        values[_CDR_FIELDS.index("violations")] = json.dumps(list(record.violations))
-        values[_CDR_FIELDS.index("free_call")] = int(record.free_call)
-        values[_CDR_FIELDS.index("attorney")] = int(record.attorney)
-        db.execute(
-            f"INSERT INTO rules_cdr ({', '.join(_CDR_FIELDS)}, outbox_id) VALUES ({', '.join('?' * len(values))}, ?)",
-            (*values, outbox_id),
-        )
+        row = {name: getattr(record, name) for name in _CDR_FIELDS}
+        row |= {"violations": json.dumps(list(record.violations))}
+        row |= {"free_call": int(record.free_call), "attorney": int(record.attorney)}
+        self.journal.record(db, "rules_cdr", row, "cdr", record.payload(self.journal.device_id), record.ended_at)

@@ -11,14 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from firmware.ids import new_id
-from firmware.rules.journal import Journal, iso
+from firmware.rules.journal import Keeper, iso
 
 
-class Blocks:
+def _stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """The row for a payload with a `detail` mapping: the detail as sorted JSON text."""
+    return {**payload, "detail": json.dumps(payload["detail"], sort_keys=True)}
+
+
+class Blocks(Keeper):
     """Numbers blocked on this device (a called party who pressed the block key), before the server knows."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
 
     def add(
         self,
@@ -33,13 +35,8 @@ class Blocks:
         with self.journal.transaction() as db:
             if db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone():
                 return False
-            payload = {"number": number, "at": when, "source": source, "call_id": call_id, "inmate_id": inmate_id}
-            outbox_id = self.journal.queue(db, "block", payload, when)
-            db.execute(
-                "INSERT INTO rules_blocks (number, at, source, call_id, inmate_id, outbox_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (number, when, source, call_id, inmate_id, outbox_id),
-            )
+            row = {"number": number, "at": when, "source": source, "call_id": call_id, "inmate_id": inmate_id}
+            self.journal.record(db, "rules_blocks", row, "block", row, when)
             return True
 
     def blocked(self, number: str) -> bool:
@@ -47,11 +44,8 @@ class Blocks:
         return db.execute("SELECT 1 FROM rules_blocks WHERE number = ?", (number,)).fetchone() is not None
 
 
-class Violations:
+class Violations(Keeper):
     """Conduct violations against an inmate's PIN (three-way attempt, ...); a call's CDR lists its own."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
 
     def add(
         self,
@@ -70,20 +64,12 @@ class Violations:
             if db.execute("SELECT 1 FROM rules_violations WHERE id = ?", (vid,)).fetchone():
                 return vid
             payload = {"id": vid, "kind": kind, "at": when, "call_id": call_id, "inmate_id": inmate_id, "detail": body}
-            outbox_id = self.journal.queue(db, "violation", payload, when)
-            db.execute(
-                "INSERT INTO rules_violations (id, call_id, inmate_id, kind, at, detail, outbox_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (vid, call_id, inmate_id, kind, when, json.dumps(body, sort_keys=True), outbox_id),
-            )
+            self.journal.record(db, "rules_violations", _stored(payload), "violation", payload, when)
         return vid
 
 
-class Reports:
+class Reports(Keeper):
     """Device reports that are not violations: pulse dialing on the hookswitch, a hookflash, an attempt."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
 
     def add(
         self,
@@ -98,10 +84,5 @@ class Reports:
         body = dict(detail)
         with self.journal.transaction() as db:
             payload = {"id": rid, "at": when, "call_id": call_id, "inmate_id": inmate_id, "detail": body}
-            outbox_id = self.journal.queue(db, kind, payload, when)
-            db.execute(
-                "INSERT INTO rules_reports (id, kind, call_id, inmate_id, at, detail, outbox_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (rid, kind, call_id, inmate_id, when, json.dumps(body, sort_keys=True), outbox_id),
-            )
+            self.journal.record(db, "rules_reports", _stored({**payload, "kind": kind}), kind, payload, when)
         return rid

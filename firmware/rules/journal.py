@@ -45,3 +45,23 @@ class Journal:
     def queue(self, db: sqlite3.Connection, kind: str, payload: dict[str, Any], at: str) -> str:
         """The record's outbox item, stamped with this device, inside the caller's transaction; its id."""
         return self.outbox.add(db, kind, {**payload, "device_id": self.device_id}, at)
+
+    def record(
+        self, db: sqlite3.Connection, table: str, row: dict[str, Any], kind: str, payload: dict[str, Any], at: str
+    ) -> str:
+        """`row` in `table` (names from code, never from input) with its outbox item, in the caller's
+        transaction: the row keeps the item's id, so a record knows whether the server has it."""
+        outbox_id = self.queue(db, kind, payload, at)
+        columns = [*row, "outbox_id"]
+        db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            (*row.values(), outbox_id),
+        )
+        return outbox_id
+
+
+class Keeper:
+    """One job's records (blocks, ledger, lockouts, ...), written through the device's one Journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal

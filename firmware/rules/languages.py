@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from firmware.rules.journal import Journal, iso
+from firmware.rules.journal import Keeper, iso
 
 
-class LanguagePreferences:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
+class LanguagePreferences(Keeper):
     def remember(self, inmate_id: str, language: str, at: datetime) -> None:
         when = iso(at)
         with self.journal.transaction() as db:

@@ -8,30 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from firmware.rules.journal import Journal
+from firmware.rules.journal import Keeper
 
 
-class Ledger:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
+class Ledger(Keeper):
     def entry(self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str) -> None:
         """One entry with its outbox item, inside the caller's transaction (the call's own)."""
         entry_id = f"{call_id}:{kind}"
-        payload = {
-            "id": entry_id,
-            "call_id": call_id,
-            "account": account,
-            "kind": kind,
-            "amount_cents": cents,
-            "at": at,
-        }
-        outbox_id = self.journal.queue(db, "ledger", payload, at)
-        db.execute(
-            "INSERT INTO rules_ledger (id, call_id, account, kind, amount_cents, at, outbox_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (entry_id, call_id, account, kind, cents, at, outbox_id),
-        )
+        row = {"id": entry_id, "call_id": call_id, "account": account, "kind": kind, "amount_cents": cents}
+        self.journal.record(db, "rules_ledger", {**row, "at": at}, "ledger", {**row, "at": at}, at)
 
     def reserved_cents(self, db: sqlite3.Connection, call_id: str) -> int | None:
         row = db.execute(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from firmware.ids import new_id
 from firmware.rules import schedule
 from firmware.rules.facility import PinPolicy
-from firmware.rules.journal import Journal, iso, parse_iso
+from firmware.rules.journal import Keeper, iso, parse_iso
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,7 @@ class PinAttemptResult:
     device: bool = False
 
 
-class PinLockouts:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
+class PinLockouts(Keeper):
     def locked_until(self, now: datetime, account: str | None = None) -> datetime | None:
         """The end of the phone's lockout (account None) or of one inmate's account lockout, if one is running."""
         row = self.journal.store.db.execute(
@@ -125,10 +122,8 @@ class PinLockouts:
             "level": level,
             "for_staff": level >= policy.staff_after_lockouts,
         }
-        lock_outbox = self.journal.queue(db, "lockout", payload, when)
-        db.execute(
-            "INSERT INTO rules_lockouts (id, started_at, until, last_attempt_seq, outbox_id, inmate_id, level)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (lockout_id, when, iso(until), seq, lock_outbox, account, level),
+        row = {"id": lockout_id, "started_at": when, "until": iso(until), "last_attempt_seq": seq}
+        self.journal.record(
+            db, "rules_lockouts", {**row, "inmate_id": account, "level": level}, "lockout", payload, when
         )
         return until
