@@ -40,6 +40,7 @@ from typing import Self
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware.files import TECHNICIAN_ACCESS_KEY_FILE
 from firmware.tech.home import DeviceHome, Identity
 from firmware.update import bundle as bundle_mod
 from firmware.update import receiver
@@ -148,7 +149,7 @@ def device(root: Path, keyring: Keyring) -> DeviceHome:
         ).model_dump_json()
     )
     keyring.save(home.keyring_path)
-    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
+    (home.etc / TECHNICIAN_ACCESS_KEY_FILE).write_text(ACCESS_KEY.hex())
     return home
 
 

@@ -119,7 +119,8 @@ def main(quick: bool, out: Path) -> None:
         INMATES, ENTRIES = 500, 5_000
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.sqlite")
+        db_path = Path(tmp) / "bench.sqlite"
+        store = Store(db_path)
         started = time.perf_counter()
         pins = build(store, rng)
         build_s = time.perf_counter() - started
@@ -147,7 +148,7 @@ def main(quick: bool, out: Path) -> None:
             calls.append(call_id)
 
         commit = timed(one_call, 100)
-        db_mb = (Path(tmp) / "bench.sqlite").stat().st_size / 1e6
+        db_mb = db_path.stat().st_size / 1e6
         store.close()
     result = {
         "machine": platform.platform(),

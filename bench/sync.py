@@ -38,7 +38,7 @@ from firmware.sync.channel import Channel
 from firmware.sync.connect import connect
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.sync.device_session import DeviceSync, SyncReport
-from sim.central.db import CentralDB, canonical
+from sim.central.db import CENTRAL_FILE, CentralDB, canonical
 from sim.serial_cable import Faults, SerialCable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,7 +239,7 @@ def start_server(db_path: Path, links: list[str]) -> subprocess.Popen[bytes]:
 
 
 def make_central(tmp: Path, facility: Path) -> tuple[Path, Authority]:
-    db_path = tmp / "central.sqlite"
+    db_path = tmp / CENTRAL_FILE
     db = CentralDB(db_path)
     authority = Authority.create()
     db.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))

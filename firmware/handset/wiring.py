@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from firmware.config import Config
-from firmware.device import STORE_FILE, Devices, Installed, Platform
+from firmware.device import Devices, Installed, Platform
 from firmware.handset import messages as m
 from firmware.handset.far_end import dsp_detectors
 from firmware.handset.machine import HandsetFlow
@@ -57,7 +57,7 @@ def install(
     """Register every handset command's handler; the first event the flow gets makes it recover the calls a
     power cut left open (queued, so whoever observes the runtime sees the records it writes)."""
     data_dir = Path(config.paths.data_dir)
-    store = Store(data_dir / STORE_FILE)
+    store = Store(config.paths.store_path)
     rules = CallRules.from_config(config, store)
     recorder = Recorder(data_dir / RECORDINGS_DIR)
     services = CallServices(rules, runtime, wall, recorder)

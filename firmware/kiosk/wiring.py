@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from firmware.config import Config
-from firmware.device import DeviceError, Devices, Installed, Platform, store_path
+from firmware.device import DeviceError, Devices, Installed, Platform
 from firmware.ids import new_id
 from firmware.kiosk.client import PurchaseClient, WorkerThread
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import RulesLogin
-from firmware.kiosk.machine import KioskMachine, KioskTimings
+from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import (
     FetchAccount,
     KioskStarted,
@@ -36,11 +36,6 @@ from firmware.store.outbox import Outbox
 from hal.printer import PrinterError, ReceiptPrinter
 
 
-def timings(config: Config, pin_lengths: tuple[int, int]) -> KioskTimings:
-    k = config.kiosk
-    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s, *pin_lengths)
-
-
 @dataclass
 class KioskInstalled(Installed):
     client: PurchaseClient | None = None
@@ -53,8 +48,8 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     the configured printer."""
     installed = KioskInstalled()
     try:
-        store = platform.store or Store(store_path(config))
-        ledger_store = store if platform.store is not None else Store(store_path(config))
+        store = platform.store or Store(config.paths.store_path)
+        ledger_store = store if platform.store is not None else Store(config.paths.store_path)
         service = platform.purchase_service
         if service is None:
             from firmware.kiosk.sync_service import SyncPurchaseService
@@ -81,7 +76,7 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         installed.closers.append(worker.close)
         dispatch = worker
     machine = KioskMachine(
-        config.device.id, platform.new_key or new_id, timings(config, login.pin_lengths), config.device.language
+        config.device.id, platform.new_key or new_id, config.kiosk, config.device.language, login.pin_lengths
     )
     runtime.machines.append(machine)
     clock = runtime.clock

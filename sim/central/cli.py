@@ -187,11 +187,11 @@ def _serial_of(credentials: Path) -> str:
 def pins(directory: Path, roster: Path) -> None:
     """Make PIN verifiers from ROSTER (CSV: inmate_id,pin[,name,language,housing_unit]) into the facility's
     inmates.jsonl, under the first key of its pin_keys.jsonl (made when missing)."""
-    from sim.central.pins import make_roster
+    from sim.central.pins import INMATES_FILE, PIN_KEYS_FILE, make_roster
 
     added, updated, made = make_roster(roster, directory)
-    made_key = f"; new PIN key in {directory / 'pin_keys.jsonl'}" if made else ""
-    click.echo(f"{directory / 'inmates.jsonl'}: {added} inmates added, {updated} updated{made_key}")
+    made_key = f"; new PIN key in {directory / PIN_KEYS_FILE}" if made else ""
+    click.echo(f"{directory / INMATES_FILE}: {added} inmates added, {updated} updated{made_key}")
 
 
 @central.command("load")

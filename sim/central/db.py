@@ -25,6 +25,9 @@ from sim.central.backend import Connection, connect, describe
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
 from sim.central.validation import MAX_PAYLOAD, split_records
 
+#: The reference central server's database file in its directory.
+CENTRAL_FILE = "central.sqlite"
+
 
 class LoadError(ValueError):
     pass

@@ -19,7 +19,6 @@ from firmware import ids
 from firmware.config import Config
 from firmware.device import sim_devices
 from firmware.dsp.wavio import AudioFileError
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
 from firmware.store import Store
@@ -125,7 +124,7 @@ class HandsetSession:
         self.mic.start(math.inf)
         self.off_hook = False
         self._key_times = KeyTimes()
-        store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
+        store = Store(self.config.paths.store_path)
         self._stack.callback(store.close)
         self._rules = CallRules.from_config(self.config, store)
 

@@ -18,7 +18,6 @@ import numpy as np
 from firmware import config as config_mod
 from firmware.config import Config
 from firmware.device import DeviceError, sim_devices
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from hal.audio import AudioFrame, SimAudioPort
@@ -139,7 +138,7 @@ class SipHandsetSession(HandsetSession):
         self.mic.start(math.inf)
         self.off_hook = False
         self._key_times = KeyTimes()
-        store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
+        store = Store(self.config.paths.store_path)
         self._stack.callback(store.close)
         self._rules = CallRules.from_config(self.config, store)
 
