@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hal.audio import AudioFrame, SimAudioPort, check_frame
+from hal.audio import AudioFrame, SimAudioPort, check_frame, to_int16
 
 
 class LoopbackAudioPort(SimAudioPort):
@@ -19,5 +19,5 @@ class LoopbackAudioPort(SimAudioPort):
     def play(self, samples: np.ndarray) -> None:
         super().play(samples)
         if self._sink is not None:
-            back = np.clip(np.round(check_frame(samples) * self.gain), -32768, 32767).astype(np.int16)
+            back = to_int16(check_frame(samples) * self.gain)
             self._sink(AudioFrame(self._now(), "mic", back))

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
 from firmware.dsp.tones import cadence, sines, to_int16
-from firmware.dsp.wavio import AudioFileError, read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
+from hal.audio_file import AudioFileError, read_wav
 from hal.clock import Clock, TimerHandle
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress

@@ -13,11 +13,11 @@ from typing import Any
 from firmware import config as config_mod
 from firmware import ids
 from firmware.device import Devices, Platform, build, sim_devices
-from firmware.dsp.wavio import AudioFileError
 from firmware.handset.policy import Timing
 from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
-from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
+from hal.audio import FRAME_SAMPLES, SimAudioPort
+from hal.audio_file import AudioFileError, write_wav
 from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
@@ -302,4 +302,4 @@ def write_call_wav(path: Path, audio: SimAudioPort, network: SimNetwork, end: fl
     stereo = np.zeros((n, 2), dtype=np.int16)
     stereo[: len(ear), 0] = ear
     stereo[: len(far), 1] = far
-    write_wav(path, stereo, channels=2)
+    write_wav(path, stereo)

@@ -17,9 +17,9 @@ from typing import Literal
 import numpy as np
 import soundfile
 
-from firmware.dsp.wavio import AudioFileError, read_wav
 from firmware.update.assets import prompt_dir_for
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import AudioFileError, read_wav
 
 Language = Literal["en", "es"]
 LANGUAGES: tuple[Language, ...] = ("en", "es")

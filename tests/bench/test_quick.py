@@ -24,7 +24,7 @@ BENCHES = {
     "pin_kdf": "pin_kdf.md",
 }
 #: Benches with a test of their own that also judges what they report: bench.flash and bench.prompt_codecs
-#: (tests/tech/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
+#: (tests/update/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
 #: (tests/hal/test_audio_path_bench.py), bench.sync_fleet (tests/sync/test_bench_fleet.py).
 NEEDS_SPANDSP = {"dsp_dtmf", "dsp_progress"}
 

@@ -15,8 +15,8 @@ from firmware.tech.home import DeviceHome, Identity
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from tests.deploy.nspawn import ROOT, Machine
-from tests.tech.conftest import ACCESS_KEY, HARDWARE, MakeBundle
-from tests.tech.test_watchdog import BEATING, HANGS
+from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle
+from tests.update.test_watchdog import BEATING, HANGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.timeout(300)]
 

@@ -14,7 +14,7 @@ from firmware.update import bundle
 from firmware.update.bundle import BundleError, Refusal
 from firmware.update.keys import Keyring, key_id
 from firmware.update.slots import SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 
 def resign(path: Path, key: Ed25519PrivateKey, change) -> Path:  # type: ignore[no-untyped-def]

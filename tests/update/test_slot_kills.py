@@ -21,7 +21,7 @@ import pytest
 
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 CHUNK = 1024
 

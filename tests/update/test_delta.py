@@ -24,7 +24,7 @@ from firmware.update.keys import Keyring
 from firmware.update.receiver import FlashReceiver, serve_tcp
 from firmware.update.slots import SLOT_MANIFEST, SlotManager
 from hal.link import TcpListener
-from tests.tech.conftest import ACCESS_KEY, HARDWARE, MakeBundle
+from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle
 
 BIG = random.Random(5).randbytes(400_000)
 

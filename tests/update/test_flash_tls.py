@@ -19,7 +19,7 @@ from firmware.tech.home import DeviceHome
 from firmware.update.flasher import device_tls
 from firmware.update.receiver import serve_tcp
 from hal.link import TcpListener
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import ACCESS_KEY, MakeBundle
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 

@@ -23,7 +23,7 @@ from firmware.tech.home import DeviceHome
 from firmware.update.receiver import serve, serve_tcp
 from hal.link import TcpListener
 from sim.serial_cable import Faults, SerialCable
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import ACCESS_KEY, MakeBundle
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 

@@ -24,7 +24,7 @@ from firmware.update.assets import AssetStore, prompt_dir_for
 from firmware.update.bundle import Refusal, read_header
 from firmware.update.inventory import inventory
 from firmware.update.keys import Keyring
-from tests.tech.conftest import HARDWARE
+from tests.update.conftest import HARDWARE
 
 SAMPLES = (np.sin(np.arange(4000) / 3) * 9000).astype(np.int16)
 

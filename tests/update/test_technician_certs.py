@@ -18,8 +18,8 @@ from firmware.tech.home import DeviceHome
 from firmware.tech.revocations import REVOCATIONS
 from firmware.update.tech_certs import technician_problem
 from sim.central.db import CentralDB
-from tests.tech.conftest import MakeBundle
-from tests.tech.test_flash_tls import (  # noqa: F401  (fixtures)
+from tests.update.conftest import MakeBundle
+from tests.update.test_flash_tls import (  # noqa: F401  (fixtures)
     central,
     device_creds,
     flash,

@@ -17,7 +17,7 @@ from firmware.tech.home import DeviceHome
 from firmware.update.flasher import Flasher
 from firmware.update.floor import make_permit
 from firmware.update.receiver import serve_session
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import ACCESS_KEY, MakeBundle
 
 
 class MemoryChannel:

@@ -12,7 +12,7 @@ import pytest
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from firmware.update.supervisor import supervise
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(60)]
 

@@ -15,7 +15,7 @@ from firmware.errors import ExitCode
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.tech.audit import AuditLog
-from tests.tech.conftest import HARDWARE
+from tests.update.conftest import HARDWARE
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
