@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
+from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.messages import SubmitPurchase
 from firmware.kiosk.policy import PurchaseRules
@@ -42,11 +42,6 @@ ANSWER_PURCHASE = kiosk_sync.answer_purchase
 RICH = 10_000_000
 GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)
 AMOUNT = 500  # the smallest purchase the rules allow
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def setup_central(directory: Path, inmates: int) -> LoopbackCentral:
@@ -179,8 +174,8 @@ def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str,
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
-    ms = [v * 1000 for v in latencies]
-    return {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 99), "max_ms": max(ms)}
+    """Confirm-to-result latencies (seconds) as p50, p99 and max in milliseconds."""
+    return percentiles(latencies, (50, 99), scale=1000)
 
 
 def main() -> None:
@@ -195,7 +190,6 @@ def main() -> None:
     if args.quick:
         args.kiosks, args.per_kiosk, args.serial_purchases, args.apply_count = 5, 4, 5, 200
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for name in ("apply", "tcp", "tcp-peer", "serial"):
@@ -215,7 +209,6 @@ def main() -> None:
         "tcp_peer": {k: v for k, v in peer.items() if k != "latencies"} | peer_summary,
         "serial": {k: v for k, v in serial.items() if k != "latencies"} | serial_summary,
     }
-    (out / "kiosk.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Kiosk purchases on the reference central server",
         "",
@@ -256,18 +249,13 @@ def main() -> None:
         ),
         "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
     ]
-    (out / "kiosk.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results(out, "kiosk", result, "\n".join(lines))
     plot(tcp["latencies"], serial["latencies"], args.kiosks, out / "kiosk.png")  # type: ignore[arg-type]
     print("\n".join(lines))
 
 
 def plot(tcp: list[float], serial: list[float], kiosks: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for label, values in ((f"TCP, {kiosks} kiosks at once", tcp), ("serial 115200, one kiosk", serial)):
         ms = sorted(v * 1000 for v in values)
         ax.plot(ms, [(i + 1) / len(ms) for i in range(len(ms))], label=label)
@@ -276,8 +264,7 @@ def plot(tcp: list[float], serial: list[float], kiosks: int, path: Path) -> None
     ax.set_ylabel("fraction of purchases")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":
