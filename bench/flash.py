@@ -172,7 +172,7 @@ class InstallTimer:
             finally:
                 timer.unpack_seconds += time.monotonic() - started
 
-        receiver.unpack_wheels = timed_unpack  # type: ignore[assignment]
+        receiver.unpack_wheels = timed_unpack
 
         def timed(self: receiver.FlashReceiver, blob_id: str) -> object:
             started = time.monotonic()
@@ -186,7 +186,7 @@ class InstallTimer:
 
     def __exit__(self, *_: object) -> None:
         receiver.FlashReceiver._install = self._real  # type: ignore[method-assign]
-        receiver.unpack_wheels = self._unpack  # type: ignore[assignment]
+        receiver.unpack_wheels = self._unpack
 
 
 def paced_relay(target_port: int) -> TcpFaultProxy:

@@ -18,6 +18,7 @@ Writes bench/results/hal.json, hal.md and hal.png.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import statistics
@@ -116,7 +117,7 @@ def ours(edges: Edges) -> str:
     events: list[Event] = []
     hook.start(events.append)
     for at, on_hook in edges:
-        clock.call_at(at / 1000, lambda on=on_hook: hook.raw_edge(on))
+        clock.call_at(at / 1000, functools.partial(hook.raw_edge, on_hook))
     clock.advance_to(10.0)
     return label([e.kind for e in events if e.kind != "off_hook"])
 

@@ -139,7 +139,7 @@ def twenty_minute_call() -> dict[str, float]:
         return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
-def dsp_both_legs(seconds: float) -> dict[str, float]:
+def dsp_both_legs(seconds: float) -> dict[str, float | str]:
     far = corpus_audio("plain", 3, 0)
     near = corpus_audio("plain", 4, 0)
     reps = int(np.ceil(seconds * 8000 / min(len(far), len(near))))
@@ -153,7 +153,7 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
         detectors.progress.feed(far[i : i + FRAME_SAMPLES], at)
         detectors.mouthpiece_dtmf.feed(near[i : i + FRAME_SAMPLES], at)
     ours = time.process_time() - started
-    result = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
+    result: dict[str, float | str] = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
     try:
         peer = sum(spandsp.run(mode, leg).seconds for mode, leg in (("dtmf", far), ("dtmf", near), ("progress", far)))
         result |= {

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.kiosk.ledger import KioskLedger
@@ -102,7 +103,7 @@ def kiosk_run(
             errors.append(f"{key}: {reply.status} {reply.reason}")
 
 
-def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, object]:
+def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, Any]:
     central = setup_central(directory, kiosks)
     if peer:
         kiosk_sync.answer_purchase = lambda db, device, body: db.purchase(  # type: ignore[assignment]
@@ -127,7 +128,7 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    kiosk_sync.answer_purchase = ANSWER_PURCHASE  # type: ignore[assignment]
+    kiosk_sync.answer_purchase = ANSWER_PURCHASE
     applied = central.db.db.execute("SELECT count(*) FROM purchases WHERE status = 'applied'").fetchone()[0]
     for service in services:
         service.close()
@@ -145,7 +146,7 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     }
 
 
-def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, object]:
+def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, Any]:
     central = setup_central(directory, 1)
     cable = SerialCable(baudrate)
     central.start_serial(cable.end_a, baudrate)
@@ -201,8 +202,8 @@ def main() -> None:
     for name, run in (("tcp", tcp), ("tcp-peer", peer), ("serial", serial)):
         if run["errors"]:  # a bench that measures failed purchases measures nothing
             raise SystemExit(f"bench.kiosk: {name}: purchases failed: {run['errors']}")
-    tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])  # type: ignore[arg-type]
-    peer_summary = summary(peer["latencies"])  # type: ignore[arg-type]
+    tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])
+    peer_summary = summary(peer["latencies"])
     result = {
         "apply_in_process": rate,
         "tcp": {k: v for k, v in tcp.items() if k != "latencies"} | tcp_summary,
@@ -226,7 +227,7 @@ def main() -> None:
             f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | "
             f"{tcp['per_s']:.0f}"
             f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"
-        ),  # type: ignore[operator]
+        ),
         (
             f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
             f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"
@@ -239,7 +240,7 @@ def main() -> None:
             f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"
         ),
         (
-            f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
+            f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"
             f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"
         ),
         "",
@@ -250,7 +251,7 @@ def main() -> None:
         "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
     ]
     write_results(out, "kiosk", result, "\n".join(lines))
-    plot(tcp["latencies"], serial["latencies"], args.kiosks, out / "kiosk.png")  # type: ignore[arg-type]
+    plot(tcp["latencies"], serial["latencies"], args.kiosks, out / "kiosk.png")
     print("\n".join(lines))
 
 

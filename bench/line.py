@@ -29,7 +29,7 @@ import numpy as np
 from bench.stats import percentiles, write_results
 from firmware.handset.far_end import dsp_detectors
 from hal import sip_media
-from hal.audio import FRAME_SAMPLES
+from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import Event
 from hal.sip_line import SipLine, SipSettings
@@ -83,7 +83,7 @@ def _install_probe() -> None:
         far_audio(self, pcm, timestamp)
 
     session._handle_rtp, session.send_audio_pcm_auto = probed_receive, probed_send  # type: ignore[method-assign]
-    sip_media.MediaLeg._far_audio = probed_far_audio  # type: ignore[method-assign]
+    sip_media.MediaLeg._far_audio = probed_far_audio  # type: ignore[method-assign,assignment]
 
 
 class Sink:
@@ -97,7 +97,7 @@ class Sink:
             self.done.set()
 
     def frames(self) -> list[np.ndarray]:
-        return [e.samples for e in self.events if e.kind == "audio_frame"]
+        return [e.samples for e in self.events if isinstance(e, AudioFrame)]
 
 
 def call(uri: str, seconds: float, on_answer: Callable[[SipLine], None] | None = None) -> tuple[Sink, SipLine]:

@@ -78,7 +78,7 @@ def measure(paths: list[Path]) -> tuple[int, int, list[Result]]:
         zstd_bytes += len(zstandard.ZstdCompressor(level=19).compress(wav.getvalue()))
         for result, options in zip(results, CODECS.values(), strict=True):
             buffer = io.BytesIO()
-            soundfile.write(buffer, reference, RATE, **options)  # type: ignore[arg-type]
+            soundfile.write(buffer, reference, RATE, **options)
             result.bytes += len(buffer.getvalue())
             buffer.seek(0)
             decoded, _ = soundfile.read(buffer, dtype="int16")

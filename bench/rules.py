@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -146,7 +147,7 @@ def main(quick: bool, out: Path) -> None:
         commit = timed(one_call, 100)
         db_mb = (Path(tmp) / "bench.sqlite").stat().st_size / 1e6
         store.close()
-    result = {
+    result: dict[str, Any] = {
         "machine": platform.platform(),
         "facility": {
             "inmates": INMATES,

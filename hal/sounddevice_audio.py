@@ -248,7 +248,7 @@ class SoundDeviceAudioPort:
         """(input, output) latency of the open stream in seconds, as PortAudio reports it."""
         if self._stream is None:
             raise RuntimeError("audio port not started")
-        return tuple(self._stream.latency)  # type: ignore[return-value]
+        return tuple(self._stream.latency)
 
     def _frames(self, device_samples: int) -> int:
         return math.ceil(device_samples / self._device_frame)

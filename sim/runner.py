@@ -5,6 +5,7 @@ Same scenario, same output: nothing reads the wall clock and ties are broken in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,14 +119,14 @@ class _Actor:
                     self.at(start + b / 1000, self.hook.lift)
             case RawHook(edges=edges):
                 for offset_ms, level in edges:
-                    self.at(t + offset_ms / 1000, lambda on=(level == "on"): self.hook.raw_edge(on_hook=on))
+                    self.at(t + offset_ms / 1000, functools.partial(self.hook.raw_edge, on_hook=level == "on"))
             case Keys(keys=keys, press_ms=p, gap_ms=g):
                 for key in keys:
                     self.keypad.scanner.contact_of(key)
                 for i, key in enumerate(keys):
                     start = t + i * (p + g) / 1000
-                    self.at(start, lambda k=key: self.keypad.press(k))
-                    self.at(start + p / 1000, lambda k=key: self.keypad.release(k))
+                    self.at(start, functools.partial(self.keypad.press, key))
+                    self.at(start + p / 1000, functools.partial(self.keypad.release, key))
             case Press(key=key):
                 self.keypad.scanner.contact_of(key)
                 self.at(t, lambda: self.keypad.press(key))
@@ -205,6 +206,7 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
     except AudioFileError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     devices.line = network
+    assert isinstance(devices.audio, SimAudioPort)  # sim_devices made it
     mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
     records: list[Record] = []
     watch = StoreWatch(config, list(scenario.store))

@@ -98,7 +98,7 @@ def emit(record: dict[str, object]) -> None:
 
 
 def bar_progress(url: str, size: int) -> tuple[Progress, object]:
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
     bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=url, file=sys.stderr, dynamic_ncols=True)
 

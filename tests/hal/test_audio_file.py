@@ -4,6 +4,7 @@ int16 conversion rounds and clips instead of wrapping."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,9 @@ def test_mulaw_telephony_recordings_are_decoded(tmp_path: Path) -> None:
         (lambda p: p.write_text("just words, no audio"), "not an audio file soundfile can read"),
     ],
 )
-def test_what_is_not_audio_is_refused_in_one_line_naming_the_file(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_what_is_not_audio_is_refused_in_one_line_naming_the_file(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
     path = tmp_path / "call.wav"
     make(path)
     with pytest.raises(AudioFileError, match=f"^{path}: {message}") as caught:
