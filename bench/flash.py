@@ -39,7 +39,7 @@ import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.stats import pyplot, save_figure, write_results
-from firmware.tech.home import DeviceHome, Identity
+from firmware.tech.home import DeviceHome
 from firmware.update import bundle as bundle_mod
 from firmware.update import receiver
 from firmware.update.assets import asset_files, strip_prompts
@@ -48,6 +48,7 @@ from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from hal.link import TcpListener
+from sim.bench_device import bench_device
 from sim.serial_cable import SerialCable
 from sim.tcp_proxy import ProxyFaults, TcpFaultProxy
 
@@ -133,23 +134,7 @@ def changed_copy(source: Path, out: Path, edit: bool) -> Path:
 
 
 def device(root: Path, keyring: Keyring) -> DeviceHome:
-    home = DeviceHome(root)
-    home.etc.mkdir(parents=True, exist_ok=True)
-    home.identity_path.write_text(
-        Identity(
-            device_id="bench",
-            hardware=HARDWARE,
-            role="handset",
-            facility="bench",
-            housing_unit="A",
-            central_url="tcp://127.0.0.1:1",
-            sync_key_id="0" * 16,
-            provisioned_at="2026-01-01T00:00:00+00:00",
-        ).model_dump_json()
-    )
-    keyring.save(home.keyring_path)
-    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
-    return home
+    return bench_device(root, keyring, HARDWARE, ACCESS_KEY, device_id="bench")
 
 
 class InstallTimer:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
+from base64 import urlsafe_b64encode
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.tech.home import DeviceHome, Identity
+from firmware.tech.home import DeviceHome
 from firmware.update import bundle
 from firmware.update.keys import Keyring
+from sim.bench_device import bench_device
 
 HARDWARE = "rpi4-handset-v2"
 
@@ -68,27 +72,32 @@ def make_bundle(tmp_path: Path, vendor_key: Ed25519PrivateKey) -> MakeBundle:
     return make
 
 
+def wheel(directory: Path, name: str, version: str, modules: dict[str, bytes]) -> Path:
+    """A real, installable pure-Python wheel of `name` holding `modules` (path in the wheel -> content)."""
+    dist = f"{name}-{version}.dist-info"
+    members = modules | {
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{member},sha256={urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for member, data in members.items()
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+        archive.writestr(f"{dist}/RECORD", record + f"{dist}/RECORD,,\n")
+    return path
+
+
 ACCESS_KEY = bytes(range(32))
 
 
 @pytest.fixture
 def device_home(tmp_path: Path, keyring: Keyring, make_bundle: MakeBundle) -> DeviceHome:
     """A device as it leaves the bench: identity, keyring, access key, and firmware 1.0.0 in slot a."""
-    home = DeviceHome(tmp_path / "device")
-    home.etc.mkdir(parents=True)
-    home.identity_path.write_text(
-        Identity(
-            device_id="handset-7",
-            hardware=HARDWARE,
-            role="handset",
-            facility="north",
-            housing_unit="B",
-            central_url="tcp://127.0.0.1:1",
-            sync_key_id="0" * 16,
-            provisioned_at="2026-01-01T00:00:00+00:00",
-        ).model_dump_json()
-    )
-    keyring.save(home.keyring_path)
-    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
+    home = bench_device(tmp_path / "device", keyring, HARDWARE, ACCESS_KEY)
     home.slots().seed(make_bundle("1.0.0"), keyring, HARDWARE)
     return home

@@ -3,12 +3,10 @@ needs them, refused when tampered with, and never half-installed by a kill."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import signal
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from firmware.update.assets import AssetStore, prompt_dir_for
 from firmware.update.bundle import Refusal, read_header
 from firmware.update.inventory import inventory
 from firmware.update.keys import Keyring
-from tests.update.conftest import HARDWARE
+from tests.update.conftest import HARDWARE, wheel
 
 SAMPLES = (np.sin(np.arange(4000) / 3) * 9000).astype(np.int16)
 
@@ -51,28 +49,16 @@ def prompt_audio(root: Path, samples: np.ndarray = SAMPLES) -> Path:
 
 def app_wheel(directory: Path, version: str) -> Path:
     """A real, installable application wheel carrying its code and, as today's wheels do, the prompts' audio."""
-    directory.mkdir(parents=True, exist_ok=True)
-    dist = f"ringfence-{version}.dist-info"
-    members = {
-        "firmware/prompts/catalog.py": f"VERSION = {version!r}\n".encode(),
-        "firmware/prompts/audio/en/hello.flac": os.urandom(20_000),
-        "firmware/prompts/audio/manifest.json": b"{}",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: ringfence\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = (
-        "".join(
-            f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-            for name, data in members.items()
-        )
-        + f"{dist}/RECORD,,\n"
+    return wheel(
+        directory,
+        "ringfence",
+        version,
+        {
+            "firmware/prompts/catalog.py": f"VERSION = {version!r}\n".encode(),
+            "firmware/prompts/audio/en/hello.flac": os.urandom(20_000),
+            "firmware/prompts/audio/manifest.json": b"{}",
+        },
     )
-    path = directory / f"ringfence-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as wheel:
-        for name, data in members.items():
-            wheel.writestr(name, data)
-        wheel.writestr(f"{dist}/RECORD", record)
-    return path
 
 
 def build_assets(tmp_path: Path, key: Path, version: str = "1.0.0", audio: Path | None = None) -> Path:
