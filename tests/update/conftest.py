@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import zipfile
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
@@ -90,6 +92,27 @@ def wheel(directory: Path, name: str, version: str, modules: dict[str, bytes]) -
             archive.writestr(member, data)
         archive.writestr(f"{dist}/RECORD", record + f"{dist}/RECORD,,\n")
     return path
+
+
+def killed_at_checkpoint(kill_at: int, work: Callable[[Callable[[str], None]], object]) -> None:
+    """Run `work(checkpoint)` in a child process that SIGKILLs itself at its `kill_at`-th checkpoint (from 1), as
+    a power cut would; fails if the work ended before that checkpoint."""
+    pid = os.fork()
+    if pid == 0:
+        seen = 0
+
+        def checkpoint(_name: str) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        try:
+            work(checkpoint)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"not killed at checkpoint {kill_at}"
 
 
 ACCESS_KEY = bytes(range(32))

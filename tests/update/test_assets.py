@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from firmware.update.assets import AssetStore, prompt_dir_for
 from firmware.update.bundle import Refusal, read_header
 from firmware.update.inventory import inventory
 from firmware.update.keys import Keyring
-from tests.update.conftest import HARDWARE, wheel
+from tests.update.conftest import HARDWARE, killed_at_checkpoint, wheel
 
 SAMPLES = (np.sin(np.arange(4000) / 3) * 9000).astype(np.int16)
 
@@ -194,22 +193,10 @@ def test_an_asset_bundle_signed_by_an_untrusted_key_is_refused(tmp_path: Path, k
 
 
 def kill_install_at(root: Path, bundle: Path, keyring: Keyring, kill_at: int) -> None:
-    pid = os.fork()
-    if pid == 0:
-        seen = 0
-
-        def checkpoint(_: str) -> None:
-            nonlocal seen
-            seen += 1
-            if seen == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        try:
-            AssetStore(root, checkpoint=checkpoint, chunk=4096).install(bundle, keyring, HARDWARE)
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status), f"not killed at checkpoint {kill_at}"
+    killed_at_checkpoint(
+        kill_at,
+        lambda checkpoint: AssetStore(root, checkpoint=checkpoint, chunk=4096).install(bundle, keyring, HARDWARE),
+    )
 
 
 def test_a_kill_at_any_moment_of_an_asset_install_leaves_the_old_set_usable(
