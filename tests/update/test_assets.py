@@ -11,9 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from click.testing import CliRunner
 
-from firmware.cli import main
 from firmware.errors import ExitCode
 from firmware.prompts.catalog import Catalog, Prompt
 from firmware.tech.home import DeviceHome
@@ -22,13 +20,9 @@ from firmware.update.bundle import Refusal, read_header
 from firmware.update.inventory import inventory
 from firmware.update.keys import Keyring
 from tests.update.conftest import HARDWARE, killed_at_checkpoint, wheel
+from tests.update.test_update_cli import build_bundle, run
 
 SAMPLES = (np.sin(np.arange(4000) / 3) * 9000).astype(np.int16)
-
-
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -62,43 +56,15 @@ def app_wheel(directory: Path, version: str) -> Path:
 
 def build_assets(tmp_path: Path, key: Path, version: str = "1.0.0", audio: Path | None = None) -> Path:
     out = tmp_path / f"prompts-{version}.rfb"
-    code, stdout, stderr = run(
-        "bundle",
-        "build",
-        "--assets",
-        "prompts",
-        "--assets-dir",
-        audio or prompt_audio(tmp_path / "audio"),
-        "-o",
-        out,
-        "--key",
-        key,
-        "--hardware",
-        HARDWARE,
-        "--version",
-        version,
-    )
-    assert code == 0, stderr
+    audio_dir = audio or prompt_audio(tmp_path / "audio")
+    stdout = build_bundle(out, key, "--assets", "prompts", "--assets-dir", audio_dir, "--version", version)
     assert "sha256" in stdout
     return out
 
 
 def build_app(tmp_path: Path, key: Path, version: str, assets: Path) -> Path:
     out = tmp_path / f"fw-{version}.rfb"
-    code, _, stderr = run(
-        "bundle",
-        "build",
-        app_wheel(tmp_path / f"wheels-{version}", version),
-        "-o",
-        out,
-        "--key",
-        key,
-        "--hardware",
-        HARDWARE,
-        "--with-assets",
-        assets,
-    )
-    assert code == 0, stderr
+    build_bundle(out, key, app_wheel(tmp_path / f"wheels-{version}", version), "--with-assets", assets)
     return out
 
 
