@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import threading
 import zipfile
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
@@ -116,6 +117,21 @@ def killed_at_checkpoint(kill_at: int, work: Callable[[Callable[[str], None]], o
 
 
 ACCESS_KEY = bytes(range(32))
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    """The technician access key as a file, as `ringfence flash --key-file` reads it."""
+    path = tmp_path / "technician.key"
+    path.write_text(ACCESS_KEY.hex())
+    return path
+
+
+def stop_after(seconds: float) -> threading.Event:
+    """An event that sets itself after `seconds`: how long a supervisor under test may run."""
+    stop = threading.Event()
+    threading.Timer(seconds, stop.set).start()
+    return stop
 
 
 @pytest.fixture

@@ -29,13 +29,6 @@ pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "technician.key"
-    path.write_text(ACCESS_KEY.hex())
-    return path
-
-
-@pytest.fixture
 def tcp_device(device_home: DeviceHome) -> Iterator[str]:
     listener = TcpListener("tcp://127.0.0.1:0")
     stop = threading.Event()

@@ -19,7 +19,7 @@ from firmware.tech.home import DeviceHome
 from firmware.update.flasher import device_tls
 from firmware.update.receiver import serve_tcp
 from hal.link import TcpListener
-from tests.update.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import MakeBundle
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 
@@ -32,13 +32,6 @@ def invoke(*args: str | Path) -> tuple[int, str, str]:
 @pytest.fixture
 def central(tmp_path: Path) -> Path:
     return tmp_path / "central.db"
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "technician.key"
-    path.write_text(ACCESS_KEY.hex())
-    return path
 
 
 @pytest.fixture

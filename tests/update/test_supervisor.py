@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from firmware.update.supervisor import supervise
-from tests.update.conftest import HARDWARE, MakeBundle, wheel
+from tests.update.conftest import HARDWARE, MakeBundle, stop_after, wheel
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(60)]
 
@@ -23,12 +22,6 @@ COMMAND = [sys.executable, "{slot}/app.py"]
 
 def firmware(make_bundle: MakeBundle, version: str, app: bytes) -> Path:
     return make_bundle(version, files={"app.py": app})
-
-
-def stop_after(seconds: float) -> threading.Event:
-    stop = threading.Event()
-    threading.Timer(seconds, stop.set).start()
-    return stop
 
 
 @pytest.fixture

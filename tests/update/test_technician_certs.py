@@ -24,7 +24,6 @@ from tests.update.test_flash_tls import (  # noqa: F401  (fixtures)
     device_creds,
     flash,
     invoke,
-    key_file,
     laptop_creds,
     tls_device,
 )
