@@ -8,7 +8,8 @@ import signal
 import threading
 import zipfile
 from base64 import urlsafe_b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware.tech.home import DeviceHome
 from firmware.update import bundle
 from firmware.update.keys import Keyring
+from firmware.update.receiver import serve_tcp
+from hal.link import TcpListener
 from sim.bench_device import bench_device
 
 HARDWARE = "rpi4-handset-v2"
@@ -125,6 +128,19 @@ def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "technician.key"
     path.write_text(ACCESS_KEY.hex())
     return path
+
+
+@contextmanager
+def receiver_on(listener: TcpListener, home: DeviceHome) -> Iterator[str]:
+    """The device's flash receiver serving `listener` on a thread, for as long as the block runs; gives its URL."""
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_tcp, args=(listener, home, stop, 5.0))
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{listener.port}"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def stop_after(seconds: float) -> threading.Event:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +19,10 @@ from firmware.update import bundle
 from firmware.update.delta import PATCH_NAME, apply_delta, build_delta, slot_image
 from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
-from firmware.update.receiver import FlashReceiver, serve_tcp
+from firmware.update.receiver import FlashReceiver
 from firmware.update.slots import SLOT_MANIFEST, SlotManager
 from hal.link import TcpListener
-from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle, killed_at_checkpoint
+from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle, killed_at_checkpoint, receiver_on
 
 BIG = random.Random(5).randbytes(400_000)
 
@@ -53,13 +52,8 @@ def device(device_home: DeviceHome, old: Path, keyring: Keyring) -> DeviceHome:
 
 @pytest.fixture
 def tcp_device(device: DeviceHome) -> Iterator[str]:
-    listener = TcpListener("tcp://127.0.0.1:0")
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_tcp, args=(listener, device, stop, 5.0))
-    thread.start()
-    yield f"tcp://127.0.0.1:{listener.port}"
-    stop.set()
-    thread.join(timeout=10)
+    with receiver_on(TcpListener("tcp://127.0.0.1:0"), device) as url:
+        yield url
 
 
 def test_a_delta_carries_only_what_changed_and_installs_verified(
