@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
-from firmware.dsp.tones import cadence, sines, to_int16
-from firmware.dsp.wavio import AudioFileError, read_wav
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
+from firmware.dsp.tones import cadence, sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame, to_int16
+from hal.audio_file import AudioFileError, read_wav
 from hal.clock import Clock, TimerHandle
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
@@ -325,4 +325,4 @@ def timeline(frames: list[tuple[float, np.ndarray]], start: float, end: float) -
         i = round((at - start) * SAMPLE_RATE)
         if 0 <= i <= len(out) - FRAME_SAMPLES:
             out[i : i + FRAME_SAMPLES] += frame
-    return np.clip(out, -32768, 32767).astype(np.int16)
+    return to_int16(out)

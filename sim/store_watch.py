@@ -48,7 +48,7 @@ class StoreWatch:
         for (key,) in store.db.execute("SELECT key FROM central_cache WHERE dataset = 'accounts' ORDER BY key"):
             call_type, _, owner = key.partition(":")
             if call_type in ("debit", "prepaid"):
-                cents = rules.balance_cents(call_type, owner)  # type: ignore[arg-type]
+                cents = rules.balance_cents(call_type, owner)
                 if cents is not None:
                     out[key] = cents
         return out

@@ -25,7 +25,7 @@ from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_valu
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort, to_int16
 from hal.clock import VirtualClock
 from sim.network import sound
 
@@ -159,7 +159,7 @@ class Mouthpiece:
             if -FRAME_SAMPLES < offset < len(samples):
                 lo, hi = max(offset, 0), min(offset + FRAME_SAMPLES, len(samples))
                 frame[lo - offset : hi - offset] += samples[lo:hi]
-        self.port.speak(np.clip(np.round(frame), -32768, 32767).astype(np.int16))
+        self.port.speak(to_int16(frame))
         nxt = at + FRAME_SAMPLES / SAMPLE_RATE
         if nxt < self._end:
             self.clock.call_at(nxt, lambda: self._tick(nxt))

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from firmware.dsp.wavio import AudioFileError, read_wav
 from firmware.prompts import texts
 from firmware.prompts.texts import LANGUAGES as LANGUAGES  # re-exported: the catalog's users import them here
 from firmware.prompts.texts import Language as Language
 from firmware.prompts.texts import TextError
 from firmware.update.assets import prompt_dir_for
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import AudioFileError, read_wav
 
 CATALOG_PATH = texts.TEXT_DIR / texts.SURFACES["prompts"]
 AUDIO_DIR = Path(__file__).with_name("audio")

@@ -217,7 +217,7 @@ class SlotManager:
         except OSError:
             return None
         name = Path(target).name
-        return name if name in SLOTS else None  # type: ignore[return-value]
+        return name if name in SLOTS else None
 
     def _link(self, slot: SlotName) -> None:
         """Point `current` at the slot in one atomic rename; a reader sees the old or the new link, never none."""
@@ -468,7 +468,9 @@ class SlotManager:
         state.attempts = 0
         self.save(state)
         self.checkpoint("marked-good")
-        VersionFloor(self.root).raise_to(state.slots[trial].version)
+        version = state.slots[trial].version
+        if version is not None:
+            VersionFloor(self.root).raise_to(version)
         self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version, "previous_slot": previous})
         return trial
 

@@ -18,11 +18,11 @@ from firmware import config as config_mod
 from firmware import ids
 from firmware.config import Config
 from firmware.device import sim_devices
-from firmware.dsp.wavio import AudioFileError
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
 from firmware.store import Store
 from hal.audio import SimAudioPort
+from hal.audio_file import AudioFileError
 from hal.clock import VirtualClock
 from sim import world as world_mod
 from sim.play.far_end import ACT_GRID_S, LiveNetwork

@@ -114,17 +114,17 @@ class SipHandsetSession(HandsetSession):
         self.devices.line = self.line
         assert isinstance(self.devices.audio, SimAudioPort)
         self.audio = self.devices.audio
-        self.mic = world_mod.Mouthpiece(self.clock, self.audio)  # type: ignore[arg-type]
+        self.mic = world_mod.Mouthpiece(self.clock, self.audio)
         self.records = []
         self.steps = []
         self._emit = emit
-        self._actor = _Actor(self.clock, self.devices, None, self.mic, None, self._collect)  # type: ignore[arg-type]
+        self._actor = _Actor(self.clock, self.devices, None, self.mic, None, self._collect)
         try:
             self.runtime = boot_device(
                 self.config,
                 self.clock,
                 self.devices,
-                scenario,  # type: ignore[arg-type]
+                scenario,
                 timing,
                 self._collect,
             )

@@ -4,7 +4,6 @@ the device's own sync certificate, both from the same sync CA; plain TCP only wh
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from firmware.sync.credentials import Authority, Credentials
 from firmware.sync.identity import save_identity
 from firmware.tech.home import DeviceHome
 from firmware.update.flasher import device_tls
-from firmware.update.receiver import serve_tcp
 from hal.link import TcpListener
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import MakeBundle, receiver_on
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 
@@ -32,13 +30,6 @@ def invoke(*args: str | Path) -> tuple[int, str, str]:
 @pytest.fixture
 def central(tmp_path: Path) -> Path:
     return tmp_path / "central.db"
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "technician.key"
-    path.write_text(ACCESS_KEY.hex())
-    return path
 
 
 @pytest.fixture
@@ -65,12 +56,8 @@ def tls_device(device_home: DeviceHome, device_creds: Path) -> Iterator[str]:
     save_identity(store, creds)
     store.close()
     listener = TcpListener("tcp://127.0.0.1:0", tls=device_tls(creds), tls_server_side=False)
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_tcp, args=(listener, device_home, stop, 5.0))
-    thread.start()
-    yield f"tcp://127.0.0.1:{listener.port}"
-    stop.set()
-    thread.join(timeout=10)
+    with receiver_on(listener, device_home) as url:
+        yield url
 
 
 def flash(path: Path, url: str, key_file: Path, *extra: str | Path) -> tuple[int, list[dict[str, object]], str]:

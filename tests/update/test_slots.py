@@ -12,7 +12,7 @@ from firmware.update.bundle import BundleError, Refusal
 from firmware.update.floor import FLEET, make_permit
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotError, SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 
 @pytest.fixture

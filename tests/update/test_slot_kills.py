@@ -21,7 +21,7 @@ import pytest
 
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle, killed_at_checkpoint
 
 CHUNK = 1024
 
@@ -47,22 +47,9 @@ def count_checkpoints(root: Path, bundle: Path, keyring: Keyring) -> int:
 
 
 def run_killed_at(root: Path, bundle: Path, keyring: Keyring, kill_at: int) -> None:
-    pid = os.fork()
-    if pid == 0:
-        seen = 0
-
-        def checkpoint(_: str) -> None:
-            nonlocal seen
-            seen += 1
-            if seen == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        try:
-            lifecycle(SlotManager(root, checkpoint=checkpoint, chunk=CHUNK), bundle, keyring)
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"child not killed at {kill_at}"
+    killed_at_checkpoint(
+        kill_at, lambda checkpoint: lifecycle(SlotManager(root, checkpoint=checkpoint, chunk=CHUNK), bundle, keyring)
+    )
 
 
 def assert_starts_good_slot(root: Path, old: str, new: str) -> None:

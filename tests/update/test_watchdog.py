@@ -12,7 +12,7 @@ import pytest
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from firmware.update.supervisor import supervise
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle, stop_after
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(90)]
 
@@ -48,12 +48,6 @@ runtime.run_realtime(threading.Event(), 0.05)
 BEATING = RUNTIME_APP.format(hang_after=None).encode()
 HANGS = RUNTIME_APP.format(hang_after=0.5).encode()
 SILENT = b"import time\ntime.sleep(60)\n"
-
-
-def stop_after(seconds: float) -> threading.Event:
-    stop = threading.Event()
-    threading.Timer(seconds, stop.set).start()
-    return stop
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from firmware.errors import ExitCode
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.tech.audit import AuditLog
-from tests.tech.conftest import HARDWARE
+from tests.update.conftest import HARDWARE
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -36,23 +36,16 @@ def payload(tmp_path: Path, version: str) -> Path:
     return path
 
 
+def build_bundle(out: Path, key: Path, *args: str | Path) -> str:
+    """`ringfence bundle build ARGS -o OUT` signed with `key` for HARDWARE; it must succeed. Returns its stdout."""
+    code, stdout, stderr = run("bundle", "build", *args, "-o", out, "--key", key, "--hardware", HARDWARE)
+    assert code == 0, stderr
+    return stdout
+
+
 def build(tmp_path: Path, key: Path, version: str, *extra: str) -> Path:
     out = tmp_path / f"fw-{version}.rfb"
-    code, _, stderr = run(
-        "bundle",
-        "build",
-        payload(tmp_path, version),
-        "-o",
-        out,
-        "--key",
-        key,
-        "--hardware",
-        HARDWARE,
-        "--version",
-        version,
-        *extra,
-    )
-    assert code == 0, stderr
+    build_bundle(out, key, payload(tmp_path, version), "--version", version, *extra)
     return out
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,10 +16,10 @@ from firmware.update import bundle
 from firmware.update.bundle import BundleError, Refusal
 from firmware.update.keys import Keyring, key_id
 from firmware.update.slots import SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 
-def resign(path: Path, key: Ed25519PrivateKey, change) -> Path:  # type: ignore[no-untyped-def]
+def resign(path: Path, key: Ed25519PrivateKey, change: Callable[[dict[str, Any]], object]) -> Path:
     """The bundle with its manifest changed by `change(dict)` and signed again by `key` (a vendor's mistake)."""
     data = path.read_bytes()
     (mlen,) = struct.unpack(">I", data[8:12])

@@ -11,8 +11,8 @@ from firmware.errors import ExitCode
 from firmware.tech.home import DeviceHome
 from firmware.update import bundle
 from firmware.update.assets import AssetStore, header_sha256
-from tests.tech.conftest import HARDWARE
-from tests.tech.test_flash import MemoryDevice, flasher
+from tests.update.conftest import HARDWARE
+from tests.update.test_flash import MemoryDevice, flasher
 
 
 def asset_bundle(tmp_path: Path, key: Ed25519PrivateKey, version: str, data: bytes) -> Path:

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from firmware.prompts.catalog import AUDIO_DIR, Catalog, Prompt, PromptError
-from hal.audio import write_wav
+from hal.audio_file import write_wav
 
 
 def catalog(audio_dir: Path) -> Catalog:

@@ -11,7 +11,7 @@ import pytest
 
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotError, SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 DAMAGE = {
     "garbage": b"\x00\xff\x13 not json",

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware.update import bundle
 from firmware.update.bundle import BundleError, Refusal
 from firmware.update.keys import Keyring, KeyringError, make_rotation
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 
 def refusal(path: Path, keyring: Keyring, **kw: object) -> BundleError:

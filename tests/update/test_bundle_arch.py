@@ -8,7 +8,7 @@ import pytest
 
 from firmware.errors import ExitCode
 from firmware.update.platforms import arch_of, check_wheels_for, runs_on
-from tests.tech.test_update_cli import keys, run
+from tests.update.test_update_cli import keys, run
 
 PURE = "ringfence-1.2.0-py3-none-any.whl"
 NUMPY_PI = "numpy-1.26.4-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import os
 import random
-import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +19,10 @@ from firmware.update import bundle
 from firmware.update.delta import PATCH_NAME, apply_delta, build_delta, slot_image
 from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
-from firmware.update.receiver import FlashReceiver, serve_tcp
+from firmware.update.receiver import FlashReceiver
 from firmware.update.slots import SLOT_MANIFEST, SlotManager
 from hal.link import TcpListener
-from tests.tech.conftest import ACCESS_KEY, HARDWARE, MakeBundle
+from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle, killed_at_checkpoint, receiver_on
 
 BIG = random.Random(5).randbytes(400_000)
 
@@ -54,13 +52,8 @@ def device(device_home: DeviceHome, old: Path, keyring: Keyring) -> DeviceHome:
 
 @pytest.fixture
 def tcp_device(device: DeviceHome) -> Iterator[str]:
-    listener = TcpListener("tcp://127.0.0.1:0")
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_tcp, args=(listener, device, stop, 5.0))
-    thread.start()
-    yield f"tcp://127.0.0.1:{listener.port}"
-    stop.set()
-    thread.join(timeout=10)
+    with receiver_on(TcpListener("tcp://127.0.0.1:0"), device) as url:
+        yield url
 
 
 def test_a_delta_carries_only_what_changed_and_installs_verified(
@@ -222,22 +215,7 @@ def test_a_delta_install_killed_at_every_step_starts_a_good_slot_and_installs_ag
     for kill_at in range(1, len(names) + 1):
         root = tmp_path / f"kill-{kill_at}"
         shutil.copytree(pristine, root, symlinks=True)
-        pid = os.fork()
-        if pid == 0:
-            seen = 0
-
-            def checkpoint(_: str, kill_at: int = kill_at) -> None:
-                nonlocal seen
-                seen += 1
-                if seen == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-            try:
-                _install_delta(root, delta, keyring, checkpoint)
-            finally:
-                os._exit(0)
-        _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status), f"not killed at {kill_at} ({names[kill_at - 1]})"
+        killed_at_checkpoint(kill_at, functools.partial(_install_delta, root, delta, keyring))
         manager = SlotManager(root)
         decision = manager.boot()
         assert decision.version in ("1.0.1", "1.1.0"), names[kill_at - 1]

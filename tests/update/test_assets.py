@@ -3,20 +3,15 @@ needs them, refused when tampered with, and never half-installed by a kill."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
-import signal
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from click.testing import CliRunner
 
-from firmware.cli import main
 from firmware.errors import ExitCode
 from firmware.prompts.catalog import Catalog, Prompt
 from firmware.tech.home import DeviceHome
@@ -24,14 +19,10 @@ from firmware.update.assets import AssetStore, prompt_dir_for
 from firmware.update.bundle import Refusal, read_header
 from firmware.update.inventory import inventory
 from firmware.update.keys import Keyring
-from tests.tech.conftest import HARDWARE
+from tests.update.conftest import HARDWARE, killed_at_checkpoint, wheel
+from tests.update.test_update_cli import build_bundle, run
 
 SAMPLES = (np.sin(np.arange(4000) / 3) * 9000).astype(np.int16)
-
-
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -51,69 +42,29 @@ def prompt_audio(root: Path, samples: np.ndarray = SAMPLES) -> Path:
 
 def app_wheel(directory: Path, version: str) -> Path:
     """A real, installable application wheel carrying its code and, as today's wheels do, the prompts' audio."""
-    directory.mkdir(parents=True, exist_ok=True)
-    dist = f"ringfence-{version}.dist-info"
-    members = {
-        "firmware/prompts/catalog.py": f"VERSION = {version!r}\n".encode(),
-        "firmware/prompts/audio/en/hello.flac": os.urandom(20_000),
-        "firmware/prompts/audio/manifest.json": b"{}",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: ringfence\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = (
-        "".join(
-            f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-            for name, data in members.items()
-        )
-        + f"{dist}/RECORD,,\n"
+    return wheel(
+        directory,
+        "ringfence",
+        version,
+        {
+            "firmware/prompts/catalog.py": f"VERSION = {version!r}\n".encode(),
+            "firmware/prompts/audio/en/hello.flac": os.urandom(20_000),
+            "firmware/prompts/audio/manifest.json": b"{}",
+        },
     )
-    path = directory / f"ringfence-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as wheel:
-        for name, data in members.items():
-            wheel.writestr(name, data)
-        wheel.writestr(f"{dist}/RECORD", record)
-    return path
 
 
 def build_assets(tmp_path: Path, key: Path, version: str = "1.0.0", audio: Path | None = None) -> Path:
     out = tmp_path / f"prompts-{version}.rfb"
-    code, stdout, stderr = run(
-        "bundle",
-        "build",
-        "--assets",
-        "prompts",
-        "--assets-dir",
-        audio or prompt_audio(tmp_path / "audio"),
-        "-o",
-        out,
-        "--key",
-        key,
-        "--hardware",
-        HARDWARE,
-        "--version",
-        version,
-    )
-    assert code == 0, stderr
+    audio_dir = audio or prompt_audio(tmp_path / "audio")
+    stdout = build_bundle(out, key, "--assets", "prompts", "--assets-dir", audio_dir, "--version", version)
     assert "sha256" in stdout
     return out
 
 
 def build_app(tmp_path: Path, key: Path, version: str, assets: Path) -> Path:
     out = tmp_path / f"fw-{version}.rfb"
-    code, _, stderr = run(
-        "bundle",
-        "build",
-        app_wheel(tmp_path / f"wheels-{version}", version),
-        "-o",
-        out,
-        "--key",
-        key,
-        "--hardware",
-        HARDWARE,
-        "--with-assets",
-        assets,
-    )
-    assert code == 0, stderr
+    build_bundle(out, key, app_wheel(tmp_path / f"wheels-{version}", version), "--with-assets", assets)
     return out
 
 
@@ -208,22 +159,10 @@ def test_an_asset_bundle_signed_by_an_untrusted_key_is_refused(tmp_path: Path, k
 
 
 def kill_install_at(root: Path, bundle: Path, keyring: Keyring, kill_at: int) -> None:
-    pid = os.fork()
-    if pid == 0:
-        seen = 0
-
-        def checkpoint(_: str) -> None:
-            nonlocal seen
-            seen += 1
-            if seen == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        try:
-            AssetStore(root, checkpoint=checkpoint, chunk=4096).install(bundle, keyring, HARDWARE)
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status), f"not killed at checkpoint {kill_at}"
+    killed_at_checkpoint(
+        kill_at,
+        lambda checkpoint: AssetStore(root, checkpoint=checkpoint, chunk=4096).install(bundle, keyring, HARDWARE),
+    )
 
 
 def test_a_kill_at_any_moment_of_an_asset_install_leaves_the_old_set_usable(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from firmware.update.supervisor import supervise
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle, stop_after, wheel
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(60)]
 
@@ -23,12 +22,6 @@ COMMAND = [sys.executable, "{slot}/app.py"]
 
 def firmware(make_bundle: MakeBundle, version: str, app: bytes) -> Path:
     return make_bundle(version, files={"app.py": app})
-
-
-def stop_after(seconds: float) -> threading.Event:
-    stop = threading.Event()
-    threading.Timer(seconds, stop.set).start()
-    return stop
 
 
 @pytest.fixture
@@ -95,30 +88,8 @@ def test_update_stopped_before_it_settles_stays_on_trial(
 
 def tiny_wheel(directory: Path, version: str) -> Path:
     """A real, minimal wheel: one module that the slot's firmware command imports."""
-    import base64
-    import hashlib
-    import zipfile
-
     name = "ringfence_demo_app"
-    files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n".encode(),
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    record = (
-        "".join(
-            f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-            for path, data in files.items()
-        )
-        + f"{name}-{version}.dist-info/RECORD,,\n"
-    )
-    path = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as wheel:
-        for member, data in files.items():
-            wheel.writestr(member, data)
-        wheel.writestr(f"{name}-{version}.dist-info/RECORD", record)
-    return path
+    return wheel(directory, name, version, {f"{name}/__init__.py": f"VERSION = {version!r}\n".encode()})
 
 
 def test_wheels_are_unpacked_into_the_slot_and_imported_from_there(

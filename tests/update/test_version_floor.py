@@ -15,7 +15,7 @@ from firmware.update.bundle import BundleError, Refusal
 from firmware.update.floor import FLEET, VersionFloor, make_permit
 from firmware.update.keys import Keyring, write_private_key
 from firmware.update.slots import SlotManager
-from tests.tech.conftest import HARDWARE, MakeBundle
+from tests.update.conftest import HARDWARE, MakeBundle
 
 
 def upgraded(tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring) -> SlotManager:

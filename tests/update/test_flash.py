@@ -6,6 +6,7 @@ import queue
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,7 +18,7 @@ from firmware.tech.home import DeviceHome
 from firmware.update.flasher import Flasher
 from firmware.update.floor import make_permit
 from firmware.update.receiver import serve_session
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import ACCESS_KEY, MakeBundle
 
 
 class MemoryChannel:
@@ -84,15 +85,8 @@ class MemoryDevice:
             thread.join(timeout=10)
 
 
-def flasher(path: Path, device: MemoryDevice, **kw: object) -> Flasher:
-    return Flasher(
-        path,
-        ACCESS_KEY,
-        connect=device.connect,
-        retry_delay=0,
-        chunk=512,  # type: ignore[arg-type]
-        **kw,
-    )
+def flasher(path: Path, device: MemoryDevice, **kw: Any) -> Flasher:
+    return Flasher(path, ACCESS_KEY, connect=device.connect, retry_delay=0, chunk=512, **kw)
 
 
 def test_flash_installs_into_the_trial_slot(device_home: DeviceHome, make_bundle: MakeBundle) -> None:
@@ -145,7 +139,7 @@ def test_device_refuses_before_any_payload_byte(
     device_home: DeviceHome, make_bundle: MakeBundle, build: dict[str, object], code: str
 ) -> None:
     device = MemoryDevice(device_home, [])
-    outcome = flasher(make_bundle(**build), device).flash("memory://")  # type: ignore[arg-type]
+    outcome = flasher(make_bundle(**build), device).flash("memory://")
     device.join()
     assert outcome.status == "refused" and outcome.exit_code == ExitCode.REFUSED
     assert outcome.message.startswith(code) and outcome.bytes_sent == 0
@@ -192,7 +186,7 @@ def test_wrong_access_key_is_refused_at_the_handshake(device_home: DeviceHome, m
         make_bundle("1.1.0"),
         bytes(32),
         connect=device.connect,
-        retries=3,  # type: ignore[arg-type]
+        retries=3,
         retry_delay=0,
     ).flash("memory://")
     device.join()

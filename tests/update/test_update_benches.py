@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(module: str, out: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--quick", "--out", str(out)],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+from tests.bench.quick import run_quick
 
 
 @pytest.mark.slow
 def test_flash_bench_quick_flashes_a_delta_and_a_full_bundle_and_judges_the_goals(tmp_path: Path) -> None:
-    result = run("bench.flash", tmp_path)
+    result = run_quick("bench.flash", tmp_path)
     assert "/" in result.stdout and "bytes (100%)" in result.stdout  # the progress line
     report = json.loads((tmp_path / "flash.json").read_text())
     assert report["command"] == "python -m bench.flash --quick"
@@ -40,7 +25,7 @@ def test_flash_bench_quick_flashes_a_delta_and_a_full_bundle_and_judges_the_goal
 
 @pytest.mark.slow
 def test_prompt_codecs_bench_quick_shows_bytes_beside_quality(tmp_path: Path) -> None:
-    run("bench.prompt_codecs", tmp_path)
+    run_quick("bench.prompt_codecs", tmp_path)
     report = json.loads((tmp_path / "prompt_codecs.json").read_text())
     flac = next(c for c in report["codecs"] if c["codec"].startswith("FLAC"))
     assert flac["bit_exact"] == report["prompts"] and flac["bytes"] < report["wav_bytes"]

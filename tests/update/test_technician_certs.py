@@ -18,13 +18,12 @@ from firmware.tech.home import DeviceHome
 from firmware.tech.revocations import REVOCATIONS
 from firmware.update.tech_certs import technician_problem
 from sim.central.db import CentralDB
-from tests.tech.conftest import MakeBundle
-from tests.tech.test_flash_tls import (  # noqa: F401  (fixtures)
+from tests.update.conftest import MakeBundle
+from tests.update.test_flash_tls import (  # noqa: F401  (fixtures)
     central,
     device_creds,
     flash,
     invoke,
-    key_file,
     laptop_creds,
     tls_device,
 )
@@ -39,6 +38,7 @@ def der(creds: Credentials) -> bytes:
 def no_purpose_certificate() -> bytes:
     """CA-signed, with no extended key usage at all (what a device accepted for flashing before)."""
     ca_key = serialization.load_pem_private_key(AUTHORITY.key_pem.encode(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey), type(ca_key)  # the CA key is P-256
     ca = x509.load_pem_x509_certificate(AUTHORITY.cert_pem.encode())
     now = datetime.datetime.now(datetime.UTC)
     cert = (
@@ -50,7 +50,7 @@ def no_purpose_certificate() -> bytes:
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(ca_key, hashes.SHA256())
-    )  # type: ignore[arg-type]
+    )
     return cert.public_bytes(serialization.Encoding.DER)
 
 

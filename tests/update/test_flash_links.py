@@ -20,30 +20,18 @@ from click.testing import CliRunner
 from firmware.cli import main
 from firmware.errors import ExitCode
 from firmware.tech.home import DeviceHome
-from firmware.update.receiver import serve, serve_tcp
+from firmware.update.receiver import serve
 from hal.link import TcpListener
 from sim.serial_cable import Faults, SerialCable
-from tests.tech.conftest import ACCESS_KEY, MakeBundle
+from tests.update.conftest import ACCESS_KEY, MakeBundle, receiver_on
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "technician.key"
-    path.write_text(ACCESS_KEY.hex())
-    return path
-
-
-@pytest.fixture
 def tcp_device(device_home: DeviceHome) -> Iterator[str]:
-    listener = TcpListener("tcp://127.0.0.1:0")
-    stop = threading.Event()
-    thread = threading.Thread(target=serve_tcp, args=(listener, device_home, stop, 5.0))
-    thread.start()
-    yield f"tcp://127.0.0.1:{listener.port}"
-    stop.set()
-    thread.join(timeout=10)
+    with receiver_on(TcpListener("tcp://127.0.0.1:0"), device_home) as url:
+        yield url
 
 
 def flash(*args: str | Path) -> tuple[int, str, str]:
