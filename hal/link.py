@@ -117,9 +117,9 @@ class SerialLink:
 
 def _peer_common_name(sock: ssl.SSLSocket) -> str:
     for rdn in (sock.getpeercert() or {}).get("subject", ()):
-        for field, value in rdn:
-            if field == "commonName":
-                return str(value)
+        for attribute in rdn:  # (name, value) pairs
+            if attribute[0] == "commonName":
+                return str(attribute[1])
     return ""
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import sounddevice as sd
 import soxr
 
-from hal.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
+from hal.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame, to_int16
 from hal.clock import Clock, TimerHandle
 from hal.driver import EventSink
 from hal.events import AudioXrun
@@ -41,10 +41,6 @@ def _device_id(device: str | None) -> int | str | None:
     if device is None or device == "":
         return None
     return int(device) if device.isdigit() else device
-
-
-def _to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * FULL_SCALE), -32768, 32767).astype(np.int16)
 
 
 class _SampleQueue:
@@ -252,7 +248,7 @@ class SoundDeviceAudioPort:
         """(input, output) latency of the open stream in seconds, as PortAudio reports it."""
         if self._stream is None:
             raise RuntimeError("audio port not started")
-        return tuple(self._stream.latency)  # type: ignore[return-value]
+        return tuple(self._stream.latency)
 
     def _frames(self, device_samples: int) -> int:
         return math.ceil(device_samples / self._device_frame)
@@ -328,6 +324,6 @@ class SoundDeviceAudioPort:
         for i in range(whole):
             after = len(pending) - (i + 1) * FRAME_SAMPLES  # 8 kHz samples captured after this frame ends
             at = self._smooth(block_end - (after + FRAME_SAMPLES) / SAMPLE_RATE)
-            frame = _to_int16(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            frame = to_int16(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] * FULL_SCALE)
             self._emit(AudioFrame(at, "mic", frame))
         self._captured = pending[whole * FRAME_SAMPLES :].copy()

@@ -87,7 +87,7 @@ class KioskMachine:
     ) -> None:
         """`timings` is the device config's `[kiosk]` section; `pin_digits` the facility's PIN policy (min, max)."""
         self.device_id = device_id
-        self.timings = timings or KioskSection.model_validate({})
+        self.timings = timings or KioskSection()
         self.pin_min_digits, self.pin_max_digits = pin_digits
         self._new_key = new_key
         self._default_language: Language = language

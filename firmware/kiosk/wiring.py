@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware.config import Config
-from firmware.device import DeviceError, Devices, Installed, Platform, store_path
+from firmware.device import DeviceError, Devices, Installed, Platform
 from firmware.ids import new_id
 from firmware.kiosk.client import PurchaseClient, WorkerThread
 from firmware.kiosk.ledger import KioskLedger
@@ -47,8 +47,8 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     the configured printer."""
     installed = KioskInstalled()
     try:
-        store = platform.store or Store(store_path(config))
-        ledger_store = store if platform.store is not None else Store(store_path(config))
+        store = platform.store or Store(config.paths.store_path)
+        ledger_store = store if platform.store is not None else Store(config.paths.store_path)
         service = platform.purchase_service
         if service is None:
             from firmware.kiosk.sync_service import SyncPurchaseService

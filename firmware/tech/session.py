@@ -13,13 +13,13 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from firmware.commands import Command
 from firmware.config import Config
+from firmware.files import TECHNICIAN_CODE_FILE
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.tech import checks
@@ -169,7 +169,7 @@ def wire(
         if locked_s is not None:  # locked before a restart: the code is not even checked
             runtime.post(CodeChecked(clock.now(), False, 0, locked_s))
             return
-        path = home.etc / "technician-code.json"
+        path = home.etc / TECHNICIAN_CODE_FILE
         try:
             verifier = json.loads(path.read_text(encoding="utf-8"))
             # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
@@ -238,15 +238,9 @@ def attach(
     return session
 
 
-#: The store file technician mode records to: the device store that sync uploads from (firmware/sync/cli.py).
-STORE_FILE = "ringfence.sqlite"
-
-
 def device_home(config: Config) -> DeviceHome:
     """Where the technician code verifier and the slots are: paths.home, else the data_dir's parent."""
-    if config.paths.home:
-        return DeviceHome(Path(config.paths.home))
-    return DeviceHome(Path(config.paths.data_dir).resolve().parent)
+    return DeviceHome(config.paths.home_dir)
 
 
 def attach_to_device(
@@ -261,7 +255,7 @@ def attach_to_device(
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
     on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language.
     `wall` is the platform's (the simulator's); None: the system's, read once here."""
-    store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
+    store = store or Store(config.paths.store_path)
 
     def say(text: str) -> None:
         runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})

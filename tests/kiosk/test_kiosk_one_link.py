@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.device import Assembly, Platform, build, sim_devices, store_path
+from firmware.device import Assembly, Platform, build, sim_devices
 from firmware.kiosk.messages import FetchAccount, SubmitPurchase
 from firmware.kiosk.wiring import KioskInstalled
 from firmware.runtime import Record
@@ -46,7 +46,7 @@ class SerialKiosk:
             link={"url": self.cable.end_b},
             sync={"interval_s": 3600, "soon_s": 0.1, "timeout_s": 5},
         )
-        store = Store(store_path(config))
+        store = Store(config.paths.store_path)
         self.creds = self.central.enroll(KIOSK)
         save_identity(store, self.creds)
         store.close()
