@@ -53,7 +53,7 @@ SLOT_MANIFEST = BUNDLE_HEADER_FILE
 BOOT_STATE = "boot.json"
 BOOT_STATE_COPY = "boot.copy.json"
 Checkpoint = Callable[[str], None]
-Audit = Callable[[str, dict[str, Any]], None]
+Audit = Callable[[str, dict[str, Any]], object]  # what it returns (an entry id) is not used
 
 
 class SlotError(RuntimeError):
