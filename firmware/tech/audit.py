@@ -47,7 +47,7 @@ class AuditLog:
         self.store = store
         self.outbox = Outbox(store)
 
-    def record(self, kind: str, detail: dict[str, Any]) -> None:
+    def record(self, kind: str, detail: dict[str, Any]) -> str:
         _check_no_secrets(detail)
         entry_id = new_id()
         at = utc_now()
@@ -55,6 +55,7 @@ class AuditLog:
         with self.store.transaction() as db:
             db.execute("INSERT INTO tech_audit (id, at, kind, detail) VALUES (?, ?, ?, ?)", (entry_id, at, kind, text))
             self.outbox.add(db, f"tech.{kind}", {"audit_id": entry_id, **detail}, created_at=at)
+        return entry_id
 
     def entries(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = "SELECT id, at, kind, detail FROM tech_audit"
