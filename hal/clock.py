@@ -147,8 +147,20 @@ class StartedClock:
         self._stopped = True
 
 
-def wall_clock(clock: Clock) -> Callable[[float], datetime]:
+class WallClock:
+    """Clock seconds to aware datetimes: the rules need the date and time of day (schedules, holidays)."""
+
+    def __init__(self, base: datetime, base_clock_s: float = 0.0) -> None:
+        if base.tzinfo is None:
+            raise ValueError(f"wall clock base {base.isoformat()} needs a time zone")
+        self.base = base
+        self.base_clock_s = base_clock_s
+
+    def __call__(self, at: float) -> datetime:
+        return self.base + timedelta(seconds=at - self.base_clock_s)
+
+
+def wall_clock(clock: Clock) -> WallClock:
     """A clock's seconds as the system's date and time (aware, UTC): the wall clock is read once, here, and from
     then on told by `clock`, so that dates (lockouts, schedules) follow the same time as the events."""
-    base, base_s = datetime.now(UTC), clock.now()
-    return lambda at: base + timedelta(seconds=at - base_s)
+    return WallClock(datetime.now(UTC), clock.now())

@@ -18,7 +18,6 @@ import tomli_w
 from firmware.config import Config
 from firmware.handset.machine import HandsetFlow
 from firmware.handset.policy import PolicyError, Timing, load_timing
-from firmware.handset.services import WallClock
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, validate_rules
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
@@ -26,7 +25,7 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort, to_int16
-from hal.clock import VirtualClock
+from hal.clock import VirtualClock, WallClock
 from sim.network import sound
 
 #: The simulated central server's PIN key (a test secret, never a real one).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +57,6 @@ def refusal_scope(refusal: Refusal, call_type: str) -> str:
     if refusal.reason in CALL_TYPE_REFUSALS:
         return "call_type"
     return "number"
-
-
-class WallClock:
-    """Clock seconds to aware datetimes: the rules need the date and time of day (schedules, holidays)."""
-
-    def __init__(self, base: datetime, base_clock_s: float = 0.0) -> None:
-        if base.tzinfo is None:
-            raise ValueError(f"wall clock base {base.isoformat()} needs a time zone")
-        self.base = base
-        self.base_clock_s = base_clock_s
-
-    def __call__(self, at: float) -> datetime:
-        return self.base + timedelta(seconds=at - self.base_clock_s)
 
 
 class CallServices:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from firmware.config import Config
@@ -13,13 +13,13 @@ from firmware.handset.far_end import dsp_detectors
 from firmware.handset.machine import HandsetFlow
 from firmware.handset.policy import FlowPolicy, load_timing
 from firmware.handset.recorder import Recorder
-from firmware.handset.services import CallServices, WallClock
+from firmware.handset.services import CallServices
 from firmware.prompts.catalog import shipped
 from firmware.rules.facility import FacilityRules, load_rules
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
 from firmware.store import Store
-from hal.clock import Clock
+from hal.clock import wall_clock
 
 RECORDINGS_DIR = "recordings"
 
@@ -38,11 +38,6 @@ def flow_policy(config: Config, rules: FacilityRules) -> FlowPolicy:
 
 def handset_flow(config: Config) -> HandsetFlow:
     return HandsetFlow(flow_policy(config, load_rules(config.paths.rules or None)), shipped(), dsp_detectors)
-
-
-def system_wall(clock: Clock) -> Callable[[float], datetime]:
-    """The device's wall clock, anchored once to its monotonic clock."""
-    return WallClock(datetime.now(UTC), clock.now())
 
 
 def install(
@@ -82,6 +77,6 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         line.send,
         line.dial,
         line.hang_up,
-        platform.wall or system_wall(runtime.clock),
+        platform.wall or wall_clock(runtime.clock),
     )
     return Installed()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.commands import CancelTimer, Command, Log, StartTimer, TimerExpired
 from hal.events import Event
 
 TIMER = "sync.next"
@@ -66,7 +66,7 @@ class RunSync(Command):
 
 
 @dataclass(frozen=True)
-class SyncRetry(Command):
+class SyncRetry(Log):
     """The last session failed; the next starts at `at_ms` (clock ms)."""
 
     failures: int
@@ -75,7 +75,7 @@ class SyncRetry(Command):
 
 
 @dataclass(frozen=True)
-class SyncOverdue(Command):
+class SyncOverdue(Log):
     """No session has succeeded for `since_s` seconds: the device runs on its cache and offline bounds."""
 
     since_s: float

@@ -29,8 +29,6 @@ from firmware.sync.identity import NoIdentity, load_identity
 from firmware.sync.schedule import (
     RunSync,
     SyncFinished,
-    SyncOverdue,
-    SyncRetry,
     SyncSchedule,
     SyncStep,
     SyncTiming,
@@ -86,8 +84,6 @@ class SyncService:
         # Through the worker: a session starts after every commit asked for before it (a record that woke the
         # sync is in the outbox when the session reads it).
         runtime.offload(RunSync, lambda command: self._jobs.put(command.reason))
-        for report in (SyncRetry, SyncOverdue):  # the log line is the whole of it
-            runtime.on(report, lambda command: None)
         runtime.observe(self._watch)
 
     def start(self) -> None:
