@@ -174,17 +174,29 @@ def run_once(
         register(m.StartRecording, recorder.start)
         register(m.RecordFrames, recorder.frames)
         register(m.StopRecording, recorder.stop)
-        register(FinaliseRecording, lambda c: recorder.finalise(c.call_id))
-        register(
-            CommitRecord,
-            lambda c: outbox.append("cdr", {"call_id": c.call_id, "seconds": 312, "number": "+15550100", "cents": 75}),
-        )
+
+        def finalise(command: FinaliseRecording) -> None:
+            recorder.finalise(command.call_id)
+
+        def commit(command: CommitRecord) -> None:
+            outbox.append("cdr", {"call_id": command.call_id, "seconds": 312, "number": "+15550100", "cents": 75})
+
+        register(FinaliseRecording, finalise)
+        register(CommitRecord, commit)
         handling: list[float] = []
         plays: list[float] = []
         callbacks: list[float] = []
         underruns = [0]
         capture_lost = [0]
-        port = SoundDeviceAudioPort(clock, None, samplerate)
+
+        class TimedPort(SoundDeviceAudioPort):
+            """The port, noting when each PortAudio callback starts."""
+
+            def _callback(self, *args: Any) -> None:
+                callbacks.append(time.perf_counter())
+                super()._callback(*args)
+
+        port = TimedPort(clock, None, samplerate)
 
         def play(samples: np.ndarray) -> None:
             plays.append(time.perf_counter())
@@ -203,13 +215,6 @@ def run_once(
                     capture_lost[0] += event.frames
             runtime.post(event)
 
-        callback = port._callback
-
-        def timed_callback(*args: Any) -> None:
-            callbacks.append(time.perf_counter())
-            callback(*args)
-
-        port._callback = timed_callback  # type: ignore[method-assign]
         stop = threading.Event()
         loop = threading.Thread(target=runtime.run_realtime, args=(stop, 0.01), name="runtime")
         loop.start()

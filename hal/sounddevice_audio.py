@@ -267,7 +267,8 @@ class SoundDeviceAudioPort:
         """(input, output) latency of the open stream in seconds, as PortAudio reports it."""
         if self._stream is None:
             raise RuntimeError("audio port not started")
-        return tuple(self._stream.latency)  # type: ignore[return-value]
+        capture, playback = self._stream.latency
+        return float(capture), float(playback)
 
     def _frames(self, device_samples: int) -> int:
         return math.ceil(device_samples / self._device_frame)
@@ -288,7 +289,7 @@ class SoundDeviceAudioPort:
             if self._expected_adc is not None and first > self._expected_adc:
                 lost = max(lost, round((first - self._expected_adc) * self.samplerate))
             self._emit(AudioXrun(now, "capture", self._frames(lost), "overrun"))
-        if status.output_underflow:
+        if status.output_underflow and self._playing:  # between playbacks the card was due silence anyway
             self._emit(AudioXrun(now, "playback", self._frames(frames), "underrun"))
         self._expected_adc = first + frames / self.samplerate
         self._fill(outdata, frames, now)
