@@ -14,7 +14,7 @@ import math
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,6 +26,7 @@ from firmware.dsp.tones import sines, to_int16
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import AudioXrun, Event
+from tests.waiting import wait_for
 
 if TYPE_CHECKING:
     from hal.sounddevice_audio import SoundDeviceAudioPort
@@ -83,14 +84,6 @@ def port_factory(pulse_null_sink: None) -> Iterator[PortFactory]:
     yield make
     for port in opened:
         port.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Wait until `condition` holds; a loaded machine makes it take longer, never makes it false."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"after {timeout_s:g} s: {what}"
-        time.sleep(0.01)
 
 
 def frames_of(samples: np.ndarray) -> list[np.ndarray]:
