@@ -343,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.finalise_minutes = 4.0, 5.0
+        args.seconds, args.finalise_minutes = 3.0, 2.0
     start_audio()
     runs = {
         name: run_once(offloaded, disk, args.seconds, args.commit_every, args.finalise_minutes, args.samplerate)
