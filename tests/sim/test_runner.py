@@ -1,13 +1,16 @@
 """`ringfence sim run`: scenarios in virtual time, JSON lines out, deterministic, clear errors."""
 
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from firmware.cli import main
 from sim import runner
 from sim.scenario import ScenarioError, parse
 
@@ -64,10 +67,16 @@ def test_unmet_expectation_fails_with_the_pattern(tmp_path: Path) -> None:
     ],
 )
 def test_bad_scenarios_give_one_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    # In this process (the command as `python -m firmware` runs it, less a second of interpreter start-up per case);
+    # test_missing_scenario_file and the others run it as its own process. An uncaught error exits 1, not 2.
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = ringfence("sim", "run", str(path), "--data-dir", str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 2
+    umask = os.umask(0o077)  # the command sets its own; the tests after this one keep theirs
+    try:
+        result = CliRunner().invoke(main, ["sim", "run", str(path), "--data-dir", str(tmp_path)])
+    finally:
+        os.umask(umask)
+    assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ringfence: error: ")
     assert expected in lines[0]
