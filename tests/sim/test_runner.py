@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from firmware.cli import main
 from sim import runner
 from sim.scenario import ScenarioError, parse
+from tests.sim.conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,15 +142,18 @@ def test_scenario_cannot_name_unknown_config(tmp_path: Path) -> None:
         runner.run(scenario, tmp_path)
 
 
-def test_fresh_starts_a_new_device_every_run(tmp_path: Path) -> None:
+def test_fresh_starts_a_new_device_every_run(tmp_path: Path, demo_run: DemoRun) -> None:
     """The demo refuses a second call within the facility's minimum wait on the same device; --fresh is a new one."""
-    demo = ROOT / "sim/scenarios/demo-call.toml"
+    assert demo_run.returncode == 0, demo_run.stderr
     data = tmp_path / "sim"
-    runs = [ringfence("sim", "run", "--fresh", "--data-dir", str(data), str(demo), cwd=tmp_path) for _ in range(2)]
-    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
-    assert runs[0].stdout == runs[1].stdout
-    again = ringfence("sim", "run", "--data-dir", str(data), str(demo), cwd=tmp_path)
+    shutil.copytree(demo_run.data_dir, data)  # the device after one demo call
+    demo = str(ROOT / "sim/scenarios/demo-call.toml")
+    again = ringfence("sim", "run", "--data-dir", str(data), demo, cwd=tmp_path)
     assert again.returncode == 1 and "refuse.min_wait" in again.stdout
+    fresh = ringfence("sim", "run", "--fresh", "--data-dir", str(data), demo, cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    # The same call as on the new device the first run had (the audio file's path names each run's directory).
+    assert fresh.stdout.replace(str(data), "<data>") == demo_run.stdout.replace(str(demo_run.data_dir), "<data>")
 
 
 def test_fresh_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:
