@@ -157,8 +157,13 @@ def test_the_event_loop_beats_while_it_turns_and_stops_beating_when_a_handler_ha
     os.set_blocking(read, False)
     runtime = Runtime(MonotonicClock(), [Flow()])
     hang, hung = threading.Event(), threading.Event()
-    # A blocking handler left on the loop: the loop hangs.
-    runtime.on(Commit, lambda command: (hung.set(), hang.wait(10)))
+
+    def blocking(_command: Commit) -> None:
+        """A blocking handler left on the loop: the loop hangs."""
+        hung.set()
+        hang.wait(10)
+
+    runtime.on(Commit, blocking)
     stop = threading.Event()
     loop = threading.Thread(target=runtime.run_realtime, args=(stop, 0.01, PipeHeartbeat(write, every_s=0.05)))
     loop.start()
