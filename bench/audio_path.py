@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from firmware.commands import Command
+from firmware.files import STORE_FILE
 from firmware.handset import messages as m
 from firmware.handset.recorder import CHANNELS, SAMPLE_BYTES, Recorder
 from firmware.runtime import Runtime
@@ -163,7 +164,7 @@ def run_once(
     with tempfile.TemporaryDirectory(prefix="bench-audio-path-") as scratch:
         data = Path(scratch)
         long_journal(data / "recordings", finalise_minutes)
-        store = Store(data / "ringfence.sqlite")
+        store = Store(data / STORE_FILE)
         outbox = Outbox(store)
         recorder = Recorder(data / "recordings", sync_every_frames=SAMPLE_RATE // FRAME_SAMPLES)
         clock = MonotonicClock()

@@ -26,7 +26,7 @@ import numpy as np
 from bench import spandsp
 from bench.speech_corpus import Recording, false_detections, recordings, through_line
 from firmware.dsp.dtmf import DtmfReceiver, detect
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.dtmf_signals import DigitSpec, random_digits, score
 
 RESULTS = Path(__file__).with_name("results")
@@ -74,7 +74,7 @@ def under_dial_tone(trials: int = 6) -> dict[str, int]:
             on = (t >= 0.3) & (t < 0.3 + rng.uniform(0.045, 0.1))
             x = dial_amp * (np.sin(2 * np.pi * 350 * t + ph[0]) + np.sin(2 * np.pi * 440 * t + ph[1]))
             x += key_amp * (np.sin(2 * np.pi * low * t + ph[2]) + np.sin(2 * np.pi * high * t + ph[3])) * on
-            samples = np.round(x).astype(np.int16)
+            samples = to_int16(x)
             out["keys"] += 1
             out["ours"] += [d for d, _ in ours_batch(samples)] == [digit]
             out["spandsp"] += [d for d, _ in theirs(samples)] == [digit]

@@ -19,9 +19,7 @@ Results: bench/results/flash.json, flash.md and flash.png (or --out DIR).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -40,7 +38,8 @@ from typing import Self
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.tech.home import DeviceHome, Identity
+from bench.stats import pyplot, save_figure, write_results
+from firmware.tech.home import DeviceHome
 from firmware.update import bundle as bundle_mod
 from firmware.update import receiver
 from firmware.update.assets import asset_files, strip_prompts
@@ -49,7 +48,9 @@ from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from hal.link import TcpListener
+from sim.bench_device import bench_device
 from sim.serial_cable import SerialCable
+from sim.tcp_proxy import ProxyFaults, TcpFaultProxy
 
 RESULTS = Path(__file__).parent / "results"
 HARDWARE = "x86-bench-v1"  # a PC board: the locked wheels are built for this machine
@@ -133,23 +134,7 @@ def changed_copy(source: Path, out: Path, edit: bool) -> Path:
 
 
 def device(root: Path, keyring: Keyring) -> DeviceHome:
-    home = DeviceHome(root)
-    home.etc.mkdir(parents=True, exist_ok=True)
-    home.identity_path.write_text(
-        Identity(
-            device_id="bench",
-            hardware=HARDWARE,
-            role="handset",
-            facility="bench",
-            housing_unit="A",
-            central_url="tcp://127.0.0.1:1",
-            sync_key_id="0" * 16,
-            provisioned_at="2026-01-01T00:00:00+00:00",
-        ).model_dump_json()
-    )
-    keyring.save(home.keyring_path)
-    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
-    return home
+    return bench_device(root, keyring, HARDWARE, ACCESS_KEY, device_id="bench")
 
 
 class InstallTimer:
@@ -172,7 +157,7 @@ class InstallTimer:
             finally:
                 timer.unpack_seconds += time.monotonic() - started
 
-        receiver.unpack_wheels = timed_unpack  # type: ignore[assignment]
+        receiver.unpack_wheels = timed_unpack
 
         def timed(self: receiver.FlashReceiver, blob_id: str) -> object:
             started = time.monotonic()
@@ -186,49 +171,13 @@ class InstallTimer:
 
     def __exit__(self, *_: object) -> None:
         receiver.FlashReceiver._install = self._real  # type: ignore[method-assign]
-        receiver.unpack_wheels = self._unpack  # type: ignore[assignment]
+        receiver.unpack_wheels = self._unpack
 
 
-class PacedRelay:
-    """A TCP relay that holds every byte for its time at `bits_per_s`: a loopback link with a real rate."""
-
-    def __init__(self, target_port: int, bits_per_s: int) -> None:
-        self.rate = bits_per_s / 8
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.target = target_port
-        self.wire = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
-        free = time.monotonic()
-        try:
-            while data := source.recv(65536):
-                free = max(free, time.monotonic()) + len(data) / self.rate
-                delay = free - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                sink.sendall(data)
-                self.wire += len(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.server.close()
+def paced_relay(target_port: int) -> TcpFaultProxy:
+    """A loopback link that holds every byte for its time at TCP_BITS_PER_S, both ways."""
+    rate = TCP_BITS_PER_S / 8
+    return TcpFaultProxy(target_port, ProxyFaults(rate=rate, upstream_rate=rate))
 
 
 def progress_line(label: str) -> Callable[[int, int], None]:
@@ -304,20 +253,20 @@ def tcp_run(path: Path, home: DeviceHome, label: str) -> tuple[float, float, flo
     stop = threading.Event()
     thread = threading.Thread(target=receiver.serve_tcp, args=(listener, home, stop, 30.0), daemon=True)
     thread.start()
-    relay = PacedRelay(listener.port, TCP_BITS_PER_S)
+    relay = paced_relay(listener.port)
     try:
         seconds, install, unpack = flash_once(path, f"tcp://127.0.0.1:{relay.port}", label)
     finally:
         stop.set()
         thread.join(timeout=0.5)  # a daemon thread: it may still wait out its session timeout
         relay.close()
-    return seconds, install, unpack, relay.wire
+    return seconds, install, unpack, relay.bytes_passed
 
 
 def tcp_raw(path: Path) -> tuple[float, int]:
     """The peer: the file sent over the same paced TCP link with sendall, read to the end."""
     server = socket.create_server(("127.0.0.1", 0))
-    relay = PacedRelay(server.getsockname()[1], TCP_BITS_PER_S)
+    relay = paced_relay(server.getsockname()[1])
     data = path.read_bytes()
     received = bytearray()
 
@@ -340,7 +289,7 @@ def tcp_raw(path: Path) -> tuple[float, int]:
     relay.close()
     if bytes(received[: len(data)]) != data:
         raise RuntimeError("raw TCP copy lost bytes")
-    return seconds, relay.wire
+    return seconds, relay.bytes_passed
 
 
 def cdc_delta(base: bytes, target: bytes, avg: int) -> int:
@@ -492,7 +441,6 @@ def goals(rows: list[Row]) -> list[str]:
 
 
 def report(rows: list[Row], sizes: list[DeltaSize], out: Path, command: str) -> list[str]:
-    out.mkdir(parents=True, exist_ok=True)
     verdicts = goals(rows)
     data = {
         "command": command,
@@ -502,7 +450,6 @@ def report(rows: list[Row], sizes: list[DeltaSize], out: Path, command: str) -> 
         "rows": [{**asdict(r), "fraction_of_line_rate": round(r.fraction, 4)} for r in rows],
         "delta_sizes": [asdict(d) for d in sizes],
     }
-    (out / "flash.json").write_text(json.dumps(data, indent=2) + "\n")
     intro = (
         f"Serial: {BAUD} baud 8N1 through a paced pty pair; TCP: loopback paced to {TCP_BITS_PER_S / 1e6:g}"
         " Mbit/s. Transfer: from the first message to the device's acknowledgement of the last byte; install:"
@@ -545,21 +492,13 @@ def report(rows: list[Row], sizes: list[DeltaSize], out: Path, command: str) -> 
         "|---|---:|---:|",
     ]
     lines += [f"| {d.method} | {d.bytes} | {d.seconds:.1f} |" for d in sizes]
-    (out / "flash.md").write_text("\n".join(lines) + "\n")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return verdicts
-    fig, ax = plt.subplots(figsize=(9, 4))
+    write_results(out, "flash", data, "\n".join(lines))
+    fig, ax = pyplot().subplots(figsize=(9, 4))
     ax.barh([d.method for d in sizes], [d.bytes / 1024 for d in sizes])
     ax.set_xscale("log")
     ax.set_xlabel("KiB to send for the typical update (log scale)")
     ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "flash.png", dpi=120)
+    save_figure(fig, out / "flash.png", dpi=120)
     return verdicts
 
 

@@ -18,7 +18,7 @@ Writes bench/results/hal.json, hal.md and hal.png.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import random
 import statistics
@@ -35,6 +35,7 @@ from typing import Any
 import click
 import numpy as np
 
+from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.runtime import Runtime
 from hal.clock import MonotonicClock, VirtualClock
 from hal.events import Event, KeyDown
@@ -116,7 +117,7 @@ def ours(edges: Edges) -> str:
     events: list[Event] = []
     hook.start(events.append)
     for at, on_hook in edges:
-        clock.call_at(at / 1000, lambda on=on_hook: hook.raw_edge(on))
+        clock.call_at(at / 1000, functools.partial(hook.raw_edge, on_hook))
     clock.advance_to(10.0)
     return label([e.kind for e in events if e.kind != "off_hook"])
 
@@ -297,18 +298,13 @@ def latency_gpiozero_button() -> list[float]:
     return _with_runtime(body)
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    a = np.array(samples)
-    return {f"p{p}": round(float(np.percentile(a, p)), 3) for p in (50, 90, 99)} | {"max": round(float(a.max()), 3)}
-
-
 def key_latency() -> dict[str, Any]:
     runs = {
         "sim_keypad": latency_sim_keypad(),
         "gpio_matrix_scan_5ms": latency_gpio_matrix(),
         "gpiozero_button_no_debounce": latency_gpiozero_button(),
     }
-    return {"samples": runs, "percentiles_ms": {k: percentiles(v) for k, v in runs.items()}}
+    return {"samples": runs, "percentiles": {k: percentiles(v, (50, 90, 99)) for k, v in runs.items()}}
 
 
 # -- 3. start-up and memory -------------------------------------------------------------------------------------
@@ -438,8 +434,8 @@ def markdown(results: dict[str, Any]) -> str:
         "| path | p50 | p90 | p99 | max |",
         "|---|---|---|---|---|",
     ]
-    for name, p in results["key_latency"]["percentiles_ms"].items():
-        lines.append(f"| {name} | {p['p50']} | {p['p90']} | {p['p99']} | {p['max']} |")
+    for name, p in results["key_latency"]["percentiles"].items():
+        lines.append(f"| {name} | {p['p50_ms']} | {p['p90_ms']} | {p['p99_ms']} | {p['max_ms']} |")
     s = results["startup"]
     ours_s, bare_s = s["ringfence_sim_run"], s["python_bare"]
     lines += [
@@ -468,12 +464,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 4.5))
     names = list(results["hook"])
     x = np.arange(len(names))
     width = 0.8 / len(CLASSIFIERS)
@@ -497,8 +488,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     right.set_ylabel("fraction of key presses")
     right.set_title("Key-to-event latency (MonotonicClock)")
     right.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 @click.command()
@@ -522,8 +512,11 @@ def main(quick: bool, out: Path) -> None:
         )
     print("key-to-event latency...", flush=True)
     results["key_latency"] = key_latency()
-    for name, p in results["key_latency"]["percentiles_ms"].items():
-        print(f"  {name:28s} p50 {p['p50']:7.3f} ms  p90 {p['p90']:7.3f}  p99 {p['p99']:7.3f}  max {p['max']:7.3f}")
+    for name, p in results["key_latency"]["percentiles"].items():
+        print(
+            f"  {name:28s} p50 {p['p50_ms']:7.3f} ms  p90 {p['p90_ms']:7.3f}  p99 {p['p99_ms']:7.3f}"
+            f"  max {p['max_ms']:7.3f}"
+        )
     print("start-up and memory...", flush=True)
     results["startup"] = startup()
     s = results["startup"]
@@ -533,8 +526,7 @@ def main(quick: bool, out: Path) -> None:
         f"  ratio wall {ratio(s['ringfence_sim_run']['wall_s_median'], s['python_bare']['wall_s_median'])}x"
         f"  memory {ratio(s['ringfence_sim_run']['peak_rss_mib_median'], s['python_bare']['peak_rss_mib_median'])}x"
     )
-    (out / "hal.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "hal.md").write_text(markdown(results))
+    write_results(out, "hal", results, markdown(results))
     plot(results, out / "hal.png")
     print(f"wrote {out / 'hal.json'}, hal.md, hal.png")
 

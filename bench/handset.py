@@ -14,8 +14,6 @@ on the simulator's devices and writes bench/results/handset.json and handset.md.
 
 from __future__ import annotations
 
-import json
-import statistics
 import subprocess
 import tempfile
 import time
@@ -26,6 +24,7 @@ import click
 import numpy as np
 
 from bench import spandsp
+from bench.stats import percentiles, write_results
 from firmware.handset.far_end import dsp_detectors
 from firmware.runtime import Runtime
 from hal.audio import FRAME_SAMPLES
@@ -92,11 +91,7 @@ def key_to_prompt(repeats: int) -> dict[str, dict[str, float]]:
 
         with tempfile.TemporaryDirectory() as tmp:
             runner.run(parse(_call(5.0, audio=False), "bench"), Path(tmp), observe)
-    return {
-        name: {"median_ms": statistics.median(v), "p95_ms": float(np.percentile(v, 95)), "max_ms": max(v), "n": len(v)}
-        for name, v in samples.items()
-        if v
-    }
+    return {name: percentiles(v, (50, 95)) for name, v in samples.items() if v}
 
 
 def connected_call_cpu(talk_s: float) -> dict[str, float]:
@@ -144,7 +139,7 @@ def twenty_minute_call() -> dict[str, float]:
         return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
-def dsp_both_legs(seconds: float) -> dict[str, float]:
+def dsp_both_legs(seconds: float) -> dict[str, float | str]:
     far = corpus_audio("plain", 3, 0)
     near = corpus_audio("plain", 4, 0)
     reps = int(np.ceil(seconds * 8000 / min(len(far), len(near))))
@@ -158,7 +153,7 @@ def dsp_both_legs(seconds: float) -> dict[str, float]:
         detectors.progress.feed(far[i : i + FRAME_SAMPLES], at)
         detectors.mouthpiece_dtmf.feed(near[i : i + FRAME_SAMPLES], at)
     ours = time.process_time() - started
-    result = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
+    result: dict[str, float | str] = {"audio_s": seconds, "ours_cpu_s": ours, "ours_share_of_one_core": ours / seconds}
     try:
         peer = sum(spandsp.run(mode, leg).seconds for mode, leg in (("dtmf", far), ("dtmf", near), ("progress", far)))
         result |= {
@@ -181,12 +176,12 @@ def _markdown(result: dict[str, Any]) -> str:
         "",
         "The first row is the lift and the greeting it starts.",
         "",
-        "| key | median ms | p95 ms | max ms | n | p95 / 100 ms |",
+        "| key | p50 ms | p95 ms | max ms | n | p95 / 100 ms |",
         "|---|---|---|---|---|---|",
     ]
     for name, row in result["key_to_prompt"].items():
         lines.append(
-            f"| {name} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['max_ms']:.2f} | {row['n']} |"
+            f"| {name} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['max_ms']:.2f} | {row['n']} |"
             + f" {row['p95_ms'] / NOTICEABLE_MS:.3f} |"
         )
     call = result["connected_call"]
@@ -256,10 +251,8 @@ def main(repeats: int, talk_s: float, quick: bool, out: Path) -> None:
         "dsp_both_legs": dsp_both_legs(talk_s),
         "twenty_minute_call": twenty_minute_call(),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "handset.json").write_text(json.dumps(result, indent=2) + "\n")
     markdown = _markdown(result)
-    (out / "handset.md").write_text(markdown)
+    write_results(out, "handset", result, markdown)
     click.echo(markdown)
 
 

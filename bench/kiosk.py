@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.messages import SubmitPurchase
 from firmware.kiosk.policy import PurchaseRules
@@ -42,11 +43,6 @@ ANSWER_PURCHASE = kiosk_sync.answer_purchase
 RICH = 10_000_000
 GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)
 AMOUNT = 500  # the smallest purchase the rules allow
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def setup_central(directory: Path, inmates: int) -> LoopbackCentral:
@@ -107,7 +103,7 @@ def kiosk_run(
             errors.append(f"{key}: {reply.status} {reply.reason}")
 
 
-def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, object]:
+def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) -> dict[str, Any]:
     central = setup_central(directory, kiosks)
     if peer:
         kiosk_sync.answer_purchase = lambda db, device, body: db.purchase(  # type: ignore[assignment]
@@ -132,7 +128,7 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    kiosk_sync.answer_purchase = ANSWER_PURCHASE  # type: ignore[assignment]
+    kiosk_sync.answer_purchase = ANSWER_PURCHASE
     applied = central.db.db.execute("SELECT count(*) FROM purchases WHERE status = 'applied'").fetchone()[0]
     for service in services:
         service.close()
@@ -150,7 +146,7 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     }
 
 
-def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, object]:
+def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str, Any]:
     central = setup_central(directory, 1)
     cable = SerialCable(baudrate)
     central.start_serial(cable.end_a, baudrate)
@@ -179,8 +175,8 @@ def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str,
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
-    ms = [v * 1000 for v in latencies]
-    return {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 99), "max_ms": max(ms)}
+    """Confirm-to-result latencies (seconds) as p50, p99 and max in milliseconds."""
+    return percentiles(latencies, (50, 99), scale=1000)
 
 
 def main() -> None:
@@ -195,7 +191,6 @@ def main() -> None:
     if args.quick:
         args.kiosks, args.per_kiosk, args.serial_purchases, args.apply_count = 5, 4, 5, 200
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for name in ("apply", "tcp", "tcp-peer", "serial"):
@@ -207,15 +202,14 @@ def main() -> None:
     for name, run in (("tcp", tcp), ("tcp-peer", peer), ("serial", serial)):
         if run["errors"]:  # a bench that measures failed purchases measures nothing
             raise SystemExit(f"bench.kiosk: {name}: purchases failed: {run['errors']}")
-    tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])  # type: ignore[arg-type]
-    peer_summary = summary(peer["latencies"])  # type: ignore[arg-type]
+    tcp_summary, serial_summary = summary(tcp["latencies"]), summary(serial["latencies"])
+    peer_summary = summary(peer["latencies"])
     result = {
         "apply_in_process": rate,
         "tcp": {k: v for k, v in tcp.items() if k != "latencies"} | tcp_summary,
         "tcp_peer": {k: v for k, v in peer.items() if k != "latencies"} | peer_summary,
         "serial": {k: v for k, v in serial.items() if k != "latencies"} | serial_summary,
     }
-    (out / "kiosk.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Kiosk purchases on the reference central server",
         "",
@@ -233,7 +227,7 @@ def main() -> None:
             f"| applied per second, {tcp['kiosks']} kiosks over TLS (peer: same server, plain apply) | "
             f"{tcp['per_s']:.0f}"
             f" | {peer['per_s']:.0f} | {tcp['per_s'] / peer['per_s']:.2f} |"
-        ),  # type: ignore[operator]
+        ),
         (
             f"| p99 confirm to result over TLS, ms | {tcp_summary['p99_ms']:.1f} | {peer_summary['p99_ms']:.1f}"
             f" | {tcp_summary['p99_ms'] / peer_summary['p99_ms']:.2f} |"
@@ -246,7 +240,7 @@ def main() -> None:
             f" | {tcp_summary['p99_ms']:.1f} | {tcp_summary['max_ms']:.1f} |"
         ),
         (
-            f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"  # type: ignore[operator]
+            f"| serial 115200 | 1 | {serial['purchases']} | {serial['purchases'] / serial['seconds']:.1f}"
             f" | {serial_summary['p50_ms']:.1f} | {serial_summary['p99_ms']:.1f} | {serial_summary['max_ms']:.1f} |"
         ),
         "",
@@ -256,18 +250,13 @@ def main() -> None:
         ),
         "Confirm to result = local commit of the purchase, send, the server's apply and answer, local settle.",
     ]
-    (out / "kiosk.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    plot(tcp["latencies"], serial["latencies"], args.kiosks, out / "kiosk.png")  # type: ignore[arg-type]
+    write_results(out, "kiosk", result, "\n".join(lines))
+    plot(tcp["latencies"], serial["latencies"], args.kiosks, out / "kiosk.png")
     print("\n".join(lines))
 
 
 def plot(tcp: list[float], serial: list[float], kiosks: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for label, values in ((f"TCP, {kiosks} kiosks at once", tcp), ("serial 115200, one kiosk", serial)):
         ms = sorted(v * 1000 for v in values)
         ax.plot(ms, [(i + 1) / len(ms) for i in range(len(ms))], label=label)
@@ -276,8 +265,7 @@ def plot(tcp: list[float], serial: list[float], kiosks: int, path: Path) -> None
     ax.set_ylabel("fraction of purchases")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ Writes bench/results/line.json and line.md (with --out DIR, there instead).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.stats import percentiles, write_results
 from firmware.handset.far_end import dsp_detectors
 from hal import sip_media
-from hal.audio import FRAME_SAMPLES
+from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import Event
 from hal.sip_line import SipLine, SipSettings
@@ -84,7 +83,7 @@ def _install_probe() -> None:
         far_audio(self, pcm, timestamp)
 
     session._handle_rtp, session.send_audio_pcm_auto = probed_receive, probed_send  # type: ignore[method-assign]
-    sip_media.MediaLeg._far_audio = probed_far_audio  # type: ignore[method-assign]
+    sip_media.MediaLeg._far_audio = probed_far_audio  # type: ignore[method-assign,assignment]
 
 
 class Sink:
@@ -98,7 +97,7 @@ class Sink:
             self.done.set()
 
     def frames(self) -> list[np.ndarray]:
-        return [e.samples for e in self.events if e.kind == "audio_frame"]
+        return [e.samples for e in self.events if isinstance(e, AudioFrame)]
 
 
 def call(uri: str, seconds: float, on_answer: Callable[[SipLine], None] | None = None) -> tuple[Sink, SipLine]:
@@ -125,17 +124,6 @@ def call(uri: str, seconds: float, on_answer: Callable[[SipLine], None] | None =
     return sink, line
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    ms = sorted(v * 1000 for v in values)
-    if not ms:
-        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "n": 0}
-    return {
-        "p50_ms": round(statistics.median(ms), 3),
-        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 3),
-        "n": len(ms),
-    }
-
-
 def delay(seconds: float) -> dict[str, Any]:
     tone = (4000 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * 8000)) / 8000)).astype(np.int16)
     PROBE.__init__()  # type: ignore[misc]
@@ -144,7 +132,10 @@ def delay(seconds: float) -> dict[str, Any]:
         peer.wait(10)
     pairs = min(len(PROBE.handed), len(PROBE.sent))
     out = [PROBE.sent[i] - PROBE.handed[i] for i in range(pairs)]
-    return {"packet_in_to_frame": percentiles(PROBE.delivered), "frame_to_packet_out": percentiles(out)}
+    return {
+        "packet_in_to_frame": percentiles(PROBE.delivered, scale=1000),
+        "frame_to_packet_out": percentiles(out, scale=1000),
+    }
 
 
 def _cpu_s(pid: int) -> float:
@@ -295,10 +286,8 @@ def main(argv: list[str] | None = None) -> None:
             "cpu": cpu(20.0),
             "detection": detection([0.0, 0.01, 0.05], 4, ["landline_click", "plain"]),
         }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "line.json").write_text(json.dumps(results, indent=2) + "\n")
     text = report(results)
-    (args.out / "line.md").write_text(text)
+    write_results(args.out, "line", results, text)
     print(text, end="")
 
 

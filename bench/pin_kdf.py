@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.stats import write_results
 from firmware.rules.identity import OWASP_SCRYPT, pin_digest
 
 RESULTS = Path(__file__).with_name("results")
@@ -70,11 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     table = report(figures)
     print(table)
     command = "python -m bench.pin_kdf" + (" --quick" if args.quick else "")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pin_kdf.json").write_text(
-        json.dumps({"command": command, **figures}, indent=2) + "\n", encoding="utf-8"
+    write_results(
+        args.out,
+        "pin_kdf",
+        {"command": command, **figures},
+        f"# PIN verifier cost (one core)\n\n`{command}`\n\n{table}",
     )
-    (args.out / "pin_kdf.md").write_text(f"# PIN verifier cost (one core)\n\n`{command}`\n\n" + table, encoding="utf-8")
 
 
 if __name__ == "__main__":

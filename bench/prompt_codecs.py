@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import soundfile
 import zstandard
 from pesq import pesq
 
+from bench.stats import write_results
 from firmware.prompts.catalog import AUDIO_DIR
 
 RESULTS = Path(__file__).parent / "results"
@@ -78,7 +78,7 @@ def measure(paths: list[Path]) -> tuple[int, int, list[Result]]:
         zstd_bytes += len(zstandard.ZstdCompressor(level=19).compress(wav.getvalue()))
         for result, options in zip(results, CODECS.values(), strict=True):
             buffer = io.BytesIO()
-            soundfile.write(buffer, reference, RATE, **options)  # type: ignore[arg-type]
+            soundfile.write(buffer, reference, RATE, **options)
             result.bytes += len(buffer.getvalue())
             buffer.seek(0)
             decoded, _ = soundfile.read(buffer, dtype="int16")
@@ -91,22 +91,15 @@ def measure(paths: list[Path]) -> tuple[int, int, list[Result]]:
 
 
 def report(wav_bytes: int, zstd_bytes: int, results: list[Result], count: int, out: Path, command: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     rows = [r.summary(wav_bytes) for r in results]
-    (out / "prompt_codecs.json").write_text(
-        json.dumps(
-            {
-                "command": command,
-                "prompts": count,
-                "wav_bytes": wav_bytes,
-                "wav_zstd19_bytes": zstd_bytes,
-                "codecs": rows,
-                "per_prompt": [asdict(r) for r in results],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    figures = {
+        "command": command,
+        "prompts": count,
+        "wav_bytes": wav_bytes,
+        "wav_zstd19_bytes": zstd_bytes,
+        "codecs": rows,
+        "per_prompt": [asdict(r) for r in results],
+    }
     lines = [
         "# Prompt codecs: bytes and quality",
         "",
@@ -131,7 +124,7 @@ def report(wav_bytes: int, zstd_bytes: int, results: list[Result], count: int, o
         f" {r['snr_db_mean']} | {r['bit_exact']} |"
         for r in rows
     ]
-    (out / "prompt_codecs.md").write_text("\n".join(lines) + "\n")
+    write_results(out, "prompt_codecs", figures, "\n".join(lines))
     print("\n".join(lines[6:]))
 
 

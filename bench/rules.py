@@ -12,18 +12,19 @@ Run: python -m bench.rules   (writes bench/results/rules.json and bench/results/
 from __future__ import annotations
 
 import hmac
-import json
 import platform
 import random
-import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
+from bench.stats import percentiles, write_results
 from firmware.rules.authorize import Grant
 from firmware.rules.datasets import CentralData
 from firmware.rules.facility import load_rules
@@ -73,7 +74,7 @@ def build(store: Store, rng: random.Random) -> list[str]:
     return pins
 
 
-def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[], object], runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -83,11 +84,8 @@ def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 
 def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "median_us": statistics.median(ordered) * 1e6,
-        "p99_us": ordered[int(len(ordered) * 0.99) - 1] * 1e6,
-    }
+    """Timings (seconds) as p50 and p99 in microseconds."""
+    return percentiles(samples, (50, 99), unit="us", scale=1e6, digits=1)
 
 
 def linear_pin_scan(data: CentralData, pin: str) -> str | None:
@@ -119,7 +117,8 @@ def main(quick: bool, out: Path) -> None:
         INMATES, ENTRIES = 500, 5_000
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.sqlite")
+        db_path = Path(tmp) / "bench.sqlite"
+        store = Store(db_path)
         started = time.perf_counter()
         pins = build(store, rng)
         build_s = time.perf_counter() - started
@@ -147,9 +146,9 @@ def main(quick: bool, out: Path) -> None:
             calls.append(call_id)
 
         commit = timed(one_call, 100)
-        db_mb = (Path(tmp) / "bench.sqlite").stat().st_size / 1e6
+        db_mb = db_path.stat().st_size / 1e6
         store.close()
-    result = {
+    result: dict[str, Any] = {
         "machine": platform.platform(),
         "facility": {
             "inmates": INMATES,
@@ -166,13 +165,11 @@ def main(quick: bool, out: Path) -> None:
         "open_connect_close_call": summary(commit),
     }
     result["pin_lookup"]["speedup"] = round(
-        result["pin_lookup"]["peer_linear_scan"]["median_us"] / result["pin_lookup"]["ours"]["median_us"], 1
+        result["pin_lookup"]["peer_linear_scan"]["p50_us"] / result["pin_lookup"]["ours"]["p50_us"], 1
     )
     result["list_match"]["speedup"] = round(
-        result["list_match"]["peer_unindexed"]["median_us"] / result["list_match"]["ours"]["median_us"], 1
+        result["list_match"]["peer_unindexed"]["p50_us"] / result["list_match"]["ours"]["p50_us"], 1
     )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rules.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Rules layer benchmark",
         "",
@@ -183,7 +180,7 @@ def main(quick: bool, out: Path) -> None:
             f" (200 wildcards); store {result['facility']['store_mb']} MB."
         ),
         "",
-        "| operation | ours median / p99 (us) | peer median / p99 (us) | ratio |",
+        "| operation | ours p50 / p99 (us) | peer p50 / p99 (us) | ratio |",
         "|---|---|---|---|",
     ]
     for name, key, peer in (
@@ -192,15 +189,15 @@ def main(quick: bool, out: Path) -> None:
     ):
         ours, other = result[key]["ours"], result[key][peer]
         lines.append(
-            f"| {name} | {ours['median_us']:.0f} / {ours['p99_us']:.0f} | {other['median_us']:.0f} /"
+            f"| {name} | {ours['p50_us']:.0f} / {ours['p99_us']:.0f} | {other['p50_us']:.0f} /"
             f" {other['p99_us']:.0f} | {result[key]['speedup']}x |"
         )
     for name, key in (
         ("check (authorise one call)", "check_call"),
         ("open + connect + close one call (3 fsync'd transactions)", "open_connect_close_call"),
     ):
-        lines.append(f"| {name} | {result[key]['median_us']:.0f} / {result[key]['p99_us']:.0f} | | |")
-    (out / "rules.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(f"| {name} | {result[key]['p50_us']:.0f} / {result[key]['p99_us']:.0f} | | |")
+    write_results(out, "rules", result, "\n".join(lines))
     print("\n".join(lines))
 
 

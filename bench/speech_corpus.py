@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.dsp.wavio import read_wav
-from hal.audio import SAMPLE_RATE
+from hal.audio import SAMPLE_RATE, to_int16
+from hal.audio_file import read_wav
 from sim.channel import telephone
 from sim.sounds import MOH, PACKAGES, sound_dir
 
@@ -79,12 +79,7 @@ def recordings(espeak_texts: int | None = None, per_group: int | None = None) ->
 def through_line(recs: list[Recording], seed: int = 30) -> list[Recording]:
     """The same recordings as heard over a telephone line."""
     rng = np.random.default_rng(seed)
-    return [
-        Recording(
-            r.group, r.name, np.clip(np.round(telephone(r.samples, rng, snr_db=30.0)), -32768, 32767).astype(np.int16)
-        )
-        for r in recs
-    ]
+    return [Recording(r.group, r.name, to_int16(telephone(r.samples, rng, snr_db=30.0))) for r in recs]
 
 
 def false_detections(

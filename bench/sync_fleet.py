@@ -11,12 +11,10 @@ started) / devices. PostgreSQL's own processes are not counted.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Self
 
+from bench.stats import percentiles
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.sync.connect import connect
@@ -73,7 +72,6 @@ def run_wave(devices: int, sync: Callable[[int], SyncReport], tries: int = 3) ->
     for thread in threads:
         thread.join()
     wall = time.monotonic() - started
-    ordered = sorted(times)
     causes: dict[str, int] = {}
     for _index, _attempt, cause in failures:
         causes[cause] = causes.get(cause, 0) + 1
@@ -86,9 +84,7 @@ def run_wave(devices: int, sync: Callable[[int], SyncReport], tries: int = 3) ->
         "first_wave_failures": sum(1 for _i, attempt, _c in failures if attempt == 0),
         "retried_sessions": sum(1 for _i, attempt, _c in failures if attempt < tries - 1),
         "causes": causes,
-        "p50_s": statistics.median(ordered),
-        "p99_s": ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)],
-        "max_s": ordered[-1],
+        **percentiles(times, (50, 99), unit="s"),
     }
 
 

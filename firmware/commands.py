@@ -20,6 +20,14 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Log(Command):
+    """A fact for the event log only (a prompt played, a state entered): its record is all it does, so the
+    runtime needs no handler for it."""
+
+    kind: ClassVar[str] = "log"
+
+
+@dataclass(frozen=True)
 class StartTimer(Command):
     """Fire TimerExpired(name) at clock time `at`; starting a running timer restarts it."""
 

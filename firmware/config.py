@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from firmware.files import DATA_DIR, STORE_FILE
 from firmware.validation import summarize
 from hal.hookswitch import HookTiming
 from hal.keypad import LAYOUTS
@@ -61,32 +62,11 @@ class KeypadSection(_Section):
         return self
 
 
-class HookSection(_Section):
+class HookSection(HookTiming):
+    """The hookswitch's pin and its thresholds: this section is the HookTiming the hookswitch runs on."""
+
     pin: int = Field(26, ge=0, le=53)
     off_hook_level: Literal["low", "high"] = "low"
-    bounce_ms: float = Field(15.0, gt=0)
-    pulse_ms: float = Field(200.0, gt=0)
-    flash_ms: float = Field(1250.0, gt=0)
-    offhook_debounce_ms: float = Field(30.0, gt=0)
-    pulse_train_gap_ms: float = Field(400.0, gt=0)
-
-    @model_validator(mode="after")
-    def _thresholds_rise(self) -> HookSection:
-        if not self.bounce_ms < self.pulse_ms < self.flash_ms:
-            raise ValueError(
-                f"thresholds must rise: bounce_ms ({self.bounce_ms}) < pulse_ms ({self.pulse_ms})"
-                f" < flash_ms ({self.flash_ms})"
-            )
-        return self
-
-    def timing(self) -> HookTiming:
-        return HookTiming(
-            bounce_ms=self.bounce_ms,
-            pulse_ms=self.pulse_ms,
-            flash_ms=self.flash_ms,
-            offhook_debounce_ms=self.offhook_debounce_ms,
-            pulse_train_gap_ms=self.pulse_train_gap_ms,
-        )
 
 
 class AudioSection(_Section):
@@ -260,12 +240,22 @@ class KioskSection(_Section):
 
 class PathsSection(_Section):
     #: Local state (SQLite store, recordings); relative paths are under the current directory.
-    data_dir: str = "var"
+    data_dir: str = DATA_DIR
     #: Facility rules (dial plan, rates, limits); empty means the shipped demo rules.
     rules: str = ""
     #: The device's home (technician code verifier, slots, identity: docs/technicians.md); empty means the
     #: parent of data_dir, which is how provisioning lays a device out (HOME/var is the data_dir).
     home: str = ""
+
+    @property
+    def store_path(self) -> Path:
+        """The device store in data_dir."""
+        return Path(self.data_dir) / STORE_FILE
+
+    @property
+    def home_dir(self) -> Path:
+        """home, else the parent of data_dir (how provisioning lays a device out)."""
+        return Path(self.home) if self.home else Path(self.data_dir).resolve().parent
 
 
 class Config(_Section):

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import IO, Any
 
 import click
 
 from firmware.errors import ExitCode, InputError, LinkError, RingfenceError
 
 
-class UserError(InputError, click.ClickException):
+# click types exit_code as a plain int; ours are ExitCode members (ints), which mypy cannot see through two bases.
+class UserError(InputError, click.ClickException):  # type: ignore[misc]
     """A bad input from the person at the console: one clear line on stderr and exit status 2."""
 
     def __init__(self, message: str) -> None:
         click.ClickException.__init__(self, message)
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"ringfence: error: {self.message}", err=True)
 
 

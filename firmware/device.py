@@ -11,7 +11,6 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware.config import Config
@@ -45,19 +44,11 @@ class Devices:
 def sim_devices(config: Config, clock: Clock) -> Devices:
     return Devices(
         keypad=SimKeypad(clock, config.keypad.layout, config.keypad.debounce_ms),
-        hook=SimHookSwitch(clock, config.hook.timing()),
+        hook=SimHookSwitch(clock, config.hook),
         audio=SimAudioPort(clock.now),
         line=SimLine(clock),
         display=SimDisplay(config.display.width, config.display.height),
     )
-
-
-#: The one device store, shared by every role, sync and the technician tools.
-STORE_FILE = "ringfence.sqlite"
-
-
-def store_path(config: Config) -> Path:
-    return Path(config.paths.data_dir) / STORE_FILE
 
 
 class DeviceError(InputError):
@@ -80,7 +71,7 @@ def real_devices(config: Config, clock: Clock) -> Devices:
             factory = make_pin_factory(config.gpio.backend)
             k, h = config.keypad, config.hook
             devices.keypad = GpioMatrixKeypad(clock, factory, k.rows, k.cols, k.layout, k.debounce_ms, k.scan_ms)
-            devices.hook = GpioHookSwitch(clock, factory, h.pin, h.timing(), h.off_hook_level)
+            devices.hook = GpioHookSwitch(clock, factory, h.pin, h, h.off_hook_level)
         except Exception as exc:  # every library has its own errors; all mean "this GPIO cannot be used"
             devices.close()
             raise DeviceError(
@@ -168,7 +159,7 @@ class Role:
 
     def installer(self) -> RoleInstall:
         module, attribute = self.install.split(":")
-        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), attribute)
 
 
 #: Every role, declared once: `ringfence run`, the simulator and technician mode assemble each the same way.
@@ -249,14 +240,15 @@ def build(config: Config, clock: Clock, devices: Devices, platform: Platform | N
     if platform.sync and config.sync.enabled:
         from firmware.sync.service import SyncService
 
-        sync = SyncService(runtime, config, store_path(config))
+        sync = SyncService(runtime, config, config.paths.store_path)
         if platform.dispatch is None:  # the link is one: the role's network jobs share the sync thread
             platform = replace(platform, dispatch=sync.dispatch)
         platform = replace(platform, before_sync=sync.before_session)
     installed = role.installer()(runtime, config, devices, platform)
     from firmware.tech.session import attach_to_device
 
-    attach_to_device(runtime, config, clock, devices, platform.store)  # technician mode, on every role's keypad
+    use_link = sync.use_link if sync is not None else None
+    attach_to_device(runtime, config, clock, devices, platform.store, use_link)  # technician mode, on every keypad
     assembly = Assembly(config, runtime, devices, installed, sync)
     if sync is not None:
         sync.install()

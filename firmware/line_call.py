@@ -133,8 +133,7 @@ def line_call(
     config_path: Path, number: str, seconds: float, ring_seconds: float, play: Path | None, record: Path | None
 ) -> None:
     """Place one call to NUMBER (or a full SIP URI, called directly); exit 0 only if answered and ended cleanly."""
-    from firmware.dsp.wavio import AudioFileError, read_wav
-    from hal.audio import write_wav
+    from hal.audio_file import AudioFileError, read_wav, write_wav
     from hal.clock import MonotonicClock
     from hal.sip_line import SipLine
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.commands import CancelTimer, Command, Log, StartTimer, TimerExpired
 from firmware.heartbeat import Heartbeat, heartbeat_from_env
 from firmware.worker import Worker
 from hal.clock import Clock, TimerHandle, VirtualClock
@@ -66,7 +66,7 @@ class Runtime:
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
         #: Live timers by name, with the event each will post; a fired event that is no longer live is dropped.
         self._timers: dict[str, tuple[TimerHandle, TimerExpired]] = {}
-        self._handlers: dict[type[Command], Callable[[Any], None]] = {
+        self._handlers: dict[type[Command], Callable[[Any], object]] = {
             StartTimer: self._start_timer,
             CancelTimer: self._cancel_timer,
         }
@@ -78,10 +78,10 @@ class Runtime:
         #: The hookswitch as the latest hook event left it, to tell machines that missed it while input was captured.
         self._off_hook = False
 
-    def on(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
+    def on(self, command_type: type[Command], handler: Callable[[Any], object]) -> None:
         self._handlers[command_type] = handler
 
-    def offload(self, command_type: type[Command], handler: Callable[[Any], None]) -> None:
+    def offload(self, command_type: type[Command], handler: Callable[[Any], object]) -> None:
         """Like `on`, for a handler that blocks: it runs on the worker, in order with every other offloaded one,
         and answers by posting an event."""
         self._handlers[command_type] = lambda command: self.worker.submit(lambda: handler(command))
@@ -142,6 +142,8 @@ class Runtime:
 
     def execute(self, command: Command) -> None:
         handler = self._handlers.get(type(command))
+        if handler is None and isinstance(command, Log):
+            return  # _dispatch has shown its record to the observers: that is what a Log does
         if handler is None:
             raise UnhandledCommand(f"no handler for command {type(command).__name__}")
         handler(command)

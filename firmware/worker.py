@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-Job = Callable[[], None]
+Job = Callable[[], object]
 
 
 class Worker:

@@ -5,10 +5,8 @@ Every backend speaks this one frame format; a real sound card runs at its own ra
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -39,6 +37,12 @@ def check_frame(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Samples in int16 units (float or wider ints) to int16: rounded to the nearest step, clipped at full scale
+    rather than wrapped, so an overload is heard as clipping, not as a click of the opposite sign."""
+    return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
+
+
 FrameSink = Callable[[AudioFrame], None]
 
 
@@ -50,16 +54,6 @@ class AudioPort(Protocol):
     def play(self, samples: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
-
-
-def write_wav(path: Path, samples: np.ndarray, channels: int = 1) -> None:
-    """Write int16 samples (frames x channels, or mono) at 8 kHz."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
 class SimAudioPort:
@@ -96,9 +90,6 @@ class SimAudioPort:
             i = round((t - start) * SAMPLE_RATE)
             out[i : i + FRAME_SAMPLES] = frame
         return out
-
-    def write_wav(self, path: Path) -> None:
-        write_wav(path, self.timeline())
 
     def close(self) -> None:
         self._sink = None

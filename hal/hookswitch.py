@@ -9,31 +9,36 @@ contact has stayed closed for `bounce_ms`, so the same rattle does not split a h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hal.clock import Clock
 from hal.driver import DeadlineDriver, EventSink
 from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
 
 
-@dataclass(frozen=True)
-class HookTiming:
-    bounce_ms: float = 15.0
-    pulse_ms: float = 200.0
-    flash_ms: float = 1250.0
-    offhook_debounce_ms: float = 30.0
-    #: Off-hook time after the last pulse that closes a pulse train (inter-digit pause of rotary dialing).
-    pulse_train_gap_ms: float = 400.0
+class HookTiming(BaseModel):
+    """The classifier's thresholds; also the device config's `[hook]` section (firmware/config.py extends it with
+    the pin), so the validated config is the very object the hookswitch runs on."""
 
-    def __post_init__(self) -> None:
-        if not 0 < self.bounce_ms < self.pulse_ms < self.flash_ms:
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bounce_ms: float = Field(15.0, gt=0)
+    pulse_ms: float = Field(200.0, gt=0)
+    flash_ms: float = Field(1250.0, gt=0)
+    offhook_debounce_ms: float = Field(30.0, gt=0)
+    #: Off-hook time after the last pulse that closes a pulse train (inter-digit pause of rotary dialing).
+    pulse_train_gap_ms: float = Field(400.0, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_rise(self) -> HookTiming:
+        if not self.bounce_ms < self.pulse_ms < self.flash_ms:
             raise ValueError(
-                f"hook thresholds must rise: 0 < bounce_ms ({self.bounce_ms}) < pulse_ms ({self.pulse_ms})"
-                f" < flash_ms ({self.flash_ms})"
+                f"thresholds must rise: bounce_ms ({self.bounce_ms:g}) < pulse_ms ({self.pulse_ms:g})"
+                f" < flash_ms ({self.flash_ms:g})"
             )
-        if self.offhook_debounce_ms <= 0 or self.pulse_train_gap_ms <= 0:
-            raise ValueError("offhook_debounce_ms and pulse_train_gap_ms must be positive")
+        return self
 
 
 #: Deadlines are compared to the microsecond: 0.1 + 0.05 is 0.15000000000000002 in floats, and an edge exactly
@@ -54,8 +59,8 @@ class HookClassifier:
     became certain (a debounce or threshold deadline), not with the moment a late poll noticed it.
     """
 
-    def __init__(self, timing: HookTiming = HookTiming(), off_hook: bool = False) -> None:
-        self.timing = timing
+    def __init__(self, timing: HookTiming | None = None, off_hook: bool = False) -> None:
+        self.timing = timing or HookTiming()
         self.off_hook = off_hook  # the confirmed state that events have announced
         self._raw_on_hook = not off_hook
         self._lift_at: float | None = None  # on the hook: contact closed since, not yet confirmed

@@ -117,9 +117,9 @@ class SerialLink:
 
 def _peer_common_name(sock: ssl.SSLSocket) -> str:
     for rdn in (sock.getpeercert() or {}).get("subject", ()):
-        for field, value in rdn:
-            if field == "commonName":
-                return str(value)
+        for attribute in rdn:  # (name, value) pairs
+            if attribute[0] == "commonName":
+                return str(attribute[1])
     return ""
 
 
@@ -149,7 +149,8 @@ def open_link(
             link.peer_name = _peer_common_name(sock)
         return link
     try:
-        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+        # Exclusive (flock): a second reader of the same port would take bytes meant for the first, silently.
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0, exclusive=True)
     except (serial.SerialException, ValueError, OSError) as exc:
         raise LinkError(f"link {url}: cannot open: {exc}") from exc
     return SerialLink(port, url)

@@ -151,11 +151,10 @@ class SipLine:
         self._uas.on_invite = self._refuse_inbound
         self._uas.on_bye = self._far_bye
         await self._uas.start()
-        self.local_port = (
-            transport.bound_port
-            if isinstance(transport, TcpTransport)
-            else int(transport._udp_transport.get_extra_info("sockname")[1])
-        )  # type: ignore[union-attr]
+        if isinstance(transport, TcpTransport):
+            self.local_port = transport.bound_port
+        elif transport._udp_transport is not None:  # set by start() above
+            self.local_port = int(transport._udp_transport.get_extra_info("sockname")[1])
         self._uac.advertised_addr = (self._local_ip, self.local_port)
         if s.register:
             self._start_registration()

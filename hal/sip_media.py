@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from aiortp import RTPSession
@@ -113,12 +114,16 @@ class MediaLeg:
             self._session.allowed_hosts = allowed
             self.negotiated = negotiated
             return
-        session = await _GuardedSession.create(
-            (bind_ip, rtp_port),
-            negotiated.remote,
-            negotiated.payload_type,
-            dtmf_payload_type=negotiated.event_payload_type,
-            playout=True,
+        # aiortp's create() is annotated as returning its base class; called on the subclass it makes one.
+        session = cast(
+            _GuardedSession,
+            await _GuardedSession.create(
+                (bind_ip, rtp_port),
+                negotiated.remote,
+                negotiated.payload_type,
+                dtmf_payload_type=negotiated.event_payload_type,
+                playout=True,
+            ),
         )
         session.counts = self.counts
         session.allowed_hosts = allowed

@@ -94,7 +94,7 @@ class _UdpProtocol311(_UdpProtocol):
 class UdpTransport(UdpSipTransport):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp_transport, _ = await loop.create_datagram_endpoint(  # type: ignore[assignment]
+        self._udp_transport, _ = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol311(self), local_addr=self.local_addr
         )
 

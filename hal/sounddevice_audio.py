@@ -23,7 +23,7 @@ import numpy as np
 import sounddevice as sd
 import soxr
 
-from hal.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
+from hal.audio import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame, to_int16
 from hal.clock import Clock, TimerHandle
 from hal.driver import EventSink
 from hal.events import AudioXrun
@@ -42,10 +42,6 @@ def _device_id(device: str | None) -> int | str | None:
     if device is None or device == "":
         return None
     return int(device) if device.isdigit() else device
-
-
-def _to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * FULL_SCALE), -32768, 32767).astype(np.int16)
 
 
 def _streaming_resampler(in_rate: int, out_rate: int) -> soxr.ResampleStream:
@@ -344,6 +340,6 @@ class SoundDeviceAudioPort:
         for i in range(whole):
             after = len(pending) - (i + 1) * FRAME_SAMPLES  # 8 kHz samples captured after this frame ends
             at = self._smooth(block_end - (after + FRAME_SAMPLES) / SAMPLE_RATE)
-            frame = _to_int16(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            frame = to_int16(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] * FULL_SCALE)
             self._emit(AudioFrame(at, "mic", frame))
         self._captured = pending[whole * FRAME_SAMPLES :].copy()

@@ -12,8 +12,7 @@ from typing import Self
 
 import numpy as np
 
-from firmware.dsp.wavio import read_wav
-from hal.audio import write_wav
+from hal.audio_file import read_wav, write_wav
 from sim.sipp import free_port
 
 CONFIG = """sip_listen\t\t127.0.0.1:{port}

@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from firmware.config import Config
-from firmware.handset.wiring import STORE_FILE
 from firmware.store import Store
 from firmware.sync.channel import ChannelClosed, StreamChannel
 from firmware.sync.device_session import DeviceSync
 from firmware.sync.schema import MessageError
 from hal.link import TcpListener, open_link
-from sim.central.db import CentralDB
+from sim.central.db import CENTRAL_FILE, CentralDB
 from sim.central.server import ServerConfig, serve_channel
 
-CENTRAL_FILE = "central.sqlite"
 Record = dict[str, Any]
 
 
@@ -72,7 +70,7 @@ class CentralLink:
             target=serve_channel, args=(server_side, ServerConfig(self.db_path, idle_timeout=10.0)), daemon=True
         )
         server.start()
-        store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
+        store = Store(self.config.paths.store_path)
         try:
             report = DeviceSync(store, self.device_id, self.key, timeout=10.0).run(device_side)
         except (MessageError, ChannelClosed, TimeoutError, OSError) as exc:

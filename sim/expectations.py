@@ -144,6 +144,10 @@ def _check_seconds(spec: dict[str, Any]) -> None:
 class _Form(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def failure(self, records: list[Record]) -> str | None:
+        """What the records break of this expectation, in one line; None when they meet it."""
+        raise NotImplementedError
+
 
 class Window(_Form):
     """Records after the first one matching `between[0]` and before the next one matching `between[1]`."""

@@ -28,6 +28,7 @@ from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_valu
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
+from hal.display import SimDisplay
 from hal.printer import SimPrinter
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_service import Fault, SimPurchaseService, VirtualDispatch
@@ -189,7 +190,9 @@ class KioskWorld:
 
     @property
     def screen(self) -> list[str]:
-        return [line.rstrip() for line in self.devices.display.current]
+        display = self.devices.display
+        assert isinstance(display, SimDisplay)  # sim_devices made it
+        return [line.rstrip() for line in display.current]
 
     def of(self, event: str) -> list[Record]:
         return [r for r in self.records if r["event"] == event]

@@ -9,6 +9,7 @@ listen to), so a scripted 20-minute call runs in well under a second.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
-from firmware.dsp.tones import cadence, sines, to_int16
-from firmware.dsp.wavio import AudioFileError, read_wav
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame
+from firmware.dsp.tones import cadence, sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, check_frame, to_int16
+from hal.audio_file import AudioFileError, read_wav
 from hal.clock import Clock, TimerHandle
 from hal.events import Event
 from hal.line import LineAnswered, LineHungUp, LineIncoming, LineProgress
@@ -235,7 +236,7 @@ class SimNetwork:
         if machine:
             self._add(now + 0.3, np.concatenate([sound(name) for name in party.greeting]))
         for action in party.actions:
-            self._later(now + action.after_answer_s, lambda a=action: self._act(a))
+            self._later(now + action.after_answer_s, functools.partial(self._act, action))
         self._run_pump(now)
 
     def _act(self, action: PartyAction) -> None:
@@ -324,4 +325,4 @@ def timeline(frames: list[tuple[float, np.ndarray]], start: float, end: float) -
         i = round((at - start) * SAMPLE_RATE)
         if 0 <= i <= len(out) - FRAME_SAMPLES:
             out[i : i + FRAME_SAMPLES] += frame
-    return np.clip(out, -32768, 32767).astype(np.int16)
+    return to_int16(out)

@@ -5,6 +5,7 @@ Same scenario, same output: nothing reads the wall clock and ties are broken in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +14,11 @@ from typing import Any
 from firmware import config as config_mod
 from firmware import ids
 from firmware.device import Devices, Platform, build, sim_devices
-from firmware.dsp.wavio import AudioFileError
 from firmware.handset.policy import Timing
 from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
-from hal.audio import FRAME_SAMPLES, SimAudioPort, write_wav
+from hal.audio import FRAME_SAMPLES, SimAudioPort
+from hal.audio_file import AudioFileError, write_wav
 from hal.clock import VirtualClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
@@ -118,14 +119,14 @@ class _Actor:
                     self.at(start + b / 1000, self.hook.lift)
             case RawHook(edges=edges):
                 for offset_ms, level in edges:
-                    self.at(t + offset_ms / 1000, lambda on=(level == "on"): self.hook.raw_edge(on_hook=on))
+                    self.at(t + offset_ms / 1000, functools.partial(self.hook.raw_edge, on_hook=level == "on"))
             case Keys(keys=keys, press_ms=p, gap_ms=g):
                 for key in keys:
                     self.keypad.scanner.contact_of(key)
                 for i, key in enumerate(keys):
                     start = t + i * (p + g) / 1000
-                    self.at(start, lambda k=key: self.keypad.press(k))
-                    self.at(start + p / 1000, lambda k=key: self.keypad.release(k))
+                    self.at(start, functools.partial(self.keypad.press, key))
+                    self.at(start + p / 1000, functools.partial(self.keypad.release, key))
             case Press(key=key):
                 self.keypad.scanner.contact_of(key)
                 self.at(t, lambda: self.keypad.press(key))
@@ -205,6 +206,7 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
     except AudioFileError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     devices.line = network
+    assert isinstance(devices.audio, SimAudioPort)  # sim_devices made it
     mic = world_mod.Mouthpiece(clock, devices.audio) if scenario.audio else None
     records: list[Record] = []
     watch = StoreWatch(config, list(scenario.store))
@@ -302,4 +304,4 @@ def write_call_wav(path: Path, audio: SimAudioPort, network: SimNetwork, end: fl
     stereo = np.zeros((n, 2), dtype=np.int16)
     stereo[: len(ear), 0] = ear
     stereo[: len(far), 1] = far
-    write_wav(path, stereo, channels=2)
+    write_wav(path, stereo)

@@ -230,7 +230,7 @@ def _locate(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-ACTIONS = [a for cls in Step.__args__[0].__args__ for a in cls.model_fields["action"].annotation.__args__]  # type: ignore[attr-defined]
+ACTIONS = [a for cls in Step.__args__[0].__args__ for a in cls.model_fields["action"].annotation.__args__]
 
 
 def _step_without_action(data: dict[str, Any], source: str) -> None:

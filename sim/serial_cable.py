@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import queue
 import random
 import select
 import termios
@@ -49,14 +50,14 @@ class CableStats:
     bytes_damaged: int = 0
 
 
-def _open_pty() -> tuple[int, str]:
+def _open_pty() -> tuple[int, str, int]:
     master, slave = os.openpty()
     tty.setraw(slave)
     attrs = termios.tcgetattr(slave)
     attrs[3] &= ~termios.ECHO
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     path = os.ttyname(slave)
-    return master, path, slave  # type: ignore[return-value]
+    return master, path, slave
 
 
 class SerialCable:
@@ -65,15 +66,21 @@ class SerialCable:
         self.faults = faults or Faults()
         self.stats = CableStats()
         self._rngs = {"a": random.Random(self.faults.seed), "b": random.Random(self.faults.seed + 1)}
-        self._master_a, self.end_a, self._slave_a = _open_pty()  # type: ignore[misc]
-        self._master_b, self.end_b, self._slave_b = _open_pty()  # type: ignore[misc]
+        self._master_a, self.end_a, self._slave_a = _open_pty()
+        self._master_b, self.end_b, self._slave_b = _open_pty()
         self._stop = threading.Event()
         self._cut_until = 0.0
         self._started = time.monotonic()
         self._lock = threading.Lock()
+        arrivals: dict[str, queue.SimpleQueue[tuple[float, bytes] | None]] = {
+            "a": queue.SimpleQueue(),
+            "b": queue.SimpleQueue(),
+        }
         self._threads = [
-            threading.Thread(target=self._relay, args=(self._master_a, self._master_b, "a"), daemon=True),
-            threading.Thread(target=self._relay, args=(self._master_b, self._master_a, "b"), daemon=True),
+            threading.Thread(target=self._receive, args=(self._master_a, arrivals["a"]), daemon=True),
+            threading.Thread(target=self._receive, args=(self._master_b, arrivals["b"]), daemon=True),
+            threading.Thread(target=self._relay, args=(arrivals["a"], self._master_b, "a"), daemon=True),
+            threading.Thread(target=self._relay, args=(arrivals["b"], self._master_a, "b"), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -82,23 +89,38 @@ class SerialCable:
         """Lose everything sent in either direction for this long, as if the cable were pulled."""
         self._cut_until = time.monotonic() + seconds
 
-    def _relay(self, source: int, sink: int, side: str) -> None:
+    def _receive(self, source: int, arrivals: queue.SimpleQueue[tuple[float, bytes] | None]) -> None:
+        """Take bytes as the sender writes them, stamped with when they came: a UART sends what waits in its FIFO
+        the moment the line is free, however late the relay's own thread wakes from pacing."""
+        while not self._stop.is_set():
+            ready, _w, _x = select.select([source], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(source, 4096)
+            except OSError:
+                arrivals.put(None)
+                return
+            arrivals.put((time.monotonic(), data))
+
+    def _relay(self, arrivals: queue.SimpleQueue[tuple[float, bytes] | None], sink: int, side: str) -> None:
         pending = bytearray()
         held: bytes | None = None
         line_free = time.monotonic()
         while not self._stop.is_set():
-            ready, _w, _x = select.select([source], [], [], 0.05)
             frames: list[bytes] = []
-            if not ready:
+            try:
+                item = arrivals.get(timeout=0.05)
+            except queue.Empty:
                 if not pending:
                     continue
+                arrived = time.monotonic()
                 frames.append(bytes(pending))  # the line went quiet: a tail with no zero byte is sent as it is
                 pending.clear()
             else:
-                try:
-                    data = os.read(source, 4096)
-                except OSError:
+                if item is None:
                     return
+                arrived, data = item
                 pending += data
             while (end := pending.find(b"\x00")) >= 0:
                 frames.append(bytes(pending[: end + 1]))
@@ -114,7 +136,7 @@ class SerialCable:
                     continue
                 if self.faults.byte_error:
                     chunk = self._damage(chunk, self._rngs[side])
-                line_free = self._paced_write(sink, chunk, line_free)
+                line_free = self._paced_write(sink, chunk, max(line_free, arrived))
                 with self._lock:
                     if side == "a":
                         self.stats.bytes_a_to_b += len(chunk)
@@ -181,9 +203,11 @@ class SerialCable:
             position += 1
             self.stats.bytes_damaged += 1
 
-    def _paced_write(self, fd: int, data: bytes, line_free: float) -> float:
+    def _paced_write(self, fd: int, data: bytes, start: float) -> float:
+        """Deliver `data` when its last byte has crossed the line, sending from `start` (when the line was free
+        and the data there); returns when the line is free again."""
+        line_free = start
         if self.baudrate:
-            start = max(time.monotonic(), line_free)
             line_free = start + len(data) * 10 / self.baudrate
             delay = line_free - time.monotonic()
             if delay > 0:

@@ -6,10 +6,7 @@ means at every committed step, not only at the end); all of them run once more w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from firmware.config import Config
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from sim.expectations import StoreCheck, store_rows
@@ -32,7 +29,7 @@ class StoreWatch:
         pending = [c for c in checks if id(c) not in self._failed]
         if not pending:
             return
-        path = Path(self.config.paths.data_dir) / STORE_FILE
+        path = self.config.paths.store_path
         store = Store(path)
         try:
             balances = self._balances(store) if any(c.table == "balances" for c in pending) else None
@@ -51,7 +48,7 @@ class StoreWatch:
         for (key,) in store.db.execute("SELECT key FROM central_cache WHERE dataset = 'accounts' ORDER BY key"):
             call_type, _, owner = key.partition(":")
             if call_type in ("debit", "prepaid"):
-                cents = rules.balance_cents(call_type, owner)  # type: ignore[arg-type]
+                cents = rules.balance_cents(call_type, owner)
                 if cents is not None:
                     out[key] = cents
         return out

@@ -1,8 +1,9 @@
-"""A loopback TCP relay for fault tests: passes bytes both ways, and can flip a bit or cut the connection.
+"""The one loopback TCP relay for fault tests and benches: passes bytes both ways, and can flip a bit, cut the
+connection, drop a reply, or hold the stream to a line rate.
 
-It can also slow the stream down, so that a test can act in the middle of a session. TLS below the sync messages turns
-any altered byte into a failed connection; the tests check that a failed
-connection loses and duplicates nothing and that the next session completes.
+Tests use it to act in the middle of a session: TLS below the sync messages turns any altered byte into a failed
+connection, and the tests check that a failed connection loses and duplicates nothing and that the next session
+completes. Benches use its rate to give a loopback link the speed of a real one, and count the bytes it carried.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 @dataclass
 class ProxyFaults:
+    """What the next connections suffer; each connection keeps the faults it was accepted with."""
+
     #: Flip one bit of the server-to-device stream at this byte offset (per connection), or never.
     corrupt_at: int | None = None
     #: Close both sides once this many server-to-device bytes have passed (per connection), or never.
@@ -25,17 +28,39 @@ class ProxyFaults:
     cut_upstream_at: int | None = None
     #: Pass server-to-device bytes at most this fast (bytes per second), or as fast as they come.
     rate: float | None = None
+    #: Pass device-to-server bytes at most this fast (bytes per second), or as fast as they come.
+    upstream_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class _OneWay:
+    """The faults of one direction of one connection."""
+
+    from_server: bool
+    corrupt_at: int | None = None
+    cut_at: int | None = None
+    rate: float | None = None
 
 
 class TcpFaultProxy:
+    """Listens on an ephemeral loopback port (`port`) and relays each connection to `target_port`."""
+
     def __init__(self, target_port: int, faults: ProxyFaults | None = None) -> None:
         self.faults = faults or ProxyFaults()
         self.target_port = target_port
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+        self.port: int = self._listener.getsockname()[1]
         self.connections = 0
+        #: Bytes relayed both ways over every connection so far.
+        self.bytes_passed = 0
+        self._count = threading.Lock()
+        self._cut_reply = threading.Event()
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_next_reply(self) -> None:
+        """Drop the next bytes the server sends, and the connection with them: a reply lost on the way."""
+        self._cut_reply.set()
 
     def _accept(self) -> None:
         self._listener.settimeout(0.2)
@@ -48,32 +73,31 @@ class TcpFaultProxy:
                 return
             self.connections += 1
             server = socket.create_connection(("127.0.0.1", self.target_port))
-            faults = self.faults
-            upstream = None if faults.cut_upstream_at is None else ProxyFaults(cut_at=faults.cut_upstream_at)
-            threading.Thread(target=self._pipe, args=(client, server, upstream), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, faults), daemon=True).start()
+            f = self.faults
+            up = _OneWay(False, cut_at=f.cut_upstream_at, rate=f.upstream_rate)
+            down = _OneWay(True, corrupt_at=f.corrupt_at, cut_at=f.cut_at, rate=f.rate)
+            threading.Thread(target=self._pipe, args=(client, server, up), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, down), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, faults: ProxyFaults | None) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, faults: _OneWay) -> None:
         passed = 0
+        free_at = time.monotonic()
         try:
-            while True:
-                data = source.recv(65536)
-                if not data:
+            while data := source.recv(65536):
+                if faults.from_server and self._cut_reply.is_set():
+                    self._cut_reply.clear()
                     break
-                if (
-                    faults is not None
-                    and faults.corrupt_at is not None
-                    and passed <= faults.corrupt_at < passed + len(data)
-                ):
+                if faults.corrupt_at is not None and passed <= faults.corrupt_at < passed + len(data):
                     index = faults.corrupt_at - passed
                     data = data[:index] + bytes([data[index] ^ 0x04]) + data[index + 1 :]
-                if faults is not None and faults.cut_at is not None and passed + len(data) >= faults.cut_at:
-                    sink.sendall(data[: max(0, faults.cut_at - passed)])
+                if faults.cut_at is not None and passed + len(data) >= faults.cut_at:
+                    self._send(sink, data[: max(0, faults.cut_at - passed)])
                     break
-                sink.sendall(data)
+                if faults.rate:
+                    free_at = max(free_at, time.monotonic()) + len(data) / faults.rate
+                    time.sleep(max(0.0, free_at - time.monotonic()))
+                self._send(sink, data)
                 passed += len(data)
-                if faults is not None and faults.rate:
-                    time.sleep(len(data) / faults.rate)
         except OSError:
             pass
         finally:
@@ -81,6 +105,11 @@ class TcpFaultProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+    def _send(self, sink: socket.socket, data: bytes) -> None:
+        sink.sendall(data)
+        with self._count:
+            self.bytes_passed += len(data)
 
     def close(self) -> None:
         self._stop.set()

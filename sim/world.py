@@ -19,14 +19,13 @@ from firmware.config import Config
 from firmware.handset.machine import HandsetFlow
 from firmware.handset.policy import PolicyError, Timing, load_timing
 from firmware.handset.services import WallClock
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, validate_rules
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort, to_int16
 from hal.clock import VirtualClock
 from sim.network import sound
 
@@ -82,7 +81,7 @@ def seed(world: Any, config: Config) -> None:
             validate_value(dataset, key, value)
         except DatasetError as exc:
             raise WorldError(f"world: {exc}") from None
-    store = Store(Path(config.paths.data_dir) / STORE_FILE)
+    store = Store(config.paths.store_path)
     try:
         cache = CentralCache(store)
         with store.transaction() as db:
@@ -94,7 +93,7 @@ def seed(world: Any, config: Config) -> None:
 
 def require_store(config: Config) -> None:
     """Check that the device store to run against is there: an empty one would refuse every PIN."""
-    path = Path(config.paths.data_dir) / STORE_FILE
+    path = config.paths.store_path
     if not path.is_file():
         raise WorldError(f"{path}: no device store to run against (sync the device first)")
 
@@ -160,7 +159,7 @@ class Mouthpiece:
             if -FRAME_SAMPLES < offset < len(samples):
                 lo, hi = max(offset, 0), min(offset + FRAME_SAMPLES, len(samples))
                 frame[lo - offset : hi - offset] += samples[lo:hi]
-        self.port.speak(np.clip(np.round(frame), -32768, 32767).astype(np.int16))
+        self.port.speak(to_int16(frame))
         nxt = at + FRAME_SAMPLES / SAMPLE_RATE
         if nxt < self._end:
             self.clock.call_at(nxt, lambda: self._tick(nxt))

@@ -145,6 +145,11 @@ def test_a_missing_serial_device_fails_flash_at_once_as_a_link_failure(tmp_path:
     assert result.returncode == ExitCode.LINK, result.stderr
     # No retries, by the flasher's own count (a wall-clock bound failed on a loaded machine: start-up alone took 5 s).
     assert '"attempts": 1' in result.stdout and "cannot open" in result.stdout
+    # Without --json, a technician reads one line saying why, not empty progress bars before it.
+    shown = ringfence("flash", "--link", "/dev/ringfence-no-such-tty", "--access-key", "access.key", "b.rfb")
+    assert shown.returncode == ExitCode.LINK
+    assert "%|" not in shown.stderr and "B/s" not in shown.stderr, shown.stderr
+    assert "cannot open" in shown.stdout + shown.stderr
 
 
 class _TlsSpeaker:

@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from firmware.dsp.levels import DBM0_RMS
+from firmware.prompts.texts import shipped
 from hal.audio import SAMPLE_RATE
 
 FRAME = 160  # 20 ms analysis frame
@@ -114,44 +115,11 @@ class ThreeWayConfig(BaseModel):
         return self.idle_ceiling_dbm0 + (self.sensitivity - 0.5) * 8.0
 
 
-#: What the evidence says, in the words an investigator reads, in English and Spanish.
-EVIDENCE_TEXT: dict[str, dict[str, str]] = {
-    "click": {
-        "en": "{rise:.0f} dB pulse under {max_ms:.0f} ms in quiet",
-        "es": "pulso de {rise:.0f} dB de menos de {max_ms:.0f} ms en silencio",
-    },
-    "hold_ended": {
-        "en": "held {held:.1f} s at {floor:.0f} dBm0, then far end back",
-        "es": "línea retenida {held:.1f} s a {floor:.0f} dBm0; luego volvió el otro extremo",
-    },
-    "tone_bleed": {"en": "{tone} bleeding into a held line", "es": "{tone} se filtra en la línea retenida"},
-    "hookflash": {
-        "en": "hookflash: clicks {gap:.2f} s apart",
-        "es": "golpe de gancho: chasquidos separados {gap:.2f} s",
-    },
-    "click_start": {"en": "click at the start of the hold", "es": "chasquido al comienzo de la retención"},
-    "click_inside": {"en": "click inside the hold", "es": "chasquido durante la retención"},
-    "held_line": {
-        "en": "held line: far floor {before:.0f} -> {after:.0f} dBm0 for {held:.1f} s",
-        "es": "línea retenida: ruido del otro extremo {before:.0f} -> {after:.0f} dBm0 durante {held:.1f} s",
-    },
-    "bridged": {"en": "bridged {tone}", "es": "{tone} puenteado"},
-    "masking": {
-        "en": "masking noise ({floor:.0f} dBm0) stopped at the hold",
-        "es": "ruido para enmascarar ({floor:.0f} dBm0) cortado en la retención",
-    },
-    "levels": {
-        "en": "level {level_before:.0f} -> {level_after:.0f} dBm0, floor {floor_before:.0f} -> {floor_after:.0f} dBm0",
-        "es": "nivel {level_before:.0f} -> {level_after:.0f} dBm0, ruido de fondo {floor_before:.0f} -> "
-        "{floor_after:.0f} dBm0",
-    },
-    "quieter": {"en": "{drop:.1f} dB quieter after the hold", "es": "{drop:.1f} dB más bajo después de la retención"},
-}
-TONE_NAMES: dict[str, dict[str, str]] = {
-    "dial tone": {"en": "dial tone", "es": "tono de marcar"},
-    "ringback": {"en": "ringback", "es": "tono de llamada"},
-    "DTMF": {"en": "DTMF", "es": "DTMF"},
-}
+_TEXTS = shipped("threeway").entries
+#: What the evidence says, in the words an investigator reads, in English and Spanish; and the tones' names
+#: inside it (firmware/prompts/threeway-evidence.toml, in the one text catalog).
+EVIDENCE_TEXT = {key: text for key, text in _TEXTS.items() if not key.startswith("tone.")}
+TONE_NAMES = {key.removeprefix("tone."): text for key, text in _TEXTS.items() if key.startswith("tone.")}
 LANGUAGES = ("en", "es")
 
 

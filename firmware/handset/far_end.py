@@ -87,3 +87,28 @@ class SpeechRun:
         elif self._last_voice is not None and at - self._last_voice > self.pause_s:
             self._started = None
         return 0.0 if self._started is None or self._last_voice is None else self._last_voice - self._started
+
+
+class OpenLine:
+    """The line from the dial to its release: the call's detectors, and the tone last heard in the mouthpiece
+    (digit, until when its echo may come back) to tell the near end's echo from a far-end key."""
+
+    def __init__(self, detectors: Detectors, echo_hold_s: float) -> None:
+        self.detectors = detectors
+        self.echo_hold_s = echo_hold_s
+        self._near_tone: tuple[str, float] | None = None
+
+    def near_tones(self, samples: np.ndarray, at: float) -> list[str]:
+        """The digits a tone dialer held to the mouthpiece started in this frame."""
+        started = []
+        for tone in self.detectors.mouthpiece_dtmf.feed(samples, at):
+            if tone.kind == "start":
+                self._near_tone = (tone.digit, float("inf"))
+                started.append(tone.digit)
+            elif self._near_tone is not None:
+                self._near_tone = (self._near_tone[0], at + self.echo_hold_s)
+        return started
+
+    def is_echo(self, digit: str, at: float) -> bool:
+        """A far-end key that is the near end's own tone coming back through the line's hybrid."""
+        return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]

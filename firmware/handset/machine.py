@@ -1,8 +1,14 @@
-"""The handset's call flow: from lift to hang-up, as a pytransitions state machine declared as data.
+"""The handset's call flow, from lift to hang-up: a small coordinator over sub-machines that own their state.
 
 Sans-I/O: `handle(event)` takes one timestamped event (hook, keys, line, audio frames, timers, answers from the
 rules and the store) and returns the commands it causes. Nothing here sleeps, reads a clock or touches a file,
 so a 20-minute call runs in milliseconds under a virtual clock and every wait is testable to the millisecond.
+
+The parts, each a sub-machine with its own states, timers and tests: PinEntry (pin_entry.py), NumberEntry
+(number_entry.py), Placing (placing.py), CalledParty (called_party.py), ConnectedCall (connected.py) and Ending
+(ending.py). The coordinator holds what belongs to the handset rather than to one part: the hook, the line (open
+from the dial to its release, with its detectors) and the prompt voice. It passes events to the part whose phase
+it is and turns each part's outcome into the next part's start.
 
 What the flow promises:
 - every wait has a timeout from data, and every failure a spoken reason and a way back or out;
@@ -14,672 +20,376 @@ What the flow promises:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from transitions import Machine
 
-from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.commands import Command, TimerExpired
+from firmware.handset import called_party, connected, ending, number_entry, pin_entry, placing
 from firmware.handset import messages as m
-from firmware.handset.audio_path import AudioPath
+from firmware.handset import parts as p
 from firmware.handset.called_party import CalledParty
 from firmware.handset.connected import ConnectedCall
-from firmware.handset.far_end import DetectorFactory, Detectors, SpeechRun
-from firmware.handset.policy import FlowPolicy
-from firmware.prompts import speech
+from firmware.handset.ending import Ending
+from firmware.handset.far_end import DetectorFactory, OpenLine
+from firmware.handset.number_entry import NumberEntry
+from firmware.handset.parts import FlowPart, Step, Timers
+from firmware.handset.pin_entry import PinEntry
+from firmware.handset.placing import Placing
+from firmware.handset.policy import FlowPolicy, Timing
+from firmware.handset.voice import Voice, language_of
 from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
-from hal.events import Event, HookFlash, HookPulseTrain, KeyDown, OffHook, OnHook
-from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.audio import FRAME_SAMPLES, AudioFrame
+from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
+from hal.line import LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
 
-#: Endings after which the called party is still on the line and hears a goodbye before it is released.
-PARTY_GOODBYES = frozenset({"declined", "blocked_by_called_party", "no_choice"})
-CALL_TYPE_KEYS = {"1": "collect", "2": "direct_bill", "3": "debit", "4": "prepaid"}
-#: States in which a call attempt exists, so hanging up must still leave a call record.
-ATTEMPT_STATES = ["checking", "name_recording", "placing", "called_party", "block_confirm", "connected"]
-
+#: The coordinator's phases: which part has the call now.
+PHASES: list[str | dict[str, str]] = [
+    {"name": "idle", "on_enter": "_enter_idle"},
+    {"name": "identifying", "on_enter": "_start_identifying", "on_exit": "_leave"},
+    {"name": "choosing", "on_enter": "_start_choosing", "on_exit": "_leave"},
+    {"name": "placing", "on_enter": "_start_placing", "on_exit": "_leave"},
+    {"name": "answering", "on_enter": "_start_answering", "on_exit": "_leave"},
+    {"name": "connected", "on_enter": "_start_connected", "on_exit": "_leave"},
+    {"name": "ending", "on_enter": "_start_ending", "on_exit": "_leave"},
+]
+TRANSITIONS: list[dict[str, str | list[str]]] = [
+    {"trigger": "_lifted", "source": "idle", "dest": "identifying"},
+    {"trigger": "_identified", "source": "identifying", "dest": "choosing"},
+    {"trigger": "_chosen", "source": "choosing", "dest": "placing"},
+    {"trigger": "_answered", "source": "placing", "dest": "answering"},
+    {"trigger": "_connected", "source": ["placing", "answering"], "dest": "connected"},
+    {"trigger": "_attempt_over", "source": ["placing", "answering", "connected"], "dest": "ending"},
+    {"trigger": "_gave_up", "source": ["identifying", "choosing"], "dest": "ending"},
+    {"trigger": "_rechoose", "source": "ending", "dest": "choosing"},
+    {"trigger": "_finished", "source": "ending", "dest": "idle"},
+    {"trigger": "_hung_up", "source": ["identifying", "choosing"], "dest": "idle"},
+]
+#: Every state the flow reports (`state`, the `state` records): idle, then each part's own.
 STATES = [
     "idle",
-    "pin_entry",
-    "verifying_pin",
-    "call_type",
-    "number_entry",
-    "checking",
-    "name_recording",
-    "placing",
-    "called_party",
-    "block_confirm",
-    "connected",
-    "ending",
-    "farewell",
+    *[
+        name
+        for part in (pin_entry, number_entry, placing, called_party, connected, ending)
+        for name in (s if isinstance(s, str) else s["name"] for s in part.STATES)
+        if name not in ("waiting", "done")
+    ],
 ]
-
-TRANSITIONS: list[dict[str, object]] = [
-    {"trigger": "lifted", "source": "idle", "dest": "pin_entry"},
-    {"trigger": "pin_entered", "source": "pin_entry", "dest": "verifying_pin"},
-    {"trigger": "pin_accepted", "source": "verifying_pin", "dest": "call_type"},
-    {"trigger": "pin_rejected", "source": "verifying_pin", "dest": "pin_entry"},
-    {"trigger": "type_chosen", "source": "call_type", "dest": "number_entry"},
-    {"trigger": "number_entered", "source": "number_entry", "dest": "checking"},
-    {"trigger": "call_allowed", "source": "checking", "dest": "name_recording"},
-    # An emergency call the facility allows is dialed at once and connected when answered.
-    {"trigger": "emergency_allowed", "source": "checking", "dest": "placing"},
-    {"trigger": "emergency_answered", "source": "placing", "dest": "connected"},
-    {"trigger": "name_recorded", "source": "name_recording", "dest": "placing"},
-    {"trigger": "answered", "source": "placing", "dest": "called_party"},
-    {"trigger": "block_pressed", "source": "called_party", "dest": "block_confirm"},
-    {"trigger": "block_cancelled", "source": "block_confirm", "dest": "called_party"},
-    {"trigger": "accepted", "source": "called_party", "dest": "connected"},
-    {"trigger": "attempt_over", "source": ATTEMPT_STATES, "dest": "ending"},
-    {"trigger": "record_committed", "source": "ending", "dest": "idle", "conditions": "is_on_hook"},
-    {"trigger": "record_committed", "source": "ending", "dest": "call_type", "conditions": "may_rechoose"},
-    {"trigger": "record_committed", "source": "ending", "dest": "number_entry", "conditions": "may_retry"},
-    {"trigger": "record_committed", "source": "ending", "dest": "farewell"},
-    {"trigger": "given_up", "source": ["pin_entry", "verifying_pin", "call_type", "number_entry"], "dest": "farewell"},
-    # While the call is being checked, a hang-up waits for the answer (a call may just have been opened).
-    {"trigger": "hung_up", "source": [s for s in ATTEMPT_STATES if s != "checking"], "dest": "ending"},
-    {
-        "trigger": "hung_up",
-        "source": ["pin_entry", "verifying_pin", "call_type", "number_entry", "farewell"],
-        "dest": "idle",
-    },
-]
+#: Parts that hear the far end's keys.
+FAR_KEY_PHASES = ("answering", "connected")
 
 
-class HandsetFlow(CalledParty, ConnectedCall):
+class LineTimer(StrEnum):
+    #: The line's release after the called party's goodbye: it outlives the attempt.
+    RELEASE = "handset.line.release"
+
+
+class HandsetFlow:
     """One handset's call flow. `handle` is the only entry point; it returns the commands an event causes."""
+
+    phase: str
+    _lifted: Callable[[], bool]
+    _identified: Callable[[p.Identified], bool]
+    _chosen: Callable[[p.NumberChosen], bool]
+    _answered: Callable[[p.Answered], bool]
+    _connected: Callable[[p.Answered | p.Accepted], bool]
+    _attempt_over: Callable[[p.AttemptOver], bool]
+    _gave_up: Callable[[p.GaveUp], bool]
+    _rechoose: Callable[[p.Rechoose], bool]
+    _finished: Callable[[], bool]
+    _hung_up: Callable[[], bool]
 
     def __init__(self, policy: FlowPolicy, catalog: Catalog, detectors: DetectorFactory) -> None:
         self.policy = policy
-        self.timing = policy.timing
-        self.catalog = catalog
         self._detector_factory = detectors
+        self.voice = Voice(catalog, policy.timing.prompt_level_dbm0)
         #: False after the line reported it cannot place calls (a lost SIP registration) until it recovers.
         self.line_in_service = True
+        self.on_hook = True
+        self.now = 0.0
+        #: The call the rules opened for the current attempt, and why the last attempt ended.
+        self.call_id = ""
+        self.end_reason = ""
+        self._who = p.Identified("", language_of(policy.default_language))
+        self._parts: dict[str, FlowPart] = {}
+        self._number: NumberEntry | None = None
+        #: The line from the dial to its release (None: released).
+        self._line: OpenLine | None = None
+        self._line_timers = Timers(LineTimer)
+        self._out: list[Command] = []
+        self._state_mark = 0
+        self._events: dict[type[Event], Callable[[Any], None]] = {
+            AudioFrame: self._audio,
+            m.DeviceStarted: lambda _: self._out.append(m.RecoverCalls()),
+            OffHook: lambda _: self._lift(),
+            InputReleased: lambda e: self._lift() if e.off_hook else None,
+            OnHook: lambda e: self._put_down(p.PutDown(e.at, "inmate_hung_up")),
+            # Technician mode took the keypad: whatever was typed is dropped, as if the handset were hung up.
+            InputCaptured: lambda e: self._put_down(p.PutDown(e.at, "technician_mode")),
+            HookFlash: self._hookflash,
+            HookPulseTrain: self._pulses,
+            TimerExpired: self._timer,
+            m.PhoneChecked: self._phone_checked,
+            LineHungUp: self._far_hung_up,
+            LineIncoming: self._incoming,
+            LineService: self._line_service,
+            LineDigit: self._line_digit,
+        }
+        self._outcomes: dict[type[p.Outcome], Callable[[Any], object]] = {
+            p.Identified: lambda o: self._identified(o),
+            p.GaveUp: lambda o: self._gave_up(o),
+            p.NumberChosen: lambda o: self._chosen(o),
+            p.CallOpened: self._call_opened,
+            p.Answered: lambda o: self._connected(o) if o.emergency else self._answered(o),
+            p.Accepted: lambda o: self._connected(o),
+            p.AttemptOver: self._over,
+            p.LetGo: self._let_go,
+            p.Rechoose: lambda o: self._rechoose(o),
+            p.Finished: lambda _: self._finished(),
+        }
         self.machine = Machine(
             model=self,
-            states=STATES,
+            states=PHASES,
             transitions=TRANSITIONS,
             initial="idle",
             auto_transitions=False,
-            ignore_invalid_triggers=True,
+            model_attribute="phase",
             prepare_event="_mark_state_change",
-            after_state_change="_announce_state",
+            after_state_change="_announce_idle",
         )
-        self._out: list[Command] = []
-        self._state_mark = 0
-        self.now = 0.0
-        self._timer_seq = 0
-        self._timers: dict[str, str] = {}
-        self.audio = AudioPath(catalog, policy.timing.prompt_level_dbm0)
-        self._reset_session()
 
-    # ---- session and call state ---------------------------------------------------------------------
+    @property
+    def timing(self) -> Timing:
+        return self.policy.timing
 
-    def _reset_session(self) -> None:
-        self.on_hook = True
-        self.language = self.policy.default_language
-        self.language_chosen = False
-        self.inmate_id = ""
-        self.pin = ""
-        self.pin_tries = 0
-        self.checking_phone = False
-        #: The entry prompt the phone check named: the PIN alone, or the inmate number then the PIN.
-        self.ask_prompt = "enter_pin"
-        self.asked = 0
-        self.call_type = ""
-        self.number_tries = 0
-        self._farewell: list[str] = []
-        self._reset_call()
+    @timing.setter
+    def timing(self, timing: Timing) -> None:
+        """A scenario's own timing (sim/world.py) replaces the shipped one before the first lift."""
+        self.policy = self.policy.model_copy(update={"timing": timing})
 
-    def _reset_call(self) -> None:
-        self.digits = ""
-        self.call_id = ""
-        self.number = ""
-        self.check: m.CallChecked | None = None
-        self.started_at = 0.0
-        self.connected_at: float | None = None
-        self.end_reason = ""
-        #: After a refusal: "number" (try another number), "call_type" (choose another type) or "" (goodbye).
-        self.retry = ""
-        self.line_active = False
-        self.recording = False
-        self.bridged = False
-        self.violations: list[str] = []
-        self.threeway_count = 0
-        self.name_samples = np.zeros(0, dtype=np.int16)
-        self.capturing_name = False
-        self.party_language = self.language
-        self.choices = 0
-        self.cost_heard = False
-        self.limit_s = 0.0
-        self.limit_cause = ""
-        self.detectors: Detectors | None = None
-        #: The tone heard in the mouthpiece (digit, until when its echo may come back), to tell echo from the far end.
-        self._near_tone: tuple[str, float] | None = None
-        self.speech_run: SpeechRun | None = None
-
-    # ---- conditions used by the transition table -----------------------------------------------------
-
-    def is_on_hook(self) -> bool:
-        return self.on_hook
-
-    def may_retry(self) -> bool:
-        return self.retry == "number" and self.number_tries < self.timing.number_attempts
-
-    def may_rechoose(self) -> bool:
-        return self.retry == "call_type" and self.number_tries < self.timing.number_attempts
-
-    # ---- the one entry point ---------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """The state a person sees: idle, or the state of the part that has the call."""
+        part = self._parts.get(self.phase)
+        return part.state if part is not None else self.phase
 
     @property
     def secret_input(self) -> bool:
         """The keys typed now are a secret (pin_entry): the runtime logs them hidden."""
-        return self.state in {"pin_entry"}
+        return self.state == "pin_entry"
 
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self.now = event.at
-        match event:
-            case AudioFrame(source="mic"):
-                self._mic_frame(event.samples)
-            case AudioFrame(source="line"):
-                self._line_frame(event.samples, event.at)
-            case m.DeviceStarted():
-                self._emit(m.RecoverCalls())
-            case OffHook() | InputReleased(off_hook=True):
-                if self.state == "idle":
-                    self._reset_session()
-                    self.on_hook = False
-                    self.lifted()
-            case OnHook():
-                self._put_down("inmate_hung_up")
-            case InputCaptured():
-                # Technician mode took the keypad: whatever was typed is dropped, as if the handset were hung up.
-                self._put_down("technician_mode")
-            case HookFlash():
-                self._hookflash(event)
-            case HookPulseTrain():
-                self._emit(
-                    m.ReportIncident(
-                        "pulse_dialing",
-                        {"pulses": event.pulses, "durations_ms": list(event.durations_ms), "state": self.state},
-                    )
-                )
-            case KeyDown():
-                self._key(event.key)
-            case TimerExpired():
-                self._timer(event.name)
-            case m.PhoneChecked():
-                self._phone_checked(event)
-            case m.PinChecked():
-                self._pin_checked(event)
-            case m.CallChecked():
-                self._call_checked(event)
-            case m.RecordWritten():
-                if self.state == "ending" and event.call_id == self.call_id:
-                    self.record_committed()
-            case LineProgress():
-                self._progress(event.state)
-            case LineAnswered():
-                self._answered(getattr(event, "answered_by", ""))
-            case LineHungUp():
-                self._far_hung_up()
-            case LineIncoming():
-                self._emit(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
-            case LineService():
-                self.line_in_service = event.state == "in_service"
-            case LineDigit():  # an RFC 4733 key: the same as one the in-band detector hears
-                if (
-                    self.line_active
-                    and self.state in ("called_party", "block_confirm", "connected")
-                    and not self._is_echo(event.digit, event.at)
-                ):
-                    self._far_key(event.digit)
+        own = self._events.get(type(event))
+        if own is not None:
+            own(event)
+        else:
+            # Keys, answers and line progress: the part whose phase it is takes what is meant for its state.
+            self._to_part(event)
         return self._out
 
-    def _put_down(self, reason: str) -> None:
-        self.on_hook = True
-        if self.state in ATTEMPT_STATES and not self.end_reason:
-            self.end_reason = reason
-        self.hung_up()
+    # ---- passing events in, collecting commands out ------------------------------------------------------------
 
-    # ---- output helpers --------------------------------------------------------------------------------
+    def _to_part(self, event: Event, phases: tuple[str, ...] | None = None) -> None:
+        part = self._parts.get(self.phase)
+        if part is not None and (phases is None or self.phase in phases):
+            self._run(part.handle(event))
 
-    def _emit(self, command: Command) -> None:
-        self._out.append(command)
+    def _run(self, steps: Sequence[Step]) -> None:
+        for step in steps:
+            if isinstance(step, p.Outcome):
+                self._outcomes[type(step)](step)
+                continue
+            if isinstance(step, m.Dial):
+                self._line = OpenLine(self._detector_factory(), self.timing.echo_hold_s)
+            self._out.append(step)
 
-    def _mark_state_change(self) -> None:
+    def _mark_state_change(self, *_: object) -> None:
         self._state_mark = len(self._out)
 
-    def _announce_state(self) -> None:
-        """The `state` record goes before what the new state's entry said, so logs read in order."""
-        self._out.insert(self._state_mark, m.StateChanged(self.state))
+    def _announce_idle(self, *_: object) -> None:
+        """The parts announce their own states; idle is the coordinator's."""
+        if self.phase == "idle":
+            self._out.insert(self._state_mark, m.StateChanged("idle"))
 
-    def _say(self, ids: Sequence[str], to: str = "ear", language: str | None = None) -> None:
-        """Queue prompts; each is printed as a `prompt` record and its audio goes to the ear, the line or both."""
-        lang = language or (self.party_language if to == "line" else self.language)
-        targets = ("ear", "line") if to == "both" else (to,)
-        for prompt_id in ids:
-            if prompt_id == "inmate_name":
-                samples, text = self.name_samples, "(the caller's recorded name)"
-            else:
-                samples, text = self.audio.prompt(prompt_id, lang), self.catalog.text(prompt_id, lang)
-            starts = max(self._speech_ends(target) for target in targets)
-            self._emit(
-                m.PlayPrompt(prompt_id, text, lang, to, round(starts * 1000), round(len(samples) / SAMPLE_RATE * 1000))
-            )
-            for target in targets:
-                self.audio.queue(samples, target, self.now)
+    # ---- phases ---------------------------------------------------------------------------------------------
 
-    def _quiet(self, target: str) -> None:
-        """Barge-in: a key press cuts the prompt being played, so the answer is not talked over."""
-        self.audio.quiet(target, self.now)
+    def _enter_idle(self, *_: object) -> None:
+        self._parts.clear()
+        self._release_line()
+        self.voice.reset(self.now)
 
-    def _speech_ends(self, target: str = "ear") -> float:
-        return self.audio.speech_ends(target, self.now)
+    def _leave(self, *_: object) -> None:
+        """Leaving a part's phase stops its timers (the line's release outlives it)."""
+        part = self._parts.get(self.phase)
+        if part is not None:
+            self._run(part.stop())
 
-    def _arm(self, purpose: str, at: float) -> None:
-        """Start a timer owned by the current state; a stale expiry (state left, timer re-armed) is ignored."""
-        self._timer_seq += 1
-        name = f"{self.state}:{purpose}#{self._timer_seq}"
-        old = self._timers.get(purpose)
-        if old is not None:
-            self._emit(CancelTimer(old))
-        self._timers[purpose] = name
-        self._emit(StartTimer(name, at))
+    def _start_identifying(self) -> None:
+        part = PinEntry(self.policy, self.voice)
+        self._parts["identifying"] = part
+        self._run(part.start(self.now))
 
-    def _disarm(self, purpose: str) -> None:
-        name = self._timers.pop(purpose, None)
-        if name is not None:
-            self._emit(CancelTimer(name))
+    def _start_choosing(self, outcome: p.Identified | p.Rechoose) -> None:
+        if isinstance(outcome, p.Identified):
+            self._who = outcome
+            self._number = NumberEntry(self.timing, self.voice, outcome.language)
+            self._parts["choosing"] = self._number
+            self._run(self._number.start(self.now))
+        elif self._number is not None:
+            self._parts["choosing"] = self._number
+            self._run(self._number.again(self.now, outcome.what))
 
-    def _disarm_all(self) -> None:
-        """Cancel the state's timers; the line's own release outlives states (the far end hears its goodbye)."""
-        for purpose in list(self._timers):
-            if purpose != "line_release":
-                self._disarm(purpose)
+    def _start_placing(self, chosen: p.NumberChosen) -> None:
+        self.call_id, self.end_reason = "", ""
+        who = self._who
+        attempt = p.Attempt(who.inmate_id, who.language, chosen.call_type, chosen.number, chosen.tries)
+        part = Placing(self.timing, self.voice, attempt)
+        self._parts["placing"] = part
+        self._run(part.start(self.now))
 
-    def _wait_input(self, target: str = "ear", seconds: float | None = None) -> None:
-        self._arm("input", self._speech_ends(target) + (seconds or self.timing.first_key_s))
+    def _start_answering(self, answered: p.Answered) -> None:
+        part = CalledParty(self.policy, self.voice, answered.attempt, answered.name)
+        self._parts["answering"] = part
+        self._run(part.start(self.now))
 
-    # ---- audio -----------------------------------------------------------------------------------------
+    def _start_connected(self, outcome: p.Answered | p.Accepted) -> None:
+        part = ConnectedCall(self.policy, self.voice, outcome.attempt)
+        self._parts["connected"] = part
+        self._run(part.start(self.now))
 
-    def _mic_frame(self, mic: np.ndarray) -> None:
-        """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
-        tick = self.audio.tick(
-            mic, hear_far=self.bridged or self.state == "placing", line_open=self.line_active, bridged=self.bridged
-        )
-        if self.capturing_name:
-            self.name_samples = np.concatenate([self.name_samples, mic])
-        if self.bridged and self.detectors is not None:
-            for tone in self.detectors.mouthpiece_dtmf.feed(mic, self.now):
-                if tone.kind == "start":
-                    self._near_tone = (tone.digit, float("inf"))
-                    self._emit(m.ReportIncident("mouthpiece_dtmf", {"digit": tone.digit, "call_id": self.call_id}))
-                elif self._near_tone is not None:
-                    self._near_tone = (self._near_tone[0], self.now + self.timing.echo_hold_s)
-        if tick.ear is not None:
-            self._emit(m.PlayAudio(tick.ear))
-        if tick.line is not None:
-            self._emit(m.SendAudio(tick.line))
-            if self.speech_run is not None:
-                self.speech_run.sent(tick.line, self.now)
-        if self.recording:
-            far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
-            self._emit(m.RecordFrames(self.call_id, mic, far))
-
-    def _line_frame(self, samples: np.ndarray, at: float) -> None:
-        if not self.line_active:
-            return
-        self.audio.far_frame(samples)
-        if self.detectors is None:
-            return
-        if self.state == "placing":
-            for tone in self.detectors.progress.feed(samples, at):
-                if tone.kind == "start":
-                    self._progress(tone.tone)
-        if self.state in ("called_party", "block_confirm", "connected"):
-            for tone in self.detectors.dtmf.feed(samples, at):
-                if tone.kind == "start" and not self._is_echo(tone.digit, at):
-                    self._far_key(tone.digit)
-        talking = self.speech_run.feed(samples, at) if self.state == "called_party" and self.speech_run else 0.0
-        if talking >= self.timing.machine_speech_s:
-            self._not_connected("answering_machine", ["answering_machine"])
-        if self.state == "connected":
-            for decision in self.detectors.threeway.feed(samples, at):
-                if decision.event == "three_way":
-                    self._three_way(decision.confidence)
-
-    def _is_echo(self, digit: str, at: float) -> bool:
-        """A far-end key that is the near end's own tone coming back through the line's hybrid."""
-        return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]
-
-    # ---- keys ------------------------------------------------------------------------------------------
-
-    def _key(self, key: str) -> None:
-        handler: Callable[[str], None] | None = getattr(self, f"_key_{self.state}", None)
-        if handler is not None:
-            self._quiet("ear")
-            handler(key)
-
-    def _key_pin_entry(self, key: str) -> None:
-        if key == "*":
-            self.language = "es" if self.language == "en" else "en"
-            self.language_chosen = True
-            self.pin = ""
-            self._say([self.ask_prompt])
-            self._wait_input()
-        elif key == "#":
-            self._submit_pin()
-        elif key.isdigit():
-            # One entry is one try however long: digits past the longest entry are dropped (the entry stays too
-            # long, so it is refused) and the entry ends at "#" or the inter-digit wait as any other.
-            if len(self.pin) <= self.policy.pin_max_length:
-                self.pin += key
-            self._arm("input", self.now + self.timing.inter_digit_s)
-
-    def _submit_pin(self) -> None:
-        if not self.pin:
-            self._reprompt([self.ask_prompt])
-            return
-        pin, self.pin = self.pin, ""
-        self.pin_entered()
-        self._emit(m.VerifyPin(pin))
-
-    def _key_call_type(self, key: str) -> None:
-        if key in CALL_TYPE_KEYS:
-            self.call_type = CALL_TYPE_KEYS[key]
-            self.type_chosen()
+    def _start_ending(self, outcome: p.AttemptOver | p.GaveUp) -> None:
+        if isinstance(outcome, p.AttemptOver):
+            part = Ending(self.timing, self.voice, outcome.attempt.language, self.on_hook)
+            steps = part.end(self.now, outcome)
         else:
-            self._reprompt(["invalid_key", "choose_call_type"])
+            part = Ending(self.timing, self.voice, outcome.language, self.on_hook)
+            steps = part.goodbye(self.now, outcome.farewell)
+        self._parts["ending"] = part
+        self._run(steps)
 
-    def _key_number_entry(self, key: str) -> None:
-        if key == "*":
-            if self.digits:
-                self.digits = self.digits[:-1]
-                self._say(["digit_erased"])
-            self._arm("input", self._speech_ends() + self.timing.inter_digit_s)
-        elif key == "#":
-            self._submit_number()
-        elif key.isdigit():
-            self.digits += key
-            self._arm("input", self.now + self.timing.inter_digit_s)
+    def _call_opened(self, opened: p.CallOpened) -> None:
+        self.call_id = opened.call_id
 
-    def _submit_number(self) -> None:
-        if not self.digits:
-            self._reprompt(["enter_number"])
-            return
-        self.number = self.digits
-        self.number_tries += 1
-        self.number_entered()
+    def _over(self, over: p.AttemptOver) -> None:
+        self.end_reason = over.reason or "inmate_hung_up"
+        self._attempt_over(over)
 
-    def _reprompt(self, ids: list[str]) -> None:
-        """Ask again after no input or a wrong key; after `reprompts` times, say goodbye."""
-        self.asked += 1
-        if self.asked > self.timing.reprompts:
-            self._farewell = ["goodbye", "hang_up_now"]
-            self.given_up()
-            return
-        self._say(ids)
-        self._wait_input()
+    # ---- the hook ---------------------------------------------------------------------------------------------
 
-    # ---- timers ----------------------------------------------------------------------------------------
+    def _lift(self) -> None:
+        if self.phase == "idle":
+            self.on_hook = False
+            self.call_id, self.end_reason = "", ""
+            self._lifted()
 
-    def _timer(self, name: str) -> None:
-        purpose = next((p for p, n in self._timers.items() if n == name), None)
-        if purpose is None:
-            return
-        del self._timers[purpose]
-        if purpose == "line_release":
-            self._release_line()
-            return
-        match (self.state, purpose):
-            case ("pin_entry", "input"):
-                if self.pin:
-                    self._submit_pin()
-                else:
-                    self._reprompt(["no_input", self.ask_prompt])
-            case ("call_type", "input"):
-                self._reprompt(["no_input", "choose_call_type"])
-            case ("number_entry", "input"):
-                if self.digits:
-                    self._submit_number()
-                else:
-                    self._reprompt(["no_input", "enter_number"])
-            case ("name_recording", "name_start"):
-                self.capturing_name = True
-                self._arm("name_stop", self.now + self.timing.name_record_s)
-            case ("name_recording", "name_stop"):
-                self.capturing_name = False
-                self.name_recorded()
-            case ("placing", "ring"):
-                self._not_connected("no_answer", ["no_answer"])
-            case ("called_party", "input"):
-                self._party_silent()
-            case ("block_confirm", "input"):
-                self.block_cancelled()
-            case ("connected", "announce"):
-                assert self.check is not None
-                self._say(["announcement"], to="both")
-                self._arm("announce", self.now + self.check.announcement_interval_s)
-            case ("connected", "checkpoint"):
-                assert self.connected_at is not None
-                self._emit(m.Checkpoint(self.call_id, self.now - self.connected_at))
-                self._arm("checkpoint", self.now + self.timing.checkpoint_s)
-            case ("connected", "warn"):
-                self._warn()
-            case ("connected", "limit"):
-                self._limit_reached()
-            case ("connected", "release"):
-                self.attempt_over()
-            case ("farewell", "reminder"):
-                self._say(["hang_up_now"])
-                self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
-
-    # ---- hook ------------------------------------------------------------------------------------------
+    def _put_down(self, put_down: p.PutDown) -> None:
+        self.on_hook = True
+        if self.phase in ("identifying", "choosing"):
+            self._hung_up()
+        else:
+            self._to_part(put_down)
 
     def _hookflash(self, event: HookFlash) -> None:
         """Never forwarded to the line; what it does is the facility's policy (report, end the call)."""
-        actions = self.policy.hookflash_actions
-        if "report" in actions:
-            self._emit(m.ReportIncident("hookflash", {"duration_ms": event.duration_ms, "state": self.state}))
-        if "end_call" in actions and self.state == "connected":
-            self.end_reason = "hookflash"
-            self._say(["call_ended"], to="both")
-            self._arm("release", self._speech_ends())
+        if "report" in self.policy.hookflash_actions:
+            self._out.append(m.ReportIncident("hookflash", {"duration_ms": event.duration_ms, "state": self.state}))
+        self._to_part(event, ("connected",))
 
-    # ---- state entries ---------------------------------------------------------------------------------
+    def _pulses(self, event: HookPulseTrain) -> None:
+        detail = {"pulses": event.pulses, "durations_ms": list(event.durations_ms), "state": self.state}
+        self._out.append(m.ReportIncident("pulse_dialing", detail))
 
-    def on_enter_idle(self) -> None:
-        self._disarm_all()
-        self._release_line()
-        self.audio.reset(self.now)
-
-    def _release_line(self) -> None:
-        self._disarm("line_release")
-        if self.line_active:
-            self.line_active = False
-            self.audio.quiet("line", self.now)
-            self._emit(m.ReleaseLine())
-
-    def on_enter_pin_entry(self) -> None:
-        self.pin = ""
-        if self.pin_tries == 0:
-            # Greet only once the phone is known to be usable: a locked or shut-off phone says so instead.
-            self.checking_phone = True
-            self._emit(m.CheckPhone())
-            return
-        self._say([self.ask_prompt])
-        self._wait_input()
-
-    def _phone_checked(self, result: m.PhoneChecked) -> None:
-        if self.state != "pin_entry" or not self.checking_phone:
-            return
-        self.checking_phone = False
-        reason = result.reason if not result.available else "" if self.line_in_service else "refuse.out_of_order"
-        if reason:
-            self._quiet("ear")
-            self._farewell = self._refusal(reason, (), result.params if not result.available else {}) + ["hang_up_now"]
-            self.given_up()
-            return
-        self.ask_prompt = result.ask
-        other = "es" if self.language == "en" else "en"
-        self._say(["welcome"])
-        self._say(["other_language"], language=other)
-        self._say([self.ask_prompt])
-        self._wait_input()
-
-    def _refusal(self, reason: str, then: Sequence[str], params: dict[str, object]) -> list[str]:
-        """A refusal as spoken: its reason, what follows it, and the date or wait it names."""
-        ids = [reason if reason in self.catalog.prompts else "refuse.not_allowed"]
-        ids += [p for p in then if p in self.catalog.prompts]
-        until = params.get("until")
-        if reason == "refuse.restricted" and isinstance(until, str):
-            ids += ["restriction.until", *speech.day(date.fromisoformat(until), self.language)]
-        wait_s = params.get("wait_s")
-        if reason in {"refuse.min_wait", "refuse.locked_out"} and isinstance(wait_s, int):
-            ids += ["wait_for", *speech.duration(wait_s, self.language)]
-        return ids
-
-    def _pin_checked(self, result: m.PinChecked) -> None:
-        if self.state != "verifying_pin":
-            return
-        self._disarm("input")
-        if result.status == "ok":
-            self.inmate_id = result.inmate_id
-            if self.language_chosen:
-                self._emit(m.RememberLanguage(self.inmate_id, self.language))
-            elif result.language:
-                self.language = result.language
-            self.asked = 0
-            self.pin_accepted()
-        elif result.status == "wrong":
-            self.pin_tries += 1
-            self._say(["pin_wrong"])
-            self.pin_rejected()
+    def _timer(self, event: TimerExpired) -> None:
+        if self._line_timers.fired(event.name) is LineTimer.RELEASE:
+            self._release_line()
         else:
-            self._farewell = [*self._refusal(result.status, result.then, result.params), "hang_up_now"]
-            self.given_up()
+            self._to_part(event)
 
-    def on_enter_call_type(self) -> None:
-        self.asked = 0
-        if self.retry:
-            self._reset_call()
-        self._say(["choose_call_type"])
-        self._wait_input()
+    # ---- the line ---------------------------------------------------------------------------------------------
 
-    def on_enter_number_entry(self) -> None:
-        self.asked = 0
-        retrying = bool(self.retry)
-        self._reset_call()
-        self._say(["enter_other_number" if retrying else "enter_number"])
-        self._wait_input()
+    def _phone_checked(self, event: m.PhoneChecked) -> None:
+        """A line out of service refuses the phone as the rules would."""
+        if event.available and not self.line_in_service:
+            event = m.PhoneChecked(event.at, False, "refuse.out_of_order")
+        self._to_part(event, ("identifying",))
 
-    def on_enter_checking(self) -> None:
-        self.started_at = self.now
-        self._emit(m.CheckCall(self.inmate_id, self.number, self.call_type))
+    def _line_service(self, event: LineService) -> None:
+        self.line_in_service = event.state == "in_service"
 
-    def _call_checked(self, result: m.CallChecked) -> None:
-        if self.state != "checking":
-            return
-        self.call_id, self.check = result.call_id, result
-        if result.number:
-            self.number = result.number
-        if self.on_hook:
-            self.end_reason = "inmate_hung_up"
-            self.attempt_over()
-        elif result.allowed and result.emergency:
-            self.emergency_allowed()
-        elif result.allowed:
-            self.call_allowed()
-        else:
-            self.end_reason = result.reason
-            self._say(self._refusal(result.reason, result.then, result.params))
-            self.retry = result.scope if result.scope in ("number", "call_type") else ""
-            if not self.retry or self.number_tries >= self.timing.number_attempts:
-                self._farewell = ["hang_up_now"]
-            self.attempt_over()
+    def _incoming(self, event: LineIncoming) -> None:
+        self._out.append(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
 
-    def on_enter_name_recording(self) -> None:
-        self._say(["record_name", "tone"])
-        self._arm("name_start", self._speech_ends())
+    def _line_digit(self, event: LineDigit) -> None:
+        """An RFC 4733 key: the same as one the in-band detector hears."""
+        if self._line is not None and not self._line.is_echo(event.digit, event.at):
+            self._to_part(event, FAR_KEY_PHASES)
 
-    def on_enter_placing(self) -> None:
-        self._say(["please_wait"])
-        self.line_active = True
-        self.detectors = self._detector_factory()
-        self._emit(m.Dial(self.number))
-        self._arm("ring", self.now + self.timing.ring_timeout_s)
+    def _far_hung_up(self, event: LineHungUp) -> None:
+        if self._line is None:
+            return  # the flow released the line itself (a limit): nothing more to end
+        self._line = None
+        self._run(self._line_timers.cancel(LineTimer.RELEASE))
+        self._to_part(event, ("placing", "answering", "connected"))
 
-    def _progress(self, state: str) -> None:
-        if self.state != "placing":
-            return
-        if state == "busy":
-            self._not_connected("busy", ["line_busy"])
-        elif state in ("sit", "unreachable", "reorder"):
-            self._not_connected("not_reachable", ["not_reachable"])
-        elif state == "no_answer":  # the network gave up ringing (SIP 480/408) before our ring timeout
-            self._not_connected("no_answer", ["no_answer"])
-
-    def _answered(self, answered_by: str) -> None:
-        if self.state != "placing":
-            return
-        if self.check is not None and self.check.emergency:
-            self.emergency_answered()
-        elif answered_by == "machine":
-            self._not_connected("answering_machine", ["answering_machine"])
-        else:
-            self.answered()
-
-    def _not_connected(self, reason: str, tell_inmate: list[str]) -> None:
-        """The call did not go through: say why, release the line, record the attempt."""
-        self.end_reason = reason
-        self._say(tell_inmate)
-        self._farewell = ["hang_up_now"]
-        self.attempt_over()
-
-    # ---- ending ----------------------------------------------------------------------------------------
-
-    def on_enter_ending(self) -> None:
-        self._disarm_all()
-        self.bridged = False
-        self.capturing_name = False
-        if self.end_reason in PARTY_GOODBYES and self._speech_ends("line") > self.now and self.line_active:
-            self._arm("line_release", self._speech_ends("line"))
+    def _let_go(self, let_go: p.LetGo) -> None:
+        if let_go.after is not None and self._line is not None:
+            self._out.append(self._line_timers.arm(LineTimer.RELEASE, let_go.after))
         else:
             self._release_line()
-        if self.recording:
-            self.recording = False
-            self._emit(m.StopRecording(self.call_id))
-        if not self.end_reason:
-            self.end_reason = "inmate_hung_up"
-        self._emit(m.CallEnded(self.call_id, self.end_reason))
-        recorded = self.check is not None and self.check.recorded and self.connected_at is not None
-        self._emit(
-            m.WriteCallRecord(
-                call_id=self.call_id,
-                inmate_id=self.inmate_id,
-                number=self.number,
-                call_type=self.call_type,
-                started_at=self.started_at,
-                connected_at=self.connected_at,
-                ended_at=self._billable_end(),
-                end_reason=self.end_reason,
-                recording=self.call_id if recorded else None,
-                violations=tuple(self.violations),
-            )
-        )
 
-    def _billable_end(self) -> float:
-        """The goodbye played after a limit is not billed: talk time stops at the limit."""
-        if self.connected_at is None:
-            return self.now
-        return min(self.now, self.connected_at + self.limit_s)
+    def _release_line(self) -> None:
+        self._run(self._line_timers.cancel(LineTimer.RELEASE))
+        if self._line is not None:
+            self._line = None
+            self.voice.quiet("line", self.now)
+            self._out.append(m.ReleaseLine())
 
-    def on_enter_farewell(self) -> None:
-        self._disarm_all()
-        self._say(self._farewell or ["call_ended", "hang_up_now"])
-        self._farewell = []
-        self._arm("reminder", self._speech_ends() + self.timing.hang_up_reminder_s)
+    # ---- audio ------------------------------------------------------------------------------------------------
+
+    def _audio(self, frame: AudioFrame) -> None:
+        if frame.source == "mic":
+            self._mic_frame(frame)
+        elif frame.source == "line" and self._line is not None:
+            self._line_frame(frame, self._line)
+
+    def _mic_frame(self, frame: AudioFrame) -> None:
+        """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
+        line = self._line
+        bridged = self.phase == "connected" and line is not None
+        hear_far = bridged or self.state == "placing"
+        tick = self.voice.tick(frame.samples, hear_far=hear_far, line_open=line is not None, bridged=bridged)
+        self._to_part(frame, ("placing",))
+        if bridged and line is not None:
+            # DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported.
+            for digit in line.near_tones(frame.samples, frame.at):
+                self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": digit, "call_id": self.call_id}))
+        if tick.ear is not None:
+            self._out.append(m.PlayAudio(tick.ear))
+        if tick.line is not None:
+            self._out.append(m.SendAudio(tick.line))
+            self._to_part(p.LineSent(frame.at, tick.line), ("answering",))
+        far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._to_part(p.Heard(frame.at, frame.samples, far), ("connected",))
+
+    def _line_frame(self, frame: AudioFrame, line: OpenLine) -> None:
+        """The far end's frame: call progress while placing, keys from the called party, three-way on a call."""
+        self.voice.far_frame(frame.samples)
+        detectors = line.detectors
+        if self.state == "placing":
+            for tone in detectors.progress.feed(frame.samples, frame.at):
+                if tone.kind == "start":
+                    self._to_part(LineProgress(frame.at, tone.tone), ("placing",))
+        if self.phase in FAR_KEY_PHASES:
+            for tone in detectors.dtmf.feed(frame.samples, frame.at):
+                if tone.kind == "start" and not line.is_echo(tone.digit, frame.at):
+                    self._to_part(LineDigit(frame.at, tone.digit), FAR_KEY_PHASES)
+        self._to_part(frame, ("answering",))
+        if self.phase == "connected":
+            for decision in detectors.threeway.feed(frame.samples, frame.at):
+                if decision.event == "three_way":
+                    self._to_part(p.ThreeWayHeard(frame.at, decision.confidence), ("connected",))

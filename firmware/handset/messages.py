@@ -12,14 +12,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from firmware.commands import Command, RememberLanguage, VerifyPin  # noqa: F401  (shared with the kiosk)
+from firmware.commands import Command, Log, RememberLanguage, VerifyPin  # noqa: F401  (shared with the kiosk)
 from hal.events import Event
 
 # ---- commands -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class PlayPrompt(Command):
+class PlayPrompt(Log):
     """A prompt queued for the inmate's ear, the line (the called party) or both; printed as a `prompt` record."""
 
     id: str
@@ -34,7 +34,7 @@ class PlayPrompt(Command):
 
 
 @dataclass(frozen=True)
-class StateChanged(Command):
+class StateChanged(Log):
     state: str
     kind: ClassVar[str] = "state"
 
@@ -74,14 +74,14 @@ class Connected(Command):
 
 
 @dataclass(frozen=True)
-class CallEnded(Command):
+class CallEnded(Log):
     call_id: str
     reason: str
     kind: ClassVar[str] = "ended"
 
 
 @dataclass(frozen=True)
-class FarKey(Command):
+class FarKey(Log):
     """A key pressed by the called party during the call: logged, never obeyed."""
 
     call_id: str
@@ -90,7 +90,7 @@ class FarKey(Command):
 
 
 @dataclass(frozen=True)
-class ThreeWayDetected(Command):
+class ThreeWayDetected(Log):
     call_id: str
     confidence: float
     actions: tuple[str, ...]

@@ -19,7 +19,7 @@ from typing import Any
 from firmware.handset import messages as m
 from firmware.handset.recorder import Recorder
 from firmware.rules.authorize import Grant, Refusal
-from firmware.rules.records import CallRecord
+from firmware.rules.calls import CallRecord
 from firmware.rules.service import CallRules, Identified
 from firmware.runtime import Runtime
 from firmware.sync.uploads import queue_blob_in
@@ -113,7 +113,7 @@ class CallServices:
         """At start-up: calls a power cut left open are closed, billed for their last checkpoint, and keep the
         recording made up to the cut (finalised into a valid file and queued for upload with the record)."""
         now = self._now()
-        for call_id in self.rules.records.open_calls():
+        for call_id in self.rules.records.calls.open_calls():
             self._announce_record(self._close(call_id, now, "power_loss", None, self.recorder.finalise(call_id)))
 
     def _close(
@@ -227,7 +227,7 @@ class CallServices:
         )
 
     def write_record(self, command: m.WriteCallRecord) -> None:
-        existing = self.rules.records.cdr(command.call_id)
+        existing = self.rules.records.calls.cdr(command.call_id)
         if existing is None:
             connected_s = None if command.connected_at is None else command.ended_at - command.connected_at
             recording = self.recorder.finalise(command.recording) if command.recording else None
@@ -272,4 +272,4 @@ class CallServices:
         elif command.incident == "pulse_dialing":
             self.rules.report_pulse_dialing(int(detail["pulses"]), tuple(detail.get("durations_ms", ())), now)
         else:
-            self.rules.records.add_report(command.incident, now, detail)
+            self.rules.records.reports.add(command.incident, now, detail)

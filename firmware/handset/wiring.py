@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from firmware.config import Config
-from firmware.device import STORE_FILE, Devices, Installed, Platform
+from firmware.device import Devices, Installed, Platform
 from firmware.handset import messages as m
 from firmware.handset.far_end import dsp_detectors
 from firmware.handset.machine import HandsetFlow
@@ -57,7 +57,7 @@ def install(
     """Register every handset command's handler; the first event the flow gets makes it recover the calls a
     power cut left open (queued, so whoever observes the runtime sees the records it writes)."""
     data_dir = Path(config.paths.data_dir)
-    store = Store(data_dir / STORE_FILE)
+    store = Store(config.paths.store_path)
     rules = CallRules.from_config(config, store)
     recorder = Recorder(data_dir / RECORDINGS_DIR)
     services = CallServices(rules, runtime, wall, recorder)
@@ -67,8 +67,6 @@ def install(
     runtime.on(m.SendAudio, lambda c: line_send(c.samples))
     runtime.on(m.Dial, lambda c: line_dial(c.number))
     runtime.on(m.ReleaseLine, lambda c: line_release())
-    for announcement in (m.PlayPrompt, m.StateChanged, m.CallEnded, m.FarKey, m.ThreeWayDetected):
-        runtime.on(announcement, lambda c: None)
     runtime.post(m.DeviceStarted(runtime.clock.now()))
     return services
 

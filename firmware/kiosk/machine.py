@@ -15,6 +15,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.config import KioskSection
 from firmware.kiosk.messages import (
     AccountInfo,
     FetchAccount,
@@ -209,19 +210,6 @@ JUDGED = ("below_min", "above_max", "daily_limit", "insufficient_funds", "restri
 UNCERTAIN = ("link_lost", "unreachable")
 
 
-@dataclass(frozen=True)
-class KioskTimings:
-    """Seconds from the device's config (`[kiosk]`); PIN lengths from the facility's PIN policy."""
-
-    inactivity_s: float = 60.0
-    reply_timeout_s: float = 5.0
-    query_retry_s: float = 3.0
-    give_up_s: float = 60.0
-    notice_s: float = 4.0
-    pin_min_digits: int = 4
-    pin_max_digits: int = 12
-
-
 @dataclass
 class _Session:
     inmate_id: str = ""
@@ -242,11 +230,14 @@ class KioskMachine:
         self,
         device_id: str,
         new_key: Callable[[], str],
-        timings: KioskTimings = KioskTimings(),
+        timings: KioskSection | None = None,
         language: Language = "en",
+        pin_digits: tuple[int, int] = (4, 12),
     ) -> None:
+        """`timings` is the device config's `[kiosk]` section; `pin_digits` the facility's PIN policy (min, max)."""
         self.device_id = device_id
-        self.timings = timings
+        self.timings = timings or KioskSection()
+        self.pin_min_digits, self.pin_max_digits = pin_digits
         self._new_key = new_key
         self._default_language: Language = language
         self.language: Language = language
@@ -344,7 +335,7 @@ class KioskMachine:
     # --- PIN and login ---------------------------------------------------------------------------------------------
 
     def pin_digit(self, event: EventData) -> None:
-        if len(self.entry) >= self.timings.pin_max_digits:
+        if len(self.entry) >= self.pin_max_digits:
             self.notice = (text(self.language, "pin.long"),)
             return
         self.entry += event.kwargs.get("key", "")
@@ -353,7 +344,7 @@ class KioskMachine:
         self.entry = self.entry[:-1]
 
     def pin_complete(self, event: EventData) -> bool:
-        return len(self.entry) >= self.timings.pin_min_digits
+        return len(self.entry) >= self.pin_min_digits
 
     def pin_incomplete(self, event: EventData) -> None:
         self.notice = (text(self.language, "pin.short"),)

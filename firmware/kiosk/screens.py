@@ -1,105 +1,21 @@
 """Every word the kiosk shows, in English and Spanish, sized for a 20x4 character LCD.
 
-Spanish is written without accents because the common HD44780 character ROM (A00) has none. Each entry is one
-line; tests render every screen with the widest values and check that nothing is cut.
+The words are in the one text catalog (firmware/prompts/kiosk-screens.toml). Spanish is written without accents
+because the common HD44780 character ROM (A00) has none. Each entry is one line; tests render every screen with
+the widest values and check that nothing is cut.
 """
 
 from __future__ import annotations
 
 from firmware.kiosk.messages import Language
+from firmware.prompts.texts import shipped
 
 WIDTH = 20
 HEIGHT = 4
 
-TEXTS: dict[str, dict[Language, str]] = {
-    "idle.1": {"en": "PHONE MINUTES KIOSK", "es": "PHONE MINUTES KIOSK"},
-    "idle.2": {"en": "MINUTOS DE TELEFONO", "es": "MINUTOS DE TELEFONO"},
-    "idle.3": {"en": "Type PIN, then #", "es": "Type PIN, then #"},
-    "idle.4": {"en": "Marque su PIN y #", "es": "Marque su PIN y #"},
-    "pin.title": {"en": "Enter your PIN", "es": "Marque su PIN"},
-    "pin.keys": {"en": "# OK  * Erase", "es": "# OK  * Borrar"},
-    "pin.short": {"en": "PIN is too short", "es": "PIN muy corto"},
-    "pin.long": {"en": "PIN is too long", "es": "PIN muy largo"},
-    "pin.wrong": {"en": "Wrong PIN, {n} left", "es": "Erroneo, quedan {n}"},
-    "digits_only": {"en": "Digits only", "es": "Solo numeros"},
-    "checking": {"en": "Checking PIN...", "es": "Verificando PIN..."},
-    "wait": {"en": "Please wait", "es": "Espere, por favor"},
-    "locked.1": {"en": "Too many tries.", "es": "Demasiados intentos."},
-    "locked.2": {"en": "PIN locked until", "es": "PIN bloqueado hasta"},
-    "restricted.1": {"en": "Phone use is", "es": "Uso del telefono"},
-    "restricted.2": {"en": "restricted until", "es": "restringido hasta"},
-    "restricted.4": {"en": "No purchases.", "es": "No puede comprar."},
-    "loading": {"en": "Contacting central", "es": "Contactando central"},
-    "offline.1": {"en": "Central unreachable.", "es": "Central no responde."},
-    "offline.2": {"en": "Buying is not", "es": "No se puede comprar"},
-    "offline.3": {"en": "possible now.", "es": "en este momento."},
-    "offline.keys": {"en": "# Retry  * Log out", "es": "# Reintentar * Salir"},
-    "menu.1": {"en": "1 Balances", "es": "1 Saldos"},
-    "menu.2": {"en": "2 Buy minutes", "es": "2 Comprar minutos"},
-    "menu.3": {"en": "3 Espanol", "es": "3 English"},
-    "menu.4": {"en": "* Log out", "es": "* Salir"},
-    "menu.hint": {"en": "Press 1, 2, 3 or *", "es": "Pulse 1, 2, 3 o *"},
-    "bal.trust": {"en": "Trust: {amount}", "es": "Fondos: {amount}"},
-    "bal.phone": {"en": "Phone: {amount}", "es": "Telefono: {amount}"},
-    "bal.today": {"en": "Left today: {amount}", "es": "Hoy quedan: {amount}"},
-    "bal.keys": {"en": "1 Recent  # Back", "es": "1 Compras  # Volver"},
-    "recent.none": {"en": "No purchases yet", "es": "Sin compras aun"},
-    "recent.line": {"en": "{day} {amount}", "es": "{day} {amount}"},
-    "back": {"en": "# Back", "es": "# Volver"},
-    "star_back": {"en": "* Back", "es": "* Volver"},
-    "back.hint": {"en": "Press # to go back", "es": "Pulse # para volver"},
-    "buy.other": {"en": "0 Other amount", "es": "0 Otra cantidad"},
-    "buy.hint": {"en": "Pick a number or *", "es": "Elija un numero o *"},
-    "amount.title": {"en": "Amount in dollars", "es": "Cantidad en dolares"},
-    "amount.range": {"en": "Min {min} Max {max}", "es": "Min {min} Max {max}"},
-    "amount.keys": {"en": "# OK  * Erase", "es": "# OK  * Borrar"},
-    "amount.empty": {"en": "Type an amount", "es": "Marque una cantidad"},
-    "amount.too_long": {"en": "Too many digits", "es": "Demasiados digitos"},
-    "confirm.buy": {"en": "Buy {amount}?", "es": "Comprar {amount}?"},
-    "confirm.fee": {"en": "Fee: {amount}", "es": "Cargo: {amount}"},
-    "confirm.after": {"en": "New balance {amount}", "es": "Saldo nuevo {amount}"},
-    "confirm.keys": {"en": "# Yes  * No", "es": "# Si  * No"},
-    "confirm.hint": {"en": "Only # Yes or * No", "es": "Solo # Si o * No"},
-    "sending": {"en": "Sending purchase", "es": "Enviando compra"},
-    "pending.1": {"en": "Result pending", "es": "Resultado pendiente"},
-    "pending.2": {"en": "Asking central", "es": "Consultando central"},
-    "unsettled.1": {"en": "Still pending.", "es": "Sigue pendiente."},
-    "unsettled.2": {"en": "It settles when", "es": "Se resuelve cuando"},
-    "unsettled.3": {"en": "central answers.", "es": "responda la central."},
-    "done.1": {"en": "Purchase done", "es": "Compra hecha"},
-    "done.2": {"en": "Bought {amount}", "es": "Compro {amount}"},
-    "not_done.1": {"en": "Not bought", "es": "No se compro"},
-    "not_done.3": {"en": "No money was taken", "es": "No se cobro nada"},
-    "result.keys": {"en": "# Menu  * Log out", "es": "# Menu  * Salir"},
-    "result.hint": {"en": "Press # or *", "es": "Pulse # o *"},
-    "lang.1": {"en": "1 English", "es": "1 English"},
-    "lang.2": {"en": "2 Espanol", "es": "2 Espanol"},
-    "bye.1": {"en": "Logged out.", "es": "Sesion cerrada."},
-    "bye.2": {"en": "Goodbye.", "es": "Adios."},
-    "bye.idle": {"en": "No activity.", "es": "Sin actividad."},
-    "bye.hook": {"en": "Handset hung up.", "es": "Telefono colgado."},
-    "bye.unavailable": {"en": "Cannot check PINs.", "es": "No se verifica PIN."},
-    "reason.below_min": {"en": "Minimum is {min}", "es": "El minimo es {min}"},
-    "reason.above_max": {"en": "Maximum is {max}", "es": "El maximo es {max}"},
-    "reason.daily_limit": {"en": "Over daily limit", "es": "Excede limite diario"},
-    "reason.daily_left": {"en": "{left} left today", "es": "Hoy quedan {left}"},
-    "reason.insufficient_funds": {"en": "Not enough funds", "es": "Fondos insuficientes"},
-    "reason.trust": {"en": "Trust: {trust}", "es": "Fondos: {trust}"},
-    "reason.restricted": {"en": "Account restricted", "es": "Cuenta restringida"},
-    "reason.fee_changed": {"en": "Fee has changed", "es": "El cargo cambio"},
-    "reason.unknown_inmate": {"en": "Account not found", "es": "Cuenta no encontrada"},
-    "reason.not_sent": {"en": "Central unreachable", "es": "Central no responde"},
-    "reason.invalid": {"en": "Request refused", "es": "Solicitud rechazada"},
-    "receipt.title": {"en": "PHONE MINUTES RECEIPT", "es": "RECIBO DE MINUTOS"},
-    "receipt.when": {"en": "Date: {when}", "es": "Fecha: {when}"},
-    "receipt.inmate": {"en": "Inmate: {inmate}", "es": "Interno: {inmate}"},
-    "receipt.amount": {"en": "Minutes bought: {amount}", "es": "Minutos comprados: {amount}"},
-    "receipt.fee": {"en": "Fee: {amount}", "es": "Cargo: {amount}"},
-    "receipt.phone": {"en": "Phone balance: {amount}", "es": "Saldo telefono: {amount}"},
-    "receipt.trust": {"en": "Trust balance: {amount}", "es": "Saldo de fondos: {amount}"},
-    "receipt.ref": {"en": "Ref: {key}", "es": "Ref: {key}"},
-}
+#: The kiosk's texts, id -> language -> line (firmware/prompts/kiosk-screens.toml, in the one text catalog).
+TEXTS = shipped("kiosk").entries
 
 
 def text(language: Language, key: str, /, **values: object) -> str:
-    return TEXTS[key][language].format(**values)
+    return shipped("kiosk").text(key, language, **values)

@@ -2,11 +2,19 @@
 
 A session is opened on first use and reused; when it fails it is dropped and the next call opens a new one. A
 failure before the request was written is CentralUnreachable (nothing sent); after, it is LinkLost (ask).
+
+The device's link is one: on a serial line a second session means a second reader of the same port, and the
+server takes a new session on the line as the end of the old one. So the device closes this kept session before
+each scheduled sync (firmware/sync/service.py `before_session`), and a session left unused for `keep_s` is closed
+before the next request rather than used: the server ends idle sessions (60 s by default), and a request written
+into a session the server has already ended would come back as LinkLost, to be asked about instead of answered.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from typing import Literal
 
 from firmware.kiosk.messages import RecentPurchase
 from firmware.kiosk.policy import PurchaseRules
@@ -33,23 +41,39 @@ from firmware.sync.schema import (
 from hal.link import LinkError
 
 DEBIT = "debit:"
+#: The protocol's purchase statuses as the kiosk's service names them.
+_STATUS: dict[str, Literal["applied", "declined", "unknown"]] = {
+    "applied": "applied",
+    "rejected": "declined",
+    "unknown": "unknown",
+}
 _FAILURES = (ChannelClosed, LinkError, RemoteError, MessageError, TimeoutError, OSError)
 
 
 class SyncPurchaseService:
     def __init__(
-        self, url: str, credentials: Credentials, device_id: str, baudrate: int = 115200, timeout: float = 10.0
+        self,
+        url: str,
+        credentials: Credentials,
+        device_id: str,
+        baudrate: int = 115200,
+        timeout: float = 10.0,
+        keep_s: float = 30.0,
     ) -> None:
         self.url = url
         self.credentials = credentials
         self.device_id = device_id
         self.baudrate = baudrate
         self.timeout = timeout
+        self.keep_s = keep_s
         self._lock = threading.Lock()
         self._channel: Channel | None = None
         self._conv: Conversation | None = None
+        self._used_at = 0.0
 
     def _session(self) -> Conversation:
+        if self._conv is not None and time.monotonic() - self._used_at > self.keep_s:
+            self._drop()  # nothing sent on it yet: closing it is free, finding it dead after sending is not
         if self._conv is not None:
             return self._conv
         try:
@@ -63,7 +87,7 @@ class SyncPurchaseService:
         except _FAILURES as exc:
             channel.close()
             raise CentralUnreachable(f"central server at {self.url}: {exc}") from exc
-        self._channel, self._conv = channel, conv
+        self._channel, self._conv, self._used_at = channel, conv, time.monotonic()
         return conv
 
     def _drop(self) -> None:
@@ -81,10 +105,12 @@ class SyncPurchaseService:
                 self._drop()
                 raise LinkLost(f"central server at {self.url}: {exc}") from exc
             try:
-                return conv.expect(answer, self.timeout)
+                reply = conv.expect(answer, self.timeout)
             except _FAILURES as exc:
                 self._drop()
                 raise LinkLost(f"central server at {self.url}: {exc}") from exc
+            self._used_at = time.monotonic()
+            return reply
 
     def account(self, device_id: str, inmate_id: str) -> AccountReply:
         info = self._ask(AccountQuery(account=DEBIT + inmate_id), AccountInfo)
@@ -114,12 +140,11 @@ class SyncPurchaseService:
     @staticmethod
     def _reply(result: Body) -> PurchaseReply:
         assert isinstance(result, PurchaseResult)
-        status = {"applied": "applied", "rejected": "declined", "unknown": "unknown"}[result.status]
         return PurchaseReply(
             result.key,
-            status,
+            _STATUS[result.status],
             result.reason,
-            result.trust_cents or 0,  # type: ignore[arg-type]
+            result.trust_cents or 0,
             result.balance_cents or 0,
             result.decided_at,
         )

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from firmware.config import Config
-from firmware.device import DeviceError, Devices, Installed, Platform, store_path
+from firmware.device import DeviceError, Devices, Installed, Platform
 from firmware.ids import new_id
 from firmware.kiosk.client import PurchaseClient, WorkerThread
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import RulesLogin
-from firmware.kiosk.machine import KioskMachine, KioskTimings
+from firmware.kiosk.machine import KioskMachine
 from firmware.kiosk.messages import (
     FetchAccount,
     KioskStarted,
@@ -36,24 +36,20 @@ from firmware.store.outbox import Outbox
 from hal.printer import PrinterError, ReceiptPrinter
 
 
-def timings(config: Config, pin_lengths: tuple[int, int]) -> KioskTimings:
-    k = config.kiosk
-    return KioskTimings(k.inactivity_s, k.reply_timeout_s, k.query_retry_s, k.give_up_s, k.notice_s, *pin_lengths)
-
-
 @dataclass
 class KioskInstalled(Installed):
     client: PurchaseClient | None = None
 
 
 def install_role(runtime: Runtime, config: Config, devices: Devices, platform: Platform) -> KioskInstalled:
-    """The kiosk role (firmware/device.py ROLES). In the field: the device store (a second connection for the
-    worker thread, since one SQLite connection must not carry two threads' transactions), the sync identity,
-    purchases over the sync protocol to link.url, and the configured printer."""
+    """The kiosk role (firmware/device.py ROLES). In the field: the device store (one connection for the
+    runtime's worker, a second for the ledger on the thread that owns the link, since one SQLite connection must
+    not carry two threads' transactions), the sync identity, purchases over the sync protocol to link.url, and
+    the configured printer."""
     installed = KioskInstalled()
     try:
-        store = platform.store or Store(store_path(config))
-        ledger_store = store if platform.store is not None else Store(store_path(config))
+        store = platform.store or Store(config.paths.store_path)
+        ledger_store = store if platform.store is not None else Store(config.paths.store_path)
         service = platform.purchase_service
         if service is None:
             from firmware.kiosk.sync_service import SyncPurchaseService
@@ -63,8 +59,11 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
                 creds = load_identity(store)
             except NoIdentity as exc:
                 raise DeviceError(str(exc)) from None
-            service = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
-            installed.closers.append(service.close)
+            kept = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
+            installed.closers.append(kept.close)
+            if platform.before_sync is not None:  # the link is one: the kept session lets go before each sync
+                platform.before_sync(kept.close)
+            service = kept
         printer = platform.printer if platform.printer is not None else _printer(config)
         if printer is not None and platform.printer is None:
             installed.closers.append(printer.close)
@@ -77,7 +76,7 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         installed.closers.append(worker.close)
         dispatch = worker
     machine = KioskMachine(
-        config.device.id, platform.new_key or new_id, timings(config, login.pin_lengths), config.device.language
+        config.device.id, platform.new_key or new_id, config.kiosk, config.device.language, login.pin_lengths
     )
     runtime.machines.append(machine)
     clock = runtime.clock
@@ -110,14 +109,16 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
             runtime.note({"t_ms": round(clock.now() * 1000), "event": "display_error", "error": str(exc)})
 
     runtime.on(Show, show)
-    runtime.on(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
+    # What commits the store (a PIN try, the outbox, a remembered language) or waits on a device (the printer)
+    # runs on the runtime's worker, in order; the answer is an event posted after the commit.
+    runtime.offload(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
     runtime.on(FetchAccount, client.fetch_account)
     runtime.on(SubmitPurchase, client.submit)
     runtime.on(QueryPurchase, client.query)
-    runtime.on(PrintReceipt, print_receipt)
+    runtime.offload(PrintReceipt, print_receipt)
     runtime.on(PurchaseRecord, lambda command: None)  # the ledger already holds it; the record is the log line
-    runtime.on(SessionRecord, session_record)
-    runtime.on(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+    runtime.offload(SessionRecord, session_record)
+    runtime.offload(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
 
     def start() -> None:
         """Show the idle screen, settle what a previous run left open, and keep settling every settle_every_s."""

@@ -1,29 +1,29 @@
 """The prompt catalog: every prompt id with its English and Spanish text, and its shipped 8 kHz audio.
 
-The text is the source of truth (catalog.toml); audio files are rendered from it offline
-(`python -m firmware.prompts.render`) and shipped, so a device never needs a speech synthesiser. They are stored
-as FLAC: bit-exact, and 68% of the WAVs' bytes (bench/prompt_codecs.py); a WAV of the same name is read when no
-FLAC is there.
+The text is the source of truth (catalog.toml, read as every text is: firmware/prompts/texts.py); audio files
+are rendered from it offline (`python -m firmware.prompts.render`) and shipped, so a device never needs a speech
+synthesiser. They are stored as FLAC: bit-exact, and 68% of the WAVs' bytes (bench/prompt_codecs.py); a WAV of
+the same name is read when no FLAC is there.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import soundfile
 
-from firmware.dsp.wavio import AudioFileError, read_wav
+from firmware.prompts import texts
+from firmware.prompts.texts import LANGUAGES as LANGUAGES  # re-exported: the catalog's users import them here
+from firmware.prompts.texts import Language as Language
+from firmware.prompts.texts import TextError
 from firmware.update.assets import prompt_dir_for
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import AudioFileError, read_wav
 
-Language = Literal["en", "es"]
-LANGUAGES: tuple[Language, ...] = ("en", "es")
-CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+CATALOG_PATH = texts.TEXT_DIR / texts.SURFACES["prompts"]
 AUDIO_DIR = Path(__file__).with_name("audio")
 
 
@@ -86,28 +86,21 @@ def read_flac(path: Path) -> np.ndarray:
 
 
 def parse(data: dict[str, object], source: str) -> Catalog:
-    prompts: dict[str, Prompt] = {}
-    for prompt_id, entry in data.items():
-        if not isinstance(entry, dict):
-            raise PromptError(f"{source}: [{prompt_id}] must be a table with en and es text")
-        missing = [lang for lang in LANGUAGES if not isinstance(entry.get(lang), str) or not entry[lang].strip()]
-        extra = sorted(set(entry) - set(LANGUAGES))
-        if missing or extra:
-            raise PromptError(
-                f"{source}: [{prompt_id}] needs text for {', '.join(LANGUAGES)}"
-                f" (missing: {missing or 'none'}, unknown keys: {extra or 'none'})"
-            )
-        prompts[prompt_id] = Prompt(prompt_id, {lang: entry[lang] for lang in LANGUAGES})
-    return Catalog(prompts)
+    try:
+        return _catalog(texts.parse(data, source))
+    except TextError as exc:
+        raise PromptError(str(exc)) from None
 
 
 def load(path: Path = CATALOG_PATH) -> Catalog:
     try:
-        return parse(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such prompt catalog") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PromptError(f"{path}: not valid TOML: {exc}") from None
+        return _catalog(texts.read(path))
+    except TextError as exc:
+        raise PromptError(str(exc)) from None
+
+
+def _catalog(entries: dict[str, dict[str, str]]) -> Catalog:
+    return Catalog({prompt_id: Prompt(prompt_id, text) for prompt_id, text in entries.items()})
 
 
 @cache

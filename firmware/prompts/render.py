@@ -19,9 +19,9 @@ import soundfile
 
 from firmware.console import UserError
 from firmware.dsp.tones import sines, to_int16
-from firmware.dsp.wavio import read_wav
 from firmware.prompts.catalog import AUDIO_DIR, LANGUAGES, Catalog, load
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import read_wav
 
 VOICES = {"en": "en-us", "es": "es-419"}
 #: The beep before the inmate records a name: 1 kHz for 0.4 s at -12 dBm0.

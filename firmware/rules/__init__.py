@@ -5,10 +5,10 @@ dataset schemas are importable on their own, e.g. by the central server to valid
 """
 
 from firmware.rules.authorize import CallTiming, Grant, Refusal, Warning
+from firmware.rules.calls import CallRecord
 from firmware.rules.datasets import CentralData, DatasetError, validate_value
 from firmware.rules.facility import FacilityRules, RulesError, load_rules
 from firmware.rules.identity import make_verifier
-from firmware.rules.records import CallRecord
 from firmware.rules.service import CallRules, Identified
 
 __all__ = [

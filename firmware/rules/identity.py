@@ -23,7 +23,6 @@ from firmware.rules.facility import PinPolicy
 
 #: A PIN-only entry may match one of the roster's inmates with at most this probability per guess.
 MAX_MATCH_PROBABILITY = 1e-4
-PEPPER_FILE = "pin-pepper"
 
 
 @dataclass(frozen=True)

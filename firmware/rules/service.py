@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from firmware.config import Config
+from firmware.files import ETC_DIR, PEPPER_FILE
 from firmware.ids import new_id
 from firmware.rules import authorize as auth
 from firmware.rules.authorize import CallRequest, Facts, Funds, Grant, Refusal
+from firmware.rules.calls import CallRecord
 from firmware.rules.datasets import (
     CentralData,
     DatasetError,
@@ -37,8 +39,8 @@ from firmware.rules.facility import (
     ThreeWayAction,
     load_rules,
 )
-from firmware.rules.identity import PEPPER_FILE, PepperError, find_by_pin, load_pepper, pin_matches
-from firmware.rules.records import CallRecord, Records
+from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches
+from firmware.rules.records import Records
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 
@@ -53,9 +55,7 @@ class Identified:
 
 def pepper_path(config: Config) -> Path:
     """Where a device keeps the PIN pepper: etc/pin-pepper in its home (docs/security.md)."""
-    data_dir = Path(config.paths.data_dir)
-    home = Path(config.paths.home) if config.paths.home else data_dir.resolve().parent
-    return home / "etc" / PEPPER_FILE
+    return config.paths.home_dir / ETC_DIR / PEPPER_FILE
 
 
 class CallRules:
@@ -80,7 +80,7 @@ class CallRules:
             rules = load_rules(config.paths.rules or None)
         else:
             try:
-                rules = validate_value("rules", "facility", synced)
+                rules = cast(FacilityRules, validate_value("rules", "facility", synced))  # that key's schema
             except DatasetError as exc:
                 raise RulesError(f"central rules: {exc}") from None
         try:
@@ -94,7 +94,7 @@ class CallRules:
     def phone_available(self, now: datetime) -> Refusal | None:
         """Refusal("refuse.shutoff") while the phone's housing unit is in a shut-off window, and
         Refusal("refuse.locked_out", params until) while the phone is locked after wrong PINs."""
-        locked = self.records.locked_until(now)
+        locked = self.records.pins.locked_until(now)
         if locked is not None:
             return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         return auth.shutoff_refusal(now, self.rules, self.housing_unit)
@@ -105,7 +105,7 @@ class CallRules:
         """Verify one entry (the PIN, or the inmate number then the PIN: rules pin.identify). Refusals:
         refuse.locked_out (params until), pin.invalid (params attempts_left), refuse.restricted
         (+ restriction.<reason>, params until), refuse.unavailable (bad roster data)."""
-        locked = self.records.locked_until(now)
+        locked = self.records.pins.locked_until(now)
         if locked is not None:
             return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
         policy = self.rules.pin
@@ -116,7 +116,7 @@ class CallRules:
                 named = self.data.inmate_by_number(number) if len(entry) > policy.number_length else None
                 if named is not None:
                     account = named[0]
-                    locked = self.records.locked_until(now, account)
+                    locked = self.records.pins.locked_until(now, account)
                     if locked is not None:
                         return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
                 found = (
@@ -129,22 +129,22 @@ class CallRules:
         except DatasetError as exc:
             return self._data_error(exc, now)
         if found is None:
-            result = self.records.pin_attempt(False, now, policy, account=account)
+            result = self.records.pins.attempt(False, now, policy, account=account)
             if result.locked_until is not None:
                 return Refusal("refuse.locked_out", (), {"until": result.locked_until.isoformat()})
             return Refusal("pin.invalid", (), {"attempts_left": result.attempts_left})
         inmate_id, inmate = found
-        self.records.pin_attempt(True, now, policy, inmate_id)
+        self.records.pins.attempt(True, now, policy, inmate_id)
         refusal = auth.restriction_refusal(inmate, now, self.rules)
         if refusal is not None:
             return replace(refusal, inmate_id=inmate_id)
-        return Identified(inmate_id, inmate, self.records.language(inmate_id) or inmate.language)
+        return Identified(inmate_id, inmate, self.records.languages.of(inmate_id) or inmate.language)
 
     def _pin_fits(self, pin: str) -> bool:
         return self.rules.pin.min_length <= len(pin) <= self.rules.pin.max_length
 
     def remember_language(self, inmate_id: str, language: str, now: datetime) -> None:
-        self.records.remember_language(inmate_id, language, now)
+        self.records.languages.remember(inmate_id, language, now)
 
     # -- choosing and checking a call ----------------------------------------------------------------------
 
@@ -168,10 +168,10 @@ class CallRules:
         info = self.data.number_info(number)
         return Facts(
             list_actions=frozenset(entry.action for _key, entry in self.data.list_matches(number)),
-            blocked=self.data.is_blocked_centrally(number) or self.records.blocked_locally(number),
+            blocked=self.data.is_blocked_centrally(number) or self.records.blocks.blocked(number),
             number_info=info,
-            free_call_used=self.records.free_call_used(number) or bool(info and info.free_call_used),
-            usage=self.records.usage(request.inmate_id, request.inmate, request.now),
+            free_call_used=self.records.usage.free_call_used(number) or bool(info and info.free_call_used),
+            usage=self.records.usage.count(request.inmate_id, request.inmate, request.now),
             funds=self.funds(request.call_type, request.inmate_id, number),
         )
 
@@ -184,11 +184,11 @@ class CallRules:
         account = self.data.account(key)
         if account is None:
             return Funds(key, exists=False, approved=False)
-        unsynced = self.records.unsynced_cents(key)
+        unsynced = self.records.ledger.unsynced_cents(key)
         offline = self.rules.offline
         headroom = min(
             int(offline.max_unsynced_spend_per_account * 100) - unsynced,
-            int(offline.max_unsynced_spend_device * 100) - self.records.unsynced_cents(),
+            int(offline.max_unsynced_spend_device * 100) - self.records.ledger.unsynced_cents(),
         )
         if isinstance(account, DirectBillAccount):
             available = None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
@@ -202,21 +202,21 @@ class CallRules:
         account = self.data.account(key)
         if not isinstance(account, DebitAccount | PrepaidAccount):
             return None
-        return account.balance_cents - self.records.unsynced_cents(key)
+        return account.balance_cents - self.records.ledger.unsynced_cents(key)
 
     # -- the call's records --------------------------------------------------------------------------------
 
     def open_call(self, inmate_id: str, grant: Grant, now: datetime, call_id: str | None = None) -> str:
         """Commit the call and hold its funds before dialing; returns the call id (idempotent if given)."""
         cid = call_id or new_id()
-        self.records.open_call(cid, inmate_id, grant, now)
+        self.records.calls.open_call(cid, inmate_id, grant, now)
         return cid
 
     def connected(self, call_id: str, now: datetime) -> None:
-        self.records.mark_connected(call_id, now)
+        self.records.calls.mark_connected(call_id, now)
 
     def checkpoint(self, call_id: str, connected_s: float) -> None:
-        self.records.checkpoint(call_id, connected_s)
+        self.records.calls.checkpoint(call_id, connected_s)
 
     def close_call(
         self,
@@ -227,7 +227,7 @@ class CallRules:
         recording_ref: str | None = None,
         with_record: Callable[[sqlite3.Connection, CallRecord], None] | None = None,
     ) -> CallRecord:
-        return self.records.close_call(call_id, now, end_reason, connected_s, recording_ref, with_record)
+        return self.records.calls.close_call(call_id, now, end_reason, connected_s, recording_ref, with_record)
 
     def refused_attempt(
         self,
@@ -238,21 +238,21 @@ class CallRules:
         now: datetime,
         call_id: str | None = None,
     ) -> CallRecord:
-        return self.records.record_refusal(call_id or new_id(), inmate_id, dialed, call_type, refusal, now)
+        return self.records.calls.record_refusal(call_id or new_id(), inmate_id, dialed, call_type, refusal, now)
 
     def refused_before_call(self, inmate_id: str, refusal: Refusal, now: datetime) -> str:
         """A refusal after a valid PIN and before any call was asked for (a restriction): an `attempt` record
         naming the inmate and the reason, queued for the central server (schema: firmware/sync/records.py)."""
         detail = {"reason": refusal.reason, "number": None, "call_type": None, "params": dict(refusal.params)}
-        return self.records.add_report("attempt", now, detail, None, inmate_id)
+        return self.records.reports.add("attempt", now, detail, None, inmate_id)
 
     def report_emergency(self, call_id: str, inmate_id: str, dialed: str, number: str, now: datetime) -> str:
         """Flag an emergency call to staff: an `emergency_call` record, committed before the call is dialed."""
-        return self.records.add_report("emergency_call", now, {"dialed": dialed, "number": number}, call_id, inmate_id)
+        return self.records.reports.add("emergency_call", now, {"dialed": dialed, "number": number}, call_id, inmate_id)
 
     def recover(self, now: datetime) -> list[CallRecord]:
         """Run once at start-up: close what a power cut left open."""
-        return self.records.recover(now)
+        return self.records.calls.recover(now)
 
     # -- what happens during a call ------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class CallRules:
         inmate_id: str | None = None,
         source: str = "called_party",
     ) -> bool:
-        return self.records.add_block(number, now, source, call_id, inmate_id)
+        return self.records.blocks.add(number, now, source, call_id, inmate_id)
 
     def threeway_actions(self, detection_number: int) -> list[ThreeWayAction]:
         return self.rules.threeway_actions(detection_number)
@@ -282,7 +282,7 @@ class CallRules:
         violation_id: str | None = None,
     ) -> str:
         """Record a violation against the inmate's PIN; give `violation_id` to make a retry a no-op."""
-        return self.records.add_violation(kind, now, call_id, inmate_id, detail, violation_id)
+        return self.records.violations.add(kind, now, call_id, inmate_id, detail, violation_id)
 
     def report_pulse_dialing(
         self,
@@ -293,13 +293,13 @@ class CallRules:
         inmate_id: str | None = None,
     ) -> str:
         detail = {"pulses": pulses, "durations_ms": list(durations_ms)}
-        return self.records.add_report("pulse_dialing", now, detail, call_id, inmate_id)
+        return self.records.reports.add("pulse_dialing", now, detail, call_id, inmate_id)
 
     def report_hookflash(
         self, duration_ms: int, now: datetime, call_id: str | None = None, inmate_id: str | None = None
     ) -> str:
-        return self.records.add_report("hookflash", now, {"duration_ms": duration_ms}, call_id, inmate_id)
+        return self.records.reports.add("hookflash", now, {"duration_ms": duration_ms}, call_id, inmate_id)
 
     def _data_error(self, exc: DatasetError, now: datetime) -> Refusal:
-        self.records.add_report("data_error", now, {"error": str(exc)})
+        self.records.reports.add("data_error", now, {"error": str(exc)})
         return Refusal("refuse.unavailable")

@@ -222,10 +222,10 @@ class ArqEndpoint:
             self._base = (self._base + 1) % SEQ_MOD
         for index in range(len(bitmap) * 8):
             if bitmap[index // 8] >> (index % 8) & 1:
-                flight = self._flights.get((next_needed + 1 + index) % SEQ_MOD)
-                if flight is not None and not flight.sacked:
-                    flight.sacked, flight.lost = True, False
-                    newest = max(newest, self._answered(flight, now))
+                held = self._flights.get((next_needed + 1 + index) % SEQ_MOD)
+                if held is not None and not held.sacked:
+                    held.sacked, held.lost = True, False
+                    newest = max(newest, self._answered(held, now))
         # Answers arrive in the order frames were sent: anything sent before the newest answered frame, or before
         # the poll answered, and not acknowledged was lost. Nothing is declared lost for being slow: a peer busy
         # for a moment answers late, and resending then would only fill the line with copies.

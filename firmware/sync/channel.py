@@ -34,8 +34,11 @@ TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
 
 
 class Channel(Protocol):
-    bytes_written: int
-    bytes_read: int
+    @property
+    def bytes_written(self) -> int: ...
+
+    @property
+    def bytes_read(self) -> int: ...
 
     def send(self, data: bytes) -> None: ...
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import click
 
 from firmware import config as config_mod
+from firmware.files import STORE_FILE
 
 
 def default_store_path(data_dir: str) -> Path:
-    return Path(data_dir) / "ringfence.sqlite"
+    return Path(data_dir) / STORE_FILE
 
 
 @click.command("sync")

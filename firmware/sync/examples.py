@@ -6,9 +6,11 @@ tests/sync/test_protocol_doc.py checks that every example in the document decode
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -223,11 +225,19 @@ def session_diagram() -> str:
     return "\n".join([*lines, "```", DIAGRAM_END])
 
 
+def _replacement(text: str, _match: re.Match[str]) -> str:
+    return text
+
+
 def write(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    for begin, end, make in ((BEGIN, END, render), (DIAGRAM_BEGIN, DIAGRAM_END, session_diagram)):
+    sections: tuple[tuple[str, str, Callable[[], str]], ...] = (
+        (BEGIN, END, render),
+        (DIAGRAM_BEGIN, DIAGRAM_END, session_diagram),
+    )
+    for begin, end, make in sections:
         pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-        text = pattern.sub(lambda _m, make=make: make(), text)
+        text = pattern.sub(functools.partial(_replacement, make()), text)
     path.write_text(text, encoding="utf-8")
 
 

@@ -1,7 +1,8 @@
 """Server reservations: what a device may spend on an account while it has no link.
 
 The server is the authority on balances; the device's view (cached server balance minus what it still holds
-or has charged without acknowledgement) is the rules' (`RulesService.balance_cents`, `Records.unsynced_cents`).
+or has charged without acknowledgement) is the rules' (`RulesService.balance_cents`, rules/ledger.py
+`Ledger.unsynced_cents`).
 What sync adds is the bound for two devices used at once offline: at each sync a device may ask the server to
 reserve part of an account's balance for it; the server never reserves more than the balance across all
 devices (docs/sync-protocol.md, 11), so offline a device spends at most its reservation minus its own

@@ -83,7 +83,9 @@ class SyncService:
         """The schedule joins the runtime's machines; records that should reach the server soon wake it."""
         runtime = self.runtime
         runtime.machines.append(self.schedule)
-        runtime.on(RunSync, lambda command: self._jobs.put(command.reason))
+        # Through the worker: a session starts after every commit asked for before it (a record that woke the
+        # sync is in the outbox when the session reads it).
+        runtime.offload(RunSync, lambda command: self._jobs.put(command.reason))
         for report in (SyncRetry, SyncOverdue):  # the log line is the whole of it
             runtime.on(report, lambda command: None)
         runtime.observe(self._watch)
@@ -101,6 +103,20 @@ class SyncService:
         """Called on the sync thread before each session: release the link (close a kept connection)."""
         self._before_session.append(hook)
 
+    def use_link(self, job: Callable[[], None]) -> None:
+        """Run `job`, which opens a connection of its own (a technician's link test), on the sync thread once
+        every kept connection has let go of the link, as a session does."""
+
+        def released_then_job() -> None:
+            self._release_link()
+            job()
+
+        self._jobs.put(released_then_job)
+
+    def _release_link(self) -> None:
+        for hook in self._before_session:
+            hook()
+
     def _watch(self, record: Record) -> None:
         if record["event"] in URGENT_RECORDS:
             self.runtime.post(SyncWanted(self.runtime.clock.now(), str(record["event"])))
@@ -114,8 +130,7 @@ class SyncService:
                 if callable(job):
                     job()
                     continue
-                for hook in self._before_session:
-                    hook()
+                self._release_link()
                 reason = job
                 if store is None:
                     store = Store(self.store_path)

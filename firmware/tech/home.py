@@ -6,7 +6,7 @@
     etc/keyring.json                         public keys trusted for bundles
     etc/sync.key                             the device's secret for the sync protocol (mode 0600)
     etc/device.toml                          the device configuration that `ringfence run` loads
-    var/ringfence.sqlite                            the store: audit log, outbox, everything else
+    var/ringfence.sqlite                     the store: audit log, outbox, everything else
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware.files import (
+    DATA_DIR,
+    DEVICE_CONFIG_FILE,
+    ETC_DIR,
+    IDENTITY_FILE,
+    KEYRING_FILE,
+    STORE_FILE,
+    SYNC_KEY_FILE,
+)
 from firmware.store import Store
 from firmware.tech.audit import AuditLog
 from firmware.update.keys import Keyring
@@ -55,31 +64,31 @@ class DeviceHome:
 
     @property
     def etc(self) -> Path:
-        return self.root / "etc"
+        return self.root / ETC_DIR
 
     @property
     def identity_path(self) -> Path:
-        return self.etc / "identity.json"
+        return self.etc / IDENTITY_FILE
 
     @property
     def keyring_path(self) -> Path:
-        return self.etc / "keyring.json"
+        return self.etc / KEYRING_FILE
 
     @property
     def sync_key_path(self) -> Path:
-        return self.etc / "sync.key"
+        return self.etc / SYNC_KEY_FILE
 
     @property
     def config_path(self) -> Path:
-        return self.etc / "device.toml"
+        return self.etc / DEVICE_CONFIG_FILE
 
     @property
     def data_dir(self) -> Path:
-        return self.root / "var"
+        return self.root / DATA_DIR
 
     @property
     def store_path(self) -> Path:
-        return self.data_dir / "ringfence.sqlite"
+        return self.data_dir / STORE_FILE
 
     def identity(self) -> Identity:
         try:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import tomli_w
 
 from firmware import config as config_mod
-from firmware.rules.identity import PEPPER_FILE, PepperError, load_pepper
+from firmware.files import PEPPER_FILE, TECHNICIAN_ACCESS_KEY_FILE, TECHNICIAN_CODE_FILE
+from firmware.rules.identity import PepperError, load_pepper
 from firmware.store import Store
 from firmware.sync.credentials import Credentials
 from firmware.sync.identity import save_identity
@@ -167,8 +168,8 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
     home.etc.mkdir(parents=True, exist_ok=True)
     home.config_path.write_text(tomli_w.dumps(device_config), encoding="utf-8")
     keyring.save(home.keyring_path)
-    write_secret(home.etc / "technician-access.key", access.hex() + "\n")
-    write_secret(home.etc / "technician-code.json", json.dumps(verifier))
+    write_secret(home.etc / TECHNICIAN_ACCESS_KEY_FILE, access.hex() + "\n")
+    write_secret(home.etc / TECHNICIAN_CODE_FILE, json.dumps(verifier))
     if pepper:
         write_secret(home.etc / PEPPER_FILE, pepper.hex() + "\n")
     store = Store(home.store_path)

@@ -13,13 +13,13 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from firmware.commands import Command
 from firmware.config import Config
+from firmware.files import TECHNICIAN_CODE_FILE
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.tech import checks
@@ -138,8 +138,13 @@ def wire(
     language: str,
     say: Callable[[str], None],
     rules: TechRules,
+    use_link: Callable[[Callable[[], None]], None] | None = None,
 ) -> None:
-    """Register the handlers that execute technician mode's commands on this device."""
+    """Register the handlers that execute technician mode's commands on this device.
+
+    What commits the store (the code guard, the audit log) or waits (the checks) runs on the runtime's worker,
+    off the frame thread; the link test runs through `use_link` when the device has one owner of its link (the
+    sync thread: a serial line carries one connection at a time), else on the worker."""
     audit = AuditLog(store)
 
     def show(command: Show) -> None:
@@ -157,7 +162,7 @@ def wire(
         if locked_s is not None:  # locked before a restart: the code is not even checked
             runtime.post(CodeChecked(clock.now(), False, 0, locked_s))
             return
-        path = home.etc / "technician-code.json"
+        path = home.etc / TECHNICIAN_CODE_FILE
         try:
             verifier = json.loads(path.read_text(encoding="utf-8"))
             # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
@@ -176,14 +181,20 @@ def wire(
             passed, detail = checks.link_check(home)
         runtime.post(CheckDone(clock.now(), command.test, passed, detail))
 
+    def check(command: RunCheck) -> None:
+        if command.test == "link" and use_link is not None:
+            use_link(lambda: run_check(command))
+        else:
+            runtime.worker.submit(lambda: run_check(command))
+
     runtime.on(Show, show)
-    runtime.on(VerifyCode, verify)
-    runtime.on(RunCheck, run_check)
-    runtime.on(
+    runtime.offload(VerifyCode, verify)
+    runtime.on(RunCheck, check)
+    runtime.offload(
         RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed, "detail": c.detail})
     )
-    runtime.on(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
-    runtime.on(
+    runtime.offload(SessionStarted, lambda c: audit.record("diag_session", {"event": "start", "via": c.via}))
+    runtime.offload(
         SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason, "results": c.results})
     )
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
@@ -202,9 +213,11 @@ def attach(
     say: Callable[[str], None],
     settings: TechSettings | None = None,
     simulated: frozenset[str] = frozenset(),
+    use_link: Callable[[Callable[[], None]], None] | None = None,
 ) -> TechnicianSession:
     """Add technician mode to a running device: one call from where the device is assembled. `simulated`
-    names the devices (keypad, hook, audio, line) that are simulated here."""
+    names the devices (keypad, hook, audio, line) that are simulated here; `use_link` runs a job that talks to
+    the central server on the thread that owns the link."""
     from hal.keypad import LAYOUTS
 
     settings = settings or load_settings()
@@ -213,27 +226,26 @@ def attach(
         TechnicianMode(keys, settings.mode, simulated), settings.line.test_number, settings.audio
     )
     runtime.machines.append(session)
-    wire(runtime, clock, home, store, devices, language, say, settings.mode)
+    wire(runtime, clock, home, store, devices, language, say, settings.mode, use_link)
     return session
-
-
-#: The store file technician mode records to: the device store that sync uploads from (firmware/sync/cli.py).
-STORE_FILE = "ringfence.sqlite"
 
 
 def device_home(config: Config) -> DeviceHome:
     """Where the technician code verifier and the slots are: paths.home, else the data_dir's parent."""
-    if config.paths.home:
-        return DeviceHome(Path(config.paths.home))
-    return DeviceHome(Path(config.paths.data_dir).resolve().parent)
+    return DeviceHome(config.paths.home_dir)
 
 
 def attach_to_device(
-    runtime: Runtime, config: Config, clock: Clock, devices: Any, store: Store | None = None
+    runtime: Runtime,
+    config: Config,
+    clock: Clock,
+    devices: Any,
+    store: Store | None = None,
+    use_link: Callable[[Callable[[], None]], None] | None = None,
 ) -> TechnicianSession:
     """Technician mode on a running handset or kiosk: entered with the entry sequence and the technician code
     on its keypad. What it shows also goes to the log as plain text (`tech_text`), in the device's language."""
-    store = store or Store(Path(config.paths.data_dir) / STORE_FILE)
+    store = store or Store(config.paths.store_path)
 
     def say(text: str) -> None:
         runtime.note({"t_ms": round(clock.now() * 1000), "event": "tech_text", "text": text})
@@ -250,4 +262,5 @@ def attach_to_device(
         config.device.language,
         say,
         simulated=simulated_devices(config),
+        use_link=use_link,
     )

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from firmware.files import BUNDLE_HEADER_FILE, SLOTS_DIR
 from firmware.update.bundle import (
     CHUNK,
     BundleError,
@@ -40,7 +41,7 @@ from firmware.update.keys import Keyring
 
 ASSETS_DIR = "assets"
 ACTIVE = "active.json"
-HEADER = "bundle-header.bin"
+HEADER = BUNDLE_HEADER_FILE
 #: Where the prompts sit inside an asset set.
 PROMPTS = "prompts"
 #: The prompts' audio inside the application wheel: left out of it when an asset bundle carries them.
@@ -224,7 +225,7 @@ def prompt_dir_for(package_file: Path) -> Path | None:
     (a source tree, or a bundle that carries its prompts in its wheel)."""
     for parent in package_file.resolve().parents:
         header_path = parent / HEADER
-        if header_path.is_file() and parent.parent.name == "slots":
+        if header_path.is_file() and parent.parent.name == SLOTS_DIR:
             try:
                 needed = parse_header(header_path.read_bytes()).manifest.assets
             except (OSError, BundleError):

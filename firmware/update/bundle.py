@@ -328,7 +328,8 @@ def open_stored(path: Path, header: Header, f: BundleFile) -> BinaryIO:
     stream.seek(offset)
     raw = _Window(stream, f.stored_size)
     if header.manifest.compression == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+        # _Window is a readable binary stream; zstandard's annotations name only IO[bytes] and buffers.
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[arg-type]
     return raw  # type: ignore[return-value]
 
 

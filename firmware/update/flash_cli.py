@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,7 +20,7 @@ from firmware.errors import ExitCode
 from firmware.sync.channel import Channel
 from firmware.sync.credentials import Credentials, CredentialsError
 from firmware.update.bundle import BundleError
-from firmware.update.flasher import Flasher, FlashOutcome, Progress, laptop_tls, open_channel
+from firmware.update.flasher import Flasher, FlashOutcome, laptop_tls, open_channel
 from firmware.update.floor import load_permit
 
 ACCESS_KEY_ENV = "RINGFENCE_ACCESS_KEY_FILE"
@@ -97,20 +98,31 @@ def emit(record: dict[str, object]) -> None:
         click.echo(json.dumps(record))
 
 
-def bar_progress(url: str, size: int) -> tuple[Progress, object]:
-    from tqdm import tqdm
+class BarProgress:
+    """A progress bar on stderr, drawn from the first byte sent: a flash refused before then shows no empty bar."""
 
-    bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=url, file=sys.stderr, dynamic_ncols=True)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.bar: Any = None
 
-    def update(sent: int, total: int) -> None:
+    def __call__(self, sent: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=self.url, file=sys.stderr,
+                dynamic_ncols=True,
+            )  # fmt: skip
         # A resumed flash starts where the device already is; a delta (or the full bundle after it) has its size.
-        if (bar.n == 0 and sent) or total != bar.total:
-            bar.reset(total)
-            bar.update(sent)
+        if (self.bar.n == 0 and sent) or total != self.bar.total:
+            self.bar.reset(total)
+            self.bar.update(sent)
             return
-        bar.update(sent - bar.n)
+        self.bar.update(sent - self.bar.n)
 
-    return update, bar
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def network_connect(creds_file: Path | None, plain_tcp: bool, network: bool) -> Callable[[str, int, float], Channel]:
@@ -242,11 +254,11 @@ def flash_command(
         if as_json:
             outcome = flasher.flash(url, JsonProgress(url))
         else:
-            update, bar = bar_progress(url, flasher.size)
+            bar = BarProgress(url)
             try:
-                outcome = flasher.flash(url, update)
+                outcome = flasher.flash(url, bar)
             finally:
-                bar.close()  # type: ignore[attr-defined]
+                bar.close()
         report(outcome, as_json)
         sys.exit(outcome.exit_code)
     assert device_list is not None

@@ -95,10 +95,18 @@ def open_channel(url: str, baudrate: int, timeout: float, tls: ssl.SSLContext | 
     return channel
 
 
-class _Finished(Exception):
-    def __init__(self, status: Status, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+@dataclass(frozen=True)
+class _TryAgain:
+    """An attempt that failed in a way a reconnect may cure (a cut link, a busy device); `reason` is reported if
+    every attempt fails so."""
+
+    reason: str
+
+
+#: What one attempt comes to: a final status with its message, or another try.
+Attempt = tuple[Status, str] | _TryAgain
+#: Failures of the link or its messages that a reconnect may cure.
+LINK_FAILURES = (ChannelClosed, TimeoutError, LinkError, MessageError, OSError)
 
 
 class Flasher:
@@ -175,76 +183,79 @@ class Flasher:
         started = time.monotonic()
         last_error = ""
         while outcome.attempts <= self.retries:
+            if outcome.attempts:
+                time.sleep(self.retry_delay)
             outcome.attempts += 1
-            try:
-                status, message = self._attempt(url, outcome, progress, payload)
-            except _Finished as done:
-                status, message = done.status, str(done)
-            except RemoteError as exc:
-                if exc.code not in RETRYABLE_REMOTE:
-                    outcome.status, outcome.message = "refused", f"access_denied: {exc}"
-                    break
-                last_error = str(exc)
-                if outcome.attempts <= self.retries:
-                    time.sleep(self.retry_delay)
+            result = self._attempt(url, outcome, progress, payload)
+            if isinstance(result, _TryAgain):
+                last_error = result.reason
                 continue
-            except WrongProtocol as exc:
-                outcome.message = str(exc)
-                break
-            except (ChannelClosed, TimeoutError, LinkError, MessageError, OSError) as exc:
-                last_error = str(exc)
-                if outcome.attempts <= self.retries:
-                    time.sleep(self.retry_delay)
-                continue
-            outcome.status, outcome.message = status, message
+            outcome.status, outcome.message = result
             break
         else:
             outcome.message = f"gave up after {outcome.attempts} attempts: {last_error}"
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress, payload: Payload) -> tuple[Status, str]:
-        bundle, size, offer = payload
+    def _attempt(self, url: str, outcome: FlashOutcome, progress: Progress, payload: Payload) -> Attempt:
+        """One connection: its final status, or another try when the link or a busy device failed it."""
         try:
             channel = self.connect(url, self.baudrate, self.timeout)
         except LinkError as exc:
             # A serial device that does not open on the first try is absent: retrying will not help. A network
             # device may still be starting its receiver, so tcp:// keeps its retries.
             if outcome.attempts == 1 and not url.startswith("tcp://"):
-                raise _Finished("link_failed", str(exc)) from None
-            raise
+                return "link_failed", str(exc)
+            return _TryAgain(str(exc))
+        except WrongProtocol as exc:
+            return "link_failed", str(exc)
+        except LINK_FAILURES as exc:
+            return _TryAgain(str(exc))
         try:
-            conv, _welcome = open_as_device(channel, TECHNICIAN, self.access_key, self.timeout)
-            conv.send(offer)
-            state = self._state(offer, conv.recv(self.install_timeout))
-            if state.status == "refused":
-                raise _Finished(*self._refusal(state.reason))
-            if state.status == "complete":
-                return "installed", state.reason
-            if self.dry_run:
-                return "dry_run", state.reason
-            offset = state.have
-            outcome.resumed_from.append(offset)
-            progress(offset, size)
-            with open(bundle, "rb") as data:
-                data.seek(offset)
-                while offset < size:
-                    piece = data.read(min(self.chunk, size - offset))
-                    conv.send(BlobChunk(id=offer.id, offset=offset, data=piece))
-                    offset += len(piece)
-                    outcome.bytes_sent += len(piece)
-                    progress(offset, size)
-            conv.send(BlobEnd(id=offer.id))
-            final = self._state(offer, conv.recv(self.install_timeout))
-            if final.status == "complete":
-                return "installed", final.reason
-            if final.status == "refused":
-                raise _Finished(*self._refusal(final.reason))
-            raise ChannelClosed(f"device holds {final.have} of {size} bytes: {final.reason}")
+            return self._offer(channel, outcome, progress, payload)
+        except RemoteError as exc:
+            if exc.code not in RETRYABLE_REMOTE:
+                return "refused", f"access_denied: {exc}"
+            return _TryAgain(str(exc))
+        except WrongProtocol as exc:
+            return "link_failed", str(exc)
+        except LINK_FAILURES as exc:
+            return _TryAgain(str(exc))
         finally:
             if isinstance(channel, SerialChannel):
                 channel.flush(2.0)
             channel.close()
+
+    def _offer(self, channel: Channel, outcome: FlashOutcome, progress: Progress, payload: Payload) -> Attempt:
+        """Offer the bundle on an open channel and send what the device lacks, from where its copy ends."""
+        bundle, size, offer = payload
+        conv, _welcome = open_as_device(channel, TECHNICIAN, self.access_key, self.timeout)
+        conv.send(offer)
+        state = self._state(offer, conv.recv(self.install_timeout))
+        if state.status == "refused":
+            return self._refusal(state.reason)
+        if state.status == "complete":
+            return "installed", state.reason
+        if self.dry_run:
+            return "dry_run", state.reason
+        offset = state.have
+        outcome.resumed_from.append(offset)
+        progress(offset, size)
+        with open(bundle, "rb") as data:
+            data.seek(offset)
+            while offset < size:
+                piece = data.read(min(self.chunk, size - offset))
+                conv.send(BlobChunk(id=offer.id, offset=offset, data=piece))
+                offset += len(piece)
+                outcome.bytes_sent += len(piece)
+                progress(offset, size)
+        conv.send(BlobEnd(id=offer.id))
+        final = self._state(offer, conv.recv(self.install_timeout))
+        if final.status == "complete":
+            return "installed", final.reason
+        if final.status == "refused":
+            return self._refusal(final.reason)
+        return _TryAgain(f"device holds {final.have} of {size} bytes: {final.reason}")
 
     @staticmethod
     def _state(offer: BlobOffer, body: object) -> BlobState:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware.files import TECHNICIAN_ACCESS_KEY_FILE
 from firmware.store import Store
 from firmware.sync.blobs import BlobSink
 from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel
@@ -252,7 +253,7 @@ class FlashReceiver:
 
 
 def access_key(home: DeviceHome) -> bytes:
-    path = home.etc / "technician-access.key"
+    path = home.etc / TECHNICIAN_ACCESS_KEY_FILE
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:

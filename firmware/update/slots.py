@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware.files import BUNDLE_HEADER_FILE, CURRENT_LINK, SLOTS_DIR
 from firmware.update.assets import AssetStore
 from firmware.update.bundle import (
     CHUNK,
@@ -48,11 +49,11 @@ from firmware.update.keys import Keyring, KeyringError
 
 SlotName = Literal["a", "b"]
 SLOTS: tuple[SlotName, SlotName] = ("a", "b")
-SLOT_MANIFEST = "bundle-header.bin"
+SLOT_MANIFEST = BUNDLE_HEADER_FILE
 BOOT_STATE = "boot.json"
 BOOT_STATE_COPY = "boot.copy.json"
 Checkpoint = Callable[[str], None]
-Audit = Callable[[str, dict[str, Any]], None]
+Audit = Callable[[str, dict[str, Any]], object]  # what it returns (an entry id) is not used
 
 
 class SlotError(RuntimeError):
@@ -139,7 +140,7 @@ class SlotManager:
         self.copy_path = root / BOOT_STATE_COPY
         #: Set by `load` when boot.json could not be used as it was: one line saying what was done instead.
         self.recovery: str | None = None
-        self.current = root / "current"
+        self.current = root / CURRENT_LINK
         self.checkpoint = checkpoint or _no_checkpoint
         self.audit = audit or _no_audit
 
@@ -208,7 +209,7 @@ class SlotManager:
             _fsync_dir(self.root)
 
     def slot_dir(self, slot: SlotName) -> Path:
-        return self.root / "slots" / slot
+        return self.root / SLOTS_DIR / slot
 
     def linked_slot(self) -> SlotName | None:
         try:
@@ -216,15 +217,15 @@ class SlotManager:
         except OSError:
             return None
         name = Path(target).name
-        return name if name in SLOTS else None  # type: ignore[return-value]
+        return name if name in SLOTS else None
 
     def _link(self, slot: SlotName) -> None:
         """Point `current` at the slot in one atomic rename; a reader sees the old or the new link, never none."""
         if self.linked_slot() == slot:
             return
-        tmp = self.root / "current.tmp"
+        tmp = self.root / f"{CURRENT_LINK}.tmp"
         tmp.unlink(missing_ok=True)
-        os.symlink(Path("slots") / slot, tmp)
+        os.symlink(Path(SLOTS_DIR) / slot, tmp)
         os.replace(tmp, self.current)
         _fsync_dir(self.root)
 
@@ -467,7 +468,9 @@ class SlotManager:
         state.attempts = 0
         self.save(state)
         self.checkpoint("marked-good")
-        VersionFloor(self.root).raise_to(state.slots[trial].version)
+        version = state.slots[trial].version
+        if version is not None:
+            VersionFloor(self.root).raise_to(version)
         self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version, "previous_slot": previous})
         return trial
 

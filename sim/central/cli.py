@@ -7,10 +7,15 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from firmware.console import UserError
+
+if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
+    from firmware.sync.credentials import Credentials
+    from sim.central.db import CentralDB
 
 DB_HELP = "An SQLite file, or postgresql://USER@HOST/DATABASE (a vendor's many facilities)."
 FACILITY_HELP = "The facility (tenant) this concerns."
@@ -32,9 +37,9 @@ DB = DatabaseTarget()
 def _open(
     db_path: Path | str,
     facility: str = "default",
-    must_exist: bool = False,  # type: ignore[no-untyped-def]
+    must_exist: bool = False,
     ca_key: Path | None = None,
-):
+) -> CentralDB:
     """The central database, with any problem (missing, unreachable, not migrated) as a one-line error."""
     from sim.central.backend import BackendError
     from sim.central.db import CentralDB
@@ -47,7 +52,7 @@ def _open(
         raise UserError(str(exc)) from None
 
 
-def _server_credentials(db_path: Path | str):  # type: ignore[no-untyped-def]
+def _server_credentials(db_path: Path | str) -> Credentials | None:
     from firmware.sync.credentials import Credentials
 
     db = _open(db_path)
@@ -182,11 +187,11 @@ def _serial_of(credentials: Path) -> str:
 def pins(directory: Path, roster: Path) -> None:
     """Make PIN verifiers from ROSTER (CSV: inmate_id,pin[,name,language,housing_unit]) into the facility's
     inmates.jsonl, under the first key of its pin_keys.jsonl (made when missing)."""
-    from sim.central.pins import make_roster
+    from sim.central.pins import INMATES_FILE, PIN_KEYS_FILE, make_roster
 
     added, updated, made = make_roster(roster, directory)
-    made_key = f"; new PIN key in {directory / 'pin_keys.jsonl'}" if made else ""
-    click.echo(f"{directory / 'inmates.jsonl'}: {added} inmates added, {updated} updated{made_key}")
+    made_key = f"; new PIN key in {directory / PIN_KEYS_FILE}" if made else ""
+    click.echo(f"{directory / INMATES_FILE}: {added} inmates added, {updated} updated{made_key}")
 
 
 @central.command("load")
@@ -255,6 +260,13 @@ def compact(db_path: Path | str, keep: int, facility: str) -> None:
 )
 @click.option("--reuse-port", is_flag=True, help="Share the TCP address with other server processes (SO_REUSEPORT).")
 @click.option(
+    "--db-connections",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="PostgreSQL: connections this process keeps at most, shared by all its sessions.",
+)
+@click.option(
     "--blob-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where received recordings and published bundles live (default: beside an SQLite file).",
@@ -267,6 +279,7 @@ def serve(
     max_sessions: int,
     handshake_timeout: float,
     reuse_port: bool,
+    db_connections: int,
     blob_dir: Path | None,
 ) -> None:
     """Serve devices on every LINK until stopped (SIGTERM or Ctrl-C)."""
@@ -284,6 +297,7 @@ def serve(
         gate=GateLimits(handshake_timeout=handshake_timeout),
         reuse_port=reuse_port,
         blob_root=blob_dir,
+        db_connections=db_connections,
     )
     if isinstance(db_path, str) and blob_dir is None:
         raise UserError("--blob-dir is needed with a PostgreSQL database: where received recordings are kept")
@@ -357,7 +371,7 @@ def show(db_path: Path | str, device: str | None, limit: int, what: str, facilit
             rows = db.db.execute(
                 "SELECT device_id, facility, cursor, sessions, last_seen FROM devices ORDER BY device_id"
             ).fetchall()
-            header = ("device", "facility", "cursor", "sessions", "last_seen")
+            header: tuple[str, ...] = ("device", "facility", "cursor", "sessions", "last_seen")
         elif what == "received":
             rows = db.db.execute(
                 "SELECT received_at, device_id, kind, id, payload FROM received "

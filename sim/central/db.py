@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from firmware.store import private_file
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
@@ -24,6 +24,9 @@ from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResul
 from sim.central.backend import Connection, connect, describe
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
 from sim.central.validation import MAX_PAYLOAD, split_records
+
+#: The reference central server's database file in its directory.
+CENTRAL_FILE = "central.sqlite"
 
 
 class LoadError(ValueError):
@@ -404,7 +407,7 @@ class CentralDB:
                 account["balance_cents"] = int(account.get("balance_cents", 0)) + purchase.amount_cents
                 balance = account["balance_cents"]
                 self._write(db, "accounts", debit_key, canonical(account))
-            status = "rejected" if reason else "applied"
+            status: Literal["applied", "rejected"] = "rejected" if reason else "applied"
             db.execute(
                 "INSERT INTO purchases (key, facility, device_id, account, amount_cents, product, status,"
                 " reason, balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -5,28 +5,33 @@ from __future__ import annotations
 import tomllib
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from firmware.console import UserError
+from sim.central.cli import DB, DB_HELP, FACILITY_HELP, _open
 
-
-def _open(db_path: Path):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
     from sim.central.db import CentralDB
 
-    return CentralDB(db_path)
+
+def _books(db_path: Path | str, facility: str, must_exist: bool = False) -> CentralDB:
+    """The facility's view of the central database (an SQLite file or a PostgreSQL URL)."""
+    return _open(db_path, facility, must_exist=must_exist)
 
 
 @click.command("kiosk-trust")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.argument("inmate_id")
 @click.argument("dollars")
-def kiosk_trust(db_path: Path, inmate_id: str, dollars: str) -> None:
+def kiosk_trust(db_path: Path | str, facility: str, inmate_id: str, dollars: str) -> None:
     """Set INMATE_ID's trust (commissary) balance to DOLLARS, e.g. 45.50 (the facility's books say so)."""
     from sim.central.kiosk_sync import set_trust
 
     cents = _cents(dollars)
-    central = _open(db_path)
+    central = _books(db_path, facility)
     try:
         set_trust(central, inmate_id, cents)
     finally:
@@ -35,9 +40,10 @@ def kiosk_trust(db_path: Path, inmate_id: str, dollars: str) -> None:
 
 
 @click.command("kiosk-rules")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.argument("path", type=click.Path(path_type=Path))
-def kiosk_rules(db_path: Path, path: Path) -> None:
+def kiosk_rules(db_path: Path | str, facility: str, path: Path) -> None:
     """Load the facility's purchase rules (presets, min, max, daily limit, fee, time zone) from a TOML file."""
     from pydantic import ValidationError
 
@@ -56,7 +62,7 @@ def kiosk_rules(db_path: Path, path: Path) -> None:
             for e in exc.errors(include_url=False)
         )
         raise UserError(f"{path}: {problems}") from None
-    central = _open(db_path)
+    central = _books(db_path, facility)
     try:
         set_purchase_rules(central, rules)
     finally:
@@ -65,12 +71,13 @@ def kiosk_rules(db_path: Path, path: Path) -> None:
 
 
 @click.command("canteen-sale")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.option("--staff", required=True, help="The staff member selling, for the audit trail.")
 @click.option("--key", default=None, help="Idempotency key: the same key again sells nothing more.")
 @click.argument("inmate_id")
 @click.argument("dollars")
-def canteen_sale(db_path: Path, staff: str, key: str | None, inmate_id: str, dollars: str) -> None:
+def canteen_sale(db_path: Path | str, facility: str, staff: str, key: str | None, inmate_id: str, dollars: str) -> None:
     """Sell DOLLARS of phone minutes to INMATE_ID at the canteen, paid from the trust account.
 
     The phone debit balance changes in the sync data, so every handset has it at its next sync.
@@ -80,7 +87,7 @@ def canteen_sale(db_path: Path, staff: str, key: str | None, inmate_id: str, dol
     from sim.central.kiosk_sync import ledger
 
     cents = _cents(dollars)
-    central = _open(db_path)
+    central = _books(db_path, facility, must_exist=True)
     try:
         books = ledger(central)
         request = PurchaseRequest(key or uuid.uuid4().hex, "canteen", inmate_id, cents, books.rules.fee_for(cents))
@@ -96,14 +103,15 @@ def canteen_sale(db_path: Path, staff: str, key: str | None, inmate_id: str, dol
 
 
 @click.command("kiosk-audit")
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+@click.option("--facility", default="default", show_default=True, help=FACILITY_HELP)
 @click.option("--limit", type=int, default=50, show_default=True)
-def kiosk_audit(db_path: Path, limit: int) -> None:
+def kiosk_audit(db_path: Path | str, facility: str, limit: int) -> None:
     """The purchase audit trail, newest first: when, who, which kiosk, inmate, action, amount, fee, result."""
     from firmware.kiosk.policy import money
     from sim.central.kiosk_sync import ledger
 
-    central = _open(db_path)
+    central = _books(db_path, facility, must_exist=True)
     try:
         entries = ledger(central).audit()[-limit:]
     finally:

@@ -8,14 +8,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
-from sim.central.db import CentralDB
+from sim.central.db import CENTRAL_FILE, CentralDB
 from sim.central.kiosk_sync import SyncBook, ledger, set_trust
 from sim.central.server import CentralServer, ServerConfig
 
 
 class LoopbackCentral:
     def __init__(self, directory: Path) -> None:
-        self.db_path = directory / "central.sqlite"
+        self.db_path = directory / CENTRAL_FILE
         self.db = CentralDB(self.db_path)
         self.authority = Authority.create()
         self.db.set_authority(

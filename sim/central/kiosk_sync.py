@@ -12,16 +12,18 @@ from the roster (`inmates`). Limits, fees and the audit trail are sim/central/pu
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import weakref
 from datetime import date
+from typing import Literal
 
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseReply, PurchaseRequest
 from firmware.sync.schema import AccountInfo, AccountQuery, Purchase, PurchaseResult
+from sim.central.backend import Connection
 from sim.central.db import CentralDB, canonical
-from sim.central.purchases import SCHEMA, CentralPurchases, Holdings
+from sim.central.migrations import DEFAULT_FACILITY
+from sim.central.purchases import CentralPurchases, Holdings
 
 RULES_META = "kiosk_purchase_rules"
 DEBIT = "debit:"
@@ -33,7 +35,7 @@ class SyncBook:
     def __init__(self, central: CentralDB) -> None:
         self.central = central
 
-    def _value(self, tx: sqlite3.Connection, dataset: str, key: str) -> dict[str, object] | None:
+    def _value(self, tx: Connection, dataset: str, key: str) -> dict[str, object] | None:
         row = tx.execute(
             "SELECT value FROM data WHERE facility = ? AND dataset = ? AND key = ?",
             (self.central.facility, dataset, key),
@@ -41,8 +43,11 @@ class SyncBook:
         value = None if row is None or row[0] is None else json.loads(row[0])
         return value if isinstance(value, dict) else None
 
-    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None:
-        trust = tx.execute("SELECT trust_cents FROM kiosk_accounts WHERE inmate_id = ?", (inmate_id,)).fetchone()
+    def read(self, tx: Connection, inmate_id: str) -> Holdings | None:
+        trust = tx.execute(
+            "SELECT trust_cents FROM kiosk_accounts WHERE facility = ? AND inmate_id = ?",
+            (self.central.facility, inmate_id),
+        ).fetchone()
         account = self._value(tx, "accounts", DEBIT + inmate_id)
         if trust is None and account is None:
             return None
@@ -54,12 +59,8 @@ class SyncBook:
         phone = int(account.get("balance_cents", 0)) if account else 0  # type: ignore[call-overload]
         return Holdings(int(trust[0]) if trust else 0, phone, until)
 
-    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
-        tx.execute(
-            "INSERT INTO kiosk_accounts (inmate_id, trust_cents, phone_cents) VALUES (?, ?, 0)"
-            " ON CONFLICT (inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents",
-            (inmate_id, trust_cents),
-        )
+    def write(self, tx: Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
+        _set_trust(tx, self.central.facility, inmate_id, trust_cents)
         account = self._value(tx, "accounts", DEBIT + inmate_id) or {}
         account["balance_cents"] = phone_cents
         self.central._write(tx, "accounts", DEBIT + inmate_id, canonical(account))
@@ -70,17 +71,21 @@ _ledgers: weakref.WeakKeyDictionary[CentralDB, CentralPurchases] = weakref.WeakK
 _writer = threading.Lock()
 
 
+def _rules_name(central: CentralDB) -> str:
+    """Each facility its own purchase rules (its time zone, limits, fee); the default facility's keep their name."""
+    return RULES_META if central.facility == DEFAULT_FACILITY else f"{RULES_META}:{central.facility}"
+
+
 def purchase_rules(central: CentralDB) -> PurchaseRules:
-    central.db.executescript(SCHEMA)
-    row = central.db.execute("SELECT value FROM meta WHERE name = ?", (RULES_META,)).fetchone()
-    return PurchaseRules() if row is None else PurchaseRules.model_validate_json(row[0])
+    row = central.db.execute("SELECT value FROM meta WHERE name = ?", (_rules_name(central),)).fetchone()
+    return PurchaseRules.model_validate({}) if row is None else PurchaseRules.model_validate_json(row[0])
 
 
 def set_purchase_rules(central: CentralDB, rules: PurchaseRules) -> None:
     with central.transaction() as tx:
         tx.execute(
             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (RULES_META, rules.model_dump_json()),
+            (_rules_name(central), rules.model_dump_json()),
         )
     _ledgers.pop(central, None)
 
@@ -89,17 +94,19 @@ def ledger(central: CentralDB) -> CentralPurchases:
     """The purchase ledger over this server connection's data (one per connection, made on first use)."""
     found = _ledgers.get(central)
     if found is None:
-        found = _ledgers[central] = CentralPurchases(central.db, purchase_rules(central), book=SyncBook(central))
+        found = _ledgers[central] = CentralPurchases(
+            central.db, purchase_rules(central), book=SyncBook(central), facility=central.facility
+        )
     return found
 
 
 def _result(reply: PurchaseReply) -> PurchaseResult:
-    status = {"applied": "applied", "declined": "rejected", "unknown": "unknown"}[reply.status]
+    status: Literal["applied", "rejected", "unknown"] = "rejected" if reply.status == "declined" else reply.status
     known = reply.status != "unknown"
     return PurchaseResult(
         key=reply.key,
         status=status,
-        reason=reply.reason,  # type: ignore[arg-type]
+        reason=reply.reason,
         balance_cents=reply.phone_cents if known else None,
         trust_cents=reply.trust_cents if known else None,
         decided_at=reply.decided_at,
@@ -119,13 +126,14 @@ def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> Purch
     request = PurchaseRequest(body.key, device_id, body.account.removeprefix(DEBIT), body.amount_cents, int(fee))
     if request.amount_cents <= 0:
         return PurchaseResult(key=body.key, status="rejected", reason="amount_not_positive")
-    with _writer:
+    with _writer, central.transaction() as tx:
         reply = ledger(central).apply(request)
-        central.db.execute(  # the operator's view (`ringfence central show purchases`) lists kiosk purchases too
-            "INSERT OR IGNORE INTO purchases (key, device_id, account, amount_cents, product, status, reason,"
-            " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.execute(  # the operator's view (`ringfence central show purchases`) lists kiosk purchases too
+            "INSERT INTO purchases (key, facility, device_id, account, amount_cents, product, status, reason,"
+            " balance_cents, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 body.key,
+                central.facility,
                 device_id,
                 body.account,
                 body.amount_cents,
@@ -167,10 +175,13 @@ def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> A
 
 def set_trust(central: CentralDB, inmate_id: str, trust_cents: int) -> None:
     """The facility's books: an inmate's trust balance (phone balances are the synced accounts)."""
-    ledger(central)
     with central.transaction() as tx:
-        tx.execute(
-            "INSERT INTO kiosk_accounts (inmate_id, trust_cents, phone_cents) VALUES (?, ?, 0)"
-            " ON CONFLICT (inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents",
-            (inmate_id, trust_cents),
-        )
+        _set_trust(tx, central.facility, inmate_id, trust_cents)
+
+
+def _set_trust(tx: Connection, facility: str, inmate_id: str, trust_cents: int) -> None:
+    tx.execute(
+        "INSERT INTO kiosk_accounts (facility, inmate_id, trust_cents, phone_cents) VALUES (?, ?, ?, 0)"
+        " ON CONFLICT (facility, inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents",
+        (facility, inmate_id, trust_cents),
+    )

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import InputError
+from firmware.files import PEPPER_FILE
 from firmware.rules.datasets import validate_value
 from firmware.rules.identity import (
     OWASP_SCRYPT,
-    PEPPER_FILE,
     KdfCost,
     PepperError,
     key_cost,
@@ -32,6 +32,10 @@ from firmware.rules.identity import (
 from firmware.tech.provision import write_secret
 
 COLUMNS = ("inmate_id", "pin", "number", "name", "language", "housing_unit")
+#: The facility's PIN keys, in its data directory beside the roster.
+PIN_KEYS_FILE = "pin_keys.jsonl"
+#: The facility's roster with each inmate's PIN verifier.
+INMATES_FILE = "inmates.jsonl"
 
 
 def _read_jsonl(path: Path) -> dict[str, Any]:
@@ -60,7 +64,7 @@ def _write_jsonl(path: Path, records: dict[str, Any]) -> None:
 
 def pin_key(directory: Path) -> tuple[str, str, KdfCost, bool]:
     """The key id, secret and cost verifiers are made under, and whether it is new (make_roster then writes it)."""
-    path = directory / "pin_keys.jsonl"
+    path = directory / PIN_KEYS_FILE
     keys = _read_jsonl(path)
     if keys:
         key_id, value = next(iter(keys.items()))
@@ -105,10 +109,10 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
     pepper, new_pepper = facility_pepper(directory)
     if new_pepper and not made:
         raise InputError(
-            f"{directory / PEPPER_FILE}: missing, yet {directory / 'pin_keys.jsonl'} exists: the"
+            f"{directory / PEPPER_FILE}: missing, yet {directory / PIN_KEYS_FILE} exists: the"
             " verifiers made with the lost pepper cannot be checked; restore the pepper file"
         )
-    inmates_path = directory / "inmates.jsonl"
+    inmates_path = directory / INMATES_FILE
     inmates = _read_jsonl(inmates_path)
     added = updated = 0
     seen: set[str] = set()
@@ -136,6 +140,6 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         inmates[inmate_id] = value
     if made:  # only once every row is good: a refused roster leaves the facility as it was
         write_secret(directory / PEPPER_FILE, pepper.hex() + "\n")
-        _write_jsonl(directory / "pin_keys.jsonl", {key_id: pin_key_value(secret, cost)})
+        _write_jsonl(directory / PIN_KEYS_FILE, {key_id: pin_key_value(secret, cost)})
     _write_jsonl(inmates_path, inmates)
     return added, updated, made

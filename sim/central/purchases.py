@@ -4,66 +4,31 @@ The central server is the authority on money. A purchase moves its amount (plus 
 trust account and its amount into the phone debit balance, in one transaction, at most once per idempotency
 key; the same key again gets the first answer and moves nothing. Every decision, duplicate and status query
 lands in the audit trail.
+
+The books are a facility's (a tenant's): every row carries the facility, so one database holds many. They live
+in SQLite or PostgreSQL (sim/central/backend.py; tables from sim/central/migrations.py). Purchases of one facility
+take turns: SQLite's BEGIN IMMEDIATE, or a PostgreSQL transaction lock on the facility, so two server processes
+never both spend the same trust balance and a key sent twice at once is decided once.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from firmware.kiosk.messages import RecentPurchase
 from firmware.kiosk.policy import PurchaseRules, refusal
 from firmware.kiosk.service import AccountReply, PurchaseReply, PurchaseRequest
+from sim.central.backend import Connection, adopt
+from sim.central.migrations import DEFAULT_FACILITY, KIOSK_BOOKS, SQLITE_TYPES, statements
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS kiosk_accounts (
-    inmate_id TEXT PRIMARY KEY,
-    trust_cents INTEGER NOT NULL CHECK (trust_cents >= 0),
-    phone_cents INTEGER NOT NULL CHECK (phone_cents >= 0),
-    restricted_until TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS kiosk_central_purchases (
-    key TEXT PRIMARY KEY,
-    inmate_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    staff_id TEXT NOT NULL DEFAULT '',
-    amount_cents INTEGER NOT NULL,
-    fee_cents INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    trust_cents INTEGER NOT NULL,
-    phone_cents INTEGER NOT NULL,
-    day TEXT NOT NULL,
-    decided_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kiosk_central_purchases_recent ON kiosk_central_purchases (inmate_id, decided_at)
-    WHERE status = 'applied';
-CREATE TABLE IF NOT EXISTS kiosk_daily (
-    inmate_id TEXT NOT NULL,
-    day TEXT NOT NULL,
-    spent_cents INTEGER NOT NULL,
-    PRIMARY KEY (inmate_id, day)
-);
-CREATE TABLE IF NOT EXISTS kiosk_audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    inmate_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    action TEXT NOT NULL,
-    amount_cents INTEGER NOT NULL,
-    fee_cents INTEGER NOT NULL,
-    result TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-)
-"""
+#: The PostgreSQL transaction lock the purchases of one facility take turns on (with the facility's hash).
+PURCHASE_LOCK = 7227
 
 Now = Callable[[], datetime]
 
@@ -79,24 +44,29 @@ class Holdings:
 class Book(Protocol):
     """Where trust and phone balances live: a table of their own, or the sync server's account data."""
 
-    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None: ...
+    def read(self, tx: Connection, inmate_id: str) -> Holdings | None: ...
 
-    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None: ...
+    def write(self, tx: Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None: ...
 
 
 class TableBook:
     """Balances in kiosk_accounts: the standalone ledger the simulator and tests use."""
 
-    def read(self, tx: sqlite3.Connection, inmate_id: str) -> Holdings | None:
+    def __init__(self, facility: str = DEFAULT_FACILITY) -> None:
+        self.facility = facility
+
+    def read(self, tx: Connection, inmate_id: str) -> Holdings | None:
         row = tx.execute(
-            "SELECT trust_cents, phone_cents, restricted_until FROM kiosk_accounts WHERE inmate_id = ?", (inmate_id,)
+            "SELECT trust_cents, phone_cents, restricted_until FROM kiosk_accounts"
+            " WHERE facility = ? AND inmate_id = ?",
+            (self.facility, inmate_id),
         ).fetchone()
         return None if row is None else Holdings(int(row[0]), int(row[1]), str(row[2]))
 
-    def write(self, tx: sqlite3.Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
+    def write(self, tx: Connection, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
         tx.execute(
-            "UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE inmate_id = ?",
-            (trust_cents, phone_cents, inmate_id),
+            "UPDATE kiosk_accounts SET trust_cents = ?, phone_cents = ? WHERE facility = ? AND inmate_id = ?",
+            (trust_cents, phone_cents, self.facility, inmate_id),
         )
 
 
@@ -120,53 +90,58 @@ class AuditEntry:
 
 
 class CentralPurchases:
+    """One facility's books. `db` is the central server's connection (tables made by its migrations), or a
+    plain sqlite3 connection of the simulator's or a test's own (the tables are made here)."""
+
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: Connection | sqlite3.Connection,
         rules: PurchaseRules,
         now: Now = lambda: datetime.now(UTC),
         book: Book | None = None,
+        facility: str = DEFAULT_FACILITY,
     ) -> None:
-        self.db = db
+        self.db = adopt(db)
         self.rules = rules
+        self.facility = facility
         self._now = now
-        self.book: Book = book or TableBook()
+        self.book: Book = book or TableBook(facility)
         self._zone = ZoneInfo(rules.timezone)
-        with self._transaction() as tx:
-            for statement in filter(str.strip, SCHEMA.split(";")):
-                tx.execute(statement)
+        if isinstance(db, sqlite3.Connection) and self.db is not db:
+            with self.db.transaction() as tx:
+                for statement in statements(KIOSK_BOOKS.format(**SQLITE_TYPES)):
+                    tx.execute(statement)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self.db.in_transaction:
-            yield self.db
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return nullcontext(self.db) if self.db.in_transaction else self.db.transaction()
+
+    def _take_turn(self, tx: Connection) -> None:
+        """Wait for this facility's other purchases to finish (SQLite's BEGIN IMMEDIATE already has)."""
+        if tx.dialect == "postgresql":
+            tx.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (PURCHASE_LOCK, self.facility))
 
     def set_account(self, inmate_id: str, trust_cents: int, phone_cents: int, restricted_until: str = "") -> None:
         with self._transaction() as tx:
             tx.execute(
-                "INSERT INTO kiosk_accounts (inmate_id, trust_cents, phone_cents, restricted_until)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (inmate_id) DO UPDATE SET trust_cents = excluded.trust_cents,"
-                " phone_cents = excluded.phone_cents, restricted_until = excluded.restricted_until",
-                (inmate_id, trust_cents, phone_cents, restricted_until),
+                "INSERT INTO kiosk_accounts (facility, inmate_id, trust_cents, phone_cents, restricted_until)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (facility, inmate_id) DO UPDATE SET"
+                " trust_cents = excluded.trust_cents, phone_cents = excluded.phone_cents,"
+                " restricted_until = excluded.restricted_until",
+                (self.facility, inmate_id, trust_cents, phone_cents, restricted_until),
             )
 
     def _day(self, at: datetime) -> str:
         return at.astimezone(self._zone).date().isoformat()
 
-    def _spent(self, tx: sqlite3.Connection, inmate_id: str, day: str) -> int:
-        row = tx.execute("SELECT spent_cents FROM kiosk_daily WHERE inmate_id = ? AND day = ?", (inmate_id, day))
+    def _spent(self, tx: Connection, inmate_id: str, day: str) -> int:
+        row = tx.execute(
+            "SELECT spent_cents FROM kiosk_daily WHERE facility = ? AND inmate_id = ? AND day = ?",
+            (self.facility, inmate_id, day),
+        )
         found = row.fetchone()
         return 0 if found is None else int(found[0])
 
-    def _balances(self, tx: sqlite3.Connection, inmate_id: str) -> tuple[int, int, str] | None:
+    def _balances(self, tx: Connection, inmate_id: str) -> tuple[int, int, str] | None:
         found = self.book.read(tx, inmate_id)
         return None if found is None else (found.trust_cents, found.phone_cents, found.restricted_until)
 
@@ -174,9 +149,9 @@ class CentralPurchases:
         now = self._now()
         balances = self._balances(self.db, inmate_id) or (0, 0, "")
         recent = self.db.execute(
-            "SELECT day, amount_cents FROM kiosk_central_purchases WHERE inmate_id = ? AND status = 'applied'"
-            " ORDER BY decided_at DESC, rowid DESC LIMIT 3",
-            (inmate_id,),
+            "SELECT day, amount_cents FROM kiosk_central_purchases WHERE facility = ? AND inmate_id = ?"
+            " AND status = 'applied' ORDER BY decided_at DESC, n DESC LIMIT 3",
+            (self.facility, inmate_id),
         )
         return AccountReply(
             inmate_id,
@@ -184,7 +159,7 @@ class CentralPurchases:
             balances[1],
             self._spent(self.db, inmate_id, self._day(now)),
             balances[2] if balances[2] >= self._day(now) else "",
-            tuple(RecentPurchase(day, amount) for day, amount in recent),
+            tuple(RecentPurchase(day, int(amount)) for day, amount in recent),
             self.rules,
         )
 
@@ -194,6 +169,7 @@ class CentralPurchases:
         now = self._now()
         actor = f"staff:{staff_id}" if staff_id else f"inmate:{request.inmate_id}"
         with self._transaction() as tx:
+            self._take_turn(tx)
             earlier = self._stored(tx, request.key)
             if earlier is not None:
                 self._audit(tx, now, actor, request, "duplicate", earlier.status, earlier.reason)
@@ -202,15 +178,16 @@ class CentralPurchases:
             day = self._day(now)
             reason = self._judge(tx, request, balances, day)
             trust, phone = (balances or (0, 0, ""))[:2]
-            status = "declined" if reason else "applied"
+            status: Literal["applied", "declined"] = "declined" if reason else "applied"
             if not reason:
                 trust -= request.amount_cents + request.fee_cents
                 phone += request.amount_cents
                 self.book.write(tx, request.inmate_id, trust, phone)
                 tx.execute(
-                    "INSERT INTO kiosk_daily (inmate_id, day, spent_cents) VALUES (?, ?, ?) ON CONFLICT"
-                    " (inmate_id, day) DO UPDATE SET spent_cents = spent_cents + excluded.spent_cents",
-                    (request.inmate_id, day, request.amount_cents),
+                    "INSERT INTO kiosk_daily (facility, inmate_id, day, spent_cents) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (facility, inmate_id, day)"
+                    " DO UPDATE SET spent_cents = kiosk_daily.spent_cents + excluded.spent_cents",
+                    (self.facility, request.inmate_id, day, request.amount_cents),
                 )
             reply = PurchaseReply(request.key, status, reason or "", trust, phone, _stamp(now))
             self._store(tx, request, channel, staff_id, reply, day)
@@ -218,7 +195,7 @@ class CentralPurchases:
             return reply
 
     def _judge(
-        self, tx: sqlite3.Connection, request: PurchaseRequest, balances: tuple[int, int, str] | None, day: str
+        self, tx: Connection, request: PurchaseRequest, balances: tuple[int, int, str] | None, day: str
     ) -> str | None:
         if balances is None:
             return "unknown_inmate"
@@ -238,21 +215,26 @@ class CentralPurchases:
             self._audit(tx, now, f"kiosk:{device_id}", probe, "status", reply.status, reply.reason)
             return reply
 
-    @staticmethod
-    def _inmate_of(tx: sqlite3.Connection, key: str) -> str:
-        row = tx.execute("SELECT inmate_id FROM kiosk_central_purchases WHERE key = ?", (key,)).fetchone()
+    def _inmate_of(self, tx: Connection, key: str) -> str:
+        row = tx.execute(
+            "SELECT inmate_id FROM kiosk_central_purchases WHERE facility = ? AND key = ?", (self.facility, key)
+        ).fetchone()
         return "" if row is None else str(row[0])
 
-    def _stored(self, tx: sqlite3.Connection, key: str) -> PurchaseReply | None:
+    def _stored(self, tx: Connection, key: str) -> PurchaseReply | None:
         row = tx.execute(
-            "SELECT status, reason, trust_cents, phone_cents, decided_at FROM kiosk_central_purchases WHERE key = ?",
-            (key,),
+            "SELECT status, reason, trust_cents, phone_cents, decided_at FROM kiosk_central_purchases"
+            " WHERE facility = ? AND key = ?",
+            (self.facility, key),
         ).fetchone()
-        return None if row is None else PurchaseReply(key, row[0], row[1], int(row[2]), int(row[3]), row[4])
+        if row is None:
+            return None
+        status = cast(Literal["applied", "declined"], row[0])
+        return PurchaseReply(key, status, row[1], int(row[2]), int(row[3]), row[4])
 
     def _store(
         self,
-        tx: sqlite3.Connection,
+        tx: Connection,
         request: PurchaseRequest,
         channel: str,
         staff_id: str,
@@ -260,10 +242,11 @@ class CentralPurchases:
         day: str,
     ) -> None:
         tx.execute(
-            "INSERT INTO kiosk_central_purchases (key, inmate_id, channel, device_id, staff_id, amount_cents,"
-            " fee_cents, status, reason, trust_cents, phone_cents, day, decided_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kiosk_central_purchases (facility, key, inmate_id, channel, device_id, staff_id,"
+            " amount_cents, fee_cents, status, reason, trust_cents, phone_cents, day, decided_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                self.facility,
                 request.key,
                 request.inmate_id,
                 channel,
@@ -282,7 +265,7 @@ class CentralPurchases:
 
     def _audit(
         self,
-        tx: sqlite3.Connection,
+        tx: Connection,
         now: datetime,
         actor: str,
         request: PurchaseRequest,
@@ -291,9 +274,10 @@ class CentralPurchases:
         detail: str,
     ) -> None:
         tx.execute(
-            "INSERT INTO kiosk_audit (at, actor, device_id, inmate_id, key, action, amount_cents, fee_cents,"
-            " result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kiosk_audit (facility, at, actor, device_id, inmate_id, key, action, amount_cents,"
+            " fee_cents, result, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                self.facility,
                 _stamp(now),
                 actor,
                 request.device_id,
@@ -308,14 +292,20 @@ class CentralPurchases:
         )
 
     def audit(self) -> list[AuditEntry]:
-        return [AuditEntry(*row) for row in self.db.execute("SELECT * FROM kiosk_audit ORDER BY seq")]
+        rows = self.db.execute(
+            "SELECT seq, at, actor, device_id, inmate_id, key, action, amount_cents, fee_cents, result, detail"
+            " FROM kiosk_audit WHERE facility = ? ORDER BY seq",
+            (self.facility,),
+        )
+        return [AuditEntry(*row) for row in rows]
 
     def knows(self, key: str) -> bool:
         return self._stored(self.db, key) is not None
 
     def applied_count(self, key: str) -> int:
         row = self.db.execute(
-            "SELECT count(*) FROM kiosk_central_purchases WHERE key = ? AND status = 'applied'", (key,)
+            "SELECT count(*) FROM kiosk_central_purchases WHERE facility = ? AND key = ? AND status = 'applied'",
+            (self.facility, key),
         ).fetchone()
         return int(row[0])
 

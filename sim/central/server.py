@@ -21,7 +21,6 @@ from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamC
 from firmware.sync.conversation import Conversation, RemoteError, accept_as_server, send_anonymous_error
 from firmware.sync.credentials import Credentials
 from firmware.sync.schema import (
-    AccountInfo,
     AccountQuery,
     BlobChunk,
     BlobEnd,
@@ -44,7 +43,7 @@ from firmware.sync.schema import (
 from firmware.sync.tls import server_context
 from hal.link import LinkError, SocketLink, open_link
 from sim.central import kiosk_sync
-from sim.central.backend import is_postgres
+from sim.central.backend import is_postgres, limit_connections
 from sim.central.db import CentralDB
 from sim.central.tls_gate import GateLimits, TlsGate
 from sim.central.validation import MAX_CENTS, amount_problem, valid_account
@@ -66,6 +65,8 @@ class ServerConfig:
     reuse_port: bool = False
     #: Where received and published blobs live; beside an SQLite file unless given (PostgreSQL: needed).
     blob_root: Path | None = None
+    #: PostgreSQL connections the process keeps at most; sessions borrow one per statement or transaction.
+    db_connections: int = 16
 
     @property
     def blob_dir(self) -> Path:
@@ -104,17 +105,9 @@ class Session:
             elif isinstance(body, Purchase):
                 self.conv.send(self._purchase(body))
             elif isinstance(body, PurchaseQuery):
-                self.conv.send(
-                    kiosk_sync.answer_status(self.db, self.device, body.key)
-                    if self._kiosk_books()
-                    else self.db.purchase_result(body.key)
-                )
+                self.conv.send(kiosk_sync.answer_status(self.db, self.device, body.key))
             elif isinstance(body, AccountQuery):
-                self.conv.send(
-                    kiosk_sync.answer_account(self.db, self.device, body)
-                    if self._kiosk_books()
-                    else AccountInfo(account=body.account, known=False)
-                )
+                self.conv.send(kiosk_sync.answer_account(self.db, self.device, body))
             elif isinstance(body, Reserve):
                 reservation_id, granted = "", 0
                 if valid_account(body.account):
@@ -139,15 +132,9 @@ class Session:
         problem = amount_problem(purchase.amount_cents)
         if not valid_account(purchase.account):
             problem = "invalid_account"
-        if "fee_cents" in purchase.meta and not self._kiosk_books():
-            problem = "kiosk_books_unavailable"
         if problem:
             return PurchaseResult(key=purchase.key, status="rejected", reason=problem)
         return kiosk_sync.answer_purchase(self.db, self.device, purchase)
-
-    def _kiosk_books(self) -> bool:
-        """The kiosk's trust ledger (sim/central/purchases.py) lives in the SQLite store only."""
-        return self.db.dialect == "sqlite"
 
     def _pull(self, pull: Pull) -> None:
         after, upto = pull.after, pull.upto
@@ -225,6 +212,8 @@ class CentralServer:
 
     def start(self, urls: list[str]) -> None:
         raise_open_files_limit()
+        if is_postgres(self.config.db_path):
+            limit_connections(str(self.config.db_path), self.config.db_connections)
         for url in urls:
             if url.startswith("tcp://"):
                 if self.creds is None:

@@ -9,13 +9,13 @@ docs/dsp-threeway.md for every variant and the channel model.
 from __future__ import annotations
 
 import json
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import write_wav
 from sim.corpus.calls import NEGATIVES, POSITIVES, Call, Levels
 from sim.corpus.sources import POOLS, CorpusError
 
@@ -74,11 +74,7 @@ def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4, poo
     records = []
     for name, call in generate(seed, minutes, positive_share, pool=pool):
         path = out / f"{name}.wav"
-        with wave.open(str(path), "wb") as dst:
-            dst.setnchannels(1)
-            dst.setsampwidth(2)
-            dst.setframerate(SAMPLE_RATE)
-            dst.writeframes(call.samples.astype("<i2").tobytes())
+        write_wav(path, call.samples)
         records.append(
             {
                 "file": path.name,

@@ -25,7 +25,7 @@ import numpy as np
 
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.tones import sines
-from hal.audio import SAMPLE_RATE
+from hal.audio import SAMPLE_RATE, to_int16
 from sim.channel import add_hum, mulaw_roundtrip, voiceband
 from sim.corpus import sources
 from sim.corpus.lines import (
@@ -191,7 +191,7 @@ class _Scene:
         far += self.extra + rng.normal(0.0, rms_for_dbm0(self.near_db), self.n)
         band = np.clip(voiceband(far), -32768, 32767)
         y = alaw_roundtrip(band) if self.codec == "alaw" else mulaw_roundtrip(band)
-        return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+        return to_int16(y)
 
     def call(self, variant: str, positive: bool, flash_times: list[float], hold: tuple[float, float] | None) -> Call:
         return Call(

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from firmware.dsp.levels import rms_for_dbm0
-from firmware.dsp.wavio import read_wav
 from hal.audio import SAMPLE_RATE
+from hal.audio_file import read_wav
 from sim.sounds import MOH, PACKAGES, SOUNDS
 
 POOLS = ("tune", "eval")

@@ -221,7 +221,7 @@ class PlayApp(App[None]):
     # ---- showing -------------------------------------------------------------------------------------
 
     def update_view(self) -> None:
-        if not self.is_mounted:
+        if not self.is_running:
             return
         try:
             self._update_view()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from firmware.console import UserError
+from sim.play import SESSION_FILE
 
 if TYPE_CHECKING:
     from sim.play.app import PlayApp
@@ -37,7 +38,7 @@ DEFAULT_WORLD = {"handset": WORLDS / "handset-world.toml", "kiosk": WORLDS / "ki
     "--save",
     "save_path",
     type=click.Path(path_type=Path),
-    default=Path("sim-play-session.toml"),
+    default=Path(SESSION_FILE),
     show_default=True,
     help="Where ctrl+s writes the session as a scenario for `ringfence sim run`.",
 )

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from sim.play import SESSION_FILE
 from sim.play import save as save_mod
 from sim.play.app import PlayApp
 from sim.play.far_end import LINE_MODES, FarEndIgnored
@@ -47,7 +48,7 @@ class HandsetApp(PlayApp):
         super().__init__(realtime)
         self.session = session
         self.speaker = speaker or Speaker(enabled=False)
-        self.save_path = save_path or Path("sim-play-session.toml")
+        self.save_path = save_path or Path(SESSION_FILE)
         self.view = CallView()
         self._folded = 0
         self._sample = 0

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from sim.play import SESSION_FILE
 from sim.play import save as save_mod
 from sim.play.app import PlayApp
 from sim.play.kiosk_session import KioskSession
@@ -39,7 +40,7 @@ class KioskApp(PlayApp):
     def __init__(self, session: KioskSession, save_path: Path | None = None, realtime: bool = True) -> None:
         super().__init__(realtime)
         self.session = session
-        self.save_path = save_path or Path("sim-play-session.toml")
+        self.save_path = save_path or Path(SESSION_FILE)
 
     def records(self) -> list[Record]:
         return self.session.records

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hal.display import SimDisplay
 from sim.kiosk_world import KioskWorld, setup_of
 from sim.play.session import KEYS, Ignored, KeyTimes, load_config, next_slot
 from sim.scenario import Keys, Scenario
@@ -63,7 +64,9 @@ class KioskSession:
 
     @property
     def screen(self) -> list[str]:
-        return self.world.devices.display.current
+        display = self.world.devices.display
+        assert isinstance(display, SimDisplay)  # the kiosk world's devices are simulated
+        return display.current
 
     @property
     def receipts(self) -> list[list[str]]:

@@ -18,12 +18,11 @@ from firmware import config as config_mod
 from firmware import ids
 from firmware.config import Config
 from firmware.device import sim_devices
-from firmware.dsp.wavio import AudioFileError
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
 from firmware.store import Store
 from hal.audio import SimAudioPort
+from hal.audio_file import AudioFileError
 from hal.clock import VirtualClock
 from sim import world as world_mod
 from sim.play.far_end import ACT_GRID_S, LiveNetwork
@@ -125,7 +124,7 @@ class HandsetSession:
         self.mic.start(math.inf)
         self.off_hook = False
         self._key_times = KeyTimes()
-        store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
+        store = Store(self.config.paths.store_path)
         self._stack.callback(store.close)
         self._rules = CallRules.from_config(self.config, store)
 

@@ -18,7 +18,6 @@ import numpy as np
 from firmware import config as config_mod
 from firmware.config import Config
 from firmware.device import DeviceError, sim_devices
-from firmware.handset.wiring import STORE_FILE
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from hal.audio import AudioFrame, SimAudioPort
@@ -115,17 +114,17 @@ class SipHandsetSession(HandsetSession):
         self.devices.line = self.line
         assert isinstance(self.devices.audio, SimAudioPort)
         self.audio = self.devices.audio
-        self.mic = world_mod.Mouthpiece(self.clock, self.audio)  # type: ignore[arg-type]
+        self.mic = world_mod.Mouthpiece(self.clock, self.audio)
         self.records = []
         self.steps = []
         self._emit = emit
-        self._actor = _Actor(self.clock, self.devices, None, self.mic, None, self._collect)  # type: ignore[arg-type]
+        self._actor = _Actor(self.clock, self.devices, None, self.mic, None, self._collect)
         try:
             self.runtime = boot_device(
                 self.config,
                 self.clock,
                 self.devices,
-                scenario,  # type: ignore[arg-type]
+                scenario,
                 timing,
                 self._collect,
             )
@@ -139,7 +138,7 @@ class SipHandsetSession(HandsetSession):
         self.mic.start(math.inf)
         self.off_hook = False
         self._key_times = KeyTimes()
-        store = Store(Path(self.config.paths.data_dir) / STORE_FILE)
+        store = Store(self.config.paths.store_path)
         self._stack.callback(store.close)
         self._rules = CallRules.from_config(self.config, store)
 

@@ -103,9 +103,11 @@ class CallView:
                 self.ended_at, self.end_reason = at, record.get("reason", "")
                 self.line = f"ended ({self.end_reason})"
             case "prompt":
-                start = record.get("starts_ms", record["t_ms"]) / 1000
+                start = float(record["starts_ms"] if "starts_ms" in record else record["t_ms"]) / 1000
                 spoken = _Spoken(
-                    record.get("text", record.get("id", "")), start, start + record.get("duration_ms", 0) / 1000
+                    str(record.get("text", record.get("id", ""))),
+                    start,
+                    start + float(record.get("duration_ms", 0)) / 1000,
                 )
                 to = record.get("to", "ear")
                 for target in ("ear", "line"):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.bench.quick import run_quick
 from tests.installed import missing
 
-ROOT = Path(__file__).resolve().parents[2]
 #: bench module -> the results file it writes; the SpanDSP peers need scripts/setup-bench.
 BENCHES = {
     "hal": "hal.md",
@@ -24,7 +22,7 @@ BENCHES = {
     "pin_kdf": "pin_kdf.md",
 }
 #: Benches with a test of their own that also judges what they report: bench.flash and bench.prompt_codecs
-#: (tests/tech/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
+#: (tests/update/test_update_benches.py), bench.line (tests/hal/test_bench_line.py), bench.audio_path
 #: (tests/hal/test_audio_path_bench.py), bench.sync_fleet (tests/sync/test_bench_fleet.py).
 NEEDS_SPANDSP = {"dsp_dtmf", "dsp_progress"}
 
@@ -39,16 +37,7 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
             spandsp.harness()
         except spandsp.SpanDspUnavailable as exc:
             missing(f"SpanDSP: {exc} (scripts/setup-bench installs it)")
-    result = subprocess.run(
-        [sys.executable, "-m", f"bench.{name}", "--quick", "--out", str(tmp_path)],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    run_quick(f"bench.{name}", tmp_path)
     report = (tmp_path / BENCHES[name]).read_text()
     command = next(line for line in report.splitlines() if f"python -m bench.{name}" in line)
     assert "--quick" in command  # the results say what made them

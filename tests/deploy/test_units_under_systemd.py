@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from firmware.tech.home import DeviceHome, Identity
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
+from sim.bench_device import bench_device
 from tests.deploy.nspawn import ROOT, Machine
-from tests.tech.conftest import ACCESS_KEY, HARDWARE, MakeBundle
-from tests.tech.test_watchdog import BEATING, HANGS
+from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle
+from tests.update.test_watchdog import BEATING, HANGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.timeout(300)]
 
@@ -130,22 +130,7 @@ ExecStart=/usr/bin/python3 -I -m firmware slot receive --link tcp://127.0.0.1:74
 def test_a_bundle_flashed_to_the_hardened_receiver_is_started_and_kept_by_the_device_service(
     machine: Machine, make_bundle: MakeBundle, keyring: Keyring
 ) -> None:
-    home = DeviceHome(machine.root / HOME)
-    home.etc.mkdir(parents=True)
-    home.identity_path.write_text(
-        Identity(
-            device_id="handset-7",
-            hardware=HARDWARE,
-            role="handset",
-            facility="north",
-            housing_unit="B",
-            central_url="tcp://127.0.0.1:1",
-            sync_key_id="0" * 16,
-            provisioned_at="2026-01-01T00:00:00+00:00",
-        ).model_dump_json()
-    )
-    keyring.save(home.keyring_path)
-    (home.etc / "technician-access.key").write_text(ACCESS_KEY.hex())
+    home = bench_device(machine.root / HOME, keyring, HARDWARE, ACCESS_KEY)
     home.slots().seed(make_bundle("1.0.0", files={"app.py": BEATING}), keyring, HARDWARE)
     update = make_bundle("1.1.0", files={"app.py": BEATING})
     (machine.root / "root/fw.rfb").write_bytes(update.read_bytes())

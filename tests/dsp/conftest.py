@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from firmware.dsp.mix import at_level
-from firmware.dsp.wavio import read_wav
+from hal.audio_file import read_wav
 from sim.sounds import PACKAGES, sound_dir
 from tests.installed import need_path
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from click.testing import CliRunner
 
 from firmware.cli import main
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
 from firmware.dsp.tones import cadence, to_int16
-from hal.audio import write_wav
+from hal.audio_file import write_wav
 from tests.dsp.conftest import sound_file
 
 
@@ -44,11 +44,7 @@ def test_dtmf_on_a_44k1_stereo_file_is_converted(tmp_path: Path) -> None:
     tone = amp * (np.sin(2 * np.pi * 852 * t) + np.sin(2 * np.pi * 1477 * t)) * ((t >= 0.3) & (t < 0.4))
     stereo = np.stack([tone, np.zeros_like(tone) + tone], axis=1)  # the key on both channels
     path = tmp_path / "stereo.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(to_int16(stereo).tobytes())
+    soundfile.write(path, to_int16(stereo), rate, subtype="PCM_16")
     code, lines, _ = run("dsp", "dtmf", str(path))
     assert code == 0
     [line] = lines

@@ -7,8 +7,8 @@ import pytest
 
 from firmware.dsp.progress import ProgressConfig, ProgressDetector, detect_progress
 from firmware.dsp.tones import cadence, sines, to_int16
-from firmware.dsp.wavio import read_wav
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from hal.audio_file import read_wav
 from sim.channel import telephone
 from sim.sounds import MOH
 from tests.dsp.conftest import need

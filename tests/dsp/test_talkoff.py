@@ -14,7 +14,8 @@ import pytest
 
 from firmware.dsp.dtmf import detect
 from firmware.dsp.progress import detect_progress
-from firmware.dsp.wavio import read_wav
+from hal.audio import to_int16
+from hal.audio_file import read_wav
 from sim.channel import telephone
 from sim.sounds import MOH, sound_dir
 from tests.dsp.conftest import need, sound_file
@@ -50,14 +51,14 @@ def test_no_false_keys_on_prompts_through_a_noisy_line() -> None:
     rng = np.random.default_rng(11)
     for name in HARD_PROMPTS:
         line = telephone(read_wav(sound_file(name)), rng, snr_db=25)
-        assert detect(np.clip(line, -32768, 32767).astype(np.int16)) == [], name
+        assert detect(to_int16(line)) == [], name
 
 
 @pytest.mark.parametrize("track", ["macroform-robot_dity.wav", "reno_project-system.wav"])
 def test_no_false_keys_or_tones_on_music_on_hold(track: str) -> None:
     """These tracks hold a lone 440 Hz note and a 349+440 Hz chord: call waiting and dial tone look-alikes."""
     samples = read_wav(need(MOH) / track)[: 8000 * 60]
-    line = np.clip(telephone(samples, np.random.default_rng(4), snr_db=30), -32768, 32767).astype(np.int16)
+    line = to_int16(telephone(samples, np.random.default_rng(4), snr_db=30))
     for signal in (samples, line):
         assert detect(signal) == []
         assert detect_progress(signal) == []

@@ -17,7 +17,7 @@ def test_defaults_need_no_file() -> None:
     cfg = config.load(None)
     assert cfg.device.role == "handset"
     assert cfg.gpio.backend == "sim"
-    assert cfg.hook.timing().flash_ms == 1250
+    assert cfg.hook.flash_ms == 1250
 
 
 def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
@@ -66,3 +66,15 @@ def test_hook_thresholds_at_the_edge(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError):
         config.load(write(tmp_path, "[hook]\nbounce_ms = 200\npulse_ms = 200\n"))
     assert config.load(write(tmp_path, "[hook]\nbounce_ms = 199.9\npulse_ms = 200\n")).hook.bounce_ms == 199.9
+
+
+def test_the_hook_section_is_the_timing_the_hookswitch_classifies_with(tmp_path: Path) -> None:
+    from firmware.device import sim_devices
+    from hal.clock import VirtualClock
+    from hal.hookswitch import SimHookSwitch
+
+    cfg = config.load(write(tmp_path, "[hook]\nbounce_ms = 25\npulse_ms = 150\nflash_ms = 700\n"))
+    hook = sim_devices(cfg, VirtualClock()).hook
+    assert isinstance(hook, SimHookSwitch) and hook.classifier.timing is cfg.hook
+    with pytest.raises(config.ConfigError, match=r"device\.toml: hook\.debounce_ms: unknown key"):
+        config.load(write(tmp_path, "[hook]\ndebounce_ms = 5\n"))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from firmware import config
-from hal.audio import write_wav
+from hal.audio_file import write_wav
 from sim import sipp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def test_line_call_plays_records_and_ends_cleanly(tmp_path: Path) -> None:
     events = records(done.stdout)
     assert [e["event"] for e in events] == ["dialing", "progress", "answered", "hung_up", "summary"]
     assert events[3] == {"event": "hung_up", "by": "us"}
-    from firmware.dsp.wavio import read_wav
+    from hal.audio_file import read_wav
 
     far = read_wav(tmp_path / "far.wav")
     assert len(far) == pytest.approx(1.5 * 8000, rel=0.1)

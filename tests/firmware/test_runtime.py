@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from firmware.commands import CancelTimer, Command, StartTimer, TimerExpired
+from firmware.commands import CancelTimer, Command, Log, StartTimer, TimerExpired
 from firmware.runtime import Runtime, UnhandledCommand
 from hal.clock import MonotonicClock, VirtualClock
 from hal.events import Event, KeyDown, KeyUp
@@ -80,6 +80,21 @@ def test_a_command_without_a_handler_is_an_error_naming_it() -> None:
     runtime.post(KeyDown(0.0, "1"))
     with pytest.raises(UnhandledCommand, match="no handler for command Beep"):
         runtime.drain()
+
+
+@dataclass(frozen=True)
+class Noted(Log):
+    what: str
+    kind: ClassVar[str] = "noted"
+
+
+def test_a_log_command_needs_no_handler_its_record_is_what_it_does() -> None:
+    runtime = Runtime(VirtualClock(), [Recorder({"1": [Noted("a prompt played")]})])
+    records: list[dict[str, object]] = []
+    runtime.observe(records.append)
+    runtime.post(KeyDown(0.5, "1"))
+    runtime.drain()
+    assert records[-1] == {"t_ms": 500, "event": "noted", "what": "a prompt played"}
 
 
 def test_registered_handlers_run_and_observers_see_events_then_commands() -> None:

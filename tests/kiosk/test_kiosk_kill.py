@@ -58,7 +58,12 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
                 cwd=ROOT,
                 env=env,
             )
-            time.sleep(rng.uniform(0.8, 2.0))
+            # Killed at a random moment once it buys: starting Python alone takes seconds on a loaded machine.
+            bought = len(KioskLedger(Store(store_path)).entries())
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(KioskLedger(Store(store_path)).entries()) == bought:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.2, 1.2))
             buyer.send_signal(signal.SIGKILL)
             buyer.wait()
             left_open += len(KioskLedger(Store(store_path)).open_keys())

@@ -16,8 +16,8 @@ from firmware.sync.connect import connect
 from firmware.sync.credentials import Credentials
 from firmware.sync.device_session import DeviceSync
 from sim.central.kiosk_loopback import LoopbackCentral
+from sim.tcp_proxy import TcpFaultProxy
 from tests.kiosk.helpers import ALICE, login, make_world
-from tests.kiosk.proxy import CuttingProxy
 
 pytestmark = pytest.mark.hardware
 
@@ -103,7 +103,7 @@ def test_a_purchase_over_tls_applies_once_and_reaches_the_handsets(central: Loop
 
 def test_link_cut_after_sending_over_tls_is_asked_and_applied_once(central: LoopbackCentral, tmp_path: Path) -> None:
     url = central.start_tcp()
-    proxy = CuttingProxy(int(url.rsplit(":", 1)[1]))
+    proxy = TcpFaultProxy(int(url.rsplit(":", 1)[1]))
     service = SyncPurchaseService(f"tcp://127.0.0.1:{proxy.port}", central.enroll("kiosk-7"), "kiosk-7", timeout=5)
     world = make_world(tmp_path / "kiosk", inmates=(ALICE,), service=service)
     try:

@@ -40,7 +40,7 @@ def main(db_path: str, first: int, count: int) -> None:
     for i in range(first, first + count):
         call_id = f"call-{i:05d}"
         now = START + timedelta(seconds=i)
-        if call_id not in rules.records.open_calls() and rules.records.cdr(call_id) is None:
+        if call_id not in rules.records.calls.open_calls() and rules.records.calls.cdr(call_id) is None:
             grant = rules.check("I1", number(i), "debit", now)
             assert isinstance(grant, Grant), grant
             rules.open_call("I1", grant, now, call_id=call_id)

@@ -125,7 +125,7 @@ def test_a_refused_attempt_is_a_call_record(store: Store) -> None:
 def test_usage_counts_feed_the_limits(store: Store) -> None:
     rules = setup(store, balance=10_000, limits={"calls_per_day": 2, "min_wait_s": 300})
     talk(rules, 125)
-    assert rules.records.usage("I1", rules.data.inmate("I1"), NOW).minutes_month == 3  # type: ignore[arg-type]
+    assert rules.records.usage.count("I1", rules.data.inmate("I1"), NOW).minutes_month == 3  # type: ignore[arg-type]
     soon = NOW + timedelta(seconds=145 + 299)
     assert rules.check("I1", NUMBER, "debit", soon).reason == "refuse.min_wait"  # type: ignore[union-attr]
     later = NOW + timedelta(seconds=145 + 300)
@@ -221,7 +221,7 @@ def test_record_and_outbox_commit_together_or_not_at_all(store: Store, monkeypat
     rules = setup(store)
     call_id = rules.open_call("I1", grant(rules), NOW)
     rules.connected(call_id, NOW)
-    real_add = rules.records.outbox.add
+    real_add = rules.records.journal.outbox.add
     calls = []
 
     def failing_add(db, kind, payload, created_at=None):  # type: ignore[no-untyped-def]
@@ -230,11 +230,11 @@ def test_record_and_outbox_commit_together_or_not_at_all(store: Store, monkeypat
             raise OSError("disk full")
         return real_add(db, kind, payload, created_at)
 
-    monkeypatch.setattr(rules.records.outbox, "add", failing_add)
+    monkeypatch.setattr(rules.records.journal.outbox, "add", failing_add)
     with pytest.raises(OSError):
         rules.close_call(call_id, NOW + timedelta(minutes=1), "hang_up", connected_s=60)
-    assert rules.records.cdr(call_id) is None
-    assert rules.records.open_calls() == [call_id]
+    assert rules.records.calls.cdr(call_id) is None
+    assert rules.records.calls.open_calls() == [call_id]
     assert [p.get("kind", k) for k, p in outbox(store)] == ["reserve"]
     monkeypatch.undo()
     assert rules.close_call(call_id, NOW + timedelta(minutes=1), "hang_up", connected_s=60).charge_cents == 8

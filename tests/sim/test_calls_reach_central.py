@@ -235,6 +235,6 @@ def test_calls_go_on_while_the_server_is_down_and_every_record_arrives_once_when
     try:
         rules = CallRules(store, load_rules(facility.data_dir / "rules.toml"), DEVICE, "B")
         assert rules.balance_cents("debit", "A1001") == account["balance_cents"]
-        assert rules.records.unsynced_cents() == 0, "the bound is free again for the next calls"
+        assert rules.records.ledger.unsynced_cents() == 0, "the bound is free again for the next calls"
     finally:
         store.close()

@@ -23,7 +23,7 @@ def charge(store: Store) -> None:
     """A call's charge, committed with its outbox item as the call flow commits it."""
     records = Records(store, load_rules(None), DEVICE)
     with store.transaction() as db:
-        records._ledger(db, "call-1", ACCOUNT, "charge", CHARGE, "2026-11-24T20:00:00.000+00:00")
+        records.ledger.entry(db, "call-1", ACCOUNT, "charge", CHARGE, "2026-11-24T20:00:00.000+00:00")
 
 
 def shown(store: Store) -> int | None:

@@ -58,6 +58,53 @@ def test_a_file_from_before_facilities_keeps_everything_under_the_default_facili
 def test_the_migrate_command_says_what_it_applied_then_that_nothing_is_left(tmp_path: Path) -> None:
     target = str(tmp_path / "central.sqlite")
     first = CliRunner().invoke(main, ["central", "migrate", "--db", target])
-    assert first.exit_code == 0 and first.output.endswith("applied 0001_facilities\n")
+    assert first.exit_code == 0 and first.output.endswith("applied 0001_facilities, 0002_kiosk_books\n")
     again = CliRunner().invoke(main, ["central", "migrate", "--db", target])
     assert again.exit_code == 0 and again.output.endswith("schema up to date\n")
+
+
+#: The kiosk ledger's tables as it made them in a central SQLite file before they carried a facility.
+KIOSK_BEFORE_FACILITIES = """
+CREATE TABLE kiosk_accounts (inmate_id TEXT PRIMARY KEY, trust_cents INTEGER NOT NULL CHECK (trust_cents >= 0),
+    phone_cents INTEGER NOT NULL CHECK (phone_cents >= 0), restricted_until TEXT NOT NULL DEFAULT '');
+CREATE TABLE kiosk_central_purchases (key TEXT PRIMARY KEY, inmate_id TEXT NOT NULL, channel TEXT NOT NULL,
+    device_id TEXT NOT NULL, staff_id TEXT NOT NULL DEFAULT '', amount_cents INTEGER NOT NULL,
+    fee_cents INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', trust_cents INTEGER NOT NULL,
+    phone_cents INTEGER NOT NULL, day TEXT NOT NULL, decided_at TEXT NOT NULL);
+CREATE INDEX kiosk_central_purchases_recent ON kiosk_central_purchases (inmate_id, decided_at)
+    WHERE status = 'applied';
+CREATE TABLE kiosk_daily (inmate_id TEXT NOT NULL, day TEXT NOT NULL, spent_cents INTEGER NOT NULL,
+    PRIMARY KEY (inmate_id, day));
+CREATE TABLE kiosk_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
+    device_id TEXT NOT NULL, inmate_id TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL, fee_cents INTEGER NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+INSERT INTO kiosk_accounts VALUES ('I1', 4000, 0, '');
+INSERT INTO kiosk_central_purchases VALUES ('k-old', 'I1', 'kiosk', 'K-1', '', 500, 0, 'applied', '', 4000, 500,
+    '2026-01-02', '2026-01-02 10:00 UTC');
+INSERT INTO kiosk_daily VALUES ('I1', '2026-01-02', 500);
+INSERT INTO kiosk_audit VALUES (41, '2026-01-02 10:00 UTC', 'inmate:I1', 'K-1', 'I1', 'k-old', 'purchase', 500, 0,
+    'applied', '');
+"""
+
+
+def test_a_file_with_the_kiosk_books_from_before_facilities_keeps_them_under_the_default_facility(
+    tmp_path: Path,
+) -> None:
+    from firmware.kiosk.service import PurchaseRequest
+    from sim.central.kiosk_sync import ledger
+
+    path = tmp_path / "central.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(BEFORE_FACILITIES + KIOSK_BEFORE_FACILITIES)
+    old.close()
+    db = CentralDB(path)
+    books = ledger(db)
+    assert books.knows("k-old") and books.applied_count("k-old") == 1
+    held = books.book.read(db.db, "I1")
+    assert held is not None and held.trust_cents == 4000
+    audit = books.audit()
+    assert [(e.seq, e.key, e.action) for e in audit] == [(41, "k-old", "purchase")]
+    again = books.apply(PurchaseRequest("k-old", "K-1", "I1", 500, 0))
+    assert again.status == "applied" and books.audit()[-1].action == "duplicate"
+    assert books.audit()[-1].seq == 42, "the trail goes on from its last entry"
+    db.close()

@@ -24,7 +24,7 @@ from firmware.update.keys import Keyring
 from sim.central.cli import _server_credentials
 from sim.central.db import CentralDB
 from sim.central.server import CentralServer, ServerConfig
-from tests.tech.conftest import ACCESS_KEY, HARDWARE
+from tests.update.conftest import ACCESS_KEY, HARDWARE
 
 CODE = "246813"
 PIN_MAP = """

@@ -1,0 +1,112 @@
+"""ConnectedCall alone: the bridge, the recording, the announcement, the warnings before the limit, the limit,
+three-way policy, a hookflash and a hang-up on either side."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware.commands import StartTimer, TimerExpired
+from firmware.handset import messages as m
+from firmware.handset.connected import ConnectedCall, TalkTimer
+from firmware.handset.parts import AttemptOver, Heard, LetGo, PutDown, Talk, ThreeWayHeard
+from hal.events import HookFlash
+from hal.line import LineDigit, LineHungUp
+from tests.handset.parts_kit import attempt, check, expire, of, outcome, policy, said, silence, states, timer, voice
+
+LIMIT = 900.0
+
+
+def connected(at: float = 100.0, **policy_changes) -> tuple[ConnectedCall, list]:
+    call = ConnectedCall(policy(**policy_changes), voice(), attempt(check=check(limit_s=LIMIT)))
+    return call, call.start(at)
+
+
+def timers(out: list) -> dict:
+    return {c.name: c.at for c in of(out, StartTimer)}
+
+
+def test_acceptance_bridges_records_and_arms_the_limit_and_its_warnings():
+    call, out = connected()
+    assert states(out) == ["connected"] and said(out, to="both") == ["cp_accepted"]
+    assert of(out, m.Connected) == [m.Connected("c1", "5735550101", True)]
+    assert of(out, m.StartRecording) == [m.StartRecording("c1")]
+    armed = timers(out)
+    assert armed[TalkTimer.LIMIT] == 100.0 + LIMIT
+    assert armed[TalkTimer.WARN] == 100.0 + LIMIT - 120.0
+
+
+def test_a_recorded_call_records_both_legs_every_tick():
+    call, _ = connected()
+    out = call.handle(Heard(101.0, silence(), silence()))
+    assert [f.call_id for f in of(out, m.RecordFrames)] == ["c1"]
+
+
+def test_warnings_at_two_minutes_and_one_minute_then_the_limit_ends_talk_time():
+    call, out = connected()
+    out = call.handle(expire(timer(out)))
+    assert said(out, to="both") == ["warn.two_minutes"]
+    out = call.handle(expire(timer(out)))
+    assert said(out, to="both") == ["warn.one_minute"]
+    out = call.handle(m_timer(TalkTimer.LIMIT, 100.0 + LIMIT))
+    assert [o for o in out if isinstance(o, LetGo)] == [LetGo()], "the far end is released at the limit"
+    assert of(out, m.StopRecording) == [m.StopRecording("c1")]
+    assert said(out, to="ear") == ["end.call_type_limit", "goodbye"]
+    over = outcome(call.handle(expire(timer(out))))
+    assert isinstance(over, AttemptOver) and over.reason == "call_type_limit"
+    assert over.talk == Talk(100.0, LIMIT, (), False)
+
+
+def m_timer(name: TalkTimer, at: float) -> TimerExpired:
+    return TimerExpired(at, name)
+
+
+def test_a_shut_off_sooner_than_the_limit_ends_the_call_at_the_shut_off():
+    call = ConnectedCall(policy(), voice(), attempt(started_at=90.0, check=check(limit_s=LIMIT, shutoff_in_s=310.0)))
+    out = call.start(100.0)
+    assert timers(out)[TalkTimer.LIMIT] == pytest.approx(400.0)
+    out = call.handle(expire(timer(out)))
+    assert said(out, to="both") == ["warn.shutoff"]
+
+
+def test_the_first_three_way_warns_and_the_next_disconnects():
+    call, _ = connected()
+    out = call.handle(ThreeWayHeard(200.0, 0.9))
+    assert said(out, to="both") == ["three_way_warning"]
+    out = call.handle(ThreeWayHeard(300.0, 0.9))
+    assert said(out, to="both") == ["three_way_disconnect"]
+    over = outcome(call.handle(expire(timer(out))))
+    assert over.reason == "three_way"
+
+
+def test_a_three_way_policy_may_record_a_violation_and_block_the_number():
+    call, _ = connected(threeway_first=("violation", "block_number"))
+    out = call.handle(ThreeWayHeard(200.0, 0.9))
+    assert of(out, m.RecordViolation) == [m.RecordViolation("A1001", "c1", "three_way")]
+    assert of(out, m.BlockNumber) == [m.BlockNumber("5735550101", "three_way", "A1001", "c1")]
+    assert outcome(call.handle(PutDown(250.0, "inmate_hung_up"))).talk.violations == ("three_way",)
+
+
+def test_a_hookflash_ends_the_call_only_where_the_facility_says_so():
+    call, _ = connected()
+    assert call.handle(HookFlash(200.0, 600)) == []
+    call, _ = connected(hookflash_actions=("report", "end_call"))
+    out = call.handle(HookFlash(200.0, 600))
+    assert said(out, to="both") == ["call_ended"]
+    assert outcome(call.handle(expire(timer(out)))).reason == "hookflash"
+
+
+def test_the_called_party_keys_are_logged_never_obeyed():
+    call, _ = connected()
+    out = call.handle(LineDigit(200.0, "9"))
+    assert out == [m.FarKey("c1", "9")]
+
+
+def test_a_hang_up_on_either_side_ends_the_call_with_its_talk_time():
+    call, _ = connected()
+    out = call.handle(LineHungUp(250.0))
+    assert said(out) == ["far_end_hung_up"]
+    assert outcome(out) == AttemptOver(
+        attempt(check=check(limit_s=LIMIT)), "far_end_hung_up", talk=Talk(100.0, LIMIT, (), True)
+    )
+    call, _ = connected()
+    assert outcome(call.handle(PutDown(250.0, "inmate_hung_up"))).reason == "inmate_hung_up"
