@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -142,12 +141,10 @@ def test_a_missing_serial_device_fails_flash_at_once_as_a_link_failure(tmp_path:
         ).returncode
         == 0
     )
-    started = time.monotonic()
     result = ringfence("flash", "--link", "/dev/ringfence-no-such-tty", "--access-key", "access.key", "--json", "b.rfb")
-    elapsed = time.monotonic() - started
     assert result.returncode == ExitCode.LINK, result.stderr
+    # No retries, by the flasher's own count (a wall-clock bound failed on a loaded machine: start-up alone took 5 s).
     assert '"attempts": 1' in result.stdout and "cannot open" in result.stdout
-    assert elapsed < 5 + 5 * 1.0  # no retries: five of them would add their 1 s delays to the start-up
     # Without --json, a technician reads one line saying why, not empty progress bars before it.
     shown = ringfence("flash", "--link", "/dev/ringfence-no-such-tty", "--access-key", "access.key", "b.rfb")
     assert shown.returncode == ExitCode.LINK

@@ -156,17 +156,28 @@ def test_the_event_loop_beats_while_it_turns_and_stops_beating_when_a_handler_ha
     read, write = os.pipe()
     os.set_blocking(read, False)
     runtime = Runtime(MonotonicClock(), [Flow()])
-    hang = threading.Event()
-    runtime.on(Commit, lambda command: hang.wait(10))  # a blocking handler left on the loop: the loop hangs
+    hang, hung = threading.Event(), threading.Event()
+
+    def blocking(_command: Commit) -> None:
+        """A blocking handler left on the loop: the loop hangs."""
+        hung.set()
+        hang.wait(10)
+
+    runtime.on(Commit, blocking)
     stop = threading.Event()
     loop = threading.Thread(target=runtime.run_realtime, args=(stop, 0.01, PipeHeartbeat(write, every_s=0.05)))
     loop.start()
-    time.sleep(0.3)
-    assert beats_in(read) >= 3
+    beats = [0]
+
+    def three_beats() -> bool:
+        beats[0] += beats_in(read)
+        return beats[0] >= 3
+
+    wait_for(three_beats)  # however late a loaded machine runs the loop
     runtime.post(KeyDown(0.0, "c1"))
-    time.sleep(0.1)
+    wait_for(hung.is_set)
     beats_in(read)  # a beat may have left just before the handler started
-    time.sleep(0.3)
+    time.sleep(0.3)  # six beats' time: a loaded machine makes it longer, which only makes a stray beat likelier
     assert beats_in(read) == 0
     hang.set()
     stop.set()

@@ -1,15 +1,20 @@
 """`ringfence sim run`: scenarios in virtual time, JSON lines out, deterministic, clear errors."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from firmware.cli import main
 from sim import runner
 from sim.scenario import ScenarioError, parse
+from tests.sim.conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,10 +69,16 @@ def test_unmet_expectation_fails_with_the_pattern(tmp_path: Path) -> None:
     ],
 )
 def test_bad_scenarios_give_one_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    # In this process (the command as `python -m firmware` runs it, less a second of interpreter start-up per case);
+    # test_missing_scenario_file and the others run it as its own process. An uncaught error exits 1, not 2.
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = ringfence("sim", "run", str(path), "--data-dir", str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 2
+    umask = os.umask(0o077)  # the command sets its own; the tests after this one keep theirs
+    try:
+        result = CliRunner().invoke(main, ["sim", "run", str(path), "--data-dir", str(tmp_path)])
+    finally:
+        os.umask(umask)
+    assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ringfence: error: ")
     assert expected in lines[0]
@@ -131,15 +142,18 @@ def test_scenario_cannot_name_unknown_config(tmp_path: Path) -> None:
         runner.run(scenario, tmp_path)
 
 
-def test_fresh_starts_a_new_device_every_run(tmp_path: Path) -> None:
+def test_fresh_starts_a_new_device_every_run(tmp_path: Path, demo_run: DemoRun) -> None:
     """The demo refuses a second call within the facility's minimum wait on the same device; --fresh is a new one."""
-    demo = ROOT / "sim/scenarios/demo-call.toml"
+    assert demo_run.returncode == 0, demo_run.stderr
     data = tmp_path / "sim"
-    runs = [ringfence("sim", "run", "--fresh", "--data-dir", str(data), str(demo), cwd=tmp_path) for _ in range(2)]
-    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
-    assert runs[0].stdout == runs[1].stdout
-    again = ringfence("sim", "run", "--data-dir", str(data), str(demo), cwd=tmp_path)
+    shutil.copytree(demo_run.data_dir, data)  # the device after one demo call
+    demo = str(ROOT / "sim/scenarios/demo-call.toml")
+    again = ringfence("sim", "run", "--data-dir", str(data), demo, cwd=tmp_path)
     assert again.returncode == 1 and "refuse.min_wait" in again.stdout
+    fresh = ringfence("sim", "run", "--fresh", "--data-dir", str(data), demo, cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    # The same call as on the new device the first run had (the audio file's path names each run's directory).
+    assert fresh.stdout.replace(str(data), "<data>") == demo_run.stdout.replace(str(demo_run.data_dir), "<data>")
 
 
 def test_fresh_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:

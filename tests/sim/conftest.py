@@ -1,0 +1,40 @@
+"""The README's demo call, run once per test session for the tests that only read what it printed and wrote."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "sim" / "scenarios" / "demo-call.toml"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`python -m firmware sim run demo-call.toml` on a new device: what it printed, and its data directory
+    (copy it before running on it again)."""
+
+    data_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Each run of the demo is a whole simulated call: running it once for every reader saves one per reader."""
+    where = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware", "sim", "run", str(DEMO), "--data-dir", str(where / "sim")],
+        cwd=where,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    return DemoRun(where / "sim", done.returncode, done.stdout, done.stderr)
