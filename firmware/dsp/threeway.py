@@ -45,6 +45,8 @@ SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
 _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
+_SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
+_SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
@@ -92,6 +94,21 @@ class ThreeWayConfig(BaseModel):
     )
     new_floor_margin_db: float = Field(
         3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
+    )
+    floor_rise_db: float = Field(
+        6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
+    )
+    noise_like_db: float = Field(
+        6.0, ge=1.0, le=30.0, description="a frame whose level is within this of its floor is steady noise, not talk"
+    )
+    flash_change_db: float = Field(
+        2.5, ge=0.5, le=20.0, description="with a hookflash or bridged tones, a steady floor this far from the call's"
+    )
+    raised_max_dbm0: float = Field(
+        -36.0,
+        ge=-70.0,
+        le=0.0,
+        description="a raised held line is at most this loud (louder is noise played in a room)",
     )
     block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
@@ -212,6 +229,9 @@ class _Hold:
     last_idle: float
     min_floor: float = 0.0
     deep: bool = False  # the floor reached the idle ceiling: a hold even with no click or tone
+    strong_start: float | None = None  # first frame held on its own
+    strong_frames: int = 0  # frames held on their own (dropped or raised), not only changed a little
+    raised_frames: int = 0  # frames of steady noise louder than the call's floor: no mute or pause does that
     after_tone: bool = False  # the line carried a steady tone just before: a cadence's off time, not a hold
     tones: dict[str, float] = field(default_factory=dict)
     tone_frames: dict[str, int] = field(default_factory=dict)
@@ -340,6 +360,9 @@ class ThreeWayDetector:
         self._recent_floor: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
         self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
+        self._recent_quiet: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
+        self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
         self._hold: _Hold | None = None
         self._decided_at: float | None = None
@@ -411,12 +434,41 @@ class ThreeWayDetector:
             and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
         )
 
+    def _is_raised(self, level: float, floor: float) -> bool:
+        """Held, louder: steady noise (level close to its own floor, so no talk and no music) well above the floor
+        this call has shown. A mute, a pause or a phone set down only ever lowers the floor; a switch's hiss or
+        another generator's comfort noise can raise it."""
+        cfg = self.cfg
+        return (
+            self._speech_s >= _SPEECH_BEFORE_RAISED_S
+            and floor >= self._ref_floor + cfg.floor_rise_db
+            and floor >= self._highest_quiet + cfg.new_floor_margin_db
+            and floor <= cfg.raised_max_dbm0
+            and level - floor <= cfg.noise_like_db
+        )
+
+    def _is_changed(self, t: float, level: float, floor: float) -> bool:
+        """Steady noise on a floor a little away from the call's, just after a click: a held line only if a
+        hookflash (or bridged tones) comes with it. Without a click the floor's own wander would start such holds
+        all the time."""
+        cfg = self.cfg
+        after_click = (
+            bool(self._click_times) and t - self._click_times[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
+        )
+        return (
+            (after_click or self._hold is not None)
+            and level - floor <= cfg.noise_like_db
+            and abs(floor - self._ref_floor) >= cfg.flash_change_db
+        )
+
     def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
         learned = self._seen_s >= cfg.learn_min_s and len(self._floor_hist) >= 10
-        idle = learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor)
+        raised = learned and level <= cfg.held_max_level_dbm0 and self._is_raised(level, floor)
+        strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor))
+        idle = strong or (learned and level <= cfg.held_max_level_dbm0 and self._is_changed(t, level, floor))
         hold = self._hold
         if hold is None:
             if idle:
@@ -439,6 +491,10 @@ class ThreeWayDetector:
             hold.last_idle = t
             hold.min_floor = min(hold.min_floor, floor)
             hold.deep = hold.deep or floor <= cfg.ceiling_dbm0
+            hold.raised_frames += raised
+            hold.strong_frames += strong
+            if strong and hold.strong_start is None:
+                hold.strong_start = t
         self._pending.append((floor, level))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
@@ -458,6 +514,12 @@ class ThreeWayDetector:
         self._recent_tonal.append(level - floor >= _TONAL_DB)
         if len(self._recent_floor) == self._recent_floor.maxlen and self._since_update == 0:
             self._lowest_sustained = min(self._lowest_sustained, float(np.median(self._recent_floor)))
+        if level - floor >= _SPEECH_PEAK_DB:
+            self._speech_s += FRAME_S
+        if level - floor <= self.cfg.noise_like_db:
+            self._recent_quiet.append(floor)
+            if len(self._recent_quiet) == self._recent_quiet.maxlen and self._since_update == 0:
+                self._highest_quiet = max(self._highest_quiet, float(np.median(self._recent_quiet)))
         if level >= self._ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
         self._since_update += 1
@@ -535,8 +597,16 @@ class ThreeWayDetector:
             evidence.append(_fact("hookflash", gap=flash[1] - flash[0]))
             beliefs.append(0.8)
         else:
+            if hold.strong_start is None and not hold.tones:
+                return None  # a small steady change alone: a muffled room, a mute, a pause on a new floor
+            if hold.strong_start is not None and not hold.tones:
+                # Without a flash or tones only the frames held on their own count: a short mute inside a pause on
+                # a slightly different floor is still a short mute.
+                held = t - hold.strong_start
+                if hold.strong_frames * FRAME_S < 0.5 * held:
+                    return None
             quick = near or clicks or hold.tones
-            if not quick and not hold.deep:
+            if not quick and not hold.deep and hold.raised_frames * FRAME_S < held / 2:
                 return None  # a relative drop alone: a mute on a hissy line looks the same
             if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
                 return None
