@@ -47,6 +47,7 @@ _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
 _SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
 _SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
+_SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
@@ -59,58 +60,66 @@ class ThreeWayConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sensitivity: float = Field(0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
+    sensitivity: float = Field(default=0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
     idle_ceiling_dbm0: float = Field(
-        -66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
+        default=-66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
     )
-    floor_drop_db: float = Field(8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
-    floor_window_s: float = Field(5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
-    floor_percentile: float = Field(20.0, ge=1.0, le=50.0)
-    learn_min_s: float = Field(2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
-    hold_confirm_s: float = Field(2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
-    hold_confirm_click_s: float = Field(1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone")
-    flash_confirm_s: float = Field(0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
+    floor_drop_db: float = Field(default=8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
+    floor_window_s: float = Field(default=5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
+    floor_percentile: float = Field(default=20.0, ge=1.0, le=50.0)
+    learn_min_s: float = Field(default=2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
+    hold_confirm_s: float = Field(default=2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
+    hold_confirm_click_s: float = Field(
+        default=1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone"
+    )
+    flash_confirm_s: float = Field(default=0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
     flash_gap_s: tuple[float, float] = (0.15, 1.3)
-    click_window_s: float = Field(0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
-    hold_gap_s: float = Field(0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
-    click_rise_db: float = Field(15.0, ge=6.0, le=40.0)
-    click_max_ms: float = Field(40.0, ge=5.0, le=100.0)
-    click_min_dbm0: float = Field(-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
-    click_quiet_ceiling_dbm0: float = Field(-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
-    tone_min_dbm0: float = Field(-60.0, ge=-80.0, le=-20.0)
-    tone_snr_db: float = Field(12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
-    tone_dominance_db: float = Field(8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
-    tone_twist_db: float = Field(10.0, ge=1.0, le=30.0)
-    dial_min_s: float = Field(0.1, ge=0.04, le=2.0)
-    dtmf_min_s: float = Field(0.04, ge=0.02, le=0.5)
-    masking_floor_dbm0: float = Field(-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
+    click_window_s: float = Field(default=0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
+    hold_gap_s: float = Field(default=0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
+    click_rise_db: float = Field(default=15.0, ge=6.0, le=40.0)
+    click_max_ms: float = Field(default=40.0, ge=5.0, le=100.0)
+    click_min_dbm0: float = Field(default=-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
+    click_quiet_ceiling_dbm0: float = Field(default=-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
+    tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
+    tone_snr_db: float = Field(default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
+    tone_dominance_db: float = Field(default=8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
+    tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
+    dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)
+    dtmf_min_s: float = Field(default=0.04, ge=0.02, le=0.5)
+    masking_floor_dbm0: float = Field(default=-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
-    conference_watch_s: float = Field(6.0, ge=0.5, le=30.0, description="audio compared after a hold")
-    talk_window_s: float = Field(20.0, ge=2.0, le=120.0, description="talk level learned over this long")
-    active_above_floor_db: float = Field(15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
-    rearm_s: float = Field(8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
+    conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
+    talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")
+    active_above_floor_db: float = Field(default=15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
+    rearm_s: float = Field(default=8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
     held_max_level_dbm0: float = Field(
-        -30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
+        default=-30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
     )
     new_floor_margin_db: float = Field(
-        3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
+        default=3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
     )
     floor_rise_db: float = Field(
-        6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
+        default=6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
     )
     noise_like_db: float = Field(
-        6.0, ge=1.0, le=30.0, description="a frame whose level is within this of its floor is steady noise, not talk"
+        default=6.0,
+        ge=1.0,
+        le=30.0,
+        description="a frame whose level is within this of its floor is steady noise, not talk",
     )
     flash_change_db: float = Field(
-        2.5, ge=0.5, le=20.0, description="with a hookflash or bridged tones, a steady floor this far from the call's"
+        default=2.5,
+        ge=0.5,
+        le=20.0,
+        description="with a hookflash or bridged tones, a steady floor this far from the call's",
     )
     raised_max_dbm0: float = Field(
-        -36.0,
+        default=-36.0,
         ge=-70.0,
         le=0.0,
         description="a raised held line is at most this loud (louder is noise played in a room)",
     )
-    block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
+    block_frames: int = Field(default=10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
     @model_validator(mode="after")
     def _ordered(self) -> ThreeWayConfig:
@@ -437,10 +446,12 @@ class ThreeWayDetector:
     def _is_raised(self, level: float, floor: float) -> bool:
         """Held, louder: steady noise (level close to its own floor, so no talk and no music) well above the floor
         this call has shown. A mute, a pause or a phone set down only ever lowers the floor; a switch's hiss or
-        another generator's comfort noise can raise it."""
+        another generator's comfort noise can raise it. Not over a line that was sending nothing (prompts between
+        digital silence, before the far end answers): noise arriving there is the far end, not a hold."""
         cfg = self.cfg
         return (
             self._speech_s >= _SPEECH_BEFORE_RAISED_S
+            and self._ref_floor > _SILENT_FLOOR_DBM0
             and floor >= self._ref_floor + cfg.floor_rise_db
             and floor >= self._highest_quiet + cfg.new_floor_margin_db
             and floor <= cfg.raised_max_dbm0
@@ -517,9 +528,12 @@ class ThreeWayDetector:
         if level - floor >= _SPEECH_PEAK_DB:
             self._speech_s += FRAME_S
         if level - floor <= self.cfg.noise_like_db:
+            # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
             self._recent_quiet.append(floor)
             if len(self._recent_quiet) == self._recent_quiet.maxlen and self._since_update == 0:
                 self._highest_quiet = max(self._highest_quiet, float(np.median(self._recent_quiet)))
+        else:
+            self._recent_quiet.clear()
         if level >= self._ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
         self._since_update += 1
