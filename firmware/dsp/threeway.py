@@ -10,6 +10,9 @@ independent evidence and explains each decision:
   is not a hold. A drop to an idle-quiet floor (below the idle ceiling) is a hold on its own after
   `hold_confirm_s`; a relative drop on a hissy line, which a mute or a hold button can also make, needs a click
   or a bridged tone with it.
+- **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, once the far end
+  has talked: a switch's hiss or comfort noise above the call's own noise. A mute or a pause never raises the floor.
+- **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
