@@ -18,7 +18,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as SpanDSP gets
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -49,9 +51,9 @@ def theirs(samples: np.ndarray) -> list[tuple[str, float]]:
     return [(r.name, r.at_s) for r in spandsp.run("dtmf", samples).reports if r.kind == "start"]
 
 
-def hard_file(digits: int = 692) -> dict[str, object]:
+def hard_file(digits: int = 692) -> dict[str, Any]:
     samples, truth = random_digits(digits, SEED)
-    out: dict[str, object] = {"digits": len(truth), "seconds": round(len(samples) / SAMPLE_RATE, 1)}
+    out: dict[str, Any] = {"digits": len(truth), "seconds": round(len(samples) / SAMPLE_RATE, 1)}
     for name, run in (("ours_batch", ours_batch), ("ours_streaming", ours_stream), ("spandsp", theirs)):
         correct, false = score(run(samples), truth)
         out[name] = {"correct": correct, "false": false}
@@ -81,7 +83,7 @@ def under_dial_tone(trials: int = 6) -> dict[str, int]:
     return out
 
 
-def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
+def talk_off(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, Any]]:
     return false_detections(
         recs,
         line,
@@ -115,13 +117,15 @@ def speed(recs: list[Recording], repeats: int = REPEATS) -> dict[str, float]:
     }
 
 
-def _cpu_seconds(job) -> float:  # type: ignore[no-untyped-def]
+def _cpu_seconds(job: Callable[[], object]) -> float:
     start = time.process_time()
     job()
     return time.process_time() - start
 
 
-def curve(name: str, values: list[float], spec_for, digits: int = 160) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+def curve(
+    name: str, values: list[float], spec_for: Callable[[float], DigitSpec], digits: int = 160
+) -> dict[str, list[float]]:
     """Fraction of digits detected (correct) by both receivers at each value of one parameter."""
     ours, peer = [], []
     for i, value in enumerate(values):
@@ -191,7 +195,7 @@ def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
     return files
 
 
-def markdown(result: dict[str, object]) -> str:
+def markdown(result: dict[str, Any]) -> str:
     hard = result["hard_file"]
     sp = result["speed"]
     lines = [
@@ -200,12 +204,12 @@ def markdown(result: dict[str, object]) -> str:
         f"Command: `{result['command']}` (seed {SEED}).",
         "",
         f"## Hard random-digit file ({hard['digits']} digits, {hard['seconds']} s)",
-        "",  # type: ignore[index]
+        "",
         "| receiver | correct | false |",
         "|---|---|---|",
     ]
     for name in ("ours_batch", "ours_streaming", "spandsp"):
-        lines.append(f"| {name} | {hard[name]['correct']} | {hard[name]['false']} |")  # type: ignore[index]
+        lines.append(f"| {name} | {hard[name]['correct']} | {hard[name]['false']} |")
     if "under_dial_tone" in result:
         u = result["under_dial_tone"]
         lines += [
@@ -215,13 +219,13 @@ def markdown(result: dict[str, object]) -> str:
             "| keys | ours | SpanDSP |",
             "|---|---|---|",
             f"| {u['keys']} | {u['ours']} | {u['spandsp']} |",
-        ]  # type: ignore[index]
+        ]
     lines += ["", "## Talk-off (false digits)", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
-    for group, g in result["talk_off"].items():  # type: ignore[union-attr]
+    for group, g in result["talk_off"].items():
         lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
     lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in sp.items()]  # type: ignore[union-attr]
-    lines += ["", "## Tolerance curves", ""] + [f"![{p}]({p})" for p in result["plots"]]  # type: ignore[union-attr]
+    lines += [f"| {k} | {v} |" for k, v in sp.items()]
+    lines += ["", "## Tolerance curves", ""] + [f"![{p}]({p})" for p in result["plots"]]
     return "\n".join(lines) + "\n"
 
 
@@ -231,7 +235,7 @@ def markdown(result: dict[str, object]) -> str:
 def main(quick: bool, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "command": "python -m bench.dsp_dtmf" + (" --quick" if quick else ""),
         "hard_file": hard_file(100 if quick else 692),
         "under_dial_tone": under_dial_tone(2 if quick else 6),
@@ -241,12 +245,12 @@ def main(quick: bool, out: Path) -> None:
     recs = recordings(0, 10) if quick else recordings()
     line = through_line(recs)
     result["talk_off"] = talk_off(recs, line)
-    for group, g in result["talk_off"].items():  # type: ignore[union-attr]
+    for group, g in result["talk_off"].items():
         print(f"talk-off {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
     result["speed"] = speed(recs, 2 if quick else REPEATS)
     print("speed:", json.dumps(result["speed"]), flush=True)
     result["curves"] = curves(20, 4) if quick else curves()
-    result["plots"] = plot(result["curves"], out)  # type: ignore[arg-type]
+    result["plots"] = plot(result["curves"], out)
     result["bench_seconds"] = round(time.time() - started, 1)
     (out / "dsp_dtmf.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "dsp_dtmf.md").write_text(markdown(result))

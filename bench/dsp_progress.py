@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -72,9 +73,9 @@ def theirs_first_report(samples: np.ndarray) -> tuple[str, float] | None:
     return (starts[0].name, starts[0].at_s) if starts else None
 
 
-def latency(trials: int = TRIALS) -> dict[str, dict[str, object]]:
+def latency(trials: int = TRIALS) -> dict[str, dict[str, Any]]:
     rng = np.random.default_rng(SEED)
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for tone, (make, levels) in MAKERS.items():
         rows: dict[str, list[float]] = {"ours": [], "spandsp": []}
         wrong = {"ours": 0, "spandsp": 0}
@@ -91,11 +92,9 @@ def latency(trials: int = TRIALS) -> dict[str, dict[str, object]]:
                 else:
                     rows[name].append(found[1] - lead)
         out[tone] = {name: _summary(rows[name], wrong[name]) for name in rows}
-        ours_med, peer_med = out[tone]["ours"]["median_s"], out[tone]["spandsp"]["median_s"]  # type: ignore[index]
+        ours_med, peer_med = out[tone]["ours"]["median_s"], out[tone]["spandsp"]["median_s"]
         out[tone]["sooner_by_s"] = (
-            round(peer_med - ours_med, 3)  # type: ignore[operator]
-            if ours_med is not None and peer_med is not None
-            else None
+            round(peer_med - ours_med, 3) if ours_med is not None and peer_med is not None else None
         )
         print(tone, json.dumps(out[tone]), flush=True)
     return out
@@ -153,7 +152,7 @@ def frequency_errors(trials: int = 4) -> dict[str, dict[str, int]]:
     return out
 
 
-def _summary(values: list[float], wrong: int) -> dict[str, object]:
+def _summary(values: list[float], wrong: int) -> dict[str, Any]:
     if not values:
         return {"found": 0, "missed_or_wrong": wrong, "median_s": None, "max_s": None}
     return {
@@ -164,7 +163,7 @@ def _summary(values: list[float], wrong: int) -> dict[str, object]:
     }
 
 
-def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, object]]:
+def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, Any]]:
     return false_detections(
         recs,
         line,
@@ -196,15 +195,15 @@ def speed(recs: list[Recording], repeats: int = 3, streamed_s: int = 600) -> dic
     }
 
 
-def plot(lat: dict[str, dict[str, object]], out: Path) -> str:
+def plot(lat: dict[str, dict[str, Any]], out: Path) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(lat)
-    ours = [lat[t]["ours"]["median_s"] or 0 for t in names]  # type: ignore[index]
-    peer = [lat[t]["spandsp"]["median_s"] or 0 for t in names]  # type: ignore[index]
+    ours = [lat[t]["ours"]["median_s"] or 0 for t in names]
+    peer = [lat[t]["spandsp"]["median_s"] or 0 for t in names]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.bar(x - 0.2, ours, 0.4, label="ringfence")
@@ -222,7 +221,7 @@ def plot(lat: dict[str, dict[str, object]], out: Path) -> str:
     return path.name
 
 
-def markdown(result: dict[str, object]) -> str:
+def markdown(result: dict[str, Any]) -> str:
     command = f"Command: `{result['command']}` (seed {SEED}, {result['trials']} trials per tone)."
     header = (
         "| tone | ours median | ours max | ours missed/wrong | SpanDSP median | SpanDSP max | "
@@ -238,7 +237,7 @@ def markdown(result: dict[str, object]) -> str:
         header,
         "|---|---|---|---|---|---|---|---|",
     ]
-    for tone, row in result["latency"].items():  # type: ignore[union-attr]
+    for tone, row in result["latency"].items():
         o, s = row["ours"], row["spandsp"]
         lines.append(
             f"| {tone} | {o['median_s']} | {o['max_s']} | {o['missed_or_wrong']} | {s['median_s']} | "
@@ -252,7 +251,7 @@ def markdown(result: dict[str, object]) -> str:
             "| tone and error | trials | ours | SpanDSP |",
             "|---|---|---|---|",
         ]
-        for key, row in result["frequency_errors"].items():  # type: ignore[union-attr]
+        for key, row in result["frequency_errors"].items():
             lines.append(f"| {key} | {row['trials']} | {row['ours']} | {row['spandsp']} |")
     lines += [
         "",
@@ -261,10 +260,10 @@ def markdown(result: dict[str, object]) -> str:
         "| corpus | minutes | ours | SpanDSP |",
         "|---|---|---|---|",
     ]
-    for group, g in result["false_tones"].items():  # type: ignore[union-attr]
+    for group, g in result["false_tones"].items():
         lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
     lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in result["speed"].items()]  # type: ignore[union-attr]
+    lines += [f"| {k} | {v} |" for k, v in result["speed"].items()]
     lines += ["", f"![time to report]({result['plot']})"]
     return "\n".join(lines) + "\n"
 
@@ -276,7 +275,7 @@ def main(quick: bool, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     trials = 3 if quick else TRIALS
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "command": "python -m bench.dsp_progress" + (" --quick" if quick else ""),
         "trials": trials,
         "tones": list(TONES),
@@ -285,11 +284,11 @@ def main(quick: bool, out: Path) -> None:
     }
     recs = recordings(0, 10) if quick else recordings()
     result["false_tones"] = false_tones(recs, through_line(recs))
-    for group, g in result["false_tones"].items():  # type: ignore[union-attr]
+    for group, g in result["false_tones"].items():
         print(f"false tones {group}: {g['minutes']} min, ours {g['ours']}, SpanDSP {g['spandsp']}", flush=True)
     result["speed"] = speed(recs, 1 if quick else 3, 60 if quick else 600)  # frame-by-frame streaming is the slow part
     print("speed:", json.dumps(result["speed"]), flush=True)
-    result["plot"] = plot(result["latency"], out)  # type: ignore[arg-type]
+    result["plot"] = plot(result["latency"], out)
     result["bench_seconds"] = round(time.time() - started, 1)
     (out / "dsp_progress.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "dsp_progress.md").write_text(markdown(result))

@@ -23,10 +23,11 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
 from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
@@ -110,7 +111,7 @@ class Tally:
             row[0] += len(decisions)
             self.alarms += [f"{name} at {t:.2f} s" for t in decisions]
 
-    def summary(self, hours: float) -> dict[str, object]:
+    def summary(self, hours: float) -> dict[str, Any]:
         lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
         return {
             "attempts": self.attempts,
@@ -169,7 +170,7 @@ def margin_sweep(seeds: int) -> dict[str, dict[str, float]]:
     return {"hold_only_detected_by_idle_dbm0": detected, "mute_calls_alarmed_by_access_dbm0": alarmed}
 
 
-def _plot(ours: list[dict[str, float]], base: list[dict[str, float]], path: Path) -> None:
+def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -196,7 +197,7 @@ def _plot(ours: list[dict[str, float]], base: list[dict[str, float]], path: Path
     plt.close(fig)
 
 
-def _markdown(result: dict[str, object], stem: str) -> str:
+def _markdown(result: dict[str, Any], stem: str) -> str:
     ours = result["ours"]
     base = result["baseline_default"]
     base_z = result["baseline_zero_alarm"]
@@ -204,7 +205,7 @@ def _markdown(result: dict[str, object], stem: str) -> str:
     assert isinstance(ours, dict) and isinstance(base, dict) and isinstance(base_z, dict)
     assert isinstance(corpus, dict)
 
-    def row(name: str, r: dict[str, object]) -> str:
+    def row(name: str, r: dict[str, Any]) -> str:
         return (
             f"| {name} | {r['detected']}/{r['attempts']} ({100 * float(r['detection_rate']):.1f}%) | "
             f"{r['false_alarms']} ({float(r['false_alarms_per_hour']):.2f}/h) | "
@@ -251,12 +252,12 @@ def _markdown(result: dict[str, object], stem: str) -> str:
         "| detector | setting | detected | FA/h |",
         "|---|---|---|---|",
     ]
-    for p in result["roc_ours"]:  # type: ignore[union-attr]
+    for p in result["roc_ours"]:
         lines.append(
             f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
             f"{p['false_alarms_per_hour']:.2f} |"
         )
-    for p in result["roc_baseline"]:  # type: ignore[union-attr]
+    for p in result["roc_baseline"]:
         lines.append(
             f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
             f"{p['false_alarms_per_hour']:.2f} |"
@@ -282,7 +283,7 @@ def _markdown(result: dict[str, object], stem: str) -> str:
         "| hold floor | attempts | detected |",
         "|---|---|---|",
     ]
-    for b in result["detection_by_hold_floor"]:  # type: ignore[union-attr]
+    for b in result["detection_by_hold_floor"]:
         lines.append(f"| {b['bin']} | {b['attempts']} | {100 * b['detection_rate']:.1f}% |")
     margins = result["margins"]
     assert isinstance(margins, dict)

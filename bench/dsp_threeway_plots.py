@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 FLOOR_EDGES_DBM0 = (-90.0, -70.0, -60.0, -50.0, -40.0, -30.0, -10.0)
 
 
-def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, object]]:
+def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any]]:
     """Attempts and detection rate per hold-floor level bin (digital silence and music apart)."""
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     groups: dict[str, list[bool]] = {}
     for kind, level, hit in hits:
         if level is None:
@@ -28,7 +29,7 @@ def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, obj
     return out
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +38,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_roc_by_line(roc: dict[str, list[dict[str, float]]], path: Path) -> None:
+def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for line, points in roc.items():
@@ -57,11 +58,11 @@ def plot_roc_by_line(roc: dict[str, list[dict[str, float]]], path: Path) -> None
     plt.close(fig)
 
 
-def plot_floor(bins: list[dict[str, object]], path: Path) -> None:
+def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [str(b["bin"]) for b in bins]
-    ax.bar(names, [100 * float(b["detection_rate"]) for b in bins])  # type: ignore[arg-type]
+    ax.bar(names, [100 * float(b["detection_rate"]) for b in bins])
     for i, b in enumerate(bins):
         ax.annotate(f"n={b['attempts']}", (i, 2), ha="center", fontsize=7)
     ax.set_ylabel("attempts detected within 3 s (%)")

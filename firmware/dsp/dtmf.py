@@ -52,23 +52,23 @@ class DtmfConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Weakest tone accepted, per tone (Q.24 asks for -25 dBm0; the margin covers line loss).
-    min_level_dbm0: float = Field(-32.0, le=0.0)
+    min_level_dbm0: float = Field(default=-32.0, le=0.0)
     #: Largest frequency error accepted, as a fraction (Q.24: accept 1.5 %, reject 3.5 %).
-    freq_tolerance: float = Field(0.025, gt=0.0, lt=0.05)
+    freq_tolerance: float = Field(default=0.025, gt=0.0, lt=0.05)
     #: High group above the low group (Q.24: accept 4 dB).
-    max_reverse_twist_db: float = Field(6.0, ge=0.0)
+    max_reverse_twist_db: float = Field(default=6.0, ge=0.0)
     #: Low group above the high group (Q.24: accept 8 dB).
-    max_normal_twist_db: float = Field(10.0, ge=0.0)
+    max_normal_twist_db: float = Field(default=10.0, ge=0.0)
     #: Share of the window's energy the two tones (and dial tone) must carry: the talk-off guard.
-    min_tone_share: float = Field(0.8, gt=0.0, lt=1.0)
+    min_tone_share: float = Field(default=0.8, gt=0.0, lt=1.0)
     #: Weakest sub-block of the stronger tone relative to its mean power: rejects windows that straddle an edge.
-    min_steadiness: float = Field(0.4, gt=0.0, lt=1.0)
+    min_steadiness: float = Field(default=0.4, gt=0.0, lt=1.0)
     #: Largest level difference between dial tone's 350 and 440 Hz for it to count as dial tone.
-    max_dial_twist_db: float = Field(6.0, ge=0.0)
+    max_dial_twist_db: float = Field(default=6.0, ge=0.0)
     #: Consecutive 5 ms windows that must agree before a key starts (3 = 30 ms of tone).
-    on_windows: int = Field(3, ge=1, le=20)
+    on_windows: int = Field(default=3, ge=1, le=20)
     #: Consecutive 5 ms windows without the key before it ends (9: bridges 10 ms dropouts, splits 40 ms pauses).
-    off_windows: int = Field(9, ge=1, le=40)
+    off_windows: int = Field(default=9, ge=1, le=40)
 
 
 @dataclass(frozen=True)

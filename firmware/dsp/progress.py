@@ -76,17 +76,17 @@ class ProgressConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_level_dbm0: float = Field(-38.0, le=0.0)
+    min_level_dbm0: float = Field(default=-38.0, le=0.0)
     #: Frequency error accepted on every tone (North American tones are specified to +-0.5 %, real ones drift).
-    freq_tolerance: float = Field(0.025, ge=0.0, le=0.04)
-    min_share: float = Field(0.8, gt=0.0, lt=1.0)
+    freq_tolerance: float = Field(default=0.025, ge=0.0, le=0.04)
+    min_share: float = Field(default=0.8, gt=0.0, lt=1.0)
     #: Largest level change of a tone between windows 25 ms apart (network tones are steady, music is not).
-    max_level_jump_db: float = Field(3.0, gt=0.0)
-    max_pair_twist_db: float = Field(8.0, ge=0.0)
+    max_level_jump_db: float = Field(default=3.0, gt=0.0)
+    max_pair_twist_db: float = Field(default=8.0, ge=0.0)
     #: Other progress tones must sit this far below a lone tone (call waiting is 440 Hz without 350 or 480).
-    single_purity_db: float = Field(10.0, ge=0.0)
-    settle_windows: int = Field(4, ge=1)
-    bridge_windows: int = Field(8, ge=1)
+    single_purity_db: float = Field(default=10.0, ge=0.0)
+    settle_windows: int = Field(default=4, ge=1)
+    bridge_windows: int = Field(default=8, ge=1)
     dial_min_on: float = 0.3
     stutter_on: Range = _range(0.07, 0.13)
     stutter_off: Range = _range(0.07, 0.13)

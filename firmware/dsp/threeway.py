@@ -10,6 +10,9 @@ independent evidence and explains each decision:
   is not a hold. A drop to an idle-quiet floor (below the idle ceiling) is a hold on its own after
   `hold_confirm_s`; a relative drop on a hissy line, which a mute or a hold button can also make, needs a click
   or a bridged tone with it.
+- **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, once the far end
+  has talked: a switch's hiss or comfort noise above the call's own noise. A mute or a pause never raises the floor.
+- **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
@@ -46,6 +49,9 @@ SUB_S = SUB / SAMPLE_RATE
 _FLOOR_MIN_DB = -100.0
 _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
+_SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
+_SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
+_SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
@@ -58,43 +64,66 @@ class ThreeWayConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sensitivity: float = Field(0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
+    sensitivity: float = Field(default=0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
     idle_ceiling_dbm0: float = Field(
-        -66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
+        default=-66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
     )
-    floor_drop_db: float = Field(8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
-    floor_window_s: float = Field(5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
-    floor_percentile: float = Field(20.0, ge=1.0, le=50.0)
-    learn_min_s: float = Field(2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
-    hold_confirm_s: float = Field(2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
-    hold_confirm_click_s: float = Field(1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone")
-    flash_confirm_s: float = Field(0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
+    floor_drop_db: float = Field(default=8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
+    floor_window_s: float = Field(default=5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
+    floor_percentile: float = Field(default=20.0, ge=1.0, le=50.0)
+    learn_min_s: float = Field(default=2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
+    hold_confirm_s: float = Field(default=2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
+    hold_confirm_click_s: float = Field(
+        default=1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone"
+    )
+    flash_confirm_s: float = Field(default=0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
     flash_gap_s: tuple[float, float] = (0.15, 1.3)
-    click_window_s: float = Field(0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
-    hold_gap_s: float = Field(0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
-    click_rise_db: float = Field(15.0, ge=6.0, le=40.0)
-    click_max_ms: float = Field(40.0, ge=5.0, le=100.0)
-    click_min_dbm0: float = Field(-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
-    click_quiet_ceiling_dbm0: float = Field(-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
-    tone_min_dbm0: float = Field(-60.0, ge=-80.0, le=-20.0)
-    tone_snr_db: float = Field(12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
-    tone_dominance_db: float = Field(8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
-    tone_twist_db: float = Field(10.0, ge=1.0, le=30.0)
-    dial_min_s: float = Field(0.1, ge=0.04, le=2.0)
-    dtmf_min_s: float = Field(0.04, ge=0.02, le=0.5)
-    masking_floor_dbm0: float = Field(-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
+    click_window_s: float = Field(default=0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
+    hold_gap_s: float = Field(default=0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
+    click_rise_db: float = Field(default=15.0, ge=6.0, le=40.0)
+    click_max_ms: float = Field(default=40.0, ge=5.0, le=100.0)
+    click_min_dbm0: float = Field(default=-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
+    click_quiet_ceiling_dbm0: float = Field(default=-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
+    tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
+    tone_snr_db: float = Field(default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
+    tone_dominance_db: float = Field(default=8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
+    tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
+    dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)
+    dtmf_min_s: float = Field(default=0.04, ge=0.02, le=0.5)
+    masking_floor_dbm0: float = Field(default=-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
-    conference_watch_s: float = Field(6.0, ge=0.5, le=30.0, description="audio compared after a hold")
-    talk_window_s: float = Field(20.0, ge=2.0, le=120.0, description="talk level learned over this long")
-    active_above_floor_db: float = Field(15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
-    rearm_s: float = Field(8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
+    conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
+    talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")
+    active_above_floor_db: float = Field(default=15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
+    rearm_s: float = Field(default=8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
     held_max_level_dbm0: float = Field(
-        -30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
+        default=-30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
     )
     new_floor_margin_db: float = Field(
-        3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
+        default=3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
     )
-    block_frames: int = Field(10, ge=1, le=500, description="frames buffered per analysis block when streaming")
+    floor_rise_db: float = Field(
+        default=6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
+    )
+    noise_like_db: float = Field(
+        default=6.0,
+        ge=1.0,
+        le=30.0,
+        description="a frame whose level is within this of its floor is steady noise, not talk",
+    )
+    flash_change_db: float = Field(
+        default=2.5,
+        ge=0.5,
+        le=20.0,
+        description="with a hookflash or bridged tones, a steady floor this far from the call's",
+    )
+    raised_max_dbm0: float = Field(
+        default=-36.0,
+        ge=-70.0,
+        le=0.0,
+        description="a raised held line is at most this loud (louder is noise played in a room)",
+    )
+    block_frames: int = Field(default=10, ge=1, le=500, description="frames buffered per analysis block when streaming")
 
     @model_validator(mode="after")
     def _ordered(self) -> ThreeWayConfig:
@@ -180,6 +209,9 @@ class _Hold:
     last_idle: float
     min_floor: float = 0.0
     deep: bool = False  # the floor reached the idle ceiling: a hold even with no click or tone
+    strong_start: float | None = None  # first frame held on its own
+    strong_frames: int = 0  # frames held on their own (dropped or raised), not only changed a little
+    raised_frames: int = 0  # frames of steady noise louder than the call's floor: no mute or pause does that
     after_tone: bool = False  # the line carried a steady tone just before: a cadence's off time, not a hold
     tones: dict[str, float] = field(default_factory=dict)
     tone_frames: dict[str, int] = field(default_factory=dict)
@@ -308,6 +340,9 @@ class ThreeWayDetector:
         self._recent_floor: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
         self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
+        self._recent_quiet: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
+        self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
         self._hold: _Hold | None = None
         self._decided_at: float | None = None
@@ -379,12 +414,43 @@ class ThreeWayDetector:
             and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
         )
 
+    def _is_raised(self, level: float, floor: float) -> bool:
+        """Held, louder: steady noise (level close to its own floor, so no talk and no music) well above the floor
+        this call has shown. A mute, a pause or a phone set down only ever lowers the floor; a switch's hiss or
+        another generator's comfort noise can raise it. Not over a line that was sending nothing (prompts between
+        digital silence, before the far end answers): noise arriving there is the far end, not a hold."""
+        cfg = self.cfg
+        return (
+            self._speech_s >= _SPEECH_BEFORE_RAISED_S
+            and self._ref_floor > _SILENT_FLOOR_DBM0
+            and floor >= self._ref_floor + cfg.floor_rise_db
+            and floor >= self._highest_quiet + cfg.new_floor_margin_db
+            and floor <= cfg.raised_max_dbm0
+            and level - floor <= cfg.noise_like_db
+        )
+
+    def _is_changed(self, t: float, level: float, floor: float) -> bool:
+        """Steady noise on a floor a little away from the call's, just after a click: a held line only if a
+        hookflash (or bridged tones) comes with it. Without a click the floor's own wander would start such holds
+        all the time."""
+        cfg = self.cfg
+        after_click = (
+            bool(self._click_times) and t - self._click_times[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
+        )
+        return (
+            (after_click or self._hold is not None)
+            and level - floor <= cfg.noise_like_db
+            and abs(floor - self._ref_floor) >= cfg.flash_change_db
+        )
+
     def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
         learned = self._seen_s >= cfg.learn_min_s and len(self._floor_hist) >= 10
-        idle = learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor)
+        raised = learned and level <= cfg.held_max_level_dbm0 and self._is_raised(level, floor)
+        strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._is_idle(floor))
+        idle = strong or (learned and level <= cfg.held_max_level_dbm0 and self._is_changed(t, level, floor))
         hold = self._hold
         if hold is None:
             if idle:
@@ -407,6 +473,10 @@ class ThreeWayDetector:
             hold.last_idle = t
             hold.min_floor = min(hold.min_floor, floor)
             hold.deep = hold.deep or floor <= cfg.ceiling_dbm0
+            hold.raised_frames += raised
+            hold.strong_frames += strong
+            if strong and hold.strong_start is None:
+                hold.strong_start = t
         self._pending.append((floor, level))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
@@ -426,6 +496,15 @@ class ThreeWayDetector:
         self._recent_tonal.append(level - floor >= _TONAL_DB)
         if len(self._recent_floor) == self._recent_floor.maxlen and self._since_update == 0:
             self._lowest_sustained = min(self._lowest_sustained, float(np.median(self._recent_floor)))
+        if level - floor >= _SPEECH_PEAK_DB:
+            self._speech_s += FRAME_S
+        if level - floor <= self.cfg.noise_like_db:
+            # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
+            self._recent_quiet.append(floor)
+            if len(self._recent_quiet) == self._recent_quiet.maxlen and self._since_update == 0:
+                self._highest_quiet = max(self._highest_quiet, float(np.median(self._recent_quiet)))
+        else:
+            self._recent_quiet.clear()
         if level >= self._ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
         self._since_update += 1
@@ -503,8 +582,16 @@ class ThreeWayDetector:
             evidence.append(_fact("hookflash", gap=flash[1] - flash[0]))
             beliefs.append(0.8)
         else:
+            if hold.strong_start is None and not hold.tones:
+                return None  # a small steady change alone: a muffled room, a mute, a pause on a new floor
+            if hold.strong_start is not None and not hold.tones:
+                # Without a flash or tones only the frames held on their own count: a short mute inside a pause on
+                # a slightly different floor is still a short mute.
+                held = t - hold.strong_start
+                if hold.strong_frames * FRAME_S < 0.5 * held:
+                    return None
             quick = near or clicks or hold.tones
-            if not quick and not hold.deep:
+            if not quick and not hold.deep and hold.raised_frames * FRAME_S < held / 2:
                 return None  # a relative drop alone: a mute on a hissy line looks the same
             if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
                 return None

@@ -225,3 +225,38 @@ def test_every_evidence_text_exists_in_english_and_spanish_with_the_same_values(
         assert set(texts) == set(LANGUAGES), key
         fields = [{f for _, f, _, _ in string.Formatter().parse(texts[lang]) if f} for lang in LANGUAGES]
         assert fields[0] == fields[1], key
+
+
+def _with_talk(x: np.ndarray, start: float, seconds: float) -> np.ndarray:
+    """Add vowel-like talk (a few formant peaks: a peaky spectrum) so that the far end has spoken."""
+    formants = [300.0, 600.0, 900.0, 2400.0]
+    talk = sines(formants, [-24.0] * len(formants), seconds)
+    y = x.astype(np.float64)
+    a = round(start * SR)
+    y[a : a + len(talk)] += talk
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize(("talk", "decided"), [(True, True), (False, False)])
+def test_hold_to_hiss_louder_than_the_calls_floor_is_decided_after_talk(talk: bool, decided: bool) -> None:
+    """A switch's hiss 15 dB above a quiet call's floor: no mute or pause raises the floor, so it is a hold; but
+    noise arriving on a line that has not talked yet is the far end answering, not a hold."""
+    x = line(hold=(10.0, 18.0), room_db=-62.0, access_db=-66.0, idle_db=-46.0)
+    if talk:
+        x = _with_talk(x, 3.0, 3.0)
+    got = decisions(analyse(x))
+    assert bool(got) is decided
+    if decided:
+        assert 10.0 + ThreeWayConfig().hold_confirm_s - 0.1 <= got[0].at <= 13.0
+
+
+@pytest.mark.parametrize(("clicks", "decided"), [((10.0, 10.5), True), ((), False), ((10.0,), False)])
+def test_small_floor_change_needs_a_whole_hookflash(clicks: tuple[float, ...], decided: bool) -> None:
+    """A held line 4-5 dB under the call's floor (less than floor_drop_db): a hookflash around it decides; the same
+    drop alone or after one click (a phone set down with a knock, a muffled room) does not."""
+    x = line(hold=(10.0, 18.0), clicks=clicks, room_db=-50.0, access_db=-58.0, idle_db=-54.0)
+    got = decisions(analyse(x))
+    assert bool(got) is decided
+    if decided:
+        assert any("hookflash" in e for e in got[0].evidence)
+        assert got[0].at <= 13.0
