@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 import numpy as np
-from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
+from tqdm import tqdm
 
 from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
