@@ -28,8 +28,8 @@ import numpy as np
 from bench import spandsp
 from bench.speech_corpus import Recording, false_detections, recordings, through_line
 from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
-from firmware.dsp.tones import cadence, sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import cadence, sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.channel import telephone
 
 RESULTS = Path(__file__).with_name("results")
