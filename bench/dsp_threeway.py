@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
+from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
@@ -112,16 +113,16 @@ class Tally:
             self.alarms += [f"{name} at {t:.2f} s" for t in decisions]
 
     def summary(self, hours: float) -> dict[str, Any]:
-        lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
+        latency = percentiles(self.latencies, (50, 95), unit="s")
         return {
             "attempts": self.attempts,
             "detected": self.detected,
             "detection_rate": self.detected / max(1, self.attempts),
             "false_alarms": self.false_alarms,
             "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
-            "latency_p50_s": float(np.nanpercentile(lat, 50)),
-            "latency_p95_s": float(np.nanpercentile(lat, 95)),
-            "latency_max_s": float(np.nanmax(lat)),
+            "latency_p50_s": latency["p50_s"],
+            "latency_p95_s": latency["p95_s"],
+            "latency_max_s": latency["max_s"],
             "misses": self.misses[:50],
             "alarms": self.alarms[:50],
             "by_variant": {k: {"hits_or_alarms": v[0], "calls": v[1]} for k, v in sorted(self.by_variant.items())},
@@ -171,12 +172,7 @@ def margin_sweep(seeds: int) -> dict[str, dict[str, float]]:
 
 
 def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for points, label, key, marker in (
         (ours, "ringfence (sensitivity)", "sensitivity", "o"),
         (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
@@ -192,9 +188,7 @@ def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) ->
     ax.set_title("Three-way detection ROC on the seeded corpus")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def _markdown(result: dict[str, Any], stem: str) -> str:
@@ -493,10 +487,8 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
             "streaming_cpu_percent": 2.0,
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{stem}.md").write_text(_markdown(result, stem))
+    write_results(out, stem, result, _markdown(result, stem))
     _plot(roc_ours, roc_base, out / f"{stem}_roc.png")
     plot_roc_by_line(roc_by_line, out / f"{stem}_roc_by_line.png")
     plot_floor(by_floor, out / f"{stem}_by_hold_floor.png")

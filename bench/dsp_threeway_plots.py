@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.stats import pyplot, save_figure
+
 FLOOR_EDGES_DBM0 = (-90.0, -70.0, -60.0, -50.0, -40.0, -30.0, -10.0)
 
 
@@ -29,18 +31,8 @@ def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any
     return out
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for line, points in roc.items():
         xs = [p["false_alarms_per_hour"] for p in points]
         ys = [100 * p["detection_rate"] for p in points]
@@ -53,13 +45,11 @@ def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
     ax.set_title("Three-way ROC by line type (labels: sensitivity)")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [str(b["bin"]) for b in bins]
     ax.bar(names, [100 * float(b["detection_rate"]) for b in bins])
@@ -69,6 +59,4 @@ def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
     ax.set_title("Detection by what fills the held line (sensitivity 0.5)")
     ax.set_ylim(0, 105)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
