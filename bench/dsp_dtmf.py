@@ -26,7 +26,7 @@ import click
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, false_detections, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
 from bench.stats import pyplot, save_figure, write_results
 from firmware.dsp.dtmf import DtmfReceiver, detect
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
@@ -214,11 +214,7 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---|---|",
             f"| {u['keys']} | {u['ours']} | {u['spandsp']} |",
         ]
-    lines += ["", "## Talk-off (false digits)", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
-    for group, g in result["talk_off"].items():
-        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
-    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in sp.items()]
+    lines += false_detections_table("Talk-off (false digits)", result["talk_off"], sp)
     lines += ["", "## Tolerance curves", ""] + [f"![{p}]({p})" for p in result["plots"]]
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,7 @@ import click
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, false_detections, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
 from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
 from firmware.dsp.tones import cadence, sines
@@ -243,17 +243,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for key, row in result["frequency_errors"].items():
             lines.append(f"| {key} | {row['trials']} | {row['ours']} | {row['spandsp']} |")
-    lines += [
-        "",
-        "## False tones on speech and music",
-        "",
-        "| corpus | minutes | ours | SpanDSP |",
-        "|---|---|---|---|",
-    ]
-    for group, g in result["false_tones"].items():
-        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
-    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in result["speed"].items()]
+    lines += false_detections_table("False tones on speech and music", result["false_tones"], result["speed"])
     lines += ["", f"![time to report]({result['plot']})"]
     return "\n".join(lines) + "\n"
 

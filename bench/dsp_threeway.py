@@ -29,8 +29,8 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
-from bench.stats import percentiles, pyplot, save_figure, write_results
+from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc, plot_roc_by_line
+from bench.stats import percentiles, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
@@ -142,53 +142,56 @@ def streaming_cpu(calls: list[Call]) -> float:
     return 100.0 * (time.process_time() - start) / audio_s
 
 
+def _share_decided(variants: tuple[str, ...], seeds: int, seed0: int, levels: Levels, at_flash: bool) -> float:
+    """The share of these calls with a three-way decision (within the attempt's window, when `at_flash`)."""
+    decided = total = 0
+    for variant in variants:
+        for k in range(seeds):
+            call = build(variant, seed0 + k, levels)
+            times = [e.at for e in analyse(call.samples) if e.event == "three_way"]
+            if at_flash:
+                flash = call.flash_times[0]
+                times = [t for t in times if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
+            decided += bool(times)
+            total += 1
+    return decided / total
+
+
 def margin_sweep(seeds: int) -> dict[str, dict[str, float]]:
     """Where the held-line evidence breaks: hold-only attempts as the switch's idle noise rises, and mutes as the
     far end's access noise falls, outside the corpus' ranges (access >= -62, idle <= -72 dBm0)."""
-    detected: dict[str, float] = {}
-    for idle in IDLE_SWEEP_DBM0:
-        hits = total = 0
-        for variant in ("mobile_no_click", "voip_no_click"):
-            for k in range(seeds):
-                call = build(variant, 7000 + k, Levels(idle_dbm0=idle))
-                flash = call.flash_times[0]
-                hits += any(
-                    flash - EARLY_S <= e.at <= flash + MAX_LATENCY_S
-                    for e in analyse(call.samples)
-                    if e.event == "three_way"
-                )
-                total += 1
-        detected[f"{idle:g}"] = hits / total
-    alarmed: dict[str, float] = {}
-    for access in ACCESS_SWEEP_DBM0:
-        alarms = total = 0
-        for variant in ("mute", "hold_button"):
-            for k in range(seeds):
-                call = build(variant, 8000 + k, Levels(access_dbm0=access))
-                alarms += any(e.event == "three_way" for e in analyse(call.samples))
-                total += 1
-        alarmed[f"{access:g}"] = alarms / total
+    hold_only = ("mobile_no_click", "voip_no_click")
+    detected = {
+        f"{idle:g}": _share_decided(hold_only, seeds, 7000, Levels(idle_dbm0=idle), True) for idle in IDLE_SWEEP_DBM0
+    }
+    mutes = ("mute", "hold_button")
+    alarmed = {
+        f"{access:g}": _share_decided(mutes, seeds, 8000, Levels(access_dbm0=access), False)
+        for access in ACCESS_SWEEP_DBM0
+    }
     return {"hold_only_detected_by_idle_dbm0": detected, "mute_calls_alarmed_by_access_dbm0": alarmed}
 
 
+#: The figures of one point of a ROC curve, and of one point of a by-line curve.
+ROC_KEYS = ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
+LINE_ROC_KEYS = ("detection_rate", "attempts", "false_alarms", "false_alarms_per_hour")
+
+
+def _roc_point(tally: Tally, hours: float, keys: tuple[str, ...] = ROC_KEYS) -> dict[str, Any]:
+    return {k: v for k, v in tally.summary(hours).items() if k in keys}
+
+
 def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) -> None:
-    fig, ax = pyplot().subplots(figsize=(7, 4.5))
-    for points, label, key, marker in (
-        (ours, "ringfence (sensitivity)", "sensitivity", "o"),
-        (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
-    ):
-        xs = [p["false_alarms_per_hour"] for p in points]
-        ys = [100 * p["detection_rate"] for p in points]
-        ax.plot(xs, ys, marker=marker, label=label)
-        for p, x, y in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{p[key]:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("false alarms per hour of negative audio (symlog)")
-    ax.set_ylabel("three-way attempts detected within 3 s (%)")
-    ax.set_title("Three-way detection ROC on the seeded corpus")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    save_figure(fig, path, dpi=120)
+    plot_roc(
+        [
+            (ours, "ringfence (sensitivity)", "sensitivity", "o"),
+            (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
+        ],
+        path,
+        "false alarms per hour of negative audio (symlog)",
+        "three-way attempts detected within 3 s (%)",
+        "Three-way detection ROC on the seeded corpus",
+    )
 
 
 def _markdown(result: dict[str, Any], stem: str) -> str:
@@ -395,41 +398,13 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     margins = margin_sweep(1 if quick else 3)
     roc_by_line = {
         line: [
-            {
-                "sensitivity": s,
-                **{
-                    k: v
-                    for k, v in t.summary(line_alarm_s[line] / 3600).items()
-                    if k in ("detection_rate", "attempts", "false_alarms", "false_alarms_per_hour")
-                },
-            }
-            for s, t in tallies.items()
+            {"sensitivity": s, **_roc_point(t, line_alarm_s[line] / 3600, LINE_ROC_KEYS)} for s, t in tallies.items()
         ]
         for line, tallies in sorted(by_line.items())
     }
     by_floor = floor_bins(floor_hits)
-    roc_ours = [
-        {
-            "sensitivity": s,
-            **{
-                k: v
-                for k, v in t.summary(alarm_hours).items()
-                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
-            },
-        }
-        for s, t in ours.items()
-    ]
-    roc_base = [
-        {
-            "rise_db": r,
-            **{
-                k: v
-                for k, v in t.summary(alarm_hours).items()
-                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
-            },
-        }
-        for r, t in base.items()
-    ]
+    roc_ours = [{"sensitivity": s, **_roc_point(t, alarm_hours)} for s, t in ours.items()]
+    roc_base = [{"rise_db": r, **_roc_point(t, alarm_hours)} for r, t in base.items()]
     zero = [p for p in roc_base if p["false_alarms"] == 0]
     base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
     ours_default = ours[0.5].summary(alarm_hours)

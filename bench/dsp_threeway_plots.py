@@ -31,21 +31,36 @@ def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any
     return out
 
 
-def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
+#: One ROC curve: its points, its legend label, the setting each point is labelled with, and its marker.
+Curve = tuple[list[dict[str, Any]], str, str, str]
+
+
+def plot_roc(curves: list[Curve], path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Detection rate against false alarms per hour (symlog), each point labelled with its setting."""
     fig, ax = pyplot().subplots(figsize=(7, 4.5))
-    for line, points in roc.items():
+    for points, label, key, marker in curves:
         xs = [p["false_alarms_per_hour"] for p in points]
         ys = [100 * p["detection_rate"] for p in points]
-        ax.plot(xs, ys, marker="o", label=line)
+        ax.plot(xs, ys, marker=marker, label=label)
         for p, x, y in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{p['sensitivity']:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            ax.annotate(f"{p[key]:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("false alarms per hour of conversation (symlog)")
-    ax.set_ylabel("attempts detected within 3 s (%)")
-    ax.set_title("Three-way ROC by line type (labels: sensitivity)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     save_figure(fig, path, dpi=120)
+
+
+def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    plot_roc(
+        [(points, line, "sensitivity", "o") for line, points in roc.items()],
+        path,
+        "false alarms per hour of conversation (symlog)",
+        "attempts detected within 3 s (%)",
+        "Three-way ROC by line type (labels: sensitivity)",
+    )
 
 
 def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
