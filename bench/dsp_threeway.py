@@ -130,6 +130,91 @@ class Tally:
         }
 
 
+@dataclass
+class CorpusRun:
+    """Every tally of one pass over the corpus: both detectors at every setting, by line type and hold floor."""
+
+    ours: dict[float, Tally] = field(default_factory=lambda: {s: Tally() for s in SENSITIVITIES})
+    base: dict[float, Tally] = field(default_factory=lambda: {r: Tally() for r in BASELINE_RISES_DB})
+    by_line: dict[str, dict[float, Tally]] = field(default_factory=dict)
+    line_alarm_s: dict[str, float] = field(default_factory=dict)
+    floor_hits: list[tuple[str, float | None, bool]] = field(default_factory=list)
+    neg_s: float = 0.0
+    pos_s: float = 0.0
+    pre_flash_s: float = 0.0
+    n_pos: int = 0
+    n_neg: int = 0
+    cpu_sample: list[Call] = field(default_factory=list)
+    batch_cpu: float = 0.0
+
+    @property
+    def alarm_hours(self) -> float:
+        """False alarms are counted over all audio that holds no attempt: the negatives and the calls before the
+        flash."""
+        return (self.neg_s + self.pre_flash_s) / 3600
+
+    def corpus_figures(self, seed: str, pool: str) -> dict[str, Any]:
+        return {
+            "seed": seed,
+            "pool": pool,
+            "negative_hours": self.neg_s / 3600,
+            "negative_calls": self.n_neg,
+            "alarm_hours": self.alarm_hours,
+            "positive_hours": self.pos_s / 3600,
+            "positive_calls": self.n_pos,
+            "positive_variants": list(POSITIVES),
+            "negative_variants": list(NEGATIVES),
+        }
+
+    def add(self, name: str, call: Call) -> None:
+        line_tallies = self.by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
+        self.line_alarm_s[call.line] = self.line_alarm_s.get(call.line, 0.0) + (
+            call.flash_times[0] if call.positive else call.duration_s
+        )
+        for s in SENSITIVITIES:
+            t0 = time.process_time()
+            found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
+            if s == 0.5:
+                self.batch_cpu += time.process_time() - t0
+                if call.positive and call.hold_floor is not None:
+                    hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found)
+                    self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
+            self.ours[s].score(name, call, found)
+            line_tallies[s].score(name, call, found)
+        pulses = EnergyPulseBaseline(call.samples)
+        for r in BASELINE_RISES_DB:
+            self.base[r].score(name, call, pulses.decisions(r))
+        if call.positive:
+            self.n_pos += 1
+            self.pos_s += call.duration_s
+            self.pre_flash_s += call.flash_times[0]
+        else:
+            self.n_neg += 1
+            self.neg_s += call.duration_s
+        if sum(c.duration_s for c in self.cpu_sample) < 600:
+            self.cpu_sample.append(call)
+
+
+def run_corpus(seeds: list[int], pool: str, negative_hours: float, positives: int) -> CorpusRun:
+    """Both detectors over the seeded corpus, spread evenly over the seeds."""
+    run = CorpusRun()
+    corpus = itertools.chain.from_iterable(
+        generate(
+            sd,
+            minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
+            negative_minutes=negative_hours * 60 / len(seeds),
+            pool=pool,
+        )
+        for sd in seeds
+    )
+    total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
+    with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
+        for name, call in corpus:
+            run.add(f"{name} (build seed {call.seed}, pool {pool})", call)
+            bar.update(round(call.duration_s))
+    return run
+
+
 def streaming_cpu(calls: list[Call]) -> float:
     """Percent of one core used to stream these calls through the detector in 20 ms frames."""
     audio_s = sum(c.duration_s for c in calls)
@@ -195,6 +280,42 @@ def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) ->
     )
 
 
+def _comparison(ours: dict[float, Tally], base: dict[float, Tally], alarm_hours: float) -> dict[str, Any]:
+    """Our detector at 0.5 against the baseline at its default and at its most sensitive 0-alarm setting; ROCs."""
+    roc_ours = [{"sensitivity": s, **_roc_point(t, alarm_hours)} for s, t in ours.items()]
+    roc_base = [{"rise_db": r, **_roc_point(t, alarm_hours)} for r, t in base.items()]
+    zero = [p for p in roc_base if p["false_alarms"] == 0]
+    base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
+    ours_default = ours[0.5].summary(alarm_hours)
+    base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
+    base_zero = {
+        "rise_db": base_zero_rise,
+        **base[base_zero_rise].summary(alarm_hours),
+        "label": "its most sensitive setting with 0 alarms"
+        if zero
+        else "its most cautious setting; none reached 0 alarms",
+    }
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
+
+    ratios = {
+        "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
+        "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
+        "detection_rate_vs_zero_alarm_baseline": ratio(
+            float(ours_default["detection_rate"]), float(base_zero["detection_rate"])
+        ),
+    }
+    return {
+        "ours": ours_default,
+        "baseline_default": base_default,
+        "baseline_zero_alarm": base_zero,
+        "ratios": ratios,
+        "roc_ours": roc_ours,
+        "roc_baseline": roc_base,
+    }
+
+
 @click.command()
 @click.option(
     "--split",
@@ -223,117 +344,33 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
         else f" --negative-hours {negative_hours:g} --positives {positives}"
     )
     seed = ",".join(map(str, seeds))
-    ours = {s: Tally() for s in SENSITIVITIES}
-    by_line: dict[str, dict[float, Tally]] = {}
-    line_alarm_s: dict[str, float] = {}
-    floor_hits: list[tuple[str, float | None, bool]] = []
-    base = {r: Tally() for r in BASELINE_RISES_DB}
-    neg_s = pos_s = pre_flash_s = 0.0
-    n_pos = n_neg = 0
-    cpu_sample: list[Call] = []
-    batch_cpu = 0.0
-    corpus = itertools.chain.from_iterable(
-        generate(
-            sd,
-            minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
-            negative_minutes=negative_hours * 60 / len(seeds),
-            pool=pool,
-        )
-        for sd in seeds
-    )
-    total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
-    with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
-        for name, call in corpus:
-            name = f"{name} (build seed {call.seed}, pool {pool})"
-            line_tallies = by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
-            line_alarm_s[call.line] = line_alarm_s.get(call.line, 0.0) + (
-                call.flash_times[0] if call.positive else call.duration_s
-            )
-            for s in SENSITIVITIES:
-                t0 = time.process_time()
-                found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
-                if s == 0.5:
-                    batch_cpu += time.process_time() - t0
-                    if call.positive and call.hold_floor is not None:
-                        hit = any(
-                            call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found
-                        )
-                        floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
-                ours[s].score(name, call, found)
-                line_tallies[s].score(name, call, found)
-            pulses = EnergyPulseBaseline(call.samples)
-            for r in BASELINE_RISES_DB:
-                base[r].score(name, call, pulses.decisions(r))
-            if call.positive:
-                n_pos += 1
-                pos_s += call.duration_s
-                pre_flash_s += call.flash_times[0]
-            else:
-                n_neg += 1
-                neg_s += call.duration_s
-            if sum(c.duration_s for c in cpu_sample) < 600:
-                cpu_sample.append(call)
-            bar.update(round(call.duration_s))
-    # False alarms are counted over all audio that holds no attempt: the negatives plus the calls before the flash.
-    alarm_hours = (neg_s + pre_flash_s) / 3600
-    cpu = streaming_cpu(cpu_sample)
+    run = run_corpus(seeds, pool, negative_hours, positives)
+    cpu = streaming_cpu(run.cpu_sample)
     margins = margin_sweep(1 if quick else 3)
     roc_by_line = {
         line: [
-            {"sensitivity": s, **_roc_point(t, line_alarm_s[line] / 3600, LINE_ROC_KEYS)} for s, t in tallies.items()
+            {"sensitivity": s, **_roc_point(t, run.line_alarm_s[line] / 3600, LINE_ROC_KEYS)}
+            for s, t in tallies.items()
         ]
-        for line, tallies in sorted(by_line.items())
+        for line, tallies in sorted(run.by_line.items())
     }
-    by_floor = floor_bins(floor_hits)
-    roc_ours = [{"sensitivity": s, **_roc_point(t, alarm_hours)} for s, t in ours.items()]
-    roc_base = [{"rise_db": r, **_roc_point(t, alarm_hours)} for r, t in base.items()]
-    zero = [p for p in roc_base if p["false_alarms"] == 0]
-    base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
-    ours_default = ours[0.5].summary(alarm_hours)
-    base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
-    base_zero = {
-        "rise_db": base_zero_rise,
-        **base[base_zero_rise].summary(alarm_hours),
-        "label": "its most sensitive setting with 0 alarms"
-        if zero
-        else "its most cautious setting; none reached 0 alarms",
-    }
-
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
-
-    ratios = {
-        "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
-        "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
-        "detection_rate_vs_zero_alarm_baseline": ratio(
-            float(ours_default["detection_rate"]), float(base_zero["detection_rate"])
-        ),
-    }
+    by_floor = floor_bins(run.floor_hits)
+    cmp = _comparison(run.ours, run.base, run.alarm_hours)
     result = {
         "command": command,
         "machine": platform.platform(),
         "split": split,
         "pool": pool,
-        "corpus": {
-            "seed": seed,
-            "pool": pool,
-            "negative_hours": neg_s / 3600,
-            "negative_calls": n_neg,
-            "alarm_hours": alarm_hours,
-            "positive_hours": pos_s / 3600,
-            "positive_calls": n_pos,
-            "positive_variants": list(POSITIVES),
-            "negative_variants": list(NEGATIVES),
-        },
-        "ours": ours_default,
-        "baseline_default": base_default,
-        "baseline_zero_alarm": base_zero,
-        "ratios": ratios,
+        "corpus": run.corpus_figures(seed, pool),
+        "ours": cmp["ours"],
+        "baseline_default": cmp["baseline_default"],
+        "baseline_zero_alarm": cmp["baseline_zero_alarm"],
+        "ratios": cmp["ratios"],
         "streaming_cpu_percent_of_core": cpu,
-        "streaming_cpu_sample_s": sum(c.duration_s for c in cpu_sample),
-        "batch_x_real_time": (neg_s + pos_s) / max(batch_cpu, 1e-9),
-        "roc_ours": roc_ours,
-        "roc_baseline": roc_base,
+        "streaming_cpu_sample_s": sum(c.duration_s for c in run.cpu_sample),
+        "batch_x_real_time": (run.neg_s + run.pos_s) / max(run.batch_cpu, 1e-9),
+        "roc_ours": cmp["roc_ours"],
+        "roc_baseline": cmp["roc_baseline"],
         "margins": margins,
         "roc_by_line": roc_by_line,
         "detection_by_hold_floor": by_floor,
@@ -346,7 +383,7 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
     }
     stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")
     write_results(out, stem, result, markdown(result, stem, BASELINE_DEFAULT_DB))
-    _plot(roc_ours, roc_base, out / f"{stem}_roc.png")
+    _plot(cmp["roc_ours"], cmp["roc_baseline"], out / f"{stem}_roc.png")
     plot_roc_by_line(roc_by_line, out / f"{stem}_roc_by_line.png")
     plot_floor(by_floor, out / f"{stem}_by_hold_floor.png")
     click.echo(markdown(result, stem, BASELINE_DEFAULT_DB))
