@@ -128,17 +128,18 @@ def _margins(result: dict[str, Any]) -> list[str]:
             "(corpus: -84..-72 dBm0 or digital silence):"
         ),
         "",
-        "| idle dBm0 | " + " | ".join(margins["hold_only_detected_by_idle_dbm0"]) + " |",
-        "|---" * (1 + len(margins["hold_only_detected_by_idle_dbm0"])) + "|",
-        "| detected | "
-        + " | ".join(f"{100 * v:.0f}%" for v in margins["hold_only_detected_by_idle_dbm0"].values())
-        + " |",
+        *_sweep("idle dBm0", "detected", margins["hold_only_detected_by_idle_dbm0"]),
         "",
         "Mute and hold-button calls with a false alarm, by the far end's access noise (corpus: -62..-54 dBm0):",
         "",
-        "| access dBm0 | " + " | ".join(margins["mute_calls_alarmed_by_access_dbm0"]) + " |",
-        "|---" * (1 + len(margins["mute_calls_alarmed_by_access_dbm0"])) + "|",
-        "| calls alarmed | "
-        + " | ".join(f"{100 * v:.0f}%" for v in margins["mute_calls_alarmed_by_access_dbm0"].values())
-        + " |",
+        *_sweep("access dBm0", "calls alarmed", margins["mute_calls_alarmed_by_access_dbm0"]),
+    ]
+
+
+def _sweep(setting: str, measure: str, shares: dict[str, float]) -> list[str]:
+    """One margin sweep as a three-row table: the settings across, then the share at each in percent."""
+    return [
+        f"| {setting} | " + " | ".join(shares) + " |",
+        "|---" * (1 + len(shares)) + "|",
+        f"| {measure} | " + " | ".join(f"{100 * v:.0f}%" for v in shares.values()) + " |",
     ]
