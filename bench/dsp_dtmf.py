@@ -26,7 +26,8 @@ import click
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, false_detections, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
+from bench.stats import pyplot, save_figure, write_results
 from firmware.dsp.dtmf import DtmfReceiver, detect
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.dtmf_signals import DigitSpec, random_digits, score
@@ -166,11 +167,6 @@ def curves(digits: int = 160, step: int = 1) -> dict[str, dict[str, list[float]]
 
 
 def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     titles = {
         "snr": ("SNR (dB, noise below the two-tone power)", "Detection against line noise"),
         "twist": ("twist (dB, high tone minus low tone)", "Twist tolerance (Q.24: -8 to +4 dB accepted)"),
@@ -179,7 +175,7 @@ def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
     files = []
     for key, data in curves_.items():
         x_name = next(k for k in data if k not in ("ours", "spandsp"))
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = pyplot().subplots(figsize=(7, 4))
         ax.plot(data[x_name], data["ours"], "o-", label="ringfence")
         ax.plot(data[x_name], data["spandsp"], "s--", label="SpanDSP dtmf_rx")
         ax.set_xlabel(titles[key][0])
@@ -188,9 +184,7 @@ def plot(curves_: dict[str, dict[str, list[float]]], out: Path) -> list[str]:
         ax.grid(alpha=0.3)
         ax.legend()
         path = out / f"dsp_dtmf_{key}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
         files.append(path.name)
     return files
 
@@ -220,11 +214,7 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---|---|",
             f"| {u['keys']} | {u['ours']} | {u['spandsp']} |",
         ]
-    lines += ["", "## Talk-off (false digits)", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
-    for group, g in result["talk_off"].items():
-        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
-    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in sp.items()]
+    lines += false_detections_table("Talk-off (false digits)", result["talk_off"], sp)
     lines += ["", "## Tolerance curves", ""] + [f"![{p}]({p})" for p in result["plots"]]
     return "\n".join(lines) + "\n"
 
@@ -233,7 +223,7 @@ def markdown(result: dict[str, Any]) -> str:
 @click.option("--quick", is_flag=True, help="100 digits, 10 files of each sound group, coarse curves: seconds.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 def main(quick: bool, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # the plots are drawn before the results are written
     started = time.time()
     result: dict[str, Any] = {
         "command": "python -m bench.dsp_dtmf" + (" --quick" if quick else ""),
@@ -252,8 +242,7 @@ def main(quick: bool, out: Path) -> None:
     result["curves"] = curves(20, 4) if quick else curves()
     result["plots"] = plot(result["curves"], out)
     result["bench_seconds"] = round(time.time() - started, 1)
-    (out / "dsp_dtmf.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "dsp_dtmf.md").write_text(markdown(result))
+    write_results(out, "dsp_dtmf", result, markdown(result))
     print((out / "dsp_dtmf.md").read_text())
 
 

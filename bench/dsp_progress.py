@@ -26,10 +26,11 @@ import click
 import numpy as np
 
 from bench import spandsp
-from bench.speech_corpus import Recording, false_detections, recordings, through_line
+from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
+from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
-from firmware.dsp.tones import cadence, sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import cadence, sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.channel import telephone
 
 RESULTS = Path(__file__).with_name("results")
@@ -155,12 +156,8 @@ def frequency_errors(trials: int = 4) -> dict[str, dict[str, int]]:
 def _summary(values: list[float], wrong: int) -> dict[str, Any]:
     if not values:
         return {"found": 0, "missed_or_wrong": wrong, "median_s": None, "max_s": None}
-    return {
-        "found": len(values),
-        "missed_or_wrong": wrong,
-        "median_s": round(float(np.median(values)), 3),
-        "max_s": round(float(np.max(values)), 3),
-    }
+    figures = percentiles(values, (50,), unit="s")
+    return {"found": figures["n"], "missed_or_wrong": wrong, "median_s": figures["p50_s"], "max_s": figures["max_s"]}
 
 
 def false_tones(recs: list[Recording], line: list[Recording]) -> dict[str, dict[str, Any]]:
@@ -196,16 +193,11 @@ def speed(recs: list[Recording], repeats: int = 3, streamed_s: int = 600) -> dic
 
 
 def plot(lat: dict[str, dict[str, Any]], out: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(lat)
     ours = [lat[t]["ours"]["median_s"] or 0 for t in names]
     peer = [lat[t]["spandsp"]["median_s"] or 0 for t in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = pyplot().subplots(figsize=(8, 4))
     ax.bar(x - 0.2, ours, 0.4, label="ringfence")
     ax.bar(x + 0.2, peer, 0.4, label="SpanDSP super_tone_rx")
     ax.set_xticks(x, names, rotation=20)
@@ -214,10 +206,8 @@ def plot(lat: dict[str, dict[str, Any]], out: Path) -> str:
     ax.set_title("Call-progress tones: time from onset to report")
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
     path = out / "dsp_progress_latency.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path.name
 
 
@@ -253,17 +243,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for key, row in result["frequency_errors"].items():
             lines.append(f"| {key} | {row['trials']} | {row['ours']} | {row['spandsp']} |")
-    lines += [
-        "",
-        "## False tones on speech and music",
-        "",
-        "| corpus | minutes | ours | SpanDSP |",
-        "|---|---|---|---|",
-    ]
-    for group, g in result["false_tones"].items():
-        lines.append(f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |")
-    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in result["speed"].items()]
+    lines += false_detections_table("False tones on speech and music", result["false_tones"], result["speed"])
     lines += ["", f"![time to report]({result['plot']})"]
     return "\n".join(lines) + "\n"
 
@@ -272,7 +252,7 @@ def markdown(result: dict[str, Any]) -> str:
 @click.option("--quick", is_flag=True, help="3 trials per tone, 10 files of each sound group, 60 s streamed: seconds.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 def main(quick: bool, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # the plot is drawn before the results are written
     started = time.time()
     trials = 3 if quick else TRIALS
     result: dict[str, Any] = {
@@ -290,8 +270,7 @@ def main(quick: bool, out: Path) -> None:
     print("speed:", json.dumps(result["speed"]), flush=True)
     result["plot"] = plot(result["latency"], out)
     result["bench_seconds"] = round(time.time() - started, 1)
-    (out / "dsp_progress.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "dsp_progress.md").write_text(markdown(result))
+    write_results(out, "dsp_progress", result, markdown(result))
     print((out / "dsp_progress.md").read_text())
 
 

@@ -29,7 +29,9 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc_by_line
+from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc, plot_roc_by_line
+from bench.dsp_threeway_report import markdown
+from bench.stats import percentiles, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
@@ -112,20 +114,105 @@ class Tally:
             self.alarms += [f"{name} at {t:.2f} s" for t in decisions]
 
     def summary(self, hours: float) -> dict[str, Any]:
-        lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
+        latency = percentiles(self.latencies, (50, 95), unit="s")
         return {
             "attempts": self.attempts,
             "detected": self.detected,
             "detection_rate": self.detected / max(1, self.attempts),
             "false_alarms": self.false_alarms,
             "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
-            "latency_p50_s": float(np.nanpercentile(lat, 50)),
-            "latency_p95_s": float(np.nanpercentile(lat, 95)),
-            "latency_max_s": float(np.nanmax(lat)),
+            "latency_p50_s": latency["p50_s"],
+            "latency_p95_s": latency["p95_s"],
+            "latency_max_s": latency["max_s"],
             "misses": self.misses[:50],
             "alarms": self.alarms[:50],
             "by_variant": {k: {"hits_or_alarms": v[0], "calls": v[1]} for k, v in sorted(self.by_variant.items())},
         }
+
+
+@dataclass
+class CorpusRun:
+    """Every tally of one pass over the corpus: both detectors at every setting, by line type and hold floor."""
+
+    ours: dict[float, Tally] = field(default_factory=lambda: {s: Tally() for s in SENSITIVITIES})
+    base: dict[float, Tally] = field(default_factory=lambda: {r: Tally() for r in BASELINE_RISES_DB})
+    by_line: dict[str, dict[float, Tally]] = field(default_factory=dict)
+    line_alarm_s: dict[str, float] = field(default_factory=dict)
+    floor_hits: list[tuple[str, float | None, bool]] = field(default_factory=list)
+    neg_s: float = 0.0
+    pos_s: float = 0.0
+    pre_flash_s: float = 0.0
+    n_pos: int = 0
+    n_neg: int = 0
+    cpu_sample: list[Call] = field(default_factory=list)
+    batch_cpu: float = 0.0
+
+    @property
+    def alarm_hours(self) -> float:
+        """False alarms are counted over all audio that holds no attempt: the negatives and the calls before the
+        flash."""
+        return (self.neg_s + self.pre_flash_s) / 3600
+
+    def corpus_figures(self, seed: str, pool: str) -> dict[str, Any]:
+        return {
+            "seed": seed,
+            "pool": pool,
+            "negative_hours": self.neg_s / 3600,
+            "negative_calls": self.n_neg,
+            "alarm_hours": self.alarm_hours,
+            "positive_hours": self.pos_s / 3600,
+            "positive_calls": self.n_pos,
+            "positive_variants": list(POSITIVES),
+            "negative_variants": list(NEGATIVES),
+        }
+
+    def add(self, name: str, call: Call) -> None:
+        line_tallies = self.by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
+        self.line_alarm_s[call.line] = self.line_alarm_s.get(call.line, 0.0) + (
+            call.flash_times[0] if call.positive else call.duration_s
+        )
+        for s in SENSITIVITIES:
+            t0 = time.process_time()
+            found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
+            if s == 0.5:
+                self.batch_cpu += time.process_time() - t0
+                if call.positive and call.hold_floor is not None:
+                    hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found)
+                    self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
+            self.ours[s].score(name, call, found)
+            line_tallies[s].score(name, call, found)
+        pulses = EnergyPulseBaseline(call.samples)
+        for r in BASELINE_RISES_DB:
+            self.base[r].score(name, call, pulses.decisions(r))
+        if call.positive:
+            self.n_pos += 1
+            self.pos_s += call.duration_s
+            self.pre_flash_s += call.flash_times[0]
+        else:
+            self.n_neg += 1
+            self.neg_s += call.duration_s
+        if sum(c.duration_s for c in self.cpu_sample) < 600:
+            self.cpu_sample.append(call)
+
+
+def run_corpus(seeds: list[int], pool: str, negative_hours: float, positives: int) -> CorpusRun:
+    """Both detectors over the seeded corpus, spread evenly over the seeds."""
+    run = CorpusRun()
+    corpus = itertools.chain.from_iterable(
+        generate(
+            sd,
+            minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
+            negative_minutes=negative_hours * 60 / len(seeds),
+            pool=pool,
+        )
+        for sd in seeds
+    )
+    total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
+    with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
+        for name, call in corpus:
+            run.add(f"{name} (build seed {call.seed}, pool {pool})", call)
+            bar.update(round(call.duration_s))
+    return run
 
 
 def streaming_cpu(calls: list[Call]) -> float:
@@ -141,179 +228,92 @@ def streaming_cpu(calls: list[Call]) -> float:
     return 100.0 * (time.process_time() - start) / audio_s
 
 
+def _share_decided(variants: tuple[str, ...], seeds: int, seed0: int, levels: Levels, at_flash: bool) -> float:
+    """The share of these calls with a three-way decision (within the attempt's window, when `at_flash`)."""
+    decided = total = 0
+    for variant in variants:
+        for k in range(seeds):
+            call = build(variant, seed0 + k, levels)
+            times = [e.at for e in analyse(call.samples) if e.event == "three_way"]
+            if at_flash:
+                flash = call.flash_times[0]
+                times = [t for t in times if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
+            decided += bool(times)
+            total += 1
+    return decided / total
+
+
 def margin_sweep(seeds: int) -> dict[str, dict[str, float]]:
     """Where the held-line evidence breaks: hold-only attempts as the switch's idle noise rises, and mutes as the
     far end's access noise falls, outside the corpus' ranges (access >= -62, idle <= -72 dBm0)."""
-    detected: dict[str, float] = {}
-    for idle in IDLE_SWEEP_DBM0:
-        hits = total = 0
-        for variant in ("mobile_no_click", "voip_no_click"):
-            for k in range(seeds):
-                call = build(variant, 7000 + k, Levels(idle_dbm0=idle))
-                flash = call.flash_times[0]
-                hits += any(
-                    flash - EARLY_S <= e.at <= flash + MAX_LATENCY_S
-                    for e in analyse(call.samples)
-                    if e.event == "three_way"
-                )
-                total += 1
-        detected[f"{idle:g}"] = hits / total
-    alarmed: dict[str, float] = {}
-    for access in ACCESS_SWEEP_DBM0:
-        alarms = total = 0
-        for variant in ("mute", "hold_button"):
-            for k in range(seeds):
-                call = build(variant, 8000 + k, Levels(access_dbm0=access))
-                alarms += any(e.event == "three_way" for e in analyse(call.samples))
-                total += 1
-        alarmed[f"{access:g}"] = alarms / total
+    hold_only = ("mobile_no_click", "voip_no_click")
+    detected = {
+        f"{idle:g}": _share_decided(hold_only, seeds, 7000, Levels(idle_dbm0=idle), True) for idle in IDLE_SWEEP_DBM0
+    }
+    mutes = ("mute", "hold_button")
+    alarmed = {
+        f"{access:g}": _share_decided(mutes, seeds, 8000, Levels(access_dbm0=access), False)
+        for access in ACCESS_SWEEP_DBM0
+    }
     return {"hold_only_detected_by_idle_dbm0": detected, "mute_calls_alarmed_by_access_dbm0": alarmed}
 
 
+#: The figures of one point of a ROC curve, and of one point of a by-line curve.
+ROC_KEYS = ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
+LINE_ROC_KEYS = ("detection_rate", "attempts", "false_alarms", "false_alarms_per_hour")
+
+
+def _roc_point(tally: Tally, hours: float, keys: tuple[str, ...] = ROC_KEYS) -> dict[str, Any]:
+    return {k: v for k, v in tally.summary(hours).items() if k in keys}
+
+
 def _plot(ours: list[dict[str, Any]], base: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for points, label, key, marker in (
-        (ours, "ringfence (sensitivity)", "sensitivity", "o"),
-        (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
-    ):
-        xs = [p["false_alarms_per_hour"] for p in points]
-        ys = [100 * p["detection_rate"] for p in points]
-        ax.plot(xs, ys, marker=marker, label=label)
-        for p, x, y in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{p[key]:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("false alarms per hour of negative audio (symlog)")
-    ax.set_ylabel("three-way attempts detected within 3 s (%)")
-    ax.set_title("Three-way detection ROC on the seeded corpus")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_roc(
+        [
+            (ours, "ringfence (sensitivity)", "sensitivity", "o"),
+            (base, "energy-pulse baseline (rise dB)", "rise_db", "s"),
+        ],
+        path,
+        "false alarms per hour of negative audio (symlog)",
+        "three-way attempts detected within 3 s (%)",
+        "Three-way detection ROC on the seeded corpus",
+    )
 
 
-def _markdown(result: dict[str, Any], stem: str) -> str:
-    ours = result["ours"]
-    base = result["baseline_default"]
-    base_z = result["baseline_zero_alarm"]
-    corpus = result["corpus"]
-    assert isinstance(ours, dict) and isinstance(base, dict) and isinstance(base_z, dict)
-    assert isinstance(corpus, dict)
+def _comparison(ours: dict[float, Tally], base: dict[float, Tally], alarm_hours: float) -> dict[str, Any]:
+    """Our detector at 0.5 against the baseline at its default and at its most sensitive 0-alarm setting; ROCs."""
+    roc_ours = [{"sensitivity": s, **_roc_point(t, alarm_hours)} for s, t in ours.items()]
+    roc_base = [{"rise_db": r, **_roc_point(t, alarm_hours)} for r, t in base.items()]
+    zero = [p for p in roc_base if p["false_alarms"] == 0]
+    base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
+    ours_default = ours[0.5].summary(alarm_hours)
+    base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
+    base_zero = {
+        "rise_db": base_zero_rise,
+        **base[base_zero_rise].summary(alarm_hours),
+        "label": "its most sensitive setting with 0 alarms"
+        if zero
+        else "its most cautious setting; none reached 0 alarms",
+    }
 
-    def row(name: str, r: dict[str, Any]) -> str:
-        return (
-            f"| {name} | {r['detected']}/{r['attempts']} ({100 * float(r['detection_rate']):.1f}%) | "
-            f"{r['false_alarms']} ({float(r['false_alarms_per_hour']):.2f}/h) | "
-            f"{float(r['latency_p50_s']):.2f} s | {float(r['latency_p95_s']):.2f} s |"
-        )
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
 
-    lines = [
-        "# Three-way detection benchmark",
-        "",
-        f"Command: `{result['command']}`  ",
-        (
-            f"Corpus: seed {corpus['seed']}, {corpus['negative_hours']:.2f} h of "
-            f"negatives ({corpus['negative_calls']} calls), {corpus['positive_calls']} attempts "
-            f"({corpus['positive_hours']:.2f} h).  "
+    ratios = {
+        "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
+        "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
+        "detection_rate_vs_zero_alarm_baseline": ratio(
+            float(ours_default["detection_rate"]), float(base_zero["detection_rate"])
         ),
-        (
-            f"Streaming CPU: {result['streaming_cpu_percent_of_core']:.2f}% of one core per channel (20 ms frames); "
-            f"batch {result['batch_x_real_time']:.0f}x real time."
-        ),
-        "",
-        "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |",
-        "|---|---|---|---|---|",
-        row("ringfence (sensitivity 0.5)", ours),
-        row(f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", base),
-        row(f"energy pulse, {base_z.get('rise_db')} dB ({base_z.get('label')})", base_z),
-        "",
-        "Ratios (ringfence / baseline at 20 dB): " + ", ".join(f"{k} {v}" for k, v in dict(result["ratios"]).items()),
-        "",
-        "## Per variant (ringfence, sensitivity 0.5)",
-        "",
-        "| variant | positive | detected / alarms | calls |",
-        "|---|---|---|---|",
-    ]
-    for k, v in dict(ours["by_variant"]).items():
-        lines.append(f"| {k} | {k in POSITIVES} | {v['hits_or_alarms']} | {v['calls']} |")
-    lines += [
-        "",
-        "## ROC",
-        "",
-        f"![ROC]({stem}_roc.png)",
-        f"![ROC by line type]({stem}_roc_by_line.png)",
-        f"![Detection by hold floor]({stem}_by_hold_floor.png)",
-        "",
-        "| detector | setting | detected | FA/h |",
-        "|---|---|---|---|",
-    ]
-    for p in result["roc_ours"]:
-        lines.append(
-            f"| ringfence | sensitivity {p['sensitivity']} | {100 * p['detection_rate']:.1f}% | "
-            f"{p['false_alarms_per_hour']:.2f} |"
-        )
-    for p in result["roc_baseline"]:
-        lines.append(
-            f"| energy pulse | {p['rise_db']} dB | {100 * p['detection_rate']:.1f}% | "
-            f"{p['false_alarms_per_hour']:.2f} |"
-        )
-    lines += [
-        "",
-        "## By line type (ringfence)",
-        "",
-        "| line | sensitivity | attempts | detected | FA/h |",
-        "|---|---|---|---|---|",
-    ]
-    for line, points in dict(result["roc_by_line"]).items():
-        for p in points:
-            if p["sensitivity"] == 0.5:
-                lines.append(
-                    f"| {line} | 0.5 | {p['attempts']} | {100 * p['detection_rate']:.1f}% | "
-                    f"{p['false_alarms_per_hour']:.2f} |"
-                )
-    lines += [
-        "",
-        "## Detection by hold floor (ringfence, sensitivity 0.5)",
-        "",
-        "| hold floor | attempts | detected |",
-        "|---|---|---|",
-    ]
-    for b in result["detection_by_hold_floor"]:
-        lines.append(f"| {b['bin']} | {b['attempts']} | {100 * b['detection_rate']:.1f}% |")
-    margins = result["margins"]
-    assert isinstance(margins, dict)
-    lines += [
-        "",
-        "## Margins: where the held-line evidence breaks (outside the corpus' ranges)",
-        "",
-        (
-            "Hold-only attempts (mobile, VoIP) detected within 3 s, by the switch's idle noise "
-            "(corpus: -84..-72 dBm0 or digital silence):"
-        ),
-        "",
-        "| idle dBm0 | " + " | ".join(margins["hold_only_detected_by_idle_dbm0"]) + " |",
-        "|---" * (1 + len(margins["hold_only_detected_by_idle_dbm0"])) + "|",
-        "| detected | "
-        + " | ".join(f"{100 * v:.0f}%" for v in margins["hold_only_detected_by_idle_dbm0"].values())
-        + " |",
-        "",
-        "Mute and hold-button calls with a false alarm, by the far end's access noise (corpus: -62..-54 dBm0):",
-        "",
-        "| access dBm0 | " + " | ".join(margins["mute_calls_alarmed_by_access_dbm0"]) + " |",
-        "|---" * (1 + len(margins["mute_calls_alarmed_by_access_dbm0"])) + "|",
-        "| calls alarmed | "
-        + " | ".join(f"{100 * v:.0f}%" for v in margins["mute_calls_alarmed_by_access_dbm0"].values())
-        + " |",
-    ]
-    if ours["misses"] or ours["alarms"]:
-        lines += ["", "## Misses and false alarms (ringfence, sensitivity 0.5)", ""]
-        lines += [f"- miss: {m}" for m in ours["misses"]] + [f"- false alarm: {a}" for a in ours["alarms"]]
-    return "\n".join(lines) + "\n"
+    }
+    return {
+        "ours": ours_default,
+        "baseline_default": base_default,
+        "baseline_zero_alarm": base_zero,
+        "ratios": ratios,
+        "roc_ours": roc_ours,
+        "roc_baseline": roc_base,
+    }
 
 
 @click.command()
@@ -344,145 +344,33 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
         else f" --negative-hours {negative_hours:g} --positives {positives}"
     )
     seed = ",".join(map(str, seeds))
-    ours = {s: Tally() for s in SENSITIVITIES}
-    by_line: dict[str, dict[float, Tally]] = {}
-    line_alarm_s: dict[str, float] = {}
-    floor_hits: list[tuple[str, float | None, bool]] = []
-    base = {r: Tally() for r in BASELINE_RISES_DB}
-    neg_s = pos_s = pre_flash_s = 0.0
-    n_pos = n_neg = 0
-    cpu_sample: list[Call] = []
-    batch_cpu = 0.0
-    corpus = itertools.chain.from_iterable(
-        generate(
-            sd,
-            minutes=positives * MEAN_POSITIVE_S / 60 / len(seeds),
-            negative_minutes=negative_hours * 60 / len(seeds),
-            pool=pool,
-        )
-        for sd in seeds
-    )
-    total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
-    with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
-        for name, call in corpus:
-            name = f"{name} (build seed {call.seed}, pool {pool})"
-            line_tallies = by_line.setdefault(call.line, {s: Tally() for s in SENSITIVITIES})
-            line_alarm_s[call.line] = line_alarm_s.get(call.line, 0.0) + (
-                call.flash_times[0] if call.positive else call.duration_s
-            )
-            for s in SENSITIVITIES:
-                t0 = time.process_time()
-                found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
-                if s == 0.5:
-                    batch_cpu += time.process_time() - t0
-                    if call.positive and call.hold_floor is not None:
-                        hit = any(
-                            call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found
-                        )
-                        floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
-                ours[s].score(name, call, found)
-                line_tallies[s].score(name, call, found)
-            pulses = EnergyPulseBaseline(call.samples)
-            for r in BASELINE_RISES_DB:
-                base[r].score(name, call, pulses.decisions(r))
-            if call.positive:
-                n_pos += 1
-                pos_s += call.duration_s
-                pre_flash_s += call.flash_times[0]
-            else:
-                n_neg += 1
-                neg_s += call.duration_s
-            if sum(c.duration_s for c in cpu_sample) < 600:
-                cpu_sample.append(call)
-            bar.update(round(call.duration_s))
-    # False alarms are counted over all audio that holds no attempt: the negatives plus the calls before the flash.
-    alarm_hours = (neg_s + pre_flash_s) / 3600
-    cpu = streaming_cpu(cpu_sample)
+    run = run_corpus(seeds, pool, negative_hours, positives)
+    cpu = streaming_cpu(run.cpu_sample)
     margins = margin_sweep(1 if quick else 3)
     roc_by_line = {
         line: [
-            {
-                "sensitivity": s,
-                **{
-                    k: v
-                    for k, v in t.summary(line_alarm_s[line] / 3600).items()
-                    if k in ("detection_rate", "attempts", "false_alarms", "false_alarms_per_hour")
-                },
-            }
+            {"sensitivity": s, **_roc_point(t, run.line_alarm_s[line] / 3600, LINE_ROC_KEYS)}
             for s, t in tallies.items()
         ]
-        for line, tallies in sorted(by_line.items())
+        for line, tallies in sorted(run.by_line.items())
     }
-    by_floor = floor_bins(floor_hits)
-    roc_ours = [
-        {
-            "sensitivity": s,
-            **{
-                k: v
-                for k, v in t.summary(alarm_hours).items()
-                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
-            },
-        }
-        for s, t in ours.items()
-    ]
-    roc_base = [
-        {
-            "rise_db": r,
-            **{
-                k: v
-                for k, v in t.summary(alarm_hours).items()
-                if k in ("detection_rate", "false_alarms", "false_alarms_per_hour", "latency_p95_s")
-            },
-        }
-        for r, t in base.items()
-    ]
-    zero = [p for p in roc_base if p["false_alarms"] == 0]
-    base_zero_rise = min((p["rise_db"] for p in zero), default=max(BASELINE_RISES_DB))
-    ours_default = ours[0.5].summary(alarm_hours)
-    base_default = base[BASELINE_DEFAULT_DB].summary(alarm_hours)
-    base_zero = {
-        "rise_db": base_zero_rise,
-        **base[base_zero_rise].summary(alarm_hours),
-        "label": "its most sensitive setting with 0 alarms"
-        if zero
-        else "its most cautious setting; none reached 0 alarms",
-    }
-
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}x" if b else ("equal" if a == b else "inf")
-
-    ratios = {
-        "detection_rate": ratio(float(ours_default["detection_rate"]), float(base_default["detection_rate"])),
-        "false_alarms": ratio(float(ours_default["false_alarms"]), float(base_default["false_alarms"])),
-        "detection_rate_vs_zero_alarm_baseline": ratio(
-            float(ours_default["detection_rate"]), float(base_zero["detection_rate"])
-        ),
-    }
+    by_floor = floor_bins(run.floor_hits)
+    cmp = _comparison(run.ours, run.base, run.alarm_hours)
     result = {
         "command": command,
         "machine": platform.platform(),
         "split": split,
         "pool": pool,
-        "corpus": {
-            "seed": seed,
-            "pool": pool,
-            "negative_hours": neg_s / 3600,
-            "negative_calls": n_neg,
-            "alarm_hours": alarm_hours,
-            "positive_hours": pos_s / 3600,
-            "positive_calls": n_pos,
-            "positive_variants": list(POSITIVES),
-            "negative_variants": list(NEGATIVES),
-        },
-        "ours": ours_default,
-        "baseline_default": base_default,
-        "baseline_zero_alarm": base_zero,
-        "ratios": ratios,
+        "corpus": run.corpus_figures(seed, pool),
+        "ours": cmp["ours"],
+        "baseline_default": cmp["baseline_default"],
+        "baseline_zero_alarm": cmp["baseline_zero_alarm"],
+        "ratios": cmp["ratios"],
         "streaming_cpu_percent_of_core": cpu,
-        "streaming_cpu_sample_s": sum(c.duration_s for c in cpu_sample),
-        "batch_x_real_time": (neg_s + pos_s) / max(batch_cpu, 1e-9),
-        "roc_ours": roc_ours,
-        "roc_baseline": roc_base,
+        "streaming_cpu_sample_s": sum(c.duration_s for c in run.cpu_sample),
+        "batch_x_real_time": (run.neg_s + run.pos_s) / max(run.batch_cpu, 1e-9),
+        "roc_ours": cmp["roc_ours"],
+        "roc_baseline": cmp["roc_baseline"],
         "margins": margins,
         "roc_by_line": roc_by_line,
         "detection_by_hold_floor": by_floor,
@@ -493,14 +381,12 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
             "streaming_cpu_percent": 2.0,
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{stem}.md").write_text(_markdown(result, stem))
-    _plot(roc_ours, roc_base, out / f"{stem}_roc.png")
+    write_results(out, stem, result, markdown(result, stem, BASELINE_DEFAULT_DB))
+    _plot(cmp["roc_ours"], cmp["roc_baseline"], out / f"{stem}_roc.png")
     plot_roc_by_line(roc_by_line, out / f"{stem}_roc_by_line.png")
     plot_floor(by_floor, out / f"{stem}_by_hold_floor.png")
-    click.echo(_markdown(result, stem))
+    click.echo(markdown(result, stem, BASELINE_DEFAULT_DB))
 
 
 if __name__ == "__main__":

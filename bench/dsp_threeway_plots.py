@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.stats import pyplot, save_figure
+
 FLOOR_EDGES_DBM0 = (-90.0, -70.0, -60.0, -50.0, -40.0, -30.0, -10.0)
 
 
@@ -29,37 +31,40 @@ def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any
     return out
 
 
-def _pyplot() -> Any:
-    import matplotlib
+#: One ROC curve: its points, its legend label, the setting each point is labelled with, and its marker.
+Curve = tuple[list[dict[str, Any]], str, str, str]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+def plot_roc(curves: list[Curve], path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Detection rate against false alarms per hour (symlog), each point labelled with its setting."""
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
+    for points, label, key, marker in curves:
+        xs = [p["false_alarms_per_hour"] for p in points]
+        ys = [100 * p["detection_rate"] for p in points]
+        ax.plot(xs, ys, marker=marker, label=label)
+        for p, x, y in zip(points, xs, ys, strict=True):
+            ax.annotate(f"{p[key]:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    save_figure(fig, path, dpi=120)
 
 
 def plot_roc_by_line(roc: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for line, points in roc.items():
-        xs = [p["false_alarms_per_hour"] for p in points]
-        ys = [100 * p["detection_rate"] for p in points]
-        ax.plot(xs, ys, marker="o", label=line)
-        for p, x, y in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{p['sensitivity']:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("false alarms per hour of conversation (symlog)")
-    ax.set_ylabel("attempts detected within 3 s (%)")
-    ax.set_title("Three-way ROC by line type (labels: sensitivity)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_roc(
+        [(points, line, "sensitivity", "o") for line, points in roc.items()],
+        path,
+        "false alarms per hour of conversation (symlog)",
+        "attempts detected within 3 s (%)",
+        "Three-way ROC by line type (labels: sensitivity)",
+    )
 
 
 def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [str(b["bin"]) for b in bins]
     ax.bar(names, [100 * float(b["detection_rate"]) for b in bins])
@@ -69,6 +74,4 @@ def plot_floor(bins: list[dict[str, Any]], path: Path) -> None:
     ax.set_title("Detection by what fills the held line (sensitivity 0.5)")
     ax.set_ylim(0, 105)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,3 +109,11 @@ def false_detections(
         g["ours_hits"] = g["ours_hits"][:20]  # type: ignore[index]
         g["spandsp_hits"] = g["spandsp_hits"][:20]  # type: ignore[index]
     return groups
+
+
+def false_detections_table(heading: str, groups: dict[str, dict[str, Any]], speed: dict[str, Any]) -> list[str]:
+    """Markdown of `false_detections` per group, then the speed figures: the closing tables of both DSP benches."""
+    lines = ["", f"## {heading}", "", "| corpus | minutes | ours | SpanDSP |", "|---|---|---|---|"]
+    lines += [f"| {group} | {g['minutes']} | {g['ours']} | {g['spandsp']} |" for group, g in groups.items()]
+    lines += ["", "## Speed (one core)", "", "| measure | value |", "|---|---|"]
+    return lines + [f"| {k} | {v} |" for k, v in speed.items()]

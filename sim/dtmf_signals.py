@@ -13,8 +13,8 @@ import numpy as np
 
 from firmware.dsp.dtmf import DIGITS, KEY_FREQS
 from firmware.dsp.levels import rms_for_dbm0
-from firmware.dsp.tones import sines, to_int16
-from hal.audio import SAMPLE_RATE
+from firmware.dsp.tones import sines
+from hal.audio import SAMPLE_RATE, to_int16
 from sim.channel import mulaw_roundtrip, voiceband
 
 

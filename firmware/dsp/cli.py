@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from firmware.console import UserError
-from firmware.dsp.wavio import AudioFileError, read_wav
+from hal.audio_file import AudioFileError, read_wav
 
 
 def load(path: Path) -> np.ndarray:

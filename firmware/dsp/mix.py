@@ -10,8 +10,8 @@ import numpy as np
 
 from firmware.dsp.dtmf import KEY_FREQS
 from firmware.dsp.levels import DBM0_RMS, rms_for_dbm0
-from firmware.dsp.tones import sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 
 #: Frames quieter than this are pauses, not part of a prompt's active level.
 SILENCE_DBM0 = -55.0

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from firmware.console import UserError
+from firmware.dsp.cli import load
 from firmware.dsp.threeway import LANGUAGES, ThreeWayConfig, analyse
-from firmware.dsp.wavio import AudioFileError, read_wav
 
 
 @click.command("threeway")
@@ -27,11 +26,7 @@ from firmware.dsp.wavio import AudioFileError, read_wav
 )
 def threeway(path: Path, sensitivity: float, decisions_only: bool, lang: str) -> None:
     """Find three-way call attempts in a recording of the far end."""
-    try:
-        samples = read_wav(path)
-    except AudioFileError as exc:
-        raise UserError(str(exc)) from None
-    for event in analyse(samples, ThreeWayConfig(sensitivity=sensitivity)):
+    for event in analyse(load(path), ThreeWayConfig(sensitivity=sensitivity)):
         if decisions_only and event.event != "three_way":
             continue
         click.echo(json.dumps(event.to_json(lang), ensure_ascii=False))

@@ -38,7 +38,3 @@ def cadence(
         gate[i : i + n] = on
         i, on, k = i + n, not on, k + 1
     return np.where(gate, tone, 0.0)
-
-
-def to_int16(samples: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(samples), -32768, 32767).astype(np.int16)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware.dsp.mix import at_level
-from firmware.dsp.tones import to_int16
 from firmware.prompts.catalog import Catalog
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 
 TARGETS = ("ear", "line")
 

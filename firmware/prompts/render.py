@@ -18,9 +18,9 @@ import numpy as np
 import soundfile
 
 from firmware.console import UserError
-from firmware.dsp.tones import sines, to_int16
+from firmware.dsp.tones import sines
 from firmware.prompts.catalog import AUDIO_DIR, LANGUAGES, Catalog, load
-from hal.audio import SAMPLE_RATE
+from hal.audio import SAMPLE_RATE, to_int16
 from hal.audio_file import read_wav
 
 VOICES = {"en": "en-us", "es": "es-419"}

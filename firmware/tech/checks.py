@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firmware import __version__
 from firmware.dsp.levels import dbm0
-from firmware.dsp.tones import sines, to_int16
+from firmware.dsp.tones import sines
 from firmware.store import Store
 from firmware.tech.audit import AuditLog
 from firmware.tech.home import DeviceHome, HomeError
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 
 Result = tuple[bool, dict[str, Any]]
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from firmware.cli import main
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.mix import dtmf_string
-from firmware.dsp.tones import cadence, to_int16
+from firmware.dsp.tones import cadence
+from hal.audio import to_int16
 from hal.audio_file import write_wav
 from tests.dsp.conftest import sound_file
 

@@ -7,8 +7,8 @@ import pytest
 
 from firmware.dsp.dtmf import DIGITS, KEY_FREQS, DtmfConfig, DtmfReceiver, detect
 from firmware.dsp.mix import dtmf_key, dtmf_string, mix_into
-from firmware.dsp.tones import sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.channel import add_echo, add_noise, telephone
 
 

@@ -8,8 +8,8 @@ import pytest
 from firmware.dsp.dtmf import detect
 from firmware.dsp.levels import dbm0
 from firmware.dsp.mix import active_level, at_level, dtmf_key, dtmf_string, frame_levels, mix_into
-from firmware.dsp.tones import sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 
 
 def test_dtmf_key_levels_and_twist() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from firmware.dsp.progress import ProgressConfig, ProgressDetector, detect_progress
-from firmware.dsp.tones import cadence, sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
+from firmware.dsp.tones import cadence, sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from hal.audio_file import read_wav
 from sim.channel import telephone
 from sim.sounds import MOH

@@ -390,7 +390,8 @@ def test_early_media_tones_are_recognised_by_the_progress_detector(line, tone_na
     """A network that only plays its busy or SIT tone in early media (no final response): the frames the line
     hands over are what the call-progress detector needs to recognise it."""
     from firmware.dsp.progress import ProgressDetector
-    from firmware.dsp.tones import cadence, to_int16
+    from firmware.dsp.tones import cadence
+    from hal.audio import to_int16
     from sim.network import _sit_tone
 
     sound = to_int16(cadence([480, 620], -20, [0.5, 0.5], 4.0)) if tone_name == "busy" else _sit_tone()

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from firmware.dsp.levels import dbm0
-from firmware.dsp.tones import sines, to_int16
-from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from firmware.dsp.tones import sines
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, to_int16
 from hal.clock import MonotonicClock
 from hal.events import AudioXrun, Event
 from tests.waiting import wait_for

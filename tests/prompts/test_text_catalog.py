@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.dsp.threeway import Fact
+from firmware.dsp.threeway_evidence import Fact
 from firmware.kiosk.machine import HINTS
 from firmware.prompts.texts import LANGUAGES, SURFACES, TextError, read, shipped
 
@@ -54,7 +54,7 @@ def test_every_technician_message_the_machine_shows_exists() -> None:
 
 
 def test_every_evidence_fact_the_detector_states_exists_and_reads_in_both_languages() -> None:
-    keys = named("dsp", r'\b_fact\(\s*"([^"]+)"', r'\b_fact\(\s*\n\s*"([^"]+)"')
+    keys = named("dsp", r'\bfact\(\s*"([^"]+)"', r'\bfact\(\s*\n\s*"([^"]+)"')
     assert {"click", "hold_ended", "quieter"} <= keys, "the pattern no longer finds the detector's fact keys"
     evidence = shipped("threeway")
     assert keys <= set(evidence.entries), sorted(keys - set(evidence.entries))

@@ -1,0 +1,99 @@
+"""The three-way detector's frame geometry and its thresholds, validated; times scale with `sensitivity`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hal.audio import SAMPLE_RATE
+
+FRAME = 160  # 20 ms analysis frame
+SUB = 20  # 2.5 ms sub-block for click timing
+SUBS_PER_FRAME = FRAME // SUB
+TONE_WINDOW = 512  # 64 ms: resolves 440 from 480 Hz
+FRAME_S = FRAME / SAMPLE_RATE
+SUB_S = SUB / SAMPLE_RATE
+
+
+class ThreeWayConfig(BaseModel):
+    """Thresholds of the detector; times are for sensitivity 0.5 and scale with it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensitivity: float = Field(default=0.5, ge=0.0, le=1.0, description="0 = most cautious, 1 = most eager")
+    idle_ceiling_dbm0: float = Field(
+        default=-66.0, ge=-90.0, le=-40.0, description="a hold with no click or tone must reach a floor below this"
+    )
+    floor_drop_db: float = Field(default=8.0, ge=3.0, le=40.0, description="drop below the learned far-end floor")
+    floor_window_s: float = Field(default=5.0, ge=1.0, le=30.0, description="history used to learn the far-end floor")
+    floor_percentile: float = Field(default=20.0, ge=1.0, le=50.0)
+    learn_min_s: float = Field(default=2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
+    hold_confirm_s: float = Field(default=2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
+    hold_confirm_click_s: float = Field(
+        default=1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone"
+    )
+    flash_confirm_s: float = Field(default=0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
+    flash_gap_s: tuple[float, float] = (0.15, 1.3)
+    click_window_s: float = Field(default=0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
+    hold_gap_s: float = Field(default=0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
+    click_rise_db: float = Field(default=15.0, ge=6.0, le=40.0)
+    click_max_ms: float = Field(default=40.0, ge=5.0, le=100.0)
+    click_min_dbm0: float = Field(default=-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
+    click_quiet_ceiling_dbm0: float = Field(default=-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
+    tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
+    tone_snr_db: float = Field(default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
+    tone_dominance_db: float = Field(default=8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
+    tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
+    dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)
+    dtmf_min_s: float = Field(default=0.04, ge=0.02, le=0.5)
+    masking_floor_dbm0: float = Field(default=-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
+    conference_drop_db: tuple[float, float] = (2.0, 9.0)
+    conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
+    talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")
+    active_above_floor_db: float = Field(default=15.0, ge=3.0, le=40.0, description="a frame this loud is talk")
+    rearm_s: float = Field(default=8.0, ge=0.0, le=120.0, description="normal audio needed before a new decision")
+    held_max_level_dbm0: float = Field(
+        default=-30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
+    )
+    new_floor_margin_db: float = Field(
+        default=3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
+    )
+    floor_rise_db: float = Field(
+        default=6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
+    )
+    noise_like_db: float = Field(
+        default=6.0,
+        ge=1.0,
+        le=30.0,
+        description="a frame whose level is within this of its floor is steady noise, not talk",
+    )
+    flash_change_db: float = Field(
+        default=2.5,
+        ge=0.5,
+        le=20.0,
+        description="with a hookflash or bridged tones, a steady floor this far from the call's",
+    )
+    raised_max_dbm0: float = Field(
+        default=-36.0,
+        ge=-70.0,
+        le=0.0,
+        description="a raised held line is at most this loud (louder is noise played in a room)",
+    )
+    block_frames: int = Field(default=10, ge=1, le=500, description="frames buffered per analysis block when streaming")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThreeWayConfig:
+        if not 0 < self.flash_gap_s[0] < self.flash_gap_s[1]:
+            raise ValueError(f"flash_gap_s must be (min, max) with 0 < min < max, got {self.flash_gap_s}")
+        if not 0 <= self.conference_drop_db[0] < self.conference_drop_db[1]:
+            raise ValueError(f"conference_drop_db must be (min, max), got {self.conference_drop_db}")
+        return self
+
+    @property
+    def time_scale(self) -> float:
+        """Confirmation times x this: 2.0 at sensitivity 0, 1.0 at 0.5, 0.5 at 1."""
+        return float(2.0 ** ((0.5 - self.sensitivity) * 2.0))
+
+    @property
+    def ceiling_dbm0(self) -> float:
+        """The idle ceiling moves +-4 dB with the sensitivity."""
+        return self.idle_ceiling_dbm0 + (self.sensitivity - 0.5) * 8.0

@@ -1,0 +1,104 @@
+"""What the three-way detector measures in each 20 ms frame, vectorised over a block of frames: level, spectral
+noise floor, the 2.5 ms sub-block powers that time a click, and the levels of the tones a bridged line carries."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware.dsp.dtmf import COL_HZ, ROW_HZ
+from firmware.dsp.levels import DBM0_RMS
+from firmware.dsp.threeway_config import FRAME, SUB, SUB_S, SUBS_PER_FRAME, TONE_WINDOW, ThreeWayConfig
+from hal.audio import SAMPLE_RATE
+
+_FLOOR_MIN_DB = -100.0
+_HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
+#: Dial tone (350+440), ringback (440+480), then the DTMF rows and columns: the order of a frame's `tone` levels.
+TONE_FREQS = (350.0, 440.0, 480.0, *ROW_HZ, *COL_HZ)
+
+
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n + 2)[1:-1]
+
+
+class Spectra:
+    """Per-frame features, vectorised over a block: level, noise floor, sub-block powers, tone levels."""
+
+    def __init__(self) -> None:
+        self.win = _hann(FRAME)
+        freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
+        self.band = (freqs >= 400) & (freqs <= 3400)
+        # Median of exponential bin powers is ln2 x mean: report the floor as the white-noise level in dBm0.
+        self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
+        tone_win = _hann(TONE_WINDOW)
+        t = np.arange(TONE_WINDOW) / SAMPLE_RATE
+        self.tone_basis = tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, TONE_FREQS))
+        # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.
+        self.tone_scale = 1.0 / ((np.sqrt(2.0) * float(np.sum(tone_win)) / 2.0) * DBM0_RMS) ** 2
+
+    def frames(self, x: np.ndarray, history: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(x) // FRAME
+        frames = x[: n * FRAME].reshape(n, FRAME)
+        power = np.mean(frames * frames, axis=1)
+        level = 10 * np.log10(np.maximum(power / DBM0_RMS**2, 1e-10))
+        spec = np.abs(np.fft.rfft(frames * self.win, axis=1)) ** 2
+        floor_lin = np.median(spec[:, self.band], axis=1) * self.floor_scale
+        floor = np.maximum(10 * np.log10(np.maximum(floor_lin, 1e-12)), _FLOOR_MIN_DB)
+        sub = np.mean(frames.reshape(n * SUBS_PER_FRAME, SUB) ** 2, axis=1)
+        joined = np.concatenate([history, x[: n * FRAME]])
+        ends = len(history) + FRAME * (np.arange(n) + 1)
+        idx = ends[:, None] - TONE_WINDOW + np.arange(TONE_WINDOW)[None, :]
+        tone = np.abs(joined[idx] @ self.tone_basis) ** 2 * self.tone_scale
+        tone_db = 10 * np.log10(np.maximum(tone, 1e-12))
+        sq = np.concatenate([[0.0], np.cumsum(joined * joined)])
+        window_power = (sq[ends] - sq[ends - TONE_WINDOW]) / TONE_WINDOW
+        window_db = 10 * np.log10(np.maximum(window_power / DBM0_RMS**2, 1e-12))
+        return {"level": level, "floor": floor, "sub": sub, "tone": tone_db, "window": window_db}
+
+
+class ClickFinder:
+    """Silence-pulse-silence on 2.5 ms sub-blocks: a pulse well above quiet surroundings, shorter than 40 ms."""
+
+    GUARD = 4  # sub-blocks (10 ms) between the pulse and its surroundings
+    CONTEXT = 40  # sub-blocks (100 ms) of surroundings on each side
+
+    def __init__(self, cfg: ThreeWayConfig) -> None:
+        self.cfg = cfg
+        self.max_len = max(1, round(cfg.click_max_ms / 1000 / SUB_S))
+        self.rise = 10 ** (cfg.click_rise_db / 10)
+        self.quiet = (10 ** (cfg.click_quiet_ceiling_dbm0 / 10)) * DBM0_RMS**2
+        self.loud = (10 ** (cfg.click_min_dbm0 / 10)) * DBM0_RMS**2
+        self.hush = (10 ** (_HUSH_DBM0 / 10)) * DBM0_RMS**2
+        self.powers = np.zeros(0)
+        self.first = 0  # global index of powers[0]
+        self.next_eval = self.CONTEXT + self.GUARD
+        self.last_click = -(10**9)
+
+    def push(self, sub: np.ndarray) -> list[tuple[int, float]]:
+        """Add sub-block powers; return (global sub-block index, rise in dB) of clicks now fully seen."""
+        self.powers = np.concatenate([self.powers, sub])
+        p = self.powers
+        after_len = self.max_len + self.CONTEXT
+        lo = self.next_eval - self.first
+        hi = len(p) - after_len
+        found: list[tuple[int, float]] = []
+        if hi > lo:
+            c = np.concatenate([[0.0], np.cumsum(p)])
+            i = np.arange(lo, hi)
+            before = (c[i - self.GUARD] - c[i - self.GUARD - self.CONTEXT]) / self.CONTEXT
+            after = (c[i + after_len] - c[i + self.max_len]) / self.CONTEXT
+            around = np.maximum(np.maximum(before, after), self.hush)
+            # The pulse is a local maximum that dominates its own 40 ms and the quiet on both sides.
+            wmax = np.lib.stride_tricks.sliding_window_view(p, 2 * self.GUARD + 1)
+            local_max = wmax[i - self.GUARD].max(axis=1)
+            cand = (p[i] >= self.rise * around) & (p[i] >= local_max) & (around <= self.quiet) & (p[i] >= self.loud)
+            for k in np.flatnonzero(cand):
+                g = self.first + int(i[k])
+                if g - self.last_click > self.max_len:
+                    self.last_click = g
+                    found.append((g, float(10 * np.log10(p[i[k]] / around[k]))))
+            self.next_eval = self.first + hi
+        keep = self.CONTEXT + self.GUARD + after_len + 2 * self.GUARD
+        if len(p) > keep:
+            self.first += len(p) - keep
+            self.powers = p[-keep:]
+        return found

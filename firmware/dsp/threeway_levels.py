@@ -1,0 +1,110 @@
+"""The far end's levels as this call has shown them outside holds, and the tests of a held line against them.
+
+A hold is a change relative to the call's own levels, whatever the line's hiss: this model learns the far end's
+floor (a low percentile) and talk level (a high one), the lowest floor it has sustained and the loudest of its
+pauses, and answers whether a frame's floor has dropped below them or risen above them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
+
+_TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
+_SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
+_SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
+_SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
+_REFERENCE_EVERY = 10  # frames between updates of the learned floor
+
+
+class CallLevels:
+    """Learned from the frames outside holds only; `forget` starts again after a decided hold (a new line)."""
+
+    def __init__(self, cfg: ThreeWayConfig) -> None:
+        self.cfg = cfg
+        n_hist = max(1, round(cfg.floor_window_s / FRAME_S))
+        self._floor_hist: deque[float] = deque(maxlen=n_hist)
+        self._level_hist: deque[float] = deque(maxlen=n_hist)
+        self._talk_hist: deque[float] = deque(maxlen=max(1, round(cfg.talk_window_s / FRAME_S)))
+        self._since_update = 0
+        self.ref_floor = 0.0
+        self.ref_level = 0.0
+        self._recent_floor: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
+        self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
+        self._recent_quiet: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
+        self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
+
+    @property
+    def has_history(self) -> bool:
+        """Enough frames learned for the reference to mean something."""
+        return len(self._floor_hist) >= 10
+
+    @property
+    def after_tone(self) -> bool:
+        """The line carried a steady tone for most of the last second: a cadence's off time follows, not a hold."""
+        return sum(self._recent_tonal) * 2 >= len(self._recent_tonal) > 0
+
+    def forget(self) -> None:
+        """After a decided hold the line may be a different one: learn its floor and talk level again."""
+        self._floor_hist.clear()
+        self._level_hist.clear()
+        self._talk_hist.clear()
+
+    def learn(self, floor: float, level: float) -> None:
+        self._floor_hist.append(floor)
+        self._level_hist.append(level)
+        self._recent_floor.append(floor)
+        self._recent_tonal.append(level - floor >= _TONAL_DB)
+        if len(self._recent_floor) == self._recent_floor.maxlen and self._since_update == 0:
+            self._lowest_sustained = min(self._lowest_sustained, float(np.median(self._recent_floor)))
+        if level - floor >= _SPEECH_PEAK_DB:
+            self._speech_s += FRAME_S
+        if level - floor <= self.cfg.noise_like_db:
+            # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
+            self._recent_quiet.append(floor)
+            if len(self._recent_quiet) == self._recent_quiet.maxlen and self._since_update == 0:
+                self._highest_quiet = max(self._highest_quiet, float(np.median(self._recent_quiet)))
+        else:
+            self._recent_quiet.clear()
+        if level >= self.ref_floor + self.cfg.active_above_floor_db:
+            self._talk_hist.append(level)
+        self._since_update += 1
+        if self._since_update >= _REFERENCE_EVERY:
+            self._update_reference()
+
+    def _update_reference(self) -> None:
+        """The far end's learned floor (a low percentile) and talk level (a high one)."""
+        self._since_update = 0
+        if self.has_history:
+            self.ref_floor = float(np.percentile(np.fromiter(self._floor_hist, float), self.cfg.floor_percentile))
+            talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
+            self.ref_level = float(np.median(np.fromiter(talk, float)))
+
+    def is_dropped(self, floor: float) -> bool:
+        """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),
+        and below any floor it has sat at for a second before (a line that falls back to its usual quiet, as at
+        the end of a call or between prompts, is not held)."""
+        return (
+            floor <= self.ref_floor - self.cfg.floor_drop_db
+            and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
+        )
+
+    def is_raised(self, level: float, floor: float) -> bool:
+        """Held, louder: steady noise (level close to its own floor, so no talk and no music) well above the floor
+        this call has shown. A mute, a pause or a phone set down only ever lowers the floor; a switch's hiss or
+        another generator's comfort noise can raise it. Not over a line that was sending nothing (prompts between
+        digital silence, before the far end answers): noise arriving there is the far end, not a hold."""
+        cfg = self.cfg
+        return (
+            self._speech_s >= _SPEECH_BEFORE_RAISED_S
+            and self.ref_floor > _SILENT_FLOOR_DBM0
+            and floor >= self.ref_floor + cfg.floor_rise_db
+            and floor >= self._highest_quiet + cfg.new_floor_margin_db
+            and floor <= cfg.raised_max_dbm0
+            and level - floor <= cfg.noise_like_db
+        )

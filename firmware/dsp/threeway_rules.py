@@ -1,0 +1,161 @@
+"""The three-way detector's decision rules: which tones a held line carries, when a hold is a three-way attempt
+(and with what confidence and evidence), and what the line that comes back after it says (a conference or not).
+
+Pure functions of the configuration and of the hold being watched; the detector (firmware/dsp/threeway.py) owns
+the state and calls them frame by frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware.dsp.dtmf import KEYS
+from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
+from firmware.dsp.threeway_evidence import Fact, ThreeWayEvent, fact
+
+
+@dataclass
+class Hold:
+    """A run of held-line frames being watched."""
+
+    start: float
+    ref_floor: float
+    ref_level: float
+    last_idle: float
+    min_floor: float = 0.0
+    deep: bool = False  # the floor reached the idle ceiling: a hold even with no click or tone
+    strong_start: float | None = None  # first frame held on its own
+    strong_frames: int = 0  # frames held on their own (dropped or raised), not only changed a little
+    raised_frames: int = 0  # frames of steady noise louder than the call's floor: no mute or pause does that
+    after_tone: bool = False  # the line carried a steady tone just before: a cadence's off time, not a hold
+    tones: dict[str, float] = field(default_factory=dict)
+    tone_frames: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Watch:
+    """The audio coming back after a decided hold, compared with the audio before it."""
+
+    since: float
+    ref_level: float
+    ref_floor: float
+    levels: list[float] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
+
+
+def bridged_tones(
+    cfg: ThreeWayConfig, hold: Hold, t: float, floor: float, tone: np.ndarray, window: float
+) -> list[ThreeWayEvent]:
+    """Tone pairs that stand above the held floor and carry most of the window's power (a click does not)."""
+    events: list[ThreeWayEvent] = []
+    thr = max(cfg.tone_min_dbm0, floor + cfg.tone_snr_db, window - cfg.tone_dominance_db)
+    present: list[str] = []
+    f350, f440, f480 = float(tone[0]), float(tone[1]), float(tone[2])
+    if f350 >= thr and f440 >= thr and abs(f350 - f440) <= cfg.tone_twist_db:
+        present.append("dial tone")
+    if f440 >= thr and f480 >= thr and abs(f440 - f480) <= cfg.tone_twist_db:
+        present.append("ringback")
+    low, high = tone[3:7], tone[7:11]
+    lo, hi = float(low.max()), float(high.max())
+    if lo >= thr and hi >= thr and abs(lo - hi) <= cfg.tone_twist_db:
+        present.append(f"DTMF {KEYS[int(low.argmax())][int(high.argmax())]}")
+    for name in present:
+        kind = name.split(" ")[0] if name.startswith("DTMF") else name
+        hold.tone_frames[kind] = hold.tone_frames.get(kind, 0) + 1
+        need = cfg.dtmf_min_s if kind == "DTMF" else cfg.dial_min_s
+        if kind not in hold.tones and hold.tone_frames[kind] * FRAME_S >= need - 1e-9:
+            hold.tones[kind] = t
+            events.append(ThreeWayEvent.of("bridged_tone", t, 0.6, [fact("tone_bleed", tone=name)]))
+    return events
+
+
+def _clicks_of(
+    cfg: ThreeWayConfig, hold: Hold, click_times: Iterable[tuple[float, float]]
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]], tuple[float, float] | None]:
+    """The clicks around a hold's start, those right at it, and the last hookflash (open, close) among them."""
+    clicks = [
+        (ct, r)
+        for ct, r in click_times
+        if hold.start - cfg.click_window_s <= ct <= hold.start + cfg.flash_gap_s[1] + cfg.click_window_s
+    ]
+    near = [c for c in clicks if abs(c[0] - hold.start) <= cfg.click_window_s]
+    flash = None
+    for a, _ in clicks:
+        for b, _ in clicks:
+            if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
+                flash = (a, b)
+    return clicks, near, flash
+
+
+def decide(
+    cfg: ThreeWayConfig, hold: Hold, t: float, click_times: Iterable[tuple[float, float]]
+) -> ThreeWayEvent | None:
+    """A three-way decision at `t` for this hold, or None while the evidence is not yet enough."""
+    scale = cfg.time_scale
+    held = t - hold.start
+    clicks, near, flash = _clicks_of(cfg, hold, click_times)
+    if hold.after_tone and flash is None:
+        return None  # the off time of ringback or of a prompt's tones, before anyone answers
+    evidence: list[Fact] = []
+    beliefs: list[float] = []  # each piece of evidence alone; combined as independent
+    if flash is not None:
+        if t < flash[1] + cfg.flash_confirm_s * scale:
+            return None
+        evidence.append(fact("hookflash", gap=flash[1] - flash[0]))
+        beliefs.append(0.8)
+    else:
+        if hold.strong_start is None and not hold.tones:
+            return None  # a small steady change alone: a muffled room, a mute, a pause on a new floor
+        if hold.strong_start is not None and not hold.tones:
+            # Without a flash or tones only the frames held on their own count: a short mute inside a pause on
+            # a slightly different floor is still a short mute.
+            held = t - hold.strong_start
+            if hold.strong_frames * FRAME_S < 0.5 * held:
+                return None
+        quick = near or clicks or hold.tones
+        if not quick and not hold.deep and hold.raised_frames * FRAME_S < held / 2:
+            return None  # a relative drop alone: a mute on a hissy line looks the same
+        if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
+            return None
+        if near:
+            evidence.append(fact("click_start"))
+            beliefs.append(0.5)
+        elif clicks:
+            evidence.append(fact("click_inside"))
+            beliefs.append(0.4)
+    depth = hold.ref_floor - hold.min_floor
+    evidence.append(fact("held_line", before=hold.ref_floor, after=hold.min_floor, held=held))
+    beliefs.append(0.5 + 0.3 * min(1.0, max(0.0, depth - cfg.floor_drop_db) / 20.0))
+    for kind in hold.tones:
+        evidence.append(fact("bridged", tone=kind))
+        beliefs.append(0.5)
+    if hold.ref_floor >= cfg.masking_floor_dbm0:
+        evidence.append(fact("masking", floor=hold.ref_floor))
+        beliefs.append(0.2)
+    confidence = 1.0 - float(np.prod([1.0 - b for b in beliefs]))
+    return ThreeWayEvent.of("three_way", t, round(confidence, 3), evidence)
+
+
+def returned_line(cfg: ThreeWayConfig, watch: Watch) -> ThreeWayEvent:
+    """The line after a decided hold: 3-6 dB quieter with a new floor is a conference, anything else a resume."""
+    new_floor = float(np.percentile(watch.floors, cfg.floor_percentile))
+    levels = np.array(watch.levels)
+    active = levels[levels >= new_floor + cfg.active_above_floor_db]
+    new_level = float(np.median(active if active.size >= 10 else levels))
+    drop = watch.ref_level - new_level
+    lo, hi = cfg.conference_drop_db
+    evidence = [
+        fact(
+            "levels",
+            level_before=watch.ref_level,
+            level_after=new_level,
+            floor_before=watch.ref_floor,
+            floor_after=new_floor,
+        )
+    ]
+    if lo <= drop <= hi:
+        return ThreeWayEvent.of("conference", watch.since, 0.6, [*evidence, fact("quieter", drop=drop)])
+    return ThreeWayEvent.of("resume", watch.since, 0.3, evidence)
