@@ -25,7 +25,7 @@ def test_a_catalog_file_loads_every_entry_with_both_languages(tmp_path: Path) ->
 
 
 def test_a_missing_catalog_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PromptError, match=r"nowhere\.toml: no such prompt catalog"):
+    with pytest.raises(PromptError, match=r"nowhere\.toml: no such text catalog"):
         load(tmp_path / "nowhere.toml")
 
 

@@ -41,14 +41,19 @@ def test_every_id_has_english_and_spanish_with_the_same_fields(surface: str) -> 
 
 
 def test_every_kiosk_text_id_the_machine_names_exists() -> None:
-    ids = named("kiosk", r'\btext\(\s*[\w."]+,\s*"([^"]+)"', r'\b_t\(\s*"([^"]+)"', r'goodbye_reason = "([^"]+)"')
+    ids = named(
+        "kiosk",
+        r'\btext\(\s*[\w."]+,\s*"([^"]+)"',
+        r'\b(?:v\.t|_t)\(\s*"([^"]+)"',
+        r'goodbye_reason = "([^"]+)"',
+    )
     ids |= set(HINTS.values())
     assert len(ids) > 40, "the patterns no longer find the machine's text ids"
     assert ids <= set(shipped("kiosk").entries), sorted(ids - set(shipped("kiosk").entries))
 
 
 def test_every_technician_message_the_machine_shows_exists() -> None:
-    ids = named("tech", r'\bShow\(\s*"([^"]+)"', r'"(test_(?:passed|failed|simulated))"')
+    ids = named("tech", r'\bTell\(\s*"([^"]+)"', r'"(test_(?:passed|failed|simulated))"')
     assert {"menu", "enter_code", "test_simulated"} <= ids, "the patterns no longer find the machine's message ids"
     assert ids <= set(shipped("technician").entries), sorted(ids - set(shipped("technician").entries))
 
