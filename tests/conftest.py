@@ -2,6 +2,26 @@
 
 import os
 
+import pytest
+
 # PortAudio reads the PulseAudio address once, when sounddevice is first imported by any test; scripts/test and
 # scripts/start-audio use this path, so the hardware audio tests find the null sink whatever test runs first.
 os.environ.setdefault("PULSE_RUNTIME_PATH", "/tmp/ringfence-pulse")
+
+
+#: Tests that share one thing of the machine run on one worker when the suite runs in parallel (scripts/test):
+#: the PulseAudio null sink (a second tone in it would be heard by the first test's capture) and systemd-nspawn.
+SHARED = {
+    "tests/hal/test_sounddevice_audio.py": "null-sink",
+    "tests/hal/test_audio_path_bench.py": "null-sink",
+    "tests/sim/play/test_audio.py": "null-sink",
+    "tests/deploy/": "systemd-nspawn",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        for prefix, group in SHARED.items():
+            if path.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
