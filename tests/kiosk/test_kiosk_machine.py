@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_the_pin_never_appears_in_any_record(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     login(world)
     logged = json.dumps([r for r in world.records if r["event"] not in ("key_down", "key_up")])
-    assert "4321" not in logged
+    assert not re.search(r"(?<![0-9a-f])4321(?![0-9a-f])", logged)  # alone: random hex ids may hold its digits
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "sim" / "scenarios" / "kiosk").glob("*.toml")), ids=lambda p: p.stem)
