@@ -19,7 +19,7 @@ from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
 from hal.audio import FRAME_SAMPLES, SimAudioPort
 from hal.audio_file import AudioFileError, write_wav
-from hal.clock import VirtualClock
+from hal.clock import VirtualClock, WallClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
 from sim import world as world_mod
@@ -255,7 +255,7 @@ def boot_device(
     observer: Callable[[Record], None],
 ) -> Runtime:
     """The device assembled as every simulator assembles it (no sync service: scenarios sync by step), started."""
-    assembly = build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+    assembly = build(config, clock, devices, Platform(wall=WallClock(scenario.start), sync=False))
     runtime = assembly.runtime
     runtime.observe(observer)
     assembly.start()

@@ -7,8 +7,6 @@ validated with the device's schemas and written where the device reads it, befor
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort, to_int16
-from hal.clock import VirtualClock, WallClock
+from hal.clock import VirtualClock
 from sim.network import sound
 
 #: The simulated central server's PIN key (a test secret, never a real one).
@@ -105,10 +103,6 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
-
-
-def wall_clock(start: datetime) -> Callable[[float], datetime]:
-    return WallClock(start, 0.0)
 
 
 def timing(overrides: dict[str, Any]) -> Timing | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +16,7 @@ from firmware.heartbeat import PipeHeartbeat
 from firmware.runtime import Runtime
 from hal.clock import MonotonicClock, VirtualClock
 from hal.events import Event, KeyDown
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -43,13 +44,6 @@ class Flow:
         if isinstance(event, KeyDown) and event.key.startswith("c"):
             return [Commit(event.key)]
         return ()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def beats_in(read: int) -> int:
@@ -81,13 +75,13 @@ def test_events_keep_being_handled_while_an_offloaded_commit_blocks() -> None:
     runtime.offload(Commit, commit)
     stop, loop = start(runtime)
     runtime.post(KeyDown(0.0, "c1"))
-    wait_for(lambda: ran_on)
+    wait_for(lambda: ran_on, 5.0, "the handler to run")
     for i in range(50):  # a second of frames' worth of events, all handled while the commit is stuck
         runtime.post(KeyDown(0.0, f"k{i}"))
-    wait_for(lambda: len(flow.seen) == 51)
+    wait_for(lambda: len(flow.seen) == 51, 5.0, "all 51 events")
     assert not any(isinstance(e, Committed) for e in flow.seen)  # not acknowledged before it is committed
     release.set()
-    wait_for(lambda: any(isinstance(e, Committed) for e in flow.seen))
+    wait_for(lambda: any(isinstance(e, Committed) for e in flow.seen), 5.0, "the commit's answer")
     stop.set()
     loop.join(5)
     assert ran_on == ["runtime-worker"]
@@ -106,7 +100,7 @@ def test_offloaded_jobs_run_in_the_order_they_were_asked_for() -> None:
     stop, loop = start(runtime)
     for i in range(100):
         runtime.post(KeyDown(0.0, f"c{i}"))
-    wait_for(lambda: len(done) == 100)
+    wait_for(lambda: len(done) == 100, 5.0, "100 jobs done")
     stop.set()
     loop.join(5)
     assert done == [f"c{i}" for i in range(100)]
@@ -119,7 +113,7 @@ def test_stopping_the_runtime_finishes_every_commit_already_asked_for() -> None:
     stop, loop = start(runtime)
     for i in range(5):
         runtime.post(KeyDown(0.0, f"c{i}"))
-    wait_for(lambda: runtime._queue.empty())
+    wait_for(lambda: runtime._queue.empty(), 5.0, "the queue to drain")
     stop.set()
     loop.join(5)
     assert done == [f"c{i}" for i in range(5)]
@@ -173,9 +167,9 @@ def test_the_event_loop_beats_while_it_turns_and_stops_beating_when_a_handler_ha
         beats[0] += beats_in(read)
         return beats[0] >= 3
 
-    wait_for(three_beats)  # however late a loaded machine runs the loop
+    wait_for(three_beats, 5.0, "three beats")  # however late a loaded machine runs the loop
     runtime.post(KeyDown(0.0, "c1"))
-    wait_for(hung.is_set)
+    wait_for(hung.is_set, 5.0, "the handler to start")
     beats_in(read)  # a beat may have left just before the handler started
     time.sleep(0.3)  # six beats' time: a loaded machine makes it longer, which only makes a stray beat likelier
     assert beats_in(read) == 0

@@ -15,7 +15,7 @@ import pytest
 from firmware import config as config_mod
 from firmware import device as device_mod
 from firmware.device import Platform, sim_devices
-from hal.clock import StartedClock
+from hal.clock import StartedClock, WallClock
 from hal.sip_line import SipLine
 from sim import sipp
 from sim import world as world_mod
@@ -56,7 +56,7 @@ def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[d
     devices.line = SipLine(clock, config.line.sip_settings())
     mic = world_mod.Mouthpiece(clock, devices.audio)
     records: list[dict[str, Any]] = []
-    assembly = device_mod.build(config, clock, devices, Platform(wall=world_mod.wall_clock(scenario.start), sync=False))
+    assembly = device_mod.build(config, clock, devices, Platform(wall=WallClock(scenario.start), sync=False))
     runtime = assembly.runtime  # in calling hours
     runtime.observe(records.append)
     assembly.start()
