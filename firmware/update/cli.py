@@ -142,15 +142,21 @@ def bundle_rotate(old_file: Path, new_file: Path, retire_old: bool, output: Path
 @click.option("--device", help="The one device the permit is for (its device id).")
 @click.option("--fleet", is_flag=True, help="Every device of the fleet.")
 @click.option("--version", "version", required=True, help="The exact lower version the device(s) may install.")
+@click.option(
+    "--floor",
+    "floor",
+    required=True,
+    help="The highest version floor the permit lowers (the release going back); a device past it refuses it.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-def bundle_permit(key_file: Path, device: str | None, fleet: bool, version: str, output: Path) -> None:
-    """Write a downgrade permit: a device (or the fleet) may install VERSION below its version floor."""
+def bundle_permit(key_file: Path, device: str | None, fleet: bool, version: str, floor: str, output: Path) -> None:
+    """Write a downgrade permit: a device (or the fleet) whose floor is at most FLOOR may install VERSION."""
     if (device is None) == (not fleet):
         raise UserError("give exactly one of --device ID or --fleet")
     try:
-        permit = make_permit(load_key(key_file), device or FLEET, version)
+        permit = make_permit(load_key(key_file), device or FLEET, version, floor)
     except InvalidVersion:
-        raise UserError(f"--version {version!r} is not a PEP 440 version such as 1.4.0") from None
+        raise UserError(f"--version {version!r} or --floor {floor!r} is not a PEP 440 version such as 1.4.0") from None
     output.write_text(json.dumps(permit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     click.echo(f"{output}: {device or 'every device'} may install {version} (signed by {permit['signed_by']})")
 

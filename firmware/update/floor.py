@@ -1,9 +1,12 @@
 """The version floor: a device never installs firmware below the highest version it has marked good, unless a
-release key signs a downgrade permit naming this device (or the whole fleet) and the exact target version.
+release key signs a downgrade permit naming this device (or the whole fleet), the exact target version and the
+highest floor it may lower.
 
 An access-key holder can ask for `--allow-downgrade`, but only a release key (one the device's keyring trusts
 for bundles) can let a device go below its floor: a lost technician laptop cannot roll a fleet back to a release
-with a known hole. The floor lives in its own small file beside the slots (0600, written atomically, fsynced).
+with a known hole. A permit names the floor it was issued against, so once a newer release has run well (the
+floor rose past it) an old permit cannot be replayed to go back to that hole. The floor lives in its own small
+file beside the slots (0600, written atomically, fsynced).
 """
 
 from __future__ import annotations
@@ -26,36 +29,45 @@ FLOOR_FILE = "floor.json"
 FLEET = "*"
 
 
-def _body(device: str, version: str) -> bytes:
-    return PERMIT_CONTEXT + json.dumps({"device": device, "version": version}, sort_keys=True).encode()
+def _body(device: str, version: str, floor: str) -> bytes:
+    return PERMIT_CONTEXT + json.dumps({"device": device, "floor": floor, "version": version}, sort_keys=True).encode()
 
 
-def make_permit(release_key: Ed25519PrivateKey, device: str, version: str) -> dict[str, Any]:
-    """A downgrade permit: `device` (a device id, or "*" for the fleet) may install exactly `version`."""
+def make_permit(release_key: Ed25519PrivateKey, device: str, version: str, floor: str) -> dict[str, Any]:
+    """A downgrade permit: `device` (a device id, or "*" for the fleet) may install exactly `version` while its
+    floor is at most `floor` (the release the downgrade goes back from)."""
     Version(version)
-    signature = release_key.sign(_body(device, version))
+    Version(floor)
+    signature = release_key.sign(_body(device, version, floor))
     return {
         "device": device,
         "version": version,
+        "floor": floor,
         "signed_by": key_id(release_key.public_key()),
         "signature": base64.b64encode(signature).decode("ascii"),
     }
 
 
-def permit_problem(permit: Any, keyring: Keyring, device_id: str, version: str) -> str | None:
-    """Why `permit` does not let this device install `version`; None when it does."""
+def permit_problem(permit: Any, keyring: Keyring, device_id: str, version: str, floor: str) -> str | None:
+    """Why `permit` does not let this device, at version floor `floor`, install `version`; None when it does."""
     try:
-        device, permitted = str(permit["device"]), str(permit["version"])
+        device, permitted, ceiling = str(permit["device"]), str(permit["version"]), str(permit["floor"])
         signer = str(permit["signed_by"])
         signature = base64.b64decode(str(permit["signature"]), validate=True)
-    except (KeyError, TypeError, ValueError):
-        return "the downgrade permit is malformed"
+        lowers = Version(ceiling)
+    except (KeyError, TypeError, ValueError, InvalidVersion):
+        return "the downgrade permit is malformed (it needs device, version, floor, signed_by and signature)"
     if device not in (device_id, FLEET):
         return f"the downgrade permit names device {device}, not {device_id}"
     if permitted != version:
         return f"the downgrade permit is for version {permitted}, not {version}"
-    if not keyring.verify(signer, signature, _body(device, permitted)):
+    if not keyring.verify(signer, signature, _body(device, permitted, ceiling)):
         return "the downgrade permit is not signed by a release key this device trusts"
+    if Version(floor) > lowers:
+        return (
+            f"the downgrade permit lowers a floor of at most {ceiling}; this device has since run {floor} well"
+            " (an old permit is not replayed)"
+        )
     return None
 
 
@@ -104,7 +116,7 @@ class VersionFloor:
                 f" {floor}, the highest version this device has run well (a downgrade below it"
                 " needs a permit signed by a release key)",
             )
-        problem = permit_problem(permit, keyring, device_id or "", manifest.version)
+        problem = permit_problem(permit, keyring, device_id or "", manifest.version, floor)
         if problem is not None:
             raise BundleError(Refusal.DOWNGRADE, f"below the version floor {floor}: {problem}")
 

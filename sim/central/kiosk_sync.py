@@ -12,6 +12,7 @@ from the roster (`inmates`). Limits, fees and the audit trail are sim/central/pu
 from __future__ import annotations
 
 import json
+import re
 import threading
 import weakref
 from datetime import date
@@ -24,9 +25,12 @@ from sim.central.backend import Connection
 from sim.central.db import CentralDB, canonical
 from sim.central.migrations import DEFAULT_FACILITY
 from sim.central.purchases import CentralPurchases, Holdings
+from sim.central.validation import MAX_CENTS
 
 RULES_META = "kiosk_purchase_rules"
 DEBIT = "debit:"
+#: A kiosk's fee: ASCII digits only (str.isdigit also takes "²", which int() refuses).
+FEE = re.compile(r"[0-9]{1,9}")
 
 
 class SyncBook:
@@ -114,16 +118,21 @@ def _result(reply: PurchaseReply) -> PurchaseResult:
 
 
 def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
+    """A kiosk purchase through the ledger; one whose account or fee is malformed is rejected, never raised."""
     if "fee_cents" not in body.meta:
         return central.purchase(device_id, body)
     fee = body.meta["fee_cents"]
-    if not body.account.startswith(DEBIT) or not fee.isdigit():
+    inmate_id = body.account.removeprefix(DEBIT)
+    if not (body.account.startswith(DEBIT) and inmate_id and FEE.fullmatch(fee) and int(fee) <= MAX_CENTS):
         return PurchaseResult(
             key=body.key,
             status="rejected",
-            reason=f"invalid: account must be debit:<inmate> and fee_cents digits, got {body.account!r}",
+            reason=(
+                f"invalid: account must be debit:<inmate> and fee_cents 0 to {MAX_CENTS} in ASCII digits,"
+                f" got {body.account[:80]!r} and {fee[:20]!r}"
+            ),
         )
-    request = PurchaseRequest(body.key, device_id, body.account.removeprefix(DEBIT), body.amount_cents, int(fee))
+    request = PurchaseRequest(body.key, device_id, inmate_id, body.amount_cents, int(fee))
     if request.amount_cents <= 0:
         return PurchaseResult(key=body.key, status="rejected", reason="amount_not_positive")
     with _writer, central.transaction() as tx:

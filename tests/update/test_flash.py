@@ -165,7 +165,7 @@ def test_a_downgrade_below_the_floor_needs_a_release_keys_permit(
         "downgrade: below the version floor: bundle 0.9.0"
     )
     device = MemoryDevice(device_home, [])
-    permit = make_permit(vendor_key, "handset-7", "0.9.0")
+    permit = make_permit(vendor_key, "handset-7", "0.9.0", floor="1.0.0")
     outcome = flasher(make_bundle("0.9.0"), device, allow_downgrade=True, permit=permit).flash("memory://")
     device.join()
     assert outcome.status == "installed"

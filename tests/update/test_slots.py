@@ -96,7 +96,7 @@ def test_downgrade_refused_unless_explicitly_allowed(
     assert slots.load().slots["b"].status == "empty"
     with pytest.raises(BundleError, match="below the version floor"):  # the seed's 1.0.0 is the floor
         slots.install(older, keyring, HARDWARE, allow_downgrade=True)
-    permit = make_permit(vendor_key, FLEET, "0.9.0")
+    permit = make_permit(vendor_key, FLEET, "0.9.0", floor="1.0.0")
     assert slots.install(older, keyring, HARDWARE, allow_downgrade=True, permit=permit).version == "0.9.0"
 
 

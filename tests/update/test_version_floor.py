@@ -65,7 +65,7 @@ def test_a_permit_for_another_device_version_or_key_is_refused(
             keyring,
             HARDWARE,
             allow_downgrade=True,
-            permit=make_permit(key, device, version),
+            permit=make_permit(key, device, version, floor="1.1.0"),
             device_id="handset-7",
         )
 
@@ -80,12 +80,35 @@ def test_a_release_keys_permit_for_this_device_or_the_fleet_lets_it_go_down(
         keyring,
         HARDWARE,
         allow_downgrade=True,
-        permit=make_permit(vendor_key, device, "1.0.0"),
+        permit=make_permit(vendor_key, device, "1.0.0", floor="1.1.0"),
         device_id="handset-7",
     )
     assert manager.boot().version == "1.0.0"
     manager.mark_good()
     assert VersionFloor(manager.root).get() == "1.1.0"  # the floor never goes down
+
+
+def test_an_old_permit_is_not_replayed_once_a_newer_release_has_run_well(
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring, vendor_key: Ed25519PrivateKey
+) -> None:
+    """The attack: a fleet permit once issued to leave a bad 1.1.0 is kept, and used again after 1.2.0 shipped,
+    to put devices back on 1.0.0 (a release with a known hole). Before, a permit named no floor and worked forever."""
+    manager = upgraded(tmp_path, make_bundle, keyring)
+    permit = make_permit(vendor_key, FLEET, "1.0.0", floor="1.1.0")
+    old = make_bundle("1.0.0")
+    manager.install(old, keyring, HARDWARE, allow_downgrade=True, permit=permit, device_id="handset-7")
+    manager.boot()
+    manager.mark_good()
+    manager.install(make_bundle("1.2.0"), keyring, HARDWARE)
+    manager.boot()
+    manager.mark_good()
+    assert VersionFloor(manager.root).get() == "1.2.0"
+    with pytest.raises(BundleError, match="lowers a floor of at most 1.1.0; this device has since run 1.2.0 well"):
+        manager.install(old, keyring, HARDWARE, allow_downgrade=True, permit=permit, device_id="handset-7")
+    assert manager.installed_version() == "1.2.0"
+    unsigned_floor = {**permit, "floor": "9.9.9"}  # raising the floor field by hand breaks the signature
+    with pytest.raises(BundleError, match="not signed by a release key"):
+        manager.install(old, keyring, HARDWARE, allow_downgrade=True, permit=unsigned_floor, device_id="handset-7")
 
 
 def test_the_cli_makes_a_permit_and_slot_install_honours_it(
@@ -105,11 +128,16 @@ def test_the_cli_makes_a_permit_and_slot_install_honours_it(
     permit = tmp_path / "permit.json"
     made = runner.invoke(
         main,
-        ["bundle", "permit", "--key", str(key_file), "--device", "handset-7", "--version", "1.0.0", "-o", str(permit)],
+        [
+            *("bundle", "permit", "--key", str(key_file), "--device", "handset-7"),
+            *("--version", "1.0.0", "--floor", "1.1.0", "-o", str(permit)),
+        ],
     )
     assert made.exit_code == 0, made.output
     assert json.loads(permit.read_text())["device"] == "handset-7"
     ok = runner.invoke(main, ["slot", "install", str(old), "--allow-downgrade", "--permit", str(permit), *home])
     assert ok.exit_code == 0, ok.output
-    both = runner.invoke(main, ["bundle", "permit", "--key", str(key_file), "--version", "1.0.0", "-o", str(permit)])
+    both = runner.invoke(
+        main, ["bundle", "permit", "--key", str(key_file), "--version", "1.0.0", "--floor", "1.1.0", "-o", str(permit)]
+    )
     assert both.exit_code == 2 and "exactly one of --device ID or --fleet" in both.output
