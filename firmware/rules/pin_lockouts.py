@@ -13,6 +13,29 @@ from firmware.ids import new_id
 from firmware.rules import schedule
 from firmware.rules.facility import PinPolicy
 from firmware.rules.journal import Keeper, iso, parse_iso
+from firmware.store import Store
+from firmware.store.cache import CentralCache
+
+#: The central server's lock on one inmate's account, made from every device's failures (dataset "keys").
+ACCOUNT_LOCK_PREFIX = "pin_lockout:"
+
+
+def account_lock_key(account: str) -> str:
+    return ACCOUNT_LOCK_PREFIX + account
+
+
+def central_account_lock(store: Store, account: str, now: datetime) -> datetime | None:
+    """The end of the central server's lock on this account (sim/central/pin_guard.py), if one is running: the
+    failures of every phone and kiosk add up there, so another handset cannot give an attacker fresh tries."""
+    value = CentralCache(store).get("keys", account_lock_key(account))
+    until = value.get("until") if isinstance(value, dict) else None
+    try:
+        moment = datetime.fromisoformat(until) if isinstance(until, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None or moment <= schedule.require_aware(now):
+        return None
+    return moment
 
 
 @dataclass(frozen=True)
@@ -25,11 +48,14 @@ class PinAttemptResult:
 
 class PinLockouts(Keeper):
     def locked_until(self, now: datetime, account: str | None = None) -> datetime | None:
-        """The end of the phone's lockout (account None) or of one inmate's account lockout, if one is running."""
+        """The end of the phone's lockout (account None) or of one inmate's account lockout, if one is running:
+        this device's own, or the central server's from every device's failures."""
         row = self.journal.store.db.execute(
             "SELECT max(until) FROM rules_lockouts WHERE until > ? AND inmate_id IS ?", (iso(now), account)
         ).fetchone()
-        return parse_iso(row[0]) if row[0] else None
+        local = parse_iso(row[0]) if row[0] else None
+        central = None if account is None else central_account_lock(self.journal.store, account, now)
+        return max((t for t in (local, central) if t is not None), default=None)
 
     def attempt(
         self, ok: bool, at: datetime, policy: PinPolicy, inmate_id: str | None = None, account: str | None = None

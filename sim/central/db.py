@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from firmware.rules.pin_lockouts import account_lock_key
 from firmware.store import private_file
 from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
 from sim.central.backend import Connection, connect, describe
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
+from sim.central.pin_guard import apply_pin_record
 from sim.central.validation import MAX_PAYLOAD, split_records
 
 #: The reference central server's database file in its directory.
@@ -341,7 +343,8 @@ class CentralDB:
 
         Ledger entries are the rules' (firmware/rules/records.py): a `charge` spends `amount_cents` from the
         account's balance and from this device's reservation on it; `reserve` and `release` are the device's own
-        holds for a call in progress and change nothing here. A `block` becomes a `blocks` row for every device."""
+        holds for a call in progress and change nothing here. A `block` becomes a `blocks` row for every device.
+        A `pin_failure` or `lockout` naming an inmate adds to that account's lock across devices (pin_guard.py)."""
         account_key = payload.get("account")
         if kind == "ledger" and payload.get("kind") == "charge" and isinstance(account_key, str):
             amount = int(payload["amount_cents"])
@@ -354,6 +357,10 @@ class CentralDB:
                 " WHERE device_id = ? AND account = ?",
                 (amount, amount, device_id, account_key),
             )
+        elif kind in ("pin_failure", "lockout"):  # an account's failures add up across devices
+            lock = apply_pin_record(db, self.facility, kind, payload, datetime.now(UTC))
+            if lock is not None:
+                self._write(db, "keys", account_lock_key(str(payload["inmate_id"])), lock)
         elif kind == "block" and isinstance(payload.get("number"), str):
             block = {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
             self._write(db, "blocks", payload["number"], canonical(block))

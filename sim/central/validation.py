@@ -37,6 +37,7 @@ KINDS = frozenset(
         "block",
         "violation",
         "lockout",
+        "pin_failure",
         "pulse_dialing",
         "hookflash",
         "line_incoming",
@@ -72,7 +73,26 @@ class BlockEntry(_Payload):
     source: Annotated[StrictStr, Field(max_length=32)] | None = None
 
 
-EFFECTS: dict[str, type[_Payload]] = {"ledger": LedgerEntry, "block": BlockEntry}
+class PinFailure(_Payload):
+    """firmware/rules/pin_lockouts.py: a wrong PIN, against an inmate's account when the entry named one."""
+
+    at: Annotated[StrictStr, Field(max_length=64)]
+    inmate_id: Account | None = None
+
+
+class Lockout(_Payload):
+    """firmware/rules/pin_lockouts.py `_lock`: the phone's (inmate_id None) or an account's lockout."""
+
+    until: Annotated[StrictStr, Field(max_length=64)]
+    inmate_id: Account | None = None
+
+
+EFFECTS: dict[str, type[_Payload]] = {
+    "ledger": LedgerEntry,
+    "block": BlockEntry,
+    "pin_failure": PinFailure,
+    "lockout": Lockout,
+}
 
 
 class Refused(ValueError):

@@ -78,3 +78,44 @@ def test_a_validly_signed_schema_invalid_manifest_is_invalid_not_a_bad_signature
     with pytest.raises(BundleError) as unknown:
         bundle.verify(forged, keyring, HARDWARE)
     assert unknown.value.reason in {Refusal.BAD_SIGNATURE, Refusal.UNKNOWN_KEY}
+
+
+@pytest.mark.parametrize("name", ["../../etc/cron.d/x", "/etc/passwd", "lib/../../x", "app.py\n", ".hidden", ""])
+def test_a_signed_file_name_that_leaves_the_slot_is_refused_before_anything_is_written(
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, keyring: Keyring, name: str
+) -> None:
+    made = make_bundle("2.0.0")
+
+    def rename(manifest: dict) -> None:
+        manifest["files"][0]["name"] = name
+
+    hostile = resign(made, vendor_key, rename)
+    root = tmp_path / "deep" / "slots"
+    manager = SlotManager(root)
+    manager.seed(make_bundle("1.0.0"), keyring, HARDWARE)
+    with pytest.raises(BundleError) as refused:
+        manager.install(hostile, keyring, HARDWARE)
+    assert refused.value.reason is Refusal.INVALID_MANIFEST
+    assert not manager.slot_dir("b").exists()
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["slots"]
+
+
+def test_a_symlink_planted_in_the_inactive_slot_does_not_redirect_the_install(
+    tmp_path: Path, make_bundle: MakeBundle, keyring: Keyring
+) -> None:
+    """Someone with the SD card links slot b's files elsewhere, hoping the next install writes through them."""
+    manager = SlotManager(tmp_path / "slots")
+    manager.seed(make_bundle("1.0.0"), keyring, HARDWARE)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched")
+    planted = manager.slot_dir("b")
+    planted.mkdir(parents=True)
+    newer = make_bundle("2.0.0")
+    with newer.open("rb") as stream:
+        names = [f.name for f in bundle.read_header(stream, str(newer)).manifest.files]
+    for name in names:
+        (planted / name).symlink_to(outside)
+        (planted / (name + ".part")).symlink_to(outside)
+    manager.install(newer, keyring, HARDWARE)
+    assert outside.read_text() == "untouched"
+    assert not any(p.is_symlink() for p in planted.rglob("*"))

@@ -1,0 +1,157 @@
+"""PIN guessing with more than one device: handsets side by side and the kiosk, with real sync between them.
+
+Each device keeps its own failure counters; before, the central server refused every `pin_failure` record ("not a
+record kind") and kept no account count, so an attacker who moved to the next phone got max_attempts fresh tries
+at the same inmate's account on every phone and kiosk of the unit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from firmware.kiosk.login import RulesLogin
+from firmware.rules.authorize import Refusal
+from firmware.rules.facility import FacilityRules, PinPolicy
+from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
+from firmware.rules.pin_lockouts import account_lock_key
+from firmware.rules.service import CallRules, Identified
+from firmware.store import Store
+from firmware.store.outbox import Outbox
+from sim.central.db import CentralDB
+from sim.central.pin_guard import account_lock_value, apply_pin_record
+from tests.rules.conftest import SECRET, make_rules
+from tests.sync.conftest import World, run_session
+
+PEPPER = bytes(range(32))
+PIN_RULES = {"identify": "inmate_number", "number_length": 6, "max_attempts": 3, "device_max_failures": 50}
+TARGET = "I100001"
+NUMBER = "100001"
+DEVICES = ("handset-1", "handset-2", "kiosk-1")
+
+
+def rules() -> FacilityRules:
+    return make_rules(pin=PIN_RULES)
+
+
+def write_unit(directory: Path) -> Path:
+    """A unit's roster by inmate number (one real verifier each), its PIN key and its rules."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = {
+        "pin_keys": [{"key": "k1", "value": pin_key_value(SECRET, SIMULATION_COST)}],
+        "inmates": [
+            {
+                "key": f"I10000{i}",
+                "value": {
+                    "pin_verifier": make_verifier("k1", SECRET, f"{i}{i}{i}{i}", pepper=PEPPER, cost=SIMULATION_COST),
+                    "name": f"Inmate {i}",
+                    "number": f"10000{i}",
+                },
+            }
+            for i in range(1, 4)
+        ],
+        "rules": [{"key": "facility", "value": rules().model_dump(mode="json")}],
+    }
+    for dataset, rows in lines.items():
+        (directory / f"{dataset}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return directory
+
+
+@pytest.fixture
+def unit(tmp_path: Path) -> tuple[World, dict[str, bytes]]:
+    keys = {device: os.urandom(32) for device in DEVICES}
+    central = CentralDB(tmp_path / "central.sqlite")
+    for device, key in keys.items():
+        central.enroll(device, key)
+    central.load_dir(write_unit(tmp_path / "unit"))
+    central.close()
+    return World(tmp_path, tmp_path / "central.sqlite", keys[DEVICES[0]]), keys
+
+
+def sync(world: World, keys: dict[str, bytes], device: str, store: Store) -> None:
+    assert run_session(world, store, device_id=device, key=keys[device]).agree
+
+
+def failures(store: Store) -> int:
+    return sum(1 for item in Outbox(store).pending() if item.kind == "pin_failure")
+
+
+def test_moving_to_the_next_handset_gives_no_fresh_tries_at_an_account(
+    unit: tuple[World, dict[str, bytes]],
+) -> None:
+    world, keys = unit
+    now = datetime.now(UTC)
+    verified: dict[str, int] = {}
+    for device in DEVICES:  # the attacker guesses at one account until refused, then walks to the next device
+        store = world.store(device)
+        sync(world, keys, device, store)
+        phone = CallRules(store, rules(), device, "B", PEPPER)
+        for guess in range(5):
+            result = phone.identify(f"{NUMBER}{9000 + guess}", now + timedelta(seconds=guess))
+            assert isinstance(result, Refusal)
+            if result.reason == "refuse.locked_out":
+                break
+        verified[device] = failures(store)
+        sync(world, keys, device, store)
+    # Before: every device verified 3 guesses (9 at one account). Now the first device's lockout reaches the
+    # others at their next sync, and they refuse the account before verifying anything.
+    assert verified == {"handset-1": 3, "handset-2": 0, "kiosk-1": 0}
+
+
+def test_two_handsets_each_short_of_the_limit_add_up_and_lock_the_account_everywhere(
+    unit: tuple[World, dict[str, bytes]],
+) -> None:
+    world, keys = unit
+    now = datetime.now(UTC)
+    stores = {device: world.store(device) for device in DEVICES}
+    for device in DEVICES:
+        sync(world, keys, device, stores[device])
+    for device in DEVICES[:2]:  # two wrong PINs on each handset: neither handset alone reaches 3
+        phone = CallRules(stores[device], rules(), device, "B", PEPPER)
+        for guess in range(2):
+            result = phone.identify(f"{NUMBER}{8000 + guess}", now)
+            assert isinstance(result, Refusal) and result.reason == "pin.invalid"
+        sync(world, keys, device, stores[device])
+    for device in DEVICES:
+        sync(world, keys, device, stores[device])
+    central = world.central()
+    lock = central.get("keys", account_lock_key(TARGET))
+    central.close()
+    assert lock is not None and datetime.fromisoformat(lock["until"]) > now + timedelta(seconds=890)
+    handset = CallRules(stores["handset-1"], rules(), "handset-1", "B", PEPPER)
+    refused = handset.identify(f"{NUMBER}1111", now + timedelta(seconds=1))  # the right PIN, while locked
+    assert isinstance(refused, Refusal) and refused.reason == "refuse.locked_out"
+    kiosk = RulesLogin(CallRules(stores["kiosk-1"], rules(), "kiosk-1", "B", PEPPER), lambda at: now)
+    assert kiosk.check(f"{NUMBER}7777", 0.0).outcome == "locked"  # the kiosk shares the account's lock
+    assert failures(stores["kiosk-1"]) == 0, "a locked account costs no verification"
+    other = handset.identify("1000022222", now + timedelta(seconds=2))
+    assert isinstance(other, Identified), "another inmate's account is untouched"
+    after = handset.identify(f"{NUMBER}1111", datetime.fromisoformat(lock["until"]) + timedelta(seconds=1))
+    assert isinstance(after, Identified) and after.inmate_id == TARGET
+
+
+def test_the_central_count_escalates_and_a_hostile_lockout_cannot_lock_an_account_for_good(tmp_path: Path) -> None:
+    policy = PinPolicy(max_attempts=3, lockout_s=900, longer_lockout_s=3600)
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    state: dict = {}
+    locks = [account_lock_value(state, now, policy, now) for _ in range(3)]
+    assert locks == [False, False, True] and state["until"] == "2026-12-03T12:15:00.000+00:00"
+    later = now + timedelta(minutes=20)
+    for _ in range(3):
+        account_lock_value(state, later, policy, later)
+    assert state["until"] == "2026-12-03T13:20:00.000+00:00", "the second lock in a day is the longer one"
+    stale = now - timedelta(seconds=policy.device_window_s + 1)
+    assert not any(account_lock_value({}, now, policy, stale) for _ in range(5)), "old failures do not count"
+
+    central = CentralDB(tmp_path / "central.sqlite")
+    forever = {"inmate_id": TARGET, "until": "2999-01-01T00:00:00+00:00", "id": "x", "started_at": "t"}
+    with central.transaction() as db:
+        text = apply_pin_record(db, central.facility, "lockout", forever, now)
+        assert apply_pin_record(db, central.facility, "lockout", {"until": "2999-01-01T00:00:00+00:00"}, now) is None
+    central.close()
+    assert text is not None
+    assert json.loads(text)["until"] == "2026-12-03T13:00:00.000+00:00", "at most the longer lockout"
