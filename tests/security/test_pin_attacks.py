@@ -25,6 +25,7 @@ from firmware.store.outbox import Outbox
 from sim.central.db import CentralDB
 from sim.central.pin_guard import account_lock_value, apply_pin_record
 from tests.rules.conftest import SECRET, make_rules
+from tests.rules.test_pin_guessing import roster
 from tests.sync.conftest import World, run_session
 
 PEPPER = bytes(range(32))
@@ -155,3 +156,27 @@ def test_the_central_count_escalates_and_a_hostile_lockout_cannot_lock_an_accoun
     central.close()
     assert text is not None
     assert json.loads(text)["until"] == "2026-12-03T13:00:00.000+00:00", "at most the longer lockout"
+
+
+def test_a_clock_set_back_or_a_restart_mid_lockout_does_not_reopen_the_phone(tmp_path: Path) -> None:
+    """A Pi has no clock battery: after a power cut it may boot with an older time (fake-hwclock) until NTP."""
+    path = tmp_path / "handset.sqlite"
+    store = Store(path)
+    roster(store, {TARGET: "1111"}, numbers=True)
+    pin_only = make_rules(pin={"device_max_failures": 3})
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    phone = CallRules(store, pin_only, "handset-1", "B", PEPPER)
+    phone.identify("9991", now)
+    phone.identify("9992", now + timedelta(seconds=5))
+    store.close()  # the power is cut; the phone starts again with its clock two hours behind
+    store = Store(path)
+    phone = CallRules(store, pin_only, "handset-1", "B", PEPPER)
+    behind = now - timedelta(hours=2)
+    third = phone.identify("9993", behind)
+    assert isinstance(third, Refusal) and third.reason == "refuse.locked_out", "failures 'from the future' count"
+    store.close()
+    store = Store(path)
+    phone = CallRules(store, pin_only, "handset-1", "B", PEPPER)
+    right = phone.identify("1111", behind + timedelta(minutes=10))
+    assert isinstance(right, Refusal) and right.reason == "refuse.locked_out", "a restart keeps the lockout"
+    store.close()
