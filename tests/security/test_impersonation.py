@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 import pytest
 
+from firmware.store.outbox import Outbox
 from firmware.sync.connect import connect
 from firmware.sync.conversation import RemoteError
 from firmware.sync.credentials import SERVER_NAME, Authority
 from firmware.sync.device_session import DeviceSync
-from firmware.store.outbox import Outbox
 from sim.central.server import CentralServer, ServerConfig
 from tests.sync.conftest import DEVICE, World
 
