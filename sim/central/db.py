@@ -25,7 +25,7 @@ from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResul
 from sim.central.backend import Connection, connect, describe
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
 from sim.central.pin_guard import apply_pin_record
-from sim.central.validation import MAX_PAYLOAD, split_records
+from sim.central.validation import MAX_PAYLOAD, block_value, split_records
 
 #: The reference central server's database file in its directory.
 CENTRAL_FILE = "central.sqlite"
@@ -362,8 +362,7 @@ class CentralDB:
             if lock is not None:
                 self._write(db, "keys", account_lock_key(str(payload["inmate_id"])), lock)
         elif kind == "block" and isinstance(payload.get("number"), str):
-            block = {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
-            self._write(db, "blocks", payload["number"], canonical(block))
+            self._write(db, "blocks", payload["number"], canonical(block_value(payload)))
 
     def _account(self, db: Connection, account: str) -> dict[str, Any] | None:
         row = db.execute(

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from firmware.rules.datasets import DatasetError, validate_value
 from firmware.sync.records import RECORD_SCHEMAS, validate_record
 from firmware.sync.schema import OutboxRecord
 
@@ -23,8 +24,9 @@ MAX_CENTS = 10_000_000
 MAX_PAYLOAD = 64 * 1024
 #: Outbox record ids: made on the device (firmware/ids.py makes 32 hex digits).
 RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-#: Account keys: `debit:<inmate>`, `prepaid:<number>`.
-ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,63}")
+#: Account keys as the rules' `accounts` dataset keeps them (`debit:<inmate>`, `prepaid:<number>`), or an inmate id
+#: alone (a purchase's account): the roster's own key pattern (firmware/rules/datasets.py), so every inmate fits.
+ACCOUNT = re.compile(r"(?:(?:debit|prepaid|direct_bill):)?[A-Za-z0-9_.-]{1,64}")
 #: Dialled numbers as the rules keep them.
 NUMBER = re.compile(r"[0-9*#+]{1,32}")
 #: Every record kind a device makes (firmware/rules/records.py and its incident reports, firmware/kiosk, the
@@ -52,7 +54,8 @@ KINDS = frozenset(
 TECH_KIND = re.compile(r"tech\.[a-z][a-z0-9_]{0,39}")
 
 Cents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
-Account = Annotated[StrictStr, Field(pattern=ACCOUNT.pattern + "$")]
+#: pydantic's `pattern` searches: anchored at both ends, or "!!debit:x" would pass for its tail.
+Account = Annotated[StrictStr, Field(pattern=f"^(?:{ACCOUNT.pattern})$")]
 
 
 class _Payload(BaseModel):
@@ -68,7 +71,7 @@ class LedgerEntry(_Payload):
 
 
 class BlockEntry(_Payload):
-    number: Annotated[StrictStr, Field(pattern=NUMBER.pattern + "$")]
+    number: Annotated[StrictStr, Field(pattern=f"^{NUMBER.pattern}$")]
     at: Annotated[StrictStr, Field(max_length=64)] | None = None
     source: Annotated[StrictStr, Field(max_length=32)] | None = None
 
@@ -97,6 +100,11 @@ EFFECTS: dict[str, type[_Payload]] = {
 
 class Refused(ValueError):
     """A record the server will not hold; str() says what is wrong, in one line."""
+
+
+def block_value(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a `block` record makes of `blocks/<number>` for every device."""
+    return {"created_at": payload.get("at"), "source": str(payload.get("source") or "called_party")}
 
 
 def valid_id(text: str) -> bool:
@@ -138,6 +146,11 @@ def check_record(record: OutboxRecord) -> dict[str, Any]:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "(payload)"
             raise Refused(f"{record.kind}: field {where}: {first['msg']}") from None
+    if record.kind == "block":  # what reaches every device must be what every device accepts, or none can sync
+        try:
+            validate_value("blocks", payload["number"], block_value(payload))
+        except DatasetError as exc:
+            raise Refused(str(exc)) from None
     return payload
 
 

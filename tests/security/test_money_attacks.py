@@ -66,7 +66,7 @@ def test_a_malformed_kiosk_fee_or_account_is_rejected_and_the_session_goes_on(
     honest = Purchase(key="honest-001", account=ACCOUNT, amount_cents=1000, meta={"fee_cents": "0"})
     refused, applied = ask(world, hostile, honest)
     assert isinstance(refused, PurchaseResult) and refused.status == "rejected"
-    assert refused.reason.startswith("invalid: account must be debit:<inmate>")
+    assert refused.reason.startswith("invalid"), refused.reason  # invalid_account, or the fee named
     assert isinstance(applied, PurchaseResult) and applied.status == "applied"
     assert balances(world) == (4000, 2000), "only the honest purchase moved money"
 
