@@ -24,7 +24,7 @@ from firmware.sync.downstream import Validator, default_validator, digest_bytes,
 from firmware.sync.schema import DATASETS, OutboxRecord, Purchase, PurchaseResult
 from sim.central.backend import Connection, connect, describe
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
-from sim.central.pin_guard import apply_pin_record
+from sim.central.pin_guard import apply_pin_record, policy_of, roster_problem
 from sim.central.validation import MAX_PAYLOAD, block_value, split_records
 
 #: The reference central server's database file in its directory.
@@ -169,6 +169,7 @@ class CentralDB:
             )
         validate = default_validator()
         incoming = {dataset: _read_jsonl(path, dataset, validate) for dataset, path in files.items()}
+        self._check_roster(directory, incoming, replace)
         changes: dict[str, int] = {}
         with self.transaction() as db:
             self._facility_row(db, lock=True)
@@ -199,6 +200,28 @@ class CentralDB:
                 [(self.facility, dataset, key, new, head + n) for n, (dataset, key, _old, new) in enumerate(deltas, 1)],
             )
         return changes
+
+    def _check_roster(self, directory: Path, incoming: dict[str, dict[str, str]], replace: bool) -> None:
+        """LoadError when the roster after this load is too big for rules that identify by PIN alone."""
+        existing = {
+            str(row[0])
+            for row in self.db.execute(
+                "SELECT key FROM data WHERE facility = ? AND dataset = 'inmates' AND value IS NOT NULL",
+                (self.facility,),
+            )
+        }
+        loaded = set(incoming.get("inmates", {}))
+        inmates = loaded if replace and "inmates" in incoming else existing | loaded
+        rules = incoming.get("rules", {}).get("facility")
+        if rules is None:
+            row = self.db.execute(
+                "SELECT value FROM data WHERE facility = ? AND dataset = 'rules' AND key = 'facility'",
+                (self.facility,),
+            ).fetchone()
+            rules = None if row is None else row[0]
+        problem = roster_problem(policy_of(rules), len(inmates))
+        if problem is not None:
+            raise LoadError(f"{directory}: {problem}")
 
     def compact(self, keep: int) -> int:
         """Forget tombstones older than the last `keep` changes; a device behind them gets a full resync.

@@ -21,21 +21,39 @@ from typing import Any
 
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import FacilityRules, PinPolicy
+from firmware.rules.identity import identification_problem
 from firmware.rules.pin_lockouts import account_lock_key
 from sim.central.backend import Connection
+
+
+def policy_of(rules_text: str | None) -> PinPolicy:
+    """The PIN policy of a facility's rules document (canonical JSON text), or the defaults."""
+    if rules_text is None:
+        return PinPolicy()
+    try:
+        rules = validate_value("rules", "facility", json.loads(rules_text))
+    except (DatasetError, ValueError):
+        return PinPolicy()
+    return rules.pin if isinstance(rules, FacilityRules) else PinPolicy()
 
 
 def _policy(db: Connection, facility: str) -> PinPolicy:
     row = db.execute(
         "SELECT value FROM data WHERE facility = ? AND dataset = 'rules' AND key = 'facility'", (facility,)
     ).fetchone()
-    if row is None or row[0] is None:
-        return PinPolicy()
-    try:
-        rules = validate_value("rules", "facility", json.loads(row[0]))
-    except (DatasetError, ValueError):
-        return PinPolicy()
-    return rules.pin if isinstance(rules, FacilityRules) else PinPolicy()
+    return policy_of(None if row is None else row[0])
+
+
+def roster_problem(policy: PinPolicy, inmates: int) -> str | None:
+    """Why a roster of `inmates` breaks the promise of rules that identify by PIN alone: `rules check` passed them
+    for `roster_max` inmates, and more make one guess match someone too often. None when it does not (rules that
+    already fail the check are the simulator's, and `rules check` says so)."""
+    if policy.identify != "pin_only" or inmates <= policy.roster_max or identification_problem(policy) is not None:
+        return None
+    problem = identification_problem(policy.model_copy(update={"roster_max": inmates}))
+    if problem is None:
+        return None
+    return f"the roster holds {inmates} inmates, more than the rules' pin.roster_max {policy.roster_max}: {problem}"
 
 
 def _moment(text: Any) -> datetime | None:

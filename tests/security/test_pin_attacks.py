@@ -22,7 +22,7 @@ from firmware.rules.pin_lockouts import account_lock_key
 from firmware.rules.service import CallRules, Identified
 from firmware.store import Store
 from firmware.store.outbox import Outbox
-from sim.central.db import CentralDB
+from sim.central.db import CentralDB, LoadError
 from sim.central.pin_guard import account_lock_value, apply_pin_record
 from tests.rules.conftest import SECRET, make_rules
 from tests.rules.test_pin_guessing import roster
@@ -180,3 +180,26 @@ def test_a_clock_set_back_or_a_restart_mid_lockout_does_not_reopen_the_phone(tmp
     right = phone.identify("1111", behind + timedelta(minutes=10))
     assert isinstance(right, Refusal) and right.reason == "refuse.locked_out", "a restart keeps the lockout"
     store.close()
+
+
+def test_a_roster_larger_than_pin_only_rules_promised_is_refused_at_load(tmp_path: Path) -> None:
+    """`rules check` passes PIN-only rules for roster_max 400 with 7-digit PINs (400 / 10^7 = 4e-5). A roster of
+    2,000 makes one guess match some inmate with probability 2e-4. Before, nothing compared the two."""
+    pin_only = make_rules(pin={"identify": "pin_only", "roster_max": 400, "min_length": 7, "max_length": 9})
+    directory = tmp_path / "facility"
+    directory.mkdir()
+    (directory / "rules.jsonl").write_text(json.dumps({"key": "facility", "value": pin_only.model_dump(mode="json")}))
+    verifier = "k1:" + "0" * 64
+    rows = [{"key": f"I{i:06d}", "value": {"pin_verifier": verifier, "name": f"Inmate {i}"}} for i in range(2000)]
+    (directory / "inmates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    central = CentralDB(tmp_path / "central.sqlite")
+    with pytest.raises(LoadError, match=r"2000 inmates, more than the rules' pin.roster_max 400: .*min_length >= 8"):
+        central.load_dir(directory)
+    assert central.get("inmates", "I000000") is None, "nothing was loaded"
+    (directory / "inmates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:1000]))
+    central.load_dir(directory)  # 1,000 / 10^7 = 1e-4: at the limit, allowed
+    by_number = pin_only.model_copy(update={"pin": pin_only.pin.model_copy(update={"identify": "inmate_number"})})
+    (directory / "rules.jsonl").write_text(json.dumps({"key": "facility", "value": by_number.model_dump(mode="json")}))
+    (directory / "inmates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert central.load_dir(directory)["inmates"] == 1000, "by inmate number, any roster size will do"
+    central.close()
