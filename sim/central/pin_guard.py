@@ -94,9 +94,15 @@ def account_lock_value(state: dict[str, Any], now: datetime, policy: PinPolicy, 
 
 def apply_pin_record(db: Connection, facility: str, kind: str, payload: dict[str, Any], now: datetime) -> str | None:
     """The new "keys" value (canonical text) for the account a `pin_failure` or `lockout` names, or None when the
-    record names no account (a phone's own lockout) and nothing changes."""
+    record names no account of the roster (a phone's own lockout) and nothing changes."""
     account = payload.get("inmate_id")
     if not isinstance(account, str) or not account:
+        return None
+    known = db.execute(
+        "SELECT 1 FROM data WHERE facility = ? AND dataset = 'inmates' AND key = ? AND value IS NOT NULL",
+        (facility, account),
+    ).fetchone()
+    if known is None:  # only the roster's accounts: a device naming made-up ones cannot grow every device's data
         return None
     policy = _policy(db, facility)
     key = account_lock_key(account)

@@ -149,10 +149,13 @@ def test_the_central_count_escalates_and_a_hostile_lockout_cannot_lock_an_accoun
     assert not any(account_lock_value({}, now, policy, stale) for _ in range(5)), "old failures do not count"
 
     central = CentralDB(tmp_path / "central.sqlite")
+    central.load_dir(write_unit(tmp_path / "unit"))
     forever = {"inmate_id": TARGET, "until": "2999-01-01T00:00:00+00:00", "id": "x", "started_at": "t"}
     with central.transaction() as db:
         text = apply_pin_record(db, central.facility, "lockout", forever, now)
         assert apply_pin_record(db, central.facility, "lockout", {"until": "2999-01-01T00:00:00+00:00"}, now) is None
+        made_up = {"inmate_id": "X999999", "at": now.isoformat()}
+        assert apply_pin_record(db, central.facility, "pin_failure", made_up, now) is None, "not in the roster"
     central.close()
     assert text is not None
     assert json.loads(text)["until"] == "2026-12-03T13:00:00.000+00:00", "at most the longer lockout"
