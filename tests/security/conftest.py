@@ -10,6 +10,7 @@ import pytest
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
 from tests.sync.conftest import DEVICE, World, write_facility
+from tests.sync.postgres import postgres_cluster, postgres_url  # noqa: F401 -- fixtures for the PostgreSQL tests
 
 
 @pytest.fixture
