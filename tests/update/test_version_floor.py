@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,32 @@ def test_the_cli_makes_a_permit_and_slot_install_honours_it(
         main, ["bundle", "permit", "--key", str(key_file), "--version", "1.0.0", "--floor", "1.1.0", "-o", str(permit)]
     )
     assert both.exit_code == 2 and "exactly one of --device ID or --fleet" in both.output
+
+
+def test_an_install_and_a_permit_from_the_cli_write_only_private_files(
+    tmp_path: Path, make_bundle: MakeBundle, vendor_key: Ed25519PrivateKey, device_home: DeviceHome
+) -> None:
+    """Under a shell's usual umask (files 0644), what `slot install` and `bundle permit` write is private."""
+
+    def files() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in device_home.root.rglob("*") if p.is_file() and not p.is_symlink()}
+
+    before = files()  # the bench's own files (its helper is no ringfence command) are not the commands' to answer for
+    previous = os.umask(0o022)
+    try:
+        runner = CliRunner()
+        home = ["--home", str(device_home.root)]
+        installed = runner.invoke(main, ["slot", "install", str(make_bundle("1.1.0")), *home])
+        assert installed.exit_code == 0, installed.output
+        key_file = tmp_path / "release.key"
+        write_private_key(key_file, vendor_key)
+        permit = tmp_path / "permit.json"
+        args = ["--key", str(key_file), "--fleet", "--version", "1.0.0", "--floor", "1.1.0", "-o", str(permit)]
+        made = runner.invoke(main, ["bundle", "permit", *args])
+        assert made.exit_code == 0, made.output
+    finally:
+        os.umask(previous)
+    written = [permit, *(p for p, mtime in files().items() if before.get(p) != mtime)]
+    assert any("slots/b" in str(p) for p in written)
+    modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in written}
+    assert {m & 0o077 for m in modes.values()} == {0}, {p: oct(m) for p, m in modes.items() if m & 0o077}
