@@ -114,6 +114,17 @@ def pin_matches(data: CentralData, inmate: Inmate, pin: str, pepper: bytes = b""
     return hmac.compare_digest(inmate.pin_verifier.encode(), candidate.encode())
 
 
+def waste_one_derivation(data: CentralData, pin: str, pepper: bytes = b"") -> None:
+    """The work of one real check, for an entry that names no inmate: otherwise the instant refusal of an
+    unknown inmate number, beside the memory-hard wait for a known one, tells the keypad which numbers exist."""
+    keys = data.pin_keys()
+    if keys:
+        key_id, key = next(iter(keys.items()))
+        make_verifier(
+            key_id, key.secret, pin if pin.isascii() and pin.isdigit() else "0", pepper=pepper, cost=key_cost(key)
+        )
+
+
 def identification_problem(policy: PinPolicy) -> str | None:
     """Why a facility's way of identifying is too weak, or None. PIN only is allowed when one guess matches any
     of `roster_max` inmates with probability <= MAX_MATCH_PROBABILITY."""

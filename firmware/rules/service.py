@@ -39,7 +39,7 @@ from firmware.rules.facility import (
     ThreeWayAction,
     load_rules,
 )
-from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches
+from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches, waste_one_derivation
 from firmware.rules.records import Records
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -119,11 +119,11 @@ class CallRules:
                     locked = self.records.pins.locked_until(now, account)
                     if locked is not None:
                         return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
-                found = (
-                    named
-                    if named is not None and self._pin_fits(pin) and pin_matches(self.data, named[1], pin, self.pepper)
-                    else None
-                )
+                if named is not None and self._pin_fits(pin):
+                    found = named if pin_matches(self.data, named[1], pin, self.pepper) else None
+                else:
+                    found = None
+                    waste_one_derivation(self.data, pin, self.pepper)
             else:
                 found = find_by_pin(self.data, entry, self.pepper) if self._pin_fits(entry) else None
         except DatasetError as exc:

@@ -203,15 +203,6 @@ class CentralDB:
 
     def _check_roster(self, directory: Path, incoming: dict[str, dict[str, str]], replace: bool) -> None:
         """LoadError when the roster after this load is too big for rules that identify by PIN alone."""
-        existing = {
-            str(row[0])
-            for row in self.db.execute(
-                "SELECT key FROM data WHERE facility = ? AND dataset = 'inmates' AND value IS NOT NULL",
-                (self.facility,),
-            )
-        }
-        loaded = set(incoming.get("inmates", {}))
-        inmates = loaded if replace and "inmates" in incoming else existing | loaded
         rules = incoming.get("rules", {}).get("facility")
         if rules is None:
             row = self.db.execute(
@@ -219,7 +210,19 @@ class CentralDB:
                 (self.facility,),
             ).fetchone()
             rules = None if row is None else row[0]
-        problem = roster_problem(policy_of(rules), len(inmates))
+        policy = policy_of(rules)
+        if policy.identify != "pin_only":
+            return
+        loaded = set(incoming.get("inmates", {}))
+        if not (replace and "inmates" in incoming):
+            loaded |= {
+                str(row[0])
+                for row in self.db.execute(
+                    "SELECT key FROM data WHERE facility = ? AND dataset = 'inmates' AND value IS NOT NULL",
+                    (self.facility,),
+                )
+            }
+        problem = roster_problem(policy, len(loaded))
         if problem is not None:
             raise LoadError(f"{directory}: {problem}")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import firmware.rules.identity as identity
 from firmware.kiosk.login import RulesLogin
 from firmware.rules.authorize import Refusal
 from firmware.rules.facility import FacilityRules, PinPolicy
@@ -206,3 +207,28 @@ def test_a_roster_larger_than_pin_only_rules_promised_is_refused_at_load(tmp_pat
     (directory / "inmates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert central.load_dir(directory)["inmates"] == 1000, "by inmate number, any roster size will do"
     central.close()
+
+
+def test_an_unknown_inmate_number_costs_the_same_derivation_as_a_known_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, an unknown number was refused at once and a known one after the memory-hard check (about a second
+    at OWASP's cost): the wait told the keypad which inmate numbers exist."""
+    derivations: list[bytes] = []
+    real = identity.hashlib.scrypt
+
+    def counting(password: bytes, **options: object) -> bytes:
+        derivations.append(password)
+        return real(password, **options)  # type: ignore[arg-type]
+
+    store = Store(tmp_path / "handset.sqlite")
+    roster(store, {TARGET: "1111"}, numbers=True)
+    phone = CallRules(store, rules(), "handset-1", "B", PEPPER)
+    monkeypatch.setattr(identity.hashlib, "scrypt", counting)
+    now = datetime.now(UTC)
+    for entry in (f"{NUMBER}9999", "9999999999", "99999912"):  # known number; unknown; unknown, short PIN
+        before = len(derivations)
+        refused = phone.identify(entry, now)
+        assert isinstance(refused, Refusal) and refused.reason == "pin.invalid"
+        assert len(derivations) - before == 1, entry
+    store.close()
