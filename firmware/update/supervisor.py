@@ -182,12 +182,14 @@ class Beats:
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
         self._last = time.monotonic()  # the child gets `hang_s` from its start to beat for the first time
-        self._last_beat: float | None = None
+        self._read_at = self._last
+        # A beat read now was written after the previous read: that, not the (possibly late) read, dates it.
+        self._written_after: float | None = None
 
     def child_started(self) -> None:
         """The child holds its own copy of the write end now: without ours, its exit reads as end-of-file."""
         os.close(self.write_fd)
-        self._last = time.monotonic()
+        self._last = self._read_at = time.monotonic()
 
     def fresh(self, now: float, hang_s: float) -> bool:
         try:
@@ -195,11 +197,13 @@ class Beats:
         except BlockingIOError:
             got = b""
         if got:
-            self._last = self._last_beat = now
+            self._last, self._written_after = now, self._read_at
+        self._read_at = now
         return now - self._last < hang_s
 
     def seen_after(self, moment: float) -> bool:
-        return self._last_beat is not None and self._last_beat >= moment
+        """Whether a beat was surely written at or after `moment`, however late the supervisor read it."""
+        return self._written_after is not None and self._written_after >= moment
 
     def close(self) -> None:
         os.close(self.read_fd)

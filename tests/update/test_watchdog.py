@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
-from firmware.update.supervisor import supervise
+from firmware.update.supervisor import Beats, supervise
 from tests.update.conftest import HARDWARE, MakeBundle, stop_after
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(90)]
@@ -20,7 +22,7 @@ COMMAND = [sys.executable, "{slot}/app.py"]
 #: A real runtime in a real process: its loop beats on the supervisor's pipe; with HANG_AFTER set, a handler
 #: that never returns is reached after that many seconds, as a firmware stuck on a dead device would be.
 RUNTIME_APP = """\
-import threading, time
+import os, threading, time
 from dataclasses import dataclass
 from typing import ClassVar
 from firmware.commands import Command
@@ -43,10 +45,16 @@ runtime = Runtime(clock, [Flow()])
 runtime.on(Hang, lambda command: time.sleep(3600))
 if HANG_AFTER is not None:
     threading.Timer(HANG_AFTER, lambda: runtime.post(KeyDown(clock.now(), "1"))).start()
+HANG_AT = float(os.environ.get("RINGFENCE_TEST_HANG_AT", "inf"))  # a moment on the machine's monotonic clock
+if time.monotonic() >= HANG_AT:
+    time.sleep(3600)  # started after the moment (a loaded machine): hung before its first beat
+elif HANG_AT != float("inf"):
+    threading.Timer(HANG_AT - time.monotonic(), lambda: runtime.post(KeyDown(clock.now(), "1"))).start()
 runtime.run_realtime(threading.Event(), 0.05)
 """
 BEATING = RUNTIME_APP.format(hang_after=None).encode()
 HANGS = RUNTIME_APP.format(hang_after=0.5).encode()
+HANGS_AT = RUNTIME_APP.format(hang_after=None).encode()  # with RINGFENCE_TEST_HANG_AT set
 SILENT = b"import time\ntime.sleep(60)\n"
 
 
@@ -119,10 +127,15 @@ def test_an_install_while_running_is_started_by_the_supervisor_itself(
 
 
 def test_a_loop_that_hung_before_it_settled_is_not_kept_though_its_last_beat_is_recent(
-    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring
+    device: SlotManager, make_bundle: MakeBundle, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Settling (1 s) comes before the hang limit (3 s) runs out: only a beat after settling keeps the slot."""
-    device.install(make_bundle("1.1.0", files={"app.py": HANGS}), keyring, HARDWARE)
+    """Settling (1 s) comes before the hang limit (3 s) runs out: only a beat after settling keeps the slot.
+
+    The loop hangs at a moment on the machine's clock 0.5 s before settling can begin, however late the loaded
+    machine starts it; beats it wrote before then and the supervisor reads late do not count as after settling.
+    """
+    device.install(make_bundle("1.1.0", files={"app.py": HANGS_AT}), keyring, HARDWARE)
+    monkeypatch.setenv("RINGFENCE_TEST_HANG_AT", str(time.monotonic() + 0.5))
     said: list[str] = []
     assert supervise(device, COMMAND, settle_s=1.0, say=said.append, hang_s=3.0) == 1
     assert device.load().trial == "b" and not any("marked good" in line for line in said)
@@ -154,3 +167,22 @@ def test_a_trial_slot_that_refuses_its_configuration_is_restarted_until_it_is_ro
         assert supervise(device, COMMAND, settle_s=5, hang_s=5) == 1
     assert supervise(device, COMMAND, settle_s=0.2, hang_s=5, stop=stop_after(2.0)) == 0
     assert device.load().good == "a" and device.load().slots["b"].status == "bad"
+
+
+def test_a_beat_is_dated_by_the_read_before_it_not_by_a_late_read() -> None:
+    """A supervisor that reads late must not take a beat written before settling for one after it."""
+    beats = Beats()
+    write_end = os.dup(beats.write_fd)
+    beats.child_started()
+    try:
+        start = time.monotonic()
+        assert beats.fresh(start, 5.0) and not beats.seen_after(start)
+        os.write(write_end, b".")  # written just after the read at `start`...
+        assert beats.fresh(start + 10.0, 20.0)  # ...and read 10 s late
+        assert beats.seen_after(start) and not beats.seen_after(start + 1.0)
+        os.write(write_end, b".")
+        assert beats.fresh(start + 11.0, 20.0)
+        assert beats.seen_after(start + 10.0)
+    finally:
+        os.close(write_end)
+        beats.close()
