@@ -7,7 +7,7 @@ Over the simulated cable (two pty devices joined by a relay), with the reference
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -79,8 +79,8 @@ def test_a_session_ended_for_idleness_is_an_orderly_end_and_loses_no_record(
     deliver = Outbox.deliver
     stalls = [IDLE_S + 1.0]
 
-    def slow_deliver(self: Outbox, delivered: object) -> None:
-        deliver(self, delivered)  # type: ignore[arg-type]
+    def slow_deliver(self: Outbox, delivered: Iterable[str]) -> None:
+        deliver(self, delivered)
         if stalls:
             time.sleep(stalls.pop())  # a slow disk on the device, after committing the first batch
 
