@@ -118,7 +118,7 @@ class ArqEndpoint:
         self._clear()
 
     @classmethod
-    def for_line(cls, initiator: bool, epoch: int, baudrate: int, latency: float = 0.05) -> ArqEndpoint:
+    def for_line(cls, initiator: bool, epoch: int, baudrate: int, latency: float = 0.05, conn: int = 0) -> ArqEndpoint:
         """Sized from the line: the pipe holds two round trips (a frame each way plus `latency`: the second
         absorbs the scheduling delays of busy hosts) and two frames more; the window holds four pipes of the
         smallest frames."""
@@ -127,7 +127,7 @@ class ArqEndpoint:
         pipe_bytes = math.ceil(2 * round_trip * baudrate / 10) + 2 * MAX_WIRE
         window = min(1024, max(16, 4 * pipe_bytes // PAYLOAD_SIZES[0]))
         rto = 0.3 + 1.5 * wire_seconds(pipe_bytes, baudrate) + round_trip
-        return cls(initiator, epoch, window=window, rto=rto, pipe_bytes=pipe_bytes, frame_time=frame_time)
+        return cls(initiator, epoch, window=window, rto=rto, pipe_bytes=pipe_bytes, frame_time=frame_time, conn=conn)
 
     def _clear(self) -> None:
         self._outgoing: deque[bytes] = deque()
