@@ -16,16 +16,8 @@ Why it is built this way (docs/sync-protocol.md section 2.3):
 * Frames shrink when the line damages many of them: the payload size maximises the expected goodput for the byte
   error rate seen, and grows back when the line is clean.
 
-The initiator opens a connection with SYN carrying a random epoch; the responder answers SYNACK and starts a
-new, empty connection, so a device that restarts mid-session never mixes old frames into a new session. The
-responder names each new connection with an id one above the last (mod 256) and says it in the SYNACK, so a
-frame left over from any of the 255 connections before (waiting in a port's buffer) is never taken as the new
-one's; the epoch alone cannot promise that, one random epoch in 256 sharing the previous one's low byte.
-
-Either side may end a connection in order with FIN (naming the connection's epoch, and why). The peer learns
-that nothing more will be answered on it: a FIN is not an error. A responder answers any later frame of a
-connection it ended, and a SYN of that epoch, with FIN again, so a lost FIN costs one more frame rather than a
-dead link.
+Opening and ending connections (SYN, SYNACK, FIN, and the connection id in every frame) is in
+firmware/sync/arq_connection.py.
 """
 
 from __future__ import annotations
@@ -33,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from firmware.sync.arq_connection import ConnectionControl
 from firmware.sync.arq_estimates import (
     FRAME_OVERHEAD,
     PAYLOAD_SIZES,
@@ -57,14 +50,6 @@ from firmware.sync.framing import (
 )
 
 SEQ_MOD = 1 << 16
-#: The longest reason a FIN carries (bytes of UTF-8).
-MAX_REASON = 200
-
-
-def _printable(raw: bytes) -> str:
-    """A peer's words, made safe for one log line."""
-    text = raw[:MAX_REASON].decode("utf-8", errors="replace")
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _dist(a: int, b: int) -> int:
@@ -72,7 +57,7 @@ def _dist(a: int, b: int) -> int:
     return (b - a) % SEQ_MOD
 
 
-class ArqEndpoint:
+class ArqEndpoint(ConnectionControl):
     def __init__(
         self,
         initiator: bool,
@@ -90,18 +75,7 @@ class ArqEndpoint:
         self.max_message = max_message
         #: Set when nothing came back through max_timeouts timeouts, or a message exceeded max_message.
         self.failed = False
-        self.epoch = epoch
-        #: The connection id in every frame's header: the responder's choice, learnt by the initiator from SYNACK.
-        #: A responder starts from `conn` (the id before its first connection).
-        self.conn = conn & 0xFF
-        #: Set when the peer ended the connection with FIN; the owner clears it (a responder then waits for SYN).
-        self.ended_by_peer = False
-        #: Why the connection ended, in the words of the side that ended it.
-        self.end_reason = ""
-        #: Set on the initiator once its connection ended (either side): it never opens another one.
-        self.ended = False
-        self._ended_epoch: int | None = None
-        self._fin_due = False
+        self._init_connection(epoch, conn)
         #: Frames the sender may have unacknowledged past the first missing one; the receiver keeps as many.
         self.window = window
         #: Unanswered bytes the sender keeps on the line (the bandwidth-delay product plus slack).
@@ -109,12 +83,8 @@ class ArqEndpoint:
         self.rto = rto
         self.frame_time = frame_time
         self.poll_interval = max(0.05, min(rto / 4, frame_time + 0.05))
-        self.connected = False
-        #: Set when a peer's SYN started a new connection; the owner clears it after starting a new session.
-        self.reset_seen = False
         self.stats = ArqStats()
         self._decoder = FrameDecoder()
-        self._syn_due = 0.0
         self._clear()
 
     @classmethod
@@ -183,23 +153,6 @@ class ArqEndpoint:
         self._inbox.clear()
         return out
 
-    def end(self, reason: str = "") -> None:
-        """End the connection in order: the next `poll` tells the peer (FIN, with `reason`); whatever is unsent is
-        dropped, and messages already received stay readable."""
-        if not self.connected:
-            return
-        self._forget_connection()
-        self.end_reason = reason
-        self._fin_due = True
-
-    def _forget_connection(self) -> None:
-        inbox = self._inbox
-        self._clear()
-        self._inbox = inbox
-        self.connected = False
-        self._ended_epoch = self.epoch
-        self.ended = self.initiator
-
     def next_deadline(self) -> float | None:
         if self.ended:
             return None
@@ -222,26 +175,7 @@ class ArqEndpoint:
             self._on_frame(item, now)
 
     def _on_frame(self, frame: Frame, now: float) -> None:
-        if frame.kind is FrameKind.SYN:
-            self._on_syn(frame)
-            return
-        mine = frame.payload[:4] == self.epoch.to_bytes(4, "big")
-        if frame.kind is FrameKind.SYNACK:
-            if self.initiator and mine and len(frame.payload) == 4 and not self.connected and not self.ended:
-                self.conn = frame.conn
-                self.connected = True
-            return
-        if frame.kind is FrameKind.FIN:
-            if mine and (self.connected or (self.initiator and not self.ended)):
-                self._forget_connection()
-                self.ended_by_peer = True
-                self.end_reason = _printable(frame.payload[4:])
-            return
-        if not self.connected:
-            if not self.initiator and self._ended_epoch is not None and frame.conn == self.conn:
-                self._fin_due = True  # the peer missed our FIN: say it again
-            return
-        if frame.conn != self.conn:
+        if not self._of_this_connection(frame):
             return
         self.stats.frames_received += 1
         if frame.kind is FrameKind.ACK:
@@ -252,22 +186,6 @@ class ArqEndpoint:
             self._on_nak(frame.seq, now)
         elif frame.kind is FrameKind.DATA:
             self._on_data(frame)
-
-    def _on_syn(self, frame: Frame) -> None:
-        if self.initiator or len(frame.payload) != 4:
-            return
-        epoch = int.from_bytes(frame.payload, "big")
-        if epoch == self._ended_epoch and not self.connected:
-            self._fin_due = True  # a SYN of the connection this side ended (a copy that was on the line)
-            return
-        if not self.connected or epoch != self.epoch:
-            self.reset_seen = self.connected
-            self.epoch = epoch
-            self.conn = (self.conn + 1) % 256
-            self.end_reason = ""
-            self._clear()
-            self.connected = True
-        self._synack_due = True
 
     def _on_ack(self, next_needed: int, bitmap: bytes, now: float, answers_poll: bool = False) -> None:
         self._last_heard = now
@@ -389,22 +307,7 @@ class ArqEndpoint:
 
     def poll(self, now: float, max_frames: int | None = None) -> bytes:
         """The bytes to write now: connection control, NAK and ACK, repairs, then new data within the pipe."""
-        out = bytearray()
-        if self._fin_due:
-            ended = self._ended_epoch if self._ended_epoch is not None else self.epoch
-            reason = self.end_reason.encode()[:MAX_REASON]
-            out += encode(Frame(FrameKind.FIN, self.conn, 0, 0, ended.to_bytes(4, "big") + reason))
-            self._fin_due = False
-        if self.ended:
-            return bytes(out)
-        if self.initiator and not self.connected:
-            if now >= self._syn_due:
-                out += encode(Frame(FrameKind.SYN, 0, 0, 0, self.epoch.to_bytes(4, "big")))
-                self._syn_due = now + self.rto
-            return bytes(out)
-        if self._synack_due:
-            out += encode(Frame(FrameKind.SYNACK, self.conn, 0, 0, self.epoch.to_bytes(4, "big")))
-            self._synack_due = False
+        out = bytearray(self._control_frames(now))
         if not self.connected:
             return bytes(out)
         if self._nak_due is not None:

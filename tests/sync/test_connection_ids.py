@@ -167,3 +167,17 @@ def test_a_fins_reason_is_one_printable_line_whatever_the_peer_wrote() -> None:
     device.receive_bytes(server.poll(1.0), 1.0)
     assert device.ended_by_peer
     assert device.end_reason.startswith("idle??[2Jfor 60 s") and len(device.end_reason) == 200
+
+
+def test_a_device_that_ends_its_connection_frees_the_server_for_the_next_one() -> None:
+    device, server = ArqEndpoint(True, epoch=15, rto=RTO), ArqEndpoint(False, rto=RTO)
+    handshake(device, server, 0.0)
+    device.end("done")
+    server.receive_bytes(device.poll(1.0), 1.0)
+    assert server.ended_by_peer and not server.connected and server.end_reason == "done"
+    assert device.poll(5.0) == b"" and device.next_deadline() is None, "an ended device opens nothing"
+    again = ArqEndpoint(True, epoch=16, rto=RTO)
+    handshake(again, server, 2.0)
+    again.send_message(b"next session")
+    to_server, _ = exchange(again, server, 2.1)
+    assert to_server == [b"next session"]
