@@ -70,7 +70,7 @@ class DeviceSync:
                     break
                 session.receive(channel.recv(self.timeout))
         except ChannelEnded as exc:
-            session.report.notes.append(f"the server ended the session before agreement ({exc})")
+            session.report.ended = str(exc)
         except Exception:
             for message in session.data_to_send():  # the error that tells the server why, if any
                 try:

@@ -9,14 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from firmware.cli import main
+from firmware.errors import ExitCode
 from firmware.store.outbox import Outbox
 from firmware.sync import session as session_module
 from firmware.sync.channel import ChannelEnded, SerialChannel
 from firmware.sync.conversation import open_as_device
 from firmware.sync.device_session import DeviceSync
+from firmware.sync.downstream import Downstream
 from firmware.sync.schema import Pull
 from hal.link import open_link
 from sim.central.server import CentralServer, ServerConfig
@@ -91,7 +96,7 @@ def test_a_session_ended_for_idleness_is_an_orderly_end_and_loses_no_record(
     finally:
         channel.close()
     assert not report.agree and report.pushed == 2
-    assert any("server ended the session" in note for note in report.notes)
+    assert "the other side ended the connection: idle for 1 s" in report.ended
     assert outbox.count_pending() == 3, "the records the server never answered for are still queued"
 
     channel = line.connect()
@@ -103,3 +108,27 @@ def test_a_session_ended_for_idleness_is_an_orderly_end_and_loses_no_record(
     central = world.central()
     assert central.received_count(DEVICE) == 5
     assert {row[0] for row in central.db.execute("SELECT id FROM received")} == set(ids)
+
+
+def test_ringfence_sync_says_the_server_ended_the_session_and_that_nothing_is_lost(
+    line: Line, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrolled = CliRunner().invoke(
+        main, ["central", "enroll", "--db", str(world.db_path), "--out", str(world.tmp / "d.json"), "B-1"]
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+    apply = Downstream.apply
+
+    def slow_apply(self: Downstream, *args: Any, **kwargs: Any) -> int:
+        result = apply(self, *args, **kwargs)
+        time.sleep(IDLE_S + 1.0)  # the device is slow to commit what it pulled; the server stops waiting
+        return result
+
+    monkeypatch.setattr(Downstream, "apply", slow_apply)
+    args = ["sync", "--link", line.cable.end_a, "--store", str(world.tmp / "d.sqlite")]
+    result = CliRunner().invoke(main, [*args, "--credentials", str(world.tmp / "d.json"), "--timeout", "5"])
+    assert result.exit_code == ExitCode.LINK
+    assert "the server ended the session" in result.output and "idle for 1 s" in result.output
+    assert "nothing is lost, run it again" in result.output and "Traceback" not in result.output
+    monkeypatch.setattr(Downstream, "apply", apply)
+    assert CliRunner().invoke(main, args).exit_code == ExitCode.OK, "the next run agrees"
