@@ -8,6 +8,11 @@ connection's: a stale answer delivered, and the real frame with the same number 
 
 from __future__ import annotations
 
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from firmware.sync.arq import ArqEndpoint
 from firmware.sync.framing import Frame, FrameDecoder, FrameKind
 
@@ -181,3 +186,52 @@ def test_a_device_that_ends_its_connection_frees_the_server_for_the_next_one() -
     again.send_message(b"next session")
     to_server, _ = exchange(again, server, 2.1)
     assert to_server == [b"next session"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6))
+def test_stale_frames_arriving_at_any_moment_of_the_new_connection_change_nothing(seed: int) -> None:
+    """The previous connection's frames (data, acks, polls, a FIN) reach both ends at random moments of the new
+    connection, whose epoch has the same low byte: every new message arrives once, in order, and nothing else."""
+    rng = random.Random(seed)
+    server = ArqEndpoint(False, rto=RTO)
+    old = ArqEndpoint(True, epoch=0x0A00_0042, rto=RTO)
+    handshake(old, server, 0.0)
+    stale_up, stale_down = bytearray(), bytearray()
+    for i in range(4):
+        old.send_message(bytes([i]) * rng.randrange(1, 3000))
+        server.send_message(bytes([100 + i]) * rng.randrange(1, 3000))
+        stale_up += old.poll(0.1 * i)
+        stale_down += server.poll(0.1 * i)
+    server.end()
+    stale_down += server.poll(1.0)
+    stale = {"up": split_frames(bytes(stale_up)), "down": split_frames(bytes(stale_down))}
+
+    new = ArqEndpoint(True, epoch=0x0B00_0042, rto=RTO)
+    handshake(new, server, 2.0)
+    up = [bytes([i]) * rng.randrange(1, 4000) for i in range(5)]
+    down = [bytes([50 + i]) * rng.randrange(1, 4000) for i in range(5)]
+    for message in up:
+        new.send_message(message)
+    for message in down:
+        server.send_message(message)
+    to_server: list[bytes] = []
+    to_device: list[bytes] = []
+    now = 2.0
+    while now < 60.0 and (new.queued_frames() or server.queued_frames()):
+        now += 0.01
+        upward, downward = new.poll(now), server.poll(now)
+        if stale["up"] and rng.random() < 0.3:
+            upward += stale["up"].pop(rng.randrange(len(stale["up"])))
+        if stale["down"] and rng.random() < 0.3:
+            downward = stale["down"].pop(rng.randrange(len(stale["down"]))) + downward
+        server.receive_bytes(upward, now)
+        new.receive_bytes(downward, now)
+        to_server += server.messages()
+        to_device += new.messages()
+    assert to_server == up and to_device == down
+    assert new.connected and not new.ended_by_peer
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    return [piece + b"\x00" for piece in data.split(b"\x00")[:-1]]
