@@ -68,14 +68,13 @@ class ArqEndpoint(ConnectionControl):
         max_message: int = MAX_MESSAGE,
         pipe_bytes: int = 4 * MAX_WIRE,
         frame_time: float = 0.0,
-        conn: int = 0,
     ) -> None:
         self.initiator = initiator
         self.max_timeouts = max_timeouts
         self.max_message = max_message
         #: Set when nothing came back through max_timeouts timeouts, or a message exceeded max_message.
         self.failed = False
-        self._init_connection(epoch, conn)
+        self._init_connection(epoch)
         #: Frames the sender may have unacknowledged past the first missing one; the receiver keeps as many.
         self.window = window
         #: Unanswered bytes the sender keeps on the line (the bandwidth-delay product plus slack).
@@ -88,7 +87,7 @@ class ArqEndpoint(ConnectionControl):
         self._clear()
 
     @classmethod
-    def for_line(cls, initiator: bool, epoch: int, baudrate: int, latency: float = 0.05, conn: int = 0) -> ArqEndpoint:
+    def for_line(cls, initiator: bool, epoch: int, baudrate: int, latency: float = 0.05) -> ArqEndpoint:
         """Sized from the line: the pipe holds two round trips (a frame each way plus `latency`: the second
         absorbs the scheduling delays of busy hosts) and two frames more; the window holds four pipes of the
         smallest frames."""
@@ -97,7 +96,7 @@ class ArqEndpoint(ConnectionControl):
         pipe_bytes = math.ceil(2 * round_trip * baudrate / 10) + 2 * MAX_WIRE
         window = min(1024, max(16, 4 * pipe_bytes // PAYLOAD_SIZES[0]))
         rto = 0.3 + 1.5 * wire_seconds(pipe_bytes, baudrate) + round_trip
-        return cls(initiator, epoch, window=window, rto=rto, pipe_bytes=pipe_bytes, frame_time=frame_time, conn=conn)
+        return cls(initiator, epoch, window=window, rto=rto, pipe_bytes=pipe_bytes, frame_time=frame_time)
 
     def _clear(self) -> None:
         self._outgoing: deque[bytes] = deque()

@@ -1,10 +1,13 @@
 """Opening and ending a serial connection (docs/sync-protocol.md section 2.2): SYN, SYNACK, FIN, connection ids.
 
 The initiator opens a connection with SYN carrying a random epoch; the responder answers SYNACK and starts a
-new, empty connection, so a device that restarts mid-session never mixes old frames into a new session. The
-responder names each new connection with an id one above the last (mod 256) and says it in the SYNACK, so a
-frame left over from any of the 255 connections before (waiting in a port's buffer) is never taken as the new
-one's; the epoch alone cannot promise that, one random epoch in 256 sharing the previous one's low byte.
+new, empty connection, so a device that restarts mid-session never mixes old frames into a new session. Every
+frame names its connection in one byte. The responder chooses it and says it in the SYNACK: the low byte of the
+epoch, as peers before the SYNACK carried the id have always used, unless that is the previous connection's id
+(one random epoch in 256), then the next byte. So the previous connection's frames, which may still wait in a
+port's buffer (a reply the restarted device never read, a request the server never read), are never taken as
+the new connection's; and a peer that still derives the id from its epoch only fails to connect in that one case
+in 256, and tries again, instead of mixing sessions.
 
 Either side may end a connection in order with FIN (naming the connection's epoch, and why). The peer learns
 that nothing more will be answered on it: a FIN is not an error. A responder answers any later frame of a
@@ -38,11 +41,10 @@ class ConnectionControl:
     _inbox: deque[bytes]
     _synack_due: bool
 
-    def _init_connection(self, epoch: int, conn: int) -> None:
+    def _init_connection(self, epoch: int) -> None:
         self.epoch = epoch
         #: The connection id in every frame's header: the responder's choice, learnt by the initiator from SYNACK.
-        #: A responder starts from `conn` (the id before its first connection).
-        self.conn = conn & 0xFF
+        self.conn = epoch & 0xFF
         self.connected = False
         #: Set when a peer's SYN started a new connection; the owner clears it after starting a new session.
         self.reset_seen = False
@@ -110,7 +112,7 @@ class ConnectionControl:
         if not self.connected or epoch != self.epoch:
             self.reset_seen = self.connected
             self.epoch = epoch
-            self.conn = (self.conn + 1) % 256
+            self.conn = epoch & 0xFF if epoch & 0xFF != self.conn else (self.conn + 1) % 256
             self.end_reason = ""
             self._clear()
             self.connected = True

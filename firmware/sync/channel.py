@@ -111,8 +111,7 @@ class SerialChannel:
         self.bytes_written = 0
         self.bytes_read = 0
         epoch = int.from_bytes(os.urandom(4), "big") if initiator else 0
-        # A restarted server does not know the id it used last: it starts the count anywhere.
-        self.arq = ArqEndpoint.for_line(initiator, epoch, baudrate, conn=os.urandom(1)[0])
+        self.arq = ArqEndpoint.for_line(initiator, epoch, baudrate)
         self._cond = threading.Condition()
         self._inbox: deque[bytes] = deque()
         self._closed: str | None = None
