@@ -4,6 +4,8 @@ connection, drop a reply, or hold the stream to a line rate.
 Tests use it to act in the middle of a session: TLS below the sync messages turns any altered byte into a failed
 connection, and the tests check that a failed connection loses and duplicates nothing and that the next session
 completes. Benches use its rate to give a loopback link the speed of a real one, and count the bytes it carried.
+A server that is down (a test restarting it) shows to the client as a connection that ends at once, as it would
+without the proxy, and the proxy goes on serving the next connections.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class TcpFaultProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.connections = 0
+        #: Connections closed at once because the server could not be reached (it is down or restarting).
+        self.refused = 0
         #: Bytes relayed both ways over every connection so far.
         self.bytes_passed = 0
         self._count = threading.Lock()
@@ -72,7 +76,13 @@ class TcpFaultProxy:
             except OSError:
                 return
             self.connections += 1
-            server = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:  # the server is down: the client sees its connection end, as it would without a proxy
+                self.refused += 1
+                _close(client)
+                continue
+            server.settimeout(None)
             f = self.faults
             up = _OneWay(False, cut_at=f.cut_upstream_at, rate=f.upstream_rate)
             down = _OneWay(True, corrupt_at=f.corrupt_at, cut_at=f.cut_at, rate=f.rate)
@@ -102,9 +112,7 @@ class TcpFaultProxy:
             pass
         finally:
             for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+                _close(sock)
 
     def _send(self, sink: socket.socket, data: bytes) -> None:
         sink.sendall(data)
@@ -114,3 +122,10 @@ class TcpFaultProxy:
     def close(self) -> None:
         self._stop.set()
         self._listener.close()
+
+
+def _close(sock: socket.socket) -> None:
+    """Shut both directions (the peer reads the end of the stream), then release the socket."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

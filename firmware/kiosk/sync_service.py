@@ -8,6 +8,8 @@ server takes a new session on the line as the end of the old one. So the device 
 each scheduled sync (firmware/sync/service.py `before_session`), and a session left unused for `keep_s` is closed
 before the next request rather than used: the server ends idle sessions (60 s by default), and a request written
 into a session the server has already ended would come back as LinkLost, to be asked about instead of answered.
+On a serial line the server says so when it ends a session (FIN, firmware/sync/arq.py): a request that meets
+that end was not acted on, so it goes again at once on a new session instead of coming back as LinkLost.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from firmware.kiosk.service import (
     PurchaseReply,
     PurchaseRequest,
 )
-from firmware.sync.channel import Channel, ChannelClosed
+from firmware.sync.channel import Channel, ChannelClosed, ChannelEnded
 from firmware.sync.connect import connect
 from firmware.sync.conversation import Conversation, RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
@@ -98,19 +100,23 @@ class SyncPurchaseService:
     def _ask(self, request: Body, answer: type[Body]) -> Body:
         """One request, one answer; CentralUnreachable if nothing was sent, LinkLost if it may have been."""
         with self._lock:
-            conv = self._session()
             try:
-                conv.send(request)
-            except _FAILURES as exc:
-                self._drop()
-                raise LinkLost(f"central server at {self.url}: {exc}") from exc
-            try:
-                reply = conv.expect(answer, self.timeout)
-            except _FAILURES as exc:
-                self._drop()
-                raise LinkLost(f"central server at {self.url}: {exc}") from exc
-            self._used_at = time.monotonic()
-            return reply
+                return self._ask_once(request, answer, first=True)
+            except ChannelEnded:  # the server had ended the kept session and did not act on the request
+                return self._ask_once(request, answer, first=False)
+
+    def _ask_once(self, request: Body, answer: type[Body], first: bool) -> Body:
+        conv = self._session()
+        try:
+            conv.send(request)
+            reply = conv.expect(answer, self.timeout)
+        except _FAILURES as exc:
+            self._drop()
+            if first and isinstance(exc, ChannelEnded):
+                raise
+            raise LinkLost(f"central server at {self.url}: {exc}") from exc
+        self._used_at = time.monotonic()
+        return reply
 
     def account(self, device_id: str, inmate_id: str) -> AccountReply:
         info = self._ask(AccountQuery(account=DEBIT + inmate_id), AccountInfo)

@@ -16,8 +16,8 @@ Why it is built this way (docs/sync-protocol.md section 2.3):
 * Frames shrink when the line damages many of them: the payload size maximises the expected goodput for the byte
   error rate seen, and grows back when the line is clean.
 
-The initiator opens a connection with SYN carrying a random epoch; the responder answers SYNACK and starts a
-new, empty connection, so a device that restarts mid-session never mixes old frames into a new session.
+Opening and ending connections (SYN, SYNACK, FIN, and the connection id in every frame) is in
+firmware/sync/arq_connection.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from firmware.sync.arq_connection import ConnectionControl
 from firmware.sync.arq_estimates import (
     FRAME_OVERHEAD,
     PAYLOAD_SIZES,
@@ -56,7 +57,7 @@ def _dist(a: int, b: int) -> int:
     return (b - a) % SEQ_MOD
 
 
-class ArqEndpoint:
+class ArqEndpoint(ConnectionControl):
     def __init__(
         self,
         initiator: bool,
@@ -73,7 +74,7 @@ class ArqEndpoint:
         self.max_message = max_message
         #: Set when nothing came back through max_timeouts timeouts, or a message exceeded max_message.
         self.failed = False
-        self.epoch = epoch
+        self._init_connection(epoch)
         #: Frames the sender may have unacknowledged past the first missing one; the receiver keeps as many.
         self.window = window
         #: Unanswered bytes the sender keeps on the line (the bandwidth-delay product plus slack).
@@ -81,12 +82,8 @@ class ArqEndpoint:
         self.rto = rto
         self.frame_time = frame_time
         self.poll_interval = max(0.05, min(rto / 4, frame_time + 0.05))
-        self.connected = False
-        #: Set when a peer's SYN started a new connection; the owner clears it after starting a new session.
-        self.reset_seen = False
         self.stats = ArqStats()
         self._decoder = FrameDecoder()
-        self._syn_due = 0.0
         self._clear()
 
     @classmethod
@@ -131,10 +128,6 @@ class ArqEndpoint:
         self._synack_due = False
 
     @property
-    def conn(self) -> int:
-        return self.epoch & 0xFF
-
-    @property
     def payload_size(self) -> int:
         return self._loss.best_payload()
 
@@ -160,6 +153,8 @@ class ArqEndpoint:
         return out
 
     def next_deadline(self) -> float | None:
+        if self.ended:
+            return None
         if self.initiator and not self.connected:
             return self._syn_due
         if self._flights and self._last_heard is not None:
@@ -179,14 +174,7 @@ class ArqEndpoint:
             self._on_frame(item, now)
 
     def _on_frame(self, frame: Frame, now: float) -> None:
-        if frame.kind is FrameKind.SYN:
-            self._on_syn(frame)
-            return
-        if frame.kind is FrameKind.SYNACK:
-            if self.initiator and frame.payload == self.epoch.to_bytes(4, "big"):
-                self.connected = True
-            return
-        if frame.conn != self.conn or not self.connected:
+        if not self._of_this_connection(frame):
             return
         self.stats.frames_received += 1
         if frame.kind is FrameKind.ACK:
@@ -197,17 +185,6 @@ class ArqEndpoint:
             self._on_nak(frame.seq, now)
         elif frame.kind is FrameKind.DATA:
             self._on_data(frame)
-
-    def _on_syn(self, frame: Frame) -> None:
-        if self.initiator or len(frame.payload) != 4:
-            return
-        epoch = int.from_bytes(frame.payload, "big")
-        if not self.connected or epoch != self.epoch:
-            self.reset_seen = self.connected
-            self.epoch = epoch
-            self._clear()
-            self.connected = True
-        self._synack_due = True
 
     def _on_ack(self, next_needed: int, bitmap: bytes, now: float, answers_poll: bool = False) -> None:
         self._last_heard = now
@@ -329,15 +306,7 @@ class ArqEndpoint:
 
     def poll(self, now: float, max_frames: int | None = None) -> bytes:
         """The bytes to write now: connection control, NAK and ACK, repairs, then new data within the pipe."""
-        out = bytearray()
-        if self.initiator and not self.connected:
-            if now >= self._syn_due:
-                out += encode(Frame(FrameKind.SYN, self.conn, 0, 0, self.epoch.to_bytes(4, "big")))
-                self._syn_due = now + self.rto
-            return bytes(out)
-        if self._synack_due:
-            out += encode(Frame(FrameKind.SYNACK, self.conn, 0, 0, self.epoch.to_bytes(4, "big")))
-            self._synack_due = False
+        out = bytearray(self._control_frames(now))
         if not self.connected:
             return bytes(out)
         if self._nak_due is not None:
@@ -389,6 +358,8 @@ class ArqEndpoint:
                 self._resend.clear()
                 if not self.initiator:
                     self.connected = False
+                    self._ended_epoch = self.epoch  # a device that comes back to it is told it ended
+                    self.end_reason = self.stats.last_error
                 return False
             self._last_heard = now
         if now >= max(heard, self._last_poll) + self.poll_interval and not self._resend:

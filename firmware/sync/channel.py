@@ -25,6 +25,11 @@ class ChannelClosed(ConnectionError):
     """The link is gone, the peer stopped answering, or the peer started a new connection."""
 
 
+class ChannelEnded(ChannelClosed):
+    """The other side ended the connection in order (serial FIN): not an error. A message this side sent that
+    was not answered before the end was not acted on; a new connection may send it again."""
+
+
 class WrongProtocol(ChannelClosed):
     """The other side speaks TLS where this side speaks plain TCP, or the reverse: trying again will not help."""
 
@@ -110,6 +115,8 @@ class SerialChannel:
         self._cond = threading.Condition()
         self._inbox: deque[bytes] = deque()
         self._closed: str | None = None
+        #: The connection ended in order (a FIN either way), rather than failed.
+        self._ended = False
         self._stop = threading.Event()
         self._max_queued = 4 * self.arq.window
         self._last_heard = time.monotonic()
@@ -144,6 +151,13 @@ class SerialChannel:
         if self.arq.failed:
             self.arq.failed = False
             self._fail(f"link {self.link.url}: the other side stopped acknowledging ({self.arq.stats.last_error})")
+        if self.arq.ended_by_peer:
+            self.arq.ended_by_peer = False
+            self._ended = True
+            reason = f": {self.arq.end_reason}" if self.arq.end_reason else ""
+            self._fail(f"link {self.link.url}: the other side ended the connection{reason}")
+        if self._ended and self.arq.connected:
+            self._ended = False  # a new connection began: its messages are for the next session, not this one
         if self.arq.reset_seen and not self.arq.initiator:
             self.arq.reset_seen = False
             self._inbox.clear()
@@ -169,12 +183,29 @@ class SerialChannel:
             if self._stop.is_set() or not self._thread.is_alive():
                 raise ChannelClosed(self._closed or f"link {self.link.url}: closed")
             self._closed = None
+            self._ended = False
+
+    def end(self, reason: str, timeout: float = 2.0) -> None:
+        """End the connection in order and tell the other side (FIN), once what was sent is acknowledged or
+        `timeout` has passed. Messages received and not read are dropped: they will not be answered."""
+        self.flush(timeout)
+        with self._cond:
+            self.arq.end(reason)
+            self.arq.messages()
+            self._inbox.clear()
+            self._ended = True
+            self._fail(f"link {self.link.url}: connection ended: {reason}")
+            self._cond.notify_all()
+
+    def _raise_closed(self) -> None:
+        assert self._closed is not None
+        raise (ChannelEnded if self._ended else ChannelClosed)(self._closed)
 
     def send(self, data: bytes) -> None:
         with self._cond:
             while True:
                 if self._closed:
-                    raise ChannelClosed(self._closed)
+                    self._raise_closed()
                 if self.arq.queued_frames() < self._max_queued:
                     break
                 self._cond.wait(0.05)
@@ -184,10 +215,10 @@ class SerialChannel:
         started = time.monotonic()
         with self._cond:
             while True:
+                if self._inbox and (self._ended or not self._closed):
+                    break  # what arrived before an orderly end is still read
                 if self._closed:
-                    raise ChannelClosed(self._closed)
-                if self._inbox:
-                    break
+                    self._raise_closed()
                 left = max(started, self._last_heard) + timeout - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"link {self.link.url}: nothing received for {timeout:.1f} s")

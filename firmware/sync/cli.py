@@ -107,4 +107,7 @@ def sync_command(
             f" {report.pulled} changes in{' (full resync)' if report.full else ''}, {report.pushed} records out,"
             f" {report.purchases} purchases, {report.blobs} files, {report.seconds:.2f} s"
         )
+    if report.ended:
+        click.echo(f"ringfence: the server ended the session: {report.ended}; nothing is lost, run it again", err=True)
+        sys.exit(ExitCode.LINK)
     sys.exit(ExitCode.OK if report.agree else ExitCode.REFUSED)

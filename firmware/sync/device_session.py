@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from firmware.store import Store
-from firmware.sync.channel import Channel
+from firmware.sync.channel import Channel, ChannelEnded
 from firmware.sync.downstream import Validator
 from firmware.sync.session import StepStarted, SyncReport, SyncSession
 from firmware.sync.uploads import queue_blob
@@ -46,7 +46,9 @@ class DeviceSync:
     ) -> SyncReport:
         """One session to its end; `verify` recomputes the cache digest from every row first (slow on a big
         cache). Link failures (ChannelClosed, TimeoutError, LinkError) and protocol failures (MessageError,
-        RemoteError, DownstreamError) are raised; whatever the session queued before failing is sent first."""
+        RemoteError, DownstreamError) are raised; whatever the session queued before failing is sent first.
+        A server that ends the connection in order (idle too long) ends the session without agreement and
+        without an error: what it answered is committed, the rest stays queued for the next session."""
         started = time.monotonic()
         session = SyncSession(
             self.store,
@@ -67,6 +69,8 @@ class DeviceSync:
                 if session.finished:
                     break
                 session.receive(channel.recv(self.timeout))
+        except ChannelEnded as exc:
+            session.report.ended = str(exc)
         except Exception:
             for message in session.data_to_send():  # the error that tells the server why, if any
                 try:

@@ -3,13 +3,14 @@
 A zero byte never occurs inside a COBS-encoded frame, so a receiver that joins mid-stream, or loses bytes to
 noise, resynchronises at the next zero byte. Before encoding a frame is
 
-    u8  kind (1 data, 2 ack, 3 syn, 4 synack, 5 nak)
-    u8  conn: the low byte of the connection epoch (frames of an older connection are ignored)
+    u8  kind (1 data, 2 ack, 3 syn, 4 synack, 5 nak, 6 fin)
+    u8  conn: the connection id the responder chose in its SYNACK (frames of an older connection are ignored)
     u16 seq, big-endian: data = frame number; ack = next frame number expected; nak = the frame expected when a
         damaged frame arrived
     u8  flags: data bit 0 = the last fragment of a message; ack bit 1 = poll (answer with an ACK at once),
         ack bit 2 = this ACK answers a poll
-    ... payload (data: up to MAX_PAYLOAD bytes; syn/synack: u32 epoch; ack: bitmap of frames held after seq)
+    ... payload (data: up to MAX_PAYLOAD bytes; syn/synack: u32 epoch; fin: u32 epoch, then why in UTF-8;
+        ack: bitmap of frames held after seq)
     u32 CRC-32 (ISO-HDLC, as in zlib/Ethernet) of every byte before it, big-endian
 """
 
@@ -44,6 +45,7 @@ class FrameKind(IntEnum):
     SYN = 3
     SYNACK = 4
     NAK = 5
+    FIN = 6
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,8 @@ class SyncService:
             f"change {report.cursor} of {report.head}, {report.pulled} in, {report.pushed} out,"
             f" {report.purchases} purchases, {report.blobs} files"
         )
+        if report.ended:
+            return False, f"the server ended the session ({report.ended}): {summary}"
         return report.agree, summary if report.agree else f"did not agree: {summary}"
 
     def close(self) -> None:

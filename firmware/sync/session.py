@@ -71,6 +71,8 @@ class SyncReport:
     bytes_written: int = 0
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Why the server ended the session before agreement (on a serial line, idle too long), or "" if it did not.
+    ended: str = ""
 
 
 @dataclass(frozen=True)

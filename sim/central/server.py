@@ -180,7 +180,11 @@ def serve_channel(channel: Channel, config: ServerConfig, cert_name: str | None 
             send_anonymous_error(channel, exc)
         else:
             conv.fail(exc)
-    except (ChannelClosed, TimeoutError, RemoteError) as exc:
+    except TimeoutError as exc:
+        log.info("session ended: %s", exc)
+        if isinstance(channel, SerialChannel):  # a TLS connection is closed by its owner, which the device sees
+            channel.end(f"idle for {config.idle_timeout:g} s")
+    except (ChannelClosed, RemoteError) as exc:
         log.info("session ended: %s", exc)
     except Exception:  # a defect here ends this session only: never the port, never another device's
         log.exception("session failed")

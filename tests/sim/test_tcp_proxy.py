@@ -138,3 +138,29 @@ def test_a_rate_holds_the_stream_to_it(echo_port: int) -> None:
         assert time.monotonic() - started >= 0.24
     finally:
         proxy.close()
+
+
+def unused_port() -> int:
+    """A loopback port nobody listens on (bound and released: connecting to it is refused)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def test_a_server_that_is_down_closes_the_client_cleanly_and_the_proxy_keeps_serving(
+    echo_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting upstream is refused: the client sees the connection end (not a hang, not a reset), no thread
+    dies with an exception, and once the server is up the same proxy relays again."""
+    crashed: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    proxy = TcpFaultProxy(unused_port())
+    try:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+                assert sock.recv(1) == b"", "the proxy closed the client side"
+        assert proxy.refused == 2 and proxy.connections == 2
+        proxy.target_port = echo_port  # the server is back
+        assert exchange(proxy.port, b"kept") == b"kept"
+    finally:
+        proxy.close()
+    assert crashed == []

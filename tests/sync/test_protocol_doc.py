@@ -29,7 +29,7 @@ def test_every_message_example_decodes_to_its_body() -> None:
 
 def test_every_frame_example_decodes_to_a_frame() -> None:
     frames = FRAME.findall(DOC.read_text(encoding="utf-8"))
-    assert len(frames) == 3
+    assert len(frames) == 5
     for hex_text in frames:
         decoded = FrameDecoder().feed(bytes.fromhex(hex_text.replace("\n", " ")))
         assert len(decoded) == 1 and isinstance(decoded[0], Frame)
