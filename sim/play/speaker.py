@@ -54,6 +54,12 @@ class Speaker:
     def playing(self) -> bool:
         return self._stream is not None
 
+    @property
+    def queued_s(self) -> float:
+        """Seconds of sound waiting for the card."""
+        with self._lock:
+            return sum(len(c) for c in self._buffer) / SAMPLE_RATE
+
     def _fill(self, out: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         out.fill(0)
         filled = 0
