@@ -10,7 +10,8 @@ import click
 
 from firmware.console import UserError
 from firmware.errors import ExitCode
-from firmware.tech.home import HOME_ENV, DeviceHome, HomeError
+from firmware.tech.cli import home_option
+from firmware.tech.home import DeviceHome, HomeError
 from firmware.update import bundle as bundle_mod
 from firmware.update.assets import AssetStore
 from firmware.update.bundle import BundleError
@@ -20,16 +21,6 @@ from firmware.update.keys import KeyringError
 from firmware.update.slots import SlotError
 from firmware.update.supervisor import supervise
 from firmware.update.unpack import UnpackError, unpack_wheels
-
-home_option = click.option(
-    "--home",
-    "home_dir",
-    type=click.Path(path_type=Path),
-    envvar=HOME_ENV,
-    default="/opt/ringfence",
-    show_default=True,
-    help=f"The device's home directory (or ${HOME_ENV}).",
-)
 
 
 @click.group("slot")
