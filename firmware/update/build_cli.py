@@ -127,18 +127,7 @@ def bundle_build(
         refuse(exc)
     rotations = [json.loads(p.read_text(encoding="utf-8")) for p in rotation_files]
     with tempfile.TemporaryDirectory(prefix="ringfence-wheels-") as tmp:
-        payload = list(files)
-        if project is not None:
-            payload = project_wheels(project, Path(tmp))
-        elif wheel_dir is not None:
-            payload = sorted(wheel_dir.glob("*.whl"))
-            if not payload:
-                raise UserError(f"{wheel_dir}: no wheels")
-        if needed is not None:
-            (Path(tmp) / "stripped").mkdir()
-            payload = [
-                strip_prompts(p, Path(tmp) / "stripped") if p.name.startswith("ringfence-") else p for p in payload
-            ]
+        payload = _payload(files, project, wheel_dir, Path(tmp), strip_prompts_out=needed is not None)
         try:
             packages = bundle_mod.packages_of(payload)
             version = version or packages.get("ringfence")
@@ -161,7 +150,36 @@ def bundle_build(
         f"{output}: ringfence {m.version} for {', '.join(m.hardware)}, {len(m.files)} files,"
         f" {header.total_size} bytes, signed by {header.key_id}" + (f", needs assets {needed[:16]}" if needed else "")
     )
-    previous = previous or delta_from
+    _after_build(output, header, key, previous or delta_from, delta_from, max_growth)
+
+
+def _payload(
+    files: tuple[Path, ...], project: Path | None, wheel_dir: Path | None, tmp: Path, strip_prompts_out: bool
+) -> list[Path]:
+    """The wheels to bundle (built from the project, taken from a directory, or the files given), with the
+    application wheel's prompts left out when the firmware takes them from an asset bundle."""
+    payload = list(files)
+    if project is not None:
+        payload = project_wheels(project, tmp)
+    elif wheel_dir is not None:
+        payload = sorted(wheel_dir.glob("*.whl"))
+        if not payload:
+            raise UserError(f"{wheel_dir}: no wheels")
+    if strip_prompts_out:
+        (tmp / "stripped").mkdir()
+        payload = [strip_prompts(p, tmp / "stripped") if p.name.startswith("ringfence-") else p for p in payload]
+    return payload
+
+
+def _after_build(
+    output: Path,
+    header: bundle_mod.Header,
+    key: Ed25519PrivateKey,
+    previous: Path | None,
+    delta_from: Path | None,
+    max_growth: float,
+) -> None:
+    """Warn when the bundle grew too much since the previous release, and write the delta from `delta_from`."""
     try:
         warning = growth_warning(output, previous, max_growth) if previous is not None else None
         if warning:
@@ -171,7 +189,7 @@ def bundle_build(
             delta = build_delta(delta_from, output, key, delta_out)
             assert delta.manifest.delta is not None
             click.echo(
-                f"{delta_out}: delta {delta.manifest.delta.base_version} -> {m.version},"
+                f"{delta_out}: delta {delta.manifest.delta.base_version} -> {header.manifest.version},"
                 f" {delta.total_size} bytes ({delta.total_size / header.total_size:.1%} of the full bundle)"
             )
     except BundleError as exc:
