@@ -19,7 +19,7 @@ from firmware.update import bundle as bundle_mod
 from firmware.update.assets import header_sha256
 from firmware.update.bundle import BundleError
 from firmware.update.floor import FLEET, make_permit
-from firmware.update.inventory import KINDS, inventory
+from firmware.update.inventory import KINDS, Inventory, inventory
 from firmware.update.keys import (
     Keyring,
     KeyringError,
@@ -168,6 +168,12 @@ def bundle_info(path: Path, as_json: bool) -> None:
             )
         )
         return
+    _print_info(path, header, kinds)
+
+
+def _print_info(path: Path, header: bundle_mod.Header, kinds: Inventory) -> None:
+    """The manifest for a person: one field a line, then the bytes of each kind, the files and the rotations."""
+    m = header.manifest
     click.echo(f"bundle      {path}")
     click.echo(f"kind        {m.kind or 'firmware'}")
     if m.kind == "assets":
