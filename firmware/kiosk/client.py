@@ -96,6 +96,10 @@ class PurchaseClient:
             self._settle(reply)
 
     def _ask(self, key: str) -> None:
+        problem = key_problem(key)
+        if problem is not None:  # a ledger row no protocol can ask about: kept open, and the log says why
+            self._post(PurchaseUpdate(self._now(), key, "unreachable", problem))
+            return
         try:
             reply = self.service.status(self.device_id, key)
         except (CentralUnreachable, LinkLost) as exc:

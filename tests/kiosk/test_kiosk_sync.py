@@ -149,13 +149,21 @@ def test_a_short_key_is_one_clear_line_and_the_next_purchase_still_goes(
     ledger = KioskLedger(Store(tmp_path / "kiosk.sqlite"))
     posted: list[Event] = []
     client = PurchaseClient(ledger, service, "kiosk-7", posted.append, lambda job: job(), time.monotonic)
+    ledger.open(SubmitPurchase("old-1", ALICE.id, 500, 0))  # left open in the store by an older build
     try:
+        client.settle_open()
         client.submit(SubmitPurchase("k-00001", ALICE.id, 500, 0))
         client.submit(SubmitPurchase("k-000002", ALICE.id, 500, 0))
     finally:
         service.close()
     updates = [e for e in posted if isinstance(e, PurchaseUpdate)]
-    assert [(u.key, u.status) for u in updates] == [("k-00001", "not_sent"), ("k-000002", "applied")]
-    assert updates[0].reason == "purchase key 'k-00001' has 7 characters: a key has 8 to 64"
-    assert [e.key for e in ledger.entries()] == ["k-000002"], "the refused key is neither committed nor sent"
+    assert [(u.key, u.status) for u in updates] == [
+        ("old-1", "unreachable"),
+        ("k-00001", "not_sent"),
+        ("k-000002", "applied"),
+    ]
+    assert updates[0].reason == "purchase key 'old-1' has 5 characters: a key has 8 to 64"
+    assert updates[1].reason == "purchase key 'k-00001' has 7 characters: a key has 8 to 64"
+    entries = {e.key: e.status for e in ledger.entries()}
+    assert entries == {"old-1": "sending", "k-000002": "applied"}, "the short key is neither committed nor sent"
     assert central.balances(ALICE.id) == (ALICE.trust_cents - 500, ALICE.phone_cents + 500)
