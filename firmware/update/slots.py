@@ -245,34 +245,9 @@ class SlotManager:
         state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
         self.save(state)
         self.checkpoint("marked-writing")
-        directory = self.slot_dir(target)
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
-        self.checkpoint("cleared")
-        try:
-            for f in header.manifest.files:
-                self._write_file(bundle, header, f.name, directory)
-        except BundleError:
-            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
-            self.save(state)
-            raise
-        with open(bundle, "rb") as src:
-            header_bytes = src.read(header.length)
-        replace_file(directory / SLOT_MANIFEST, header_bytes)
-        fsync_dir(directory)
-        self.checkpoint("written")
-        record = SlotRecord(
-            status="verified", version=header.manifest.version, header_sha256=hashlib.sha256(header_bytes).hexdigest()
-        )
-        problem = self.verify_slot(target, record)
-        if problem is not None:
-            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
-            self.save(state)
-            raise BundleError(Refusal.CORRUPT, f"read-back failed: {problem}")
-        self.checkpoint("read-back")
+        record = self._write_slot(bundle, header, state, target)
         if prepare is not None:
-            prepare(directory, header)
+            prepare(self.slot_dir(target), header)
             self.checkpoint("prepared")
         # Two durable steps around the slot switch: trust the new keys before it (the old ones stay trusted, so the
         # same bundle can be installed again after a kill), retire the old keys after it.
@@ -304,6 +279,37 @@ class SlotManager:
             },
         )
         return InstallResult(target, header.manifest.version, installed)
+
+    def _write_slot(self, bundle: Path, header: Header, state: BootState, target: SlotName) -> SlotRecord:
+        """Clear the slot, write the bundle's files and its signed header into it and read them back; a slot that
+        fails either is marked bad. Returns the record the slot gets once it is activated."""
+        directory = self.slot_dir(target)
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        self.checkpoint("cleared")
+        try:
+            for f in header.manifest.files:
+                self._write_file(bundle, header, f.name, directory)
+        except BundleError:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise
+        with open(bundle, "rb") as src:
+            header_bytes = src.read(header.length)
+        replace_file(directory / SLOT_MANIFEST, header_bytes)
+        fsync_dir(directory)
+        self.checkpoint("written")
+        record = SlotRecord(
+            status="verified", version=header.manifest.version, header_sha256=hashlib.sha256(header_bytes).hexdigest()
+        )
+        problem = self.verify_slot(target, record)
+        if problem is not None:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise BundleError(Refusal.CORRUPT, f"read-back failed: {problem}")
+        self.checkpoint("read-back")
+        return record
 
     def _finish_retirements(self, slot: SlotName, keyring: Keyring) -> None:
         """Retire the keys the running slot's rotations retire, in case a kill came between switch and save."""
