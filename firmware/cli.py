@@ -32,7 +32,7 @@ LAZY_COMMANDS = {
     "line": "firmware.line_call:line_group",
     "provision": "firmware.tech.cli:provision_command",
     "rules": "firmware.rules.cli:rules_group",
-    "slot": "firmware.update.cli:slot_group",
+    "slot": "firmware.update.slot_cli:slot_group",
     "sync": "firmware.sync.cli:sync_command",
 }
 

@@ -103,6 +103,17 @@ class _Actor:
         self.clock.call_at(t, action)
 
     def schedule(self, step: Any) -> None:
+        match step:
+            case Lift() | HangUp() | Flash() | Pulses() | RawHook():
+                self._hook(step)
+            case Keys() | Press() | Release():
+                self._keys(step)
+            case Say() | ToneDialer():
+                self._mouthpiece(step)
+            case _:
+                self._world(step)
+
+    def _hook(self, step: Lift | HangUp | Flash | Pulses | RawHook) -> None:
         t = step.at_s
         match step:
             case Lift():
@@ -120,6 +131,11 @@ class _Actor:
             case RawHook(edges=edges):
                 for offset_ms, level in edges:
                     self.at(t + offset_ms / 1000, functools.partial(self.hook.raw_edge, on_hook=level == "on"))
+
+    def _keys(self, step: Keys | Press | Release) -> None:
+        """Key presses; every key is checked against the keypad's layout now, not when it is pressed."""
+        t = step.at_s
+        match step:
             case Keys(keys=keys, press_ms=p, gap_ms=g):
                 for key in keys:
                     self.keypad.scanner.contact_of(key)
@@ -133,14 +149,22 @@ class _Actor:
             case Release(key=key):
                 self.keypad.scanner.contact_of(key)
                 self.at(t, lambda: self.keypad.release(key))
+
+    def _mouthpiece(self, step: Say | ToneDialer) -> None:
+        match step:
             case Say(file=name):
                 if self.mic is None:
                     raise ValueError("the inmate can only speak in a scenario with audio = true")
-                self.mic.say(t, name)
+                self.mic.say(step.at_s, name)
             case ToneDialer(keys=keys):
                 if self.mic is None:
                     raise ValueError("a tone dialer needs a scenario with audio = true")
-                self.mic.play(t, dtmf(keys))
+                self.mic.play(step.at_s, dtmf(keys))
+
+    def _world(self, step: Any) -> None:
+        """What happens around the device: a call coming in, the central server, a power cut."""
+        t = step.at_s
+        match step:
             case Incoming(caller=caller):
                 network = self.network
                 if network is None:
@@ -180,6 +204,16 @@ def run(
 
 
 def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], existing_store: bool) -> RunResult:
+    config, timing = _device_config(scenario, data_dir, existing_store)
+    if config.device.role == "kiosk":
+        from sim import kiosk_world
+
+        return check(scenario, kiosk_world.run(scenario, config, emit))
+    return _run_handset(scenario, config, timing, emit)
+
+
+def _device_config(scenario: Scenario, data_dir: Path, existing_store: bool) -> tuple[config_mod.Config, Timing | None]:
+    """The scenario's config, rules and world written into `data_dir` (or its store required there), and timing."""
     overrides: dict[str, Any] = {k: dict(v) for k, v in scenario.config.items()}
     overrides.setdefault("paths", {})["data_dir"] = str(data_dir)
     try:
@@ -195,10 +229,12 @@ def _run(scenario: Scenario, data_dir: Path, emit: Callable[[Record], None], exi
         raise ScenarioError(str(exc)) from None
     except world_mod.WorldError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
-    if config.device.role == "kiosk":
-        from sim import kiosk_world
+    return config, timing
 
-        return check(scenario, kiosk_world.run(scenario, config, emit))
+
+def _run_handset(
+    scenario: Scenario, config: config_mod.Config, timing: Timing | None, emit: Callable[[Record], None]
+) -> RunResult:
     clock = VirtualClock()
     devices = sim_devices(config, clock)
     try:

@@ -32,6 +32,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firmware.dsp.hysteresis import LabelTracker, dft_basis, spans_of_signal
 from firmware.dsp.levels import DBM0_RMS
+from firmware.dsp.progress_cadence import (
+    BUSY,
+    CW,
+    DIAL,
+    RING,
+    SIT1,
+    SIT2,
+    SIT3,
+    UNSTEADY,
+    Cadence,
+    ProgressEvent,
+)
 from hal.audio import SAMPLE_RATE
 
 TONES = ("dial", "recall_dial", "ringback", "busy", "reorder", "sit", "call_waiting")
@@ -42,20 +54,8 @@ SUB = 40
 WIN = 5
 STEADY_LAG = 5  # sub-blocks between the two windows whose levels are compared (the next non-overlapping one)
 _L = SUB * WIN
-# Window classes (labels): a pair of tones or a single tone, by index into _FREQS.
-DIAL, RING, BUSY, CW, SIT1, SIT2, SIT3, UNSTEADY = range(8)
 _PAIRS = {DIAL: (0, 1), RING: (1, 2), BUSY: (2, 3)}
 _SINGLES = {CW: (1,), SIT1: (4, 5), SIT2: (6, 7), SIT3: (8,)}
-#: Which window classes continue a reported tone.
-_FAMILY = {
-    "dial": {DIAL},
-    "recall_dial": {DIAL},
-    "ringback": {RING},
-    "busy": {BUSY},
-    "reorder": {BUSY},
-    "sit": {SIT1, SIT2, SIT3},
-    "call_waiting": {CW},
-}
 
 
 class Range(BaseModel):
@@ -113,13 +113,6 @@ class ProgressConfig(BaseModel):
             "call_waiting": 0.0,
         }
     )
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    kind: Literal["start", "end"]
-    tone: str
-    at: float
 
 
 @dataclass(frozen=True)
@@ -237,130 +230,13 @@ def _labels(re: np.ndarray, im: np.ndarray, energy: np.ndarray, cfg: ProgressCon
     return full[lead:]
 
 
-@dataclass
-class _Segment:
-    cls: int
-    start: float
-    end: float
-    first: bool  # began at the very start of the signal, so its true length is unknown
-
-
-class _Cadence:
-    """Turns on-segments into tone reports. Sans-I/O: fed segment edges and the time they are known by."""
-
-    def __init__(self, cfg: ProgressConfig) -> None:
-        self._cfg = cfg
-        self._history: list[_Segment] = []
-        self._current: _Segment | None = None
-        self._tone: str | None = None
-        self._tone_start = 0.0
-        self._last_on_end = 0.0
-
-    def open(self, cls: int, start: float, first: bool) -> list[ProgressEvent]:
-        out = self._silence(start)
-        if self._tone is not None and cls not in _FAMILY[self._tone]:
-            out += self._end()
-        self._current = _Segment(cls, start, start, first)
-        return out + self.grow(start)
-
-    def grow(self, end: float) -> list[ProgressEvent]:
-        """The current segment still holds at `end`."""
-        seg = self._current
-        if seg is None:
-            return []
-        seg.end = max(seg.end, end)
-        if self._tone is not None:
-            self._last_on_end = seg.end
-            return []
-        c, on = self._cfg, seg.end - seg.start
-        prev = self._history[-1] if self._history else None
-        if seg.cls == DIAL:
-            if (
-                prev is not None
-                and prev.cls == DIAL
-                and not prev.first
-                and prev.end - prev.start in c.stutter_on
-                and seg.start - prev.end in c.stutter_off
-                and on >= c.stutter_second_min
-            ):
-                return self._report("recall_dial", prev.start, seg.end)
-            if on >= c.dial_min_on:
-                return self._report("dial", seg.start, seg.end)
-        elif seg.cls == RING and on >= c.ringback_min_on:
-            return self._report("ringback", seg.start, seg.end)
-        elif seg.cls == BUSY:
-            if not seg.first and on >= c.busy_min:
-                return self._report("busy", seg.start, seg.end)
-            if prev is not None and prev.cls == BUSY and prev.first and seg.start - prev.end in c.reorder_off:
-                return self._report("reorder", prev.start, seg.end)
-        elif (
-            seg.cls == SIT2
-            and on >= c.sit_second_min
-            and prev is not None
-            and prev.cls == SIT1
-            and prev.end - prev.start in c.sit_tone
-            and seg.start - prev.end <= c.sit_max_gap
-        ):
-            return self._report("sit", prev.start, seg.end)
-        return []
-
-    def close(self, end: float) -> list[ProgressEvent]:
-        out = self.grow(end)
-        seg = self._current
-        if seg is None:
-            return out
-        self._current = None
-        self._history = (self._history + [seg])[-4:]
-        on = seg.end - seg.start
-        if self._tone is None:
-            if seg.cls == BUSY and not seg.first and on in self._cfg.reorder_on:
-                out += self._report("reorder", seg.start, seg.end)
-            elif seg.cls == CW and not seg.first and on in self._cfg.call_waiting_on:
-                out += self._report("call_waiting", seg.start, seg.end)
-        if self._tone is not None and self._cfg.end_after.get(self._tone, 0.0) <= 0.0:
-            out += self._end()
-        return out
-
-    def idle(self, now: float) -> list[ProgressEvent]:
-        """Nothing holds at `now` (no segment open)."""
-        return self._silence(now) if self._current is None else []
-
-    def finish(self) -> list[ProgressEvent]:
-        return self._end() if self._tone is not None else []
-
-    def _silence(self, now: float) -> list[ProgressEvent]:
-        out: list[ProgressEvent] = []
-        prev = self._history[-1] if self._history else None
-        if (
-            self._tone is None
-            and prev is not None
-            and prev.cls == BUSY
-            and prev.first
-            and now - prev.end >= self._cfg.busy_min
-        ):
-            out += self._report("busy", prev.start, prev.end)
-        if self._tone is not None and now - self._last_on_end >= self._cfg.end_after.get(self._tone, 0.0):
-            out += self._end()
-        return out
-
-    def _report(self, tone: str, start: float, last_on_end: float) -> list[ProgressEvent]:
-        self._tone, self._tone_start, self._last_on_end = tone, start, last_on_end
-        return [ProgressEvent("start", tone, start)]
-
-    def _end(self) -> list[ProgressEvent]:
-        assert self._tone is not None
-        event = ProgressEvent("end", self._tone, self._last_on_end)
-        self._tone = None
-        return [event]
-
-
 class _Engine:
     """Window labels -> segments -> cadence reports; times in seconds from the first sample."""
 
     def __init__(self, cfg: ProgressConfig) -> None:
         self._cfg = cfg
         self._tracker = LabelTracker(cfg.settle_windows, cfg.bridge_windows)
-        self._cadence = _Cadence(cfg)
+        self._cadence = Cadence(cfg)
         self._windows = 0
 
     def feed(self, labels: np.ndarray) -> list[ProgressEvent]:

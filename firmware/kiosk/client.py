@@ -21,6 +21,7 @@ from firmware.kiosk.service import (
     PurchaseReply,
     PurchaseRequest,
     PurchaseService,
+    key_problem,
 )
 from hal.events import Event
 
@@ -47,6 +48,10 @@ class PurchaseClient:
         self._sent_at: dict[str, float] = {}
 
     def submit(self, command: SubmitPurchase) -> None:
+        problem = key_problem(command.key)
+        if problem is not None:  # one the protocol would refuse: commit and send nothing, and say why in one line
+            self._post(PurchaseUpdate(self._now(), command.key, "not_sent", problem))
+            return
         self._sent_at[command.key] = self._now()
         request = PurchaseRequest(
             command.key, self.device_id, command.inmate_id, command.amount_cents, command.fee_cents
@@ -91,6 +96,10 @@ class PurchaseClient:
             self._settle(reply)
 
     def _ask(self, key: str) -> None:
+        problem = key_problem(key)
+        if problem is not None:  # a ledger row no protocol can ask about: kept open, and the log says why
+            self._post(PurchaseUpdate(self._now(), key, "unreachable", problem))
+            return
         try:
             reply = self.service.status(self.device_id, key)
         except (CentralUnreachable, LinkLost) as exc:

@@ -25,21 +25,17 @@ from firmware.kiosk.messages import (
     Language,
     LoginResult,
     PrintReceipt,
-    PurchaseRecord,
     PurchaseUpdate,
     QueryPurchase,
-    RecentPurchase,
     RememberLanguage,
     SessionRecord,
     Show,
-    SubmitPurchase,
     VerifyPin,
 )
-from firmware.kiosk.policy import refusal
+from firmware.kiosk.session import Session
 from firmware.kiosk.table import (
     DIGITS,
     HINTS,
-    JUDGED,
     KEYMAP,
     PURCHASE_TIMERS,
     REFUSED,
@@ -50,7 +46,7 @@ from firmware.kiosk.table import (
     UNCERTAIN,
     KioskTimer,
 )
-from firmware.kiosk.views import Session, View
+from firmware.kiosk.views import View
 from firmware.runtime import InputCaptured, InputReleased
 from hal.events import Event, KeyDown, OffHook, OnHook
 
@@ -126,6 +122,15 @@ class KioskMachine:
     def handle(self, event: Event) -> list[Command]:
         self._out = []
         self._now = event.at
+        if isinstance(event, LoginResult | AccountInfo | PurchaseUpdate):
+            self._answer(event)
+        else:
+            self._device_event(event)
+        self._render()
+        return self._out
+
+    def _device_event(self, event: Event) -> None:
+        """The keypad, the hookswitch, the runtime's timers and technician mode taking or leaving the keypad."""
         match event:
             case KioskStarted():
                 self._shown = None
@@ -146,14 +151,16 @@ class KioskMachine:
                 self._shown = None
             case TimerExpired(name=name) if name in TIMER_TRIGGERS:
                 self.trigger(TIMER_TRIGGERS[KioskTimer(name)])
+
+    def _answer(self, event: LoginResult | AccountInfo | PurchaseUpdate) -> None:
+        """An answer from the login check or central, taken only while the session still waits for it."""
+        match event:
             case LoginResult() if self.state == "verifying":
                 self._login(event)
             case AccountInfo() if event.inmate_id == self._session.inmate_id and self.state == "loading":
                 self._account(event)
             case PurchaseUpdate() if event.key and event.key == self._session.key:
                 self._purchase_update(event)
-        self._render()
-        return self._out
 
     def _key(self, key: str) -> None:
         self._notice = ()
@@ -190,25 +197,22 @@ class KioskMachine:
                 self.login_unavailable()
 
     def _account(self, account: AccountInfo) -> None:
-        s = self._session
-        s.online = account.online
+        self._session.take_account(account)
         if not account.online:
             self.account_unreachable()
             return
-        s.trust_cents, s.phone_cents = account.trust_cents, account.phone_cents
-        s.spent_today_cents, s.recent = account.spent_today_cents, account.recent
-        s.restricted_until, s.rules = account.restricted_until, account.rules
         self.account_loaded()
         if account.restricted_until:
-            self._emit(SessionRecord("refused", s.inmate_id, "restricted"))
+            self._emit(SessionRecord("refused", self._session.inmate_id, "restricted"))
 
     def _purchase_update(self, update: PurchaseUpdate) -> None:
         if update.status == "applied":
             if self.purchase_applied():
-                self._applied(update)
+                self._settled(update)
+                self._emit(PrintReceipt(views.receipt(self.device_id, self._view(), update)))
         elif update.status in REFUSED:
             if self.purchase_refused():
-                self._refused(update)
+                self._settled(update)
         elif update.status in UNCERTAIN:
             self.purchase_uncertain()
 
@@ -289,33 +293,21 @@ class KioskMachine:
     def central_lost(self) -> bool:
         return not self._session.online
 
-    def _refusal(self) -> str | None:
-        s = self._session
-        return refusal(s.need_rules(), s.amount_cents, s.trust_cents, s.spent_today_cents)
-
     def amount_allowed(self) -> bool:
-        return self._refusal() is None
+        return self._session.refusal() is None
 
     def _explain_refusal(self) -> None:
-        reason = self._refusal()
+        reason = self._session.refusal()
         if reason is not None:
             self._notice = views.reason_lines(self._view(), reason)
             self._emit(SessionRecord("refused", self._session.inmate_id, reason))
 
     # --- the purchase ----------------------------------------------------------------------------------------
 
-    def _record(self, status: str, reason: str) -> PurchaseRecord:
-        s = self._session
-        return PurchaseRecord(
-            s.key, s.inmate_id, s.amount_cents, s.need_rules().fee_for(s.amount_cents), status, reason
-        )
-
     def _submit(self) -> None:
-        s = self._session
-        s.key = self._new_key()
-        s.outcome = None
+        submission = self._session.submission(self._new_key())
         self._cancel(KioskTimer.INACTIVITY)
-        self._emit(SubmitPurchase(s.key, s.inmate_id, s.amount_cents, s.need_rules().fee_for(s.amount_cents)))
+        self._emit(submission)
         self._timer(KioskTimer.REPLY, self.timings.reply_timeout_s)
         self._timer(KioskTimer.GIVE_UP, self.timings.give_up_s)
 
@@ -328,33 +320,18 @@ class KioskMachine:
         self._timer(KioskTimer.RETRY, self.timings.query_retry_s)
 
     def _settled(self, update: PurchaseUpdate) -> None:
-        self._session.outcome = update
+        self._session.settle(update)
         self._cancel(*PURCHASE_TIMERS)
         self._restart_inactivity()
-        self._emit(self._record(update.status, update.reason))
-
-    def _applied(self, update: PurchaseUpdate) -> None:
-        s = self._session
-        self._settled(update)
-        s.trust_cents, s.phone_cents = update.trust_cents, update.phone_cents
-        s.spent_today_cents += s.amount_cents
-        s.recent = (RecentPurchase(update.decided_at[:10], s.amount_cents), *s.recent)
-        self._emit(PrintReceipt(views.receipt(self.device_id, self._view(), update)))
-
-    def _refused(self, update: PurchaseUpdate) -> None:
-        self._settled(update)
-        if update.status == "not_sent":
-            self._session.online = False
-        elif update.status == "declined" and update.reason in JUDGED:
-            self._session.trust_cents, self._session.phone_cents = update.trust_cents, update.phone_cents
+        self._emit(self._session.record(update.status, update.reason))
 
     def _record_unsettled(self) -> None:
         self._cancel(KioskTimer.REPLY, KioskTimer.RETRY)
         self._restart_inactivity()
-        self._emit(self._record("pending", "no answer from central"))
+        self._emit(self._session.record("pending", "no answer from central"))
 
     def _record_left_waiting(self) -> None:
-        self._emit(self._record("pending", "left before the answer"))
+        self._emit(self._session.record("pending", "left before the answer"))
 
     # --- language, logout, hints -----------------------------------------------------------------------------
 

@@ -14,6 +14,20 @@ from typing import Literal, Protocol
 from firmware.kiosk.messages import RecentPurchase
 from firmware.kiosk.policy import PurchaseRules
 
+#: How long a purchase's idempotency key may be: what the sync protocol's Purchase and PurchaseQuery take
+#: (firmware/sync/schema.py), so that a key the kiosk commits can always be sent and asked about.
+KEY_LENGTHS = range(8, 65)
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with `key` as a purchase key, in one line; None when nothing is."""
+    if len(key) in KEY_LENGTHS:
+        return None
+    return (
+        f"purchase key {key[:16]!r}{'...' if len(key) > 16 else ''} has {len(key)} characters:"
+        f" a key has {KEY_LENGTHS.start} to {KEY_LENGTHS.stop - 1}"
+    )
+
 
 class CentralUnreachable(ConnectionError):
     """No connection could be made: the request was not sent."""

@@ -9,31 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware.kiosk.messages import Language, PurchaseUpdate, RecentPurchase
+from firmware.kiosk.messages import Language, PurchaseUpdate
 from firmware.kiosk.policy import PurchaseRules, money
 from firmware.kiosk.screens import HEIGHT, TEXTS, text
-
-
-@dataclass
-class Session:
-    """Who is logged in, their account as central last told it, and the purchase being made."""
-
-    inmate_id: str = ""
-    online: bool = False
-    trust_cents: int = 0
-    phone_cents: int = 0
-    spent_today_cents: int = 0
-    restricted_until: str = ""
-    recent: tuple[RecentPurchase, ...] = ()
-    rules: PurchaseRules | None = None
-    amount_cents: int = 0
-    key: str = ""
-    outcome: PurchaseUpdate | None = None
-
-    def need_rules(self) -> PurchaseRules:
-        """The purchase rules, which every state past `loading` has (central sends them with the account)."""
-        assert self.rules is not None, "purchase rules come with the account"
-        return self.rules
+from firmware.kiosk.session import Session
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ the simulator (virtual dispatch and clock, an in-process central ledger); only t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware.config import Config
 from firmware.device import DeviceError, Devices, Installed, Platform
 from firmware.ids import new_id
-from firmware.kiosk.client import PurchaseClient, WorkerThread
+from firmware.kiosk.client import Job, PurchaseClient, WorkerThread
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.login import RulesLogin
 from firmware.kiosk.machine import KioskMachine
@@ -26,6 +27,7 @@ from firmware.kiosk.messages import (
     SubmitPurchase,
     VerifyPin,
 )
+from firmware.kiosk.service import PurchaseService
 from firmware.rules.facility import RulesError
 from firmware.rules.service import CallRules
 from firmware.runtime import Runtime
@@ -49,39 +51,77 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     try:
         store = platform.store or Store(config.paths.store_path)
         ledger_store = store if platform.store is not None else Store(config.paths.store_path)
-        service = platform.purchase_service
-        if service is None:
-            from firmware.kiosk.sync_service import SyncPurchaseService
-            from firmware.sync.identity import NoIdentity, load_identity
-
-            try:
-                creds = load_identity(store)
-            except NoIdentity as exc:
-                raise DeviceError(str(exc)) from None
-            kept = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
-            installed.closers.append(kept.close)
-            if platform.before_sync is not None:  # the link is one: the kept session lets go before each sync
-                platform.before_sync(kept.close)
-            service = kept
-        printer = platform.printer if platform.printer is not None else _printer(config)
-        if printer is not None and platform.printer is None:
-            installed.closers.append(printer.close)
-        wall = platform.wall or wall_clock(runtime.clock)
-        login = RulesLogin(CallRules.from_config(config, store), wall)
+        service = _purchase_service(config, platform, store, installed)
+        printer = _receipt_printer(config, platform, installed)
+        login = RulesLogin(CallRules.from_config(config, store), platform.wall or wall_clock(runtime.clock))
     except (StoreError, RulesError, OSError) as exc:
         raise DeviceError(str(exc)) from None
-    dispatch = platform.dispatch
-    if dispatch is None:
-        worker = WorkerThread()
-        installed.closers.append(worker.close)
-        dispatch = worker
-    machine = KioskMachine(
-        config.device.id, platform.new_key or new_id, config.kiosk, config.device.language, login.pin_lengths
+    runtime.machines.append(
+        KioskMachine(
+            config.device.id, platform.new_key or new_id, config.kiosk, config.device.language, login.pin_lengths
+        )
     )
-    runtime.machines.append(machine)
-    clock = runtime.clock
-    client = PurchaseClient(KioskLedger(ledger_store), service, config.device.id, runtime.post, dispatch, clock.now)
-    outbox = Outbox(store)
+    ledger = KioskLedger(ledger_store)
+    client = PurchaseClient(
+        ledger, service, config.device.id, runtime.post, _dispatch(platform, installed), runtime.clock.now
+    )
+    _handle_screen_and_printer(runtime, devices, printer)
+    _handle_login(runtime, login)
+    _handle_purchases(runtime, client)
+    _handle_session_records(runtime, Outbox(store), config.device.id)
+    installed.start, installed.client = _starter(runtime, client, config), client
+    return installed
+
+
+def _purchase_service(config: Config, platform: Platform, store: Store, installed: Installed) -> PurchaseService:
+    """The platform's service, else one sync session to link.url kept open and closed before each scheduled sync."""
+    if platform.purchase_service is not None:
+        return platform.purchase_service
+    from firmware.kiosk.sync_service import SyncPurchaseService
+    from firmware.sync.identity import NoIdentity, load_identity
+
+    try:
+        creds = load_identity(store)
+    except NoIdentity as exc:
+        raise DeviceError(str(exc)) from None
+    kept = SyncPurchaseService(config.link.url, creds, config.device.id, config.link.baudrate)
+    installed.closers.append(kept.close)
+    if platform.before_sync is not None:  # the link is one: the kept session lets go before each sync
+        platform.before_sync(kept.close)
+    return kept
+
+
+def _receipt_printer(config: Config, platform: Platform, installed: Installed) -> ReceiptPrinter | None:
+    """The platform's printer, else the configured one, which the role opens and so closes."""
+    if platform.printer is not None:
+        return platform.printer
+    printer = _printer(config)
+    if printer is not None:
+        installed.closers.append(printer.close)
+    return printer
+
+
+def _dispatch(platform: Platform, installed: Installed) -> Callable[[Job], None]:
+    """Where purchase jobs run: the platform's dispatch, else a worker thread of the role's own."""
+    if platform.dispatch is not None:
+        return platform.dispatch
+    worker = WorkerThread()
+    installed.closers.append(worker.close)
+    return worker
+
+
+def _note_error(runtime: Runtime, event: str, exc: Exception) -> None:
+    runtime.note({"t_ms": round(runtime.clock.now() * 1000), "event": event, "error": str(exc)})
+
+
+def _handle_screen_and_printer(runtime: Runtime, devices: Devices, printer: ReceiptPrinter | None) -> None:
+    """A screen or printer that fails must not stop a purchase in flight: the log says so and the session goes on."""
+
+    def show(command: Show) -> None:
+        try:
+            devices.display.show(command.lines)
+        except OSError as exc:
+            _note_error(runtime, "display_error", exc)
 
     def print_receipt(command: PrintReceipt) -> None:
         if printer is None:
@@ -89,35 +129,45 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
         try:
             printer.print_receipt(command.lines)
         except PrinterError as exc:
-            runtime.note({"t_ms": round(clock.now() * 1000), "event": "printer_error", "error": str(exc)})
+            _note_error(runtime, "printer_error", exc)
+
+    runtime.on(Show, show)
+    runtime.offload(PrintReceipt, print_receipt)  # waits on the device: on the worker
+
+
+def _handle_login(runtime: Runtime, login: RulesLogin) -> None:
+    """A PIN try and a remembered language commit the store: on the runtime's worker, the answer posted after."""
+    clock = runtime.clock
+    runtime.offload(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
+    runtime.offload(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+
+
+def _handle_purchases(runtime: Runtime, client: PurchaseClient) -> None:
+    """The purchase client runs its jobs on its own dispatch and posts the answers as events."""
+    runtime.on(FetchAccount, client.fetch_account)
+    runtime.on(SubmitPurchase, client.submit)
+    runtime.on(QueryPurchase, client.query)
+
+
+def _handle_session_records(runtime: Runtime, outbox: Outbox, device_id: str) -> None:
+    """Each login, refusal and logout goes to the outbox (on the worker: it commits), and so to central."""
 
     def session_record(command: SessionRecord) -> None:
         outbox.append(
             "kiosk_session",
             {
-                "device_id": config.device.id,
+                "device_id": device_id,
                 "action": command.action,
                 "inmate_id": command.inmate_id,
                 "detail": command.detail,
             },
         )
 
-    def show(command: Show) -> None:
-        try:
-            devices.display.show(command.lines)
-        except OSError as exc:  # a screen that fails must not stop a purchase in flight; the log says so
-            runtime.note({"t_ms": round(clock.now() * 1000), "event": "display_error", "error": str(exc)})
-
-    runtime.on(Show, show)
-    # What commits the store (a PIN try, the outbox, a remembered language) or waits on a device (the printer)
-    # runs on the runtime's worker, in order; the answer is an event posted after the commit.
-    runtime.offload(VerifyPin, lambda command: runtime.post(login.check(command.pin, clock.now())))
-    runtime.on(FetchAccount, client.fetch_account)
-    runtime.on(SubmitPurchase, client.submit)
-    runtime.on(QueryPurchase, client.query)
-    runtime.offload(PrintReceipt, print_receipt)
     runtime.offload(SessionRecord, session_record)
-    runtime.offload(RememberLanguage, lambda c: login.remember_language(c.inmate_id, c.language, clock.now()))
+
+
+def _starter(runtime: Runtime, client: PurchaseClient, config: Config) -> Callable[[], None]:
+    clock = runtime.clock
 
     def start() -> None:
         """Show the idle screen, settle what a previous run left open, and keep settling every settle_every_s."""
@@ -130,8 +180,7 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
 
         clock.call_at(clock.now() + config.kiosk.settle_every_s, settle_again)
 
-    installed.start, installed.client = start, client
-    return installed
+    return start
 
 
 def _printer(config: Config) -> ReceiptPrinter | None:

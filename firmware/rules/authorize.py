@@ -249,13 +249,9 @@ def emergency_grant(rules: FacilityRules, request: CallRequest, destination: Des
     )
 
 
-def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant | Refusal:
-    """Every rule in a fixed order; the first that refuses gives the reason the inmate hears. An emergency
-    number the facility allows comes first: no funds, limit, list or coming shut-off stops it."""
-    now = schedule.require_aware(request.now)
-    emergency = classify(request.dialed, rules.dialplan)
-    if emergency.emergency:
-        return emergency_grant(rules, request, emergency)
+def _caller_refusal(request: CallRequest, now: datetime, rules: FacilityRules) -> Refusal | None:
+    """Who calls, from where and when: the call type in this unit, the inmate's restrictions, the inmate's own
+    unit, the unit's shut-off hours."""
     if request.call_type not in call_types_enabled(rules, request.housing_unit):
         return Refusal("refuse.call_type_disabled", (), {"call_type": request.call_type})
     refusal = restriction_refusal(request.inmate, now, rules)
@@ -263,30 +259,74 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
         return refusal
     if rules.pin.own_unit_only and request.inmate.housing_unit not in (None, request.housing_unit):
         return Refusal("refuse.wrong_unit")
-    refusal = shutoff_refusal(now, rules, request.housing_unit)
-    if refusal is not None:
-        return refusal
+    return shutoff_refusal(now, rules, request.housing_unit)
 
-    destination = classify(request.dialed, rules.dialplan)
+
+def _number_refusal(
+    request: CallRequest, destination: Destination, attorney: bool, facts: Facts, rules: FacilityRules
+) -> Refusal | None:
+    """The number dialed: the dial plan (some refusals a list entry lifts), blocks, and the inmate's allowed
+    numbers (PAN), which an attorney's number may skip."""
     allowed_by_list = "allow" in facts.list_actions or "attorney" in facts.list_actions
     if destination.refusal is not None and not (destination.liftable and allowed_by_list):
         return Refusal(destination.refusal)
     if destination.call_class is None:
         return Refusal("refuse.invalid_number")
-    number = destination.number
     if "block" in facts.list_actions or facts.blocked:
         return Refusal("refuse.blocked")
-    attorney = _is_attorney(number, request.inmate, facts)
     pan = request.inmate.pan
     pan_applies = rules.pan.required or pan.required
     exempt = attorney and rules.pan.attorney_exempt
-    if pan_applies and number not in pan.numbers and not exempt:
+    if pan_applies and destination.number not in pan.numbers and not exempt:
         return Refusal("refuse.not_on_pan")
+    return None
 
-    refusal = _usage_refusal(request, facts, rules)
-    if refusal is not None:
-        return refusal
-    refusal = _billing_refusal(request, facts, rules)
+
+Bound = tuple[int, LimitName, str]
+
+
+def _duration_bounds(
+    request: CallRequest, facts: Facts, rules: FacilityRules, now: datetime, price: Tariff, free_call: bool
+) -> tuple[list[Bound], datetime | None]:
+    """Every limit on the call's length, in seconds, with what it is called and the refusal when it leaves too
+    little; and the coming shut-off, if any."""
+    bounds: list[Bound] = [(_duration_limit_s(request, rules), "call_type_limit", "")]
+    _calls, minutes_per_month, _wait = _limits(request, rules)
+    if minutes_per_month is not None:
+        left_s = max(minutes_per_month - facts.usage.minutes_month, 0) * 60
+        bounds.append((left_s, "minutes_month", "refuse.minutes_month"))
+    shutoff_at = schedule.next_shutoff(now, rules, request.housing_unit)
+    if shutoff_at is not None:
+        bounds.append((int((shutoff_at - now).total_seconds()), "shutoff", "refuse.shutoff"))
+    if free_call:
+        bounds.append((rules.free_first_call.max_minutes * 60, "free_call", ""))
+        return bounds, shutoff_at
+    ceiling = min(b[0] for b in bounds)
+    funds = facts.funds
+    if funds.available_cents is not None:
+        affordable = seconds_affordable(max(funds.available_cents, 0), price, ceiling)
+        bounds.append((affordable, "funds", "refuse.insufficient_funds"))
+    if funds.offline_headroom_cents is not None:
+        affordable = seconds_affordable(max(funds.offline_headroom_cents, 0), price, ceiling)
+        bounds.append((affordable, "offline_limit", "refuse.offline_limit"))
+    return bounds, shutoff_at
+
+
+def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant | Refusal:
+    """Every rule in a fixed order; the first that refuses gives the reason the inmate hears. An emergency
+    number the facility allows comes first: no funds, limit, list or coming shut-off stops it."""
+    now = schedule.require_aware(request.now)
+    destination = classify(request.dialed, rules.dialplan)
+    if destination.emergency:
+        return emergency_grant(rules, request, destination)
+    attorney = _is_attorney(destination.number, request.inmate, facts)
+    refusal = _caller_refusal(request, now, rules)
+    if refusal is None:
+        refusal = _number_refusal(request, destination, attorney, facts, rules)
+    if refusal is None:
+        refusal = _usage_refusal(request, facts, rules)
+    if refusal is None:
+        refusal = _billing_refusal(request, facts, rules)
     if refusal is not None:
         return refusal
 
@@ -297,39 +337,14 @@ def authorize(rules: FacilityRules, request: CallRequest, facts: Facts) -> Grant
             return Refusal("refuse.collect_unbillable", (SETUP_ADVICE,))
         free_call, after_call = True, (SETUP_ADVICE,)
 
+    assert destination.call_class is not None  # _number_refusal refuses a number with no class
     price = tariff(rules.rating, request.call_type, destination.call_class)
-    bounds: list[tuple[int, LimitName, str]] = [(_duration_limit_s(request, rules), "call_type_limit", "")]
-    _calls, minutes_per_month, _wait = _limits(request, rules)
-    if minutes_per_month is not None:
-        left_s = max(minutes_per_month - facts.usage.minutes_month, 0) * 60
-        bounds.append((left_s, "minutes_month", "refuse.minutes_month"))
-    shutoff_at = schedule.next_shutoff(now, rules, request.housing_unit)
-    if shutoff_at is not None:
-        bounds.append((int((shutoff_at - now).total_seconds()), "shutoff", "refuse.shutoff"))
-    if free_call:
-        bounds.append((rules.free_first_call.max_minutes * 60, "free_call", ""))
-    ceiling = min(b[0] for b in bounds)
-    funds = facts.funds
-    if not free_call and funds.available_cents is not None:
-        bounds.append(
-            (
-                seconds_affordable(max(funds.available_cents, 0), price, ceiling),
-                "funds",
-                "refuse.insufficient_funds",
-            )
-        )
-    if not free_call and funds.offline_headroom_cents is not None:
-        bounds.append(
-            (
-                seconds_affordable(max(funds.offline_headroom_cents, 0), price, ceiling),
-                "offline_limit",
-                "refuse.offline_limit",
-            )
-        )
+    bounds, shutoff_at = _duration_bounds(request, facts, rules, now, price, free_call)
     max_duration, limited_by, refusal_id = min(bounds, key=lambda b: b[0])
     if max_duration < rules.call_types.min_grant_s:
         return Refusal(refusal_id or "refuse.insufficient_funds", (), {"seconds": max_duration})
 
+    funds = facts.funds
     reserve = 0 if free_call or funds.account is None else charge_cents(max_duration, price)
     unit = rules.unit(request.housing_unit)
     recorded = (

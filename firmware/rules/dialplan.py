@@ -78,6 +78,12 @@ def classify(dialed: str, plan: DialPlan) -> Destination:
         return emergency
     if dialed.startswith("011"):
         return _international(dialed, plan)
+    refused = _operator_or_n11(dialed, plan)
+    return refused if refused is not None else _domestic(dialed, plan)
+
+
+def _operator_or_n11(dialed: str, plan: DialPlan) -> Destination | None:
+    """An operator call (a leading 0) or a service code (N11, or 1 + N11): never a call, only why not."""
     if dialed.startswith("0"):
         if plan.forbid_operator:
             return Destination(dialed, dialed, None, "refuse.operator")
@@ -86,6 +92,11 @@ def classify(dialed: str, plan: DialPlan) -> Destination:
         if plan.forbid_n11:
             return Destination(dialed, dialed[-3:], None, "refuse.n11")
         return Destination(dialed, dialed[-3:], None, "refuse.invalid_number")
+    return None
+
+
+def _domestic(dialed: str, plan: DialPlan) -> Destination:
+    """A North American number (1 + ten digits, ten digits, or seven in the home area code), classified."""
     if len(dialed) == 11 and dialed.startswith("1"):
         number = dialed[1:]
     elif len(dialed) == 10:

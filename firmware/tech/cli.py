@@ -5,12 +5,20 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from firmware.console import UserError
 from firmware.tech.home import HOME_ENV, DeviceHome
+
+if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
+    from firmware.config import Config
+    from firmware.device import Devices
+    from firmware.runtime import Runtime
+    from firmware.tech.diag_machine import TechRules
+    from firmware.tech.settings import TechSettings
+    from hal.clock import Clock
 
 home_option = click.option(
     "--home",
@@ -188,109 +196,143 @@ def diag_command(
     """Technician mode from the console: the keypad-driven menu (type its digits here), or --run some tests.
 
     The keypad and hook tests wait for the technician at the device (its keypad, its hookswitch)."""
-    import json
     import threading
 
-    from firmware import config as config_mod
-    from firmware.device import real_devices, simulated_devices
+    from firmware.device import simulated_devices
     from firmware.runtime import Runtime
-    from firmware.tech import settings as settings_mod
-    from firmware.tech.diag_events import ConsoleEnter, ConsoleKey
-    from firmware.tech.diag_machine import MENU
+    from firmware.tech.diag_events import ConsoleEnter
     from firmware.tech.session import attach
-    from hal.audio import SimAudioPort
     from hal.clock import MonotonicClock, wall_clock
-    from hal.line import SimLine, SimParty
-    from sim.loopback import LoopbackAudioPort
 
     home = DeviceHome(home_dir)
     wanted = [t.strip() for t in tests.split(",")] if tests else []
     unknown = [t for t in wanted if t not in DIAG_TESTS]
     if unknown:
         raise UserError(f"--run: unknown test {', '.join(unknown)} (tests: {', '.join(DIAG_TESTS)})")
-    if config_path is None and home.config_path.exists():
-        config_path = home.config_path
-    try:
-        cfg = config_mod.load(config_path)
-        settings = settings_mod.load(settings_path)
-    except (config_mod.ConfigError, settings_mod.SettingsError) as exc:
-        raise UserError(str(exc)) from None
+    cfg, settings = _diag_config(home, config_path, settings_path)
     clock = MonotonicClock()
-    devices = real_devices(cfg, clock)
-    if type(devices.audio) is SimAudioPort:  # the simulated handset sits earpiece-to-mouthpiece for the test
-        devices.audio = LoopbackAudioPort(clock.now)
-    if isinstance(devices.line, SimLine):
-        devices.line.parties.setdefault(settings.line.test_number, SimParty(answer_after_s=1.0))
-    rules = settings.mode
+    devices = _diag_devices(cfg, clock, settings.line.test_number)
     runtime = Runtime(clock)
-    results: dict[str, bool] = {}
-    finished = threading.Event()
-    result_ready = threading.Condition()
-
     simulated = simulated_devices(cfg)
-
-    def observe(record: dict[str, object]) -> None:
-        if record["event"] == "tech_result":
-            test = str(record["test"])
-            with result_ready:
-                results[test] = bool(record["passed"])
-                result_ready.notify_all()
-            if as_json:
-                shown = {k: v for k, v in record.items() if k not in ("t_ms", "passed")}
-                click.echo(json.dumps({**shown, "result": _verdict(test, results[test], simulated)}))
-            else:
-                click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
-        elif record["event"] == "tech_session_end":
-            finished.set()
-
+    results = _DiagResults(simulated, as_json)
     store = home.store()
-    attach(
-        runtime,
-        clock,
-        home,
-        store,
-        devices,
-        cfg.keypad.layout,
-        cfg.device.language,
-        (lambda text: None) if as_json else (lambda text: click.echo(text)),
-        wall_clock(clock),
-        settings,
-        simulated,
-    )
-    runtime.observe(observe)
+    say = (lambda text: None) if as_json else (lambda text: click.echo(text))
+    layout, language = cfg.keypad.layout, cfg.device.language
+    attach(runtime, clock, home, store, devices, layout, language, say, wall_clock(clock), settings, simulated)
+    runtime.observe(results.observe)
     for device in (devices.keypad, devices.hook, devices.audio, devices.line):
         device.start(runtime.post)
     stop = threading.Event()
     worker = threading.Thread(target=runtime.run_realtime, args=(stop, 0.02), daemon=True)
     worker.start()
     runtime.post(ConsoleEnter(clock.now()))
-    digits = {name: digit for digit, name in MENU.items()}
     try:
         if wanted:
-            for test in wanted:
-                runtime.post(ConsoleKey(clock.now(), digits[test]))
-                limit = {"keypad": rules.keypad_test_timeout_s, "hook": rules.hook_test_timeout_s}.get(
-                    test, rules.check_timeout_s
-                ) + 5
-                with result_ready:
-                    result_ready.wait_for(partial(results.__contains__, test), timeout=limit)
-            runtime.post(ConsoleKey(clock.now(), "0"))
-            finished.wait(5)
+            _run_listed(runtime, wanted, settings.mode, results)
         else:
-            for line in iter(sys.stdin.readline, ""):
-                for key in line.strip():
-                    runtime.post(ConsoleKey(clock.now(), key))
-                if finished.wait(0.3):
-                    break
+            _run_menu(runtime, results)
     finally:
         stop.set()
         worker.join(timeout=5)
         devices.close()
         store.close()
-    missing = [t for t in wanted if t not in results]
-    if not as_json:
-        for test, passed in results.items():
-            click.echo(f"{test}: {_verdict(test, passed, simulated)}")
-        for test in missing:
-            click.echo(f"{test}: no result (timed out)")
-    sys.exit(0 if all(results.values()) and not missing else 1)
+    sys.exit(results.report(wanted))
+
+
+def _diag_config(home: DeviceHome, config_path: Path | None, settings_path: Path | None) -> tuple[Config, TechSettings]:
+    """The device's config (the given file, else the home's, else the defaults) and technician mode's settings."""
+    from firmware import config as config_mod
+    from firmware.tech import settings as settings_mod
+
+    if config_path is None and home.config_path.exists():
+        config_path = home.config_path
+    try:
+        return config_mod.load(config_path), settings_mod.load(settings_path)
+    except (config_mod.ConfigError, settings_mod.SettingsError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _diag_devices(cfg: Config, clock: Clock, test_number: str) -> Devices:
+    """The device's own devices; a simulated handset sits earpiece-to-mouthpiece and its line answers the test
+    number, so that every test has something to find."""
+    from firmware.device import real_devices
+    from hal.audio import SimAudioPort
+    from hal.line import SimLine, SimParty
+    from sim.loopback import LoopbackAudioPort
+
+    devices = real_devices(cfg, clock)
+    if type(devices.audio) is SimAudioPort:
+        devices.audio = LoopbackAudioPort(clock.now)
+    if isinstance(devices.line, SimLine):
+        devices.line.parties.setdefault(test_number, SimParty(answer_after_s=1.0))
+    return devices
+
+
+class _DiagResults:
+    """The results as technician mode records them, printed as they come and waited for by the console."""
+
+    def __init__(self, simulated: frozenset[str], as_json: bool) -> None:
+        import threading
+
+        self.simulated = simulated
+        self.as_json = as_json
+        self.passed: dict[str, bool] = {}
+        self.finished = threading.Event()
+        self._ready = threading.Condition()
+
+    def observe(self, record: dict[str, object]) -> None:
+        import json
+
+        if record["event"] == "tech_session_end":
+            self.finished.set()
+        if record["event"] != "tech_result":
+            return
+        test = str(record["test"])
+        with self._ready:
+            self.passed[test] = bool(record["passed"])
+            self._ready.notify_all()
+        if self.as_json:
+            shown = {k: v for k, v in record.items() if k not in ("t_ms", "passed")}
+            click.echo(json.dumps({**shown, "result": _verdict(test, self.passed[test], self.simulated)}))
+        else:
+            click.echo(f"  {record['test']}: {json.dumps(record['detail'], ensure_ascii=False)}")
+
+    def wait_for(self, test: str, timeout: float) -> None:
+        with self._ready:
+            self._ready.wait_for(partial(self.passed.__contains__, test), timeout=timeout)
+
+    def report(self, wanted: list[str]) -> int:
+        """The summary (plain text only: JSON lines were printed as they came); 0 when every test passed."""
+        missing = [t for t in wanted if t not in self.passed]
+        if not self.as_json:
+            for test, passed in self.passed.items():
+                click.echo(f"{test}: {_verdict(test, passed, self.simulated)}")
+            for test in missing:
+                click.echo(f"{test}: no result (timed out)")
+        return 0 if all(self.passed.values()) and not missing else 1
+
+
+def _run_listed(runtime: Runtime, wanted: list[str], rules: TechRules, results: _DiagResults) -> None:
+    """Choose each test from the menu in turn, waiting for its result as long as the test may take."""
+    from firmware.tech.diag_events import ConsoleKey
+    from firmware.tech.diag_machine import MENU
+
+    digits = {name: digit for digit, name in MENU.items()}
+    clock = runtime.clock
+    for test in wanted:
+        runtime.post(ConsoleKey(clock.now(), digits[test]))
+        waits = {"keypad": rules.keypad_test_timeout_s, "hook": rules.hook_test_timeout_s}
+        results.wait_for(test, waits.get(test, rules.check_timeout_s) + 5)
+    runtime.post(ConsoleKey(clock.now(), "0"))
+    results.finished.wait(5)
+
+
+def _run_menu(runtime: Runtime, results: _DiagResults) -> None:
+    """The console's lines as keypad digits, until the technician leaves the menu or the input ends."""
+    from firmware.tech.diag_events import ConsoleKey
+
+    for line in iter(sys.stdin.readline, ""):
+        for key in line.strip():
+            runtime.post(ConsoleKey(runtime.clock.now(), key))
+        if results.finished.wait(0.3):
+            break

@@ -109,16 +109,19 @@ def write_secret(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[Identity, dict[str, Any]]:
-    """Write everything the device needs and audit it; returns the identity and the audit detail (no secrets)."""
-    if home.identity_path.exists() and not force:
-        raise ProvisionError(f"{home.root}: already provisioned as {home.identity().device_id}; use --force")
+def _credentials(request: Request) -> Credentials:
+    """The device's sync credentials, which must name the device being provisioned."""
     try:
         creds = Credentials.load(request.credentials)
     except ValueError as exc:
         raise ProvisionError(str(exc)) from None
     if creds.name != request.device_id:
         raise ProvisionError(f"{request.credentials}: credentials are for {creds.name!r}, not {request.device_id!r}")
+    return creds
+
+
+def _bundle_keys_and_access_key(request: Request) -> tuple[Keyring, bytes]:
+    """The keyring of bundle signing keys (trusting at least one) and the facility's technician access key."""
     try:
         keyring = Keyring.load(request.keyring)
         access = bytes.fromhex(request.access_key.read_text(encoding="ascii").strip())
@@ -130,13 +133,28 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
         raise ProvisionError(f"{request.keyring}: the keyring trusts no key; no bundle could ever be installed")
     if len(access) != 32:
         raise ProvisionError(f"{request.access_key}: not a technician access key (64 hex digits)")
-    pin_map = read_pin_map(request.pin_map)
+    return keyring, access
+
+
+def _pepper(request: Request) -> bytes:
+    """The facility's PIN pepper when one is given (empty when not)."""
     try:
         pepper = load_pepper(request.pin_pepper) if request.pin_pepper is not None else b""
     except PepperError as exc:
         raise ProvisionError(str(exc)) from None
     if request.pin_pepper is not None and not pepper:
         raise ProvisionError(f"{request.pin_pepper}: no such pepper file")
+    return pepper
+
+
+def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[Identity, dict[str, Any]]:
+    """Write everything the device needs and audit it; returns the identity and the audit detail (no secrets)."""
+    if home.identity_path.exists() and not force:
+        raise ProvisionError(f"{home.root}: already provisioned as {home.identity().device_id}; use --force")
+    creds = _credentials(request)
+    keyring, access = _bundle_keys_and_access_key(request)
+    pin_map = read_pin_map(request.pin_map)
+    pepper = _pepper(request)
     device_config = {
         **pin_map,
         **hardware_sections(request, pin_map),

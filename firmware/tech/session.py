@@ -154,6 +154,15 @@ def wire(
     off the frame thread; the link test runs through `use_link` when the device has one owner of its link (the
     sync thread: a serial line carries one connection at a time), else on the worker."""
     audit = AuditLog(store)
+    runtime.on(Tell, _teller(devices, language, say))
+    runtime.offload(VerifyCode, _code_verifier(runtime, clock, home, store, CodeGuard(store, rules), wall))
+    runtime.on(RunCheck, _check_runner(runtime, clock, home, store, use_link))
+    _record_in_audit(runtime, audit)
+    _drive_line_and_audio(runtime, devices)
+
+
+def _teller(devices: Any, language: str, say: Callable[[str], None]) -> Callable[[Tell], None]:
+    """A message in the device's language: said (to the log) and shown on the display."""
 
     def tell(command: Tell) -> None:
         text = render(command.message, command.values, language)
@@ -161,7 +170,18 @@ def wire(
         display = devices.display
         display.show(text_lines(text, display.width, display.height))
 
-    guard = CodeGuard(store, rules)
+    return tell
+
+
+def _code_verifier(
+    runtime: Runtime,
+    clock: Clock,
+    home: DeviceHome,
+    store: Store,
+    guard: CodeGuard,
+    wall: Callable[[float], datetime],
+) -> Callable[[VerifyCode], None]:
+    """Check a typed code against the device's verifier, counting tries and lockouts across restarts."""
 
     def verify(command: VerifyCode) -> None:
         now = wall(clock.now()).timestamp()
@@ -169,15 +189,32 @@ def wire(
         if locked_s is not None:  # locked before a restart: the code is not even checked
             runtime.post(CodeChecked(clock.now(), False, 0, locked_s))
             return
-        path = home.etc / TECHNICIAN_CODE_FILE
-        try:
-            verifier = json.loads(path.read_text(encoding="utf-8"))
-            # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
-            ok = matches(command.code, verifier) and not revoked(verifier, codes_revoked_at(store))
-        except (OSError, ValueError, KeyError):
-            ok = False  # no verifier (an unprovisioned device): no code opens technician mode from the keypad
+        ok = _code_opens(command.code, home, store)
         verdict = guard.record(ok, now)
         runtime.post(CodeChecked(clock.now(), ok, verdict.tries_left, verdict.locked_s))
+
+    return verify
+
+
+def _code_opens(code: str, home: DeviceHome, store: Store) -> bool:
+    """True when `code` matches the provisioned verifier and the facility has not revoked it."""
+    path = home.etc / TECHNICIAN_CODE_FILE
+    try:
+        verifier = json.loads(path.read_text(encoding="utf-8"))
+        # A code the facility revoked (through sync) counts as a wrong one, so guessing still locks.
+        return matches(code, verifier) and not revoked(verifier, codes_revoked_at(store))
+    except (OSError, ValueError, KeyError):
+        return False  # no verifier (an unprovisioned device): no code opens technician mode from the keypad
+
+
+def _check_runner(
+    runtime: Runtime,
+    clock: Clock,
+    home: DeviceHome,
+    store: Store,
+    use_link: Callable[[Callable[[], None]], None] | None,
+) -> Callable[[RunCheck], None]:
+    """Run the status, errors and link checks off the frame thread; the link one where the link is owned."""
 
     def run_check(command: RunCheck) -> None:
         if command.test == "status":
@@ -194,9 +231,11 @@ def wire(
         else:
             runtime.worker.submit(lambda: run_check(command))
 
-    runtime.on(Tell, tell)
-    runtime.offload(VerifyCode, verify)
-    runtime.on(RunCheck, check)
+    return check
+
+
+def _record_in_audit(runtime: Runtime, audit: AuditLog) -> None:
+    """Every result and every session's start and end go to the audit log (on the worker: it commits)."""
     runtime.offload(
         RecordResult, lambda c: audit.record("diag_result", {"test": c.test, "passed": c.passed, "detail": c.detail})
     )
@@ -204,6 +243,10 @@ def wire(
     runtime.offload(
         SessionEnded, lambda c: audit.record("diag_session", {"event": "end", "reason": c.reason, "results": c.results})
     )
+
+
+def _drive_line_and_audio(runtime: Runtime, devices: Any) -> None:
+    """The line and audio checks' device commands."""
     runtime.on(DialTestNumber, lambda c: devices.line.dial(c.number))
     runtime.on(HangUpLine, lambda c: devices.line.hang_up())
     runtime.on(PlayFrames, lambda c: play_all(devices.audio, c.frames))

@@ -37,6 +37,7 @@ from firmware.update.bundle import (
     read_header,
     verify,
 )
+from firmware.update.durable import fsync_dir
 from firmware.update.keys import Keyring
 
 ASSETS_DIR = "assets"
@@ -194,7 +195,7 @@ class AssetStore:
         if final.exists():
             shutil.rmtree(final)  # named by this hash but damaged: replaced whole
         os.rename(staging, final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.checkpoint("written")
         problem = self.problem(sha)
         if problem is not None:
@@ -208,15 +209,7 @@ class AssetStore:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.dir / ACTIVE)
-        _fsync_dir(self.dir)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(self.dir)
 
 
 def prompt_dir_for(package_file: Path) -> Path | None:

@@ -28,12 +28,21 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from firmware.files import BUNDLE_HEADER_FILE, CURRENT_LINK, SLOTS_DIR
 from firmware.update.assets import AssetStore
+from firmware.update.boot_state import (
+    BOOT_STATE,
+    BOOT_STATE_COPY,
+    SLOTS,
+    BootState,
+    SlotName,
+    SlotRecord,
+    other,
+    read_state,
+    write_state,
+)
 from firmware.update.bundle import (
     CHUNK,
     BundleError,
@@ -44,37 +53,17 @@ from firmware.update.bundle import (
     parse_header,
     verify,
 )
+from firmware.update.durable import fsync_dir, replace_file
 from firmware.update.floor import VersionFloor
 from firmware.update.keys import Keyring, KeyringError
 
-SlotName = Literal["a", "b"]
-SLOTS: tuple[SlotName, SlotName] = ("a", "b")
 SLOT_MANIFEST = BUNDLE_HEADER_FILE
-BOOT_STATE = "boot.json"
-BOOT_STATE_COPY = "boot.copy.json"
 Checkpoint = Callable[[str], None]
 Audit = Callable[[str, dict[str, Any]], object]  # what it returns (an entry id) is not used
 
 
 class SlotError(RuntimeError):
     """The slot root cannot be used as asked; str() says why in one line."""
-
-
-class SlotRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["empty", "writing", "verified", "good", "bad"] = "empty"
-    version: str | None = None
-    #: SHA-256 of the slot's signed header, tying the slot's files to the manifest that was verified.
-    header_sha256: str | None = None
-
-
-class BootState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    good: SlotName | None = None
-    trial: SlotName | None = None
-    attempts: int = Field(0, ge=0)
-    max_attempts: int = Field(3, ge=1, le=20)
-    slots: dict[SlotName, SlotRecord] = Field(default_factory=lambda: {s: SlotRecord() for s in SLOTS})
 
 
 @dataclass(frozen=True)
@@ -92,30 +81,6 @@ class InstallResult:
     slot: SlotName
     version: str
     previous: str | None
-
-
-def other(slot: SlotName) -> SlotName:
-    return "b" if slot == "a" else "a"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_state(path: Path) -> tuple[BootState | None, str]:
-    """The state in one file, or None and what is wrong with it ("missing", "unreadable (...)")."""
-    try:
-        return BootState.model_validate_json(path.read_bytes()), ""
-    except FileNotFoundError:
-        return None, "missing"
-    except OSError as exc:
-        return None, f"unreadable ({exc.strerror})"
-    except ValidationError as exc:
-        return None, f"damaged ({exc.error_count()} problems)"
 
 
 def _no_checkpoint(_: str) -> None:
@@ -149,10 +114,10 @@ class SlotManager:
     def load(self) -> BootState:
         """The boot state from boot.json, else from its copy, else rebuilt from intact slots (see above)."""
         self.recovery = None
-        state, problem = _read_state(self.state_path)
+        state, problem = read_state(self.state_path)
         if state is not None:
             return state
-        copy, copy_problem = _read_state(self.copy_path)
+        copy, copy_problem = read_state(self.copy_path)
         if copy is not None:
             if problem != "missing":
                 self.recovery = f"{self.state_path}: {problem}; using its copy {self.copy_path.name}"
@@ -196,17 +161,7 @@ class SlotManager:
         return state
 
     def save(self, state: BootState) -> None:
-        """boot.json, then its copy, each written aside and renamed: a cut leaves at least one whole state."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        data = state.model_dump_json(indent=2)
-        for path in (self.state_path, self.copy_path):
-            tmp = path.with_name(path.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(self.root)
+        write_state(self.root, state)
 
     def slot_dir(self, slot: SlotName) -> Path:
         return self.root / SLOTS_DIR / slot
@@ -227,7 +182,7 @@ class SlotManager:
         tmp.unlink(missing_ok=True)
         os.symlink(Path(SLOTS_DIR) / slot, tmp)
         os.replace(tmp, self.current)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     # -- checks --------------------------------------------------------------------------------------------
 
@@ -290,34 +245,9 @@ class SlotManager:
         state.slots[target] = SlotRecord(status="writing", version=header.manifest.version)
         self.save(state)
         self.checkpoint("marked-writing")
-        directory = self.slot_dir(target)
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
-        self.checkpoint("cleared")
-        try:
-            for f in header.manifest.files:
-                self._write_file(bundle, header, f.name, directory)
-        except BundleError:
-            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
-            self.save(state)
-            raise
-        with open(bundle, "rb") as src:
-            header_bytes = src.read(header.length)
-        self._write_atomic(directory / SLOT_MANIFEST, header_bytes)
-        _fsync_dir(directory)
-        self.checkpoint("written")
-        record = SlotRecord(
-            status="verified", version=header.manifest.version, header_sha256=hashlib.sha256(header_bytes).hexdigest()
-        )
-        problem = self.verify_slot(target, record)
-        if problem is not None:
-            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
-            self.save(state)
-            raise BundleError(Refusal.CORRUPT, f"read-back failed: {problem}")
-        self.checkpoint("read-back")
+        record = self._write_slot(bundle, header, state, target)
         if prepare is not None:
-            prepare(directory, header)
+            prepare(self.slot_dir(target), header)
             self.checkpoint("prepared")
         # Two durable steps around the slot switch: trust the new keys before it (the old ones stay trusted, so the
         # same bundle can be installed again after a kill), retire the old keys after it.
@@ -350,6 +280,37 @@ class SlotManager:
         )
         return InstallResult(target, header.manifest.version, installed)
 
+    def _write_slot(self, bundle: Path, header: Header, state: BootState, target: SlotName) -> SlotRecord:
+        """Clear the slot, write the bundle's files and its signed header into it and read them back; a slot that
+        fails either is marked bad. Returns the record the slot gets once it is activated."""
+        directory = self.slot_dir(target)
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        self.checkpoint("cleared")
+        try:
+            for f in header.manifest.files:
+                self._write_file(bundle, header, f.name, directory)
+        except BundleError:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise
+        with open(bundle, "rb") as src:
+            header_bytes = src.read(header.length)
+        replace_file(directory / SLOT_MANIFEST, header_bytes)
+        fsync_dir(directory)
+        self.checkpoint("written")
+        record = SlotRecord(
+            status="verified", version=header.manifest.version, header_sha256=hashlib.sha256(header_bytes).hexdigest()
+        )
+        problem = self.verify_slot(target, record)
+        if problem is not None:
+            state.slots[target] = SlotRecord(status="bad", version=header.manifest.version)
+            self.save(state)
+            raise BundleError(Refusal.CORRUPT, f"read-back failed: {problem}")
+        self.checkpoint("read-back")
+        return record
+
     def _finish_retirements(self, slot: SlotName, keyring: Keyring) -> None:
         """Retire the keys the running slot's rotations retire, in case a kill came between switch and save."""
         try:
@@ -380,15 +341,6 @@ class SlotManager:
             os.fsync(out.fileno())
         os.replace(part, directory / name)
         self.checkpoint(f"file:{name}")
-
-    @staticmethod
-    def _write_atomic(path: Path, data: bytes) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
 
     def seed(
         self,

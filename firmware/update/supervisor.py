@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from firmware.errors import ExitCode
 from firmware.heartbeat import HEARTBEAT_FD_ENV
@@ -80,33 +81,10 @@ def supervise(
     """Run until the child exits (or `stop`/SIGTERM); the return value is the service's exit status."""
     stop = stop or threading.Event()
     decision = manager.boot()
-    if manager.recovery:
-        say(manager.recovery)
-    if decision.rolled_back_from:
-        say(f"slot {decision.rolled_back_from} was never marked good: rolled back to slot {decision.slot}")
-    say(
-        f"starting slot {decision.slot} ({decision.version})"
-        + (f", trial start {decision.attempt}" if decision.trial else "")
-    )
+    _announce(manager, decision, say)
     beats: Beats | None = Beats() if hang_s is not None else None
-    env = slot_env(decision)
-    if beats is not None:
-        env[HEARTBEAT_FD_ENV] = str(beats.write_fd)
-    try:
-        # From inside its slot: `python -m` puts the working directory first on the import path, and the slot
-        # (verified, read-only to the service) is the only directory that may supply the firmware's code.
-        child = subprocess.Popen(
-            slot_command(command, decision),
-            env=env,
-            cwd=decision.path,
-            pass_fds=(beats.write_fd,) if beats is not None else (),
-        )
-    finally:
-        if beats is not None:
-            beats.child_started()
-    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-    if previous is not None:
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    child = _start(command, decision, beats)
+    previous = _stop_on_sigterm(stop)
     sd_notify(f"READY=1\nSTATUS=slot {decision.slot} {decision.version}")
     settled_at = time.monotonic() + settle_s
     pending = decision.trial
@@ -124,19 +102,7 @@ def supervise(
                 return 0  # systemd starts the service again (Restart=always), and boot() counts the trial
             # Kept only once the loop has turned after settling: a loop that hung before it never beats again.
             if pending and now >= settled_at and (beats is None or beats.seen_after(settled_at)):
-                healthy = (
-                    health_command is None
-                    or subprocess.run(
-                        slot_command(health_command, decision), env=slot_env(decision), check=False
-                    ).returncode
-                    == 0
-                )
-                if healthy:
-                    manager.mark_good()
-                    say(f"slot {decision.slot} ({decision.version}) is healthy: marked good")
-                else:
-                    manager.mark_failed("health command failed")
-                    say(f"slot {decision.slot} failed its health check: rolled back")
+                if not _keep_trial(manager, decision, health_command, say):
                     child.terminate()
                     child.wait()
                     return 1
@@ -148,17 +114,87 @@ def supervise(
     finally:
         if beats is not None:
             beats.close()
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        _end(child)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     if stop.is_set():
         return 0
+    return _exit_status(child, decision, pending, say)
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Any:
+    """From the main thread: SIGTERM sets `stop`; returns the handler it replaced, to put back (None: none was)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return previous
+
+
+def _announce(manager: SlotManager, decision: BootDecision, say: Callable[[str], None]) -> None:
+    """What the boot decided, and why, for the journal."""
+    if manager.recovery:
+        say(manager.recovery)
+    if decision.rolled_back_from:
+        say(f"slot {decision.rolled_back_from} was never marked good: rolled back to slot {decision.slot}")
+    say(
+        f"starting slot {decision.slot} ({decision.version})"
+        + (f", trial start {decision.attempt}" if decision.trial else "")
+    )
+
+
+def _start(command: Sequence[str], decision: BootDecision, beats: Beats | None) -> subprocess.Popen[bytes]:
+    """The slot's firmware as a child process, given the heartbeat pipe's write end when hangs are watched."""
+    env = slot_env(decision)
+    if beats is not None:
+        env[HEARTBEAT_FD_ENV] = str(beats.write_fd)
+    try:
+        # From inside its slot: `python -m` puts the working directory first on the import path, and the slot
+        # (verified, read-only to the service) is the only directory that may supply the firmware's code.
+        return subprocess.Popen(
+            slot_command(command, decision),
+            env=env,
+            cwd=decision.path,
+            pass_fds=(beats.write_fd,) if beats is not None else (),
+        )
+    finally:
+        if beats is not None:
+            beats.child_started()
+
+
+def _keep_trial(
+    manager: SlotManager, decision: BootDecision, health_command: Sequence[str] | None, say: Callable[[str], None]
+) -> bool:
+    """Run the health command on a settled trial slot: marked good if it passes (or there is none), else failed."""
+    healthy = (
+        health_command is None
+        or subprocess.run(slot_command(health_command, decision), env=slot_env(decision), check=False).returncode == 0
+    )
+    if healthy:
+        manager.mark_good()
+        say(f"slot {decision.slot} ({decision.version}) is healthy: marked good")
+    else:
+        manager.mark_failed("health command failed")
+        say(f"slot {decision.slot} failed its health check: rolled back")
+    return healthy
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """Stop a child still running: terminate, and kill after 10 s."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _exit_status(
+    child: subprocess.Popen[bytes], decision: BootDecision, pending: bool, say: Callable[[str], None]
+) -> int:
+    """The service's status once the firmware has exited by itself."""
     status = child.returncode or 1
     if status == ExitCode.USAGE and not pending:
         # The firmware refused its configuration or command line: starting it again would change nothing.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from firmware.console import UserError
-from sim.central.cli import DB, DB_HELP, FACILITY_HELP, _open
+from sim.central.cli import DB, DB_HELP, FACILITY_HELP, open_central
 
 if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
     from sim.central.db import CentralDB
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # imported where used, so that `ringfence --help` stays quick
 
 def _books(db_path: Path | str, facility: str, must_exist: bool = False) -> CentralDB:
     """The facility's view of the central database (an SQLite file or a PostgreSQL URL)."""
-    return _open(db_path, facility, must_exist=must_exist)
+    return open_central(db_path, facility, must_exist=must_exist)
 
 
 @click.command("kiosk-trust")

@@ -53,6 +53,10 @@ class _Spoken:
     end: float
 
 
+#: Records about the call on the line, as CallView folds them.
+_LINE_EVENTS = frozenset({"dial", "line_progress", "line_answered", "line_hung_up", "connected", "ended"})
+
+
 @dataclass
 class CallView:
     """The handset's and the called party's state, folded from the records as they arrive."""
@@ -70,19 +74,33 @@ class CallView:
     prompts: dict[str, list[_Spoken]] = field(default_factory=lambda: {"ear": [], "line": []})
 
     def add(self, record: Record) -> None:
-        event, at = record.get("event"), record.get("t_ms", 0) / 1000
-        match event:
+        event = record.get("event")
+        if event == "prompt":
+            self._add_prompt(record)
+        elif event in _LINE_EVENTS:
+            self._add_line(record)
+        else:
+            self._add_handset(record)
+
+    def _add_handset(self, record: Record) -> None:
+        """The hookswitch, the keys typed, the state and who logged in."""
+        match record.get("event"):
             case "state":
                 self.state = record["state"]
                 self.typed = ""
             case "off_hook" | "on_hook":
-                self.off_hook = event == "off_hook"
+                self.off_hook = record["event"] == "off_hook"
             case "key_down":
                 self.typed = (self.typed + record["key"])[-20:]
             case "pin_checked" if record.get("inmate_id"):
                 self.inmate_id = record["inmate_id"]
             case "call_checked":
                 self.limit_s = record.get("limit_s")
+
+    def _add_line(self, record: Record) -> None:
+        """The call on the line: dialed, its progress, answered, connected, ended."""
+        at = record.get("t_ms", 0) / 1000
+        match record["event"]:
             case "dial":
                 self.number, self.line, self.connected_at, self.ended_at, self.end_reason = (
                     record["number"],
@@ -102,17 +120,19 @@ class CallView:
             case "ended":
                 self.ended_at, self.end_reason = at, record.get("reason", "")
                 self.line = f"ended ({self.end_reason})"
-            case "prompt":
-                start = float(record["starts_ms"] if "starts_ms" in record else record["t_ms"]) / 1000
-                spoken = _Spoken(
-                    str(record.get("text", record.get("id", ""))),
-                    start,
-                    start + float(record.get("duration_ms", 0)) / 1000,
-                )
-                to = record.get("to", "ear")
-                for target in ("ear", "line"):
-                    if to in (target, "both"):
-                        self.prompts[target] = [*self.prompts[target][-20:], spoken]
+
+    def _add_prompt(self, record: Record) -> None:
+        """A prompt to the ear, down the line or both: the latest few, with when each plays."""
+        start = float(record["starts_ms"] if "starts_ms" in record else record["t_ms"]) / 1000
+        spoken = _Spoken(
+            str(record.get("text", record.get("id", ""))),
+            start,
+            start + float(record.get("duration_ms", 0)) / 1000,
+        )
+        to = record.get("to", "ear")
+        for target in ("ear", "line"):
+            if to in (target, "both"):
+                self.prompts[target] = [*self.prompts[target][-20:], spoken]
 
     def speaking(self, target: str, now: float) -> str:
         """The prompt playing to the ear or down the line at `now`, as text; empty when silent."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
+from firmware.kiosk.client import PurchaseClient
+from firmware.kiosk.ledger import KioskLedger
+from firmware.kiosk.messages import PurchaseUpdate, SubmitPurchase
 from firmware.kiosk.sync_service import SyncPurchaseService
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from firmware.sync.connect import connect
 from firmware.sync.credentials import Credentials
 from firmware.sync.device_session import DeviceSync
+from hal.events import Event
 from sim.central.kiosk_loopback import LoopbackCentral
 from sim.tcp_proxy import TcpFaultProxy
 from tests.kiosk.helpers import ALICE, login, make_world
@@ -63,38 +68,11 @@ def test_a_purchase_over_tls_applies_once_and_reaches_the_handsets(central: Loop
     assert central.balances(ALICE.id) == (3550, 1300)
     handset = central.enroll("handset-1")
     assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1300}
-    result = CliRunner().invoke(
-        main,
-        [
-            "central",
-            "canteen-sale",
-            "--db",
-            str(central.db_path),
-            "--staff",
-            "S9",
-            "--key",
-            "canteen-0001",
-            ALICE.id,
-            "5",
-        ],
-    )
+    sale = ["central", "canteen-sale", "--db", str(central.db_path), "--staff", "S9", "--key", "canteen-0001"]
+    result = CliRunner().invoke(main, [*sale, ALICE.id, "5"])
     assert result.exit_code == 0, result.output
     assert "sold $5.00; phone $18.00, trust $30.50" in result.output
-    again = CliRunner().invoke(
-        main,
-        [
-            "central",
-            "canteen-sale",
-            "--db",
-            str(central.db_path),
-            "--staff",
-            "S9",
-            "--key",
-            "canteen-0001",
-            ALICE.id,
-            "5",
-        ],
-    )
+    again = CliRunner().invoke(main, [*sale, ALICE.id, "5"])  # the same key again sells nothing more
     assert again.exit_code == 0 and central.balances(ALICE.id) == (3050, 1800)
     assert handset_balance(url, handset, tmp_path / "handset.sqlite") == {"balance_cents": 1800}
     audit = CliRunner().invoke(main, ["central", "kiosk-audit", "--db", str(central.db_path)])
@@ -162,3 +140,30 @@ def test_a_purchase_over_a_115200_baud_serial_cable(central: LoopbackCentral, tm
         world.close()
     assert central.balances(ALICE.id) == (4050, 800)
     assert cable.stats.bytes_a_to_b > 0 and cable.stats.bytes_b_to_a > 0
+
+
+def test_a_short_key_is_one_clear_line_and_the_next_purchase_still_goes(
+    central: LoopbackCentral, tmp_path: Path
+) -> None:
+    service = SyncPurchaseService(central.start_tcp(), central.enroll("kiosk-7"), "kiosk-7", timeout=5)
+    ledger = KioskLedger(Store(tmp_path / "kiosk.sqlite"))
+    posted: list[Event] = []
+    client = PurchaseClient(ledger, service, "kiosk-7", posted.append, lambda job: job(), time.monotonic)
+    ledger.open(SubmitPurchase("old-1", ALICE.id, 500, 0))  # left open in the store by an older build
+    try:
+        client.settle_open()
+        client.submit(SubmitPurchase("k-00001", ALICE.id, 500, 0))
+        client.submit(SubmitPurchase("k-000002", ALICE.id, 500, 0))
+    finally:
+        service.close()
+    updates = [e for e in posted if isinstance(e, PurchaseUpdate)]
+    assert [(u.key, u.status) for u in updates] == [
+        ("old-1", "unreachable"),
+        ("k-00001", "not_sent"),
+        ("k-000002", "applied"),
+    ]
+    assert updates[0].reason == "purchase key 'old-1' has 5 characters: a key has 8 to 64"
+    assert updates[1].reason == "purchase key 'k-00001' has 7 characters: a key has 8 to 64"
+    entries = {e.key: e.status for e in ledger.entries()}
+    assert entries == {"old-1": "sending", "k-000002": "applied"}, "the short key is neither committed nor sent"
+    assert central.balances(ALICE.id) == (ALICE.trust_cents - 500, ALICE.phone_cents + 500)
