@@ -52,6 +52,7 @@ class SipSettings:
     password: str = ""
     register: bool = False
     register_expires_s: int = 600
+    register_retry_s: float = 30.0
     local_address: str = ""
     sip_port: int = 0
     codecs: tuple[str, ...] = ("pcmu", "pcma")
@@ -59,6 +60,7 @@ class SipSettings:
     dial_template: str = "sip:{number}@{domain}"
     response_timeout_s: float = 8.0
     transport: str = "udp"
+    rtp_timeout_s: float = 60.0
 
 
 def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:
