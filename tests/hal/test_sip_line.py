@@ -9,8 +9,10 @@ import time
 import numpy as np
 import pytest
 
+from hal.audio import AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import Event
+from hal.line import LineService
 from hal.sip_line import SipLine, SipSettings, progress_for
 from sim import sipp
 
@@ -44,7 +46,7 @@ class Recorder:
         return [e.kind for e in self.events if e.kind != "audio_frame"]
 
     def far_audio(self) -> np.ndarray:
-        frames = [e.samples for e in self.events if e.kind == "audio_frame"]
+        frames = [e.samples for e in self.events if isinstance(e, AudioFrame)]
         return np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
 
 
@@ -243,14 +245,14 @@ def registered_line(line, peer: sipp.SippPeer, password: str, **settings):
     )
 
 
-def registration_reports(sink: Recorder) -> list:
+def registration_reports(sink: Recorder) -> list[LineService]:
     """The line's service events after the first, which says it is registering."""
-    services = [e for e in sink.events if e.kind == "line_service"]
+    services = [e for e in sink.events if isinstance(e, LineService)]
     assert services[0].state == "out_of_service" and services[0].reason.startswith("registering with")
     return services[1:]
 
 
-def wait_reports(sink: Recorder, count: int, seconds: float) -> list:
+def wait_reports(sink: Recorder, count: int, seconds: float) -> list[LineService]:
     deadline = time.monotonic() + seconds
     while len([e for e in sink.events if e.kind == "line_service"]) < count + 1 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -355,6 +357,7 @@ def test_a_challenged_invite_is_retried_with_the_digest_once(line, password, ans
 
 GARBAGE = """
 import socket, sys, time
+from hal.audio import AudioFrame
 from hal.clock import MonotonicClock
 from hal.sip_line import SipLine, SipSettings
 events = []

@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from hal.line import LineProgress, LineService
 from sim import sipp
 from tests.hal.test_sip_line import Recorder, level_at, line, talk, tone  # noqa: F401  (line: the fixture)
 
@@ -18,14 +20,14 @@ pytestmark = pytest.mark.hardware
 
 
 def progress_states(sink: Recorder) -> list[str]:
-    return [e.state for e in sink.events if e.kind == "line_progress"]
+    return [e.state for e in sink.events if isinstance(e, LineProgress)]
 
 
 def services(sink: Recorder) -> list[tuple[str, str]]:
-    return [(e.state, e.reason) for e in sink.events if e.kind == "line_service"]
+    return [(e.state, e.reason) for e in sink.events if isinstance(e, LineService)]
 
 
-def wait_until(check, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(check: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
@@ -155,7 +157,7 @@ def test_a_far_end_that_falls_silent_is_hung_up_after_the_rtp_timeout(line):  # 
     assert "no RTP from the far end" in sip.last_response[1]
 
 
-def registered_line(line, server: str, password: str = "s3cret", **settings):  # type: ignore[no-untyped-def]  # noqa: F811
+def registered_line(line, server: str, password: str = "s3cret", **settings):  # noqa: F811
     return line(server=server, domain="ringfence.test", user="handset-a1", password=password, register=True, **settings)
 
 
