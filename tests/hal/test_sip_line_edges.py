@@ -212,3 +212,34 @@ def test_far_audio_timestamps_are_whole_frames(line):  # noqa: F811
     sizes = {len(e.samples) for e in sink.events if e.kind == "audio_frame"}
     assert sizes == {160}
     assert all(e.samples.dtype == np.int16 for e in sink.events if e.kind == "audio_frame")
+
+
+def test_lost_packets_are_concealed_and_counted_not_heard_as_silent_holes(line, monkeypatch):  # noqa: F811
+    """SIPp streams a 2 s tone; every tenth audio packet is lost where it reaches our socket. The flow still
+    gets an unbroken 20 ms frame for every packet time, none of them a silent hole a detector would take for a
+    hold, and the line counts what it concealed."""
+    from hal import sip_media
+
+    receive = sip_media._GuardedSession._handle_rtp
+    seen = {"audio": 0}
+
+    def lossy(self: sip_media._GuardedSession, data: bytes, addr: tuple[str, int]) -> None:
+        if data[1] & 0x7F == 0:
+            seen["audio"] += 1
+            if seen["audio"] % 10 == 5:
+                return
+        receive(self, data, addr)
+
+    monkeypatch.setattr(sip_media._GuardedSession, "_handle_rtp", lossy)
+    with sipp.SippPeer(sipp.answer(tone(440, 2.0), talk_ms=2600)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        sink.wait_for("line_hung_up")
+        assert peer.wait(10) == 0, peer.errors()
+    far = sink.far_audio()
+    assert len(far) >= 8000 * 1.9  # a frame for every packet time, the lost ones included
+    levels = np.sqrt(np.mean(far[: len(far) // 160 * 160].reshape(-1, 160).astype(float) ** 2, axis=1))
+    playing = levels[np.argmax(levels > 1000) :][:90]  # the tone's first 1.8 s, from its first frame
+    assert playing.min() > 0.1 * np.median(playing), "a lost packet reached the flow as a silent hole"
+    stats = sip.last_stats
+    assert stats["packets_lost"] >= 8 and stats["concealed_frames"] >= 8, stats
