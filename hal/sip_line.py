@@ -23,6 +23,7 @@ from aiortp import PortAllocator
 from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
 from aiosipua.dialog import DialogState
 from aiosipua.outgoing_call import OutgoingCall
+from aiosipua.sdp import parse_sdp
 from aiosipua.uas import SipUAS
 
 from hal.audio import AudioFrame, check_frame
@@ -238,8 +239,6 @@ class SipLine:
         if status in (180, 183) and not self._answered:
             self._emit(LineProgress(self._now(), "ringing"))
             if status == 183 and response.body and response.content_type == "application/sdp":
-                from aiosipua.sdp import parse_sdp
-
                 self._spawn(self._start_media(parse_sdp(response.text)))
 
     async def _start_media(self, answer: Any) -> None:

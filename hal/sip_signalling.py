@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosipua import SipRequest, SipResponse
 from aiosipua.outgoing_call import OutgoingCall
+from aiosipua.sdp import parse_sdp
 from aiosipua.transport import TcpSipTransport, UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 
@@ -81,8 +82,23 @@ class Uac(SipUAC):
     on_response: Callable[[SipResponse], None] = staticmethod(lambda r: None)
 
     def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        _drop_malformed_sdp(response)
         self.on_response(response)
         super().handle_response(response, addr)
+
+
+def _drop_malformed_sdp(response: SipResponse) -> None:
+    """An SDP body aiosipua cannot parse would raise inside its response handling, leaving a 200 OK without
+    its ACK and the call hanging; without the body, the line sees an answer with no usable audio and ends it."""
+    if not response.body or response.content_type != "application/sdp":
+        return
+    try:
+        parse_sdp(response.text)
+    except Exception as exc:  # the parser raises whatever the text provokes (ValueError, IndexError, ...)
+        logging.getLogger("aiosipua").warning(
+            "malformed SDP from the far end (%s: %s): ignored", type(exc).__name__, exc
+        )
+        response.body = b""
 
 
 class _UdpProtocol311(_UdpProtocol):

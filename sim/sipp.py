@@ -263,6 +263,22 @@ def always_challenging_server() -> Scenario:
     return Scenario("challenges", steps)
 
 
+def answer_with_sdp(body: str) -> Scenario:
+    """Answer with `body` as the 200 OK's SDP (a hostile or broken peer's), then expect our ACK and BYE."""
+    steps = (
+        '<recv request="INVITE"/>\n'
+        + _reply("100 Trying")
+        + '<send retrans="500"><![CDATA[\nSIP/2.0 200 OK\n'
+        + _HEADERS
+        + "\nContent-Type: application/sdp\nContent-Length: [len]\n\n"
+        + body
+        + "\n]]></send>\n"
+        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
+        + _reply("200 OK")
+    )
+    return Scenario("bad-sdp", steps)
+
+
 def answer_despite_cancel() -> Scenario:
     """Ring, and answer just as our CANCEL arrives (the two cross): SIPp expects the ACK, then our BYE."""
     steps = (

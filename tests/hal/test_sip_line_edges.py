@@ -243,3 +243,29 @@ def test_lost_packets_are_concealed_and_counted_not_heard_as_silent_holes(line, 
     assert playing.min() > 0.1 * np.median(playing), "a lost packet reached the flow as a silent hole"
     stats = sip.last_stats
     assert stats["packets_lost"] >= 8 and stats["concealed_frames"] >= 8, stats
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "v=0\nc=IN IP4 127.0.0.1\nm=audio notaport RTP/AVP 0",  # the parser itself fails
+        "v=0\nc=IN IP4 127.0.0.1\nt=0 0",  # no audio stream at all
+        "%%%% not SDP %%%%",
+    ],
+)
+def test_a_malformed_sdp_answer_ends_the_call_in_one_line_not_a_hang(line, capfd, caplog, body):  # noqa: F811
+    """A 200 OK whose SDP is broken: acknowledged and ended with BYE (the far end is off-hook), reported as
+    network trouble, one line on stderr and no traceback."""
+    with sipp.SippPeer(sipp.answer_with_sdp(body)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        assert wait_until(lambda: bool(progress_states(sink)), 5), sink.kinds()
+        assert peer.wait(10) == 0, peer.errors()  # ACK and BYE
+    assert progress_states(sink) == ["reorder"]
+    assert "line_answered" not in sink.kinds()
+    assert sip.last_response[0] == 488
+    err = capfd.readouterr().err  # the SIP library's complaints; the line's own warning goes through logging
+    said = err.splitlines() + [r.getMessage() for r in caplog.records]
+    assert "Traceback" not in err and not any(r.exc_info for r in caplog.records)
+    assert 1 <= len(said) <= 2 and all("\n" not in line for line in said), said
+    assert any("hanging up" in line for line in said), said
