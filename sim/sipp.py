@@ -181,104 +181,6 @@ def ring_until_cancel(early_media: np.ndarray | None = None, pt: int = 0) -> Sce
     return Scenario("cancel", steps, files)
 
 
-def _reinvite(cseq: int, direction: str, answered: str) -> str:
-    """SIPp, the called party, changes the call: a re-INVITE offering `direction`; our 200 OK must answer
-    `answered` (RFC 3264's mirror), and gets SIPp's ACK."""
-    sdp = _sdp(0).replace("a=ptime:20", f"a=ptime:20\na={direction}")
-    return f"""<send retrans="500"><![CDATA[
-INVITE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:peer@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
-To:[$caller]
-[last_Call-ID:]
-CSeq: {cseq} INVITE
-Contact: <sip:peer@[local_ip]:[local_port];transport=[transport]>
-Max-Forwards: 70
-{sdp}
-]]></send>
-<recv response="200"><action><ereg regexp="a={answered}" search_in="body" check_it="true" assign_to="ok{cseq}"/>
-</action></recv>
-<Reference variables="ok{cseq}"/>
-<send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:peer@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
-To:[$caller]
-[last_Call-ID:]
-CSeq: {cseq} ACK
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-"""
-
-
-def hold_and_resume(hold_ms: int, direction: str = "sendonly") -> Scenario:
-    """Answer (echoing our RTP), put us on hold with a re-INVITE for `hold_ms` (SIPp then hears and echoes
-    nothing), take us off hold with another, then wait for our BYE."""
-    answered = {"sendonly": "recvonly", "inactive": "inactive"}[direction]
-    steps = (
-        _INVITE
-        + _reply("100 Trying")
-        + _reply("200 OK", _sdp(0), retrans=True)
-        + '<recv request="ACK" crlf="true"/>\n<pause milliseconds="500"/>\n'
-        + _reinvite(2, direction, answered)
-        + f'<pause milliseconds="{hold_ms}"/>\n'
-        + _reinvite(3, "sendrecv", "sendrecv")
-        + '<recv request="BYE"/>\n'
-        + _reply("200 OK")
-    )
-    return Scenario("hold", steps, echo=True)
-
-
-def proxy_authenticating_server(user: str) -> Scenario:
-    """A proxy that challenges the INVITE with 407, then answers the retry only if it carries a
-    Proxy-Authorization digest for `user` (SIPp's verifyauth reads only Authorization, so the header is
-    checked by pattern; the digest itself is the same code as the 401 answer SIPp does verify)."""
-    challenge = (
-        "<send><![CDATA[\nSIP/2.0 407 Proxy Authentication Required\n" + _HEADERS + "\n"
-        'Proxy-Authenticate: Digest realm="ringfence.test", nonce="c2lwcC1wcm94eS1ub25jZQ", algorithm=MD5\n'
-        "Content-Length: 0\n]]></send>\n"
-    )
-    steps = (
-        '<recv request="INVITE"/>\n' + challenge + '<recv request="ACK"/>\n'
-        '<recv request="INVITE"><action><ereg regexp="Proxy-Authorization: Digest [^\\r\\n]*username=.'
-        + user
-        + '.[^\\r\\n]*response=" search_in="msg" check_it="true" assign_to="auth"/></action></recv>\n'
-        + '<Reference variables="auth"/>\n'
-        + _reply("180 Ringing")
-        + _reply("200 OK", _sdp(0), retrans=True)
-        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
-        + _reply("200 OK")
-    )
-    return Scenario("proxy", steps, echo=True)
-
-
-def always_challenging_server() -> Scenario:
-    """A server that challenges the INVITE and then challenges the answer again (a wrong password, or a broken
-    server): the line must try once with the digest and then give up, acknowledging both."""
-    steps = (
-        '<recv request="INVITE"/>\n' + _CHALLENGE + '<recv request="ACK"/>\n'
-        '<recv request="INVITE"/>\n' + _CHALLENGE + '<recv request="ACK"/>\n'
-    )
-    return Scenario("challenges", steps)
-
-
-def answer_with_sdp(body: str) -> Scenario:
-    """Answer with `body` as the 200 OK's SDP (a hostile or broken peer's), then expect our ACK and BYE."""
-    steps = (
-        '<recv request="INVITE"/>\n'
-        + _reply("100 Trying")
-        + '<send retrans="500"><![CDATA[\nSIP/2.0 200 OK\n'
-        + _HEADERS
-        + "\nContent-Type: application/sdp\nContent-Length: [len]\n\n"
-        + body
-        + "\n]]></send>\n"
-        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
-        + _reply("200 OK")
-    )
-    return Scenario("bad-sdp", steps)
-
-
 def answer_despite_cancel() -> Scenario:
     """Ring, and answer just as our CANCEL arrives (the two cross): SIPp expects the ACK, then our BYE."""
     steps = (
@@ -334,22 +236,6 @@ def registrar(user: str, password: str, expires_s: int, refresh: bool) -> Scenar
     else:
         steps += f'<pause milliseconds="{expires_s * 1000 + 1500}"/>\n'
     steps += '<label id="9"/>\n'
-    return Scenario("registrar", steps)
-
-
-def registrar_after_outage(user: str, password: str, expires_s: int) -> Scenario:
-    """A registrar that is down at first (503 to the first REGISTER), then challenges and grants the next."""
-    steps = (
-        '<recv request="REGISTER"/>\n'
-        + _reply("503 Service Unavailable")
-        + '<recv request="REGISTER"/>\n'
-        + _CHALLENGE
-        + _authenticated(user, password)
-        + '<nop hide="true" test="authvalid" next="1"/>\n'
-        + '<nop next="9"/>\n<label id="1"/>\n'
-        + _granted(expires_s)
-        + '<label id="9"/>\n'
-    )
     return Scenario("registrar", steps)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hal.line import LineProgress, LineService
-from sim import sipp
+from sim import sipp, sipp_edges
 from tests.hal.test_sip_line import Recorder, level_at, line, talk, tone  # noqa: F401  (line: the fixture)
 
 pytestmark = pytest.mark.hardware
@@ -99,7 +99,7 @@ def test_an_answer_with_no_common_codec_is_ended_as_network_trouble(line):  # no
 
 
 def test_a_proxys_407_is_answered_with_proxy_authorization(line):  # noqa: F811
-    with sipp.SippPeer(sipp.proxy_authenticating_server("handset-a1")) as peer:
+    with sipp.SippPeer(sipp_edges.proxy_authenticating_server("handset-a1")) as peer:
         sip, sink = line(user="handset-a1", password="s3cret")
         sip.dial(peer.uri)
         sink.wait_for("line_answered")
@@ -109,7 +109,7 @@ def test_a_proxys_407_is_answered_with_proxy_authorization(line):  # noqa: F811
 
 def test_a_server_that_challenges_again_is_tried_once_then_refused(line):  # noqa: F811
     """401 again and again: one retry with the digest, then network trouble, never a loop of INVITEs."""
-    with sipp.SippPeer(sipp.always_challenging_server()) as peer:
+    with sipp.SippPeer(sipp_edges.always_challenging_server()) as peer:
         sip, sink = line(user="handset-a1", password="s3cret")
         sip.dial(peer.uri)
         assert wait_until(lambda: bool(progress_states(sink)), 5), sink.kinds()
@@ -126,7 +126,7 @@ def test_hold_and_resume_by_re_invite_keeps_the_call(line, direction):  # noqa: 
     """The far end holds us for 2.5 s (its PBX's hold button): our 200 OK mirrors the direction, the held
     call sends and hears nothing without being taken for a dead line (the RTP timeout is 1 s here), and after
     the resume our audio flows again."""
-    with sipp.SippPeer(sipp.hold_and_resume(hold_ms=2500, direction=direction)) as peer:
+    with sipp.SippPeer(sipp_edges.hold_and_resume(hold_ms=2500, direction=direction)) as peer:
         sip, sink = line(rtp_timeout_s=1.0)
         sip.dial(peer.uri)
         answered = sink.wait_for("line_answered")
@@ -162,7 +162,7 @@ def registered_line(line, server: str, password: str = "s3cret", **settings):  #
 
 
 def test_a_registrar_that_was_down_is_tried_again_and_the_line_comes_back(line):  # noqa: F811
-    with sipp.SippPeer(sipp.registrar_after_outage("handset-a1", "s3cret", expires_s=60)) as peer:
+    with sipp.SippPeer(sipp_edges.registrar_after_outage("handset-a1", "s3cret", expires_s=60)) as peer:
         _sip, sink = registered_line(line, f"127.0.0.1:{peer.port}", register_retry_s=1.0)
         assert wait_until(lambda: ("in_service", "") in services(sink), 6), services(sink)
         assert peer.wait(10) == 0, peer.errors()
@@ -256,7 +256,7 @@ def test_lost_packets_are_concealed_and_counted_not_heard_as_silent_holes(line, 
 def test_a_malformed_sdp_answer_ends_the_call_in_one_line_not_a_hang(line, capfd, caplog, body):  # noqa: F811
     """A 200 OK whose SDP is broken: acknowledged and ended with BYE (the far end is off-hook), reported as
     network trouble, one line on stderr and no traceback."""
-    with sipp.SippPeer(sipp.answer_with_sdp(body)) as peer:
+    with sipp.SippPeer(sipp_edges.answer_with_sdp(body)) as peer:
         sip, sink = line()
         sip.dial(peer.uri)
         assert wait_until(lambda: bool(progress_states(sink)), 5), sink.kinds()
