@@ -47,6 +47,8 @@ def records(out: str) -> list[dict]:
         ('backend = "sip"\ndomain = "pbx"\nserver = "pbx:5060:1"', "line.server = 'pbx:5060:1'"),
         ('backend = "sip"\ndomain = "pbx"\nlocal_address = "pi.local"', "line.local_address = 'pi.local'"),
         ('backend = "sip"\ndomain = "pbx"\npassword = "hunter2"', "line.password"),
+        ('backend = "sip"\ndomain = "pbx"\nregister_retry_s = 0', "line.register_retry_s = 0"),
+        ('backend = "sip"\ndomain = "pbx"\nrtp_timeout_s = -1', "line.rtp_timeout_s = -1"),
     ],
 )
 def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expected: str) -> None:

@@ -269,7 +269,9 @@ def test_registration_answers_the_digest_challenge_and_refreshes_before_expiry(l
     assert [e.state for e in registration_reports(sink)] == ["in_service"]
 
 
-def test_a_wrong_password_is_reported_once_not_retried_for_ever(line):
+def test_a_wrong_password_is_reported_once_and_not_tried_again_at_once(line):
+    """One report for the refusal; the line tries again only after register_retry_s (30 s by default), which
+    tests/hal/test_sip_line_edges.py shows."""
     with sipp.SippPeer(sipp.registrar("handset-a1", "s3cret", expires_s=60, refresh=False)) as peer:
         _sip, sink = registered_line(line, peer, "wrong")
         [lost] = wait_reports(sink, 1, 8)
