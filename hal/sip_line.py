@@ -19,7 +19,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
-from aiortp import PortAllocator
 from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
 from aiosipua.dialog import DialogState
 from aiosipua.outgoing_call import OutgoingCall
@@ -31,6 +30,7 @@ from hal.clock import Clock
 from hal.events import Event
 from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
 from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, negotiate, offer
+from hal.sip_ports import HeldPorts
 from hal.sip_registration import KeptRegistration
 from hal.sip_signalling import (
     SipSettings,
@@ -60,7 +60,7 @@ class SipLine:
         self._sink: EventSink | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sip-line", daemon=True)
-        self._ports = PortAllocator(settings.rtp_ports)
+        self._ports = HeldPorts(settings.rtp_ports)
         self._uac: Uac | None = None
         self._uas: SipUAS | None = None
         self._registration: KeptRegistration | None = None
@@ -188,7 +188,12 @@ class SipLine:
             self.last_response = (0, f"not a SIP address this line can call: {uri}")
             self._emit(LineProgress(self._now(), "unreachable"))
             return
-        self._rtp_port = (await self._ports.allocate())[0]
+        try:
+            self._rtp_port = self._ports.take()
+        except OSError as exc:
+            self.last_response = (0, str(exc))
+            self._emit(LineProgress(self._now(), "reorder"))
+            return
         self._responded, self._answered = False, False
         self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)))
         s = self.settings
@@ -255,6 +260,8 @@ class SipLine:
         media, call = self._media, self._call
         if media is None or call is None:
             return
+        if not media.open:
+            self._ports.release_for_use(self._rtp_port)  # aiortp binds it now
         try:
             await media.start("0.0.0.0", self._rtp_port, negotiated, call.remote_addr[0])
         except OSError as exc:
@@ -265,20 +272,26 @@ class SipLine:
             if self._uac is not None:
                 self._uac.send_bye(call.dialog, call.remote_addr)
             return
+        problem = ""
         try:
             if call.sdp_answer is not None:
                 negotiate(call.sdp_answer, self.settings.codecs)
             elif self._media is None or not self._media.open:
                 raise MediaError("the answer carries no SDP")
-        except MediaError as exc:  # answered, but with nothing we can hear: end it as network trouble
-            logging.getLogger(__name__).warning("the far end answered with unusable audio: %s; hanging up", exc)
+        except MediaError as exc:
+            problem = f"unusable answer: {exc}"
+        if not problem:
+            await self._start_media(call.sdp_answer)
+            if self._media is None or not self._media.open:
+                problem = f"cannot receive audio on RTP port {self._rtp_port}"
+        if problem:  # answered, but with nothing we can hear: end it as network trouble
+            logging.getLogger(__name__).warning("the far end answered, but %s; hanging up", problem)
             if self._uac is not None:
                 self._uac.send_bye(call.dialog, call.remote_addr)
-            self.last_response = (488, f"unusable answer: {exc}")
+            self.last_response = (488, problem)
             await self._drop_call()
             self._emit(LineProgress(self._now(), "reorder"))
             return
-        await self._start_media(call.sdp_answer)
         self._answered = True
         self.last_response = (200, "OK")
         self._emit(LineAnswered(self._now()))
@@ -368,7 +381,7 @@ class SipLine:
             await media.close()
             self.last_stats = media.stats()
         if self._rtp_port:
-            await self._ports.release(self._rtp_port)
+            self._ports.release_for_use(self._rtp_port)
             self._rtp_port = 0
 
     async def _shut(self) -> None:
@@ -382,5 +395,6 @@ class SipLine:
         self._registration = None
         for task in list(self._tasks):
             task.cancel()
+        self._ports.close()
         if self._uas is not None:
             await self._uas.stop()

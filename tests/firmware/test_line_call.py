@@ -118,6 +118,28 @@ def test_line_call_plays_records_and_ends_cleanly(tmp_path: Path) -> None:
 
 
 @pytest.mark.hardware
+def test_line_call_fails_on_one_way_audio_and_on_a_far_end_gone_silent(tmp_path: Path) -> None:
+    """The technician's two commonest SIP faults: the far end answers but its audio never reaches the Pi (a
+    firewall, NAT), and the far end's audio stops mid-call without a BYE (rtp_timeout_s ends it)."""
+    deaf = sipp.answer(None, peer_hangs_up=False)
+    deaf.echo = False  # SIPp answers and sends no RTP at all
+    with sipp.SippPeer(deaf) as peer:
+        one_way = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "1.5")
+        assert peer.wait(10) == 0, peer.errors()
+    assert one_way.returncode == 1
+    assert "one-way audio" in one_way.stderr and len(one_way.stderr.splitlines()) == 1, one_way.stderr
+    config = tmp_path / "device.toml"
+    config.write_text(EXAMPLE.read_text().replace("rtp_timeout_s = 60.0", "rtp_timeout_s = 1.0"))
+    with sipp.SippPeer(sipp.answer(np.zeros(2400, dtype=np.int16), peer_hangs_up=False)) as peer:
+        gone = ringfence("line", "call", "--config", str(config), peer.uri, "--seconds", "8")
+        assert peer.wait(10) == 0, peer.errors()  # our BYE after the silence
+    assert gone.returncode == 1
+    out = records(gone.stdout)
+    assert {"event": "hung_up", "by": "far_end"} in out
+    assert out[-1]["sip_status"] == 408 and "no RTP" in out[-1]["sip_reason"]
+
+
+@pytest.mark.hardware
 def test_line_call_far_end_hangs_up_and_busy_fails(tmp_path: Path) -> None:
     with sipp.SippPeer(sipp.answer(np.zeros(4000, dtype=np.int16), talk_ms=800)) as peer:
         done = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "10")
