@@ -118,3 +118,16 @@ def registrar_after_outage(user: str, password: str, expires_s: int) -> Scenario
         + '<label id="9"/>\n'
     )
     return Scenario("registrar", steps)
+
+
+def late_answer(delay_ms: int) -> Scenario:
+    """Say nothing for `delay_ms` (not even 100 Trying), then answer: a caller who gave up before any response
+    cannot CANCEL (RFC 3261 9.1), so it must acknowledge the late 200 OK and end the call with BYE."""
+    steps = (
+        '<recv request="INVITE"/>\n'
+        + f'<pause milliseconds="{delay_ms}"/>\n'
+        + _reply("200 OK", _sdp(0), retrans=True)
+        + '<recv request="ACK"/>\n<recv request="BYE"/>\n'
+        + _reply("200 OK")
+    )
+    return Scenario("late", steps)

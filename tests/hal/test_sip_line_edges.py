@@ -269,3 +269,13 @@ def test_a_malformed_sdp_answer_ends_the_call_in_one_line_not_a_hang(line, capfd
     assert "Traceback" not in err and not any(r.exc_info for r in caplog.records)
     assert 1 <= len(said) <= 2 and all("\n" not in line for line in said), said
     assert any("hanging up" in line for line in said), said
+
+
+def test_hanging_up_before_any_response_then_a_late_answer_gets_ack_and_bye(line):  # noqa: F811
+    with sipp.SippPeer(sipp_edges.late_answer(1200)) as peer:
+        sip, sink = line()
+        sip.dial(peer.uri)
+        time.sleep(0.2)
+        sip.hang_up()  # nothing heard yet: no CANCEL is possible
+        assert peer.wait(10) == 0, peer.errors()  # the late 200 OK was acknowledged and ended with BYE
+    assert sink.kinds() == []  # the inmate had hung up: nothing reaches the flow
