@@ -401,16 +401,25 @@ def test_malformed_sip_is_one_line_not_a_traceback_and_the_line_still_calls():
     assert all(line.startswith("ringfence: aiosipua: ") for line in complaints), complaints
 
 
-@pytest.mark.parametrize("tone_name", ["busy", "sit"])
+@pytest.mark.parametrize("tone_name", ["ringback", "busy", "reorder", "sit"])
 def test_early_media_tones_are_recognised_by_the_progress_detector(line, tone_name):
-    """A network that only plays its busy or SIT tone in early media (no final response): the frames the line
-    hands over are what the call-progress detector needs to recognise it."""
+    """A network that plays its ringback, busy, reorder or SIT tone in early media (no final response): the frames
+    the line hands over are what the call-progress detector needs to recognise it."""
     from firmware.dsp.progress import ProgressDetector
     from firmware.dsp.tones import cadence
     from hal.audio import to_int16
     from sim.network import _sit_tone
 
-    sound = to_int16(cadence([480, 620], -20, [0.5, 0.5], 4.0)) if tone_name == "busy" else _sit_tone()
+    cadences = {
+        "ringback": ([440, 480], [2.0, 4.0]),
+        "busy": ([480, 620], [0.5, 0.5]),
+        "reorder": ([480, 620], [0.25, 0.25]),
+    }
+    if tone_name in cadences:
+        freqs, on_off = cadences[tone_name]
+        sound = to_int16(cadence(freqs, -20, on_off, 4.0))
+    else:
+        sound = _sit_tone()
     with sipp.SippPeer(sipp.ring_until_cancel(early_media=sound)) as peer:
         sip, sink = line()
         sip.dial(peer.uri)
