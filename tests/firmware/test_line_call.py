@@ -118,6 +118,17 @@ def test_line_call_plays_records_and_ends_cleanly(tmp_path: Path) -> None:
 
 
 @pytest.mark.hardware
+def test_line_call_prints_the_far_ends_rfc4733_digits(tmp_path: Path) -> None:
+    with sipp.SippPeer(sipp.answer(np.zeros(4000, dtype=np.int16), digits="5*", talk_ms=400)) as peer:
+        done = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "10")
+        assert peer.wait(10) == 0, peer.errors()
+    assert done.returncode == 0, done.stderr
+    out = records(done.stdout)
+    assert [e["digit"] for e in out if e["event"] == "far_digit"] == ["5", "*"]
+    assert out[-2] == {"event": "hung_up", "by": "far_end"}
+
+
+@pytest.mark.hardware
 def test_line_call_fails_on_one_way_audio_and_on_a_far_end_gone_silent(tmp_path: Path) -> None:
     """The technician's two commonest SIP faults: the far end answers but its audio never reaches the Pi (a
     firewall, NAT), and the far end's audio stops mid-call without a BYE (rtp_timeout_s ends it)."""
