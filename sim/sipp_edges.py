@@ -6,10 +6,12 @@ from __future__ import annotations
 from sim.sipp import _CHALLENGE, _HEADERS, _INVITE, Scenario, _authenticated, _granted, _reply, _sdp
 
 
-def _reinvite(cseq: int, direction: str, answered: str) -> str:
-    """SIPp, the called party, changes the call: a re-INVITE offering `direction`; our 200 OK must answer
-    `answered` (RFC 3264's mirror), and gets SIPp's ACK."""
+def _reinvite(cseq: int, direction: str, answered: str, media_port: int = 0) -> str:
+    """SIPp, the called party, changes the call: a re-INVITE offering `direction` (and `media_port`, if given,
+    instead of its own); our 200 OK must answer `answered` (RFC 3264's mirror), and gets SIPp's ACK."""
     sdp = _sdp(0).replace("a=ptime:20", f"a=ptime:20\na={direction}")
+    if media_port:
+        sdp = sdp.replace("m=audio [media_port]", f"m=audio {media_port}")
     return f"""<send retrans="500"><![CDATA[
 INVITE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -53,6 +55,20 @@ def hold_and_resume(hold_ms: int, direction: str = "sendonly") -> Scenario:
         + _reply("200 OK")
     )
     return Scenario("hold", steps, echo=True)
+
+
+def move_media(port: int) -> Scenario:
+    """Answer, then move the call's audio to `port` by re-INVITE (a PBX re-anchoring media), then wait for BYE."""
+    steps = (
+        _INVITE
+        + _reply("100 Trying")
+        + _reply("200 OK", _sdp(0), retrans=True)
+        + '<recv request="ACK" crlf="true"/>\n<pause milliseconds="300"/>\n'
+        + _reinvite(2, "sendrecv", "sendrecv", media_port=port)
+        + '<recv request="BYE"/>\n'
+        + _reply("200 OK")
+    )
+    return Scenario("move", steps)
 
 
 def proxy_authenticating_server(user: str) -> Scenario:

@@ -279,3 +279,22 @@ def test_hanging_up_before_any_response_then_a_late_answer_gets_ack_and_bye(line
         sip.hang_up()  # nothing heard yet: no CANCEL is possible
         assert peer.wait(10) == 0, peer.errors()  # the late 200 OK was acknowledged and ended with BYE
     assert sink.kinds() == []  # the inmate had hung up: nothing reaches the flow
+
+
+def test_a_re_invite_that_moves_the_media_moves_our_audio(line):  # noqa: F811
+    """The far end's PBX re-anchors the call's audio on another port: our RTP follows it there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as moved:
+        moved.bind(("127.0.0.1", 0))
+        moved.settimeout(0.1)
+        with sipp.SippPeer(sipp_edges.move_media(moved.getsockname()[1])) as peer:
+            sip, sink = line()
+            sip.dial(peer.uri)
+            sink.wait_for("line_answered")
+            talk(sip, 1.5, tone(1000, 1.5))
+            sip.hang_up()
+            assert peer.wait(10) == 0, peer.errors()  # the re-INVITE was answered and acknowledged
+        packets = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                packets += moved.recv(2048)[1] & 0x7F == 0  # µ-law RTP
+    assert packets >= 25  # about a second of 20 ms packets after the move
