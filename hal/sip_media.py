@@ -135,13 +135,18 @@ class _GuardedSession(RTPSession):
     comes from (a multi-homed peer may send from either), so nobody else can inject audio into a call."""
 
     allowed_hosts: frozenset[str] = frozenset()
-    counts: MediaCounts
+    #: Set by MediaLeg once aiortp's create() returns; packets arriving before that (a far end already sending
+    #: when the port is bound) are dropped, not an AttributeError traceback from inside the event loop.
+    counts: MediaCounts | None = None
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
-        if addr[0] not in self.allowed_hosts:
-            self.counts.foreign_packets += 1
+        counts = self.counts
+        if counts is None:
             return
-        self.counts.last_packet_at = time.monotonic()
+        if addr[0] not in self.allowed_hosts:
+            counts.foreign_packets += 1
+            return
+        counts.last_packet_at = time.monotonic()
         super()._handle_rtp(data, addr)
 
 

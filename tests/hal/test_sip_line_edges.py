@@ -298,3 +298,12 @@ def test_a_re_invite_that_moves_the_media_moves_our_audio(line):  # noqa: F811
             while True:
                 packets += moved.recv(2048)[1] & 0x7F == 0  # µ-law RTP
     assert packets >= 25  # about a second of 20 ms packets after the move
+
+
+def test_rtp_arriving_before_the_session_is_ready_is_dropped_not_a_traceback():
+    """A far end already streaming when aiortp binds the port delivers packets before the line has set the
+    session up (seen under load in bench/line.py: an AttributeError traceback from the event loop)."""
+    from hal import sip_media
+
+    session = sip_media._GuardedSession.__new__(sip_media._GuardedSession)  # as create() returns it, not yet set up
+    session._handle_rtp(bytes([0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]) + bytes(160), ("127.0.0.1", 40000))
