@@ -81,6 +81,7 @@ def handset_calls(peer: sipp.SippPeer | Any, data_dir: Path, seconds: float, **l
         while time.monotonic() < deadline and not any(r["event"] == "cdr" for r in records):
             time.sleep(0.2)
     finally:
+        clock.stop()  # the mouthpiece's next frame must not reach a closed audio port
         stop.set()
         runner.join(5)
         devices.close()
