@@ -107,6 +107,8 @@ class LineSection(_Section):
     #: true: REGISTER (digest authentication) with the server and refresh before expiry; false: a trunk peer.
     registration: bool = False
     register_expires_s: int = Field(600, ge=60, le=86400)
+    #: After a registration is refused, lapses or gets no answer: wait this long, then doubling up to 8 times it.
+    register_retry_s: float = Field(30.0, ge=1, le=3600)
     #: "udp" or "tcp" (RTP is UDP either way); no TLS or SRTP: neither aiosipua nor aiortp has them.
     transport: Literal["udp", "tcp"] = "udp"
     #: The address to announce in SIP and SDP; empty: the one the route to the server uses.
@@ -117,6 +119,8 @@ class LineSection(_Section):
     dial_template: str = "sip:{number}@{domain}"
     #: How long a silent server may take to answer an INVITE or REGISTER before the call is network trouble.
     response_timeout_s: float = Field(8.0, ge=1, le=64)
+    #: An answered call whose far end sends no RTP for this long (and has not put us on hold) is ended; 0: never.
+    rtp_timeout_s: float = Field(60.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _usable(self) -> LineSection:
@@ -159,6 +163,7 @@ class LineSection(_Section):
             password=password,
             register=self.registration,
             register_expires_s=self.register_expires_s,
+            register_retry_s=self.register_retry_s,
             local_address=self.local_address,
             sip_port=self.sip_port,
             codecs=self.codecs,
@@ -166,6 +171,7 @@ class LineSection(_Section):
             dial_template=self.dial_template,
             response_timeout_s=self.response_timeout_s,
             transport=self.transport,
+            rtp_timeout_s=self.rtp_timeout_s,
         )
 
 

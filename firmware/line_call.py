@@ -169,5 +169,12 @@ def line_call(
     if record is not None:
         far = np.concatenate(result.far_audio) if result.far_audio else np.zeros(0, dtype=np.int16)
         write_wav(record, far)
-    if not result.clean:
+    if result.answered and not result.far_audio:
+        click.echo(
+            "ringfence: line: the call was answered but no audio came from the far end (one-way audio: check the"
+            " firewall or NAT in front of the Pi, and [line] rtp_ports and local_address)",
+            err=True,
+        )
+        raise SystemExit(1)
+    if not result.clean or (result.answered and status != 200):  # 200: answered; else how it ended (no RTP)
         raise SystemExit(1)

@@ -19,18 +19,19 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
-from aiortp import PortAllocator
 from aiosipua import SipDigestAuth, SipRequest, SipResponse, parse_uri
 from aiosipua.dialog import DialogState
 from aiosipua.outgoing_call import OutgoingCall
-from aiosipua.registration import Registration
+from aiosipua.sdp import parse_sdp
 from aiosipua.uas import SipUAS
 
 from hal.audio import AudioFrame, check_frame
 from hal.clock import Clock
 from hal.events import Event
 from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
-from hal.sip_media import MediaError, MediaLeg, negotiate, offer
+from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, negotiate, offer
+from hal.sip_ports import HeldPorts
+from hal.sip_registration import KeptRegistration
 from hal.sip_signalling import (
     SipSettings,
     TcpTransport,
@@ -59,10 +60,10 @@ class SipLine:
         self._sink: EventSink | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sip-line", daemon=True)
-        self._ports = PortAllocator(settings.rtp_ports)
+        self._ports = HeldPorts(settings.rtp_ports)
         self._uac: Uac | None = None
         self._uas: SipUAS | None = None
-        self._registration: Registration | None = None
+        self._registration: KeptRegistration | None = None
         self._call: OutgoingCall | None = None
         #: Calls we cancelled, by Call-ID, until their 487 arrives and is acknowledged.
         self._cancelled: dict[str, OutgoingCall] = {}
@@ -71,6 +72,8 @@ class SipLine:
         self._responded = False
         self._answered = False
         self._local_ip = ""
+        #: Our SDP's session id and its last version: each answer to a re-INVITE is one more (RFC 3264 8).
+        self._sdp_origin = ("0", 0)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_submitted: concurrent.futures.Future[None] | None = None
         #: The last final response to our INVITE, for the technician's line test.
@@ -150,6 +153,7 @@ class SipLine:
         self._uas = SipUAS(transport, uac=self._uac, user_agent="ringfence")
         self._uas.on_invite = self._refuse_inbound
         self._uas.on_bye = self._far_bye
+        self._uas.on_reinvite = self._far_reinvite
         await self._uas.start()
         if isinstance(transport, TcpTransport):
             self.local_port = transport.bound_port
@@ -164,36 +168,11 @@ class SipLine:
         return SipDigestAuth(self.settings.user, self.settings.password) if self.settings.password else None
 
     def _start_registration(self) -> None:
-        s, uac = self.settings, self._uac
-        assert uac is not None
-        reg = Registration(
-            uac,
-            f"sip:{s.user}@{s.domain}",
-            split_host_port(s.server),
-            expires=s.register_expires_s,
-            auth=self._auth,
-            user_agent="ringfence",
+        assert self._uac is not None
+        self._registration = KeptRegistration(
+            self._uac, self.settings, self._auth, lambda state, why: self._emit(LineService(self._now(), state, why))
         )
-        reg.on_registered = lambda _r: self._emit(LineService(self._now(), "in_service"))
-        reg.on_failed = lambda _r, code, why: self._lost(f"registration refused: {code} {why}")
-        reg.on_expired = lambda _r: self._lost("registration lapsed: the server did not answer the refresh")
-        self._registration = reg
-        reg.register()
-        self._spawn(self._watch_registration())
-
-    async def _watch_registration(self) -> None:
-        """aiosipua waits for ever for a REGISTER answer: a silent server is a lost line, retried later."""
-        await asyncio.sleep(self.settings.response_timeout_s)
-        reg = self._registration
-        if reg is not None and reg.state.name == "REGISTERING":
-            self._lost(f"no answer from the SIP server {self.settings.server}")
-            await asyncio.sleep(30)
-            if self._registration is reg:
-                reg.register()
-                self._spawn(self._watch_registration())
-
-    def _lost(self, reason: str) -> None:
-        self._emit(LineService(self._now(), "out_of_service", reason))
+        self._registration.start()
 
     async def _place(self, uri: str, direct: bool) -> None:
         """Send the INVITE: to the URI's own host when called directly, else to the configured server."""
@@ -209,19 +188,19 @@ class SipLine:
             self.last_response = (0, f"not a SIP address this line can call: {uri}")
             self._emit(LineProgress(self._now(), "unreachable"))
             return
-        self._rtp_port = (await self._ports.allocate())[0]
+        try:
+            self._rtp_port = self._ports.take()
+        except OSError as exc:
+            self.last_response = (0, str(exc))
+            self._emit(LineProgress(self._now(), "reorder"))
+            return
         self._responded, self._answered = False, False
         self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)))
         s = self.settings
         from_uri = f"sip:{s.user}@{s.domain or self._local_ip}"
-        call = uac.send_invite(
-            from_uri,
-            uri,
-            remote,
-            offer(self._local_ip, self._rtp_port, s.codecs),
-            user_agent="ringfence",
-            auth=self._auth,
-        )
+        sdp = offer(self._local_ip, self._rtp_port, s.codecs)
+        self._sdp_origin = (sdp.origin.session_id, int(sdp.origin.session_version))
+        call = uac.send_invite(from_uri, uri, remote, sdp, user_agent="ringfence", auth=self._auth)
         call.on_answer = lambda c: self._spawn(self._on_answer(c))
         call.on_rejected = lambda c, code, why: self._spawn(self._on_rejected(c, code, why))
         self._call = call
@@ -265,17 +244,27 @@ class SipLine:
         if status in (180, 183) and not self._answered:
             self._emit(LineProgress(self._now(), "ringing"))
             if status == 183 and response.body and response.content_type == "application/sdp":
-                from aiosipua.sdp import parse_sdp
-
                 self._spawn(self._start_media(parse_sdp(response.text)))
 
     async def _start_media(self, answer: Any) -> None:
-        media, call = self._media, self._call
-        if media is None or answer is None or call is None:
+        if answer is None:
             return
         try:
-            await media.start("0.0.0.0", self._rtp_port, negotiate(answer, self.settings.codecs), call.remote_addr[0])
-        except (MediaError, OSError) as exc:
+            negotiated = negotiate(answer, self.settings.codecs)
+        except MediaError as exc:
+            logging.getLogger(__name__).warning("media: %s", exc)
+            return
+        await self._open_media(negotiated)
+
+    async def _open_media(self, negotiated: Negotiated) -> None:
+        media, call = self._media, self._call
+        if media is None or call is None:
+            return
+        if not media.open:
+            self._ports.release_for_use(self._rtp_port)  # aiortp binds it now
+        try:
+            await media.start("0.0.0.0", self._rtp_port, negotiated, call.remote_addr[0])
+        except OSError as exc:
             logging.getLogger(__name__).warning("media: %s", exc)
 
     async def _on_answer(self, call: OutgoingCall) -> None:
@@ -283,10 +272,68 @@ class SipLine:
             if self._uac is not None:
                 self._uac.send_bye(call.dialog, call.remote_addr)
             return
-        await self._start_media(call.sdp_answer)
+        problem = ""
+        try:
+            if call.sdp_answer is not None:
+                negotiate(call.sdp_answer, self.settings.codecs)
+            elif self._media is None or not self._media.open:
+                raise MediaError("the answer carries no SDP")
+        except MediaError as exc:
+            problem = f"unusable answer: {exc}"
+        if not problem:
+            await self._start_media(call.sdp_answer)
+            if self._media is None or not self._media.open:
+                problem = f"cannot receive audio on RTP port {self._rtp_port}"
+        if problem:  # answered, but with nothing we can hear: end it as network trouble
+            logging.getLogger(__name__).warning("the far end answered, but %s; hanging up", problem)
+            if self._uac is not None:
+                self._uac.send_bye(call.dialog, call.remote_addr)
+            self.last_response = (488, problem)
+            await self._drop_call()
+            self._emit(LineProgress(self._now(), "reorder"))
+            return
         self._answered = True
         self.last_response = (200, "OK")
         self._emit(LineAnswered(self._now()))
+        if self._media is not None and self.settings.rtp_timeout_s > 0:
+            self._media.expect_audio()
+            self._spawn(self._watch_far_audio(call, self._media))
+
+    async def _watch_far_audio(self, call: OutgoingCall, media: MediaLeg) -> None:
+        """A far end that sends nothing for rtp_timeout_s without holding the call is gone (its network died
+        before its BYE could reach us): end the call rather than bill the inmate for a dead line."""
+        limit = self.settings.rtp_timeout_s
+        while self._call is call:
+            await asyncio.sleep(min(1.0, limit / 4))
+            if self._call is call and not media.held and media.silent_s() >= limit:
+                logging.getLogger(__name__).warning("no audio from the far end for %g s: ending the call", limit)
+                self.last_response = (408, f"no RTP from the far end for {limit:g} s")
+                await self._release()
+                self._emit(LineHungUp(self._now()))
+                return
+
+    def _far_reinvite(self, incoming: Any) -> None:
+        """The far end changes the call: hold, resume, or media moved elsewhere (a PBX re-routing audio). Left
+        unanswered, the far end would retransmit and then end the call (RFC 3261 timer B)."""
+        call, media = self._call, self._media
+        if call is None or incoming.call_id != call.call_id or media is None or media.negotiated is None:
+            incoming.reject(481, "Call/Transaction Does Not Exist")
+            return
+        session, version = self._sdp_origin
+        try:
+            change = answer_reoffer(
+                incoming.sdp_offer, media.negotiated, self._local_ip, self._rtp_port, (session, version + 1)
+            )
+        except MediaError as exc:
+            logging.getLogger(__name__).warning("re-INVITE refused: %s", exc)
+            incoming.reject(488, "Not Acceptable Here")
+            return
+        self._sdp_origin = (session, version + 1)
+        incoming.accept(change.answer)
+        if media.held and not change.held:
+            media.expect_audio()
+        media.held = change.held
+        self._spawn(self._open_media(change.negotiated))
 
     async def _on_rejected(self, call: OutgoingCall, status: int, reason: str) -> None:
         if call is not self._call:
@@ -334,7 +381,7 @@ class SipLine:
             await media.close()
             self.last_stats = media.stats()
         if self._rtp_port:
-            await self._ports.release(self._rtp_port)
+            self._ports.release_for_use(self._rtp_port)
             self._rtp_port = 0
 
     async def _shut(self) -> None:
@@ -343,10 +390,11 @@ class SipLine:
             if not self._cancelled:
                 break
             await asyncio.sleep(0.02)
-        if self._registration is not None and self._registration.state.name == "REGISTERED":
-            self._registration.unregister()
+        if self._registration is not None:
+            self._registration.close()
         self._registration = None
         for task in list(self._tasks):
             task.cancel()
+        self._ports.close()
         if self._uas is not None:
             await self._uas.stop()

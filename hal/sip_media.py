@@ -7,6 +7,7 @@ this module only chooses the codec, checks where packets come from and counts wh
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -67,6 +68,56 @@ def negotiate(answer: SdpMessage, codecs: tuple[str, ...]) -> Negotiated:
     return Negotiated(remote, chosen, events)
 
 
+#: Our answer to each direction the far end offers (RFC 3264 6.1): a far end that only sends is holding us.
+MIRRORED = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+HOLD_ADDRESS = "0.0.0.0"  # RFC 2543's hold, still sent by older PBXes
+
+
+@dataclass(frozen=True)
+class Reoffer:
+    """What a re-INVITE from the far end changes: where and how audio goes, our SDP answer, and whether the far
+    end holds the call (then it may send nothing at all, which is not a dead line)."""
+
+    negotiated: Negotiated
+    answer: SdpMessage
+    held: bool
+
+
+def answer_reoffer(
+    reoffer: SdpMessage | None, current: Negotiated, local_ip: str, rtp_port: int, origin: tuple[str, int]
+) -> Reoffer:
+    """Our answer to a re-INVITE's offer (hold, resume, media moved to another address), on the codec the call
+    already uses. `origin` is our SDP's session id and its new version (RFC 3264 8: one more per answer).
+    Raises MediaError when the offer drops our codec (the caller answers 488 and the call goes on as it was)."""
+    direction, negotiated = "sendrecv", current
+    if reoffer is not None:
+        audio, remote = reoffer.audio, reoffer.rtp_address
+        if audio is None or remote is None:
+            raise MediaError("the re-INVITE offers no audio stream")
+        direction = audio.direction
+        if str(current.payload_type) not in audio.formats:
+            raise MediaError(f"the re-INVITE drops the call's codec: it offers {' '.join(audio.formats)}")
+        if remote[0] != HOLD_ADDRESS and remote[1] != 0:
+            negotiated = Negotiated(remote, current.payload_type, current.event_payload_type)
+        elif direction == "sendrecv":
+            direction = "sendonly"  # c=0.0.0.0: it hears nothing, so it holds us
+    name = next(n for pt, n in G711.values() if pt == current.payload_type)
+    sdp = build_sdp(
+        local_ip,
+        rtp_port,
+        current.payload_type,
+        name,
+        dtmf_payload_type=current.event_payload_type,
+        session_id=origin[0],
+    )
+    sdp.origin.session_version = str(origin[1])
+    audio_out = sdp.audio
+    assert audio_out is not None
+    del audio_out.attributes["sendrecv"]
+    audio_out.attributes[MIRRORED[direction]] = []
+    return Reoffer(negotiated, sdp, held=direction in ("sendonly", "inactive"))
+
+
 @dataclass
 class MediaCounts:
     """What the receive side had to repair: the detectors never see a hole, but the technician is told."""
@@ -74,6 +125,8 @@ class MediaCounts:
     frames_in: int = 0
     frames_out: int = 0
     foreign_packets: int = 0
+    #: time.monotonic() of the far end's last RTP packet (audio, comfort noise or event), or of the answer.
+    last_packet_at: float = 0.0
     extra: dict[str, float | int] = field(default_factory=dict)
 
 
@@ -82,12 +135,18 @@ class _GuardedSession(RTPSession):
     comes from (a multi-homed peer may send from either), so nobody else can inject audio into a call."""
 
     allowed_hosts: frozenset[str] = frozenset()
-    counts: MediaCounts
+    #: Set by MediaLeg once aiortp's create() returns; packets arriving before that (a far end already sending
+    #: when the port is bound) are dropped, not an AttributeError traceback from inside the event loop.
+    counts: MediaCounts | None = None
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
-        if addr[0] not in self.allowed_hosts:
-            self.counts.foreign_packets += 1
+        counts = self.counts
+        if counts is None:
             return
+        if addr[0] not in self.allowed_hosts:
+            counts.foreign_packets += 1
+            return
+        counts.last_packet_at = time.monotonic()
         super()._handle_rtp(data, addr)
 
 
@@ -101,6 +160,8 @@ class MediaLeg:
         self._pending = np.zeros(0, dtype=np.int16)
         self.counts = MediaCounts()
         self.negotiated: Negotiated | None = None
+        #: The far end holds the call: it may send nothing, and it hears nothing from us.
+        self.held = False
 
     @property
     def open(self) -> bool:
@@ -141,8 +202,16 @@ class MediaLeg:
             self._on_frame(samples[i : i + FRAME_SAMPLES].copy())
         self._pending = samples[whole:]
 
+    def expect_audio(self) -> None:
+        """From now on the far end owes us packets: at the answer, and when it takes the call off hold."""
+        self.counts.last_packet_at = time.monotonic()
+
+    def silent_s(self) -> float:
+        """Seconds since the far end's last RTP packet (or since `expect_audio`)."""
+        return time.monotonic() - self.counts.last_packet_at
+
     def send(self, pcm: bytes) -> None:
-        if self._session is not None:
+        if self._session is not None and not self.held:
             self._session.send_audio_pcm_auto(pcm)
             self.counts.frames_out += 1
 

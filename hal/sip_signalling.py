@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosipua import SipRequest, SipResponse
 from aiosipua.outgoing_call import OutgoingCall
+from aiosipua.sdp import parse_sdp
 from aiosipua.transport import TcpSipTransport, UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 
@@ -52,6 +53,7 @@ class SipSettings:
     password: str = ""
     register: bool = False
     register_expires_s: int = 600
+    register_retry_s: float = 30.0
     local_address: str = ""
     sip_port: int = 0
     codecs: tuple[str, ...] = ("pcmu", "pcma")
@@ -59,6 +61,7 @@ class SipSettings:
     dial_template: str = "sip:{number}@{domain}"
     response_timeout_s: float = 8.0
     transport: str = "udp"
+    rtp_timeout_s: float = 60.0
 
 
 def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:
@@ -79,8 +82,23 @@ class Uac(SipUAC):
     on_response: Callable[[SipResponse], None] = staticmethod(lambda r: None)
 
     def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        _drop_malformed_sdp(response)
         self.on_response(response)
         super().handle_response(response, addr)
+
+
+def _drop_malformed_sdp(response: SipResponse) -> None:
+    """An SDP body aiosipua cannot parse would raise inside its response handling, leaving a 200 OK without
+    its ACK and the call hanging; without the body, the line sees an answer with no usable audio and ends it."""
+    if not response.body or response.content_type != "application/sdp":
+        return
+    try:
+        parse_sdp(response.text)
+    except Exception as exc:  # the parser raises whatever the text provokes (ValueError, IndexError, ...)
+        logging.getLogger("aiosipua").warning(
+            "malformed SDP from the far end (%s: %s): ignored", type(exc).__name__, exc
+        )
+        response.body = b""
 
 
 class _UdpProtocol311(_UdpProtocol):

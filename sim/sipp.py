@@ -46,11 +46,22 @@ def _reply(status: str, sdp: str = "", retrans: bool = False) -> str:
     return f"<send{attrs}><![CDATA[\nSIP/2.0 {status}\n{_HEADERS}\n{body}\n]]></send>\n"
 
 
-#: The INVITE, remembered for the BYE SIPp may send: our Contact (rrs) and our From, which becomes its To.
-_INVITE = (
-    '<recv request="INVITE" crlf="true" rrs="true"><action>'
-    '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/></action></recv>\n'
-)
+def _invite(remember: bool = True, request_uri: str = "") -> str:
+    """Receive the INVITE. `remember`: keep what a request SIPp sends later needs, our Contact (rrs) and our
+    From, which becomes its To. `request_uri`: the INVITE must be addressed to it, or SIPp fails the call."""
+    actions, after = "", ""
+    if request_uri:
+        pattern = "^INVITE " + request_uri.replace(".", "\\.") + " SIP/2\\.0"
+        actions += f'<ereg regexp="{pattern}" search_in="msg" check_it="true" assign_to="uri"/>'
+        after = '<Reference variables="uri"/>\n'
+    if remember:
+        actions += '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>'
+    rrs = ' rrs="true"' if remember else ""
+    body = f"><action>{actions}</action></recv>" if actions else "/>"
+    return f'<recv request="INVITE" crlf="true"{rrs}{body}\n{after}'
+
+
+_INVITE = _invite()
 
 _BYE = """<send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
@@ -109,11 +120,12 @@ def answer(
     early_media: np.ndarray | None = None,
     ring_ms: int = 0,
     digits: str = "",
+    request_uri: str = "",
 ) -> Scenario:
     """Ring (with early media if given), answer, play `audio` as RTP and `digits` as RFC 4733 events, then
-    hang up or wait for our BYE."""
+    hang up or wait for our BYE. `request_uri`: the INVITE must be addressed to it, or SIPp fails the call."""
     files: dict[str, bytes] = {}
-    steps = (_INVITE if peer_hangs_up else '<recv request="INVITE" crlf="true"/>\n') + _reply("100 Trying")
+    steps = _invite(peer_hangs_up, request_uri) + _reply("100 Trying")
     if early_media is not None:
         files["early.raw"] = encode_g711(early_media, pt)
         steps += _reply("183 Session Progress", _sdp(pt)) + _stream("early.raw", pt)

@@ -47,6 +47,8 @@ def records(out: str) -> list[dict]:
         ('backend = "sip"\ndomain = "pbx"\nserver = "pbx:5060:1"', "line.server = 'pbx:5060:1'"),
         ('backend = "sip"\ndomain = "pbx"\nlocal_address = "pi.local"', "line.local_address = 'pi.local'"),
         ('backend = "sip"\ndomain = "pbx"\npassword = "hunter2"', "line.password"),
+        ('backend = "sip"\ndomain = "pbx"\nregister_retry_s = 0', "line.register_retry_s = 0"),
+        ('backend = "sip"\ndomain = "pbx"\nrtp_timeout_s = -1', "line.rtp_timeout_s = -1"),
     ],
 )
 def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expected: str) -> None:
@@ -113,6 +115,39 @@ def test_line_call_plays_records_and_ends_cleanly(tmp_path: Path) -> None:
     power = np.abs(np.fft.rfft(far.astype(float))) ** 2
     freqs = np.fft.rfftfreq(len(far), 1 / 8000)
     assert power[np.abs(freqs - 697) < 20].sum() / power.sum() > 0.8  # our WAV went out and came back
+
+
+@pytest.mark.hardware
+def test_line_call_prints_the_far_ends_rfc4733_digits(tmp_path: Path) -> None:
+    with sipp.SippPeer(sipp.answer(np.zeros(4000, dtype=np.int16), digits="5*", talk_ms=400)) as peer:
+        done = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "10")
+        assert peer.wait(10) == 0, peer.errors()
+    assert done.returncode == 0, done.stderr
+    out = records(done.stdout)
+    assert [e["digit"] for e in out if e["event"] == "far_digit"] == ["5", "*"]
+    assert out[-2] == {"event": "hung_up", "by": "far_end"}
+
+
+@pytest.mark.hardware
+def test_line_call_fails_on_one_way_audio_and_on_a_far_end_gone_silent(tmp_path: Path) -> None:
+    """The technician's two commonest SIP faults: the far end answers but its audio never reaches the Pi (a
+    firewall, NAT), and the far end's audio stops mid-call without a BYE (rtp_timeout_s ends it)."""
+    deaf = sipp.answer(None, peer_hangs_up=False)
+    deaf.echo = False  # SIPp answers and sends no RTP at all
+    with sipp.SippPeer(deaf) as peer:
+        one_way = ringfence("line", "call", "--config", str(EXAMPLE), peer.uri, "--seconds", "1.5")
+        assert peer.wait(10) == 0, peer.errors()
+    assert one_way.returncode == 1
+    assert "one-way audio" in one_way.stderr and len(one_way.stderr.splitlines()) == 1, one_way.stderr
+    config = tmp_path / "device.toml"
+    config.write_text(EXAMPLE.read_text().replace("rtp_timeout_s = 60.0", "rtp_timeout_s = 1.0"))
+    with sipp.SippPeer(sipp.answer(np.zeros(2400, dtype=np.int16), peer_hangs_up=False)) as peer:
+        gone = ringfence("line", "call", "--config", str(config), peer.uri, "--seconds", "8")
+        assert peer.wait(10) == 0, peer.errors()  # our BYE after the silence
+    assert gone.returncode == 1
+    out = records(gone.stdout)
+    assert {"event": "hung_up", "by": "far_end"} in out
+    assert out[-1]["sip_status"] == 408 and "no RTP" in out[-1]["sip_reason"]
 
 
 @pytest.mark.hardware

@@ -4,9 +4,11 @@ policy warns both parties and records a violation, the call is recorded, billed 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -41,13 +43,19 @@ def far_end_audio() -> tuple[np.ndarray, float]:
     return np.concatenate([lead, recording]), len(lead) / 8000 + 8.0
 
 
-def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[dict[str, Any]]:
+def handset_calls(peer: sipp.SippPeer | Any, data_dir: Path, seconds: float, **line: Any) -> list[dict[str, Any]]:
     """The three-way scenario's handset (its world, rules, lift, PIN, call type, number) on a SIP line to
     `peer`, in real time, until the call record is written; its records."""
     scenario = load(SCENARIO)
     overrides: dict[str, Any] = {
         "paths": {"data_dir": str(data_dir), "rules": str(world_mod.write_rules(scenario.rules, data_dir))},
-        "line": {"backend": "sip", "domain": f"127.0.0.1:{peer.port}", "local_address": "127.0.0.1", "sip_port": 0},
+        "line": {
+            "backend": "sip",
+            "domain": f"127.0.0.1:{peer.port}",
+            "local_address": "127.0.0.1",
+            "sip_port": 0,
+            **line,
+        },
     }
     config = config_mod.load(None, overrides)
     world_mod.seed(scenario.world, config)
@@ -73,6 +81,7 @@ def handset_calls(peer: sipp.SippPeer, data_dir: Path, seconds: float) -> list[d
         while time.monotonic() < deadline and not any(r["event"] == "cdr" for r in records):
             time.sleep(0.2)
     finally:
+        clock.stop()  # the mouthpiece's next frame must not reach a closed audio port
         stop.set()
         runner.join(5)
         devices.close()
@@ -112,3 +121,16 @@ def test_a_busy_sip_answer_ends_in_the_busy_prompt_and_a_call_record(tmp_path: P
     assert any(r["event"] == "prompt" and r["id"] == "line_busy" for r in records)
     cdr = next(r for r in records if r["event"] == "cdr")
     assert cdr["end_reason"] == "busy" and cdr["connected_at"] is None
+
+
+def test_a_sip_peer_that_never_answers_ends_in_network_trouble_and_a_call_record(tmp_path: Path) -> None:
+    """Nothing answers the INVITE at all (a dead server): after response_timeout_s the inmate hears that the
+    number cannot be reached, and the attempt is still a call record."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        nobody = SimpleNamespace(port=silent.getsockname()[1])
+        records = handset_calls(nobody, tmp_path, 14, response_timeout_s=2.0)
+    assert [r["state"] for r in records if r["event"] == "line_progress"] == ["reorder"]
+    assert any(r["event"] == "prompt" and r["id"] == "not_reachable" for r in records)
+    cdr = next(r for r in records if r["event"] == "cdr")
+    assert cdr["connected_at"] is None and cdr["end_reason"], cdr
