@@ -7,9 +7,8 @@ pauses, and answers whether a frame's floor has dropped below them or risen abov
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
-
-import numpy as np
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 
@@ -20,22 +19,64 @@ _SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 
 
+class SortedWindow:
+    """The last `size` values, also kept sorted, so a median or percentile costs a lookup, not a sort: the learned
+    levels are read every 10 frames, and numpy's median and percentile on small arrays were most of the detector's
+    time. Both give exactly numpy's values (the median of an even count is the mean of the middle two; a percentile
+    is numpy's default linear interpolation)."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def full(self) -> bool:
+        return len(self._order) == self.size
+
+    def append(self, value: float) -> None:
+        if len(self._order) == self.size:
+            del self._sorted[bisect_left(self._sorted, self._order.popleft())]
+        self._order.append(value)
+        insort(self._sorted, value)
+
+    def clear(self) -> None:
+        self._order.clear()
+        self._sorted.clear()
+
+    def median(self) -> float:
+        s, n = self._sorted, len(self._sorted)
+        return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+    def percentile(self, q: float) -> float:
+        s, n = self._sorted, len(self._sorted)
+        virtual = (n - 1) * (q / 100)
+        i = int(virtual)
+        gamma = virtual - i
+        a, b = s[i], s[min(i + 1, n - 1)]
+        diff = b - a
+        return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
 class CallLevels:
     """Learned from the frames outside holds only; `forget` starts again after a decided hold (a new line)."""
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
         n_hist = max(1, round(cfg.floor_window_s / FRAME_S))
-        self._floor_hist: deque[float] = deque(maxlen=n_hist)
-        self._level_hist: deque[float] = deque(maxlen=n_hist)
-        self._talk_hist: deque[float] = deque(maxlen=max(1, round(cfg.talk_window_s / FRAME_S)))
+        self._floor_hist = SortedWindow(n_hist)
+        self._level_hist = SortedWindow(n_hist)
+        self._talk_hist = SortedWindow(max(1, round(cfg.talk_window_s / FRAME_S)))
         self._since_update = 0
         self.ref_floor = 0.0
         self.ref_level = 0.0
-        self._recent_floor: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._recent_floor = SortedWindow(round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
         self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
-        self._recent_quiet: deque[float] = deque(maxlen=round(1.0 / FRAME_S))
+        self._recent_quiet = SortedWindow(round(1.0 / FRAME_S))
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
 
@@ -60,15 +101,15 @@ class CallLevels:
         self._level_hist.append(level)
         self._recent_floor.append(floor)
         self._recent_tonal.append(level - floor >= _TONAL_DB)
-        if len(self._recent_floor) == self._recent_floor.maxlen and self._since_update == 0:
-            self._lowest_sustained = min(self._lowest_sustained, float(np.median(self._recent_floor)))
+        if self._recent_floor.full and self._since_update == 0:
+            self._lowest_sustained = min(self._lowest_sustained, self._recent_floor.median())
         if level - floor >= _SPEECH_PEAK_DB:
             self._speech_s += FRAME_S
         if level - floor <= self.cfg.noise_like_db:
             # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
             self._recent_quiet.append(floor)
-            if len(self._recent_quiet) == self._recent_quiet.maxlen and self._since_update == 0:
-                self._highest_quiet = max(self._highest_quiet, float(np.median(self._recent_quiet)))
+            if self._recent_quiet.full and self._since_update == 0:
+                self._highest_quiet = max(self._highest_quiet, self._recent_quiet.median())
         else:
             self._recent_quiet.clear()
         if level >= self.ref_floor + self.cfg.active_above_floor_db:
@@ -81,9 +122,9 @@ class CallLevels:
         """The far end's learned floor (a low percentile) and talk level (a high one)."""
         self._since_update = 0
         if self.has_history:
-            self.ref_floor = float(np.percentile(np.fromiter(self._floor_hist, float), self.cfg.floor_percentile))
+            self.ref_floor = self._floor_hist.percentile(self.cfg.floor_percentile)
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
-            self.ref_level = float(np.median(np.fromiter(talk, float)))
+            self.ref_level = talk.median()
 
     def is_dropped(self, floor: float) -> bool:
         """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),

@@ -87,6 +87,11 @@ def _clicks_of(
         for b, _ in clicks:
             if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
                 flash = (a, b)
+    if flash is None and hold.ref_floor >= cfg.masking_floor_dbm0:
+        # Masking noise or music buries the opening click; its cut is the opening edge of the flash.
+        for b, _ in clicks:
+            if cfg.flash_gap_s[0] <= b - hold.start <= cfg.flash_gap_s[1]:
+                flash = (hold.start, b)
     return clicks, near, flash
 
 

@@ -189,7 +189,7 @@ def test_no_decision_before_the_floor_is_learned() -> None:
 )
 def test_bad_config_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        ThreeWayConfig(**bad)  # type: ignore[arg-type]
+        ThreeWayConfig(**bad)
 
 
 def test_event_json_shape() -> None:

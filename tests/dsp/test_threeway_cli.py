@@ -40,7 +40,8 @@ def test_three_way_decision_is_one_exact_json_line(tmp_path: Path) -> None:
     assert isinstance(decision["at_ms"], int)
     assert 0 <= call.flash_times[0] * 1000 <= decision["at_ms"] <= call.flash_times[0] * 1000 + 3000
     assert 0.0 <= decision["confidence"] <= 1.0  # type: ignore[operator]
-    assert decision["evidence"] and all(isinstance(e, str) for e in decision["evidence"])  # type: ignore[union-attr]
+    evidence = decision["evidence"]
+    assert isinstance(evidence, list) and evidence and all(isinstance(e, str) for e in evidence)
     assert [r["at_ms"] for r in records] == sorted(r["at_ms"] for r in records)  # type: ignore[type-var]
 
 
@@ -100,5 +101,6 @@ def test_evidence_in_spanish_keeps_the_json_shape(tmp_path: Path) -> None:
         (r["event"], r["at_ms"], r["confidence"]) for r in es
     ]
     (decision,) = [r for r in es if r["event"] == "three_way"]
-    assert any("línea retenida" in e for e in decision["evidence"])  # type: ignore[union-attr]
+    evidence = decision["evidence"]
+    assert isinstance(evidence, list) and any("línea retenida" in e for e in evidence)
     assert decision["evidence"] != next(r for r in en if r["event"] == "three_way")["evidence"]

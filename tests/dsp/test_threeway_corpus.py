@@ -84,3 +84,16 @@ def test_new_line_kinds_hold_what_they_say() -> None:
     cn = build("comfort_hold", 3)
     assert cn.line in ("mobile", "voip") and cn.hold_floor is not None and cn.hold_floor.kind == "comfort"
     assert {build("plain", s).codec for s in range(8)} == {"mulaw", "alaw"}
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed"), [("masked_music", 3056722145), ("masked_music", 3884914390), ("masked_noise", 1475123030)]
+)
+def test_masked_attempt_whose_opening_click_is_buried_is_decided_as_a_hookflash(variant: str, seed: int) -> None:
+    """Tuning calls (tune pool) where the masker buries the opening click and the line falls only 4-8 dB to the
+    switch's hiss: the masker's cut opens the flash, the closing click heard 0.15-1.3 s later closes it."""
+    call = build(variant, seed, pool="tune")
+    flash = call.flash_times[0]
+    found = [e for e in analyse(call.samples) if e.event == "three_way"]
+    assert len(found) == 1 and flash <= found[0].at <= flash + MAX_LATENCY_S, (call.notes, found)
+    assert any(f.key == "hookflash" for f in found[0].facts) and any(f.key == "masking" for f in found[0].facts)
