@@ -455,3 +455,14 @@ def test_closing_right_after_a_cancel_still_acknowledges_the_487(line):
         sip.hang_up()
         sip.close()
         assert peer.wait(10) == 0, peer.errors()
+
+
+def test_rtp_arriving_while_the_session_binds_is_refused_not_a_crash():
+    """aiortp's create() binds RTP, then yields while RTCP binds: a packet can arrive before the guard is set."""
+    from aiortp.codecs import get_codec
+
+    from hal.sip_media import _GuardedSession
+
+    session = _GuardedSession(payload_type=0, codec=get_codec(0))
+    session._handle_rtp(bytes([0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]) + bytes([0xFF]) * 160, ("127.0.0.1", 4000))
+    assert session.counts.foreign_packets == 1
