@@ -34,6 +34,21 @@ class BaresipPeer:
     def __init__(self, microphone: np.ndarray, timeout_s: int = 30) -> None:
         if shutil.which("baresip") is None:
             raise RuntimeError("baresip is not installed: run scripts/setup (Debian package baresip)")
+        # free_port() can only say a port is free now: another process may take it, or its TCP twin or the TLS
+        # port next to it (baresip listens on all three), before baresip binds. Seen at load average 20 with other
+        # runs on the machine: "tcp: sock_bind: bind: Address already in use". Such a start goes again on new ports.
+        for attempt in range(3):
+            self._start(microphone, timeout_s)
+            try:
+                self._wait_ready()
+                return
+            except RuntimeError:
+                taken = "Address already in use" in self.log()
+                self.__exit__()
+                if not taken or attempt == 2:
+                    raise
+
+    def _start(self, microphone: np.ndarray, timeout_s: int) -> None:
         self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="ringfence-baresip-"))
         write_wav(self._dir / "microphone.wav", microphone)
@@ -47,11 +62,6 @@ class BaresipPeer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            self._wait_ready()
-        except RuntimeError:
-            self.__exit__()
-            raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 10

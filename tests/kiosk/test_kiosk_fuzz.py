@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ def answers(command: Command, at: float) -> list[Event]:
     return []
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(inputs)
 def test_random_input_never_breaks_the_kiosk(steps: list[tuple[str, str]]) -> None:

@@ -31,7 +31,7 @@ def run_cli(data_dir: Path, kill_after_s: float | None) -> tuple[list[dict], str
     if kill_after_s is not None:
         time.sleep(kill_after_s)
         proc.send_signal(signal.SIGKILL)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=240)  # a hang guard: see tests/sim/conftest.py
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")], err
 
 

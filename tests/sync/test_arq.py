@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import tracemalloc
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,6 +221,7 @@ def test_a_message_that_never_ends_is_refused_at_the_protocols_maximum_size() ->
     assert receiver.messages() == []
 
 
+@pytest.mark.slow
 def test_reassembly_memory_stays_below_the_maximum_message_whatever_arrives() -> None:
     receiver = ArqEndpoint(False, rto=RTO)
     assert receiver.max_message == MAX_MESSAGE == 16 * 1024 * 1024

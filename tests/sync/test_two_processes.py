@@ -147,6 +147,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     made.stop()
 
 
+@pytest.mark.slow
 def test_sync_over_a_pty_pair_at_115200_baud_through_corruption_loss_duplication_and_reordering(setup: Setup) -> None:
     cable = SerialCable(115200, Faults(corrupt=0.05, drop=0.05, duplicate=0.05, reorder=0.05, seed=11))
     try:
@@ -198,6 +199,7 @@ def test_a_server_killed_mid_sync_over_serial_loses_nothing(setup: Setup) -> Non
         cable.close()
 
 
+@pytest.mark.slow
 def test_sync_over_tls_between_two_processes_and_a_device_killed_mid_sync(setup: Setup) -> None:
     port = free_port()
     setup.serve(f"tcp://127.0.0.1:{port}")
@@ -251,6 +253,7 @@ def test_a_device_with_a_certificate_from_another_authority_is_refused(setup: Se
     assert CentralDB(setup.db).received_count("A-12") == 0
 
 
+@pytest.mark.slow
 def test_one_server_serves_two_serial_lines_and_tls_at_once(setup: Setup, tmp_path: Path) -> None:
     cables = [SerialCable(115200), SerialCable(115200)]
     port = free_port()

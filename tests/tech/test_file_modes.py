@@ -79,6 +79,7 @@ def test_provisioning_writes_only_private_files(bench: dict[str, Path]) -> None:
     assert set(found.values()) == {0o600}, found
 
 
+@pytest.mark.slow
 def test_a_simulated_call_writes_only_private_files(tmp_path: Path) -> None:
     data = tmp_path / "sim"
     result = CliRunner().invoke(main, ["sim", "run", "sim/scenarios/demo-call.toml", "--data-dir", str(data)])

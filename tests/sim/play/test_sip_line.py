@@ -59,9 +59,10 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path, caplog: pytest.LogCa
                 await pilot.press("a")  # no called-party keys either
                 assert app.notice.startswith("ignored:")
                 await pilot.press("space")
-                await _until(pilot, lambda: app.view.state == "pin_entry", 8, session.records)
+                await _until(pilot, lambda: app.view.state == "pin_entry", 30, session.records)
                 await pilot.press(*"1234", "number_sign")
-                await _until(pilot, lambda: app.view.inmate_id == "A1001", 8, session.records)
+                # The PIN is checked by scrypt at 128 MiB: at load average 20 the keys and the check took over 8 s.
+                await _until(pilot, lambda: app.view.inmate_id == "A1001", 30, session.records)
                 await pilot.press("3")
                 await pilot.pause(1.0)
                 await pilot.press(*"5735550101", "number_sign")
