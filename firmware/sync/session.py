@@ -291,6 +291,11 @@ class SyncSession:
             grant = yield from self._expect(ReserveResult)
             self.reservations.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
             self.report.reservations += 1
+        for account in self.reservations.settled_holds():  # the push before this applied the calls' charges
+            self._send(Reserve(account=account, amount_cents=0))
+            grant = yield from self._expect(ReserveResult)
+            self.reservations.record_hold(account, grant.reservation_id, grant.granted_cents, utc_now())
+            self.report.reservations += 1
 
     def _blobs(self) -> Steps:
         rows = self.store.db.execute(
