@@ -51,7 +51,21 @@ class CheckCall(Command):
     inmate_id: str
     number: str
     call_type: str
+    #: Asked again once the central server answered about a hold (HoldNeeded): `held_cents` is what it holds
+    #: for this call, None when it gave no answer in time (the offline caps then bound the call).
+    hold_answered: bool = False
+    held_cents: int | None = None
     kind: ClassVar[str] = "check"
+
+
+@dataclass(frozen=True)
+class AskHold(Command):
+    """Ask the central server to hold a debit or prepaid call's cost on its account; answered by HoldAnswered."""
+
+    account: str
+    cents: int
+    ttl_s: int
+    kind: ClassVar[str] = "hold_ask"
 
 
 @dataclass(frozen=True)
@@ -263,6 +277,25 @@ class CallChecked(Event):
     #: An allowed emergency call: dialed at once and connected when answered (no name, no acceptance).
     emergency: bool = False
     kind: ClassVar[str] = "call_checked"
+
+
+@dataclass(frozen=True)
+class HoldNeeded(Event):
+    """The call may go ahead only on money the central server holds for it: ask for `cents` of `account`."""
+
+    account: str
+    cents: int
+    ttl_s: int
+    kind: ClassVar[str] = "hold_needed"
+
+
+@dataclass(frozen=True)
+class HoldAnswered(Event):
+    """The server's answer to AskHold: the cents granted (0: none left), or None when it could not be asked."""
+
+    account: str
+    granted_cents: int | None
+    kind: ClassVar[str] = "hold_answered"
 
 
 @dataclass(frozen=True)
