@@ -42,7 +42,7 @@ def test_a_hold_over_tls_is_granted_kept_and_released_by_the_next_session(world:
         store = world.store()
         save_identity(store, device_creds)
         lines: list[str] = []
-        assert CentralHolds(url, store.path, 115200, 5.0, lines.append).hold(ACCOUNT, 300, 600) == 300
+        assert CentralHolds(url, Path(store.path), 115200, 5.0, lines.append).hold(ACCOUNT, 300, 600) == 300
         assert lines == []
         assert Reservations(store).get(ACCOUNT).granted_cents == 300 and held_at_server(world) == 300
         report = DeviceSync(store, DEVICE, world.key, timeout=10.0).run(connect(url, device_creds, timeout=10))
