@@ -14,10 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from firmware.handset import messages as m
+from firmware.handset.recorder import Recorder
+from firmware.handset.services import CallServices
 from firmware.rules.authorize import Grant, Refusal
 from firmware.rules.facility import FacilityRules
 from firmware.rules.service import CallRules
+from firmware.runtime import Runtime
 from firmware.sync.holds import CentralHolds, take_hold
+from hal.clock import VirtualClock
+from hal.events import Event
 from sim.central.db import CentralDB
 from sim.central.server import serve_channel
 from tests.rules.conftest import local, make_rules
@@ -196,3 +202,55 @@ def test_an_unreachable_server_is_an_answer_of_none_said_in_one_line(tmp_path: P
     holds = CentralHolds("tcp://127.0.0.1:9", tmp_path / "device.sqlite", 115200, 1.0, lines.append)
     assert holds.hold(ACCOUNT, 96, 1620) is None
     assert len(lines) == 1 and lines[0].startswith(f"hold on {ACCOUNT}: tcp://127.0.0.1:9: ")
+
+
+class Answers:
+    """A machine that keeps what the runtime gives it."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def handle(self, event: Event) -> list:
+        self.events.append(event)
+        return []
+
+
+def services(rules: CallRules, tmp_path: Path, ask_holds: bool) -> tuple[CallServices, Runtime, Answers]:
+    answers = Answers()
+    runtime = Runtime(VirtualClock(), [answers])
+    return CallServices(rules, runtime, lambda _t: NOW, Recorder(tmp_path / "rec"), ask_holds), runtime, answers
+
+
+def test_the_handsets_check_asks_for_a_hold_first_and_opens_nothing_until_answered(
+    hundred: tuple[World, dict[str, bytes]], tmp_path: Path
+) -> None:
+    world, keys = hundred
+    rules = handset(world, keys, "h1")
+    calls, runtime, answers = services(rules, tmp_path, ask_holds=True)
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit"))
+    runtime.drain()
+    assert answers.events == [m.HoldNeeded(0.0, ACCOUNT, 96, 720 + 900)]
+    assert rules.records.calls.open_calls() == []
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold_answered=True, held_cents=4))
+    runtime.drain()
+    refused = answers.events[-1]
+    assert isinstance(refused, m.CallChecked) and not refused.allowed
+    assert refused.reason == "refuse.insufficient_funds" and rules.records.calls.open_calls() == []
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold_answered=True, held_cents=40))
+    runtime.drain()
+    allowed = answers.events[-1]
+    assert isinstance(allowed, m.CallChecked) and allowed.allowed and allowed.limit_s == 300
+    assert rules.records.calls.open_calls() == [allowed.call_id]
+
+
+def test_a_collect_call_or_a_handset_without_a_server_asks_for_no_hold(
+    hundred: tuple[World, dict[str, bytes]], tmp_path: Path
+) -> None:
+    world, keys = hundred
+    rules = handset(world, keys, "h1")
+    calls, runtime, answers = services(rules, tmp_path, ask_holds=False)
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit"))
+    runtime.drain()
+    checked = answers.events[-1]
+    assert isinstance(checked, m.CallChecked) and checked.allowed and checked.limit_s == 720
+    assert rules.hold_request(INMATE, NUMBER, "collect", NOW) is None
