@@ -16,8 +16,12 @@ push, so the server has applied the call's charge) releases it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from firmware.store import Store
+
+#: How long a call's hold just granted waits for its call to open before a session may release it.
+HOLD_CLAIM_S = 60
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,18 @@ class Reservations:
                 (account, reservation_id, granted_cents, at),
             )
 
-    def settled_holds(self) -> list[str]:
-        """Accounts whose call hold no open call needs any more (the rules' open calls, rules/calls.py)."""
+    def settled_holds(self, now: datetime) -> list[str]:
+        """Accounts whose call hold no open call needs any more (the rules' open calls, rules/calls.py). A hold
+        granted less than HOLD_CLAIM_S ago is left alone: its call may be about to open (the flow checks the
+        call again with the grant, on another thread, after the hold's answer)."""
+        granted_before = (now - timedelta(seconds=HOLD_CLAIM_S)).isoformat(timespec="milliseconds")
         return [
             r[0]
             for r in self.store.db.execute(
                 "SELECT account FROM sync_reservations WHERE wanted_cents = 0 AND granted_cents > 0"
+                " AND granted_at < ?"
                 " AND account NOT IN (SELECT account FROM rules_calls WHERE closed = 0 AND account IS NOT NULL)"
-                " ORDER BY account"
+                " ORDER BY account",
+                (granted_before,),
             )
         ]

@@ -69,6 +69,16 @@ def hold(world: World, keys: dict[str, bytes], phone: str, cents: int, ttl_s: in
         server_side.close()
 
 
+def a_minute_later(world: World, phone: str) -> None:
+    """The device's holds were granted more than HOLD_CLAIM_S ago: a session may now release them."""
+    store = world.store(phone)
+    try:
+        with store.transaction() as db:
+            db.execute("UPDATE sync_reservations SET granted_at = '2000-01-01T00:00:00.000+00:00'")
+    finally:
+        store.close()
+
+
 def server_balance(world: World) -> int:
     central = world.central()
     try:
@@ -131,6 +141,7 @@ def test_two_handsets_calling_at_once_on_one_account_never_take_the_server_below
     for phone, call_id in calls.items():
         phones[phone].close_call(call_id, NOW + timedelta(seconds=720), "hangup", 720)
     for phone in PHONES:
+        a_minute_later(world, phone)
         run_session(world, world.store(phone), device_id=phone, key=keys[phone])
     assert server_balance(world) == 4
     assert held_at_server(world, "h1") == held_at_server(world, "h2") == 0
@@ -168,10 +179,13 @@ def test_a_call_shorter_than_granted_charges_what_it_used_and_the_rest_goes_back
     assert request is not None
     granted = hold(world, keys, "h1", request.cents, request.ttl_s)
     assert granted == 96 and held_at_server(world, "h1") == 96
+    assert run_session(world, world.store("h1"), device_id="h1", key=keys["h1"]).agree
+    assert held_at_server(world, "h1") == 96, "a session between the grant and the call's opening keeps the hold"
     decision = h1.check(INMATE, NUMBER, "debit", NOW, held_cents=granted)
     assert isinstance(decision, Grant)
     call_id = h1.open_call(INMATE, decision, NOW)
     h1.connected(call_id, NOW)
+    a_minute_later(world, "h1")
     assert run_session(world, world.store("h1"), device_id="h1", key=keys["h1"]).agree
     assert held_at_server(world, "h1") == 96, "a session during the call keeps the call's hold"
     record = h1.close_call(call_id, NOW + timedelta(seconds=150), "hangup", 150)

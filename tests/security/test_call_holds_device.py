@@ -45,6 +45,8 @@ def test_a_hold_over_tls_is_granted_kept_and_released_by_the_next_session(world:
         assert CentralHolds(url, Path(store.path), 115200, 5.0, lines.append).hold(ACCOUNT, 300, 600) == 300
         assert lines == []
         assert Reservations(store).get(ACCOUNT).granted_cents == 300 and held_at_server(world) == 300
+        with store.transaction() as db:  # a minute later: no call took it
+            db.execute("UPDATE sync_reservations SET granted_at = '2000-01-01T00:00:00.000+00:00'")
         report = DeviceSync(store, DEVICE, world.key, timeout=10.0).run(connect(url, device_creds, timeout=10))
         assert report.agree and held_at_server(world) == 0, "no call is open: the session lets the hold go"
     finally:
