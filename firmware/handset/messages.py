@@ -8,7 +8,7 @@ tells anybody that something happened.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -51,9 +51,9 @@ class CheckCall(Command):
     inmate_id: str
     number: str
     call_type: str
-    #: Asked again once the central server answered about a hold (HoldNeeded): `held_cents` is what it holds
-    #: for this call, None when it gave no answer in time (the offline caps then bound the call).
-    hold_answered: bool = False
+    #: Asked again after a hold (HoldNeeded): "granted" with the `held_cents` the central server holds for this
+    #: call, or "no_answer" when it gave none in time (the offline caps then bound the call). None: first ask.
+    hold: Literal["granted", "no_answer"] | None = None
     held_cents: int | None = None
     kind: ClassVar[str] = "check"
 

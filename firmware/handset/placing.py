@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -132,7 +132,9 @@ class Placing(Part[PlacingTimer]):
             self.attempt = replace(a, started_at=self.now)
             self._emit(m.CheckCall(a.inmate_id, a.number, a.call_type))
         else:
-            self._emit(m.CheckCall(a.inmate_id, a.number, a.call_type, hold_answered=True, held_cents=self.held[0]))
+            held = self.held[0]
+            hold: Literal["granted", "no_answer"] = "no_answer" if held is None else "granted"
+            self._emit(m.CheckCall(a.inmate_id, a.number, a.call_type, hold=hold, held_cents=held))
 
     def _needs_hold(self, needed: m.HoldNeeded) -> None:
         if self.hung_up:  # nothing was opened: the attempt ends here

@@ -168,7 +168,7 @@ class CallServices:
         server's answer: what it holds bounds the call, or with no answer the offline caps do."""
         now = self._now()
         call_type: Any = command.call_type  # the flow offers only the rules' call types
-        if self.ask_holds and not command.hold_answered:
+        if self.ask_holds and command.hold is None:
             request = self.rules.hold_request(command.inmate_id, command.number, call_type, now)
             if request is not None:
                 self._answer(lambda at: m.HoldNeeded(at, request.account, request.cents, request.ttl_s))

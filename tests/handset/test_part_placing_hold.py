@@ -32,7 +32,7 @@ def test_a_call_that_needs_a_hold_asks_the_server_and_waits_a_bounded_time():
 def test_the_servers_grant_is_checked_again_and_then_the_call_goes_on():
     part, _ = holding()
     out = part.handle(m.HoldAnswered(1.0, ACCOUNT, 40))
-    assert of(out, m.CheckCall) == [m.CheckCall("A1001", "5735550101", "debit", hold_answered=True, held_cents=40)]
+    assert of(out, m.CheckCall) == [m.CheckCall("A1001", "5735550101", "debit", hold="granted", held_cents=40)]
     assert [o for o in out if isinstance(o, CancelTimer)] == [CancelTimer(PlacingTimer.HOLD)]
     assert states(out) == ["checking"]
     out = part.handle(check(number="+15735550101"))
@@ -43,7 +43,7 @@ def test_the_servers_grant_is_checked_again_and_then_the_call_goes_on():
 def test_no_answer_in_time_is_an_event_and_the_offline_caps_decide():
     part, out = holding()
     out = part.handle(expire(timer(out)))
-    assert of(out, m.CheckCall) == [m.CheckCall("A1001", "5735550101", "debit", hold_answered=True, held_cents=None)]
+    assert of(out, m.CheckCall) == [m.CheckCall("A1001", "5735550101", "debit", hold="no_answer")]
     assert part.handle(m.HoldAnswered(20.0, ACCOUNT, 96)) == [], "a late answer changes nothing"
     out = part.handle(check(allowed=False, reason="refuse.offline_limit", scope="number"))
     assert said(out) == ["refuse.offline_limit"]

@@ -245,12 +245,12 @@ def test_the_handsets_check_asks_for_a_hold_first_and_opens_nothing_until_answer
     runtime.drain()
     assert answers.events == [m.HoldNeeded(0.0, ACCOUNT, 96, 720 + 900)]
     assert rules.records.calls.open_calls() == []
-    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold_answered=True, held_cents=4))
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold="granted", held_cents=4))
     runtime.drain()
     refused = answers.events[-1]
     assert isinstance(refused, m.CallChecked) and not refused.allowed
     assert refused.reason == "refuse.insufficient_funds" and rules.records.calls.open_calls() == []
-    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold_answered=True, held_cents=40))
+    calls.check_call(m.CheckCall(INMATE, NUMBER, "debit", hold="granted", held_cents=40))
     runtime.drain()
     allowed = answers.events[-1]
     assert isinstance(allowed, m.CallChecked) and allowed.allowed and allowed.limit_s == 300
