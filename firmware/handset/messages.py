@@ -8,7 +8,7 @@ tells anybody that something happened.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -51,7 +51,21 @@ class CheckCall(Command):
     inmate_id: str
     number: str
     call_type: str
+    #: Asked again after a hold (HoldNeeded): "granted" with the `held_cents` the central server holds for this
+    #: call, or "no_answer" when it gave none in time (the offline caps then bound the call). None: first ask.
+    hold: Literal["granted", "no_answer"] | None = None
+    held_cents: int | None = None
     kind: ClassVar[str] = "check"
+
+
+@dataclass(frozen=True)
+class AskHold(Command):
+    """Ask the central server to hold a debit or prepaid call's cost on its account; answered by HoldAnswered."""
+
+    account: str
+    cents: int
+    ttl_s: int
+    kind: ClassVar[str] = "hold_ask"
 
 
 @dataclass(frozen=True)
@@ -263,6 +277,25 @@ class CallChecked(Event):
     #: An allowed emergency call: dialed at once and connected when answered (no name, no acceptance).
     emergency: bool = False
     kind: ClassVar[str] = "call_checked"
+
+
+@dataclass(frozen=True)
+class HoldNeeded(Event):
+    """The call may go ahead only on money the central server holds for it: ask for `cents` of `account`."""
+
+    account: str
+    cents: int
+    ttl_s: int
+    kind: ClassVar[str] = "hold_needed"
+
+
+@dataclass(frozen=True)
+class HoldAnswered(Event):
+    """The server's answer to AskHold: the cents granted (0: none left), or None when it could not be asked."""
+
+    account: str
+    granted_cents: int | None
+    kind: ClassVar[str] = "hold_answered"
 
 
 @dataclass(frozen=True)

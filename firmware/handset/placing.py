@@ -1,8 +1,10 @@
-"""From a chosen number to an answer: the rules' check, the inmate's recorded name, dialing and ringing.
+"""From a chosen number to an answer: the rules' check, the call's hold, the recorded name, dialing and ringing.
 
 A sub-machine of the call flow (machine.py). It owns the call check, the recorded name and the ring timeout; it
 ends with `Answered` (or an emergency answered) or `AttemptOver` (refused, busy, unreachable, no answer, an
-answering machine, or the inmate hung up).
+answering machine, or the inmate hung up). A debit or prepaid call the handset can ask the central server about
+waits in `holding` for the server's hold (HoldAnswered) or for `hold_wait_s` (the offline caps then decide), and
+is checked again with that answer (docs/sync-protocol.md, 11).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -38,11 +40,13 @@ class PlacingTimer(StrEnum):
     NAME_START = "handset.placing.name_start"
     NAME_STOP = "handset.placing.name_stop"
     RING = "handset.placing.ring"
+    HOLD = "handset.placing.hold"
 
 
 STATES: States = [
     "waiting",
     {"name": "checking", "on_enter": "_enter_checking"},
+    {"name": "holding", "on_enter": "_enter_holding"},
     {"name": "name_recording", "on_enter": "_enter_name_recording"},
     {"name": "placing", "on_enter": "_enter_placing"},
     "done",
@@ -50,10 +54,12 @@ STATES: States = [
 TRANSITIONS: Transitions = [
     {"trigger": "_begin", "source": "waiting", "dest": "checking"},
     {"trigger": "_allowed", "source": "checking", "dest": "name_recording"},
+    {"trigger": "_hold", "source": "checking", "dest": "holding"},
+    {"trigger": "_held", "source": "holding", "dest": "checking"},
     # An emergency call the facility allows is dialed at once and connected when answered.
     {"trigger": "_emergency_allowed", "source": "checking", "dest": "placing"},
     {"trigger": "_name_recorded", "source": "name_recording", "dest": "placing"},
-    {"trigger": "_finish", "source": ["checking", "name_recording", "placing"], "dest": "done"},
+    {"trigger": "_finish", "source": ["checking", "holding", "name_recording", "placing"], "dest": "done"},
 ]
 #: What the network's progress means, and what the inmate hears.
 PROGRESS_ENDINGS = {
@@ -69,8 +75,10 @@ PROGRESS_ENDINGS = {
 class Placing(Part[PlacingTimer]):
     """While the call is being checked, a hang-up waits for the answer (a call may just have been opened)."""
 
-    VISIBLE: ClassVar[frozenset[str]] = frozenset({"checking", "name_recording", "placing"})
+    VISIBLE: ClassVar[frozenset[str]] = frozenset({"checking", "holding", "name_recording", "placing"})
     _allowed: Callable[[], bool]
+    _hold: Callable[[], bool]
+    _held: Callable[[], bool]
     _emergency_allowed: Callable[[], bool]
     _name_recorded: Callable[[], bool]
     _finish: Callable[[], bool]
@@ -83,10 +91,14 @@ class Placing(Part[PlacingTimer]):
         self.hung_up = False
         self.capturing_name = False
         self.name = np.zeros(0, dtype=np.int16)
+        #: The hold asked for, then (once answered or timed out) what the server holds: None for no answer.
+        self.hold_needed: m.HoldNeeded | None = None
+        self.held: tuple[int | None] | None = None
         self._expiries: dict[PlacingTimer, Callable[[], None]] = {
             PlacingTimer.NAME_START: self._name_starts,
             PlacingTimer.NAME_STOP: self._name_stops,
             PlacingTimer.RING: lambda: self._not_connected("no_answer", "no_answer"),
+            PlacingTimer.HOLD: lambda: self._hold_answered(None),
         }
 
     def handle(self, event: Event) -> list[Step]:
@@ -100,6 +112,10 @@ class Placing(Part[PlacingTimer]):
                     self._expiries[timer]()
             case m.CallChecked() if self.state == "checking":
                 self._checked(event)
+            case m.HoldNeeded() if self.state == "checking":
+                self._needs_hold(event)
+            case m.HoldAnswered() if self.hold_needed is not None and event.account == self.hold_needed.account:
+                self._hold_answered(event.granted_cents)
             case LineProgress() if self.state == "placing" and event.state in PROGRESS_ENDINGS:
                 self._not_connected(*PROGRESS_ENDINGS[event.state])
             case LineAnswered() if self.state == "placing":
@@ -111,8 +127,34 @@ class Placing(Part[PlacingTimer]):
         return self._take()
 
     def _enter_checking(self) -> None:
-        self.attempt = replace(self.attempt, started_at=self.now)
-        self._emit(m.CheckCall(self.attempt.inmate_id, self.attempt.number, self.attempt.call_type))
+        a = self.attempt
+        if self.held is None:
+            self.attempt = replace(a, started_at=self.now)
+            self._emit(m.CheckCall(a.inmate_id, a.number, a.call_type))
+        else:
+            held = self.held[0]
+            hold: Literal["granted", "no_answer"] = "no_answer" if held is None else "granted"
+            self._emit(m.CheckCall(a.inmate_id, a.number, a.call_type, hold=hold, held_cents=held))
+
+    def _needs_hold(self, needed: m.HoldNeeded) -> None:
+        if self.hung_up:  # nothing was opened: the attempt ends here
+            self._over("inmate_hung_up")
+            return
+        self.hold_needed = needed
+        self._hold()
+
+    def _enter_holding(self) -> None:
+        assert self.hold_needed is not None
+        self._emit(m.AskHold(self.hold_needed.account, self.hold_needed.cents, self.hold_needed.ttl_s))
+        self._arm(PlacingTimer.HOLD, self.now + self.timing.hold_wait_s)
+
+    def _hold_answered(self, granted_cents: int | None) -> None:
+        """The server's answer, or none in time (the timer): the call is checked again with it, once."""
+        if self.state != "holding":
+            return  # a late answer: the offline caps already decided (the grant is released after the call)
+        self._emit(*self._timers.cancel(PlacingTimer.HOLD))
+        self.held = (granted_cents,)
+        self._held()
 
     def _checked(self, result: m.CallChecked) -> None:
         self.attempt = replace(

@@ -29,6 +29,9 @@ class Timing(BaseModel):
     number_attempts: int = Field(ge=1, le=10)
     name_record_s: float = Field(gt=0, le=10)
     ring_timeout_s: float = Field(gt=0, le=180)
+    #: How long a debit or prepaid call waits for the central server's answer on its hold before the offline
+    #: caps decide instead.
+    hold_wait_s: float = Field(8.0, gt=0, le=60)
     called_party_choice_s: float = Field(gt=0, le=60)
     called_party_repeats: int = Field(ge=0, le=10)
     block_confirm_s: float = Field(gt=0, le=60)

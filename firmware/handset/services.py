@@ -61,12 +61,19 @@ def refusal_scope(refusal: Refusal, call_type: str) -> str:
 
 class CallServices:
     def __init__(
-        self, rules: CallRules, runtime: Runtime, wall: Callable[[float], datetime], recorder: Recorder
+        self,
+        rules: CallRules,
+        runtime: Runtime,
+        wall: Callable[[float], datetime],
+        recorder: Recorder,
+        ask_holds: bool = False,
     ) -> None:
         self.rules = rules
         self.runtime = runtime
         self.wall = wall
         self.recorder = recorder
+        #: A debit or prepaid call first asks the central server to hold its cost (a device with a link).
+        self.ask_holds = ask_holds
         self._grants: dict[str, Grant] = {}
 
     def install(self) -> None:
@@ -157,8 +164,16 @@ class CallServices:
             )
 
     def check_call(self, command: m.CheckCall) -> None:
+        """A call that needs a hold is answered HoldNeeded, and checked again (nothing opened before) with the
+        server's answer: what it holds bounds the call, or with no answer the offline caps do."""
         now = self._now()
-        decision = self.rules.check(command.inmate_id, command.number, command.call_type, now)  # type: ignore[arg-type]
+        call_type: Any = command.call_type  # the flow offers only the rules' call types
+        if self.ask_holds and command.hold is None:
+            request = self.rules.hold_request(command.inmate_id, command.number, call_type, now)
+            if request is not None:
+                self._answer(lambda at: m.HoldNeeded(at, request.account, request.cents, request.ttl_s))
+                return
+        decision = self.rules.check(command.inmate_id, command.number, call_type, now, command.held_cents)
         if isinstance(decision, Refusal):
             record = self.rules.refused_attempt(command.inmate_id, command.number, command.call_type, decision, now)
             self._announce_record(record)

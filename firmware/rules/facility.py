@@ -324,6 +324,14 @@ class OfflinePolicy(_Section):
     max_unsynced_spend_device: Money = Decimal(500)
 
 
+class HoldPolicy(_Section):
+    """A debit or prepaid call's hold on its account at the central server (docs/sync-protocol.md, 11)."""
+
+    #: The hold lapses this long after the call's longest time, so money held by a handset that died mid-call
+    #: returns to the account; the call's record should reach the server before then.
+    grace_s: int = Field(900, ge=60, le=86_400 - 240 * 60)
+
+
 class FacilityRules(_Section):
     facility: FacilityInfo
     dialplan: DialPlan = DialPlan()
@@ -344,6 +352,7 @@ class FacilityRules(_Section):
     pan: PanPolicy = PanPolicy()
     numbers: NumberPolicy = NumberPolicy()
     offline: OfflinePolicy = OfflinePolicy()
+    holds: HoldPolicy = HoldPolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> FacilityRules:

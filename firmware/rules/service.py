@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from firmware.config import Config
 from firmware.files import ETC_DIR, PEPPER_FILE
@@ -43,6 +43,21 @@ from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_m
 from firmware.rules.records import Records
 from firmware.store import Store
 from firmware.store.cache import CentralCache
+
+#: Call types whose money the central server holds before the call (docs/sync-protocol.md, 11).
+HOLD_CALL_TYPES: frozenset[CallType] = frozenset({"debit", "prepaid"})
+#: Where a call's money bound comes from: "offline" (no answer from the server: the cached balance and the
+#: offline caps), "ask" (the cached balance alone: what to ask the server to hold), or the cents it holds.
+FundsSource = int | Literal["offline", "ask"]
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """Ask the central server to hold `cents` of `account` for this device, lapsing after `ttl_s`."""
+
+    account: str
+    cents: int
+    ttl_s: int
 
 
 @dataclass(frozen=True)
@@ -152,18 +167,41 @@ class CallRules:
         """The call types this phone offers, in the facility's order."""
         return auth.call_types_enabled(self.rules, self.housing_unit)
 
-    def check(self, inmate_id: str, dialed: str, call_type: CallType, now: datetime) -> Grant | Refusal:
-        """Authorise a call (see firmware/rules/authorize.py for every refusal id)."""
+    def check(
+        self, inmate_id: str, dialed: str, call_type: CallType, now: datetime, held_cents: int | None = None
+    ) -> Grant | Refusal:
+        """Authorise a call (see firmware/rules/authorize.py for every refusal id). With `held_cents`, what the
+        central server holds for this device on the call's account (its answer to `hold_request`) bounds the
+        call instead of the cached balance and the offline caps; without it, the offline caps apply."""
+        return self._check(inmate_id, dialed, call_type, now, "offline" if held_cents is None else held_cents)
+
+    def hold_request(self, inmate_id: str, dialed: str, call_type: CallType, now: datetime) -> HoldRequest | None:
+        """What to ask the central server to hold before a debit or prepaid call: the call's longest cost as the
+        cached balance allows it (no offline cap: the server decides), plus what this device has spent on the
+        account that the server has not seen (the new hold replaces the device's previous one, which covered
+        it). None when the call holds no money (collect, free, emergency) or the rules refuse it anyway."""
+        if call_type not in HOLD_CALL_TYPES:
+            return None
+        grant = self._check(inmate_id, dialed, call_type, now, "ask")
+        if isinstance(grant, Refusal) or grant.account is None or grant.reservation_cents <= 0:
+            return None
+        unsynced = self.records.ledger.unsynced_cents(grant.account)
+        ttl_s = grant.max_duration_s + self.rules.holds.grace_s
+        return HoldRequest(grant.account, grant.reservation_cents + unsynced, ttl_s)
+
+    def _check(
+        self, inmate_id: str, dialed: str, call_type: CallType, now: datetime, held: FundsSource
+    ) -> Grant | Refusal:
         try:
             inmate = self.data.inmate(inmate_id)
             if inmate is None:
                 return Refusal("refuse.unknown_inmate")
             request = CallRequest(inmate_id, inmate, self.housing_unit, dialed, call_type, now)
-            return auth.authorize(self.rules, request, self.facts(request))
+            return auth.authorize(self.rules, request, self.facts(request, held))
         except DatasetError as exc:
             return self._data_error(exc, now)
 
-    def facts(self, request: CallRequest) -> Facts:
+    def facts(self, request: CallRequest, held: FundsSource = "offline") -> Facts:
         number = classify(request.dialed, self.rules.dialplan).number
         info = self.data.number_info(number)
         return Facts(
@@ -172,11 +210,14 @@ class CallRules:
             number_info=info,
             free_call_used=self.records.usage.free_call_used(number) or bool(info and info.free_call_used),
             usage=self.records.usage.count(request.inmate_id, request.inmate, request.now),
-            funds=self.funds(request.call_type, request.inmate_id, number),
+            funds=self.funds(request.call_type, request.inmate_id, number, held),
         )
 
-    def funds(self, call_type: CallType, inmate_id: str, number: str) -> Funds:
-        """The account a call draws on, less what this device holds or has not yet had acknowledged."""
+    def funds(self, call_type: CallType, inmate_id: str, number: str, held: FundsSource = "offline") -> Funds:
+        """The account a call draws on, less what this device holds or has not yet had acknowledged.
+
+        `held` (FundsSource) says where a debit or prepaid bound comes from; what the server holds is less
+        this device's spending it has not seen yet."""
         if call_type == "collect":
             return Funds()
         owner = inmate_id if call_type == "debit" else number
@@ -194,7 +235,11 @@ class CallRules:
             available = None if account.limit_cents is None else account.limit_cents - account.spent_cents - unsynced
             return Funds(key, True, account.approved, available, headroom)
         assert isinstance(account, DebitAccount | PrepaidAccount)
-        return Funds(key, True, True, account.balance_cents - unsynced, headroom)
+        if held == "offline":
+            return Funds(key, True, True, account.balance_cents - unsynced, headroom)
+        if held == "ask":
+            return Funds(key, True, True, account.balance_cents - unsynced, None)
+        return Funds(key, True, True, held - unsynced, None)
 
     def balance_cents(self, call_type: CallType, owner: str) -> int | None:
         """What the inmate (debit) or the BTN (prepaid) can spend now: server balance less unsynced holds."""

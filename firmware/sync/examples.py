@@ -116,8 +116,8 @@ def examples() -> list[tuple[str, str, int, Body]]:
             3,
             PurchaseResult(key="5b1f0c2a9e8d4f7a", status="applied", reason="", balance_cents=2250),
         ),
-        ("reserve", "d2s", 4, Reserve(account="I00042", amount_cents=500)),
-        ("reserve_result", "s2d", 4, ReserveResult(account="I00042", reservation_id="r-77", granted_cents=500)),
+        ("reserve", "d2s", 4, Reserve(account="debit:I00042", amount_cents=500, ttl_s=1620)),
+        ("reserve_result", "s2d", 4, ReserveResult(account="debit:I00042", reservation_id="r-77", granted_cents=500)),
         (
             "blob_offer: a call recording",
             "d2s",

@@ -1,4 +1,4 @@
-"""Server reservations: what a device may spend on an account while it has no link.
+"""Server reservations: what a device may spend on an account while it has no link, and calls' holds.
 
 The server is the authority on balances; the device's view (cached server balance minus what it still holds
 or has charged without acknowledgement) is the rules' (`RulesService.balance_cents`, rules/ledger.py
@@ -7,13 +7,21 @@ What sync adds is the bound for two devices used at once offline: at each sync a
 reserve part of an account's balance for it; the server never reserves more than the balance across all
 devices (docs/sync-protocol.md, 11), so offline a device spends at most its reservation minus its own
 unsynced use, and together the devices can never spend more than the account holds.
+
+A debit or prepaid call's hold (firmware/sync/holds.py) is the same server row, asked for just before the call
+and kept here with no standing want; once no call on the account is open, the session's reserve step (after the
+push, so the server has applied the call's charge) releases it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from firmware.store import Store
+
+#: How long a call's hold just granted waits for its call to open before a session may release it.
+HOLD_CLAIM_S = 60
 
 
 @dataclass(frozen=True)
@@ -61,3 +69,29 @@ class Reservations:
                 "UPDATE sync_reservations SET reservation_id = ?, granted_cents = ?, granted_at = ? WHERE account = ?",
                 (reservation_id, granted_cents, at, account),
             )
+
+    def record_hold(self, account: str, reservation_id: str, granted_cents: int, at: str) -> None:
+        """A call's hold as the server granted it: released by a later session once the call is over."""
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO sync_reservations (account, reservation_id, granted_cents, granted_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET reservation_id = excluded.reservation_id,"
+                " granted_cents = excluded.granted_cents, granted_at = excluded.granted_at",
+                (account, reservation_id, granted_cents, at),
+            )
+
+    def settled_holds(self, now: datetime) -> list[str]:
+        """Accounts whose call hold no open call needs any more (the rules' open calls, rules/calls.py). A hold
+        granted less than HOLD_CLAIM_S ago is left alone: its call may be about to open (the flow checks the
+        call again with the grant, on another thread, after the hold's answer)."""
+        granted_before = (now - timedelta(seconds=HOLD_CLAIM_S)).isoformat(timespec="milliseconds")
+        return [
+            r[0]
+            for r in self.store.db.execute(
+                "SELECT account FROM sync_reservations WHERE wanted_cents = 0 AND granted_cents > 0"
+                " AND granted_at < ?"
+                " AND account NOT IN (SELECT account FROM rules_calls WHERE closed = 0 AND account IS NOT NULL)"
+                " ORDER BY account",
+                (granted_before,),
+            )
+        ]

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
+#: The longest a call's hold may last before it lapses: a day.
+MAX_HOLD_S = 86_400
 #: Change numbers and cursors fit a signed 64-bit integer (what SQL databases hold).
 MAX_SEQ = 2**63 - 1
 #: What the device caches: the rules' datasets (firmware/rules/datasets.py), the facility rules document
@@ -189,6 +191,9 @@ class PurchaseQuery(Body):
 class Reserve(Body):
     account: str = Field(min_length=1, max_length=64)
     amount_cents: int = Field(ge=0)
+    #: A call's hold lapses this many seconds after it is granted unless renewed or released; 0: it does not
+    #: (a sync's offline reservation).
+    ttl_s: int = Field(default=0, ge=0, le=MAX_HOLD_S)
 
 
 class ReserveResult(Body):

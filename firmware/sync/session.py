@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -292,6 +293,11 @@ class SyncSession:
             self._send(Reserve(account=account, amount_cents=wanted))
             grant = yield from self._expect(ReserveResult)
             self.reservations.record_grant(account, grant.reservation_id, grant.granted_cents, utc_now())
+            self.report.reservations += 1
+        for account in self.reservations.settled_holds(datetime.now(UTC)):  # the push applied the calls' charges
+            self._send(Reserve(account=account, amount_cents=0))
+            grant = yield from self._expect(ReserveResult)
+            self.reservations.record_hold(account, grant.reservation_id, grant.granted_cents, utc_now())
             self.report.reservations += 1
 
     def _blobs(self) -> Steps:

@@ -14,7 +14,7 @@ import os
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -466,25 +466,33 @@ class CentralDB:
             return PurchaseResult(key=key, status="unknown", reason="no purchase with this key")
         return PurchaseResult(key=key, status=row[0], reason=row[1], balance_cents=row[2])
 
-    def reserve(self, device_id: str, account: str, wanted: int) -> tuple[str, int]:
-        """Hold part of a balance for one device's offline use; all holds together never exceed the balance."""
+    def reserve(
+        self, device_id: str, account: str, wanted: int, ttl_s: int = 0, at: datetime | None = None
+    ) -> tuple[str, int]:
+        """Hold part of a balance for one device: a sync's offline reservation (ttl_s 0) or a call's hold, which
+        lapses ttl_s after `at`. The grant replaces the device's previous hold on the account, and is decided
+        under the facility's lock, so all unexpired holds together never exceed the balance: two devices asking
+        at once cannot both be granted the same money."""
+        at = at or datetime.now(UTC)
+        stamp = at.isoformat(timespec="milliseconds")
+        expires = (at + timedelta(seconds=ttl_s)).isoformat(timespec="milliseconds") if ttl_s else ""
         with self.transaction() as db:
             self._facility_row(db, lock=True)
             value = self._account(db, account) or {}
             balance = int(value.get("balance_cents", 0))
             others = db.execute(
                 "SELECT coalesce(sum(held_cents), 0) FROM reservations WHERE facility = ?"
-                " AND account = ? AND device_id != ?",
-                (self.facility, account, device_id),
+                " AND account = ? AND device_id != ? AND (expires_at = '' OR expires_at > ?)",
+                (self.facility, account, device_id, stamp),
             ).fetchone()[0]
             granted = max(0, min(wanted, balance - int(others)))
             reservation_id = uuid.uuid4().hex
             db.execute(
-                "INSERT INTO reservations (device_id, account, facility, reservation_id, held_cents, at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, account) DO UPDATE SET"
+                "INSERT INTO reservations (device_id, account, facility, reservation_id, held_cents, at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, account) DO UPDATE SET"
                 " facility = excluded.facility, reservation_id = excluded.reservation_id,"
-                " held_cents = excluded.held_cents, at = excluded.at",
-                (device_id, account, self.facility, reservation_id, granted, now()),
+                " held_cents = excluded.held_cents, at = excluded.at, expires_at = excluded.expires_at",
+                (device_id, account, self.facility, reservation_id, granted, stamp, expires),
             )
         return reservation_id, granted
 

@@ -112,7 +112,7 @@ class Session:
                 reservation_id, granted = "", 0
                 if valid_account(body.account):
                     wanted = min(body.amount_cents, MAX_CENTS)
-                    reservation_id, granted = self.db.reserve(self.device, body.account, wanted)
+                    reservation_id, granted = self.db.reserve(self.device, body.account, wanted, body.ttl_s)
                 self.conv.send(
                     ReserveResult(account=body.account, reservation_id=reservation_id, granted_cents=granted)
                 )

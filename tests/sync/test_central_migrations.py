@@ -58,7 +58,9 @@ def test_a_file_from_before_facilities_keeps_everything_under_the_default_facili
 def test_the_migrate_command_says_what_it_applied_then_that_nothing_is_left(tmp_path: Path) -> None:
     target = str(tmp_path / "central.sqlite")
     first = CliRunner().invoke(main, ["central", "migrate", "--db", target])
-    assert first.exit_code == 0 and first.output.endswith("applied 0001_facilities, 0002_kiosk_books\n")
+    assert first.exit_code == 0 and first.output.endswith(
+        "applied 0001_facilities, 0002_kiosk_books, 0003_hold_expiry\n"
+    )
     again = CliRunner().invoke(main, ["central", "migrate", "--db", target])
     assert again.exit_code == 0 and again.output.endswith("schema up to date\n")
 
