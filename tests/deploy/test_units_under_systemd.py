@@ -17,6 +17,7 @@ from sim.bench_device import bench_device
 from tests.deploy.nspawn import ROOT, Machine
 from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle
 from tests.update.test_watchdog import BEATING, HANGS
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware, pytest.mark.timeout(300)]
 
@@ -47,11 +48,7 @@ WatchdogSec=4
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+    wait_for(condition, timeout, what, poll_s=0.5)  # each check asks systemd inside the container
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import tomli_w
 from firmware import config as config_mod
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET, write_rules
+from tests import waiting
 from tests.handset.helpers import HOME, dial_steps, party, press
 from tests.sync.test_two_processes import ROOT, free_port, ringfence
 
@@ -163,12 +164,7 @@ def central(tmp_path: Path) -> Iterator[Central]:
 
 
 def wait_for(what: str, check: Any, limit_s: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit_s:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {limit_s} s")
+    return waiting.wait_for(check, limit_s, what, poll_s=0.25)  # each check reads the device's event log
 
 
 def start(config: Path, scenario: Path, out: Path) -> subprocess.Popen[bytes]:

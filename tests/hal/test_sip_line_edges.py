@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from hal.line import LineProgress, LineService
 from sim import sipp, sipp_edges
 from tests.hal.test_sip_line import Recorder, level_at, line, talk, tone  # noqa: F401  (line: the fixture)
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.hardware
 
@@ -25,15 +25,6 @@ def progress_states(sink: Recorder) -> list[str]:
 
 def services(sink: Recorder) -> list[tuple[str, str]]:
     return [(e.state, e.reason) for e in sink.events if isinstance(e, LineService)]
-
-
-def wait_until(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.mark.parametrize(
@@ -54,7 +45,7 @@ def test_every_other_final_response_from_a_real_peer(line, status, state):  # no
     with sipp.SippPeer(sipp.reject(status)) as peer:
         sip, sink = line()
         sip.dial(peer.uri)
-        assert wait_until(lambda: len(progress_states(sink)) >= 2, 5), sink.kinds()
+        wait_for(lambda: len(progress_states(sink)) >= 2, 5, lambda: str(sink.kinds()))
         assert peer.wait(10) == 0, peer.errors()  # our ACK reached SIPp
     assert progress_states(sink) == ["ringing", state]
     assert sip.last_response[0] == int(status.split()[0])
@@ -92,7 +83,7 @@ def test_an_answer_with_no_common_codec_is_ended_as_network_trouble(line):  # no
     with sipp.SippPeer(sipp.answer(None, pt=8, peer_hangs_up=False)) as peer:
         sip, sink = line(codecs=("pcmu",))
         sip.dial(peer.uri)
-        assert wait_until(lambda: "reorder" in progress_states(sink), 5), sink.kinds()
+        wait_for(lambda: "reorder" in progress_states(sink), 5, lambda: str(sink.kinds()))
         assert peer.wait(10) == 0, peer.errors()  # ACK, then our BYE, as SIPp scripted it
     assert "line_answered" not in sink.kinds()
     assert sip.last_response[0] == 488 and "no common codec" in sip.last_response[1]
@@ -112,7 +103,7 @@ def test_a_server_that_challenges_again_is_tried_once_then_refused(line):  # noq
     with sipp.SippPeer(sipp_edges.always_challenging_server()) as peer:
         sip, sink = line(user="handset-a1", password="s3cret")
         sip.dial(peer.uri)
-        assert wait_until(lambda: bool(progress_states(sink)), 5), sink.kinds()
+        wait_for(lambda: bool(progress_states(sink)), 5, lambda: str(sink.kinds()))
         assert peer.wait(10) == 0, peer.errors()  # both challenges acknowledged
         time.sleep(1.0)  # a third INVITE would arrive by now
         invites = sum(line.startswith("INVITE sip:") for line in peer.errors().splitlines())
@@ -164,7 +155,7 @@ def registered_line(line, server: str, password: str = "s3cret", **settings):  #
 def test_a_registrar_that_was_down_is_tried_again_and_the_line_comes_back(line):  # noqa: F811
     with sipp.SippPeer(sipp_edges.registrar_after_outage("handset-a1", "s3cret", expires_s=60)) as peer:
         _sip, sink = registered_line(line, f"127.0.0.1:{peer.port}", register_retry_s=1.0)
-        assert wait_until(lambda: ("in_service", "") in services(sink), 6), services(sink)
+        wait_for(lambda: ("in_service", "") in services(sink), 6, lambda: str(services(sink)))
         assert peer.wait(10) == 0, peer.errors()
     got = [e for e in sink.events if e.kind == "line_service"]
     assert [(e.state, e.reason.split(":")[0]) for e in got] == [
@@ -259,7 +250,7 @@ def test_a_malformed_sdp_answer_ends_the_call_in_one_line_not_a_hang(line, capfd
     with sipp.SippPeer(sipp_edges.answer_with_sdp(body)) as peer:
         sip, sink = line()
         sip.dial(peer.uri)
-        assert wait_until(lambda: bool(progress_states(sink)), 5), sink.kinds()
+        wait_for(lambda: bool(progress_states(sink)), 5, lambda: str(sink.kinds()))
         assert peer.wait(10) == 0, peer.errors()  # ACK and BYE
     assert progress_states(sink) == ["reorder"]
     assert "line_answered" not in sink.kinds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def press(after: float, keys: str) -> dict[str, Any]:
 
 
 def scenario(
-    steps: list[dict[str, Any]], parties: list[dict[str, Any]] = (), until_s: float = 120.0, **extra: Any
+    steps: list[dict[str, Any]], parties: Sequence[dict[str, Any]] = (), until_s: float = 120.0, **extra: Any
 ) -> dict[str, Any]:
     world = copy.deepcopy(WORLD)
     for dataset, values in extra.pop("world", {}).items():

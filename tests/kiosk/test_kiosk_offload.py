@@ -8,7 +8,6 @@ screen comes only once the blocked commit finishes.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from sim.central.purchases import CentralPurchases
 from sim.kiosk_service import SimPurchaseService
 from sim.kiosk_world import KioskWorld, seed_roster
 from tests.kiosk.helpers import ALICE, kiosk_config
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 #: How long a blocked commit is held: far longer than a key's screen may take to appear.
@@ -84,11 +84,7 @@ class RealTimeKiosk:
             return [r["lines"] for r in self.records if r["event"] == "screen"]
 
     def wait_for(self, what: str, check: Callable[[], bool], limit_s: float = 5.0) -> float:
-        started = time.monotonic()
-        while not check():
-            assert time.monotonic() - started < limit_s, f"{what}: not within {limit_s} s"
-            time.sleep(0.01)
-        return time.monotonic() - started
+        return wait_for(check, limit_s, what)
 
     def close(self) -> None:
         self._stop.set()

@@ -8,7 +8,6 @@ Each then succeeds at its first try, and the purchase after them is answered at 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from sim.central.kiosk_loopback import LoopbackCentral
 from sim.kiosk_world import KioskWorld
 from sim.serial_cable import SerialCable
 from tests.kiosk.helpers import ALICE, kiosk_config
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(90)]
 KIOSK = "kiosk-7"
@@ -68,11 +68,8 @@ class SerialKiosk:
     def of(self, event: str) -> list[Record]:
         return [r for r in list(self.records) if r["event"] == event]
 
-    def wait_for(self, what: str, check: Callable[[], bool], limit_s: float = 20.0) -> None:
-        started = time.monotonic()
-        while not check():
-            assert time.monotonic() - started < limit_s, f"{what}: not within {limit_s} s"
-            time.sleep(0.02)
+    def wait_for(self, what: str, check: Callable[[], bool], limit_s: float = 20.0) -> float:
+        return wait_for(check, limit_s, what)
 
     def close(self) -> None:
         self._stop.set()
