@@ -305,13 +305,29 @@ class SippPeer:
             raise RuntimeError("sipp is not installed: run scripts/setup (Debian package sip-tester)")
         self.scenario = scenario
         self.tcp = tcp
-        self.port = free_port(socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-        self.media_port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="ringfence-sipp-"))
         for name, data in scenario.files.items():
             (self._dir / name).write_bytes(data)
         xml = self._dir / "scenario.xml"
         xml.write_text(scenario.xml(self._dir))
+        # A port found free can be taken by another process before SIPp binds it (parallel tests, an RTP port
+        # search): SIPp then exits at once, and it is started again on other ports.
+        for _attempt in range(3):
+            self.port = free_port(socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+            self.media_port = free_port()
+            self._proc = subprocess.Popen(
+                self._args(xml, timeout_s, call), cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if self._wait_listening():
+                return
+            if self._proc.poll() is None:
+                self.__exit__()
+                raise RuntimeError(f"sipp did not start listening on port {self.port} within 10 s")
+        status = self._proc.returncode
+        self.__exit__()
+        raise RuntimeError(f"sipp exited with status {status} three times before listening (its ports were taken?)")
+
+    def _args(self, xml: Path, timeout_s: float, call: str) -> list[str]:
         args = [
             "sipp",
             "-sf",
@@ -333,30 +349,26 @@ class SippPeer:
             "-trace_err",
             "-trace_msg",
         ]
-        if scenario.echo:
+        if self.scenario.echo:
             args.append("-rtp_echo")
-        if tcp:
+        if self.tcp:
             args += ["-t", "t1"]
         if call:
             args.append(call)
-        self._proc = subprocess.Popen(args, cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            self._wait_listening()
-        except RuntimeError:
-            self.__exit__()
-            raise
+        return args
 
-    def _wait_listening(self) -> None:
-        """Return once SIPp holds its SIP port, so the first INVITE is not sent into the void."""
-        deadline = time.monotonic() + 5
+    def _wait_listening(self) -> bool:
+        """Whether SIPp holds its SIP port (so the first INVITE is not sent into the void), or already ran its call."""
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self._proc.poll() is None:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM) as s:
                 try:
                     s.bind(("127.0.0.1", self.port))
-                except OSError:
-                    return
+                except OSError:  # held: by SIPp, unless SIPp is exiting because another process holds it
+                    time.sleep(0.1)
+                    return self._proc.poll() in (None, 0)
             time.sleep(0.02)
-        raise RuntimeError(f"sipp did not start listening on port {self.port}")
+        return self._proc.poll() == 0  # a calling scenario can run to its end before the first look
 
     @property
     def uri(self) -> str:
