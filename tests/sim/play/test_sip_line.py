@@ -65,7 +65,12 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path, caplog: pytest.LogCa
                 await _until(pilot, lambda: app.view.inmate_id == "A1001", 30, session.records)
                 await pilot.press("3")
                 await pilot.pause(1.0)
-                await pilot.press(*"5735550101", "number_sign")
+                # One key after another as the keypad takes them: a hand 120 ms apart on a starved machine had the
+                # keypad read two presses of the same key as one long press (555 read as 55).
+                for key in [*"5735550101", "number_sign"]:
+                    released = len(events("key_up"))
+                    await pilot.press(key)
+                    await _until(pilot, lambda: len(events("key_up")) > released, 10, session.records)  # noqa: B023
                 await _until(pilot, lambda: bool(events("line_answered")), 30, session.records)
                 await _until(pilot, lambda: any(p["to"] == "line" for p in events("prompt")), 15, session.records)
                 far = str(app.query_one("#far-end").render())
