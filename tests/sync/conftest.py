@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,16 +63,21 @@ class World:
         return ServerConfig(self.db_path, idle_timeout=5.0)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> World:
+def make_world(tmp_path: Path, set_trust: Callable[[CentralDB, str, int], None]) -> World:
+    """An enrolled device, the example facility and 20 inmates with $50 each in the ledger `set_trust` fills."""
     key = os.urandom(32)
     db = CentralDB(tmp_path / "central.sqlite")
     db.enroll(DEVICE, key)
     db.load_dir(write_facility(tmp_path / "facility"))
     for i in range(20):
-        db.set_trust(f"I{i:05d}", 5000)
+        set_trust(db, f"I{i:05d}", 5000)
     db.close()
     return World(tmp_path, tmp_path / "central.sqlite", key)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path, CentralDB.set_trust)
 
 
 class CuttingChannel:
