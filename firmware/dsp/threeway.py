@@ -39,6 +39,7 @@ import numpy as np
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
+from firmware.dsp.threeway_flash import SilentFlash
 from firmware.dsp.threeway_levels import CallLevels
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line
 from hal.audio import SAMPLE_RATE
@@ -74,6 +75,7 @@ class ThreeWayDetector:
         self._normal_since: float | None = None
         self._armed = True
         self._watch: Watch | None = None
+        self._silent_flash = SilentFlash(self.cfg)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -144,6 +146,16 @@ class ThreeWayDetector:
         raised = learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor)
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor))
         idle = strong or (learned and level <= cfg.held_max_level_dbm0 and self._is_changed(t, level, floor))
+        self._silent_flash.frame(
+            t, level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
+        )
+        if self._armed and learned:
+            decision = self._silent_flash.check(t, self._click_times)
+            if decision is not None:
+                events.append(decision)
+                self._armed = False
+                self._decided_at = t
+                self._normal_since = t
         hold = self._hold
         if hold is None:
             if idle:

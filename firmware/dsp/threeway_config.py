@@ -33,6 +33,12 @@ class ThreeWayConfig(BaseModel):
     )
     flash_confirm_s: float = Field(default=0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
     flash_gap_s: tuple[float, float] = (0.15, 1.3)
+    flash_silence_s: float = Field(
+        default=1.5, ge=0.3, le=10.0, description="a far end silent this long after a whole hookflash has left the line"
+    )
+    click_isolation_s: float = Field(
+        default=30.0, ge=0.0, le=120.0, description="no other click this long before a flash (a crackling line)"
+    )
     click_window_s: float = Field(default=0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
     hold_gap_s: float = Field(default=0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
     click_rise_db: float = Field(default=15.0, ge=6.0, le=40.0)
@@ -40,7 +46,9 @@ class ThreeWayConfig(BaseModel):
     click_min_dbm0: float = Field(default=-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
     click_quiet_ceiling_dbm0: float = Field(default=-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
     tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
-    tone_snr_db: float = Field(default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor")
+    tone_snr_db: float = Field(
+        default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor's noise in the tone's own bin"
+    )
     tone_dominance_db: float = Field(default=8.0, ge=1.0, le=30.0, description="a tone within this of the total power")
     tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
     dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)

@@ -20,6 +20,12 @@ def _hann(n: int) -> np.ndarray:
     return np.hanning(n + 2)[1:-1]
 
 
+_TONE_WIN = _hann(TONE_WINDOW)
+#: What white noise of floor F (dBm0) reads in one tone bin: F + TONE_BIN_NOISE_DB (about -22 dB): a tone's SNR is
+#: against the noise in its own bin, not against the whole band's.
+TONE_BIN_NOISE_DB = float(10 * np.log10(2 * np.sum(_TONE_WIN**2) / np.sum(_TONE_WIN) ** 2))
+
+
 class Spectra:
     """Per-frame features, vectorised over a block: level, noise floor, sub-block powers, tone levels."""
 
@@ -29,7 +35,7 @@ class Spectra:
         self.band = (freqs >= 400) & (freqs <= 3400)
         # Median of exponential bin powers is ln2 x mean: report the floor as the white-noise level in dBm0.
         self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
-        tone_win = _hann(TONE_WINDOW)
+        tone_win = _TONE_WIN
         t = np.arange(TONE_WINDOW) / SAMPLE_RATE
         self.tone_basis = tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, TONE_FREQS))
         # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.

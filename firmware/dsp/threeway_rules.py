@@ -15,6 +15,7 @@ import numpy as np
 from firmware.dsp.dtmf import KEYS
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import Fact, ThreeWayEvent, fact
+from firmware.dsp.threeway_features import TONE_BIN_NOISE_DB
 
 
 @dataclass
@@ -51,7 +52,7 @@ def bridged_tones(
 ) -> list[ThreeWayEvent]:
     """Tone pairs that stand above the held floor and carry most of the window's power (a click does not)."""
     events: list[ThreeWayEvent] = []
-    thr = max(cfg.tone_min_dbm0, floor + cfg.tone_snr_db, window - cfg.tone_dominance_db)
+    thr = max(cfg.tone_min_dbm0, floor + TONE_BIN_NOISE_DB + cfg.tone_snr_db, window - cfg.tone_dominance_db)
     present: list[str] = []
     f350, f440, f480 = float(tone[0]), float(tone[1]), float(tone[2])
     if f350 >= thr and f440 >= thr and abs(f350 - f440) <= cfg.tone_twist_db:

@@ -25,6 +25,8 @@ def line(
     idle_db: float = -80.0,
     mic_off: tuple[float, float] | None = None,
     bleed: tuple[float, float, list[float]] | None = None,
+    bleed_db: float = -45.0,
+    talk: tuple[float, float] | None = None,
     seed: int = 1,
 ) -> np.ndarray:
     """Far-end audio: room noise and access noise, cut to the switch's idle noise during `hold`."""
@@ -46,8 +48,13 @@ def line(
     if bleed:
         start, dur, freqs = bleed
         a = round(start * SR)
-        tone = sines(freqs, [-45.0] * len(freqs), dur)
+        tone = sines(freqs, [bleed_db] * len(freqs), dur)
         x[a : a + len(tone)] += tone
+    if talk:
+        start, dur = talk
+        a = round(start * SR)
+        voice = sines([300.0, 1200.0], [-22.0, -26.0], dur)  # loud and peaky: talk, not steady noise
+        x[a : a + len(voice)] += voice
     y = mulaw_roundtrip(np.clip(voiceband(x), -32768, 32767))
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 

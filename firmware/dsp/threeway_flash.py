@@ -1,0 +1,60 @@
+"""A whole hookflash after which the far end stays silent: the far party left the line.
+
+When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
+rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
+clicking on the line for `click_isolation_s` before them, followed by `flash_silence_s` of a far end that does not
+talk, is the far party flashing away: a caller who only pauses makes no clicks, and a line that crackles (cordless
+static) clicks all the time, so there a lone pair proves nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
+from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
+
+_CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
+_HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
+
+
+class SilentFlash:
+    """Watches talk frames; `check` says whether the last whole hookflash was followed by silence long enough."""
+
+    def __init__(self, cfg: ThreeWayConfig) -> None:
+        self.cfg = cfg
+        self._talk: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_silence_s + 1.0) / FRAME_S))
+        self._since: float | None = None  # the first frame heard
+
+    def frame(self, t: float, talking: bool) -> None:
+        if self._since is None:
+            self._since = t
+        if talking:
+            self._talk.append(t)
+
+    def check(self, t: float, click_times: Iterable[tuple[float, float]]) -> ThreeWayEvent | None:
+        """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago."""
+        cfg = self.cfg
+        wait = cfg.flash_silence_s * cfg.time_scale
+        clicks = [ct for ct, _ in click_times if ct <= t]
+        if len(clicks) < 2:
+            return None
+        opening, closing = clicks[-2], clicks[-1]
+        if not (cfg.flash_gap_s[0] <= closing - opening <= cfg.flash_gap_s[1]):
+            return None
+        if not (wait <= t - closing < wait + FRAME_S):
+            return None
+        if len(clicks) > 2 and opening - clicks[-3] < cfg.click_isolation_s:
+            return None  # a crackling line: a pair among many clicks is not a flash
+        if self._since is None or opening - self._since < _HEARD_S:
+            return None  # not heard long enough to know the line does not crackle
+        own = (opening, closing)
+        if any(tt >= opening - _CLICK_FRAME_S and min(abs(tt - c) for c in own) > _CLICK_FRAME_S for tt in self._talk):
+            return None  # the far end talked during or after the flash: still on the line
+        return ThreeWayEvent.of(
+            "three_way",
+            t,
+            0.9,
+            [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing)],
+        )

@@ -1,0 +1,76 @@
+"""A whole hookflash followed by a silent far end, on a line whose held floor is as loud as the call's own: the
+floor shows nothing, the flash and the silence decide. And bridged tones measured against the noise in their own
+bin, so a dial tone as quiet as the held hiss is still heard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware.dsp.threeway import ThreeWayConfig, analyse
+from tests.dsp.test_threeway import decisions, line
+
+#: The call's floor: room -50 dBm0 and access -58 dBm0 together. A hold to hiss this loud changes no floor.
+SAME_FLOOR_DBM0 = float(10 * np.log10(10 ** (-50 / 10) + 10 ** (-58 / 10)))
+CLOSING = 10.5
+
+
+def flash_then(**kw: object) -> list[float]:
+    x = line(30.0, hold=(10.0, 25.0), idle_db=SAME_FLOOR_DBM0, **kw)  # type: ignore[arg-type]
+    return [d.at for d in decisions(analyse(x))]
+
+
+def test_a_flash_then_silence_on_a_floor_like_the_calls_is_decided() -> None:
+    events = analyse(line(30.0, hold=(10.0, 25.0), idle_db=SAME_FLOOR_DBM0, clicks=(10.0, CLOSING)))
+    (d,) = decisions(events)
+    wait = ThreeWayConfig().flash_silence_s
+    assert CLOSING + wait <= d.at <= CLOSING + wait + 0.1
+    assert any("hookflash" in e for e in d.evidence)
+    assert any("silent" in e for e in d.evidence)
+    assert d.to_json("es")["evidence"][1].startswith("el otro extremo en silencio")
+
+
+def test_without_the_flash_the_same_hold_is_not_decided() -> None:
+    assert flash_then() == []
+
+
+@pytest.mark.parametrize(("talk_after_s", "decided"), [(1.3, False), (1.7, True)])
+def test_the_far_end_talking_before_flash_silence_s_is_still_on_the_line(talk_after_s: float, decided: bool) -> None:
+    found = flash_then(clicks=(10.0, CLOSING), talk=(CLOSING + talk_after_s, 2.0))
+    assert bool([t for t in found if t < CLOSING + 3.0]) is decided
+
+
+@pytest.mark.parametrize(("crackle_at", "decided"), [(7.0, False), (CLOSING - 10.0 - 30.5, True)])
+def test_a_pair_of_clicks_on_a_line_that_crackles_is_not_a_flash(crackle_at: float, decided: bool) -> None:
+    """Another click within click_isolation_s (30 s) before the flash: a crackling line, where a pair proves
+    nothing. One just longer before is old news."""
+    start = max(0.0, -crackle_at)
+    x = line(
+        60.0,
+        hold=(start + 10.0, start + 25.0),
+        idle_db=SAME_FLOOR_DBM0,
+        clicks=(start + crackle_at, start + 10.0, start + CLOSING),
+    )
+    found = [d.at - start for d in decisions(analyse(x))]
+    assert bool([t for t in found if CLOSING < t < CLOSING + 3.0]) is decided
+
+
+def test_a_flash_before_the_line_has_been_heard_for_6_s_is_not_trusted() -> None:
+    x = line(30.0, hold=(5.0, 20.0), idle_db=SAME_FLOOR_DBM0, clicks=(5.0, 5.5))
+    assert decisions(analyse(x)) == []
+
+
+@pytest.mark.parametrize(("tone_db", "found"), [(-58.0, False), (-50.0, True)])
+def test_bridged_tones_count_against_the_noise_in_their_own_bin(tone_db: float, found: bool) -> None:
+    """Dial tone at -50 dBm0 a tone in a held hiss of -45 dBm0 stands 17 dB above the hiss in its own bin (found);
+    at -58 only 9 dB (not found). Against the hiss's whole-band level neither would stand 12 dB above."""
+    x = line(
+        hold=(10.0, 18.0),
+        room_db=-36.0,
+        access_db=-40.0,
+        idle_db=-45.0,
+        bleed=(10.4, 1.5, [350.0, 440.0]),
+        bleed_db=tone_db,
+    )
+    tones = [e for e in analyse(x) if e.event == "bridged_tone"]
+    assert bool(tones) is found
