@@ -10,10 +10,11 @@ static) clicks all the time, so there a lone pair proves nothing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
+from firmware.dsp.threeway_rules import lone_click
 
 _CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
@@ -33,11 +34,12 @@ class SilentFlash:
         if talking:
             self._talk.append(t)
 
-    def check(self, t: float, click_times: Iterable[tuple[float, float]]) -> ThreeWayEvent | None:
+    def check(self, t: float, click_times: Collection[tuple[float, float]]) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago."""
         cfg = self.cfg
         wait = cfg.flash_silence_s * cfg.time_scale
-        clicks = [ct for ct, _ in click_times if ct <= t]
+        heard = [(ct, rise) for ct, rise in click_times if ct <= t]
+        clicks = [ct for ct, _ in heard]
         if len(clicks) < 2:
             return None
         opening, closing = clicks[-2], clicks[-1]
@@ -45,7 +47,7 @@ class SilentFlash:
             return None
         if not (wait <= t - closing < wait + FRAME_S):
             return None
-        if len(clicks) > 2 and opening - clicks[-3] < cfg.click_isolation_s:
+        if not lone_click(cfg, opening, heard):
             return None  # a crackling line: a pair among many clicks is not a flash
         if self._since is None or opening - self._since < _HEARD_S:
             return None  # not heard long enough to know the line does not crackle

@@ -17,6 +17,7 @@ _SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum,
 _SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
 _SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
+_RAISED_MEMORY_S = 30.0  # a raised floor stands above every floor the call has learned this long
 
 
 class SortedWindow:
@@ -72,6 +73,9 @@ class CallLevels:
         self._talk_hist = SortedWindow(max(1, round(cfg.talk_window_s / FRAME_S)))
         self._since_update = 0
         self.ref_floor = 0.0
+        # The learned floors of the last `_RAISED_MEMORY_S`: a floor that only returns to where it was before a
+        # stretch of switched loss, a mute or a phone set down is not raised, however low the floor sank meanwhile.
+        self._recent_refs: deque[float] = deque(maxlen=round(_RAISED_MEMORY_S / (_REFERENCE_EVERY * FRAME_S)))
         self.ref_level = 0.0
         self._recent_floor = SortedWindow(round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
@@ -95,6 +99,7 @@ class CallLevels:
         self._floor_hist.clear()
         self._level_hist.clear()
         self._talk_hist.clear()
+        self._recent_refs.clear()
 
     def learn(self, floor: float, level: float) -> None:
         self._floor_hist.append(floor)
@@ -123,6 +128,7 @@ class CallLevels:
         self._since_update = 0
         if self.has_history:
             self.ref_floor = self._floor_hist.percentile(self.cfg.floor_percentile)
+            self._recent_refs.append(self.ref_floor)
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
             self.ref_level = talk.median()
 
@@ -144,7 +150,7 @@ class CallLevels:
         return (
             self._speech_s >= _SPEECH_BEFORE_RAISED_S
             and self.ref_floor > _SILENT_FLOOR_DBM0
-            and floor >= self.ref_floor + cfg.floor_rise_db
+            and floor >= max(self._recent_refs, default=self.ref_floor) + cfg.floor_rise_db
             and floor >= self._highest_quiet + cfg.new_floor_margin_db
             and floor <= cfg.raised_max_dbm0
             and level - floor <= cfg.noise_like_db

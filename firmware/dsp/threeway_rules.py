@@ -7,7 +7,7 @@ the state and calls them frame by frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,7 +74,7 @@ def bridged_tones(
 
 
 def _clicks_of(
-    cfg: ThreeWayConfig, hold: Hold, click_times: Iterable[tuple[float, float]]
+    cfg: ThreeWayConfig, hold: Hold, click_times: Collection[tuple[float, float]]
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], tuple[float, float] | None]:
     """The clicks around a hold's start, those right at it, and the last hookflash (open, close) among them."""
     clicks = [
@@ -96,13 +96,27 @@ def _clicks_of(
     return clicks, near, flash
 
 
+def lone_click(cfg: ThreeWayConfig, at: float, click_times: Collection[tuple[float, float]]) -> bool:
+    """No other click in the `click_isolation_s` before this one: on a line that crackles (cordless static) a pair
+    of clicks is no hookflash."""
+    return not any(at - cfg.click_isolation_s <= ct < at for ct, _ in click_times)
+
+
 def decide(
-    cfg: ThreeWayConfig, hold: Hold, t: float, click_times: Iterable[tuple[float, float]]
+    cfg: ThreeWayConfig, hold: Hold, t: float, click_times: Collection[tuple[float, float]]
 ) -> ThreeWayEvent | None:
     """A three-way decision at `t` for this hold, or None while the evidence is not yet enough."""
     scale = cfg.time_scale
     held = t - hold.start
     clicks, near, flash = _clicks_of(cfg, hold, click_times)
+    opened_by_click = flash is not None and any(ct == flash[0] for ct, _ in clicks)  # not by a masker's cut
+    if (
+        flash is not None
+        and hold.strong_start is None
+        and opened_by_click
+        and not lone_click(cfg, flash[0], click_times)
+    ):
+        flash = None  # only a small change of floor, on a line that crackles: the pair proves nothing
     if hold.after_tone and flash is None:
         return None  # the off time of ringback or of a prompt's tones, before anyone answers
     evidence: list[Fact] = []

@@ -1,6 +1,7 @@
 """A whole hookflash followed by a silent far end, on a line whose held floor is as loud as the call's own: the
 floor shows nothing, the flash and the silence decide. And bridged tones measured against the noise in their own
-bin, so a dial tone as quiet as the held hiss is still heard."""
+bin, so a dial tone as quiet as the held hiss is still heard. And the tuning calls whose false alarms these rules
+ended."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from firmware.dsp.threeway import ThreeWayConfig, analyse
+from sim.corpus import build
 from tests.dsp.test_threeway import decisions, line
 
 #: The call's floor: room -50 dBm0 and access -58 dBm0 together. A hold to hiss this loud changes no floor.
@@ -74,3 +76,27 @@ def test_bridged_tones_count_against_the_noise_in_their_own_bin(tone_db: float, 
     )
     tones = [e for e in analyse(x) if e.event == "bridged_tone"]
     assert bool(tones) is found
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed", "why"),
+    [
+        ("cordless_static", 2876542953, "three clicks of crackle framed a 6 dB change of floor as a hookflash"),
+        ("cordless_static", 2129616467, "crackle again, as a hookflash"),
+        ("speakerphone", 3034280870, "the floor coming back after switched loss read as a raised hold"),
+        ("set_down", 1911988562, "the floor coming back when the phone was picked up read as a raised hold"),
+    ],
+)
+def test_tuning_calls_that_once_raised_false_alarms_raise_none(variant: str, seed: int, why: str) -> None:
+    """Hard negatives of the tuning pool (never the evaluation pool) that the detector once decided on."""
+    call = build(variant, seed, pool="tune")
+    assert decisions(analyse(call.samples)) == [], why
+
+
+def test_a_small_change_of_floor_framed_by_clicks_on_a_crackling_line_is_not_a_hookflash() -> None:
+    """The hookflash that makes a small change of floor a hold must be a lone pair of clicks."""
+    quiet = {"room_db": -50.0, "access_db": -58.0, "idle_db": SAME_FLOOR_DBM0 - 4.0}
+    lone = line(30.0, hold=(10.0, 25.0), clicks=(10.0, CLOSING), **quiet)  # type: ignore[arg-type]
+    crackling = line(30.0, hold=(10.0, 25.0), clicks=(6.0, 10.0, CLOSING), **quiet)  # type: ignore[arg-type]
+    assert [d for d in decisions(analyse(lone)) if d.at < CLOSING + 1.0]
+    assert decisions(analyse(crackling)) == []
