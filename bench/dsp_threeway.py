@@ -29,7 +29,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from bench.dsp_threeway_plots import floor_bins, plot_floor, plot_roc, plot_roc_by_line
+from bench.dsp_threeway_plots import FloorHit, floor_bins, kind_and_clicks, plot_floor, plot_roc, plot_roc_by_line
 from bench.dsp_threeway_report import markdown
 from bench.stats import percentiles, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
@@ -138,7 +138,7 @@ class CorpusRun:
     base: dict[float, Tally] = field(default_factory=lambda: {r: Tally() for r in BASELINE_RISES_DB})
     by_line: dict[str, dict[float, Tally]] = field(default_factory=dict)
     line_alarm_s: dict[str, float] = field(default_factory=dict)
-    floor_hits: list[tuple[str, float | None, bool]] = field(default_factory=list)
+    floor_hits: list[FloorHit] = field(default_factory=list)
     neg_s: float = 0.0
     pos_s: float = 0.0
     pre_flash_s: float = 0.0
@@ -178,7 +178,7 @@ class CorpusRun:
                 self.batch_cpu += time.process_time() - t0
                 if call.positive and call.hold_floor is not None:
                     hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found)
-                    self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, hit))
+                    self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, call.clicked, hit))
             self.ours[s].score(name, call, found)
             line_tallies[s].score(name, call, found)
         pulses = EnergyPulseBaseline(call.samples)
@@ -374,6 +374,7 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
         "margins": margins,
         "roc_by_line": roc_by_line,
         "detection_by_hold_floor": by_floor,
+        "detection_by_hold_kind_and_clicks": kind_and_clicks(run.floor_hits),
         "targets": {
             "detection_rate": 0.99,
             "false_alarms_per_hour": 0.1,

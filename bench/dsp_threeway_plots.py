@@ -12,11 +12,16 @@ from bench.stats import pyplot, save_figure
 FLOOR_EDGES_DBM0 = (-90.0, -70.0, -60.0, -50.0, -40.0, -30.0, -10.0)
 
 
-def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any]]:
+#: One attempt's outcome: what filled its held line (kind, level or None for silence), whether its hookflash
+#: clicks were in the audio, and whether it was detected.
+FloorHit = tuple[str, float | None, bool, bool]
+
+
+def floor_bins(hits: list[FloorHit]) -> list[dict[str, Any]]:
     """Attempts and detection rate per hold-floor level bin (digital silence and music apart)."""
     out: list[dict[str, Any]] = []
     groups: dict[str, list[bool]] = {}
-    for kind, level, hit in hits:
+    for kind, level, _, hit in hits:
         if level is None:
             key = "digital silence"
         elif kind == "music":
@@ -29,6 +34,18 @@ def floor_bins(hits: list[tuple[str, float | None, bool]]) -> list[dict[str, Any
         v = groups[key]
         out.append({"bin": key, "attempts": len(v), "detection_rate": sum(v) / len(v)})
     return out
+
+
+def kind_and_clicks(hits: list[FloorHit]) -> list[dict[str, Any]]:
+    """Attempts and detection rate per kind of held line, with and without hookflash clicks in the audio: what
+    the audio can show of each attempt."""
+    groups: dict[tuple[str, bool], list[bool]] = {}
+    for kind, _, clicked, hit in hits:
+        groups.setdefault((kind, clicked), []).append(hit)
+    return [
+        {"kind": kind, "clicked": clicked, "attempts": len(v), "detected": sum(v), "detection_rate": sum(v) / len(v)}
+        for (kind, clicked), v in sorted(groups.items())
+    ]
 
 
 #: One ROC curve: its points, its legend label, the setting each point is labelled with, and its marker.

@@ -113,6 +113,22 @@ def _by_line_and_floor(result: dict[str, Any]) -> list[str]:
     ]
     for b in result["detection_by_hold_floor"]:
         lines.append(f"| {b['bin']} | {b['attempts']} | {100 * b['detection_rate']:.1f}% |")
+    lines += [
+        "",
+        "## Detection by what the attempt carries (ringfence, sensitivity 0.5)",
+        "",
+        "What filled the held line, and whether the hookflash's clicks are in the audio (a network hold on a mobile",
+        "or VoIP line has none; some attempts carry bridged tones instead). Without clicks a music hold is the same",
+        "audio as a PBX's hold music, and a held floor near the call's own is the same audio as a mute.",
+        "",
+        "| held line | clicks heard | attempts | detected |",
+        "|---|---|---|---|",
+    ]
+    for b in result["detection_by_hold_kind_and_clicks"]:
+        lines.append(
+            f"| {b['kind']} | {'yes' if b['clicked'] else 'no'} | {b['attempts']} | "
+            f"{b['detected']} ({100 * b['detection_rate']:.1f}%) |"
+        )
     return lines
 
 

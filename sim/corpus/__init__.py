@@ -89,6 +89,7 @@ def write(out: Path, seed: int, minutes: float, positive_share: float = 0.4, poo
                 "line": call.line,
                 "codec": call.codec,
                 "pool": call.pool,
+                "clicked": call.clicked,
                 "hold_floor": None
                 if call.hold_floor is None
                 else {"kind": call.hold_floor.kind, "level_dbm0": call.hold_floor.level_dbm0},

@@ -72,6 +72,7 @@ class Call:
     codec: str = "mulaw"
     hold_floor: HoldFloor | None = None  # what a path cut sounds like on this call
     pool: str = "tune"  # the speech and music sources it was built from
+    clicked: bool = False  # the attempt's hookflash clicks are in the audio (not a network hold, not tones alone)
 
     @property
     def duration_s(self) -> float:
@@ -193,7 +194,14 @@ class _Scene:
         y = alaw_roundtrip(band) if self.codec == "alaw" else mulaw_roundtrip(band)
         return to_int16(y)
 
-    def call(self, variant: str, positive: bool, flash_times: list[float], hold: tuple[float, float] | None) -> Call:
+    def call(
+        self,
+        variant: str,
+        positive: bool,
+        flash_times: list[float],
+        hold: tuple[float, float] | None,
+        clicked: bool = False,
+    ) -> Call:
         return Call(
             variant,
             positive,
@@ -206,6 +214,7 @@ class _Scene:
             codec=self.codec,
             hold_floor=self.hold_floor if positive else None,
             pool=self.pool,
+            clicked=clicked,
         )
 
 
@@ -328,7 +337,7 @@ def _positive(
             bleed,
             conference_drop_db=rng.uniform(3, 6) if variant == "conference" else None,
         )
-        return sc.call(variant, True, [round(first, 4)], (round(first, 4), round(end, 4)))
+        return sc.call(variant, True, [round(first, 4)], (round(first, 4), round(end, 4)), clicked=level is not None)
 
     return make
 

@@ -86,6 +86,14 @@ def test_new_line_kinds_hold_what_they_say() -> None:
     assert {build("plain", s).codec for s in range(8)} == {"mulaw", "alaw"}
 
 
+def test_each_attempt_says_whether_its_hookflash_clicks_are_in_the_audio() -> None:
+    """The benchmark reports detection by what an attempt carries: clicks or none (a network hold)."""
+    assert all(build("landline_click", s).clicked for s in range(4))
+    assert not any(build("mobile_no_click", s).clicked for s in range(4))
+    assert {build("music_hold", s).clicked for s in range(12)} == {True, False}  # clicks 40% of the time
+    assert not build("plain", 1).clicked
+
+
 @pytest.mark.parametrize(
     ("variant", "seed"), [("masked_music", 3056722145), ("masked_music", 3884914390), ("masked_noise", 1475123030)]
 )
