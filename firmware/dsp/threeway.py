@@ -41,7 +41,7 @@ from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, Three
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import SilentFlash
 from firmware.dsp.threeway_levels import CallLevels
-from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line
+from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
 from hal.audio import SAMPLE_RATE
 
 __all__ = [
@@ -145,10 +145,12 @@ class ThreeWayDetector:
         learned = self._seen_s >= cfg.learn_min_s and self._levels.has_history
         raised = learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor)
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor))
-        idle = strong or (learned and level <= cfg.held_max_level_dbm0 and self._is_changed(t, level, floor))
-        self._silent_flash.frame(
-            t, level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
-        )
+        quiet = learned and level <= cfg.held_max_level_dbm0
+        tones = tone_pairs(cfg, floor, tone, window) if quiet else []
+        # A held line carrying bridged tones is still held: the far party is dialling or ringing someone.
+        idle = strong or (quiet and (self._is_changed(t, level, floor) or (self._hold is not None and bool(tones))))
+        talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
+        self._silent_flash.frame(t, talking and not tones, tones)
         if self._armed and learned:
             decision = self._silent_flash.check(t, self._click_times)
             if decision is not None:
@@ -185,7 +187,7 @@ class ThreeWayDetector:
         self._pending.append((floor, level))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
-        events.extend(bridged_tones(cfg, hold, t, floor, tone, window))
+        events.extend(bridged_tones(cfg, hold, t, tones))
         if self._armed and hold.last_idle == t:
             decision = decide(cfg, hold, t, self._click_times)
             if decision is not None:

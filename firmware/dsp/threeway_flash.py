@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
-from firmware.dsp.threeway_rules import lone_click
+from firmware.dsp.threeway_rules import lone_click, tone_kind
 
 _CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
@@ -27,12 +27,17 @@ class SilentFlash:
         self.cfg = cfg
         self._talk: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_silence_s + 1.0) / FRAME_S))
         self._since: float | None = None  # the first frame heard
+        self._tones: dict[str, float] = {}  # tone kind -> when last heard
 
-    def frame(self, t: float, talking: bool) -> None:
+    def frame(self, t: float, talking: bool, tones: list[str]) -> None:
+        """One frame: whether the far end talks in it, and the tone pairs it carries (not talk: a held line's
+        bleed, which the decision names)."""
         if self._since is None:
             self._since = t
         if talking:
             self._talk.append(t)
+        for name in tones:
+            self._tones[tone_kind(name)] = t
 
     def check(self, t: float, click_times: Collection[tuple[float, float]]) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago."""
@@ -54,9 +59,6 @@ class SilentFlash:
         own = (opening, closing)
         if any(tt >= opening - _CLICK_FRAME_S and min(abs(tt - c) for c in own) > _CLICK_FRAME_S for tt in self._talk):
             return None  # the far end talked during or after the flash: still on the line
-        return ThreeWayEvent.of(
-            "three_way",
-            t,
-            0.9,
-            [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing)],
-        )
+        bleed = [fact("bridged", tone=kind) for kind, at in sorted(self._tones.items()) if at >= opening]
+        facts = [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing), *bleed]
+        return ThreeWayEvent.of("three_way", t, 0.95 if bleed else 0.9, facts)

@@ -47,11 +47,9 @@ class Watch:
     floors: list[float] = field(default_factory=list)
 
 
-def bridged_tones(
-    cfg: ThreeWayConfig, hold: Hold, t: float, floor: float, tone: np.ndarray, window: float
-) -> list[ThreeWayEvent]:
-    """Tone pairs that stand above the held floor and carry most of the window's power (a click does not)."""
-    events: list[ThreeWayEvent] = []
+def tone_pairs(cfg: ThreeWayConfig, floor: float, tone: np.ndarray, window: float) -> list[str]:
+    """Tone pairs that stand above the floor's noise in their own bins and carry most of the window's power (a
+    click does not): dial tone, ringback, or a DTMF key (named with its digit)."""
     thr = max(cfg.tone_min_dbm0, floor + TONE_BIN_NOISE_DB + cfg.tone_snr_db, window - cfg.tone_dominance_db)
     present: list[str] = []
     f350, f440, f480 = float(tone[0]), float(tone[1]), float(tone[2])
@@ -63,8 +61,19 @@ def bridged_tones(
     lo, hi = float(low.max()), float(high.max())
     if lo >= thr and hi >= thr and abs(lo - hi) <= cfg.tone_twist_db:
         present.append(f"DTMF {KEYS[int(low.argmax())][int(high.argmax())]}")
+    return present
+
+
+def tone_kind(name: str) -> str:
+    """"DTMF 5" -> "DTMF"; dial tone and ringback are their own kinds."""
+    return name.split(" ")[0] if name.startswith("DTMF") else name
+
+
+def bridged_tones(cfg: ThreeWayConfig, hold: Hold, t: float, present: list[str]) -> list[ThreeWayEvent]:
+    """Count the tone pairs heard in this held frame; report each kind once it has lasted long enough."""
+    events: list[ThreeWayEvent] = []
     for name in present:
-        kind = name.split(" ")[0] if name.startswith("DTMF") else name
+        kind = tone_kind(name)
         hold.tone_frames[kind] = hold.tone_frames.get(kind, 0) + 1
         need = cfg.dtmf_min_s if kind == "DTMF" else cfg.dial_min_s
         if kind not in hold.tones and hold.tone_frames[kind] * FRAME_S >= need - 1e-9:
