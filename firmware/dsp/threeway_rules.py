@@ -65,7 +65,7 @@ def tone_pairs(cfg: ThreeWayConfig, floor: float, tone: np.ndarray, window: floa
 
 
 def tone_kind(name: str) -> str:
-    """"DTMF 5" -> "DTMF"; dial tone and ringback are their own kinds."""
+    """ "DTMF 5" -> "DTMF"; dial tone and ringback are their own kinds."""
     return name.split(" ")[0] if name.startswith("DTMF") else name
 
 

@@ -100,3 +100,17 @@ def test_a_small_change_of_floor_framed_by_clicks_on_a_crackling_line_is_not_a_h
     crackling = line(30.0, hold=(10.0, 25.0), clicks=(6.0, 10.0, CLOSING), **quiet)  # type: ignore[arg-type]
     assert [d for d in decisions(analyse(lone)) if d.at < CLOSING + 1.0]
     assert decisions(analyse(crackling)) == []
+
+
+def test_dial_tone_after_the_flash_is_the_held_line_not_the_far_end_talking() -> None:
+    """The far party flashes, then its dial tone bleeds back: a held line being dialled, named in the decision."""
+    x = line(
+        30.0,
+        hold=(10.0, 25.0),
+        idle_db=SAME_FLOOR_DBM0,
+        clicks=(10.0, CLOSING),
+        bleed=(CLOSING + 0.4, 2.0, [350.0, 440.0]),
+    )
+    (d,) = decisions(analyse(x))
+    assert d.at <= 10.0 + 3.0
+    assert any("dial tone" in e for e in d.evidence)
