@@ -316,6 +316,20 @@ def _comparison(ours: dict[float, Tally], base: dict[float, Tally], alarm_hours:
     }
 
 
+def _tuning_seeds(text: str, split: str, evaluation_seeds: list[int]) -> list[int]:
+    """The seeds of --seeds: tuning only, and none of the frozen evaluation seeds."""
+    if split != "tuning":
+        raise click.UsageError("--seeds widens the tuning corpus only; the evaluation's seeds are frozen")
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of seeds", param_hint="--seeds") from None
+    frozen = sorted(set(seeds) & set(evaluation_seeds))
+    if frozen:
+        raise click.BadParameter(f"seed {frozen[0]} is an evaluation seed: never tune on it", param_hint="--seeds")
+    return seeds
+
+
 @click.command()
 @click.option(
     "--split",
@@ -326,12 +340,21 @@ def _comparison(ours: dict[float, Tally], base: dict[float, Tally], alarm_hours:
 )
 @click.option("--negative-hours", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
 @click.option("--positives", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--seeds",
+    "more_seeds",
+    help="Comma-separated seeds of the tuning pool instead of seeds.json's (a wider tuning corpus); never the "
+    "evaluation's.",
+)
 @click.option("--quick", is_flag=True, help="6 minutes of negatives and 6 attempts: a smoke test.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(split: str, negative_hours: float, positives: int, quick: bool, out: Path) -> None:
+def main(split: str, negative_hours: float, positives: int, more_seeds: str | None, quick: bool, out: Path) -> None:
     """Run both detectors on the seeded corpus; write JSON, markdown and the plots."""
-    frozen = json.loads(SEEDS_FILE.read_text())[split]
+    frozen_all = json.loads(SEEDS_FILE.read_text())
+    frozen = frozen_all[split]
     seeds, pool = list(frozen["seeds"]), str(frozen["pool"])
+    if more_seeds is not None:
+        seeds = _tuning_seeds(more_seeds, split, frozen_all["evaluation"]["seeds"])
     if split == "evaluation":
         negative_hours, positives = float(frozen["negative_hours"]), int(frozen["positives"])
     if quick:
@@ -343,6 +366,8 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
         if split == "evaluation"
         else f" --negative-hours {negative_hours:g} --positives {positives}"
     )
+    if more_seeds is not None:
+        command += f" --seeds {','.join(map(str, seeds))}"
     seed = ",".join(map(str, seeds))
     run = run_corpus(seeds, pool, negative_hours, positives)
     cpu = streaming_cpu(run.cpu_sample)
@@ -382,7 +407,9 @@ def main(split: str, negative_hours: float, positives: int, quick: bool, out: Pa
             "streaming_cpu_percent": 2.0,
         },
     }
-    stem = f"dsp_threeway_{split}" + ("_quick" if quick else "")
+    stem = (
+        f"dsp_threeway_{split}" + (f"_seeds_{seeds[0]}-{seeds[-1]}" if more_seeds else "") + ("_quick" if quick else "")
+    )
     write_results(out, stem, result, markdown(result, stem, BASELINE_DEFAULT_DB))
     _plot(cmp["roc_ours"], cmp["roc_baseline"], out / f"{stem}_roc.png")
     plot_roc_by_line(roc_by_line, out / f"{stem}_roc_by_line.png")
