@@ -17,6 +17,8 @@ independent evidence and explains each decision:
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
 - **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line.
+- **silent after a hookflash**: a lone whole hookflash, then a far end that does not talk: the hold that shows no
+  change of floor (the switch's hiss as loud as the call's own noise).
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
 - **conference**: after a hold the line comes back 3-6 dB quieter with a new noise floor.
 
@@ -27,7 +29,7 @@ those times and the idle ceiling, which is what the ROC curve of the benchmark s
 Streaming and batch use the same code: `feed` buffers frames and analyses them in blocks (vectorised with numpy),
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_rules (when a hold
-is a decision), threeway_evidence (events and their words).
+is a decision), threeway_flash (a lone hookflash, then silence), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
