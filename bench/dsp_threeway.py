@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 from tqdm import tqdm
 
+from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.dsp_threeway_plots import FloorHit, floor_bins, kind_and_clicks, plot_floor, plot_roc, plot_roc_by_line
 from bench.dsp_threeway_report import markdown
 from bench.stats import percentiles, write_results
@@ -47,37 +47,6 @@ EARLY_S = 0.1  # a decision this long before the labelled flash still belongs to
 MEAN_POSITIVE_S = 31.0  # average length of a positive call, to size the corpus by attempt count
 IDLE_SWEEP_DBM0 = (-80.0, -72.0, -68.0, -66.0, -64.0, -60.0)
 ACCESS_SWEEP_DBM0 = (-54.0, -58.0, -62.0, -64.0, -66.0, -68.0, -72.0)
-
-
-class EnergyPulseBaseline:
-    """The patents' low-pass energy pulse detector: a short pulse far above the recent background is a flash."""
-
-    BLOCK = 40  # 5 ms
-    BACKGROUND = 40  # 200 ms before the pulse
-    GUARD = 2
-    AFTER = 8  # the pulse must have ended 40 ms later
-    REFRACTORY_S = 5.0
-
-    def __init__(self, samples: np.ndarray) -> None:
-        x = np.asarray(samples, dtype=np.float64)
-        n = len(x) // self.BLOCK
-        # Low-pass first (the patents look at the low-frequency energy of the loop transient).
-        lp = np.convolve(x, np.ones(8) / 8, mode="same")[: n * self.BLOCK]
-        e = np.mean(lp.reshape(n, self.BLOCK) ** 2, axis=1) + 1.0
-        c = np.concatenate([[0.0], np.cumsum(e)])
-        i = np.arange(self.BACKGROUND + self.GUARD, max(self.BACKGROUND + self.GUARD, n - self.AFTER))
-        bg = (c[i - self.GUARD] - c[i - self.GUARD - self.BACKGROUND]) / self.BACKGROUND
-        self.times = i * self.BLOCK / SAMPLE_RATE
-        self.rise = 10 * np.log10(e[i] / bg)
-        self.after = 10 * np.log10(e[i + self.AFTER] / bg)
-
-    def decisions(self, rise_db: float) -> list[float]:
-        hits = self.times[(self.rise >= rise_db) & (self.after < rise_db / 2)]
-        out: list[float] = []
-        for t in hits:
-            if not out or t - out[-1] >= self.REFRACTORY_S:
-                out.append(float(t))
-        return out
 
 
 @dataclass

@@ -16,7 +16,8 @@ import numpy as np
 
 from hal.audio import SAMPLE_RATE
 from hal.audio_file import write_wav
-from sim.corpus.calls import NEGATIVES, POSITIVES, Call, Levels
+from sim.corpus.calls import POSITIVES, Call, Levels
+from sim.corpus.negatives import NEGATIVES
 from sim.corpus.sources import POOLS, CorpusError
 
 __all__ = ["NEGATIVES", "POOLS", "POSITIVES", "Call", "CorpusError", "Levels", "build", "generate", "write"]
