@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,26 +11,11 @@ import pytest
 from firmware.rules.pin_lockouts import account_lock_key
 from firmware.store import Store
 from firmware.store.outbox import Outbox
-from firmware.sync.device_session import DeviceSync
 from sim.central.db import CentralDB
-from sim.central.server import ServerConfig, serve_channel
 from tests.security.test_pin_attacks import write_unit
-from tests.sync.conftest import channel_pair
+from tests.sync.conftest import agreed_with_postgres
 
 pytestmark = pytest.mark.hardware
-
-
-def push(url: str, tmp: Path, device: str, key: bytes, store: Store) -> bool:
-    device_side, server_side = channel_pair()
-    config = ServerConfig(url, 5.0, blob_root=tmp / "blobs")
-    server = threading.Thread(target=serve_channel, args=(server_side, config), daemon=True)
-    server.start()
-    try:
-        return DeviceSync(store, device, key, timeout=5.0).run(device_side).agree
-    finally:
-        device_side.close()
-        server.join(10)
-        server_side.close()
 
 
 def test_failures_from_two_devices_lock_the_account_in_their_facility_only(postgres_url: str, tmp_path: Path) -> None:
@@ -46,7 +30,7 @@ def test_failures_from_two_devices_lock_the_account_in_their_facility_only(postg
         store = Store(tmp_path / f"{device}.sqlite")
         for _ in range(count):
             Outbox(store).append("pin_failure", {"at": now, "inmate_id": "I100001"})
-        assert push(postgres_url, tmp_path, device, keys[device], store)
+        assert agreed_with_postgres(postgres_url, tmp_path, device, keys[device], store)
     lock = north.get("keys", account_lock_key("I100001"))
     assert lock is not None and lock["until"] > now
     assert south.get("keys", account_lock_key("I100001")) is None

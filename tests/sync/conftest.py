@@ -121,19 +121,39 @@ def run_session(
     verify: bool = False,
     **device_options: object,
 ) -> SyncReport:
-    """One session over an in-process socket pair, the server on a thread; raises what the device raises."""
+    """One session with the world's central server; raises what the device raises."""
+    return session_with(
+        world.config(), store, device_id, key or world.key, server_cut_after, verify=verify, **device_options
+    )
+
+
+def session_with(
+    config: ServerConfig,
+    store: Store,
+    device_id: str,
+    key: bytes,
+    server_cut_after: int | None = None,
+    verify: bool = False,
+    **device_options: object,
+) -> SyncReport:
+    """One session over an in-process socket pair, the server (`config`, any database) on a thread."""
     device_side, server_side = channel_pair()
     server_channel: Channel = server_side if server_cut_after is None else CuttingChannel(server_side, server_cut_after)
-    thread = threading.Thread(target=serve_channel, args=(server_channel, world.config()), daemon=True)
+    thread = threading.Thread(target=serve_channel, args=(server_channel, config), daemon=True)
     thread.start()
     try:
-        return DeviceSync(store, device_id, key or world.key, timeout=5.0, **device_options).run(  # type: ignore[arg-type]
+        return DeviceSync(store, device_id, key, timeout=5.0, **device_options).run(  # type: ignore[arg-type]
             device_side, verify=verify
         )
     finally:
         device_side.close()
         thread.join(timeout=10)
         server_side.close()
+
+
+def agreed_with_postgres(url: str, tmp: Path, device: str, key: bytes, store: Store) -> bool:
+    """One session with a central server on the PostgreSQL database `url`: did both sides agree?"""
+    return session_with(ServerConfig(url, 5.0, blob_root=tmp / "blobs"), store, device, key).agree
 
 
 @pytest.fixture

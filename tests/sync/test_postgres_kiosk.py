@@ -20,24 +20,10 @@ from sim.central import kiosk_sync
 from sim.central.backend import limit_connections
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
-from tests.sync.conftest import channel_pair
+from tests.sync.conftest import agreed_with_postgres, channel_pair
 from tests.sync.test_postgres import facility_dir
 
 pytestmark = pytest.mark.hardware
-
-
-def kiosk_sync_session(url: str, tmp: Path, device: str, key: bytes, store: Store) -> bool:
-    device_side, server_side = channel_pair()
-    server = threading.Thread(
-        target=serve_channel, args=(server_side, ServerConfig(url, 5.0, blob_root=tmp / "blobs")), daemon=True
-    )
-    server.start()
-    try:
-        return DeviceSync(store, device, key, timeout=5.0).run(device_side).agree
-    finally:
-        device_side.close()
-        server.join(10)
-        server_side.close()
 
 
 def test_a_kiosk_purchase_on_postgresql_applies_once_moves_both_balances_and_is_audited_per_facility(
@@ -56,7 +42,7 @@ def test_a_kiosk_purchase_on_postgresql_applies_once_moves_both_balances_and_is_
     with store.transaction() as db:
         bought = purchases.request(db, "debit:I00001", 1200, meta={"fee_cents": "0"})
 
-    assert kiosk_sync_session(postgres_url, tmp_path, "kiosk-n", key, store)
+    assert agreed_with_postgres(postgres_url, tmp_path, "kiosk-n", key, store)
     answer = purchases.status(bought)
     assert answer is not None and (answer.status, answer.balance_cents) == ("applied", 2200)
     assert kiosk_sync.ledger(north).balances("I00001") == (3800, 2200)
