@@ -22,9 +22,13 @@ import tomli_w
 
 from firmware import config as config_mod
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
-from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET, write_rules
+from firmware.store import Store
+from firmware.sync.credentials import Credentials
+from firmware.sync.identity import save_identity
+from sim.scenario import parse
+from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET, seed, write_rules
 from tests import waiting
-from tests.handset.helpers import HOME, dial_steps, party, press
+from tests.handset.helpers import HOME, dial_steps, party, press, scenario
 from tests.sync.test_two_processes import ROOT, free_port, ringfence
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
@@ -181,6 +185,26 @@ def records(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines() if line.startswith("{")]
 
 
+def enrolled_handset(tmp_path: Path, settings: dict[str, Any], steps: list[dict[str, Any]]) -> Path:
+    """An enrolled handset with open rules: its TOML (`settings` and the paths) and its store, which holds the sync
+    identity and what a last good sync of the world of `steps` left. Returns the TOML's path."""
+    creds = tmp_path / "credentials.json"
+    subprocess.run(
+        ringfence("central", "enroll", "--db", str(tmp_path / "central.sqlite"), "--out", str(creds), HANDSET),
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    rules = write_rules({"schedule": {"off": []}, "limits": {"min_wait_s": 0}}, tmp_path)
+    config = tmp_path / "device.toml"
+    config.write_text(tomli_w.dumps({**settings, "paths": {"data_dir": str(tmp_path / "var"), "rules": str(rules)}}))
+    seed(parse(scenario(steps), "test").world, config_mod.load(config))
+    store = Store(tmp_path / "var" / "ringfence.sqlite")
+    save_identity(store, Credentials.load(creds))
+    store.close()
+    return config
+
+
 def test_a_handset_and_a_kiosk_run_as_shipped_reach_the_central_server_on_their_own(
     central: Central, tmp_path: Path
 ) -> None:
@@ -237,41 +261,17 @@ def test_a_handset_and_a_kiosk_run_as_shipped_reach_the_central_server_on_their_
 def test_with_the_server_gone_for_good_the_handset_still_calls_and_reports_sync_overdue(tmp_path: Path) -> None:
     """The schedule cannot be met: every session fails, backs off, and the device says it is overdue, while the
     call goes on within the offline bounds on what the last sync left in the store."""
-    from firmware.store import Store
-    from firmware.sync.credentials import Credentials
-    from firmware.sync.identity import save_identity
-    from sim import world as world_mod
-    from sim.scenario import parse
-    from tests.handset.helpers import scenario
-
-    creds = tmp_path / "credentials.json"
-    subprocess.run(
-        ringfence("central", "enroll", "--db", str(tmp_path / "central.sqlite"), "--out", str(creds), HANDSET),
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
     hang_up_at = 22.0
     steps = [*dial_steps(), {"at_s": hang_up_at, "action": "hang_up"}]
-    config = tmp_path / "device.toml"
-    config.write_text(
-        tomli_w.dumps(
-            {
-                "device": {"id": HANDSET, "role": "handset", "housing_unit": "B"},
-                "link": {"url": f"tcp://127.0.0.1:{free_port()}"},  # nobody listens there
-                "sync": {"interval_s": 5, "retry_min_s": 1, "retry_max_s": 2, "overdue_s": 4, "timeout_s": 2},
-                "paths": {
-                    "data_dir": str(tmp_path / "var"),
-                    "rules": str(write_rules({"schedule": {"off": []}, "limits": {"min_wait_s": 0}}, tmp_path)),
-                },
-            }
-        )
+    config = enrolled_handset(
+        tmp_path,
+        {
+            "device": {"id": HANDSET, "role": "handset", "housing_unit": "B"},
+            "link": {"url": f"tcp://127.0.0.1:{free_port()}"},  # nobody listens there
+            "sync": {"interval_s": 5, "retry_min_s": 1, "retry_max_s": 2, "overdue_s": 4, "timeout_s": 2},
+        },
+        steps,
     )
-    cfg = config_mod.load(config)
-    world_mod.seed(parse(scenario(steps), "test").world, cfg)  # what the last good sync left
-    store = Store(tmp_path / "var" / "ringfence.sqlite")
-    save_identity(store, Credentials.load(creds))
-    store.close()
     keypad = tmp_path / "at-the-keypad.toml"
     keypad.write_text(
         tomli_w.dumps({"name": "offline call", "steps": steps, "parties": [party(HOME, press(1.0, "1"))]})

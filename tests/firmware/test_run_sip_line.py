@@ -18,58 +18,32 @@ import numpy as np
 import pytest
 import tomli_w
 
-from firmware import config as config_mod
-from firmware.store import Store
-from firmware.sync.credentials import Credentials
-from firmware.sync.identity import save_identity
 from sim import sipp
-from sim import world as world_mod
 from sim.corpus import Levels, build
 from sim.network import dtmf
-from sim.scenario import parse
-from tests.handset.helpers import HOME, dial_steps, scenario
+from tests.firmware.test_run_as_shipped import HANDSET, enrolled_handset
+from tests.handset.helpers import HOME, dial_steps
 from tests.sync.test_two_processes import ROOT, free_port, ringfence
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
-HANDSET = "A-12"
 DOMAIN = "facility.test"
 
 
 def device(tmp_path: Path, line: dict[str, Any], steps: list[dict[str, Any]]) -> tuple[Path, Path]:
-    """An enrolled handset whose store holds the roster and rules, its TOML, and the person at its keypad."""
-    creds = tmp_path / "credentials.json"
-    subprocess.run(
-        ringfence("central", "enroll", "--db", str(tmp_path / "central.sqlite"), "--out", str(creds), HANDSET),
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
+    """An enrolled handset on a SIP line, its TOML, and the person at its keypad."""
+    config = enrolled_handset(
+        tmp_path,
+        {
+            "device": {"id": HANDSET, "role": "handset", "housing_unit": "B"},
+            "line": {"backend": "sip", "local_address": "127.0.0.1", "sip_port": 0, **line},
+            "link": {"url": f"tcp://127.0.0.1:{free_port()}"},  # no server: this test is about the line
+            "sync": {"interval_s": 600, "retry_min_s": 60, "retry_max_s": 120, "timeout_s": 2},
+        },
+        steps,
     )
-    config = tmp_path / "device.toml"
-    config.write_text(
-        tomli_w.dumps(
-            {
-                "device": {"id": HANDSET, "role": "handset", "housing_unit": "B"},
-                "line": {"backend": "sip", "local_address": "127.0.0.1", "sip_port": 0, **line},
-                "link": {"url": f"tcp://127.0.0.1:{free_port()}"},  # no server: this test is about the line
-                "sync": {"interval_s": 600, "retry_min_s": 60, "retry_max_s": 120, "timeout_s": 2},
-                "paths": {
-                    "data_dir": str(tmp_path / "var"),
-                    "rules": str(write_rules(tmp_path)),
-                },
-            }
-        )
-    )
-    world_mod.seed(parse(scenario(steps), "test").world, config_mod.load(config))
-    store = Store(tmp_path / "var" / "ringfence.sqlite")
-    save_identity(store, Credentials.load(creds))
-    store.close()
     keypad = tmp_path / "at-the-keypad.toml"
     keypad.write_text(tomli_w.dumps({"name": "a call over SIP", "steps": steps}))
     return config, keypad
-
-
-def write_rules(tmp_path: Path) -> Path:
-    return world_mod.write_rules({"schedule": {"off": []}, "limits": {"min_wait_s": 0}}, tmp_path)
 
 
 def run_until(config: Path, keypad: Path, out: Path, done: str, limit_s: float) -> list[dict[str, Any]]:
