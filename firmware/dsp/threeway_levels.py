@@ -76,6 +76,7 @@ class CallLevels:
         # The learned floors of the last `_RAISED_MEMORY_S`: a floor that only returns to where it was before a
         # stretch of switched loss, a mute or a phone set down is not raised, however low the floor sank meanwhile.
         self._recent_refs: deque[float] = deque(maxlen=round(_RAISED_MEMORY_S / (_REFERENCE_EVERY * FRAME_S)))
+        self._raised_base = self.ref_floor  # the highest of them, found once per update, not once per frame
         self.ref_level = 0.0
         self._recent_floor = SortedWindow(round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
@@ -100,6 +101,7 @@ class CallLevels:
         self._level_hist.clear()
         self._talk_hist.clear()
         self._recent_refs.clear()
+        self._raised_base = self.ref_floor
 
     def learn(self, floor: float, level: float) -> None:
         self._floor_hist.append(floor)
@@ -129,6 +131,7 @@ class CallLevels:
         if self.has_history:
             self.ref_floor = self._floor_hist.percentile(self.cfg.floor_percentile)
             self._recent_refs.append(self.ref_floor)
+            self._raised_base = max(self._recent_refs)
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
             self.ref_level = talk.median()
 
@@ -150,7 +153,7 @@ class CallLevels:
         return (
             self._speech_s >= _SPEECH_BEFORE_RAISED_S
             and self.ref_floor > _SILENT_FLOOR_DBM0
-            and floor >= max(self._recent_refs, default=self.ref_floor) + cfg.floor_rise_db
+            and floor >= self._raised_base + cfg.floor_rise_db
             and floor >= self._highest_quiet + cfg.new_floor_margin_db
             and floor <= cfg.raised_max_dbm0
             and level - floor <= cfg.noise_like_db
