@@ -89,14 +89,29 @@ class SpeechRun:
         return 0.0 if self._started is None or self._last_voice is None else self._last_voice - self._started
 
 
+#: A telephone-event this soon after the in-band detector heard the same key reports the same press (the event's
+#: packets leave at the key's onset, the detector needs 40 ms of tone and the jitter buffer delays the audio).
+SAME_PRESS_S = 0.5
+
+
 class OpenLine:
-    """The line from the dial to its release: the call's detectors, and the tone last heard in the mouthpiece
-    (digit, until when its echo may come back) to tell the near end's echo from a far-end key."""
+    """The line from the dial to its release: the call's detectors, the tone last heard in the mouthpiece (digit,
+    until when its echo may come back) to tell the near end's echo from a far-end key, and which way the far end
+    sends its keys.
+
+    A far end that sends RFC 4733 telephone-events may also leave the key's tone in its audio (a gateway that does
+    not strip it): one press must not count twice, or a called party's single 9 would confirm a block. So once a
+    key has come out of band, keys are taken only out of band for the rest of the call (as a SIP endpoint set to
+    RFC 4733 does), and a telephone-event that repeats the key the in-band detector heard just before is the same
+    press.
+    """
 
     def __init__(self, detectors: Detectors, echo_hold_s: float) -> None:
         self.detectors = detectors
         self.echo_hold_s = echo_hold_s
         self._near_tone: tuple[str, float] | None = None
+        self._out_of_band = False
+        self._last_in_band: tuple[str, float] | None = None
 
     def near_tones(self, samples: np.ndarray, at: float) -> list[str]:
         """The digits a tone dialer held to the mouthpiece started in this frame."""
@@ -112,3 +127,20 @@ class OpenLine:
     def is_echo(self, digit: str, at: float) -> bool:
         """A far-end key that is the near end's own tone coming back through the line's hybrid."""
         return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]
+
+    def in_band_key(self, digit: str, at: float) -> bool:
+        """A key the DTMF detector heard on the line: a press of the far end's, unless it is an echo or the far end
+        sends its keys out of band."""
+        if self._out_of_band or self.is_echo(digit, at):
+            return False
+        self._last_in_band = (digit, at)
+        return True
+
+    def out_of_band_key(self, digit: str, at: float) -> bool:
+        """An RFC 4733 key: a press of the far end's, unless the in-band detector already reported this press."""
+        self._out_of_band = True
+        heard = self._last_in_band
+        if heard is not None and heard[0] == digit and 0.0 <= at - heard[1] <= SAME_PRESS_S:
+            self._last_in_band = None  # matched once: a second press of the same key is a press
+            return False
+        return not self.is_echo(digit, at)

@@ -325,8 +325,8 @@ class HandsetFlow:
         self._out.append(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
 
     def _line_digit(self, event: LineDigit) -> None:
-        """An RFC 4733 key: the same as one the in-band detector hears."""
-        if self._line is not None and not self._line.is_echo(event.digit, event.at):
+        """An RFC 4733 key: the same as one the in-band detector hears, counted once if both report one press."""
+        if self._line is not None and self._line.out_of_band_key(event.digit, event.at):
             self._to_part(event, FAR_KEY_PHASES)
 
     def _far_hung_up(self, event: LineHungUp) -> None:
@@ -386,7 +386,7 @@ class HandsetFlow:
                     self._to_part(LineProgress(frame.at, tone.tone), ("placing",))
         if self.phase in FAR_KEY_PHASES:
             for tone in detectors.dtmf.feed(frame.samples, frame.at):
-                if tone.kind == "start" and not line.is_echo(tone.digit, frame.at):
+                if tone.kind == "start" and line.in_band_key(tone.digit, frame.at):
                     self._to_part(LineDigit(frame.at, tone.digit), FAR_KEY_PHASES)
         self._to_part(frame, ("answering",))
         if self.phase == "connected":
