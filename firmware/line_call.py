@@ -73,7 +73,7 @@ def place_call(
             elif isinstance(event, LineDigit):
                 emit({"event": "far_digit", "digit": event.digit})
             elif isinstance(event, LineHungUp):
-                result.ended_by = "far_end"
+                result.ended_by = "far_end" if event.cause == "hung_up" else "network"
         now = time.monotonic()
         if result.failure or result.ended_by:
             break

@@ -32,8 +32,11 @@ class LineAnswered(Event):
 
 @dataclass(frozen=True)
 class LineHungUp(Event):
-    """The far end (or the network) released the call."""
+    """The call is over from the far side: `cause` is "hung_up" when the far end released it (BYE, on-hook), or
+    "lost" when the network stopped carrying the far end's audio and the line ended the call itself (no RTP for
+    `rtp_timeout_s`): the inmate and the call record are told which."""
 
+    cause: str = "hung_up"
     kind: ClassVar[str] = "line_hung_up"
 
 

@@ -309,7 +309,7 @@ class SipLine:
                 logging.getLogger(__name__).warning("no audio from the far end for %g s: ending the call", limit)
                 self.last_response = (408, f"no RTP from the far end for {limit:g} s")
                 await self._release()
-                self._emit(LineHungUp(self._now()))
+                self._emit(LineHungUp(self._now(), cause="lost"))
                 return
 
     def _far_reinvite(self, incoming: Any) -> None:

@@ -16,6 +16,7 @@ from firmware.commands import TimerExpired
 from firmware.handset import messages as m
 from firmware.handset.far_end import SpeechRun
 from firmware.handset.parts import (
+    END_REASONS,
     Accepted,
     Attempt,
     AttemptOver,
@@ -96,7 +97,7 @@ class CalledParty(Part[PartyTimer]):
             case LineSent() if self.speech_run is not None:
                 self.speech_run.sent(event.samples, event.at)
             case LineHungUp() if self.state in self.VISIBLE:
-                self._over("far_end_hung_up", ("call_declined", "hang_up_now"))
+                self._over(END_REASONS[event.cause], ("call_declined", "hang_up_now"))
             case PutDown() if self.state in self.VISIBLE:
                 self._over(event.reason)
         return self._take()

@@ -13,6 +13,7 @@ from typing import ClassVar
 from firmware.commands import TimerExpired
 from firmware.handset import messages as m
 from firmware.handset.parts import (
+    END_REASONS,
     Attempt,
     AttemptOver,
     Heard,
@@ -95,8 +96,8 @@ class ConnectedCall(Part[TalkTimer]):
                 self._say(["call_ended"], to="both")
                 self._release_at(self.voice.speech_ends("ear", self.now))
             case LineHungUp():
-                self.end_reason = self.end_reason or "far_end_hung_up"
-                self._say(["far_end_hung_up"])
+                self.end_reason = self.end_reason or END_REASONS[event.cause]
+                self._say([END_REASONS[event.cause]])
                 self._over()
             case PutDown():
                 self.end_reason = self.end_reason or event.reason

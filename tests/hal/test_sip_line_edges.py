@@ -145,6 +145,7 @@ def test_a_far_end_that_falls_silent_is_hung_up_after_the_rtp_timeout(line):  # 
     last_heard = max(e.at for e in sink.events if e.kind == "audio_frame")
     assert hung_up.at - last_heard == pytest.approx(1.5, abs=0.6)
     assert hung_up.at - answered.at < 4
+    assert hung_up.cause == "lost"  # the call record and the inmate hear "cut off", not "the other person hung up"
     assert "no RTP from the far end" in sip.last_response[1]
 
 

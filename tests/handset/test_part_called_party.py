@@ -102,6 +102,8 @@ def test_a_hang_up_on_either_side_ends_the_attempt():
     )
     party, _ = answered()
     assert outcome(party.handle(PutDown(30.0, "inmate_hung_up"))) == AttemptOver(attempt(), "inmate_hung_up")
+    party, _ = answered()
+    assert outcome(party.handle(LineHungUp(30.0, cause="lost"))).reason == "line_lost"
 
 
 def test_a_greeting_that_talks_on_is_an_answering_machine_but_the_echo_of_the_introduction_is_not():

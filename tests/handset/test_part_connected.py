@@ -110,3 +110,10 @@ def test_a_hang_up_on_either_side_ends_the_call_with_its_talk_time():
     )
     call, _ = connected()
     assert outcome(call.handle(PutDown(250.0, "inmate_hung_up"))).reason == "inmate_hung_up"
+
+
+def test_a_line_the_network_lost_is_told_as_cut_off_not_as_a_hang_up():
+    call, _ = connected()
+    out = call.handle(LineHungUp(250.0, cause="lost"))
+    assert said(out) == ["line_lost"]
+    assert outcome(out).reason == "line_lost"
