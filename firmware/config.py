@@ -121,6 +121,8 @@ class LineSection(_Section):
     response_timeout_s: float = Field(8.0, ge=1, le=64)
     #: An answered call whose far end sends no RTP for this long (and has not put us on hold) is ended; 0: never.
     rtp_timeout_s: float = Field(60.0, ge=0, le=3600)
+    #: Refused inbound calls are reported at most once per this many seconds; the rest as one count at its end.
+    inbound_report_s: float = Field(60.0, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _usable(self) -> LineSection:
@@ -172,6 +174,7 @@ class LineSection(_Section):
             response_timeout_s=self.response_timeout_s,
             transport=self.transport,
             rtp_timeout_s=self.rtp_timeout_s,
+            inbound_report_s=self.inbound_report_s,
         )
 
 

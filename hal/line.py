@@ -42,9 +42,11 @@ class LineHungUp(Event):
 
 @dataclass(frozen=True)
 class LineIncoming(Event):
-    """The network offers an inbound call; handsets never answer it."""
+    """The network offers an inbound call; handsets never answer it. `offers` > 1: this many offers in one
+    report (a flood, hal/inbound_offers.py), `caller` the first of them."""
 
     caller: str
+    offers: int = 1
     kind: ClassVar[str] = "line_incoming"
 
 

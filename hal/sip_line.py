@@ -28,7 +28,8 @@ from aiosipua.uas import SipUAS
 from hal.audio import AudioFrame, check_frame
 from hal.clock import Clock
 from hal.events import Event
-from hal.line import LineAnswered, LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.inbound_offers import OfferReports
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineProgress, LineService
 from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, negotiate, offer
 from hal.sip_ports import HeldPorts
 from hal.sip_registration import KeptRegistration
@@ -75,6 +76,7 @@ class SipLine:
         #: Our SDP's session id and its last version: each answer to a re-INVITE is one more (RFC 3264 8).
         self._sdp_origin = ("0", 0)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._offers = OfferReports(settings.inbound_report_s)
         self._last_submitted: concurrent.futures.Future[None] | None = None
         #: The last final response to our INVITE, for the technician's line test.
         self.last_response: tuple[int, str] = (0, "")
@@ -354,7 +356,17 @@ class SipLine:
 
     def _refuse_inbound(self, incoming: Any) -> None:
         incoming.reject(603, "Decline")
-        self._emit(LineIncoming(self._now(), str(incoming.caller)))
+        report, window_started = self._offers.offer(self._now(), str(incoming.caller))
+        if report is not None:
+            self._emit(report)
+        if window_started:
+            self._spawn(self._report_held_offers())
+
+    async def _report_held_offers(self) -> None:
+        await asyncio.sleep(self._offers.window_s)
+        report = self._offers.window_over(self._now())
+        if report is not None:
+            self._emit(report)
 
     def _far_frame(self, samples: np.ndarray) -> None:
         self._emit(AudioFrame(self._now(), "line", samples))

@@ -62,6 +62,7 @@ class SipSettings:
     response_timeout_s: float = 8.0
     transport: str = "udp"
     rtp_timeout_s: float = 60.0
+    inbound_report_s: float = 60.0
 
 
 def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:

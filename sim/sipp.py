@@ -298,9 +298,13 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
-    def __init__(self, scenario: Scenario, timeout_s: float = 30.0, call: str = "", tcp: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, timeout_s: float = 30.0, call: str = "", tcp: bool = False, calls: int = 1
+    ) -> None:
         """`call`: host:port to call (SIPp as the calling side); empty, SIPp waits to be called. `tcp`: SIP over
-        one TCP connection (SIPp's t1 mode) instead of UDP."""
+        one TCP connection (SIPp's t1 mode) instead of UDP. `calls`: how many calls SIPp makes, as fast as it
+        can (a flood)."""
+        self.calls = calls
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp is not installed: run scripts/setup (Debian package sip-tester)")
         self.scenario = scenario
@@ -341,7 +345,9 @@ class SippPeer:
             "-mp",
             str(self.media_port),
             "-m",
-            "1",
+            str(self.calls),
+            "-r",
+            str(max(10, self.calls)),
             "-nostdin",
             "-timeout",
             f"{int(timeout_s)}s",

@@ -322,7 +322,8 @@ class HandsetFlow:
         self.line_in_service = event.state == "in_service"
 
     def _incoming(self, event: LineIncoming) -> None:
-        self._out.append(m.ReportIncident("line_incoming", {"caller": event.caller, "state": self.state}))
+        detail = {"caller": event.caller, "state": self.state, "offers": event.offers}
+        self._out.append(m.ReportIncident("line_incoming", detail))
 
     def _line_digit(self, event: LineDigit) -> None:
         """An RFC 4733 key: the same as one the in-band detector hears, counted once if both report one press."""

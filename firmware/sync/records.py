@@ -48,6 +48,8 @@ class LineIncomingDetail(BaseModel):
     caller: str = Field(max_length=256)
     #: The call flow's state when the call was offered ("idle": on hook).
     state: str = Field(min_length=1, max_length=32)
+    #: How many offers this record stands for: a flood is reported once a minute (hal/inbound_offers.py).
+    offers: int = Field(default=1, ge=1)
 
 
 class LineIncomingRecord(_Report):

@@ -12,6 +12,7 @@ import pytest
 from hal.audio import AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import Event
+from hal.inbound_offers import CALLER_MAX, OfferReports
 from hal.line import LineService
 from hal.sip_line import SipLine, SipSettings, progress_for
 from sim import sipp
@@ -477,3 +478,28 @@ def test_closing_right_after_a_cancel_still_acknowledges_the_487(line):
         sip.hang_up()
         sip.close()
         assert peer.wait(10) == 0, peer.errors()
+
+
+def test_a_flood_of_inbound_calls_is_refused_every_time_and_reported_once_a_window(line):
+    """A SIP scanner rings the handset 40 times in a second: every INVITE gets its 603, but the store gets two
+    reports (the first at once, the other 39 as one count at the window's end), not 40."""
+    sip, sink = line(inbound_report_s=2.0)
+    with sipp.SippPeer(sipp.inbound_call(), call=f"127.0.0.1:{sip.local_port}", calls=40) as peer:
+        first = sink.wait_for("line_incoming")
+        assert peer.wait(20) == 0, peer.errors()  # all 40 refused and acknowledged
+    deadline = time.monotonic() + 5
+    while len(reports := [e for e in sink.events if e.kind == "line_incoming"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # nothing more may come
+    reports = [e for e in sink.events if e.kind == "line_incoming"]
+    assert [r.offers for r in reports] == [1, 39]
+    assert reports[1].at - first.at == pytest.approx(2.0, abs=0.5)
+    assert "5551234" in reports[1].caller
+
+
+def test_a_hostile_callers_name_is_cut_to_what_a_record_holds():
+    reports = OfferReports(window_s=60.0)
+    report, started = reports.offer(1.0, "sip:" + "9" * 5000 + "@scanner")
+    assert started and report is not None and len(report.caller) == CALLER_MAX
+    assert reports.offer(2.0, "sip:1@x") == (None, False)
+    assert reports.offer(61.0, "sip:2@x")[1]  # a new window reports at once again
