@@ -129,6 +129,15 @@ class LineDigit(Event):
 
 
 @dataclass(frozen=True)
+class LineHeld(Event):
+    """The far end put the call on hold (`held`: a SIP re-INVITE with sendonly, inactive or c=0.0.0.0) or took it
+    off hold. Signalled, not heard: the three-way detector hears nothing of a hold that sends no audio."""
+
+    held: bool
+    kind: ClassVar[str] = "line_held"
+
+
+@dataclass(frozen=True)
 class LineService(Event):
     """Whether the line can place calls: "in_service" once registered, "out_of_service" with the reason when
     the registration failed or lapsed (the handset then says it is out of order instead of taking a PIN)."""

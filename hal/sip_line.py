@@ -29,7 +29,7 @@ from hal.audio import AudioFrame, check_frame
 from hal.clock import Clock
 from hal.events import Event
 from hal.inbound_offers import OfferReports
-from hal.line import LineAnswered, LineDigit, LineHungUp, LineProgress, LineService
+from hal.line import LineAnswered, LineDigit, LineHeld, LineHungUp, LineProgress, LineService
 from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, negotiate, offer
 from hal.sip_ports import HeldPorts
 from hal.sip_registration import KeptRegistration
@@ -334,6 +334,8 @@ class SipLine:
         incoming.accept(change.answer)
         if media.held and not change.held:
             media.expect_audio()
+        if media.held != change.held:
+            self._emit(LineHeld(self._now(), change.held))
         media.held = change.held
         self._spawn(self._open_media(change.negotiated))
 

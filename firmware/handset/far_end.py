@@ -112,6 +112,7 @@ class OpenLine:
         self._near_tone: tuple[str, float] | None = None
         self._out_of_band = False
         self._last_in_band: tuple[str, float] | None = None
+        self.held_since: float | None = None  # the far end signalled a hold (SIP re-INVITE) at this time
 
     def near_tones(self, samples: np.ndarray, at: float) -> list[str]:
         """The digits a tone dialer held to the mouthpiece started in this frame."""

@@ -44,7 +44,7 @@ from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import FRAME_SAMPLES, AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
-from hal.line import LineDigit, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.line import LineDigit, LineHeld, LineHungUp, LineIncoming, LineProgress, LineService
 
 #: The coordinator's phases: which part has the call now.
 PHASES: list[str | dict[str, str]] = [
@@ -135,6 +135,7 @@ class HandsetFlow:
             m.PhoneChecked: self._phone_checked,
             LineHungUp: self._far_hung_up,
             LineIncoming: self._incoming,
+            LineHeld: self._far_held,
             LineService: self._line_service,
             LineDigit: self._line_digit,
         }
@@ -324,6 +325,20 @@ class HandsetFlow:
     def _incoming(self, event: LineIncoming) -> None:
         detail = {"caller": event.caller, "state": self.state, "offers": event.offers}
         self._out.append(m.ReportIncident("line_incoming", detail))
+
+    def _far_held(self, event: LineHeld) -> None:
+        """The far end held the call or let it go: evidence for whoever reviews the call (a three-way attempt, a
+        transfer or call waiting on a SIP phone all begin so), reported with how long the hold lasted."""
+        line = self._line
+        if line is None or not self.call_id:
+            return
+        detail: dict[str, object] = {"call_id": self.call_id, "held": event.held, "state": self.state}
+        if event.held:
+            line.held_since = event.at
+        elif line.held_since is not None:
+            detail["held_s"] = round(event.at - line.held_since, 2)
+            line.held_since = None
+        self._out.append(m.ReportIncident("far_end_hold", detail))
 
     def _line_digit(self, event: LineDigit) -> None:
         """An RFC 4733 key: the same as one the in-band detector hears, counted once if both report one press."""

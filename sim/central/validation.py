@@ -44,6 +44,7 @@ KINDS = frozenset(
         "hookflash",
         "line_incoming",
         "mouthpiece_dtmf",
+        "far_end_hold",
         "data_error",
         "health",
         "audit",

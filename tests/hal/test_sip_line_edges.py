@@ -128,6 +128,9 @@ def test_hold_and_resume_by_re_invite_keeps_the_call(line, direction):  # noqa: 
         sip.hang_up()
         assert peer.wait(10) == 0, peer.errors()  # both re-INVITEs answered as mirrored, our BYE answered
     assert answered.at > 0
+    held = [e for e in sink.events if e.kind == "line_held"]
+    assert [e.held for e in held] == [True, False]  # the hold and its end are signalled to the call flow
+    assert held[1].at - held[0].at == pytest.approx(2.5, abs=0.5)
     assert len(sink.far_audio()) - frames_before_end >= 8000 * 0.6  # the echo came back after the resume
     assert level_at(sink.far_audio()[-4000:], 1000) > 0.8
 
