@@ -131,7 +131,7 @@ class LineDigit(Event):
 @dataclass(frozen=True)
 class LineHeld(Event):
     """The far end put the call on hold (`held`: a SIP re-INVITE with sendonly, inactive or c=0.0.0.0) or took it
-    off hold. Signalled, not heard: the three-way detector hears nothing of a hold that sends no audio."""
+    off hold. Signalled, not heard: a hold that sends no audio gives the three-way detector nothing to hear."""
 
     held: bool
     kind: ClassVar[str] = "line_held"

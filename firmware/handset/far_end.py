@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from firmware.dsp.levels import dbm0
+from hal.audio import FRAME_SAMPLES
 
 
 class Detector(Protocol):
@@ -89,6 +90,8 @@ class SpeechRun:
         return 0.0 if self._started is None or self._last_voice is None else self._last_voice - self._started
 
 
+#: A held line whose far end has sent no frame for this long is silent (two frames: a late one is not a gap).
+HELD_SILENCE_AFTER_S = 0.04
 #: A telephone-event this soon after the in-band detector heard the same key reports the same press (the event's
 #: packets leave at the key's onset, the detector needs 40 ms of tone and the jitter buffer delays the audio).
 SAME_PRESS_S = 0.5
@@ -112,7 +115,8 @@ class OpenLine:
         self._near_tone: tuple[str, float] | None = None
         self._out_of_band = False
         self._last_in_band: tuple[str, float] | None = None
-        self.held_since: float | None = None  # the far end signalled a hold (SIP re-INVITE) at this time
+        self._held_since: float | None = None  # the far end signalled a hold (SIP re-INVITE) at this time
+        self._far_at: float | None = None  # the last far-end frame
 
     def near_tones(self, samples: np.ndarray, at: float) -> list[str]:
         """The digits a tone dialer held to the mouthpiece started in this frame."""
@@ -128,6 +132,22 @@ class OpenLine:
     def is_echo(self, digit: str, at: float) -> bool:
         """A far-end key that is the near end's own tone coming back through the line's hybrid."""
         return self._near_tone is not None and self._near_tone[0] == digit and at <= self._near_tone[1]
+
+    def hold_changed(self, held: bool, at: float) -> float | None:
+        """The far end signalled a hold, or its end: how long the hold lasted, when it ends."""
+        since, self._held_since = self._held_since, (at if held else None)
+        return None if held or since is None else at - since
+
+    def far_heard(self, at: float) -> None:
+        self._far_at = at
+
+    def held_silence(self, at: float) -> np.ndarray | None:
+        """A frame of digital silence for the three-way detector while a signalled hold sends no audio (SIP
+        `inactive`): the detector then hears what a held line that sends nothing sounds like on any line, instead
+        of nothing at all. None while the far end's frames still come."""
+        if self._held_since is None or (self._far_at is not None and at - self._far_at < HELD_SILENCE_AFTER_S):
+            return None
+        return np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
     def in_band_key(self, digit: str, at: float) -> bool:
         """A key the DTMF detector heard on the line: a press of the far end's, unless it is an echo or the far end

@@ -329,15 +329,12 @@ class HandsetFlow:
     def _far_held(self, event: LineHeld) -> None:
         """The far end held the call or let it go: evidence for whoever reviews the call (a three-way attempt, a
         transfer or call waiting on a SIP phone all begin so), reported with how long the hold lasted."""
-        line = self._line
-        if line is None or not self.call_id:
+        if self._line is None or not self.call_id:
             return
         detail: dict[str, object] = {"call_id": self.call_id, "held": event.held, "state": self.state}
-        if event.held:
-            line.held_since = event.at
-        elif line.held_since is not None:
-            detail["held_s"] = round(event.at - line.held_since, 2)
-            line.held_since = None
+        lasted = self._line.hold_changed(event.held, event.at)
+        if lasted is not None:
+            detail["held_s"] = round(lasted, 2)
         self._out.append(m.ReportIncident("far_end_hold", detail))
 
     def _line_digit(self, event: LineDigit) -> None:
@@ -384,6 +381,9 @@ class HandsetFlow:
             # DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported.
             for digit in line.near_tones(frame.samples, frame.at):
                 self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": digit, "call_id": self.call_id}))
+            silence = line.held_silence(frame.at)
+            if silence is not None:
+                self._hear_three_way(line, silence, frame.at)
         if tick.ear is not None:
             self._out.append(m.PlayAudio(tick.ear))
         if tick.line is not None:
@@ -395,6 +395,7 @@ class HandsetFlow:
     def _line_frame(self, frame: AudioFrame, line: OpenLine) -> None:
         """The far end's frame: call progress while placing, keys from the called party, three-way on a call."""
         self.voice.far_frame(frame.samples)
+        line.far_heard(frame.at)
         detectors = line.detectors
         if self.state == "placing":
             for tone in detectors.progress.feed(frame.samples, frame.at):
@@ -406,6 +407,9 @@ class HandsetFlow:
                     self._to_part(LineDigit(frame.at, tone.digit), FAR_KEY_PHASES)
         self._to_part(frame, ("answering",))
         if self.phase == "connected":
-            for decision in detectors.threeway.feed(frame.samples, frame.at):
-                if decision.event == "three_way":
-                    self._to_part(p.ThreeWayHeard(frame.at, decision.confidence), ("connected",))
+            self._hear_three_way(line, frame.samples, frame.at)
+
+    def _hear_three_way(self, line: OpenLine, samples: np.ndarray, at: float) -> None:
+        for decision in line.detectors.threeway.feed(samples, at):
+            if decision.event == "three_way":
+                self._to_part(p.ThreeWayHeard(at, decision.confidence), ("connected",))

@@ -13,7 +13,7 @@ from firmware.handset.machine import HandsetFlow
 from firmware.prompts.catalog import shipped
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.events import KeyDown, OffHook
-from hal.line import LineAnswered, LineDigit, LineHeld, LineProgress, LineService
+from hal.line import LineAnswered, LineDigit, LineProgress, LineService
 from sim.network import dtmf
 from tests.handset.test_flow_robustness import new_flow
 
@@ -118,19 +118,3 @@ def test_a_far_end_that_sends_only_in_band_keys_is_still_heard():
     audio(np.zeros(8000, dtype=np.int16))
     audio(dtmf("1"))
     assert flow.state == "connected"
-
-
-def test_a_hold_the_far_end_signals_is_reported_with_how_long_it_lasted():
-    flow = new_flow()
-    go = placing(flow)
-    go(LineAnswered(6.0))
-    go(LineDigit(7.0, "1"))
-    assert flow.state == "connected"
-    held = go(LineHeld(20.0, True))
-    back = go(LineHeld(34.5, False))
-    reports = [c for c in held + back if isinstance(c, m.ReportIncident)]
-    assert [(r.incident, r.detail["held"], r.detail.get("held_s")) for r in reports] == [
-        ("far_end_hold", True, None),
-        ("far_end_hold", False, 14.5),
-    ]
-    assert all(r.detail["call_id"] == flow.call_id != "" for r in reports)

@@ -1,0 +1,79 @@
+"""A hold the far end signals (SIP re-INVITE): reported for the call's review, and, when it sends no audio, heard
+by the three-way detector as the digital silence a held line sends, as on any other line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware.handset import messages as m
+from firmware.handset.far_end import HELD_SILENCE_AFTER_S, OpenLine, dsp_detectors
+from firmware.handset.machine import HandsetFlow
+from firmware.prompts.catalog import shipped
+from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from hal.line import LineAnswered, LineDigit, LineHeld
+from sim.network import corpus_audio
+from tests.handset.test_flow_robustness import new_flow
+from tests.handset.test_line_states import placing
+
+FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
+
+
+def connected_call() -> tuple[HandsetFlow, list]:
+    """A connected call on the firmware's own detectors; returns the flow and its event feeder's outputs."""
+    flow = HandsetFlow(new_flow().policy, shipped(), dsp_detectors)
+    out: list = []
+    go = placing(flow)
+    go(LineAnswered(6.0))
+    go(LineDigit(7.0, "1"))
+    assert flow.state == "connected"
+    return flow, out
+
+
+def ticks(flow: HandsetFlow, start: float, seconds: float, far: np.ndarray | None) -> list:
+    """The audio device's 20 ms ticks from `start`, each with the far end's frame when `far` is given."""
+    out: list = []
+    for k in range(round(seconds / FRAME_S)):
+        at = start + k * FRAME_S
+        out += flow.handle(AudioFrame(at, "mic", np.zeros(FRAME_SAMPLES, dtype=np.int16)))
+        if far is not None:
+            out += flow.handle(AudioFrame(at + 0.001, "line", far[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]))
+    return out
+
+
+def test_a_hold_the_far_end_signals_is_reported_with_how_long_it_lasted():
+    flow, _ = connected_call()
+    held = flow.handle(LineHeld(20.0, True))
+    back = flow.handle(LineHeld(34.5, False))
+    reports = [c for c in held + back if isinstance(c, m.ReportIncident)]
+    assert [(r.incident, r.detail["held"], r.detail.get("held_s")) for r in reports] == [
+        ("far_end_hold", True, None),
+        ("far_end_hold", False, 14.5),
+    ]
+    assert all(r.detail["call_id"] == flow.call_id != "" for r in reports)
+
+
+def test_a_signalled_hold_that_sends_nothing_is_heard_as_a_held_line():
+    flow, _ = connected_call()
+    talk = corpus_audio("plain", 3, 12.0)
+    assert not any(isinstance(c, m.ThreeWayDetected) for c in ticks(flow, 8.0, 12.0, talk))
+    flow.handle(LineHeld(20.0, True))  # SIP `inactive`: from now on no far-end frame comes
+    heard = [c for c in ticks(flow, 20.0, 4.0, None) if isinstance(c, m.ThreeWayDetected)]
+    assert len(heard) == 1
+
+
+def test_frames_that_stop_without_a_signalled_hold_are_not_a_hold():
+    flow, _ = connected_call()
+    ticks(flow, 8.0, 12.0, corpus_audio("plain", 3, 12.0))
+    assert not any(isinstance(c, m.ThreeWayDetected) for c in ticks(flow, 20.0, 4.0, None))
+
+
+def test_silence_is_supplied_only_after_two_frames_without_the_far_end():
+    line = OpenLine(dsp_detectors(), echo_hold_s=0.5)
+    line.far_heard(10.0)
+    assert line.held_silence(10.1) is None  # not held
+    line.hold_changed(True, 10.0)
+    assert line.held_silence(10.0 + HELD_SILENCE_AFTER_S - 0.001) is None  # the far end's frame may be late
+    silence = line.held_silence(10.0 + HELD_SILENCE_AFTER_S + 1e-6)
+    assert silence is not None and not silence.any() and len(silence) == FRAME_SAMPLES
+    assert line.hold_changed(False, 12.5) == 2.5
+    assert line.held_silence(13.0) is None
