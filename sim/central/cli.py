@@ -213,11 +213,11 @@ def migrate_command(db_path: Path | str) -> None:
 def _add_commands() -> None:
     """Commands with a job of their own live in their own modules: who may talk to the server (enrolment,
     revocation, PIN verifiers), the operator's view of what arrived, and the kiosk's money."""
-    from sim.central.identity_cli import enroll, pins, revoke
+    from sim.central.identity_cli import enroll, pins, retire, revoke
     from sim.central.kiosk_cli import canteen_sale, kiosk_audit, kiosk_rules, kiosk_trust
     from sim.central.show_cli import show
 
-    for command in (enroll, revoke, pins, show, kiosk_trust, kiosk_rules, canteen_sale, kiosk_audit):
+    for command in (enroll, retire, revoke, pins, show, kiosk_trust, kiosk_rules, canteen_sale, kiosk_audit):
         central.add_command(command)
 
 

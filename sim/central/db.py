@@ -271,17 +271,31 @@ class CentralDB:
     # -- devices -----------------------------------------------------------------------------------------
 
     def enroll(self, device_id: str, sync_key: bytes) -> None:
-        """Enrol a device in this facility (moving it here if it was enrolled elsewhere)."""
+        """Enrol a device in this facility (moving it here if it was enrolled elsewhere; back in service with its
+        new key if it was retired)."""
         with self.transaction() as db:
             db.execute("INSERT INTO facilities (id) VALUES (?) ON CONFLICT (id) DO NOTHING", (self.facility,))
             db.execute(
                 "INSERT INTO devices (device_id, facility, sync_key, enrolled_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (device_id) DO UPDATE SET sync_key = excluded.sync_key, facility = excluded.facility",
+                " ON CONFLICT (device_id) DO UPDATE SET sync_key = excluded.sync_key, facility = excluded.facility,"
+                " retired_at = ''",
                 (device_id, self.facility, sync_key, now()),
             )
 
+    def retire(self, device_id: str) -> bool:
+        """Refuse this device's sessions from now on (stolen, torn off the wall, replaced); its records stay.
+        False if no such device is enrolled in service."""
+        with self.transaction() as db:
+            done = db.execute(
+                "UPDATE devices SET retired_at = ? WHERE device_id = ? AND retired_at = ''", (now(), device_id)
+            )
+            return bool(done.rowcount)
+
     def key_for(self, device_id: str) -> bytes | None:
-        row = self.db.execute("SELECT sync_key FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        """The sync key of an enrolled device in service (None for a retired one: its sessions are refused)."""
+        row = self.db.execute(
+            "SELECT sync_key FROM devices WHERE device_id = ? AND retired_at = ''", (device_id,)
+        ).fetchone()
         return None if row is None else bytes(row[0])
 
     def facility_of(self, device_id: str) -> str | None:

@@ -66,6 +66,22 @@ def enroll(
     click.echo(f"enrolled {device_id}" + ("" if technician else f" in facility {facility}") + f": credentials in {out}")
 
 
+@click.command("retire")
+@click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
+@click.argument("device_id")
+def retire(db_path: Path | str, device_id: str) -> None:
+    """Retire a device (stolen, torn off the wall, replaced): the server refuses its sessions from now on, so it can
+    no longer pull PIN verifiers and rules or push records and purchases. Its records stay. Enrolling the id again
+    brings it back with new credentials (docs/sync-protocol.md, "Retiring a device")."""
+    db = open_central(db_path)
+    try:
+        if not db.retire(device_id):
+            raise UserError(f"device {device_id!r}: not enrolled, or already retired (central show devices)")
+    finally:
+        db.close()
+    click.echo(f"retired {device_id}: its sessions are refused from now on; its records are kept")
+
+
 @click.command("revoke")
 @click.option("--db", "db_path", required=True, type=DB, help=DB_HELP)
 @click.option(

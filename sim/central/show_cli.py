@@ -43,9 +43,9 @@ def show(db_path: Path | str, device: str | None, limit: int, what: str, facilit
             return
         if what == "devices":
             rows = db.db.execute(
-                "SELECT device_id, facility, cursor, sessions, last_seen FROM devices ORDER BY device_id"
+                "SELECT device_id, facility, cursor, sessions, last_seen, retired_at FROM devices ORDER BY device_id"
             ).fetchall()
-            header: tuple[str, ...] = ("device", "facility", "cursor", "sessions", "last_seen")
+            header: tuple[str, ...] = ("device", "facility", "cursor", "sessions", "last_seen", "retired_at")
         elif what == "received":
             rows = db.db.execute(
                 "SELECT received_at, device_id, kind, id, payload FROM received "

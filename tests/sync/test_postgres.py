@@ -116,7 +116,7 @@ def test_serving_a_database_that_was_not_migrated_is_a_one_line_error(postgres_c
         check=False,
     )
     assert served.returncode != 0
-    missing = "0001_facilities, 0002_kiosk_books, 0003_hold_expiry"
+    missing = "0001_facilities, 0002_kiosk_books, 0003_hold_expiry, 0004_device_retirement"
     assert f"{missing} not applied; run `ringfence central migrate" in served.stderr
     assert "Traceback" not in served.stderr
 
