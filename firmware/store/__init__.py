@@ -6,13 +6,21 @@ through named migrations (firmware/store/migrations.py), applied once each, in o
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from firmware.store.migrations import MIGRATIONS
+
+
+def canonical(value: Any) -> str:
+    """The one text of a value (sorted keys, no spaces): what the device's cache and outbox store and the central
+    server keeps and hashes, so both sides' texts of one value are equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from firmware.store import Store
+from firmware.store import Store, canonical
 
 
 class CentralCache:
@@ -22,7 +22,7 @@ class CentralCache:
         db.execute(
             "INSERT INTO central_cache (dataset, key, value, seq) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (dataset, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
-            (dataset, key, json.dumps(value, sort_keys=True, separators=(",", ":")), seq),
+            (dataset, key, canonical(value), seq),
         )
 
     def delete(self, db: sqlite3.Connection, dataset: str, key: str) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from firmware.ids import new_id
-from firmware.store import Store
+from firmware.store import Store, canonical
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Outbox:
         item_id = new_id()
         db.execute(
             "INSERT INTO outbox (id, kind, created_at, payload) VALUES (?, ?, ?, ?)",
-            (item_id, kind, created_at or utc_now(), json.dumps(payload, sort_keys=True, separators=(",", ":"))),
+            (item_id, kind, created_at or utc_now(), canonical(payload)),
         )
         return item_id
 

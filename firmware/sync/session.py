@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from firmware.store import Store
+from firmware.store import Store, canonical
 from firmware.store.outbox import Outbox, utc_now
 from firmware.sync.blobs import BlobRefused, FileBlob, blob_state, stream_from
 from firmware.sync.conversation import RemoteError, hello_message, read_welcome
@@ -257,7 +257,7 @@ class SyncSession:
                             id=i.id,
                             kind=i.kind,
                             created_at=i.created_at,
-                            payload=json.dumps(i.payload, sort_keys=True, separators=(",", ":")),
+                            payload=canonical(i.payload),
                         )
                         for i in items
                     ]

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from firmware.ids import new_id
-from firmware.store import Store
+from firmware.store import Store, canonical
 from firmware.store.outbox import Outbox, utc_now
 
 SECRET_KEYS = {
@@ -51,7 +51,7 @@ class AuditLog:
         _check_no_secrets(detail)
         entry_id = new_id()
         at = utc_now()
-        text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+        text = canonical(detail)
         with self.store.transaction() as db:
             db.execute("INSERT INTO tech_audit (id, at, kind, detail) VALUES (?, ?, ?, ?)", (entry_id, at, kind, text))
             self.outbox.add(db, f"tech.{kind}", {"audit_id": entry_id, **detail}, created_at=at)

@@ -23,6 +23,7 @@ from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import FacilityRules, PinPolicy
 from firmware.rules.identity import identification_problem
 from firmware.rules.pin_lockouts import account_lock_key
+from firmware.store import canonical
 from sim.central.backend import Connection
 
 
@@ -121,4 +122,4 @@ def apply_pin_record(db: Connection, facility: str, kind: str, payload: dict[str
             state["lockouts"] = [*state.get("lockouts", []), _iso(now)]
             state["failures"] = []
         account_lock_value(state, now, policy, None)
-    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+    return canonical(state)
