@@ -42,9 +42,12 @@ from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, Thr
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import SilentFlash
-from firmware.dsp.threeway_levels import CallLevels
+from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
 from hal.audio import SAMPLE_RATE
+
+#: The low band's floor is judged over this long (a median): one frame's is the median of only 15 bins.
+LOW_SMOOTH_S = 0.2
 
 __all__ = [
     "EVIDENCE_TEXT",
@@ -69,7 +72,7 @@ class ThreeWayDetector:
         self._buf_at: float | None = None
         self._tone_hist = np.zeros(TONE_WINDOW)
         self._sub_index0: float | None = None  # time of global sub-block 0
-        self._pending: list[tuple[float, float]] = []  # frames of a hold candidate, kept out of the learning
+        self._pending: list[tuple[float, float, float]] = []  # a hold candidate's frames, kept out of the learning
         self._seen_s = 0.0
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
         self._hold: Hold | None = None
@@ -78,6 +81,7 @@ class ThreeWayDetector:
         self._armed = True
         self._watch: Watch | None = None
         self._silent_flash = SilentFlash(self.cfg)
+        self._recent_low = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -118,9 +122,10 @@ class ThreeWayDetector:
                     "click", t, min(1.0, rise / 40.0), [fact("click", rise=rise, max_ms=self.cfg.click_max_ms)]
                 )
             )
-        level, floor, tone, window = feats["level"], feats["floor"], feats["tone"], feats["window"]
+        level, floor, low, tone, window = feats["level"], feats["floor"], feats["low"], feats["tone"], feats["window"]
         for k in range(n):
-            events.extend(self._frame(t0 + k * FRAME_S, float(level[k]), float(floor[k]), tone[k], float(window[k])))
+            at = t0 + k * FRAME_S
+            events.extend(self._frame(at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k])))
         events.sort(key=lambda e: e.at)
         return events
 
@@ -140,13 +145,17 @@ class ThreeWayDetector:
             and abs(floor - self._levels.ref_floor) >= cfg.flash_change_db
         )
 
-    def _frame(self, t: float, level: float, floor: float, tone: np.ndarray, window: float) -> list[ThreeWayEvent]:
+    def _frame(
+        self, t: float, level: float, floor: float, low: float, tone: np.ndarray, window: float
+    ) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
+        self._recent_low.append(low)
+        low = self._recent_low.median()
         learned = self._seen_s >= cfg.learn_min_s and self._levels.has_history
         raised = learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor)
-        strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor))
+        strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))
         quiet = learned and level <= cfg.held_max_level_dbm0
         tones = tone_pairs(cfg, floor, tone, window) if quiet else []
         # A held line carrying bridged tones is still held: the far party is dialling or ringing someone.
@@ -173,7 +182,7 @@ class ThreeWayDetector:
                 )
                 self._pending = []
             else:
-                self._levels.learn(floor, level)
+                self._levels.learn(floor, level, low)
                 events.extend(self._watch_conference(t, level, floor))
                 if not self._armed and self._normal_since is not None and t - self._normal_since >= cfg.rearm_s:
                     self._armed = True
@@ -186,7 +195,7 @@ class ThreeWayDetector:
             hold.strong_frames += strong
             if strong and hold.strong_start is None:
                 hold.strong_start = t
-        self._pending.append((floor, level))
+        self._pending.append((floor, level, low))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
         events.extend(bridged_tones(cfg, hold, t, tones))
@@ -208,8 +217,8 @@ class ThreeWayDetector:
             self._watch = Watch(t, hold.ref_level, hold.ref_floor)
             self._levels.forget()
         else:
-            for floor, level in self._pending:
-                self._levels.learn(floor, level)
+            for floor, level, low in self._pending:
+                self._levels.learn(floor, level, low)
         if held >= 1.0 and not (self._decided_at is not None and hold.start <= self._decided_at):
             events.append(
                 ThreeWayEvent.of("hold", hold.start, 0.0, [fact("hold_ended", held=held, floor=hold.min_floor)])

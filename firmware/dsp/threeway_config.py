@@ -62,6 +62,13 @@ class ThreeWayConfig(BaseModel):
     held_max_level_dbm0: float = Field(
         default=-30.0, ge=-60.0, le=0.0, description="a frame louder than this is not a held line (a key's own tone)"
     )
+    muffle_low_db: float = Field(
+        default=8.0,
+        ge=0.0,
+        le=40.0,
+        description="a dropped floor whose low band (300-1000 Hz) stays within this of the call's quietest is a "
+        "muffled room (a phone set down, a hand over it), not a hold",
+    )
     new_floor_margin_db: float = Field(
         default=3.0, ge=0.0, le=20.0, description="a held floor is this far below any floor the call has sustained"
     )

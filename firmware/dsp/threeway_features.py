@@ -27,12 +27,14 @@ TONE_BIN_NOISE_DB = float(10 * np.log10(2 * np.sum(_TONE_WIN**2) / np.sum(_TONE_
 
 
 class Spectra:
-    """Per-frame features, vectorised over a block: level, noise floor, sub-block powers, tone levels."""
+    """Per-frame features, vectorised over a block: level, noise floor (400-3400 Hz) and the floor of the low band
+    alone (300-1000 Hz: a muffled room keeps it, a hold takes it too), sub-block powers, tone levels."""
 
     def __init__(self) -> None:
         self.win = _hann(FRAME)
         freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
         self.band = (freqs >= 400) & (freqs <= 3400)
+        self.low_band = (freqs >= 300) & (freqs <= 1000)
         # Median of exponential bin powers is ln2 x mean: report the floor as the white-noise level in dBm0.
         self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
         tone_win = _TONE_WIN
@@ -49,6 +51,8 @@ class Spectra:
         spec = np.abs(np.fft.rfft(frames * self.win, axis=1)) ** 2
         floor_lin = np.median(spec[:, self.band], axis=1) * self.floor_scale
         floor = np.maximum(10 * np.log10(np.maximum(floor_lin, 1e-12)), _FLOOR_MIN_DB)
+        low_lin = np.median(spec[:, self.low_band], axis=1) * self.floor_scale
+        low = np.maximum(10 * np.log10(np.maximum(low_lin, 1e-12)), _FLOOR_MIN_DB)
         sub = np.mean(frames.reshape(n * SUBS_PER_FRAME, SUB) ** 2, axis=1)
         joined = np.concatenate([history, x[: n * FRAME]])
         ends = len(history) + FRAME * (np.arange(n) + 1)
@@ -58,7 +62,7 @@ class Spectra:
         sq = np.concatenate([[0.0], np.cumsum(joined * joined)])
         window_power = (sq[ends] - sq[ends - TONE_WINDOW]) / TONE_WINDOW
         window_db = 10 * np.log10(np.maximum(window_power / DBM0_RMS**2, 1e-12))
-        return {"level": level, "floor": floor, "sub": sub, "tone": tone_db, "window": window_db}
+        return {"level": level, "floor": floor, "low": low, "sub": sub, "tone": tone_db, "window": window_db}
 
 
 class ClickFinder:

@@ -81,6 +81,8 @@ class CallLevels:
         self._recent_floor = SortedWindow(round(1.0 / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
         self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
+        self._recent_low = SortedWindow(round(1.0 / FRAME_S))
+        self._lowest_sustained_low = float("inf")  # the same, of the low band's floor (300-1000 Hz)
         self._recent_quiet = SortedWindow(round(1.0 / FRAME_S))
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
@@ -103,13 +105,15 @@ class CallLevels:
         self._recent_refs.clear()
         self._raised_base = self.ref_floor
 
-    def learn(self, floor: float, level: float) -> None:
+    def learn(self, floor: float, level: float, low: float) -> None:
         self._floor_hist.append(floor)
         self._level_hist.append(level)
         self._recent_floor.append(floor)
+        self._recent_low.append(low)
         self._recent_tonal.append(level - floor >= _TONAL_DB)
         if self._recent_floor.full and self._since_update == 0:
             self._lowest_sustained = min(self._lowest_sustained, self._recent_floor.median())
+            self._lowest_sustained_low = min(self._lowest_sustained_low, self._recent_low.median())
         if level - floor >= _SPEECH_PEAK_DB:
             self._speech_s += FRAME_S
         if level - floor <= self.cfg.noise_like_db:
@@ -135,13 +139,17 @@ class CallLevels:
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
             self.ref_level = talk.median()
 
-    def is_dropped(self, floor: float) -> bool:
+    def is_dropped(self, floor: float, low: float) -> bool:
         """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),
         and below any floor it has sat at for a second before (a line that falls back to its usual quiet, as at
-        the end of a call or between prompts, is not held)."""
+        the end of a call or between prompts, is not held). The low band (300-1000 Hz) must also have fallen
+        `muffle_low_db` below the quietest it has sustained: a phone set down face first, or a hand over it,
+        muffles the room (the high band falls, the low band stays within a few dB), where a hold takes the whole
+        room away."""
         return (
             floor <= self.ref_floor - self.cfg.floor_drop_db
             and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
+            and low <= self._lowest_sustained_low - self.cfg.muffle_low_db
         )
 
     def is_raised(self, level: float, floor: float) -> bool:
