@@ -9,7 +9,8 @@ independent evidence and explains each decision:
   levels, whatever the line's hiss. A drop of a few dB (a phone set down, a muffled room) or none (a long pause)
   is not a hold. A drop to an idle-quiet floor (below the idle ceiling) is a hold on its own after
   `hold_confirm_s`; a relative drop on a hissy line, which a mute or a hold button can also make, needs a click
-  or a bridged tone with it.
+  or a bridged tone with it. A drop whose low band (300-1000 Hz) stays within `muffle_low_db` of the quietest
+  the call has sustained is a muffled room (a phone set down face first, a hand over it), not a hold.
 - **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, once the far end
   has talked: a switch's hiss or comfort noise above the call's own noise. A mute or a pause never raises the floor.
 - **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
