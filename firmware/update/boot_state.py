@@ -19,6 +19,10 @@ BOOT_STATE = "boot.json"
 BOOT_STATE_COPY = "boot.copy.json"
 
 
+class SlotError(RuntimeError):
+    """The slot root cannot be used as asked; str() says why in one line."""
+
+
 class SlotRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["empty", "writing", "verified", "good", "bad"] = "empty"

@@ -32,11 +32,13 @@ from typing import Any
 
 from firmware.files import BUNDLE_HEADER_FILE, CURRENT_LINK, SLOTS_DIR
 from firmware.update.assets import AssetStore
+from firmware.update.boot_choice import BootChoice
 from firmware.update.boot_state import (
     BOOT_STATE,
     BOOT_STATE_COPY,
     SLOTS,
     BootState,
+    SlotError,
     SlotName,
     SlotRecord,
     other,
@@ -62,20 +64,6 @@ Checkpoint = Callable[[str], None]
 Audit = Callable[[str, dict[str, Any]], object]  # what it returns (an entry id) is not used
 
 
-class SlotError(RuntimeError):
-    """The slot root cannot be used as asked; str() says why in one line."""
-
-
-@dataclass(frozen=True)
-class BootDecision:
-    slot: SlotName
-    version: str | None
-    path: Path
-    trial: bool
-    attempt: int
-    rolled_back_from: SlotName | None = None
-
-
 @dataclass(frozen=True)
 class InstallResult:
     slot: SlotName
@@ -91,7 +79,7 @@ def _no_audit(_kind: str, _detail: dict[str, Any]) -> None:
     return None
 
 
-class SlotManager:
+class SlotManager(BootChoice):
     def __init__(
         self,
         root: Path,
@@ -357,86 +345,6 @@ class SlotManager:
         result = self.install(bundle, keyring, hardware, prepare=prepare, keyring_path=keyring_path)
         self.mark_good()
         return result
-
-    # -- boot ----------------------------------------------------------------------------------------------
-
-    def boot(self) -> BootDecision:
-        """Choose the slot to start now, counting trial starts and rolling back when a trial has used them up."""
-        state = self.load()
-        if self.recovery is not None:
-            self.save(state)  # both files whole again, so the next start reads boot.json
-            self.audit("boot_state_recovered", {"detail": self.recovery})
-        rolled_back: SlotName | None = None
-        if state.trial is not None:
-            trial = state.trial
-            problem = self.verify_slot(trial, state.slots[trial])
-            if problem is None and state.attempts < state.max_attempts:
-                state.attempts += 1
-                self.save(state)
-                self.checkpoint("boot-counted")
-                self._link(trial)
-                return BootDecision(trial, state.slots[trial].version, self.slot_dir(trial), True, state.attempts)
-            reason = problem or f"not marked good after {state.attempts} starts"
-            rolled_back = self._roll_back(state, reason)
-        if state.good is None:
-            raise SlotError(f"{self.root}: no good slot to start (is the device provisioned?)")
-        self._link(state.good)
-        return BootDecision(
-            state.good, state.slots[state.good].version, self.slot_dir(state.good), False, 0, rolled_back
-        )
-
-    def _roll_back(self, state: BootState, reason: str) -> SlotName:
-        assert state.trial is not None
-        trial = state.trial
-        state.slots[trial].status = "bad"
-        state.trial = None
-        state.attempts = 0
-        self.save(state)
-        self.checkpoint("rolled-back")
-        if state.good is not None:
-            self._link(state.good)
-        self.audit(
-            "rollback",
-            {
-                "from_slot": trial,
-                "from_version": state.slots[trial].version,
-                "to_slot": state.good,
-                "to_version": state.slots[state.good].version if state.good else None,
-                "reason": reason,
-            },
-        )
-        return trial
-
-    def mark_good(self) -> SlotName | None:
-        """The running trial slot passed its health check: it becomes the good slot. None if nothing was on trial."""
-        state = self.load()
-        if state.trial is None:
-            return None
-        trial = state.trial
-        previous = state.good
-        state.slots[trial].status = "good"
-        state.good = trial
-        state.trial = None
-        state.attempts = 0
-        self.save(state)
-        self.checkpoint("marked-good")
-        version = state.slots[trial].version
-        if version is not None:
-            VersionFloor(self.root).raise_to(version)
-        self.audit("mark_good", {"slot": trial, "version": state.slots[trial].version, "previous_slot": previous})
-        return trial
-
-    def mark_failed(self, reason: str) -> SlotName | None:
-        """The trial slot failed its health check: go back to the good slot now, without waiting for more starts."""
-        state = self.load()
-        if state.trial is None:
-            return None
-        return self._roll_back(state, reason)
-
-    def set_max_attempts(self, count: int) -> None:
-        state = self.load()
-        state.max_attempts = count
-        self.save(state)
 
     def status(self) -> dict[str, Any]:
         state = self.load()

@@ -30,7 +30,8 @@ from typing import Any
 
 from firmware.errors import ExitCode
 from firmware.heartbeat import HEARTBEAT_FD_ENV
-from firmware.update.slots import BootDecision, SlotManager
+from firmware.update.boot_choice import BootDecision
+from firmware.update.slots import SlotManager
 
 
 def sd_notify(message: str) -> bool:
