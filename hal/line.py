@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class LineHungUp(Event):
     "lost" when the network stopped carrying the far end's audio and the line ended the call itself (no RTP for
     `rtp_timeout_s`): the inmate and the call record are told which."""
 
-    cause: str = "hung_up"
+    cause: Literal["hung_up", "lost"] = "hung_up"
     kind: ClassVar[str] = "line_hung_up"
 
 

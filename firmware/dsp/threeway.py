@@ -82,7 +82,7 @@ class ThreeWayDetector:
         self._armed = True
         self._watch: Watch | None = None
         self._silent_flash = SilentFlash(self.cfg)
-        self._recent_low = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
+        self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -152,8 +152,8 @@ class ThreeWayDetector:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
-        self._recent_low.append(low)
-        low = self._recent_low.median()
+        self._low_smooth.append(low)
+        low = self._low_smooth.median()
         learned = self._seen_s >= cfg.learn_min_s and self._levels.has_history
         raised = learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor)
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))

@@ -23,7 +23,7 @@ from hal.events import Event
 
 #: Why a call ended from the far side (hal.line.LineHungUp's cause), as the call record says it and as the
 #: prompt that tells the inmate.
-END_REASONS = {"hung_up": "far_end_hung_up", "lost": "line_lost"}
+END_REASONS: dict[str, str] = {"hung_up": "far_end_hung_up", "lost": "line_lost"}
 
 # ---- what a call attempt is, as it passes from part to part --------------------------------------------
 
