@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.stats import pyplot, save_figure, write_results
 from firmware.tech.home import DeviceHome
 from firmware.update import bundle as bundle_mod
-from firmware.update import receiver
+from firmware.update import bundle_writer, receiver
 from firmware.update.assets import asset_files, strip_prompts
 from firmware.update.delta import build_delta, bundle_image
 from firmware.update.flasher import Flasher
@@ -341,7 +341,7 @@ def asset_split_sizes(app: Path, audio: Path, tmp: Path, key: Ed25519PrivateKey)
     (tmp / "stripped").mkdir()
     started = time.monotonic()
     bare = tmp / "bare.rfb"
-    bundle_mod.build([strip_prompts(app, tmp / "stripped")], "9.0.1", [HARDWARE], key, bare, "zstd", level=19)
+    bundle_writer.build([strip_prompts(app, tmp / "stripped")], "9.0.1", [HARDWARE], key, bare, "zstd", level=19)
     rows = [
         DeltaSize(
             "full bundle without the prompts (--with-assets), zstd -19", bare.stat().st_size, time.monotonic() - started
@@ -350,7 +350,7 @@ def asset_split_sizes(app: Path, audio: Path, tmp: Path, key: Ed25519PrivateKey)
     started = time.monotonic()
     names = {path: name for name, path in asset_files(audio).items()}
     prompts = tmp / "prompts.rfb"
-    bundle_mod.build(list(names), "9.0.0", [HARDWARE], key, prompts, "zstd", level=19, kind="assets", names=names)
+    bundle_writer.build(list(names), "9.0.0", [HARDWARE], key, prompts, "zstd", level=19, kind="assets", names=names)
     rows.append(
         DeltaSize(
             "the prompts' asset bundle (bundle build --assets prompts), zstd -19",
@@ -376,8 +376,8 @@ def update_rows(
     old_payload = changed_copy(app, tmp / "old" / app.name, edit=False)
     new_payload = changed_copy(app, tmp / "new" / app.name, edit=True)
     old, new, delta = tmp / "old.rfb", tmp / "new.rfb", tmp / "new.delta.rfb"
-    bundle_mod.build([old_payload], "9.0.0", [HARDWARE], key, old)
-    bundle_mod.build([new_payload], "9.0.1", [HARDWARE], key, new)
+    bundle_writer.build([old_payload], "9.0.0", [HARDWARE], key, old)
+    bundle_writer.build([new_payload], "9.0.1", [HARDWARE], key, new)
     print(f"{name}: {new.stat().st_size} bytes; making deltas...", flush=True)
     sizes = delta_sizes(old, new, key, delta)
     for d in sizes:
@@ -405,7 +405,7 @@ def full_rows(
 ) -> list[Row]:
     """A full bundle: the raw copy, then ringfence, on the same paced link; limit for the bytes as stored."""
     path = tmp / f"{link}-{name.replace(' ', '-')}.rfb"
-    bundle_mod.build(files, "9.0.0", [HARDWARE], key, path, compression, level=19)  # type: ignore[arg-type]
+    bundle_writer.build(files, "9.0.0", [HARDWARE], key, path, compression, level=19)  # type: ignore[arg-type]
     size = path.stat().st_size
     limit = size * 10 / BAUD if link == "serial" else size * 8 / TCP_BITS_PER_S
     print(f"{link} {name}: {size} bytes ({compression}), line-rate limit {limit:.1f} s; raw copy...", flush=True)

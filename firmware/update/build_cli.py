@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware.console import UserError
 from firmware.prompts.catalog import AUDIO_DIR
 from firmware.update import bundle as bundle_mod
+from firmware.update import bundle_writer
 from firmware.update.assets import asset_files, header_sha256, strip_prompts
 from firmware.update.bundle import BundleError
 from firmware.update.cli import load_key, refuse
@@ -129,11 +130,11 @@ def bundle_build(
     with tempfile.TemporaryDirectory(prefix="ringfence-wheels-") as tmp:
         payload = _payload(files, project, wheel_dir, Path(tmp), strip_prompts_out=needed is not None)
         try:
-            packages = bundle_mod.packages_of(payload)
+            packages = bundle_writer.packages_of(payload)
             version = version or packages.get("ringfence")
             if version is None:
                 raise UserError("no ringfence wheel in the payload: give --version")
-            header = bundle_mod.build(
+            header = bundle_writer.build(
                 payload,
                 version,
                 list(hardware),
@@ -213,7 +214,7 @@ def build_assets(
         raise UserError("an asset bundle needs --version (for example the release that changed its prompts)")
     try:
         names = {path: name for name, path in asset_files(source).items()}
-        header = bundle_mod.build(
+        header = bundle_writer.build(
             list(names),
             version,
             list(hardware),

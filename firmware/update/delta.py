@@ -29,10 +29,10 @@ from firmware.update.bundle import (
     DeltaBase,
     Header,
     Refusal,
-    build,
     open_stored,
     read_header,
 )
+from firmware.update.bundle_writer import build
 
 PATCH_NAME = "target.rfb.zst-patch"
 #: The largest window a device agrees to decode (128 MiB of memory); a larger one is refused, not attempted.

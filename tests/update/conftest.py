@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.tech.home import DeviceHome
-from firmware.update import bundle
+from firmware.update import bundle_writer
 from firmware.update.keys import Keyring
 from firmware.update.receiver import serve_tcp
 from hal.link import TcpListener
@@ -64,7 +64,7 @@ def make_bundle(tmp_path: Path, vendor_key: Ed25519PrivateKey) -> MakeBundle:
             (src / name).write_bytes(data)
             paths.append(src / name)
         out = tmp_path / f"ringfence-{version}-{compression}.rfb"
-        bundle.build(
+        bundle_writer.build(
             paths,
             version,
             list(hardware),

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.errors import ExitCode
 from firmware.tech.home import DeviceHome
-from firmware.update import bundle
+from firmware.update import bundle_writer
 from firmware.update.assets import AssetStore, header_sha256
 from tests.update.conftest import HARDWARE
 from tests.update.test_flash import MemoryDevice, flasher
@@ -19,7 +19,7 @@ def asset_bundle(tmp_path: Path, key: Ed25519PrivateKey, version: str, data: byt
     source = tmp_path / f"audio-{version}.flac"
     source.write_bytes(data)
     out = tmp_path / f"prompts-{version}.rfb"
-    bundle.build([source], version, [HARDWARE], key, out, kind="assets", names={source: "prompts+en+hello.flac"})
+    bundle_writer.build([source], version, [HARDWARE], key, out, kind="assets", names={source: "prompts+en+hello.flac"})
     return out
 
 
@@ -27,7 +27,7 @@ def app_bundle(tmp_path: Path, key: Ed25519PrivateKey, version: str, assets: Pat
     source = tmp_path / "app.py"
     source.write_text(f"VERSION = {version!r}\n")
     out = tmp_path / f"fw-{version}.rfb"
-    bundle.build([source], version, [HARDWARE], key, out, assets=header_sha256(assets))
+    bundle_writer.build([source], version, [HARDWARE], key, out, assets=header_sha256(assets))
     return out
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.update import bundle
+from firmware.update import bundle, bundle_writer
 from firmware.update.bundle import BundleError, Refusal
 from firmware.update.keys import Keyring, KeyringError, make_rotation
 from tests.update.conftest import HARDWARE, MakeBundle
@@ -113,7 +113,7 @@ def test_wheels_give_the_locked_package_list(tmp_path: Path, vendor_key: Ed25519
     wheels = [tmp_path / "ringfence-1.3.0-py3-none-any.whl", tmp_path / "numpy-2.1.0-cp311-cp311-linux_aarch64.whl"]
     for wheel in wheels:
         wheel.write_bytes(b"PK fake wheel")
-    header = bundle.build(wheels, "1.3.0", [HARDWARE], vendor_key, tmp_path / "b.rfb")
+    header = bundle_writer.build(wheels, "1.3.0", [HARDWARE], vendor_key, tmp_path / "b.rfb")
     assert header.manifest.packages == {"ringfence": "1.3.0", "numpy": "2.1.0"}
 
 

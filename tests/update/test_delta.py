@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware.cli import main
 from firmware.sync.schema import BlobChunk, BlobEnd
 from firmware.tech.home import DeviceHome
-from firmware.update import bundle
+from firmware.update import bundle, bundle_writer
 from firmware.update.delta import PATCH_NAME, apply_delta, build_delta, slot_image
 from firmware.update.flasher import Flasher
 from firmware.update.keys import Keyring
@@ -127,7 +127,7 @@ def _mismatched_delta(old: Path, new: Path, key: Ed25519PrivateKey, out: Path, t
     with bundle.open_stored(good, header, header.manifest.files[0]) as src:
         patch.write_bytes(src.read())
     lie = info.model_copy(update={"target_sha256": hashlib.sha256(b"another bundle").hexdigest()})
-    bundle.build([patch], header.manifest.version, [HARDWARE], key, out, delta=lie)
+    bundle_writer.build([patch], header.manifest.version, [HARDWARE], key, out, delta=lie)
 
 
 def test_a_delta_whose_result_is_not_its_signed_hash_leaves_the_slots_untouched(
@@ -289,7 +289,7 @@ def test_bundle_info_splits_the_application_wheel_into_code_and_assets(
     with zipfile.ZipFile(dep, "w") as zf:
         zf.writestr("click/__init__.py", b"pass\n")
     out = tmp_path / "b.rfb"
-    bundle.build([wheel, dep], "1.0.0", [HARDWARE], vendor_key, out)
+    bundle_writer.build([wheel, dep], "1.0.0", [HARDWARE], vendor_key, out)
     result = CliRunner().invoke(main, ["bundle", "info", str(out), "--json"])
     import json
 

@@ -95,12 +95,12 @@ def tiny_wheel(directory: Path, version: str) -> Path:
 def test_wheels_are_unpacked_into_the_slot_and_imported_from_there(
     tmp_path: Path, vendor_key: object, keyring: Keyring
 ) -> None:
-    from firmware.update import bundle
+    from firmware.update import bundle_writer
     from firmware.update.unpack import unpack_wheels
 
     manager = SlotManager(tmp_path / "device")
     path = tmp_path / "fw.rfb"
-    bundle.build([tiny_wheel(tmp_path, "1.0.0")], "1.0.0", [HARDWARE], vendor_key, path)  # type: ignore[arg-type]
+    bundle_writer.build([tiny_wheel(tmp_path, "1.0.0")], "1.0.0", [HARDWARE], vendor_key, path)  # type: ignore[arg-type]
     manager.seed(path, keyring, HARDWARE, prepare=unpack_wheels)
     assert (manager.slot_dir("a") / "lib" / "ringfence_demo_app" / "__init__.py").exists()
     check = [
