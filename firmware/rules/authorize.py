@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from firmware.rules import schedule
 from firmware.rules.datasets import Inmate, NumberInfo
 from firmware.rules.dialplan import Destination, classify
-from firmware.rules.facility import CallType, FacilityRules
+from firmware.rules.facility import FacilityRules
 from firmware.rules.rating import (
     CostStatement,
     Tariff,
@@ -27,6 +27,7 @@ from firmware.rules.rating import (
     seconds_affordable,
     tariff,
 )
+from firmware.rules.rule_types import CallType
 
 #: Spoken after a collect refusal or a free first call: how to set up direct-bill or prepaid.
 SETUP_ADVICE = "advice.setup_direct_bill_prepaid"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from firmware.rules.facility import CallClass, DialPlan
+from firmware.rules.facility import DialPlan
+from firmware.rules.rule_types import CallClass
 
 N11_CODES = frozenset(f"{n}11" for n in range(2, 10))
 

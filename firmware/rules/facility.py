@@ -2,7 +2,8 @@
 
 The central server authors them; the device loads them from one TOML file (config `paths.rules`, or the shipped
 demo-facility.toml) and validates every value, so a bad file is refused with one line naming the key, the value
-and what was expected, instead of being half-applied on a wall phone.
+and what was expected, instead of being half-applied on a wall phone. The policy sections are in
+facility_policies.py; the value types of every section in rule_types.py.
 """
 
 from __future__ import annotations
@@ -15,36 +16,43 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from firmware.rules.facility_policies import (
+    Announcement,
+    FreeFirstCall,
+    HoldPolicy,
+    HookflashPolicy,
+    NumberPolicy,
+    OfflinePolicy,
+    PanPolicy,
+    PinPolicy,
+    RecordingPolicy,
+    ThreeWayAction,
+    ThreeWayPolicy,
+)
+from firmware.rules.rule_types import (
+    CALL_CLASSES,
+    CALL_TYPES,
+    CallClass,
+    CallType,
+    DayName,
+    Digits3,
+    Minutes,
+    Money,
+    Rate,
+    RulesSection,
+)
 from firmware.validation import TimeZoneName, summarize
 
-CallType = Literal["collect", "direct_bill", "debit", "prepaid"]
-CallClass = Literal["local", "intrastate", "interstate", "international"]
-CALL_TYPES: tuple[CallType, ...] = ("collect", "direct_bill", "debit", "prepaid")
-CALL_CLASSES: tuple[CallClass, ...] = ("local", "intrastate", "interstate", "international")
-DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAY_NAMES: tuple[DayName, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ThreeWayAction = Literal["warn", "disconnect", "block_number", "violation"]
-HookflashAction = Literal["end_call", "report"]
-
 DEFAULT_RULES_PATH = Path(__file__).with_name("demo-facility.toml")
-
-Digits3 = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
-Minutes = Annotated[int, Field(ge=1, le=99)]
-Rate = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=5)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 class RulesError(ValueError):
     """A rules file that cannot be used; str() is the one line to show."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FacilityInfo(_Section):
+class FacilityInfo(RulesSection):
     id: str = Field(min_length=1, max_length=64)
     #: What the called party hears after "a call from": spoken by the prompt catalog, in English and Spanish.
     name_en: str = Field(min_length=1)
@@ -56,7 +64,7 @@ class FacilityInfo(_Section):
         return ZoneInfo(self.timezone)
 
 
-class EmergencyRule(_Section):
+class EmergencyRule(RulesSection):
     """What dialing one emergency number (911, 988) does: the facility's explicit choice.
 
     allow: the call goes to the number itself; route: to the facility's `route_to` number instead; refuse: the
@@ -77,7 +85,7 @@ class EmergencyRule(_Section):
         return self
 
 
-class DialPlan(_Section):
+class DialPlan(RulesSection):
     """NANP numbering: what a dialed string means and which destinations are forbidden."""
 
     #: Area code prepended to 7-digit numbers; empty means 7-digit dialing is refused as invalid.
@@ -107,7 +115,7 @@ class DialPlan(_Section):
         return value
 
 
-class CallTypes(_Section):
+class CallTypes(RulesSection):
     enabled: list[CallType] = Field(default_factory=lambda: list(CALL_TYPES), min_length=1)
     #: A call the limits would cut shorter than this is refused rather than started.
     min_grant_s: int = Field(60, ge=1, le=600)
@@ -120,7 +128,7 @@ class CallTypes(_Section):
         return value
 
 
-class ClassRates(_Section):
+class ClassRates(RulesSection):
     """Dollars per minute by call class."""
 
     local: Rate
@@ -132,7 +140,7 @@ class ClassRates(_Section):
         return getattr(self, call_class)
 
 
-class Rating(_Section):
+class Rating(RulesSection):
     currency: Literal["USD"] = "USD"
     #: Connected time is billed in whole increments, rounded up (60: per minute; 6: six-second billing).
     billing_increment_s: int = Field(60, ge=1, le=60)
@@ -162,23 +170,23 @@ class Rating(_Section):
         return self
 
 
-class DurationLimit(_Section):
+class DurationLimit(RulesSection):
     weekday: Minutes
     weekend: Minutes
     holiday: Minutes
 
 
-class Calendar(_Section):
+class Calendar(RulesSection):
     weekend_days: list[DayName] = ["sat", "sun"]
     holidays: list[date] = Field(default_factory=list)
 
 
-class Warnings(_Section):
+class Warnings(RulesSection):
     two_minute: bool = True
     one_minute: bool = True
 
 
-class OffWindow(_Section):
+class OffWindow(RulesSection):
     """Phones are off from `start` to `end` (local time); a window past midnight ends the next day."""
 
     start: time
@@ -203,7 +211,7 @@ def _window(value: Any) -> Any:
     return value
 
 
-class Limits(_Section):
+class Limits(RulesSection):
     """Per-inmate limits; each can be tightened per housing unit and per inmate (most restrictive wins)."""
 
     calls_per_day: int | None = Field(None, ge=0)
@@ -211,7 +219,7 @@ class Limits(_Section):
     min_wait_s: int = Field(0, ge=0)
 
 
-class UnitRules(_Section):
+class UnitRules(RulesSection):
     """A housing unit's own settings, combined with the facility's (the stricter one wins)."""
 
     off: list[OffWindow] = Field(default_factory=list)
@@ -225,7 +233,7 @@ class UnitRules(_Section):
         return [_window(v) for v in value] if isinstance(value, list) else value
 
 
-class Schedule(_Section):
+class Schedule(RulesSection):
     #: Off windows for every housing unit (a unit's own windows are added to these).
     off: list[OffWindow] = Field(default_factory=list)
 
@@ -235,104 +243,7 @@ class Schedule(_Section):
         return [_window(v) for v in value] if isinstance(value, list) else value
 
 
-class PinPolicy(_Section):
-    #: How an inmate identifies: "inmate_number" (the roster's keypad number, then the PIN, in one entry) or
-    #: "pin_only", allowed by `ringfence rules check` only when PINs are long enough for roster_max.
-    identify: Literal["inmate_number", "pin_only"] = "inmate_number"
-    #: The most inmates the facility's roster may hold (the PIN-only strength check uses it).
-    roster_max: int = Field(1000, ge=1)
-    #: Digits of the inmate number typed before the PIN (identify = "inmate_number").
-    number_length: int = Field(6, ge=3, le=12)
-    #: Wrong PINs in a row for one inmate's number before that account is locked.
-    max_attempts: int = Field(3, ge=1, le=20)
-    #: Wrong entries on one phone within device_window_s before the phone is locked; no success resets it.
-    device_max_failures: int = Field(5, ge=1, le=50)
-    device_window_s: int = Field(3600, ge=60)
-    #: The first lockout; later ones within escalation_window_s last longer_lockout_s, and the
-    #: staff_after_lockouts-th is reported to the central server for staff.
-    lockout_s: int = Field(900, ge=1)
-    longer_lockout_s: int = Field(3600, ge=1)
-    staff_after_lockouts: int = Field(3, ge=2, le=20)
-    escalation_window_s: int = Field(86400, ge=60)
-    min_length: int = Field(4, ge=4, le=12)
-    max_length: int = Field(9, ge=4, le=12)
-    #: An inmate may call only from phones in the housing unit the roster gives.
-    own_unit_only: bool = False
-
-    @property
-    def entry_max_length(self) -> int:
-        """The longest keypad entry: the PIN, after the inmate number where the facility identifies by number."""
-        return self.max_length + (self.number_length if self.identify == "inmate_number" else 0)
-
-    @model_validator(mode="after")
-    def _lengths(self) -> PinPolicy:
-        if self.min_length > self.max_length:
-            raise ValueError(f"min_length {self.min_length} > max_length {self.max_length}")
-        return self
-
-
-class Announcement(_Section):
-    #: Seconds between the "this call is from a correctional facility" announcements heard by both parties.
-    interval_s: int = Field(300, ge=30, le=3600)
-
-
-class RecordingPolicy(_Section):
-    enabled: bool = True
-    #: Call types recorded when recording is enabled; attorney numbers are never recorded regardless.
-    call_types: list[CallType] = Field(default_factory=lambda: list(CALL_TYPES))
-
-
-class ThreeWayPolicy(_Section):
-    """What a three-way detection does: `first` on the first detection in a call, `repeat` after that."""
-
-    first: list[ThreeWayAction] = ["warn", "violation"]
-    repeat: list[ThreeWayAction] = ["disconnect", "violation"]
-
-
-class HookflashPolicy(_Section):
-    """An inmate's hookflash never yields a dial tone; empty `actions` means it is ignored."""
-
-    actions: list[HookflashAction] = ["report"]
-
-
-class FreeFirstCall(_Section):
-    """A short free call to a number collect cannot bill, once per number, to tell them how to set up an account."""
-
-    enabled: bool = False
-    max_minutes: int = Field(2, ge=1, le=10)
-
-
-class PanPolicy(_Section):
-    required: bool = False
-    max_numbers: int = Field(30, ge=1, le=500)
-    #: Attorney numbers may be called without being on the inmate's PAN.
-    attorney_exempt: bool = True
-
-
-class NumberPolicy(_Section):
-    """What the device assumes about a number the central data does not describe."""
-
-    unknown_collect_billable: bool = False
-
-
-class OfflinePolicy(_Section):
-    """Bounds on what the device spends from cached balances before the central server has seen it."""
-
-    #: Debit/prepaid/direct-bill amounts (reserved or charged) not yet acknowledged by the server, per account.
-    max_unsynced_spend_per_account: Money = Decimal(25)
-    #: Across all accounts on this device.
-    max_unsynced_spend_device: Money = Decimal(500)
-
-
-class HoldPolicy(_Section):
-    """A debit or prepaid call's hold on its account at the central server (docs/sync-protocol.md, 11)."""
-
-    #: The hold lapses this long after the call's longest time, so money held by a handset that died mid-call
-    #: returns to the account; the call's record should reach the server before then.
-    grace_s: int = Field(900, ge=60, le=86_400 - 240 * 60)
-
-
-class FacilityRules(_Section):
+class FacilityRules(RulesSection):
     facility: FacilityInfo
     dialplan: DialPlan = DialPlan()
     call_types: CallTypes = CallTypes()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.rules.datasets import CentralData, Inmate, PinKey
-from firmware.rules.facility import PinPolicy
+from firmware.rules.facility_policies import PinPolicy
 
 #: A PIN-only entry may match one of the roster's inmates with at most this probability per guess.
 MAX_MATCH_PROBABILITY = 1e-4

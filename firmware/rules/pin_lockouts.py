@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from firmware.ids import new_id
 from firmware.rules import schedule
-from firmware.rules.facility import PinPolicy
+from firmware.rules.facility_policies import PinPolicy
 from firmware.rules.journal import Keeper, iso, parse_iso
 from firmware.store import Store
 from firmware.store.cache import CentralCache

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from firmware.rules.facility import CallClass, CallType, Rating
+from firmware.rules.facility import Rating
+from firmware.rules.rule_types import CallClass, CallType
 
 _ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_UP, "down": ROUND_DOWN}
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from firmware.rules.facility import DAY_NAMES, FacilityRules, OffWindow
+from firmware.rules.facility import FacilityRules, OffWindow
+from firmware.rules.rule_types import DAY_NAMES
 
 DayKind = Literal["weekday", "weekend", "holiday"]
 

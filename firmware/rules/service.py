@@ -31,16 +31,11 @@ from firmware.rules.datasets import (
     validate_value,
 )
 from firmware.rules.dialplan import classify
-from firmware.rules.facility import (
-    CallType,
-    FacilityRules,
-    HookflashAction,
-    RulesError,
-    ThreeWayAction,
-    load_rules,
-)
+from firmware.rules.facility import FacilityRules, RulesError, load_rules
+from firmware.rules.facility_policies import HookflashAction, ThreeWayAction
 from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches, waste_one_derivation
 from firmware.rules.records import Records
+from firmware.rules.rule_types import CallType
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 

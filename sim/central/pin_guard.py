@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from firmware.rules.datasets import DatasetError, validate_value
-from firmware.rules.facility import FacilityRules, PinPolicy
+from firmware.rules.facility import FacilityRules
+from firmware.rules.facility_policies import PinPolicy
 from firmware.rules.identity import identification_problem
 from firmware.rules.pin_lockouts import account_lock_key
 from firmware.store import canonical

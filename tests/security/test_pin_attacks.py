@@ -17,7 +17,8 @@ import pytest
 import firmware.rules.identity as identity
 from firmware.kiosk.login import RulesLogin
 from firmware.rules.authorize import Refusal
-from firmware.rules.facility import FacilityRules, PinPolicy
+from firmware.rules.facility import FacilityRules
+from firmware.rules.facility_policies import PinPolicy
 from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
 from firmware.rules.pin_lockouts import account_lock_key
 from firmware.rules.service import CallRules, Identified
