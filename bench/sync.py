@@ -12,240 +12,24 @@ and sync.md.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
-import random
 import shlex
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
+from bench.sync_facility import mutate, peers, reference_facility
 from bench.sync_fleet import bench_fleet, postgres_cluster
-from firmware.rules.facility import load_rules
+from bench.sync_session import BAUD, LINE_BYTES_PER_S, enroll, free_port, make_central, one_sync, start_server
 from firmware.store import Store
 from firmware.store.outbox import Outbox
-from firmware.sync.channel import Channel
-from firmware.sync.connect import connect
-from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
-from firmware.sync.device_session import DeviceSync, SyncReport
-from sim.central.db import CENTRAL_FILE, CentralDB, canonical
+from sim.central.db import CentralDB
 from sim.serial_cable import Faults, SerialCable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-BAUD = 115200
-LINE_BYTES_PER_S = BAUD / 10
-
-
-def reference_facility(directory: Path, scale: float, seed: int = 1) -> dict[str, int]:
-    """10,000 inmates with 20 allowed numbers each (200,000), 100,000 blocked numbers, debit and prepaid
-    accounts, facility lists, number information, PIN keys and the facility rules with a full rate table
-    (every area code by every call type). Values follow the rules' schemas (firmware/rules/datasets.py)."""
-    rng = random.Random(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    inmates = int(10_000 * scale)
-    counts: dict[str, int] = {}
-    numbers = iter(rng.sample(range(800 * 8_000_000), int(330_000 * scale) + 10))
-
-    def phone() -> str:
-        """A distinct NANP number: area code 200-999, then a 7-digit number starting 2-9."""
-        n = next(numbers)
-        return f"{200 + n // 8_000_000}{2_000_000 + n % 8_000_000}"
-
-    def write(dataset: str, records: list[tuple[str, Any]]) -> None:
-        with (directory / f"{dataset}.jsonl").open("w") as out:
-            for key, value in records:
-                out.write(json.dumps({"key": key, "value": value}) + "\n")
-        counts[dataset] = len(records)
-
-    ids = [f"I{100000 + i:06d}" for i in range(inmates)]
-    allowed = [[phone() for _ in range(20)] for _ in ids]
-    write(
-        "inmates",
-        [
-            (
-                i,
-                {
-                    "pin_verifier": f"k1:{rng.randbytes(32).hex()}",
-                    "name": f"Inmate {i}",
-                    "language": rng.choice(["en", "en", "en", "es"]),
-                    "housing_unit": rng.choice("ABCDEFGH"),
-                    "pan": {"numbers": pan},
-                },
-            )
-            for i, pan in zip(ids, allowed, strict=True)
-        ],
-    )
-    write(
-        "blocks",
-        [
-            (
-                phone(),
-                {
-                    "created_at": "2026-01-05T10:00:00+00:00",
-                    "source": rng.choice(["called_party", "facility", "victim_services"]),
-                },
-            )
-            for _ in range(int(100_000 * scale))
-        ],
-    )
-    write(
-        "accounts",
-        [(f"debit:{i}", {"balance_cents": rng.randrange(0, 5000)}) for i in ids]
-        + [(f"prepaid:{phone()}", {"balance_cents": rng.randrange(0, 5000)}) for _ in range(int(2_000 * scale))],
-    )
-    write(
-        "numbers",
-        [
-            (pan[0], {"line_type": rng.choice(["landline", "mobile", "voip"]), "collect_billable": False})
-            for pan in allowed
-        ],
-    )
-    write(
-        "lists", [(phone(), {"action": rng.choice(["allow", "attorney", "block"])}) for _ in range(int(2_000 * scale))]
-    )
-    write("pin_keys", [("k1", {"secret": rng.randbytes(32).hex()})])
-    # The facility's full rules document: rates for every call type and class, limits, schedules.
-    write("rules", [("facility", load_rules(None).model_dump(mode="json"))])
-    return counts
-
-
-#: How the 1% change alters a value of each dataset, keeping it valid.
-CHANGES: dict[str, tuple[str, Any]] = {
-    "inmates": ("housing_unit", lambda rng: rng.choice("ABCDEFGH") + str(rng.randrange(10))),
-    "blocks": ("source", lambda rng: rng.choice(["facility", "court_order"])),
-    "accounts": ("balance_cents", lambda rng: rng.randrange(0, 9000)),
-    "numbers": ("collect_billable", lambda rng: True),
-    "lists": ("note", lambda rng: f"changed {rng.randrange(1000)}"),
-}
-
-
-def mutate(directory: Path, fraction: float, seed: int = 2) -> tuple[Path, int, int]:
-    """Change `fraction` of the records of each dataset; returns the change dir, changed count, compressed size."""
-    rng = random.Random(seed)
-    changed_dir = directory.with_name(directory.name + "-changed")
-    shutil.copytree(directory, changed_dir, dirs_exist_ok=True)
-    changed: list[str] = []
-    for path in sorted(changed_dir.glob("*.jsonl")):
-        if path.stem not in CHANGES:
-            continue
-        field, make = CHANGES[path.stem]
-        lines = path.read_text().splitlines()
-        for index in rng.sample(range(len(lines)), max(1, int(len(lines) * fraction))):
-            record = json.loads(lines[index])
-            record["value"] = {**record["value"], field: make(rng)}
-            lines[index] = json.dumps(record)
-            changed.append(f"{path.stem}\t{record['key']}\t{canonical(record['value'])}")
-        path.write_text("\n".join(lines) + "\n")
-    compressed = len(zstandard.ZstdCompressor(level=6).compress("\n".join(changed).encode()))
-    return changed_dir, len(changed), compressed
-
-
-def peers(directory: Path) -> dict[str, int]:
-    raw = b"".join(p.read_bytes() for p in sorted(directory.glob("*.jsonl")))
-    return {
-        "raw_jsonl_bytes": len(raw),
-        "zstd19_bytes": len(zstandard.ZstdCompressor(level=19).compress(raw)),
-        "gzip9_bytes": len(gzip.compress(raw, 9)),
-    }
-
-
-class Counting:
-    """A channel that counts whole-message bytes (what the session layer hands down and gets back)."""
-
-    def __init__(self, inner: Channel) -> None:
-        self.inner = inner
-        self.message_bytes_in = 0
-        self.message_bytes_out = 0
-
-    @property
-    def bytes_written(self) -> int:
-        return self.inner.bytes_written
-
-    @property
-    def bytes_read(self) -> int:
-        return self.inner.bytes_read
-
-    def send(self, data: bytes) -> None:
-        self.message_bytes_out += len(data)
-        self.inner.send(data)
-
-    def recv(self, timeout: float) -> bytes:
-        data = self.inner.recv(timeout)
-        self.message_bytes_in += len(data)
-        return data
-
-    def close(self) -> None:
-        if hasattr(self.inner, "flush"):
-            self.inner.flush(2.0)
-        self.inner.close()
-
-
-def one_sync(url: str, store: Store, creds: Credentials, baud: int = BAUD) -> dict[str, Any]:
-    channel = Counting(connect(url, creds, baud, 30))
-    started = time.monotonic()
-    report: SyncReport = DeviceSync(store, creds.name, creds.sync_key, timeout=60).run(channel)
-    seconds = time.monotonic() - started
-    channel.close()
-    result = {
-        **asdict(report),
-        "seconds": seconds,
-        "message_bytes_in": channel.message_bytes_in,
-        "message_bytes_out": channel.message_bytes_out,
-        "wire_bytes_in": channel.bytes_read,
-        "wire_bytes_out": channel.bytes_written,
-    }
-    result.pop("notes")
-    if not url.startswith("tcp://"):
-        result["line_use_down"] = channel.bytes_read / (seconds * LINE_BYTES_PER_S)
-        result["goodput_down"] = channel.message_bytes_in / (seconds * LINE_BYTES_PER_S)
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def enroll(db: CentralDB, authority: Authority, name: str) -> Credentials:
-    key = os.urandom(32)
-    db.enroll(name, key)
-    return authority.issue(name, False, key)
-
-
-def start_server(db_path: Path, links: list[str]) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "firmware", "central", "serve", "--db", str(db_path), "--baud", str(BAUD)]
-    for link in links:
-        args += ["--link", link]
-    server = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
-    for _ in links:
-        assert server.stderr is not None
-        line = server.stderr.readline().decode()
-        assert line.startswith("serving"), line
-    # The server logs one line per session; drain them so it never blocks on a full pipe.
-    threading.Thread(target=lambda: server.stderr.read() if server.stderr else None, daemon=True).start()
-    return server
-
-
-def make_central(tmp: Path, facility: Path) -> tuple[Path, Authority]:
-    db_path = tmp / CENTRAL_FILE
-    db = CentralDB(db_path)
-    authority = Authority.create()
-    db.set_authority(json.dumps(asdict(authority)), json.dumps(asdict(authority.issue(SERVER_NAME, True))))
-    db.load_dir(facility)
-    db.close()
-    return db_path, authority
 
 
 def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.sync import fleet_markdown, mutate, reference_facility
+from bench.sync import fleet_markdown
+from bench.sync_facility import mutate, reference_facility
 from bench.sync_fleet import bench_fleet, run_wave
 from firmware.sync.conversation import RemoteError
 from firmware.sync.device_session import SyncReport
