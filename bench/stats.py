@@ -32,6 +32,11 @@ def percentiles(
     return figures | {f"max_{unit}": round(float(a.max()), digits), "n": int(a.size)}
 
 
+def ratio(a: float, b: float) -> float:
+    """`a / b` to two places, the way every bench prints ours against a peer; infinite when the peer scored 0."""
+    return round(a / b, 2) if b else float("inf")
+
+
 def write_results(out: Path, name: str, figures: dict[str, Any], markdown: str) -> None:
     """`out/name.json` (the figures) and `out/name.md` (the report a person reads), making `out` if needed."""
     out.mkdir(parents=True, exist_ok=True)
