@@ -75,7 +75,7 @@ def central() -> None:
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 def load(db_path: Path | str, merge: bool, directory: Path, facility: str) -> None:
     """Load a facility from DIRECTORY/<dataset>.jsonl files, one {"key": ..., "value": {...}} per line."""
-    from sim.central.db import LoadError
+    from sim.central.dataset_files import LoadError
 
     if not directory.is_dir():
         raise UserError(f"{directory}: no such directory")

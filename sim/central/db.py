@@ -4,7 +4,8 @@
 the row with value NULL (a tombstone) so that devices behind it learn of it. Every write to a facility's data
 takes that facility's next sequence number (its `facilities` row, locked for the write), so "what changed since
 N" is one indexed range query and facilities never wait for each other. A device belongs to one facility and is
-served only that facility's data. SQLite or PostgreSQL: sim/central/backend.py.
+served only that facility's data. SQLite or PostgreSQL: sim/central/backend.py. Its parts: loading dataset files
+(sim/central/dataset_files.py) and money (sim/central/money_book.py).
 """
 
 from __future__ import annotations
@@ -20,20 +21,17 @@ from typing import Any
 from firmware.rules.pin_lockouts import account_lock_key
 from firmware.store import canonical, private_file
 from firmware.store.outbox import utc_now as now
-from firmware.sync.downstream import Validator, default_validator, digest_bytes, digest_rows, row_hash
-from firmware.sync.schema import DATASETS, OutboxRecord
+from firmware.sync.downstream import digest_bytes, digest_rows, row_hash
+from firmware.sync.schema import OutboxRecord
 from sim.central.backend import Connection, connect, describe
+from sim.central.dataset_files import DatasetFiles, LoadError
 from sim.central.migrations import DEFAULT_FACILITY, migrate, require_current
 from sim.central.money_book import MoneyBook
-from sim.central.pin_guard import apply_pin_record, policy_of, roster_problem
+from sim.central.pin_guard import apply_pin_record
 from sim.central.validation import MAX_PAYLOAD, block_value, split_records
 
 #: The reference central server's database file in its directory.
 CENTRAL_FILE = "central.sqlite"
-
-
-class LoadError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Page:
     items: dict[str, list[tuple[str, str | None]]]
 
 
-class CentralDB(MoneyBook):
+class CentralDB(DatasetFiles, MoneyBook):
     """One connection, scoped to one facility (`for_facility` gives another facility's view of it).
 
     Writers of one facility serialise on its `facilities` row (SQLite: on the file's write lock).
@@ -143,80 +141,6 @@ class CentralDB(MoneyBook):
     def put(self, dataset: str, key: str, value: Any | None) -> None:
         with self.transaction() as db:
             self._write(db, dataset, key, None if value is None else canonical(value))
-
-    def load_dir(self, directory: Path, replace: bool = True) -> dict[str, int]:
-        """Load DIR/<dataset>.jsonl files ({"key": ..., "value": {...}} per line) into this facility; returns
-        changes per dataset.
-
-        With `replace`, a file is the whole dataset: keys missing from it are deleted."""
-        files = {d: directory / f"{d}.jsonl" for d in DATASETS if (directory / f"{d}.jsonl").exists()}
-        unknown = sorted(p.name for p in directory.glob("*.jsonl") if p.stem not in DATASETS)
-        if unknown:
-            raise LoadError(
-                f"{directory}: unknown dataset file(s) {', '.join(unknown)}; datasets are " + ", ".join(DATASETS)
-            )
-        if not files:
-            raise LoadError(
-                f"{directory}: no dataset files (expected one of {', '.join(d + '.jsonl' for d in DATASETS)})"
-            )
-        validate = default_validator()
-        incoming = {dataset: _read_jsonl(path, dataset, validate) for dataset, path in files.items()}
-        self._check_roster(directory, incoming, replace)
-        changes: dict[str, int] = {}
-        with self.transaction() as db:
-            self._facility_row(db, lock=True)
-            deltas: list[tuple[str, str, str | None, str | None]] = []
-            for dataset, records in incoming.items():
-                existing = dict(
-                    db.execute(
-                        "SELECT key, value FROM data WHERE facility = ? AND dataset = ?", (self.facility, dataset)
-                    )
-                )
-                before = len(deltas)
-                deltas += [
-                    (dataset, key, existing.get(key), text)
-                    for key, text in records.items()
-                    if existing.get(key) != text
-                ]
-                if replace:
-                    deltas += [
-                        (dataset, key, text, None)
-                        for key, text in existing.items()
-                        if text is not None and key not in records
-                    ]
-                changes[dataset] = len(deltas) - before
-            head = self._advance(db, deltas)
-            db.executemany(
-                "INSERT INTO data (facility, dataset, key, value, seq) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (facility, dataset, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
-                [(self.facility, dataset, key, new, head + n) for n, (dataset, key, _old, new) in enumerate(deltas, 1)],
-            )
-        return changes
-
-    def _check_roster(self, directory: Path, incoming: dict[str, dict[str, str]], replace: bool) -> None:
-        """LoadError when the roster after this load is too big for rules that identify by PIN alone."""
-        rules = incoming.get("rules", {}).get("facility")
-        if rules is None:
-            row = self.db.execute(
-                "SELECT value FROM data WHERE facility = ? AND dataset = 'rules' AND key = 'facility'",
-                (self.facility,),
-            ).fetchone()
-            rules = None if row is None else row[0]
-        policy = policy_of(rules)
-        if policy.identify != "pin_only":
-            return
-        loaded = set(incoming.get("inmates", {}))
-        if not (replace and "inmates" in incoming):
-            loaded |= {
-                str(row[0])
-                for row in self.db.execute(
-                    "SELECT key FROM data WHERE facility = ? AND dataset = 'inmates' AND value IS NOT NULL",
-                    (self.facility,),
-                )
-            }
-        problem = roster_problem(policy, len(loaded))
-        if problem is not None:
-            raise LoadError(f"{directory}: {problem}")
 
     def compact(self, keep: int) -> int:
         """Forget tombstones older than the last `keep` changes; a device behind them gets a full resync.
@@ -407,26 +331,3 @@ class CentralDB(MoneyBook):
 
     def received_count(self, device_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM received WHERE device_id = ?", (device_id,)).fetchone()[0])
-
-
-def _read_jsonl(path: Path, dataset: str, validate: Validator | None) -> dict[str, str]:
-    records: dict[str, str] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise LoadError(f"{path}:{number}: not JSON: {exc}") from None
-            if not isinstance(record, dict) or not isinstance(record.get("key"), str) or "value" not in record:
-                raise LoadError(f'{path}:{number}: expected {{"key": "...", "value": {{...}}}}')
-            if record["key"] in records:
-                raise LoadError(f"{path}:{number}: key {record['key']!r} appears twice")
-            if validate is not None:
-                try:
-                    validate(dataset, record["key"], record["value"])
-                except ValueError as exc:
-                    raise LoadError(f"{path}:{number}: {exc}") from None
-            records[record["key"]] = canonical(record["value"])
-    return records
