@@ -8,7 +8,8 @@ The parts, each a sub-machine with its own states, timers and tests: PinEntry (p
 (number_entry.py), Placing (placing.py), CalledParty (called_party.py), ConnectedCall (connected.py) and Ending
 (ending.py). The coordinator holds what belongs to the handset rather than to one part: the hook, the line (open
 from the dial to its release, with its detectors) and the prompt voice. It passes events to the part whose phase
-it is and turns each part's outcome into the next part's start.
+it is and turns each part's outcome into the next part's start; what it does with each audio frame is its part
+FlowAudio (flow_audio.py).
 
 What the flow promises:
 - every wait has a timeout from data, and every failure a spoken reason and a way back or out;
@@ -23,7 +24,6 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
 from transitions import Machine
 
 from firmware.commands import Command, TimerExpired
@@ -34,6 +34,7 @@ from firmware.handset.called_party import CalledParty
 from firmware.handset.connected import ConnectedCall
 from firmware.handset.ending import Ending
 from firmware.handset.far_end import DetectorFactory, OpenLine
+from firmware.handset.flow_audio import FAR_KEY_PHASES, FlowAudio
 from firmware.handset.number_entry import NumberEntry
 from firmware.handset.parts import FlowPart, Step, Timers
 from firmware.handset.pin_entry import PinEntry
@@ -42,9 +43,9 @@ from firmware.handset.policy import FlowPolicy, Timing
 from firmware.handset.voice import Voice, language_of
 from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
-from hal.audio import FRAME_SAMPLES, AudioFrame
+from hal.audio import AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
-from hal.line import LineDigit, LineHeld, LineHungUp, LineIncoming, LineProgress, LineService
+from hal.line import LineDigit, LineHeld, LineHungUp, LineIncoming, LineService
 
 #: The coordinator's phases: which part has the call now.
 PHASES: list[str | dict[str, str]] = [
@@ -78,8 +79,6 @@ STATES = [
         if name not in ("waiting", "done")
     ],
 ]
-#: Parts that hear the far end's keys.
-FAR_KEY_PHASES = ("answering", "connected")
 
 
 class LineTimer(StrEnum):
@@ -87,7 +86,7 @@ class LineTimer(StrEnum):
     RELEASE = "handset.line.release"
 
 
-class HandsetFlow:
+class HandsetFlow(FlowAudio):
     """One handset's call flow. `handle` is the only entry point; it returns the commands an event causes."""
 
     phase: str
@@ -361,55 +360,3 @@ class HandsetFlow:
             self._line = None
             self.voice.quiet("line", self.now)
             self._out.append(m.ReleaseLine())
-
-    # ---- audio ------------------------------------------------------------------------------------------------
-
-    def _audio(self, frame: AudioFrame) -> None:
-        if frame.source == "mic":
-            self._mic_frame(frame)
-        elif frame.source == "line" and self._line is not None:
-            self._line_frame(frame, self._line)
-
-    def _mic_frame(self, frame: AudioFrame) -> None:
-        """The audio device's tick: one frame in from the mouthpiece, one out to the ear and one to the line."""
-        line = self._line
-        bridged = self.phase == "connected" and line is not None
-        hear_far = bridged or self.state == "placing"
-        tick = self.voice.tick(frame.samples, hear_far=hear_far, line_open=line is not None, bridged=bridged)
-        self._to_part(frame, ("placing",))
-        if bridged and line is not None:
-            # DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported.
-            for digit in line.near_tones(frame.samples, frame.at):
-                self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": digit, "call_id": self.call_id}))
-            silence = line.held_silence(frame.at)
-            if silence is not None:
-                self._hear_three_way(line, silence, frame.at)
-        if tick.ear is not None:
-            self._out.append(m.PlayAudio(tick.ear))
-        if tick.line is not None:
-            self._out.append(m.SendAudio(tick.line))
-            self._to_part(p.LineSent(frame.at, tick.line), ("answering",))
-        far = tick.far if tick.far is not None else np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        self._to_part(p.Heard(frame.at, frame.samples, far), ("connected",))
-
-    def _line_frame(self, frame: AudioFrame, line: OpenLine) -> None:
-        """The far end's frame: call progress while placing, keys from the called party, three-way on a call."""
-        self.voice.far_frame(frame.samples)
-        line.far_heard(frame.at)
-        detectors = line.detectors
-        if self.state == "placing":
-            for tone in detectors.progress.feed(frame.samples, frame.at):
-                if tone.kind == "start":
-                    self._to_part(LineProgress(frame.at, tone.tone), ("placing",))
-        if self.phase in FAR_KEY_PHASES:
-            for tone in detectors.dtmf.feed(frame.samples, frame.at):
-                if tone.kind == "start" and line.in_band_key(tone.digit, frame.at):
-                    self._to_part(LineDigit(frame.at, tone.digit), FAR_KEY_PHASES)
-        self._to_part(frame, ("answering",))
-        if self.phase == "connected":
-            self._hear_three_way(line, frame.samples, frame.at)
-
-    def _hear_three_way(self, line: OpenLine, samples: np.ndarray, at: float) -> None:
-        for decision in line.detectors.threeway.feed(samples, at):
-            if decision.event == "three_way":
-                self._to_part(p.ThreeWayHeard(at, decision.confidence), ("connected",))
