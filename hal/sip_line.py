@@ -5,7 +5,8 @@ network says (responses, BYE, RTP frames, RFC 4733 digits, registration) comes b
 posted to the runtime's sink, like every other hal device.
 
 Pieces aiosipua 0.7 leaves to its user are kept small: INVITE retransmission over UDP (timer A) and giving up
-when nobody answers at all (timer B) and a watchdog on registration here; the rest in hal/sip_signalling.py.
+when nobody answers at all (timer B) and a watchdog on registration here; the rest in hal/sip_signalling.py. The
+call's audio is the line's part LineMedia (hal/sip_line_media.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from aiosipua.outgoing_call import OutgoingCall
 from aiosipua.sdp import parse_sdp
 from aiosipua.uas import SipUAS
 
-from hal.audio import AudioFrame, check_frame
+from hal.audio import check_frame
 from hal.clock import Clock
 from hal.events import Event
 from hal.inbound_offers import OfferReports
-from hal.line import LineAnswered, LineDigit, LineHeld, LineHungUp, LineProgress, LineService
-from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, negotiate, offer
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineProgress, LineService
+from hal.sip_line_media import LineMedia
+from hal.sip_media import MediaError, MediaLeg, negotiate, offer
 from hal.sip_ports import HeldPorts
 from hal.sip_registration import KeptRegistration
 from hal.sip_signalling import (
@@ -52,7 +54,7 @@ EventSink = Callable[[Event], None]
 T1_S = 0.5
 
 
-class SipLine:
+class SipLine(LineMedia):
     """The `Line` of a handset whose calls go to a SIP server, a PBX, or straight to a SIP URI."""
 
     def __init__(self, clock: Clock, settings: SipSettings) -> None:
@@ -248,27 +250,6 @@ class SipLine:
             if status == 183 and response.body and response.content_type == "application/sdp":
                 self._spawn(self._start_media(parse_sdp(response.text)))
 
-    async def _start_media(self, answer: Any) -> None:
-        if answer is None:
-            return
-        try:
-            negotiated = negotiate(answer, self.settings.codecs)
-        except MediaError as exc:
-            logging.getLogger(__name__).warning("media: %s", exc)
-            return
-        await self._open_media(negotiated)
-
-    async def _open_media(self, negotiated: Negotiated) -> None:
-        media, call = self._media, self._call
-        if media is None or call is None:
-            return
-        if not media.open:
-            self._ports.release_for_use(self._rtp_port)  # aiortp binds it now
-        try:
-            await media.start("0.0.0.0", self._rtp_port, negotiated, call.remote_addr[0])
-        except OSError as exc:
-            logging.getLogger(__name__).warning("media: %s", exc)
-
     async def _on_answer(self, call: OutgoingCall) -> None:
         if call is not self._call:  # answered after we gave up on it: end it rather than leave the far end talking
             if self._uac is not None:
@@ -301,44 +282,6 @@ class SipLine:
             self._media.expect_audio()
             self._spawn(self._watch_far_audio(call, self._media))
 
-    async def _watch_far_audio(self, call: OutgoingCall, media: MediaLeg) -> None:
-        """A far end that sends nothing for rtp_timeout_s without holding the call is gone (its network died
-        before its BYE could reach us): end the call rather than bill the inmate for a dead line."""
-        limit = self.settings.rtp_timeout_s
-        while self._call is call:
-            await asyncio.sleep(min(1.0, limit / 4))
-            if self._call is call and not media.held and media.silent_s() >= limit:
-                logging.getLogger(__name__).warning("no audio from the far end for %g s: ending the call", limit)
-                self.last_response = (408, f"no RTP from the far end for {limit:g} s")
-                await self._release()
-                self._emit(LineHungUp(self._now(), cause="lost"))
-                return
-
-    def _far_reinvite(self, incoming: Any) -> None:
-        """The far end changes the call: hold, resume, or media moved elsewhere (a PBX re-routing audio). Left
-        unanswered, the far end would retransmit and then end the call (RFC 3261 timer B)."""
-        call, media = self._call, self._media
-        if call is None or incoming.call_id != call.call_id or media is None or media.negotiated is None:
-            incoming.reject(481, "Call/Transaction Does Not Exist")
-            return
-        session, version = self._sdp_origin
-        try:
-            change = answer_reoffer(
-                incoming.sdp_offer, media.negotiated, self._local_ip, self._rtp_port, (session, version + 1)
-            )
-        except MediaError as exc:
-            logging.getLogger(__name__).warning("re-INVITE refused: %s", exc)
-            incoming.reject(488, "Not Acceptable Here")
-            return
-        self._sdp_origin = (session, version + 1)
-        incoming.accept(change.answer)
-        if media.held and not change.held:
-            media.expect_audio()
-        if media.held != change.held:
-            self._emit(LineHeld(self._now(), change.held))
-        media.held = change.held
-        self._spawn(self._open_media(change.negotiated))
-
     async def _on_rejected(self, call: OutgoingCall, status: int, reason: str) -> None:
         if call is not self._call:
             return
@@ -369,13 +312,6 @@ class SipLine:
         report = self._offers.window_over(self._now())
         if report is not None:
             self._emit(report)
-
-    def _far_frame(self, samples: np.ndarray) -> None:
-        self._emit(AudioFrame(self._now(), "line", samples))
-
-    def _send_pcm(self, pcm: bytes) -> None:
-        if self._media is not None and self._answered:
-            self._media.send(pcm)
 
     async def _release(self) -> None:
         """Our side ends the call: CANCEL while it rings, BYE once answered."""
