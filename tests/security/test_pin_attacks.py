@@ -24,7 +24,8 @@ from firmware.rules.pin_lockouts import account_lock_key
 from firmware.rules.service import CallRules, Identified
 from firmware.store import Store
 from firmware.store.outbox import Outbox
-from sim.central.db import CentralDB, LoadError
+from sim.central.dataset_files import LoadError
+from sim.central.db import CentralDB
 from sim.central.pin_guard import account_lock_value, apply_pin_record
 from tests.rules.conftest import SECRET, make_rules
 from tests.rules.test_pin_guessing import roster
