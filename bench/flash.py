@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.flash_links import ACCESS_KEY, BAUD, TCP_BITS_PER_S, InstallTimer, serial_raw, serial_run, tcp_raw, tcp_run
 from bench.stats import pyplot, save_figure, write_results
 from firmware.tech.home import DeviceHome
-from firmware.update import bundle as bundle_mod
 from firmware.update import bundle_writer, receiver
 from firmware.update.assets import asset_files, strip_prompts
 from firmware.update.delta import build_delta, bundle_image
