@@ -20,6 +20,8 @@ independent evidence and explains each decision:
 - **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line.
 - **silent after a hookflash**: a lone whole hookflash, then a far end that does not talk: the hold that shows no
   change of floor (the switch's hiss as loud as the call's own noise).
+- **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
+  closing click heard over that sound in 2.4-3.4 kHz: the held line plays music on hold.
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
 - **conference**: after a hold the line comes back 3-6 dB quieter with a new noise floor.
 
@@ -42,7 +44,7 @@ import numpy as np
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
-from firmware.dsp.threeway_flash import SilentFlash
+from firmware.dsp.threeway_flash import FlashIntoMusic, SilentFlash
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
 from hal.audio import SAMPLE_RATE
@@ -82,6 +84,7 @@ class ThreeWayDetector:
         self._armed = True
         self._watch: Watch | None = None
         self._silent_flash = SilentFlash(self.cfg)
+        self._into_music = FlashIntoMusic(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
 
     # -- public API -------------------------------------------------------------------------------------------
@@ -115,12 +118,18 @@ class ThreeWayDetector:
         feats = self._spectra.frames(x, self._tone_hist)
         self._tone_hist = np.concatenate([self._tone_hist, x])[-TONE_WINDOW:]
         events: list[ThreeWayEvent] = []
-        for g, rise in self._clicks.push(feats["sub"]):
-            t = self._sub_index0 + g * SUB_S
-            self._click_times.append((t, rise))
+        for click in self._clicks.push(feats["sub"], feats["high"]):
+            t = self._sub_index0 + click.at_sub * SUB_S
+            if click.kind != "quiet":
+                self._into_music.click(t, click.kind)  # heard over talk and music too: evidence only in a flash
+                continue
+            self._click_times.append((t, click.rise))
             events.append(
                 ThreeWayEvent.of(
-                    "click", t, min(1.0, rise / 40.0), [fact("click", rise=rise, max_ms=self.cfg.click_max_ms)]
+                    "click",
+                    t,
+                    min(1.0, click.rise / 40.0),
+                    [fact("click", rise=click.rise, max_ms=self.cfg.click_max_ms)],
                 )
             )
         level, floor, low, tone, window = feats["level"], feats["floor"], feats["low"], feats["tone"], feats["window"]
@@ -163,8 +172,9 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor) or (self._hold is not None and bool(tones))))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
+        self._into_music.heard(t)
         if self._armed and learned:
-            decision = self._silent_flash.check(t, self._click_times)
+            decision = self._silent_flash.check(t, self._click_times) or self._into_music.check(t, self._click_times)
             if decision is not None:
                 events.append(decision)
                 self._armed = False

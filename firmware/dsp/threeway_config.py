@@ -45,6 +45,24 @@ class ThreeWayConfig(BaseModel):
     click_max_ms: float = Field(default=40.0, ge=5.0, le=100.0)
     click_min_dbm0: float = Field(default=-45.0, ge=-80.0, le=0.0, description="a click's 2.5 ms power at least this")
     click_quiet_ceiling_dbm0: float = Field(default=-36.0, ge=-80.0, le=-10.0, description="'silence' around a click")
+    into_fall_db: float = Field(
+        default=10.0, ge=0.0, le=40.0, description="a click into sound stands this far above the 100 ms after it"
+    )
+    into_louder_db: float = Field(
+        default=6.0, ge=0.0, le=40.0, description="the sound after a click into sound is this much louder than before"
+    )
+    into_decay_db: float = Field(
+        default=14.0,
+        ge=0.0,
+        le=40.0,
+        description="a click into sound has fallen this far 7.5-17.5 ms after its peak (a plosive has not)",
+    )
+    over_rise_db: float = Field(
+        default=30.0,
+        ge=6.0,
+        le=60.0,
+        description="a click over sound stands this far above its surroundings in 2.4-3.4 kHz (music is weak there)",
+    )
     tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
     tone_snr_db: float = Field(
         default=12.0, ge=3.0, le=40.0, description="bridged tone above the held floor's noise in the tone's own bin"

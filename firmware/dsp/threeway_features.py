@@ -1,9 +1,15 @@
 """What the three-way detector measures in each 20 ms frame, vectorised over a block of frames: level, spectral
-noise floor, the 2.5 ms sub-block powers that time a click, and the levels of the tones a bridged line carries."""
+noise floor, the 2.5 ms sub-block powers that time a click (also in 2.4-3.4 kHz alone), and the levels of the
+tones a bridged line carries; and the clicks those powers show."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from firmware.dsp.dtmf import COL_HZ, ROW_HZ
 from firmware.dsp.levels import DBM0_RMS
@@ -18,6 +24,21 @@ TONE_FREQS = (350.0, 440.0, 480.0, *ROW_HZ, *COL_HZ)
 
 def _hann(n: int) -> np.ndarray:
     return np.hanning(n + 2)[1:-1]
+
+
+def _band_pass(lo_hz: float, hi_hz: float, taps: int = 63) -> np.ndarray:
+    """A linear-phase FIR band-pass: the difference of two Hamming-windowed sinc low-passes."""
+    k = np.arange(taps) - (taps - 1) / 2
+
+    def low(fc: float) -> np.ndarray:
+        return 2 * fc / SAMPLE_RATE * np.sinc(2 * fc / SAMPLE_RATE * k) * np.hamming(taps)
+
+    return low(hi_hz) - low(lo_hz)
+
+
+#: 2.4-3.4 kHz, where music on hold carries little and a click's flat spectrum still stands out. The filter delays
+#: this band by 31 samples (4 ms), which no click rule notices.
+_HIGH_BAND = _band_pass(2400.0, 3500.0)
 
 
 _TONE_WIN = _hann(TONE_WINDOW)
@@ -55,6 +76,8 @@ class Spectra:
         low = np.maximum(10 * np.log10(np.maximum(low_lin, 1e-12)), _FLOOR_MIN_DB)
         sub = np.mean(frames.reshape(n * SUBS_PER_FRAME, SUB) ** 2, axis=1)
         joined = np.concatenate([history, x[: n * FRAME]])
+        high = np.convolve(joined[len(history) - len(_HIGH_BAND) + 1 :], _HIGH_BAND, mode="valid")
+        high_sub = np.mean(high.reshape(n * SUBS_PER_FRAME, SUB) ** 2, axis=1)
         ends = len(history) + FRAME * (np.arange(n) + 1)
         idx = ends[:, None] - TONE_WINDOW + np.arange(TONE_WINDOW)[None, :]
         tone = np.abs(joined[idx] @ self.tone_basis) ** 2 * self.tone_scale
@@ -62,53 +85,112 @@ class Spectra:
         sq = np.concatenate([[0.0], np.cumsum(joined * joined)])
         window_power = (sq[ends] - sq[ends - TONE_WINDOW]) / TONE_WINDOW
         window_db = 10 * np.log10(np.maximum(window_power / DBM0_RMS**2, 1e-12))
-        return {"level": level, "floor": floor, "low": low, "sub": sub, "tone": tone_db, "window": window_db}
+        return {
+            "level": level,
+            "floor": floor,
+            "low": low,
+            "sub": sub,
+            "high": high_sub,
+            "tone": tone_db,
+            "window": window_db,
+        }
+
+
+ClickKind = Literal["quiet", "into", "over"]
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click: its global 2.5 ms sub-block, how far it stands above its surroundings (dB), and where it was heard.
+
+    - "quiet": silence, pulse, silence (the patents' hookflash click);
+    - "into": quiet before, then a pulse that falls within 17.5 ms into louder sound (a flash that cuts to music);
+    - "over": a pulse over sound, standing above its surroundings in 2.4-3.4 kHz (a click heard over music).
+    """
+
+    at_sub: int
+    rise: float
+    kind: ClickKind
 
 
 class ClickFinder:
-    """Silence-pulse-silence on 2.5 ms sub-blocks: a pulse well above quiet surroundings, shorter than 40 ms."""
+    """Clicks on 2.5 ms sub-blocks: a pulse well above its surroundings, shorter than 40 ms."""
 
     GUARD = 4  # sub-blocks (10 ms) between the pulse and its surroundings
     CONTEXT = 40  # sub-blocks (100 ms) of surroundings on each side
+    DECAY = (3, 7)  # sub-blocks after the peak (7.5-17.5 ms) a click into sound has fallen in
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
         self.max_len = max(1, round(cfg.click_max_ms / 1000 / SUB_S))
         self.rise = 10 ** (cfg.click_rise_db / 10)
+        self.fall = 10 ** (cfg.into_fall_db / 10)
+        self.louder = 10 ** (cfg.into_louder_db / 10)
+        self.decay = 10 ** (cfg.into_decay_db / 10)
         self.quiet = (10 ** (cfg.click_quiet_ceiling_dbm0 / 10)) * DBM0_RMS**2
         self.loud = (10 ** (cfg.click_min_dbm0 / 10)) * DBM0_RMS**2
         self.hush = (10 ** (_HUSH_DBM0 / 10)) * DBM0_RMS**2
         self.powers = np.zeros(0)
+        self.high = np.zeros(0)
         self.first = 0  # global index of powers[0]
         self.next_eval = self.CONTEXT + self.GUARD
-        self.last_click = -(10**9)
+        self.last: dict[ClickKind, int] = {"quiet": -(10**9), "into": -(10**9), "over": -(10**9)}
 
-    def push(self, sub: np.ndarray) -> list[tuple[int, float]]:
-        """Add sub-block powers; return (global sub-block index, rise in dB) of clicks now fully seen."""
+    def push(self, sub: np.ndarray, high: np.ndarray) -> list[Click]:
+        """Add sub-block powers (whole band and 2.4-3.4 kHz); return the clicks now fully seen, in time order."""
         self.powers = np.concatenate([self.powers, sub])
+        self.high = np.concatenate([self.high, high])
         p = self.powers
         after_len = self.max_len + self.CONTEXT
         lo = self.next_eval - self.first
         hi = len(p) - after_len
-        found: list[tuple[int, float]] = []
+        found: list[Click] = []
         if hi > lo:
-            c = np.concatenate([[0.0], np.cumsum(p)])
             i = np.arange(lo, hi)
+            c = np.concatenate([[0.0], np.cumsum(p)])
             before = (c[i - self.GUARD] - c[i - self.GUARD - self.CONTEXT]) / self.CONTEXT
             after = (c[i + after_len] - c[i + self.max_len]) / self.CONTEXT
             around = np.maximum(np.maximum(before, after), self.hush)
             # The pulse is a local maximum that dominates its own 40 ms and the quiet on both sides.
-            wmax = np.lib.stride_tricks.sliding_window_view(p, 2 * self.GUARD + 1)
-            local_max = wmax[i - self.GUARD].max(axis=1)
-            cand = (p[i] >= self.rise * around) & (p[i] >= local_max) & (around <= self.quiet) & (p[i] >= self.loud)
-            for k in np.flatnonzero(cand):
-                g = self.first + int(i[k])
-                if g - self.last_click > self.max_len:
-                    self.last_click = g
-                    found.append((g, float(10 * np.log10(p[i[k]] / around[k]))))
+            local_max = sliding_window_view(p, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
+            peak = (p[i] >= local_max) & (p[i] >= self.loud)
+            quiet = peak & (p[i] >= self.rise * around) & (around <= self.quiet)
+            decayed = sliding_window_view(p, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0]].max(axis=1)
+            into = (
+                peak
+                & (p[i] >= self.rise * np.maximum(before, self.hush))
+                & (before <= self.quiet)
+                & (p[i] >= self.fall * after)
+                & (after >= self.louder * np.maximum(before, self.hush))
+                & (decayed * self.decay <= p[i])
+            )
+            over, over_rise = self._over(i, after_len)
+            rises: dict[ClickKind, tuple[np.ndarray, Callable[[int], float]]] = {
+                "quiet": (quiet, lambda k: float(10 * np.log10(p[i[k]] / around[k]))),
+                "into": (into, lambda k: float(10 * np.log10(p[i[k]] / max(before[k], self.hush)))),
+                "over": (over, lambda k: float(over_rise[k])),
+            }
+            for kind, (cand, rise) in rises.items():
+                for k in np.flatnonzero(cand).tolist():
+                    g = self.first + int(i[k])
+                    if g - self.last[kind] > self.max_len:
+                        self.last[kind] = g
+                        found.append(Click(g, rise(k), kind))
             self.next_eval = self.first + hi
         keep = self.CONTEXT + self.GUARD + after_len + 2 * self.GUARD
         if len(p) > keep:
             self.first += len(p) - keep
             self.powers = p[-keep:]
+            self.high = self.high[-keep:]
+        found.sort(key=lambda click: click.at_sub)
         return found
+
+    def _over(self, i: np.ndarray, after_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pulses in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side: music's
+        notes do not reach there, so a click over music stands out where it would not in the whole band."""
+        h = 10 * np.log10(self.high / DBM0_RMS**2 + 1e-10)
+        med = np.median(sliding_window_view(h, self.CONTEXT), axis=1)
+        around = np.maximum(med[i - self.GUARD - self.CONTEXT], med[i + self.max_len])
+        local_max = sliding_window_view(h, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
+        rise = h[i] - around
+        return (rise >= self.cfg.over_rise_db) & (h[i] >= local_max), rise

@@ -1,10 +1,18 @@
-"""A whole hookflash after which the far end stays silent: the far party left the line.
+"""Decisions from a whole hookflash itself, where the held line's floor says nothing.
+
+A hookflash after which the far end stays silent: the far party left the line.
 
 When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
 rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
 clicking on the line for `click_isolation_s` before them, followed by `flash_silence_s` of a far end that does not
 talk, is the far party flashing away: a caller who only pauses makes no clicks, and a line that crackles (cordless
 static) clicks all the time, so there a lone pair proves nothing.
+
+A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet
+only before it, and the closing click is heard only where music is weak (2.4-3.4 kHz). An opening click into
+sound that has fallen 14 dB within 17.5 ms (talk starting with a plosive has not), with no click in the
+`click_isolation_s` before it, and a closing click 0.15-1.3 s later: the far party flashed to a held line that
+plays music. A PBX's own hold music, which makes no hookflash, is not decided.
 """
 
 from __future__ import annotations
@@ -18,6 +26,44 @@ from firmware.dsp.threeway_rules import lone_click, tone_kind
 
 _CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
+
+
+class FlashIntoMusic:
+    """Remembers clicks into sound and clicks over it; `check` says whether a hookflash into music just closed
+    `flash_confirm_s` (scaled) ago."""
+
+    def __init__(self, cfg: ThreeWayConfig) -> None:
+        self.cfg = cfg
+        self._into: deque[float] = deque(maxlen=32)
+        self._over: deque[float] = deque(maxlen=32)
+        self._since: float | None = None  # the first frame heard
+
+    def heard(self, t: float) -> None:
+        if self._since is None:
+            self._since = t
+
+    def click(self, t: float, kind: str) -> None:
+        (self._into if kind == "into" else self._over).append(t)
+
+    def check(self, t: float, click_times: Collection[tuple[float, float]]) -> ThreeWayEvent | None:
+        """A decision at `t` if a lone opening click into sound and a closing click 0.15-1.3 s after it make a
+        hookflash whose closing click was exactly `flash_confirm_s` (scaled) ago."""
+        cfg = self.cfg
+        wait = cfg.flash_confirm_s * cfg.time_scale
+        quiet = [ct for ct, _ in click_times]
+        closings = [c for c in (*self._over, *quiet) if wait <= t - c < wait + FRAME_S]
+        if not closings or self._since is None:
+            return None
+        closing = closings[0]
+        lo, hi = cfg.flash_gap_s
+        for opening in self._into:
+            if not lo <= closing - opening <= hi or opening - self._since < _HEARD_S:
+                continue
+            if any(opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in (*quiet, *self._into)):
+                continue  # a line that clicks: a pair among many clicks is not a flash
+            facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
+            return ThreeWayEvent.of("three_way", t, 0.85, facts)
+        return None
 
 
 class SilentFlash:

@@ -1,0 +1,100 @@
+"""A hookflash into music on hold: the opening click cuts from the call's quiet into music, the closing click is
+heard over the music. Its edges (the flash's gap, a pulse that does not die away as a click does, a line that
+clicks, music with no flash), and tuning calls it decides and calls it must leave alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
+from hal.audio import SAMPLE_RATE
+from sim.corpus import build, sources
+from tests.dsp.test_threeway import decisions, line
+
+OPENING = 10.0
+CLOSING = 10.5
+MUSIC_DBM0 = -24.0
+
+
+def music_hold(
+    seconds: float = 30.0,
+    clicks: tuple[float, ...] = (OPENING, CLOSING),
+    click_ms: float = 8.0,
+    music_at: float = OPENING,
+    start: float = 0.0,
+) -> list[ThreeWayEvent]:
+    """A call on a quiet line (room -50, access -58 dBm0) whose path is cut at `music_at` to music on hold at
+    -24 dBm0 for 15 s, with the given clicks; what the detector decides."""
+    hold = (start + music_at, start + music_at + 15.0)
+    x = line(seconds, hold=hold, clicks=tuple(start + t for t in clicks), click_ms=click_ms).astype(np.float64)
+    a, b = (round(t * SAMPLE_RATE) for t in hold)
+    x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, MUSIC_DBM0, pool="tune")
+    return decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16), start=-start))
+
+
+def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
+    (d,) = music_hold()
+    wait = ThreeWayConfig().flash_confirm_s
+    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
+    assert d.evidence[0].startswith("hookflash: clicks 0.5")
+    assert "music on hold" in d.evidence[1]
+    assert d.to_json("es")["evidence"][1].startswith("la línea pasó a otro sonido")
+
+
+def test_music_on_hold_without_a_flash_is_a_pbx_hold_and_not_decided() -> None:
+    assert music_hold(clicks=()) == []
+
+
+@pytest.mark.parametrize(("gap_s", "decided"), [(0.2, True), (1.25, True), (1.4, False)])
+def test_the_closing_click_must_come_within_a_hookflash(gap_s: float, decided: bool) -> None:
+    found = music_hold(clicks=(OPENING, OPENING + gap_s))
+    assert bool([d for d in found if d.at < OPENING + 3.0]) is decided
+
+
+@pytest.mark.parametrize(("click_ms", "decided"), [(8.0, True), (30.0, False)])
+def test_the_opening_must_die_away_as_a_click_does(click_ms: float, decided: bool) -> None:
+    """A pulse still loud 7.5-17.5 ms after its peak (talk that starts with a plosive) opens no flash."""
+    found = music_hold(clicks=(OPENING, CLOSING), click_ms=click_ms)
+    assert bool(found) is decided
+
+
+@pytest.mark.parametrize(("crackle_before_s", "decided"), [(20.0, False), (31.0, True)])
+def test_a_click_in_the_30_s_before_the_opening_makes_it_no_flash(crackle_before_s: float, decided: bool) -> None:
+    start = max(0.0, crackle_before_s - OPENING + 1.0)
+    found = music_hold(seconds=30.0 + start, clicks=(OPENING - crackle_before_s, OPENING, CLOSING), start=start)
+    assert bool([d for d in found if OPENING < d.at < OPENING + 3.0]) is decided
+
+
+def test_a_flash_before_the_line_has_been_heard_for_6_s_is_not_trusted() -> None:
+    assert music_hold(clicks=(5.0, 5.5), music_at=5.0) == []
+
+
+def test_a_flash_to_a_quieter_held_line_is_no_flash_into_music() -> None:
+    """The ordinary hookflash to idle noise keeps its own evidence (a held line), not music's."""
+    (d,) = decisions(analyse(line(hold=(10.0, 18.0), clicks=(10.0, 10.5))))
+    assert not any("music" in e for e in d.evidence)
+    assert any("held line" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize(("variant", "seed"), [("landline_click", 1641411168), ("landline_click", 2885966179)])
+def test_tuning_calls_whose_flash_cuts_to_music_are_decided(variant: str, seed: int) -> None:
+    """Attempts of the tuning pool (never the evaluation pool) whose held line plays music, missed before."""
+    call = build(variant, seed, pool="tune")
+    assert call.hold_floor is not None and call.hold_floor.kind == "music"
+    flash = call.flash_times[0]
+    (d,) = [d for d in decisions(analyse(call.samples)) if flash - 0.1 <= d.at <= flash + 3.0]
+    assert any("music on hold" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed"),
+    [("plain", 3294396918), ("keys", 985708776), ("call_waiting", 3940580422)],
+)
+def test_tuning_calls_that_a_flash_into_music_without_the_decay_test_alarmed_on_raise_none(
+    variant: str, seed: int
+) -> None:
+    """Hard negatives of the tuning pool where talk starting after a pause, a key's click and a call-waiting mute,
+    each followed by a sharp sound over what came next, made such a flash until the opening click had to die away
+    within 17.5 ms."""
+    assert decisions(analyse(build(variant, seed, pool="tune").samples)) == []
