@@ -32,7 +32,7 @@ those times and the idle ceiling, which is what the ROC curve of the benchmark s
 Streaming and batch use the same code: `feed` buffers frames and analyses them in blocks (vectorised with numpy),
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_rules (when a hold
-is a decision), threeway_flash (a lone hookflash, then silence), threeway_evidence (events and their words).
+is a decision), threeway_flash (a lone hookflash, then silence or music), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
