@@ -51,6 +51,12 @@ class ThreeWayConfig(BaseModel):
     into_louder_db: float = Field(
         default=6.0, ge=0.0, le=40.0, description="the sound after a click into sound is this much louder than before"
     )
+    into_masker_max_dbm0: float = Field(
+        default=-20.0,
+        ge=-60.0,
+        le=0.0,
+        description="a click into sound may come out of a masker played in the room up to this loud",
+    )
     into_decay_db: float = Field(
         default=14.0,
         ge=0.0,

@@ -104,7 +104,8 @@ class Click:
     """A click: its global 2.5 ms sub-block, how far it stands above its surroundings (dB), and where it was heard.
 
     - "quiet": silence, pulse, silence (the patents' hookflash click);
-    - "into": quiet before, then a pulse that falls within 17.5 ms into louder sound (a flash that cuts to music);
+    - "into": quiet (or a masker) before, then a pulse that falls within 17.5 ms into sound (a flash that cuts to
+      music);
     - "over": a pulse over sound, standing above its surroundings in 2.4-3.4 kHz (a click heard over music).
     """
 
@@ -126,6 +127,7 @@ class ClickFinder:
         self.rise = 10 ** (cfg.click_rise_db / 10)
         self.fall = 10 ** (cfg.into_fall_db / 10)
         self.louder = 10 ** (cfg.into_louder_db / 10)
+        self.masker = (10 ** (cfg.into_masker_max_dbm0 / 10)) * DBM0_RMS**2
         self.decay = 10 ** (cfg.into_decay_db / 10)
         self.quiet = (10 ** (cfg.click_quiet_ceiling_dbm0 / 10)) * DBM0_RMS**2
         self.loud = (10 ** (cfg.click_min_dbm0 / 10)) * DBM0_RMS**2
@@ -156,12 +158,16 @@ class ClickFinder:
             peak = (p[i] >= local_max) & (p[i] >= self.loud)
             quiet = peak & (p[i] >= self.rise * around) & (around <= self.quiet)
             decayed = sliding_window_view(p, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0]].max(axis=1)
+            # From a quiet room into louder sound, or out of a masker played in the room into sound (not into a
+            # quiet held line: that flash is the masked hookflash of the hold rules).
+            into_sound = ((before <= self.quiet) & (after >= self.louder * np.maximum(before, self.hush))) | (
+                (before > self.quiet) & (before <= self.masker) & (after > self.quiet)
+            )
             into = (
                 peak
                 & (p[i] >= self.rise * np.maximum(before, self.hush))
-                & (before <= self.quiet)
+                & into_sound
                 & (p[i] >= self.fall * after)
-                & (after >= self.louder * np.maximum(before, self.hush))
                 & (decayed * self.decay <= p[i])
             )
             over, over_rise = self._over(i, after_len)

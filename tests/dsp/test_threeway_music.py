@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
 from hal.audio import SAMPLE_RATE
 from sim.corpus import build, sources
@@ -23,14 +24,22 @@ def music_hold(
     click_ms: float = 8.0,
     music_at: float = OPENING,
     start: float = 0.0,
+    masker_dbm0: float | None = None,
+    music: bool = True,
+    config: ThreeWayConfig | None = None,
 ) -> list[ThreeWayEvent]:
     """A call on a quiet line (room -50, access -58 dBm0) whose path is cut at `music_at` to music on hold at
-    -24 dBm0 for 15 s, with the given clicks; what the detector decides."""
+    -24 dBm0 for 15 s (or to the line's idle noise), with the given clicks, and with noise played in the room for
+    the 6 s before the cut at `masker_dbm0`; what the detector decides."""
     hold = (start + music_at, start + music_at + 15.0)
     x = line(seconds, hold=hold, clicks=tuple(start + t for t in clicks), click_ms=click_ms).astype(np.float64)
     a, b = (round(t * SAMPLE_RATE) for t in hold)
-    x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, MUSIC_DBM0, pool="tune")
-    return decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16), start=-start))
+    if music:
+        x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, MUSIC_DBM0, pool="tune")
+    if masker_dbm0 is not None:
+        m = round(6.0 * SAMPLE_RATE)
+        x[a - m : a] += np.random.default_rng(2).normal(0.0, rms_for_dbm0(masker_dbm0), m)
+    return decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16), config, start=-start))
 
 
 def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
@@ -66,6 +75,23 @@ def test_a_click_in_the_30_s_before_the_opening_makes_it_no_flash(crackle_before
     assert bool([d for d in found if OPENING < d.at < OPENING + 3.0]) is decided
 
 
+@pytest.mark.parametrize(("masker_max_dbm0", "decided"), [(-20.0, True), (-27.0, True), (-29.0, False)])
+def test_a_flash_out_of_a_masker_into_music_is_decided_up_to_into_masker_max(
+    masker_max_dbm0: float, decided: bool
+) -> None:
+    """Noise played in the far room at -28 dBm0 to hide the click, cut by the flash: the click still stands 15 dB
+    over it and music follows. A masker louder than `into_masker_max_dbm0` is no quiet to stand over."""
+    found = music_hold(masker_dbm0=-28.0, config=ThreeWayConfig(into_masker_max_dbm0=masker_max_dbm0))
+    assert bool([d for d in found if any("music on hold" in e for e in d.evidence)]) is decided
+
+
+def test_a_masked_flash_to_a_quiet_held_line_keeps_the_hold_rules_evidence() -> None:
+    """Out of a masker into the line's idle noise: the masked hookflash of the hold rules, not music."""
+    (d,) = music_hold(masker_dbm0=-28.0, music=False)
+    assert not any("music" in e for e in d.evidence)
+    assert any("masking" in e for e in d.evidence)
+
+
 def test_a_flash_before_the_line_has_been_heard_for_6_s_is_not_trusted() -> None:
     assert music_hold(clicks=(5.0, 5.5), music_at=5.0) == []
 
@@ -77,7 +103,15 @@ def test_a_flash_to_a_quieter_held_line_is_no_flash_into_music() -> None:
     assert any("held line" in e for e in d.evidence)
 
 
-@pytest.mark.parametrize(("variant", "seed"), [("landline_click", 1641411168), ("landline_click", 2885966179)])
+@pytest.mark.parametrize(
+    ("variant", "seed"),
+    [
+        ("landline_click", 1641411168),
+        ("landline_click", 2885966179),
+        ("masked_music", 2036204300),  # music played in the room to hide the flash, cut by it
+        ("masked_music", 851348808),
+    ],
+)
 def test_tuning_calls_whose_flash_cuts_to_music_are_decided(variant: str, seed: int) -> None:
     """Attempts of the tuning pool (never the evaluation pool) whose held line plays music, missed before."""
     call = build(variant, seed, pool="tune")
