@@ -22,10 +22,11 @@ from typing import Any
 
 from bench.sync_facility import mutate, peers, reference_facility
 from bench.sync_fleet import bench_fleet, postgres_cluster
-from bench.sync_session import BAUD, LINE_BYTES_PER_S, enroll, free_port, make_central, one_sync, start_server
+from bench.sync_session import BAUD, LINE_BYTES_PER_S, enroll, make_central, one_sync, start_server
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from sim.central.db import CentralDB
+from sim.ports import free_port
 from sim.serial_cable import Faults, SerialCable
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from firmware.sync.device_session import DeviceSync, SyncReport
 from sim.central.backend import connect as connect_db
 from sim.central.db import CentralDB
 from sim.central.migrations import migrate
+from sim.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,9 +98,7 @@ def postgres_cluster(tmp: Path) -> Iterator[str]:
     """A throwaway cluster (scripts/start-postgres); yields its database URL."""
     base = Path(tempfile.mkdtemp(prefix="ringfence-pg-bench-"))
     os.chmod(base, 0o755)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     started = subprocess.run(
         [str(ROOT / "scripts/start-postgres"), str(base / "cluster"), str(port)],
         capture_output=True,
@@ -206,9 +204,7 @@ def bench_fleet(
             creds.append(authority.issue(f"dev-{i:04d}", False, key))
     setup.close()
     creds.sort(key=lambda c: c.name)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        url = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    url = f"tcp://127.0.0.1:{free_port()}"
     servers = start_servers(db, url, processes, tmp / "blobs")
     stores = [Store(tmp / f"{c.name}.sqlite") for c in creds]
     out: dict[str, Any] = {"devices": devices, "facilities": facilities, "server_processes": processes}

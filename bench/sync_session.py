@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -77,12 +76,6 @@ def one_sync(url: str, store: Store, creds: Credentials, baud: int = BAUD) -> di
         result["line_use_down"] = channel.bytes_read / (seconds * LINE_BYTES_PER_S)
         result["goodput_down"] = channel.message_bytes_in / (seconds * LINE_BYTES_PER_S)
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def enroll(db: CentralDB, authority: Authority, name: str) -> Credentials:

@@ -4,6 +4,7 @@ microphone and keeps what it heard from us (its sndfile module), so a test can c
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -13,7 +14,7 @@ from typing import Self
 import numpy as np
 
 from hal.audio_file import read_wav, write_wav
-from sim.sipp import free_port
+from sim.ports import free_port
 
 CONFIG = """sip_listen\t\t127.0.0.1:{port}
 module_path\t\t/usr/lib/baresip/modules
@@ -49,10 +50,10 @@ class BaresipPeer:
                     raise
 
     def _start(self, microphone: np.ndarray, timeout_s: int) -> None:
-        self.port = free_port()
+        self.port = free_port(socket.SOCK_DGRAM)
         self._dir = Path(tempfile.mkdtemp(prefix="ringfence-baresip-"))
         write_wav(self._dir / "microphone.wav", microphone)
-        rtp = free_port() & ~1
+        rtp = free_port(socket.SOCK_DGRAM) & ~1
         (self._dir / "config").write_text(CONFIG.format(port=self.port, dir=self._dir, rtp=rtp, rtp_end=rtp + 10))
         (self._dir / "accounts").write_text("<sip:called@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
         self._log = (self._dir / "log").open("wb")

@@ -17,6 +17,8 @@ from typing import Self
 
 import numpy as np
 
+from sim.ports import free_port
+
 #: SIPp's reply headers: copied from the request, with a To tag of its own.
 _HEADERS = """[last_Via:]
 [last_From:]
@@ -288,13 +290,6 @@ Content-Length: 0
     return Scenario("inbound", steps)
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """An ephemeral port free right now (SIPp needs a number, not port 0)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
@@ -318,7 +313,7 @@ class SippPeer:
         # search): SIPp then exits at once, and it is started again on other ports.
         for _attempt in range(3):
             self.port = free_port(socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-            self.media_port = free_port()
+            self.media_port = free_port(socket.SOCK_DGRAM)
             self._proc = subprocess.Popen(
                 self._args(xml, timeout_s, call), cwd=self._dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )

@@ -16,7 +16,8 @@ from firmware.rules.datasets import CentralData
 from firmware.rules.identity import find_by_pin
 from firmware.store import Store
 from firmware.store.cache import CentralCache
-from tests.sync.test_two_processes import ROOT, free_port, ringfence
+from sim.ports import free_port
+from tests.sync.test_two_processes import ROOT, ringfence
 
 EXAMPLES = ROOT / "examples"
 

@@ -25,11 +25,12 @@ from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_valu
 from firmware.store import Store
 from firmware.sync.credentials import Credentials
 from firmware.sync.identity import save_identity
+from sim.ports import free_port
 from sim.scenario import parse
 from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET, seed, write_rules
 from tests import waiting
 from tests.handset.helpers import HOME, dial_steps, party, press, scenario
-from tests.sync.test_two_processes import ROOT, free_port, ringfence
+from tests.sync.test_two_processes import ROOT, ringfence
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 INTERVAL_S = 20.0

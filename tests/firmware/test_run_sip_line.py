@@ -21,9 +21,10 @@ import tomli_w
 from sim import sipp
 from sim.corpus import Levels, build
 from sim.network import dtmf
+from sim.ports import free_port
 from tests.firmware.test_run_as_shipped import HANDSET, enrolled_handset
 from tests.handset.helpers import HOME, dial_steps
-from tests.sync.test_two_processes import ROOT, free_port, ringfence
+from tests.sync.test_two_processes import ROOT, ringfence
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 DOMAIN = "facility.test"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import tty
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from hal.link import Link, LinkError, TcpListener, open_link
+from sim.ports import free_port
 
 PAYLOAD = bytes(range(256)) * 16  # every byte value, 4 KiB
 
@@ -125,12 +125,6 @@ def test_loop_url_echoes_what_is_written() -> None:
         assert read_exactly(link, len(PAYLOAD)) == PAYLOAD
     finally:
         link.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from hal.clock import MonotonicClock
 from hal.events import Event
 from hal.sip_line import SipLine, SipSettings, progress_for
 from sim import sipp
+from sim.ports import free_port
 
 pytestmark = pytest.mark.hardware
 
@@ -320,7 +321,7 @@ def test_sip_over_tcp_places_the_call_and_takes_the_far_ends_bye(line):
 
 
 def test_a_tcp_server_that_refuses_connections_is_network_trouble(line):
-    closed = sipp.free_port(socket.SOCK_STREAM)
+    closed = free_port(socket.SOCK_STREAM)
     sip, sink = line(transport="tcp", response_timeout_s=1.0)
     sip.dial(f"sip:1@127.0.0.1:{closed}")
     assert sink.wait_for("line_progress", timeout=4).state == "reorder"

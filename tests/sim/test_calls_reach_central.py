@@ -25,11 +25,12 @@ from firmware.store import Store
 from firmware.store.outbox import Outbox
 from sim import runner
 from sim.central.db import CentralDB
+from sim.ports import free_port
 from sim.scenario import parse
 from sim.tcp_proxy import ProxyFaults, TcpFaultProxy
 from sim.world import SIM_PIN_KEY_ID, SIM_PIN_SECRET
 from tests.handset.helpers import HOME, dial_steps, of, party, press
-from tests.sync.test_two_processes import ROOT, free_port, ringfence
+from tests.sync.test_two_processes import ROOT, ringfence
 
 pytestmark = pytest.mark.hardware
 DEVICE = "A-12"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from sim.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 _numbers = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +26,7 @@ def postgres_cluster() -> Iterator[str]:
     os.chmod(base, 0o755)  # the cluster's owner (postgres, when the tests run as root) must reach it
     cluster = os.path.join(base, "cluster")
     started = subprocess.run(
-        [str(ROOT / "scripts/start-postgres"), cluster, str(_free_port())],
+        [str(ROOT / "scripts/start-postgres"), cluster, str(free_port())],
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from firmware.sync.credentials import Credentials
 from firmware.sync.downstream import Downstream
 from firmware.sync.identity import save_identity
 from sim.central.db import CentralDB
+from sim.ports import free_port
 from sim.serial_cable import Faults, SerialCable
 from sim.tcp_proxy import ProxyFaults, TcpFaultProxy
 
@@ -132,12 +132,6 @@ class Setup:
                     server.wait(10)
                 except subprocess.TimeoutExpired:
                     server.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
