@@ -19,6 +19,8 @@ from hal.sip_media import MediaError, MediaLeg, Negotiated, answer_reoffer, nego
 from hal.sip_ports import HeldPorts
 from hal.sip_signalling import SipSettings
 
+log = logging.getLogger(__name__)
+
 
 class _Line(Protocol):
     """What the call's media uses of the line it is part of."""
@@ -49,7 +51,7 @@ class LineMedia:
         try:
             negotiated = negotiate(answer, self.settings.codecs)
         except MediaError as exc:
-            logging.getLogger(__name__).warning("media: %s", exc)
+            log.warning("media: %s", exc)
             return
         await self._open_media(negotiated)
 
@@ -62,7 +64,7 @@ class LineMedia:
         try:
             await media.start("0.0.0.0", self._rtp_port, negotiated, call.remote_addr[0])
         except OSError as exc:
-            logging.getLogger(__name__).warning("media: %s", exc)
+            log.warning("media: %s", exc)
 
     async def _watch_far_audio(self: _Line, call: OutgoingCall, media: MediaLeg) -> None:
         """A far end that sends nothing for rtp_timeout_s without holding the call is gone (its network died
@@ -71,7 +73,7 @@ class LineMedia:
         while self._call is call:
             await asyncio.sleep(min(1.0, limit / 4))
             if self._call is call and not media.held and media.silent_s() >= limit:
-                logging.getLogger(__name__).warning("no audio from the far end for %g s: ending the call", limit)
+                log.warning("no audio from the far end for %g s: ending the call", limit)
                 self.last_response = (408, f"no RTP from the far end for {limit:g} s")
                 await self._release()
                 self._emit(LineHungUp(self._now(), cause="lost"))
@@ -90,7 +92,7 @@ class LineMedia:
                 incoming.sdp_offer, media.negotiated, self._local_ip, self._rtp_port, (session, version + 1)
             )
         except MediaError as exc:
-            logging.getLogger(__name__).warning("re-INVITE refused: %s", exc)
+            log.warning("re-INVITE refused: %s", exc)
             incoming.reject(488, "Not Acceptable Here")
             return
         self._sdp_origin = (session, version + 1)

@@ -172,9 +172,11 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor) or (self._hold is not None and bool(tones))))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
-        self._into_music.heard(t)
-        if self._armed and learned:
-            decision = self._silent_flash.check(t, self._click_times) or self._into_music.check(t, self._click_times)
+        if self._armed and learned and self._sub_index0 is not None:
+            since = self._sub_index0  # the first sample heard
+            decision = self._silent_flash.check(t, self._click_times, since) or self._into_music.check(
+                t, self._click_times, since
+            )
             if decision is not None:
                 events.append(decision)
                 self._armed = False

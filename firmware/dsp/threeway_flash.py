@@ -22,6 +22,7 @@ from collections.abc import Collection
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
+from firmware.dsp.threeway_features import ClickKind
 from firmware.dsp.threeway_rules import lone_click, tone_kind
 
 _CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
@@ -36,28 +37,23 @@ class FlashIntoMusic:
         self.cfg = cfg
         self._into: deque[float] = deque(maxlen=32)
         self._over: deque[float] = deque(maxlen=32)
-        self._since: float | None = None  # the first frame heard
 
-    def heard(self, t: float) -> None:
-        if self._since is None:
-            self._since = t
-
-    def click(self, t: float, kind: str) -> None:
+    def click(self, t: float, kind: ClickKind) -> None:
         (self._into if kind == "into" else self._over).append(t)
 
-    def check(self, t: float, click_times: Collection[tuple[float, float]]) -> ThreeWayEvent | None:
+    def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
         """A decision at `t` if a lone opening click into sound and a closing click 0.15-1.3 s after it make a
-        hookflash whose closing click was exactly `flash_confirm_s` (scaled) ago."""
+        hookflash whose closing click was exactly `flash_confirm_s` (scaled) ago, on a line heard from `since`."""
         cfg = self.cfg
         wait = cfg.flash_confirm_s * cfg.time_scale
         quiet = [ct for ct, _ in click_times]
         closings = [c for c in (*self._over, *quiet) if wait <= t - c < wait + FRAME_S]
-        if not closings or self._since is None:
+        if not closings:
             return None
         closing = closings[0]
         lo, hi = cfg.flash_gap_s
         for opening in self._into:
-            if not lo <= closing - opening <= hi or opening - self._since < _HEARD_S:
+            if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
                 continue
             if any(opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in (*quiet, *self._into)):
                 continue  # a line that clicks: a pair among many clicks is not a flash
@@ -72,21 +68,19 @@ class SilentFlash:
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
         self._talk: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_silence_s + 1.0) / FRAME_S))
-        self._since: float | None = None  # the first frame heard
         self._tones: dict[str, float] = {}  # tone kind -> when last heard
 
     def frame(self, t: float, talking: bool, tones: list[str]) -> None:
         """One frame: whether the far end talks in it, and the tone pairs it carries (not talk: a held line's
         bleed, which the decision names)."""
-        if self._since is None:
-            self._since = t
         if talking:
             self._talk.append(t)
         for name in tones:
             self._tones[tone_kind(name)] = t
 
-    def check(self, t: float, click_times: Collection[tuple[float, float]]) -> ThreeWayEvent | None:
-        """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago."""
+    def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
+        """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
+        on a line heard from `since`."""
         cfg = self.cfg
         wait = cfg.flash_silence_s * cfg.time_scale
         heard = [(ct, rise) for ct, rise in click_times if ct <= t]
@@ -100,7 +94,7 @@ class SilentFlash:
             return None
         if not lone_click(cfg, opening, heard):
             return None  # a crackling line: a pair among many clicks is not a flash
-        if self._since is None or opening - self._since < _HEARD_S:
+        if opening - since < _HEARD_S:
             return None  # not heard long enough to know the line does not crackle
         own = (opening, closing)
         if any(tt >= opening - _CLICK_FRAME_S and min(abs(tt - c) for c in own) > _CLICK_FRAME_S for tt in self._talk):
