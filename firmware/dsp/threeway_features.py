@@ -195,8 +195,14 @@ class ClickFinder:
         """Pulses in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side: music's
         notes do not reach there, so a click over music stands out where it would not in the whole band."""
         h = 10 * np.log10(self.high / DBM0_RMS**2 + 1e-10)
-        med = np.median(sliding_window_view(h, self.CONTEXT), axis=1)
-        around = np.maximum(med[i - self.GUARD - self.CONTEXT], med[i + self.max_len])
         local_max = sliding_window_view(h, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
-        rise = h[i] - around
-        return (rise >= self.cfg.over_rise_db) & (h[i] >= local_max), rise
+        rise = np.full(len(i), -np.inf)
+        # Only a local maximum can be a click: the medians, the costly part, are taken for those alone.
+        peaks = np.flatnonzero(h[i] >= local_max)
+        if peaks.size:
+            at = i[peaks]
+            windows = sliding_window_view(h, self.CONTEXT)
+            before = np.median(windows[at - self.GUARD - self.CONTEXT], axis=1)
+            after = np.median(windows[at + self.max_len], axis=1)
+            rise[peaks] = h[at] - np.maximum(before, after)
+        return rise >= self.cfg.over_rise_db, rise
