@@ -9,10 +9,11 @@ talk, is the far party flashing away: a caller who only pauses makes no clicks, 
 static) clicks all the time, so there a lone pair proves nothing.
 
 A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet
-only before it, and the closing click is heard only where music is weak (2.4-3.4 kHz). An opening click into
-sound that has fallen 14 dB within 17.5 ms (talk starting with a plosive has not), with no click in the
-`click_isolation_s` before it, and a closing click 0.15-1.3 s later: the far party flashed to a held line that
-plays music. A PBX's own hold music, which makes no hookflash, is not decided.
+only before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or, over music that is not weak
+there, as a pulse over it that dies away as the opening did. An opening click into sound that has fallen 14 dB
+within 17.5 ms (talk starting with a plosive has not), with no click in the `click_isolation_s` before it, and a
+closing click 0.15-1.3 s later: the far party flashed to a held line that plays music. A PBX's own hold music,
+which makes no hookflash, is not decided.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowin
 
 class FlashIntoMusic:
     """Remembers clicks into sound and clicks over it; `check` says whether a hookflash into music just closed
-    `flash_confirm_s` (scaled) ago."""
+    `flash_confirm_s` (scaled) ago. A click into sound may close a flash as well as open one."""
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
@@ -47,7 +48,7 @@ class FlashIntoMusic:
         cfg = self.cfg
         wait = cfg.flash_confirm_s * cfg.time_scale
         quiet = [ct for ct, _ in click_times]
-        closings = [c for c in (*self._over, *quiet) if wait <= t - c < wait + FRAME_S]
+        closings = [c for c in (*self._over, *self._into, *quiet) if wait <= t - c < wait + FRAME_S]
         if not closings:
             return None
         closing = closings[0]

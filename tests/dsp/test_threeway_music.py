@@ -132,3 +132,28 @@ def test_tuning_calls_that_a_flash_into_music_without_the_decay_test_alarmed_on_
     each followed by a sharp sound over what came next, made such a flash until the opening click had to die away
     within 17.5 ms."""
     assert decisions(analyse(build(variant, seed, pool="tune").samples)) == []
+
+
+def _brighter(x: np.ndarray, gain_db: float = 12.0) -> np.ndarray:
+    """Music with more in its top octave: `gain_db` more above 2.5 kHz, rising from 1.5 kHz."""
+    freqs = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    gain = 10 ** (gain_db / 20 * np.clip((freqs - 1500.0) / 1000.0, 0.0, 1.0))
+    return np.fft.irfft(np.fft.rfft(x) * gain, len(x))
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed"),
+    [("landline_click", 3805085697), ("conference", 4062596588), ("masked_noise", 2876316166)],
+)
+def test_a_flash_into_brighter_music_is_decided_by_a_closing_click_that_dies_away(
+    variant: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tuning calls rebuilt with their hold music 12 dB brighter in 2.5-3.4 kHz: the closing click no longer
+    stands 30 dB over the music there, but it still rises over the music and dies away within 17.5 ms."""
+    plain = sources._load
+    monkeypatch.setattr(sources, "_load", lambda path: _brighter(plain(path)) if "moh" in str(path) else plain(path))
+    call = build(variant, seed, pool="tune")
+    assert call.hold_floor is not None and call.hold_floor.kind == "music"
+    flash = call.flash_times[0]
+    (d,) = [d for d in decisions(analyse(call.samples)) if flash - 0.1 <= d.at <= flash + 3.0]
+    assert any("music on hold" in e for e in d.evidence)
