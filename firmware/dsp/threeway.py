@@ -174,9 +174,9 @@ class ThreeWayDetector:
         self._silent_flash.frame(t, talking and not tones, tones)
         if self._armed and learned and self._sub_index0 is not None:
             since = self._sub_index0  # the first sample heard
-            decision = self._silent_flash.check(t, self._click_times, since) or self._into_music.check(
-                t, self._click_times, since
-            )
+            decision = self._silent_flash.check(
+                t, self._click_times, since, self._into_music.into
+            ) or self._into_music.check(t, self._click_times, since)
             if decision is not None:
                 events.append(decision)
                 self._armed = False

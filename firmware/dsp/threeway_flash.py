@@ -4,16 +4,16 @@ A hookflash after which the far end stays silent: the far party left the line.
 
 When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
 rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
-clicking on the line for `click_isolation_s` before them, followed by `flash_silence_s` of a far end that does not
-talk, is the far party flashing away: a caller who only pauses makes no clicks, and a line that crackles (cordless
-static) clicks all the time, so there a lone pair proves nothing.
+clicking on the line for `click_isolation_s` before them (a click into sound counts too), followed by
+`flash_silence_s` of a far end that does not talk, is the far party flashing away: a caller who only pauses makes no
+clicks, and a line that crackles (cordless static) clicks all the time, so there a lone pair proves nothing.
 
-A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet
-only before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or, over music that is not weak
-there, as a pulse over it that dies away as the opening did. An opening click into sound that has fallen 14 dB
-within 17.5 ms (talk starting with a plosive has not), with no click in the `click_isolation_s` before it, and a
-closing click 0.15-1.3 s later: the far party flashed to a held line that plays music. A PBX's own hold music,
-which makes no hookflash, is not decided.
+A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet only
+before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or, over music that is not weak there,
+as a pulse over it that dies away as the opening did. An opening click into sound that has fallen 14 dB within 17.5
+ms (talk starting with a plosive has not), with no click in the `click_isolation_s` before it, and a closing click
+0.15-1.3 s later with no quiet click between (music fills the gap; a cluster of crackle has quiet in it): the far
+party flashed to a held line that plays music. A PBX's own hold music, which makes no hookflash, is not decided.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class FlashIntoMusic:
     def click(self, t: float, kind: ClickKind) -> None:
         (self._into if kind == "into" else self._over).append(t)
 
+    @property
+    def into(self) -> tuple[float, ...]:
+        """When the clicks into sound were heard."""
+        return tuple(self._into)
+
     def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
         """A decision at `t` if a lone opening click into sound and a closing click 0.15-1.3 s after it make a
         hookflash whose closing click was exactly `flash_confirm_s` (scaled) ago, on a line heard from `since`."""
@@ -58,6 +63,8 @@ class FlashIntoMusic:
                 continue
             if any(opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in (*quiet, *self._into)):
                 continue  # a line that clicks: a pair among many clicks is not a flash
+            if any(opening + _CLICK_FRAME_S < ct < closing - _CLICK_FRAME_S for ct in quiet):
+                continue  # quiet between the clicks: not music, but a cluster of crackle
             facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
             return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None
@@ -79,9 +86,11 @@ class SilentFlash:
         for name in tones:
             self._tones[tone_kind(name)] = t
 
-    def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
+    def check(
+        self, t: float, click_times: Collection[tuple[float, float]], since: float, into: Collection[float] = ()
+    ) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
-        on a line heard from `since`."""
+        on a line heard from `since` (`into`: the clicks into sound, which count against a lone one)."""
         cfg = self.cfg
         wait = cfg.flash_silence_s * cfg.time_scale
         heard = [(ct, rise) for ct, rise in click_times if ct <= t]
@@ -93,7 +102,9 @@ class SilentFlash:
             return None
         if not (wait <= t - closing < wait + FRAME_S):
             return None
-        if not lone_click(cfg, opening, heard):
+        if not lone_click(cfg, opening, heard) or any(
+            opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in into
+        ):
             return None  # a crackling line: a pair among many clicks is not a flash
         if opening - since < _HEARD_S:
             return None  # not heard long enough to know the line does not crackle

@@ -126,6 +126,8 @@ def decide(
         and not lone_click(cfg, flash[0], click_times)
     ):
         flash = None  # only a small change of floor, on a line that crackles: the pair proves nothing
+    if flash is not None and not opened_by_click and not lone_click(cfg, flash[1], click_times):
+        flash = None  # a loud floor that falls, then one of a crackling line's clicks: no hookflash
     if hold.after_tone and flash is None:
         return None  # the off time of ringback or of a prompt's tones, before anyone answers
     evidence: list[Fact] = []

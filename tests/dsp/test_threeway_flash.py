@@ -85,6 +85,9 @@ def test_bridged_tones_count_against_the_noise_in_their_own_bin(tone_db: float, 
         ("cordless_static", 2129616467, "crackle again, as a hookflash"),
         ("speakerphone", 3034280870, "the floor coming back after switched loss read as a raised hold"),
         ("set_down", 1911988562, "the floor coming back when the phone was picked up read as a raised hold"),
+        ("cordless_static", 2805352211, "a loud floor that fell, then one crackle click, as a masked hookflash"),
+        ("cordless_static", 155940243, "the same, on another cordless line"),
+        ("cordless_static", 1357338514, "a cluster of crackle (a click into sound, two quiet ones) as a hookflash"),
     ],
 )
 def test_tuning_calls_that_once_raised_false_alarms_raise_none(variant: str, seed: int, why: str) -> None:
@@ -114,3 +117,25 @@ def test_dial_tone_after_the_flash_is_the_held_line_not_the_far_end_talking() ->
     (d,) = decisions(analyse(x))
     assert d.at <= 10.0 + 3.0
     assert any("dial tone" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize(("crackle_before_s", "decided"), [(20.5, False), (31.5, True)])
+def test_a_masked_hookflash_needs_its_closing_click_to_be_the_lines_only_one(
+    crackle_before_s: float, decided: bool
+) -> None:
+    """Loud steady noise (-34 dBm0) cut to a held hiss 6 dB quieter: the cut opens the flash, one click closes it.
+    On a line that clicked in the 30 s before (in a moment's quiet), that click is crackle, not a hookflash."""
+    closing = 40.5
+    crackle = closing - crackle_before_s
+    x = line(
+        60.0,
+        hold=(40.0, 55.0),
+        room_db=-34.0,
+        access_db=-46.0,
+        idle_db=-40.0,
+        clicks=(crackle, closing),
+        mic_off=(crackle - 0.5, crackle + 0.5),
+    )
+    found = decisions(analyse(x))
+    assert bool(found) is decided
+    assert all(any("masking" in e for e in d.evidence) for d in found)
