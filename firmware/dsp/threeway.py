@@ -121,7 +121,8 @@ class ThreeWayDetector:
         for click in self._clicks.push(feats["sub"], feats["high"]):
             t = self._sub_index0 + click.at_sub * SUB_S
             if click.kind != "quiet":
-                self._into_music.click(t, click.kind)  # heard over talk and music too: evidence only in a flash
+                # Heard over talk and music too: evidence only in a flash.
+                self._into_music.click(t, click.kind, click.rise)
                 continue
             self._click_times.append((t, click.rise))
             events.append(

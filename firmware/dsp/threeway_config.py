@@ -39,6 +39,12 @@ class ThreeWayConfig(BaseModel):
     click_isolation_s: float = Field(
         default=30.0, ge=0.0, le=120.0, description="no other click this long before a flash (a crackling line)"
     )
+    click_isolation_margin_db: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=80.0,
+        description="an earlier click this much weaker than a flash's own is a faint one in talk, not crackle",
+    )
     click_window_s: float = Field(default=0.25, ge=0.05, le=1.0, description="a click this close to a hold's start")
     hold_gap_s: float = Field(default=0.12, ge=0.0, le=1.0, description="louder frames tolerated inside a hold")
     click_rise_db: float = Field(default=15.0, ge=6.0, le=40.0)

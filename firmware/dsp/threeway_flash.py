@@ -24,9 +24,8 @@ from collections.abc import Collection
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickKind
-from firmware.dsp.threeway_rules import lone_click, tone_kind
+from firmware.dsp.threeway_rules import SAME_CLICK_S, lone_click, tone_kind
 
-_CLICK_FRAME_S = 0.06  # a frame this close to a click is the click's own, not talk
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
 
 
@@ -36,15 +35,18 @@ class FlashIntoMusic:
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
-        self._into: deque[float] = deque(maxlen=32)
+        self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[float] = deque(maxlen=32)
 
-    def click(self, t: float, kind: ClickKind) -> None:
-        (self._into if kind == "into" else self._over).append(t)
+    def click(self, t: float, kind: ClickKind, rise: float) -> None:
+        if kind == "into":
+            self._into.append((t, rise))
+        else:
+            self._over.append(t)
 
     @property
-    def into(self) -> tuple[float, ...]:
-        """When the clicks into sound were heard."""
+    def into(self) -> tuple[tuple[float, float], ...]:
+        """The clicks into sound: when, and how far over the quiet before them (dB)."""
         return tuple(self._into)
 
     def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
@@ -53,17 +55,17 @@ class FlashIntoMusic:
         cfg = self.cfg
         wait = cfg.flash_confirm_s * cfg.time_scale
         quiet = [ct for ct, _ in click_times]
-        closings = [c for c in (*self._over, *self._into, *quiet) if wait <= t - c < wait + FRAME_S]
+        closings = [c for c in (*self._over, *(ct for ct, _ in self._into), *quiet) if wait <= t - c < wait + FRAME_S]
         if not closings:
             return None
         closing = closings[0]
         lo, hi = cfg.flash_gap_s
-        for opening in self._into:
+        for opening, rise in self._into:
             if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
                 continue
-            if any(opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in (*quiet, *self._into)):
+            if not lone_click(cfg, opening, rise, [*click_times, *self._into]):
                 continue  # a line that clicks: a pair among many clicks is not a flash
-            if any(opening + _CLICK_FRAME_S < ct < closing - _CLICK_FRAME_S for ct in quiet):
+            if any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet):
                 continue  # quiet between the clicks: not music, but a cluster of crackle
             facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
             return ThreeWayEvent.of("three_way", t, 0.85, facts)
@@ -87,7 +89,11 @@ class SilentFlash:
             self._tones[tone_kind(name)] = t
 
     def check(
-        self, t: float, click_times: Collection[tuple[float, float]], since: float, into: Collection[float] = ()
+        self,
+        t: float,
+        click_times: Collection[tuple[float, float]],
+        since: float,
+        into: Collection[tuple[float, float]] = (),
     ) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
         on a line heard from `since` (`into`: the clicks into sound, which count against a lone one)."""
@@ -102,14 +108,12 @@ class SilentFlash:
             return None
         if not (wait <= t - closing < wait + FRAME_S):
             return None
-        if not lone_click(cfg, opening, heard) or any(
-            opening - cfg.click_isolation_s <= ct < opening - _CLICK_FRAME_S for ct in into
-        ):
+        if not lone_click(cfg, opening, heard[-2][1], [*heard, *into]):
             return None  # a crackling line: a pair among many clicks is not a flash
         if opening - since < _HEARD_S:
             return None  # not heard long enough to know the line does not crackle
         own = (opening, closing)
-        if any(tt >= opening - _CLICK_FRAME_S and min(abs(tt - c) for c in own) > _CLICK_FRAME_S for tt in self._talk):
+        if any(tt >= opening - SAME_CLICK_S and min(abs(tt - c) for c in own) > SAME_CLICK_S for tt in self._talk):
             return None  # the far end talked during or after the flash: still on the line
         bleed = [fact("bridged", tone=kind) for kind, at in sorted(self._tones.items()) if at >= opening]
         facts = [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing), *bleed]

@@ -105,10 +105,19 @@ def _clicks_of(
     return clicks, near, flash
 
 
-def lone_click(cfg: ThreeWayConfig, at: float, click_times: Collection[tuple[float, float]]) -> bool:
-    """No other click in the `click_isolation_s` before this one: on a line that crackles (cordless static) a pair
-    of clicks is no hookflash."""
-    return not any(at - cfg.click_isolation_s <= ct < at for ct, _ in click_times)
+#: A click heard this soon before another is the same pulse (heard as quiet and as into sound) or its bounce.
+SAME_CLICK_S = 0.06
+
+
+def lone_click(
+    cfg: ThreeWayConfig, at: float, rise: float, click_times: Collection[tuple[float, float]], allowed: int = 0
+) -> bool:
+    """No more than `allowed` other clicks of like strength in the `click_isolation_s` before this one (`rise` dB
+    over its surroundings): on a line that crackles (cordless static) a pair of clicks is no hookflash. A click
+    `click_isolation_margin_db` weaker (a faint one in talk, before a hookswitch's loud one) says nothing."""
+    floor = rise - cfg.click_isolation_margin_db
+    others = [ct for ct, r in click_times if at - cfg.click_isolation_s <= ct < at - SAME_CLICK_S and r >= floor]
+    return len(others) <= allowed
 
 
 def decide(
@@ -118,16 +127,19 @@ def decide(
     scale = cfg.time_scale
     held = t - hold.start
     clicks, near, flash = _clicks_of(cfg, hold, click_times)
-    opened_by_click = flash is not None and any(ct == flash[0] for ct, _ in clicks)  # not by a masker's cut
+    rises = dict(clicks)
+    opened_by_click = flash is not None and flash[0] in rises  # not by a masker's cut
     if (
         flash is not None
         and hold.strong_start is None
         and opened_by_click
-        and not lone_click(cfg, flash[0], click_times)
+        and not lone_click(cfg, flash[0], rises[flash[0]], click_times)
     ):
         flash = None  # only a small change of floor, on a line that crackles: the pair proves nothing
-    if flash is not None and not opened_by_click and not lone_click(cfg, flash[1], click_times):
-        flash = None  # a loud floor that falls, then one of a crackling line's clicks: no hookflash
+    if flash is not None and not opened_by_click and not lone_click(cfg, flash[1], rises[flash[1]], click_times, 1):
+        # A loud floor that falls, then a click, on a line that clicks again and again: crackle, no hookflash. The
+        # flash has no click of its own to test, so it is the line that is tested: one faint click in talk is common.
+        flash = None
     if hold.after_tone and flash is None:
         return None  # the off time of ringback or of a prompt's tones, before anyone answers
     evidence: list[Fact] = []

@@ -20,6 +20,7 @@ def line(
     hold: tuple[float, float] | None = None,
     clicks: tuple[float, ...] = (),
     click_ms: float = 8.0,
+    other_clicks: tuple[tuple[float, float], ...] = (),
     room_db: float = -50.0,
     access_db: float = -58.0,
     idle_db: float = -80.0,
@@ -29,7 +30,8 @@ def line(
     talk: tuple[float, float] | None = None,
     seed: int = 1,
 ) -> np.ndarray:
-    """Far-end audio: room noise and access noise, cut to the switch's idle noise during `hold`."""
+    """Far-end audio: room noise and access noise, cut to the switch's idle noise during `hold`; hookswitch clicks
+    at -10 dBm0 and `other_clicks` (when, dBm0)."""
     rng = np.random.default_rng(seed)
     n = round(seconds * SR)
     room = rng.normal(0.0, rms_for_dbm0(room_db), n)
@@ -41,10 +43,10 @@ def line(
     if hold:
         path[round(hold[0] * SR) : round(hold[1] * SR)] = 0.0
     x = path * (mic * room + access) + (1 - path) * rng.normal(0.0, rms_for_dbm0(idle_db), n)
-    for t in clicks:
+    for t, click_dbm0 in [*((t, -10.0) for t in clicks), *other_clicks]:
         k = round(click_ms / 1000 * SR)
         a = round(t * SR)
-        x[a : a + k] += rng.normal(0.0, rms_for_dbm0(-10.0), k) * np.exp(-np.arange(k) / (k / 2))
+        x[a : a + k] += rng.normal(0.0, rms_for_dbm0(click_dbm0), k) * np.exp(-np.arange(k) / (k / 2))
     if bleed:
         start, dur, freqs = bleed
         a = round(start * SR)
