@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bench.paths import RESULTS, ROOT
 from firmware.commands import Command
 from firmware.files import STORE_FILE
 from firmware.handset import messages as m
@@ -55,8 +56,6 @@ from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from hal.clock import MonotonicClock
 from hal.events import AudioXrun, Event
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("results")
 GOAL_P999_MS = 5.0
 WARM_UP_S = 1.0  # the stream's start (prefill, first callbacks) is not what is measured
 

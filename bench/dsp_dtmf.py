@@ -26,13 +26,13 @@ import click
 import numpy as np
 
 from bench import spandsp
+from bench.paths import RESULTS
 from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
 from bench.stats import pyplot, save_figure, write_results
 from firmware.dsp.dtmf import DtmfReceiver, detect
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.dtmf_signals import DigitSpec, random_digits, score
 
-RESULTS = Path(__file__).with_name("results")
 SEED = 692
 REPEATS = 7
 

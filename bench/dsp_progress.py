@@ -26,6 +26,7 @@ import click
 import numpy as np
 
 from bench import spandsp
+from bench.paths import RESULTS
 from bench.speech_corpus import Recording, false_detections, false_detections_table, recordings, through_line
 from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.dsp.progress import TONES, ProgressDetector, detect_progress
@@ -33,7 +34,6 @@ from firmware.dsp.tones import cadence, sines
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, to_int16
 from sim.channel import telephone
 
-RESULTS = Path(__file__).with_name("results")
 TRIALS = 20
 SEED = 35
 

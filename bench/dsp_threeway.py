@@ -32,14 +32,14 @@ from tqdm import tqdm
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.dsp_threeway_plots import FloorHit, floor_bins, kind_and_clicks, plot_floor, plot_roc, plot_roc_by_line
 from bench.dsp_threeway_report import markdown
+from bench.paths import RESULTS, ROOT
 from bench.stats import percentiles, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
 
-SEEDS_FILE = Path(__file__).parent.parent / "sim" / "corpus" / "seeds.json"
+SEEDS_FILE = ROOT / "sim" / "corpus" / "seeds.json"
 
-RESULTS = Path(__file__).parent / "results"
 SENSITIVITIES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 BASELINE_RISES_DB = (50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 12.0, 9.0)
 BASELINE_DEFAULT_DB = 20.0

@@ -33,6 +33,7 @@ import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.flash_links import ACCESS_KEY, BAUD, TCP_BITS_PER_S, InstallTimer, serial_raw, serial_run, tcp_raw, tcp_run
+from bench.paths import RESULTS, ROOT
 from bench.stats import pyplot, save_figure, write_results
 from firmware.tech.home import DeviceHome
 from firmware.update import bundle_writer, receiver
@@ -42,7 +43,6 @@ from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from sim.bench_device import bench_device
 
-RESULTS = Path(__file__).parent / "results"
 HARDWARE = "x86-bench-v1"  # a PC board: the locked wheels are built for this machine
 QUICK_BYTES = 48 * 1024
 #: The modules a typical update changes (any three of the application's would do).
@@ -343,25 +343,24 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the results (default: %(default)s)")
     args = parser.parse_args()
-    project = Path(__file__).resolve().parent.parent
     key = Ed25519PrivateKey.generate()
     keyring = Keyring()
     keyring.add(key.public_key())
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ringfence-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        sample = code_sample(project, tmp / "code-sample.zip")
+        sample = code_sample(ROOT, tmp / "code-sample.zip")
         if args.quick:
             rows, sizes = update_rows(f"{QUICK_BYTES // 1024} KiB code sample", sample, tmp, key, keyring)
         else:
             print("building the application wheel...", flush=True)
-            app = wheels(project, tmp / "app", with_deps=False)
+            app = wheels(ROOT, tmp / "app", with_deps=False)
             rows, sizes = update_rows("typical update", app[0], tmp, key, keyring)
-            sizes += asset_split_sizes(app[0], project / "firmware" / "prompts" / "audio", tmp, key)
+            sizes += asset_split_sizes(app[0], ROOT / "firmware" / "prompts" / "audio", tmp, key)
         rows += full_rows("serial", f"{QUICK_BYTES // 1024} KiB code sample", [sample], tmp, key, keyring, "zstd")
         if not args.quick:
             print("building the locked dependencies' wheels...", flush=True)
-            full = wheels(project, tmp / "full", with_deps=True)
+            full = wheels(ROOT, tmp / "full", with_deps=True)
             rows += full_rows("tcp", "full locked", full, tmp, key, keyring, "none")
     verdicts = report(rows, sizes, args.out, "python -m bench.flash" + (" --quick" if args.quick else ""))
     for line in verdicts:

@@ -34,13 +34,12 @@ import click
 import numpy as np
 
 from bench.hal_hook_bounce import CLASSIFIERS, PEERS, hook_accuracy, hook_markdown
+from bench.paths import RESULTS, ROOT
 from bench.stats import percentiles, pyplot, ratio, save_figure, write_results
 from firmware.runtime import Runtime
 from hal.clock import MonotonicClock
 from hal.events import Event, KeyDown
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("results")
 SEED = 20261126
 TRIALS_PER_CLASS = 400
 KEY_PRESSES = 150

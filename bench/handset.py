@@ -24,6 +24,7 @@ import click
 import numpy as np
 
 from bench import spandsp
+from bench.paths import RESULTS
 from bench.stats import percentiles, write_results
 from firmware.handset.far_end import dsp_detectors
 from firmware.runtime import Runtime
@@ -32,7 +33,6 @@ from sim import runner
 from sim.network import corpus_audio
 from sim.scenario import parse
 
-RESULTS = Path(__file__).with_name("results")
 NOTICEABLE_MS = 100.0
 HOME = "5735550101"
 WORLD = {

@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.paths import RESULTS
 from bench.stats import percentiles, pyplot, save_figure, write_results
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.messages import SubmitPurchase
@@ -38,7 +39,6 @@ from sim.central.kiosk_loopback import LoopbackCentral
 from sim.central.kiosk_sync import ledger, set_purchase_rules
 from sim.serial_cable import SerialCable
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ANSWER_PURCHASE = kiosk_sync.answer_purchase
 RICH = 10_000_000
 GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)

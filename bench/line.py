@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.paths import RESULTS
 from bench.stats import percentiles, write_results
 from firmware.handset.far_end import dsp_detectors
 from hal import sip_media
@@ -37,7 +38,6 @@ from sim import sipp
 from sim.corpus import build
 from sim.network import dtmf
 
-RESULTS = Path(__file__).with_name("results")
 SEED = 20261203
 DIGITS = "0123456789*#"
 

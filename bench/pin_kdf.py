@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.paths import RESULTS
 from bench.stats import write_results
 from firmware.rules.identity import OWASP_SCRYPT, pin_digest
 
-RESULTS = Path(__file__).with_name("results")
 SALT = "5a" * 32
 PEPPER = bytes(range(32))
 

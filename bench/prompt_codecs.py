@@ -25,10 +25,10 @@ import soundfile
 import zstandard
 from pesq import pesq
 
+from bench.paths import RESULTS
 from bench.stats import write_results
 from firmware.prompts.catalog import AUDIO_DIR
 
-RESULTS = Path(__file__).parent / "results"
 RATE = 8000
 QUICK_PROMPTS = 12
 #: name -> soundfile.write arguments; Opus levels: 0 is the highest bitrate, 1 the lowest.

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bench.paths import RESULTS
 from bench.stats import percentiles, write_results
 from firmware.rules.authorize import Grant
 from firmware.rules.datasets import CentralData
@@ -33,7 +34,6 @@ from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 
-RESULTS = Path(__file__).with_name("results")
 SECRET = "7e" * 32
 INMATES = 10_000
 #: Called-party blocks, and facility list entries (200 of them wildcard patterns).

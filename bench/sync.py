@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.paths import RESULTS
 from bench.sync_facility import mutate, peers, reference_facility
 from bench.sync_fleet import bench_fleet, postgres_cluster
 from bench.sync_session import BAUD, LINE_BYTES_PER_S, enroll, make_central, one_sync, start_server
@@ -28,9 +29,6 @@ from firmware.store.outbox import Outbox
 from sim.central.db import CentralDB
 from sim.ports import free_port
 from sim.serial_cable import Faults, SerialCable
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 
 
 def bench_reference(tmp: Path, scale: float, serial: bool) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Self
 
+from bench.paths import ROOT
 from bench.stats import percentiles
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -35,8 +36,6 @@ from sim.central.backend import connect as connect_db
 from sim.central.db import CentralDB
 from sim.central.migrations import migrate
 from sim.ports import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_wave(devices: int, sync: Callable[[int], SyncReport], tries: int = 3) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.paths import ROOT
 from firmware.store import Store
 from firmware.sync.channel import Channel
 from firmware.sync.connect import connect
@@ -21,7 +22,6 @@ from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.sync.device_session import DeviceSync, SyncReport
 from sim.central.db import CENTRAL_FILE, CentralDB
 
-ROOT = Path(__file__).resolve().parents[1]
 BAUD = 115200
 LINE_BYTES_PER_S = BAUD / 10
 

@@ -12,8 +12,8 @@ import pytest
 
 from firmware.errors import ExitCode
 from firmware.sync.channel import StreamChannel, WrongProtocol
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "sim" / "scenarios" / "demo-call.toml"
 
 

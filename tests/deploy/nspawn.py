@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 SYSTEM_SITE = "/usr/local/lib/python3.11/dist-packages"
 UID = 985
 GPIO_GID = 984

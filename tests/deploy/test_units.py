@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 UNITS = ("ringfence.service", "ringfence-flash.service")
 MAX_EXPOSURE = 3.0
 REQUIRED = (

@@ -14,7 +14,8 @@ import pytest
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotManager
 from sim.bench_device import bench_device
-from tests.deploy.nspawn import ROOT, Machine
+from tests.deploy.nspawn import Machine
+from tests.paths import ROOT
 from tests.update.conftest import ACCESS_KEY, HARDWARE, MakeBundle
 from tests.update.test_watchdog import BEATING, HANGS
 from tests.waiting import wait_for

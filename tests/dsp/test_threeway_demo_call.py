@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from firmware.cli import main
+from tests.paths import ROOT
 
-DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.toml"
+DEMO = ROOT / "sim" / "scenarios" / "demo-call.toml"
 
 
 @pytest.mark.slow

@@ -13,8 +13,7 @@ from firmware.device import DeviceError, real_devices
 from hal.clock import VirtualClock
 from hal.gpio.hookswitch import GpioHookSwitch
 from hal.gpio.keypad import GpioMatrixKeypad
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 
 def test_mock_gpio_backend_builds_the_gpio_keypad_and_hookswitch() -> None:

@@ -13,8 +13,8 @@ import pytest
 from firmware import config
 from hal.audio_file import write_wav
 from sim import sipp
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sip-line.toml"
 
 

@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -26,12 +25,12 @@ from firmware.dsp.tones import sines
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, to_int16
 from hal.clock import MonotonicClock
 from hal.events import AudioXrun, Event
+from tests.paths import ROOT
 from tests.waiting import wait_for
 
 if TYPE_CHECKING:
     from hal.sounddevice_audio import SoundDeviceAudioPort
 
-ROOT = Path(__file__).resolve().parents[2]
 TONE_HZ = 1000.0
 TONE_DBM0 = -10.0
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE

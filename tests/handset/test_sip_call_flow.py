@@ -25,9 +25,10 @@ from sim.corpus import Levels, build
 from sim.network import dtmf
 from sim.runner import _Actor
 from sim.scenario import load
+from tests.paths import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
-SCENARIO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "three-way-attempt.toml"
+SCENARIO = ROOT / "sim" / "scenarios" / "three-way-attempt.toml"
 
 
 def far_end_audio() -> tuple[np.ndarray, float]:

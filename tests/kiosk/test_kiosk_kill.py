@@ -22,9 +22,9 @@ from firmware.store import Store
 from firmware.sync.identity import save_identity
 from sim.central.kiosk_loopback import LoopbackCentral
 from tests.kiosk.helpers import ALICE
+from tests.paths import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
-ROOT = Path(__file__).resolve().parents[2]
 TRUST = 1_000_000
 
 

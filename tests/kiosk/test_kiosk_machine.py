@@ -16,8 +16,8 @@ from firmware.kiosk.table import STATES, TRANSITIONS
 from sim import runner
 from sim.scenario import load
 from tests.kiosk.helpers import login, make_world
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 WIDEST = {
     "amount": "$9999.99",
     "min": "$999.00",

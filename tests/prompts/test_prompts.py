@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from firmware.prompts import speech
 from firmware.prompts.catalog import AUDIO_DIR, LANGUAGES, PromptError, parse, shipped
 from firmware.prompts.render import MANIFEST
 from hal.audio import SAMPLE_RATE
+from tests.paths import ROOT
 
-CODE = Path(__file__).resolve().parents[2] / "firmware" / "handset"
+CODE = ROOT / "firmware" / "handset"
 
 
 def test_every_prompt_has_english_and_spanish_audio_rendered_from_its_current_text():

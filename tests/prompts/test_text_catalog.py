@@ -12,8 +12,9 @@ import pytest
 from firmware.dsp.threeway_evidence import Fact
 from firmware.kiosk.machine import HINTS
 from firmware.prompts.texts import LANGUAGES, SURFACES, TextError, read, shipped
+from tests.paths import ROOT
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+FIRMWARE = ROOT / "firmware"
 
 
 def fields(template: str) -> set[str]:

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from firmware.store import Store
+from tests.paths import ROOT
 from tests.rules.conftest import inmate, seed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_writer(db: Path, first: int, count: int, kill_after_s: float | None) -> list[list[str]]:

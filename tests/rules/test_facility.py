@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from firmware.cli import main
 from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, load_rules
+from tests.paths import ROOT
 from tests.rules.conftest import DEMO, make_rules
 
 
@@ -115,7 +116,7 @@ def test_the_device_config_names_the_rules_file(tmp_path: Path) -> None:
     from firmware.store import Store
 
     custom = tmp_path / "rules.toml"
-    text = (Path(__file__).parents[2] / "firmware/rules/demo-facility.toml").read_text(encoding="utf-8")
+    text = (ROOT / "firmware/rules/demo-facility.toml").read_text(encoding="utf-8")
     custom.write_text(text.replace('id = "demo-facility"', 'id = "county-jail"'), encoding="utf-8")
     store = Store(tmp_path / "s.sqlite")
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 DEMO = ROOT / "sim" / "scenarios" / "demo-call.toml"
 
 

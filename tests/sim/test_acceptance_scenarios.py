@@ -13,8 +13,9 @@ import pytest
 from firmware.sync.records import RECORD_SCHEMAS, validate_record
 from sim import runner
 from sim.scenario import load, parse
+from tests.paths import ROOT
 
-ACCEPTANCE = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "acceptance"
+ACCEPTANCE = ROOT / "sim" / "scenarios" / "acceptance"
 CASES = sorted(ACCEPTANCE.glob("*.toml"))
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import soundfile
 
-DEMO = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "demo-call.toml"
+from tests.paths import ROOT
+
+DEMO = ROOT / "sim" / "scenarios" / "demo-call.toml"
 
 
 def run_cli(data_dir: Path, kill_after_s: float | None) -> tuple[list[dict], str]:

@@ -14,9 +14,8 @@ from click.testing import CliRunner
 from firmware.cli import main
 from sim import runner
 from sim.scenario import ScenarioError, parse
+from tests.paths import ROOT
 from tests.sim.conftest import DemoRun
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def ringfence(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

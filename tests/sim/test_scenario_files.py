@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from sim import runner
 from sim.scenario import load
+from tests.paths import ROOT
 
-SCENARIOS = sorted(
-    p for p in (Path(__file__).resolve().parents[2] / "sim" / "scenarios").glob("*.toml") if p.name != "demo-call.toml"
-)
+SCENARIOS = sorted(p for p in (ROOT / "sim" / "scenarios").glob("*.toml") if p.name != "demo-call.toml")
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

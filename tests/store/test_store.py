@@ -15,8 +15,7 @@ import pytest
 
 from firmware.store import Store, StoreError
 from firmware.store.migrations import MIGRATIONS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 
 def rows(store: Store) -> list[str]:

@@ -9,13 +9,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sim.ports import free_port
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 _numbers = itertools.count(1)
 
 

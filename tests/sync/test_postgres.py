@@ -22,10 +22,10 @@ from firmware.sync.credentials import SERVER_NAME, Authority
 from firmware.sync.device_session import DeviceSync
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
+from tests.paths import ROOT
 from tests.sync.conftest import channel_pair, inmate, write_facility
 
 pytestmark = pytest.mark.hardware
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def facility_dir(tmp: Path, name: str, inmates: int) -> Path:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from firmware.sync.envelope import open_sealed
 from firmware.sync.examples import KEY_NAMES, _jsonable, render, session_diagram
 from firmware.sync.framing import Frame, FrameDecoder
+from tests.paths import ROOT
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
+DOC = ROOT / "docs" / "sync-protocol.md"
 EXAMPLE = re.compile(
     r"<!-- example key=(\w+) counter=(\d+) -->\n```hex\n(.*?)```\n\nBody:\n\n```json\n(.*?)```", re.DOTALL
 )

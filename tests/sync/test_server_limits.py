@@ -22,10 +22,9 @@ from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from firmware.sync.device_session import DeviceSync
 from sim.central.server import CentralServer, ServerConfig
 from sim.central.tls_gate import GateLimits
+from tests.paths import ROOT
 from tests.sync.conftest import DEVICE, World
 from tests.waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def credentials(world: World) -> tuple[Credentials, Credentials]:

@@ -27,9 +27,9 @@ from sim.central.db import CentralDB
 from sim.ports import free_port
 from sim.serial_cable import Faults, SerialCable
 from sim.tcp_proxy import ProxyFaults, TcpFaultProxy
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.hardware
-ROOT = Path(__file__).resolve().parents[2]
 RECORDS = 40
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from firmware.update.keys import Keyring
 from firmware.update.slots import SlotError, SlotManager
+from tests.paths import ROOT
 from tests.update.conftest import HARDWARE, MakeBundle
 
 DAMAGE = {
@@ -107,7 +108,7 @@ def test_the_service_stops_with_one_line_and_the_status_systemd_does_not_restart
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no slot is intact" in lines[0] and "Traceback" not in done.stderr
-    unit = (Path(__file__).resolve().parents[2] / "deploy/ringfence.service").read_text()
+    unit = (ROOT / "deploy/ringfence.service").read_text()
     assert "RestartPreventExitStatus=2" in unit
 
 

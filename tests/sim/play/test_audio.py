@@ -14,9 +14,8 @@ from sim.play.cli import DEFAULT_WORLD
 from sim.play.session import HandsetSession
 from sim.play.speaker import Speaker
 from sim.scenario import load
+from tests.paths import ROOT
 from tests.waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _lifted(tmp_path: Path) -> HandsetSession:
