@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,19 @@ from hal.clock import MonotonicClock
 from hal.events import Event, KeyDown
 
 SEED = 20261126
-TRIALS_PER_CLASS = 400
-KEY_PRESSES = 150
-STARTUP_RUNS = 7
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each measurement does: the full run, or --quick's few seconds."""
+
+    trials_per_class: int  # seeded on-hook intervals of each class, at each bounce severity
+    key_presses: int  # on each key path
+    startup_runs: int  # of each command, interleaved
+
+
+FULL = Sizes(trials_per_class=400, key_presses=150, startup_runs=7)
+QUICK = Sizes(trials_per_class=40, key_presses=20, startup_runs=2)
 
 
 # -- 2. key-to-event latency ------------------------------------------------------------------------------------
@@ -64,11 +75,11 @@ class Stopwatch:
 
 
 def _measure(
-    press: Callable[[], None], release: Callable[[], None], watch: Stopwatch, debounce_s: float
+    press: Callable[[], None], release: Callable[[], None], watch: Stopwatch, debounce_s: float, presses: int
 ) -> list[float]:
     extra: list[float] = []
     jitter = random.Random(SEED)
-    for _ in range(KEY_PRESSES):
+    for _ in range(presses):
         time.sleep(jitter.uniform(0, 0.010))  # press at a random phase of the 5 ms scan, as a finger does
         watch.got.clear()
         pressed = time.monotonic()
@@ -95,21 +106,21 @@ def _with_runtime(body: Callable[[MonotonicClock, Runtime, Stopwatch], list[floa
         loop.join(2)
 
 
-def latency_sim_keypad() -> list[float]:
+def latency_sim_keypad(presses: int) -> list[float]:
     from hal.keypad import SimKeypad
 
     def body(clock: MonotonicClock, runtime: Runtime, watch: Stopwatch) -> list[float]:
         keypad = SimKeypad(clock, "4x3", 20.0)
         keypad.start(runtime.post)
         try:
-            return _measure(lambda: keypad.press("5"), lambda: keypad.release("5"), watch, 0.020)
+            return _measure(lambda: keypad.press("5"), lambda: keypad.release("5"), watch, 0.020, presses)
         finally:
             keypad.close()
 
     return _with_runtime(body)
 
 
-def latency_gpio_matrix() -> list[float]:
+def latency_gpio_matrix(presses: int) -> list[float]:
     from gpiozero.pins.mock import MockFactory
 
     from hal.gpio.keypad import GpioMatrixKeypad
@@ -123,14 +134,14 @@ def latency_gpio_matrix() -> list[float]:
         keypad = GpioMatrixKeypad(clock, factory, rows, cols, "4x3", debounce_ms=20.0, scan_ms=5.0)
         keypad.start(runtime.post)
         try:
-            return _measure(lambda: wiring.hold("5"), lambda: wiring.hold(""), watch, 0.020)
+            return _measure(lambda: wiring.hold("5"), lambda: wiring.hold(""), watch, 0.020, presses)
         finally:
             keypad.close()
 
     return _with_runtime(body)
 
 
-def latency_gpiozero_button() -> list[float]:
+def latency_gpiozero_button(presses: int) -> list[float]:
     from gpiozero import Button
     from gpiozero.pins.mock import MockFactory
 
@@ -140,18 +151,18 @@ def latency_gpiozero_button() -> list[float]:
         button = Button(17, pin_factory=factory)
         button.when_pressed = lambda: runtime.post(KeyDown(clock.now(), "5"))
         try:
-            return _measure(pin.drive_low, pin.drive_high, watch, 0.0)
+            return _measure(pin.drive_low, pin.drive_high, watch, 0.0, presses)
         finally:
             button.close()
 
     return _with_runtime(body)
 
 
-def key_latency() -> dict[str, Any]:
+def key_latency(presses: int) -> dict[str, Any]:
     runs = {
-        "sim_keypad": latency_sim_keypad(),
-        "gpio_matrix_scan_5ms": latency_gpio_matrix(),
-        "gpiozero_button_no_debounce": latency_gpiozero_button(),
+        "sim_keypad": latency_sim_keypad(presses),
+        "gpio_matrix_scan_5ms": latency_gpio_matrix(presses),
+        "gpiozero_button_no_debounce": latency_gpiozero_button(presses),
     }
     return {"samples": runs, "percentiles": {k: percentiles(v, (50, 90, 99)) for k, v in runs.items()}}
 
@@ -184,7 +195,7 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, int(rss_file.read_text().split()[-1]) / 1024
 
 
-def startup() -> dict[str, Any]:
+def startup(rounds: int) -> dict[str, Any]:
     scenario = ROOT / "sim/scenarios/hook-and-keys.toml"
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,7 +204,7 @@ def startup() -> dict[str, Any]:
             "python_bare": [sys.executable, "-c", "pass"],
         }
         measured: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        for _ in range(STARTUP_RUNS):  # interleaved, so both see the same machine load
+        for _ in range(rounds):  # interleaved, so both see the same machine load
             for name, argv in commands.items():
                 measured[name].append(run_measured(argv, Path(tmp)))
     for name, runs in measured.items():
@@ -209,19 +220,19 @@ def startup() -> dict[str, Any]:
 # -- report -----------------------------------------------------------------------------------------------------
 
 
-def markdown(results: dict[str, Any]) -> str:
+def markdown(results: dict[str, Any], sizes: Sizes) -> str:
     lines = [
         "# Hardware layer benchmark",
         "",
         f"Command: `{results['command']}` (seed {SEED}).",
         "",
     ]
-    lines += hook_markdown(results["hook"], TRIALS_PER_CLASS)
+    lines += hook_markdown(results["hook"], sizes.trials_per_class)
     lines += [
         "## Key-to-event latency on the real clock",
         "",
         (
-            f"{KEY_PRESSES} presses each; milliseconds from the contact closing to the KeyDown reaching a "
+            f"{sizes.key_presses} presses each; milliseconds from the contact closing to the KeyDown reaching a "
             "machine on the runtime thread, minus the 20 ms debounce (the gpiozero Button peer has none)."
         ),
         "",
@@ -286,17 +297,20 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 @click.command()
-@click.option("--quick", is_flag=True, help="40 intervals per class, 20 key presses, 2 start-ups: seconds.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=f"{QUICK.trials_per_class} intervals per class, {QUICK.key_presses} key presses, {QUICK.startup_runs}"
+    " start-ups: seconds.",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 def main(quick: bool, out: Path) -> None:
-    global TRIALS_PER_CLASS, KEY_PRESSES, STARTUP_RUNS  # the sizes every measurement below reads
-    if quick:
-        TRIALS_PER_CLASS, KEY_PRESSES, STARTUP_RUNS = 40, 20, 2
+    sizes = QUICK if quick else FULL
     out.mkdir(parents=True, exist_ok=True)
     print("hook classification under bounce...", flush=True)
     results: dict[str, Any] = {
         "command": "python -m bench.hal" + (" --quick" if quick else ""),
-        "hook": hook_accuracy(SEED, TRIALS_PER_CLASS),
+        "hook": hook_accuracy(SEED, sizes.trials_per_class),
     }
     for name, row in results["hook"].items():
         o = row["ours"]["accuracy"]
@@ -305,14 +319,14 @@ def main(quick: bool, out: Path) -> None:
             + "  ".join(f"{k} {row[k]['accuracy']:6.1%} (ratio {ratio(o, row[k]['accuracy'])})" for k in PEERS)
         )
     print("key-to-event latency...", flush=True)
-    results["key_latency"] = key_latency()
+    results["key_latency"] = key_latency(sizes.key_presses)
     for name, p in results["key_latency"]["percentiles"].items():
         print(
             f"  {name:28s} p50 {p['p50_ms']:7.3f} ms  p90 {p['p90_ms']:7.3f}  p99 {p['p99_ms']:7.3f}"
             f"  max {p['max_ms']:7.3f}"
         )
     print("start-up and memory...", flush=True)
-    results["startup"] = startup()
+    results["startup"] = startup(sizes.startup_runs)
     s = results["startup"]
     for name, row in s.items():
         print(f"  {name:18s} wall {row['wall_s_median']:.3f} s  peak RSS {row['peak_rss_mib_median']:.1f} MiB")
@@ -320,7 +334,7 @@ def main(quick: bool, out: Path) -> None:
         f"  ratio wall {ratio(s['ringfence_sim_run']['wall_s_median'], s['python_bare']['wall_s_median'])}x"
         f"  memory {ratio(s['ringfence_sim_run']['peak_rss_mib_median'], s['python_bare']['peak_rss_mib_median'])}x"
     )
-    write_results(out, "hal", results, markdown(results))
+    write_results(out, "hal", results, markdown(results, sizes))
     plot(results, out / "hal.png")
     print(f"wrote {out / 'hal.json'}, hal.md, hal.png")
 
