@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,19 @@ from firmware.store import Store
 from firmware.store.cache import CentralCache
 
 SECRET = "7e" * 32
-INMATES = 10_000
-#: Called-party blocks, and facility list entries (200 of them wildcard patterns).
-ENTRIES = 100_000
+
+
+@dataclass(frozen=True)
+class Facility:
+    """How big a facility the bench builds: inmates, and called-party blocks and facility list entries each (200
+    of the list entries wildcard patterns)."""
+
+    inmates: int
+    entries: int
+
+
+FULL = Facility(inmates=10_000, entries=100_000)
+QUICK = Facility(inmates=500, entries=5_000)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
@@ -45,9 +56,9 @@ def number(n: int) -> str:
     return f"{314 + n // 10_000_000 % 500:03d}{200 + n // 10_000 % 800:03d}{n % 10_000:04d}"
 
 
-def build(store: Store, rng: random.Random) -> list[str]:
+def build(store: Store, rng: random.Random, size: Facility) -> list[str]:
     cache = CentralCache(store)
-    pins = [f"{i:08d}" for i in rng.sample(range(10**8), INMATES)]
+    pins = [f"{i:08d}" for i in rng.sample(range(10**8), size.inmates)]
     with store.transaction() as db:
         # The simulator's KDF cost, so the bench measures the rules rather than scrypt (docs/security.md).
         cache.put(db, "pin_keys", "k1", pin_key_value(SECRET, SIMULATION_COST), 1)
@@ -65,9 +76,9 @@ def build(store: Store, rng: random.Random) -> list[str]:
                 2,
             )
             cache.put(db, "accounts", f"debit:I{i:05d}", {"balance_cents": 10_000}, 2)
-        for _ in range(ENTRIES):
+        for _ in range(size.entries):
             cache.put(db, "blocks", number(rng.randrange(10**9)), {"source": "called_party"}, 3)
-        for _ in range(ENTRIES - 200):
+        for _ in range(size.entries - 200):
             cache.put(db, "lists", number(rng.randrange(10**9)), {"action": rng.choice(["allow", "block"])}, 4)
         for k in range(200):
             cache.put(db, "lists", f"{900 + k % 100:03d}{k:03d}????", {"action": "block"}, 4)
@@ -109,18 +120,20 @@ def unindexed_lists(store: Store, number_: str) -> list[str]:
 
 
 @click.command()
-@click.option("--quick", is_flag=True, help="500 inmates and 5,000 blocks and list entries: seconds.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=f"{QUICK.inmates:,} inmates and {QUICK.entries:,} blocks and list entries: seconds.",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 def main(quick: bool, out: Path) -> None:
-    global INMATES, ENTRIES  # the facility's size, which build() and the probes below read
-    if quick:
-        INMATES, ENTRIES = 500, 5_000
+    size = QUICK if quick else FULL
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.sqlite"
         store = Store(db_path)
         started = time.perf_counter()
-        pins = build(store, rng)
+        pins = build(store, rng, size)
         build_s = time.perf_counter() - started
         rules = CallRules(store, load_rules(), "bench-1", "B")
         data = rules.data
@@ -131,7 +144,7 @@ def main(quick: bool, out: Path) -> None:
         ours_lists = timed(lambda: data.list_matches(numbers[rng.randrange(300)]), 300)
         peer_lists = timed(lambda: unindexed_lists(store, numbers[rng.randrange(300)]), 50)
         checks = timed(
-            lambda: rules.check(f"I{rng.randrange(INMATES):05d}", numbers[rng.randrange(300)], "debit", NOW),
+            lambda: rules.check(f"I{rng.randrange(size.inmates):05d}", numbers[rng.randrange(300)], "debit", NOW),
             300,
         )
         grant = None
@@ -151,10 +164,10 @@ def main(quick: bool, out: Path) -> None:
     result: dict[str, Any] = {
         "machine": platform.platform(),
         "facility": {
-            "inmates": INMATES,
-            "pan_numbers": INMATES * 20,
-            "blocks": ENTRIES,
-            "list_entries": ENTRIES,
+            "inmates": size.inmates,
+            "pan_numbers": size.inmates * 20,
+            "blocks": size.entries,
+            "list_entries": size.entries,
             "wildcard_patterns": 200,
             "store_mb": round(db_mb, 1),
             "build_s": round(build_s, 1),
@@ -176,7 +189,8 @@ def main(quick: bool, out: Path) -> None:
         f"`python -m bench.rules{' --quick' if quick else ''}` on {result['machine']}",
         "",
         (
-            f"Facility: {INMATES} inmates, {INMATES * 20} PAN numbers, {ENTRIES:,} blocks, {ENTRIES:,} list entries"
+            f"Facility: {size.inmates} inmates, {size.inmates * 20} PAN numbers, {size.entries:,} blocks,"
+            f" {size.entries:,} list entries"
             f" (200 wildcards); store {result['facility']['store_mb']} MB."
         ),
         "",
