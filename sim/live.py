@@ -43,7 +43,7 @@ def prepare(path: Path, devices: Devices, clock: Clock) -> Callable[[], None]:
         devices.line = network
 
     def play() -> None:
-        actor = _Actor(ClockFrom(clock, clock.now()), devices, network)  # type: ignore[arg-type]
+        actor = _Actor(ClockFrom(clock, clock.now()), devices, network)
         for step in scenario.steps:
             try:
                 actor.schedule(step)

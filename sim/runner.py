@@ -19,7 +19,7 @@ from firmware.rules.facility import load_rules
 from firmware.runtime import Runtime
 from hal.audio import FRAME_SAMPLES, SimAudioPort
 from hal.audio_file import AudioFileError, write_wav
-from hal.clock import VirtualClock, WallClock
+from hal.clock import Clock, VirtualClock, WallClock
 from hal.hookswitch import SimHookSwitch
 from hal.keypad import SimKeypad
 from sim import world as world_mod
@@ -82,7 +82,7 @@ class _Actor:
 
     def __init__(
         self,
-        clock: VirtualClock,
+        clock: Clock,
         devices: Devices,
         network: SimNetwork | None = None,
         mic: world_mod.Mouthpiece | None = None,

@@ -23,7 +23,7 @@ from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, SimAudioPort, to_int16
-from hal.clock import VirtualClock
+from hal.clock import Clock
 from sim.network import sound
 
 #: The simulated central server's PIN key (a test secret, never a real one).
@@ -127,7 +127,7 @@ def apply_timing(runtime: Runtime, timing: Timing | None) -> None:
 class Mouthpiece:
     """The inmate's side of the audio: a frame every 20 ms (room noise, and speech when scripted)."""
 
-    def __init__(self, clock: VirtualClock, port: SimAudioPort, noise_rms: float = 12.0, seed: int = 3) -> None:
+    def __init__(self, clock: Clock, port: SimAudioPort, noise_rms: float = 12.0, seed: int = 3) -> None:
         self.clock = clock
         self.port = port
         self._speech: list[tuple[float, np.ndarray]] = []

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from hal.audio_file import write_wav
 from tests.dsp.conftest import sound_file
 
 
-def run(*args: str) -> tuple[int, list[dict[str, object]], str]:
+def run(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     result = CliRunner().invoke(main, list(args))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     return result.exit_code, lines, result.stderr

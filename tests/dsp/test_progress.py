@@ -44,7 +44,8 @@ def on_line(signal: np.ndarray, tail_s: float = 1.0, snr_db: float | None = 30.0
 
 def stream(samples: np.ndarray) -> list[tuple[str, str, float, float]]:
     """(kind, tone, at, when reported) from 20 ms frames."""
-    detector, out = ProgressDetector(), []
+    detector = ProgressDetector()
+    out: list[tuple[str, str, float, float]] = []
     for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         for e in detector.feed(samples[i : i + FRAME_SAMPLES], i / SAMPLE_RATE):
             out.append((e.kind, e.tone, e.at, (i + FRAME_SAMPLES) / SAMPLE_RATE))

@@ -48,7 +48,8 @@ def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
     assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
     assert d.evidence[0].startswith("hookflash: clicks 0.5")
     assert "music on hold" in d.evidence[1]
-    assert d.to_json("es")["evidence"][1].startswith("la línea pasó a otro sonido")
+    evidence = d.to_json("es")["evidence"]
+    assert isinstance(evidence, list) and evidence[1].startswith("la línea pasó a otro sonido")
 
 
 def test_music_on_hold_without_a_flash_is_a_pbx_hold_and_not_decided() -> None:

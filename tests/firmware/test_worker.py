@@ -75,7 +75,7 @@ def test_events_keep_being_handled_while_an_offloaded_commit_blocks() -> None:
     runtime.offload(Commit, commit)
     stop, loop = start(runtime)
     runtime.post(KeyDown(0.0, "c1"))
-    wait_for(lambda: ran_on, 5.0, "the handler to run")
+    wait_for(lambda: bool(ran_on), 5.0, "the handler to run")
     for i in range(50):  # a second of frames' worth of events, all handled while the commit is stuck
         runtime.post(KeyDown(0.0, f"k{i}"))
     wait_for(lambda: len(flow.seen) == 51, 5.0, "all 51 events")
@@ -109,7 +109,12 @@ def test_offloaded_jobs_run_in_the_order_they_were_asked_for() -> None:
 def test_stopping_the_runtime_finishes_every_commit_already_asked_for() -> None:
     runtime = Runtime(MonotonicClock(), [Flow()])
     done: list[str] = []
-    runtime.offload(Commit, lambda command: (time.sleep(0.05), done.append(command.name)))
+
+    def slow_commit(command: Commit) -> None:
+        time.sleep(0.05)
+        done.append(command.name)
+
+    runtime.offload(Commit, slow_commit)
     stop, loop = start(runtime)
     for i in range(5):
         runtime.post(KeyDown(0.0, f"c{i}"))

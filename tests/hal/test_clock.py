@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 
@@ -14,7 +15,11 @@ def test_virtual_timers_fire_in_deadline_order_each_at_its_own_instant() -> None
     clock = VirtualClock()
     fired: list[tuple[str, float]] = []
     for name, when in [("c", 3.0), ("a", 1.0), ("b", 2.0)]:
-        clock.call_at(when, lambda n=name: fired.append((n, clock.now())))
+
+        def fire(n: str = name) -> None:
+            fired.append((n, clock.now()))
+
+        clock.call_at(when, fire)
     clock.advance_to(2.5)
     assert fired == [("a", 1.0), ("b", 2.0)]
     assert clock.now() == 2.5
@@ -26,7 +31,7 @@ def test_virtual_ties_fire_in_the_order_they_were_set() -> None:
     clock = VirtualClock()
     fired: list[int] = []
     for i in range(20):
-        clock.call_at(1.0, lambda i=i: fired.append(i))
+        clock.call_at(1.0, partial(fired.append, i))
     clock.advance_to(1.0)
     assert fired == list(range(20))
 
@@ -76,7 +81,12 @@ def test_monotonic_timer_waits_for_its_time_then_fires_once() -> None:
     done = threading.Event()
     seen: list[float] = []
     when = clock.now() + 0.05
-    clock.call_at(when, lambda: (seen.append(clock.now()), done.set()))
+
+    def fire() -> None:
+        seen.append(clock.now())
+        done.set()
+
+    clock.call_at(when, fire)
     assert done.wait(5.0)
     time.sleep(0.05)
     assert len(seen) == 1 and seen[0] >= when
@@ -87,7 +97,12 @@ def test_monotonic_timers_set_out_of_order_fire_in_deadline_order() -> None:
     fired: list[str] = []
     done = threading.Event()
     base = clock.now()
-    clock.call_at(base + 0.09, lambda: (fired.append("late"), done.set()))
+
+    def fire_late() -> None:
+        fired.append("late")
+        done.set()
+
+    clock.call_at(base + 0.09, fire_late)
     clock.call_at(base + 0.03, lambda: fired.append("early"))
     cancelled = clock.call_at(base + 0.06, lambda: fired.append("cancelled"))
     cancelled.cancel()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from functools import partial
 from itertools import pairwise
 
 import pytest
@@ -18,7 +20,7 @@ CUSTOM = HookTiming(bounce_ms=30, pulse_ms=120, flash_ms=900, offhook_debounce_m
 
 
 def run(
-    edges: list[tuple[float, bool]], until_ms: float, timing: HookTiming = DEFAULT, off_hook: bool = True
+    edges: Sequence[tuple[float, bool]], until_ms: float, timing: HookTiming = DEFAULT, off_hook: bool = True
 ) -> list[Event]:
     """Feed raw edges (ms, on_hook) through the classifier on a virtual clock, as a device would."""
     clock = VirtualClock()
@@ -27,7 +29,7 @@ def run(
     events: list[Event] = []
     hook.start(events.append)
     for at_ms, on_hook in edges:
-        clock.call_at(at_ms / 1000, lambda on=on_hook: hook.raw_edge(on))
+        clock.call_at(at_ms / 1000, partial(hook.raw_edge, on_hook))
     clock.advance_to(until_ms / 1000)
     return events
 

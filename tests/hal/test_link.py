@@ -111,7 +111,12 @@ def test_tcp_peer_closing_is_a_link_error_naming_the_url(tcp_pair: tuple[Link, L
 def test_tcp_writes_from_another_thread_arrive_in_order(tcp_pair: tuple[Link, Link]) -> None:
     client, server = tcp_pair
     chunks = [bytes([i]) * 100 for i in range(50)]
-    writer = threading.Thread(target=lambda: [client.write(c) for c in chunks])
+
+    def write_all() -> None:
+        for chunk in chunks:
+            client.write(chunk)
+
+    writer = threading.Thread(target=write_all)
     writer.start()
     received = read_exactly(server, 5000)
     writer.join()

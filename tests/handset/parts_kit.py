@@ -8,7 +8,7 @@ import numpy as np
 
 from firmware.commands import StartTimer, TimerExpired
 from firmware.handset import messages as m
-from firmware.handset.parts import Attempt, Outcome, Step
+from firmware.handset.parts import Attempt, AttemptOver, Outcome, Step
 from firmware.handset.policy import FlowPolicy, load_timing
 from firmware.handset.voice import Voice
 from firmware.prompts.catalog import shipped
@@ -37,6 +37,13 @@ def outcome(out: list[Step]) -> Outcome:
     found = [c for c in out if isinstance(c, Outcome)]
     assert len(found) == 1, f"expected one outcome, got {found}"
     return found[0]
+
+
+def attempt_over(out: list[Step]) -> AttemptOver:
+    """The one outcome, which ends the attempt (the only outcome with a reason and a talk time)."""
+    over = outcome(out)
+    assert isinstance(over, AttemptOver), f"expected the attempt to be over, got {over}"
+    return over
 
 
 def timer(out: list[Step]) -> StartTimer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.handset.helpers import HOME, dial_steps, of, one, party, press, prompts, run, scenario
 
 
@@ -94,11 +96,12 @@ def test_a_person_saying_hello_is_not_taken_for_a_machine(tmp_path):
 
 
 def test_busy_no_answer_and_sit_are_told_to_the_inmate(tmp_path):
-    for number, behaviour, reason, prompt in [
+    cases: list[tuple[str, dict[str, Any], str, str]] = [
         ("5735550111", {"busy": True}, "busy", "line_busy"),
         ("5735550112", {"answer_after_rings": None}, "no_answer", "no_answer"),
         ("5735550113", {"kind": "disconnected"}, "not_reachable", "not_reachable"),
-    ]:
+    ]
+    for number, behaviour, reason, prompt in cases:
         data_dir = tmp_path / reason
         records = run(scenario(dial_steps(number), [{"number": number, **behaviour}], until_s=90), data_dir)
         assert one(records, "cdr")["end_reason"] == reason and prompt in prompts(records, "ear")

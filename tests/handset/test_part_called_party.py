@@ -10,7 +10,20 @@ from firmware.handset.called_party import CalledParty
 from firmware.handset.parts import Accepted, AttemptOver, LineSent, PutDown
 from hal.audio import AudioFrame
 from hal.line import LineDigit, LineHungUp
-from tests.handset.parts_kit import TIMING, attempt, check, expire, of, outcome, policy, said, states, timer, voice
+from tests.handset.parts_kit import (
+    TIMING,
+    attempt,
+    attempt_over,
+    check,
+    expire,
+    of,
+    outcome,
+    policy,
+    said,
+    states,
+    timer,
+    voice,
+)
 
 NAME = np.full(8000, 300, dtype=np.int16)
 
@@ -72,7 +85,7 @@ def test_nine_then_nine_blocks_the_facility_and_tells_the_inmate():
     out = party.handle(LineDigit(31.0, "9"))
     assert of(out, m.BlockNumber) == [m.BlockNumber("5735550101", "called_party", "A1001", "c1")]
     assert said(out, to="ear") == ["call_blocked_by_party"]
-    assert outcome(out).reason == "blocked_by_called_party"
+    assert attempt_over(out).reason == "blocked_by_called_party"
 
 
 def test_a_block_not_confirmed_in_time_goes_back_to_the_options():
@@ -92,7 +105,7 @@ def test_silence_plays_the_cost_then_the_options_then_ends_the_attempt():
         assert said(out) == ["cp_options"]
     out = party.handle(expire(timer(out)))
     assert said(out, to="line") == ["cp_no_choice"]
-    assert outcome(out).reason == "no_choice"
+    assert attempt_over(out).reason == "no_choice"
 
 
 def test_a_hang_up_on_either_side_ends_the_attempt():
@@ -103,7 +116,7 @@ def test_a_hang_up_on_either_side_ends_the_attempt():
     party, _ = answered()
     assert outcome(party.handle(PutDown(30.0, "inmate_hung_up"))) == AttemptOver(attempt(), "inmate_hung_up")
     party, _ = answered()
-    assert outcome(party.handle(LineHungUp(30.0, cause="lost"))).reason == "line_lost"
+    assert attempt_over(party.handle(LineHungUp(30.0, cause="lost"))).reason == "line_lost"
 
 
 def test_a_greeting_that_talks_on_is_an_answering_machine_but_the_echo_of_the_introduction_is_not():
@@ -119,4 +132,4 @@ def test_a_greeting_that_talks_on_is_an_answering_machine_but_the_echo_of_the_in
         out = party.handle(AudioFrame(t, "line", loud))
         t += 0.02
     assert said(out, to="ear") == ["answering_machine"]
-    assert outcome(out).reason == "answering_machine"
+    assert attempt_over(out).reason == "answering_machine"

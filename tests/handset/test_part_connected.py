@@ -11,7 +11,20 @@ from firmware.handset.connected import ConnectedCall, TalkTimer
 from firmware.handset.parts import AttemptOver, Heard, LetGo, PutDown, Talk, ThreeWayHeard
 from hal.events import HookFlash
 from hal.line import LineDigit, LineHungUp
-from tests.handset.parts_kit import attempt, check, expire, of, outcome, policy, said, silence, states, timer, voice
+from tests.handset.parts_kit import (
+    attempt,
+    attempt_over,
+    check,
+    expire,
+    of,
+    outcome,
+    policy,
+    said,
+    silence,
+    states,
+    timer,
+    voice,
+)
 
 LIMIT = 900.0
 
@@ -74,7 +87,7 @@ def test_the_first_three_way_warns_and_the_next_disconnects():
     assert said(out, to="both") == ["three_way_warning"]
     out = call.handle(ThreeWayHeard(300.0, 0.9))
     assert said(out, to="both") == ["three_way_disconnect"]
-    over = outcome(call.handle(expire(timer(out))))
+    over = attempt_over(call.handle(expire(timer(out))))
     assert over.reason == "three_way"
 
 
@@ -83,7 +96,8 @@ def test_a_three_way_policy_may_record_a_violation_and_block_the_number():
     out = call.handle(ThreeWayHeard(200.0, 0.9))
     assert of(out, m.RecordViolation) == [m.RecordViolation("A1001", "c1", "three_way")]
     assert of(out, m.BlockNumber) == [m.BlockNumber("5735550101", "three_way", "A1001", "c1")]
-    assert outcome(call.handle(PutDown(250.0, "inmate_hung_up"))).talk.violations == ("three_way",)
+    talk = attempt_over(call.handle(PutDown(250.0, "inmate_hung_up"))).talk
+    assert talk is not None and talk.violations == ("three_way",)
 
 
 def test_a_hookflash_ends_the_call_only_where_the_facility_says_so():
@@ -92,7 +106,7 @@ def test_a_hookflash_ends_the_call_only_where_the_facility_says_so():
     call, _ = connected(hookflash_actions=("report", "end_call"))
     out = call.handle(HookFlash(200.0, 600))
     assert said(out, to="both") == ["call_ended"]
-    assert outcome(call.handle(expire(timer(out)))).reason == "hookflash"
+    assert attempt_over(call.handle(expire(timer(out)))).reason == "hookflash"
 
 
 def test_the_called_party_keys_are_logged_never_obeyed():
@@ -109,11 +123,11 @@ def test_a_hang_up_on_either_side_ends_the_call_with_its_talk_time():
         attempt(check=check(limit_s=LIMIT)), "far_end_hung_up", talk=Talk(100.0, LIMIT, (), True)
     )
     call, _ = connected()
-    assert outcome(call.handle(PutDown(250.0, "inmate_hung_up"))).reason == "inmate_hung_up"
+    assert attempt_over(call.handle(PutDown(250.0, "inmate_hung_up"))).reason == "inmate_hung_up"
 
 
 def test_a_line_the_network_lost_is_told_as_cut_off_not_as_a_hang_up():
     call, _ = connected()
     out = call.handle(LineHungUp(250.0, cause="lost"))
     assert said(out) == ["line_lost"]
-    assert outcome(out).reason == "line_lost"
+    assert attempt_over(out).reason == "line_lost"

@@ -9,7 +9,19 @@ from firmware.handset.parts import Answered, Attempt, AttemptOver, CallOpened, P
 from firmware.handset.placing import Placing, PlacingTimer
 from hal.audio import AudioFrame
 from hal.line import LineAnswered, LineHungUp, LineProgress
-from tests.handset.parts_kit import TIMING, check, expire, of, outcome, said, silence, states, timer, voice
+from tests.handset.parts_kit import (
+    TIMING,
+    attempt_over,
+    check,
+    expire,
+    of,
+    outcome,
+    said,
+    silence,
+    states,
+    timer,
+    voice,
+)
 
 
 def placing(tries: int = 1) -> tuple[Placing, list]:
@@ -97,14 +109,14 @@ def test_ringing_past_the_timeout_is_no_answer():
     assert part.handle(LineProgress(20.0, "ringing")) == []
     out = part.handle(expire(timer(out)))
     assert said(out) == ["no_answer"]
-    assert outcome(out).reason == "no_answer"
+    assert attempt_over(out).reason == "no_answer"
 
 
 def test_an_answering_machine_signalled_by_the_network_is_not_connected():
     part, _ = placing()
     dialed(part)
     out = part.handle(LineAnswered(20.0, answered_by="machine"))
-    assert said(out) == ["answering_machine"] and outcome(out).reason == "answering_machine"
+    assert said(out) == ["answering_machine"] and attempt_over(out).reason == "answering_machine"
 
 
 def test_an_allowed_emergency_call_is_dialed_at_once_and_connected_on_answer():

@@ -17,6 +17,7 @@ import pytest
 from firmware import config as config_mod
 from firmware import device as device_mod
 from firmware.device import Platform, sim_devices
+from hal.audio import SimAudioPort
 from hal.clock import StartedClock, WallClock
 from hal.sip_line import SipLine
 from sim import sipp
@@ -35,6 +36,7 @@ def far_end_audio() -> tuple[np.ndarray, float]:
     """What the called party sends after answering: a pause, "1" to accept, then a call in which it flashes,
     holds and conferences a third party (the corpus recording, from 8 s before its flash)."""
     call = build("landline_click", 1, Levels(access_dbm0=-50.0, idle_dbm0=-78.0))  # the scenarios' ordinary line
+    assert call.hold is not None
     start = call.flash_times[0] - 8.0
     recording = call.samples[round(start * 8000) : round((call.hold[1] + 3.0) * 8000)]
     # The answer and the "1" are heard over the same line as the rest (its noise, not digital silence: a second of
@@ -63,6 +65,7 @@ def handset_calls(peer: sipp.SippPeer | Any, data_dir: Path, seconds: float, **l
     clock = StartedClock()
     devices = sim_devices(config, clock)
     devices.line = SipLine(clock, config.line.sip_settings())
+    assert isinstance(devices.audio, SimAudioPort)
     mic = world_mod.Mouthpiece(clock, devices.audio)
     records: list[dict[str, Any]] = []
     assembly = device_mod.build(config, clock, devices, Platform(wall=WallClock(scenario.start), sync=False))

@@ -16,6 +16,7 @@ import pytest
 
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.policy import PurchaseRules
+from firmware.kiosk.service import PurchaseReply, PurchaseRequest
 from firmware.store import Store
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_world import EPOCH, KioskWorld
@@ -81,8 +82,8 @@ def test_killed_after_central_applied_before_the_answer_arrived(tmp_path: Path) 
     world = make_world(tmp_path, inmates=(ALICE,), central=central)
     apply = central.apply
 
-    def apply_then_die(*args: object, **kwargs: object) -> object:
-        apply(*args, **kwargs)  # type: ignore[arg-type]
+    def apply_then_die(request: PurchaseRequest, *args: str, **kwargs: str) -> PurchaseReply:
+        apply(request, *args, **kwargs)
         raise Killed
 
     central.apply = apply_then_die  # type: ignore[method-assign]

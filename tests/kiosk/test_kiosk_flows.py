@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from firmware.kiosk.policy import PurchaseRules
@@ -362,10 +363,10 @@ def test_a_failing_screen_or_printer_never_undoes_a_purchase(tmp_path: Path) -> 
     login(world)
     world.keys("22")
 
-    def broken(*_: object) -> None:
+    def broken(lines: Sequence[str]) -> None:
         raise DisplayError("LCD on I2C bus 1 at address 0x27: [Errno 121] Remote I/O error")
 
-    def jammed(*_: object) -> None:
+    def jammed(lines: Sequence[str]) -> None:
         raise PrinterError("receipt printer /dev/ttyUSB0: out of paper")
 
     world.devices.display.show = broken  # type: ignore[method-assign]

@@ -73,7 +73,7 @@ def test_random_input_never_breaks_the_kiosk(steps: list[tuple[str, str]]) -> No
                 at, key, value, "insufficient_funds" if value == "declined" else "", 4000, 1100, "2026-01-15 15:00 UTC"
             )
         state_before = machine.state
-        queue = [event]
+        queue: list[Event] = [event]
         while queue:
             current = queue.pop(0)
             for command in machine.handle(current):

@@ -65,7 +65,7 @@ def test_every_evidence_fact_the_detector_states_exists_and_reads_in_both_langua
     evidence = shipped("threeway")
     assert keys <= set(evidence.entries), sorted(keys - set(evidence.entries))
     for key in keys:
-        values = {name: 1.0 for name in fields(evidence.entries[key]["en"])}
+        values: dict[str, float | str] = {name: 1.0 for name in fields(evidence.entries[key]["en"])}
         if "tone" in values:
             values["tone"] = "DTMF 5"
         for lang in LANGUAGES:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +23,9 @@ SECRET = "5a" * 32
 DEMO = tomllib.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
 
 
-def local(*parts: int) -> datetime:
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A facility-local moment: local(2026, 11, 24, 15, 0) is a Tuesday 15:00 in Chicago."""
-    return datetime(*parts, tzinfo=CT)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=CT)
 
 
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def seed(store: Store, datasets: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:  # type: ignore[no-untyped-def]
+def store(tmp_path: Path) -> Iterator[Store]:
     db = Store(tmp_path / "store.sqlite")
     yield db
     db.close()

@@ -102,7 +102,7 @@ def test_pin_lookup_uses_the_index_for_ten_thousand_inmates(store: Store) -> Non
     assert find_by_pin(data, "010000") is None
 
 
-def test_cli_checks_a_dataset_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_checks_a_dataset_file(tmp_path) -> None:
     import json
 
     from click.testing import CliRunner

@@ -129,7 +129,7 @@ def test_the_device_config_names_the_rules_file(tmp_path: Path) -> None:
         store.close()
 
 
-def test_rules_the_central_server_sent_win_over_the_local_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rules_the_central_server_sent_win_over_the_local_file(tmp_path) -> None:
     """A sync that brings the facility's rules changes what the device enforces; bad ones are refused by name."""
     import pytest as _pytest
 

@@ -108,8 +108,8 @@ def test_key_rotation_keeps_both_generations_working(store: Store) -> None:
         },
     )
     rules = call_rules(store)
-    assert rules.identify("1234", NOW).inmate_id == "I1"  # type: ignore[union-attr]
-    assert rules.identify("5678", NOW).inmate_id == "I2"  # type: ignore[union-attr]
+    assert rules.identify("1234", NOW).inmate_id == "I1"
+    assert rules.identify("5678", NOW).inmate_id == "I2"
 
 
 def test_a_pin_issued_twice_identifies_nobody(store: Store) -> None:

@@ -146,6 +146,7 @@ def test_a_copied_store_without_the_pepper_gives_no_pin(store: Store) -> None:
     roster(store, pins, cost=weak)
     copied = Store(store.path)
     key = CentralCache(copied).get("pin_keys", "k1")
+    assert key is not None
     stored = {value["pin_verifier"] for _k, value in CentralCache(copied).items("inmates")}
     # The old attack: HMAC-SHA256 under the secret kept in the same file.
     hmac_hits = {

@@ -10,7 +10,7 @@ from firmware.rules.rating import billed_seconds, charge_cents, cost_statement, 
 from tests.rules.conftest import make_rules
 
 
-def price(**rating):  # type: ignore[no-untyped-def]
+def price(**rating):
     rules = make_rules(rating=rating) if rating else make_rules()
     return tariff(rules.rating, "debit", "local")
 

@@ -32,7 +32,7 @@ def setup(store: Store, balance: int = 500, **rules_changes: object) -> CallRule
     return call_rules(store, make_rules(**rules_changes) if rules_changes else None)
 
 
-def grant(rules: CallRules, number: str = NUMBER, call_type: str = "debit", now=NOW) -> Grant:  # type: ignore[no-untyped-def]
+def grant(rules: CallRules, number: str = NUMBER, call_type: str = "debit", now=NOW) -> Grant:
     result = rules.check("I1", number, call_type, now)  # type: ignore[arg-type]
     assert isinstance(result, Grant), result
     return result
@@ -49,7 +49,7 @@ def talk(
     number: str = NUMBER,
     call_type: str = "debit",
     reason="hang_up",
-):  # type: ignore[no-untyped-def]
+):
     g = grant(rules, number, call_type, now)
     call_id = rules.open_call("I1", g, now)
     rules.connected(call_id, now + timedelta(seconds=20))
@@ -224,7 +224,7 @@ def test_record_and_outbox_commit_together_or_not_at_all(store: Store, monkeypat
     real_add = rules.records.journal.outbox.add
     calls = []
 
-    def failing_add(db, kind, payload, created_at=None):  # type: ignore[no-untyped-def]
+    def failing_add(db, kind, payload, created_at=None):
         calls.append(kind)
         if len(calls) == 2:
             raise OSError("disk full")

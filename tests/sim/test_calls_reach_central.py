@@ -230,6 +230,7 @@ def test_calls_go_on_while_the_server_is_down_and_every_record_arrives_once_when
     finally:
         central.close()
     assert set(received) == pending and set(received.values()) == {1}
+    assert account is not None
     assert account["balance_cents"] == BALANCE - charges[0]["cents"]
 
     store = Store(facility.store_path)

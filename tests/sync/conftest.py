@@ -14,6 +14,7 @@ import pytest
 from firmware.store import Store
 from firmware.sync.channel import Channel, ChannelClosed, StreamChannel
 from firmware.sync.device_session import DeviceSync, SyncReport
+from firmware.sync.purchases import Purchases, PurchaseStatus
 from hal.link import TcpListener, open_link
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
@@ -110,6 +111,13 @@ def channel_pair() -> tuple[StreamChannel, StreamChannel]:
     listener.close()
     assert server is not None
     return StreamChannel(device), StreamChannel(server)
+
+
+def purchase_status(purchases: Purchases, key: str) -> PurchaseStatus:
+    """The status of a purchase the test requested (so it is known)."""
+    status = purchases.status(key)
+    assert status is not None, f"purchase {key} is not known"
+    return status
 
 
 def run_session(

@@ -136,7 +136,8 @@ def test_a_damaged_last_frame_is_answered_by_a_nak_and_resent_at_once() -> None:
 def test_after_an_outage_the_first_answer_to_a_poll_brings_the_resends() -> None:
     a, b = connected_pair()
     a.send_message(bytes(5000))
-    now, outage_ends, got = 0.1, 2.1, []
+    now, outage_ends = 0.1, 2.1
+    got: list[bytes] = []
     while now < 3.0 and not got:
         to_b, to_a = a.poll(now), b.poll(now)
         if now >= outage_ends:  # before it, everything either way is lost

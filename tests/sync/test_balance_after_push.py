@@ -42,7 +42,8 @@ def test_a_session_cut_after_the_server_acknowledged_a_charge_still_counts_it(wo
         run_session(world, store, server_cut_after=UP_TO_PUSH_ACK)
     central = world.central()
     try:
-        assert central.get("accounts", ACCOUNT)["balance_cents"] == balance - CHARGE, "the server took it"
+        account = central.get("accounts", ACCOUNT)
+        assert account is not None and account["balance_cents"] == balance - CHARGE, "the server took it"
     finally:
         central.close()
     assert shown(store) == balance - CHARGE, "not briefly too high: the charge still counts until the refresh"
@@ -53,7 +54,8 @@ def test_a_session_cut_after_the_server_acknowledged_a_charge_still_counts_it(wo
     assert Outbox(store).count_pending() == 0
     central = world.central()
     try:
-        assert central.get("accounts", ACCOUNT)["balance_cents"] == balance - CHARGE, "charged once"
+        account = central.get("accounts", ACCOUNT)
+        assert account is not None and account["balance_cents"] == balance - CHARGE, "charged once"
     finally:
         central.close()
 

@@ -14,7 +14,7 @@ from sim.central.db import CentralDB
 from tests.sync.conftest import inmate, write_facility
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 

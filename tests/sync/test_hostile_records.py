@@ -23,7 +23,7 @@ from hal.link import open_link
 from sim.central.server import CentralServer, ServerConfig, serve_channel
 from sim.central.validation import MAX_CENTS, check_record
 from sim.serial_cable import SerialCable
-from tests.sync.conftest import DEVICE, World, channel_pair, run_session
+from tests.sync.conftest import DEVICE, World, channel_pair, purchase_status, run_session
 
 CHARGE = {"call_id": "c1", "account": "debit:I00001", "kind": "charge", "at": "2026-01-05T10:00:00+00:00"}
 
@@ -121,9 +121,9 @@ def test_out_of_range_purchases_are_answered_and_never_stored(world: World) -> N
         bad_account = purchases.request(db, "I00001\n", 100)
     report = run_session(world, store)
     assert report.agree
-    assert purchases.status(negative).reason == "amount_not_positive"
-    assert purchases.status(huge).reason == "amount_too_large"
-    assert purchases.status(bad_account).reason == "invalid_account"
+    assert purchase_status(purchases, negative).reason == "amount_not_positive"
+    assert purchase_status(purchases, huge).reason == "amount_too_large"
+    assert purchase_status(purchases, bad_account).reason == "invalid_account"
     assert world.central().get("accounts", "debit:I00001") == {"balance_cents": 1000}
     assert world.central().purchase_result(huge).status == "unknown"
 

@@ -23,7 +23,7 @@ from firmware.sync.device_session import DeviceSync
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
 from tests.paths import ROOT
-from tests.sync.conftest import channel_pair, inmate, write_facility
+from tests.sync.conftest import channel_pair, inmate, purchase_status, write_facility
 
 pytestmark = pytest.mark.hardware
 
@@ -220,7 +220,8 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
         device_side.close()
         server.join(10)
         server_side.close()
-    assert purchases.status(bought).status == "applied" and purchases.status(bought).balance_cents == 2200
+    applied = purchase_status(purchases, bought)
+    assert applied.status == "applied" and applied.balance_cents == 2200
     assert north.db.execute("SELECT facility, cents FROM trust ORDER BY facility").fetchall() == [
         ("north", 3800),
         ("south", 7),

@@ -11,7 +11,15 @@ from firmware.sync.conversation import RemoteError
 from firmware.sync.downstream import Downstream, DownstreamError
 from firmware.sync.money import Reservations
 from firmware.sync.purchases import Purchases
-from tests.sync.conftest import DEVICE, World, facility_rules, inmate, run_session, write_facility
+from tests.sync.conftest import (
+    DEVICE,
+    World,
+    facility_rules,
+    inmate,
+    purchase_status,
+    run_session,
+    write_facility,
+)
 
 
 def test_new_device_gets_everything_then_only_what_changed(world: World) -> None:
@@ -31,7 +39,8 @@ def test_new_device_gets_everything_then_only_what_changed(world: World) -> None
     central.close()
     second = run_session(world, store)
     assert second.agree and not second.full and second.pulled == 2
-    assert cache.get("inmates", "I00003")["status"] == "restricted"
+    restricted = cache.get("inmates", "I00003")
+    assert restricted is not None and restricted["status"] == "restricted"
     assert cache.get("inmates", "I00004") is None and cache.count("inmates") == 19
 
 
@@ -119,20 +128,21 @@ def test_purchase_is_applied_once_whatever_the_resends(world: World) -> None:
     purchases = Purchases(store)
     with store.transaction() as db:
         key = purchases.request(db, "I00005", 1200)
-    assert purchases.status(key).status == "unsent"
+    assert purchase_status(purchases, key).status == "unsent"
     # Server messages: welcome, changes, purchase_result -> cut before the result leaves.
     with pytest.raises(ChannelClosed):
         run_session(world, store, server_cut_after=2)
-    assert purchases.status(key).status == "unknown"
+    assert purchase_status(purchases, key).status == "unknown"
     assert world.central().purchase_result(key).status == "applied"
     with store.transaction() as db:
         poor = purchases.request(db, "I00006", 9000)
         nobody = purchases.request(db, "nobody", 100)
     report = run_session(world, store)
     assert report.agree
-    assert purchases.status(key).status == "applied" and purchases.status(key).balance_cents == 2200
-    assert (purchases.status(poor).status, purchases.status(poor).reason) == ("rejected", "insufficient_funds")
-    assert purchases.status(nobody).reason == "unknown_account"
+    applied, rejected = purchase_status(purchases, key), purchase_status(purchases, poor)
+    assert applied.status == "applied" and applied.balance_cents == 2200
+    assert (rejected.status, rejected.reason) == ("rejected", "insufficient_funds")
+    assert purchase_status(purchases, nobody).reason == "unknown_account"
     assert world.central().db.execute("SELECT cents FROM trust WHERE account = 'I00005'").fetchone()[0] == 3800
     assert CentralCache(store).get("accounts", "debit:I00005") == {"balance_cents": 2200}
 
@@ -144,8 +154,8 @@ def test_purchase_exactly_at_the_trust_balance_is_applied_one_cent_more_is_not(w
         exact = purchases.request(db, "I00007", 5000)
         over = purchases.request(db, "I00008", 5001)
     run_session(world, store)
-    assert purchases.status(exact).status == "applied"
-    assert purchases.status(over).status == "rejected"
+    assert purchase_status(purchases, exact).status == "applied"
+    assert purchase_status(purchases, over).status == "rejected"
 
 
 def test_a_block_made_at_one_device_reaches_the_others(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -49,8 +50,8 @@ class Bench:
         assert isinstance(keypad, SimKeypad)
         for i, key in enumerate(keys):
             start = at + i * (press + gap)
-            self.clock.call_at(start, lambda k=key: keypad.press(k))
-            self.clock.call_at(start + press, lambda k=key: keypad.release(k))
+            self.clock.call_at(start, partial(keypad.press, key))
+            self.clock.call_at(start + press, partial(keypad.release, key))
         return at + len(keys) * (press + gap)
 
     def hook(self, at: float, on: bool) -> None:

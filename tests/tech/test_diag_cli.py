@@ -46,7 +46,7 @@ def test_diag_unknown_test_is_a_usage_error(device_home: DeviceHome) -> None:
     assert result.exit_code == 2 and "unknown test speaker" in result.stderr
 
 
-def test_bad_settings_file_is_refused_naming_the_key(device_home: DeviceHome, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_settings_file_is_refused_naming_the_key(device_home: DeviceHome, tmp_path) -> None:
     from firmware.tech.settings import SHIPPED
 
     bad = tmp_path / "technician.toml"

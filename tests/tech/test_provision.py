@@ -69,7 +69,7 @@ def central(bench: dict[str, Path]) -> Iterator[str]:
     server.stop.set()
 
 
-def provision(bench: dict[str, Path], central_url: str, *extra: str) -> tuple[int, str, str]:
+def provision(bench: dict[str, Path], central_url: str, *extra: str | Path) -> tuple[int, str, str]:
     args = [
         "provision",
         "--home",

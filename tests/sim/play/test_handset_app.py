@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.widgets import RichLog
 
 from sim import runner
 from sim.play.cli import DEFAULT_WORLD
@@ -51,7 +52,7 @@ def test_a_complete_debit_call_by_hand(tmp_path: Path) -> None:
             assert any(p["id"] == "announcement" for p in _events(app, "prompt"))
             await pilot.press("space")  # the inmate hangs up
             app.advance(2)
-            log = "\n".join(str(line.text) for line in app.query_one("#log").lines)
+            log = "\n".join(str(line.text) for line in app.query_one("#log", RichLog).lines)
             assert any(line.startswith("✔") and " cdr " in line for line in log.splitlines())
         app.close_world()
 
@@ -61,10 +62,10 @@ def test_a_complete_debit_call_by_hand(tmp_path: Path) -> None:
     assert _events(app, "charge")[0]["cents"] == cdr["charge_cents"]
 
 
-def _call_by_hand(app: HandsetApp):  # type: ignore[no-untyped-def]
+def _call_by_hand(app: HandsetApp):
     """Lift, PIN, debit, the number; the far end answers on the first ring it can and accepts."""
 
-    async def steps(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def steps(pilot) -> None:
         await pilot.press("space")
         app.advance(4)
         await pilot.press(*"1234", "number_sign", "3")
@@ -169,7 +170,7 @@ def test_the_log_filters_and_time_skips_a_minute(tmp_path: Path) -> None:
             await pilot.press("space")
             app.advance(1)
             await pilot.press("slash", *"off_hook", "enter")
-            lines = [str(line.text) for line in app.query_one("#log").lines]
+            lines = [str(line.text) for line in app.query_one("#log", RichLog).lines]
             assert len(lines) == 1 and "off_hook" in lines[0]
             before = app.session.now
             await pilot.press("n")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from textual.widgets import RichLog
 
 from firmware.cli import main
 from sim import sipp
@@ -30,7 +31,7 @@ def _config(tmp_path: Path, domain: str, backend: str = "sip") -> Path:
     return path
 
 
-async def _until(pilot, what: Callable[[], bool], seconds: float, records: list) -> None:  # type: ignore[no-untyped-def]
+async def _until(pilot, what: Callable[[], bool], seconds: float, records: list) -> None:
     deadline = time.monotonic() + seconds
     while not what():
         assert time.monotonic() < deadline, "; ".join(
@@ -77,7 +78,7 @@ def test_a_debit_call_by_hand_to_a_sip_peer(tmp_path: Path, caplog: pytest.LogCa
                 assert "200 OK" in far and f"sip:5735550101@127.0.0.1:{peer.port}" in far, far
                 await pilot.press("space")  # the inmate hangs up
                 await _until(pilot, lambda: bool(events("cdr")), 10, session.records)
-                log = "\n".join(str(line.text) for line in app.query_one("#log").lines)
+                log = "\n".join(str(line.text) for line in app.query_one("#log", RichLog).lines)
                 assert any(line.startswith("✔") and " cdr " in line for line in log.splitlines())
 
         try:

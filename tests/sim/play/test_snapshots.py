@@ -24,16 +24,16 @@ def _kiosk(tmp_path: Path) -> KioskApp:
     return KioskApp(KioskSession(load(DEFAULT_WORLD["kiosk"]), tmp_path / "kiosk"), realtime=False)
 
 
-def test_handset_at_rest(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_handset_at_rest(snap_compare, tmp_path: Path) -> None:
     app = _handset(tmp_path)
     assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: app.advance(1))
     app.close_world()
 
 
-def test_handset_in_a_connected_call(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_handset_in_a_connected_call(snap_compare, tmp_path: Path) -> None:
     app = _handset(tmp_path)
 
-    async def call(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def call(pilot) -> None:
         await pilot.press("space")
         app.advance(4)
         await pilot.press(*"1234", "number_sign", "3")
@@ -49,10 +49,10 @@ def test_handset_in_a_connected_call(snap_compare, tmp_path: Path) -> None:  # t
     app.close_world()
 
 
-def test_kiosk_receipt(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kiosk_receipt(snap_compare, tmp_path: Path) -> None:
     app = _kiosk(tmp_path)
 
-    async def buy(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def buy(pilot) -> None:
         app.advance(1)
         await pilot.press(*"4321", "number_sign")
         app.advance(2)
@@ -67,7 +67,7 @@ def test_kiosk_receipt(snap_compare, tmp_path: Path) -> None:  # type: ignore[no
     app.close_world()
 
 
-def test_terminal_too_small(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_terminal_too_small(snap_compare, tmp_path: Path) -> None:
     app = _handset(tmp_path)
     assert snap_compare(app, terminal_size=(80, 24))
     app.close_world()
