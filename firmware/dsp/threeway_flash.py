@@ -45,9 +45,9 @@ class FlashIntoMusic:
             self._over.append(t)
 
     @property
-    def into(self) -> tuple[tuple[float, float], ...]:
-        """The clicks into sound: when, and how far over the quiet before them (dB)."""
-        return tuple(self._into)
+    def into(self) -> Collection[tuple[float, float]]:
+        """The clicks into sound: when, and how far over the quiet before them (dB). Read it, do not keep it."""
+        return self._into
 
     def check(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
         """A decision at `t` if a lone opening click into sound and a closing click 0.15-1.3 s after it make a
@@ -93,7 +93,7 @@ class SilentFlash:
         t: float,
         click_times: Collection[tuple[float, float]],
         since: float,
-        into: Collection[tuple[float, float]] = (),
+        into: Collection[tuple[float, float]],
     ) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
         on a line heard from `since` (`into`: the clicks into sound, which count against a lone one)."""

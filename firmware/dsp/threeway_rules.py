@@ -116,8 +116,8 @@ def lone_click(
     over its surroundings): on a line that crackles (cordless static) a pair of clicks is no hookflash. A click
     `click_isolation_margin_db` weaker (a faint one in talk, before a hookswitch's loud one) says nothing."""
     floor = rise - cfg.click_isolation_margin_db
-    others = [ct for ct, r in click_times if at - cfg.click_isolation_s <= ct < at - SAME_CLICK_S and r >= floor]
-    return len(others) <= allowed
+    others = sum(1 for ct, r in click_times if at - cfg.click_isolation_s <= ct < at - SAME_CLICK_S and r >= floor)
+    return others <= allowed
 
 
 def decide(
