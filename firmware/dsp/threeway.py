@@ -11,8 +11,9 @@ independent evidence and explains each decision:
   `hold_confirm_s`; a relative drop on a hissy line, which a mute or a hold button can also make, needs a click
   or a bridged tone with it. A drop whose low band (300-1000 Hz) stays within `muffle_low_db` of the quietest
   the call has sustained is a muffled room (a phone set down face first, a hand over it), not a hold.
-- **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, once the far end
-  has talked: a switch's hiss or comfort noise above the call's own noise. A mute or a pause never raises the floor.
+- **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, overall or in one
+  of four bands, once the far end has talked: a switch's hiss or comfort noise above the call's own noise, or with
+  another spectrum. A mute or a pause never raises the floor, in any band.
 - **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
@@ -31,8 +32,9 @@ those times and the idle ceiling, which is what the ROC curve of the benchmark s
 
 Streaming and batch use the same code: `feed` buffers frames and analyses them in blocks (vectorised with numpy),
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
-threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_rules (when a hold
-is a decision), threeway_flash (a lone hookflash, then silence or music), threeway_evidence (events and their words).
+threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
+four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
+threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from collections import deque
 
 import numpy as np
 
+from firmware.dsp.threeway_bands import BandFloors
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
@@ -75,7 +78,8 @@ class ThreeWayDetector:
         self._buf_at: float | None = None
         self._tone_hist = np.zeros(TONE_WINDOW)
         self._sub_index0: float | None = None  # time of global sub-block 0
-        self._pending: list[tuple[float, float, float]] = []  # a hold candidate's frames, kept out of the learning
+        # A hold candidate's frames (floor, level, low band, four bands), kept out of the learning until it ends.
+        self._pending: list[tuple[float, float, float, list[float]]] = []
         self._seen_s = 0.0
         self._click_times: deque[tuple[float, float]] = deque(maxlen=32)
         self._hold: Hold | None = None
@@ -86,6 +90,7 @@ class ThreeWayDetector:
         self._silent_flash = SilentFlash(self.cfg)
         self._into_music = FlashIntoMusic(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
+        self._bands = BandFloors(self.cfg)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -134,9 +139,12 @@ class ThreeWayDetector:
                 )
             )
         level, floor, low, tone, window = feats["level"], feats["floor"], feats["low"], feats["tone"], feats["window"]
+        bands = feats["bands"].tolist()
         for k in range(n):
             at = t0 + k * FRAME_S
-            events.extend(self._frame(at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k])))
+            events.extend(
+                self._frame(at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k]), bands[k])
+            )
         events.sort(key=lambda e: e.at)
         return events
 
@@ -157,15 +165,19 @@ class ThreeWayDetector:
         )
 
     def _frame(
-        self, t: float, level: float, floor: float, low: float, tone: np.ndarray, window: float
+        self, t: float, level: float, floor: float, low: float, tone: np.ndarray, window: float, bands: list[float]
     ) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
         self._seen_s += FRAME_S
         self._low_smooth.append(low)
         low = self._low_smooth.median()
+        noise_like = level - floor <= cfg.noise_like_db
+        self._bands.hear(bands, noise_like)
         learned = self._seen_s >= cfg.learn_min_s and self._levels.has_history
-        raised = learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor)
+        raised = (
+            learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor, self._bands.raised)
+        )
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))
         quiet = learned and level <= cfg.held_max_level_dbm0
         tones = tone_pairs(cfg, floor, tone, window) if quiet else []
@@ -196,7 +208,7 @@ class ThreeWayDetector:
                 )
                 self._pending = []
             else:
-                self._levels.learn(floor, level, low)
+                self._learn(floor, level, low, bands)
                 events.extend(self._watch_conference(t, level, floor))
                 if not self._armed and self._normal_since is not None and t - self._normal_since >= cfg.rearm_s:
                     self._armed = True
@@ -209,7 +221,7 @@ class ThreeWayDetector:
             hold.strong_frames += strong
             if strong and hold.strong_start is None:
                 hold.strong_start = t
-        self._pending.append((floor, level, low))
+        self._pending.append((floor, level, low, bands))
         if t - hold.last_idle > cfg.hold_gap_s:
             return self._end_hold(t)
         events.extend(bridged_tones(cfg, hold, t, tones))
@@ -221,6 +233,10 @@ class ThreeWayDetector:
                 self._decided_at = t
         return events
 
+    def _learn(self, floor: float, level: float, low: float, bands: list[float]) -> None:
+        self._levels.learn(floor, level, low)
+        self._bands.learn(bands, level - floor <= self.cfg.noise_like_db)
+
     def _end_hold(self, t: float) -> list[ThreeWayEvent]:
         hold = self._hold
         assert hold is not None
@@ -230,9 +246,10 @@ class ThreeWayDetector:
         if self._decided_at is not None and hold.start <= self._decided_at:
             self._watch = Watch(t, hold.ref_level, hold.ref_floor)
             self._levels.forget()
+            self._bands.forget()
         else:
-            for floor, level, low in self._pending:
-                self._levels.learn(floor, level, low)
+            for floor, level, low, bands in self._pending:
+                self._learn(floor, level, low, bands)
         if held >= 1.0 and not (self._decided_at is not None and hold.start <= self._decided_at):
             events.append(
                 ThreeWayEvent.of("hold", hold.start, 0.0, [fact("hold_ended", held=held, floor=hold.min_floor)])

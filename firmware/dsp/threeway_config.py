@@ -105,6 +105,12 @@ class ThreeWayConfig(BaseModel):
     floor_rise_db: float = Field(
         default=6.0, ge=2.0, le=40.0, description="a steady noise this far above the learned floor replaced the far end"
     )
+    band_rise_db: float = Field(
+        default=6.0,
+        ge=2.0,
+        le=40.0,
+        description="a steady noise this far above the learned floor in one of four bands replaced the far end",
+    )
     noise_like_db: float = Field(
         default=6.0,
         ge=1.0,

@@ -18,6 +18,8 @@ from hal.audio import SAMPLE_RATE
 
 _FLOOR_MIN_DB = -100.0
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
+#: The noise floor is also measured in these four bands: a held line's new noise may rise in one band alone.
+BAND_EDGES_HZ = (400.0, 1150.0, 1900.0, 2650.0, 3400.0)
 #: Dial tone (350+440), ringback (440+480), then the DTMF rows and columns: the order of a frame's `tone` levels.
 TONE_FREQS = (350.0, 440.0, 480.0, *ROW_HZ, *COL_HZ)
 
@@ -56,6 +58,9 @@ class Spectra:
         freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
         self.band = (freqs >= 400) & (freqs <= 3400)
         self.low_band = (freqs >= 300) & (freqs <= 1000)
+        self.bands = [
+            (freqs >= lo) & (freqs < hi) for lo, hi in zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:], strict=True)
+        ]
         # Median of exponential bin powers is ln2 x mean: report the floor as the white-noise level in dBm0.
         self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
         tone_win = _TONE_WIN
@@ -74,6 +79,8 @@ class Spectra:
         floor = np.maximum(10 * np.log10(np.maximum(floor_lin, 1e-12)), _FLOOR_MIN_DB)
         low_lin = np.median(spec[:, self.low_band], axis=1) * self.floor_scale
         low = np.maximum(10 * np.log10(np.maximum(low_lin, 1e-12)), _FLOOR_MIN_DB)
+        bands_lin = np.stack([np.median(spec[:, b], axis=1) for b in self.bands], axis=1) * self.floor_scale
+        bands = np.maximum(10 * np.log10(np.maximum(bands_lin, 1e-12)), _FLOOR_MIN_DB)
         sub = np.mean(frames.reshape(n * SUBS_PER_FRAME, SUB) ** 2, axis=1)
         joined = np.concatenate([history, x[: n * FRAME]])
         high = np.convolve(joined[len(history) - len(_HIGH_BAND) + 1 :], _HIGH_BAND, mode="valid")
@@ -89,6 +96,7 @@ class Spectra:
             "level": level,
             "floor": floor,
             "low": low,
+            "bands": bands,
             "sub": sub,
             "high": high_sub,
             "tone": tone_db,

@@ -152,17 +152,20 @@ class CallLevels:
             and low <= self._lowest_sustained_low - self.cfg.muffle_low_db
         )
 
-    def is_raised(self, level: float, floor: float) -> bool:
+    def is_raised(self, level: float, floor: float, in_band: bool = False) -> bool:
         """Held, louder: steady noise (level close to its own floor, so no talk and no music) well above the floor
-        this call has shown. A mute, a pause or a phone set down only ever lowers the floor; a switch's hiss or
-        another generator's comfort noise can raise it. Not over a line that was sending nothing (prompts between
-        digital silence, before the far end answers): noise arriving there is the far end, not a hold."""
+        this call has shown, overall or `in_band` (in one of four bands, as threeway_bands finds). A mute, a pause
+        or a phone set down only ever lowers the floor; a switch's hiss or another generator's comfort noise can
+        raise it. Not over a line that was sending nothing (prompts between digital silence, before the far end
+        answers): noise arriving there is the far end, not a hold."""
         cfg = self.cfg
+        louder = (
+            floor >= self._raised_base + cfg.floor_rise_db and floor >= self._highest_quiet + cfg.new_floor_margin_db
+        )
         return (
             self._speech_s >= _SPEECH_BEFORE_RAISED_S
             and self.ref_floor > _SILENT_FLOOR_DBM0
-            and floor >= self._raised_base + cfg.floor_rise_db
-            and floor >= self._highest_quiet + cfg.new_floor_margin_db
+            and (louder or in_band)
             and floor <= cfg.raised_max_dbm0
             and level - floor <= cfg.noise_like_db
         )
