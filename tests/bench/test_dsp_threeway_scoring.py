@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.dsp_threeway import MAX_LATENCY_S, Tally
+from bench.dsp_threeway import LISTED, MAX_LATENCY_S, Tally, _comparison
 from sim.corpus import Call
 
 
@@ -29,3 +29,13 @@ def test_a_decision_at_3_s_is_in_time_and_one_before_the_flash_is_a_false_alarm(
     summary = tally.summary(hours=1.0)
     assert (summary["detected"], summary["decided_late"], summary["false_alarms"]) == (1, 0, 1)
     assert summary["latency_max_s"] == MAX_LATENCY_S
+
+
+def test_our_report_lists_every_miss_and_alarm_so_two_runs_compare_call_by_call() -> None:
+    """Ours at sensitivity 0.5 lists them all; the baseline's, which run to hundreds, the first LISTED."""
+    tally = Tally()
+    for k in range(LISTED + 10):
+        tally.score(f"call{k}", _attempt(10.0), [2.0])
+    cmp = _comparison({0.5: tally}, {20.0: tally, 50.0: tally}, alarm_hours=1.0)
+    assert len(cmp["ours"]["misses"]) == len(cmp["ours"]["alarms"]) == LISTED + 10
+    assert len(cmp["baseline_default"]["misses"]) == len(cmp["baseline_default"]["alarms"]) == LISTED
