@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from firmware.dsp.levels import rms_for_dbm0
-from firmware.dsp.threeway import ThreeWayConfig, analyse
+from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from sim.channel import mulaw_roundtrip, voiceband
 from sim.corpus import build
 from tests.dsp.test_threeway import decisions
@@ -80,3 +80,11 @@ def test_tuning_calls_whose_held_line_rose_in_one_band_are_decided(variant: str,
     call = build(variant, seed)
     flash = call.flash_times[0]
     assert any(flash - 0.1 <= d.at <= flash + 3.0 for d in decisions(analyse(call.samples)))
+
+
+def test_streamed_in_20_ms_frames_the_raised_band_is_decided_as_in_batch() -> None:
+    """The band floors' running medians live across blocks: the device's 20 ms frames give the batch's decision."""
+    x = held_line(band_db=11.0)
+    det = ThreeWayDetector()
+    streamed = [e for i in range(0, len(x), 160) for e in det.feed(x[i : i + 160], i / SR)] + det.flush()
+    assert [round(d.at, 3) for d in decisions(streamed)] == [round(d.at, 3) for d in decisions(analyse(x))] != []
