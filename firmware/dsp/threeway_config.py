@@ -69,6 +69,18 @@ class ThreeWayConfig(BaseModel):
         le=40.0,
         description="a click into sound has fallen this far 7.5-17.5 ms after its peak (a plosive has not)",
     )
+    into_high_rise_db: float = Field(
+        default=30.0,
+        ge=6.0,
+        le=60.0,
+        description="a click into loud music may die away in 2.4-3.4 kHz alone if it stands this far over the quiet",
+    )
+    into_high_fall_db: float = Field(
+        default=25.0,
+        ge=0.0,
+        le=60.0,
+        description="... and stands this far over the 100 ms after it in 2.4-3.4 kHz, where music is weak",
+    )
     over_rise_db: float = Field(
         default=30.0,
         ge=6.0,

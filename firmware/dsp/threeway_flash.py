@@ -11,9 +11,10 @@ clicks, and a line that crackles (cordless static) clicks all the time, so there
 A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet only
 before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or, over music that is not weak there,
 as a pulse over it that dies away as the opening did. An opening click into sound that has fallen 14 dB within 17.5
-ms (talk starting with a plosive has not), with no click in the `click_isolation_s` before it, and a closing click
-0.15-1.3 s later with no quiet click between (music fills the gap; a cluster of crackle has quiet in it): the far
-party flashed to a held line that plays music. A PBX's own hold music, which makes no hookflash, is not decided.
+ms (talk starting with a plosive has not; into music as loud as the click, in 2.4-3.4 kHz alone), with no click in
+the `click_isolation_s` before it, and a closing click 0.15-1.3 s later with no quiet click between (music fills the
+gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. A PBX's own hold
+music, which makes no hookflash, is not decided.
 """
 
 from __future__ import annotations

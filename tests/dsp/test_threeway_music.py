@@ -27,15 +27,20 @@ def music_hold(
     masker_dbm0: float | None = None,
     music: bool = True,
     config: ThreeWayConfig | None = None,
+    music_dbm0: float = MUSIC_DBM0,
+    opening_dbm0: float | None = None,
 ) -> list[ThreeWayEvent]:
     """A call on a quiet line (room -50, access -58 dBm0) whose path is cut at `music_at` to music on hold at
     -24 dBm0 for 15 s (or to the line's idle noise), with the given clicks, and with noise played in the room for
-    the 6 s before the cut at `masker_dbm0`; what the detector decides."""
+    the 6 s before the cut at `masker_dbm0`; what the detector decides. The clicks are at -10 dBm0, or the first
+    at `opening_dbm0`."""
     hold = (start + music_at, start + music_at + 15.0)
-    x = line(seconds, hold=hold, clicks=tuple(start + t for t in clicks), click_ms=click_ms).astype(np.float64)
+    at = tuple(start + t for t in clicks)
+    weak = () if opening_dbm0 is None else ((at[0], opening_dbm0),)
+    x = line(seconds, hold=hold, clicks=at[len(weak) :], click_ms=click_ms, other_clicks=weak).astype(np.float64)
     a, b = (round(t * SAMPLE_RATE) for t in hold)
     if music:
-        x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, MUSIC_DBM0, pool="tune")
+        x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, music_dbm0, pool="tune")
     if masker_dbm0 is not None:
         m = round(6.0 * SAMPLE_RATE)
         x[a - m : a] += np.random.default_rng(2).normal(0.0, rms_for_dbm0(masker_dbm0), m)
@@ -67,6 +72,39 @@ def test_the_opening_must_die_away_as_a_click_does(click_ms: float, decided: boo
     """A pulse still loud 7.5-17.5 ms after its peak (talk that starts with a plosive) opens no flash."""
     found = music_hold(clicks=(OPENING, CLOSING), click_ms=click_ms)
     assert bool(found) is decided
+
+
+#: The rule before a click into loud music could die away in 2.4-3.4 kHz alone.
+WHOLE_BAND_ONLY = ThreeWayConfig(into_high_rise_db=60.0, into_high_fall_db=60.0)
+
+
+@pytest.mark.parametrize("music_dbm0", [-18.0, -12.0, -6.0])
+def test_a_flash_into_music_as_loud_as_its_click_is_heard_dying_away_where_music_is_weak(music_dbm0: float) -> None:
+    """Music as loud as the click fills the whole band after it, so the click neither stands 10 dB over it nor
+    falls 14 dB there; in 2.4-3.4 kHz it does. The whole band alone missed each of these."""
+    (d,) = music_hold(music_dbm0=music_dbm0)
+    assert "music on hold" in d.evidence[1]
+    assert music_hold(music_dbm0=music_dbm0, config=WHOLE_BAND_ONLY) == []
+
+
+@pytest.mark.parametrize(("rise_db", "decided"), [(30.0, True), (45.0, False)])
+def test_into_loud_music_only_a_click_standing_into_high_rise_db_over_the_quiet_opens_a_flash(
+    rise_db: float, decided: bool
+) -> None:
+    """A faint onset in talk stands 15-25 dB over the quiet before it, a hookswitch 40-60 dB (here about 37)."""
+    config = ThreeWayConfig(into_high_rise_db=rise_db)
+    assert bool(music_hold(music_dbm0=-12.0, config=config)) is decided
+
+
+@pytest.mark.parametrize(("opening_dbm0", "decided"), [(-30.0, True), (-45.0, False)])
+def test_into_loud_music_the_opening_must_be_heard_in_the_band(opening_dbm0: float, decided: bool) -> None:
+    """Loud music that starts with a click too faint to stand over it anywhere is a PBX's hold, not a flash."""
+    assert bool(music_hold(music_dbm0=-12.0, opening_dbm0=opening_dbm0)) is decided
+
+
+def test_into_loud_music_a_pulse_still_loud_after_17_5_ms_in_the_band_opens_no_flash() -> None:
+    """Talk that starts with a plosive keeps its aspiration in 2.4-3.4 kHz: a 30 ms pulse is not a click."""
+    assert music_hold(music_dbm0=-12.0, click_ms=30.0) == []
 
 
 @pytest.mark.parametrize(("crackle_before_s", "decided"), [(20.0, False), (31.0, True)])
@@ -111,6 +149,8 @@ def test_a_flash_to_a_quieter_held_line_is_no_flash_into_music() -> None:
         ("landline_click", 2885966179),
         ("masked_music", 2036204300),  # music played in the room to hide the flash, cut by it
         ("masked_music", 851348808),
+        ("music_hold", 2057),  # music as loud as the click: heard dying away in 2.4-3.4 kHz alone
+        ("music_hold", 2059),
     ],
 )
 def test_tuning_calls_whose_flash_cuts_to_music_are_decided(variant: str, seed: int) -> None:
