@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from firmware.dsp.levels import rms_for_dbm0
-from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
+from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
 from hal.audio import SAMPLE_RATE
 from sim.corpus import build, sources
 from tests.dsp.test_threeway import decisions, line
@@ -198,3 +198,13 @@ def test_a_flash_into_brighter_music_is_decided_by_a_closing_click_that_dies_awa
     flash = call.flash_times[0]
     (d,) = [d for d in decisions(analyse(call.samples)) if flash - 0.1 <= d.at <= flash + 3.0]
     assert any("music on hold" in e for e in d.evidence)
+
+
+def test_a_flash_into_loud_music_streamed_in_20_ms_frames_is_decided_as_in_batch() -> None:
+    """The band's filter delay and the decay window hold across frame boundaries: the same events, streamed."""
+    samples = build("music_hold", 2057, pool="tune").samples
+    detector = ThreeWayDetector(ThreeWayConfig())
+    streamed = [e for k in range(0, len(samples) - 159, 160) for e in detector.feed(samples[k : k + 160], k / 8000)]
+    batch = analyse(samples)
+    assert [(e.event, round(e.at, 3)) for e in streamed] == [(e.event, round(e.at, 3)) for e in batch]
+    assert any(e.event == "three_way" for e in batch)
