@@ -39,7 +39,7 @@ def _band_pass(lo_hz: float, hi_hz: float, taps: int = 63) -> np.ndarray:
 
 
 #: 2.4-3.4 kHz, where music on hold carries little and a click's flat spectrum still stands out. The filter delays
-#: this band by 31 samples (4 ms), which no click rule notices.
+#: this band by 31 samples (4 ms): a click over sound does not notice it, a click's decay in the band is timed after it.
 _HIGH_BAND = _band_pass(2400.0, 3500.0)
 #: That delay in whole sub-blocks: where a click's decay is timed in the band.
 _HIGH_DELAY = round((len(_HIGH_BAND) - 1) / 2 / SUB)
@@ -179,7 +179,7 @@ class ClickFinder:
                 peak
                 & (p[i] >= self.rise * np.maximum(before, self.hush))
                 & into_sound
-                & ((p[i] >= self.fall * after) & (decayed * self.decay <= p[i]) | self._dies_in_high(i, before))
+                & (((p[i] >= self.fall * after) & (decayed * self.decay <= p[i])) | self._dies_in_high(i, before))
             )
             over, over_rise = self._over(i, after_len)
             rises: dict[ClickKind, tuple[np.ndarray, Callable[[int], float]]] = {
