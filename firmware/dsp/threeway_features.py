@@ -166,21 +166,19 @@ class ClickFinder:
             after = (c[i + after_len] - c[i + self.max_len]) / self.CONTEXT
             around = np.maximum(np.maximum(before, after), self.hush)
             # The pulse is a local maximum that dominates its own 40 ms and the quiet on both sides.
-            local_max = sliding_window_view(p, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
-            peak = (p[i] >= local_max) & (p[i] >= self.loud)
+            peak = (p[i] >= self._local_max(p, i)) & (p[i] >= self.loud)
             quiet = peak & (p[i] >= self.rise * around) & (around <= self.quiet)
-            decayed = sliding_window_view(p, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0]].max(axis=1)
             # From a quiet room into louder sound, or out of a masker played in the room into sound (not into a
             # quiet held line: that flash is the masked hookflash of the hold rules).
             into_sound = ((before <= self.quiet) & (after >= self.louder * np.maximum(before, self.hush))) | (
                 (before > self.quiet) & (before <= self.masker) & (after > self.quiet)
             )
-            into = (
-                peak
-                & (p[i] >= self.rise * np.maximum(before, self.hush))
-                & into_sound
-                & (((p[i] >= self.fall * after) & (decayed * self.decay <= p[i])) | self._dies_in_high(i, before))
-            )
+            into = peak & (p[i] >= self.rise * np.maximum(before, self.hush)) & into_sound
+            dies = (p[i] >= self.fall * after) & (self._decayed(p, i) * self.decay <= p[i])
+            # Only where the whole band could not tell, for the few pulses into sound, is the band looked at.
+            louder = np.flatnonzero(into & ~dies)
+            dies[louder] = self._dies_in_high(i[louder], before[louder])
+            into &= dies
             over, over_rise = self._over(i, after_len)
             rises: dict[ClickKind, tuple[np.ndarray, Callable[[int], float]]] = {
                 "quiet": (quiet, lambda k: float(10 * np.log10(p[i[k]] / around[k]))),
@@ -202,23 +200,29 @@ class ClickFinder:
         found.sort(key=lambda click: click.at_sub)
         return found
 
+    def _local_max(self, x: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """The largest of x within `GUARD` sub-blocks of each i: only a local maximum can be a click's peak."""
+        return sliding_window_view(x, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
+
+    def _decayed(self, x: np.ndarray, i: np.ndarray, delay: int = 0) -> np.ndarray:
+        """The largest of x 7.5-17.5 ms after each i (later by `delay` sub-blocks): where a click has died."""
+        return sliding_window_view(x, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0] + delay].max(axis=1)
+
     def _dies_in_high(self, i: np.ndarray, before: np.ndarray) -> np.ndarray:
         """A strong pulse that falls away in 2.4-3.4 kHz: music as loud as the click fills the whole band after it,
         so there it neither stands over the sound after it nor falls 14 dB; where music is weak it still does. Talk
         has a plosive's aspiration there, and its faint onsets do not stand `into_high_rise_db` over the quiet."""
         h = self.high
-        c = np.concatenate([[0.0], np.cumsum(h)])
-        after = (c[i + self.max_len + self.CONTEXT] - c[i + self.max_len]) / self.CONTEXT
-        peak = sliding_window_view(h, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
-        decayed = sliding_window_view(h, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0] + _HIGH_DELAY].max(axis=1)
+        after = np.array([h[k + self.max_len : k + self.max_len + self.CONTEXT].mean() for k in i.tolist()])
+        peak = self._local_max(h, i)
         strong = self.powers[i] >= self.high_rise * np.maximum(before, self.hush)
-        return strong & (peak >= self.high_fall * after) & (decayed * self.decay <= peak)
+        return strong & (peak >= self.high_fall * after) & (self._decayed(h, i, _HIGH_DELAY) * self.decay <= peak)
 
     def _over(self, i: np.ndarray, after_len: int) -> tuple[np.ndarray, np.ndarray]:
         """Pulses in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side: music's
         notes do not reach there, so a click over music stands out where it would not in the whole band."""
         h = 10 * np.log10(self.high / DBM0_RMS**2 + 1e-10)
-        local_max = sliding_window_view(h, 2 * self.GUARD + 1)[i - self.GUARD].max(axis=1)
+        local_max = self._local_max(h, i)
         rise = np.full(len(i), -np.inf)
         # Only a local maximum can be a click: the medians, the costly part, are taken for those alone.
         peaks = np.flatnonzero(h[i] >= local_max)
