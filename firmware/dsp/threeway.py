@@ -40,6 +40,7 @@ threeway_evidence (events and their words).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 
 import numpy as np
 
@@ -150,16 +151,21 @@ class ThreeWayDetector:
 
     # -- per-frame state machine ------------------------------------------------------------------------------
 
-    def _is_changed(self, t: float, level: float, floor: float) -> bool:
+    def _heard(self, clicks: Collection[tuple[float, float]], t: float) -> list[tuple[float, float]]:
+        """The clicks a frame at `t` may know of: those the click finder reports before the frame, however the
+        audio is cut into blocks. A recording analysed in large blocks knows the later clicks of its block too;
+        using them would make it see what a device streaming 20 ms frames cannot."""
+        by = t - self._clicks.latency_s
+        return [c for c in clicks if c[0] <= by]
+
+    def _is_changed(self, t: float, level: float, floor: float, clicks: list[tuple[float, float]]) -> bool:
         """Steady noise on a floor a little away from the call's, just after a click: a held line only if a
         hookflash (or bridged tones) comes with it. Without a click the floor's own wander would start such holds
         all the time."""
         cfg = self.cfg
-        after_click = (
-            bool(self._click_times) and t - self._click_times[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
-        )
+        after_click = bool(clicks) and t - clicks[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
         return (
-            (after_click or self._hold is not None)
+            (after_click or self._hold is not None or self._levels.masker_dbm0 is not None)
             and level - floor <= cfg.noise_like_db
             and abs(floor - self._levels.ref_floor) >= cfg.flash_change_db
         )
@@ -180,16 +186,19 @@ class ThreeWayDetector:
         )
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))
         quiet = learned and level <= cfg.held_max_level_dbm0
+        clicks = self._heard(self._click_times, t)
         tones = tone_pairs(cfg, floor, tone, window) if quiet else []
         # A held line carrying bridged tones is still held: the far party is dialling or ringing someone.
-        idle = strong or (quiet and (self._is_changed(t, level, floor) or (self._hold is not None and bool(tones))))
+        idle = strong or (
+            quiet and (self._is_changed(t, level, floor, clicks) or (self._hold is not None and bool(tones)))
+        )
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
         if self._armed and learned and self._sub_index0 is not None:
             since = self._sub_index0  # the first sample heard
             decision = self._silent_flash.check(
-                t, self._click_times, since, self._into_music.into
-            ) or self._into_music.check(t, self._click_times, since)
+                t, clicks, since, self._heard(self._into_music.into, t)
+            ) or self._into_music.check(t, clicks, since)
             if decision is not None:
                 events.append(decision)
                 self._armed = False
@@ -202,6 +211,7 @@ class ThreeWayDetector:
                     start=t,
                     ref_floor=self._levels.ref_floor,
                     ref_level=self._levels.ref_level,
+                    masker_dbm0=self._levels.masker_dbm0,
                     last_idle=t,
                     min_floor=floor,
                     after_tone=self._levels.after_tone,
@@ -226,7 +236,7 @@ class ThreeWayDetector:
             return self._end_hold(t)
         events.extend(bridged_tones(cfg, hold, t, tones))
         if self._armed and hold.last_idle == t:
-            decision = decide(cfg, hold, t, self._click_times)
+            decision = decide(cfg, hold, t, clicks)
             if decision is not None:
                 events.append(decision)
                 self._armed = False

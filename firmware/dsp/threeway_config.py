@@ -95,7 +95,12 @@ class ThreeWayConfig(BaseModel):
     tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
     dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)
     dtmf_min_s: float = Field(default=0.04, ge=0.02, le=0.5)
-    masking_floor_dbm0: float = Field(default=-40.0, ge=-70.0, le=0.0, description="a far floor this loud is masking")
+    masking_floor_dbm0: float = Field(
+        default=-40.0,
+        ge=-70.0,
+        le=0.0,
+        description="a far end this loud (its floor, or even its quietest moments) is masking",
+    )
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
     conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
     talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")

@@ -134,6 +134,8 @@ class ClickFinder:
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
         self.max_len = max(1, round(cfg.click_max_ms / 1000 / SUB_S))
+        # A click is reported once the 100 ms after its pulse are in: this long after it starts.
+        self.latency_s = (self.max_len + self.CONTEXT + 1) * SUB_S
         self.rise = 10 ** (cfg.click_rise_db / 10)
         self.fall = 10 ** (cfg.into_fall_db / 10)
         self.louder = 10 ** (cfg.into_louder_db / 10)

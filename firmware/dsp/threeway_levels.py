@@ -18,6 +18,10 @@ _SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end tha
 _SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 _RAISED_MEMORY_S = 30.0  # a raised floor stands above every floor the call has learned this long
+# A masker is sound that never lets up: the far end's quietest 100 ms (this percentile of its levels over the last
+# 2 s) is still loud. Talk, however dense, falls to the room between words for longer than that.
+_MASKER_WINDOW_S = 2.0
+_MASKER_PERCENTILE = 5.0
 
 
 class SortedWindow:
@@ -79,6 +83,7 @@ class CallLevels:
         self._raised_base = self.ref_floor  # the highest of them, found once per update, not once per frame
         self.ref_level = 0.0
         self._recent_floor = SortedWindow(round(1.0 / FRAME_S))
+        self._recent_level = SortedWindow(round(_MASKER_WINDOW_S / FRAME_S))
         self._recent_tonal: deque[bool] = deque(maxlen=round(1.0 / FRAME_S))
         self._lowest_sustained = float("inf")  # the lowest 1 s median floor this call has shown outside holds
         self._recent_low = SortedWindow(round(1.0 / FRAME_S))
@@ -109,6 +114,7 @@ class CallLevels:
         self._floor_hist.append(floor)
         self._level_hist.append(level)
         self._recent_floor.append(floor)
+        self._recent_level.append(level)
         self._recent_low.append(low)
         self._recent_tonal.append(level - floor >= _TONAL_DB)
         if self._recent_floor.full and self._since_update == 0:
@@ -138,6 +144,15 @@ class CallLevels:
             self._raised_base = max(self._recent_refs)
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
             self.ref_level = talk.median()
+
+    @property
+    def masker_dbm0(self) -> float | None:
+        """How loud the sound played in the far room to hide a click is, or None if there is none: a floor of
+        steady noise at `masking_floor_dbm0` or louder, or sound that stayed that loud even in its quietest moments
+        (music: its floor, the median bin, lies far below its level)."""
+        quietest = self._recent_level.percentile(_MASKER_PERCENTILE) if len(self._recent_level) else float("-inf")
+        loudest = max(self.ref_floor, quietest)
+        return loudest if loudest >= self.cfg.masking_floor_dbm0 else None
 
     def is_dropped(self, floor: float, low: float) -> bool:
         """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),

@@ -26,6 +26,7 @@ class Hold:
     ref_floor: float
     ref_level: float
     last_idle: float
+    masker_dbm0: float | None = None  # sound played in the far room before the hold (masking), how loud
     min_floor: float = 0.0
     deep: bool = False  # the floor reached the idle ceiling: a hold even with no click or tone
     strong_start: float | None = None  # first frame held on its own
@@ -97,7 +98,7 @@ def _clicks_of(
         for b, _ in clicks:
             if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
                 flash = (a, b)
-    if flash is None and hold.ref_floor >= cfg.masking_floor_dbm0:
+    if flash is None and hold.masker_dbm0 is not None:
         # Masking noise or music buries the opening click; its cut is the opening edge of the flash.
         for b, _ in clicks:
             if cfg.flash_gap_s[0] <= b - hold.start <= cfg.flash_gap_s[1]:
@@ -175,8 +176,8 @@ def decide(
     for kind in hold.tones:
         evidence.append(fact("bridged", tone=kind))
         beliefs.append(0.5)
-    if hold.ref_floor >= cfg.masking_floor_dbm0:
-        evidence.append(fact("masking", floor=hold.ref_floor))
+    if hold.masker_dbm0 is not None:
+        evidence.append(fact("masking", level=hold.masker_dbm0))
         beliefs.append(0.2)
     confidence = 1.0 - float(np.prod([1.0 - b for b in beliefs]))
     return ThreeWayEvent.of("three_way", t, round(confidence, 3), evidence)

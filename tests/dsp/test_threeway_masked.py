@@ -1,0 +1,128 @@
+"""A hookflash hidden by sound played in the far room (a masker), and the clicks a frame may know of.
+
+The masker buries the opening click: its cut opens the flash, one click closes it. A masker is sound that never
+lets up, noise or music (music's floor, the median bin, lies far below its level). And the detector decides the
+same whether the audio comes in 20 ms frames or in 10 s blocks: a frame knows only the clicks the click finder has
+reported before it, as a device streaming the line does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware.dsp import threeway_levels
+from firmware.dsp.levels import rms_for_dbm0
+from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
+from hal.audio import SAMPLE_RATE
+from sim.corpus import build, sources
+from tests.dsp.test_threeway import decisions, line
+
+CUT = 10.0
+CLOSING = 10.5
+
+
+def masked_cut(masker: str, masker_dbm0: float, closing: tuple[float, ...] = (CLOSING,)) -> np.ndarray:
+    """A quiet line (room -50, access -58 dBm0) with noise or music played in the far room for the 6 s before a
+    flash at `masker_dbm0`. The flash cuts the path at CUT to the switch's hiss at -55 dBm0, a little under the
+    call's own floor (so only a hookflash makes it a hold); its opening click is buried, the closing clicks are at
+    -10 dBm0."""
+    x = line(30.0, hold=(CUT, 25.0), idle_db=-55.0, clicks=closing).astype(np.float64)
+    n, a = round(6.0 * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
+    rng = np.random.default_rng(2)
+    if masker == "music":
+        x[a - n : a] += sources.music(rng, 6.0, masker_dbm0, pool="tune")
+    else:
+        x[a - n : a] += rng.normal(0.0, rms_for_dbm0(masker_dbm0), n)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def streamed(samples: np.ndarray, frames: int = 1) -> list[ThreeWayEvent]:
+    """What a device hears: the audio fed `frames` 20 ms frames at a time."""
+    detector = ThreeWayDetector(ThreeWayConfig())
+    step = 160 * frames
+    events = [e for i in range(0, len(samples), step) for e in detector.feed(samples[i : i + step], i / SAMPLE_RATE)]
+    return events + detector.flush()
+
+
+def same_decisions(a: list[ThreeWayEvent], b: list[ThreeWayEvent]) -> bool:
+    """The same decisions, each within a 20 ms frame of the other and with the same kinds of evidence. A frame's
+    spectrum may differ in its last bits with the size of the block its FFT was taken in, so a hold may begin one
+    frame apart."""
+    da, db = decisions(a), decisions(b)
+    return len(da) == len(db) and all(
+        abs(x.at - y.at) <= 0.021 and [f.key for f in x.facts] == [f.key for f in y.facts]
+        for x, y in zip(da, db, strict=True)
+    )
+
+
+@pytest.mark.parametrize(("masker", "masker_dbm0"), [("noise", -30.0), ("music", -24.0), ("music", -34.0)])
+def test_a_masked_hookflash_is_opened_by_the_cut_and_closed_by_one_click(masker: str, masker_dbm0: float) -> None:
+    (d,) = decisions(analyse(masked_cut(masker, masker_dbm0)))
+    wait = ThreeWayConfig().flash_confirm_s
+    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
+    assert d.evidence[0].startswith("hookflash: clicks 0.5")
+    assert any(e.startswith("masking sound") for e in d.evidence)
+    evidence = d.to_json("es")["evidence"]
+    assert isinstance(evidence, list) and any(str(e).startswith("sonido para enmascarar") for e in evidence)
+
+
+@pytest.mark.parametrize("masker", ["noise", "music"])
+def test_sound_quieter_than_masking_floor_dbm0_masks_nothing(masker: str) -> None:
+    """At -46 dBm0 the sound in the room is no masker (`masking_floor_dbm0` is -40): a floor a little lower and one
+    click is no hookflash."""
+    assert decisions(analyse(masked_cut(masker, -46.0))) == []
+
+
+def test_without_its_closing_click_a_masked_cut_is_not_decided() -> None:
+    assert decisions(analyse(masked_cut("music", -24.0, closing=()))) == []
+
+
+@pytest.mark.parametrize("frames", [1, 7, 37])
+def test_a_masked_flash_is_decided_the_same_streamed_as_in_one_block(frames: int) -> None:
+    """The cut can only open the flash if the hold starts at the cut, before its closing click is heard. It does
+    on a masked line, where the hold starts without waiting for a click: not only when the whole recording is
+    analysed at once and the later click is known in advance."""
+    samples = masked_cut("music", -24.0)
+    batch = analyse(samples)
+    assert decisions(batch) and same_decisions(streamed(samples, frames), batch)
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed"),
+    [
+        ("masked_noise", 365634858),
+        ("masked_noise", 3630665872),
+        ("masked_noise", 584592921),
+        ("masked_music", 1438780989),
+        ("masked_noise", 3937333635),
+    ],
+)
+def test_tuning_calls_are_decided_the_same_streamed_as_in_one_block(variant: str, seed: int) -> None:
+    """Masked attempts of the tuning pool that were decided when analysed in 10 s blocks and missed when streamed
+    in 20 ms frames, before a frame was kept from the clicks later in its block."""
+    samples = build(variant, seed, pool="tune").samples
+    batch = analyse(samples)
+    assert decisions(batch) and same_decisions(streamed(samples), batch)
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed"),
+    [("masked_music", 893391237), ("masked_music", 2868629149), ("masked_noise", 4208299978)],
+)
+def test_tuning_calls_whose_masker_hid_the_flash_are_decided(variant: str, seed: int) -> None:
+    """Masked attempts of the tuning pool missed before: music in the room (its floor under -40 dBm0, so it was no
+    masker), or a hold that began at the cut only once the closing click was heard."""
+    call = build(variant, seed, pool="tune")
+    flash = call.flash_times[0]
+    (d,) = [d for d in decisions(analyse(call.samples)) if flash - 0.1 <= d.at <= flash + 3.0]
+    assert any("masking sound" in e for e in d.evidence)
+
+
+def test_dense_talk_is_no_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weak cell's dropout into digital silence, a garbled burst 0.8 s later, just after dense talk: with the
+    quietest 20 % of the last 2 s instead of the quietest 5 % (100 ms) talk would count as a masker, and the burst
+    would close a masked hookflash."""
+    samples = build("weak_cell", 478395971, pool="tune").samples
+    assert decisions(analyse(samples)) == []
+    monkeypatch.setattr(threeway_levels, "_MASKER_PERCENTILE", 20.0)
+    assert [round(d.at, 1) for d in decisions(analyse(samples))] == [8.0]
