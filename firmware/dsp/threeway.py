@@ -159,7 +159,8 @@ class ThreeWayDetector:
         return [c for c in clicks if c[0] <= by]
 
     def _is_changed(self, t: float, level: float, floor: float, clicks: list[tuple[float, float]]) -> bool:
-        """Steady noise on a floor a little away from the call's, just after a click: a held line only if a
+        """Steady noise on a floor a little away from the call's, just after a click heard, or on a masked line
+        (the masker's cut is where its flash opens, before the one click it has is heard): a held line only if a
         hookflash (or bridged tones) comes with it. Without a click the floor's own wander would start such holds
         all the time."""
         cfg = self.cfg
