@@ -142,7 +142,7 @@ class ThreeWayDetector:
         level, floor, low, tone, window = feats["level"], feats["floor"], feats["low"], feats["tone"], feats["window"]
         bands = feats["bands"].tolist()
         for k in range(n):
-            at = t0 + k * FRAME_S
+            at = round(t0 + k * FRAME_S, 6)  # the same time whatever the block: thresholds fall on whole frames
             events.extend(
                 self._frame(at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k]), bands[k])
             )
