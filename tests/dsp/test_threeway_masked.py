@@ -1,11 +1,14 @@
 """A hookflash hidden by sound played in the far room (a masker), and the clicks a frame may know of.
 
 The masker buries the opening click: its cut opens the flash, one click closes it. A masker is sound that never
-lets up, noise or music (music's floor, the median bin, lies far below its level). And the detector decides the
-same whether the audio comes in 20 ms frames or in 10 s blocks: a frame knows only the clicks the click finder has
-reported before it, as a device streaming the line does."""
+lets up, noise or music (music's floor, the median bin, lies far below its level). And the detector reports the
+same events whether the audio comes in 20 ms frames or in 10 s blocks: a frame knows only the clicks the click
+finder has reported before it, as a device streaming the line does, and its time is the same whatever the block
+(a threshold that falls on a whole frame is met in the same frame)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -44,15 +47,10 @@ def streamed(samples: np.ndarray, frames: int = 1) -> list[ThreeWayEvent]:
     return events + detector.flush()
 
 
-def same_decisions(a: list[ThreeWayEvent], b: list[ThreeWayEvent]) -> bool:
-    """The same decisions, each within a 20 ms frame of the other and with the same kinds of evidence. A frame's
-    spectrum may differ in its last bits with the size of the block its FFT was taken in, so a hold may begin one
-    frame apart."""
-    da, db = decisions(a), decisions(b)
-    return len(da) == len(db) and all(
-        abs(x.at - y.at) <= 0.021 and [f.key for f in x.facts] == [f.key for f in y.facts]
-        for x, y in zip(da, db, strict=True)
-    )
+def alike(a: list[ThreeWayEvent], b: list[ThreeWayEvent]) -> bool:
+    """Every event as a user reads it the same (`ringfence dsp threeway`'s lines: when to the millisecond, what,
+    how sure to 0.001, and why), in the order of their times: events of one time may leave a block in either order."""
+    return sorted(json.dumps(e.to_json()) for e in a) == sorted(json.dumps(e.to_json()) for e in b)
 
 
 @pytest.mark.parametrize(("masker", "masker_dbm0"), [("noise", -30.0), ("music", -24.0), ("music", -34.0)])
@@ -78,13 +76,13 @@ def test_without_its_closing_click_a_masked_cut_is_not_decided() -> None:
 
 
 @pytest.mark.parametrize("frames", [1, 7, 37])
-def test_a_masked_flash_is_decided_the_same_streamed_as_in_one_block(frames: int) -> None:
+def test_a_masked_flash_gives_the_same_events_streamed_as_in_one_block(frames: int) -> None:
     """The cut can only open the flash if the hold starts at the cut, before its closing click is heard. It does
     on a masked line, where the hold starts without waiting for a click: not only when the whole recording is
     analysed at once and the later click is known in advance."""
     samples = masked_cut("music", -24.0)
     batch = analyse(samples)
-    assert decisions(batch) and same_decisions(streamed(samples, frames), batch)
+    assert decisions(batch) and alike(streamed(samples, frames), batch)
 
 
 @pytest.mark.parametrize(
@@ -97,12 +95,13 @@ def test_a_masked_flash_is_decided_the_same_streamed_as_in_one_block(frames: int
         ("masked_noise", 3937333635),
     ],
 )
-def test_tuning_calls_are_decided_the_same_streamed_as_in_one_block(variant: str, seed: int) -> None:
+def test_tuning_calls_give_the_same_events_streamed_as_in_one_block(variant: str, seed: int) -> None:
     """Masked attempts of the tuning pool that were decided when analysed in 10 s blocks and missed when streamed
-    in 20 ms frames, before a frame was kept from the clicks later in its block."""
+    in 20 ms frames, before a frame was kept from the clicks later in its block; three of them then still differed
+    by a frame, before a frame's time was rounded."""
     samples = build(variant, seed, pool="tune").samples
     batch = analyse(samples)
-    assert decisions(batch) and same_decisions(streamed(samples), batch)
+    assert decisions(batch) and alike(streamed(samples), batch)
 
 
 @pytest.mark.parametrize(
