@@ -215,7 +215,7 @@ class ClickFinder:
         so there it neither stands over the sound after it nor falls 14 dB; where music is weak it still does. Talk
         has a plosive's aspiration there, and its faint onsets do not stand `into_high_rise_db` over the quiet."""
         h = self.high
-        after = np.array([h[k + self.max_len : k + self.max_len + self.CONTEXT].mean() for k in i.tolist()])
+        after = sliding_window_view(h, self.CONTEXT)[i + self.max_len].mean(axis=1)
         peak = self._local_max(h, i)
         strong = self.powers[i] >= self.high_rise * np.maximum(before, self.hush)
         return strong & (peak >= self.high_fall * after) & (self._decayed(h, i, _HIGH_DELAY) * self.decay <= peak)

@@ -20,7 +20,7 @@ music, which makes no hookflash, is not decided.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
@@ -92,16 +92,16 @@ class SilentFlash:
     def check(
         self,
         t: float,
-        click_times: Collection[tuple[float, float]],
+        click_times: Sequence[tuple[float, float]],
         since: float,
         into: Collection[tuple[float, float]],
     ) -> ThreeWayEvent | None:
         """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
-        on a line heard from `since` (`into`: the clicks into sound, which count against a lone one)."""
+        on a line heard from `since` (`click_times` and `into`, the clicks into sound, which count against a lone
+        one: those heard by `t`)."""
         cfg = self.cfg
         wait = cfg.flash_silence_s * cfg.time_scale
-        heard = [(ct, rise) for ct, rise in click_times if ct <= t]
-        clicks = [ct for ct, _ in heard]
+        clicks = [ct for ct, _ in click_times]
         if len(clicks) < 2:
             return None
         opening, closing = clicks[-2], clicks[-1]
@@ -109,7 +109,7 @@ class SilentFlash:
             return None
         if not (wait <= t - closing < wait + FRAME_S):
             return None
-        if not lone_click(cfg, opening, heard[-2][1], [*heard, *into]):
+        if not lone_click(cfg, opening, click_times[-2][1], [*click_times, *into]):
             return None  # a crackling line: a pair among many clicks is not a flash
         if opening - since < _HEARD_S:
             return None  # not heard long enough to know the line does not crackle
