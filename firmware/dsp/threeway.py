@@ -23,6 +23,8 @@ independent evidence and explains each decision:
   change of floor (the switch's hiss as loud as the call's own noise).
 - **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
   closing click heard over that sound in 2.4-3.4 kHz: the held line plays music on hold.
+- **music from beyond the line**: music with none of the far end's own line noise under it: a switch's music on
+  hold, where a PBX's plays over the far end's line and keeps its noise.
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
 - **conference**: after a hold the line comes back 3-6 dB quieter with a new noise floor.
 
@@ -34,7 +36,7 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_evidence (events and their words).
+threeway_beyond (music from beyond the line), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from collections.abc import Collection
 import numpy as np
 
 from firmware.dsp.threeway_bands import BandFloors
+from firmware.dsp.threeway_beyond import MusicBeyondLine
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
@@ -90,6 +93,7 @@ class ThreeWayDetector:
         self._watch: Watch | None = None
         self._silent_flash = SilentFlash(self.cfg)
         self._into_music = FlashIntoMusic(self.cfg)
+        self._beyond = MusicBeyondLine(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
         self._bands = BandFloors(self.cfg)
 
@@ -140,11 +144,13 @@ class ThreeWayDetector:
                 )
             )
         level, floor, low, tone, window = feats["level"], feats["floor"], feats["low"], feats["tone"], feats["window"]
-        bands = feats["bands"].tolist()
+        bands, under = feats["bands"].tolist(), feats["under"].tolist()
         for k in range(n):
             at = round(t0 + k * FRAME_S, 6)  # the same time whatever the block: thresholds fall on whole frames
             events.extend(
-                self._frame(at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k]), bands[k])
+                self._frame(
+                    at, float(level[k]), float(floor[k]), float(low[k]), tone[k], float(window[k]), bands[k], under[k]
+                )
             )
         events.sort(key=lambda e: e.at)
         return events
@@ -172,7 +178,15 @@ class ThreeWayDetector:
         )
 
     def _frame(
-        self, t: float, level: float, floor: float, low: float, tone: np.ndarray, window: float, bands: list[float]
+        self,
+        t: float,
+        level: float,
+        floor: float,
+        low: float,
+        tone: np.ndarray,
+        window: float,
+        bands: list[float],
+        under: float,
     ) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
@@ -195,11 +209,14 @@ class ThreeWayDetector:
         )
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
+        beyond = self._beyond.frame(t, level, under, learned)
         if self._armed and learned and self._sub_index0 is not None:
             since = self._sub_index0  # the first sample heard
-            decision = self._silent_flash.check(
-                t, clicks, since, self._heard(self._into_music.into, t)
-            ) or self._into_music.check(t, clicks, since)
+            decision = (
+                self._silent_flash.check(t, clicks, since, self._heard(self._into_music.into, t))
+                or self._into_music.check(t, clicks, since)
+                or beyond
+            )
             if decision is not None:
                 events.append(decision)
                 self._armed = False

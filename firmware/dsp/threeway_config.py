@@ -101,6 +101,19 @@ class ThreeWayConfig(BaseModel):
         le=0.0,
         description="a far end this loud (its floor, or even its quietest moments) is masking",
     )
+    beyond_drop_db: float = Field(
+        default=12.0,
+        ge=3.0,
+        le=60.0,
+        description="music whose quietest bins lie this far below the quietest the call has sustained comes from "
+        "beyond the far end's line (a switch's music on hold, not a PBX's over the line)",
+    )
+    beyond_sound_dbm0: float = Field(
+        default=-40.0, ge=-70.0, le=0.0, description="... while the line sounds at least this loud (a 0.5 s median)"
+    )
+    beyond_confirm_s: float = Field(
+        default=1.0, ge=0.1, le=10.0, description="... for this long: the far end's line is gone"
+    )
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
     conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
     talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")

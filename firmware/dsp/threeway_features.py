@@ -20,6 +20,9 @@ _FLOOR_MIN_DB = -100.0
 _HUSH_DBM0 = -80.0  # below this, silence is silence: a lone G.711 quantum in it is not a 20 dB click
 #: The noise floor is also measured in these four bands: a held line's new noise may rise in one band alone.
 BAND_EDGES_HZ = (400.0, 1150.0, 1900.0, 2650.0, 3400.0)
+#: The floor under sound is this quantile of the band's bins: music leaves gaps between its partials, where the
+#: line's own noise shows if the music is played over the line.
+_UNDER_QUANTILE = 0.1
 #: Dial tone (350+440), ringback (440+480), then the DTMF rows and columns: the order of a frame's `tone` levels.
 TONE_FREQS = (350.0, 440.0, 480.0, *ROW_HZ, *COL_HZ)
 
@@ -53,7 +56,8 @@ TONE_BIN_NOISE_DB = float(10 * np.log10(2 * np.sum(_TONE_WIN**2) / np.sum(_TONE_
 
 class Spectra:
     """Per-frame features, vectorised over a block: level, noise floor (400-3400 Hz) and the floor of the low band
-    alone (300-1000 Hz: a muffled room keeps it, a hold takes it too), sub-block powers, tone levels."""
+    alone (300-1000 Hz: a muffled room keeps it, a hold takes it too), the floor under sound (the band's quietest
+    bins: under music, what the line carries besides it), sub-block powers, tone levels."""
 
     def __init__(self) -> None:
         self.win = _hann(FRAME)
@@ -65,6 +69,9 @@ class Spectra:
         ]
         # Median of exponential bin powers is ln2 x mean: report the floor as the white-noise level in dBm0.
         self.floor_scale = 1.0 / (np.log(2.0) * float(np.sum(self.win**2)) * DBM0_RMS**2)
+        # The 10th percentile of the band's bins (numpy's, which falls on a whole bin here) is -ln(0.9) x the mean.
+        self.under_rank = round(_UNDER_QUANTILE * (int(np.sum(self.band)) - 1))
+        self.under_scale = 1.0 / (-np.log(1.0 - _UNDER_QUANTILE) * float(np.sum(self.win**2)) * DBM0_RMS**2)
         tone_win = _TONE_WIN
         t = np.arange(TONE_WINDOW) / SAMPLE_RATE
         self.tone_basis = tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, TONE_FREQS))
@@ -79,6 +86,8 @@ class Spectra:
         spec = np.abs(np.fft.rfft(frames * self.win, axis=1)) ** 2
         floor_lin = np.median(spec[:, self.band], axis=1) * self.floor_scale
         floor = np.maximum(10 * np.log10(np.maximum(floor_lin, 1e-12)), _FLOOR_MIN_DB)
+        under_lin = np.partition(spec[:, self.band], self.under_rank, axis=1)[:, self.under_rank] * self.under_scale
+        under = np.maximum(10 * np.log10(np.maximum(under_lin, 1e-12)), _FLOOR_MIN_DB)
         low_lin = np.median(spec[:, self.low_band], axis=1) * self.floor_scale
         low = np.maximum(10 * np.log10(np.maximum(low_lin, 1e-12)), _FLOOR_MIN_DB)
         bands_lin = np.stack([np.median(spec[:, b], axis=1) for b in self.bands], axis=1) * self.floor_scale
@@ -98,6 +107,7 @@ class Spectra:
             "level": level,
             "floor": floor,
             "low": low,
+            "under": under,
             "bands": bands,
             "sub": sub,
             "high": high_sub,

@@ -29,11 +29,13 @@ def music_hold(
     config: ThreeWayConfig | None = None,
     music_dbm0: float = MUSIC_DBM0,
     opening_dbm0: float | None = None,
+    line_kept: bool = False,
 ) -> list[ThreeWayEvent]:
     """A call on a quiet line (room -50, access -58 dBm0) whose path is cut at `music_at` to music on hold at
     -24 dBm0 for 15 s (or to the line's idle noise), with the given clicks, and with noise played in the room for
     the 6 s before the cut at `masker_dbm0`; what the detector decides. The clicks are at -10 dBm0, or the first
-    at `opening_dbm0`."""
+    at `opening_dbm0`. With `line_kept` the music plays over the far end's line, as a PBX's does (the access noise
+    stays under it): then only a flash can make it a decision, not music from beyond the line."""
     hold = (start + music_at, start + music_at + 15.0)
     at = tuple(start + t for t in clicks)
     weak = () if opening_dbm0 is None else ((at[0], opening_dbm0),)
@@ -41,6 +43,8 @@ def music_hold(
     a, b = (round(t * SAMPLE_RATE) for t in hold)
     if music:
         x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, music_dbm0, pool="tune")
+    if line_kept:
+        x[a:b] += np.random.default_rng(3).normal(0.0, rms_for_dbm0(-58.0), b - a)
     if masker_dbm0 is not None:
         m = round(6.0 * SAMPLE_RATE)
         x[a - m : a] += np.random.default_rng(2).normal(0.0, rms_for_dbm0(masker_dbm0), m)
@@ -57,20 +61,20 @@ def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
     assert isinstance(evidence, list) and evidence[1].startswith("la línea pasó a otro sonido")
 
 
-def test_music_on_hold_without_a_flash_is_a_pbx_hold_and_not_decided() -> None:
-    assert music_hold(clicks=()) == []
+def test_music_on_hold_over_the_far_ends_line_without_a_flash_is_a_pbx_hold_and_not_decided() -> None:
+    assert music_hold(clicks=(), line_kept=True) == []
 
 
 @pytest.mark.parametrize(("gap_s", "decided"), [(0.2, True), (1.25, True), (1.4, False)])
 def test_the_closing_click_must_come_within_a_hookflash(gap_s: float, decided: bool) -> None:
-    found = music_hold(clicks=(OPENING, OPENING + gap_s))
+    found = music_hold(clicks=(OPENING, OPENING + gap_s), line_kept=True)
     assert bool([d for d in found if d.at < OPENING + 3.0]) is decided
 
 
 @pytest.mark.parametrize(("click_ms", "decided"), [(8.0, True), (30.0, False)])
 def test_the_opening_must_die_away_as_a_click_does(click_ms: float, decided: bool) -> None:
     """A pulse still loud 7.5-17.5 ms after its peak (talk that starts with a plosive) opens no flash."""
-    found = music_hold(clicks=(OPENING, CLOSING), click_ms=click_ms)
+    found = music_hold(clicks=(OPENING, CLOSING), click_ms=click_ms, line_kept=True)
     assert bool(found) is decided
 
 
@@ -110,7 +114,8 @@ def test_into_loud_music_a_pulse_still_loud_after_17_5_ms_in_the_band_opens_no_f
 @pytest.mark.parametrize(("crackle_before_s", "decided"), [(20.0, False), (31.0, True)])
 def test_a_click_in_the_30_s_before_the_opening_makes_it_no_flash(crackle_before_s: float, decided: bool) -> None:
     start = max(0.0, crackle_before_s - OPENING + 1.0)
-    found = music_hold(seconds=30.0 + start, clicks=(OPENING - crackle_before_s, OPENING, CLOSING), start=start)
+    clicks = (OPENING - crackle_before_s, OPENING, CLOSING)
+    found = music_hold(seconds=30.0 + start, clicks=clicks, start=start, line_kept=True)
     assert bool([d for d in found if OPENING < d.at < OPENING + 3.0]) is decided
 
 
@@ -132,7 +137,7 @@ def test_a_masked_flash_to_a_quiet_held_line_keeps_the_hold_rules_evidence() -> 
 
 
 def test_a_flash_before_the_line_has_been_heard_for_6_s_is_not_trusted() -> None:
-    assert music_hold(clicks=(5.0, 5.5), music_at=5.0) == []
+    assert music_hold(clicks=(5.0, 5.5), music_at=5.0, line_kept=True) == []
 
 
 def test_a_flash_to_a_quieter_held_line_is_no_flash_into_music() -> None:
