@@ -43,6 +43,7 @@ class MusicBeyondLine:
         self._lag = round(_LAG_S / FRAME_S)
         self._quietest = math.inf
         self._run = 0
+        self._need = round(cfg.beyond_confirm_s * cfg.time_scale / FRAME_S)  # frames of it that decide
 
     def frame(self, t: float, level: float, under: float, learned: bool) -> ThreeWayEvent | None:
         """One frame at `t`; `learned` once the call's levels are (nothing before counts as the line's own)."""
@@ -61,6 +62,6 @@ class MusicBeyondLine:
             and now <= self._quietest - cfg.beyond_drop_db
         )
         self._run = self._run + 1 if gone else 0
-        if self._run != round(cfg.beyond_confirm_s * cfg.time_scale / FRAME_S):
+        if self._run != self._need:
             return None
         return ThreeWayEvent.of("three_way", t, 0.6, [fact("music_beyond_line", line=self._quietest, under=now)])

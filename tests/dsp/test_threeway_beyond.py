@@ -8,24 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
-from hal.audio import SAMPLE_RATE
-from sim.corpus import build, sources
-from tests.dsp.test_threeway import decisions, line
+from sim.corpus import build
+from tests.dsp.test_threeway import decisions
 from tests.dsp.test_threeway_masked import alike, streamed
+from tests.dsp.test_threeway_music import music_hold_samples
 
 CUT = 10.0
 #: The call's own noise: room -50 and access -58 dBm0 (`line`'s), about -49.4 dBm0 of white noise together.
 LINE_DBM0 = -49.4
-
-
-def chord(seconds: float, dbm0: float) -> np.ndarray:
-    """Four steady partials on bin centres (500-2500 Hz): music whose gaps hold nothing, so the noise under it is
-    measured exactly (a real recording has quiet bins of its own)."""
-    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    x = sum(np.sin(2 * np.pi * f * t) for f in (500.0, 1000.0, 1500.0, 2500.0))
-    return np.asarray(x) * rms_for_dbm0(dbm0) / float(np.sqrt(np.mean(np.asarray(x) ** 2)))
 
 
 def switched_music(
@@ -35,13 +26,9 @@ def switched_music(
     plays (nothing of the far end's line under it), or with white noise under it at `noise_under_dbm0`. The
     music is a recording of the tuning pool, or a `steady` chord. With `room_music` the line is not cut: the music
     plays in the far room, over the line."""
-    x = line(30.0, hold=None if room_music else (CUT, CUT + seconds)).astype(np.float64)
-    a, b = round(CUT * SAMPLE_RATE), round((CUT + seconds) * SAMPLE_RATE)
-    rng = np.random.default_rng(1)
-    x[a:b] += chord(seconds, -24.0) if steady else sources.music(rng, seconds, -24.0, pool="tune")
-    if noise_under_dbm0 is not None:
-        x[a:b] += np.random.default_rng(3).normal(0.0, rms_for_dbm0(noise_under_dbm0), b - a)
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    return music_hold_samples(
+        clicks=(), music_at=CUT, noise_under_dbm0=noise_under_dbm0, hold_s=seconds, steady=steady, cut=not room_music
+    )
 
 
 def beyond(events: list[ThreeWayEvent]) -> list[ThreeWayEvent]:

@@ -4,11 +4,14 @@ clicks, music with no flash), and tuning calls it decides and calls it must leav
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
+from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE
 from sim.corpus import build, sources
 from tests.dsp.test_threeway import decisions, line
@@ -18,7 +21,12 @@ CLOSING = 10.5
 MUSIC_DBM0 = -24.0
 
 
-def music_hold(
+#: `line`'s access noise: what stays under music played over the far end's line.
+ACCESS_DBM0 = -58.0
+PARTIALS_HZ = (500.0, 1000.0, 1500.0, 2500.0)
+
+
+def music_hold_samples(
     seconds: float = 30.0,
     clicks: tuple[float, ...] = (OPENING, CLOSING),
     click_ms: float = 8.0,
@@ -26,29 +34,47 @@ def music_hold(
     start: float = 0.0,
     masker_dbm0: float | None = None,
     music: bool = True,
-    config: ThreeWayConfig | None = None,
     music_dbm0: float = MUSIC_DBM0,
     opening_dbm0: float | None = None,
-    line_kept: bool = False,
-) -> list[ThreeWayEvent]:
+    noise_under_dbm0: float | None = None,
+    hold_s: float = 15.0,
+    steady: bool = False,
+    cut: bool = True,
+) -> np.ndarray:
     """A call on a quiet line (room -50, access -58 dBm0) whose path is cut at `music_at` to music on hold at
-    -24 dBm0 for 15 s (or to the line's idle noise), with the given clicks, and with noise played in the room for
-    the 6 s before the cut at `masker_dbm0`; what the detector decides. The clicks are at -10 dBm0, or the first
-    at `opening_dbm0`. With `line_kept` the music plays over the far end's line, as a PBX's does (the access noise
-    stays under it): then only a flash can make it a decision, not music from beyond the line."""
-    hold = (start + music_at, start + music_at + 15.0)
+    -24 dBm0 for `hold_s` (or to the line's idle noise), with the given clicks, and with noise played in the room
+    for the 6 s before the cut at `masker_dbm0`. The clicks are at -10 dBm0, or the first at `opening_dbm0`. The
+    music is a recording of the tuning pool, or a `steady` chord of four partials on bin centres (500-2500 Hz: its
+    gaps hold nothing, so the noise under it is measured exactly). White noise at `noise_under_dbm0` plays under
+    the music; without `cut` the line is not cut at all (the music plays in the far room, over the line)."""
+    hold = (start + music_at, start + music_at + hold_s)
     at = tuple(start + t for t in clicks)
     weak = () if opening_dbm0 is None else ((at[0], opening_dbm0),)
-    x = line(seconds, hold=hold, clicks=at[len(weak) :], click_ms=click_ms, other_clicks=weak).astype(np.float64)
+    x = line(seconds, hold=hold if cut else None, clicks=at[len(weak) :], click_ms=click_ms, other_clicks=weak).astype(
+        np.float64
+    )
     a, b = (round(t * SAMPLE_RATE) for t in hold)
-    if music:
+    if music and steady:
+        x[a:b] += sines(PARTIALS_HZ, [music_dbm0 - 10 * np.log10(len(PARTIALS_HZ))] * len(PARTIALS_HZ), hold_s)
+    elif music:
         x[a:b] += sources.music(np.random.default_rng(1), (b - a) / SAMPLE_RATE, music_dbm0, pool="tune")
-    if line_kept:
-        x[a:b] += np.random.default_rng(3).normal(0.0, rms_for_dbm0(-58.0), b - a)
+    if noise_under_dbm0 is not None:
+        x[a:b] += np.random.default_rng(3).normal(0.0, rms_for_dbm0(noise_under_dbm0), b - a)
     if masker_dbm0 is not None:
         m = round(6.0 * SAMPLE_RATE)
         x[a - m : a] += np.random.default_rng(2).normal(0.0, rms_for_dbm0(masker_dbm0), m)
-    return decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16), config, start=-start))
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def music_hold(
+    config: ThreeWayConfig | None = None, line_kept: bool = False, start: float = 0.0, **built: Any
+) -> list[ThreeWayEvent]:
+    """What the detector decides on `music_hold_samples(start=start, **built)`, heard from `-start`. With
+    `line_kept` the music plays over the far end's line, as a PBX's does (the access noise stays under it): then
+    only a flash can make it a decision, not music from beyond the line."""
+    if line_kept:
+        built["noise_under_dbm0"] = ACCESS_DBM0
+    return decisions(analyse(music_hold_samples(start=start, **built), config, start=-start))
 
 
 def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
