@@ -27,7 +27,7 @@ from firmware.kiosk.service import (
     PurchaseReply,
     PurchaseRequest,
 )
-from firmware.sync.channel import Channel, ChannelClosed, ChannelEnded
+from firmware.sync.channel import Channel, ChannelClosed, ChannelEnded, finish
 from firmware.sync.connect import connect
 from firmware.sync.conversation import Conversation, RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
@@ -75,7 +75,7 @@ class SyncPurchaseService:
 
     def _session(self) -> Conversation:
         if self._conv is not None and time.monotonic() - self._used_at > self.keep_s:
-            self._drop()  # nothing sent on it yet: closing it is free, finding it dead after sending is not
+            self._drop(orderly=True)  # nothing sent on it yet: ending it is free, finding it dead after sending is not
         if self._conv is not None:
             return self._conv
         try:
@@ -92,9 +92,14 @@ class SyncPurchaseService:
         self._channel, self._conv, self._used_at = channel, conv, time.monotonic()
         return conv
 
-    def _drop(self) -> None:
+    def _drop(self, orderly: bool = False) -> None:
+        """Forget the kept session: ended in order (the server hears FIN on a serial line) when it is merely old
+        or the kiosk stops, only closed when it failed (its acknowledgements are not worth waiting for)."""
         if self._channel is not None:
-            self._channel.close()
+            if orderly:
+                finish(self._channel)
+            else:
+                self._channel.close()
         self._channel = self._conv = None
 
     def _ask(self, request: Body, answer: type[Body]) -> Body:
@@ -157,4 +162,4 @@ class SyncPurchaseService:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._drop(orderly=True)

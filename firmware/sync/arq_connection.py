@@ -71,6 +71,11 @@ class ConnectionControl:
         self.end_reason = reason
         self._fin_due = True
 
+    @property
+    def fin_pending(self) -> bool:
+        """A FIN is due and not yet handed to the line by `poll`."""
+        return self._fin_due
+
     def _forget_connection(self) -> None:
         inbox = self._inbox
         self._clear()

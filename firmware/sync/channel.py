@@ -187,8 +187,10 @@ class SerialChannel:
 
     def end(self, reason: str, timeout: float = 2.0) -> None:
         """End the connection in order and tell the other side (FIN), once what was sent is acknowledged or
-        `timeout` has passed. Messages received and not read are dropped: they will not be answered."""
+        `timeout` has passed; return once the FIN is on the line (or the link is gone), so a `close` right after
+        cannot keep it back. Messages received and not read are dropped: they will not be answered."""
         self.flush(timeout)
+        deadline = time.monotonic() + timeout
         with self._cond:
             self.arq.end(reason)
             self.arq.messages()
@@ -196,6 +198,8 @@ class SerialChannel:
             self._ended = True
             self._fail(f"link {self.link.url}: connection ended: {reason}")
             self._cond.notify_all()
+            while self.arq.fin_pending and self._thread.is_alive() and time.monotonic() < deadline:
+                self._cond.wait(0.01)
 
     def _raise_closed(self) -> None:
         assert self._closed is not None
@@ -240,3 +244,14 @@ class SerialChannel:
         self._stop.set()
         self._thread.join(timeout=5)
         self.link.close()
+
+
+def finish(channel: Channel, reason: str = "done") -> None:
+    """Close a channel once its session is over. A serial connection is ended in order first (FIN, once what was
+    sent is acknowledged), so the other side knows at once that nothing more comes rather than after its idle
+    timeout; a TLS connection's end is seen when it closes."""
+    try:
+        if isinstance(channel, SerialChannel):
+            channel.end(reason)
+    finally:
+        channel.close()

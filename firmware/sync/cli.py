@@ -53,7 +53,7 @@ def sync_command(
     from firmware.errors import ExitCode
     from firmware.errors import LinkError as LinkFailed
     from firmware.store import Store, StoreError
-    from firmware.sync.channel import ChannelClosed
+    from firmware.sync.channel import ChannelClosed, finish
     from firmware.sync.connect import connect
     from firmware.sync.conversation import RemoteError
     from firmware.sync.credentials import Credentials, CredentialsError
@@ -95,9 +95,7 @@ def sync_command(
         click.echo(f"ringfence: sync failed: {exc}", err=True)
         sys.exit(ExitCode.REFUSED)
     finally:
-        if hasattr(channel, "flush"):
-            channel.flush(2.0)
-        channel.close()
+        finish(channel)
         store.close()
     if as_json:
         click.echo(json.dumps(asdict(report)))

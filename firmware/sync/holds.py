@@ -15,7 +15,7 @@ from pathlib import Path
 
 from firmware.store import Store, StoreError
 from firmware.store.outbox import utc_now
-from firmware.sync.channel import Channel
+from firmware.sync.channel import Channel, finish
 from firmware.sync.connect import connect
 from firmware.sync.conversation import open_as_device
 from firmware.sync.identity import NoIdentity, load_identity
@@ -63,7 +63,7 @@ class CentralHolds:
             try:
                 return take_hold(channel, store, creds.name, creds.sync_key, account, cents, ttl_s, self.timeout)
             finally:
-                channel.close()
+                finish(channel)
         except (NoIdentity, *FAILURES) as exc:
             self.log(f"hold on {account}: {self.url}: {type(exc).__name__}: {exc}")
             return None

@@ -20,7 +20,7 @@ from firmware.config import Config
 from firmware.runtime import Record, Runtime
 from firmware.store import Store, StoreError
 from firmware.sync.blobs import BlobRefused
-from firmware.sync.channel import ChannelClosed
+from firmware.sync.channel import ChannelClosed, finish
 from firmware.sync.connect import connect
 from firmware.sync.conversation import RemoteError
 from firmware.sync.device_session import DeviceSync
@@ -159,9 +159,7 @@ class SyncService:
         except FAILURES as exc:
             return False, f"{url}: {type(exc).__name__}: {exc}"
         finally:
-            if hasattr(channel, "flush"):
-                channel.flush(2.0)
-            channel.close()
+            finish(channel)
         summary = (
             f"change {report.cursor} of {report.head}, {report.pulled} in, {report.pushed} out,"
             f" {report.purchases} purchases, {report.blobs} files"

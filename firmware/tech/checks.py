@@ -110,7 +110,7 @@ def errors_check(store: Store, limit: int = 10) -> Result:
 
 def link_check(home: DeviceHome, timeout: float = 10.0) -> Result:
     """Open the sync link and complete the authenticated handshake; the time it took is the figure."""
-    from firmware.sync.channel import ChannelClosed
+    from firmware.sync.channel import ChannelClosed, finish
     from firmware.sync.connect import connect
     from firmware.sync.conversation import RemoteError, open_as_device
     from firmware.sync.identity import NoIdentity, load_identity
@@ -129,7 +129,7 @@ def link_check(home: DeviceHome, timeout: float = 10.0) -> Result:
         try:
             _conv, welcome = open_as_device(channel, creds.name, creds.sync_key, timeout, role=identity.role)
         finally:
-            channel.close()
+            finish(channel)
     except (HomeError, NoIdentity, LinkError, ChannelClosed, TimeoutError, RemoteError, MessageError) as exc:
         return False, {"error": str(exc)}
     return True, {

@@ -216,6 +216,7 @@ def provision(home: DeviceHome, request: Request, force: bool = False) -> tuple[
 
 def register(home: DeviceHome, timeout: float = 30.0) -> Any:
     """The device's first sync session: the central server learns it is live and receives the provision record."""
+    from firmware.sync.channel import finish
     from firmware.sync.connect import connect
     from firmware.sync.device_session import DeviceSync
     from firmware.sync.identity import load_identity
@@ -230,8 +231,6 @@ def register(home: DeviceHome, timeout: float = 30.0) -> Any:
                 channel, send_blobs=identity.central_url.startswith("tcp://")
             )
         finally:
-            if hasattr(channel, "flush"):
-                channel.flush(2.0)
-            channel.close()
+            finish(channel)
     finally:
         store.close()

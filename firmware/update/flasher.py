@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from firmware.errors import ExitCode
 from firmware.sync.blobs import sha256_file
-from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel, WrongProtocol
+from firmware.sync.channel import Channel, ChannelClosed, SerialChannel, StreamChannel, WrongProtocol, finish
 from firmware.sync.conversation import RemoteError, open_as_device
 from firmware.sync.credentials import Credentials
 from firmware.sync.schema import BlobChunk, BlobEnd, BlobOffer, BlobState, MessageError
@@ -222,9 +222,7 @@ class Flasher:
         except LINK_FAILURES as exc:
             return _TryAgain(str(exc))
         finally:
-            if isinstance(channel, SerialChannel):
-                channel.flush(2.0)
-            channel.close()
+            finish(channel)
 
     def _offer(self, channel: Channel, outcome: FlashOutcome, progress: Progress, payload: Payload) -> Attempt:
         """Offer the bundle on an open channel and send what the device lacks, from where its copy ends."""
