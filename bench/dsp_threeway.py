@@ -24,7 +24,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from tqdm import tqdm
@@ -37,6 +37,7 @@ from bench.stats import percentiles, write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, Levels, build, generate
+from sim.corpus.calls import DtxMute
 
 SEEDS_FILE = ROOT / "sim" / "corpus" / "seeds.json"
 
@@ -221,6 +222,23 @@ def _share_decided(variants: tuple[str, ...], seeds: int, seed0: int, levels: Le
     return decided / total
 
 
+def dtx_mute_alarms(calls: int, seed0: int = 9000) -> dict[str, float]:
+    """The share of `mute` calls on lines that send comfort noise in their pauses (DTX) with a false alarm, by what
+    the far end sends while muted (sim.corpus.calls.DtxMute): the corpora keep the pauses' comfort noise, where a
+    real phone's falls with its silenced microphone. The same `calls` scenes for each, the first from `seed0` on."""
+    scenes: list[int] = []
+    seed = seed0
+    while len(scenes) < calls:
+        if build("mute", seed).comfort_noise_in_pauses:
+            scenes.append(seed)
+        seed += 1
+    shares = {}
+    for mode in get_args(DtxMute):
+        alarmed = [build("mute", s, Levels(dtx_mute=mode)) for s in scenes]
+        shares[mode] = sum(any(e.event == "three_way" for e in analyse(c.samples)) for c in alarmed) / calls
+    return shares
+
+
 def margin_sweep(seeds: int, ends_only: bool = False) -> dict[str, dict[str, float]]:
     """Where the held-line evidence breaks: hold-only attempts as the switch's idle noise rises, and mutes as the
     far end's access noise falls, outside the corpus' ranges (access >= -62, idle <= -72 dBm0). `ends_only`
@@ -233,7 +251,11 @@ def margin_sweep(seeds: int, ends_only: bool = False) -> dict[str, dict[str, flo
     alarmed = {
         f"{access:g}": _share_decided(mutes, seeds, 8000, Levels(access_dbm0=access), False) for access in accesses
     }
-    return {"hold_only_detected_by_idle_dbm0": detected, "mute_calls_alarmed_by_access_dbm0": alarmed}
+    return {
+        "hold_only_detected_by_idle_dbm0": detected,
+        "mute_calls_alarmed_by_access_dbm0": alarmed,
+        "dtx_mute_calls_alarmed_by_muted_noise": dtx_mute_alarms(1 if ends_only else 10 * seeds),
+    }
 
 
 #: The figures of one point of a ROC curve, and of one point of a by-line curve.

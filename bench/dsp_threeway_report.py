@@ -153,6 +153,25 @@ def _margins(result: dict[str, Any]) -> list[str]:
         "Mute and hold-button calls with a false alarm, by the far end's access noise (corpus: -62..-54 dBm0):",
         "",
         *_sweep("access dBm0", "calls alarmed", margins["mute_calls_alarmed_by_access_dbm0"]),
+        *_dtx_mutes(margins.get("dtx_mute_calls_alarmed_by_muted_noise")),
+    ]
+
+
+def _dtx_mutes(shares: dict[str, float] | None) -> list[str]:
+    """The mute calls on lines with comfort noise, by what the far end sends while muted (results written before
+    this sweep have none)."""
+    if shares is None:
+        return []
+    return [
+        "",
+        (
+            "Mute calls on mobile and VoIP lines that send comfort noise in their pauses, with a false alarm, by what "
+            "the far end sends while muted: kept, its pauses' comfort noise (every corpus, the evaluation too); "
+            "line, comfort noise of its line without the room; silent, of a silent microphone (-80 dBm0), as a "
+            "real phone's mute makes. The same calls in each column."
+        ),
+        "",
+        *_sweep("while muted", "calls alarmed", shares),
     ]
 
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
-from firmware.dsp.levels import rms_for_dbm0
+from firmware.dsp.levels import dbm0, rms_for_dbm0
 from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE, to_int16
 from sim.channel import add_hum, mulaw_roundtrip, voiceband
@@ -48,12 +49,20 @@ DTMF_PAIRS = {
 }
 
 
+#: What a far end that sends comfort noise in its pauses sends while its microphone is muted: "kept", the same
+#: comfort noise as in its pauses (every corpus and its frozen evaluation); "line", comfort noise that describes its
+#: line without the room; "silent", comfort noise of a silent microphone, as a real phone's mute makes.
+DtxMute = Literal["kept", "line", "silent"]
+SILENT_MIC_DBM0 = -80.0
+
+
 @dataclass(frozen=True)
 class Levels:
     """Fixed levels instead of the random draws, to find where the detector's assumptions break."""
 
     access_dbm0: float | None = None  # the far end's own line or comfort noise
     idle_dbm0: float | None = None  # the switch's idle noise where the path is cut
+    dtx_mute: DtxMute = "kept"
 
 
 @dataclass
@@ -73,6 +82,7 @@ class Call:
     hold_floor: HoldFloor | None = None  # what a path cut sounds like on this call
     pool: str = "tune"  # the speech and music sources it was built from
     clicked: bool = False  # the attempt's hookflash clicks are in the audio (not a network hold, not tones alone)
+    comfort_noise_in_pauses: bool = False  # a mobile or VoIP far end with VAD and CNG (DTX)
 
     @property
     def duration_s(self) -> float:
@@ -125,6 +135,7 @@ class Scene:
             self.access = add_hum(self.access, rng.uniform(-70, -45), mains)
             self.notes.append(f"{mains:.0f} Hz hum")
         self.cng = not wired and rng.random() < 0.5  # comfort noise in the far end's pauses
+        self.dtx_mute = levels.dtx_mute
         self.hold_floor = draw_hold_floor(rng, self.line, hold_kind)
         if levels.idle_dbm0 is not None:
             self.hold_floor = HoldFloor("idle", levels.idle_dbm0)
@@ -185,7 +196,11 @@ class Scene:
             talking = env > rms_for_dbm0(self.speech_db - 30)
             quiet = self.mic * self.room + self.access
             level = 20 * np.log10(max(float(np.sqrt(np.mean(quiet * quiet))), 1e-9) / rms_for_dbm0(0.0))
-            sent = np.where(talking, sent, comfort_noise(rng, self.n, level))
+            cn = comfort_noise(rng, self.n, level)
+            if self.dtx_mute != "kept":
+                muted = SILENT_MIC_DBM0 if self.dtx_mute == "silent" else dbm0(self.access)
+                cn = np.where(self.mic > 0.0, cn, comfort_noise(rng, self.n, muted))
+            sent = np.where(talking, sent, cn)
         far = self.path * sent
         if np.any(self.path < 1.0):
             far += (1.0 - self.path) * self.held_layer()
@@ -215,6 +230,7 @@ class Scene:
             hold_floor=self.hold_floor if positive else None,
             pool=self.pool,
             clicked=clicked,
+            comfort_noise_in_pauses=self.cng,
         )
 
 

@@ -43,3 +43,4 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
     assert "--quick" in command  # the results say what made them
     if name == "dsp_threeway":
         assert "| held line | clicks heard | attempts | detected |" in report
+        assert "| while muted | kept | line | silent |" in report  # mutes on lines with comfort noise

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 
 from firmware.dsp.threeway import analyse
 from sim.corpus import NEGATIVES, POSITIVES, Levels, build
+from sim.corpus.calls import DtxMute
 
 MAX_LATENCY_S = 3.0
 
@@ -105,3 +108,25 @@ def test_masked_attempt_whose_opening_click_is_buried_is_decided_as_a_hookflash(
     found = [e for e in analyse(call.samples) if e.event == "three_way"]
     assert len(found) == 1 and flash <= found[0].at <= flash + MAX_LATENCY_S, (call.notes, found)
     assert any(f.key == "hookflash" for f in found[0].facts) and any(f.key == "masking" for f in found[0].facts)
+
+
+def _quietest_s(samples: np.ndarray) -> float:
+    """The quietest second of the call (dBm0): a mute, where the far end talks throughout otherwise."""
+    from firmware.dsp.levels import dbm0
+
+    return min(dbm0(samples[i : i + 8000]) for i in range(0, len(samples) - 8000, 800))
+
+
+def test_a_dtx_far_ends_mute_can_keep_its_pauses_comfort_noise_or_let_it_fall() -> None:
+    """Seed 20107: a VoIP far end with comfort noise in its pauses, its room (-52 dBm0) far over its line's own
+    noise (-68 dBm0). The corpora's mute keeps the pauses' comfort noise; a mute whose comfort noise describes the
+    line without the room falls to the line's level, and one of a silent microphone further, to the path's own
+    noise. The default is the corpora's, so that every frozen figure stays what it was."""
+    assert Levels().dtx_mute == "kept"
+    kept, line, silent = (build("mute", 20107, Levels(dtx_mute=m)) for m in get_args(DtxMute))
+    assert kept.comfort_noise_in_pauses and kept.line == "voip"
+    assert np.array_equal(kept.samples, build("mute", 20107).samples)
+    quietest = {m: _quietest_s(c.samples) for m, c in (("kept", kept), ("line", line), ("silent", silent))}
+    assert quietest["kept"] > -62.0, quietest  # its pauses' comfort noise, room and line over the whole call
+    assert -71.0 < quietest["line"] < -66.0, quietest  # the line's own noise, -68 dBm0
+    assert quietest["silent"] < quietest["line"] - 4.0, quietest  # the path's own noise under -80 dBm0
