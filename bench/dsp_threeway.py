@@ -207,35 +207,36 @@ def streaming_cpu(calls: list[Call]) -> float:
     return 100.0 * (time.process_time() - start) / audio_s
 
 
+def _decided(call: Call, at_flash: bool = False) -> bool:
+    """A three-way decision on this call (within the attempt's window, when `at_flash`)."""
+    times = [e.at for e in analyse(call.samples) if e.event == "three_way"]
+    if at_flash:
+        flash = call.flash_times[0]
+        times = [t for t in times if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
+    return bool(times)
+
+
 def _share_decided(variants: tuple[str, ...], seeds: int, seed0: int, levels: Levels, at_flash: bool) -> float:
     """The share of these calls with a three-way decision (within the attempt's window, when `at_flash`)."""
-    decided = total = 0
-    for variant in variants:
-        for k in range(seeds):
-            call = build(variant, seed0 + k, levels)
-            times = [e.at for e in analyse(call.samples) if e.event == "three_way"]
-            if at_flash:
-                flash = call.flash_times[0]
-                times = [t for t in times if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
-            decided += bool(times)
-            total += 1
-    return decided / total
+    calls = [build(variant, seed0 + k, levels) for variant in variants for k in range(seeds)]
+    return sum(_decided(call, at_flash) for call in calls) / len(calls)
 
 
 def dtx_mute_alarms(calls: int, seed0: int = 9000) -> dict[str, float]:
     """The share of `mute` calls on lines that send comfort noise in their pauses (DTX) with a false alarm, by what
     the far end sends while muted (sim.corpus.calls.DtxMute): the corpora keep the pauses' comfort noise, where a
     real phone's falls with its silenced microphone. The same `calls` scenes for each, the first from `seed0` on."""
-    scenes: list[int] = []
+    kept: dict[int, Call] = {}  # the default build is the "kept" one: found once, not built again
     seed = seed0
-    while len(scenes) < calls:
-        if build("mute", seed).comfort_noise_in_pauses:
-            scenes.append(seed)
+    while len(kept) < calls:
+        call = build("mute", seed)
+        if call.comfort_noise_in_pauses:
+            kept[seed] = call
         seed += 1
     shares = {}
     for mode in get_args(DtxMute):
-        alarmed = [build("mute", s, Levels(dtx_mute=mode)) for s in scenes]
-        shares[mode] = sum(any(e.event == "three_way" for e in analyse(c.samples)) for c in alarmed) / calls
+        built = kept.values() if mode == "kept" else [build("mute", s, Levels(dtx_mute=mode)) for s in kept]
+        shares[mode] = sum(_decided(call) for call in built) / calls
     return shares
 
 

@@ -195,8 +195,7 @@ class Scene:
             env = np.convolve(np.abs(self.mic * self.voice), np.ones(1600) / 1600, mode="same")
             talking = env > rms_for_dbm0(self.speech_db - 30)
             quiet = self.mic * self.room + self.access
-            level = 20 * np.log10(max(float(np.sqrt(np.mean(quiet * quiet))), 1e-9) / rms_for_dbm0(0.0))
-            cn = comfort_noise(rng, self.n, level)
+            cn = comfort_noise(rng, self.n, dbm0(quiet))
             if self.dtx_mute != "kept":
                 muted = SILENT_MIC_DBM0 if self.dtx_mute == "silent" else dbm0(self.access)
                 cn = np.where(self.mic > 0.0, cn, comfort_noise(rng, self.n, muted))
