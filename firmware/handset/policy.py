@@ -51,7 +51,7 @@ class FlowPolicy(BaseModel):
     timing: Timing
     facility_id: str
     threeway_first: tuple[str, ...] = ("warn",)
-    threeway_repeat: tuple[str, ...] = ("disconnect",)
+    threeway_repeat: tuple[str, ...] = ("warn",)
     hookflash_actions: tuple[str, ...] = ("report",)
     #: The longest entry: the PIN, after the inmate number where the facility identifies by number.
     pin_max_length: int = Field(9, ge=4, le=24)

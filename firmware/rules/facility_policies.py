@@ -65,10 +65,15 @@ class RecordingPolicy(RulesSection):
 
 
 class ThreeWayPolicy(RulesSection):
-    """What a three-way detection does: `first` on the first detection in a call, `repeat` after that."""
+    """What a three-way detection does: `first` on the first detection in a call, `repeat` after that.
 
-    first: list[ThreeWayAction] = ["warn", "violation"]
-    repeat: list[ThreeWayAction] = ["disconnect", "violation"]
+    Unless a facility says otherwise a detection only warns both parties (and is logged with its evidence for
+    review): the detector also decides some mutes and holds of innocent calls (docs/dsp-threeway.md, Limits), so
+    ending a family's call, blocking its number or recording a violation is a choice a facility makes on purpose.
+    """
+
+    first: list[ThreeWayAction] = ["warn"]
+    repeat: list[ThreeWayAction] = ["warn"]
 
 
 class HookflashPolicy(RulesSection):

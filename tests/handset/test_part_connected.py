@@ -9,6 +9,8 @@ from firmware.commands import StartTimer, TimerExpired
 from firmware.handset import messages as m
 from firmware.handset.connected import ConnectedCall, TalkTimer
 from firmware.handset.parts import AttemptOver, Heard, LetGo, PutDown, Talk, ThreeWayHeard
+from firmware.rules.facility import load_rules
+from firmware.rules.facility_policies import ThreeWayPolicy
 from hal.events import HookFlash
 from hal.line import LineDigit, LineHungUp
 from tests.handset.parts_kit import (
@@ -81,8 +83,22 @@ def test_a_shut_off_sooner_than_the_limit_ends_the_call_at_the_shut_off():
     assert said(out, to="both") == ["warn.shutoff"]
 
 
-def test_the_first_three_way_warns_and_the_next_disconnects():
-    call, _ = connected()
+def test_by_default_every_three_way_detection_only_warns_and_the_call_goes_on():
+    """The shipped rules (no [threeway] section, or the demo facility's) never end, block or mark a call on the
+    detector's word: it also decides some innocent mutes and holds."""
+    rules = load_rules(None)
+    assert rules.threeway == ThreeWayPolicy()
+    call, _ = connected(threeway_first=tuple(rules.threeway.first), threeway_repeat=tuple(rules.threeway.repeat))
+    for at in (200.0, 300.0, 400.0):
+        out = call.handle(ThreeWayHeard(at, 0.99))
+        assert said(out, to="both") == ["three_way_warning"]
+        assert of(out, m.RecordViolation) == of(out, m.BlockNumber) == of(out, StartTimer) == []
+    talk = attempt_over(call.handle(PutDown(500.0, "inmate_hung_up"))).talk
+    assert talk is not None and talk.violations == ()
+
+
+def test_a_facility_may_warn_first_and_disconnect_the_next_time():
+    call, _ = connected(threeway_repeat=("disconnect",))
     out = call.handle(ThreeWayHeard(200.0, 0.9))
     assert said(out, to="both") == ["three_way_warning"]
     out = call.handle(ThreeWayHeard(300.0, 0.9))
