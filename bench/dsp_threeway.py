@@ -22,9 +22,10 @@ import itertools
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import click
 from tqdm import tqdm
@@ -52,6 +53,17 @@ IDLE_SWEEP_DBM0 = (-80.0, -72.0, -68.0, -66.0, -64.0, -60.0)
 ACCESS_SWEEP_DBM0 = (-54.0, -58.0, -62.0, -64.0, -66.0, -68.0, -72.0)
 
 
+class Scored(Protocol):
+    """What a Tally reads of a labelled call (sim.corpus's, or another generator's)."""
+
+    @property
+    def variant(self) -> str: ...
+    @property
+    def positive(self) -> bool: ...
+    @property
+    def flash_times(self) -> Sequence[float]: ...
+
+
 @dataclass
 class Tally:
     """Outcomes of one detector setting over the corpus."""
@@ -65,7 +77,7 @@ class Tally:
     alarms: list[str] = field(default_factory=list)
     by_variant: dict[str, list[int]] = field(default_factory=dict)  # variant -> [hits or alarms, calls]
 
-    def score(self, name: str, call: Call, decisions: list[float]) -> None:
+    def score(self, name: str, call: Scored, decisions: list[float]) -> None:
         row = self.by_variant.setdefault(call.variant, [0, 0])
         row[1] += 1
         if call.positive:

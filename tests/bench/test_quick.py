@@ -15,6 +15,7 @@ BENCHES = {
     "dsp_dtmf": "dsp_dtmf.md",
     "dsp_progress": "dsp_progress.md",
     "dsp_threeway": "dsp_threeway_tuning_quick.md",
+    "dsp_threeway_independent": "dsp_threeway_independent_quick.md",
     "handset": "handset.md",
     "rules": "rules.md",
     "sync": "sync.md",
@@ -44,3 +45,6 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
     if name == "dsp_threeway":
         assert "| held line | clicks heard | attempts | detected |" in report
         assert "| while muted | kept | line | silent |" in report  # mutes on lines with comfort noise
+    if name == "dsp_threeway_independent":
+        assert "| ringfence (sensitivity 0.5) |" in report and "| energy pulse, 20 dB |" in report
+        assert "## Attempts by hold kind and click (ringfence)" in report

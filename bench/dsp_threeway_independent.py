@@ -1,0 +1,163 @@
+"""The three-way detector on calls of the independent generator (sim/independent_calls): other code, other voices,
+synthesised music, seeds frozen before the detector first heard one of its calls.
+
+The project's own corpus (sim/corpus) was written by the people who tuned the detector, so its figures may flatter
+it; this bench measures how far they carry to calls built from the field description alone. Ours and the
+energy-pulse baseline (bench/dsp_threeway_baseline.py) run on the same calls, scored as bench/dsp_threeway.py
+scores (decided within 3 s of the first flash; false alarms over every second without an attempt).
+
+    python -m bench.dsp_threeway_independent --split dev          # diagnose here
+    python -m bench.dsp_threeway_independent --split evaluation   # report, never tune
+    python -m bench.dsp_threeway_independent --quick              # 12 calls: a smoke test
+
+Results: bench/results/dsp_threeway_independent_<split>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, EARLY_S, MAX_LATENCY_S, Tally
+from bench.dsp_threeway_baseline import EnergyPulseBaseline
+from bench.paths import RESULTS, ROOT
+from bench.stats import ratio, write_results
+from firmware.dsp.threeway import analyse
+from sim.independent_calls import LabelledCall, build_call, plan
+
+SEEDS_FILE = ROOT / "sim" / "independent_calls" / "seeds.json"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What a Tally reads of a call (bench.dsp_threeway.Scored)."""
+
+    variant: str
+    positive: bool
+    flash_times: tuple[float, ...]
+
+
+def _scored(call: LabelledCall) -> _Scored:
+    flash = () if call.flash_at is None else (call.flash_at,)
+    return _Scored(call.variant, call.positive, flash)
+
+
+def _outcome(call: LabelledCall, found: list[float]) -> str:
+    if call.flash_at is None:
+        return ""
+    return "found" if any(call.flash_at - EARLY_S <= t <= call.flash_at + MAX_LATENCY_S for t in found) else "missed"
+
+
+def run(seed: int, calls: int, positive_share: float) -> dict[str, Any]:
+    """Both detectors over one seed's calls; the figures of each and ours by hold kind and click."""
+    ours, base = Tally(), Tally()
+    kinds: Counter[tuple[str, bool, str]] = Counter()
+    alarm_s = positive_s = 0.0
+    for index, variant in enumerate(tqdm(plan(seed, calls, positive_share), desc="independent calls", unit="call")):
+        call = build_call(seed, index, variant)
+        name = f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})"
+        found = [e.at for e in analyse(call.samples) if e.event == "three_way"]
+        ours.score(name, _scored(call), found)
+        base.score(name, _scored(call), EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
+        if call.flash_at is not None:
+            alarm_s += call.flash_at
+            positive_s += call.duration_s
+            kinds[(str(call.hold_kind), call.clicked, _outcome(call, found))] += 1
+        else:
+            alarm_s += call.duration_s
+    hours = alarm_s / 3600
+    by_kind = {
+        f"{kind}, {'clicked' if clicked else 'no click'}": {
+            "found": kinds[(kind, clicked, "found")],
+            "attempts": kinds[(kind, clicked, "found")] + kinds[(kind, clicked, "missed")],
+        }
+        for kind, clicked in sorted({(k, c) for k, c, _ in kinds})
+    }
+    o, b = ours.summary(hours, listed=None), base.summary(hours, listed=None)
+    return {
+        "seed": seed,
+        "calls": calls,
+        "alarm_hours": hours,
+        "positive_hours": positive_s / 3600,
+        "ours": o,
+        "baseline": b,
+        "ratios": {"detection_rate": ratio(o["detection_rate"], b["detection_rate"])},
+        "by_hold_kind_and_clicks": by_kind,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    o, b = result["ours"], result["baseline"]
+    rows = [
+        f"| {who} | {t['detected']}/{t['attempts']} ({100 * t['detection_rate']:.1f}%) | {t['false_alarms']} "
+        f"({t['false_alarms_per_hour']:.2f}/h) | {t['decided_late']} | {t['latency_p50_s']:.2f} s | "
+        f"{t['latency_p95_s']:.2f} s |"
+        for who, t in (("ringfence (sensitivity 0.5)", o), (f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", b))
+    ]
+    kinds = [f"| {k} | {v['found']}/{v['attempts']} |" for k, v in result["by_hold_kind_and_clicks"].items()]
+    variants = [f"| {k} | {v['hits_or_alarms']} | {v['calls']} |" for k, v in sorted(o["by_variant"].items())]
+    return "\n".join(
+        [
+            "# Three-way detection on the independent calls",
+            "",
+            f"Command: `{result['command']}`  ",
+            f"Seed {result['seed']}: {result['calls']} calls; {result['alarm_hours']:.2f} h without an attempt, "
+            f"{o['attempts']} attempts.",
+            "",
+            "| detector | detected within 3 s | false alarms | decided later | latency p50 | latency p95 |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Ratio of detection rates (ringfence / baseline): {result['ratios']['detection_rate']}x",
+            "",
+            "## Attempts by hold kind and click (ringfence)",
+            "",
+            "| hold, click | found |",
+            "|---|---|",
+            *kinds,
+            "",
+            "## Per variant (ringfence: attempts found, or alarms on a negative)",
+            "",
+            "| variant | found / alarms | calls |",
+            "|---|---|---|",
+            *variants,
+            "",
+            "## Misses and alarms (ringfence)",
+            "",
+            *[f"- missed: {m}" for m in o["misses"]],
+            *[f"- alarm: {a}" for a in o["alarms"]],
+        ]
+    )
+
+
+@click.command()
+@click.option("--split", type=click.Choice(["dev", "evaluation"]), default="dev", show_default=True)
+@click.option("--quick", is_flag=True, help="12 calls of the dev seed: a smoke test.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+def main(split: str, quick: bool, out: Path) -> None:
+    """Score both detectors on the frozen seed of `split`; write JSON and markdown."""
+    frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
+    calls = 12 if quick else int(frozen["calls"])
+    result = run(int(frozen["seeds"][0]), calls, float(frozen["positive_share"]))
+    result = {
+        "command": f"python -m bench.dsp_threeway_independent --split {split}" + (" --quick" if quick else ""),
+        "machine": platform.platform(),
+        "split": "dev" if quick else split,
+        **result,
+        "targets": {"detection_rate": 0.99, "false_alarms_per_hour": 0.1, "latency_p95_s": 3.0},
+    }
+    stem = f"dsp_threeway_independent_{'quick' if quick else split}"
+    report = markdown(result)
+    write_results(out, stem, result, report)
+    click.echo(report)
+
+
+if __name__ == "__main__":
+    main()
