@@ -51,7 +51,7 @@ from firmware.dsp.threeway_beyond import MusicBeyondLine
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
-from firmware.dsp.threeway_flash import FlashIntoMusic, SilentFlash
+from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
 from hal.audio import SAMPLE_RATE
@@ -93,6 +93,7 @@ class ThreeWayDetector:
         self._watch: Watch | None = None
         self._silent_flash = SilentFlash(self.cfg)
         self._into_music = FlashIntoMusic(self.cfg)
+        self._then_sound = FlashThenSound(self.cfg)
         self._beyond = MusicBeyondLine(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
         self._bands = BandFloors(self.cfg)
@@ -209,12 +210,14 @@ class ThreeWayDetector:
         )
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
+        self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
         if self._armed and learned and self._sub_index0 is not None:
             since = self._sub_index0  # the first sample heard
             decision = (
                 self._silent_flash.check(t, clicks, since, self._heard(self._into_music.into, t))
                 or self._into_music.check(t, clicks, since)
+                or self._then_sound.check(t, clicks, since)
                 or beyond
             )
             if decision is not None:

@@ -114,6 +114,32 @@ class ThreeWayConfig(BaseModel):
     beyond_confirm_s: float = Field(
         default=1.0, ge=0.1, le=10.0, description="... for this long: the far end's line is gone"
     )
+    open_loop_db: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=40.0,
+        description="during a hookflash the far end's line is open: this far under the quietest pause it made, or "
+        "down at the quietest a channel carries (`channel_floor_dbm0`)",
+    )
+    channel_floor_dbm0: float = Field(
+        default=-65.0,
+        ge=-100.0,
+        le=-40.0,
+        description="as quiet as a channel gets: G.711 A-law's quietest code decodes to about -66 dBm0",
+    )
+    held_sound_db: float = Field(
+        default=15.0,
+        ge=3.0,
+        le=60.0,
+        description="sound this far above the open line in every frame, and above the far end's quietest pause in "
+        "its median, never lets up: music on hold",
+    )
+    held_sound_spread_db: float = Field(
+        default=12.0, ge=3.0, le=60.0, description="... and within this of its own median in every frame (talk is not)"
+    )
+    flash_sound_s: float = Field(
+        default=1.0, ge=0.2, le=5.0, description="... for this long after a hookflash's open line: the line is held"
+    )
     conference_drop_db: tuple[float, float] = (2.0, 9.0)
     conference_watch_s: float = Field(default=6.0, ge=0.5, le=30.0, description="audio compared after a hold")
     talk_window_s: float = Field(default=20.0, ge=2.0, le=120.0, description="talk level learned over this long")

@@ -15,6 +15,15 @@ ms (talk starting with a plosive has not; into music as loud as the click, in 2.
 the `click_isolation_s` before it, and a closing click 0.15-1.3 s later with no quiet click between (music fills the
 gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. A PBX's own hold
 music, which makes no hookflash, is not decided.
+
+A hookflash to a held line that plays music, heard the other way round: the switch acts only once the hookswitch is
+back up, so the far end's line is open (the room gone: quieter than any pause the far end made, or as quiet as the
+channel gets) from the opening click until the music starts, and the closing click is lost in the music's first
+note. A lone opening click, the line open for 0.15-1.3 s, then sound that stays `held_sound_db` over the open line,
+and within `held_sound_spread_db` of its own median, in every frame for `flash_sound_s` (talk falls back towards the
+room between words, even loud talk on a quiet line; music does not), its median `held_sound_db` over the far end's
+quietest pause (not its own room coming back after a dropout): the far party flashed, and the line plays music on
+hold.
 """
 
 from __future__ import annotations
@@ -119,3 +128,51 @@ class SilentFlash:
         bleed = [fact("bridged", tone=kind) for kind, at in sorted(self._tones.items()) if at >= opening]
         facts = [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing), *bleed]
         return ThreeWayEvent.of("three_way", t, 0.95 if bleed else 0.9, facts)
+
+
+class FlashThenSound:
+    """Remembers the last frames' levels and the far end's quietest pause as it stood at each; `check` says whether
+    a hookflash's open line ended, exactly `flash_sound_s` (scaled) ago, in sound that has not let up since. The
+    pause is taken from before the click: a hold that was not decided is learned when it ends, open line and all."""
+
+    def __init__(self, cfg: ThreeWayConfig) -> None:
+        self.cfg = cfg
+        keep = cfg.flash_gap_s[1] + cfg.flash_sound_s * 2.0 + 0.5  # the time scale is at most 2
+        self._frames: deque[tuple[float, float, float | None]] = deque(maxlen=round(keep / FRAME_S))
+
+    def frame(self, t: float, level: float, pause_floor: float | None) -> None:
+        """One frame's level, and the quietest floor the far end had shown in a pause (None: no pause yet)."""
+        self._frames.append((t, level, pause_floor))
+
+    def check(self, t: float, click_times: Sequence[tuple[float, float]], since: float) -> ThreeWayEvent | None:
+        """A decision at `t` if the onset of held sound `flash_sound_s` (scaled) ago closed a lone click's open
+        line, on a line heard from `since`."""
+        cfg = self.cfg
+        if not click_times:
+            return None
+        wait = cfg.flash_sound_s * cfg.time_scale
+        frames = list(self._frames)
+        onset = next((k for k, (ft, _, _) in enumerate(frames) if abs(t - wait - ft) < FRAME_S / 2), None)
+        if onset is None or onset == 0:
+            return None
+        t1 = frames[onset][0]
+        held = sorted(lvl for _, lvl, _ in frames[onset:])
+        median = held[len(held) // 2]
+        if held[0] < median - cfg.held_sound_spread_db:
+            return None  # sound that lets up: talk (it falls between words), not music
+        lo, hi = cfg.flash_gap_s
+        for opening, rise in reversed(click_times):
+            if not lo <= t1 - opening <= hi:
+                continue
+            before = [pf for ft, _, pf in frames if ft < opening]
+            pause_floor = before[-1] if before else None
+            if pause_floor is None or opening - since < _HEARD_S or not lone_click(cfg, opening, rise, click_times):
+                return None
+            opened = max(pause_floor - cfg.open_loop_db, cfg.channel_floor_dbm0)
+            gap = [lvl for ft, lvl, _ in frames[:onset] if ft > opening + SAME_CLICK_S]
+            if not gap or max(gap) > opened or held[0] < max(gap) + cfg.held_sound_db:
+                return None  # the line was not open from the click on (talk, a room), or what follows is faint
+            if median < pause_floor + cfg.held_sound_db:
+                return None  # the far end's own room coming back after a dropout, not music
+            return ThreeWayEvent.of("three_way", t, 0.85, [fact("flash_then_sound", gap=t1 - opening)])
+        return None

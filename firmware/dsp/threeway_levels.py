@@ -15,6 +15,8 @@ from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
 _SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
+#: Steady noise this long is a pause, where the far end shows its own floor (the gaps between words are shorter).
+_PAUSE_FRAMES = round(0.3 / FRAME_S)
 _SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 _RAISED_MEMORY_S = 30.0  # a raised floor stands above every floor the call has learned this long
@@ -91,6 +93,7 @@ class CallLevels:
         self._recent_quiet = SortedWindow(round(1.0 / FRAME_S))
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
+        self._pause_floor = float("inf")  # the quietest median floor of its pauses (steady noise for 0.3 s or more)
 
     @property
     def has_history(self) -> bool:
@@ -125,6 +128,8 @@ class CallLevels:
         if level - floor <= self.cfg.noise_like_db:
             # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
             self._recent_quiet.append(floor)
+            if len(self._recent_quiet) >= _PAUSE_FRAMES:
+                self._pause_floor = min(self._pause_floor, self._recent_quiet.median())
             if self._recent_quiet.full and self._since_update == 0:
                 self._highest_quiet = max(self._highest_quiet, self._recent_quiet.median())
         else:
@@ -154,15 +159,25 @@ class CallLevels:
         loudest = max(self.ref_floor, quietest)
         return loudest if loudest >= self.cfg.masking_floor_dbm0 else None
 
+    @property
+    def pause_floor(self) -> float | None:
+        """The quietest floor the far end has shown in a pause (0.3 s of steady noise), or None before its first."""
+        return self._pause_floor if self._pause_floor < float("inf") else None
+
     def is_dropped(self, floor: float, low: float) -> bool:
         """Held: the floor has dropped well below the floor this call has shown lately (not below a fixed level),
         and below any floor it has sat at for a second before (a line that falls back to its usual quiet, as at
         the end of a call or between prompts, is not held). The low band (300-1000 Hz) must also have fallen
         `muffle_low_db` below the quietest it has sustained: a phone set down face first, or a hand over it,
         muffles the room (the high band falls, the low band stays within a few dB), where a hold takes the whole
-        room away."""
+        room away. And it has dropped as far below the quietest pause the far end has made (0.3 s of steady noise;
+        talk's noise-like sounds only raise such a floor): a far end that talked on and on has a learned floor of
+        talk, and its first pause (down to its line's own noise, or to the digital silence of a line that
+        suppresses it) is no drop from anything."""
         return (
-            floor <= self.ref_floor - self.cfg.floor_drop_db
+            self.pause_floor is not None
+            and floor <= self.pause_floor - self.cfg.floor_drop_db
+            and floor <= self.ref_floor - self.cfg.floor_drop_db
             and floor <= self._lowest_sustained - self.cfg.new_floor_margin_db
             and low <= self._lowest_sustained_low - self.cfg.muffle_low_db
         )
