@@ -1,7 +1,7 @@
 """The three-way detector on calls of the independent generator (sim/independent_calls): other code, other voices,
 synthesised music, seeds frozen before the detector first heard one of its calls.
 
-The project's own corpus (sim/corpus) was written by the people who tuned the detector, so its figures may flatter
+The project's own corpus (sim/corpus) grew up with the detector tuned on it, so its figures may flatter
 it; this bench measures how far they carry to calls built from the field description alone. Ours and the
 energy-pulse baseline (bench/dsp_threeway_baseline.py) run on the same calls, scored as bench/dsp_threeway.py
 scores (decided within 3 s of the first flash; false alarms over every second without an attempt).
