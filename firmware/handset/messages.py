@@ -108,6 +108,7 @@ class ThreeWayDetected(Log):
     call_id: str
     confidence: float
     actions: tuple[str, ...]
+    evidence: tuple[str, ...] = ()
     kind: ClassVar[str] = "three_way"
 
 

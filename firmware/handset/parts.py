@@ -170,6 +170,8 @@ class Heard(Event):
 @dataclass(frozen=True)
 class ThreeWayHeard(Event):
     confidence: float
+    #: What the detector heard, in words (docs/dsp-threeway.md): what a reviewer of the flagged call reads.
+    evidence: tuple[str, ...] = ()
     kind: ClassVar[str] = "three_way_heard"
     loggable: ClassVar[bool] = False
 

@@ -24,7 +24,10 @@ def three_way_call(tmp_path, first):
 
 def test_warn_policy_warns_both_parties_and_the_call_goes_on(tmp_path):
     records = three_way_call(tmp_path, ["warn"])
-    assert list(one(records, "three_way")["actions"]) == ["warn"]
+    detected = one(records, "three_way")
+    assert list(detected["actions"]) == ["warn"]
+    # What the detector heard is in the record, for whoever reviews the flagged call.
+    assert any(e.startswith(("hookflash", "held line")) for e in detected["evidence"])
     assert one(records, "prompt", id="three_way_warning")["to"] == "both"
     assert one(records, "cdr")["end_reason"] == "inmate_hung_up"
 
