@@ -5,7 +5,8 @@ A hookflash after which the far end stays silent: the far party left the line.
 When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
 rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
 clicking on the line for `click_isolation_s` before them (a click into sound counts too), followed by
-`flash_silence_s` of a far end that does not talk, is the far party flashing away: a caller who only pauses makes no
+`flash_silence_s` of a far end that does not talk (a bridged tone's first frames, tonal before its 64 ms window
+names it, are the tone starting, not talk), is the far party flashing away: a caller who only pauses makes no
 clicks, and a line that crackles (cordless static) clicks all the time, so there a lone pair proves nothing.
 
 A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet only
@@ -37,6 +38,7 @@ from firmware.dsp.threeway_features import ClickKind
 from firmware.dsp.threeway_rules import SAME_CLICK_S, lone_click, tone_kind
 
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
+_TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
 
 
 class FlashIntoMusic:
@@ -97,6 +99,8 @@ class SilentFlash:
             self._talk.append(t)
         for name in tones:
             self._tones[tone_kind(name)] = t
+        while tones and self._talk and t - self._talk[-1] <= _TONE_ONSET_S:
+            self._talk.pop()  # a tone's first frames, before its 64 ms window holds enough of it to be named
 
     def check(
         self,

@@ -10,6 +10,7 @@ import pytest
 
 from firmware.dsp.threeway import ThreeWayConfig, analyse
 from sim.corpus import build
+from sim.independent_calls import build_call, plan
 from tests.dsp.test_threeway import decisions, line
 
 #: The call's floor: room -50 dBm0 and access -58 dBm0 together. A hold to hiss this loud changes no floor.
@@ -118,6 +119,17 @@ def test_dial_tone_after_the_flash_is_the_held_line_not_the_far_end_talking() ->
     (d,) = decisions(analyse(x))
     assert d.at <= 10.0 + 3.0
     assert any("dial tone" in e for e in d.evidence)
+
+
+@pytest.mark.parametrize("index", [71, 170])
+def test_a_dial_tone_starting_after_the_flash_is_not_taken_for_the_far_party_talking(index: int) -> None:
+    """A tone's first frames are tonal before its 64 ms window holds enough of it to name it: they are the tone
+    starting, not the far party talking. Two attempts of the independent generator's dev seed (a flash, a held line
+    as loud as the call's own, then dial tone at -44 and -50 dBm0) were missed as talk."""
+    call = build_call(7001, index, plan(7001, 200, 0.5)[index])
+    assert call.flash_at is not None and call.variant == "landline_hiss_bleed_click"
+    (d,) = [d for d in decisions(analyse(call.samples)) if d.at <= call.flash_at + 3.0]
+    assert any("hookflash" in e for e in d.evidence) and any("dial tone" in e for e in d.evidence)
 
 
 @pytest.mark.parametrize(
