@@ -53,6 +53,11 @@ IDLE_SWEEP_DBM0 = (-80.0, -72.0, -68.0, -66.0, -64.0, -60.0)
 ACCESS_SWEEP_DBM0 = (-54.0, -58.0, -62.0, -64.0, -66.0, -68.0, -72.0)
 
 
+def in_window(flash: float, t: float) -> bool:
+    """A decision at `t` belongs to the attempt whose first flash is at `flash` (within 3 s, or just before)."""
+    return flash - EARLY_S <= t <= flash + MAX_LATENCY_S
+
+
 class Scored(Protocol):
     """What a Tally reads of a labelled call (sim.corpus's, or another generator's)."""
 
@@ -168,7 +173,7 @@ class CorpusRun:
             if s == 0.5:
                 self.batch_cpu += time.process_time() - t0
                 if call.positive and call.hold_floor is not None:
-                    hit = any(call.flash_times[0] - EARLY_S <= t <= call.flash_times[0] + MAX_LATENCY_S for t in found)
+                    hit = any(in_window(call.flash_times[0], t) for t in found)
                     self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, call.clicked, hit))
             self.ours[s].score(name, call, found)
             line_tallies[s].score(name, call, found)
@@ -224,7 +229,7 @@ def _decided(call: Call, at_flash: bool = False) -> bool:
     times = [e.at for e in analyse(call.samples) if e.event == "three_way"]
     if at_flash:
         flash = call.flash_times[0]
-        times = [t for t in times if flash - EARLY_S <= t <= flash + MAX_LATENCY_S]
+        times = [t for t in times if in_window(flash, t)]
     return bool(times)
 
 

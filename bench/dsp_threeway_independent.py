@@ -25,7 +25,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, EARLY_S, MAX_LATENCY_S, Tally
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, in_window
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
@@ -52,7 +52,7 @@ def _scored(call: LabelledCall) -> _Scored:
 def _outcome(call: LabelledCall, found: list[float]) -> str:
     if call.flash_at is None:
         return ""
-    return "found" if any(call.flash_at - EARLY_S <= t <= call.flash_at + MAX_LATENCY_S for t in found) else "missed"
+    return "found" if any(in_window(call.flash_at, t) for t in found) else "missed"
 
 
 def run(seed: int, calls: int, positive_share: float) -> dict[str, Any]:

@@ -152,9 +152,10 @@ class FlashThenSound:
         """A decision at `t` if the onset of held sound `flash_sound_s` (scaled) ago closed a lone click's open
         line, on a line heard from `since`."""
         cfg = self.cfg
-        if not click_times:
-            return None
         wait = cfg.flash_sound_s * cfg.time_scale
+        lo, hi = cfg.flash_gap_s
+        if not any(lo - FRAME_S <= t - wait - c <= hi + FRAME_S for c, _ in click_times):
+            return None  # no click that could open a flash whose line closed `wait` ago: the usual frame, cheap
         frames = list(self._frames)
         onset = next((k for k, (ft, _, _) in enumerate(frames) if abs(t - wait - ft) < FRAME_S / 2), None)
         if onset is None or onset == 0:
@@ -164,7 +165,6 @@ class FlashThenSound:
         median = held[len(held) // 2]
         if held[0] < median - cfg.held_sound_spread_db:
             return None  # sound that lets up: talk (it falls between words), not music
-        lo, hi = cfg.flash_gap_s
         for opening, rise in reversed(click_times):
             if not lo <= t1 - opening <= hi:
                 continue

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware.rules.facility_policies import ThreeWayPolicy
 from firmware.validation import summarize
 
 TIMING_PATH = Path(__file__).with_name("timing.toml")
@@ -50,8 +51,8 @@ class FlowPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     timing: Timing
     facility_id: str
-    threeway_first: tuple[str, ...] = ("warn",)
-    threeway_repeat: tuple[str, ...] = ("warn",)
+    threeway_first: tuple[str, ...] = tuple(ThreeWayPolicy().first)
+    threeway_repeat: tuple[str, ...] = tuple(ThreeWayPolicy().repeat)
     hookflash_actions: tuple[str, ...] = ("report",)
     #: The longest entry: the PIN, after the inmate number where the facility identifies by number.
     pin_max_length: int = Field(9, ge=4, le=24)
