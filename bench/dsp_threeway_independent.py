@@ -29,7 +29,7 @@ from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, in_window
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
-from firmware.dsp.threeway import analyse
+from firmware.dsp.threeway import ThreeWayConfig, analyse
 from sim.independent_calls import LabelledCall, build_call, plan
 
 SEEDS_FILE = ROOT / "sim" / "independent_calls" / "seeds.json"
@@ -55,15 +55,16 @@ def _outcome(call: LabelledCall, found: list[float]) -> str:
     return "found" if any(in_window(call.flash_at, t) for t in found) else "missed"
 
 
-def run(seed: int, calls: int, positive_share: float) -> dict[str, Any]:
+def run(seed: int, calls: int, positive_share: float, sensitivity: float = 0.5) -> dict[str, Any]:
     """Both detectors over one seed's calls; the figures of each and ours by hold kind and click."""
+    cfg = ThreeWayConfig(sensitivity=sensitivity)
     ours, base = Tally(), Tally()
     kinds: Counter[tuple[str, bool, str]] = Counter()
     alarm_s = positive_s = 0.0
     for index, variant in enumerate(tqdm(plan(seed, calls, positive_share), desc="independent calls", unit="call")):
         call = build_call(seed, index, variant)
         name = f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})"
-        found = [e.at for e in analyse(call.samples) if e.event == "three_way"]
+        found = [e.at for e in analyse(call.samples, cfg) if e.event == "three_way"]
         ours.score(name, _scored(call), found)
         base.score(name, _scored(call), EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
         if call.flash_at is not None:
@@ -84,6 +85,7 @@ def run(seed: int, calls: int, positive_share: float) -> dict[str, Any]:
     return {
         "seed": seed,
         "calls": calls,
+        "sensitivity": sensitivity,
         "alarm_hours": hours,
         "positive_hours": positive_s / 3600,
         "ours": o,
@@ -99,7 +101,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {who} | {t['detected']}/{t['attempts']} ({100 * t['detection_rate']:.1f}%) | {t['false_alarms']} "
         f"({t['false_alarms_per_hour']:.2f}/h) | {t['decided_late']} | {t['latency_p50_s']:.2f} s | "
         f"{t['latency_p95_s']:.2f} s |"
-        for who, t in (("ringfence (sensitivity 0.5)", o), (f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", b))
+        for who, t in (
+            (f"ringfence (sensitivity {result['sensitivity']:g})", o),
+            (f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", b),
+        )
     ]
     kinds = [f"| {k} | {v['found']}/{v['attempts']} |" for k, v in result["by_hold_kind_and_clicks"].items()]
     variants = [f"| {k} | {v['hits_or_alarms']} | {v['calls']} |" for k, v in sorted(o["by_variant"].items())]
@@ -140,20 +145,28 @@ def markdown(result: dict[str, Any]) -> str:
 @click.command()
 @click.option("--split", type=click.Choice(["dev", "evaluation"]), default="dev", show_default=True)
 @click.option("--quick", is_flag=True, help="12 calls of the dev seed: a smoke test.")
+@click.option(
+    "--sensitivity",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Ours at this sensitivity; results other than 0.5 are written under their own name.",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(split: str, quick: bool, out: Path) -> None:
+def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
     """Score both detectors on the frozen seed of `split`; write JSON and markdown."""
     frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
     calls = 12 if quick else int(frozen["calls"])
-    result = run(int(frozen["seeds"][0]), calls, float(frozen["positive_share"]))
+    result = run(int(frozen["seeds"][0]), calls, float(frozen["positive_share"]), sensitivity)
+    tail = "" if sensitivity == 0.5 else f" --sensitivity {sensitivity:g}"
     result = {
-        "command": f"python -m bench.dsp_threeway_independent --split {split}" + (" --quick" if quick else ""),
+        "command": f"python -m bench.dsp_threeway_independent --split {split}{tail}" + (" --quick" if quick else ""),
         "machine": platform.platform(),
         "split": "dev" if quick else split,
         **result,
         "targets": {"detection_rate": 0.99, "false_alarms_per_hour": 0.1, "latency_p95_s": 3.0},
     }
-    stem = f"dsp_threeway_independent_{'quick' if quick else split}"
+    stem = f"dsp_threeway_independent_{'quick' if quick else split}" + tail.replace(" --sensitivity ", "_s")
     report = markdown(result)
     write_results(out, stem, result, report)
     click.echo(report)

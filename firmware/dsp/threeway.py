@@ -13,7 +13,9 @@ independent evidence and explains each decision:
   the call has sustained is a muffled room (a phone set down face first, a hand over it), not a hold.
 - **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, overall or in one
   of four bands, once the far end has talked: a switch's hiss or comfort noise above the call's own noise, or with
-  another spectrum. A mute or a pause never raises the floor, in any band.
+  another spectrum. A mute or a pause never raises the floor, in any band. Steady means its floor keeps within
+  `raised_spread_db` over 0.2 s (a cordless phone's static comes and goes in bursts), and it is `floor_drop_db`
+  quieter than a masker the far room was playing (a television's noise going on is no hold).
 - **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
@@ -195,10 +197,13 @@ class ThreeWayDetector:
         self._low_smooth.append(low)
         low = self._low_smooth.median()
         noise_like = level - floor <= cfg.noise_like_db
-        self._bands.hear(bands, noise_like)
+        self._bands.hear(bands, floor, noise_like)
         learned = self._seen_s >= cfg.learn_min_s and self._levels.has_history
         raised = (
-            learned and level <= cfg.held_max_level_dbm0 and self._levels.is_raised(level, floor, self._bands.raised)
+            learned
+            and level <= cfg.held_max_level_dbm0
+            and self._bands.steady
+            and self._levels.is_raised(level, floor, self._bands.raised)
         )
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))
         quiet = learned and level <= cfg.held_max_level_dbm0

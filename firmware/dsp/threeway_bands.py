@@ -33,15 +33,22 @@ class BandFloors:
         self._quiet = [SortedWindow(round(1.0 / FRAME_S)) for _ in range(BANDS)]
         self._highest_quiet = [float("-inf")] * BANDS  # the loudest 1 s median of each band in the call's pauses
         self._steady = [SortedWindow(round(_STEADY_S / FRAME_S)) for _ in range(BANDS)]
+        self._steady_floor = SortedWindow(round(_STEADY_S / FRAME_S))
         self._since_update = 0
 
-    def hear(self, bands: list[float], noise_like: bool) -> None:
+    def hear(self, bands: list[float], floor: float, noise_like: bool) -> None:
         """Every frame: a run of steady noise is measured; talk or a tone ends the run."""
-        for window, value in zip(self._steady, bands, strict=True):
+        for window, value in zip((*self._steady, self._steady_floor), (*bands, floor), strict=True):
             if noise_like:
                 window.append(value)
             else:
                 window.clear()
+
+    @property
+    def steady(self) -> bool:
+        """The last `_STEADY_S` were noise whose floor kept within `raised_spread_db`: a switch's hiss or comfort
+        noise, not the bursts of a cordless phone's static or a weak cell, which are noise too but come and go."""
+        return self._steady_floor.full and self._steady_floor.spread <= self.cfg.raised_spread_db
 
     def learn(self, bands: list[float], noise_like: bool) -> None:
         """A frame outside any hold: the call's own floors."""

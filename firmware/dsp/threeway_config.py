@@ -179,6 +179,12 @@ class ThreeWayConfig(BaseModel):
         le=20.0,
         description="with a hookflash or bridged tones, a steady floor this far from the call's",
     )
+    raised_spread_db: float = Field(
+        default=6.0,
+        ge=1.0,
+        le=30.0,
+        description="a raised held line's floor keeps within this over its last 0.2 s (static bursts come and go)",
+    )
     raised_max_dbm0: float = Field(
         default=-36.0,
         ge=-70.0,

@@ -58,6 +58,11 @@ class SortedWindow:
         s, n = self._sorted, len(self._sorted)
         return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
+    @property
+    def spread(self) -> float:
+        """The loudest value less the quietest (0 when empty)."""
+        return self._sorted[-1] - self._sorted[0] if self._sorted else 0.0
+
     def percentile(self, q: float) -> float:
         s, n = self._sorted, len(self._sorted)
         virtual = (n - 1) * (q / 100)
@@ -187,8 +192,10 @@ class CallLevels:
         this call has shown, overall or `in_band` (in one of four bands, as threeway_bands finds). A mute, a pause
         or a phone set down only ever lowers the floor; a switch's hiss or another generator's comfort noise can
         raise it. Not over a line that was sending nothing (prompts between digital silence, before the far end
-        answers): noise arriving there is the far end, not a hold."""
+        answers): noise arriving there is the far end, not a hold. Nor as loud as a masker the far room was playing
+        (a television's noise): that is the masker playing on, not stopped by a hold."""
         cfg = self.cfg
+        masker = self.masker_dbm0
         louder = (
             floor >= self._raised_base + cfg.floor_rise_db and floor >= self._highest_quiet + cfg.new_floor_margin_db
         )
@@ -198,4 +205,5 @@ class CallLevels:
             and (louder or in_band)
             and floor <= cfg.raised_max_dbm0
             and level - floor <= cfg.noise_like_db
+            and (masker is None or level <= masker - cfg.floor_drop_db)
         )

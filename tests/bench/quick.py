@@ -9,10 +9,11 @@ from pathlib import Path
 from tests.paths import ROOT
 
 
-def run_quick(module: str, out: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m MODULE --quick --out OUT` from the repository root: it must exit 0 without a traceback."""
+def run_quick(module: str, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE --quick --out OUT [OPTIONS]` from the repository root: it must exit 0 without a
+    traceback."""
     result = subprocess.run(
-        [sys.executable, "-m", module, "--quick", "--out", str(out)],
+        [sys.executable, "-m", module, "--quick", "--out", str(out), *options],
         cwd=ROOT,
         check=False,
         capture_output=True,

@@ -48,3 +48,13 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
     if name == "dsp_threeway_independent":
         assert "| ringfence (sensitivity 0.5) |" in report and "| energy pulse, 20 dB |" in report
         assert "## Attempts by hold kind and click (ringfence)" in report
+
+
+@pytest.mark.slow
+def test_the_independent_bench_at_another_sensitivity_writes_under_its_own_name(tmp_path: Path) -> None:
+    """The default run's results stay as they are; the other sensitivity's say which it was."""
+    run_quick("bench.dsp_threeway_independent", tmp_path, "--sensitivity", "0")
+    report = (tmp_path / "dsp_threeway_independent_quick_s0.md").read_text()
+    assert "| ringfence (sensitivity 0) |" in report
+    assert "`python -m bench.dsp_threeway_independent --split dev --sensitivity 0 --quick`" in report
+    assert not (tmp_path / "dsp_threeway_independent_quick.md").exists()
