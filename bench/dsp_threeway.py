@@ -131,6 +131,8 @@ class CorpusRun:
     """Every tally of one pass over the corpus: both detectors at every setting, by line type and hold floor."""
 
     ours: dict[float, Tally] = field(default_factory=lambda: {s: Tally() for s in SENSITIVITIES})
+    #: Ours at 0.5, counting only the decisions that heard the switch at work (`[threeway] enforce_on`).
+    switch: Tally = field(default_factory=Tally)
     base: dict[float, Tally] = field(default_factory=lambda: {r: Tally() for r in BASELINE_RISES_DB})
     by_line: dict[str, dict[float, Tally]] = field(default_factory=dict)
     line_alarm_s: dict[str, float] = field(default_factory=dict)
@@ -169,9 +171,11 @@ class CorpusRun:
         )
         for s in SENSITIVITIES:
             t0 = time.process_time()
-            found = [e.at for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
+            decided = [e for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
+            found = [e.at for e in decided]
             if s == 0.5:
                 self.batch_cpu += time.process_time() - t0
+                self.switch.score(name, call, [e.at for e in decided if e.switch_heard])
                 if call.positive and call.hold_floor is not None:
                     hit = any(in_window(call.flash_times[0], t) for t in found)
                     self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, call.clicked, hit))
@@ -406,6 +410,7 @@ def main(split: str, negative_hours: float, positives: int, more_seeds: str | No
         "pool": pool,
         "corpus": run.corpus_figures(seed, pool),
         "ours": cmp["ours"],
+        "ours_switch_heard": run.switch.summary(run.alarm_hours, listed=None),
         "baseline_default": cmp["baseline_default"],
         "baseline_zero_alarm": cmp["baseline_zero_alarm"],
         "ratios": cmp["ratios"],

@@ -58,14 +58,16 @@ def _outcome(call: LabelledCall, found: list[float]) -> str:
 def run(seed: int, calls: int, positive_share: float, sensitivity: float = 0.5) -> dict[str, Any]:
     """Both detectors over one seed's calls; the figures of each and ours by hold kind and click."""
     cfg = ThreeWayConfig(sensitivity=sensitivity)
-    ours, base = Tally(), Tally()
+    ours, switch, base = Tally(), Tally(), Tally()
     kinds: Counter[tuple[str, bool, str]] = Counter()
     alarm_s = positive_s = 0.0
     for index, variant in enumerate(tqdm(plan(seed, calls, positive_share), desc="independent calls", unit="call")):
         call = build_call(seed, index, variant)
         name = f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})"
-        found = [e.at for e in analyse(call.samples, cfg) if e.event == "three_way"]
+        decided = [e for e in analyse(call.samples, cfg) if e.event == "three_way"]
+        found = [e.at for e in decided]
         ours.score(name, _scored(call), found)
+        switch.score(name, _scored(call), [e.at for e in decided if e.switch_heard])
         base.score(name, _scored(call), EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
         if call.flash_at is not None:
             alarm_s += call.flash_at
@@ -89,6 +91,7 @@ def run(seed: int, calls: int, positive_share: float, sensitivity: float = 0.5) 
         "alarm_hours": hours,
         "positive_hours": positive_s / 3600,
         "ours": o,
+        "ours_switch_heard": switch.summary(hours, listed=None),
         "baseline": b,
         "ratios": {"detection_rate": ratio(o["detection_rate"], b["detection_rate"])},
         "by_hold_kind_and_clicks": by_kind,
@@ -103,6 +106,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{t['latency_p95_s']:.2f} s |"
         for who, t in (
             (f"ringfence (sensitivity {result['sensitivity']:g})", o),
+            ("ringfence, hookflash or bridged tones heard", result["ours_switch_heard"]),
             (f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", b),
         )
     ]
@@ -138,6 +142,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             *[f"- missed: {m}" for m in o["misses"]],
             *[f"- alarm: {a}" for a in o["alarms"]],
+            *[f"- alarm that heard the switch: {a}" for a in result["ours_switch_heard"]["alarms"]],
         ]
     )
 

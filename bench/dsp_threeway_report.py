@@ -14,6 +14,7 @@ def markdown(result: dict[str, Any], stem: str, baseline_db: float) -> str:
     if ours["misses"] or ours["alarms"]:
         lines += ["", "## Misses and false alarms (ringfence, sensitivity 0.5)", ""]
         lines += [f"- miss: {m}" for m in ours["misses"]] + [f"- false alarm: {a}" for a in ours["alarms"]]
+        lines += [f"- false alarm that heard the switch: {a}" for a in result["ours_switch_heard"]["alarms"]]
     return "\n".join(lines) + "\n"
 
 
@@ -49,10 +50,13 @@ def _summary(result: dict[str, Any], baseline_db: float) -> list[str]:
         "| detector | detected within 3 s | false alarms | decided later | latency p50 | latency p95 |",
         "|---|---|---|---|---|---|",
         row("ringfence (sensitivity 0.5)", ours),
+        row("ringfence, hookflash or bridged tones heard", result["ours_switch_heard"]),
         row(f"energy pulse, {baseline_db:g} dB", base),
         row(f"energy pulse, {base_z.get('rise_db')} dB ({base_z.get('label')})", base_z),
         "",
-        "Latency is over every attempt decided, also those decided later than 3 s (misses).",
+        'Latency is over every attempt decided, also those decided later than 3 s (misses). "Hookflash or bridged '
+        "tones heard\" counts only the decisions that heard the far party's switch at work: what a facility's "
+        '`[threeway] enforce_on = "flash_or_tones"` acts on beyond a warning.',
         "",
         "Ratios (ringfence / baseline at 20 dB): " + ", ".join(f"{k} {v}" for k, v in dict(result["ratios"]).items()),
         "",

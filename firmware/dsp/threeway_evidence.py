@@ -37,6 +37,12 @@ def fact(key: str, **values: float | str) -> Fact:
     return Fact(key, tuple(values.items()))
 
 
+#: Evidence of the far party's switch at work: a hookflash (two clicks, or a click then the open line), or tones
+#: bridged into the held line. No mute, pause or hold button makes it; a held line alone, a click alone or music
+#: alone may be one of those (docs/dsp-threeway.md, Limits).
+SWITCH_FACTS = frozenset({"hookflash", "flash_then_sound", "bridged"})
+
+
 @dataclass(frozen=True)
 class ThreeWayEvent:
     """A decision ("three_way") or a piece of evidence ("click", "hold", "bridged_tone", "conference", ...).
@@ -53,6 +59,11 @@ class ThreeWayEvent:
     @classmethod
     def of(cls, event: str, at: float, confidence: float, facts: list[Fact]) -> ThreeWayEvent:
         return cls(event, at, confidence, [f.text("en") for f in facts], tuple(facts))
+
+    @property
+    def switch_heard(self) -> bool:
+        """Whether the evidence includes the far party's switch at work (SWITCH_FACTS)."""
+        return any(f.key in SWITCH_FACTS for f in self.facts)
 
     def to_json(self, lang: str = "en") -> dict[str, object]:
         evidence = [f.text(lang) for f in self.facts] if self.facts else list(self.evidence)

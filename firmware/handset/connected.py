@@ -89,7 +89,7 @@ class ConnectedCall(Part[TalkTimer]):
             case LineDigit():
                 self._emit(m.FarKey(self.attempt.call_id, event.digit))
             case ThreeWayHeard():
-                self._three_way(event.confidence, event.evidence)
+                self._three_way(event)
             case HookFlash() if "end_call" in self.policy.hookflash_actions:
                 # Never forwarded to the line; the facility's policy may end the call.
                 self.end_reason = "hookflash"
@@ -176,11 +176,11 @@ class ConnectedCall(Part[TalkTimer]):
         self._say([final, "goodbye"])
         self._release_at(self.voice.speech_ends("ear", self.now))
 
-    def _three_way(self, confidence: float, evidence: tuple[str, ...]) -> None:
+    def _three_way(self, heard: ThreeWayHeard) -> None:
         self.threeway_count += 1
-        actions = self.policy.threeway_first if self.threeway_count == 1 else self.policy.threeway_repeat
+        actions = self.policy.threeway.actions(self.threeway_count, heard.switch_heard)
         a = self.attempt
-        self._emit(m.ThreeWayDetected(a.call_id, confidence, tuple(actions), evidence))
+        self._emit(m.ThreeWayDetected(a.call_id, heard.confidence, tuple(actions), heard.evidence, heard.switch_heard))
         if "violation" in actions:
             self.violations.append("three_way")
             self._emit(m.RecordViolation(a.inmate_id, a.call_id, "three_way"))

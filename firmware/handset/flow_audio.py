@@ -89,5 +89,5 @@ class FlowAudio:
     def _hear_three_way(self: _Flow, line: OpenLine, samples: np.ndarray, at: float) -> None:
         for decision in line.detectors.threeway.feed(samples, at):
             if decision.event == "three_way":
-                heard = p.ThreeWayHeard(at, decision.confidence, tuple(decision.evidence))
+                heard = p.ThreeWayHeard(at, decision.confidence, decision.switch_heard, tuple(decision.evidence))
                 self._to_part(heard, ("connected",))

@@ -109,6 +109,8 @@ class ThreeWayDetected(Log):
     confidence: float
     actions: tuple[str, ...]
     evidence: tuple[str, ...] = ()
+    #: Whether the detector heard the far party's switch at work (a hookflash, bridged tones).
+    switch_heard: bool = False
     kind: ClassVar[str] = "three_way"
 
 

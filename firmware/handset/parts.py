@@ -170,6 +170,9 @@ class Heard(Event):
 @dataclass(frozen=True)
 class ThreeWayHeard(Event):
     confidence: float
+    #: Whether it heard the far party's switch at work (a hookflash, bridged tones): the facility's
+    #: `[threeway] enforce_on` may act beyond a warning only then.
+    switch_heard: bool
     #: What the detector heard, in words (docs/dsp-threeway.md): what a reviewer of the flagged call reads.
     evidence: tuple[str, ...] = ()
     kind: ClassVar[str] = "three_way_heard"

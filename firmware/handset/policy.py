@@ -51,8 +51,7 @@ class FlowPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     timing: Timing
     facility_id: str
-    threeway_first: tuple[str, ...] = tuple(ThreeWayPolicy().first)
-    threeway_repeat: tuple[str, ...] = tuple(ThreeWayPolicy().repeat)
+    threeway: ThreeWayPolicy = ThreeWayPolicy()
     hookflash_actions: tuple[str, ...] = ("report",)
     #: The longest entry: the PIN, after the inmate number where the facility identifies by number.
     pin_max_length: int = Field(9, ge=4, le=24)

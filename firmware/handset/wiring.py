@@ -32,8 +32,7 @@ def flow_policy(config: Config, rules: FacilityRules) -> FlowPolicy:
     return FlowPolicy(
         timing=load_timing(),
         facility_id=rules.facility.id,
-        threeway_first=tuple(rules.threeway.first),
-        threeway_repeat=tuple(rules.threeway.repeat),
+        threeway=rules.threeway,
         hookflash_actions=tuple(rules.hookflash.actions),
         pin_max_length=rules.pin.entry_max_length,
         default_language=config.device.language,

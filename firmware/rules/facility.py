@@ -286,9 +286,9 @@ class FacilityRules(RulesSection):
         """A housing unit's settings; a unit the file does not name gets the facility's alone."""
         return self.units.get(housing_unit, UnitRules())
 
-    def threeway_actions(self, detection_number: int) -> list[ThreeWayAction]:
-        """The actions for the n-th detection (1-based) in one call."""
-        return list(self.threeway.first if detection_number <= 1 else self.threeway.repeat)
+    def threeway_actions(self, detection_number: int, switch_heard: bool) -> list[ThreeWayAction]:
+        """The actions for the n-th detection (1-based) in one call (ThreeWayPolicy.actions)."""
+        return self.threeway.actions(detection_number, switch_heard)
 
 
 def validate_rules(data: dict[str, Any], source: str) -> FacilityRules:

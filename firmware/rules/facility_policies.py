@@ -74,6 +74,17 @@ class ThreeWayPolicy(RulesSection):
 
     first: list[ThreeWayAction] = ["warn"]
     repeat: list[ThreeWayAction] = ["warn"]
+    #: What a detection must have heard for `first` or `repeat` to act beyond a warning: "any" detection, or
+    #: "flash_or_tones", the far party's switch at work (a hookflash, or tones bridged into the held line), which no
+    #: mute, pause or hold button makes. A detection without it gives only the warning those lists ask for.
+    enforce_on: Literal["any", "flash_or_tones"] = "any"
+
+    def actions(self, detection_number: int, switch_heard: bool) -> list[ThreeWayAction]:
+        """The actions for the n-th detection (1-based) in one call, given whether it heard the switch at work."""
+        chosen = self.first if detection_number <= 1 else self.repeat
+        if self.enforce_on == "flash_or_tones" and not switch_heard:
+            return [a for a in chosen if a == "warn"]
+        return list(chosen)
 
 
 class HookflashPolicy(RulesSection):

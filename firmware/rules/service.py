@@ -306,8 +306,8 @@ class CallRules:
     ) -> bool:
         return self.records.blocks.add(number, now, source, call_id, inmate_id)
 
-    def threeway_actions(self, detection_number: int) -> list[ThreeWayAction]:
-        return self.rules.threeway_actions(detection_number)
+    def threeway_actions(self, detection_number: int, switch_heard: bool) -> list[ThreeWayAction]:
+        return self.rules.threeway_actions(detection_number, switch_heard)
 
     def hookflash_actions(self) -> list[HookflashAction]:
         return list(self.rules.hookflash.actions)

@@ -44,9 +44,11 @@ def test_bench_quick_mode_runs_and_writes_its_results(name: str, tmp_path: Path)
     assert "--quick" in command  # the results say what made them
     if name == "dsp_threeway":
         assert "| held line | clicks heard | attempts | detected |" in report
+        assert "| ringfence, hookflash or bridged tones heard |" in report
         assert "| while muted | kept | line | silent |" in report  # mutes on lines with comfort noise
     if name == "dsp_threeway_independent":
         assert "| ringfence (sensitivity 0.5) |" in report and "| energy pulse, 20 dB |" in report
+        assert "| ringfence, hookflash or bridged tones heard |" in report
         assert "## Attempts by hold kind and click (ringfence)" in report
 
 

@@ -73,6 +73,25 @@ def test_hookflash_with_clicks_is_decided_fast_with_its_evidence() -> None:
     assert any("hookflash" in e for e in d.evidence)
     assert any("held line" in e for e in d.evidence)
     assert [round(e.at, 1) for e in events if e.event == "click"][:2] == [10.0, 10.5]
+    assert d.switch_heard  # a facility enforcing on "flash_or_tones" acts on it
+
+
+@pytest.mark.parametrize(
+    ("clicks", "bleed", "switch_heard"),
+    [
+        ((), None, False),
+        ((10.0,), None, False),
+        ((10.0, 10.5), None, True),
+        ((10.0,), (10.3, 1.0, [350.0, 440.0]), True),
+    ],
+)
+def test_the_switch_is_heard_in_a_hookflash_or_bridged_tones_not_in_a_held_line_or_a_click_alone(
+    clicks: tuple[float, ...], bleed: tuple[float, float, list[float]] | None, switch_heard: bool
+) -> None:
+    """A mute can make a held line, a hold button's key a click; only the switch makes a hookflash or bridges a
+    dial tone into the held line."""
+    (d,) = decisions(analyse(line(hold=(10.0, 18.0), clicks=clicks, bleed=bleed)))
+    assert d.switch_heard is switch_heard
 
 
 def test_hold_without_click_is_decided_just_after_hold_confirm_s() -> None:

@@ -88,9 +88,9 @@ def test_by_default_every_three_way_detection_only_warns_and_the_call_goes_on():
     detector's word: it also decides some innocent mutes and holds."""
     rules = load_rules(None)
     assert rules.threeway == ThreeWayPolicy()
-    call, _ = connected(threeway_first=tuple(rules.threeway.first), threeway_repeat=tuple(rules.threeway.repeat))
+    call, _ = connected(threeway=rules.threeway)
     for at in (200.0, 300.0, 400.0):
-        out = call.handle(ThreeWayHeard(at, 0.99))
+        out = call.handle(ThreeWayHeard(at, 0.99, switch_heard=True))
         assert said(out, to="both") == ["three_way_warning"]
         assert of(out, m.RecordViolation) == of(out, m.BlockNumber) == of(out, StartTimer) == []
     talk = attempt_over(call.handle(PutDown(500.0, "inmate_hung_up"))).talk
@@ -98,22 +98,52 @@ def test_by_default_every_three_way_detection_only_warns_and_the_call_goes_on():
 
 
 def test_a_facility_may_warn_first_and_disconnect_the_next_time():
-    call, _ = connected(threeway_repeat=("disconnect",))
-    out = call.handle(ThreeWayHeard(200.0, 0.9))
+    call, _ = connected(threeway=ThreeWayPolicy(repeat=["disconnect"]))
+    out = call.handle(ThreeWayHeard(200.0, 0.9, switch_heard=False))
     assert said(out, to="both") == ["three_way_warning"]
-    out = call.handle(ThreeWayHeard(300.0, 0.9))
+    out = call.handle(ThreeWayHeard(300.0, 0.9, switch_heard=False))
     assert said(out, to="both") == ["three_way_disconnect"]
     over = attempt_over(call.handle(expire(timer(out))))
     assert over.reason == "three_way"
 
 
 def test_a_three_way_policy_may_record_a_violation_and_block_the_number():
-    call, _ = connected(threeway_first=("violation", "block_number"))
-    out = call.handle(ThreeWayHeard(200.0, 0.9))
+    call, _ = connected(threeway=ThreeWayPolicy(first=["violation", "block_number"]))
+    out = call.handle(ThreeWayHeard(200.0, 0.9, switch_heard=False))
     assert of(out, m.RecordViolation) == [m.RecordViolation("A1001", "c1", "three_way")]
     assert of(out, m.BlockNumber) == [m.BlockNumber("5735550101", "three_way", "A1001", "c1")]
     talk = attempt_over(call.handle(PutDown(250.0, "inmate_hung_up"))).talk
     assert talk is not None and talk.violations == ("three_way",)
+
+
+def test_enforce_on_flash_or_tones_acts_only_when_the_switch_was_heard():
+    """A held line alone (a mute looks the same) gives only the warning the facility asked for; the detection that
+    heard a hookflash or bridged tones gets the rest. Both are logged with whether the switch was heard."""
+    rules = ThreeWayPolicy(first=["warn", "violation"], repeat=["disconnect"], enforce_on="flash_or_tones")
+    call, _ = connected(threeway=rules)
+    out = call.handle(ThreeWayHeard(200.0, 0.8, switch_heard=False, evidence=("held line",)))
+    assert said(out, to="both") == ["three_way_warning"] and of(out, m.RecordViolation) == []
+    assert of(out, m.ThreeWayDetected) == [m.ThreeWayDetected("c1", 0.8, ("warn",), ("held line",), False)]
+    out = call.handle(ThreeWayHeard(300.0, 0.8, switch_heard=False))
+    assert said(out, to="both") == [] and timers(out) == {}  # the repeat asks for no warning: nothing but the log
+    assert of(out, m.ThreeWayDetected) == [m.ThreeWayDetected("c1", 0.8, (), (), False)]
+    out = call.handle(ThreeWayHeard(400.0, 0.95, switch_heard=True))
+    assert said(out, to="both") == ["three_way_disconnect"]
+    assert attempt_over(call.handle(expire(timer(out)))).reason == "three_way"
+
+
+@pytest.mark.parametrize(
+    ("enforce_on", "switch_heard", "actions"),
+    [
+        ("any", False, ["warn", "violation"]),
+        ("any", True, ["warn", "violation"]),
+        ("flash_or_tones", False, ["warn"]),
+        ("flash_or_tones", True, ["warn", "violation"]),
+    ],
+)
+def test_three_way_actions_by_what_was_heard(enforce_on, switch_heard, actions):
+    rules = ThreeWayPolicy(first=["warn", "violation"], enforce_on=enforce_on)
+    assert rules.actions(1, switch_heard) == actions
 
 
 def test_a_hookflash_ends_the_call_only_where_the_facility_says_so():

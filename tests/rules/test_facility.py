@@ -47,6 +47,10 @@ def test_demo_rules_load_when_no_path_is_given() -> None:
         ({"schedule": {"off": ["07:00-07:00"]}}, "expected a window of some length"),
         ({"call_types": {"enabled": ["debit", "bitcoin"]}}, "call_types.enabled.1 = 'bitcoin'"),
         ({"threeway": {"first": ["shout"]}}, "threeway.first.0 = 'shout'"),
+        (
+            {"threeway": {"enforce_on": "clicks"}},
+            "threeway.enforce_on = 'clicks': Input should be 'any' or 'flash_or_tones'",
+        ),
         ({"pin": {"max_attempts": 0}}, "pin.max_attempts = 0: Input should be greater than or equal to 1"),
         ({"dialplan": {"local_prefixes": ["57"]}}, "'57': expected an NPA (3 digits) or NPA-NXX (6 digits)"),
         ({"limits": {"calls_per_dya": 3}}, "limits.calls_per_dya: unknown key"),
