@@ -50,7 +50,7 @@ import numpy as np
 
 from firmware.dsp.threeway_bands import BandFloors
 from firmware.dsp.threeway_beyond import MusicBeyondLine
-from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, TONE_WINDOW, ThreeWayConfig
+from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, SUBS_PER_FRAME, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
@@ -58,6 +58,8 @@ from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
 from hal.audio import SAMPLE_RATE
 
+#: Blocks whose start is remembered for timing clicks: a click is reported well within a second of its samples.
+_BLOCKS_KEPT = 64
 #: The low band's floor is judged over this long (a median): one frame's is the median of only 15 bins.
 LOW_SMOOTH_S = 0.2
 
@@ -83,7 +85,11 @@ class ThreeWayDetector:
         self._buf = np.zeros(0)
         self._buf_at: float | None = None
         self._tone_hist = np.zeros(TONE_WINDOW)
-        self._sub_index0: float | None = None  # time of global sub-block 0
+        self._sub_index0: float | None = None  # time of global sub-block 0: the first sample heard
+        # (first global sub-block, its time) of the last blocks: a click is timed by the samples it was heard in,
+        # also after a gap in the stream (frames that never came: the caller's times jump, the sub-blocks do not).
+        self._block_starts: deque[tuple[int, float]] = deque(maxlen=_BLOCKS_KEPT)
+        self._subs_pushed = 0
         # A hold candidate's frames (floor, level, low band, four bands), kept out of the learning until it ends.
         self._pending: list[tuple[float, float, float, list[float]]] = []
         self._seen_s = 0.0
@@ -103,7 +109,9 @@ class ThreeWayDetector:
     # -- public API -------------------------------------------------------------------------------------------
 
     def feed(self, samples: np.ndarray, at: float) -> list[ThreeWayEvent]:
-        """Add far-end samples whose first sample is at time `at` (s); return the events they complete."""
+        """Add far-end samples whose first sample is at time `at` (s); return the events they complete. A gap in
+        the times (frames that never came: no RTP for a while) is not filled with anything: the detector hears on
+        from its last sample, and times all it hears, clicks too, by the caller's clock."""
         x = np.asarray(samples, dtype=np.float64).ravel()
         if self._buf_at is None or len(self._buf) == 0:
             self._buf_at = at - len(self._buf) / SAMPLE_RATE
@@ -128,11 +136,13 @@ class ThreeWayDetector:
         self._buf_at = t0 + n * FRAME_S
         if self._sub_index0 is None:
             self._sub_index0 = t0
+        self._block_starts.append((self._subs_pushed, t0))
+        self._subs_pushed += n * SUBS_PER_FRAME
         feats = self._spectra.frames(x, self._tone_hist)
         self._tone_hist = np.concatenate([self._tone_hist, x])[-TONE_WINDOW:]
         events: list[ThreeWayEvent] = []
         for click in self._clicks.push(feats["sub"], feats["high"]):
-            t = self._sub_index0 + click.at_sub * SUB_S
+            t = self._sub_time(click.at_sub)
             if click.kind != "quiet":
                 # Heard over talk and music too: evidence only in a flash.
                 self._into_music.click(t, click.kind, click.rise)
@@ -159,6 +169,11 @@ class ThreeWayDetector:
         return events
 
     # -- per-frame state machine ------------------------------------------------------------------------------
+
+    def _sub_time(self, index: int) -> float:
+        """The time of global sub-block `index`, from the block it was heard in (the oldest kept, if older)."""
+        start, at = next(((s, a) for s, a in reversed(self._block_starts) if s <= index), self._block_starts[0])
+        return round(at + (index - start) * SUB_S, 6)  # the same time whatever the block, as a frame's
 
     def _heard(self, clicks: Collection[tuple[float, float]], t: float) -> list[tuple[float, float]]:
         """The clicks a frame at `t` may know of: those the click finder reports before the frame, however the

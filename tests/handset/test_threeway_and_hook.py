@@ -9,14 +9,14 @@ from tests.handset.helpers import HOME, dial_steps, of, one, party, press, promp
 THREE_WAY = {"after_answer_s": 15.0, "do": "three_way", "pattern": "landline_click", "seed": 1}
 
 
-def three_way_call(tmp_path, first):
+def three_way_call(tmp_path, first, pattern="landline_click", **threeway):
     steps = dial_steps() + [{"at_s": 150.0, "action": "hang_up"}]
     return run(
         scenario(
             steps,
-            [party(HOME, press(1.0, "1"), THREE_WAY)],
+            [party(HOME, press(1.0, "1"), {**THREE_WAY, "pattern": pattern})],
             until_s=160,
-            rules={"threeway": {"first": first, "repeat": first}},
+            rules={"threeway": {"first": first, "repeat": first, **threeway}},
         ),
         tmp_path,
     )
@@ -48,6 +48,21 @@ def test_violation_policy_records_a_violation_against_the_pin(tmp_path):
     violation = one(records, "violation")
     assert violation["inmate_id"] == "A1001" and violation["kind"] == "three_way"
     assert one(records, "cdr")["violations"] == ["three_way"]
+
+
+def test_enforcing_on_the_switch_ends_a_hookflash_call_and_only_logs_a_held_line_alone(tmp_path):
+    """`enforce_on = "flash_or_tones"`: the hookflash attempt is disconnected; a mobile hold without a click (to a
+    mute's silence) is logged, with what was heard, and the call goes on (no warning was asked for)."""
+    flash = three_way_call(tmp_path / "flash", ["disconnect"], enforce_on="flash_or_tones")
+    detected = one(flash, "three_way")
+    assert detected["switch_heard"] is True and list(detected["actions"]) == ["disconnect"]
+    assert one(flash, "cdr")["end_reason"] == "three_way"
+    held = three_way_call(tmp_path / "held", ["disconnect"], pattern="mobile_no_click", enforce_on="flash_or_tones")
+    detected = one(held, "three_way")
+    assert detected["switch_heard"] is False and list(detected["actions"]) == []
+    assert detected["evidence"][0].startswith("held line")
+    assert not of(held, "prompt", id="three_way_disconnect")
+    assert one(held, "cdr")["end_reason"] == "inmate_hung_up"
 
 
 def test_a_plain_conversation_is_not_taken_for_three_way(tmp_path):
