@@ -67,9 +67,12 @@ class ThreeWayEvent:
 
     def to_json(self, lang: str = "en") -> dict[str, object]:
         evidence = [f.text(lang) for f in self.facts] if self.facts else list(self.evidence)
-        return {
+        out: dict[str, object] = {
             "event": self.event,
             "at_ms": round(self.at * 1000),
             "confidence": round(self.confidence, 3),
             "evidence": evidence,
         }
+        if self.event == "three_way":
+            out["switch_heard"] = self.switch_heard
+        return out

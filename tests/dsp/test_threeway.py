@@ -222,7 +222,14 @@ def test_bad_config_is_refused(bad: dict[str, object]) -> None:
 
 def test_event_json_shape() -> None:
     e = ThreeWayEvent("three_way", 12.3456, 0.87654, ["a", "b"])
-    assert e.to_json() == {"event": "three_way", "at_ms": 12346, "confidence": 0.877, "evidence": ["a", "b"]}
+    assert e.to_json() == {
+        "event": "three_way",
+        "at_ms": 12346,
+        "confidence": 0.877,
+        "evidence": ["a", "b"],
+        "switch_heard": False,
+    }
+    assert "switch_heard" not in ThreeWayEvent("click", 1.0, 1.0).to_json()  # evidence, not a decision
 
 
 def test_lone_g711_quanta_in_a_dropout_are_not_clicks() -> None:

@@ -36,7 +36,8 @@ def test_three_way_decision_is_one_exact_json_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     records = _lines(result.output)
     (decision,) = [r for r in records if r["event"] == "three_way"]
-    assert list(decision) == ["event", "at_ms", "confidence", "evidence"]
+    assert list(decision) == ["event", "at_ms", "confidence", "evidence", "switch_heard"]
+    assert decision["switch_heard"] is True  # a hookflash: what `[threeway] enforce_on = "flash_or_tones"` acts on
     assert isinstance(decision["at_ms"], int)
     assert 0 <= call.flash_times[0] * 1000 <= decision["at_ms"] <= call.flash_times[0] * 1000 + 3000
     assert 0.0 <= decision["confidence"] <= 1.0  # type: ignore[operator]
