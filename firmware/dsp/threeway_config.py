@@ -40,7 +40,7 @@ class ThreeWayConfig(BaseModel):
         default=30.0, ge=0.0, le=120.0, description="no other click this long before a flash (a crackling line)"
     )
     click_isolation_margin_db: float = Field(
-        default=30.0,
+        default=20.0,
         ge=0.0,
         le=80.0,
         description="an earlier click this much weaker than a flash's own is a faint one in talk, not crackle",

@@ -152,13 +152,13 @@ def test_a_masked_hookflash_is_no_flash_on_a_line_that_clicks_again_and_again(
     assert all(any("masking" in e for e in d.evidence) for d in found)
 
 
-@pytest.mark.parametrize(("faint_dbm0", "decided"), [(-40.0, True), (-35.0, False)])
-def test_a_click_30_db_weaker_than_the_flashs_own_does_not_make_the_line_crackle(
+@pytest.mark.parametrize(("faint_dbm0", "decided"), [(-40.0, True), (-30.0, True), (-25.0, False)])
+def test_a_click_20_db_weaker_than_the_flashs_own_does_not_make_the_line_crackle(
     faint_dbm0: float, decided: bool
 ) -> None:
-    """On a quiet line (room -66 dBm0) a hookswitch's clicks stand 55 dB out. A click 7 s before that stands 22 dB
-    out (-40 dBm0) is a faint one in talk, over 30 dB (`click_isolation_margin_db`) weaker; one standing 27 dB out
-    (-35 dBm0) is like enough to be crackle."""
+    """On a quiet line (room -66 dBm0) a hookswitch's clicks stand 55 dB out. A click 7 s before that stands 22 or
+    32 dB out (-40, -30 dBm0) is a faint one in talk, over 20 dB (`click_isolation_margin_db`) weaker; one standing
+    37 dB out (-25 dBm0) is like enough to be crackle."""
     room, access = -66.0, -72.0
     same_floor = float(10 * np.log10(10 ** (room / 10) + 10 ** (access / 10)))
     x = line(
