@@ -163,7 +163,8 @@ def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
     frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
     calls = 12 if quick else int(frozen["calls"])
     result = run(int(frozen["seeds"][0]), calls, float(frozen["positive_share"]), sensitivity)
-    tail = "" if sensitivity == 0.5 else f" --sensitivity {sensitivity:g}"
+    other = sensitivity != 0.5  # the default's results keep their name
+    tail = f" --sensitivity {sensitivity:g}" if other else ""
     result = {
         "command": f"python -m bench.dsp_threeway_independent --split {split}{tail}" + (" --quick" if quick else ""),
         "machine": platform.platform(),
@@ -171,7 +172,7 @@ def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
         **result,
         "targets": {"detection_rate": 0.99, "false_alarms_per_hour": 0.1, "latency_p95_s": 3.0},
     }
-    stem = f"dsp_threeway_independent_{'quick' if quick else split}" + tail.replace(" --sensitivity ", "_s")
+    stem = f"dsp_threeway_independent_{'quick' if quick else split}" + (f"_s{sensitivity:g}" if other else "")
     report = markdown(result)
     write_results(out, stem, result, report)
     click.echo(report)

@@ -85,7 +85,7 @@ class ThreeWayDetector:
         self._buf = np.zeros(0)
         self._buf_at: float | None = None
         self._tone_hist = np.zeros(TONE_WINDOW)
-        self._sub_index0: float | None = None  # time of global sub-block 0: the first sample heard
+        self._heard_from: float | None = None  # the time of the first sample heard
         # (first global sub-block, its time) of the last blocks: a click is timed by the samples it was heard in,
         # also after a gap in the stream (frames that never came: the caller's times jump, the sub-blocks do not).
         self._block_starts: deque[tuple[int, float]] = deque(maxlen=_BLOCKS_KEPT)
@@ -134,8 +134,8 @@ class ThreeWayDetector:
         t0 = self._buf_at
         self._buf = self._buf[n * FRAME :]
         self._buf_at = t0 + n * FRAME_S
-        if self._sub_index0 is None:
-            self._sub_index0 = t0
+        if self._heard_from is None:
+            self._heard_from = t0
         self._block_starts.append((self._subs_pushed, t0))
         self._subs_pushed += n * SUBS_PER_FRAME
         feats = self._spectra.frames(x, self._tone_hist)
@@ -232,8 +232,8 @@ class ThreeWayDetector:
         self._silent_flash.frame(t, talking and not tones, tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
-        if self._armed and learned and self._sub_index0 is not None:
-            since = self._sub_index0  # the first sample heard
+        if self._armed and learned and self._heard_from is not None:
+            since = self._heard_from
             decision = (
                 self._silent_flash.check(t, clicks, since, self._heard(self._into_music.into, t))
                 or self._into_music.check(t, clicks, since)
