@@ -274,7 +274,7 @@ class ThreeWayDetector:
                 hold.strong_start = t
         self._pending.append((floor, level, low, bands))
         if t - hold.last_idle > cfg.hold_gap_s:
-            return self._end_hold(t)
+            return [*events, *self._end_hold(t)]
         events.extend(bridged_tones(cfg, hold, t, tones))
         if self._armed and hold.last_idle == t:
             decision = decide(cfg, hold, t, clicks)
