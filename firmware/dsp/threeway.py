@@ -55,7 +55,7 @@ from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, Three
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
-from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_pairs
+from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_kind, tone_pairs
 from hal.audio import SAMPLE_RATE
 
 #: Blocks whose start is remembered for timing clicks: a click is reported well within a second of its samples.
@@ -224,10 +224,16 @@ class ThreeWayDetector:
         quiet = learned and level <= cfg.held_max_level_dbm0
         clicks = self._heard(self._click_times, t)
         tones = tone_pairs(cfg, floor, tone, window) if quiet else []
-        # A held line carrying bridged tones is still held: the far party is dialling or ringing someone.
-        idle = strong or (
-            quiet and (self._is_changed(t, level, floor, clicks) or (self._hold is not None and bool(tones)))
-        )
+        # A held line carrying bridged tones is still held: the far party is dialling or ringing someone. Dial tone
+        # or ringback that starts out of a pause, on a line that has answered, opens a held line by itself, whatever
+        # its floor. Not DTMF (our own keys echo back as DTMF), nor in a tone's cadence (before the answer), nor
+        # inside sound already playing (a chord of music is a pair too).
+        bridged = tones
+        if self._hold is None:
+            levels = self._levels
+            calling = levels.answered and levels.after_pause and not levels.after_tone
+            bridged = [name for name in tones if tone_kind(name) != "DTMF"] if calling else []
+        idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)

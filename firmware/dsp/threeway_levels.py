@@ -14,9 +14,10 @@ from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 
 _TONAL_DB = 35.0  # level this far above the median bin: a steady tone (ringback, a prompt's beep), not a room
 _SPEECH_PEAK_DB = 15.0  # level this far above the median bin: a peaky spectrum, talk (white noise reads about 0)
-_SPEECH_BEFORE_RAISED_S = 1.0  # a floor can only be "raised" over a far end that has talked: not at the answer
+_SPEECH_BEFORE_ANSWERED_S = 1.0  # talk this long: the far end has answered (a raised floor or a tone is no answer)
 #: Steady noise this long is a pause, where the far end shows its own floor (the gaps between words are shorter).
 _PAUSE_FRAMES = round(0.3 / FRAME_S)
+_ONSET_FRAMES = round(0.2 / FRAME_S)  # a tone pair is named within this much of its start (its 64 ms window)
 _SILENT_FLOOR_DBM0 = -90.0  # a learned floor this low is a line sending nothing: noise arriving on it is an answer
 _REFERENCE_EVERY = 10  # frames between updates of the learned floor
 _RAISED_MEMORY_S = 30.0  # a raised floor stands above every floor the call has learned this long
@@ -99,11 +100,27 @@ class CallLevels:
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
         self._pause_floor = float("inf")  # the quietest median floor of its pauses (steady noise for 0.3 s or more)
+        self._noise_run = 0  # frames of steady noise up to now
+        self._sound_run = 0  # frames of sound (talk, music, tones) up to now
+        self._lead_in = 0  # frames of steady noise before the sound now heard
 
     @property
     def has_history(self) -> bool:
         """Enough frames learned for the reference to mean something."""
         return len(self._floor_hist) >= 10
+
+    @property
+    def answered(self) -> bool:
+        """The far end has talked for a second: noise or a tone from now on is no longer the call being answered."""
+        return self._speech_s >= _SPEECH_BEFORE_ANSWERED_S
+
+    @property
+    def after_pause(self) -> bool:
+        """The line is in a pause, or the sound now heard began within `_ONSET_FRAMES` out of one: a tone that
+        starts so is not a chord in music or talk going on."""
+        return self._noise_run >= _PAUSE_FRAMES or (
+            0 < self._sound_run <= _ONSET_FRAMES and self._lead_in >= _PAUSE_FRAMES
+        )
 
     @property
     def after_tone(self) -> bool:
@@ -131,6 +148,8 @@ class CallLevels:
         if level - floor >= _SPEECH_PEAK_DB:
             self._speech_s += FRAME_S
         if level - floor <= self.cfg.noise_like_db:
+            self._noise_run += 1
+            self._sound_run = 0
             # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
             self._recent_quiet.append(floor)
             if len(self._recent_quiet) >= _PAUSE_FRAMES:
@@ -139,6 +158,9 @@ class CallLevels:
                 self._highest_quiet = max(self._highest_quiet, self._recent_quiet.median())
         else:
             self._recent_quiet.clear()
+            if self._noise_run:
+                self._lead_in, self._noise_run = self._noise_run, 0
+            self._sound_run += 1
         if level >= self.ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
         self._since_update += 1
@@ -200,7 +222,7 @@ class CallLevels:
             floor >= self._raised_base + cfg.floor_rise_db and floor >= self._highest_quiet + cfg.new_floor_margin_db
         )
         return (
-            self._speech_s >= _SPEECH_BEFORE_RAISED_S
+            self.answered
             and self.ref_floor > _SILENT_FLOOR_DBM0
             and (louder or in_band)
             and floor <= cfg.raised_max_dbm0
