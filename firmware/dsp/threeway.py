@@ -20,7 +20,8 @@ independent evidence and explains each decision:
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
-- **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line.
+- **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line; a dial
+  tone or ringback out of a pause opens a held line by itself, whatever the floor.
 - **silent after a hookflash**: a lone whole hookflash, then a far end that does not talk: the hold that shows no
   change of floor (the switch's hiss as loud as the call's own noise).
 - **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
