@@ -100,9 +100,8 @@ class CallLevels:
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
         self._pause_floor = float("inf")  # the quietest median floor of its pauses (steady noise for 0.3 s or more)
-        self._noise_run = 0  # frames of steady noise up to now
-        self._sound_run = 0  # frames of sound (talk, music, tones) up to now
-        self._lead_in = 0  # frames of steady noise before the sound now heard
+        self._sound_run = 0  # frames of sound (talk, music, tones) up to now; the steady noise's are _recent_quiet
+        self._lead_in = 0  # frames of steady noise (up to a second's) before the sound now heard
 
     @property
     def has_history(self) -> bool:
@@ -118,7 +117,7 @@ class CallLevels:
     def after_pause(self) -> bool:
         """The line is in a pause, or the sound now heard began within `_ONSET_FRAMES` out of one: a tone that
         starts so is not a chord in music or talk going on."""
-        return self._noise_run >= _PAUSE_FRAMES or (
+        return len(self._recent_quiet) >= _PAUSE_FRAMES or (
             0 < self._sound_run <= _ONSET_FRAMES and self._lead_in >= _PAUSE_FRAMES
         )
 
@@ -148,7 +147,6 @@ class CallLevels:
         if level - floor >= _SPEECH_PEAK_DB:
             self._speech_s += FRAME_S
         if level - floor <= self.cfg.noise_like_db:
-            self._noise_run += 1
             self._sound_run = 0
             # Only a whole second of steady noise is a pause: lone fricatives are noise-like too.
             self._recent_quiet.append(floor)
@@ -157,9 +155,9 @@ class CallLevels:
             if self._recent_quiet.full and self._since_update == 0:
                 self._highest_quiet = max(self._highest_quiet, self._recent_quiet.median())
         else:
+            if self._recent_quiet:
+                self._lead_in = len(self._recent_quiet)
             self._recent_quiet.clear()
-            if self._noise_run:
-                self._lead_in, self._noise_run = self._noise_run, 0
             self._sound_run += 1
         if level >= self.ref_floor + self.cfg.active_above_floor_db:
             self._talk_hist.append(level)
