@@ -26,17 +26,20 @@ from typing import Any
 
 from bench.paths import RESULTS
 from bench.stats import percentiles, pyplot, save_figure, write_results
+from firmware.kiosk.client import Prove
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.messages import SubmitPurchase
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseRequest
 from firmware.kiosk.sync_service import SyncPurchaseService
+from firmware.rules.pin_proof import account_message, purchase_message
 from firmware.store import Store
 from firmware.sync.schema import Purchase
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
 from sim.central.kiosk_loopback import LoopbackCentral
 from sim.central.kiosk_sync import ledger, set_purchase_rules
+from sim.kiosk_world import SimInmate, logged_in
 from sim.serial_cable import SerialCable
 
 ANSWER_PURCHASE = kiosk_sync.answer_purchase
@@ -45,11 +48,25 @@ GENEROUS = PurchaseRules(daily_limit_cents=5_000_000, max_cents=99_900)
 AMOUNT = 500  # the smallest purchase the rules allow
 
 
+def inmate(i: int) -> SimInmate:
+    return SimInmate(id=f"I{i:05d}", pin=f"{1000 + i}", trust_cents=RICH)
+
+
+def prove(inmate_id: str, message: bytes) -> str:
+    """Each bench inmate's proof of PIN, as a kiosk signs it while they are logged in (one key each, made once)."""
+    if inmate_id not in _PROVERS:
+        _PROVERS[inmate_id] = logged_in([inmate(int(inmate_id[1:]))])
+    return _PROVERS[inmate_id](inmate_id, message)
+
+
+_PROVERS: dict[str, Prove] = {}
+
+
 def setup_central(directory: Path, inmates: int) -> LoopbackCentral:
     central = LoopbackCentral(directory)
     set_purchase_rules(central.db, GENEROUS)
     for i in range(inmates):
-        central.account(f"I{i:05d}", RICH, 0)
+        central.account(inmate(i))
         with central.db.transaction() as tx:  # the peer's phone balance, beside its own trust table
             central.db._write(tx, "accounts", f"debit:I{i:05d}", json.dumps({"balance_cents": 0}))
         central.db.set_trust(f"I{i:05d}", RICH)
@@ -93,7 +110,9 @@ def kiosk_run(
         started = time.perf_counter()
         ledger_.open(SubmitPurchase(key, inmate, AMOUNT, 0))
         try:
-            reply = service.submit(PurchaseRequest(key, service.device_id, inmate, AMOUNT, 0))
+            message = purchase_message(service.device_id, key, inmate, AMOUNT, 0)
+            request = PurchaseRequest(key, service.device_id, inmate, AMOUNT, 0, prove(inmate, message))
+            reply = service.submit(request)
         except ConnectionError as exc:
             errors.append(str(exc))
             continue
@@ -115,7 +134,8 @@ def tcp_run(directory: Path, kiosks: int, per_kiosk: int, peer: bool = False) ->
     ]
     stores = [Store(directory / f"kiosk-{i:02d}.sqlite") for i in range(kiosks)]
     for i, service in enumerate(services):
-        service.account(service.device_id, f"I{i:05d}")  # open each session before the clock starts
+        account = f"I{i:05d}"  # open each session before the clock starts
+        service.account(service.device_id, account, prove(account, account_message(service.device_id, account)))
     latencies: list[float] = []
     errors: list[str] = []
     threads = [
@@ -152,7 +172,7 @@ def serial_run(directory: Path, count: int, baudrate: int = 115200) -> dict[str,
     central.start_serial(cable.end_a, baudrate)
     service = SyncPurchaseService(cable.end_b, central.enroll("kiosk-serial"), "kiosk-serial", baudrate, timeout=30)
     store = Store(directory / "kiosk-serial.sqlite")
-    service.account(service.device_id, "I00000")
+    service.account(service.device_id, "I00000", prove("I00000", account_message(service.device_id, "I00000")))
     before = cable.stats.bytes_a_to_b + cable.stats.bytes_b_to_a
     latencies: list[float] = []
     errors: list[str] = []

@@ -7,16 +7,18 @@ before the server sees it), `lose_reply` (the server applies it, then the link d
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from firmware.kiosk.service import (
+    AccountRefused,
     AccountReply,
     CentralUnreachable,
     LinkLost,
     PurchaseReply,
     PurchaseRequest,
 )
+from firmware.rules import pin_proof
 from hal.clock import VirtualClock
 from sim.central.purchases import CentralPurchases
 
@@ -24,8 +26,16 @@ Fault = Literal["ok", "unreachable", "lose_request", "lose_reply"]
 
 
 class SimPurchaseService:
-    def __init__(self, central: CentralPurchases, faults: Iterable[Fault] = (), down: bool = False) -> None:
+    def __init__(
+        self,
+        central: CentralPurchases,
+        proof_keys: Mapping[str, str],
+        faults: Iterable[Fault] = (),
+        down: bool = False,
+    ) -> None:
         self.central = central
+        #: Each inmate's `pin_proof_key`, as central's roster holds it: a request without the proof is refused.
+        self.proof_keys = proof_keys
         self.faults: deque[Fault] = deque(faults)
         #: While down, every call finds the central server unreachable.
         self.down = down
@@ -37,12 +47,16 @@ class SimPurchaseService:
             return "unreachable"
         return self.faults.popleft() if self.faults else "ok"
 
-    def account(self, device_id: str, inmate_id: str) -> AccountReply:
+    def account(self, device_id: str, inmate_id: str, proof: str) -> AccountReply:
         fault = self._fault("account")
         if fault == "unreachable":
             raise CentralUnreachable("central server unreachable")
         if fault != "ok":
             raise LinkLost("link dropped")
+        message = pin_proof.account_message(device_id, inmate_id)
+        refused = pin_proof.refusal(self.proof_keys.get(inmate_id), proof, message)
+        if refused:
+            raise AccountRefused(refused)
         return self.central.account(device_id, inmate_id)
 
     def submit(self, request: PurchaseRequest) -> PurchaseReply:
@@ -51,7 +65,10 @@ class SimPurchaseService:
             raise CentralUnreachable("central server unreachable")
         if fault == "lose_request":
             raise LinkLost("link dropped before the request arrived")
-        reply = self.central.apply(request)
+        r = request
+        message = pin_proof.purchase_message(r.device_id, r.key, r.inmate_id, r.amount_cents, r.fee_cents)
+        refused = pin_proof.refusal(self.proof_keys.get(r.inmate_id), r.proof, message)
+        reply = PurchaseReply(r.key, "declined", refused) if refused else self.central.apply(request)
         if fault == "lose_reply":
             raise LinkLost("link dropped before the answer arrived")
         return reply

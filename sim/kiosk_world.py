@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware.config import Config
 from firmware.device import Platform, build, sim_devices
+from firmware.kiosk.client import Prove
 from firmware.kiosk.messages import Language
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseService
 from firmware.kiosk.wiring import KioskInstalled
 from firmware.rules.datasets import Inmate, Restriction
-from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
+from firmware.rules.identity import SIMULATION_COST, make_pin_entry, pin_key_value
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
@@ -75,6 +76,26 @@ def setup_of(scenario: Scenario) -> KioskSetup:
 SIM_PIN_KEY = ("sim", "6b" * 32)
 
 
+def roster_entry(inmate: SimInmate) -> tuple[str, str]:
+    """The roster's PIN verifier of the inmate and the public key of their PIN's proof key (central's check)."""
+    key_id, secret = SIM_PIN_KEY
+    verifier, proof = make_pin_entry(key_id, secret, inmate.pin, cost=SIMULATION_COST)
+    return verifier, proof.public_key
+
+
+def proof_keys(inmates: Iterable[SimInmate]) -> dict[str, str]:
+    """What the simulated central server checks each inmate's proof of PIN against."""
+    return {inmate.id: roster_entry(inmate)[1] for inmate in inmates}
+
+
+def logged_in(inmates: Iterable[SimInmate]) -> Prove:
+    """Signs for each of these inmates as a kiosk does while they are logged in (a purchase client's `prove`, for
+    tests and benchmarks that drive the client without the keypad)."""
+    key_id, secret = SIM_PIN_KEY
+    proofs = {i.id: make_pin_entry(key_id, secret, i.pin, cost=SIMULATION_COST)[1] for i in inmates}
+    return lambda inmate_id, message: proofs[inmate_id].sign(message) if inmate_id in proofs else ""
+
+
 def seed_roster(store: Store, inmates: list[SimInmate]) -> None:
     """Put the inmates into the kiosk's copy of central data, as sync would: keyed PIN verifiers, no PINs."""
     cache = CentralCache(store)
@@ -82,8 +103,10 @@ def seed_roster(store: Store, inmates: list[SimInmate]) -> None:
     with store.transaction() as db:
         cache.put(db, "pin_keys", key_id, pin_key_value(secret, SIMULATION_COST), 1)
         for inmate in inmates:
+            verifier, public_key = roster_entry(inmate)
             value = Inmate(
-                pin_verifier=make_verifier(key_id, secret, inmate.pin, cost=SIMULATION_COST),
+                pin_verifier=verifier,
+                pin_proof_key=public_key,
                 name=inmate.id,
                 language=inmate.language,
                 status="restricted" if inmate.restricted_until else "active",
@@ -122,7 +145,7 @@ class KioskWorld:
             for inmate in setup.inmates:
                 central.set_account(inmate.id, inmate.trust_cents, inmate.phone_cents, inmate.restricted_until)
         self.central = central
-        self.service = SimPurchaseService(central, setup.faults)
+        self.service = SimPurchaseService(central, proof_keys(setup.inmates), setup.faults)
         self.purchase_service: PurchaseService = service or self.service
         for begin, end in setup.outages:
             self.clock.call_at(begin, lambda: setattr(self.service, "down", True))

@@ -18,7 +18,7 @@ from firmware.handset.machine import HandsetFlow
 from firmware.handset.policy import PolicyError, Timing, load_timing
 from firmware.rules.datasets import DatasetError, validate_value
 from firmware.rules.facility import DEFAULT_RULES_PATH, RulesError, validate_rules
-from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
+from firmware.rules.identity import SIMULATION_COST, make_pin_entry, pin_key_value
 from firmware.runtime import Runtime
 from firmware.store import Store
 from firmware.store.cache import CentralCache
@@ -62,7 +62,8 @@ def central_values(world: Any) -> list[tuple[str, str, Any]]:
         pin = str(entry.pop("pin", ""))
         if not pin:
             raise WorldError(f"world.inmates.{inmate_id}: needs a pin")
-        entry["pin_verifier"] = make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, pin, cost=SIMULATION_COST)
+        entry["pin_verifier"], proof = make_pin_entry(SIM_PIN_KEY_ID, SIM_PIN_SECRET, pin, cost=SIMULATION_COST)
+        entry["pin_proof_key"] = proof.public_key
         entry.setdefault("name", inmate_id)
         values.append(("inmates", inmate_id, entry))
     for dataset in ("accounts", "numbers", "lists", "blocks"):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from firmware.kiosk.ledger import KioskLedger
 from firmware.kiosk.messages import AccountInfo, FetchAccount, PurchaseUpdate, QueryPurchase, SubmitPurchase
 from firmware.kiosk.service import (
+    AccountRefused,
     CentralUnreachable,
     LinkLost,
     PurchaseReply,
@@ -23,9 +24,12 @@ from firmware.kiosk.service import (
     PurchaseService,
     key_problem,
 )
+from firmware.rules.pin_proof import account_message, purchase_message
 from hal.events import Event
 
 Job = Callable[[], None]
+#: Signs a message for an inmate with the proof key of their PIN, if they are the one logged in ("" if not).
+Prove = Callable[[str, bytes], str]
 
 
 class PurchaseClient:
@@ -37,8 +41,10 @@ class PurchaseClient:
         post: Callable[[Event], None],
         dispatch: Callable[[Job], None],
         now: Callable[[], float],
+        prove: Prove,
     ) -> None:
         self.ledger = ledger
+        self._prove = prove
         self.service = service
         self.device_id = device_id
         self._post = post
@@ -53,12 +59,20 @@ class PurchaseClient:
             self._post(PurchaseUpdate(self._now(), command.key, "not_sent", problem))
             return
         self._sent_at[command.key] = self._now()
+        message = purchase_message(
+            self.device_id, command.key, command.inmate_id, command.amount_cents, command.fee_cents
+        )
         request = PurchaseRequest(
-            command.key, self.device_id, command.inmate_id, command.amount_cents, command.fee_cents
+            command.key,
+            self.device_id,
+            command.inmate_id,
+            command.amount_cents,
+            command.fee_cents,
+            self._prove(command.inmate_id, message),
         )
 
         def commit_then_send() -> None:
-            self.ledger.open(command)
+            self.ledger.open(command, request.proof)
             self._send(request)
 
         self._dispatch(commit_then_send)
@@ -67,7 +81,8 @@ class PurchaseClient:
         self._dispatch(lambda: self._ask(command.key))
 
     def fetch_account(self, command: FetchAccount) -> None:
-        self._dispatch(lambda: self._fetch(command.inmate_id))
+        proof = self._prove(command.inmate_id, account_message(self.device_id, command.inmate_id))
+        self._dispatch(lambda: self._fetch(command.inmate_id, proof))
 
     def settle_open(self, older_than_s: float = 0.0) -> None:
         """Ask about every purchase whose answer never arrived (after a crash or a dropped link).
@@ -109,7 +124,9 @@ class PurchaseClient:
         if reply.status != "unknown":
             self._settle(reply)
         elif entry is not None and entry.status == "sending":
-            self._send(PurchaseRequest(key, self.device_id, entry.inmate_id, entry.amount_cents, entry.fee_cents))
+            self._send(
+                PurchaseRequest(key, self.device_id, entry.inmate_id, entry.amount_cents, entry.fee_cents, entry.proof)
+            )
 
     def _settle(self, reply: PurchaseReply) -> None:
         self._sent_at.pop(reply.key, None)
@@ -128,11 +145,14 @@ class PurchaseClient:
             )
         )
 
-    def _fetch(self, inmate_id: str) -> None:
+    def _fetch(self, inmate_id: str, proof: str) -> None:
         try:
-            reply = self.service.account(self.device_id, inmate_id)
+            reply = self.service.account(self.device_id, inmate_id, proof)
         except (CentralUnreachable, LinkLost):
             self._post(AccountInfo(self._now(), inmate_id, online=False))
+            return
+        except AccountRefused as exc:
+            self._post(AccountInfo(self._now(), inmate_id, online=True, refused=str(exc)))
             return
         self._post(
             AccountInfo(

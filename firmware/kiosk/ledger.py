@@ -6,7 +6,7 @@ not_sent) and never changed again. After a crash, the open ones are exactly thos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from firmware.kiosk.messages import FINAL_STATUSES, SubmitPurchase
 from firmware.store import Store
@@ -21,19 +21,21 @@ class LedgerEntry:
     fee_cents: int
     status: str
     reason: str
+    proof: str = field(default="", repr=False)
 
 
 class KioskLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def open(self, purchase: SubmitPurchase) -> None:
-        """Commit the purchase as `sending`; a key seen before is an error, never a second purchase."""
+    def open(self, purchase: SubmitPurchase, proof: str = "") -> None:
+        """Commit the purchase as `sending`, with the inmate's proof of PIN for it (sent again with it when central
+        never received it, after a restart too); a key seen before is an error, never a second purchase."""
         with self.store.transaction() as db:
             db.execute(
-                "INSERT INTO kiosk_purchases (key, inmate_id, amount_cents, fee_cents, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (purchase.key, purchase.inmate_id, purchase.amount_cents, purchase.fee_cents, utc_now()),
+                "INSERT INTO kiosk_purchases (key, inmate_id, amount_cents, fee_cents, created_at, proof)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (purchase.key, purchase.inmate_id, purchase.amount_cents, purchase.fee_cents, utc_now(), proof),
             )
 
     def settle(
@@ -62,13 +64,14 @@ class KioskLedger:
 
     def entry(self, key: str) -> LedgerEntry | None:
         row = self.store.db.execute(
-            "SELECT key, inmate_id, amount_cents, fee_cents, status, reason FROM kiosk_purchases WHERE key = ?",
+            "SELECT key, inmate_id, amount_cents, fee_cents, status, reason, proof FROM kiosk_purchases WHERE key = ?",
             (key,),
         ).fetchone()
         return None if row is None else LedgerEntry(*row)
 
     def entries(self) -> list[LedgerEntry]:
         rows = self.store.db.execute(
-            "SELECT key, inmate_id, amount_cents, fee_cents, status, reason FROM kiosk_purchases ORDER BY created_at"
+            "SELECT key, inmate_id, amount_cents, fee_cents, status, reason, proof FROM kiosk_purchases"
+            " ORDER BY created_at"
         )
         return [LedgerEntry(*row) for row in rows]

@@ -2,6 +2,8 @@
 
 The answer becomes a LoginResult event (inmate and language, wrong PIN with attempts left, locked until a time,
 restricted until a date, or the roster unavailable), and the PIN policy's lengths bound what the keypad takes.
+The PIN's proof key (firmware/rules/pin_proof.py) stays here, never in an event: the purchase client asks it to
+sign each request to central while the inmate is logged in.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Protocol
 
 from firmware.kiosk.messages import LoginResult
 from firmware.rules.authorize import Refusal
+from firmware.rules.pin_proof import PinProof
 from firmware.rules.schedule import local
 from firmware.rules.service import CallRules
 
@@ -21,6 +24,10 @@ class PinChecker(Protocol):
     pin_lengths: tuple[int, int]
 
     def check(self, pin: str, at: float) -> LoginResult: ...
+
+    def prove(self, inmate_id: str, message: bytes) -> str: ...
+
+    def forget(self) -> None: ...
 
     def remember_language(self, inmate_id: str, language: str, at: float) -> None: ...
 
@@ -33,11 +40,16 @@ class RulesLogin:
         self._wall = wall
         policy = rules.rules.pin
         self.pin_lengths = (policy.min_length, policy.entry_max_length)
+        #: The logged-in inmate's proof key of their PIN, kept in memory only until the session ends.
+        self._proof: tuple[str, PinProof] | None = None
 
     def check(self, pin: str, at: float) -> LoginResult:
         now = self._wall(at)
         found = self.rules.identify(pin, now)
+        self._proof = None
         if not isinstance(found, Refusal):
+            if found.proof is not None:
+                self._proof = (found.inmate_id, found.proof)
             language = found.language if found.language in ("en", "es") else ""
             return LoginResult(at, "ok", found.inmate_id, language)  # type: ignore[arg-type]
         params = found.params
@@ -52,3 +64,13 @@ class RulesLogin:
 
     def remember_language(self, inmate_id: str, language: str, at: float) -> None:
         self.rules.remember_language(inmate_id, language, self._wall(at))
+
+    def prove(self, inmate_id: str, message: bytes) -> str:
+        """The logged-in inmate's signature of `message` for central; "" for anyone else (central refuses it)."""
+        if self._proof is None or self._proof[0] != inmate_id:
+            return ""
+        return self._proof[1].sign(message)
+
+    def forget(self) -> None:
+        """The session ended: its proof key goes with it."""
+        self._proof = None

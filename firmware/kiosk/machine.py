@@ -51,7 +51,12 @@ from firmware.runtime import InputCaptured, InputReleased
 from hal.events import Event, KeyDown, OffHook, OnHook
 
 #: Why a session ended, as the log says it, by the goodbye screen's reason.
-LOGOUT_REASONS = {"bye.idle": "inactivity", "bye.hook": "hung up", "bye.unavailable": "roster unavailable"}
+LOGOUT_REASONS = {
+    "bye.idle": "inactivity",
+    "bye.hook": "hung up",
+    "bye.unavailable": "roster unavailable",
+    "bye.refused": "central refused the PIN's proof",
+}
 
 
 class KioskMachine:
@@ -67,6 +72,7 @@ class KioskMachine:
     login_locked: Callable[[], bool]
     login_restricted: Callable[[], bool]
     login_unavailable: Callable[[], bool]
+    account_refused: Callable[[], bool]
     account_loaded: Callable[[], bool]
     account_unreachable: Callable[[], bool]
     purchase_applied: Callable[[], bool]
@@ -197,6 +203,10 @@ class KioskMachine:
                 self.login_unavailable()
 
     def _account(self, account: AccountInfo) -> None:
+        if account.refused:  # the kiosk's roster took a PIN the central server's does not: nothing to show
+            self._emit(SessionRecord("refused", self._session.inmate_id, account.refused))
+            self.account_refused()
+            return
         self._session.take_account(account)
         if not account.online:
             self.account_unreachable()
@@ -353,6 +363,9 @@ class KioskMachine:
 
     def _why_unavailable(self) -> None:
         self._goodbye_reason = "bye.unavailable"
+
+    def _why_refused(self) -> None:
+        self._goodbye_reason = "bye.refused"
 
     def _enter_goodbye(self) -> None:
         self._cancel(KioskTimer.INACTIVITY, *PURCHASE_TIMERS)

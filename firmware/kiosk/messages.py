@@ -60,6 +60,8 @@ class AccountInfo(Event):
     restricted_until: str = ""
     recent: tuple[RecentPurchase, ...] = ()
     rules: Any = None
+    #: Why central would not answer for the account (its reason id: the PIN's proof did not hold); "" if it did.
+    refused: str = ""
     kind: ClassVar[str] = "account"
 
     def to_record(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ purchase sent again, under the same key, so that even a copy still on its way is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from firmware.kiosk.messages import RecentPurchase
@@ -37,6 +37,10 @@ class LinkLost(ConnectionError):
     """The connection failed after the request may have been sent: its fate is unknown."""
 
 
+class AccountRefused(Exception):
+    """Central would not answer for the account: the kiosk's proof of the PIN did not hold (str() is the reason)."""
+
+
 @dataclass(frozen=True)
 class PurchaseRequest:
     key: str
@@ -44,6 +48,8 @@ class PurchaseRequest:
     inmate_id: str
     amount_cents: int
     fee_cents: int
+    #: The inmate's proof of PIN for this purchase (firmware/rules/pin_proof.py), kept with it for a resend.
+    proof: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,9 @@ class AccountReply:
 
 
 class PurchaseService(Protocol):
-    def account(self, device_id: str, inmate_id: str) -> AccountReply: ...
+    def account(self, device_id: str, inmate_id: str, proof: str) -> AccountReply:
+        """The inmate's money; AccountRefused when `proof` (of the PIN, for this query) does not hold."""
+        ...
 
     def submit(self, request: PurchaseRequest) -> PurchaseReply: ...
 

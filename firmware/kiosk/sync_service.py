@@ -21,12 +21,14 @@ from typing import Literal
 from firmware.kiosk.messages import RecentPurchase
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import (
+    AccountRefused,
     AccountReply,
     CentralUnreachable,
     LinkLost,
     PurchaseReply,
     PurchaseRequest,
 )
+from firmware.rules import pin_proof
 from firmware.sync.channel import Channel, ChannelClosed, ChannelEnded, finish
 from firmware.sync.connect import connect
 from firmware.sync.conversation import Conversation, RemoteError, open_as_device
@@ -123,9 +125,11 @@ class SyncPurchaseService:
         self._used_at = time.monotonic()
         return reply
 
-    def account(self, device_id: str, inmate_id: str) -> AccountReply:
-        info = self._ask(AccountQuery(account=DEBIT + inmate_id), AccountInfo)
+    def account(self, device_id: str, inmate_id: str, proof: str) -> AccountReply:
+        info = self._ask(AccountQuery(account=DEBIT + inmate_id, proof=proof), AccountInfo)
         assert isinstance(info, AccountInfo)
+        if info.refused:
+            raise AccountRefused(info.refused)
         return AccountReply(
             inmate_id,
             info.trust_cents,
@@ -141,7 +145,7 @@ class SyncPurchaseService:
             key=request.key,
             account=DEBIT + request.inmate_id,
             amount_cents=request.amount_cents,
-            meta={"fee_cents": str(request.fee_cents)},
+            meta={"fee_cents": str(request.fee_cents), pin_proof.META: request.proof},
         )
         return self._reply(self._ask(body, PurchaseResult))
 

@@ -66,6 +66,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "login_locked", "source": "verifying", "dest": "locked"},
     {"trigger": "login_restricted", "source": "verifying", "dest": "restricted"},
     {"trigger": "login_unavailable", "source": "verifying", "dest": "goodbye", "before": "_why_unavailable"},
+    {"trigger": "account_refused", "source": "loading", "dest": "goodbye", "before": "_why_refused"},
     {"trigger": "login_ok", "source": "verifying", "dest": "loading", "after": "_fetch"},
     {"trigger": "account_loaded", "source": "loading", "dest": "restricted", "conditions": "account_restricted"},
     {"trigger": "account_loaded", "source": "loading", "dest": "menu"},

@@ -63,12 +63,12 @@ def install_role(runtime: Runtime, config: Config, devices: Devices, platform: P
     )
     ledger = KioskLedger(ledger_store)
     client = PurchaseClient(
-        ledger, service, config.device.id, runtime.post, _dispatch(platform, installed), runtime.clock.now
+        ledger, service, config.device.id, runtime.post, _dispatch(platform, installed), runtime.clock.now, login.prove
     )
     _handle_screen_and_printer(runtime, devices, printer)
     _handle_login(runtime, login)
     _handle_purchases(runtime, client)
-    _handle_session_records(runtime, Outbox(store), config.device.id)
+    _handle_session_records(runtime, Outbox(store), config.device.id, login)
     installed.start, installed.client = _starter(runtime, client, config), client
     return installed
 
@@ -149,10 +149,13 @@ def _handle_purchases(runtime: Runtime, client: PurchaseClient) -> None:
     runtime.on(QueryPurchase, client.query)
 
 
-def _handle_session_records(runtime: Runtime, outbox: Outbox, device_id: str) -> None:
-    """Each login, refusal and logout goes to the outbox (on the worker: it commits), and so to central."""
+def _handle_session_records(runtime: Runtime, outbox: Outbox, device_id: str, login: RulesLogin) -> None:
+    """Each login, refusal and logout goes to the outbox (on the worker: it commits), and so to central; a logout
+    also drops the inmate's proof key of their PIN."""
 
     def session_record(command: SessionRecord) -> None:
+        if command.action == "logout":
+            login.forget()
         outbox.append(
             "kiosk_session",
             {

@@ -65,6 +65,9 @@ class ServerUsage(_Value):
 class Inmate(_Value):
     #: "<key_id>:<hex scrypt of the peppered PIN under that key>" (see firmware/rules/identity.py).
     pin_verifier: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}:[0-9a-f]{64}$")
+    #: The public half of the PIN's proof key (firmware/rules/pin_proof.py): the central server checks a kiosk's
+    #: requests against it. None on a roster made before proofs: central then refuses that inmate's kiosk requests.
+    pin_proof_key: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     #: The inmate number typed before the PIN where the facility identifies by number (rules pin.identify).
     number: str | None = Field(None, pattern=r"^[0-9]{3,12}$")
     name: str = Field(min_length=1)

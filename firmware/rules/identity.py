@@ -20,6 +20,7 @@ from pathlib import Path
 
 from firmware.rules.datasets import CentralData, Inmate, PinKey
 from firmware.rules.facility_policies import PinPolicy
+from firmware.rules.pin_proof import PinProof
 
 #: A PIN-only entry may match one of the roster's inmates with at most this probability per guess.
 MAX_MATCH_PROBABILITY = 1e-4
@@ -69,49 +70,66 @@ def load_pepper(path: Path) -> bytes:
     return pepper
 
 
-def pin_digest(secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT) -> str:
+def _derive(secret_hex: str, pin: str, pepper: bytes, cost: KdfCost) -> bytes:
+    """The PIN's one memory-hard derivation: 32 bytes of verifier, then the 32-byte seed of its proof key (the
+    first 32 bytes are what a 32-byte scrypt gives, so verifiers made before the proof key still match)."""
     peppered = hmac.new(pepper, pin.encode("ascii"), hashlib.sha256).digest()
-    derived = hashlib.scrypt(
-        peppered, salt=bytes.fromhex(secret_hex), n=2**cost.log2_n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=32
+    return hashlib.scrypt(
+        peppered, salt=bytes.fromhex(secret_hex), n=2**cost.log2_n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=64
     )
-    return derived.hex()
+
+
+def pin_digest(secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT) -> str:
+    return _derive(secret_hex, pin, pepper, cost)[:32].hex()
 
 
 def make_verifier(key_id: str, secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT) -> str:
     """The roster value for `pin` under one key: what the central server computes when it sets a PIN. The cost
     must be the one the key's `pin_keys` entry names (OWASP's by default); the pepper is the facility's."""
-    return f"{key_id}:{pin_digest(secret_hex, pin, pepper=pepper, cost=cost)}"
+    return make_pin_entry(key_id, secret_hex, pin, pepper=pepper, cost=cost)[0]
+
+
+def make_pin_entry(
+    key_id: str, secret_hex: str, pin: str, *, pepper: bytes = b"", cost: KdfCost = OWASP_SCRYPT
+) -> tuple[str, PinProof]:
+    """The roster's verifier for `pin` and the proof key the same derivation gives (its public half is the
+    roster's `pin_proof_key`, firmware/rules/pin_proof.py): one scrypt for both."""
+    derived = _derive(secret_hex, pin, pepper, cost)
+    return f"{key_id}:{derived[:32].hex()}", PinProof(derived[32:])
 
 
 def key_cost(key: PinKey) -> KdfCost:
     return KdfCost(key.log2_n, key.r, key.p)
 
 
-def find_by_pin(data: CentralData, pin: str, pepper: bytes = b"") -> tuple[str, Inmate] | None:
-    """The one inmate whose verifier matches `pin` under any current key; None if none or (misissued) several."""
+def find_by_pin(data: CentralData, pin: str, pepper: bytes = b"") -> tuple[str, Inmate, PinProof] | None:
+    """The one inmate whose verifier matches `pin` under any current key, with the PIN's proof key; None if none
+    or (misissued) several."""
     if not (pin.isascii() and pin.isdigit()):
         return None
-    found: dict[str, Inmate] = {}
+    found: dict[str, tuple[Inmate, PinProof]] = {}
     for key_id, key in data.pin_keys().items():
-        candidate = make_verifier(key_id, key.secret, pin, pepper=pepper, cost=key_cost(key))
+        candidate, proof = make_pin_entry(key_id, key.secret, pin, pepper=pepper, cost=key_cost(key))
         for inmate_id, inmate in data.inmates_by_verifier(candidate):
             if hmac.compare_digest(inmate.pin_verifier.encode(), candidate.encode()):
-                found[inmate_id] = inmate
+                found[inmate_id] = (inmate, proof)
     if len(found) != 1:
         return None
-    return next(iter(found.items()))
+    inmate_id, (inmate, proof) = next(iter(found.items()))
+    return inmate_id, inmate, proof
 
 
-def pin_matches(data: CentralData, inmate: Inmate, pin: str, pepper: bytes = b"") -> bool:
-    """Whether `pin` is this inmate's PIN (one derivation under the key the verifier names)."""
+def pin_matches(data: CentralData, inmate: Inmate, pin: str, pepper: bytes = b"") -> PinProof | None:
+    """The PIN's proof key when `pin` is this inmate's PIN (one derivation under the key the verifier names),
+    else None."""
     if not (pin.isascii() and pin.isdigit()):
-        return False
+        return None
     key_id = inmate.pin_verifier.split(":", 1)[0]
     key = data.pin_keys().get(key_id)
     if key is None:
-        return False
-    candidate = make_verifier(key_id, key.secret, pin, pepper=pepper, cost=key_cost(key))
-    return hmac.compare_digest(inmate.pin_verifier.encode(), candidate.encode())
+        return None
+    candidate, proof = make_pin_entry(key_id, key.secret, pin, pepper=pepper, cost=key_cost(key))
+    return proof if hmac.compare_digest(inmate.pin_verifier.encode(), candidate.encode()) else None
 
 
 def waste_one_derivation(data: CentralData, pin: str, pepper: bytes = b"") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -34,6 +34,7 @@ from firmware.rules.dialplan import classify
 from firmware.rules.facility import FacilityRules, RulesError, load_rules
 from firmware.rules.facility_policies import HookflashAction, ThreeWayAction
 from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches, waste_one_derivation
+from firmware.rules.pin_proof import PinProof
 from firmware.rules.records import Records
 from firmware.rules.rule_types import CallType
 from firmware.store import Store
@@ -61,6 +62,8 @@ class Identified:
     inmate: Inmate
     #: The language to speak: what the inmate chose last on this device, else the roster's, else None (ask).
     language: str | None
+    #: The PIN's proof key (firmware/rules/pin_proof.py): a kiosk signs its requests to central with it.
+    proof: PinProof | None = field(default=None, repr=False, compare=False)
 
 
 def pepper_path(config: Config) -> Path:
@@ -129,10 +132,11 @@ class CallRules:
                     locked = self.records.pins.locked_until(now, account)
                     if locked is not None:
                         return Refusal("refuse.locked_out", (), {"until": locked.isoformat()})
+                found: tuple[str, Inmate, PinProof] | None = None
                 if named is not None and self._pin_fits(pin):
-                    found = named if pin_matches(self.data, named[1], pin, self.pepper) else None
+                    proof = pin_matches(self.data, named[1], pin, self.pepper)
+                    found = None if proof is None else (*named, proof)
                 else:
-                    found = None
                     waste_one_derivation(self.data, pin, self.pepper)
             else:
                 found = find_by_pin(self.data, entry, self.pepper) if self._pin_fits(entry) else None
@@ -143,12 +147,12 @@ class CallRules:
             if result.locked_until is not None:
                 return Refusal("refuse.locked_out", (), {"until": result.locked_until.isoformat()})
             return Refusal("pin.invalid", (), {"attempts_left": result.attempts_left})
-        inmate_id, inmate = found
+        inmate_id, inmate, proof = found
         self.records.pins.attempt(True, now, policy, inmate_id)
         refusal = auth.restriction_refusal(inmate, now, self.rules)
         if refusal is not None:
             return replace(refusal, inmate_id=inmate_id)
-        return Identified(inmate_id, inmate, self.records.languages.of(inmate_id) or inmate.language)
+        return Identified(inmate_id, inmate, self.records.languages.of(inmate_id) or inmate.language, proof)
 
     def _pin_fits(self, pin: str) -> bool:
         return self.rules.pin.min_length <= len(pin) <= self.rules.pin.max_length

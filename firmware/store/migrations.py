@@ -275,3 +275,11 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        "kiosk_0002_purchase_proof",
+        """
+        ALTER TABLE kiosk_purchases ADD COLUMN proof TEXT NOT NULL DEFAULT ''
+        """,
+    )
+)

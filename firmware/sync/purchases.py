@@ -41,9 +41,11 @@ class Purchases:
         amount_cents: int,
         product: str = "debit_minutes",
         meta: dict[str, str] | None = None,
+        key: str | None = None,
     ) -> str:
-        """Record a purchase request inside the caller's transaction; returns its idempotency key."""
-        key = new_id()
+        """Record a purchase request inside the caller's transaction; returns its idempotency key (a new one
+        unless given: a proof of PIN in `meta` names the key it signs)."""
+        key = key or new_id()
         db.execute(
             "INSERT INTO sync_purchases (key, account, amount_cents, product, meta, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",

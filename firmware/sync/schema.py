@@ -169,11 +169,15 @@ class AccountQuery(Body):
     """Kiosk: an inmate's money as the server holds it, and the purchase rules it applies."""
 
     account: str = Field(min_length=1, max_length=64)
+    #: The kiosk's proof that the inmate typed their PIN (firmware/rules/pin_proof.py), hex.
+    proof: str = Field("", max_length=128)
 
 
 class AccountInfo(Body):
     account: str
     known: bool
+    #: Why the server would not answer for this account ("pin_proof", "no_pin_proof_key"); "" when it did.
+    refused: str = ""
     trust_cents: int = 0
     balance_cents: int = 0
     spent_today_cents: int = 0

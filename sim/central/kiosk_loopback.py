@@ -7,10 +7,12 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from firmware.rules.identity import SIMULATION_COST, pin_key_value
 from firmware.sync.credentials import SERVER_NAME, Authority, Credentials
 from sim.central.db import CENTRAL_FILE, CentralDB
 from sim.central.kiosk_sync import SyncBook, ledger, set_trust
 from sim.central.server import CentralServer, ServerConfig
+from sim.kiosk_world import SIM_PIN_KEY, SimInmate, roster_entry
 
 
 class LoopbackCentral:
@@ -28,10 +30,16 @@ class LoopbackCentral:
         self.db.enroll(device_id, key)
         return self.authority.issue(device_id, False, key)
 
-    def account(self, inmate_id: str, trust_cents: int, phone_cents: int) -> None:
-        set_trust(self.db, inmate_id, trust_cents)
+    def account(self, inmate: SimInmate) -> None:
+        """The inmate's balances, and their roster entry under the simulator's PIN key (which a kiosk syncs and
+        checks the PIN against; the server checks the kiosk's proofs against the entry's `pin_proof_key`)."""
+        verifier, public_key = roster_entry(inmate)
+        key_id, secret = SIM_PIN_KEY
+        self.db.put("pin_keys", key_id, pin_key_value(secret, SIMULATION_COST))
+        self.db.put("inmates", inmate.id, {"pin_verifier": verifier, "pin_proof_key": public_key, "name": inmate.id})
+        set_trust(self.db, inmate.id, inmate.trust_cents)
         with self.db.transaction() as tx:
-            SyncBook(self.db).write(tx, inmate_id, trust_cents, phone_cents)
+            SyncBook(self.db).write(tx, inmate.id, inmate.trust_cents, inmate.phone_cents)
 
     def balances(self, inmate_id: str) -> tuple[int, int]:
         return ledger(self.db).balances(inmate_id)

@@ -20,6 +20,7 @@ from typing import Literal
 
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseReply, PurchaseRequest
+from firmware.rules import pin_proof
 from firmware.sync.schema import AccountInfo, AccountQuery, Purchase, PurchaseResult
 from sim.central.backend import Connection
 from sim.central.db import CentralDB, canonical
@@ -31,6 +32,14 @@ RULES_META = "kiosk_purchase_rules"
 DEBIT = "debit:"
 #: A kiosk's fee: ASCII digits only (str.isdigit also takes "²", which int() refuses).
 FEE = re.compile(r"[0-9]{1,9}")
+
+
+def proof_refusal(central: CentralDB, inmate_id: str, proof: str, message: bytes) -> str:
+    """Why a kiosk's request for this inmate is refused for its proof of the PIN, "" when the proof holds
+    (firmware/rules/pin_proof.py): a kiosk's word alone shows and moves no inmate's money."""
+    inmate = central.get("inmates", inmate_id)
+    key = inmate.get("pin_proof_key") if isinstance(inmate, dict) else None
+    return pin_proof.refusal(key if isinstance(key, str) else None, proof, message)
 
 
 class SyncBook:
@@ -117,24 +126,36 @@ def _result(reply: PurchaseReply) -> PurchaseResult:
     )
 
 
+def _rejected(body: Purchase, reason: str) -> PurchaseResult:
+    return PurchaseResult(key=body.key, status="rejected", reason=reason)
+
+
+def _purchase_refusal(central: CentralDB, device_id: str, body: Purchase, fee_cents: int) -> str:
+    inmate_id = body.account.removeprefix(DEBIT)
+    message = pin_proof.purchase_message(device_id, body.key, inmate_id, body.amount_cents, fee_cents)
+    return proof_refusal(central, inmate_id, body.meta.get(pin_proof.META, ""), message)
+
+
 def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
-    """A kiosk purchase through the ledger; one whose account or fee is malformed is rejected, never raised."""
+    """A kiosk purchase through the ledger; one whose account or fee is malformed is rejected, never raised, and
+    so is one without the inmate's proof of PIN for this very purchase."""
     if "fee_cents" not in body.meta:
-        return central.purchase(device_id, body)
+        refused = _purchase_refusal(central, device_id, body, 0)
+        return _rejected(body, refused) if refused else central.purchase(device_id, body)
     fee = body.meta["fee_cents"]
     inmate_id = body.account.removeprefix(DEBIT)
     if not (body.account.startswith(DEBIT) and inmate_id and FEE.fullmatch(fee) and int(fee) <= MAX_CENTS):
-        return PurchaseResult(
-            key=body.key,
-            status="rejected",
-            reason=(
-                f"invalid: account must be debit:<inmate> and fee_cents 0 to {MAX_CENTS} in ASCII digits,"
-                f" got {body.account[:80]!r} and {fee[:20]!r}"
-            ),
+        return _rejected(
+            body,
+            f"invalid: account must be debit:<inmate> and fee_cents 0 to {MAX_CENTS} in ASCII digits,"
+            f" got {body.account[:80]!r} and {fee[:20]!r}",
         )
     request = PurchaseRequest(body.key, device_id, inmate_id, body.amount_cents, int(fee))
     if request.amount_cents <= 0:
-        return PurchaseResult(key=body.key, status="rejected", reason="amount_not_positive")
+        return _rejected(body, "amount_not_positive")
+    refused = _purchase_refusal(central, device_id, body, request.fee_cents)
+    if refused:
+        return _rejected(body, refused)
     with _writer, central.transaction() as tx:
         reply = ledger(central).apply(request)
         tx.execute(  # the operator's view (`ringfence central show purchases`) lists kiosk purchases too
@@ -167,6 +188,9 @@ def answer_status(central: CentralDB, device_id: str, key: str) -> PurchaseResul
 def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> AccountInfo:
     books = ledger(central)
     inmate_id = query.account.removeprefix(DEBIT)
+    refused = proof_refusal(central, inmate_id, query.proof, pin_proof.account_message(device_id, inmate_id))
+    if refused:
+        return AccountInfo(account=query.account, known=False, refused=refused)
     with central.transaction() as tx:
         known = books.book.read(tx, inmate_id) is not None
     account = books.account(device_id, inmate_id)

@@ -6,7 +6,8 @@ row becomes (or updates) the inmate's entry in DIR/inmates.jsonl, its verifier m
 DIR/pin_keys.jsonl (a new random key `k1`, at OWASP's scrypt cost, is written there when the file does not exist
 yet) and peppered with the facility's pepper, DIR/pin-pepper (0600; made when missing). The pepper never travels
 in a dataset: a technician gives it to each device (`ringfence provision --pin-pepper`). The verifier is made by the
-rules' own `make_verifier`, the one the devices check PINs against. PINs are never written out.
+rules' own `make_pin_entry`, the one the devices check PINs against, with the public key the central server checks
+a kiosk's proof of the PIN against (`pin_proof_key`). PINs are never written out.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from firmware.rules.identity import (
     PepperError,
     key_cost,
     load_pepper,
-    make_verifier,
+    make_pin_entry,
     pin_key_value,
 )
 from firmware.tech.provision import write_secret
@@ -128,7 +129,8 @@ def make_roster(roster_csv: Path, directory: Path) -> tuple[int, int, bool]:
         value.update(
             {k: row[k].strip() for k in ("number", "name", "language", "housing_unit") if (row.get(k) or "").strip()}
         )
-        value["pin_verifier"] = make_verifier(key_id, secret, pin, pepper=pepper, cost=cost)
+        value["pin_verifier"], proof = make_pin_entry(key_id, secret, pin, pepper=pepper, cost=cost)
+        value["pin_proof_key"] = proof.public_key
         try:
             validate_value("inmates", inmate_id, value)
         except ValueError as exc:

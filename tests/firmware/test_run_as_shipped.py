@@ -21,7 +21,7 @@ import pytest
 import tomli_w
 
 from firmware import config as config_mod
-from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
+from firmware.rules.identity import SIMULATION_COST, make_pin_entry, pin_key_value
 from firmware.store import Store
 from firmware.sync.credentials import Credentials
 from firmware.sync.identity import save_identity
@@ -65,6 +65,7 @@ class Central:
         # The tests' cheap PIN cost: the full one takes about a second of CPU per try on a loaded machine, and the
         # person at the keypad (BUY_ONE) does not wait for it.
         jsonl(facility, "pin_keys", [(SIM_PIN_KEY_ID, pin_key_value(SIM_PIN_SECRET, SIMULATION_COST))])
+        verifier, proof = make_pin_entry(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST)
         jsonl(
             facility,
             "inmates",
@@ -72,7 +73,8 @@ class Central:
                 (
                     "A1001",
                     {
-                        "pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST),
+                        "pin_verifier": verifier,
+                        "pin_proof_key": proof.public_key,  # the kiosk's purchases are checked against it
                         "name": "John Doe",
                         "housing_unit": "B",
                     },

@@ -19,13 +19,21 @@ from firmware.kiosk.messages import SubmitPurchase
 from firmware.kiosk.sync_service import SyncPurchaseService
 from firmware.store import Store
 from firmware.sync.credentials import Credentials
+from sim.kiosk_world import logged_in
+from tests.kiosk.helpers import ALICE
 
 
 def main(store_path: str, url: str, credentials: str, inmate: str) -> None:
     creds = Credentials.load(Path(credentials))
     service = SyncPurchaseService(url, creds, creds.name, timeout=5)
     client = PurchaseClient(
-        KioskLedger(Store(store_path)), service, creds.name, lambda event: None, lambda job: job(), time.monotonic
+        KioskLedger(Store(store_path)),
+        service,
+        creds.name,
+        lambda event: None,
+        lambda job: job(),
+        time.monotonic,
+        logged_in([ALICE]),
     )
     while True:
         client.submit(SubmitPurchase(uuid.uuid4().hex, inmate, 500, 0))

@@ -8,12 +8,22 @@ from typing import Any
 from firmware import config as config_mod
 from firmware.kiosk.policy import PurchaseRules
 from firmware.kiosk.service import PurchaseService
+from firmware.runtime import Runtime
+from hal.clock import Clock
+from hal.events import KeyDown, KeyUp
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_world import KioskSetup, KioskWorld, SimInmate
 
 ALICE = SimInmate(id="A1001", pin="4321", trust_cents=4550, phone_cents=300)
 BETO = SimInmate(id="B2002", pin="9876", language="es", trust_cents=10000, phone_cents=0)
 RAY = SimInmate(id="R3003", pin="5555", trust_cents=10000, restricted_until="2026-02-01")
+
+
+def press(runtime: Runtime, clock: Clock, keys: str) -> None:
+    """Each key down and up, posted to a kiosk running in real time."""
+    for key in keys:
+        runtime.post(KeyDown(clock.now(), key))
+        runtime.post(KeyUp(clock.now(), key, held_ms=80))
 
 
 def kiosk_config(tmp_path: Path, **sections: dict[str, Any]) -> config_mod.Config:

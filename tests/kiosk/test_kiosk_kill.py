@@ -34,7 +34,7 @@ def test_killed_buyers_leave_no_double_charge_and_no_lost_purchase(tmp_path: Pat
     from sim.central.kiosk_sync import set_purchase_rules
 
     set_purchase_rules(central.db, PurchaseRules(daily_limit_cents=TRUST))
-    central.account(ALICE.id, TRUST, 0)
+    central.account(ALICE.model_copy(update={"trust_cents": TRUST, "phone_cents": 0}))
     url = central.start_tcp()
     creds = central.enroll("kiosk-9")
     creds_path = tmp_path / "kiosk-9.json"

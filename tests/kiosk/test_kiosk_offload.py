@@ -22,11 +22,10 @@ from firmware.runtime import Record
 from firmware.store import Store
 from firmware.tech.audit import AuditLog
 from hal.clock import MonotonicClock
-from hal.events import KeyDown, KeyUp
 from sim.central.purchases import CentralPurchases
 from sim.kiosk_service import SimPurchaseService
-from sim.kiosk_world import KioskWorld, seed_roster
-from tests.kiosk.helpers import ALICE, kiosk_config
+from sim.kiosk_world import KioskWorld, proof_keys, seed_roster
+from tests.kiosk.helpers import ALICE, kiosk_config, press
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -55,7 +54,7 @@ class RealTimeKiosk:
             Platform(
                 wall=KioskWorld.wall,
                 store=self.store,
-                purchase_service=SimPurchaseService(central),
+                purchase_service=SimPurchaseService(central, proof_keys([ALICE])),
                 sync=False,  # no central server here
             ),
         )
@@ -75,9 +74,7 @@ class RealTimeKiosk:
         self.assembly.start()
 
     def press(self, keys: str) -> None:
-        for key in keys:
-            self.runtime.post(KeyDown(self.clock.now(), key))
-            self.runtime.post(KeyUp(self.clock.now(), key, held_ms=80))
+        press(self.runtime, self.clock, keys)
 
     def screens(self) -> list[list[str]]:
         with self._lock:

@@ -27,7 +27,7 @@ from hal.clock import MonotonicClock
 from sim.central.kiosk_loopback import LoopbackCentral
 from sim.kiosk_world import KioskWorld
 from sim.serial_cable import SerialCable
-from tests.kiosk.helpers import ALICE, kiosk_config
+from tests.kiosk.helpers import ALICE, kiosk_config, press
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(90)]
@@ -37,7 +37,7 @@ KIOSK = "kiosk-7"
 class SerialKiosk:
     def __init__(self, tmp: Path) -> None:
         self.central = LoopbackCentral(tmp)
-        self.central.account(ALICE.id, ALICE.trust_cents, ALICE.phone_cents)
+        self.central.account(ALICE)
         self.cable = SerialCable(115200)
         self.central.start_serial(self.cable.end_a, 115200)
         config = kiosk_config(
@@ -65,6 +65,9 @@ class SerialKiosk:
         self._loop.start()
         self.assembly.start()
 
+    def press(self, keys: str) -> None:
+        press(self.runtime, self.clock, keys)
+
     def of(self, event: str) -> list[Record]:
         return [r for r in list(self.records) if r["event"] == event]
 
@@ -90,14 +93,17 @@ def test_a_sync_after_the_account_question_and_the_purchase_after_it_each_go_at_
     kiosk: SerialKiosk,
 ) -> None:
     kiosk.wait_for("the start-up sync", lambda: bool(kiosk.of("sync_done")))
-    kiosk.client.fetch_account(FetchAccount(ALICE.id))
+    kiosk.press(ALICE.pin + "#")  # the roster came with the sync: the login asks for the account
     kiosk.wait_for("the account", lambda: bool(kiosk.of("account")))
-    assert kiosk.of("account")[0]["online"], "the account question was answered"
+    kiosk.wait_for("the sync the login's record wakes", lambda: len(kiosk.of("sync_done")) == 2)
+    kiosk.client.fetch_account(FetchAccount(ALICE.id))  # the kept session opens again
+    kiosk.wait_for("the account again", lambda: len(kiosk.of("account")) == 2)
+    assert all(r["online"] and not r["refused"] for r in kiosk.of("account")), "the account question was answered"
     kiosk.runtime.post(SyncWanted(kiosk.clock.now(), "technician"))  # the kept session is still open here
-    kiosk.wait_for("the second sync", lambda: len(kiosk.of("sync_done")) == 2)
+    kiosk.wait_for("the technician's sync", lambda: len(kiosk.of("sync_done")) == 3)
     kiosk.client.submit(SubmitPurchase("kiosk-7-one-link-0001", ALICE.id, 500, 0))
     kiosk.wait_for("the purchase's answer", lambda: bool(kiosk.of("purchase_update")))
-    assert [r["ok"] for r in kiosk.of("sync_done")] == [True, True], kiosk.of("sync_done")
+    assert [r["ok"] for r in kiosk.of("sync_done")] == [True, True, True], kiosk.of("sync_done")
     assert [r["status"] for r in kiosk.of("purchase_update")] == ["applied"], "answered at once"
     assert kiosk.central.balances(ALICE.id) == (ALICE.trust_cents - 500, ALICE.phone_cents + 500)
 
@@ -105,8 +111,10 @@ def test_a_sync_after_the_account_question_and_the_purchase_after_it_each_go_at_
 def test_a_technicians_link_test_waits_for_the_kept_session_to_let_go(kiosk: SerialKiosk) -> None:
     """What technician mode's link test does (firmware/tech/checks.py link_check), given to the link's owner."""
     kiosk.wait_for("the start-up sync", lambda: bool(kiosk.of("sync_done")))
+    kiosk.press(ALICE.pin + "#")
+    kiosk.wait_for("the sync the login's record wakes", lambda: len(kiosk.of("sync_done")) == 2)
     kiosk.client.fetch_account(FetchAccount(ALICE.id))
-    kiosk.wait_for("the account", lambda: bool(kiosk.of("account")))
+    kiosk.wait_for("the account", lambda: len(kiosk.of("account")) == 2)
     sync = kiosk.assembly.sync
     assert sync is not None
     handshakes: list[object] = []

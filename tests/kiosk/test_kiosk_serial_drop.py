@@ -23,6 +23,7 @@ from firmware.store import Store
 from hal.events import Event
 from sim.central import kiosk_sync
 from sim.central.kiosk_loopback import LoopbackCentral
+from sim.kiosk_world import logged_in
 from sim.serial_cable import SerialCable
 from tests.kiosk.helpers import ALICE
 
@@ -38,7 +39,7 @@ class Line:
     def __init__(self, tmp: Path, server_idle_s: float = 60.0, keep_s: float = 30.0) -> None:
         self.central = LoopbackCentral(tmp)
         self.central.server.config = replace(self.central.server.config, idle_timeout=server_idle_s)
-        self.central.account(ALICE.id, ALICE.trust_cents, ALICE.phone_cents)
+        self.central.account(ALICE)
         self.cable = SerialCable(115200)
         self.central.start_serial(self.cable.end_a, 115200)
         self.service = SyncPurchaseService(
@@ -48,7 +49,7 @@ class Line:
         self.ledger = KioskLedger(self.store)
         self.events: list[Event] = []
         self.client = PurchaseClient(
-            self.ledger, self.service, KIOSK, self.events.append, lambda job: job(), time.monotonic
+            self.ledger, self.service, KIOSK, self.events.append, lambda job: job(), time.monotonic, logged_in([ALICE])
         )
 
     def statuses(self) -> list[str]:

@@ -21,6 +21,7 @@ from firmware.sync.credentials import Credentials
 from firmware.sync.device_session import DeviceSync
 from hal.events import Event
 from sim.central.kiosk_loopback import LoopbackCentral
+from sim.kiosk_world import logged_in
 from sim.tcp_proxy import TcpFaultProxy
 from tests.kiosk.helpers import ALICE, login, make_world
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.hardware
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[LoopbackCentral]:
     server = LoopbackCentral(tmp_path)
-    server.account(ALICE.id, ALICE.trust_cents, ALICE.phone_cents)
+    server.account(ALICE)
     yield server
     server.close()
 
@@ -148,7 +149,9 @@ def test_a_short_key_is_one_clear_line_and_the_next_purchase_still_goes(
     service = SyncPurchaseService(central.start_tcp(), central.enroll("kiosk-7"), "kiosk-7", timeout=5)
     ledger = KioskLedger(Store(tmp_path / "kiosk.sqlite"))
     posted: list[Event] = []
-    client = PurchaseClient(ledger, service, "kiosk-7", posted.append, lambda job: job(), time.monotonic)
+    client = PurchaseClient(
+        ledger, service, "kiosk-7", posted.append, lambda job: job(), time.monotonic, logged_in([ALICE])
+    )
     ledger.open(SubmitPurchase("old-1", ALICE.id, 500, 0))  # left open in the store by an older build
     try:
         client.settle_open()

@@ -14,7 +14,7 @@ from firmware.store.outbox import Outbox
 from firmware.sync.conversation import open_as_device
 from firmware.sync.schema import Body, Purchase, PurchaseResult
 from sim.central.server import serve_channel
-from tests.sync.conftest import DEVICE, World, channel_pair, run_session
+from tests.sync.conftest import DEVICE, World, channel_pair, run_session, signed
 
 ACCOUNT = "debit:I00001"
 
@@ -63,7 +63,7 @@ def test_a_malformed_kiosk_fee_or_account_is_rejected_and_the_session_goes_on(
     world: World, account: str, fee: str
 ) -> None:
     hostile = Purchase(key="hostile-01", account=account, amount_cents=1000, meta={"fee_cents": fee})
-    honest = Purchase(key="honest-001", account=ACCOUNT, amount_cents=1000, meta={"fee_cents": "0"})
+    honest = signed(Purchase(key="honest-001", account=ACCOUNT, amount_cents=1000, meta={"fee_cents": "0"}))
     refused, applied = ask(world, hostile, honest)
     assert isinstance(refused, PurchaseResult) and refused.status == "rejected"
     assert refused.reason.startswith("invalid"), refused.reason  # invalid_account, or the fee named
@@ -72,13 +72,15 @@ def test_a_malformed_kiosk_fee_or_account_is_rejected_and_the_session_goes_on(
 
 
 def test_a_replayed_purchase_moves_money_once_even_from_another_session(world: World) -> None:
-    purchase = Purchase(key="replay-0001", account=ACCOUNT, amount_cents=700, meta={"fee_cents": "0"})
+    purchase = signed(Purchase(key="replay-0001", account=ACCOUNT, amount_cents=700, meta={"fee_cents": "0"}))
     (first,) = ask(world, purchase)
     (again,) = ask(world, purchase)
-    (twice,) = ask(world, purchase, purchase.model_copy(update={"amount_cents": 900}))[1:]
+    (twice,) = ask(world, purchase, signed(purchase.model_copy(update={"amount_cents": 900})))[1:]
+    (altered,) = ask(world, purchase.model_copy(update={"amount_cents": 900}))  # the proof signed 700
     assert isinstance(first, PurchaseResult) and first.status == "applied"
     assert isinstance(again, PurchaseResult) and isinstance(twice, PurchaseResult)
     assert (again.status, again.balance_cents) == (twice.status, twice.balance_cents) == ("applied", 1700)
+    assert isinstance(altered, PurchaseResult) and (altered.status, altered.reason) == ("rejected", "pin_proof")
     assert balances(world) == (4300, 1700)
 
 
@@ -110,7 +112,7 @@ def test_a_purchase_for_another_facilitys_inmate_moves_nothing(world: World) -> 
     north_key = os.urandom(32)
     central.for_facility("north").enroll("north-1", north_key)
     central.close()
-    purchase = Purchase(key="cross-0001", account=ACCOUNT, amount_cents=500, meta={"fee_cents": "0"})
+    purchase = signed(Purchase(key="cross-0001", account=ACCOUNT, amount_cents=500, meta={"fee_cents": "0"}), "north-1")
     (answer,) = ask(world, purchase, key=north_key, device="north-1")
     assert isinstance(answer, PurchaseResult) and answer.status == "rejected"
     assert balances(world) == (5000, 1000)

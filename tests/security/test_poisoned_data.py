@@ -15,7 +15,7 @@ from firmware.sync.schema import Purchase, PurchaseResult, Reserve, ReserveResul
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
 from tests.security.test_money_attacks import ask
-from tests.sync.conftest import World, run_session, write_facility
+from tests.sync.conftest import World, inmate, proof_key, run_session, signed, write_facility
 
 GOOD = "3125550100"
 
@@ -65,9 +65,7 @@ def test_an_inmate_id_the_roster_allows_can_buy_reserve_and_be_charged(tmp_path:
     buy minutes at the kiosk nor get a reservation, and a junk prefix passed for its tail."""
     key = os.urandom(32)
     directory = write_facility(tmp_path / "facility", inmates=1)
-    (directory / "inmates.jsonl").write_text(
-        json.dumps({"key": "I.100", "value": {"pin_verifier": "k1:" + "0" * 64, "name": "Dotted"}}) + "\n"
-    )
+    (directory / "inmates.jsonl").write_text(json.dumps({"key": "I.100", "value": inmate(100, name="Dotted")}) + "\n")
     (directory / "accounts.jsonl").write_text(
         json.dumps({"key": "debit:I.100", "value": {"balance_cents": 1000}}) + "\n"
     )
@@ -79,7 +77,10 @@ def test_an_inmate_id_the_roster_allows_can_buy_reserve_and_be_charged(tmp_path:
     world = World(tmp_path, tmp_path / "central.sqlite", key)
     bought, reserved = ask(
         world,
-        Purchase(key="dotted-0001", account="debit:I.100", amount_cents=500, meta={"fee_cents": "0"}),
+        signed(
+            Purchase(key="dotted-0001", account="debit:I.100", amount_cents=500, meta={"fee_cents": "0"}),
+            proof=proof_key(100),
+        ),
         Reserve(account="debit:I.100", amount_cents=300),
     )
     assert isinstance(bought, PurchaseResult) and bought.status == "applied" and bought.balance_cents == 1500

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from firmware.ids import new_id
+from firmware.rules.pin_proof import META, PinProof, purchase_message
 from firmware.store import Store
 from firmware.sync.channel import Channel, ChannelClosed, StreamChannel
 from firmware.sync.device_session import DeviceSync, SyncReport
 from firmware.sync.purchases import Purchases, PurchaseStatus
+from firmware.sync.schema import Purchase
 from hal.link import TcpListener, open_link
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
@@ -23,9 +27,45 @@ from tests.sync.postgres import postgres_cluster, postgres_url  # noqa: F401 -- 
 DEVICE = "A-12"
 
 
+def proof_key(i: int) -> PinProof:
+    """Inmate i's proof key of their PIN (a fixed seed here: these inmates' PINs are never typed)."""
+    return PinProof(i.to_bytes(32, "big"))
+
+
 def inmate(i: int, **changes: object) -> dict[str, object]:
     """An inmate value as the rules' schema wants it (firmware/rules/datasets.py)."""
-    return {"pin_verifier": f"k1:{i:064x}", "name": f"Inmate {i}", "language": "en", **changes}
+    return {
+        "pin_verifier": f"k1:{i:064x}",
+        "pin_proof_key": proof_key(i).public_key,
+        "name": f"Inmate {i}",
+        "language": "en",
+        **changes,
+    }
+
+
+def request_signed(
+    purchases: Purchases,
+    db: sqlite3.Connection,
+    account: str,
+    amount: int,
+    meta: dict[str, str] | None = None,
+    device: str = DEVICE,
+) -> str:
+    """A device's queued purchase with its inmate's proof of PIN (see `signed`); returns its key."""
+    body = signed(Purchase(key=new_id(), account=account, amount_cents=amount, meta=meta or {}), device)
+    return purchases.request(db, account, amount, meta=body.meta, key=body.key)
+
+
+def signed(purchase: Purchase, device: str = DEVICE, proof: PinProof | None = None) -> Purchase:
+    """The purchase with its inmate's proof of PIN, as an honest kiosk sends it: `proof`, else inmate Inn's own
+    (`proof_key`); a fee that is not digits is signed as 0 (central refuses it before it looks at the proof)."""
+    inmate_id = purchase.account.removeprefix("debit:")
+    fee = purchase.meta.get("fee_cents", "0")
+    fee_cents = int(fee) if fee.isascii() and fee.isdigit() else 0
+    message = purchase_message(device, purchase.key, inmate_id, purchase.amount_cents, fee_cents)
+    if proof is None and inmate_id[1:].isdigit():
+        proof = proof_key(int(inmate_id[1:]))
+    return purchase.model_copy(update={"meta": {**purchase.meta, META: proof.sign(message) if proof else ""}})
 
 
 def facility_rules() -> dict:

@@ -23,7 +23,7 @@ from firmware.sync.device_session import DeviceSync
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
 from tests.paths import ROOT
-from tests.sync.conftest import channel_pair, inmate, purchase_status, write_facility
+from tests.sync.conftest import channel_pair, inmate, purchase_status, request_signed, write_facility
 
 pytestmark = pytest.mark.hardware
 
@@ -201,6 +201,7 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
 
     north = CentralDB(postgres_url, "north")
     north.load_dir(facility_dir(tmp_path, "north", 3))
+    north.put("inmates", "I00001", inmate(1))  # the roster entry its proof of PIN is checked against
     north.set_trust("I00001", 5000)
     north.for_facility("south").set_trust("I00001", 7)
     key = os.urandom(32)
@@ -208,7 +209,7 @@ def test_purchases_and_reservations_on_postgresql_are_per_facility(postgres_url:
     store = Store(tmp_path / "n-1.sqlite")
     purchases = Purchases(store)
     with store.transaction() as db:
-        bought = purchases.request(db, "I00001", 1200)
+        bought = request_signed(purchases, db, "I00001", 1200, device="n-1")
     device_side, server_side = channel_pair()
     server = threading.Thread(
         target=serve_channel, args=(server_side, ServerConfig(postgres_url, 5.0, blob_root=tmp_path)), daemon=True

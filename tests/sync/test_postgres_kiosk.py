@@ -20,7 +20,7 @@ from sim.central import kiosk_sync
 from sim.central.backend import limit_connections
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
-from tests.sync.conftest import agreed_with_postgres, channel_pair
+from tests.sync.conftest import agreed_with_postgres, channel_pair, inmate, request_signed, signed
 from tests.sync.test_postgres import facility_dir
 
 pytestmark = pytest.mark.hardware
@@ -33,6 +33,7 @@ def test_a_kiosk_purchase_on_postgresql_applies_once_moves_both_balances_and_is_
     south = north.for_facility("south")
     north.load_dir(facility_dir(tmp_path, "north", 3))
     south.load_dir(facility_dir(tmp_path, "south", 3))
+    north.put("inmates", "I00001", inmate(1))  # the roster entry its proof of PIN is checked against
     kiosk_sync.set_trust(north, "I00001", 5000)
     kiosk_sync.set_trust(south, "I00001", 700)  # the same inmate number in another facility: another person
     key = os.urandom(32)
@@ -40,7 +41,7 @@ def test_a_kiosk_purchase_on_postgresql_applies_once_moves_both_balances_and_is_
     store = Store(tmp_path / "kiosk-n.sqlite")
     purchases = Purchases(store)
     with store.transaction() as db:
-        bought = purchases.request(db, "debit:I00001", 1200, meta={"fee_cents": "0"})
+        bought = request_signed(purchases, db, "debit:I00001", 1200, {"fee_cents": "0"}, "kiosk-n")
 
     assert agreed_with_postgres(postgres_url, tmp_path, "kiosk-n", key, store)
     answer = purchases.status(bought)
@@ -49,7 +50,7 @@ def test_a_kiosk_purchase_on_postgresql_applies_once_moves_both_balances_and_is_
     assert north.get("accounts", "debit:I00001") == {"balance_cents": 2200}, "handsets get it at their next sync"
 
     # The kiosk lost the answer and sends the same key again (a new session, as after a cut): nothing moves.
-    body = Purchase(key=bought, account="debit:I00001", amount_cents=1200, meta={"fee_cents": "0"})
+    body = signed(Purchase(key=bought, account="debit:I00001", amount_cents=1200, meta={"fee_cents": "0"}), "kiosk-n")
     again = kiosk_sync.answer_purchase(north, "kiosk-n", body)
     assert (again.status, again.balance_cents, again.trust_cents) == ("applied", 2200, 3800)
     assert kiosk_sync.ledger(north).applied_count(bought) == 1

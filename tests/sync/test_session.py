@@ -17,6 +17,7 @@ from tests.sync.conftest import (
     facility_rules,
     inmate,
     purchase_status,
+    request_signed,
     run_session,
     write_facility,
 )
@@ -127,7 +128,7 @@ def test_purchase_is_applied_once_whatever_the_resends(world: World) -> None:
     store = world.store()
     purchases = Purchases(store)
     with store.transaction() as db:
-        key = purchases.request(db, "I00005", 1200)
+        key = request_signed(purchases, db, "I00005", 1200)
     assert purchase_status(purchases, key).status == "unsent"
     # Server messages: welcome, changes, purchase_result -> cut before the result leaves.
     with pytest.raises(ChannelClosed):
@@ -135,14 +136,14 @@ def test_purchase_is_applied_once_whatever_the_resends(world: World) -> None:
     assert purchase_status(purchases, key).status == "unknown"
     assert world.central().purchase_result(key).status == "applied"
     with store.transaction() as db:
-        poor = purchases.request(db, "I00006", 9000)
-        nobody = purchases.request(db, "nobody", 100)
+        poor = request_signed(purchases, db, "I00006", 9000)
+        nobody = request_signed(purchases, db, "nobody", 100)
     report = run_session(world, store)
     assert report.agree
     applied, rejected = purchase_status(purchases, key), purchase_status(purchases, poor)
     assert applied.status == "applied" and applied.balance_cents == 2200
     assert (rejected.status, rejected.reason) == ("rejected", "insufficient_funds")
-    assert purchase_status(purchases, nobody).reason == "unknown_account"
+    assert purchase_status(purchases, nobody).reason == "no_pin_proof_key", "no roster entry: nothing to prove"
     assert world.central().db.execute("SELECT cents FROM trust WHERE account = 'I00005'").fetchone()[0] == 3800
     assert CentralCache(store).get("accounts", "debit:I00005") == {"balance_cents": 2200}
 
@@ -151,8 +152,8 @@ def test_purchase_exactly_at_the_trust_balance_is_applied_one_cent_more_is_not(w
     store = world.store()
     purchases = Purchases(store)
     with store.transaction() as db:
-        exact = purchases.request(db, "I00007", 5000)
-        over = purchases.request(db, "I00008", 5001)
+        exact = request_signed(purchases, db, "I00007", 5000)
+        over = request_signed(purchases, db, "I00008", 5001)
     run_session(world, store)
     assert purchase_status(purchases, exact).status == "applied"
     assert purchase_status(purchases, over).status == "rejected"

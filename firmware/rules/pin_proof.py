@@ -1,0 +1,81 @@
+"""Proof, for the central server, that an inmate typed their PIN at this kiosk, bound to the one request it is for.
+
+A kiosk checks a PIN against the roster's verifier, which every device holds. A tampered kiosk holds the same
+verifiers, so a server that trusted the kiosk's word would show and move the money of any inmate of its facility.
+So the PIN's one memory-hard derivation (firmware/rules/identity.py) gives 64 bytes, not 32: the first half is
+the verifier devices check, the second the seed of an Ed25519 key whose public half the roster carries
+(`pin_proof_key`). The kiosk signs each account query and purchase with that key while the inmate is logged in;
+the server checks the signature before it answers or moves money. Without the PIN, a kiosk can make the key only
+by guessing the PIN offline, one scrypt per guess (with the facility's pepper), not by reading its store.
+
+A signature names the device, the kind of request and its fields: it cannot be used by another device, for
+another account, or (for a purchase) for another key, amount or fee.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+#: What every signed message starts with: a signature made for something else never verifies here.
+_DOMAIN = b"ringfence pin proof v1"
+#: The purchase `meta` entry (firmware/sync/schema.py Purchase) that carries a purchase's proof.
+META = "pin_proof"
+#: A proof's length in hex digits (an Ed25519 signature), and a public key's.
+PROOF_HEX = 128
+KEY_HEX = 64
+
+
+def account_message(device_id: str, inmate_id: str) -> bytes:
+    """What an account query's proof signs."""
+    return _message("account", device_id, inmate_id)
+
+
+def purchase_message(device_id: str, key: str, inmate_id: str, amount_cents: int, fee_cents: int) -> bytes:
+    """What a purchase's proof signs: the fee the inmate agreed to is part of it."""
+    return _message("purchase", device_id, key, inmate_id, str(amount_cents), str(fee_cents))
+
+
+def _message(*fields: str) -> bytes:
+    return b"\0".join((_DOMAIN, *(f.encode("utf-8") for f in fields)))
+
+
+class PinProof:
+    """The signing key one PIN derivation gave; held in memory for one session, never stored or logged."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, seed: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def __repr__(self) -> str:
+        return "PinProof(<secret>)"
+
+    @property
+    def public_key(self) -> str:
+        """The roster's `pin_proof_key`: hex of the raw public key."""
+        return self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+    def sign(self, message: bytes) -> str:
+        return self._key.sign(message).hex()
+
+
+def verify(public_key: str, proof: str, message: bytes) -> bool:
+    """Whether `proof` is the signature of `message` under the roster's `public_key` (hex); False for malformed."""
+    if len(public_key) != KEY_HEX or len(proof) != PROOF_HEX:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(bytes.fromhex(proof), message)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+def refusal(public_key: str | None, proof: str, message: bytes) -> str:
+    """Why central refuses a request for its proof ("" when it holds): "no_pin_proof_key" when the roster's entry
+    has no key (made before proofs: load the roster again), "pin_proof" when the signature is not the inmate's
+    for this very request."""
+    if not public_key:
+        return "no_pin_proof_key"
+    return "" if verify(public_key, proof, message) else "pin_proof"
