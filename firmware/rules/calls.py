@@ -60,16 +60,17 @@ class CallLog:
         self.ledger = ledger
         self.rules = rules
 
-    def open_call(self, call_id: str, inmate_id: str, grant: Grant, started_at: datetime) -> None:
-        """The call exists and its funds are held before it is dialed; repeating it changes nothing."""
+    def open_call(self, call_id: str, inmate_id: str, grant: Grant, started_at: datetime, proof: str = "") -> None:
+        """The call exists and its funds are held before it is dialed; repeating it changes nothing. `proof` is the
+        inmate's proof of PIN for this call (firmware/rules/pin_proof.py `call_message`), kept for its charge."""
         at = iso(started_at)
         with self.journal.transaction() as db:
             if db.execute("SELECT 1 FROM rules_calls WHERE id = ?", (call_id,)).fetchone():
                 return
             db.execute(
                 "INSERT INTO rules_calls (id, inmate_id, number, dialed, call_type, call_class, account,"
-                " rate_per_minute, addon_per_minute, free_call, recorded, attorney, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " rate_per_minute, addon_per_minute, free_call, recorded, attorney, started_at, proof)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     inmate_id,
@@ -84,6 +85,7 @@ class CallLog:
                     int(grant.recorded),
                     int(grant.attorney),
                     at,
+                    proof,
                 ),
             )
             if grant.account is not None:
@@ -164,7 +166,8 @@ class CallLog:
             if call["account"] is not None:
                 reserved = self.ledger.reserved_cents(db, call_id)
                 if charge:
-                    self.ledger.entry(db, call_id, call["account"], "charge", charge, at)
+                    proof = {"inmate_id": call["inmate_id"], "proof": call["proof"]}
+                    self.ledger.entry(db, call_id, call["account"], "charge", charge, at, proof)
                 if reserved is not None:
                     self.ledger.entry(db, call_id, call["account"], "release", reserved, at)
             if call["free_call"] and call["connected_at"] is not None:

@@ -12,11 +12,21 @@ from firmware.rules.journal import Keeper
 
 
 class Ledger(Keeper):
-    def entry(self, db: sqlite3.Connection, call_id: str, account: str, kind: str, cents: int, at: str) -> None:
-        """One entry with its outbox item, inside the caller's transaction (the call's own)."""
+    def entry(
+        self,
+        db: sqlite3.Connection,
+        call_id: str,
+        account: str,
+        kind: str,
+        cents: int,
+        at: str,
+        proof: dict[str, str] | None = None,
+    ) -> None:
+        """One entry with its outbox item, inside the caller's transaction (the call's own). A charge's item also
+        carries `proof`: who placed the call and their proof of PIN for it, which the central server checks."""
         entry_id = f"{call_id}:{kind}"
         row = {"id": entry_id, "call_id": call_id, "account": account, "kind": kind, "amount_cents": cents}
-        self.journal.record(db, "rules_ledger", {**row, "at": at}, "ledger", {**row, "at": at}, at)
+        self.journal.record(db, "rules_ledger", {**row, "at": at}, "ledger", {**row, "at": at, **(proof or {})}, at)
 
     def reserved_cents(self, db: sqlite3.Connection, call_id: str) -> int | None:
         row = db.execute(

@@ -1,12 +1,13 @@
-"""Proof, for the central server, that an inmate typed their PIN at this kiosk, bound to the one request it is for.
+"""Proof, for the central server, that an inmate typed their PIN at this device, bound to the one request it is for.
 
-A kiosk checks a PIN against the roster's verifier, which every device holds. A tampered kiosk holds the same
-verifiers, so a server that trusted the kiosk's word would show and move the money of any inmate of its facility.
+A device checks a PIN against the roster's verifier, which every device holds. A tampered device holds the same
+verifiers, so a server that trusted its word would show, move and charge the money of any inmate of its facility.
 So the PIN's one memory-hard derivation (firmware/rules/identity.py) gives 64 bytes, not 32: the first half is
 the verifier devices check, the second the seed of an Ed25519 key whose public half the roster carries
-(`pin_proof_key`). The kiosk signs each account query and purchase with that key while the inmate is logged in;
-the server checks the signature before it answers or moves money. Without the PIN, a kiosk can make the key only
-by guessing the PIN offline, one scrypt per guess (with the facility's pepper), not by reading its store.
+(`pin_proof_key`). The kiosk signs each account query and purchase with that key while the inmate is logged in,
+and the handset each paid call as it opens it; the server checks the signature before it answers, moves money or
+takes a call's charge. Without the PIN, a device can make the key only by guessing the PIN offline, one scrypt per
+guess (with the facility's pepper), not by reading its store.
 
 A signature names the device, the kind of request and its fields: it cannot be used by another device, for
 another account, or (for a purchase) for another key, amount or fee.
@@ -35,6 +36,12 @@ def account_message(device_id: str, inmate_id: str) -> bytes:
 def purchase_message(device_id: str, key: str, inmate_id: str, amount_cents: int, fee_cents: int) -> bytes:
     """What a purchase's proof signs: the fee the inmate agreed to is part of it."""
     return _message("purchase", device_id, key, inmate_id, str(amount_cents), str(fee_cents))
+
+
+def call_message(device_id: str, call_id: str, inmate_id: str, account: str) -> bytes:
+    """What a call's proof signs: the inmate placed this call, paid from this account. It is made when the call
+    opens and kept with it, so the call's charge carries it even when a power cut closes the call."""
+    return _message("call", device_id, call_id, inmate_id, account)
 
 
 def _message(*fields: str) -> bytes:

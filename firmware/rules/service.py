@@ -34,7 +34,7 @@ from firmware.rules.dialplan import classify
 from firmware.rules.facility import FacilityRules, RulesError, load_rules
 from firmware.rules.facility_policies import HookflashAction, ThreeWayAction
 from firmware.rules.identity import PepperError, find_by_pin, load_pepper, pin_matches, waste_one_derivation
-from firmware.rules.pin_proof import PinProof
+from firmware.rules.pin_proof import PinProof, call_message
 from firmware.rules.records import Records
 from firmware.rules.rule_types import CallType
 from firmware.store import Store
@@ -250,10 +250,16 @@ class CallRules:
 
     # -- the call's records --------------------------------------------------------------------------------
 
-    def open_call(self, inmate_id: str, grant: Grant, now: datetime, call_id: str | None = None) -> str:
-        """Commit the call and hold its funds before dialing; returns the call id (idempotent if given)."""
+    def open_call(
+        self, inmate_id: str, grant: Grant, now: datetime, call_id: str | None = None, proof: PinProof | None = None
+    ) -> str:
+        """Commit the call and hold its funds before dialing; returns the call id (idempotent if given). A paid
+        call keeps the inmate's proof of PIN for it (`proof`, from `identify`), which its charge carries."""
         cid = call_id or new_id()
-        self.records.calls.open_call(cid, inmate_id, grant, now)
+        signed = ""
+        if proof is not None and grant.account is not None:
+            signed = proof.sign(call_message(self.device_id, cid, inmate_id, grant.account))
+        self.records.calls.open_call(cid, inmate_id, grant, now, signed)
         return cid
 
     def connected(self, call_id: str, now: datetime) -> None:

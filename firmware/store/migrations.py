@@ -283,3 +283,11 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        "rules_0004_call_proof",
+        """
+        ALTER TABLE rules_calls ADD COLUMN proof TEXT NOT NULL DEFAULT ''
+        """,
+    )
+)

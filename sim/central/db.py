@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firmware.rules import pin_proof
 from firmware.rules.pin_lockouts import account_lock_key
 from firmware.store import canonical, private_file
 from firmware.store.outbox import utc_now as now
@@ -274,6 +275,10 @@ class CentralDB(DatasetFiles, MoneyBook):
         accepted: list[str] = []
         with self.transaction() as db:
             for record, payload in good:
+                refusal = self._charge_refusal(db, device_id, record.id, record.kind, payload)
+                if refusal:
+                    bad.append((record, refusal))
+                    continue
                 cursor = db.execute(
                     "INSERT INTO received (device_id, id, facility, kind, created_at, payload, received_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -290,6 +295,40 @@ class CentralDB(DatasetFiles, MoneyBook):
                 )
                 accepted.append(record.id)
         return accepted, [(record.id, reason) for record, reason in bad]
+
+    def _charge_refusal(
+        self, db: Connection, device_id: str, record_id: str, kind: str, payload: dict[str, Any]
+    ) -> str:
+        """Why a call's charge is refused ("" when it is taken): it must carry the proof of PIN of the inmate who
+        placed the call (firmware/rules/pin_proof.py `call_message`), name that inmate's own account when it is a
+        debit account, and be the call's first charge from this device. A device's word alone charges nobody."""
+        if kind != "ledger" or payload.get("kind") != "charge":
+            return ""
+        if db.execute("SELECT 1 FROM received WHERE device_id = ? AND id = ?", (device_id, record_id)).fetchone():
+            return ""  # the same record again: acknowledged, applied once already
+        call_id, inmate_id, account = (payload.get(k) for k in ("call_id", "inmate_id", "account"))
+        proof = payload.get("proof")
+        if not all(isinstance(v, str) and v for v in (call_id, inmate_id, account)) or not isinstance(proof, str):
+            return "pin_proof"
+        assert isinstance(call_id, str) and isinstance(inmate_id, str) and isinstance(account, str)
+        if account.startswith("debit:") and account != f"debit:{inmate_id}":
+            return "pin_proof"
+        row = db.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = 'inmates' AND key = ?", (self.facility, inmate_id)
+        ).fetchone()
+        inmate = json.loads(row[0]) if row is not None and row[0] is not None else None
+        key = inmate.get("pin_proof_key") if isinstance(inmate, dict) else None
+        refused = pin_proof.refusal(
+            key if isinstance(key, str) else None, proof, pin_proof.call_message(device_id, call_id, inmate_id, account)
+        )
+        if refused:
+            return refused
+        cursor = db.execute(
+            "INSERT INTO call_charges (facility, device_id, call_id, record_id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (self.facility, device_id, call_id, record_id),
+        )
+        return "" if cursor.rowcount == 1 else "call_charged"
 
     def refused_count(self, device_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM refused WHERE device_id = ?", (device_id,)).fetchone()[0])

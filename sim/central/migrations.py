@@ -143,11 +143,19 @@ DROP TABLE legacy_kiosk_audit
 """
 
 #: (name, SQLite script, PostgreSQL script)
+#: One charge per call a device placed: a call's proof of PIN (firmware/rules/pin_proof.py) pays for one charge.
+_CALL_CHARGES = """
+CREATE TABLE call_charges (
+    facility TEXT NOT NULL, device_id TEXT NOT NULL, call_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    PRIMARY KEY (facility, device_id, call_id))
+"""
+
 MIGRATIONS: list[tuple[str, str, str]] = [
     ("0001_facilities", _TABLES.format(int="INTEGER", blob="BLOB"), _TABLES.format(int="BIGINT", blob="BYTEA")),
     ("0002_kiosk_books", _SQLITE_KIOSK_LEGACY, KIOSK_BOOKS.format(**POSTGRES_TYPES)),
     ("0003_hold_expiry", _HOLD_EXPIRY, _HOLD_EXPIRY),
     ("0004_device_retirement", _RETIREMENT, _RETIREMENT),
+    ("0005_call_charges", _CALL_CHARGES, _CALL_CHARGES),
 ]
 
 

@@ -27,7 +27,7 @@ from hal.events import Event
 from sim.central.db import CentralDB
 from sim.central.server import serve_channel
 from tests.rules.conftest import local, make_rules
-from tests.sync.conftest import World, channel_pair, run_session, write_facility
+from tests.sync.conftest import World, channel_pair, proof_key, run_session, write_facility
 
 ACCOUNT = "debit:I00001"
 INMATE = "I00001"
@@ -135,7 +135,7 @@ def test_two_handsets_calling_at_once_on_one_account_never_take_the_server_below
             assert isinstance(decision, Refusal) and decision.reason == "refuse.insufficient_funds"
             continue
         assert isinstance(decision, Grant) and decision.reservation_cents <= granted[phone]
-        calls[phone] = rules.open_call(INMATE, decision, NOW)
+        calls[phone] = rules.open_call(INMATE, decision, NOW, proof=proof_key(1))  # the inmate's PIN, typed
         rules.connected(calls[phone], NOW)
     assert len(calls) == 1
     for phone, call_id in calls.items():
@@ -183,7 +183,7 @@ def test_a_call_shorter_than_granted_charges_what_it_used_and_the_rest_goes_back
     assert held_at_server(world, "h1") == 96, "a session between the grant and the call's opening keeps the hold"
     decision = h1.check(INMATE, NUMBER, "debit", NOW, held_cents=granted)
     assert isinstance(decision, Grant)
-    call_id = h1.open_call(INMATE, decision, NOW)
+    call_id = h1.open_call(INMATE, decision, NOW, proof=proof_key(1))
     h1.connected(call_id, NOW)
     a_minute_later(world, "h1")
     assert run_session(world, world.store("h1"), device_id="h1", key=keys["h1"]).agree

@@ -15,7 +15,7 @@ from firmware.sync.schema import Purchase, PurchaseResult, Reserve, ReserveResul
 from sim.central import kiosk_sync
 from sim.central.db import CentralDB
 from tests.security.test_money_attacks import ask
-from tests.sync.conftest import World, inmate, proof_key, run_session, signed, write_facility
+from tests.sync.conftest import World, inmate, proof_key, run_session, signed, signed_charge, write_facility
 
 GOOD = "3125550100"
 
@@ -88,7 +88,7 @@ def test_an_inmate_id_the_roster_allows_can_buy_reserve_and_be_charged(tmp_path:
     store = world.store()
     run_session(world, store)
     charge = {"call_id": "c1", "kind": "charge", "at": "2026-12-03T12:00:00+00:00", "amount_cents": 200}
-    Outbox(store).append("ledger", {**charge, "account": "debit:I.100"})
+    Outbox(store).append("ledger", signed_charge({**charge, "account": "debit:I.100"}, proof=proof_key(100)))
     Outbox(store).append("ledger", {**charge, "call_id": "c2", "account": "!!debit:I.100"})
     report = run_session(world, store)
     assert report.agree and any("account" in note for note in report.notes)

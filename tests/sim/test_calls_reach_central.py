@@ -19,7 +19,7 @@ import pytest
 
 from firmware.errors import ExitCode
 from firmware.rules.facility import load_rules
-from firmware.rules.identity import SIMULATION_COST, make_verifier, pin_key_value
+from firmware.rules.identity import SIMULATION_COST, make_pin_entry, pin_key_value
 from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
@@ -38,14 +38,16 @@ BALANCE = 5000
 
 
 def write_facility(directory: Path) -> None:
-    """The handset tests' inmate and number, as the central server holds them (PIN verifier, key, balance)."""
+    """The handset tests' inmate and number, as the central server holds them (PIN verifier and proof key, balance)."""
+    verifier, proof = make_pin_entry(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST)
     rows: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "pin_keys": [(SIM_PIN_KEY_ID, pin_key_value(SIM_PIN_SECRET, SIMULATION_COST))],
         "inmates": [
             (
                 "A1001",
                 {
-                    "pin_verifier": make_verifier(SIM_PIN_KEY_ID, SIM_PIN_SECRET, "1234", cost=SIMULATION_COST),
+                    "pin_verifier": verifier,
+                    "pin_proof_key": proof.public_key,  # the handset's charges are checked against it
                     "name": "John Doe",
                     "housing_unit": "B",
                 },
@@ -128,6 +130,7 @@ class Facility:
             "world": {},
             "parties": parties,
             "steps": steps,
+            "config": {"device": {"id": DEVICE}},  # the enrolled device: its calls' proofs of PIN name it
             **extra,
         }
         return runner.run(parse(data, "test"), self.data_dir, existing_store=True).records

@@ -9,11 +9,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from firmware.ids import new_id
-from firmware.rules.pin_proof import META, PinProof, purchase_message
+from firmware.rules.pin_proof import META, PinProof, call_message, purchase_message
 from firmware.store import Store
 from firmware.sync.channel import Channel, ChannelClosed, StreamChannel
 from firmware.sync.device_session import DeviceSync, SyncReport
@@ -54,6 +55,20 @@ def request_signed(
     """A device's queued purchase with its inmate's proof of PIN (see `signed`); returns its key."""
     body = signed(Purchase(key=new_id(), account=account, amount_cents=amount, meta=meta or {}), device)
     return purchases.request(db, account, amount, meta=body.meta, key=body.key)
+
+
+def charge_proof(call_id: str, account: str, device: str = DEVICE, proof: PinProof | None = None) -> dict[str, str]:
+    """What a call's ledger charge carries: the inmate who placed it and the proof of PIN their handset made when
+    the call opened, with `proof`, else with that of the inmate whose debit account it names (Inn, `proof_key`)."""
+    inmate_id = account.removeprefix("debit:")
+    if proof is None:
+        proof = proof_key(int(inmate_id[1:]))
+    return {"inmate_id": inmate_id, "proof": proof.sign(call_message(device, call_id, inmate_id, account))}
+
+
+def signed_charge(entry: dict[str, Any], device: str = DEVICE, proof: PinProof | None = None) -> dict[str, Any]:
+    """A ledger charge as an honest handset sends it (`charge_proof`)."""
+    return {**entry, **charge_proof(str(entry["call_id"]), str(entry["account"]), device, proof)}
 
 
 def signed(purchase: Purchase, device: str = DEVICE, proof: PinProof | None = None) -> Purchase:

@@ -11,7 +11,7 @@ from firmware.rules.service import CallRules
 from firmware.store import Store
 from firmware.store.outbox import Outbox
 from firmware.sync.channel import ChannelClosed
-from tests.sync.conftest import DEVICE, World, run_session
+from tests.sync.conftest import DEVICE, World, charge_proof, run_session
 
 ACCOUNT = "debit:I00000"
 CHARGE = 40
@@ -23,7 +23,8 @@ def charge(store: Store) -> None:
     """A call's charge, committed with its outbox item as the call flow commits it."""
     records = Records(store, load_rules(None), DEVICE)
     with store.transaction() as db:
-        records.ledger.entry(db, "call-1", ACCOUNT, "charge", CHARGE, "2026-11-24T20:00:00.000+00:00")
+        proof = charge_proof("call-1", ACCOUNT)
+        records.ledger.entry(db, "call-1", ACCOUNT, "charge", CHARGE, "2026-11-24T20:00:00.000+00:00", proof)
 
 
 def shown(store: Store) -> int | None:

@@ -59,7 +59,7 @@ def test_the_migrate_command_says_what_it_applied_then_that_nothing_is_left(tmp_
     target = str(tmp_path / "central.sqlite")
     first = CliRunner().invoke(main, ["central", "migrate", "--db", target])
     assert first.exit_code == 0 and first.output.endswith(
-        "applied 0001_facilities, 0002_kiosk_books, 0003_hold_expiry, 0004_device_retirement\n"
+        "applied 0001_facilities, 0002_kiosk_books, 0003_hold_expiry, 0004_device_retirement, 0005_call_charges\n"
     )
     again = CliRunner().invoke(main, ["central", "migrate", "--db", target])
     assert again.exit_code == 0 and again.output.endswith("schema up to date\n")

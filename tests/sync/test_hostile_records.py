@@ -23,7 +23,7 @@ from hal.link import open_link
 from sim.central.server import CentralServer, ServerConfig, serve_channel
 from sim.central.validation import MAX_CENTS, check_record
 from sim.serial_cable import SerialCable
-from tests.sync.conftest import DEVICE, World, channel_pair, purchase_status, run_session
+from tests.sync.conftest import DEVICE, World, channel_pair, purchase_status, run_session, signed_charge
 
 CHARGE = {"call_id": "c1", "account": "debit:I00001", "kind": "charge", "at": "2026-01-05T10:00:00+00:00"}
 
@@ -43,7 +43,7 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
     run_session(world, store)
     outbox = Outbox(store)
     outbox.append("ledger", {**CHARGE, "amount_cents": -100000})
-    outbox.append("ledger", {**CHARGE, "call_id": "c2", "amount_cents": 150})
+    outbox.append("ledger", signed_charge({**CHARGE, "call_id": "c2", "amount_cents": 150}))
     report = run_session(world, store)
     central = world.central()
     assert central.get("accounts", "debit:I00001") == {"balance_cents": 850}

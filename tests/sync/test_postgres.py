@@ -23,7 +23,7 @@ from firmware.sync.device_session import DeviceSync
 from sim.central.db import CentralDB
 from sim.central.server import ServerConfig, serve_channel
 from tests.paths import ROOT
-from tests.sync.conftest import channel_pair, inmate, purchase_status, request_signed, write_facility
+from tests.sync.conftest import channel_pair, inmate, purchase_status, request_signed, signed_charge, write_facility
 
 pytestmark = pytest.mark.hardware
 
@@ -71,15 +71,19 @@ def test_each_device_pulls_only_its_own_facility_and_sequences_are_per_facility(
 
     south.put("inmates", "S00001", None)
     assert (north.head(), south.head()) == (41, 12), "a change in one facility does not move another's head"
+    north.put("inmates", "I00001", inmate(1))  # who placed the call: the charge carries their proof of PIN
     Outbox(north_store).append(
         "ledger",
-        {
-            "call_id": "c1",
-            "account": "debit:I00001",
-            "kind": "charge",
-            "amount_cents": 150,
-            "at": "2026-01-05T10:00:00+00:00",
-        },
+        signed_charge(
+            {
+                "call_id": "c1",
+                "account": "debit:I00001",
+                "kind": "charge",
+                "amount_cents": 150,
+                "at": "2026-01-05T10:00:00+00:00",
+            },
+            "n-1",
+        ),
     )
     assert sync(postgres_url, tmp_path, "n-1", keys["n-1"])[0]
     assert north.get("accounts", "debit:I00001") == {"balance_cents": 850}
@@ -116,7 +120,7 @@ def test_serving_a_database_that_was_not_migrated_is_a_one_line_error(postgres_c
         check=False,
     )
     assert served.returncode != 0
-    missing = "0001_facilities, 0002_kiosk_books, 0003_hold_expiry, 0004_device_retirement"
+    missing = "0001_facilities, 0002_kiosk_books, 0003_hold_expiry, 0004_device_retirement, 0005_call_charges"
     assert f"{missing} not applied; run `ringfence central migrate" in served.stderr
     assert "Traceback" not in served.stderr
 

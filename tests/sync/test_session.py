@@ -14,6 +14,7 @@ from firmware.sync.purchases import Purchases
 from tests.sync.conftest import (
     DEVICE,
     World,
+    charge_proof,
     facility_rules,
     inmate,
     purchase_status,
@@ -70,8 +71,8 @@ def test_outbox_arrives_once_even_when_the_acknowledgement_is_lost(world: World)
     assert stored == set(ids)
 
 
-def charge(outbox: Outbox, call_id: str, account: str, cents: int) -> str:
-    """A charge as the rules write it (firmware/rules/records.py)."""
+def charge(outbox: Outbox, call_id: str, account: str, cents: int, device: str = DEVICE) -> str:
+    """A charge as the rules write it (firmware/rules/records.py), with the call's proof of PIN."""
     return outbox.append(
         "ledger",
         {
@@ -81,6 +82,7 @@ def charge(outbox: Outbox, call_id: str, account: str, cents: int) -> str:
             "kind": "charge",
             "amount_cents": cents,
             "at": "2026-01-05T10:00:00+00:00",
+            **charge_proof(call_id, account, device),
         },
     )
 
@@ -117,7 +119,7 @@ def test_reservations_bound_what_two_offline_devices_can_spend(world: World) -> 
     assert Reservations(b).offline_limit("debit:I00002", balance_cents=1000, unsynced_cents=299) == 1
     assert Reservations(a).offline_limit("debit:I00002", balance_cents=1000, unsynced_cents=0) == 700
     # b's charge arrives: its hold shrinks, and a renewed reservation for a counts the new balance.
-    charge(Outbox(b), "c9", "debit:I00002", 300)
+    charge(Outbox(b), "c9", "debit:I00002", 300, "B-3")
     run_session(world, b, device_id="B-3", key=other_key)
     run_session(world, a)
     assert world.central().get("accounts", "debit:I00002") == {"balance_cents": 700}
