@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from firmware.rules import pin_proof
 from firmware.rules.pin_lockouts import account_lock_key
@@ -296,6 +296,16 @@ class CentralDB(DatasetFiles, MoneyBook):
                 accepted.append(record.id)
         return accepted, [(record.id, reason) for record, reason in bad]
 
+    def proof_refusal(self, db: Connection, inmate_id: str, proof: str, message: bytes) -> str:
+        """Why a device's request for this inmate is refused for its proof of PIN, "" when the proof holds
+        (firmware/rules/pin_proof.py): checked against the `pin_proof_key` of the inmate's entry in the roster."""
+        row = db.execute(
+            "SELECT value FROM data WHERE facility = ? AND dataset = 'inmates' AND key = ?", (self.facility, inmate_id)
+        ).fetchone()
+        inmate = json.loads(row[0]) if row is not None and row[0] is not None else None
+        key = inmate.get("pin_proof_key") if isinstance(inmate, dict) else None
+        return pin_proof.refusal(key if isinstance(key, str) else None, proof, message)
+
     def _charge_refusal(
         self, db: Connection, device_id: str, record_id: str, kind: str, payload: dict[str, Any]
     ) -> str:
@@ -306,20 +316,14 @@ class CentralDB(DatasetFiles, MoneyBook):
             return ""
         if db.execute("SELECT 1 FROM received WHERE device_id = ? AND id = ?", (device_id, record_id)).fetchone():
             return ""  # the same record again: acknowledged, applied once already
-        call_id, inmate_id, account = (payload.get(k) for k in ("call_id", "inmate_id", "account"))
-        proof = payload.get("proof")
-        if not all(isinstance(v, str) and v for v in (call_id, inmate_id, account)) or not isinstance(proof, str):
+        fields = [payload.get(k) for k in ("call_id", "inmate_id", "account", "proof")]
+        if not all(isinstance(v, str) for v in fields):
             return "pin_proof"
-        assert isinstance(call_id, str) and isinstance(inmate_id, str) and isinstance(account, str)
+        call_id, inmate_id, account, proof = cast(list[str], fields)
         if account.startswith("debit:") and account != f"debit:{inmate_id}":
             return "pin_proof"
-        row = db.execute(
-            "SELECT value FROM data WHERE facility = ? AND dataset = 'inmates' AND key = ?", (self.facility, inmate_id)
-        ).fetchone()
-        inmate = json.loads(row[0]) if row is not None and row[0] is not None else None
-        key = inmate.get("pin_proof_key") if isinstance(inmate, dict) else None
-        refused = pin_proof.refusal(
-            key if isinstance(key, str) else None, proof, pin_proof.call_message(device_id, call_id, inmate_id, account)
+        refused = self.proof_refusal(
+            db, inmate_id, proof, pin_proof.call_message(device_id, call_id, inmate_id, account)
         )
         if refused:
             return refused

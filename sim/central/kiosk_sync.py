@@ -34,14 +34,6 @@ DEBIT = "debit:"
 FEE = re.compile(r"[0-9]{1,9}")
 
 
-def proof_refusal(central: CentralDB, inmate_id: str, proof: str, message: bytes) -> str:
-    """Why a kiosk's request for this inmate is refused for its proof of the PIN, "" when the proof holds
-    (firmware/rules/pin_proof.py): a kiosk's word alone shows and moves no inmate's money."""
-    inmate = central.get("inmates", inmate_id)
-    key = inmate.get("pin_proof_key") if isinstance(inmate, dict) else None
-    return pin_proof.refusal(key if isinstance(key, str) else None, proof, message)
-
-
 class SyncBook:
     """Trust in kiosk_accounts, phone balance in the synced `accounts` data, restriction from `inmates`."""
 
@@ -133,7 +125,7 @@ def _rejected(body: Purchase, reason: str) -> PurchaseResult:
 def _purchase_refusal(central: CentralDB, device_id: str, body: Purchase, fee_cents: int) -> str:
     inmate_id = body.account.removeprefix(DEBIT)
     message = pin_proof.purchase_message(device_id, body.key, inmate_id, body.amount_cents, fee_cents)
-    return proof_refusal(central, inmate_id, body.meta.get(pin_proof.META, ""), message)
+    return central.proof_refusal(central.db, inmate_id, body.meta.get(pin_proof.META, ""), message)
 
 
 def answer_purchase(central: CentralDB, device_id: str, body: Purchase) -> PurchaseResult:
@@ -188,7 +180,8 @@ def answer_status(central: CentralDB, device_id: str, key: str) -> PurchaseResul
 def answer_account(central: CentralDB, device_id: str, query: AccountQuery) -> AccountInfo:
     books = ledger(central)
     inmate_id = query.account.removeprefix(DEBIT)
-    refused = proof_refusal(central, inmate_id, query.proof, pin_proof.account_message(device_id, inmate_id))
+    message = pin_proof.account_message(device_id, inmate_id)
+    refused = central.proof_refusal(central.db, inmate_id, query.proof, message)
     if refused:
         return AccountInfo(account=query.account, known=False, refused=refused)
     with central.transaction() as tx:
