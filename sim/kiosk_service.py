@@ -65,10 +65,11 @@ class SimPurchaseService:
             raise CentralUnreachable("central server unreachable")
         if fault == "lose_request":
             raise LinkLost("link dropped before the request arrived")
-        r = request
-        message = pin_proof.purchase_message(r.device_id, r.key, r.inmate_id, r.amount_cents, r.fee_cents)
-        refused = pin_proof.refusal(self.proof_keys.get(r.inmate_id), r.proof, message)
-        reply = PurchaseReply(r.key, "declined", refused) if refused else self.central.apply(request)
+        message = pin_proof.purchase_message(
+            request.device_id, request.key, request.inmate_id, request.amount_cents, request.fee_cents
+        )
+        refused = pin_proof.refusal(self.proof_keys.get(request.inmate_id), request.proof, message)
+        reply = PurchaseReply(request.key, "declined", refused) if refused else self.central.apply(request)
         if fault == "lose_reply":
             raise LinkLost("link dropped before the answer arrived")
         return reply

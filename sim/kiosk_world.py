@@ -26,6 +26,7 @@ from firmware.kiosk.service import PurchaseService
 from firmware.kiosk.wiring import KioskInstalled
 from firmware.rules.datasets import Inmate, Restriction
 from firmware.rules.identity import SIMULATION_COST, make_pin_entry, pin_key_value
+from firmware.rules.pin_proof import PinProof
 from firmware.store import Store
 from firmware.store.cache import CentralCache
 from hal.clock import VirtualClock
@@ -76,10 +77,14 @@ def setup_of(scenario: Scenario) -> KioskSetup:
 SIM_PIN_KEY = ("sim", "6b" * 32)
 
 
+def _pin_entry(inmate: SimInmate) -> tuple[str, PinProof]:
+    key_id, secret = SIM_PIN_KEY
+    return make_pin_entry(key_id, secret, inmate.pin, cost=SIMULATION_COST)
+
+
 def roster_entry(inmate: SimInmate) -> tuple[str, str]:
     """The roster's PIN verifier of the inmate and the public key of their PIN's proof key (central's check)."""
-    key_id, secret = SIM_PIN_KEY
-    verifier, proof = make_pin_entry(key_id, secret, inmate.pin, cost=SIMULATION_COST)
+    verifier, proof = _pin_entry(inmate)
     return verifier, proof.public_key
 
 
@@ -91,8 +96,7 @@ def proof_keys(inmates: Iterable[SimInmate]) -> dict[str, str]:
 def logged_in(inmates: Iterable[SimInmate]) -> Prove:
     """Signs for each of these inmates as a kiosk does while they are logged in (a purchase client's `prove`, for
     tests and benchmarks that drive the client without the keypad)."""
-    key_id, secret = SIM_PIN_KEY
-    proofs = {i.id: make_pin_entry(key_id, secret, i.pin, cost=SIMULATION_COST)[1] for i in inmates}
+    proofs = {i.id: _pin_entry(i)[1] for i in inmates}
     return lambda inmate_id, message: proofs[inmate_id].sign(message) if inmate_id in proofs else ""
 
 

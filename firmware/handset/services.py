@@ -20,7 +20,7 @@ from firmware.handset import messages as m
 from firmware.handset.recorder import Recorder
 from firmware.rules.authorize import Grant, Refusal
 from firmware.rules.calls import CallRecord
-from firmware.rules.pin_proof import PinProof
+from firmware.rules.pin_proof import HeldProof
 from firmware.rules.service import CallRules, Identified
 from firmware.runtime import Runtime
 from firmware.sync.uploads import queue_blob_in
@@ -77,7 +77,7 @@ class CallServices:
         self.ask_holds = ask_holds
         self._grants: dict[str, Grant] = {}
         #: The last inmate identified here and the proof key of their PIN (memory only): their calls are signed.
-        self._proof: tuple[str, PinProof] | None = None
+        self._proof = HeldProof()
 
     def install(self) -> None:
         on = self.runtime.offload
@@ -144,10 +144,9 @@ class CallServices:
 
     def verify_pin(self, command: m.VerifyPin) -> None:
         result = self.rules.identify(command.pin, self._now())
-        self._proof = None
+        self._proof.forget()
         if isinstance(result, Identified):
-            if result.proof is not None:
-                self._proof = (result.inmate_id, result.proof)
+            self._proof.keep(result.inmate_id, result.proof)
             self._answer(lambda at: m.PinChecked(at, "ok", result.inmate_id, language=result.language))
         elif result.reason == "pin.invalid":
             self._answer(lambda at: m.PinChecked(at, "wrong"))
@@ -197,8 +196,7 @@ class CallServices:
                 )
             )
             return
-        proof = self._proof[1] if self._proof is not None and self._proof[0] == command.inmate_id else None
-        call_id = self.rules.open_call(command.inmate_id, decision, now, proof=proof)
+        call_id = self.rules.open_call(command.inmate_id, decision, now, proof=self._proof.of(command.inmate_id))
         self._grants[call_id] = decision
         if decision.emergency:
             report_id = self.rules.report_emergency(call_id, command.inmate_id, command.number, decision.number, now)

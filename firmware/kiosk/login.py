@@ -14,7 +14,7 @@ from typing import Protocol
 
 from firmware.kiosk.messages import LoginResult
 from firmware.rules.authorize import Refusal
-from firmware.rules.pin_proof import PinProof
+from firmware.rules.pin_proof import HeldProof
 from firmware.rules.schedule import local
 from firmware.rules.service import CallRules
 
@@ -41,15 +41,14 @@ class RulesLogin:
         policy = rules.rules.pin
         self.pin_lengths = (policy.min_length, policy.entry_max_length)
         #: The logged-in inmate's proof key of their PIN, kept in memory only until the session ends.
-        self._proof: tuple[str, PinProof] | None = None
+        self._proof = HeldProof()
 
     def check(self, pin: str, at: float) -> LoginResult:
         now = self._wall(at)
         found = self.rules.identify(pin, now)
-        self._proof = None
+        self._proof.forget()
         if not isinstance(found, Refusal):
-            if found.proof is not None:
-                self._proof = (found.inmate_id, found.proof)
+            self._proof.keep(found.inmate_id, found.proof)
             language = found.language if found.language in ("en", "es") else ""
             return LoginResult(at, "ok", found.inmate_id, language)  # type: ignore[arg-type]
         params = found.params
@@ -67,10 +66,8 @@ class RulesLogin:
 
     def prove(self, inmate_id: str, message: bytes) -> str:
         """The logged-in inmate's signature of `message` for central; "" for anyone else (central refuses it)."""
-        if self._proof is None or self._proof[0] != inmate_id:
-            return ""
-        return self._proof[1].sign(message)
+        return self._proof.sign(inmate_id, message)
 
     def forget(self) -> None:
         """The session ended: its proof key goes with it."""
-        self._proof = None
+        self._proof.forget()

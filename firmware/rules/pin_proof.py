@@ -68,6 +68,28 @@ class PinProof:
         return self._key.sign(message).hex()
 
 
+class HeldProof:
+    """The proof key of the inmate identified last on this device, in memory only: a kiosk until logout, a handset
+    until the next PIN. Asked for another inmate, it has none (central then refuses what is signed with none)."""
+
+    def __init__(self) -> None:
+        self._held: tuple[str, PinProof] | None = None
+
+    def keep(self, inmate_id: str, proof: PinProof | None) -> None:
+        self._held = None if proof is None else (inmate_id, proof)
+
+    def forget(self) -> None:
+        self._held = None
+
+    def of(self, inmate_id: str) -> PinProof | None:
+        return self._held[1] if self._held is not None and self._held[0] == inmate_id else None
+
+    def sign(self, inmate_id: str, message: bytes) -> str:
+        """The inmate's signature of `message`; "" when they are not the one identified here."""
+        proof = self.of(inmate_id)
+        return "" if proof is None else proof.sign(message)
+
+
 def verify(public_key: str, proof: str, message: bytes) -> bool:
     """Whether `proof` is the signature of `message` under the roster's `public_key` (hex); False for malformed."""
     if len(public_key) != KEY_HEX or len(proof) != PROOF_HEX:
