@@ -10,6 +10,7 @@ and ROC curves over our sensitivity and the baseline's threshold.
 
     python -m bench.dsp_threeway                       # tuning seeds (sim/corpus/seeds.json), tuning sources
     python -m bench.dsp_threeway --split evaluation    # the frozen evaluation seeds and sources: report, never tune
+    python -m bench.dsp_threeway --split holdout       # a second evaluation seed, frozen later (2026-12-05)
     python -m bench.dsp_threeway --quick               # 6 minutes of negatives and 6 attempts: a smoke test
 
 Results go to bench/results/dsp_threeway_<split>.{json,md} with the ROC by line type and detection by hold-floor
@@ -355,10 +356,10 @@ def _tuning_seeds(text: str, split: str, evaluation_seeds: list[int]) -> list[in
 @click.command()
 @click.option(
     "--split",
-    type=click.Choice(["tuning", "evaluation"]),
+    type=click.Choice(["tuning", "evaluation", "holdout"]),
     default="tuning",
     show_default=True,
-    help="Which seeds and sources of sim/corpus/seeds.json; evaluation also fixes the size.",
+    help="Which seeds and sources of sim/corpus/seeds.json; evaluation and holdout (both frozen) also fix the size.",
 )
 @click.option("--negative-hours", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
 @click.option("--positives", type=click.IntRange(min=1), default=200, show_default=True)
@@ -376,8 +377,8 @@ def main(split: str, negative_hours: float, positives: int, more_seeds: str | No
     frozen = frozen_all[split]
     seeds, pool = list(frozen["seeds"]), str(frozen["pool"])
     if more_seeds is not None:
-        seeds = _tuning_seeds(more_seeds, split, frozen_all["evaluation"]["seeds"])
-    if split == "evaluation":
+        seeds = _tuning_seeds(more_seeds, split, [*frozen_all["evaluation"]["seeds"], *frozen_all["holdout"]["seeds"]])
+    if split != "tuning":
         negative_hours, positives = float(frozen["negative_hours"]), int(frozen["positives"])
     if quick:
         seeds, negative_hours, positives = seeds[:1], 0.1, 6
@@ -385,7 +386,7 @@ def main(split: str, negative_hours: float, positives: int, more_seeds: str | No
         " --quick"
         if quick
         else ""
-        if split == "evaluation"
+        if split != "tuning"
         else f" --negative-hours {negative_hours:g} --positives {positives}"
     )
     if more_seeds is not None:

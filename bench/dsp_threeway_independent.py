@@ -8,6 +8,7 @@ scores (decided within 3 s of the first flash; false alarms over every second wi
 
     python -m bench.dsp_threeway_independent --split dev          # diagnose here
     python -m bench.dsp_threeway_independent --split evaluation   # report, never tune
+    python -m bench.dsp_threeway_independent --split holdout      # a second evaluation seed, frozen later
     python -m bench.dsp_threeway_independent --quick              # 12 calls: a smoke test
 
 Results: bench/results/dsp_threeway_independent_<split>.{json,md}.
@@ -148,7 +149,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--split", type=click.Choice(["dev", "evaluation"]), default="dev", show_default=True)
+@click.option("--split", type=click.Choice(["dev", "evaluation", "holdout"]), default="dev", show_default=True)
 @click.option("--quick", is_flag=True, help="12 calls of the dev seed: a smoke test.")
 @click.option(
     "--sensitivity",

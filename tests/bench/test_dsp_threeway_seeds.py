@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from bench.dsp_threeway import SEEDS_FILE, main
 
 EVALUATION_SEED = json.loads(SEEDS_FILE.read_text())["evaluation"]["seeds"][0]
+HOLDOUT_SEED = json.loads(SEEDS_FILE.read_text())["holdout"]["seeds"][0]
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,8 @@ EVALUATION_SEED = json.loads(SEEDS_FILE.read_text())["evaluation"]["seeds"][0]
     [
         (["--split", "evaluation", "--seeds", "5"], "evaluation's seeds are frozen"),
         (["--seeds", f"4,{EVALUATION_SEED}"], f"seed {EVALUATION_SEED} is an evaluation seed"),
+        (["--split", "holdout", "--seeds", "5"], "evaluation's seeds are frozen"),
+        (["--seeds", f"{HOLDOUT_SEED}"], f"seed {HOLDOUT_SEED} is an evaluation seed"),
         (["--seeds", "4,five"], "not a comma-separated list of seeds"),
     ],
 )

@@ -72,6 +72,8 @@ def test_frozen_evaluation_seeds_are_apart_from_the_tuning_seeds() -> None:
     frozen = json.loads((Path(sim.corpus.__file__).parent / "seeds.json").read_text())
     assert frozen["evaluation"]["pool"] == "eval" and frozen["tuning"]["pool"] == "tune"
     assert set(frozen["evaluation"]["seeds"]).isdisjoint(frozen["tuning"]["seeds"])
+    assert frozen["holdout"]["pool"] == "eval"
+    assert set(frozen["holdout"]["seeds"]).isdisjoint([*frozen["tuning"]["seeds"], *frozen["evaluation"]["seeds"]])
 
 
 def test_unknown_pool_is_a_clear_error() -> None:
