@@ -25,7 +25,8 @@ independent evidence and explains each decision:
 - **silent after a hookflash**: a lone whole hookflash, then a far end that does not talk: the hold that shows no
   change of floor (the switch's hiss as loud as the call's own noise).
 - **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
-  closing click heard over that sound in 2.4-3.4 kHz: the held line plays music on hold.
+  closing click heard over that sound in 2.4-3.4 kHz, or in what a predictor of the sound before it does not
+  foresee: the held line plays music on hold.
 - **music from beyond the line**: music with none of the far end's own line noise under it: a switch's music on
   hold, where a PBX's plays over the far end's line and keeps its noise.
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
@@ -39,7 +40,8 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_beyond (music from beyond the line), threeway_evidence (events and their words).
+threeway_beyond (music from beyond the line), threeway_residual (what a predictor does not foresee: a click over
+music), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ class ThreeWayDetector:
         feats = self._spectra.frames(x, self._tone_hist)
         self._tone_hist = np.concatenate([self._tone_hist, x])[-TONE_WINDOW:]
         events: list[ThreeWayEvent] = []
-        for click in self._clicks.push(feats["sub"], feats["high"]):
+        for click in self._clicks.push(feats["sub"], feats["high"], feats["resid"]):
             t = self._sub_time(click.at_sub)
             if click.kind != "quiet":
                 # Heard over talk and music too: evidence only in a flash.

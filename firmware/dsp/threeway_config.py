@@ -69,6 +69,12 @@ class ThreeWayConfig(BaseModel):
         le=40.0,
         description="a click into sound has fallen this far 7.5-17.5 ms after its peak (a plosive has not)",
     )
+    into_settle_db: float = Field(
+        default=4.0,
+        ge=0.0,
+        le=20.0,
+        description="... or, into sound nearly as loud as itself, has fallen to within this of the 100 ms after it",
+    )
     into_high_rise_db: float = Field(
         default=30.0,
         ge=6.0,
@@ -86,6 +92,13 @@ class ThreeWayConfig(BaseModel):
         ge=6.0,
         le=60.0,
         description="a click over sound stands this far above its surroundings in 2.4-3.4 kHz (music is weak there)",
+    )
+    over_residual_rise_db: float = Field(
+        default=26.0,
+        ge=6.0,
+        le=60.0,
+        description="... or this far above its surroundings in the sound's prediction residual (music is predictable, "
+        "a click is not)",
     )
     tone_min_dbm0: float = Field(default=-60.0, ge=-80.0, le=-20.0)
     tone_snr_db: float = Field(

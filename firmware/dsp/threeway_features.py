@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from firmware.dsp.dtmf import COL_HZ, ROW_HZ
 from firmware.dsp.levels import DBM0_RMS
 from firmware.dsp.threeway_config import FRAME, SUB, SUB_S, SUBS_PER_FRAME, TONE_WINDOW, ThreeWayConfig
+from firmware.dsp.threeway_residual import residual_powers
 from hal.audio import SAMPLE_RATE
 
 _FLOOR_MIN_DB = -100.0
@@ -111,12 +112,13 @@ class Spectra:
             "bands": bands,
             "sub": sub,
             "high": high_sub,
+            "resid": residual_powers(joined, n),
             "tone": tone_db,
             "window": window_db,
         }
 
 
-ClickKind = Literal["quiet", "into", "over"]
+ClickKind = Literal["quiet", "into", "over", "unforeseen"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ class Click:
     - "quiet": silence, pulse, silence (the patents' hookflash click);
     - "into": quiet (or a masker) before, then a pulse that falls within 17.5 ms into sound (a flash that cuts to
       music);
-    - "over": a pulse over sound, standing above its surroundings in 2.4-3.4 kHz (a click heard over music).
+    - "over": a pulse over sound, standing above its surroundings in 2.4-3.4 kHz (a click heard over music);
+    - "unforeseen": a pulse over sound that stands out only in what no predictor of the sound before it foresees
+      (a click over music bright in 2.4-3.4 kHz; also crackle and many a syllable's onset in talk).
     """
 
     at_sub: int
@@ -151,6 +155,7 @@ class ClickFinder:
         self.louder = 10 ** (cfg.into_louder_db / 10)
         self.masker = (10 ** (cfg.into_masker_max_dbm0 / 10)) * DBM0_RMS**2
         self.decay = 10 ** (cfg.into_decay_db / 10)
+        self.settle = 10 ** (cfg.into_settle_db / 10)
         self.high_rise = 10 ** (cfg.into_high_rise_db / 10)
         self.high_fall = 10 ** (cfg.into_high_fall_db / 10)
         self.quiet = (10 ** (cfg.click_quiet_ceiling_dbm0 / 10)) * DBM0_RMS**2
@@ -158,14 +163,17 @@ class ClickFinder:
         self.hush = (10 ** (_HUSH_DBM0 / 10)) * DBM0_RMS**2
         self.powers = np.zeros(0)
         self.high = np.zeros(0)
+        self.resid = np.zeros(0)
         self.first = 0  # global index of powers[0]
         self.next_eval = self.CONTEXT + self.GUARD
-        self.last: dict[ClickKind, int] = {"quiet": -(10**9), "into": -(10**9), "over": -(10**9)}
+        self.last: dict[ClickKind, int] = {kind: -(10**9) for kind in get_args(ClickKind)}
 
-    def push(self, sub: np.ndarray, high: np.ndarray) -> list[Click]:
-        """Add sub-block powers (whole band and 2.4-3.4 kHz); return the clicks now fully seen, in time order."""
+    def push(self, sub: np.ndarray, high: np.ndarray, resid: np.ndarray) -> list[Click]:
+        """Add sub-block powers (whole band, 2.4-3.4 kHz, prediction residual); return the clicks now fully seen,
+        in time order."""
         self.powers = np.concatenate([self.powers, sub])
         self.high = np.concatenate([self.high, high])
+        self.resid = np.concatenate([self.resid, resid])
         p = self.powers
         after_len = self.max_len + self.CONTEXT
         lo = self.next_eval - self.first
@@ -186,16 +194,23 @@ class ClickFinder:
                 (before > self.quiet) & (before <= self.masker) & (after > self.quiet)
             )
             into = peak & (p[i] >= self.rise * np.maximum(before, self.hush)) & into_sound
-            dies = (p[i] >= self.fall * after) & (self._decayed(p, i) * self.decay <= p[i])
+            # A click dies away within 17.5 ms: by 14 dB, or, a hookswitch's strong pulse into music nearly as loud
+            # as itself, down to the music. A syllable's onset in talk stands 15-25 dB over the pause before it.
+            decayed = self._decayed(p, i)
+            strong = p[i] >= self.high_rise * np.maximum(before, self.hush)
+            settles = strong & (decayed <= self.settle * after)
+            dies = (p[i] >= self.fall * after) & ((decayed * self.decay <= p[i]) | settles)
             # Only where the whole band could not tell, for the few pulses into sound, is the band looked at.
             louder = np.flatnonzero(into & ~dies)
             dies[louder] = self._dies_in_high(i[louder], before[louder])
             into &= dies
-            over, over_rise = self._over(i, after_len)
+            over, over_rise, unforeseen, unforeseen_rise = self._over(i)
             rises: dict[ClickKind, tuple[np.ndarray, Callable[[int], float]]] = {
                 "quiet": (quiet, lambda k: float(10 * np.log10(p[i[k]] / around[k]))),
                 "into": (into, lambda k: float(10 * np.log10(p[i[k]] / max(before[k], self.hush)))),
                 "over": (over, lambda k: float(over_rise[k])),
+                # Over sound only: anything that starts out of a quiet (a key's tone, a word) is unforeseen too.
+                "unforeseen": (unforeseen & ~over & (before > self.quiet), lambda k: float(unforeseen_rise[k])),
             }
             for kind, (cand, rise) in rises.items():
                 for k in np.flatnonzero(cand).tolist():
@@ -209,6 +224,7 @@ class ClickFinder:
             self.first += len(p) - keep
             self.powers = p[-keep:]
             self.high = self.high[-keep:]
+            self.resid = self.resid[-keep:]
         found.sort(key=lambda click: click.at_sub)
         return found
 
@@ -230,10 +246,18 @@ class ClickFinder:
         strong = self.powers[i] >= self.high_rise * np.maximum(before, self.hush)
         return strong & (peak >= self.high_fall * after) & (self._decayed(h, i, _HIGH_DELAY) * self.decay <= peak)
 
-    def _over(self, i: np.ndarray, after_len: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pulses in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side: music's
-        notes do not reach there, so a click over music stands out where it would not in the whole band."""
-        h = 10 * np.log10(self.high / DBM0_RMS**2 + 1e-10)
+    def _over(self, i: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pulses over sound: in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side
+        (music's notes do not reach there), and in the prediction residual standing `over_residual_rise_db` above
+        it (music is predictable, a click is not: this holds for music bright in that band too). Each as a mask
+        and the rise."""
+        high = self._rise_over_medians(10 * np.log10(self.high / DBM0_RMS**2 + 1e-10), i)
+        resid = self._rise_over_medians(10 * np.log10(self.resid / DBM0_RMS**2 + 1e-10), i)
+        return high >= self.cfg.over_rise_db, high, resid >= self.cfg.over_residual_rise_db, resid
+
+    def _rise_over_medians(self, h: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """How far each local maximum of `h` (dB per sub-block) at i stands over the medians of the 100 ms on each
+        side of it (-inf where it is no local maximum)."""
         local_max = self._local_max(h, i)
         rise = np.full(len(i), -np.inf)
         # Only a local maximum can be a click: the medians, the costly part, are taken for those alone.
@@ -244,4 +268,4 @@ class ClickFinder:
             before = np.median(windows[at - self.GUARD - self.CONTEXT], axis=1)
             after = np.median(windows[at + self.max_len], axis=1)
             rise[peaks] = h[at] - np.maximum(before, after)
-        return rise >= self.cfg.over_rise_db, rise
+        return rise

@@ -48,13 +48,16 @@ class FlashIntoMusic:
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
-        self._over: deque[float] = deque(maxlen=32)
+        self._over: deque[tuple[float, float]] = deque(maxlen=32)
+        self._unforeseen: deque[float] = deque(maxlen=64)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
             self._into.append((t, rise))
+        elif kind == "unforeseen":
+            self._unforeseen.append(t)
         else:
-            self._over.append(t)
+            self._over.append((t, rise))
 
     @property
     def into(self) -> Collection[tuple[float, float]]:
@@ -67,20 +70,29 @@ class FlashIntoMusic:
         cfg = self.cfg
         wait = cfg.flash_confirm_s * cfg.time_scale
         quiet = [ct for ct, _ in click_times]
-        closings = [c for c in (*self._over, *(ct for ct, _ in self._into), *quiet) if wait <= t - c < wait + FRAME_S]
-        if not closings:
-            return None
-        closing = closings[0]
+
+        def due(c: float) -> bool:
+            return wait <= t - c < wait + FRAME_S
+
+        heard = [c for c in (*(ct for ct, _ in self._over), *(ct for ct, _ in self._into), *quiet) if due(c)]
+        unforeseen = [c for c in self._unforeseen if due(c)]
+        # A pulse heard only in the residual is common in talk and crackle: it closes only a hookswitch's opening
+        # (standing `into_high_rise_db` over the quiet), on a line that has not clicked over its talk either.
+        closings = [(c, False) for c in heard[:1]] + [(c, True) for c in unforeseen[:1]]
         lo, hi = cfg.flash_gap_s
-        for opening, rise in self._into:
-            if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
-                continue
-            if not lone_click(cfg, opening, rise, [*click_times, *self._into]):
-                continue  # a line that clicks: a pair among many clicks is not a flash
-            if any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet):
-                continue  # quiet between the clicks: not music, but a cluster of crackle
-            facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
-            return ThreeWayEvent.of("three_way", t, 0.85, facts)
+        for closing, residual_only in closings:
+            others = [*click_times, *self._into, *(self._over if residual_only else ())]
+            for opening, rise in self._into:
+                if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
+                    continue
+                if residual_only and rise < cfg.into_high_rise_db:
+                    continue
+                if not lone_click(cfg, opening, rise, others):
+                    continue  # a line that clicks: a pair among many clicks is not a flash
+                if any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet):
+                    continue  # quiet between the clicks: not music, but a cluster of crackle
+                facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
+                return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None
 
 

@@ -214,16 +214,28 @@ def _brighter(x: np.ndarray, gain_db: float = 12.0) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("variant", "seed"),
-    [("landline_click", 3805085697), ("conference", 4062596588), ("masked_noise", 2876316166)],
+    ("variant", "seed", "gain_db"),
+    [
+        ("landline_click", 3805085697, 12.0),
+        ("conference", 4062596588, 12.0),
+        ("masked_noise", 2876316166, 12.0),
+        # 20 dB brighter: missed until a click heard in the residual closed a flash and a strong opening could
+        # settle into music as loud as itself.
+        ("landline_click", 50152, 20.0),
+        ("music_hold", 40048, 20.0),
+        ("conference", 52044, 20.0),
+    ],
 )
 def test_a_flash_into_brighter_music_is_decided_by_a_closing_click_that_dies_away(
-    variant: str, seed: int, monkeypatch: pytest.MonkeyPatch
+    variant: str, seed: int, gain_db: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Tuning calls rebuilt with their hold music 12 dB brighter in 2.5-3.4 kHz: the closing click no longer
-    stands 30 dB over the music there, but it still rises over the music and dies away within 17.5 ms."""
+    """Tuning calls rebuilt with their hold music brighter in 2.5-3.4 kHz: the closing click no longer stands
+    30 dB over the music there, but it still rises over the music and dies away within 17.5 ms, or stands out of
+    what the music before it foretold."""
     plain = sources._load
-    monkeypatch.setattr(sources, "_load", lambda path: _brighter(plain(path)) if "moh" in str(path) else plain(path))
+    monkeypatch.setattr(
+        sources, "_load", lambda path: _brighter(plain(path), gain_db) if "moh" in str(path) else plain(path)
+    )
     call = build(variant, seed, pool="tune")
     assert call.hold_floor is not None and call.hold_floor.kind == "music"
     flash = call.flash_times[0]
@@ -239,3 +251,37 @@ def test_a_flash_into_loud_music_streamed_in_20_ms_frames_is_decided_as_in_batch
     batch = analyse(samples)
     assert [(e.event, round(e.at, 3)) for e in streamed] == [(e.event, round(e.at, 3)) for e in batch]
     assert any(e.event == "three_way" for e in batch)
+
+
+#: Before a closing click heard only in the prediction residual counted, and before an opening click could settle
+#: into music nearly as loud as itself.
+NO_RESIDUAL = ThreeWayConfig(over_residual_rise_db=60.0)
+NO_SETTLE = ThreeWayConfig(into_settle_db=0.0)
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed", "before"),
+    [
+        ("landline_click", 50223, NO_RESIDUAL),  # the closing click over music as loud as itself
+        ("music_hold", 40043, NO_SETTLE),  # music as loud as the clicks: the opening falls only to it
+    ],
+)
+def test_tuning_calls_whose_flash_shows_only_in_the_residual_or_settling_into_music_are_decided(
+    variant: str, seed: int, before: ThreeWayConfig
+) -> None:
+    """Clicked music holds of the tuning pool that were missed: each is decided now, and not without its part."""
+    call = build(variant, seed, pool="tune")
+    assert call.clicked and call.hold_floor is not None and call.hold_floor.kind == "music"
+    flash = call.flash_times[0]
+    (d,) = [d for d in decisions(analyse(call.samples)) if flash - 0.1 <= d.at <= flash + 3.0]
+    assert any("music on hold" in e for e in d.evidence)
+    assert [d for d in decisions(analyse(call.samples, before)) if flash - 0.1 <= d.at <= flash + 3.0] == []
+
+
+@pytest.mark.parametrize(("variant", "seed"), [("cordless_static", 60006), ("cordless_static", 60011), ("keys", 61029)])
+def test_what_only_the_residual_hears_closes_no_flash_after_crackle_or_a_key(variant: str, seed: int) -> None:
+    """Hard negatives of the tuning pool that alarmed while a pulse heard only in the residual could close any
+    flash into sound: cordless crackle into talk and another over it (until the opening had to stand
+    `into_high_rise_db` over its quiet, on a line with no click over its talk in the 30 s before), and a key's
+    click into its tone followed by the next tone's start out of the quiet (until the pulse had to be over sound)."""
+    assert decisions(analyse(build(variant, seed, pool="tune").samples)) == []
