@@ -226,7 +226,8 @@ class ThreeWayDetector:
         strong = raised or (learned and level <= cfg.held_max_level_dbm0 and self._levels.is_dropped(floor, low))
         quiet = learned and level <= cfg.held_max_level_dbm0
         clicks = self._heard(self._click_times, t)
-        tones = tone_pairs(cfg, floor, tone, window) if quiet else []
+        heard_tones = tone_pairs(cfg, floor, tone, window)
+        tones = heard_tones if quiet else []
         # A held line carrying bridged tones is still held: the far party is dialling or ringing someone. Dial tone
         # or ringback that starts out of a pause, on a line that has answered, opens a held line by itself, whatever
         # its floor. Not DTMF (our own keys echo back as DTMF), nor in a tone's cadence (before the answer), nor
@@ -239,6 +240,7 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
+        self._into_music.frame(t, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
         if self._armed and learned and self._heard_from is not None:

@@ -38,6 +38,7 @@ from firmware.dsp.threeway_features import ClickKind
 from firmware.dsp.threeway_rules import SAME_CLICK_S, lone_click, tone_kind
 
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
+_KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
 
 
@@ -50,6 +51,8 @@ class FlashIntoMusic:
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[tuple[float, float]] = deque(maxlen=32)
         self._unforeseen: deque[float] = deque(maxlen=64)
+        # Frames that carried a key's tones, as far back as an opening click can be.
+        self._keyed: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_confirm_s) / FRAME_S) + 8)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -58,6 +61,11 @@ class FlashIntoMusic:
             self._unforeseen.append(t)
         else:
             self._over.append((t, rise))
+
+    def frame(self, t: float, tones: list[str]) -> None:
+        """One frame's tone pairs, however loud: a key pressed at the far end clicks into its own DTMF."""
+        if any(tone_kind(name) == "DTMF" for name in tones):
+            self._keyed.append(t)
 
     @property
     def into(self) -> Collection[tuple[float, float]]:
@@ -91,6 +99,8 @@ class FlashIntoMusic:
                     continue  # a line that clicks: a pair among many clicks is not a flash
                 if any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet):
                     continue  # quiet between the clicks: not music, but a cluster of crackle
+                if any(opening <= kt <= closing + _KEY_TONE_S for kt in self._keyed):
+                    continue  # keys pressed at the far end: each click into its own tone
                 facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
                 return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None

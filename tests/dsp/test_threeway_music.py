@@ -285,3 +285,12 @@ def test_what_only_the_residual_hears_closes_no_flash_after_crackle_or_a_key(var
     `into_high_rise_db` over its quiet, on a line with no click over its talk in the 30 s before), and a key's
     click into its tone followed by the next tone's start out of the quiet (until the pulse had to be over sound)."""
     assert decisions(analyse(build(variant, seed, pool="tune").samples)) == []
+
+
+@pytest.mark.parametrize("seed", [62042, 62069, 62079, 62126])
+def test_keys_pressed_at_the_far_end_make_no_hookflash_into_music(seed: int) -> None:
+    """Each key's click cuts from a pause into its own tone, and the next key's click comes 0.15-1.3 s later: a
+    hookflash into music to every test of sound and click. Of 150 `keys` calls of the tuning pool (build seeds
+    62000-62149), five alarmed so before ce907dd and seven after it (62079 among the two it added), none since the
+    tones named after the opening click (DTMF, however loud) unmake the flash."""
+    assert decisions(analyse(build("keys", seed, pool="tune").samples)) == []
