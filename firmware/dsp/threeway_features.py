@@ -202,15 +202,15 @@ class ClickFinder:
             dies = (p[i] >= self.fall * after) & ((decayed * self.decay <= p[i]) | settles)
             # Only where the whole band could not tell, for the few pulses into sound, is the band looked at.
             louder = np.flatnonzero(into & ~dies)
-            dies[louder] = self._dies_in_high(i[louder], before[louder])
+            dies[louder] = self._dies_in_high(i[louder], before[louder], strong[louder])
             into &= dies
-            over, over_rise, unforeseen, unforeseen_rise = self._over(i)
+            # Over sound only: anything that starts out of a quiet (a key's tone, a word) is unforeseen too.
+            over, over_rise, unforeseen, unforeseen_rise = self._over(i, before > self.quiet)
             rises: dict[ClickKind, tuple[np.ndarray, Callable[[int], float]]] = {
                 "quiet": (quiet, lambda k: float(10 * np.log10(p[i[k]] / around[k]))),
                 "into": (into, lambda k: float(10 * np.log10(p[i[k]] / max(before[k], self.hush)))),
                 "over": (over, lambda k: float(over_rise[k])),
-                # Over sound only: anything that starts out of a quiet (a key's tone, a word) is unforeseen too.
-                "unforeseen": (unforeseen & ~over & (before > self.quiet), lambda k: float(unforeseen_rise[k])),
+                "unforeseen": (unforeseen & ~over, lambda k: float(unforeseen_rise[k])),
             }
             for kind, (cand, rise) in rises.items():
                 for k in np.flatnonzero(cand).tolist():
@@ -236,32 +236,32 @@ class ClickFinder:
         """The largest of x 7.5-17.5 ms after each i (later by `delay` sub-blocks): where a click has died."""
         return sliding_window_view(x, self.DECAY[1] - self.DECAY[0])[i + self.DECAY[0] + delay].max(axis=1)
 
-    def _dies_in_high(self, i: np.ndarray, before: np.ndarray) -> np.ndarray:
+    def _dies_in_high(self, i: np.ndarray, before: np.ndarray, strong: np.ndarray) -> np.ndarray:
         """A strong pulse that falls away in 2.4-3.4 kHz: music as loud as the click fills the whole band after it,
         so there it neither stands over the sound after it nor falls 14 dB; where music is weak it still does. Talk
         has a plosive's aspiration there, and its faint onsets do not stand `into_high_rise_db` over the quiet."""
         h = self.high
         after = sliding_window_view(h, self.CONTEXT)[i + self.max_len].mean(axis=1)
         peak = self._local_max(h, i)
-        strong = self.powers[i] >= self.high_rise * np.maximum(before, self.hush)
         return strong & (peak >= self.high_fall * after) & (self._decayed(h, i, _HIGH_DELAY) * self.decay <= peak)
 
-    def _over(self, i: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _over(self, i: np.ndarray, over_sound: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Pulses over sound: in 2.4-3.4 kHz standing `over_rise_db` above the median of the 100 ms on each side
-        (music's notes do not reach there), and in the prediction residual standing `over_residual_rise_db` above
-        it (music is predictable, a click is not: this holds for music bright in that band too). Each as a mask
-        and the rise."""
+        (music's notes do not reach there), and, where the 100 ms before is sound (`over_sound`), in the
+        prediction residual standing `over_residual_rise_db` above it (music is predictable, a click is not: this
+        holds for music bright in that band too). Each as a mask and the rise."""
         high = self._rise_over_medians(10 * np.log10(self.high / DBM0_RMS**2 + 1e-10), i)
-        resid = self._rise_over_medians(10 * np.log10(self.resid / DBM0_RMS**2 + 1e-10), i)
+        resid = self._rise_over_medians(10 * np.log10(self.resid / DBM0_RMS**2 + 1e-10), i, over_sound)
         return high >= self.cfg.over_rise_db, high, resid >= self.cfg.over_residual_rise_db, resid
 
-    def _rise_over_medians(self, h: np.ndarray, i: np.ndarray) -> np.ndarray:
-        """How far each local maximum of `h` (dB per sub-block) at i stands over the medians of the 100 ms on each
-        side of it (-inf where it is no local maximum)."""
+    def _rise_over_medians(self, h: np.ndarray, i: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """How far each local maximum of `h` (dB per sub-block) at i (and `where`) stands over the medians of the
+        100 ms on each side of it (-inf elsewhere)."""
         local_max = self._local_max(h, i)
         rise = np.full(len(i), -np.inf)
         # Only a local maximum can be a click: the medians, the costly part, are taken for those alone.
-        peaks = np.flatnonzero(h[i] >= local_max)
+        candidate = h[i] >= local_max
+        peaks = np.flatnonzero(candidate if where is None else candidate & where)
         if peaks.size:
             at = i[peaks]
             windows = sliding_window_view(h, self.CONTEXT)

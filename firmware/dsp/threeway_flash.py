@@ -87,23 +87,38 @@ class FlashIntoMusic:
         # A pulse heard only in the residual is common in talk and crackle: it closes only a hookswitch's opening
         # (standing `into_high_rise_db` over the quiet), on a line that has not clicked over its talk either.
         closings = [(c, False) for c in heard[:1]] + [(c, True) for c in unforeseen[:1]]
-        lo, hi = cfg.flash_gap_s
         for closing, residual_only in closings:
             others = [*click_times, *self._into, *(self._over if residual_only else ())]
             for opening, rise in self._into:
-                if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
-                    continue
-                if residual_only and rise < cfg.into_high_rise_db:
-                    continue
-                if not lone_click(cfg, opening, rise, others):
-                    continue  # a line that clicks: a pair among many clicks is not a flash
-                if any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet):
-                    continue  # quiet between the clicks: not music, but a cluster of crackle
-                if any(opening <= kt <= closing + _KEY_TONE_S for kt in self._keyed):
-                    continue  # keys pressed at the far end: each click into its own tone
-                facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
-                return ThreeWayEvent.of("three_way", t, 0.85, facts)
+                if self._opens(opening, rise, closing, residual_only, others, quiet, since):
+                    facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
+                    return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None
+
+    def _opens(
+        self,
+        opening: float,
+        rise: float,
+        closing: float,
+        residual_only: bool,
+        others: Collection[tuple[float, float]],
+        quiet: Collection[float],
+        since: float,
+    ) -> bool:
+        """Whether a click into sound at `opening` (`rise` dB over its quiet) and `closing` make a hookflash."""
+        cfg = self.cfg
+        lo, hi = cfg.flash_gap_s
+        return (
+            lo <= closing - opening <= hi
+            and opening - since >= _HEARD_S
+            and not (residual_only and rise < cfg.into_high_rise_db)
+            # A line that clicks: a pair among many clicks is not a flash.
+            and lone_click(cfg, opening, rise, others)
+            # Quiet between the clicks: not music, but a cluster of crackle.
+            and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
+            # Keys pressed at the far end: each click into its own tone.
+            and not any(opening <= kt <= closing + _KEY_TONE_S for kt in self._keyed)
+        )
 
 
 class SilentFlash:
