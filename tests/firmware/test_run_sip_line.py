@@ -8,6 +8,7 @@ the real SIP line); the store holds what a last sync left.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -55,6 +56,7 @@ def run_until(config: Path, keypad: Path, out: Path, done: str, limit_s: float) 
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hang on the way out shows where it is
         )
     try:
         deadline = time.monotonic() + limit_s
@@ -63,7 +65,12 @@ def run_until(config: Path, keypad: Path, out: Path, done: str, limit_s: float) 
         time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            pytest.fail(f"ringfence run did not stop within 20 s of SIGTERM:\n{out.read_text()[-6000:]}")
     return records(out)
 
 
