@@ -26,8 +26,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, in_window
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
+from bench.dsp_threeway_margins import in_window
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig, analyse

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.dsp_threeway import LISTED, MAX_LATENCY_S, Tally, _comparison
+from bench.dsp_threeway import LISTED, Tally, _comparison
+from bench.dsp_threeway_margins import MAX_LATENCY_S
 from sim.corpus import Call
 
 
