@@ -240,7 +240,7 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
-        self._into_music.frame(t, heard_tones)
+        self._into_music.frame(t, level, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
         if self._armed and learned and self._heard_from is not None:

@@ -69,6 +69,13 @@ class ThreeWayConfig(BaseModel):
         le=40.0,
         description="a click into sound has fallen this far 7.5-17.5 ms after its peak (a plosive has not)",
     )
+    into_sound_min_dbm0: float = Field(
+        default=-48.0,
+        ge=-80.0,
+        le=0.0,
+        description="... into music on hold, played to be heard: from the opening click on, the line's median level is "
+        "at least this loud (a cordless phone's static or a phone settling into a quiet room is not)",
+    )
     into_settle_db: float = Field(
         default=4.0,
         ge=0.0,

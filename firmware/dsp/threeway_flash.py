@@ -51,8 +51,10 @@ class FlashIntoMusic:
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[tuple[float, float]] = deque(maxlen=32)
         self._unforeseen: deque[float] = deque(maxlen=64)
-        # Frames that carried a key's tones, as far back as an opening click can be.
-        self._keyed: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_confirm_s) / FRAME_S) + 8)
+        # Frames that carried a key's tones, and every frame's level, as far back as an opening click can be.
+        reach = round((cfg.flash_gap_s[1] + 2 * cfg.flash_confirm_s) / FRAME_S) + 8
+        self._keyed: deque[float] = deque(maxlen=reach)
+        self._levels: deque[tuple[float, float]] = deque(maxlen=reach)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -62,10 +64,17 @@ class FlashIntoMusic:
         else:
             self._over.append((t, rise))
 
-    def frame(self, t: float, tones: list[str]) -> None:
-        """One frame's tone pairs, however loud: a key pressed at the far end clicks into its own DTMF."""
+    def frame(self, t: float, level: float, tones: list[str]) -> None:
+        """One frame's level, and its tone pairs however loud: a key pressed at the far end clicks into its own
+        DTMF."""
+        self._levels.append((t, level))
         if any(tone_kind(name) == "DTMF" for name in tones):
             self._keyed.append(t)
+
+    def _sound_dbm0(self, opening: float) -> float:
+        """The median level of the frames from the opening click on."""
+        after = sorted(level for at, level in self._levels if at >= opening)
+        return after[len(after) // 2] if after else float("-inf")
 
     @property
     def into(self) -> Collection[tuple[float, float]]:
@@ -118,6 +127,8 @@ class FlashIntoMusic:
             and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
             # Keys pressed at the far end: each click into its own tone.
             and not any(opening <= kt <= closing + _KEY_TONE_S for kt in self._keyed)
+            # Music on hold is played to be heard; static or a quiet room after a pop is not music.
+            and self._sound_dbm0(opening) >= cfg.into_sound_min_dbm0
         )
 
 

@@ -14,6 +14,7 @@ from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEven
 from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE
 from sim.corpus import build, sources
+from sim.independent_calls import build_call, plan
 from tests.dsp.test_threeway import decisions, line
 
 OPENING = 10.0
@@ -294,3 +295,37 @@ def test_keys_pressed_at_the_far_end_make_no_hookflash_into_music(seed: int) -> 
     62000-62149), five alarmed so before ce907dd and seven after it (62079 among the two it added), none since the
     tones named after the opening click (DTMF, however loud) unmake the flash."""
     assert decisions(analyse(build("keys", seed, pool="tune").samples)) == []
+
+
+def faint_music_hold(music_dbm0: float) -> np.ndarray:
+    """A flash on a quiet line (room -66, access -72 dBm0) into a steady chord at `music_dbm0`, played over the
+    line's own noise (so only the flash can decide it, not music from beyond the line)."""
+    x = line(30.0, hold=(OPENING, 25.0), clicks=(OPENING, CLOSING), room_db=-66.0, access_db=-72.0).astype(np.float64)
+    a, b = round(OPENING * SAMPLE_RATE), round(25.0 * SAMPLE_RATE)
+    x[a:b] += sines(PARTIALS_HZ, [music_dbm0 - 10 * np.log10(len(PARTIALS_HZ))] * len(PARTIALS_HZ), 25.0 - OPENING)
+    x[a:b] += np.random.default_rng(3).normal(0.0, rms_for_dbm0(-72.0), b - a)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize(("above_db", "decided"), [(1.0, True), (-1.0, False)])
+def test_the_sound_a_flash_cuts_into_is_music_only_as_loud_as_into_sound_min_dbm0(
+    above_db: float, decided: bool
+) -> None:
+    """Music on hold is played to be heard: a lone click into sound fainter than `into_sound_min_dbm0` (-48 dBm0,
+    as its median from the click on) and another over it is no hookflash into music."""
+    music_dbm0 = ThreeWayConfig().into_sound_min_dbm0 + above_db
+    found = [d for d in decisions(analyse(faint_music_hold(music_dbm0))) if OPENING <= d.at <= OPENING + 3.0]
+    assert bool(found) is decided
+    assert all("music on hold" in d.evidence[1] for d in found)
+
+
+@pytest.mark.parametrize(("seed", "index", "near_s"), [(424245, 142, 35.14), (424244, 159, 7.78)])
+def test_tuning_calls_of_the_independent_generator_with_a_pop_into_faint_sound_raise_nothing(
+    seed: int, index: int, near_s: float
+) -> None:
+    """Negatives of the independent generator's tuning seeds that alarmed as a hookflash into music: a cordless
+    phone's pop into static at -58 dBm0, and a pop into a VoIP line's near silence (-68 dBm0), each with another
+    click over it. Music on hold is far louder."""
+    call = build_call(seed, index, plan(seed, 300, 0.5)[index])
+    assert not call.positive
+    assert [d for d in decisions(analyse(call.samples)) if abs(d.at - near_s) <= 3.0] == []
