@@ -122,7 +122,8 @@ def markdown(result: dict[str, Any]) -> str:
             "# Three-way detection on the independent calls",
             "",
             f"Command: `{result['command']}`  ",
-            f"Seed {', '.join(map(str, result['seeds']))}: {result['calls']} calls; "
+            f"Seed{'s' if len(result['seeds']) > 1 else ''} {', '.join(map(str, result['seeds']))}: "
+            f"{result['calls']} calls; "
             f"{result['alarm_hours']:.2f} h without an attempt, "
             f"{o['attempts']} attempts.",
             "",
