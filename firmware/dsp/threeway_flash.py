@@ -14,8 +14,10 @@ before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or,
 as a pulse over it that dies away as the opening did. An opening click into sound that has fallen 14 dB within 17.5
 ms (talk starting with a plosive has not; into music as loud as the click, in 2.4-3.4 kHz alone), with no click in
 the `click_isolation_s` before it, and a closing click 0.15-1.3 s later with no quiet click between (music fills the
-gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. A PBX's own hold
-music, which makes no hookflash, is not decided.
+gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. The music is
+played to be heard: from the opening click on the line's median level is `into_sound_min_dbm0` or louder (a pop into
+a cordless phone's faint static is no flash into music). A PBX's own hold music, which makes no hookflash, is not
+decided.
 
 A hookflash to a held line that plays music, heard the other way round: the switch acts only once the hookswitch is
 back up, so the far end's line is open (the room gone: quieter than any pause the far end made, or as quiet as the
