@@ -175,7 +175,9 @@ def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
     """Score both detectors on the frozen seed of `split`; write JSON and markdown."""
     frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
     calls = 12 if quick else int(frozen["calls"])
-    seeds = [int(seed) for seed in frozen["seeds"]][:1] if quick else [int(seed) for seed in frozen["seeds"]]
+    seeds = [int(seed) for seed in frozen["seeds"]]
+    if quick:
+        seeds = seeds[:1]
     result = run(seeds, calls, float(frozen["positive_share"]), sensitivity)
     other = sensitivity != 0.5  # the default's results keep their name
     tail = f" --sensitivity {sensitivity:g}" if other else ""

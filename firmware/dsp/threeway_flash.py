@@ -53,10 +53,9 @@ class FlashIntoMusic:
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[tuple[float, float]] = deque(maxlen=32)
         self._unforeseen: deque[float] = deque(maxlen=64)
-        # Frames that carried a key's tones, and every frame's level, as far back as an opening click can be.
+        # Every frame as far back as an opening click can be: (when, level, whether it carried a key's tones).
         reach = round((cfg.flash_gap_s[1] + 2 * cfg.flash_confirm_s) / FRAME_S) + 8
-        self._keyed: deque[float] = deque(maxlen=reach)
-        self._levels: deque[tuple[float, float]] = deque(maxlen=reach)
+        self._frames: deque[tuple[float, float, bool]] = deque(maxlen=reach)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -69,13 +68,11 @@ class FlashIntoMusic:
     def frame(self, t: float, level: float, tones: list[str]) -> None:
         """One frame's level, and its tone pairs however loud: a key pressed at the far end clicks into its own
         DTMF."""
-        self._levels.append((t, level))
-        if any(tone_kind(name) == "DTMF" for name in tones):
-            self._keyed.append(t)
+        self._frames.append((t, level, any(tone_kind(name) == "DTMF" for name in tones)))
 
     def _sound_dbm0(self, opening: float) -> float:
         """The median level of the frames from the opening click on."""
-        after = sorted(level for at, level in self._levels if at >= opening)
+        after = sorted(level for at, level, _ in self._frames if at >= opening)
         return after[len(after) // 2] if after else float("-inf")
 
     @property
@@ -128,7 +125,7 @@ class FlashIntoMusic:
             # Quiet between the clicks: not music, but a cluster of crackle.
             and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
             # Keys pressed at the far end: each click into its own tone.
-            and not any(opening <= kt <= closing + _KEY_TONE_S for kt in self._keyed)
+            and not any(keyed and opening <= at <= closing + _KEY_TONE_S for at, _, keyed in self._frames)
             # Music on hold is played to be heard; static or a quiet room after a pop is not music.
             and self._sound_dbm0(opening) >= cfg.into_sound_min_dbm0
         )
