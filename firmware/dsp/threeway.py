@@ -26,7 +26,8 @@ independent evidence and explains each decision:
   change of floor (the switch's hiss as loud as the call's own noise).
 - **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
   closing click heard over that sound in 2.4-3.4 kHz, or in what a predictor of the sound before it does not
-  foresee: the held line plays music on hold.
+  foresee: the held line plays music on hold (or a hookswitch's click in quiet, when the music starts quietly, and
+  a closing click into the music come up).
 - **music from beyond the line**: music with none of the far end's own line noise under it: a switch's music on
   hold, where a PBX's plays over the far end's line and keeps its noise.
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).

@@ -16,7 +16,9 @@ ms (talk starting with a plosive has not; into music as loud as the click, in 2.
 the `click_isolation_s` before it, and a closing click 0.15-1.3 s later with no quiet click between (music fills the
 gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. The music is
 played to be heard: from the opening click on the line's median level is `into_sound_min_dbm0` or louder (a pop into
-a cordless phone's faint static is no flash into music). A PBX's own hold music, which makes no hookflash, is not
+a cordless phone's faint static is no flash into music). Music that starts quietly (a fade-in, a quiet passage)
+leaves quiet after the opening click too: a hookswitch's click in quiet (`into_high_rise_db` over it) opens the flash
+when the closing click is a click into the music come up. A PBX's own hold music, which makes no hookflash, is not
 decided.
 
 A hookflash to a held line that plays music, heard the other way round: the switch acts only once the hookswitch is
@@ -97,11 +99,22 @@ class FlashIntoMusic:
         closings = [(c, False) for c in heard[:1]] + [(c, True) for c in unforeseen[:1]]
         for closing, residual_only in closings:
             others = [*click_times, *self._into, *(self._over if residual_only else ())]
-            for opening, rise in self._into:
+            quiet_openings = [] if residual_only else self._quiet_openings(closing, click_times)
+            for opening, rise in [*self._into, *quiet_openings]:
                 if self._opens(opening, rise, closing, residual_only, others, quiet, since):
                     facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
                     return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None
+
+    def _quiet_openings(
+        self, closing: float, click_times: Collection[tuple[float, float]]
+    ) -> list[tuple[float, float]]:
+        """Hookswitch clicks heard in quiet (`into_high_rise_db` over it), when the closing click is a click into
+        sound: music on hold that starts quietly (a fade-in, a quiet passage) leaves quiet on both sides of the
+        opening click, and the closing click finds the music come up."""
+        if not any(abs(c - closing) <= SAME_CLICK_S for c, _ in self._into):
+            return []
+        return [(c, rise) for c, rise in click_times if rise >= self.cfg.into_high_rise_db]
 
     def _opens(
         self,

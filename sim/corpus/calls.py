@@ -374,3 +374,9 @@ POSITIVES: dict[str, Maker] = {
     "comfort_hold": _positive("comfort_hold", ("mobile", "voip"), None, hold_kind="comfort"),
     "music_hold": _positive("music_hold", ANY, (-24.0, -6.0), hold_kind="music", click_share=0.4),
 }
+
+#: Clicked attempts whose held line is always music (the music bench builds them with other recordings).
+MUSIC_POSITIVES: dict[str, Maker] = {
+    "landline_click": _positive("landline_click", WIRED, (-24.0, -6.0), hold_kind="music"),
+    "masked_music": _positive("masked_music", WIRED, (-30.0, -15.0), masker="music", hold_kind="music"),
+}

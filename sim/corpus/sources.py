@@ -9,10 +9,12 @@ clear error naming the directory and the Debian package that provides it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import subprocess
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,23 @@ ESPEAK_LINES = (
 
 class CorpusError(RuntimeError):
     """A sound source the corpus needs is missing."""
+
+
+#: Music files that stand in for every pool's while `other_music` is in force (the music bench).
+_other_music: list[tuple[Path, ...]] = []
+
+
+@contextlib.contextmanager
+def other_music(paths: Sequence[Path]) -> Iterator[None]:
+    """Music on hold (and in the room) from these files instead of the pool's while the block runs: the same calls
+    with other music, to see how far the music rules carry to recordings they were not tuned on."""
+    if not paths:
+        raise CorpusError("no music files given")
+    _other_music.append(tuple(paths))
+    try:
+        yield
+    finally:
+        _other_music.pop()
 
 
 def _pool_of(name: str) -> str:
@@ -120,7 +139,7 @@ def utterance(rng: np.random.Generator, level_dbm0: float, pool: str = "tune") -
 
 def music(rng: np.random.Generator, seconds: float, level_dbm0: float, pool: str = "tune") -> np.ndarray:
     """A random stretch of the pool's music on hold, looped if needed, at the given RMS level."""
-    paths = music_paths(pool)
+    paths = _other_music[-1] if _other_music else music_paths(pool)
     x = _load(paths[int(rng.integers(len(paths)))])
     n = round(seconds * SAMPLE_RATE)
     start = int(rng.integers(max(1, len(x) - n)))

@@ -16,6 +16,7 @@ BENCHES = {
     "dsp_progress": "dsp_progress.md",
     "dsp_threeway": "dsp_threeway_tuning_quick.md",
     "dsp_threeway_independent": "dsp_threeway_independent_quick.md",
+    "dsp_threeway_music": "dsp_threeway_music_quick.md",
     "handset": "handset.md",
     "rules": "rules.md",
     "sync": "sync.md",
