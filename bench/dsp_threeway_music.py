@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
+from bench.dsp_threeway_independent import detector_table, variants_and_lists
 from bench.paths import RESULTS
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig, analyse
@@ -96,6 +97,7 @@ def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dic
     o, b = ours.summary(hours, listed=None), base.summary(hours, listed=None)
     return {
         "calls": len(jobs),
+        "sensitivity": 0.5,
         "alarm_hours": hours,
         "ours": o,
         "ours_switch_heard": switch.summary(hours, listed=None),
@@ -105,39 +107,18 @@ def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dic
 
 
 def markdown(result: dict[str, Any]) -> str:
-    o = result["ours"]
-    rows = [
-        f"| {who} | {t['detected']}/{t['attempts']} ({100 * t['detection_rate']:.1f}%) | {t['false_alarms']} "
-        f"({t['false_alarms_per_hour']:.2f}/h) | {t['latency_p50_s']:.2f} s | {t['latency_p95_s']:.2f} s |"
-        for who, t in (
-            ("ringfence (sensitivity 0.5)", o),
-            ("ringfence, hookflash or bridged tones heard", result["ours_switch_heard"]),
-            (f"energy pulse, {BASELINE_DEFAULT_DB:g} dB", result["baseline"]),
-        )
-    ]
-    variants = [f"| {k} | {v['hits_or_alarms']} | {v['calls']} |" for k, v in sorted(o["by_variant"].items())]
     return "\n".join(
         [
             "# Three-way detection with other music on hold",
             "",
             f"Command: `{result['command']}`  ",
             f"Music: {result['music']}  ",
-            f"{result['calls']} calls; {result['alarm_hours']:.2f} h without an attempt, {o['attempts']} attempts.",
+            f"{result['calls']} calls; {result['alarm_hours']:.2f} h without an attempt, "
+            f"{result['ours']['attempts']} attempts.",
             "",
-            "| detector | detected within 3 s | false alarms | latency p50 | latency p95 |",
-            "|---|---|---|---|---|",
-            *rows,
+            *detector_table(result),
             "",
-            f"Ratio of detection rates (ringfence / baseline): {result['ratios']['detection_rate']}x",
-            "",
-            "| variant | found / alarms | calls |",
-            "|---|---|---|",
-            *variants,
-            "",
-            "## Misses and alarms (ringfence)",
-            "",
-            *[f"- missed: {m}" for m in o["misses"]],
-            *[f"- alarm: {a}" for a in o["alarms"]],
+            *variants_and_lists(result),
         ]
     )
 
