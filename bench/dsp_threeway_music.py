@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 from tqdm import tqdm
 
 from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally
@@ -37,7 +36,8 @@ from bench.dsp_threeway_independent import detector_table, variants_and_lists
 from bench.paths import RESULTS
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig, analyse
-from sim.corpus import NEGATIVES, Call, CorpusError, Levels
+from sim import corpus
+from sim.corpus import NEGATIVES, Call, CorpusError
 from sim.corpus.calls import MUSIC_POSITIVES
 from sim.corpus.sources import other_music
 
@@ -71,16 +71,18 @@ def music_files(name: str) -> list[Path]:
     return files
 
 
+#: What the bench builds: clicked attempts held to music, and the corpus's negatives.
+MAKERS = {**NEGATIVES, **MUSIC_POSITIVES}
+
+
 def build(variant: str, seed: int) -> Call:
     """One call: a clicked attempt held to music, or a music negative, from its build seed."""
-    maker = MUSIC_POSITIVES.get(variant) or NEGATIVES[variant]
-    call = maker(np.random.default_rng(seed), Levels(), "tune")
-    call.seed = seed
-    return call
+    return corpus.build(variant, seed, makers=MAKERS)
 
 
 def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dict[str, Any]:
     """Both detectors over the planned calls, built with `music` (None: the corpus's own tuning music)."""
+    cfg = ThreeWayConfig()
     ours, switch, base = Tally(), Tally(), Tally()
     alarm_s = 0.0
     jobs = [(variant, first + k) for variant, first, count in plan for k in range(count)]
@@ -88,7 +90,7 @@ def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dic
         for variant, seed in tqdm(jobs, desc="music calls", unit="call"):
             call = build(variant, seed)
             name = f"{variant} {seed}"
-            decided = [e for e in analyse(call.samples, ThreeWayConfig()) if e.event == "three_way"]
+            decided = [e for e in analyse(call.samples, cfg) if e.event == "three_way"]
             ours.score(name, call, [e.at for e in decided])
             switch.score(name, call, [e.at for e in decided if e.switch_heard])
             base.score(name, call, EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
@@ -97,7 +99,7 @@ def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dic
     o, b = ours.summary(hours, listed=None), base.summary(hours, listed=None)
     return {
         "calls": len(jobs),
-        "sensitivity": 0.5,
+        "sensitivity": cfg.sensitivity,
         "alarm_hours": hours,
         "ours": o,
         "ours_switch_heard": switch.summary(hours, listed=None),

@@ -9,25 +9,33 @@ docs/dsp-threeway.md for every variant and the channel model.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from hal.audio import SAMPLE_RATE
 from hal.audio_file import write_wav
-from sim.corpus.calls import POSITIVES, Call, Levels
+from sim.corpus.calls import POSITIVES, Call, Levels, Maker
 from sim.corpus.negatives import NEGATIVES
 from sim.corpus.sources import POOLS, CorpusError
 
 __all__ = ["NEGATIVES", "POOLS", "POSITIVES", "Call", "CorpusError", "Levels", "build", "generate", "write"]
 
 
-def build(variant: str, seed: int, levels: Levels | None = None, pool: str = "tune") -> Call:
-    """One call of the named variant from a seed and a source pool (with `levels` fixed instead of drawn)."""
-    maker = POSITIVES.get(variant) or NEGATIVES.get(variant)
+def build(
+    variant: str,
+    seed: int,
+    levels: Levels | None = None,
+    pool: str = "tune",
+    makers: Mapping[str, Maker] | None = None,
+) -> Call:
+    """One call of the named variant from a seed and a source pool (with `levels` fixed instead of drawn), made by
+    the corpus's own makers or by `makers` (the music bench's attempts whose held line is always music)."""
+    known = makers if makers is not None else {**POSITIVES, **NEGATIVES}
+    maker = known.get(variant)
     if maker is None:
-        raise CorpusError(f"unknown corpus variant {variant!r}; known: {', '.join([*POSITIVES, *NEGATIVES])}")
+        raise CorpusError(f"unknown corpus variant {variant!r}; known: {', '.join(known)}")
     if pool not in POOLS:
         raise CorpusError(f"unknown source pool {pool!r}; known: {', '.join(POOLS)}")
     call = maker(np.random.default_rng(seed), levels or Levels(), pool)

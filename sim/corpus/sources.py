@@ -138,7 +138,8 @@ def utterance(rng: np.random.Generator, level_dbm0: float, pool: str = "tune") -
 
 
 def music(rng: np.random.Generator, seconds: float, level_dbm0: float, pool: str = "tune") -> np.ndarray:
-    """A random stretch of the pool's music on hold, looped if needed, at the given RMS level."""
+    """A random stretch of the pool's music on hold (or of `other_music`'s while in force), looped if needed, at the
+    given RMS level."""
     paths = _other_music[-1] if _other_music else music_paths(pool)
     x = _load(paths[int(rng.integers(len(paths)))])
     n = round(seconds * SAMPLE_RATE)
