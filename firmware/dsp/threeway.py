@@ -22,6 +22,9 @@ independent evidence and explains each decision:
   open and close of a hookflash.
 - **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line; a dial
   tone or ringback out of a pause opens a held line by itself, whatever the floor.
+- **a number dialled beyond the line**: `dial_digits` DTMF keys in a row out of a pause, each far under the call's
+  talk, none the echo of the inmate's own key (`near_key`): the far party dialling a third party while the held
+  line sounds like the call's own pauses. The called party's own keys are as loud as its voice.
 - **silent after a hookflash**: a lone whole hookflash, then a far end that does not talk: the hold that shows no
   change of floor (the switch's hiss as loud as the call's own noise).
 - **a hookflash into music**: a lone click that cuts from quiet into louder sound and dies within 17.5 ms, and a
@@ -41,8 +44,8 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_beyond (music from beyond the line), threeway_residual (what a predictor does not foresee: a click over
-music), threeway_evidence (events and their words).
+threeway_beyond (music from beyond the line), threeway_dialling (a number dialled beyond it), threeway_residual
+(what a predictor does not foresee: a click over music), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ import numpy as np
 from firmware.dsp.threeway_bands import BandFloors
 from firmware.dsp.threeway_beyond import MusicBeyondLine
 from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, SUBS_PER_FRAME, TONE_WINDOW, ThreeWayConfig
+from firmware.dsp.threeway_dialling import BridgedDialling
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
@@ -107,6 +111,7 @@ class ThreeWayDetector:
         self._into_music = FlashIntoMusic(self.cfg)
         self._then_sound = FlashThenSound(self.cfg)
         self._beyond = MusicBeyondLine(self.cfg)
+        self._dialling = BridgedDialling(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
         self._bands = BandFloors(self.cfg)
 
@@ -123,6 +128,10 @@ class ThreeWayDetector:
         if len(self._buf) < FRAME * self.cfg.block_frames:
             return []
         return self._process_buffer()
+
+    def near_key(self, at: float) -> None:
+        """The inmate's own key, heard in the mouthpiece at `at`: its echo on the line is no far party dialling."""
+        self._dialling.near_key(at)
 
     def flush(self) -> list[ThreeWayEvent]:
         """Analyse whatever whole frames are buffered (end of a recording)."""
@@ -244,6 +253,16 @@ class ThreeWayDetector:
         self._into_music.frame(t, level, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
+        digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
+        levels = self._levels
+        dialled = self._dialling.frame(
+            t,
+            digit if levels.answered and self._hold is None else None,
+            level,
+            levels.ref_level,
+            talking,
+            levels.after_pause and not levels.after_tone,
+        )
         if self._armed and learned and self._heard_from is not None:
             since = self._heard_from
             decision = (
@@ -251,6 +270,7 @@ class ThreeWayDetector:
                 or self._into_music.check(t, clicks, since)
                 or self._then_sound.check(t, clicks, since)
                 or beyond
+                or dialled
             )
             if decision is not None:
                 events.append(decision)

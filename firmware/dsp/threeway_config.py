@@ -115,6 +115,19 @@ class ThreeWayConfig(BaseModel):
     tone_twist_db: float = Field(default=10.0, ge=1.0, le=30.0)
     dial_min_s: float = Field(default=0.1, ge=0.04, le=2.0)
     dtmf_min_s: float = Field(default=0.04, ge=0.02, le=0.5)
+    dial_digits: int = Field(
+        default=4, ge=2, le=20, description="faint DTMF keys in a row out of a pause: a number dialled beyond the line"
+    )
+    dial_under_talk_db: float = Field(
+        default=12.0,
+        ge=3.0,
+        le=60.0,
+        description="... each this far under the call's talk (the called party's own keys are as loud as its voice)",
+    )
+    dial_gap_s: float = Field(default=1.0, ge=0.1, le=5.0, description="... no more than this apart")
+    dial_echo_s: float = Field(
+        default=1.0, ge=0.0, le=5.0, description="DTMF this soon after the inmate's own key is its echo"
+    )
     masking_floor_dbm0: float = Field(
         default=-40.0,
         ge=-70.0,

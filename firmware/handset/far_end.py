@@ -21,6 +21,11 @@ class Detector(Protocol):
     def feed(self, samples: np.ndarray, at: float) -> Sequence[Any]: ...
 
 
+class ThreeWayListener(Detector, Protocol):
+    def near_key(self, at: float) -> None:
+        """A key the inmate sent (heard in the mouthpiece): its echo on the line is no far party dialling."""
+
+
 @dataclass
 class Detectors:
     """One call's detectors: DTMF on each leg (events with kind/digit) and three-way on the far leg.
@@ -30,7 +35,7 @@ class Detectors:
     """
 
     dtmf: Detector
-    threeway: Detector
+    threeway: ThreeWayListener
     mouthpiece_dtmf: Detector
     #: Call-progress tones (events with kind/tone), for networks that do not signal busy or SIT.
     progress: Detector
@@ -122,6 +127,7 @@ class OpenLine:
         """The digits a tone dialer held to the mouthpiece started in this frame."""
         started = []
         for tone in self.detectors.mouthpiece_dtmf.feed(samples, at):
+            self.detectors.threeway.near_key(at)
             if tone.kind == "start":
                 self._near_tone = (tone.digit, float("inf"))
                 started.append(tone.digit)

@@ -2,7 +2,8 @@
 
 A far party who flashes to a held line as loud as the call's own shows no change of floor, so before this a tone
 bled into it was never looked at: tones only kept a held line going. A dial tone or ringback mid-call is the far
-party dialling or ringing someone, whatever the floor. DTMF alone is not (our own keys echo back as DTMF), nor a
+party dialling or ringing someone, whatever the floor. One DTMF key alone is not (our own keys echo back as DTMF;
+a run of faint keys is a number dialled: tests/dsp/test_threeway_dialling.py), nor a
 tone before the far end has answered (ringback, prompts), nor a pair that sounds inside music or talk already
 playing (a chord of F4 and A4 is a dial tone's pair): the tone must start out of a pause."""
 
@@ -44,8 +45,8 @@ def test_a_tone_before_the_far_end_has_talked_is_not_decided() -> None:
     assert decisions(analyse(far_end(RINGBACK, answered=False))) == []
 
 
-def test_dtmf_alone_is_not_decided() -> None:
-    """Our own keys, echoed back at -45 dBm0, are DTMF too."""
+def test_one_dtmf_key_alone_is_not_decided() -> None:
+    """Our own keys, echoed back at -45 dBm0, are DTMF too; one key, however long, is no number dialled."""
     assert decisions(analyse(far_end([770.0, 1336.0]))) == []
 
 

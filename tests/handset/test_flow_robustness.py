@@ -20,6 +20,9 @@ class Silent:
     def feed(self, samples, at):
         return []
 
+    def near_key(self, at):
+        pass
+
 
 def new_flow() -> HandsetFlow:
     policy = FlowPolicy(timing=load_timing(), facility_id="demo-facility", hookflash_actions=("report", "end_call"))
