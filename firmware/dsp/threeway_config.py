@@ -31,6 +31,9 @@ class ThreeWayConfig(BaseModel):
     hold_confirm_click_s: float = Field(
         default=1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone"
     )
+    hold_confirm_tone_s: float = Field(
+        default=0.8, ge=0.1, le=10.0, description="a hold that carries a bridged tone (dial tone, ringback, DTMF)"
+    )
     flash_confirm_s: float = Field(default=0.5, ge=0.1, le=5.0, description="hold after the closing click of a flash")
     flash_gap_s: tuple[float, float] = (0.15, 1.3)
     flash_silence_s: float = Field(

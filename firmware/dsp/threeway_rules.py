@@ -162,7 +162,8 @@ def decide(
         quick = near or clicks or hold.tones
         if not quick and not hold.deep and hold.raised_frames * FRAME_S < held / 2:
             return None  # a relative drop alone: a mute on a hissy line looks the same
-        if held < (cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s) * scale:
+        confirm = cfg.hold_confirm_tone_s if hold.tones else cfg.hold_confirm_click_s if quick else cfg.hold_confirm_s
+        if held < confirm * scale:
             return None
         if near:
             evidence.append(fact("click_start"))

@@ -18,7 +18,7 @@ from tests.dsp.test_threeway import decisions, line
 
 DIAL = [350.0, 440.0]
 RINGBACK = [440.0, 480.0]
-CONFIRM = ThreeWayConfig().hold_confirm_click_s
+CONFIRM = ThreeWayConfig().hold_confirm_tone_s
 SR = 8000
 
 
