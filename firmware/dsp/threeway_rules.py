@@ -106,6 +106,20 @@ def _clicks_of(
     return clicks, near, flash
 
 
+def _flash_before(
+    cfg: ThreeWayConfig, hold: Hold, click_times: Collection[tuple[float, float]]
+) -> tuple[float, float] | None:
+    """A lone hookflash that closed within `flash_gap_s` before a held line that a bridged tone opened: the far party
+    flashed, then its dial tone or ringback came."""
+    lo, hi = cfg.flash_gap_s
+    found = None
+    for a, rise in click_times:
+        for b, _ in click_times:
+            if lo <= b - a <= hi and hold.start - hi <= b < hold.start and lone_click(cfg, a, rise, click_times):
+                found = (a, b)
+    return found
+
+
 #: A click heard this soon before another is the same pulse (heard as quiet and as into sound) or its bounce.
 SAME_CLICK_S = 0.06
 
@@ -171,6 +185,11 @@ def decide(
         elif clicks:
             evidence.append(fact("click_inside"))
             beliefs.append(0.4)
+    if flash is None and hold.tones:
+        before = _flash_before(cfg, hold, click_times)
+        if before is not None:  # the hookflash that put the far party on a line dialling: said, not needed
+            evidence.append(fact("hookflash", gap=before[1] - before[0]))
+            beliefs.append(0.8)
     depth = hold.ref_floor - hold.min_floor
     evidence.append(fact("held_line", before=hold.ref_floor, after=hold.min_floor, held=held))
     beliefs.append(0.5 + 0.3 * min(1.0, max(0.0, depth - cfg.floor_drop_db) / 20.0))

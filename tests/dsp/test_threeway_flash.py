@@ -127,11 +127,13 @@ def test_a_dial_tone_starting_after_the_flash_is_not_taken_for_the_far_party_tal
     starting, not the far party talking. Two attempts of the independent generator's dev seed (a flash, a held line
     as loud as the call's own, then dial tone at -44 and -50 dBm0) were missed as talk. Since a held line that
     carries a bridged tone is decided after `hold_confirm_tone_s` (0.8 s), the dial tone's own held line decides
-    them first, 0.7 s after the closing click, as the silent flash would have a frame or two later."""
+    them first, 0.7 s after the closing click, as the silent flash would have a frame or two later; the decision
+    still names the hookflash that came before the tone."""
     call = build_call(7001, index, plan(7001, 200, 0.5)[index])
     assert call.flash_at is not None and call.variant == "landline_hiss_bleed_click"
     (d,) = [d for d in decisions(analyse(call.samples)) if d.at <= call.flash_at + 3.0]
-    assert any("dial tone" in e for e in d.evidence) and d.switch_heard
+    assert any("hookflash" in e for e in d.evidence) and any("dial tone" in e for e in d.evidence)
+    assert d.switch_heard
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,19 @@ def test_dial_tone_or_ringback_on_an_unchanged_floor_is_decided(freqs: list[floa
     assert d.switch_heard
 
 
+@pytest.mark.parametrize(("closing", "named"), [(None, False), (9.5, True)])
+def test_the_hookflash_before_the_tone_is_named_in_its_decision(closing: float | None, named: bool) -> None:
+    """The far party flashes, then its dial tone bleeds in: the tone's held line decides, at the same time, and
+    names the flash that closed within `flash_gap_s` (1.3 s) before it. (A flash that closed 1.5 s or more before the
+    tone is decided by the silence after it, as the flash tests show.)"""
+    clicks = () if closing is None else (closing - 0.5, closing)
+    x = line(talk=(2.0, 4.0), bleed=(10.0, 2.5, DIAL), bleed_db=-45.0, clicks=clicks)
+    (d,) = decisions(analyse(x))
+    assert 10.0 + CONFIRM <= d.at <= 10.0 + CONFIRM + 0.2
+    assert any("hookflash" in e for e in d.evidence) is named
+    assert any("dial tone" in e for e in d.evidence) and d.switch_heard
+
+
 @pytest.mark.parametrize(("tone_s", "decided"), [(CONFIRM - 0.3, False), (CONFIRM + 0.2, True)])
 def test_a_tone_is_decided_only_once_it_has_lasted_the_confirmation_time(tone_s: float, decided: bool) -> None:
     """A held line may pause 120 ms, and the tone's 64 ms window outlasts it: a tone 0.1 s short still counts."""
