@@ -240,12 +240,12 @@ class ThreeWayDetector:
         tones = heard_tones if quiet else []
         # A held line carrying bridged tones is still held: the far party is dialling or ringing someone. Dial tone
         # or ringback that starts out of a pause, on a line that has answered, opens a held line by itself, whatever
-        # its floor. Not DTMF (our own keys echo back as DTMF), nor in a tone's cadence (before the answer), nor
-        # inside sound already playing (a chord of music is a pair too).
+        # its floor. Not DTMF (our own keys echo back as DTMF; a run of faint keys is threeway_dialling's), nor in a
+        # tone's cadence (before the answer), nor inside sound already playing (a chord of music is a pair too).
+        levels = self._levels
+        calling = self._hold is None and levels.answered and levels.after_pause and not levels.after_tone
         bridged = tones
         if self._hold is None:
-            levels = self._levels
-            calling = levels.answered and levels.after_pause and not levels.after_tone
             bridged = [name for name in tones if tone_kind(name) != "DTMF"] if calling else []
         idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
@@ -254,15 +254,8 @@ class ThreeWayDetector:
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
-        levels = self._levels
-        dialled = self._dialling.frame(
-            t,
-            digit if levels.answered and self._hold is None else None,
-            level,
-            levels.ref_level,
-            talking,
-            levels.after_pause and not levels.after_tone,
-        )
+        dialling = levels.answered and self._hold is None
+        dialled = self._dialling.frame(t, digit if dialling else None, level, levels.ref_level, talking, calling)
         if self._armed and learned and self._heard_from is not None:
             since = self._heard_from
             decision = (

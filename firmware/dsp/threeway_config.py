@@ -28,9 +28,7 @@ class ThreeWayConfig(BaseModel):
     floor_percentile: float = Field(default=20.0, ge=1.0, le=50.0)
     learn_min_s: float = Field(default=2.0, ge=0.5, le=20.0, description="no decision before this much call audio")
     hold_confirm_s: float = Field(default=2.0, ge=0.5, le=10.0, description="a hold with no other evidence")
-    hold_confirm_click_s: float = Field(
-        default=1.4, ge=0.3, le=10.0, description="a hold that began with a click or tone"
-    )
+    hold_confirm_click_s: float = Field(default=1.4, ge=0.3, le=10.0, description="a hold that began with a click")
     hold_confirm_tone_s: float = Field(
         default=0.8, ge=0.1, le=10.0, description="a hold that carries a bridged tone (dial tone, ringback, DTMF)"
     )

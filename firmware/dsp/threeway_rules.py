@@ -7,7 +7,8 @@ the state and calls them frame by frame.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,11 +94,7 @@ def _clicks_of(
         if hold.start - cfg.click_window_s <= ct <= hold.start + cfg.flash_gap_s[1] + cfg.click_window_s
     ]
     near = [c for c in clicks if abs(c[0] - hold.start) <= cfg.click_window_s]
-    flash = None
-    for a, _ in clicks:
-        for b, _ in clicks:
-            if cfg.flash_gap_s[0] <= b - a <= cfg.flash_gap_s[1] and a <= hold.start + cfg.click_window_s:
-                flash = (a, b)
+    flash = _last((a, b) for a, _, b in _hookflashes(cfg, clicks) if a <= hold.start + cfg.click_window_s)
     if flash is None and hold.masker_dbm0 is not None:
         # Masking noise or music buries the opening click; its cut is the opening edge of the flash.
         for b, _ in clicks:
@@ -106,18 +103,32 @@ def _clicks_of(
     return clicks, near, flash
 
 
+def _hookflashes(cfg: ThreeWayConfig, clicks: Collection[tuple[float, float]]) -> Iterator[tuple[float, float, float]]:
+    """Every pair of clicks `flash_gap_s` apart, as (opening, its rise, closing), by opening then closing."""
+    lo, hi = cfg.flash_gap_s
+    for a, rise in clicks:
+        for b, _ in clicks:
+            if lo <= b - a <= hi:
+                yield a, rise, b
+
+
+def _last(pairs: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
+    """The last of the pairs, or None."""
+    last = deque(pairs, maxlen=1)
+    return last[0] if last else None
+
+
 def _flash_before(
     cfg: ThreeWayConfig, hold: Hold, click_times: Collection[tuple[float, float]]
 ) -> tuple[float, float] | None:
     """A lone hookflash that closed within `flash_gap_s` before a held line that a bridged tone opened: the far party
     flashed, then its dial tone or ringback came."""
-    lo, hi = cfg.flash_gap_s
-    found = None
-    for a, rise in click_times:
-        for b, _ in click_times:
-            if lo <= b - a <= hi and hold.start - hi <= b < hold.start and lone_click(cfg, a, rise, click_times):
-                found = (a, b)
-    return found
+    hi = cfg.flash_gap_s[1]
+    return _last(
+        (a, b)
+        for a, rise, b in _hookflashes(cfg, click_times)
+        if hold.start - hi <= b < hold.start and lone_click(cfg, a, rise, click_times)
+    )
 
 
 #: A click heard this soon before another is the same pulse (heard as quiet and as into sound) or its bounce.
