@@ -250,7 +250,7 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
-        self._into_music.frame(t, level, heard_tones)
+        self._into_music.frame(t, level, noise_like, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
@@ -262,6 +262,7 @@ class ThreeWayDetector:
                 self._silent_flash.check(t, clicks, since, self._heard(self._into_music.into, t))
                 or self._into_music.check(t, clicks, since)
                 or self._then_sound.check(t, clicks, since)
+                or self._into_music.check_lone(t, clicks, since)
                 or beyond
                 or dialled
             )

@@ -95,6 +95,20 @@ class ThreeWayConfig(BaseModel):
         le=60.0,
         description="... and stands this far over the 100 ms after it in 2.4-3.4 kHz, where music is weak",
     )
+    lone_music_s: float = Field(
+        default=1.85,
+        ge=0.5,
+        le=5.0,
+        description="a lone hookswitch click into music that never lets up is decided this long after it: after any "
+        "closing click could have decided its hookflash",
+    )
+    lone_music_tonal_share: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="... when at least this share of the frames after it stand over their own floor (music, not "
+        "static)",
+    )
     over_rise_db: float = Field(
         default=30.0,
         ge=6.0,

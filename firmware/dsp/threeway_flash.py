@@ -21,6 +21,15 @@ leaves quiet after the opening click too: a hookswitch's click in quiet (`into_h
 when the closing click is a click into the music come up. A PBX's own hold music, which makes no hookflash, is not
 decided.
 
+A hookswitch's click into music whose closing click is lost: over music as loud as the clicks, or brighter where
+the click finder listens for it, only the opening is heard. A lone click out of quiet, standing `into_high_rise_db`
+over it (a hookswitch's transient; a knock or a word's onset stands far less), into sound that for `lone_music_s`
+(scaled) never lets up (every frame within `held_sound_spread_db` of the median, as in the rule below) and is tonal
+(`lone_music_tonal_share` of its frames stand over their own floor: music, not a cordless phone's static), at
+`into_sound_min_dbm0` or louder, with no key's tones and no click in quiet after it: the far party flashed into music
+on hold. It waits until any closing click would have decided the whole hookflash, which names more. A single
+click is no hookflash, so this decision does not count as the switch heard.
+
 A hookflash to a held line that plays music, heard the other way round: the switch acts only once the hookswitch is
 back up, so the far end's line is open (the room gone: quieter than any pause the far end made, or as quiet as the
 channel gets) from the opening click until the music starts, and the closing click is lost in the music's first
@@ -43,6 +52,7 @@ from firmware.dsp.threeway_rules import SAME_CLICK_S, lone_click, tone_kind
 
 _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
+_QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
 
 
@@ -55,9 +65,10 @@ class FlashIntoMusic:
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[tuple[float, float]] = deque(maxlen=32)
         self._unforeseen: deque[float] = deque(maxlen=64)
-        # Every frame as far back as an opening click can be: (when, level, whether it carried a key's tones).
-        reach = round((cfg.flash_gap_s[1] + 2 * cfg.flash_confirm_s) / FRAME_S) + 8
-        self._frames: deque[tuple[float, float, bool]] = deque(maxlen=reach)
+        # Every frame as far back as an opening click can be: (when, level, whether it carried a key's tones,
+        # whether it was tonal: standing over its own floor).
+        longest = max(cfg.flash_gap_s[1] + cfg.flash_confirm_s, cfg.lone_music_s) * 2.0  # the time scale is at most 2
+        self._frames: deque[tuple[float, float, bool, bool]] = deque(maxlen=round(longest / FRAME_S) + 8)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -67,14 +78,14 @@ class FlashIntoMusic:
         else:
             self._over.append((t, rise))
 
-    def frame(self, t: float, level: float, tones: list[str]) -> None:
-        """One frame's level, and its tone pairs however loud: a key pressed at the far end clicks into its own
-        DTMF."""
-        self._frames.append((t, level, any(tone_kind(name) == "DTMF" for name in tones)))
+    def frame(self, t: float, level: float, noise_like: bool, tones: list[str]) -> None:
+        """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
+        loud: a key pressed at the far end clicks into its own DTMF."""
+        self._frames.append((t, level, any(tone_kind(name) == "DTMF" for name in tones), not noise_like))
 
     def _sound_dbm0(self, opening: float) -> float:
         """The median level of the frames from the opening click on."""
-        after = sorted(level for at, level, _ in self._frames if at >= opening)
+        after = sorted(level for at, level, _, _ in self._frames if at >= opening)
         return after[len(after) // 2] if after else float("-inf")
 
     @property
@@ -104,6 +115,37 @@ class FlashIntoMusic:
                 if self._opens(opening, rise, closing, residual_only, others, quiet, since):
                     facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
                     return ThreeWayEvent.of("three_way", t, 0.85, facts)
+        return None
+
+    def check_lone(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
+        """A decision at `t` if a lone hookswitch click into sound came exactly `lone_music_s` (scaled) ago, out of
+        quiet, and the sound since has been music that never let up, on a line heard from `since`."""
+        cfg = self.cfg
+        wait = cfg.lone_music_s * cfg.time_scale
+        for opening, rise in self._into:
+            if not (wait <= t - opening < wait + FRAME_S) or rise < cfg.into_high_rise_db:
+                continue
+            before = [level for at, level, _, _ in self._frames if opening - _QUIET_BEFORE_S <= at < opening - FRAME_S]
+            after = [(level, keyed, tonal) for at, level, keyed, tonal in self._frames if at >= opening + SAME_CLICK_S]
+            if (
+                not before
+                or not after
+                or max(before) > cfg.click_quiet_ceiling_dbm0  # out of a masker played in the room: a knock in it
+                or opening - since < _HEARD_S
+                or not lone_click(cfg, opening, rise, [*click_times, *self._into])
+                or any(opening + SAME_CLICK_S < ct for ct, _ in click_times)  # a click in quiet: the music let up
+                or any(keyed for _, keyed, _ in after)
+            ):
+                continue
+            levels = sorted(level for level, _, _ in after)
+            median = levels[len(levels) // 2]
+            tonal = sum(1 for _, _, is_tonal in after if is_tonal) / len(after)
+            if (
+                median >= cfg.into_sound_min_dbm0
+                and levels[0] >= median - cfg.held_sound_spread_db
+                and tonal >= cfg.lone_music_tonal_share
+            ):
+                return ThreeWayEvent.of("three_way", t, 0.75, [fact("click_into_music", held=t - opening)])
         return None
 
     def _quiet_openings(
@@ -138,7 +180,7 @@ class FlashIntoMusic:
             # Quiet between the clicks: not music, but a cluster of crackle.
             and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
             # Keys pressed at the far end: each click into its own tone.
-            and not any(keyed and opening <= at <= closing + _KEY_TONE_S for at, _, keyed in self._frames)
+            and not any(keyed and opening <= at <= closing + _KEY_TONE_S for at, _, keyed, _ in self._frames)
             # Music on hold is played to be heard; static or a quiet room after a pop is not music.
             and self._sound_dbm0(opening) >= cfg.into_sound_min_dbm0
         )

@@ -59,8 +59,13 @@ def test_a_hookswitch_click_in_quiet_closed_by_a_click_into_the_music_is_a_flash
 
 def test_only_a_hookswitch_strong_click_opens_such_a_flash() -> None:
     """An opening at -30 dBm0 stands under `into_high_rise_db` (30 dB) over the quiet: a faint click in a pause
-    (a knock, a pop) followed by a click into sound is not enough."""
-    assert decided(quiet_start_hold(opening_dbm0=-30.0)) == []
+    (a knock, a pop) followed by a click into sound makes no hookflash. The click into the music, strong and lone,
+    is still one on its own: decided `lone_music_s` after it, without the switch heard."""
+    found = [d for d in decisions(analyse(quiet_start_hold(opening_dbm0=-30.0))) if OPENING <= d.at <= OPENING + 3.0]
+    (d,) = found
+    wait = ThreeWayConfig().lone_music_s
+    assert CLOSING + wait <= d.at <= CLOSING + wait + 0.04
+    assert not d.switch_heard
 
 
 @pytest.mark.parametrize("music_after_s", [-0.2, -0.3])
