@@ -119,9 +119,13 @@ class FlashIntoMusic:
 
     def check_lone(self, t: float, click_times: Collection[tuple[float, float]], since: float) -> ThreeWayEvent | None:
         """A decision at `t` if a lone hookswitch click into sound came exactly `lone_music_s` (scaled) ago, out of
-        quiet, and the sound since has been music that never let up, on a line heard from `since`."""
+        quiet, and the sound since has been music that never let up, on a line heard from `since`. At a high
+        sensitivity the wait is at least as long as the latest closing click's decision."""
         cfg = self.cfg
-        wait = cfg.lone_music_s * cfg.time_scale
+        # Never before a closing click could decide the whole hookflash: the flash's gap does not scale.
+        wait = max(
+            cfg.lone_music_s * cfg.time_scale, cfg.flash_gap_s[1] + cfg.flash_confirm_s * cfg.time_scale + FRAME_S
+        )
         for opening, rise in self._into:
             if not (wait <= t - opening < wait + FRAME_S) or rise < cfg.into_high_rise_db:
                 continue

@@ -116,3 +116,11 @@ def test_music_bench_tuning_calls_whose_closing_click_is_lost_are_decided(seed: 
     (d,) = within_3_s(None)
     assert d.at <= flash + WAIT_S + 0.05 and "hookswitch's click" in d.evidence[0]
     assert within_3_s(ThreeWayConfig(lone_music_s=5.0)) == []
+
+
+def test_at_the_highest_sensitivity_a_closing_click_still_decides_its_hookflash_first() -> None:
+    """Sensitivity 1 halves the waits, but not a hookflash's gap: a closing click 1.2 s after the opening decides
+    the whole hookflash (the switch heard) 0.25 s later, before the lone click's wait has run."""
+    x = music_hold_samples(clicks=(OPENING, OPENING + 1.2), steady=True, noise_under_dbm0=ACCESS_DBM0)
+    (d,) = [d for d in decisions(analyse(x, ThreeWayConfig(sensitivity=1.0))) if OPENING <= d.at <= OPENING + 3.0]
+    assert d.switch_heard and d.at <= OPENING + 1.2 + 0.25 + 0.05
