@@ -43,7 +43,7 @@ hold.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
@@ -54,6 +54,13 @@ _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowin
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
+
+
+def _median_and_lowest(levels: Iterable[float]) -> tuple[float, float]:
+    """The median of some frames' levels, and the lowest: sound that never lets up keeps its lowest near its median.
+    At least one level."""
+    ordered = sorted(levels)
+    return ordered[len(ordered) // 2], ordered[0]
 
 
 class FlashIntoMusic:
@@ -85,8 +92,8 @@ class FlashIntoMusic:
 
     def _sound_dbm0(self, opening: float) -> float:
         """The median level of the frames from the opening click on."""
-        after = sorted(level for at, level, _, _ in self._frames if at >= opening)
-        return after[len(after) // 2] if after else float("-inf")
+        after = [level for at, level, _, _ in self._frames if at >= opening]
+        return _median_and_lowest(after)[0] if after else float("-inf")
 
     @property
     def into(self) -> Collection[tuple[float, float]]:
@@ -141,12 +148,11 @@ class FlashIntoMusic:
                 or any(keyed for _, keyed, _ in after)
             ):
                 continue
-            levels = sorted(level for level, _, _ in after)
-            median = levels[len(levels) // 2]
+            median, lowest = _median_and_lowest(level for level, _, _ in after)
             tonal = sum(1 for _, _, is_tonal in after if is_tonal) / len(after)
             if (
                 median >= cfg.into_sound_min_dbm0
-                and levels[0] >= median - cfg.held_sound_spread_db
+                and lowest >= median - cfg.held_sound_spread_db
                 and tonal >= cfg.lone_music_tonal_share
             ):
                 return ThreeWayEvent.of("three_way", t, 0.75, [fact("click_into_music", held=t - opening)])
@@ -267,9 +273,8 @@ class FlashThenSound:
         if onset is None or onset == 0:
             return None
         t1 = frames[onset][0]
-        held = sorted(lvl for _, lvl, _ in frames[onset:])
-        median = held[len(held) // 2]
-        if held[0] < median - cfg.held_sound_spread_db:
+        median, lowest = _median_and_lowest(lvl for _, lvl, _ in frames[onset:])
+        if lowest < median - cfg.held_sound_spread_db:
             return None  # sound that lets up: talk (it falls between words), not music
         for opening, rise in reversed(click_times):
             if not lo <= t1 - opening <= hi:
@@ -280,7 +285,7 @@ class FlashThenSound:
                 return None
             opened = max(pause_floor - cfg.open_loop_db, cfg.channel_floor_dbm0)
             gap = [lvl for ft, lvl, _ in frames[:onset] if ft > opening + SAME_CLICK_S]
-            if not gap or max(gap) > opened or held[0] < max(gap) + cfg.held_sound_db:
+            if not gap or max(gap) > opened or lowest < max(gap) + cfg.held_sound_db:
                 return None  # the line was not open from the click on (talk, a room), or what follows is faint
             if median < pause_floor + cfg.held_sound_db:
                 return None  # the far end's own room coming back after a dropout, not music
