@@ -263,6 +263,7 @@ class ThreeWayDetector:
                 or self._into_music.check(t, clicks, since)
                 or self._then_sound.check(t, clicks, since)
                 or self._into_music.check_lone(t, clicks, since)
+                or self._into_music.check_pair_music(t, clicks, since)
                 or beyond
                 or dialled
             )

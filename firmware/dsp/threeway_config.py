@@ -109,6 +109,22 @@ class ThreeWayConfig(BaseModel):
         description="... when at least this share of the frames after it stand over their own floor (music, not "
         "static)",
     )
+    over_pair_rise_db: float = Field(
+        default=35.0,
+        ge=6.0,
+        le=60.0,
+        description="two lone clicks over sound, 0.15-1.3 s apart, each standing this far above it in 2.4-3.4 kHz, "
+        "are a hookflash from music in the room into music on hold ...",
+    )
+    over_pair_music_s: float = Field(
+        default=1.5,
+        ge=0.5,
+        le=5.0,
+        description="... when the music after the closing click never lets up for this long",
+    )
+    pair_music_min_dbm0: float = Field(
+        default=-60.0, ge=-80.0, le=0.0, description="... at this level or louder (the clicks say it is no pause)"
+    )
     over_rise_db: float = Field(
         default=30.0,
         ge=6.0,

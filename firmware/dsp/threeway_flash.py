@@ -30,6 +30,14 @@ over it (a hookswitch's transient; a knock or a word's onset stands far less), i
 on hold. It waits until any closing click would have decided the whole hookflash, which names more. A single
 click is no hookflash, so this decision does not count as the switch heard.
 
+A whole hookflash into music where neither click is a click into sound: music that starts quietly (under the
+quiet ceiling, so both clicks are heard in quiet), or music played in the far room before the flash (both clicks
+heard over sound, in 2.4-3.4 kHz, each standing `over_pair_rise_db` over it: a hookswitch's strength, where talk
+and music make 30 dB pulses). Two such clicks 0.15-1.3 s apart, lone as above and with none between, then for
+`over_pair_music_s` (scaled) after the closing click sound that never lets up and is tonal, as for the lone click,
+at `pair_music_min_dbm0` or louder (faint: the two clicks already say it is no pause): the far party flashed, and the
+line plays music on hold. A far end that only paused, or muted, makes no such pair; one picked up into talk lets up.
+
 A hookflash to a held line that plays music, heard the other way round: the switch acts only once the hookswitch is
 back up, so the far end's line is open (the room gone: quieter than any pause the far end made, or as quiet as the
 channel gets) from the opening click until the music starts, and the closing click is lost in the music's first
@@ -74,7 +82,8 @@ class FlashIntoMusic:
         self._unforeseen: deque[float] = deque(maxlen=64)
         # Every frame as far back as an opening click can be: (when, level, whether it carried a key's tones,
         # whether it was tonal: standing over its own floor).
-        longest = max(cfg.flash_gap_s[1] + cfg.flash_confirm_s, cfg.lone_music_s) * 2.0  # the time scale is at most 2
+        after_flash = max(cfg.flash_confirm_s, cfg.over_pair_music_s)
+        longest = max(cfg.flash_gap_s[1] + after_flash, cfg.lone_music_s) * 2.0  # the time scale is at most 2
         self._frames: deque[tuple[float, float, bool, bool]] = deque(maxlen=round(longest / FRAME_S) + 8)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
@@ -137,25 +146,60 @@ class FlashIntoMusic:
             if not (wait <= t - opening < wait + FRAME_S) or rise < cfg.into_high_rise_db:
                 continue
             before = [level for at, level, _, _ in self._frames if opening - _QUIET_BEFORE_S <= at < opening - FRAME_S]
-            after = [(level, keyed, tonal) for at, level, keyed, tonal in self._frames if at >= opening + SAME_CLICK_S]
             if (
                 not before
-                or not after
                 or max(before) > cfg.click_quiet_ceiling_dbm0  # out of a masker played in the room: a knock in it
                 or opening - since < _HEARD_S
                 or not lone_click(cfg, opening, rise, [*click_times, *self._into])
-                or any(opening + SAME_CLICK_S < ct for ct, _ in click_times)  # a click in quiet: the music let up
-                or any(keyed for _, keyed, _ in after)
             ):
                 continue
-            median, lowest = _median_and_lowest(level for level, _, _ in after)
-            tonal = sum(1 for _, _, is_tonal in after if is_tonal) / len(after)
-            if (
-                median >= cfg.into_sound_min_dbm0
-                and lowest >= median - cfg.held_sound_spread_db
-                and tonal >= cfg.lone_music_tonal_share
-            ):
+            if self._music_since(opening + SAME_CLICK_S, opening, click_times, cfg.into_sound_min_dbm0):
                 return ThreeWayEvent.of("three_way", t, 0.75, [fact("click_into_music", held=t - opening)])
+        return None
+
+    def _music_since(
+        self, start: float, opening: float, click_times: Collection[tuple[float, float]], min_dbm0: float
+    ) -> bool:
+        """Whether the frames from `start` on are music that never lets up: every frame within
+        `held_sound_spread_db` of the median, at `min_dbm0` or louder, `lone_music_tonal_share` of them
+        tonal, no key's tones from `opening` on, and no click in quiet after `opening` (the music let up)."""
+        cfg = self.cfg
+        after = [(level, tonal) for at, level, _, tonal in self._frames if at >= start]
+        if (
+            not after
+            or any(keyed for at, _, keyed, _ in self._frames if at >= opening + SAME_CLICK_S)
+            or any(ct > start for ct, _ in click_times)
+        ):
+            return False
+        median, lowest = _median_and_lowest(level for level, _ in after)
+        tonal = sum(1 for _, is_tonal in after if is_tonal) / len(after)
+        return (
+            median >= min_dbm0 and lowest >= median - cfg.held_sound_spread_db and tonal >= cfg.lone_music_tonal_share
+        )
+
+    def check_pair_music(
+        self, t: float, click_times: Collection[tuple[float, float]], since: float
+    ) -> ThreeWayEvent | None:
+        """A decision at `t` if two clicks, in quiet or over sound (`over_pair_rise_db` over it), made a lone
+        hookflash whose closing click came exactly `over_pair_music_s` (scaled) ago, and music has not let up since."""
+        cfg = self.cfg
+        wait = cfg.over_pair_music_s * cfg.time_scale
+        lo, hi = cfg.flash_gap_s
+        strong = [*click_times, *((at, rise) for at, rise in self._over if rise >= cfg.over_pair_rise_db)]
+        every = [*click_times, *self._into, *self._over]
+        for closing, closing_rise in strong:
+            if not wait <= t - closing < wait + FRAME_S:
+                continue
+            for opening, rise in strong:
+                if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
+                    continue
+                floor = min(rise, closing_rise) - cfg.click_isolation_margin_db
+                between = [ct for ct, r in every if opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S and r >= floor]
+                if between or not lone_click(cfg, opening, rise, every):
+                    continue
+                if self._music_since(closing + SAME_CLICK_S, opening, click_times, cfg.pair_music_min_dbm0):
+                    facts = [fact("hookflash", gap=closing - opening), fact("music_after_flash")]
+                    return ThreeWayEvent.of("three_way", t, 0.75, facts)
         return None
 
     def _quiet_openings(

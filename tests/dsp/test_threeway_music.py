@@ -309,16 +309,24 @@ def faint_music_hold(music_dbm0: float) -> np.ndarray:
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
 
 
-@pytest.mark.parametrize(("above_db", "decided"), [(1.0, True), (-1.0, False)])
+@pytest.mark.parametrize(("above_db", "into_music"), [(1.0, True), (-1.0, False)])
 def test_the_sound_a_flash_cuts_into_is_music_only_as_loud_as_into_sound_min_dbm0(
-    above_db: float, decided: bool
+    above_db: float, into_music: bool
 ) -> None:
     """Music on hold is played to be heard: a lone click into sound fainter than `into_sound_min_dbm0` (-48 dBm0,
-    as its median from the click on) and another over it is no hookflash into music."""
-    music_dbm0 = ThreeWayConfig().into_sound_min_dbm0 + above_db
-    found = [d for d in decisions(analyse(faint_music_hold(music_dbm0))) if OPENING <= d.at <= OPENING + 3.0]
-    assert bool(found) is decided
-    assert all("music on hold" in d.evidence[1] for d in found)
+    as its median from the click on) and another over it is no hookflash into music, decided
+    `flash_confirm_s` after its closing click. Both clicks are heard in quiet there, so the hookflash is still
+    decided once the faint music has not let up for `over_pair_music_s` after it."""
+    cfg = ThreeWayConfig()
+    music_dbm0 = cfg.into_sound_min_dbm0 + above_db
+    (d,) = [d for d in decisions(analyse(faint_music_hold(music_dbm0))) if OPENING <= d.at <= OPENING + 3.0]
+    keys = [f.key for f in d.facts]
+    if into_music:
+        assert keys == ["hookflash", "flash_into_music"]
+        assert d.at == pytest.approx(CLOSING + cfg.flash_confirm_s, abs=0.03)
+    else:
+        assert keys == ["hookflash", "music_after_flash"]
+        assert d.at == pytest.approx(CLOSING + cfg.over_pair_music_s, abs=0.03)
 
 
 @pytest.mark.parametrize(("seed", "index", "near_s"), [(424245, 142, 35.14), (424244, 159, 7.78)])

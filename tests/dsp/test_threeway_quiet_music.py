@@ -71,5 +71,17 @@ def test_only_a_hookswitch_strong_click_opens_such_a_flash() -> None:
 @pytest.mark.parametrize("music_after_s", [-0.2, -0.3])
 def test_a_closing_click_over_music_already_playing_closes_no_flash_opened_in_quiet(music_after_s: float) -> None:
     """Only a click *into* sound closes it: a knock in quiet followed by a knock over sound (a phone set down on
-    a table, then picked up into talk) made a false alarm on a tuning call when any closing was taken."""
-    assert decided(quiet_start_hold(music_after_s=music_after_s)) == []
+    a table, then picked up into talk) made a false alarm on a tuning call when any closing was taken. Here the
+    sound after it is music that never lets up, so the two clicks are decided as a hookflash followed by music,
+    only `over_pair_music_s` after the closing click; talk after them would let up."""
+    (d,) = [d for d in decisions(analyse(quiet_start_hold(music_after_s=music_after_s))) if d.at >= OPENING]
+    assert [f.key for f in d.facts] == ["hookflash", "music_after_flash"]
+    assert d.at == pytest.approx(CLOSING + ThreeWayConfig().over_pair_music_s, abs=0.04)
+
+
+def test_a_knock_in_quiet_then_a_knock_over_talk_is_no_flash() -> None:
+    """The phone set down, then picked up into talk: talk falls back between its words, so no music follows."""
+    y = quiet_start_hold(music_dbm0=-90.0, music_after_s=-0.2).astype(np.float64)
+    for start in np.arange(CLOSING - 0.2, 30.0, 1.2):  # words of 0.8 s, pauses of 0.4 s
+        add(y, float(start), sines([300.0, 1200.0], [TALK_DBM0 - 2, TALK_DBM0 - 6], 0.8))
+    assert [d for d in decisions(analyse(np.round(y).astype(np.int16))) if d.at >= OPENING] == []
