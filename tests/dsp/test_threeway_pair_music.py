@@ -12,8 +12,9 @@ from bench import dsp_threeway_music
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
 from firmware.dsp.threeway_config import FRAME_S
 from firmware.dsp.threeway_flash import FlashIntoMusic
+from firmware.dsp.tones import sines
 from sim.corpus import sources
-from tests.dsp.test_threeway import decisions
+from tests.dsp.test_threeway import decisions, line
 from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_hold_samples
 
 WAIT_S = ThreeWayConfig().over_pair_music_s
@@ -140,3 +141,16 @@ def test_music_bench_tuning_calls_with_both_clicks_in_quiet_are_decided(variant:
     (d,) = within_3_s(None)
     assert d.switch_heard and d.evidence[1].startswith("then other sound")
     assert within_3_s(ThreeWayConfig(over_pair_music_s=3.0)) == []
+
+
+@pytest.mark.parametrize("hum_dbm0", [None, -50.0])
+def test_a_pair_then_only_a_lines_hum_is_decided_as_a_pair_then_silence_is(hum_dbm0: float | None) -> None:
+    """The trade this rule shares with the silent-after-a-hookflash rule (docs/dsp-threeway.md): two clean clicks
+    (a phone set down with two knocks), then nothing from the far end. On a humming line the hum reads as sound,
+    steady and tonal, so this rule takes the decision the silent-flash rule makes on a line without hum."""
+    x = line(30.0, clicks=(OPENING, CLOSING), room_db=-66.0, access_db=-72.0).astype(np.float64)
+    if hum_dbm0 is not None:
+        harmonics = [50.0, 150.0, 250.0, 350.0]
+        x += sines(harmonics, [hum_dbm0 - 3, hum_dbm0 - 9, hum_dbm0 - 14, hum_dbm0 - 18], 30.0)[: len(x)]
+    (d,) = decided(np.round(x).astype(np.int16))
+    assert [f.key for f in d.facts][-1] == ("silent_after_flash" if hum_dbm0 is None else "music_after_flash")
