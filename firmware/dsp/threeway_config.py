@@ -113,8 +113,8 @@ class ThreeWayConfig(BaseModel):
         default=35.0,
         ge=6.0,
         le=60.0,
-        description="two lone clicks over sound, 0.15-1.3 s apart, each standing this far above it in 2.4-3.4 kHz, "
-        "are a hookflash from music in the room into music on hold ...",
+        description="two lone clicks 0.15-1.3 s apart, each heard in quiet or standing this far above sound in "
+        "2.4-3.4 kHz (music played in the room), are a hookflash into music on hold ...",
     )
     over_pair_music_s: float = Field(
         default=1.5,
