@@ -162,7 +162,7 @@ class FlashIntoMusic:
     ) -> bool:
         """Whether the frames from `start` on are music that never lets up: every frame within
         `held_sound_spread_db` of the median, at `min_dbm0` or louder, `lone_music_tonal_share` of them
-        tonal, no key's tones from `opening` on, and no click in quiet after `opening` (the music let up)."""
+        tonal, no key's tones after the `opening` click, and no click in quiet after `start` (the music let up)."""
         cfg = self.cfg
         after = [(level, tonal) for at, level, _, tonal in self._frames if at >= start]
         if (
@@ -186,10 +186,11 @@ class FlashIntoMusic:
         wait = cfg.over_pair_music_s * cfg.time_scale
         lo, hi = cfg.flash_gap_s
         strong = [*click_times, *((at, rise) for at, rise in self._over if rise >= cfg.over_pair_rise_db)]
+        due = [(at, rise) for at, rise in strong if wait <= t - at < wait + FRAME_S]
+        if not due:
+            return None  # no closing click due on this frame: the usual frame, cheap
         every = [*click_times, *self._into, *self._over]
-        for closing, closing_rise in strong:
-            if not wait <= t - closing < wait + FRAME_S:
-                continue
+        for closing, closing_rise in due:
             for opening, rise in strong:
                 if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
                     continue
