@@ -16,10 +16,11 @@ ms (talk starting with a plosive has not; into music as loud as the click, in 2.
 the `click_isolation_s` before it, and a closing click 0.15-1.3 s later with no quiet click between (music fills the
 gap; a cluster of crackle has quiet in it): the far party flashed to a held line that plays music. The music is
 played to be heard: from the opening click on the line's median level is `into_sound_min_dbm0` or louder (a pop into
-a cordless phone's faint static is no flash into music). Music that starts quietly (a fade-in, a quiet passage)
-leaves quiet after the opening click too: a hookswitch's click in quiet (`into_high_rise_db` over it) opens the flash
-when the closing click is a click into the music come up. A PBX's own hold music, which makes no hookflash, is not
-decided.
+a cordless phone's faint static is no flash into music), and so is it between the clicks after a click into sound (a
+hold key released into a quiet room, talk only later, is none either). Music that starts quietly (a fade-in, a quiet
+passage) leaves quiet after the opening click too: a hookswitch's click in quiet (`into_high_rise_db` over it) opens
+the flash when the closing click is a click into the music come up. A PBX's own hold music, which makes no
+hookflash, is not decided.
 
 A hookswitch's click into music whose closing click is lost: over music as loud as the clicks, or brighter where
 the click finder listens for it, only the opening is heard. A lone click out of quiet, standing `into_high_rise_db`
@@ -99,10 +100,10 @@ class FlashIntoMusic:
         loud: a key pressed at the far end clicks into its own DTMF."""
         self._frames.append((t, level, any(tone_kind(name) == "DTMF" for name in tones), not noise_like))
 
-    def _sound_dbm0(self, opening: float) -> float:
-        """The median level of the frames from the opening click on."""
-        after = [level for at, level, _, _ in self._frames if at >= opening]
-        return _median_and_lowest(after)[0] if after else float("-inf")
+    def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:
+        """The median level of the frames from `start` to `end`, or None if none fell there."""
+        heard = [level for at, level, _, _ in self._frames if start <= at <= end]
+        return _median_and_lowest(heard)[0] if heard else None
 
     @property
     def into(self) -> Collection[tuple[float, float]]:
@@ -127,8 +128,9 @@ class FlashIntoMusic:
         for closing, residual_only in closings:
             others = [*click_times, *self._into, *(self._over if residual_only else ())]
             quiet_openings = [] if residual_only else self._quiet_openings(closing, click_times)
-            for opening, rise in [*self._into, *quiet_openings]:
-                if self._opens(opening, rise, closing, residual_only, others, quiet, since):
+            openings = [(opening, rise, True) for opening, rise in self._into]
+            for opening, rise, into in [*openings, *((c, r, False) for c, r in quiet_openings)]:
+                if self._opens(opening, rise, into, closing, residual_only, others, quiet, since):
                     facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
                     return ThreeWayEvent.of("three_way", t, 0.85, facts)
         return None
@@ -217,13 +219,15 @@ class FlashIntoMusic:
         self,
         opening: float,
         rise: float,
+        into: bool,
         closing: float,
         residual_only: bool,
         others: Collection[tuple[float, float]],
         quiet: Collection[float],
         since: float,
     ) -> bool:
-        """Whether a click into sound at `opening` (`rise` dB over its quiet) and `closing` make a hookflash."""
+        """Whether a click at `opening` (`rise` dB over its quiet; `into` sound, or a hookswitch's click in quiet)
+        and `closing` make a hookflash into music."""
         cfg = self.cfg
         lo, hi = cfg.flash_gap_s
         return (
@@ -236,9 +240,20 @@ class FlashIntoMusic:
             and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
             # Keys pressed at the far end: each click into its own tone.
             and not any(keyed and opening <= at <= closing + _KEY_TONE_S for at, _, keyed, _ in self._frames)
-            # Music on hold is played to be heard; static or a quiet room after a pop is not music.
-            and self._sound_dbm0(opening) >= cfg.into_sound_min_dbm0
+            and self._music_follows(opening, into, closing)
         )
+
+    def _music_follows(self, opening: float, into: bool, closing: float) -> bool:
+        """Music on hold is played to be heard: from the opening click on, the line's median level is
+        `into_sound_min_dbm0` or louder (static or a quiet room after a pop is not music). After a click into
+        sound, music plays between the flash's clicks too: a hold key's click as the talk path comes back into a
+        quiet room, then talk a few hundred milliseconds later, is no flash into music."""
+        floor = self.cfg.into_sound_min_dbm0
+        after = self._sound_dbm0(opening)
+        if after is None or after < floor:
+            return False
+        between = self._sound_dbm0(opening + SAME_CLICK_S, closing - SAME_CLICK_S) if into else None
+        return between is None or between >= floor
 
 
 class SilentFlash:
