@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
@@ -128,8 +129,8 @@ class FlashIntoMusic:
         for closing, residual_only in closings:
             others = [*click_times, *self._into, *(self._over if residual_only else ())]
             quiet_openings = [] if residual_only else self._quiet_openings(closing, click_times)
-            openings = [(opening, rise, True) for opening, rise in self._into]
-            for opening, rise, into in [*openings, *((c, r, False) for c, r in quiet_openings)]:
+            openings = [(c, r, True) for c, r in self._into] + [(c, r, False) for c, r in quiet_openings]
+            for opening, rise, into in openings:
                 if self._opens(opening, rise, into, closing, residual_only, others, quiet, since):
                     facts = [fact("hookflash", gap=closing - opening), fact("flash_into_music")]
                     return ThreeWayEvent.of("three_way", t, 0.85, facts)
@@ -187,10 +188,11 @@ class FlashIntoMusic:
         cfg = self.cfg
         wait = cfg.over_pair_music_s * cfg.time_scale
         lo, hi = cfg.flash_gap_s
-        strong = [*click_times, *((at, rise) for at, rise in self._over if rise >= cfg.over_pair_rise_db)]
-        due = [(at, rise) for at, rise in strong if wait <= t - at < wait + FRAME_S]
+        over = [(at, rise) for at, rise in self._over if rise >= cfg.over_pair_rise_db]
+        due = [(at, rise) for at, rise in chain(click_times, over) if wait <= t - at < wait + FRAME_S]
         if not due:
             return None  # no closing click due on this frame: the usual frame, cheap
+        strong = [*click_times, *over]
         every = [*click_times, *self._into, *self._over]
         for closing, closing_rise in due:
             for opening, rise in strong:
