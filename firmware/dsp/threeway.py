@@ -34,6 +34,9 @@ independent evidence and explains each decision:
 - **music from beyond the line**: music with none of the far end's own line noise under it: a switch's music on
   hold, where a PBX's plays over the far end's line and keeps its noise.
 - **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
+- **the loop's hum stayed** (a veto): mains hum heard in the call's pauses and still heard under a held line: the
+  far end's loop is still in the call (a mute, a hold button, a handset set down), where a hold in the network
+  takes it away.
 - **conference**: after a hold the line comes back 3-6 dB quieter with a new noise floor.
 
 A held line alone becomes a decision after `hold_confirm_s` (it must outlast call-waiting mutes and mobile
@@ -44,8 +47,9 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_beyond (music from beyond the line), threeway_dialling (a number dialled beyond it), threeway_residual
-(what a predictor does not foresee: a click over music), threeway_evidence (events and their words).
+threeway_beyond (music from beyond the line), threeway_hum (the far loop's mains hum), threeway_dialling (a number
+dialled beyond it), threeway_residual (what a predictor does not foresee: a click over music), threeway_evidence (events
+and their words).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from firmware.dsp.threeway_dialling import BridgedDialling
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
+from firmware.dsp.threeway_hum import LineHum
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_kind, tone_pairs
 from hal.audio import SAMPLE_RATE
@@ -114,6 +119,7 @@ class ThreeWayDetector:
         self._dialling = BridgedDialling(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
         self._bands = BandFloors(self.cfg)
+        self._hum = LineHum(self.cfg)
 
     # -- public API -------------------------------------------------------------------------------------------
 
@@ -151,6 +157,7 @@ class ThreeWayDetector:
             self._heard_from = t0
         self._block_starts.append((self._subs_pushed, t0))
         self._subs_pushed += n * SUBS_PER_FRAME
+        self._hum.push(x, t0)
         feats = self._spectra.frames(x, self._tone_hist)
         self._tone_hist = np.concatenate([self._tone_hist, x])[-TONE_WINDOW:]
         events: list[ThreeWayEvent] = []
@@ -305,6 +312,8 @@ class ThreeWayDetector:
         events.extend(bridged_tones(cfg, hold, t, tones))
         if self._armed and hold.last_idle == t:
             decision = decide(cfg, hold, t, clicks)
+            if decision is not None and self._hum.stayed(hold.start, t):
+                decision = None  # the far end's loop is still in the call: a mute, not a hold in the network
             if decision is not None:
                 events.append(decision)
                 self._armed = False

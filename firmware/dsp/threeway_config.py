@@ -178,6 +178,18 @@ class ThreeWayConfig(BaseModel):
     beyond_confirm_s: float = Field(
         default=1.0, ge=0.1, le=10.0, description="... for this long: the far end's line is gone"
     )
+    hum_stand_db: float = Field(
+        default=10.0,
+        ge=3.0,
+        le=40.0,
+        description="a mains hum line (50/60 Hz or a harmonic) standing this far over the bins beside it is heard",
+    )
+    hum_seen: int = Field(
+        default=3, ge=1, le=100, description="0.5 s windows in which a hum line stood before a hold: the call's own"
+    )
+    hum_lookback_s: float = Field(
+        default=30.0, ge=2.0, le=35.0, description="... among those of this long before the hold"
+    )
     open_loop_db: float = Field(
         default=6.0,
         ge=0.0,

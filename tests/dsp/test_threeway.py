@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
 from firmware.dsp.tones import sines
-from sim.channel import mulaw_roundtrip, voiceband
+from sim.channel import add_hum, mulaw_roundtrip, voiceband
 
 SR = 8000
 
@@ -28,14 +28,19 @@ def line(
     bleed: tuple[float, float, list[float]] | None = None,
     bleed_db: float = -45.0,
     talk: tuple[float, float] | None = None,
+    hum: tuple[float, float] | None = None,
     seed: int = 1,
 ) -> np.ndarray:
     """Far-end audio: room noise and access noise, cut to the switch's idle noise during `hold`; hookswitch clicks
-    at -10 dBm0 and `other_clicks` (when, dBm0)."""
+    at -10 dBm0 and `other_clicks` (when, dBm0). `hum` (from when, dBm0): 60 Hz mains hum on the far end's loop,
+    which the hold cuts with the rest of the line."""
     rng = np.random.default_rng(seed)
     n = round(seconds * SR)
     room = rng.normal(0.0, rms_for_dbm0(room_db), n)
     access = rng.normal(0.0, rms_for_dbm0(access_db), n)
+    if hum:
+        a = round(hum[0] * SR)
+        access[a:] = add_hum(access[a:], hum[1])
     mic = np.ones(n)
     if mic_off:
         mic[round(mic_off[0] * SR) : round(mic_off[1] * SR)] = 0.0
