@@ -1,7 +1,8 @@
 """Mains hum on the far end's loop stays through a mute and goes with a hold in the network. On a quiet line a mute
 drops to a floor as deep as a network hold's, so without hum the two are the same audio; with the loop's hum heard
-before and through the quiet, the quiet is a mute. The edges: how long the hum was heard before, and whether it
-stands over the line's noise at all. Tuning calls of this corpus that alarmed before this test raise nothing."""
+before and through the quiet, the quiet is a mute. The edges: how long the hum was heard before, how far back,
+how much of the held line it is judged on, and whether it stands over the line's noise at all. Tuning calls of
+this corpus that alarmed before this test raise nothing."""
 
 from __future__ import annotations
 
@@ -64,6 +65,35 @@ def test_a_hum_line_must_stand_hum_stand_db_over_the_bins_beside_it() -> None:
 
     assert stayed(7.0)
     assert not stayed(13.0)
+
+
+def hum_heard(spans: list[tuple[float, float]], seconds: float = 60.0) -> LineHum:
+    """A LineHum fed `seconds` of white noise at -60 dBm0 with a 300 Hz line at -60 dBm0 (standing some 30 dB over
+    its neighbours) during each of `spans`."""
+    rng = np.random.default_rng(5)
+    t = np.arange(round(8000 * seconds)) / 8000
+    x = rng.normal(0.0, rms_for_dbm0(-60.0), t.size)
+    for a, b in spans:
+        on = (t >= a) & (t < b)
+        x[on] += rms_for_dbm0(-60.0) * np.sqrt(2) * np.sin(2 * np.pi * 300 * t[on])
+    hum = LineHum(ThreeWayConfig())
+    hum.push(x, 0.0)
+    return hum
+
+
+@pytest.mark.parametrize(("held_s", "stayed"), [(0.75, False), (1.0, True)])
+def test_the_hum_is_judged_on_three_windows_of_the_held_line_or_more(held_s: float, stayed: bool) -> None:
+    """Windows of 0.5 s every 0.25 s: 0.75 s of held line holds two of them, 1.0 s three. A held-line decision
+    comes 1.4 s after its start at the soonest without a tone, so every such decision is judged."""
+    assert hum_heard([(0.0, 60.0)]).stayed(30.0, 30.0 + held_s) is stayed
+
+
+@pytest.mark.parametrize(("hum_until", "stayed"), [(14.0, False), (16.0, True)])
+def test_the_calls_own_hum_is_the_hum_of_the_last_hum_lookback_s(hum_until: float, stayed: bool) -> None:
+    """Hum from the start of the call, gone, then back under a quiet at 45 s: the call's own only if heard in
+    `hum_seen` (3) windows of the 30 s before the quiet. Windows from 15 s on count: hum until 16 s fills three
+    (from 15.0, 15.25 and 15.5 s), hum until 14 s none."""
+    assert hum_heard([(0.0, hum_until), (45.0, 60.0)]).stayed(45.0, 50.0) is stayed
 
 
 @pytest.mark.slow
