@@ -26,7 +26,7 @@ from hal.audio import SAMPLE_RATE
 _WINDOW = SAMPLE_RATE // 2  # 0.5 s: 2 Hz bins, finer than hum's lines and far finer than talk's harmonics
 _HOP = _WINDOW // 2
 _BIN_HZ = SAMPLE_RATE / _WINDOW
-#: 50 and 60 Hz mains and their harmonics up to 480 Hz, except dial tone's 350 Hz and ringback's 480 Hz.
+#: 50 and 60 Hz mains and their harmonics to the eighth, except dial tone's 350 Hz and ringback's 480 Hz.
 HUM_HZ = tuple(sorted({m * k for m in (50, 60) for k in range(1, 9)} - {350, 480}))
 _NEAR = 1  # bins either side of a line's own that hold its power (the Hann window's main lobe)
 _SIDE = (4, 12)  # the neighbour bins a line is judged against, either side
