@@ -67,7 +67,7 @@ class LineHum:
     def _stands(self, x: np.ndarray) -> np.ndarray:
         """Which hum lines stand `hum_stand_db` over their neighbours in this window."""
         power = np.abs(np.fft.rfft(x * self._window)) ** 2
-        line = power[self._line_bins].sum(axis=1) / self._line_bins.shape[1]
+        line = power[self._line_bins].mean(axis=1)
         side = np.median(power[self._side_bins], axis=1)
         return np.asarray(line > side * 10 ** (self.cfg.hum_stand_db / 10))
 

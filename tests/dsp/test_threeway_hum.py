@@ -12,6 +12,7 @@ import pytest
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, analyse
 from firmware.dsp.threeway_hum import LineHum
+from firmware.dsp.tones import sines
 from sim.corpus import build
 from tests.dsp.test_threeway import decisions, line
 
@@ -54,9 +55,7 @@ def test_a_hum_line_must_stand_hum_stand_db_over_the_bins_beside_it() -> None:
     """A 300 Hz line in white noise, measured in 0.5 s Hann windows (2 Hz bins): its three bins' mean stands
     10*log10(N * P_line / (6 * ln 2 * P_noise)) dB over the neighbours' median, N = 4000 samples. At a line 20 dB
     under the noise that is 9.8 dB: heard at hum_stand_db = 7, not at 13."""
-    rng = np.random.default_rng(3)
-    t = np.arange(8000 * 40) / 8000
-    x = rng.normal(0.0, rms_for_dbm0(-50.0), t.size) + rms_for_dbm0(-70.0) * np.sqrt(2) * np.sin(2 * np.pi * 300 * t)
+    x = np.random.default_rng(3).normal(0.0, rms_for_dbm0(-50.0), 8000 * 40) + sines([300.0], [-70.0], 40.0)
 
     def stayed(stand_db: float) -> bool:
         hum = LineHum(ThreeWayConfig(hum_stand_db=stand_db))
@@ -70,12 +69,9 @@ def test_a_hum_line_must_stand_hum_stand_db_over_the_bins_beside_it() -> None:
 def hum_heard(spans: list[tuple[float, float]], seconds: float = 60.0) -> LineHum:
     """A LineHum fed `seconds` of white noise at -60 dBm0 with a 300 Hz line at -60 dBm0 (standing some 30 dB over
     its neighbours) during each of `spans`."""
-    rng = np.random.default_rng(5)
-    t = np.arange(round(8000 * seconds)) / 8000
-    x = rng.normal(0.0, rms_for_dbm0(-60.0), t.size)
+    x = np.random.default_rng(5).normal(0.0, rms_for_dbm0(-60.0), round(8000 * seconds))
     for a, b in spans:
-        on = (t >= a) & (t < b)
-        x[on] += rms_for_dbm0(-60.0) * np.sqrt(2) * np.sin(2 * np.pi * 300 * t[on])
+        x[round(a * 8000) : round(b * 8000)] += sines([300.0], [-60.0], b - a)
     hum = LineHum(ThreeWayConfig())
     hum.push(x, 0.0)
     return hum
