@@ -119,9 +119,10 @@ def espeak_utterances(pool: str = "tune") -> tuple[np.ndarray, ...]:
                     ).stdout
                 except (OSError, subprocess.SubprocessError) as exc:
                     raise CorpusError(f"espeak-ng could not speak with voice {voice}: {exc}") from None
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(wav)
-                tmp.replace(path)
+                # A file of this process's own, then renamed: two corpus builds at once each write whole files.
+                with tempfile.NamedTemporaryFile(dir=cache, suffix=".tmp", delete=False) as tmp:
+                    tmp.write(wav)
+                Path(tmp.name).replace(path)
             out.append(_load(path))
     return tuple(out)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import tempfile
+from pathlib import Path
 from typing import get_args
 
 import numpy as np
 import pytest
 
 from firmware.dsp.threeway import analyse
-from sim.corpus import NEGATIVES, POSITIVES, Levels, build
+from sim.corpus import NEGATIVES, POSITIVES, Levels, build, sources
 from sim.corpus.calls import DtxMute
 
 MAX_LATENCY_S = 3.0
@@ -132,3 +136,20 @@ def test_a_dtx_far_ends_mute_can_keep_its_pauses_comfort_noise_or_let_it_fall() 
     assert quietest["kept"] > -62.0, quietest  # its pauses' comfort noise, room and line over the whole call
     assert -71.0 < quietest["line"] < -66.0, quietest  # the line's own noise, -68 dBm0
     assert quietest["silent"] < quietest["line"] - 4.0, quietest  # the path's own noise under -80 dBm0
+
+
+def _voices_in(tmp: str) -> int:
+    """A fresh process with its own temporary directory: how many synthesised voices it loaded."""
+    os.environ["TMPDIR"] = tmp
+    tempfile.tempdir = None  # read TMPDIR again
+    return len(sources.espeak_utterances("eval"))
+
+
+def test_two_corpus_builds_at_once_on_a_fresh_machine_each_get_every_voice(tmp_path: Path) -> None:
+    """The synthesised voices are cached on disk by the first build that needs them. Two benches building calls
+    side by side (or a pool of workers) once wrote the same temporary file, and the slower one failed renaming it."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(8) as pool:
+        counts = pool.map(_voices_in, [str(tmp_path)] * 8)
+    assert counts == [len(sources.POOL_VOICES["eval"]) * len(sources.ESPEAK_LINES)] * 8
+    assert sorted(p.suffix for p in (tmp_path / "ringfence-espeak").iterdir()) == [".wav"] * counts[0]
