@@ -33,7 +33,8 @@ independent evidence and explains each decision:
   a closing click into the music come up).
 - **music from beyond the line**: music with none of the far end's own line noise under it: a switch's music on
   hold, where a PBX's plays over the far end's line and keeps its noise.
-- **masking stopped**: loud steady noise or music in the far room that is cut at the hold (played to hide a click).
+- **masking stopped**: loud steady noise or music in the far room, played for a while (`masker_min_s`), that is
+  cut at the hold (played to hide a click).
 - **the loop's hum stayed** (a veto): mains hum heard in the call's pauses and still heard under a held line: the
   far end's loop is still in the call (a mute, a hold button, a handset set down), where a hold in the network
   takes it away.
@@ -286,7 +287,7 @@ class ThreeWayDetector:
                     start=t,
                     ref_floor=self._levels.ref_floor,
                     ref_level=self._levels.ref_level,
-                    masker_dbm0=self._levels.masker_dbm0,
+                    masker_dbm0=self._levels.played_masker_dbm0,
                     last_idle=t,
                     min_floor=floor,
                     after_tone=self._levels.after_tone,

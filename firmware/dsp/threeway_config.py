@@ -165,6 +165,12 @@ class ThreeWayConfig(BaseModel):
         le=0.0,
         description="a far end this loud (its floor, or even its quietest moments) is masking",
     )
+    masker_min_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=30.0,
+        description="... and has played this long without a break before its cut may open a hookflash",
+    )
     beyond_drop_db: float = Field(
         default=12.0,
         ge=3.0,

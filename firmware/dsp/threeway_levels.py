@@ -98,6 +98,7 @@ class CallLevels:
         self._lowest_sustained_low = float("inf")  # the same, of the low band's floor (300-1000 Hz)
         self._recent_quiet = SortedWindow(round(1.0 / FRAME_S))
         self._speech_s = 0.0  # far-end audio with a peaky spectrum (talk) learned so far
+        self._masker_s = 0.0  # how long the far end has been a masker without a break
         self._highest_quiet = float("-inf")  # the loudest 1 s median floor of its steady-noise frames (its pauses)
         self._pause_floor = float("inf")  # the quietest median floor of its pauses (steady noise for 0.3 s or more)
         self._sound_run = 0  # frames of sound (talk, music, tones) up to now; the steady noise's are _recent_quiet
@@ -141,6 +142,7 @@ class CallLevels:
         self._recent_level.append(level)
         self._recent_low.append(low)
         self._recent_tonal.append(level - floor >= _TONAL_DB)
+        self._masker_s = self._masker_s + FRAME_S if self.masker_dbm0 is not None else 0.0
         if self._recent_floor.full and self._since_update == 0:
             self._lowest_sustained = min(self._lowest_sustained, self._recent_floor.median())
             self._lowest_sustained_low = min(self._lowest_sustained_low, self._recent_low.median())
@@ -183,6 +185,13 @@ class CallLevels:
         quietest = self._recent_level.percentile(_MASKER_PERCENTILE) if len(self._recent_level) else float("-inf")
         loudest = max(self.ref_floor, quietest)
         return loudest if loudest >= self.cfg.masking_floor_dbm0 else None
+
+    @property
+    def played_masker_dbm0(self) -> float | None:
+        """The masker, once it has played `masker_min_s` without a break: sound put on to hide a hookflash plays
+        for a while first, where dense talk (with a cordless phone's crackle in its gaps) seldom keeps it up that
+        long."""
+        return self.masker_dbm0 if self._masker_s >= self.cfg.masker_min_s else None
 
     @property
     def pause_floor(self) -> float | None:

@@ -90,6 +90,10 @@ def test_bridged_tones_count_against_the_noise_in_their_own_bin(tone_db: float, 
         ("cordless_static", 2805352211, "a loud floor that fell, then one crackle click, as a masked hookflash"),
         ("cordless_static", 155940243, "the same, on another cordless line"),
         ("cordless_static", 1357338514, "a cluster of crackle (a click into sound, two quiet ones) as a hookflash"),
+        ("cordless_static", 61037, "talk and crackle that never let up for 0.6 s, as a masker cut by a hookflash"),
+        ("cordless_static", 61004, "the same, a masker for one frame"),
+        ("cordless_static", 60000, "the same, a masker for one frame"),
+        ("weak_cell", 61023, "the same on a mobile line, a masker for 0.5 s"),
     ],
 )
 def test_tuning_calls_that_once_raised_false_alarms_raise_none(variant: str, seed: int, why: str) -> None:

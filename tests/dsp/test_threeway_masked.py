@@ -24,16 +24,18 @@ CUT = 10.0
 CLOSING = 10.5
 
 
-def masked_cut(masker: str, masker_dbm0: float, closing: tuple[float, ...] = (CLOSING,)) -> np.ndarray:
-    """A quiet line (room -50, access -58 dBm0) with noise or music played in the far room for the 6 s before a
-    flash at `masker_dbm0`. The flash cuts the path at CUT to the switch's hiss at -55 dBm0, a little under the
+def masked_cut(
+    masker: str, masker_dbm0: float, closing: tuple[float, ...] = (CLOSING,), seconds: float = 6.0
+) -> np.ndarray:
+    """A quiet line (room -50, access -58 dBm0) with noise or music played in the far room for the `seconds` before
+    a flash at `masker_dbm0`. The flash cuts the path at CUT to the switch's hiss at -55 dBm0, a little under the
     call's own floor (so only a hookflash makes it a hold); its opening click is buried, the closing clicks are at
     -10 dBm0."""
     x = line(30.0, hold=(CUT, 25.0), idle_db=-55.0, clicks=closing).astype(np.float64)
-    n, a = round(6.0 * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
+    n, a = round(seconds * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
     rng = np.random.default_rng(2)
     if masker == "music":
-        x[a - n : a] += sources.music(rng, 6.0, masker_dbm0, pool="tune")
+        x[a - n : a] += sources.music(rng, seconds, masker_dbm0, pool="tune")
     else:
         x[a - n : a] += rng.normal(0.0, rms_for_dbm0(masker_dbm0), n)
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
@@ -69,6 +71,17 @@ def test_sound_quieter_than_masking_floor_dbm0_masks_nothing(masker: str) -> Non
     """At -46 dBm0 the sound in the room is no masker (`masking_floor_dbm0` is -40): a floor a little lower and one
     click is no hookflash."""
     assert decisions(analyse(masked_cut(masker, -46.0))) == []
+
+
+@pytest.mark.parametrize(("seconds", "decided"), [(2.7, False), (3.0, True)])
+def test_a_masker_opens_a_hookflash_only_once_it_has_played_masker_min_s(seconds: float, decided: bool) -> None:
+    """Music is a masker once its quietest 100 ms of the last 2 s is loud (here after about 1.9 s), and it must then
+    play on for `masker_min_s` (1 s): about 2.9 s in all. Talk at a call's start, with a cordless phone's crackle
+    in its gaps, can read as a masker for a moment, and a floor a little lower after it, with one click, is no
+    hookflash."""
+    found = decisions(analyse(masked_cut("music", -24.0, seconds=seconds)))
+    assert bool(found) is decided
+    assert decisions(analyse(masked_cut("music", -24.0, seconds=seconds), ThreeWayConfig(masker_min_s=0.0)))
 
 
 def test_without_its_closing_click_a_masked_cut_is_not_decided() -> None:
