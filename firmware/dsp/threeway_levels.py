@@ -172,8 +172,11 @@ class CallLevels:
         self._since_update = 0
         if self.has_history:
             self.ref_floor = self._floor_hist.percentile(self.cfg.floor_percentile)
-            self._recent_refs.append(self.ref_floor)
-            self._raised_base = max(self._recent_refs)
+            if self._floor_hist.full:
+                # Only a floor learned over the whole window: one learned from a call's first second or two of
+                # dense talk is talk, and would keep every raised hold of the next 30 s under it.
+                self._recent_refs.append(self.ref_floor)
+            self._raised_base = max(self._recent_refs, default=self.ref_floor)
             talk = self._talk_hist if len(self._talk_hist) >= 10 else self._level_hist
             self.ref_level = talk.median()
 

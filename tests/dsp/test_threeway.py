@@ -10,6 +10,7 @@ from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
 from firmware.dsp.tones import sines
 from sim.channel import add_hum, mulaw_roundtrip, voiceband
+from sim.corpus import build
 
 SR = 8000
 
@@ -300,3 +301,30 @@ def test_small_floor_change_needs_a_whole_hookflash(clicks: tuple[float, ...], d
     if decided:
         assert any("hookflash" in e for e in got[0].evidence)
         assert got[0].at <= 13.0
+
+
+@pytest.mark.parametrize("loud_s", [0.0, 3.0])
+def test_a_raised_hold_is_measured_against_floors_learned_over_the_whole_window(loud_s: float) -> None:
+    """A call that opens with loud, dense talk (its quietest bins at -38 dBm0 for `loud_s`), then talks in turns
+    over a quiet line: the floors learned from less than `floor_window_s` of that opening are no floor of the
+    call, so a switch's hiss 12 dB over its pauses is still a raised hold, decided after hold_confirm_s."""
+    x = line(hold=(14.0, 22.0), room_db=-62.0, access_db=-66.0, idle_db=-48.0, seconds=26.0).astype(np.float64)
+    vowel = [300.0, 600.0, 900.0, 2400.0]
+    n = round(loud_s * SR)
+    if n:
+        noise = np.random.default_rng(7).normal(0.0, rms_for_dbm0(-38.0), n)
+        x[:n] += noise + sines(vowel, [-16.0] * len(vowel), loud_s)[:n]
+    for start in np.arange(max(loud_s, 1.0) + 1.0, 13.0, 2.0):
+        a = round(start * SR)
+        turn = sines(vowel, [-24.0] * len(vowel), 1.0)
+        x[a : a + len(turn)] += turn
+    got = decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16)))
+    assert [round(e.at, 1) for e in got] == [pytest.approx(14.0 + ThreeWayConfig().hold_confirm_s, abs=0.3)]
+
+
+def test_a_comfort_noise_hold_after_a_call_opened_with_dense_talk_is_decided() -> None:
+    """A tuning call (VoIP, comfort noise in its pauses at -59 dBm0) whose far party talked densely for its first
+    1.5 s, then held to another generator's comfort noise 10 dB louder: decided within 3 s of the hold."""
+    call = build("voip_no_click", 70002, pool="tune")
+    got = decisions(analyse(call.samples))
+    assert got and call.flash_times[0] <= got[0].at <= call.flash_times[0] + 3.0
