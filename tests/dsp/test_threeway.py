@@ -268,10 +268,10 @@ def test_every_evidence_text_exists_in_english_and_spanish_with_the_same_values(
         assert fields[0] == fields[1], key
 
 
-def _with_talk(x: np.ndarray, start: float, seconds: float) -> np.ndarray:
+def _with_talk(x: np.ndarray, start: float, seconds: float, level_dbm0: float = -24.0) -> np.ndarray:
     """Add vowel-like talk (a few formant peaks: a peaky spectrum) so that the far end has spoken."""
     formants = [300.0, 600.0, 900.0, 2400.0]
-    talk = sines(formants, [-24.0] * len(formants), seconds)
+    talk = sines(formants, [level_dbm0] * len(formants), seconds)
     y = x.astype(np.float64)
     a = round(start * SR)
     y[a : a + len(talk)] += talk
@@ -309,16 +309,13 @@ def test_a_raised_hold_is_measured_against_floors_learned_over_the_whole_window(
     over a quiet line: the floors learned from less than `floor_window_s` of that opening are no floor of the
     call, so a switch's hiss 12 dB over its pauses is still a raised hold, decided after hold_confirm_s."""
     x = line(hold=(14.0, 22.0), room_db=-62.0, access_db=-66.0, idle_db=-48.0, seconds=26.0).astype(np.float64)
-    vowel = [300.0, 600.0, 900.0, 2400.0]
     n = round(loud_s * SR)
     if n:
-        noise = np.random.default_rng(7).normal(0.0, rms_for_dbm0(-38.0), n)
-        x[:n] += noise + sines(vowel, [-16.0] * len(vowel), loud_s)[:n]
+        x[:n] += np.random.default_rng(7).normal(0.0, rms_for_dbm0(-38.0), n)
+        x = _with_talk(x, 0.0, loud_s, level_dbm0=-16.0)
     for start in np.arange(max(loud_s, 1.0) + 1.0, 13.0, 2.0):
-        a = round(start * SR)
-        turn = sines(vowel, [-24.0] * len(vowel), 1.0)
-        x[a : a + len(turn)] += turn
-    got = decisions(analyse(np.clip(np.round(x), -32768, 32767).astype(np.int16)))
+        x = _with_talk(x, float(start), 1.0)
+    got = decisions(analyse(x))
     assert [round(e.at, 1) for e in got] == [pytest.approx(14.0 + ThreeWayConfig().hold_confirm_s, abs=0.3)]
 
 
