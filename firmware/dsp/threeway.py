@@ -21,7 +21,8 @@ independent evidence and explains each decision:
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the
   open and close of a hookflash.
 - **bridged tones**: dial tone (350+440), ringback (440+480) or DTMF bleeding faintly into the held line; a dial
-  tone or ringback out of a pause opens a held line by itself, whatever the floor.
+  tone or ringback out of a pause opens a held line by itself, whatever the floor. Ringback is heard under music
+  on hold too, in quarter-second windows where its two tones stand out of the frequencies beside them.
 - **a number dialled beyond the line**: `dial_digits` DTMF keys in a row out of a pause, each far under the call's
   talk, none the echo of the inmate's own key (`near_key`): the far party dialling a third party while the held
   line sounds like the call's own pauses. The called party's own keys are as loud as its voice.
@@ -48,9 +49,9 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_beyond (music from beyond the line), threeway_hum (the far loop's mains hum), threeway_dialling (a number
-dialled beyond it), threeway_residual (what a predictor does not foresee: a click over music), threeway_evidence (events
-and their words).
+threeway_beyond (music from beyond the line), threeway_hum (the far loop's mains hum), threeway_ringback (ringback
+under music), threeway_dialling (a number dialled beyond it), threeway_residual (what a predictor does not foresee:
+a click over music), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
 from firmware.dsp.threeway_hum import LineHum
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
+from firmware.dsp.threeway_ringback import RingbackUnderSound
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_kind, tone_pairs
 from hal.audio import SAMPLE_RATE
 
@@ -117,6 +119,7 @@ class ThreeWayDetector:
         self._into_music = FlashIntoMusic(self.cfg)
         self._then_sound = FlashThenSound(self.cfg)
         self._beyond = MusicBeyondLine(self.cfg)
+        self._ringback = RingbackUnderSound(self.cfg)
         self._dialling = BridgedDialling(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
         self._bands = BandFloors(self.cfg)
@@ -159,6 +162,7 @@ class ThreeWayDetector:
         self._block_starts.append((self._subs_pushed, t0))
         self._subs_pushed += n * SUBS_PER_FRAME
         self._hum.push(x, t0)
+        self._ringback.push(x, t0)
         feats = self._spectra.frames(x, self._tone_hist)
         self._tone_hist = np.concatenate([self._tone_hist, x])[-TONE_WINDOW:]
         events: list[ThreeWayEvent] = []
@@ -261,6 +265,7 @@ class ThreeWayDetector:
         self._into_music.frame(t, level, noise_like, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
+        ringing = self._ringback.frame(t, levels.answered)
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
         dialling = levels.answered and self._hold is None
         dialled = self._dialling.frame(t, digit if dialling else None, level, levels.ref_level, talking, calling)
@@ -273,6 +278,7 @@ class ThreeWayDetector:
                 or self._into_music.check_lone(t, clicks, since)
                 or self._into_music.check_pair_music(t, clicks, since)
                 or beyond
+                or ringing
                 or dialled
             )
             if decision is not None:

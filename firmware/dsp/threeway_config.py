@@ -184,6 +184,16 @@ class ThreeWayConfig(BaseModel):
     beyond_confirm_s: float = Field(
         default=1.0, ge=0.1, le=10.0, description="... for this long: the far end's line is gone"
     )
+    ringback_under_db: float = Field(
+        default=15.0,
+        ge=6.0,
+        le=40.0,
+        description="ringback whose two tones each stand this far over the bins 12-40 Hz beside them (0.25 s "
+        "windows) is heard under the held line's sound",
+    )
+    ringback_under_s: float = Field(
+        default=0.3, ge=0.05, le=3.0, description="... for this long, on a call that has answered: a third party rung"
+    )
     hum_stand_db: float = Field(
         default=10.0,
         ge=3.0,

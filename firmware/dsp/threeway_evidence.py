@@ -38,9 +38,9 @@ def fact(key: str, **values: float | str) -> Fact:
 
 
 #: Evidence of the far party's switch at work: a hookflash (two clicks, or a click then the open line), or tones
-#: bridged into the held line. No mute, pause or hold button makes it; a held line alone, a click alone or music
-#: alone may be one of those (docs/dsp-threeway.md, Limits).
-SWITCH_FACTS = frozenset({"hookflash", "flash_then_sound", "bridged"})
+#: bridged into the held line (ringback also under its music). No mute, pause or hold button makes it; a held line
+#: alone, a click alone or music alone may be one of those (docs/dsp-threeway.md, Limits).
+SWITCH_FACTS = frozenset({"hookflash", "flash_then_sound", "bridged", "ringback_under_sound"})
 
 
 @dataclass(frozen=True)
