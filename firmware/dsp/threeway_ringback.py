@@ -92,16 +92,16 @@ class RingbackUnderSound:
         power = np.abs(np.fft.rfft(plain * self._window, axis=1)) ** 2 + _FLOOR
         tone = power[:, self._bins]
         side = np.median(power[:, self._side_bins], axis=2)
-        db = {
-            "stand": (10 * np.log10(tone / side)).min(axis=1),
-            "level": 10 * np.log10(tone.min(axis=1) * self._scale),
-            "twist": np.abs(10 * np.log10(tone[:, 0] / tone[:, 1])),
-            "pair": 10 * np.log10(tone.sum(axis=1) * self._scale),
-            "total": 10 * np.log10(np.mean(plain * plain, axis=1) / DBM0_RMS**2 + _FLOOR),
-        }
         ends = self._end_at - (len(self._samples) - starts - _WINDOW) / SAMPLE_RATE
-        for k, end in enumerate(ends.tolist()):
-            self._heard.append(_Window(end, *(float(values[k]) for values in db.values())))
+        columns = (
+            ends,
+            (10 * np.log10(tone / side)).min(axis=1),
+            10 * np.log10(tone.min(axis=1) * self._scale),
+            np.abs(10 * np.log10(tone[:, 0] / tone[:, 1])),
+            10 * np.log10(tone.sum(axis=1) * self._scale),
+            10 * np.log10(np.mean(plain * plain, axis=1) / DBM0_RMS**2 + _FLOOR),
+        )
+        self._heard.extend(_Window(*row) for row in zip(*(c.tolist() for c in columns), strict=True))
         self._samples = self._samples[count * _HOP :]
 
     def frame(self, t: float, answered: bool) -> ThreeWayEvent | None:
