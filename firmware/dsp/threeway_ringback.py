@@ -32,7 +32,12 @@ from hal.audio import SAMPLE_RATE
 
 _WINDOW = SAMPLE_RATE // 4  # 0.25 s: 4 Hz bins, so 440 and 480 Hz each fall on a bin
 _HOP = SAMPLE_RATE // 20  # 50 ms
-_BIN_HZ = SAMPLE_RATE / _WINDOW
+_FFT = SAMPLE_RATE  # zero-padded to 1 Hz bins, where a tone's peak is found (every fourth is a 4 Hz bin)
+_BIN_HZ = SAMPLE_RATE / _FFT
+#: A tone's peak, within this of its nominal frequency: music tuned elsewhere, or a note a few hertz away, is not it
+#: (two games' music on hold held 437 and 481 Hz, and 436 and 480 Hz, for a third of a second).
+_MAX_OFF_HZ = 1.5
+_SEARCH_HZ = 4  # where the peak is looked for, either side of the nominal frequency
 _TONES_HZ = (440.0, 480.0)
 _SIDE_HZ = (12.0, 40.0)  # the bins a tone is judged against, either side: past the Hann window's main lobe (8 Hz)
 #: Under sound: the window's power at least twice the pair's (3 dB), so the two tones carry at most half of it.
@@ -53,6 +58,7 @@ class _Window(NamedTuple):
     twist: float  # the two tones' difference, dB
     pair: float  # the two tones' power together, dBm0
     total: float  # the window's power, dBm0
+    offset: float  # the farther tone's peak from its nominal frequency, Hz
 
 
 class RingbackUnderSound:
@@ -66,9 +72,10 @@ class RingbackUnderSound:
         self._window = np.hanning(_WINDOW)
         bins = np.array([round(hz / _BIN_HZ) for hz in _TONES_HZ])
         lo, hi = (round(hz / _BIN_HZ) for hz in _SIDE_HZ)
-        side = np.r_[np.arange(-hi, -lo + 1), np.arange(lo, hi + 1)]
+        side = np.r_[np.arange(-hi, -lo + 1, 4), np.arange(lo, hi + 1, 4)]  # 4 Hz apart: the window's own bins
         self._bins = bins
         self._side_bins = bins[:, None] + side
+        self._near_bins = bins[:, None] + np.arange(-_SEARCH_HZ, _SEARCH_HZ + 1)
         # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.
         self._scale = 1.0 / ((np.sqrt(2.0) * float(np.sum(self._window)) / 2.0) * DBM0_RMS) ** 2
         self._heard: deque[_Window] = deque()  # computed, not yet reached by a frame
@@ -89,7 +96,7 @@ class RingbackUnderSound:
             return
         starts = np.arange(count) * _HOP
         plain = self._samples[starts[:, None] + np.arange(_WINDOW)]
-        power = np.abs(np.fft.rfft(plain * self._window, axis=1)) ** 2 + _FLOOR
+        power = np.abs(np.fft.rfft(plain * self._window, _FFT, axis=1)) ** 2 + _FLOOR
         tone = power[:, self._bins]
         side = np.median(power[:, self._side_bins], axis=2)
         ends = self._end_at - (len(self._samples) - starts - _WINDOW) / SAMPLE_RATE
@@ -100,9 +107,20 @@ class RingbackUnderSound:
             np.abs(10 * np.log10(tone[:, 0] / tone[:, 1])),
             10 * np.log10(tone.sum(axis=1) * self._scale),
             10 * np.log10(np.mean(plain * plain, axis=1) / DBM0_RMS**2 + _FLOOR),
+            self._worst_offset(power),
         )
         self._heard.extend(_Window(*row) for row in zip(*(c.tolist() for c in columns), strict=True))
         self._samples = self._samples[count * _HOP :]
+
+    def _worst_offset(self, power: np.ndarray) -> np.ndarray:
+        """How far (Hz) the farther of the two tones' peaks lies from its nominal frequency, per window: the
+        strongest 1 Hz bin near it, refined by a parabola through the log powers of it and its neighbours."""
+        near = np.log(power[:, self._near_bins])  # (windows, tones, bins)
+        k = np.clip(near.argmax(axis=2), 1, 2 * _SEARCH_HZ - 1)
+        left, mid, right = (np.take_along_axis(near, (k + d)[..., None], axis=2)[..., 0] for d in (-1, 0, 1))
+        curve = left - 2 * mid + right
+        shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+        return np.abs((k + shift - _SEARCH_HZ) * _BIN_HZ).max(axis=1)
 
     def frame(self, t: float, answered: bool) -> ThreeWayEvent | None:
         """The windows heard by `t`; `answered` once the far end has talked (ringback before that is the call's
@@ -127,6 +145,7 @@ class RingbackUnderSound:
             and window.level >= cfg.tone_min_dbm0
             and window.twist <= cfg.tone_twist_db
             and window.total >= window.pair + _UNDER_DB
+            and window.offset <= _MAX_OFF_HZ
         )
 
     def _hear_alone(self, window: _Window) -> None:
