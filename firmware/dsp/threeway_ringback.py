@@ -5,8 +5,9 @@ the ringback the far party's new call sends back (440+480 Hz) can lie 14-37 dB u
 unheard there. In a quarter-second window (4 Hz bins) the two tones still stand far out of the bins 12-40 Hz beside
 them, where music does not hold both: 440 Hz is concert A, but no note of the scale lies within 14 Hz of 480 Hz.
 A bell's inharmonic partial may, beside a loud A, so the two must be about as loud as each other, as ringback's
-are (within `tone_twist_db`). The windows advance every 50 ms and are timed by their last sample, so a frame only
-uses what a device streaming 20 ms frames has heard.
+are (within `tone_twist_db`); and music tuned elsewhere may hold a pair a few hertz off, so each tone must peak
+within 1.5 Hz of its own (a switch's ringback is digital and exact). The windows advance every 50 ms and are
+timed by their last sample, so a frame only uses what a device streaming 20 ms frames has heard.
 
 Only under sound that was playing before the ringing began: the far party flashes (the held line's music starts),
 dials, and only then does the third party's phone ring. Where the pair carries most of its window's power, the
