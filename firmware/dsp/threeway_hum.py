@@ -21,6 +21,7 @@ from collections import deque
 import numpy as np
 
 from firmware.dsp.threeway_config import ThreeWayConfig
+from firmware.dsp.windows import StreamWindows
 from hal.audio import SAMPLE_RATE
 
 _WINDOW = SAMPLE_RATE // 2  # 0.5 s: 2 Hz bins, finer than hum's lines and far finer than talk's harmonics
@@ -39,8 +40,7 @@ class LineHum:
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
-        self._samples = np.zeros(0)
-        self._end_at: float | None = None  # the time just after the last sample pushed
+        self._stream = StreamWindows(_WINDOW, _HOP)
         self._window = np.hanning(_WINDOW)
         bins = np.array([round(hz / _BIN_HZ) for hz in HUM_HZ])
         self._line_bins = bins[:, None] + np.arange(-_NEAR, _NEAR + 1)
@@ -53,15 +53,10 @@ class LineHum:
 
     def push(self, samples: np.ndarray, at: float) -> None:
         """Samples whose first is at `at`; a gap in the times starts the windows afresh."""
-        if self._end_at is None or abs(at - self._end_at) > 1.0 / SAMPLE_RATE:
-            self._samples = np.zeros(0)
-        self._samples = np.concatenate([self._samples, samples])
-        self._end_at = at + len(samples) / SAMPLE_RATE
-        while len(self._samples) >= _WINDOW:
-            end = self._end_at - (len(self._samples) - _WINDOW) / SAMPLE_RATE
-            self._heard.append((end - _WINDOW / SAMPLE_RATE, end, self._stands(self._samples[:_WINDOW])))
-            self._samples = self._samples[_HOP:]
-        while self._heard and self._heard[0][1] < self._end_at - _KEPT_S:
+        windows, ends = self._stream.push(samples, at)
+        for window, end in zip(windows, ends.tolist(), strict=True):
+            self._heard.append((end - _WINDOW / SAMPLE_RATE, end, self._stands(window)))
+        while self._heard and self._heard[0][1] < at + len(samples) / SAMPLE_RATE - _KEPT_S:
             self._heard.popleft()
 
     def _stands(self, x: np.ndarray) -> np.ndarray:

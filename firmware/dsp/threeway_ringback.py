@@ -29,6 +29,7 @@ import numpy as np
 from firmware.dsp.levels import DBM0_RMS
 from firmware.dsp.threeway_config import ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
+from firmware.dsp.windows import StreamWindows
 from hal.audio import SAMPLE_RATE
 
 _WINDOW = SAMPLE_RATE // 4  # 0.25 s: 4 Hz bins, so 440 and 480 Hz each fall on a bin
@@ -68,8 +69,7 @@ class RingbackUnderSound:
 
     def __init__(self, cfg: ThreeWayConfig) -> None:
         self.cfg = cfg
-        self._samples = np.zeros(0)
-        self._end_at: float | None = None  # the time just after the last sample pushed
+        self._stream = StreamWindows(_WINDOW, _HOP)
         self._window = np.hanning(_WINDOW)
         bins = np.array([round(hz / _BIN_HZ) for hz in _TONES_HZ])
         lo, hi = (round(hz / _BIN_HZ) for hz in _SIDE_HZ)
@@ -88,19 +88,12 @@ class RingbackUnderSound:
 
     def push(self, samples: np.ndarray, at: float) -> None:
         """Samples whose first is at `at`; a gap in the times starts the windows afresh."""
-        if self._end_at is None or abs(at - self._end_at) > 1.0 / SAMPLE_RATE:
-            self._samples = np.zeros(0)
-        self._samples = np.concatenate([self._samples, samples])
-        self._end_at = at + len(samples) / SAMPLE_RATE
-        count = (len(self._samples) - _WINDOW) // _HOP + 1
-        if count <= 0:
+        plain, ends = self._stream.push(samples, at)
+        if not len(plain):
             return
-        starts = np.arange(count) * _HOP
-        plain = self._samples[starts[:, None] + np.arange(_WINDOW)]
         power = np.abs(np.fft.rfft(plain * self._window, _FFT, axis=1)) ** 2 + _FLOOR
         tone = power[:, self._bins]
         side = np.median(power[:, self._side_bins], axis=2)
-        ends = self._end_at - (len(self._samples) - starts - _WINDOW) / SAMPLE_RATE
         columns = (
             ends,
             (10 * np.log10(tone / side)).min(axis=1),
@@ -111,7 +104,6 @@ class RingbackUnderSound:
             self._worst_offset(power),
         )
         self._heard.extend(_Window(*row) for row in zip(*(c.tolist() for c in columns), strict=True))
-        self._samples = self._samples[count * _HOP :]
 
     def _worst_offset(self, power: np.ndarray) -> np.ndarray:
         """How far (Hz) the farther of the two tones' peaks lies from its nominal frequency, per window: the
