@@ -21,3 +21,9 @@ def dbm0(samples: np.ndarray) -> float:
     x = np.asarray(samples, dtype=np.float64)
     rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
     return float("-inf") if rms == 0.0 else 20 * float(np.log10(rms / DBM0_RMS))
+
+
+def sine_power_scale(window: np.ndarray) -> float:
+    """What turns |X|**2 of a bin of `window`'s DFT into a sine's power in dBm0 units: a sine of RMS r reads
+    |X| = r * sqrt(2) * sum(w) / 2 at its own frequency."""
+    return float(1.0 / ((np.sqrt(2.0) * float(np.sum(window)) / 2.0) * DBM0_RMS) ** 2)

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from firmware.dsp.dtmf import COL_HZ, ROW_HZ
-from firmware.dsp.levels import DBM0_RMS
+from firmware.dsp.levels import DBM0_RMS, sine_power_scale
 from firmware.dsp.threeway_config import FRAME, SUB, SUB_S, SUBS_PER_FRAME, TONE_WINDOW, ThreeWayConfig
 from firmware.dsp.threeway_residual import residual_powers
 from hal.audio import SAMPLE_RATE
@@ -76,8 +76,7 @@ class Spectra:
         tone_win = _TONE_WIN
         t = np.arange(TONE_WINDOW) / SAMPLE_RATE
         self.tone_basis = tone_win[:, None] * np.exp(-2j * np.pi * np.outer(t, TONE_FREQS))
-        # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.
-        self.tone_scale = 1.0 / ((np.sqrt(2.0) * float(np.sum(tone_win)) / 2.0) * DBM0_RMS) ** 2
+        self.tone_scale = sine_power_scale(tone_win)
 
     def frames(self, x: np.ndarray, history: np.ndarray) -> dict[str, np.ndarray]:
         n = len(x) // FRAME

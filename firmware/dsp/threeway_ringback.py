@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from firmware.dsp.levels import DBM0_RMS
+from firmware.dsp.levels import DBM0_RMS, sine_power_scale
 from firmware.dsp.threeway_config import ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
 from firmware.dsp.windows import StreamWindows
@@ -77,8 +77,7 @@ class RingbackUnderSound:
         self._bins = bins
         self._side_bins = bins[:, None] + side
         self._near_bins = bins[:, None] + np.arange(-_SEARCH_HZ, _SEARCH_HZ + 1)
-        # A sine of RMS r reads |X| = r * sqrt(2) * sum(w) / 2.
-        self._scale = 1.0 / ((np.sqrt(2.0) * float(np.sum(self._window)) / 2.0) * DBM0_RMS) ** 2
+        self._scale = sine_power_scale(self._window)
         self._heard: deque[_Window] = deque()  # computed, not yet reached by a frame
         self._alone: deque[float] = deque(maxlen=_ALONE_HOPS)  # the levels of the last windows without ringback
         self._alone_until = -math.inf  # the end of the last window that made such a row long enough
