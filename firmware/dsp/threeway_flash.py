@@ -27,9 +27,10 @@ the click finder listens for it, only the opening is heard. A lone click out of 
 over it (a hookswitch's transient; a knock or a word's onset stands far less), into sound that for `lone_music_s`
 (scaled) never lets up (every frame within `held_sound_spread_db` of the median, as in the rule below) and is tonal
 (`lone_music_tonal_share` of its frames stand over their own floor: music, not a cordless phone's static), at
-`into_sound_min_dbm0` or louder, with no key's tones and no click in quiet after it: the far party flashed into music
-on hold. It waits until any closing click would have decided the whole hookflash, which names more. A single
-click is no hookflash, so this decision does not count as the switch heard.
+`into_sound_min_dbm0` or louder, with no key's tones, dial tone or ringback (a call's own ringing starts out of
+silence as sharply) and no click in quiet after it: the far party flashed into music on hold. It waits until any
+closing click would have decided the whole hookflash, which names more. A single click is no hookflash, so this
+decision does not count as the switch heard.
 
 A whole hookflash into music where neither click is a click into sound: music that starts quietly (under the
 quiet ceiling, so both clicks are heard in quiet), or music played in the far room before the flash (both clicks
@@ -54,6 +55,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
 from itertools import chain
+from typing import NamedTuple
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
@@ -64,6 +66,16 @@ _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowin
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
+
+
+class _Frame(NamedTuple):
+    """One frame as the music rules read it."""
+
+    at: float
+    level: float
+    keyed: bool  # it carried a key's tones
+    tonal: bool  # it stood over its own floor
+    progress: bool  # it carried dial tone or ringback: a call's progress, not music
 
 
 def _median_and_lowest(levels: Iterable[float]) -> tuple[float, float]:
@@ -82,11 +94,10 @@ class FlashIntoMusic:
         self._into: deque[tuple[float, float]] = deque(maxlen=32)  # (when, rise)
         self._over: deque[tuple[float, float]] = deque(maxlen=32)
         self._unforeseen: deque[float] = deque(maxlen=64)
-        # Every frame as far back as an opening click can be: (when, level, whether it carried a key's tones,
-        # whether it was tonal: standing over its own floor).
+        # Every frame as far back as an opening click can be.
         after_flash = max(cfg.flash_confirm_s, cfg.over_pair_music_s)
         longest = max(cfg.flash_gap_s[1] + after_flash, cfg.lone_music_s) * 2.0  # the time scale is at most 2
-        self._frames: deque[tuple[float, float, bool, bool]] = deque(maxlen=round(longest / FRAME_S) + 8)
+        self._frames: deque[_Frame] = deque(maxlen=round(longest / FRAME_S) + 8)
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -98,12 +109,13 @@ class FlashIntoMusic:
 
     def frame(self, t: float, level: float, noise_like: bool, tones: list[str]) -> None:
         """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
-        loud: a key pressed at the far end clicks into its own DTMF."""
-        self._frames.append((t, level, any(tone_kind(name) == "DTMF" for name in tones), not noise_like))
+        loud: a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence."""
+        keyed = any(tone_kind(name) == "DTMF" for name in tones)
+        self._frames.append(_Frame(t, level, keyed, not noise_like, len(tones) > int(keyed)))
 
     def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:
         """The median level of the frames from `start` to `end`, or None if none fell there."""
-        heard = [level for at, level, _, _ in self._frames if start <= at <= end]
+        heard = [f.level for f in self._frames if start <= f.at <= end]
         return _median_and_lowest(heard)[0] if heard else None
 
     @property
@@ -148,7 +160,7 @@ class FlashIntoMusic:
         for opening, rise in self._into:
             if not (wait <= t - opening < wait + FRAME_S) or rise < cfg.into_high_rise_db:
                 continue
-            before = [level for at, level, _, _ in self._frames if opening - _QUIET_BEFORE_S <= at < opening - FRAME_S]
+            before = [f.level for f in self._frames if opening - _QUIET_BEFORE_S <= f.at < opening - FRAME_S]
             if (
                 not before
                 or max(before) > cfg.click_quiet_ceiling_dbm0  # out of a masker played in the room: a knock in it
@@ -164,13 +176,15 @@ class FlashIntoMusic:
         self, start: float, opening: float, click_times: Collection[tuple[float, float]], min_dbm0: float
     ) -> bool:
         """Whether the frames from `start` on are music that never lets up: every frame within
-        `held_sound_spread_db` of the median, at `min_dbm0` or louder, `lone_music_tonal_share` of them
-        tonal, no key's tones after the `opening` click, and no click in quiet after `start` (the music let up)."""
+        `held_sound_spread_db` of the median, at `min_dbm0` or louder, `lone_music_tonal_share` of them tonal, no
+        key's tones, dial tone or ringback after the `opening` click, and no click in quiet after `start` (the music
+        let up)."""
         cfg = self.cfg
-        after = [(level, tonal) for at, level, _, tonal in self._frames if at >= start]
+        after = [(f.level, f.tonal) for f in self._frames if f.at >= start]
         if (
             not after
-            or any(keyed for at, _, keyed, _ in self._frames if at >= opening + SAME_CLICK_S)
+            # A key's tones, or a call's own dial tone or ringback starting out of silence: no music.
+            or any(f.keyed or f.progress for f in self._frames if f.at >= opening + SAME_CLICK_S)
             or any(ct > start for ct, _ in click_times)
         ):
             return False
@@ -241,7 +255,7 @@ class FlashIntoMusic:
             # Quiet between the clicks: not music, but a cluster of crackle.
             and not any(opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S for ct in quiet)
             # Keys pressed at the far end: each click into its own tone.
-            and not any(keyed and opening <= at <= closing + _KEY_TONE_S for at, _, keyed, _ in self._frames)
+            and not any(f.keyed and opening <= f.at <= closing + _KEY_TONE_S for f in self._frames)
             and self._music_follows(opening, into, closing)
         )
 

@@ -1,7 +1,7 @@
 """A hookswitch's lone click into music on hold whose closing click is lost (in music as loud as the clicks, or
 brighter where the click finder listens): decided `lone_music_s` after the click, when the music never lets up. Its
 edges: the click's strength, music that lets up, static instead of music, a click out of sound played in the room,
-a line that clicks, and a hold button's click before a PBX's music."""
+a line that clicks, a hold button's click before a PBX's music, and a call's own ringing."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from bench import dsp_threeway_music
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
 from firmware.dsp.threeway_config import FRAME_S
 from firmware.dsp.threeway_flash import FlashIntoMusic
+from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE
 from sim.corpus import sources
-from tests.dsp.test_threeway import decisions
+from tests.dsp.test_threeway import decisions, line
 from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_hold_samples
 
 WAIT_S = ThreeWayConfig().lone_music_s
@@ -100,6 +101,17 @@ def test_a_hold_buttons_click_before_a_pbx_music_is_no_click_into_music() -> Non
         clicks=(OPENING - 0.3,), music_at=OPENING, steady=True, noise_under_dbm0=ACCESS_DBM0, cut=False
     )
     assert decided(x) == []
+
+
+@pytest.mark.parametrize("ring_dbm0", [-30.0, -16.0])
+def test_a_recording_that_opens_with_its_own_ringing_is_no_click_into_music(ring_dbm0: float) -> None:
+    """A recording of a whole call: three rings (440+480 Hz, 2 s on, 4 s off) over digital silence, then the far
+    party answers and talks. Each ring starts as sharply as a hookswitch's click and plays on without a pause, as
+    music does; the call's own ringback is no music on hold (decided at the second ring before this guard)."""
+    cycle = np.zeros(round(6.0 * SAMPLE_RATE))
+    cycle[: round(2.0 * SAMPLE_RATE)] = sines([440.0, 480.0], [ring_dbm0, ring_dbm0], 2.0)
+    call = np.concatenate([cycle, cycle, cycle, line(40.0, talk=(2.0, 3.0)).astype(np.float64)])
+    assert decisions(analyse(np.round(call).astype(np.int16))) == []
 
 
 @pytest.mark.parametrize("seed", [80010, 80043])
