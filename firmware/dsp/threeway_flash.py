@@ -27,10 +27,10 @@ the click finder listens for it, only the opening is heard. A lone click out of 
 over it (a hookswitch's transient; a knock or a word's onset stands far less), into sound that for `lone_music_s`
 (scaled) never lets up (every frame within `held_sound_spread_db` of the median, as in the rule below) and is tonal
 (`lone_music_tonal_share` of its frames stand over their own floor: music, not a cordless phone's static), at
-`into_sound_min_dbm0` or louder, with no key's tones, dial tone or ringback (a call's own ringing starts out of
-silence as sharply) and no click in quiet after it: the far party flashed into music on hold. It waits until any
-closing click would have decided the whole hookflash, which names more. A single click is no hookflash, so this
-decision does not count as the switch heard.
+`into_sound_min_dbm0` or louder, with no key's tones, no dial tone or ringback playing on for half a second (a
+call's own ringing starts out of silence as sharply; music holds such a pair only for a note) and no click in quiet
+after it: the far party flashed into music on hold. It waits until any closing click would have decided the whole
+hookflash, which names more. A single click is no hookflash, so this decision does not count as the switch heard.
 
 A whole hookflash into music where neither click is a click into sound: music that starts quietly (under the
 quiet ceiling, so both clicks are heard in quiet), or music played in the far room before the flash (both clicks
@@ -66,6 +66,9 @@ _HEARD_S = 6.0  # a line heard for less than this may crackle without our knowin
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
+# A call's own dial tone or ringback plays on for seconds; music holds dial tone's F4 and A4, or 440 Hz with a
+# partial near 480 Hz, for a note (at most 0.24 s in the music bench's tuning set).
+_PROGRESS_S = 0.5
 
 
 class _Frame(NamedTuple):
@@ -75,7 +78,7 @@ class _Frame(NamedTuple):
     level: float
     keyed: bool  # it carried a key's tones
     tonal: bool  # it stood over its own floor
-    progress: bool  # it carried dial tone or ringback: a call's progress, not music
+    progress: bool  # dial tone or ringback had played `_PROGRESS_S` by it: a call's progress, not music
 
 
 def _median_and_lowest(levels: Iterable[float]) -> tuple[float, float]:
@@ -98,6 +101,7 @@ class FlashIntoMusic:
         after_flash = max(cfg.flash_confirm_s, cfg.over_pair_music_s)
         longest = max(cfg.flash_gap_s[1] + after_flash, cfg.lone_music_s) * 2.0  # the time scale is at most 2
         self._frames: deque[_Frame] = deque(maxlen=round(longest / FRAME_S) + 8)
+        self._progress_frames = 0  # frames in a row naming dial tone or ringback
 
     def click(self, t: float, kind: ClickKind, rise: float) -> None:
         if kind == "into":
@@ -111,7 +115,9 @@ class FlashIntoMusic:
         """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
         loud: a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence."""
         keyed = any(tone_kind(name) == "DTMF" for name in tones)
-        self._frames.append(_Frame(t, level, keyed, not noise_like, len(tones) > int(keyed)))
+        self._progress_frames = self._progress_frames + 1 if len(tones) > int(keyed) else 0
+        progress = self._progress_frames * FRAME_S >= _PROGRESS_S - 1e-9
+        self._frames.append(_Frame(t, level, keyed, not noise_like, progress))
 
     def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:
         """The median level of the frames from `start` to `end`, or None if none fell there."""

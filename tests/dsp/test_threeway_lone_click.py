@@ -114,6 +114,23 @@ def test_a_recording_that_opens_with_its_own_ringing_is_no_click_into_music(ring
     assert decisions(analyse(np.round(call).astype(np.int16))) == []
 
 
+@pytest.mark.parametrize(("tone_s", "decided_"), [(0.4, True), (0.7, False)])
+def test_a_tone_pair_in_the_music_refuses_it_only_once_it_plays_on(tone_s: float, decided_: bool) -> None:
+    """Music holds dial tone's F4 and A4, or 440 Hz beside a partial near 480 Hz, for a note (at most 0.24 s in the
+    music bench's tuning set); a call's own tone plays for seconds. Ringback 10 dB over the music from 0.3 s after
+    the click, faded in and out over 50 ms (no click of its own): named for about 0.36 s it is still music, for
+    0.66 s it is no music on hold (`_PROGRESS_S`, 0.5 s)."""
+    x = lone_click_hold().astype(np.float64)
+    tone = sines([440.0, 480.0], [-14.0, -14.0], tone_s)
+    fade = round(0.05 * SAMPLE_RATE)
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
+    tone[:fade] *= ramp
+    tone[-fade:] *= ramp[::-1]
+    k = round((OPENING + 0.3) * SAMPLE_RATE)
+    x[k : k + len(tone)] += tone
+    assert bool(decided(np.round(x).astype(np.int16))) is decided_
+
+
 @pytest.mark.parametrize("seed", [80010, 80043])
 def test_music_bench_tuning_calls_whose_closing_click_is_lost_are_decided(seed: int) -> None:
     """Clicked holds of the music bench's tuning set (other recordings' music) where the click finder heard only
