@@ -115,7 +115,8 @@ class FlashIntoMusic:
         """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
         loud: a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence."""
         keyed = any(tone_kind(name) == "DTMF" for name in tones)
-        self._progress_frames = self._progress_frames + 1 if len(tones) > int(keyed) else 0
+        calling = any(tone_kind(name) != "DTMF" for name in tones)
+        self._progress_frames = self._progress_frames + 1 if calling else 0
         progress = self._progress_frames * FRAME_S >= _PROGRESS_S - 1e-9
         self._frames.append(_Frame(t, level, keyed, not noise_like, progress))
 
