@@ -148,15 +148,17 @@ def test_a_masked_hookflash_is_no_flash_on_a_line_that_clicks_again_and_again(
 ) -> None:
     """Loud steady noise (-34 dBm0) cut to a held hiss 6 dB quieter: the cut opens the flash, one click closes it.
     With two other clicks in the 30 s before (each in a moment's quiet) the line crackles and that click is
-    crackle; one faint click in talk is common and says nothing; clicks older than 30 s are old news."""
+    crackle; one faint click in talk is common and says nothing; clicks older than 30 s are old news. The moment's
+    quiet is a quarter second: a second of it, with its click in the middle, is a masked hookflash of its own (the
+    noise cut, a click 0.5 s later, the hold lasting 0.5 s more)."""
     closing = 40.5
     crackle = tuple(closing - s for s in crackle_before_s)
     x = line(60.0, hold=(40.0, 55.0), room_db=-34.0, access_db=-46.0, idle_db=-40.0, clicks=(*crackle, closing))
     for t in crackle:  # a moment's quiet, where a crackle click is heard as a click
-        a, b = round((t - 0.5) * 8000), round((t + 0.5) * 8000)
-        x[a:b] = line(1.0, room_db=-80.0, access_db=-46.0, clicks=(0.5,), seed=round(t))
+        a, b = round((t - 0.125) * 8000), round((t + 0.125) * 8000)
+        x[a:b] = line(0.25, room_db=-80.0, access_db=-46.0, clicks=(0.125,), seed=round(t))
     found = decisions(analyse(x))
-    assert bool(found) is decided
+    assert [round(d.at, 1) for d in found] == ([closing + 0.5] if decided else [])
     assert all(any("masking" in e for e in d.evidence) for d in found)
 
 
