@@ -68,7 +68,7 @@ _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
 # A call's own dial tone or ringback plays on for seconds; music holds dial tone's F4 and A4, or 440 Hz with a
 # partial near 480 Hz, for a note (at most 0.24 s in the music bench's tuning set).
-_PROGRESS_S = 0.5
+_PROGRESS_FRAMES = round(0.5 / FRAME_S)
 
 
 class _Frame(NamedTuple):
@@ -78,7 +78,7 @@ class _Frame(NamedTuple):
     level: float
     keyed: bool  # it carried a key's tones
     tonal: bool  # it stood over its own floor
-    progress: bool  # dial tone or ringback had played `_PROGRESS_S` by it: a call's progress, not music
+    progress: bool  # dial tone or ringback had played `_PROGRESS_FRAMES` by it: a call's progress, not music
 
 
 def _median_and_lowest(levels: Iterable[float]) -> tuple[float, float]:
@@ -115,9 +115,9 @@ class FlashIntoMusic:
         """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
         loud: a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence."""
         keyed = any(tone_kind(name) == "DTMF" for name in tones)
-        calling = any(tone_kind(name) != "DTMF" for name in tones)
-        self._progress_frames = self._progress_frames + 1 if calling else 0
-        progress = self._progress_frames * FRAME_S >= _PROGRESS_S - 1e-9
+        progress_tone = any(tone_kind(name) != "DTMF" for name in tones)
+        self._progress_frames = self._progress_frames + 1 if progress_tone else 0
+        progress = self._progress_frames >= _PROGRESS_FRAMES
         self._frames.append(_Frame(t, level, keyed, not noise_like, progress))
 
     def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:

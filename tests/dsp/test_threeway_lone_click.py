@@ -119,7 +119,7 @@ def test_a_tone_pair_in_the_music_refuses_it_only_once_it_plays_on(tone_s: float
     """Music holds dial tone's F4 and A4, or 440 Hz beside a partial near 480 Hz, for a note (at most 0.24 s in the
     music bench's tuning set); a call's own tone plays for seconds. Ringback 10 dB over the music from 0.3 s after
     the click, faded in and out over 50 ms (no click of its own): named for about 0.36 s it is still music, for
-    0.66 s it is no music on hold (`_PROGRESS_S`, 0.5 s)."""
+    0.66 s it is no music on hold (`_PROGRESS_FRAMES`, 0.5 s)."""
     x = lone_click_hold().astype(np.float64)
     tone = sines([440.0, 480.0], [-14.0, -14.0], tone_s)
     fade = round(0.05 * SAMPLE_RATE)
