@@ -125,6 +125,9 @@ class ThreeWayConfig(BaseModel):
     pair_music_min_dbm0: float = Field(
         default=-60.0, ge=-80.0, le=0.0, description="... at this level or louder (the clicks say it is no pause)"
     )
+    pair_music_rests: float = Field(
+        default=0.1, ge=0.0, le=0.5, description="... except this share of its frames (music's rests and beats)"
+    )
     over_rise_db: float = Field(
         default=30.0,
         ge=6.0,

@@ -81,11 +81,11 @@ class _Frame(NamedTuple):
     progress: bool  # dial tone or ringback had played `_PROGRESS_FRAMES` by it: a call's progress, not music
 
 
-def _median_and_lowest(levels: Iterable[float]) -> tuple[float, float]:
-    """The median of some frames' levels, and the lowest: sound that never lets up keeps its lowest near its median.
-    At least one level."""
+def _median_and_lowest(levels: Iterable[float], spare: float = 0.0) -> tuple[float, float]:
+    """The median of some frames' levels, and the lowest once the quietest `spare` share of them is left out: sound
+    that never lets up keeps its lowest near its median. At least one level."""
     ordered = sorted(levels)
-    return ordered[len(ordered) // 2], ordered[0]
+    return ordered[len(ordered) // 2], ordered[int(spare * len(ordered))]
 
 
 class FlashIntoMusic:
@@ -180,12 +180,17 @@ class FlashIntoMusic:
         return None
 
     def _music_since(
-        self, start: float, opening: float, click_times: Collection[tuple[float, float]], min_dbm0: float
+        self,
+        start: float,
+        opening: float,
+        click_times: Collection[tuple[float, float]],
+        min_dbm0: float,
+        spare: float = 0.0,
     ) -> bool:
-        """Whether the frames from `start` on are music that never lets up: every frame within
-        `held_sound_spread_db` of the median, at `min_dbm0` or louder, `lone_music_tonal_share` of them tonal, no
-        key's tones, dial tone or ringback after the `opening` click, and no click in quiet after `start` (the music
-        let up)."""
+        """Whether the frames from `start` on are music that never lets up: every frame but the quietest `spare`
+        share of them (music's rests) within `held_sound_spread_db` of the median, at `min_dbm0` or louder,
+        `lone_music_tonal_share` of them tonal, no key's tones, dial tone or ringback after the `opening` click, and
+        no click in quiet after `start` (the music let up)."""
         cfg = self.cfg
         after = [(f.level, f.tonal) for f in self._frames if f.at >= start]
         if (
@@ -195,7 +200,7 @@ class FlashIntoMusic:
             or any(ct > start for ct, _ in click_times)
         ):
             return False
-        median, lowest = _median_and_lowest(level for level, _ in after)
+        median, lowest = _median_and_lowest((level for level, _ in after), spare)
         tonal = sum(1 for _, is_tonal in after if is_tonal) / len(after)
         return (
             median >= min_dbm0 and lowest >= median - cfg.held_sound_spread_db and tonal >= cfg.lone_music_tonal_share
@@ -223,7 +228,9 @@ class FlashIntoMusic:
                 between = [ct for ct, r in every if opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S and r >= floor]
                 if between or not lone_click(cfg, opening, rise, every):
                     continue
-                if self._music_since(closing + SAME_CLICK_S, opening, click_times, cfg.pair_music_min_dbm0):
+                if self._music_since(
+                    closing + SAME_CLICK_S, opening, click_times, cfg.pair_music_min_dbm0, cfg.pair_music_rests
+                ):
                     facts = [fact("hookflash", gap=closing - opening), fact("music_after_flash")]
                     return ThreeWayEvent.of("three_way", t, 0.75, facts)
         return None
