@@ -8,15 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import dsp_threeway_music
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
 from firmware.dsp.threeway_config import FRAME_S
 from firmware.dsp.threeway_flash import FlashIntoMusic
 from firmware.dsp.tones import sines
 from hal.audio import SAMPLE_RATE
-from sim.corpus import sources
 from tests.dsp.test_threeway import decisions, line
-from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_hold_samples
+from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_bench_call, music_hold_samples
 
 WAIT_S = ThreeWayConfig().lone_music_s
 
@@ -135,13 +133,7 @@ def test_a_tone_pair_in_the_music_refuses_it_only_once_it_plays_on(tone_s: float
 def test_music_bench_tuning_calls_whose_closing_click_is_lost_are_decided(seed: int) -> None:
     """Clicked holds of the music bench's tuning set (other recordings' music) where the click finder heard only
     the opening click into the music: missed before this rule (decided no sooner than 5 s with it put off)."""
-    with sources.other_music(dsp_threeway_music.music_files("tuning")):
-        call = dsp_threeway_music.build("landline_click", seed)
-    flash = call.flash_times[0]
-
-    def within_3_s(config: ThreeWayConfig | None) -> list[ThreeWayEvent]:
-        return [d for d in decisions(analyse(call.samples, config)) if flash - 0.1 <= d.at <= flash + 3.0]
-
+    flash, within_3_s = music_bench_call("landline_click", seed)
     (d,) = within_3_s(None)
     assert d.at <= flash + WAIT_S + 0.05 and "hookswitch's click" in d.evidence[0]
     assert within_3_s(ThreeWayConfig(lone_music_s=5.0)) == []

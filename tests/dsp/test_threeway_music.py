@@ -4,11 +4,13 @@ clicks, music with no flash), and tuning calls it decides and calls it must leav
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
+from bench import dsp_threeway_music
 from firmware.dsp.levels import rms_for_dbm0
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, ThreeWayEvent, analyse
 from firmware.dsp.tones import sines
@@ -76,6 +78,19 @@ def music_hold(
     if line_kept:
         built["noise_under_dbm0"] = ACCESS_DBM0
     return decisions(analyse(music_hold_samples(start=start, **built), config, start=-start))
+
+
+def music_bench_call(variant: str, seed: int) -> tuple[float, Callable[[ThreeWayConfig | None], list[ThreeWayEvent]]]:
+    """A call built like the music bench's, with its tuning music: its flash, and what a config decides within 3 s of
+    it."""
+    with sources.other_music(dsp_threeway_music.music_files("tuning")):
+        call = dsp_threeway_music.build(variant, seed)
+    flash = call.flash_times[0]
+
+    def within_3_s(config: ThreeWayConfig | None) -> list[ThreeWayEvent]:
+        return [d for d in decisions(analyse(call.samples, config)) if flash - 0.1 <= d.at <= flash + 3.0]
+
+    return flash, within_3_s
 
 
 def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import dsp_threeway_music
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
 from firmware.dsp.threeway_config import FRAME_S
 from firmware.dsp.threeway_flash import FlashIntoMusic
 from firmware.dsp.tones import sines
-from sim.corpus import sources
 from tests.dsp.test_threeway import decisions, line
-from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_hold_samples
+from tests.dsp.test_threeway_music import ACCESS_DBM0, OPENING, music_bench_call, music_hold_samples
 
 WAIT_S = ThreeWayConfig().over_pair_music_s
 GAP_S = 0.6
@@ -140,13 +138,7 @@ def test_clicks_over_music_in_the_room_must_stand_a_hookswitchs_strength(rise_db
 def test_music_bench_tuning_calls_with_both_clicks_in_quiet_are_decided(variant: str, seed: int) -> None:
     """Clicked holds of the music bench's tuning set whose music starts at about -50 dBm0: missed before this rule
     (and with it put off past 3 s)."""
-    with sources.other_music(dsp_threeway_music.music_files("tuning")):
-        call = dsp_threeway_music.build(variant, seed)
-    flash = call.flash_times[0]
-
-    def within_3_s(config: ThreeWayConfig | None) -> list[ThreeWayEvent]:
-        return [d for d in decisions(analyse(call.samples, config)) if flash - 0.1 <= d.at <= flash + 3.0]
-
+    _, within_3_s = music_bench_call(variant, seed)
     (d,) = within_3_s(None)
     assert d.switch_heard and d.evidence[1].startswith("then other sound")
     assert within_3_s(ThreeWayConfig(over_pair_music_s=3.0)) == []
@@ -168,15 +160,9 @@ def test_a_pair_then_only_a_lines_hum_is_decided_as_a_pair_then_silence_is(hum_d
 @pytest.mark.parametrize("seed", [90076, 90124, 90297])
 def test_hookflashes_into_music_with_rests_are_decided(seed: int) -> None:
     """Calls built like the music bench's clicked holds, with its tuning music, on build seeds outside its sets:
-    both clicks heard, then music whose rests fall 15-20 dB under its median for a few frames. Missed while every
+    both clicks heard, then music whose rests fall 13-20 dB under its median for a few frames. Missed while every
     frame had to stay within `held_sound_spread_db` of the median."""
-    with sources.other_music(dsp_threeway_music.music_files("tuning")):
-        call = dsp_threeway_music.build("landline_click", seed)
-    flash = call.flash_times[0]
-
-    def within_3_s(config: ThreeWayConfig | None) -> list[ThreeWayEvent]:
-        return [d for d in decisions(analyse(call.samples, config)) if flash - 0.1 <= d.at <= flash + 3.0]
-
+    _, within_3_s = music_bench_call("landline_click", seed)
     (d,) = within_3_s(None)
     assert [f.key for f in d.facts] == ["hookflash", "music_after_flash"]
     assert within_3_s(ThreeWayConfig(pair_music_rests=0.0)) == []
