@@ -81,11 +81,11 @@ class _Frame(NamedTuple):
     progress: bool  # dial tone or ringback had played `_PROGRESS_FRAMES` by it: a call's progress, not music
 
 
-def _median_and_lowest(levels: Iterable[float], spare: float = 0.0) -> tuple[float, float]:
-    """The median of some frames' levels, and the lowest once the quietest `spare` share of them is left out: sound
+def _median_and_lowest(levels: Iterable[float], rests: float = 0.0) -> tuple[float, float]:
+    """The median of some frames' levels, and the lowest once the quietest `rests` share of them is left out: sound
     that never lets up keeps its lowest near its median. At least one level."""
     ordered = sorted(levels)
-    return ordered[len(ordered) // 2], ordered[int(spare * len(ordered))]
+    return ordered[len(ordered) // 2], ordered[int(rests * len(ordered))]
 
 
 class FlashIntoMusic:
@@ -185,9 +185,9 @@ class FlashIntoMusic:
         opening: float,
         click_times: Collection[tuple[float, float]],
         min_dbm0: float,
-        spare: float = 0.0,
+        rests: float = 0.0,
     ) -> bool:
-        """Whether the frames from `start` on are music that never lets up: every frame but the quietest `spare`
+        """Whether the frames from `start` on are music that never lets up: every frame but the quietest `rests`
         share of them (music's rests) within `held_sound_spread_db` of the median, at `min_dbm0` or louder,
         `lone_music_tonal_share` of them tonal, no key's tones, dial tone or ringback after the `opening` click, and
         no click in quiet after `start` (the music let up)."""
@@ -200,7 +200,7 @@ class FlashIntoMusic:
             or any(ct > start for ct, _ in click_times)
         ):
             return False
-        median, lowest = _median_and_lowest((level for level, _ in after), spare)
+        median, lowest = _median_and_lowest((level for level, _ in after), rests)
         tonal = sum(1 for _, is_tonal in after if is_tonal) / len(after)
         return (
             median >= min_dbm0 and lowest >= median - cfg.held_sound_spread_db and tonal >= cfg.lone_music_tonal_share

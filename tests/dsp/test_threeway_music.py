@@ -93,6 +93,13 @@ def music_bench_call(variant: str, seed: int) -> tuple[float, Callable[[ThreeWay
     return flash, within_3_s
 
 
+def into_music(found: list[ThreeWayEvent]) -> list[ThreeWayEvent]:
+    """The decisions of the flash-into-music rule. Where these tests take a click from it, the pair of clicks then
+    music that never lets up but for its rests may still decide the same hold, `over_pair_music_s` after the
+    closing click (`tests/dsp/test_threeway_pair_music.py`)."""
+    return [d for d in found if d.facts[-1].key == "flash_into_music"]
+
+
 def test_a_flash_into_music_on_hold_is_decided_with_its_evidence() -> None:
     (d,) = music_hold()
     wait = ThreeWayConfig().flash_confirm_s
@@ -124,13 +131,6 @@ def test_the_opening_must_die_away_as_a_click_does(click_ms: float, opens: bool)
         (d,) = found
         assert d.facts[-1].key == "music_after_flash"
         assert d.at == pytest.approx(CLOSING + ThreeWayConfig().over_pair_music_s, abs=0.04)
-
-
-def into_music(found: list[ThreeWayEvent]) -> list[ThreeWayEvent]:
-    """The decisions of the flash-into-music rule. Where these tests take a click from it, the pair of clicks then
-    music that never lets up but for its rests may still decide the same hold, `over_pair_music_s` after the
-    closing click (`tests/dsp/test_threeway_pair_music.py`)."""
-    return [d for d in found if d.facts[-1].key == "flash_into_music"]
 
 
 #: The rule before a click into loud music could die away in 2.4-3.4 kHz alone.
