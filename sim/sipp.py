@@ -290,6 +290,17 @@ Content-Length: 0
     return Scenario("inbound", steps)
 
 
+def _holds(pid: int, port: int, tcp: bool) -> bool:
+    """Whether process `pid` has a socket bound to local `port` (Linux: the socket tables of /proc/net, and the
+    process's own descriptors)."""
+    table = Path("/proc/net/tcp" if tcp else "/proc/net/udp").read_text().splitlines()[1:]
+    inodes = {f"socket:[{row.split()[9]}]" for row in table if int(row.split()[1].rsplit(":", 1)[1], 16) == port}
+    try:
+        return any(str(fd.readlink()) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process ended, or a descriptor closed while it was read
+        return False
+
+
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
@@ -359,15 +370,13 @@ class SippPeer:
         return args
 
     def _wait_listening(self) -> bool:
-        """Whether SIPp holds its SIP port (so the first INVITE is not sent into the void), or already ran its call."""
+        """Whether SIPp holds its SIP port (so the first INVITE is not sent into the void), or already ran its call.
+        The port must be held by SIPp itself: another process that took it first makes SIPp exit, however slowly
+        SIPp starts on a loaded machine."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self._proc.poll() is None:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind(("127.0.0.1", self.port))
-                except OSError:  # held: by SIPp, unless SIPp is exiting because another process holds it
-                    time.sleep(0.1)
-                    return self._proc.poll() in (None, 0)
+            if _holds(self._proc.pid, self.port, self.tcp):
+                return True
             time.sleep(0.02)
         return self._proc.poll() == 0  # a calling scenario can run to its end before the first look
 
