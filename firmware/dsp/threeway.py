@@ -49,10 +49,9 @@ Streaming and batch use the same code: `feed` buffers frames and analyses them i
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
 four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_masker_cut (a masker cut into music), threeway_beyond (music from beyond the line), threeway_hum (the far
-loop's mains hum), threeway_ringback (ringback under music), threeway_dialling (a number dialled beyond it),
-threeway_residual (what a predictor does not foresee: a click over music), threeway_evidence (events and their
-words).
+threeway_beyond (music from beyond the line), threeway_hum (the far loop's mains hum), threeway_ringback (ringback
+under music), threeway_dialling (a number dialled beyond it), threeway_residual (what a predictor does not foresee:
+a click over music), threeway_evidence (events and their words).
 """
 
 from __future__ import annotations
@@ -71,7 +70,6 @@ from firmware.dsp.threeway_features import ClickFinder, Spectra
 from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
 from firmware.dsp.threeway_hum import LineHum
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
-from firmware.dsp.threeway_masker_cut import MaskerCut
 from firmware.dsp.threeway_ringback import RingbackUnderSound
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_kind, tone_pairs
 from hal.audio import SAMPLE_RATE
@@ -121,7 +119,6 @@ class ThreeWayDetector:
         self._into_music = FlashIntoMusic(self.cfg)
         self._then_sound = FlashThenSound(self.cfg)
         self._beyond = MusicBeyondLine(self.cfg)
-        self._masker_cut = MaskerCut(self.cfg)
         self._ringback = RingbackUnderSound(self.cfg)
         self._dialling = BridgedDialling(self.cfg)
         self._low_smooth = SortedWindow(round(LOW_SMOOTH_S / FRAME_S))  # one frame's low band is 15 noisy bins
@@ -268,8 +265,6 @@ class ThreeWayDetector:
         self._into_music.frame(t, level, noise_like, heard_tones)
         self._then_sound.frame(t, level, self._levels.pause_floor)
         beyond = self._beyond.frame(t, level, under, learned)
-        noise_masker = levels.played_masker_dbm0 is not None and levels.ref_floor >= cfg.masking_floor_dbm0
-        self._masker_cut.frame(t, floor, noise_like, levels.ref_floor if noise_masker and self._hold is None else None)
         ringing = self._ringback.frame(t, levels.answered)
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
         dialling = levels.answered and self._hold is None
@@ -282,7 +277,6 @@ class ThreeWayDetector:
                 or self._then_sound.check(t, clicks, since)
                 or self._into_music.check_lone(t, clicks, since)
                 or self._into_music.check_pair_music(t, clicks, since)
-                or self._masker_cut.check(t, self._into_music, clicks)
                 or beyond
                 or ringing
                 or dialled

@@ -174,20 +174,6 @@ class ThreeWayConfig(BaseModel):
         le=30.0,
         description="... and has played this long without a break before its cut may open a hookflash",
     )
-    masker_cut_db: float = Field(
-        default=12.0,
-        ge=3.0,
-        le=60.0,
-        description="a masker of steady noise whose floor falls this far within two frames, with music after it "
-        "that never lets up, was cut by a hookflash into music on hold",
-    )
-    masker_noise_share: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="... when at least this share of the masker's frames in `masker_min_s` before the cut were steady "
-        "noise (a dense passage of music is no masker of noise)",
-    )
     beyond_drop_db: float = Field(
         default=12.0,
         ge=3.0,

@@ -175,11 +175,11 @@ class FlashIntoMusic:
                 or not lone_click(cfg, opening, rise, [*click_times, *self._into])
             ):
                 continue
-            if self.music_since(opening + SAME_CLICK_S, opening, click_times, cfg.into_sound_min_dbm0):
+            if self._music_since(opening + SAME_CLICK_S, opening, click_times, cfg.into_sound_min_dbm0):
                 return ThreeWayEvent.of("three_way", t, 0.75, [fact("click_into_music", held=t - opening)])
         return None
 
-    def music_since(
+    def _music_since(
         self,
         start: float,
         opening: float,
@@ -228,7 +228,7 @@ class FlashIntoMusic:
                 between = [ct for ct, r in every if opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S and r >= floor]
                 if between or not lone_click(cfg, opening, rise, every):
                     continue
-                if self.music_since(
+                if self._music_since(
                     closing + SAME_CLICK_S, opening, click_times, cfg.pair_music_min_dbm0, cfg.pair_music_rests
                 ):
                     facts = [fact("hookflash", gap=closing - opening), fact("music_after_flash")]
