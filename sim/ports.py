@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -11,3 +12,18 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def held_by(pid: int, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    """Whether process `pid` has an IPv4 socket on local `port`, bound (UDP) or listening (TCP): Linux's socket
+    tables in /proc/net, and the process's own descriptors. A port that merely refuses a bind may be another's."""
+    table = Path("/proc/net/tcp" if kind == socket.SOCK_STREAM else "/proc/net/udp").read_text().splitlines()[1:]
+    inodes = set()
+    for row in table:
+        fields = row.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(f"socket:[{fields[9]}]")
+    try:
+        return any(str(fd.readlink()) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process ended, or a descriptor closed while it was read
+        return False

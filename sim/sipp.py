@@ -17,7 +17,7 @@ from typing import Self
 
 import numpy as np
 
-from sim.ports import free_port
+from sim.ports import free_port, held_by
 
 #: SIPp's reply headers: copied from the request, with a To tag of its own.
 _HEADERS = """[last_Via:]
@@ -290,17 +290,6 @@ Content-Length: 0
     return Scenario("inbound", steps)
 
 
-def _holds(pid: int, port: int, tcp: bool) -> bool:
-    """Whether process `pid` has a socket bound to local `port` (Linux: the socket tables of /proc/net, and the
-    process's own descriptors)."""
-    table = Path("/proc/net/tcp" if tcp else "/proc/net/udp").read_text().splitlines()[1:]
-    inodes = {f"socket:[{row.split()[9]}]" for row in table if int(row.split()[1].rsplit(":", 1)[1], 16) == port}
-    try:
-        return any(str(fd.readlink()) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:  # the process ended, or a descriptor closed while it was read
-        return False
-
-
 class SippPeer:
     """One `sipp` process answering one call on loopback; a context manager that always reaps it."""
 
@@ -375,7 +364,7 @@ class SippPeer:
         SIPp starts on a loaded machine."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self._proc.poll() is None:
-            if _holds(self._proc.pid, self.port, self.tcp):
+            if held_by(self._proc.pid, self.port, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM):
                 return True
             time.sleep(0.02)
         return self._proc.poll() == 0  # a calling scenario can run to its end before the first look
