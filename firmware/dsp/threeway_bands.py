@@ -5,7 +5,8 @@ noise (another generator's comfort noise, a switch's hiss) whose spectrum differ
 louder overall, yet stand well above the call's floor in one band. So each band's floor is learned outside holds as
 the whole band's is (a low percentile of the last `floor_window_s`, the highest of those over `_RAISED_MEMORY_S`,
 and the loudest second of the call's pauses), and a steady noise that stands `band_rise_db` above them in some band
-is a raised held line.
+is a raised held line. So is one of another shape than the call's recent pauses that is no quieter than them in
+some band: another generator's noise at the call's own level.
 """
 
 from __future__ import annotations
