@@ -13,10 +13,9 @@ independent evidence and explains each decision:
   the call has sustained is a muffled room (a phone set down face first, a hand over it), not a hold.
 - **raised hold**: steady noise (no talk, no music) on a floor louder than any the call has shown, overall or in one
   of four bands, once the far end has talked: a switch's hiss or comfort noise above the call's own noise, or with
-  another spectrum, or of another shape than the call's recent pauses and no quieter in some band. A mute or a
-  pause never raises the floor, in any band. Steady means its floor keeps within `raised_spread_db` over 0.2 s (a
-  cordless phone's static comes and goes in bursts), and it is `floor_drop_db` quieter than a masker the far room
-  was playing (a television's noise going on is no hold).
+  another spectrum. A mute or a pause never raises the floor, in any band. Steady means its floor keeps within
+  `raised_spread_db` over 0.2 s (a cordless phone's static comes and goes in bursts), and it is `floor_drop_db`
+  quieter than a masker the far room was playing (a television's noise going on is no hold).
 - **changed floor in a flash**: a steady floor only a few dB from the call's, framed by a whole hookflash.
 - **click**: a short broadband transient (< `click_max_ms`) standing `click_rise_db` above quiet on both sides
   (the silence-pulse-silence of the patents). Two clicks 0.15-1.3 s apart around the start of a hold are the

@@ -5,15 +5,12 @@ noise (another generator's comfort noise, a switch's hiss) whose spectrum differ
 louder overall, yet stand well above the call's floor in one band. So each band's floor is learned outside holds as
 the whole band's is (a low percentile of the last `floor_window_s`, the highest of those over `_RAISED_MEMORY_S`,
 and the loudest second of the call's pauses), and a steady noise that stands `band_rise_db` above them in some band
-is a raised held line. So is one of another shape than the call's recent pauses that is no quieter than them in
-some band: another generator's noise at the call's own level.
+is a raised held line.
 """
 
 from __future__ import annotations
 
 from collections import deque
-
-import numpy as np
 
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_levels import SortedWindow
@@ -35,16 +32,12 @@ class BandFloors:
         self._base = [float("inf")] * BANDS  # the highest learned floor of each band over the memory
         self._quiet = [SortedWindow(round(1.0 / FRAME_S)) for _ in range(BANDS)]
         self._highest_quiet = [float("-inf")] * BANDS  # the loudest 1 s median of each band in the call's pauses
-        # Each band's 1 s median in the call's recent pauses, by the frame heard.
-        self._pauses: deque[tuple[int, np.ndarray]] = deque()
-        self._heard = 0  # frames heard so far
         self._steady = [SortedWindow(round(_STEADY_S / FRAME_S)) for _ in range(BANDS)]
         self._steady_floor = SortedWindow(round(_STEADY_S / FRAME_S))
         self._since_update = 0
 
     def hear(self, bands: list[float], floor: float, noise_like: bool) -> None:
         """Every frame: a run of steady noise is measured; talk or a tone ends the run."""
-        self._heard += 1
         for window, value in zip((*self._steady, self._steady_floor), (*bands, floor), strict=True):
             if noise_like:
                 window.append(value)
@@ -65,9 +58,9 @@ class BandFloors:
             for window, value in zip(self._quiet, bands, strict=True):
                 window.append(value)
             if self._quiet[0].full and self._since_update == 0:
-                medians = [w.median() for w in self._quiet]
-                self._highest_quiet = [max(h, m) for h, m in zip(self._highest_quiet, medians, strict=True)]
-                self._pauses.append((self._heard, np.asarray(medians)))
+                self._highest_quiet = [
+                    max(h, w.median()) for h, w in zip(self._highest_quiet, self._quiet, strict=True)
+                ]
         else:
             for window in self._quiet:
                 window.clear()
@@ -83,7 +76,6 @@ class BandFloors:
         for window in self._hist:
             window.clear()
         self._refs.clear()
-        self._pauses.clear()
 
     @property
     def raised(self) -> bool:
@@ -92,23 +84,7 @@ class BandFloors:
         if not self._steady[0].full:
             return False
         cfg = self.cfg
-        medians = [window.median() for window in self._steady]
-        return self._reshaped(medians) or any(
-            median >= max(base + cfg.band_rise_db, quiet + cfg.new_floor_margin_db)
-            for median, base, quiet in zip(medians, self._base, self._highest_quiet, strict=True)
+        return any(
+            window.median() >= max(base + cfg.band_rise_db, quiet + cfg.new_floor_margin_db)
+            for window, base, quiet in zip(self._steady, self._base, self._highest_quiet, strict=True)
         )
-
-    def _reshaped(self, medians: list[float]) -> bool:
-        """The steady noise is another generator's: against every pause of the last `shape_memory_s`, its bands'
-        shape (each band less their mean) differs by `band_shape_db` (RMS) and it is no quieter than the pause in
-        some band. A mute or a set-down phone only takes sound away: it leaves its line's noise, or the room
-        muffled, quieter in every band even where its colour changes; the far end's next pause keeps its shape."""
-        oldest = self._heard - round(self.cfg.shape_memory_s / FRAME_S)
-        while self._pauses and self._pauses[0][0] < oldest:
-            self._pauses.popleft()
-        if not self._pauses:
-            return False
-        now = np.asarray(medians)
-        diff = now - np.asarray([pause for _, pause in self._pauses])  # dB, a row per pause
-        apart = np.sqrt(np.mean((diff - diff.mean(axis=1, keepdims=True)) ** 2, axis=1))
-        return bool(np.all((apart >= self.cfg.band_shape_db) & (diff.max(axis=1) >= 0.0)))

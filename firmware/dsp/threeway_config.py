@@ -262,20 +262,6 @@ class ThreeWayConfig(BaseModel):
         le=40.0,
         description="a steady noise this far above the learned floor in one of four bands replaced the far end",
     )
-    band_shape_db: float = Field(
-        default=3.5,
-        ge=0.5,
-        le=40.0,
-        description="a steady noise whose four bands' shape differs this much (RMS dB, level taken out) from every "
-        "pause of the call's last `shape_memory_s` replaced the far end",
-    )
-    shape_memory_s: float = Field(
-        default=5.0,
-        ge=1.0,
-        le=60.0,
-        description="a reshaped noise is compared with the call's pauses of this long before it (comfort noise's "
-        "shape drifts with its background)",
-    )
     noise_like_db: float = Field(
         default=6.0,
         ge=1.0,
