@@ -15,8 +15,9 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def held_by(pid: int, port: int, kind: int = socket.SOCK_STREAM) -> bool:
-    """Whether process `pid` has an IPv4 socket on local `port`, bound (UDP) or listening (TCP): Linux's socket
-    tables in /proc/net, and the process's own descriptors. A port that merely refuses a bind may be another's."""
+    """Whether process `pid` has an IPv4 socket of `kind` on local `port`, in any state (a TCP port holds its
+    listener and the connections it accepted): Linux's socket tables in /proc/net, and the process's own
+    descriptors. A port that merely refuses a bind may be another's."""
     table = Path("/proc/net/tcp" if kind == socket.SOCK_STREAM else "/proc/net/udp").read_text().splitlines()[1:]
     inodes = set()
     for row in table:
