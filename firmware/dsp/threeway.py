@@ -214,8 +214,10 @@ class ThreeWayDetector:
         all the time."""
         cfg = self.cfg
         after_click = bool(clicks) and t - clicks[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
+        masker = self._levels.masker_dbm0
+        cut = masker is not None and level <= masker - cfg.flash_change_db  # under its quietest moments: it stopped
         return (
-            (after_click or self._hold is not None or self._levels.masker_dbm0 is not None)
+            (after_click or self._hold is not None or cut)
             and level - floor <= cfg.noise_like_db
             and abs(floor - self._levels.ref_floor) >= cfg.flash_change_db
         )

@@ -66,6 +66,19 @@ def test_a_masked_hookflash_is_opened_by_the_cut_and_closed_by_one_click(masker:
     assert isinstance(evidence, list) and any(str(e).startswith("sonido para enmascarar") for e in evidence)
 
 
+@pytest.mark.parametrize("masker_dbm0", [-39.0, -36.0, -33.0, -31.0])
+def test_a_masking_noise_quiet_enough_to_be_a_held_line_does_not_hold_the_line_itself(masker_dbm0: float) -> None:
+    """Steady noise played between `masking_floor_dbm0` (-40) and `held_max_level_dbm0` (-30) is quiet enough to be
+    a held line and far from the floor the call learned before it. Until the masker's own sound was asked to be
+    `floor_drop_db` under the masker, it opened a hold the moment it read as a masker, the call stopped learning,
+    and the cut 3 s later fell inside that hold with no click at its start: the flash was never decided."""
+    (d,) = decisions(analyse(masked_cut("noise", masker_dbm0)))
+    wait = ThreeWayConfig().flash_confirm_s
+    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
+    assert d.evidence[0].startswith("hookflash: clicks 0.5")
+    assert any(e.startswith("masking sound") for e in d.evidence)
+
+
 @pytest.mark.parametrize("masker", ["noise", "music"])
 def test_sound_quieter_than_masking_floor_dbm0_masks_nothing(masker: str) -> None:
     """At -46 dBm0 the sound in the room is no masker (`masking_floor_dbm0` is -40): a floor a little lower and one
