@@ -208,19 +208,23 @@ class ThreeWayDetector:
         return [c for c in clicks if c[0] <= by]
 
     def _is_changed(self, t: float, level: float, floor: float, clicks: list[tuple[float, float]]) -> bool:
-        """Steady noise on a floor a little away from the call's, just after a click heard, or on a masked line
-        (the masker's cut is where its flash opens, before the one click it has is heard): a held line only if a
+        """Steady noise on a floor a little away from the call's, just after a click heard, or where a masker was
+        cut (the cut is where its flash opens, before the one click it has is heard): a held line only if a
         hookflash (or bridged tones) comes with it. Without a click the floor's own wander would start such holds
         all the time."""
         cfg = self.cfg
         after_click = bool(clicks) and t - clicks[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
-        masker = self._levels.masker_dbm0
-        cut = masker is not None and level <= masker - cfg.flash_change_db  # under its quietest moments: it stopped
         return (
-            (after_click or self._hold is not None or cut)
+            (after_click or self._hold is not None or self._masker_cut(level))
             and level - floor <= cfg.noise_like_db
             and abs(floor - self._levels.ref_floor) >= cfg.flash_change_db
         )
+
+    def _masker_cut(self, level: float) -> bool:
+        """A frame `flash_change_db` under the quietest moments of the sound played in the far room: the masker
+        was cut. Its own noise, quiet enough to be a held line, is no cut: the call would stop learning on it."""
+        masker = self._levels.masker_dbm0
+        return masker is not None and level <= masker - self.cfg.flash_change_db
 
     def _frame(
         self,

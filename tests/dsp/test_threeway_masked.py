@@ -69,9 +69,9 @@ def test_a_masked_hookflash_is_opened_by_the_cut_and_closed_by_one_click(masker:
 @pytest.mark.parametrize("masker_dbm0", [-39.0, -36.0, -33.0, -31.0])
 def test_a_masking_noise_quiet_enough_to_be_a_held_line_does_not_hold_the_line_itself(masker_dbm0: float) -> None:
     """Steady noise played between `masking_floor_dbm0` (-40) and `held_max_level_dbm0` (-30) is quiet enough to be
-    a held line and far from the floor the call learned before it. Until the masker's own sound was asked to be
-    `floor_drop_db` under the masker, it opened a hold the moment it read as a masker, the call stopped learning,
-    and the cut 3 s later fell inside that hold with no click at its start: the flash was never decided."""
+    a held line and far from the floor the call learned before it. Until a cut was asked to fall `flash_change_db`
+    under the masker's quietest moments, the masker opened a hold on itself the moment it read as one, the call
+    stopped learning, and the cut 3 s later fell inside that hold with no click at its start: never decided."""
     (d,) = decisions(analyse(masked_cut("noise", masker_dbm0)))
     wait = ThreeWayConfig().flash_confirm_s
     assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
