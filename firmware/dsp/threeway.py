@@ -215,16 +215,20 @@ class ThreeWayDetector:
         cfg = self.cfg
         after_click = bool(clicks) and t - clicks[-1][0] <= cfg.flash_gap_s[1] + cfg.click_window_s
         return (
-            (after_click or self._hold is not None or self._masker_cut(level))
+            (after_click or self._hold is not None or self._masker_cut(level, floor))
             and level - floor <= cfg.noise_like_db
             and abs(floor - self._levels.ref_floor) >= cfg.flash_change_db
         )
 
-    def _masker_cut(self, level: float) -> bool:
-        """A frame `flash_change_db` under the quietest moments of the sound played in the far room: the masker
-        was cut. Its own noise, quiet enough to be a held line, is no cut: the call would stop learning on it."""
+    def _masker_cut(self, level: float, floor: float) -> bool:
+        """Where the sound played in the far room to hide a click was cut: a frame `flash_change_db` under the
+        masker's quietest moments, or a steady noise `floor_rise_db` over the floor the masker kept for the last
+        second (a switch's hiss in place of music). The masker's own noise, quiet enough to be a held line, is
+        neither: the call would stop learning on it."""
         masker = self._levels.masker_dbm0
-        return masker is not None and level <= masker - self.cfg.flash_change_db
+        if masker is None:
+            return False
+        return level <= masker - self.cfg.flash_change_db or floor >= self._levels.recent_floor + self.cfg.floor_rise_db
 
     def _frame(
         self,

@@ -190,6 +190,11 @@ class CallLevels:
         return loudest if loudest >= self.cfg.masking_floor_dbm0 else None
 
     @property
+    def recent_floor(self) -> float:
+        """The median floor of the last second learned: what a masker's own noise keeps to while it plays."""
+        return self._recent_floor.median() if len(self._recent_floor) else float("inf")
+
+    @property
     def played_masker_dbm0(self) -> float | None:
         """The masker, once it has played `masker_min_s` without a break: sound put on to hide a hookflash plays
         for a while first, where dense talk (with a cordless phone's crackle in its gaps) seldom keeps it up that

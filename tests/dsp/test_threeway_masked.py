@@ -25,13 +25,17 @@ CLOSING = 10.5
 
 
 def masked_cut(
-    masker: str, masker_dbm0: float, closing: tuple[float, ...] = (CLOSING,), seconds: float = 6.0
+    masker: str,
+    masker_dbm0: float,
+    closing: tuple[float, ...] = (CLOSING,),
+    seconds: float = 6.0,
+    hiss_dbm0: float = -55.0,
 ) -> np.ndarray:
     """A quiet line (room -50, access -58 dBm0) with noise or music played in the far room for the `seconds` before
-    a flash at `masker_dbm0`. The flash cuts the path at CUT to the switch's hiss at -55 dBm0, a little under the
-    call's own floor (so only a hookflash makes it a hold); its opening click is buried, the closing clicks are at
-    -10 dBm0."""
-    x = line(30.0, hold=(CUT, 25.0), idle_db=-55.0, clicks=closing).astype(np.float64)
+    a flash at `masker_dbm0`. The flash cuts the path at CUT to the switch's hiss at `hiss_dbm0`, by default a
+    little under the call's own floor (so only a hookflash makes it a hold); its opening click is buried, the
+    closing clicks are at -10 dBm0."""
+    x = line(30.0, hold=(CUT, 25.0), idle_db=hiss_dbm0, clicks=closing).astype(np.float64)
     n, a = round(seconds * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
     rng = np.random.default_rng(2)
     if masker == "music":
@@ -73,6 +77,18 @@ def test_a_masking_noise_quiet_enough_to_be_a_held_line_does_not_hold_the_line_i
     under the masker's quietest moments, the masker opened a hold on itself the moment it read as one, the call
     stopped learning, and the cut 3 s later fell inside that hold with no click at its start: never decided."""
     (d,) = decisions(analyse(masked_cut("noise", masker_dbm0)))
+    wait = ThreeWayConfig().flash_confirm_s
+    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
+    assert d.evidence[0].startswith("hookflash: clicks 0.5")
+    assert any(e.startswith("masking sound") for e in d.evidence)
+
+
+@pytest.mark.parametrize("hiss_dbm0", [-38.0, -35.0])
+def test_music_cut_to_a_hiss_as_loud_as_its_quietest_moments_is_a_masked_hookflash(hiss_dbm0: float) -> None:
+    """Music at -34 dBm0 whose quietest moments are about as loud as the switch's hiss it is cut to: the cut is not
+    under the masker, but its steady floor stands `floor_rise_db` over the floor the music kept for the last second.
+    Without that, the held line began at the closing click and the hookflash was never decided."""
+    (d,) = decisions(analyse(masked_cut("music", -34.0, hiss_dbm0=hiss_dbm0)))
     wait = ThreeWayConfig().flash_confirm_s
     assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
     assert d.evidence[0].startswith("hookflash: clicks 0.5")
