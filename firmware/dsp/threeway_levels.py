@@ -191,7 +191,8 @@ class CallLevels:
 
     @property
     def recent_floor(self) -> float:
-        """The median floor of the last second learned: what a masker's own noise keeps to while it plays."""
+        """The median floor of the last second learned: what a masker's own noise keeps to while it plays (none
+        learned yet: infinite, so no floor stands over it)."""
         return self._recent_floor.median() if len(self._recent_floor) else float("inf")
 
     @property

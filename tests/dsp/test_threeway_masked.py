@@ -45,6 +45,17 @@ def masked_cut(
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
 
 
+def masked_hookflash(samples: np.ndarray) -> ThreeWayEvent:
+    """The one decision on a `masked_cut` line: a hookflash opened by the cut and closed by its click, decided
+    `flash_confirm_s` after that click, with the masker among its evidence."""
+    (d,) = decisions(analyse(samples))
+    wait = ThreeWayConfig().flash_confirm_s
+    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
+    assert d.evidence[0].startswith("hookflash: clicks 0.5")
+    assert any(e.startswith("masking sound") for e in d.evidence)
+    return d
+
+
 def streamed(samples: np.ndarray, frames: int = 1) -> list[ThreeWayEvent]:
     """What a device hears: the audio fed `frames` 20 ms frames at a time."""
     detector = ThreeWayDetector(ThreeWayConfig())
@@ -61,11 +72,7 @@ def alike(a: list[ThreeWayEvent], b: list[ThreeWayEvent]) -> bool:
 
 @pytest.mark.parametrize(("masker", "masker_dbm0"), [("noise", -30.0), ("music", -24.0), ("music", -34.0)])
 def test_a_masked_hookflash_is_opened_by_the_cut_and_closed_by_one_click(masker: str, masker_dbm0: float) -> None:
-    (d,) = decisions(analyse(masked_cut(masker, masker_dbm0)))
-    wait = ThreeWayConfig().flash_confirm_s
-    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
-    assert d.evidence[0].startswith("hookflash: clicks 0.5")
-    assert any(e.startswith("masking sound") for e in d.evidence)
+    d = masked_hookflash(masked_cut(masker, masker_dbm0))
     evidence = d.to_json("es")["evidence"]
     assert isinstance(evidence, list) and any(str(e).startswith("sonido para enmascarar") for e in evidence)
 
@@ -76,11 +83,7 @@ def test_a_masking_noise_quiet_enough_to_be_a_held_line_does_not_hold_the_line_i
     a held line and far from the floor the call learned before it. Until a cut was asked to fall `flash_change_db`
     under the masker's quietest moments, the masker opened a hold on itself the moment it read as one, the call
     stopped learning, and the cut 3 s later fell inside that hold with no click at its start: never decided."""
-    (d,) = decisions(analyse(masked_cut("noise", masker_dbm0)))
-    wait = ThreeWayConfig().flash_confirm_s
-    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
-    assert d.evidence[0].startswith("hookflash: clicks 0.5")
-    assert any(e.startswith("masking sound") for e in d.evidence)
+    masked_hookflash(masked_cut("noise", masker_dbm0))
 
 
 @pytest.mark.parametrize("hiss_dbm0", [-38.0, -35.0])
@@ -88,11 +91,7 @@ def test_music_cut_to_a_hiss_as_loud_as_its_quietest_moments_is_a_masked_hookfla
     """Music at -34 dBm0 whose quietest moments are about as loud as the switch's hiss it is cut to: the cut is not
     under the masker, but its steady floor stands `floor_rise_db` over the floor the music kept for the last second.
     Without that, the held line began at the closing click and the hookflash was never decided."""
-    (d,) = decisions(analyse(masked_cut("music", -34.0, hiss_dbm0=hiss_dbm0)))
-    wait = ThreeWayConfig().flash_confirm_s
-    assert CLOSING + wait - 0.02 <= d.at <= CLOSING + wait + 0.04
-    assert d.evidence[0].startswith("hookflash: clicks 0.5")
-    assert any(e.startswith("masking sound") for e in d.evidence)
+    masked_hookflash(masked_cut("music", -34.0, hiss_dbm0=hiss_dbm0))
 
 
 @pytest.mark.parametrize("masker", ["noise", "music"])
