@@ -48,10 +48,11 @@ those times and the idle ceiling, which is what the ROC curve of the benchmark s
 Streaming and batch use the same code: `feed` buffers frames and analyses them in blocks (vectorised with numpy),
 then runs a small per-frame state machine over the block. The parts, one job each: threeway_config (thresholds),
 threeway_features (what a frame measures), threeway_levels (the call's learned levels), threeway_bands (its floor in
-four bands), threeway_rules (when a hold is a decision), threeway_flash (a lone hookflash, then silence or music),
-threeway_beyond (music from beyond the line), threeway_hum (the far loop's mains hum), threeway_ringback (ringback
-under music), threeway_dialling (a number dialled beyond it), threeway_residual (what a predictor does not foresee:
-a click over music), threeway_evidence (events and their words).
+four bands), threeway_rules (when a hold is a decision), threeway_silent (a lone hookflash, then silence),
+threeway_flash (a lone hookflash, then music), threeway_beyond (music from beyond the line), threeway_hum (the far
+loop's mains hum), threeway_ringback (ringback under music), threeway_dialling (a number dialled beyond it),
+threeway_residual (what a predictor does not foresee: a click over music), threeway_evidence (events and their
+words).
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ from firmware.dsp.threeway_config import FRAME, FRAME_S, SUB_S, SUBS_PER_FRAME, 
 from firmware.dsp.threeway_dialling import BridgedDialling
 from firmware.dsp.threeway_evidence import EVIDENCE_TEXT, LANGUAGES, Fact, ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickFinder, Spectra
-from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound, SilentFlash
+from firmware.dsp.threeway_flash import FlashIntoMusic, FlashThenSound
 from firmware.dsp.threeway_hum import LineHum
 from firmware.dsp.threeway_levels import CallLevels, SortedWindow
 from firmware.dsp.threeway_ringback import RingbackUnderSound
 from firmware.dsp.threeway_rules import Hold, Watch, bridged_tones, decide, returned_line, tone_kind, tone_pairs
+from firmware.dsp.threeway_silent import SilentFlash
 from hal.audio import SAMPLE_RATE
 
 #: Blocks whose start is remembered for timing clicks: a click is reported well within a second of its samples.
@@ -282,7 +284,13 @@ class ThreeWayDetector:
         if self._armed and learned and self._heard_from is not None:
             since = self._heard_from
             decision = (
-                self._silent_flash.check(t, clicks, since, self._heard(self._into_music.into, t))
+                self._silent_flash.check(
+                    t,
+                    clicks,
+                    since,
+                    self._heard(self._into_music.into, t),
+                    self._into_music.cut_openings,
+                )
                 or self._into_music.check(t, clicks, since)
                 or self._then_sound.check(t, clicks, since)
                 or self._into_music.check_lone(t, clicks, since)

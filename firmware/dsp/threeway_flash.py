@@ -1,13 +1,5 @@
-"""Decisions from a whole hookflash itself, where the held line's floor says nothing.
-
-A hookflash after which the far end stays silent: the far party left the line.
-
-When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
-rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
-clicking on the line for `click_isolation_s` before them (a click into sound counts too), followed by
-`flash_silence_s` of a far end that does not talk (a bridged tone's first frames, tonal before its 64 ms window
-names it, are the tone starting, not talk), is the far party flashing away: a caller who only pauses makes no
-clicks, and a line that crackles (cordless static) clicks all the time, so there a lone pair proves nothing.
+"""Decisions from a whole hookflash into music on hold, where the held line's floor says nothing (the hookflash
+after which the far end stays silent is `threeway_silent.py`'s).
 
 A hookflash into music on hold: the switch's music follows the opening click at once, so that click has quiet only
 before it, and the closing click is heard where music is weak (2.4-3.4 kHz), or, over music that is not weak there,
@@ -60,12 +52,11 @@ from typing import NamedTuple
 from firmware.dsp.threeway_config import FRAME_S, ThreeWayConfig
 from firmware.dsp.threeway_evidence import ThreeWayEvent, fact
 from firmware.dsp.threeway_features import ClickKind
-from firmware.dsp.threeway_rules import SAME_CLICK_S, lone_click, tone_kind
+from firmware.dsp.threeway_rules import HEARD_S, SAME_CLICK_S, lone_click, tone_kind
 
-_HEARD_S = 6.0  # a line heard for less than this may crackle without our knowing
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
-_TONE_ONSET_S = 0.1  # tonal frames this soon before a tone pair is named are that tone starting, not talk
+_SOUND_BEFORE_S = 0.5  # a click that cut sound: the sound of this long before it
 # A call's own dial tone or ringback plays on for seconds; music holds dial tone's F4 and A4, or 440 Hz with a
 # partial near 480 Hz, for a note (at most 0.24 s in the music bench's tuning set).
 _PROGRESS_FRAMES = round(0.5 / FRAME_S)
@@ -171,7 +162,7 @@ class FlashIntoMusic:
             if (
                 not before
                 or max(before) > cfg.click_quiet_ceiling_dbm0  # out of a masker played in the room: a knock in it
-                or opening - since < _HEARD_S
+                or opening - since < HEARD_S
                 or not lone_click(cfg, opening, rise, [*click_times, *self._into])
             ):
                 continue
@@ -222,7 +213,7 @@ class FlashIntoMusic:
         every = [*click_times, *self._into, *self._over]
         for closing, closing_rise in due:
             for opening, rise in strong:
-                if not lo <= closing - opening <= hi or opening - since < _HEARD_S:
+                if not lo <= closing - opening <= hi or opening - since < HEARD_S:
                     continue
                 floor = min(rise, closing_rise) - cfg.click_isolation_margin_db
                 between = [ct for ct, r in every if opening + SAME_CLICK_S < ct < closing - SAME_CLICK_S and r >= floor]
@@ -234,6 +225,30 @@ class FlashIntoMusic:
                     facts = [fact("hookflash", gap=closing - opening), fact("music_after_flash")]
                     return ThreeWayEvent.of("three_way", t, 0.75, facts)
         return None
+
+    def cut_openings(self, closing: float, heard: Collection[tuple[float, float]]) -> list[float]:
+        """Lone clicks over sound that cut it, `flash_gap_s` before a click in quiet at `closing`: each standing
+        `over_pair_rise_db` over the sound (a hookswitch's strength; talk and music make 30 dB pulses), the frames
+        between it and `closing` quiet (under `click_quiet_ceiling_dbm0`) and `into_fall_db` under the sound of the
+        `_SOUND_BEFORE_S` before it, and no click of like strength, heard in quiet (`heard`) or over sound, in the
+        `click_isolation_s` before it. Sound played in the far room to hide a hookflash, stopped by its opening."""
+        cfg = self.cfg
+        lo, hi = cfg.flash_gap_s
+        strong = [(at, rise) for at, rise in self._over if rise >= cfg.over_pair_rise_db]
+        cuts = []
+        for opening, rise in strong:
+            if not lo <= closing - opening <= hi:
+                continue
+            before = self._sound_dbm0(opening - _SOUND_BEFORE_S, opening - SAME_CLICK_S)
+            between = self._sound_dbm0(opening + SAME_CLICK_S, closing - SAME_CLICK_S)
+            if (
+                before is not None
+                and between is not None
+                and between <= min(cfg.click_quiet_ceiling_dbm0, before - cfg.into_fall_db)
+                and lone_click(cfg, opening, rise, [*heard, *strong])
+            ):
+                cuts.append(opening)
+        return cuts
 
     def _quiet_openings(
         self, closing: float, click_times: Collection[tuple[float, float]]
@@ -262,7 +277,7 @@ class FlashIntoMusic:
         lo, hi = cfg.flash_gap_s
         return (
             lo <= closing - opening <= hi
-            and opening - since >= _HEARD_S
+            and opening - since >= HEARD_S
             and not (residual_only and rise < cfg.into_high_rise_db)
             # A line that clicks: a pair among many clicks is not a flash.
             and lone_click(cfg, opening, rise, others)
@@ -284,56 +299,6 @@ class FlashIntoMusic:
             return False
         between = self._sound_dbm0(opening + SAME_CLICK_S, closing - SAME_CLICK_S) if into else None
         return between is None or between >= floor
-
-
-class SilentFlash:
-    """Watches talk frames; `check` says whether the last whole hookflash was followed by silence long enough."""
-
-    def __init__(self, cfg: ThreeWayConfig) -> None:
-        self.cfg = cfg
-        self._talk: deque[float] = deque(maxlen=round((cfg.flash_gap_s[1] + 2 * cfg.flash_silence_s + 1.0) / FRAME_S))
-        self._tones: dict[str, float] = {}  # tone kind -> when last heard
-
-    def frame(self, t: float, talking: bool, tones: list[str]) -> None:
-        """One frame: whether the far end talks in it, and the tone pairs it carries (not talk: a held line's
-        bleed, which the decision names)."""
-        if talking:
-            self._talk.append(t)
-        for name in tones:
-            self._tones[tone_kind(name)] = t
-        while tones and self._talk and t - self._talk[-1] <= _TONE_ONSET_S:
-            self._talk.pop()  # a tone's first frames, before its 64 ms window holds enough of it to be named
-
-    def check(
-        self,
-        t: float,
-        click_times: Sequence[tuple[float, float]],
-        since: float,
-        into: Collection[tuple[float, float]],
-    ) -> ThreeWayEvent | None:
-        """A decision at `t` if a whole, lone hookflash ended exactly `flash_silence_s` (scaled) of silence ago,
-        on a line heard from `since` (`click_times` and `into`, the clicks into sound, which count against a lone
-        one: those heard by `t`)."""
-        cfg = self.cfg
-        wait = cfg.flash_silence_s * cfg.time_scale
-        clicks = [ct for ct, _ in click_times]
-        if len(clicks) < 2:
-            return None
-        opening, closing = clicks[-2], clicks[-1]
-        if not (cfg.flash_gap_s[0] <= closing - opening <= cfg.flash_gap_s[1]):
-            return None
-        if not (wait <= t - closing < wait + FRAME_S):
-            return None
-        if not lone_click(cfg, opening, click_times[-2][1], [*click_times, *into]):
-            return None  # a crackling line: a pair among many clicks is not a flash
-        if opening - since < _HEARD_S:
-            return None  # not heard long enough to know the line does not crackle
-        own = (opening, closing)
-        if any(tt >= opening - SAME_CLICK_S and min(abs(tt - c) for c in own) > SAME_CLICK_S for tt in self._talk):
-            return None  # the far end talked during or after the flash: still on the line
-        bleed = [fact("bridged", tone=kind) for kind, at in sorted(self._tones.items()) if at >= opening]
-        facts = [fact("hookflash", gap=closing - opening), fact("silent_after_flash", quiet=t - closing), *bleed]
-        return ThreeWayEvent.of("three_way", t, 0.95 if bleed else 0.9, facts)
 
 
 class FlashThenSound:
@@ -371,7 +336,7 @@ class FlashThenSound:
                 continue
             before = [pf for ft, _, pf in frames if ft < opening]
             pause_floor = before[-1] if before else None
-            if pause_floor is None or opening - since < _HEARD_S or not lone_click(cfg, opening, rise, click_times):
+            if pause_floor is None or opening - since < HEARD_S or not lone_click(cfg, opening, rise, click_times):
                 return None
             opened = max(pause_floor - cfg.open_loop_db, cfg.channel_floor_dbm0)
             gap = [lvl for ft, lvl, _ in frames[:onset] if ft > opening + SAME_CLICK_S]

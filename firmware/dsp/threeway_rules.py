@@ -133,6 +133,8 @@ def _flash_before(
 
 #: A click heard this soon before another is the same pulse (heard as quiet and as into sound) or its bounce.
 SAME_CLICK_S = 0.06
+#: A line heard for less than this before a hookflash may crackle without our knowing.
+HEARD_S = 6.0
 
 
 def lone_click(

@@ -166,3 +166,62 @@ def test_dense_talk_is_no_masker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert decisions(analyse(samples)) == []
     monkeypatch.setattr(threeway_levels, "_MASKER_PERCENTILE", 20.0)
     assert [round(d.at, 1) for d in decisions(analyse(samples))] == [8.0]
+
+
+def cut_by_its_click(music_s: float = 2.5, opening: bool = True, talk_after: float | None = None) -> np.ndarray:
+    """Music at -26 dBm0 in the far room for `music_s` before a flash whose opening click (at CUT, -10 dBm0) is
+    heard over it and cuts it to a switch's hiss a little under the call's floor; the closing click 0.6 s later,
+    in quiet. Played for 2.5 s the music is no masker yet (it must have stayed loud `masker_min_s` after its quietest
+    100 ms of 2 s read loud), as music with quiet passages never is. `talk_after`: the far end is back, talking, that
+    long after the closing click."""
+    closing = CUT + 0.6
+    x = line(30.0, hold=(CUT, 25.0), idle_db=-55.0, clicks=(CUT, closing) if opening else (closing,))
+    x = x.astype(np.float64)
+    n, a = round(music_s * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
+    x[a - n : a] += sources.music(np.random.default_rng(2), music_s, -26.0, pool="tune")
+    if talk_after is not None:
+        b = round((closing + talk_after) * SAMPLE_RATE)
+        said = sources.utterance(np.random.default_rng(3), -16.0, "tune")[:SAMPLE_RATE]
+        x[b : b + len(said)] += said
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def test_a_click_that_cuts_the_sound_in_the_room_opens_a_hookflash_then_silence() -> None:
+    """The far party played music to hide the flash, not long or steadily enough to read as a masker: the opening
+    click is heard over it (a hookswitch's strength, `over_pair_rise_db`), the room goes with it, the closing click
+    comes in quiet, and the far end stays silent: decided `flash_silence_s` after the closing click, the switch
+    heard. Before, an opening click over sound could not open a silent hookflash, and one click alone decides
+    nothing."""
+    (d,) = decisions(analyse(cut_by_its_click()))
+    closing, wait = CUT + 0.6, ThreeWayConfig().flash_silence_s
+    assert closing + wait - 0.02 <= d.at <= closing + wait + 0.04
+    assert d.switch_heard and d.evidence == [
+        "hookflash: clicks 0.60 s apart",
+        "the sound in the far room stopped at the first click",
+        "far end silent for 1.5 s after the flash",
+    ]
+    evidence = d.to_json("es")["evidence"]
+    assert (
+        isinstance(evidence, list)
+        and evidence[1] == "el sonido en la sala del otro extremo se cortó con el primer chasquido"
+    )
+
+
+def test_one_click_in_quiet_after_music_stops_is_no_hookflash() -> None:
+    assert decisions(analyse(cut_by_its_click(opening=False))) == []
+
+
+@pytest.mark.parametrize(("talk_after", "decided"), [(1.2, False), (1.7, True)])
+def test_a_far_end_that_talks_within_flash_silence_s_after_the_cut_is_still_on_the_line(
+    talk_after: float, decided: bool
+) -> None:
+    """A knock over the music, another knock, then the far party talks again within `flash_silence_s` (1.5 s): no
+    flash away from the line."""
+    assert bool(decisions(analyse(cut_by_its_click(talk_after=talk_after)))) is decided
+
+
+@pytest.mark.parametrize("frames", [1, 7])
+def test_a_flash_that_cut_the_sound_gives_the_same_events_streamed_as_in_one_block(frames: int) -> None:
+    samples = cut_by_its_click()
+    batch = analyse(samples)
+    assert decisions(batch) and alike(streamed(samples, frames), batch)
