@@ -105,7 +105,7 @@ def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> No
     heard_after = (three_way[0]["t_ms"] - connected["t_ms"]) / 1000
     assert heard_after > flash_at - 4  # not before the flash in the far end's audio
     # The hookflash's clicks came through the network too: what `enforce_on = "flash_or_tones"` acts on.
-    assert three_way[0]["switch_heard"] is True and three_way[0]["evidence"][0].startswith("hookflash")
+    assert three_way[0]["switch_heard"] is True and three_way[0]["evidence"][0].startswith("hookflash"), three_way
     violations = [r for r in records if r["event"] == "violation"]
     assert violations and violations[0]["kind"] == "three_way"
     assert any(r["event"] == "prompt" and r["id"] == "three_way_warning" and r["to"] == "both" for r in records)
