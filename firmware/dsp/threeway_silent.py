@@ -59,10 +59,11 @@ class SilentFlash:
             return None
         closing = click_times[-1][0]
         heard = [*click_times, *into]
-        openings: list[tuple[float, bool]] = []
-        if len(click_times) >= 2 and lone_click(cfg, *click_times[-2], heard):
-            openings.append((click_times[-2][0], False))  # a crackling line: a pair among many clicks is not a flash
-        after = click_times[-2][0] if len(click_times) >= 2 else float("-inf")
+        previous = click_times[-2] if len(click_times) >= 2 else None
+        # The click in quiet before the closing one, if lone (a crackling line: a pair among many clicks is not a
+        # flash), then any click over sound that cut it since.
+        openings = [(previous[0], False)] if previous is not None and lone_click(cfg, *previous, heard) else []
+        after = previous[0] if previous is not None else float("-inf")
         openings += [(at, True) for at in cut_openings(closing, heard) if at > after]
         for opening, cut in openings:
             if not cfg.flash_gap_s[0] <= closing - opening <= cfg.flash_gap_s[1]:

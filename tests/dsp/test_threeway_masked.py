@@ -168,17 +168,13 @@ def test_dense_talk_is_no_masker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [round(d.at, 1) for d in decisions(analyse(samples))] == [8.0]
 
 
-def cut_by_its_click(music_s: float = 2.5, opening: bool = True, talk_after: float | None = None) -> np.ndarray:
-    """Music at -26 dBm0 in the far room for `music_s` before a flash whose opening click (at CUT, -10 dBm0) is
-    heard over it and cuts it to a switch's hiss a little under the call's floor; the closing click 0.6 s later,
-    in quiet. Played for 2.5 s the music is no masker yet (it must have stayed loud `masker_min_s` after its quietest
-    100 ms of 2 s read loud), as music with quiet passages never is. `talk_after`: the far end is back, talking, that
-    long after the closing click."""
+def cut_by_its_click(opening: bool = True, talk_after: float | None = None) -> np.ndarray:
+    """A `masked_cut` line whose music (-26 dBm0) played only 2.5 s, so it is no masker yet (it must have stayed loud
+    `masker_min_s` after its quietest 100 ms of 2 s read loud), as music with quiet passages never is; the flash's
+    opening click at CUT is heard over it and cuts it, the closing click 0.6 s later is in quiet. `talk_after`: the
+    far end is back, talking, that long after the closing click."""
     closing = CUT + 0.6
-    x = line(30.0, hold=(CUT, 25.0), idle_db=-55.0, clicks=(CUT, closing) if opening else (closing,))
-    x = x.astype(np.float64)
-    n, a = round(music_s * SAMPLE_RATE), round(CUT * SAMPLE_RATE)
-    x[a - n : a] += sources.music(np.random.default_rng(2), music_s, -26.0, pool="tune")
+    x = masked_cut("music", -26.0, (CUT, closing) if opening else (closing,), seconds=2.5).astype(np.float64)
     if talk_after is not None:
         b = round((closing + talk_after) * SAMPLE_RATE)
         said = sources.utterance(np.random.default_rng(3), -16.0, "tune")[:SAMPLE_RATE]
