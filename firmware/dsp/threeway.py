@@ -245,6 +245,7 @@ class ThreeWayDetector:
     ) -> list[ThreeWayEvent]:
         cfg = self.cfg
         events: list[ThreeWayEvent] = []
+        since = t if self._heard_from is None else self._heard_from  # set by the block before its first frame
         self._seen_s += FRAME_S
         self._low_smooth.append(low)
         low = self._low_smooth.median()
@@ -281,8 +282,7 @@ class ThreeWayDetector:
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)
         dialling = levels.answered and self._hold is None
         dialled = self._dialling.frame(t, digit if dialling else None, level, levels.ref_level, talking, calling)
-        if self._armed and learned and self._heard_from is not None:
-            since = self._heard_from
+        if self._armed and learned:
             decision = (
                 self._silent_flash.check(
                     t,
@@ -336,7 +336,7 @@ class ThreeWayDetector:
             return [*events, *self._end_hold(t)]
         events.extend(bridged_tones(cfg, hold, t, tones))
         if self._armed and hold.last_idle == t:
-            decision = decide(cfg, hold, t, clicks)
+            decision = decide(cfg, hold, t, clicks, since)
             if decision is not None and self._hum.stayed(hold.start, t):
                 decision = None  # the far end's loop is still in the call: a mute, not a hold in the network
             if decision is not None:

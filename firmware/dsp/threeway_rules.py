@@ -149,9 +149,10 @@ def lone_click(
 
 
 def decide(
-    cfg: ThreeWayConfig, hold: Hold, t: float, click_times: Collection[tuple[float, float]]
+    cfg: ThreeWayConfig, hold: Hold, t: float, click_times: Collection[tuple[float, float]], since: float
 ) -> ThreeWayEvent | None:
-    """A three-way decision at `t` for this hold, or None while the evidence is not yet enough."""
+    """A three-way decision at `t` for this hold (the line heard from `since`), or None while the evidence is not
+    yet enough."""
     scale = cfg.time_scale
     held = t - hold.start
     clicks, near, flash = _clicks_of(cfg, hold, click_times)
@@ -161,9 +162,11 @@ def decide(
         flash is not None
         and hold.strong_start is None
         and opened_by_click
-        and not lone_click(cfg, flash[0], rises[flash[0]], click_times)
+        and (flash[0] - since < HEARD_S or not lone_click(cfg, flash[0], rises[flash[0]], click_times))
     ):
-        flash = None  # only a small change of floor, on a line that crackles: the pair proves nothing
+        # Only a small change of floor, on a line that crackles or has not been heard long enough to know that it
+        # does not: the pair proves nothing.
+        flash = None
     if flash is not None and not opened_by_click and not lone_click(cfg, flash[1], rises[flash[1]], click_times, 1):
         # A loud floor that falls, then a click, on a line that clicks again and again: crackle, no hookflash. The
         # flash has no click of its own to test, so it is the line that is tested: one faint click in talk is common.
