@@ -77,6 +77,13 @@ class ThreeWayConfig(BaseModel):
         description="... into music on hold, played to be heard: from the opening click on, the line's median level is "
         "at least this loud (a cordless phone's static or a phone settling into a quiet room is not)",
     )
+    same_line_db: float = Field(
+        default=3.0,
+        ge=0.0,
+        le=20.0,
+        description="... and its rests do not fall back to within this of the far end's quietest pause (the far end's "
+        "own line still there under music played into it: a PBX's hold, a record in the room)",
+    )
     into_settle_db: float = Field(
         default=4.0,
         ge=0.0,

@@ -57,6 +57,7 @@ from firmware.dsp.threeway_rules import HEARD_S, SAME_CLICK_S, lone_click, tone_
 _KEY_TONE_S = 0.2  # a key's tones are named this soon after its click (a 64 ms window)
 _QUIET_BEFORE_S = 0.1  # a click out of quiet: the frames this long before it
 _SOUND_BEFORE_S = 0.5  # a click that cut sound: the sound of this long before it
+_OWN_LINE_S = 0.1  # the far end's own line noise heard this long in music's rests: the line was never taken away
 # A call's own dial tone or ringback plays on for seconds; music holds dial tone's F4 and A4, or 440 Hz with a
 # partial near 480 Hz, for a note (at most 0.24 s in the music bench's tuning set).
 _PROGRESS_FRAMES = round(0.5 / FRAME_S)
@@ -70,6 +71,7 @@ class _Frame(NamedTuple):
     keyed: bool  # it carried a key's tones
     tonal: bool  # it stood over its own floor
     progress: bool  # dial tone or ringback had played `_PROGRESS_FRAMES` by it: a call's progress, not music
+    own_line: bool  # the far end's own line noise: its level and floor within `same_line_db` of its quietest pause
 
 
 def _median_and_lowest(levels: Iterable[float], rests: float = 0.0) -> tuple[float, float]:
@@ -102,14 +104,19 @@ class FlashIntoMusic:
         else:
             self._over.append((t, rise))
 
-    def frame(self, t: float, level: float, noise_like: bool, tones: list[str]) -> None:
-        """One frame's level, whether it was noise (its level near its own floor), and its tone pairs however
-        loud: a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence."""
+    def frame(
+        self, t: float, level: float, floor: float, noise_like: bool, tones: list[str], pause_floor: float | None
+    ) -> None:
+        """One frame's level and floor, whether it was noise (its level near its own floor), its tone pairs however
+        loud (a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence), and the
+        far end's quietest pause so far (None: none yet)."""
         keyed = any(tone_kind(name) == "DTMF" for name in tones)
         progress_tone = any(tone_kind(name) != "DTMF" for name in tones)
         self._progress_frames = self._progress_frames + 1 if progress_tone else 0
         progress = self._progress_frames >= _PROGRESS_FRAMES
-        self._frames.append(_Frame(t, level, keyed, not noise_like, progress))
+        near = self.cfg.same_line_db
+        own = pause_floor is not None and abs(level - pause_floor) <= near and abs(floor - pause_floor) <= near
+        self._frames.append(_Frame(t, level, keyed, not noise_like, progress, own))
 
     def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:
         """The median level of the frames from `start` to `end`, or None if none fell there."""
@@ -292,13 +299,26 @@ class FlashIntoMusic:
         """Music on hold is played to be heard: from the opening click on, the line's median level is
         `into_sound_min_dbm0` or louder (static or a quiet room after a pop is not music). After a click into
         sound, music plays between the flash's clicks too: a hold key's click as the talk path comes back into a
-        quiet room, then talk a few hundred milliseconds later, is no flash into music."""
+        quiet room, then talk a few hundred milliseconds later, is no flash into music. Nor is sound whose rests fall
+        back to the far end's own line (`_own_line_after`): talk's pauses, or music played into a line still there."""
         floor = self.cfg.into_sound_min_dbm0
         after = self._sound_dbm0(opening)
         if after is None or after < floor:
             return False
         between = self._sound_dbm0(opening + SAME_CLICK_S, closing - SAME_CLICK_S) if into else None
-        return between is None or between >= floor
+        return (between is None or between >= floor) and not self._own_line_after(opening)
+
+    def _own_line_after(self, opening: float) -> bool:
+        """Whether the sound's rests since `opening` fell back, for `_OWN_LINE_S`, to the far end's own line noise:
+        music played into a line that is still there (a PBX's, or a record in the far room), not a switch's music
+        on a held line, which takes the far end's line away."""
+        run = 0
+        for f in self._frames:
+            if f.at > opening + SAME_CLICK_S:
+                run = run + 1 if f.own_line else 0
+                if run * FRAME_S >= _OWN_LINE_S - 1e-9:
+                    return True
+        return False
 
 
 class FlashThenSound:

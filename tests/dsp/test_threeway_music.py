@@ -367,3 +367,35 @@ def test_tuning_calls_of_the_independent_generator_with_a_pop_into_faint_sound_r
     call = build_call(seed, index, plan(seed, 300, 0.5)[index])
     assert not call.positive
     assert [d for d in decisions(analyse(call.samples)) if abs(d.at - near_s) <= 3.0] == []
+
+
+@pytest.mark.parametrize(("cut", "rest_s", "decided"), [(True, 0.2, True), (False, 0.2, False), (False, 0.06, True)])
+def test_music_whose_rest_falls_back_to_the_far_ends_own_line_is_no_flash_into_music(
+    cut: bool, rest_s: float, decided: bool
+) -> None:
+    """A chord that cuts in with a click, a closing click over it, and a rest after the closing click. On a held
+    line (`cut`) the rest falls to the switch's idle noise: a flash into music on hold. Played into the far end's
+    line, by a PBX or a record in the room, the rest falls back to the line's own noise (within `same_line_db` of its
+    quietest pause): the line was never taken away, and the pair is the music's own attacks. A rest shorter than
+    0.1 s (three frames) is too short to tell."""
+    rest = (round((CLOSING + 0.15) * SAMPLE_RATE), round((CLOSING + 0.15 + rest_s) * SAMPLE_RATE))
+    x = music_hold_samples(steady=True, cut=cut)
+    x[rest[0] : rest[1]] = music_hold_samples(music=False, cut=cut)[rest[0] : rest[1]]
+    found = [d for d in into_music(decisions(analyse(x))) if d.at < OPENING + 3.0]
+    assert bool(found) is decided
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed", "why"),
+    [
+        ("hold_music", 70021, "a PBX's music: a note's attack out of a rest, another 0.55 s later"),
+        ("cordless_static", 70029, "a crackle in a pause, another into talk"),
+        ("weak_cell", 70023, "a codec burst out of a dropout into talk, a click in the talk's pause"),
+    ],
+)
+def test_tuning_calls_whose_sound_fell_back_to_the_far_ends_line_raise_nothing(
+    variant: str, seed: int, why: str
+) -> None:
+    """Hard negatives of the tuning pool (build seeds 70000-70029) that a flash into music, the switch heard, was
+    decided on; each sound's rests or pauses fell back to the line's own noise."""
+    assert decisions(analyse(build(variant, seed, pool="tune").samples)) == [], why
