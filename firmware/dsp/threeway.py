@@ -275,8 +275,10 @@ class ThreeWayDetector:
         idle = strong or (quiet and (self._is_changed(t, level, floor, clicks) or bool(bridged)))
         talking = level - floor > cfg.noise_like_db and level >= self._levels.ref_floor + cfg.noise_like_db
         self._silent_flash.frame(t, talking and not tones, tones)
-        self._into_music.frame(t, level, floor, noise_like, heard_tones, self._levels.pause_floor)
-        self._then_sound.frame(t, level, self._levels.pause_floor)
+        pause = levels.pause_floor
+        own_line = pause is not None and max(abs(level - pause), abs(floor - pause)) <= cfg.same_line_db
+        self._into_music.frame(t, level, noise_like, heard_tones, own_line)
+        self._then_sound.frame(t, level, pause)
         beyond = self._beyond.frame(t, level, under, learned)
         ringing = self._ringback.frame(t, levels.answered)
         digit = next((name.removeprefix("DTMF ") for name in tones if tone_kind(name) == "DTMF"), None)

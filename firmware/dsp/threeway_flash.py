@@ -71,7 +71,7 @@ class _Frame(NamedTuple):
     keyed: bool  # it carried a key's tones
     tonal: bool  # it stood over its own floor
     progress: bool  # dial tone or ringback had played `_PROGRESS_FRAMES` by it: a call's progress, not music
-    own_line: bool  # the far end's own line noise: its level and floor within `same_line_db` of its quietest pause
+    own_line: bool  # the far end's own line noise: level and floor within `same_line_db` of its quietest pause
 
 
 def _median_and_lowest(levels: Iterable[float], rests: float = 0.0) -> tuple[float, float]:
@@ -104,19 +104,15 @@ class FlashIntoMusic:
         else:
             self._over.append((t, rise))
 
-    def frame(
-        self, t: float, level: float, floor: float, noise_like: bool, tones: list[str], pause_floor: float | None
-    ) -> None:
-        """One frame's level and floor, whether it was noise (its level near its own floor), its tone pairs however
-        loud (a key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence), and the
-        far end's quietest pause so far (None: none yet)."""
+    def frame(self, t: float, level: float, noise_like: bool, tones: list[str], own_line: bool = False) -> None:
+        """One frame's level, whether it was noise (its level near its own floor), its tone pairs however loud (a
+        key pressed at the far end clicks into its own DTMF, and a ringback starts out of silence), and whether it
+        was the far end's own line noise (`own_line`: level and floor near the quietest pause it has made)."""
         keyed = any(tone_kind(name) == "DTMF" for name in tones)
         progress_tone = any(tone_kind(name) != "DTMF" for name in tones)
         self._progress_frames = self._progress_frames + 1 if progress_tone else 0
         progress = self._progress_frames >= _PROGRESS_FRAMES
-        near = self.cfg.same_line_db
-        own = pause_floor is not None and abs(level - pause_floor) <= near and abs(floor - pause_floor) <= near
-        self._frames.append(_Frame(t, level, keyed, not noise_like, progress, own))
+        self._frames.append(_Frame(t, level, keyed, not noise_like, progress, own_line))
 
     def _sound_dbm0(self, start: float, end: float = float("inf")) -> float | None:
         """The median level of the frames from `start` to `end`, or None if none fell there."""
