@@ -96,6 +96,9 @@ def test_bridged_tones_count_against_the_noise_in_their_own_bin(tone_db: float, 
         ("weak_cell", 61023, "the same on a mobile line, a masker for 0.5 s"),
         ("cordless_static", 70007, "crackle 3.7 s into the call framed a 6 dB drop as a hookflash"),
         ("cordless_static", 70013, "the same 2.5 s into the call, a 5 dB drop"),
+        ("hold_music", 70021, "a PBX's notes (one out of a rest, one 0.55 s later) as a hookflash into music"),
+        ("cordless_static", 70029, "a crackle in a pause, then one into talk, as a hookflash into music"),
+        ("weak_cell", 70023, "a codec burst out of a dropout into talk, then a click, as a hookflash into music"),
     ],
 )
 def test_tuning_calls_that_once_raised_false_alarms_raise_none(variant: str, seed: int, why: str) -> None:

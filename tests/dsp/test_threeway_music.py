@@ -383,19 +383,3 @@ def test_music_whose_rest_falls_back_to_the_far_ends_own_line_is_no_flash_into_m
     x[rest[0] : rest[1]] = music_hold_samples(music=False, cut=cut)[rest[0] : rest[1]]
     found = [d for d in into_music(decisions(analyse(x))) if d.at < OPENING + 3.0]
     assert bool(found) is decided
-
-
-@pytest.mark.parametrize(
-    ("variant", "seed", "why"),
-    [
-        ("hold_music", 70021, "a PBX's music: a note's attack out of a rest, another 0.55 s later"),
-        ("cordless_static", 70029, "a crackle in a pause, another into talk"),
-        ("weak_cell", 70023, "a codec burst out of a dropout into talk, a click in the talk's pause"),
-    ],
-)
-def test_tuning_calls_whose_sound_fell_back_to_the_far_ends_line_raise_nothing(
-    variant: str, seed: int, why: str
-) -> None:
-    """Hard negatives of the tuning pool (build seeds 70000-70029) that a flash into music, the switch heard, was
-    decided on; each sound's rests or pauses fell back to the line's own noise."""
-    assert decisions(analyse(build(variant, seed, pool="tune").samples)) == [], why
