@@ -121,8 +121,8 @@ def test_a_small_change_of_floor_framed_by_clicks_counts_only_on_a_line_heard_fo
     opening: float, decided: bool
 ) -> None:
     """A line heard for less than 6 s may crackle without our knowing: a pair of clicks there does not make a
-    4 dB change of floor a hold (two cordless tuning calls, build seeds 70007 and 70013, were decided so 3.4 and
-    4.6 s into the call)."""
+    4 dB change of floor a hold (two cordless tuning calls, build seeds 70007 and 70013, were decided so 4.6 and
+    3.4 s into the call)."""
     quiet = {"room_db": -50.0, "access_db": -58.0, "idle_db": SAME_FLOOR_DBM0 - 4.0}
     closing = opening + 0.5
     x = line(20.0, hold=(opening, opening + 12.0), clicks=(opening, closing), **quiet)  # type: ignore[arg-type]
