@@ -377,7 +377,7 @@ def test_music_whose_rest_falls_back_to_the_far_ends_own_line_is_no_flash_into_m
     line (`cut`) the rest falls to the switch's idle noise: a flash into music on hold. Played into the far end's
     line, by a PBX or a record in the room, the rest falls back to the line's own noise (within `same_line_db` of its
     quietest pause): the line was never taken away, and the pair is the music's own attacks. A rest shorter than
-    0.1 s (three frames) is too short to tell."""
+    0.1 s (five frames) is too short to tell: 0.06 s is three."""
     rest = (round((CLOSING + 0.15) * SAMPLE_RATE), round((CLOSING + 0.15 + rest_s) * SAMPLE_RATE))
     x = music_hold_samples(steady=True, cut=cut)
     x[rest[0] : rest[1]] = music_hold_samples(music=False, cut=cut)[rest[0] : rest[1]]
