@@ -9,7 +9,7 @@ scores (decided within 3 s of the first flash; false alarms over every second wi
     python -m bench.dsp_threeway_independent --split dev          # diagnose here
     python -m bench.dsp_threeway_independent --split evaluation   # report, never tune
     python -m bench.dsp_threeway_independent --split holdout      # a second evaluation seed, frozen later
-    python -m bench.dsp_threeway_independent --quick              # 12 calls: a smoke test
+    python -m bench.dsp_threeway_independent --quick              # 6 calls: a smoke test
 
 Results: bench/results/dsp_threeway_independent_<split>.{json,md}.
 """
@@ -176,7 +176,7 @@ def markdown(result: dict[str, Any]) -> str:
     show_default=True,
     help="dev and tuning: seeds to diagnose and tune on; evaluation and holdout: frozen, report only.",
 )
-@click.option("--quick", is_flag=True, help="12 calls of the dev seed: a smoke test.")
+@click.option("--quick", is_flag=True, help="6 calls of the dev seed: a smoke test.")
 @click.option(
     "--sensitivity",
     type=click.FloatRange(0.0, 1.0),
@@ -188,7 +188,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
     """Score both detectors on the frozen seed of `split`; write JSON and markdown."""
     frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
-    calls = 12 if quick else int(frozen["calls"])
+    calls = 6 if quick else int(frozen["calls"])
     seeds = [int(seed) for seed in frozen["seeds"]]
     if quick:
         seeds = seeds[:1]
