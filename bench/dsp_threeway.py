@@ -11,8 +11,9 @@ and ROC curves over our sensitivity and the baseline's threshold.
     python -m bench.dsp_threeway                       # tuning seeds (sim/corpus/seeds.json), tuning sources
     python -m bench.dsp_threeway --split evaluation    # the frozen evaluation seeds and sources: report, never tune
     python -m bench.dsp_threeway --split holdout       # a second evaluation seed, frozen later (2026-12-05)
-    python -m bench.dsp_threeway --quick               # 6 minutes of negatives and 6 attempts: a smoke test
+    python -m bench.dsp_threeway --quick               # 6 minutes of negatives, 6 attempts, 3 sensitivities: a smoke test
 
+Calls are heard in `--jobs` worker processes (one per core by default); the figures do not depend on how many.
 Results go to bench/results/dsp_threeway_<split>.{json,md} with the ROC by line type and detection by hold-floor
 level as plots beside them.
 """
@@ -21,9 +22,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import os
 import platform
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -162,26 +167,23 @@ class CorpusRun:
             "negative_variants": list(NEGATIVES),
         }
 
-    def add(self, name: str, call: Call) -> None:
+    def add(self, name: str, call: Call, heard: Heard) -> None:
         line_tallies = self.by_line.setdefault(call.line, {s: Tally() for s in self.sensitivities})
         self.line_alarm_s[call.line] = self.line_alarm_s.get(call.line, 0.0) + (
             call.flash_times[0] if call.positive else call.duration_s
         )
         for s in self.sensitivities:
-            t0 = time.process_time()
-            decided = [e for e in analyse(call.samples, ThreeWayConfig(sensitivity=s)) if e.event == "three_way"]
-            found = [e.at for e in decided]
+            found = [t for t, _ in heard.ours[s]]
             if s == 0.5:
-                self.batch_cpu += time.process_time() - t0
-                self.switch.score(name, call, [e.at for e in decided if e.switch_heard])
+                self.batch_cpu += heard.cpu_s
+                self.switch.score(name, call, [t for t, switch in heard.ours[s] if switch])
                 if call.positive and call.hold_floor is not None:
                     hit = any(in_window(call.flash_times[0], t) for t in found)
                     self.floor_hits.append((call.hold_floor.kind, call.hold_floor.level_dbm0, call.clicked, hit))
             self.ours[s].score(name, call, found)
             line_tallies[s].score(name, call, found)
-        pulses = EnergyPulseBaseline(call.samples)
         for r in BASELINE_RISES_DB:
-            self.base[r].score(name, call, pulses.decisions(r))
+            self.base[r].score(name, call, heard.baseline[r])
         if call.positive:
             self.n_pos += 1
             self.pos_s += call.duration_s
@@ -193,8 +195,37 @@ class CorpusRun:
             self.cpu_sample.append(call)
 
 
-def run_corpus(seeds: list[int], pool: str, negative_hours: float, positives: int, run: CorpusRun) -> CorpusRun:
-    """Both detectors over the seeded corpus, spread evenly over the seeds, tallied into `run`."""
+@dataclass(frozen=True)
+class Heard:
+    """What both detectors decided on one call: worked out in a worker process, tallied in order by the parent."""
+
+    ours: dict[float, list[tuple[float, bool]]]  # by sensitivity: each decision's time, and whether it heard the switch
+    cpu_s: float  # process time of ours at sensitivity 0.5 (the batch figure)
+    baseline: dict[float, list[float]]  # by rise: the energy-pulse baseline's decisions
+
+
+def hear(call: Call, sensitivities: tuple[float, ...]) -> Heard:
+    """Both detectors over one call, at every setting."""
+    ours: dict[float, list[tuple[float, bool]]] = {}
+    cpu_s = 0.0
+    for s in sensitivities:
+        t0 = time.process_time()
+        events = analyse(call.samples, ThreeWayConfig(sensitivity=s))
+        ours[s] = [(e.at, e.switch_heard) for e in events if e.event == "three_way"]
+        if s == 0.5:
+            cpu_s = time.process_time() - t0
+    pulses = EnergyPulseBaseline(call.samples)
+    return Heard(ours, cpu_s, {r: pulses.decisions(r) for r in BASELINE_RISES_DB})
+
+
+def run_corpus(
+    seeds: list[int], pool: str, negative_hours: float, positives: int, run: CorpusRun, workers: Executor, jobs: int
+) -> CorpusRun:
+    """Both detectors over the seeded corpus, spread evenly over the seeds, tallied into `run`.
+
+    Calls are built here in the corpus's order and heard by the `jobs` worker processes of `workers`; their results
+    are tallied in that same order, so the figures do not depend on `jobs`. At most two calls per worker wait.
+    """
     corpus = itertools.chain.from_iterable(
         generate(
             sd,
@@ -205,10 +236,20 @@ def run_corpus(seeds: list[int], pool: str, negative_hours: float, positives: in
         for sd in seeds
     )
     total_s = positives * MEAN_POSITIVE_S + negative_hours * 3600
+    waiting: deque[tuple[str, Call, Future[Heard]]] = deque()
+
+    def tally_first() -> None:
+        name, call, heard = waiting.popleft()
+        run.add(f"{name} (build seed {call.seed}, pool {pool})", call, heard.result())
+        bar.update(round(call.duration_s))
+
     with tqdm(total=round(total_s), unit="s audio", desc="three-way bench") as bar:
         for name, call in corpus:
-            run.add(f"{name} (build seed {call.seed}, pool {pool})", call)
-            bar.update(round(call.duration_s))
+            waiting.append((name, call, workers.submit(hear, call, run.sensitivities)))
+            if len(waiting) > 2 * jobs:
+                tally_first()
+        while waiting:
+            tally_first()
     return run
 
 
@@ -314,8 +355,17 @@ def _tuning_seeds(text: str, split: str, evaluation_seeds: list[int]) -> list[in
     "evaluation's.",
 )
 @click.option("--quick", is_flag=True, help="6 minutes of negatives and 6 attempts: a smoke test.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=len(os.sched_getaffinity(0)),
+    show_default="this machine's cores",
+    help="Worker processes that hear the calls; the figures are the same for any number.",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(split: str, negative_hours: float, positives: int, more_seeds: str | None, quick: bool, out: Path) -> None:
+def main(
+    split: str, negative_hours: float, positives: int, more_seeds: str | None, quick: bool, jobs: int, out: Path
+) -> None:
     """Run both detectors on the seeded corpus; write JSON, markdown and the plots."""
     frozen_all = json.loads(SEEDS_FILE.read_text())
     frozen = frozen_all[split]
@@ -338,9 +388,11 @@ def main(split: str, negative_hours: float, positives: int, more_seeds: str | No
     seed = ",".join(map(str, seeds))
     # --quick is a smoke test that must stay short on a loaded machine: the ROC's ends and default, 1 min streamed.
     tallies = CorpusRun((0.0, 0.5, 1.0), 60.0) if quick else CorpusRun()
-    run = run_corpus(seeds, pool, negative_hours, positives, tallies)
-    cpu = streaming_cpu(run.cpu_sample)
-    margins = margin_sweep(1, ends_only=True) if quick else margin_sweep(3)
+    # spawn, not fork: the bench also runs inside test workers whose threads a fork would copy mid-flight
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as workers:
+        run = run_corpus(seeds, pool, negative_hours, positives, tallies, workers, jobs)
+        margins = margin_sweep(workers, 1, ends_only=True) if quick else margin_sweep(workers, 3)
+    cpu = streaming_cpu(run.cpu_sample)  # once the workers are gone, so it streams alone
     roc_by_line = {
         line: [
             {"sensitivity": s, **_roc_point(t, run.line_alarm_s[line] / 3600, LINE_ROC_KEYS)}
