@@ -11,7 +11,7 @@ and ROC curves over our sensitivity and the baseline's threshold.
     python -m bench.dsp_threeway                       # tuning seeds (sim/corpus/seeds.json), tuning sources
     python -m bench.dsp_threeway --split evaluation    # the frozen evaluation seeds and sources: report, never tune
     python -m bench.dsp_threeway --split holdout       # a second evaluation seed, frozen later (2026-12-05)
-    python -m bench.dsp_threeway --quick               # 6 minutes of negatives, 6 attempts, 3 sensitivities: a smoke test
+    python -m bench.dsp_threeway --quick               # 6 min of negatives, 6 attempts, 3 sensitivities: a smoke test
 
 Calls are heard in `--jobs` worker processes (one per core by default); the figures do not depend on how many.
 Results go to bench/results/dsp_threeway_<split>.{json,md} with the ROC by line type and detection by hold-floor
