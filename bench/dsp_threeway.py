@@ -218,6 +218,12 @@ def hear(call: Call, sensitivities: tuple[float, ...]) -> Heard:
     return Heard(ours, cpu_s, {r: pulses.decisions(r) for r in BASELINE_RISES_DB})
 
 
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """The processes that hear the calls: spawned, not forked, because the bench also runs inside test workers
+    whose threads a fork would copy mid-flight."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
 def run_corpus(
     seeds: list[int], pool: str, negative_hours: float, positives: int, run: CorpusRun, workers: Executor, jobs: int
 ) -> CorpusRun:
@@ -354,7 +360,9 @@ def _tuning_seeds(text: str, split: str, evaluation_seeds: list[int]) -> list[in
     help="Comma-separated seeds of the tuning pool instead of seeds.json's (a wider tuning corpus); never the "
     "evaluation's.",
 )
-@click.option("--quick", is_flag=True, help="6 minutes of negatives and 6 attempts: a smoke test.")
+@click.option(
+    "--quick", is_flag=True, help="6 minutes of negatives and 6 attempts at 3 sensitivities, 1 worker: a smoke test."
+)
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -388,8 +396,7 @@ def main(
     # --quick is a smoke test that must stay short on a loaded machine: the ROC's ends and default, 1 min streamed.
     tallies = CorpusRun((0.0, 0.5, 1.0), 60.0) if quick else CorpusRun()
     jobs = jobs or (1 if quick else len(os.sched_getaffinity(0)))
-    # spawn, not fork: the bench also runs inside test workers whose threads a fork would copy mid-flight
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as workers:
+    with worker_pool(jobs) as workers:
         run = run_corpus(seeds, pool, negative_hours, positives, tallies, workers, jobs)
         margins = margin_sweep(workers, 1, ends_only=True) if quick else margin_sweep(workers, 3)
     cpu = streaming_cpu(run.cpu_sample)  # once the workers are gone, so it streams alone

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-
 import pytest
 
-from bench.dsp_threeway import CorpusRun, run_corpus
+from bench.dsp_threeway import CorpusRun, run_corpus, worker_pool
 
 
 def _figures(jobs: int) -> dict[str, object]:
     run = CorpusRun((0.0, 0.5), cpu_sample_s=0.0)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as workers:
+    with worker_pool(jobs) as workers:
         run_corpus([3], "tune", 0.02, 3, run, workers, jobs)
     hours = run.alarm_hours
     return {
