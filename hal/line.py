@@ -129,6 +129,16 @@ class LineDigit(Event):
 
 
 @dataclass(frozen=True)
+class LineMediaReport(Event):
+    """What the network did to one call's far-end audio, told once its RTP ends: packets received, lost, late for
+    the playout buffer, concealed or refused from a foreign host. Choppy audio, or a hookflash the three-way
+    detector did not hear, can then be traced to the network in the call's review."""
+
+    counts: dict[str, float | int]
+    kind: ClassVar[str] = "line_media"
+
+
+@dataclass(frozen=True)
 class LineHeld(Event):
     """The far end put the call on hold (`held`: a SIP re-INVITE with sendonly, inactive or c=0.0.0.0) or took it
     off hold. Signalled, not heard: a hold that sends no audio gives the three-way detector nothing to hear."""

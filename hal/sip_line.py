@@ -30,7 +30,7 @@ from hal.audio import check_frame
 from hal.clock import Clock
 from hal.events import Event
 from hal.inbound_offers import OfferReports
-from hal.line import LineAnswered, LineDigit, LineHungUp, LineProgress, LineService
+from hal.line import LineAnswered, LineDigit, LineHungUp, LineMediaReport, LineProgress, LineService
 from hal.sip_line_media import LineMedia
 from hal.sip_media import MediaError, MediaLeg, negotiate, offer
 from hal.sip_ports import HeldPorts
@@ -330,6 +330,8 @@ class SipLine(LineMedia):
         if media is not None:
             await media.close()
             self.last_stats = media.stats()
+            if media.negotiated is not None:  # audio flowed, or was owed: what the network did to it
+                self._emit(LineMediaReport(self._now(), dict(self.last_stats)))
         if self._rtp_port:
             self._ports.release_for_use(self._rtp_port)
             self._rtp_port = 0

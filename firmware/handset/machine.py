@@ -45,7 +45,7 @@ from firmware.prompts.catalog import Catalog
 from firmware.runtime import InputCaptured, InputReleased
 from hal.audio import AudioFrame
 from hal.events import Event, HookFlash, HookPulseTrain, OffHook, OnHook
-from hal.line import LineDigit, LineHeld, LineHungUp, LineIncoming, LineService
+from hal.line import LineDigit, LineHeld, LineHungUp, LineIncoming, LineMediaReport, LineService
 
 #: The coordinator's phases: which part has the call now.
 PHASES: list[str | dict[str, str]] = [
@@ -135,6 +135,7 @@ class HandsetFlow(FlowAudio):
             LineHungUp: self._far_hung_up,
             LineIncoming: self._incoming,
             LineHeld: self._far_held,
+            LineMediaReport: self._line_media,
             LineService: self._line_service,
             LineDigit: self._line_digit,
         }
@@ -335,6 +336,12 @@ class HandsetFlow(FlowAudio):
         if lasted is not None:
             detail["held_s"] = round(lasted, 2)
         self._out.append(m.ReportIncident("far_end_hold", detail))
+
+    def _line_media(self, event: LineMediaReport) -> None:
+        """What the network did to the call's far-end audio, filed with the call for its review. It comes as the
+        line lets the call go, maybe after the call ended here: the call id lasts until the handset is lifted again."""
+        if self.call_id:
+            self._out.append(m.ReportIncident("line_media", {"call_id": self.call_id, **event.counts}))
 
     def _line_digit(self, event: LineDigit) -> None:
         """An RFC 4733 key: the same as one the in-band detector hears, counted once if both report one press."""

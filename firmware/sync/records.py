@@ -2,16 +2,16 @@
 
 Each outbox item travels as `OutboxRecord(kind, payload=JSON text)` (firmware/sync/schema.py). These are the
 payloads of the kinds written by firmware/rules/records.py `add_report` for the call flow: a refusal after a valid
-PIN (`attempt`), an inbound call offered to a handset (`line_incoming`) and an emergency call flagged to staff
-(`emergency_call`). `RECORD_SCHEMAS` maps each kind to its model; `validate_record(kind, payload)` raises
-ValueError naming the kind and the field.
+PIN (`attempt`), an inbound call offered to a handset (`line_incoming`), an emergency call flagged to staff
+(`emergency_call`) and what the network did to a SIP call's audio (`line_media`). `RECORD_SCHEMAS` maps each kind
+to its model; `validate_record(kind, payload)` raises ValueError naming the kind and the field.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 
 class _Report(BaseModel):
@@ -72,10 +72,38 @@ class EmergencyCallRecord(_Report):
     detail: EmergencyDetail
 
 
+#: A count of one call's packets or frames: a day of 20 ms frames is 4.3 million; a billion is beyond any call.
+Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
+
+
+class LineMediaDetail(BaseModel):
+    """hal.sip_media.MediaLeg.stats(): our frame counts and aiortp's receive counts (RFC 3550's cumulative loss
+    goes negative when packets come twice)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    call_id: str = Field(min_length=1, max_length=64)
+    frames_in: Count = 0
+    frames_out: Count = 0
+    foreign_packets: Count = 0
+    packets_received: Count = 0
+    packets_lost: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)] = 0
+    concealed_frames: Count = 0
+    late_dropped: Count = 0
+    underrun_suspensions: Count = 0
+    cn_frames: Count = 0
+
+
+class LineMediaRecord(_Report):
+    """kind "line_media": what the network did to one SIP call's far-end audio (hal.line.LineMediaReport)."""
+
+    detail: LineMediaDetail
+
+
 RECORD_SCHEMAS: dict[str, type[_Report]] = {
     "attempt": AttemptRecord,
     "line_incoming": LineIncomingRecord,
     "emergency_call": EmergencyCallRecord,
+    "line_media": LineMediaRecord,
 }
 
 

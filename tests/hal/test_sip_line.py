@@ -119,12 +119,17 @@ def test_answered_call_carries_the_far_ends_audio_and_its_bye(line):
         assert peer.wait(10) == 0, peer.errors()
     sip.close()
     answered = next(e for e in sink.events if e.kind == "line_answered")
-    assert sink.kinds()[:3] == ["line_progress", "line_answered", "line_hung_up"]
+    # What the network did to the far end's audio is told as the call's RTP ends, before the hang-up.
+    assert sink.kinds()[:4] == ["line_progress", "line_answered", "line_media", "line_hung_up"]
     assert hung_up.at - answered.at == pytest.approx(2.5, abs=0.5)
     far = sink.far_audio()
     assert len(far) >= 8000 * 1.8  # the 2 s answer arrived as whole 20 ms frames
     assert level_at(far, 440) > 0.8
     assert sip.last_stats["frames_in"] * 160 == len(far)
+    report = next(e for e in sink.events if e.kind == "line_media")
+    assert report.counts == sip.last_stats
+    assert report.counts["frames_in"] * 160 == len(far) and report.counts["packets_received"] >= 90
+    assert report.counts["foreign_packets"] == 0 and "late_dropped" in report.counts
 
 
 def test_our_audio_reaches_the_far_end_and_our_bye_ends_the_call(line):
@@ -163,6 +168,7 @@ def test_refused_calls_become_progress_and_are_acknowledged(line, status, state)
     states = [e.state for e in sink.events if e.kind == "line_progress"]
     assert states == ["ringing", state]
     assert sip.last_response[0] == int(status.split()[0])
+    assert "line_media" not in sink.kinds()  # no audio was negotiated: nothing to tell of it
 
 
 def test_hanging_up_while_it_rings_cancels_the_call(line):

@@ -4,7 +4,9 @@ policy warns both parties and records a violation, the call is recorded, billed 
 
 from __future__ import annotations
 
+import json
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from firmware import config as config_mod
 from firmware import device as device_mod
 from firmware.device import Platform, sim_devices
+from firmware.sync.records import validate_record
 from hal.audio import SimAudioPort
 from hal.clock import StartedClock, WallClock
 from hal.sip_line import SipLine
@@ -104,8 +107,16 @@ def test_a_three_way_attempt_heard_through_rtp_is_detected(tmp_path: Path) -> No
     assert three_way, [r for r in records if r["event"] not in ("key_down", "key_up", "timer")]
     heard_after = (three_way[0]["t_ms"] - connected["t_ms"]) / 1000
     assert heard_after > flash_at - 4  # not before the flash in the far end's audio
+    # What the network did to the far end's audio is filed with the call: here, nearly every packet arrived.
+    media = [r["detail"] for r in records if r["event"] == "incident" and r["incident"] == "line_media"]
+    assert len(media) == 1 and media[0]["call_id"] == next(r for r in records if r["event"] == "cdr")["call_id"], media
+    assert media[0]["frames_in"] >= len(audio) / 160 * 0.9, media
+    with sqlite3.connect(tmp_path / "ringfence.sqlite") as db:  # queued for the central server, fitting its schema
+        [(queued,)] = db.execute("SELECT payload FROM outbox WHERE kind = 'line_media'").fetchall()
+    assert validate_record("line_media", json.loads(queued)).model_dump()["detail"] == media[0]
     # The hookflash's clicks came through the network too: what `enforce_on = "flash_or_tones"` acts on.
-    assert three_way[0]["switch_heard"] is True and three_way[0]["evidence"][0].startswith("hookflash"), three_way
+    switch = three_way[0]["switch_heard"] is True and three_way[0]["evidence"][0].startswith("hookflash")
+    assert switch, (three_way, media)  # late or lost packets (media) can carry a click away
     violations = [r for r in records if r["event"] == "violation"]
     assert violations and violations[0]["kind"] == "three_way"
     assert any(r["event"] == "prompt" and r["id"] == "three_way_warning" and r["to"] == "both" for r in records)

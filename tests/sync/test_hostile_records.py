@@ -77,6 +77,21 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
             {"id": "a1", "at": "t", "device_id": "d", "detail": {"caller": "1", "state": ""}},
             "line_incoming.detail.state",
         ),
+        (
+            "line_media",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "late_dropped": -3}},
+            "line_media.detail.late_dropped",
+        ),
+        (
+            "line_media",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "frames_in": "9"}},
+            "line_media.detail.frames_in",
+        ),
+        (
+            "line_media",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "rm -rf": 1}},
+            "line_media.detail.rm -rf",
+        ),
         ("call", [1, 2], "not a JSON object"),
     ],
 )
