@@ -1,4 +1,4 @@
-"""Sync benchmark: a reference facility over 115200-baud serial (paced pty) and TLS, and 200 devices at once.
+"""Sync benchmark: a reference facility over 115200-baud serial (paced pty) and TLS, and 1000 devices at once.
 
     python -m bench.sync                 # the full reference facility (about 15 minutes on 2 cores)
     python -m bench.sync --scale 0.1     # a tenth of it, for a quick look
