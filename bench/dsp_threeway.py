@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import platform
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -220,8 +221,22 @@ def hear(call: Call, sensitivities: tuple[float, ...]) -> Heard:
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """The processes that hear the calls: spawned, not forked, because the bench also runs inside test workers
-    whose threads a fork would copy mid-flight."""
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    whose threads a fork would copy mid-flight. Each leaves when the bench's process is gone."""
+    return ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_with, initargs=(os.getpid(),)
+    )
+
+
+def _leave_with(parent: int) -> None:
+    """A worker whose bench was killed would wait for its next call forever (it holds its own queue's pipe open),
+    and keep its memory: it exits once its parent is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="leave-with-parent", daemon=True).start()
 
 
 def run_corpus(

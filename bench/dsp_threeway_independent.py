@@ -11,12 +11,16 @@ scores (decided within 3 s of the first flash; false alarms over every second wi
     python -m bench.dsp_threeway_independent --split holdout      # a second evaluation seed, frozen later
     python -m bench.dsp_threeway_independent --quick              # 6 calls: a smoke test
 
+Calls are built and heard in `--jobs` worker processes (one per core by default); the figures do not depend on how
+many.
+
 Results: bench/results/dsp_threeway_independent_<split>.{json,md}.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 from collections import Counter
 from dataclasses import dataclass
@@ -26,19 +30,20 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, worker_pool
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.dsp_threeway_margins import in_window
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig, analyse
 from sim.independent_calls import LabelledCall, build_call, plan
+from sim.independent_calls.variants import Variant
 
 SEEDS_FILE = ROOT / "sim" / "independent_calls" / "seeds.json"
 
 
 @dataclass(frozen=True)
-class _Scored:
+class ScoredCall:
     """What a Tally reads of a call (bench.dsp_threeway.Scored)."""
 
     variant: str
@@ -46,40 +51,71 @@ class _Scored:
     flash_times: tuple[float, ...]
 
 
-def _scored(call: LabelledCall) -> _Scored:
+def _scored(call: LabelledCall) -> ScoredCall:
     flash = () if call.flash_at is None else (call.flash_at,)
-    return _Scored(call.variant, call.positive, flash)
+    return ScoredCall(call.variant, call.positive, flash)
 
 
-def _outcome(call: LabelledCall, found: list[float]) -> str:
+def _outcome(call: _Heard, found: list[float]) -> str:
     if call.flash_at is None:
         return ""
     return "found" if any(in_window(call.flash_at, t) for t in found) else "missed"
 
 
-def run(seeds: list[int], calls: int, positive_share: float, sensitivity: float = 0.5) -> dict[str, Any]:
-    """Both detectors over the calls of each seed; the figures of each and ours by hold kind and click."""
-    cfg = ThreeWayConfig(sensitivity=sensitivity)
+@dataclass(frozen=True)
+class _Heard:
+    """One call as a worker built and heard it: what the tallies read, without its samples."""
+
+    name: str
+    scored: ScoredCall
+    flash_at: float | None
+    duration_s: float
+    hold_kind: str | None
+    clicked: bool
+    ours: list[tuple[float, bool]]  # each decision's time, and whether it heard the switch
+    baseline: list[float]
+
+
+def _hear(job: tuple[int, int, Variant, float]) -> _Heard:
+    """Build one planned call and run both detectors on it (in a worker process: the call never leaves it)."""
+    seed, index, variant, sensitivity = job
+    call = build_call(seed, index, variant)
+    decided = [e for e in analyse(call.samples, ThreeWayConfig(sensitivity=sensitivity)) if e.event == "three_way"]
+    return _Heard(
+        f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})",
+        _scored(call),
+        call.flash_at,
+        call.duration_s,
+        call.hold_kind,
+        call.clicked,
+        [(e.at, e.switch_heard) for e in decided],
+        EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB),
+    )
+
+
+def run(seeds: list[int], calls: int, positive_share: float, sensitivity: float = 0.5, jobs: int = 1) -> dict[str, Any]:
+    """Both detectors over the calls of each seed, heard in `jobs` worker processes and tallied in the plan's
+    order (so the figures do not depend on `jobs`); the figures of each and ours by hold kind and click."""
     ours, switch, base = Tally(), Tally(), Tally()
     kinds: Counter[tuple[str, bool, str]] = Counter()
     alarm_s = positive_s = 0.0
     planned = [
-        (seed, index, variant) for seed in seeds for index, variant in enumerate(plan(seed, calls, positive_share))
+        (seed, index, variant, sensitivity)
+        for seed in seeds
+        for index, variant in enumerate(plan(seed, calls, positive_share))
     ]
-    for seed, index, variant in tqdm(planned, desc="independent calls", unit="call"):
-        call = build_call(seed, index, variant)
-        name = f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})"
-        decided = [e for e in analyse(call.samples, cfg) if e.event == "three_way"]
-        found = [e.at for e in decided]
-        ours.score(name, _scored(call), found)
-        switch.score(name, _scored(call), [e.at for e in decided if e.switch_heard])
-        base.score(name, _scored(call), EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
-        if call.flash_at is not None:
-            alarm_s += call.flash_at
-            positive_s += call.duration_s
-            kinds[(str(call.hold_kind), call.clicked, _outcome(call, found))] += 1
-        else:
-            alarm_s += call.duration_s
+    with worker_pool(jobs) as workers:
+        for call in tqdm(workers.map(_hear, planned, chunksize=2), total=len(planned), desc="independent calls"):
+            found = [at for at, _ in call.ours]
+            ours.score(call.name, call.scored, found)
+            switch.score(call.name, call.scored, [at for at, heard in call.ours if heard])
+            base.score(call.name, call.scored, call.baseline)
+            if call.flash_at is not None:
+                alarm_s += call.flash_at
+                positive_s += call.duration_s
+                kinds[(str(call.hold_kind), call.clicked, _outcome(call, found))] += 1
+            else:
+                alarm_s += call.duration_s
     hours = alarm_s / 3600
     by_kind = {
         f"{kind}, {'clicked' if clicked else 'no click'}": {
@@ -184,15 +220,22 @@ def markdown(result: dict[str, Any]) -> str:
     show_default=True,
     help="Ours at this sensitivity; results other than 0.5 are written under their own name.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Worker processes that hear the calls (default: one per core; 1 with --quick).",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(split: str, quick: bool, sensitivity: float, out: Path) -> None:
+def main(split: str, quick: bool, sensitivity: float, jobs: int | None, out: Path) -> None:
     """Score both detectors on the frozen seed of `split`; write JSON and markdown."""
     frozen = json.loads(SEEDS_FILE.read_text())["dev" if quick else split]
     calls = 6 if quick else int(frozen["calls"])
     seeds = [int(seed) for seed in frozen["seeds"]]
     if quick:
         seeds = seeds[:1]
-    result = run(seeds, calls, float(frozen["positive_share"]), sensitivity)
+    jobs = jobs or (1 if quick else len(os.sched_getaffinity(0)))
+    result = run(seeds, calls, float(frozen["positive_share"]), sensitivity, jobs)
     other = sensitivity != 0.5  # the default's results keep their name
     tail = f" --sensitivity {sensitivity:g}" if other else ""
     result = {

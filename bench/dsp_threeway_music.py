@@ -16,23 +16,28 @@ Ours and the energy-pulse baseline run on the same calls, scored as bench/dsp_th
     python -m bench.dsp_threeway_music --set check
     python -m bench.dsp_threeway_music --quick      # 4 calls with the corpus's own tuning music: a smoke test
 
+Calls are built and heard in `--jobs` worker processes (one per core by default); the figures do not depend on how
+many.
+
 Results: bench/results/dsp_threeway_music_<set>.{json,md}. The music packages come with scripts/setup-bench.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, worker_pool
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
-from bench.dsp_threeway_independent import detector_table, variants_and_lists
+from bench.dsp_threeway_independent import ScoredCall, detector_table, variants_and_lists
 from bench.paths import RESULTS
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig, analyse
@@ -80,26 +85,50 @@ def build(variant: str, seed: int) -> Call:
     return corpus.build(variant, seed, makers=MAKERS)
 
 
-def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None) -> dict[str, Any]:
-    """Both detectors over the planned calls, built with `music` (None: the corpus's own tuning music)."""
-    cfg = ThreeWayConfig()
+@dataclass(frozen=True)
+class _Heard:
+    """One call as a worker built and heard it: what the tallies read, without its samples."""
+
+    name: str
+    scored: ScoredCall
+    alarm_s: float  # the seconds it adds to the false-alarm hours: all of a negative, a positive up to its flash
+    ours: list[tuple[float, bool]]  # each decision's time, and whether it heard the switch
+    baseline: list[float]
+
+
+def _hear(job: tuple[str, int, tuple[Path, ...] | None]) -> _Heard:
+    """Build one call with the set's music and run both detectors on it (in a worker process)."""
+    variant, seed, music = job
+    with other_music(music) if music else contextlib.nullcontext():
+        call = build(variant, seed)
+    decided = [e for e in analyse(call.samples, ThreeWayConfig()) if e.event == "three_way"]
+    return _Heard(
+        f"{variant} {seed}",
+        ScoredCall(call.variant, call.positive, tuple(call.flash_times)),
+        call.flash_times[0] if call.positive else call.duration_s,
+        [(e.at, e.switch_heard) for e in decided],
+        EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB),
+    )
+
+
+def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None, jobs: int = 1) -> dict[str, Any]:
+    """Both detectors over the planned calls, built with `music` (None: the corpus's own tuning music), heard in
+    `jobs` worker processes and tallied in the plan's order (so the figures do not depend on `jobs`)."""
     ours, switch, base = Tally(), Tally(), Tally()
     alarm_s = 0.0
-    jobs = [(variant, first + k) for variant, first, count in plan for k in range(count)]
-    with other_music(music) if music else contextlib.nullcontext():
-        for variant, seed in tqdm(jobs, desc="music calls", unit="call"):
-            call = build(variant, seed)
-            name = f"{variant} {seed}"
-            decided = [e for e in analyse(call.samples, cfg) if e.event == "three_way"]
-            ours.score(name, call, [e.at for e in decided])
-            switch.score(name, call, [e.at for e in decided if e.switch_heard])
-            base.score(name, call, EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB))
-            alarm_s += call.flash_times[0] if call.positive else call.duration_s
+    shared = tuple(music) if music else None
+    planned = [(variant, first + k, shared) for variant, first, count in plan for k in range(count)]
+    with worker_pool(jobs) as workers:
+        for call in tqdm(workers.map(_hear, planned, chunksize=2), total=len(planned), desc="music calls"):
+            ours.score(call.name, call.scored, [at for at, _ in call.ours])
+            switch.score(call.name, call.scored, [at for at, heard in call.ours if heard])
+            base.score(call.name, call.scored, call.baseline)
+            alarm_s += call.alarm_s
     hours = alarm_s / 3600
     o, b = ours.summary(hours, listed=None), base.summary(hours, listed=None)
     return {
-        "calls": len(jobs),
-        "sensitivity": cfg.sensitivity,
+        "calls": len(planned),
+        "sensitivity": ThreeWayConfig().sensitivity,
         "alarm_hours": hours,
         "ours": o,
         "ours_switch_heard": switch.summary(hours, listed=None),
@@ -135,8 +164,14 @@ def markdown(result: dict[str, Any]) -> str:
     help="tuning: music to diagnose and tune on; check: frozen, report only.",
 )
 @click.option("--quick", is_flag=True, help="4 calls with the corpus's own tuning music: a smoke test.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Worker processes that hear the calls (default: one per core; 1 with --quick).",
+)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-def main(music_set: str, quick: bool, out: Path) -> None:
+def main(music_set: str, quick: bool, jobs: int | None, out: Path) -> None:
     """Score both detectors on the set's music; write JSON and markdown."""
     try:
         music = None if quick else music_files(music_set)
@@ -146,7 +181,7 @@ def main(music_set: str, quick: bool, out: Path) -> None:
         "command": "python -m bench.dsp_threeway_music " + ("--quick" if quick else f"--set {music_set}"),
         "machine": platform.platform(),
         "music": "the corpus's tuning pool" if music is None else f"{len(music)} files ({music_set})",
-        **run(QUICK_PLAN if quick else PLAN, music),
+        **run(QUICK_PLAN if quick else PLAN, music, jobs or (1 if quick else len(os.sched_getaffinity(0)))),
     }
     report = markdown(result)
     write_results(out, f"dsp_threeway_music_{'quick' if quick else music_set}", result, report)

@@ -10,10 +10,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
-from aiortp import RTPSession
+from aiortp import AdaptivePlayout, RTPSession
 from aiosipua.sdp import Codec as SdpCodec
 from aiosipua.sdp import SdpMessage
 from aiosipua.sdp_negotiate import build_sdp
@@ -23,6 +23,11 @@ from hal.audio import FRAME_SAMPLES
 #: The static G.711 payload types (RFC 3551): name in configuration -> (payload type, SDP encoding name).
 G711 = {"pcmu": (0, "PCMU"), "pcma": (8, "PCMA")}
 TELEPHONE_EVENT_PT = 101
+#: The least audio the playout buffer holds once the call has settled. aiortp aims at twice the measured jitter
+#: plus one frame: 20 ms on a quiet network. A packet held up longer than that, by the network or by this Pi's own
+#: busy moments, came too late and was dropped: the call's detectors never heard it (a hookflash went unheard under
+#: load, docs/line.md). 80 ms keeps those packets, and the mouth-to-ear delay well inside G.114's 150 ms.
+PLAYOUT_FLOOR_MS = 80
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +135,31 @@ class MediaCounts:
     extra: dict[str, float | int] = field(default_factory=dict)
 
 
+class FlooredPlayout(AdaptivePlayout):
+    """aiortp's adaptive playout buffer, never aiming below PLAYOUT_FLOOR_MS (it grows there by concealing one
+    frame at a time, at most once a second, as it grows for jitter)."""
+
+    @property
+    def target_frames(self) -> int:
+        return max(round(PLAYOUT_FLOOR_MS / self._ptime_ms), super().target_frames)
+
+
 class _GuardedSession(RTPSession):
     """aiortp's session, dropping RTP from any host but the far end's: the one its SDP names, or the one its SIP
-    comes from (a multi-homed peer may send from either), so nobody else can inject audio into a call."""
+    comes from (a multi-homed peer may send from either), so nobody else can inject audio into a call; its playout
+    buffer is a FlooredPlayout."""
 
     allowed_hosts: frozenset[str] = frozenset()
     #: Set by MediaLeg once aiortp's create() returns; packets arriving before that (a far end already sending
     #: when the port is bound) are dropped, not an AttributeError traceback from inside the event loop.
     counts: MediaCounts | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self._playout is not None and self._codec is not None:
+            self._playout = FlooredPlayout(
+                self._codec, max_delay_ms=kwargs.get("playout_max_delay_ms", 200), clock_rate=kwargs.get("clock_rate")
+            )
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
         counts = self.counts

@@ -1,0 +1,67 @@
+"""The SIP line's playout buffer keeps at least PLAYOUT_FLOOR_MS of audio, so a packet held up by less than that (by
+the network, or by the Pi's own busy moments) still plays, and reaches the call's detectors, instead of being
+dropped as late and concealed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from aiortp import AdaptivePlayout
+from aiortp.codecs import get_codec
+
+from hal.sip_media import PLAYOUT_FLOOR_MS, FlooredPlayout, _GuardedSession
+from sim.ports import free_port
+
+FRAME_S = 0.02
+PCMU_SILENCE = b"\xff" * 160
+
+
+def stream(playout: AdaptivePlayout, clock: list[float], held_up: range, seconds: float = 8.0) -> None:
+    """A 20 ms packet a frame, each just before the tick that would play it; the packets of `held_up` (frame
+    numbers) come late, all at once, with the packet after them."""
+    for k in range(round(seconds / FRAME_S)):
+        clock[0] = k * FRAME_S
+        if k not in held_up:
+            for n in [*held_up, k] if k == held_up.stop else [k]:
+                playout.put(n * 160, PCMU_SILENCE)
+        playout.tick()
+
+
+def played(kind: type[AdaptivePlayout], held_up: range) -> AdaptivePlayout:
+    clock = [0.0]
+    playout = kind(get_codec(0), now=lambda: clock[0])
+    stream(playout, clock, held_up)
+    return playout
+
+
+def test_a_packet_held_up_60_ms_plays_and_is_not_concealed() -> None:
+    floored = played(FlooredPlayout, range(250, 253))  # 5 s into the call, three packets 60 ms late
+    assert floored.late_dropped == 0 and floored.concealed_frames == 0
+    assert floored.target_ms == PLAYOUT_FLOOR_MS
+
+
+def test_without_the_floor_the_same_packets_are_dropped_as_late() -> None:
+    plain = played(AdaptivePlayout, range(250, 253))
+    assert plain.late_dropped >= 2 and plain.concealed_frames >= 2
+
+
+def test_the_floor_holds_when_jitter_asks_for_less_and_gives_way_when_it_asks_for_more() -> None:
+    clock = [0.0]
+    playout = FlooredPlayout(get_codec(0), now=lambda: clock[0])
+    assert playout.target_ms == PLAYOUT_FLOOR_MS
+    playout._jitter_ms = 60.0  # a jittery network: twice the jitter plus a frame
+    assert playout.target_ms == 140.0
+
+
+def test_the_lines_rtp_session_plays_through_the_floored_buffer() -> None:
+    async def make() -> type:
+        session = await _GuardedSession.create(
+            ("127.0.0.1", free_port(socket.SOCK_DGRAM)), ("127.0.0.1", 9), 0, playout=True
+        )
+        try:
+            return type(session._playout)
+        finally:
+            await session.close()
+
+    assert asyncio.run(make()) is FlooredPlayout
