@@ -339,7 +339,7 @@ class HandsetFlow(FlowAudio):
 
     def _line_media(self, event: LineMediaReport) -> None:
         """What the network did to the call's far-end audio, filed with the call for its review. It comes as the
-        line lets the call go, maybe after the call ended here: the call id lasts until the handset is lifted again."""
+        line lets the call go, maybe after the call ended here: the call id lasts until the next attempt begins."""
         if self.call_id:
             self._out.append(m.ReportIncident("line_media", {"call_id": self.call_id, **event.counts}))
 

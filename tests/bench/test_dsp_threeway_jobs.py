@@ -39,7 +39,7 @@ def test_one_worker_and_two_tally_the_same_calls_in_the_same_order() -> None:
 
 
 POOL_OWNER = """
-import sys, time
+import time
 from bench.dsp_threeway import worker_pool
 workers = worker_pool(2)
 for _ in range(2):
@@ -62,14 +62,13 @@ def _children(parent: int) -> set[int]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)}
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
+    """Those of `pids` still running: gone, or a zombie nobody reaped yet, is not."""
+    alive = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+    return alive
 
 
 def test_workers_leave_when_the_bench_is_killed() -> None:
