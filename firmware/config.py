@@ -123,6 +123,9 @@ class LineSection(_Section):
     rtp_timeout_s: float = Field(60.0, ge=0, le=3600)
     #: Refused inbound calls are reported at most once per this many seconds; the rest as one count at its end.
     inbound_report_s: float = Field(60.0, ge=1, le=3600)
+    #: The least far-end audio the playout buffer aims to hold, in ms: a packet held up by less still reaches the
+    #: detectors, and all of it is added to the mouth-to-ear delay (docs/line.md); 0: only what the jitter asks.
+    playout_floor_ms: int = Field(80, ge=0, le=200)
 
     @model_validator(mode="after")
     def _usable(self) -> LineSection:
@@ -175,6 +178,7 @@ class LineSection(_Section):
             transport=self.transport,
             rtp_timeout_s=self.rtp_timeout_s,
             inbound_report_s=self.inbound_report_s,
+            playout_floor_ms=self.playout_floor_ms,
         )
 
 

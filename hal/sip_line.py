@@ -199,8 +199,8 @@ class SipLine(LineMedia):
             self._emit(LineProgress(self._now(), "reorder"))
             return
         self._responded, self._answered = False, False
-        self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)))
         s = self.settings
+        self._media = MediaLeg(self._far_frame, lambda d: self._emit(LineDigit(self._now(), d)), s.playout_floor_ms)
         from_uri = f"sip:{s.user}@{s.domain or self._local_ip}"
         sdp = offer(self._local_ip, self._rtp_port, s.codecs)
         self._sdp_origin = (sdp.origin.session_id, int(sdp.origin.session_version))

@@ -136,12 +136,14 @@ class MediaCounts:
 
 
 class FlooredPlayout(AdaptivePlayout):
-    """aiortp's adaptive playout buffer, never aiming below PLAYOUT_FLOOR_MS (it grows there by concealing one
-    frame at a time, at most once a second, as it grows for jitter)."""
+    """aiortp's adaptive playout buffer, never aiming below `floor_ms` ([line] playout_floor_ms; it grows there by
+    concealing one frame at a time, at most once a second, as it grows for jitter)."""
+
+    floor_ms: float = PLAYOUT_FLOOR_MS
 
     @property
     def target_frames(self) -> int:
-        return max(round(PLAYOUT_FLOOR_MS / self._ptime_ms), super().target_frames)
+        return max(round(self.floor_ms / self._ptime_ms), super().target_frames)
 
 
 class _GuardedSession(RTPSession):
@@ -175,9 +177,15 @@ class _GuardedSession(RTPSession):
 class MediaLeg:
     """One call's RTP: far-end audio out as whole frames, our frames in as G.711 packets."""
 
-    def __init__(self, on_frame: Callable[[np.ndarray], None], on_digit: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        on_frame: Callable[[np.ndarray], None],
+        on_digit: Callable[[str], None],
+        playout_floor_ms: float = PLAYOUT_FLOOR_MS,
+    ) -> None:
         self._on_frame = on_frame
         self._on_digit = on_digit
+        self._playout_floor_ms = playout_floor_ms
         self._session: _GuardedSession | None = None
         self._pending = np.zeros(0, dtype=np.int16)
         self.counts = MediaCounts()
@@ -208,6 +216,8 @@ class MediaLeg:
                 playout=True,
             ),
         )
+        if isinstance(session._playout, FlooredPlayout):  # before any packet: counts is still None
+            session._playout.floor_ms = self._playout_floor_ms
         session.counts = self.counts
         session.allowed_hosts = allowed
         session.on_audio = self._far_audio

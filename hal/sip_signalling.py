@@ -18,6 +18,8 @@ from aiosipua.sdp import parse_sdp
 from aiosipua.transport import TcpSipTransport, UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 
+from hal.sip_media import PLAYOUT_FLOOR_MS
+
 #: Final INVITE responses as the call flow understands them (see docs/line.md).
 PROGRESS_BY_STATUS = {
     486: "busy",
@@ -63,6 +65,7 @@ class SipSettings:
     transport: str = "udp"
     rtp_timeout_s: float = 60.0
     inbound_report_s: float = 60.0
+    playout_floor_ms: float = PLAYOUT_FLOOR_MS
 
 
 def split_host_port(value: str, default_port: int = 5060) -> tuple[str, int]:

@@ -12,6 +12,7 @@ import pytest
 
 from firmware import config
 from hal.audio_file import write_wav
+from hal.sip_media import PLAYOUT_FLOOR_MS
 from sim import sipp
 from tests.paths import ROOT
 
@@ -49,6 +50,8 @@ def records(out: str) -> list[dict]:
         ('backend = "sip"\ndomain = "pbx"\npassword = "hunter2"', "line.password"),
         ('backend = "sip"\ndomain = "pbx"\nregister_retry_s = 0', "line.register_retry_s = 0"),
         ('backend = "sip"\ndomain = "pbx"\nrtp_timeout_s = -1', "line.rtp_timeout_s = -1"),
+        ('backend = "sip"\ndomain = "pbx"\nplayout_floor_ms = 250', "line.playout_floor_ms = 250"),
+        ('backend = "sip"\ndomain = "pbx"\nplayout_floor_ms = -20', "line.playout_floor_ms = -20"),
     ],
 )
 def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expected: str) -> None:
@@ -58,6 +61,12 @@ def test_every_sip_setting_mistake_is_one_line(tmp_path: Path, line: str, expect
         config.load(path)
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_playout_floor_reaches_the_line_and_defaults_to_the_lines_own() -> None:
+    """[line] playout_floor_ms: a facility on a long carrier path may trade late packets for delay."""
+    assert config.load(None).line.sip_settings().playout_floor_ms == PLAYOUT_FLOOR_MS == 80
+    assert config.load(None, {"line": {"playout_floor_ms": 0}}).line.sip_settings().playout_floor_ms == 0
 
 
 def test_the_password_comes_from_its_file_and_a_missing_file_is_named(tmp_path: Path) -> None:

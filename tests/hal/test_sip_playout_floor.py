@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 from aiortp import AdaptivePlayout
 from aiortp.codecs import get_codec
 
-from hal.sip_media import PLAYOUT_FLOOR_MS, FlooredPlayout, _GuardedSession
+from hal.sip_media import PLAYOUT_FLOOR_MS, FlooredPlayout, MediaLeg, Negotiated
 from sim.ports import free_port
 
 FRAME_S = 0.02
@@ -54,14 +55,23 @@ def test_the_floor_holds_when_jitter_asks_for_less_and_gives_way_when_it_asks_fo
     assert playout.target_ms == 140.0
 
 
-def test_the_lines_rtp_session_plays_through_the_floored_buffer() -> None:
-    async def make() -> type:
-        session = await _GuardedSession.create(
-            ("127.0.0.1", free_port(socket.SOCK_DGRAM)), ("127.0.0.1", 9), 0, playout=True
-        )
-        try:
-            return type(session._playout)
-        finally:
-            await session.close()
+def test_a_floor_of_zero_leaves_aiortps_own_aim() -> None:
+    clock = [0.0]
+    playout = FlooredPlayout(get_codec(0), now=lambda: clock[0])
+    playout.floor_ms = 0
+    assert playout.target_ms == AdaptivePlayout(get_codec(0), now=lambda: clock[0]).target_ms == 20.0
 
-    assert asyncio.run(make()) is FlooredPlayout
+
+@pytest.mark.parametrize("floor_ms", [PLAYOUT_FLOOR_MS, 120, 0])
+def test_the_lines_rtp_session_plays_through_the_floored_buffer_at_the_configured_floor(floor_ms: float) -> None:
+    async def opened() -> AdaptivePlayout | None:
+        leg = MediaLeg(lambda _frame: None, lambda _digit: None, floor_ms)
+        port = free_port(socket.SOCK_DGRAM)
+        await leg.start("127.0.0.1", port, Negotiated(("127.0.0.1", 9), 0, 101), "127.0.0.1")
+        try:
+            return leg._session._playout if leg._session is not None else None
+        finally:
+            await leg.close()
+
+    playout = asyncio.run(opened())
+    assert isinstance(playout, FlooredPlayout) and playout.target_ms == max(floor_ms, 20.0)
