@@ -1,7 +1,8 @@
 """The RTP leg of a SIP call: G.711 offer and answer, and aiortp's session cut into 20 ms int16 frames.
 
 aiortp does the RTP work (packets, G.711, RFC 4733 events, the adaptive playout buffer with loss concealment);
-this module only chooses the codec, checks where packets come from and counts what was concealed.
+this module only chooses the codec, checks where packets come from, sets the playout buffer's floor and counts
+what was concealed.
 """
 
 from __future__ import annotations
