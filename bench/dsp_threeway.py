@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import click
+import numpy as np
 from tqdm import tqdm
 
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
@@ -205,14 +206,19 @@ class Heard:
     baseline: dict[float, list[float]]  # by rise: the energy-pulse baseline's decisions
 
 
+def ours_decisions(samples: np.ndarray, sensitivity: float) -> list[tuple[float, bool]]:
+    """Ours on one call: each three-way decision's time, and whether it heard the switch."""
+    events = analyse(samples, ThreeWayConfig(sensitivity=sensitivity))
+    return [(e.at, e.switch_heard) for e in events if e.event == "three_way"]
+
+
 def hear(call: Call, sensitivities: tuple[float, ...]) -> Heard:
     """Both detectors over one call, at every setting."""
     ours: dict[float, list[tuple[float, bool]]] = {}
     cpu_s = 0.0
     for s in sensitivities:
         t0 = time.process_time()
-        events = analyse(call.samples, ThreeWayConfig(sensitivity=s))
-        ours[s] = [(e.at, e.switch_heard) for e in events if e.event == "three_way"]
+        ours[s] = ours_decisions(call.samples, s)
         if s == 0.5:
             cpu_s = time.process_time() - t0
     pulses = EnergyPulseBaseline(call.samples)

@@ -30,12 +30,12 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, worker_pool
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, ours_decisions, worker_pool
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.dsp_threeway_margins import in_window
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
-from firmware.dsp.threeway import ThreeWayConfig, analyse
+from sim.corpus import Call
 from sim.independent_calls import LabelledCall, build_call, plan
 from sim.independent_calls.variants import Variant
 
@@ -56,41 +56,56 @@ def _scored(call: LabelledCall) -> ScoredCall:
     return ScoredCall(call.variant, call.positive, flash)
 
 
-def _outcome(call: _Heard, found: list[float]) -> str:
+@dataclass(frozen=True)
+class HeardCall:
+    """One call as a worker built and heard it (here and in bench.dsp_threeway_music): what the tallies read,
+    without its samples."""
+
+    name: str
+    scored: ScoredCall
+    duration_s: float
+    ours: list[tuple[float, bool]]  # each decision's time, and whether it heard the switch
+    baseline: list[float]
+    hold_kind: str | None = None
+    clicked: bool = False
+
+    @property
+    def flash_at(self) -> float | None:
+        return self.scored.flash_times[0] if self.scored.positive else None
+
+    @property
+    def alarm_s(self) -> float:
+        """The seconds it adds to the false-alarm hours: all of a negative, a positive up to its flash."""
+        return self.duration_s if self.flash_at is None else self.flash_at
+
+    def score(self, ours: Tally, switch: Tally, base: Tally) -> list[float]:
+        """Tallied as ours, ours where it heard the switch, and the baseline; ours' decision times."""
+        found = [at for at, _ in self.ours]
+        ours.score(self.name, self.scored, found)
+        switch.score(self.name, self.scored, [at for at, heard in self.ours if heard])
+        base.score(self.name, self.scored, self.baseline)
+        return found
+
+
+def heard_call(name: str, call: LabelledCall | Call, scored: ScoredCall, sensitivity: float, **kind: Any) -> HeardCall:
+    """Both detectors over one call (ours at `sensitivity`, the baseline at its default rise)."""
+    ours = ours_decisions(call.samples, sensitivity)
+    baseline = EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB)
+    return HeardCall(name, scored, call.duration_s, ours, baseline, **kind)
+
+
+def _outcome(call: HeardCall, found: list[float]) -> str:
     if call.flash_at is None:
         return ""
     return "found" if any(in_window(call.flash_at, t) for t in found) else "missed"
 
 
-@dataclass(frozen=True)
-class _Heard:
-    """One call as a worker built and heard it: what the tallies read, without its samples."""
-
-    name: str
-    scored: ScoredCall
-    flash_at: float | None
-    duration_s: float
-    hold_kind: str | None
-    clicked: bool
-    ours: list[tuple[float, bool]]  # each decision's time, and whether it heard the switch
-    baseline: list[float]
-
-
-def _hear(job: tuple[int, int, Variant, float]) -> _Heard:
+def _hear(job: tuple[int, int, Variant, float]) -> HeardCall:
     """Build one planned call and run both detectors on it (in a worker process: the call never leaves it)."""
     seed, index, variant, sensitivity = job
     call = build_call(seed, index, variant)
-    decided = [e for e in analyse(call.samples, ThreeWayConfig(sensitivity=sensitivity)) if e.event == "three_way"]
-    return _Heard(
-        f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})",
-        _scored(call),
-        call.flash_at,
-        call.duration_s,
-        call.hold_kind,
-        call.clicked,
-        [(e.at, e.switch_heard) for e in decided],
-        EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB),
-    )
+    name = f"{index:04d}-{'pos' if call.positive else 'neg'}-{call.variant} (seed {seed})"
+    return heard_call(name, call, _scored(call), sensitivity, hold_kind=call.hold_kind, clicked=call.clicked)
 
 
 def run(seeds: list[int], calls: int, positive_share: float, sensitivity: float = 0.5, jobs: int = 1) -> dict[str, Any]:
@@ -106,16 +121,11 @@ def run(seeds: list[int], calls: int, positive_share: float, sensitivity: float 
     ]
     with worker_pool(jobs) as workers:
         for call in tqdm(workers.map(_hear, planned, chunksize=2), total=len(planned), desc="independent calls"):
-            found = [at for at, _ in call.ours]
-            ours.score(call.name, call.scored, found)
-            switch.score(call.name, call.scored, [at for at, heard in call.ours if heard])
-            base.score(call.name, call.scored, call.baseline)
+            found = call.score(ours, switch, base)
+            alarm_s += call.alarm_s
             if call.flash_at is not None:
-                alarm_s += call.flash_at
                 positive_s += call.duration_s
                 kinds[(str(call.hold_kind), call.clicked, _outcome(call, found))] += 1
-            else:
-                alarm_s += call.duration_s
     hours = alarm_s / 3600
     by_kind = {
         f"{kind}, {'clicked' if clicked else 'no click'}": {

@@ -28,19 +28,17 @@ import contextlib
 import os
 import platform
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, worker_pool
-from bench.dsp_threeway_baseline import EnergyPulseBaseline
-from bench.dsp_threeway_independent import ScoredCall, detector_table, variants_and_lists
+from bench.dsp_threeway import Tally, worker_pool
+from bench.dsp_threeway_independent import HeardCall, ScoredCall, detector_table, heard_call, variants_and_lists
 from bench.paths import RESULTS
 from bench.stats import ratio, write_results
-from firmware.dsp.threeway import ThreeWayConfig, analyse
+from firmware.dsp.threeway import ThreeWayConfig
 from sim import corpus
 from sim.corpus import NEGATIVES, Call, CorpusError
 from sim.corpus.calls import MUSIC_POSITIVES
@@ -85,30 +83,13 @@ def build(variant: str, seed: int) -> Call:
     return corpus.build(variant, seed, makers=MAKERS)
 
 
-@dataclass(frozen=True)
-class _Heard:
-    """One call as a worker built and heard it: what the tallies read, without its samples."""
-
-    name: str
-    scored: ScoredCall
-    alarm_s: float  # the seconds it adds to the false-alarm hours: all of a negative, a positive up to its flash
-    ours: list[tuple[float, bool]]  # each decision's time, and whether it heard the switch
-    baseline: list[float]
-
-
-def _hear(job: tuple[str, int, tuple[Path, ...] | None]) -> _Heard:
+def _hear(job: tuple[str, int, tuple[Path, ...] | None]) -> HeardCall:
     """Build one call with the set's music and run both detectors on it (in a worker process)."""
     variant, seed, music = job
     with other_music(music) if music else contextlib.nullcontext():
         call = build(variant, seed)
-    decided = [e for e in analyse(call.samples, ThreeWayConfig()) if e.event == "three_way"]
-    return _Heard(
-        f"{variant} {seed}",
-        ScoredCall(call.variant, call.positive, tuple(call.flash_times)),
-        call.flash_times[0] if call.positive else call.duration_s,
-        [(e.at, e.switch_heard) for e in decided],
-        EnergyPulseBaseline(call.samples).decisions(BASELINE_DEFAULT_DB),
-    )
+    scored = ScoredCall(call.variant, call.positive, tuple(call.flash_times))
+    return heard_call(f"{variant} {seed}", call, scored, ThreeWayConfig().sensitivity)
 
 
 def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None, jobs: int = 1) -> dict[str, Any]:
@@ -120,9 +101,7 @@ def run(plan: tuple[tuple[str, int, int], ...], music: list[Path] | None, jobs: 
     planned = [(variant, first + k, shared) for variant, first, count in plan for k in range(count)]
     with worker_pool(jobs) as workers:
         for call in tqdm(workers.map(_hear, planned, chunksize=2), total=len(planned), desc="music calls"):
-            ours.score(call.name, call.scored, [at for at, _ in call.ours])
-            switch.score(call.name, call.scored, [at for at, heard in call.ours if heard])
-            base.score(call.name, call.scored, call.baseline)
+            call.score(ours, switch, base)
             alarm_s += call.alarm_s
     hours = alarm_s / 3600
     o, b = ours.summary(hours, listed=None), base.summary(hours, listed=None)
