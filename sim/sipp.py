@@ -123,9 +123,12 @@ def answer(
     ring_ms: int = 0,
     digits: str = "",
     request_uri: str = "",
+    gap: tuple[float, float] | None = None,
 ) -> Scenario:
     """Ring (with early media if given), answer, play `audio` as RTP and `digits` as RFC 4733 events, then
-    hang up or wait for our BYE. `request_uri`: the INVITE must be addressed to it, or SIPp fails the call."""
+    hang up or wait for our BYE. `request_uri`: the INVITE must be addressed to it, or SIPp fails the call.
+    `gap` (at, seconds): the far end sends no RTP for `seconds` from `at` s into `audio` and signals nothing, as a
+    sender that suppresses silence without comfort noise, or a hold that sends nothing, does."""
     files: dict[str, bytes] = {}
     steps = _invite(peer_hangs_up, request_uri) + _reply("100 Trying")
     if early_media is not None:
@@ -136,7 +139,12 @@ def answer(
     if ring_ms:
         steps += f'<pause milliseconds="{ring_ms}"/>\n'
     steps += _reply("200 OK", _sdp(pt), retrans=True) + '<recv request="ACK" crlf="true"/>\n'
-    if audio is not None:
+    if audio is not None and gap is not None:
+        cut = round(gap[0] * 8000)
+        files["answer.raw"], files["after_gap.raw"] = encode_g711(audio[:cut], pt), encode_g711(audio[cut:], pt)
+        steps += _stream("answer.raw", pt) + f'<pause milliseconds="{round((gap[0] + gap[1]) * 1000)}"/>\n'
+        steps += _stream("after_gap.raw", pt)
+    elif audio is not None:
         files["answer.raw"] = encode_g711(audio, pt)
         steps += _stream("answer.raw", pt)
     for digit in digits:  # RFC 4733 telephone-events, from the captures Debian's sip-tester ships

@@ -97,6 +97,9 @@ class SpeechRun:
 
 #: A held line whose far end has sent no frame for this long is silent (two frames: a late one is not a gap).
 HELD_SILENCE_AFTER_S = 0.04
+#: A far end that has sent no frame for this long, unheld, has stopped sending: RFC 3551 lets a sender fall silent in
+#: its pauses without comfort noise, and the line's playout buffer conceals only the first 120 ms of a gap.
+SENDER_STOPPED_AFTER_S = 0.2
 #: A telephone-event this soon after the in-band detector heard the same key reports the same press (the event's
 #: packets leave at the key's onset, the detector needs 40 ms of tone and the jitter buffer delays the audio).
 SAME_PRESS_S = 0.5
@@ -147,11 +150,19 @@ class OpenLine:
     def far_heard(self, at: float) -> None:
         self._far_at = at
 
-    def held_silence(self, at: float) -> np.ndarray | None:
-        """A frame of digital silence for the three-way detector while a signalled hold sends no audio (SIP
-        `inactive`): the detector then hears what a held line that sends nothing sounds like on any line, instead
-        of nothing at all. None while the far end's frames still come."""
-        if self._held_since is None or (self._far_at is not None and at - self._far_at < HELD_SILENCE_AFTER_S):
+    def far_silence(self, at: float) -> np.ndarray | None:
+        """A frame of digital silence for the three-way detector while the far end sends no audio: a signalled hold
+        (SIP `inactive`), or a far end that stopped sending without one (a hold that sends nothing, silence
+        suppression without comfort noise, a network gone quiet). The inmate hears silence then; the detector
+        hears the same, what such a line sounds like on any other trunk, instead of nothing at all. None while
+        the far end's frames still come, and before its first."""
+        if self._held_since is not None:
+            after = HELD_SILENCE_AFTER_S
+        elif self._far_at is not None:
+            after = SENDER_STOPPED_AFTER_S
+        else:
+            return None
+        if self._far_at is not None and at - self._far_at < after:
             return None
         return np.zeros(FRAME_SAMPLES, dtype=np.int16)
 

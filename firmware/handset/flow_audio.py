@@ -58,7 +58,7 @@ class FlowAudio:
             # DTMF from the mouthpiece during a call (a tone dialer held to the handset) is reported.
             for digit in line.near_tones(frame.samples, frame.at):
                 self._out.append(m.ReportIncident("mouthpiece_dtmf", {"digit": digit, "call_id": self.call_id}))
-            silence = line.held_silence(frame.at)
+            silence = line.far_silence(frame.at)
             if silence is not None:
                 self._hear_three_way(line, silence, frame.at)
         if tick.ear is not None:

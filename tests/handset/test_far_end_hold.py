@@ -1,12 +1,12 @@
-"""A hold the far end signals (SIP re-INVITE): reported for the call's review, and, when it sends no audio, heard
-by the three-way detector as the digital silence a held line sends, as on any other line."""
+"""A hold the far end signals (SIP re-INVITE): reported for the call's review. When the far end sends no audio,
+held or not, the three-way detector hears the digital silence the inmate hears, as on any other line."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from firmware.handset import messages as m
-from firmware.handset.far_end import HELD_SILENCE_AFTER_S, OpenLine, dsp_detectors
+from firmware.handset.far_end import HELD_SILENCE_AFTER_S, SENDER_STOPPED_AFTER_S, OpenLine, dsp_detectors
 from firmware.handset.machine import HandsetFlow
 from firmware.prompts.catalog import shipped
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
@@ -61,19 +61,41 @@ def test_a_signalled_hold_that_sends_nothing_is_heard_as_a_held_line():
     assert len(heard) == 1
 
 
-def test_frames_that_stop_without_a_signalled_hold_are_not_a_hold():
+def test_a_far_end_that_stops_sending_without_a_signalled_hold_is_heard_as_a_held_line():
+    """No re-INVITE, no packets: a hold that sends nothing, or a far end that suppresses its silence without comfort
+    noise. The inmate hears silence; so does the detector, which decides on it as on any line's silence."""
     flow, _ = connected_call()
     ticks(flow, 8.0, 12.0, corpus_audio("plain", 3, 12.0))
-    assert not any(isinstance(c, m.ThreeWayDetected) for c in ticks(flow, 20.0, 4.0, None))
+    heard = [c for c in ticks(flow, 20.0, 4.0, None) if isinstance(c, m.ThreeWayDetected)]
+    assert len(heard) == 1 and heard[0].evidence[0].startswith("held line"), heard
 
 
-def test_silence_is_supplied_only_after_two_frames_without_the_far_end():
+def test_a_second_without_packets_is_no_hold():
+    """A network that stalls for a second (or a sender's short pause) is a dropout, not a held line."""
+    flow, _ = connected_call()
+    talk = corpus_audio("plain", 3, 20.0)
+    out = ticks(flow, 8.0, 12.0, talk[: 12 * SAMPLE_RATE])
+    out += ticks(flow, 20.0, 1.0, None)
+    out += ticks(flow, 21.0, 8.0, talk[12 * SAMPLE_RATE :])
+    assert not any(isinstance(c, m.ThreeWayDetected) for c in out)
+
+
+def test_silence_is_supplied_after_two_frames_of_a_signalled_hold():
     line = OpenLine(dsp_detectors(), echo_hold_s=0.5)
     line.far_heard(10.0)
-    assert line.held_silence(10.1) is None  # not held
     line.hold_changed(True, 10.0)
-    assert line.held_silence(10.0 + HELD_SILENCE_AFTER_S - 0.001) is None  # the far end's frame may be late
-    silence = line.held_silence(10.0 + HELD_SILENCE_AFTER_S + 1e-6)
+    assert line.far_silence(10.0 + HELD_SILENCE_AFTER_S - 0.001) is None  # the far end's frame may be late
+    silence = line.far_silence(10.0 + HELD_SILENCE_AFTER_S + 1e-6)
     assert silence is not None and not silence.any() and len(silence) == FRAME_SAMPLES
     assert line.hold_changed(False, 12.5) == 2.5
-    assert line.held_silence(13.0) is None
+
+
+def test_silence_is_supplied_once_an_unheld_far_end_has_stopped_sending():
+    line = OpenLine(dsp_detectors(), echo_hold_s=0.5)
+    assert line.far_silence(10.0) is None  # nothing heard yet: the far end has not started sending
+    line.far_heard(10.0)
+    assert line.far_silence(10.0 + SENDER_STOPPED_AFTER_S - 0.001) is None  # late frames, a jitter burst
+    silence = line.far_silence(10.0 + SENDER_STOPPED_AFTER_S + 1e-6)
+    assert silence is not None and not silence.any() and len(silence) == FRAME_SAMPLES
+    line.far_heard(10.5)  # its frames come again
+    assert line.far_silence(10.52) is None

@@ -151,3 +151,24 @@ def test_a_sip_peer_that_never_answers_ends_in_network_trouble_and_a_call_record
     assert any(r["event"] == "prompt" and r["id"] == "not_reachable" for r in records)
     cdr = next(r for r in records if r["event"] == "cdr")
     assert cdr["connected_at"] is None and cdr["end_reason"], cdr
+
+
+def test_a_far_end_that_stops_sending_rtp_mid_call_is_heard_as_a_held_line(tmp_path: Path) -> None:
+    """A far end that holds the call without a re-INVITE and sends nothing (or suppresses its silence without
+    comfort noise) leaves the inmate hearing silence: the three-way detector hears the same, not nothing."""
+    call = build("plain", 1, Levels(access_dbm0=-50.0, idle_dbm0=-78.0))  # an analog line that pauses
+    line = call.samples[:12000]
+    audio = np.concatenate([line[:8000], dtmf("1"), line[8000:12000], call.samples[12000 : 12000 + 8000 * 20]])
+    stops_at = len(audio) / 8000 - 5.0  # 15 s of the call, then 8 s without a packet, then its last 5 s
+    scenario = sipp.answer(audio, ring_ms=1000, talk_ms=6500, gap=(stops_at, 8.0))  # BYE 1.5 s after the audio
+    with sipp.SippPeer(scenario, timeout_s=90) as peer:
+        records = handset_calls(peer, tmp_path, 8 + len(audio) / 8000 + 14)
+        assert peer.wait(15) == 0, peer.errors()
+    answered = next(r for r in records if r["event"] == "line_answered")
+    three_way = [r for r in records if r["event"] == "three_way"]
+    assert len(three_way) == 1, [r for r in records if r["event"] not in ("key_down", "key_up", "timer")]
+    heard_after = (three_way[0]["t_ms"] - answered["t_ms"]) / 1000
+    assert stops_at < heard_after < stops_at + 3.0, (heard_after, stops_at, three_way)
+    assert three_way[0]["evidence"][0].startswith("held line"), three_way
+    cdr = next(r for r in records if r["event"] == "cdr")
+    assert cdr["end_reason"] == "far_end_hung_up", cdr  # the stream came back: no dead line
