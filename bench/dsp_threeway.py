@@ -22,28 +22,27 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import os
 import platform
-import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import click
 import numpy as np
 from tqdm import tqdm
 
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
-from bench.dsp_threeway_margins import EARLY_S, MAX_LATENCY_S, in_window, margin_sweep
+from bench.dsp_threeway_margins import in_window, margin_sweep
 from bench.dsp_threeway_plots import FloorHit, floor_bins, kind_and_clicks, plot_floor, plot_roc, plot_roc_by_line
 from bench.dsp_threeway_report import markdown
+from bench.dsp_threeway_scoring import Tally
+from bench.dsp_threeway_workers import worker_pool
 from bench.paths import RESULTS, ROOT
-from bench.stats import percentiles, write_results
+from bench.stats import write_results
 from firmware.dsp.threeway import ThreeWayConfig, ThreeWayDetector, analyse
 from hal.audio import FRAME_SAMPLES, SAMPLE_RATE
 from sim.corpus import NEGATIVES, POSITIVES, Call, generate
@@ -54,75 +53,6 @@ SENSITIVITIES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 BASELINE_RISES_DB = (50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 12.0, 9.0)
 BASELINE_DEFAULT_DB = 20.0
 MEAN_POSITIVE_S = 31.0  # average length of a positive call, to size the corpus by attempt count
-LISTED = 50  # misses and alarms listed for a setting other than ours at 0.5 (the baseline's run to hundreds)
-
-
-class Scored(Protocol):
-    """What a Tally reads of a labelled call (sim.corpus's, or another generator's)."""
-
-    @property
-    def variant(self) -> str: ...
-    @property
-    def positive(self) -> bool: ...
-    @property
-    def flash_times(self) -> Sequence[float]: ...
-
-
-@dataclass
-class Tally:
-    """Outcomes of one detector setting over the corpus."""
-
-    detected: int = 0
-    attempts: int = 0
-    false_alarms: int = 0
-    latencies: list[float] = field(default_factory=list)  # of every decided attempt, also the late ones
-    late: int = 0  # attempts first decided after MAX_LATENCY_S: misses, but their latency counts
-    misses: list[str] = field(default_factory=list)
-    alarms: list[str] = field(default_factory=list)
-    by_variant: dict[str, list[int]] = field(default_factory=dict)  # variant -> [hits or alarms, calls]
-
-    def score(self, name: str, call: Scored, decisions: list[float]) -> None:
-        row = self.by_variant.setdefault(call.variant, [0, 0])
-        row[1] += 1
-        if call.positive:
-            flash = call.flash_times[0]
-            self.attempts += 1
-            early = [t for t in decisions if t < flash - EARLY_S]
-            after = [t for t in decisions if t >= flash - EARLY_S]
-            self.false_alarms += len(early)
-            self.alarms += [f"{name} at {t:.2f} s (before the flash)" for t in early]
-            if after:
-                # Every decided attempt's latency counts, however late, so the latency goal can fail.
-                self.latencies.append(max(0.0, after[0] - flash))
-            if after and after[0] <= flash + MAX_LATENCY_S:
-                self.detected += 1
-                row[0] += 1
-            else:
-                self.late += bool(after)
-                self.misses.append(f"{name} ({', '.join(f'{t - flash:+.2f} s' for t in decisions) or 'nothing'})")
-        else:
-            self.false_alarms += len(decisions)
-            row[0] += len(decisions)
-            self.alarms += [f"{name} at {t:.2f} s" for t in decisions]
-
-    def summary(self, hours: float, listed: int | None = LISTED) -> dict[str, Any]:
-        """The figures, and the first `listed` misses and alarms (None: every one, so two runs compare call by
-        call)."""
-        latency = percentiles(self.latencies, (50, 95), unit="s")
-        return {
-            "attempts": self.attempts,
-            "detected": self.detected,
-            "detection_rate": self.detected / max(1, self.attempts),
-            "decided_late": self.late,
-            "false_alarms": self.false_alarms,
-            "false_alarms_per_hour": self.false_alarms / max(hours, 1e-9),
-            "latency_p50_s": latency["p50_s"],
-            "latency_p95_s": latency["p95_s"],
-            "latency_max_s": latency["max_s"],
-            "misses": self.misses[:listed],
-            "alarms": self.alarms[:listed],
-            "by_variant": {k: {"hits_or_alarms": v[0], "calls": v[1]} for k, v in sorted(self.by_variant.items())},
-        }
 
 
 @dataclass
@@ -223,26 +153,6 @@ def hear(call: Call, sensitivities: tuple[float, ...]) -> Heard:
             cpu_s = time.process_time() - t0
     pulses = EnergyPulseBaseline(call.samples)
     return Heard(ours, cpu_s, {r: pulses.decisions(r) for r in BASELINE_RISES_DB})
-
-
-def worker_pool(jobs: int) -> ProcessPoolExecutor:
-    """The processes that hear the calls: spawned, not forked, because the bench also runs inside test workers
-    whose threads a fork would copy mid-flight. Each leaves when the bench's process is gone."""
-    return ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_with, initargs=(os.getpid(),)
-    )
-
-
-def _leave_with(parent: int) -> None:
-    """A worker whose bench was killed would wait for its next call forever (it holds its own queue's pipe open),
-    and keep its memory: it exits once its parent is gone."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="leave-with-parent", daemon=True).start()
 
 
 def run_corpus(

@@ -3,7 +3,7 @@ synthesised music, seeds frozen before the detector first heard one of its calls
 
 The project's own corpus (sim/corpus) grew up with the detector tuned on it, so its figures may flatter
 it; this bench measures how far they carry to calls built from the field description alone. Ours and the
-energy-pulse baseline (bench/dsp_threeway_baseline.py) run on the same calls, scored as bench/dsp_threeway.py
+energy-pulse baseline (bench/dsp_threeway_baseline.py) run on the same calls, scored as bench/dsp_threeway_scoring.py
 scores (decided within 3 s of the first flash; false alarms over every second without an attempt).
 
     python -m bench.dsp_threeway_independent --split dev          # diagnose here
@@ -30,9 +30,11 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import BASELINE_DEFAULT_DB, Tally, ours_decisions, worker_pool
+from bench.dsp_threeway import BASELINE_DEFAULT_DB, ours_decisions
 from bench.dsp_threeway_baseline import EnergyPulseBaseline
 from bench.dsp_threeway_margins import in_window
+from bench.dsp_threeway_scoring import Tally
+from bench.dsp_threeway_workers import worker_pool
 from bench.paths import RESULTS, ROOT
 from bench.stats import ratio, write_results
 from sim.corpus import Call
@@ -44,7 +46,7 @@ SEEDS_FILE = ROOT / "sim" / "independent_calls" / "seeds.json"
 
 @dataclass(frozen=True)
 class ScoredCall:
-    """What a Tally reads of a call (bench.dsp_threeway.Scored)."""
+    """What a Tally reads of a call (bench.dsp_threeway_scoring.Scored)."""
 
     variant: str
     positive: bool

@@ -10,7 +10,7 @@ always music (`landline_click`, `masked_music`: sim.corpus.calls.MUSIC_POSITIVES
 - `check`: asc-music and the odd-numbered tracks of drascula-music (frozen on 2026-12-05 before its first run:
   report, never tune).
 
-Ours and the energy-pulse baseline run on the same calls, scored as bench/dsp_threeway.py scores.
+Ours and the energy-pulse baseline run on the same calls, scored as bench/dsp_threeway_scoring.py scores.
 
     python -m bench.dsp_threeway_music --set tuning
     python -m bench.dsp_threeway_music --set check
@@ -34,8 +34,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from bench.dsp_threeway import Tally, worker_pool
 from bench.dsp_threeway_independent import HeardCall, ScoredCall, detector_table, heard_call, variants_and_lists
+from bench.dsp_threeway_scoring import Tally
+from bench.dsp_threeway_workers import worker_pool
 from bench.paths import RESULTS
 from bench.stats import ratio, write_results
 from firmware.dsp.threeway import ThreeWayConfig

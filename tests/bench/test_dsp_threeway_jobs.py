@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.dsp_threeway import CorpusRun, run_corpus, worker_pool
+from bench.dsp_threeway import CorpusRun, run_corpus
+from bench.dsp_threeway_workers import worker_pool
 from tests.paths import ROOT
 
 
@@ -40,7 +41,7 @@ def test_one_worker_and_two_tally_the_same_calls_in_the_same_order() -> None:
 
 POOL_OWNER = """
 import time
-from bench.dsp_threeway import worker_pool
+from bench.dsp_threeway_workers import worker_pool
 workers = worker_pool(2)
 for _ in range(2):
     workers.submit(time.sleep, 60)

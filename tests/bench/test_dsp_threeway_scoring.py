@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.dsp_threeway import LISTED, Tally, _comparison
+from bench.dsp_threeway import _comparison
 from bench.dsp_threeway_margins import MAX_LATENCY_S
+from bench.dsp_threeway_scoring import LISTED, Tally
 from sim.corpus import Call
 
 
