@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import click
 
 from firmware import __version__
-from firmware import config as config_mod
 from firmware.console import UserError, one_line
 
 if TYPE_CHECKING:
+    from firmware import config as config_mod
     from firmware.device import Devices
     from hal.clock import Clock
 
@@ -165,6 +165,8 @@ def config_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 def config_check(path: Path) -> None:
     """Validate a device configuration file."""
+    from firmware import config as config_mod
+
     try:
         cfg = config_mod.load(path)
         if cfg.line.backend == "sip":
@@ -179,6 +181,8 @@ def config_check(path: Path) -> None:
 def config_show(path: Path | None) -> None:
     """Print the effective configuration (defaults merged with PATH) as TOML."""
     import tomli_w
+
+    from firmware import config as config_mod
 
     try:
         cfg = config_mod.load(path)
@@ -253,6 +257,7 @@ def _config_or_wait(path: Path | None, stop: threading.Event) -> config_mod.Conf
     """The config; if it is damaged, one line saying so, then nothing runs (no calls, no devices opened) until
     the file is corrected or the service is stopped: a restart could not mend it, so none is asked for.
     None when stopped first."""
+    from firmware import config as config_mod
     from firmware.heartbeat import heartbeat_from_env
 
     heartbeat = heartbeat_from_env()  # the loop that waits is alive: the supervisor must not take it for a hang
