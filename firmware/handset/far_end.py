@@ -125,6 +125,7 @@ class OpenLine:
         self._last_in_band: tuple[str, float] | None = None
         self._held_since: float | None = None  # the far end signalled a hold (SIP re-INVITE) at this time
         self._far_at: float | None = None  # the last far-end frame
+        self._stopped_at: float | None = None  # the last frame before an unsignalled stop the detector hears
 
     def near_tones(self, samples: np.ndarray, at: float) -> list[str]:
         """The digits a tone dialer held to the mouthpiece started in this frame."""
@@ -147,8 +148,11 @@ class OpenLine:
         since, self._held_since = self._held_since, (at if held else None)
         return None if held or since is None else at - since
 
-    def far_heard(self, at: float) -> None:
-        self._far_at = at
+    def far_heard(self, at: float) -> float | None:
+        """A far-end frame at `at`. If it ends a stop the detector heard as silence (no frame for
+        SENDER_STOPPED_AFTER_S, no hold signalled), how long the far end sent nothing, for the call's review."""
+        stopped, self._stopped_at, self._far_at = self._stopped_at, None, at
+        return None if stopped is None else at - stopped
 
     def far_silence(self, at: float) -> np.ndarray | None:
         """A frame of digital silence for the three-way detector while the far end sends no audio: a signalled hold
@@ -164,6 +168,8 @@ class OpenLine:
             return None
         if self._far_at is not None and at - self._far_at < after:
             return None
+        if self._held_since is None:
+            self._stopped_at = self._far_at
         return np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
     def in_band_key(self, digit: str, at: float) -> bool:

@@ -72,7 +72,12 @@ class FlowAudio:
     def _line_frame(self: _Flow, frame: AudioFrame, line: OpenLine) -> None:
         """The far end's frame: call progress while placing, keys from the called party, three-way on a call."""
         self.voice.far_frame(frame.samples)
-        line.far_heard(frame.at)
+        stopped = line.far_heard(frame.at)
+        if stopped is not None and self.call_id:
+            # The detector heard that stop as silence: whoever reviews a decision on it sees the stream stopped.
+            self._out.append(
+                m.ReportIncident("far_end_silent", {"call_id": self.call_id, "silent_s": round(stopped, 2)})
+            )
         detectors = line.detectors
         if self.state == "placing":
             for tone in detectors.progress.feed(frame.samples, frame.at):

@@ -3,7 +3,8 @@
 Each outbox item travels as `OutboxRecord(kind, payload=JSON text)` (firmware/sync/schema.py). These are the
 payloads of the kinds written by firmware/rules/records.py `add_report` for the call flow: a refusal after a valid
 PIN (`attempt`), an inbound call offered to a handset (`line_incoming`), an emergency call flagged to staff
-(`emergency_call`) and what the network did to a SIP call's audio (`line_media`). `RECORD_SCHEMAS` maps each kind
+(`emergency_call`), what the network did to a SIP call's audio (`line_media`) and a SIP far end that stopped
+sending audio without holding the call (`far_end_silent`). `RECORD_SCHEMAS` maps each kind
 to its model; `validate_record(kind, payload)` raises ValueError naming the kind and the field.
 """
 
@@ -99,11 +100,26 @@ class LineMediaRecord(_Report):
     detail: LineMediaDetail
 
 
+class FarEndSilentDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    call_id: str = Field(min_length=1, max_length=64)
+    #: How long the far end sent no audio without holding the call (a day is beyond any call).
+    silent_s: Annotated[float, Field(strict=True, ge=0, le=86400)]
+
+
+class FarEndSilentRecord(_Report):
+    """kind "far_end_silent": a SIP far end stopped sending audio without signalling a hold, and the three-way
+    detector heard that stop as silence (firmware/handset/far_end.py); filed when its audio comes back."""
+
+    detail: FarEndSilentDetail
+
+
 RECORD_SCHEMAS: dict[str, type[_Report]] = {
     "attempt": AttemptRecord,
     "line_incoming": LineIncomingRecord,
     "emergency_call": EmergencyCallRecord,
     "line_media": LineMediaRecord,
+    "far_end_silent": FarEndSilentRecord,
 }
 
 

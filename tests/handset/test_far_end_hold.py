@@ -70,13 +70,33 @@ def test_a_far_end_that_stops_sending_without_a_signalled_hold_is_heard_as_a_hel
     assert len(heard) == 1 and heard[0].evidence[0].startswith("held line"), heard
 
 
-def test_a_second_without_packets_is_no_hold():
-    """A network that stalls for a second (or a sender's short pause) is a dropout, not a held line."""
+def test_a_second_without_packets_is_no_hold_and_is_filed_with_the_call():
+    """A network that stalls for a second (or a sender's short pause) is a dropout, not a held line; the stop is
+    filed under the call when the far end's audio comes back, for whoever reviews it."""
     flow, _ = connected_call()
     talk = corpus_audio("plain", 3, 20.0)
     out = ticks(flow, 8.0, 12.0, talk[: 12 * SAMPLE_RATE])
     out += ticks(flow, 20.0, 1.0, None)
     out += ticks(flow, 21.0, 8.0, talk[12 * SAMPLE_RATE :])
+    assert not any(isinstance(c, m.ThreeWayDetected) for c in out)
+    stops = [c.detail for c in out if isinstance(c, m.ReportIncident) and c.incident == "far_end_silent"]
+    assert stops == [{"call_id": flow.call_id, "silent_s": 1.02}]  # its last frame at 19.981, the next at 21.001
+
+
+def test_frames_a_little_late_are_no_stop():
+    """Far-end frames that come in bursts, up to 0.2 s apart, never reach the detector as silence."""
+    flow, _ = connected_call()
+    talk = corpus_audio("plain", 3, 20.0)
+    out = []
+    for k in range(0, 20 * 50, 9):  # nine frames at once every 0.18 s, each timed when it should have played
+        at = 8.0 + k * FRAME_S
+        for j in range(9):
+            out += flow.handle(AudioFrame(at + j * FRAME_S, "mic", np.zeros(FRAME_SAMPLES, dtype=np.int16)))
+        chunk = talk[k * FRAME_SAMPLES : (k + 9) * FRAME_SAMPLES]
+        for j in range(len(chunk) // FRAME_SAMPLES):
+            frame = chunk[j * FRAME_SAMPLES : (j + 1) * FRAME_SAMPLES]
+            out += flow.handle(AudioFrame(at + 8 * FRAME_S + 0.001, "line", frame))
+    assert not any(isinstance(c, m.ReportIncident) and c.incident == "far_end_silent" for c in out)
     assert not any(isinstance(c, m.ThreeWayDetected) for c in out)
 
 
@@ -97,5 +117,14 @@ def test_silence_is_supplied_once_an_unheld_far_end_has_stopped_sending():
     assert line.far_silence(10.0 + SENDER_STOPPED_AFTER_S - 0.001) is None  # late frames, a jitter burst
     silence = line.far_silence(10.0 + SENDER_STOPPED_AFTER_S + 1e-6)
     assert silence is not None and not silence.any() and len(silence) == FRAME_SAMPLES
-    line.far_heard(10.5)  # its frames come again
+    assert line.far_heard(10.5) == 0.5  # its frames come again: the far end sent nothing from 10.0
     assert line.far_silence(10.52) is None
+    assert line.far_heard(10.54) is None  # no stop since
+
+
+def test_a_signalled_hold_is_no_unsignalled_stop():
+    line = OpenLine(dsp_detectors(), echo_hold_s=0.5)
+    line.far_heard(10.0)
+    line.hold_changed(True, 10.0)
+    assert line.far_silence(11.0) is not None
+    assert line.far_heard(12.0) is None  # the hold is reported as far_end_hold, with how long it lasted

@@ -170,5 +170,11 @@ def test_a_far_end_that_stops_sending_rtp_mid_call_is_heard_as_a_held_line(tmp_p
     heard_after = (three_way[0]["t_ms"] - answered["t_ms"]) / 1000
     assert stops_at < heard_after < stops_at + 3.0, (heard_after, stops_at, three_way)
     assert three_way[0]["evidence"][0].startswith("held line"), three_way
+    # The stop is filed with the call when the stream comes back, in the outbox, fitting its schema.
+    silent = [r["detail"] for r in records if r["event"] == "incident" and r["incident"] == "far_end_silent"]
+    assert len(silent) == 1 and 7.5 <= silent[0]["silent_s"] <= 9.0, silent
+    with sqlite3.connect(tmp_path / "ringfence.sqlite") as db:
+        [(queued,)] = db.execute("SELECT payload FROM outbox WHERE kind = 'far_end_silent'").fetchall()
+    assert validate_record("far_end_silent", json.loads(queued)).model_dump()["detail"] == silent[0]
     cdr = next(r for r in records if r["event"] == "cdr")
     assert cdr["end_reason"] == "far_end_hung_up", cdr  # the stream came back: no dead line

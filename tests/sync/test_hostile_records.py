@@ -92,6 +92,21 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
             {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "rm -rf": 1}},
             "line_media.detail.rm -rf",
         ),
+        (
+            "far_end_silent",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": -1.0}},
+            "far_end_silent.detail.silent_s",
+        ),
+        (
+            "far_end_silent",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": "8"}},
+            "far_end_silent.detail.silent_s",
+        ),
+        (
+            "far_end_silent",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": 2.0, "rm -rf": 1}},
+            "far_end_silent.detail.rm -rf",
+        ),
         ("call", [1, 2], "not a JSON object"),
     ],
 )
