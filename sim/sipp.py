@@ -128,7 +128,8 @@ def answer(
     """Ring (with early media if given), answer, play `audio` as RTP and `digits` as RFC 4733 events, then
     hang up or wait for our BYE. `request_uri`: the INVITE must be addressed to it, or SIPp fails the call.
     `gap` (at, seconds): the far end sends no RTP for `seconds` from `at` s into `audio` and signals nothing, as a
-    sender that suppresses silence without comfort noise, or a hold that sends nothing, does."""
+    sender that suppresses silence without comfort noise, or a hold that sends nothing, does; `talk_ms` then
+    counts from where the audio resumes."""
     files: dict[str, bytes] = {}
     steps = _invite(peer_hangs_up, request_uri) + _reply("100 Trying")
     if early_media is not None:
