@@ -133,6 +133,11 @@ class MediaCounts:
     foreign_packets: int = 0
     #: time.monotonic() of the far end's last RTP packet (audio, comfort noise or event), or of the answer.
     last_packet_at: float = 0.0
+    #: Times the far end's RTP source (SSRC) changed mid-call: a conference bridge, a transfer, an announcement or a
+    #: media relay took over the stream. aiortp counts each source's packets afresh; these keep the earlier ones.
+    source_changes: int = 0
+    earlier_received: int = 0
+    earlier_lost: int = 0
     extra: dict[str, float | int] = field(default_factory=dict)
 
 
@@ -163,6 +168,14 @@ class _GuardedSession(RTPSession):
             self._playout = FlooredPlayout(
                 self._codec, max_delay_ms=kwargs.get("playout_max_delay_ms", 200), clock_rate=kwargs.get("clock_rate")
             )
+
+    def _remote_ssrc_changed(self, ssrc: int) -> None:
+        counts, earlier = self.counts, self._stream_stats
+        if counts is not None and earlier is not None and self._remote_ssrc is not None:
+            counts.source_changes += 1
+            counts.earlier_received += earlier.packets_received
+            counts.earlier_lost += earlier.packets_lost
+        super()._remote_ssrc_changed(ssrc)
 
     def _handle_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
         counts = self.counts
@@ -249,26 +262,23 @@ class MediaLeg:
             self.counts.frames_out += 1
 
     def stats(self) -> dict[str, float | int]:
-        """Frames in and out, packets refused, and the playout buffer's concealment counts."""
+        """Frames in and out, packets refused, packets received and lost over every RTP source the far end used,
+        how often that source changed, and the playout buffer's concealment counts."""
+        counts = self.counts
         if self._session is not None:
             s = self._session.stats
-            self.counts.extra = {
-                k: s[k]
-                for k in (
-                    "packets_received",
-                    "packets_lost",
-                    "concealed_frames",
-                    "late_dropped",
-                    "underrun_suspensions",
-                    "cn_frames",
-                )
-                if k in s
+            counts.extra = {
+                k: s[k] for k in ("concealed_frames", "late_dropped", "underrun_suspensions", "cn_frames") if k in s
             }
+            if "packets_received" in s:
+                counts.extra["packets_received"] = counts.earlier_received + s["packets_received"]
+                counts.extra["packets_lost"] = counts.earlier_lost + s["packets_lost"]
         return {
-            "frames_in": self.counts.frames_in,
-            "frames_out": self.counts.frames_out,
-            "foreign_packets": self.counts.foreign_packets,
-            **self.counts.extra,
+            "frames_in": counts.frames_in,
+            "frames_out": counts.frames_out,
+            "foreign_packets": counts.foreign_packets,
+            "source_changes": counts.source_changes,
+            **counts.extra,
         }
 
     async def close(self) -> None:

@@ -78,14 +78,15 @@ Count = Annotated[StrictInt, Field(ge=0, le=10**9)]
 
 
 class LineMediaDetail(BaseModel):
-    """hal.sip_media.MediaLeg.stats(): our frame counts and aiortp's receive counts (RFC 3550's cumulative loss
-    goes negative when packets come twice)."""
+    """hal.sip_media.MediaLeg.stats(): our frame counts and aiortp's receive counts over every RTP source of the
+    call (RFC 3550's cumulative loss goes negative when packets come twice)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     call_id: str = Field(min_length=1, max_length=64)
     frames_in: Count = 0
     frames_out: Count = 0
     foreign_packets: Count = 0
+    source_changes: Count = 0
     packets_received: Count = 0
     packets_lost: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)] = 0
     concealed_frames: Count = 0

@@ -93,6 +93,11 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
             "line_media.detail.rm -rf",
         ),
         (
+            "line_media",
+            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "source_changes": -1}},
+            "line_media.detail.source_changes",
+        ),
+        (
             "far_end_silent",
             {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": -1.0}},
             "far_end_silent.detail.silent_s",
