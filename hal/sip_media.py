@@ -136,6 +136,8 @@ class MediaCounts:
     #: Times the far end's RTP source (SSRC) changed mid-call: a conference bridge, a transfer, an announcement or a
     #: media relay took over the stream. aiortp counts each source's packets afresh; these keep the earlier ones.
     source_changes: int = 0
+    #: Re-INVITEs that moved the far end's audio to another address (a PBX re-anchoring it, a conference bridge).
+    media_moves: int = 0
     earlier_received: int = 0
     earlier_lost: int = 0
     extra: dict[str, float | int] = field(default_factory=dict)
@@ -216,6 +218,7 @@ class MediaLeg:
         if self._session is not None:
             if self.negotiated is None or negotiated.remote != self.negotiated.remote:
                 self._session.update_remote(negotiated.remote)
+                self.counts.media_moves += 1
             self._session.allowed_hosts = allowed
             self.negotiated = negotiated
             return
@@ -263,7 +266,7 @@ class MediaLeg:
 
     def stats(self) -> dict[str, float | int]:
         """Frames in and out, packets refused, packets received and lost over every RTP source the far end used,
-        how often that source changed, and the playout buffer's concealment counts."""
+        how often that source changed and its audio moved, and the playout buffer's concealment counts."""
         counts = self.counts
         if self._session is not None:
             s = self._session.stats
@@ -278,6 +281,7 @@ class MediaLeg:
             "frames_out": counts.frames_out,
             "foreign_packets": counts.foreign_packets,
             "source_changes": counts.source_changes,
+            "media_moves": counts.media_moves,
             **counts.extra,
         }
 

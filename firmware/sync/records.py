@@ -87,6 +87,7 @@ class LineMediaDetail(BaseModel):
     frames_out: Count = 0
     foreign_packets: Count = 0
     source_changes: Count = 0
+    media_moves: Count = 0
     packets_received: Count = 0
     packets_lost: Annotated[StrictInt, Field(ge=-(10**9), le=10**9)] = 0
     concealed_frames: Count = 0

@@ -130,6 +130,7 @@ def test_answered_call_carries_the_far_ends_audio_and_its_bye(line):
     assert report.counts == sip.last_stats
     assert report.counts["frames_in"] * 160 == len(far) and report.counts["packets_received"] >= 90
     assert report.counts["foreign_packets"] == 0 and "late_dropped" in report.counts
+    assert report.counts["source_changes"] == 0 and report.counts["media_moves"] == 0  # one stream, never moved
 
 
 def test_our_audio_reaches_the_far_end_and_our_bye_ends_the_call(line):

@@ -293,6 +293,7 @@ def test_a_re_invite_that_moves_the_media_moves_our_audio(line):  # noqa: F811
             talk(sip, 1.5, tone(1000, 1.5))
             sip.hang_up()
             assert peer.wait(10) == 0, peer.errors()  # the re-INVITE was answered and acknowledged
+            assert sink.wait_for("line_media").counts["media_moves"] == 1  # told with the call, for its review
         packets = 0
         with contextlib.suppress(TimeoutError):
             while True:
