@@ -28,6 +28,11 @@ from tests.sync.conftest import DEVICE, World, channel_pair, purchase_status, ru
 CHARGE = {"call_id": "c1", "account": "debit:I00001", "kind": "charge", "at": "2026-01-05T10:00:00+00:00"}
 
 
+def report(detail: dict[str, object], **envelope: str) -> dict[str, object]:
+    """A call-flow report as a device's outbox holds it, around `detail`."""
+    return {"id": "a1", "at": "t", "device_id": "d", **envelope, "detail": detail}
+
+
 def raw_outbox(store: Store, item_id: str, kind: str, payload: str) -> None:
     """Put a record in the outbox exactly as given (a tampered device's outbox)."""
     Outbox(store)
@@ -67,51 +72,15 @@ def test_a_negative_charge_is_refused_and_credits_nothing(world: World) -> None:
         ("block", {"number": "../../etc", "at": "x"}, "number"),
         ("block", {"number": 3055550100}, "number"),
         ("spend_it_all", {"x": 1}, "is not a record kind"),
-        (
-            "attempt",
-            {"id": "a1", "at": "t", "device_id": "d", "inmate_id": "I1", "detail": {"reason": "rm -rf"}},
-            "attempt.detail.reason",
-        ),
-        (
-            "line_incoming",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"caller": "1", "state": ""}},
-            "line_incoming.detail.state",
-        ),
-        (
-            "line_media",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "late_dropped": -3}},
-            "line_media.detail.late_dropped",
-        ),
-        (
-            "line_media",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "frames_in": "9"}},
-            "line_media.detail.frames_in",
-        ),
-        (
-            "line_media",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "rm -rf": 1}},
-            "line_media.detail.rm -rf",
-        ),
-        (
-            "line_media",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "source_changes": -1}},
-            "line_media.detail.source_changes",
-        ),
-        (
-            "far_end_silent",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": -1.0}},
-            "far_end_silent.detail.silent_s",
-        ),
-        (
-            "far_end_silent",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": "8"}},
-            "far_end_silent.detail.silent_s",
-        ),
-        (
-            "far_end_silent",
-            {"id": "a1", "at": "t", "device_id": "d", "detail": {"call_id": "c1", "silent_s": 2.0, "rm -rf": 1}},
-            "far_end_silent.detail.rm -rf",
-        ),
+        ("attempt", report({"reason": "rm -rf"}, inmate_id="I1"), "attempt.detail.reason"),
+        ("line_incoming", report({"caller": "1", "state": ""}), "line_incoming.detail.state"),
+        ("line_media", report({"call_id": "c1", "late_dropped": -3}), "line_media.detail.late_dropped"),
+        ("line_media", report({"call_id": "c1", "frames_in": "9"}), "line_media.detail.frames_in"),
+        ("line_media", report({"call_id": "c1", "rm -rf": 1}), "line_media.detail.rm -rf"),
+        ("line_media", report({"call_id": "c1", "source_changes": -1}), "line_media.detail.source_changes"),
+        ("far_end_silent", report({"call_id": "c1", "silent_s": -1.0}), "far_end_silent.detail.silent_s"),
+        ("far_end_silent", report({"call_id": "c1", "silent_s": "8"}), "far_end_silent.detail.silent_s"),
+        ("far_end_silent", report({"call_id": "c1", "silent_s": 2.0, "rm -rf": 1}), "far_end_silent.detail.rm -rf"),
         ("call", [1, 2], "not a JSON object"),
     ],
 )
