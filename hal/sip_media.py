@@ -20,15 +20,11 @@ from aiosipua.sdp import SdpMessage
 from aiosipua.sdp_negotiate import build_sdp
 
 from hal.audio import FRAME_SAMPLES
+from hal.sip_signalling import PLAYOUT_FLOOR_MS
 
 #: The static G.711 payload types (RFC 3551): name in configuration -> (payload type, SDP encoding name).
 G711 = {"pcmu": (0, "PCMU"), "pcma": (8, "PCMA")}
 TELEPHONE_EVENT_PT = 101
-#: The least audio the playout buffer aims to hold once the call has settled. aiortp aims at twice the measured jitter
-#: plus one frame: 20 ms on a quiet network. A packet held up longer than that, by the network or by this Pi's own
-#: busy moments, came too late and was dropped: the call's detectors never heard it (a hookflash went unheard under
-#: load, docs/line.md). 80 ms keeps those packets; G.114 counts up to 150 ms one way as fine for conversation.
-PLAYOUT_FLOOR_MS = 80
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,11 @@ from aiosipua.sdp import parse_sdp
 from aiosipua.transport import TcpSipTransport, UdpSipTransport, _UdpProtocol
 from aiosipua.uac import SipUAC
 
-from hal.sip_media import PLAYOUT_FLOOR_MS
+#: The least audio the playout buffer aims to hold once the call has settled. aiortp aims at twice the measured jitter
+#: plus one frame: 20 ms on a quiet network. A packet held up longer than that, by the network or by this Pi's own
+#: busy moments, came too late and was dropped: the call's detectors never heard it (a hookflash went unheard under
+#: load, docs/line.md). 80 ms keeps those packets; G.114 counts up to 150 ms one way as fine for conversation.
+PLAYOUT_FLOOR_MS = 80
 
 #: Final INVITE responses as the call flow understands them (see docs/line.md).
 PROGRESS_BY_STATUS = {

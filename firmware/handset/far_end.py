@@ -159,7 +159,8 @@ class OpenLine:
         (SIP `inactive`), or a far end that stopped sending without one (a hold that sends nothing, silence
         suppression without comfort noise, a network gone quiet). The inmate hears silence then; the detector
         hears the same, what such a line sounds like on any other trunk, instead of nothing at all. None while
-        the far end's frames still come, and before its first."""
+        the far end's frames still come, and before its first. An unsignalled stop is remembered: `far_heard`
+        tells how long it lasted when the frames come back."""
         if self._held_since is not None:
             after = HELD_SILENCE_AFTER_S
         elif self._far_at is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from firmware import config
 from hal.audio_file import write_wav
-from hal.sip_media import PLAYOUT_FLOOR_MS
+from hal.sip_signalling import PLAYOUT_FLOOR_MS
 from sim import sipp
 from tests.paths import ROOT
 

@@ -11,7 +11,8 @@ import pytest
 from aiortp import AdaptivePlayout
 from aiortp.codecs import get_codec
 
-from hal.sip_media import PLAYOUT_FLOOR_MS, FlooredPlayout, MediaLeg, Negotiated
+from hal.sip_media import FlooredPlayout, MediaLeg, Negotiated
+from hal.sip_signalling import PLAYOUT_FLOOR_MS
 from sim.ports import free_port
 
 FRAME_S = 0.02
