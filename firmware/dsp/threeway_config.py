@@ -37,6 +37,13 @@ class ThreeWayConfig(BaseModel):
     flash_silence_s: float = Field(
         default=1.5, ge=0.3, le=10.0, description="a far end silent this long after a whole hookflash has left the line"
     )
+    silent_click_min_db: float = Field(
+        default=30.0,
+        ge=6.0,
+        le=80.0,
+        description="... when the stronger of its two clicks in quiet stands this far out: a hookswitch's, not a "
+        "cordless phone's pop or a hold button's click",
+    )
     click_isolation_s: float = Field(
         default=30.0, ge=0.0, le=120.0, description="no other click this long before a flash (a crackling line)"
     )

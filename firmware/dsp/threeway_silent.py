@@ -61,8 +61,15 @@ class SilentFlash:
         heard = [*click_times, *into]
         previous = click_times[-2] if len(click_times) >= 2 else None
         # The click in quiet before the closing one, if lone (a crackling line: a pair among many clicks is not a
-        # flash), then any click over sound that cut it since.
-        openings = [(previous[0], False)] if previous is not None and lone_click(cfg, *previous, heard) else []
+        # flash) and one of the two has a hookswitch's strength (a cordless phone's pops and a hold button's clicks
+        # are fainter), then any click over sound that cut it since (as strong as a hookswitch, or not heard).
+        openings: list[tuple[float, bool]] = []
+        if (
+            previous is not None
+            and lone_click(cfg, *previous, heard)
+            and max(previous[1], click_times[-1][1]) >= cfg.silent_click_min_db
+        ):
+            openings.append((previous[0], False))
         after = previous[0] if previous is not None else float("-inf")
         openings += [(at, True) for at in cut_openings(closing, heard) if at > after]
         for opening, cut in openings:
