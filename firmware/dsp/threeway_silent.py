@@ -1,14 +1,15 @@
 """A hookflash after which the far end stays silent: the far party left the line.
 
 When the switch's hiss during a hold is about as loud as the call's own noise, the held line shows no drop and no
-rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, with nothing else
-clicking on the line for `click_isolation_s` before them (a click into sound counts too), followed by
-`flash_silence_s` of a far end that does not talk (a bridged tone's first frames, tonal before its 64 ms window
-names it, are the tone starting, not talk), is the far party flashing away: a caller who only pauses makes no
-clicks, and a line that crackles (cordless static) clicks all the time, so there a lone pair proves nothing. Sound
-played in the far room to hide the flash (music not long or steady enough to read as a masker) is cut by it: then
-the opening click is heard over that sound, standing `over_pair_rise_db` over it (a hookswitch's strength), and the
-line is quiet from it to the closing click.
+rise: the floor says nothing. The hookflash still does. Two clean clicks 0.15-1.3 s apart, the stronger standing
+`silent_click_min_db` over the quiet as a hookswitch's does (a cordless phone's pops and a hold button's clicks are
+fainter), with nothing else clicking on the line for `click_isolation_s` before them (a click into sound counts
+too), followed by `flash_silence_s` of a far end that does not talk (a bridged tone's first frames, tonal before its
+64 ms window names it, are the tone starting, not talk), is the far party flashing away: a caller who only pauses
+makes no clicks, and a line that crackles (cordless static) clicks all the time, so there a lone pair proves
+nothing. Sound played in the far room to hide the flash (music not long or steady enough to read as a masker) is cut
+by it: then the opening click is heard over that sound, standing `over_pair_rise_db` over it (a hookswitch's
+strength), and the line is quiet from it to the closing click.
 """
 
 from __future__ import annotations

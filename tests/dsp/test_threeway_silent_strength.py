@@ -60,6 +60,7 @@ def test_the_stronger_click_decides_at_a_hookswitchs_strength(
         assert abs(found[0].at - (CLOSING + ThreeWayConfig().flash_silence_s)) <= 0.06
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "index"), [(424243, 61), (424246, 81), (424246, 292)])
 def test_independent_tuning_calls_with_pops_or_a_hold_button_give_no_decision(seed: int, index: int) -> None:
     """Calls of the independent generator's tuning seeds (a hold button on a crackling analog line; cordless static
