@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware.dsp.threeway import ThreeWayConfig, ThreeWayEvent, analyse
+from firmware.dsp.threeway import ThreeWayConfig, analyse
 from sim.independent_calls.calls import build_call
 from sim.independent_calls.variants import plan
 from tests.dsp.test_threeway import decisions, line
+from tests.dsp.test_threeway_music import OPENING
+from tests.dsp.test_threeway_pair_music import decided
 
-OPENING = 10.0
 CLOSING = OPENING + 0.6
 
 
@@ -21,10 +22,6 @@ def pair_then_silence(first_dbm0: float, second_dbm0: float | None = None) -> np
     """A quiet line (room -66, access -72 dBm0), two clicks 0.6 s apart, then nothing from the far end."""
     clicks = ((OPENING, first_dbm0), (CLOSING, first_dbm0 if second_dbm0 is None else second_dbm0))
     return line(30.0, other_clicks=clicks, room_db=-66.0, access_db=-72.0)
-
-
-def decided(x: np.ndarray, config: ThreeWayConfig | None = None) -> list[ThreeWayEvent]:
-    return [d for d in decisions(analyse(x, config)) if OPENING <= d.at <= OPENING + 3.0]
 
 
 def rises(x: np.ndarray) -> list[str]:
